@@ -1,0 +1,362 @@
+//! The packet buffer that carries a frame through every layer: Linnet's `sk_buff`.
+//!
+//! Linux: `struct sk_buff` (include/linux/skbuff.h), with `skb_push`, `skb_pull`, `skb_put`,
+//! `skb_reserve`, `skb_trim` and the header offsets `mac_header`, `network_header`,
+//! `transport_header`.
+//!
+//! A buffer owns one fixed allocation. The valid bytes are `storage[head..tail]`. On output a
+//! layer prepends its header into the headroom with [`PacketBuf::push`]; on input a layer
+//! records where its header starts and [`PacketBuf::pull`]s past it. Nothing is copied between
+//! layers. Buffers are recycled through a [`BufPool`], so the steady state allocates nothing.
+
+use crate::time::Instant;
+
+/// Headroom reserved in transmit buffers: Ethernet (14) + IPv4 with options (60) + TCP with
+/// options (60), rounded up.
+pub const MAX_HEADER: usize = 160;
+
+/// Default size of one buffer's storage: headroom plus a jumbo-ish frame.
+pub const DEFAULT_BUF_SIZE: usize = MAX_HEADER + 9216;
+
+/// How a received frame was addressed at the link layer.
+/// Linux: `skb->pkt_type` (`PACKET_HOST`, `PACKET_BROADCAST`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PacketType {
+    /// To this host's link address.
+    #[default]
+    Host,
+    /// To the link broadcast address.
+    Broadcast,
+    /// To a link multicast address.
+    Multicast,
+    /// To some other host (seen in promiscuous mode).
+    OtherHost,
+    /// Sent by this host (looped back).
+    Outgoing,
+}
+
+/// Per-packet metadata that travels with the buffer.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Meta {
+    /// Interface the packet arrived on, or leaves by (Linux: `skb->dev->ifindex`).
+    pub ifindex: u32,
+    /// Link-layer addressing class (Linux: `skb->pkt_type`).
+    pub pkt_type: PacketType,
+    /// EtherType of the payload (Linux: `skb->protocol`).
+    pub protocol: u16,
+    /// Firewall mark (Linux: `skb->mark`).
+    pub mark: u32,
+    /// When the packet was received or queued (Linux: `skb->tstamp`).
+    pub timestamp: Instant,
+}
+
+/// A packet buffer with headroom, tailroom and header offsets.
+#[derive(Clone)]
+pub struct PacketBuf {
+    storage: Box<[u8]>,
+    head: usize,
+    tail: usize,
+    mac_header: Option<usize>,
+    network_header: Option<usize>,
+    transport_header: Option<usize>,
+    /// Metadata carried with the packet.
+    pub meta: Meta,
+}
+
+impl std::fmt::Debug for PacketBuf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PacketBuf")
+            .field("len", &self.len())
+            .field("headroom", &self.headroom())
+            .field("tailroom", &self.tailroom())
+            .field("meta", &self.meta)
+            .finish()
+    }
+}
+
+impl PacketBuf {
+    /// An empty buffer of `capacity` bytes with `headroom` bytes reserved in front.
+    /// Linux: `alloc_skb` + `skb_reserve`.
+    pub fn with_headroom(capacity: usize, headroom: usize) -> PacketBuf {
+        let headroom = headroom.min(capacity);
+        PacketBuf {
+            storage: vec![0u8; capacity].into_boxed_slice(),
+            head: headroom,
+            tail: headroom,
+            mac_header: None,
+            network_header: None,
+            transport_header: None,
+            meta: Meta::default(),
+        }
+    }
+
+    /// A buffer holding a copy of `data`, with `headroom` bytes free in front.
+    pub fn from_slice(data: &[u8], headroom: usize) -> PacketBuf {
+        let mut b = PacketBuf::with_headroom(headroom + data.len(), headroom);
+        b.put(data.len()).copy_from_slice(data);
+        b
+    }
+
+    /// Forget contents and offsets, leaving `headroom` bytes in front. Linux: `skb_reset` +
+    /// `skb_reserve`, as done when an skb is recycled.
+    pub fn reset(&mut self, headroom: usize) {
+        let headroom = headroom.min(self.storage.len());
+        self.head = headroom;
+        self.tail = headroom;
+        self.mac_header = None;
+        self.network_header = None;
+        self.transport_header = None;
+        self.meta = Meta::default();
+    }
+
+    /// The valid bytes.
+    pub fn data(&self) -> &[u8] {
+        &self.storage[self.head..self.tail]
+    }
+
+    /// The valid bytes, writable.
+    pub fn data_mut(&mut self) -> &mut [u8] {
+        &mut self.storage[self.head..self.tail]
+    }
+
+    /// Number of valid bytes.
+    pub fn len(&self) -> usize {
+        self.tail - self.head
+    }
+
+    /// True when no bytes are valid.
+    pub fn is_empty(&self) -> bool {
+        self.head == self.tail
+    }
+
+    /// Total storage size.
+    pub fn capacity(&self) -> usize {
+        self.storage.len()
+    }
+
+    /// Free bytes in front of the data. Linux: `skb_headroom`.
+    pub fn headroom(&self) -> usize {
+        self.head
+    }
+
+    /// Free bytes after the data. Linux: `skb_tailroom`.
+    pub fn tailroom(&self) -> usize {
+        self.storage.len() - self.tail
+    }
+
+    /// Prepend `n` bytes and return them for the caller to fill, or `None` if the headroom is
+    /// too small. Linux: `skb_push`.
+    pub fn push(&mut self, n: usize) -> Option<&mut [u8]> {
+        if n > self.head {
+            return None;
+        }
+        self.head -= n;
+        Some(&mut self.storage[self.head..self.head + n])
+    }
+
+    /// Remove `n` bytes from the front (the header just parsed), returning false if fewer are
+    /// present. Linux: `skb_pull`.
+    pub fn pull(&mut self, n: usize) -> bool {
+        if n > self.len() {
+            return false;
+        }
+        self.head += n;
+        true
+    }
+
+    /// Append `n` bytes (zeroed) and return them for the caller to fill. Panics if the tailroom is
+    /// smaller; callers size buffers first (use [`PacketBuf::try_put`] otherwise). Linux: `skb_put`.
+    pub fn put(&mut self, n: usize) -> &mut [u8] {
+        self.try_put(n).expect("PacketBuf::put beyond tailroom")
+    }
+
+    /// Append `n` bytes (zeroed), or `None` if the tailroom is too small.
+    pub fn try_put(&mut self, n: usize) -> Option<&mut [u8]> {
+        if n > self.tailroom() {
+            return None;
+        }
+        let start = self.tail;
+        self.tail += n;
+        let s = &mut self.storage[start..self.tail];
+        s.fill(0);
+        Some(s)
+    }
+
+    /// Append a copy of `bytes`, or return false if they do not fit.
+    pub fn extend_from_slice(&mut self, bytes: &[u8]) -> bool {
+        match self.try_put(bytes.len()) {
+            Some(s) => {
+                s.copy_from_slice(bytes);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Cut the data to `len` bytes (no-op if already shorter). Linux: `skb_trim` / `pskb_trim_rcsum`.
+    pub fn trim(&mut self, len: usize) {
+        if len < self.len() {
+            self.tail = self.head + len;
+        }
+    }
+
+    /// Record that the link header starts at the current data start. Linux: `skb_reset_mac_header`.
+    pub fn reset_mac_header(&mut self) {
+        self.mac_header = Some(self.head);
+    }
+
+    /// Record that the network header starts at the current data start.
+    /// Linux: `skb_reset_network_header`.
+    pub fn reset_network_header(&mut self) {
+        self.network_header = Some(self.head);
+    }
+
+    /// Record that the transport header starts at the current data start.
+    /// Linux: `skb_reset_transport_header`.
+    pub fn reset_transport_header(&mut self) {
+        self.transport_header = Some(self.head);
+    }
+
+    /// Bytes from the link header (if recorded) to the end of the data. Linux: `skb_mac_header`.
+    pub fn mac_header(&self) -> Option<&[u8]> {
+        self.mac_header
+            .filter(|&o| o <= self.tail)
+            .map(|o| &self.storage[o..self.tail])
+    }
+
+    /// Bytes from the network header (if recorded) to the end of the data.
+    /// Linux: `skb_network_header`.
+    pub fn network_header(&self) -> Option<&[u8]> {
+        self.network_header
+            .filter(|&o| o <= self.tail)
+            .map(|o| &self.storage[o..self.tail])
+    }
+
+    /// Bytes from the transport header (if recorded) to the end of the data.
+    /// Linux: `skb_transport_header`.
+    pub fn transport_header(&self) -> Option<&[u8]> {
+        self.transport_header
+            .filter(|&o| o <= self.tail)
+            .map(|o| &self.storage[o..self.tail])
+    }
+
+    /// Move the data start back to the network header (undoing pulls past it), returning false if
+    /// none was recorded. Used when a received packet is turned around (e.g. an ICMP error quoting it).
+    pub fn push_to_network_header(&mut self) -> bool {
+        match self.network_header {
+            Some(o) if o <= self.tail => {
+                self.head = o;
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+/// A bounded free list of packet buffers, so that the steady state allocates nothing.
+#[derive(Debug)]
+pub struct BufPool {
+    free: Vec<PacketBuf>,
+    buf_size: usize,
+    max_free: usize,
+    allocations: u64,
+}
+
+impl BufPool {
+    /// A pool of buffers of `buf_size` bytes keeping at most `max_free` idle buffers.
+    pub fn new(buf_size: usize, max_free: usize) -> BufPool {
+        BufPool {
+            free: Vec::with_capacity(max_free),
+            buf_size,
+            max_free,
+            allocations: 0,
+        }
+    }
+
+    /// A buffer with `headroom` reserved, recycled when one is free.
+    pub fn get(&mut self, headroom: usize) -> PacketBuf {
+        match self.free.pop() {
+            Some(mut b) => {
+                b.reset(headroom);
+                b
+            }
+            None => {
+                self.allocations += 1;
+                PacketBuf::with_headroom(self.buf_size, headroom)
+            }
+        }
+    }
+
+    /// Give a buffer back. Buffers of another size or beyond the bound are freed.
+    pub fn put(&mut self, buf: PacketBuf) {
+        if buf.capacity() == self.buf_size && self.free.len() < self.max_free {
+            self.free.push(buf);
+        }
+    }
+
+    /// Size of each buffer's storage.
+    pub fn buf_size(&self) -> usize {
+        self.buf_size
+    }
+
+    /// How many buffers this pool has ever allocated (a steady state stops this growing).
+    pub fn allocations(&self) -> u64 {
+        self.allocations
+    }
+
+    /// Idle buffers held.
+    pub fn idle(&self) -> usize {
+        self.free.len()
+    }
+}
+
+impl Default for BufPool {
+    fn default() -> Self {
+        BufPool::new(DEFAULT_BUF_SIZE, 1024)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn push_pull_put_trim() {
+        let mut b = PacketBuf::with_headroom(64, 32);
+        assert_eq!(b.headroom(), 32);
+        b.put(4).copy_from_slice(b"data");
+        b.push(2).unwrap().copy_from_slice(b"hd");
+        assert_eq!(b.data(), b"hddata");
+        b.reset_network_header();
+        assert!(b.pull(2));
+        b.reset_transport_header();
+        assert_eq!(b.data(), b"data");
+        assert_eq!(b.network_header().unwrap(), b"hddata");
+        assert!(!b.pull(5));
+        b.trim(2);
+        assert_eq!(b.data(), b"da");
+        assert_eq!(b.transport_header().unwrap(), b"da");
+        assert!(b.push_to_network_header());
+        assert_eq!(b.data(), b"hdda");
+        assert!(b.push(30).is_some());
+        assert!(b.push(1).is_none());
+        assert!(b.try_put(1000).is_none());
+    }
+
+    #[test]
+    fn pool_recycles_without_allocating() {
+        let mut pool = BufPool::new(256, 4);
+        let a = pool.get(16);
+        pool.put(a);
+        for _ in 0..100 {
+            let mut b = pool.get(16);
+            b.put(10);
+            assert_eq!(b.headroom(), 16);
+            pool.put(b);
+        }
+        assert_eq!(pool.allocations(), 1);
+        // Foreign sizes are not kept.
+        pool.put(PacketBuf::with_headroom(10, 0));
+        assert_eq!(pool.idle(), 1);
+    }
+}

@@ -1,0 +1,105 @@
+//! Network devices: Linnet's `net_device` and its drivers.
+//!
+//! Linux: `struct net_device` (include/linux/netdevice.h), `ndo_start_xmit`, NAPI polling.
+//!
+//! A [`NetDevice`] is owned by the runtime (the I/O edge), never by the protocol core. The
+//! runtime reads batches of frames from each device and hands them to
+//! [`crate::stack::Stack::receive`]; it drains [`crate::stack::Stack::take_tx`] into
+//! [`NetDevice::transmit`]. Drivers:
+//! - [`tap::TapDevice`]: a Linux TAP interface (`/dev/net/tun`, `IFF_TAP | IFF_NO_PI`).
+//! - [`packet::PacketDevice`]: an `AF_PACKET` socket bound to an existing interface (e.g. a veth end).
+//! - [`memlink::MemLink`]: an in-memory point-to-point link with seeded loss, delay,
+//!   duplication and reordering, for tests and simulations.
+//!
+//! The loopback device needs no I/O and lives in the core ([`loopback`]).
+
+pub mod loopback;
+pub mod memlink;
+pub mod packet;
+pub mod tap;
+
+use crate::buf::{BufPool, PacketBuf};
+use crate::time::Instant;
+use crate::wire::EthernetAddress;
+use serde::{Deserialize, Serialize};
+use std::io;
+use std::os::fd::RawFd;
+
+/// Per-device counters, as `ip -s link` shows them.
+/// Linux: `struct rtnl_link_stats64`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceStats {
+    /// Frames received.
+    pub rx_packets: u64,
+    /// Bytes received.
+    pub rx_bytes: u64,
+    /// Receive errors (short frames, read errors).
+    pub rx_errors: u64,
+    /// Frames received but dropped (no buffer, queue full).
+    pub rx_dropped: u64,
+    /// Frames transmitted.
+    pub tx_packets: u64,
+    /// Bytes transmitted.
+    pub tx_bytes: u64,
+    /// Transmit errors (write failures).
+    pub tx_errors: u64,
+    /// Frames dropped before transmission (queue full, device busy).
+    pub tx_dropped: u64,
+}
+
+impl DeviceStats {
+    /// Count one received frame of `len` bytes.
+    pub fn count_rx(&mut self, len: usize) {
+        self.rx_packets += 1;
+        self.rx_bytes += len as u64;
+    }
+
+    /// Count one transmitted frame of `len` bytes.
+    pub fn count_tx(&mut self, len: usize) {
+        self.tx_packets += 1;
+        self.tx_bytes += len as u64;
+    }
+}
+
+/// A device driver as the runtime uses it. Frames are whole Ethernet II frames.
+///
+/// `now` is passed to both directions so that drivers which model time (the in-memory link's
+/// delay) stay sans-clock; drivers that do real I/O ignore it.
+pub trait NetDevice: Send {
+    /// Interface name (e.g. `tap0`).
+    fn name(&self) -> &str;
+
+    /// The link MTU (payload bytes after the Ethernet header).
+    fn mtu(&self) -> usize;
+
+    /// Hardware address the stack should use on this link, if the driver dictates one.
+    /// `None` lets the stack choose (TAP and AF_PACKET drivers return `None`: the Linux-side
+    /// interface keeps its own address and Linnet is a separate host on the link).
+    fn hw_addr(&self) -> Option<EthernetAddress>;
+
+    /// Read up to `max` frames that are ready now, without blocking, appending them to `out`.
+    /// Buffers come from `pool`. Returns how many frames were appended.
+    /// Linux: the NAPI poll of a driver (`napi_poll` with a budget).
+    fn recv_batch(
+        &mut self,
+        pool: &mut BufPool,
+        out: &mut Vec<PacketBuf>,
+        max: usize,
+        now: Instant,
+    ) -> io::Result<usize>;
+
+    /// Send one frame. Linux: `ndo_start_xmit`.
+    fn transmit(&mut self, frame: &[u8], now: Instant) -> io::Result<()>;
+
+    /// A file descriptor that becomes readable when frames arrive, for poll/epoll.
+    fn raw_fd(&self) -> Option<RawFd>;
+
+    /// The earliest time at which a frame not yet readable will become readable (in-memory
+    /// links with delay), so the runtime can sleep until then.
+    fn next_event(&self) -> Option<Instant> {
+        None
+    }
+
+    /// Counters.
+    fn stats(&self) -> DeviceStats;
+}

@@ -1,0 +1,19 @@
+//! Linnet: a Linux-style TCP/IP network stack in user space.
+//!
+//! The crate is laid out along the seams of the Linux network stack:
+//!
+//! - [`device`]: `net_device` and drivers (TAP, AF_PACKET, loopback, in-memory link).
+//! - [`link`]: Ethernet receive (`eth_type_trans`), ARP and the neighbour cache (`neigh_*`).
+//! - [`ip`]: IPv4 receive (`ip_rcv`), local delivery, output with route lookup, ICMP.
+//! - [`qdisc`]: egress queueing disciplines on each device.
+//! - [`control`]: the netlink analogue, typed requests and responses served by the daemon.
+//!
+//! The protocol core ([`stack::Stack`]) is sans-I/O: it never reads a clock or calls the OS.
+//! It is driven with `now` from outside; the [`runtime`] owns devices and threads.
+//! Packets travel in one buffer type, [`buf::PacketBuf`] (the `sk_buff` analogue), and wire
+//! formats are typed views in [`wire`].
+
+pub mod buf;
+pub mod device;
+pub mod time;
+pub mod wire;

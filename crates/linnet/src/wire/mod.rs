@@ -1,0 +1,42 @@
+//! Wire formats: typed, zero-copy views over byte slices with checked constructors,
+//! accessors that cannot panic once checked, and `emit` into caller-provided buffers.
+
+pub mod arp;
+pub mod checksum;
+pub mod ethernet;
+pub mod icmpv4;
+pub mod ipv4;
+
+pub use ethernet::{EtherType, EthernetAddress, EthernetFrame, EthernetRepr};
+pub use std::net::Ipv4Addr;
+
+use std::fmt;
+
+/// Why a buffer could not be read as a given wire format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WireError {
+    /// The buffer is shorter than the header or the length a field claims.
+    Truncated,
+    /// A field holds a value the format forbids (version, header length, total length...).
+    Malformed,
+    /// The checksum does not verify.
+    Checksum,
+    /// A well-formed packet of a kind this parser does not handle (e.g. ARP for non-IPv4).
+    Unsupported,
+}
+
+impl fmt::Display for WireError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            WireError::Truncated => "truncated packet",
+            WireError::Malformed => "malformed packet",
+            WireError::Checksum => "bad checksum",
+            WireError::Unsupported => "unsupported packet",
+        })
+    }
+}
+
+impl std::error::Error for WireError {}
+
+/// Result of wire parsing.
+pub type Result<T> = std::result::Result<T, WireError>;
