@@ -1,0 +1,256 @@
+//! The Internet checksum (RFC 1071) and its incremental update (RFC 1624).
+//!
+//! Linux: `csum_partial`, `csum_fold`, `ip_fast_csum`, `csum_tcpudp_nofold` and
+//! `csum_replace2`/`csum_replace4` (include/net/checksum.h, arch/*/lib/csum-partial*).
+//!
+//! A *sum* here is an unfolded ones'-complement accumulator: add pieces with [`sum`] (passing
+//! the previous sum as `initial`), then [`fold`] it to 16 bits and complement it to get the
+//! value that goes into a header.
+
+use std::net::Ipv4Addr;
+
+/// Reduces a 64-bit accumulator to 32 bits without changing its value modulo 0xffff.
+#[inline]
+fn reduce64(mut s: u64) -> u32 {
+    while s >> 32 != 0 {
+        s = (s & 0xffff_ffff) + (s >> 32);
+    }
+    s as u32
+}
+
+/// Ones'-complement sum of `data` read as big-endian 16-bit words (an odd trailing byte is
+/// padded with zero), added to `initial`. The result is not folded or complemented.
+///
+/// As with the Linux `csum_partial`, only the value modulo 0xffff (after [`fold`]) matters;
+/// pieces may be summed separately and chained through `initial` as long as every piece but
+/// the last has an even length.
+pub fn sum64(data: &[u8], initial: u64) -> u64 {
+    // Sum 32-bit big-endian words into a 64-bit accumulator: 2^32 = 1 (mod 0xffff), so a
+    // 32-bit word contributes the same as its two 16-bit halves. Each addition is < 2^32,
+    // so the accumulator cannot overflow for any buffer that fits in memory.
+    let mut acc: u64 = u64::from(reduce64(initial));
+    let mut chunks = data.chunks_exact(8);
+    for c in &mut chunks {
+        let w = u64::from_be_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        acc += (w >> 32) + (w & 0xffff_ffff);
+    }
+    let mut rest = chunks.remainder();
+    if rest.len() >= 4 {
+        acc += u64::from(u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]));
+        rest = &rest[4..];
+    }
+    if rest.len() >= 2 {
+        acc += u64::from(u16::from_be_bytes([rest[0], rest[1]]));
+        rest = &rest[2..];
+    }
+    if let Some(&b) = rest.first() {
+        acc += u64::from(b) << 8;
+    }
+    acc
+}
+
+/// Ones'-complement sum of `data` as big-endian 16-bit words (odd trailing byte padded with
+/// zero), added to `initial`; not folded, not complemented.
+/// Linux: `csum_partial`.
+pub fn sum(data: &[u8], initial: u32) -> u32 {
+    reduce64(sum64(data, u64::from(initial)))
+}
+
+/// Folds the carries of a running sum into 16 bits (no complement).
+/// Linux: `csum_fold` without the final complement.
+pub fn fold(sum: u32) -> u16 {
+    let mut s = sum;
+    while s >> 16 != 0 {
+        s = (s & 0xffff) + (s >> 16);
+    }
+    s as u16
+}
+
+/// The Internet checksum of `data`, as written into a header: `!fold(sum(data, 0))`.
+/// The checksum field inside `data` must be zero when computing it.
+pub fn checksum(data: &[u8]) -> u16 {
+    !fold(sum(data, 0))
+}
+
+/// Partial sum of the IPv4 pseudo-header used by TCP and UDP (RFC 793 section 3.1,
+/// RFC 768): source, destination, zero + protocol, and the transport length.
+/// Linux: `csum_tcpudp_nofold`.
+pub fn pseudo_header_v4(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, length: u16) -> u32 {
+    let s = u32::from(src);
+    let d = u32::from(dst);
+    (s >> 16) + (s & 0xffff) + (d >> 16) + (d & 0xffff) + u32::from(protocol) + u32::from(length)
+}
+
+/// Incrementally updates `old_checksum` after a 16-bit field changed from `old` to `new`
+/// (RFC 1624 eqn. 3: `HC' = ~(~HC + ~m + m')`).
+/// Linux: `csum_replace2`.
+pub fn update16(old_checksum: u16, old: u16, new: u16) -> u16 {
+    let s = u32::from(!old_checksum) + u32::from(!old) + u32::from(new);
+    !fold(s)
+}
+
+/// Incrementally updates `old_checksum` after a 32-bit field (e.g. an IPv4 address) changed
+/// from `old` to `new`, treating it as two 16-bit words (RFC 1624 eqn. 3).
+/// Linux: `csum_replace4`.
+pub fn update32(old_checksum: u16, old: u32, new: u32) -> u16 {
+    let s = u32::from(!old_checksum)
+        + u32::from(!(old >> 16) as u16)
+        + u32::from(!(old as u16))
+        + (new >> 16)
+        + (new & 0xffff);
+    !fold(s)
+}
+
+/// True if `data`, checksum field included, sums to 0xffff (the checksum verifies).
+pub fn verify(data: &[u8]) -> bool {
+    fold(sum(data, 0)) == 0xffff
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Straightforward 16-bit-at-a-time reference.
+    fn naive(data: &[u8]) -> u16 {
+        let mut s: u32 = 0;
+        for c in data.chunks(2) {
+            let w = if c.len() == 2 {
+                u16::from_be_bytes([c[0], c[1]])
+            } else {
+                u16::from(c[0]) << 8
+            };
+            s += u32::from(w);
+            s = (s & 0xffff) + (s >> 16);
+        }
+        s as u16
+    }
+
+    #[test]
+    fn rfc1071_example() {
+        // RFC 1071 section 3: bytes 00 01 f2 03 f4 f5 f6 f7 sum to ddf2 (folded).
+        let data = [0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7];
+        assert_eq!(fold(sum(&data, 0)), 0xddf2);
+        assert_eq!(checksum(&data), !0xddf2);
+        // Split at an even boundary and chained through `initial`.
+        assert_eq!(fold(sum(&data[4..], sum(&data[..4], 0))), 0xddf2);
+    }
+
+    #[test]
+    fn odd_lengths() {
+        assert_eq!(fold(sum(&[0xab], 0)), 0xab00);
+        assert_eq!(fold(sum(&[0x01, 0x02, 0x03], 0)), 0x0402);
+        assert_eq!(fold(sum(&[], 0)), 0);
+        let data: Vec<u8> = (0..=254u8).collect();
+        for n in 0..data.len() {
+            assert_eq!(fold(sum(&data[..n], 0)), naive(&data[..n]), "len {n}");
+        }
+    }
+
+    #[test]
+    fn known_ipv4_header() {
+        // An IPv4 header from a Linux capture (ICMP echo 192.0.2.1 -> 192.0.2.2).
+        let mut h = [
+            0x45, 0x00, 0x00, 0x3c, 0x26, 0x69, 0x40, 0x00, 0x40, 0x01, 0x90, 0x54, 0xc0, 0x00,
+            0x02, 0x01, 0xc0, 0x00, 0x02, 0x02,
+        ];
+        assert!(verify(&h));
+        h[10] = 0;
+        h[11] = 0;
+        assert_eq!(checksum(&h), 0x9054);
+    }
+
+    #[test]
+    fn pseudo_header() {
+        let src = Ipv4Addr::new(192, 0, 2, 1);
+        let dst = Ipv4Addr::new(192, 0, 2, 2);
+        let mut bytes = Vec::new();
+        bytes.extend_from_slice(&src.octets());
+        bytes.extend_from_slice(&dst.octets());
+        bytes.extend_from_slice(&[0, 17, 0, 26]);
+        assert_eq!(
+            fold(pseudo_header_v4(src, dst, 17, 26)),
+            fold(sum(&bytes, 0))
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn sum_matches_naive(data in proptest::collection::vec(any::<u8>(), 0..300)) {
+            prop_assert_eq!(fold(sum(&data, 0)), naive(&data));
+        }
+
+        #[test]
+        fn chained_sum(data in proptest::collection::vec(any::<u8>(), 0..300), split in 0usize..150) {
+            let split = (split * 2).min(data.len() & !1);
+            let whole = fold(sum(&data, 0));
+            let parts = fold(sum(&data[split..], sum(&data[..split], 0)));
+            prop_assert_eq!(whole, parts);
+        }
+
+        #[test]
+        fn filled_checksum_verifies(mut data in proptest::collection::vec(any::<u8>(), 2..200)) {
+            data[0] = 0;
+            data[1] = 0;
+            let c = checksum(&data);
+            data[0..2].copy_from_slice(&c.to_be_bytes());
+            prop_assert!(verify(&data));
+        }
+
+        #[test]
+        fn incremental_update16_matches_recompute(
+            mut data in proptest::collection::vec(any::<u8>(), 8..64),
+            changes in proptest::collection::vec((any::<prop::sample::Index>(), any::<u16>()), 1..20),
+        ) {
+            // Word 0 holds the checksum, word 1 is a fixed non-zero word (as the IPv4
+            // version/IHL byte is) so the data is never all zero; RFC 1624 section 3 covers
+            // why the all-zero case differs.
+            data.truncate(data.len() & !1);
+            data[0] = 0;
+            data[1] = 0;
+            data[2] = 0x45;
+            let c = checksum(&data);
+            data[0..2].copy_from_slice(&c.to_be_bytes());
+            let words = data.len() / 2;
+            for (idx, new) in changes {
+                let w = 2 + idx.index(words - 2);
+                let i = 2 * w;
+                let old = u16::from_be_bytes([data[i], data[i + 1]]);
+                data[i..i + 2].copy_from_slice(&new.to_be_bytes());
+                let hc = u16::from_be_bytes([data[0], data[1]]);
+                let inc = update16(hc, old, new);
+                data[0] = 0;
+                data[1] = 0;
+                let full = checksum(&data);
+                prop_assert_eq!(inc, full);
+                data[0..2].copy_from_slice(&inc.to_be_bytes());
+                prop_assert!(verify(&data));
+            }
+        }
+
+        #[test]
+        fn incremental_update32_matches_recompute(
+            mut data in proptest::collection::vec(any::<u8>(), 12..64),
+            changes in proptest::collection::vec((any::<prop::sample::Index>(), any::<u32>()), 1..20),
+        ) {
+            data.truncate(data.len() & !3);
+            data[0] = 0;
+            data[1] = 0;
+            data[2] = 0x45;
+            let c = checksum(&data);
+            data[0..2].copy_from_slice(&c.to_be_bytes());
+            let dwords = data.len() / 4;
+            for (idx, new) in changes {
+                let i = 4 * (1 + idx.index(dwords - 1));
+                let old = u32::from_be_bytes([data[i], data[i + 1], data[i + 2], data[i + 3]]);
+                data[i..i + 4].copy_from_slice(&new.to_be_bytes());
+                let hc = u16::from_be_bytes([data[0], data[1]]);
+                let inc = update32(hc, old, new);
+                data[0] = 0;
+                data[1] = 0;
+                prop_assert_eq!(inc, checksum(&data));
+                data[0..2].copy_from_slice(&inc.to_be_bytes());
+            }
+        }
+    }
+}
