@@ -2,12 +2,17 @@
 //! accessors that cannot panic once checked, and `emit` into caller-provided buffers.
 
 pub mod arp;
+#[cfg(test)]
+mod captures;
 pub mod checksum;
 pub mod ethernet;
 pub mod icmpv4;
 pub mod ipv4;
 
+pub use arp::{ArpOperation, ArpPacket, ArpRepr};
 pub use ethernet::{EtherType, EthernetAddress, EthernetFrame, EthernetRepr};
+pub use icmpv4::{Icmpv4Message, Icmpv4Packet, Icmpv4Repr};
+pub use ipv4::{IpProtocol, Ipv4Cidr, Ipv4Packet, Ipv4Repr};
 pub use std::net::Ipv4Addr;
 
 use std::fmt;
