@@ -182,6 +182,18 @@ impl PacketBuf {
         Some(s)
     }
 
+    /// The free bytes after the data, for a driver to read a frame into without zeroing or
+    /// copying; follow with [`PacketBuf::commit_put`] for the bytes actually written.
+    pub fn tailroom_mut(&mut self) -> &mut [u8] {
+        &mut self.storage[self.tail..]
+    }
+
+    /// Extend the data by `n` bytes already written through [`PacketBuf::tailroom_mut`].
+    /// Clamped to the tailroom.
+    pub fn commit_put(&mut self, n: usize) {
+        self.tail += n.min(self.tailroom());
+    }
+
     /// Append a copy of `bytes`, or return false if they do not fit.
     pub fn extend_from_slice(&mut self, bytes: &[u8]) -> bool {
         match self.try_put(bytes.len()) {
