@@ -15,5 +15,19 @@
 
 pub mod buf;
 pub mod device;
+pub mod errno;
+pub mod ip;
+pub mod link;
+pub mod qdisc;
+pub mod stack;
+pub mod stats;
 pub mod time;
+pub mod transport;
 pub mod wire;
+
+pub use errno::Errno;
+pub use stack::{Stack, StackConfig};
+pub use time::Instant;
+pub mod control;
+pub mod runtime;
+pub mod sim;

@@ -29,6 +29,13 @@ impl Instant {
         }
     }
 
+    /// An instant `secs` seconds after the epoch.
+    pub const fn from_secs(secs: u64) -> Instant {
+        Instant {
+            micros: secs * 1_000_000,
+        }
+    }
+
     /// Microseconds since the epoch.
     pub const fn total_micros(self) -> u64 {
         self.micros
@@ -69,7 +76,12 @@ impl Sub<Instant> for Instant {
 
 impl fmt::Display for Instant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{:06}", self.micros / 1_000_000, self.micros % 1_000_000)
+        write!(
+            f,
+            "{}.{:06}",
+            self.micros / 1_000_000,
+            self.micros % 1_000_000
+        )
     }
 }
 

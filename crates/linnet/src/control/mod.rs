@@ -1,0 +1,230 @@
+//! The control plane: Linnet's netlink. Typed, versioned requests and responses, carried as
+//! one JSON object per line over a Unix stream socket that `linnetd` serves and `linnet` uses.
+//!
+//! Linux: rtnetlink (`RTM_GETLINK`, `RTM_GETADDR`, `RTM_GETROUTE`, `RTM_GETNEIGH`) and the
+//! `/proc/net/snmp` files.
+
+pub mod client;
+pub mod server;
+
+use crate::ip::route::Route;
+use crate::link::neighbour::NeighInfo;
+use crate::stack::{LinkInfo, Stack};
+use crate::stats::Snmp;
+use crate::time::Instant;
+use crate::transport::ping::PingReply;
+use crate::wire::Ipv4Addr;
+use serde::{Deserialize, Serialize};
+
+/// Protocol version; a peer speaking another is refused.
+pub const VERSION: u32 = 1;
+
+/// Default path of the daemon's control socket.
+pub const DEFAULT_SOCKET: &str = "/run/linnet/linnetd.sock";
+
+/// Longest request line accepted.
+pub const MAX_LINE: usize = 64 * 1024;
+
+/// A request to the daemon.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Request {
+    /// Interfaces with counters (`ip -s link show`, `ip addr show`).
+    LinkShow,
+    /// Routes (`ip route show`).
+    RouteShow,
+    /// Neighbours (`ip neigh show`).
+    NeighShow,
+    /// Protocol counters (`netstat -s`).
+    Snmp,
+    /// Open a ping socket.
+    PingOpen,
+    /// Send one echo request.
+    PingSend {
+        /// Socket.
+        ident: u16,
+        /// Target.
+        dst: Ipv4Addr,
+        /// Sequence number.
+        seq: u16,
+        /// Data bytes after the ICMP header.
+        size: usize,
+        /// TTL, or the default.
+        ttl: Option<u8>,
+    },
+    /// Collect replies received so far.
+    PingRecv {
+        /// Socket.
+        ident: u16,
+    },
+    /// Close a ping socket.
+    PingClose {
+        /// Socket.
+        ident: u16,
+    },
+}
+
+/// A response from the daemon.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Response {
+    /// Interfaces.
+    Links {
+        /// One per interface.
+        links: Vec<LinkInfo>,
+    },
+    /// Routes.
+    Routes {
+        /// The routes, best first, with interface names.
+        routes: Vec<(Route, String)>,
+    },
+    /// Neighbours.
+    Neighbours {
+        /// Entries, with interface names.
+        neighbours: Vec<(NeighInfo, String)>,
+    },
+    /// Counters.
+    Snmp {
+        /// All of them.
+        snmp: Box<Snmp>,
+    },
+    /// A ping socket was opened.
+    PingOpened {
+        /// Its identifier.
+        ident: u16,
+    },
+    /// Ping replies.
+    PingReplies {
+        /// In arrival order.
+        replies: Vec<PingReply>,
+    },
+    /// Done.
+    Ok,
+    /// Failed.
+    Error {
+        /// Errno value, if the failure has one.
+        errno: Option<i32>,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// What travels on the wire: a request or response with the protocol version.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Envelope<T> {
+    /// Protocol version.
+    pub version: u32,
+    /// The message.
+    pub body: T,
+}
+
+fn iface_name(stack: &Stack, ifindex: u32) -> String {
+    stack
+        .iface(ifindex)
+        .map(|i| i.name.clone())
+        .unwrap_or_else(|| format!("if{ifindex}"))
+}
+
+fn errno_response(e: crate::Errno) -> Response {
+    Response::Error {
+        errno: Some(e.raw()),
+        message: e.to_string(),
+    }
+}
+
+/// Carry out a request on the stack. Linux: the `doit`/`dumpit` handlers of rtnetlink.
+pub fn handle(stack: &mut Stack, req: Request, now: Instant) -> Response {
+    match req {
+        Request::LinkShow => Response::Links {
+            links: stack.links(),
+        },
+        Request::RouteShow => Response::Routes {
+            routes: stack
+                .routes()
+                .iter()
+                .map(|r| (r.clone(), iface_name(stack, r.ifindex)))
+                .collect(),
+        },
+        Request::NeighShow => Response::Neighbours {
+            neighbours: stack
+                .neighbours()
+                .dump()
+                .into_iter()
+                .map(|n| {
+                    let name = iface_name(stack, n.ifindex);
+                    (n, name)
+                })
+                .collect(),
+        },
+        Request::Snmp => Response::Snmp { snmp: Box::new(stack.snmp()) },
+        Request::PingOpen => match stack.ping_open() {
+            Ok(ident) => Response::PingOpened { ident },
+            Err(e) => errno_response(e),
+        },
+        Request::PingSend {
+            ident,
+            dst,
+            seq,
+            size,
+            ttl,
+        } => match stack.ping_send(ident, dst, seq, size, ttl, now) {
+            Ok(()) => Response::Ok,
+            Err(e) => errno_response(e),
+        },
+        Request::PingRecv { ident } => {
+            let mut replies = Vec::new();
+            loop {
+                match stack.ping_recv(ident) {
+                    Ok(Some(r)) => replies.push(r),
+                    Ok(None) => break Response::PingReplies { replies },
+                    Err(e) => break errno_response(e),
+                }
+            }
+        }
+        Request::PingClose { ident } => match stack.ping_close(ident) {
+            Ok(()) => Response::Ok,
+            Err(e) => errno_response(e),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_round_trip_as_json() {
+        let r = Request::PingSend {
+            ident: 7,
+            dst: Ipv4Addr::new(192, 0, 2, 1),
+            seq: 1,
+            size: 56,
+            ttl: None,
+        };
+        let s = serde_json::to_string(&Envelope {
+            version: VERSION,
+            body: r.clone(),
+        })
+        .unwrap();
+        assert!(s.contains("\"op\":\"ping_send\""), "{s}");
+        let back: Envelope<Request> = serde_json::from_str(&s).unwrap();
+        assert_eq!(back.body, r);
+    }
+
+    #[test]
+    fn handle_reports_errors_as_errno() {
+        let mut stack = Stack::default();
+        let r = handle(&mut stack, Request::PingRecv { ident: 9 }, Instant::ZERO);
+        assert_eq!(
+            r,
+            Response::Error {
+                errno: Some(libc::EBADF),
+                message: crate::Errno::EBADF.to_string()
+            }
+        );
+        match handle(&mut stack, Request::LinkShow, Instant::ZERO) {
+            Response::Links { links } => assert_eq!(links[0].name, "lo"),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}

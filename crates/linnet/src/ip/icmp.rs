@@ -1,0 +1,196 @@
+//! ICMP: answering echo requests, delivering replies and errors, sending errors.
+//!
+//! Linux: net/ipv4/icmp.c (`icmp_rcv`, `icmp_echo`, `icmp_unreach`, `__icmp_send`).
+
+use super::output::IpSendParams;
+use super::IpMeta;
+use crate::buf::{PacketBuf, MAX_HEADER};
+use crate::stack::Stack;
+use crate::stats::DropReason;
+use crate::time::Instant;
+use crate::wire::checksum;
+use crate::wire::{Icmpv4Message, Icmpv4Packet, IpProtocol, Ipv4Addr, Ipv4Packet};
+
+/// Largest ICMP error datagram, as RFC 1812 4.3.2.3 and Linux use (576 bytes).
+const ICMP_ERROR_MAX: usize = 576;
+
+/// The IPv4 header quoted in an ICMP error. The quote is usually cut short of the datagram's
+/// total length, so only the header itself is checked.
+fn quoted_header(quoted: &[u8]) -> Option<Ipv4Packet<&[u8]>> {
+    if quoted.len() < crate::wire::ipv4::HEADER_LEN {
+        return None;
+    }
+    let p = Ipv4Packet::new_unchecked(quoted);
+    (p.version() == 4 && p.header_len() >= 20 && p.header_len() <= quoted.len()).then_some(p)
+}
+
+impl Stack {
+    /// Receive an ICMP message (data at the ICMP header). Linux: `icmp_rcv`.
+    pub(crate) fn icmp_rcv(&mut self, mut buf: PacketBuf, ip: &IpMeta, now: Instant) {
+        self.icmp_stats.in_msgs += 1;
+        let Ok(pkt) = Icmpv4Packet::new_checked(buf.data()) else {
+            self.icmp_stats.in_errors += 1;
+            return self.drop_pkt(buf, DropReason::IcmpCsum);
+        };
+        if !pkt.verify_checksum() {
+            self.icmp_stats.in_csum_errors += 1;
+            self.icmp_stats.in_errors += 1;
+            return self.drop_pkt(buf, DropReason::IcmpCsum);
+        }
+        match pkt.msg_type() {
+            Icmpv4Message::ECHO_REQUEST => {
+                self.icmp_stats.in_echos += 1;
+                if ip.broadcast && self.config.icmp_echo_ignore_broadcasts {
+                    return self.drop_pkt(buf, DropReason::IcmpIgnored);
+                }
+                self.icmp_echo(buf, ip, now)
+            }
+            Icmpv4Message::ECHO_REPLY => {
+                self.icmp_stats.in_echo_reps += 1;
+                let (ident, seq) = (pkt.echo_ident(), pkt.echo_seq_no());
+                let len = buf.len();
+                let sent = pkt.data().get(..8).map(|b| {
+                    Instant::from_micros(u64::from_be_bytes(b.try_into().expect("8 bytes")))
+                });
+                self.ping_rcv(ident, seq, ip, len, sent, None, now);
+                self.pool.put(buf);
+            }
+            t @ (Icmpv4Message::DST_UNREACHABLE | Icmpv4Message::TIME_EXCEEDED) => {
+                if t == Icmpv4Message::DST_UNREACHABLE {
+                    self.icmp_stats.in_dest_unreachs += 1;
+                } else {
+                    self.icmp_stats.in_time_excds += 1;
+                }
+                let code = pkt.msg_code();
+                self.icmp_unreach(t.0, code, pkt.data(), ip, now);
+                let _ = &mut buf;
+                self.pool.put(buf);
+            }
+            _ => self.drop_pkt(buf, DropReason::IcmpIgnored),
+        }
+    }
+
+    /// Answer an echo request in place: the request's buffer becomes the reply, so the
+    /// payload is never copied. Linux: `icmp_echo` → `icmp_reply`.
+    fn icmp_echo(&mut self, mut buf: PacketBuf, ip: &IpMeta, now: Instant) {
+        {
+            let mut pkt = Icmpv4Packet::new_unchecked(buf.data_mut());
+            let old = pkt.checksum();
+            pkt.set_msg_type(Icmpv4Message::ECHO_REPLY);
+            // Only the type byte changed: update the checksum incrementally (RFC 1624).
+            let code = pkt.msg_code() as u16;
+            pkt.set_checksum(checksum::update16(
+                old,
+                ((Icmpv4Message::ECHO_REQUEST.0 as u16) << 8) | code,
+                ((Icmpv4Message::ECHO_REPLY.0 as u16) << 8) | code,
+            ));
+        }
+        // Reply from the address the request was sent to, when it is ours (not a broadcast).
+        let src = (!ip.broadcast).then_some(ip.dst);
+        let p = IpSendParams {
+            src,
+            dst: ip.src,
+            protocol: IpProtocol::ICMP,
+            ttl: None,
+            tos: ip.tos,
+            dont_frag: false,
+        };
+        self.icmp_stats.out_msgs += 1;
+        self.icmp_stats.out_echo_reps += 1;
+        if self.ip_send(buf, p, now).is_err() {
+            self.icmp_stats.out_errors += 1;
+        }
+    }
+
+    /// An ICMP error arrived quoting one of our datagrams: tell the socket that sent it.
+    /// Linux: `icmp_unreach` → the protocol's `err_handler` (`ping_err`, `udp_err`, `tcp_v4_err`).
+    fn icmp_unreach(&mut self, msg_type: u8, code: u8, quoted: &[u8], ip: &IpMeta, now: Instant) {
+        let Some(inner) = quoted_header(quoted) else {
+            return self.count_drop(DropReason::IcmpCsum);
+        };
+        let ihl = inner.header_len();
+        let Some(l4) = quoted.get(ihl..) else { return };
+        if inner.protocol() == IpProtocol::ICMP
+            && l4.len() >= 8
+            && l4[0] == Icmpv4Message::ECHO_REQUEST.0
+        {
+            let ident = u16::from_be_bytes([l4[4], l4[5]]);
+            let seq = u16::from_be_bytes([l4[6], l4[7]]);
+            self.ping_rcv(ident, seq, ip, 0, None, Some((msg_type, code)), now);
+        }
+    }
+
+    /// Send an ICMP error about `offending` (whose network header is recorded) back to its
+    /// source, unless the rules forbid it: never about an ICMP error, a broadcast, a
+    /// non-first fragment or a non-unicast source; at most `icmp_msgs_per_sec`.
+    /// Linux: `__icmp_send`.
+    pub(crate) fn icmp_send_error(
+        &mut self,
+        offending: &PacketBuf,
+        msg_type: Icmpv4Message,
+        code: u8,
+        info: u32,
+        now: Instant,
+    ) {
+        let Some(net) = offending.network_header() else {
+            return;
+        };
+        let Ok(inner) = Ipv4Packet::new_checked(net) else {
+            return;
+        };
+        let (src, dst) = (inner.src_addr(), inner.dst_addr());
+        if inner.frag_offset() != 0
+            || src.is_unspecified()
+            || src.is_multicast()
+            || self.is_broadcast_addr(src)
+            || dst.is_multicast()
+            || self.is_broadcast_addr(dst)
+        {
+            return;
+        }
+        let ihl = inner.header_len();
+        if inner.protocol() == IpProtocol::ICMP {
+            // Never an error about an error (RFC 1122 3.2.2).
+            match net.get(ihl) {
+                Some(&t) if !Icmpv4Message(t).is_error() => {}
+                _ => return,
+            }
+        }
+        if !self.icmp_rate.allow(now) {
+            self.icmp_stats.out_rate_limit_global += 1;
+            return;
+        }
+        let quote_len = (inner.total_len() as usize)
+            .min(net.len())
+            .min(ICMP_ERROR_MAX - 20 - 8);
+        // Reply from our address the packet was sent to, if it was ours.
+        let our_src: Option<Ipv4Addr> = self.is_local_addr(dst).then_some(dst);
+        let mut buf = self.pool.get(MAX_HEADER);
+        let Some(body) = buf.try_put(8 + quote_len) else {
+            return self.pool.put(buf);
+        };
+        body[0] = msg_type.0;
+        body[1] = code;
+        body[4..8].copy_from_slice(&info.to_be_bytes());
+        body[8..].copy_from_slice(&net[..quote_len]);
+        let c = checksum::checksum(body);
+        body[2..4].copy_from_slice(&c.to_be_bytes());
+        self.icmp_stats.out_msgs += 1;
+        if msg_type == Icmpv4Message::DST_UNREACHABLE {
+            self.icmp_stats.out_dest_unreachs += 1;
+        } else if msg_type == Icmpv4Message::TIME_EXCEEDED {
+            self.icmp_stats.out_time_excds += 1;
+        }
+        let p = IpSendParams {
+            src: our_src,
+            dst: src,
+            protocol: IpProtocol::ICMP,
+            ttl: None,
+            tos: 0xc0, // IPTOS_PREC_INTERNETCONTROL, as Linux sends errors.
+            dont_frag: false,
+        };
+        if self.ip_send(buf, p, now).is_err() {
+            self.icmp_stats.out_errors += 1;
+        }
+    }
+}

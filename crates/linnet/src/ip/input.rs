@@ -1,0 +1,126 @@
+//! IPv4 receive: header validation, destination classification, local delivery.
+//!
+//! Linux: net/ipv4/ip_input.c (`ip_rcv`, `ip_rcv_core`, `ip_rcv_finish`, `ip_local_deliver`,
+//! `ip_local_deliver_finish`).
+
+use super::route::InputRoute;
+use super::IpMeta;
+use crate::buf::{PacketBuf, PacketType};
+use crate::stack::{Stack, LOOPBACK_IFINDEX};
+use crate::stats::DropReason;
+use crate::time::Instant;
+use crate::wire::icmpv4::dst_unreachable;
+use crate::wire::ipv4::HEADER_LEN;
+use crate::wire::{Icmpv4Message, IpProtocol, Ipv4Packet};
+
+impl Stack {
+    /// Validate a received IPv4 header and trim link padding. Linux: `ip_rcv` → `ip_rcv_core`.
+    pub(crate) fn ip_rcv(&mut self, mut buf: PacketBuf, now: Instant) {
+        self.ip_stats.in_receives += 1;
+        let len = buf.len();
+        if len < HEADER_LEN {
+            self.ip_stats.in_hdr_errors += 1;
+            return self.drop_pkt(buf, DropReason::PktTooSmall);
+        }
+        let pkt = Ipv4Packet::new_unchecked(buf.data());
+        let ihl = pkt.header_len();
+        if pkt.version() != 4 || ihl < HEADER_LEN || len < ihl {
+            self.ip_stats.in_hdr_errors += 1;
+            return self.drop_pkt(buf, DropReason::IpInhdr);
+        }
+        if crate::wire::checksum::checksum(&buf.data()[..ihl]) != 0 {
+            self.ip_stats.in_csum_errors += 1;
+            self.ip_stats.in_hdr_errors += 1;
+            return self.drop_pkt(buf, DropReason::IpCsum);
+        }
+        let total = pkt.total_len() as usize;
+        if total > len {
+            self.ip_stats.in_truncated_pkts += 1;
+            return self.drop_pkt(buf, DropReason::PktTooSmall);
+        }
+        if total < ihl {
+            self.ip_stats.in_hdr_errors += 1;
+            return self.drop_pkt(buf, DropReason::IpInhdr);
+        }
+        // Ethernet pads short frames; the datagram ends where its length field says.
+        buf.trim(total);
+        buf.reset_network_header();
+        self.ip_rcv_finish(buf, now)
+    }
+
+    /// Decide where a valid datagram goes. Linux: `ip_rcv_finish` → `ip_route_input_noref`.
+    fn ip_rcv_finish(&mut self, buf: PacketBuf, now: Instant) {
+        let pkt = Ipv4Packet::new_unchecked(buf.data());
+        let (src, dst) = (pkt.src_addr(), pkt.dst_addr());
+        // Martian sources (Linux: ip_route_input_slow's martian_source checks).
+        if src.is_multicast()
+            || src.is_broadcast()
+            || (src.is_loopback() && buf.meta.ifindex != LOOPBACK_IFINDEX)
+            || self.is_broadcast_addr(src)
+        {
+            return self.drop_pkt(buf, DropReason::IpInvalidSource);
+        }
+        if dst.is_unspecified() || (dst.is_loopback() && buf.meta.ifindex != LOOPBACK_IFINDEX) {
+            self.ip_stats.in_addr_errors += 1;
+            return self.drop_pkt(buf, DropReason::IpInvalidSource);
+        }
+        match self.ip_route_input(dst, buf.meta.ifindex) {
+            InputRoute::Local => self.ip_local_deliver(buf, false, now),
+            InputRoute::Broadcast => self.ip_local_deliver(buf, true, now),
+            InputRoute::NotLocal => {
+                // Forwarding is not enabled on this host.
+                self.ip_stats.in_addr_errors += 1;
+                self.drop_pkt(buf, DropReason::IpNotForUs)
+            }
+        }
+    }
+
+    /// Hand a datagram for this host to its protocol. Linux: `ip_local_deliver` →
+    /// `ip_local_deliver_finish` → `ip_protocol_deliver_rcu`.
+    fn ip_local_deliver(&mut self, mut buf: PacketBuf, broadcast: bool, now: Instant) {
+        let pkt = Ipv4Packet::new_unchecked(buf.data());
+        if pkt.more_frags() || pkt.frag_offset() != 0 {
+            // Reassembly arrives with the fragmentation work; until then a fragment is
+            // counted as a failed reassembly.
+            self.ip_stats.reasm_reqds += 1;
+            self.ip_stats.reasm_fails += 1;
+            return self.drop_pkt(buf, DropReason::IpFragment);
+        }
+        let meta = IpMeta {
+            src: pkt.src_addr(),
+            dst: pkt.dst_addr(),
+            protocol: pkt.protocol(),
+            ttl: pkt.ttl(),
+            tos: (pkt.dscp() << 2) | pkt.ecn(),
+            broadcast: broadcast
+                || buf.meta.pkt_type != PacketType::Host && buf.meta.ifindex != LOOPBACK_IFINDEX,
+        };
+        let ihl = pkt.header_len();
+        buf.pull(ihl);
+        buf.reset_transport_header();
+        match meta.protocol {
+            IpProtocol::ICMP => {
+                self.ip_stats.in_delivers += 1;
+                self.icmp_rcv(buf, &meta, now)
+            }
+            IpProtocol::UDP => {
+                self.ip_stats.in_delivers += 1;
+                self.udp_rcv(buf, &meta, now)
+            }
+            _ => {
+                // No handler: answer protocol unreachable. Linux: ip_protocol_deliver_rcu.
+                self.ip_stats.in_unknown_protos += 1;
+                if !meta.broadcast {
+                    self.icmp_send_error(
+                        &buf,
+                        Icmpv4Message::DST_UNREACHABLE,
+                        dst_unreachable::PROTOCOL,
+                        0,
+                        now,
+                    );
+                }
+                self.drop_pkt(buf, DropReason::IpNoproto)
+            }
+        }
+    }
+}

@@ -1,0 +1,28 @@
+//! IPv4: receive, local delivery, output with route lookup, ICMP.
+//!
+//! Linux: net/ipv4/ip_input.c, ip_output.c, route.c, fib_*.c, icmp.c.
+
+pub mod icmp;
+pub mod input;
+pub mod output;
+pub mod route;
+
+use crate::wire::{IpProtocol, Ipv4Addr};
+
+/// The fields of a received IPv4 header that upper layers need once it has been pulled.
+/// Linux: what `ip_hdr(skb)` gives to `tcp_v4_rcv`, `icmp_rcv`...
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpMeta {
+    /// Source address.
+    pub src: Ipv4Addr,
+    /// Destination address.
+    pub dst: Ipv4Addr,
+    /// Protocol.
+    pub protocol: IpProtocol,
+    /// Time to live as received.
+    pub ttl: u8,
+    /// Type of service.
+    pub tos: u8,
+    /// Delivered as a broadcast (link or IP level).
+    pub broadcast: bool,
+}

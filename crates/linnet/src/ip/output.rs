@@ -1,0 +1,139 @@
+//! IPv4 output: building the header, choosing the link, resolving the next hop.
+//!
+//! Linux: net/ipv4/ip_output.c (`ip_build_and_send_pkt`, `ip_local_out`, `ip_output`,
+//! `ip_finish_output`, `ip_finish_output2`) and `neigh_output`.
+
+use crate::buf::PacketBuf;
+use crate::errno::Errno;
+use crate::link::ethernet::eth_header;
+use crate::link::neighbour::NeighOutput;
+use crate::stack::{LinkKind, Stack};
+use crate::stats::DropReason;
+use crate::time::Instant;
+use crate::wire::ipv4::HEADER_LEN;
+use crate::wire::{EtherType, EthernetAddress, IpProtocol, Ipv4Addr, Ipv4Repr};
+
+/// What a local sender asks of IP. Linux: the fields of `struct ipcm_cookie` / `inet_sock`.
+#[derive(Debug, Clone, Copy)]
+pub struct IpSendParams {
+    /// Source address, or `None` to let routing choose.
+    pub src: Option<Ipv4Addr>,
+    /// Destination.
+    pub dst: Ipv4Addr,
+    /// Protocol of the payload.
+    pub protocol: IpProtocol,
+    /// TTL, or `None` for the stack default.
+    pub ttl: Option<u8>,
+    /// Type of service.
+    pub tos: u8,
+    /// Set DF.
+    pub dont_frag: bool,
+}
+
+impl Stack {
+    /// Send a locally generated datagram whose payload (transport header onwards) is `buf`'s
+    /// data: route it, prepend the IPv4 header, and pass it down.
+    /// Linux: `ip_build_and_send_pkt` / `ip_queue_xmit` → `ip_local_out`.
+    pub(crate) fn ip_send(
+        &mut self,
+        mut buf: PacketBuf,
+        p: IpSendParams,
+        now: Instant,
+    ) -> Result<(), Errno> {
+        self.ip_stats.out_requests += 1;
+        let rt = match self.ip_route_output(p.dst, p.src) {
+            Ok(rt) => rt,
+            Err(e) => {
+                self.ip_stats.out_no_routes += 1;
+                self.drop_pkt(buf, DropReason::IpOutnoroutes);
+                return Err(e);
+            }
+        };
+        let payload_len = buf.len();
+        let ident = self.ip_ident;
+        self.ip_ident = self.ip_ident.wrapping_add(1);
+        let repr = Ipv4Repr {
+            src_addr: p.src.filter(|s| !s.is_unspecified()).unwrap_or(rt.src),
+            dst_addr: p.dst,
+            protocol: p.protocol,
+            payload_len,
+            ttl: p.ttl.unwrap_or(self.config.default_ttl),
+            tos: p.tos,
+            ident,
+            dont_frag: p.dont_frag,
+        };
+        match buf.push(HEADER_LEN) {
+            Some(h) => repr.emit(h),
+            None => {
+                self.ip_stats.out_discards += 1;
+                self.drop_pkt(buf, DropReason::PktTooSmall);
+                return Err(Errno::ENOBUFS);
+            }
+        }
+        buf.reset_network_header();
+        self.ip_output(buf, rt.ifindex, rt.nexthop, rt.broadcast, now)
+    }
+
+    /// Put a datagram (network header at the data start) on a link towards `nexthop`.
+    /// Linux: `ip_output` → `ip_finish_output` → `ip_finish_output2` → `neigh_output`.
+    pub(crate) fn ip_output(
+        &mut self,
+        buf: PacketBuf,
+        ifindex: u32,
+        nexthop: Ipv4Addr,
+        broadcast: bool,
+        now: Instant,
+    ) -> Result<(), Errno> {
+        let Some(iface) = self.iface(ifindex) else {
+            self.ip_stats.out_discards += 1;
+            self.drop_pkt(buf, DropReason::DevReady);
+            return Err(Errno::ENODEV);
+        };
+        if buf.len() > iface.mtu {
+            // Fragmentation on output arrives with the fragmentation work.
+            self.ip_stats.frag_fails += 1;
+            self.drop_pkt(buf, DropReason::PktTooBig);
+            return Err(Errno::EMSGSIZE);
+        }
+        let (kind, dev_mac) = (iface.kind, iface.mac);
+        let broadcast = broadcast || nexthop.is_broadcast() || iface.is_subnet_broadcast(nexthop);
+        if kind == LinkKind::Loopback {
+            return self.neigh_xmit(ifindex, EthernetAddress::ZERO, buf, now);
+        }
+        if broadcast {
+            return self.neigh_xmit(ifindex, EthernetAddress::BROADCAST, buf, now);
+        }
+        let _ = dev_mac;
+        let res = match self.neigh.output(ifindex, nexthop, buf, now) {
+            NeighOutput::Xmit(mac, buf) => self.neigh_xmit(ifindex, mac, buf, now),
+            NeighOutput::Queued => Ok(()),
+        };
+        self.neigh_run_events(now);
+        res
+    }
+
+    /// Prepend the Ethernet header for `dst` and queue the frame on the device.
+    /// Linux: `neigh_hh_output` / `dev_hard_header` + `dev_queue_xmit`.
+    pub(crate) fn neigh_xmit(
+        &mut self,
+        ifindex: u32,
+        dst: EthernetAddress,
+        mut buf: PacketBuf,
+        now: Instant,
+    ) -> Result<(), Errno> {
+        let Some(src) = self.iface(ifindex).map(|i| i.mac) else {
+            self.drop_pkt(buf, DropReason::DevReady);
+            return Err(Errno::ENODEV);
+        };
+        if !eth_header(&mut buf, src, dst, EtherType::IPV4) {
+            self.ip_stats.out_discards += 1;
+            self.drop_pkt(buf, DropReason::PktTooSmall);
+            return Err(Errno::ENOBUFS);
+        }
+        let res = self.dev_queue_xmit(ifindex, buf, now);
+        if res.is_err() {
+            self.ip_stats.out_discards += 1;
+        }
+        res
+    }
+}

@@ -1,0 +1,9 @@
+//! The link layer: Ethernet receive and transmit, ARP and the neighbour cache.
+//!
+//! Linux: net/ethernet/eth.c, net/ipv4/arp.c, net/core/neighbour.c.
+
+pub mod arp;
+pub mod ethernet;
+pub mod neighbour;
+
+pub use neighbour::{NeighEvent, NeighParams, NeighTable, NudState};

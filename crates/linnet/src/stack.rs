@@ -1,0 +1,646 @@
+//! The protocol core: interfaces, their addresses and queues, and the entry points through
+//! which the outside world drives the stack.
+//!
+//! The core is sans-I/O. It never reads a clock and never touches a device:
+//!
+//! ```text
+//! stack.receive(ifindex, frame, now)   // a frame arrived on a device
+//! stack.poll(now) -> next deadline     // run due timers, loop back, flush
+//! stack.take_tx(ifindex, now)          // what the device should transmit, after its qdisc
+//! ```
+//!
+//! Linux: `struct net` (one network namespace) with its devices, `netif_receive_skb`, and the
+//! timers run from softirq context.
+
+use crate::buf::{BufPool, PacketBuf};
+use crate::device::loopback::{Loopback, LOOPBACK_MTU};
+use crate::device::DeviceStats;
+use crate::errno::Errno;
+use crate::ip::route::{Fib, Route, RouteProto, RouteScope};
+use crate::link::ethernet::eth_type_trans;
+use crate::link::{NeighEvent, NeighParams, NeighTable};
+use crate::qdisc::{Pfifo, Qdisc, QdiscStats};
+use crate::stats::{DropCounters, DropReason, IcmpStats, IpStats, Snmp, UdpStats};
+use crate::time::Instant;
+use crate::transport::ping::PingTable;
+use crate::wire::{EtherType, EthernetAddress, Ipv4Addr, Ipv4Cidr};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// The loopback interface's index, as in Linux.
+pub const LOOPBACK_IFINDEX: u32 = 1;
+
+/// How many looped-back frames one poll processes before yielding.
+const LOOPBACK_BUDGET: usize = 1024;
+
+/// Stack-wide settings (Linux: the `net.ipv4.*` sysctls).
+#[derive(Debug, Clone)]
+pub struct StackConfig {
+    /// Seed for everything random (reachable time, ping identifiers): runs are reproducible.
+    pub seed: u64,
+    /// `ip_default_ttl` (64).
+    pub default_ttl: u8,
+    /// `icmp_echo_ignore_broadcasts` (1).
+    pub icmp_echo_ignore_broadcasts: bool,
+    /// `icmp_msgs_per_sec` (1000): global rate of ICMP errors.
+    pub icmp_msgs_per_sec: u32,
+    /// `icmp_msgs_burst` (50).
+    pub icmp_msgs_burst: u32,
+    /// Neighbour tunables.
+    pub neigh: NeighParams,
+}
+
+impl Default for StackConfig {
+    fn default() -> Self {
+        StackConfig {
+            seed: 0x6c69_6e6e_6574,
+            default_ttl: 64,
+            icmp_echo_ignore_broadcasts: true,
+            icmp_msgs_per_sec: 1000,
+            icmp_msgs_burst: 50,
+            neigh: NeighParams::default(),
+        }
+    }
+}
+
+/// What kind of link an interface is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LinkKind {
+    /// The loopback device (handled inside the core).
+    Loopback,
+    /// An Ethernet link served by a driver in the runtime.
+    Ether,
+}
+
+/// An interface. Linux: `struct net_device` + `struct in_device`.
+#[derive(Debug)]
+pub struct Interface {
+    /// Index (`ip link` numbers them from 1, loopback first).
+    pub ifindex: u32,
+    /// Name.
+    pub name: String,
+    /// Link address.
+    pub mac: EthernetAddress,
+    /// MTU.
+    pub mtu: usize,
+    /// Administratively up.
+    pub up: bool,
+    /// Kind.
+    pub kind: LinkKind,
+    /// IPv4 addresses; the first on each subnet is its primary.
+    pub addrs: Vec<Ipv4Cidr>,
+    /// The root egress qdisc.
+    pub qdisc: Box<dyn Qdisc>,
+    /// Driver counters, reported by the runtime (the core's own for loopback).
+    pub dev_stats: DeviceStats,
+}
+
+impl Interface {
+    /// The address to use as source towards `dst`: ours on its subnet, else the first.
+    /// Linux: `inet_select_addr`.
+    pub fn source_for(&self, dst: Ipv4Addr) -> Option<Ipv4Addr> {
+        self.addrs
+            .iter()
+            .find(|c| c.contains(dst))
+            .or_else(|| self.addrs.first())
+            .map(|c| c.addr)
+    }
+
+    /// Whether `a` is a broadcast address on this interface's subnets.
+    pub fn is_subnet_broadcast(&self, a: Ipv4Addr) -> bool {
+        self.addrs.iter().any(|c| c.broadcast() == Some(a))
+    }
+}
+
+/// A snapshot of an interface, for `ip link` / `ip addr`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkInfo {
+    /// Index.
+    pub ifindex: u32,
+    /// Name.
+    pub name: String,
+    /// Link address.
+    pub mac: EthernetAddress,
+    /// MTU.
+    pub mtu: usize,
+    /// Up.
+    pub up: bool,
+    /// Kind.
+    pub kind: LinkKind,
+    /// Addresses.
+    pub addrs: Vec<Ipv4Cidr>,
+    /// Driver counters.
+    pub stats: DeviceStats,
+    /// Root qdisc kind.
+    pub qdisc: String,
+    /// Root qdisc counters.
+    pub qdisc_stats: QdiscStats,
+}
+
+/// A token bucket limiting ICMP error generation. Linux: `icmp_global_allow`.
+#[derive(Debug)]
+pub(crate) struct RateLimit {
+    tokens: u64,
+    burst: u64,
+    per_sec: u64,
+    last: Instant,
+}
+
+impl RateLimit {
+    fn new(per_sec: u32, burst: u32) -> RateLimit {
+        RateLimit {
+            tokens: burst as u64 * 1_000_000,
+            burst: burst as u64 * 1_000_000,
+            per_sec: per_sec as u64,
+            last: Instant::ZERO,
+        }
+    }
+
+    /// Take one token if there is one (tokens are kept in millionths).
+    pub(crate) fn allow(&mut self, now: Instant) -> bool {
+        let elapsed = now.saturating_since(self.last).as_micros() as u64;
+        self.last = now;
+        self.tokens = (self.tokens + elapsed.saturating_mul(self.per_sec)).min(self.burst);
+        if self.tokens >= 1_000_000 {
+            self.tokens -= 1_000_000;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// One network stack (Linux: one network namespace).
+#[derive(Debug)]
+pub struct Stack {
+    pub(crate) config: StackConfig,
+    pub(crate) ifaces: Vec<Interface>,
+    pub(crate) loopback: Loopback,
+    pub(crate) neigh: NeighTable,
+    pub(crate) fib: Fib,
+    pub(crate) pool: BufPool,
+    pub(crate) ip_stats: IpStats,
+    pub(crate) icmp_stats: IcmpStats,
+    pub(crate) udp_stats: UdpStats,
+    pub(crate) drops: DropCounters,
+    pub(crate) pings: PingTable,
+    pub(crate) icmp_rate: RateLimit,
+    pub(crate) ip_ident: u16,
+    pub(crate) rng: u64,
+    in_neigh_events: bool,
+}
+
+impl Default for Stack {
+    fn default() -> Self {
+        Stack::new(StackConfig::default())
+    }
+}
+
+impl Stack {
+    /// A stack with only the loopback interface (`lo`, 127.0.0.1/8, up).
+    pub fn new(config: StackConfig) -> Stack {
+        let mut s = Stack {
+            neigh: NeighTable::new(config.neigh, config.seed),
+            icmp_rate: RateLimit::new(config.icmp_msgs_per_sec, config.icmp_msgs_burst),
+            rng: config.seed ^ 0x5851_f42d_4c95_7f2d,
+            ip_ident: (config.seed >> 16) as u16,
+            config,
+            ifaces: Vec::new(),
+            loopback: Loopback::default(),
+            fib: Fib::default(),
+            pool: BufPool::default(),
+            ip_stats: IpStats::default(),
+            icmp_stats: IcmpStats::default(),
+            udp_stats: UdpStats::default(),
+            drops: DropCounters::default(),
+            pings: PingTable::default(),
+            in_neigh_events: false,
+        };
+        s.ifaces.push(Interface {
+            ifindex: LOOPBACK_IFINDEX,
+            name: "lo".into(),
+            mac: EthernetAddress::ZERO,
+            mtu: LOOPBACK_MTU,
+            up: true,
+            kind: LinkKind::Loopback,
+            addrs: Vec::new(),
+            qdisc: Box::new(Pfifo::default()),
+            dev_stats: DeviceStats::default(),
+        });
+        let lo = Ipv4Cidr::new(Ipv4Addr::LOCALHOST, 8).expect("valid prefix");
+        s.add_addr(LOOPBACK_IFINDEX, lo, Instant::ZERO)
+            .expect("loopback address");
+        s
+    }
+
+    /// Settings.
+    pub fn config(&self) -> &StackConfig {
+        &self.config
+    }
+
+    /// A pseudo-random number from the stack's seeded generator.
+    pub(crate) fn random_u64(&mut self) -> u64 {
+        self.rng = self.rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.rng;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    // ----- interfaces and addresses (the rtnetlink side) -----
+
+    /// Register an Ethernet interface (down, no addresses) and return its index.
+    /// Linux: `register_netdevice`.
+    pub fn add_interface(&mut self, name: &str, mac: EthernetAddress, mtu: usize) -> u32 {
+        let ifindex = self.ifaces.iter().map(|i| i.ifindex).max().unwrap_or(0) + 1;
+        self.ifaces.push(Interface {
+            ifindex,
+            name: name.to_string(),
+            mac,
+            mtu,
+            up: false,
+            kind: LinkKind::Ether,
+            addrs: Vec::new(),
+            qdisc: Box::new(Pfifo::default()),
+            dev_stats: DeviceStats::default(),
+        });
+        ifindex
+    }
+
+    /// The interface with this index.
+    pub fn iface(&self, ifindex: u32) -> Option<&Interface> {
+        self.ifaces.iter().find(|i| i.ifindex == ifindex)
+    }
+
+    pub(crate) fn iface_mut(&mut self, ifindex: u32) -> Option<&mut Interface> {
+        self.ifaces.iter_mut().find(|i| i.ifindex == ifindex)
+    }
+
+    /// The index of the interface with this name.
+    pub fn ifindex_by_name(&self, name: &str) -> Option<u32> {
+        self.ifaces
+            .iter()
+            .find(|i| i.name == name)
+            .map(|i| i.ifindex)
+    }
+
+    /// All interfaces, in index order.
+    pub fn interfaces(&self) -> impl Iterator<Item = &Interface> {
+        self.ifaces.iter()
+    }
+
+    /// Snapshots of all interfaces.
+    pub fn links(&self) -> Vec<LinkInfo> {
+        self.ifaces
+            .iter()
+            .map(|i| LinkInfo {
+                ifindex: i.ifindex,
+                name: i.name.clone(),
+                mac: i.mac,
+                mtu: i.mtu,
+                up: i.up,
+                kind: i.kind,
+                addrs: i.addrs.clone(),
+                stats: if i.kind == LinkKind::Loopback {
+                    self.loopback.stats()
+                } else {
+                    i.dev_stats
+                },
+                qdisc: i.qdisc.kind().to_string(),
+                qdisc_stats: i.qdisc.stats(),
+            })
+            .collect()
+    }
+
+    /// Record the driver's counters for an interface (called by the runtime).
+    pub fn set_device_stats(&mut self, ifindex: u32, stats: DeviceStats) {
+        if let Some(i) = self.iface_mut(ifindex) {
+            i.dev_stats = stats;
+        }
+    }
+
+    /// Bring an interface up or down. Going up announces its addresses; going down flushes
+    /// its neighbours and queue. Linux: `dev_open` / `dev_close` and `inetdev_event`.
+    pub fn set_link_up(&mut self, ifindex: u32, up: bool, now: Instant) -> Result<(), Errno> {
+        let iface = self.iface_mut(ifindex).ok_or(Errno::ENODEV)?;
+        if iface.up == up {
+            return Ok(());
+        }
+        iface.up = up;
+        let addrs: Vec<Ipv4Addr> = iface.addrs.iter().map(|c| c.addr).collect();
+        if up {
+            if iface.kind == LinkKind::Ether {
+                for a in addrs {
+                    self.arp_announce(ifindex, a, now);
+                }
+            }
+        } else {
+            let queued = iface.qdisc.reset();
+            for b in queued {
+                self.pool.put(b);
+            }
+            self.neigh.flush_dev(ifindex);
+            self.neigh_run_events(now);
+        }
+        Ok(())
+    }
+
+    /// Add an address, its connected route, and announce it with a gratuitous ARP.
+    /// Linux: `inet_rtm_newaddr` → `__inet_insert_ifa` → `fib_add_ifaddr`.
+    pub fn add_addr(&mut self, ifindex: u32, cidr: Ipv4Cidr, now: Instant) -> Result<(), Errno> {
+        let a = cidr.addr;
+        if a.is_unspecified() || a.is_multicast() || a.is_broadcast() {
+            return Err(Errno::EINVAL);
+        }
+        let iface = self.iface_mut(ifindex).ok_or(Errno::ENODEV)?;
+        if iface.addrs.iter().any(|c| c.addr == a) {
+            return Err(Errno::EADDRINUSE);
+        }
+        iface.addrs.push(cidr);
+        let (up, kind) = (iface.up, iface.kind);
+        if cidr.prefix_len < 32 {
+            let scope = if kind == LinkKind::Loopback {
+                RouteScope::Host
+            } else {
+                RouteScope::Link
+            };
+            // A second address on the same subnet shares the existing connected route.
+            let _ = self.fib.add(Route {
+                dst: cidr.network(),
+                gateway: None,
+                ifindex,
+                metric: 0,
+                scope,
+                prefsrc: Some(a),
+                protocol: RouteProto::Kernel,
+            });
+        }
+        if up && kind == LinkKind::Ether {
+            self.arp_announce(ifindex, a, now);
+        }
+        Ok(())
+    }
+
+    /// Remove an address and the connected route it brought. Linux: `inet_rtm_deladdr`.
+    pub fn del_addr(&mut self, ifindex: u32, addr: Ipv4Addr) -> Result<(), Errno> {
+        let iface = self.iface_mut(ifindex).ok_or(Errno::ENODEV)?;
+        let pos = iface
+            .addrs
+            .iter()
+            .position(|c| c.addr == addr)
+            .ok_or(Errno::EADDRNOTAVAIL)?;
+        let cidr = iface.addrs.remove(pos);
+        let still_on_subnet = iface.addrs.iter().any(|c| c.network() == cidr.network());
+        if !still_on_subnet {
+            self.fib.remove(|r| {
+                r.ifindex == ifindex && r.protocol == RouteProto::Kernel && r.dst == cidr.network()
+            });
+        }
+        Ok(())
+    }
+
+    /// Add a route. Linux: `inet_rtm_newroute` → `fib_table_insert`.
+    pub fn add_route(&mut self, route: Route) -> Result<(), Errno> {
+        if self.iface(route.ifindex).is_none() {
+            return Err(Errno::ENODEV);
+        }
+        self.fib.add(route)
+    }
+
+    /// Add a default route via `gateway`, on the interface whose subnet holds it.
+    pub fn add_default_gateway(&mut self, gateway: Ipv4Addr) -> Result<(), Errno> {
+        let ifindex = self
+            .ifaces
+            .iter()
+            .find(|i| i.kind == LinkKind::Ether && i.addrs.iter().any(|c| c.contains(gateway)))
+            .map(|i| i.ifindex)
+            .ok_or(Errno::ENETUNREACH)?;
+        self.add_route(Route {
+            dst: Ipv4Cidr::new(Ipv4Addr::UNSPECIFIED, 0).expect("valid prefix"),
+            gateway: Some(gateway),
+            ifindex,
+            metric: 0,
+            scope: RouteScope::Universe,
+            prefsrc: None,
+            protocol: RouteProto::Boot,
+        })
+    }
+
+    /// The routing table.
+    pub fn routes(&self) -> &[Route] {
+        self.fib.routes()
+    }
+
+    /// Whether `a` is one of our addresses (any interface, weak host model) or in 127/8.
+    /// Linux: `inet_addr_type() == RTN_LOCAL`.
+    pub fn is_local_addr(&self, a: Ipv4Addr) -> bool {
+        a.is_loopback()
+            || self
+                .ifaces
+                .iter()
+                .any(|i| i.addrs.iter().any(|c| c.addr == a))
+    }
+
+    pub(crate) fn iface_has_addr(&self, ifindex: u32, a: Ipv4Addr) -> bool {
+        // arp_ignore = 0: answer for any local address, whatever interface it is on.
+        let _ = ifindex;
+        !a.is_loopback() && self.is_local_addr(a)
+    }
+
+    /// Whether `a` is a broadcast address we accept (limited, or a subnet's).
+    pub fn is_broadcast_addr(&self, a: Ipv4Addr) -> bool {
+        a.is_broadcast() || self.ifaces.iter().any(|i| i.is_subnet_broadcast(a))
+    }
+
+    /// Add a permanent neighbour entry (`ip neigh add ... nud permanent`).
+    pub fn add_neighbour(
+        &mut self,
+        ifindex: u32,
+        ip: Ipv4Addr,
+        mac: EthernetAddress,
+        now: Instant,
+    ) -> Result<(), Errno> {
+        self.iface(ifindex).ok_or(Errno::ENODEV)?;
+        self.neigh.add_permanent(ifindex, ip, mac, now);
+        self.neigh_run_events(now);
+        Ok(())
+    }
+
+    /// The neighbour table.
+    pub fn neighbours(&self) -> &NeighTable {
+        &self.neigh
+    }
+
+    // ----- counters -----
+
+    /// All counters, for `netstat -s`.
+    pub fn snmp(&self) -> Snmp {
+        Snmp {
+            ip: self.ip_stats,
+            icmp: self.icmp_stats,
+            udp: self.udp_stats,
+            arp: self.neigh.stats,
+            drops: self.drops.to_vec(),
+        }
+    }
+
+    /// Drop counters by reason.
+    pub fn drops(&self) -> &DropCounters {
+        &self.drops
+    }
+
+    pub(crate) fn count_drop(&mut self, reason: DropReason) {
+        self.drops.count(reason);
+    }
+
+    /// Count a dropped packet and recycle its buffer. Linux: `kfree_skb_reason`.
+    pub(crate) fn drop_pkt(&mut self, buf: PacketBuf, reason: DropReason) {
+        self.drops.count(reason);
+        self.pool.put(buf);
+    }
+
+    // ----- buffers -----
+
+    /// The buffer pool (drivers read received frames into its buffers).
+    pub fn pool_mut(&mut self) -> &mut BufPool {
+        &mut self.pool
+    }
+
+    /// Give a transmitted buffer back to the pool.
+    pub fn recycle(&mut self, buf: PacketBuf) {
+        self.pool.put(buf);
+    }
+
+    // ----- the driving entry points -----
+
+    /// A frame arrived on `ifindex`. Linux: `netif_receive_skb` → `__netif_receive_skb_core`
+    /// → the protocol handler for its EtherType.
+    pub fn receive(&mut self, ifindex: u32, mut buf: PacketBuf, now: Instant) {
+        buf.meta.ifindex = ifindex;
+        buf.meta.timestamp = now;
+        let Some(iface) = self.iface(ifindex) else {
+            return self.drop_pkt(buf, DropReason::DevReady);
+        };
+        if !iface.up {
+            return self.drop_pkt(buf, DropReason::DevReady);
+        }
+        let mac = iface.mac;
+        if let Err(reason) = eth_type_trans(&mut buf, mac) {
+            return self.drop_pkt(buf, reason);
+        }
+        if buf.meta.pkt_type == crate::buf::PacketType::OtherHost {
+            return self.drop_pkt(buf, DropReason::OtherHost);
+        }
+        match EtherType(buf.meta.protocol) {
+            EtherType::IPV4 => self.ip_rcv(buf, now),
+            EtherType::ARP => self.arp_rcv(buf, now),
+            _ => self.drop_pkt(buf, DropReason::UnhandledProto),
+        }
+    }
+
+    /// Run what is due at `now`: loop back frames sent to ourselves, neighbour timers.
+    /// Returns when it next needs to run (`None`: only when something arrives).
+    pub fn poll(&mut self, now: Instant) -> Option<Instant> {
+        let mut budget = LOOPBACK_BUDGET;
+        while budget > 0 {
+            let Some(buf) = self.loopback.recv() else {
+                break;
+            };
+            budget -= 1;
+            self.receive(LOOPBACK_IFINDEX, buf, now);
+        }
+        let mut next = self.neigh.poll(now);
+        self.neigh_run_events(now);
+        if self.loopback.pending() > 0 {
+            next = Some(now);
+        }
+        for i in &self.ifaces {
+            if let Some(t) = i.qdisc.next_deadline() {
+                next = Some(next.map_or(t, |n| n.min(t)));
+            }
+        }
+        next
+    }
+
+    /// The next frame `ifindex` should transmit. Linux: `qdisc_restart` → `dequeue_skb`.
+    pub fn take_tx(&mut self, ifindex: u32, now: Instant) -> Option<PacketBuf> {
+        self.iface_mut(ifindex)?.qdisc.dequeue(now)
+    }
+
+    /// Queue a frame (link header at the data start) on a device's qdisc; on the loopback
+    /// device it goes to the loopback backlog. Linux: `dev_queue_xmit` / `loopback_xmit`.
+    pub(crate) fn dev_queue_xmit(
+        &mut self,
+        ifindex: u32,
+        mut buf: PacketBuf,
+        now: Instant,
+    ) -> Result<(), Errno> {
+        buf.meta.ifindex = ifindex;
+        buf.meta.timestamp = now;
+        let Some(iface) = self.iface_mut(ifindex) else {
+            self.drop_pkt(buf, DropReason::DevReady);
+            return Err(Errno::ENODEV);
+        };
+        if !iface.up {
+            self.drop_pkt(buf, DropReason::DevReady);
+            return Err(Errno::ENETDOWN);
+        }
+        let res = if iface.kind == LinkKind::Loopback {
+            self.loopback.xmit(buf)
+        } else {
+            iface.qdisc.enqueue(buf, now)
+        };
+        match res {
+            Ok(()) => Ok(()),
+            Err(buf) => {
+                self.drop_pkt(buf, DropReason::QdiscDrop);
+                Err(Errno::ENOBUFS)
+            }
+        }
+    }
+
+    /// Act on what the neighbour table asked for (solicitations, flushes, failures).
+    /// Re-entrant calls return at once: the outermost loop picks up new events.
+    pub(crate) fn neigh_run_events(&mut self, now: Instant) {
+        if self.in_neigh_events {
+            return;
+        }
+        self.in_neigh_events = true;
+        let mut events = Vec::new();
+        while !self.neigh.events.is_empty() {
+            std::mem::swap(&mut events, &mut self.neigh.events);
+            for ev in events.drain(..) {
+                match ev {
+                    NeighEvent::Solicit {
+                        ifindex,
+                        ip,
+                        unicast,
+                    } => self.arp_solicit(ifindex, ip, unicast, now),
+                    NeighEvent::Flush { ifindex, mac, buf } => {
+                        let _ = self.neigh_xmit(ifindex, mac, buf, now);
+                    }
+                    NeighEvent::Discard { buf, reason } => {
+                        if reason == DropReason::NeighFailed {
+                            // Linux: arp_error_report → icmp_send(HOST_UNREACH).
+                            self.icmp_send_error(
+                                &buf,
+                                crate::wire::Icmpv4Message::DST_UNREACHABLE,
+                                crate::wire::icmpv4::dst_unreachable::HOST,
+                                0,
+                                now,
+                            );
+                        }
+                        self.drop_pkt(buf, reason);
+                    }
+                }
+            }
+        }
+        self.in_neigh_events = false;
+    }
+
+    /// How long the stack may sleep from `now` before `deadline`, capped at `max`.
+    pub fn delay_until(now: Instant, deadline: Option<Instant>, max: Duration) -> Duration {
+        deadline.map_or(max, |d| d.saturating_since(now).min(max))
+    }
+}
