@@ -156,7 +156,9 @@ pub fn handle(stack: &mut Stack, req: Request, now: Instant) -> Response {
                 })
                 .collect(),
         },
-        Request::Snmp => Response::Snmp { snmp: Box::new(stack.snmp()) },
+        Request::Snmp => Response::Snmp {
+            snmp: Box::new(stack.snmp()),
+        },
         Request::PingOpen => match stack.ping_open() {
             Ok(ident) => Response::PingOpened { ident },
             Err(e) => errno_response(e),
