@@ -80,8 +80,8 @@ impl FromStr for EthernetAddress {
             if n == 6 || part.is_empty() || part.len() > 2 {
                 return Err(format!("invalid MAC address \"{s}\""));
             }
-            out[n] = u8::from_str_radix(part, 16)
-                .map_err(|_| format!("invalid MAC address \"{s}\""))?;
+            out[n] =
+                u8::from_str_radix(part, 16).map_err(|_| format!("invalid MAC address \"{s}\""))?;
             n += 1;
         }
         if n != 6 {
