@@ -7,6 +7,7 @@
 //! - [`ip`]: IPv4 receive (`ip_rcv`), local delivery, output with route lookup, ICMP.
 //! - [`qdisc`]: egress queueing disciplines on each device.
 //! - [`control`]: the netlink analogue, typed requests and responses served by the daemon.
+//! - [`netns`]: Linux network namespaces (via `ip netns`) for tests and demos.
 //!
 //! The protocol core ([`stack::Stack`]) is sans-I/O: it never reads a clock or calls the OS.
 //! It is driven with `now` from outside; the [`runtime`] owns devices and threads.
@@ -21,6 +22,7 @@ pub mod link;
 pub mod qdisc;
 pub mod stack;
 pub mod stats;
+pub mod netns;
 pub mod time;
 pub mod transport;
 pub mod wire;

@@ -11,8 +11,11 @@
 //! - [`memlink::MemLink`]: an in-memory point-to-point link with seeded loss, delay,
 //!   duplication and reordering, for tests and simulations.
 //!
+//! Interface configuration ioctls shared by the drivers are in [`ifreq`].
+//!
 //! The loopback device needs no I/O and lives in the core ([`loopback`]).
 
+pub mod ifreq;
 pub mod loopback;
 pub mod memlink;
 pub mod packet;

@@ -1,1 +1,322 @@
+//! An existing Linux interface (e.g. one end of a veth pair) driven through an `AF_PACKET`
+//! socket.
+//!
+//! Linux: packet sockets (net/packet/af_packet.c), `packet(7)`. The socket is `SOCK_RAW`, so
+//! whole Ethernet frames are read and written; it is bound to one interface for every
+//! protocol (`ETH_P_ALL`), puts that interface in promiscuous mode (Linnet has its own MAC
+//! address, different from the interface's) and asks not to see its own transmissions.
+//!
+//! Frames that Linux hands to the interface with offloads pending are read as they are: over
+//! a veth, a peer's UDP/TCP checksums may still be partial and TCP segments may be GSO
+//! super-frames larger than the MTU, unless offloads are turned off on the sending side
+//! (see [`super::ifreq::set_tx_checksum`]).
 
+use super::ifreq;
+use super::{DeviceStats, NetDevice};
+use crate::buf::{BufPool, PacketBuf};
+use crate::time::Instant;
+use crate::wire::EthernetAddress;
+use std::io;
+use std::mem;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+/// Headroom reserved in receive buffers, so the stack can prepend without copying when it
+/// turns a frame around.
+pub const RX_HEADROOM: usize = 64;
+
+/// MTU assumed when `SIOCGIFMTU` fails. Linux: `ETH_DATA_LEN`.
+pub const DEFAULT_MTU: usize = 1500;
+
+/// Receive buffer size requested for the socket (the kernel caps it at `net.core.rmem_max`).
+pub const RCVBUF_BYTES: libc::c_int = 4 << 20;
+
+/// Shortest frame accepted on receive: an Ethernet header. Linux: `ETH_HLEN`.
+const ETH_HLEN: usize = 14;
+
+/// How often an interrupted system call is retried before giving up on it.
+const EINTR_RETRIES: usize = 16;
+
+/// "Do not loop my own transmissions back to me". Linux: `PACKET_IGNORE_OUTGOING` (4.20+).
+const PACKET_IGNORE_OUTGOING: libc::c_int = 23;
+
+/// `sll_pkttype` of a frame this host sent. Linux: `PACKET_OUTGOING`.
+const PACKET_OUTGOING: u8 = 4;
+
+/// An interface driven through a bound `AF_PACKET`/`SOCK_RAW` socket.
+#[derive(Debug)]
+pub struct PacketDevice {
+    fd: OwnedFd,
+    name: String,
+    ifindex: u32,
+    mtu: usize,
+    stats: DeviceStats,
+}
+
+/// `setsockopt(fd, level, name, &value, sizeof value)`.
+fn setsockopt<T>(fd: &OwnedFd, level: libc::c_int, name: libc::c_int, value: &T) -> io::Result<()> {
+    // SAFETY: `value` points to `size_of::<T>()` readable bytes for the duration of the call.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            level,
+            name,
+            (value as *const T).cast(),
+            mem::size_of::<T>() as libc::socklen_t,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Wrap `e` with what was being done, keeping its kind (and so `WouldBlock` etc.).
+fn context(e: io::Error, what: &str) -> io::Error {
+    io::Error::new(e.kind(), format!("{what}: {e}"))
+}
+
+impl PacketDevice {
+    /// Open a packet socket on the existing interface `ifname` (in the calling thread's
+    /// network namespace). Needs `CAP_NET_RAW`. The socket is non-blocking and close-on-exec.
+    ///
+    /// The socket is created with protocol 0, which receives nothing, and only starts
+    /// receiving when bound to `ifname` with `ETH_P_ALL`: no frame from another interface
+    /// can slip in between `socket` and `bind`.
+    pub fn open(ifname: &str) -> io::Result<PacketDevice> {
+        let ifindex = ifreq::if_nametoindex(ifname).map_err(|e| context(e, ifname))?;
+
+        // SAFETY: plain system call with constant arguments.
+        let raw = unsafe {
+            libc::socket(
+                libc::AF_PACKET,
+                libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+                0,
+            )
+        };
+        if raw < 0 {
+            return Err(context(io::Error::last_os_error(), "socket(AF_PACKET)"));
+        }
+        // SAFETY: `raw` was just returned by socket(2) and is owned by nobody else.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+
+        match setsockopt(
+            &fd,
+            libc::SOL_PACKET,
+            PACKET_IGNORE_OUTGOING,
+            &1 as &libc::c_int,
+        ) {
+            Ok(()) => {}
+            // Kernels before 4.20: `recv_batch` skips PACKET_OUTGOING frames instead.
+            Err(e) if e.raw_os_error() == Some(libc::ENOPROTOOPT) => {}
+            Err(e) => return Err(context(e, "setsockopt(PACKET_IGNORE_OUTGOING)")),
+        }
+
+        let ifindex_c = libc::c_int::try_from(ifindex).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("ifindex {ifindex} out of range"),
+            )
+        })?;
+        // SAFETY: `packet_mreq` is plain old data; all-zero bytes are a valid value.
+        let mut mreq: libc::packet_mreq = unsafe { mem::zeroed() };
+        mreq.mr_ifindex = ifindex_c;
+        mreq.mr_type = libc::PACKET_MR_PROMISC as libc::c_ushort;
+        setsockopt(&fd, libc::SOL_PACKET, libc::PACKET_ADD_MEMBERSHIP, &mreq)
+            .map_err(|e| context(e, "setsockopt(PACKET_ADD_MEMBERSHIP, PACKET_MR_PROMISC)"))?;
+
+        // Best effort: a larger queue rides out bursts between polls.
+        let _ = setsockopt(&fd, libc::SOL_SOCKET, libc::SO_RCVBUF, &RCVBUF_BYTES);
+
+        // SAFETY: `sockaddr_ll` is plain old data; all-zero bytes are a valid value.
+        let mut sll: libc::sockaddr_ll = unsafe { mem::zeroed() };
+        sll.sll_family = libc::AF_PACKET as libc::c_ushort;
+        sll.sll_protocol = (libc::ETH_P_ALL as u16).to_be();
+        sll.sll_ifindex = ifindex_c;
+        // SAFETY: `sll` is a valid `sockaddr_ll` and the length passed is its size.
+        let rc = unsafe {
+            libc::bind(
+                fd.as_raw_fd(),
+                (&sll as *const libc::sockaddr_ll).cast(),
+                mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+            )
+        };
+        if rc < 0 {
+            return Err(context(
+                io::Error::last_os_error(),
+                &format!("bind to {ifname}"),
+            ));
+        }
+
+        let mtu = ifreq::get_mtu(ifname).unwrap_or(DEFAULT_MTU);
+        Ok(PacketDevice {
+            fd,
+            name: ifname.to_string(),
+            ifindex,
+            mtu,
+            stats: DeviceStats::default(),
+        })
+    }
+
+    /// The interface name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The Linux interface index the socket is bound to. Linux: `dev->ifindex`.
+    pub fn ifindex(&self) -> u32 {
+        self.ifindex
+    }
+}
+
+impl NetDevice for PacketDevice {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn mtu(&self) -> usize {
+        self.mtu
+    }
+
+    fn hw_addr(&self) -> Option<EthernetAddress> {
+        None
+    }
+
+    fn recv_batch(
+        &mut self,
+        pool: &mut BufPool,
+        out: &mut Vec<PacketBuf>,
+        max: usize,
+        now: Instant,
+    ) -> io::Result<usize> {
+        let mut got = 0;
+        let mut attempts = 0;
+        let mut interrupts = 0;
+        while attempts < max {
+            let mut b = pool.get(RX_HEADROOM);
+            let room = b.tailroom_mut();
+            let cap = room.len();
+            if cap < ETH_HLEN {
+                pool.put(b);
+                if got == 0 {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        format!("buffer pool gives {cap} bytes of tailroom, too small for a frame"),
+                    ));
+                }
+                break;
+            }
+            // SAFETY: `sockaddr_ll` is plain old data; all-zero bytes are a valid value.
+            let mut sll: libc::sockaddr_ll = unsafe { mem::zeroed() };
+            let mut sll_len = mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+            // SAFETY: `room` is a writable slice of `cap` bytes, and `sll`/`sll_len` describe a
+            // writable `sockaddr_ll`; all outlive the call. MSG_TRUNC makes the result the
+            // frame's real length even when it did not fit.
+            let n = unsafe {
+                libc::recvfrom(
+                    self.fd.as_raw_fd(),
+                    room.as_mut_ptr().cast(),
+                    cap,
+                    libc::MSG_TRUNC,
+                    (&mut sll as *mut libc::sockaddr_ll).cast(),
+                    &mut sll_len,
+                )
+            };
+            if n < 0 {
+                let e = io::Error::last_os_error();
+                pool.put(b);
+                match e.kind() {
+                    io::ErrorKind::WouldBlock => break,
+                    io::ErrorKind::Interrupted if interrupts < EINTR_RETRIES => {
+                        interrupts += 1;
+                        continue;
+                    }
+                    _ => {
+                        self.stats.rx_errors += 1;
+                        if got == 0 {
+                            return Err(e);
+                        }
+                        break;
+                    }
+                }
+            }
+            attempts += 1;
+            let n = n as usize;
+            if sll.sll_pkttype == PACKET_OUTGOING {
+                // Our own transmission, on kernels without PACKET_IGNORE_OUTGOING.
+                pool.put(b);
+                continue;
+            }
+            if !(ETH_HLEN..=cap).contains(&n) {
+                // A runt, or a frame larger than the buffer (e.g. a GSO super-frame).
+                self.stats.rx_errors += 1;
+                pool.put(b);
+                continue;
+            }
+            b.commit_put(n);
+            b.meta.timestamp = now;
+            self.stats.count_rx(n);
+            out.push(b);
+            got += 1;
+        }
+        Ok(got)
+    }
+
+    fn transmit(&mut self, frame: &[u8], _now: Instant) -> io::Result<()> {
+        let mut interrupts = 0;
+        loop {
+            // SAFETY: `frame` is a readable slice that outlives the call.
+            let n =
+                unsafe { libc::send(self.fd.as_raw_fd(), frame.as_ptr().cast(), frame.len(), 0) };
+            if n >= 0 {
+                let n = n as usize;
+                if n != frame.len() {
+                    self.stats.tx_errors += 1;
+                    return Err(io::Error::new(
+                        io::ErrorKind::WriteZero,
+                        format!("short send on {}: {n} of {} bytes", self.name, frame.len()),
+                    ));
+                }
+                self.stats.count_tx(n);
+                return Ok(());
+            }
+            let e = io::Error::last_os_error();
+            match e.kind() {
+                io::ErrorKind::WouldBlock => {
+                    self.stats.tx_dropped += 1;
+                    return Ok(());
+                }
+                // The device queue is full (Linux: the qdisc dropped it): a drop, not a fault.
+                _ if e.raw_os_error() == Some(libc::ENOBUFS) => {
+                    self.stats.tx_dropped += 1;
+                    return Ok(());
+                }
+                io::ErrorKind::Interrupted if interrupts < EINTR_RETRIES => interrupts += 1,
+                _ => {
+                    self.stats.tx_errors += 1;
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    fn raw_fd(&self) -> Option<RawFd> {
+        Some(self.fd.as_raw_fd())
+    }
+
+    fn stats(&self) -> DeviceStats {
+        self.stats
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_interface_names_are_errors_not_panics() {
+        let e = PacketDevice::open("a-name-longer-than-15").unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+        let e = PacketDevice::open("nosuchif0").unwrap_err();
+        assert!(e.to_string().contains("nosuchif0"), "{e}");
+    }
+}

@@ -1,1 +1,233 @@
+//! A Linux TAP interface as a Linnet device.
+//!
+//! Linux: the TUN/TAP driver (drivers/net/tun.c). Opening `/dev/net/tun` and issuing
+//! `TUNSETIFF` with `IFF_TAP | IFF_NO_PI` creates (or attaches to) an Ethernet interface whose
+//! transmitted frames can be `read` from the descriptor, and whose received frames are what we
+//! `write` to it. The Linux side of the interface keeps its own MAC address; Linnet is another
+//! host on that virtual link.
+//!
+//! The interface lives in the network namespace of the thread that opened it; the descriptor
+//! keeps working if the interface is later moved (`ip link set NAME netns NS`), but
+//! [`TapDevice::set_link_up`] then fails because it configures by name in the caller's
+//! namespace.
 
+use super::ifreq;
+use super::{DeviceStats, NetDevice};
+use crate::buf::{BufPool, PacketBuf};
+use crate::time::Instant;
+use crate::wire::EthernetAddress;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+/// Headroom reserved in receive buffers, so the stack can prepend without copying when it
+/// turns a frame around.
+pub const RX_HEADROOM: usize = 64;
+
+/// MTU assumed when `SIOCGIFMTU` fails. Linux: `ETH_DATA_LEN`.
+pub const DEFAULT_MTU: usize = 1500;
+
+/// Shortest frame accepted on receive: an Ethernet header. Linux: `ETH_HLEN`.
+const ETH_HLEN: usize = 14;
+
+/// How often an interrupted system call is retried before giving up on it.
+const EINTR_RETRIES: usize = 16;
+
+/// The TUN/TAP control device. Linux: `/dev/net/tun` (`tun_miscdev`).
+const TUN_PATH: &std::ffi::CStr = c"/dev/net/tun";
+
+/// A TAP interface opened through `/dev/net/tun`.
+#[derive(Debug)]
+pub struct TapDevice {
+    fd: OwnedFd,
+    name: String,
+    mtu: usize,
+    stats: DeviceStats,
+}
+
+impl TapDevice {
+    /// Create the TAP interface `name`, or attach to it if it already exists and is a TAP.
+    /// `name` may be a pattern such as `tap%d`, in which case the kernel picks the number; an
+    /// empty name lets the kernel choose entirely. The descriptor is non-blocking and
+    /// close-on-exec. Needs `CAP_NET_ADMIN`. Linux: `tun_set_iff` via `TUNSETIFF`.
+    pub fn open(name: &str) -> io::Result<TapDevice> {
+        let mut ifr = ifreq::ifreq_for(name)?;
+        ifr.ifr_ifru.ifru_flags = (libc::IFF_TAP | libc::IFF_NO_PI) as libc::c_short;
+
+        // SAFETY: `TUN_PATH` is a NUL-terminated string; open(2) does not retain it.
+        let raw = unsafe {
+            libc::open(
+                TUN_PATH.as_ptr(),
+                libc::O_RDWR | libc::O_NONBLOCK | libc::O_CLOEXEC,
+            )
+        };
+        if raw < 0 {
+            let e = io::Error::last_os_error();
+            return Err(io::Error::new(e.kind(), format!("open /dev/net/tun: {e}")));
+        }
+        // SAFETY: `raw` was just returned by open(2) and is owned by nobody else.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+
+        // SAFETY: TUNSETIFF reads and writes one `struct ifreq`, which `ifr` is.
+        let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TUNSETIFF, &mut ifr as *mut _) };
+        if rc < 0 {
+            let e = io::Error::last_os_error();
+            return Err(io::Error::new(e.kind(), format!("TUNSETIFF {name:?}: {e}")));
+        }
+        // The kernel writes back the actual name (it resolves patterns such as `tap%d`).
+        let name = ifreq::ifreq_name(&ifr);
+        let mtu = ifreq::get_mtu(&name).unwrap_or(DEFAULT_MTU);
+        Ok(TapDevice {
+            fd,
+            name,
+            mtu,
+            stats: DeviceStats::default(),
+        })
+    }
+
+    /// The interface name the kernel assigned.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Bring the Linux side of the interface up or down (`ip link set NAME up|down`). Acts in
+    /// the calling thread's namespace: it fails (`ENODEV`) if the interface has been moved to
+    /// another one. Linux: `SIOCSIFFLAGS` with `IFF_UP`.
+    pub fn set_link_up(&self, up: bool) -> io::Result<()> {
+        ifreq::set_up(&self.name, up)
+    }
+}
+
+impl NetDevice for TapDevice {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn mtu(&self) -> usize {
+        self.mtu
+    }
+
+    fn hw_addr(&self) -> Option<EthernetAddress> {
+        None
+    }
+
+    fn recv_batch(
+        &mut self,
+        pool: &mut BufPool,
+        out: &mut Vec<PacketBuf>,
+        max: usize,
+        now: Instant,
+    ) -> io::Result<usize> {
+        let mut got = 0;
+        let mut attempts = 0;
+        let mut interrupts = 0;
+        while attempts < max {
+            let mut b = pool.get(RX_HEADROOM);
+            let room = b.tailroom_mut();
+            let cap = room.len();
+            if cap < ETH_HLEN {
+                pool.put(b);
+                if got == 0 {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        format!("buffer pool gives {cap} bytes of tailroom, too small for a frame"),
+                    ));
+                }
+                break;
+            }
+            // SAFETY: `room` is a writable slice of `cap` bytes that outlives the call.
+            let n = unsafe { libc::read(self.fd.as_raw_fd(), room.as_mut_ptr().cast(), cap) };
+            if n < 0 {
+                let e = io::Error::last_os_error();
+                pool.put(b);
+                match e.kind() {
+                    io::ErrorKind::WouldBlock => break,
+                    io::ErrorKind::Interrupted if interrupts < EINTR_RETRIES => {
+                        interrupts += 1;
+                        continue;
+                    }
+                    _ => {
+                        self.stats.rx_errors += 1;
+                        if got == 0 {
+                            return Err(e);
+                        }
+                        break;
+                    }
+                }
+            }
+            attempts += 1;
+            let n = n as usize;
+            if !(ETH_HLEN..=cap).contains(&n) {
+                // A runt, or (should the kernel ever report it) a truncated frame.
+                self.stats.rx_errors += 1;
+                pool.put(b);
+                continue;
+            }
+            b.commit_put(n);
+            b.meta.timestamp = now;
+            self.stats.count_rx(n);
+            out.push(b);
+            got += 1;
+        }
+        Ok(got)
+    }
+
+    fn transmit(&mut self, frame: &[u8], _now: Instant) -> io::Result<()> {
+        let mut interrupts = 0;
+        loop {
+            // SAFETY: `frame` is a readable slice that outlives the call.
+            let n = unsafe { libc::write(self.fd.as_raw_fd(), frame.as_ptr().cast(), frame.len()) };
+            if n >= 0 {
+                let n = n as usize;
+                if n != frame.len() {
+                    self.stats.tx_errors += 1;
+                    return Err(io::Error::new(
+                        io::ErrorKind::WriteZero,
+                        format!("short write to {}: {n} of {} bytes", self.name, frame.len()),
+                    ));
+                }
+                self.stats.count_tx(n);
+                return Ok(());
+            }
+            let e = io::Error::last_os_error();
+            match e.kind() {
+                io::ErrorKind::WouldBlock => {
+                    self.stats.tx_dropped += 1;
+                    return Ok(());
+                }
+                io::ErrorKind::Interrupted if interrupts < EINTR_RETRIES => interrupts += 1,
+                _ => {
+                    self.stats.tx_errors += 1;
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    fn raw_fd(&self) -> Option<RawFd> {
+        Some(self.fd.as_raw_fd())
+    }
+
+    fn stats(&self) -> DeviceStats {
+        self.stats
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_names_are_errors_not_panics() {
+        let e = TapDevice::open("a-name-longer-than-15").unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+        let e = TapDevice::open("nul\0name").unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+        if crate::netns::have_netns() {
+            // The kernel refuses names `dev_valid_name` rejects.
+            assert!(TapDevice::open("bad/name").is_err());
+            assert!(TapDevice::open("..").is_err());
+            // An existing interface that is not a TAP cannot be attached to.
+            assert!(TapDevice::open("lo").is_err());
+        }
+    }
+}
