@@ -1,1 +1,72 @@
-fn main() {}
+//! `linnet`: iproute2-style control of a running `linnetd`.
+//!
+//! `linnet ip link|addr|route|neigh show`, `linnet netstat -s`, `linnet ping`, each speaking
+//! to the daemon over its control socket. `-j` prints JSON.
+
+mod ip;
+mod netstat;
+mod ping;
+
+use clap::Parser;
+use linnet::control::client::Client;
+use linnet::control::{Request, Response};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Steer a running linnetd.
+#[derive(Parser, Debug)]
+#[command(
+    name = "linnet",
+    version,
+    after_help = "Commands:\n  ip [-s] [-j] link|addr|route|neigh [show]\n  netstat -s\n  ping [-c count] [-i interval] [-s size] [-t ttl] [-W timeout] destination"
+)]
+struct Args {
+    /// Control socket of the daemon.
+    #[arg(long = "socket", short = 'S', global = true, default_value = linnet::control::DEFAULT_SOCKET)]
+    socket: PathBuf,
+    /// The command and its words, as for iproute2 / net-tools / iputils.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+    words: Vec<String>,
+}
+
+/// A user error: message, exit code.
+pub struct Failure(pub String, pub u8);
+
+impl<E: std::fmt::Display> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure(e.to_string(), 1)
+    }
+}
+
+/// Send one request; an error response becomes a failure.
+pub fn call(client: &mut Client, req: Request) -> Result<Response, Failure> {
+    match client.call(req)? {
+        Response::Error { message, .. } => Err(Failure(message, 2)),
+        r => Ok(r),
+    }
+}
+
+fn run(args: Args) -> Result<u8, Failure> {
+    let (cmd, rest) = args.words.split_first().expect("clap requires a word");
+    let connect = || Client::connect(&args.socket).map_err(|e| Failure(e.to_string(), 1));
+    match cmd.as_str() {
+        "ip" => ip::run(rest, connect),
+        "netstat" => netstat::run(rest, connect),
+        "ping" => ping::run(rest, connect),
+        other => Err(Failure(
+            format!("unknown command \"{other}\"; try \"linnet --help\""),
+            2,
+        )),
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(args) {
+        Ok(code) => ExitCode::from(code),
+        Err(Failure(msg, code)) => {
+            eprintln!("{msg}");
+            ExitCode::from(code)
+        }
+    }
+}

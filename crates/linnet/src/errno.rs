@@ -30,6 +30,36 @@ pub enum Errno {
     ECONNREFUSED,
     /// Network is down.
     ENETDOWN,
+    /// Connection reset by peer.
+    ECONNRESET,
+    /// Connection timed out.
+    ETIMEDOUT,
+    /// Broken pipe (writing after shutdown).
+    EPIPE,
+    /// Transport endpoint is not connected.
+    ENOTCONN,
+    /// Transport endpoint is already connected.
+    EISCONN,
+    /// Operation already in progress.
+    EALREADY,
+    /// Operation now in progress (non-blocking connect).
+    EINPROGRESS,
+    /// Operation not supported on this socket.
+    EOPNOTSUPP,
+    /// Address family not supported.
+    EAFNOSUPPORT,
+    /// Destination address required.
+    EDESTADDRREQ,
+    /// Permission denied (e.g. broadcast without SO_BROADCAST).
+    EACCES,
+    /// Protocol not available (unknown socket option).
+    ENOPROTOOPT,
+    /// Software caused connection abort.
+    ECONNABORTED,
+    /// Protocol not supported.
+    EPROTONOSUPPORT,
+    /// Too many open sockets.
+    EMFILE,
 }
 
 impl Errno {
@@ -48,6 +78,21 @@ impl Errno {
             Errno::EBADF => libc::EBADF,
             Errno::ECONNREFUSED => libc::ECONNREFUSED,
             Errno::ENETDOWN => libc::ENETDOWN,
+            Errno::ECONNRESET => libc::ECONNRESET,
+            Errno::ETIMEDOUT => libc::ETIMEDOUT,
+            Errno::EPIPE => libc::EPIPE,
+            Errno::ENOTCONN => libc::ENOTCONN,
+            Errno::EISCONN => libc::EISCONN,
+            Errno::EALREADY => libc::EALREADY,
+            Errno::EINPROGRESS => libc::EINPROGRESS,
+            Errno::EOPNOTSUPP => libc::EOPNOTSUPP,
+            Errno::EAFNOSUPPORT => libc::EAFNOSUPPORT,
+            Errno::EDESTADDRREQ => libc::EDESTADDRREQ,
+            Errno::EACCES => libc::EACCES,
+            Errno::ENOPROTOOPT => libc::ENOPROTOOPT,
+            Errno::ECONNABORTED => libc::ECONNABORTED,
+            Errno::EPROTONOSUPPORT => libc::EPROTONOSUPPORT,
+            Errno::EMFILE => libc::EMFILE,
         }
     }
 }

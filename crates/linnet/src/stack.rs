@@ -480,6 +480,7 @@ impl Stack {
             ip: self.ip_stats,
             icmp: self.icmp_stats,
             udp: self.udp_stats,
+            tcp: crate::stats::TcpStats::default(),
             arp: self.neigh.stats,
             drops: self.drops.to_vec(),
         }

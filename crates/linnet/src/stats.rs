@@ -79,6 +79,8 @@ pub struct IcmpStats {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct UdpStats {
+    /// `RcvbufErrors`: datagrams dropped on a full socket buffer.
+    pub rcvbuf_errors: u64,
     /// Datagrams delivered to sockets.
     pub in_datagrams: u64,
     /// Datagrams to a port with no socket (answered with ICMP port unreachable).
@@ -145,6 +147,26 @@ pub enum DropReason {
     IcmpIgnored,
     /// Bad UDP checksum.
     UdpCsum,
+    /// Socket receive buffer full.
+    SocketRcvbuff,
+    /// Bad TCP checksum.
+    TcpCsum,
+    /// Malformed TCP header or options.
+    TcpHdr,
+    /// TCP segment outside the receive window.
+    TcpInvalidSequence,
+    /// TCP segment failing the PAWS timestamp check.
+    TcpRfc7323Paws,
+    /// TCP ACK for data never sent, or too old.
+    TcpAckUnsent,
+    /// TCP segment with flags invalid in the socket's state.
+    TcpFlags,
+    /// TCP out-of-order segment that could not be kept.
+    TcpOfoDrop,
+    /// TCP SYN dropped: SYN or accept queue full.
+    TcpListenOverflow,
+    /// TCP RST that did not match exactly (RFC 5961).
+    TcpReset,
     /// Malformed ARP.
     ArpInvalid,
     /// Neighbour resolution failed.
@@ -159,6 +181,77 @@ pub enum DropReason {
     NoSocket,
 }
 
+/// TCP counters, as `netstat -s` prints `Tcp:` and `TcpExt:`. Linux: `TCP_MIB_*`, `LINUX_MIB_*`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TcpStats {
+    /// `ActiveOpens`: connections that went SYN-SENT.
+    pub active_opens: u64,
+    /// `PassiveOpens`: connections that went SYN-RECEIVED from LISTEN.
+    pub passive_opens: u64,
+    /// `AttemptFails`: SYN-SENT/SYN-RECEIVED connections that failed.
+    pub attempt_fails: u64,
+    /// `EstabResets`: ESTABLISHED/CLOSE-WAIT connections reset.
+    pub estab_resets: u64,
+    /// `CurrEstab`: connections in ESTABLISHED or CLOSE-WAIT now.
+    pub curr_estab: u64,
+    /// `InSegs`.
+    pub in_segs: u64,
+    /// `OutSegs` (excluding retransmissions).
+    pub out_segs: u64,
+    /// `RetransSegs`.
+    pub retrans_segs: u64,
+    /// `InErrs`: bad segments (checksum, header).
+    pub in_errs: u64,
+    /// `OutRsts`.
+    pub out_rsts: u64,
+    /// `InCsumErrors`.
+    pub in_csum_errors: u64,
+    /// `SyncookiesSent`.
+    pub syncookies_sent: u64,
+    /// `SyncookiesRecv`.
+    pub syncookies_recv: u64,
+    /// `SyncookiesFailed`.
+    pub syncookies_failed: u64,
+    /// `ListenOverflows`: accept queue full.
+    pub listen_overflows: u64,
+    /// `ListenDrops`: SYNs dropped by a listener.
+    pub listen_drops: u64,
+    /// `TCPChallengeACK` (RFC 5961).
+    pub challenge_acks: u64,
+    /// `TCPSYNChallenge`: challenge ACKs sent for a SYN.
+    pub syn_challenges: u64,
+    /// `PAWSEstab`: segments rejected by PAWS.
+    pub paws_estab_rejected: u64,
+    /// `TCPOFOQueue`: segments queued out of order.
+    pub ofo_queue: u64,
+    /// `TCPOFODrop`.
+    pub ofo_drop: u64,
+    /// `TCPTimeouts`: retransmission timeouts.
+    pub timeouts: u64,
+    /// `TCPFastRetrans`.
+    pub fast_retrans: u64,
+    /// `TCPSackRecovery` + `TCPRenoRecovery`: recovery episodes.
+    pub recoveries: u64,
+    /// `DelayedACKs`.
+    pub delayed_acks: u64,
+    /// `TCPAbortOnData`: reset on close with unread data.
+    pub abort_on_data: u64,
+    /// `TCPAbortOnClose` / linger-0 aborts.
+    pub abort_on_close: u64,
+    /// `TCPAbortOnTimeout`.
+    pub abort_on_timeout: u64,
+    /// `TCPAbortOnLinger`: orphans in FIN-WAIT-2 timed out.
+    pub abort_on_linger: u64,
+    /// `TCPKeepAlive` probes sent.
+    pub keepalive_probes: u64,
+    /// `TCPWinProbe`: zero-window probes sent.
+    pub win_probes: u64,
+    /// `TW`: connections that finished TIME-WAIT.
+    pub tw: u64,
+    /// `TCPDSACKRecv`-like: duplicate segments received.
+    pub dup_segs: u64,
+}
+
 /// All of a stack's counters, for `netstat -s` and the control plane.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Snmp {
@@ -168,6 +261,8 @@ pub struct Snmp {
     pub icmp: IcmpStats,
     /// `Udp:`
     pub udp: UdpStats,
+    /// `Tcp:` and `TcpExt:`
+    pub tcp: TcpStats,
     /// ARP / neighbour.
     pub arp: ArpStats,
     /// Drops by reason, nonzero ones only, sorted.

@@ -1,0 +1,185 @@
+//! `linnet ping`: iputils' ping, sent from the Linnet stack.
+
+use crate::{call, Failure};
+use linnet::control::client::Client;
+use linnet::control::{Request, Response};
+use linnet::wire::Ipv4Addr;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+struct Opts {
+    count: u32,
+    interval: Duration,
+    size: usize,
+    ttl: Option<u8>,
+    timeout: Duration,
+    dst: Ipv4Addr,
+}
+
+fn value<T: std::str::FromStr>(flag: &str, v: Option<&String>) -> Result<T, Failure> {
+    let v =
+        v.ok_or_else(|| Failure(format!("ping: option requires an argument -- '{flag}'"), 2))?;
+    v.parse()
+        .map_err(|_| Failure(format!("ping: invalid argument: '{v}'"), 2))
+}
+
+fn parse(words: &[String]) -> Result<Opts, Failure> {
+    let mut count = 0u32;
+    let mut interval = 1.0f64;
+    let mut size = 56usize;
+    let mut ttl = None;
+    let mut timeout = 10.0f64;
+    let mut dst = None;
+    let mut it = words.iter();
+    while let Some(w) = it.next() {
+        match w.as_str() {
+            "-c" => count = value("c", it.next())?,
+            "-i" => interval = value("i", it.next())?,
+            "-s" => size = value("s", it.next())?,
+            "-t" => ttl = Some(value("t", it.next())?),
+            "-W" => timeout = value("W", it.next())?,
+            f if f.starts_with('-') => {
+                return Err(Failure(format!("ping: invalid option -- '{}'", &f[1..]), 2))
+            }
+            host => {
+                dst =
+                    Some(host.parse::<Ipv4Addr>().map_err(|_| {
+                        Failure(format!("ping: {host}: Name or service not known"), 2)
+                    })?)
+            }
+        }
+    }
+    if !(0.002..=3600.0).contains(&interval) {
+        return Err(Failure(format!("ping: invalid interval: {interval}"), 2));
+    }
+    if !(0.0..=3600.0).contains(&timeout) {
+        return Err(Failure(format!("ping: invalid timeout: {timeout}"), 2));
+    }
+    if size > 65507 - 8 {
+        return Err(Failure(format!("ping: invalid packet size: {size}"), 2));
+    }
+    Ok(Opts {
+        count,
+        interval: Duration::from_secs_f64(interval),
+        size,
+        ttl,
+        timeout: Duration::from_secs_f64(timeout),
+        dst: dst
+            .ok_or_else(|| Failure("ping: usage error: Destination address required".into(), 2))?,
+    })
+}
+
+fn error_text(t: u8, code: u8) -> String {
+    match (t, code) {
+        (3, 0) => "Destination Net Unreachable".into(),
+        (3, 1) => "Destination Host Unreachable".into(),
+        (3, 2) => "Destination Protocol Unreachable".into(),
+        (3, 3) => "Destination Port Unreachable".into(),
+        (3, 4) => "Frag needed and DF set".into(),
+        (11, 0) => "Time to live exceeded".into(),
+        (11, 1) => "Frag reassembly time exceeded".into(),
+        (t, c) => format!("ICMP type {t} code {c}"),
+    }
+}
+
+/// Run `ping` with the words after it. Exit status as iputils: 0 if any reply, 1 if none.
+pub fn run(words: &[String], connect: impl Fn() -> Result<Client, Failure>) -> Result<u8, Failure> {
+    let o = parse(words)?;
+    let mut client = connect()?;
+    let Response::PingOpened { ident } = call(&mut client, Request::PingOpen)? else {
+        return Err(Failure("unexpected response from linnetd".into(), 1));
+    };
+    println!(
+        "PING {0} ({0}) {1}({2}) bytes of data.",
+        o.dst,
+        o.size,
+        o.size + 28
+    );
+    let start = Instant::now();
+    let mut sent = 0u32;
+    let mut received = 0u32;
+    let mut errors = 0u32;
+    let mut rtts: Vec<f64> = Vec::new();
+    let mut seen: BTreeMap<u16, ()> = BTreeMap::new();
+    let mut next_send = start;
+    let mut last_send = start;
+    loop {
+        let now = Instant::now();
+        let more = o.count == 0 || sent < o.count;
+        if more && now >= next_send {
+            sent += 1;
+            if let Err(Failure(msg, _)) = call(
+                &mut client,
+                Request::PingSend {
+                    ident,
+                    dst: o.dst,
+                    seq: sent as u16,
+                    size: o.size,
+                    ttl: o.ttl,
+                },
+            ) {
+                println!("ping: sendmsg: {msg}");
+                errors += 1;
+            }
+            last_send = now;
+            next_send += o.interval;
+        }
+        let Response::PingReplies { replies } = call(&mut client, Request::PingRecv { ident })?
+        else {
+            return Err(Failure("unexpected response from linnetd".into(), 1));
+        };
+        for r in replies {
+            match r.error {
+                Some((t, c)) => {
+                    errors += 1;
+                    println!("From {} icmp_seq={} {}", r.from, r.seq, error_text(t, c));
+                }
+                None => {
+                    let dup = seen.insert(r.seq, ()).is_some();
+                    if !dup {
+                        received += 1;
+                    }
+                    let ms = r.rtt.map(|d| d.as_secs_f64() * 1000.0);
+                    if let Some(ms) = ms {
+                        rtts.push(ms);
+                    }
+                    println!(
+                        "{} bytes from {}: icmp_seq={} ttl={}{}{}",
+                        r.bytes,
+                        r.from,
+                        r.seq,
+                        r.ttl,
+                        ms.map(|m| format!(" time={m:.3} ms")).unwrap_or_default(),
+                        if dup { " (DUP!)" } else { "" }
+                    );
+                }
+            }
+        }
+        let all_answered = received + errors >= sent;
+        if !more && (all_answered || now.duration_since(last_send) >= o.timeout) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let _ = call(&mut client, Request::PingClose { ident });
+    let elapsed = start.elapsed().as_millis();
+    println!("\n--- {} ping statistics ---", o.dst);
+    let loss = (100 * (sent - received.min(sent)))
+        .checked_div(sent)
+        .unwrap_or(0);
+    let errs = if errors > 0 {
+        format!(", +{errors} errors")
+    } else {
+        String::new()
+    };
+    println!("{sent} packets transmitted, {received} received{errs}, {loss}% packet loss, time {elapsed}ms");
+    if !rtts.is_empty() {
+        let n = rtts.len() as f64;
+        let min = rtts.iter().cloned().fold(f64::INFINITY, f64::min);
+        let max = rtts.iter().cloned().fold(0.0, f64::max);
+        let avg = rtts.iter().sum::<f64>() / n;
+        let mdev = (rtts.iter().map(|r| (r - avg) * (r - avg)).sum::<f64>() / n).sqrt();
+        println!("rtt min/avg/max/mdev = {min:.3}/{avg:.3}/{max:.3}/{mdev:.3} ms");
+    }
+    Ok(if received > 0 { 0 } else { 1 })
+}
