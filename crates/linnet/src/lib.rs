@@ -30,6 +30,8 @@ pub mod wire;
 pub use errno::Errno;
 pub use stack::{Stack, StackConfig};
 pub use time::Instant;
+pub mod api;
 pub mod control;
 pub mod runtime;
 pub mod sim;
+pub mod socket;

@@ -3,7 +3,7 @@
 //!
 //! Linux: the NAPI softirq loop (`net_rx_action`), `qdisc_run` and the timer wheel, folded
 //! into one thread per stack. Other threads reach the stack through a [`Handle`], whose calls
-//! run on the stack's thread between batches (the way a syscall takes the socket lock).
+//! take the stack's lock between batches (the way a syscall takes the socket lock).
 
 use crate::device::NetDevice;
 use crate::stack::Stack;
@@ -11,8 +11,7 @@ use crate::time::{HostClock, Instant};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -20,8 +19,6 @@ use std::time::Duration;
 const RX_BUDGET: usize = 64;
 /// Longest sleep when nothing is due.
 const MAX_SLEEP: Duration = Duration::from_millis(200);
-
-type Job = Box<dyn FnOnce(&mut Stack, Instant) + Send>;
 
 /// An eventfd that wakes the stack thread.
 #[derive(Debug)]
@@ -67,36 +64,62 @@ impl Waker {
     }
 }
 
-/// A way into a running stack from other threads.
+/// What the stack thread and the handles share.
+struct Shared {
+    stack: Mutex<Option<Stack>>,
+    waker: Waker,
+    stop: AtomicBool,
+    clock: HostClock,
+    /// Device counters, refreshed by the stack thread for `ip -s link`.
+    dev_stats: Mutex<Vec<(u32, crate::device::DeviceStats)>>,
+}
+
+/// A way into a running stack from other threads. Calls take the stack's lock (the way a
+/// system call takes the socket lock), run, release it, fire the wakers of sockets whose
+/// readiness changed, and kick the stack thread so that queued frames go out.
 #[derive(Clone)]
 pub struct Handle {
-    jobs: Sender<Job>,
-    waker: Arc<Waker>,
-    stop: Arc<AtomicBool>,
+    shared: Arc<Shared>,
 }
 
 impl Handle {
-    /// Run `f` on the stack's thread and return its result. Fails if the stack has stopped.
-    pub fn call<R: Send + 'static>(
-        &self,
-        f: impl FnOnce(&mut Stack, Instant) -> R + Send + 'static,
-    ) -> io::Result<R> {
-        let (tx, rx) = mpsc::sync_channel(1);
-        let job: Job = Box::new(move |stack, now| {
-            let _ = tx.send(f(stack, now));
-        });
-        self.jobs
-            .send(job)
-            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "stack has stopped"))?;
-        self.waker.wake();
-        rx.recv()
-            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "stack has stopped"))
+    /// Run `f` on the stack and return its result. Fails if the stack has stopped.
+    pub fn call<R>(&self, f: impl FnOnce(&mut Stack, Instant) -> R) -> io::Result<R> {
+        let mut wakers = Vec::new();
+        let r = {
+            let mut g = self.shared.stack.lock().unwrap_or_else(|e| e.into_inner());
+            let Some(stack) = g.as_mut() else {
+                return Err(io::Error::new(
+                    io::ErrorKind::BrokenPipe,
+                    "stack has stopped",
+                ));
+            };
+            if let Ok(st) = self.shared.dev_stats.lock() {
+                for (ifindex, stats) in st.iter() {
+                    stack.set_device_stats(*ifindex, *stats);
+                }
+            }
+            let now = self.shared.clock.now();
+            let r = f(stack, now);
+            stack.take_wakers(&mut wakers);
+            r
+        };
+        for w in wakers {
+            w.wake();
+        }
+        self.shared.waker.wake();
+        Ok(r)
+    }
+
+    /// The stack's clock.
+    pub fn now(&self) -> Instant {
+        self.shared.clock.now()
     }
 
     /// Ask the stack thread to stop.
     pub fn stop(&self) {
-        self.stop.store(true, Ordering::SeqCst);
-        self.waker.wake();
+        self.shared.stop.store(true, Ordering::SeqCst);
+        self.shared.waker.wake();
     }
 }
 
@@ -111,79 +134,85 @@ pub struct Attached {
 /// Start a thread driving `stack` with `devices`. Returns a handle and the thread, which
 /// returns the stack when stopped.
 pub fn spawn(stack: Stack, devices: Vec<Attached>) -> io::Result<(Handle, JoinHandle<Stack>)> {
-    let waker = Arc::new(Waker::new()?);
-    let stop = Arc::new(AtomicBool::new(false));
-    let (tx, rx) = mpsc::channel();
+    let shared = Arc::new(Shared {
+        stack: Mutex::new(Some(stack)),
+        waker: Waker::new()?,
+        stop: AtomicBool::new(false),
+        clock: HostClock::new(),
+        dev_stats: Mutex::new(Vec::new()),
+    });
     let handle = Handle {
-        jobs: tx,
-        waker: waker.clone(),
-        stop: stop.clone(),
+        shared: shared.clone(),
     };
     let thread = std::thread::Builder::new()
         .name("linnet-stack".into())
-        .spawn(move || run(stack, devices, rx, waker, stop))?;
+        .spawn(move || run(shared, devices))?;
     Ok((handle, thread))
 }
 
-fn run(
-    mut stack: Stack,
-    mut devices: Vec<Attached>,
-    jobs: Receiver<Job>,
-    waker: Arc<Waker>,
-    stop: Arc<AtomicBool>,
-) -> Stack {
-    let clock = HostClock::new();
+fn run(shared: Arc<Shared>, mut devices: Vec<Attached>) -> Stack {
     let mut batch = Vec::with_capacity(RX_BUDGET);
     let mut pollfds: Vec<libc::pollfd> = Vec::new();
-    while !stop.load(Ordering::SeqCst) {
-        let now = clock.now();
+    let mut wakers = Vec::new();
+    let mut stats_at = Instant::ZERO;
+    while !shared.stop.load(Ordering::SeqCst) {
+        shared.waker.drain();
+        let now = shared.clock.now();
         let mut busy = false;
-        // Receive: a budget of frames from each device.
-        for d in devices.iter_mut() {
-            match d
-                .device
-                .recv_batch(stack.pool_mut(), &mut batch, RX_BUDGET, now)
-            {
-                Ok(n) => busy |= n == RX_BUDGET,
-                Err(e) => tracing::warn!(dev = d.device.name(), "receive failed: {e}"),
-            }
-            for buf in batch.drain(..) {
-                stack.receive(d.ifindex, buf, now);
-            }
-        }
-        // Calls from other threads.
-        waker.drain();
-        while let Ok(job) = jobs.try_recv() {
-            for d in devices.iter() {
-                stack.set_device_stats(d.ifindex, d.device.stats());
-            }
-            job(&mut stack, now);
-        }
-        // Timers, loopback.
-        let deadline = stack.poll(now);
-        // Transmit what the qdiscs release.
-        for d in devices.iter_mut() {
-            while let Some(buf) = stack.take_tx(d.ifindex, now) {
-                if let Err(e) = d.device.transmit(buf.data(), now) {
-                    tracing::debug!(dev = d.device.name(), "transmit failed: {e}");
+        let deadline;
+        {
+            let mut g = shared.stack.lock().unwrap_or_else(|e| e.into_inner());
+            let Some(stack) = g.as_mut() else { break };
+            // Receive: a budget of frames from each device (NAPI).
+            for d in devices.iter_mut() {
+                match d
+                    .device
+                    .recv_batch(stack.pool_mut(), &mut batch, RX_BUDGET, now)
+                {
+                    Ok(n) => busy |= n == RX_BUDGET,
+                    Err(e) => tracing::warn!(dev = d.device.name(), "receive failed: {e}"),
                 }
-                stack.recycle(buf);
+                for buf in batch.drain(..) {
+                    stack.receive(d.ifindex, buf, now);
+                }
+            }
+            // Timers, loopback.
+            deadline = stack.poll(now);
+            // Transmit what the qdiscs release.
+            for d in devices.iter_mut() {
+                while let Some(buf) = stack.take_tx(d.ifindex, now) {
+                    if let Err(e) = d.device.transmit(buf.data(), now) {
+                        tracing::debug!(dev = d.device.name(), "transmit failed: {e}");
+                    }
+                    stack.recycle(buf);
+                }
+            }
+            stack.take_wakers(&mut wakers);
+        }
+        for w in wakers.drain(..) {
+            w.wake();
+        }
+        if now >= stats_at {
+            stats_at = now + Duration::from_millis(100);
+            if let Ok(mut st) = shared.dev_stats.lock() {
+                st.clear();
+                st.extend(devices.iter().map(|d| (d.ifindex, d.device.stats())));
             }
         }
         if busy || deadline.is_some_and(|d| d <= now) {
             continue;
         }
-        // Sleep until a device is readable, a call arrives, or the next deadline.
+        // Sleep until a device is readable, a call kicks us, or the next deadline.
         let mut next = deadline;
         for d in devices.iter() {
             if let Some(t) = d.device.next_event() {
                 next = Some(next.map_or(t, |n| n.min(t)));
             }
         }
-        let sleep = Stack::delay_until(clock.now(), next, MAX_SLEEP);
+        let sleep = Stack::delay_until(shared.clock.now(), next, MAX_SLEEP);
         pollfds.clear();
         pollfds.push(libc::pollfd {
-            fd: waker.fd.as_raw_fd(),
+            fd: shared.waker.fd.as_raw_fd(),
             events: libc::POLLIN,
             revents: 0,
         });
@@ -202,5 +231,102 @@ fn run(
             libc::poll(pollfds.as_mut_ptr(), pollfds.len() as libc::nfds_t, ms);
         }
     }
+    let stack = shared
+        .stack
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take();
+    stack.unwrap_or_default()
+}
+
+/// What [`spawn_host`] sets up: one device, its addresses and an optional default route.
+pub struct HostConfig {
+    /// The driver.
+    pub device: Box<dyn NetDevice>,
+    /// Interface name inside the stack (default: the device's name).
+    pub ifname: Option<String>,
+    /// MAC address (default: the device's, or a locally administered one from `seed`).
+    pub mac: Option<crate::wire::EthernetAddress>,
+    /// Addresses to add.
+    pub addrs: Vec<crate::wire::Ipv4Cidr>,
+    /// Default gateway.
+    pub gateway: Option<std::net::Ipv4Addr>,
+    /// Seed of the stack's randomness.
+    pub seed: u64,
+}
+
+/// A running single-interface host: the handle, the stack thread, and its interface.
+pub struct Host {
+    /// Way into the stack.
+    pub handle: Handle,
+    /// The stack thread (returns the stack when stopped).
+    pub thread: JoinHandle<Stack>,
+    /// Interface index.
+    pub ifindex: u32,
+    /// Interface name.
+    pub ifname: String,
+    /// MAC address in use.
+    pub mac: crate::wire::EthernetAddress,
+}
+
+impl Host {
+    /// Stop the stack thread and wait for it.
+    pub fn stop(self) -> Stack {
+        self.handle.stop();
+        self.thread.join().unwrap_or_default()
+    }
+}
+
+/// Build a stack around one device (interface up, addresses, default route) and start it.
+/// What `linnetd` and the examples do at start-up.
+pub fn spawn_host(cfg: HostConfig) -> Result<Host, String> {
+    let clock = HostClock::new();
+    let mac = cfg
+        .mac
+        .or(cfg.device.hw_addr())
+        .unwrap_or_else(|| crate::wire::EthernetAddress::local_from_seed(cfg.seed));
+    let mut stack = Stack::new(crate::stack::StackConfig {
+        seed: cfg.seed,
+        ..crate::stack::StackConfig::default()
+    });
+    let ifname = cfg.ifname.unwrap_or_else(|| cfg.device.name().to_string());
+    let ifindex = stack.add_interface(&ifname, mac, cfg.device.mtu());
+    let now = clock.now();
+    for cidr in &cfg.addrs {
+        stack
+            .add_addr(ifindex, *cidr, now)
+            .map_err(|e| format!("cannot add address {cidr}: {e}"))?;
+    }
     stack
+        .set_link_up(ifindex, true, now)
+        .map_err(|e| format!("cannot bring {ifname} up: {e}"))?;
+    if let Some(gw) = cfg.gateway {
+        stack
+            .add_default_gateway(gw)
+            .map_err(|e| format!("cannot add default route via {gw}: {e}"))?;
+    }
+    let (handle, thread) = spawn(
+        stack,
+        vec![Attached {
+            ifindex,
+            device: cfg.device,
+        }],
+    )
+    .map_err(|e| format!("cannot start the stack: {e}"))?;
+    Ok(Host {
+        handle,
+        thread,
+        ifindex,
+        ifname,
+        mac,
+    })
+}
+
+/// A seed from the clock and the process id, for stacks that need not be reproducible.
+pub fn random_seed() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+        ^ ((std::process::id() as u64) << 32)
 }

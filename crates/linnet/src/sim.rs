@@ -94,6 +94,13 @@ impl Sim {
         (ia, ib)
     }
 
+    /// Cut (or restore) every link: a cut link loses every frame.
+    pub fn cut_links(&mut self, cut: bool) {
+        for p in &self.ports {
+            p.dev.set_loss(if cut { 1.0 } else { 0.0 });
+        }
+    }
+
     /// One round at the current time: receive what has arrived, run timers, transmit.
     /// Returns the earliest time anything is due next.
     pub fn step(&mut self) -> Option<Instant> {
@@ -146,11 +153,18 @@ impl Sim {
         until: Instant,
         mut cond: impl FnMut(&mut Sim) -> bool,
     ) -> bool {
+        let mut same_time = 0;
         loop {
             let next = self.step();
             if cond(self) {
                 return true;
             }
+            // Whatever `cond` queued goes out at this same instant.
+            if same_time < 1000 && self.stacks.iter().any(|s| s.has_pending_tx()) {
+                same_time += 1;
+                continue;
+            }
+            same_time = 0;
             if self.now >= until {
                 return false;
             }

@@ -48,6 +48,8 @@ pub struct StackConfig {
     pub icmp_msgs_burst: u32,
     /// Neighbour tunables.
     pub neigh: NeighParams,
+    /// TCP tunables.
+    pub tcp: crate::transport::tcp::TcpConfig,
 }
 
 impl Default for StackConfig {
@@ -58,6 +60,7 @@ impl Default for StackConfig {
             icmp_echo_ignore_broadcasts: true,
             icmp_msgs_per_sec: 1000,
             icmp_msgs_burst: 50,
+            tcp: crate::transport::tcp::TcpConfig::default(),
             neigh: NeighParams::default(),
         }
     }
@@ -189,6 +192,10 @@ pub struct Stack {
     pub(crate) ip_ident: u16,
     pub(crate) rng: u64,
     in_neigh_events: bool,
+    pub(crate) sockets: crate::socket::SocketTable,
+    pub(crate) pending_wakers: Vec<std::task::Waker>,
+    pub(crate) udp: crate::transport::udp::UdpTable,
+    pub(crate) tcp: crate::transport::tcp::hash::TcpTables,
 }
 
 impl Default for Stack {
@@ -200,6 +207,7 @@ impl Default for Stack {
 impl Stack {
     /// A stack with only the loopback interface (`lo`, 127.0.0.1/8, up).
     pub fn new(config: StackConfig) -> Stack {
+        let seed = config.seed;
         let mut s = Stack {
             neigh: NeighTable::new(config.neigh, config.seed),
             icmp_rate: RateLimit::new(config.icmp_msgs_per_sec, config.icmp_msgs_burst),
@@ -216,6 +224,10 @@ impl Stack {
             drops: DropCounters::default(),
             pings: PingTable::default(),
             in_neigh_events: false,
+            sockets: crate::socket::SocketTable::default(),
+            pending_wakers: Vec::new(),
+            udp: crate::transport::udp::UdpTable::default(),
+            tcp: crate::transport::tcp::hash::TcpTables::new(seed),
         };
         s.ifaces.push(Interface {
             ifindex: LOOPBACK_IFINDEX,
@@ -480,7 +492,7 @@ impl Stack {
             ip: self.ip_stats,
             icmp: self.icmp_stats,
             udp: self.udp_stats,
-            tcp: crate::stats::TcpStats::default(),
+            tcp: self.tcp.stats,
             arp: self.neigh.stats,
             drops: self.drops.to_vec(),
         }
@@ -553,6 +565,9 @@ impl Stack {
         }
         let mut next = self.neigh.poll(now);
         self.neigh_run_events(now);
+        if let Some(t) = self.tcp_timers_run(now) {
+            next = Some(next.map_or(t, |n: Instant| n.min(t)));
+        }
         if self.loopback.pending() > 0 {
             next = Some(now);
         }
@@ -562,6 +577,12 @@ impl Stack {
             }
         }
         next
+    }
+
+    /// Whether frames wait in a qdisc or the loopback backlog (the caller should run
+    /// [`Stack::poll`] and drain [`Stack::take_tx`] now).
+    pub fn has_pending_tx(&self) -> bool {
+        self.loopback.pending() > 0 || self.ifaces.iter().any(|i| !i.qdisc.is_empty())
     }
 
     /// The next frame `ifindex` should transmit. Linux: `qdisc_restart` → `dequeue_skb`.

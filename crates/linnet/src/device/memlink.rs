@@ -240,6 +240,11 @@ impl MemLink {
         self.lock().cfg = cfg;
     }
 
+    /// Change only the loss probability (both directions).
+    pub fn set_loss(&self, loss: f64) {
+        self.lock().cfg.loss = loss;
+    }
+
     /// What the link did to frames this end sent.
     pub fn link_stats(&self) -> LinkStats {
         self.lock().dirs[self.side].stats

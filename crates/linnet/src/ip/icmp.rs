@@ -117,6 +117,16 @@ impl Stack {
             let ident = u16::from_be_bytes([l4[4], l4[5]]);
             let seq = u16::from_be_bytes([l4[6], l4[7]]);
             self.ping_rcv(ident, seq, ip, 0, None, Some((msg_type, code)), now);
+        } else if inner.protocol() == IpProtocol::UDP || inner.protocol() == IpProtocol::TCP {
+            let err = icmp_err_convert(msg_type, code);
+            let (src, dst) = (inner.src_addr(), inner.dst_addr());
+            if inner.protocol() == IpProtocol::UDP {
+                if let Some(e) = err {
+                    self.udp_err(src, dst, l4, e);
+                }
+            } else {
+                self.tcp_v4_err(src, dst, l4, msg_type, code, err, now);
+            }
         }
     }
 
@@ -193,4 +203,20 @@ impl Stack {
             self.icmp_stats.out_errors += 1;
         }
     }
+}
+
+/// The errno an ICMP error stands for, if it is fatal for a connection attempt.
+/// Linux: `icmp_err_convert` (port unreachable → ECONNREFUSED, others → EHOSTUNREACH...).
+pub(crate) fn icmp_err_convert(msg_type: u8, code: u8) -> Option<crate::errno::Errno> {
+    use crate::errno::Errno;
+    use crate::wire::icmpv4::dst_unreachable;
+    if msg_type != Icmpv4Message::DST_UNREACHABLE.0 {
+        return None;
+    }
+    Some(match code {
+        dst_unreachable::NET => Errno::ENETUNREACH,
+        dst_unreachable::PORT | dst_unreachable::PROTOCOL => Errno::ECONNREFUSED,
+        dst_unreachable::FRAG_NEEDED => return None,
+        _ => Errno::EHOSTUNREACH,
+    })
 }

@@ -107,6 +107,10 @@ impl Stack {
                 self.ip_stats.in_delivers += 1;
                 self.udp_rcv(buf, &meta, now)
             }
+            IpProtocol::TCP => {
+                self.ip_stats.in_delivers += 1;
+                self.tcp_v4_rcv(buf, &meta, now)
+            }
             _ => {
                 // No handler: answer protocol unreachable. Linux: ip_protocol_deliver_rcu.
                 self.ip_stats.in_unknown_protos += 1;

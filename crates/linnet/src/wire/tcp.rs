@@ -1,0 +1,782 @@
+//! TCP headers and options (RFC 9293 3.1, RFC 7323, RFC 2018).
+//!
+//! Linux: `struct tcphdr` (include/uapi/linux/tcp.h), `tcp_parse_options`,
+//! `tcp_options_write`.
+
+use super::checksum;
+use super::{Result, WireError};
+use std::fmt;
+use std::net::Ipv4Addr;
+use std::ops::{Add, AddAssign, Sub};
+
+/// Header length without options.
+pub const HEADER_LEN: usize = 20;
+/// Largest header (data offset 15).
+pub const MAX_HEADER_LEN: usize = 60;
+
+const KIND_EOL: u8 = 0;
+const KIND_NOP: u8 = 1;
+const KIND_MSS: u8 = 2;
+const KIND_WS: u8 = 3;
+const KIND_SACK_PERM: u8 = 4;
+const KIND_SACK: u8 = 5;
+const KIND_TS: u8 = 8;
+
+/// A sequence number with modulo-2^32 comparison (RFC 9293 3.4). Not a total order: only
+/// numbers less than 2^31 apart compare meaningfully.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct SeqNumber(pub u32);
+
+impl SeqNumber {
+    /// The later of two.
+    pub fn max(self, other: SeqNumber) -> SeqNumber {
+        if self > other {
+            self
+        } else {
+            other
+        }
+    }
+
+    /// The earlier of two.
+    pub fn min(self, other: SeqNumber) -> SeqNumber {
+        if self < other {
+            self
+        } else {
+            other
+        }
+    }
+
+    /// Add a raw amount.
+    pub fn wrapping_add(self, n: u32) -> SeqNumber {
+        SeqNumber(self.0.wrapping_add(n))
+    }
+}
+
+impl Add<usize> for SeqNumber {
+    type Output = SeqNumber;
+    fn add(self, n: usize) -> SeqNumber {
+        SeqNumber(self.0.wrapping_add(n as u32))
+    }
+}
+
+impl AddAssign<usize> for SeqNumber {
+    fn add_assign(&mut self, n: usize) {
+        *self = *self + n;
+    }
+}
+
+impl Sub<usize> for SeqNumber {
+    type Output = SeqNumber;
+    fn sub(self, n: usize) -> SeqNumber {
+        SeqNumber(self.0.wrapping_sub(n as u32))
+    }
+}
+
+impl Sub<SeqNumber> for SeqNumber {
+    type Output = i32;
+    /// The signed distance `self - other`.
+    fn sub(self, other: SeqNumber) -> i32 {
+        self.0.wrapping_sub(other.0) as i32
+    }
+}
+
+impl PartialOrd for SeqNumber {
+    fn partial_cmp(&self, other: &SeqNumber) -> Option<std::cmp::Ordering> {
+        Some((*self - *other).cmp(&0))
+    }
+}
+
+impl fmt::Display for SeqNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// TCP control bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct TcpFlags(pub u8);
+
+impl TcpFlags {
+    /// FIN.
+    pub const FIN: TcpFlags = TcpFlags(0x01);
+    /// SYN.
+    pub const SYN: TcpFlags = TcpFlags(0x02);
+    /// RST.
+    pub const RST: TcpFlags = TcpFlags(0x04);
+    /// PSH.
+    pub const PSH: TcpFlags = TcpFlags(0x08);
+    /// ACK.
+    pub const ACK: TcpFlags = TcpFlags(0x10);
+    /// URG.
+    pub const URG: TcpFlags = TcpFlags(0x20);
+    /// ECE.
+    pub const ECE: TcpFlags = TcpFlags(0x40);
+    /// CWR.
+    pub const CWR: TcpFlags = TcpFlags(0x80);
+
+    /// All bits of `f` set.
+    pub fn contains(self, f: TcpFlags) -> bool {
+        self.0 & f.0 == f.0
+    }
+
+    /// Any bit of `f` set.
+    pub fn intersects(self, f: TcpFlags) -> bool {
+        self.0 & f.0 != 0
+    }
+
+    /// Set bits.
+    pub fn insert(&mut self, f: TcpFlags) {
+        self.0 |= f.0;
+    }
+
+    /// Clear bits.
+    pub fn remove(&mut self, f: TcpFlags) {
+        self.0 &= !f.0;
+    }
+
+    /// No bit set.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl std::ops::BitOr for TcpFlags {
+    type Output = TcpFlags;
+    fn bitor(self, rhs: TcpFlags) -> TcpFlags {
+        TcpFlags(self.0 | rhs.0)
+    }
+}
+
+impl fmt::Display for TcpFlags {
+    /// As tcpdump prints them: `[S.]`, `[P.]`, `[F.]`, `[R]`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[")?;
+        for (bit, c) in [
+            (TcpFlags::SYN, 'S'),
+            (TcpFlags::FIN, 'F'),
+            (TcpFlags::PSH, 'P'),
+            (TcpFlags::RST, 'R'),
+            (TcpFlags::URG, 'U'),
+            (TcpFlags::ECE, 'E'),
+            (TcpFlags::CWR, 'W'),
+        ] {
+            if self.contains(bit) {
+                write!(f, "{c}")?;
+            }
+        }
+        if self.contains(TcpFlags::ACK) {
+            f.write_str(".")?;
+        }
+        f.write_str("]")
+    }
+}
+
+/// A view of a TCP segment (header and payload).
+#[derive(Debug, Clone)]
+pub struct TcpPacket<T: AsRef<[u8]>> {
+    buf: T,
+}
+
+impl<T: AsRef<[u8]>> TcpPacket<T> {
+    /// Wrap without checks (accessors may panic on short buffers).
+    pub fn new_unchecked(buf: T) -> TcpPacket<T> {
+        TcpPacket { buf }
+    }
+
+    /// Wrap after checking that the header fits.
+    pub fn new_checked(buf: T) -> Result<TcpPacket<T>> {
+        let len = buf.as_ref().len();
+        if len < HEADER_LEN {
+            return Err(WireError::Truncated);
+        }
+        let p = TcpPacket { buf };
+        let hl = p.header_len() as usize;
+        if hl < HEADER_LEN {
+            return Err(WireError::Malformed);
+        }
+        if hl > len {
+            return Err(WireError::Truncated);
+        }
+        Ok(p)
+    }
+
+    /// The underlying buffer.
+    pub fn into_inner(self) -> T {
+        self.buf
+    }
+
+    fn b(&self) -> &[u8] {
+        self.buf.as_ref()
+    }
+
+    fn u16_at(&self, i: usize) -> u16 {
+        u16::from_be_bytes([self.b()[i], self.b()[i + 1]])
+    }
+
+    fn u32_at(&self, i: usize) -> u32 {
+        u32::from_be_bytes([
+            self.b()[i],
+            self.b()[i + 1],
+            self.b()[i + 2],
+            self.b()[i + 3],
+        ])
+    }
+
+    /// Source port.
+    pub fn src_port(&self) -> u16 {
+        self.u16_at(0)
+    }
+    /// Destination port.
+    pub fn dst_port(&self) -> u16 {
+        self.u16_at(2)
+    }
+    /// Sequence number.
+    pub fn seq_number(&self) -> SeqNumber {
+        SeqNumber(self.u32_at(4))
+    }
+    /// Acknowledgment number.
+    pub fn ack_number(&self) -> SeqNumber {
+        SeqNumber(self.u32_at(8))
+    }
+    /// Header length in bytes (data offset × 4).
+    pub fn header_len(&self) -> u8 {
+        (self.b()[12] >> 4) * 4
+    }
+    /// Control bits.
+    pub fn flags(&self) -> TcpFlags {
+        TcpFlags(self.b()[13])
+    }
+    /// Window field (unscaled).
+    pub fn window_len(&self) -> u16 {
+        self.u16_at(14)
+    }
+    /// Checksum field.
+    pub fn checksum(&self) -> u16 {
+        self.u16_at(16)
+    }
+    /// Urgent pointer.
+    pub fn urgent_at(&self) -> u16 {
+        self.u16_at(18)
+    }
+    /// Option bytes.
+    pub fn options(&self) -> &[u8] {
+        &self.b()[HEADER_LEN..self.header_len() as usize]
+    }
+    /// Payload bytes.
+    pub fn payload(&self) -> &[u8] {
+        &self.b()[self.header_len() as usize..]
+    }
+    /// Sequence space the segment occupies (payload + SYN + FIN).
+    pub fn segment_len(&self) -> usize {
+        let f = self.flags();
+        self.payload().len()
+            + usize::from(f.contains(TcpFlags::SYN))
+            + usize::from(f.contains(TcpFlags::FIN))
+    }
+    /// Whether the checksum (with the IPv4 pseudo-header) verifies over the whole buffer.
+    pub fn verify_checksum(&self, src: Ipv4Addr, dst: Ipv4Addr) -> bool {
+        let b = self.b();
+        let pseudo = checksum::pseudo_header_v4(src, dst, 6, b.len() as u16);
+        checksum::fold(checksum::sum(b, pseudo)) == 0xffff
+    }
+}
+
+impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpPacket<T> {
+    fn bm(&mut self) -> &mut [u8] {
+        self.buf.as_mut()
+    }
+    /// Set the source port.
+    pub fn set_src_port(&mut self, v: u16) {
+        self.bm()[0..2].copy_from_slice(&v.to_be_bytes());
+    }
+    /// Set the destination port.
+    pub fn set_dst_port(&mut self, v: u16) {
+        self.bm()[2..4].copy_from_slice(&v.to_be_bytes());
+    }
+    /// Set the sequence number.
+    pub fn set_seq_number(&mut self, v: SeqNumber) {
+        self.bm()[4..8].copy_from_slice(&v.0.to_be_bytes());
+    }
+    /// Set the acknowledgment number.
+    pub fn set_ack_number(&mut self, v: SeqNumber) {
+        self.bm()[8..12].copy_from_slice(&v.0.to_be_bytes());
+    }
+    /// Set the header length (bytes, a multiple of 4).
+    pub fn set_header_len(&mut self, len: u8) {
+        self.bm()[12] = (len / 4) << 4;
+    }
+    /// Set the flags.
+    pub fn set_flags(&mut self, f: TcpFlags) {
+        self.bm()[13] = f.0;
+    }
+    /// Set the window field.
+    pub fn set_window_len(&mut self, v: u16) {
+        self.bm()[14..16].copy_from_slice(&v.to_be_bytes());
+    }
+    /// Set the checksum field.
+    pub fn set_checksum(&mut self, v: u16) {
+        self.bm()[16..18].copy_from_slice(&v.to_be_bytes());
+    }
+    /// Set the urgent pointer.
+    pub fn set_urgent_at(&mut self, v: u16) {
+        self.bm()[18..20].copy_from_slice(&v.to_be_bytes());
+    }
+    /// The payload, writable.
+    pub fn payload_mut(&mut self) -> &mut [u8] {
+        let hl = self.header_len() as usize;
+        &mut self.bm()[hl..]
+    }
+    /// Compute and store the checksum over the whole buffer.
+    pub fn fill_checksum(&mut self, src: Ipv4Addr, dst: Ipv4Addr) {
+        self.set_checksum(0);
+        let b = self.buf.as_ref();
+        let pseudo = checksum::pseudo_header_v4(src, dst, 6, b.len() as u16);
+        let c = !checksum::fold(checksum::sum(b, pseudo));
+        self.set_checksum(c);
+    }
+}
+
+/// One TCP option.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TcpOption<'a> {
+    /// End of option list.
+    EndOfList,
+    /// Padding.
+    NoOperation,
+    /// Maximum segment size.
+    MaxSegmentSize(u16),
+    /// Window scale shift.
+    WindowScale(u8),
+    /// SACK permitted.
+    SackPermitted,
+    /// SACK blocks (left, right edges).
+    SackRange([Option<(u32, u32)>; 4]),
+    /// Timestamps.
+    Timestamp {
+        /// TSval.
+        tsval: u32,
+        /// TSecr.
+        tsecr: u32,
+    },
+    /// Anything else.
+    Unknown {
+        /// Kind.
+        kind: u8,
+        /// Data after kind and length.
+        data: &'a [u8],
+    },
+}
+
+/// Iterator over an options area; stops at EOL and after the first error.
+#[derive(Debug, Clone)]
+pub struct TcpOptions<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> TcpOptions<'a> {
+    /// Iterate `options`.
+    pub fn new(options: &'a [u8]) -> TcpOptions<'a> {
+        TcpOptions { rest: options }
+    }
+}
+
+impl<'a> Iterator for TcpOptions<'a> {
+    type Item = Result<TcpOption<'a>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let (&kind, tail) = self.rest.split_first()?;
+        match kind {
+            KIND_EOL => {
+                self.rest = &[];
+                return Some(Ok(TcpOption::EndOfList));
+            }
+            KIND_NOP => {
+                self.rest = tail;
+                return Some(Ok(TcpOption::NoOperation));
+            }
+            _ => {}
+        }
+        let bad = |s: &mut Self| {
+            s.rest = &[];
+            Some(Err(WireError::Malformed))
+        };
+        let Some(&len) = tail.first() else {
+            return bad(self);
+        };
+        let len = len as usize;
+        if len < 2 || len > self.rest.len() {
+            return bad(self);
+        }
+        let data = &self.rest[2..len];
+        self.rest = &self.rest[len..];
+        let be32 = |d: &[u8]| u32::from_be_bytes([d[0], d[1], d[2], d[3]]);
+        let opt = match kind {
+            KIND_MSS if len == 4 => {
+                TcpOption::MaxSegmentSize(u16::from_be_bytes([data[0], data[1]]))
+            }
+            KIND_WS if len == 3 => TcpOption::WindowScale(data[0]),
+            KIND_SACK_PERM if len == 2 => TcpOption::SackPermitted,
+            KIND_TS if len == 10 => TcpOption::Timestamp {
+                tsval: be32(&data[0..4]),
+                tsecr: be32(&data[4..8]),
+            },
+            KIND_SACK if (10..=34).contains(&len) && (len - 2) % 8 == 0 => {
+                let mut blocks = [None; 4];
+                for (i, c) in data.chunks_exact(8).enumerate() {
+                    blocks[i] = Some((be32(&c[0..4]), be32(&c[4..8])));
+                }
+                TcpOption::SackRange(blocks)
+            }
+            KIND_MSS | KIND_WS | KIND_SACK_PERM | KIND_TS | KIND_SACK => return bad(self),
+            _ => TcpOption::Unknown { kind, data },
+        };
+        Some(Ok(opt))
+    }
+}
+
+/// A parsed or to-be-emitted TCP header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpRepr {
+    /// Source port.
+    pub src_port: u16,
+    /// Destination port.
+    pub dst_port: u16,
+    /// Control bits.
+    pub flags: TcpFlags,
+    /// Sequence number.
+    pub seq_number: SeqNumber,
+    /// Acknowledgment number (present iff ACK is set).
+    pub ack_number: Option<SeqNumber>,
+    /// Window field (unscaled).
+    pub window_len: u16,
+    /// MSS option.
+    pub max_seg_size: Option<u16>,
+    /// Window scale option.
+    pub window_scale: Option<u8>,
+    /// SACK-permitted option.
+    pub sack_permitted: bool,
+    /// SACK blocks.
+    pub sack_ranges: [Option<(SeqNumber, SeqNumber)>; 4],
+    /// Timestamps (TSval, TSecr).
+    pub timestamp: Option<(u32, u32)>,
+    /// Payload length.
+    pub payload_len: usize,
+}
+
+impl TcpRepr {
+    /// Parse a segment; checks the checksum when asked. Linux: `tcp_v4_rcv`'s header checks
+    /// and `tcp_parse_options`.
+    pub fn parse(
+        p: &TcpPacket<&[u8]>,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        check_checksum: bool,
+    ) -> Result<TcpRepr> {
+        if p.src_port() == 0 || p.dst_port() == 0 {
+            return Err(WireError::Malformed);
+        }
+        if check_checksum && !p.verify_checksum(src, dst) {
+            return Err(WireError::Checksum);
+        }
+        let flags = p.flags();
+        let mut r = TcpRepr {
+            src_port: p.src_port(),
+            dst_port: p.dst_port(),
+            flags,
+            seq_number: p.seq_number(),
+            ack_number: if flags.contains(TcpFlags::ACK) {
+                Some(p.ack_number())
+            } else {
+                None
+            },
+            window_len: p.window_len(),
+            max_seg_size: None,
+            window_scale: None,
+            sack_permitted: false,
+            sack_ranges: [None; 4],
+            timestamp: None,
+            payload_len: p.payload().len(),
+        };
+        for opt in TcpOptions::new(p.options()) {
+            match opt? {
+                TcpOption::MaxSegmentSize(m) => r.max_seg_size = Some(m),
+                TcpOption::WindowScale(w) => r.window_scale = Some(w),
+                TcpOption::SackPermitted => r.sack_permitted = true,
+                TcpOption::SackRange(b) => {
+                    for (slot, blk) in r.sack_ranges.iter_mut().zip(b) {
+                        *slot = blk.map(|(l, rr)| (SeqNumber(l), SeqNumber(rr)));
+                    }
+                }
+                TcpOption::Timestamp { tsval, tsecr } => r.timestamp = Some((tsval, tsecr)),
+                _ => {}
+            }
+        }
+        Ok(r)
+    }
+
+    /// Sequence space occupied.
+    pub fn segment_len(&self) -> usize {
+        self.payload_len
+            + usize::from(self.flags.contains(TcpFlags::SYN))
+            + usize::from(self.flags.contains(TcpFlags::FIN))
+    }
+
+    fn syn(&self) -> bool {
+        self.flags.contains(TcpFlags::SYN)
+    }
+
+    /// SACK blocks that fit with the other options.
+    fn sack_count(&self) -> usize {
+        if self.syn() {
+            return 0;
+        }
+        let n = self.sack_ranges.iter().take_while(|b| b.is_some()).count();
+        let max = if self.timestamp.is_some() { 3 } else { 4 };
+        n.min(max)
+    }
+
+    fn options_len(&self) -> usize {
+        let mut n = 0;
+        if self.syn() {
+            if self.max_seg_size.is_some() {
+                n += 4;
+            }
+            n += match (self.sack_permitted, self.timestamp.is_some()) {
+                (true, true) => 12,
+                (false, true) => 12,
+                (true, false) => 4,
+                (false, false) => 0,
+            };
+            if self.window_scale.is_some() {
+                n += 4;
+            }
+        } else {
+            if self.timestamp.is_some() {
+                n += 12;
+            }
+            let s = self.sack_count();
+            if s > 0 {
+                n += 4 + 8 * s;
+            }
+        }
+        n
+    }
+
+    /// Header length with options (padded to 4 bytes).
+    pub fn header_len(&self) -> usize {
+        HEADER_LEN + self.options_len()
+    }
+
+    /// Write the header (checksum zero) into `h`, which must be `header_len()` bytes.
+    /// Options are laid out as Linux lays them out (`tcp_options_write`).
+    pub fn emit(&self, h: &mut [u8]) {
+        let hl = self.header_len();
+        let h = &mut h[..hl];
+        h[0..2].copy_from_slice(&self.src_port.to_be_bytes());
+        h[2..4].copy_from_slice(&self.dst_port.to_be_bytes());
+        h[4..8].copy_from_slice(&self.seq_number.0.to_be_bytes());
+        h[8..12].copy_from_slice(&self.ack_number.unwrap_or_default().0.to_be_bytes());
+        h[12] = ((hl / 4) as u8) << 4;
+        let mut flags = self.flags;
+        if self.ack_number.is_some() {
+            flags.insert(TcpFlags::ACK);
+        }
+        h[13] = flags.0;
+        h[14..16].copy_from_slice(&self.window_len.to_be_bytes());
+        h[16..20].fill(0);
+        let mut o = HEADER_LEN;
+        let mut put = |h: &mut [u8], bytes: &[u8]| {
+            h[o..o + bytes.len()].copy_from_slice(bytes);
+            o += bytes.len();
+        };
+        if self.syn() {
+            if let Some(m) = self.max_seg_size {
+                let m = m.to_be_bytes();
+                put(h, &[KIND_MSS, 4, m[0], m[1]]);
+            }
+            match (self.sack_permitted, self.timestamp) {
+                (true, Some((v, e))) => {
+                    put(h, &[KIND_SACK_PERM, 2, KIND_TS, 10]);
+                    put(h, &v.to_be_bytes());
+                    put(h, &e.to_be_bytes());
+                }
+                (false, Some((v, e))) => {
+                    put(h, &[KIND_NOP, KIND_NOP, KIND_TS, 10]);
+                    put(h, &v.to_be_bytes());
+                    put(h, &e.to_be_bytes());
+                }
+                (true, None) => put(h, &[KIND_NOP, KIND_NOP, KIND_SACK_PERM, 2]),
+                (false, None) => {}
+            }
+            if let Some(w) = self.window_scale {
+                put(h, &[KIND_NOP, KIND_WS, 3, w]);
+            }
+        } else {
+            if let Some((v, e)) = self.timestamp {
+                put(h, &[KIND_NOP, KIND_NOP, KIND_TS, 10]);
+                put(h, &v.to_be_bytes());
+                put(h, &e.to_be_bytes());
+            }
+            let s = self.sack_count();
+            if s > 0 {
+                put(h, &[KIND_NOP, KIND_NOP, KIND_SACK, (2 + 8 * s) as u8]);
+                for (l, r) in self.sack_ranges.iter().take(s).flatten() {
+                    put(h, &l.0.to_be_bytes());
+                    put(h, &r.0.to_be_bytes());
+                }
+            }
+        }
+    }
+
+    /// Emit the header into the front of `segment` (payload already after `header_len()`
+    /// bytes) and fill the checksum over the whole segment.
+    pub fn emit_segment(&self, segment: &mut [u8], src: Ipv4Addr, dst: Ipv4Addr) {
+        self.emit(segment);
+        TcpPacket::new_unchecked(segment).fill_checksum(src, dst);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const S: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+    const D: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+
+    fn base() -> TcpRepr {
+        TcpRepr {
+            src_port: 40000,
+            dst_port: 80,
+            flags: TcpFlags::SYN,
+            seq_number: SeqNumber(1000),
+            ack_number: None,
+            window_len: 64240,
+            max_seg_size: Some(1460),
+            window_scale: Some(7),
+            sack_permitted: true,
+            sack_ranges: [None; 4],
+            timestamp: Some((123, 0)),
+            payload_len: 0,
+        }
+    }
+
+    fn round_trip(r: &TcpRepr, payload: &[u8]) -> TcpRepr {
+        let hl = r.header_len();
+        let mut seg = vec![0u8; hl + payload.len()];
+        seg[hl..].copy_from_slice(payload);
+        r.emit_segment(&mut seg, S, D);
+        let p = TcpPacket::new_checked(&seg[..]).unwrap();
+        assert!(p.verify_checksum(S, D));
+        TcpRepr::parse(&p, S, D, true).unwrap()
+    }
+
+    #[test]
+    fn linux_layout_lengths() {
+        let syn = base();
+        assert_eq!(syn.header_len(), 40);
+        assert_eq!(round_trip(&syn, &[]), syn);
+        let mut ack = base();
+        ack.flags = TcpFlags::ACK;
+        ack.ack_number = Some(SeqNumber(5));
+        ack.max_seg_size = None;
+        ack.window_scale = None;
+        ack.sack_permitted = false;
+        assert_eq!(ack.header_len(), 32);
+        ack.sack_ranges[0] = Some((SeqNumber(10), SeqNumber(20)));
+        assert_eq!(ack.header_len(), 44);
+        ack.sack_ranges[1] = Some((SeqNumber(30), SeqNumber(40)));
+        ack.sack_ranges[2] = Some((SeqNumber(50), SeqNumber(60)));
+        assert_eq!(ack.header_len(), 60);
+        ack.payload_len = 3;
+        assert_eq!(round_trip(&ack, b"abc"), ack);
+        ack.timestamp = None;
+        ack.sack_ranges[3] = Some((SeqNumber(70), SeqNumber(80)));
+        assert_eq!(ack.header_len(), 56);
+        assert_eq!(round_trip(&ack, b"abc"), ack);
+    }
+
+    #[test]
+    fn malformed_options_are_errors() {
+        for opts in [
+            &[2u8, 0, 0, 0][..],
+            &[2, 1],
+            &[8, 12, 0, 0],
+            &[2, 3, 5, 0],
+            &[5, 6, 0, 0, 0, 0],
+            &[3],
+        ] {
+            let mut seg = vec![0u8; 20 + ((opts.len() + 3) / 4) * 4];
+            seg[20..20 + opts.len()].copy_from_slice(opts);
+            let r = TcpRepr {
+                flags: TcpFlags::ACK,
+                ack_number: Some(SeqNumber(1)),
+                max_seg_size: None,
+                window_scale: None,
+                sack_permitted: false,
+                timestamp: None,
+                ..base()
+            };
+            r.emit(&mut seg[..20]);
+            seg[12] = ((seg.len() / 4) as u8) << 4;
+            TcpPacket::new_unchecked(&mut seg[..]).fill_checksum(S, D);
+            let p = TcpPacket::new_checked(&seg[..]).unwrap();
+            assert_eq!(
+                TcpRepr::parse(&p, S, D, true),
+                Err(WireError::Malformed),
+                "{opts:?}"
+            );
+        }
+        assert_eq!(
+            TcpPacket::new_checked(&[0u8; 19][..]).err(),
+            Some(WireError::Truncated)
+        );
+        let mut h = [0u8; 20];
+        h[12] = 0x40;
+        assert_eq!(
+            TcpPacket::new_checked(&h[..]).err(),
+            Some(WireError::Malformed)
+        );
+        h[12] = 0x60;
+        assert_eq!(
+            TcpPacket::new_checked(&h[..]).err(),
+            Some(WireError::Truncated)
+        );
+    }
+
+    #[test]
+    fn bad_checksum() {
+        let r = base();
+        let mut seg = vec![0u8; r.header_len()];
+        r.emit_segment(&mut seg, S, D);
+        seg[5] ^= 1;
+        let p = TcpPacket::new_checked(&seg[..]).unwrap();
+        assert_eq!(TcpRepr::parse(&p, S, D, true), Err(WireError::Checksum));
+    }
+
+    #[test]
+    fn seq_wraps() {
+        let a = SeqNumber(u32::MAX - 5);
+        let b = a + 10;
+        assert_eq!(b.0, 4);
+        assert!(a < b);
+        assert_eq!(b - a, 10);
+        assert_eq!(a - b, -10);
+        assert_eq!(a.max(b), b);
+        assert_eq!(format!("{}", TcpFlags::SYN | TcpFlags::ACK), "[S.]");
+    }
+
+    proptest! {
+        #[test]
+        fn random_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..80)) {
+            if let Ok(p) = TcpPacket::new_checked(&data[..]) {
+                let _ = TcpRepr::parse(&p, S, D, false);
+                let _ = TcpRepr::parse(&p, S, D, true);
+                for o in TcpOptions::new(p.options()) {
+                    let _ = o;
+                }
+                let _ = p.segment_len();
+            }
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! UDP headers (RFC 768). Linux: `struct udphdr`.
+
+use super::checksum;
+use super::{Result, WireError};
+use std::net::Ipv4Addr;
+
+/// Header length.
+pub const HEADER_LEN: usize = 8;
+
+/// A view of a UDP datagram.
+#[derive(Debug, Clone)]
+pub struct UdpPacket<T: AsRef<[u8]>> {
+    buf: T,
+}
+
+impl<T: AsRef<[u8]>> UdpPacket<T> {
+    /// Wrap after checking the header and the length field (trailing bytes are allowed).
+    pub fn new_checked(buf: T) -> Result<UdpPacket<T>> {
+        let b = buf.as_ref();
+        if b.len() < HEADER_LEN {
+            return Err(WireError::Truncated);
+        }
+        let len = u16::from_be_bytes([b[4], b[5]]) as usize;
+        if len < HEADER_LEN {
+            return Err(WireError::Malformed);
+        }
+        if len > b.len() {
+            return Err(WireError::Truncated);
+        }
+        Ok(UdpPacket { buf })
+    }
+
+    fn u16_at(&self, i: usize) -> u16 {
+        let b = self.buf.as_ref();
+        u16::from_be_bytes([b[i], b[i + 1]])
+    }
+
+    /// Source port.
+    pub fn src_port(&self) -> u16 {
+        self.u16_at(0)
+    }
+    /// Destination port.
+    pub fn dst_port(&self) -> u16 {
+        self.u16_at(2)
+    }
+    /// Length field (header + payload).
+    pub fn len(&self) -> u16 {
+        self.u16_at(4)
+    }
+    /// Whether the length field says there is no payload.
+    pub fn is_empty(&self) -> bool {
+        self.len() as usize == HEADER_LEN
+    }
+    /// Checksum field (0: none).
+    pub fn checksum(&self) -> u16 {
+        self.u16_at(6)
+    }
+    /// Payload, up to the length field.
+    pub fn payload(&self) -> &[u8] {
+        &self.buf.as_ref()[HEADER_LEN..self.len() as usize]
+    }
+    /// Whether the checksum verifies (a zero checksum means none and verifies).
+    pub fn verify_checksum(&self, src: Ipv4Addr, dst: Ipv4Addr) -> bool {
+        if self.checksum() == 0 {
+            return true;
+        }
+        let d = &self.buf.as_ref()[..self.len() as usize];
+        let pseudo = checksum::pseudo_header_v4(src, dst, 17, d.len() as u16);
+        checksum::fold(checksum::sum(d, pseudo)) == 0xffff
+    }
+}
+
+/// A UDP header to emit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UdpRepr {
+    /// Source port.
+    pub src_port: u16,
+    /// Destination port.
+    pub dst_port: u16,
+    /// Payload length.
+    pub payload_len: usize,
+}
+
+impl UdpRepr {
+    /// Write header and checksum into `datagram` (header + payload already in place);
+    /// a computed checksum of 0 is sent as 0xffff (RFC 768).
+    pub fn emit_datagram(&self, datagram: &mut [u8], src: Ipv4Addr, dst: Ipv4Addr) {
+        let len = (HEADER_LEN + self.payload_len) as u16;
+        datagram[0..2].copy_from_slice(&self.src_port.to_be_bytes());
+        datagram[2..4].copy_from_slice(&self.dst_port.to_be_bytes());
+        datagram[4..6].copy_from_slice(&len.to_be_bytes());
+        datagram[6..8].fill(0);
+        let pseudo = checksum::pseudo_header_v4(src, dst, 17, len);
+        let mut c = !checksum::fold(checksum::sum(&datagram[..len as usize], pseudo));
+        if c == 0 {
+            c = 0xffff;
+        }
+        datagram[6..8].copy_from_slice(&c.to_be_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_errors() {
+        let (s, d) = (Ipv4Addr::new(192, 0, 2, 1), Ipv4Addr::new(192, 0, 2, 2));
+        let mut dg = vec![0u8; 8 + 5];
+        dg[8..].copy_from_slice(b"hello");
+        UdpRepr {
+            src_port: 1,
+            dst_port: 2,
+            payload_len: 5,
+        }
+        .emit_datagram(&mut dg, s, d);
+        let p = UdpPacket::new_checked(&dg[..]).unwrap();
+        assert!(p.verify_checksum(s, d));
+        assert_eq!(p.payload(), b"hello");
+        dg[9] ^= 1;
+        assert!(!UdpPacket::new_checked(&dg[..])
+            .unwrap()
+            .verify_checksum(s, d));
+        assert_eq!(
+            UdpPacket::new_checked(&[0u8; 7][..]).err(),
+            Some(WireError::Truncated)
+        );
+        assert_eq!(
+            UdpPacket::new_checked(&[0, 1, 0, 2, 0, 4, 0, 0][..]).err(),
+            Some(WireError::Malformed)
+        );
+        assert_eq!(
+            UdpPacket::new_checked(&[0, 1, 0, 2, 0, 40, 0, 0][..]).err(),
+            Some(WireError::Truncated)
+        );
+    }
+}

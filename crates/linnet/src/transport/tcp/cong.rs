@@ -1,0 +1,438 @@
+//! Congestion control: Reno/NewReno (RFC 5681, RFC 3465 byte counting) and CUBIC (RFC 9438).
+//!
+//! Linux: `struct tcp_congestion_ops` with net/ipv4/tcp_cong.c (`tcp_reno_cong_avoid`,
+//! `tcp_slow_start`, `tcp_cong_avoid_ai`) and tcp_cubic.c. Windows are in bytes here. Loss
+//! recovery itself (what to retransmit, the RFC 6582 "recover" point) lives in the TCP code;
+//! these objects only answer "how large may the window be".
+
+use crate::time::Instant;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Initial window in segments (RFC 6928, Linux `TCP_INIT_CWND`).
+pub const INIT_CWND_SEGS: u32 = 10;
+
+/// The algorithm interface. Linux: `struct tcp_congestion_ops`.
+pub trait CongestionControl: fmt::Debug + Send {
+    /// Name as `sysctl net.ipv4.tcp_congestion_control` spells it.
+    fn name(&self) -> &'static str;
+    /// Congestion window, bytes.
+    fn cwnd(&self) -> u32;
+    /// Slow-start threshold, bytes (`u32::MAX` until the first loss).
+    fn ssthresh(&self) -> u32;
+    /// The sender's MSS changed.
+    fn set_mss(&mut self, mss: u32);
+    /// New data was cumulatively acknowledged outside recovery. Linux: `cong_avoid`.
+    fn on_ack(&mut self, acked: u32, rtt: Option<Duration>, bytes_in_flight: u32, now: Instant);
+    /// Loss detected by duplicate ACKs or SACK: set ssthresh and the recovery window.
+    /// Linux: `ssthresh` + `tcp_enter_recovery`.
+    fn on_congestion_event(&mut self, bytes_in_flight: u32, now: Instant);
+    /// Recovery is over (full ACK): cwnd = ssthresh (RFC 6582).
+    fn on_recovery_exit(&mut self, now: Instant);
+    /// Retransmission timeout: ssthresh = max(flight/2, 2·MSS), cwnd = 1 MSS (RFC 5681 (4)).
+    fn on_rto(&mut self, bytes_in_flight: u32, now: Instant);
+    /// Sending resumes after an idle period longer than the RTO (RFC 5681 4.1).
+    fn on_idle_restart(&mut self, rto: Duration, now: Instant);
+}
+
+/// Which algorithm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CcAlgorithm {
+    /// Reno with NewReno recovery.
+    Reno,
+    /// CUBIC (the Linux default).
+    Cubic,
+}
+
+impl FromStr for CcAlgorithm {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "reno" => Ok(CcAlgorithm::Reno),
+            "cubic" => Ok(CcAlgorithm::Cubic),
+            _ => Err(format!(
+                "unknown congestion control {s:?} (have: reno cubic)"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for CcAlgorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CcAlgorithm::Reno => "reno",
+            CcAlgorithm::Cubic => "cubic",
+        })
+    }
+}
+
+/// A new controller. Linux: `tcp_init_congestion_control`.
+pub fn new_cc(alg: CcAlgorithm, mss: u32) -> Box<dyn CongestionControl> {
+    match alg {
+        CcAlgorithm::Reno => Box::new(Reno::new(mss)),
+        CcAlgorithm::Cubic => Box::new(Cubic::new(mss)),
+    }
+}
+
+/// Shared slow start / AIMD bookkeeping.
+#[derive(Debug, Clone)]
+struct Window {
+    mss: u32,
+    cwnd: u32,
+    ssthresh: u32,
+    /// Bytes acknowledged towards the next +1 MSS in congestion avoidance.
+    acked_accum: u32,
+}
+
+impl Window {
+    fn new(mss: u32) -> Window {
+        let mss = mss.max(1);
+        Window {
+            mss,
+            cwnd: INIT_CWND_SEGS * mss,
+            ssthresh: u32::MAX,
+            acked_accum: 0,
+        }
+    }
+
+    /// Slow start with byte counting (RFC 3465, L = 2·SMSS); returns the bytes not used.
+    fn slow_start(&mut self, acked: u32) -> u32 {
+        let inc = acked.min(2 * self.mss);
+        let room = self.ssthresh.saturating_sub(self.cwnd);
+        let used = inc.min(room);
+        self.cwnd = self.cwnd.saturating_add(used);
+        acked - used.min(acked)
+    }
+
+    /// +1 MSS per `w_bytes` acknowledged. Linux: `tcp_cong_avoid_ai`.
+    fn avoid(&mut self, w_bytes: u32, acked: u32) {
+        self.acked_accum = self.acked_accum.saturating_add(acked);
+        let w = w_bytes.max(self.mss);
+        if self.acked_accum >= w {
+            let n = self.acked_accum / w;
+            self.acked_accum -= n * w;
+            self.cwnd = self.cwnd.saturating_add(n * self.mss);
+        }
+    }
+
+    fn on_rto(&mut self, flight: u32) {
+        self.ssthresh = (flight / 2).max(2 * self.mss);
+        self.cwnd = self.mss;
+        self.acked_accum = 0;
+    }
+
+    fn restart(&mut self) {
+        let iw = INIT_CWND_SEGS * self.mss;
+        self.cwnd = self.cwnd.min(iw);
+    }
+}
+
+/// Reno (RFC 5681) with byte counting.
+#[derive(Debug, Clone)]
+pub struct Reno {
+    w: Window,
+}
+
+impl Reno {
+    /// A fresh controller.
+    pub fn new(mss: u32) -> Reno {
+        Reno {
+            w: Window::new(mss),
+        }
+    }
+}
+
+impl CongestionControl for Reno {
+    fn name(&self) -> &'static str {
+        "reno"
+    }
+    fn cwnd(&self) -> u32 {
+        self.w.cwnd
+    }
+    fn ssthresh(&self) -> u32 {
+        self.w.ssthresh
+    }
+    fn set_mss(&mut self, mss: u32) {
+        let segs = (self.w.cwnd / self.w.mss).max(1);
+        self.w.mss = mss.max(1);
+        self.w.cwnd = segs * self.w.mss;
+    }
+    fn on_ack(&mut self, acked: u32, _rtt: Option<Duration>, _flight: u32, _now: Instant) {
+        let mut acked = acked;
+        if self.w.cwnd < self.w.ssthresh {
+            acked = self.w.slow_start(acked);
+            if acked == 0 {
+                return;
+            }
+        }
+        let cwnd = self.w.cwnd;
+        self.w.avoid(cwnd, acked);
+    }
+    fn on_congestion_event(&mut self, flight: u32, _now: Instant) {
+        self.w.ssthresh = (flight / 2).max(2 * self.w.mss);
+        self.w.cwnd = self.w.ssthresh;
+        self.w.acked_accum = 0;
+    }
+    fn on_recovery_exit(&mut self, _now: Instant) {
+        self.w.cwnd = self.w.ssthresh;
+    }
+    fn on_rto(&mut self, flight: u32, _now: Instant) {
+        self.w.on_rto(flight);
+    }
+    fn on_idle_restart(&mut self, _rto: Duration, _now: Instant) {
+        self.w.restart();
+    }
+}
+
+/// CUBIC (RFC 9438).
+#[derive(Debug, Clone)]
+pub struct Cubic {
+    w: Window,
+    /// W_max in segments.
+    w_max: f64,
+    /// Start of the current congestion-avoidance epoch.
+    epoch: Option<Instant>,
+    /// K in seconds.
+    k: f64,
+    /// Reno-friendly estimate W_est in segments.
+    w_est: f64,
+    /// cwnd (segments) at the start of the epoch.
+    cwnd_epoch: f64,
+    /// Smallest RTT seen.
+    min_rtt: Option<Duration>,
+}
+
+const C: f64 = 0.4;
+const BETA: f64 = 0.7;
+
+impl Cubic {
+    /// A fresh controller.
+    pub fn new(mss: u32) -> Cubic {
+        Cubic {
+            w: Window::new(mss),
+            w_max: 0.0,
+            epoch: None,
+            k: 0.0,
+            w_est: 0.0,
+            cwnd_epoch: 0.0,
+            min_rtt: None,
+        }
+    }
+
+    fn segs(&self) -> f64 {
+        self.w.cwnd as f64 / self.w.mss as f64
+    }
+
+    /// W_cubic(t) in segments (RFC 9438 eq. 1).
+    fn w_cubic(&self, t: f64) -> f64 {
+        C * (t - self.k).powi(3) + self.w_max
+    }
+}
+
+impl CongestionControl for Cubic {
+    fn name(&self) -> &'static str {
+        "cubic"
+    }
+    fn cwnd(&self) -> u32 {
+        self.w.cwnd
+    }
+    fn ssthresh(&self) -> u32 {
+        self.w.ssthresh
+    }
+    fn set_mss(&mut self, mss: u32) {
+        let segs = (self.w.cwnd / self.w.mss).max(1);
+        self.w.mss = mss.max(1);
+        self.w.cwnd = segs * self.w.mss;
+    }
+    fn on_ack(&mut self, acked: u32, rtt: Option<Duration>, _flight: u32, now: Instant) {
+        if let Some(r) = rtt {
+            self.min_rtt = Some(self.min_rtt.map_or(r, |m| m.min(r)));
+        }
+        let mut acked = acked;
+        if self.w.cwnd < self.w.ssthresh {
+            acked = self.w.slow_start(acked);
+            if acked == 0 {
+                return;
+            }
+        }
+        let cwnd = self.segs();
+        let epoch = *self.epoch.get_or_insert_with(|| {
+            // A new epoch (RFC 9438 4.2): K from W_max, or 0 when below it never happened.
+            now
+        });
+        if self.cwnd_epoch == 0.0 {
+            self.cwnd_epoch = cwnd;
+            self.w_est = cwnd;
+            if self.w_max < cwnd {
+                self.w_max = cwnd;
+                self.k = 0.0;
+            } else {
+                self.k = ((self.w_max - cwnd) / C).cbrt();
+            }
+        }
+        let rtt = self
+            .min_rtt
+            .unwrap_or(Duration::from_millis(100))
+            .as_secs_f64();
+        let t = now.saturating_since(epoch).as_secs_f64();
+        let target = self.w_cubic(t + rtt).clamp(cwnd, 1.5 * cwnd);
+        // Reno-friendly region (RFC 9438 4.3).
+        let alpha = 3.0 * (1.0 - BETA) / (1.0 + BETA);
+        let acked_segs = acked as f64 / self.w.mss as f64;
+        self.w_est += alpha * acked_segs / cwnd;
+        let goal = if self.w_cubic(t) < self.w_est {
+            self.w_est.max(target)
+        } else {
+            target
+        };
+        // Increase (goal - cwnd)/cwnd per ACKed segment (RFC 9438 4.4), byte-counted.
+        if goal > cwnd {
+            let per_seg = cwnd / (goal - cwnd);
+            let w_bytes = (per_seg * self.w.mss as f64) as u32;
+            self.w.avoid(w_bytes, acked);
+        } else {
+            // Plateau: grow very slowly (Linux: cnt = 100 * cwnd).
+            let w_bytes = (100.0 * cwnd * self.w.mss as f64).min(u32::MAX as f64) as u32;
+            self.w.avoid(w_bytes, acked);
+        }
+    }
+    fn on_congestion_event(&mut self, _flight: u32, _now: Instant) {
+        let cwnd = self.segs();
+        // Fast convergence (RFC 9438 4.7).
+        self.w_max = if cwnd < self.w_max {
+            cwnd * (1.0 + BETA) / 2.0
+        } else {
+            cwnd
+        };
+        let new = (cwnd * BETA * self.w.mss as f64) as u32;
+        self.w.ssthresh = new.max(2 * self.w.mss);
+        self.w.cwnd = self.w.ssthresh;
+        self.w.acked_accum = 0;
+        self.epoch = None;
+        self.cwnd_epoch = 0.0;
+    }
+    fn on_recovery_exit(&mut self, _now: Instant) {
+        self.w.cwnd = self.w.ssthresh;
+    }
+    fn on_rto(&mut self, flight: u32, _now: Instant) {
+        // RFC 9438 4.8: as a congestion event for W_max, then cwnd = 1 segment.
+        let cwnd = self.segs();
+        self.w_max = if cwnd < self.w_max {
+            cwnd * (1.0 + BETA) / 2.0
+        } else {
+            cwnd
+        };
+        self.w.on_rto(flight);
+        self.w.ssthresh = ((cwnd * BETA * self.w.mss as f64) as u32).max(2 * self.w.mss);
+        self.epoch = None;
+        self.cwnd_epoch = 0.0;
+    }
+    fn on_idle_restart(&mut self, _rto: Duration, _now: Instant) {
+        self.w.restart();
+        self.epoch = None;
+        self.cwnd_epoch = 0.0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MSS: u32 = 1000;
+
+    /// One RTT: every segment of the window acknowledged one by one.
+    fn round(cc: &mut dyn CongestionControl, now: Instant) {
+        let segs = cc.cwnd() / MSS;
+        for _ in 0..segs {
+            cc.on_ack(MSS, Some(Duration::from_millis(100)), cc.cwnd(), now);
+        }
+    }
+
+    #[test]
+    fn slow_start_doubles_per_rtt() {
+        for alg in [CcAlgorithm::Reno, CcAlgorithm::Cubic] {
+            let mut cc = new_cc(alg, MSS);
+            assert_eq!(cc.cwnd(), 10 * MSS);
+            round(cc.as_mut(), Instant::ZERO);
+            assert_eq!(cc.cwnd(), 20 * MSS, "{alg}");
+            round(cc.as_mut(), Instant::ZERO);
+            assert_eq!(cc.cwnd(), 40 * MSS, "{alg}");
+        }
+    }
+
+    #[test]
+    fn reno_avoidance_adds_one_mss_per_rtt_and_halves_on_loss() {
+        let mut cc = Reno::new(MSS);
+        cc.on_congestion_event(40 * MSS, Instant::ZERO);
+        assert_eq!(cc.ssthresh(), 20 * MSS);
+        assert_eq!(cc.cwnd(), 20 * MSS);
+        round(&mut cc, Instant::ZERO);
+        assert_eq!(cc.cwnd(), 21 * MSS);
+        round(&mut cc, Instant::ZERO);
+        assert_eq!(cc.cwnd(), 22 * MSS);
+        cc.on_rto(22 * MSS, Instant::ZERO);
+        assert_eq!(cc.cwnd(), MSS);
+        assert_eq!(cc.ssthresh(), 11 * MSS);
+    }
+
+    #[test]
+    fn cubic_returns_to_wmax_near_k() {
+        let mut cc = Cubic::new(MSS);
+        // Grow to 100 segments, then lose.
+        cc.w.cwnd = 100 * MSS;
+        cc.on_congestion_event(100 * MSS, Instant::ZERO);
+        assert_eq!(cc.cwnd(), 70 * MSS);
+        let k = (100.0f64 * 0.3 / 0.4).cbrt(); // ≈ 4.2 s
+        let mut now = Instant::ZERO;
+        let rtt = Duration::from_millis(100);
+        let mut at_k = 0;
+        for i in 0..80 {
+            round(&mut cc, now);
+            now = now + rtt;
+            if (i as f64 + 1.0) * 0.1 >= k && at_k == 0 {
+                at_k = cc.cwnd() / MSS;
+            }
+        }
+        assert!((95..=106).contains(&at_k), "cwnd at K: {at_k}");
+        assert!(
+            cc.cwnd() / MSS > 110,
+            "grows beyond W_max after K: {}",
+            cc.cwnd() / MSS
+        );
+    }
+
+    #[test]
+    fn cubic_uses_the_reno_friendly_region_at_small_rtt() {
+        let mut cubic = Cubic::new(MSS);
+        let mut reno = Reno::new(MSS);
+        cubic.w.cwnd = 20 * MSS;
+        reno.w.cwnd = 20 * MSS;
+        cubic.on_congestion_event(20 * MSS, Instant::ZERO);
+        reno.on_congestion_event(28 * MSS, Instant::ZERO);
+        let mut now = Instant::ZERO;
+        for _ in 0..50 {
+            cubic.on_ack(MSS, Some(Duration::from_micros(200)), 0, now);
+            round(&mut cubic, now);
+            round(&mut reno, now);
+            now = now + Duration::from_micros(200);
+        }
+        // The cubic curve alone stays near 14 segments for seconds (K ≈ 2.5 s); the
+        // Reno-friendly estimate grows ~0.53 segment per RTT from there (RFC 9438 4.3).
+        assert!(
+            cubic.cwnd() >= 35 * MSS,
+            "cubic {} reno {}",
+            cubic.cwnd(),
+            reno.cwnd()
+        );
+        assert!(cubic.cwnd() < reno.cwnd());
+    }
+
+    #[test]
+    fn names_parse() {
+        assert_eq!("cubic".parse::<CcAlgorithm>(), Ok(CcAlgorithm::Cubic));
+        assert!("vegas".parse::<CcAlgorithm>().is_err());
+        assert_eq!(new_cc(CcAlgorithm::Reno, MSS).name(), "reno");
+    }
+}

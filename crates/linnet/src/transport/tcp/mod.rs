@@ -7,11 +7,26 @@
 //! - [`syncookie`]: SYN cookies, used when the SYN queue overflows.
 //! - [`ring`]: the byte ring buffers behind the send and receive queues.
 //! - [`assembler`]: out-of-order bookkeeping on receive and the SACK blocks it yields.
+//! - [`sock`]: the control block (`struct tcp_sock`) and tunables.
+//! - [`hash`]: lookup tables and port allocation (`inet_hashtables`).
+//! - [`input`]: `tcp_v4_rcv` and the state machine; [`listen`]: passive opens and cookies.
+//! - [`output`]: segment building and `tcp_write_xmit`; [`timer`]: the timers.
+//! - [`user`]: the socket calls (`tcp_sendmsg`, `tcp_recvmsg`, `tcp_close`...).
 
 pub mod assembler;
 pub mod cong;
+pub mod hash;
+pub mod input;
 pub mod isn;
+pub mod listen;
+pub mod output;
 pub mod ring;
 pub mod rtt;
 pub mod siphash;
+pub mod sock;
 pub mod syncookie;
+pub mod timer;
+pub mod user;
+
+pub use crate::wire::tcp::SeqNumber;
+pub use sock::{TcpConfig, TcpInfo, TcpSock, TcpState};

@@ -1,0 +1,51 @@
+//! Start-up shared by the examples: a Linnet host on a TAP device.
+
+use linnet::device::tap::TapDevice;
+use linnet::runtime::{spawn_host, Host, HostConfig};
+use std::collections::HashMap;
+
+/// `--key value` pairs from the command line.
+pub fn args() -> HashMap<String, String> {
+    let mut m = HashMap::new();
+    let mut it = std::env::args().skip(1);
+    while let Some(k) = it.next() {
+        if let Some(k) = k.strip_prefix("--") {
+            m.insert(k.to_string(), it.next().unwrap_or_default());
+        }
+    }
+    m
+}
+
+/// Open `--tap NAME` (default `linnet0`), give it `--addr` (default 192.0.2.2/24) and an
+/// optional `--gateway`, and start the stack.
+pub fn host(a: &HashMap<String, String>) -> Host {
+    let name = a.get("tap").map(String::as_str).unwrap_or("linnet0");
+    let tap =
+        TapDevice::open(name).unwrap_or_else(|e| fail(&format!("cannot open TAP {name}: {e}")));
+    let _ = tap.set_link_up(true);
+    let addr = a
+        .get("addr")
+        .map(String::as_str)
+        .unwrap_or("192.0.2.2/24")
+        .parse()
+        .unwrap_or_else(|e| fail(&format!("bad --addr: {e}")));
+    let gateway = a.get("gateway").map(|g| {
+        g.parse()
+            .unwrap_or_else(|e| fail(&format!("bad --gateway: {e}")))
+    });
+    spawn_host(HostConfig {
+        device: Box::new(tap),
+        ifname: None,
+        mac: None,
+        addrs: vec![addr],
+        gateway,
+        seed: linnet::runtime::random_seed(),
+    })
+    .unwrap_or_else(|e| fail(&e))
+}
+
+/// Print an error and exit with status 1.
+pub fn fail(msg: &str) -> ! {
+    eprintln!("error: {msg}");
+    std::process::exit(1)
+}

@@ -1,0 +1,488 @@
+//! The socket layer: the user's side of the stack.
+//!
+//! Linux: net/socket.c and net/ipv4/af_inet.c (`inet_bind`, `inet_listen`, `inet_accept`,
+//! `inet_stream_connect`, `inet_sendmsg`, `inet_recvmsg`, `inet_shutdown`, `inet_release`),
+//! with the socket table standing in for the file descriptor table.
+//!
+//! Every call here is sans-I/O and never blocks: where Linux would sleep it returns
+//! [`Errno::EAGAIN`] (or [`Errno::EINPROGRESS`] for `connect`), and the caller waits for
+//! readiness with [`Stack::register_waker`] (which the blocking and async wrappers in
+//! [`crate::api`] do).
+
+pub mod table;
+
+use crate::errno::Errno;
+use crate::stack::Stack;
+use crate::time::Instant;
+use crate::transport::tcp::cong::CcAlgorithm;
+use crate::transport::tcp::sock::{TcpInfo, TcpState};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::net::SocketAddrV4;
+use std::task::Waker;
+use std::time::Duration;
+
+pub use table::{SockEntry, Socket, SocketTable};
+
+/// A socket handle (the file descriptor analogue). Stale handles of closed sockets are
+/// detected by a generation number and yield [`Errno::EBADF`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct SockId {
+    pub(crate) idx: u32,
+    pub(crate) gen: u32,
+}
+
+impl fmt::Display for SockId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "sk{}", self.idx)
+    }
+}
+
+/// `SOCK_STREAM` (TCP) or `SOCK_DGRAM` (UDP).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SockType {
+    /// TCP.
+    Stream,
+    /// UDP.
+    Dgram,
+}
+
+/// `shutdown()`'s `how`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Shutdown {
+    /// `SHUT_RD`.
+    Read,
+    /// `SHUT_WR`.
+    Write,
+    /// `SHUT_RDWR`.
+    Both,
+}
+
+/// Readiness bits, as `poll(2)` reports them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PollEvents(pub u16);
+
+impl PollEvents {
+    /// `POLLIN`: data (or EOF, or a connection to accept) can be read.
+    pub const IN: PollEvents = PollEvents(0x001);
+    /// `POLLOUT`: data can be written.
+    pub const OUT: PollEvents = PollEvents(0x004);
+    /// `POLLERR`: an error is pending.
+    pub const ERR: PollEvents = PollEvents(0x008);
+    /// `POLLHUP`: both directions are closed.
+    pub const HUP: PollEvents = PollEvents(0x010);
+    /// `POLLRDHUP`: the peer closed its sending side.
+    pub const RDHUP: PollEvents = PollEvents(0x2000);
+
+    /// Whether all bits of `other` are set.
+    pub fn contains(self, other: PollEvents) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// Whether any bit of `other` is set.
+    pub fn intersects(self, other: PollEvents) -> bool {
+        self.0 & other.0 != 0
+    }
+}
+
+impl std::ops::BitOr for PollEvents {
+    type Output = PollEvents;
+    fn bitor(self, rhs: PollEvents) -> PollEvents {
+        PollEvents(self.0 | rhs.0)
+    }
+}
+
+impl std::ops::BitOrAssign for PollEvents {
+    fn bitor_assign(&mut self, rhs: PollEvents) {
+        self.0 |= rhs.0;
+    }
+}
+
+/// Flags of `send`/`recv`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MsgFlags {
+    /// `MSG_PEEK`: read without consuming.
+    pub peek: bool,
+    /// `MSG_DONTWAIT`: never block (every call of the core is non-blocking; the wrappers read it).
+    pub dontwait: bool,
+}
+
+/// A socket option, with its value. Linux: `setsockopt(2)` levels SOL_SOCKET and IPPROTO_TCP.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum SockOpt {
+    /// `SO_REUSEADDR`.
+    ReuseAddr(bool),
+    /// `SO_RCVBUF` (bytes of data the receive queue holds).
+    RcvBuf(usize),
+    /// `SO_SNDBUF` (bytes of data the send queue holds).
+    SndBuf(usize),
+    /// `SO_KEEPALIVE`.
+    KeepAlive(bool),
+    /// `SO_LINGER` (`None`: off).
+    Linger(Option<Duration>),
+    /// `SO_BROADCAST` (UDP).
+    Broadcast(bool),
+    /// `TCP_NODELAY`.
+    NoDelay(bool),
+    /// `TCP_KEEPIDLE`.
+    KeepIdle(Duration),
+    /// `TCP_KEEPINTVL`.
+    KeepIntvl(Duration),
+    /// `TCP_KEEPCNT`.
+    KeepCnt(u32),
+    /// `TCP_CONGESTION`.
+    Congestion(CcAlgorithm),
+}
+
+/// Names of socket options for `getsockopt`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SockOptName {
+    /// `SO_REUSEADDR`.
+    ReuseAddr,
+    /// `SO_RCVBUF`.
+    RcvBuf,
+    /// `SO_SNDBUF`.
+    SndBuf,
+    /// `SO_KEEPALIVE`.
+    KeepAlive,
+    /// `SO_LINGER`.
+    Linger,
+    /// `SO_BROADCAST`.
+    Broadcast,
+    /// `TCP_NODELAY`.
+    NoDelay,
+    /// `TCP_KEEPIDLE`.
+    KeepIdle,
+    /// `TCP_KEEPINTVL`.
+    KeepIntvl,
+    /// `TCP_KEEPCNT`.
+    KeepCnt,
+    /// `TCP_CONGESTION`.
+    Congestion,
+    /// `SO_ERROR` (reading it clears the pending error).
+    Error,
+}
+
+/// What `getsockopt` returns.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum SockOptValue {
+    /// An option's value.
+    Opt(SockOpt),
+    /// `SO_ERROR`: the pending error, if any.
+    Error(Option<i32>),
+}
+
+/// One socket as `ss` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SocketInfo {
+    /// Handle.
+    pub id: SockId,
+    /// `tcp` or `udp`.
+    pub proto: String,
+    /// State (`LISTEN`, `ESTAB`, `UNCONN`...).
+    pub state: String,
+    /// Bytes queued for reading (for a listener: the accept queue length).
+    pub recv_q: u64,
+    /// Bytes queued for sending (for a listener: the backlog).
+    pub send_q: u64,
+    /// Local address.
+    pub local: SocketAddrV4,
+    /// Peer address (0.0.0.0:* when none).
+    pub remote: SocketAddrV4,
+    /// TCP internals, for connected TCP sockets.
+    pub tcp: Option<TcpInfo>,
+}
+
+impl Stack {
+    /// Create a socket. Linux: `__sys_socket` → `inet_create`.
+    pub fn socket(&mut self, ty: SockType) -> Result<SockId, Errno> {
+        let sock = match ty {
+            SockType::Stream => Socket::Tcp(Box::new(self.tcp_new_sock())),
+            SockType::Dgram => Socket::Udp(Box::new(crate::transport::udp::UdpSock::new(
+                self.config.tcp.rmem_default,
+            ))),
+        };
+        self.sockets.insert(sock)
+    }
+
+    /// Bind to a local address and port (port 0: pick an ephemeral one). Linux: `inet_bind`
+    /// → `inet_csk_get_port` / `udp_v4_get_port`.
+    pub fn bind(&mut self, id: SockId, addr: SocketAddrV4) -> Result<(), Errno> {
+        let ip = *addr.ip();
+        if !ip.is_unspecified() && !self.is_local_addr(ip) && !ip.is_broadcast() {
+            return Err(Errno::EADDRNOTAVAIL);
+        }
+        match &self.sockets.get(id)?.sock {
+            Socket::Tcp(_) => self.tcp_bind(id, addr),
+            Socket::Udp(_) => self.udp_bind(id, addr),
+        }
+    }
+
+    /// Start listening. Linux: `inet_listen` → `inet_csk_listen_start`.
+    pub fn listen(&mut self, id: SockId, backlog: u32) -> Result<(), Errno> {
+        match &self.sockets.get(id)?.sock {
+            Socket::Tcp(_) => self.tcp_listen(id, backlog),
+            Socket::Udp(_) => Err(Errno::EOPNOTSUPP),
+        }
+    }
+
+    /// Take an established connection from a listener's accept queue, with its peer.
+    /// `EAGAIN` if none is ready. Linux: `inet_csk_accept`.
+    pub fn accept(&mut self, id: SockId) -> Result<(SockId, SocketAddrV4), Errno> {
+        match &self.sockets.get(id)?.sock {
+            Socket::Tcp(_) => self.inet_csk_accept(id),
+            Socket::Udp(_) => Err(Errno::EOPNOTSUPP),
+        }
+    }
+
+    /// Connect. For TCP this sends a SYN and returns `EINPROGRESS`; later calls return
+    /// `EALREADY` while connecting, `Ok` (or `EISCONN`) once established, or the error that
+    /// ended the attempt. For UDP it sets the default peer. Linux: `inet_stream_connect` /
+    /// `ip4_datagram_connect`.
+    pub fn connect(&mut self, id: SockId, addr: SocketAddrV4, now: Instant) -> Result<(), Errno> {
+        match &self.sockets.get(id)?.sock {
+            Socket::Tcp(_) => self.tcp_v4_connect(id, addr, now),
+            Socket::Udp(_) => self.udp_connect(id, addr),
+        }
+    }
+
+    /// Send bytes on a connected socket; returns how many were queued (a partial write when
+    /// the send buffer fills; `EAGAIN` when nothing fit). Linux: `tcp_sendmsg` / `udp_sendmsg`.
+    pub fn send(&mut self, id: SockId, data: &[u8], now: Instant) -> Result<usize, Errno> {
+        match &self.sockets.get(id)?.sock {
+            Socket::Tcp(_) => self.tcp_sendmsg(id, data, now),
+            Socket::Udp(_) => self.udp_sendmsg(id, data, None, now),
+        }
+    }
+
+    /// Send a datagram to `dst` (UDP). Linux: `udp_sendmsg` with `msg_name`.
+    pub fn send_to(
+        &mut self,
+        id: SockId,
+        data: &[u8],
+        dst: SocketAddrV4,
+        now: Instant,
+    ) -> Result<usize, Errno> {
+        match &self.sockets.get(id)?.sock {
+            Socket::Tcp(_) => Err(Errno::EISCONN),
+            Socket::Udp(_) => self.udp_sendmsg(id, data, Some(dst), now),
+        }
+    }
+
+    /// Receive bytes; `Ok(0)` is end of stream (TCP) or an empty datagram (UDP); `EAGAIN`
+    /// when nothing is ready. Linux: `tcp_recvmsg` / `udp_recvmsg`.
+    pub fn recv(
+        &mut self,
+        id: SockId,
+        buf: &mut [u8],
+        flags: MsgFlags,
+        now: Instant,
+    ) -> Result<usize, Errno> {
+        match &self.sockets.get(id)?.sock {
+            Socket::Tcp(_) => self.tcp_recvmsg(id, buf, flags, now),
+            Socket::Udp(_) => self.udp_recvmsg(id, buf, flags).map(|(n, _)| n),
+        }
+    }
+
+    /// Receive a datagram and its sender (UDP); for TCP the peer address is returned.
+    pub fn recv_from(
+        &mut self,
+        id: SockId,
+        buf: &mut [u8],
+        flags: MsgFlags,
+        now: Instant,
+    ) -> Result<(usize, SocketAddrV4), Errno> {
+        match &self.sockets.get(id)?.sock {
+            Socket::Tcp(t) => {
+                let peer = t.remote;
+                self.tcp_recvmsg(id, buf, flags, now).map(|n| (n, peer))
+            }
+            Socket::Udp(_) => self.udp_recvmsg(id, buf, flags),
+        }
+    }
+
+    /// Shut down one or both directions. Linux: `inet_shutdown` → `tcp_shutdown`.
+    pub fn shutdown(&mut self, id: SockId, how: Shutdown, now: Instant) -> Result<(), Errno> {
+        match &self.sockets.get(id)?.sock {
+            Socket::Tcp(_) => self.tcp_shutdown(id, how, now),
+            Socket::Udp(_) => Ok(()),
+        }
+    }
+
+    /// Close the handle. A TCP connection goes on in the background to deliver queued data and
+    /// its FIN (or is reset: unread data, or `SO_LINGER` 0). Linux: `inet_release` → `tcp_close`.
+    pub fn close(&mut self, id: SockId, now: Instant) -> Result<(), Errno> {
+        match &self.sockets.get(id)?.sock {
+            Socket::Tcp(_) => self.tcp_close(id, now),
+            Socket::Udp(_) => {
+                self.udp_unhash(id);
+                self.sockets.remove(id);
+                Ok(())
+            }
+        }
+    }
+
+    /// The local address. Linux: `inet_getname(peer = 0)`.
+    pub fn getsockname(&self, id: SockId) -> Result<SocketAddrV4, Errno> {
+        Ok(match &self.sockets.get(id)?.sock {
+            Socket::Tcp(t) => t.local,
+            Socket::Udp(u) => u.local,
+        })
+    }
+
+    /// The peer address, `ENOTCONN` if none. Linux: `inet_getname(peer = 1)`.
+    pub fn getpeername(&self, id: SockId) -> Result<SocketAddrV4, Errno> {
+        match &self.sockets.get(id)?.sock {
+            Socket::Tcp(t) => match t.state {
+                TcpState::Closed | TcpState::Listen | TcpState::SynSent => Err(Errno::ENOTCONN),
+                _ => Ok(t.remote),
+            },
+            Socket::Udp(u) => u.remote.ok_or(Errno::ENOTCONN),
+        }
+    }
+
+    /// Set an option. Linux: `sock_setsockopt` / `do_tcp_setsockopt`.
+    pub fn setsockopt(&mut self, id: SockId, opt: SockOpt, now: Instant) -> Result<(), Errno> {
+        let e = self.sockets.get_mut(id)?;
+        match opt {
+            SockOpt::ReuseAddr(v) => e.reuseaddr = v,
+            SockOpt::Broadcast(v) => match &mut e.sock {
+                Socket::Udp(u) => u.broadcast = v,
+                Socket::Tcp(_) => {}
+            },
+            _ => {
+                let Socket::Tcp(t) = &mut e.sock else {
+                    return match opt {
+                        SockOpt::RcvBuf(n) => {
+                            if let Socket::Udp(u) = &mut e.sock {
+                                u.rcvbuf = n.clamp(2048, 64 << 20);
+                            }
+                            Ok(())
+                        }
+                        SockOpt::SndBuf(_) => Ok(()),
+                        _ => Err(Errno::ENOPROTOOPT),
+                    };
+                };
+                return self.tcp_setsockopt(id, opt, now);
+            }
+        }
+        Ok(())
+    }
+
+    /// Read an option. Linux: `sock_getsockopt` / `do_tcp_getsockopt`.
+    pub fn getsockopt(&mut self, id: SockId, name: SockOptName) -> Result<SockOptValue, Errno> {
+        let e = self.sockets.get_mut(id)?;
+        let opt = match (name, &mut e.sock) {
+            (SockOptName::ReuseAddr, _) => SockOpt::ReuseAddr(e.reuseaddr),
+            (SockOptName::Error, Socket::Tcp(t)) => {
+                return Ok(SockOptValue::Error(t.error.take().map(Errno::raw)))
+            }
+            (SockOptName::Error, Socket::Udp(u)) => {
+                return Ok(SockOptValue::Error(u.error.take().map(Errno::raw)))
+            }
+            (SockOptName::Broadcast, Socket::Udp(u)) => SockOpt::Broadcast(u.broadcast),
+            (SockOptName::RcvBuf, Socket::Udp(u)) => SockOpt::RcvBuf(u.rcvbuf),
+            (SockOptName::RcvBuf, Socket::Tcp(t)) => SockOpt::RcvBuf(t.rcvbuf.capacity()),
+            (SockOptName::SndBuf, Socket::Tcp(t)) => SockOpt::SndBuf(t.sndbuf.capacity()),
+            (SockOptName::KeepAlive, Socket::Tcp(t)) => SockOpt::KeepAlive(t.keepalive),
+            (SockOptName::Linger, Socket::Tcp(t)) => SockOpt::Linger(t.linger),
+            (SockOptName::NoDelay, Socket::Tcp(t)) => SockOpt::NoDelay(t.nodelay),
+            (SockOptName::KeepIdle, Socket::Tcp(t)) => SockOpt::KeepIdle(t.keep_idle),
+            (SockOptName::KeepIntvl, Socket::Tcp(t)) => SockOpt::KeepIntvl(t.keep_intvl),
+            (SockOptName::KeepCnt, Socket::Tcp(t)) => SockOpt::KeepCnt(t.keep_cnt),
+            (SockOptName::Congestion, Socket::Tcp(t)) => {
+                SockOpt::Congestion(t.cc.name().parse().map_err(|_| Errno::ENOPROTOOPT)?)
+            }
+            _ => return Err(Errno::ENOPROTOOPT),
+        };
+        Ok(SockOptValue::Opt(opt))
+    }
+
+    /// Readiness of a socket. Linux: `tcp_poll` / `udp_poll`.
+    pub fn poll_socket(&self, id: SockId) -> Result<PollEvents, Errno> {
+        Ok(match &self.sockets.get(id)?.sock {
+            Socket::Tcp(t) => crate::transport::tcp::user::tcp_poll(t),
+            Socket::Udp(u) => u.poll(),
+        })
+    }
+
+    /// Ask to be woken when the socket's readiness may have changed. Wakers fire once (after
+    /// the next change) and are then forgotten; register again after each wake-up.
+    pub fn register_waker(&mut self, id: SockId, waker: &Waker) -> Result<(), Errno> {
+        let e = self.sockets.get_mut(id)?;
+        if !e.wakers.iter().any(|w| w.will_wake(waker)) {
+            e.wakers.push(waker.clone());
+        }
+        Ok(())
+    }
+
+    /// Wakers whose sockets changed since the last call; the runtime wakes them after
+    /// releasing the stack.
+    pub fn take_wakers(&mut self, out: &mut Vec<Waker>) {
+        out.append(&mut self.pending_wakers);
+    }
+
+    /// Note that a socket's readiness may have changed. Linux: `sk->sk_data_ready` /
+    /// `sk_state_change` / `sk_write_space`.
+    pub(crate) fn sk_wake(&mut self, id: SockId) {
+        if let Ok(e) = self.sockets.get_mut(id) {
+            self.pending_wakers.append(&mut e.wakers);
+        }
+    }
+
+    /// The TCP state of a socket (`None` for a stale handle or a UDP socket).
+    pub fn tcp_state(&self, id: SockId) -> Option<TcpState> {
+        self.sockets.tcp(id).ok().map(|t| t.state)
+    }
+
+    /// All sockets as `ss` lists them.
+    pub fn sockets_info(&self) -> Vec<SocketInfo> {
+        let unspec = SocketAddrV4::new(std::net::Ipv4Addr::UNSPECIFIED, 0);
+        self.sockets
+            .iter()
+            .map(|(id, e)| match &e.sock {
+                Socket::Tcp(t) => SocketInfo {
+                    id,
+                    proto: "tcp".into(),
+                    state: t.state.ss_name().into(),
+                    recv_q: if t.state == TcpState::Listen {
+                        t.accept_queue.len() as u64
+                    } else {
+                        t.rcvbuf.len() as u64
+                    },
+                    send_q: if t.state == TcpState::Listen {
+                        t.backlog as u64
+                    } else {
+                        t.sndbuf.len() as u64
+                    },
+                    local: t.local,
+                    remote: if t.state == TcpState::Listen {
+                        unspec
+                    } else {
+                        t.remote
+                    },
+                    tcp: if t.state.is_synchronized() || t.state == TcpState::SynSent {
+                        Some(t.info())
+                    } else {
+                        None
+                    },
+                },
+                Socket::Udp(u) => SocketInfo {
+                    id,
+                    proto: "udp".into(),
+                    state: if u.remote.is_some() {
+                        "ESTAB"
+                    } else {
+                        "UNCONN"
+                    }
+                    .into(),
+                    recv_q: u.rx_bytes as u64,
+                    send_q: 0,
+                    local: u.local,
+                    remote: u.remote.unwrap_or(unspec),
+                    tcp: None,
+                },
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,206 @@
+//! TCP socket lookup tables and port allocation.
+//!
+//! Linux: net/ipv4/inet_hashtables.c (`ehash` for connections by 4-tuple, `lhash2` for
+//! listeners, `bhash` for bound ports; `__inet_lookup_established`, `__inet_lookup_listener`,
+//! `inet_csk_get_port`, `__inet_hash_connect`).
+
+use super::isn::IsnGenerator;
+use super::syncookie::SynCookies;
+use crate::errno::Errno;
+use crate::socket::{SockId, Socket};
+use crate::stack::Stack;
+use crate::stats::TcpStats;
+use crate::time::Instant;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+/// A connection's key: (local, remote).
+pub type FourTuple = (SocketAddrV4, SocketAddrV4);
+
+/// The TCP tables of one stack.
+#[derive(Debug)]
+pub struct TcpTables {
+    /// Connections (every state but LISTEN and CLOSED) by 4-tuple.
+    pub ehash: HashMap<FourTuple, SockId>,
+    /// Listeners by port.
+    pub lhash: HashMap<u16, Vec<SockId>>,
+    /// Sockets holding a bound port (bound, listening or connected).
+    pub bhash: HashMap<u16, Vec<SockId>>,
+    /// Timer queue: (deadline, socket). Entries may be stale; see `tcp_sched`.
+    pub timers: BinaryHeap<Reverse<(Instant, SockId)>>,
+    /// ISN generator (RFC 6528).
+    pub isn: IsnGenerator,
+    /// SYN cookie secret.
+    pub cookies: SynCookies,
+    /// Counters.
+    pub stats: TcpStats,
+    /// Challenge ACKs sent in the current second (RFC 5961 section 7), and that second.
+    pub challenge_count: u32,
+    /// The second `challenge_count` belongs to.
+    pub challenge_second: u64,
+    /// Rotating start for ephemeral port search.
+    pub port_hint: u32,
+}
+
+impl TcpTables {
+    /// Tables keyed from `seed`.
+    pub fn new(seed: u64) -> TcpTables {
+        let k0 = seed ^ 0x7463_705f_6973_6e30;
+        let k1 = seed.rotate_left(17) ^ 0x7463_705f_6973_6e31;
+        TcpTables {
+            ehash: HashMap::new(),
+            lhash: HashMap::new(),
+            bhash: HashMap::new(),
+            timers: BinaryHeap::new(),
+            isn: IsnGenerator::new(k0, k1),
+            cookies: SynCookies::new(k1.rotate_left(7), k0.rotate_left(29)),
+            stats: TcpStats::default(),
+            challenge_count: 0,
+            challenge_second: 0,
+            port_hint: (seed as u32) ^ 0x9e37,
+        }
+    }
+}
+
+impl Stack {
+    /// Find the connection a segment belongs to. Linux: `__inet_lookup_established`.
+    pub(crate) fn tcp_lookup_established(
+        &self,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+    ) -> Option<SockId> {
+        self.tcp.ehash.get(&(local, remote)).copied()
+    }
+
+    /// Find the listener for a SYN: an exact local address beats the wildcard.
+    /// Linux: `__inet_lookup_listener` (scoring with `compute_score`).
+    pub(crate) fn tcp_lookup_listener(&self, local: SocketAddrV4) -> Option<SockId> {
+        let v = self.tcp.lhash.get(&local.port())?;
+        let mut wildcard = None;
+        for &id in v {
+            let Ok(t) = self.sockets.tcp(id) else {
+                continue;
+            };
+            if t.local.ip() == local.ip() {
+                return Some(id);
+            }
+            if t.local.ip().is_unspecified() && wildcard.is_none() {
+                wildcard = Some(id);
+            }
+        }
+        wildcard
+    }
+
+    /// Whether `port` can be bound at `ip` by a socket with `reuse` set. Conflicts are other
+    /// sockets on the port with overlapping addresses, unless both set SO_REUSEADDR and
+    /// neither listens. Linux: `inet_csk_bind_conflict`.
+    fn tcp_bind_conflict(&self, port: u16, ip: Ipv4Addr, reuse: bool) -> bool {
+        let Some(v) = self.tcp.bhash.get(&port) else {
+            return false;
+        };
+        v.iter().any(|&o| {
+            let Ok(e) = self.sockets.get(o) else {
+                return false;
+            };
+            let Socket::Tcp(t) = &e.sock else {
+                return false;
+            };
+            let oip = *t.local.ip();
+            let overlap = oip.is_unspecified() || ip.is_unspecified() || oip == ip;
+            if !overlap {
+                return false;
+            }
+            let listening = t.state == super::sock::TcpState::Listen;
+            !(reuse && e.reuseaddr && !listening)
+        })
+    }
+
+    /// Bind a TCP socket. Linux: `inet_bind` → `inet_csk_get_port`.
+    pub(crate) fn tcp_bind(&mut self, id: SockId, addr: SocketAddrV4) -> Result<(), Errno> {
+        let t = self.sockets.tcp(id)?;
+        if t.local.port() != 0 || t.state != super::sock::TcpState::Closed {
+            return Err(Errno::EINVAL);
+        }
+        let reuse = self.sockets.get(id)?.reuseaddr;
+        let ip = *addr.ip();
+        let port = if addr.port() != 0 {
+            if self.tcp_bind_conflict(addr.port(), ip, reuse) {
+                return Err(Errno::EADDRINUSE);
+            }
+            addr.port()
+        } else {
+            self.tcp_pick_port(|s, p| !s.tcp_bind_conflict(p, ip, false))
+                .ok_or(Errno::EADDRINUSE)?
+        };
+        self.sockets.tcp_mut(id)?.local = SocketAddrV4::new(ip, port);
+        self.tcp.bhash.entry(port).or_default().push(id);
+        Ok(())
+    }
+
+    /// Search the ephemeral range from a rotating start for a port `ok` accepts.
+    pub(crate) fn tcp_pick_port(&mut self, ok: impl Fn(&Stack, u16) -> bool) -> Option<u16> {
+        let (lo, hi) = self.config.tcp.local_port_range;
+        let span = (hi.max(lo) - lo) as u32 + 1;
+        let start = self.tcp.port_hint;
+        for i in 0..span {
+            let p = lo + ((start.wrapping_add(i)) % span) as u16;
+            if ok(self, p) {
+                self.tcp.port_hint = start.wrapping_add(i + 1);
+                return Some(p);
+            }
+        }
+        None
+    }
+
+    /// Choose a local port for `connect` so that the 4-tuple is unique. Linux:
+    /// `__inet_hash_connect` (ports shared by connections to different peers).
+    pub(crate) fn tcp_connect_port(
+        &mut self,
+        local_ip: Ipv4Addr,
+        remote: SocketAddrV4,
+    ) -> Option<u16> {
+        self.tcp_pick_port(|s, p| {
+            let taken_by_bind = s.tcp.bhash.get(&p).is_some_and(|v| {
+                v.iter().any(|&o| {
+                    s.sockets.tcp(o).is_ok_and(|t| {
+                        t.state == super::sock::TcpState::Listen
+                            || t.state == super::sock::TcpState::Closed
+                    })
+                })
+            });
+            !taken_by_bind
+                && !s
+                    .tcp
+                    .ehash
+                    .contains_key(&(SocketAddrV4::new(local_ip, p), remote))
+        })
+    }
+
+    /// Add a socket to the bound-port table.
+    pub(crate) fn tcp_bhash_add(&mut self, id: SockId, port: u16) {
+        let v = self.tcp.bhash.entry(port).or_default();
+        if !v.contains(&id) {
+            v.push(id);
+        }
+    }
+
+    /// Remove a socket from every table. Linux: `inet_unhash` + `inet_put_port`.
+    pub(crate) fn tcp_unhash(&mut self, id: SockId) {
+        let Ok(t) = self.sockets.tcp(id) else {
+            return;
+        };
+        let (local, remote) = (t.local, t.remote);
+        if self.tcp.ehash.get(&(local, remote)) == Some(&id) {
+            self.tcp.ehash.remove(&(local, remote));
+        }
+        for table in [&mut self.tcp.lhash, &mut self.tcp.bhash] {
+            if let Some(v) = table.get_mut(&local.port()) {
+                v.retain(|&o| o != id);
+                if v.is_empty() {
+                    table.remove(&local.port());
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,852 @@
+//! TCP input: from a validated segment to socket state, following RFC 9293 section 3.10.7.
+//!
+//! Linux: net/ipv4/tcp_ipv4.c (`tcp_v4_rcv`, `tcp_v4_conn_request`), tcp_input.c
+//! (`tcp_rcv_state_process`, `tcp_rcv_synsent_state_process`, `tcp_validate_incoming`,
+//! `tcp_ack`, `tcp_data_queue`, `tcp_fin`), tcp_minisocks.c (`tcp_check_req`,
+//! `tcp_timewait_state_process`).
+
+use super::output::tcp_time_stamp;
+use super::sock::{TcpSock, TcpState};
+use crate::buf::PacketBuf;
+use crate::errno::Errno;
+use crate::ip::IpMeta;
+use crate::socket::{SockId, Socket};
+use crate::stack::Stack;
+use crate::stats::DropReason;
+use crate::time::Instant;
+use crate::wire::tcp::{SeqNumber, TcpFlags, TcpPacket, TcpRepr};
+use crate::wire::WireError;
+use std::net::SocketAddrV4;
+use std::time::Duration;
+
+/// PAWS: TS.Recent older than this is no longer trusted (RFC 7323 5.5: 24 days).
+const PAWS_IDLE: Duration = Duration::from_secs(24 * 24 * 3600);
+
+/// What the caller of a segment handler should do with the socket afterwards.
+enum After {
+    /// Run output (data, due ACKs).
+    Output,
+    /// Nothing more.
+    Nothing,
+}
+
+impl Stack {
+    /// Receive a TCP segment (data at the TCP header). Linux: `tcp_v4_rcv`.
+    pub(crate) fn tcp_v4_rcv(&mut self, mut buf: PacketBuf, ip: &IpMeta, now: Instant) {
+        self.tcp.stats.in_segs += 1;
+        if ip.broadcast {
+            return self.drop_pkt(buf, DropReason::IpNotForUs);
+        }
+        let parsed = TcpPacket::new_checked(buf.data()).and_then(|p| {
+            let repr = TcpRepr::parse(&p, ip.src, ip.dst, true)?;
+            Ok((repr, p.header_len()))
+        });
+        let (seg, hlen) = match parsed {
+            Ok(v) => v,
+            Err(WireError::Checksum) => {
+                self.tcp.stats.in_csum_errors += 1;
+                self.tcp.stats.in_errs += 1;
+                return self.drop_pkt(buf, DropReason::TcpCsum);
+            }
+            Err(_) => {
+                self.tcp.stats.in_errs += 1;
+                return self.drop_pkt(buf, DropReason::TcpHdr);
+            }
+        };
+        let hlen = hlen as usize;
+        buf.pull(hlen);
+        buf.trim(seg.payload_len);
+        let local = SocketAddrV4::new(ip.dst, seg.dst_port);
+        let remote = SocketAddrV4::new(ip.src, seg.src_port);
+        if let Some(id) = self.tcp_lookup_established(local, remote) {
+            self.tcp_rcv(id, &seg, &buf, now);
+            return self.recycle(buf);
+        }
+        if let Some(l) = self.tcp_lookup_listener(local) {
+            self.tcp_listen_rcv(l, ip, &seg, now);
+            return self.recycle(buf);
+        }
+        self.tcp_v4_send_reset(ip.src, ip.dst, &seg, now);
+        self.drop_pkt(buf, DropReason::NoSocket)
+    }
+
+    /// A segment for a connection. Linux: `tcp_v4_do_rcv` → `tcp_rcv_state_process`.
+    fn tcp_rcv(&mut self, id: SockId, seg: &TcpRepr, payload: &PacketBuf, now: Instant) {
+        let Ok(sk) = self.sockets.tcp_mut(id) else {
+            return;
+        };
+        sk.last_rcv = now;
+        let after = match sk.state {
+            TcpState::SynSent => self.tcp_rcv_synsent(id, seg, now),
+            TcpState::Closed | TcpState::Listen => After::Nothing,
+            _ => self.tcp_rcv_synchronized(id, seg, payload.data(), now),
+        };
+        if let After::Output = after {
+            self.tcp_output(id, now);
+        }
+        self.tcp_sched(id);
+    }
+
+    /// Adopt the options of the peer's SYN. Linux: `tcp_parse_options` + the negotiation in
+    /// `tcp_rcv_synsent_state_process` / `tcp_openreq_init`.
+    pub(crate) fn tcp_negotiate(&self, sk: &mut TcpSock, seg: &TcpRepr, now: Instant) {
+        let cfg = &self.config.tcp;
+        sk.ts_ok = sk.ts_ok && cfg.timestamps && seg.timestamp.is_some();
+        sk.sack_ok = sk.sack_ok && cfg.sack && seg.sack_permitted;
+        if sk.ws_ok && cfg.window_scaling && seg.window_scale.is_some() {
+            sk.snd_wscale = seg.window_scale.unwrap_or(0).min(14);
+        } else {
+            sk.ws_ok = false;
+            sk.snd_wscale = 0;
+            sk.rcv_wscale = 0;
+        }
+        if let Some((tsval, _)) = seg.timestamp {
+            sk.ts_recent = tsval;
+            sk.ts_recent_stamp = now;
+        }
+        let peer_mss = seg.max_seg_size.unwrap_or(536) as u32;
+        let mut mss = peer_mss.min(sk.adv_mss as u32);
+        if sk.ts_ok {
+            mss = mss.saturating_sub(12);
+        }
+        sk.mss = mss.max(64);
+        sk.cc.set_mss(sk.mss);
+        sk.snd_wnd = seg.window_len as u32;
+        sk.max_snd_wnd = sk.snd_wnd;
+        sk.snd_wl1 = seg.seq_number;
+        sk.snd_wl2 = seg.ack_number.unwrap_or(sk.iss);
+    }
+
+    /// SYN-SENT. Linux: `tcp_rcv_synsent_state_process`.
+    fn tcp_rcv_synsent(&mut self, id: SockId, seg: &TcpRepr, now: Instant) -> After {
+        let Ok(sk) = self.sockets.tcp_mut(id) else {
+            return After::Nothing;
+        };
+        let (iss, snd_max) = (sk.iss, sk.snd_max);
+        if let Some(ack) = seg.ack_number {
+            if ack <= iss || ack > snd_max {
+                if !seg.flags.contains(TcpFlags::RST) {
+                    let (l, r) = (*sk.local.ip(), *sk.remote.ip());
+                    self.tcp_v4_send_reset(r, l, seg, now);
+                }
+                self.count_drop(DropReason::TcpAckUnsent);
+                return After::Nothing;
+            }
+        }
+        if seg.flags.contains(TcpFlags::RST) {
+            if seg.ack_number.is_some() {
+                self.tcp.stats.attempt_fails += 1;
+                self.tcp_reset(id, Errno::ECONNREFUSED);
+            } else {
+                self.count_drop(DropReason::TcpReset);
+            }
+            return After::Nothing;
+        }
+        if !seg.flags.contains(TcpFlags::SYN) {
+            self.count_drop(DropReason::TcpFlags);
+            return After::Nothing;
+        }
+        let mut sk_box = match self.sockets.get_mut(id) {
+            Ok(e) => match &mut e.sock {
+                Socket::Tcp(t) => {
+                    std::mem::replace(t, Box::new(TcpSock::new(&self.config.tcp, 0, 0)))
+                }
+                _ => return After::Nothing,
+            },
+            Err(_) => return After::Nothing,
+        };
+        let sk = &mut *sk_box;
+        self.tcp_negotiate(sk, seg, now);
+        sk.irs = seg.seq_number;
+        sk.rcv_nxt = seg.seq_number + 1;
+        sk.rcv_adv = sk.rcv_nxt;
+        let established = if let Some(ack) = seg.ack_number {
+            sk.snd_una = ack;
+            if sk.snd_nxt < ack {
+                sk.snd_nxt = ack;
+            }
+            sk.state = TcpState::Established;
+            sk.rto_at = None;
+            sk.retransmits = 0;
+            sk.syn_retries = 0;
+            if !sk.ts_ok {
+                // RTT of the handshake (Karn: only if the SYN was not retransmitted).
+                if let Some((_, t)) = sk.rtt_seq.take() {
+                    sk.rtt.sample(now.saturating_since(t));
+                }
+            } else if let Some((_, ecr)) = seg.timestamp {
+                let rtt = tcp_time_stamp(now)
+                    .wrapping_add(sk.ts_offset)
+                    .wrapping_sub(ecr);
+                if rtt < 60_000 {
+                    sk.rtt.sample(Duration::from_millis(rtt as u64));
+                }
+            }
+            sk.rtt_seq = None;
+            sk.ack_now = true;
+            true
+        } else {
+            // Simultaneous open (RFC 9293 3.5, figure 8).
+            sk.state = TcpState::SynReceived;
+            false
+        };
+        if sk.keepalive {
+            sk.keepalive_at = Some(now + sk.keep_idle);
+        }
+        if let Ok(Socket::Tcp(t)) = self.sockets.get_mut(id).map(|e| &mut e.sock) {
+            *t = sk_box;
+        }
+        if established {
+            self.tcp.stats.curr_estab += 1;
+            self.sk_wake(id);
+            After::Output
+        } else {
+            self.tcp_send_syn(id, now);
+            After::Nothing
+        }
+    }
+
+    /// Every state after SYN-SENT. RFC 9293 3.10.7.4; Linux: `tcp_rcv_state_process` with
+    /// `tcp_validate_incoming`, `tcp_ack`, `tcp_data_queue` and `tcp_fin`.
+    fn tcp_rcv_synchronized(
+        &mut self,
+        id: SockId,
+        seg: &TcpRepr,
+        payload: &[u8],
+        now: Instant,
+    ) -> After {
+        let Ok(sk) = self.sockets.tcp_mut(id) else {
+            return After::Nothing;
+        };
+        let rst = seg.flags.contains(TcpFlags::RST);
+        let syn = seg.flags.contains(TcpFlags::SYN);
+        let fin = seg.flags.contains(TcpFlags::FIN);
+
+        // TIME-WAIT: a new SYN may reopen (Linux: tcp_timewait_state_process).
+        if sk.state == TcpState::TimeWait && syn && !rst && seg.ack_number.is_none() {
+            let newer = seg.seq_number > sk.rcv_nxt
+                || matches!((sk.ts_ok, seg.timestamp), (true, Some((tsval, _))) if (tsval.wrapping_sub(sk.ts_recent) as i32) > 0);
+            if newer {
+                let local = sk.local;
+                self.tcp_done(id);
+                if let Some(l) = self.tcp_lookup_listener(local) {
+                    let ip = IpMeta {
+                        src: *seg_remote_ip(self, id).ip(),
+                        dst: *local.ip(),
+                        protocol: crate::wire::IpProtocol::TCP,
+                        ttl: 0,
+                        tos: 0,
+                        broadcast: false,
+                    };
+                    let _ = ip;
+                    let _ = l;
+                }
+                return After::Nothing;
+            }
+        }
+
+        // PAWS (RFC 7323 5.3).
+        if sk.ts_ok && !rst {
+            if let Some((tsval, _)) = seg.timestamp {
+                let older = (tsval.wrapping_sub(sk.ts_recent) as i32) < 0;
+                if older && now.saturating_since(sk.ts_recent_stamp) < PAWS_IDLE {
+                    self.tcp.stats.paws_estab_rejected += 1;
+                    sk.ack_now = true;
+                    self.count_drop(DropReason::TcpRfc7323Paws);
+                    return After::Output;
+                }
+            }
+        }
+
+        // 1. Sequence number acceptability (RFC 9293 table in 3.10.7.4).
+        let seg_len = seg.segment_len();
+        let wnd = (sk.rcv_adv - sk.rcv_nxt).max(0) as usize;
+        let seq = seg.seq_number;
+        let in_window = |s: SeqNumber| s >= sk.rcv_nxt && s < sk.rcv_nxt + wnd;
+        let acceptable = match (seg_len, wnd) {
+            (0, 0) => seq == sk.rcv_nxt,
+            (0, _) => in_window(seq),
+            (_, 0) => false,
+            (n, _) => in_window(seq) || in_window(seq + (n - 1)),
+        };
+        // A zero window still takes the ACK of a segment at rcv_nxt (RFC 9293 "special
+        // allowance"), but not its data.
+        let ack_only_ok = !acceptable && wnd == 0 && seq == sk.rcv_nxt;
+        if !acceptable && !ack_only_ok {
+            if !rst {
+                // Old duplicate or out of window: re-ACK (RFC 9293; Linux tcp_send_dupack).
+                if seg_len > 0 && seq + seg_len <= sk.rcv_nxt {
+                    self.tcp.stats.dup_segs += 1;
+                }
+                sk.ack_now = true;
+                self.count_drop(DropReason::TcpInvalidSequence);
+                return After::Output;
+            }
+            self.count_drop(DropReason::TcpInvalidSequence);
+            return After::Nothing;
+        }
+
+        // 2. RST (RFC 5961 3.2: exact match resets, in-window gets a challenge ACK).
+        if rst {
+            if seq == sk.rcv_nxt {
+                let err = match sk.state {
+                    TcpState::SynReceived if sk.parent.is_some() => None,
+                    TcpState::SynReceived => Some(Errno::ECONNREFUSED),
+                    TcpState::Established
+                    | TcpState::FinWait1
+                    | TcpState::FinWait2
+                    | TcpState::CloseWait => Some(Errno::ECONNRESET),
+                    _ => None,
+                };
+                match sk.state {
+                    TcpState::SynReceived => self.tcp.stats.attempt_fails += 1,
+                    TcpState::Established | TcpState::CloseWait => self.tcp.stats.estab_resets += 1,
+                    _ => {}
+                }
+                match err {
+                    Some(e) => self.tcp_reset(id, e),
+                    None => self.tcp_done(id),
+                }
+                return After::Nothing;
+            }
+            self.tcp_challenge_ack(id, now);
+            self.count_drop(DropReason::TcpReset);
+            return After::Nothing;
+        }
+
+        // 4. SYN in a synchronized state: challenge ACK (RFC 5961 4.2). A retransmitted SYN
+        // in SYN-RECEIVED gets the SYN-ACK again.
+        if syn {
+            if sk.state == TcpState::SynReceived && seq == sk.irs {
+                self.tcp_send_syn(id, now);
+                return After::Nothing;
+            }
+            self.tcp.stats.syn_challenges += 1;
+            self.tcp_challenge_ack(id, now);
+            self.count_drop(DropReason::TcpFlags);
+            return After::Nothing;
+        }
+
+        // 5. ACK.
+        let Some(ack) = seg.ack_number else {
+            self.count_drop(DropReason::TcpFlags);
+            return After::Nothing;
+        };
+        if sk.state == TcpState::SynReceived {
+            if ack <= sk.snd_una || ack > sk.snd_max {
+                let (l, r) = (*sk.local.ip(), *sk.remote.ip());
+                self.tcp_v4_send_reset(r, l, seg, now);
+                return After::Nothing;
+            }
+            if !self.tcp_synrecv_established(id, seg, now) {
+                return After::Nothing;
+            }
+        }
+        let Ok(sk) = self.sockets.tcp_mut(id) else {
+            return After::Nothing;
+        };
+        // RFC 5961 5.2: ACKs of data never sent are answered and dropped; very old ones too.
+        if ack > sk.snd_max {
+            sk.ack_now = true;
+            self.count_drop(DropReason::TcpAckUnsent);
+            return After::Output;
+        }
+        let oldest_ok = sk.snd_una - (sk.max_snd_wnd as usize).max(65535);
+        if ack < oldest_ok {
+            sk.ack_now = true;
+            self.count_drop(DropReason::TcpAckUnsent);
+            return After::Output;
+        }
+        // RFC 7323 4.3: update TS.Recent from in-order segments.
+        if let Some((tsval, _)) = seg.timestamp {
+            if sk.ts_ok && seq <= sk.last_ack_sent && (tsval.wrapping_sub(sk.ts_recent) as i32) >= 0
+            {
+                sk.ts_recent = tsval;
+                sk.ts_recent_stamp = now;
+            }
+        }
+        self.tcp_ack(id, seg, payload.len(), now);
+
+        // State transitions driven by the ACK of our FIN.
+        let Ok(sk) = self.sockets.tcp_mut(id) else {
+            return After::Nothing;
+        };
+        if sk.fin_acked() {
+            match sk.state {
+                TcpState::FinWait1 => {
+                    sk.state = TcpState::FinWait2;
+                    if sk.orphan {
+                        sk.tw_at = Some(now + self.config.tcp.fin_timeout);
+                    }
+                    self.sk_wake(id);
+                }
+                TcpState::Closing => {
+                    self.tcp_time_wait(id, now);
+                    return After::Nothing;
+                }
+                TcpState::LastAck => {
+                    self.tcp_done(id);
+                    return After::Nothing;
+                }
+                _ => {}
+            }
+        }
+        let Ok(sk) = self.sockets.tcp_mut(id) else {
+            return After::Nothing;
+        };
+        if sk.state == TcpState::TimeWait {
+            // A retransmitted FIN: ACK it and restart the 2*MSL timer.
+            if fin {
+                sk.ack_now = true;
+                sk.tw_at = Some(now + self.config.tcp.time_wait);
+                return After::Output;
+            }
+            return After::Nothing;
+        }
+
+        // 7. Data.
+        if !payload.is_empty() && !ack_only_ok {
+            if !sk.state.can_receive() {
+                // CLOSE-WAIT, CLOSING, LAST-ACK: the peer already sent its FIN.
+                return After::Output;
+            }
+            if sk.orphan && sk.fin_seq().is_some() && seq + payload.len() > sk.rcv_nxt {
+                // Nobody will ever read it: abort (Linux: TCPAbortOnData).
+                self.tcp.stats.abort_on_data += 1;
+                self.tcp_send_active_reset(id, now);
+                self.tcp_done(id);
+                return After::Nothing;
+            }
+            self.tcp_data_queue(id, seq, payload, now);
+        }
+
+        // 8. FIN, once everything before it has arrived.
+        let Ok(sk) = self.sockets.tcp_mut(id) else {
+            return After::Nothing;
+        };
+        if fin && !ack_only_ok && seq + payload.len() == sk.rcv_nxt && !sk.fin_rcvd {
+            sk.fin_rcvd = true;
+            sk.rcv_nxt = sk.rcv_nxt + 1;
+            sk.ack_now = true;
+            match sk.state {
+                TcpState::SynReceived | TcpState::Established => sk.state = TcpState::CloseWait,
+                TcpState::FinWait1 => {
+                    if sk.fin_acked() {
+                        self.tcp_send_ack(id, now);
+                        self.tcp_time_wait(id, now);
+                        return After::Nothing;
+                    }
+                    sk.state = TcpState::Closing;
+                }
+                TcpState::FinWait2 => {
+                    self.tcp_send_ack(id, now);
+                    self.tcp_time_wait(id, now);
+                    return After::Nothing;
+                }
+                _ => {}
+            }
+            self.sk_wake(id);
+        }
+        After::Output
+    }
+
+    /// An ICMP error quoting one of our segments. A hard error ends a connection attempt
+    /// (SYN-SENT); for an established connection it is only a soft error (Linux keeps it in
+    /// `sk_err_soft` and retransmission carries on). The quoted sequence number must lie in
+    /// the send window (RFC 5927 4.1). Linux: `tcp_v4_err`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn tcp_v4_err(
+        &mut self,
+        src: std::net::Ipv4Addr,
+        dst: std::net::Ipv4Addr,
+        l4: &[u8],
+        _msg_type: u8,
+        _code: u8,
+        err: Option<Errno>,
+        now: Instant,
+    ) {
+        let _ = now;
+        if l4.len() < 8 {
+            return;
+        }
+        let sport = u16::from_be_bytes([l4[0], l4[1]]);
+        let dport = u16::from_be_bytes([l4[2], l4[3]]);
+        let seq = SeqNumber(u32::from_be_bytes([l4[4], l4[5], l4[6], l4[7]]));
+        let local = SocketAddrV4::new(src, sport);
+        let remote = SocketAddrV4::new(dst, dport);
+        let Some(id) = self.tcp_lookup_established(local, remote) else {
+            return;
+        };
+        let Ok(sk) = self.sockets.tcp_mut(id) else {
+            return;
+        };
+        if seq < sk.snd_una || seq > sk.snd_max {
+            return;
+        }
+        let Some(e) = err else { return };
+        match sk.state {
+            TcpState::SynSent => {
+                self.tcp.stats.attempt_fails += 1;
+                self.tcp_reset(id, e);
+            }
+            TcpState::SynReceived if sk.parent.is_some() => {
+                self.tcp.stats.attempt_fails += 1;
+                self.tcp_done(id);
+            }
+            _ => {}
+        }
+    }
+
+    /// SYN-RECEIVED → ESTABLISHED on a valid ACK; a passive child joins its listener's accept
+    /// queue (or the ACK is dropped if that queue is full). Returns whether it got there.
+    /// Linux: `tcp_check_req` → `inet_csk_complete_hashdance`.
+    fn tcp_synrecv_established(&mut self, id: SockId, seg: &TcpRepr, now: Instant) -> bool {
+        let Ok(sk) = self.sockets.tcp_mut(id) else {
+            return false;
+        };
+        let parent = sk.parent;
+        if let Some(p) = parent {
+            match self.sockets.tcp(p) {
+                Ok(l) if l.state == TcpState::Listen => {
+                    if l.accept_queue.len() >= l.backlog as usize {
+                        self.tcp.stats.listen_overflows += 1;
+                        self.tcp.stats.listen_drops += 1;
+                        self.count_drop(DropReason::TcpListenOverflow);
+                        return false;
+                    }
+                }
+                _ => {
+                    // The listener is gone.
+                    self.tcp_send_active_reset(id, now);
+                    self.tcp_done(id);
+                    return false;
+                }
+            }
+        }
+        let Ok(sk) = self.sockets.tcp_mut(id) else {
+            return false;
+        };
+        sk.state = TcpState::Established;
+        sk.snd_wnd = (seg.window_len as u32) << sk.snd_wscale;
+        sk.max_snd_wnd = sk.max_snd_wnd.max(sk.snd_wnd);
+        sk.snd_wl1 = seg.seq_number;
+        sk.snd_wl2 = seg.ack_number.unwrap_or(sk.snd_una);
+        sk.rto_at = None;
+        sk.syn_retries = 0;
+        if sk.keepalive {
+            sk.keepalive_at = Some(now + sk.keep_idle);
+        }
+        self.tcp.stats.curr_estab += 1;
+        if let Some(p) = parent {
+            if let Ok(l) = self.sockets.tcp_mut(p) {
+                l.syn_qlen = l.syn_qlen.saturating_sub(1);
+                l.accept_queue.push_back(id);
+            }
+            self.sk_wake(p);
+        } else {
+            self.sk_wake(id);
+        }
+        true
+    }
+
+    /// Process the ACK field and window of an acceptable segment. Linux: `tcp_ack` with
+    /// `tcp_clean_rtx_queue`, `tcp_ack_update_window`, `tcp_sacktag_write_queue` and
+    /// `tcp_fastretrans_alert`.
+    fn tcp_ack(&mut self, id: SockId, seg: &TcpRepr, payload_len: usize, now: Instant) {
+        let Ok(sk) = self.sockets.tcp_mut(id) else {
+            return;
+        };
+        let Some(ack) = seg.ack_number else { return };
+        let seq = seg.seq_number;
+        if sk.sack_ok {
+            for (l, r) in seg.sack_ranges.iter().flatten() {
+                sk.sack_add(*l, *r);
+            }
+        }
+        let window = (seg.window_len as u32) << sk.snd_wscale;
+        let mut wake = false;
+        let flight = sk.pipe();
+        if ack > sk.snd_una {
+            // New data acknowledged.
+            let acked = (ack - sk.snd_una) as u32;
+            let data_seq = sk.data_seq();
+            let data_acked = if ack > data_seq {
+                ((ack - data_seq) as usize).min(sk.sndbuf.len())
+            } else {
+                0
+            };
+            sk.sndbuf.dequeue_allocated(data_acked);
+            sk.bytes_acked += data_acked as u64;
+            sk.snd_una = ack;
+            if sk.snd_nxt < ack {
+                sk.snd_nxt = ack;
+            }
+            if sk.high_rxt < ack {
+                sk.high_rxt = ack;
+            }
+            sk.sack_prune();
+            // RTT sample: timestamps, or the timed segment (Karn's rule: never a
+            // retransmitted one; rtt_seq is cleared on retransmission).
+            let mut rtt = None;
+            if sk.ts_ok {
+                if let Some((_, ecr)) = seg.timestamp {
+                    if ecr != 0 {
+                        let r = tcp_time_stamp(now)
+                            .wrapping_add(sk.ts_offset)
+                            .wrapping_sub(ecr);
+                        if r < 60_000 {
+                            rtt = Some(Duration::from_millis(r as u64));
+                        }
+                    }
+                }
+            } else if let Some((s, t)) = sk.rtt_seq {
+                if ack > s {
+                    rtt = Some(now.saturating_since(t));
+                    sk.rtt_seq = None;
+                }
+            }
+            if let Some(r) = rtt {
+                sk.rtt.sample(r);
+            }
+            sk.rtt.reset_backoff();
+            sk.retransmits = 0;
+            sk.probes = 0;
+            if sk.in_recovery {
+                if ack >= sk.recover {
+                    // Full ACK: recovery is over (RFC 6582 3.2 step 3).
+                    sk.in_recovery = false;
+                    sk.dupacks = 0;
+                    sk.cc.on_recovery_exit(now);
+                } else {
+                    // Partial ACK: the next unacknowledged segment is lost too.
+                    if !sk.sack_ok {
+                        sk.dupacks = 0;
+                        sk.high_rxt = sk.snd_una;
+                    }
+                }
+            } else {
+                sk.dupacks = 0;
+                sk.cc.on_ack(acked, rtt, flight, now);
+            }
+            if sk.snd_una == sk.snd_max {
+                sk.rto_at = None;
+            } else {
+                sk.rto_at = Some(now + sk.rtt.rto());
+            }
+            wake = data_acked > 0;
+        } else if ack == sk.snd_una
+            && sk.snd_una != sk.snd_max
+            && payload_len == 0
+            && !seg.flags.intersects(TcpFlags::SYN | TcpFlags::FIN)
+            && window == sk.snd_wnd
+        {
+            // Duplicate ACK (RFC 5681 section 2).
+            sk.dupacks += 1;
+            let sack_loss = sk.sack_ok && sk.sacked_bytes() >= 3 * sk.mss;
+            if !sk.in_recovery && (sk.dupacks >= 3 || sack_loss) {
+                // Fast retransmit; enter recovery (RFC 6582 / RFC 6675).
+                let flight = (sk.snd_max - sk.snd_una).max(0) as u32;
+                sk.in_recovery = true;
+                sk.recover = sk.snd_max;
+                sk.high_rxt = sk.snd_una;
+                sk.rtt_seq = None;
+                sk.cc.on_congestion_event(flight, now);
+                self.tcp.stats.fast_retrans += 1;
+                self.tcp.stats.recoveries += 1;
+            }
+        }
+        let Ok(sk) = self.sockets.tcp_mut(id) else {
+            return;
+        };
+        // Window update (RFC 9293 3.10.7.4, SND.WL1/SND.WL2 rule).
+        if sk.snd_wl1 < seq || (sk.snd_wl1 == seq && sk.snd_wl2 <= ack) {
+            let opened = sk.snd_wnd == 0 && window > 0;
+            sk.snd_wnd = window;
+            sk.max_snd_wnd = sk.max_snd_wnd.max(window);
+            sk.snd_wl1 = seq;
+            sk.snd_wl2 = ack;
+            if opened {
+                sk.persist_at = None;
+                sk.probes = 0;
+            }
+        }
+        if wake {
+            self.sk_wake(id);
+        }
+    }
+
+    /// Queue the data of an acceptable segment: in order into the receive queue, out of
+    /// order beyond it (remembered by the assembler). Linux: `tcp_data_queue` /
+    /// `tcp_data_queue_ofo` / `tcp_ofo_queue`.
+    fn tcp_data_queue(&mut self, id: SockId, seq: SeqNumber, payload: &[u8], now: Instant) {
+        let _ = now;
+        let Ok(sk) = self.sockets.tcp_mut(id) else {
+            return;
+        };
+        let off = seq - sk.rcv_nxt;
+        let mut wake = false;
+        if off <= 0 {
+            let skip = (-off) as usize;
+            if skip >= payload.len() {
+                sk.ack_now = true;
+                self.tcp.stats.dup_segs += 1;
+                return;
+            }
+            let data = &payload[skip..];
+            let had_ofo = !sk.ofo.is_empty();
+            let n = sk.rcvbuf.enqueue_slice(data);
+            if n == 0 {
+                sk.ack_now = true;
+                self.count_drop(DropReason::SocketRcvbuff);
+                return;
+            }
+            sk.rcv_nxt = sk.rcv_nxt + n;
+            sk.bytes_received += n as u64;
+            sk.ofo.shift(n);
+            let more = sk.ofo.remove_front();
+            if more > 0 {
+                sk.rcvbuf.enqueue_unallocated(more);
+                sk.rcv_nxt = sk.rcv_nxt + more;
+                sk.bytes_received += more as u64;
+            }
+            sk.rcv_unacked_segs += 1;
+            if had_ofo
+                || sk.rcv_unacked_segs >= 2
+                || data.len() < sk.mss as usize / 2 && sk.quickack > 0
+            {
+                sk.ack_now = true;
+            }
+            if sk.quickack > 0 {
+                sk.quickack -= 1;
+                sk.ack_now = true;
+            }
+            wake = true;
+        } else {
+            let off = off as usize;
+            let room = sk.rcvbuf.window();
+            if off >= room {
+                sk.ack_now = true;
+                self.tcp.stats.ofo_drop += 1;
+                self.count_drop(DropReason::TcpOfoDrop);
+                return;
+            }
+            let len = payload.len().min(room - off);
+            if sk.ofo.add(off, len).is_err() {
+                sk.ack_now = true;
+                self.tcp.stats.ofo_drop += 1;
+                self.count_drop(DropReason::TcpOfoDrop);
+                return;
+            }
+            sk.rcvbuf.write_unallocated(off, &payload[..len]);
+            self.tcp.stats.ofo_queue += 1;
+            // Out of order: ACK at once with SACK blocks (RFC 5681 4.2).
+            sk.ack_now = true;
+        }
+        if wake {
+            self.sk_wake(id);
+        }
+    }
+
+    /// Send a challenge ACK, at most `tcp_challenge_ack_limit` a second (RFC 5961 section 7).
+    /// Linux: `tcp_send_challenge_ack`.
+    fn tcp_challenge_ack(&mut self, id: SockId, now: Instant) {
+        let sec = now.total_micros() / 1_000_000;
+        if sec != self.tcp.challenge_second {
+            self.tcp.challenge_second = sec;
+            self.tcp.challenge_count = 0;
+        }
+        if self.tcp.challenge_count >= self.config.tcp.challenge_ack_limit {
+            return;
+        }
+        self.tcp.challenge_count += 1;
+        self.tcp.stats.challenge_acks += 1;
+        self.tcp_send_ack(id, now);
+    }
+
+    /// Enter TIME-WAIT. Linux: `tcp_time_wait`.
+    pub(crate) fn tcp_time_wait(&mut self, id: SockId, now: Instant) {
+        let tw = self.config.tcp.time_wait;
+        let Ok(sk) = self.sockets.tcp_mut(id) else {
+            return;
+        };
+        if matches!(sk.state, TcpState::Established | TcpState::CloseWait) {
+            self.tcp.stats.curr_estab = self.tcp.stats.curr_estab.saturating_sub(1);
+        }
+        sk.state = TcpState::TimeWait;
+        sk.rto_at = None;
+        sk.persist_at = None;
+        sk.delack_at = None;
+        sk.keepalive_at = None;
+        sk.tw_at = Some(now + tw);
+        self.sk_wake(id);
+        self.tcp_sched(id);
+    }
+
+    /// The connection was reset or timed out: record the error for the user and finish.
+    /// Linux: `tcp_reset` / `tcp_write_err` → `tcp_done`.
+    pub(crate) fn tcp_reset(&mut self, id: SockId, err: Errno) {
+        if let Ok(sk) = self.sockets.tcp_mut(id) {
+            sk.error = Some(err);
+        }
+        self.tcp_done(id);
+    }
+
+    /// The connection is over: leave the tables; an orphan (or an unaccepted child) is freed,
+    /// a socket the user still holds stays, CLOSED, until `close`. Linux: `tcp_done`.
+    pub(crate) fn tcp_done(&mut self, id: SockId) {
+        let Ok(sk) = self.sockets.tcp_mut(id) else {
+            return;
+        };
+        let prev = sk.state;
+        if matches!(prev, TcpState::Established | TcpState::CloseWait) {
+            self.tcp.stats.curr_estab = self.tcp.stats.curr_estab.saturating_sub(1);
+        }
+        if prev == TcpState::TimeWait {
+            self.tcp.stats.tw += 1;
+        }
+        let parent = sk.parent;
+        let orphan = sk.orphan;
+        sk.rto_at = None;
+        sk.persist_at = None;
+        sk.delack_at = None;
+        sk.keepalive_at = None;
+        sk.tw_at = None;
+        self.tcp_unhash(id);
+        let Ok(sk) = self.sockets.tcp_mut(id) else {
+            return;
+        };
+        sk.state = TcpState::Closed;
+        if let Some(p) = parent {
+            // Not yet accepted: the listener owns it.
+            if let Ok(l) = self.sockets.tcp_mut(p) {
+                if prev == TcpState::SynReceived {
+                    l.syn_qlen = l.syn_qlen.saturating_sub(1);
+                    l.accept_queue.retain(|&c| c != id);
+                    self.sockets.remove(id);
+                    return;
+                }
+            } else {
+                self.sockets.remove(id);
+                return;
+            }
+            // In the accept queue: stays there, closed; accept() hands it out and the user
+            // sees the error (as Linux does).
+            self.sk_wake(id);
+            return;
+        }
+        if orphan {
+            self.sockets.remove(id);
+        } else {
+            self.sk_wake(id);
+        }
+    }
+}
+
+/// The remote address of a socket (helper for TIME-WAIT reuse).
+fn seg_remote_ip(stack: &Stack, id: SockId) -> SocketAddrV4 {
+    stack
+        .sockets
+        .tcp(id)
+        .map(|t| t.remote)
+        .unwrap_or(SocketAddrV4::new(std::net::Ipv4Addr::UNSPECIFIED, 0))
+}

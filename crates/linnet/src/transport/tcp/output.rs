@@ -1,0 +1,462 @@
+//! TCP output: building segments and deciding what to send.
+//!
+//! Linux: net/ipv4/tcp_output.c (`tcp_transmit_skb`, `tcp_write_xmit`, `tcp_send_ack`,
+//! `tcp_send_delayed_ack`, `tcp_retransmit_skb`, `tcp_send_fin`, `tcp_send_active_reset`,
+//! `tcp_xmit_probe_skb`) and net/ipv4/tcp_ipv4.c (`tcp_v4_send_reset`).
+
+use super::sock::{TcpSock, TcpState};
+use crate::buf::{BufPool, PacketBuf, MAX_HEADER};
+use crate::errno::Errno;
+use crate::ip::output::IpSendParams;
+use crate::socket::SockId;
+use crate::stack::Stack;
+use crate::time::Instant;
+use crate::wire::tcp::{SeqNumber, TcpFlags, TcpPacket, TcpRepr};
+use crate::wire::{IpProtocol, Ipv4Addr};
+use std::time::Duration;
+
+/// One segment to build.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Seg {
+    /// Sequence number of the first octet (of the SYN, or of the data).
+    pub seq: SeqNumber,
+    /// Flags (ACK is added in synchronized states).
+    pub flags: TcpFlags,
+    /// Payload: offset in the send queue and length.
+    pub data_off: usize,
+    /// Payload length.
+    pub data_len: usize,
+}
+
+/// The timestamp clock: milliseconds (RFC 7323 recommends 1 ms to 1 s per tick).
+pub fn tcp_time_stamp(now: Instant) -> u32 {
+    now.total_millis() as u32
+}
+
+/// Build one segment of `sk` into a fresh buffer (payload copied once from the send queue).
+/// Linux: `tcp_transmit_skb` (header and options), `tcp_options_write`.
+pub(crate) fn tcp_build(sk: &mut TcpSock, pool: &mut BufPool, seg: Seg, now: Instant) -> PacketBuf {
+    let syn = seg.flags.contains(TcpFlags::SYN);
+    let mut flags = seg.flags;
+    // Every segment but the very first SYN carries an ACK.
+    if !(syn && sk.state == TcpState::SynSent) && !flags.contains(TcpFlags::RST) {
+        flags.insert(TcpFlags::ACK);
+    }
+    let window = if syn {
+        // Window in a SYN is never scaled (RFC 7323 2.2).
+        (sk.rcvbuf.window() as u32).min(0xffff) as u16
+    } else {
+        (sk.select_window() >> sk.rcv_wscale).min(0xffff) as u16
+    };
+    let mut repr = TcpRepr {
+        src_port: sk.local.port(),
+        dst_port: sk.remote.port(),
+        flags,
+        seq_number: seg.seq,
+        ack_number: if flags.contains(TcpFlags::ACK) {
+            Some(sk.rcv_nxt)
+        } else {
+            None
+        },
+        window_len: window,
+        max_seg_size: None,
+        window_scale: None,
+        sack_permitted: false,
+        sack_ranges: [None; 4],
+        timestamp: None,
+        payload_len: seg.data_len,
+    };
+    if syn {
+        repr.max_seg_size = Some(sk.adv_mss);
+        // In SYN-SENT we offer what we are configured for; in a SYN-ACK we answer with what
+        // the peer offered (the flags were set from its SYN).
+        if sk.ws_ok {
+            repr.window_scale = Some(sk.rcv_wscale);
+        }
+        repr.sack_permitted = sk.sack_ok;
+    }
+    if sk.ts_ok {
+        repr.timestamp = Some((tcp_time_stamp(now).wrapping_add(sk.ts_offset), sk.ts_recent));
+    }
+    if sk.sack_ok && !syn && !sk.ofo.is_empty() {
+        let max = if sk.ts_ok { 3 } else { 4 };
+        for (slot, (l, r)) in repr.sack_ranges.iter_mut().zip(sk.ofo.sack_blocks(max)) {
+            *slot = Some((sk.rcv_nxt + l, sk.rcv_nxt + r));
+        }
+    }
+    let hlen = repr.header_len();
+    let total = hlen + seg.data_len;
+    let mut buf = if MAX_HEADER + total <= pool.buf_size() {
+        pool.get(MAX_HEADER)
+    } else {
+        PacketBuf::with_headroom(MAX_HEADER + total, MAX_HEADER)
+    };
+    {
+        let d = buf.put(total);
+        repr.emit(&mut d[..hlen]);
+        if seg.data_len > 0 {
+            let (a, b) = sk.sndbuf.get_allocated(seg.data_off, seg.data_len);
+            d[hlen..hlen + a.len()].copy_from_slice(a);
+            d[hlen + a.len()..hlen + a.len() + b.len()].copy_from_slice(b);
+        }
+        TcpPacket::new_unchecked(&mut d[..]).fill_checksum(*sk.local.ip(), *sk.remote.ip());
+    }
+    buf.reset_transport_header();
+    if let Some(ack) = repr.ack_number {
+        sk.last_ack_sent = ack;
+        sk.ack_now = false;
+        sk.delack_at = None;
+        sk.rcv_unacked_segs = 0;
+    }
+    buf
+}
+
+impl Stack {
+    /// Send a built segment of a socket down to IP.
+    fn tcp_ip_send(
+        &mut self,
+        buf: PacketBuf,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        now: Instant,
+    ) -> Result<(), Errno> {
+        let p = IpSendParams {
+            src: Some(src),
+            dst,
+            protocol: IpProtocol::TCP,
+            ttl: None,
+            tos: 0,
+            dont_frag: true,
+        };
+        self.ip_send(buf, p, now)
+    }
+
+    /// Build and send one segment of socket `id`. Linux: `tcp_transmit_skb`.
+    pub(crate) fn tcp_transmit(&mut self, id: SockId, seg: Seg, now: Instant) -> Result<(), Errno> {
+        let Ok(sk) = self.sockets.tcp_mut(id) else {
+            return Err(Errno::EBADF);
+        };
+        let buf = tcp_build(sk, &mut self.pool, seg, now);
+        let (src, dst) = (*sk.local.ip(), *sk.remote.ip());
+        if seg.data_len > 0 || seg.flags.intersects(TcpFlags::SYN | TcpFlags::FIN) {
+            sk.last_send = now;
+        }
+        self.tcp.stats.out_segs += 1;
+        if seg.flags.contains(TcpFlags::RST) {
+            self.tcp.stats.out_rsts += 1;
+        }
+        self.tcp_ip_send(buf, src, dst, now)
+    }
+
+    /// Send a bare ACK now. Linux: `tcp_send_ack`.
+    pub(crate) fn tcp_send_ack(&mut self, id: SockId, now: Instant) {
+        let Ok(sk) = self.sockets.tcp_mut(id) else {
+            return;
+        };
+        let seq = sk.snd_nxt;
+        let _ = self.tcp_transmit(
+            id,
+            Seg {
+                seq,
+                flags: TcpFlags::ACK,
+                data_off: 0,
+                data_len: 0,
+            },
+            now,
+        );
+    }
+
+    /// A probe the peer must answer with an ACK: a segment one below `snd_una`, no data
+    /// (keepalive and zero-window probes). Linux: `tcp_xmit_probe_skb`.
+    pub(crate) fn tcp_send_probe(&mut self, id: SockId, now: Instant) {
+        let Ok(sk) = self.sockets.tcp_mut(id) else {
+            return;
+        };
+        let seq = sk.snd_una - 1;
+        let _ = self.tcp_transmit(
+            id,
+            Seg {
+                seq,
+                flags: TcpFlags::ACK,
+                data_off: 0,
+                data_len: 0,
+            },
+            now,
+        );
+    }
+
+    /// Abort with a RST at `snd_nxt`. Linux: `tcp_send_active_reset`.
+    pub(crate) fn tcp_send_active_reset(&mut self, id: SockId, now: Instant) {
+        let Ok(sk) = self.sockets.tcp_mut(id) else {
+            return;
+        };
+        let seq = sk.snd_nxt;
+        let _ = self.tcp_transmit(
+            id,
+            Seg {
+                seq,
+                flags: TcpFlags::RST | TcpFlags::ACK,
+                data_off: 0,
+                data_len: 0,
+            },
+            now,
+        );
+    }
+
+    /// Send (or resend) our SYN or SYN-ACK. Linux: `tcp_connect` / `tcp_v4_send_synack`.
+    pub(crate) fn tcp_send_syn(&mut self, id: SockId, now: Instant) {
+        let Ok(sk) = self.sockets.tcp_mut(id) else {
+            return;
+        };
+        let seq = sk.iss;
+        sk.snd_nxt = sk.iss + 1;
+        if sk.snd_max < sk.snd_nxt {
+            sk.snd_max = sk.snd_nxt;
+        }
+        let rto = sk.rtt.rto();
+        sk.rto_at = Some(now + rto);
+        let _ = self.tcp_transmit(
+            id,
+            Seg {
+                seq,
+                flags: TcpFlags::SYN,
+                data_off: 0,
+                data_len: 0,
+            },
+            now,
+        );
+    }
+
+    /// Answer a segment that has no connection with a RST (never a RST to a RST).
+    /// RFC 9293 3.10.7.1; Linux: `tcp_v4_send_reset`.
+    pub(crate) fn tcp_v4_send_reset(
+        &mut self,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        seg: &TcpRepr,
+        now: Instant,
+    ) {
+        if seg.flags.contains(TcpFlags::RST) {
+            return;
+        }
+        let (seq, ack, flags) = match seg.ack_number {
+            Some(a) => (a, None, TcpFlags::RST),
+            None => (
+                SeqNumber(0),
+                Some(seg.seq_number + seg.segment_len()),
+                TcpFlags::RST | TcpFlags::ACK,
+            ),
+        };
+        let repr = TcpRepr {
+            src_port: seg.dst_port,
+            dst_port: seg.src_port,
+            flags,
+            seq_number: seq,
+            ack_number: ack,
+            window_len: 0,
+            max_seg_size: None,
+            window_scale: None,
+            sack_permitted: false,
+            sack_ranges: [None; 4],
+            timestamp: None,
+            payload_len: 0,
+        };
+        self.tcp_send_stateless(dst, src, &repr, now);
+    }
+
+    /// Send a segment that belongs to no socket (RST, SYN-ACK with a cookie).
+    pub(crate) fn tcp_send_stateless(
+        &mut self,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        repr: &TcpRepr,
+        now: Instant,
+    ) {
+        let hlen = repr.header_len();
+        let mut buf = self.pool.get(MAX_HEADER);
+        {
+            let d = buf.put(hlen);
+            repr.emit(d);
+            TcpPacket::new_unchecked(&mut d[..]).fill_checksum(src, dst);
+        }
+        self.tcp.stats.out_segs += 1;
+        if repr.flags.contains(TcpFlags::RST) {
+            self.tcp.stats.out_rsts += 1;
+        }
+        let _ = self.tcp_ip_send(buf, src, dst, now);
+    }
+
+    /// Send what the windows allow: retransmissions of holes during recovery first, then new
+    /// data, then a FIN; arm the retransmission or persist timer. Linux: `tcp_write_xmit`
+    /// (with `tcp_nagle_test`, `tcp_snd_wnd_test`, `tcp_cwnd_test`) and
+    /// `tcp_xmit_retransmit_queue`.
+    pub(crate) fn tcp_write_xmit(&mut self, id: SockId, now: Instant) {
+        // Bounded: each round sends one segment or stops.
+        for _ in 0..4096 {
+            let Ok(sk) = self.sockets.tcp_mut(id) else {
+                return;
+            };
+            if !sk.state.is_synchronized() || sk.state == TcpState::TimeWait {
+                return;
+            }
+            let cwnd = sk.cc.cwnd();
+            let pipe = sk.pipe();
+            // 1. Recovery: retransmit the next hole.
+            if sk.in_recovery && pipe < cwnd {
+                if let Some((seq, len)) = sk.next_hole() {
+                    let off = (seq - sk.data_seq()).max(0) as usize;
+                    let avail = sk.sndbuf.len().saturating_sub(off);
+                    let len = (len as usize).min(avail);
+                    if len > 0 {
+                        sk.high_rxt = seq + len;
+                        sk.total_retrans += 1;
+                        self.tcp.stats.retrans_segs += 1;
+                        self.tcp.stats.out_segs = self.tcp.stats.out_segs.wrapping_sub(1);
+                        let _ = self.tcp_transmit(
+                            id,
+                            Seg {
+                                seq,
+                                flags: TcpFlags::ACK,
+                                data_off: off,
+                                data_len: len,
+                            },
+                            now,
+                        );
+                        self.tcp_arm_rto(id, now, false);
+                        continue;
+                    }
+                }
+            }
+            // 2. New data (or data below snd_max after an RTO rewound snd_nxt).
+            let Ok(sk) = self.sockets.tcp_mut(id) else {
+                return;
+            };
+            if sk.snd_nxt < sk.snd_max {
+                // Resending after a timeout: skip what the peer already holds.
+                let nxt = sk.snd_nxt;
+                if let Some(&(_, r)) = sk.sacked.iter().find(|&&(l, r)| l <= nxt && nxt < r) {
+                    sk.snd_nxt = r;
+                    continue;
+                }
+            }
+            let _ = sk.data_end();
+            let off = (sk.snd_nxt - sk.data_seq()).max(0) as usize;
+            let avail = sk.sndbuf.len().saturating_sub(off);
+            let wnd_end = sk.snd_una + sk.snd_wnd as usize;
+            let wnd_room = (wnd_end - sk.snd_nxt).max(0) as usize;
+            let cwnd_room = cwnd.saturating_sub(sk.pipe()) as usize;
+            let mss = sk.mss as usize;
+            let len = avail.min(mss).min(wnd_room).min(cwnd_room);
+            let fin_ready =
+                sk.fin_seq() == Some(sk.snd_nxt + len) && !sk.fin_sent_at(sk.snd_nxt + len);
+            if len == 0 && !(fin_ready && avail == 0) {
+                break;
+            }
+            if len > 0 && len < mss && len < avail {
+                // Window- or cwnd-limited to a runt: wait (sender SWS avoidance), unless
+                // nothing is in flight and the peer's window is the limit for good.
+                let in_flight = sk.snd_nxt != sk.snd_una;
+                if in_flight || len < (sk.max_snd_wnd as usize / 2) {
+                    break;
+                }
+            }
+            if len > 0 && len < mss && len == avail && !sk.nodelay && !fin_ready {
+                // Nagle: one small segment outstanding at most (RFC 9293 3.8.6.2.1).
+                if sk.snd_nxt != sk.snd_una {
+                    break;
+                }
+            }
+            let seq = sk.snd_nxt;
+            let retransmission = seq < sk.snd_max;
+            let mut flags = TcpFlags::ACK;
+            if len > 0 && len == avail {
+                flags.insert(TcpFlags::PSH);
+            }
+            if fin_ready {
+                flags.insert(TcpFlags::FIN);
+            }
+            sk.snd_nxt = seq + len + usize::from(fin_ready);
+            if sk.snd_nxt > sk.snd_max {
+                sk.snd_max = sk.snd_nxt;
+            }
+            if retransmission {
+                sk.total_retrans += 1;
+                self.tcp.stats.retrans_segs += 1;
+                self.tcp.stats.out_segs = self.tcp.stats.out_segs.wrapping_sub(1);
+            } else {
+                sk.bytes_sent += len as u64;
+                if !sk.ts_ok && sk.rtt_seq.is_none() && len > 0 {
+                    sk.rtt_seq = Some((seq, now));
+                }
+            }
+            if fin_ready {
+                match sk.state {
+                    TcpState::Established => sk.state = TcpState::FinWait1,
+                    TcpState::CloseWait => sk.state = TcpState::LastAck,
+                    _ => {}
+                }
+            }
+            let _ = self.tcp_transmit(
+                id,
+                Seg {
+                    seq,
+                    flags,
+                    data_off: off,
+                    data_len: len,
+                },
+                now,
+            );
+            self.tcp_arm_rto(id, now, false);
+        }
+        // Zero window with data waiting and nothing in flight: probe (persist timer).
+        let Ok(sk) = self.sockets.tcp_mut(id) else {
+            return;
+        };
+        let waiting = sk.data_end() > sk.snd_nxt || (sk.fin_seq().is_some() && !sk.fin_sent());
+        if waiting && sk.snd_max == sk.snd_una && sk.snd_wnd == 0 {
+            if sk.persist_at.is_none() {
+                let backoff = sk.rtt.rto().saturating_mul(1 << sk.probes.min(6));
+                sk.persist_at = Some(now + backoff.min(Duration::from_secs(120)));
+            }
+        } else {
+            sk.persist_at = None;
+        }
+        self.tcp_sched(id);
+    }
+
+    /// Arm the retransmission timer if data is outstanding (restart it when `restart`).
+    /// Linux: `inet_csk_reset_xmit_timer(ICSK_TIME_RETRANS)`.
+    pub(crate) fn tcp_arm_rto(&mut self, id: SockId, now: Instant, restart: bool) {
+        let Ok(sk) = self.sockets.tcp_mut(id) else {
+            return;
+        };
+        if sk.snd_max == sk.snd_una {
+            sk.rto_at = None;
+        } else if restart || sk.rto_at.is_none() {
+            sk.rto_at = Some(now + sk.rtt.rto());
+        }
+    }
+
+    /// After input or a user call: push out data, and the ACK that is due (at once, or
+    /// delayed). Linux: `tcp_data_snd_check` + `__tcp_ack_snd_check`.
+    pub(crate) fn tcp_output(&mut self, id: SockId, now: Instant) {
+        self.tcp_write_xmit(id, now);
+        let delack = self.config.tcp.delack;
+        let Ok(sk) = self.sockets.tcp_mut(id) else {
+            return;
+        };
+        if sk.ack_now {
+            self.tcp_send_ack(id, now);
+        } else if sk.rcv_unacked_segs > 0 && sk.delack_at.is_none() {
+            sk.delack_at = Some(now + delack);
+        }
+        self.tcp_sched(id);
+    }
+}
+
+impl TcpSock {
+    /// Whether a FIN at `fin` has already gone out.
+    fn fin_sent_at(&self, fin: SeqNumber) -> bool {
+        self.snd_max > fin && self.snd_nxt > fin
+    }
+}

@@ -1,0 +1,699 @@
+//! The TCP control block: one connection's (or listener's) state.
+//!
+//! Linux: `struct tcp_sock` (include/linux/tcp.h) with its `inet_connection_sock` and `sock`
+//! parents folded in.
+
+use super::assembler::Assembler;
+use super::cong::{new_cc, CcAlgorithm, CongestionControl};
+use super::ring::RingBuffer;
+use super::rtt::RttEstimator;
+use crate::errno::Errno;
+use crate::socket::SockId;
+use crate::time::Instant;
+use crate::wire::tcp::SeqNumber;
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+use std::fmt;
+use std::net::SocketAddrV4;
+use std::time::Duration;
+
+/// The eleven states of RFC 9293 section 3.3.2. Linux: `enum tcp_states` (`TCP_ESTABLISHED`...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum TcpState {
+    /// No connection.
+    Closed,
+    /// Waiting for a connection request.
+    Listen,
+    /// SYN sent, waiting for SYN-ACK.
+    SynSent,
+    /// SYN received and SYN-ACK sent, waiting for the ACK.
+    SynReceived,
+    /// Open.
+    Established,
+    /// FIN sent, waiting for its ACK or the peer's FIN.
+    FinWait1,
+    /// Our FIN acknowledged, waiting for the peer's FIN.
+    FinWait2,
+    /// Peer's FIN received, waiting for the local close.
+    CloseWait,
+    /// Both FINs crossed, waiting for the ACK of ours.
+    Closing,
+    /// Peer closed first, our FIN sent, waiting for its ACK.
+    LastAck,
+    /// Waiting out old duplicates (2*MSL).
+    TimeWait,
+}
+
+impl TcpState {
+    /// The name `ss` prints (`ESTAB`, `LISTEN`, `SYN-SENT`...).
+    pub fn ss_name(self) -> &'static str {
+        match self {
+            TcpState::Closed => "UNCONN",
+            TcpState::Listen => "LISTEN",
+            TcpState::SynSent => "SYN-SENT",
+            TcpState::SynReceived => "SYN-RECV",
+            TcpState::Established => "ESTAB",
+            TcpState::FinWait1 => "FIN-WAIT-1",
+            TcpState::FinWait2 => "FIN-WAIT-2",
+            TcpState::CloseWait => "CLOSE-WAIT",
+            TcpState::Closing => "CLOSING",
+            TcpState::LastAck => "LAST-ACK",
+            TcpState::TimeWait => "TIME-WAIT",
+        }
+    }
+
+    /// Synchronized states (RFC 9293): a SYN has been exchanged both ways.
+    pub fn is_synchronized(self) -> bool {
+        !matches!(
+            self,
+            TcpState::Closed | TcpState::Listen | TcpState::SynSent | TcpState::SynReceived
+        )
+    }
+
+    /// States in which the peer may still send us data.
+    pub fn can_receive(self) -> bool {
+        matches!(
+            self,
+            TcpState::SynReceived | TcpState::Established | TcpState::FinWait1 | TcpState::FinWait2
+        )
+    }
+
+    /// States in which we may still send data.
+    pub fn can_send(self) -> bool {
+        matches!(self, TcpState::Established | TcpState::CloseWait)
+    }
+}
+
+impl fmt::Display for TcpState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.ss_name())
+    }
+}
+
+/// TCP tunables (Linux: the `net.ipv4.tcp_*` sysctls), defaults as in Linux.
+#[derive(Debug, Clone)]
+pub struct TcpConfig {
+    /// `tcp_syn_retries` (6).
+    pub syn_retries: u32,
+    /// `tcp_synack_retries` (5).
+    pub synack_retries: u32,
+    /// `tcp_retries2` (15): retransmissions before a connection is dropped.
+    pub retries2: u32,
+    /// `tcp_fin_timeout` (60 s): how long an orphan waits in FIN-WAIT-2.
+    pub fin_timeout: Duration,
+    /// TIME-WAIT length, 2*MSL (Linux: `TCP_TIMEWAIT_LEN`, 60 s).
+    pub time_wait: Duration,
+    /// `tcp_keepalive_time` (7200 s).
+    pub keepalive_time: Duration,
+    /// `tcp_keepalive_intvl` (75 s).
+    pub keepalive_intvl: Duration,
+    /// `tcp_keepalive_probes` (9).
+    pub keepalive_probes: u32,
+    /// `tcp_syncookies` (1: send cookies when the SYN queue overflows).
+    pub syncookies: bool,
+    /// `tcp_max_syn_backlog`: upper bound of a listener's SYN queue.
+    pub max_syn_backlog: u32,
+    /// `somaxconn` (4096): upper bound of `listen()`'s backlog.
+    pub somaxconn: u32,
+    /// Default receive buffer (bytes of data).
+    pub rmem_default: usize,
+    /// Default send buffer (bytes of data).
+    pub wmem_default: usize,
+    /// `tcp_window_scaling` (1).
+    pub window_scaling: bool,
+    /// `tcp_timestamps` (1).
+    pub timestamps: bool,
+    /// `tcp_sack` (1).
+    pub sack: bool,
+    /// `tcp_congestion_control` (cubic).
+    pub congestion_control: CcAlgorithm,
+    /// Delayed ACK timeout (Linux: `TCP_DELACK_MIN`, 40 ms).
+    pub delack: Duration,
+    /// `ip_local_port_range` (32768–60999).
+    pub local_port_range: (u16, u16),
+    /// `tcp_challenge_ack_limit`: challenge ACKs per second (RFC 5961).
+    pub challenge_ack_limit: u32,
+    /// Minimum retransmission timeout (Linux: `TCP_RTO_MIN`, 200 ms).
+    pub rto_min: Duration,
+    /// Initial retransmission timeout (Linux: `TCP_TIMEOUT_INIT`, 1 s).
+    pub rto_initial: Duration,
+}
+
+impl Default for TcpConfig {
+    fn default() -> Self {
+        TcpConfig {
+            syn_retries: 6,
+            synack_retries: 5,
+            retries2: 15,
+            fin_timeout: Duration::from_secs(60),
+            time_wait: Duration::from_secs(60),
+            keepalive_time: Duration::from_secs(7200),
+            keepalive_intvl: Duration::from_secs(75),
+            keepalive_probes: 9,
+            syncookies: true,
+            max_syn_backlog: 1024,
+            somaxconn: 4096,
+            rmem_default: 256 * 1024,
+            wmem_default: 256 * 1024,
+            window_scaling: true,
+            timestamps: true,
+            sack: true,
+            congestion_control: CcAlgorithm::Cubic,
+            delack: Duration::from_millis(40),
+            local_port_range: (32768, 60999),
+            challenge_ack_limit: 1000,
+            rto_min: Duration::from_millis(200),
+            rto_initial: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Largest number of SACK scoreboard ranges kept per connection.
+pub const MAX_SACKED_RANGES: usize = 16;
+
+/// Per-connection counters and facts for `ss -ti`. Linux: `struct tcp_info`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TcpInfo {
+    /// State name.
+    pub state: String,
+    /// Smoothed RTT in microseconds.
+    pub rtt_us: u64,
+    /// RTT variance in microseconds.
+    pub rttvar_us: u64,
+    /// Current RTO in microseconds.
+    pub rto_us: u64,
+    /// Congestion window in bytes.
+    pub cwnd: u32,
+    /// Slow-start threshold in bytes (`u32::MAX`: infinite).
+    pub ssthresh: u32,
+    /// Send MSS.
+    pub mss: u32,
+    /// Congestion control name.
+    pub cc: String,
+    /// Segments retransmitted.
+    pub retrans: u64,
+    /// Bytes sent (first transmissions).
+    pub bytes_sent: u64,
+    /// Bytes acknowledged by the peer.
+    pub bytes_acked: u64,
+    /// Bytes received in order.
+    pub bytes_received: u64,
+    /// Bytes waiting in the send queue (unacked + unsent).
+    pub send_q: u32,
+    /// Bytes waiting in the receive queue (unread).
+    pub recv_q: u32,
+    /// Peer's window in bytes.
+    pub snd_wnd: u32,
+    /// Our advertised window in bytes.
+    pub rcv_wnd: u32,
+    /// Window scale shifts (ours to receive, theirs).
+    pub wscale: (u8, u8),
+    /// Options in use: timestamps, SACK.
+    pub ts: bool,
+    /// SACK in use.
+    pub sack: bool,
+}
+
+/// A TCP socket. Fields are grouped as in RFC 9293's TCB.
+#[derive(Debug)]
+pub struct TcpSock {
+    /// Connection state.
+    pub state: TcpState,
+    /// Local address and port (unspecified address/port 0 while unbound).
+    pub local: SocketAddrV4,
+    /// Remote address and port (unspecified until connected).
+    pub remote: SocketAddrV4,
+
+    // --- send sequence space ---
+    /// Initial send sequence number.
+    pub iss: SeqNumber,
+    /// Oldest unacknowledged sequence number.
+    pub snd_una: SeqNumber,
+    /// Next sequence number to send.
+    pub snd_nxt: SeqNumber,
+    /// Highest sequence number sent so far, plus one (BSD's `snd_max`).
+    pub snd_max: SeqNumber,
+    /// Peer's window, in bytes (already scaled).
+    pub snd_wnd: u32,
+    /// Largest window the peer has offered.
+    pub max_snd_wnd: u32,
+    /// Segment sequence number of the last window update.
+    pub snd_wl1: SeqNumber,
+    /// Segment acknowledgment number of the last window update.
+    pub snd_wl2: SeqNumber,
+    /// Peer's window scale shift.
+    pub snd_wscale: u8,
+    /// Effective send MSS (payload bytes per segment).
+    pub mss: u32,
+    /// MSS we advertise.
+    pub adv_mss: u16,
+
+    // --- receive sequence space ---
+    /// Initial receive sequence number.
+    pub irs: SeqNumber,
+    /// Next sequence number expected.
+    pub rcv_nxt: SeqNumber,
+    /// Right edge of the window we last advertised (never moves left).
+    pub rcv_adv: SeqNumber,
+    /// Our window scale shift.
+    pub rcv_wscale: u8,
+
+    // --- options ---
+    /// Timestamps negotiated (RFC 7323).
+    pub ts_ok: bool,
+    /// SACK negotiated (RFC 2018).
+    pub sack_ok: bool,
+    /// Window scaling negotiated.
+    pub ws_ok: bool,
+    /// Most recent valid TSval from the peer (TS.Recent).
+    pub ts_recent: u32,
+    /// When `ts_recent` was updated.
+    pub ts_recent_stamp: Instant,
+    /// Offset added to our timestamp clock for this connection.
+    pub ts_offset: u32,
+    /// Last ACK we sent (for `ts_recent` updates, RFC 7323 4.3).
+    pub last_ack_sent: SeqNumber,
+
+    // --- queues ---
+    /// Send queue: bytes from `snd_una` (data part) on, acknowledged bytes removed.
+    pub sndbuf: RingBuffer,
+    /// Receive queue: in-order bytes not yet read, out-of-order bytes beyond them.
+    pub rcvbuf: RingBuffer,
+    /// Out-of-order bookkeeping, offsets relative to `rcv_nxt`.
+    pub ofo: Assembler,
+    /// The user asked to stop sending (shutdown(SHUT_WR) or close): the FIN's sequence
+    /// number, right after the last data byte.
+    pub fin_at: Option<SeqNumber>,
+    /// The peer's FIN has been received (and queued after its data).
+    pub fin_rcvd: bool,
+    /// Reading has been shut down locally (shutdown(SHUT_RD)).
+    pub rd_shutdown: bool,
+
+    // --- congestion and loss recovery ---
+    /// Congestion control.
+    pub cc: Box<dyn CongestionControl>,
+    /// RTT estimator and RTO.
+    pub rtt: RttEstimator,
+    /// Segment being timed when timestamps are not in use (Karn's algorithm).
+    pub rtt_seq: Option<(SeqNumber, Instant)>,
+    /// Duplicate ACKs in a row.
+    pub dupacks: u32,
+    /// In fast recovery (NewReno / SACK-based).
+    pub in_recovery: bool,
+    /// `snd_max` when recovery began (RFC 6582 "recover").
+    pub recover: SeqNumber,
+    /// Highest sequence retransmitted in this recovery (RFC 6675 HighRxt).
+    pub high_rxt: SeqNumber,
+    /// SACK scoreboard: ranges above `snd_una` the peer holds, sorted, disjoint.
+    pub sacked: Vec<(SeqNumber, SeqNumber)>,
+    /// Consecutive retransmission timeouts (RFC 6298 backoff count).
+    pub retransmits: u32,
+    /// Data was sent and we wait for the peer: the retransmission timer.
+    pub rto_at: Option<Instant>,
+    /// Zero-window probe timer (Linux: the `ICSK_TIME_PROBE0` timer).
+    pub persist_at: Option<Instant>,
+    /// Zero-window probes sent in a row.
+    pub probes: u32,
+    /// Delayed-ACK timer.
+    pub delack_at: Option<Instant>,
+    /// Keepalive timer.
+    pub keepalive_at: Option<Instant>,
+    /// Keepalive probes sent without answer.
+    pub keepalive_probes_sent: u32,
+    /// TIME-WAIT expiry, or the FIN-WAIT-2 timeout of an orphan.
+    pub tw_at: Option<Instant>,
+    /// When the peer was last heard from.
+    pub last_rcv: Instant,
+    /// When we last sent data (for the idle restart of the congestion window).
+    pub last_send: Instant,
+
+    // --- ACK state ---
+    /// An ACK must go out (immediately on the next output run).
+    pub ack_now: bool,
+    /// Received full segments not yet acknowledged (ACK every second one).
+    pub rcv_unacked_segs: u32,
+    /// Quick-ACK budget: ACK at once for the first segments (Linux's quickack mode).
+    pub quickack: u32,
+
+    // --- user settings ---
+    /// `TCP_NODELAY`: disable Nagle.
+    pub nodelay: bool,
+    /// `SO_KEEPALIVE`.
+    pub keepalive: bool,
+    /// `SO_LINGER` (`Some(0)`: abort with RST on close).
+    pub linger: Option<Duration>,
+    /// `TCP_KEEPIDLE` / `TCP_KEEPINTVL` / `TCP_KEEPCNT` overrides.
+    pub keep_idle: Duration,
+    /// Interval between keepalive probes.
+    pub keep_intvl: Duration,
+    /// Probes before giving up.
+    pub keep_cnt: u32,
+    /// Pending error for the user (`sk_err`).
+    pub error: Option<Errno>,
+    /// The user closed the socket: it lives on only to finish the protocol (an orphan).
+    pub orphan: bool,
+
+    // --- listener / child ---
+    /// Listen backlog (accept queue bound).
+    pub backlog: u32,
+    /// Established children waiting for `accept` (listener only).
+    pub accept_queue: VecDeque<SockId>,
+    /// Children in SYN-RECEIVED (listener only).
+    pub syn_qlen: u32,
+    /// The listener this child came from, until it is accepted.
+    pub parent: Option<SockId>,
+    /// SYN-ACK / SYN retransmissions so far.
+    pub syn_retries: u32,
+
+    // --- statistics ---
+    /// Segments retransmitted.
+    pub total_retrans: u64,
+    /// Data bytes sent for the first time.
+    pub bytes_sent: u64,
+    /// Data bytes acknowledged.
+    pub bytes_acked: u64,
+    /// Data bytes received in order.
+    pub bytes_received: u64,
+    /// The timer entry the stack holds for this socket (see `tcp_sched`).
+    pub(crate) scheduled_at: Option<Instant>,
+}
+
+impl TcpSock {
+    /// A closed socket with buffers of the given sizes. Linux: `tcp_init_sock`.
+    pub fn new(cfg: &TcpConfig, rcvbuf: usize, sndbuf: usize) -> TcpSock {
+        let unspec = SocketAddrV4::new(std::net::Ipv4Addr::UNSPECIFIED, 0);
+        let mss = 536;
+        TcpSock {
+            state: TcpState::Closed,
+            local: unspec,
+            remote: unspec,
+            iss: SeqNumber(0),
+            snd_una: SeqNumber(0),
+            snd_nxt: SeqNumber(0),
+            snd_max: SeqNumber(0),
+            snd_wnd: 0,
+            max_snd_wnd: 0,
+            snd_wl1: SeqNumber(0),
+            snd_wl2: SeqNumber(0),
+            snd_wscale: 0,
+            mss,
+            adv_mss: 1460,
+            irs: SeqNumber(0),
+            rcv_nxt: SeqNumber(0),
+            rcv_adv: SeqNumber(0),
+            rcv_wscale: 0,
+            ts_ok: false,
+            sack_ok: false,
+            ws_ok: false,
+            ts_recent: 0,
+            ts_recent_stamp: Instant::ZERO,
+            ts_offset: 0,
+            last_ack_sent: SeqNumber(0),
+            sndbuf: RingBuffer::new(sndbuf),
+            rcvbuf: RingBuffer::new(rcvbuf),
+            ofo: Assembler::new(),
+            fin_at: None,
+            fin_rcvd: false,
+            rd_shutdown: false,
+            cc: new_cc(cfg.congestion_control, mss),
+            rtt: RttEstimator::with_bounds(cfg.rto_min, Duration::from_secs(120), cfg.rto_initial),
+            rtt_seq: None,
+            dupacks: 0,
+            in_recovery: false,
+            recover: SeqNumber(0),
+            high_rxt: SeqNumber(0),
+            sacked: Vec::with_capacity(MAX_SACKED_RANGES),
+            retransmits: 0,
+            rto_at: None,
+            persist_at: None,
+            probes: 0,
+            delack_at: None,
+            keepalive_at: None,
+            keepalive_probes_sent: 0,
+            tw_at: None,
+            last_rcv: Instant::ZERO,
+            last_send: Instant::ZERO,
+            ack_now: false,
+            rcv_unacked_segs: 0,
+            quickack: 16,
+            nodelay: false,
+            keepalive: false,
+            linger: None,
+            keep_idle: cfg.keepalive_time,
+            keep_intvl: cfg.keepalive_intvl,
+            keep_cnt: cfg.keepalive_probes,
+            error: None,
+            orphan: false,
+            backlog: 0,
+            accept_queue: VecDeque::new(),
+            syn_qlen: 0,
+            parent: None,
+            syn_retries: 0,
+            total_retrans: 0,
+            bytes_sent: 0,
+            bytes_acked: 0,
+            bytes_received: 0,
+            scheduled_at: None,
+        }
+    }
+
+    /// The window scale shift to offer for a receive buffer of `cap` bytes: the smallest that
+    /// lets the whole buffer be advertised. Linux: `tcp_select_initial_window`.
+    pub fn wscale_for(cap: usize) -> u8 {
+        let mut s = 0u8;
+        while s < 14 && (cap >> s) > 0xffff {
+            s += 1;
+        }
+        s
+    }
+
+    /// Sequence number of the first data byte in the send queue.
+    pub fn data_seq(&self) -> SeqNumber {
+        // The SYN occupies iss; data starts at iss + 1. Once the SYN is acknowledged,
+        // snd_una is the first unacknowledged data byte.
+        if self.snd_una == self.iss {
+            self.iss + 1
+        } else {
+            self.snd_una
+        }
+    }
+
+    /// Sequence number of the FIN, once the user has queued it: right after the last byte.
+    pub fn fin_seq(&self) -> Option<SeqNumber> {
+        self.fin_at
+    }
+
+    /// Queue a FIN after the data (shutdown for writing). Idempotent.
+    pub fn queue_fin(&mut self) {
+        if self.fin_at.is_none() {
+            self.fin_at = Some(self.data_seq() + self.sndbuf.len());
+        }
+    }
+
+    /// Sequence number just past the last byte of queued data.
+    pub fn data_end(&self) -> SeqNumber {
+        self.data_seq() + self.sndbuf.len()
+    }
+
+    /// Whether our FIN has been sent.
+    pub fn fin_sent(&self) -> bool {
+        match self.fin_seq() {
+            Some(f) => self.snd_max > f,
+            None => false,
+        }
+    }
+
+    /// Whether our FIN has been acknowledged.
+    pub fn fin_acked(&self) -> bool {
+        match self.fin_seq() {
+            Some(f) => self.snd_una > f,
+            None => false,
+        }
+    }
+
+    /// Bytes in flight by RFC 6675's "pipe": sent, not acknowledged, not SACKed, not lost.
+    pub fn pipe(&self) -> u32 {
+        let outstanding = (self.snd_nxt - self.snd_una).max(0) as u32;
+        let sacked = self.sacked_bytes();
+        let lost = if self.in_recovery {
+            self.lost_bytes()
+        } else {
+            0
+        };
+        outstanding.saturating_sub(sacked).saturating_sub(lost)
+    }
+
+    /// Bytes the peer holds out of order: the SACK scoreboard, or for a peer without SACK the
+    /// duplicate ACKs counted as segments (Linux: `tcp_add_reno_sack`).
+    pub fn sacked_bytes(&self) -> u32 {
+        if self.sack_ok {
+            self.sacked
+                .iter()
+                .map(|(l, r)| (*r - *l).max(0) as u32)
+                .sum()
+        } else {
+            let outstanding = (self.snd_nxt - self.snd_una).max(0) as u32;
+            (self.dupacks * self.mss).min(outstanding.saturating_sub(1))
+        }
+    }
+
+    /// Highest SACKed sequence number, or `snd_una`.
+    pub fn high_sacked(&self) -> SeqNumber {
+        self.sacked.last().map_or(self.snd_una, |r| r.1)
+    }
+
+    /// Bytes deemed lost and not yet retransmitted in this recovery.
+    fn lost_bytes(&self) -> u32 {
+        let mut lost = 0u32;
+        let mut pos = self.snd_una.max(self.high_rxt);
+        if self.sack_ok && !self.sacked.is_empty() {
+            for &(l, r) in &self.sacked {
+                if l > pos {
+                    lost += (l - pos) as u32;
+                }
+                pos = pos.max(r);
+            }
+        } else if self.high_rxt <= self.snd_una && self.snd_nxt > self.snd_una {
+            lost = ((self.snd_nxt - self.snd_una) as u32).min(self.mss);
+        }
+        lost
+    }
+
+    /// The next sequence number to retransmit in recovery and how many bytes, if any.
+    pub fn next_hole(&self) -> Option<(SeqNumber, u32)> {
+        let pos = self.snd_una.max(self.high_rxt);
+        if self.sack_ok && !self.sacked.is_empty() {
+            let mut p = pos;
+            for &(l, r) in &self.sacked {
+                if l > p {
+                    return Some((p, ((l - p) as u32).min(self.mss)));
+                }
+                p = p.max(r);
+            }
+            None
+        } else if self.high_rxt <= self.snd_una && self.snd_nxt > self.snd_una {
+            Some((
+                self.snd_una,
+                ((self.snd_nxt - self.snd_una) as u32).min(self.mss),
+            ))
+        } else {
+            None
+        }
+    }
+
+    /// Record a SACK block in the scoreboard (ignoring blocks at or below `snd_una` or
+    /// beyond `snd_max`). Linux: `tcp_sacktag_write_queue`.
+    pub fn sack_add(&mut self, left: SeqNumber, right: SeqNumber) {
+        let left = left.max(self.snd_una);
+        if right <= left || right > self.snd_max {
+            return;
+        }
+        let mut l = left;
+        let mut r = right;
+        let mut i = 0;
+        while i < self.sacked.len() {
+            let (a, b) = self.sacked[i];
+            if b < l || a > r {
+                i += 1;
+                continue;
+            }
+            l = l.min(a);
+            r = r.max(b);
+            self.sacked.remove(i);
+        }
+        let pos = self
+            .sacked
+            .iter()
+            .position(|&(a, _)| a > l)
+            .unwrap_or(self.sacked.len());
+        if self.sacked.len() >= MAX_SACKED_RANGES {
+            // Full: keep the lowest ranges, they matter most for retransmission.
+            if pos >= MAX_SACKED_RANGES {
+                return;
+            }
+            self.sacked.pop();
+        }
+        self.sacked.insert(pos, (l, r));
+    }
+
+    /// Forget scoreboard ranges below the new `snd_una`.
+    pub fn sack_prune(&mut self) {
+        let una = self.snd_una;
+        self.sacked.retain(|&(_, r)| r > una);
+        if let Some(first) = self.sacked.first_mut() {
+            if first.0 < una {
+                first.0 = una;
+            }
+        }
+    }
+
+    /// Whether `[seq, seq+len)` is entirely SACKed.
+    pub fn is_sacked(&self, seq: SeqNumber, len: u32) -> bool {
+        let end = seq + len as usize;
+        self.sacked.iter().any(|&(l, r)| l <= seq && end <= r)
+    }
+
+    /// The receive window to advertise, in bytes, before scaling. RFC 9293 3.8.6.2.2
+    /// (receiver-side silly window avoidance) and never shrinking the right edge.
+    /// Linux: `tcp_select_window` / `__tcp_select_window`.
+    pub fn select_window(&mut self) -> u32 {
+        let free = self.rcvbuf.window() as u32;
+        let cap = self.rcvbuf.capacity() as u32;
+        let cur = (self.rcv_adv - self.rcv_nxt).max(0) as u32;
+        let mut wnd = free;
+        // Do not open the window by less than min(cap/2, mss) at a time.
+        if wnd > cur && wnd - cur < (cap / 2).min(self.mss) && wnd < cap {
+            wnd = cur;
+        }
+        // Never shrink the advertised right edge.
+        wnd = wnd.max(cur);
+        // Round down to the scale granularity (but never below what is already promised).
+        let gran = 1u32 << self.rcv_wscale;
+        let rounded = (wnd / gran) * gran;
+        let wnd = if rounded >= cur { rounded } else { wnd };
+        let max = 0xffffu32 << self.rcv_wscale;
+        let wnd = wnd.min(max);
+        let edge = self.rcv_nxt + wnd as usize;
+        if edge > self.rcv_adv {
+            self.rcv_adv = edge;
+        }
+        wnd
+    }
+
+    /// How much the window would grow if advertised now (for window-update decisions).
+    pub fn window_growth(&self) -> u32 {
+        let free = self.rcvbuf.window() as u32;
+        let cur = (self.rcv_adv - self.rcv_nxt).max(0) as u32;
+        free.saturating_sub(cur)
+    }
+
+    /// Readable bytes.
+    pub fn recv_q(&self) -> usize {
+        self.rcvbuf.len()
+    }
+
+    /// `struct tcp_info` for `ss`.
+    pub fn info(&self) -> TcpInfo {
+        TcpInfo {
+            state: self.state.ss_name().to_string(),
+            rtt_us: self.rtt.srtt().map_or(0, |d| d.as_micros() as u64),
+            rttvar_us: self.rtt.rttvar().as_micros() as u64,
+            rto_us: self.rtt.rto().as_micros() as u64,
+            cwnd: self.cc.cwnd(),
+            ssthresh: self.cc.ssthresh(),
+            mss: self.mss,
+            cc: self.cc.name().to_string(),
+            retrans: self.total_retrans,
+            bytes_sent: self.bytes_sent,
+            bytes_acked: self.bytes_acked,
+            bytes_received: self.bytes_received,
+            send_q: self.sndbuf.len() as u32,
+            recv_q: self.rcvbuf.len() as u32,
+            snd_wnd: self.snd_wnd,
+            rcv_wnd: (self.rcv_adv - self.rcv_nxt).max(0) as u32,
+            wscale: (self.rcv_wscale, self.snd_wscale),
+            ts: self.ts_ok,
+            sack: self.sack_ok,
+        }
+    }
+}

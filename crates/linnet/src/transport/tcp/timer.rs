@@ -1,0 +1,215 @@
+//! TCP timers: retransmission, zero-window probe, delayed ACK, keepalive, TIME-WAIT and the
+//! FIN-WAIT-2 timeout of orphans.
+//!
+//! Linux: net/ipv4/tcp_timer.c (`tcp_retransmit_timer`, `tcp_probe_timer`,
+//! `tcp_delack_timer_handler`, `tcp_keepalive_timer`) and tcp_minisocks.c (TIME-WAIT).
+//!
+//! Each socket keeps its own deadlines; the stack keeps one heap entry per socket at its
+//! earliest deadline ([`Stack::tcp_sched`]), so a poll costs O(log n) per due socket.
+
+use super::sock::TcpState;
+use crate::errno::Errno;
+use crate::socket::SockId;
+use crate::stack::Stack;
+use crate::time::Instant;
+use std::cmp::Reverse;
+
+impl Stack {
+    /// Make sure the timer heap holds an entry at the socket's earliest deadline.
+    pub(crate) fn tcp_sched(&mut self, id: SockId) {
+        let Ok(sk) = self.sockets.tcp_mut(id) else {
+            return;
+        };
+        let next = [
+            sk.rto_at,
+            sk.persist_at,
+            sk.delack_at,
+            sk.keepalive_at,
+            sk.tw_at,
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        let Some(t) = next else { return };
+        if sk.scheduled_at.is_none_or(|s| t < s) {
+            sk.scheduled_at = Some(t);
+            self.tcp.timers.push(Reverse((t, id)));
+        }
+    }
+
+    /// Run the timers that are due; returns the next deadline. Linux: the timer wheel firing
+    /// `tcp_write_timer` / `tcp_delack_timer` / `tcp_keepalive_timer`.
+    pub(crate) fn tcp_timers_run(&mut self, now: Instant) -> Option<Instant> {
+        // Bounded per call: a socket re-armed for `now` waits for the next poll.
+        for _ in 0..100_000 {
+            let Some(&Reverse((t, id))) = self.tcp.timers.peek() else {
+                break;
+            };
+            if t > now {
+                break;
+            }
+            self.tcp.timers.pop();
+            let Ok(sk) = self.sockets.tcp_mut(id) else {
+                continue;
+            };
+            if sk.scheduled_at != Some(t) {
+                continue; // stale entry
+            }
+            sk.scheduled_at = None;
+            self.tcp_timer(id, now);
+            self.tcp_sched(id);
+        }
+        self.tcp.timers.peek().map(|Reverse((t, _))| *t)
+    }
+
+    /// Everything due on one socket.
+    fn tcp_timer(&mut self, id: SockId, now: Instant) {
+        let due = |t: Option<Instant>| t.is_some_and(|t| t <= now);
+        let Ok(sk) = self.sockets.tcp_mut(id) else {
+            return;
+        };
+        if due(sk.tw_at) {
+            sk.tw_at = None;
+            if sk.state == TcpState::FinWait2 {
+                self.tcp.stats.abort_on_linger += 1;
+            }
+            self.tcp_done(id);
+            return;
+        }
+        if due(sk.rto_at) {
+            sk.rto_at = None;
+            self.tcp_retransmit_timer(id, now);
+        }
+        let Ok(sk) = self.sockets.tcp_mut(id) else {
+            return;
+        };
+        if due(sk.persist_at) {
+            sk.persist_at = None;
+            sk.probes += 1;
+            self.tcp.stats.win_probes += 1;
+            self.tcp_send_probe(id, now);
+            // tcp_write_xmit re-arms the timer (with backoff) while the window stays shut.
+            self.tcp_write_xmit(id, now);
+        }
+        let Ok(sk) = self.sockets.tcp_mut(id) else {
+            return;
+        };
+        if due(sk.delack_at) {
+            sk.delack_at = None;
+            if sk.rcv_unacked_segs > 0 || sk.ack_now {
+                self.tcp.stats.delayed_acks += 1;
+                self.tcp_send_ack(id, now);
+            }
+        }
+        let Ok(sk) = self.sockets.tcp_mut(id) else {
+            return;
+        };
+        if due(sk.keepalive_at) {
+            sk.keepalive_at = None;
+            self.tcp_keepalive_timer(id, now);
+        }
+    }
+
+    /// The retransmission timer fired. Linux: `tcp_retransmit_timer` (+ `tcp_write_timeout`).
+    fn tcp_retransmit_timer(&mut self, id: SockId, now: Instant) {
+        let cfg_syn = self.config.tcp.syn_retries;
+        let cfg_synack = self.config.tcp.synack_retries;
+        let cfg_retries2 = self.config.tcp.retries2;
+        let Ok(sk) = self.sockets.tcp_mut(id) else {
+            return;
+        };
+        match sk.state {
+            TcpState::SynSent | TcpState::SynReceived => {
+                let limit = if sk.state == TcpState::SynSent {
+                    cfg_syn
+                } else {
+                    cfg_synack
+                };
+                if sk.syn_retries >= limit {
+                    self.tcp.stats.attempt_fails += 1;
+                    self.tcp.stats.abort_on_timeout += 1;
+                    self.tcp_reset(id, Errno::ETIMEDOUT);
+                    return;
+                }
+                sk.syn_retries += 1;
+                sk.rtt.backoff();
+                sk.rtt_seq = None;
+                sk.total_retrans += 1;
+                self.tcp.stats.retrans_segs += 1;
+                self.tcp.stats.timeouts += 1;
+                self.tcp_send_syn(id, now);
+            }
+            TcpState::Closed | TcpState::Listen | TcpState::TimeWait => {}
+            _ => {
+                if sk.snd_una == sk.snd_max {
+                    return;
+                }
+                if sk.retransmits >= cfg_retries2 {
+                    self.tcp.stats.abort_on_timeout += 1;
+                    if matches!(sk.state, TcpState::Established | TcpState::CloseWait) {
+                        self.tcp.stats.estab_resets += 1;
+                    }
+                    self.tcp_reset(id, Errno::ETIMEDOUT);
+                    return;
+                }
+                sk.retransmits += 1;
+                self.tcp.stats.timeouts += 1;
+                let flight = (sk.snd_max - sk.snd_una).max(0) as u32;
+                sk.cc.on_rto(flight, now);
+                sk.in_recovery = false;
+                sk.dupacks = 0;
+                sk.rtt_seq = None;
+                sk.rtt.backoff();
+                // Go back to snd_una; SACKed ranges are skipped when resending.
+                sk.snd_nxt = sk.snd_una;
+                sk.high_rxt = sk.snd_una;
+                sk.rto_at = Some(now + sk.rtt.rto());
+                self.tcp_write_xmit(id, now);
+                // Nothing could be sent (zero window): still probe with the first segment.
+                let Ok(sk) = self.sockets.tcp_mut(id) else {
+                    return;
+                };
+                if sk.snd_nxt == sk.snd_una && sk.snd_max != sk.snd_una {
+                    sk.rto_at = Some(now + sk.rtt.rto());
+                    self.tcp_send_probe(id, now);
+                }
+            }
+        }
+    }
+
+    /// Keepalive. Linux: `tcp_keepalive_timer`.
+    fn tcp_keepalive_timer(&mut self, id: SockId, now: Instant) {
+        let Ok(sk) = self.sockets.tcp_mut(id) else {
+            return;
+        };
+        if !sk.keepalive
+            || !matches!(
+                sk.state,
+                TcpState::Established | TcpState::CloseWait | TcpState::FinWait2
+            )
+        {
+            return;
+        }
+        let idle = now.saturating_since(sk.last_rcv);
+        if idle < sk.keep_idle && sk.keepalive_probes_sent == 0 {
+            sk.keepalive_at = Some(sk.last_rcv + sk.keep_idle);
+            return;
+        }
+        if sk.keepalive_probes_sent > 0 && now.saturating_since(sk.last_rcv) < sk.keep_intvl {
+            // Heard from the peer since the last probe.
+            sk.keepalive_probes_sent = 0;
+            sk.keepalive_at = Some(sk.last_rcv + sk.keep_idle);
+            return;
+        }
+        if sk.keepalive_probes_sent >= sk.keep_cnt {
+            self.tcp.stats.abort_on_timeout += 1;
+            self.tcp_send_active_reset(id, now);
+            self.tcp_reset(id, Errno::ETIMEDOUT);
+            return;
+        }
+        sk.keepalive_probes_sent += 1;
+        sk.keepalive_at = Some(now + sk.keep_intvl);
+        self.tcp.stats.keepalive_probes += 1;
+        self.tcp_send_probe(id, now);
+    }
+}

@@ -1,0 +1,503 @@
+//! The TCP side of the socket calls: listen, accept, connect, send, receive, shutdown, close,
+//! options and poll.
+//!
+//! Linux: net/ipv4/tcp.c (`tcp_sendmsg`, `tcp_recvmsg`, `tcp_shutdown`, `tcp_close`,
+//! `tcp_poll`, `do_tcp_setsockopt`), tcp_ipv4.c (`tcp_v4_connect`), inet_connection_sock.c
+//! (`inet_csk_listen_start`, `inet_csk_accept`, `inet_csk_listen_stop`).
+
+use super::cong::new_cc;
+use super::ring::RingBuffer;
+use super::sock::{TcpSock, TcpState};
+use crate::errno::Errno;
+use crate::socket::{MsgFlags, PollEvents, Shutdown, SockId, SockOpt};
+use crate::stack::Stack;
+use crate::time::Instant;
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+/// Smallest and largest socket buffer (bytes of data).
+const BUF_MIN: usize = 4096;
+const BUF_MAX: usize = 64 << 20;
+
+/// Readiness of a TCP socket. Linux: `tcp_poll`.
+pub fn tcp_poll(sk: &TcpSock) -> PollEvents {
+    let mut ev = PollEvents::default();
+    if sk.state == TcpState::Listen {
+        if !sk.accept_queue.is_empty() {
+            ev |= PollEvents::IN;
+        }
+        return ev;
+    }
+    if sk.error.is_some() {
+        ev |= PollEvents::ERR;
+    }
+    match sk.state {
+        TcpState::Closed => {
+            // Never connected: nothing; after a connection (reset or finished): hang-up.
+            if sk.error.is_some() || sk.remote.port() != 0 {
+                ev |= PollEvents::HUP | PollEvents::IN | PollEvents::OUT;
+            }
+            return ev;
+        }
+        TcpState::SynSent | TcpState::SynReceived => return ev,
+        _ => {}
+    }
+    if sk.fin_rcvd || sk.rd_shutdown {
+        ev |= PollEvents::IN | PollEvents::RDHUP;
+    }
+    if !sk.rcvbuf.is_empty() {
+        ev |= PollEvents::IN;
+    }
+    if sk.fin_rcvd && sk.fin_seq().is_some() {
+        ev |= PollEvents::HUP;
+    }
+    if sk.state.can_send() && sk.fin_seq().is_none() && sk.sndbuf.window() > 0 {
+        ev |= PollEvents::OUT;
+    }
+    ev
+}
+
+impl Stack {
+    /// A fresh socket with the stack's default buffers. Linux: `tcp_v4_init_sock`.
+    pub(crate) fn tcp_new_sock(&self) -> TcpSock {
+        let c = &self.config.tcp;
+        TcpSock::new(c, c.rmem_default, c.wmem_default)
+    }
+
+    /// Largest MSS usable towards `dst`: the route's MTU less headers, bounded by what a pool
+    /// buffer holds. Linux: `tcp_mss_clamp` / `dst_metric_advmss`.
+    pub(crate) fn tcp_route_mss(&self, dst: Ipv4Addr) -> u16 {
+        let mtu = self
+            .ip_route_output(dst, None)
+            .ok()
+            .and_then(|rt| self.iface(rt.ifindex).map(|i| i.mtu))
+            .unwrap_or(1500);
+        let buf_room = self
+            .pool
+            .buf_size()
+            .saturating_sub(crate::buf::MAX_HEADER + 60);
+        (mtu.min(buf_room).saturating_sub(40)).clamp(88, 65495) as u16
+    }
+
+    /// Start listening. Linux: `inet_listen` → `inet_csk_listen_start`.
+    pub(crate) fn tcp_listen(&mut self, id: SockId, backlog: u32) -> Result<(), Errno> {
+        let somaxconn = self.config.tcp.somaxconn;
+        let state = self.sockets.tcp(id)?.state;
+        match state {
+            TcpState::Listen => {
+                self.sockets.tcp_mut(id)?.backlog = backlog.clamp(1, somaxconn);
+                return Ok(());
+            }
+            TcpState::Closed => {}
+            _ => return Err(Errno::EINVAL),
+        }
+        if self.sockets.tcp(id)?.local.port() == 0 {
+            self.tcp_bind(id, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0))?;
+        }
+        // A port bound with SO_REUSEADDR alongside others cannot listen if another listens.
+        let local = self.sockets.tcp(id)?.local;
+        if let Some(v) = self.tcp.lhash.get(&local.port()) {
+            let clash = v.iter().any(|&o| {
+                self.sockets.tcp(o).is_ok_and(|t| {
+                    let oip = *t.local.ip();
+                    oip.is_unspecified() || local.ip().is_unspecified() || oip == *local.ip()
+                })
+            });
+            if clash {
+                return Err(Errno::EADDRINUSE);
+            }
+        }
+        let sk = self.sockets.tcp_mut(id)?;
+        sk.state = TcpState::Listen;
+        // Linux allows backlog + 1 connections in the accept queue; 0 still allows one.
+        sk.backlog = backlog.clamp(1, somaxconn);
+        self.tcp.lhash.entry(local.port()).or_default().push(id);
+        Ok(())
+    }
+
+    /// Take a connection from the accept queue. Linux: `inet_csk_accept`.
+    pub(crate) fn inet_csk_accept(&mut self, id: SockId) -> Result<(SockId, SocketAddrV4), Errno> {
+        let l = self.sockets.tcp_mut(id)?;
+        if l.state != TcpState::Listen {
+            return Err(Errno::EINVAL);
+        }
+        let Some(child) = l.accept_queue.pop_front() else {
+            return Err(Errno::EAGAIN);
+        };
+        let c = self.sockets.tcp_mut(child)?;
+        c.parent = None;
+        let peer = c.remote;
+        Ok((child, peer))
+    }
+
+    /// Active open. Linux: `tcp_v4_connect` → `tcp_connect`.
+    pub(crate) fn tcp_v4_connect(
+        &mut self,
+        id: SockId,
+        addr: SocketAddrV4,
+        now: Instant,
+    ) -> Result<(), Errno> {
+        let sk = self.sockets.tcp_mut(id)?;
+        match sk.state {
+            TcpState::Closed => {
+                if let Some(e) = sk.error.take() {
+                    return Err(e);
+                }
+                if sk.remote.port() != 0 {
+                    // A finished connection cannot be reused.
+                    return Err(Errno::EISCONN);
+                }
+            }
+            TcpState::SynSent | TcpState::SynReceived => return Err(Errno::EALREADY),
+            TcpState::Listen => return Err(Errno::EINVAL),
+            _ => return Err(Errno::EISCONN),
+        }
+        if addr.port() == 0
+            || addr.ip().is_unspecified()
+            || addr.ip().is_broadcast()
+            || addr.ip().is_multicast()
+        {
+            return Err(Errno::EINVAL);
+        }
+        let bound = sk.local;
+        let rt = self.ip_route_output(*addr.ip(), None)?;
+        let local_ip = if bound.ip().is_unspecified() {
+            rt.src
+        } else {
+            *bound.ip()
+        };
+        let port = if bound.port() != 0 {
+            if self
+                .tcp
+                .ehash
+                .contains_key(&(SocketAddrV4::new(local_ip, bound.port()), addr))
+            {
+                return Err(Errno::EADDRNOTAVAIL);
+            }
+            bound.port()
+        } else {
+            self.tcp_connect_port(local_ip, addr)
+                .ok_or(Errno::EADDRNOTAVAIL)?
+        };
+        let local = SocketAddrV4::new(local_ip, port);
+        let iss = self
+            .tcp
+            .isn
+            .isn(local_ip, port, *addr.ip(), addr.port(), now);
+        let ts_off = self.tcp.isn.ts_offset(local_ip, *addr.ip());
+        let adv_mss = self.tcp_route_mss(*addr.ip());
+        let cfg = self.config.tcp.clone();
+        let sk = self.sockets.tcp_mut(id)?;
+        sk.local = local;
+        sk.remote = addr;
+        sk.iss = super::SeqNumber(iss);
+        sk.snd_una = sk.iss;
+        sk.snd_nxt = sk.iss;
+        sk.snd_max = sk.iss;
+        sk.ts_offset = ts_off;
+        sk.adv_mss = adv_mss;
+        sk.ws_ok = cfg.window_scaling;
+        sk.rcv_wscale = if cfg.window_scaling {
+            TcpSock::wscale_for(sk.rcvbuf.capacity())
+        } else {
+            0
+        };
+        sk.sack_ok = cfg.sack;
+        sk.ts_ok = cfg.timestamps;
+        sk.state = TcpState::SynSent;
+        sk.rtt_seq = Some((sk.iss, now));
+        self.tcp.ehash.insert((local, addr), id);
+        self.tcp_bhash_add(id, port);
+        self.tcp.stats.active_opens += 1;
+        self.tcp_send_syn(id, now);
+        self.tcp_sched(id);
+        Err(Errno::EINPROGRESS)
+    }
+
+    /// Queue data for sending. Linux: `tcp_sendmsg_locked`.
+    pub(crate) fn tcp_sendmsg(
+        &mut self,
+        id: SockId,
+        data: &[u8],
+        now: Instant,
+    ) -> Result<usize, Errno> {
+        let sk = self.sockets.tcp_mut(id)?;
+        if let Some(e) = sk.error.take() {
+            return Err(e);
+        }
+        match sk.state {
+            TcpState::SynSent | TcpState::SynReceived => return Err(Errno::EAGAIN),
+            TcpState::Closed | TcpState::Listen => {
+                return Err(if sk.remote.port() != 0 {
+                    Errno::EPIPE
+                } else {
+                    Errno::ENOTCONN
+                })
+            }
+            _ => {}
+        }
+        if !sk.state.can_send() || sk.fin_seq().is_some() {
+            return Err(Errno::EPIPE);
+        }
+        if data.is_empty() {
+            return Ok(0);
+        }
+        let n = sk.sndbuf.enqueue_slice(data);
+        if n == 0 {
+            return Err(Errno::EAGAIN);
+        }
+        if sk.snd_max == sk.snd_una
+            && now.saturating_since(sk.last_send) > sk.rtt.rto()
+            && sk.bytes_sent > 0
+        {
+            // Restart after idle (RFC 5681 4.1).
+            let rto = sk.rtt.rto();
+            sk.cc.on_idle_restart(rto, now);
+        }
+        self.tcp_write_xmit(id, now);
+        Ok(n)
+    }
+
+    /// Read received data. Linux: `tcp_recvmsg_locked` (+ `tcp_cleanup_rbuf` for the window
+    /// update after reading).
+    pub(crate) fn tcp_recvmsg(
+        &mut self,
+        id: SockId,
+        out: &mut [u8],
+        flags: MsgFlags,
+        now: Instant,
+    ) -> Result<usize, Errno> {
+        let sk = self.sockets.tcp_mut(id)?;
+        if sk.state == TcpState::Listen {
+            return Err(Errno::ENOTCONN);
+        }
+        if !sk.rcvbuf.is_empty() && !out.is_empty() {
+            if flags.peek {
+                return Ok(sk.rcvbuf.peek(0, out));
+            }
+            let n = sk.rcvbuf.dequeue_slice(out);
+            // Tell the peer about the space we made if it matters (Linux: tcp_cleanup_rbuf:
+            // the window would grow by at least two segments or half the buffer).
+            let growth = sk.window_growth();
+            let cap = sk.rcvbuf.capacity() as u32;
+            let cur = (sk.rcv_adv - sk.rcv_nxt).max(0) as u32;
+            if sk.state.can_receive()
+                && (growth >= 2 * sk.mss
+                    || (growth >= cap / 2 && growth > 0)
+                    || (cur == 0 && growth > 0))
+            {
+                sk.ack_now = true;
+                self.tcp_output(id, now);
+            }
+            return Ok(n);
+        }
+        if out.is_empty() {
+            return Ok(0);
+        }
+        if let Some(e) = sk.error.take() {
+            return Err(e);
+        }
+        if sk.fin_rcvd || sk.rd_shutdown {
+            return Ok(0);
+        }
+        match sk.state {
+            TcpState::Closed => {
+                if sk.remote.port() != 0 {
+                    Ok(0)
+                } else {
+                    Err(Errno::ENOTCONN)
+                }
+            }
+            _ => Err(Errno::EAGAIN),
+        }
+    }
+
+    /// Shut down a direction. Linux: `tcp_shutdown` (+ `inet_shutdown`).
+    pub(crate) fn tcp_shutdown(
+        &mut self,
+        id: SockId,
+        how: Shutdown,
+        now: Instant,
+    ) -> Result<(), Errno> {
+        let sk = self.sockets.tcp_mut(id)?;
+        match sk.state {
+            TcpState::Closed | TcpState::Listen | TcpState::SynSent => {
+                if sk.state == TcpState::Listen && how != Shutdown::Write {
+                    // Linux: shutdown(SHUT_RD) on a listener stops it.
+                    return self.tcp_listen_stop(id, now);
+                }
+                return Err(Errno::ENOTCONN);
+            }
+            _ => {}
+        }
+        if matches!(how, Shutdown::Read | Shutdown::Both) {
+            sk.rd_shutdown = true;
+        }
+        if matches!(how, Shutdown::Write | Shutdown::Both)
+            && matches!(
+                sk.state,
+                TcpState::Established | TcpState::CloseWait | TcpState::SynReceived
+            )
+        {
+            sk.queue_fin();
+            self.tcp_write_xmit(id, now);
+        }
+        self.sk_wake(id);
+        Ok(())
+    }
+
+    /// Stop a listener: reset queued and half-open children. Linux: `inet_csk_listen_stop`.
+    fn tcp_listen_stop(&mut self, id: SockId, now: Instant) -> Result<(), Errno> {
+        let queued: Vec<SockId> = self.sockets.tcp_mut(id)?.accept_queue.drain(..).collect();
+        let half_open: Vec<SockId> = self
+            .tcp
+            .ehash
+            .values()
+            .copied()
+            .filter(|&c| self.sockets.tcp(c).is_ok_and(|t| t.parent == Some(id)))
+            .collect();
+        for c in queued.into_iter().chain(half_open) {
+            if let Ok(t) = self.sockets.tcp_mut(c) {
+                t.parent = None;
+                t.orphan = true;
+                if t.state.is_synchronized() || t.state == TcpState::SynReceived {
+                    self.tcp.stats.abort_on_close += 1;
+                    self.tcp_send_active_reset(c, now);
+                }
+            }
+            if self
+                .sockets
+                .tcp(c)
+                .is_ok_and(|t| t.state != TcpState::Closed)
+            {
+                self.tcp_done(c);
+            } else {
+                self.sockets.remove(c);
+            }
+        }
+        self.tcp_unhash(id);
+        if let Ok(sk) = self.sockets.tcp_mut(id) {
+            sk.state = TcpState::Closed;
+            sk.syn_qlen = 0;
+        }
+        Ok(())
+    }
+
+    /// Close. Linux: `tcp_close`.
+    pub(crate) fn tcp_close(&mut self, id: SockId, now: Instant) -> Result<(), Errno> {
+        let sk = self.sockets.tcp_mut(id)?;
+        match sk.state {
+            TcpState::Listen => {
+                self.tcp_listen_stop(id, now)?;
+                self.sockets.remove(id);
+                return Ok(());
+            }
+            TcpState::Closed | TcpState::SynSent => {
+                self.tcp_unhash(id);
+                self.sockets.remove(id);
+                return Ok(());
+            }
+            TcpState::TimeWait => {
+                sk.orphan = true;
+                return Ok(());
+            }
+            _ => {}
+        }
+        sk.orphan = true;
+        let unread = !sk.rcvbuf.is_empty();
+        let abort = sk.linger == Some(std::time::Duration::ZERO);
+        if unread || abort {
+            // RFC 9293 3.10.4 / Linux: data lost, so reset the peer.
+            if unread {
+                self.tcp.stats.abort_on_data += 1;
+            } else {
+                self.tcp.stats.abort_on_close += 1;
+            }
+            if matches!(sk.state, TcpState::Established | TcpState::CloseWait) {
+                self.tcp.stats.estab_resets += 1;
+            }
+            self.tcp_send_active_reset(id, now);
+            self.tcp_done(id);
+            return Ok(());
+        }
+        match sk.state {
+            TcpState::Established | TcpState::CloseWait | TcpState::SynReceived => {
+                sk.queue_fin();
+                self.tcp_write_xmit(id, now);
+            }
+            TcpState::FinWait2 => {
+                sk.tw_at = Some(now + self.config.tcp.fin_timeout);
+            }
+            _ => {}
+        }
+        self.tcp_sched(id);
+        Ok(())
+    }
+
+    /// Options. Linux: `do_tcp_setsockopt` / `sock_setsockopt`.
+    pub(crate) fn tcp_setsockopt(
+        &mut self,
+        id: SockId,
+        opt: SockOpt,
+        now: Instant,
+    ) -> Result<(), Errno> {
+        let sk = self.sockets.tcp_mut(id)?;
+        let fresh = matches!(sk.state, TcpState::Closed | TcpState::Listen);
+        match opt {
+            SockOpt::NoDelay(v) => {
+                sk.nodelay = v;
+                if v {
+                    self.tcp_write_xmit(id, now);
+                }
+            }
+            SockOpt::KeepAlive(v) => {
+                sk.keepalive = v;
+                sk.keepalive_at = if v && sk.state.is_synchronized() {
+                    Some(now + sk.keep_idle)
+                } else {
+                    None
+                };
+                self.tcp_sched(id);
+            }
+            SockOpt::Linger(v) => sk.linger = v,
+            SockOpt::KeepIdle(d) => {
+                if d.is_zero() {
+                    return Err(Errno::EINVAL);
+                }
+                sk.keep_idle = d;
+                if sk.keepalive && sk.state.is_synchronized() {
+                    sk.keepalive_at = Some(sk.last_rcv.max(now) + d);
+                    self.tcp_sched(id);
+                }
+            }
+            SockOpt::KeepIntvl(d) => {
+                if d.is_zero() {
+                    return Err(Errno::EINVAL);
+                }
+                sk.keep_intvl = d;
+            }
+            SockOpt::KeepCnt(n) => {
+                if n == 0 {
+                    return Err(Errno::EINVAL);
+                }
+                sk.keep_cnt = n;
+            }
+            SockOpt::RcvBuf(n) => {
+                if !fresh {
+                    return Err(Errno::EISCONN);
+                }
+                sk.rcvbuf = RingBuffer::new(n.clamp(BUF_MIN, BUF_MAX));
+            }
+            SockOpt::SndBuf(n) => {
+                if !fresh {
+                    return Err(Errno::EISCONN);
+                }
+                sk.sndbuf = RingBuffer::new(n.clamp(BUF_MIN, BUF_MAX));
+            }
+            SockOpt::Congestion(alg) => {
+                sk.cc = new_cc(alg, sk.mss);
+            }
+            SockOpt::ReuseAddr(_) | SockOpt::Broadcast(_) => {}
+        }
+        Ok(())
+    }
+}

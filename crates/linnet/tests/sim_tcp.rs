@@ -1,0 +1,438 @@
+//! TCP between two stacks over the in-memory link, under virtual time: handshakes, transfers
+//! through loss/reordering/duplication, refusals, resets, windows, timers, SYN cookies.
+
+use linnet::device::memlink::LinkConfig;
+use linnet::errno::Errno;
+use linnet::sim::Sim;
+use linnet::socket::{MsgFlags, Shutdown, SockId, SockOpt, SockType};
+use linnet::transport::tcp::TcpState;
+use linnet::{Instant, Stack, StackConfig};
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::time::Duration;
+
+const A: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+const B: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+
+fn pair_with(cfg: LinkConfig, tweak: impl Fn(&mut StackConfig)) -> Sim {
+    let mut sim = Sim::new();
+    for seed in [1, 2] {
+        let mut c = StackConfig {
+            seed,
+            ..StackConfig::default()
+        };
+        tweak(&mut c);
+        sim.add_stack(Stack::new(c));
+    }
+    sim.connect(
+        0,
+        1,
+        cfg,
+        "192.0.2.1/24".parse().unwrap(),
+        "192.0.2.2/24".parse().unwrap(),
+    );
+    sim.advance(Duration::from_millis(100));
+    sim
+}
+
+fn pair(cfg: LinkConfig) -> Sim {
+    pair_with(cfg, |_| {})
+}
+
+fn deadline(sim: &Sim, secs: u64) -> Instant {
+    sim.now() + Duration::from_secs(secs)
+}
+
+fn listen(sim: &mut Sim, n: usize, port: u16, backlog: u32) -> SockId {
+    let s = sim.stack(n);
+    let l = s.socket(SockType::Stream).unwrap();
+    s.bind(l, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port))
+        .unwrap();
+    s.listen(l, backlog).unwrap();
+    l
+}
+
+/// Connect stack 0 to B:port and accept on stack 1; returns (client, server).
+fn establish(sim: &mut Sim, l: SockId, port: u16) -> (SockId, SockId) {
+    let now = sim.now();
+    let c = sim.stack(0).socket(SockType::Stream).unwrap();
+    assert_eq!(
+        sim.stack(0).connect(c, SocketAddrV4::new(B, port), now),
+        Err(Errno::EINPROGRESS)
+    );
+    let mut server = None;
+    let until = deadline(sim, 30);
+    let ok = sim.run_until_cond(until, |sim| {
+        if server.is_none() {
+            if let Ok((s, _)) = sim.stack(1).accept(l) {
+                server = Some(s);
+            }
+        }
+        server.is_some() && sim.stack(0).tcp_state(c) == Some(TcpState::Established)
+    });
+    assert!(ok, "handshake did not complete");
+    (c, server.unwrap())
+}
+
+/// Pseudo-random bytes.
+fn pattern(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// Send `data` from (stack a, socket sa) to (stack b, socket sb), closing the sender at the
+/// end; returns what the receiver read until EOF.
+fn transfer(
+    sim: &mut Sim,
+    a: usize,
+    sa: SockId,
+    b: usize,
+    sb: SockId,
+    data: &[u8],
+    secs: u64,
+) -> Vec<u8> {
+    let mut sent = 0;
+    let mut closed = false;
+    let mut got = Vec::with_capacity(data.len());
+    let mut buf = vec![0u8; 65536];
+    let mut eof = false;
+    let until = deadline(sim, secs);
+    sim.run_until_cond(until, |sim| {
+        let now = sim.now();
+        while sent < data.len() {
+            match sim.stack(a).send(sa, &data[sent..], now) {
+                Ok(n) => sent += n,
+                Err(Errno::EAGAIN) => break,
+                Err(e) => panic!("send: {e}"),
+            }
+        }
+        if sent == data.len() && !closed {
+            sim.stack(a).shutdown(sa, Shutdown::Write, now).unwrap();
+            closed = true;
+        }
+        loop {
+            match sim.stack(b).recv(sb, &mut buf, MsgFlags::default(), now) {
+                Ok(0) => {
+                    eof = true;
+                    break;
+                }
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(Errno::EAGAIN) => break,
+                Err(e) => panic!("recv: {e}"),
+            }
+        }
+        eof
+    });
+    assert!(eof, "no EOF after {} of {} bytes", got.len(), data.len());
+    got
+}
+
+#[test]
+fn handshake_echo_and_orderly_close() {
+    let mut sim = pair(LinkConfig {
+        delay: Duration::from_millis(5),
+        ..LinkConfig::default()
+    });
+    let l = listen(&mut sim, 1, 7, 16);
+    let (c, s) = establish(&mut sim, l, 7);
+    let now = sim.now();
+    assert_eq!(sim.stack(1).getpeername(s).unwrap().ip(), &A);
+    assert_eq!(
+        sim.stack(0).getpeername(c).unwrap(),
+        SocketAddrV4::new(B, 7)
+    );
+    assert_eq!(sim.stack(0).send(c, b"hello", now), Ok(5));
+    let mut buf = [0u8; 64];
+    let mut n = 0;
+    sim.run_until_cond(deadline(&sim, 5), |sim| {
+        let now = sim.now();
+        if let Ok(k) = sim.stack(1).recv(s, &mut buf, MsgFlags::default(), now) {
+            n = k;
+            sim.stack(1).send(s, &buf[..k], now).unwrap();
+            return true;
+        }
+        false
+    });
+    assert_eq!(&buf[..n], b"hello");
+    let mut back = [0u8; 64];
+    let mut m = 0;
+    sim.run_until_cond(deadline(&sim, 5), |sim| {
+        let now = sim.now();
+        match sim.stack(0).recv(c, &mut back, MsgFlags::default(), now) {
+            Ok(k) => {
+                m = k;
+                true
+            }
+            Err(_) => false,
+        }
+    });
+    assert_eq!(&back[..m], b"hello");
+    // Client closes first: FIN-WAIT-1/2 → TIME-WAIT; server sees EOF, closes: LAST-ACK → gone.
+    let now = sim.now();
+    sim.stack(0).close(c, now).unwrap();
+    sim.advance(Duration::from_millis(50));
+    let now = sim.now();
+    assert_eq!(
+        sim.stack(1).recv(s, &mut buf, MsgFlags::default(), now),
+        Ok(0)
+    );
+    assert_eq!(sim.stack(1).tcp_state(s), Some(TcpState::CloseWait));
+    sim.stack(1).close(s, now).unwrap();
+    sim.advance(Duration::from_millis(50));
+    let states = |sim: &mut Sim, n: usize| -> Vec<String> {
+        sim.stack(n)
+            .sockets_info()
+            .into_iter()
+            .filter(|i| i.proto == "tcp")
+            .map(|i| i.state)
+            .collect()
+    };
+    assert_eq!(states(&mut sim, 0), vec!["TIME-WAIT".to_string()]);
+    assert_eq!(states(&mut sim, 1), vec!["LISTEN".to_string()]);
+    // TIME-WAIT lasts 60 s (Linux's TCP_TIMEWAIT_LEN).
+    sim.advance(Duration::from_secs(59));
+    assert_eq!(states(&mut sim, 0).len(), 1);
+    sim.advance(Duration::from_secs(2));
+    assert!(states(&mut sim, 0).is_empty());
+    let a = sim.stack(0).snmp().tcp;
+    let b = sim.stack(1).snmp().tcp;
+    assert_eq!(a.active_opens, 1);
+    assert_eq!(b.passive_opens, 1);
+    assert_eq!(a.curr_estab, 0);
+    assert_eq!(a.retrans_segs, 0);
+    assert_eq!(b.retrans_segs, 0);
+}
+
+#[test]
+fn closed_port_is_refused_with_rst() {
+    let mut sim = pair(LinkConfig::default());
+    let now = sim.now();
+    let c = sim.stack(0).socket(SockType::Stream).unwrap();
+    assert_eq!(
+        sim.stack(0).connect(c, SocketAddrV4::new(B, 9), now),
+        Err(Errno::EINPROGRESS)
+    );
+    sim.advance(Duration::from_millis(10));
+    let now = sim.now();
+    assert_eq!(
+        sim.stack(0).connect(c, SocketAddrV4::new(B, 9), now),
+        Err(Errno::ECONNREFUSED)
+    );
+    assert_eq!(sim.stack(1).snmp().tcp.out_rsts, 1);
+    assert_eq!(sim.stack(0).snmp().tcp.attempt_fails, 1);
+}
+
+#[test]
+fn megabytes_each_way_through_loss_reordering_and_duplication() {
+    let mut sim = pair(LinkConfig {
+        delay: Duration::from_millis(2),
+        jitter: Duration::from_millis(1),
+        loss: 0.05,
+        duplicate: 0.02,
+        reorder: 0.05,
+        seed: 11,
+        ..LinkConfig::default()
+    });
+    let l = listen(&mut sim, 1, 5001, 16);
+    let (c, s) = establish(&mut sim, l, 5001);
+    let up = pattern(16 << 20, 1);
+    let got = transfer(&mut sim, 0, c, 1, s, &up, 600);
+    assert!(got == up, "upload corrupted ({} bytes)", got.len());
+    let down = pattern(16 << 20, 2);
+    let got = transfer(&mut sim, 1, s, 0, c, &down, 600);
+    assert!(got == down, "download corrupted ({} bytes)", got.len());
+    let a = sim.stack(0).snmp().tcp;
+    assert!(a.retrans_segs > 0, "loss must have caused retransmissions");
+    assert!(
+        a.fast_retrans > 0,
+        "fast retransmit should recover most losses"
+    );
+}
+
+#[test]
+fn thousand_concurrent_connections_echo() {
+    let mut sim = pair(LinkConfig {
+        delay: Duration::from_millis(1),
+        ..LinkConfig::default()
+    });
+    let l = listen(&mut sim, 1, 80, 4096);
+    let now = sim.now();
+    let clients: Vec<SockId> = (0..1000)
+        .map(|_| {
+            let c = sim.stack(0).socket(SockType::Stream).unwrap();
+            assert_eq!(
+                sim.stack(0).connect(c, SocketAddrV4::new(B, 80), now),
+                Err(Errno::EINPROGRESS)
+            );
+            c
+        })
+        .collect();
+    let mut servers = Vec::new();
+    let mut sent = vec![false; clients.len()];
+    let mut echoed = vec![false; clients.len()];
+    let mut buf = [0u8; 64];
+    let ok = sim.run_until_cond(deadline(&sim, 60), |sim| {
+        let now = sim.now();
+        while let Ok((s, _)) = sim.stack(1).accept(l) {
+            servers.push(s);
+        }
+        for (i, &c) in clients.iter().enumerate() {
+            if !sent[i] && sim.stack(0).tcp_state(c) == Some(TcpState::Established) {
+                let msg = format!("conn {i}");
+                sim.stack(0).send(c, msg.as_bytes(), now).unwrap();
+                sent[i] = true;
+            }
+        }
+        for &s in &servers {
+            if let Ok(n) = sim.stack(1).recv(s, &mut buf, MsgFlags::default(), now) {
+                if n > 0 {
+                    let _ = sim.stack(1).send(s, &buf[..n], now);
+                }
+            }
+        }
+        for (i, &c) in clients.iter().enumerate() {
+            if !echoed[i] {
+                if let Ok(n) = sim.stack(0).recv(c, &mut buf, MsgFlags::default(), now) {
+                    assert_eq!(&buf[..n], format!("conn {i}").as_bytes());
+                    echoed[i] = true;
+                }
+            }
+        }
+        echoed.iter().all(|&e| e)
+    });
+    assert!(
+        ok,
+        "{} of 1000 echoed",
+        echoed.iter().filter(|&&e| e).count()
+    );
+    assert_eq!(servers.len(), 1000);
+    // Every client used its own ephemeral port.
+    let mut ports: Vec<u16> = clients
+        .iter()
+        .map(|&c| sim.stack(0).getsockname(c).unwrap().port())
+        .collect();
+    ports.sort();
+    ports.dedup();
+    assert_eq!(ports.len(), 1000);
+}
+
+#[test]
+fn zero_window_then_reader_catches_up() {
+    let mut sim = pair(LinkConfig {
+        delay: Duration::from_millis(1),
+        ..LinkConfig::default()
+    });
+    let l = listen(&mut sim, 1, 9000, 4);
+    let now = sim.now();
+    sim.stack(1)
+        .setsockopt(l, SockOpt::RcvBuf(16384), now)
+        .unwrap();
+    let (c, s) = establish(&mut sim, l, 9000);
+    let data = pattern(200_000, 3);
+    let mut sent = 0;
+    // Nobody reads: the window closes after ~16 KiB and the sender stalls.
+    sim.run_until_cond(deadline(&sim, 5), |sim| {
+        let now = sim.now();
+        if let Ok(n) = sim.stack(0).send(c, &data[sent..], now) {
+            sent += n;
+        }
+        false
+    });
+    let info = sim
+        .stack(1)
+        .sockets_info()
+        .into_iter()
+        .find(|i| i.id == s)
+        .unwrap();
+    assert_eq!(info.recv_q, 16384, "receiver buffer full");
+    let probes = sim.stack(0).snmp().tcp.win_probes;
+    assert!(probes >= 1, "zero-window probes sent");
+    // The reader drains: everything arrives in order.
+    let got = transfer(&mut sim, 0, c, 1, s, &data[sent..], 60);
+    let _ = got;
+}
+
+#[test]
+fn retransmission_gives_up_with_etimedout() {
+    let mut sim = pair_with(LinkConfig::default(), |c| c.tcp.retries2 = 3);
+    let l = listen(&mut sim, 1, 23, 4);
+    let (c, _s) = establish(&mut sim, l, 23);
+    sim.cut_links(true);
+    let now = sim.now();
+    sim.stack(0).send(c, b"into the void", now).unwrap();
+    // RTO 1 s, 2, 4, 8: gone after the 4th expiry (~15 s).
+    sim.advance(Duration::from_secs(30));
+    let now = sim.now();
+    let mut buf = [0u8; 8];
+    assert_eq!(
+        sim.stack(0).recv(c, &mut buf, MsgFlags::default(), now),
+        Err(Errno::ETIMEDOUT)
+    );
+    assert_eq!(sim.stack(0).snmp().tcp.timeouts, 4);
+}
+
+#[test]
+fn syn_flood_overflow_uses_syncookies() {
+    let mut sim = pair(LinkConfig {
+        delay: Duration::from_millis(1),
+        ..LinkConfig::default()
+    });
+    // Backlog 1: the SYN queue holds 8; further SYNs are answered with cookies.
+    let l = listen(&mut sim, 1, 443, 1);
+    let now = sim.now();
+    let clients: Vec<SockId> = (0..20)
+        .map(|_| {
+            let c = sim.stack(0).socket(SockType::Stream).unwrap();
+            let _ = sim.stack(0).connect(c, SocketAddrV4::new(B, 443), now);
+            c
+        })
+        .collect();
+    let mut accepted = 0;
+    sim.run_until_cond(deadline(&sim, 120), |sim| {
+        while sim.stack(1).accept(l).is_ok() {
+            accepted += 1;
+        }
+        accepted == clients.len()
+    });
+    assert_eq!(accepted, clients.len());
+    let t = sim.stack(1).snmp().tcp;
+    assert!(t.syncookies_sent > 0, "{t:?}");
+    assert!(t.syncookies_recv > 0, "{t:?}");
+}
+
+#[test]
+fn simultaneous_open() {
+    let mut sim = pair(LinkConfig {
+        delay: Duration::from_millis(5),
+        ..LinkConfig::default()
+    });
+    let now = sim.now();
+    let a = sim.stack(0).socket(SockType::Stream).unwrap();
+    sim.stack(0).bind(a, SocketAddrV4::new(A, 4000)).unwrap();
+    let b = sim.stack(1).socket(SockType::Stream).unwrap();
+    sim.stack(1).bind(b, SocketAddrV4::new(B, 5000)).unwrap();
+    assert_eq!(
+        sim.stack(0).connect(a, SocketAddrV4::new(B, 5000), now),
+        Err(Errno::EINPROGRESS)
+    );
+    assert_eq!(
+        sim.stack(1).connect(b, SocketAddrV4::new(A, 4000), now),
+        Err(Errno::EINPROGRESS)
+    );
+    sim.advance(Duration::from_secs(1));
+    assert_eq!(sim.stack(0).tcp_state(a), Some(TcpState::Established));
+    assert_eq!(sim.stack(1).tcp_state(b), Some(TcpState::Established));
+    // Simultaneous close: both FIN-WAIT-1 → CLOSING → TIME-WAIT.
+    let now = sim.now();
+    sim.stack(0).shutdown(a, Shutdown::Write, now).unwrap();
+    sim.stack(1).shutdown(b, Shutdown::Write, now).unwrap();
+    sim.advance(Duration::from_millis(100));
+    assert_eq!(sim.stack(0).tcp_state(a), Some(TcpState::TimeWait));
+    assert_eq!(sim.stack(1).tcp_state(b), Some(TcpState::TimeWait));
+}
