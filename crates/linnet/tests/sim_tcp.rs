@@ -366,25 +366,35 @@ fn retransmission_gives_up_with_etimedout() {
     sim.cut_links(true);
     let now = sim.now();
     sim.stack(0).send(c, b"into the void", now).unwrap();
-    // RTO 1 s, 2, 4, 8: gone after the 4th expiry (~15 s).
-    sim.advance(Duration::from_secs(30));
+    // The handshake measured a tiny RTT, so the RTO is TCP_RTO_MIN (200 ms), then 400, 800,
+    // 1600 ms: three retransmissions, and the 4th expiry gives up at ~3 s.
+    sim.advance(Duration::from_millis(2900));
+    assert_eq!(sim.stack(0).tcp_state(c), Some(TcpState::Established));
+    sim.advance(Duration::from_millis(200));
     let now = sim.now();
     let mut buf = [0u8; 8];
     assert_eq!(
         sim.stack(0).recv(c, &mut buf, MsgFlags::default(), now),
         Err(Errno::ETIMEDOUT)
     );
-    assert_eq!(sim.stack(0).snmp().tcp.timeouts, 4);
+    let t = sim.stack(0).snmp().tcp;
+    assert_eq!(t.timeouts, 3, "{t:?}");
+    assert_eq!(t.retrans_segs, 3, "{t:?}");
+    assert_eq!(t.abort_on_timeout, 1, "{t:?}");
 }
 
 #[test]
 fn syn_flood_overflow_uses_syncookies() {
-    let mut sim = pair(LinkConfig {
-        delay: Duration::from_millis(1),
-        ..LinkConfig::default()
-    });
-    // Backlog 1: the SYN queue holds 8; further SYNs are answered with cookies.
-    let l = listen(&mut sim, 1, 443, 1);
+    // A SYN queue of 4: the other SYNs are answered with cookies, and their final ACKs
+    // rebuild the connections.
+    let mut sim = pair_with(
+        LinkConfig {
+            delay: Duration::from_millis(1),
+            ..LinkConfig::default()
+        },
+        |c| c.tcp.max_syn_backlog = 4,
+    );
+    let l = listen(&mut sim, 1, 443, 64);
     let now = sim.now();
     let clients: Vec<SockId> = (0..20)
         .map(|_| {
@@ -393,17 +403,33 @@ fn syn_flood_overflow_uses_syncookies() {
             c
         })
         .collect();
-    let mut accepted = 0;
-    sim.run_until_cond(deadline(&sim, 120), |sim| {
-        while sim.stack(1).accept(l).is_ok() {
-            accepted += 1;
+    let mut servers = Vec::new();
+    let mut sent = vec![false; clients.len()];
+    let mut got = 0;
+    let mut buf = [0u8; 16];
+    sim.run_until_cond(deadline(&sim, 30), |sim| {
+        let now = sim.now();
+        for (i, &c) in clients.iter().enumerate() {
+            if !sent[i] && sim.stack(0).tcp_state(c) == Some(TcpState::Established) {
+                sim.stack(0).send(c, b"hi", now).unwrap();
+                sent[i] = true;
+            }
         }
-        accepted == clients.len()
+        while let Ok((s, _)) = sim.stack(1).accept(l) {
+            servers.push(s);
+        }
+        for &s in &servers {
+            if let Ok(2) = sim.stack(1).recv(s, &mut buf, MsgFlags::default(), now) {
+                got += 1;
+            }
+        }
+        got == clients.len()
     });
-    assert_eq!(accepted, clients.len());
+    assert_eq!(got, clients.len());
     let t = sim.stack(1).snmp().tcp;
-    assert!(t.syncookies_sent > 0, "{t:?}");
-    assert!(t.syncookies_recv > 0, "{t:?}");
+    assert_eq!(t.syncookies_sent, 16, "{t:?}");
+    assert_eq!(t.syncookies_recv, 16, "{t:?}");
+    assert_eq!(t.syncookies_failed, 0, "{t:?}");
 }
 
 #[test]

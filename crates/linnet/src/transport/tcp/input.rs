@@ -159,7 +159,8 @@ impl Stack {
         self.tcp_negotiate(sk, seg, now);
         sk.irs = seg.seq_number;
         sk.rcv_nxt = seg.seq_number + 1;
-        sk.rcv_adv = sk.rcv_nxt;
+        // Our SYN offered an unscaled window of up to 64 KiB.
+        sk.rcv_adv = sk.rcv_nxt + (sk.rcvbuf.window().min(0xffff));
         let established = if let Some(ack) = seg.ack_number {
             sk.snd_una = ack;
             if sk.snd_nxt < ack {
@@ -405,6 +406,9 @@ impl Stack {
         }
 
         // 7. Data.
+        if !payload.is_empty() && ack_only_ok {
+            sk.ack_now = true;
+        }
         if !payload.is_empty() && !ack_only_ok {
             if !sk.state.can_receive() {
                 // CLOSE-WAIT, CLOSING, LAST-ACK: the peer already sent its FIN.

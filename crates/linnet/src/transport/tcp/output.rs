@@ -44,7 +44,14 @@ pub(crate) fn tcp_build(sk: &mut TcpSock, pool: &mut BufPool, seg: Seg, now: Ins
     }
     let window = if syn {
         // Window in a SYN is never scaled (RFC 7323 2.2).
-        (sk.rcvbuf.window() as u32).min(0xffff) as u16
+        let w = (sk.rcvbuf.window() as u32).min(0xffff);
+        if sk.state == TcpState::SynReceived {
+            let edge = sk.rcv_nxt + w as usize;
+            if edge > sk.rcv_adv {
+                sk.rcv_adv = edge;
+            }
+        }
+        w as u16
     } else {
         (sk.select_window() >> sk.rcv_wscale).min(0xffff) as u16
     };
@@ -352,14 +359,15 @@ impl Stack {
             if len == 0 && !(fin_ready && avail == 0) {
                 break;
             }
-            if len > 0 && len < mss && len < avail {
-                // Window- or cwnd-limited to a runt: wait (sender SWS avoidance), unless
-                // nothing is in flight and the peer's window is the limit for good.
-                let in_flight = sk.snd_nxt != sk.snd_una;
-                if in_flight || len < (sk.max_snd_wnd as usize / 2) {
+            if len > 0 && len < mss && len < avail && !sk.force_push {
+                // Window- or cwnd-limited to a runt: wait (sender SWS avoidance, RFC 9293
+                // 3.8.6.2.1) unless it is half the largest window; the persist timer
+                // overrides the wait.
+                if len < (sk.max_snd_wnd as usize / 2) {
                     break;
                 }
             }
+            sk.force_push = false;
             if len > 0 && len < mss && len == avail && !sk.nodelay && !fin_ready {
                 // Nagle: one small segment outstanding at most (RFC 9293 3.8.6.2.1).
                 if sk.snd_nxt != sk.snd_una {
@@ -391,8 +399,14 @@ impl Stack {
             }
             if fin_ready {
                 match sk.state {
-                    TcpState::Established => sk.state = TcpState::FinWait1,
-                    TcpState::CloseWait => sk.state = TcpState::LastAck,
+                    TcpState::Established => {
+                        sk.state = TcpState::FinWait1;
+                        self.tcp.stats.curr_estab = self.tcp.stats.curr_estab.saturating_sub(1);
+                    }
+                    TcpState::CloseWait => {
+                        sk.state = TcpState::LastAck;
+                        self.tcp.stats.curr_estab = self.tcp.stats.curr_estab.saturating_sub(1);
+                    }
                     _ => {}
                 }
             }
@@ -413,7 +427,8 @@ impl Stack {
             return;
         };
         let waiting = sk.data_end() > sk.snd_nxt || (sk.fin_seq().is_some() && !sk.fin_sent());
-        if waiting && sk.snd_max == sk.snd_una && sk.snd_wnd == 0 {
+        let usable = (sk.snd_una + sk.snd_wnd as usize - sk.snd_nxt).max(0) as u32;
+        if waiting && sk.snd_max == sk.snd_una && usable < sk.mss {
             if sk.persist_at.is_none() {
                 let backoff = sk.rtt.rto().saturating_mul(1 << sk.probes.min(6));
                 sk.persist_at = Some(now + backoff.min(Duration::from_secs(120)));

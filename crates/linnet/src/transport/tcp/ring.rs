@@ -110,9 +110,7 @@ impl RingBuffer {
         let n = n.min(self.len);
         self.head = self.idx(n);
         self.len -= n;
-        if self.len == 0 {
-            self.head = 0;
-        }
+        // The head never jumps back when the ring empties: out-of-order bytes may sit past it.
         n
     }
 
@@ -193,6 +191,20 @@ mod tests {
         assert_eq!([a, b].concat(), b"012345678");
         assert_eq!(r.write_unallocated(1, b"xx"), 0);
         assert_eq!(r.write_unallocated(0, b"yy"), 1);
+    }
+
+    #[test]
+    fn draining_keeps_out_of_order_bytes_in_place() {
+        let mut r = RingBuffer::new(8);
+        r.enqueue_slice(b"abc");
+        r.write_unallocated(2, b"fg");
+        let mut out = [0u8; 3];
+        r.dequeue_slice(&mut out);
+        assert!(r.is_empty());
+        r.enqueue_slice(b"de");
+        r.enqueue_unallocated(2);
+        let (a, b) = r.read_slices();
+        assert_eq!([a, b].concat(), b"defg");
     }
 
     #[test]

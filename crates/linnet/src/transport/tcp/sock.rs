@@ -314,6 +314,8 @@ pub struct TcpSock {
     pub persist_at: Option<Instant>,
     /// Zero-window probes sent in a row.
     pub probes: u32,
+    /// Send a runt the windows allow once (set by the persist timer).
+    pub force_push: bool,
     /// Delayed-ACK timer.
     pub delack_at: Option<Instant>,
     /// Keepalive timer.
@@ -427,6 +429,7 @@ impl TcpSock {
             rto_at: None,
             persist_at: None,
             probes: 0,
+            force_push: false,
             delack_at: None,
             keepalive_at: None,
             keepalive_probes_sent: 0,

@@ -86,8 +86,13 @@ impl Stack {
         if due(sk.persist_at) {
             sk.persist_at = None;
             sk.probes += 1;
-            self.tcp.stats.win_probes += 1;
-            self.tcp_send_probe(id, now);
+            if sk.snd_wnd == 0 {
+                self.tcp.stats.win_probes += 1;
+                self.tcp_send_probe(id, now);
+            } else {
+                // A window too small for a full segment: send what fits (the SWS override).
+                sk.force_push = true;
+            }
             // tcp_write_xmit re-arms the timer (with backoff) while the window stays shut.
             self.tcp_write_xmit(id, now);
         }
