@@ -351,7 +351,7 @@ impl Stack {
                 Socket::Tcp(_) => {}
             },
             _ => {
-                let Socket::Tcp(t) = &mut e.sock else {
+                let Socket::Tcp(_) = &mut e.sock else {
                     return match opt {
                         SockOpt::RcvBuf(n) => {
                             if let Socket::Udp(u) = &mut e.sock {

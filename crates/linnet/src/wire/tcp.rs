@@ -420,7 +420,7 @@ impl<'a> Iterator for TcpOptions<'a> {
                 tsval: be32(&data[0..4]),
                 tsecr: be32(&data[4..8]),
             },
-            KIND_SACK if (10..=34).contains(&len) && (len - 2) % 8 == 0 => {
+            KIND_SACK if (10..=34).contains(&len) && (len - 2).is_multiple_of(8) => {
                 let mut blocks = [None; 4];
                 for (i, c) in data.chunks_exact(8).enumerate() {
                     blocks[i] = Some((be32(&c[0..4]), be32(&c[4..8])));
@@ -706,7 +706,7 @@ mod tests {
             &[5, 6, 0, 0, 0, 0],
             &[3],
         ] {
-            let mut seg = vec![0u8; 20 + ((opts.len() + 3) / 4) * 4];
+            let mut seg = vec![0u8; 20 + opts.len().div_ceil(4) * 4];
             seg[20..20 + opts.len()].copy_from_slice(opts);
             let r = TcpRepr {
                 flags: TcpFlags::ACK,

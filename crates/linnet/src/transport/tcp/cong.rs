@@ -258,10 +258,8 @@ impl CongestionControl for Cubic {
             }
         }
         let cwnd = self.segs();
-        let epoch = *self.epoch.get_or_insert_with(|| {
-            // A new epoch (RFC 9438 4.2): K from W_max, or 0 when below it never happened.
-            now
-        });
+        // A new epoch starts with the first ACK after a congestion event (RFC 9438 4.2).
+        let epoch = *self.epoch.get_or_insert(now);
         if self.cwnd_epoch == 0.0 {
             self.cwnd_epoch = cwnd;
             self.w_est = cwnd;
@@ -390,7 +388,7 @@ mod tests {
         let mut at_k = 0;
         for i in 0..80 {
             round(&mut cc, now);
-            now = now + rtt;
+            now += rtt;
             if (i as f64 + 1.0) * 0.1 >= k && at_k == 0 {
                 at_k = cc.cwnd() / MSS;
             }
@@ -416,7 +414,7 @@ mod tests {
             cubic.on_ack(MSS, Some(Duration::from_micros(200)), 0, now);
             round(&mut cubic, now);
             round(&mut reno, now);
-            now = now + Duration::from_micros(200);
+            now += Duration::from_micros(200);
         }
         // The cubic curve alone stays near 14 segments for seconds (K ≈ 2.5 s); the
         // Reno-friendly estimate grows ~0.53 segment per RTT from there (RFC 9438 4.3).

@@ -430,7 +430,7 @@ impl Stack {
         };
         if fin && !ack_only_ok && seq + payload.len() == sk.rcv_nxt && !sk.fin_rcvd {
             sk.fin_rcvd = true;
-            sk.rcv_nxt = sk.rcv_nxt + 1;
+            sk.rcv_nxt += 1;
             sk.ack_now = true;
             match sk.state {
                 TcpState::SynReceived | TcpState::Established => sk.state = TcpState::CloseWait,
@@ -704,13 +704,13 @@ impl Stack {
                 self.count_drop(DropReason::SocketRcvbuff);
                 return;
             }
-            sk.rcv_nxt = sk.rcv_nxt + n;
+            sk.rcv_nxt += n;
             sk.bytes_received += n as u64;
             sk.ofo.shift(n);
             let more = sk.ofo.remove_front();
             if more > 0 {
                 sk.rcvbuf.enqueue_unallocated(more);
-                sk.rcv_nxt = sk.rcv_nxt + more;
+                sk.rcv_nxt += more;
                 sk.bytes_received += more as u64;
             }
             sk.rcv_unacked_segs += 1;

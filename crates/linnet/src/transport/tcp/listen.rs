@@ -243,7 +243,7 @@ impl Stack {
         c.snd_wl1 = seg.seq_number;
         c.snd_wl2 = ack;
         // The cookie SYN-ACK advertised at most 64 KiB unscaled; the window is now ours.
-        c.rcv_adv = c.rcv_nxt + (cfg.rmem_default.min(65535) as usize);
+        c.rcv_adv = c.rcv_nxt + cfg.rmem_default.min(65535);
         c.state = TcpState::Established;
         c.last_rcv = now;
         let local = c.local;

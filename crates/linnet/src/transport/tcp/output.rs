@@ -39,7 +39,7 @@ pub(crate) fn tcp_build(sk: &mut TcpSock, pool: &mut BufPool, seg: Seg, now: Ins
     let syn = seg.flags.contains(TcpFlags::SYN);
     let mut flags = seg.flags;
     // Every segment but the very first SYN carries an ACK.
-    if !(syn && sk.state == TcpState::SynSent) && !flags.contains(TcpFlags::RST) {
+    if (!syn || sk.state != TcpState::SynSent) && !flags.contains(TcpFlags::RST) {
         flags.insert(TcpFlags::ACK);
     }
     let window = if syn {
