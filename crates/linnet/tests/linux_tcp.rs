@@ -13,7 +13,6 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 const LINUX: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
-const LINNET: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
 
 fn have(cmd: &str) -> bool {
     Command::new("sh")
