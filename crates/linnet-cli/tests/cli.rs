@@ -1,0 +1,43 @@
+//! The `linnet` command without a daemon: clear errors, never a panic. (Testing this package
+//! also makes Cargo build the `linnet` binary that linnetd's namespace tests drive.)
+
+use std::process::Command;
+
+fn linnet(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_linnet"))
+        .args(args)
+        .output()
+        .expect("run linnet")
+}
+
+#[test]
+fn missing_daemon_is_a_clear_error() {
+    let out = linnet(&[
+        "--socket",
+        "/nonexistent/linnetd.sock",
+        "ip",
+        "link",
+        "show",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/nonexistent/linnetd.sock"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn unknown_words_are_refused() {
+    for args in [
+        &["ip", "bogus"][..],
+        &["frobnicate"],
+        &["ip", "link", "show", "dev"],
+    ] {
+        let out = linnet(args);
+        assert!(!out.status.success(), "{args:?} should fail");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !err.is_empty() && !err.contains("panicked"),
+            "{args:?}: {err}"
+        );
+    }
+}
