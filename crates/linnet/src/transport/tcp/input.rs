@@ -28,6 +28,8 @@ enum After {
     Output,
     /// Nothing more.
     Nothing,
+    /// The connection is gone (TIME-WAIT reuse): hand the segment to the listener.
+    Relisten,
 }
 
 impl Stack {
@@ -59,8 +61,10 @@ impl Stack {
         let local = SocketAddrV4::new(ip.dst, seg.dst_port);
         let remote = SocketAddrV4::new(ip.src, seg.src_port);
         if let Some(id) = self.tcp_lookup_established(local, remote) {
-            self.tcp_rcv(id, &seg, &buf, now);
-            return self.recycle(buf);
+            if !self.tcp_rcv(id, &seg, &buf, now) {
+                return self.recycle(buf);
+            }
+            // A SYN that ended a TIME-WAIT connection opens a new one through the listener.
         }
         if let Some(l) = self.tcp_lookup_listener(local) {
             self.tcp_listen_rcv(l, ip, &seg, now);
@@ -71,9 +75,10 @@ impl Stack {
     }
 
     /// A segment for a connection. Linux: `tcp_v4_do_rcv` → `tcp_rcv_state_process`.
-    fn tcp_rcv(&mut self, id: SockId, seg: &TcpRepr, payload: &PacketBuf, now: Instant) {
+    /// Returns true when the segment must go on to the listener (TIME-WAIT reuse).
+    fn tcp_rcv(&mut self, id: SockId, seg: &TcpRepr, payload: &PacketBuf, now: Instant) -> bool {
         let Ok(sk) = self.sockets.tcp_mut(id) else {
-            return;
+            return false;
         };
         sk.last_rcv = now;
         let after = match sk.state {
@@ -81,10 +86,13 @@ impl Stack {
             TcpState::Closed | TcpState::Listen => After::Nothing,
             _ => self.tcp_rcv_synchronized(id, seg, payload.data(), now),
         };
-        if let After::Output = after {
-            self.tcp_output(id, now);
+        match after {
+            After::Output => self.tcp_output(id, now),
+            After::Relisten => return true,
+            After::Nothing => {}
         }
         self.tcp_sched(id);
+        false
     }
 
     /// Adopt the options of the peer's SYN. Linux: `tcp_parse_options` + the negotiation in
@@ -228,21 +236,9 @@ impl Stack {
             let newer = seg.seq_number > sk.rcv_nxt
                 || matches!((sk.ts_ok, seg.timestamp), (true, Some((tsval, _))) if (tsval.wrapping_sub(sk.ts_recent) as i32) > 0);
             if newer {
-                let local = sk.local;
+                // Linux: TCP_TW_SYN — the TIME-WAIT socket goes, the listener takes the SYN.
                 self.tcp_done(id);
-                if let Some(l) = self.tcp_lookup_listener(local) {
-                    let ip = IpMeta {
-                        src: *seg_remote_ip(self, id).ip(),
-                        dst: *local.ip(),
-                        protocol: crate::wire::IpProtocol::TCP,
-                        ttl: 0,
-                        tos: 0,
-                        broadcast: false,
-                    };
-                    let _ = ip;
-                    let _ = l;
-                }
-                return After::Nothing;
+                return After::Relisten;
             }
         }
 
@@ -844,13 +840,4 @@ impl Stack {
             self.sk_wake(id);
         }
     }
-}
-
-/// The remote address of a socket (helper for TIME-WAIT reuse).
-fn seg_remote_ip(stack: &Stack, id: SockId) -> SocketAddrV4 {
-    stack
-        .sockets
-        .tcp(id)
-        .map(|t| t.remote)
-        .unwrap_or(SocketAddrV4::new(std::net::Ipv4Addr::UNSPECIFIED, 0))
 }

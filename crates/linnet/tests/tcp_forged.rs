@@ -1,0 +1,380 @@
+//! Forged segments against one established connection: each RFC 5961 / RFC 9293 / RFC 7323
+//! acceptance rule checked by what the stack sends back (or does not) and what the socket sees.
+//!
+//! The peer here is the test itself: it writes Ethernet frames into `Stack::receive` and reads
+//! the stack's answers from `Stack::take_tx`, so every field of every segment is under control.
+
+use linnet::buf::PacketBuf;
+use linnet::errno::Errno;
+use linnet::socket::{MsgFlags, SockId, SockType};
+use linnet::transport::tcp::TcpState;
+use linnet::wire::ethernet::HEADER_LEN as ETH_LEN;
+use linnet::wire::tcp::{SeqNumber, TcpFlags, TcpPacket, TcpRepr};
+use linnet::wire::{EtherType, EthernetAddress, EthernetFrame, IpProtocol, Ipv4Packet, Ipv4Repr};
+use linnet::{Instant, Stack, StackConfig};
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::time::Duration;
+
+const US: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+const PEER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+const PEER_PORT: u16 = 40000;
+const PORT: u16 = 80;
+const PEER_ISN: u32 = 1_000_000;
+
+struct Rig {
+    stack: Stack,
+    ifindex: u32,
+    mac: EthernetAddress,
+    peer_mac: EthernetAddress,
+    now: Instant,
+    /// The accepted socket.
+    conn: SockId,
+    /// Peer's next sequence number (= our rcv_nxt).
+    peer_nxt: SeqNumber,
+    /// Our next sequence number as the peer has seen it (= our snd_nxt).
+    our_nxt: SeqNumber,
+    /// Peer timestamps in use.
+    ts: Option<u32>,
+}
+
+fn seg(flags: TcpFlags, seq: SeqNumber, ack: Option<SeqNumber>) -> TcpRepr {
+    TcpRepr {
+        src_port: PEER_PORT,
+        dst_port: PORT,
+        flags,
+        seq_number: seq,
+        ack_number: ack,
+        window_len: 65535,
+        max_seg_size: None,
+        window_scale: None,
+        sack_permitted: false,
+        sack_ranges: [None; 4],
+        timestamp: None,
+        payload_len: 0,
+    }
+}
+
+impl Rig {
+    fn new(timestamps: bool, tweak: impl FnOnce(&mut StackConfig)) -> Rig {
+        let mut cfg = StackConfig {
+            seed: 7,
+            ..StackConfig::default()
+        };
+        tweak(&mut cfg);
+        let mut stack = Stack::new(cfg);
+        let now = Instant::from_secs(1);
+        let mac = EthernetAddress::local_from_seed(1);
+        let peer_mac = EthernetAddress::local_from_seed(2);
+        let ifindex = stack.add_interface("eth0", mac, 1500);
+        stack
+            .add_addr(ifindex, "192.0.2.2/24".parse().unwrap(), now)
+            .unwrap();
+        stack.set_link_up(ifindex, true, now).unwrap();
+        stack.add_neighbour(ifindex, PEER, peer_mac, now).unwrap();
+        let l = stack.socket(SockType::Stream).unwrap();
+        stack
+            .bind(l, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, PORT))
+            .unwrap();
+        stack.listen(l, 8).unwrap();
+        let mut rig = Rig {
+            stack,
+            ifindex,
+            mac,
+            peer_mac,
+            now,
+            conn: l,
+            peer_nxt: SeqNumber(PEER_ISN),
+            our_nxt: SeqNumber(0),
+            ts: timestamps.then_some(1000),
+        };
+        rig.drain();
+        // Three-way handshake, driven by hand.
+        let mut syn = seg(TcpFlags::SYN, rig.peer_nxt, None);
+        syn.max_seg_size = Some(1460);
+        syn.window_scale = Some(0);
+        rig.send(syn, &[]);
+        let out = rig.drain();
+        assert_eq!(out.len(), 1, "one SYN-ACK");
+        let (synack, _) = &out[0];
+        assert_eq!(synack.flags, TcpFlags::SYN | TcpFlags::ACK);
+        assert_eq!(synack.ack_number, Some(rig.peer_nxt + 1));
+        assert_eq!(synack.timestamp.is_some(), timestamps);
+        rig.peer_nxt += 1;
+        rig.our_nxt = synack.seq_number + 1;
+        rig.send(seg(TcpFlags::ACK, rig.peer_nxt, Some(rig.our_nxt)), &[]);
+        assert!(rig.drain().is_empty(), "the final ACK needs no answer");
+        let (conn, from) = rig.stack.accept(l).expect("accepted");
+        assert_eq!(from, SocketAddrV4::new(PEER, PEER_PORT));
+        rig.conn = conn;
+        assert_eq!(rig.stack.tcp_state(conn), Some(TcpState::Established));
+        rig
+    }
+
+    /// Deliver one forged segment from the peer.
+    fn send(&mut self, mut repr: TcpRepr, payload: &[u8]) {
+        if let Some(tsval) = self.ts.as_mut() {
+            *tsval += 1;
+            repr.timestamp.get_or_insert((*tsval, 0));
+        }
+        repr.payload_len = payload.len();
+        let tcp_len = repr.header_len() + payload.len();
+        let mut frame = vec![0u8; ETH_LEN + 20 + tcp_len];
+        {
+            let mut eth = EthernetFrame::new_unchecked(&mut frame[..]);
+            eth.set_dst_addr(self.mac);
+            eth.set_src_addr(self.peer_mac);
+            eth.set_ethertype(EtherType::IPV4);
+        }
+        Ipv4Repr {
+            src_addr: PEER,
+            dst_addr: US,
+            protocol: IpProtocol::TCP,
+            payload_len: tcp_len,
+            ttl: 64,
+            tos: 0,
+            ident: 1,
+            dont_frag: true,
+        }
+        .emit(&mut frame[ETH_LEN..]);
+        let tcp = &mut frame[ETH_LEN + 20..];
+        tcp[repr.header_len()..].copy_from_slice(payload);
+        repr.emit_segment(tcp, PEER, US);
+        self.stack
+            .receive(self.ifindex, PacketBuf::from_slice(&frame, 0), self.now);
+    }
+
+    /// Everything the stack transmits now, parsed.
+    fn drain(&mut self) -> Vec<(TcpRepr, Vec<u8>)> {
+        let mut out = Vec::new();
+        self.stack.poll(self.now);
+        while let Some(buf) = self.stack.take_tx(self.ifindex, self.now) {
+            let eth = EthernetFrame::new_checked(buf.data()).unwrap();
+            if eth.ethertype() == EtherType::IPV4 {
+                let ip = Ipv4Packet::new_checked(eth.payload()).unwrap();
+                assert_eq!(ip.protocol(), IpProtocol::TCP);
+                let p = TcpPacket::new_checked(ip.payload()).unwrap();
+                let r = TcpRepr::parse(&p, ip.src_addr(), ip.dst_addr(), true).unwrap();
+                out.push((r, p.payload().to_vec()));
+            }
+            self.stack.recycle(buf);
+        }
+        out
+    }
+
+    fn advance(&mut self, d: Duration) {
+        self.now += d;
+    }
+
+    fn challenge_acks(&self) -> u64 {
+        self.stack.snmp().tcp.challenge_acks
+    }
+
+    /// Assert `out` is exactly one pure ACK at our snd_nxt acknowledging `ack`.
+    fn assert_one_ack(&self, out: &[(TcpRepr, Vec<u8>)], ack: SeqNumber) {
+        assert_eq!(out.len(), 1, "expected one ACK, got {out:?}");
+        let (r, data) = &out[0];
+        assert_eq!(r.flags, TcpFlags::ACK, "{r:?}");
+        assert!(data.is_empty());
+        assert_eq!(r.seq_number, self.our_nxt);
+        assert_eq!(r.ack_number, Some(ack));
+    }
+
+    fn readable(&mut self) -> usize {
+        let mut b = [0u8; 64];
+        match self.stack.recv(
+            self.conn,
+            &mut b,
+            MsgFlags {
+                peek: true,
+                dontwait: true,
+            },
+            self.now,
+        ) {
+            Ok(n) => n,
+            Err(Errno::EAGAIN) => 0,
+            Err(e) => panic!("recv: {e:?}"),
+        }
+    }
+}
+
+#[test]
+fn rst_at_rcv_nxt_resets_the_connection() {
+    let mut rig = Rig::new(false, |_| {});
+    rig.send(seg(TcpFlags::RST, rig.peer_nxt, None), &[]);
+    assert!(rig.drain().is_empty(), "no answer to an accepted RST");
+    let mut b = [0u8; 8];
+    assert_eq!(
+        rig.stack
+            .recv(rig.conn, &mut b, MsgFlags::default(), rig.now),
+        Err(Errno::ECONNRESET)
+    );
+    assert_eq!(rig.stack.snmp().tcp.estab_resets, 1);
+}
+
+#[test]
+fn in_window_rst_gets_a_challenge_ack_and_changes_nothing() {
+    let mut rig = Rig::new(false, |_| {});
+    rig.send(seg(TcpFlags::RST, rig.peer_nxt + 100, None), &[]);
+    let out = rig.drain();
+    rig.assert_one_ack(&out, rig.peer_nxt);
+    assert_eq!(rig.challenge_acks(), 1);
+    assert_eq!(rig.stack.tcp_state(rig.conn), Some(TcpState::Established));
+    // The connection still carries data afterwards.
+    rig.send(
+        seg(
+            TcpFlags::ACK | TcpFlags::PSH,
+            rig.peer_nxt,
+            Some(rig.our_nxt),
+        ),
+        b"hi",
+    );
+    assert_eq!(rig.readable(), 2);
+}
+
+#[test]
+fn out_of_window_rst_is_dropped_silently() {
+    let mut rig = Rig::new(false, |_| {});
+    let far = rig.peer_nxt + (1 << 30);
+    rig.send(seg(TcpFlags::RST, far, None), &[]);
+    let behind = SeqNumber(rig.peer_nxt.0.wrapping_sub(10));
+    rig.send(
+        seg(TcpFlags::RST | TcpFlags::ACK, behind, Some(rig.our_nxt)),
+        &[],
+    );
+    assert!(rig.drain().is_empty(), "no answer to an out-of-window RST");
+    assert_eq!(rig.challenge_acks(), 0);
+    assert_eq!(rig.stack.tcp_state(rig.conn), Some(TcpState::Established));
+}
+
+#[test]
+fn syn_on_an_established_connection_gets_a_challenge_ack() {
+    let mut rig = Rig::new(false, |_| {});
+    // In window and out of window alike (RFC 5961 4.2).
+    for s in [rig.peer_nxt + 5, rig.peer_nxt + (1 << 30)] {
+        let mut syn = seg(TcpFlags::SYN, s, None);
+        syn.max_seg_size = Some(536);
+        rig.send(syn, &[]);
+    }
+    let out = rig.drain();
+    assert_eq!(out.len(), 2, "{out:?}");
+    for (r, _) in &out {
+        assert_eq!(r.flags, TcpFlags::ACK);
+        assert_eq!(r.ack_number, Some(rig.peer_nxt));
+    }
+    assert_eq!(rig.stack.snmp().tcp.syn_challenges, 1);
+    assert_eq!(rig.stack.tcp_state(rig.conn), Some(TcpState::Established));
+}
+
+#[test]
+fn ack_of_unsent_data_is_answered_and_its_data_dropped() {
+    let mut rig = Rig::new(false, |_| {});
+    let ahead = rig.our_nxt + 5000;
+    rig.send(
+        seg(TcpFlags::ACK | TcpFlags::PSH, rig.peer_nxt, Some(ahead)),
+        b"evil",
+    );
+    let out = rig.drain();
+    rig.assert_one_ack(&out, rig.peer_nxt);
+    assert_eq!(
+        rig.readable(),
+        0,
+        "data riding an unacceptable ACK is not delivered"
+    );
+    assert_eq!(rig.stack.tcp_state(rig.conn), Some(TcpState::Established));
+}
+
+#[test]
+fn very_old_ack_is_answered_and_its_data_dropped() {
+    let mut rig = Rig::new(false, |_| {});
+    let ancient = SeqNumber(rig.our_nxt.0.wrapping_sub(1 << 20));
+    rig.send(seg(TcpFlags::ACK, rig.peer_nxt, Some(ancient)), b"old");
+    let out = rig.drain();
+    rig.assert_one_ack(&out, rig.peer_nxt);
+    assert_eq!(rig.readable(), 0);
+}
+
+#[test]
+fn out_of_window_data_is_re_acked_not_delivered() {
+    let mut rig = Rig::new(false, |_| {});
+    // Entirely old data (a duplicate of bytes before rcv_nxt).
+    let old = SeqNumber(rig.peer_nxt.0.wrapping_sub(100));
+    rig.send(seg(TcpFlags::ACK, old, Some(rig.our_nxt)), &[7u8; 50]);
+    // Beyond the right edge of the window.
+    let beyond = rig.peer_nxt + (1 << 24);
+    rig.send(seg(TcpFlags::ACK, beyond, Some(rig.our_nxt)), &[9u8; 50]);
+    let out = rig.drain();
+    assert_eq!(out.len(), 2, "{out:?}");
+    for (r, _) in &out {
+        assert_eq!(r.ack_number, Some(rig.peer_nxt));
+    }
+    assert_eq!(rig.readable(), 0);
+    assert_eq!(
+        rig.stack.snmp().tcp.dup_segs,
+        1,
+        "the old one counts as a duplicate"
+    );
+}
+
+#[test]
+fn challenge_acks_are_rate_limited() {
+    let mut rig = Rig::new(false, |c| c.tcp.challenge_ack_limit = 3);
+    for i in 0..10 {
+        rig.send(seg(TcpFlags::RST, rig.peer_nxt + (10 + i), None), &[]);
+    }
+    assert_eq!(
+        rig.drain().len(),
+        3,
+        "only the first 3 in a second are answered"
+    );
+    assert_eq!(rig.challenge_acks(), 3);
+    // A new second brings a new allowance.
+    rig.advance(Duration::from_secs(1));
+    rig.send(seg(TcpFlags::RST, rig.peer_nxt + 10, None), &[]);
+    assert_eq!(rig.drain().len(), 1);
+    assert_eq!(rig.stack.tcp_state(rig.conn), Some(TcpState::Established));
+}
+
+#[test]
+fn paws_drops_a_segment_with_an_old_timestamp() {
+    let mut rig = Rig::new(true, |_| {});
+    rig.send(seg(TcpFlags::ACK, rig.peer_nxt, Some(rig.our_nxt)), b"new!");
+    assert_eq!(rig.readable(), 4);
+    let _ = rig.drain();
+    // Same sequence space ahead, but a timestamp from the past: a wrapped old duplicate.
+    let mut stale = seg(TcpFlags::ACK, rig.peer_nxt + 4, Some(rig.our_nxt));
+    stale.timestamp = Some((5, 0));
+    rig.send(stale, b"old!");
+    let out = rig.drain();
+    assert_eq!(out.len(), 1, "PAWS answers with an ACK: {out:?}");
+    assert_eq!(out[0].0.ack_number, Some(rig.peer_nxt + 4));
+    assert_eq!(rig.readable(), 4, "the stale bytes were not queued");
+    assert_eq!(rig.stack.snmp().tcp.paws_estab_rejected, 1);
+}
+
+#[test]
+fn syn_to_time_wait_with_a_higher_sequence_reopens_at_once() {
+    let mut rig = Rig::new(false, |_| {});
+    // We close first, so we end in TIME-WAIT.
+    rig.stack.close(rig.conn, rig.now).unwrap();
+    let out = rig.drain();
+    assert_eq!(out.len(), 1);
+    assert!(out[0].0.flags.contains(TcpFlags::FIN));
+    rig.our_nxt += 1;
+    let mut finack = seg(
+        TcpFlags::FIN | TcpFlags::ACK,
+        rig.peer_nxt,
+        Some(rig.our_nxt),
+    );
+    finack.window_len = 1000;
+    rig.send(finack, &[]);
+    rig.peer_nxt += 1;
+    let out = rig.drain();
+    rig.assert_one_ack(&out, rig.peer_nxt);
+    // A new SYN on the same four-tuple, beyond the old sequence space: answered with a
+    // SYN-ACK straight away (not after the client's SYN retransmission).
+    rig.send(seg(TcpFlags::SYN, rig.peer_nxt + 100_000, None), &[]);
+    let out = rig.drain();
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0].0.flags, TcpFlags::SYN | TcpFlags::ACK);
+    assert_eq!(out[0].0.ack_number, Some(rig.peer_nxt + 100_001));
+}
