@@ -1,7 +1,8 @@
 //! TCP between Linnet (on a TAP device) and the Linux kernel in a network namespace the test
 //! creates: curl and nc against Linnet servers, a Linnet client against an nc server,
-//! 64 MiB each way compared byte for byte, and "Connection refused" from a closed port.
-//! Skipped (with a message) when not root or without `ip netns`, curl or nc.
+//! 64 MiB each way compared byte for byte, a Linnet client echoed by a Linux `socat` server,
+//! and "Connection refused" from a closed port.
+//! Skipped (with a message) when not root or without `ip netns`, curl, nc or socat.
 
 use linnet::api::{TcpListener, TcpStream};
 use linnet::device::tap::TapDevice;
@@ -191,5 +192,85 @@ fn sixty_four_mib_each_way_with_nc() {
     let _ = std::fs::remove_file(&out_file);
     assert_eq!(got.len(), size);
     assert!(got == down, "download differs");
+    host.stop();
+}
+
+/// Kills and reaps a child process when dropped, so a failed assertion leaves nothing behind.
+struct Reap(std::process::Child);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn linnet_client_echoed_by_a_linux_socat_server() {
+    if !ready() || !have("socat") {
+        eprintln!("skipping: needs socat");
+        return;
+    }
+    let (ns, host) = setup("c");
+    // socat echoes every byte back (PIPE) and closes after our FIN.
+    let _socat = Reap(
+        Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                ns.name(),
+                "timeout",
+                "30",
+                "socat",
+                "TCP-LISTEN:5003,bind=192.0.2.1,reuseaddr",
+                "PIPE",
+            ])
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let target = SocketAddrV4::new(LINUX, 5003);
+    let mut s = None;
+    for _ in 0..50 {
+        match TcpStream::connect_timeout(&host.handle, target, Some(Duration::from_secs(2))) {
+            Ok(c) => {
+                s = Some(c);
+                break;
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+    let mut s = s.expect("connect to Linux socat");
+    s.set_read_timeout(Some(Duration::from_secs(20)));
+    assert_eq!(s.peer_addr().unwrap(), target);
+    let size = 8 << 20;
+    let data = pattern(size, 11);
+    // Write and read at once: socat echoes as it reads, so neither side's buffers fill.
+    // The writer drives the same socket through the handle (a `TcpStream` is not `Clone`).
+    let h = host.handle.clone();
+    let id = s.id();
+    let to_send = data.clone();
+    let writer = std::thread::spawn(move || {
+        let mut off = 0;
+        while off < to_send.len() {
+            let end = (off + 65536).min(to_send.len());
+            let n = h
+                .call(|st, now| st.send(id, &to_send[off..end], now))
+                .unwrap();
+            match n {
+                Ok(n) => off += n,
+                Err(linnet::Errno::EAGAIN) => std::thread::sleep(Duration::from_millis(1)),
+                Err(e) => panic!("send: {e:?}"),
+            }
+        }
+        h.call(|st, now| st.shutdown(id, linnet::socket::Shutdown::Write, now))
+            .unwrap()
+            .unwrap();
+    });
+    let mut back = Vec::with_capacity(size);
+    s.read_to_end(&mut back).unwrap();
+    writer.join().unwrap();
+    assert_eq!(back.len(), size);
+    assert!(back == data, "echo differs");
     host.stop();
 }

@@ -3,10 +3,13 @@
 //!
 //! Each call takes the stack's lock through a [`Handle`], does the non-blocking socket call,
 //! and when it would block registers a waker that unparks the calling thread (Linux: the
-//! socket's wait queue, `sk_wait_event`).
+//! socket's wait queue, `sk_wait_event`). With the `tokio` feature, [`tokio`] has the same
+//! sockets for async code, implementing tokio's `AsyncRead`/`AsyncWrite`.
 
 mod blocking;
 mod tcp;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 mod udp;
 
 pub use tcp::{TcpListener, TcpStream};
