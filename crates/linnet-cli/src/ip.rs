@@ -5,6 +5,7 @@ use linnet::control::client::Client;
 use linnet::control::{Request, Response};
 use linnet::ip::route::{RouteProto, RouteScope};
 use linnet::stack::{LinkInfo, LinkKind};
+use linnet::wire::{EthernetAddress, Ipv4Addr, Ipv4Cidr};
 
 #[derive(Default)]
 struct Opts {
@@ -63,6 +64,10 @@ pub fn run(words: &[String], connect: impl Fn() -> Result<Client, Failure>) -> R
     };
     let rest = &words[i + 1..];
     let o = object.as_str();
+    if let Some(req) = parse_change(o, rest)? {
+        call(&mut connect()?, req)?;
+        return Ok(0);
+    }
     if matches(o, "link", 1) {
         let dev = is_show(rest)?;
         links(&mut connect()?, &opts, dev, false)
@@ -81,6 +86,177 @@ pub fn run(words: &[String], connect: impl Fn() -> Result<Client, Failure>) -> R
             255,
         ))
     }
+}
+
+fn garbage(word: &str) -> Failure {
+    Failure(
+        format!("Error: either \"dev\" is duplicate, or \"{word}\" is a garbage."),
+        255,
+    )
+}
+
+fn need<'a>(it: &mut std::slice::Iter<'a, String>, what: &str) -> Result<&'a str, Failure> {
+    it.next()
+        .map(String::as_str)
+        .ok_or_else(|| Failure(format!("Error: argument \"{what}\" needs a value."), 255))
+}
+
+fn bad_arg(value: &str, what: &str) -> Failure {
+    Failure(format!("Error: argument \"{value}\" is wrong: {what}"), 255)
+}
+
+/// An address with an optional prefix length; without one it is a /32, as iproute2 reads it.
+fn parse_prefix(word: &str) -> Result<Ipv4Cidr, Failure> {
+    let (a, len) = match word.split_once('/') {
+        Some((a, l)) => (a, l),
+        None => (word, "32"),
+    };
+    let addr: Ipv4Addr = a
+        .parse()
+        .map_err(|_| bad_arg(word, "invalid IPv4 address"))?;
+    let len: u8 = len
+        .parse()
+        .map_err(|_| bad_arg(word, "invalid prefix length"))?;
+    Ipv4Cidr::new(addr, len).ok_or_else(|| bad_arg(word, "invalid prefix length"))
+}
+
+fn parse_mac(word: &str) -> Result<EthernetAddress, Failure> {
+    let parts: Vec<&str> = word.split(':').collect();
+    if parts.len() != 6 {
+        return Err(bad_arg(word, "invalid link address"));
+    }
+    let mut b = [0u8; 6];
+    for (o, p) in b.iter_mut().zip(&parts) {
+        if p.is_empty() || p.len() > 2 {
+            return Err(bad_arg(word, "invalid link address"));
+        }
+        *o = u8::from_str_radix(p, 16).map_err(|_| bad_arg(word, "invalid link address"))?;
+    }
+    Ok(EthernetAddress(b))
+}
+
+/// Parse the commands that change something; `None` for a listing. Every word is checked
+/// before anything is sent, so a malformed command changes nothing.
+pub fn parse_change(object: &str, words: &[String]) -> Result<Option<Request>, Failure> {
+    let Some((verb, args)) = words.split_first() else {
+        return Ok(None);
+    };
+    let v = verb.as_str();
+    let mut it = args.iter();
+    if matches(object, "link", 1) && v == "set" {
+        let (mut dev, mut up, mut mtu) = (None, None, None);
+        while let Some(w) = it.next() {
+            match w.as_str() {
+                "dev" => dev = Some(need(&mut it, "dev")?.to_string()),
+                "up" => up = Some(true),
+                "down" => up = Some(false),
+                "mtu" => {
+                    let m = need(&mut it, "mtu")?;
+                    mtu = Some(m.parse().map_err(|_| bad_arg(m, "invalid mtu"))?);
+                }
+                other if dev.is_none() => dev = Some(other.to_string()),
+                other => return Err(garbage(other)),
+            }
+        }
+        let dev = dev.ok_or_else(|| {
+            Failure(
+                "Not enough of information: \"dev\" argument is required.".into(),
+                255,
+            )
+        })?;
+        return Ok(Some(Request::LinkSet { dev, up, mtu }));
+    }
+    if matches(object, "address", 1) {
+        let add = matches(v, "add", 1) || v == "replace";
+        let del = matches(v, "delete", 1);
+        let flush = matches(v, "flush", 1);
+        if !(add || del || flush) {
+            return Ok(None);
+        }
+        let (mut dev, mut addr) = (None, None);
+        while let Some(w) = it.next() {
+            match w.as_str() {
+                "dev" => dev = Some(need(&mut it, "dev")?.to_string()),
+                // The broadcast is always derived from the prefix; "+" asks for just that.
+                "brd" | "broadcast" => {
+                    let b = need(&mut it, "broadcast")?;
+                    if b != "+" {
+                        return Err(bad_arg(b, "only \"brd +\" is supported"));
+                    }
+                }
+                "local" => addr = Some(parse_prefix(need(&mut it, "local")?)?),
+                other if addr.is_none() && !flush => addr = Some(parse_prefix(other)?),
+                other => return Err(garbage(other)),
+            }
+        }
+        let dev = dev.ok_or_else(|| {
+            Failure(
+                "Not enough information: \"dev\" argument is required.".into(),
+                255,
+            )
+        })?;
+        if flush {
+            return Ok(Some(Request::AddrFlush { dev }));
+        }
+        let addr = addr
+            .ok_or_else(|| Failure("Not enough information: address is required.".into(), 255))?;
+        return Ok(Some(if add {
+            Request::AddrAdd { dev, addr }
+        } else {
+            Request::AddrDel { dev, addr }
+        }));
+    }
+    if matches(object, "neighbour", 1) || matches(object, "neighbor", 1) {
+        let add = matches(v, "add", 1) || matches(v, "replace", 3) || v == "change";
+        let del = matches(v, "delete", 1);
+        let flush = matches(v, "flush", 1);
+        if !(add || del || flush) {
+            return Ok(None);
+        }
+        let (mut dev, mut ip, mut mac, mut all) = (None, None, None, false);
+        while let Some(w) = it.next() {
+            match w.as_str() {
+                "dev" => dev = Some(need(&mut it, "dev")?.to_string()),
+                "lladdr" => mac = Some(parse_mac(need(&mut it, "lladdr")?)?),
+                "nud" => {
+                    let n = need(&mut it, "nud")?;
+                    if n != "permanent" && n != "perm" {
+                        return Err(bad_arg(n, "only \"nud permanent\" entries can be added"));
+                    }
+                }
+                "all" if flush => all = true,
+                other if ip.is_none() && !flush => {
+                    ip = Some(
+                        other
+                            .parse::<Ipv4Addr>()
+                            .map_err(|_| bad_arg(other, "invalid IPv4 address"))?,
+                    )
+                }
+                other => return Err(garbage(other)),
+            }
+        }
+        if flush {
+            if dev.is_none() && !all {
+                return Err(Failure("Flush requires arguments.".into(), 255));
+            }
+            return Ok(Some(Request::NeighFlush { dev }));
+        }
+        let dev = dev
+            .ok_or_else(|| Failure("Device and destination are required arguments.".into(), 255))?;
+        let ip = ip
+            .ok_or_else(|| Failure("Device and destination are required arguments.".into(), 255))?;
+        if add {
+            let lladdr = mac.ok_or_else(|| {
+                Failure(
+                    "Error: \"lladdr\" is required to add a neighbour.".into(),
+                    255,
+                )
+            })?;
+            return Ok(Some(Request::NeighAdd { dev, ip, lladdr }));
+        }
+        return Ok(Some(Request::NeighDel { dev, ip }));
+    }
+    Ok(None)
 }
 
 fn flags(l: &LinkInfo) -> String {
@@ -242,4 +418,106 @@ fn neighbours(client: &mut Client, opts: &Opts) -> Result<u8, Failure> {
         }
     }
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn w(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    fn parse(object: &str, rest: &str) -> Result<Option<Request>, Failure> {
+        parse_change(object, &w(rest))
+    }
+
+    #[test]
+    fn changes_parse_as_iproute2_reads_them() {
+        assert_eq!(
+            parse("link", "set dev eth0 up mtu 9000").ok().flatten(),
+            Some(Request::LinkSet {
+                dev: "eth0".into(),
+                up: Some(true),
+                mtu: Some(9000)
+            })
+        );
+        assert_eq!(
+            parse("l", "set eth1 down").ok().flatten(),
+            Some(Request::LinkSet {
+                dev: "eth1".into(),
+                up: Some(false),
+                mtu: None
+            })
+        );
+        assert_eq!(
+            parse("a", "add 192.0.2.9/24 brd + dev eth0").ok().flatten(),
+            Some(Request::AddrAdd {
+                dev: "eth0".into(),
+                addr: "192.0.2.9/24".parse().unwrap()
+            })
+        );
+        assert_eq!(
+            parse("addr", "del 192.0.2.9 dev eth0").ok().flatten(),
+            Some(Request::AddrDel {
+                dev: "eth0".into(),
+                addr: "192.0.2.9/32".parse().unwrap()
+            })
+        );
+        assert_eq!(
+            parse(
+                "neigh",
+                "replace 192.0.2.1 lladdr 02:00:00:00:00:01 dev eth0 nud permanent"
+            )
+            .ok()
+            .flatten(),
+            Some(Request::NeighAdd {
+                dev: "eth0".into(),
+                ip: Ipv4Addr::new(192, 0, 2, 1),
+                lladdr: EthernetAddress([2, 0, 0, 0, 0, 1])
+            })
+        );
+        assert_eq!(
+            parse("neigh", "flush all").ok().flatten(),
+            Some(Request::NeighFlush { dev: None })
+        );
+        assert!(parse("addr", "show").ok().flatten().is_none());
+    }
+
+    #[test]
+    fn malformed_changes_name_the_bad_word() {
+        for (object, rest, bad) in [
+            ("link", "set dev eth0 up sideways", "sideways"),
+            ("link", "set dev eth0 mtu lots", "lots"),
+            ("addr", "add 192.0.2.300/24 dev eth0", "192.0.2.300/24"),
+            ("addr", "add 192.0.2.1/33 dev eth0", "192.0.2.1/33"),
+            ("addr", "add 192.0.2.1/24 dev eth0 extra", "extra"),
+            (
+                "neigh",
+                "add 192.0.2.1 lladdr 02:00:zz:00:00:01 dev eth0",
+                "02:00:zz:00:00:01",
+            ),
+            (
+                "neigh",
+                "add 192.0.2.1 lladdr 02:00:00:00:00:01 dev eth0 nud stale",
+                "stale",
+            ),
+        ] {
+            match parse(object, rest) {
+                Err(Failure(msg, code)) => {
+                    assert!(msg.contains(bad), "{object} {rest}: {msg}");
+                    assert_ne!(code, 0);
+                }
+                Ok(r) => panic!("{object} {rest} parsed as {r:?}"),
+            }
+        }
+        assert!(
+            parse("addr", "add 192.0.2.1/24").is_err(),
+            "dev is required"
+        );
+        assert!(
+            parse("neigh", "add 192.0.2.1 dev eth0").is_err(),
+            "lladdr is required"
+        );
+    }
 }

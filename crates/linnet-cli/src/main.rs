@@ -6,6 +6,7 @@
 mod ip;
 mod netstat;
 mod ping;
+mod ss;
 
 use clap::Parser;
 use linnet::control::client::Client;
@@ -18,7 +19,7 @@ use std::process::ExitCode;
 #[command(
     name = "linnet",
     version,
-    after_help = "Commands:\n  ip [-s] [-j] link|addr|route|neigh [show]\n  netstat -s\n  ping [-c count] [-i interval] [-s size] [-t ttl] [-W timeout] destination"
+    after_help = "Commands:\n  ip [-s] [-j] link|addr|route|neigh [show]\n  ip link set [dev] DEV [up|down] [mtu N]\n  ip addr add|del ADDR/LEN dev DEV; ip addr flush dev DEV\n  ip neigh add|replace ADDR lladdr MAC dev DEV; ip neigh del ADDR dev DEV; ip neigh flush [dev DEV|all]\n  ss [-tuanlij]\n  netstat -s\n  ping [-c count] [-i interval] [-s size] [-t ttl] [-W timeout] destination"
 )]
 struct Args {
     /// Control socket of the daemon.
@@ -30,6 +31,7 @@ struct Args {
 }
 
 /// A user error: message, exit code.
+#[derive(Debug)]
 pub struct Failure(pub String, pub u8);
 
 impl<E: std::fmt::Display> From<E> for Failure {
@@ -53,6 +55,7 @@ fn run(args: Args) -> Result<u8, Failure> {
         "ip" => ip::run(rest, connect),
         "netstat" => netstat::run(rest, connect),
         "ping" => ping::run(rest, connect),
+        "ss" => ss::run(rest, connect),
         other => Err(Failure(
             format!("unknown command \"{other}\"; try \"linnet --help\""),
             2,

@@ -60,6 +60,8 @@ pub enum Errno {
     EPROTONOSUPPORT,
     /// Too many open sockets.
     EMFILE,
+    /// No such entry (e.g. `ip neigh del` of an absent neighbour).
+    ENOENT,
 }
 
 impl Errno {
@@ -93,13 +95,16 @@ impl Errno {
             Errno::ECONNABORTED => libc::ECONNABORTED,
             Errno::EPROTONOSUPPORT => libc::EPROTONOSUPPORT,
             Errno::EMFILE => libc::EMFILE,
+            Errno::ENOENT => libc::ENOENT,
         }
     }
 }
 
 impl fmt::Display for Errno {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", io::Error::from_raw_os_error(self.raw()))
+        // strerror's text, without io::Error's " (os error N)" suffix.
+        let s = io::Error::from_raw_os_error(self.raw()).to_string();
+        f.write_str(s.split(" (os error").next().unwrap_or(&s))
     }
 }
 

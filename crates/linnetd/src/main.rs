@@ -42,6 +42,10 @@ struct Args {
     /// Path of the control socket.
     #[arg(long, value_name = "PATH", default_value = linnet::control::DEFAULT_SOCKET)]
     control: PathBuf,
+    /// Serve RFC 862 echo over TCP on this port of the Linnet stack (like inetd's internal
+    /// echo), so Linux clients have a Linnet server to talk to.
+    #[arg(long, value_name = "PORT")]
+    echo: Option<u16>,
     /// Log filter (tracing's env-filter syntax), e.g. info or linnet=debug.
     #[arg(long, default_value = "info")]
     log: String,
@@ -120,6 +124,9 @@ fn run(args: Args) -> Result<(), String> {
         .map_err(|e| format!("cannot start the stack: {e}"))?;
     let control = linnet::control::server::serve(&args.control, handle.clone())
         .map_err(|e| format!("cannot serve {}: {e}", args.control.display()))?;
+    if let Some(port) = args.echo {
+        echo_service(&handle, port).map_err(|e| format!("cannot serve echo on {port}: {e}"))?;
+    }
     let addrs: Vec<String> = args.addr.iter().map(|c| c.to_string()).collect();
     println!(
         "linnetd: {ifname} (device {dev_name}) mac {mac} addr {} control {}",
@@ -133,6 +140,46 @@ fn run(args: Args) -> Result<(), String> {
     let _ = thread.join();
     let _ = std::fs::remove_file(&args.control);
     drop(control);
+    Ok(())
+}
+
+/// Most echo connections served at once; more wait in the accept queue.
+const ECHO_MAX_CONNS: usize = 64;
+
+/// RFC 862 echo on a Linnet listener: every byte read is written back, until the peer closes.
+fn echo_service(handle: &runtime::Handle, port: u16) -> std::io::Result<()> {
+    use std::io::{Read, Write};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let listener = linnet::api::TcpListener::bind(
+        handle,
+        std::net::SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port),
+    )?;
+    let active = Arc::new(AtomicUsize::new(0));
+    std::thread::Builder::new()
+        .name("linnet-echo".into())
+        .spawn(move || {
+            while let Ok((mut s, peer)) = listener.accept() {
+                while active.load(Ordering::SeqCst) >= ECHO_MAX_CONNS {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                active.fetch_add(1, Ordering::SeqCst);
+                let active = active.clone();
+                let _ = std::thread::Builder::new()
+                    .name("linnet-echo-conn".into())
+                    .spawn(move || {
+                        tracing::debug!(%peer, "echo connection");
+                        let mut buf = vec![0u8; 16 * 1024];
+                        while let Ok(n) = s.read(&mut buf) {
+                            if n == 0 || s.write_all(&buf[..n]).is_err() {
+                                break;
+                            }
+                        }
+                        let _ = s.shutdown(std::net::Shutdown::Write);
+                        active.fetch_sub(1, Ordering::SeqCst);
+                    });
+            }
+        })?;
     Ok(())
 }
 

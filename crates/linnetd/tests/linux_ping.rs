@@ -169,7 +169,10 @@ fn check_ping_both_ways(linux_ns: &NetNs, daemon: &Daemon, linnet_if: &str) {
 fn linux_and_linnet_ping_each_other_over_tap() {
     let ns = NetNs::new("lnt-tap").expect("create namespace");
     let tap = unique("lnt");
-    let daemon = start_daemon(None, &["--tap", &tap, "--addr", "192.0.2.2/24"]);
+    let daemon = start_daemon(
+        None,
+        &["--tap", &tap, "--addr", "192.0.2.2/24", "--echo", "7"],
+    );
     wait_for_link(&tap);
     // Move the Linux side of the TAP into the test's namespace; the daemon's fd stays valid.
     let st = Command::new("ip")
@@ -189,6 +192,170 @@ fn linux_and_linnet_ping_each_other_over_tap() {
     let bad = linnet(&daemon.socket, &["ip", "bogus"]);
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("\"bogus\""));
+    configure_through_the_cli(&ns, &daemon, &tap);
+    echo_and_ss(&ns, &daemon);
+}
+
+/// Kills and reaps a child when dropped.
+struct Reap(Child);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `ip addr`, `ip link set`, `ip neigh` changes through the CLI, each checked from Linux's side
+/// or in the listings, and malformed or impossible changes refused with a clear error.
+fn configure_through_the_cli(ns: &NetNs, daemon: &Daemon, dev: &str) {
+    let sock = &daemon.socket;
+    ok(linnet(
+        sock,
+        &["ip", "addr", "add", "198.51.100.2/24", "dev", dev],
+    ));
+    ok(ns
+        .exec(&["ip", "addr", "add", "198.51.100.1/24", "dev", dev])
+        .unwrap());
+    let out = ok(ns
+        .exec(&["ping", "-c", "1", "-W", "2", "198.51.100.2"])
+        .unwrap());
+    assert!(out.contains("1 received"), "{out}");
+    let addr = ok(linnet(sock, &["ip", "addr", "show", dev]));
+    assert!(
+        addr.contains("inet 198.51.100.2/24 brd 198.51.100.255"),
+        "{addr}"
+    );
+    let routes = ok(linnet(sock, &["ip", "route", "show"]));
+    assert!(
+        routes.contains(&format!(
+            "198.51.100.0/24 dev {dev} proto kernel scope link src 198.51.100.2"
+        )),
+        "{routes}"
+    );
+    ok(linnet(
+        sock,
+        &["ip", "link", "set", "dev", dev, "mtu", "1400"],
+    ));
+    let link = ok(linnet(sock, &["ip", "link", "show", dev]));
+    assert!(link.contains("mtu 1400"), "{link}");
+
+    ok(linnet(sock, &["ip", "neigh", "flush", "dev", dev]));
+    let neigh = ok(linnet(sock, &["ip", "neigh", "show"]));
+    assert!(!neigh.contains("192.0.2.1 "), "{neigh}");
+    ok(linnet(
+        sock,
+        &[
+            "ip",
+            "neigh",
+            "add",
+            "192.0.2.77",
+            "lladdr",
+            "02:00:00:00:00:77",
+            "dev",
+            dev,
+        ],
+    ));
+    let neigh = ok(linnet(sock, &["ip", "neigh", "show"]));
+    assert!(
+        neigh.contains(&format!(
+            "192.0.2.77 dev {dev} lladdr 02:00:00:00:00:77 PERMANENT"
+        )),
+        "{neigh}"
+    );
+    ok(linnet(
+        sock,
+        &["ip", "neigh", "del", "192.0.2.77", "dev", dev],
+    ));
+    assert!(!ok(linnet(sock, &["ip", "neigh", "show"])).contains("192.0.2.77"));
+
+    for (args, says) in [
+        (
+            vec!["ip", "addr", "add", "192.0.2.300/24", "dev", dev],
+            "192.0.2.300/24",
+        ),
+        (
+            vec!["ip", "link", "set", "nosuch0", "up"],
+            "Cannot find device \"nosuch0\"",
+        ),
+        (
+            vec!["ip", "addr", "add", "192.0.2.2/24", "dev", dev],
+            "File exists",
+        ),
+        (vec!["ip", "link", "set", dev, "mtu", "20"], "mtu 20"),
+        (
+            vec!["ip", "neigh", "del", "192.0.2.99", "dev", dev],
+            "No such file",
+        ),
+    ] {
+        let o = linnet(sock, &args);
+        assert!(!o.status.success(), "{args:?} should fail: {}", text(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    // Nothing half-applied: the MTU is still 1400.
+    assert!(ok(linnet(sock, &["ip", "link", "show", dev])).contains("mtu 1400"));
+
+    ok(linnet(
+        sock,
+        &["ip", "addr", "del", "198.51.100.2/24", "dev", dev],
+    ));
+    let o = ns
+        .exec(&["ping", "-c", "1", "-W", "1", "198.51.100.2"])
+        .unwrap();
+    assert!(!o.status.success(), "the deleted address still answers");
+}
+
+/// Linux's nc talks to linnetd's echo service; `linnet ss` shows the listener and the
+/// connection while it is open.
+fn echo_and_ss(ns: &NetNs, daemon: &Daemon) {
+    let out = ok(ns
+        .exec(&["sh", "-c", "printf 'hello linnet' | nc -N -w 5 192.0.2.2 7"])
+        .unwrap());
+    assert_eq!(out, "hello linnet");
+    let _nc = Reap(
+        Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                ns.name(),
+                "sh",
+                "-c",
+                "sleep 3 | nc -w 5 192.0.2.2 7",
+            ])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let mut ss;
+    loop {
+        ss = ok(linnet(&daemon.socket, &["ss", "-tan"]));
+        if ss
+            .lines()
+            .any(|l| l.starts_with("ESTAB") && l.contains("192.0.2.2:7 "))
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no ESTAB line in ss:\n{ss}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(ss.starts_with("State"), "{ss}");
+    assert!(
+        ss.lines()
+            .any(|l| l.starts_with("LISTEN") && l.contains("0.0.0.0:7 ")),
+        "{ss}"
+    );
+    let j = ok(linnet(&daemon.socket, &["ss", "-tanij"]));
+    let v: serde_json::Value = serde_json::from_str(&j).expect("json");
+    let est = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["state"] == "ESTAB")
+        .expect("ESTAB in JSON");
+    assert!(est["tcp"]["mss"].as_u64().unwrap() > 0, "{est}");
 }
 
 #[test]

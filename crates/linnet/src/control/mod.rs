@@ -5,15 +5,17 @@
 //! `/proc/net/snmp` files.
 
 pub mod client;
+pub mod rtnl;
 pub mod server;
 
 use crate::ip::route::Route;
 use crate::link::neighbour::NeighInfo;
+use crate::socket::SocketInfo;
 use crate::stack::{LinkInfo, Stack};
 use crate::stats::Snmp;
 use crate::time::Instant;
 use crate::transport::ping::PingReply;
-use crate::wire::Ipv4Addr;
+use crate::wire::{EthernetAddress, Ipv4Addr, Ipv4Cidr};
 use serde::{Deserialize, Serialize};
 
 /// Protocol version; a peer speaking another is refused.
@@ -62,10 +64,61 @@ pub enum Request {
         /// Socket.
         ident: u16,
     },
+    /// `ip link set dev D [up|down] [mtu N]`. Linux: `RTM_NEWLINK` (`rtnl_setlink`).
+    LinkSet {
+        /// Interface name.
+        dev: String,
+        /// Administrative state, if changed.
+        up: Option<bool>,
+        /// MTU, if changed.
+        mtu: Option<usize>,
+    },
+    /// `ip addr add A/N dev D`. Linux: `RTM_NEWADDR`.
+    AddrAdd {
+        /// Interface name.
+        dev: String,
+        /// Address and prefix.
+        addr: Ipv4Cidr,
+    },
+    /// `ip addr del A/N dev D`. Linux: `RTM_DELADDR`.
+    AddrDel {
+        /// Interface name.
+        dev: String,
+        /// Address (the prefix must match when given).
+        addr: Ipv4Cidr,
+    },
+    /// `ip addr flush dev D`.
+    AddrFlush {
+        /// Interface name.
+        dev: String,
+    },
+    /// `ip neigh add|replace A lladdr M dev D`. Linux: `RTM_NEWNEIGH`.
+    NeighAdd {
+        /// Interface name.
+        dev: String,
+        /// Neighbour's address.
+        ip: Ipv4Addr,
+        /// Its link address.
+        lladdr: EthernetAddress,
+    },
+    /// `ip neigh del A dev D`. Linux: `RTM_DELNEIGH`.
+    NeighDel {
+        /// Interface name.
+        dev: String,
+        /// Neighbour's address.
+        ip: Ipv4Addr,
+    },
+    /// `ip neigh flush [dev D]`.
+    NeighFlush {
+        /// Interface name, or all.
+        dev: Option<String>,
+    },
+    /// Sockets (`ss`). Linux: `sock_diag` (`inet_diag_dump`).
+    Sockets,
 }
 
 /// A response from the daemon.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Response {
     /// Interfaces.
@@ -98,6 +151,11 @@ pub enum Response {
         /// In arrival order.
         replies: Vec<PingReply>,
     },
+    /// Sockets.
+    Sockets {
+        /// Every socket, with TCP internals for TCP ones.
+        sockets: Vec<SocketInfo>,
+    },
     /// Done.
     Ok,
     /// Failed.
@@ -123,6 +181,21 @@ fn iface_name(stack: &Stack, ifindex: u32) -> String {
         .iface(ifindex)
         .map(|i| i.name.clone())
         .unwrap_or_else(|| format!("if{ifindex}"))
+}
+
+/// The index of the interface `dev`, or the error iproute2 prints for a missing one.
+fn dev_index(stack: &Stack, dev: &str) -> Result<u32, Response> {
+    stack.ifindex_by_name(dev).ok_or_else(|| Response::Error {
+        errno: Some(libc::ENODEV),
+        message: format!("Cannot find device \"{dev}\""),
+    })
+}
+
+fn done(r: Result<(), crate::Errno>) -> Response {
+    match r {
+        Ok(()) => Response::Ok,
+        Err(e) => errno_response(e),
+    }
 }
 
 fn errno_response(e: crate::Errno) -> Response {
@@ -186,6 +259,83 @@ pub fn handle(stack: &mut Stack, req: Request, now: Instant) -> Response {
         Request::PingClose { ident } => match stack.ping_close(ident) {
             Ok(()) => Response::Ok,
             Err(e) => errno_response(e),
+        },
+        Request::LinkSet { dev, up, mtu } => {
+            let i = match dev_index(stack, &dev) {
+                Ok(i) => i,
+                Err(r) => return r,
+            };
+            // Validate everything before changing anything.
+            if let Some(m) = mtu {
+                if !(rtnl::MIN_MTU..=rtnl::MAX_MTU).contains(&m) {
+                    return Response::Error {
+                        errno: Some(libc::EINVAL),
+                        message: format!(
+                            "mtu {m} is out of range: {}..={}",
+                            rtnl::MIN_MTU,
+                            rtnl::MAX_MTU
+                        ),
+                    };
+                }
+                if let Err(e) = stack.set_mtu(i, m) {
+                    return errno_response(e);
+                }
+            }
+            match up {
+                Some(u) => done(stack.set_link_up(i, u, now)),
+                None => Response::Ok,
+            }
+        }
+        Request::AddrAdd { dev, addr } => match dev_index(stack, &dev) {
+            Ok(i) => match stack.add_addr(i, addr, now) {
+                Err(crate::Errno::EADDRINUSE) => Response::Error {
+                    errno: Some(libc::EEXIST),
+                    message: "RTNETLINK answers: File exists".into(),
+                },
+                r => done(r),
+            },
+            Err(r) => r,
+        },
+        Request::AddrDel { dev, addr } => match dev_index(stack, &dev) {
+            Ok(i) => {
+                let known = stack.iface(i).is_some_and(|f| {
+                    f.addrs.iter().any(|c| {
+                        c.addr == addr.addr
+                            && (addr.prefix_len == 32 || c.prefix_len == addr.prefix_len)
+                    })
+                });
+                if !known {
+                    return Response::Error {
+                        errno: Some(libc::EADDRNOTAVAIL),
+                        message: "RTNETLINK answers: Cannot assign requested address".into(),
+                    };
+                }
+                done(stack.del_addr(i, addr.addr))
+            }
+            Err(r) => r,
+        },
+        Request::AddrFlush { dev } => match dev_index(stack, &dev) {
+            Ok(i) => done(stack.flush_addrs(i).map(|_| ())),
+            Err(r) => r,
+        },
+        Request::NeighAdd { dev, ip, lladdr } => match dev_index(stack, &dev) {
+            Ok(i) => done(stack.add_neighbour(i, ip, lladdr, now)),
+            Err(r) => r,
+        },
+        Request::NeighDel { dev, ip } => match dev_index(stack, &dev) {
+            Ok(i) => done(stack.del_neighbour(i, ip)),
+            Err(r) => r,
+        },
+        Request::NeighFlush { dev } => {
+            let i = match dev.as_deref().map(|d| dev_index(stack, d)).transpose() {
+                Ok(i) => i,
+                Err(r) => return r,
+            };
+            stack.flush_neighbours(i);
+            Response::Ok
+        }
+        Request::Sockets => Response::Sockets {
+            sockets: stack.sockets_info(),
         },
     }
 }

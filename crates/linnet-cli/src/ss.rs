@@ -1,0 +1,243 @@
+//! `linnet ss`: sockets, as iproute2's `ss` lists them (`-t -u -a -l -n -i -j`, combinable as
+//! in `ss -tan`).
+
+use crate::{call, Failure};
+use linnet::control::client::Client;
+use linnet::control::{Request, Response};
+use linnet::socket::SocketInfo;
+use std::net::SocketAddrV4;
+
+/// What to list.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Opts {
+    tcp: bool,
+    udp: bool,
+    all: bool,
+    listening: bool,
+    info: bool,
+    json: bool,
+}
+
+/// Parse `ss`'s options; a word it does not know is named in the error.
+pub fn parse(words: &[String]) -> Result<Opts, Failure> {
+    let mut o = Opts::default();
+    for w in words {
+        let long = match w.as_str() {
+            "--tcp" => Some('t'),
+            "--udp" => Some('u'),
+            "--all" => Some('a'),
+            "--listening" => Some('l'),
+            "--numeric" => Some('n'),
+            "--info" => Some('i'),
+            "--json" => Some('j'),
+            _ => None,
+        };
+        let letters: Vec<char> = match long {
+            Some(c) => vec![c],
+            None if w.starts_with('-') && !w.starts_with("--") && w.len() > 1 => {
+                w.chars().skip(1).collect()
+            }
+            None => {
+                return Err(Failure(
+                    format!("ss: unknown argument \"{w}\" (filters are not supported)"),
+                    255,
+                ))
+            }
+        };
+        for c in letters {
+            match c {
+                't' => o.tcp = true,
+                'u' => o.udp = true,
+                'a' => o.all = true,
+                'l' => o.listening = true,
+                // Linnet never resolves names: numeric is the only output.
+                'n' => {}
+                'i' => o.info = true,
+                'j' => o.json = true,
+                other => {
+                    return Err(Failure(
+                        format!("ss: invalid option -- '{other}' in \"{w}\""),
+                        255,
+                    ))
+                }
+            }
+        }
+    }
+    if !o.tcp && !o.udp {
+        o.tcp = true;
+        o.udp = true;
+    }
+    Ok(o)
+}
+
+/// Is this socket "listening" the way ss counts it (LISTEN, or unconnected UDP)?
+fn is_listening(s: &SocketInfo) -> bool {
+    s.state == "LISTEN" || s.state == "UNCONN"
+}
+
+/// The sockets `opts` selects, in the daemon's order.
+pub fn select(opts: &Opts, sockets: Vec<SocketInfo>) -> Vec<SocketInfo> {
+    sockets
+        .into_iter()
+        .filter(|s| (s.proto == "tcp" && opts.tcp) || (s.proto == "udp" && opts.udp))
+        .filter(|s| {
+            if opts.all {
+                true
+            } else if opts.listening {
+                is_listening(s)
+            } else {
+                !is_listening(s)
+            }
+        })
+        .collect()
+}
+
+fn peer(a: &SocketAddrV4) -> String {
+    if a.ip().is_unspecified() && a.port() == 0 {
+        "0.0.0.0:*".into()
+    } else {
+        a.to_string()
+    }
+}
+
+fn local(a: &SocketAddrV4) -> String {
+    if a.port() == 0 {
+        format!("{}:*", a.ip())
+    } else {
+        a.to_string()
+    }
+}
+
+/// The table, as ss prints it.
+pub fn render(opts: &Opts, sockets: &[SocketInfo]) -> String {
+    let show_netid = opts.tcp && opts.udp;
+    let mut out = String::new();
+    if show_netid {
+        out.push_str("Netid ");
+    }
+    out.push_str(&format!(
+        "{:<10} {:>6} {:>6} {:>24} {:<24}\n",
+        "State", "Recv-Q", "Send-Q", "Local Address:Port", "Peer Address:Port"
+    ));
+    for s in sockets {
+        if show_netid {
+            out.push_str(&format!("{:<5} ", s.proto));
+        }
+        out.push_str(&format!(
+            "{:<10} {:>6} {:>6} {:>24} {:<24}\n",
+            s.state,
+            s.recv_q,
+            s.send_q,
+            local(&s.local),
+            peer(&s.remote)
+        ));
+        if let (true, Some(t)) = (opts.info, &s.tcp) {
+            let ms = |us: u64| us as f64 / 1000.0;
+            let ssthresh = if t.ssthresh == u32::MAX {
+                String::new()
+            } else {
+                format!(" ssthresh:{}", t.ssthresh / t.mss.max(1))
+            };
+            let mut line = format!(
+                "\t {}{}{} wscale:{},{} rto:{} rtt:{}/{} mss:{} cwnd:{}{ssthresh} bytes_sent:{} bytes_acked:{} bytes_received:{} retrans:0/{} rcv_space:{} snd_wnd:{}",
+                if t.ts { "ts " } else { "" },
+                if t.sack { "sack " } else { "" },
+                t.cc,
+                t.wscale.1,
+                t.wscale.0,
+                ms(t.rto_us),
+                ms(t.rtt_us),
+                ms(t.rttvar_us),
+                t.mss,
+                t.cwnd / t.mss.max(1),
+                t.bytes_sent,
+                t.bytes_acked,
+                t.bytes_received,
+                t.retrans,
+                t.rcv_wnd,
+                t.snd_wnd,
+            );
+            line.push('\n');
+            out.push_str(&line);
+        }
+    }
+    out
+}
+
+/// Run `ss` with the words after it.
+pub fn run(words: &[String], connect: impl Fn() -> Result<Client, Failure>) -> Result<u8, Failure> {
+    let opts = parse(words)?;
+    let Response::Sockets { sockets } = call(&mut connect()?, Request::Sockets)? else {
+        return Err(Failure("unexpected response from linnetd".into(), 1));
+    };
+    let chosen = select(&opts, sockets);
+    if opts.json {
+        println!("{}", serde_json::to_string_pretty(&chosen)?);
+    } else {
+        print!("{}", render(&opts, &chosen));
+    }
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use linnet::socket::SockId;
+    use std::net::Ipv4Addr;
+
+    fn w(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    fn sock(proto: &str, state: &str, port: u16) -> SocketInfo {
+        SocketInfo {
+            id: serde_json::from_str::<SockId>(r#"{"idx":0,"gen":0}"#).unwrap(),
+            proto: proto.into(),
+            state: state.into(),
+            recv_q: 0,
+            send_q: 0,
+            local: SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 2), port),
+            remote: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
+            tcp: None,
+        }
+    }
+
+    #[test]
+    fn combined_letters_and_selection() {
+        let o = parse(&w("-tan")).unwrap();
+        assert!(o.tcp && o.all && !o.udp);
+        let socks = vec![
+            sock("tcp", "LISTEN", 80),
+            sock("tcp", "ESTAB", 80),
+            sock("udp", "UNCONN", 53),
+            sock("tcp", "TIME-WAIT", 80),
+        ];
+        assert_eq!(select(&o, socks.clone()).len(), 3);
+        let l = parse(&w("-l")).unwrap();
+        let got: Vec<_> = select(&l, socks.clone())
+            .into_iter()
+            .map(|s| s.state)
+            .collect();
+        assert_eq!(got, ["LISTEN", "UNCONN"]);
+        let d = parse(&[]).unwrap();
+        let got: Vec<_> = select(&d, socks.clone())
+            .into_iter()
+            .map(|s| s.state)
+            .collect();
+        assert_eq!(got, ["ESTAB", "TIME-WAIT"]);
+        let table = render(&o, &select(&o, socks));
+        assert!(table.starts_with("State"), "{table}");
+        assert!(
+            table.contains("LISTEN") && table.contains("0.0.0.0:*"),
+            "{table}"
+        );
+    }
+
+    #[test]
+    fn bad_words_are_named() {
+        let e = parse(&w("-tz")).err().unwrap();
+        assert!(e.0.contains("'z'"), "{}", e.0);
+        let e = parse(&w("state")).err().unwrap();
+        assert!(e.0.contains("\"state\""), "{}", e.0);
+    }
+}

@@ -1,0 +1,115 @@
+//! Configuration changes behind the control requests: the `doit` side of rtnetlink.
+//!
+//! Linux: net/core/rtnetlink.c (`rtnl_setlink` → `dev_set_mtu`), net/ipv4/devinet.c
+//! (`inet_rtm_deladdr`), net/core/neighbour.c (`neigh_delete`, `neigh_flush_dev`).
+
+use crate::buf::DEFAULT_BUF_SIZE;
+use crate::buf::MAX_HEADER;
+use crate::errno::Errno;
+use crate::stack::Stack;
+use crate::wire::ethernet::HEADER_LEN as ETH_HLEN;
+use crate::wire::Ipv4Addr;
+
+/// Smallest IPv4 MTU (RFC 791: every host must take 68-byte datagrams). Linux: `IPV4_MIN_MTU`.
+pub const MIN_MTU: usize = 68;
+/// Largest MTU a pool buffer can carry with its link header.
+pub const MAX_MTU: usize = DEFAULT_BUF_SIZE - MAX_HEADER;
+
+impl Stack {
+    /// Change an interface's MTU. Linux: `dev_set_mtu` (EINVAL outside the device's range).
+    pub fn set_mtu(&mut self, ifindex: u32, mtu: usize) -> Result<(), Errno> {
+        if !(MIN_MTU..=MAX_MTU).contains(&mtu) {
+            return Err(Errno::EINVAL);
+        }
+        let iface = self.iface_mut(ifindex).ok_or(Errno::ENODEV)?;
+        iface.mtu = mtu;
+        debug_assert!(mtu + ETH_HLEN <= DEFAULT_BUF_SIZE);
+        Ok(())
+    }
+
+    /// Remove every address of an interface (`ip addr flush dev D`); returns how many went.
+    /// Linux: `inet_rtm_deladdr` for each address.
+    pub fn flush_addrs(&mut self, ifindex: u32) -> Result<usize, Errno> {
+        let addrs: Vec<Ipv4Addr> = self
+            .iface(ifindex)
+            .ok_or(Errno::ENODEV)?
+            .addrs
+            .iter()
+            .map(|c| c.addr)
+            .collect();
+        for a in &addrs {
+            self.del_addr(ifindex, *a)?;
+        }
+        Ok(addrs.len())
+    }
+
+    /// Remove a neighbour entry (`ip neigh del`). Linux: `neigh_delete` (ENOENT if absent).
+    pub fn del_neighbour(&mut self, ifindex: u32, ip: Ipv4Addr) -> Result<(), Errno> {
+        self.iface(ifindex).ok_or(Errno::ENODEV)?;
+        if self.neigh.delete(ifindex, ip) {
+            Ok(())
+        } else {
+            Err(Errno::ENOENT)
+        }
+    }
+
+    /// Remove the neighbour entries of one interface, or of all (`ip neigh flush`); returns
+    /// how many went. Linux: `neigh_flush_dev`.
+    pub fn flush_neighbours(&mut self, ifindex: Option<u32>) -> usize {
+        let victims: Vec<(u32, Ipv4Addr)> = self
+            .neigh
+            .dump()
+            .into_iter()
+            .filter(|n| ifindex.is_none_or(|i| i == n.ifindex))
+            .map(|n| (n.ifindex, n.ip))
+            .collect();
+        for (i, ip) in &victims {
+            self.neigh.delete(*i, *ip);
+        }
+        victims.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::Instant;
+    use crate::wire::EthernetAddress;
+
+    #[test]
+    fn mtu_limits_addr_flush_and_neigh_delete() {
+        let mut s = Stack::default();
+        let now = Instant::ZERO;
+        let i = s.add_interface("eth0", EthernetAddress::local_from_seed(1), 1500);
+        assert_eq!(s.set_mtu(i, 67), Err(Errno::EINVAL));
+        assert_eq!(s.set_mtu(i, MAX_MTU + 1), Err(Errno::EINVAL));
+        assert_eq!(s.set_mtu(99, 1400), Err(Errno::ENODEV));
+        s.set_mtu(i, 9000).unwrap();
+        assert_eq!(s.iface(i).unwrap().mtu, 9000);
+
+        s.add_addr(i, "192.0.2.2/24".parse().unwrap(), now).unwrap();
+        s.add_addr(i, "198.51.100.2/24".parse().unwrap(), now)
+            .unwrap();
+        assert_eq!(s.flush_addrs(i), Ok(2));
+        assert!(s.iface(i).unwrap().addrs.is_empty());
+        assert!(
+            s.routes().iter().all(|r| r.ifindex != i),
+            "connected routes went too"
+        );
+
+        let ip = Ipv4Addr::new(192, 0, 2, 9);
+        s.add_neighbour(i, ip, EthernetAddress::local_from_seed(2), now)
+            .unwrap();
+        assert_eq!(s.neighbours().len(), 1);
+        assert_eq!(
+            s.del_neighbour(i, Ipv4Addr::new(192, 0, 2, 10)),
+            Err(Errno::ENOENT)
+        );
+        s.del_neighbour(i, ip).unwrap();
+        assert!(s.neighbours().is_empty());
+        s.add_neighbour(i, ip, EthernetAddress::local_from_seed(2), now)
+            .unwrap();
+        assert_eq!(s.flush_neighbours(Some(i + 1)), 0);
+        assert_eq!(s.flush_neighbours(None), 1);
+    }
+}
