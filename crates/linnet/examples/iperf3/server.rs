@@ -483,9 +483,11 @@ impl Server {
                 Err(e) => return Err(context(e, "waiting for TEST_END")),
             }
         }
-        let finished = flows.finish();
+        // The interval ends at TEST_END, as iperf3's does; what the threads read while they
+        // wind down (data already on its way) still counts.
         let seconds = measured_from.elapsed().as_secs_f64();
         let cpu_util = CpuTimes::now().util_since(&cpu0, t0.elapsed());
+        let finished = flows.finish();
         let omitted = omitted.unwrap_or_else(|| vec![0; finished.len()]);
         let mut report_streams = Vec::with_capacity(finished.len());
         let mut cc_used = None;
@@ -801,5 +803,347 @@ impl CpuTimes {
         let user = self.user.saturating_sub(start.user).as_secs_f64() / wall * 100.0;
         let system = self.system.saturating_sub(start.system).as_secs_f64() / wall * 100.0;
         [user + system, user, system]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The server against a scripted client on the same Linnet stack (over its loopback
+    //! interface): no root and no iperf3 needed, and every step of the protocol under control.
+
+    use super::*;
+    use linnet::device::memlink::{LinkConfig, MemLink};
+    use linnet::runtime::{spawn_host, Host, HostConfig};
+    use serde_json::{json, Value};
+    use std::net::Ipv4Addr;
+
+    const T: Duration = Duration::from_secs(5);
+
+    /// A stack (on an in-memory link nobody else uses) and a server thread on it.
+    fn start(limits: Limits) -> (Host, MemLink, JoinHandle<io::Result<TestReport>>) {
+        let (dev, other_end) = MemLink::pair(LinkConfig::default());
+        let host = spawn_host(HostConfig {
+            device: Box::new(dev),
+            ifname: Some("eth0".into()),
+            mac: None,
+            addrs: vec!["10.9.0.1/24".parse().unwrap()],
+            gateway: None,
+            seed: 7,
+        })
+        .unwrap();
+        let any = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, proto::DEFAULT_PORT);
+        let mut server = Server::bind(&host.handle, any, limits).unwrap();
+        let thread = std::thread::spawn(move || server.serve_one());
+        (host, other_end, thread)
+    }
+
+    fn limits() -> Limits {
+        Limits {
+            accept: Some(T),
+            step: T,
+            grace: T,
+            idle: T,
+        }
+    }
+
+    fn cookie(c: u8) -> [u8; proto::COOKIE_SIZE] {
+        let mut raw = [c; proto::COOKIE_SIZE];
+        raw[proto::COOKIE_SIZE - 1] = 0;
+        raw
+    }
+
+    /// Connect to the server over loopback and send a cookie.
+    fn open(h: &Handle, cookie: &[u8]) -> TcpStream {
+        let to = SocketAddrV4::new(Ipv4Addr::LOCALHOST, proto::DEFAULT_PORT);
+        let mut s = TcpStream::connect_timeout(h, to, Some(T)).unwrap();
+        s.set_read_timeout(Some(T));
+        s.set_write_timeout(Some(T));
+        s.write_all(cookie).unwrap();
+        s
+    }
+
+    /// Parameters as iperf3 3.12 sends them, with `extra` keys added.
+    fn params(extra: Value) -> Value {
+        let mut p = json!({"tcp": true, "omit": 0, "time": 1, "num": 0, "blockcount": 0,
+            "parallel": 1, "len": 16384, "pacing_timer": 1000, "client_version": "3.12"});
+        for (k, v) in extra.as_object().unwrap() {
+            p[k] = v.clone();
+        }
+        p
+    }
+
+    /// Control connection through CREATE_STREAMS.
+    fn begin(h: &Handle, p: Value) -> TcpStream {
+        let mut ctrl = open(h, &cookie(b'a'));
+        assert_eq!(proto::read_state(&mut ctrl).unwrap(), State::ParamExchange);
+        proto::write_json(&mut ctrl, &p).unwrap();
+        assert_eq!(proto::read_state(&mut ctrl).unwrap(), State::CreateStreams);
+        ctrl
+    }
+
+    /// Wait until the server has read everything on the connection from `client` and seen its
+    /// FIN, so that its count is final.
+    fn wait_drained(h: &Handle, client: &TcpStream) {
+        let port = client.local_addr().unwrap().port();
+        let deadline = Instant::now() + T;
+        loop {
+            let done = h
+                .call(|s, _| {
+                    s.sockets_info().into_iter().any(|i| {
+                        i.remote.port() == port && i.state == "CLOSE-WAIT" && i.recv_q == 0
+                    })
+                })
+                .unwrap();
+            if done {
+                return;
+            }
+            assert!(Instant::now() < deadline, "server did not drain the stream");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// Read until EOF (or a timeout, which fails the test); the byte count.
+    fn read_to_eof(s: &mut TcpStream) -> u64 {
+        let mut buf = vec![0u8; 65536];
+        let mut n = 0u64;
+        loop {
+            match s.read(&mut buf) {
+                Ok(0) => return n,
+                Ok(k) => n += k as u64,
+                Err(e) => panic!("reading to EOF after {n} bytes: {e}"),
+            }
+        }
+    }
+
+    fn client_results(streams: &[(u32, u64)]) -> Value {
+        let s: Vec<Value> = streams
+            .iter()
+            .map(|(id, b)| {
+                json!({"id": id, "bytes": b, "retransmits": 0, "jitter": 0,
+                "errors": 0, "packets": 0, "start_time": 0, "end_time": 1})
+            })
+            .collect();
+        json!({"cpu_util_total": 1.5, "cpu_util_user": 1.0, "cpu_util_system": 0.5,
+            "sender_has_retransmits": 1, "streams": s})
+    }
+
+    /// TEST_END through IPERF_DONE; the server's results.
+    fn finish(ctrl: &mut TcpStream, ours: &[(u32, u64)]) -> Results {
+        assert_eq!(proto::read_state(ctrl).unwrap(), State::ExchangeResults);
+        proto::write_json(ctrl, &client_results(ours)).unwrap();
+        let theirs = Results::from_json(&proto::read_json(ctrl).unwrap()).unwrap();
+        assert_eq!(proto::read_state(ctrl).unwrap(), State::DisplayResults);
+        proto::write_state(ctrl, State::IperfDone).unwrap();
+        theirs
+    }
+
+    #[test]
+    fn bidirectional_test_counts_every_byte_and_turns_strangers_away() {
+        let (host, _link, server) = start(limits());
+        let h = &host.handle;
+        let mut ctrl = begin(h, params(json!({"bidirectional": true})));
+        // A connection with another cookie while streams are being created: ACCESS_DENIED.
+        let mut stranger = open(h, &cookie(b'z'));
+        assert_eq!(
+            proto::read_state(&mut stranger).unwrap(),
+            State::AccessDenied
+        );
+        let mut up = open(h, &cookie(b'a'));
+        let mut down = open(h, &cookie(b'a'));
+        assert_eq!(proto::read_state(&mut ctrl).unwrap(), State::TestStart);
+        assert_eq!(proto::read_state(&mut ctrl).unwrap(), State::TestRunning);
+        let data = vec![0x5au8; 300_000];
+        up.write_all(&data).unwrap();
+        up.shutdown(std::net::Shutdown::Write).unwrap();
+        // Take some of what the server sends, then end the test.
+        let mut buf = vec![0u8; 65536];
+        let mut got = 0u64;
+        while got < 200_000 {
+            got += down.read(&mut buf).unwrap() as u64;
+        }
+        wait_drained(h, &up);
+        proto::write_state(&mut ctrl, State::TestEnd).unwrap();
+        // The server closes its sending stream gracefully: the rest arrives, then EOF.
+        got += read_to_eof(&mut down);
+        let theirs = finish(&mut ctrl, &[(1, 300_000), (3, got)]);
+        let report = server.join().unwrap().unwrap();
+        assert!(report.clean_end);
+        let ids: Vec<(u32, Role)> = report.streams.iter().map(|s| (s.id, s.role)).collect();
+        assert_eq!(ids, [(1, Role::Receive), (3, Role::Send)]);
+        assert_eq!(report.bytes(Role::Receive), 300_000);
+        assert_eq!(report.bytes(Role::Send), got);
+        assert_eq!(report.client_bytes(Role::Receive), 300_000);
+        assert_eq!(report.client_bytes(Role::Send), got);
+        assert_eq!(report.client_results.cpu_util, [1.5, 1.0, 0.5]);
+        // The server's results say the same, with retransmits for the stream it sent.
+        assert_eq!(theirs.sender_has_retransmits, 1);
+        assert_eq!(theirs.streams.len(), 2);
+        assert_eq!(
+            (theirs.streams[0].id, theirs.streams[0].bytes),
+            (1, 300_000)
+        );
+        assert_eq!(theirs.streams[0].retransmits, -1);
+        assert_eq!((theirs.streams[1].id, theirs.streams[1].bytes), (3, got));
+        assert!(theirs.streams[1].retransmits >= 0);
+        assert_eq!(theirs.streams[1].end_time, report.seconds);
+        assert_eq!(theirs.congestion_used.as_deref(), Some("cubic"));
+        assert!(report
+            .summary()
+            .contains("[SUM] received       300000 bytes"));
+        host.stop();
+    }
+
+    #[test]
+    fn reverse_test_stops_at_the_byte_count_and_reports_server_output() {
+        let (host, _link, server) = start(limits());
+        let h = &host.handle;
+        let p = params(json!({"reverse": true, "time": 0, "num": 100_000,
+            "get_server_output": 1, "congestion": "reno", "nodelay": true}));
+        let mut ctrl = begin(h, p);
+        let mut down = open(h, &cookie(b'a'));
+        assert_eq!(proto::read_state(&mut ctrl).unwrap(), State::TestStart);
+        assert_eq!(proto::read_state(&mut ctrl).unwrap(), State::TestRunning);
+        let mut buf = vec![0u8; 65536];
+        let mut got = 0u64;
+        while got < 100_000 {
+            got += down.read(&mut buf).unwrap() as u64;
+        }
+        // Nothing beyond the count.
+        down.set_read_timeout(Some(Duration::from_millis(200)));
+        let more = down.read(&mut buf);
+        assert!(more.as_ref().is_err_and(is_timeout), "more data: {more:?}");
+        down.set_read_timeout(Some(T));
+        proto::write_state(&mut ctrl, State::TestEnd).unwrap();
+        assert_eq!(read_to_eof(&mut down), 0);
+        let theirs = finish(&mut ctrl, &[(1, got)]);
+        let report = server.join().unwrap().unwrap();
+        assert_eq!(got, 100_000);
+        assert_eq!(report.bytes(Role::Send), 100_000);
+        assert_eq!(theirs.streams[0].bytes, 100_000);
+        assert_eq!(report.congestion.as_deref(), Some("reno"));
+        let text = theirs.server_output_text.expect("server output");
+        assert!(text.contains("[SUM] sent"), "{text}");
+        assert!(text.contains("100000 bytes"), "{text}");
+        host.stop();
+    }
+
+    #[test]
+    fn a_paced_stream_keeps_to_its_rate() {
+        let (host, _link, server) = start(limits());
+        let h = &host.handle;
+        // 2 Mbit/s = 250 kB/s, in 16 KiB blocks.
+        let mut ctrl = begin(h, params(json!({"reverse": true, "bandwidth": 2_000_000})));
+        let mut down = open(h, &cookie(b'a'));
+        assert_eq!(proto::read_state(&mut ctrl).unwrap(), State::TestStart);
+        assert_eq!(proto::read_state(&mut ctrl).unwrap(), State::TestRunning);
+        let until = Instant::now() + Duration::from_millis(400);
+        let mut buf = vec![0u8; 65536];
+        let mut got = 0u64;
+        down.set_read_timeout(Some(Duration::from_millis(50)));
+        while Instant::now() < until {
+            match down.read(&mut buf) {
+                Ok(n) => got += n as u64,
+                Err(e) if is_timeout(&e) => {}
+                Err(e) => panic!("{e}"),
+            }
+        }
+        down.set_read_timeout(Some(T));
+        proto::write_state(&mut ctrl, State::TestEnd).unwrap();
+        got += read_to_eof(&mut down);
+        finish(&mut ctrl, &[(1, got)]);
+        let report = server.join().unwrap().unwrap();
+        let sent = report.bytes(Role::Send);
+        assert_eq!(sent, got);
+        // Pacing lets a stream write a block whenever it is behind its rate, never more (with
+        // 0.1 s of slack for the moment between TEST_END and the sender seeing it).
+        let cap = 2_000_000.0 / 8.0 * (report.seconds + 0.1) + 16384.0;
+        assert!(sent > 0 && sent as f64 <= cap, "{sent} bytes, cap {cap}");
+        host.stop();
+    }
+
+    #[test]
+    fn unsupported_tests_are_refused_with_server_error() {
+        for (extra, ierrno, errno) in [
+            (json!({"udp": true, "tcp": Value::Null}), ierr::IEUNIMP, 0),
+            (json!({"MSS": 1200}), ierr::IESETMSS, libc::ENOPROTOOPT),
+            (
+                json!({"congestion": "bbr"}),
+                ierr::IESETCONGESTION,
+                libc::ENOENT,
+            ),
+            (json!({"parallel": 500}), ierr::IENUMSTREAMS, 0),
+        ] {
+            let (host, _link, server) = start(limits());
+            let mut ctrl = open(&host.handle, &cookie(b'a'));
+            assert_eq!(proto::read_state(&mut ctrl).unwrap(), State::ParamExchange);
+            let mut p = params(extra.clone());
+            if p["tcp"].is_null() {
+                p.as_object_mut().unwrap().remove("tcp");
+            }
+            proto::write_json(&mut ctrl, &p).unwrap();
+            assert_eq!(proto::read_state(&mut ctrl).unwrap(), State::ServerError);
+            let mut ints = [0u8; 8];
+            ctrl.read_exact(&mut ints).unwrap();
+            let got = (
+                i32::from_be_bytes(ints[..4].try_into().unwrap()),
+                i32::from_be_bytes(ints[4..].try_into().unwrap()),
+            );
+            assert_eq!(got, (ierrno, errno), "{extra}");
+            let e = server.join().unwrap().unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::Unsupported, "{extra}: {e}");
+            host.stop();
+        }
+    }
+
+    #[test]
+    fn silent_or_vanishing_clients_end_the_test_in_bounded_time() {
+        let quick = Limits {
+            accept: Some(T),
+            step: Duration::from_millis(300),
+            grace: Duration::from_millis(300),
+            idle: Duration::from_millis(300),
+        };
+        // No parameters after the cookie.
+        let (host, _link, server) = start(quick.clone());
+        let mut ctrl = open(&host.handle, &cookie(b'a'));
+        assert_eq!(proto::read_state(&mut ctrl).unwrap(), State::ParamExchange);
+        let e = server.join().unwrap().unwrap_err();
+        assert!(is_timeout(&e), "{e}");
+        assert!(e.to_string().contains("parameters"), "{e}");
+        host.stop();
+        // Too few data connections.
+        let (host, _link, server) = start(quick.clone());
+        let _ctrl = begin(&host.handle, params(json!({"parallel": 2})));
+        let _one = open(&host.handle, &cookie(b'a'));
+        let e = server.join().unwrap().unwrap_err();
+        assert!(e.to_string().contains("data connection 2 of 2"), "{e}");
+        host.stop();
+        // The control connection closes during the test.
+        let (host, _link, server) = start(quick.clone());
+        let mut ctrl = begin(&host.handle, params(json!({})));
+        let _up = open(&host.handle, &cookie(b'a'));
+        assert_eq!(proto::read_state(&mut ctrl).unwrap(), State::TestStart);
+        assert_eq!(proto::read_state(&mut ctrl).unwrap(), State::TestRunning);
+        drop(ctrl);
+        let e = server.join().unwrap().unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof, "{e}");
+        host.stop();
+        // No TEST_END: given up `grace` after the test's 1 s.
+        let (host, _link, server) = start(quick.clone());
+        let mut ctrl = begin(&host.handle, params(json!({})));
+        let _up = open(&host.handle, &cookie(b'a'));
+        let started = Instant::now();
+        assert_eq!(proto::read_state(&mut ctrl).unwrap(), State::TestStart);
+        let e = server.join().unwrap().unwrap_err();
+        assert!(e.to_string().contains("no TEST_END"), "{e}");
+        assert!(started.elapsed() < Duration::from_secs(3));
+        host.stop();
+        // A -n test where nothing flows: given up after `idle`.
+        let (host, _link, server) = start(quick);
+        let _ctrl = begin(&host.handle, params(json!({"time": 0, "num": 1000})));
+        let _up = open(&host.handle, &cookie(b'a'));
+        let e = server.join().unwrap().unwrap_err();
+        assert!(e.to_string().contains("no data"), "{e}");
+        host.stop();
     }
 }
