@@ -65,8 +65,13 @@ fn setup(tag: &str) -> (NetNs, Host) {
 }
 
 /// Serve one test on the Linnet host while `iperf3 -c 192.0.2.2 -J ARGS` runs in the
-/// namespace; the client's output and what the server made of the test.
-fn run_iperf3(tag: &str, args: &[&str]) -> (Output, std::io::Result<TestReport>) {
+/// namespace; the client's output and what the server made of the test. With `intruder`, a
+/// second client tries its luck 0.7 s into the test; its output comes back too.
+fn run_iperf3(
+    tag: &str,
+    args: &[&str],
+    intruder: bool,
+) -> (Output, std::io::Result<TestReport>, Option<Output>) {
     let (ns, host) = setup(tag);
     let limits = Limits {
         accept: Some(Duration::from_secs(30)),
@@ -82,26 +87,47 @@ fn run_iperf3(tag: &str, args: &[&str]) -> (Output, std::io::Result<TestReport>)
     .expect("bind 5201");
     // Every wait in serve_one is bounded by `limits`, so the join below is too.
     let served = std::thread::spawn(move || server.serve_one());
-    let mut cmd = vec![
-        "timeout",
-        CLIENT_LIMIT_S,
-        "iperf3",
-        "-c",
-        LINNET,
-        "-J",
-        "--connect-timeout",
-        "5000",
-    ];
-    cmd.extend_from_slice(args);
-    let out = ns.exec(&cmd).expect("run iperf3");
+    let client = |args: &[&str]| {
+        let mut cmd = vec![
+            "timeout",
+            CLIENT_LIMIT_S,
+            "iperf3",
+            "-c",
+            LINNET,
+            "-J",
+            "--connect-timeout",
+            "5000",
+        ];
+        cmd.extend_from_slice(args);
+        ns.exec(&cmd).expect("run iperf3")
+    };
+    let (out, second) = std::thread::scope(|sc| {
+        let second = intruder.then(|| {
+            sc.spawn(|| {
+                std::thread::sleep(Duration::from_millis(700));
+                client(&["-t", "1"])
+            })
+        });
+        let out = client(args);
+        (out, second.map(|t| t.join().expect("second client")))
+    });
     let report = served.join().expect("server thread");
     host.stop();
-    (out, report)
+    (out, report, second)
 }
 
 /// Run a test that must succeed; the client's JSON and the server's report.
 fn good_run(tag: &str, args: &[&str]) -> (Value, TestReport) {
-    let (out, report) = run_iperf3(tag, args);
+    let (out, report, _) = run_iperf3(tag, args, false);
+    check_success(args, out, report)
+}
+
+/// The client's JSON and the server's report of a test that succeeded.
+fn check_success(
+    args: &[&str],
+    out: Output,
+    report: std::io::Result<TestReport>,
+) -> (Value, TestReport) {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -175,8 +201,14 @@ fn iperf3_client_to_linnet_one_stream() {
     if !ready() {
         return;
     }
-    let (json, report) = good_run("a", &["-t", "2"]);
+    let (out, report, second) = run_iperf3("a", &["-t", "2"], true);
+    let (json, report) = check_success(&["-t", "2"], out, report);
     assert_eq!(report.params.time, 2);
+    // The second client was told the server is busy (ACCESS_DENIED).
+    let second = second.expect("second client's output");
+    let busy: Value = serde_json::from_slice(&second.stdout).expect("second iperf3 -J output");
+    let err = busy["error"].as_str().unwrap_or_else(|| panic!("{busy}"));
+    assert!(err.contains("busy"), "{err}");
     assert_eq!(report.params.parallel, 1);
     check_upload(&json, &report, 1, "-t 2");
 }
@@ -230,7 +262,7 @@ fn iperf3_udp_test_is_refused_with_a_reason() {
     if !ready() {
         return;
     }
-    let (out, report) = run_iperf3("d", &["-u", "-t", "1"]);
+    let (out, report, _) = run_iperf3("d", &["-u", "-t", "1"], false);
     // With -J, iperf3 3.12 reports the refusal in its JSON (and exits 0 regardless).
     let json: Value = serde_json::from_slice(&out.stdout).expect("iperf3 -J output");
     let err = json["error"]

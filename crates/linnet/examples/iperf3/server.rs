@@ -1,10 +1,11 @@
 //! The server side of an iperf3 test on Linnet's blocking sockets.
 //!
 //! One test at a time, as iperf3 does: [`Server::serve_one`] takes a control connection, reads
-//! the parameters, accepts the data connections that carry the test's cookie (a connection with
-//! another cookie is told ACCESS_DENIED), runs one thread per data connection — reading and
-//! counting, or writing blocks — until the client says TEST_END, then exchanges results and
-//! returns a [`TestReport`] of exactly what it counted and reported.
+//! the parameters, accepts the data connections that carry the test's cookie, runs one thread
+//! per data connection — reading and counting, or writing blocks — until the client says
+//! TEST_END, then exchanges results and returns a [`TestReport`] of exactly what it counted and
+//! reported. Other clients that connect meanwhile are told ACCESS_DENIED; one that connects
+//! between tests waits in the accept queue for the next [`Server::serve_one`].
 //!
 //! Every wait is bounded: the cookie, parameters and results by [`Limits::step`], the test by
 //! its duration plus [`Limits::grace`] (or [`Limits::idle`] without data for `-n`/`-k` tests),
@@ -28,6 +29,9 @@ use std::time::{Duration, Instant};
 
 /// How often a data thread looks up from a blocked read or write to check for the test's end.
 pub const POLL: Duration = Duration::from_millis(100);
+
+/// Most connections turned away per look at the listener during a test.
+const MAX_DENIALS: usize = 16;
 
 /// Time limits of a server.
 #[derive(Debug, Clone)]
@@ -454,13 +458,14 @@ impl Server {
                     format!("no data for {} s", self.limits.idle.as_secs()),
                 ));
             }
-            let mut wait = Duration::from_secs(1);
+            let mut wait = Duration::from_millis(250);
             if omitted.is_none() {
                 wait = wait.min(omit_end - now);
             }
             if let Some(d) = give_up {
                 wait = wait.min(d - now);
             }
+            self.deny_newcomers();
             ctrl.set_read_timeout(Some(wait.max(Duration::from_millis(1))));
             match proto::read_state(ctrl) {
                 Ok(State::TestEnd) => break,
@@ -534,6 +539,18 @@ impl Server {
             },
             clean_end: false,
         })
+    }
+
+    /// Turn away clients that connect while a test runs, as iperf3 does: ACCESS_DENIED at
+    /// once, without waiting for their cookie.
+    fn deny_newcomers(&mut self) {
+        for _ in 0..MAX_DENIALS {
+            let Ok((mut s, _)) = self.accept(Some(Instant::now())) else {
+                return;
+            };
+            s.set_write_timeout(Some(POLL));
+            let _ = proto::write_state(&mut s, State::AccessDenied);
+        }
     }
 
     fn listener_buffers(&self) -> io::Result<(usize, usize)> {
@@ -952,6 +969,9 @@ mod tests {
         let mut down = open(h, &cookie(b'a'));
         assert_eq!(proto::read_state(&mut ctrl).unwrap(), State::TestStart);
         assert_eq!(proto::read_state(&mut ctrl).unwrap(), State::TestRunning);
+        // Another client while the test runs: ACCESS_DENIED too.
+        let mut late = open(h, &cookie(b'y'));
+        assert_eq!(proto::read_state(&mut late).unwrap(), State::AccessDenied);
         let data = vec![0x5au8; 300_000];
         up.write_all(&data).unwrap();
         up.shutdown(std::net::Shutdown::Write).unwrap();
