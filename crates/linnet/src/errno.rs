@@ -60,6 +60,10 @@ pub enum Errno {
     EPROTONOSUPPORT,
     /// Too many open sockets.
     EMFILE,
+    /// File exists (a route or rule that is already there).
+    EEXIST,
+    /// No such process (Linux's answer when no route or rule matches a delete).
+    ESRCH,
 }
 
 impl Errno {
@@ -93,6 +97,8 @@ impl Errno {
             Errno::ECONNABORTED => libc::ECONNABORTED,
             Errno::EPROTONOSUPPORT => libc::EPROTONOSUPPORT,
             Errno::EMFILE => libc::EMFILE,
+            Errno::EEXIST => libc::EEXIST,
+            Errno::ESRCH => libc::ESRCH,
         }
     }
 }
