@@ -337,6 +337,15 @@ mod tests {
             s.add_route(Route::unicast(net, None, 99)),
             Err(Errno::ENODEV)
         );
+        let too_long = Ipv4Cidr {
+            addr: "10.0.0.0".parse().unwrap(),
+            prefix_len: 40,
+        };
+        assert_eq!(
+            s.add_route(Route::unicast(too_long, None, i)),
+            Err(Errno::EINVAL)
+        );
+        assert_eq!(s.del_route(&RouteMatch::new(too_long)), Err(Errno::EINVAL));
         assert_eq!(
             s.add_route(Route::unicast(
                 net,
@@ -388,6 +397,13 @@ mod tests {
         })
         .unwrap();
         assert_eq!(s.routes().len(), 3);
+        s.add_route(Route {
+            table: 100,
+            ..Route::unicast(net, Some(gw), 0)
+        })
+        .unwrap();
+        assert_eq!(s.route_tables(), [100, RT_TABLE_MAIN, RT_TABLE_LOCAL]);
+        assert_eq!(s.table_routes(100).len(), 1);
         assert_eq!(
             s.del_route(&RouteMatch::new(bad_prefix)),
             Err(Errno::EINVAL)
