@@ -3,7 +3,7 @@
 use crate::{call, Failure};
 use linnet::control::client::Client;
 use linnet::control::{Request, Response};
-use linnet::ip::route::{RouteProto, RouteScope};
+use linnet::ip::route::{RouteProto, RouteScope, RouteType, RT_TABLE_MAIN};
 use linnet::stack::{LinkInfo, LinkKind};
 use linnet::wire::{EthernetAddress, Ipv4Addr, Ipv4Cidr};
 
@@ -372,16 +372,26 @@ fn routes(client: &mut Client, opts: &Opts) -> Result<u8, Failure> {
         return Ok(0);
     }
     for (r, dev) in &routes {
-        let dst = if r.dst.prefix_len == 0 {
-            "default".to_string()
-        } else {
-            r.dst.to_string()
+        let mut line = match r.kind {
+            RouteType::Unicast => String::new(),
+            kind => format!("{} ", kind.name()),
         };
-        let mut line = dst;
+        if r.dst.prefix_len == 0 {
+            line.push_str("default");
+        } else if r.dst.prefix_len == 32 {
+            line.push_str(&r.dst.addr.to_string());
+        } else {
+            line.push_str(&r.dst.to_string());
+        }
         if let Some(gw) = r.gateway {
             line.push_str(&format!(" via {gw}"));
         }
-        line.push_str(&format!(" dev {dev}"));
+        if !r.kind.is_deviceless() {
+            line.push_str(&format!(" dev {dev}"));
+        }
+        if r.table != RT_TABLE_MAIN {
+            line.push_str(&format!(" table {}", r.table));
+        }
         match r.protocol {
             RouteProto::Kernel => line.push_str(" proto kernel"),
             RouteProto::Boot => line.push_str(" proto boot"),

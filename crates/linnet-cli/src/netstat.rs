@@ -35,7 +35,7 @@ pub fn run(words: &[String], connect: impl Fn() -> Result<Client, Failure>) -> R
     }
     let ip = &snmp.ip;
     println!("Ip:");
-    println!("    Forwarding: 2");
+    println!("    Forwarding: {}", ip.forwarding);
     println!("    {} total packets received", ip.in_receives);
     println!("    {} with invalid headers", ip.in_hdr_errors);
     println!("    {} with invalid addresses", ip.in_addr_errors);
@@ -49,6 +49,8 @@ pub fn run(words: &[String], connect: impl Fn() -> Result<Client, Failure>) -> R
     println!("    {} fragments received", ip.reasm_reqds);
     println!("    {} packet reassemblies failed", ip.reasm_fails);
     println!("    {} fragments failed", ip.frag_fails);
+    println!("IpExt:");
+    println!("    InNoRoutes: {}", ip.in_no_routes);
     let ic = &snmp.icmp;
     println!("Icmp:");
     println!("    {} ICMP messages received", ic.in_msgs);

@@ -76,6 +76,7 @@ fn error_text(t: u8, code: u8) -> String {
         (3, 2) => "Destination Protocol Unreachable".into(),
         (3, 3) => "Destination Port Unreachable".into(),
         (3, 4) => "Frag needed and DF set".into(),
+        (3, 13) => "Packet filtered".into(),
         (11, 0) => "Time to live exceeded".into(),
         (11, 1) => "Frag reassembly time exceeded".into(),
         (t, c) => format!("ICMP type {t} code {c}"),

@@ -62,6 +62,10 @@ pub enum Errno {
     EMFILE,
     /// No such entry (e.g. `ip neigh del` of an absent neighbour).
     ENOENT,
+    /// File exists (a route or rule that is already there).
+    EEXIST,
+    /// No such process (Linux's answer when no route or rule matches a delete).
+    ESRCH,
 }
 
 impl Errno {
@@ -96,6 +100,8 @@ impl Errno {
             Errno::EPROTONOSUPPORT => libc::EPROTONOSUPPORT,
             Errno::EMFILE => libc::EMFILE,
             Errno::ENOENT => libc::ENOENT,
+            Errno::EEXIST => libc::EEXIST,
+            Errno::ESRCH => libc::ESRCH,
         }
     }
 }

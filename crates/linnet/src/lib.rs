@@ -4,7 +4,8 @@
 //!
 //! - [`device`]: `net_device` and drivers (TAP, AF_PACKET, loopback, in-memory link).
 //! - [`link`]: Ethernet receive (`eth_type_trans`), ARP and the neighbour cache (`neigh_*`).
-//! - [`ip`]: IPv4 receive (`ip_rcv`), local delivery, output with route lookup, ICMP.
+//! - [`ip`]: IPv4 receive (`ip_rcv`), local delivery, forwarding (`ip_forward`), output,
+//!   routing tables, rules and route cache (`fib_lookup`), ICMP.
 //! - [`qdisc`]: egress queueing disciplines on each device.
 //! - [`control`]: the netlink analogue, typed requests and responses served by the daemon.
 //! - [`netns`]: Linux network namespaces (via `ip netns`) for tests and demos.

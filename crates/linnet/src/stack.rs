@@ -16,7 +16,10 @@ use crate::buf::{BufPool, PacketBuf};
 use crate::device::loopback::{Loopback, LOOPBACK_MTU};
 use crate::device::DeviceStats;
 use crate::errno::Errno;
-use crate::ip::route::{Fib, Route, RouteProto, RouteScope};
+use crate::ip::fib::Fib;
+use crate::ip::icmp_ratelimit::PeerRateLimit;
+use crate::ip::rtcache::RouteCache;
+use crate::ip::rules::FibRules;
 use crate::link::ethernet::eth_type_trans;
 use crate::link::{NeighEvent, NeighParams, NeighTable};
 use crate::qdisc::{Pfifo, Qdisc, QdiscStats};
@@ -25,6 +28,7 @@ use crate::time::Instant;
 use crate::transport::ping::PingTable;
 use crate::wire::{EtherType, EthernetAddress, Ipv4Addr, Ipv4Cidr};
 use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
 use std::time::Duration;
 
 /// The loopback interface's index, as in Linux.
@@ -46,6 +50,14 @@ pub struct StackConfig {
     pub icmp_msgs_per_sec: u32,
     /// `icmp_msgs_burst` (50).
     pub icmp_msgs_burst: u32,
+    /// `icmp_ratelimit` (1000 ms): per-destination interval between ICMP errors (bursts of
+    /// six); zero disables the per-destination limit.
+    pub icmp_ratelimit: Duration,
+    /// `icmp_ratemask` (0x1818: destination unreachable, source quench, time exceeded,
+    /// parameter problem): the ICMP types the per-destination limit applies to.
+    pub icmp_ratemask: u32,
+    /// `ip_forward` (off): forward datagrams not addressed to this host.
+    pub ip_forward: bool,
     /// Neighbour tunables.
     pub neigh: NeighParams,
     /// TCP tunables.
@@ -60,6 +72,9 @@ impl Default for StackConfig {
             icmp_echo_ignore_broadcasts: true,
             icmp_msgs_per_sec: 1000,
             icmp_msgs_burst: 50,
+            icmp_ratelimit: Duration::from_millis(1000),
+            icmp_ratemask: 0x1818,
+            ip_forward: false,
             tcp: crate::transport::tcp::TcpConfig::default(),
             neigh: NeighParams::default(),
         }
@@ -182,6 +197,10 @@ pub struct Stack {
     pub(crate) loopback: Loopback,
     pub(crate) neigh: NeighTable,
     pub(crate) fib: Fib,
+    pub(crate) rules: FibRules,
+    pub(crate) rt_cache: RefCell<RouteCache>,
+    pub(crate) rt_genid: u64,
+    pub(crate) icmp_peers: PeerRateLimit,
     pub(crate) pool: BufPool,
     pub(crate) ip_stats: IpStats,
     pub(crate) icmp_stats: IcmpStats,
@@ -217,6 +236,10 @@ impl Stack {
             ifaces: Vec::new(),
             loopback: Loopback::default(),
             fib: Fib::default(),
+            rules: FibRules::default(),
+            rt_cache: RefCell::new(RouteCache::new(seed)),
+            rt_genid: 0,
+            icmp_peers: PeerRateLimit::default(),
             pool: BufPool::default(),
             ip_stats: IpStats::default(),
             icmp_stats: IcmpStats::default(),
@@ -341,14 +364,17 @@ impl Stack {
         }
         iface.up = up;
         let addrs: Vec<Ipv4Addr> = iface.addrs.iter().map(|c| c.addr).collect();
+        let queued = if up { Vec::new() } else { iface.qdisc.reset() };
+        let kind = iface.kind;
+        // Routes through the interface live or die with it.
+        self.rt_cache_flush();
         if up {
-            if iface.kind == LinkKind::Ether {
+            if kind == LinkKind::Ether {
                 for a in addrs {
                     self.arp_announce(ifindex, a, now);
                 }
             }
         } else {
-            let queued = iface.qdisc.reset();
             for b in queued {
                 self.pool.put(b);
             }
@@ -358,8 +384,8 @@ impl Stack {
         Ok(())
     }
 
-    /// Add an address, its connected route, and announce it with a gratuitous ARP.
-    /// Linux: `inet_rtm_newaddr` → `__inet_insert_ifa` → `fib_add_ifaddr`.
+    /// Add an address, its local, broadcast and connected routes, and announce it with a
+    /// gratuitous ARP. Linux: `inet_rtm_newaddr` → `__inet_insert_ifa` → `fib_add_ifaddr`.
     pub fn add_addr(&mut self, ifindex: u32, cidr: Ipv4Cidr, now: Instant) -> Result<(), Errno> {
         let a = cidr.addr;
         if a.is_unspecified() || a.is_multicast() || a.is_broadcast() {
@@ -371,30 +397,14 @@ impl Stack {
         }
         iface.addrs.push(cidr);
         let (up, kind) = (iface.up, iface.kind);
-        if cidr.prefix_len < 32 {
-            let scope = if kind == LinkKind::Loopback {
-                RouteScope::Host
-            } else {
-                RouteScope::Link
-            };
-            // A second address on the same subnet shares the existing connected route.
-            let _ = self.fib.add(Route {
-                dst: cidr.network(),
-                gateway: None,
-                ifindex,
-                metric: 0,
-                scope,
-                prefsrc: Some(a),
-                protocol: RouteProto::Kernel,
-            });
-        }
+        self.fib_add_ifaddr(ifindex, cidr);
         if up && kind == LinkKind::Ether {
             self.arp_announce(ifindex, a, now);
         }
         Ok(())
     }
 
-    /// Remove an address and the connected route it brought. Linux: `inet_rtm_deladdr`.
+    /// Remove an address and the routes it brought. Linux: `inet_rtm_deladdr` → `fib_del_ifaddr`.
     pub fn del_addr(&mut self, ifindex: u32, addr: Ipv4Addr) -> Result<(), Errno> {
         let iface = self.iface_mut(ifindex).ok_or(Errno::ENODEV)?;
         let pos = iface
@@ -403,45 +413,8 @@ impl Stack {
             .position(|c| c.addr == addr)
             .ok_or(Errno::EADDRNOTAVAIL)?;
         let cidr = iface.addrs.remove(pos);
-        let still_on_subnet = iface.addrs.iter().any(|c| c.network() == cidr.network());
-        if !still_on_subnet {
-            self.fib.remove(|r| {
-                r.ifindex == ifindex && r.protocol == RouteProto::Kernel && r.dst == cidr.network()
-            });
-        }
+        self.fib_del_ifaddr(ifindex, cidr);
         Ok(())
-    }
-
-    /// Add a route. Linux: `inet_rtm_newroute` → `fib_table_insert`.
-    pub fn add_route(&mut self, route: Route) -> Result<(), Errno> {
-        if self.iface(route.ifindex).is_none() {
-            return Err(Errno::ENODEV);
-        }
-        self.fib.add(route)
-    }
-
-    /// Add a default route via `gateway`, on the interface whose subnet holds it.
-    pub fn add_default_gateway(&mut self, gateway: Ipv4Addr) -> Result<(), Errno> {
-        let ifindex = self
-            .ifaces
-            .iter()
-            .find(|i| i.kind == LinkKind::Ether && i.addrs.iter().any(|c| c.contains(gateway)))
-            .map(|i| i.ifindex)
-            .ok_or(Errno::ENETUNREACH)?;
-        self.add_route(Route {
-            dst: Ipv4Cidr::new(Ipv4Addr::UNSPECIFIED, 0).expect("valid prefix"),
-            gateway: Some(gateway),
-            ifindex,
-            metric: 0,
-            scope: RouteScope::Universe,
-            prefsrc: None,
-            protocol: RouteProto::Boot,
-        })
-    }
-
-    /// The routing table.
-    pub fn routes(&self) -> &[Route] {
-        self.fib.routes()
     }
 
     /// Whether `a` is one of our addresses (any interface, weak host model) or in 127/8.
@@ -489,7 +462,10 @@ impl Stack {
     /// All counters, for `netstat -s`.
     pub fn snmp(&self) -> Snmp {
         Snmp {
-            ip: self.ip_stats,
+            ip: IpStats {
+                forwarding: if self.config.ip_forward { 1 } else { 2 },
+                ..self.ip_stats
+            },
             icmp: self.icmp_stats,
             udp: self.udp_stats,
             tcp: self.tcp.stats,

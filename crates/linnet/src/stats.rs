@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct IpStats {
+    /// `Forwarding`: 1 when this host forwards, 2 when it does not (RFC 1213 ipForwarding).
+    pub forwarding: u64,
     /// Datagrams handed to `ip_rcv`.
     pub in_receives: u64,
     /// Dropped for header errors (version, IHL, checksum, length).
@@ -39,6 +41,8 @@ pub struct IpStats {
     pub in_truncated_pkts: u64,
     /// Header checksum errors (also counted in InHdrErrors).
     pub in_csum_errors: u64,
+    /// `InNoRoutes` (IpExt): received datagrams with no route to forward them by.
+    pub in_no_routes: u64,
 }
 
 /// The `Icmp:` group of `/proc/net/snmp`.
@@ -65,6 +69,8 @@ pub struct IcmpStats {
     pub out_errors: u64,
     /// Error messages suppressed by the rate limit.
     pub out_rate_limit_global: u64,
+    /// `OutRateLimitHost`: error messages suppressed by the per-destination limit.
+    pub out_rate_limit_host: u64,
     /// Destination unreachable sent.
     pub out_dest_unreachs: u64,
     /// Time exceeded sent.
@@ -131,8 +137,19 @@ pub enum DropReason {
     IpCsum,
     /// Source address invalid (martian: multicast, broadcast, loopback from outside).
     IpInvalidSource,
-    /// Not for us and forwarding is off.
+    /// Not for us and forwarding is off. Linux: `IP_INADDRERRORS`.
     IpNotForUs,
+    /// No route to forward by, or an unreachable route. Linux: `IP_INNOROUTES`.
+    IpInnoroutes,
+    /// Destination no route may take (multicast), or a link-level broadcast to forward.
+    /// Linux: `IP_INVALID_DEST`.
+    IpInvalidDest,
+    /// Forwarding would exceed the TTL (Linux counts it under `IP_INHDR`).
+    IpTtlExpired,
+    /// Discarded by a blackhole route or rule.
+    IpBlackhole,
+    /// Refused by a prohibit route or rule.
+    IpProhibited,
     /// IPv4 fragment (reassembly not supported yet).
     IpFragment,
     /// Local delivery to an unknown protocol.

@@ -92,6 +92,87 @@ proptest! {
     }
 }
 
+/// A router: `stack()` with forwarding on, a second interface (small MTU) holding the default
+/// route, and routes of every refusing type.
+fn router() -> (Stack, u32, u32) {
+    let (mut s, i) = stack();
+    s.set_ip_forward(true);
+    let j = s.add_interface("eth1", EthernetAddress([2, 0, 0, 0, 1, 2]), 576);
+    s.add_addr(j, "198.51.100.1/24".parse().unwrap(), Instant::ZERO)
+        .unwrap();
+    s.set_link_up(j, true, Instant::ZERO).unwrap();
+    while s.take_tx(j, Instant::ZERO).is_some() {}
+    let gw = Ipv4Addr::new(198, 51, 100, 254);
+    s.add_neighbour(j, gw, EthernetAddress([2, 0, 0, 0, 1, 9]), Instant::ZERO)
+        .unwrap();
+    s.add_neighbour(
+        i,
+        Ipv4Addr::new(192, 0, 2, 1),
+        EthernetAddress([2, 0, 0, 0, 0, 1]),
+        Instant::ZERO,
+    )
+    .unwrap();
+    s.add_default_gateway(gw).unwrap();
+    use linnet::ip::route::{Route, RouteType};
+    for (kind, p) in [
+        (RouteType::Blackhole, "10.0.0.0/8"),
+        (RouteType::Unreachable, "172.16.0.0/12"),
+        (RouteType::Prohibit, "192.168.0.0/16"),
+    ] {
+        s.add_route(Route::special(kind, p.parse().unwrap()))
+            .unwrap();
+    }
+    (s, i, j)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1000))]
+
+    #[test]
+    fn random_datagrams_through_a_router_never_panic(
+        dst in prop_oneof![
+            any::<u32>(),
+            Just(0x0a00_0001u32),
+            Just(0xac10_0001),
+            Just(0xc0a8_0001),
+            Just(0xc000_0263),
+            Just(0xc633_6463),
+        ],
+        ttl in prop_oneof![Just(0u8), Just(1), Just(2), any::<u8>()],
+        flags_frag in any::<u16>(),
+        proto in any::<u8>(),
+        len in 0usize..1400,
+        mac_bcast in any::<bool>(),
+    ) {
+        let (mut s, i, j) = router();
+        let mut f = ip_frame(proto, 5, &vec![0x5a; len], false);
+        if mac_bcast {
+            f[..6].copy_from_slice(&[0xff; 6]);
+        }
+        let h = 14;
+        f[h + 6..h + 8].copy_from_slice(&flags_frag.to_be_bytes());
+        f[h + 8] = ttl;
+        f[h + 16..h + 20].copy_from_slice(&dst.to_be_bytes());
+        f[h + 10..h + 12].copy_from_slice(&[0, 0]);
+        let c = linnet::wire::checksum::checksum(&f[h..h + 20]);
+        f[h + 10..h + 12].copy_from_slice(&c.to_be_bytes());
+        s.receive(i, PacketBuf::from_slice(&f, 64), Instant::ZERO);
+        s.poll(Instant::ZERO);
+        let mut out = 0;
+        for dev in [i, j] {
+            while let Some(b) = s.take_tx(dev, Instant::ZERO) {
+                out += 1;
+                s.recycle(b);
+            }
+        }
+        prop_assert!(out <= 64, "{out} frames out for one in");
+        accounted(&s, 1);
+        let ip = s.snmp().ip;
+        // One datagram in: forwarded, delivered, or refused, never two of those.
+        prop_assert!(ip.forw_datagrams + ip.in_delivers <= 1);
+    }
+}
+
 #[test]
 fn corrupt_headers_are_counted() {
     let (mut s, i) = stack();

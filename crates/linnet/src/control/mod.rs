@@ -33,7 +33,7 @@ pub const MAX_LINE: usize = 64 * 1024;
 pub enum Request {
     /// Interfaces with counters (`ip -s link show`, `ip addr show`).
     LinkShow,
-    /// Routes (`ip route show`).
+    /// Routes of the main table (`ip route show`).
     RouteShow,
     /// Neighbours (`ip neigh show`).
     NeighShow,
@@ -214,8 +214,8 @@ pub fn handle(stack: &mut Stack, req: Request, now: Instant) -> Response {
         Request::RouteShow => Response::Routes {
             routes: stack
                 .routes()
-                .iter()
-                .map(|r| (r.clone(), iface_name(stack, r.ifindex)))
+                .into_iter()
+                .map(|r| (r, iface_name(stack, r.ifindex)))
                 .collect(),
         },
         Request::NeighShow => Response::Neighbours {

@@ -132,7 +132,8 @@ impl Stack {
 
     /// Send an ICMP error about `offending` (whose network header is recorded) back to its
     /// source, unless the rules forbid it: never about an ICMP error, a broadcast, a
-    /// non-first fragment or a non-unicast source; at most `icmp_msgs_per_sec`.
+    /// non-first fragment or a non-unicast source; at most `icmp_msgs_per_sec`, and per
+    /// destination at most what `icmp_ratelimit` allows.
     /// Linux: `__icmp_send`.
     pub(crate) fn icmp_send_error(
         &mut self,
@@ -165,6 +166,9 @@ impl Stack {
                 Some(&t) if !Icmpv4Message(t).is_error() => {}
                 _ => return,
             }
+        }
+        if !self.icmpv4_xrlim_allow(msg_type, code, src, now) {
+            return;
         }
         if !self.icmp_rate.allow(now) {
             self.icmp_stats.out_rate_limit_global += 1;

@@ -64,13 +64,14 @@ impl Stack {
             self.ip_stats.in_addr_errors += 1;
             return self.drop_pkt(buf, DropReason::IpInvalidSource);
         }
-        match self.ip_route_input(dst, buf.meta.ifindex) {
+        match self.ip_route_input(dst, src, buf.meta.ifindex, buf.meta.mark) {
             InputRoute::Local => self.ip_local_deliver(buf, false, now),
             InputRoute::Broadcast => self.ip_local_deliver(buf, true, now),
-            InputRoute::NotLocal => {
-                // Forwarding is not enabled on this host.
+            InputRoute::Forward(rt) => self.ip_forward(buf, rt, now),
+            InputRoute::Error(e) => self.ip_error(buf, e, now),
+            InputRoute::Martian => {
                 self.ip_stats.in_addr_errors += 1;
-                self.drop_pkt(buf, DropReason::IpNotForUs)
+                self.drop_pkt(buf, DropReason::IpInvalidDest)
             }
         }
     }

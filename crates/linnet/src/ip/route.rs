@@ -1,102 +1,30 @@
-//! The forwarding information base and route lookups.
+//! Route lookups: the walk through rules and tables (with its cache), the choice of interface,
+//! next hop and source for locally generated packets, and the classification of received ones.
 //!
-//! Linux: net/ipv4/fib_trie.c (`fib_table_lookup`), route.c (`ip_route_input_noref`,
-//! `ip_route_output_key`). For now the FIB is a list kept in longest-prefix-first order;
-//! lookups scan it (the trie and policy rules come with the routing work).
+//! Linux: net/ipv4/route.c (`ip_route_output_key_hash_rcu`, `ip_route_input_slow`,
+//! `ip_route_input_noref`, `rt_cache_flush`) and include/net/ip_fib.h (`fib_lookup`). The
+//! tables themselves are in [`super::fib`], the rules in [`super::rules`].
 
+pub use super::fib::{
+    Route, RouteMatch, RouteProto, RouteScope, RouteType, RT_TABLE_DEFAULT, RT_TABLE_LOCAL,
+    RT_TABLE_MAIN,
+};
+pub use super::rtcache::RtCacheStats;
 use crate::errno::Errno;
 use crate::stack::{LinkKind, Stack, LOOPBACK_IFINDEX};
-use crate::wire::{Ipv4Addr, Ipv4Cidr};
-use serde::{Deserialize, Serialize};
+use crate::wire::Ipv4Addr;
 
-/// Route scope. Linux: `RT_SCOPE_*`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RouteScope {
-    /// Reaches beyond this link (via a gateway).
-    Universe,
-    /// Directly on a link.
-    Link,
-    /// This host.
-    Host,
-}
-
-/// Who installed a route. Linux: `RTPROT_*`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RouteProto {
-    /// Added with an address.
-    Kernel,
-    /// Configured at start-up.
-    Boot,
-    /// Added by an administrator.
-    Static,
-}
-
-/// A route. Linux: `struct fib_info` + `struct fib_alias`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Route {
-    /// Destination prefix.
-    pub dst: Ipv4Cidr,
-    /// Next hop, if not directly connected.
-    pub gateway: Option<Ipv4Addr>,
-    /// Output interface.
-    pub ifindex: u32,
-    /// Preference among equal prefixes (lower wins).
-    pub metric: u32,
-    /// Scope.
-    pub scope: RouteScope,
-    /// Preferred source address.
-    pub prefsrc: Option<Ipv4Addr>,
-    /// Origin.
-    pub protocol: RouteProto,
-}
-
-/// The main routing table. Linux: `RT_TABLE_MAIN`.
-#[derive(Debug, Default)]
-pub struct Fib {
-    routes: Vec<Route>,
-}
-
-impl Fib {
-    /// Insert a route; an identical destination+metric+interface is refused with EEXIST-like
-    /// `EADDRINUSE`. Linux: `fib_table_insert`.
-    pub fn add(&mut self, route: Route) -> Result<(), Errno> {
-        if self
-            .routes
-            .iter()
-            .any(|r| r.dst == route.dst && r.metric == route.metric && r.ifindex == route.ifindex)
-        {
-            return Err(Errno::EADDRINUSE);
-        }
-        let pos = self
-            .routes
-            .iter()
-            .position(|r| {
-                (r.dst.prefix_len, std::cmp::Reverse(r.metric))
-                    < (route.dst.prefix_len, std::cmp::Reverse(route.metric))
-            })
-            .unwrap_or(self.routes.len());
-        self.routes.insert(pos, route);
-        Ok(())
-    }
-
-    /// Remove every route matching `pred`; returns how many went.
-    pub fn remove(&mut self, pred: impl Fn(&Route) -> bool) -> usize {
-        let before = self.routes.len();
-        self.routes.retain(|r| !pred(r));
-        before - self.routes.len()
-    }
-
-    /// The best route to `dst`: longest prefix, then lowest metric. Linux: `fib_lookup`.
-    pub fn lookup(&self, dst: Ipv4Addr) -> Option<&Route> {
-        self.routes.iter().find(|r| r.dst.contains(dst))
-    }
-
-    /// All routes, best first.
-    pub fn routes(&self) -> &[Route] {
-        &self.routes
-    }
+/// The key of a route lookup. Linux: `struct flowi4` (the fields Linnet's rules can select on).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Flowi4 {
+    /// Destination.
+    pub dst: Ipv4Addr,
+    /// Source (unspecified for a local sender that has not chosen one).
+    pub src: Ipv4Addr,
+    /// Input interface; `LOOPBACK_IFINDEX` for locally generated packets, as in Linux.
+    pub iif: u32,
+    /// Firewall mark.
+    pub mark: u32,
 }
 
 /// The result of an output route lookup. Linux: `struct rtable` for output.
@@ -112,18 +40,61 @@ pub struct OutputRoute {
     pub broadcast: bool,
 }
 
-/// How a received packet's destination is classified. Linux: `rt_type` after `ip_route_input`.
+/// Where a received packet goes. Linux: the `dst.input` that `ip_route_input_noref` installs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InputRoute {
-    /// For this host. Linux: `RTN_LOCAL`.
+    /// For this host. Linux: `RTN_LOCAL` → `ip_local_deliver`.
     Local,
-    /// A broadcast we accept. Linux: `RTN_BROADCAST`.
+    /// A broadcast we accept. Linux: `RTN_BROADCAST` → `ip_local_deliver`.
     Broadcast,
-    /// Someone else's. Linux: forwarding, or `RTN_UNREACHABLE` with forwarding off.
-    NotLocal,
+    /// Someone else's, to be forwarded by this route. Linux: `ip_forward`.
+    Forward(Route),
+    /// Neither: dropped by `ip_error` with this error (`ENETUNREACH` no route,
+    /// `EHOSTUNREACH` unreachable or not forwarding, `EACCES` prohibited, `EINVAL` blackhole).
+    Error(Errno),
+    /// A destination no route can take (multicast: there is no multicast routing).
+    /// Linux: `martian_destination` / an unjoined group.
+    Martian,
 }
 
 impl Stack {
+    /// Find the route for `flow`: walk the rules in priority order through their tables,
+    /// skipping unicast routes whose interface is down, and remember the answer until the
+    /// next change. Linux: `fib_lookup` → `fib_rules_lookup`.
+    pub fn fib_lookup(&self, flow: &Flowi4) -> Result<Route, Errno> {
+        let genid = self.rt_genid();
+        if let Some(r) = self.rt_cache.borrow_mut().get(flow, genid) {
+            return r;
+        }
+        let r = self
+            .rules
+            .lookup(&self.fib, flow, |r| self.fib_nh_usable(r));
+        self.rt_cache.borrow_mut().put(*flow, genid, r);
+        r
+    }
+
+    /// Whether a route's next hop can be used now: a unicast route needs its interface up.
+    /// Linux: the `RTNH_F_DEAD` / `RTNH_F_LINKDOWN` checks of `fib_table_lookup`.
+    fn fib_nh_usable(&self, r: &Route) -> bool {
+        r.kind != RouteType::Unicast || self.iface(r.ifindex).is_some_and(|i| i.up)
+    }
+
+    /// The generation cached lookups must match: it moves on every change to the tables,
+    /// the rules, or a link's state. Linux: `rt_genid_ipv4`.
+    pub(crate) fn rt_genid(&self) -> u64 {
+        self.fib.genid() + self.rules.genid() + self.rt_genid
+    }
+
+    /// Invalidate every cached lookup. Linux: `rt_cache_flush` → `rt_genid_bump_ipv4`.
+    pub(crate) fn rt_cache_flush(&mut self) {
+        self.rt_genid += 1;
+    }
+
+    /// Route cache counters. Linux: `/proc/net/stat/rt_cache`.
+    pub fn route_cache_stats(&self) -> RtCacheStats {
+        self.rt_cache.borrow().stats()
+    }
+
     /// Choose interface, next hop and source address for a locally generated packet.
     /// Linux: `ip_route_output_key` → `ip_route_output_key_hash_rcu`.
     pub fn ip_route_output(
@@ -136,15 +107,7 @@ impl Stack {
                 return Err(Errno::EADDRNOTAVAIL);
             }
         }
-        if self.is_local_addr(dst) {
-            // Traffic to ourselves goes through the loopback device.
-            return Ok(OutputRoute {
-                ifindex: LOOPBACK_IFINDEX,
-                nexthop: dst,
-                src: src.unwrap_or(dst),
-                broadcast: false,
-            });
-        }
+        let src = src.filter(|s| !s.is_unspecified());
         if dst.is_broadcast() {
             // Limited broadcast: out of the interface of the source, or the first Ethernet one.
             let iface = self
@@ -163,15 +126,30 @@ impl Stack {
                 broadcast: true,
             });
         }
-        let route = self.fib.lookup(dst).ok_or(Errno::ENETUNREACH)?;
+        let flow = Flowi4 {
+            dst,
+            src: src.unwrap_or(Ipv4Addr::UNSPECIFIED),
+            iif: LOOPBACK_IFINDEX,
+            mark: 0,
+        };
+        let route = self.fib_lookup(&flow)?;
+        if route.kind == RouteType::Local {
+            // Traffic to ourselves goes through the loopback device.
+            return Ok(OutputRoute {
+                ifindex: LOOPBACK_IFINDEX,
+                nexthop: dst,
+                src: src.or(route.prefsrc).unwrap_or(dst),
+                broadcast: false,
+            });
+        }
         let iface = self.iface(route.ifindex).ok_or(Errno::ENETUNREACH)?;
         if !iface.up {
             return Err(Errno::ENETUNREACH);
         }
         let nexthop = route.gateway.unwrap_or(dst);
         let src = match src {
-            Some(s) if !s.is_unspecified() => s,
-            _ => route
+            Some(s) => s,
+            None => route
                 .prefsrc
                 .or_else(|| iface.source_for(nexthop))
                 .ok_or(Errno::EADDRNOTAVAIL)?,
@@ -180,18 +158,41 @@ impl Stack {
             ifindex: route.ifindex,
             nexthop,
             src,
-            broadcast: route.gateway.is_none() && iface.is_subnet_broadcast(dst),
+            broadcast: route.kind == RouteType::Broadcast
+                || (route.gateway.is_none() && iface.is_subnet_broadcast(dst)),
         })
     }
 
-    /// Classify a received packet's destination. Linux: `ip_route_input_slow`.
-    pub fn ip_route_input(&self, dst: Ipv4Addr, _ifindex: u32) -> InputRoute {
-        if self.is_broadcast_addr(dst) {
-            InputRoute::Broadcast
-        } else if self.is_local_addr(dst) {
-            InputRoute::Local
-        } else {
-            InputRoute::NotLocal
+    /// Decide where a received packet to `dst` goes: local delivery for the local table's
+    /// local and broadcast routes, forwarding by a unicast route when forwarding is on,
+    /// otherwise an error for `ip_error`. Linux: `ip_route_input_slow`.
+    pub fn ip_route_input(
+        &self,
+        dst: Ipv4Addr,
+        src: Ipv4Addr,
+        ifindex: u32,
+        mark: u32,
+    ) -> InputRoute {
+        if dst.is_broadcast() {
+            return InputRoute::Broadcast;
+        }
+        if dst.is_multicast() {
+            return InputRoute::Martian;
+        }
+        let flow = Flowi4 {
+            dst,
+            src,
+            iif: ifindex,
+            mark,
+        };
+        let forwarding = self.config.ip_forward;
+        match self.fib_lookup(&flow) {
+            Ok(r) if r.kind == RouteType::Local => InputRoute::Local,
+            Ok(r) if r.kind == RouteType::Broadcast => InputRoute::Broadcast,
+            // Not ours and we do not forward: Linux turns every such case into EHOSTUNREACH.
+            _ if !forwarding => InputRoute::Error(Errno::EHOSTUNREACH),
+            Ok(r) => InputRoute::Forward(r),
+            Err(e) => InputRoute::Error(e),
         }
     }
 }
@@ -199,32 +200,160 @@ impl Stack {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ip::rules::{FibRule, RuleMatch};
+    use crate::wire::{EthernetAddress, Ipv4Cidr};
+    use crate::{Instant, StackConfig};
 
-    fn route(dst: &str, ifindex: u32, metric: u32) -> Route {
-        Route {
-            dst: dst.parse().unwrap(),
-            gateway: None,
-            ifindex,
-            metric,
-            scope: RouteScope::Link,
-            prefsrc: None,
-            protocol: RouteProto::Static,
+    fn stack(forward: bool) -> (Stack, u32, u32) {
+        let mut s = Stack::new(StackConfig {
+            ip_forward: forward,
+            ..StackConfig::default()
+        });
+        let a = s.add_interface("eth0", EthernetAddress([2, 0, 0, 0, 0, 1]), 1500);
+        let b = s.add_interface("eth1", EthernetAddress([2, 0, 0, 0, 0, 2]), 1500);
+        s.add_addr(a, "192.0.2.1/24".parse().unwrap(), Instant::ZERO)
+            .unwrap();
+        s.add_addr(b, "198.51.100.1/24".parse().unwrap(), Instant::ZERO)
+            .unwrap();
+        s.set_link_up(a, true, Instant::ZERO).unwrap();
+        s.set_link_up(b, true, Instant::ZERO).unwrap();
+        (s, a, b)
+    }
+
+    fn ip(a: &str) -> Ipv4Addr {
+        a.parse().unwrap()
+    }
+
+    fn out(s: &Stack, dst: &str) -> Result<u32, Errno> {
+        s.ip_route_output(ip(dst), None).map(|r| r.ifindex)
+    }
+
+    #[test]
+    fn output_uses_local_table_and_prefsrc() {
+        let (s, a, b) = stack(false);
+        let rt = s.ip_route_output(ip("192.0.2.1"), None).unwrap();
+        assert_eq!((rt.ifindex, rt.src), (LOOPBACK_IFINDEX, ip("192.0.2.1")));
+        let rt = s.ip_route_output(ip("127.0.0.9"), None).unwrap();
+        assert_eq!((rt.ifindex, rt.src), (LOOPBACK_IFINDEX, ip("127.0.0.1")));
+        let rt = s.ip_route_output(ip("198.51.100.255"), None).unwrap();
+        assert!(rt.broadcast);
+        assert_eq!((rt.ifindex, rt.src), (b, ip("198.51.100.1")));
+        assert_eq!(out(&s, "192.0.2.77"), Ok(a));
+        assert_eq!(out(&s, "203.0.113.1"), Err(Errno::ENETUNREACH));
+    }
+
+    #[test]
+    fn input_classification_follows_route_types_and_forwarding() {
+        for forward in [false, true] {
+            let (mut s, a, b) = stack(forward);
+            let src = ip("192.0.2.50");
+            let classify = |s: &Stack, d: &str| s.ip_route_input(ip(d), src, a, 0);
+            assert_eq!(classify(&s, "198.51.100.1"), InputRoute::Local);
+            assert_eq!(classify(&s, "192.0.2.255"), InputRoute::Broadcast);
+            assert_eq!(classify(&s, "255.255.255.255"), InputRoute::Broadcast);
+            assert_eq!(classify(&s, "224.0.0.1"), InputRoute::Martian);
+            match classify(&s, "198.51.100.7") {
+                InputRoute::Forward(r) => {
+                    assert!(forward);
+                    assert_eq!(r.ifindex, b);
+                }
+                other => {
+                    assert!(!forward);
+                    assert_eq!(other, InputRoute::Error(Errno::EHOSTUNREACH));
+                }
+            }
+            let no_route = classify(&s, "203.0.113.1");
+            let want = if forward {
+                Errno::ENETUNREACH
+            } else {
+                Errno::EHOSTUNREACH
+            };
+            assert_eq!(no_route, InputRoute::Error(want));
+            let dst: Ipv4Cidr = "203.0.113.0/24".parse().unwrap();
+            for (kind, err) in [
+                (RouteType::Blackhole, Errno::EINVAL),
+                (RouteType::Unreachable, Errno::EHOSTUNREACH),
+                (RouteType::Prohibit, Errno::EACCES),
+            ] {
+                s.add_route(Route::special(kind, dst)).unwrap();
+                let want = if forward { err } else { Errno::EHOSTUNREACH };
+                assert_eq!(classify(&s, "203.0.113.1"), InputRoute::Error(want));
+                // Locally generated packets get the same error from the output lookup.
+                assert_eq!(out(&s, "203.0.113.1"), Err(err));
+                s.del_route(&RouteMatch::new(dst)).unwrap();
+            }
         }
     }
 
     #[test]
-    fn longest_prefix_then_metric() {
-        let mut fib = Fib::default();
-        fib.add(route("0.0.0.0/0", 1, 0)).unwrap();
-        fib.add(route("198.51.100.0/24", 2, 10)).unwrap();
-        fib.add(route("198.51.100.0/24", 3, 5)).unwrap();
-        fib.add(route("198.51.100.128/25", 4, 0)).unwrap();
-        assert!(fib.add(route("198.51.100.0/24", 3, 5)).is_err());
-        let l = |fib: &Fib, a: &str| fib.lookup(a.parse().unwrap()).unwrap().ifindex;
-        assert_eq!(l(&fib, "198.51.100.200"), 4);
-        assert_eq!(l(&fib, "198.51.100.7"), 3);
-        assert_eq!(l(&fib, "203.0.113.1"), 1);
-        assert_eq!(fib.remove(|r| r.ifindex == 3), 1);
-        assert_eq!(l(&fib, "198.51.100.7"), 2);
+    fn cache_is_used_and_invalidated_by_every_kind_of_change() {
+        let (mut s, a, b) = stack(true);
+        let gw = ip("198.51.100.254");
+        let dst: Ipv4Cidr = "203.0.113.0/24".parse().unwrap();
+        assert_eq!(out(&s, "203.0.113.1"), Err(Errno::ENETUNREACH));
+        let before = s.route_cache_stats();
+        assert_eq!(out(&s, "203.0.113.1"), Err(Errno::ENETUNREACH));
+        let after = s.route_cache_stats();
+        assert_eq!(after.hits, before.hits + 1, "a repeated lookup is a hit");
+        assert_eq!(after.misses, before.misses);
+
+        // A route change.
+        s.add_route(Route::unicast(dst, Some(gw), b)).unwrap();
+        assert_eq!(out(&s, "203.0.113.1"), Ok(b));
+        let m = s.route_cache_stats().misses;
+        assert_eq!(out(&s, "203.0.113.1"), Ok(b));
+        assert_eq!(s.route_cache_stats().misses, m);
+
+        // A link going down: the route's interface is dead, so nothing routes there.
+        s.set_link_up(b, false, Instant::ZERO).unwrap();
+        assert_eq!(out(&s, "203.0.113.1"), Err(Errno::ENETUNREACH));
+        s.set_link_up(b, true, Instant::ZERO).unwrap();
+        assert_eq!(out(&s, "203.0.113.1"), Ok(b));
+
+        // A rule change, seen by the forwarding (input) lookup keyed on source and iif.
+        let src = ip("192.0.2.9");
+        let fwd = |s: &Stack| match s.ip_route_input(ip("203.0.113.1"), src, a, 0) {
+            InputRoute::Forward(r) => Ok(r.ifindex),
+            InputRoute::Error(e) => Err(e),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(fwd(&s), Ok(b));
+        let mut rule = FibRule::lookup(100, 100);
+        rule.from = Some("192.0.2.0/24".parse().unwrap());
+        s.add_rule(rule).unwrap();
+        s.add_route(Route {
+            table: 100,
+            ..Route::special(RouteType::Prohibit, dst)
+        })
+        .unwrap();
+        assert_eq!(fwd(&s), Err(Errno::EACCES));
+        assert_eq!(
+            out(&s, "203.0.113.1"),
+            Ok(b),
+            "local source 0 skips the rule"
+        );
+        s.del_rule(&RuleMatch {
+            priority: Some(100),
+            ..RuleMatch::default()
+        })
+        .unwrap();
+        assert_eq!(fwd(&s), Ok(b));
+
+        // An address change: the new address is local at once.
+        assert!(matches!(
+            s.ip_route_input(ip("203.0.113.1"), src, a, 0),
+            InputRoute::Forward(_)
+        ));
+        s.add_addr(b, "203.0.113.1/32".parse().unwrap(), Instant::ZERO)
+            .unwrap();
+        assert_eq!(
+            s.ip_route_input(ip("203.0.113.1"), src, a, 0),
+            InputRoute::Local
+        );
+        s.del_addr(b, ip("203.0.113.1")).unwrap();
+        assert!(matches!(
+            s.ip_route_input(ip("203.0.113.1"), src, a, 0),
+            InputRoute::Forward(_)
+        ));
     }
 }
