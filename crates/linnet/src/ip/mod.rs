@@ -1,10 +1,15 @@
-//! IPv4: receive, local delivery, output with route lookup, ICMP.
+//! IPv4: receive, local delivery, output with route lookup, fragmentation and reassembly,
+//! path MTU, ICMP.
 //!
-//! Linux: net/ipv4/ip_input.c, ip_output.c, route.c, fib_*.c, icmp.c.
+//! Linux: net/ipv4/ip_input.c, ip_output.c, ip_fragment.c, inet_fragment.c, route.c, fib_*.c,
+//! icmp.c.
 
+pub mod fragment;
 pub mod icmp;
 pub mod input;
 pub mod output;
+pub mod pmtu;
+pub mod reassembly;
 pub mod route;
 
 use crate::wire::{IpProtocol, Ipv4Addr};
