@@ -370,6 +370,43 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(128))]
+        /// Any datagram, options and MTU: either refused for lack of room, or cut into
+        /// fragments that fit and put back together give the payload.
+        #[test]
+        fn any_size_any_mtu_any_options(
+            payload_len in 0usize..20_000,
+            mtu in 28usize..4000,
+            words in proptest::collection::vec(proptest::prelude::any::<u32>(), 0..10),
+        ) {
+            let opts: Vec<u8> = words.iter().flat_map(|w| w.to_be_bytes()).collect();
+            let b = datagram(payload_len, &opts, false);
+            let hlen = HEADER_LEN + opts.len();
+            let original = b.data()[hlen..].to_vec();
+            let mut pool = BufPool::new(crate::buf::DEFAULT_BUF_SIZE, 8);
+            let mut out = Vec::new();
+            match ip_do_fragment(b, mtu, &mut pool, &mut out) {
+                Ok(()) if hlen + payload_len <= mtu => proptest::prop_assert_eq!(out.len(), 1),
+                Ok(()) => {
+                    let mut whole = Vec::new();
+                    for (i, f) in out.iter().enumerate() {
+                        let p = Ipv4Packet::new_checked(f.data()).unwrap();
+                        proptest::prop_assert!(p.verify_checksum() && f.len() <= mtu);
+                        proptest::prop_assert_eq!(p.frag_offset(), whole.len());
+                        proptest::prop_assert_eq!(p.more_frags(), i + 1 < out.len());
+                        whole.extend_from_slice(p.payload());
+                    }
+                    proptest::prop_assert_eq!(whole, original);
+                }
+                Err((_, e)) => {
+                    proptest::prop_assert_eq!(e, Errno::EMSGSIZE);
+                    proptest::prop_assert!(mtu < hlen + 8);
+                }
+            }
+        }
+    }
+
     mod stack_output {
         use super::*;
         use crate::ip::output::IpSendParams;

@@ -215,7 +215,7 @@ impl Stack {
     /// Whether the path MTU towards `dst` is locked, in which case our datagrams go without
     /// DF. Linux: `ip_mtu_locked` (as `ip_dont_fragment` consults it).
     pub(crate) fn ip_mtu_locked(&self, dst: Ipv4Addr, now: Instant) -> bool {
-        self.pmtu.find_exception(dst, now).is_some_and(|e| e.locked)
+        !self.pmtu.is_empty() && self.pmtu.find_exception(dst, now).is_some_and(|e| e.locked)
     }
 }
 
