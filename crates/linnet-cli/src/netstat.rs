@@ -46,9 +46,13 @@ pub fn run(words: &[String], connect: impl Fn() -> Result<Client, Failure>) -> R
     println!("    {} requests sent out", ip.out_requests);
     println!("    {} outgoing packets dropped", ip.out_discards);
     println!("    {} dropped because of missing route", ip.out_no_routes);
-    println!("    {} fragments received", ip.reasm_reqds);
-    println!("    {} packet reassemblies failed", ip.reasm_fails);
+    println!("    {} fragments dropped after timeout", ip.reasm_timeout);
+    println!("    {} reassemblies required", ip.reasm_reqds);
+    println!("    {} packets reassembled ok", ip.reasm_oks);
+    println!("    {} packet reassembles failed", ip.reasm_fails);
+    println!("    {} fragments received ok", ip.frag_oks);
     println!("    {} fragments failed", ip.frag_fails);
+    println!("    {} fragments created", ip.frag_creates);
     println!("IpExt:");
     println!("    InNoRoutes: {}", ip.in_no_routes);
     let ic = &snmp.icmp;

@@ -90,6 +90,23 @@ impl PacketBuf {
         }
     }
 
+    /// A buffer around existing storage whose valid bytes are `storage[head..tail]` (both
+    /// clamped to the storage), for packets larger than pool buffers such as reassembled
+    /// datagrams; the pool does not keep buffers of another size. Linux: `build_skb`.
+    pub fn build(storage: Box<[u8]>, head: usize, tail: usize) -> PacketBuf {
+        let tail = tail.min(storage.len());
+        let head = head.min(tail);
+        PacketBuf {
+            storage,
+            head,
+            tail,
+            mac_header: None,
+            network_header: None,
+            transport_header: None,
+            meta: Meta::default(),
+        }
+    }
+
     /// A buffer holding a copy of `data`, with `headroom` bytes free in front.
     pub fn from_slice(data: &[u8], headroom: usize) -> PacketBuf {
         let mut b = PacketBuf::with_headroom(headroom + data.len(), headroom);
@@ -353,6 +370,18 @@ mod tests {
         assert!(b.push(30).is_some());
         assert!(b.push(1).is_none());
         assert!(b.try_put(1000).is_none());
+    }
+
+    #[test]
+    fn build_wraps_storage_and_the_pool_refuses_it() {
+        let mut b = PacketBuf::build(vec![7u8; 100].into_boxed_slice(), 40, 90);
+        assert_eq!((b.headroom(), b.len(), b.tailroom()), (40, 50, 10));
+        assert!(b.push(40).is_some());
+        let c = PacketBuf::build(vec![0u8; 10].into_boxed_slice(), 20, 30);
+        assert_eq!((c.headroom(), c.len()), (10, 0));
+        let mut pool = BufPool::new(256, 4);
+        pool.put(b);
+        assert_eq!(pool.idle(), 0);
     }
 
     #[test]

@@ -62,6 +62,10 @@ pub struct StackConfig {
     pub neigh: NeighParams,
     /// TCP tunables.
     pub tcp: crate::transport::tcp::TcpConfig,
+    /// Reassembly tunables (`ipfrag_high_thresh`, `ipfrag_time`).
+    pub ipfrag: crate::ip::reassembly::FragParams,
+    /// Path MTU tunables (`route.mtu_expires`, `route.min_pmtu`).
+    pub pmtu: crate::ip::pmtu::PmtuParams,
 }
 
 impl Default for StackConfig {
@@ -77,6 +81,8 @@ impl Default for StackConfig {
             ip_forward: false,
             tcp: crate::transport::tcp::TcpConfig::default(),
             neigh: NeighParams::default(),
+            ipfrag: crate::ip::reassembly::FragParams::default(),
+            pmtu: crate::ip::pmtu::PmtuParams::default(),
         }
     }
 }
@@ -215,6 +221,9 @@ pub struct Stack {
     pub(crate) pending_wakers: Vec<std::task::Waker>,
     pub(crate) udp: crate::transport::udp::UdpTable,
     pub(crate) tcp: crate::transport::tcp::hash::TcpTables,
+    pub(crate) frags: crate::ip::reassembly::FragTable,
+    pub(crate) pmtu: crate::ip::pmtu::PmtuCache,
+    pub(crate) frag_scratch: Vec<PacketBuf>,
 }
 
 impl Default for Stack {
@@ -227,6 +236,7 @@ impl Stack {
     /// A stack with only the loopback interface (`lo`, 127.0.0.1/8, up).
     pub fn new(config: StackConfig) -> Stack {
         let seed = config.seed;
+        let (ipfrag, pmtu) = (config.ipfrag, config.pmtu);
         let mut s = Stack {
             neigh: NeighTable::new(config.neigh, config.seed),
             icmp_rate: RateLimit::new(config.icmp_msgs_per_sec, config.icmp_msgs_burst),
@@ -251,6 +261,9 @@ impl Stack {
             pending_wakers: Vec::new(),
             udp: crate::transport::udp::UdpTable::default(),
             tcp: crate::transport::tcp::hash::TcpTables::new(seed),
+            frags: crate::ip::reassembly::FragTable::new(ipfrag),
+            pmtu: crate::ip::pmtu::PmtuCache::new(pmtu),
+            frag_scratch: Vec::new(),
         };
         s.ifaces.push(Interface {
             ifindex: LOOPBACK_IFINDEX,
@@ -528,7 +541,8 @@ impl Stack {
         }
     }
 
-    /// Run what is due at `now`: loop back frames sent to ourselves, neighbour timers.
+    /// Run what is due at `now`: loop back frames sent to ourselves, neighbour, TCP and
+    /// fragment-queue timers.
     /// Returns when it next needs to run (`None`: only when something arrives).
     pub fn poll(&mut self, now: Instant) -> Option<Instant> {
         let mut budget = LOOPBACK_BUDGET;
@@ -542,6 +556,9 @@ impl Stack {
         let mut next = self.neigh.poll(now);
         self.neigh_run_events(now);
         if let Some(t) = self.tcp_timers_run(now) {
+            next = Some(next.map_or(t, |n: Instant| n.min(t)));
+        }
+        if let Some(t) = self.ip_expire(now) {
             next = Some(next.map_or(t, |n: Instant| n.min(t)));
         }
         if self.loopback.pending() > 0 {

@@ -31,12 +31,24 @@ pub struct IpStats {
     pub out_discards: u64,
     /// Outgoing datagrams with no route.
     pub out_no_routes: u64,
-    /// Fragments received needing reassembly.
+    /// `ReasmTimeout`: fragment queues given up after `ipfrag_time`.
+    pub reasm_timeout: u64,
+    /// `ReasmReqds`: fragments received needing reassembly.
     pub reasm_reqds: u64,
-    /// Reassembly failures.
+    /// `ReasmOKs`: datagrams reassembled.
+    #[serde(rename = "ReasmOKs")]
+    pub reasm_oks: u64,
+    /// `ReasmFails`: reassembly failures (timeouts, overlaps, limits, malformed fragments).
     pub reasm_fails: u64,
-    /// Datagrams that needed fragmentation but could not be fragmented.
+    /// `ReasmOverlaps`: fragment queues dropped because fragments overlapped.
+    pub reasm_overlaps: u64,
+    /// `FragOKs`: datagrams fragmented on output.
+    #[serde(rename = "FragOKs")]
+    pub frag_oks: u64,
+    /// `FragFails`: datagrams that needed fragmentation but could not be fragmented (DF).
     pub frag_fails: u64,
+    /// `FragCreates`: fragments created on output.
+    pub frag_creates: u64,
     /// Datagrams whose length field exceeds the received frame.
     pub in_truncated_pkts: u64,
     /// Header checksum errors (also counted in InHdrErrors).
@@ -150,8 +162,17 @@ pub enum DropReason {
     IpBlackhole,
     /// Refused by a prohibit route or rule.
     IpProhibited,
-    /// IPv4 fragment (reassembly not supported yet).
-    IpFragment,
+    /// Fragment entirely inside data already queued for reassembly (`SKB_DROP_REASON_DUP_FRAG`).
+    DupFrag,
+    /// Fragment overlapping queued data partially: the whole queue goes (RFC 5722's rule,
+    /// applied to IPv4 by Linux since 2018).
+    FragOverlap,
+    /// Fragment queue given up after `ipfrag_time` (`SKB_DROP_REASON_FRAG_REASM_TIMEOUT`).
+    FragReasmTimeout,
+    /// Fragment queue with too many holes (`SKB_DROP_REASON_FRAG_TOO_FAR`).
+    FragTooFar,
+    /// Memory limit reached (`SKB_DROP_REASON_NOMEM`; for fragments, `ipfrag_high_thresh`).
+    Nomem,
     /// Local delivery to an unknown protocol.
     IpNoproto,
     /// No route for an outgoing packet.
@@ -296,6 +317,13 @@ impl DropCounters {
     /// Count one drop.
     pub fn count(&mut self, reason: DropReason) {
         *self.counts.entry(reason).or_insert(0) += 1;
+    }
+
+    /// Count `n` drops at once (the fragments of a queue given up).
+    pub fn add(&mut self, reason: DropReason, n: u64) {
+        if n > 0 {
+            *self.counts.entry(reason).or_insert(0) += n;
+        }
     }
 
     /// The count for one reason.

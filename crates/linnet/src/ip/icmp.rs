@@ -62,7 +62,15 @@ impl Stack {
                     self.icmp_stats.in_time_excds += 1;
                 }
                 let code = pkt.msg_code();
-                self.icmp_unreach(t.0, code, pkt.data(), ip, now);
+                // RFC 1191: "fragmentation needed" carries the next hop's MTU.
+                let info = if t == Icmpv4Message::DST_UNREACHABLE
+                    && code == crate::wire::icmpv4::dst_unreachable::FRAG_NEEDED
+                {
+                    u32::from(pkt.next_hop_mtu())
+                } else {
+                    0
+                };
+                self.icmp_unreach(t.0, code, info, pkt.data(), ip, now);
                 let _ = &mut buf;
                 self.pool.put(buf);
             }
@@ -103,13 +111,33 @@ impl Stack {
     }
 
     /// An ICMP error arrived quoting one of our datagrams: tell the socket that sent it.
-    /// Linux: `icmp_unreach` → the protocol's `err_handler` (`ping_err`, `udp_err`, `tcp_v4_err`).
-    fn icmp_unreach(&mut self, msg_type: u8, code: u8, quoted: &[u8], ip: &IpMeta, now: Instant) {
+    /// "Fragmentation needed" (`info` is the next-hop MTU) lowers the path MTU to the quoted
+    /// destination: for TCP once `tcp_v4_err` has matched the segment to a connection, for UDP
+    /// and ping when the quoted datagram came from one of our addresses.
+    /// Linux: `icmp_unreach` → the protocol's `err_handler` (`ping_err`, `udp_err`, `tcp_v4_err`),
+    /// which call `ipv4_sk_update_pmtu` / `tcp_v4_mtu_reduced`.
+    fn icmp_unreach(
+        &mut self,
+        msg_type: u8,
+        code: u8,
+        info: u32,
+        quoted: &[u8],
+        ip: &IpMeta,
+        now: Instant,
+    ) {
         let Some(inner) = quoted_header(quoted) else {
             return self.count_drop(DropReason::IcmpCsum);
         };
         let ihl = inner.header_len();
         let Some(l4) = quoted.get(ihl..) else { return };
+        let frag_needed = msg_type == Icmpv4Message::DST_UNREACHABLE.0
+            && code == crate::wire::icmpv4::dst_unreachable::FRAG_NEEDED;
+        if frag_needed
+            && inner.protocol() != IpProtocol::TCP
+            && self.is_local_addr(inner.src_addr())
+        {
+            self.ip_rt_update_pmtu(inner.dst_addr(), info, now);
+        }
         if inner.protocol() == IpProtocol::ICMP
             && l4.len() >= 8
             && l4[0] == Icmpv4Message::ECHO_REQUEST.0
@@ -125,7 +153,7 @@ impl Stack {
                     self.udp_err(src, dst, l4, e);
                 }
             } else {
-                self.tcp_v4_err(src, dst, l4, msg_type, code, err, now);
+                self.tcp_v4_err(src, dst, l4, msg_type, code, info, err, now);
             }
         }
     }
@@ -167,10 +195,13 @@ impl Stack {
                 _ => return,
             }
         }
-        if !self.icmpv4_xrlim_allow(msg_type, code, src, now) {
+        // Path MTU discovery is never rate limited (Linux: icmpv4_mask_allow).
+        let pmtu = msg_type == Icmpv4Message::DST_UNREACHABLE
+            && code == crate::wire::icmpv4::dst_unreachable::FRAG_NEEDED;
+        if !pmtu && !self.icmpv4_xrlim_allow(msg_type, code, src, now) {
             return;
         }
-        if !self.icmp_rate.allow(now) {
+        if !pmtu && !self.icmp_rate.allow(now) {
             self.icmp_stats.out_rate_limit_global += 1;
             return;
         }

@@ -79,14 +79,13 @@ impl Stack {
     /// Hand a datagram for this host to its protocol. Linux: `ip_local_deliver` →
     /// `ip_local_deliver_finish` → `ip_protocol_deliver_rcu`.
     fn ip_local_deliver(&mut self, mut buf: PacketBuf, broadcast: bool, now: Instant) {
-        let pkt = Ipv4Packet::new_unchecked(buf.data());
-        if pkt.more_frags() || pkt.frag_offset() != 0 {
-            // Reassembly arrives with the fragmentation work; until then a fragment is
-            // counted as a failed reassembly.
-            self.ip_stats.reasm_reqds += 1;
-            self.ip_stats.reasm_fails += 1;
-            return self.drop_pkt(buf, DropReason::IpFragment);
+        if Ipv4Packet::new_unchecked(buf.data()).is_fragment() {
+            match self.ip_defrag(buf, now) {
+                Some(whole) => buf = whole,
+                None => return,
+            }
         }
+        let pkt = Ipv4Packet::new_unchecked(buf.data());
         let meta = IpMeta {
             src: pkt.src_addr(),
             dst: pkt.dst_addr(),

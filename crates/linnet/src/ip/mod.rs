@@ -1,14 +1,19 @@
-//! IPv4: receive, local delivery, forwarding, output with route lookup, ICMP.
+//! IPv4: receive, local delivery, forwarding, output with route lookup, fragmentation and
+//! reassembly, path MTU, ICMP.
 //!
-//! Linux: net/ipv4/ip_input.c, ip_forward.c, ip_output.c, route.c, fib_*.c, icmp.c.
+//! Linux: net/ipv4/ip_input.c, ip_forward.c, ip_output.c, ip_fragment.c, inet_fragment.c,
+//! route.c, fib_*.c, icmp.c.
 
 pub mod fib;
 pub mod fib_frontend;
 pub mod forward;
+pub mod fragment;
 pub mod icmp;
 pub(crate) mod icmp_ratelimit;
 pub mod input;
 pub mod output;
+pub mod pmtu;
+pub mod reassembly;
 pub mod route;
 pub mod rtcache;
 pub mod rules;

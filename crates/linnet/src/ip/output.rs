@@ -11,7 +11,7 @@ use crate::stack::{LinkKind, Stack};
 use crate::stats::DropReason;
 use crate::time::Instant;
 use crate::wire::ipv4::HEADER_LEN;
-use crate::wire::{EtherType, EthernetAddress, IpProtocol, Ipv4Addr, Ipv4Repr};
+use crate::wire::{EtherType, EthernetAddress, IpProtocol, Ipv4Addr, Ipv4Packet, Ipv4Repr};
 
 /// What a local sender asks of IP. Linux: the fields of `struct ipcm_cookie` / `inet_sock`.
 #[derive(Debug, Clone, Copy)]
@@ -28,6 +28,18 @@ pub struct IpSendParams {
     pub tos: u8,
     /// Set DF.
     pub dont_frag: bool,
+}
+
+/// Where a datagram leaves: the device, the next hop on it, and whether it is a link
+/// broadcast. Linux: what `skb_dst(skb)` tells `ip_finish_output2`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct NextHop {
+    /// Output interface.
+    pub ifindex: u32,
+    /// Next hop to resolve on it.
+    pub nexthop: Ipv4Addr,
+    /// Send to the link broadcast address.
+    pub broadcast: bool,
 }
 
 impl Stack {
@@ -60,7 +72,8 @@ impl Stack {
             ttl: p.ttl.unwrap_or(self.config.default_ttl),
             tos: p.tos,
             ident,
-            dont_frag: p.dont_frag,
+            // A locked path MTU means routers must fragment. Linux: ip_dont_fragment.
+            dont_frag: p.dont_frag && !self.ip_mtu_locked(p.dst, now),
         };
         match buf.push(HEADER_LEN) {
             Some(h) => repr.emit(h),
@@ -74,8 +87,9 @@ impl Stack {
         self.ip_output(buf, rt.ifindex, rt.nexthop, rt.broadcast, now)
     }
 
-    /// Put a datagram (network header at the data start) on a link towards `nexthop`.
-    /// Linux: `ip_output` → `ip_finish_output` → `ip_finish_output2` → `neigh_output`.
+    /// Put a datagram (network header at the data start) on a link towards `nexthop`,
+    /// fragmenting it when it exceeds the device MTU or, for our own datagrams, the path MTU.
+    /// Linux: `ip_output` → `ip_finish_output` → `__ip_finish_output` (→ `ip_fragment`).
     pub(crate) fn ip_output(
         &mut self,
         buf: PacketBuf,
@@ -89,13 +103,41 @@ impl Stack {
             self.drop_pkt(buf, DropReason::DevReady);
             return Err(Errno::ENODEV);
         };
-        if buf.len() > iface.mtu {
-            // Fragmentation on output arrives with the fragmentation work.
-            self.ip_stats.frag_fails += 1;
-            self.drop_pkt(buf, DropReason::PktTooBig);
-            return Err(Errno::EMSGSIZE);
+        let mut mtu = iface.mtu;
+        if buf.len() >= HEADER_LEN {
+            let p = Ipv4Packet::new_unchecked(buf.data());
+            mtu = self.ip_skb_dst_mtu(p.src_addr(), p.dst_addr(), mtu, now);
         }
-        let (kind, dev_mac) = (iface.kind, iface.mac);
+        let hop = NextHop {
+            ifindex,
+            nexthop,
+            broadcast,
+        };
+        if buf.len() > mtu {
+            return self.ip_fragment(buf, hop, mtu, now);
+        }
+        self.ip_finish_output2(buf, hop, now)
+    }
+
+    /// Resolve the next hop's link address and hand the datagram to the device.
+    /// Linux: `ip_finish_output2` → `neigh_output`.
+    pub(crate) fn ip_finish_output2(
+        &mut self,
+        buf: PacketBuf,
+        hop: NextHop,
+        now: Instant,
+    ) -> Result<(), Errno> {
+        let NextHop {
+            ifindex,
+            nexthop,
+            broadcast,
+        } = hop;
+        let Some(iface) = self.iface(ifindex) else {
+            self.ip_stats.out_discards += 1;
+            self.drop_pkt(buf, DropReason::DevReady);
+            return Err(Errno::ENODEV);
+        };
+        let kind = iface.kind;
         let broadcast = broadcast || nexthop.is_broadcast() || iface.is_subnet_broadcast(nexthop);
         if kind == LinkKind::Loopback {
             return self.neigh_xmit(ifindex, EthernetAddress::ZERO, buf, now);
@@ -103,7 +145,6 @@ impl Stack {
         if broadcast {
             return self.neigh_xmit(ifindex, EthernetAddress::BROADCAST, buf, now);
         }
-        let _ = dev_mac;
         let res = match self.neigh.output(ifindex, nexthop, buf, now) {
             NeighOutput::Xmit(mac, buf) => self.neigh_xmit(ifindex, mac, buf, now),
             NeighOutput::Queued => Ok(()),

@@ -3,7 +3,7 @@
 //! Linux: net/ipv4/ping.c (`ping_v4_sendmsg`, `ping_rcv`, `ping_err`), the datagram ICMP
 //! sockets that unprivileged `ping` uses. A socket is named by its echo identifier.
 
-use crate::buf::MAX_HEADER;
+use crate::buf::{PacketBuf, MAX_HEADER};
 use crate::errno::Errno;
 use crate::ip::output::IpSendParams;
 use crate::ip::IpMeta;
@@ -94,11 +94,14 @@ impl Stack {
         if payload_len > 65507 - 8 {
             return Err(Errno::EMSGSIZE);
         }
-        let mut buf = self.pool.get(MAX_HEADER);
-        let Some(body) = buf.try_put(8 + payload_len) else {
-            self.pool.put(buf);
-            return Err(Errno::EMSGSIZE);
+        let len = 8 + payload_len;
+        // Large requests (ping -s 20000) get a buffer of their own; IP fragments them.
+        let mut buf = if MAX_HEADER + len <= self.pool.buf_size() {
+            self.pool.get(MAX_HEADER)
+        } else {
+            PacketBuf::with_headroom(MAX_HEADER + len, MAX_HEADER)
         };
+        let body = buf.put(len);
         body[0] = Icmpv4Message::ECHO_REQUEST.0;
         body[4..6].copy_from_slice(&ident.to_be_bytes());
         body[6..8].copy_from_slice(&seq.to_be_bytes());

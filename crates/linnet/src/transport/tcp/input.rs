@@ -453,19 +453,20 @@ impl Stack {
     /// An ICMP error quoting one of our segments. A hard error ends a connection attempt
     /// (SYN-SENT); for an established connection it is only a soft error (Linux keeps it in
     /// `sk_err_soft` and retransmission carries on). The quoted sequence number must lie in
-    /// the send window (RFC 5927 4.1). Linux: `tcp_v4_err`.
+    /// the send window (RFC 5927 4.1). "Fragmentation needed" (RFC 1191, `info` the next-hop
+    /// MTU) goes to [`Stack::tcp_v4_mtu_reduced`]. Linux: `tcp_v4_err`.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn tcp_v4_err(
         &mut self,
         src: std::net::Ipv4Addr,
         dst: std::net::Ipv4Addr,
         l4: &[u8],
-        _msg_type: u8,
-        _code: u8,
+        msg_type: u8,
+        code: u8,
+        info: u32,
         err: Option<Errno>,
         now: Instant,
     ) {
-        let _ = now;
         if l4.len() < 8 {
             return;
         }
@@ -482,6 +483,11 @@ impl Stack {
         };
         if seq < sk.snd_una || seq > sk.snd_max {
             return;
+        }
+        if msg_type == crate::wire::Icmpv4Message::DST_UNREACHABLE.0
+            && code == crate::wire::icmpv4::dst_unreachable::FRAG_NEEDED
+        {
+            return self.tcp_v4_mtu_reduced(id, info, now);
         }
         let Some(e) = err else { return };
         match sk.state {

@@ -11,6 +11,7 @@
 //! - [`hash`]: lookup tables and port allocation (`inet_hashtables`).
 //! - [`input`]: `tcp_v4_rcv` and the state machine; [`listen`]: passive opens and cookies.
 //! - [`output`]: segment building and `tcp_write_xmit`; [`timer`]: the timers.
+//! - [`pmtu`]: shrinking the MSS when the path MTU drops (`tcp_v4_mtu_reduced`).
 //! - [`user`]: the socket calls (`tcp_sendmsg`, `tcp_recvmsg`, `tcp_close`...).
 
 pub mod assembler;
@@ -20,6 +21,7 @@ pub mod input;
 pub mod isn;
 pub mod listen;
 pub mod output;
+pub mod pmtu;
 pub mod ring;
 pub mod rtt;
 pub mod siphash;

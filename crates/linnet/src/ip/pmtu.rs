@@ -1,0 +1,322 @@
+//! Path MTU exceptions: what ICMP "fragmentation needed" (type 3 code 4) taught us about the
+//! MTU towards a destination (RFC 1191), kept per destination for `mtu_expires` and applied to
+//! locally generated traffic.
+//!
+//! Linux: net/ipv4/route.c (`struct fib_nh_exception`, `__ip_rt_update_pmtu`,
+//! `update_or_create_fnhe`, `find_exception`, `ipv4_mtu`, `ip_mtu_locked`) with the sysctls
+//! `net.ipv4.route.mtu_expires` (600 s) and `net.ipv4.route.min_pmtu` (552).
+
+use crate::stack::Stack;
+use crate::time::Instant;
+use crate::wire::Ipv4Addr;
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// Smallest MTU any IPv4 link must carry (RFC 791: 68 octets).
+pub const IPV4_MIN_MTU: u32 = 68;
+
+/// Path MTU tunables. Linux: the `net.ipv4.route.*` sysctls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PmtuParams {
+    /// `mtu_expires` (600 s): how long a learned path MTU is kept.
+    pub mtu_expires: Duration,
+    /// `min_pmtu` (552): a report below it pins the path MTU at it, locked (DF is then no
+    /// longer set, so routers fragment instead).
+    pub min_pmtu: u32,
+    /// Most exceptions kept; when full, expired ones go first, then the one expiring soonest.
+    /// (Linux bounds each next hop's exception chain at `FNHE_RECLAIM_DEPTH` the same way.)
+    pub max_entries: usize,
+}
+
+impl Default for PmtuParams {
+    fn default() -> Self {
+        PmtuParams {
+            mtu_expires: Duration::from_secs(600),
+            min_pmtu: 552,
+            max_entries: 1024,
+        }
+    }
+}
+
+/// A learned path MTU towards one destination. Linux: `struct fib_nh_exception`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PmtuException {
+    /// Destination address.
+    pub dst: Ipv4Addr,
+    /// Path MTU (`fnhe_pmtu`).
+    pub mtu: u32,
+    /// Pinned at `min_pmtu` (`fnhe_mtu_locked`): no further lowering, DF cleared.
+    pub locked: bool,
+    /// When it is forgotten (`fnhe_expires`).
+    pub expires: Instant,
+}
+
+/// The table of path MTU exceptions, bounded by [`PmtuParams::max_entries`].
+#[derive(Debug)]
+pub struct PmtuCache {
+    params: PmtuParams,
+    entries: HashMap<Ipv4Addr, PmtuException>,
+}
+
+impl PmtuCache {
+    /// An empty table.
+    pub fn new(params: PmtuParams) -> PmtuCache {
+        PmtuCache {
+            params,
+            entries: HashMap::new(),
+        }
+    }
+
+    /// The tunables.
+    pub fn params(&self) -> &PmtuParams {
+        &self.params
+    }
+
+    /// The live exception for `dst`, if any (an expired one counts as absent).
+    /// Linux: `find_exception`.
+    pub fn find_exception(&self, dst: Ipv4Addr, now: Instant) -> Option<&PmtuException> {
+        self.entries.get(&dst).filter(|e| now < e.expires)
+    }
+
+    /// Record or refresh the exception for `dst`, making room first if the table is full.
+    /// Linux: `update_or_create_fnhe`.
+    pub fn update_or_create_fnhe(&mut self, dst: Ipv4Addr, mtu: u32, locked: bool, now: Instant) {
+        let expires = now + self.params.mtu_expires;
+        if !self.entries.contains_key(&dst) && self.entries.len() >= self.params.max_entries {
+            self.entries.retain(|_, e| now < e.expires);
+            if self.entries.len() >= self.params.max_entries {
+                // Linux: fnhe_oldest — reuse the entry that would expire first.
+                if let Some(oldest) = self
+                    .entries
+                    .values()
+                    .min_by_key(|e| (e.expires, u32::from(e.dst)))
+                    .map(|e| e.dst)
+                {
+                    self.entries.remove(&oldest);
+                }
+            }
+        }
+        if self.params.max_entries == 0 {
+            return;
+        }
+        self.entries.insert(
+            dst,
+            PmtuException {
+                dst,
+                mtu,
+                locked,
+                expires,
+            },
+        );
+    }
+
+    /// Forget every exception. Linux: `ip route flush cache`.
+    pub fn flush(&mut self) {
+        self.entries.clear();
+    }
+
+    /// Exceptions held (live or not yet purged).
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when no exception is held.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Live exceptions, sorted by destination (`ip route show cache`).
+    pub fn live(&self, now: Instant) -> Vec<PmtuException> {
+        let mut v: Vec<PmtuException> = self
+            .entries
+            .values()
+            .filter(|e| now < e.expires)
+            .copied()
+            .collect();
+        v.sort_by_key(|e| u32::from(e.dst));
+        v
+    }
+}
+
+impl Default for PmtuCache {
+    fn default() -> Self {
+        PmtuCache::new(PmtuParams::default())
+    }
+}
+
+impl Stack {
+    /// The MTU locally generated datagrams to `dst` must fit: the output device's MTU, lowered
+    /// by a live path MTU exception. `None` without a route.
+    /// Linux: `ipv4_mtu` on the route `ip_route_output_key` returns.
+    pub fn ipv4_mtu(&self, dst: Ipv4Addr, now: Instant) -> Option<usize> {
+        let rt = self.ip_route_output(dst, None).ok()?;
+        let dev_mtu = self.iface(rt.ifindex)?.mtu;
+        Some(match self.pmtu.find_exception(dst, now) {
+            Some(e) => dev_mtu.min(e.mtu as usize),
+            None => dev_mtu,
+        })
+    }
+
+    /// The live path MTU exceptions (`ip route show cache`).
+    pub fn pmtu_exceptions(&self, now: Instant) -> Vec<PmtuException> {
+        self.pmtu.live(now)
+    }
+
+    /// Lower the path MTU towards `dst` to `mtu` as a "fragmentation needed" message reports
+    /// it: never raised, pinned (locked) at `min_pmtu` when the report is below it, refreshed
+    /// when the same value is reported again after half its lifetime. Returns the MTU
+    /// towards `dst` afterwards. Linux: `__ip_rt_update_pmtu`.
+    pub(crate) fn ip_rt_update_pmtu(
+        &mut self,
+        dst: Ipv4Addr,
+        mtu: u32,
+        now: Instant,
+    ) -> Option<usize> {
+        let old = self.ipv4_mtu(dst, now)? as u32;
+        let existing = self.pmtu.find_exception(dst, now).copied();
+        if existing.is_some_and(|e| e.locked) || old < mtu {
+            return Some(old as usize);
+        }
+        let (mut mtu, mut lock) = (mtu, false);
+        let min_pmtu = self.pmtu.params().min_pmtu.max(IPV4_MIN_MTU);
+        if mtu < min_pmtu {
+            lock = true;
+            mtu = old.min(min_pmtu);
+        }
+        let half = self.pmtu.params().mtu_expires / 2;
+        if let Some(e) = existing {
+            if e.mtu == mtu && !lock && now + half < e.expires {
+                return Some(old as usize);
+            }
+        }
+        self.pmtu.update_or_create_fnhe(dst, mtu, lock, now);
+        self.ipv4_mtu(dst, now)
+    }
+
+    /// The MTU a datagram from `src` to `dst` leaving by a device of `dev_mtu` must fit:
+    /// the path MTU for traffic we originate, the device's for traffic we forward.
+    /// Linux: `ip_skb_dst_mtu` → `ip_dst_mtu_maybe_forward`.
+    pub(crate) fn ip_skb_dst_mtu(
+        &self,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        dev_mtu: usize,
+        now: Instant,
+    ) -> usize {
+        if self.pmtu.is_empty() {
+            return dev_mtu;
+        }
+        match self.pmtu.find_exception(dst, now) {
+            Some(e) if self.is_local_addr(src) => dev_mtu.min(e.mtu as usize),
+            _ => dev_mtu,
+        }
+    }
+
+    /// Whether the path MTU towards `dst` is locked, in which case our datagrams go without
+    /// DF. Linux: `ip_mtu_locked` (as `ip_dont_fragment` consults it).
+    pub(crate) fn ip_mtu_locked(&self, dst: Ipv4Addr, now: Instant) -> bool {
+        !self.pmtu.is_empty() && self.pmtu.find_exception(dst, now).is_some_and(|e| e.locked)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::EthernetAddress;
+
+    const DST: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 7);
+
+    fn stack() -> Stack {
+        let mut s = Stack::default();
+        let now = Instant::ZERO;
+        let i = s.add_interface("eth0", EthernetAddress([2, 0, 0, 0, 0, 1]), 1500);
+        s.add_addr(i, "192.0.2.1/24".parse().unwrap(), now).unwrap();
+        s.set_link_up(i, true, now).unwrap();
+        s.add_default_gateway(Ipv4Addr::new(192, 0, 2, 254))
+            .unwrap();
+        s
+    }
+
+    #[test]
+    fn learns_lowers_never_raises_and_expires() {
+        let mut s = stack();
+        let t0 = Instant::from_secs(10);
+        assert_eq!(s.ipv4_mtu(DST, t0), Some(1500));
+        assert_eq!(s.ip_rt_update_pmtu(DST, 1400, t0), Some(1400));
+        assert_eq!(
+            s.ip_rt_update_pmtu(DST, 1480, t0),
+            Some(1400),
+            "never raised"
+        );
+        assert_eq!(
+            s.ip_rt_update_pmtu(DST, 9000, t0),
+            Some(1400),
+            "above the device"
+        );
+        assert_eq!(s.ip_rt_update_pmtu(DST, 1280, t0), Some(1280));
+        // Other destinations are not affected.
+        assert_eq!(s.ipv4_mtu(Ipv4Addr::new(198, 51, 100, 8), t0), Some(1500));
+        let e = s.pmtu_exceptions(t0);
+        assert_eq!(e.len(), 1);
+        assert_eq!((e[0].dst, e[0].mtu, e[0].locked), (DST, 1280, false));
+        assert_eq!(e[0].expires, t0 + Duration::from_secs(600));
+        // Only locally generated traffic uses it.
+        let me = Ipv4Addr::new(192, 0, 2, 1);
+        let other = Ipv4Addr::new(203, 0, 113, 9);
+        assert_eq!(s.ip_skb_dst_mtu(me, DST, 1500, t0), 1280);
+        assert_eq!(s.ip_skb_dst_mtu(other, DST, 1500, t0), 1500);
+        // ip_rt_mtu_expires later the device MTU is back.
+        let later = t0 + Duration::from_secs(600);
+        assert_eq!(s.ipv4_mtu(DST, later), Some(1500));
+        assert!(s.pmtu_exceptions(later).is_empty());
+    }
+
+    #[test]
+    fn below_min_pmtu_locks_at_min_pmtu() {
+        let mut s = stack();
+        let now = Instant::from_secs(1);
+        assert!(!s.ip_mtu_locked(DST, now));
+        // A bogus tiny report (or the zero of an RFC 792-era router) pins the MTU at 552.
+        assert_eq!(s.ip_rt_update_pmtu(DST, 0, now), Some(552));
+        assert!(s.ip_mtu_locked(DST, now));
+        // Locked: later reports are ignored until it expires.
+        assert_eq!(s.ip_rt_update_pmtu(DST, 300, now), Some(552));
+        assert_eq!(s.ipv4_mtu(DST, now), Some(552));
+    }
+
+    #[test]
+    fn same_report_refreshes_only_after_half_the_lifetime() {
+        let mut s = stack();
+        let t0 = Instant::from_secs(1);
+        s.ip_rt_update_pmtu(DST, 1300, t0);
+        s.ip_rt_update_pmtu(DST, 1300, t0 + Duration::from_secs(100));
+        assert_eq!(
+            s.pmtu_exceptions(t0)[0].expires,
+            t0 + Duration::from_secs(600)
+        );
+        let t1 = t0 + Duration::from_secs(301);
+        s.ip_rt_update_pmtu(DST, 1300, t1);
+        assert_eq!(
+            s.pmtu_exceptions(t1)[0].expires,
+            t1 + Duration::from_secs(600)
+        );
+    }
+
+    #[test]
+    fn table_is_bounded_and_evicts_the_oldest() {
+        let mut c = PmtuCache::new(PmtuParams {
+            max_entries: 4,
+            ..PmtuParams::default()
+        });
+        for i in 0..100u32 {
+            let now = Instant::from_secs(u64::from(i));
+            c.update_or_create_fnhe(Ipv4Addr::from(0x0a00_0000 + i), 1400, false, now);
+            assert!(c.len() <= 4);
+        }
+        let now = Instant::from_secs(100);
+        let live: Vec<u32> = c.live(now).iter().map(|e| u32::from(e.dst)).collect();
+        assert_eq!(live, (96..100).map(|i| 0x0a00_0000 + i).collect::<Vec<_>>());
+        c.flush();
+        assert!(c.is_empty());
+    }
+}

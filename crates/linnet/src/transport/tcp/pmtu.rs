@@ -1,0 +1,105 @@
+//! TCP's answer to a smaller path MTU (RFC 1191 section 6.3, RFC 1122 4.2.2.6): when ICMP
+//! "fragmentation needed" reports that a segment was too big, the send MSS shrinks to fit the
+//! new path MTU and what is outstanding is sent again at once, without waiting for the
+//! retransmission timer and without touching the congestion window (the amount of data in
+//! the network did not change, only its packaging).
+//!
+//! Linux: net/ipv4/tcp_ipv4.c (`tcp_v4_mtu_reduced`), tcp_output.c (`tcp_mtu_to_mss`,
+//! `tcp_sync_mss`), tcp_input.c (`tcp_simple_retransmit`).
+
+use super::sock::{TcpSock, TcpState};
+use crate::socket::SockId;
+use crate::stack::Stack;
+use crate::time::Instant;
+use crate::wire::ipv4::HEADER_LEN as IP_HEADER_LEN;
+
+/// TCP header without options.
+const TCP_HEADER_LEN: u32 = 20;
+/// Bytes the timestamp option takes in every segment (10, padded to 12).
+const TCPOLEN_TSTAMP_ALIGNED: u32 = 12;
+/// Smallest send MSS, whatever the path MTU claims. Linux: `TCP_MIN_SND_MSS`.
+pub const TCP_MIN_SND_MSS: u32 = 48;
+
+/// Payload bytes per segment for a path MTU: the IPv4 and TCP headers come off, and the
+/// timestamp option when the connection uses it. Linux: `tcp_mtu_to_mss`.
+pub fn tcp_mtu_to_mss(sk: &TcpSock, pmtu: usize) -> u32 {
+    let pmtu = u32::try_from(pmtu).unwrap_or(u32::MAX);
+    let mut mss = pmtu.saturating_sub(IP_HEADER_LEN as u32 + TCP_HEADER_LEN);
+    if sk.ts_ok {
+        mss = mss.saturating_sub(TCPOLEN_TSTAMP_ALIGNED);
+    }
+    mss.max(TCP_MIN_SND_MSS)
+}
+
+/// Make `mss` the connection's send MSS, keeping the congestion window's size in segments.
+/// Linux: `tcp_sync_mss`.
+pub fn tcp_sync_mss(sk: &mut TcpSock, mss: u32) {
+    sk.mss = mss;
+    sk.cc.set_mss(mss);
+}
+
+impl Stack {
+    /// "Fragmentation needed" for connection `id`, with the next-hop MTU `mtu`: record the
+    /// path MTU towards the peer, and if the MSS must shrink, shrink it and resend what is
+    /// outstanding. Linux: `tcp_v4_mtu_reduced`.
+    pub(crate) fn tcp_v4_mtu_reduced(&mut self, id: SockId, mtu: u32, now: Instant) {
+        let Ok(sk) = self.sockets.tcp(id) else {
+            return;
+        };
+        if matches!(sk.state, TcpState::Listen | TcpState::Closed) {
+            return;
+        }
+        let dst = *sk.remote.ip();
+        let Some(pmtu) = self.ip_rt_update_pmtu(dst, mtu, now) else {
+            return;
+        };
+        let Ok(sk) = self.sockets.tcp_mut(id) else {
+            return;
+        };
+        let mss = tcp_mtu_to_mss(sk, pmtu);
+        if mss < sk.mss {
+            tcp_sync_mss(sk, mss);
+            self.tcp_simple_retransmit(id, now);
+        }
+    }
+
+    /// Send everything outstanding again, cut to the current MSS (ranges the peer SACKed are
+    /// skipped); the congestion window is left alone. Linux: `tcp_simple_retransmit` (which
+    /// marks the segments larger than the new MSS lost; without per-segment records every
+    /// outstanding byte is resent).
+    pub(crate) fn tcp_simple_retransmit(&mut self, id: SockId, now: Instant) {
+        let Ok(sk) = self.sockets.tcp_mut(id) else {
+            return;
+        };
+        if !sk.state.is_synchronized() || sk.snd_una == sk.snd_max {
+            return;
+        }
+        sk.snd_nxt = sk.snd_una;
+        sk.high_rxt = sk.snd_una;
+        sk.in_recovery = false;
+        sk.dupacks = 0;
+        sk.rtt_seq = None;
+        self.tcp_write_xmit(id, now);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::tcp::TcpConfig;
+
+    #[test]
+    fn mss_for_a_path_mtu() {
+        let mut sk = TcpSock::new(&TcpConfig::default(), 65536, 65536);
+        assert_eq!(tcp_mtu_to_mss(&sk, 1280), 1240);
+        assert_eq!(tcp_mtu_to_mss(&sk, 1500), 1460);
+        sk.ts_ok = true;
+        assert_eq!(tcp_mtu_to_mss(&sk, 1280), 1228);
+        assert_eq!(tcp_mtu_to_mss(&sk, 68), TCP_MIN_SND_MSS);
+        assert_eq!(tcp_mtu_to_mss(&sk, 0), TCP_MIN_SND_MSS);
+        let segs = sk.cc.cwnd() / sk.mss;
+        tcp_sync_mss(&mut sk, 1228);
+        assert_eq!(sk.mss, 1228);
+        assert_eq!(sk.cc.cwnd(), segs * 1228);
+    }
+}
