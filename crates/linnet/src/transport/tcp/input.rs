@@ -117,6 +117,11 @@ impl Stack {
         if sk.ts_ok {
             mss = mss.saturating_sub(12);
         }
+        // A path MTU learnt earlier caps the MSS from the start (Linux: tcp_sync_mss with
+        // dst_mtu at connect and in tcp_openreq_init).
+        if let Some(pmtu) = self.ipv4_mtu(*sk.remote.ip(), now) {
+            mss = mss.min(super::pmtu::tcp_mtu_to_mss(sk, pmtu));
+        }
         sk.mss = mss.max(64);
         sk.cc.set_mss(sk.mss);
         sk.snd_wnd = seg.window_len as u32;
