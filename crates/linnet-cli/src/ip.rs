@@ -1,9 +1,11 @@
 //! `linnet ip ...`: the iproute2 subset for links, addresses, routes and neighbours.
 
-use crate::{call, Failure};
+use crate::{call, route, Failure};
 use linnet::control::client::Client;
 use linnet::control::{Request, Response};
+use linnet::ip::fib::{Route, RouteMatch};
 use linnet::ip::route::{RouteProto, RouteScope, RouteType, RT_TABLE_MAIN};
+use linnet::ip::rules::{FibRule, FwMark, RuleAction, RuleMatch};
 use linnet::stack::{LinkInfo, LinkKind};
 use linnet::wire::{EthernetAddress, Ipv4Addr, Ipv4Cidr};
 
@@ -75,8 +77,9 @@ pub fn run(words: &[String], connect: impl Fn() -> Result<Client, Failure>) -> R
         let dev = is_show(rest)?;
         links(&mut connect()?, &opts, dev, true)
     } else if matches(o, "route", 1) {
-        is_show(rest)?;
-        routes(&mut connect()?, &opts)
+        route_cmd(rest, &opts, &connect)
+    } else if matches(o, "rule", 2) {
+        rule_cmd(rest, &opts, &connect)
     } else if matches(o, "neighbour", 1) || matches(o, "neighbor", 1) {
         is_show(rest)?;
         neighbours(&mut connect()?, &opts)
@@ -363,8 +366,313 @@ fn links(client: &mut Client, opts: &Opts, dev: Option<&str>, addrs: bool) -> Re
     Ok(0)
 }
 
-fn routes(client: &mut Client, opts: &Opts) -> Result<u8, Failure> {
-    let Response::Routes { routes } = call(client, Request::RouteShow)? else {
+/// `ip route [show [table T]] | add | replace | del | get`.
+fn route_cmd(
+    words: &[String],
+    opts: &Opts,
+    connect: &impl Fn() -> Result<Client, Failure>,
+) -> Result<u8, Failure> {
+    let (verb, args) = match words.split_first() {
+        Some((v, a)) => (v.as_str(), a),
+        None => ("show", &[][..]),
+    };
+    let req = if ["show", "list", "lst", "sh", "ls", "l", "s"].contains(&verb) {
+        let table = match args {
+            [] => None,
+            [t, name] if t == "table" => Some(if name == "all" {
+                0
+            } else {
+                route::table(name)?
+            }),
+            [bad, ..] => {
+                return Err(Failure(
+                    format!("Error: argument \"{bad}\" is wrong: only \"table T\" selects routes"),
+                    255,
+                ))
+            }
+        };
+        return routes(&mut connect()?, opts, Request::RouteList { table });
+    } else if matches(verb, "add", 1) || verb == "replace" || verb == "change" {
+        let a = route::route_args(args)?;
+        let (r, dev) = route_from_args(&a)?;
+        Request::RouteAdd {
+            route: r,
+            dev,
+            replace: verb != "add" && verb != "a" && verb != "ad",
+        }
+    } else if matches(verb, "delete", 1) {
+        let a = route::route_args(args)?;
+        let mut m = RouteMatch::new(a.dst.expect("route_args requires a destination"));
+        let kind = a.kind.as_deref().map(route_type).transpose()?;
+        m.table = a.table.or(match kind {
+            Some(RouteType::Local | RouteType::Broadcast) => Some(255),
+            _ => None,
+        });
+        m.gateway = a.via;
+        m.metric = a.metric;
+        m.prefsrc = a.src;
+        m.kind = kind;
+        m.scope = a.scope.as_deref().map(scope).transpose()?;
+        m.protocol = a.proto.as_deref().map(proto).transpose()?;
+        Request::RouteDel {
+            route: m,
+            dev: a.dev,
+        }
+    } else if matches(verb, "get", 1) {
+        let g = route::get_args(args)?;
+        let req = Request::RouteGet {
+            dst: g.dst,
+            from: g.from,
+            iif: g.iif,
+            mark: g.mark.unwrap_or(0),
+        };
+        let Response::RouteGot { reply } = call(&mut connect()?, req)? else {
+            return Err(Failure("unexpected response from linnetd".into(), 1));
+        };
+        if opts.json {
+            println!("{}", serde_json::to_string_pretty(&reply)?);
+            return Ok(0);
+        }
+        let mut line = match reply.kind.as_str() {
+            "unicast" => String::new(),
+            k => format!("{k} "),
+        };
+        line.push_str(&reply.dst.to_string());
+        if let Some(f) = reply.from {
+            line.push_str(&format!(" from {f}"));
+        }
+        if let Some(gw) = reply.gateway {
+            line.push_str(&format!(" via {gw}"));
+        }
+        line.push_str(&format!(" dev {}", reply.dev));
+        if reply.table != RT_TABLE_MAIN {
+            line.push_str(&format!(" table {}", table_name(reply.table)));
+        }
+        if let Some(src) = reply.src {
+            line.push_str(&format!(" src {src}"));
+        }
+        println!("{line}");
+        match reply.iif {
+            Some(i) => println!("    cache iif {i}"),
+            None => println!("    cache"),
+        }
+        return Ok(0);
+    } else {
+        return Err(Failure(
+            format!("Command \"{verb}\" is unknown, try \"ip route help\"."),
+            255,
+        ));
+    };
+    call(&mut connect()?, req)?;
+    Ok(0)
+}
+
+fn route_type(k: &str) -> Result<RouteType, Failure> {
+    Ok(match k {
+        "unicast" => RouteType::Unicast,
+        "local" => RouteType::Local,
+        "broadcast" => RouteType::Broadcast,
+        "blackhole" => RouteType::Blackhole,
+        "unreachable" => RouteType::Unreachable,
+        "prohibit" => RouteType::Prohibit,
+        other => {
+            return Err(Failure(
+                format!("Error: \"{other}\" is not a route type."),
+                255,
+            ))
+        }
+    })
+}
+
+fn scope(s: &str) -> Result<RouteScope, Failure> {
+    Ok(match s {
+        "global" | "universe" => RouteScope::Universe,
+        "link" => RouteScope::Link,
+        "host" => RouteScope::Host,
+        other => return Err(Failure(format!("Error: \"{other}\" is not a scope."), 255)),
+    })
+}
+
+fn proto(p: &str) -> Result<RouteProto, Failure> {
+    Ok(match p {
+        "kernel" => RouteProto::Kernel,
+        "boot" => RouteProto::Boot,
+        "static" => RouteProto::Static,
+        other => {
+            return Err(Failure(
+                format!("Error: \"{other}\" is not a protocol."),
+                255,
+            ))
+        }
+    })
+}
+
+fn table_name(t: u32) -> String {
+    match t {
+        255 => "local".into(),
+        254 => "main".into(),
+        253 => "default".into(),
+        n => n.to_string(),
+    }
+}
+
+/// The route `ip route add` means, with iproute2's defaults: proto boot, scope link for a
+/// direct route and universe through a gateway, host for local, table local for local and
+/// broadcast routes.
+pub fn route_from_args(a: &route::RouteArgs) -> Result<(Route, Option<String>), Failure> {
+    let kind = a
+        .kind
+        .as_deref()
+        .map(route_type)
+        .transpose()?
+        .unwrap_or(RouteType::Unicast);
+    if !kind.is_deviceless() && a.dev.is_none() && a.via.is_none() {
+        return Err(Failure(
+            "Error: either \"dev\" or \"via\" is required.".into(),
+            255,
+        ));
+    }
+    let default_scope = match kind {
+        RouteType::Local => RouteScope::Host,
+        RouteType::Broadcast => RouteScope::Link,
+        _ if a.via.is_none() && !kind.is_deviceless() => RouteScope::Link,
+        _ => RouteScope::Universe,
+    };
+    let route = Route {
+        dst: a.dst.expect("route_args requires a destination"),
+        gateway: a.via,
+        ifindex: 0,
+        metric: a.metric.unwrap_or(0),
+        scope: a
+            .scope
+            .as_deref()
+            .map(scope)
+            .transpose()?
+            .unwrap_or(default_scope),
+        prefsrc: a.src,
+        protocol: a
+            .proto
+            .as_deref()
+            .map(proto)
+            .transpose()?
+            .unwrap_or(RouteProto::Boot),
+        table: a.table.unwrap_or(match kind {
+            RouteType::Local | RouteType::Broadcast => 255,
+            _ => RT_TABLE_MAIN,
+        }),
+        kind,
+    };
+    Ok((route, a.dev.clone()))
+}
+
+/// `ip rule [show] | add | del`.
+fn rule_cmd(
+    words: &[String],
+    opts: &Opts,
+    connect: &impl Fn() -> Result<Client, Failure>,
+) -> Result<u8, Failure> {
+    let (verb, args) = match words.split_first() {
+        Some((v, a)) => (v.as_str(), a),
+        None => ("show", &[][..]),
+    };
+    if ["show", "list", "lst", "sh", "ls", "l", "s"].contains(&verb) {
+        if let Some(bad) = args.first() {
+            return Err(Failure(
+                format!("Error: argument \"{bad}\" is wrong: rule show takes no selector"),
+                255,
+            ));
+        }
+        let Response::Rules { rules } = call(&mut connect()?, Request::RuleShow)? else {
+            return Err(Failure("unexpected response from linnetd".into(), 1));
+        };
+        if opts.json {
+            println!("{}", serde_json::to_string_pretty(&rules)?);
+            return Ok(0);
+        }
+        for (r, iif) in &rules {
+            println!("{}", rule_line(r, iif.as_deref()));
+        }
+        return Ok(0);
+    }
+    let add = matches(verb, "add", 1);
+    if !add && !matches(verb, "delete", 1) {
+        return Err(Failure(
+            format!("Command \"{verb}\" is unknown, try \"ip rule help\"."),
+            255,
+        ));
+    }
+    let a = route::rule_args(args)?;
+    let fwmark = a.fwmark.map(|value| FwMark {
+        value,
+        mask: u32::MAX,
+    });
+    let action = match (a.action.as_deref(), a.table) {
+        (Some("blackhole"), _) => Some(RuleAction::Blackhole),
+        (Some("unreachable"), _) => Some(RuleAction::Unreachable),
+        (Some("prohibit"), _) => Some(RuleAction::Prohibit),
+        (_, Some(t)) => Some(RuleAction::Lookup(t)),
+        _ => None,
+    };
+    let req = if add {
+        Request::RuleAdd {
+            rule: FibRule {
+                priority: a.priority.unwrap_or(0),
+                from: a.from,
+                to: a.to,
+                iif: None,
+                fwmark,
+                action: action.unwrap_or(RuleAction::Lookup(RT_TABLE_MAIN)),
+            },
+            iif_dev: a.iif,
+            auto_priority: a.priority.is_none(),
+        }
+    } else {
+        Request::RuleDel {
+            rule: RuleMatch {
+                priority: a.priority,
+                from: a.from,
+                to: a.to,
+                iif: None,
+                fwmark,
+                action,
+            },
+            iif_dev: a.iif,
+        }
+    };
+    call(&mut connect()?, req)?;
+    Ok(0)
+}
+
+/// One rule as `ip rule show` prints it.
+pub fn rule_line(r: &FibRule, iif: Option<&str>) -> String {
+    let mut line = format!("{}:\tfrom ", r.priority);
+    match r.from {
+        Some(c) => line.push_str(&c.to_string()),
+        None => line.push_str("all"),
+    }
+    if let Some(c) = r.to {
+        line.push_str(&format!(" to {c}"));
+    }
+    if let Some(i) = iif {
+        line.push_str(&format!(" iif {i}"));
+    }
+    if let Some(m) = r.fwmark {
+        line.push_str(&format!(" fwmark {:#x}", m.value));
+        if m.mask != u32::MAX {
+            line.push_str(&format!("/{:#x}", m.mask));
+        }
+    }
+    match r.action {
+        RuleAction::Lookup(t) => line.push_str(&format!(" lookup {}", table_name(t))),
+        RuleAction::Blackhole => line.push_str(" blackhole"),
+        RuleAction::Unreachable => line.push_str(" unreachable"),
+        RuleAction::Prohibit => line.push_str(" prohibit"),
+    }
+    line
+}
+
+fn routes(client: &mut Client, opts: &Opts, req: Request) -> Result<u8, Failure> {
+    let Response::Routes { routes } = call(client, req)? else {
         return Err(Failure("unexpected response from linnetd".into(), 1));
     };
     if opts.json {

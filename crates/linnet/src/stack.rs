@@ -282,7 +282,17 @@ impl Stack {
         s
     }
 
-    /// Settings.
+    /// TCP settings, for sysctl-like changes (they apply to what happens next).
+    pub fn tcp_config_mut(&mut self) -> &mut crate::transport::tcp::TcpConfig {
+        &mut self.config.tcp
+    }
+
+    /// Whether IPv4 forwarding is on (`net.ipv4.ip_forward`).
+    pub fn ip_forward_enabled(&self) -> bool {
+        self.config.ip_forward
+    }
+
+    /// The configuration.
     pub fn config(&self) -> &StackConfig {
         &self.config
     }

@@ -16,34 +16,34 @@ use std::process::ExitCode;
 #[derive(Parser, Debug)]
 #[command(name = "linnetd", version)]
 struct Args {
-    /// Create (or attach to) this TAP interface, e.g. tap0.
-    #[arg(
-        long,
-        value_name = "NAME",
-        conflicts_with = "packet",
-        required_unless_present = "packet"
-    )]
-    tap: Option<String>,
-    /// Attach to this existing interface (e.g. one end of a veth) with an AF_PACKET socket.
+    /// Create (or attach to) this TAP interface, e.g. tap0 (repeatable: several devices).
+    #[arg(long, value_name = "NAME", required_unless_present = "packet")]
+    tap: Vec<String>,
+    /// Attach to this existing interface (e.g. one end of a veth) with an AF_PACKET socket
+    /// (repeatable).
     #[arg(long, value_name = "IFNAME")]
-    packet: Option<String>,
-    /// IPv4 address with prefix for the stack, e.g. 192.0.2.2/24 (repeatable).
-    #[arg(long, value_name = "CIDR", required = true)]
-    addr: Vec<Ipv4Cidr>,
+    packet: Vec<String>,
+    /// IPv4 address with prefix, e.g. 192.0.2.2/24 for the first device, or DEV=CIDR for the
+    /// device named DEV (repeatable).
+    #[arg(long, value_name = "[DEV=]CIDR", required = true)]
+    addr: Vec<String>,
+    /// Forward IPv4 between interfaces (Linux: net.ipv4.ip_forward=1).
+    #[arg(long)]
+    forward: bool,
     /// Default gateway.
     #[arg(long, value_name = "IP")]
     gateway: Option<Ipv4Addr>,
-    /// Link address for the stack (default: a locally administered one).
+    /// Link address of the first device (default: the device's, or a locally administered one).
     #[arg(long, value_name = "MAC")]
     mac: Option<EthernetAddress>,
-    /// Name of the interface inside Linnet (default: the device's name).
+    /// Name of the first interface inside Linnet (default: the device's name).
     #[arg(long, value_name = "NAME")]
     ifname: Option<String>,
     /// Path of the control socket.
     #[arg(long, value_name = "PATH", default_value = linnet::control::DEFAULT_SOCKET)]
     control: PathBuf,
-    /// Serve RFC 862 echo over TCP on this port of the Linnet stack (like inetd's internal
-    /// echo), so Linux clients have a Linnet server to talk to.
+    /// Serve RFC 862 echo over TCP and UDP on this port of the Linnet stack (like inetd's
+    /// internal echo), so Linux clients have a Linnet server to talk to.
     #[arg(long, value_name = "PORT")]
     echo: Option<u16>,
     /// Log filter (tracing's env-filter syntax), e.g. info or linnet=debug.
@@ -71,69 +71,116 @@ fn wait_for_signal(set: &libc::sigset_t) -> i32 {
     sig
 }
 
+/// Split `[DEV=]CIDR`.
+fn parse_addr(spec: &str) -> Result<(Option<&str>, Ipv4Cidr), String> {
+    let (dev, cidr) = match spec.split_once('=') {
+        Some((d, c)) => (Some(d), c),
+        None => (None, spec),
+    };
+    let cidr = cidr
+        .parse()
+        .map_err(|_| format!("--addr {spec}: \"{cidr}\" is not an IPv4 address/prefix"))?;
+    Ok((dev, cidr))
+}
+
+fn open_devices(args: &Args) -> Result<Vec<Box<dyn NetDevice>>, String> {
+    let mut devices: Vec<Box<dyn NetDevice>> = Vec::new();
+    for name in &args.tap {
+        let tap = TapDevice::open(name).map_err(|e| format!("cannot open TAP {name}: {e}"))?;
+        tap.set_link_up(true)
+            .map_err(|e| format!("cannot bring {} up: {e}", tap.name()))?;
+        devices.push(Box::new(tap));
+    }
+    for ifname in &args.packet {
+        devices
+            .push(Box::new(PacketDevice::open(ifname).map_err(|e| {
+                format!("cannot open AF_PACKET on {ifname}: {e}")
+            })?));
+    }
+    Ok(devices)
+}
+
 fn run(args: Args) -> Result<(), String> {
     let signals = block_signals();
-    let device: Box<dyn NetDevice> = match (&args.tap, &args.packet) {
-        (Some(name), _) => {
-            let tap = TapDevice::open(name).map_err(|e| format!("cannot open TAP {name}: {e}"))?;
-            tap.set_link_up(true)
-                .map_err(|e| format!("cannot bring {} up: {e}", tap.name()))?;
-            Box::new(tap)
-        }
-        (None, Some(ifname)) => Box::new(
-            PacketDevice::open(ifname)
-                .map_err(|e| format!("cannot open AF_PACKET on {ifname}: {e}"))?,
-        ),
-        (None, None) => return Err("one of --tap or --packet is required".into()),
-    };
+    // Check every --addr before touching a device.
+    let addr_specs = args
+        .addr
+        .iter()
+        .map(|a| parse_addr(a))
+        .collect::<Result<Vec<_>, _>>()?;
+    let devices = open_devices(&args)?;
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(0)
         ^ (std::process::id() as u64) << 32;
-    let mac = args
-        .mac
-        .or(device.hw_addr())
-        .unwrap_or_else(|| EthernetAddress::local_from_seed(seed));
     let clock = HostClock::new();
     let mut stack = Stack::new(StackConfig {
         seed,
         ..StackConfig::default()
     });
-    let ifname = args
-        .ifname
-        .clone()
-        .unwrap_or_else(|| device.name().to_string());
-    let ifindex = stack.add_interface(&ifname, mac, device.mtu());
     let now = clock.now();
-    for cidr in &args.addr {
+    let mut attached = Vec::new();
+    let mut names = Vec::new();
+    for (n, device) in devices.into_iter().enumerate() {
+        let mac = if n == 0 { args.mac } else { None }
+            .or(device.hw_addr())
+            .unwrap_or_else(|| EthernetAddress::local_from_seed(seed.wrapping_add(n as u64)));
+        let ifname = match (n, &args.ifname) {
+            (0, Some(name)) => name.clone(),
+            _ => device.name().to_string(),
+        };
+        let ifindex = stack.add_interface(&ifname, mac, device.mtu());
+        names.push((ifname, device.name().to_string(), mac, ifindex));
+        attached.push(Attached { ifindex, device });
+    }
+    for (dev, cidr) in &addr_specs {
+        let ifindex = match dev {
+            None => names[0].3,
+            Some(d) => names
+                .iter()
+                .find(|(name, devname, _, _)| name == d || devname == d)
+                .map(|x| x.3)
+                .ok_or_else(|| format!("--addr {d}={cidr}: no device \"{d}\""))?,
+        };
         stack
             .add_addr(ifindex, *cidr, now)
             .map_err(|e| format!("cannot add address {cidr}: {e}"))?;
     }
-    stack
-        .set_link_up(ifindex, true, now)
-        .map_err(|e| format!("cannot bring {ifname} up: {e}"))?;
+    for (ifname, _, _, ifindex) in &names {
+        stack
+            .set_link_up(*ifindex, true, now)
+            .map_err(|e| format!("cannot bring {ifname} up: {e}"))?;
+    }
+    if args.forward {
+        stack.set_ip_forward(true);
+    }
     if let Some(gw) = args.gateway {
         stack
             .add_default_gateway(gw)
             .map_err(|e| format!("cannot add default route via {gw}: {e}"))?;
     }
-    let dev_name = device.name().to_string();
-    let (handle, thread) = runtime::spawn(stack, vec![Attached { ifindex, device }])
-        .map_err(|e| format!("cannot start the stack: {e}"))?;
+    let (handle, thread) =
+        runtime::spawn(stack, attached).map_err(|e| format!("cannot start the stack: {e}"))?;
     let control = linnet::control::server::serve(&args.control, handle.clone())
         .map_err(|e| format!("cannot serve {}: {e}", args.control.display()))?;
     if let Some(port) = args.echo {
         echo_service(&handle, port).map_err(|e| format!("cannot serve echo on {port}: {e}"))?;
     }
-    let addrs: Vec<String> = args.addr.iter().map(|c| c.to_string()).collect();
+    let addrs: Vec<String> = args.addr.to_vec();
+    let devs: Vec<String> = names
+        .iter()
+        .map(|(ifname, devname, mac, _)| format!("{ifname} (device {devname}) mac {mac}"))
+        .collect();
     println!(
-        "linnetd: {ifname} (device {dev_name}) mac {mac} addr {} control {}",
+        "linnetd: {} addr {} control {}",
+        devs.join(", "),
         addrs.join(","),
         args.control.display()
     );
-    tracing::info!(device = %dev_name, %mac, "stack running");
+    for (ifname, devname, mac, _) in &names {
+        tracing::info!(ifname = %ifname, device = %devname, %mac, "stack running");
+    }
     let sig = wait_for_signal(&signals);
     tracing::info!(sig, "stopping");
     handle.stop();
@@ -155,6 +202,21 @@ fn echo_service(handle: &runtime::Handle, port: u16) -> std::io::Result<()> {
         handle,
         std::net::SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port),
     )?;
+    // UDP: each datagram goes back to its sender (up to 64 KiB, so reassembled ones too).
+    let udp = linnet::api::UdpSocket::bind(
+        handle,
+        std::net::SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port),
+    )?;
+    std::thread::Builder::new()
+        .name("linnet-echo-udp".into())
+        .spawn(move || {
+            let mut buf = vec![0u8; 65536];
+            while let Ok((n, from)) = udp.recv_from(&mut buf) {
+                if let Err(e) = udp.send_to(&buf[..n], from) {
+                    tracing::debug!(%from, "udp echo: {e}");
+                }
+            }
+        })?;
     let active = Arc::new(AtomicUsize::new(0));
     std::thread::Builder::new()
         .name("linnet-echo".into())

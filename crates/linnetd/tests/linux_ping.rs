@@ -2,115 +2,12 @@
 //! and over AF_PACKET on a veth. Each test makes its own network namespaces and removes them
 //! (and its daemon) even when it fails. Needs root, /dev/net/tun, iproute2 and iputils-ping.
 
+mod common;
+
+use common::{linnet, ok, start_daemon, text, unique, wait_for_link, Daemon, Reap};
 use linnet::netns::NetNs;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-static COUNTER: AtomicU32 = AtomicU32::new(0);
-
-fn unique(prefix: &str) -> String {
-    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-    // Interface names are at most 15 bytes.
-    format!("{prefix}{}x{n}", std::process::id() % 100_000)
-}
-
-/// The daemon, killed on drop.
-struct Daemon {
-    child: Child,
-    socket: PathBuf,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_file(&self.socket);
-    }
-}
-
-fn bin(name: &str) -> PathBuf {
-    // Integration tests get linnetd's path; the CLI is built beside it by the workspace.
-    let daemon = PathBuf::from(env!("CARGO_BIN_EXE_linnetd"));
-    if name == "linnetd" {
-        return daemon;
-    }
-    let p = daemon.with_file_name(name);
-    assert!(
-        p.exists(),
-        "{} not built: run the tests with `cargo test --workspace`",
-        p.display()
-    );
-    p
-}
-
-/// Start linnetd with `args` (optionally inside a namespace) and wait for its ready line.
-fn start_daemon(netns: Option<&NetNs>, args: &[&str]) -> Daemon {
-    let socket = std::env::temp_dir().join(format!("{}.sock", unique("linnetd-test-")));
-    let mut cmd = match netns {
-        Some(ns) => {
-            let mut c = Command::new("ip");
-            c.args(["netns", "exec", ns.name()]).arg(bin("linnetd"));
-            c
-        }
-        None => Command::new(bin("linnetd")),
-    };
-    cmd.args(args)
-        .arg("--control")
-        .arg(&socket)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    let mut child = cmd.spawn().expect("spawn linnetd");
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let daemon = Daemon { child, socket };
-    let line = rx
-        .recv_timeout(Duration::from_secs(10))
-        .expect("linnetd did not report ready within 10 s");
-    assert!(
-        line.starts_with("linnetd: "),
-        "unexpected first line: {line:?}"
-    );
-    daemon
-}
-
-fn linnet(socket: &Path, args: &[&str]) -> Output {
-    Command::new(bin("linnet"))
-        .arg("--socket")
-        .arg(socket)
-        .args(args)
-        .output()
-        .expect("run linnet")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn ok(o: Output) -> String {
-    assert!(o.status.success(), "{}", text(&o));
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn wait_for_link(name: &str) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !Path::new("/sys/class/net").join(name).exists() {
-        assert!(Instant::now() < deadline, "{name} did not appear");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 /// Both directions of ping, plus the CLI's views of what happened.
 fn check_ping_both_ways(linux_ns: &NetNs, daemon: &Daemon, linnet_if: &str) {
@@ -194,16 +91,6 @@ fn linux_and_linnet_ping_each_other_over_tap() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("\"bogus\""));
     configure_through_the_cli(&ns, &daemon, &tap);
     echo_and_ss(&ns, &daemon);
-}
-
-/// Kills and reaps a child when dropped.
-struct Reap(Child);
-
-impl Drop for Reap {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// `ip addr`, `ip link set`, `ip neigh` changes through the CLI, each checked from Linux's side

@@ -5,10 +5,12 @@
 //! `/proc/net/snmp` files.
 
 pub mod client;
+pub mod route;
 pub mod rtnl;
 pub mod server;
 
-use crate::ip::route::Route;
+use crate::ip::fib::{Route, RouteMatch};
+use crate::ip::rules::{FibRule, RuleMatch};
 use crate::link::neighbour::NeighInfo;
 use crate::socket::SocketInfo;
 use crate::stack::{LinkInfo, Stack};
@@ -115,6 +117,63 @@ pub enum Request {
     },
     /// Sockets (`ss`). Linux: `sock_diag` (`inet_diag_dump`).
     Sockets,
+    /// Routes of one table (`None`: main; `Some(0)`: all), `ip route show table T`.
+    RouteList {
+        /// Table id.
+        table: Option<u32>,
+    },
+    /// `ip route add|replace`. Linux: `RTM_NEWROUTE`.
+    RouteAdd {
+        /// The route; its `ifindex` is filled from `dev` when given.
+        route: Route,
+        /// Output device name.
+        dev: Option<String>,
+        /// Replace a route to the same prefix, table and metric.
+        replace: bool,
+    },
+    /// `ip route del`. Linux: `RTM_DELROUTE`.
+    RouteDel {
+        /// What must match.
+        route: RouteMatch,
+        /// Output device name, if it must match.
+        dev: Option<String>,
+    },
+    /// `ip route get`. Linux: `RTM_GETROUTE`.
+    RouteGet {
+        /// Destination.
+        dst: Ipv4Addr,
+        /// Source.
+        from: Option<Ipv4Addr>,
+        /// Input device: look up as if received there.
+        iif: Option<String>,
+        /// Firewall mark.
+        mark: u32,
+    },
+    /// `ip rule show`.
+    RuleShow,
+    /// `ip rule add`. Linux: `RTM_NEWRULE`.
+    RuleAdd {
+        /// The rule; `iif` filled from `iif_dev`.
+        rule: FibRule,
+        /// Input device name.
+        iif_dev: Option<String>,
+        /// Choose the priority (none was given).
+        auto_priority: bool,
+    },
+    /// `ip rule del`. Linux: `RTM_DELRULE`.
+    RuleDel {
+        /// What must match.
+        rule: RuleMatch,
+        /// Input device name, if it must match.
+        iif_dev: Option<String>,
+    },
+    /// Read (value `None`) or write a sysctl; key `None` lists them all.
+    Sysctl {
+        /// Dotted name.
+        key: Option<String>,
+        /// New value.
+        value: Option<String>,
+    },
 }
 
 /// A response from the daemon.
@@ -155,6 +214,21 @@ pub enum Response {
     Sockets {
         /// Every socket, with TCP internals for TCP ones.
         sockets: Vec<SocketInfo>,
+    },
+    /// What `ip route get` found.
+    RouteGot {
+        /// The answer.
+        reply: route::RouteGetReply,
+    },
+    /// Rules in priority order, with input device names.
+    Rules {
+        /// The rules.
+        rules: Vec<(FibRule, Option<String>)>,
+    },
+    /// Sysctl values.
+    Sysctl {
+        /// Key and value.
+        values: Vec<route::SysctlValue>,
     },
     /// Done.
     Ok,
@@ -198,7 +272,7 @@ fn done(r: Result<(), crate::Errno>) -> Response {
     }
 }
 
-fn errno_response(e: crate::Errno) -> Response {
+pub(crate) fn errno_response(e: crate::Errno) -> Response {
     Response::Error {
         errno: Some(e.raw()),
         message: e.to_string(),
@@ -337,6 +411,33 @@ pub fn handle(stack: &mut Stack, req: Request, now: Instant) -> Response {
         Request::Sockets => Response::Sockets {
             sockets: stack.sockets_info(),
         },
+        Request::RouteList { table } => route::route_list(stack, table),
+        Request::RouteAdd {
+            route: r,
+            dev,
+            replace,
+        } => route::route_add(stack, r, dev.as_deref(), replace),
+        Request::RouteDel { route: m, dev } => route::route_del(stack, m, dev.as_deref()),
+        Request::RouteGet {
+            dst,
+            from,
+            iif,
+            mark,
+        } => route::route_get(stack, dst, from, iif.as_deref(), mark),
+        Request::RuleShow => route::rule_show(stack),
+        Request::RuleAdd {
+            rule,
+            iif_dev,
+            auto_priority,
+        } => route::rule_add(stack, rule, iif_dev.as_deref(), auto_priority),
+        Request::RuleDel { rule, iif_dev } => route::rule_del(stack, rule, iif_dev.as_deref()),
+        Request::Sysctl { key: None, .. } => Response::Sysctl {
+            values: route::sysctls(stack),
+        },
+        Request::Sysctl {
+            key: Some(k),
+            value,
+        } => route::sysctl(stack, &k, value.as_deref()),
     }
 }
 

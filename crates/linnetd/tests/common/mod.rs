@@ -1,0 +1,123 @@
+//! Helpers shared by linnetd's namespace tests: a daemon started and killed on drop, the
+//! `linnet` CLI, and assertions on their output.
+#![allow(dead_code)]
+
+use linnet::netns::NetNs;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+pub fn unique(prefix: &str) -> String {
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    // Interface names are at most 15 bytes.
+    format!("{prefix}{}x{n}", std::process::id() % 100_000)
+}
+
+/// The daemon, killed on drop.
+pub struct Daemon {
+    pub child: Child,
+    pub socket: PathBuf,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.socket);
+    }
+}
+
+pub fn bin(name: &str) -> PathBuf {
+    // Integration tests get linnetd's path; the CLI is built beside it by the workspace.
+    let daemon = PathBuf::from(env!("CARGO_BIN_EXE_linnetd"));
+    if name == "linnetd" {
+        return daemon;
+    }
+    let p = daemon.with_file_name(name);
+    assert!(
+        p.exists(),
+        "{} not built: run the tests with `cargo test --workspace`",
+        p.display()
+    );
+    p
+}
+
+/// Start linnetd with `args` (optionally inside a namespace) and wait for its ready line.
+pub fn start_daemon(netns: Option<&NetNs>, args: &[&str]) -> Daemon {
+    let socket = std::env::temp_dir().join(format!("{}.sock", unique("linnetd-test-")));
+    let mut cmd = match netns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns.name()]).arg(bin("linnetd"));
+            c
+        }
+        None => Command::new(bin("linnetd")),
+    };
+    cmd.args(args)
+        .arg("--control")
+        .arg(&socket)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let mut child = cmd.spawn().expect("spawn linnetd");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let daemon = Daemon { child, socket };
+    let line = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("linnetd did not report ready within 10 s");
+    assert!(
+        line.starts_with("linnetd: "),
+        "unexpected first line: {line:?}"
+    );
+    daemon
+}
+
+pub fn linnet(socket: &Path, args: &[&str]) -> Output {
+    Command::new(bin("linnet"))
+        .arg("--socket")
+        .arg(socket)
+        .args(args)
+        .output()
+        .expect("run linnet")
+}
+
+pub fn text(o: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+pub fn ok(o: Output) -> String {
+    assert!(o.status.success(), "{}", text(&o));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn wait_for_link(name: &str) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !Path::new("/sys/class/net").join(name).exists() {
+        assert!(Instant::now() < deadline, "{name} did not appear");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Kills and reaps a child when dropped.
+pub struct Reap(pub Child);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
