@@ -147,10 +147,13 @@ pub fn parse_change(object: &str, words: &[String]) -> Result<Option<Request>, F
     let v = verb.as_str();
     let mut it = args.iter();
     if matches(object, "link", 1) && v == "set" {
-        let (mut dev, mut up, mut mtu) = (None, None, None);
+        let (mut dev, mut up, mut mtu, mut address) = (None, None, None, None);
         while let Some(w) = it.next() {
             match w.as_str() {
                 "dev" => dev = Some(need(&mut it, "dev")?.to_string()),
+                "address" | "addr" | "lladdr" => {
+                    address = Some(parse_mac(need(&mut it, "address")?)?)
+                }
                 "up" => up = Some(true),
                 "down" => up = Some(false),
                 "mtu" => {
@@ -167,7 +170,12 @@ pub fn parse_change(object: &str, words: &[String]) -> Result<Option<Request>, F
                 255,
             )
         })?;
-        return Ok(Some(Request::LinkSet { dev, up, mtu }));
+        return Ok(Some(Request::LinkSet {
+            dev,
+            up,
+            mtu,
+            address,
+        }));
     }
     if matches(object, "address", 1) {
         let add = matches(v, "add", 1) || v == "replace";
@@ -757,7 +765,8 @@ mod tests {
             Some(Request::LinkSet {
                 dev: "eth0".into(),
                 up: Some(true),
-                mtu: Some(9000)
+                mtu: Some(9000),
+                address: None
             })
         );
         assert_eq!(
@@ -765,7 +774,8 @@ mod tests {
             Some(Request::LinkSet {
                 dev: "eth1".into(),
                 up: Some(false),
-                mtu: None
+                mtu: None,
+                address: None
             })
         );
         assert_eq!(

@@ -124,6 +124,32 @@ fn configure_through_the_cli(ns: &NetNs, daemon: &Daemon, dev: &str) {
         sock,
         &["ip", "link", "set", "dev", dev, "mtu", "1400"],
     ));
+    // A new link address is announced: Linux's cache follows at once and pings still work.
+    ok(linnet(
+        sock,
+        &[
+            "ip",
+            "link",
+            "set",
+            "dev",
+            dev,
+            "address",
+            "02:00:5e:00:53:99",
+        ],
+    ));
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let n = ok(ns.exec(&["ip", "neigh", "show", "192.0.2.2"]).unwrap());
+        if n.contains("lladdr 02:00:5e:00:53:99") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "Linux kept the old address: {n}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = ok(ns
+        .exec(&["ping", "-c", "1", "-W", "2", "192.0.2.2"])
+        .unwrap());
+    assert!(out.contains("1 received"), "{out}");
     let link = ok(linnet(sock, &["ip", "link", "show", dev]));
     assert!(link.contains("mtu 1400"), "{link}");
 

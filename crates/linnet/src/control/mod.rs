@@ -74,6 +74,9 @@ pub enum Request {
         up: Option<bool>,
         /// MTU, if changed.
         mtu: Option<usize>,
+        /// Link address, if changed.
+        #[serde(default)]
+        address: Option<EthernetAddress>,
     },
     /// `ip addr add A/N dev D`. Linux: `RTM_NEWADDR`.
     AddrAdd {
@@ -334,7 +337,12 @@ pub fn handle(stack: &mut Stack, req: Request, now: Instant) -> Response {
             Ok(()) => Response::Ok,
             Err(e) => errno_response(e),
         },
-        Request::LinkSet { dev, up, mtu } => {
+        Request::LinkSet {
+            dev,
+            up,
+            mtu,
+            address,
+        } => {
             let i = match dev_index(stack, &dev) {
                 Ok(i) => i,
                 Err(r) => return r,
@@ -352,6 +360,11 @@ pub fn handle(stack: &mut Stack, req: Request, now: Instant) -> Response {
                     };
                 }
                 if let Err(e) = stack.set_mtu(i, m) {
+                    return errno_response(e);
+                }
+            }
+            if let Some(mac) = address {
+                if let Err(e) = stack.set_mac(i, mac, now) {
                     return errno_response(e);
                 }
             }

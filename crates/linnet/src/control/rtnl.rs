@@ -27,6 +27,33 @@ impl Stack {
         Ok(())
     }
 
+    /// Change an interface's link address (`ip link set dev D address M`); unicast addresses
+    /// only. When the link is up its addresses are announced with gratuitous ARP so that
+    /// neighbours update their caches at once (Linux: `dev_set_mac_address`, then
+    /// `arp_netdev_event` as with `arp_notify=1`).
+    pub fn set_mac(
+        &mut self,
+        ifindex: u32,
+        mac: crate::wire::EthernetAddress,
+        now: crate::time::Instant,
+    ) -> Result<(), Errno> {
+        if !mac.is_unicast() || mac.0 == [0; 6] {
+            return Err(Errno::EINVAL);
+        }
+        let iface = self.iface_mut(ifindex).ok_or(Errno::ENODEV)?;
+        if iface.kind == crate::stack::LinkKind::Loopback {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        iface.mac = mac;
+        if iface.up {
+            let addrs: Vec<Ipv4Addr> = iface.addrs.iter().map(|c| c.addr).collect();
+            for a in addrs {
+                self.arp_announce(ifindex, a, now);
+            }
+        }
+        Ok(())
+    }
+
     /// Remove every address of an interface (`ip addr flush dev D`); returns how many went.
     /// Linux: `inet_rtm_deladdr` for each address.
     pub fn flush_addrs(&mut self, ifindex: u32) -> Result<usize, Errno> {
@@ -86,6 +113,14 @@ mod tests {
         assert_eq!(s.set_mtu(99, 1400), Err(Errno::ENODEV));
         s.set_mtu(i, 9000).unwrap();
         assert_eq!(s.iface(i).unwrap().mtu, 9000);
+        let mac = EthernetAddress([2, 0, 0, 0, 0, 0x42]);
+        s.set_mac(i, mac, now).unwrap();
+        assert_eq!(s.iface(i).unwrap().mac, mac);
+        assert_eq!(
+            s.set_mac(i, EthernetAddress([1, 0, 0, 0, 0, 1]), now),
+            Err(Errno::EINVAL)
+        );
+        assert_eq!(s.set_mac(1, mac, now), Err(Errno::EOPNOTSUPP), "loopback");
 
         s.add_addr(i, "192.0.2.2/24".parse().unwrap(), now).unwrap();
         s.add_addr(i, "198.51.100.2/24".parse().unwrap(), now)
