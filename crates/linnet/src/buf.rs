@@ -48,6 +48,9 @@ pub struct Meta {
     pub mark: u32,
     /// When the packet was received or queued (Linux: `skb->tstamp`).
     pub timestamp: Instant,
+    /// Connection tracking reference, 0 for none (Linux: `skb->_nfct`); see
+    /// [`crate::netfilter::conntrack`].
+    pub nfct: u32,
 }
 
 /// A packet buffer with headroom, tailroom and header offsets.

@@ -66,6 +66,8 @@ pub enum Errno {
     EEXIST,
     /// No such process (Linux's answer when no route or rule matches a delete).
     ESRCH,
+    /// Operation not permitted (a packet refused by a netfilter rule on output).
+    EPERM,
 }
 
 impl Errno {
@@ -102,6 +104,7 @@ impl Errno {
             Errno::ENOENT => libc::ENOENT,
             Errno::EEXIST => libc::EEXIST,
             Errno::ESRCH => libc::ESRCH,
+            Errno::EPERM => libc::EPERM,
         }
     }
 }

@@ -20,6 +20,7 @@ pub mod device;
 pub mod errno;
 pub mod ip;
 pub mod link;
+pub mod netfilter;
 pub mod netns;
 pub mod qdisc;
 pub mod stack;

@@ -224,6 +224,7 @@ pub struct Stack {
     pub(crate) frags: crate::ip::reassembly::FragTable,
     pub(crate) pmtu: crate::ip::pmtu::PmtuCache,
     pub(crate) frag_scratch: Vec<PacketBuf>,
+    pub(crate) nf: crate::netfilter::Netfilter,
 }
 
 impl Default for Stack {
@@ -264,6 +265,7 @@ impl Stack {
             frags: crate::ip::reassembly::FragTable::new(ipfrag),
             pmtu: crate::ip::pmtu::PmtuCache::new(pmtu),
             frag_scratch: Vec::new(),
+            nf: crate::netfilter::Netfilter::default(),
         };
         s.ifaces.push(Interface {
             ifindex: LOOPBACK_IFINDEX,

@@ -217,6 +217,11 @@ pub enum DropReason {
     QdiscDrop,
     /// No local socket wanted it.
     NoSocket,
+    /// Refused by a netfilter rule or policy (DROP, REJECT). Linux: `NETFILTER_DROP`.
+    NetfilterDrop,
+    /// Conntrack could not track it: table full, or no free NAT port. Linux: `NF_DROP` from
+    /// `nf_conntrack_in`.
+    NfConntrackDrop,
 }
 
 /// TCP counters, as `netstat -s` prints `Tcp:` and `TcpExt:`. Linux: `TCP_MIB_*`, `LINUX_MIB_*`.

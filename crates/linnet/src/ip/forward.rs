@@ -57,6 +57,13 @@ impl Stack {
             return self.drop_pkt(buf, DropReason::PktTooBig);
         }
         Ipv4Packet::new_unchecked(buf.data_mut()).decrease_ttl();
+        if self.nf.active {
+            let hook = crate::netfilter::Hook::Forward;
+            let Some(b) = self.nf_hook(hook, buf, rt.ifindex, now) else {
+                return;
+            };
+            buf = b;
+        }
         self.ip_forward_finish(buf, &rt, rt.gateway.unwrap_or(dst), now)
     }
 

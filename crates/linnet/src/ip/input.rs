@@ -45,6 +45,12 @@ impl Stack {
         // Ethernet pads short frames; the datagram ends where its length field says.
         buf.trim(total);
         buf.reset_network_header();
+        if self.nf.active {
+            let Some(b) = self.nf_hook(crate::netfilter::Hook::PreRouting, buf, 0, now) else {
+                return;
+            };
+            buf = b;
+        }
         self.ip_rcv_finish(buf, now)
     }
 
@@ -84,6 +90,12 @@ impl Stack {
                 Some(whole) => buf = whole,
                 None => return,
             }
+        }
+        if self.nf.active {
+            let Some(b) = self.nf_hook(crate::netfilter::Hook::LocalIn, buf, 0, now) else {
+                return;
+            };
+            buf = b;
         }
         let pkt = Ipv4Packet::new_unchecked(buf.data());
         let meta = IpMeta {

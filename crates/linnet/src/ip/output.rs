@@ -53,7 +53,7 @@ impl Stack {
         now: Instant,
     ) -> Result<(), Errno> {
         self.ip_stats.out_requests += 1;
-        let rt = match self.ip_route_output(p.dst, p.src) {
+        let mut rt = match self.ip_route_output(p.dst, p.src) {
             Ok(rt) => rt,
             Err(e) => {
                 self.ip_stats.out_no_routes += 1;
@@ -84,6 +84,15 @@ impl Stack {
             }
         }
         buf.reset_network_header();
+        if self.nf.active {
+            rt = match self.nf_local_out(buf, rt, now) {
+                Ok((b, rt)) => {
+                    buf = b;
+                    rt
+                }
+                Err(e) => return Err(e),
+            };
+        }
         self.ip_output(buf, rt.ifindex, rt.nexthop, rt.broadcast, now)
     }
 
@@ -92,12 +101,16 @@ impl Stack {
     /// Linux: `ip_output` → `ip_finish_output` → `__ip_finish_output` (→ `ip_fragment`).
     pub(crate) fn ip_output(
         &mut self,
-        buf: PacketBuf,
+        mut buf: PacketBuf,
         ifindex: u32,
         nexthop: Ipv4Addr,
         broadcast: bool,
         now: Instant,
     ) -> Result<(), Errno> {
+        if self.nf.active {
+            let hook = crate::netfilter::Hook::PostRouting;
+            buf = self.nf_hook(hook, buf, ifindex, now).ok_or(Errno::EPERM)?;
+        }
         let Some(iface) = self.iface(ifindex) else {
             self.ip_stats.out_discards += 1;
             self.drop_pkt(buf, DropReason::DevReady);
