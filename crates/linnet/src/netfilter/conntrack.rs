@@ -150,7 +150,11 @@ impl CtRef {
         Some(CtRef {
             slot: v >> 14,
             gen: ((v >> 4) & 0x3ff) as u16,
-            dir: if v & 1 == 0 { Dir::Original } else { Dir::Reply },
+            dir: if v & 1 == 0 {
+                Dir::Original
+            } else {
+                Dir::Reply
+            },
             info: match (v >> 1) & 3 {
                 0 => CtInfo::New,
                 1 => CtInfo::Established,
@@ -763,7 +767,10 @@ fn ct_timeout(t: &CtTimeouts, c: &Conn) -> Duration {
 pub fn pkt_tuple(p: &PktInfo) -> Tuple {
     let (sport, dport) = match p.proto {
         proto::TCP | proto::UDP => (p.sport, p.dport),
-        proto::ICMP => (p.sport, u16::from(p.icmp_type) << 8 | u16::from(p.icmp_code)),
+        proto::ICMP => (
+            p.sport,
+            u16::from(p.icmp_type) << 8 | u16::from(p.icmp_code),
+        ),
         _ => (0, 0),
     };
     Tuple {

@@ -534,8 +534,7 @@ impl Stack {
         let Some(p) = PktInfo::parse(d) else {
             return;
         };
-        if p.proto != proto::TCP || !p.has_l4 || p.tcp_flags & 0x04 != 0 || d.len() < p.ihl + 20
-        {
+        if p.proto != proto::TCP || !p.has_l4 || p.tcp_flags & 0x04 != 0 || d.len() < p.ihl + 20 {
             return;
         }
         if self.is_broadcast_addr(p.dst) || p.dst.is_multicast() {

@@ -81,7 +81,10 @@ pub fn nf_nat_setup_info(
     };
     let mut new = cur;
     // Address: one of the range, chosen by hashing the other end so a host keeps its address.
-    let (lo, hi) = (u32::from(range.min_ip), u32::from(range.max_ip).max(u32::from(range.min_ip)));
+    let (lo, hi) = (
+        u32::from(range.min_ip),
+        u32::from(range.max_ip).max(u32::from(range.min_ip)),
+    );
     let other = match mtype {
         ManipType::Src => cur.dst,
         ManipType::Dst => cur.src,
@@ -107,7 +110,9 @@ pub fn nf_nat_setup_info(
         return free(ct, &new) && bind(ct, r, cur, new, mtype);
     }
     // Keep the port when it fits and is free (Linux tries the identity mapping first).
-    let in_range = range.ports.is_none_or(|(a, b)| (a..=b).contains(&orig_port));
+    let in_range = range
+        .ports
+        .is_none_or(|(a, b)| (a..=b).contains(&orig_port));
     if in_range && free(ct, &new) {
         return bind(ct, r, cur, new, mtype);
     }
@@ -121,7 +126,12 @@ pub fn nf_nat_setup_info(
         (1024, u16::MAX)
     });
     let span = u32::from(phi.max(plo) - plo) + 1;
-    let start = hash32(u32::from(cur.src) ^ u32::from(cur.dst).rotate_left(7) ^ u32::from(cur.sport) << 16 ^ u32::from(cur.dport));
+    let start = hash32(
+        u32::from(cur.src)
+            ^ u32::from(cur.dst).rotate_left(7)
+            ^ u32::from(cur.sport) << 16
+            ^ u32::from(cur.dport),
+    );
     for i in 0..span.min(MAX_PORT_ATTEMPTS) {
         let p = plo + ((start.wrapping_add(i)) % span) as u16;
         set_port(&mut new, p);
@@ -186,7 +196,12 @@ fn manip_pkt(d: &mut [u8], target: &Tuple, mtype: ManipType, l4_csum: bool) {
         ManipType::Src => (12, target.src),
         ManipType::Dst => (16, target.dst),
     };
-    let old_addr = u32::from_be_bytes([d[addr_off], d[addr_off + 1], d[addr_off + 2], d[addr_off + 3]]);
+    let old_addr = u32::from_be_bytes([
+        d[addr_off],
+        d[addr_off + 1],
+        d[addr_off + 2],
+        d[addr_off + 3],
+    ]);
     let new_addr = u32::from(new_addr);
     let frag_off = u16::from_be_bytes([d[6], d[7]]) & 0x1fff;
     let proto = d[9];
@@ -345,7 +360,10 @@ mod tests {
         ct.confirm(r);
         let mut expect = udp(R, S, 5000, 53);
         fill_udp(&mut expect);
-        assert_eq!(out, expect, "source rewritten, port kept, checksums as recomputed");
+        assert_eq!(
+            out, expect,
+            "source rewritten, port kept, checksums as recomputed"
+        );
         // The reply comes back to R:5000 and is rewritten to L:5000.
         let mut back = udp(S, R, 53, 5000);
         let r2 = ct

@@ -28,13 +28,45 @@ const MAX_MULTIPORT: usize = 15;
 /// Options that take values, and how many; the command parser skips over them.
 fn rule_option_arity(w: &str) -> Option<usize> {
     Some(match w {
-        "-s" | "--source" | "--src" | "-d" | "--destination" | "--dst" | "-p" | "--protocol"
-        | "-i" | "--in-interface" | "-o" | "--out-interface" | "-j" | "--jump" | "-g"
-        | "--goto" | "-m" | "--match" | "--sport" | "--source-port" | "--dport"
-        | "--destination-port" | "--icmp-type" | "--ctstate" | "--state" | "--sports"
-        | "--source-ports" | "--dports" | "--destination-ports" | "--ports" | "--limit"
-        | "--limit-burst" | "--reject-with" | "--log-prefix" | "--log-level" | "--to-source"
-        | "--to-destination" | "--to-ports" | "--to" => 1,
+        "-s"
+        | "--source"
+        | "--src"
+        | "-d"
+        | "--destination"
+        | "--dst"
+        | "-p"
+        | "--protocol"
+        | "-i"
+        | "--in-interface"
+        | "-o"
+        | "--out-interface"
+        | "-j"
+        | "--jump"
+        | "-g"
+        | "--goto"
+        | "-m"
+        | "--match"
+        | "--sport"
+        | "--source-port"
+        | "--dport"
+        | "--destination-port"
+        | "--icmp-type"
+        | "--ctstate"
+        | "--state"
+        | "--sports"
+        | "--source-ports"
+        | "--dports"
+        | "--destination-ports"
+        | "--ports"
+        | "--limit"
+        | "--limit-burst"
+        | "--reject-with"
+        | "--log-prefix"
+        | "--log-level"
+        | "--to-source"
+        | "--to-destination"
+        | "--to-ports"
+        | "--to" => 1,
         "--tcp-flags" => 2,
         "!" | "--syn" | "--random" | "--random-fully" | "--persistent" => 0,
         _ => return None,
@@ -491,9 +523,7 @@ pub fn parse_rule<S: AsRef<str>>(table: &Table, words: &[S]) -> Result<Rule, NfE
                         val.parse::<u32>()
                             .ok()
                             .filter(|b| (1..=10000).contains(b))
-                            .ok_or_else(|| {
-                                NfError::param(format!("bad --limit-burst `{val}'"))
-                            })?,
+                            .ok_or_else(|| NfError::param(format!("bad --limit-burst `{val}'")))?,
                     );
                 }
                 consumed = 2;
@@ -528,9 +558,7 @@ pub fn parse_rule<S: AsRef<str>>(table: &Table, words: &[S]) -> Result<Rule, NfE
                             )))
                         }
                         None if goto => {
-                            return Err(NfError::param(format!(
-                                "goto '{name}' is not a chain"
-                            )))
+                            return Err(NfError::param(format!("goto '{name}' is not a chain")))
                         }
                         None => {
                             return Err(NfError::param(format!(
@@ -554,11 +582,7 @@ pub fn parse_rule<S: AsRef<str>>(table: &Table, words: &[S]) -> Result<Rule, NfE
                     "icmp-host-prohibited" | "host-prohib" => "icmp-host-prohibited",
                     "icmp-admin-prohibited" | "admin-prohib" => "icmp-admin-prohibited",
                     "tcp-reset" | "tcp-rst" => "tcp-reset",
-                    _ => {
-                        return Err(NfError::param(format!(
-                            "unknown reject type \"{val}\""
-                        )))
-                    }
+                    _ => return Err(NfError::param(format!("unknown reject type \"{val}\""))),
                 };
                 reject = RejectWith::ALL
                     .iter()
@@ -621,14 +645,20 @@ pub fn parse_rule<S: AsRef<str>>(table: &Table, words: &[S]) -> Result<Rule, NfE
                     .proto
                     .is_some_and(|(p, v)| !v && (p == proto::TCP || p == proto::UDP))
                 {
-                    return Err(NfError::param("Need TCP, UDP, SCTP or DCCP with port specification"));
+                    return Err(NfError::param(
+                        "Need TCP, UDP, SCTP or DCCP with port specification",
+                    ));
                 }
                 to_ports = Some(parse_nat_ports(val)?);
                 consumed = 2;
             }
             "--random" | "--random-fully" | "--persistent" => {
                 no_invert(opt)?;
-                target_is(&target_name, &["SNAT", "DNAT", "MASQUERADE", "REDIRECT"], opt)?;
+                target_is(
+                    &target_name,
+                    &["SNAT", "DNAT", "MASQUERADE", "REDIRECT"],
+                    opt,
+                )?;
             }
             o if o.starts_with('-') => {
                 return Err(NfError::param(format!("unknown option \"{o}\"")));
@@ -662,7 +692,9 @@ pub fn parse_rule<S: AsRef<str>>(table: &Table, words: &[S]) -> Result<Rule, NfE
         }
     }
     if m.tcp_flags.is_some() && m.proto != Some((proto::TCP, false)) {
-        return Err(NfError::new("iptables: tcp match: only valid for protocol 6"));
+        return Err(NfError::new(
+            "iptables: tcp match: only valid for protocol 6",
+        ));
     }
     if let Some((count, per)) = limit {
         m.limit = Some(Limit::new(count, per, burst.unwrap_or(5)));
@@ -684,7 +716,8 @@ pub fn parse_rule<S: AsRef<str>>(table: &Table, words: &[S]) -> Result<Rule, NfE
             level: log_level.unwrap_or(4),
         },
         (Some("SNAT"), _) => Target::Snat(
-            to_src.ok_or_else(|| NfError::param("SNAT: option \"--to-source\" must be specified"))?,
+            to_src
+                .ok_or_else(|| NfError::param("SNAT: option \"--to-source\" must be specified"))?,
         ),
         (Some("DNAT"), _) => Target::Dnat(to_dst.ok_or_else(|| {
             NfError::param("DNAT: option \"--to-destination\" must be specified")
@@ -1134,7 +1167,12 @@ fn rule_extra(r: &Rule) -> String {
         for (name, pr) in [("spt", &m.sport), ("dpt", &m.dport)] {
             if let Some((r, inv)) = pr {
                 let plural = if r.lo != r.hi { "s" } else { "" };
-                let _ = write!(s, " {name}{plural}:{}{}", if *inv { "!" } else { "" }, range_text(r));
+                let _ = write!(
+                    s,
+                    " {name}{plural}:{}{}",
+                    if *inv { "!" } else { "" },
+                    range_text(r)
+                );
             }
         }
         if let Some((mask, comp, inv)) = m.tcp_flags {
@@ -1421,7 +1459,8 @@ fn check_chain_name(name: &str) -> Result<(), NfError> {
 /// it fails. Linux userspace: `do_command4` with libiptc's `iptc_*` calls.
 pub fn run_on_table(t: &mut Table, c: &Command) -> Result<String, NfError> {
     let chain = c.chain.as_deref();
-    let bad_rule = || NfError::new("iptables: Bad rule (does a matching rule exist in that chain?).");
+    let bad_rule =
+        || NfError::new("iptables: Bad rule (does a matching rule exist in that chain?).");
     match c.op {
         Op::List => list_chains(t, c),
         Op::ListRules => list_rules(t, chain, c.verbose),
@@ -1481,23 +1520,25 @@ pub fn run_on_table(t: &mut Table, c: &Command) -> Result<String, NfError> {
             Ok(String::new())
         }
         Op::Zero => {
-            let zero = |ch: &mut Chain, num: Option<usize>| {
-                match num {
-                    Some(n) => {
-                        if let Some(r) = ch.rules.get_mut(n - 1) {
-                            r.counters = Counters::default();
-                        }
+            let zero = |ch: &mut Chain, num: Option<usize>| match num {
+                Some(n) => {
+                    if let Some(r) = ch.rules.get_mut(n - 1) {
+                        r.counters = Counters::default();
                     }
-                    None => {
-                        ch.policy_counters = Counters::default();
-                        ch.rules.iter_mut().for_each(|r| r.counters = Counters::default());
-                    }
+                }
+                None => {
+                    ch.policy_counters = Counters::default();
+                    ch.rules
+                        .iter_mut()
+                        .for_each(|r| r.counters = Counters::default());
                 }
             };
             match chain {
                 Some(n) => {
                     let ci = t.chain_or_err(n)?;
-                    if c.num.is_some_and(|n| n == 0 || n > t.chains[ci].rules.len()) {
+                    if c.num
+                        .is_some_and(|n| n == 0 || n > t.chains[ci].rules.len())
+                    {
                         return Err(NfError::new("iptables: Index of deletion too big."));
                     }
                     zero(&mut t.chains[ci], c.num);
@@ -1526,7 +1567,9 @@ pub fn run_on_table(t: &mut Table, c: &Command) -> Result<String, NfError> {
                 Some(n) => {
                     let ci = t.chain_or_err(n)?;
                     if t.chains[ci].hook.is_some() {
-                        return Err(NfError::new("iptables: Invalid argument. Run `dmesg' for more information."));
+                        return Err(NfError::new(
+                            "iptables: Invalid argument. Run `dmesg' for more information.",
+                        ));
                     }
                     if t.references(ci) > 0 {
                         return Err(NfError::new("iptables: Too many links."));
@@ -1691,7 +1734,10 @@ impl Stack {
                     return Err(fail(n, "iptables-restore: COMMIT expected"));
                 }
                 let id = TableId::from_name(name.trim()).ok_or_else(|| {
-                    fail(n, &format!("iptables-restore: unable to initialize table '{name}'"))
+                    fail(
+                        n,
+                        &format!("iptables-restore: unable to initialize table '{name}'"),
+                    )
                 })?;
                 cur = Some(if noflush {
                     done.iter()
@@ -1740,7 +1786,10 @@ impl Stack {
                     Some(_) => {}
                     None => {
                         if pol != "-" {
-                            return Err(fail(n, "iptables-restore: Can't set policy on a user-defined chain"));
+                            return Err(fail(
+                                n,
+                                "iptables-restore: Can't set policy on a user-defined chain",
+                            ));
                         }
                         check_chain_name(name).map_err(|e| fail(n, &e.message))?;
                         t.chains.push(Chain {
@@ -1756,7 +1805,10 @@ impl Stack {
             }
             let words = split_words(line).map_err(|e| fail(n, &e))?;
             if words.iter().any(|w| w == "-t" || w == "--table") {
-                return Err(fail(n, "iptables-restore: The -t option cannot be used in iptables-restore."));
+                return Err(fail(
+                    n,
+                    "iptables-restore: The -t option cannot be used in iptables-restore.",
+                ));
             }
             let c = parse_command(&words).map_err(|e| fail(n, &e.message))?;
             run_on_table(t, &c).map_err(|e| fail(n, &e.message))?;
@@ -1787,7 +1839,11 @@ mod tests {
         let w: Vec<&str> = line.split_whitespace().collect();
         let before = s.iptables_save(None).unwrap();
         let e = s.iptables(&w, Instant::ZERO).expect_err(line).message;
-        assert_eq!(s.iptables_save(None).unwrap(), before, "{line} changed nothing");
+        assert_eq!(
+            s.iptables_save(None).unwrap(),
+            before,
+            "{line} changed nothing"
+        );
         e
     }
 
@@ -1846,8 +1902,14 @@ mod tests {
         ok(&mut s, "-D INPUT -p tcp --dport 2 -j ACCEPT");
         ok(&mut s, "-R INPUT 2 -p tcp --dport 9 -j ACCEPT");
         assert_eq!(ports(&mut s), [1, 9]);
-        assert_eq!(err(&mut s, "-D INPUT 3"), "iptables: Index of deletion too big.");
-        assert_eq!(err(&mut s, "-I INPUT 4 -j DROP"), "iptables: Index of insertion too big.");
+        assert_eq!(
+            err(&mut s, "-D INPUT 3"),
+            "iptables: Index of deletion too big."
+        );
+        assert_eq!(
+            err(&mut s, "-I INPUT 4 -j DROP"),
+            "iptables: Index of insertion too big."
+        );
         assert_eq!(
             err(&mut s, "-R INPUT 3 -j DROP"),
             "iptables: Index of replacement too big."
@@ -1870,7 +1932,10 @@ mod tests {
         assert_eq!(err(&mut s, "-X web"), "iptables: Directory not empty.");
         ok(&mut s, "-F web");
         ok(&mut s, "-X web");
-        assert_eq!(err(&mut s, "-A web -j DROP"), "iptables: Chain 'web' does not exist");
+        assert_eq!(
+            err(&mut s, "-A web -j DROP"),
+            "iptables: Chain 'web' does not exist"
+        );
         ok(&mut s, "-P INPUT DROP");
         assert!(ok(&mut s, "-S").starts_with("-P INPUT DROP\n"));
         assert_eq!(
@@ -1878,7 +1943,10 @@ mod tests {
             "iptables: Bad policy name. Run `dmesg' for more information."
         );
         ok(&mut s, "-N x");
-        assert_eq!(err(&mut s, "-P x DROP"), "iptables: Bad built-in chain name.");
+        assert_eq!(
+            err(&mut s, "-P x DROP"),
+            "iptables: Bad built-in chain name."
+        );
         ok(&mut s, "-N y");
         ok(&mut s, "-A x -j y");
         assert_eq!(
@@ -1897,7 +1965,10 @@ mod tests {
             err(&mut s, "-A INPUT -j FOO"),
             p("Couldn't load target `FOO':No such file or directory")
         );
-        assert_eq!(err(&mut s, "-A INPUT --dport 22 -j DROP"), p("unknown option \"--dport\""));
+        assert_eq!(
+            err(&mut s, "-A INPUT --dport 22 -j DROP"),
+            p("unknown option \"--dport\"")
+        );
         assert_eq!(
             err(&mut s, "-A INPUT -p foo"),
             p("unknown protocol \"foo\" specified")
@@ -1918,7 +1989,10 @@ mod tests {
             err(&mut s, "-A INPUT -m foo"),
             p("Couldn't load match `foo':No such file or directory")
         );
-        assert_eq!(err(&mut s, "-A INPUT -D INPUT 1"), p("Cannot use -D with -A"));
+        assert_eq!(
+            err(&mut s, "-A INPUT -D INPUT 1"),
+            p("Cannot use -D with -A")
+        );
         assert_eq!(err(&mut s, "-n"), p("no command specified"));
         assert_eq!(err(&mut s, "-L --bogus"), p("unknown option \"--bogus\""));
         assert!(err(&mut s, "-t mangle -L").contains("can't initialize iptables table `mangle'"));
@@ -1953,8 +2027,16 @@ mod tests {
         ), "{l}");
         assert!(l.contains("\nChain web (1 references)\n"), "{l}");
         let v = ok(&mut s, "-nvL INPUT --line-numbers");
-        assert!(v.starts_with("Chain INPUT (policy ACCEPT 0 packets, 0 bytes)\nnum   pkts bytes target"), "{v}");
-        assert!(v.contains("\n1        0     0 ACCEPT     tcp  --  *      *       0.0.0.0/0"), "{v}");
+        assert!(
+            v.starts_with(
+                "Chain INPUT (policy ACCEPT 0 packets, 0 bytes)\nnum   pkts bytes target"
+            ),
+            "{v}"
+        );
+        assert!(
+            v.contains("\n1        0     0 ACCEPT     tcp  --  *      *       0.0.0.0/0"),
+            "{v}"
+        );
     }
 
     #[test]
@@ -1965,10 +2047,18 @@ mod tests {
         ok(&mut s, "-A INPUT -j web");
         ok(&mut s, "-P INPUT DROP");
         ok(&mut s, "-t nat -A POSTROUTING -o eth1 -j MASQUERADE");
-        ok(&mut s, "-t nat -A PREROUTING -p tcp --dport 8080 -j DNAT --to-destination 192.0.2.10:80");
+        ok(
+            &mut s,
+            "-t nat -A PREROUTING -p tcp --dport 8080 -j DNAT --to-destination 192.0.2.10:80",
+        );
         let saved = s.iptables_save(None).unwrap();
         assert!(saved.contains("*filter\n:INPUT DROP [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:web - [0:0]\n-A INPUT -j web\n-A web -p tcp -m tcp --dport 80 -j ACCEPT\nCOMMIT\n"), "{saved}");
-        assert!(saved.contains("-A PREROUTING -p tcp -m tcp --dport 8080 -j DNAT --to-destination 192.0.2.10:80\n"), "{saved}");
+        assert!(
+            saved.contains(
+                "-A PREROUTING -p tcp -m tcp --dport 8080 -j DNAT --to-destination 192.0.2.10:80\n"
+            ),
+            "{saved}"
+        );
         let mut t = Stack::default();
         t.iptables_restore(&saved, false).unwrap();
         assert_eq!(t.iptables_save(None).unwrap(), saved);
@@ -1976,12 +2066,18 @@ mod tests {
         // A bad line anywhere changes nothing, and names the line.
         let bad = "*filter\n-F\nCOMMIT\n*nat\n-A POSTROUTING -j BOGUS\nCOMMIT\n";
         let e = t.iptables_restore(bad, false).unwrap_err();
-        assert!(e.message.ends_with("iptables-restore: line 5 failed"), "{e}");
+        assert!(
+            e.message.ends_with("iptables-restore: line 5 failed"),
+            "{e}"
+        );
         assert_eq!(t.iptables_save(None).unwrap(), saved);
         // A restore replaces the table (flush), or adds to it with --noflush.
         t.iptables_restore("*filter\n-A OUTPUT -j ACCEPT\nCOMMIT\n", true)
             .unwrap();
-        assert!(t.iptables_save(Some("filter")).unwrap().contains("-A INPUT -j web\n"));
+        assert!(t
+            .iptables_save(Some("filter"))
+            .unwrap()
+            .contains("-A INPUT -j web\n"));
         t.iptables_restore("*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n", false)
             .unwrap();
         let f = t.iptables_save(Some("filter")).unwrap();

@@ -492,7 +492,11 @@ mod tests {
         t.chains[b].rules.push(rule(Some(23), Target::Drop));
         t.chains[0].policy = Policy::Drop;
         assert_eq!(walk(&mut t, 22), TableVerdict::Accept);
-        assert_eq!(walk(&mut t, 80), TableVerdict::Drop, "RETURN, then INPUT's DROP");
+        assert_eq!(
+            walk(&mut t, 80),
+            TableVerdict::Drop,
+            "RETURN, then INPUT's DROP"
+        );
         assert_eq!(walk(&mut t, 23), TableVerdict::Drop);
         // Falling off b (reached by goto from a) returns past a: INPUT continues after -j a,
         // then its policy.
