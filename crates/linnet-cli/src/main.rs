@@ -3,7 +3,9 @@
 //! `linnet ip link|addr|route|neigh show`, `linnet netstat -s`, `linnet ping`, each speaking
 //! to the daemon over its control socket. `-j` prints JSON.
 
+mod conntrack;
 mod ip;
+mod iptables;
 mod netstat;
 mod ping;
 mod route;
@@ -21,7 +23,7 @@ use std::process::ExitCode;
 #[command(
     name = "linnet",
     version,
-    after_help = "Commands:\n  ip [-s] [-j] link|addr|route|neigh [show]\n  ip link set [dev] DEV [up|down] [mtu N]\n  ip addr add|del ADDR/LEN dev DEV; ip addr flush dev DEV\n  ip neigh add|replace ADDR lladdr MAC dev DEV; ip neigh del ADDR dev DEV; ip neigh flush [dev DEV|all]\n  ip route [show [table T|all]] | add|replace|del ROUTE | get ADDR [from A] [iif D]\n  ip rule [show] | add|del [pref N] [from P] [to P] [iif D] [fwmark M] lookup T|blackhole|unreachable|prohibit\n  ss [-tuanlij]\n  sysctl [-a] [-n] [-w] net.ipv4.ip_forward[=1]\n  netstat -s\n  ping [-c count] [-i interval] [-s size] [-t ttl] [-W timeout] destination"
+    after_help = "Commands:\n  ip [-s] [-j] link|addr|route|neigh [show]\n  ip link set [dev] DEV [up|down] [mtu N]\n  ip addr add|del ADDR/LEN dev DEV; ip addr flush dev DEV\n  ip neigh add|replace ADDR lladdr MAC dev DEV; ip neigh del ADDR dev DEV; ip neigh flush [dev DEV|all]\n  ip route [show [table T|all]] | add|replace|del ROUTE | get ADDR [from A] [iif D]\n  ip rule [show] | add|del [pref N] [from P] [to P] [iif D] [fwmark M] lookup T|blackhole|unreachable|prohibit\n  ss [-tuanlij]\n  sysctl [-a] [-n] [-w] net.ipv4.ip_forward[=1]\n  netstat -s\n  iptables [-t filter|nat] -A|-I|-D|-R|-L|-S|-F|-Z|-N|-X|-P ... (iptables syntax)\n  iptables-save [-t T]; iptables-restore [--noflush] < FILE\n  conntrack -L|-C\n  ping [-c count] [-i interval] [-s size] [-t ttl] [-W timeout] destination"
 )]
 struct Args {
     /// Control socket of the daemon.
@@ -59,6 +61,10 @@ fn run(args: Args) -> Result<u8, Failure> {
         "ping" => ping::run(rest, connect),
         "ss" => ss::run(rest, connect),
         "sysctl" => sysctl::run(rest, connect),
+        "iptables" => iptables::run(rest, connect),
+        "iptables-save" => iptables::run_save(rest, connect),
+        "iptables-restore" => iptables::run_restore(rest, connect),
+        "conntrack" => conntrack::run(rest, connect),
         other => Err(Failure(
             format!("unknown command \"{other}\"; try \"linnet --help\""),
             2,

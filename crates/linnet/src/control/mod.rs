@@ -5,6 +5,7 @@
 //! `/proc/net/snmp` files.
 
 pub mod client;
+pub mod nf;
 pub mod route;
 pub mod rtnl;
 pub mod server;
@@ -177,6 +178,25 @@ pub enum Request {
         /// New value.
         value: Option<String>,
     },
+    /// `iptables ARGS...`: the words after `iptables`, parsed by the library.
+    Iptables {
+        /// The command line.
+        argv: Vec<String>,
+    },
+    /// `iptables-save [-t table]`.
+    IptablesSave {
+        /// Only this table.
+        table: Option<String>,
+    },
+    /// `iptables-restore [--noflush]`: replace tables from iptables-save text.
+    IptablesRestore {
+        /// The input.
+        text: String,
+        /// Add to the tables instead of replacing them.
+        noflush: bool,
+    },
+    /// `conntrack -L`.
+    ConntrackList,
 }
 
 /// A response from the daemon.
@@ -241,6 +261,23 @@ pub enum Response {
         errno: Option<i32>,
         /// What went wrong.
         message: String,
+    },
+    /// Text to print (iptables listings, iptables-save).
+    Text {
+        /// The text.
+        text: String,
+    },
+    /// Tracked connections.
+    Conntrack {
+        /// One per connection.
+        entries: Vec<crate::netfilter::conntrack::CtEntryInfo>,
+    },
+    /// An iptables command failed.
+    NfError {
+        /// iptables's message.
+        message: String,
+        /// iptables's exit status.
+        status: u8,
     },
 }
 
@@ -451,6 +488,10 @@ pub fn handle(stack: &mut Stack, req: Request, now: Instant) -> Response {
             key: Some(k),
             value,
         } => route::sysctl(stack, &k, value.as_deref()),
+        Request::Iptables { argv } => nf::iptables(stack, &argv, now),
+        Request::IptablesSave { table } => nf::iptables_save(stack, table.as_deref()),
+        Request::IptablesRestore { text, noflush } => nf::iptables_restore(stack, &text, noflush),
+        Request::ConntrackList => nf::conntrack_list(stack, now),
     }
 }
 
