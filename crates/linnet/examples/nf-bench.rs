@@ -112,5 +112,8 @@ fn main() {
     println!("no rules:                   {base:.1} ns/packet");
     println!("1,000-rule INPUT chain:     {with_rules:.1} ns/packet");
     println!("ratio:                      {:.2}x", with_rules / base);
-    println!("per rule:                   {:.2} ns", (with_rules - base) / 1000.0);
+    println!(
+        "per rule:                   {:.2} ns",
+        (with_rules - base) / 1000.0
+    );
 }

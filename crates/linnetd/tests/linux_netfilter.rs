@@ -65,9 +65,7 @@ fn http_once(ns: &NetNs, addr: &str, port: u16, body: &str, log: &std::path::Pat
 fn curl(ns: &NetNs, url: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let o = ns
-            .exec(&["curl", "-sS", "--max-time", "3", url])
-            .unwrap();
+        let o = ns.exec(&["curl", "-sS", "--max-time", "3", url]).unwrap();
         if o.status.success() {
             return String::from_utf8_lossy(&o.stdout).into_owned();
         }
@@ -124,10 +122,19 @@ fn linnet_filters_and_nats_for_linux_hosts() {
 
     // --- MASQUERADE: W has no route to the LAN; with NAT, curl works and W sees Linnet. ---
     let o = l
-        .exec(&["curl", "-sS", "--max-time", "2", "http://198.51.100.1:8080/"])
+        .exec(&[
+            "curl",
+            "-sS",
+            "--max-time",
+            "2",
+            "http://198.51.100.1:8080/",
+        ])
         .unwrap();
     assert!(!o.status.success(), "no NAT yet, no way back: {}", text(&o));
-    ipt(sock, &format!("-t nat -A POSTROUTING -o {tw} -j MASQUERADE"));
+    ipt(
+        sock,
+        &format!("-t nat -A POSTROUTING -o {tw} -j MASQUERADE"),
+    );
     let _srv = http_once(&w, "198.51.100.1", 8080, "hello from W\r\n", &log_w);
     assert_eq!(curl(&l, "http://198.51.100.1:8080/"), "hello from W\r\n");
     std::thread::sleep(Duration::from_millis(200));
@@ -136,7 +143,10 @@ fn linnet_filters_and_nats_for_linux_hosts() {
         seen.contains("Connection received on 198.51.100.2 "),
         "W saw: {seen:?}"
     );
-    assert!(!seen.contains("192.0.2.1"), "W saw the LAN address: {seen:?}");
+    assert!(
+        !seen.contains("192.0.2.1"),
+        "W saw the LAN address: {seen:?}"
+    );
     let ct = ok(linnet(sock, &["conntrack", "-L"]));
     assert!(
         ct.lines().any(|x| x.starts_with("tcp ")
@@ -145,7 +155,10 @@ fn linnet_filters_and_nats_for_linux_hosts() {
             && x.contains("src=198.51.100.1 dst=198.51.100.2")),
         "{ct}"
     );
-    let nat = ok(linnet(sock, &["iptables", "-t", "nat", "-nvL", "POSTROUTING"]));
+    let nat = ok(linnet(
+        sock,
+        &["iptables", "-t", "nat", "-nvL", "POSTROUTING"],
+    ));
     assert!(nat.contains("MASQUERADE"), "{nat}");
 
     // --- DNAT: port 8081 of Linnet's WAN address forwards to L's port 80. ---
@@ -163,7 +176,10 @@ fn linnet_filters_and_nats_for_linux_hosts() {
     );
 
     // --- DROP on INPUT: new connections time out, an established one keeps flowing. ---
-    ipt(sock, "-A INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT");
+    ipt(
+        sock,
+        "-A INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT",
+    );
     let mut talk = Reap(
         Command::new("ip")
             .args([
@@ -181,11 +197,12 @@ fn linnet_filters_and_nats_for_linux_hosts() {
     std::thread::sleep(Duration::from_millis(1500));
     ipt(sock, "-A INPUT -p tcp --dport 7 -j DROP");
     let t0 = Instant::now();
-    let o = l
-        .exec(&["nc", "-z", "-w", "2", "192.0.2.2", "7"])
-        .unwrap();
+    let o = l.exec(&["nc", "-z", "-w", "2", "192.0.2.2", "7"]).unwrap();
     assert!(!o.status.success(), "nc should time out: {}", text(&o));
-    assert!(t0.elapsed() >= Duration::from_millis(1900), "it timed out, not refused");
+    assert!(
+        t0.elapsed() >= Duration::from_millis(1900),
+        "it timed out, not refused"
+    );
     let out = {
         let child = &mut talk.0;
         let deadline = Instant::now() + Duration::from_secs(15);
@@ -198,27 +215,52 @@ fn linnet_filters_and_nats_for_linux_hosts() {
         child.stdout.take().unwrap().read_to_string(&mut s).unwrap();
         s
     };
-    assert_eq!(out, "first\nsecond\n", "the established connection kept flowing");
+    assert_eq!(
+        out, "first\nsecond\n",
+        "the established connection kept flowing"
+    );
     let rules = ok(linnet(sock, &["iptables", "-S", "INPUT", "-v"]));
     assert!(
-        rules.lines().any(|x| x.starts_with("-A INPUT -p tcp -m tcp --dport 7 -j DROP -c ")
-            && !x.ends_with("-c 0 0")),
+        rules.lines().any(
+            |x| x.starts_with("-A INPUT -p tcp -m tcp --dport 7 -j DROP -c ")
+                && !x.ends_with("-c 0 0")
+        ),
         "{rules}"
     );
 
     // --- REJECT with tcp-reset: "Connection refused", from Linnet and through it. ---
-    ipt(sock, "-I INPUT 1 -p tcp --dport 7 -j REJECT --reject-with tcp-reset");
+    ipt(
+        sock,
+        "-I INPUT 1 -p tcp --dport 7 -j REJECT --reject-with tcp-reset",
+    );
     let o = l
         .exec(&["nc", "-z", "-v", "-w", "2", "192.0.2.2", "7"])
         .unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success() && err.contains("Connection refused"), "{}", text(&o));
-    ipt(sock, "-A FORWARD -p tcp --dport 8082 -j REJECT --reject-with tcp-reset");
+    assert!(
+        !o.status.success() && err.contains("Connection refused"),
+        "{}",
+        text(&o)
+    );
+    ipt(
+        sock,
+        "-A FORWARD -p tcp --dport 8082 -j REJECT --reject-with tcp-reset",
+    );
     let o = l
-        .exec(&["curl", "-sS", "--max-time", "3", "http://198.51.100.1:8082/"])
+        .exec(&[
+            "curl",
+            "-sS",
+            "--max-time",
+            "3",
+            "http://198.51.100.1:8082/",
+        ])
         .unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("Connection refused") || err.contains("Couldn't connect"), "{}", text(&o));
+    assert!(
+        err.contains("Connection refused") || err.contains("Couldn't connect"),
+        "{}",
+        text(&o)
+    );
 
     // Errors read like iptables's, with its exit status.
     let o = linnet(sock, &["iptables", "-A", "INPUT", "-j", "FOO"]);

@@ -667,11 +667,9 @@ impl Conntrack {
             c.seen_reply = true;
         }
         match p.proto {
-            proto::TCP => {
-                if !tcp_packet(c, dir, p.tcp_flags, created) {
-                    self.stats.invalid += 1;
-                    return Err(CtError::Invalid);
-                }
+            proto::TCP if !tcp_packet(c, dir, p.tcp_flags, created) => {
+                self.stats.invalid += 1;
+                return Err(CtError::Invalid);
             }
             proto::UDP if c.seen_reply && dir == Dir::Original => c.assured = true,
             _ => {}
@@ -790,11 +788,7 @@ fn tcp_new(flags: u8) -> bool {
     const RST: u8 = 0x04;
     const ACK: u8 = 0x10;
     const FIN: u8 = 0x01;
-    match flags & (SYN | RST | ACK | FIN) {
-        SYN => true,
-        ACK => true,
-        _ => false,
-    }
+    matches!(flags & (SYN | RST | ACK | FIN), SYN | ACK)
 }
 
 /// Advance a connection's TCP state for a segment going `dir`; false if the segment is

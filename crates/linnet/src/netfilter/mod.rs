@@ -340,7 +340,7 @@ impl Stack {
                         0,
                         now,
                     ),
-                    None => self.nf_send_reset(&buf, hook, now),
+                    None => self.nf_send_reset(&buf, now),
                 }
                 self.drop_pkt(buf, DropReason::NetfilterDrop);
                 None
@@ -529,7 +529,7 @@ impl Stack {
     /// Answer a TCP segment (data at its IPv4 header) with a RST from its destination, as
     /// REJECT --reject-with tcp-reset does; the RST goes through LOCAL_OUT like any locally
     /// generated packet. Linux: `nf_send_reset` (net/ipv4/netfilter/nf_reject_ipv4.c).
-    fn nf_send_reset(&mut self, orig: &PacketBuf, hook: Hook, now: Instant) {
+    fn nf_send_reset(&mut self, orig: &PacketBuf, now: Instant) {
         let d = orig.data();
         let Some(p) = PktInfo::parse(d) else {
             return;
@@ -581,7 +581,6 @@ impl Stack {
         crate::wire::tcp::TcpPacket::new_unchecked(&mut t[..]).fill_checksum(p.dst, p.src);
         buf.reset_network_header();
         self.tcp.stats.out_rsts += 1;
-        let _ = hook;
         let buf = if self.nf.active {
             match self.nf_hook(Hook::LocalOut, buf, rt.ifindex, now) {
                 Some(b) => b,

@@ -594,9 +594,7 @@ pub fn parse_rule<S: AsRef<str>>(table: &Table, words: &[S]) -> Result<Rule, NfE
                 no_invert(opt)?;
                 target_is(&target_name, &["LOG"], opt)?;
                 if val.len() > 29 {
-                    return Err(NfError::param(format!(
-                        "Maximum prefix length 29 for --log-prefix"
-                    )));
+                    return Err(NfError::param("Maximum prefix length 29 for --log-prefix"));
                 }
                 log_prefix = Some(val.to_string());
                 consumed = 2;
@@ -1448,9 +1446,7 @@ fn check_chain_name(name: &str) -> Result<(), NfError> {
         "REDIRECT",
     ];
     if TARGETS.contains(&name) {
-        return Err(NfError::param(format!(
-            "chain name may not clash with target name"
-        )));
+        return Err(NfError::param("chain name may not clash with target name"));
     }
     Ok(())
 }
