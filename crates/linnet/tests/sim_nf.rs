@@ -461,3 +461,109 @@ fn connections_time_out_like_linux() {
     sim.advance(Duration::from_secs(10));
     assert!(ct_list(&mut sim, R).iter().all(|e| e.orig.dport != 82));
 }
+
+#[test]
+fn redirect_in_prerouting_and_output_and_log() {
+    let mut sim = net(true);
+    // A transparent proxy on R: H's web traffic to anywhere lands on R:3128.
+    ipt(
+        &mut sim,
+        R,
+        "-t nat -A PREROUTING -i eth0 -p tcp --dport 80 -j REDIRECT --to-ports 3128",
+    );
+    ipt(
+        &mut sim,
+        R,
+        "-A INPUT -p tcp --dport 3128 -j LOG --log-prefix proxy:",
+    );
+    let proxy = listen(&mut sim, R, 3128);
+    let _real = listen(&mut sim, S, 80);
+    let dst = SocketAddrV4::new(S_ADDR, 80);
+    let c = connect(&mut sim, H, dst);
+    let (a, peer) = establish(&mut sim, H, c, R, proxy);
+    assert_eq!(*peer.ip(), H_ADDR);
+    assert_eq!(
+        sim.stack(H).getpeername(c).unwrap(),
+        dst,
+        "H believes it talks to S"
+    );
+    assert!(transfer(&mut sim, H, c, R, a, b"GET /"));
+    assert!(transfer(&mut sim, R, a, H, c, b"proxied"));
+    let log: Vec<String> = sim
+        .stack(R)
+        .netfilter()
+        .log()
+        .lines()
+        .map(String::from)
+        .collect();
+    assert!(!log.is_empty());
+    assert!(
+        log[0].starts_with("proxy:IN=eth0 OUT= SRC=192.0.2.2 DST=192.0.2.1 LEN=60 ")
+            && log[0].contains(" PROTO=TCP ")
+            && log[0].contains(" DPT=3128 SYN"),
+        "{log:?}"
+    );
+    // OUTPUT: S's own connections to 203.0.113.5:25 go to its local port 2525 instead,
+    // re-routed through loopback.
+    ipt(
+        &mut sim,
+        S,
+        "-t nat -A OUTPUT -d 203.0.113.5 -p tcp --dport 25 -j REDIRECT --to-ports 2525",
+    );
+    let local = listen(&mut sim, S, 2525);
+    let c = connect(
+        &mut sim,
+        S,
+        SocketAddrV4::new(Ipv4Addr::new(203, 0, 113, 5), 25),
+    );
+    let (a, peer) = establish(&mut sim, S, c, S, local);
+    assert!(peer.ip().is_loopback() || *peer.ip() == S_ADDR, "{peer}");
+    assert!(transfer(&mut sim, S, c, S, a, b"HELO"));
+    assert_eq!(
+        sim.stack(R).snmp().ip.forw_datagrams,
+        0,
+        "nothing left S for R"
+    );
+}
+
+#[test]
+fn limit_caps_a_rule_and_filter_on_output() {
+    let mut sim = net(true);
+    // Accept at most 2 pings per second plus a burst of 3; drop the rest.
+    ipt(&mut sim, S, "-A INPUT -p icmp --icmp-type echo-request -m limit --limit 2/sec --limit-burst 3 -j ACCEPT");
+    ipt(
+        &mut sim,
+        S,
+        "-A INPUT -p icmp --icmp-type echo-request -j DROP",
+    );
+    let id = sim.stack(H).ping_open().unwrap();
+    for seq in 1..=10 {
+        let now = sim.now();
+        sim.stack(H)
+            .ping_send(id, S_ADDR, seq, 8, None, now)
+            .unwrap();
+    }
+    sim.advance(Duration::from_millis(200));
+    let mut n = 0;
+    while sim.stack(H).ping_recv(id).unwrap().is_some() {
+        n += 1;
+    }
+    assert_eq!(n, 3, "the burst");
+    // OUTPUT: H may not send to S's port 9 at all; the socket call says so.
+    ipt(
+        &mut sim,
+        H,
+        "-A OUTPUT -d 198.51.100.2 -p udp --dport 9 -j DROP",
+    );
+    let u = sim.stack(H).socket(SockType::Dgram).unwrap();
+    let now = sim.now();
+    assert_eq!(
+        sim.stack(H)
+            .send_to(u, b"x", SocketAddrV4::new(S_ADDR, 9), now),
+        Err(Errno::EPERM)
+    );
+    assert!(sim
+        .stack(H)
+        .send_to(u, b"x", SocketAddrV4::new(S_ADDR, 10), now)
+        .is_ok());
+}
