@@ -205,6 +205,8 @@ impl Netfilter {
 
     /// Recompute which hooks have work after the tables or conntrack changed.
     pub(crate) fn refresh(&mut self) {
+        self.filter.compile();
+        self.nat.compile();
         self.filter_active = self.filter.is_active();
         self.rules_need_ct = self.filter.needs_conntrack() || self.nat.needs_conntrack();
         self.refresh_ct();

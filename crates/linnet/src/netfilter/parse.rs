@@ -1555,6 +1555,7 @@ pub fn run_on_table(t: &mut Table, c: &Command) -> Result<String, NfError> {
                 policy: Policy::Accept,
                 policy_counters: Counters::default(),
                 rules: Vec::new(),
+                hdr: Vec::new(),
             });
             Ok(String::new())
         }
@@ -1794,6 +1795,7 @@ impl Stack {
                             policy: Policy::Accept,
                             policy_counters: Counters::default(),
                             rules: Vec::new(),
+                            hdr: Vec::new(),
                         });
                     }
                 }

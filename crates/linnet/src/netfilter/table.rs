@@ -40,6 +40,53 @@ pub struct Rule {
     pub counters: Counters,
 }
 
+/// The IPv4 header part of a rule (`-s`, `-d`, `-p`), packed into 20 bytes so a walk can
+/// reject most rules without touching the rest: a 1,000-rule chain's headers fit in L1.
+/// Linux: `struct ipt_ip`, tested by `ip_packet_match` before any match extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct HdrMatch {
+    src: u32,
+    smask: u32,
+    dst: u32,
+    dmask: u32,
+    proto: u8,
+    flags: u8,
+}
+
+impl HdrMatch {
+    const INV_SRC: u8 = 1;
+    const INV_DST: u8 = 2;
+    const INV_PROTO: u8 = 4;
+    const HAS_PROTO: u8 = 8;
+
+    /// The header part of `m`.
+    pub fn from_rule(m: &RuleMatch) -> HdrMatch {
+        let mut h = HdrMatch::default();
+        if let Some(a) = &m.src {
+            (h.src, h.smask) = (u32::from(a.addr), a.mask());
+            h.flags |= if a.invert { Self::INV_SRC } else { 0 };
+        }
+        if let Some(a) = &m.dst {
+            (h.dst, h.dmask) = (u32::from(a.addr), a.mask());
+            h.flags |= if a.invert { Self::INV_DST } else { 0 };
+        }
+        if let Some((p, inv)) = m.proto {
+            h.proto = p;
+            h.flags |= Self::HAS_PROTO | if inv { Self::INV_PROTO } else { 0 };
+        }
+        h
+    }
+
+    /// Whether a packet with these addresses and protocol can match the rule.
+    #[inline]
+    pub fn matches(&self, src: u32, dst: u32, proto: u8) -> bool {
+        ((src & self.smask == self.src) != (self.flags & Self::INV_SRC != 0))
+            && ((dst & self.dmask == self.dst) != (self.flags & Self::INV_DST != 0))
+            && (self.flags & Self::HAS_PROTO == 0
+                || (proto == self.proto) != (self.flags & Self::INV_PROTO != 0))
+    }
+}
+
 /// A built-in chain's policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Policy {
@@ -62,6 +109,8 @@ pub struct Chain {
     pub policy_counters: Counters,
     /// Rules in order.
     pub rules: Vec<Rule>,
+    /// The rules' header parts, rebuilt by [`Table::compile`] (ignored when out of date).
+    pub hdr: Vec<HdrMatch>,
 }
 
 /// The tables Linnet has.
@@ -147,8 +196,18 @@ impl Table {
                     policy: Policy::Accept,
                     policy_counters: Counters::default(),
                     rules: Vec::new(),
+                    hdr: Vec::new(),
                 })
                 .collect(),
+        }
+    }
+
+    /// Rebuild every chain's packed header matches after a change.
+    pub fn compile(&mut self) {
+        for c in &mut self.chains {
+            c.hdr.clear();
+            c.hdr
+                .extend(c.rules.iter().map(|r| HdrMatch::from_rule(&r.m)));
         }
     }
 
@@ -296,6 +355,7 @@ impl Table {
         let mut stack = [(0usize, 0usize); MAX_JUMP_DEPTH];
         let mut depth = 0;
         let (mut chain, mut pos) = (base, 0);
+        let (src, dst) = (u32::from(p.src), u32::from(p.dst));
         loop {
             let c = &mut self.chains[chain];
             if pos >= c.rules.len() {
@@ -315,8 +375,12 @@ impl Table {
                 (chain, pos) = stack[depth];
                 continue;
             }
-            let rule = &mut c.rules[pos];
+            let idx = pos;
             pos += 1;
+            if c.hdr.len() == c.rules.len() && !c.hdr[idx].matches(src, dst, p.proto) {
+                continue;
+            }
+            let rule = &mut c.rules[idx];
             if !rule.m.matches(p, ctx, now) {
                 continue;
             }
@@ -480,6 +544,7 @@ mod tests {
                 policy: Policy::Accept,
                 policy_counters: Counters::default(),
                 rules: Vec::new(),
+                hdr: Vec::new(),
             });
         }
         let (a, b) = (3, 4);
@@ -506,6 +571,26 @@ mod tests {
         assert_eq!(t.references(a), 1);
         // A loop is refused.
         assert!(t.check_rule(b, &rule(None, Target::Jump(a))).is_err());
+    }
+
+    #[test]
+    fn packed_header_matches_agree_with_the_rule() {
+        use super::super::matches::AddrMatch;
+        let m = RuleMatch {
+            src: Some(AddrMatch {
+                addr: Ipv4Addr::new(192, 0, 2, 0),
+                prefix: 24,
+                invert: true,
+            }),
+            proto: Some((proto::UDP, false)),
+            ..RuleMatch::default()
+        };
+        let h = HdrMatch::from_rule(&m);
+        let a = |x: [u8; 4]| u32::from(Ipv4Addr::from(x));
+        assert!(!h.matches(a([192, 0, 2, 9]), 0, proto::UDP), "! -s");
+        assert!(h.matches(a([198, 51, 100, 9]), 0, proto::UDP));
+        assert!(!h.matches(a([198, 51, 100, 9]), 0, proto::TCP), "-p udp");
+        assert!(HdrMatch::from_rule(&RuleMatch::default()).matches(1, 2, 3));
     }
 
     #[test]
