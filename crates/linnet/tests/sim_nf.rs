@@ -567,3 +567,39 @@ fn limit_caps_a_rule_and_filter_on_output() {
         .send_to(u, b"x", SocketAddrV4::new(S_ADDR, 10), now)
         .is_ok());
 }
+
+#[test]
+fn fragments_are_reassembled_for_conntrack_and_sent_on_refragmented() {
+    let mut sim = net(false);
+    ipt(&mut sim, R, "-t nat -A POSTROUTING -o eth1 -j MASQUERADE");
+    let srv = sim.stack(S).socket(SockType::Dgram).unwrap();
+    sim.stack(S)
+        .bind(srv, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 53))
+        .unwrap();
+    let u = sim.stack(H).socket(SockType::Dgram).unwrap();
+    let big: Vec<u8> = (0..4000u32).map(|i| (i % 253) as u8).collect();
+    let now = sim.now();
+    sim.stack(H)
+        .send_to(u, &big, SocketAddrV4::new(S_ADDR, 53), now)
+        .unwrap();
+    sim.advance(Duration::from_millis(50));
+    let mut buf = vec![0u8; 8192];
+    let now = sim.now();
+    let (n, from) = sim
+        .stack(S)
+        .recv_from(srv, &mut buf, MsgFlags::default(), now)
+        .expect("the datagram arrived whole");
+    assert_eq!(&buf[..n], &big[..]);
+    assert_eq!(*from.ip(), R_WAN, "translated after reassembly");
+    let r = sim.stack(R).snmp().ip;
+    assert!(r.reasm_oks >= 1 && r.frag_creates >= 3, "{r:?}");
+    // The answer, as big, goes back the same way.
+    sim.stack(S).send_to(srv, &big, from, now).unwrap();
+    sim.advance(Duration::from_millis(50));
+    let now = sim.now();
+    let (n, back) = sim
+        .stack(H)
+        .recv_from(u, &mut buf, MsgFlags::default(), now)
+        .expect("answer");
+    assert_eq!((n, back), (big.len(), SocketAddrV4::new(S_ADDR, 53)));
+}
