@@ -603,3 +603,28 @@ fn fragments_are_reassembled_for_conntrack_and_sent_on_refragmented() {
         .expect("answer");
     assert_eq!((n, back), (big.len(), SocketAddrV4::new(S_ADDR, 53)));
 }
+
+#[test]
+fn the_routers_own_icmp_error_about_a_dnat_packet_is_translated() {
+    let mut sim = net(false);
+    // Forward a port to a LAN address where nobody answers ARP.
+    ipt(
+        &mut sim,
+        R,
+        "-t nat -A PREROUTING -i eth1 -p udp --dport 5000 -j DNAT --to-destination 192.0.2.99",
+    );
+    let u = sim.stack(S).socket(SockType::Dgram).unwrap();
+    let now = sim.now();
+    sim.stack(S)
+        .connect(u, SocketAddrV4::new(R_WAN, 5000), now)
+        .unwrap();
+    sim.stack(S).send(u, b"hello?", now).unwrap();
+    sim.advance(Duration::from_secs(5));
+    // R's host unreachable quoted 198.51.100.2 -> 192.0.2.99; on the way out it was turned
+    // back into what S sent (-> 198.51.100.1:5000), so S's socket gets the error.
+    assert_eq!(sim.stack(R).snmp().icmp.out_dest_unreachs, 1);
+    assert_eq!(
+        sim.stack(S).getsockopt(u, SockOptName::Error),
+        Ok(SockOptValue::Error(Some(libc::EHOSTUNREACH)))
+    );
+}
