@@ -93,10 +93,27 @@ pub fn run_restore(
     let noflush = parse_restore(words)?;
     let mut text = String::new();
     std::io::stdin()
-        .take(linnet::control::MAX_LINE as u64)
+        .take(4 * linnet::control::MAX_LINE as u64)
         .read_to_string(&mut text)?;
+    let req = Request::IptablesRestore { text, noflush };
+    check_size(&req)?;
     let mut c = connect()?;
-    answer(c.call(Request::IptablesRestore { text, noflush })?)
+    answer(c.call(req)?)
+}
+
+/// A request must fit one control-socket line.
+fn check_size(req: &Request) -> Result<(), Failure> {
+    let n = serde_json::to_string(req).map_or(usize::MAX, |s| s.len());
+    if n >= linnet::control::MAX_LINE {
+        return Err(Failure(
+            format!(
+                "iptables-restore: input too large for the control socket ({n} bytes encoded, at most {})",
+                linnet::control::MAX_LINE - 1
+            ),
+            1,
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -118,6 +135,20 @@ mod tests {
         assert!(parse_restore(&w("--noflush")).unwrap());
         assert!(!parse_restore(&w("")).unwrap());
         assert!(parse_restore(&w("-x")).is_err());
+    }
+
+    #[test]
+    fn oversized_restore_is_refused_before_sending() {
+        let small = Request::IptablesRestore {
+            text: "*filter\nCOMMIT\n".into(),
+            noflush: false,
+        };
+        assert!(check_size(&small).is_ok());
+        let big = Request::IptablesRestore {
+            text: "-A INPUT -j ACCEPT\n".repeat(5000),
+            noflush: false,
+        };
+        assert!(check_size(&big).unwrap_err().0.contains("input too large"));
     }
 
     #[test]

@@ -98,6 +98,8 @@ pub enum Op {
     DeleteChain,
     /// `-P chain target`.
     Policy,
+    /// `-C chain rule`: does the rule exist?
+    Check,
 }
 
 /// A parsed command line.
@@ -138,6 +140,7 @@ fn op_flag(op: &Op) -> &'static str {
         Op::NewChain => "-N",
         Op::DeleteChain => "-X",
         Op::Policy => "-P",
+        Op::Check => "-C",
     }
 }
 
@@ -223,11 +226,11 @@ pub fn parse_command<S: AsRef<str>>(argv: &[S]) -> Result<Command, NfError> {
                     table_given = true;
                     i += 1;
                 }
-                "-A" | "--append" | "-N" | "--new-chain" => {
-                    set_op(if matches!(f, "-A" | "--append") {
-                        Op::Append
-                    } else {
-                        Op::NewChain
+                "-A" | "--append" | "-N" | "--new-chain" | "-C" | "--check" => {
+                    set_op(match f {
+                        "-A" | "--append" => Op::Append,
+                        "-C" | "--check" => Op::Check,
+                        _ => Op::NewChain,
                     })?;
                     c.chain = Some(need(i, f)?.to_string());
                     i += 1;
@@ -309,7 +312,7 @@ pub fn parse_command<S: AsRef<str>>(argv: &[S]) -> Result<Command, NfError> {
         i += 1;
     }
     c.op = op.ok_or_else(|| NfError::param("no command specified"))?;
-    let takes_rule = matches!(c.op, Op::Append | Op::Insert | Op::Replace)
+    let takes_rule = matches!(c.op, Op::Append | Op::Insert | Op::Replace | Op::Check)
         || c.op == Op::Delete && c.num.is_none();
     if !takes_rule && !c.rule.is_empty() {
         return Err(NfError::param(format!(
@@ -1505,6 +1508,16 @@ pub fn run_on_table(t: &mut Table, c: &Command) -> Result<String, NfError> {
             t.chains[ci].rules.remove(pos);
             Ok(String::new())
         }
+        Op::Check => {
+            let ci = t.chain_or_err(chain.unwrap_or(""))?;
+            let want = rule_spec(t, &parse_rule(t, &c.rule)?);
+            t.chains[ci]
+                .rules
+                .iter()
+                .any(|r| rule_spec(t, r) == want)
+                .then(String::new)
+                .ok_or_else(bad_rule)
+        }
         Op::Flush => {
             match chain {
                 Some(n) => {
@@ -1674,7 +1687,7 @@ impl Stack {
     pub fn iptables<S: AsRef<str>>(&mut self, argv: &[S], now: Instant) -> Result<String, NfError> {
         let _ = now;
         let c = parse_command(argv)?;
-        let read_only = matches!(c.op, Op::List | Op::ListRules);
+        let read_only = matches!(c.op, Op::List | Op::ListRules | Op::Check);
         if read_only {
             return run_on_table(self.nf.table_mut(c.table), &c);
         }
@@ -1900,6 +1913,11 @@ mod tests {
         ok(&mut s, "-D INPUT -p tcp --dport 2 -j ACCEPT");
         ok(&mut s, "-R INPUT 2 -p tcp --dport 9 -j ACCEPT");
         assert_eq!(ports(&mut s), [1, 9]);
+        ok(&mut s, "-C INPUT -p tcp --dport 9 -j ACCEPT");
+        assert_eq!(
+            err(&mut s, "-C INPUT -p tcp --dport 9 -j DROP"),
+            "iptables: Bad rule (does a matching rule exist in that chain?)."
+        );
         assert_eq!(
             err(&mut s, "-D INPUT 3"),
             "iptables: Index of deletion too big."
