@@ -375,11 +375,21 @@ impl Table {
                 (chain, pos) = stack[depth];
                 continue;
             }
+            if c.hdr.len() == c.rules.len() {
+                // Skip to the next rule whose header part can match.
+                match c.hdr[pos..]
+                    .iter()
+                    .position(|h| h.matches(src, dst, p.proto))
+                {
+                    Some(k) => pos += k,
+                    None => {
+                        pos = c.rules.len();
+                        continue;
+                    }
+                }
+            }
             let idx = pos;
             pos += 1;
-            if c.hdr.len() == c.rules.len() && !c.hdr[idx].matches(src, dst, p.proto) {
-                continue;
-            }
             let rule = &mut c.rules[idx];
             if !rule.m.matches(p, ctx, now) {
                 continue;
