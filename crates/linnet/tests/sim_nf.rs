@@ -628,3 +628,34 @@ fn the_routers_own_icmp_error_about_a_dnat_packet_is_translated() {
         Ok(SockOptValue::Error(Some(libc::EHOSTUNREACH)))
     );
 }
+
+#[test]
+fn a_stateful_router_firewall() {
+    let mut sim = net(true);
+    // The classic: the LAN may go out, only answers come in.
+    ipt(&mut sim, R, "-P FORWARD DROP");
+    ipt(&mut sim, R, "-A FORWARD -i eth0 -o eth1 -j ACCEPT");
+    ipt(
+        &mut sim,
+        R,
+        "-A FORWARD -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT",
+    );
+    let ls = listen(&mut sim, S, 80);
+    let c = connect(&mut sim, H, SocketAddrV4::new(S_ADDR, 80));
+    let (a, _) = establish(&mut sim, H, c, S, ls);
+    assert!(transfer(&mut sim, S, a, H, c, b"answers come in"));
+    // S cannot open a connection to H.
+    let lh = listen(&mut sim, H, 22);
+    let c2 = connect(&mut sim, S, SocketAddrV4::new(H_ADDR, 22));
+    sim.advance(Duration::from_secs(2));
+    assert_eq!(sim.stack(S).tcp_state(c2), Some(TcpState::SynSent));
+    assert!(sim.stack(H).accept(lh).is_err());
+    let l = ipt_out(&mut sim, R, "-nvxL FORWARD");
+    assert!(l.starts_with("Chain FORWARD (policy DROP 2 packets, 120 bytes)"), "{l}");
+    // Pings out work, the replies being ESTABLISHED.
+    let id = sim.stack(H).ping_open().unwrap();
+    let now = sim.now();
+    sim.stack(H).ping_send(id, S_ADDR, 1, 8, None, now).unwrap();
+    sim.advance(Duration::from_millis(100));
+    assert!(sim.stack(H).ping_recv(id).unwrap().is_some());
+}
