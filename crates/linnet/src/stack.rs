@@ -405,6 +405,7 @@ impl Stack {
             }
             self.neigh.flush_dev(ifindex);
             self.neigh_run_events(now);
+            self.nf_masq_device_event(ifindex);
         }
         Ok(())
     }
@@ -439,6 +440,7 @@ impl Stack {
             .ok_or(Errno::EADDRNOTAVAIL)?;
         let cidr = iface.addrs.remove(pos);
         self.fib_del_ifaddr(ifindex, cidr);
+        self.nf_masq_inet_event(addr);
         Ok(())
     }
 

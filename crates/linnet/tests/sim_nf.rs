@@ -651,11 +651,42 @@ fn a_stateful_router_firewall() {
     assert_eq!(sim.stack(S).tcp_state(c2), Some(TcpState::SynSent));
     assert!(sim.stack(H).accept(lh).is_err());
     let l = ipt_out(&mut sim, R, "-nvxL FORWARD");
-    assert!(l.starts_with("Chain FORWARD (policy DROP 2 packets, 120 bytes)"), "{l}");
+    assert!(
+        l.starts_with("Chain FORWARD (policy DROP 2 packets, 120 bytes)"),
+        "{l}"
+    );
     // Pings out work, the replies being ESTABLISHED.
     let id = sim.stack(H).ping_open().unwrap();
     let now = sim.now();
     sim.stack(H).ping_send(id, S_ADDR, 1, 8, None, now).unwrap();
     sim.advance(Duration::from_millis(100));
     assert!(sim.stack(H).ping_recv(id).unwrap().is_some());
+}
+
+#[test]
+fn masqueraded_connections_go_with_their_device() {
+    let mut sim = net(false);
+    ipt(&mut sim, R, "-t nat -A POSTROUTING -o eth1 -j MASQUERADE");
+    let l = listen(&mut sim, S, 80);
+    let c = connect(&mut sim, H, SocketAddrV4::new(S_ADDR, 80));
+    establish(&mut sim, H, c, S, l);
+    // And a connection not masqueraded: R's own ping to H.
+    let id = sim.stack(R).ping_open().unwrap();
+    let now = sim.now();
+    sim.stack(R).ping_send(id, H_ADDR, 1, 8, None, now).unwrap();
+    sim.advance(Duration::from_millis(50));
+    assert_eq!(ct_list(&mut sim, R).len(), 2);
+    let eth1 = sim.stack(R).ifindex_by_name("eth1").unwrap();
+    let now = sim.now();
+    sim.stack(R).set_link_up(eth1, false, now).unwrap();
+    let left = ct_list(&mut sim, R);
+    assert_eq!(left.len(), 1, "only the masqueraded one went: {left:?}");
+    assert_eq!(left[0].orig.proto, 1);
+    // Removing the address does the same.
+    sim.stack(R).set_link_up(eth1, true, now).unwrap();
+    let c = connect(&mut sim, H, SocketAddrV4::new(S_ADDR, 80));
+    establish(&mut sim, H, c, S, l);
+    assert_eq!(ct_list(&mut sim, R).len(), 2);
+    sim.stack(R).del_addr(eth1, R_WAN).unwrap();
+    assert_eq!(ct_list(&mut sim, R).len(), 1);
 }

@@ -288,6 +288,8 @@ pub struct Conn {
     fin_dir: Option<Dir>,
     /// Packets and bytes per direction.
     pub counters: [(u64, u64); 2],
+    /// The output device MASQUERADE took the address of (0: none). Linux: `nat.masq_index`.
+    pub masq_ifindex: u32,
     gen: u16,
 }
 
@@ -479,6 +481,19 @@ impl Conntrack {
         self.count -= 1;
     }
 
+    /// Remove every connection `pred` selects; returns how many.
+    /// Linux: `nf_ct_iterate_cleanup_net`.
+    pub fn remove_if(&mut self, mut pred: impl FnMut(&Conn) -> bool) -> usize {
+        let mut n = 0;
+        for s in 0..self.slots.len() {
+            if self.slots[s].as_ref().is_some_and(&mut pred) {
+                self.remove(s as u32);
+                n += 1;
+            }
+        }
+        n
+    }
+
     /// Forget every connection.
     pub fn flush(&mut self) {
         for s in 0..self.slots.len() {
@@ -589,6 +604,7 @@ impl Conntrack {
             tcp: None,
             fin_dir: None,
             counters: [(0, 0); 2],
+            masq_ifindex: 0,
             gen: self.gens[slot as usize],
         });
         self.count += 1;

@@ -360,6 +360,28 @@ impl Stack {
         }
     }
 
+    /// A device went down: forget the connections masqueraded through it, whose address
+    /// may not come back. Linux: `masq_device_event` (nf_nat_masquerade.c).
+    pub(crate) fn nf_masq_device_event(&mut self, ifindex: u32) {
+        if self.nf.ct.is_empty() {
+            return;
+        }
+        self.nf.ct.remove_if(|c| c.masq_ifindex == ifindex);
+        self.nf.refresh_ct();
+    }
+
+    /// An address was removed: forget the connections masqueraded to it.
+    /// Linux: `masq_inet_event` (nf_nat_masquerade.c).
+    pub(crate) fn nf_masq_inet_event(&mut self, addr: Ipv4Addr) {
+        if self.nf.ct.is_empty() {
+            return;
+        }
+        self.nf
+            .ct
+            .remove_if(|c| c.masq_ifindex != 0 && c.tuple[1].dst == addr);
+        self.nf.refresh_ct();
+    }
+
     /// LOCAL_OUT for a datagram `ip_send` built, routed by `rt`: run the hook, and route
     /// again if destination NAT moved it. Linux: `__ip_local_out` → `NF_INET_LOCAL_OUT` and
     /// `ip_route_me_harder`.
@@ -486,6 +508,11 @@ impl Stack {
             }
             if !nat::nf_nat_setup_info(&mut self.nf.ct, r, range, mtype) {
                 return HookVerdict::Drop(DropReason::NfConntrackDrop);
+            }
+            if matches!(action, Some(NatAction::Masquerade(_))) {
+                if let Some(c) = self.nf.ct.get_mut(r) {
+                    c.masq_ifindex = out_if;
+                }
             }
         }
         if let Some(c) = self.nf.ct.get(r) {
