@@ -7,6 +7,7 @@
 //! - [`ip`]: IPv4 receive (`ip_rcv`), local delivery, forwarding (`ip_forward`), output,
 //!   routing tables, rules and route cache (`fib_lookup`), ICMP.
 //! - [`qdisc`]: egress queueing disciplines on each device.
+//! - [`netfilter`]: the IPv4 hooks, filter and nat tables (iptables syntax), conntrack, NAT.
 //! - [`control`]: the netlink analogue, typed requests and responses served by the daemon.
 //! - [`netns`]: Linux network namespaces (via `ip netns`) for tests and demos.
 //!

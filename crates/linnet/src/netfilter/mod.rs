@@ -18,7 +18,7 @@
 //! NAT (PRE_ROUTING, LOCAL_OUT), the filter table (LOCAL_IN, FORWARD, LOCAL_OUT), source NAT
 //! (POST_ROUTING, LOCAL_IN) and conntrack confirmation (POST_ROUTING, LOCAL_IN).
 //!
-//! Cost when unused: each hook site tests one `bool` ([`Netfilter::active`]), true only
+//! Cost when unused: each hook site tests one `bool` ([`Netfilter::is_active`]), true only
 //! while some table has a rule (or a DROP policy) or conntrack is needed (a nat rule, a
 //! `--ctstate` match, or connections still tracked).
 //!
