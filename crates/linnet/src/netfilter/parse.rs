@@ -800,19 +800,21 @@ fn parse_proto(v: &str) -> Result<Option<u8>, NfError> {
     }))
 }
 
+/// Service names iptables would find in /etc/services (a fixed subset: no file is read).
+const SERVICES: [(&str, u16); 9] = [
+    ("ftp", 21),
+    ("ssh", 22),
+    ("telnet", 23),
+    ("smtp", 25),
+    ("domain", 53),
+    ("http", 80),
+    ("ntp", 123),
+    ("https", 443),
+    ("www", 80),
+];
+
 fn parse_port(v: &str) -> Result<u16, NfError> {
-    let known = [
-        ("ftp", 21),
-        ("ssh", 22),
-        ("telnet", 23),
-        ("smtp", 25),
-        ("domain", 53),
-        ("http", 80),
-        ("www", 80),
-        ("ntp", 123),
-        ("https", 443),
-    ];
-    if let Some((_, p)) = known.iter().find(|(n, _)| *n == v) {
+    if let Some((_, p)) = SERVICES.iter().find(|(n, _)| *n == v) {
         return Ok(*p);
     }
     v.parse::<u16>()
@@ -1159,8 +1161,16 @@ pub fn rule_spec(table: &Table, r: &Rule) -> String {
 }
 
 /// The "extra" column of `iptables -L`. Linux userspace: each extension's `print`.
-fn rule_extra(r: &Rule) -> String {
+fn rule_extra(r: &Rule, numeric: bool) -> String {
     let m = &r.m;
+    // Without -n, single ports print as service names where iptables's /etc/services has them.
+    let port_text = |r: &PortRange| match (numeric, r.lo == r.hi) {
+        (false, true) => SERVICES
+            .iter()
+            .find(|(_, p)| *p == r.lo)
+            .map_or_else(|| r.lo.to_string(), |(n, _)| (*n).to_string()),
+        _ => range_text(r),
+    };
     let mut s = String::new();
     let pn = m.proto.map_or("tcp".to_string(), |p| proto_name(p.0));
     if m.sport.is_some() || m.dport.is_some() || m.tcp_flags.is_some() {
@@ -1172,7 +1182,7 @@ fn rule_extra(r: &Rule) -> String {
                     s,
                     " {name}{plural}:{}{}",
                     if *inv { "!" } else { "" },
-                    range_text(r)
+                    port_text(r)
                 );
             }
         }
@@ -1335,8 +1345,9 @@ pub fn list_chains(t: &Table, c: &Command) -> Result<String, NfError> {
                 };
                 let _ = write!(line, "{:<6} {:<7} ", dev(&r.m.in_if), dev(&r.m.out_if));
             }
+            let any = if c.numeric { "0.0.0.0/0" } else { "anywhere" };
             let addr = |a: &Option<AddrMatch>| {
-                a.as_ref().map_or("0.0.0.0/0".to_string(), |a| {
+                a.as_ref().map_or(any.to_string(), |a| {
                     let base = if a.prefix == 32 {
                         a.addr.to_string()
                     } else {
@@ -1346,7 +1357,7 @@ pub fn list_chains(t: &Table, c: &Command) -> Result<String, NfError> {
                 })
             };
             let _ = write!(line, "{:<20} {:<20} ", addr(&r.m.src), addr(&r.m.dst));
-            line.push_str(&rule_extra(r));
+            line.push_str(&rule_extra(r, c.numeric));
             out.push_str(line.trim_end());
             out.push('\n');
         }
@@ -2042,6 +2053,13 @@ mod tests {
             "Chain INPUT (policy ACCEPT)\ntarget     prot opt source               destination\nACCEPT     tcp  --  0.0.0.0/0            0.0.0.0/0            tcp dpt:22\nweb        all  --  192.0.2.7            0.0.0.0/0\n"
         ), "{l}");
         assert!(l.contains("\nChain web (1 references)\n"), "{l}");
+        let named = ok(&mut s, "-L INPUT");
+        assert!(
+            named.contains(
+                "\nACCEPT     tcp  --  anywhere             anywhere             tcp dpt:ssh\n"
+            ),
+            "{named}"
+        );
         let v = ok(&mut s, "-nvL INPUT --line-numbers");
         assert!(
             v.starts_with(
