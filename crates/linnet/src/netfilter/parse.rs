@@ -100,6 +100,8 @@ pub enum Op {
     Policy,
     /// `-C chain rule`: does the rule exist?
     Check,
+    /// `-E old new`: rename a user-defined chain.
+    Rename,
 }
 
 /// A parsed command line.
@@ -141,6 +143,7 @@ fn op_flag(op: &Op) -> &'static str {
         Op::DeleteChain => "-X",
         Op::Policy => "-P",
         Op::Check => "-C",
+        Op::Rename => "-E",
     }
 }
 
@@ -275,8 +278,12 @@ pub fn parse_command<S: AsRef<str>>(argv: &[S]) -> Result<Command, NfError> {
                         }
                     }
                 }
-                "-P" | "--policy" => {
-                    set_op(Op::Policy)?;
+                "-P" | "--policy" | "-E" | "--rename-chain" => {
+                    set_op(if matches!(f, "-P" | "--policy") {
+                        Op::Policy
+                    } else {
+                        Op::Rename
+                    })?;
                     c.chain = Some(need(i, f)?.to_string());
                     i += 1;
                     c.policy = Some(need(i, f)?.to_string());
@@ -1629,6 +1636,22 @@ pub fn run_on_table(t: &mut Table, c: &Command) -> Result<String, NfError> {
             }
             Ok(String::new())
         }
+        Op::Rename => {
+            let ci = t.chain_or_err(chain.unwrap_or(""))?;
+            let new = c.policy.as_deref().unwrap_or("");
+            if t.chains[ci].hook.is_some() {
+                return Err(NfError::new(
+                    "iptables: Invalid argument. Run `dmesg' for more information.",
+                ));
+            }
+            check_chain_name(new)?;
+            if t.chain_index(new).is_some() {
+                return Err(NfError::new("iptables: File exists."));
+            }
+            // Jumps hold the chain's index, so they follow the new name.
+            t.chains[ci].name = new.to_string();
+            Ok(String::new())
+        }
         Op::Policy => {
             let name = chain.unwrap_or("");
             let ci = t.chain_or_err(name)?;
@@ -1976,6 +1999,10 @@ mod tests {
         );
         ok(&mut s, "-N y");
         ok(&mut s, "-A x -j y");
+        ok(&mut s, "-E y z");
+        assert!(ok(&mut s, "-S x").contains("-A x -j z\n"));
+        assert_eq!(err(&mut s, "-E z x"), "iptables: File exists.");
+        ok(&mut s, "-E z y");
         assert_eq!(
             err(&mut s, "-A y -j x"),
             "iptables: Too many levels of symbolic links."
