@@ -160,6 +160,36 @@ fn linnet_filters_and_nats_for_linux_hosts() {
         &["iptables", "-t", "nat", "-nvL", "POSTROUTING"],
     ));
     assert!(nat.contains("MASQUERADE"), "{nat}");
+    // ICMP through NAT: ping works (identifier translated), and W's port unreachable for a
+    // masqueraded UDP datagram comes back to L translated well enough (inner header, ICMP
+    // checksum) for L's kernel to hand ECONNREFUSED to the socket.
+    let out = ok(l
+        .exec(&["ping", "-c", "2", "-i", "0.2", "-W", "2", "198.51.100.1"])
+        .unwrap());
+    assert!(out.contains("2 received"), "{out}");
+    if have("python3") {
+        let py = r#"
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(3)
+s.connect(("198.51.100.1", 9))
+s.send(b"anyone?")
+try:
+    s.recv(100)
+    print("answer")
+except ConnectionRefusedError:
+    print("refused")
+except socket.timeout:
+    print("timeout")
+"#;
+        let o = l.exec(&["python3", "-c", py]).unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&o.stdout).trim(),
+            "refused",
+            "{}",
+            text(&o)
+        );
+    }
 
     // --- DNAT: port 8081 of Linnet's WAN address forwards to L's port 80. ---
     ipt(
