@@ -64,6 +64,8 @@ const WORDS: &[&str] = &[
     "state",
     "multiport",
     "limit",
+    "comment",
+    "--comment",
     "--ctstate",
     "--state",
     "NEW,ESTABLISHED",

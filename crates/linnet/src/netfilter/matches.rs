@@ -309,6 +309,8 @@ pub struct RuleMatch {
     pub multiport: Option<(MultiportKind, Vec<PortRange>, bool)>,
     /// `-m limit`.
     pub limit: Option<Limit>,
+    /// `-m comment --comment TEXT` (matches everything; for people).
+    pub comment: Option<String>,
 }
 
 /// The packet's context at a hook: devices and conntrack state.

@@ -65,6 +65,7 @@ fn rule_option_arity(w: &str) -> Option<usize> {
         | "--log-level"
         | "--to-source"
         | "--to-destination"
+        | "--comment"
         | "--to-ports"
         | "--to" => 1,
         "--tcp-flags" => 2,
@@ -410,17 +411,17 @@ pub fn parse_rule<S: AsRef<str>>(table: &Table, words: &[S]) -> Result<Rule, NfE
             "-m" | "--match" => {
                 no_invert(opt)?;
                 match val {
-                    "tcp" | "udp" | "icmp" | "conntrack" | "state" | "multiport" | "limit" => {
-                        loaded.push(match val {
-                            "tcp" => "tcp",
-                            "udp" => "udp",
-                            "icmp" => "icmp",
-                            "conntrack" => "conntrack",
-                            "state" => "state",
-                            "multiport" => "multiport",
-                            _ => "limit",
-                        })
-                    }
+                    "tcp" | "udp" | "icmp" | "conntrack" | "state" | "multiport" | "limit"
+                    | "comment" => loaded.push(match val {
+                        "tcp" => "tcp",
+                        "udp" => "udp",
+                        "icmp" => "icmp",
+                        "conntrack" => "conntrack",
+                        "state" => "state",
+                        "multiport" => "multiport",
+                        "comment" => "comment",
+                        _ => "limit",
+                    }),
                     _ => {
                         return Err(NfError::param(format!(
                             "Couldn't load match `{val}':No such file or directory"
@@ -519,6 +520,19 @@ pub fn parse_rule<S: AsRef<str>>(table: &Table, words: &[S]) -> Result<Rule, NfE
                     return Err(NfError::param("too many ports specified"));
                 }
                 m.multiport = Some((kind, ports, inv));
+                consumed = 2;
+            }
+            "--comment" => {
+                no_invert(opt)?;
+                if !loaded.contains(&"comment") {
+                    return Err(NfError::param(format!("unknown option \"{opt}\"")));
+                }
+                if val.len() > 255 {
+                    return Err(NfError::param(
+                        "COMMENT must be shorter than 256 characters",
+                    ));
+                }
+                m.comment = Some(val.to_string());
                 consumed = 2;
             }
             "--limit" | "--limit-burst" => {
@@ -1129,6 +1143,9 @@ pub fn rule_spec(table: &Table, r: &Rule) -> String {
             let _ = write!(s, " --limit-burst {}", l.burst);
         }
     }
+    if let Some(c) = &m.comment {
+        let _ = write!(s, " -m comment --comment {}", quote(c));
+    }
     match &r.target {
         Target::None => {}
         Target::Jump(j) => {
@@ -1234,6 +1251,9 @@ fn rule_extra(r: &Rule, numeric: bool) -> String {
     }
     if let Some(l) = &m.limit {
         let _ = write!(s, "limit: avg {} burst {} ", rate_text(l), l.burst);
+    }
+    if let Some(c) = &m.comment {
+        let _ = write!(s, "/* {c} */ ");
     }
     match &r.target {
         Target::Reject(w) => {
@@ -1904,6 +1924,7 @@ mod tests {
             "-A INPUT -m state --state INVALID -j DROP",
             "-A INPUT -p tcp -m multiport --dports 80,443,8000:8080 -j ACCEPT",
             "-A INPUT -m limit --limit 5/min --limit-burst 10 -j ACCEPT",
+            "-A INPUT -p tcp -m tcp --dport 22 -m comment --comment \"ssh from anywhere\" -j ACCEPT",
             "-A INPUT -p tcp -j REJECT --reject-with tcp-reset",
             "-A FORWARD -o eth1 -j REJECT --reject-with icmp-port-unreachable",
         ];
