@@ -631,6 +631,11 @@ impl Conntrack {
         if p.proto == proto::ICMP && icmp_is_error(p.icmp_type) {
             return self.icmp_error_message(p, data);
         }
+        if p.proto == proto::TCP && !tcp_valid_flags(p.tcp_flags) {
+            // NULL, XMAS, SYN+FIN... Linux: tcp_error.
+            self.stats.invalid += 1;
+            return Err(CtError::Invalid);
+        }
         let t = pkt_tuple(p);
         if p.proto == proto::ICMP && icmp_reply_type(p.icmp_type).is_none() {
             self.stats.invalid += 1;
@@ -796,6 +801,29 @@ pub fn pkt_tuple(p: &PktInfo) -> Tuple {
     }
 }
 
+/// Whether a flag combination is one TCP can send (PSH, ECE and CWR aside).
+/// Linux: `tcp_valid_flags` in nf_conntrack_proto_tcp.c.
+fn tcp_valid_flags(flags: u8) -> bool {
+    const FIN: u8 = 0x01;
+    const SYN: u8 = 0x02;
+    const RST: u8 = 0x04;
+    const ACK: u8 = 0x10;
+    const URG: u8 = 0x20;
+    let f = flags & (FIN | SYN | RST | ACK | URG);
+    [
+        SYN,
+        SYN | URG,
+        SYN | ACK,
+        RST,
+        RST | ACK,
+        FIN | ACK,
+        FIN | ACK | URG,
+        ACK,
+        ACK | URG,
+    ]
+    .contains(&f)
+}
+
 /// Whether a TCP segment may start tracking: a SYN, or with loose pick-up
 /// (`nf_conntrack_tcp_loose`, on by default) a plain ACK of a connection already running.
 /// Linux: `tcp_new`.
@@ -910,6 +938,14 @@ mod tests {
         assert_eq!(ct.get(r).unwrap().tcp, Some(TcpCtState::TimeWait));
         assert_eq!(ct.get(r).unwrap().expires, t + Duration::from_secs(120));
         assert_eq!(ct.len(), 1);
+        // Flag combinations TCP never sends are INVALID, whatever the connection.
+        for bad in [0x00, 0x03, 0x29, 0x01, 0x06] {
+            assert_eq!(
+                ct.nf_conntrack_in(&pkt(A, B, 1000, 80, bad), &[], t),
+                Err(CtError::Invalid),
+                "flags {bad:#x}"
+            );
+        }
         // A SYN-ACK or RST with no connection is INVALID; so is a bare FIN.
         assert_eq!(
             ct.nf_conntrack_in(&pkt(B, A, 81, 1000, 0x12), &[], t),
