@@ -1674,10 +1674,10 @@ pub fn run_on_table(t: &mut Table, c: &Command) -> Result<String, NfError> {
         }
         Op::Policy => {
             let name = chain.unwrap_or("");
-            let ci = t.chain_or_err(name)?;
-            if t.chains[ci].hook.is_none() {
-                return Err(NfError::new("iptables: Bad built-in chain name."));
-            }
+            let ci = t
+                .chain_index(name)
+                .filter(|&ci| t.chains[ci].hook.is_some())
+                .ok_or_else(|| NfError::new("iptables: Bad built-in chain name."))?;
             let p = match c.policy.as_deref() {
                 Some("ACCEPT") => Policy::Accept,
                 Some("DROP") => Policy::Drop,
