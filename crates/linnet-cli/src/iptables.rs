@@ -10,7 +10,7 @@ use std::io::Read;
 
 fn answer(resp: Response) -> Result<u8, Failure> {
     match resp {
-        Response::Text { text } => {
+        Response::NfText { text } => {
             print!("{text}");
             Ok(0)
         }

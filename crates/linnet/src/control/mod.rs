@@ -263,7 +263,7 @@ pub enum Response {
         message: String,
     },
     /// Text to print (iptables listings, iptables-save).
-    Text {
+    NfText {
         /// The text.
         text: String,
     },

@@ -19,7 +19,7 @@ fn nf_error(e: crate::netfilter::NfError) -> Response {
 /// `iptables ARGS...`: run it, answer with what it prints.
 pub(crate) fn iptables(stack: &mut Stack, argv: &[String], now: Instant) -> Response {
     match stack.iptables(argv, now) {
-        Ok(text) => Response::Text { text },
+        Ok(text) => Response::NfText { text },
         Err(e) => nf_error(e),
     }
 }
@@ -27,7 +27,7 @@ pub(crate) fn iptables(stack: &mut Stack, argv: &[String], now: Instant) -> Resp
 /// `iptables-save [-t table]`.
 pub(crate) fn iptables_save(stack: &Stack, table: Option<&str>) -> Response {
     match stack.iptables_save(table) {
-        Ok(text) => Response::Text { text },
+        Ok(text) => Response::NfText { text },
         Err(e) => nf_error(e),
     }
 }
@@ -65,7 +65,7 @@ mod tests {
         );
         assert_eq!(
             r,
-            Response::Text {
+            Response::NfText {
                 text: String::new()
             }
         );
@@ -76,7 +76,7 @@ mod tests {
             },
             Instant::ZERO,
         ) {
-            Response::Text { text } => assert_eq!(
+            Response::NfText { text } => assert_eq!(
                 text,
                 "-P INPUT ACCEPT\n-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\n"
             ),
@@ -96,7 +96,7 @@ mod tests {
             other => panic!("{other:?}"),
         }
         let saved = match handle(&mut s, Request::IptablesSave { table: None }, Instant::ZERO) {
-            Response::Text { text } => text,
+            Response::NfText { text } => text,
             other => panic!("{other:?}"),
         };
         let mut t = Stack::default();
