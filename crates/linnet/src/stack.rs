@@ -22,7 +22,7 @@ use crate::ip::rtcache::RouteCache;
 use crate::ip::rules::FibRules;
 use crate::link::ethernet::eth_type_trans;
 use crate::link::{NeighEvent, NeighParams, NeighTable};
-use crate::qdisc::{Pfifo, Qdisc, QdiscStats};
+use crate::qdisc::{PfifoFast, Qdisc, QdiscStats};
 use crate::stats::{DropCounters, DropReason, IcmpStats, IpStats, Snmp, UdpStats};
 use crate::time::Instant;
 use crate::transport::ping::PingTable;
@@ -116,6 +116,8 @@ pub struct Interface {
     pub addrs: Vec<Ipv4Cidr>,
     /// The root egress qdisc.
     pub qdisc: Box<dyn Qdisc>,
+    /// Its handle (0 for the default `pfifo_fast` nobody named).
+    pub qdisc_handle: u32,
     /// Driver counters, reported by the runtime (the core's own for loopback).
     pub dev_stats: DeviceStats,
 }
@@ -273,7 +275,8 @@ impl Stack {
             up: true,
             kind: LinkKind::Loopback,
             addrs: Vec::new(),
-            qdisc: Box::new(Pfifo::default()),
+            qdisc: Box::new(PfifoFast::default()),
+            qdisc_handle: 0,
             dev_stats: DeviceStats::default(),
         });
         let lo = Ipv4Cidr::new(Ipv4Addr::LOCALHOST, 8).expect("valid prefix");
@@ -320,7 +323,8 @@ impl Stack {
             up: false,
             kind: LinkKind::Ether,
             addrs: Vec::new(),
-            qdisc: Box::new(Pfifo::default()),
+            qdisc: Box::new(PfifoFast::default()),
+            qdisc_handle: 0,
             dev_stats: DeviceStats::default(),
         });
         ifindex
@@ -585,7 +589,20 @@ impl Stack {
     /// Whether frames wait in a qdisc or the loopback backlog (the caller should run
     /// [`Stack::poll`] and drain [`Stack::take_tx`] now).
     pub fn has_pending_tx(&self) -> bool {
-        self.loopback.pending() > 0 || self.ifaces.iter().any(|i| !i.qdisc.is_empty())
+        self.loopback.pending() > 0
+            || self
+                .ifaces
+                .iter()
+                .any(|i| !i.qdisc.is_empty() && i.qdisc.next_deadline().is_none())
+    }
+
+    /// When a qdisc that holds packets back (shaping, delay) releases the next one; drivers
+    /// fold it into their sleep after draining [`Stack::take_tx`]. Linux: `qdisc_watchdog`.
+    pub fn tx_deadline(&self) -> Option<Instant> {
+        self.ifaces
+            .iter()
+            .filter_map(|i| i.qdisc.next_deadline())
+            .min()
     }
 
     /// The next frame `ifindex` should transmit. Linux: `qdisc_restart` → `dequeue_skb`.
