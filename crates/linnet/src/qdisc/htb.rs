@@ -414,7 +414,7 @@ impl Qdisc for Htb {
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        if self.stats.qlen == 0 {
+        if self.stats().qlen == 0 {
             return None;
         }
         self.wake
@@ -435,8 +435,20 @@ impl Qdisc for Htb {
         out
     }
 
+    /// Queue lengths are the direct queue's and the leaves' (children may drop inside).
     fn stats(&self) -> QdiscStats {
-        self.stats
+        let mut qlen = self.direct.len() as u64;
+        let mut backlog_bytes: u64 = self.direct.iter().map(|b| b.len() as u64).sum();
+        for l in self.classes.iter().filter_map(|c| c.leaf.as_ref()) {
+            let st = l.qdisc.stats();
+            qlen += st.qlen;
+            backlog_bytes += st.backlog_bytes;
+        }
+        QdiscStats {
+            qlen,
+            backlog_bytes,
+            ..self.stats
+        }
     }
 
     fn dump(&self) -> String {
@@ -608,7 +620,14 @@ impl Qdisc for Htb {
                     parent: c.parent,
                     leaf: c.leaf.as_ref().map(|l| l.handle),
                     params,
-                    stats: c.stats,
+                    stats: match c.leaf.as_ref().map(|l| l.qdisc.stats()) {
+                        Some(l) => QdiscStats {
+                            qlen: l.qlen,
+                            backlog_bytes: l.backlog_bytes,
+                            ..c.stats
+                        },
+                        None => c.stats,
+                    },
                     xstats: format!(
                         "lended: {} borrowed: {} giants: 0\n tokens: {} ctokens: {}",
                         c.lends,

@@ -131,8 +131,17 @@ impl Qdisc for Prio {
             .collect()
     }
 
+    /// Queue lengths are the bands' (children may drop inside).
     fn stats(&self) -> QdiscStats {
-        self.stats
+        let (qlen, backlog_bytes) = self.bands.iter().fold((0, 0), |(q, b), s| {
+            let st = s.qdisc.stats();
+            (q + st.qlen, b + st.backlog_bytes)
+        });
+        QdiscStats {
+            qlen,
+            backlog_bytes,
+            ..self.stats
+        }
     }
 
     fn dump(&self) -> String {

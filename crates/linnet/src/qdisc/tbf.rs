@@ -153,7 +153,7 @@ impl Qdisc for Tbf {
         match self.child.qdisc.enqueue(buf, now) {
             Ok(()) => {
                 self.stats.enqueued(len);
-                if self.stats.qlen == 1 {
+                if self.child.qdisc.len() == 1 {
                     self.wake = None;
                 }
                 Ok(())
@@ -209,7 +209,7 @@ impl Qdisc for Tbf {
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        if self.stats.qlen == 0 {
+        if self.child.qdisc.is_empty() {
             return None;
         }
         self.wake
@@ -224,8 +224,15 @@ impl Qdisc for Tbf {
         self.child.qdisc.reset()
     }
 
+    /// Queue lengths are the child's (it may drop inside, as fq_codel does). Linux:
+    /// `qdisc_tree_reduce_backlog` keeps the parent's in step.
     fn stats(&self) -> QdiscStats {
-        self.stats
+        let c = self.child.qdisc.stats();
+        QdiscStats {
+            qlen: c.qlen,
+            backlog_bytes: c.backlog_bytes,
+            ..self.stats
+        }
     }
 
     fn dump(&self) -> String {
