@@ -48,6 +48,8 @@ pub struct Meta {
     pub mark: u32,
     /// When the packet was received or queued (Linux: `skb->tstamp`).
     pub timestamp: Instant,
+    /// The TCP socket that sent it, for TCP Small Queues (Linux: `skb->sk`).
+    pub sk: Option<crate::socket::SockId>,
 }
 
 /// A packet buffer with headroom, tailroom and header offsets.

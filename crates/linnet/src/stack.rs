@@ -226,6 +226,7 @@ pub struct Stack {
     pub(crate) frags: crate::ip::reassembly::FragTable,
     pub(crate) pmtu: crate::ip::pmtu::PmtuCache,
     pub(crate) frag_scratch: Vec<PacketBuf>,
+    pub(crate) tsq: crate::transport::tcp::tsq::TsqTable,
 }
 
 impl Default for Stack {
@@ -266,6 +267,7 @@ impl Stack {
             frags: crate::ip::reassembly::FragTable::new(ipfrag),
             pmtu: crate::ip::pmtu::PmtuCache::new(pmtu),
             frag_scratch: Vec::new(),
+            tsq: Default::default(),
         };
         s.ifaces.push(Interface {
             ifindex: LOOPBACK_IFINDEX,
@@ -535,6 +537,7 @@ impl Stack {
     pub fn receive(&mut self, ifindex: u32, mut buf: PacketBuf, now: Instant) {
         buf.meta.ifindex = ifindex;
         buf.meta.timestamp = now;
+        buf.meta.sk = None;
         let Some(iface) = self.iface(ifindex) else {
             return self.drop_pkt(buf, DropReason::DevReady);
         };
@@ -607,7 +610,9 @@ impl Stack {
 
     /// The next frame `ifindex` should transmit. Linux: `qdisc_restart` → `dequeue_skb`.
     pub fn take_tx(&mut self, ifindex: u32, now: Instant) -> Option<PacketBuf> {
-        self.iface_mut(ifindex)?.qdisc.dequeue(now)
+        let buf = self.iface_mut(ifindex)?.qdisc.dequeue(now);
+        self.qdisc_dequeued(ifindex, buf.as_ref(), now);
+        buf
     }
 
     /// Queue a frame (link header at the data start) on a device's qdisc; on the loopback
@@ -628,13 +633,19 @@ impl Stack {
             self.drop_pkt(buf, DropReason::DevReady);
             return Err(Errno::ENETDOWN);
         }
-        let res = if iface.kind == LinkKind::Loopback {
+        let (sk, len, lo) = (buf.meta.sk, buf.len(), iface.kind == LinkKind::Loopback);
+        let res = if lo {
             self.loopback.xmit(buf)
         } else {
             iface.qdisc.enqueue(buf, now)
         };
         match res {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                if !lo {
+                    self.tsq_charge(sk, ifindex, len);
+                }
+                Ok(())
+            }
             Err(buf) => {
                 self.drop_pkt(buf, DropReason::QdiscDrop);
                 Err(Errno::ENOBUFS)

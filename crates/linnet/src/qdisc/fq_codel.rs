@@ -120,6 +120,8 @@ pub struct FqCodel {
     pub maxpacket: usize,
     /// Packets CoDel dropped.
     pub codel_drops: u64,
+    /// Dropped packets waiting for [`Qdisc::take_dropped`].
+    dropped: Vec<PacketBuf>,
 }
 
 impl FqCodel {
@@ -150,6 +152,7 @@ impl FqCodel {
             new_flow_count: 0,
             maxpacket: 0,
             codel_drops: 0,
+            dropped: Vec::new(),
         })
     }
 
@@ -274,7 +277,7 @@ impl FqCodel {
                     }
                     self.codel_drops += 1;
                     self.stats.drops += 1;
-                    drop(b);
+                    self.keep_dropped(b);
                     let (next, ok) = self.dodequeue(idx, now);
                     match next {
                         None => {
@@ -298,7 +301,7 @@ impl FqCodel {
             } else {
                 self.codel_drops += 1;
                 self.stats.drops += 1;
-                drop(b);
+                self.keep_dropped(b);
                 let (next, _) = self.dodequeue(idx, now);
                 match next {
                     Some(n) => b = n,
@@ -330,6 +333,13 @@ impl FqCodel {
         v.count = count;
         v.lastcount = count;
         v.drop_next = dn;
+    }
+
+    /// Hold a CoDel-dropped packet for the stack (bounded).
+    fn keep_dropped(&mut self, b: PacketBuf) {
+        if self.dropped.len() < super::MAX_DROPPED_KEPT {
+            self.dropped.push(b);
+        }
     }
 
     fn delivered(&mut self, mut b: PacketBuf, now: Instant) -> Option<PacketBuf> {
@@ -434,7 +444,7 @@ impl Qdisc for FqCodel {
         self.stats.backlog_bytes = 0;
         self.new_flows.clear();
         self.old_flows.clear();
-        let mut out = Vec::new();
+        let mut out: Vec<PacketBuf> = self.dropped.drain(..).collect();
         for f in self.flows.iter_mut() {
             out.extend(f.queue.drain(..));
             f.backlog = 0;
@@ -484,6 +494,10 @@ impl Qdisc for FqCodel {
     fn change(&mut self, args: &[String]) -> Result<(), TcError> {
         self.p = Params::parse(args, self.p, false)?;
         Ok(())
+    }
+
+    fn take_dropped(&mut self) -> Option<PacketBuf> {
+        self.dropped.pop()
     }
 }
 

@@ -640,6 +640,13 @@ impl Qdisc for Htb {
             .collect()
     }
 
+    fn take_dropped(&mut self) -> Option<PacketBuf> {
+        self.classes
+            .iter_mut()
+            .filter_map(|c| c.leaf.as_mut())
+            .find_map(|l| l.qdisc.take_dropped())
+    }
+
     fn filters_mut(&mut self) -> Option<&mut Vec<Filter>> {
         Some(&mut self.filters)
     }

@@ -236,6 +236,15 @@ pub trait Qdisc: Send + std::fmt::Debug {
     fn filters(&self) -> &[Filter] {
         &[]
     }
+
+    /// A packet the qdisc dropped inside during a dequeue (CoDel), for the stack to count,
+    /// uncharge from its socket and recycle. Linux: `qdisc_drop` → `kfree_skb` from dequeue.
+    fn take_dropped(&mut self) -> Option<PacketBuf> {
+        None
+    }
 }
+
+/// Most packets a qdisc keeps for [`Qdisc::take_dropped`]; beyond, they are freed at once.
+pub const MAX_DROPPED_KEPT: usize = 256;
 
 pub(crate) use units::tc_err;

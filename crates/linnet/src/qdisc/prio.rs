@@ -201,6 +201,10 @@ impl Qdisc for Prio {
             .collect()
     }
 
+    fn take_dropped(&mut self) -> Option<PacketBuf> {
+        self.bands.iter_mut().find_map(|b| b.qdisc.take_dropped())
+    }
+
     fn filters_mut(&mut self) -> Option<&mut Vec<Filter>> {
         Some(&mut self.filters)
     }

@@ -268,6 +268,10 @@ impl Qdisc for Tbf {
         vec![(1, &self.child)]
     }
 
+    fn take_dropped(&mut self) -> Option<PacketBuf> {
+        self.child.qdisc.take_dropped()
+    }
+
     fn child_mut(&mut self, minor: u32) -> Option<&mut Slot> {
         (minor == 1).then_some(&mut self.child)
     }
