@@ -177,6 +177,12 @@ pub enum Request {
         /// New value.
         value: Option<String>,
     },
+    /// A `tc` command as words (`qdisc add dev eth0 root netem delay 50ms`), parsed by the
+    /// stack so every client reports the same errors.
+    Tc {
+        /// The words after `tc`.
+        args: Vec<String>,
+    },
 }
 
 /// A response from the daemon.
@@ -241,6 +247,11 @@ pub enum Response {
         errno: Option<i32>,
         /// What went wrong.
         message: String,
+    },
+    /// What a `tc ... show` lists.
+    Tc {
+        /// Qdiscs, classes or filters.
+        reply: crate::qdisc::tc::TcReply,
     },
 }
 
@@ -451,6 +462,14 @@ pub fn handle(stack: &mut Stack, req: Request, now: Instant) -> Response {
             key: Some(k),
             value,
         } => route::sysctl(stack, &k, value.as_deref()),
+        Request::Tc { args } => match stack.tc(&args, now) {
+            Ok(crate::qdisc::tc::TcReply::Done) => Response::Ok,
+            Ok(reply) => Response::Tc { reply },
+            Err(e) => Response::Error {
+                errno: Some(libc::EINVAL),
+                message: e.0,
+            },
+        },
     }
 }
 

@@ -945,4 +945,48 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn the_control_request_carries_tc_words() {
+        use crate::control::{handle, Request, Response};
+        let (mut s, _) = stack();
+        let req = Request::Tc {
+            args: "qdisc add dev eth0 root handle 1: netem delay 5ms"
+                .split_whitespace()
+                .map(String::from)
+                .collect(),
+        };
+        let json = serde_json::to_string(&req).unwrap();
+        assert_eq!(serde_json::from_str::<Request>(&json).unwrap(), req);
+        assert_eq!(handle(&mut s, req, Instant::ZERO), Response::Ok);
+        let show = Request::Tc {
+            args: vec!["qdisc".into(), "show".into()],
+        };
+        match handle(&mut s, show, Instant::ZERO) {
+            Response::Tc {
+                reply: TcReply::Qdiscs(q),
+            } => {
+                assert_eq!(
+                    q.iter().map(|x| x.kind.as_str()).collect::<Vec<_>>(),
+                    ["noqueue", "netem"]
+                );
+                assert_eq!(q[1].options, "limit 1000 delay 5ms");
+            }
+            r => panic!("{r:?}"),
+        }
+        let bad = Request::Tc {
+            args: vec![
+                "qdisc".into(),
+                "add".into(),
+                "dev".into(),
+                "eth0".into(),
+                "root".into(),
+                "sfq".into(),
+            ],
+        };
+        match handle(&mut s, bad, Instant::ZERO) {
+            Response::Error { message, .. } => assert!(message.contains("\"sfq\""), "{message}"),
+            r => panic!("{r:?}"),
+        }
+    }
 }
