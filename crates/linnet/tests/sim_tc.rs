@@ -19,7 +19,6 @@ use linnet::{Stack, StackConfig};
 use std::net::SocketAddrV4;
 use std::time::Duration;
 
-const A: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 const B: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
 
 fn pair(delay_ms: u64) -> Sim {

@@ -178,7 +178,7 @@ impl FqCodel {
             mix(u64::from_be_bytes(w[..8].try_into().expect("8 bytes")));
             mix(u64::from_be_bytes(w[8..].try_into().expect("8 bytes")));
         }
-        ((h >> 32) * self.flows.len() as u64 >> 32) as usize
+        (((h >> 32) * self.flows.len() as u64) >> 32) as usize
     }
 
     /// Make room: drop from the head of the flow with the largest backlog.
