@@ -634,6 +634,7 @@ impl Stack {
             return Err(Errno::ENETDOWN);
         }
         let (sk, len, lo) = (buf.meta.sk, buf.len(), iface.kind == LinkKind::Loopback);
+        let ours = buf.data().as_ptr() as usize;
         let res = if lo {
             self.loopback.xmit(buf)
         } else {
@@ -644,6 +645,14 @@ impl Stack {
                 if !lo {
                     self.tsq_charge(sk, ifindex, len);
                 }
+                Ok(())
+            }
+            Err(buf) if !lo && buf.data().as_ptr() as usize != ours => {
+                // Ours was queued and another dropped to make room (fq_codel's drop of the
+                // fattest flow). Linux: `NET_XMIT_CN`.
+                self.tsq_charge(sk, ifindex, len);
+                self.tsq_uncharge(&buf);
+                self.drop_pkt(buf, DropReason::QdiscDrop);
                 Ok(())
             }
             Err(buf) => {

@@ -989,4 +989,55 @@ mod tests {
             r => panic!("{r:?}"),
         }
     }
+
+    #[test]
+    fn a_throttled_root_sets_a_timer_instead_of_asking_to_be_polled() {
+        use crate::qdisc::cls::test_frame;
+        let (mut s, i) = stack();
+        let t0 = Instant::from_secs(1);
+        s.set_link_up(i, true, t0).unwrap();
+        tc(
+            &mut s,
+            "qdisc add dev eth0 root tbf rate 1mbit burst 2kb limit 10kb",
+        )
+        .unwrap();
+        for _ in 0..3 {
+            s.dev_queue_xmit(i, test_frame([1; 4], [2; 4], 17, 1, 2, 0, 1000), t0)
+                .unwrap();
+        }
+        assert!(s.take_tx(i, t0).is_some());
+        assert!(s.take_tx(i, t0).is_some());
+        assert!(s.take_tx(i, t0).is_none());
+        // Held back: no busy polling, a deadline instead (1000 bytes at 1 Mbit/s, less the
+        // 48 bytes of tokens left).
+        assert!(!s.has_pending_tx());
+        let t = s.tx_deadline().expect("a timer");
+        assert_eq!(t, t0 + std::time::Duration::from_micros(7616));
+        assert!(s.poll(t0).is_some_and(|p| p <= t));
+        assert!(s.take_tx(i, t).is_some());
+        assert_eq!(s.tx_deadline(), None);
+    }
+
+    #[test]
+    fn a_victim_dropped_for_room_does_not_fail_the_sender() {
+        use crate::qdisc::cls::test_frame;
+        use crate::stats::DropReason;
+        let (mut s, i) = stack();
+        let t0 = Instant::ZERO;
+        s.set_link_up(i, true, t0).unwrap();
+        tc(&mut s, "qdisc add dev eth0 root fq_codel limit 2").unwrap();
+        for _ in 0..2 {
+            s.dev_queue_xmit(i, test_frame([1; 4], [2; 4], 17, 1, 1, 0, 500), t0)
+                .unwrap();
+        }
+        // A third packet of another flow: the fat flow pays, the sender is told it went.
+        s.dev_queue_xmit(i, test_frame([1; 4], [2; 4], 17, 1, 2, 0, 600), t0)
+            .unwrap();
+        assert_eq!(s.drops().get(DropReason::QdiscDrop), 1);
+        let lens: Vec<usize> = std::iter::from_fn(|| s.take_tx(i, t0))
+            .map(|b| b.len())
+            .collect();
+        assert_eq!(lens.len(), 2);
+        assert!(lens.contains(&600));
+    }
 }

@@ -70,6 +70,9 @@ impl Stack {
             return false;
         };
         if bytes <= self.tsq_limit(id) {
+            if let Some(e) = self.tsq.map.get_mut(&id) {
+                e.deferred = false;
+            }
             return false;
         }
         if let Some(e) = self.tsq.map.get_mut(&id) {
@@ -98,17 +101,31 @@ impl Stack {
         let Some(id) = buf.meta.sk else {
             return;
         };
+        let resume = self.tsq.map.get(&id).is_some_and(|e| e.deferred);
+        self.tsq_uncharge(buf);
+        if resume {
+            if let Some(e) = self.tsq.map.get_mut(&id) {
+                e.deferred = false;
+                if e.bytes == 0 {
+                    self.tsq.map.remove(&id);
+                }
+            }
+            self.tcp_write_xmit(id, now);
+        }
+    }
+
+    /// Uncharge a packet without resuming its socket (the caller is inside the socket's own
+    /// transmit path, or the socket resumes at the next dequeue).
+    pub(crate) fn tsq_uncharge(&mut self, buf: &PacketBuf) {
+        let Some(id) = buf.meta.sk else {
+            return;
+        };
         let Some(e) = self.tsq.map.get_mut(&id) else {
             return;
         };
         e.bytes = e.bytes.saturating_sub(buf.len() + SEGMENT_TRUESIZE_EXTRA);
-        let resume = e.deferred;
-        e.deferred = false;
-        if e.bytes == 0 {
+        if e.bytes == 0 && !e.deferred {
             self.tsq.map.remove(&id);
-        }
-        if resume {
-            self.tcp_write_xmit(id, now);
         }
     }
 
