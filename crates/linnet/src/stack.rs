@@ -371,7 +371,11 @@ impl Stack {
                 } else {
                     i.dev_stats
                 },
-                qdisc: i.qdisc.kind().to_string(),
+                qdisc: if i.kind == LinkKind::Loopback {
+                    "noqueue".to_string()
+                } else {
+                    i.qdisc.kind().to_string()
+                },
                 qdisc_stats: i.qdisc.stats(),
             })
             .collect()
