@@ -11,6 +11,7 @@ mod ping;
 mod route;
 mod ss;
 mod sysctl;
+mod tc;
 
 use clap::Parser;
 use linnet::control::client::Client;
@@ -23,7 +24,7 @@ use std::process::ExitCode;
 #[command(
     name = "linnet",
     version,
-    after_help = "Commands:\n  ip [-s] [-j] link|addr|route|neigh [show]\n  ip link set [dev] DEV [up|down] [mtu N]\n  ip addr add|del ADDR/LEN dev DEV; ip addr flush dev DEV\n  ip neigh add|replace ADDR lladdr MAC dev DEV; ip neigh del ADDR dev DEV; ip neigh flush [dev DEV|all]\n  ip route [show [table T|all]] | add|replace|del ROUTE | get ADDR [from A] [iif D]\n  ip rule [show] | add|del [pref N] [from P] [to P] [iif D] [fwmark M] lookup T|blackhole|unreachable|prohibit\n  ss [-tuanlij]\n  sysctl [-a] [-n] [-w] net.ipv4.ip_forward[=1]\n  netstat -s\n  iptables [-t filter|nat] -A|-I|-D|-R|-L|-S|-F|-Z|-N|-X|-P ... (iptables syntax)\n  iptables-save [-t T]; iptables-restore [--noflush] < FILE\n  conntrack -L|-C\n  ping [-c count] [-i interval] [-s size] [-t ttl] [-W timeout] destination"
+    after_help = "Commands:\n  ip [-s] [-j] link|addr|route|neigh [show]\n  ip link set [dev] DEV [up|down] [mtu N]\n  ip addr add|del ADDR/LEN dev DEV; ip addr flush dev DEV\n  ip neigh add|replace ADDR lladdr MAC dev DEV; ip neigh del ADDR dev DEV; ip neigh flush [dev DEV|all]\n  ip route [show [table T|all]] | add|replace|del ROUTE | get ADDR [from A] [iif D]\n  ip rule [show] | add|del [pref N] [from P] [to P] [iif D] [fwmark M] lookup T|blackhole|unreachable|prohibit\n  ss [-tuanlij]\n  sysctl [-a] [-n] [-w] net.ipv4.ip_forward[=1]\n  netstat -s\n  iptables [-t filter|nat] -A|-I|-D|-R|-L|-S|-F|-Z|-N|-X|-P ... (iptables syntax)\n  iptables-save [-t T]; iptables-restore [--noflush] < FILE\n  conntrack -L|-C\n  tc [-s] [-j] qdisc|class|filter add|change|replace|del|show dev DEV [root|parent X:Y] [handle H|classid C] KIND ...\n  ping [-c count] [-i interval] [-s size] [-t ttl] [-W timeout] destination"
 )]
 struct Args {
     /// Control socket of the daemon.
@@ -65,6 +66,7 @@ fn run(args: Args) -> Result<u8, Failure> {
         "iptables-save" => iptables::run_save(rest, connect),
         "iptables-restore" => iptables::run_restore(rest, connect),
         "conntrack" => conntrack::run(rest, connect),
+        "tc" => tc::run(rest, connect),
         other => Err(Failure(
             format!("unknown command \"{other}\"; try \"linnet --help\""),
             2,

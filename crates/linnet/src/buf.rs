@@ -51,6 +51,8 @@ pub struct Meta {
     /// Connection tracking reference, 0 for none (Linux: `skb->_nfct`); see
     /// [`crate::netfilter::conntrack`].
     pub nfct: u32,
+    /// The TCP socket that sent it, for TCP Small Queues (Linux: `skb->sk`).
+    pub sk: Option<crate::socket::SockId>,
 }
 
 /// A packet buffer with headroom, tailroom and header offsets.

@@ -159,7 +159,7 @@ fn run(shared: Arc<Shared>, mut devices: Vec<Attached>) -> Stack {
         shared.waker.drain();
         let now = shared.clock.now();
         let mut busy = false;
-        let deadline;
+        let mut deadline;
         {
             let mut g = shared.stack.lock().unwrap_or_else(|e| e.into_inner());
             let Some(stack) = g.as_mut() else { break };
@@ -186,6 +186,9 @@ fn run(shared: Arc<Shared>, mut devices: Vec<Attached>) -> Stack {
                     }
                     stack.recycle(buf);
                 }
+            }
+            if let Some(t) = stack.tx_deadline() {
+                deadline = Some(deadline.map_or(t, |d| d.min(t)));
             }
             stack.take_wakers(&mut wakers);
         }

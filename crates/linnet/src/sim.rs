@@ -133,6 +133,9 @@ impl Sim {
         for p in self.ports.iter() {
             merge(p.dev.next_event());
         }
+        for s in self.stacks.iter() {
+            merge(s.tx_deadline());
+        }
         next
     }
 

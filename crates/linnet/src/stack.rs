@@ -22,7 +22,7 @@ use crate::ip::rtcache::RouteCache;
 use crate::ip::rules::FibRules;
 use crate::link::ethernet::eth_type_trans;
 use crate::link::{NeighEvent, NeighParams, NeighTable};
-use crate::qdisc::{Pfifo, Qdisc, QdiscStats};
+use crate::qdisc::{PfifoFast, Qdisc, QdiscStats};
 use crate::stats::{DropCounters, DropReason, IcmpStats, IpStats, Snmp, UdpStats};
 use crate::time::Instant;
 use crate::transport::ping::PingTable;
@@ -116,6 +116,8 @@ pub struct Interface {
     pub addrs: Vec<Ipv4Cidr>,
     /// The root egress qdisc.
     pub qdisc: Box<dyn Qdisc>,
+    /// Its handle (0 for the default `pfifo_fast` nobody named).
+    pub qdisc_handle: u32,
     /// Driver counters, reported by the runtime (the core's own for loopback).
     pub dev_stats: DeviceStats,
 }
@@ -225,6 +227,7 @@ pub struct Stack {
     pub(crate) pmtu: crate::ip::pmtu::PmtuCache,
     pub(crate) frag_scratch: Vec<PacketBuf>,
     pub(crate) nf: crate::netfilter::Netfilter,
+    pub(crate) tsq: crate::transport::tcp::tsq::TsqTable,
 }
 
 impl Default for Stack {
@@ -266,6 +269,7 @@ impl Stack {
             pmtu: crate::ip::pmtu::PmtuCache::new(pmtu),
             frag_scratch: Vec::new(),
             nf: crate::netfilter::Netfilter::default(),
+            tsq: Default::default(),
         };
         s.ifaces.push(Interface {
             ifindex: LOOPBACK_IFINDEX,
@@ -275,7 +279,8 @@ impl Stack {
             up: true,
             kind: LinkKind::Loopback,
             addrs: Vec::new(),
-            qdisc: Box::new(Pfifo::default()),
+            qdisc: Box::new(PfifoFast::default()),
+            qdisc_handle: 0,
             dev_stats: DeviceStats::default(),
         });
         let lo = Ipv4Cidr::new(Ipv4Addr::LOCALHOST, 8).expect("valid prefix");
@@ -322,7 +327,8 @@ impl Stack {
             up: false,
             kind: LinkKind::Ether,
             addrs: Vec::new(),
-            qdisc: Box::new(Pfifo::default()),
+            qdisc: Box::new(PfifoFast::default()),
+            qdisc_handle: 0,
             dev_stats: DeviceStats::default(),
         });
         ifindex
@@ -367,7 +373,11 @@ impl Stack {
                 } else {
                     i.dev_stats
                 },
-                qdisc: i.qdisc.kind().to_string(),
+                qdisc: if i.kind == LinkKind::Loopback {
+                    "noqueue".to_string()
+                } else {
+                    i.qdisc.kind().to_string()
+                },
                 qdisc_stats: i.qdisc.stats(),
             })
             .collect()
@@ -535,6 +545,7 @@ impl Stack {
     pub fn receive(&mut self, ifindex: u32, mut buf: PacketBuf, now: Instant) {
         buf.meta.ifindex = ifindex;
         buf.meta.timestamp = now;
+        buf.meta.sk = None;
         let Some(iface) = self.iface(ifindex) else {
             return self.drop_pkt(buf, DropReason::DevReady);
         };
@@ -589,12 +600,27 @@ impl Stack {
     /// Whether frames wait in a qdisc or the loopback backlog (the caller should run
     /// [`Stack::poll`] and drain [`Stack::take_tx`] now).
     pub fn has_pending_tx(&self) -> bool {
-        self.loopback.pending() > 0 || self.ifaces.iter().any(|i| !i.qdisc.is_empty())
+        self.loopback.pending() > 0
+            || self
+                .ifaces
+                .iter()
+                .any(|i| !i.qdisc.is_empty() && i.qdisc.next_deadline().is_none())
+    }
+
+    /// When a qdisc that holds packets back (shaping, delay) releases the next one; drivers
+    /// fold it into their sleep after draining [`Stack::take_tx`]. Linux: `qdisc_watchdog`.
+    pub fn tx_deadline(&self) -> Option<Instant> {
+        self.ifaces
+            .iter()
+            .filter_map(|i| i.qdisc.next_deadline())
+            .min()
     }
 
     /// The next frame `ifindex` should transmit. Linux: `qdisc_restart` → `dequeue_skb`.
     pub fn take_tx(&mut self, ifindex: u32, now: Instant) -> Option<PacketBuf> {
-        self.iface_mut(ifindex)?.qdisc.dequeue(now)
+        let buf = self.iface_mut(ifindex)?.qdisc.dequeue(now);
+        self.qdisc_dequeued(ifindex, buf.as_ref(), now);
+        buf
     }
 
     /// Queue a frame (link header at the data start) on a device's qdisc; on the loopback
@@ -615,13 +641,28 @@ impl Stack {
             self.drop_pkt(buf, DropReason::DevReady);
             return Err(Errno::ENETDOWN);
         }
-        let res = if iface.kind == LinkKind::Loopback {
+        let (sk, len, lo) = (buf.meta.sk, buf.len(), iface.kind == LinkKind::Loopback);
+        let ours = buf.data().as_ptr() as usize;
+        let res = if lo {
             self.loopback.xmit(buf)
         } else {
             iface.qdisc.enqueue(buf, now)
         };
         match res {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                if !lo {
+                    self.tsq_charge(sk, ifindex, len);
+                }
+                Ok(())
+            }
+            Err(buf) if !lo && buf.data().as_ptr() as usize != ours => {
+                // Ours was queued and another dropped to make room (fq_codel's drop of the
+                // fattest flow). Linux: `NET_XMIT_CN`.
+                self.tsq_charge(sk, ifindex, len);
+                self.tsq_uncharge(&buf);
+                self.drop_pkt(buf, DropReason::QdiscDrop);
+                Ok(())
+            }
             Err(buf) => {
                 self.drop_pkt(buf, DropReason::QdiscDrop);
                 Err(Errno::ENOBUFS)

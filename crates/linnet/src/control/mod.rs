@@ -197,6 +197,12 @@ pub enum Request {
     },
     /// `conntrack -L`.
     ConntrackList,
+    /// A `tc` command as words (`qdisc add dev eth0 root netem delay 50ms`), parsed by the
+    /// stack so every client reports the same errors.
+    Tc {
+        /// The words after `tc`.
+        args: Vec<String>,
+    },
 }
 
 /// A response from the daemon.
@@ -278,6 +284,11 @@ pub enum Response {
         message: String,
         /// iptables's exit status.
         status: u8,
+    },
+    /// What a `tc ... show` lists.
+    Tc {
+        /// Qdiscs, classes or filters.
+        reply: crate::qdisc::tc::TcReply,
     },
 }
 
@@ -492,6 +503,14 @@ pub fn handle(stack: &mut Stack, req: Request, now: Instant) -> Response {
         Request::IptablesSave { table } => nf::iptables_save(stack, table.as_deref()),
         Request::IptablesRestore { text, noflush } => nf::iptables_restore(stack, &text, noflush),
         Request::ConntrackList => nf::conntrack_list(stack, now),
+        Request::Tc { args } => match stack.tc(&args, now) {
+            Ok(crate::qdisc::tc::TcReply::Done) => Response::Ok,
+            Ok(reply) => Response::Tc { reply },
+            Err(e) => Response::Error {
+                errno: Some(libc::EINVAL),
+                message: e.0,
+            },
+        },
     }
 }
 

@@ -1,9 +1,9 @@
 //! `pfifo`: a first-in first-out queue bounded in packets.
 //!
-//! Linux: `pfifo_qdisc_ops` (net/sched/sch_fifo.c). Used with the device's `txqueuelen` as its
-//! limit until the classful qdiscs arrive.
+//! Linux: `pfifo_qdisc_ops` (net/sched/sch_fifo.c). The default child of classful qdiscs.
 
-use super::{Qdisc, QdiscStats};
+use super::units::{parse_u32, tc_err, Args};
+use super::{Qdisc, QdiscStats, TcError};
 use crate::buf::PacketBuf;
 use crate::time::Instant;
 use std::collections::VecDeque;
@@ -34,6 +34,13 @@ impl Pfifo {
             stats: QdiscStats::default(),
         }
     }
+
+    /// From tc words (`limit N`), defaulting to `txqueuelen`. Linux: `fifo_init`.
+    pub fn from_args(args: &[String], txqueuelen: usize) -> Result<Pfifo, TcError> {
+        let mut q = Pfifo::new(txqueuelen);
+        q.change(args)?;
+        Ok(q)
+    }
 }
 
 impl Qdisc for Pfifo {
@@ -47,18 +54,19 @@ impl Qdisc for Pfifo {
             self.stats.drops += 1;
             return Err(buf);
         }
-        self.stats.backlog_bytes += buf.len() as u64;
+        self.stats.enqueued(buf.len());
         self.queue.push_back(buf);
         Ok(())
     }
 
     fn dequeue(&mut self, _now: Instant) -> Option<PacketBuf> {
         let buf = self.queue.pop_front()?;
-        let len = buf.len() as u64;
-        self.stats.backlog_bytes -= len;
-        self.stats.bytes += len;
-        self.stats.packets += 1;
+        self.stats.dequeued(buf.len());
         Some(buf)
+    }
+
+    fn peek(&mut self, _now: Instant) -> Option<&PacketBuf> {
+        self.queue.front()
     }
 
     fn len(&self) -> usize {
@@ -67,14 +75,29 @@ impl Qdisc for Pfifo {
 
     fn reset(&mut self) -> Vec<PacketBuf> {
         self.stats.backlog_bytes = 0;
+        self.stats.qlen = 0;
         self.queue.drain(..).collect()
     }
 
     fn stats(&self) -> QdiscStats {
-        QdiscStats {
-            qlen: self.queue.len() as u64,
-            ..self.stats
+        self.stats
+    }
+
+    fn dump(&self) -> String {
+        format!("limit {}p", self.limit)
+    }
+
+    fn change(&mut self, args: &[String]) -> Result<(), TcError> {
+        let mut a = Args::new(args);
+        let mut limit = self.limit;
+        while let Some(w) = a.next() {
+            match w {
+                "limit" => limit = parse_u32(a.value(w)?, "limit")? as usize,
+                _ => return Err(tc_err!("pfifo: unknown option \"{w}\"")),
+            }
         }
+        self.limit = limit;
+        Ok(())
     }
 }
 
@@ -90,6 +113,7 @@ mod tests {
         q.enqueue(PacketBuf::from_slice(&[2; 20], 0), now).unwrap();
         assert!(q.enqueue(PacketBuf::from_slice(&[3; 5], 0), now).is_err());
         assert_eq!(q.stats().backlog_bytes, 30);
+        assert_eq!(q.peek(now).unwrap().data()[0], 1);
         assert_eq!(q.dequeue(now).unwrap().data()[0], 1);
         let s = q.stats();
         assert_eq!(
@@ -98,5 +122,9 @@ mod tests {
         );
         assert_eq!(q.reset().len(), 1);
         assert!(q.is_empty());
+        assert_eq!(q.dump(), "limit 2p");
+        let bad = q.change(&["limit".into(), "lots".into()]).unwrap_err();
+        assert!(bad.0.contains("\"lots\""));
+        assert_eq!(q.dump(), "limit 2p");
     }
 }

@@ -13,6 +13,7 @@
 //! - [`output`]: segment building and `tcp_write_xmit`; [`timer`]: the timers.
 //! - [`pmtu`]: shrinking the MSS when the path MTU drops (`tcp_v4_mtu_reduced`).
 //! - [`user`]: the socket calls (`tcp_sendmsg`, `tcp_recvmsg`, `tcp_close`...).
+//! - [`tsq`]: TCP Small Queues, the backpressure from device queues (`tcp_small_queue_check`).
 
 pub mod assembler;
 pub mod cong;
@@ -28,6 +29,7 @@ pub mod siphash;
 pub mod sock;
 pub mod syncookie;
 pub mod timer;
+pub mod tsq;
 pub mod user;
 
 pub use crate::wire::tcp::SeqNumber;

@@ -143,7 +143,8 @@ impl Stack {
         let Ok(sk) = self.sockets.tcp_mut(id) else {
             return Err(Errno::EBADF);
         };
-        let buf = tcp_build(sk, &mut self.pool, seg, now);
+        let mut buf = tcp_build(sk, &mut self.pool, seg, now);
+        buf.meta.sk = Some(id);
         let (src, dst) = (*sk.local.ip(), *sk.remote.ip());
         if seg.data_len > 0 || seg.flags.intersects(TcpFlags::SYN | TcpFlags::FIN) {
             sk.last_send = now;
@@ -300,6 +301,9 @@ impl Stack {
     pub(crate) fn tcp_write_xmit(&mut self, id: SockId, now: Instant) {
         // Bounded: each round sends one segment or stops.
         for _ in 0..4096 {
+            if self.tcp_small_queue_check(id) {
+                break;
+            }
             let Ok(sk) = self.sockets.tcp_mut(id) else {
                 return;
             };

@@ -1,0 +1,410 @@
+//! Classifiers: map a packet to a class id. `u32`-style matches on IPv4 source/destination,
+//! protocol, TOS and ports, and `fw` on the firewall mark.
+//!
+//! Linux: `tcf_classify` (net/sched/cls_api.c), `u32_classify` (cls_u32.c), `fw_classify`
+//! (cls_fw.c). Packets in a qdisc start at their Ethernet header.
+
+use super::units::{fmt_handle, parse_handle, parse_u32, tc_err, Args, TcError};
+use crate::buf::PacketBuf;
+use serde::{Deserialize, Serialize};
+
+const ETH_HLEN: usize = 14;
+
+/// The IPv4 header of a frame queued for transmit (Ethernet first), if it carries one.
+pub fn ipv4_header(buf: &PacketBuf) -> Option<&[u8]> {
+    let d = buf.data();
+    if d.len() < ETH_HLEN + 20 || d[12] != 0x08 || d[13] != 0x00 || d[ETH_HLEN] >> 4 != 4 {
+        return None;
+    }
+    Some(&d[ETH_HLEN..])
+}
+
+/// The transport ports of an unfragmented (or first-fragment) TCP/UDP/SCTP packet.
+pub fn ports(ip: &[u8]) -> Option<(u16, u16)> {
+    let ihl = (ip[0] & 0x0f) as usize * 4;
+    let frag_off = u16::from_be_bytes([ip[6], ip[7]]) & 0x1fff;
+    if frag_off != 0 || !matches!(ip[9], 6 | 17 | 132) || ip.len() < ihl + 4 || ihl < 20 {
+        return None;
+    }
+    Some((
+        u16::from_be_bytes([ip[ihl], ip[ihl + 1]]),
+        u16::from_be_bytes([ip[ihl + 2], ip[ihl + 3]]),
+    ))
+}
+
+/// The packet's priority (0–15) from its TOS, as Linux sets `skb->priority` for IP traffic.
+/// Linux: `rt_tos2priority` (`ip_tos2prio`, net/ipv4/route.c).
+pub fn tos_priority(buf: &PacketBuf) -> u8 {
+    const IP_TOS2PRIO: [u8; 16] = [0, 0, 0, 0, 2, 2, 2, 2, 6, 6, 6, 6, 4, 4, 4, 4];
+    match ipv4_header(buf) {
+        Some(ip) => IP_TOS2PRIO[((ip[1] & 0x1e) >> 1) as usize],
+        None => 0,
+    }
+}
+
+/// One `u32 match ip ...` selector: the field masked must equal the value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum U32Key {
+    /// `match ip src ADDR/LEN`.
+    Src {
+        /// Address bits.
+        addr: u32,
+        /// Mask.
+        mask: u32,
+    },
+    /// `match ip dst ADDR/LEN`.
+    Dst {
+        /// Address bits.
+        addr: u32,
+        /// Mask.
+        mask: u32,
+    },
+    /// `match ip sport PORT MASK`.
+    Sport {
+        /// Port.
+        port: u16,
+        /// Mask.
+        mask: u16,
+    },
+    /// `match ip dport PORT MASK`.
+    Dport {
+        /// Port.
+        port: u16,
+        /// Mask.
+        mask: u16,
+    },
+    /// `match ip protocol N MASK`.
+    Protocol {
+        /// Protocol number.
+        proto: u8,
+        /// Mask.
+        mask: u8,
+    },
+    /// `match ip tos N MASK`.
+    Tos {
+        /// TOS bits.
+        tos: u8,
+        /// Mask.
+        mask: u8,
+    },
+}
+
+impl U32Key {
+    fn matches(&self, ip: &[u8]) -> bool {
+        let be32 = |o: usize| u32::from_be_bytes([ip[o], ip[o + 1], ip[o + 2], ip[o + 3]]);
+        match *self {
+            U32Key::Src { addr, mask } => be32(12) & mask == addr & mask,
+            U32Key::Dst { addr, mask } => be32(16) & mask == addr & mask,
+            U32Key::Protocol { proto, mask } => ip[9] & mask == proto & mask,
+            U32Key::Tos { tos, mask } => ip[1] & mask == tos & mask,
+            U32Key::Sport { port, mask } => ports(ip).is_some_and(|(s, _)| s & mask == port & mask),
+            U32Key::Dport { port, mask } => ports(ip).is_some_and(|(_, d)| d & mask == port & mask),
+        }
+    }
+
+    fn describe(&self) -> String {
+        let cidr =
+            |a: u32, m: u32| format!("{}/{}", std::net::Ipv4Addr::from(a & m), m.count_ones());
+        match *self {
+            U32Key::Src { addr, mask } => format!("match ip src {}", cidr(addr, mask)),
+            U32Key::Dst { addr, mask } => format!("match ip dst {}", cidr(addr, mask)),
+            U32Key::Sport { port, mask } => format!("match ip sport {port} 0x{mask:x}"),
+            U32Key::Dport { port, mask } => format!("match ip dport {port} 0x{mask:x}"),
+            U32Key::Protocol { proto, mask } => format!("match ip protocol {proto} 0x{mask:x}"),
+            U32Key::Tos { tos, mask } => format!("match ip tos 0x{tos:x} 0x{mask:x}"),
+        }
+    }
+}
+
+/// What a filter matches on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FilterKind {
+    /// `u32`: every selector must match (an empty list matches all IPv4).
+    U32(Vec<U32Key>),
+    /// `fw`: `(mark & mask) == handle`.
+    Fw {
+        /// The mark to match.
+        handle: u32,
+        /// Mask applied to the packet's mark.
+        mask: u32,
+    },
+}
+
+/// One filter: attached to a qdisc, it sends matching packets to `classid`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Filter {
+    /// Priority (`pref`): lower is tried first.
+    pub prio: u32,
+    /// Match.
+    pub kind: FilterKind,
+    /// The class a match goes to.
+    pub classid: u32,
+}
+
+impl Filter {
+    /// Whether the filter matches the packet. Linux: `u32_classify` / `fw_classify`.
+    pub fn matches(&self, buf: &PacketBuf) -> bool {
+        match &self.kind {
+            FilterKind::Fw { handle, mask } => buf.meta.mark & mask == *handle,
+            FilterKind::U32(keys) => match ipv4_header(buf) {
+                Some(ip) => keys.iter().all(|k| k.matches(ip)),
+                None => false,
+            },
+        }
+    }
+
+    /// The filter as `tc filter show` prints it (after `filter parent X: `).
+    pub fn describe(&self) -> String {
+        let what = match &self.kind {
+            FilterKind::U32(keys) => {
+                let mut s = String::from("u32");
+                for k in keys {
+                    s.push(' ');
+                    s.push_str(&k.describe());
+                }
+                s
+            }
+            FilterKind::Fw { handle, mask } if *mask == u32::MAX => {
+                format!("fw handle 0x{handle:x}")
+            }
+            FilterKind::Fw { handle, mask } => format!("fw handle 0x{handle:x}/0x{mask:x}"),
+        };
+        format!(
+            "protocol ip pref {} {what} classid {}",
+            self.prio,
+            fmt_handle(self.classid)
+        )
+    }
+
+    /// Parse the words after `tc filter add dev D parent X:`: `[protocol ip] [prio|pref N]
+    /// u32 match ip ... flowid X:Y` or `[handle MARK[/MASK]] fw classid X:Y`.
+    /// Linux/iproute2: `tc_filter_modify`, `u32_parse_opt`, `fw_parse_opt`.
+    pub fn parse(args: &[String], default_prio: u32) -> Result<Filter, TcError> {
+        let mut a = Args::new(args);
+        let mut prio = default_prio;
+        let mut handle: Option<(u32, u32)> = None;
+        let mut kind: Option<&str> = None;
+        let mut keys = Vec::new();
+        let mut classid = None;
+        while let Some(w) = a.next() {
+            match w {
+                "protocol" => {
+                    let p = a.value(w)?;
+                    if p != "ip" && p != "all" {
+                        return Err(tc_err!("unsupported protocol \"{p}\" (only ip)"));
+                    }
+                }
+                "prio" | "pref" | "priority" => prio = parse_u32(a.value(w)?, "prio")?,
+                "handle" => {
+                    let v = a.value(w)?;
+                    let (h, m) = match v.split_once('/') {
+                        Some((h, m)) => (parse_u32(h, "handle")?, parse_u32(m, "mask")?),
+                        None => (parse_u32(v, "handle")?, u32::MAX),
+                    };
+                    handle = Some((h, m));
+                }
+                "u32" | "fw" if kind.is_none() => kind = Some(w),
+                "match" if kind == Some("u32") => keys.push(parse_u32_match(&mut a)?),
+                "flowid" | "classid" => classid = Some(parse_handle(a.value(w)?)?),
+                _ => return Err(tc_err!("filter: unknown word \"{w}\"")),
+            }
+        }
+        let classid = classid.ok_or_else(|| tc_err!("filter: missing \"flowid\" / \"classid\""))?;
+        let kind = match kind {
+            Some("u32") => FilterKind::U32(keys),
+            Some(_) => {
+                let (handle, mask) =
+                    handle.ok_or_else(|| tc_err!("fw filter: missing \"handle MARK\""))?;
+                FilterKind::Fw { handle, mask }
+            }
+            None => return Err(tc_err!("filter: missing the classifier (u32 or fw)")),
+        };
+        Ok(Filter {
+            prio,
+            kind,
+            classid,
+        })
+    }
+}
+
+/// Parse `ip src|dst ADDR[/LEN] | sport|dport PORT MASK | protocol N MASK | tos N MASK`.
+fn parse_u32_match(a: &mut Args) -> Result<U32Key, TcError> {
+    let l3 = a.value("match")?;
+    if l3 != "ip" {
+        return Err(tc_err!("u32: unsupported match \"{l3}\" (only ip)"));
+    }
+    let field = a.value("match ip")?;
+    let mask_of = |a: &mut Args, max: u32| -> Result<u32, TcError> {
+        let v = a.value(field)?;
+        let m = parse_u32(v, "mask")?;
+        if m > max {
+            return Err(tc_err!("u32: mask \"{v}\" too wide for {field}"));
+        }
+        Ok(m)
+    };
+    Ok(match field {
+        "src" | "dst" => {
+            let v = a.value(field)?;
+            let (ip, len) = match v.split_once('/') {
+                Some((ip, len)) => (ip, len.parse::<u32>().ok().filter(|l| *l <= 32)),
+                None => (v, Some(32)),
+            };
+            let len = len.ok_or_else(|| tc_err!("u32: invalid prefix \"{v}\""))?;
+            let ip: std::net::Ipv4Addr = ip
+                .parse()
+                .map_err(|_| tc_err!("u32: invalid address \"{v}\""))?;
+            let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
+            let addr = u32::from(ip);
+            if field == "src" {
+                U32Key::Src { addr, mask }
+            } else {
+                U32Key::Dst { addr, mask }
+            }
+        }
+        "sport" | "dport" => {
+            let v = a.value(field)?;
+            let port: u16 = v
+                .parse()
+                .map_err(|_| tc_err!("u32: invalid port \"{v}\""))?;
+            let mask = mask_of(a, 0xffff)? as u16;
+            if field == "sport" {
+                U32Key::Sport { port, mask }
+            } else {
+                U32Key::Dport { port, mask }
+            }
+        }
+        "protocol" => {
+            let v = a.value(field)?;
+            let proto = parse_u32(v, "protocol")?;
+            if proto > 255 {
+                return Err(tc_err!("u32: invalid protocol \"{v}\""));
+            }
+            U32Key::Protocol {
+                proto: proto as u8,
+                mask: mask_of(a, 0xff)? as u8,
+            }
+        }
+        "tos" | "dsfield" => {
+            let v = a.value(field)?;
+            let tos = parse_u32(v, "tos")?;
+            if tos > 255 {
+                return Err(tc_err!("u32: invalid tos \"{v}\""));
+            }
+            U32Key::Tos {
+                tos: tos as u8,
+                mask: mask_of(a, 0xff)? as u8,
+            }
+        }
+        _ => return Err(tc_err!("u32: unknown field \"{field}\"")),
+    })
+}
+
+/// The class of the first matching filter, trying lower `prio` first (the list is kept
+/// sorted). Linux: `tcf_classify`.
+pub fn classify(filters: &[Filter], buf: &PacketBuf) -> Option<u32> {
+    filters.iter().find(|f| f.matches(buf)).map(|f| f.classid)
+}
+
+/// Insert keeping the list sorted by priority (stable for equal priorities).
+pub fn insert_sorted(filters: &mut Vec<Filter>, f: Filter) {
+    let pos = filters.partition_point(|g| g.prio <= f.prio);
+    filters.insert(pos, f);
+}
+
+/// Build an Ethernet + IPv4 + (TCP/UDP) frame for tests.
+#[cfg(test)]
+pub(crate) fn test_frame(
+    src: [u8; 4],
+    dst: [u8; 4],
+    proto: u8,
+    sport: u16,
+    dport: u16,
+    tos: u8,
+    len: usize,
+) -> PacketBuf {
+    let mut f = vec![0u8; len.max(ETH_HLEN + 28)];
+    f[12] = 0x08;
+    let ip = &mut f[ETH_HLEN..];
+    ip[0] = 0x45;
+    ip[1] = tos;
+    let tot = (len.max(ETH_HLEN + 28) - ETH_HLEN) as u16;
+    ip[2..4].copy_from_slice(&tot.to_be_bytes());
+    ip[8] = 64;
+    ip[9] = proto;
+    ip[12..16].copy_from_slice(&src);
+    ip[16..20].copy_from_slice(&dst);
+    ip[20..22].copy_from_slice(&sport.to_be_bytes());
+    ip[22..24].copy_from_slice(&dport.to_be_bytes());
+    let c = crate::wire::checksum::checksum(&ip[..20]);
+    ip[10..12].copy_from_slice(&c.to_be_bytes());
+    PacketBuf::from_slice(&f, 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn u32_and_fw_filters_classify() {
+        let mut list = Vec::new();
+        insert_sorted(
+            &mut list,
+            Filter::parse(
+                &words("protocol ip prio 2 u32 match ip dport 5001 0xffff flowid 1:10"),
+                1,
+            )
+            .unwrap(),
+        );
+        insert_sorted(
+            &mut list,
+            Filter::parse(&words("protocol ip prio 1 u32 match ip src 192.0.2.0/24 match ip protocol 17 0xff flowid 1:20"), 1).unwrap(),
+        );
+        insert_sorted(
+            &mut list,
+            Filter::parse(&words("prio 3 handle 6 fw classid 1:30"), 1).unwrap(),
+        );
+        let tcp = test_frame([192, 0, 2, 1], [198, 51, 100, 1], 6, 40000, 5001, 0, 100);
+        let udp = test_frame([192, 0, 2, 1], [198, 51, 100, 1], 17, 40000, 5001, 0, 100);
+        let mut other = test_frame([203, 0, 113, 1], [198, 51, 100, 1], 6, 1, 2, 0, 100);
+        assert_eq!(classify(&list, &tcp), Some(0x10010));
+        assert_eq!(classify(&list, &udp), Some(0x10020), "prio 1 wins");
+        assert_eq!(classify(&list, &other), None);
+        other.meta.mark = 6;
+        assert_eq!(classify(&list, &other), Some(0x10030));
+        assert_eq!(
+            list[0].describe(),
+            "protocol ip pref 1 u32 match ip src 192.0.2.0/24 match ip protocol 17 0xff classid 1:20"
+        );
+    }
+
+    #[test]
+    fn filter_errors_name_the_word() {
+        for (cmd, word) in [
+            ("u32 match ip dport 80 0xffff", "flowid"),
+            ("u32 match ip dport eighty 0xffff flowid 1:1", "eighty"),
+            ("u32 match ip src 10.0.0.300/8 flowid 1:1", "10.0.0.300/8"),
+            ("u32 match ip sport 80 0x1ffff flowid 1:1", "0x1ffff"),
+            ("u32 match ipv6 dst ::1 flowid 1:1", "ipv6"),
+            ("fw classid 1:1", "handle"),
+            ("u32 flowid 1:x", "1:x"),
+            ("bpf flowid 1:1", "bpf"),
+        ] {
+            let e = Filter::parse(&words(cmd), 1).unwrap_err();
+            assert!(e.0.contains(word), "{cmd}: {e}");
+        }
+    }
+
+    #[test]
+    fn tos_maps_to_priority() {
+        let lowdelay = test_frame([1; 4], [2; 4], 6, 1, 2, 0x10, 60);
+        let bulk = test_frame([1; 4], [2; 4], 6, 1, 2, 0x08, 60);
+        let be = test_frame([1; 4], [2; 4], 6, 1, 2, 0, 60);
+        assert_eq!(tos_priority(&lowdelay), 6);
+        assert_eq!(tos_priority(&bulk), 2);
+        assert_eq!(tos_priority(&be), 0);
+    }
+}

@@ -1,0 +1,848 @@
+//! `netem`: network emulation on egress. Delay with jitter drawn from a distribution (uniform,
+//! normal, pareto, paretonormal) and correlation, loss (random, 4-state Markov, Gilbert-Elliott),
+//! duplication, reordering, corruption and a rate limit, all from a seeded generator so a
+//! run replays exactly.
+//!
+//! Linux: `netem_qdisc_ops` (net/sched/sch_netem.c). Packets wait in a "tfifo" ordered by
+//! their time to send; the distribution tables are built here rather than loaded from files
+//! (iproute2 ships them as `/usr/lib/tc/*.dist`, made by `maketable`).
+
+use super::units::{
+    fmt_percent, fmt_rate, fmt_time, parse_percent, parse_rate, parse_time, parse_u32, tc_err, Args,
+};
+use super::{Qdisc, QdiscEnv, QdiscStats, TcError};
+use crate::buf::PacketBuf;
+use crate::time::Instant;
+use std::collections::VecDeque;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// Entries in a distribution table (Linux: `NETEM_DIST_MAX` allows up to 16384; tc's
+/// tables have 4096).
+pub const DIST_SIZE: usize = 4096;
+/// Table values are standard deviates times this. Linux: `NETEM_DIST_SCALE`.
+pub const DIST_SCALE: i32 = 8192;
+
+/// A small seeded generator (splitmix64), for qdiscs that need randomness.
+#[derive(Debug, Clone)]
+pub struct Prng(u64);
+
+impl Prng {
+    /// Seeded.
+    pub fn new(seed: u64) -> Prng {
+        Prng(seed ^ 0x6e65_7465_6d00_0001)
+    }
+
+    /// 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// 32 random bits. Linux: `prandom_u32_state`.
+    pub fn next_u32(&mut self) -> u32 {
+        (self.next_u64() >> 32) as u32
+    }
+
+    /// Uniform in [0, 1).
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// A correlated random source: each value leans on the last by `rho`.
+/// Linux: `struct crndstate` / `get_crandom`.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Crandom {
+    rho: u32,
+    last: u32,
+}
+
+impl Crandom {
+    fn new(cor: f64) -> Crandom {
+        Crandom {
+            rho: prob_u32(cor),
+            last: 0,
+        }
+    }
+
+    fn get(&mut self, rng: &mut Prng) -> u32 {
+        let value = rng.next_u32();
+        if self.rho == 0 {
+            return value;
+        }
+        let rho = self.rho as u64 + 1;
+        let answer = (value as u64 * ((1u64 << 32) - rho) + self.last as u64 * rho) >> 32;
+        self.last = answer as u32;
+        answer as u32
+    }
+}
+
+/// A probability as a fraction of 2^32. Linux: how iproute2 hands percentages to netem.
+fn prob_u32(p: f64) -> u32 {
+    (p.clamp(0.0, 1.0) * u32::MAX as f64).round() as u32
+}
+
+/// A delay distribution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dist {
+    /// Uniform in `[delay - jitter, delay + jitter)` (no table).
+    Uniform,
+    /// Normal.
+    Normal,
+    /// Pareto (shape 3).
+    Pareto,
+    /// A mixture: a quarter normal, three quarters Pareto.
+    ParetoNormal,
+}
+
+impl Dist {
+    fn name(self) -> &'static str {
+        match self {
+            Dist::Uniform => "uniform",
+            Dist::Normal => "normal",
+            Dist::Pareto => "pareto",
+            Dist::ParetoNormal => "paretonormal",
+        }
+    }
+
+    /// The inverse-CDF table of standard deviates scaled by [`DIST_SCALE`] (sorted, so a
+    /// correlated uniform gives a correlated deviate). Linux: the `.dist` files.
+    pub fn table(self) -> Option<&'static [i16]> {
+        static NORMAL: OnceLock<Vec<i16>> = OnceLock::new();
+        static PARETO: OnceLock<Vec<i16>> = OnceLock::new();
+        static PARETONORMAL: OnceLock<Vec<i16>> = OnceLock::new();
+        let t = match self {
+            Dist::Uniform => return None,
+            Dist::Normal => NORMAL.get_or_init(|| scale_table(normal_deviates())),
+            Dist::Pareto => PARETO.get_or_init(|| scale_table(pareto_deviates())),
+            Dist::ParetoNormal => PARETONORMAL.get_or_init(|| {
+                let n = normal_deviates();
+                let p = pareto_deviates();
+                // Pair each quantile of one with a scrambled quantile of the other.
+                let mix = (0..DIST_SIZE)
+                    .map(|i| 0.25 * n[(i * 2897) % DIST_SIZE] + 0.75 * p[i])
+                    .collect();
+                scale_table(mix)
+            }),
+        };
+        Some(t)
+    }
+}
+
+/// Standard normal deviates: Box-Muller from a fixed seed, sorted into an empirical inverse CDF.
+fn normal_deviates() -> Vec<f64> {
+    let mut rng = Prng::new(0x6e6f_726d);
+    let mut v = Vec::with_capacity(DIST_SIZE);
+    while v.len() < DIST_SIZE {
+        let u1 = rng.unit().max(1e-12);
+        let u2 = rng.unit();
+        let r = (-2.0 * u1.ln()).sqrt();
+        v.push(r * (2.0 * std::f64::consts::PI * u2).cos());
+        v.push(r * (2.0 * std::f64::consts::PI * u2).sin());
+    }
+    v
+}
+
+/// Pareto deviates (shape 3) at evenly spaced quantiles: `(1-u)^(-1/3)`.
+fn pareto_deviates() -> Vec<f64> {
+    (0..DIST_SIZE)
+        .map(|i| {
+            let u = (i as f64 + 0.5) / DIST_SIZE as f64;
+            (1.0 - u).powf(-1.0 / 3.0)
+        })
+        .collect()
+}
+
+/// Standardise (mean 0, deviation 1), sort, scale and clamp into `i16`.
+fn scale_table(mut v: Vec<f64>) -> Vec<i16> {
+    let n = v.len() as f64;
+    let mean = v.iter().sum::<f64>() / n;
+    let sd = (v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n).sqrt();
+    v.sort_by(|a, b| a.total_cmp(b));
+    v.iter()
+        .map(|x| {
+            ((x - mean) / sd * DIST_SCALE as f64)
+                .round()
+                .clamp(-32768.0, 32767.0) as i16
+        })
+        .collect()
+}
+
+/// How packets are lost.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Loss {
+    /// None.
+    None,
+    /// Independent (or correlated) random loss with probability `p`.
+    Random {
+        /// Probability.
+        p: f64,
+        /// Correlation.
+        cor: f64,
+    },
+    /// The 4-state Markov model (`loss state p13 p31 p32 p23 p14`).
+    State {
+        /// Transition probabilities p13, p31, p32, p23, p14.
+        p: [f64; 5],
+        /// Current state (1–4).
+        state: u8,
+    },
+    /// Gilbert-Elliott (`loss gemodel p r 1-h 1-k`).
+    Gemodel {
+        /// Good → bad.
+        p: f64,
+        /// Bad → good.
+        r: f64,
+        /// Loss probability in the bad state (1-h).
+        h1: f64,
+        /// Loss probability in the good state (1-k).
+        k1: f64,
+        /// In the bad state.
+        bad: bool,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct NetemParams {
+    limit: usize,
+    latency: u64,
+    jitter: u64,
+    delay_cor: f64,
+    dist: Dist,
+    loss: Loss,
+    duplicate: (f64, f64),
+    reorder: (f64, f64),
+    gap: u32,
+    corrupt: (f64, f64),
+    rate: Option<u64>,
+    seed: Option<u64>,
+}
+
+impl NetemParams {
+    /// Linux/iproute2: `netem_parse_opt`.
+    fn parse(args: &[String]) -> Result<NetemParams, TcError> {
+        let mut a = Args::new(args);
+        let mut p = NetemParams {
+            limit: 1000,
+            latency: 0,
+            jitter: 0,
+            delay_cor: 0.0,
+            dist: Dist::Uniform,
+            loss: Loss::None,
+            duplicate: (0.0, 0.0),
+            reorder: (0.0, 0.0),
+            gap: 0,
+            corrupt: (0.0, 0.0),
+            rate: None,
+            seed: None,
+        };
+        let mut dist_given = false;
+        let pct = |a: &mut Args| a.optional(parse_percent).unwrap_or(0.0);
+        while let Some(w) = a.next() {
+            match w {
+                "limit" => p.limit = parse_u32(a.value(w)?, "limit")? as usize,
+                "delay" | "latency" => {
+                    p.latency = parse_time(a.value(w)?)?;
+                    if let Some(j) = a.optional(parse_time) {
+                        p.jitter = j;
+                        p.delay_cor = pct(&mut a);
+                    }
+                }
+                "distribution" => {
+                    let d = a.value(w)?;
+                    p.dist = match d {
+                        "uniform" => Dist::Uniform,
+                        "normal" => Dist::Normal,
+                        "pareto" => Dist::Pareto,
+                        "paretonormal" => Dist::ParetoNormal,
+                        _ => return Err(tc_err!("netem: unknown distribution \"{d}\"")),
+                    };
+                    dist_given = true;
+                }
+                "loss" | "drop" => {
+                    let first = a.value(w)?;
+                    p.loss = match first {
+                        "random" => {
+                            let v = a.value("loss random")?;
+                            Loss::Random {
+                                p: parse_percent(v)?,
+                                cor: pct(&mut a),
+                            }
+                        }
+                        "state" => {
+                            let p13 = parse_percent(a.value("loss state")?)?;
+                            let mut s = [p13, 1.0 - p13, 0.0, 1.0, 0.0];
+                            for v in s.iter_mut().skip(1) {
+                                match a.optional(parse_percent) {
+                                    Some(x) => *v = x,
+                                    None => break,
+                                }
+                            }
+                            Loss::State { p: s, state: 1 }
+                        }
+                        "gemodel" | "gmodel" => {
+                            let gp = parse_percent(a.value("loss gemodel")?)?;
+                            let r = a.optional(parse_percent).unwrap_or(1.0 - gp);
+                            let h1 = a.optional(parse_percent).unwrap_or(1.0);
+                            let k1 = a.optional(parse_percent).unwrap_or(0.0);
+                            Loss::Gemodel {
+                                p: gp,
+                                r,
+                                h1,
+                                k1,
+                                bad: false,
+                            }
+                        }
+                        v => Loss::Random {
+                            p: parse_percent(v)?,
+                            cor: pct(&mut a),
+                        },
+                    };
+                }
+                "duplicate" => p.duplicate = (parse_percent(a.value(w)?)?, pct(&mut a)),
+                "reorder" => p.reorder = (parse_percent(a.value(w)?)?, pct(&mut a)),
+                "gap" => p.gap = parse_u32(a.value(w)?, "gap")?,
+                "corrupt" => p.corrupt = (parse_percent(a.value(w)?)?, pct(&mut a)),
+                "rate" => p.rate = Some(parse_rate(a.value(w)?)?),
+                "seed" => {
+                    let v = a.value(w)?;
+                    p.seed = Some(
+                        v.parse()
+                            .map_err(|_| tc_err!("netem: invalid seed \"{v}\""))?,
+                    );
+                }
+                _ => return Err(tc_err!("netem: unknown option \"{w}\"")),
+            }
+        }
+        if dist_given && p.jitter == 0 {
+            return Err(tc_err!(
+                "netem: \"distribution\" needs a jitter (delay TIME JITTER)"
+            ));
+        }
+        if p.reorder.0 > 0.0 || p.gap > 0 {
+            if p.latency == 0 {
+                return Err(tc_err!(
+                    "netem: \"reorder\" is not possible without a delay"
+                ));
+            }
+            if p.gap == 0 {
+                p.gap = 1;
+            }
+            if p.reorder.0 == 0.0 {
+                // `gap N` alone: every Nth packet goes at once. Linux: reorder = ~0.
+                p.reorder.0 = 1.0;
+            }
+        }
+        Ok(p)
+    }
+}
+
+/// The netem qdisc.
+#[derive(Debug)]
+pub struct Netem {
+    p: NetemParams,
+    rng: Prng,
+    delay_cor: Crandom,
+    loss_cor: Crandom,
+    dup_cor: Crandom,
+    reorder_cor: Crandom,
+    corrupt_cor: Crandom,
+    /// Linux: the tfifo, ordered by time to send.
+    queue: VecDeque<(Instant, PacketBuf)>,
+    counter: u32,
+    stats: QdiscStats,
+    /// Packets lost on purpose, duplicated, reordered, corrupted.
+    pub lost: u64,
+    /// Extra copies made.
+    pub duplicated: u64,
+    /// Packets sent ahead of their turn.
+    pub reordered: u64,
+    /// Packets with a bit flipped.
+    pub corrupted: u64,
+}
+
+impl Netem {
+    /// From tc words. The generator is seeded by `seed N` if given, else from the stack.
+    /// Linux: `netem_init` / `netem_change`.
+    pub fn from_args(args: &[String], env: &QdiscEnv) -> Result<Netem, TcError> {
+        let p = NetemParams::parse(args)?;
+        let mut n = Netem {
+            rng: Prng::new(p.seed.unwrap_or(env.seed)),
+            p: p.clone(),
+            delay_cor: Crandom::default(),
+            loss_cor: Crandom::default(),
+            dup_cor: Crandom::default(),
+            reorder_cor: Crandom::default(),
+            corrupt_cor: Crandom::default(),
+            queue: VecDeque::new(),
+            counter: 0,
+            stats: QdiscStats::default(),
+            lost: 0,
+            duplicated: 0,
+            reordered: 0,
+            corrupted: 0,
+        };
+        n.apply(p);
+        Ok(n)
+    }
+
+    fn apply(&mut self, p: NetemParams) {
+        if let Some(seed) = p.seed {
+            self.rng = Prng::new(seed);
+        }
+        self.delay_cor = Crandom::new(p.delay_cor);
+        if let Loss::Random { cor, .. } = p.loss {
+            self.loss_cor = Crandom::new(cor);
+        }
+        self.dup_cor = Crandom::new(p.duplicate.1);
+        self.reorder_cor = Crandom::new(p.reorder.1);
+        self.corrupt_cor = Crandom::new(p.corrupt.1);
+        self.p = p;
+    }
+
+    /// Whether this packet is lost. Linux: `loss_event` (`loss_4state`, `loss_gilb_ell`).
+    fn loss_event(&mut self) -> bool {
+        let rng = &mut self.rng;
+        match &mut self.p.loss {
+            Loss::None => false,
+            Loss::Random { p, .. } => {
+                let t = prob_u32(*p);
+                t != 0 && t >= self.loss_cor.get(rng)
+            }
+            Loss::State { p, state } => {
+                let [p13, p31, p32, p23, p14] = *p;
+                let r = rng.unit();
+                match *state {
+                    1 => {
+                        if r < p14 {
+                            *state = 4;
+                            true
+                        } else if r < p14 + p13 {
+                            *state = 3;
+                            true
+                        } else {
+                            false
+                        }
+                    }
+                    2 => {
+                        if r < p23 {
+                            *state = 3;
+                            true
+                        } else {
+                            false
+                        }
+                    }
+                    3 => {
+                        if r < p32 {
+                            *state = 2;
+                            false
+                        } else if r < p32 + p31 {
+                            *state = 1;
+                            false
+                        } else {
+                            true
+                        }
+                    }
+                    _ => {
+                        *state = 1;
+                        false
+                    }
+                }
+            }
+            Loss::Gemodel { p, r, h1, k1, bad } => {
+                if *bad {
+                    if rng.unit() < *r {
+                        *bad = false;
+                    }
+                    rng.unit() < *h1
+                } else {
+                    if rng.unit() < *p {
+                        *bad = true;
+                    }
+                    rng.unit() < *k1
+                }
+            }
+        }
+    }
+
+    fn chance(rng: &mut Prng, cor: &mut Crandom, p: f64) -> bool {
+        let t = prob_u32(p);
+        t != 0 && t >= cor.get(rng)
+    }
+
+    /// The delay for one packet in µs (never negative). Linux: `tabledist`.
+    fn tabledist(&mut self) -> u64 {
+        let (mu, sigma) = (self.p.latency as i64, self.p.jitter as i64);
+        if sigma == 0 {
+            return mu as u64;
+        }
+        let rnd = self.delay_cor.get(&mut self.rng);
+        let d = match self.p.dist.table() {
+            None => (rnd as i64 % (2 * sigma)) + mu - sigma,
+            Some(t) => {
+                let v = t[rnd as usize % t.len()] as i64;
+                mu + (sigma * v + if v >= 0 { 1 } else { -1 } * DIST_SCALE as i64 / 2)
+                    / DIST_SCALE as i64
+            }
+        };
+        d.max(0) as u64
+    }
+
+    /// Insert in time order, after packets due at the same time. Linux: `tfifo_enqueue`.
+    fn tfifo_enqueue(&mut self, at: Instant, buf: PacketBuf) {
+        let pos = self
+            .queue
+            .iter()
+            .rposition(|(t, _)| *t <= at)
+            .map_or(0, |i| i + 1);
+        self.queue.insert(pos, (at, buf));
+    }
+
+    /// When a packet of `len` bytes queued now with `delay` µs leaves. Linux: the `rate`
+    /// branch of `netem_enqueue` (`packet_time_ns`).
+    fn time_to_send(&self, now: Instant, delay: u64, len: usize) -> Instant {
+        let mut t = now + Duration::from_micros(delay);
+        if let Some(rate) = self.p.rate {
+            if let Some((last, _)) = self.queue.back() {
+                t = t.max(*last);
+            }
+            let ns = super::tbf::l2t_ns(rate, len as u64) as u64;
+            t += Duration::from_micros(ns.div_ceil(1000));
+        }
+        t
+    }
+}
+
+impl Qdisc for Netem {
+    fn kind(&self) -> &'static str {
+        "netem"
+    }
+
+    /// Linux: `netem_enqueue`.
+    fn enqueue(&mut self, mut buf: PacketBuf, now: Instant) -> Result<(), PacketBuf> {
+        let mut count = 1;
+        if Netem::chance(&mut self.rng, &mut self.dup_cor, self.p.duplicate.0) {
+            count += 1;
+        }
+        if self.loss_event() {
+            count -= 1;
+        }
+        if count == 0 {
+            self.lost += 1;
+            self.stats.drops += 1;
+            return Err(buf);
+        }
+        if Netem::chance(&mut self.rng, &mut self.corrupt_cor, self.p.corrupt.0) && !buf.is_empty()
+        {
+            let byte = self.rng.next_u32() as usize % buf.len();
+            let bit = self.rng.next_u32() % 8;
+            buf.data_mut()[byte] ^= 1 << bit;
+            self.corrupted += 1;
+        }
+        if self.queue.len() >= self.p.limit {
+            self.stats.drops += 1;
+            return Err(buf);
+        }
+        if count > 1 && self.queue.len() + 1 < self.p.limit {
+            // The copy takes the normal path (Linux re-enqueues it at the root qdisc).
+            let copy = buf.clone();
+            let delay = self.tabledist();
+            let at = self.time_to_send(now, delay, copy.len());
+            self.stats.enqueued(copy.len());
+            self.tfifo_enqueue(at, copy);
+            self.duplicated += 1;
+        }
+        let len = buf.len();
+        let p = &self.p;
+        let in_order = p.gap == 0
+            || self.counter < p.gap.saturating_sub(1)
+            || prob_u32(p.reorder.0) < self.reorder_cor.get(&mut self.rng);
+        if in_order {
+            let delay = self.tabledist();
+            let at = self.time_to_send(now, delay, len);
+            self.counter += 1;
+            self.tfifo_enqueue(at, buf);
+        } else {
+            // Reordered: goes out now, ahead of everything. Linux: `__qdisc_enqueue_head`.
+            self.counter = 0;
+            self.reordered += 1;
+            self.queue.push_front((now, buf));
+        }
+        self.stats.enqueued(len);
+        Ok(())
+    }
+
+    /// Linux: `netem_dequeue`: the head, once its time has come.
+    fn dequeue(&mut self, now: Instant) -> Option<PacketBuf> {
+        if self.queue.front()?.0 > now {
+            return None;
+        }
+        let (_, buf) = self.queue.pop_front()?;
+        self.stats.dequeued(buf.len());
+        Some(buf)
+    }
+
+    fn peek(&mut self, now: Instant) -> Option<&PacketBuf> {
+        self.queue
+            .front()
+            .filter(|(t, _)| *t <= now)
+            .map(|(_, b)| b)
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        self.queue.front().map(|(t, _)| *t)
+    }
+
+    fn reset(&mut self) -> Vec<PacketBuf> {
+        self.stats.qlen = 0;
+        self.stats.backlog_bytes = 0;
+        self.queue.drain(..).map(|(_, b)| b).collect()
+    }
+
+    fn stats(&self) -> QdiscStats {
+        self.stats
+    }
+
+    fn dump(&self) -> String {
+        let p = &self.p;
+        let mut s = format!("limit {}", p.limit);
+        let cor = |c: f64| {
+            if c > 0.0 {
+                format!(" {}", fmt_percent(c))
+            } else {
+                String::new()
+            }
+        };
+        if p.latency > 0 || p.jitter > 0 {
+            s += &format!(" delay {}", fmt_time(p.latency));
+            if p.jitter > 0 {
+                s += &format!("  {}{}", fmt_time(p.jitter), cor(p.delay_cor));
+                if p.dist != Dist::Uniform {
+                    s += &format!(" distribution {}", p.dist.name());
+                }
+            }
+        }
+        match p.loss {
+            Loss::None => {}
+            Loss::Random { p, cor: c } => s += &format!(" loss {}{}", fmt_percent(p), cor(c)),
+            Loss::State { p, .. } => {
+                s += &format!(
+                    " loss state p13 {} p31 {} p32 {} p23 {} p14 {}",
+                    fmt_percent(p[0]),
+                    fmt_percent(p[1]),
+                    fmt_percent(p[2]),
+                    fmt_percent(p[3]),
+                    fmt_percent(p[4])
+                )
+            }
+            Loss::Gemodel { p, r, h1, k1, .. } => {
+                s += &format!(
+                    " loss gemodel p {} r {} 1-h {} 1-k {}",
+                    fmt_percent(p),
+                    fmt_percent(r),
+                    fmt_percent(h1),
+                    fmt_percent(k1)
+                )
+            }
+        }
+        if p.duplicate.0 > 0.0 {
+            s += &format!(
+                " duplicate {}{}",
+                fmt_percent(p.duplicate.0),
+                cor(p.duplicate.1)
+            );
+        }
+        if p.reorder.0 > 0.0 {
+            s += &format!(" reorder {}{}", fmt_percent(p.reorder.0), cor(p.reorder.1));
+            if p.gap > 1 {
+                s += &format!(" gap {}", p.gap);
+            }
+        }
+        if p.corrupt.0 > 0.0 {
+            s += &format!(" corrupt {}{}", fmt_percent(p.corrupt.0), cor(p.corrupt.1));
+        }
+        if let Some(r) = p.rate {
+            s += &format!(" rate {}", fmt_rate(r));
+        }
+        if let Some(seed) = p.seed {
+            s += &format!(" seed {seed}");
+        }
+        s
+    }
+
+    fn dump_stats(&self) -> String {
+        format!(
+            "lost {} duplicated {} reordered {} corrupted {}",
+            self.lost, self.duplicated, self.reordered, self.corrupted
+        )
+    }
+
+    fn change(&mut self, args: &[String]) -> Result<(), TcError> {
+        let p = NetemParams::parse(args)?;
+        self.apply(p);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    fn netem(s: &str) -> Netem {
+        Netem::from_args(&words(s), &QdiscEnv::default()).unwrap()
+    }
+
+    fn pkt(tag: u8) -> PacketBuf {
+        PacketBuf::from_slice(&[tag; 100], 0)
+    }
+
+    #[test]
+    fn delay_holds_until_due_and_reports_deadline() {
+        let mut q = netem("delay 50ms");
+        let t0 = Instant::from_secs(1);
+        q.enqueue(pkt(1), t0).unwrap();
+        assert_eq!(q.next_deadline(), Some(t0 + Duration::from_millis(50)));
+        assert!(q.dequeue(t0 + Duration::from_micros(49_999)).is_none());
+        assert_eq!(
+            q.dequeue(t0 + Duration::from_millis(50)).unwrap().data()[0],
+            1
+        );
+        assert_eq!(q.dump(), "limit 1000 delay 50ms");
+    }
+
+    #[test]
+    fn jitter_distributions_have_their_spread() {
+        for (dist, lo, hi) in [
+            ("uniform", 8.0, 12.0),
+            ("normal", 8.0, 12.0),
+            ("pareto", 7.0, 13.0),
+        ] {
+            let mut q = netem(&format!(
+                "delay 100ms 10ms distribution {dist} limit 100000"
+            ));
+            let n = 20_000;
+            let mut sum = 0.0;
+            let mut sq = 0.0;
+            for _ in 0..n {
+                let d = q.tabledist() as f64 / 1000.0;
+                sum += d;
+                sq += d * d;
+            }
+            let mean = sum / n as f64;
+            let sd = (sq / n as f64 - mean * mean).sqrt();
+            assert!((mean - 100.0).abs() < 1.0, "{dist}: mean {mean}");
+            // Uniform in ±10 ms has sd 5.8; tables have sd = jitter.
+            let (lo, hi) = if dist == "uniform" {
+                (5.0, 6.5)
+            } else {
+                (lo, hi)
+            };
+            assert!(sd > lo && sd < hi, "{dist}: sd {sd}");
+        }
+    }
+
+    #[test]
+    fn random_loss_duplicate_corrupt_rates() {
+        let mut q = netem("loss 20% duplicate 10% corrupt 5% limit 100000");
+        let now = Instant::ZERO;
+        let mut accepted = 0;
+        for _ in 0..10_000 {
+            if q.enqueue(pkt(0), now).is_ok() {
+                accepted += 1;
+            }
+        }
+        // Loss only counts when no duplicate makes up for it: 20% × 90%.
+        assert!((1600..2000).contains(&q.lost), "lost {}", q.lost);
+        assert!((700..1100).contains(&q.duplicated), "dup {}", q.duplicated);
+        assert!((350..650).contains(&q.corrupted), "corrupt {}", q.corrupted);
+        assert_eq!(q.len() as u64, accepted + q.duplicated);
+        let flipped = std::iter::from_fn(|| q.dequeue(now))
+            .filter(|b| b.data().iter().any(|&x| x != 0))
+            .count() as u64;
+        assert!(flipped >= q.corrupted, "{flipped}");
+    }
+
+    #[test]
+    fn gemodel_loses_in_bursts() {
+        // p 1%, r 10%: the bad state lasts ~10 packets and loses all; ~9% loss overall.
+        let mut q = netem("loss gemodel 1% 10% limit 100000");
+        let now = Instant::ZERO;
+        let mut lost_run = 0;
+        let mut runs = Vec::new();
+        for _ in 0..50_000 {
+            if q.enqueue(pkt(0), now).is_err() {
+                lost_run += 1;
+            } else if lost_run > 0 {
+                runs.push(lost_run);
+                lost_run = 0;
+            }
+        }
+        let rate = q.lost as f64 / 50_000.0;
+        assert!((0.06..0.12).contains(&rate), "loss {rate}");
+        let mean_run = runs.iter().sum::<u32>() as f64 / runs.len() as f64;
+        assert!(mean_run > 5.0, "mean burst {mean_run}");
+        assert_eq!(
+            q.dump(),
+            "limit 100000 loss gemodel p 1% r 10% 1-h 100% 1-k 0%"
+        );
+        let mut s = netem("loss state 1% 30% limit 100000");
+        for _ in 0..50_000 {
+            let _ = s.enqueue(pkt(0), now);
+        }
+        // Stationary loss: p13 / (p13 + p31) ≈ 3.2%.
+        let r = s.lost as f64 / 50_000.0;
+        assert!((0.02..0.045).contains(&r), "4-state loss {r}");
+    }
+
+    #[test]
+    fn reorder_sends_some_at_once() {
+        let mut q = netem("delay 10ms reorder 25%");
+        let now = Instant::ZERO;
+        for i in 0..100 {
+            q.enqueue(pkt(i), now).unwrap();
+        }
+        assert!((15..40).contains(&q.reordered), "{}", q.reordered);
+        let early: Vec<_> = std::iter::from_fn(|| q.dequeue(now)).collect();
+        assert_eq!(early.len() as u64, q.reordered);
+        assert_eq!(q.len() as u64, 100 - q.reordered);
+    }
+
+    #[test]
+    fn rate_serialises() {
+        // 8 Mbit/s: 100 bytes take 100 µs.
+        let mut q = netem("rate 8mbit");
+        let now = Instant::ZERO;
+        for i in 0..3 {
+            q.enqueue(pkt(i), now).unwrap();
+        }
+        assert!(q.dequeue(now + Duration::from_micros(99)).is_none());
+        assert!(q.dequeue(now + Duration::from_micros(100)).is_some());
+        assert!(q.dequeue(now + Duration::from_micros(199)).is_none());
+        assert_eq!(q.next_deadline(), Some(now + Duration::from_micros(200)));
+        assert_eq!(q.dump(), "limit 1000 rate 8Mbit");
+    }
+
+    #[test]
+    fn parse_errors() {
+        for (args, word) in [
+            ("delay 50mz", "50mz"),
+            ("loss 120%", "120%"),
+            ("reorder 10%", "delay"),
+            ("delay 1ms distribution normal", "jitter"),
+            ("delay 1ms 1ms distribution cauchy", "cauchy"),
+            ("loss random", "loss random"),
+            ("jitter 5ms", "jitter"),
+        ] {
+            let e = Netem::from_args(&words(args), &QdiscEnv::default()).unwrap_err();
+            assert!(e.0.contains(word), "{args}: {e}");
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! Traffic control against Linux: `linnet tc qdisc add dev TAP root netem delay 50ms` and the
+//! RTT Linux's ping measures to Linnet rises by 50 ms ± 2 ms; the qdisc shows with its
+//! counters, bad words are refused, and deleting it brings the RTT back. Needs root,
+//! /dev/net/tun, iproute2 and iputils-ping; makes and removes its own namespace.
+
+mod common;
+
+use common::{linnet, ok, start_daemon, unique, wait_for_link};
+use linnet::netns::NetNs;
+use std::process::Command;
+
+/// The average RTT in ms from ping's summary line (`rtt min/avg/max/mdev = a/b/c/d ms`).
+fn avg_rtt(out: &str) -> f64 {
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("rtt ") || l.starts_with("round-trip"))
+        .unwrap_or_else(|| panic!("no rtt summary in {out}"));
+    let nums = line.split('=').nth(1).expect("values").trim();
+    nums.split('/')
+        .nth(1)
+        .expect("avg")
+        .parse()
+        .expect("number")
+}
+
+fn ping(ns: &NetNs) -> f64 {
+    let out = ok(ns
+        .exec(&["ping", "-c", "10", "-i", "0.1", "-W", "2", "192.0.2.2"])
+        .expect("ping"));
+    assert!(out.contains("10 packets transmitted, 10 received"), "{out}");
+    avg_rtt(&out)
+}
+
+#[test]
+fn netem_delay_on_linnet_shows_in_linux_ping_rtt() {
+    let ns = NetNs::new("lnt-tc").expect("create namespace");
+    let tap = unique("lnt");
+    let daemon = start_daemon(None, &["--tap", &tap, "--addr", "192.0.2.2/24"]);
+    wait_for_link(&tap);
+    let st = Command::new("ip")
+        .args(["link", "set", &tap, "netns", ns.name()])
+        .status()
+        .expect("ip link set netns");
+    assert!(st.success());
+    for cmd in [
+        vec!["ip", "link", "set", "lo", "up"],
+        vec!["ip", "addr", "add", "192.0.2.1/24", "dev", &tap],
+        vec!["ip", "link", "set", &tap, "up"],
+    ] {
+        ok(ns.exec(&cmd).expect("configure namespace"));
+    }
+    let sock = &daemon.socket;
+    let base = ping(&ns);
+    let show = ok(linnet(sock, &["tc", "qdisc", "show", "dev", &tap]));
+    assert!(show.starts_with("qdisc pfifo_fast 0: dev"), "{show}");
+
+    ok(linnet(
+        sock,
+        &[
+            "tc", "qdisc", "add", "dev", &tap, "root", "netem", "delay", "50ms",
+        ],
+    ));
+    let delayed = ping(&ns);
+    println!("Linux ping to Linnet: {base:.3} ms, with netem delay 50ms {delayed:.3} ms");
+    let rise = delayed - base;
+    assert!((48.0..=52.0).contains(&rise), "RTT rose by {rise:.3} ms");
+
+    let stats = ok(linnet(sock, &["tc", "-s", "qdisc", "show", "dev", &tap]));
+    assert!(
+        stats.contains("root refcnt 2 limit 1000 delay 50ms"),
+        "{stats}"
+    );
+    assert!(
+        stats.contains(" Sent ") && stats.contains("(dropped 0, overlimits 0 requeues 0)"),
+        "{stats}"
+    );
+    let json = ok(linnet(
+        sock,
+        &["tc", "-s", "-j", "qdisc", "show", "dev", &tap],
+    ));
+    let v: serde_json::Value = serde_json::from_str(&json).expect("json");
+    assert_eq!(v[0]["kind"], "netem");
+    assert!(v[0]["packets"].as_u64().unwrap() >= 10, "{v}");
+
+    for (args, says) in [
+        (
+            vec![
+                "tc", "qdisc", "change", "dev", &tap, "root", "netem", "delay", "5xs",
+            ],
+            "\"5xs\"",
+        ),
+        (
+            vec![
+                "tc", "qdisc", "add", "dev", &tap, "root", "tbf", "rate", "1mbit", "burst", "10kb",
+                "latency", "50ms",
+            ],
+            "Exclusivity",
+        ),
+        (
+            vec!["tc", "qdisc", "add", "dev", "nosuch0", "root", "pfifo"],
+            "Cannot find device \"nosuch0\"",
+        ),
+    ] {
+        let out = linnet(sock, &args);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+
+    ok(linnet(sock, &["tc", "qdisc", "del", "dev", &tap, "root"]));
+    let after = ping(&ns);
+    assert!(
+        after < base + 5.0,
+        "RTT after delete {after:.3} ms (base {base:.3})"
+    );
+}
