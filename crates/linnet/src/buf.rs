@@ -48,6 +48,8 @@ pub struct Meta {
     pub mark: u32,
     /// When the packet was received or queued (Linux: `skb->tstamp`).
     pub timestamp: Instant,
+    /// Trace id while the packet is followed by a trace (0: not traced).
+    pub trace_id: u32,
 }
 
 /// A packet buffer with headroom, tailroom and header offsets.

@@ -36,3 +36,4 @@ pub mod control;
 pub mod runtime;
 pub mod sim;
 pub mod socket;
+pub mod trace;

@@ -224,6 +224,8 @@ pub struct Stack {
     pub(crate) frags: crate::ip::reassembly::FragTable,
     pub(crate) pmtu: crate::ip::pmtu::PmtuCache,
     pub(crate) frag_scratch: Vec<PacketBuf>,
+    pub(crate) trace: crate::trace::Tracer,
+    pub(crate) capture: crate::trace::Capture,
 }
 
 impl Default for Stack {
@@ -264,6 +266,8 @@ impl Stack {
             frags: crate::ip::reassembly::FragTable::new(ipfrag),
             pmtu: crate::ip::pmtu::PmtuCache::new(pmtu),
             frag_scratch: Vec::new(),
+            trace: Default::default(),
+            capture: Default::default(),
         };
         s.ifaces.push(Interface {
             ifindex: LOOPBACK_IFINDEX,
@@ -503,11 +507,13 @@ impl Stack {
     }
 
     pub(crate) fn count_drop(&mut self, reason: DropReason) {
+        self.trace_cur(crate::trace::Stage::KfreeSkb, crate::trace::Detail::Drop(reason));
         self.drops.count(reason);
     }
 
     /// Count a dropped packet and recycle its buffer. Linux: `kfree_skb_reason`.
     pub(crate) fn drop_pkt(&mut self, buf: PacketBuf, reason: DropReason) {
+        self.trace(&buf, crate::trace::Stage::KfreeSkb, crate::trace::Detail::Drop(reason));
         self.drops.count(reason);
         self.pool.put(buf);
     }
@@ -531,6 +537,9 @@ impl Stack {
     pub fn receive(&mut self, ifindex: u32, mut buf: PacketBuf, now: Instant) {
         buf.meta.ifindex = ifindex;
         buf.meta.timestamp = now;
+        if self.capture.on() || self.trace.on() {
+            self.netif_rx_taps(&mut buf, now);
+        }
         let Some(iface) = self.iface(ifindex) else {
             return self.drop_pkt(buf, DropReason::DevReady);
         };
@@ -541,6 +550,7 @@ impl Stack {
         if let Err(reason) = eth_type_trans(&mut buf, mac) {
             return self.drop_pkt(buf, reason);
         }
+        self.trace(&buf, crate::trace::Stage::EthTypeTrans, crate::trace::Detail::None);
         if buf.meta.pkt_type == crate::buf::PacketType::OtherHost {
             return self.drop_pkt(buf, DropReason::OtherHost);
         }
@@ -590,7 +600,9 @@ impl Stack {
 
     /// The next frame `ifindex` should transmit. Linux: `qdisc_restart` → `dequeue_skb`.
     pub fn take_tx(&mut self, ifindex: u32, now: Instant) -> Option<PacketBuf> {
-        self.iface_mut(ifindex)?.qdisc.dequeue(now)
+        let buf = self.iface_mut(ifindex)?.qdisc.dequeue(now)?;
+        self.dev_tx_taps(ifindex, &buf, now);
+        Some(buf)
     }
 
     /// Queue a frame (link header at the data start) on a device's qdisc; on the loopback
@@ -611,6 +623,11 @@ impl Stack {
             self.drop_pkt(buf, DropReason::DevReady);
             return Err(Errno::ENETDOWN);
         }
+        let qdisc = if iface.kind == LinkKind::Loopback { "loopback_xmit" } else { iface.qdisc.kind() };
+        self.trace(&buf, crate::trace::Stage::DevQueueXmit, crate::trace::Detail::Note(qdisc));
+        let Some(iface) = self.iface_mut(ifindex) else {
+            return Err(Errno::ENODEV);
+        };
         let res = if iface.kind == LinkKind::Loopback {
             self.loopback.xmit(buf)
         } else {
