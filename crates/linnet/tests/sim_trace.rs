@@ -1,0 +1,296 @@
+//! Per-packet path traces and capture taps between two simulated stacks, under virtual time:
+//! a traced TCP handshake shows each stage on both sides, drops show their reason, tracing
+//! off records nothing, and a capture sees both directions.
+
+use linnet::buf::PacketBuf;
+use linnet::device::memlink::LinkConfig;
+use linnet::errno::Errno;
+use linnet::sim::Sim;
+use linnet::socket::{SockId, SockType};
+use linnet::stats::DropReason;
+use linnet::trace::pcapng::{parse_epb, read_blocks, PcapngWriter, EPB};
+use linnet::trace::{Direction, Filter, Stage, TraceRecord};
+use linnet::transport::tcp::TcpState;
+use linnet::{Stack, StackConfig};
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::time::Duration;
+
+const B: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+
+fn pair() -> Sim {
+    let mut sim = Sim::new();
+    for seed in [1, 2] {
+        sim.add_stack(Stack::new(StackConfig {
+            seed,
+            ..StackConfig::default()
+        }));
+    }
+    sim.connect(
+        0,
+        1,
+        LinkConfig::default(),
+        "192.0.2.1/24".parse().unwrap(),
+        "192.0.2.2/24".parse().unwrap(),
+    );
+    sim.advance(Duration::from_millis(100));
+    sim
+}
+
+fn listen(sim: &mut Sim, port: u16) -> SockId {
+    let s = sim.stack(1);
+    let l = s.socket(SockType::Stream).unwrap();
+    s.bind(l, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port))
+        .unwrap();
+    s.listen(l, 8).unwrap();
+    l
+}
+
+fn handshake(sim: &mut Sim, l: SockId, port: u16) -> SockId {
+    let now = sim.now();
+    let c = sim.stack(0).socket(SockType::Stream).unwrap();
+    assert_eq!(
+        sim.stack(0).connect(c, SocketAddrV4::new(B, port), now),
+        Err(Errno::EINPROGRESS)
+    );
+    let until = sim.now() + Duration::from_secs(5);
+    let mut server = None;
+    assert!(sim.run_until_cond(until, |sim| {
+        if server.is_none() {
+            server = sim.stack(1).accept(l).ok().map(|(s, _)| s);
+        }
+        server.is_some() && sim.stack(0).tcp_state(c) == Some(TcpState::Established)
+    }));
+    sim.advance(Duration::from_millis(10));
+    c
+}
+
+/// The stages of each traced packet, joined as the CLI prints them, by trace id.
+fn chains(stack: &mut Stack) -> BTreeMap<u32, String> {
+    let mut recs: Vec<TraceRecord> = Vec::new();
+    stack.trace_drain(&mut recs);
+    let mut out: BTreeMap<u32, Vec<String>> = BTreeMap::new();
+    for r in &recs {
+        out.entry(r.id)
+            .or_default()
+            .push(stack.trace_line(r).text);
+    }
+    out.into_iter().map(|(k, v)| (k, v.join(" → "))).collect()
+}
+
+fn find<'a>(chains: &'a BTreeMap<u32, String>, needle: &str) -> &'a str {
+    chains
+        .values()
+        .find(|c| c.contains(needle))
+        .unwrap_or_else(|| panic!("no packet with {needle:?} in {chains:#?}"))
+}
+
+#[test]
+fn traced_handshake_shows_every_stage_on_both_sides() {
+    let mut sim = pair();
+    let l = listen(&mut sim, 7);
+    let f = Filter::parse("tcp and port 7").unwrap();
+    sim.stack(0).trace_start(f.clone(), 1024).unwrap();
+    sim.stack(1).trace_start(f, 1024).unwrap();
+    handshake(&mut sim, l, 7);
+
+    let client = chains(sim.stack(0));
+    let server = chains(sim.stack(1));
+    // Client: the SYN goes out, waits for ARP, then leaves; the SYN-ACK completes the open.
+    assert_eq!(
+        find(&client, "tcp_transmit_skb: S →"),
+        "tcp_transmit_skb: S → ip_local_out → ip_output → neigh_output: queued for ARP → \
+         neigh_output: xmit → dev_queue_xmit: pfifo → eth0 tx"
+    );
+    assert_eq!(
+        find(&client, "SYN_SENT→ESTABLISHED"),
+        "eth0 rx → eth_type_trans → ip_rcv → ip_route_input: local → ip_local_deliver → \
+         tcp_v4_rcv: established socket → tcp_rcv_state_process SYN_SENT→ESTABLISHED → sk wake"
+    );
+    assert_eq!(
+        find(&client, "tcp_transmit_skb: . →"),
+        "tcp_transmit_skb: . → ip_local_out → ip_output → neigh_output: xmit → \
+         dev_queue_xmit: pfifo → eth0 tx"
+    );
+    // Server: the SYN makes a SYN-RECEIVED child; the ACK establishes it and wakes accept.
+    assert_eq!(
+        find(&server, "LISTEN→SYN_RECV"),
+        "eth0 rx → eth_type_trans → ip_rcv → ip_route_input: local → ip_local_deliver → \
+         tcp_v4_rcv: listener → tcp_rcv_state_process LISTEN→SYN_RECV"
+    );
+    assert_eq!(
+        find(&server, "SYN_RECV→ESTABLISHED"),
+        "eth0 rx → eth_type_trans → ip_rcv → ip_route_input: local → ip_local_deliver → \
+         tcp_v4_rcv: established socket → tcp_rcv_state_process SYN_RECV→ESTABLISHED → sk wake"
+    );
+    assert!(find(&server, "tcp_transmit_skb: S. →").ends_with("eth0 tx"));
+    // Three segments each way at most; ARP was not selected by the filter.
+    assert_eq!(client.len(), 3, "{client:#?}");
+    assert_eq!(server.len(), 3, "{server:#?}");
+    assert!(!client.values().any(|c| c.contains("arp")), "{client:#?}");
+    // Timestamps come from the virtual clock and never go backwards.
+    let mut recs = Vec::new();
+    sim.stack(1).trace_drain(&mut recs);
+    assert!(recs.is_empty(), "drained already");
+}
+
+#[test]
+fn established_data_is_queued_and_wakes_the_reader() {
+    let mut sim = pair();
+    let l = listen(&mut sim, 9);
+    let c = handshake(&mut sim, l, 9);
+    sim.stack(1)
+        .trace_start(Filter::parse("dst port 9").unwrap(), 256)
+        .unwrap();
+    let now = sim.now();
+    assert_eq!(
+        sim.stack(0).send(c, b"hello", now),
+        Ok(5)
+    );
+    sim.advance(Duration::from_millis(50));
+    let server = chains(sim.stack(1));
+    assert_eq!(
+        find(&server, "tcp_data_queue"),
+        "eth0 rx → eth_type_trans → ip_rcv → ip_route_input: local → ip_local_deliver → \
+         tcp_v4_rcv: established socket → tcp_rcv_established: P. → tcp_data_queue: bytes 5 → \
+         sk wake"
+    );
+    // The server's ACK has source port 9, not destination: the filter left it out.
+    assert!(!server.values().any(|c| c.contains("tcp_transmit_skb")), "{server:#?}");
+}
+
+#[test]
+fn drops_show_their_reason() {
+    let mut sim = pair();
+    sim.stack(1).trace_start(Filter::all(), 256).unwrap();
+    // A SYN to a closed port: reset, and the segment dropped for want of a socket.
+    let now = sim.now();
+    let c = sim.stack(0).socket(SockType::Stream).unwrap();
+    let _ = sim.stack(0).connect(c, SocketAddrV4::new(B, 1), now);
+    sim.advance(Duration::from_millis(50));
+    assert_eq!(sim.stack(0).tcp_state(c), Some(TcpState::Closed));
+    // A frame with a broken IPv4 header checksum, straight into the receive path.
+    let mut f = vec![0u8; 14 + 20 + 8];
+    let mac = sim.stack(1).iface(2).unwrap().mac;
+    f[0..6].copy_from_slice(mac.as_bytes());
+    f[12] = 0x08;
+    f[14] = 0x45;
+    f[16..18].copy_from_slice(&28u16.to_be_bytes());
+    f[22] = 64;
+    f[23] = 17;
+    f[26..30].copy_from_slice(&[192, 0, 2, 1]);
+    f[30..34].copy_from_slice(&[192, 0, 2, 2]);
+    f[24] = 0xde; // not the checksum
+    let now = sim.now();
+    sim.stack(1)
+        .receive(2, PacketBuf::from_slice(&f, 0), now);
+    let server = chains(sim.stack(1));
+    assert_eq!(
+        find(&server, "NO_SOCKET"),
+        "eth0 rx → eth_type_trans → ip_rcv → ip_route_input: local → ip_local_deliver → \
+         tcp_v4_rcv: no socket → kfree_skb_reason: NO_SOCKET"
+    );
+    assert_eq!(
+        find(&server, "IP_CSUM"),
+        "eth0 rx → eth_type_trans → ip_rcv → kfree_skb_reason: IP_CSUM"
+    );
+    // The reset answering the SYN is traced from its start.
+    assert!(find(&server, "tcp_transmit_skb: R. →").ends_with("eth0 tx"));
+    // Each drop record carries the reason as data too.
+    let mut recs = Vec::new();
+    sim.stack(1).trace_drain(&mut recs);
+    assert!(recs.is_empty());
+    assert_eq!(sim.stack(1).drops().get(DropReason::IpCsum), 1);
+}
+
+#[test]
+fn tracing_off_records_nothing_and_gives_no_ids() {
+    let mut sim = pair();
+    let l = listen(&mut sim, 7);
+    handshake(&mut sim, l, 7);
+    assert!(!sim.stack(1).tracer().on());
+    let mut recs = Vec::new();
+    sim.stack(1).trace_drain(&mut recs);
+    assert!(recs.is_empty());
+    // A running trace whose filter selects nothing records nothing either.
+    sim.stack(1)
+        .trace_start(Filter::parse("udp").unwrap(), 64)
+        .unwrap();
+    assert_eq!(
+        sim.stack(1).trace_start(Filter::all(), 64),
+        Err(Errno::EALREADY),
+        "one trace at a time"
+    );
+    let l2 = listen(&mut sim, 8);
+    handshake(&mut sim, l2, 8);
+    sim.stack(1).trace_drain(&mut recs);
+    assert!(recs.is_empty(), "{recs:?}");
+    // Stopped: nothing more, and the ring is gone.
+    sim.stack(1).trace_stop();
+    sim.stack(1).trace_drain(&mut recs);
+    assert!(recs.is_empty());
+    assert_eq!(sim.stack(1).tracer().lost(), 0);
+}
+
+#[test]
+fn a_full_ring_counts_lost_records() {
+    let mut sim = pair();
+    let l = listen(&mut sim, 7);
+    sim.stack(1).trace_start(Filter::all(), 16).unwrap();
+    handshake(&mut sim, l, 7);
+    let mut recs: Vec<TraceRecord> = Vec::new();
+    sim.stack(1).trace_drain(&mut recs);
+    assert_eq!(recs.len(), 16);
+    assert!(sim.stack(1).tracer().lost() > 0);
+    assert_eq!(recs[0].stage, Stage::DevRx);
+}
+
+#[test]
+fn filter_errors_name_the_bad_word() {
+    let e = Filter::parse("tcp and prot 80").unwrap_err();
+    assert!(e.to_string().contains("\"prot\""), "{e}");
+    let e = Filter::parse("host 192.0.2").unwrap_err();
+    assert!(e.to_string().contains("\"192.0.2\""), "{e}");
+    let e = Filter::parse("(tcp").unwrap_err();
+    assert!(e.to_string().contains(')'), "{e}");
+}
+
+#[test]
+fn capture_sees_both_directions_and_writes_pcapng() {
+    let mut sim = pair();
+    let l = listen(&mut sim, 7);
+    assert_eq!(
+        sim.stack(1).capture_start(Some(99), Filter::all(), 1500, 8),
+        Err(Errno::ENODEV)
+    );
+    sim.stack(1)
+        .capture_start(Some(2), Filter::parse("tcp").unwrap(), 1500, 64)
+        .unwrap();
+    handshake(&mut sim, l, 7);
+    let mut frames = Vec::new();
+    sim.stack(1).capture_mut().drain(|s| {
+        frames.push((s.dir, s.ts_us, s.data.clone()));
+    });
+    let dirs: Vec<Direction> = frames.iter().map(|f| f.0).collect();
+    assert_eq!(dirs, [Direction::In, Direction::Out, Direction::In]);
+    // SYN, SYN-ACK, ACK by their flags byte.
+    let flags: Vec<u8> = frames.iter().map(|f| f.2[14 + 20 + 13]).collect();
+    assert_eq!(flags, [0x02, 0x12, 0x10]);
+    assert!(frames.windows(2).all(|w| w[0].1 <= w[1].1));
+    let mut w = PcapngWriter::new(Vec::new(), "sim_trace").unwrap();
+    let ifid = w.interface("eth0", 1500).unwrap();
+    for (dir, ts, data) in &frames {
+        w.packet(ifid, *ts, data, data.len(), *dir).unwrap();
+    }
+    let blocks = read_blocks(&w.into_inner()).unwrap();
+    let pkts: Vec<_> = blocks
+        .iter()
+        .filter(|b| b.ty == EPB)
+        .map(|b| parse_epb(&b.body).unwrap())
+        .collect();
+    assert_eq!(pkts.len(), 3);
+    assert_eq!(pkts[1].flags, Some(2));
+    assert_eq!(pkts[2].data, frames[2].2);
+    sim.stack(1).capture_stop();
+    assert!(!sim.stack(1).capture().on());
+}
