@@ -3,8 +3,10 @@
 //! `linnet ip link|addr|route|neigh show`, `linnet netstat -s`, `linnet ping`, each speaking
 //! to the daemon over its control socket. `-j` prints JSON.
 
+mod capture;
 mod ip;
 mod netstat;
+mod netstat_tcp;
 mod ping;
 mod route;
 mod ss;
@@ -21,7 +23,7 @@ use std::process::ExitCode;
 #[command(
     name = "linnet",
     version,
-    after_help = "Commands:\n  ip [-s] [-j] link|addr|route|neigh [show]\n  ip link set [dev] DEV [up|down] [mtu N]\n  ip addr add|del ADDR/LEN dev DEV; ip addr flush dev DEV\n  ip neigh add|replace ADDR lladdr MAC dev DEV; ip neigh del ADDR dev DEV; ip neigh flush [dev DEV|all]\n  ip route [show [table T|all]] | add|replace|del ROUTE | get ADDR [from A] [iif D]\n  ip rule [show] | add|del [pref N] [from P] [to P] [iif D] [fwmark M] lookup T|blackhole|unreachable|prohibit\n  ss [-tuanlij]\n  sysctl [-a] [-n] [-w] net.ipv4.ip_forward[=1]\n  netstat -s\n  ping [-c count] [-i interval] [-s size] [-t ttl] [-W timeout] destination"
+    after_help = "Commands:\n  ip [-s] [-j] link|addr|route|neigh [show]\n  ip link set [dev] DEV [up|down] [mtu N]\n  ip addr add|del ADDR/LEN dev DEV; ip addr flush dev DEV\n  ip neigh add|replace ADDR lladdr MAC dev DEV; ip neigh del ADDR dev DEV; ip neigh flush [dev DEV|all]\n  ip route [show [table T|all]] | add|replace|del ROUTE | get ADDR [from A] [iif D]\n  ip rule [show] | add|del [pref N] [from P] [to P] [iif D] [fwmark M] lookup T|blackhole|unreachable|prohibit\n  ss [-tuanlij]\n  sysctl [-a] [-n] [-w] net.ipv4.ip_forward[=1]\n  netstat -s\n  capture [-i DEV|any] [-w FILE.pcapng] [-c N] [-s SNAPLEN] [FILTER]\n  trace [-c N] [-j] [FILTER]\n  FILTER: [src|dst] host A | [src|dst] net CIDR | [src|dst] port N | tcp|udp|icmp|arp|ip, and/or/not, ( )\n  ping [-c count] [-i interval] [-s size] [-t ttl] [-W timeout] destination"
 )]
 struct Args {
     /// Control socket of the daemon.
@@ -58,6 +60,8 @@ fn run(args: Args) -> Result<u8, Failure> {
         "netstat" => netstat::run(rest, connect),
         "ping" => ping::run(rest, connect),
         "ss" => ss::run(rest, connect),
+        "capture" => capture::run_capture(rest, connect),
+        "trace" => capture::run_trace(rest, connect),
         "sysctl" => sysctl::run(rest, connect),
         other => Err(Failure(
             format!("unknown command \"{other}\"; try \"linnet --help\""),
