@@ -55,6 +55,36 @@ fn clock(stack: &Handle) -> (u64, u64) {
     (mono, unix)
 }
 
+/// Whether the client has closed its end (checked every drain, so the capture or trace
+/// stops at once rather than at the next failed write).
+fn client_gone(conn: &UnixStream) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut p = libc::pollfd {
+        fd: conn.as_raw_fd(),
+        events: libc::POLLIN | libc::POLLRDHUP,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, zero timeout.
+    let n = unsafe { libc::poll(&mut p, 1, 0) };
+    if n <= 0 {
+        return false;
+    }
+    if p.revents & (libc::POLLHUP | libc::POLLRDHUP | libc::POLLERR) != 0 {
+        return true;
+    }
+    let mut b = [0u8; 1];
+    // SAFETY: peeks at most one byte into a valid buffer, without blocking.
+    let r = unsafe {
+        libc::recv(
+            conn.as_raw_fd(),
+            b.as_mut_ptr() as *mut libc::c_void,
+            1,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    r == 0
+}
+
 /// Stops the capture or trace however the stream ends.
 struct Stop<'a> {
     stack: &'a Handle,
@@ -94,6 +124,24 @@ fn start_err(e: crate::Errno, what: &str) -> Response {
     }
 }
 
+/// Start something that may be busy because the previous client's stream is still
+/// winding down (it notices a closed connection within one drain period): retry briefly.
+fn retry_busy<T>(
+    mut start: impl FnMut() -> io::Result<Result<T, Response>>,
+) -> io::Result<Result<T, Response>> {
+    let deadline = std::time::Instant::now() + 10 * DRAIN_EVERY;
+    loop {
+        match start()? {
+            Err(Response::Error {
+                errno: Some(e), ..
+            }) if e == crate::Errno::EALREADY.raw() && std::time::Instant::now() < deadline => {
+                std::thread::sleep(DRAIN_EVERY / 2)
+            }
+            r => return Ok(r),
+        }
+    }
+}
+
 fn capture(
     conn: &UnixStream,
     stack: &Handle,
@@ -106,7 +154,9 @@ fn capture(
         Err(e) => return send(conn, &error(libc::EINVAL, e.to_string())),
     };
     let snaplen = snaplen.unwrap_or(DEFAULT_SNAPLEN).min(DEFAULT_SNAPLEN);
-    let started = stack.call(move |s: &mut Stack, _| {
+    let started = retry_busy(|| {
+        let (dev, filter) = (dev.clone(), filter.clone());
+        stack.call(move |s: &mut Stack, _| {
         let ifindex = match dev.as_deref() {
             None | Some("any") => None,
             Some(d) => match s.ifindex_by_name(d) {
@@ -123,6 +173,7 @@ fn capture(
             .map_err(|e| start_err(e, "capture"))?;
         let interfaces = s.interfaces().map(|i| (i.ifindex, i.name.clone())).collect();
         Ok((interfaces, s.capture().snaplen()))
+        })
     })?;
     let (interfaces, snaplen) = match started {
         Ok(v) => v,
@@ -145,6 +196,9 @@ fn capture(
     let mut last = std::time::Instant::now();
     loop {
         std::thread::sleep(DRAIN_EVERY);
+        if client_gone(conn) {
+            return Ok(());
+        }
         let (frames, dropped) = stack.call(|s, _| {
             let mut frames = Vec::new();
             let c = s.capture_mut();
@@ -207,8 +261,12 @@ fn trace(conn: &UnixStream, stack: &Handle, filter: &str) -> io::Result<()> {
         Ok(f) => f,
         Err(e) => return send(conn, &error(libc::EINVAL, e.to_string())),
     };
-    if let Err(e) = stack.call(move |s, _| s.trace_start(filter, TRACE_RING))? {
-        return send(conn, &start_err(e, "trace"));
+    let started = retry_busy(|| {
+        let filter = filter.clone();
+        stack.call(move |s, _| s.trace_start(filter, TRACE_RING).map_err(|e| start_err(e, "trace")))
+    })?;
+    if let Err(resp) = started {
+        return send(conn, &resp);
     }
     let _stop = Stop {
         stack,
@@ -220,6 +278,9 @@ fn trace(conn: &UnixStream, stack: &Handle, filter: &str) -> io::Result<()> {
     let mut recs: Vec<TraceRecord> = Vec::new();
     loop {
         std::thread::sleep(DRAIN_EVERY);
+        if client_gone(conn) {
+            return Ok(());
+        }
         let (lines, lost) = stack.call(|s, _| {
             recs.clear();
             s.trace_drain(&mut recs);

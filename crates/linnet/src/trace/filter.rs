@@ -5,7 +5,7 @@
 //! expr  := term ("or" | "||") term ...
 //! term  := factor ("and" | "&&") factor ...
 //! factor:= ("not" | "!") factor | "(" expr ")" | primitive
-//! primitive := [src|dst] host ADDR | [src|dst] net CIDR | [src|dst] port N
+//! primitive := [PROTO] [src|dst] host ADDR | [src|dst] net CIDR | [src|dst] port N
 //!            | tcp | udp | icmp | arp | ip
 //! ```
 //!
@@ -307,14 +307,27 @@ impl Parser {
             "src" => self.qualified(Dir::Src, "src"),
             "dst" => self.qualified(Dir::Dst, "dst"),
             "host" | "net" | "port" => self.primitive(Dir::Either, &t),
-            "ip" => Ok(Node::Proto(Proto::Ip)),
-            "tcp" => Ok(Node::Proto(Proto::Tcp)),
-            "udp" => Ok(Node::Proto(Proto::Udp)),
-            "icmp" => Ok(Node::Proto(Proto::Icmp)),
-            "arp" => Ok(Node::Proto(Proto::Arp)),
+            "ip" => self.proto_qualified(Proto::Ip),
+            "tcp" => self.proto_qualified(Proto::Tcp),
+            "udp" => self.proto_qualified(Proto::Udp),
+            "icmp" => self.proto_qualified(Proto::Icmp),
+            "arp" => self.proto_qualified(Proto::Arp),
             other => Err(FilterError(format!(
                 "unknown word \"{other}\" (expected host, net, port, src, dst, tcp, udp, icmp, arp, ip, not or \"(\")"
             ))),
+        }
+    }
+
+    /// A protocol may qualify the primitive after it, as in tcpdump's `tcp port 80`
+    /// (the same as `tcp and port 80`).
+    fn proto_qualified(&mut self, p: Proto) -> Result<Node, FilterError> {
+        let node = Node::Proto(p);
+        match self.peek() {
+            Some("src") | Some("dst") | Some("host") | Some("net") | Some("port") => {
+                let next = self.factor()?;
+                Ok(Node::And(Box::new(node), Box::new(next)))
+            }
+            _ => Ok(node),
         }
     }
 
@@ -425,6 +438,8 @@ mod tests {
     fn boolean_operators_and_precedence() {
         let f = tcp_frame([192, 0, 2, 1], [192, 0, 2, 2], 40000, 80);
         assert!(m("tcp and port 80", &f));
+        assert!(m("tcp port 80", &f) && m("tcp dst port 80", &f));
+        assert!(!m("udp port 80", &f) && !m("tcp src port 80", &f));
         assert!(!m("tcp and port 81", &f));
         assert!(m("udp or port 80", &f));
         assert!(!m("not tcp", &f) && m("not udp", &f));
@@ -464,7 +479,7 @@ mod tests {
             ("port 70000", "\"70000\""),
             ("net 192.0.2.0/33", "\"192.0.2.0/33\""),
             ("src tcp", "\"tcp\""),
-            ("tcp port 80", "\"port\""),
+            ("host 192.0.2.1 port 80", "\"port\""),
             ("(tcp or udp", "\")\""),
             ("tcp and", "end"),
             ("host", "\"host\""),
