@@ -274,7 +274,10 @@ pub fn render_trace(records: &[TraceLine], to_unix: impl Fn(u64) -> u64) -> Vec<
                 .iter()
                 .map(|r| {
                     if r.ts_us != t0 {
-                        format!("{} (+{}us)", r.text, r.ts_us.saturating_sub(t0))
+                        // The stack thread may have read its clock just before the call
+                        // that started the chain: offsets can be negative.
+                        let d = r.ts_us as i64 - t0 as i64;
+                        format!("{} ({d:+}us)", r.text)
                     } else {
                         r.text.clone()
                     }

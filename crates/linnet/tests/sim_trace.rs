@@ -19,6 +19,10 @@ use std::time::Duration;
 const B: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
 
 fn pair() -> Sim {
+    pair_with(LinkConfig::default())
+}
+
+fn pair_with(cfg: LinkConfig) -> Sim {
     let mut sim = Sim::new();
     for seed in [1, 2] {
         sim.add_stack(Stack::new(StackConfig {
@@ -29,7 +33,7 @@ fn pair() -> Sim {
     sim.connect(
         0,
         1,
-        LinkConfig::default(),
+        cfg,
         "192.0.2.1/24".parse().unwrap(),
         "192.0.2.2/24".parse().unwrap(),
     );
@@ -293,4 +297,71 @@ fn capture_sees_both_directions_and_writes_pcapng() {
     assert_eq!(pkts[2].data, frames[2].2);
     sim.stack(1).capture_stop();
     assert!(!sim.stack(1).capture().on());
+}
+
+#[test]
+fn ss_info_reports_the_delivery_rate_of_a_transfer() {
+    // 8 Mbit/s with 5 ms each way: the sender's delivery rate must come out near 1 MB/s.
+    let mut sim = pair_with(LinkConfig {
+        rate_bps: 8_000_000,
+        delay: Duration::from_millis(5),
+        queue_limit: 1000,
+        ..LinkConfig::default()
+    });
+    let l = listen(&mut sim, 5001);
+    let c = handshake(&mut sim, l, 5001);
+    let data = vec![0x5au8; 600_000];
+    let mut sent = 0;
+    let mut got = 0;
+    let mut buf = vec![0u8; 65536];
+    let until = sim.now() + Duration::from_secs(10);
+    let mut peer = None;
+    let done = sim.run_until_cond(until, |sim| {
+        let now = sim.now();
+        while sent < data.len() {
+            match sim.stack(0).send(c, &data[sent..], now) {
+                Ok(n) => sent += n,
+                Err(_) => break,
+            }
+        }
+        if peer.is_none() {
+            // The accepted socket is the only other TCP socket in ESTABLISHED.
+            peer = sim
+                .stack(1)
+                .sockets_info()
+                .into_iter()
+                .find(|s| s.state == "ESTAB")
+                .map(|s| s.id);
+        }
+        if let Some(p) = peer {
+            while let Ok(n) =
+                sim.stack(1)
+                    .recv(p, &mut buf, linnet::socket::MsgFlags::default(), now)
+            {
+                if n == 0 {
+                    break;
+                }
+                got += n;
+            }
+        }
+        got == data.len()
+    });
+    assert!(done, "transfer stalled at {got}");
+    sim.advance(Duration::from_millis(50));
+    let info = sim
+        .stack(0)
+        .sockets_info()
+        .into_iter()
+        .find(|s| s.id == c)
+        .and_then(|s| s.tcp)
+        .expect("tcp info");
+    assert_eq!(info.bytes_acked, data.len() as u64);
+    assert!(
+        (800_000..=1_050_000).contains(&info.delivery_rate),
+        "delivery_rate {} B/s",
+        info.delivery_rate
+    );
+    assert!(info.rtt_us >= 10_000, "{info:?}");
+    let snmp = sim.stack(0).snmp();
+    assert!(snmp.tcp.out_segs > 400 && snmp.tcp.active_opens == 1, "{:?}", snmp.tcp);
 }

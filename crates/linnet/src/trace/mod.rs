@@ -517,11 +517,18 @@ impl Stack {
         }
     }
 
-    /// After a segment was processed: record a state change not recorded where it happened
-    /// (transitions to ESTABLISHED are recorded in place, before the wakeup they cause).
+    /// After a segment was processed outside ESTABLISHED: record the state that handled it,
+    /// or the state change (transitions to ESTABLISHED are recorded in place, before the
+    /// wakeup they cause).
     #[inline(always)]
     pub(crate) fn trace_tcp_state_after(&mut self, from: TcpState, to: TcpState) {
-        if self.trace.on && to != TcpState::Established {
+        if !self.trace.on || to == TcpState::Established {
+            return;
+        }
+        if from == to {
+            // No transition: say which state handled it.
+            self.trace_cur(Stage::TcpRcvStateProcess, Detail::Note(tcp_state_name(from)));
+        } else {
             self.trace_tcp_state(from, to);
         }
     }

@@ -597,6 +597,8 @@ impl Stack {
             };
             sk.sndbuf.dequeue_allocated(data_acked);
             sk.bytes_acked += data_acked as u64;
+            let (d, srtt) = (sk.bytes_acked, sk.rtt.srtt());
+            sk.delivery.tcp_rate_gen(d, data_acked as u64, now, srtt);
             sk.snd_una = ack;
             if sk.snd_nxt < ack {
                 sk.snd_nxt = ack;
