@@ -166,8 +166,8 @@ pub fn run_capture(
     let names: HashMap<u32, String> = interfaces.iter().cloned().collect();
     let mut pcap = match &o.write {
         Some(path) => {
-            let file = std::fs::File::create(path)
-                .map_err(|e| Failure(format!("{path}: {e}"), 1))?;
+            let file =
+                std::fs::File::create(path).map_err(|e| Failure(format!("{path}: {e}"), 1))?;
             let mut w = PcapngWriter::new(std::io::BufWriter::new(file), "linnet capture")?;
             let mut ids = HashMap::new();
             for (ifindex, name) in &interfaces {
@@ -185,7 +185,7 @@ pub fn run_capture(
     let mut dropped = 0u64;
     let mut line = String::new();
     let out = std::io::stdout();
-    'stream: while !interrupted() && !o.count.is_some_and(|c| got >= c) {
+    'stream: while !interrupted() && o.count.is_none_or(|c| got < c) {
         let resp = match client.recv() {
             Ok(r) => r,
             Err(e) if interrupted() => {
@@ -195,10 +195,7 @@ pub fn run_capture(
             Err(e) => return Err(Failure(format!("capture: {e}"), 1)),
         };
         let frames = match resp {
-            Response::Captured {
-                frames,
-                dropped: d,
-            } => {
+            Response::Captured { frames, dropped: d } => {
                 dropped = d;
                 frames
             }
@@ -283,11 +280,7 @@ pub fn render_trace(records: &[TraceLine], to_unix: impl Fn(u64) -> u64) -> Vec<
                     }
                 })
                 .collect();
-            format!(
-                "{} #{id} {}",
-                clock_time(to_unix(t0)),
-                stages.join(" → ")
-            )
+            format!("{} #{id} {}", clock_time(to_unix(t0)), stages.join(" → "))
         })
         .collect()
 }
@@ -313,7 +306,7 @@ pub fn run_trace(
     let mut seen = std::collections::HashSet::new();
     let mut lost = 0;
     let out = std::io::stdout();
-    while !interrupted() && !o.count.is_some_and(|c| seen.len() as u64 >= c) {
+    while !interrupted() && o.count.is_none_or(|c| (seen.len() as u64) < c) {
         let resp = match client.recv() {
             Ok(r) => r,
             Err(_) if interrupted() => break,
@@ -332,7 +325,7 @@ pub fn run_trace(
             .into_iter()
             .filter(|r| {
                 seen.contains(&r.id)
-                    || !o.count.is_some_and(|c| seen.len() as u64 >= c) && seen.insert(r.id)
+                    || o.count.is_none_or(|c| (seen.len() as u64) < c) && seen.insert(r.id)
             })
             .collect();
         let mut l = out.lock();
@@ -375,7 +368,10 @@ mod tests {
         let e = parse_capture(&w("-x")).unwrap_err();
         assert!(e.0.contains("\"-x\""), "{}", e.0);
         let t = parse_trace(&w("-c 2 -j port 7")).unwrap();
-        assert_eq!((t.count, t.json, t.filter.as_str()), (Some(2), true, "port 7"));
+        assert_eq!(
+            (t.count, t.json, t.filter.as_str()),
+            (Some(2), true, "port 7")
+        );
     }
 
     #[test]

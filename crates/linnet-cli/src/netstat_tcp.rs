@@ -24,19 +24,34 @@ pub fn tcp_lines(t: &TcpStats) -> Vec<String> {
         (t.syncookies_sent, "SYN cookies sent"),
         (t.syncookies_recv, "SYN cookies received"),
         (t.syncookies_failed, "invalid SYN cookies received"),
-        (t.paws_estab_rejected, "packets rejected in established connections because of timestamp"),
+        (
+            t.paws_estab_rejected,
+            "packets rejected in established connections because of timestamp",
+        ),
         (t.tw, "TCP sockets finished time wait in slow timer"),
         (t.delayed_acks, "delayed acks sent"),
-        (t.listen_overflows, "times the listen queue of a socket overflowed"),
+        (
+            t.listen_overflows,
+            "times the listen queue of a socket overflowed",
+        ),
         (t.listen_drops, "SYNs to LISTEN sockets dropped"),
-        (t.recoveries, "times recovered from packet loss by selective acknowledgements"),
+        (
+            t.recoveries,
+            "times recovered from packet loss by selective acknowledgements",
+        ),
         (t.fast_retrans, "fast retransmits"),
         (t.timeouts, "other TCP timeouts"),
         (t.dup_segs, "DSACKs sent for old packets"),
         (t.ofo_queue, "packets queued to out-of-order queue"),
-        (t.ofo_drop, "packets dropped from out-of-order queue because of socket buffer overrun"),
+        (
+            t.ofo_drop,
+            "packets dropped from out-of-order queue because of socket buffer overrun",
+        ),
         (t.abort_on_data, "connections reset due to unexpected data"),
-        (t.abort_on_close, "connections reset due to early user close"),
+        (
+            t.abort_on_close,
+            "connections reset due to early user close",
+        ),
         (t.abort_on_timeout, "connections aborted due to timeout"),
     ] {
         if n > 0 {

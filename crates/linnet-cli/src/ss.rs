@@ -176,7 +176,10 @@ pub fn render(opts: &Opts, sockets: &[SocketInfo]) -> String {
                 line.push_str(&format!(" send {}", bw(send)));
             }
             if t.delivery_rate > 0 {
-                line.push_str(&format!(" delivery_rate {}", bw(t.delivery_rate as f64 * 8.0)));
+                line.push_str(&format!(
+                    " delivery_rate {}",
+                    bw(t.delivery_rate as f64 * 8.0)
+                ));
             }
             line.push('\n');
             out.push_str(&line);
@@ -270,9 +273,15 @@ mod tests {
         );
         let o = parse(&w("-ti")).unwrap();
         let out = render(&o, &[s]);
-        assert!(out.contains(" rtt:2/0.5 mss:1448 cwnd:10 bytes_sent:100000"), "{out}");
+        assert!(
+            out.contains(" rtt:2/0.5 mss:1448 cwnd:10 bytes_sent:100000"),
+            "{out}"
+        );
         assert!(out.contains("retrans:0/2"), "{out}");
-        assert!(out.contains(" send 57.9Mbps delivery_rate 10.0Mbps"), "{out}");
+        assert!(
+            out.contains(" send 57.9Mbps delivery_rate 10.0Mbps"),
+            "{out}"
+        );
         assert!(!out.contains("ssthresh"), "{out}");
         assert_eq!(bw(999.0), "999bps");
         assert_eq!(bw(1.5e9), "1.5Gbps");

@@ -507,13 +507,20 @@ impl Stack {
     }
 
     pub(crate) fn count_drop(&mut self, reason: DropReason) {
-        self.trace_cur(crate::trace::Stage::KfreeSkb, crate::trace::Detail::Drop(reason));
+        self.trace_cur(
+            crate::trace::Stage::KfreeSkb,
+            crate::trace::Detail::Drop(reason),
+        );
         self.drops.count(reason);
     }
 
     /// Count a dropped packet and recycle its buffer. Linux: `kfree_skb_reason`.
     pub(crate) fn drop_pkt(&mut self, buf: PacketBuf, reason: DropReason) {
-        self.trace(&buf, crate::trace::Stage::KfreeSkb, crate::trace::Detail::Drop(reason));
+        self.trace(
+            &buf,
+            crate::trace::Stage::KfreeSkb,
+            crate::trace::Detail::Drop(reason),
+        );
         self.drops.count(reason);
         self.pool.put(buf);
     }
@@ -550,7 +557,11 @@ impl Stack {
         if let Err(reason) = eth_type_trans(&mut buf, mac) {
             return self.drop_pkt(buf, reason);
         }
-        self.trace(&buf, crate::trace::Stage::EthTypeTrans, crate::trace::Detail::None);
+        self.trace(
+            &buf,
+            crate::trace::Stage::EthTypeTrans,
+            crate::trace::Detail::None,
+        );
         if buf.meta.pkt_type == crate::buf::PacketType::OtherHost {
             return self.drop_pkt(buf, DropReason::OtherHost);
         }
@@ -623,8 +634,16 @@ impl Stack {
             self.drop_pkt(buf, DropReason::DevReady);
             return Err(Errno::ENETDOWN);
         }
-        let qdisc = if iface.kind == LinkKind::Loopback { "loopback_xmit" } else { iface.qdisc.kind() };
-        self.trace(&buf, crate::trace::Stage::DevQueueXmit, crate::trace::Detail::Note(qdisc));
+        let qdisc = if iface.kind == LinkKind::Loopback {
+            "loopback_xmit"
+        } else {
+            iface.qdisc.kind()
+        };
+        self.trace(
+            &buf,
+            crate::trace::Stage::DevQueueXmit,
+            crate::trace::Detail::Note(qdisc),
+        );
         let Some(iface) = self.iface_mut(ifindex) else {
             return Err(Errno::ENODEV);
         };

@@ -75,9 +75,7 @@ fn chains(stack: &mut Stack) -> BTreeMap<u32, String> {
     stack.trace_drain(&mut recs);
     let mut out: BTreeMap<u32, Vec<String>> = BTreeMap::new();
     for r in &recs {
-        out.entry(r.id)
-            .or_default()
-            .push(stack.trace_line(r).text);
+        out.entry(r.id).or_default().push(stack.trace_line(r).text);
     }
     out.into_iter().map(|(k, v)| (k, v.join(" → "))).collect()
 }
@@ -147,10 +145,7 @@ fn established_data_is_queued_and_wakes_the_reader() {
         .trace_start(Filter::parse("dst port 9").unwrap(), 256)
         .unwrap();
     let now = sim.now();
-    assert_eq!(
-        sim.stack(0).send(c, b"hello", now),
-        Ok(5)
-    );
+    assert_eq!(sim.stack(0).send(c, b"hello", now), Ok(5));
     sim.advance(Duration::from_millis(50));
     let server = chains(sim.stack(1));
     assert_eq!(
@@ -160,7 +155,10 @@ fn established_data_is_queued_and_wakes_the_reader() {
          sk wake"
     );
     // The server's ACK has source port 9, not destination: the filter left it out.
-    assert!(!server.values().any(|c| c.contains("tcp_transmit_skb")), "{server:#?}");
+    assert!(
+        !server.values().any(|c| c.contains("tcp_transmit_skb")),
+        "{server:#?}"
+    );
 }
 
 #[test]
@@ -186,8 +184,7 @@ fn drops_show_their_reason() {
     f[30..34].copy_from_slice(&[192, 0, 2, 2]);
     f[24] = 0xde; // not the checksum
     let now = sim.now();
-    sim.stack(1)
-        .receive(2, PacketBuf::from_slice(&f, 0), now);
+    sim.stack(1).receive(2, PacketBuf::from_slice(&f, 0), now);
     let server = chains(sim.stack(1));
     assert_eq!(
         find(&server, "NO_SOCKET"),
@@ -363,5 +360,9 @@ fn ss_info_reports_the_delivery_rate_of_a_transfer() {
     );
     assert!(info.rtt_us >= 10_000, "{info:?}");
     let snmp = sim.stack(0).snmp();
-    assert!(snmp.tcp.out_segs > 400 && snmp.tcp.active_opens == 1, "{:?}", snmp.tcp);
+    assert!(
+        snmp.tcp.out_segs > 400 && snmp.tcp.active_opens == 1,
+        "{:?}",
+        snmp.tcp
+    );
 }

@@ -10,7 +10,8 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 const MAX_HEAD: usize = 8192;
 
 /// The page served.
-pub const PAGE: &str = "<!doctype html>\n<title>linnet</title>\n<p>Hello from the Linnet stack.</p>\n";
+pub const PAGE: &str =
+    "<!doctype html>\n<title>linnet</title>\n<p>Hello from the Linnet stack.</p>\n";
 
 /// Serve HTTP on `port` from a background thread.
 pub fn serve(handle: &Handle, port: u16) -> std::io::Result<()> {

@@ -119,13 +119,29 @@ fn capture_of_an_http_exchange_decodes_in_tshark() {
     }
     let _rm = Rm(file.clone());
     // Bad input is refused with the bad word named, and starts nothing.
-    let bad = linnet(&daemon.socket, &["capture", "-i", &tap, "tcp", "and", "prot", "80"]);
+    let bad = linnet(
+        &daemon.socket,
+        &["capture", "-i", &tap, "tcp", "and", "prot", "80"],
+    );
     assert!(!bad.status.success());
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("\"prot\""), "{}", text(&bad));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("\"prot\""),
+        "{}",
+        text(&bad)
+    );
     let bad = linnet(&daemon.socket, &["capture", "-i", "nosuch0"]);
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("\"nosuch0\""), "{}", text(&bad));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("\"nosuch0\""),
+        "{}",
+        text(&bad)
+    );
 
-    let (mut cap, rx) = start_stream(&daemon, &["capture", "-i", &tap, "-w", &path, "tcp", "port", "80", "or", "arp"]);
+    let (mut cap, rx) = start_stream(
+        &daemon,
+        &[
+            "capture", "-i", &tap, "-w", &path, "tcp", "port", "80", "or", "arp",
+        ],
+    );
     let l = first_line(&rx);
     assert!(l.contains("listening on"), "{l}");
     let page = ok(ns
@@ -158,7 +174,14 @@ fn capture_of_an_http_exchange_decodes_in_tshark() {
     assert!(http.contains("GET / HTTP/1.1"), "{http}");
     assert!(http.contains("HTTP/1.1 200 OK"), "{http}");
     // Every TCP checksum we wrote is right.
-    let bad_csum = tshark(&["-r", &path, "-o", "tcp.check_checksum:TRUE", "-Y", "tcp.checksum.status == 0"]);
+    let bad_csum = tshark(&[
+        "-r",
+        &path,
+        "-o",
+        "tcp.check_checksum:TRUE",
+        "-Y",
+        "tcp.checksum.status == 0",
+    ]);
     assert!(bad_csum.trim().is_empty(), "{bad_csum}");
 
     // Without -w: one tcpdump-like line per frame; -c stops by itself.
@@ -171,11 +194,15 @@ fn capture_of_an_http_exchange_decodes_in_tshark() {
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 2, "{out}");
     assert!(
-        lines[0].contains(&format!("{tap} In  IP 192.0.2.1 > 192.0.2.2: ICMP echo request")),
+        lines[0].contains(&format!(
+            "{tap} In  IP 192.0.2.1 > 192.0.2.2: ICMP echo request"
+        )),
         "{out}"
     );
     assert!(
-        lines[1].contains(&format!("{tap} Out IP 192.0.2.2 > 192.0.2.1: ICMP echo reply")),
+        lines[1].contains(&format!(
+            "{tap} Out IP 192.0.2.2 > 192.0.2.1: ICMP echo reply"
+        )),
         "{out}"
     );
     // The capture stopped with its client: another may start.
@@ -218,9 +245,10 @@ fn trace_of_a_linux_connect_shows_the_passive_open() {
         .unwrap_or_else(|| panic!("no SYN_RECV→ESTABLISHED in\n{out}"));
     assert!(ack.contains("tcp_v4_rcv: established socket"), "{ack}");
     assert!(
-        out.lines()
-            .any(|l| l.contains("tcp_transmit_skb: S. → ip_local_out → ip_output")
-                && l.contains(&format!("{tap} tx"))),
+        out.lines().any(
+            |l| l.contains("tcp_transmit_skb: S. → ip_local_out → ip_output")
+                && l.contains(&format!("{tap} tx"))
+        ),
         "{out}"
     );
     // One trace at a time, and the first one has stopped with its client.

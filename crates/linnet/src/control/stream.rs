@@ -26,7 +26,10 @@ const DEFAULT_SNAPLEN: usize = 65535;
 
 /// Whether `req` is a streaming request.
 pub fn is_stream(req: &Request) -> bool {
-    matches!(req, Request::CaptureStart { .. } | Request::TraceStart { .. })
+    matches!(
+        req,
+        Request::CaptureStart { .. } | Request::TraceStart { .. }
+    )
 }
 
 fn send(mut conn: &UnixStream, resp: &Response) -> io::Result<()> {
@@ -132,9 +135,9 @@ fn retry_busy<T>(
     let deadline = std::time::Instant::now() + 10 * DRAIN_EVERY;
     loop {
         match start()? {
-            Err(Response::Error {
-                errno: Some(e), ..
-            }) if e == crate::Errno::EALREADY.raw() && std::time::Instant::now() < deadline => {
+            Err(Response::Error { errno: Some(e), .. })
+                if e == crate::Errno::EALREADY.raw() && std::time::Instant::now() < deadline =>
+            {
                 std::thread::sleep(DRAIN_EVERY / 2)
             }
             r => return Ok(r),
@@ -157,22 +160,20 @@ fn capture(
     let started = retry_busy(|| {
         let (dev, filter) = (dev.clone(), filter.clone());
         stack.call(move |s: &mut Stack, _| {
-        let ifindex = match dev.as_deref() {
-            None | Some("any") => None,
-            Some(d) => match s.ifindex_by_name(d) {
-                Some(i) => Some(i),
-                None => {
-                    return Err(error(
-                        libc::ENODEV,
-                        format!("Cannot find device \"{d}\""),
-                    ))
-                }
-            },
-        };
-        s.capture_start(ifindex, filter, snaplen, CAPTURE_QUEUE)
-            .map_err(|e| start_err(e, "capture"))?;
-        let interfaces = s.interfaces().map(|i| (i.ifindex, i.name.clone())).collect();
-        Ok((interfaces, s.capture().snaplen()))
+            let ifindex = match dev.as_deref() {
+                None | Some("any") => None,
+                Some(d) => match s.ifindex_by_name(d) {
+                    Some(i) => Some(i),
+                    None => return Err(error(libc::ENODEV, format!("Cannot find device \"{d}\""))),
+                },
+            };
+            s.capture_start(ifindex, filter, snaplen, CAPTURE_QUEUE)
+                .map_err(|e| start_err(e, "capture"))?;
+            let interfaces = s
+                .interfaces()
+                .map(|i| (i.ifindex, i.name.clone()))
+                .collect();
+            Ok((interfaces, s.capture().snaplen()))
         })
     })?;
     let (interfaces, snaplen) = match started {
@@ -218,13 +219,7 @@ fn capture(
         }
         last = std::time::Instant::now();
         if frames.is_empty() {
-            send(
-                conn,
-                &Response::Captured {
-                    frames,
-                    dropped,
-                },
-            )?;
+            send(conn, &Response::Captured { frames, dropped })?;
             continue;
         }
         // Keep each line well under what the client reads at once.
@@ -263,7 +258,10 @@ fn trace(conn: &UnixStream, stack: &Handle, filter: &str) -> io::Result<()> {
     };
     let started = retry_busy(|| {
         let filter = filter.clone();
-        stack.call(move |s, _| s.trace_start(filter, TRACE_RING).map_err(|e| start_err(e, "trace")))
+        stack.call(move |s, _| {
+            s.trace_start(filter, TRACE_RING)
+                .map_err(|e| start_err(e, "trace"))
+        })
     })?;
     if let Err(resp) = started {
         return send(conn, &resp);

@@ -67,7 +67,11 @@ impl Stack {
             return self.drop_pkt(buf, DropReason::IpInvalidSource);
         }
         let rt = self.ip_route_input(dst, src, buf.meta.ifindex, buf.meta.mark);
-        self.trace(&buf, Stage::IpRouteInput, Detail::Note(crate::trace::input_route_name(&rt)));
+        self.trace(
+            &buf,
+            Stage::IpRouteInput,
+            Detail::Note(crate::trace::input_route_name(&rt)),
+        );
         match rt {
             InputRoute::Local => self.ip_local_deliver(buf, false, now),
             InputRoute::Broadcast => self.ip_local_deliver(buf, true, now),
@@ -88,7 +92,9 @@ impl Stack {
             let (tid, ifindex) = (buf.meta.trace_id, buf.meta.ifindex);
             match self.ip_defrag(buf, now) {
                 Some(whole) => buf = self.trace_defrag(tid, whole),
-                None => return self.trace_by_id(tid, ifindex, Stage::IpDefrag, Detail::Note("queued")),
+                None => {
+                    return self.trace_by_id(tid, ifindex, Stage::IpDefrag, Detail::Note("queued"))
+                }
             }
         }
         let pkt = Ipv4Packet::new_unchecked(buf.data());

@@ -151,7 +151,7 @@ impl Stack {
         let tid = buf.meta.trace_id;
         let res = match self.neigh.output(ifindex, nexthop, buf, now) {
             NeighOutput::Xmit(mac, buf) => self.neigh_xmit(ifindex, mac, buf, now),
-            NeighOutput::Queued => Ok(self.trace_by_id(tid, ifindex, Stage::NeighOutput, Detail::Note("queued for ARP"))),
+            NeighOutput::Queued => self.trace_queued(tid, ifindex),
         };
         self.neigh_run_events(now);
         res

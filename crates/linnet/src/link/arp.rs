@@ -13,7 +13,11 @@ impl Stack {
     /// Receive an ARP packet (data at the ARP header). Linux: `arp_rcv` → `arp_process`.
     pub(crate) fn arp_rcv(&mut self, buf: PacketBuf, now: Instant) {
         self.neigh.stats.rx += 1;
-        self.trace(&buf, crate::trace::Stage::ArpRcv, crate::trace::Detail::None);
+        self.trace(
+            &buf,
+            crate::trace::Stage::ArpRcv,
+            crate::trace::Detail::None,
+        );
         let ifindex = buf.meta.ifindex;
         let repr = match ArpPacket::new_checked(buf.data()).and_then(|p| ArpRepr::parse(&p)) {
             Ok(r) => r,

@@ -36,7 +36,7 @@ impl CapturedFrame {
     /// The frame's bytes, or `None` if `hex` is not valid hex.
     pub fn bytes(&self) -> Option<Vec<u8>> {
         let h = self.hex.as_bytes();
-        if h.len() % 2 != 0 {
+        if h.len() & 1 != 0 {
             return None;
         }
         let nib = |c: u8| match c {

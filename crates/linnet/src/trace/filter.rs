@@ -141,7 +141,12 @@ impl PktKey {
     }
 }
 
-fn either<T: PartialEq + Copy>(dir: Dir, s: Option<T>, d: Option<T>, f: impl Fn(T) -> bool) -> bool {
+fn either<T: PartialEq + Copy>(
+    dir: Dir,
+    s: Option<T>,
+    d: Option<T>,
+    f: impl Fn(T) -> bool,
+) -> bool {
     match dir {
         Dir::Src => s.is_some_and(&f),
         Dir::Dst => d.is_some_and(&f),
@@ -348,14 +353,19 @@ impl Parser {
             return Err(FilterError(format!("\"{kind}\" needs a value")));
         };
         match kind {
-            "host" => v.parse::<Ipv4Addr>().map(|a| Node::Host(dir, a)).map_err(|_| {
-                FilterError(format!("\"{v}\" is not an IPv4 address (after \"host\")"))
-            }),
+            "host" => v
+                .parse::<Ipv4Addr>()
+                .map(|a| Node::Host(dir, a))
+                .map_err(|_| {
+                    FilterError(format!("\"{v}\" is not an IPv4 address (after \"host\")"))
+                }),
             "net" => {
                 let c = if v.contains('/') {
                     v.parse::<Ipv4Cidr>().ok()
                 } else {
-                    v.parse::<Ipv4Addr>().ok().and_then(|a| Ipv4Cidr::new(a, 32))
+                    v.parse::<Ipv4Addr>()
+                        .ok()
+                        .and_then(|a| Ipv4Cidr::new(a, 32))
                 };
                 c.map(|c| {
                     // Keep the network part only, as tcpdump does.
@@ -371,9 +381,10 @@ impl Parser {
                     ))
                 })
             }
-            _ => v.parse::<u16>().map(|p| Node::Port(dir, p)).map_err(|_| {
-                FilterError(format!("\"{v}\" is not a port number (after \"port\")"))
-            }),
+            _ => v
+                .parse::<u16>()
+                .map(|p| Node::Port(dir, p))
+                .map_err(|_| FilterError(format!("\"{v}\" is not a port number (after \"port\")"))),
         }
     }
 }

@@ -367,8 +367,12 @@ impl Stack {
             self.trace.now = now;
         }
         if buf.meta.trace_id != 0 {
-            self.trace
-                .push(buf.meta.trace_id, buf.meta.ifindex, Stage::DevRx, Detail::None);
+            self.trace.push(
+                buf.meta.trace_id,
+                buf.meta.ifindex,
+                Stage::DevRx,
+                Detail::None,
+            );
         }
     }
 
@@ -478,10 +482,26 @@ impl Stack {
     pub(crate) fn trace_defrag(&mut self, id: u32, mut whole: PacketBuf) -> PacketBuf {
         if self.trace.on && id != 0 {
             whole.meta.trace_id = id;
-            self.trace
-                .push(id, whole.meta.ifindex, Stage::IpDefrag, Detail::Note("reassembled"));
+            self.trace.push(
+                id,
+                whole.meta.ifindex,
+                Stage::IpDefrag,
+                Detail::Note("reassembled"),
+            );
         }
         whole
+    }
+
+    /// The datagram with trace id `id` waits for ARP (`neigh_output` queued it).
+    #[inline(always)]
+    pub(crate) fn trace_queued(&mut self, id: u32, ifindex: u32) -> Result<(), Errno> {
+        self.trace_by_id(
+            id,
+            ifindex,
+            Stage::NeighOutput,
+            Detail::Note("queued for ARP"),
+        );
+        Ok(())
     }
 
     /// Run `f` with a packet's trace id as the current packet (for stages deep inside TCP that
@@ -527,7 +547,10 @@ impl Stack {
         }
         if from == to {
             // No transition: say which state handled it.
-            self.trace_cur(Stage::TcpRcvStateProcess, Detail::Note(tcp_state_name(from)));
+            self.trace_cur(
+                Stage::TcpRcvStateProcess,
+                Detail::Note(tcp_state_name(from)),
+            );
         } else {
             self.trace_tcp_state(from, to);
         }

@@ -164,7 +164,7 @@ pub fn read_blocks(mut b: &[u8]) -> Result<Vec<Block>, String> {
     while !b.is_empty() {
         let ty = u32_at(b, 0)?;
         let len = u32_at(b, 4)? as usize;
-        if len < 12 || len % 4 != 0 || len > b.len() {
+        if len < 12 || len & 3 != 0 || len > b.len() {
             return Err(format!("bad block length {len}"));
         }
         if u32_at(b, len - 4)? as usize != len {
@@ -251,7 +251,10 @@ mod tests {
         );
         assert_eq!(p.data, frame);
         let q = parse_epb(&blocks[4].body).unwrap();
-        assert_eq!((q.interface, q.data.len(), q.orig_len, q.flags), (1, 20, 61, Some(2)));
+        assert_eq!(
+            (q.interface, q.data.len(), q.orig_len, q.flags),
+            (1, 20, 61, Some(2))
+        );
     }
 
     #[test]

@@ -185,7 +185,10 @@ mod tests {
         f[34] = 8;
         s.clear();
         summarize(&f, &mut s);
-        assert!(s.starts_with("IP 192.0.2.1 > 192.0.2.2: ICMP echo request, id "), "{s}");
+        assert!(
+            s.starts_with("IP 192.0.2.1 > 192.0.2.2: ICMP echo request, id "),
+            "{s}"
+        );
         let mut a = vec![0u8; 42];
         a[12] = 8;
         a[13] = 6;
@@ -194,7 +197,10 @@ mod tests {
         a[38..42].copy_from_slice(&[192, 0, 2, 2]);
         s.clear();
         summarize(&a, &mut s);
-        assert_eq!(s, "ARP, Request who-has 192.0.2.2 tell 192.0.2.1, length 28");
+        assert_eq!(
+            s,
+            "ARP, Request who-has 192.0.2.2 tell 192.0.2.1, length 28"
+        );
         for n in 0..f.len() {
             s.clear();
             summarize(&f[..n], &mut s);

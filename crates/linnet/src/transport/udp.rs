@@ -285,7 +285,11 @@ impl Stack {
     /// Validate a UDP datagram (data at the UDP header) and queue it on its socket, or answer
     /// port unreachable. Linux: `__udp4_lib_rcv`.
     pub(crate) fn udp_rcv(&mut self, mut buf: PacketBuf, ip: &IpMeta, now: Instant) {
-        self.trace(&buf, crate::trace::Stage::UdpRcv, crate::trace::Detail::None);
+        self.trace(
+            &buf,
+            crate::trace::Stage::UdpRcv,
+            crate::trace::Detail::None,
+        );
         let data = buf.data();
         if data.len() < HEADER_LEN {
             self.udp_stats.in_errors += 1;

@@ -733,7 +733,9 @@ impl Stack {
             }
             sk.rcv_unacked_segs += 1;
             self.trace_cur(Stage::TcpDataQueue, Detail::Num("bytes", n as u64));
-            let Ok(sk) = self.sockets.tcp_mut(id) else { return };
+            let Ok(sk) = self.sockets.tcp_mut(id) else {
+                return;
+            };
             if had_ofo
                 || sk.rcv_unacked_segs >= 2
                 || data.len() < sk.mss as usize / 2 && sk.quickack > 0

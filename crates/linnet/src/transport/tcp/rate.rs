@@ -27,7 +27,13 @@ pub struct DeliveryRate {
 impl DeliveryRate {
     /// `acked` more bytes were acknowledged at `now`, making `delivered` in all.
     /// Linux: `tcp_rate_gen`.
-    pub fn tcp_rate_gen(&mut self, delivered: u64, acked: u64, now: Instant, srtt: Option<Duration>) {
+    pub fn tcp_rate_gen(
+        &mut self,
+        delivered: u64,
+        acked: u64,
+        now: Instant,
+        srtt: Option<Duration>,
+    ) {
         if acked == 0 {
             return;
         }
