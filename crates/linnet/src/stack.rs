@@ -225,7 +225,7 @@ pub struct Stack {
     pub(crate) pmtu: crate::ip::pmtu::PmtuCache,
     pub(crate) frag_scratch: Vec<PacketBuf>,
     pub(crate) trace: crate::trace::Tracer,
-    pub(crate) capture: crate::trace::Capture,
+    pub(crate) capture: crate::trace::Captures,
 }
 
 impl Default for Stack {

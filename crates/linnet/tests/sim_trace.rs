@@ -264,14 +264,26 @@ fn capture_sees_both_directions_and_writes_pcapng() {
         sim.stack(1).capture_start(Some(99), Filter::all(), 1500, 8),
         Err(Errno::ENODEV)
     );
-    sim.stack(1)
+    let id = sim
+        .stack(1)
         .capture_start(Some(2), Filter::parse("tcp").unwrap(), 1500, 64)
+        .unwrap();
+    let arp = sim
+        .stack(1)
+        .capture_start(None, Filter::parse("arp").unwrap(), 1500, 64)
         .unwrap();
     handshake(&mut sim, l, 7);
     let mut frames = Vec::new();
-    sim.stack(1).capture_mut().drain(|s| {
+    sim.stack(1).capture_mut(id).unwrap().drain(|s| {
         frames.push((s.dir, s.ts_us, s.data.clone()));
     });
+    // The second capture, on all devices, saw the client's ARP request and our reply.
+    let mut arps = Vec::new();
+    sim.stack(1)
+        .capture_mut(arp)
+        .unwrap()
+        .drain(|s| arps.push((s.dir, s.data[21])));
+    assert_eq!(arps, [(Direction::In, 1), (Direction::Out, 2)]);
     let dirs: Vec<Direction> = frames.iter().map(|f| f.0).collect();
     assert_eq!(dirs, [Direction::In, Direction::Out, Direction::In]);
     // SYN, SYN-ACK, ACK by their flags byte.
@@ -292,8 +304,10 @@ fn capture_sees_both_directions_and_writes_pcapng() {
     assert_eq!(pkts.len(), 3);
     assert_eq!(pkts[1].flags, Some(2));
     assert_eq!(pkts[2].data, frames[2].2);
-    sim.stack(1).capture_stop();
-    assert!(!sim.stack(1).capture().on());
+    sim.stack(1).capture_stop(id);
+    assert!(sim.stack(1).capture(id).is_none() && sim.stack(1).capturing());
+    sim.stack(1).capture_stop(arp);
+    assert!(!sim.stack(1).capturing());
 }
 
 #[test]

@@ -144,6 +144,12 @@ fn capture_of_an_http_exchange_decodes_in_tshark() {
     );
     let l = first_line(&rx);
     assert!(l.contains("listening on"), "{l}");
+    // A second capture at the same time gets its own copy of the frames.
+    let (mut three, rx3) = start_stream(
+        &daemon,
+        &["capture", "-i", &tap, "-c", "3", "tcp", "port", "80"],
+    );
+    first_line(&rx3);
     let page = ok(ns
         .exec(&["curl", "-sS", "--max-time", "10", "http://192.0.2.2/"])
         .expect("curl"));
@@ -162,6 +168,26 @@ fn capture_of_an_http_exchange_decodes_in_tshark() {
     assert!(summary.contains("0 packets dropped by kernel"), "{summary}");
     assert!(captured >= 8, "{captured} frames: {summary}");
 
+    assert!(wait_exit(&mut three.0, 10).success());
+    let three = stdout_of(&mut three.0);
+    let flags: Vec<&str> = three
+        .lines()
+        .map(|l| {
+            l.split("Flags [")
+                .nth(1)
+                .and_then(|f| f.split(']').next())
+                .unwrap_or("")
+        })
+        .collect();
+    assert_eq!(flags, ["S", "S.", "."], "{three}");
+    assert!(
+        three
+            .lines()
+            .next()
+            .unwrap()
+            .contains(&format!("{tap} In  IP 192.0.2.1.")),
+        "{three}"
+    );
     let plain = tshark(&["-r", &path]);
     assert_eq!(plain.lines().count(), captured, "{plain}");
     let verbose = tshark(&["-r", &path, "-V"]);

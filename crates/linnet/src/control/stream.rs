@@ -88,21 +88,18 @@ fn client_gone(conn: &UnixStream) -> bool {
     r == 0
 }
 
-/// Stops the capture or trace however the stream ends.
+/// Stops the capture (by id) or the trace however the stream ends.
 struct Stop<'a> {
     stack: &'a Handle,
-    capture: bool,
+    capture: Option<u32>,
 }
 
 impl Drop for Stop<'_> {
     fn drop(&mut self) {
         let capture = self.capture;
-        let _ = self.stack.call(move |s, _| {
-            if capture {
-                s.capture_stop()
-            } else {
-                s.trace_stop()
-            }
+        let _ = self.stack.call(move |s, _| match capture {
+            Some(id) => s.capture_stop(id),
+            None => s.trace_stop(),
         });
     }
 }
@@ -123,6 +120,13 @@ pub fn serve_stream(conn: &UnixStream, stack: &Handle, req: Request) -> io::Resu
 fn start_err(e: crate::Errno, what: &str) -> Response {
     match e {
         crate::Errno::EALREADY => error(e.raw(), format!("a {what} is already running")),
+        crate::Errno::ENOBUFS => error(
+            e.raw(),
+            format!(
+                "too many captures running (at most {})",
+                crate::trace::capture::MAX_CAPTURES
+            ),
+        ),
         e => super::errno_response(e),
     }
 }
@@ -167,22 +171,27 @@ fn capture(
                     None => return Err(error(libc::ENODEV, format!("Cannot find device \"{d}\""))),
                 },
             };
-            s.capture_start(ifindex, filter, snaplen, CAPTURE_QUEUE)
+            let id = s
+                .capture_start(ifindex, filter, snaplen, CAPTURE_QUEUE)
                 .map_err(|e| start_err(e, "capture"))?;
             let interfaces = s
                 .interfaces()
                 .map(|i| (i.ifindex, i.name.clone()))
                 .collect();
-            Ok((interfaces, s.capture().snaplen()))
+            Ok((
+                id,
+                interfaces,
+                s.capture(id).map_or(snaplen, |c| c.snaplen()),
+            ))
         })
     })?;
-    let (interfaces, snaplen) = match started {
+    let (id, interfaces, snaplen) = match started {
         Ok(v) => v,
         Err(resp) => return send(conn, &resp),
     };
     let _stop = Stop {
         stack,
-        capture: true,
+        capture: Some(id),
     };
     let (mono_us, unix_us) = clock(stack);
     send(
@@ -202,7 +211,9 @@ fn capture(
         }
         let (frames, dropped) = stack.call(|s, _| {
             let mut frames = Vec::new();
-            let c = s.capture_mut();
+            let Some(c) = s.capture_mut(id) else {
+                return (frames, 0);
+            };
             c.drain(|slot| {
                 frames.push(CapturedFrame {
                     ifindex: slot.ifindex,
@@ -268,7 +279,7 @@ fn trace(conn: &UnixStream, stack: &Handle, filter: &str) -> io::Result<()> {
     }
     let _stop = Stop {
         stack,
-        capture: false,
+        capture: None,
     };
     let (mono_us, unix_us) = clock(stack);
     send(conn, &Response::TraceStarted { mono_us, unix_us })?;

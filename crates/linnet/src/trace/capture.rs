@@ -174,6 +174,60 @@ impl Capture {
     }
 }
 
+/// Most captures running at once on one stack.
+pub const MAX_CAPTURES: usize = 8;
+
+/// The captures running on a stack (none by default), each with its own device, filter and
+/// queue, as several `tcpdump`s each have their own `AF_PACKET` socket.
+#[derive(Debug, Default)]
+pub struct Captures {
+    sessions: Vec<(u32, Capture)>,
+    next_id: u32,
+}
+
+impl Captures {
+    /// Whether any capture runs: the one branch each frame costs when none does.
+    #[inline(always)]
+    pub fn on(&self) -> bool {
+        !self.sessions.is_empty()
+    }
+
+    /// Start a capture; returns its id, or `None` if [`MAX_CAPTURES`] run already.
+    pub fn start(&mut self, c: Capture) -> Option<u32> {
+        if self.sessions.len() >= MAX_CAPTURES {
+            return None;
+        }
+        self.next_id = self.next_id.wrapping_add(1).max(1);
+        self.sessions.push((self.next_id, c));
+        Some(self.next_id)
+    }
+
+    /// Stop capture `id` (no-op if unknown).
+    pub fn stop(&mut self, id: u32) {
+        self.sessions.retain(|(i, _)| *i != id);
+    }
+
+    /// Capture `id`.
+    pub fn get(&self, id: u32) -> Option<&Capture> {
+        self.sessions.iter().find(|(i, _)| *i == id).map(|(_, c)| c)
+    }
+
+    /// Capture `id`, to drain it.
+    pub fn get_mut(&mut self, id: u32) -> Option<&mut Capture> {
+        self.sessions
+            .iter_mut()
+            .find(|(i, _)| *i == id)
+            .map(|(_, c)| c)
+    }
+
+    /// Offer a frame to every capture. Linux: `dev_queue_xmit_nit` / the `ptype_all` walk.
+    pub fn tap(&mut self, ifindex: u32, dir: Direction, frame: &[u8], ts_us: u64) {
+        for (_, c) in self.sessions.iter_mut() {
+            c.tap(ifindex, dir, frame, ts_us);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,6 +255,28 @@ mod tests {
         let mut got = Vec::new();
         c.drain(|s| got.push((s.ifindex, s.dir, s.orig_len, s.data.len())));
         assert_eq!(got, [(3, Direction::Out, 300, 100)]);
+    }
+
+    #[test]
+    fn several_captures_each_get_their_frames() {
+        let mut all = Captures::default();
+        assert!(!all.on());
+        let a = all
+            .start(Capture::new(None, Filter::parse("tcp").unwrap(), 100, 4))
+            .unwrap();
+        let b = all
+            .start(Capture::new(None, Filter::all(), 100, 4))
+            .unwrap();
+        all.tap(2, Direction::In, &frame(17, 60), 0);
+        all.tap(2, Direction::In, &frame(6, 60), 0);
+        assert_eq!(all.get(a).unwrap().pending(), 1);
+        assert_eq!(all.get(b).unwrap().pending(), 2);
+        all.stop(a);
+        assert!(all.get(a).is_none() && all.on());
+        for _ in 1..MAX_CAPTURES {
+            assert!(all.start(Capture::default()).is_some());
+        }
+        assert!(all.start(Capture::default()).is_none(), "bounded");
     }
 
     #[test]

@@ -26,7 +26,7 @@ use crate::stack::Stack;
 use crate::stats::DropReason;
 use crate::time::Instant;
 use crate::transport::tcp::TcpState;
-pub use capture::{Capture, CapturedFrame, Direction};
+pub use capture::{Capture, CapturedFrame, Captures, Direction};
 pub use filter::{Filter, FilterError, PktKey};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
@@ -572,37 +572,41 @@ impl Stack {
     }
 
     /// Start capturing frames of `ifindex` (all devices if `None`) that `filter` selects,
-    /// keeping up to `queue` frames of up to `snaplen` bytes until drained. `EALREADY` if a
-    /// capture runs; `ENODEV` for an unknown device.
+    /// keeping up to `queue` frames of up to `snaplen` bytes until drained; returns the
+    /// capture's id. `ENODEV` for an unknown device, `ENOBUFS` when
+    /// [`capture::MAX_CAPTURES`] run already.
     pub fn capture_start(
         &mut self,
         ifindex: Option<u32>,
         filter: Filter,
         snaplen: usize,
         queue: usize,
-    ) -> Result<(), Errno> {
-        if self.capture.on() {
-            return Err(Errno::EALREADY);
-        }
+    ) -> Result<u32, Errno> {
         if let Some(i) = ifindex {
             self.iface(i).ok_or(Errno::ENODEV)?;
         }
-        self.capture = Capture::new(ifindex, filter, snaplen, queue);
-        Ok(())
+        self.capture
+            .start(Capture::new(ifindex, filter, snaplen, queue))
+            .ok_or(Errno::ENOBUFS)
     }
 
-    /// Stop capturing and free the queue.
-    pub fn capture_stop(&mut self) {
-        self.capture = Capture::default();
+    /// Stop capture `id` and free its queue.
+    pub fn capture_stop(&mut self, id: u32) {
+        self.capture.stop(id);
     }
 
-    /// The capture tap.
-    pub fn capture(&self) -> &Capture {
-        &self.capture
+    /// Capture `id`.
+    pub fn capture(&self, id: u32) -> Option<&Capture> {
+        self.capture.get(id)
     }
 
-    /// The capture tap, to drain it.
-    pub fn capture_mut(&mut self) -> &mut Capture {
-        &mut self.capture
+    /// Capture `id`, to drain it.
+    pub fn capture_mut(&mut self, id: u32) -> Option<&mut Capture> {
+        self.capture.get_mut(id)
+    }
+
+    /// Whether any capture runs.
+    pub fn capturing(&self) -> bool {
+        self.capture.on()
     }
 }
