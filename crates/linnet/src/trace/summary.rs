@@ -86,6 +86,9 @@ pub fn summarize(frame: &[u8], out: &mut String) {
             }
         }
         0x0800 => summarize_ipv4(p, out),
+        0x86dd => {
+            let _ = write!(out, "IP6, length {}", p.len());
+        }
         other => {
             let _ = write!(out, "ethertype 0x{other:04x}, length {}", frame.len());
         }
