@@ -626,6 +626,7 @@ impl Stack {
     ) -> Result<(), Errno> {
         buf.meta.ifindex = ifindex;
         buf.meta.timestamp = now;
+        self.trace_dev_queue_xmit(&buf);
         let Some(iface) = self.iface_mut(ifindex) else {
             self.drop_pkt(buf, DropReason::DevReady);
             return Err(Errno::ENODEV);
@@ -634,19 +635,6 @@ impl Stack {
             self.drop_pkt(buf, DropReason::DevReady);
             return Err(Errno::ENETDOWN);
         }
-        let qdisc = if iface.kind == LinkKind::Loopback {
-            "loopback_xmit"
-        } else {
-            iface.qdisc.kind()
-        };
-        self.trace(
-            &buf,
-            crate::trace::Stage::DevQueueXmit,
-            crate::trace::Detail::Note(qdisc),
-        );
-        let Some(iface) = self.iface_mut(ifindex) else {
-            return Err(Errno::ENODEV);
-        };
         let res = if iface.kind == LinkKind::Loopback {
             self.loopback.xmit(buf)
         } else {

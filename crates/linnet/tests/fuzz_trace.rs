@@ -11,8 +11,31 @@ use std::time::Duration;
 const MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 2]);
 
 const WORDS: &[&str] = &[
-    "host", "src", "dst", "net", "port", "tcp", "udp", "icmp", "arp", "ip", "and", "or", "not",
-    "!", "&&", "||", "(", ")", "192.0.2.1", "192.0.2.0/24", "80", "7", "x", "/", "99999",
+    "host",
+    "src",
+    "dst",
+    "net",
+    "port",
+    "tcp",
+    "udp",
+    "icmp",
+    "arp",
+    "ip",
+    "and",
+    "or",
+    "not",
+    "!",
+    "&&",
+    "||",
+    "(",
+    ")",
+    "192.0.2.1",
+    "192.0.2.0/24",
+    "80",
+    "7",
+    "x",
+    "/",
+    "99999",
 ];
 
 fn frame(bytes: &[u8], ethertype: u16, proto: u8) -> Vec<u8> {

@@ -67,11 +67,7 @@ impl Stack {
             return self.drop_pkt(buf, DropReason::IpInvalidSource);
         }
         let rt = self.ip_route_input(dst, src, buf.meta.ifindex, buf.meta.mark);
-        self.trace(
-            &buf,
-            Stage::IpRouteInput,
-            Detail::Note(crate::trace::input_route_name(&rt)),
-        );
+        self.trace_route_input(&buf, &rt);
         match rt {
             InputRoute::Local => self.ip_local_deliver(buf, false, now),
             InputRoute::Broadcast => self.ip_local_deliver(buf, true, now),

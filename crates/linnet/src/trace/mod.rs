@@ -508,10 +508,52 @@ impl Stack {
     /// only see the socket), restoring the previous one after.
     #[inline(always)]
     pub(crate) fn with_trace<R>(&mut self, trace_id: u32, f: impl FnOnce(&mut Stack) -> R) -> R {
+        if !self.trace.on {
+            return f(self);
+        }
         let prev = std::mem::replace(&mut self.trace.cur, trace_id);
         let r = f(self);
         self.trace.cur = prev;
         r
+    }
+
+    /// `dev_queue_xmit`, with the qdisc the frame goes to.
+    #[inline(always)]
+    pub(crate) fn trace_dev_queue_xmit(&mut self, buf: &PacketBuf) {
+        if self.trace.on && buf.meta.trace_id != 0 {
+            self.trace_dev_queue_xmit_slow(buf);
+        }
+    }
+
+    #[cold]
+    fn trace_dev_queue_xmit_slow(&mut self, buf: &PacketBuf) {
+        let q = match self.iface(buf.meta.ifindex) {
+            Some(i) if i.kind == crate::stack::LinkKind::Loopback => "loopback_xmit",
+            Some(i) => i.qdisc.kind(),
+            None => "no device",
+        };
+        self.trace(buf, Stage::DevQueueXmit, Detail::Note(q));
+    }
+
+    /// `ip_route_input`'s decision.
+    #[inline(always)]
+    pub(crate) fn trace_route_input(&mut self, buf: &PacketBuf, rt: &crate::ip::route::InputRoute) {
+        if self.trace.on && buf.meta.trace_id != 0 {
+            self.trace(buf, Stage::IpRouteInput, Detail::Note(input_route_name(rt)));
+        }
+    }
+
+    /// `icmp_rcv`, with the message type.
+    #[inline(always)]
+    pub(crate) fn trace_icmp_rcv(&mut self, buf: &PacketBuf) {
+        if self.trace.on && buf.meta.trace_id != 0 {
+            let ty = buf.data().first().copied().unwrap_or(255);
+            self.trace(
+                buf,
+                Stage::IcmpRcv,
+                Detail::Note(summary::icmp_type_name(ty)),
+            );
+        }
     }
 
     /// Record a TCP state change of the current packet's socket.
@@ -541,8 +583,12 @@ impl Stack {
     /// or the state change (transitions to ESTABLISHED are recorded in place, before the
     /// wakeup they cause).
     #[inline(always)]
-    pub(crate) fn trace_tcp_state_after(&mut self, from: TcpState, to: TcpState) {
-        if !self.trace.on || to == TcpState::Established {
+    pub(crate) fn trace_tcp_state_after(&mut self, from: TcpState, id: crate::socket::SockId) {
+        if !self.trace.on || self.trace.cur == 0 {
+            return;
+        }
+        let to = self.tcp_state(id).unwrap_or(TcpState::Closed);
+        if to == TcpState::Established {
             return;
         }
         if from == to {

@@ -92,7 +92,7 @@ impl Stack {
             TcpState::Closed | TcpState::Listen => After::Nothing,
             _ => self.tcp_rcv_synchronized(id, seg, payload.data(), now),
         };
-        self.trace_tcp_state_after(before, self.tcp_state(id).unwrap_or(TcpState::Closed));
+        self.trace_tcp_state_after(before, id);
         match after {
             After::Output => self.tcp_output(id, now),
             After::Relisten => return true,
@@ -707,6 +707,7 @@ impl Stack {
         };
         let off = seq - sk.rcv_nxt;
         let mut wake = false;
+        let mut queued = 0;
         if off <= 0 {
             let skip = (-off) as usize;
             if skip >= payload.len() {
@@ -732,10 +733,7 @@ impl Stack {
                 sk.bytes_received += more as u64;
             }
             sk.rcv_unacked_segs += 1;
-            self.trace_cur(Stage::TcpDataQueue, Detail::Num("bytes", n as u64));
-            let Ok(sk) = self.sockets.tcp_mut(id) else {
-                return;
-            };
+            queued = n;
             if had_ofo
                 || sk.rcv_unacked_segs >= 2
                 || data.len() < sk.mss as usize / 2 && sk.quickack > 0
@@ -769,6 +767,7 @@ impl Stack {
             sk.ack_now = true;
         }
         if wake {
+            self.trace_cur(Stage::TcpDataQueue, Detail::Num("bytes", queued as u64));
             self.sk_wake(id);
         }
     }
