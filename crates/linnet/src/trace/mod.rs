@@ -235,7 +235,9 @@ impl Tracer {
         self.lost
     }
 
-    #[inline]
+    /// Out of line and cold: a trace point's inline part is only its test.
+    #[cold]
+    #[inline(never)]
     fn push(&mut self, id: u32, ifindex: u32, stage: Stage, detail: Detail) {
         if self.ring.len() >= self.cap {
             self.lost += 1;
@@ -504,17 +506,21 @@ impl Stack {
         Ok(())
     }
 
-    /// Run `f` with a packet's trace id as the current packet (for stages deep inside TCP that
-    /// only see the socket), restoring the previous one after.
+    /// `buf` becomes the current packet, for stages deep inside TCP that only see the socket
+    /// (state changes, wakeups, drops counted there). Pair with [`Stack::trace_leave`].
     #[inline(always)]
-    pub(crate) fn with_trace<R>(&mut self, trace_id: u32, f: impl FnOnce(&mut Stack) -> R) -> R {
-        if !self.trace.on {
-            return f(self);
+    pub(crate) fn trace_enter(&mut self, buf: &PacketBuf) {
+        if self.trace.on {
+            self.trace.cur = buf.meta.trace_id;
         }
-        let prev = std::mem::replace(&mut self.trace.cur, trace_id);
-        let r = f(self);
-        self.trace.cur = prev;
-        r
+    }
+
+    /// No current packet any more.
+    #[inline(always)]
+    pub(crate) fn trace_leave(&mut self) {
+        if self.trace.on {
+            self.trace.cur = 0;
+        }
     }
 
     /// `dev_queue_xmit`, with the qdisc the frame goes to.
@@ -571,8 +577,10 @@ impl Stack {
     /// segment's flags) for an established socket; other states show their transitions.
     #[inline(always)]
     pub(crate) fn trace_tcp_rcv(&mut self, state: TcpState, flags: u8) {
-        if self.trace.on && state == TcpState::Established {
-            self.trace_cur(
+        if self.trace.on && self.trace.cur != 0 && state == TcpState::Established {
+            self.trace.push(
+                self.trace.cur,
+                0,
                 Stage::TcpRcvEstablished,
                 Detail::Note(summary::tcp_flags_name(flags)),
             );
@@ -584,9 +592,13 @@ impl Stack {
     /// wakeup they cause).
     #[inline(always)]
     pub(crate) fn trace_tcp_state_after(&mut self, from: TcpState, id: crate::socket::SockId) {
-        if !self.trace.on || self.trace.cur == 0 {
-            return;
+        if self.trace.on && self.trace.cur != 0 {
+            self.trace_tcp_state_after_slow(from, id);
         }
+    }
+
+    #[cold]
+    fn trace_tcp_state_after_slow(&mut self, from: TcpState, id: crate::socket::SockId) {
         let to = self.tcp_state(id).unwrap_or(TcpState::Closed);
         if to == TcpState::Established {
             return;

@@ -340,7 +340,13 @@ impl Stack {
         let tid = buf.meta.trace_id;
         u.rx.push_back((SocketAddrV4::new(ip.src, sport), buf));
         self.udp_stats.in_datagrams += 1;
-        self.with_trace(tid, |s| s.sk_wake(id));
+        self.trace_by_id(
+            tid,
+            0,
+            crate::trace::Stage::SkWake,
+            crate::trace::Detail::None,
+        );
+        self.sk_wake(id);
     }
 
     /// An ICMP error quoting one of our datagrams. Linux: `__udp4_lib_err`: only connected

@@ -63,14 +63,19 @@ impl Stack {
         let remote = SocketAddrV4::new(ip.src, seg.src_port);
         if let Some(id) = self.tcp_lookup_established(local, remote) {
             self.trace(&buf, Stage::TcpV4Rcv, Detail::Note("established socket"));
-            if !self.with_trace(buf.meta.trace_id, |s| s.tcp_rcv(id, &seg, &buf, now)) {
+            self.trace_enter(&buf);
+            let relisten = self.tcp_rcv(id, &seg, &buf, now);
+            self.trace_leave();
+            if !relisten {
                 return self.recycle(buf);
             }
             // A SYN that ended a TIME-WAIT connection opens a new one through the listener.
         }
         if let Some(l) = self.tcp_lookup_listener(local) {
             self.trace(&buf, Stage::TcpV4Rcv, Detail::Note("listener"));
-            self.with_trace(buf.meta.trace_id, |s| s.tcp_listen_rcv(l, ip, &seg, now));
+            self.trace_enter(&buf);
+            self.tcp_listen_rcv(l, ip, &seg, now);
+            self.trace_leave();
             return self.recycle(buf);
         }
         self.trace(&buf, Stage::TcpV4Rcv, Detail::Note("no socket"));

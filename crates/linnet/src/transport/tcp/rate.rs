@@ -11,15 +11,16 @@
 use crate::time::Instant;
 use std::time::Duration;
 
-/// Shortest sampling interval when no RTT is known yet.
-const MIN_INTERVAL: Duration = Duration::from_millis(1);
+/// Shortest sampling interval (and the interval while no RTT is known), in microseconds.
+const MIN_INTERVAL_US: u64 = 1000;
 
-/// The running estimate.
+/// The running estimate. Times are kept in microseconds: this runs on every ACK.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DeliveryRate {
-    start: Option<Instant>,
+    /// Start of the current interval (0: none).
+    start_us: u64,
     start_delivered: u64,
-    last_ack: Instant,
+    last_ack_us: u64,
     /// The latest sample, in bytes per second (0 until the first).
     pub bytes_per_sec: u64,
 }
@@ -37,22 +38,26 @@ impl DeliveryRate {
         if acked == 0 {
             return;
         }
-        let interval = srtt.unwrap_or(MIN_INTERVAL).max(MIN_INTERVAL);
-        let idle = now.saturating_since(self.last_ack) > 2 * interval;
-        self.last_ack = now;
-        let Some(start) = self.start.filter(|_| !idle) else {
-            // Begin an interval at the previous ACK: this one's bytes count in it.
-            self.start = Some(now);
+        // +1 so that time zero is a valid start.
+        let now_us = now.total_micros() + 1;
+        let interval = srtt
+            .map_or(0, |d| d.as_micros() as u64)
+            .max(MIN_INTERVAL_US);
+        let idle = now_us.saturating_sub(self.last_ack_us) > 2 * interval;
+        self.last_ack_us = now_us;
+        if self.start_us == 0 || idle {
+            // Begin an interval: this ACK's bytes count in it.
+            self.start_us = now_us;
             self.start_delivered = delivered.saturating_sub(acked);
             return;
-        };
-        let elapsed = now.saturating_since(start);
+        }
+        let elapsed = now_us - self.start_us;
         if elapsed < interval {
             return;
         }
         let bytes = delivered.saturating_sub(self.start_delivered);
-        self.bytes_per_sec = (bytes as u128 * 1_000_000 / elapsed.as_micros().max(1)) as u64;
-        self.start = Some(now);
+        self.bytes_per_sec = bytes.saturating_mul(1_000_000) / elapsed;
+        self.start_us = now_us;
         self.start_delivered = delivered;
     }
 }
