@@ -88,6 +88,7 @@ pub fn run(words: &[String], connect: impl Fn() -> Result<Client, Failure>) -> R
             println!("        {what}: {n}");
         }
     }
+    crate::netstat_tcp::print_tcp(&snmp.tcp);
     let u = &snmp.udp;
     println!("Udp:");
     println!("    {} packets received", u.in_datagrams);

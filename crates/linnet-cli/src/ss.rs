@@ -108,6 +108,19 @@ fn local(a: &SocketAddrV4) -> String {
     }
 }
 
+/// A rate in bits per second as ss prints it (`sprint_bw`: `12.3Mbps`).
+pub fn bw(bps: f64) -> String {
+    if bps > 1e9 {
+        format!("{:.1}Gbps", bps / 1e9)
+    } else if bps > 1e6 {
+        format!("{:.1}Mbps", bps / 1e6)
+    } else if bps > 1e3 {
+        format!("{:.1}Kbps", bps / 1e3)
+    } else {
+        format!("{bps:.0}bps")
+    }
+}
+
 /// The table, as ss prints it.
 pub fn render(opts: &Opts, sockets: &[SocketInfo]) -> String {
     let show_netid = opts.tcp && opts.udp;
@@ -157,6 +170,17 @@ pub fn render(opts: &Opts, sockets: &[SocketInfo]) -> String {
                 t.rcv_wnd,
                 t.snd_wnd,
             );
+            // ss's "send": what the window allows per RTT (cwnd * 8 / srtt).
+            if t.rtt_us > 0 {
+                let send = t.cwnd as f64 * 8.0 * 1e6 / t.rtt_us as f64;
+                line.push_str(&format!(" send {}", bw(send)));
+            }
+            if t.delivery_rate > 0 {
+                line.push_str(&format!(
+                    " delivery_rate {}",
+                    bw(t.delivery_rate as f64 * 8.0)
+                ));
+            }
             line.push('\n');
             out.push_str(&line);
         }
@@ -231,6 +255,36 @@ mod tests {
             table.contains("LISTEN") && table.contains("0.0.0.0:*"),
             "{table}"
         );
+    }
+
+    #[test]
+    fn info_line_has_rates() {
+        let mut s = sock("tcp", "ESTAB", 80);
+        s.tcp = Some(
+            serde_json::from_value(serde_json::json!({
+                "state": "ESTAB", "rtt_us": 2000, "rttvar_us": 500, "rto_us": 202000,
+                "cwnd": 14480, "ssthresh": 4294967295u32, "mss": 1448, "cc": "cubic",
+                "retrans": 2, "bytes_sent": 100000, "bytes_acked": 90000,
+                "bytes_received": 10, "send_q": 0, "recv_q": 0, "snd_wnd": 65535,
+                "rcv_wnd": 65535, "wscale": [7, 7], "ts": true, "sack": true,
+                "delivery_rate": 1250000
+            }))
+            .unwrap(),
+        );
+        let o = parse(&w("-ti")).unwrap();
+        let out = render(&o, &[s]);
+        assert!(
+            out.contains(" rtt:2/0.5 mss:1448 cwnd:10 bytes_sent:100000"),
+            "{out}"
+        );
+        assert!(out.contains("retrans:0/2"), "{out}");
+        assert!(
+            out.contains(" send 57.9Mbps delivery_rate 10.0Mbps"),
+            "{out}"
+        );
+        assert!(!out.contains("ssthresh"), "{out}");
+        assert_eq!(bw(999.0), "999bps");
+        assert_eq!(bw(1.5e9), "1.5Gbps");
     }
 
     #[test]

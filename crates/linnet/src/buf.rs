@@ -53,6 +53,8 @@ pub struct Meta {
     pub nfct: u32,
     /// The TCP socket that sent it, for TCP Small Queues (Linux: `skb->sk`).
     pub sk: Option<crate::socket::SockId>,
+    /// Trace id while the packet is followed by a trace (0: not traced).
+    pub trace_id: u32,
 }
 
 /// A packet buffer with headroom, tailroom and header offsets.

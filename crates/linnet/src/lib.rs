@@ -38,3 +38,4 @@ pub mod control;
 pub mod runtime;
 pub mod sim;
 pub mod socket;
+pub mod trace;

@@ -228,6 +228,8 @@ pub struct Stack {
     pub(crate) frag_scratch: Vec<PacketBuf>,
     pub(crate) nf: crate::netfilter::Netfilter,
     pub(crate) tsq: crate::transport::tcp::tsq::TsqTable,
+    pub(crate) trace: crate::trace::Tracer,
+    pub(crate) capture: crate::trace::Captures,
 }
 
 impl Default for Stack {
@@ -270,6 +272,8 @@ impl Stack {
             frag_scratch: Vec::new(),
             nf: crate::netfilter::Netfilter::default(),
             tsq: Default::default(),
+            trace: Default::default(),
+            capture: Default::default(),
         };
         s.ifaces.push(Interface {
             ifindex: LOOPBACK_IFINDEX,
@@ -517,11 +521,20 @@ impl Stack {
     }
 
     pub(crate) fn count_drop(&mut self, reason: DropReason) {
+        self.trace_cur(
+            crate::trace::Stage::KfreeSkb,
+            crate::trace::Detail::Drop(reason),
+        );
         self.drops.count(reason);
     }
 
     /// Count a dropped packet and recycle its buffer. Linux: `kfree_skb_reason`.
     pub(crate) fn drop_pkt(&mut self, buf: PacketBuf, reason: DropReason) {
+        self.trace(
+            &buf,
+            crate::trace::Stage::KfreeSkb,
+            crate::trace::Detail::Drop(reason),
+        );
         self.drops.count(reason);
         self.pool.put(buf);
     }
@@ -546,6 +559,9 @@ impl Stack {
         buf.meta.ifindex = ifindex;
         buf.meta.timestamp = now;
         buf.meta.sk = None;
+        if self.capture.on() || self.trace.on() {
+            self.netif_rx_taps(&mut buf, now);
+        }
         let Some(iface) = self.iface(ifindex) else {
             return self.drop_pkt(buf, DropReason::DevReady);
         };
@@ -556,6 +572,11 @@ impl Stack {
         if let Err(reason) = eth_type_trans(&mut buf, mac) {
             return self.drop_pkt(buf, reason);
         }
+        self.trace(
+            &buf,
+            crate::trace::Stage::EthTypeTrans,
+            crate::trace::Detail::None,
+        );
         if buf.meta.pkt_type == crate::buf::PacketType::OtherHost {
             return self.drop_pkt(buf, DropReason::OtherHost);
         }
@@ -620,6 +641,9 @@ impl Stack {
     pub fn take_tx(&mut self, ifindex: u32, now: Instant) -> Option<PacketBuf> {
         let buf = self.iface_mut(ifindex)?.qdisc.dequeue(now);
         self.qdisc_dequeued(ifindex, buf.as_ref(), now);
+        if let Some(b) = &buf {
+            self.dev_tx_taps(ifindex, b, now);
+        }
         buf
     }
 
@@ -633,6 +657,7 @@ impl Stack {
     ) -> Result<(), Errno> {
         buf.meta.ifindex = ifindex;
         buf.meta.timestamp = now;
+        self.trace_dev_queue_xmit(&buf);
         let Some(iface) = self.iface_mut(ifindex) else {
             self.drop_pkt(buf, DropReason::DevReady);
             return Err(Errno::ENODEV);

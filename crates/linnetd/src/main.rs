@@ -1,6 +1,8 @@
 //! `linnetd`: runs a Linnet stack on a real device and serves the control socket that the
 //! `linnet` command speaks to (the way the kernel serves rtnetlink to iproute2).
 
+mod http;
+
 use clap::Parser;
 use linnet::device::packet::PacketDevice;
 use linnet::device::tap::TapDevice;
@@ -46,6 +48,9 @@ struct Args {
     /// internal echo), so Linux clients have a Linnet server to talk to.
     #[arg(long, value_name = "PORT")]
     echo: Option<u16>,
+    /// Serve a small HTTP/1.1 page on this port of the Linnet stack (for curl).
+    #[arg(long, value_name = "PORT")]
+    http: Option<u16>,
     /// Log filter (tracing's env-filter syntax), e.g. info or linnet=debug.
     #[arg(long, default_value = "info")]
     log: String,
@@ -166,6 +171,9 @@ fn run(args: Args) -> Result<(), String> {
         .map_err(|e| format!("cannot serve {}: {e}", args.control.display()))?;
     if let Some(port) = args.echo {
         echo_service(&handle, port).map_err(|e| format!("cannot serve echo on {port}: {e}"))?;
+    }
+    if let Some(port) = args.http {
+        http::serve(&handle, port).map_err(|e| format!("cannot serve http on {port}: {e}"))?;
     }
     let addrs: Vec<String> = args.addr.to_vec();
     let devs: Vec<String> = names

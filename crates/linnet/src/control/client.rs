@@ -30,13 +30,24 @@ impl Client {
 
     /// Send a request and wait for its response.
     pub fn call(&mut self, req: Request) -> io::Result<Response> {
+        self.send(req)?;
+        self.recv()
+    }
+
+    /// Send a request without waiting (a streaming request's responses follow with
+    /// [`Client::recv`]).
+    pub fn send(&mut self, req: Request) -> io::Result<()> {
         let mut line = serde_json::to_vec(&Envelope {
             version: VERSION,
             body: req,
         })
         .map_err(io::Error::other)?;
         line.push(b'\n');
-        self.writer.write_all(&line)?;
+        self.writer.write_all(&line)
+    }
+
+    /// Wait for the next response (of a streaming request, a batch).
+    pub fn recv(&mut self) -> io::Result<Response> {
         let mut buf = Vec::new();
         (&mut self.reader)
             .take(16 * MAX_LINE as u64)

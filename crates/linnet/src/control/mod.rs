@@ -9,6 +9,7 @@ pub mod nf;
 pub mod route;
 pub mod rtnl;
 pub mod server;
+pub mod stream;
 
 use crate::ip::fib::{Route, RouteMatch};
 use crate::ip::rules::{FibRule, RuleMatch};
@@ -203,6 +204,22 @@ pub enum Request {
         /// The words after `tc`.
         args: Vec<String>,
     },
+    /// Stream captured frames (`linnet capture`): after `CaptureStarted`, the connection
+    /// carries `Captured` batches until the client closes it. Linux: an `AF_PACKET` socket.
+    CaptureStart {
+        /// Device name, or all devices.
+        dev: Option<String>,
+        /// Filter expression (see [`crate::trace::filter`]).
+        filter: String,
+        /// Bytes kept of each frame (default 262144, capped at 65535).
+        snaplen: Option<usize>,
+    },
+    /// Stream per-packet trace records (`linnet trace`): after `TraceStarted`, the connection
+    /// carries `Traced` batches until the client closes it.
+    TraceStart {
+        /// Filter expression selecting the packets to follow.
+        filter: String,
+    },
 }
 
 /// A response from the daemon.
@@ -261,6 +278,39 @@ pub enum Response {
     },
     /// Done.
     Ok,
+    /// A capture started: the interfaces (index, name) and the clock mapping (stack time and
+    /// Unix time, both in microseconds, read together).
+    CaptureStarted {
+        /// Interfaces by index.
+        interfaces: Vec<(u32, String)>,
+        /// Snap length in force.
+        snaplen: usize,
+        /// Stack clock now.
+        mono_us: u64,
+        /// Unix time now.
+        unix_us: u64,
+    },
+    /// Frames captured since the last batch, and frames dropped so far for a full queue.
+    Captured {
+        /// Frames, oldest first.
+        frames: Vec<crate::trace::CapturedFrame>,
+        /// Dropped so far.
+        dropped: u64,
+    },
+    /// A trace started, with the clock mapping.
+    TraceStarted {
+        /// Stack clock now.
+        mono_us: u64,
+        /// Unix time now.
+        unix_us: u64,
+    },
+    /// Trace records since the last batch, and records lost so far for a full ring.
+    Traced {
+        /// Records, in order.
+        records: Vec<crate::trace::TraceLine>,
+        /// Lost so far.
+        lost: u64,
+    },
     /// Failed.
     Error {
         /// Errno value, if the failure has one.
@@ -510,6 +560,10 @@ pub fn handle(stack: &mut Stack, req: Request, now: Instant) -> Response {
                 errno: Some(libc::EINVAL),
                 message: e.0,
             },
+        },
+        Request::CaptureStart { .. } | Request::TraceStart { .. } => Response::Error {
+            errno: Some(libc::EINVAL),
+            message: "capture and trace stream over the control socket (control::stream)".into(),
         },
     }
 }

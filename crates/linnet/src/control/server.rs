@@ -134,6 +134,9 @@ fn serve_conn(conn: UnixStream, stack: &Handle) -> io::Result<()> {
                     env.version
                 ),
             },
+            Ok(env) if super::stream::is_stream(&env.body) => {
+                return super::stream::serve_stream(&conn, stack, env.body)
+            }
             Ok(env) => stack
                 .call(move |s, now| handle(s, env.body, now))
                 .unwrap_or_else(|e| Response::Error {

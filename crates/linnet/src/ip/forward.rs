@@ -21,6 +21,11 @@ impl Stack {
     /// decrement the TTL (checksum patched incrementally, RFC 1624) and send it on.
     /// Linux: `ip_forward`.
     pub(crate) fn ip_forward(&mut self, mut buf: PacketBuf, rt: Route, now: Instant) {
+        self.trace(
+            &buf,
+            crate::trace::Stage::IpForward,
+            crate::trace::Detail::None,
+        );
         if buf.meta.pkt_type != PacketType::Host {
             // Sent to a link broadcast or multicast address: never forwarded.
             return self.drop_pkt(buf, DropReason::IpInvalidDest);

@@ -155,6 +155,11 @@ impl Stack {
         mtu: usize,
         now: Instant,
     ) -> Result<(), Errno> {
+        self.trace(
+            &buf,
+            crate::trace::Stage::IpFragment,
+            crate::trace::Detail::Num("mtu", mtu as u64),
+        );
         if buf.len() < HEADER_LEN {
             self.ip_stats.out_discards += 1;
             self.drop_pkt(buf, DropReason::PktTooSmall);

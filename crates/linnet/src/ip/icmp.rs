@@ -28,6 +28,7 @@ impl Stack {
     /// Receive an ICMP message (data at the ICMP header). Linux: `icmp_rcv`.
     pub(crate) fn icmp_rcv(&mut self, mut buf: PacketBuf, ip: &IpMeta, now: Instant) {
         self.icmp_stats.in_msgs += 1;
+        self.trace_icmp_rcv(&buf);
         let Ok(pkt) = Icmpv4Packet::new_checked(buf.data()) else {
             self.icmp_stats.in_errors += 1;
             return self.drop_pkt(buf, DropReason::IcmpCsum);

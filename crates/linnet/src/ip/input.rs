@@ -9,6 +9,7 @@ use crate::buf::{PacketBuf, PacketType};
 use crate::stack::{Stack, LOOPBACK_IFINDEX};
 use crate::stats::DropReason;
 use crate::time::Instant;
+use crate::trace::{Detail, Stage};
 use crate::wire::icmpv4::dst_unreachable;
 use crate::wire::ipv4::HEADER_LEN;
 use crate::wire::{Icmpv4Message, IpProtocol, Ipv4Packet};
@@ -17,6 +18,7 @@ impl Stack {
     /// Validate a received IPv4 header and trim link padding. Linux: `ip_rcv` → `ip_rcv_core`.
     pub(crate) fn ip_rcv(&mut self, mut buf: PacketBuf, now: Instant) {
         self.ip_stats.in_receives += 1;
+        self.trace(&buf, Stage::IpRcv, Detail::None);
         let len = buf.len();
         if len < HEADER_LEN {
             self.ip_stats.in_hdr_errors += 1;
@@ -70,7 +72,9 @@ impl Stack {
             self.ip_stats.in_addr_errors += 1;
             return self.drop_pkt(buf, DropReason::IpInvalidSource);
         }
-        match self.ip_route_input(dst, src, buf.meta.ifindex, buf.meta.mark) {
+        let rt = self.ip_route_input(dst, src, buf.meta.ifindex, buf.meta.mark);
+        self.trace_route_input(&buf, &rt);
+        match rt {
             InputRoute::Local => self.ip_local_deliver(buf, false, now),
             InputRoute::Broadcast => self.ip_local_deliver(buf, true, now),
             InputRoute::Forward(rt) => self.ip_forward(buf, rt, now),
@@ -85,10 +89,14 @@ impl Stack {
     /// Hand a datagram for this host to its protocol. Linux: `ip_local_deliver` →
     /// `ip_local_deliver_finish` → `ip_protocol_deliver_rcu`.
     fn ip_local_deliver(&mut self, mut buf: PacketBuf, broadcast: bool, now: Instant) {
+        self.trace(&buf, Stage::IpLocalDeliver, Detail::None);
         if Ipv4Packet::new_unchecked(buf.data()).is_fragment() {
+            let (tid, ifindex) = (buf.meta.trace_id, buf.meta.ifindex);
             match self.ip_defrag(buf, now) {
-                Some(whole) => buf = whole,
-                None => return,
+                Some(whole) => buf = self.trace_defrag(tid, whole),
+                None => {
+                    return self.trace_by_id(tid, ifindex, Stage::IpDefrag, Detail::Note("queued"))
+                }
             }
         }
         if self.nf.active {

@@ -10,6 +10,7 @@ use crate::link::neighbour::NeighOutput;
 use crate::stack::{LinkKind, Stack};
 use crate::stats::DropReason;
 use crate::time::Instant;
+use crate::trace::{Detail, Stage};
 use crate::wire::ipv4::HEADER_LEN;
 use crate::wire::{EtherType, EthernetAddress, IpProtocol, Ipv4Addr, Ipv4Packet, Ipv4Repr};
 
@@ -84,6 +85,7 @@ impl Stack {
             }
         }
         buf.reset_network_header();
+        self.trace_local_out(&mut buf, now);
         if self.nf.active {
             rt = match self.nf_local_out(buf, rt, now) {
                 Ok((b, rt)) => {
@@ -107,6 +109,7 @@ impl Stack {
         broadcast: bool,
         now: Instant,
     ) -> Result<(), Errno> {
+        self.trace(&buf, Stage::IpOutput, Detail::None);
         if self.nf.active {
             let hook = crate::netfilter::Hook::PostRouting;
             buf = self.nf_hook(hook, buf, ifindex, now).ok_or(Errno::EPERM)?;
@@ -158,9 +161,10 @@ impl Stack {
         if broadcast {
             return self.neigh_xmit(ifindex, EthernetAddress::BROADCAST, buf, now);
         }
+        let tid = buf.meta.trace_id;
         let res = match self.neigh.output(ifindex, nexthop, buf, now) {
             NeighOutput::Xmit(mac, buf) => self.neigh_xmit(ifindex, mac, buf, now),
-            NeighOutput::Queued => Ok(()),
+            NeighOutput::Queued => self.trace_queued(tid, ifindex),
         };
         self.neigh_run_events(now);
         res
@@ -179,6 +183,7 @@ impl Stack {
             self.drop_pkt(buf, DropReason::DevReady);
             return Err(Errno::ENODEV);
         };
+        self.trace(&buf, Stage::NeighOutput, Detail::Note("xmit"));
         if !eth_header(&mut buf, src, dst, EtherType::IPV4) {
             self.ip_stats.out_discards += 1;
             self.drop_pkt(buf, DropReason::PktTooSmall);

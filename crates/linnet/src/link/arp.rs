@@ -13,6 +13,11 @@ impl Stack {
     /// Receive an ARP packet (data at the ARP header). Linux: `arp_rcv` → `arp_process`.
     pub(crate) fn arp_rcv(&mut self, buf: PacketBuf, now: Instant) {
         self.neigh.stats.rx += 1;
+        self.trace(
+            &buf,
+            crate::trace::Stage::ArpRcv,
+            crate::trace::Detail::None,
+        );
         let ifindex = buf.meta.ifindex;
         let repr = match ArpPacket::new_checked(buf.data()).and_then(|p| ArpRepr::parse(&p)) {
             Ok(r) => r,
@@ -84,6 +89,7 @@ impl Stack {
         if operation == ArpOperation::REPLY {
             self.neigh.stats.replies_sent += 1;
         }
+        self.trace_arp_out(&mut buf, ifindex, now);
         let _ = self.dev_queue_xmit(ifindex, buf, now);
     }
 

@@ -316,6 +316,19 @@ impl Stack {
             Hook::PostRouting => self.nf_nat_hook(hook, &mut buf, in_if, out_if, now),
         };
         let r = CtRef::decode(buf.meta.nfct);
+        let hook_name = match hook {
+            Hook::PreRouting => "PRE_ROUTING",
+            Hook::LocalIn => "LOCAL_IN",
+            Hook::Forward => "FORWARD",
+            Hook::LocalOut => "LOCAL_OUT",
+            Hook::PostRouting => "POST_ROUTING",
+        };
+        let verdict_name = match verdict {
+            HookVerdict::Accept => "ACCEPT",
+            HookVerdict::Drop(_) => "DROP",
+            HookVerdict::Reject(_) => "REJECT",
+        };
+        self.trace_nf(&buf, hook_name, verdict_name);
         match verdict {
             HookVerdict::Accept => {
                 if matches!(hook, Hook::LocalIn | Hook::PostRouting) {

@@ -425,6 +425,7 @@ impl Stack {
     /// Note that a socket's readiness may have changed. Linux: `sk->sk_data_ready` /
     /// `sk_state_change` / `sk_write_space`.
     pub(crate) fn sk_wake(&mut self, id: SockId) {
+        self.trace_cur(crate::trace::Stage::SkWake, crate::trace::Detail::None);
         if let Ok(e) = self.sockets.get_mut(id) {
             self.pending_wakers.append(&mut e.wakers);
         }

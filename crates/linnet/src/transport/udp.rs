@@ -285,6 +285,11 @@ impl Stack {
     /// Validate a UDP datagram (data at the UDP header) and queue it on its socket, or answer
     /// port unreachable. Linux: `__udp4_lib_rcv`.
     pub(crate) fn udp_rcv(&mut self, mut buf: PacketBuf, ip: &IpMeta, now: Instant) {
+        self.trace(
+            &buf,
+            crate::trace::Stage::UdpRcv,
+            crate::trace::Detail::None,
+        );
         let data = buf.data();
         if data.len() < HEADER_LEN {
             self.udp_stats.in_errors += 1;
@@ -332,8 +337,15 @@ impl Stack {
             return self.drop_pkt(buf, DropReason::SocketRcvbuff);
         }
         u.rx_bytes += buf.len();
+        let tid = buf.meta.trace_id;
         u.rx.push_back((SocketAddrV4::new(ip.src, sport), buf));
         self.udp_stats.in_datagrams += 1;
+        self.trace_by_id(
+            tid,
+            0,
+            crate::trace::Stage::SkWake,
+            crate::trace::Detail::None,
+        );
         self.sk_wake(id);
     }
 

@@ -14,6 +14,7 @@ use crate::socket::{SockId, Socket};
 use crate::stack::Stack;
 use crate::stats::DropReason;
 use crate::time::Instant;
+use crate::trace::{Detail, Stage};
 use crate::wire::tcp::{SeqNumber, TcpFlags, TcpPacket, TcpRepr};
 use crate::wire::WireError;
 use std::net::SocketAddrV4;
@@ -61,15 +62,23 @@ impl Stack {
         let local = SocketAddrV4::new(ip.dst, seg.dst_port);
         let remote = SocketAddrV4::new(ip.src, seg.src_port);
         if let Some(id) = self.tcp_lookup_established(local, remote) {
-            if !self.tcp_rcv(id, &seg, &buf, now) {
+            self.trace(&buf, Stage::TcpV4Rcv, Detail::Note("established socket"));
+            self.trace_enter(&buf);
+            let relisten = self.tcp_rcv(id, &seg, &buf, now);
+            self.trace_leave();
+            if !relisten {
                 return self.recycle(buf);
             }
             // A SYN that ended a TIME-WAIT connection opens a new one through the listener.
         }
         if let Some(l) = self.tcp_lookup_listener(local) {
+            self.trace(&buf, Stage::TcpV4Rcv, Detail::Note("listener"));
+            self.trace_enter(&buf);
             self.tcp_listen_rcv(l, ip, &seg, now);
+            self.trace_leave();
             return self.recycle(buf);
         }
+        self.trace(&buf, Stage::TcpV4Rcv, Detail::Note("no socket"));
         self.tcp_v4_send_reset(ip.src, ip.dst, &seg, now);
         self.drop_pkt(buf, DropReason::NoSocket)
     }
@@ -81,11 +90,14 @@ impl Stack {
             return false;
         };
         sk.last_rcv = now;
-        let after = match sk.state {
+        let before = sk.state;
+        self.trace_tcp_rcv(before, seg.flags.0);
+        let after = match before {
             TcpState::SynSent => self.tcp_rcv_synsent(id, seg, now),
             TcpState::Closed | TcpState::Listen => After::Nothing,
             _ => self.tcp_rcv_synchronized(id, seg, payload.data(), now),
         };
+        self.trace_tcp_state_after(before, id);
         match after {
             After::Output => self.tcp_output(id, now),
             After::Relisten => return true,
@@ -212,6 +224,7 @@ impl Stack {
         }
         if established {
             self.tcp.stats.curr_estab += 1;
+            self.trace_tcp_state(TcpState::SynSent, TcpState::Established);
             self.sk_wake(id);
             After::Output
         } else {
@@ -548,6 +561,7 @@ impl Stack {
             sk.keepalive_at = Some(now + sk.keep_idle);
         }
         self.tcp.stats.curr_estab += 1;
+        self.trace_tcp_state(TcpState::SynReceived, TcpState::Established);
         if let Some(p) = parent {
             if let Ok(l) = self.sockets.tcp_mut(p) {
                 l.syn_qlen = l.syn_qlen.saturating_sub(1);
@@ -588,6 +602,8 @@ impl Stack {
             };
             sk.sndbuf.dequeue_allocated(data_acked);
             sk.bytes_acked += data_acked as u64;
+            let (d, srtt) = (sk.bytes_acked, sk.rtt.srtt());
+            sk.delivery.tcp_rate_gen(d, data_acked as u64, now, srtt);
             sk.snd_una = ack;
             if sk.snd_nxt < ack {
                 sk.snd_nxt = ack;
@@ -696,6 +712,7 @@ impl Stack {
         };
         let off = seq - sk.rcv_nxt;
         let mut wake = false;
+        let mut queued = 0;
         if off <= 0 {
             let skip = (-off) as usize;
             if skip >= payload.len() {
@@ -721,6 +738,7 @@ impl Stack {
                 sk.bytes_received += more as u64;
             }
             sk.rcv_unacked_segs += 1;
+            queued = n;
             if had_ofo
                 || sk.rcv_unacked_segs >= 2
                 || data.len() < sk.mss as usize / 2 && sk.quickack > 0
@@ -754,6 +772,7 @@ impl Stack {
             sk.ack_now = true;
         }
         if wake {
+            self.trace_cur(Stage::TcpDataQueue, Detail::Num("bytes", queued as u64));
             self.sk_wake(id);
         }
     }

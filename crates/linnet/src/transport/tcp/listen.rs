@@ -111,6 +111,7 @@ impl Stack {
             lsk.syn_qlen += 1;
         }
         self.tcp.stats.passive_opens += 1;
+        self.trace_tcp_state(TcpState::Listen, TcpState::SynReceived);
         self.tcp_send_syn(id, now);
         self.tcp_sched(id);
     }

@@ -12,6 +12,7 @@
 //! - [`input`]: `tcp_v4_rcv` and the state machine; [`listen`]: passive opens and cookies.
 //! - [`output`]: segment building and `tcp_write_xmit`; [`timer`]: the timers.
 //! - [`pmtu`]: shrinking the MSS when the path MTU drops (`tcp_v4_mtu_reduced`).
+//! - [`rate`]: the delivery rate `ss -ti` shows.
 //! - [`user`]: the socket calls (`tcp_sendmsg`, `tcp_recvmsg`, `tcp_close`...).
 //! - [`tsq`]: TCP Small Queues, the backpressure from device queues (`tcp_small_queue_check`).
 
@@ -23,6 +24,7 @@ pub mod isn;
 pub mod listen;
 pub mod output;
 pub mod pmtu;
+pub mod rate;
 pub mod ring;
 pub mod rtt;
 pub mod siphash;

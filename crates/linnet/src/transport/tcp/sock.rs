@@ -212,6 +212,9 @@ pub struct TcpInfo {
     pub ts: bool,
     /// SACK in use.
     pub sack: bool,
+    /// Delivery rate in bytes per second (0 until measured).
+    #[serde(default)]
+    pub delivery_rate: u64,
 }
 
 /// A TCP socket. Fields are grouped as in RFC 9293's TCB.
@@ -376,6 +379,8 @@ pub struct TcpSock {
     pub bytes_acked: u64,
     /// Data bytes received in order.
     pub bytes_received: u64,
+    /// Delivery rate estimate.
+    pub delivery: super::rate::DeliveryRate,
     /// The timer entry the stack holds for this socket (see `tcp_sched`).
     pub(crate) scheduled_at: Option<Instant>,
 }
@@ -456,6 +461,7 @@ impl TcpSock {
             bytes_sent: 0,
             bytes_acked: 0,
             bytes_received: 0,
+            delivery: Default::default(),
             scheduled_at: None,
         }
     }
@@ -697,6 +703,7 @@ impl TcpSock {
             wscale: (self.rcv_wscale, self.snd_wscale),
             ts: self.ts_ok,
             sack: self.sack_ok,
+            delivery_rate: self.delivery.bytes_per_sec,
         }
     }
 }

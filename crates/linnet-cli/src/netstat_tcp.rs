@@ -1,0 +1,102 @@
+//! The `Tcp:` and `TcpExt:` sections of `netstat -s`, in net-tools' wording.
+
+use linnet::stats::TcpStats;
+
+/// The lines of the `Tcp:` and `TcpExt:` sections. Linux: `/proc/net/snmp` `Tcp:` and
+/// `/proc/net/netstat` `TcpExt:` as net-tools' `netstat -s` prints them.
+pub fn tcp_lines(t: &TcpStats) -> Vec<String> {
+    let mut v = vec![
+        "Tcp:".to_string(),
+        format!("    {} active connection openings", t.active_opens),
+        format!("    {} passive connection openings", t.passive_opens),
+        format!("    {} failed connection attempts", t.attempt_fails),
+        format!("    {} connection resets received", t.estab_resets),
+        format!("    {} connections established", t.curr_estab),
+        format!("    {} segments received", t.in_segs),
+        format!("    {} segments sent out", t.out_segs),
+        format!("    {} segments retransmitted", t.retrans_segs),
+        format!("    {} bad segments received", t.in_errs),
+        format!("    {} resets sent", t.out_rsts),
+        format!("    InCsumErrors: {}", t.in_csum_errors),
+        "TcpExt:".to_string(),
+    ];
+    for (n, line) in [
+        (t.syncookies_sent, "SYN cookies sent"),
+        (t.syncookies_recv, "SYN cookies received"),
+        (t.syncookies_failed, "invalid SYN cookies received"),
+        (
+            t.paws_estab_rejected,
+            "packets rejected in established connections because of timestamp",
+        ),
+        (t.tw, "TCP sockets finished time wait in slow timer"),
+        (t.delayed_acks, "delayed acks sent"),
+        (
+            t.listen_overflows,
+            "times the listen queue of a socket overflowed",
+        ),
+        (t.listen_drops, "SYNs to LISTEN sockets dropped"),
+        (
+            t.recoveries,
+            "times recovered from packet loss by selective acknowledgements",
+        ),
+        (t.fast_retrans, "fast retransmits"),
+        (t.timeouts, "other TCP timeouts"),
+        (t.dup_segs, "DSACKs sent for old packets"),
+        (t.ofo_queue, "packets queued to out-of-order queue"),
+        (
+            t.ofo_drop,
+            "packets dropped from out-of-order queue because of socket buffer overrun",
+        ),
+        (t.abort_on_data, "connections reset due to unexpected data"),
+        (
+            t.abort_on_close,
+            "connections reset due to early user close",
+        ),
+        (t.abort_on_timeout, "connections aborted due to timeout"),
+    ] {
+        if n > 0 {
+            v.push(format!("    {n} {line}"));
+        }
+    }
+    for (n, name) in [
+        (t.challenge_acks, "TCPChallengeACK"),
+        (t.syn_challenges, "TCPSYNChallenge"),
+        (t.abort_on_linger, "TCPAbortOnLinger"),
+        (t.keepalive_probes, "TCPKeepAlive"),
+        (t.win_probes, "TCPWinProbe"),
+    ] {
+        if n > 0 {
+            v.push(format!("    {name}: {n}"));
+        }
+    }
+    v
+}
+
+/// Print the `Tcp:` and `TcpExt:` sections.
+pub fn print_tcp(t: &TcpStats) {
+    for l in tcp_lines(t) {
+        println!("{l}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sections_and_nonzero_ext_counters() {
+        let t = TcpStats {
+            active_opens: 3,
+            timeouts: 2,
+            challenge_acks: 1,
+            ..TcpStats::default()
+        };
+        let l = tcp_lines(&t);
+        assert_eq!(l[0], "Tcp:");
+        assert!(l.contains(&"    3 active connection openings".to_string()));
+        assert!(l.contains(&"TcpExt:".to_string()));
+        assert!(l.contains(&"    2 other TCP timeouts".to_string()));
+        assert!(l.contains(&"    TCPChallengeACK: 1".to_string()));
+        assert!(!l.iter().any(|x| x.contains("fast retransmits")));
+    }
+}

@@ -1,0 +1,304 @@
+//! The capture tap: a bounded queue of preallocated frame slots.
+//!
+//! Linux: `packet_rcv` copying into a `PACKET_RX_RING` (`tpacket_rcv`), which counts
+//! `tp_drops` when the ring is full; `tcpdump` prints them as "packets dropped by kernel".
+
+use super::filter::Filter;
+use serde::{Deserialize, Serialize};
+
+/// Which way a captured frame went. Linux: `PACKET_HOST`... vs `PACKET_OUTGOING`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// Received.
+    #[default]
+    In,
+    /// Sent.
+    Out,
+}
+
+/// A captured frame, as the control socket carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CapturedFrame {
+    /// Interface index.
+    pub ifindex: u32,
+    /// Direction.
+    pub dir: Direction,
+    /// Stack time in microseconds.
+    pub ts_us: u64,
+    /// Length of the frame on the wire.
+    pub orig_len: u32,
+    /// The bytes kept (up to the snap length), hex-encoded.
+    pub hex: String,
+}
+
+impl CapturedFrame {
+    /// The frame's bytes, or `None` if `hex` is not valid hex.
+    pub fn bytes(&self) -> Option<Vec<u8>> {
+        let h = self.hex.as_bytes();
+        if h.len() & 1 != 0 {
+            return None;
+        }
+        let nib = |c: u8| match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            b'A'..=b'F' => Some(c - b'A' + 10),
+            _ => None,
+        };
+        h.chunks(2)
+            .map(|p| Some(nib(p[0])? << 4 | nib(p[1])?))
+            .collect()
+    }
+
+    /// Hex-encode `data`.
+    pub fn encode(data: &[u8]) -> String {
+        const D: &[u8; 16] = b"0123456789abcdef";
+        let mut s = String::with_capacity(data.len() * 2);
+        for b in data {
+            s.push(D[(b >> 4) as usize] as char);
+            s.push(D[(b & 15) as usize] as char);
+        }
+        s
+    }
+}
+
+/// One slot of the queue; its storage is allocated once, when the capture starts.
+#[derive(Debug, Clone, Default)]
+pub struct Slot {
+    /// Interface index.
+    pub ifindex: u32,
+    /// Direction.
+    pub dir: Direction,
+    /// Stack time in microseconds.
+    pub ts_us: u64,
+    /// Frame length on the wire.
+    pub orig_len: usize,
+    /// The bytes kept.
+    pub data: Vec<u8>,
+}
+
+/// A capture in progress (or none: the default).
+#[derive(Debug, Default)]
+pub struct Capture {
+    on: bool,
+    ifindex: Option<u32>,
+    filter: Filter,
+    snaplen: usize,
+    slots: Vec<Slot>,
+    head: usize,
+    len: usize,
+    dropped: u64,
+    captured: u64,
+}
+
+impl Capture {
+    /// A running capture with `queue` slots of `snaplen` bytes.
+    pub fn new(ifindex: Option<u32>, filter: Filter, snaplen: usize, queue: usize) -> Capture {
+        let snaplen = snaplen.clamp(64, 65535);
+        let queue = queue.clamp(1, 1 << 16);
+        Capture {
+            on: true,
+            ifindex,
+            filter,
+            snaplen,
+            slots: (0..queue)
+                .map(|_| Slot {
+                    data: Vec::with_capacity(snaplen),
+                    ..Slot::default()
+                })
+                .collect(),
+            head: 0,
+            len: 0,
+            dropped: 0,
+            captured: 0,
+        }
+    }
+
+    /// Whether a capture runs (one branch per frame when it does not).
+    #[inline(always)]
+    pub fn on(&self) -> bool {
+        self.on
+    }
+
+    /// Frames lost because the queue was full.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    /// Frames queued since the capture started.
+    pub fn captured(&self) -> u64 {
+        self.captured
+    }
+
+    /// Frames waiting to be drained.
+    pub fn pending(&self) -> usize {
+        self.len
+    }
+
+    /// The snap length.
+    pub fn snaplen(&self) -> usize {
+        self.snaplen
+    }
+
+    /// Copy a frame into the queue if it is on the captured device and matches the filter.
+    /// Allocates nothing: slots keep their storage. Linux: `packet_rcv`.
+    pub fn tap(&mut self, ifindex: u32, dir: Direction, frame: &[u8], ts_us: u64) {
+        if self.ifindex.is_some_and(|i| i != ifindex) || !self.filter.matches_frame(frame) {
+            return;
+        }
+        if self.len == self.slots.len() {
+            self.dropped += 1;
+            return;
+        }
+        let n = self.slots.len();
+        let slot = &mut self.slots[(self.head + self.len) % n];
+        slot.ifindex = ifindex;
+        slot.dir = dir;
+        slot.ts_us = ts_us;
+        slot.orig_len = frame.len();
+        slot.data.clear();
+        slot.data
+            .extend_from_slice(&frame[..frame.len().min(self.snaplen)]);
+        self.len += 1;
+        self.captured += 1;
+    }
+
+    /// Hand each queued frame, oldest first, to `f`, emptying the queue.
+    pub fn drain(&mut self, mut f: impl FnMut(&Slot)) {
+        let n = self.slots.len();
+        while self.len > 0 {
+            f(&self.slots[self.head]);
+            self.head = (self.head + 1) % n;
+            self.len -= 1;
+        }
+    }
+}
+
+/// Most captures running at once on one stack.
+pub const MAX_CAPTURES: usize = 8;
+
+/// The captures running on a stack (none by default), each with its own device, filter and
+/// queue, as several `tcpdump`s each have their own `AF_PACKET` socket.
+#[derive(Debug, Default)]
+pub struct Captures {
+    sessions: Vec<(u32, Capture)>,
+    next_id: u32,
+}
+
+impl Captures {
+    /// Whether any capture runs: the one branch each frame costs when none does.
+    #[inline(always)]
+    pub fn on(&self) -> bool {
+        !self.sessions.is_empty()
+    }
+
+    /// Start a capture; returns its id, or `None` if [`MAX_CAPTURES`] run already.
+    pub fn start(&mut self, c: Capture) -> Option<u32> {
+        if self.sessions.len() >= MAX_CAPTURES {
+            return None;
+        }
+        self.next_id = self.next_id.wrapping_add(1).max(1);
+        self.sessions.push((self.next_id, c));
+        Some(self.next_id)
+    }
+
+    /// Stop capture `id` (no-op if unknown).
+    pub fn stop(&mut self, id: u32) {
+        self.sessions.retain(|(i, _)| *i != id);
+    }
+
+    /// Capture `id`.
+    pub fn get(&self, id: u32) -> Option<&Capture> {
+        self.sessions.iter().find(|(i, _)| *i == id).map(|(_, c)| c)
+    }
+
+    /// Capture `id`, to drain it.
+    pub fn get_mut(&mut self, id: u32) -> Option<&mut Capture> {
+        self.sessions
+            .iter_mut()
+            .find(|(i, _)| *i == id)
+            .map(|(_, c)| c)
+    }
+
+    /// Offer a frame to every capture. Linux: `dev_queue_xmit_nit` / the `ptype_all` walk.
+    pub fn tap(&mut self, ifindex: u32, dir: Direction, frame: &[u8], ts_us: u64) {
+        for (_, c) in self.sessions.iter_mut() {
+            c.tap(ifindex, dir, frame, ts_us);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(proto: u8, len: usize) -> Vec<u8> {
+        let mut f = vec![0u8; len.max(34)];
+        f[12] = 0x08;
+        f[14] = 0x45;
+        f[23] = proto;
+        f
+    }
+
+    #[test]
+    fn queue_is_bounded_counts_drops_and_keeps_order() {
+        let mut c = Capture::new(None, Filter::parse("udp").unwrap(), 100, 3);
+        for i in 0..5u64 {
+            c.tap(2, Direction::In, &frame(17, 60), i);
+        }
+        c.tap(2, Direction::In, &frame(6, 60), 9);
+        assert_eq!((c.pending(), c.dropped(), c.captured()), (3, 2, 3));
+        let mut ts = Vec::new();
+        c.drain(|s| ts.push(s.ts_us));
+        assert_eq!(ts, [0, 1, 2]);
+        c.tap(3, Direction::Out, &frame(17, 300), 7);
+        let mut got = Vec::new();
+        c.drain(|s| got.push((s.ifindex, s.dir, s.orig_len, s.data.len())));
+        assert_eq!(got, [(3, Direction::Out, 300, 100)]);
+    }
+
+    #[test]
+    fn several_captures_each_get_their_frames() {
+        let mut all = Captures::default();
+        assert!(!all.on());
+        let a = all
+            .start(Capture::new(None, Filter::parse("tcp").unwrap(), 100, 4))
+            .unwrap();
+        let b = all
+            .start(Capture::new(None, Filter::all(), 100, 4))
+            .unwrap();
+        all.tap(2, Direction::In, &frame(17, 60), 0);
+        all.tap(2, Direction::In, &frame(6, 60), 0);
+        assert_eq!(all.get(a).unwrap().pending(), 1);
+        assert_eq!(all.get(b).unwrap().pending(), 2);
+        all.stop(a);
+        assert!(all.get(a).is_none() && all.on());
+        for _ in 1..MAX_CAPTURES {
+            assert!(all.start(Capture::default()).is_some());
+        }
+        assert!(all.start(Capture::default()).is_none(), "bounded");
+    }
+
+    #[test]
+    fn device_selection_and_hex_round_trip() {
+        let mut c = Capture::new(Some(2), Filter::all(), 1500, 8);
+        c.tap(3, Direction::In, &frame(6, 60), 0);
+        c.tap(2, Direction::In, &frame(6, 60), 0);
+        assert_eq!(c.pending(), 1);
+        let data = [0u8, 1, 0x7f, 0xff, 0xab];
+        let f = CapturedFrame {
+            ifindex: 1,
+            dir: Direction::In,
+            ts_us: 0,
+            orig_len: 5,
+            hex: CapturedFrame::encode(&data),
+        };
+        assert_eq!(f.hex, "00017fffab");
+        assert_eq!(f.bytes().unwrap(), data);
+        let bad = CapturedFrame {
+            hex: "0g".into(),
+            ..f
+        };
+        assert!(bad.bytes().is_none());
+    }
+}

@@ -1,0 +1,511 @@
+//! The packet filter language shared by `linnet capture` and `linnet trace`: a small subset of
+//! tcpdump's (pcap-filter(7)) primitives.
+//!
+//! ```text
+//! expr  := term ("or" | "||") term ...
+//! term  := factor ("and" | "&&") factor ...
+//! factor:= ("not" | "!") factor | "(" expr ")" | primitive
+//! primitive := [PROTO] [src|dst] host ADDR | [src|dst] net CIDR | [src|dst] port N
+//!            | tcp | udp | icmp | arp | ip
+//! ```
+//!
+//! A filter is parsed once (allocating its small tree) and then evaluated on frame bytes or on
+//! an IPv4 datagram without allocating. Parse errors name the word that was wrong.
+//!
+//! Linux: the classic BPF programs that `pcap_compile` builds and `sk_run_filter` runs; here
+//! the tree is interpreted directly.
+
+use crate::wire::{Ipv4Addr, Ipv4Cidr};
+use std::fmt;
+
+/// Which end of a packet an address or port primitive looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dir {
+    Either,
+    Src,
+    Dst,
+}
+
+/// A protocol primitive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Proto {
+    Ip,
+    Tcp,
+    Udp,
+    Icmp,
+    Arp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Node {
+    Host(Dir, Ipv4Addr),
+    Net(Dir, Ipv4Cidr),
+    Port(Dir, u16),
+    Proto(Proto),
+    Not(Box<Node>),
+    And(Box<Node>, Box<Node>),
+    Or(Box<Node>, Box<Node>),
+}
+
+/// A parsed filter. The empty filter matches every packet.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    root: Option<Node>,
+    text: String,
+}
+
+/// A filter that did not parse, with a message naming the bad word.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilterError(pub String);
+
+impl fmt::Display for FilterError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "filter: {}", self.0)
+    }
+}
+
+impl std::error::Error for FilterError {}
+
+/// The fields of a packet a filter looks at, read from its bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PktKey {
+    /// EtherType (0x0800 IPv4, 0x0806 ARP), 0 if unknown.
+    pub ethertype: u16,
+    /// IP protocol number, if IPv4.
+    pub proto: Option<u8>,
+    /// Source address (IPv4 source, or ARP sender protocol address).
+    pub src: Option<Ipv4Addr>,
+    /// Destination address (IPv4 destination, or ARP target protocol address).
+    pub dst: Option<Ipv4Addr>,
+    /// TCP/UDP source port (first fragments only).
+    pub sport: Option<u16>,
+    /// TCP/UDP destination port.
+    pub dport: Option<u16>,
+}
+
+const ETH_P_IP: u16 = 0x0800;
+const ETH_P_ARP: u16 = 0x0806;
+
+fn addr(b: &[u8]) -> Ipv4Addr {
+    Ipv4Addr::new(b[0], b[1], b[2], b[3])
+}
+
+impl PktKey {
+    /// Read the key of an Ethernet frame. Short or malformed frames give a partial key.
+    pub fn from_frame(frame: &[u8]) -> PktKey {
+        if frame.len() < 14 {
+            return PktKey::default();
+        }
+        let ethertype = u16::from_be_bytes([frame[12], frame[13]]);
+        let rest = &frame[14..];
+        match ethertype {
+            ETH_P_IP => PktKey::from_ipv4(rest),
+            ETH_P_ARP => {
+                let mut k = PktKey {
+                    ethertype,
+                    ..PktKey::default()
+                };
+                // Ethernet/IPv4 ARP: hlen 6, plen 4; spa at 14, tpa at 24.
+                if rest.len() >= 28 && rest[4] == 6 && rest[5] == 4 {
+                    k.src = Some(addr(&rest[14..18]));
+                    k.dst = Some(addr(&rest[24..28]));
+                }
+                k
+            }
+            _ => PktKey {
+                ethertype,
+                ..PktKey::default()
+            },
+        }
+    }
+
+    /// Read the key of an IPv4 datagram (network header at the start).
+    pub fn from_ipv4(p: &[u8]) -> PktKey {
+        let mut k = PktKey {
+            ethertype: ETH_P_IP,
+            ..PktKey::default()
+        };
+        if p.len() < 20 || p[0] >> 4 != 4 {
+            return k;
+        }
+        let ihl = ((p[0] & 0x0f) as usize) * 4;
+        k.proto = Some(p[9]);
+        k.src = Some(addr(&p[12..16]));
+        k.dst = Some(addr(&p[16..20]));
+        let frag_off = u16::from_be_bytes([p[6], p[7]]) & 0x1fff;
+        if frag_off == 0 && (p[9] == 6 || p[9] == 17) && ihl >= 20 && p.len() >= ihl + 4 {
+            k.sport = Some(u16::from_be_bytes([p[ihl], p[ihl + 1]]));
+            k.dport = Some(u16::from_be_bytes([p[ihl + 2], p[ihl + 3]]));
+        }
+        k
+    }
+}
+
+fn either<T: PartialEq + Copy>(
+    dir: Dir,
+    s: Option<T>,
+    d: Option<T>,
+    f: impl Fn(T) -> bool,
+) -> bool {
+    match dir {
+        Dir::Src => s.is_some_and(&f),
+        Dir::Dst => d.is_some_and(&f),
+        Dir::Either => s.is_some_and(&f) || d.is_some_and(&f),
+    }
+}
+
+impl Node {
+    fn eval(&self, k: &PktKey) -> bool {
+        match self {
+            Node::Host(dir, a) => either(*dir, k.src, k.dst, |x| x == *a),
+            Node::Net(dir, c) => either(*dir, k.src, k.dst, |x| c.contains(x)),
+            Node::Port(dir, p) => {
+                matches!(k.proto, Some(6) | Some(17)) && either(*dir, k.sport, k.dport, |x| x == *p)
+            }
+            Node::Proto(p) => match p {
+                Proto::Ip => k.ethertype == ETH_P_IP,
+                Proto::Arp => k.ethertype == ETH_P_ARP,
+                Proto::Tcp => k.proto == Some(6),
+                Proto::Udp => k.proto == Some(17),
+                Proto::Icmp => k.proto == Some(1),
+            },
+            Node::Not(n) => !n.eval(k),
+            Node::And(a, b) => a.eval(k) && b.eval(k),
+            Node::Or(a, b) => a.eval(k) || b.eval(k),
+        }
+    }
+}
+
+impl Filter {
+    /// A filter that matches everything.
+    pub fn all() -> Filter {
+        Filter::default()
+    }
+
+    /// Parse a filter from its words (as a shell passes them: `["tcp", "and", "port", "80"]`).
+    pub fn parse_words<S: AsRef<str>>(words: &[S]) -> Result<Filter, FilterError> {
+        let joined: Vec<&str> = words.iter().map(|w| w.as_ref()).collect();
+        Filter::parse(&joined.join(" "))
+    }
+
+    /// Parse a filter expression.
+    pub fn parse(text: &str) -> Result<Filter, FilterError> {
+        let toks = tokenize(text);
+        if toks.is_empty() {
+            return Ok(Filter::default());
+        }
+        let mut p = Parser { toks, pos: 0 };
+        let root = p.expr()?;
+        if let Some(t) = p.peek() {
+            return Err(FilterError(format!(
+                "unexpected \"{t}\" (expected \"and\", \"or\" or the end)"
+            )));
+        }
+        Ok(Filter {
+            root: Some(root),
+            text: text.split_whitespace().collect::<Vec<_>>().join(" "),
+        })
+    }
+
+    /// The filter's text, normalised (empty for the match-all filter).
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Whether this is the match-all filter.
+    pub fn is_all(&self) -> bool {
+        self.root.is_none()
+    }
+
+    /// Does a packet with this key match?
+    pub fn matches(&self, k: &PktKey) -> bool {
+        match &self.root {
+            None => true,
+            Some(n) => n.eval(k),
+        }
+    }
+
+    /// Does this Ethernet frame match? Allocates nothing.
+    pub fn matches_frame(&self, frame: &[u8]) -> bool {
+        self.root.is_none() || self.matches(&PktKey::from_frame(frame))
+    }
+
+    /// Does this IPv4 datagram match? Allocates nothing.
+    pub fn matches_ipv4(&self, datagram: &[u8]) -> bool {
+        self.root.is_none() || self.matches(&PktKey::from_ipv4(datagram))
+    }
+}
+
+fn tokenize(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for w in text.split_whitespace() {
+        let mut cur = String::new();
+        for c in w.chars() {
+            if c == '(' || c == ')' {
+                if !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+                out.push(c.to_string());
+            } else if c == '!' && cur.is_empty() {
+                out.push("!".into());
+            } else {
+                cur.push(c);
+            }
+        }
+        if !cur.is_empty() {
+            out.push(cur);
+        }
+    }
+    out
+}
+
+struct Parser {
+    toks: Vec<String>,
+    pos: usize,
+}
+
+impl Parser {
+    fn peek(&self) -> Option<&str> {
+        self.toks.get(self.pos).map(String::as_str)
+    }
+
+    fn next(&mut self) -> Option<String> {
+        let t = self.toks.get(self.pos).cloned();
+        self.pos += 1;
+        t
+    }
+
+    fn expr(&mut self) -> Result<Node, FilterError> {
+        let mut left = self.term()?;
+        while matches!(self.peek(), Some("or") | Some("||")) {
+            self.pos += 1;
+            let right = self.term()?;
+            left = Node::Or(Box::new(left), Box::new(right));
+        }
+        Ok(left)
+    }
+
+    fn term(&mut self) -> Result<Node, FilterError> {
+        let mut left = self.factor()?;
+        while matches!(self.peek(), Some("and") | Some("&&")) {
+            self.pos += 1;
+            let right = self.factor()?;
+            left = Node::And(Box::new(left), Box::new(right));
+        }
+        Ok(left)
+    }
+
+    fn factor(&mut self) -> Result<Node, FilterError> {
+        let Some(t) = self.next() else {
+            return Err(FilterError("unexpected end of expression".into()));
+        };
+        match t.as_str() {
+            "not" | "!" => Ok(Node::Not(Box::new(self.factor()?))),
+            "(" => {
+                let e = self.expr()?;
+                match self.next() {
+                    Some(c) if c == ")" => Ok(e),
+                    Some(other) => Err(FilterError(format!("expected \")\", got \"{other}\""))),
+                    None => Err(FilterError("missing \")\"".into())),
+                }
+            }
+            "src" => self.qualified(Dir::Src, "src"),
+            "dst" => self.qualified(Dir::Dst, "dst"),
+            "host" | "net" | "port" => self.primitive(Dir::Either, &t),
+            "ip" => self.proto_qualified(Proto::Ip),
+            "tcp" => self.proto_qualified(Proto::Tcp),
+            "udp" => self.proto_qualified(Proto::Udp),
+            "icmp" => self.proto_qualified(Proto::Icmp),
+            "arp" => self.proto_qualified(Proto::Arp),
+            other => Err(FilterError(format!(
+                "unknown word \"{other}\" (expected host, net, port, src, dst, tcp, udp, icmp, arp, ip, not or \"(\")"
+            ))),
+        }
+    }
+
+    /// A protocol may qualify the primitive after it, as in tcpdump's `tcp port 80`
+    /// (the same as `tcp and port 80`).
+    fn proto_qualified(&mut self, p: Proto) -> Result<Node, FilterError> {
+        let node = Node::Proto(p);
+        match self.peek() {
+            Some("src") | Some("dst") | Some("host") | Some("net") | Some("port") => {
+                let next = self.factor()?;
+                Ok(Node::And(Box::new(node), Box::new(next)))
+            }
+            _ => Ok(node),
+        }
+    }
+
+    fn qualified(&mut self, dir: Dir, q: &str) -> Result<Node, FilterError> {
+        match self.next() {
+            Some(k) if k == "host" || k == "net" || k == "port" => self.primitive(dir, &k),
+            Some(other) => Err(FilterError(format!(
+                "expected host, net or port after \"{q}\", got \"{other}\""
+            ))),
+            None => Err(FilterError(format!(
+                "expected host, net or port after \"{q}\""
+            ))),
+        }
+    }
+
+    fn primitive(&mut self, dir: Dir, kind: &str) -> Result<Node, FilterError> {
+        let Some(v) = self.next() else {
+            return Err(FilterError(format!("\"{kind}\" needs a value")));
+        };
+        match kind {
+            "host" => v
+                .parse::<Ipv4Addr>()
+                .map(|a| Node::Host(dir, a))
+                .map_err(|_| {
+                    FilterError(format!("\"{v}\" is not an IPv4 address (after \"host\")"))
+                }),
+            "net" => {
+                let c = if v.contains('/') {
+                    v.parse::<Ipv4Cidr>().ok()
+                } else {
+                    v.parse::<Ipv4Addr>()
+                        .ok()
+                        .and_then(|a| Ipv4Cidr::new(a, 32))
+                };
+                c.map(|c| {
+                    // Keep the network part only, as tcpdump does.
+                    let bits = u32::from(c.addr) & mask(c.prefix_len);
+                    Node::Net(
+                        dir,
+                        Ipv4Cidr::new(Ipv4Addr::from(bits), c.prefix_len).unwrap_or(c),
+                    )
+                })
+                .ok_or_else(|| {
+                    FilterError(format!(
+                        "\"{v}\" is not an IPv4 network like 192.0.2.0/24 (after \"net\")"
+                    ))
+                })
+            }
+            _ => v
+                .parse::<u16>()
+                .map(|p| Node::Port(dir, p))
+                .map_err(|_| FilterError(format!("\"{v}\" is not a port number (after \"port\")"))),
+        }
+    }
+}
+
+fn mask(prefix: u8) -> u32 {
+    if prefix == 0 {
+        0
+    } else {
+        u32::MAX << (32 - prefix.min(32))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tcp_frame(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16) -> Vec<u8> {
+        let mut f = vec![0u8; 14 + 20 + 20];
+        f[12] = 0x08;
+        f[14] = 0x45;
+        f[14 + 9] = 6;
+        f[14 + 12..14 + 16].copy_from_slice(&src);
+        f[14 + 16..14 + 20].copy_from_slice(&dst);
+        f[34..36].copy_from_slice(&sport.to_be_bytes());
+        f[36..38].copy_from_slice(&dport.to_be_bytes());
+        f
+    }
+
+    fn arp_frame(spa: [u8; 4], tpa: [u8; 4]) -> Vec<u8> {
+        let mut f = vec![0u8; 14 + 28];
+        f[12] = 0x08;
+        f[13] = 0x06;
+        f[14 + 4] = 6;
+        f[14 + 5] = 4;
+        f[14 + 14..14 + 18].copy_from_slice(&spa);
+        f[14 + 24..14 + 28].copy_from_slice(&tpa);
+        f
+    }
+
+    fn m(filter: &str, frame: &[u8]) -> bool {
+        Filter::parse(filter).unwrap().matches_frame(frame)
+    }
+
+    #[test]
+    fn primitives_match_the_right_fields() {
+        let f = tcp_frame([192, 0, 2, 1], [192, 0, 2, 2], 40000, 80);
+        assert!(m("", &f));
+        assert!(m("tcp", &f) && m("ip", &f));
+        assert!(!m("udp", &f) && !m("icmp", &f) && !m("arp", &f));
+        assert!(m("host 192.0.2.1", &f) && m("host 192.0.2.2", &f));
+        assert!(!m("host 192.0.2.3", &f));
+        assert!(m("src host 192.0.2.1", &f) && !m("dst host 192.0.2.1", &f));
+        assert!(m("dst host 192.0.2.2", &f) && !m("src host 192.0.2.2", &f));
+        assert!(m("port 80", &f) && m("port 40000", &f) && !m("port 81", &f));
+        assert!(m("dst port 80", &f) && !m("src port 80", &f));
+        assert!(m("net 192.0.2.0/24", &f) && !m("net 198.51.100.0/24", &f));
+        assert!(m("src net 192.0.2.7/24", &f), "host bits are ignored");
+        assert!(!m("dst net 192.0.2.1/32", &f));
+    }
+
+    #[test]
+    fn boolean_operators_and_precedence() {
+        let f = tcp_frame([192, 0, 2, 1], [192, 0, 2, 2], 40000, 80);
+        assert!(m("tcp and port 80", &f));
+        assert!(m("tcp port 80", &f) && m("tcp dst port 80", &f));
+        assert!(!m("udp port 80", &f) && !m("tcp src port 80", &f));
+        assert!(!m("tcp and port 81", &f));
+        assert!(m("udp or port 80", &f));
+        assert!(!m("not tcp", &f) && m("not udp", &f));
+        assert!(m("! udp && tcp", &f));
+        // and binds tighter than or: udp or (tcp and port 81) is false.
+        assert!(!m("udp or tcp and port 81", &f));
+        assert!(m("(udp or tcp) and (port 81 or port 80)", &f));
+        assert!(!m("not (tcp and port 80)", &f));
+        assert!(m("arp or host 192.0.2.1", &f));
+    }
+
+    #[test]
+    fn arp_addresses_match_host_but_not_port() {
+        let a = arp_frame([192, 0, 2, 1], [192, 0, 2, 2]);
+        assert!(m("arp", &a) && !m("ip", &a) && !m("tcp", &a));
+        assert!(m("host 192.0.2.2", &a) && m("src host 192.0.2.1", &a));
+        assert!(!m("port 80", &a));
+    }
+
+    #[test]
+    fn later_fragments_have_no_ports_and_short_frames_do_not_panic() {
+        let mut f = tcp_frame([192, 0, 2, 1], [192, 0, 2, 2], 40000, 80);
+        f[14 + 7] = 10; // fragment offset 80 bytes
+        assert!(m("tcp", &f) && !m("port 80", &f));
+        for n in 0..f.len() {
+            let _ = m("port 80 or host 192.0.2.1 or arp", &f[..n]);
+        }
+        assert!(!m("tcp", &f[..20]));
+    }
+
+    #[test]
+    fn errors_name_the_bad_word() {
+        for (text, word) in [
+            ("hots 192.0.2.1", "\"hots\""),
+            ("host 192.0.2.300", "\"192.0.2.300\""),
+            ("port http", "\"http\""),
+            ("port 70000", "\"70000\""),
+            ("net 192.0.2.0/33", "\"192.0.2.0/33\""),
+            ("src tcp", "\"tcp\""),
+            ("host 192.0.2.1 port 80", "\"port\""),
+            ("(tcp or udp", "\")\""),
+            ("tcp and", "end"),
+            ("host", "\"host\""),
+        ] {
+            let e = Filter::parse(text).unwrap_err();
+            assert!(e.to_string().contains(word), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn words_and_parens_tokenize_like_a_shell_passes_them() {
+        let f = Filter::parse_words(&["(tcp", "or", "udp)", "and", "!port", "22"]).unwrap();
+        assert_eq!(f.text(), "(tcp or udp) and !port 22");
+        let frame = tcp_frame([192, 0, 2, 1], [192, 0, 2, 2], 40000, 22);
+        assert!(!f.matches_frame(&frame));
+        assert!(Filter::parse("  ").unwrap().is_all());
+    }
+}
