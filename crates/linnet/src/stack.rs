@@ -118,6 +118,8 @@ pub struct Interface {
     pub qdisc: Box<dyn Qdisc>,
     /// Driver counters, reported by the runtime (the core's own for loopback).
     pub dev_stats: DeviceStats,
+    /// What the driver offloads (TSO, checksums); set by the runtime.
+    pub features: crate::device::offload::NetdevFeatures,
 }
 
 impl Interface {
@@ -224,6 +226,7 @@ pub struct Stack {
     pub(crate) frags: crate::ip::reassembly::FragTable,
     pub(crate) pmtu: crate::ip::pmtu::PmtuCache,
     pub(crate) frag_scratch: Vec<PacketBuf>,
+    pub(crate) gso_scratch: Vec<PacketBuf>,
 }
 
 impl Default for Stack {
@@ -264,6 +267,7 @@ impl Stack {
             frags: crate::ip::reassembly::FragTable::new(ipfrag),
             pmtu: crate::ip::pmtu::PmtuCache::new(pmtu),
             frag_scratch: Vec::new(),
+            gso_scratch: Vec::new(),
         };
         s.ifaces.push(Interface {
             ifindex: LOOPBACK_IFINDEX,
@@ -275,6 +279,7 @@ impl Stack {
             addrs: Vec::new(),
             qdisc: Box::new(Pfifo::default()),
             dev_stats: DeviceStats::default(),
+            features: Default::default(),
         });
         let lo = Ipv4Cidr::new(Ipv4Addr::LOCALHOST, 8).expect("valid prefix");
         s.add_addr(LOOPBACK_IFINDEX, lo, Instant::ZERO)
@@ -322,6 +327,7 @@ impl Stack {
             addrs: Vec::new(),
             qdisc: Box::new(Pfifo::default()),
             dev_stats: DeviceStats::default(),
+            features: Default::default(),
         });
         ifindex
     }
@@ -601,6 +607,10 @@ impl Stack {
         mut buf: PacketBuf,
         now: Instant,
     ) -> Result<(), Errno> {
+        buf = match self.validate_xmit_skb(ifindex, buf, now) {
+            crate::device::offload::XmitCheck::Ready(b) => b,
+            crate::device::offload::XmitCheck::Done(res) => return res,
+        };
         buf.meta.ifindex = ifindex;
         buf.meta.timestamp = now;
         let Some(iface) = self.iface_mut(ifindex) else {

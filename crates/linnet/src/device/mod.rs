@@ -18,6 +18,7 @@
 pub mod ifreq;
 pub mod loopback;
 pub mod memlink;
+pub mod offload;
 pub mod packet;
 pub mod tap;
 
@@ -105,4 +106,18 @@ pub trait NetDevice: Send {
 
     /// Counters.
     fn stats(&self) -> DeviceStats;
+
+    /// What the device offloads (the stack builds TSO super-frames and leaves checksums
+    /// partial only for a device that says so). Default: nothing.
+    /// Linux: `dev->features`.
+    fn features(&self) -> offload::NetdevFeatures {
+        offload::NetdevFeatures::default()
+    }
+
+    /// Send one frame with its metadata (a driver with offloads turns the partial checksum
+    /// and GSO state into a virtio-net header). Default: [`NetDevice::transmit`] of the bytes.
+    /// Linux: `ndo_start_xmit` with the skb.
+    fn transmit_buf(&mut self, buf: &PacketBuf, now: Instant) -> io::Result<()> {
+        self.transmit(buf.data(), now)
+    }
 }
