@@ -46,6 +46,10 @@ struct Args {
     /// internal echo), so Linux clients have a Linnet server to talk to.
     #[arg(long, value_name = "PORT")]
     echo: Option<u16>,
+    /// Open TAP and AF_PACKET devices without virtio-net headers (no TSO/GSO super-frames, no
+    /// checksum offload): every frame is MTU-sized with complete checksums.
+    #[arg(long)]
+    no_offload: bool,
     /// Log filter (tracing's env-filter syntax), e.g. info or linnet=debug.
     #[arg(long, default_value = "info")]
     log: String,
@@ -86,16 +90,25 @@ fn parse_addr(spec: &str) -> Result<(Option<&str>, Ipv4Cidr), String> {
 fn open_devices(args: &Args) -> Result<Vec<Box<dyn NetDevice>>, String> {
     let mut devices: Vec<Box<dyn NetDevice>> = Vec::new();
     for name in &args.tap {
-        let tap = TapDevice::open(name).map_err(|e| format!("cannot open TAP {name}: {e}"))?;
+        let tap = if args.no_offload {
+            TapDevice::open(name)
+        } else {
+            TapDevice::open_offload(name)
+        }
+        .map_err(|e| format!("cannot open TAP {name}: {e}"))?;
         tap.set_link_up(true)
             .map_err(|e| format!("cannot bring {} up: {e}", tap.name()))?;
         devices.push(Box::new(tap));
     }
     for ifname in &args.packet {
-        devices
-            .push(Box::new(PacketDevice::open(ifname).map_err(|e| {
-                format!("cannot open AF_PACKET on {ifname}: {e}")
-            })?));
+        devices.push(Box::new(
+            if args.no_offload {
+                PacketDevice::open(ifname)
+            } else {
+                PacketDevice::open_offload(ifname)
+            }
+            .map_err(|e| format!("cannot open AF_PACKET on {ifname}: {e}"))?,
+        ));
     }
     Ok(devices)
 }
