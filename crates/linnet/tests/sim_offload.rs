@@ -158,7 +158,7 @@ fn transfer(features: NetdevFeatures, len: usize) -> Seen {
         if got_up.len() == len && got_down.len() == len {
             break;
         }
-        now = now + Duration::from_millis(1);
+        now += Duration::from_millis(1);
     }
     assert!(
         got_up == up,
@@ -312,7 +312,7 @@ fn a_router_segments_super_frames_for_a_link_without_offloads() {
         if got.len() == len {
             break;
         }
-        now = now + Duration::from_millis(1);
+        now += Duration::from_millis(1);
     }
     assert!(got == data, "{} of {len} bytes arrived intact", got.len());
     assert!(

@@ -360,7 +360,6 @@ pub fn tcp_gso_segment(
     let src = Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]);
     let dst = Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]);
     let ident = u16::from_be_bytes([ip[4], ip[5]]);
-    let thl = hdrs - l2 - ihl;
     let seq = u32::from_be_bytes([
         pkt[l2 + ihl + 4],
         pkt[l2 + ihl + 5],
@@ -413,7 +412,6 @@ pub fn tcp_gso_segment(
             f.remove(TcpFlags::CWR);
         }
         th[13] = f.0;
-        let _ = thl;
         match csum {
             SegCsum::Partial => tcp_csum_partial(th, src, dst),
             SegCsum::Full => {
