@@ -263,15 +263,16 @@ fn tap_with_vnet_headers_64_mib_each_way() {
     host.stop();
 }
 
-#[test]
-fn packet_socket_with_vnet_headers_over_veth_64_mib_each_way() {
-    if !ready() {
-        return;
-    }
-    let a = NetNs::new("loffpa").expect("netns");
-    let b = NetNs::new("loffpb").expect("netns");
+/// A veth pair: Linux's end in `b` at 198.51.100.1, Linnet on the other end in `a` through a
+/// packet socket opened by `open`, with Linux's offloads left on.
+fn veth_host(
+    a: &NetNs,
+    b: &NetNs,
+    tag: &str,
+    open: fn(&str) -> std::io::Result<PacketDevice>,
+) -> Host {
     let pid = std::process::id() % 100_000;
-    let (x, y) = (format!("lox{pid}"), format!("loy{pid}"));
+    let (x, y) = (format!("lo{tag}x{pid}"), format!("lo{tag}y{pid}"));
     a.exec_ok(&[
         "ip",
         "link",
@@ -296,13 +297,10 @@ fn packet_socket_with_vnet_headers_over_veth_64_mib_each_way() {
         .run_in(move || ifreq::get_tx_checksum(&yn))
         .unwrap()
         .unwrap());
-    let xn = x.clone();
-    let dev = a
-        .run_in(move || PacketDevice::open_offload(&xn))
-        .unwrap()
-        .expect("packet socket");
+    let dev = a.run_in(move || open(&x)).unwrap().expect("packet socket");
     assert_eq!(dev.mtu(), 1500);
-    let host = spawn_host(HostConfig {
+    assert!(dev.has_vnet_hdr());
+    spawn_host(HostConfig {
         device: Box::new(dev),
         ifname: Some("eth0".into()),
         mac: None,
@@ -310,7 +308,38 @@ fn packet_socket_with_vnet_headers_over_veth_64_mib_each_way() {
         gateway: None,
         seed: linnet::runtime::random_seed(),
     })
-    .expect("host");
+    .expect("host")
+}
+
+#[test]
+fn packet_socket_with_vnet_headers_over_veth_64_mib_each_way() {
+    if !ready() {
+        return;
+    }
+    let a = NetNs::new("loffpa").expect("netns");
+    let b = NetNs::new("loffpb").expect("netns");
+    let host = veth_host(&a, &b, "p", PacketDevice::open_offload);
+    transfer_both_ways(
+        &b,
+        &host,
+        Ipv4Addr::new(198, 51, 100, 1),
+        Ipv4Addr::new(198, 51, 100, 2),
+    );
+    host.stop();
+}
+
+#[test]
+fn packet_socket_with_a_tpacket_v3_ring_over_veth_64_mib_each_way() {
+    if !ready() {
+        return;
+    }
+    let a = NetNs::new("loffra").expect("netns");
+    let b = NetNs::new("loffrb").expect("netns");
+    let host = veth_host(&a, &b, "r", |n| {
+        let d = PacketDevice::open_ring(n)?;
+        assert!(d.has_rx_ring());
+        Ok(d)
+    });
     transfer_both_ways(
         &b,
         &host,

@@ -20,6 +20,7 @@ pub mod loopback;
 pub mod memlink;
 pub mod offload;
 pub mod packet;
+pub mod packet_ring;
 pub mod tap;
 
 use crate::buf::{BufPool, PacketBuf};

@@ -57,6 +57,8 @@ pub struct PacketDevice {
     stats: DeviceStats,
     /// Present in vnet-header mode.
     vnet: Option<VnetReader>,
+    /// Present in ring mode.
+    ring: Option<super::packet_ring::RxRing>,
 }
 
 /// `setsockopt(fd, level, name, &value, sizeof value)`.
@@ -90,17 +92,24 @@ impl PacketDevice {
     /// receiving when bound to `ifname` with `ETH_P_ALL`: no frame from another interface
     /// can slip in between `socket` and `bind`.
     pub fn open(ifname: &str) -> io::Result<PacketDevice> {
-        Self::open_with(ifname, false)
+        Self::open_with(ifname, false, false)
     }
 
     /// Like [`PacketDevice::open`], with a virtio-net header on every frame
     /// (`PACKET_VNET_HDR`): partial checksums and GSO super-frames from Linux are understood,
     /// and Linnet sends TSO super-frames with partial checksums.
     pub fn open_offload(ifname: &str) -> io::Result<PacketDevice> {
-        Self::open_with(ifname, true)
+        Self::open_with(ifname, true, false)
     }
 
-    fn open_with(ifname: &str, vnet: bool) -> io::Result<PacketDevice> {
+    /// Like [`PacketDevice::open_offload`], receiving through a `TPACKET_V3` mmap ring
+    /// ([`super::packet_ring`]) instead of one `recvmsg` per frame. Blocks are handed over
+    /// when full or after a millisecond, so this suits bulk traffic.
+    pub fn open_ring(ifname: &str) -> io::Result<PacketDevice> {
+        Self::open_with(ifname, true, true)
+    }
+
+    fn open_with(ifname: &str, vnet: bool, ring: bool) -> io::Result<PacketDevice> {
         let ifindex = ifreq::if_nametoindex(ifname).map_err(|e| context(e, ifname))?;
 
         // SAFETY: plain system call with constant arguments.
@@ -151,6 +160,11 @@ impl PacketDevice {
             )
             .map_err(|e| context(e, "setsockopt(PACKET_VNET_HDR)"))?;
         }
+        let ring = if ring {
+            Some(super::packet_ring::RxRing::setup(fd.as_raw_fd(), vnet)?)
+        } else {
+            None
+        };
 
         // Best effort: a larger queue rides out bursts between polls.
         let _ = setsockopt(&fd, libc::SOL_SOCKET, libc::SO_RCVBUF, &RCVBUF_BYTES);
@@ -183,12 +197,18 @@ impl PacketDevice {
             mtu,
             stats: DeviceStats::default(),
             vnet: vnet.then(VnetReader::default),
+            ring,
         })
     }
 
     /// Whether frames carry virtio-net headers (opened with [`PacketDevice::open_offload`]).
     pub fn has_vnet_hdr(&self) -> bool {
         self.vnet.is_some()
+    }
+
+    /// Whether frames are received through a `TPACKET_V3` ring ([`PacketDevice::open_ring`]).
+    pub fn has_rx_ring(&self) -> bool {
+        self.ring.is_some()
     }
 
     /// NAPI poll in vnet-header mode: `recvmsg` header and frame until EAGAIN or the budget.
@@ -333,6 +353,9 @@ impl NetDevice for PacketDevice {
         max: usize,
         now: Instant,
     ) -> io::Result<usize> {
+        if let Some(ring) = self.ring.as_mut() {
+            return Ok(ring.recv_batch(pool, out, max, now, RX_HEADROOM, &mut self.stats));
+        }
         if self.vnet.is_some() {
             return self.recv_batch_vnet(pool, out, max, now);
         }
