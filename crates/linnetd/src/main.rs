@@ -50,6 +50,10 @@ struct Args {
     /// checksum offload): every frame is MTU-sized with complete checksums.
     #[arg(long)]
     no_offload: bool,
+    /// Receive on --packet devices through a TPACKET_V3 mmap ring (many frames per wakeup;
+    /// a lone frame may wait up to 1 ms). Ignored with --no-offload.
+    #[arg(long)]
+    packet_ring: bool,
     /// Log filter (tracing's env-filter syntax), e.g. info or linnet=debug.
     #[arg(long, default_value = "info")]
     log: String,
@@ -104,6 +108,8 @@ fn open_devices(args: &Args) -> Result<Vec<Box<dyn NetDevice>>, String> {
         devices.push(Box::new(
             if args.no_offload {
                 PacketDevice::open(ifname)
+            } else if args.packet_ring {
+                PacketDevice::open_ring(ifname)
             } else {
                 PacketDevice::open_offload(ifname)
             }
