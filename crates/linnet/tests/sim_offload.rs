@@ -210,19 +210,28 @@ fn checksum_offload_without_tso_leaves_checksums_partial_on_normal_frames() {
 /// offload nothing: R must segment A's super-frames in software and finish their checksums
 /// (`validate_xmit_skb`), so B only sees MTU-sized frames that verify; B's replies go back
 /// the other way as they are.
-#[test]
-fn a_router_segments_super_frames_for_a_link_without_offloads() {
+/// What [`route_through`] saw: frames A → R, frames R → B, and ICMP errors A received.
+struct Routed {
+    a_to_r: Seen,
+    r_to_b: Seen,
+    a_icmp_unreach: u64,
+}
+
+/// Host A (TSO link) → router R → host B, R's device towards B having `mtu` (B's own MTU
+/// stays 1500, so only the path MTU is smaller) and B's link `features`; 2 MiB from A to B,
+/// checked byte for byte.
+fn route_through(mtu: usize, features: NetdevFeatures) -> Routed {
     const R1: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 254);
     const R2: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 254);
     const HB: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 2);
     let macs = [2u8, 3, 4, 5].map(|n| EthernetAddress([2, 0, 0, 0, 0, n]));
     let now0 = Instant::ZERO;
-    let host = |seed, mac, me: &str, gw, gw_mac, f| {
+    let host = |seed, mac, me: &str, gw, gw_mac, f, mtu| {
         let mut s = Stack::new(StackConfig {
             seed,
             ..StackConfig::default()
         });
-        let i = s.add_interface("eth0", mac, 1500);
+        let i = s.add_interface("eth0", mac, mtu);
         s.set_dev_features(i, f);
         s.add_addr(i, me.parse().unwrap(), now0).unwrap();
         s.set_link_up(i, true, now0).unwrap();
@@ -237,23 +246,18 @@ fn a_router_segments_super_frames_for_a_link_without_offloads() {
         R1,
         macs[1],
         NetdevFeatures::VNET,
+        1500,
     );
-    let (mut b, ib) = host(
-        2,
-        macs[3],
-        "198.51.100.2/24",
-        R2,
-        macs[2],
-        NetdevFeatures::default(),
-    );
+    let (mut b, ib) = host(2, macs[3], "198.51.100.2/24", R2, macs[2], features, 1500);
     let mut r = Stack::new(StackConfig {
         seed: 3,
         ip_forward: true,
         ..StackConfig::default()
     });
     let r1 = r.add_interface("eth0", macs[1], 1500);
-    let r2 = r.add_interface("eth1", macs[2], 1500);
+    let r2 = r.add_interface("eth1", macs[2], mtu);
     r.set_dev_features(r1, NetdevFeatures::VNET);
+    r.set_dev_features(r2, features);
     for (i, c) in [(r1, "192.0.2.254/24"), (r2, "198.51.100.254/24")] {
         r.add_addr(i, c.parse().unwrap(), now0).unwrap();
         r.set_link_up(i, true, now0).unwrap();
@@ -315,12 +319,45 @@ fn a_router_segments_super_frames_for_a_link_without_offloads() {
         now += Duration::from_millis(1);
     }
     assert!(got == data, "{} of {len} bytes arrived intact", got.len());
+    assert_eq!(b.snmp().tcp.in_csum_errors, 0);
     assert!(
         seen_ar.largest > 32 << 10,
         "A sent no super-frames: {seen_ar:?}"
     );
-    assert!(seen_rb.largest <= 1514, "{seen_rb:?}");
-    assert_eq!(seen_rb.partial, 0, "R finished every checksum: {seen_rb:?}");
-    assert!(seen_rb.frames > len / 1460, "{seen_rb:?}");
-    assert_eq!(b.snmp().tcp.in_csum_errors, 0);
+    Routed {
+        a_to_r: seen_ar,
+        r_to_b: seen_rb,
+        a_icmp_unreach: a.snmp().icmp.in_dest_unreachs,
+    }
+}
+
+#[test]
+fn a_router_segments_super_frames_for_a_link_without_offloads() {
+    let r = route_through(1500, NetdevFeatures::default());
+    assert!(r.r_to_b.largest <= 1514, "{:?}", r.r_to_b);
+    assert_eq!(
+        r.r_to_b.partial, 0,
+        "R finished every checksum: {:?}",
+        r.r_to_b
+    );
+    assert!(r.r_to_b.frames > (2 << 20) / 1460, "{:?}", r.r_to_b);
+    assert_eq!(r.a_icmp_unreach, 0);
+}
+
+/// A smaller MTU behind the router: the super-frames' segments do not fit, so R answers
+/// "fragmentation needed" (DF), A lowers its MSS and its later super-frames pass.
+#[test]
+fn super_frames_whose_segments_exceed_the_next_mtu_get_fragmentation_needed() {
+    for features in [NetdevFeatures::default(), NetdevFeatures::VNET] {
+        let r = route_through(1400, features);
+        assert!(r.a_icmp_unreach > 0, "{features:?}");
+        assert!(r.a_to_r.largest > 32 << 10, "{:?}", r.a_to_r);
+        if features.tso {
+            // Passed on whole, each segment now within the smaller MTU.
+            assert!(r.r_to_b.largest > 32 << 10, "{:?}", r.r_to_b);
+        } else {
+            assert!(r.r_to_b.largest <= 1414, "{:?}", r.r_to_b);
+            assert_eq!(r.r_to_b.partial, 0);
+        }
+    }
 }
