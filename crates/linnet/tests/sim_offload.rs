@@ -361,3 +361,99 @@ fn super_frames_whose_segments_exceed_the_next_mtu_get_fragmentation_needed() {
         }
     }
 }
+
+/// Random TCP/IPv4 frames with random offload metadata (as a misbehaving driver might give)
+/// into a forwarding stack whose other device offloads nothing, and into a local listener:
+/// nothing panics, and whatever leaves is MTU-sized.
+#[test]
+fn random_frames_with_random_offload_metadata_never_panic() {
+    const ME: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 9]);
+    let mut s = Stack::new(StackConfig {
+        seed: 9,
+        ip_forward: true,
+        ..StackConfig::default()
+    });
+    let i1 = s.add_interface("eth0", ME, 1500);
+    let i2 = s.add_interface("eth1", EthernetAddress([2, 0, 0, 0, 1, 9]), 1500);
+    s.set_dev_features(i1, NetdevFeatures::VNET);
+    let now = Instant::ZERO;
+    s.add_addr(i1, "192.0.2.2/24".parse().unwrap(), now)
+        .unwrap();
+    s.add_addr(i2, "198.51.100.2/24".parse().unwrap(), now)
+        .unwrap();
+    s.set_link_up(i1, true, now).unwrap();
+    s.set_link_up(i2, true, now).unwrap();
+    s.add_neighbour(i2, Ipv4Addr::new(198, 51, 100, 1), MAC_B, now)
+        .unwrap();
+    let l = s.socket(SockType::Stream).unwrap();
+    s.bind(l, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80))
+        .unwrap();
+    s.listen(l, 4).unwrap();
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut rnd = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for n in 0..20_000 {
+        let payload = (rnd() % 9000) as usize;
+        let tot = 40 + payload;
+        let mut f = vec![0u8; 14 + tot];
+        f[..6].copy_from_slice(&ME.0);
+        f[6..12].copy_from_slice(&MAC_A.0);
+        f[12..14].copy_from_slice(&[8, 0]);
+        let ip = &mut f[14..];
+        ip[0] = 0x45;
+        ip[2..4].copy_from_slice(&(tot as u16).to_be_bytes());
+        ip[6] = if rnd() % 2 == 0 { 0x40 } else { 0 };
+        ip[8] = 64;
+        ip[9] = 6;
+        ip[12..16].copy_from_slice(&A.octets());
+        let dst = if n % 2 == 0 {
+            Ipv4Addr::new(198, 51, 100, 1)
+        } else {
+            B
+        };
+        ip[16..20].copy_from_slice(&dst.octets());
+        let c = linnet::wire::checksum::checksum(&ip[..20]);
+        ip[10..12].copy_from_slice(&c.to_be_bytes());
+        for b in ip[20..].iter_mut().take(40) {
+            *b = rnd() as u8;
+        }
+        ip[22..24].copy_from_slice(&80u16.to_be_bytes());
+        if rnd() % 4 != 0 {
+            ip[32] = 0x50 + ((rnd() % 3) as u8) * 0x10;
+        }
+        let cut = if rnd() % 8 == 0 {
+            (rnd() as usize) % f.len()
+        } else {
+            f.len()
+        };
+        let mut b = PacketBuf::from_slice(&f[..cut], 64);
+        b.meta.gso_size = match rnd() % 4 {
+            0 => 0,
+            1 => (rnd() % 4) as u16,
+            _ => (rnd() % 2000) as u16,
+        };
+        b.meta.csum = match rnd() % 3 {
+            0 => CsumState::None,
+            1 => CsumState::Unnecessary,
+            _ => CsumState::Partial {
+                start: (rnd() % 80) as u16,
+                offset: (rnd() % 40) as u16,
+            },
+        };
+        s.receive(i1, b, now);
+        s.poll(now);
+        while let Some(out) = s.take_tx(i2, now) {
+            assert!(out.len() <= 1514, "{} bytes left eth1", out.len());
+            assert_eq!(out.meta.gso_size, 0);
+            assert!(!matches!(out.meta.csum, CsumState::Partial { .. }));
+            s.recycle(out);
+        }
+        while let Some(out) = s.take_tx(i1, now) {
+            s.recycle(out);
+        }
+    }
+}
