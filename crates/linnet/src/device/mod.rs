@@ -11,7 +11,9 @@
 //! - [`memlink::MemLink`]: an in-memory point-to-point link with seeded loss, delay,
 //!   duplication and reordering, for tests and simulations.
 //!
-//! Interface configuration ioctls shared by the drivers are in [`ifreq`].
+//! Interface configuration ioctls shared by the drivers are in [`ifreq`]. TAP and AF_PACKET
+//! can exchange frames behind virtio-net headers, with TSO/GSO super-frames and partial
+//! checksums ([`offload`]); AF_PACKET can receive through a `TPACKET_V3` ring ([`packet_ring`]).
 //!
 //! The loopback device needs no I/O and lives in the core ([`loopback`]).
 
