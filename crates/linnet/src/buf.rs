@@ -18,6 +18,13 @@ pub const MAX_HEADER: usize = 160;
 /// Default size of one buffer's storage: headroom plus a jumbo-ish frame.
 pub const DEFAULT_BUF_SIZE: usize = MAX_HEADER + 9216;
 
+/// Size of the pool's large buffers: headroom, a virtio-net header and the largest GSO
+/// super-frame (an Ethernet header plus a 64 KiB IPv4 datagram). Linux: `GSO_MAX_SIZE`.
+pub const LARGE_BUF_SIZE: usize = MAX_HEADER + 16 + 14 + 65536;
+
+/// Idle large buffers a pool keeps.
+const MAX_FREE_LARGE: usize = 64;
+
 /// How a received frame was addressed at the link layer.
 /// Linux: `skb->pkt_type` (`PACKET_HOST`, `PACKET_BROADCAST`, ...).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -33,6 +40,26 @@ pub enum PacketType {
     OtherHost,
     /// Sent by this host (looped back).
     Outgoing,
+}
+
+/// What is known about a packet's transport checksum. Linux: `skb->ip_summed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CsumState {
+    /// Nothing known: receivers verify, senders have filled it in (`CHECKSUM_NONE`).
+    #[default]
+    None,
+    /// A device verified it; receivers need not (`CHECKSUM_UNNECESSARY`).
+    Unnecessary,
+    /// Unfinished (`CHECKSUM_PARTIAL`): the field at `start + offset` holds the pseudo-header
+    /// sum, and whoever transmits must sum from `start` to the end and store the result there
+    /// (or leave it to a device with checksum offload). `start` counts from the network header.
+    /// The data came from this host (or a local kernel), so receivers need not verify it.
+    Partial {
+        /// Where summing starts, in bytes from the network header (Linux: `csum_start`).
+        start: u16,
+        /// Where the result goes, in bytes from `start` (Linux: `csum_offset`).
+        offset: u16,
+    },
 }
 
 /// Per-packet metadata that travels with the buffer.
@@ -55,6 +82,11 @@ pub struct Meta {
     pub sk: Option<crate::socket::SockId>,
     /// Trace id while the packet is followed by a trace (0: not traced).
     pub trace_id: u32,
+    /// Checksum state (Linux: `skb->ip_summed`, `csum_start`, `csum_offset`).
+    pub csum: CsumState,
+    /// Non-zero for a TCP/IPv4 GSO super-packet: the payload bytes of each segment it stands
+    /// for (Linux: `skb_shinfo(skb)->gso_size` with `SKB_GSO_TCPV4`).
+    pub gso_size: u16,
 }
 
 /// A packet buffer with headroom, tailroom and header offsets.
@@ -293,6 +325,7 @@ impl PacketBuf {
 #[derive(Debug)]
 pub struct BufPool {
     free: Vec<PacketBuf>,
+    large: Vec<PacketBuf>,
     buf_size: usize,
     max_free: usize,
     allocations: u64,
@@ -303,6 +336,7 @@ impl BufPool {
     pub fn new(buf_size: usize, max_free: usize) -> BufPool {
         BufPool {
             free: Vec::with_capacity(max_free),
+            large: Vec::new(),
             buf_size,
             max_free,
             allocations: 0,
@@ -327,6 +361,34 @@ impl BufPool {
     pub fn put(&mut self, buf: PacketBuf) {
         if buf.capacity() == self.buf_size && self.free.len() < self.max_free {
             self.free.push(buf);
+        } else if buf.capacity() == LARGE_BUF_SIZE
+            && self.buf_size != LARGE_BUF_SIZE
+            && self.large.len() < MAX_FREE_LARGE
+        {
+            self.large.push(buf);
+        }
+    }
+
+    /// A buffer with `headroom` reserved and room for `len` bytes after it: a normal one when
+    /// that fits, else a recycled large one ([`LARGE_BUF_SIZE`], for GSO super-frames), else
+    /// (beyond even that) a fresh allocation of the exact size.
+    pub fn get_sized(&mut self, len: usize, headroom: usize) -> PacketBuf {
+        if headroom + len <= self.buf_size {
+            return self.get(headroom);
+        }
+        if headroom + len > LARGE_BUF_SIZE {
+            self.allocations += 1;
+            return PacketBuf::with_headroom(headroom + len, headroom);
+        }
+        match self.large.pop() {
+            Some(mut b) => {
+                b.reset(headroom);
+                b
+            }
+            None => {
+                self.allocations += 1;
+                PacketBuf::with_headroom(LARGE_BUF_SIZE, headroom)
+            }
         }
     }
 

@@ -133,7 +133,10 @@ pub struct Attached {
 
 /// Start a thread driving `stack` with `devices`. Returns a handle and the thread, which
 /// returns the stack when stopped.
-pub fn spawn(stack: Stack, devices: Vec<Attached>) -> io::Result<(Handle, JoinHandle<Stack>)> {
+pub fn spawn(mut stack: Stack, devices: Vec<Attached>) -> io::Result<(Handle, JoinHandle<Stack>)> {
+    for d in &devices {
+        stack.set_dev_features(d.ifindex, d.device.features());
+    }
     let shared = Arc::new(Shared {
         stack: Mutex::new(Some(stack)),
         waker: Waker::new()?,
@@ -181,7 +184,7 @@ fn run(shared: Arc<Shared>, mut devices: Vec<Attached>) -> Stack {
             // Transmit what the qdiscs release.
             for d in devices.iter_mut() {
                 while let Some(buf) = stack.take_tx(d.ifindex, now) {
-                    if let Err(e) = d.device.transmit(buf.data(), now) {
+                    if let Err(e) = d.device.transmit_buf(&buf, now) {
                         tracing::debug!(dev = d.device.name(), "transmit failed: {e}");
                     }
                     stack.recycle(buf);

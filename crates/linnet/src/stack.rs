@@ -120,6 +120,8 @@ pub struct Interface {
     pub qdisc_handle: u32,
     /// Driver counters, reported by the runtime (the core's own for loopback).
     pub dev_stats: DeviceStats,
+    /// What the driver offloads (TSO, checksums); set by the runtime.
+    pub features: crate::device::offload::NetdevFeatures,
 }
 
 impl Interface {
@@ -230,6 +232,7 @@ pub struct Stack {
     pub(crate) tsq: crate::transport::tcp::tsq::TsqTable,
     pub(crate) trace: crate::trace::Tracer,
     pub(crate) capture: crate::trace::Captures,
+    pub(crate) gso_scratch: Vec<PacketBuf>,
 }
 
 impl Default for Stack {
@@ -274,6 +277,7 @@ impl Stack {
             tsq: Default::default(),
             trace: Default::default(),
             capture: Default::default(),
+            gso_scratch: Vec::new(),
         };
         s.ifaces.push(Interface {
             ifindex: LOOPBACK_IFINDEX,
@@ -286,6 +290,7 @@ impl Stack {
             qdisc: Box::new(PfifoFast::default()),
             qdisc_handle: 0,
             dev_stats: DeviceStats::default(),
+            features: Default::default(),
         });
         let lo = Ipv4Cidr::new(Ipv4Addr::LOCALHOST, 8).expect("valid prefix");
         s.add_addr(LOOPBACK_IFINDEX, lo, Instant::ZERO)
@@ -334,6 +339,7 @@ impl Stack {
             qdisc: Box::new(PfifoFast::default()),
             qdisc_handle: 0,
             dev_stats: DeviceStats::default(),
+            features: Default::default(),
         });
         ifindex
     }
@@ -655,6 +661,10 @@ impl Stack {
         mut buf: PacketBuf,
         now: Instant,
     ) -> Result<(), Errno> {
+        buf = match self.validate_xmit_skb(ifindex, buf, now) {
+            crate::device::offload::XmitCheck::Ready(b) => b,
+            crate::device::offload::XmitCheck::Done(res) => return res,
+        };
         buf.meta.ifindex = ifindex;
         buf.meta.timestamp = now;
         self.trace_dev_queue_xmit(&buf);

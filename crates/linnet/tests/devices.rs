@@ -6,8 +6,9 @@
 //! driver with a hand-built ARP reply and check that Linux's neighbour table learned it; the
 //! datagram Linux had queued then arrives through the driver, addressed to our MAC.
 
-use linnet::buf::{BufPool, PacketBuf};
+use linnet::buf::{BufPool, CsumState, PacketBuf};
 use linnet::device::ifreq;
+use linnet::device::offload;
 use linnet::device::packet::PacketDevice;
 use linnet::device::tap::TapDevice;
 use linnet::device::NetDevice;
@@ -155,13 +156,14 @@ fn send_udp_from(ns: &NetNs, to: &str) {
 
 /// Drive the ARP exchange described at the top through `dev`. `linux_ns` holds the Linux side
 /// (address `linux_ip`), which sends to `our_ip` via `send_ns`. Returns whether the UDP
-/// checksum of the datagram that follows verified.
+/// checksum of the datagram that follows verified (once finished, if the driver's metadata
+/// marks it partial) and the checksum state the driver reported.
 fn arp_exchange(
     dev: &mut dyn NetDevice,
     linux_ns: &NetNs,
     linux_ip: Ipv4Addr,
     our_ip: Ipv4Addr,
-) -> bool {
+) -> (bool, CsumState) {
     let mut pool = BufPool::default();
     send_udp_from(linux_ns, &format!("{our_ip}:9"));
 
@@ -200,12 +202,26 @@ fn arp_exchange(
     // The queued datagram follows, to our MAC (which is not the interface's: this also shows
     // that frames for other hosts get through). Our own reply must not be read back.
     let (udp, others) = recv_matching(dev, &mut pool, |f| udp_to_discard(f).is_some());
-    let udp = udp.expect("the datagram Linux queued behind ARP resolution");
+    let mut udp = udp.expect("the datagram Linux queued behind ARP resolution");
     for f in &others {
         let src = EthernetFrame::new_checked(&f[..]).unwrap().src_addr();
         assert_ne!(src, OUR_MAC, "read back our own transmission: {f:02x?}");
     }
-    udp_to_discard(udp.data()).unwrap()
+    // A checksum the vnet header marks unfinished is finished the way the stack would.
+    let state = udp.meta.csum;
+    if let CsumState::Partial { start, offset } = udp.meta.csum {
+        assert!(
+            !udp_to_discard(udp.data()).unwrap(),
+            "partial, so it cannot verify yet"
+        );
+        let d = &mut udp.data_mut()[14..];
+        assert!(offload::skb_checksum_help(
+            d,
+            usize::from(start),
+            usize::from(offset)
+        ));
+    }
+    (udp_to_discard(udp.data()).unwrap(), state)
 }
 
 #[test]
@@ -235,7 +251,7 @@ fn tap_arp_exchange_with_linux() {
     ns.exec_ok(&["ip", "addr", "add", "192.0.2.1/24", "dev", &name])
         .unwrap();
 
-    let csum_ok = arp_exchange(
+    let (csum_ok, state) = arp_exchange(
         &mut tap,
         &ns,
         Ipv4Addr::new(192, 0, 2, 1),
@@ -243,6 +259,7 @@ fn tap_arp_exchange_with_linux() {
     );
     // TAP without IFF_VNET_HDR gets fully checksummed frames.
     assert!(csum_ok, "UDP checksum from Linux over TAP should verify");
+    assert_eq!(state, CsumState::None);
     let s = tap.stats();
     assert_eq!((s.rx_errors, s.tx_errors, s.tx_dropped), (0, 0, 0), "{s:?}");
 
@@ -320,7 +337,12 @@ fn packet_socket_arp_exchange_over_veth() {
     b.exec_ok(&["ip", "link", "set", &y, "up"]).unwrap();
 
     let xn = x.clone();
-    let mut dev = a.run_in(move || PacketDevice::open(&xn)).unwrap().unwrap();
+    let mut dev = a
+        .run_in(move || PacketDevice::open_offload(&xn))
+        .unwrap()
+        .unwrap();
+    assert!(dev.has_vnet_hdr());
+    assert_eq!(dev.features(), offload::NetdevFeatures::VNET);
     assert_eq!(dev.name(), x);
     assert_eq!(dev.mtu(), 1500);
     assert!(dev.hw_addr().is_none());
@@ -331,19 +353,15 @@ fn packet_socket_arp_exchange_over_veth() {
     let idx = a.run_in(|| ifreq::if_nametoindex(&x)).unwrap().unwrap();
     assert_eq!(dev.ifindex(), idx);
 
-    // With transmit checksum offload on (the veth default), Linux in B would hand the UDP
-    // datagram over with its checksum unfinished, and the packet socket would read it so.
+    // Transmit checksum offload stays on (the veth default): Linux in B hands the UDP
+    // datagram over with its checksum unfinished, and the vnet header says so.
     let yn = y.clone();
-    b.run_in(move || -> std::io::Result<()> {
-        assert!(ifreq::get_tx_checksum(&yn)?);
-        ifreq::set_tx_checksum(&yn, false)?;
-        assert!(!ifreq::get_tx_checksum(&yn)?);
-        Ok(())
-    })
-    .unwrap()
-    .unwrap();
+    assert!(b
+        .run_in(move || ifreq::get_tx_checksum(&yn))
+        .unwrap()
+        .unwrap());
 
-    let csum_ok = arp_exchange(
+    let (csum_ok, state) = arp_exchange(
         &mut dev,
         &b,
         Ipv4Addr::new(198, 51, 100, 1),
@@ -351,7 +369,11 @@ fn packet_socket_arp_exchange_over_veth() {
     );
     assert!(
         csum_ok,
-        "UDP checksum should verify with tx offload off on the peer"
+        "UDP checksum should verify once the partial checksum is finished"
+    );
+    assert!(
+        matches!(state, CsumState::Partial { .. }),
+        "the vnet header should mark the offloaded checksum: {state:?}"
     );
     let s = dev.stats();
     assert_eq!((s.rx_errors, s.tx_errors, s.tx_dropped), (0, 0, 0), "{s:?}");

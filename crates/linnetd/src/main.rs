@@ -51,6 +51,14 @@ struct Args {
     /// Serve a small HTTP/1.1 page on this port of the Linnet stack (for curl).
     #[arg(long, value_name = "PORT")]
     http: Option<u16>,
+    /// Open TAP and AF_PACKET devices without virtio-net headers (no TSO/GSO super-frames, no
+    /// checksum offload): every frame is MTU-sized with complete checksums.
+    #[arg(long)]
+    no_offload: bool,
+    /// Receive on --packet devices through a TPACKET_V3 mmap ring (many frames per wakeup;
+    /// a lone frame may wait up to 1 ms). Ignored with --no-offload.
+    #[arg(long)]
+    packet_ring: bool,
     /// Log filter (tracing's env-filter syntax), e.g. info or linnet=debug.
     #[arg(long, default_value = "info")]
     log: String,
@@ -91,16 +99,27 @@ fn parse_addr(spec: &str) -> Result<(Option<&str>, Ipv4Cidr), String> {
 fn open_devices(args: &Args) -> Result<Vec<Box<dyn NetDevice>>, String> {
     let mut devices: Vec<Box<dyn NetDevice>> = Vec::new();
     for name in &args.tap {
-        let tap = TapDevice::open(name).map_err(|e| format!("cannot open TAP {name}: {e}"))?;
+        let tap = if args.no_offload {
+            TapDevice::open(name)
+        } else {
+            TapDevice::open_offload(name)
+        }
+        .map_err(|e| format!("cannot open TAP {name}: {e}"))?;
         tap.set_link_up(true)
             .map_err(|e| format!("cannot bring {} up: {e}", tap.name()))?;
         devices.push(Box::new(tap));
     }
     for ifname in &args.packet {
-        devices
-            .push(Box::new(PacketDevice::open(ifname).map_err(|e| {
-                format!("cannot open AF_PACKET on {ifname}: {e}")
-            })?));
+        devices.push(Box::new(
+            if args.no_offload {
+                PacketDevice::open(ifname)
+            } else if args.packet_ring {
+                PacketDevice::open_ring(ifname)
+            } else {
+                PacketDevice::open_offload(ifname)
+            }
+            .map_err(|e| format!("cannot open AF_PACKET on {ifname}: {e}"))?,
+        ));
     }
     Ok(devices)
 }

@@ -16,12 +16,17 @@ pub fn args() -> HashMap<String, String> {
     m
 }
 
-/// Open `--tap NAME` (default `linnet0`), give it `--addr` (default 192.0.2.2/24) and an
-/// optional `--gateway`, and start the stack.
+/// Open `--tap NAME` (default `linnet0`; with virtio-net headers, TSO and checksum offload
+/// unless `--offload off`), give it `--addr` (default 192.0.2.2/24) and an optional
+/// `--gateway`, and start the stack.
 pub fn host(a: &HashMap<String, String>) -> Host {
     let name = a.get("tap").map(String::as_str).unwrap_or("linnet0");
-    let tap =
-        TapDevice::open(name).unwrap_or_else(|e| fail(&format!("cannot open TAP {name}: {e}")));
+    let tap = match a.get("offload").map(String::as_str) {
+        None | Some("on") => TapDevice::open_offload(name),
+        Some("off") => TapDevice::open(name),
+        Some(other) => fail(&format!("bad --offload \"{other}\": on or off")),
+    }
+    .unwrap_or_else(|e| fail(&format!("cannot open TAP {name}: {e}")));
     let _ = tap.set_link_up(true);
     let addr = a
         .get("addr")

@@ -11,14 +11,18 @@
 //! - [`memlink::MemLink`]: an in-memory point-to-point link with seeded loss, delay,
 //!   duplication and reordering, for tests and simulations.
 //!
-//! Interface configuration ioctls shared by the drivers are in [`ifreq`].
+//! Interface configuration ioctls shared by the drivers are in [`ifreq`]. TAP and AF_PACKET
+//! can exchange frames behind virtio-net headers, with TSO/GSO super-frames and partial
+//! checksums ([`offload`]); AF_PACKET can receive through a `TPACKET_V3` ring ([`packet_ring`]).
 //!
 //! The loopback device needs no I/O and lives in the core ([`loopback`]).
 
 pub mod ifreq;
 pub mod loopback;
 pub mod memlink;
+pub mod offload;
 pub mod packet;
+pub mod packet_ring;
 pub mod tap;
 
 use crate::buf::{BufPool, PacketBuf};
@@ -105,4 +109,18 @@ pub trait NetDevice: Send {
 
     /// Counters.
     fn stats(&self) -> DeviceStats;
+
+    /// What the device offloads (the stack builds TSO super-frames and leaves checksums
+    /// partial only for a device that says so). Default: nothing.
+    /// Linux: `dev->features`.
+    fn features(&self) -> offload::NetdevFeatures {
+        offload::NetdevFeatures::default()
+    }
+
+    /// Send one frame with its metadata (a driver with offloads turns the partial checksum
+    /// and GSO state into a virtio-net header). Default: [`NetDevice::transmit`] of the bytes.
+    /// Linux: `ndo_start_xmit` with the skb.
+    fn transmit_buf(&mut self, buf: &PacketBuf, now: Instant) -> io::Result<()> {
+        self.transmit(buf.data(), now)
+    }
 }

@@ -8,10 +8,15 @@
 //!
 //! Frames that Linux hands to the interface with offloads pending are read as they are: over
 //! a veth, a peer's UDP/TCP checksums may still be partial and TCP segments may be GSO
-//! super-frames larger than the MTU, unless offloads are turned off on the sending side
-//! (see [`super::ifreq::set_tx_checksum`]).
+//! super-frames larger than the MTU. A plain socket cannot tell, so unless offloads are
+//! turned off on the sending side (see [`super::ifreq::set_tx_checksum`]) such frames fail
+//! verification. [`PacketDevice::open_offload`] asks for a virtio-net header in front of
+//! every frame (`PACKET_VNET_HDR`): the header says which checksums are partial and which
+//! frames are super-frames, so they are accepted as they are, and Linnet sends 64 KiB TSO
+//! super-frames the same way ([`super::offload`]).
 
 use super::ifreq;
+use super::offload::{self, NetdevFeatures, VnetRead, VnetReader, VNET_HDR_LEN};
 use super::{DeviceStats, NetDevice};
 use crate::buf::{BufPool, PacketBuf};
 use crate::time::Instant;
@@ -50,6 +55,10 @@ pub struct PacketDevice {
     ifindex: u32,
     mtu: usize,
     stats: DeviceStats,
+    /// Present in vnet-header mode.
+    vnet: Option<VnetReader>,
+    /// Present in ring mode.
+    ring: Option<super::packet_ring::RxRing>,
 }
 
 /// `setsockopt(fd, level, name, &value, sizeof value)`.
@@ -83,6 +92,24 @@ impl PacketDevice {
     /// receiving when bound to `ifname` with `ETH_P_ALL`: no frame from another interface
     /// can slip in between `socket` and `bind`.
     pub fn open(ifname: &str) -> io::Result<PacketDevice> {
+        Self::open_with(ifname, false, false)
+    }
+
+    /// Like [`PacketDevice::open`], with a virtio-net header on every frame
+    /// (`PACKET_VNET_HDR`): partial checksums and GSO super-frames from Linux are understood,
+    /// and Linnet sends TSO super-frames with partial checksums.
+    pub fn open_offload(ifname: &str) -> io::Result<PacketDevice> {
+        Self::open_with(ifname, true, false)
+    }
+
+    /// Like [`PacketDevice::open_offload`], receiving through a `TPACKET_V3` mmap ring
+    /// ([`super::packet_ring`]) instead of one `recvmsg` per frame. Blocks are handed over
+    /// when full or after a millisecond, so this suits bulk traffic.
+    pub fn open_ring(ifname: &str) -> io::Result<PacketDevice> {
+        Self::open_with(ifname, true, true)
+    }
+
+    fn open_with(ifname: &str, vnet: bool, ring: bool) -> io::Result<PacketDevice> {
         let ifindex = ifreq::if_nametoindex(ifname).map_err(|e| context(e, ifname))?;
 
         // SAFETY: plain system call with constant arguments.
@@ -124,6 +151,21 @@ impl PacketDevice {
         setsockopt(&fd, libc::SOL_PACKET, libc::PACKET_ADD_MEMBERSHIP, &mreq)
             .map_err(|e| context(e, "setsockopt(PACKET_ADD_MEMBERSHIP, PACKET_MR_PROMISC)"))?;
 
+        if vnet {
+            setsockopt(
+                &fd,
+                libc::SOL_PACKET,
+                libc::PACKET_VNET_HDR,
+                &1 as &libc::c_int,
+            )
+            .map_err(|e| context(e, "setsockopt(PACKET_VNET_HDR)"))?;
+        }
+        let ring = if ring {
+            Some(super::packet_ring::RxRing::setup(fd.as_raw_fd(), vnet)?)
+        } else {
+            None
+        };
+
         // Best effort: a larger queue rides out bursts between polls.
         let _ = setsockopt(&fd, libc::SOL_SOCKET, libc::SO_RCVBUF, &RCVBUF_BYTES);
 
@@ -154,7 +196,130 @@ impl PacketDevice {
             ifindex,
             mtu,
             stats: DeviceStats::default(),
+            vnet: vnet.then(VnetReader::default),
+            ring,
         })
+    }
+
+    /// Whether frames carry virtio-net headers (opened with [`PacketDevice::open_offload`]).
+    pub fn has_vnet_hdr(&self) -> bool {
+        self.vnet.is_some()
+    }
+
+    /// Whether frames are received through a `TPACKET_V3` ring ([`PacketDevice::open_ring`]).
+    pub fn has_rx_ring(&self) -> bool {
+        self.ring.is_some()
+    }
+
+    /// NAPI poll in vnet-header mode: `recvmsg` header and frame until EAGAIN or the budget.
+    fn recv_batch_vnet(
+        &mut self,
+        pool: &mut BufPool,
+        out: &mut Vec<PacketBuf>,
+        max: usize,
+        now: Instant,
+    ) -> io::Result<usize> {
+        let fd = self.fd.as_raw_fd();
+        let Some(reader) = self.vnet.as_mut() else {
+            return Ok(0);
+        };
+        let mut got = 0;
+        let mut attempts = 0;
+        let mut interrupts = 0;
+        while attempts < max {
+            // SAFETY: `sockaddr_ll` is plain old data; all-zero bytes are a valid value.
+            let mut sll: libc::sockaddr_ll = unsafe { mem::zeroed() };
+            let r = reader.read_frame(pool, RX_HEADROOM, |iov| {
+                // SAFETY: `msghdr` is plain old data; all-zero bytes are a valid value.
+                let mut msg: libc::msghdr = unsafe { mem::zeroed() };
+                msg.msg_name = (&mut sll as *mut libc::sockaddr_ll).cast();
+                msg.msg_namelen = mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+                msg.msg_iov = iov.as_mut_ptr();
+                msg.msg_iovlen = iov.len() as _;
+                // SAFETY: `msg` points to the address buffer and the reader's iovecs, all
+                // writable and alive for the call. MSG_TRUNC reports a frame's real length.
+                let n = unsafe { libc::recvmsg(fd, &mut msg, libc::MSG_TRUNC) };
+                if n < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(n as usize)
+            });
+            match r {
+                Err(e) => match e.kind() {
+                    io::ErrorKind::WouldBlock => break,
+                    io::ErrorKind::Interrupted if interrupts < EINTR_RETRIES => {
+                        interrupts += 1;
+                    }
+                    _ => {
+                        self.stats.rx_errors += 1;
+                        if got == 0 {
+                            return Err(e);
+                        }
+                        break;
+                    }
+                },
+                Ok(VnetRead::Bad(b, why)) => {
+                    attempts += 1;
+                    tracing::debug!(dev = %self.name, "dropped a received frame: {why}");
+                    self.stats.rx_errors += 1;
+                    if let Some(b) = b {
+                        pool.put(b);
+                    }
+                }
+                Ok(VnetRead::Frame(mut b)) => {
+                    attempts += 1;
+                    if sll.sll_pkttype == PACKET_OUTGOING {
+                        pool.put(b);
+                        continue;
+                    }
+                    if b.len() < ETH_HLEN {
+                        self.stats.rx_errors += 1;
+                        pool.put(b);
+                        continue;
+                    }
+                    b.meta.timestamp = now;
+                    self.stats.count_rx(b.len());
+                    out.push(b);
+                    got += 1;
+                }
+            }
+        }
+        Ok(got)
+    }
+
+    /// Send `frame` with the virtio-net header for `meta`.
+    fn transmit_vnet(&mut self, meta: &crate::buf::Meta, frame: &[u8]) -> io::Result<()> {
+        let mut interrupts = 0;
+        loop {
+            match offload::write_vnet(self.fd.as_raw_fd(), meta, frame) {
+                Ok(n) if n == VNET_HDR_LEN + frame.len() => {
+                    self.stats.count_tx(frame.len());
+                    return Ok(());
+                }
+                Ok(n) => {
+                    self.stats.tx_errors += 1;
+                    return Err(io::Error::new(
+                        io::ErrorKind::WriteZero,
+                        format!("short send on {}: {n} of {} bytes", self.name, frame.len()),
+                    ));
+                }
+                Err(e) => match e.kind() {
+                    io::ErrorKind::WouldBlock => {
+                        self.stats.tx_dropped += 1;
+                        return Ok(());
+                    }
+                    _ if e.raw_os_error() == Some(libc::ENOBUFS) => {
+                        self.stats.tx_dropped += 1;
+                        return Ok(());
+                    }
+                    io::ErrorKind::Interrupted if interrupts < EINTR_RETRIES => interrupts += 1,
+                    _ => {
+                        self.stats.tx_errors += 1;
+                        return Err(e);
+                    }
+                },
+            }
+        }
     }
 
     /// The interface name.
@@ -188,6 +353,12 @@ impl NetDevice for PacketDevice {
         max: usize,
         now: Instant,
     ) -> io::Result<usize> {
+        if let Some(ring) = self.ring.as_mut() {
+            return Ok(ring.recv_batch(pool, out, max, now, RX_HEADROOM, &mut self.stats));
+        }
+        if self.vnet.is_some() {
+            return self.recv_batch_vnet(pool, out, max, now);
+        }
         let mut got = 0;
         let mut attempts = 0;
         let mut interrupts = 0;
@@ -262,6 +433,9 @@ impl NetDevice for PacketDevice {
     }
 
     fn transmit(&mut self, frame: &[u8], _now: Instant) -> io::Result<()> {
+        if self.vnet.is_some() {
+            return self.transmit_vnet(&crate::buf::Meta::default(), frame);
+        }
         let mut interrupts = 0;
         loop {
             // SAFETY: `frame` is a readable slice that outlives the call.
@@ -305,6 +479,21 @@ impl NetDevice for PacketDevice {
 
     fn stats(&self) -> DeviceStats {
         self.stats
+    }
+
+    fn features(&self) -> NetdevFeatures {
+        if self.vnet.is_some() {
+            NetdevFeatures::VNET
+        } else {
+            NetdevFeatures::default()
+        }
+    }
+
+    fn transmit_buf(&mut self, buf: &PacketBuf, now: Instant) -> io::Result<()> {
+        if self.vnet.is_some() {
+            return self.transmit_vnet(&buf.meta, buf.data());
+        }
+        self.transmit(buf.data(), now)
     }
 }
 

@@ -129,6 +129,9 @@ impl Stack {
             nexthop,
             broadcast,
         };
+        if buf.meta.gso_size > 0 {
+            return self.ip_finish_output_gso(buf, hop, mtu, now);
+        }
         if buf.len() > mtu {
             return self.ip_fragment(buf, hop, mtu, now);
         }

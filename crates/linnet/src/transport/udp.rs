@@ -305,7 +305,7 @@ impl Stack {
         buf.trim(ulen);
         let data = buf.data();
         let csum = u16::from_be_bytes([data[6], data[7]]);
-        if csum != 0 {
+        if csum != 0 && buf.meta.csum == crate::buf::CsumState::None {
             let pseudo = checksum::pseudo_header_v4(ip.src, ip.dst, IpProtocol::UDP.0, ulen as u16);
             if checksum::fold(checksum::sum(data, pseudo)) != 0xffff {
                 self.udp_stats.in_csum_errors += 1;

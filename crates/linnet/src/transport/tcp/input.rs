@@ -40,8 +40,10 @@ impl Stack {
         if ip.broadcast {
             return self.drop_pkt(buf, DropReason::IpNotForUs);
         }
+        // A checksum the local kernel left partial, or a device verified, is not checked again.
+        let verify = buf.meta.csum == crate::buf::CsumState::None;
         let parsed = TcpPacket::new_checked(buf.data()).and_then(|p| {
-            let repr = TcpRepr::parse(&p, ip.src, ip.dst, true)?;
+            let repr = TcpRepr::parse(&p, ip.src, ip.dst, verify)?;
             Ok((repr, p.header_len()))
         });
         let (seg, hlen) = match parsed {
@@ -737,7 +739,8 @@ impl Stack {
                 sk.rcv_nxt += more;
                 sk.bytes_received += more as u64;
             }
-            sk.rcv_unacked_segs += 1;
+            // A GRO/GSO super-segment counts as the MSS-sized segments it stands for.
+            sk.rcv_unacked_segs += (data.len() as u32).div_ceil(sk.mss.max(1)).max(1);
             queued = n;
             if had_ofo
                 || sk.rcv_unacked_segs >= 2

@@ -5,12 +5,14 @@
 //! `tcp_xmit_probe_skb`) and net/ipv4/tcp_ipv4.c (`tcp_v4_send_reset`).
 
 use super::sock::{TcpSock, TcpState};
-use crate::buf::{BufPool, PacketBuf, MAX_HEADER};
+use crate::buf::{BufPool, CsumState, PacketBuf, MAX_HEADER};
+use crate::device::offload;
 use crate::errno::Errno;
 use crate::ip::output::IpSendParams;
 use crate::socket::SockId;
 use crate::stack::Stack;
 use crate::time::Instant;
+use crate::wire::ipv4::HEADER_LEN;
 use crate::wire::tcp::{SeqNumber, TcpFlags, TcpPacket, TcpRepr};
 use crate::wire::{IpProtocol, Ipv4Addr};
 use std::time::Duration;
@@ -93,11 +95,9 @@ pub(crate) fn tcp_build(sk: &mut TcpSock, pool: &mut BufPool, seg: Seg, now: Ins
     }
     let hlen = repr.header_len();
     let total = hlen + seg.data_len;
-    let mut buf = if MAX_HEADER + total <= pool.buf_size() {
-        pool.get(MAX_HEADER)
-    } else {
-        PacketBuf::with_headroom(MAX_HEADER + total, MAX_HEADER)
-    };
+    let mut buf = pool.get_sized(total, MAX_HEADER);
+    // Offloads: leave the checksum to the device, and mark a super-segment for TSO/GSO.
+    let partial = sk.route_caps.hw_csum || seg.data_len > sk.mss as usize;
     {
         let d = buf.put(total);
         repr.emit(&mut d[..hlen]);
@@ -106,7 +106,20 @@ pub(crate) fn tcp_build(sk: &mut TcpSock, pool: &mut BufPool, seg: Seg, now: Ins
             d[hlen..hlen + a.len()].copy_from_slice(a);
             d[hlen + a.len()..hlen + a.len() + b.len()].copy_from_slice(b);
         }
-        TcpPacket::new_unchecked(&mut d[..]).fill_checksum(*sk.local.ip(), *sk.remote.ip());
+        if partial {
+            offload::tcp_csum_partial(&mut d[..], *sk.local.ip(), *sk.remote.ip());
+        } else {
+            TcpPacket::new_unchecked(&mut d[..]).fill_checksum(*sk.local.ip(), *sk.remote.ip());
+        }
+    }
+    if partial {
+        buf.meta.csum = CsumState::Partial {
+            start: HEADER_LEN as u16,
+            offset: 16,
+        };
+    }
+    if seg.data_len > sk.mss as usize {
+        buf.meta.gso_size = sk.mss.min(u16::MAX.into()) as u16;
     }
     buf.reset_transport_header();
     if let Some(ack) = repr.ack_number {
@@ -149,11 +162,16 @@ impl Stack {
         if seg.data_len > 0 || seg.flags.intersects(TcpFlags::SYN | TcpFlags::FIN) {
             sk.last_send = now;
         }
-        self.tcp.stats.out_segs += 1;
+        // A super-segment counts as the segments it becomes (Linux: tcp_skb_pcount).
+        let segs = seg.data_len.div_ceil(sk.mss.max(1) as usize).max(1);
+        self.tcp.stats.out_segs += segs as u64;
         if seg.flags.contains(TcpFlags::RST) {
             self.tcp.stats.out_rsts += 1;
         }
-        self.tcp_ip_send(buf, src, dst, now)
+        let res = self.tcp_ip_send(buf, src, dst, now);
+        // Its segments take consecutive IPv4 identifications (Linux: ip_select_ident_segs).
+        self.ip_ident = self.ip_ident.wrapping_add(segs as u16 - 1);
+        res
     }
 
     /// Send a bare ACK now. Linux: `tcp_send_ack`.
@@ -299,6 +317,12 @@ impl Stack {
     /// (with `tcp_nagle_test`, `tcp_snd_wnd_test`, `tcp_cwnd_test`) and
     /// `tcp_xmit_retransmit_queue`.
     pub(crate) fn tcp_write_xmit(&mut self, id: SockId, now: Instant) {
+        if let Ok(sk) = self.sockets.tcp(id) {
+            let caps = self.sk_route_caps(*sk.remote.ip(), *sk.local.ip());
+            if let Ok(sk) = self.sockets.tcp_mut(id) {
+                sk.route_caps = caps;
+            }
+        }
         // Bounded: each round sends one segment or stops.
         for _ in 0..4096 {
             if self.tcp_small_queue_check(id) {
@@ -357,7 +381,12 @@ impl Stack {
             let wnd_room = (wnd_end - sk.snd_nxt).max(0) as usize;
             let cwnd_room = cwnd.saturating_sub(sk.pipe()) as usize;
             let mss = sk.mss as usize;
-            let len = avail.min(mss).min(wnd_room).min(cwnd_room);
+            let goal = offload::tcp_xmit_size_goal(sk.route_caps, mss);
+            let mut len = avail.min(goal).min(wnd_room).min(cwnd_room);
+            if len > mss && len < avail {
+                // A super-segment limited by a window carries whole segments only.
+                len -= len % mss;
+            }
             let fin_ready =
                 sk.fin_seq() == Some(sk.snd_nxt + len) && !sk.fin_sent_at(sk.snd_nxt + len);
             if len == 0 && !(fin_ready && avail == 0) {

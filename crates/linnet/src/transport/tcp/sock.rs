@@ -339,6 +339,10 @@ pub struct TcpSock {
     pub rcv_unacked_segs: u32,
     /// Quick-ACK budget: ACK at once for the first segments (Linux's quickack mode).
     pub quickack: u32,
+    /// Offloads of the device the route leaves by, refreshed before sending (Linux:
+    /// `sk->sk_route_caps`): TSO lets output build super-segments, checksum offload leaves
+    /// checksums partial.
+    pub route_caps: crate::device::offload::NetdevFeatures,
 
     // --- user settings ---
     /// `TCP_NODELAY`: disable Nagle.
@@ -444,6 +448,7 @@ impl TcpSock {
             ack_now: false,
             rcv_unacked_segs: 0,
             quickack: 16,
+            route_caps: Default::default(),
             nodelay: false,
             keepalive: false,
             linger: None,
