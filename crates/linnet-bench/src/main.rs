@@ -47,6 +47,9 @@ struct Args {
     /// Run only the rows whose name contains this text (repeatable).
     #[arg(long, value_name = "TEXT")]
     only: Vec<String>,
+    /// Measure Linnet only, not the references (for profiling Linnet alone).
+    #[arg(long)]
+    no_reference: bool,
     /// Also print the table as Markdown (for the README).
     #[arg(long)]
     markdown: bool,
@@ -97,24 +100,25 @@ fn main() {
             continue;
         }
         let l = linnet_pair::bulk(mtu, warmup, dur);
-        let s = smol_pair::bulk(mtu, warmup, dur);
+        let s = (!args.no_reference).then(|| smol_pair::bulk(mtu, warmup, dur));
         let mut row = Row::new(
             &name,
             l.gbps(),
-            Some(s.gbps()),
+            s.as_ref().map(|s| s.gbps()),
             "smoltcp",
             "Gbit/s",
             Better::Higher,
         );
-        if l.drops + s.drops > 0 {
-            row.note = format!("link drops: linnet {} smoltcp {}", l.drops, s.drops);
+        let sdrops = s.as_ref().map_or(0, |s| s.drops);
+        if l.drops + sdrops > 0 {
+            row.note = format!("link drops: linnet {} smoltcp {}", l.drops, sdrops);
         }
         push(row);
         if mtu == 1500 && want("allocs per packet") {
             let mut row = Row::new(
                 "allocs per packet (bulk 1500)",
                 l.allocs_per_frame(),
-                Some(s.allocs_per_frame()),
+                s.as_ref().map(|s| s.allocs_per_frame()),
                 "smoltcp",
                 "allocs/frame",
                 Better::Lower,
@@ -125,11 +129,11 @@ fn main() {
     }
     if want("tcp rr 1 byte") {
         let l = linnet_pair::rr(dur);
-        let s = smol_pair::rr(dur);
+        let s = (!args.no_reference).then(|| smol_pair::rr(dur).rate());
         push(Row::new(
             "tcp rr 1 byte",
             l.rate(),
-            Some(s.rate()),
+            s,
             "smoltcp",
             "trans/s",
             Better::Higher,
@@ -137,11 +141,11 @@ fn main() {
     }
     if want("tcp connect+close") {
         let l = linnet_pair::conns(dur);
-        let s = smol_pair::conns(dur);
+        let s = (!args.no_reference).then(|| smol_pair::conns(dur).rate());
         push(Row::new(
             "tcp connect+close",
             l.rate(),
-            Some(s.rate()),
+            s,
             "smoltcp",
             "conn/s",
             Better::Higher,
