@@ -18,6 +18,7 @@
 pub mod buf;
 pub mod device;
 pub mod errno;
+pub mod fasthash;
 pub mod ip;
 pub mod link;
 pub mod netns;

@@ -179,7 +179,7 @@ pub struct NeighInfo {
 #[derive(Debug)]
 pub struct NeighTable {
     params: NeighParams,
-    entries: HashMap<(u32, Ipv4Addr), Entry>,
+    entries: HashMap<(u32, Ipv4Addr), Entry, crate::fasthash::KeyedState>,
     reachable_time: Duration,
     reroll_at: Instant,
     rng: u64,
@@ -202,7 +202,9 @@ impl NeighTable {
     pub fn new(params: NeighParams, seed: u64) -> NeighTable {
         let mut t = NeighTable {
             params,
-            entries: HashMap::new(),
+            entries: HashMap::with_hasher(crate::fasthash::KeyedState::new(
+                seed ^ 0x6e65_6967_685f_6b65,
+            )),
             reachable_time: params.base_reachable_time,
             reroll_at: Instant::ZERO + Duration::from_secs(300),
             rng: seed,
