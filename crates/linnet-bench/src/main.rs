@@ -109,9 +109,20 @@ fn main() {
             "Gbit/s",
             Better::Higher,
         );
+        // Frames per data segment's worth of bytes: 1 + the ACK ratio (a stack that ACKs
+        // less often does less work per byte).
+        let per_seg = |r: &workload::BulkResult| {
+            r.frames as f64 / (r.bytes as f64 / (mtu - 52) as f64).max(1.0)
+        };
+        row.note = format!(
+            "frames/segment: linnet {:.2}, smoltcp {}",
+            per_seg(&l),
+            s.as_ref()
+                .map_or("-".into(), |s| format!("{:.2}", per_seg(s)))
+        );
         let sdrops = s.as_ref().map_or(0, |s| s.drops);
         if l.drops + sdrops > 0 {
-            row.note = format!("link drops: linnet {} smoltcp {}", l.drops, sdrops);
+            row.note += &format!("; link drops: linnet {} smoltcp {}", l.drops, sdrops);
         }
         push(row);
         if mtu == 1500 && want("allocs per packet") {
