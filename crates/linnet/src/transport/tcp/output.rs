@@ -99,14 +99,24 @@ pub(crate) fn tcp_build(sk: &mut TcpSock, pool: &mut BufPool, seg: Seg, now: Ins
         PacketBuf::with_headroom(MAX_HEADER + total, MAX_HEADER)
     };
     {
-        let d = buf.put(total);
+        // Written in place in the tailroom: the header is emitted and the payload copied over
+        // every byte, so nothing is zeroed first (Linux: skb_put without memset).
+        let room = buf.tailroom_mut();
+        let d = &mut room[..total];
+        d[..hlen].fill(0);
         repr.emit(&mut d[..hlen]);
-        if seg.data_len > 0 {
-            let (a, b) = sk.sndbuf.get_allocated(seg.data_off, seg.data_len);
-            d[hlen..hlen + a.len()].copy_from_slice(a);
-            d[hlen + a.len()..hlen + a.len() + b.len()].copy_from_slice(b);
-        }
+        let (a, b) = if seg.data_len > 0 {
+            sk.sndbuf.get_allocated(seg.data_off, seg.data_len)
+        } else {
+            (&[][..], &[][..])
+        };
+        d[hlen..hlen + a.len()].copy_from_slice(a);
+        d[hlen + a.len()..hlen + a.len() + b.len()].copy_from_slice(b);
+        // Whatever the send queue could not supply (never, as segments are cut from it) is
+        // zero, as put() would have left it.
+        d[hlen + a.len() + b.len()..].fill(0);
         TcpPacket::new_unchecked(&mut d[..]).fill_checksum(*sk.local.ip(), *sk.remote.ip());
+        buf.commit_put(total);
     }
     buf.reset_transport_header();
     if let Some(ack) = repr.ack_number {
