@@ -95,7 +95,7 @@ pub fn rx_cost(rules: usize, dur: Duration) -> Result<RxCost, String> {
             bufs.push(b);
         }
         let a0 = crate::alloc::count();
-        let t0 = std::time::Instant::now();
+        let t0 = crate::workload::CpuTimer::start();
         for b in bufs.drain(..) {
             stack.receive(ifx1, b, now);
         }

@@ -5,7 +5,7 @@
 pub struct BulkResult {
     /// Bytes the receiving application read.
     pub bytes: u64,
-    /// Wall-clock seconds measured.
+    /// CPU seconds of the bench thread measured (both stacks).
     pub secs: f64,
     /// Frames the link carried in both directions (data and ACKs).
     pub frames: u64,
@@ -35,7 +35,7 @@ impl BulkResult {
 pub struct CountResult {
     /// Completed operations.
     pub count: u64,
-    /// Wall-clock seconds.
+    /// CPU seconds of the bench thread.
     pub secs: f64,
 }
 
@@ -79,5 +79,41 @@ impl Clock {
     /// Now, for smoltcp.
     pub fn smol(&self) -> smoltcp::time::Instant {
         smoltcp::time::Instant::from_micros(self.micros() as i64)
+    }
+}
+
+/// CPU time consumed by the calling thread. The in-memory rows divide by this rather than by
+/// wall-clock time: both stacks run on this one thread, so the figure is work per CPU-second
+/// and does not drop when other processes share the machine's cores.
+pub fn thread_cpu() -> std::time::Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec into the valid, exclusive `ts`.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    if rc != 0 {
+        return std::time::Duration::ZERO;
+    }
+    std::time::Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// A stopwatch on the calling thread's CPU time.
+#[derive(Debug, Clone, Copy)]
+pub struct CpuTimer {
+    start: std::time::Duration,
+}
+
+impl CpuTimer {
+    /// Start now.
+    pub fn start() -> CpuTimer {
+        CpuTimer {
+            start: thread_cpu(),
+        }
+    }
+
+    /// CPU time since the start.
+    pub fn elapsed(&self) -> std::time::Duration {
+        thread_cpu().saturating_sub(self.start)
     }
 }
