@@ -34,6 +34,9 @@ pub struct LinnetPair {
     /// The link.
     pub link: LinkRef,
     clock: Clock,
+    /// The time the last [`LinnetPair::step`] ran at: application calls between steps use
+    /// it, so Linnet reads the clock once per step, as the smoltcp loop does.
+    last: Instant,
 }
 
 impl LinnetPair {
@@ -74,6 +77,7 @@ impl LinnetPair {
             ifindex: [i0, i1],
             link,
             clock,
+            last: now,
         };
         // Let the gratuitous ARPs pass.
         p.step();
@@ -86,14 +90,15 @@ impl LinnetPair {
         self.ifindex[side]
     }
 
-    /// The time to pass to the stacks.
+    /// The time to pass to the stacks: that of the last step (the clock is read once per step).
     pub fn now(&self) -> Instant {
-        self.clock.linnet()
+        self.last
     }
 
     /// One driver iteration for both stacks: receive everything waiting, poll, transmit.
     pub fn step(&mut self) {
-        let now = self.now();
+        let now = self.clock.linnet();
+        self.last = now;
         for side in 0..2 {
             let stack = &mut self.stacks[side];
             let ifx = self.ifindex[side];
