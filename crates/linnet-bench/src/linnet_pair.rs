@@ -212,6 +212,7 @@ pub fn rr(dur: Duration) -> CountResult {
     }
     let mut b = [0u8; 16];
     let t0 = crate::workload::CpuTimer::start();
+    let frames0 = p.link.borrow().total_frames();
     let mut count = 0u64;
     let mut outstanding = false;
     let mut loops = 0u64;
@@ -241,8 +242,10 @@ pub fn rr(dur: Duration) -> CountResult {
             break;
         }
     }
+    let frames = p.link.borrow().total_frames() - frames0;
     CountResult {
         count,
+        frames,
         secs: t0.elapsed().as_secs_f64(),
     }
 }
@@ -260,6 +263,7 @@ pub fn conns(dur: Duration) -> CountResult {
     let dst = SocketAddrV4::new(B, PORT);
     let mut b = [0u8; 16];
     let t0 = crate::workload::CpuTimer::start();
+    let frames0 = p.link.borrow().total_frames();
     let mut count = 0u64;
     'outer: loop {
         let now = p.now();
@@ -295,8 +299,10 @@ pub fn conns(dur: Duration) -> CountResult {
         }
         panic!("linnet: connection {count} did not complete");
     }
+    let frames = p.link.borrow().total_frames() - frames0;
     CountResult {
         count,
+        frames,
         secs: t0.elapsed().as_secs_f64(),
     }
 }

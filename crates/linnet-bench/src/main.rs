@@ -138,29 +138,40 @@ fn main() {
             push(row);
         }
     }
-    if want("tcp rr 1 byte") {
-        let l = linnet_pair::rr(dur);
-        let s = (!args.no_reference).then(|| smol_pair::rr(dur).rate());
-        push(Row::new(
+    for (name, unit, linnet_fn, smol_fn) in [
+        (
             "tcp rr 1 byte",
-            l.rate(),
-            s,
-            "smoltcp",
             "trans/s",
-            Better::Higher,
-        ));
-    }
-    if want("tcp connect+close") {
-        let l = linnet_pair::conns(dur);
-        let s = (!args.no_reference).then(|| smol_pair::conns(dur).rate());
-        push(Row::new(
+            linnet_pair::rr as fn(Duration) -> workload::CountResult,
+            smol_pair::rr as fn(Duration) -> workload::CountResult,
+        ),
+        (
             "tcp connect+close",
-            l.rate(),
-            s,
-            "smoltcp",
             "conn/s",
+            linnet_pair::conns,
+            smol_pair::conns,
+        ),
+    ] {
+        if !want(name) {
+            continue;
+        }
+        let l = linnet_fn(dur);
+        let s = (!args.no_reference).then(|| smol_fn(dur));
+        let per = |r: &workload::CountResult| r.frames as f64 / (r.count as f64).max(1.0);
+        let mut row = Row::new(
+            name,
+            l.rate(),
+            s.as_ref().map(|s| s.rate()),
+            "smoltcp",
+            unit,
             Better::Higher,
-        ));
+        );
+        row.note = format!(
+            "frames each: linnet {:.2}, smoltcp {}",
+            per(&l),
+            s.as_ref().map_or("-".into(), |s| format!("{:.2}", per(s)))
+        );
+        push(row);
     }
     for rules in RX_RULES {
         let name = format!("rx cost ipv4+tcp, {rules} nf rules");

@@ -257,6 +257,7 @@ pub fn rr(dur: Duration) -> CountResult {
         .set_nagle_enabled(false);
     let mut b = [0u8; 16];
     let t0 = crate::workload::CpuTimer::start();
+    let frames0 = p.link.borrow().total_frames();
     let mut count = 0u64;
     let mut outstanding = false;
     let mut loops = 0u64;
@@ -292,8 +293,10 @@ pub fn rr(dur: Duration) -> CountResult {
             break;
         }
     }
+    let frames = p.link.borrow().total_frames() - frames0;
     CountResult {
         count,
+        frames,
         secs: t0.elapsed().as_secs_f64(),
     }
 }
@@ -306,6 +309,7 @@ pub fn conns(dur: Duration) -> CountResult {
     let mut p = SmolPair::new(1500);
     let srv = p.listen();
     let t0 = crate::workload::CpuTimer::start();
+    let frames0 = p.link.borrow().total_frames();
     let mut count = 0u64;
     'outer: loop {
         let port = 49152 + (count % 16000) as u16;
@@ -338,8 +342,10 @@ pub fn conns(dur: Duration) -> CountResult {
         }
         panic!("smoltcp: connection {count} did not complete");
     }
+    let frames = p.link.borrow().total_frames() - frames0;
     CountResult {
         count,
+        frames,
         secs: t0.elapsed().as_secs_f64(),
     }
 }

@@ -35,6 +35,8 @@ impl BulkResult {
 pub struct CountResult {
     /// Completed operations.
     pub count: u64,
+    /// Frames the link carried meanwhile (both directions).
+    pub frames: u64,
     /// CPU seconds of the bench thread.
     pub secs: f64,
 }
