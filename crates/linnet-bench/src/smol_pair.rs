@@ -225,7 +225,7 @@ pub fn bulk(mtu: usize, warmup: Duration, dur: Duration) -> BulkResult {
                 }
             }
             iter += 1;
-            if iter % 16 == 0 && t0.elapsed() >= d {
+            if iter & 15 == 0 && t0.elapsed() >= d {
                 break;
             }
         }
@@ -284,12 +284,12 @@ pub fn rr(dur: Duration) -> CountResult {
             assert_eq!(n, 1, "smoltcp: one reply byte");
             outstanding = false;
             count += 1;
-            if count % 64 == 0 && t0.elapsed() >= dur {
+            if count & 63 == 0 && t0.elapsed() >= dur {
                 break;
             }
         }
         loops += 1;
-        if loops % 1024 == 0 && t0.elapsed() >= dur * 4 {
+        if loops & 1023 == 0 && t0.elapsed() >= dur * 4 {
             break;
         }
     }
