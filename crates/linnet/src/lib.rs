@@ -19,6 +19,7 @@
 pub mod buf;
 pub mod device;
 pub mod errno;
+pub mod fasthash;
 pub mod ip;
 pub mod link;
 pub mod netfilter;

@@ -293,6 +293,12 @@ pub struct TcpStats {
     pub tw: u64,
     /// `TCPDSACKRecv`-like: duplicate segments received.
     pub dup_segs: u64,
+    /// `TCPHPHits`: in-order data segments taken by header prediction (the fast path).
+    #[serde(default)]
+    pub hp_hits: u64,
+    /// `TCPHPAcks`: pure ACKs of new data taken by header prediction.
+    #[serde(default)]
+    pub hp_acks: u64,
 }
 
 /// All of a stack's counters, for `netstat -s` and the control plane.

@@ -179,7 +179,11 @@ pub struct NeighInfo {
 #[derive(Debug)]
 pub struct NeighTable {
     params: NeighParams,
-    entries: HashMap<(u32, Ipv4Addr), Entry>,
+    /// When [`NeighTable::poll`] must next walk the entries (the earliest timer or garbage
+    /// collection look it found last time); `None` after anything that may need an earlier
+    /// walk (a new entry, a timer armed). Linux arms a timer per entry instead of walking.
+    scan_at: Option<Instant>,
+    entries: HashMap<(u32, Ipv4Addr), Entry, crate::fasthash::KeyedState>,
     reachable_time: Duration,
     reroll_at: Instant,
     rng: u64,
@@ -202,7 +206,10 @@ impl NeighTable {
     pub fn new(params: NeighParams, seed: u64) -> NeighTable {
         let mut t = NeighTable {
             params,
-            entries: HashMap::new(),
+            scan_at: None,
+            entries: HashMap::with_hasher(crate::fasthash::KeyedState::new(
+                seed ^ 0x6e65_6967_685f_6b65,
+            )),
             reachable_time: params.base_reachable_time,
             reroll_at: Instant::ZERO + Duration::from_secs(300),
             rng: seed,
@@ -333,6 +340,7 @@ impl NeighTable {
             self.stats.allocs += 1;
             self.entries
                 .insert(key, Self::new_entry(NudState::Failed, now));
+            self.scan_at = None;
         }
         let params = self.params;
         let e = self.entries.get_mut(&key).expect("entry just ensured");
@@ -347,7 +355,9 @@ impl NeighTable {
                 e.state = NudState::Delay;
                 e.updated = now;
                 e.timer = Some(now + params.delay_first_probe_time);
-                NeighOutput::Xmit(e.mac.expect("stale has an address"), buf)
+                let mac = e.mac.expect("stale has an address");
+                self.scan_at = None;
+                NeighOutput::Xmit(mac, buf)
             }
             NudState::Failed | NudState::Incomplete => {
                 if e.state == NudState::Failed {
@@ -356,6 +366,7 @@ impl NeighTable {
                     e.updated = now;
                     e.probes = 1;
                     e.timer = Some(now + params.retrans_time);
+                    self.scan_at = None;
                     self.stats.requests_sent += 1;
                     self.events.push(NeighEvent::Solicit {
                         ifindex,
@@ -402,6 +413,7 @@ impl NeighTable {
         now: Instant,
     ) {
         let key = (ifindex, ip);
+        self.scan_at = None;
         if !self.entries.contains_key(&key) {
             if !create || !self.make_room() {
                 if create {
@@ -453,6 +465,7 @@ impl NeighTable {
     ) {
         let mut e = Self::new_entry(NudState::Permanent, now);
         e.mac = Some(mac);
+        self.scan_at = None;
         if let Some(old) = self.entries.insert((ifindex, ip), e) {
             for buf in old.queue {
                 self.events.push(NeighEvent::Flush { ifindex, mac, buf });
@@ -496,6 +509,13 @@ impl NeighTable {
     /// Run due timers and garbage collection; returns the next deadline.
     /// Linux: `neigh_timer_handler` and `neigh_periodic_work`.
     pub fn poll(&mut self, now: Instant) -> Option<Instant> {
+        // Nothing can be due before the time the last walk found (timers only move later
+        // and entries only get busier until something resets `scan_at`).
+        if let Some(t) = self.scan_at {
+            if now < t && now < self.reroll_at {
+                return Some(t);
+            }
+        }
         if now >= self.reroll_at {
             // Linux re-randomises reachable_time every 300 s.
             self.reachable_time = self.random_reachable_time();
@@ -592,6 +612,7 @@ impl NeighTable {
             let gc = now + p.gc_stale_time / 4;
             next = Some(next.map_or(gc, |n| n.min(gc)));
         }
+        self.scan_at = next;
         next
     }
 }
@@ -623,6 +644,32 @@ mod tests {
             }
         }
         v
+    }
+
+    #[test]
+    fn poll_skips_the_walk_until_due_but_sees_timers_armed_since() {
+        let p = NeighParams::default();
+        let mut tbl = NeighTable::new(p, 1);
+        // A STALE entry (learnt unsolicited): its only deadline is garbage collection.
+        tbl.update(IF, ip(), MAC, false, true, t(0));
+        assert_eq!(tbl.lookup(IF, ip()).unwrap().0, NudState::Stale);
+        let due = tbl.poll(t(1)).expect("gc look scheduled");
+        assert_eq!(due, t(1) + p.gc_stale_time / 4);
+        // Polls before then return the same deadline without walking.
+        assert_eq!(tbl.poll(t(2)), Some(due));
+        // Using the entry arms the DELAY timer, much earlier than `due`: the next poll after
+        // it must see it and start probing.
+        assert!(matches!(
+            tbl.output(IF, ip(), pkt(), t(10)),
+            NeighOutput::Xmit(..)
+        ));
+        assert_eq!(tbl.lookup(IF, ip()).unwrap().0, NudState::Delay);
+        let delay_end = t(10) + p.delay_first_probe_time;
+        assert!(delay_end < due);
+        assert_eq!(tbl.poll(t(11)), Some(delay_end));
+        tbl.poll(delay_end);
+        assert_eq!(tbl.lookup(IF, ip()).unwrap().0, NudState::Probe);
+        assert_eq!(solicits(&mut tbl), vec![Some(MAC)]);
     }
 
     #[test]

@@ -22,7 +22,7 @@ pub type FourTuple = (SocketAddrV4, SocketAddrV4);
 #[derive(Debug)]
 pub struct TcpTables {
     /// Connections (every state but LISTEN and CLOSED) by 4-tuple.
-    pub ehash: HashMap<FourTuple, SockId>,
+    pub ehash: HashMap<FourTuple, SockId, crate::fasthash::KeyedState>,
     /// Listeners by port.
     pub lhash: HashMap<u16, Vec<SockId>>,
     /// Sockets holding a bound port (bound, listening or connected).
@@ -49,7 +49,9 @@ impl TcpTables {
         let k0 = seed ^ 0x7463_705f_6973_6e30;
         let k1 = seed.rotate_left(17) ^ 0x7463_705f_6973_6e31;
         TcpTables {
-            ehash: HashMap::new(),
+            ehash: HashMap::with_hasher(crate::fasthash::KeyedState::new(
+                seed ^ 0x6568_6173_685f_6b65,
+            )),
             lhash: HashMap::new(),
             bhash: HashMap::new(),
             timers: BinaryHeap::new(),

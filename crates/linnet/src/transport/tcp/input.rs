@@ -94,7 +94,13 @@ impl Stack {
         sk.last_rcv = now;
         let before = sk.state;
         self.trace_tcp_rcv(before, seg.flags.0);
+        let fast = if before == TcpState::Established {
+            self.tcp_rcv_established_fast(id, seg, payload.data(), now)
+        } else {
+            None
+        };
         let after = match before {
+            _ if fast.is_some() => After::Output,
             TcpState::SynSent => self.tcp_rcv_synsent(id, seg, now),
             TcpState::Closed | TcpState::Listen => After::Nothing,
             _ => self.tcp_rcv_synchronized(id, seg, payload.data(), now),
@@ -107,6 +113,90 @@ impl Stack {
         }
         self.tcp_sched(id);
         false
+    }
+
+    /// Header prediction: the fast path for the common segment of an established connection,
+    /// the next in-order one carrying only ACK (and PSH), acknowledging nothing beyond what
+    /// was sent, with a timestamp no older than TS.Recent, no SACK blocks, and either data
+    /// that fits the window or an ACK of new data, while nothing is out of order and no loss
+    /// recovery runs. Such a segment needs none of the RFC 9293 3.10.7.4 checks beyond these,
+    /// so it goes straight to `tcp_ack` and the in-order receive queue. Returns `None` when
+    /// the prediction fails: the caller then takes the full path, which handles every case.
+    /// Linux: the fast path of `tcp_rcv_established` (`pred_flags`, counted as `TCPHPHits`
+    /// and `TCPHPAcks`).
+    fn tcp_rcv_established_fast(
+        &mut self,
+        id: SockId,
+        seg: &TcpRepr,
+        payload: &[u8],
+        now: Instant,
+    ) -> Option<After> {
+        let sk = self.sockets.tcp_mut(id).ok()?;
+        if seg.flags.0 & !(TcpFlags::ACK.0 | TcpFlags::PSH.0) != 0 {
+            return None;
+        }
+        let ack = seg.ack_number?;
+        if sk.state != TcpState::Established
+            || seg.seq_number != sk.rcv_nxt
+            || ack < sk.snd_una
+            || ack > sk.snd_max
+            || sk.orphan
+            || sk.in_recovery
+            || !sk.ofo.is_empty()
+            || seg.sack_ranges[0].is_some()
+        {
+            return None;
+        }
+        // PAWS passes trivially for a timestamp not older than TS.Recent.
+        match (sk.ts_ok, seg.timestamp) {
+            (true, Some((tsval, _))) if (tsval.wrapping_sub(sk.ts_recent) as i32) >= 0 => {}
+            (false, None) => {}
+            _ => return None,
+        }
+        let len = payload.len();
+        if len == 0 {
+            // Duplicate ACKs (and pure window updates) take the full path.
+            if ack == sk.snd_una {
+                return None;
+            }
+        } else {
+            let wnd = (sk.rcv_adv - sk.rcv_nxt).max(0) as usize;
+            if len > wnd || len > sk.rcvbuf.window() {
+                return None;
+            }
+        }
+        // RFC 7323 4.3: TS.Recent from an in-order segment, as on the full path.
+        if let Some((tsval, _)) = seg.timestamp {
+            if seg.seq_number <= sk.last_ack_sent {
+                sk.ts_recent = tsval;
+                sk.ts_recent_stamp = now;
+            }
+        }
+        if len == 0 {
+            self.tcp.stats.hp_acks += 1;
+            self.tcp_ack(id, seg, 0, now);
+            return Some(After::Output);
+        }
+        self.tcp.stats.hp_hits += 1;
+        self.tcp_ack(id, seg, len, now);
+        // In-order data with nothing out of order: straight onto the receive queue
+        // (Linux: tcp_queue_rcv), then the ACK decision of tcp_data_queue.
+        let sk = self.sockets.tcp_mut(id).ok()?;
+        let n = sk.rcvbuf.enqueue_slice(payload);
+        sk.rcv_nxt += n;
+        sk.bytes_received += n as u64;
+        // A GRO/GSO super-segment counts as the MSS-sized segments it stands for.
+        sk.rcv_unacked_segs += (len as u32).div_ceil(sk.mss.max(1)).max(1);
+        if sk.rcv_unacked_segs >= 2 || len < sk.mss as usize / 2 && sk.quickack > 0 {
+            sk.ack_now = true;
+        }
+        if sk.quickack > 0 {
+            sk.quickack -= 1;
+            sk.ack_now = true;
+        }
+        self.trace_cur(Stage::TcpDataQueue, Detail::Num("bytes", n as u64));
+        self.sk_wake(id);
+        Some(After::Output)
     }
 
     /// Adopt the options of the peer's SYN. Linux: `tcp_parse_options` + the negotiation in

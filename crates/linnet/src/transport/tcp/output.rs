@@ -99,18 +99,28 @@ pub(crate) fn tcp_build(sk: &mut TcpSock, pool: &mut BufPool, seg: Seg, now: Ins
     // Offloads: leave the checksum to the device, and mark a super-segment for TSO/GSO.
     let partial = sk.route_caps.hw_csum || seg.data_len > sk.mss as usize;
     {
-        let d = buf.put(total);
+        // Written in place in the tailroom: the header is emitted and the payload copied over
+        // every byte, so nothing is zeroed first (Linux: skb_put without memset).
+        let room = buf.tailroom_mut();
+        let d = &mut room[..total];
+        d[..hlen].fill(0);
         repr.emit(&mut d[..hlen]);
-        if seg.data_len > 0 {
-            let (a, b) = sk.sndbuf.get_allocated(seg.data_off, seg.data_len);
-            d[hlen..hlen + a.len()].copy_from_slice(a);
-            d[hlen + a.len()..hlen + a.len() + b.len()].copy_from_slice(b);
-        }
+        let (a, b) = if seg.data_len > 0 {
+            sk.sndbuf.get_allocated(seg.data_off, seg.data_len)
+        } else {
+            (&[][..], &[][..])
+        };
+        d[hlen..hlen + a.len()].copy_from_slice(a);
+        d[hlen + a.len()..hlen + a.len() + b.len()].copy_from_slice(b);
+        // Whatever the send queue could not supply (never, as segments are cut from it) is
+        // zero, as put() would have left it.
+        d[hlen + a.len() + b.len()..].fill(0);
         if partial {
             offload::tcp_csum_partial(&mut d[..], *sk.local.ip(), *sk.remote.ip());
         } else {
             TcpPacket::new_unchecked(&mut d[..]).fill_checksum(*sk.local.ip(), *sk.remote.ip());
         }
+        buf.commit_put(total);
     }
     if partial {
         buf.meta.csum = CsumState::Partial {

@@ -4,10 +4,14 @@
 //! direction, which bounds memory by `SO_SNDBUF`/`SO_RCVBUF` and lets out-of-order data be
 //! written in place beyond the in-order end ("unallocated" space).
 
-/// The ring. Allocated once; no operation allocates.
+/// The ring. Its storage is allocated once, on the first write (a socket that never carries
+/// data, or carries it one way only, costs no buffer memory, as in Linux where queues hold
+/// skbs only while there is data); after that no operation allocates.
 #[derive(Debug)]
 pub struct RingBuffer {
+    /// Empty until the first write, then `cap` bytes.
     buf: Box<[u8]>,
+    cap: usize,
     /// Index of the first enqueued byte.
     head: usize,
     /// Bytes enqueued.
@@ -18,7 +22,8 @@ impl RingBuffer {
     /// A ring of `capacity` bytes.
     pub fn new(capacity: usize) -> RingBuffer {
         RingBuffer {
-            buf: vec![0u8; capacity].into_boxed_slice(),
+            buf: Box::default(),
+            cap: capacity,
             head: 0,
             len: 0,
         }
@@ -26,7 +31,7 @@ impl RingBuffer {
 
     /// Capacity in bytes.
     pub fn capacity(&self) -> usize {
-        self.buf.len()
+        self.cap
     }
 
     /// Bytes enqueued.
@@ -72,6 +77,12 @@ impl RingBuffer {
             return 0;
         }
         let n = data.len().min(cap - off);
+        if n == 0 {
+            return 0;
+        }
+        if self.buf.len() != cap {
+            self.buf = vec![0u8; cap].into_boxed_slice();
+        }
         let start = self.idx(off);
         let first = n.min(cap - start);
         self.buf[start..start + first].copy_from_slice(&data[..first]);
@@ -159,6 +170,21 @@ impl RingBuffer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn storage_is_allocated_on_first_write_only() {
+        let mut r = RingBuffer::new(1 << 20);
+        assert_eq!(r.capacity(), 1 << 20);
+        assert_eq!(r.window(), 1 << 20);
+        let mut out = [0u8; 4];
+        assert_eq!(r.dequeue_slice(&mut out), 0);
+        assert_eq!(r.write_unallocated(0, &[]), 0);
+        assert_eq!(r.buf.len(), 0, "no storage before data");
+        assert_eq!(r.enqueue_slice(b"abcd"), 4);
+        assert_eq!(r.buf.len(), 1 << 20);
+        assert_eq!(r.dequeue_slice(&mut out), 4);
+        assert_eq!(&out, b"abcd");
+    }
     use proptest::prelude::*;
     use std::collections::VecDeque;
 

@@ -17,6 +17,9 @@ pub struct RttEstimator {
     rto_max: Duration,
     rto_initial: Duration,
     backoff: u32,
+    /// [`RttEstimator::rto`], recomputed when an input changes (it is read on every ACK).
+    /// Linux keeps `icsk_rto` the same way, set by `tcp_set_rto`.
+    rto: Duration,
 }
 
 impl Default for RttEstimator {
@@ -42,7 +45,7 @@ impl RttEstimator {
         rto_max: Duration,
         rto_initial: Duration,
     ) -> RttEstimator {
-        RttEstimator {
+        let mut e = RttEstimator {
             srtt: None,
             rttvar: Duration::ZERO,
             min_rtt: None,
@@ -50,7 +53,23 @@ impl RttEstimator {
             rto_max,
             rto_initial,
             backoff: 0,
-        }
+            rto: rto_initial,
+        };
+        e.set_rto();
+        e
+    }
+
+    /// Recompute the cached timeout. Linux: `tcp_set_rto` (and the backoff shift of
+    /// `inet_csk_rto_backoff`).
+    fn set_rto(&mut self) {
+        let base = match self.srtt {
+            None => self.rto_initial,
+            Some(s) => s + (self.rttvar * 4).max(self.rto_min),
+        };
+        let base = base.clamp(self.rto_min, self.rto_max);
+        self.rto = base
+            .saturating_mul(1u32 << self.backoff.min(16))
+            .min(self.rto_max);
     }
 
     /// Feed one measurement (RFC 6298 2.2 and 2.3).
@@ -67,27 +86,26 @@ impl RttEstimator {
                 self.srtt = Some((s * 7 + r) / 8);
             }
         }
+        self.set_rto();
     }
 
     /// The current timeout, backoff included.
     pub fn rto(&self) -> Duration {
-        let base = match self.srtt {
-            None => self.rto_initial,
-            Some(s) => s + (self.rttvar * 4).max(self.rto_min),
-        };
-        let base = base.clamp(self.rto_min, self.rto_max);
-        base.saturating_mul(1u32 << self.backoff.min(16))
-            .min(self.rto_max)
+        self.rto
     }
 
     /// Double the timeout (RFC 6298 5.5).
     pub fn backoff(&mut self) {
         self.backoff = (self.backoff + 1).min(16);
+        self.set_rto();
     }
 
     /// Forget the backoff (new data was acknowledged).
     pub fn reset_backoff(&mut self) {
-        self.backoff = 0;
+        if self.backoff != 0 {
+            self.backoff = 0;
+            self.set_rto();
+        }
     }
 
     /// Times backed off.

@@ -1,0 +1,308 @@
+//! Two Linnet stacks on the shared in-memory link, and the three TCP workloads on them.
+//!
+//! The driver loop is what `linnet::runtime` does for a real device, per stack and per
+//! iteration: read every frame waiting on the link into a pool buffer and hand it to
+//! `Stack::receive`, run `Stack::poll`, then drain `Stack::take_tx` onto the link.
+
+use crate::link::{FrameLink, LinkRef};
+use crate::workload::{BulkResult, Clock, CountResult};
+use linnet::buf::{BufPool, MAX_HEADER};
+use linnet::errno::Errno;
+use linnet::socket::{MsgFlags, SockId, SockOpt, SockType};
+use linnet::transport::tcp::TcpState;
+use linnet::wire::{EthernetAddress, Ipv4Cidr};
+use linnet::{Instant, Stack, StackConfig};
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::time::Duration;
+
+/// Address of side 0 (the client).
+pub const A: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+/// Address of side 1 (the server).
+pub const B: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+/// The server's port.
+pub const PORT: u16 = 5001;
+/// Headroom left in front of received frames, as the drivers do.
+const RX_HEADROOM: usize = 64;
+/// Idle buffers each stack's pool keeps.
+const POOL_IDLE: usize = 1024;
+
+/// Two stacks joined by a [`FrameLink`].
+pub struct LinnetPair {
+    /// Side 0 (client) and side 1 (server).
+    pub stacks: [Stack; 2],
+    ifindex: [u32; 2],
+    /// The link.
+    pub link: LinkRef,
+    clock: Clock,
+    /// The time the last [`LinnetPair::step`] ran at: application calls between steps use
+    /// it, so Linnet reads the clock once per step, as the smoltcp loop does.
+    last: Instant,
+}
+
+impl LinnetPair {
+    /// Two stacks with interfaces of this MTU, addresses [`A`] and [`B`], links up, each
+    /// with the other as a permanent neighbour. `tweak` adjusts both configurations.
+    pub fn new(mtu: usize, tweak: impl Fn(&mut StackConfig)) -> LinnetPair {
+        let link = FrameLink::new(mtu);
+        let clock = Clock::new();
+        let now = clock.linnet();
+        let macs = [
+            EthernetAddress::local_from_seed(1),
+            EthernetAddress::local_from_seed(2),
+        ];
+        let addrs = [A, B];
+        let mk = |side: usize| {
+            let mut cfg = StackConfig {
+                seed: side as u64 + 1,
+                ..StackConfig::default()
+            };
+            tweak(&mut cfg);
+            let mut s = Stack::new(cfg);
+            // Buffers big enough for a whole frame of this MTU, so jumbo frames need no
+            // allocation either.
+            let size = (MAX_HEADER + mtu + 64).max(linnet::buf::DEFAULT_BUF_SIZE);
+            *s.pool_mut() = BufPool::new(size, POOL_IDLE);
+            let ifx = s.add_interface("eth0", macs[side], mtu);
+            s.add_addr(ifx, Ipv4Cidr::new(addrs[side], 24).expect("prefix"), now)
+                .expect("address");
+            s.set_link_up(ifx, true, now).expect("link up");
+            s.add_neighbour(ifx, addrs[1 - side], macs[1 - side], now)
+                .expect("neighbour");
+            (s, ifx)
+        };
+        let (s0, i0) = mk(0);
+        let (s1, i1) = mk(1);
+        let mut p = LinnetPair {
+            stacks: [s0, s1],
+            ifindex: [i0, i1],
+            link,
+            clock,
+            last: now,
+        };
+        // Let the gratuitous ARPs pass.
+        p.step();
+        p.step();
+        p
+    }
+
+    /// The interface index of a side's link.
+    pub fn ifindex(&self, side: usize) -> u32 {
+        self.ifindex[side]
+    }
+
+    /// The time to pass to the stacks: that of the last step (the clock is read once per step).
+    pub fn now(&self) -> Instant {
+        self.last
+    }
+
+    /// One driver iteration for both stacks: receive everything waiting, poll, transmit.
+    pub fn step(&mut self) {
+        let now = self.clock.linnet();
+        self.last = now;
+        for side in 0..2 {
+            let stack = &mut self.stacks[side];
+            let ifx = self.ifindex[side];
+            loop {
+                let Some(frame) = self.link.borrow_mut().pop(side) else {
+                    break;
+                };
+                let mut buf = stack.pool_mut().get(RX_HEADROOM);
+                let n = frame.len().min(buf.tailroom());
+                buf.tailroom_mut()[..n].copy_from_slice(&frame[..n]);
+                buf.commit_put(n);
+                self.link.borrow_mut().recycle(frame);
+                stack.receive(ifx, buf, now);
+            }
+            stack.poll(now);
+            while let Some(buf) = stack.take_tx(ifx, now) {
+                self.link.borrow_mut().push_copy(side, buf.data());
+                stack.recycle(buf);
+            }
+        }
+    }
+
+    /// Listen on side 1, connect from side 0, and step until both ends are established.
+    /// Returns (client, server, listener).
+    pub fn establish(&mut self) -> (SockId, SockId, SockId) {
+        let now = self.now();
+        let l = listen(&mut self.stacks[1]);
+        let c = self.stacks[0].socket(SockType::Stream).expect("socket");
+        let r = self.stacks[0].connect(c, SocketAddrV4::new(B, PORT), now);
+        assert_eq!(r, Err(Errno::EINPROGRESS), "connect");
+        for _ in 0..10_000 {
+            self.step();
+            if let Ok((s, _)) = self.stacks[1].accept(l) {
+                if self.stacks[0].tcp_state(c) == Some(TcpState::Established) {
+                    return (c, s, l);
+                }
+            }
+        }
+        panic!("linnet: handshake did not complete");
+    }
+}
+
+fn listen(s: &mut Stack) -> SockId {
+    let l = s.socket(SockType::Stream).expect("socket");
+    s.bind(l, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, PORT))
+        .expect("bind");
+    s.listen(l, 128).expect("listen");
+    l
+}
+
+/// Bulk transfer from side 0 to side 1 for `dur` after `warmup`.
+pub fn bulk(mtu: usize, warmup: Duration, dur: Duration) -> BulkResult {
+    let mut p = LinnetPair::new(mtu, |_| {});
+    let (c, s, _) = p.establish();
+    let data = vec![0x5au8; 256 * 1024];
+    let mut rbuf = vec![0u8; 256 * 1024];
+    let mut run = |p: &mut LinnetPair, d: Duration| -> (u64, f64, u64, u64) {
+        let t0 = crate::workload::CpuTimer::start();
+        let frames0 = p.link.borrow().total_frames();
+        let allocs0 = crate::alloc::count();
+        let mut got = 0u64;
+        let mut iter = 0u32;
+        loop {
+            let now = p.now();
+            loop {
+                match p.stacks[0].send(c, &data, now) {
+                    Ok(_) => {}
+                    Err(Errno::EAGAIN) => break,
+                    Err(e) => panic!("linnet send: {e}"),
+                }
+            }
+            p.step();
+            loop {
+                match p.stacks[1].recv(s, &mut rbuf, MsgFlags::default(), now) {
+                    Ok(0) => panic!("linnet: unexpected EOF"),
+                    Ok(n) => got += n as u64,
+                    Err(Errno::EAGAIN) => break,
+                    Err(e) => panic!("linnet recv: {e}"),
+                }
+            }
+            iter += 1;
+            if iter & 15 == 0 && t0.elapsed() >= d {
+                break;
+            }
+        }
+        let secs = t0.elapsed().as_secs_f64();
+        let frames = p.link.borrow().total_frames() - frames0;
+        (got, secs, frames, crate::alloc::count() - allocs0)
+    };
+    run(&mut p, warmup);
+    let (bytes, secs, frames, allocs) = run(&mut p, dur);
+    let drops = p.link.borrow().drops;
+    BulkResult {
+        bytes,
+        secs,
+        frames,
+        allocs,
+        drops,
+    }
+}
+
+/// 1-byte request/response between side 0 and side 1 (TCP_NODELAY on both) for `dur`.
+pub fn rr(dur: Duration) -> CountResult {
+    let mut p = LinnetPair::new(1500, |_| {});
+    let (c, s, _) = p.establish();
+    let now = p.now();
+    for (side, id) in [(0, c), (1, s)] {
+        p.stacks[side]
+            .setsockopt(id, SockOpt::NoDelay(true), now)
+            .expect("nodelay");
+    }
+    let mut b = [0u8; 16];
+    let t0 = crate::workload::CpuTimer::start();
+    let frames0 = p.link.borrow().total_frames();
+    let mut count = 0u64;
+    let mut outstanding = false;
+    let mut loops = 0u64;
+    loop {
+        let now = p.now();
+        if !outstanding {
+            let n = p.stacks[0].send(c, &[1], now).expect("linnet send");
+            assert_eq!(n, 1);
+            outstanding = true;
+        }
+        p.step();
+        if let Ok(n) = p.stacks[1].recv(s, &mut b, MsgFlags::default(), now) {
+            assert_eq!(n, 1, "linnet: one request byte");
+            p.stacks[1].send(s, &b[..1], now).expect("linnet reply");
+        }
+        p.step();
+        if let Ok(n) = p.stacks[0].recv(c, &mut b, MsgFlags::default(), now) {
+            assert_eq!(n, 1, "linnet: one reply byte");
+            outstanding = false;
+            count += 1;
+            if count & 63 == 0 && t0.elapsed() >= dur {
+                break;
+            }
+        }
+        loops += 1;
+        if loops & 1023 == 0 && t0.elapsed() >= dur * 4 {
+            break;
+        }
+    }
+    let frames = p.link.borrow().total_frames() - frames0;
+    CountResult {
+        count,
+        frames,
+        secs: t0.elapsed().as_secs_f64(),
+    }
+}
+
+/// Connection setup and teardown, one at a time: connect, accept, the client closes, the
+/// server reads EOF and closes. TIME_WAIT is shortened to 100 ms and the ephemeral range
+/// widened to 1024-65535 so that ports do not run out at this rate (smoltcp's client socket
+/// is simply dropped in TIME_WAIT).
+pub fn conns(dur: Duration) -> CountResult {
+    let mut p = LinnetPair::new(1500, |c| {
+        c.tcp.time_wait = Duration::from_millis(100);
+        c.tcp.local_port_range = (1024, 65535);
+    });
+    let l = listen(&mut p.stacks[1]);
+    let dst = SocketAddrV4::new(B, PORT);
+    let mut b = [0u8; 16];
+    let t0 = crate::workload::CpuTimer::start();
+    let frames0 = p.link.borrow().total_frames();
+    let mut count = 0u64;
+    'outer: loop {
+        let now = p.now();
+        let c = p.stacks[0].socket(SockType::Stream).expect("socket");
+        match p.stacks[0].connect(c, dst, now) {
+            Err(Errno::EINPROGRESS) => {}
+            r => panic!("linnet connect #{count}: {r:?} after {:?}", t0.elapsed()),
+        }
+        let mut server: Option<SockId> = None;
+        let mut client_closed = false;
+        for _ in 0..1000 {
+            p.step();
+            let now = p.now();
+            if server.is_none() {
+                server = p.stacks[1].accept(l).ok().map(|(s, _)| s);
+            }
+            if !client_closed && p.stacks[0].tcp_state(c) == Some(TcpState::Established) {
+                p.stacks[0].close(c, now).expect("close");
+                client_closed = true;
+            }
+            if let Some(s) = server {
+                if let Ok(0) = p.stacks[1].recv(s, &mut b, MsgFlags::default(), now) {
+                    p.stacks[1].close(s, now).expect("close");
+                    // Let the last ACK through.
+                    p.step();
+                    count += 1;
+                    if t0.elapsed() >= dur {
+                        break 'outer;
+                    }
+                    continue 'outer;
+                }
+            }
+        }
+        panic!("linnet: connection {count} did not complete");
+    }
+    let frames = p.link.borrow().total_frames() - frames0;
+    CountResult {
+        count,
+        frames,
+        secs: t0.elapsed().as_secs_f64(),
+    }
+}

@@ -1,0 +1,315 @@
+//! `linnet-bench`: Linnet against smoltcp on the same in-memory link, and against the Linux
+//! kernel over TAP and veth. Prints a table (row, linnet, reference, unit, ratio), saves it
+//! as JSON with `--json FILE`, and compares with a saved baseline (`--baseline FILE`),
+//! flagging rows more than 10% worse (exit code 3 with `--fail-on-regression`).
+//!
+//! Build in release mode for real figures:
+//! `cargo run --release -p linnet-bench -- --json bench.json`.
+
+mod alloc;
+mod link;
+mod linnet_pair;
+mod linux;
+mod report;
+mod rxcost;
+mod smol_pair;
+mod workload;
+
+use clap::Parser;
+use report::{Better, Report, Row};
+use std::time::Duration;
+
+#[global_allocator]
+static GLOBAL: alloc::Counting = alloc::Counting;
+
+/// Benchmarks of Linnet against smoltcp and the Linux kernel.
+#[derive(Parser, Debug)]
+#[command(name = "linnet-bench", version)]
+struct Args {
+    /// Short runs (CI smoke test): figures are noisy.
+    #[arg(long)]
+    quick: bool,
+    /// Seconds measured per row and stack (default 1, or 0.1 with --quick).
+    #[arg(long)]
+    secs: Option<f64>,
+    /// Save the results as JSON.
+    #[arg(long, value_name = "FILE")]
+    json: Option<String>,
+    /// Compare with a JSON file saved by --json and flag rows more than 10% worse.
+    #[arg(long, value_name = "FILE")]
+    baseline: Option<String>,
+    /// Exit with status 3 when the baseline comparison finds a regression.
+    #[arg(long)]
+    fail_on_regression: bool,
+    /// Skip the rows against the Linux kernel (TAP, veth).
+    #[arg(long)]
+    skip_linux: bool,
+    /// Run only the rows whose name contains this text (repeatable).
+    #[arg(long, value_name = "TEXT")]
+    only: Vec<String>,
+    /// Measure Linnet only, not the references (for profiling Linnet alone).
+    #[arg(long)]
+    no_reference: bool,
+    /// Also print the table as Markdown (for the README).
+    #[arg(long)]
+    markdown: bool,
+}
+
+/// The rule counts of the per-packet receive cost rows.
+const RX_RULES: [usize; 2] = [0, 1000];
+
+fn main() {
+    let args = Args::parse();
+    if let Some(s) = args.secs {
+        if !(s.is_finite() && s > 0.0 && s <= 600.0) {
+            eprintln!("linnet-bench: --secs {s}: must be a number of seconds in (0, 600]");
+            std::process::exit(2);
+        }
+    }
+    let baseline = args.baseline.as_ref().map(|path| {
+        let text = std::fs::read_to_string(path).unwrap_or_else(|e| {
+            eprintln!("linnet-bench: --baseline {path}: {e}");
+            std::process::exit(2)
+        });
+        serde_json::from_str::<Report>(&text).unwrap_or_else(|e| {
+            eprintln!("linnet-bench: --baseline {path}: not a linnet-bench JSON file: {e}");
+            std::process::exit(2)
+        })
+    });
+    let secs = args.secs.unwrap_or(if args.quick { 0.1 } else { 1.0 });
+    let dur = Duration::from_secs_f64(secs);
+    let warmup = dur / 5;
+    let want =
+        |name: &str| args.only.is_empty() || args.only.iter().any(|o| name.contains(o.as_str()));
+    let mut rows = Vec::new();
+    let mut push = |row: Row| {
+        eprintln!(
+            "  {:<34} linnet {:>12} {} {:>12} {}",
+            row.name,
+            row.linnet.map_or("-".into(), |v| format!("{v:.3}")),
+            row.reference_name,
+            row.reference.map_or("-".into(), |v| format!("{v:.3}")),
+            row.unit
+        );
+        rows.push(row);
+    };
+
+    for mtu in [1500usize, 9000, 65535] {
+        let name = format!("tcp bulk mtu {mtu}");
+        if !want(&name) {
+            continue;
+        }
+        let l = linnet_pair::bulk(mtu, warmup, dur);
+        let s = (!args.no_reference).then(|| smol_pair::bulk(mtu, warmup, dur));
+        let mut row = Row::new(
+            &name,
+            l.gbps(),
+            s.as_ref().map(|s| s.gbps()),
+            "smoltcp",
+            "Gbit/s",
+            Better::Higher,
+        );
+        // Frames per data segment's worth of bytes: 1 + the ACK ratio (a stack that ACKs
+        // less often does less work per byte).
+        let per_seg = |r: &workload::BulkResult| {
+            r.frames as f64 / (r.bytes as f64 / (mtu - 52) as f64).max(1.0)
+        };
+        row.note = format!(
+            "frames/segment: linnet {:.2}, smoltcp {}",
+            per_seg(&l),
+            s.as_ref()
+                .map_or("-".into(), |s| format!("{:.2}", per_seg(s)))
+        );
+        let sdrops = s.as_ref().map_or(0, |s| s.drops);
+        if l.drops + sdrops > 0 {
+            row.note += &format!("; link drops: linnet {} smoltcp {}", l.drops, sdrops);
+        }
+        push(row);
+        if mtu == 1500 && want("allocs per packet") {
+            let mut row = Row::new(
+                "allocs per packet (bulk 1500)",
+                l.allocs_per_frame(),
+                s.as_ref().map(|s| s.allocs_per_frame()),
+                "smoltcp",
+                "allocs/frame",
+                Better::Lower,
+            );
+            row.note = format!("{} frames", l.frames);
+            push(row);
+        }
+    }
+    for (name, unit, linnet_fn, smol_fn) in [
+        (
+            "tcp rr 1 byte",
+            "trans/s",
+            linnet_pair::rr as fn(Duration) -> workload::CountResult,
+            smol_pair::rr as fn(Duration) -> workload::CountResult,
+        ),
+        (
+            "tcp connect+close",
+            "conn/s",
+            linnet_pair::conns,
+            smol_pair::conns,
+        ),
+    ] {
+        if !want(name) {
+            continue;
+        }
+        let l = linnet_fn(dur);
+        let s = (!args.no_reference).then(|| smol_fn(dur));
+        let per = |r: &workload::CountResult| r.frames as f64 / (r.count as f64).max(1.0);
+        let mut row = Row::new(
+            name,
+            l.rate(),
+            s.as_ref().map(|s| s.rate()),
+            "smoltcp",
+            unit,
+            Better::Higher,
+        );
+        row.note = format!(
+            "frames each: linnet {:.2}, smoltcp {}",
+            per(&l),
+            s.as_ref().map_or("-".into(), |s| format!("{:.2}", per(s)))
+        );
+        push(row);
+    }
+    for rules in RX_RULES {
+        let name = format!("rx cost ipv4+tcp, {rules} nf rules");
+        if !want(&name) {
+            continue;
+        }
+        match rxcost::rx_cost(rules, dur) {
+            Ok(c) => {
+                let mut row = Row::new(
+                    &name,
+                    c.ns_per_packet,
+                    None,
+                    "-",
+                    "ns/packet",
+                    Better::Lower,
+                );
+                row.note = format!(
+                    "{} packets, {:.3} allocs/packet",
+                    c.packets, c.allocs_per_packet
+                );
+                push(row);
+            }
+            Err(e) => push(Row::missing(&name, "-", "ns/packet", Better::Lower, &e)),
+        }
+    }
+    let name = "tcp linnet tap vs linux veth";
+    if want(name) {
+        let why = if args.skip_linux {
+            Some("skipped: --skip-linux".to_string())
+        } else {
+            linux::unavailable()
+        };
+        match why {
+            Some(why) => {
+                eprintln!("  {name}: {why}");
+                push(Row::missing(
+                    name,
+                    "linux veth",
+                    "Gbit/s",
+                    Better::Higher,
+                    &why,
+                ));
+            }
+            None => {
+                let l = linux::tap_linnet(dur.max(Duration::from_millis(500)));
+                let v = linux::veth_linux(dur.max(Duration::from_millis(500)));
+                match (l, v) {
+                    (Ok(l), Ok(v)) => push(Row::new(
+                        name,
+                        l,
+                        Some(v),
+                        "linux veth",
+                        "Gbit/s",
+                        Better::Higher,
+                    )),
+                    (l, v) => {
+                        let why = format!(
+                            "failed: {}",
+                            [l.err(), v.err()]
+                                .into_iter()
+                                .flatten()
+                                .collect::<Vec<_>>()
+                                .join("; ")
+                        );
+                        eprintln!("  {name}: {why}");
+                        let mut row =
+                            Row::missing(name, "linux veth", "Gbit/s", Better::Higher, &why);
+                        row.linnet = None;
+                        push(row);
+                    }
+                }
+            }
+        }
+    }
+
+    let rep = Report {
+        quick: args.quick,
+        secs_per_row: secs,
+        rows,
+    };
+    println!();
+    print!("{}", report::table(&rep));
+    println!();
+    targets(&rep);
+    if args.markdown {
+        println!();
+        print!("{}", report::markdown(&rep));
+    }
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&rep).expect("serialise");
+        if let Err(e) = std::fs::write(path, text + "\n") {
+            eprintln!("linnet-bench: --json {path}: {e}");
+            std::process::exit(2);
+        }
+        println!("saved {path}");
+    }
+    if let Some(base) = baseline {
+        let regs = report::compare(&base, &rep, 0.10);
+        if regs.is_empty() {
+            println!("baseline: no row more than 10% worse");
+        } else {
+            for r in &regs {
+                println!(
+                    "REGRESSION {}: {:.3} -> {:.3} ({:.0}% worse)",
+                    r.name,
+                    r.before,
+                    r.after,
+                    r.worse_by * 100.0
+                );
+            }
+            if args.fail_on_regression {
+                std::process::exit(3);
+            }
+        }
+    }
+}
+
+/// Print the targets, as ratios of this run.
+fn targets(rep: &Report) {
+    let check = |name: &str, min: f64, what: &str| {
+        if let Some(r) = rep
+            .rows
+            .iter()
+            .find(|r| r.name == name)
+            .and_then(|r| r.ratio())
+        {
+            let ok = if r >= min { "met" } else { "NOT met" };
+            println!("target {what}: {r:.2}x (want >= {min}x): {ok}");
+        }
+    };
+    check(
+        "tcp bulk mtu 1500",
+        2.0,
+        "linnet >= 2x smoltcp bulk (mtu 1500)",
+    );
+    check(
+        "tcp linnet tap vs linux veth",
+        0.5,
+        "linnet tap >= 50% of linux veth",
+    );
+}
