@@ -167,7 +167,10 @@ fn drop_on_input_starves_new_connections_while_established_ones_flow() {
     assert!(transfer(&mut sim, S, a1, H, c1, b"and back"));
     let rules = ipt_out(&mut sim, S, "-S INPUT -v");
     // The SYN and its retransmissions (1 s, 3 s) hit the DROP rule.
-    assert!(rules.contains("--ctstate NEW -j DROP -c 3 180"), "{rules}");
+    assert!(
+        rules.contains("--ctstate NEW -c 3 180 -j DROP\n"),
+        "{rules}"
+    );
     assert!(sim.stack(S).drops().get(DropReason::NetfilterDrop) >= 3);
     // Dropped SYNs leave no connection behind.
     let ct = ct_list(&mut sim, S);

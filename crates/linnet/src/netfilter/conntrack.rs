@@ -530,8 +530,13 @@ impl Conntrack {
         if self.slots.is_empty() {
             return;
         }
-        for _ in 0..GC_STEP.min(self.slots.len()) {
-            self.gc_pos = (self.gc_pos + 1) % self.slots.len();
+        let n = self.slots.len();
+        for _ in 0..GC_STEP.min(n) {
+            // (A compare, not a division: this runs for every tracked packet.)
+            self.gc_pos += 1;
+            if self.gc_pos >= n {
+                self.gc_pos = 0;
+            }
             let expired = self.slots[self.gc_pos]
                 .as_ref()
                 .is_some_and(|c| c.confirmed && c.expires <= now);
@@ -679,7 +684,6 @@ impl Conntrack {
                 (self.init_conntrack(t, now)?, Dir::Original, true)
             }
         };
-        let timeouts = self.timeouts;
         let c = self.slots[slot as usize].as_mut().expect("live slot");
         let d = dir as usize;
         c.counters[d].0 += 1;
@@ -701,7 +705,7 @@ impl Conntrack {
         } else {
             CtInfo::New
         };
-        c.expires = now + ct_timeout(&timeouts, c);
+        c.expires = now + ct_timeout(&self.timeouts, c);
         Ok(CtRef {
             slot,
             gen,

@@ -1074,6 +1074,12 @@ fn rate_text(l: &Limit) -> String {
 /// A rule as iptables-save writes it, after `-A CHAIN`. Linux userspace: `print_rule4` →
 /// each extension's `save`.
 pub fn rule_spec(table: &Table, r: &Rule) -> String {
+    rule_spec_counters(table, r, false)
+}
+
+/// A rule as `iptables -S -v` prints it: the counters (`-c packets bytes`) go between the
+/// matches and the target, as in Linux userspace's `print_rule4`.
+pub fn rule_spec_counters(table: &Table, r: &Rule, counters: bool) -> String {
     let mut s = String::new();
     let m = &r.m;
     if let Some(a) = &m.src {
@@ -1145,6 +1151,9 @@ pub fn rule_spec(table: &Table, r: &Rule) -> String {
     }
     if let Some(c) = &m.comment {
         let _ = write!(s, " -m comment --comment {}", quote(c));
+    }
+    if counters {
+        let _ = write!(s, " -c {} {}", r.counters.packets, r.counters.bytes);
     }
     match &r.target {
         Target::None => {}
@@ -1428,11 +1437,7 @@ pub fn list_rules(t: &Table, chain: Option<&str>, verbose: bool) -> Result<Strin
     for &ci in &idxs {
         let ch = &t.chains[ci];
         for r in &ch.rules {
-            let _ = write!(out, "-A {}{}", ch.name, rule_spec(t, r));
-            if verbose {
-                let _ = write!(out, " -c {} {}", r.counters.packets, r.counters.bytes);
-            }
-            out.push('\n');
+            let _ = writeln!(out, "-A {}{}", ch.name, rule_spec_counters(t, r, verbose));
         }
     }
     Ok(out)
