@@ -173,6 +173,9 @@ fn main() {
         );
         push(row);
     }
+    // The rule-less cost is the reference of the rows with rules (their ratio is the cost
+    // of the chain).
+    let mut rx_base = None;
     for rules in RX_RULES {
         let name = format!("rx cost ipv4+tcp, {rules} nf rules");
         if !want(&name) {
@@ -180,11 +183,17 @@ fn main() {
         }
         match rxcost::rx_cost(rules, dur) {
             Ok(c) => {
+                let (reference, ref_name) = if rules == 0 {
+                    rx_base = Some(c.ns_per_packet);
+                    (None, "-")
+                } else {
+                    (rx_base, "0 nf rules")
+                };
                 let mut row = Row::new(
                     &name,
                     c.ns_per_packet,
-                    None,
-                    "-",
+                    reference,
+                    ref_name,
                     "ns/packet",
                     Better::Lower,
                 );

@@ -278,13 +278,13 @@ mod tests {
                 "-",
                 "ns/packet",
                 Better::Lower,
-                "n/a until netfilter",
+                "skipped: not root",
             ),
         ]);
         let t = table(&r);
         assert!(t.contains("12.3"), "{t}");
         assert!(t.contains("3.09x"), "{t}");
-        assert!(t.contains("n/a until netfilter"), "{t}");
+        assert!(t.contains("skipped: not root"), "{t}");
         let j = serde_json::to_string(&r).unwrap();
         let back: Report = serde_json::from_str(&j).unwrap();
         assert_eq!(back.rows.len(), 2);

@@ -63,8 +63,9 @@ fn quick_mode_measures_every_in_memory_row_and_saves_json() {
     let rx = row("rx cost ipv4+tcp, 0 nf rules");
     assert!(rx["linnet"].as_f64().unwrap() > 0.0, "{rx}");
     let nf = row("rx cost ipv4+tcp, 1000 nf rules");
-    assert!(nf["linnet"].is_null());
-    assert_eq!(nf["note"], "n/a until netfilter");
+    assert!(nf["linnet"].as_f64().unwrap() > 0.0, "{nf}");
+    assert_eq!(nf["reference"], rx["linnet"], "{nf}");
+    assert_eq!(nf["reference_name"], "0 nf rules");
     let tap = row("tcp linnet tap vs linux veth");
     assert!(tap["linnet"].is_null());
     assert!(tap["note"].as_str().unwrap().contains("skipped"), "{tap}");
