@@ -72,8 +72,13 @@ fn sha256(ns: Option<&NetNs>, file: &Path) -> String {
 struct TempFile(std::path::PathBuf);
 
 impl TempFile {
+    /// A path of its own: the tests of this file run in parallel threads of one process.
     fn new(tag: &str) -> TempFile {
-        TempFile(std::env::temp_dir().join(format!("linnet-offload-{}-{tag}", std::process::id())))
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        TempFile(
+            std::env::temp_dir().join(format!("linnet-offload-{}-{n}-{tag}", std::process::id())),
+        )
     }
 }
 
