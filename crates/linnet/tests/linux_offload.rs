@@ -111,10 +111,11 @@ fn dev_stats(host: &Host) -> linnet::device::DeviceStats {
 /// 64 MiB Linux → Linnet (nc client, Linnet server), then 64 MiB Linnet → Linux (Linnet client,
 /// nc server), each checked by SHA-256 and byte for byte. `linux`/`linnet` are the two
 /// addresses; `ns` is where Linux's end lives.
-fn transfer_both_ways(ns: &NetNs, host: &Host, linux: Ipv4Addr, linnet: Ipv4Addr) {
+/// `tag` keeps the temporary files of tests running in parallel apart.
+fn transfer_both_ways(tag: &str, ns: &NetNs, host: &Host, linux: Ipv4Addr, linnet: Ipv4Addr) {
     // Linux → Linnet.
     let up = pattern(SIZE, 7);
-    let up_file = TempFile::new("up");
+    let up_file = TempFile::new(&format!("{tag}-up"));
     std::fs::write(&up_file.0, &up).unwrap();
     let listener =
         TcpListener::bind(&host.handle, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 5001)).unwrap();
@@ -136,7 +137,7 @@ fn transfer_both_ways(ns: &NetNs, host: &Host, linux: Ipv4Addr, linnet: Ipv4Addr
         String::from_utf8_lossy(&out.stderr)
     );
     let got = sink.join().unwrap();
-    let got_file = TempFile::new("up-got");
+    let got_file = TempFile::new(&format!("{tag}-up-got"));
     std::fs::write(&got_file.0, &got).unwrap();
     assert_eq!(got.len(), SIZE);
     assert_eq!(sha256(None, &got_file.0), sha256(Some(ns), &up_file.0));
@@ -159,9 +160,9 @@ fn transfer_both_ways(ns: &NetNs, host: &Host, linux: Ipv4Addr, linnet: Ipv4Addr
 
     // Linnet → Linux.
     let down = pattern(SIZE, 9);
-    let down_src = TempFile::new("down-src");
+    let down_src = TempFile::new(&format!("{tag}-down-src"));
     std::fs::write(&down_src.0, &down).unwrap();
-    let out_file = TempFile::new("down");
+    let out_file = TempFile::new(&format!("{tag}-down"));
     let cmd = format!(
         "timeout 60 nc -l -w 20 -N {linux} 5002 > {}",
         out_file.0.display()
@@ -260,6 +261,7 @@ fn tap_with_vnet_headers_64_mib_each_way() {
     })
     .expect("host");
     transfer_both_ways(
+        "tap",
         &ns,
         &host,
         Ipv4Addr::new(192, 0, 2, 1),
@@ -325,6 +327,7 @@ fn packet_socket_with_vnet_headers_over_veth_64_mib_each_way() {
     let b = NetNs::new("loffpb").expect("netns");
     let host = veth_host(&a, &b, "p", PacketDevice::open_offload);
     transfer_both_ways(
+        "packet",
         &b,
         &host,
         Ipv4Addr::new(198, 51, 100, 1),
@@ -346,6 +349,7 @@ fn packet_socket_with_a_tpacket_v3_ring_over_veth_64_mib_each_way() {
         Ok(d)
     });
     transfer_both_ways(
+        "ring",
         &b,
         &host,
         Ipv4Addr::new(198, 51, 100, 1),

@@ -200,6 +200,18 @@ struct Reap(std::process::Child);
 
 impl Drop for Reap {
     fn drop(&mut self) {
+        // The child is timeout(1) (`ip netns exec` execs it): SIGTERM makes it pass the signal
+        // on to socat, where SIGKILL would leave socat running, orphaned.
+        if let Ok(pid) = i32::try_from(self.0.id()) {
+            // SAFETY: kill(2) on our own child's pid, which wait() has not yet reaped.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+        }
+        for _ in 0..50 {
+            if matches!(self.0.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -222,6 +234,10 @@ fn linnet_client_echoed_by_a_linux_socat_server() {
                 "timeout",
                 "30",
                 "socat",
+                // Blocks of PIPE_BUF: socat only knows its pipe has room for that much, and a
+                // larger write into a nearly full pipe blocks socat, the pipe's only reader.
+                "-b",
+                "4096",
                 "TCP-LISTEN:5003,bind=192.0.2.1,reuseaddr",
                 "PIPE",
             ])

@@ -12,9 +12,9 @@
 //! ([`crate::buf::Meta::csum`], [`crate::buf::Meta::gso_size`]): TCP and UDP skip verifying a
 //! checksum the local kernel left partial or validated, and TCP takes a super-frame whole. On
 //! transmit, TCP builds super-frames for a device that advertises TSO ([`NetdevFeatures`]);
-//! [`crate::stack::Stack::dev_queue_xmit`] segments them in software (and finishes partial
-//! checksums) for devices that cannot, so the in-memory link and loopback only ever see normal
-//! MTU-sized frames with complete checksums.
+//! `Stack::dev_queue_xmit` (through `validate_xmit_skb`) segments them in software (and
+//! finishes partial checksums) for devices that cannot, so the in-memory link and loopback
+//! only ever see normal MTU-sized frames with complete checksums.
 
 use crate::buf::{BufPool, CsumState, Meta, PacketBuf, LARGE_BUF_SIZE};
 use crate::errno::Errno;

@@ -274,3 +274,182 @@ impl RxRing {
         got
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::buf::CsumState;
+
+    /// A ring over anonymous memory, laid out by hand the way the kernel would.
+    fn ring(vnet: bool) -> RxRing {
+        let len = BLOCK_SIZE * BLOCK_NR;
+        // SAFETY: a fresh private anonymous mapping; RxRing's Drop unmaps it.
+        let map = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        assert_ne!(map, libc::MAP_FAILED);
+        RxRing {
+            map: map.cast(),
+            len,
+            block: 0,
+            left: 0,
+            next: 0,
+            vnet,
+        }
+    }
+
+    fn put32(r: &RxRing, off: usize, v: u32) {
+        // SAFETY: test offsets lie inside the mapping.
+        unsafe { std::ptr::write_unaligned(r.map.add(off) as *mut u32, v) }
+    }
+
+    fn put_bytes(r: &RxRing, off: usize, b: &[u8]) {
+        // SAFETY: as above.
+        unsafe { std::ptr::copy_nonoverlapping(b.as_ptr(), r.map.add(off), b.len()) }
+    }
+
+    /// Write one frame record at `h` in `block`: returns the offset of the next record.
+    #[allow(clippy::too_many_arguments)]
+    fn frame(
+        r: &RxRing,
+        block: usize,
+        h: usize,
+        data: &[u8],
+        snap: usize,
+        pkttype: u8,
+        vnet: Option<[u8; VNET_HDR_LEN]>,
+        last: bool,
+    ) -> usize {
+        let base = block * BLOCK_SIZE;
+        let mac = 96;
+        let next = (mac + data.len() + 15) & !15;
+        put32(r, base + h + H_NEXT, if last { 0 } else { next as u32 });
+        put32(r, base + h + H_SNAPLEN, snap as u32);
+        put32(r, base + h + H_LEN, data.len() as u32);
+        put32(r, base + h + H_STATUS, TP_STATUS_USER);
+        put_bytes(r, base + h + H_MAC, &(mac as u16).to_ne_bytes());
+        put_bytes(r, base + h + H_SIZE + SLL_PKTTYPE, &[pkttype]);
+        if let Some(v) = vnet {
+            put_bytes(r, base + h + mac - VNET_HDR_LEN, &v);
+        }
+        put_bytes(r, base + h + mac, data);
+        h + next
+    }
+
+    fn block_hdr(r: &RxRing, block: usize, n: u32, first: u32) {
+        let base = block * BLOCK_SIZE;
+        put32(r, base + BD_NUM_PKTS, n);
+        put32(r, base + BD_FIRST, first);
+        r.status(block).store(TP_STATUS_USER, Ordering::Release);
+    }
+
+    #[test]
+    fn frames_are_copied_out_and_blocks_handed_back() {
+        let mut r = ring(true);
+        let eth = |n: u8| {
+            let mut f = vec![n; 60];
+            f[12..14].copy_from_slice(&[8, 0]);
+            f
+        };
+        let mut partial = [0u8; VNET_HDR_LEN];
+        VnetHdrRepr {
+            needs_csum: true,
+            csum_start: 34,
+            csum_offset: 6,
+            ..Default::default()
+        }
+        .emit(&mut partial);
+        let plain = [0u8; VNET_HDR_LEN];
+        // Block 0: our own frame, a truncated one, a good one with a partial checksum.
+        let h = frame(&r, 0, 48, &eth(1), 60, PACKET_OUTGOING, Some(plain), false);
+        let h = frame(&r, 0, h, &eth(2), 40, 0, Some(plain), false);
+        frame(&r, 0, h, &eth(3), 60, 0, Some(partial), true);
+        block_hdr(&r, 0, 3, 48);
+        // Block 1: one good frame.
+        frame(&r, 1, 48, &eth(4), 60, 0, Some(plain), true);
+        block_hdr(&r, 1, 1, 48);
+        let mut pool = BufPool::default();
+        let mut out = Vec::new();
+        let mut st = DeviceStats::default();
+        let n = r.recv_batch(&mut pool, &mut out, 64, Instant::ZERO, 64, &mut st);
+        assert_eq!(n, 2);
+        assert_eq!(out[0].data(), &eth(3)[..]);
+        assert_eq!(out[0].headroom(), 64);
+        assert_eq!(
+            out[0].meta.csum,
+            CsumState::Partial {
+                start: 20,
+                offset: 6
+            }
+        );
+        assert_eq!(out[1].data(), &eth(4)[..]);
+        assert_eq!(out[1].meta.csum, CsumState::None);
+        assert_eq!((st.rx_packets, st.rx_bytes, st.rx_errors), (2, 120, 1));
+        assert_eq!(r.status(0).load(Ordering::Acquire), TP_STATUS_KERNEL);
+        assert_eq!(r.status(1).load(Ordering::Acquire), TP_STATUS_KERNEL);
+        assert_eq!(r.block, 2);
+        // Nothing more until the kernel hands over block 2.
+        assert_eq!(
+            r.recv_batch(&mut pool, &mut out, 64, Instant::ZERO, 64, &mut st),
+            0
+        );
+    }
+
+    #[test]
+    fn the_budget_is_kept_and_reading_resumes_mid_block() {
+        let mut r = ring(false);
+        let mut h = 48;
+        for i in 0..5u8 {
+            let f = vec![i; 100];
+            h = frame(&r, 0, h, &f, 100, 0, None, i == 4);
+        }
+        block_hdr(&r, 0, 5, 48);
+        let mut pool = BufPool::default();
+        let mut out = Vec::new();
+        let mut st = DeviceStats::default();
+        assert_eq!(
+            r.recv_batch(&mut pool, &mut out, 3, Instant::ZERO, 0, &mut st),
+            3
+        );
+        assert_eq!(
+            r.status(0).load(Ordering::Acquire),
+            TP_STATUS_USER,
+            "still ours"
+        );
+        assert_eq!(
+            r.recv_batch(&mut pool, &mut out, 3, Instant::ZERO, 0, &mut st),
+            2
+        );
+        assert_eq!(r.status(0).load(Ordering::Acquire), TP_STATUS_KERNEL);
+        let firsts: Vec<u8> = out.iter().map(|b| b.data()[0]).collect();
+        assert_eq!(firsts, [0, 1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn a_corrupt_block_is_handed_back_without_panicking() {
+        let mut r = ring(true);
+        block_hdr(&r, 0, 7, BLOCK_SIZE as u32 - 8);
+        // A record whose frame would run past the block.
+        let h = 48;
+        put32(&r, BLOCK_SIZE + h + H_NEXT, 0);
+        put32(&r, BLOCK_SIZE + h + H_SNAPLEN, BLOCK_SIZE as u32);
+        put32(&r, BLOCK_SIZE + h + H_LEN, BLOCK_SIZE as u32);
+        put_bytes(&r, BLOCK_SIZE + h + H_MAC, &96u16.to_ne_bytes());
+        block_hdr(&r, 1, 3, h as u32);
+        let mut pool = BufPool::default();
+        let mut out = Vec::new();
+        let mut st = DeviceStats::default();
+        let n = r.recv_batch(&mut pool, &mut out, 64, Instant::ZERO, 64, &mut st);
+        assert_eq!(n, 0);
+        assert!(st.rx_errors >= 2, "{st:?}");
+        assert_eq!(r.status(0).load(Ordering::Acquire), TP_STATUS_KERNEL);
+        assert_eq!(r.status(1).load(Ordering::Acquire), TP_STATUS_KERNEL);
+    }
+}
