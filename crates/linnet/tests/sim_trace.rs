@@ -275,7 +275,7 @@ fn capture_sees_both_directions_and_writes_pcapng() {
     handshake(&mut sim, l, 7);
     let mut frames = Vec::new();
     sim.stack(1).capture_mut(id).unwrap().drain(|s| {
-        frames.push((s.dir, s.ts_us, s.data.clone()));
+        frames.push((s.dir, s.ts_us, s.data.to_vec()));
     });
     // The second capture, on all devices, saw the client's ARP request and our reply.
     let mut arps = Vec::new();

@@ -220,7 +220,7 @@ fn capture(
                     dir: slot.dir,
                     ts_us: slot.ts_us,
                     orig_len: slot.orig_len as u32,
-                    hex: CapturedFrame::encode(&slot.data),
+                    hex: CapturedFrame::encode(slot.data),
                 })
             });
             (frames, c.dropped())

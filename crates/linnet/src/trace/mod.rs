@@ -11,7 +11,8 @@
 //! `kfree_skb_reason`'s drop reasons, as `perf trace` or `pwru` show them.
 //!
 //! **Capture.** A capture tap copies matching frames (direction, interface, timestamp) into a
-//! bounded queue of preallocated slots that the runtime drains; a full queue counts drops, the
+//! bounded queue (storage reserved at the start) that the runtime drains; a full queue counts
+//! drops, the
 //! way `tcpdump` reports "packets dropped by kernel". Linux: `dev_queue_xmit_nit` and the
 //! `ptype_all` taps of `__netif_receive_skb_core` feeding an `AF_PACKET` socket.
 
