@@ -40,6 +40,7 @@ pub fn tcp_lines(t: &TcpStats) -> Vec<String> {
             "times recovered from packet loss by selective acknowledgements",
         ),
         (t.fast_retrans, "fast retransmits"),
+        (t.lost_retransmit, "retransmits lost"),
         (t.timeouts, "other TCP timeouts"),
         (t.dup_segs, "DSACKs sent for old packets"),
         (t.ofo_queue, "packets queued to out-of-order queue"),

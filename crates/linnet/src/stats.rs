@@ -288,6 +288,10 @@ pub struct TcpStats {
     pub tw: u64,
     /// `TCPDSACKRecv`-like: duplicate segments received.
     pub dup_segs: u64,
+    /// `TCPLostRetransmit`: retransmissions lost again (an RTO fired while data
+    /// retransmitted in fast recovery was still unacknowledged).
+    #[serde(default)]
+    pub lost_retransmit: u64,
 }
 
 /// All of a stack's counters, for `netstat -s` and the control plane.
