@@ -204,27 +204,43 @@ fn capture(
         },
     )?;
     let mut last = std::time::Instant::now();
+    let mut raw: Vec<u8> = Vec::new();
+    let mut descs = Vec::new();
     loop {
         std::thread::sleep(DRAIN_EVERY);
         if client_gone(conn) {
             return Ok(());
         }
-        let (frames, dropped) = stack.call(|s, _| {
-            let mut frames = Vec::new();
+        // Under the stack's lock only a copy of the bytes; hex encoding happens after.
+        raw.clear();
+        descs.clear();
+        let dropped = stack.call(|s, _| {
             let Some(c) = s.capture_mut(id) else {
-                return (frames, 0);
+                return 0;
             };
             c.drain(|slot| {
-                frames.push(CapturedFrame {
-                    ifindex: slot.ifindex,
-                    dir: slot.dir,
-                    ts_us: slot.ts_us,
-                    orig_len: slot.orig_len as u32,
-                    hex: CapturedFrame::encode(slot.data),
-                })
+                descs.push((
+                    slot.ifindex,
+                    slot.dir,
+                    slot.ts_us,
+                    slot.orig_len,
+                    raw.len(),
+                    slot.data.len(),
+                ));
+                raw.extend_from_slice(slot.data);
             });
-            (frames, c.dropped())
+            c.dropped()
         })?;
+        let frames: Vec<CapturedFrame> = descs
+            .iter()
+            .map(|&(ifindex, dir, ts_us, orig_len, off, len)| CapturedFrame {
+                ifindex,
+                dir,
+                ts_us,
+                orig_len: orig_len as u32,
+                hex: CapturedFrame::encode(&raw[off..off + len]),
+            })
+            .collect();
         if frames.is_empty() && last.elapsed() < HEARTBEAT {
             continue;
         }
@@ -290,12 +306,19 @@ fn trace(conn: &UnixStream, stack: &Handle, filter: &str) -> io::Result<()> {
         if client_gone(conn) {
             return Ok(());
         }
-        let (lines, lost) = stack.call(|s, _| {
-            recs.clear();
+        // Only the drain holds the stack's lock; the rendering happens after.
+        recs.clear();
+        let (names, lost) = stack.call(|s, _| {
             s.trace_drain(&mut recs);
-            let lines: Vec<TraceLine> = recs.iter().map(|r| s.trace_line(r)).collect();
-            (lines, s.tracer().lost())
+            let names = if recs.is_empty() {
+                Vec::new()
+            } else {
+                s.ifnames()
+            };
+            (names, s.tracer().lost())
         })?;
+        let name_of = |i: u32| names.iter().find(|n| n.0 == i).map(|n| n.1.as_str());
+        let lines: Vec<TraceLine> = recs.iter().map(|r| TraceLine::new(r, name_of)).collect();
         if lines.is_empty() && last.elapsed() < HEARTBEAT {
             continue;
         }
