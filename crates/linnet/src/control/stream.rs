@@ -343,3 +343,54 @@ fn trace(conn: &UnixStream, stack: &Handle, filter: &str) -> io::Result<()> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stack::Stack;
+    use crate::time::Instant;
+
+    #[test]
+    fn streaming_requests_travel_as_json_and_are_not_one_shot() {
+        let req = Request::CaptureStart {
+            dev: Some("tap0".into()),
+            filter: "tcp port 80".into(),
+            snaplen: None,
+        };
+        let line = serde_json::to_string(&Envelope {
+            version: VERSION,
+            body: req.clone(),
+        })
+        .unwrap();
+        assert!(line.contains("\"op\":\"capture_start\""), "{line}");
+        let back: Envelope<Request> = serde_json::from_str(&line).unwrap();
+        assert_eq!(back.body, req);
+        assert!(is_stream(&req));
+        assert!(is_stream(&Request::TraceStart {
+            filter: String::new()
+        }));
+        assert!(!is_stream(&Request::Snmp));
+        // Through the one-shot path they are refused, and nothing starts.
+        let mut s = Stack::default();
+        let r = super::super::handle(&mut s, req, Instant::ZERO);
+        assert!(matches!(r, Response::Error { .. }), "{r:?}");
+        assert!(!s.capturing() && !s.tracer().on());
+    }
+
+    #[test]
+    fn batches_round_trip() {
+        let r = Response::Traced {
+            records: vec![TraceLine {
+                id: 3,
+                ts_us: 10,
+                stage: crate::trace::Stage::KfreeSkb,
+                text: "kfree_skb_reason: NO_SOCKET".into(),
+                drop: Some(crate::stats::DropReason::NoSocket),
+            }],
+            lost: 2,
+        };
+        let s = serde_json::to_string(&r).unwrap();
+        assert!(s.contains("\"drop\":\"NO_SOCKET\""), "{s}");
+        assert_eq!(serde_json::from_str::<Response>(&s).unwrap(), r);
+    }
+}
