@@ -296,9 +296,11 @@ impl Tracer {
         });
     }
 
-    /// Give the next packet an id if the filter wants it.
+    /// Give the next packet an id if the filter wants it. The trace's clock never goes back:
+    /// the runtime's threads read the clock at slightly different moments, and a frame cannot
+    /// leave before it was queued.
     fn begin(&mut self, matched: bool, now: Instant) -> u32 {
-        self.now = now;
+        self.now = self.now.max(now);
         if !matched {
             return 0;
         }
@@ -383,7 +385,7 @@ impl Stack {
             let m = self.trace.filter.matches_frame(buf.data());
             buf.meta.trace_id = self.trace.begin(m, now);
         } else {
-            self.trace.now = now;
+            self.trace.now = self.trace.now.max(now);
         }
         if buf.meta.trace_id != 0 {
             self.trace.push(
@@ -640,7 +642,7 @@ impl Stack {
                 .tap(ifindex, Direction::Out, buf.data(), now.total_micros());
         }
         if self.trace.on && buf.meta.trace_id != 0 {
-            self.trace.now = now;
+            self.trace.now = self.trace.now.max(now);
             self.trace
                 .push(buf.meta.trace_id, ifindex, Stage::DevTx, Detail::None);
         }
