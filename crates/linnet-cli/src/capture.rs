@@ -302,6 +302,14 @@ pub fn run_trace(
         return Err(Failure("unexpected response from linnetd".into(), 1));
     };
     catch_signals();
+    eprintln!(
+        "linnet trace: following {}",
+        if o.filter.is_empty() {
+            "every packet"
+        } else {
+            o.filter.as_str()
+        }
+    );
     let to_unix = |ts: u64| unix_us.saturating_add(ts).saturating_sub(mono_us);
     let mut seen = std::collections::HashSet::new();
     let mut lost = 0;

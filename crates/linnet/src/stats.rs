@@ -299,6 +299,10 @@ pub struct TcpStats {
     /// `TCPHPAcks`: pure ACKs of new data taken by header prediction.
     #[serde(default)]
     pub hp_acks: u64,
+    /// `TCPLostRetransmit`: retransmissions lost again (an RTO fired while data
+    /// retransmitted in fast recovery was still unacknowledged).
+    #[serde(default)]
+    pub lost_retransmit: u64,
 }
 
 /// All of a stack's counters, for `netstat -s` and the control plane.

@@ -71,7 +71,7 @@ proptest! {
         let mut now = Instant::ZERO;
         let mut recs: Vec<TraceRecord> = Vec::new();
         for (bytes, et, proto) in &frames {
-            now = now + Duration::from_millis(1);
+            now += Duration::from_millis(1);
             s.receive(i, PacketBuf::from_slice(&frame(bytes, *et, *proto), 0), now);
             s.poll(now);
             while let Some(b) = s.take_tx(i, now) {

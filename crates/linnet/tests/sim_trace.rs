@@ -275,7 +275,7 @@ fn capture_sees_both_directions_and_writes_pcapng() {
     handshake(&mut sim, l, 7);
     let mut frames = Vec::new();
     sim.stack(1).capture_mut(id).unwrap().drain(|s| {
-        frames.push((s.dir, s.ts_us, s.data.clone()));
+        frames.push((s.dir, s.ts_us, s.data.to_vec()));
     });
     // The second capture, on all devices, saw the client's ARP request and our reply.
     let mut arps = Vec::new();
@@ -488,4 +488,69 @@ fn forwarding_ttl_expiry_fragments_and_reassembly_are_traced() {
         "{whole}"
     );
     assert_eq!(whole.matches("eth0 tx").count(), 3, "{whole}");
+}
+
+#[test]
+fn tcpext_counters_under_heavy_loss() {
+    // 15% loss each way: fast retransmits, timeouts, and retransmissions lost again.
+    let mut sim = pair_with(LinkConfig {
+        loss: 0.15,
+        delay: Duration::from_millis(5),
+        queue_limit: 1000,
+        seed: 7,
+        ..LinkConfig::default()
+    });
+    let l = listen(&mut sim, 5002);
+    let c = handshake(&mut sim, l, 5002);
+    let data = vec![0x33u8; 400_000];
+    let (mut sent, mut got) = (0, 0);
+    let mut buf = vec![0u8; 65536];
+    let mut peer = None;
+    let until = sim.now() + Duration::from_secs(600);
+    let done = sim.run_until_cond(until, |sim| {
+        let now = sim.now();
+        while sent < data.len() {
+            match sim.stack(0).send(c, &data[sent..], now) {
+                Ok(n) => sent += n,
+                Err(_) => break,
+            }
+        }
+        if peer.is_none() {
+            peer = sim
+                .stack(1)
+                .sockets_info()
+                .into_iter()
+                .find(|s| s.state == "ESTAB")
+                .map(|s| s.id);
+        }
+        if let Some(p) = peer {
+            while let Ok(n) =
+                sim.stack(1)
+                    .recv(p, &mut buf, linnet::socket::MsgFlags::default(), now)
+            {
+                if n == 0 {
+                    break;
+                }
+                got += n;
+            }
+        }
+        got == data.len()
+    });
+    assert!(done, "transfer stalled at {got}");
+    let t = sim.stack(0).snmp().tcp;
+    assert!(t.fast_retrans > 0 && t.recoveries > 0, "{t:?}");
+    assert!(t.timeouts > 0, "{t:?}");
+    assert!(
+        t.lost_retransmit > 0 && t.lost_retransmit <= t.timeouts,
+        "{t:?}"
+    );
+    assert!(t.retrans_segs >= t.fast_retrans + t.timeouts, "{t:?}");
+    let info = sim
+        .stack(0)
+        .sockets_info()
+        .into_iter()
+        .find(|s| s.id == c)
+        .and_then(|s| s.tcp)
+        .expect("tcp info");
+    assert_eq!(info.retrans, t.retrans_segs, "{info:?}");
 }

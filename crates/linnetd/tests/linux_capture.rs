@@ -242,8 +242,8 @@ fn capture_of_an_http_exchange_decodes_in_tshark() {
 fn trace_of_a_linux_connect_shows_the_passive_open() {
     let (ns, daemon, tap) = setup(&["--echo", "7"]);
     let (mut tr, rx) = start_stream(&daemon, &["trace", "tcp", "and", "port", "7"]);
-    // The trace has started once the daemon answered (stderr stays quiet until the end).
-    std::thread::sleep(Duration::from_millis(300));
+    let l = first_line(&rx);
+    assert_eq!(l, "linnet trace: following tcp and port 7");
     let out = ok(ns
         .exec(&["nc", "-z", "-w", "3", "192.0.2.2", "7"])
         .expect("nc"));
@@ -279,7 +279,7 @@ fn trace_of_a_linux_connect_shows_the_passive_open() {
     );
     // One trace at a time, and the first one has stopped with its client.
     let (mut again, rx) = start_stream(&daemon, &["trace", "-c", "1", "icmp"]);
-    std::thread::sleep(Duration::from_millis(300));
+    assert!(first_line(&rx).contains("following icmp"));
     let _ = ns.exec(&["ping", "-c", "1", "-W", "2", "192.0.2.2"]);
     let st = wait_exit(&mut again.0, 10);
     assert!(st.success(), "{st:?}: {}", rest(&rx));

@@ -204,27 +204,43 @@ fn capture(
         },
     )?;
     let mut last = std::time::Instant::now();
+    let mut raw: Vec<u8> = Vec::new();
+    let mut descs = Vec::new();
     loop {
         std::thread::sleep(DRAIN_EVERY);
         if client_gone(conn) {
             return Ok(());
         }
-        let (frames, dropped) = stack.call(|s, _| {
-            let mut frames = Vec::new();
+        // Under the stack's lock only a copy of the bytes; hex encoding happens after.
+        raw.clear();
+        descs.clear();
+        let dropped = stack.call(|s, _| {
             let Some(c) = s.capture_mut(id) else {
-                return (frames, 0);
+                return 0;
             };
             c.drain(|slot| {
-                frames.push(CapturedFrame {
-                    ifindex: slot.ifindex,
-                    dir: slot.dir,
-                    ts_us: slot.ts_us,
-                    orig_len: slot.orig_len as u32,
-                    hex: CapturedFrame::encode(&slot.data),
-                })
+                descs.push((
+                    slot.ifindex,
+                    slot.dir,
+                    slot.ts_us,
+                    slot.orig_len,
+                    raw.len(),
+                    slot.data.len(),
+                ));
+                raw.extend_from_slice(slot.data);
             });
-            (frames, c.dropped())
+            c.dropped()
         })?;
+        let frames: Vec<CapturedFrame> = descs
+            .iter()
+            .map(|&(ifindex, dir, ts_us, orig_len, off, len)| CapturedFrame {
+                ifindex,
+                dir,
+                ts_us,
+                orig_len: orig_len as u32,
+                hex: CapturedFrame::encode(&raw[off..off + len]),
+            })
+            .collect();
         if frames.is_empty() && last.elapsed() < HEARTBEAT {
             continue;
         }
@@ -290,12 +306,19 @@ fn trace(conn: &UnixStream, stack: &Handle, filter: &str) -> io::Result<()> {
         if client_gone(conn) {
             return Ok(());
         }
-        let (lines, lost) = stack.call(|s, _| {
-            recs.clear();
+        // Only the drain holds the stack's lock; the rendering happens after.
+        recs.clear();
+        let (names, lost) = stack.call(|s, _| {
             s.trace_drain(&mut recs);
-            let lines: Vec<TraceLine> = recs.iter().map(|r| s.trace_line(r)).collect();
-            (lines, s.tracer().lost())
+            let names = if recs.is_empty() {
+                Vec::new()
+            } else {
+                s.ifnames()
+            };
+            (names, s.tracer().lost())
         })?;
+        let name_of = |i: u32| names.iter().find(|n| n.0 == i).map(|n| n.1.as_str());
+        let lines: Vec<TraceLine> = recs.iter().map(|r| TraceLine::new(r, name_of)).collect();
         if lines.is_empty() && last.elapsed() < HEARTBEAT {
             continue;
         }
@@ -318,5 +341,56 @@ fn trace(conn: &UnixStream, stack: &Handle, filter: &str) -> io::Result<()> {
                 },
             )?;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stack::Stack;
+    use crate::time::Instant;
+
+    #[test]
+    fn streaming_requests_travel_as_json_and_are_not_one_shot() {
+        let req = Request::CaptureStart {
+            dev: Some("tap0".into()),
+            filter: "tcp port 80".into(),
+            snaplen: None,
+        };
+        let line = serde_json::to_string(&Envelope {
+            version: VERSION,
+            body: req.clone(),
+        })
+        .unwrap();
+        assert!(line.contains("\"op\":\"capture_start\""), "{line}");
+        let back: Envelope<Request> = serde_json::from_str(&line).unwrap();
+        assert_eq!(back.body, req);
+        assert!(is_stream(&req));
+        assert!(is_stream(&Request::TraceStart {
+            filter: String::new()
+        }));
+        assert!(!is_stream(&Request::Snmp));
+        // Through the one-shot path they are refused, and nothing starts.
+        let mut s = Stack::default();
+        let r = super::super::handle(&mut s, req, Instant::ZERO);
+        assert!(matches!(r, Response::Error { .. }), "{r:?}");
+        assert!(!s.capturing() && !s.tracer().on());
+    }
+
+    #[test]
+    fn batches_round_trip() {
+        let r = Response::Traced {
+            records: vec![TraceLine {
+                id: 3,
+                ts_us: 10,
+                stage: crate::trace::Stage::KfreeSkb,
+                text: "kfree_skb_reason: NO_SOCKET".into(),
+                drop: Some(crate::stats::DropReason::NoSocket),
+            }],
+            lost: 2,
+        };
+        let s = serde_json::to_string(&r).unwrap();
+        assert!(s.contains("\"drop\":\"NO_SOCKET\""), "{s}");
+        assert_eq!(serde_json::from_str::<Response>(&s).unwrap(), r);
     }
 }

@@ -1,4 +1,4 @@
-//! The capture tap: a bounded queue of preallocated frame slots.
+//! The capture tap: a bounded queue of frames in storage reserved when the capture starts.
 //!
 //! Linux: `packet_rcv` copying into a `PACKET_RX_RING` (`tpacket_rcv`), which counts
 //! `tp_drops` when the ring is full; `tcpdump` prints them as "packets dropped by kernel".
@@ -62,9 +62,13 @@ impl CapturedFrame {
     }
 }
 
-/// One slot of the queue; its storage is allocated once, when the capture starts.
-#[derive(Debug, Clone, Default)]
-pub struct Slot {
+/// Most bytes of frame data one capture holds between drains (Linux's default
+/// `PACKET_RX_RING` for tcpdump is a few MiB).
+pub const MAX_CAPTURE_BYTES: usize = 16 << 20;
+
+/// A queued frame, as [`Capture::drain`] hands it out.
+#[derive(Debug, Clone, Copy)]
+pub struct Slot<'a> {
     /// Interface index.
     pub ifindex: u32,
     /// Direction.
@@ -73,42 +77,53 @@ pub struct Slot {
     pub ts_us: u64,
     /// Frame length on the wire.
     pub orig_len: usize,
-    /// The bytes kept.
-    pub data: Vec<u8>,
+    /// The bytes kept (up to the snap length).
+    pub data: &'a [u8],
 }
 
-/// A capture in progress (or none: the default).
+/// Where a queued frame's bytes are.
+#[derive(Debug, Clone, Copy)]
+struct Desc {
+    ifindex: u32,
+    dir: Direction,
+    ts_us: u64,
+    orig_len: usize,
+    off: usize,
+    len: usize,
+}
+
+/// A capture in progress (or none: the default). Frames are appended to one byte buffer
+/// and a list of descriptors, both allocated when the capture starts; a drain empties both,
+/// so the buffer never wraps. A frame that does not fit (too many frames, or too many
+/// bytes) is dropped and counted.
 #[derive(Debug, Default)]
 pub struct Capture {
     on: bool,
     ifindex: Option<u32>,
     filter: Filter,
     snaplen: usize,
-    slots: Vec<Slot>,
-    head: usize,
-    len: usize,
+    bytes: Vec<u8>,
+    descs: Vec<Desc>,
+    queue: usize,
     dropped: u64,
     captured: u64,
 }
 
 impl Capture {
-    /// A running capture with `queue` slots of `snaplen` bytes.
+    /// A running capture holding up to `queue` frames of up to `snaplen` bytes each, and at
+    /// most [`MAX_CAPTURE_BYTES`] in all, between drains.
     pub fn new(ifindex: Option<u32>, filter: Filter, snaplen: usize, queue: usize) -> Capture {
         let snaplen = snaplen.clamp(64, 65535);
         let queue = queue.clamp(1, 1 << 16);
+        let budget = queue.saturating_mul(snaplen).min(MAX_CAPTURE_BYTES);
         Capture {
             on: true,
             ifindex,
             filter,
             snaplen,
-            slots: (0..queue)
-                .map(|_| Slot {
-                    data: Vec::with_capacity(snaplen),
-                    ..Slot::default()
-                })
-                .collect(),
-            head: 0,
-            len: 0,
+            bytes: Vec::with_capacity(budget),
+            descs: Vec::with_capacity(queue),
+            queue,
             dropped: 0,
             captured: 0,
         }
@@ -132,7 +147,7 @@ impl Capture {
 
     /// Frames waiting to be drained.
     pub fn pending(&self) -> usize {
-        self.len
+        self.descs.len()
     }
 
     /// The snap length.
@@ -141,36 +156,42 @@ impl Capture {
     }
 
     /// Copy a frame into the queue if it is on the captured device and matches the filter.
-    /// Allocates nothing: slots keep their storage. Linux: `packet_rcv`.
+    /// Allocates nothing: the storage was reserved at the start. Linux: `packet_rcv`.
     pub fn tap(&mut self, ifindex: u32, dir: Direction, frame: &[u8], ts_us: u64) {
         if self.ifindex.is_some_and(|i| i != ifindex) || !self.filter.matches_frame(frame) {
             return;
         }
-        if self.len == self.slots.len() {
+        let len = frame.len().min(self.snaplen);
+        if self.descs.len() >= self.queue || self.bytes.len() + len > self.bytes.capacity() {
             self.dropped += 1;
             return;
         }
-        let n = self.slots.len();
-        let slot = &mut self.slots[(self.head + self.len) % n];
-        slot.ifindex = ifindex;
-        slot.dir = dir;
-        slot.ts_us = ts_us;
-        slot.orig_len = frame.len();
-        slot.data.clear();
-        slot.data
-            .extend_from_slice(&frame[..frame.len().min(self.snaplen)]);
-        self.len += 1;
+        let off = self.bytes.len();
+        self.bytes.extend_from_slice(&frame[..len]);
+        self.descs.push(Desc {
+            ifindex,
+            dir,
+            ts_us,
+            orig_len: frame.len(),
+            off,
+            len,
+        });
         self.captured += 1;
     }
 
     /// Hand each queued frame, oldest first, to `f`, emptying the queue.
     pub fn drain(&mut self, mut f: impl FnMut(&Slot)) {
-        let n = self.slots.len();
-        while self.len > 0 {
-            f(&self.slots[self.head]);
-            self.head = (self.head + 1) % n;
-            self.len -= 1;
+        for d in &self.descs {
+            f(&Slot {
+                ifindex: d.ifindex,
+                dir: d.dir,
+                ts_us: d.ts_us,
+                orig_len: d.orig_len,
+                data: &self.bytes[d.off..d.off + d.len],
+            });
         }
+        self.descs.clear();
+        self.bytes.clear();
     }
 }
 
@@ -255,6 +276,17 @@ mod tests {
         let mut got = Vec::new();
         c.drain(|s| got.push((s.ifindex, s.dir, s.orig_len, s.data.len())));
         assert_eq!(got, [(3, Direction::Out, 300, 100)]);
+        // The byte budget bounds memory whatever the frame count: 64-byte snaplen, 4 frames.
+        let mut small = Capture::new(None, Filter::all(), 64, 4);
+        for _ in 0..6 {
+            small.tap(1, Direction::In, &frame(6, 1500), 0);
+        }
+        assert_eq!((small.pending(), small.dropped()), (4, 2));
+        let cap = small.bytes.capacity();
+        let mut lens = Vec::new();
+        small.drain(|s| lens.push(s.data.len()));
+        assert_eq!(lens, [64; 4]);
+        assert_eq!(small.bytes.capacity(), cap, "storage kept across drains");
     }
 
     #[test]

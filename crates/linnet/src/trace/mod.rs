@@ -11,7 +11,8 @@
 //! `kfree_skb_reason`'s drop reasons, as `perf trace` or `pwru` show them.
 //!
 //! **Capture.** A capture tap copies matching frames (direction, interface, timestamp) into a
-//! bounded queue of preallocated slots that the runtime drains; a full queue counts drops, the
+//! bounded queue (storage reserved at the start) that the runtime drains; a full queue counts
+//! drops, the
 //! way `tcpdump` reports "packets dropped by kernel". Linux: `dev_queue_xmit_nit` and the
 //! `ptype_all` taps of `__netif_receive_skb_core` feeding an `AF_PACKET` socket.
 
@@ -191,6 +192,49 @@ pub(crate) fn input_route_name(r: &crate::ip::route::InputRoute) -> &'static str
     }
 }
 
+impl TraceLine {
+    /// Render a record, naming interfaces with `ifname`.
+    pub fn new<'a>(r: &TraceRecord, ifname: impl Fn(u32) -> Option<&'a str>) -> TraceLine {
+        let dev = || {
+            ifname(r.ifindex)
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("if{}", r.ifindex))
+        };
+        let mut text = match r.stage {
+            Stage::DevRx | Stage::DevTx => format!("{} {}", dev(), r.stage.name()),
+            s => s.name().to_string(),
+        };
+        let mut drop = None;
+        match r.detail {
+            Detail::None => {}
+            Detail::Note(n) => {
+                text.push_str(": ");
+                text.push_str(n);
+            }
+            Detail::Pair(a, b) if r.stage == Stage::NfHook => {
+                text = format!("nf {a} {b}");
+            }
+            Detail::Pair(a, b) => text = format!("{text} {a}→{b}"),
+            Detail::Num(w, n) => text = format!("{text}: {w} {n}"),
+            Detail::Drop(reason) => {
+                drop = Some(reason);
+                let name = serde_json::to_value(reason)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_else(|| format!("{reason:?}"));
+                text = format!("{text}: {name}");
+            }
+        }
+        TraceLine {
+            id: r.id,
+            ts_us: r.ts.total_micros(),
+            stage: r.stage,
+            text,
+            drop,
+        }
+    }
+}
+
 /// The kernel's name of a TCP state (`tcp_state_name`-style, without the `TCP_` prefix).
 pub fn tcp_state_name(s: TcpState) -> &'static str {
     match s {
@@ -252,9 +296,11 @@ impl Tracer {
         });
     }
 
-    /// Give the next packet an id if the filter wants it.
+    /// Give the next packet an id if the filter wants it. The trace's clock never goes back:
+    /// the runtime's threads read the clock at slightly different moments, and a frame cannot
+    /// leave before it was queued.
     fn begin(&mut self, matched: bool, now: Instant) -> u32 {
-        self.now = now;
+        self.now = self.now.max(now);
         if !matched {
             return 0;
         }
@@ -301,43 +347,16 @@ impl Stack {
 
     /// A record with names resolved (`eth0 rx`, `ip_route_input: local`).
     pub fn trace_line(&self, r: &TraceRecord) -> TraceLine {
-        let dev = || {
-            self.iface(r.ifindex)
-                .map(|i| i.name.clone())
-                .unwrap_or_else(|| format!("if{}", r.ifindex))
-        };
-        let mut text = match r.stage {
-            Stage::DevRx | Stage::DevTx => format!("{} {}", dev(), r.stage.name()),
-            s => s.name().to_string(),
-        };
-        let mut drop = None;
-        match r.detail {
-            Detail::None => {}
-            Detail::Note(n) => {
-                text.push_str(": ");
-                text.push_str(n);
-            }
-            Detail::Pair(a, b) if r.stage == Stage::NfHook => {
-                text = format!("nf {a} {b}");
-            }
-            Detail::Pair(a, b) => text = format!("{text} {a}→{b}"),
-            Detail::Num(w, n) => text = format!("{text}: {w} {n}"),
-            Detail::Drop(reason) => {
-                drop = Some(reason);
-                let name = serde_json::to_value(reason)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_else(|| format!("{reason:?}"));
-                text = format!("{text}: {name}");
-            }
-        }
-        TraceLine {
-            id: r.id,
-            ts_us: r.ts.total_micros(),
-            stage: r.stage,
-            text,
-            drop,
-        }
+        TraceLine::new(r, |i| self.iface(i).map(|f| f.name.as_str()))
+    }
+
+    /// Interface names by index, to resolve records with [`TraceLine::new`] away from the
+    /// stack (the daemon renders them after releasing the stack's lock).
+    pub fn ifnames(&self) -> Vec<(u32, String)> {
+        self.ifaces
+            .iter()
+            .map(|i| (i.ifindex, i.name.clone()))
+            .collect()
     }
 
     // ----- trace points (each called from one line at its site) -----
@@ -366,7 +385,7 @@ impl Stack {
             let m = self.trace.filter.matches_frame(buf.data());
             buf.meta.trace_id = self.trace.begin(m, now);
         } else {
-            self.trace.now = now;
+            self.trace.now = self.trace.now.max(now);
         }
         if buf.meta.trace_id != 0 {
             self.trace.push(
@@ -623,7 +642,7 @@ impl Stack {
                 .tap(ifindex, Direction::Out, buf.data(), now.total_micros());
         }
         if self.trace.on && buf.meta.trace_id != 0 {
-            self.trace.now = now;
+            self.trace.now = self.trace.now.max(now);
             self.trace
                 .push(buf.meta.trace_id, ifindex, Stage::DevTx, Detail::None);
         }

@@ -159,6 +159,8 @@ impl Stack {
                 }
                 sk.retransmits += 1;
                 self.tcp.stats.timeouts += 1;
+                self.tcp.stats.lost_retransmit +=
+                    (sk.in_recovery && sk.high_rxt > sk.snd_una) as u64;
                 let flight = (sk.snd_max - sk.snd_una).max(0) as u32;
                 sk.cc.on_rto(flight, now);
                 sk.in_recovery = false;
