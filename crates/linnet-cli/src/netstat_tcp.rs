@@ -40,7 +40,7 @@ pub fn tcp_lines(t: &TcpStats) -> Vec<String> {
             "times recovered from packet loss by selective acknowledgements",
         ),
         (t.hp_hits, "packet headers predicted"),
-        (t.hp_acks, "acknowledgments not containing data payload received"),
+        (t.hp_acks, "predicted acknowledgments"),
         (t.fast_retrans, "fast retransmits"),
         (t.lost_retransmit, "retransmits lost"),
         (t.timeouts, "other TCP timeouts"),
