@@ -102,7 +102,7 @@ fn traced_handshake_shows_every_stage_on_both_sides() {
     assert_eq!(
         find(&client, "tcp_transmit_skb: S →"),
         "tcp_transmit_skb: S → ip_local_out → ip_output → neigh_output: queued for ARP → \
-         neigh_output: xmit → dev_queue_xmit: pfifo → eth0 tx"
+         neigh_output: xmit → dev_queue_xmit: pfifo_fast → eth0 tx"
     );
     assert_eq!(
         find(&client, "SYN_SENT→ESTABLISHED"),
@@ -112,7 +112,7 @@ fn traced_handshake_shows_every_stage_on_both_sides() {
     assert_eq!(
         find(&client, "tcp_transmit_skb: . →"),
         "tcp_transmit_skb: . → ip_local_out → ip_output → neigh_output: xmit → \
-         dev_queue_xmit: pfifo → eth0 tx"
+         dev_queue_xmit: pfifo_fast → eth0 tx"
     );
     // Server: the SYN makes a SYN-RECEIVED child; the ACK establishes it and wakes accept.
     assert_eq!(
@@ -441,7 +441,7 @@ fn forwarding_ttl_expiry_fragments_and_reassembly_are_traced() {
     assert_eq!(
         find(&r, "ip_route_input: forward"),
         "eth0 rx → eth_type_trans → ip_rcv → ip_route_input: forward → ip_forward → ip_output → \
-         neigh_output: xmit → dev_queue_xmit: pfifo → eth1 tx"
+         neigh_output: xmit → dev_queue_xmit: pfifo_fast → eth1 tx"
     );
     // TTL 1: the router drops it with its reason and answers time exceeded.
     ping_once(&mut sim, 56, Some(1));
@@ -454,7 +454,7 @@ fn forwarding_ttl_expiry_fragments_and_reassembly_are_traced() {
     assert_eq!(
         find(&r, "icmp_push_reply"),
         "icmp_push_reply: time exceeded → ip_local_out → ip_output → neigh_output: xmit → \
-         dev_queue_xmit: pfifo → eth0 tx"
+         dev_queue_xmit: pfifo_fast → eth0 tx"
     );
     // 3000 bytes over 1500-byte links: A fragments, B reassembles; one id for the datagram.
     chains(sim.stack(0));
@@ -465,7 +465,7 @@ fn forwarding_ttl_expiry_fragments_and_reassembly_are_traced() {
     assert!(
         sent.starts_with(
             "icmp_push_reply: echo request → ip_local_out → ip_output → ip_fragment: mtu 1500 → \
-             neigh_output: xmit → dev_queue_xmit: pfifo → neigh_output: xmit"
+             neigh_output: xmit → dev_queue_xmit: pfifo_fast → neigh_output: xmit"
         ),
         "{sent}"
     );

@@ -157,7 +157,18 @@ impl Capture {
 
     /// Copy a frame into the queue if it is on the captured device and matches the filter.
     /// Allocates nothing: the storage was reserved at the start. Linux: `packet_rcv`.
-    pub fn tap(&mut self, ifindex: u32, dir: Direction, frame: &[u8], ts_us: u64) {
+    ///
+    /// `csum` is where a checksum left to the device (`CHECKSUM_PARTIAL`) starts and lies,
+    /// as (start, offset) from the frame's start: the copy gets it finished, so a capture
+    /// shows the checksum the wire carries rather than the pseudo-header sum.
+    pub fn tap(
+        &mut self,
+        ifindex: u32,
+        dir: Direction,
+        frame: &[u8],
+        csum: Option<(usize, usize)>,
+        ts_us: u64,
+    ) {
         if self.ifindex.is_some_and(|i| i != ifindex) || !self.filter.matches_frame(frame) {
             return;
         }
@@ -168,6 +179,9 @@ impl Capture {
         }
         let off = self.bytes.len();
         self.bytes.extend_from_slice(&frame[..len]);
+        if let Some((start, offset)) = csum.filter(|_| len == frame.len()) {
+            crate::device::offload::skb_checksum_help(&mut self.bytes[off..], start, offset);
+        }
         self.descs.push(Desc {
             ifindex,
             dir,
@@ -242,9 +256,16 @@ impl Captures {
     }
 
     /// Offer a frame to every capture. Linux: `dev_queue_xmit_nit` / the `ptype_all` walk.
-    pub fn tap(&mut self, ifindex: u32, dir: Direction, frame: &[u8], ts_us: u64) {
+    pub fn tap(
+        &mut self,
+        ifindex: u32,
+        dir: Direction,
+        frame: &[u8],
+        csum: Option<(usize, usize)>,
+        ts_us: u64,
+    ) {
         for (_, c) in self.sessions.iter_mut() {
-            c.tap(ifindex, dir, frame, ts_us);
+            c.tap(ifindex, dir, frame, csum, ts_us);
         }
     }
 }
@@ -262,24 +283,52 @@ mod tests {
     }
 
     #[test]
+    fn a_partial_checksum_is_finished_in_the_copy_only() {
+        use crate::wire::checksum::{fold, pseudo_header_v4, sum};
+        use crate::wire::Ipv4Addr;
+        // Ethernet + IPv4 (20) + TCP (20) + 13 bytes of payload, checksum left partial.
+        let mut f = frame(6, 14 + 20 + 20 + 13);
+        let (src, dst) = (Ipv4Addr::new(192, 0, 2, 1), Ipv4Addr::new(192, 0, 2, 2));
+        f[26..30].copy_from_slice(&src.octets());
+        f[30..34].copy_from_slice(&dst.octets());
+        for (i, b) in f[34..].iter_mut().enumerate() {
+            *b = i as u8 * 7;
+        }
+        let pseudo = fold(pseudo_header_v4(src, dst, 6, 33));
+        f[50..52].copy_from_slice(&pseudo.to_be_bytes());
+        let before = f.clone();
+        let mut c = Capture::new(None, Filter::all(), 1500, 4);
+        c.tap(2, Direction::Out, &f, Some((34, 16)), 0);
+        // Cut short by the snaplen, the checksum cannot be finished and is left alone.
+        let mut short = Capture::new(None, Filter::all(), 64, 4);
+        short.tap(2, Direction::Out, &f, Some((34, 16)), 0);
+        assert_eq!(f, before, "the frame itself is not touched");
+        let mut got = Vec::new();
+        c.drain(|s| got.push(s.data.to_vec()));
+        let seg = &got[0][34..];
+        assert_eq!(fold(sum(seg, pseudo_header_v4(src, dst, 6, 33))), 0xffff);
+        short.drain(|s| assert_eq!(s.data, &before[..64]));
+    }
+
+    #[test]
     fn queue_is_bounded_counts_drops_and_keeps_order() {
         let mut c = Capture::new(None, Filter::parse("udp").unwrap(), 100, 3);
         for i in 0..5u64 {
-            c.tap(2, Direction::In, &frame(17, 60), i);
+            c.tap(2, Direction::In, &frame(17, 60), None, i);
         }
-        c.tap(2, Direction::In, &frame(6, 60), 9);
+        c.tap(2, Direction::In, &frame(6, 60), None, 9);
         assert_eq!((c.pending(), c.dropped(), c.captured()), (3, 2, 3));
         let mut ts = Vec::new();
         c.drain(|s| ts.push(s.ts_us));
         assert_eq!(ts, [0, 1, 2]);
-        c.tap(3, Direction::Out, &frame(17, 300), 7);
+        c.tap(3, Direction::Out, &frame(17, 300), None, 7);
         let mut got = Vec::new();
         c.drain(|s| got.push((s.ifindex, s.dir, s.orig_len, s.data.len())));
         assert_eq!(got, [(3, Direction::Out, 300, 100)]);
         // The byte budget bounds memory whatever the frame count: 64-byte snaplen, 4 frames.
         let mut small = Capture::new(None, Filter::all(), 64, 4);
         for _ in 0..6 {
-            small.tap(1, Direction::In, &frame(6, 1500), 0);
+            small.tap(1, Direction::In, &frame(6, 1500), None, 0);
         }
         assert_eq!((small.pending(), small.dropped()), (4, 2));
         let cap = small.bytes.capacity();
@@ -299,8 +348,8 @@ mod tests {
         let b = all
             .start(Capture::new(None, Filter::all(), 100, 4))
             .unwrap();
-        all.tap(2, Direction::In, &frame(17, 60), 0);
-        all.tap(2, Direction::In, &frame(6, 60), 0);
+        all.tap(2, Direction::In, &frame(17, 60), None, 0);
+        all.tap(2, Direction::In, &frame(6, 60), None, 0);
         assert_eq!(all.get(a).unwrap().pending(), 1);
         assert_eq!(all.get(b).unwrap().pending(), 2);
         all.stop(a);
@@ -314,8 +363,8 @@ mod tests {
     #[test]
     fn device_selection_and_hex_round_trip() {
         let mut c = Capture::new(Some(2), Filter::all(), 1500, 8);
-        c.tap(3, Direction::In, &frame(6, 60), 0);
-        c.tap(2, Direction::In, &frame(6, 60), 0);
+        c.tap(3, Direction::In, &frame(6, 60), None, 0);
+        c.tap(2, Direction::In, &frame(6, 60), None, 0);
         assert_eq!(c.pending(), 1);
         let data = [0u8, 1, 0x7f, 0xff, 0xab];
         let f = CapturedFrame {

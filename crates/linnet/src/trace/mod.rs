@@ -370,6 +370,7 @@ impl Stack {
                 buf.meta.ifindex,
                 Direction::In,
                 buf.data(),
+                partial_csum(buf),
                 now.total_micros(),
             );
         }
@@ -638,8 +639,13 @@ impl Stack {
     #[inline(always)]
     pub(crate) fn dev_tx_taps(&mut self, ifindex: u32, buf: &PacketBuf, now: Instant) {
         if self.capture.on() {
-            self.capture
-                .tap(ifindex, Direction::Out, buf.data(), now.total_micros());
+            self.capture.tap(
+                ifindex,
+                Direction::Out,
+                buf.data(),
+                partial_csum(buf),
+                now.total_micros(),
+            );
         }
         if self.trace.on && buf.meta.trace_id != 0 {
             self.trace.now = self.trace.now.max(now);
@@ -685,5 +691,16 @@ impl Stack {
     /// Whether any capture runs.
     pub fn capturing(&self) -> bool {
         self.capture.on()
+    }
+}
+
+/// Where an Ethernet frame's unfinished checksum starts and lies, from the frame's start.
+fn partial_csum(buf: &PacketBuf) -> Option<(usize, usize)> {
+    match buf.meta.csum {
+        crate::buf::CsumState::Partial { start, offset } => Some((
+            crate::wire::ethernet::HEADER_LEN + start as usize,
+            offset as usize,
+        )),
+        _ => None,
     }
 }
