@@ -113,7 +113,18 @@ fn check_frame(b: &PacketBuf, seen: &mut Seen) {
 
 /// Send `len` bytes from stack 0 to stack 1 and back the other way; return what crossed.
 fn transfer(features: NetdevFeatures, len: usize) -> Seen {
+    transfer_with(features, len, &[])
+}
+
+/// [`transfer`] with `tc` commands run on both stacks first.
+fn transfer_with(features: NetdevFeatures, len: usize, tc: &[&str]) -> Seen {
     let mut st = pair(features);
+    for (stack, _) in st.iter_mut() {
+        for cmd in tc {
+            let argv: Vec<String> = cmd.split_whitespace().map(String::from).collect();
+            stack.tc(&argv, Instant::ZERO).expect("tc command");
+        }
+    }
     let mut now = Instant::ZERO;
     let mut seen = Seen::default();
     let l = st[1].0.socket(SockType::Stream).unwrap();
@@ -184,6 +195,22 @@ fn tso_super_frames_cross_whole_with_partial_checksums() {
     assert!(seen.partial > 0, "{seen:?}");
     // 8 MiB in far fewer frames than MSS-sized segments would need (about 5800 plus ACKs).
     assert!(seen.frames < 4000, "{seen:?}");
+}
+
+#[test]
+fn a_shaping_qdisc_gets_wire_sized_segments_of_super_frames() {
+    // tbf's burst (16 KiB) is smaller than a super-frame: it must see segments, as Linux's
+    // tbf_segment makes them, or nothing would ever fit its bucket.
+    let seen = transfer_with(
+        NetdevFeatures::VNET,
+        1 << 20,
+        &["qdisc add dev eth0 root tbf rate 1gbit burst 16kb latency 50ms"],
+    );
+    assert!(seen.largest <= 1514, "{seen:?}");
+    assert!(
+        seen.partial > 0,
+        "checksums still left to the device: {seen:?}"
+    );
 }
 
 #[test]

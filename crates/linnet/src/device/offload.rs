@@ -617,8 +617,18 @@ impl Stack {
         if buf.meta.gso_size == 0 && !matches!(buf.meta.csum, CsumState::Partial { .. }) {
             return XmitCheck::Ready(buf);
         }
-        let f = self.iface(ifindex).map(|i| i.features).unwrap_or_default();
-        if buf.meta.gso_size > 0 && !f.tso {
+        let (f, fifo) = self
+            .iface(ifindex)
+            .map_or((NetdevFeatures::default(), true), |i| {
+                (
+                    i.features,
+                    matches!(i.qdisc.kind(), "pfifo_fast" | "pfifo" | "bfifo"),
+                )
+            });
+        // A qdisc other than a plain FIFO shapes, schedules or delays packet by packet: it
+        // gets wire-sized segments, as Linux's tbf (`tbf_segment`) and netem segment GSO
+        // packets, so a burst smaller than a super-frame cannot stall it.
+        if buf.meta.gso_size > 0 && (!f.tso || !fifo) {
             let csum = if f.hw_csum {
                 SegCsum::Partial
             } else {

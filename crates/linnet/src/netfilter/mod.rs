@@ -529,7 +529,8 @@ impl Stack {
             }
         }
         if let Some(c) = self.nf.ct.get(r) {
-            nat::nf_nat_packet(buf.data_mut(), c, r.dir, mtype);
+            let partial = matches!(buf.meta.csum, crate::buf::CsumState::Partial { .. });
+            nat::nf_nat_packet(buf.data_mut(), c, r.dir, mtype, partial);
         }
         HookVerdict::Accept
     }

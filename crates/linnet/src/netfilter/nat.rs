@@ -170,21 +170,39 @@ fn hash32(mut x: u32) -> u32 {
 }
 
 /// Rewrite a packet of connection `c` going `dir` at a hook of type `mtype`, if the binding
-/// asks for it. Linux: `nf_nat_packet` → `nf_nat_manip_pkt`.
-pub fn nf_nat_packet(data: &mut [u8], c: &Conn, dir: Dir, mtype: ManipType) {
+/// asks for it. `partial`: the transport checksum is left to the device (`CHECKSUM_PARTIAL`:
+/// the field holds only the pseudo-header sum). Linux: `nf_nat_packet` → `nf_nat_manip_pkt`.
+pub fn nf_nat_packet(data: &mut [u8], c: &Conn, dir: Dir, mtype: ManipType, partial: bool) {
     if !manip_applies(c, dir, mtype) {
         return;
     }
     if let Some(target) = c.tuple[dir.other() as usize].invert() {
-        manip_pkt(data, &target, mtype, true);
+        let csum = if partial {
+            L4Csum::Partial
+        } else {
+            L4Csum::Full
+        };
+        manip_pkt(data, &target, mtype, csum);
     }
 }
 
+/// What the transport checksum of a datagram being rewritten is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum L4Csum {
+    /// Complete: it follows every rewritten field.
+    Full,
+    /// Left to the device (`CHECKSUM_PARTIAL`): the field holds the folded pseudo-header sum,
+    /// which follows the addresses only; the device sums the ports itself.
+    /// Linux: `inet_proto_csum_replace4` with `pseudohdr` on a `CHECKSUM_PARTIAL` skb.
+    Partial,
+    /// Not there to follow (an inner header truncated in an ICMP error).
+    Absent,
+}
+
 /// Rewrite one end of a datagram (data at its IPv4 header) to `target`'s: the address, the
-/// port (or ICMP identifier), and the checksums that cover them. `l4_csum`: the transport
-/// checksum is present and must follow (false for an inner header truncated in an ICMP error).
+/// port (or ICMP identifier), and the checksums that cover them.
 /// Linux: `nf_nat_ipv4_manip_pkt` + `tcp_manip_pkt` / `udp_manip_pkt` / `icmp_manip_pkt`.
-fn manip_pkt(d: &mut [u8], target: &Tuple, mtype: ManipType, l4_csum: bool) {
+fn manip_pkt(d: &mut [u8], target: &Tuple, mtype: ManipType, l4_csum: L4Csum) {
     if d.len() < 20 {
         return;
     }
@@ -224,10 +242,16 @@ fn manip_pkt(d: &mut [u8], target: &Tuple, mtype: ManipType, l4_csum: bool) {
             let old_port = u16::from_be_bytes([l4[port_off], l4[port_off + 1]]);
             l4[port_off..port_off + 2].copy_from_slice(&new_port.to_be_bytes());
             let csum_off = if proto == proto::TCP { 16 } else { 6 };
-            if !l4_csum || l4.len() < csum_off + 2 {
+            if l4_csum == L4Csum::Absent || l4.len() < csum_off + 2 {
                 return;
             }
             let old = u16::from_be_bytes([l4[csum_off], l4[csum_off + 1]]);
+            if l4_csum == L4Csum::Partial {
+                // A sum, not its complement: update the complement and turn it back.
+                let c = !update32(!old, old_addr, new_addr);
+                l4[csum_off..csum_off + 2].copy_from_slice(&c.to_be_bytes());
+                return;
+            }
             if proto == proto::UDP && old == 0 {
                 return; // No checksum.
             }
@@ -245,7 +269,7 @@ fn manip_pkt(d: &mut [u8], target: &Tuple, mtype: ManipType, l4_csum: bool) {
             }
             let old_id = u16::from_be_bytes([l4[4], l4[5]]);
             l4[4..6].copy_from_slice(&target.sport.to_be_bytes());
-            if l4_csum {
+            if l4_csum == L4Csum::Full {
                 let old = u16::from_be_bytes([l4[2], l4[3]]);
                 l4[2..4].copy_from_slice(&update16(old, old_id, target.sport).to_be_bytes());
             }
@@ -276,7 +300,8 @@ pub fn nf_nat_icmp_reply_translation(d: &mut [u8], c: &Conn, dir: Dir, mtype: Ma
             proto::UDP => l4_len >= 8,
             _ => l4_len >= 8,
         };
-        manip_pkt(inner, &c.tuple[dir.other() as usize], mtype.other(), full);
+        let csum = if full { L4Csum::Full } else { L4Csum::Absent };
+        manip_pkt(inner, &c.tuple[dir.other() as usize], mtype.other(), csum);
     }
     // The ICMP checksum covers the inner header: recompute it.
     {
@@ -343,6 +368,39 @@ mod tests {
     const S: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 2);
 
     #[test]
+    fn a_partial_checksum_follows_the_addresses_only() {
+        // The sender left the UDP checksum to the device: the field holds the folded
+        // pseudo-header sum. After SNAT and DNAT the device's sum must still come out right.
+        let mut ct = Conntrack::default();
+        let t = Instant::ZERO;
+        let mut out = udp(L, S, 5000, 53);
+        let ph = checksum::pseudo_header_v4(L, S, 17, 12);
+        out[26..28].copy_from_slice(&checksum::fold(ph).to_be_bytes());
+        let r = ct
+            .nf_conntrack_in(&PktInfo::parse(&out).unwrap(), &out, t)
+            .unwrap();
+        let range = NatRange {
+            min_ip: R,
+            max_ip: R,
+            ports: Some((40000, 40000)),
+        };
+        assert!(nf_nat_setup_info(&mut ct, r, Some(range), ManipType::Src));
+        nf_nat_packet(&mut out, ct.get(r).unwrap(), r.dir, ManipType::Src, true);
+        let want = checksum::fold(checksum::pseudo_header_v4(R, S, 17, 12));
+        assert_eq!(u16::from_be_bytes([out[26], out[27]]), want);
+        assert_eq!(
+            u16::from_be_bytes([out[20], out[21]]),
+            40000,
+            "port rewritten"
+        );
+        // What the device then does gives the checksum of the rewritten datagram.
+        assert!(crate::device::offload::skb_checksum_help(&mut out, 20, 6));
+        let mut expect = udp(R, S, 40000, 53);
+        fill_udp(&mut expect);
+        assert_eq!(out, expect);
+    }
+
+    #[test]
     fn snat_rewrites_both_ways_with_valid_checksums() {
         let mut ct = Conntrack::default();
         let t = Instant::ZERO;
@@ -356,7 +414,7 @@ mod tests {
             ports: None,
         };
         assert!(nf_nat_setup_info(&mut ct, r, Some(range), ManipType::Src));
-        nf_nat_packet(&mut out, ct.get(r).unwrap(), r.dir, ManipType::Src);
+        nf_nat_packet(&mut out, ct.get(r).unwrap(), r.dir, ManipType::Src, false);
         ct.confirm(r);
         let mut expect = udp(R, S, 5000, 53);
         fill_udp(&mut expect);
@@ -370,7 +428,13 @@ mod tests {
             .nf_conntrack_in(&PktInfo::parse(&back).unwrap(), &back, t)
             .unwrap();
         assert_eq!(r2.dir, Dir::Reply);
-        nf_nat_packet(&mut back, ct.get(r2).unwrap(), r2.dir, ManipType::Dst);
+        nf_nat_packet(
+            &mut back,
+            ct.get(r2).unwrap(),
+            r2.dir,
+            ManipType::Dst,
+            false,
+        );
         assert_eq!(back, udp(S, L, 53, 5000));
         // A second host using the same source port gets another port.
         let other = udp(Ipv4Addr::new(192, 0, 2, 3), S, 5000, 53);
@@ -398,7 +462,7 @@ mod tests {
             ports: Some((7000, 7000)),
         };
         assert!(nf_nat_setup_info(&mut ct, r, Some(range), ManipType::Src));
-        nf_nat_packet(&mut out, ct.get(r).unwrap(), r.dir, ManipType::Src);
+        nf_nat_packet(&mut out, ct.get(r).unwrap(), r.dir, ManipType::Src, false);
         ct.confirm(r);
         assert_eq!(out, udp(R, S, 7000, 53));
         // S answers port unreachable, quoting what it got.
