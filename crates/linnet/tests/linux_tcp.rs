@@ -222,6 +222,10 @@ fn linnet_client_echoed_by_a_linux_socat_server() {
                 "timeout",
                 "30",
                 "socat",
+                // Blocks of PIPE_BUF: socat's own pipe then never blocks it (with larger
+                // blocks a full pipe deadlocks socat against itself).
+                "-b",
+                "4096",
                 "TCP-LISTEN:5003,bind=192.0.2.1,reuseaddr",
                 "PIPE",
             ])
