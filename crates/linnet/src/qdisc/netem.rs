@@ -363,6 +363,8 @@ pub struct Netem {
     pub reordered: u64,
     /// Packets with a bit flipped.
     pub corrupted: u64,
+    /// Lost packets waiting for [`Qdisc::take_dropped`].
+    dropped: Vec<PacketBuf>,
 }
 
 impl Netem {
@@ -385,6 +387,7 @@ impl Netem {
             duplicated: 0,
             reordered: 0,
             corrupted: 0,
+            dropped: Vec::new(),
         };
         n.apply(p);
         Ok(n)
@@ -532,9 +535,14 @@ impl Qdisc for Netem {
             count -= 1;
         }
         if count == 0 {
+            // Lost on the "wire": the sender is told it went, as Linux's netem answers
+            // `NET_XMIT_SUCCESS | __NET_XMIT_BYPASS`; the stack recycles it.
             self.lost += 1;
             self.stats.drops += 1;
-            return Err(buf);
+            if self.dropped.len() < super::MAX_DROPPED_KEPT {
+                self.dropped.push(buf);
+            }
+            return Ok(());
         }
         if Netem::chance(&mut self.rng, &mut self.corrupt_cor, self.p.corrupt.0) && !buf.is_empty()
         {
@@ -600,7 +608,9 @@ impl Qdisc for Netem {
     fn reset(&mut self) -> Vec<PacketBuf> {
         self.stats.qlen = 0;
         self.stats.backlog_bytes = 0;
-        self.queue.drain(..).map(|(_, b)| b).collect()
+        let mut out: Vec<PacketBuf> = self.dropped.drain(..).collect();
+        out.extend(self.queue.drain(..).map(|(_, b)| b));
+        out
     }
 
     fn stats(&self) -> QdiscStats {
@@ -672,6 +682,10 @@ impl Qdisc for Netem {
             s += &format!(" seed {seed}");
         }
         s
+    }
+
+    fn take_dropped(&mut self) -> Option<PacketBuf> {
+        self.dropped.pop()
     }
 
     fn dump_stats(&self) -> String {
@@ -753,12 +767,11 @@ mod tests {
     fn random_loss_duplicate_corrupt_rates() {
         let mut q = netem("loss 20% duplicate 10% corrupt 5% limit 100000");
         let now = Instant::ZERO;
-        let mut accepted = 0;
         for _ in 0..10_000 {
-            if q.enqueue(pkt(0), now).is_ok() {
-                accepted += 1;
-            }
+            q.enqueue(pkt(0), now).unwrap();
+            while q.take_dropped().is_some() {}
         }
+        let accepted = 10_000 - q.lost;
         // Loss only counts when no duplicate makes up for it: 20% × 90%.
         assert!((1600..2000).contains(&q.lost), "lost {}", q.lost);
         assert!((700..1100).contains(&q.duplicated), "dup {}", q.duplicated);
@@ -778,7 +791,10 @@ mod tests {
         let mut lost_run = 0;
         let mut runs = Vec::new();
         for _ in 0..50_000 {
-            if q.enqueue(pkt(0), now).is_err() {
+            let before = q.lost;
+            q.enqueue(pkt(0), now).unwrap();
+            while q.take_dropped().is_some() {}
+            if q.lost > before {
                 lost_run += 1;
             } else if lost_run > 0 {
                 runs.push(lost_run);
