@@ -575,6 +575,51 @@ pub fn write_vnet(fd: std::os::fd::RawFd, meta: &Meta, frame: &[u8]) -> io::Resu
     Ok(n as usize)
 }
 
+/// Send `frame` with the virtio-net header for `meta` on a TAP or packet socket `fd` (device
+/// `name`), counting it in `stats`. A full queue (`EAGAIN`, `ENOBUFS`) drops the frame, as a
+/// full device queue does; `EINTR` is retried a few times. Linux: `dev_hard_start_xmit` from
+/// the driver's side.
+pub(crate) fn transmit_vnet(
+    fd: std::os::fd::RawFd,
+    name: &str,
+    stats: &mut super::DeviceStats,
+    meta: &Meta,
+    frame: &[u8],
+) -> io::Result<()> {
+    const EINTR_RETRIES: usize = 16;
+    let mut interrupts = 0;
+    loop {
+        match write_vnet(fd, meta, frame) {
+            Ok(n) if n == VNET_HDR_LEN + frame.len() => {
+                stats.count_tx(frame.len());
+                return Ok(());
+            }
+            Ok(n) => {
+                stats.tx_errors += 1;
+                return Err(io::Error::new(
+                    io::ErrorKind::WriteZero,
+                    format!("short write on {name}: {n} of {} bytes", frame.len()),
+                ));
+            }
+            Err(e) => match e.kind() {
+                io::ErrorKind::WouldBlock => {
+                    stats.tx_dropped += 1;
+                    return Ok(());
+                }
+                _ if e.raw_os_error() == Some(libc::ENOBUFS) => {
+                    stats.tx_dropped += 1;
+                    return Ok(());
+                }
+                io::ErrorKind::Interrupted if interrupts < EINTR_RETRIES => interrupts += 1,
+                _ => {
+                    stats.tx_errors += 1;
+                    return Err(e);
+                }
+            },
+        }
+    }
+}
+
 /// What [`Stack::validate_xmit_skb`] decided.
 pub(crate) enum XmitCheck {
     /// Queue this buffer.

@@ -203,35 +203,15 @@ impl TapDevice {
         Ok(got)
     }
 
-    /// Write `frame` with the virtio-net header for `meta`.
+    /// Send `frame` with the virtio-net header for `meta`.
     fn transmit_vnet(&mut self, meta: &crate::buf::Meta, frame: &[u8]) -> io::Result<()> {
-        let mut interrupts = 0;
-        loop {
-            match offload::write_vnet(self.fd.as_raw_fd(), meta, frame) {
-                Ok(n) if n == VNET_HDR_LEN + frame.len() => {
-                    self.stats.count_tx(frame.len());
-                    return Ok(());
-                }
-                Ok(n) => {
-                    self.stats.tx_errors += 1;
-                    return Err(io::Error::new(
-                        io::ErrorKind::WriteZero,
-                        format!("short write to {}: {n} of {} bytes", self.name, frame.len()),
-                    ));
-                }
-                Err(e) => match e.kind() {
-                    io::ErrorKind::WouldBlock => {
-                        self.stats.tx_dropped += 1;
-                        return Ok(());
-                    }
-                    io::ErrorKind::Interrupted if interrupts < EINTR_RETRIES => interrupts += 1,
-                    _ => {
-                        self.stats.tx_errors += 1;
-                        return Err(e);
-                    }
-                },
-            }
-        }
+        offload::transmit_vnet(
+            self.fd.as_raw_fd(),
+            &self.name,
+            &mut self.stats,
+            meta,
+            frame,
+        )
     }
 
     /// The interface name the kernel assigned.
