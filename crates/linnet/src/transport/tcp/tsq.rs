@@ -226,7 +226,8 @@ impl Stack {
         match buf {
             Some(b) => self.tcp_wfree(b, now),
             None => {
-                if self.iface(ifindex).is_some_and(|i| i.qdisc.is_empty()) {
+                // Nothing charged (the common case): no need to ask the qdisc.
+                if self.tsq.live > 0 && self.iface(ifindex).is_some_and(|i| i.qdisc.is_empty()) {
                     self.tsq_flush(ifindex, now);
                 }
             }
