@@ -95,9 +95,11 @@ pub struct PacketBuf {
     storage: Box<[u8]>,
     head: usize,
     tail: usize,
-    mac_header: Option<usize>,
-    network_header: Option<usize>,
-    transport_header: Option<usize>,
+    // Header offsets as u32 (buffers are far below 4 GiB): keeps `PacketBuf` under 128
+    // bytes, so moving one through queues and `Result`s stays cheap.
+    mac_header: Option<u32>,
+    network_header: Option<u32>,
+    transport_header: Option<u32>,
     /// Metadata carried with the packet.
     pub meta: Meta,
 }
@@ -270,24 +272,25 @@ impl PacketBuf {
 
     /// Record that the link header starts at the current data start. Linux: `skb_reset_mac_header`.
     pub fn reset_mac_header(&mut self) {
-        self.mac_header = Some(self.head);
+        self.mac_header = u32::try_from(self.head).ok();
     }
 
     /// Record that the network header starts at the current data start.
     /// Linux: `skb_reset_network_header`.
     pub fn reset_network_header(&mut self) {
-        self.network_header = Some(self.head);
+        self.network_header = u32::try_from(self.head).ok();
     }
 
     /// Record that the transport header starts at the current data start.
     /// Linux: `skb_reset_transport_header`.
     pub fn reset_transport_header(&mut self) {
-        self.transport_header = Some(self.head);
+        self.transport_header = u32::try_from(self.head).ok();
     }
 
     /// Bytes from the link header (if recorded) to the end of the data. Linux: `skb_mac_header`.
     pub fn mac_header(&self) -> Option<&[u8]> {
         self.mac_header
+            .map(|o| o as usize)
             .filter(|&o| o <= self.tail)
             .map(|o| &self.storage[o..self.tail])
     }
@@ -296,6 +299,7 @@ impl PacketBuf {
     /// Linux: `skb_network_header`.
     pub fn network_header(&self) -> Option<&[u8]> {
         self.network_header
+            .map(|o| o as usize)
             .filter(|&o| o <= self.tail)
             .map(|o| &self.storage[o..self.tail])
     }
@@ -304,6 +308,7 @@ impl PacketBuf {
     /// Linux: `skb_transport_header`.
     pub fn transport_header(&self) -> Option<&[u8]> {
         self.transport_header
+            .map(|o| o as usize)
             .filter(|&o| o <= self.tail)
             .map(|o| &self.storage[o..self.tail])
     }
@@ -311,7 +316,7 @@ impl PacketBuf {
     /// Move the data start back to the network header (undoing pulls past it), returning false if
     /// none was recorded. Used when a received packet is turned around (e.g. an ICMP error quoting it).
     pub fn push_to_network_header(&mut self) -> bool {
-        match self.network_header {
+        match self.network_header.map(|o| o as usize) {
             Some(o) if o <= self.tail => {
                 self.head = o;
                 true
