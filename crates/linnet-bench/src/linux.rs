@@ -2,7 +2,8 @@
 //!
 //! - Linnet on a TAP device: the Linnet host (`linnet::runtime`, its own thread) runs a TCP
 //!   sink on 192.0.2.2; the Linux end of the TAP is in a namespace at 192.0.2.1, where a
-//!   `std::net` client writes for the measured time.
+//!   `std::net` client writes for the measured time. Measured with offloads (virtio-net
+//!   headers, TSO, checksum offload) and without.
 //! - The ceiling: the same client and a `std::net` sink, Linux to Linux over a veth pair
 //!   between two namespaces (198.51.100.1 ↔ 198.51.100.2).
 //!
@@ -87,11 +88,19 @@ fn ip_ok(args: &[&str]) -> Result<(), String> {
     Ok(())
 }
 
-/// Linux client → Linnet on a TAP device: Gbit/s received by Linnet.
-pub fn tap_linnet(dur: Duration) -> Result<f64, String> {
+/// Linux client → Linnet on a TAP device: Gbit/s received by Linnet. With `offload`, the TAP
+/// carries virtio-net headers with TSO and checksum offload ([`TapDevice::open_offload`], as
+/// linnetd opens it by default), so Linux writes 64 KiB super-frames with partial checksums;
+/// without, every frame is at most one MTU and fully checksummed.
+pub fn tap_linnet(dur: Duration, offload: bool) -> Result<f64, String> {
     let ns = NetNs::new("lbench-tap").map_err(|e| e.to_string())?;
     let name = format!("lbt{}", std::process::id() % 100_000);
-    let tap = TapDevice::open(&name).map_err(|e| format!("tap: {e}"))?;
+    let tap = if offload {
+        TapDevice::open_offload(&name)
+    } else {
+        TapDevice::open(&name)
+    }
+    .map_err(|e| format!("tap: {e}"))?;
     let name = tap.name().to_string();
     ip_ok(&["link", "set", &name, "netns", ns.name()])?;
     ns.exec_ok(&["ip", "addr", "add", "192.0.2.1/24", "dev", &name])

@@ -69,6 +69,12 @@ fn quick_mode_measures_every_in_memory_row_and_saves_json() {
     let tap = row("tcp linnet tap vs linux veth");
     assert!(tap["linnet"].is_null());
     assert!(tap["note"].as_str().unwrap().contains("skipped"), "{tap}");
+    let plain = row("tcp linnet tap no offload vs linux veth");
+    assert!(plain["linnet"].is_null());
+    assert!(
+        plain["note"].as_str().unwrap().contains("skipped"),
+        "{plain}"
+    );
     assert!(
         stdout.contains("target linnet >= 2x smoltcp bulk"),
         "{stdout}"

@@ -634,6 +634,8 @@ impl Stack {
     pub fn set_dev_features(&mut self, ifindex: u32, features: NetdevFeatures) {
         if let Some(i) = self.iface_mut(ifindex) {
             i.features = features;
+            // Sockets cache their route's features by route generation (`route_caps`).
+            self.rt_cache_flush();
         }
     }
 

@@ -327,10 +327,14 @@ impl Stack {
     /// (with `tcp_nagle_test`, `tcp_snd_wnd_test`, `tcp_cwnd_test`) and
     /// `tcp_xmit_retransmit_queue`.
     pub(crate) fn tcp_write_xmit(&mut self, id: SockId, now: Instant) {
+        let genid = self.rt_genid();
         if let Ok(sk) = self.sockets.tcp(id) {
-            let caps = self.sk_route_caps(*sk.remote.ip(), *sk.local.ip());
-            if let Ok(sk) = self.sockets.tcp_mut(id) {
-                sk.route_caps = caps;
+            if sk.route_caps_genid != genid {
+                let caps = self.sk_route_caps(*sk.remote.ip(), *sk.local.ip());
+                if let Ok(sk) = self.sockets.tcp_mut(id) {
+                    sk.route_caps = caps;
+                    sk.route_caps_genid = genid;
+                }
             }
         }
         // Bounded: each round sends one segment or stops.

@@ -343,6 +343,10 @@ pub struct TcpSock {
     /// `sk->sk_route_caps`): TSO lets output build super-segments, checksum offload leaves
     /// checksums partial.
     pub route_caps: crate::device::offload::NetdevFeatures,
+    /// The route generation `route_caps` was computed at (`u64::MAX`: never); a change of
+    /// routes, rules, addresses, link state or device features moves the generation on.
+    /// Linux: the `dst` cached on the socket, checked by `__sk_dst_check`.
+    pub route_caps_genid: u64,
 
     // --- user settings ---
     /// `TCP_NODELAY`: disable Nagle.
@@ -449,6 +453,7 @@ impl TcpSock {
             rcv_unacked_segs: 0,
             quickack: 16,
             route_caps: Default::default(),
+            route_caps_genid: u64::MAX,
             nodelay: false,
             keepalive: false,
             linger: None,

@@ -11,7 +11,6 @@ use crate::buf::PacketBuf;
 use crate::socket::SockId;
 use crate::stack::Stack;
 use crate::time::Instant;
-use std::collections::HashMap;
 
 /// Most bytes a socket may have queued below it. Linux: `tcp_limit_output_bytes` (1 MiB).
 pub const TCP_LIMIT_OUTPUT_BYTES: usize = 1 << 20;
@@ -26,10 +25,18 @@ struct TsqEntry {
 }
 
 /// Bytes each socket has in device queues now; only sockets with something queued (or
-/// deferred) have an entry, so the table is bounded by what the qdiscs hold.
+/// deferred) have an entry. Entries sit in a vector indexed by the socket's slot in the
+/// socket table (so it is no larger than that table), each tagged with the full [`SockId`]
+/// so a reused slot never sees its previous owner's charges: a charge or uncharge is an
+/// index and a compare, not a hash per packet (Linux keeps the count in the socket itself,
+/// `sk->sk_wmem_alloc`).
 #[derive(Debug, Default)]
 pub struct TsqTable {
-    map: HashMap<SockId, TsqEntry>,
+    slots: Vec<Option<(SockId, TsqEntry)>>,
+    /// Entries in use (so a flush of an idle table costs nothing).
+    live: usize,
+    /// Socket ids to resume after a flush, kept to reuse its allocation.
+    resume: Vec<SockId>,
     /// Times a socket deferred sending because its queue was full (Linux: `TCPTSQThrottled`
     /// is not a counter there; this one is for tests and `ss`).
     pub throttled: u64,
@@ -38,7 +45,56 @@ pub struct TsqTable {
 impl TsqTable {
     /// Bytes socket `id` has queued below it.
     pub fn queued(&self, id: SockId) -> usize {
-        self.map.get(&id).map_or(0, |e| e.bytes)
+        self.get(id).map_or(0, |e| e.bytes)
+    }
+
+    fn get(&self, id: SockId) -> Option<&TsqEntry> {
+        match self.slots.get(id.idx as usize) {
+            Some(Some((k, e))) if *k == id => Some(e),
+            _ => None,
+        }
+    }
+
+    fn get_mut(&mut self, id: SockId) -> Option<&mut TsqEntry> {
+        match self.slots.get_mut(id.idx as usize) {
+            Some(Some((k, e))) if *k == id => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The entry of `id`, created empty on `ifindex` if it has none (replacing a stale
+    /// entry of the slot's previous owner, whose packets then uncharge nothing).
+    fn entry(&mut self, id: SockId, ifindex: u32) -> &mut TsqEntry {
+        let i = id.idx as usize;
+        if i >= self.slots.len() {
+            self.slots.resize(i + 1, None);
+        }
+        let slot = &mut self.slots[i];
+        if !matches!(slot, Some((k, _)) if *k == id) {
+            if slot.is_none() {
+                self.live += 1;
+            }
+            *slot = None;
+        }
+        &mut slot
+            .get_or_insert((
+                id,
+                TsqEntry {
+                    ifindex,
+                    bytes: 0,
+                    deferred: false,
+                },
+            ))
+            .1
+    }
+
+    fn remove(&mut self, id: SockId) {
+        if let Some(slot) = self.slots.get_mut(id.idx as usize) {
+            if matches!(slot, Some((k, _)) if *k == id) {
+                *slot = None;
+                self.live -= 1;
+            }
+        }
     }
 }
 
@@ -66,16 +122,16 @@ impl Stack {
     /// Whether socket `id` must wait for its queued packets to leave before sending more
     /// (and, if so, mark it to be resumed). Linux: `tcp_small_queue_check`.
     pub(crate) fn tcp_small_queue_check(&mut self, id: SockId) -> bool {
-        let Some(bytes) = self.tsq.map.get(&id).map(|e| e.bytes) else {
+        let Some(bytes) = self.tsq.get(id).map(|e| e.bytes) else {
             return false;
         };
         if bytes <= self.tsq_limit(id) {
-            if let Some(e) = self.tsq.map.get_mut(&id) {
+            if let Some(e) = self.tsq.get_mut(id) {
                 e.deferred = false;
             }
             return false;
         }
-        if let Some(e) = self.tsq.map.get_mut(&id) {
+        if let Some(e) = self.tsq.get_mut(id) {
             e.deferred = true;
         }
         self.tsq.throttled += 1;
@@ -85,11 +141,7 @@ impl Stack {
     /// A packet of a socket entered a device queue. Linux: `skb_set_owner_w`.
     pub(crate) fn tsq_charge(&mut self, buf_sk: Option<SockId>, ifindex: u32, len: usize) {
         if let Some(id) = buf_sk {
-            let e = self.tsq.map.entry(id).or_insert(TsqEntry {
-                ifindex,
-                bytes: 0,
-                deferred: false,
-            });
+            let e = self.tsq.entry(id, ifindex);
             e.ifindex = ifindex;
             e.bytes += len + SEGMENT_TRUESIZE_EXTRA;
         }
@@ -101,13 +153,13 @@ impl Stack {
         let Some(id) = buf.meta.sk else {
             return;
         };
-        let resume = self.tsq.map.get(&id).is_some_and(|e| e.deferred);
+        let resume = self.tsq.get(id).is_some_and(|e| e.deferred);
         self.tsq_uncharge(buf);
         if resume {
-            if let Some(e) = self.tsq.map.get_mut(&id) {
+            if let Some(e) = self.tsq.get_mut(id) {
                 e.deferred = false;
                 if e.bytes == 0 {
-                    self.tsq.map.remove(&id);
+                    self.tsq.remove(id);
                 }
             }
             self.tcp_write_xmit(id, now);
@@ -120,34 +172,40 @@ impl Stack {
         let Some(id) = buf.meta.sk else {
             return;
         };
-        let Some(e) = self.tsq.map.get_mut(&id) else {
+        let Some(e) = self.tsq.get_mut(id) else {
             return;
         };
         e.bytes = e.bytes.saturating_sub(buf.len() + SEGMENT_TRUESIZE_EXTRA);
         if e.bytes == 0 && !e.deferred {
-            self.tsq.map.remove(&id);
+            self.tsq.remove(id);
         }
     }
 
     /// A device queue is empty: whatever its sockets had charged is gone (packets dropped
     /// inside a qdisc, a reset); resume those that were waiting.
     pub(crate) fn tsq_flush(&mut self, ifindex: u32, now: Instant) {
-        if self.tsq.map.is_empty() {
+        if self.tsq.live == 0 {
             return;
         }
-        let mut resume = Vec::new();
-        self.tsq.map.retain(|id, e| {
-            if e.ifindex != ifindex {
-                return true;
+        let mut resume = std::mem::take(&mut self.tsq.resume);
+        resume.clear();
+        let mut freed = 0;
+        for slot in self.tsq.slots.iter_mut() {
+            if let Some((id, e)) = slot {
+                if e.ifindex == ifindex {
+                    if e.deferred {
+                        resume.push(*id);
+                    }
+                    *slot = None;
+                    freed += 1;
+                }
             }
-            if e.deferred {
-                resume.push(*id);
-            }
-            false
-        });
-        for id in resume {
+        }
+        self.tsq.live -= freed;
+        for &id in &resume {
             self.tcp_write_xmit(id, now);
         }
+        self.tsq.resume = resume;
     }
 
     /// After a dequeue from `ifindex`'s qdisc: recycle what the qdisc dropped inside (CoDel),
@@ -168,10 +226,38 @@ impl Stack {
         match buf {
             Some(b) => self.tcp_wfree(b, now),
             None => {
-                if self.iface(ifindex).is_some_and(|i| i.qdisc.is_empty()) {
+                // Nothing charged (the common case): no need to ask the qdisc.
+                if self.tsq.live > 0 && self.iface(ifindex).is_some_and(|i| i.qdisc.is_empty()) {
                     self.tsq_flush(ifindex, now);
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_are_keyed_by_the_whole_socket_id() {
+        let mut t = TsqTable::default();
+        let old = SockId { idx: 3, gen: 0 };
+        let new = SockId { idx: 3, gen: 1 };
+        t.entry(old, 2).bytes += 100;
+        assert_eq!((t.queued(old), t.queued(new), t.live), (100, 0, 1));
+        // The slot's next owner starts empty; the previous owner's charges are gone.
+        t.entry(new, 2).bytes += 7;
+        assert_eq!((t.queued(old), t.queued(new), t.live), (0, 7, 1));
+        t.remove(old);
+        assert_eq!(
+            (t.queued(new), t.live),
+            (7, 1),
+            "a stale id removes nothing"
+        );
+        t.entry(SockId { idx: 0, gen: 0 }, 2).bytes += 1;
+        assert_eq!(t.live, 2);
+        t.remove(new);
+        assert_eq!((t.queued(new), t.live), (0, 1));
     }
 }
