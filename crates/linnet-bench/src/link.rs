@@ -1,10 +1,12 @@
 //! The in-memory link both stacks run on: a pair of frame queues.
 //!
-//! One [`FrameLink`] holds two directions, each a `VecDeque<Vec<u8>>` of whole Ethernet
-//! frames, and a free list of frame vectors so that the link itself allocates nothing per
-//! frame in steady state. Linnet's driver loop ([`crate::linnet_pair`]) and smoltcp's
-//! `phy::Device` ([`crate::smol_pair`]) both move frames through this same type, with the same
-//! MTU and the same queue limit, so the only difference measured is the stacks.
+//! One [`FrameLink`] holds two directions, each a queue of whole Ethernet frames, with the
+//! same MTU and the same queue limit for both stacks. Each stack's device moves frames in its
+//! own zero-copy way, as a real NIC driver would: smoltcp's `phy::Device`
+//! ([`crate::smol_pair`]) fills and reads `Vec<u8>` frames in place (the link keeps a free
+//! list of them), and Linnet's driver loop ([`crate::linnet_pair`]) hands its packet buffers
+//! over as they are (the two stacks' buffer pools are kept level, like a shared page pool).
+//! Neither copies a frame on the link, so the only difference measured is the stacks.
 //!
 //! Design choice (documented in the README): both ends are polled from ONE thread, in turn.
 //! The machine this runs on has two cores shared with other work, and a single thread gives a
@@ -22,12 +24,30 @@ pub const ETH_HLEN: usize = 14;
 /// Frames queued per direction beyond which new frames are dropped (a NIC ring's size).
 pub const QUEUE_LIMIT: usize = 4096;
 
-/// Two frame queues and a free list of frame storage.
+/// Something the link carries: a whole Ethernet frame.
+pub trait Frame {
+    /// Bytes of the frame.
+    fn frame_len(&self) -> usize;
+}
+
+impl Frame for Vec<u8> {
+    fn frame_len(&self) -> usize {
+        self.len()
+    }
+}
+
+impl Frame for linnet::buf::PacketBuf {
+    fn frame_len(&self) -> usize {
+        self.len()
+    }
+}
+
+/// Two frame queues (and, for `Vec<u8>` frames, a free list of frame storage).
 #[derive(Debug)]
-pub struct FrameLink {
+pub struct FrameLink<F = Vec<u8>> {
     /// `queues[d]` holds frames travelling towards side `d`.
-    queues: [VecDeque<Vec<u8>>; 2],
-    spare: Vec<Vec<u8>>,
+    queues: [VecDeque<F>; 2],
+    spare: Vec<F>,
     mtu: usize,
     /// Frames carried, per direction (index: the receiving side).
     pub frames: [u64; 2],
@@ -38,11 +58,11 @@ pub struct FrameLink {
 }
 
 /// A shared handle on a link.
-pub type LinkRef = Rc<RefCell<FrameLink>>;
+pub type LinkRef<F = Vec<u8>> = Rc<RefCell<FrameLink<F>>>;
 
-impl FrameLink {
+impl<F: Frame> FrameLink<F> {
     /// A link with this MTU (IP bytes; frames may be `mtu + 14` long).
-    pub fn new(mtu: usize) -> LinkRef {
+    pub fn new(mtu: usize) -> LinkRef<F> {
         Rc::new(RefCell::new(FrameLink {
             queues: [
                 VecDeque::with_capacity(QUEUE_LIMIT),
@@ -61,8 +81,35 @@ impl FrameLink {
         self.mtu
     }
 
+    /// Queue a frame from side `from` towards the other side. A frame that is too long, or
+    /// meets a full queue, is dropped (counted) and handed back for its storage to be reused.
+    pub fn push(&mut self, from: usize, frame: F) -> Result<(), F> {
+        let to = 1 - from;
+        let len = frame.frame_len();
+        if len > self.mtu + ETH_HLEN || self.queues[to].len() >= QUEUE_LIMIT {
+            self.drops += 1;
+            return Err(frame);
+        }
+        self.frames[to] += 1;
+        self.bytes[to] += len as u64;
+        self.queues[to].push_back(frame);
+        Ok(())
+    }
+
+    /// The next frame waiting for side `side`.
+    pub fn pop(&mut self, side: usize) -> Option<F> {
+        self.queues[side].pop_front()
+    }
+
+    /// Total frames carried in both directions.
+    pub fn total_frames(&self) -> u64 {
+        self.frames[0] + self.frames[1]
+    }
+}
+
+impl FrameLink<Vec<u8>> {
     /// Storage for a frame of `len` bytes (recycled when possible), for the sender to fill
-    /// before [`FrameLink::push`].
+    /// before [`FrameLink::push_vec`].
     pub fn frame(&mut self, len: usize) -> Vec<u8> {
         let mut v = self.spare.pop().unwrap_or_default();
         v.clear();
@@ -70,31 +117,11 @@ impl FrameLink {
         v
     }
 
-    /// Queue a frame from side `from` towards the other side; drops it (and recycles the
-    /// storage) when too long or when the queue is full.
-    pub fn push(&mut self, from: usize, frame: Vec<u8>) {
-        let to = 1 - from;
-        if frame.len() > self.mtu + ETH_HLEN || self.queues[to].len() >= QUEUE_LIMIT {
-            self.drops += 1;
-            self.recycle(frame);
-            return;
+    /// Queue a `Vec` frame, recycling its storage if it is dropped.
+    pub fn push_vec(&mut self, from: usize, frame: Vec<u8>) {
+        if let Err(v) = self.push(from, frame) {
+            self.recycle(v);
         }
-        self.frames[to] += 1;
-        self.bytes[to] += frame.len() as u64;
-        self.queues[to].push_back(frame);
-    }
-
-    /// Copy `data` into a frame and queue it from side `from`.
-    pub fn push_copy(&mut self, from: usize, data: &[u8]) {
-        let mut v = self.spare.pop().unwrap_or_default();
-        v.clear();
-        v.extend_from_slice(data);
-        self.push(from, v);
-    }
-
-    /// The next frame waiting for side `side`.
-    pub fn pop(&mut self, side: usize) -> Option<Vec<u8>> {
-        self.queues[side].pop_front()
     }
 
     /// Give frame storage back.
@@ -102,11 +129,6 @@ impl FrameLink {
         if self.spare.len() < 2 * QUEUE_LIMIT {
             self.spare.push(frame);
         }
-    }
-
-    /// Total frames carried in both directions.
-    pub fn total_frames(&self) -> u64 {
-        self.frames[0] + self.frames[1]
     }
 }
 
@@ -116,9 +138,11 @@ mod tests {
 
     #[test]
     fn frames_cross_and_storage_is_recycled() {
-        let l = FrameLink::new(100);
+        let l: LinkRef = FrameLink::new(100);
         let mut l = l.borrow_mut();
-        l.push_copy(0, b"hello");
+        let mut f = l.frame(5);
+        f.copy_from_slice(b"hello");
+        l.push_vec(0, f);
         assert!(l.pop(0).is_none());
         let f = l.pop(1).unwrap();
         assert_eq!(f, b"hello");
@@ -127,7 +151,7 @@ mod tests {
         let g = l.frame(3);
         assert_eq!(g.as_ptr(), p, "storage reused");
         assert_eq!(g, [0, 0, 0]);
-        l.push(1, vec![0u8; 115]);
+        l.push_vec(1, vec![0u8; 115]);
         assert_eq!(l.drops, 1, "longer than mtu + 14 is dropped");
         assert_eq!(l.total_frames(), 1);
     }

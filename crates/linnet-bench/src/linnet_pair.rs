@@ -1,12 +1,14 @@
 //! Two Linnet stacks on the shared in-memory link, and the three TCP workloads on them.
 //!
 //! The driver loop is what `linnet::runtime` does for a real device, per stack and per
-//! iteration: read every frame waiting on the link into a pool buffer and hand it to
-//! `Stack::receive`, run `Stack::poll`, then drain `Stack::take_tx` onto the link.
+//! iteration: hand every frame waiting on the link to `Stack::receive`, run `Stack::poll`, then
+//! drain `Stack::take_tx` onto the link. Frames cross as the packet buffers themselves (no
+//! copy), the way a NIC DMAs into buffers its driver gave it; the two stacks' pools are then
+//! levelled so the sender's never runs dry (a shared page pool).
 
 use crate::link::{FrameLink, LinkRef};
 use crate::workload::{BulkResult, Clock, CountResult};
-use linnet::buf::{BufPool, MAX_HEADER};
+use linnet::buf::{BufPool, Meta, PacketBuf, MAX_HEADER};
 use linnet::errno::Errno;
 use linnet::socket::{MsgFlags, SockId, SockOpt, SockType};
 use linnet::transport::tcp::TcpState;
@@ -21,8 +23,6 @@ pub const A: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 pub const B: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
 /// The server's port.
 pub const PORT: u16 = 5001;
-/// Headroom left in front of received frames, as the drivers do.
-const RX_HEADROOM: usize = 64;
 /// Idle buffers each stack's pool keeps.
 const POOL_IDLE: usize = 1024;
 
@@ -32,7 +32,7 @@ pub struct LinnetPair {
     pub stacks: [Stack; 2],
     ifindex: [u32; 2],
     /// The link.
-    pub link: LinkRef,
+    pub link: LinkRef<PacketBuf>,
     clock: Clock,
     /// The time the last [`LinnetPair::step`] ran at: application calls between steps use
     /// it, so Linnet reads the clock once per step, as the smoltcp loop does.
@@ -103,21 +103,36 @@ impl LinnetPair {
             let stack = &mut self.stacks[side];
             let ifx = self.ifindex[side];
             loop {
-                let Some(frame) = self.link.borrow_mut().pop(side) else {
+                let Some(mut buf) = self.link.borrow_mut().pop(side) else {
                     break;
                 };
-                let mut buf = stack.pool_mut().get(RX_HEADROOM);
-                let n = frame.len().min(buf.tailroom());
-                buf.tailroom_mut()[..n].copy_from_slice(&frame[..n]);
-                buf.commit_put(n);
-                self.link.borrow_mut().recycle(frame);
+                // What a driver's receive descriptor starts from: nothing but the bytes.
+                buf.meta = Meta::default();
                 stack.receive(ifx, buf, now);
             }
             stack.poll(now);
             while let Some(buf) = stack.take_tx(ifx, now) {
-                self.link.borrow_mut().push_copy(side, buf.data());
-                stack.recycle(buf);
+                let rejected = self.link.borrow_mut().push(side, buf);
+                if let Err(buf) = rejected {
+                    stack.recycle(buf);
+                }
             }
+        }
+        self.level_pools();
+    }
+
+    /// Move idle buffers from the fuller pool to the emptier one, as a shared page pool
+    /// would: a bulk sender's buffers end up in the receiver's pool.
+    fn level_pools(&mut self) {
+        let [a, b] = &mut self.stacks;
+        let (from, to) = if a.pool_mut().idle() > b.pool_mut().idle() {
+            (a, b)
+        } else {
+            (b, a)
+        };
+        while from.pool_mut().idle() > to.pool_mut().idle() + 1 {
+            let buf = from.pool_mut().get(0);
+            to.pool_mut().put(buf);
         }
     }
 

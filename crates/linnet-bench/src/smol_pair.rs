@@ -54,7 +54,7 @@ impl phy::TxToken for SmolTx<'_> {
     {
         let mut frame = self.link.borrow_mut().frame(len);
         let r = f(&mut frame);
-        self.link.borrow_mut().push(self.side, frame);
+        self.link.borrow_mut().push_vec(self.side, frame);
         r
     }
 }
