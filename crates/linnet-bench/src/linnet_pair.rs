@@ -186,6 +186,9 @@ pub fn bulk(mtu: usize, warmup: Duration, dur: Duration) -> BulkResult {
                 }
             }
             p.step();
+            // Time never runs backwards for a stack: calls after a step use that step's time
+            // (an older one would stamp ACKs with timestamps that PAWS then rejects).
+            let now = p.now();
             loop {
                 match p.stacks[1].recv(s, &mut rbuf, MsgFlags::default(), now) {
                     Ok(0) => panic!("linnet: unexpected EOF"),
@@ -239,11 +242,13 @@ pub fn rr(dur: Duration) -> CountResult {
             outstanding = true;
         }
         p.step();
+        let now = p.now();
         if let Ok(n) = p.stacks[1].recv(s, &mut b, MsgFlags::default(), now) {
             assert_eq!(n, 1, "linnet: one request byte");
             p.stacks[1].send(s, &b[..1], now).expect("linnet reply");
         }
         p.step();
+        let now = p.now();
         if let Ok(n) = p.stacks[0].recv(c, &mut b, MsgFlags::default(), now) {
             assert_eq!(n, 1, "linnet: one reply byte");
             outstanding = false;

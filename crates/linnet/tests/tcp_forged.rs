@@ -378,3 +378,30 @@ fn syn_to_time_wait_with_a_higher_sequence_reopens_at_once() {
     assert_eq!(out[0].0.flags, TcpFlags::SYN | TcpFlags::ACK);
     assert_eq!(out[0].0.ack_number, Some(rig.peer_nxt + 100_001));
 }
+
+#[test]
+fn timestamps_never_run_backwards_even_if_the_callers_clock_does() {
+    let mut rig = Rig::new(true, |_| {});
+    rig.advance(Duration::from_secs(2));
+    let nodelay = linnet::socket::SockOpt::NoDelay(true);
+    rig.stack.setsockopt(rig.conn, nodelay, rig.now).unwrap();
+    rig.stack.send(rig.conn, b"later", rig.now).unwrap();
+    let first = rig.drain();
+    let tsval = |out: &[(TcpRepr, Vec<u8>)]| out[0].0.timestamp.expect("timestamps on").0;
+    let t1 = tsval(&first);
+    // A caller hands the stack an older time (another thread's stale reading).
+    rig.now = Instant::from_micros(rig.now.total_micros() - 500_000);
+    rig.stack.send(rig.conn, b"stale", rig.now).unwrap();
+    let second = rig.drain();
+    assert_eq!(second.len(), 1, "{second:?}");
+    assert!(
+        t1.wrapping_sub(tsval(&second)) as i32 <= 0,
+        "TSval went back from {t1} to {}",
+        tsval(&second)
+    );
+    // Time moving on again moves the timestamps on.
+    rig.now += Duration::from_secs(1);
+    rig.stack.send(rig.conn, b"again", rig.now).unwrap();
+    let third = rig.drain();
+    assert!(tsval(&third).wrapping_sub(t1) as i32 > 0);
+}

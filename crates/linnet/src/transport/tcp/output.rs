@@ -85,7 +85,13 @@ pub(crate) fn tcp_build(sk: &mut TcpSock, pool: &mut BufPool, seg: Seg, now: Ins
         repr.sack_permitted = sk.sack_ok;
     }
     if sk.ts_ok {
-        repr.timestamp = Some((tcp_time_stamp(now).wrapping_add(sk.ts_offset), sk.ts_recent));
+        let ts = tcp_time_stamp(now).wrapping_add(sk.ts_offset);
+        let ts = match sk.ts_last {
+            Some(last) if (ts.wrapping_sub(last) as i32) < 0 => last,
+            _ => ts,
+        };
+        sk.ts_last = Some(ts);
+        repr.timestamp = Some((ts, sk.ts_recent));
     }
     if sk.sack_ok && !syn && !sk.ofo.is_empty() {
         let max = if sk.ts_ok { 3 } else { 4 };

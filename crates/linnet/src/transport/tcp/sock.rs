@@ -274,6 +274,9 @@ pub struct TcpSock {
     pub ts_recent_stamp: Instant,
     /// Offset added to our timestamp clock for this connection.
     pub ts_offset: u32,
+    /// The last TSval sent: TSvals never go backwards, even if a caller's `now` does
+    /// (RFC 7323 section 5.4; a peer's PAWS would drop the segment).
+    pub ts_last: Option<u32>,
     /// Last ACK we sent (for `ts_recent` updates, RFC 7323 4.3).
     pub last_ack_sent: SeqNumber,
 
@@ -423,6 +426,7 @@ impl TcpSock {
             ts_recent: 0,
             ts_recent_stamp: Instant::ZERO,
             ts_offset: 0,
+            ts_last: None,
             last_ack_sent: SeqNumber(0),
             sndbuf: RingBuffer::new(sndbuf),
             rcvbuf: RingBuffer::new(rcvbuf),
