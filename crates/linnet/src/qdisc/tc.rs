@@ -18,7 +18,7 @@ use super::tbf::Tbf;
 use super::units::{fmt_handle, fmt_size, parse_handle, tc_err, TcError, ROOT_HANDLE};
 use super::{ClassInfo, Qdisc, QdiscEnv, QdiscStats, Slot};
 use crate::buf::PacketBuf;
-use crate::stack::{LinkKind, Stack};
+use crate::stack::{Interface, LinkKind, Stack};
 use crate::time::Instant;
 use serde::{Deserialize, Serialize};
 
@@ -413,11 +413,7 @@ impl Stack {
     /// What `tc qdisc show [dev D]` lists.
     pub fn tc_qdiscs(&self, ifindex: Option<u32>) -> Vec<QdiscInfo> {
         let mut out = Vec::new();
-        for i in self
-            .ifaces
-            .iter()
-            .filter(|i| ifindex.is_none_or(|x| x == i.ifindex))
-        {
+        for i in self.tc_ifaces(ifindex) {
             if i.kind == LinkKind::Loopback {
                 out.push(QdiscInfo {
                     dev: i.name.clone(),
@@ -430,14 +426,7 @@ impl Stack {
                 });
                 continue;
             }
-            // A temporary view of the root as a slot (the trait object is borrowed).
-            let root = SlotRef {
-                handle: i.qdisc_handle,
-                qdisc: &*i.qdisc,
-            };
-            let mut list = Vec::new();
-            root.walk(ROOT_HANDLE, &mut list);
-            for (parent, handle, q) in list {
+            for (parent, handle, q) in tc_tree(i) {
                 out.push(QdiscInfo {
                     dev: i.name.clone(),
                     kind: q.kind().into(),
@@ -455,21 +444,11 @@ impl Stack {
     /// What `tc class show dev D` lists.
     pub fn tc_classes(&self, ifindex: Option<u32>) -> Vec<TcClassInfo> {
         let mut out = Vec::new();
-        for i in self
-            .ifaces
-            .iter()
-            .filter(|i| ifindex.is_none_or(|x| x == i.ifindex))
-        {
+        for i in self.tc_ifaces(ifindex) {
             if i.kind == LinkKind::Loopback {
                 continue;
             }
-            let root = SlotRef {
-                handle: i.qdisc_handle,
-                qdisc: &*i.qdisc,
-            };
-            let mut list = Vec::new();
-            root.walk(ROOT_HANDLE, &mut list);
-            for (_, handle, q) in list {
+            for (_, handle, q) in tc_tree(i) {
                 for mut ci in q.classes() {
                     ci.classid = (handle & 0xffff_0000) | (ci.classid & 0xffff);
                     if ci.parent & 0xffff == 0 {
@@ -489,21 +468,11 @@ impl Stack {
     /// What `tc filter show dev D` lists.
     pub fn tc_filters(&self, ifindex: Option<u32>) -> Vec<FilterInfo> {
         let mut out = Vec::new();
-        for i in self
-            .ifaces
-            .iter()
-            .filter(|i| ifindex.is_none_or(|x| x == i.ifindex))
-        {
+        for i in self.tc_ifaces(ifindex) {
             if i.kind == LinkKind::Loopback {
                 continue;
             }
-            let root = SlotRef {
-                handle: i.qdisc_handle,
-                qdisc: &*i.qdisc,
-            };
-            let mut list = Vec::new();
-            root.walk(ROOT_HANDLE, &mut list);
-            for (_, handle, q) in list {
+            for (_, handle, q) in tc_tree(i) {
                 for f in q.filters() {
                     out.push(FilterInfo {
                         dev: i.name.clone(),
@@ -515,6 +484,27 @@ impl Stack {
         }
         out
     }
+}
+
+impl Stack {
+    /// The interfaces `ifindex` selects (all of them when `None`), for the `show` commands.
+    fn tc_ifaces(&self, ifindex: Option<u32>) -> impl Iterator<Item = &Interface> {
+        self.ifaces
+            .iter()
+            .filter(move |i| ifindex.is_none_or(|x| x == i.ifindex))
+    }
+}
+
+/// Every qdisc of an interface's tree, root first, as (parent, handle, qdisc).
+fn tc_tree(i: &Interface) -> Vec<(u32, u32, &dyn Qdisc)> {
+    // A temporary view of the root as a slot (the trait object is borrowed).
+    let root = SlotRef {
+        handle: i.qdisc_handle,
+        qdisc: &*i.qdisc,
+    };
+    let mut list = Vec::new();
+    root.walk(ROOT_HANDLE, &mut list);
+    list
 }
 
 /// A borrowed root, walked like a [`Slot`].
