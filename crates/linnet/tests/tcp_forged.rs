@@ -405,3 +405,44 @@ fn timestamps_never_run_backwards_even_if_the_callers_clock_does() {
     let third = rig.drain();
     assert!(tsval(&third).wrapping_sub(t1) as i32 > 0);
 }
+
+#[test]
+fn a_route_change_moves_an_established_connection_to_the_new_device() {
+    // The socket caches its route (sk_dst_cache); a change to the tables must move it.
+    let mut rig = Rig::new(false, |_| {});
+    let nodelay = linnet::socket::SockOpt::NoDelay(true);
+    rig.stack.setsockopt(rig.conn, nodelay, rig.now).unwrap();
+    rig.stack.send(rig.conn, b"one", rig.now).unwrap();
+    assert_eq!(rig.drain().len(), 1, "leaves by eth0");
+    rig.our_nxt += 3;
+    let mac2 = EthernetAddress::local_from_seed(3);
+    let eth1 = rig.stack.add_interface("eth1", mac2, 1500);
+    rig.stack
+        .add_addr(eth1, "198.51.100.2/24".parse().unwrap(), rig.now)
+        .unwrap();
+    rig.stack.set_link_up(eth1, true, rig.now).unwrap();
+    rig.stack
+        .add_neighbour(eth1, PEER, rig.peer_mac, rig.now)
+        .unwrap();
+    let _ = rig.drain();
+    while let Some(b) = rig.stack.take_tx(eth1, rig.now) {
+        rig.stack.recycle(b); // the gratuitous ARP
+    }
+    let host = "192.0.2.1/32".parse().unwrap();
+    let route = linnet::ip::fib::Route::unicast(host, None, eth1);
+    rig.stack.add_route(route).unwrap();
+    rig.stack.send(rig.conn, b"two", rig.now).unwrap();
+    assert!(rig.drain().is_empty(), "nothing leaves by eth0 any more");
+    let b = rig
+        .stack
+        .take_tx(eth1, rig.now)
+        .expect("the segment leaves by eth1");
+    let eth = EthernetFrame::new_checked(b.data()).unwrap();
+    assert_eq!(eth.src_addr(), mac2);
+    let ip = Ipv4Packet::new_checked(eth.payload()).unwrap();
+    assert_eq!(ip.dst_addr(), PEER);
+    assert_eq!(
+        TcpPacket::new_checked(ip.payload()).unwrap().payload(),
+        b"two"
+    );
+}

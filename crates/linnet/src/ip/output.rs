@@ -49,12 +49,25 @@ impl Stack {
     /// Linux: `ip_build_and_send_pkt` / `ip_queue_xmit` → `ip_local_out`.
     pub(crate) fn ip_send(
         &mut self,
-        mut buf: PacketBuf,
+        buf: PacketBuf,
         p: IpSendParams,
         now: Instant,
     ) -> Result<(), Errno> {
+        let rt = self.ip_route_output(p.dst, p.src);
+        self.ip_send_routed(buf, p, rt, now)
+    }
+
+    /// [`Stack::ip_send`] with the route already looked up (a connected socket's cached
+    /// one). Linux: `ip_queue_xmit` with `__sk_dst_check` finding `sk->sk_dst_cache` valid.
+    pub(crate) fn ip_send_routed(
+        &mut self,
+        mut buf: PacketBuf,
+        p: IpSendParams,
+        rt: Result<super::route::OutputRoute, Errno>,
+        now: Instant,
+    ) -> Result<(), Errno> {
         self.ip_stats.out_requests += 1;
-        let mut rt = match self.ip_route_output(p.dst, p.src) {
+        let mut rt = match rt {
             Ok(rt) => rt,
             Err(e) => {
                 self.ip_stats.out_no_routes += 1;

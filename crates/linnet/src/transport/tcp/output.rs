@@ -147,8 +147,20 @@ pub(crate) fn tcp_build(sk: &mut TcpSock, pool: &mut BufPool, seg: Seg, now: Ins
     buf
 }
 
+/// What IP is asked for a TCP segment: DF set (PMTU discovery), default TTL and TOS.
+fn tcp_ip_params(src: Ipv4Addr, dst: Ipv4Addr) -> IpSendParams {
+    IpSendParams {
+        src: Some(src),
+        dst,
+        protocol: IpProtocol::TCP,
+        ttl: None,
+        tos: 0,
+        dont_frag: true,
+    }
+}
+
 impl Stack {
-    /// Send a built segment of a socket down to IP.
+    /// Send a built segment without a socket (a reset) down to IP.
     fn tcp_ip_send(
         &mut self,
         buf: PacketBuf,
@@ -156,15 +168,7 @@ impl Stack {
         dst: Ipv4Addr,
         now: Instant,
     ) -> Result<(), Errno> {
-        let p = IpSendParams {
-            src: Some(src),
-            dst,
-            protocol: IpProtocol::TCP,
-            ttl: None,
-            tos: 0,
-            dont_frag: true,
-        };
-        self.ip_send(buf, p, now)
+        self.ip_send(buf, tcp_ip_params(src, dst), now)
     }
 
     /// Build and send one segment of socket `id`. Linux: `tcp_transmit_skb`.
@@ -184,7 +188,20 @@ impl Stack {
         if seg.flags.contains(TcpFlags::RST) {
             self.tcp.stats.out_rsts += 1;
         }
-        let res = self.tcp_ip_send(buf, src, dst, now);
+        // The socket's cached route while the routing generation holds (Linux: __sk_dst_check).
+        let cached = sk.dst_cache;
+        let genid = self.rt_genid();
+        let rt = match cached {
+            Some((g, rt)) if g == genid => Ok(rt),
+            _ => {
+                let rt = self.ip_route_output(dst, Some(src));
+                if let (Ok(r), Ok(sk)) = (rt, self.sockets.tcp_mut(id)) {
+                    sk.dst_cache = Some((genid, r));
+                }
+                rt
+            }
+        };
+        let res = self.ip_send_routed(buf, tcp_ip_params(src, dst), rt, now);
         // Its segments take consecutive IPv4 identifications (Linux: ip_select_ident_segs).
         self.ip_ident = self.ip_ident.wrapping_add(segs as u16 - 1);
         res

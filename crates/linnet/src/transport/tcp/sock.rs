@@ -350,6 +350,9 @@ pub struct TcpSock {
     /// routes, rules, addresses, link state or device features moves the generation on.
     /// Linux: the `dst` cached on the socket, checked by `__sk_dst_check`.
     pub route_caps_genid: u64,
+    /// The output route and the route generation it was found at: a connected socket routes
+    /// once, not per segment. Linux: `sk->sk_dst_cache`.
+    pub dst_cache: Option<(u64, crate::ip::route::OutputRoute)>,
 
     // --- user settings ---
     /// `TCP_NODELAY`: disable Nagle.
@@ -458,6 +461,7 @@ impl TcpSock {
             quickack: 16,
             route_caps: Default::default(),
             route_caps_genid: u64::MAX,
+            dst_cache: None,
             nodelay: false,
             keepalive: false,
             linger: None,
