@@ -60,6 +60,8 @@ pub const GSO_MAX_SEGS: usize = 1024;
 
 /// Ethernet header length. Linux: `ETH_HLEN`.
 const ETH_HLEN: usize = 14;
+/// Times a read or write interrupted by a signal is retried before giving up.
+const EINTR_RETRIES: usize = 16;
 
 /// Offset of the checksum in a TCP header.
 const TCP_CSUM_OFFSET: u16 = 16;
@@ -551,6 +553,72 @@ impl VnetReader {
     }
 }
 
+impl VnetReader {
+    /// NAPI poll in vnet-header mode: read frames with `read` (as [`VnetReader::read_frame`])
+    /// until `EAGAIN` or `max` attempts, keeping those `keep` accepts (asked right after each
+    /// read) that hold at least an Ethernet header; `name` and `stats` are the device's.
+    /// Returns how many frames went to `out`. Linux: a driver's `napi_poll` loop.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn recv_batch(
+        &mut self,
+        pool: &mut BufPool,
+        headroom: usize,
+        out: &mut Vec<PacketBuf>,
+        max: usize,
+        now: Instant,
+        name: &str,
+        stats: &mut super::DeviceStats,
+        mut read: impl FnMut(&mut [libc::iovec]) -> io::Result<usize>,
+        mut keep: impl FnMut() -> bool,
+    ) -> io::Result<usize> {
+            let mut got = 0;
+        let mut attempts = 0;
+        let mut interrupts = 0;
+        while attempts < max {
+            match self.read_frame(pool, headroom, &mut read) {
+                Err(e) => match e.kind() {
+                    io::ErrorKind::WouldBlock => break,
+                    io::ErrorKind::Interrupted if interrupts < EINTR_RETRIES => {
+                        interrupts += 1;
+                    }
+                    _ => {
+                        stats.rx_errors += 1;
+                        if got == 0 {
+                            return Err(e);
+                        }
+                        break;
+                    }
+                },
+                Ok(VnetRead::Bad(b, why)) => {
+                    attempts += 1;
+                    tracing::debug!(dev = %name, "dropped a received frame: {why}");
+                    stats.rx_errors += 1;
+                    if let Some(b) = b {
+                        pool.put(b);
+                    }
+                }
+                Ok(VnetRead::Frame(mut b)) => {
+                    attempts += 1;
+                    if !keep() {
+                        pool.put(b);
+                        continue;
+                    }
+                    if b.len() < ETH_HLEN {
+                        stats.rx_errors += 1;
+                        pool.put(b);
+                        continue;
+                    }
+                    b.meta.timestamp = now;
+                    stats.count_rx(b.len());
+                    out.push(b);
+                    got += 1;
+                }
+            }
+        }
+        Ok(got)
+    }
+}
+
 /// Write `frame` preceded by the virtio-net header for `meta` with one `writev` (which also
 /// sends on a bound packet socket). Returns the bytes written, header included.
 pub fn write_vnet(fd: std::os::fd::RawFd, meta: &Meta, frame: &[u8]) -> io::Result<usize> {
@@ -586,7 +654,6 @@ pub(crate) fn transmit_vnet(
     meta: &Meta,
     frame: &[u8],
 ) -> io::Result<()> {
-    const EINTR_RETRIES: usize = 16;
     let mut interrupts = 0;
     loop {
         match write_vnet(fd, meta, frame) {

@@ -16,7 +16,7 @@
 //! super-frames the same way ([`super::offload`]).
 
 use super::ifreq;
-use super::offload::{self, NetdevFeatures, VnetRead, VnetReader};
+use super::offload::{self, NetdevFeatures, VnetReader};
 use super::{DeviceStats, NetDevice};
 use crate::buf::{BufPool, PacketBuf};
 use crate::time::Instant;
@@ -223,68 +223,29 @@ impl PacketDevice {
         let Some(reader) = self.vnet.as_mut() else {
             return Ok(0);
         };
-        let mut got = 0;
-        let mut attempts = 0;
-        let mut interrupts = 0;
-        while attempts < max {
+        // The packet type of the last frame read: our own transmissions are skipped.
+        let pkttype = std::cell::Cell::new(0u8);
+        let read = |iov: &mut [libc::iovec]| {
             // SAFETY: `sockaddr_ll` is plain old data; all-zero bytes are a valid value.
             let mut sll: libc::sockaddr_ll = unsafe { mem::zeroed() };
-            let r = reader.read_frame(pool, RX_HEADROOM, |iov| {
-                // SAFETY: `msghdr` is plain old data; all-zero bytes are a valid value.
-                let mut msg: libc::msghdr = unsafe { mem::zeroed() };
-                msg.msg_name = (&mut sll as *mut libc::sockaddr_ll).cast();
-                msg.msg_namelen = mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
-                msg.msg_iov = iov.as_mut_ptr();
-                msg.msg_iovlen = iov.len() as _;
-                // SAFETY: `msg` points to the address buffer and the reader's iovecs, all
-                // writable and alive for the call. MSG_TRUNC reports a frame's real length.
-                let n = unsafe { libc::recvmsg(fd, &mut msg, libc::MSG_TRUNC) };
-                if n < 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                Ok(n as usize)
-            });
-            match r {
-                Err(e) => match e.kind() {
-                    io::ErrorKind::WouldBlock => break,
-                    io::ErrorKind::Interrupted if interrupts < EINTR_RETRIES => {
-                        interrupts += 1;
-                    }
-                    _ => {
-                        self.stats.rx_errors += 1;
-                        if got == 0 {
-                            return Err(e);
-                        }
-                        break;
-                    }
-                },
-                Ok(VnetRead::Bad(b, why)) => {
-                    attempts += 1;
-                    tracing::debug!(dev = %self.name, "dropped a received frame: {why}");
-                    self.stats.rx_errors += 1;
-                    if let Some(b) = b {
-                        pool.put(b);
-                    }
-                }
-                Ok(VnetRead::Frame(mut b)) => {
-                    attempts += 1;
-                    if sll.sll_pkttype == PACKET_OUTGOING {
-                        pool.put(b);
-                        continue;
-                    }
-                    if b.len() < ETH_HLEN {
-                        self.stats.rx_errors += 1;
-                        pool.put(b);
-                        continue;
-                    }
-                    b.meta.timestamp = now;
-                    self.stats.count_rx(b.len());
-                    out.push(b);
-                    got += 1;
-                }
+            // SAFETY: `msghdr` is plain old data; all-zero bytes are a valid value.
+            let mut msg: libc::msghdr = unsafe { mem::zeroed() };
+            msg.msg_name = (&mut sll as *mut libc::sockaddr_ll).cast();
+            msg.msg_namelen = mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+            msg.msg_iov = iov.as_mut_ptr();
+            msg.msg_iovlen = iov.len() as _;
+            // SAFETY: `msg` points to the address buffer and the reader's iovecs, all
+            // writable and alive for the call. MSG_TRUNC reports a frame's real length.
+            let n = unsafe { libc::recvmsg(fd, &mut msg, libc::MSG_TRUNC) };
+            if n < 0 {
+                return Err(io::Error::last_os_error());
             }
-        }
-        Ok(got)
+            pkttype.set(sll.sll_pkttype);
+            Ok(n as usize)
+        };
+        let keep = || pkttype.get() != PACKET_OUTGOING;
+        let (name, stats) = (&self.name, &mut self.stats);
+        reader.recv_batch(pool, RX_HEADROOM, out, max, now, name, stats, read, keep)
     }
 
     /// Send `frame` with the virtio-net header for `meta`.

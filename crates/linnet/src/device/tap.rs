@@ -17,7 +17,7 @@
 //! namespace.
 
 use super::ifreq;
-use super::offload::{self, NetdevFeatures, VnetRead, VnetReader, VNET_HDR_LEN};
+use super::offload::{self, NetdevFeatures, VnetReader, VNET_HDR_LEN};
 use super::{DeviceStats, NetDevice};
 use crate::buf::{BufPool, PacketBuf};
 use crate::time::Instant;
@@ -152,55 +152,16 @@ impl TapDevice {
         let Some(reader) = self.vnet.as_mut() else {
             return Ok(0);
         };
-        let mut got = 0;
-        let mut attempts = 0;
-        let mut interrupts = 0;
-        while attempts < max {
-            let r = reader.read_frame(pool, RX_HEADROOM, |iov| {
-                // SAFETY: the reader's iovecs describe writable buffers that outlive the call.
-                let n = unsafe { libc::readv(fd, iov.as_ptr(), iov.len() as libc::c_int) };
-                if n < 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                Ok(n as usize)
-            });
-            match r {
-                Err(e) => match e.kind() {
-                    io::ErrorKind::WouldBlock => break,
-                    io::ErrorKind::Interrupted if interrupts < EINTR_RETRIES => {
-                        interrupts += 1;
-                    }
-                    _ => {
-                        self.stats.rx_errors += 1;
-                        if got == 0 {
-                            return Err(e);
-                        }
-                        break;
-                    }
-                },
-                Ok(VnetRead::Bad(b, why)) => {
-                    attempts += 1;
-                    tracing::debug!(dev = %self.name, "dropped a received frame: {why}");
-                    self.stats.rx_errors += 1;
-                    if let Some(b) = b {
-                        pool.put(b);
-                    }
-                }
-                Ok(VnetRead::Frame(mut b)) => {
-                    attempts += 1;
-                    if b.len() < ETH_HLEN {
-                        self.stats.rx_errors += 1;
-                        pool.put(b);
-                        continue;
-                    }
-                    b.meta.timestamp = now;
-                    self.stats.count_rx(b.len());
-                    out.push(b);
-                    got += 1;
-                }
+        let read = |iov: &mut [libc::iovec]| {
+            // SAFETY: the reader's iovecs describe writable buffers that outlive the call.
+            let n = unsafe { libc::readv(fd, iov.as_ptr(), iov.len() as libc::c_int) };
+            if n < 0 {
+                return Err(io::Error::last_os_error());
             }
-        }
-        Ok(got)
+            Ok(n as usize)
+        };
+        let (name, stats) = (&self.name, &mut self.stats);
+        reader.recv_batch(pool, RX_HEADROOM, out, max, now, name, stats, read, || true)
     }
 
     /// Send `frame` with the virtio-net header for `meta`.
