@@ -571,7 +571,7 @@ impl VnetReader {
         mut read: impl FnMut(&mut [libc::iovec]) -> io::Result<usize>,
         mut keep: impl FnMut() -> bool,
     ) -> io::Result<usize> {
-            let mut got = 0;
+        let mut got = 0;
         let mut attempts = 0;
         let mut interrupts = 0;
         while attempts < max {
