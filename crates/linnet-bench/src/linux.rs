@@ -162,20 +162,7 @@ pub fn veth_linux(dur: Duration) -> Result<f64, String> {
     let b = NetNs::new("lbench-vb").map_err(|e| e.to_string())?;
     let tag = std::process::id() % 100_000;
     let (va, vb) = (format!("lbva{tag}"), format!("lbvb{tag}"));
-    ip_ok(&[
-        "link",
-        "add",
-        &va,
-        "netns",
-        a.name(),
-        "type",
-        "veth",
-        "peer",
-        "name",
-        &vb,
-        "netns",
-        b.name(),
-    ])?;
+    a.add_veth(&va, &b, &vb).map_err(|e| e.to_string())?;
     for (ns, dev, addr) in [(&a, &va, "198.51.100.1/24"), (&b, &vb, "198.51.100.2/24")] {
         ns.exec_ok(&["ip", "addr", "add", addr, "dev", dev])
             .map_err(|e| e.to_string())?;

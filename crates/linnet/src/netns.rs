@@ -143,6 +143,16 @@ impl NetNs {
         )
     }
 
+    /// Make a veth pair: `name` in this namespace, its peer `peer_name` in `peer` (both down).
+    /// They go when their namespaces do. `ip link add NAME type veth peer name PEER netns P`.
+    pub fn add_veth(&self, name: &str, peer: &NetNs, peer_name: &str) -> io::Result<()> {
+        let args = [
+            "ip", "link", "add", name, "type", "veth", "peer", "name", peer_name, "netns",
+            &peer.name,
+        ];
+        self.exec_ok(&args).map(drop)
+    }
+
     /// Run `f` on a new thread that has joined this namespace (`setns(fd, CLONE_NEWNET)`), and
     /// return its result. Sockets, TAP devices and ifreq ioctls made in `f` belong to the
     /// namespace and stay there after `f` returns. A panic in `f` is resumed in the caller.

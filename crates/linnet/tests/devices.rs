@@ -317,20 +317,7 @@ fn packet_socket_arp_exchange_over_veth() {
     let pid = std::process::id();
     let (x, y) = (format!("lpa{pid}"), format!("lpb{pid}"));
     assert!(x.len() <= 15 && y.len() <= 15);
-    a.exec_ok(&[
-        "ip",
-        "link",
-        "add",
-        &x,
-        "type",
-        "veth",
-        "peer",
-        "name",
-        &y,
-        "netns",
-        b.name(),
-    ])
-    .unwrap();
+    a.add_veth(&x, &b, &y).unwrap();
     a.exec_ok(&["ip", "link", "set", &x, "up"]).unwrap();
     b.exec_ok(&["ip", "addr", "add", "198.51.100.1/24", "dev", &y])
         .unwrap();

@@ -6,7 +6,10 @@
 //! super-frames really crossed in both directions.
 //! Skipped (with a message) when not root or without `ip netns`, nc or sha256sum.
 
-use linnet::api::{TcpListener, TcpStream};
+mod common;
+use common::pattern;
+
+use linnet::api::TcpListener;
 use linnet::device::packet::PacketDevice;
 use linnet::device::tap::TapDevice;
 use linnet::device::{ifreq, NetDevice};
@@ -34,18 +37,6 @@ fn ready() -> bool {
         return false;
     }
     true
-}
-
-fn pattern(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
 }
 
 /// `sha256sum FILE`, run in `ns` (or here when `None`).
@@ -174,17 +165,7 @@ fn transfer_both_ways(tag: &str, ns: &NetNs, host: &Host, linux: Ipv4Addr, linne
             .unwrap(),
     );
     let target = SocketAddrV4::new(linux, 5002);
-    let mut s = None;
-    for _ in 0..50 {
-        match TcpStream::connect_timeout(&host.handle, target, Some(Duration::from_secs(2))) {
-            Ok(c) => {
-                s = Some(c);
-                break;
-            }
-            Err(_) => std::thread::sleep(Duration::from_millis(100)),
-        }
-    }
-    let mut s = s.expect("connect to Linux nc");
+    let mut s = common::connect_retry(&host.handle, target);
     let before = dev_stats(host);
     s.write_all(&down).unwrap();
     s.shutdown(std::net::Shutdown::Write).unwrap();
@@ -280,20 +261,7 @@ fn veth_host(
 ) -> Host {
     let pid = std::process::id() % 100_000;
     let (x, y) = (format!("lo{tag}x{pid}"), format!("lo{tag}y{pid}"));
-    a.exec_ok(&[
-        "ip",
-        "link",
-        "add",
-        &x,
-        "type",
-        "veth",
-        "peer",
-        "name",
-        &y,
-        "netns",
-        b.name(),
-    ])
-    .unwrap();
+    a.add_veth(&x, b, &y).unwrap();
     a.exec_ok(&["ip", "link", "set", &x, "up"]).unwrap();
     b.exec_ok(&["ip", "addr", "add", "198.51.100.1/24", "dev", &y])
         .unwrap();

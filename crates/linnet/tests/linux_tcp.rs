@@ -4,7 +4,10 @@
 //! and "Connection refused" from a closed port.
 //! Skipped (with a message) when not root or without `ip netns`, curl, nc or socat.
 
-use linnet::api::{TcpListener, TcpStream};
+mod common;
+use common::pattern;
+
+use linnet::api::TcpListener;
 use linnet::device::tap::TapDevice;
 use linnet::netns::{have_netns, NetNs};
 use linnet::runtime::{spawn_host, Host, HostConfig};
@@ -56,18 +59,6 @@ fn setup(tag: &str) -> (NetNs, Host) {
     })
     .expect("host");
     (ns, host)
-}
-
-fn pattern(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
 }
 
 #[test]
@@ -171,17 +162,7 @@ fn sixty_four_mib_each_way_with_nc() {
         .spawn()
         .unwrap();
     let target = SocketAddrV4::new(LINUX, 5002);
-    let mut s = None;
-    for _ in 0..50 {
-        match TcpStream::connect_timeout(&host.handle, target, Some(Duration::from_secs(2))) {
-            Ok(c) => {
-                s = Some(c);
-                break;
-            }
-            Err(_) => std::thread::sleep(Duration::from_millis(100)),
-        }
-    }
-    let mut s = s.expect("connect to Linux nc");
+    let mut s = common::connect_retry(&host.handle, target);
     s.write_all(&down).unwrap();
     s.shutdown(std::net::Shutdown::Write).unwrap();
     let mut rest = [0u8; 64];
@@ -246,17 +227,7 @@ fn linnet_client_echoed_by_a_linux_socat_server() {
             .unwrap(),
     );
     let target = SocketAddrV4::new(LINUX, 5003);
-    let mut s = None;
-    for _ in 0..50 {
-        match TcpStream::connect_timeout(&host.handle, target, Some(Duration::from_secs(2))) {
-            Ok(c) => {
-                s = Some(c);
-                break;
-            }
-            Err(_) => std::thread::sleep(Duration::from_millis(100)),
-        }
-    }
-    let mut s = s.expect("connect to Linux socat");
+    let mut s = common::connect_retry(&host.handle, target);
     s.set_read_timeout(Some(Duration::from_secs(20)));
     assert_eq!(s.peer_addr().unwrap(), target);
     let size = 8 << 20;

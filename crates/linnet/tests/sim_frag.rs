@@ -6,6 +6,9 @@
 //! "fragmentation needed" carrying that MTU, as a router in front of a narrower link does
 //! (RFC 1191).
 
+mod common;
+use common::pattern;
+
 use linnet::buf::PacketBuf;
 use linnet::device::memlink::LinkConfig;
 use linnet::errno::Errno;
@@ -45,19 +48,6 @@ fn pair(cfg: LinkConfig) -> Sim {
     );
     sim.advance(Duration::from_millis(100));
     sim
-}
-
-/// Pseudo-random bytes.
-fn pattern(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
 }
 
 fn udp_socket(s: &mut Stack, port: u16) -> SockId {

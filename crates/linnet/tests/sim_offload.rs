@@ -3,6 +3,9 @@
 //! so TSO super-frames with partial checksums cross whole; a link whose devices offload
 //! nothing gets MTU-sized frames with complete checksums only.
 
+mod common;
+use common::pattern;
+
 use linnet::buf::{CsumState, PacketBuf};
 use linnet::device::offload::NetdevFeatures;
 use linnet::errno::Errno;
@@ -24,18 +27,6 @@ struct Seen {
     frames: usize,
     largest: usize,
     partial: usize,
-}
-
-fn pattern(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
 }
 
 /// Two stacks on one link, each device offering `features`.

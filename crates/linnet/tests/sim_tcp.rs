@@ -3,6 +3,9 @@
 //! header prediction (a clean transfer takes the fast path; an impaired one falls back to the
 //! full path and stays correct).
 
+mod common;
+use common::pattern;
+
 use linnet::device::memlink::LinkConfig;
 use linnet::errno::Errno;
 use linnet::sim::Sim;
@@ -73,19 +76,6 @@ fn establish(sim: &mut Sim, l: SockId, port: u16) -> (SockId, SockId) {
     });
     assert!(ok, "handshake did not complete");
     (c, server.unwrap())
-}
-
-/// Pseudo-random bytes.
-fn pattern(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
 }
 
 /// Send `data` from (stack a, socket sa) to (stack b, socket sb), closing the sender at the

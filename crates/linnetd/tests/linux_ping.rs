@@ -276,24 +276,7 @@ fn linux_and_linnet_ping_each_other_over_af_packet_on_veth() {
     let linux = NetNs::new("lnt-lx").expect("create namespace");
     let stack = NetNs::new("lnt-st").expect("create namespace");
     let (va, vb) = (unique("lva"), unique("lvb"));
-    let st = Command::new("ip")
-        .args([
-            "link",
-            "add",
-            &va,
-            "netns",
-            linux.name(),
-            "type",
-            "veth",
-            "peer",
-            "name",
-            &vb,
-            "netns",
-            stack.name(),
-        ])
-        .status()
-        .expect("ip link add veth");
-    assert!(st.success());
+    linux.add_veth(&va, &stack, &vb).expect("ip link add veth");
     for cmd in [
         vec!["ip", "link", "set", "lo", "up"],
         vec!["ip", "addr", "add", "192.0.2.1/24", "dev", &va],
