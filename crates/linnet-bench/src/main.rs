@@ -235,14 +235,17 @@ fn main() {
         }
         let linux_dur = dur.max(Duration::from_millis(500));
         let l = linux::tap_linnet(linux_dur, offload);
-        let v = veth
-            .get_or_insert_with(|| linux::veth_linux(linux_dur))
-            .clone();
+        let v = if args.no_reference {
+            Ok(f64::NAN)
+        } else {
+            veth.get_or_insert_with(|| linux::veth_linux(linux_dur))
+                .clone()
+        };
         match (l, v) {
             (Ok(l), Ok(v)) => push(Row::new(
                 name,
                 l,
-                Some(v),
+                (!v.is_nan()).then_some(v),
                 "linux veth",
                 "Gbit/s",
                 Better::Higher,
