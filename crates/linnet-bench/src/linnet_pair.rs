@@ -58,6 +58,10 @@ impl LinnetPair {
                 seed: side as u64 + 1,
                 ..StackConfig::default()
             };
+            // Socket buffers of the same fixed size as smoltcp's (256 KiB each way): no
+            // autotuning here, so both stacks run with the same windows.
+            cfg.tcp.rmem_max = cfg.tcp.rmem_default;
+            cfg.tcp.wmem_max = cfg.tcp.wmem_default;
             tweak(&mut cfg);
             let mut s = Stack::new(cfg);
             // Buffers big enough for a whole frame of this MTU, so jumbo frames need no

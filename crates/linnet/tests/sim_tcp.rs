@@ -465,10 +465,17 @@ fn hp(sim: &mut Sim, n: usize) -> (u64, u64, u64) {
 
 #[test]
 fn clean_bulk_transfer_takes_the_fast_path() {
-    let mut sim = pair(LinkConfig {
-        delay: Duration::from_millis(1),
-        ..LinkConfig::default()
-    });
+    // A link that never drops, and a send buffer that does not grow: header prediction
+    // runs in ESTABLISHED only (as in Linux), and a sender whose buffer took all 4 MiB at
+    // once would shut down early and spend the transfer in FIN-WAIT-1.
+    let mut sim = pair_with(
+        LinkConfig {
+            delay: Duration::from_millis(1),
+            queue_limit: 100_000,
+            ..LinkConfig::default()
+        },
+        |c| c.tcp.wmem_max = c.tcp.wmem_default,
+    );
     let l = listen(&mut sim, 1, 5001, 16);
     let (c, s) = establish(&mut sim, l, 5001);
     let (h0, _, in0) = hp(&mut sim, 1);

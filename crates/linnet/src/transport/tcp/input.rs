@@ -93,6 +93,12 @@ impl Stack {
         };
         sk.last_rcv = now;
         let before = sk.state;
+        // The receiver's RTT, for receive buffer autotuning, from full-sized data segments.
+        if before == TcpState::Established && sk.ts_ok && payload.len() >= sk.mss as usize {
+            if let Some((_, ecr)) = seg.timestamp {
+                sk.rcv_rtt_measure_ts(ecr, now);
+            }
+        }
         self.trace_tcp_rcv(before, seg.flags.0);
         let fast = if before == TcpState::Established {
             self.tcp_rcv_established_fast(id, seg, payload.data(), now)
@@ -774,9 +780,13 @@ impl Stack {
                 self.tcp.stats.recoveries += 1;
             }
         }
+        let wmem_max = self.config.tcp.wmem_max;
         let Ok(sk) = self.sockets.tcp_mut(id) else {
             return;
         };
+        if wake {
+            sk.sndbuf_expand(wmem_max);
+        }
         // Window update (RFC 9293 3.10.7.4, SND.WL1/SND.WL2 rule).
         if sk.snd_wl1 < seq || (sk.snd_wl1 == seq && sk.snd_wl2 <= ack) {
             let opened = sk.snd_wnd == 0 && window > 0;

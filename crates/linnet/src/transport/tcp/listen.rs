@@ -58,6 +58,7 @@ impl Stack {
             return self.count_drop(DropReason::TcpListenOverflow);
         }
         let (rcv, snd) = (lsk.rcvbuf.capacity(), lsk.sndbuf.capacity());
+        let locked = (lsk.rcvbuf_locked, lsk.sndbuf_locked);
         let (nodelay, keepalive, linger) = (lsk.nodelay, lsk.keepalive, lsk.linger);
         let (keep_idle, keep_intvl, keep_cnt) = (lsk.keep_idle, lsk.keep_intvl, lsk.keep_cnt);
         let cc_name = lsk.cc.name();
@@ -65,6 +66,7 @@ impl Stack {
         if let Ok(alg) = cc_name.parse() {
             c.cc = super::cong::new_cc(alg, c.mss);
         }
+        (c.rcvbuf_locked, c.sndbuf_locked) = locked;
         c.nodelay = nodelay;
         c.keepalive = keepalive;
         c.linger = linger;
@@ -86,7 +88,7 @@ impl Stack {
         c.adv_mss = adv_mss;
         c.ws_ok = cfg.window_scaling;
         c.rcv_wscale = if cfg.window_scaling {
-            TcpSock::wscale_for(c.rcvbuf.capacity())
+            cfg.rcv_wscale_for(c.rcvbuf.capacity(), c.rcvbuf_locked)
         } else {
             0
         };
@@ -138,7 +140,7 @@ impl Stack {
             now,
         );
         let ws = if cfg.window_scaling && seg.window_scale.is_some() {
-            Some(super::sock::TcpSock::wscale_for(cfg.rmem_default))
+            Some(cfg.rcv_wscale_for(cfg.rmem_default, false))
         } else {
             None
         };
@@ -210,8 +212,10 @@ impl Stack {
             _ => (None, false),
         };
         let (rcv, snd) = (lsk.rcvbuf.capacity(), lsk.sndbuf.capacity());
+        let locked = (lsk.rcvbuf_locked, lsk.sndbuf_locked);
         let nodelay = lsk.nodelay;
         let mut c = TcpSock::new(&cfg, rcv.max(cfg.rmem_default), snd);
+        (c.rcvbuf_locked, c.sndbuf_locked) = locked;
         c.nodelay = nodelay;
         c.local = SocketAddrV4::new(ip.dst, seg.dst_port);
         c.remote = SocketAddrV4::new(ip.src, seg.src_port);
@@ -231,7 +235,8 @@ impl Stack {
         c.ws_ok = ws.is_some();
         c.snd_wscale = ws.unwrap_or(0).min(14);
         c.rcv_wscale = if c.ws_ok {
-            TcpSock::wscale_for(cfg.rmem_default)
+            // As offered in the cookie's SYN-ACK.
+            cfg.rcv_wscale_for(cfg.rmem_default, false)
         } else {
             0
         };

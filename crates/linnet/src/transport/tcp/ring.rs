@@ -101,6 +101,24 @@ impl RingBuffer {
         a.len() + b.len()
     }
 
+    /// Raise the capacity to `new_cap` (no-op if not larger), keeping every byte: the
+    /// enqueued ones and any written past them out of order. Allocates only when storage
+    /// exists already; buffer autotuning calls this a few times per connection.
+    pub fn grow(&mut self, new_cap: usize) {
+        if new_cap <= self.cap {
+            return;
+        }
+        if self.buf.len() == self.cap && self.cap > 0 {
+            let mut nb = vec![0u8; new_cap].into_boxed_slice();
+            let first = self.cap - self.head;
+            nb[..first].copy_from_slice(&self.buf[self.head..]);
+            nb[first..self.cap].copy_from_slice(&self.buf[..self.head]);
+            self.buf = nb;
+            self.head = 0;
+        }
+        self.cap = new_cap;
+    }
+
     /// Append as much of `data` as fits; returns the count.
     pub fn enqueue_slice(&mut self, data: &[u8]) -> usize {
         let n = data.len().min(self.window());
@@ -170,6 +188,30 @@ impl RingBuffer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn grow_keeps_queued_and_out_of_order_bytes() {
+        let mut r = RingBuffer::new(8);
+        assert_eq!(r.enqueue_slice(b"abcdef"), 6);
+        let mut out = [0u8; 4];
+        assert_eq!(r.dequeue_slice(&mut out), 4); // head at 4, "ef" queued
+        assert_eq!(r.enqueue_slice(b"gh"), 2); // wraps: "efgh"
+        assert_eq!(r.write_unallocated(1, b"jk"), 2); // out of order: "efgh?jk"
+        r.grow(16);
+        assert_eq!(r.capacity(), 16);
+        assert_eq!(r.window(), 12);
+        assert_eq!(r.write_unallocated(0, b"i"), 1);
+        assert_eq!(r.enqueue_unallocated(3), 3);
+        let mut all = [0u8; 16];
+        let n = r.dequeue_slice(&mut all);
+        assert_eq!(&all[..n], b"efghijk");
+        r.grow(4);
+        assert_eq!(r.capacity(), 16, "never shrinks");
+        let mut lazy = RingBuffer::new(4);
+        lazy.grow(32);
+        assert_eq!(lazy.capacity(), 32);
+        assert_eq!(lazy.buf.len(), 0, "no storage before data");
+    }
 
     #[test]
     fn storage_is_allocated_on_first_write_only() {

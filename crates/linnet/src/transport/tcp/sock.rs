@@ -115,10 +115,18 @@ pub struct TcpConfig {
     pub max_syn_backlog: u32,
     /// `somaxconn` (4096): upper bound of `listen()`'s backlog.
     pub somaxconn: u32,
-    /// Default receive buffer (bytes of data).
+    /// Default receive buffer, bytes of data (`tcp_rmem[1]`).
     pub rmem_default: usize,
-    /// Default send buffer (bytes of data).
+    /// Default send buffer, bytes of data (`tcp_wmem[1]`).
     pub wmem_default: usize,
+    /// Largest receive buffer autotuning may grow to (`tcp_rmem[2]`, 6 MiB).
+    pub rmem_max: usize,
+    /// Largest send buffer autotuning may grow to (`tcp_wmem[2]`, 4 MiB).
+    pub wmem_max: usize,
+    /// `tcp_moderate_rcvbuf` (1): grow receive buffers to twice what the application reads
+    /// per round trip, and send buffers to twice the congestion window, up to the maxima.
+    /// A socket whose buffer was set with `SO_RCVBUF`/`SO_SNDBUF` keeps that size.
+    pub moderate_rcvbuf: bool,
     /// `tcp_window_scaling` (1).
     pub window_scaling: bool,
     /// `tcp_timestamps` (1).
@@ -139,6 +147,19 @@ pub struct TcpConfig {
     pub rto_initial: Duration,
 }
 
+impl TcpConfig {
+    /// The window scale to offer for a receive buffer of `cap` bytes: big enough for the
+    /// largest size autotuning may grow it to, unless the size is locked (Linux:
+    /// `tcp_select_initial_window` with `max(tcp_rmem[2], rmem_max)`).
+    pub fn rcv_wscale_for(&self, cap: usize, locked: bool) -> u8 {
+        if locked || !self.moderate_rcvbuf {
+            TcpSock::wscale_for(cap)
+        } else {
+            TcpSock::wscale_for(cap.max(self.rmem_max))
+        }
+    }
+}
+
 impl Default for TcpConfig {
     fn default() -> Self {
         TcpConfig {
@@ -155,6 +176,9 @@ impl Default for TcpConfig {
             somaxconn: 4096,
             rmem_default: 256 * 1024,
             wmem_default: 256 * 1024,
+            rmem_max: 6 * 1024 * 1024,
+            wmem_max: 4 * 1024 * 1024,
+            moderate_rcvbuf: true,
             window_scaling: true,
             timestamps: true,
             sack: true,
@@ -166,6 +190,17 @@ impl Default for TcpConfig {
             rto_initial: Duration::from_secs(1),
         }
     }
+}
+
+/// What the receiver read in the current measurement round trip. Linux: `tp->rcvq_space`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RcvqSpace {
+    /// Bytes read in the last round trip that grew the buffer (0: not started).
+    pub space: usize,
+    /// `bytes_copied` at the start of this round trip.
+    pub copied_mark: u64,
+    /// When this round trip started.
+    pub time: Instant,
 }
 
 /// Largest number of SACK scoreboard ranges kept per connection.
@@ -287,6 +322,17 @@ pub struct TcpSock {
     pub rcvbuf: RingBuffer,
     /// Out-of-order bookkeeping, offsets relative to `rcv_nxt`.
     pub ofo: Assembler,
+    /// `SO_RCVBUF` was set: no receive buffer autotuning (Linux: `SOCK_RCVBUF_LOCK`).
+    pub rcvbuf_locked: bool,
+    /// `SO_SNDBUF` was set: no send buffer autotuning (Linux: `SOCK_SNDBUF_LOCK`).
+    pub sndbuf_locked: bool,
+    /// Bytes the application has read, in total.
+    pub bytes_copied: u64,
+    /// Receive-side dynamic right-sizing state. Linux: `tp->rcvq_space`.
+    pub rcvq_space: RcvqSpace,
+    /// Receiver's RTT estimate in microseconds, times 8 (0: none yet), from the timestamps
+    /// the peer echoes. Linux: `tp->rcv_rtt_est.rtt_us`.
+    pub rcv_rtt_us8: u32,
     /// The user asked to stop sending (shutdown(SHUT_WR) or close): the FIN's sequence
     /// number, right after the last data byte.
     pub fin_at: Option<SeqNumber>,
@@ -434,6 +480,11 @@ impl TcpSock {
             sndbuf: RingBuffer::new(sndbuf),
             rcvbuf: RingBuffer::new(rcvbuf),
             ofo: Assembler::new(),
+            rcvbuf_locked: false,
+            sndbuf_locked: false,
+            bytes_copied: 0,
+            rcvq_space: RcvqSpace::default(),
+            rcv_rtt_us8: 0,
             fin_at: None,
             fin_rcvd: false,
             rd_shutdown: false,
@@ -685,6 +736,94 @@ impl TcpSock {
             self.rcv_adv = edge;
         }
         wnd
+    }
+
+    /// Take a receiver RTT sample from the timestamp the peer echoes on an in-order data
+    /// segment: the age of our TSval it carries (millisecond clock, at least 1 ms), folded
+    /// in with gain 1/8. Linux: `tcp_rcv_rtt_measure_ts` + `tcp_rcv_rtt_update`.
+    pub fn rcv_rtt_measure_ts(&mut self, tsecr: u32, now: Instant) {
+        if tsecr == 0 {
+            return;
+        }
+        let ours = super::output::tcp_time_stamp(now).wrapping_add(self.ts_offset);
+        let delta_ms = ours.wrapping_sub(tsecr) as i32;
+        // An echo from the future or older than ten seconds says nothing about the path.
+        if !(0..=10_000).contains(&delta_ms) {
+            return;
+        }
+        let m = delta_ms.max(1) as u32 * 1000;
+        if self.rcv_rtt_us8 == 0 {
+            self.rcv_rtt_us8 = m << 3;
+        } else {
+            // rtt8 += m - rtt8/8
+            self.rcv_rtt_us8 = (self.rcv_rtt_us8 - (self.rcv_rtt_us8 >> 3)).saturating_add(m);
+        }
+    }
+
+    /// Receive buffer autotuning ("dynamic right-sizing"), after the application read:
+    /// once per receiver round trip, if it read more than in the round trip that last grew
+    /// the buffer, make room for twice that plus 16 segments (more when the rate is still
+    /// rising), up to `tcp_rmem[2]`. Nothing happens with `SO_RCVBUF` set or
+    /// `tcp_moderate_rcvbuf` off. Returns whether the buffer grew. Linux:
+    /// `tcp_rcv_space_adjust`.
+    pub fn rcv_space_adjust(&mut self, cfg: &TcpConfig, now: Instant) -> bool {
+        if self.rcvbuf_locked || !cfg.moderate_rcvbuf {
+            return false;
+        }
+        let rtt_us = if self.rcv_rtt_us8 != 0 {
+            self.rcv_rtt_us8 >> 3
+        } else {
+            match self.rtt.srtt() {
+                Some(d) => (d.as_micros() as u32).max(1),
+                None => return false,
+            }
+        };
+        let q = &mut self.rcvq_space;
+        if q.space == 0 {
+            // Linux: tcp_init_buffer_space, at most an initial window of segments.
+            q.space = (super::cong::INIT_CWND_SEGS as usize * self.adv_mss as usize)
+                .min(self.rcvbuf.capacity());
+            q.copied_mark = self.bytes_copied;
+            q.time = now;
+            return false;
+        }
+        if now.saturating_since(q.time) < Duration::from_micros(u64::from(rtt_us)) {
+            return false;
+        }
+        let copied = (self.bytes_copied - q.copied_mark) as usize;
+        let mut grew = false;
+        if copied > q.space {
+            let mut rcvwin = 2 * copied + 16 * self.adv_mss as usize;
+            // Growing fast: allow for the next round trip growing as much again.
+            let grow = rcvwin.saturating_mul(copied - q.space) / q.space.max(1);
+            rcvwin = rcvwin.saturating_add(2 * grow).min(cfg.rmem_max);
+            if rcvwin > self.rcvbuf.capacity() {
+                self.rcvbuf.grow(rcvwin);
+                grew = true;
+            }
+            q.space = copied;
+        }
+        q.copied_mark = self.bytes_copied;
+        q.time = now;
+        grew
+    }
+
+    /// Send buffer autotuning after an ACK of new data: room for twice the congestion
+    /// window (at least ten segments' worth), growing at least by half each time, up to
+    /// `wmem_max`; nothing with `SO_SNDBUF` set. Linux: `tcp_sndbuf_expand` (from
+    /// `tcp_new_space`).
+    pub fn sndbuf_expand(&mut self, wmem_max: usize) {
+        if self.sndbuf_locked {
+            return;
+        }
+        let cap = self.sndbuf.capacity();
+        let cwnd =
+            (self.cc.cwnd() as usize).max(super::cong::INIT_CWND_SEGS as usize * self.mss as usize);
+        let want = 2 * cwnd;
+        if want <= cap || cap >= wmem_max {
+            return;
+        }
+        self.sndbuf.grow(want.max(cap + cap / 2).min(wmem_max));
     }
 
     /// How much the window would grow if advertised now (for window-update decisions).

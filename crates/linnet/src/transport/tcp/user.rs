@@ -197,7 +197,7 @@ impl Stack {
         sk.adv_mss = adv_mss;
         sk.ws_ok = cfg.window_scaling;
         sk.rcv_wscale = if cfg.window_scaling {
-            TcpSock::wscale_for(sk.rcvbuf.capacity())
+            cfg.rcv_wscale_for(sk.rcvbuf.capacity(), sk.rcvbuf_locked)
         } else {
             0
         };
@@ -275,16 +275,16 @@ impl Stack {
                 return Ok(sk.rcvbuf.peek(0, out));
             }
             let n = sk.rcvbuf.dequeue_slice(out);
+            sk.bytes_copied += n as u64;
+            sk.rcv_space_adjust(&self.config.tcp, now);
             // Tell the peer about the space we made if it matters (Linux: tcp_cleanup_rbuf:
-            // the window would grow by at least two segments or half the buffer).
+            // what is left of the advertised window is at most half the buffer, and the new
+            // window would at least double it). Otherwise the next ACK carries it.
             let growth = sk.window_growth();
             let cap = sk.rcvbuf.capacity() as u32;
+            let free = sk.rcvbuf.window() as u32;
             let cur = (sk.rcv_adv - sk.rcv_nxt).max(0) as u32;
-            if sk.state.can_receive()
-                && (growth >= 2 * sk.mss
-                    || (growth >= cap / 2 && growth > 0)
-                    || (cur == 0 && growth > 0))
-            {
+            if sk.state.can_receive() && growth > 0 && 2 * cur <= cap && free >= 2 * cur {
                 sk.ack_now = true;
                 self.tcp_output(id, now);
             }
@@ -486,12 +486,14 @@ impl Stack {
                     return Err(Errno::EISCONN);
                 }
                 sk.rcvbuf = RingBuffer::new(n.clamp(BUF_MIN, BUF_MAX));
+                sk.rcvbuf_locked = true;
             }
             SockOpt::SndBuf(n) => {
                 if !fresh {
                     return Err(Errno::EISCONN);
                 }
                 sk.sndbuf = RingBuffer::new(n.clamp(BUF_MIN, BUF_MAX));
+                sk.sndbuf_locked = true;
             }
             SockOpt::Congestion(alg) => {
                 sk.cc = new_cc(alg, sk.mss);
