@@ -376,7 +376,10 @@ fn targets(rep: &Report) {
     let verdict = |r: f64, min: f64| if r >= min { "met" } else { "NOT met" };
     let check = |name: &str, min: f64, what: &str| {
         if let Some(r) = ratio(name) {
-            println!("target {what}: {r:.2}x (want >= {min}x): {}", verdict(r, min));
+            println!(
+                "target {what}: {r:.2}x (want >= {min}x): {}",
+                verdict(r, min)
+            );
         }
     };
     check(
