@@ -8,6 +8,10 @@
 //! over as they are (the two stacks' buffer pools are kept level, like a shared page pool).
 //! Neither copies a frame on the link, so the only difference measured is the stacks.
 //!
+//! Frames are at most `mtu + 14` bytes, except GSO super-frames ([`Frame::gso_size`]), which
+//! only Linnet's buffers can be and only its veth-like offload mode sends: as on a Linux veth
+//! pair with TSO, they may be up to 64 KiB when each segment they stand for fits the MTU.
+//!
 //! Design choice (documented in the README): both ends are polled from ONE thread, in turn.
 //! The machine this runs on has two cores shared with other work, and a single thread gives a
 //! stable figure: it measures how much work each stack spends per byte (CPU cost of sender
