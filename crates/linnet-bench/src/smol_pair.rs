@@ -235,13 +235,15 @@ pub fn bulk(mtu: usize, warmup: Duration, dur: Duration) -> BulkResult {
     };
     run(&mut p, warmup);
     let (bytes, secs, frames, allocs) = run(&mut p, dur);
-    let drops = p.link.borrow().drops;
+    let link = p.link.borrow();
     BulkResult {
         bytes,
         secs,
         frames,
         allocs,
-        drops,
+        drops: link.drops,
+        largest: link.largest,
+        gso_frames: link.gso_frames,
     }
 }
 

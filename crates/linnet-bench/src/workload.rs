@@ -11,8 +11,12 @@ pub struct BulkResult {
     pub frames: u64,
     /// Heap allocations made in the measured window (whole process).
     pub allocs: u64,
-    /// Frames the link dropped (queue full): should be zero.
+    /// Frames the link dropped (queue full), or the receiving driver refused: should be zero.
     pub drops: u64,
+    /// Longest frame the link carried (bytes, Ethernet header included).
+    pub largest: usize,
+    /// GSO super-frames (longer than the MTU) carried in the measured window.
+    pub gso_frames: u64,
 }
 
 impl BulkResult {

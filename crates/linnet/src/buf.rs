@@ -410,6 +410,11 @@ impl BufPool {
     pub fn idle(&self) -> usize {
         self.free.len()
     }
+
+    /// Idle large buffers ([`LARGE_BUF_SIZE`], for GSO super-frames) held.
+    pub fn large_idle(&self) -> usize {
+        self.large.len()
+    }
 }
 
 impl Default for BufPool {
@@ -472,5 +477,13 @@ mod tests {
         // Foreign sizes are not kept.
         pool.put(PacketBuf::with_headroom(10, 0));
         assert_eq!(pool.idle(), 1);
+        // Large buffers are kept apart, and handed out again for large requests only.
+        let big = pool.get_sized(LARGE_BUF_SIZE - 16, 16);
+        assert_eq!((big.capacity(), pool.large_idle()), (LARGE_BUF_SIZE, 0));
+        pool.put(big);
+        assert_eq!((pool.idle(), pool.large_idle()), (1, 1));
+        assert_eq!(pool.get_sized(100, 16).capacity(), 256);
+        assert_eq!(pool.get_sized(1000, 16).capacity(), LARGE_BUF_SIZE);
+        assert_eq!((pool.large_idle(), pool.allocations()), (0, 2));
     }
 }
