@@ -65,7 +65,48 @@ pub fn sysctls(stack: &Stack) -> Vec<SysctlValue> {
             key: "net.ipv4.tcp_window_scaling".into(),
             value: b(t.window_scaling),
         },
+        SysctlValue {
+            key: "net.ipv4.tcp_moderate_rcvbuf".into(),
+            value: b(t.moderate_rcvbuf),
+        },
+        SysctlValue {
+            key: "net.ipv4.tcp_rmem".into(),
+            value: format!("{}\t{}\t{}", TCP_MEM_MIN, t.rmem_default, t.rmem_max),
+        },
+        SysctlValue {
+            key: "net.ipv4.tcp_wmem".into(),
+            value: format!("{}\t{}\t{}", TCP_MEM_MIN, t.wmem_default, t.wmem_max),
+        },
     ]
+}
+
+/// The first number of `tcp_rmem`/`tcp_wmem`: the smallest buffer (Linux: one page).
+const TCP_MEM_MIN: usize = 4096;
+
+/// Largest buffer `tcp_rmem`/`tcp_wmem` accept here (64 MiB, SO_RCVBUF's limit too).
+const TCP_MEM_LIMIT: usize = 64 << 20;
+
+/// Parse "MIN DEFAULT MAX" (blanks or tabs between) for `tcp_rmem`/`tcp_wmem`: the
+/// default and maximum buffer sizes, with MIN <= DEFAULT <= MAX.
+fn parse_tcp_mem(key: &str, v: &str) -> Result<(usize, usize), Response> {
+    let bad = |why: &str| error(libc::EINVAL, format!("sysctl: {key}: \"{v}\": {why}"));
+    let nums: Vec<&str> = v.split_whitespace().collect();
+    if nums.len() != 3 {
+        return Err(bad("want three numbers: min default max"));
+    }
+    let mut n = [0usize; 3];
+    for (slot, w) in n.iter_mut().zip(&nums) {
+        *slot = w
+            .parse()
+            .map_err(|_| bad(&format!("\"{w}\" is not a number of bytes")))?;
+    }
+    if n[0] == 0 || n[0] > n[1] || n[1] > n[2] {
+        return Err(bad("want 0 < min <= default <= max"));
+    }
+    if n[2] > TCP_MEM_LIMIT {
+        return Err(bad(&format!("max is above {TCP_MEM_LIMIT}")));
+    }
+    Ok((n[1].max(TCP_MEM_MIN), n[2].max(TCP_MEM_MIN)))
 }
 
 fn error(errno: i32, message: impl Into<String>) -> Response {
@@ -77,7 +118,18 @@ fn error(errno: i32, message: impl Into<String>) -> Response {
 
 /// Read or write one sysctl (`sysctl KEY` / `sysctl -w KEY=VALUE`).
 pub fn sysctl(stack: &mut Stack, key: &str, value: Option<&str>) -> Response {
-    if let Some(v) = value {
+    if let (Some(v), "net.ipv4.tcp_rmem" | "net.ipv4.tcp_wmem") = (value, key) {
+        let (def, max) = match parse_tcp_mem(key, v) {
+            Ok(x) => x,
+            Err(r) => return r,
+        };
+        let t = stack.tcp_config_mut();
+        if key == "net.ipv4.tcp_rmem" {
+            (t.rmem_default, t.rmem_max) = (def, max);
+        } else {
+            (t.wmem_default, t.wmem_max) = (def, max);
+        }
+    } else if let Some(v) = value {
         let on = match v {
             "0" => false,
             "1" => true,
@@ -93,6 +145,7 @@ pub fn sysctl(stack: &mut Stack, key: &str, value: Option<&str>) -> Response {
             "net.ipv4.tcp_timestamps" => stack.tcp_config_mut().timestamps = on,
             "net.ipv4.tcp_sack" => stack.tcp_config_mut().sack = on,
             "net.ipv4.tcp_window_scaling" => stack.tcp_config_mut().window_scaling = on,
+            "net.ipv4.tcp_moderate_rcvbuf" => stack.tcp_config_mut().moderate_rcvbuf = on,
             _ => {
                 return error(
                     libc::ENOENT,
@@ -323,6 +376,50 @@ mod tests {
 
     fn req(s: &mut Stack, r: Request) -> Response {
         handle(s, r, Instant::ZERO)
+    }
+
+    #[test]
+    fn tcp_rmem_and_wmem_take_three_numbers() {
+        let mut s = stack();
+        let r = sysctl(&mut s, "net.ipv4.tcp_rmem", Some("4096 131072  1048576"));
+        assert!(matches!(r, Response::Sysctl { .. }), "{r:?}");
+        assert_eq!(s.config().tcp.rmem_default, 131072);
+        assert_eq!(s.config().tcp.rmem_max, 1048576);
+        let Response::Sysctl { values } = sysctl(&mut s, "net.ipv4.tcp_rmem", None) else {
+            panic!("read back");
+        };
+        assert_eq!(values[0].value, "4096\t131072\t1048576");
+        assert!(matches!(
+            sysctl(&mut s, "net.ipv4.tcp_wmem", Some("4096\t65536\t65536")),
+            Response::Sysctl { .. }
+        ));
+        assert_eq!(s.config().tcp.wmem_max, 65536);
+        for bad in [
+            "1 2",
+            "4096 x 8192",
+            "4096 8192 4096",
+            "0 1 2",
+            "4096 8192 999999999999",
+        ] {
+            let r = sysctl(&mut s, "net.ipv4.tcp_rmem", Some(bad));
+            assert!(
+                matches!(
+                    r,
+                    Response::Error {
+                        errno: Some(libc::EINVAL),
+                        ..
+                    }
+                ),
+                "{bad}: {r:?}"
+            );
+        }
+        assert_eq!(
+            s.config().tcp.rmem_max,
+            1048576,
+            "a refused value changes nothing"
+        );
+        sysctl(&mut s, "net.ipv4.tcp_moderate_rcvbuf", Some("0"));
+        assert!(!s.config().tcp.moderate_rcvbuf);
     }
 
     #[test]
