@@ -52,6 +52,9 @@ pub struct LinnetPair {
     /// Offload mode: TSO + checksum offload on both interfaces, and frames keep their
     /// checksum state and GSO size across the link.
     offload: bool,
+    /// Receive through GRO (`Stack::napi_gro_receive`, on by default as in Linux's NAPI):
+    /// each side merges the in-order segments of a flow that arrive in one step.
+    pub gro: bool,
     /// Frames received with a partial checksum (offload mode).
     pub rx_csum_partial: u64,
     /// Frames whose offload metadata a virtio-net header could not carry (dropped).
@@ -130,6 +133,7 @@ impl LinnetPair {
             clock,
             last: now,
             offload,
+            gro: true,
             rx_csum_partial: 0,
             rx_bad_offload: 0,
         };
@@ -183,8 +187,14 @@ impl LinnetPair {
                     // What a driver's receive descriptor starts from: nothing but the bytes.
                     buf.meta = Meta::default();
                 }
-                stack.receive(ifx, buf, now);
+                if self.gro {
+                    stack.napi_gro_receive(ifx, buf, now);
+                } else {
+                    stack.receive(ifx, buf, now);
+                }
             }
+            // The end of the batch (a NAPI poll): deliver what GRO holds.
+            stack.napi_gro_flush(ifx, now);
             stack.poll(now);
             while let Some(buf) = stack.take_tx(ifx, now) {
                 let rejected = self.link.borrow_mut().push(side, buf);
@@ -252,8 +262,9 @@ fn listen(s: &mut Stack) -> SockId {
 
 /// Bulk transfer from side 0 to side 1 for `dur` after `warmup`; with `offload`, on the
 /// veth-like link ([`LinnetPair::new_with`]).
-pub fn bulk(mtu: usize, offload: bool, warmup: Duration, dur: Duration) -> BulkResult {
+pub fn bulk(mtu: usize, offload: bool, gro: bool, warmup: Duration, dur: Duration) -> BulkResult {
     let mut p = LinnetPair::new_with(mtu, offload, |_| {});
+    p.gro = gro;
     let (c, s, _) = p.establish();
     let data = vec![0x5au8; 256 * 1024];
     let mut rbuf = vec![0u8; 256 * 1024];

@@ -62,6 +62,8 @@ const RX_RULES: [usize; 2] = [0, 1000];
 const BULK_1500: &str = "tcp bulk mtu 1500";
 /// The same on a veth-like link: TSO/GSO and checksum offload, as Linux's veth.
 const BULK_1500_VETH: &str = "tcp bulk mtu 1500 veth offloads";
+/// The plain-link row with GRO off in Linnet's driver loop.
+const BULK_1500_NO_GRO: &str = "tcp bulk mtu 1500 no GRO";
 
 fn main() {
     let args = Args::parse();
@@ -113,7 +115,7 @@ fn main() {
         // (at 1500) of the veth-offload row, which smoltcp cannot run (it has no offloads).
         let mut smol: Option<workload::BulkResult> = None;
         if want(&name) {
-            let l = linnet_pair::bulk(mtu, false, warmup, dur);
+            let l = linnet_pair::bulk(mtu, false, true, warmup, dur);
             smol = (!args.no_reference).then(|| smol_pair::bulk(mtu, warmup, dur));
             let s = smol.as_ref();
             let mut row = Row::new(
@@ -134,6 +136,24 @@ fn main() {
                 row.note += &format!("; link drops: linnet {} smoltcp {}", l.drops, sdrops);
             }
             push(row);
+            if mtu == 1500 && want(BULK_1500_NO_GRO) {
+                // The same without GRO: every wire frame through TCP/IP on its own.
+                let n = linnet_pair::bulk(mtu, false, false, warmup, dur);
+                let mut row = Row::new(
+                    BULK_1500_NO_GRO,
+                    n.gbps(),
+                    s.map(|s| s.gbps()),
+                    "smoltcp",
+                    "Gbit/s",
+                    Better::Higher,
+                );
+                row.note = format!(
+                    "frames/segment: linnet {}, smoltcp {}",
+                    fmt_seg(Some(&n), mtu),
+                    fmt_seg(s, mtu)
+                );
+                push(row);
+            }
             if mtu == 1500 && want("allocs per packet") {
                 let mut row = Row::new(
                     "allocs per packet (bulk 1500)",
@@ -153,7 +173,7 @@ fn main() {
         // Linnet on a veth-like link: both interfaces offer TSO and checksum offload, the
         // link carries 64 KiB GSO super-frames with partial checksums (as Linux's veth does
         // at MTU 1500). The reference stays smoltcp on the plain link at MTU 1500.
-        let l = linnet_pair::bulk(mtu, true, warmup, dur);
+        let l = linnet_pair::bulk(mtu, true, true, warmup, dur);
         if smol.is_none() && !args.no_reference {
             smol = Some(smol_pair::bulk(mtu, warmup, dur));
         }

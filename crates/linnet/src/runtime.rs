@@ -175,9 +175,8 @@ fn run(shared: Arc<Shared>, mut devices: Vec<Attached>) -> Stack {
                     Ok(n) => busy |= n == RX_BUDGET,
                     Err(e) => tracing::warn!(dev = d.device.name(), "receive failed: {e}"),
                 }
-                for buf in batch.drain(..) {
-                    stack.receive(d.ifindex, buf, now);
-                }
+                // GRO merges each flow's in-order segments within the batch.
+                stack.receive_batch(d.ifindex, batch.drain(..), now);
             }
             // Timers, loopback.
             deadline = stack.poll(now);

@@ -233,6 +233,8 @@ pub struct Stack {
     pub(crate) trace: crate::trace::Tracer,
     pub(crate) capture: crate::trace::Captures,
     pub(crate) gso_scratch: Vec<PacketBuf>,
+    /// Trains held by GRO during one receive batch (Linux: `napi_struct.gro_hash`).
+    pub(crate) gro: crate::device::gro::GroList,
 }
 
 impl Default for Stack {
@@ -278,6 +280,7 @@ impl Stack {
             trace: Default::default(),
             capture: Default::default(),
             gso_scratch: Vec::new(),
+            gro: Default::default(),
         };
         s.ifaces.push(Interface {
             ifindex: LOOPBACK_IFINDEX,

@@ -17,6 +17,7 @@
 //!
 //! The loopback device needs no I/O and lives in the core ([`loopback`]).
 
+pub mod gro;
 pub mod ifreq;
 pub mod loopback;
 pub mod memlink;

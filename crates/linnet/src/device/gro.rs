@@ -1,0 +1,479 @@
+//! Generic receive offload: consecutive in-order TCP segments of one flow that arrive in one
+//! receive batch are merged into one super-frame before the stack processes them, so TCP/IP
+//! runs once per train instead of once per wire frame (and one ACK answers the train).
+//! Linux: net/core/gro.c (`napi_gro_receive`, `dev_gro_receive`, `napi_gro_flush`),
+//! `inet_gro_receive` (net/ipv4/af_inet.c) and `tcp_gro_receive` (net/ipv4/tcp_offload.c).
+//!
+//! What merges, as in Linux: IPv4 without options or fragmentation, same addresses, TOS, TTL
+//! and DF bit; TCP with only ACK (and PSH) set, the next sequence number, the same ACK number,
+//! identical options (timestamps included) and a payload no larger than the first segment's,
+//! every segment but the last being full-sized; the Ethernet headers equal. Each segment's
+//! checksums are verified before it merges (a device that verified them says so with
+//! `CHECKSUM_UNNECESSARY`); a segment that fails is handed on alone, for the stack to count
+//! and drop. A PSH, a segment that does not fit, or the batch's end delivers what is held. The
+//! merged frame carries `gso_size` (the segment size) and a partial checksum (the pseudo-header
+//! sum), so forwarding re-segments it and a capture shows a valid checksum.
+//!
+//! Memory is bounded: at most [`GRO_MAX_HELD`] trains per batch, each at most one 64 KiB buffer.
+
+use crate::buf::{CsumState, PacketBuf, LARGE_BUF_SIZE, MAX_HEADER};
+use crate::stack::Stack;
+use crate::time::Instant;
+use crate::wire::checksum;
+use std::net::Ipv4Addr;
+
+/// Trains held at once (Linux: `MAX_GRO_SKBS`, 8).
+pub const GRO_MAX_HELD: usize = 8;
+
+/// Largest merged IPv4 datagram (Linux: `GRO_LEGACY_MAX_SIZE`, 65536, less room for a header).
+const GRO_MAX_IP_LEN: usize = 65535;
+
+const ETH_HLEN: usize = 14;
+
+/// The fields of a frame GRO decides by, parsed once.
+#[derive(Debug, Clone, Copy)]
+struct Seg {
+    /// src, dst, sport, dport.
+    key: (u32, u32, u16, u16),
+    seq: u32,
+    ack: u32,
+    /// TCP header length (bytes).
+    thl: usize,
+    /// Payload bytes.
+    len: usize,
+    psh: bool,
+}
+
+/// One train being merged.
+#[derive(Debug)]
+struct Held {
+    buf: PacketBuf,
+    seg: Seg,
+    /// Sequence number the next segment must carry.
+    next_seq: u32,
+    /// Payload size of the first segment: the train's `gso_size`.
+    mss: usize,
+    /// Payload size of the last merged segment (a short one ends the train).
+    last_len: usize,
+    segs: u16,
+}
+
+/// The per-device GRO state: the trains held during one receive batch.
+#[derive(Debug, Default)]
+pub struct GroList {
+    held: Vec<Held>,
+    /// Segments merged into an earlier one (a count for `ip -s link`-style reports).
+    pub merged: u64,
+    /// Trains delivered holding more than one segment.
+    pub trains: u64,
+}
+
+/// Parse a frame for GRO: `None` when it must not merge (not TCP/IPv4, options, fragments,
+/// flags other than ACK/PSH, no payload, padding, already a super-frame, a bad checksum).
+fn gro_parse(buf: &PacketBuf) -> Option<Seg> {
+    if buf.meta.gso_size != 0 {
+        return None;
+    }
+    let d = buf.data();
+    if d.len() < ETH_HLEN + 40 || d[12..14] != [0x08, 0x00] {
+        return None;
+    }
+    let ip = &d[ETH_HLEN..];
+    // Version 4, no options; protocol TCP; no fragmentation (MF or offset).
+    if ip[0] != 0x45 || ip[9] != 6 || u16::from_be_bytes([ip[6], ip[7]]) & 0x3fff != 0 {
+        return None;
+    }
+    let tot = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
+    // Ethernet padding (or a truncated frame) takes the normal path.
+    if tot != ip.len() {
+        return None;
+    }
+    let th = &ip[20..];
+    let thl = usize::from(th[12] >> 4) * 4;
+    if thl < 20 || thl > th.len() {
+        return None;
+    }
+    // Only ACK, optionally PSH: SYN, FIN, RST, URG, ECE, CWR flush (Linux: tcp_gro_receive).
+    let flags = th[13];
+    if flags & !0x18 != 0 || flags & 0x10 == 0 {
+        return None;
+    }
+    let len = th.len() - thl;
+    if len == 0 {
+        return None;
+    }
+    let src = u32::from_be_bytes([ip[12], ip[13], ip[14], ip[15]]);
+    let dst = u32::from_be_bytes([ip[16], ip[17], ip[18], ip[19]]);
+    match buf.meta.csum {
+        CsumState::None => {
+            if !checksum::verify(&ip[..20]) {
+                return None;
+            }
+            let pseudo = checksum::pseudo_header_v4(
+                Ipv4Addr::from(src),
+                Ipv4Addr::from(dst),
+                6,
+                th.len() as u16,
+            );
+            if checksum::fold(checksum::sum(th, pseudo)) != 0xffff {
+                return None;
+            }
+        }
+        CsumState::Unnecessary | CsumState::Partial { .. } => {}
+    }
+    Some(Seg {
+        key: (
+            src,
+            dst,
+            u16::from_be_bytes([th[0], th[1]]),
+            u16::from_be_bytes([th[2], th[3]]),
+        ),
+        seq: u32::from_be_bytes([th[4], th[5], th[6], th[7]]),
+        ack: u32::from_be_bytes([th[8], th[9], th[10], th[11]]),
+        thl,
+        len,
+        psh: flags & 0x08 != 0,
+    })
+}
+
+/// Whether the frame `new` (parsed as `seg`) continues train `h`: the next bytes, the same
+/// headers but for length, identification, checksums, sequence number, window and PSH.
+fn can_merge(h: &Held, seg: &Seg, new: &PacketBuf) -> bool {
+    if seg.seq != h.next_seq
+        || seg.ack != h.seg.ack
+        || seg.thl != h.seg.thl
+        || seg.len > h.mss
+        || h.last_len != h.mss
+        || h.seg.psh
+    {
+        return false;
+    }
+    let (a, b) = (h.buf.data(), new.data());
+    if a.len() - ETH_HLEN + seg.len > GRO_MAX_IP_LEN
+        || a.len() + seg.len > LARGE_BUF_SIZE - MAX_HEADER
+    {
+        return false;
+    }
+    let (ia, ib) = (&a[ETH_HLEN..], &b[ETH_HLEN..]);
+    // Ethernet header; IPv4 TOS, DF, TTL (Linux: inet_gro_receive's flush conditions);
+    // TCP options byte for byte.
+    a[..ETH_HLEN] == b[..ETH_HLEN]
+        && ia[1] == ib[1]
+        && ia[6] == ib[6]
+        && ia[8] == ib[8]
+        && ia[40..20 + seg.thl] == ib[40..20 + seg.thl]
+}
+
+impl Stack {
+    /// Receive a batch of frames read from one device in one go (Linux: one NAPI poll):
+    /// TCP segments go through GRO, and whatever is held is delivered at the end. Frames
+    /// that do not merge are delivered in arrival order relative to their own flow.
+    pub fn receive_batch(
+        &mut self,
+        ifindex: u32,
+        frames: impl IntoIterator<Item = PacketBuf>,
+        now: Instant,
+    ) {
+        for f in frames {
+            self.napi_gro_receive(ifindex, f, now);
+        }
+        self.napi_gro_flush(ifindex, now);
+    }
+
+    /// Offer one frame to GRO: merged into a held train, held as a new train, or delivered.
+    /// Linux: `napi_gro_receive` → `dev_gro_receive`.
+    pub fn napi_gro_receive(&mut self, ifindex: u32, buf: PacketBuf, now: Instant) {
+        let Some(seg) = gro_parse(&buf) else {
+            // Not mergeable: deliver what is held of the same flow first, so a FIN or a
+            // bad segment does not overtake the data before it.
+            self.gro_flush_flow(ifindex, &buf, now);
+            return self.receive(ifindex, buf, now);
+        };
+        let mut gro = std::mem::take(&mut self.gro);
+        let pos = gro.held.iter().position(|h| h.seg.key == seg.key);
+        if let Some(i) = pos {
+            if can_merge(&gro.held[i], &seg, &buf) {
+                self.gro_append(&mut gro.held[i], &seg, &buf);
+                self.pool.put(buf);
+                gro.merged += 1;
+                if seg.psh {
+                    let h = gro.held.remove(i);
+                    self.gro = gro;
+                    return self.gro_complete(ifindex, h, now);
+                }
+                self.gro = gro;
+                return;
+            }
+            let h = gro.held.remove(i);
+            self.gro = gro;
+            self.gro_complete(ifindex, h, now);
+            gro = std::mem::take(&mut self.gro);
+        }
+        if gro.held.len() >= GRO_MAX_HELD {
+            let oldest = gro.held.remove(0);
+            self.gro = gro;
+            self.gro_complete(ifindex, oldest, now);
+            gro = std::mem::take(&mut self.gro);
+        }
+        if seg.psh {
+            // A PSH segment ends its train; alone, it needs no holding.
+            self.gro = gro;
+            let mut buf = buf;
+            if buf.meta.csum == CsumState::None {
+                buf.meta.csum = CsumState::Unnecessary; // verified by gro_parse
+            }
+            return self.receive(ifindex, buf, now);
+        }
+        gro.held.push(Held {
+            next_seq: seg.seq.wrapping_add(seg.len as u32),
+            mss: seg.len,
+            last_len: seg.len,
+            segs: 1,
+            buf,
+            seg,
+        });
+        self.gro = gro;
+    }
+
+    /// Deliver every held train. Linux: `napi_gro_flush`.
+    pub fn napi_gro_flush(&mut self, ifindex: u32, now: Instant) {
+        while !self.gro.held.is_empty() {
+            let h = self.gro.held.remove(0);
+            self.gro_complete(ifindex, h, now);
+        }
+    }
+
+    /// Deliver the train (if any) of the flow `buf` belongs to.
+    fn gro_flush_flow(&mut self, ifindex: u32, buf: &PacketBuf, now: Instant) {
+        if self.gro.held.is_empty() {
+            return;
+        }
+        let d = buf.data();
+        if d.len() < ETH_HLEN + 24 || d[12..14] != [0x08, 0x00] {
+            return;
+        }
+        let ip = &d[ETH_HLEN..];
+        let ihl = usize::from(ip[0] & 0xf) * 4;
+        let Some(ports) = ip.get(ihl..ihl + 4) else {
+            return;
+        };
+        let key = (
+            u32::from_be_bytes([ip[12], ip[13], ip[14], ip[15]]),
+            u32::from_be_bytes([ip[16], ip[17], ip[18], ip[19]]),
+            u16::from_be_bytes([ports[0], ports[1]]),
+            u16::from_be_bytes([ports[2], ports[3]]),
+        );
+        if let Some(i) = self.gro.held.iter().position(|h| h.seg.key == key) {
+            let h = self.gro.held.remove(i);
+            self.gro_complete(ifindex, h, now);
+        }
+    }
+
+    /// Append `new`'s payload to train `h`, moving the train into a 64 KiB buffer first if
+    /// its own has no room. Linux: `skb_gro_receive`.
+    fn gro_append(&mut self, h: &mut Held, seg: &Seg, new: &PacketBuf) {
+        let hdrs = ETH_HLEN + 20 + seg.thl;
+        let payload = &new.data()[hdrs..];
+        if h.buf.tailroom() < payload.len() {
+            let mut big = self.pool.get_sized(LARGE_BUF_SIZE - MAX_HEADER, MAX_HEADER);
+            big.meta = h.buf.meta;
+            big.extend_from_slice(h.buf.data());
+            let old = std::mem::replace(&mut h.buf, big);
+            self.pool.put(old);
+        }
+        h.buf.extend_from_slice(payload);
+        // The newest window and PSH travel with the train.
+        let th = ETH_HLEN + 20;
+        let d = h.buf.data_mut();
+        d[th + 14] = new.data()[th + 14];
+        d[th + 15] = new.data()[th + 15];
+        d[th + 13] |= new.data()[th + 13] & 0x08;
+        h.next_seq = h.next_seq.wrapping_add(seg.len as u32);
+        h.last_len = seg.len;
+        h.segs += 1;
+    }
+
+    /// Finish a train and hand it to the stack: IPv4 length and checksum rewritten, the TCP
+    /// checksum left partial (pseudo-header sum), `gso_size` set. Linux: `napi_gro_complete`
+    /// → `inet_gro_complete` → `tcp_gro_complete`.
+    fn gro_complete(&mut self, ifindex: u32, mut h: Held, now: Instant) {
+        if h.segs > 1 {
+            self.gro.trains += 1;
+            let d = h.buf.data_mut();
+            let ip_len = d.len() - ETH_HLEN;
+            let ip = &mut d[ETH_HLEN..];
+            ip[2..4].copy_from_slice(&(ip_len as u16).to_be_bytes());
+            ip[10..12].copy_from_slice(&[0, 0]);
+            let c = checksum::checksum(&ip[..20]);
+            ip[10..12].copy_from_slice(&c.to_be_bytes());
+            let (src, dst) = (Ipv4Addr::from(h.seg.key.0), Ipv4Addr::from(h.seg.key.1));
+            crate::device::offload::tcp_csum_partial(&mut ip[20..], src, dst);
+            h.buf.meta.csum = CsumState::Partial {
+                start: 20,
+                offset: 16,
+            };
+            h.buf.meta.gso_size = h.mss as u16;
+        } else {
+            // Verified (or vouched for by the device) when it was parsed.
+            if h.buf.meta.csum == CsumState::None {
+                h.buf.meta.csum = CsumState::Unnecessary;
+            }
+        }
+        self.receive(ifindex, h.buf, now);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::tcp::TcpPacket;
+    use crate::wire::EthernetAddress;
+
+    const SRC: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+    const DST: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+    const ISN: u32 = 0xffff_f000; // wraps during a train
+
+    /// A stack at DST (no socket: each TCP segment delivered is counted in `in_segs`).
+    fn stack() -> (Stack, u32) {
+        let mut s = Stack::default();
+        let mac = EthernetAddress([2, 0, 0, 0, 0, 2]);
+        let i = s.add_interface("eth0", mac, 1500);
+        s.add_addr(i, "192.0.2.2/24".parse().unwrap(), Instant::ZERO)
+            .unwrap();
+        s.set_link_up(i, true, Instant::ZERO).unwrap();
+        (s, i)
+    }
+
+    /// Ethernet + IPv4 + TCP (timestamps) with `len` payload bytes at `seq`.
+    fn seg(seq: u32, len: usize, flags: u8, ack: u32) -> PacketBuf {
+        let thl = 32;
+        let tot = 20 + thl + len;
+        let mut f = vec![0u8; ETH_HLEN + tot];
+        f[0..6].copy_from_slice(&[2, 0, 0, 0, 0, 2]);
+        f[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 1]);
+        f[12..14].copy_from_slice(&[0x08, 0x00]);
+        let ip = &mut f[ETH_HLEN..];
+        ip[0] = 0x45;
+        ip[2..4].copy_from_slice(&(tot as u16).to_be_bytes());
+        ip[6] = 0x40;
+        ip[8] = 64;
+        ip[9] = 6;
+        ip[12..16].copy_from_slice(&SRC.octets());
+        ip[16..20].copy_from_slice(&DST.octets());
+        let c = checksum::checksum(&ip[..20]);
+        ip[10..12].copy_from_slice(&c.to_be_bytes());
+        let th = &mut ip[20..];
+        th[0..2].copy_from_slice(&40000u16.to_be_bytes());
+        th[2..4].copy_from_slice(&5201u16.to_be_bytes());
+        th[4..8].copy_from_slice(&seq.to_be_bytes());
+        th[8..12].copy_from_slice(&ack.to_be_bytes());
+        th[12] = (thl as u8 / 4) << 4;
+        th[13] = flags;
+        th[14..16].copy_from_slice(&1000u16.to_be_bytes());
+        th[20..32].copy_from_slice(&[1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2]);
+        for (i, b) in th[thl..].iter_mut().enumerate() {
+            *b = (seq as usize + i) as u8;
+        }
+        TcpPacket::new_unchecked(&mut th[..]).fill_checksum(SRC, DST);
+        PacketBuf::from_slice(&f, MAX_HEADER)
+    }
+
+    const ACK: u8 = 0x10;
+    const PSH: u8 = 0x08;
+
+    fn in_segs(s: &Stack) -> u64 {
+        s.snmp().tcp.in_segs
+    }
+
+    #[test]
+    fn a_train_of_full_segments_is_delivered_once() {
+        let (mut s, i) = stack();
+        let frames = (0..20u32).map(|k| seg(ISN.wrapping_add(k * 1448), 1448, ACK, 7));
+        s.receive_batch(i, frames, Instant::ZERO);
+        assert_eq!(in_segs(&s), 1, "20 segments merged into one");
+        assert_eq!((s.gro.merged, s.gro.trains), (19, 1));
+    }
+
+    #[test]
+    fn the_64k_limit_psh_and_a_short_segment_end_a_train() {
+        let (mut s, i) = stack();
+        // 50 full segments: 45 fit a 64 KiB datagram, the rest start a second train.
+        let frames = (0..50u32).map(|k| seg(ISN.wrapping_add(k * 1448), 1448, ACK, 7));
+        s.receive_batch(i, frames, Instant::ZERO);
+        assert_eq!(in_segs(&s), 2);
+        // PSH delivers the train it ends; a short segment ends a train too.
+        let (mut s, i) = stack();
+        let mut v: Vec<_> = (0..3u32)
+            .map(|k| seg(ISN.wrapping_add(k * 1448), 1448, ACK, 7))
+            .collect();
+        v.push(seg(ISN.wrapping_add(3 * 1448), 1448, ACK | PSH, 7));
+        v.push(seg(ISN.wrapping_add(4 * 1448), 100, ACK, 7));
+        v.push(seg(ISN.wrapping_add(4 * 1448 + 100), 1448, ACK, 7));
+        s.receive_batch(i, v, Instant::ZERO);
+        // [0..3 + PSH], [short], [next]: the short one merges into nothing after it.
+        assert_eq!(in_segs(&s), 3);
+    }
+
+    #[test]
+    fn gaps_other_acks_and_flags_do_not_merge() {
+        let (mut s, i) = stack();
+        let v = vec![
+            seg(ISN, 1448, ACK, 7),
+            seg(ISN.wrapping_add(2 * 1448), 1448, ACK, 7), // a hole before it
+            seg(ISN.wrapping_add(3 * 1448), 1448, ACK, 8), // another ACK number
+            seg(ISN.wrapping_add(4 * 1448), 1448, ACK | 0x01, 8), // FIN
+        ];
+        s.receive_batch(i, v, Instant::ZERO);
+        assert_eq!(in_segs(&s), 4);
+        assert_eq!(s.gro.merged, 0);
+    }
+
+    #[test]
+    fn a_corrupt_segment_is_not_merged_and_is_counted_by_tcp() {
+        let (mut s, i) = stack();
+        let mut bad = seg(ISN.wrapping_add(1448), 1448, ACK, 7);
+        let n = bad.len();
+        bad.data_mut()[n - 1] ^= 0xff;
+        let v = vec![
+            seg(ISN, 1448, ACK, 7),
+            bad,
+            seg(ISN.wrapping_add(2 * 1448), 1448, ACK, 7),
+        ];
+        s.receive_batch(i, v, Instant::ZERO);
+        let t = s.snmp().tcp;
+        assert_eq!(
+            t.in_csum_errors, 1,
+            "the stack saw the bad segment and dropped it"
+        );
+        assert_eq!(t.in_segs, 3, "nothing merged across it");
+    }
+
+    #[test]
+    fn a_merged_frame_is_well_formed() {
+        let mut h = Held {
+            buf: seg(ISN, 1448, ACK, 7),
+            seg: gro_parse(&seg(ISN, 1448, ACK, 7)).unwrap(),
+            next_seq: ISN.wrapping_add(1448),
+            mss: 1448,
+            last_len: 1448,
+            segs: 1,
+        };
+        let (mut s, i) = stack();
+        for k in 1..5u32 {
+            let f = seg(ISN.wrapping_add(k * 1448), 1448, ACK, 7);
+            let p = gro_parse(&f).unwrap();
+            assert!(can_merge(&h, &p, &f));
+            s.gro_append(&mut h, &p, &f);
+        }
+        assert_eq!(h.buf.len(), ETH_HLEN + 52 + 5 * 1448);
+        // Payload bytes run on in sequence-number order.
+        let pl = &h.buf.data()[ETH_HLEN + 52..];
+        assert!(pl
+            .iter()
+            .enumerate()
+            .all(|(k, &b)| b == (ISN as usize + k) as u8));
+        s.gro_complete(i, h, Instant::ZERO);
+        assert_eq!(in_segs(&s), 1);
+        assert_eq!(s.snmp().tcp.in_csum_errors, 0);
+    }
+}
