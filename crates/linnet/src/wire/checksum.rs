@@ -36,8 +36,14 @@ pub fn sum64(data: &[u8], initial: u64) -> u64 {
     let mut acc = sum_words_dispatch(&data[..whole]);
     let rest = &data[whole..];
     // The odd tail is padded with zero bytes at the end, as the big-endian reading pads.
-    let mut tail = [0u8; 4];
-    tail[..rest.len()].copy_from_slice(rest);
+    // (Built from the bytes in registers: a variable-length copy into a stack array
+    // would be a memcpy call and a stalled store-to-load forward on every header.)
+    let tail = match *rest {
+        [a] => [a, 0, 0, 0],
+        [a, b] => [a, b, 0, 0],
+        [a, b, c] => [a, b, c, 0],
+        _ => [0; 4],
+    };
     acc += u64::from(u32::from_ne_bytes(tail));
     let native = fold(reduce64(acc));
     let be = if cfg!(target_endian = "little") {

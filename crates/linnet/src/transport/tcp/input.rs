@@ -107,11 +107,11 @@ impl Stack {
         };
         self.trace_tcp_state_after(before, id);
         match after {
+            // tcp_output re-arms the socket's timer entry itself.
             After::Output => self.tcp_output(id, now),
             After::Relisten => return true,
-            After::Nothing => {}
+            After::Nothing => self.tcp_sched(id),
         }
-        self.tcp_sched(id);
         false
     }
 

@@ -350,6 +350,15 @@ impl Stack {
     /// (with `tcp_nagle_test`, `tcp_snd_wnd_test`, `tcp_cwnd_test`) and
     /// `tcp_xmit_retransmit_queue`.
     pub(crate) fn tcp_write_xmit(&mut self, id: SockId, now: Instant) {
+        if self.tcp_write_xmit_nosched(id, now) {
+            self.tcp_sched(id);
+        }
+    }
+
+    /// [`Stack::tcp_write_xmit`] without re-arming the timer entry, for callers that arm it
+    /// themselves once they are done ([`Stack::tcp_output`]). Returns whether the timer entry
+    /// needs re-arming (false when the socket is gone or not synchronized, as before).
+    fn tcp_write_xmit_nosched(&mut self, id: SockId, now: Instant) -> bool {
         let genid = self.rt_genid();
         if let Ok(sk) = self.sockets.tcp(id) {
             if sk.route_caps_genid != genid {
@@ -366,10 +375,10 @@ impl Stack {
                 break;
             }
             let Ok(sk) = self.sockets.tcp_mut(id) else {
-                return;
+                return false;
             };
             if !sk.state.is_synchronized() || sk.state == TcpState::TimeWait {
-                return;
+                return false;
             }
             let cwnd = sk.cc.cwnd();
             let pipe = sk.pipe();
@@ -401,7 +410,7 @@ impl Stack {
             }
             // 2. New data (or data below snd_max after an RTO rewound snd_nxt).
             let Ok(sk) = self.sockets.tcp_mut(id) else {
-                return;
+                return false;
             };
             if sk.snd_nxt < sk.snd_max {
                 // Resending after a timeout: skip what the peer already holds.
@@ -494,7 +503,7 @@ impl Stack {
         }
         // Zero window with data waiting and nothing in flight: probe (persist timer).
         let Ok(sk) = self.sockets.tcp_mut(id) else {
-            return;
+            return false;
         };
         let waiting = sk.data_end() > sk.snd_nxt || (sk.fin_seq().is_some() && !sk.fin_sent());
         let usable = (sk.snd_una + sk.snd_wnd as usize - sk.snd_nxt).max(0) as u32;
@@ -506,7 +515,7 @@ impl Stack {
         } else {
             sk.persist_at = None;
         }
-        self.tcp_sched(id);
+        true
     }
 
     /// Arm the retransmission timer if data is outstanding (restart it when `restart`).
@@ -525,7 +534,8 @@ impl Stack {
     /// After input or a user call: push out data, and the ACK that is due (at once, or
     /// delayed). Linux: `tcp_data_snd_check` + `__tcp_ack_snd_check`.
     pub(crate) fn tcp_output(&mut self, id: SockId, now: Instant) {
-        self.tcp_write_xmit(id, now);
+        // The timer entry is re-armed once, below, for both the data and the ACK decision.
+        self.tcp_write_xmit_nosched(id, now);
         let delack = self.config.tcp.delack;
         let Ok(sk) = self.sockets.tcp_mut(id) else {
             return;
