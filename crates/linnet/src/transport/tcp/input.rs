@@ -42,11 +42,13 @@ impl Stack {
         }
         // A checksum the local kernel left partial, or a device verified, is not checked again.
         let verify = buf.meta.csum == crate::buf::CsumState::None;
-        let parsed = TcpPacket::new_checked(buf.data()).and_then(|p| {
-            let repr = TcpRepr::parse(&p, ip.src, ip.dst, verify)?;
-            Ok((repr, p.header_len()))
-        });
-        let (seg, hlen) = match parsed {
+        // The header length read once, here, rather than carried out of the parse with the
+        // segment (a copy of the whole TcpRepr).
+        let (parsed, hlen) = match TcpPacket::new_checked(buf.data()) {
+            Ok(p) => (TcpRepr::parse(&p, ip.src, ip.dst, verify), p.header_len()),
+            Err(e) => (Err(e), 0),
+        };
+        let seg = match parsed {
             Ok(v) => v,
             Err(WireError::Checksum) => {
                 self.tcp.stats.in_csum_errors += 1;
