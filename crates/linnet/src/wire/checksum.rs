@@ -262,13 +262,23 @@ mod tests {
             patterns.push(vec![0; len]);
             patterns.push(vec![0xff; len]);
             patterns.push((0..len).map(|i| (i * 131 + 7) as u8).collect());
-            patterns.push((0..len).map(|i| if i % 2 == 0 { 0x80 } else { 0 }).collect());
+            patterns.push(
+                (0..len)
+                    .map(|i| if i % 2 == 0 { 0x80 } else { 0 })
+                    .collect(),
+            );
         }
         for d in &patterns {
             let whole = d.len() & !3;
             let portable = fold(reduce64(sum_words(&d[..whole])));
             let dispatched = fold(reduce64(sum_words_dispatch(&d[..whole])));
-            assert_eq!(portable, dispatched, "len {} first {:?}", d.len(), d.first());
+            assert_eq!(
+                portable,
+                dispatched,
+                "len {} first {:?}",
+                d.len(),
+                d.first()
+            );
             assert_eq!(fold(sum(d, 0)), naive(d), "len {}", d.len());
         }
     }

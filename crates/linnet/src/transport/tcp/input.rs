@@ -65,7 +65,13 @@ impl Stack {
         buf.trim(seg.payload_len);
         let local = SocketAddrV4::new(ip.dst, seg.dst_port);
         let remote = SocketAddrV4::new(ip.src, seg.src_port);
-        if let Some(id) = self.tcp_lookup_established(local, remote) {
+        // Early demux already found the connection by this same 4-tuple (Linux:
+        // `skb_steal_sock`).
+        let found = match buf.meta.sk.take() {
+            Some(id) => Some(id),
+            None => self.tcp_lookup_established(local, remote),
+        };
+        if let Some(id) = found {
             self.trace(&buf, Stage::TcpV4Rcv, Detail::Note("established socket"));
             self.trace_enter(&buf);
             let relisten = self.tcp_rcv(id, &seg, &buf, now);
@@ -85,6 +91,34 @@ impl Stack {
         self.trace(&buf, Stage::TcpV4Rcv, Detail::Note("no socket"));
         self.tcp_v4_send_reset(ip.src, ip.dst, &seg, now);
         self.drop_pkt(buf, DropReason::NoSocket)
+    }
+
+    /// The connection a received datagram (network header at the data start, validated by
+    /// `ip_rcv`) is a segment of, with the input route its socket remembers. Only whole
+    /// datagrams with room for the ports are looked at. Linux: `tcp_v4_early_demux`.
+    pub(crate) fn tcp_v4_early_demux(
+        &self,
+        buf: &PacketBuf,
+    ) -> Option<(SockId, Option<(u64, u32, u32)>)> {
+        let pkt = crate::wire::Ipv4Packet::new_unchecked(buf.data());
+        if pkt.protocol() != crate::wire::IpProtocol::TCP || pkt.is_fragment() {
+            return None;
+        }
+        let ihl = pkt.header_len();
+        let ports = buf.data().get(ihl..ihl + 4)?;
+        let local = SocketAddrV4::new(pkt.dst_addr(), u16::from_be_bytes([ports[2], ports[3]]));
+        let remote = SocketAddrV4::new(pkt.src_addr(), u16::from_be_bytes([ports[0], ports[1]]));
+        let id = self.tcp_lookup_established(local, remote)?;
+        let sk = self.sockets.tcp(id).ok()?;
+        Some((id, sk.rx_dst))
+    }
+
+    /// Remember that segments of `id` arriving with this (route generation, interface,
+    /// mark) are delivered locally. Linux: `inet_sk_rx_dst_set`.
+    pub(crate) fn tcp_set_rx_dst(&mut self, id: SockId, key: (u64, u32, u32)) {
+        if let Ok(sk) = self.sockets.tcp_mut(id) {
+            sk.rx_dst = Some(key);
+        }
     }
 
     /// A segment for a connection. Linux: `tcp_v4_do_rcv` → `tcp_rcv_state_process`.
