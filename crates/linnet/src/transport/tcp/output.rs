@@ -12,6 +12,7 @@ use crate::ip::output::IpSendParams;
 use crate::socket::SockId;
 use crate::stack::Stack;
 use crate::time::Instant;
+use crate::wire::checksum;
 use crate::wire::ipv4::HEADER_LEN;
 use crate::wire::tcp::{SeqNumber, TcpFlags, TcpPacket, TcpRepr};
 use crate::wire::{IpProtocol, Ipv4Addr};
@@ -116,15 +117,28 @@ pub(crate) fn tcp_build(sk: &mut TcpSock, pool: &mut BufPool, seg: Seg, now: Ins
         } else {
             (&[][..], &[][..])
         };
-        d[hlen..hlen + a.len()].copy_from_slice(a);
-        d[hlen + a.len()..hlen + a.len() + b.len()].copy_from_slice(b);
-        // Whatever the send queue could not supply (never, as segments are cut from it) is
-        // zero, as put() would have left it.
-        d[hlen + a.len() + b.len()..].fill(0);
+        let (src, dst) = (*sk.local.ip(), *sk.remote.ip());
         if partial {
-            offload::tcp_csum_partial(&mut d[..], *sk.local.ip(), *sk.remote.ip());
+            d[hlen..hlen + a.len()].copy_from_slice(a);
+            d[hlen + a.len()..hlen + a.len() + b.len()].copy_from_slice(b);
+            d[hlen + a.len() + b.len()..].fill(0);
+            offload::tcp_csum_partial(&mut d[..], src, dst);
         } else {
-            TcpPacket::new_unchecked(&mut d[..]).fill_checksum(*sk.local.ip(), *sk.remote.ip());
+            // The payload is summed as it is copied (one pass over it, not a copy and then a
+            // second read of the copy), and the sums of header, payload pieces and
+            // pseudo-header combined. Linux: `tcp_sendmsg` → `csum_and_copy_from_user` of
+            // the pre-offload days, `skb_copy_and_csum_bits`.
+            let pseudo = checksum::pseudo_header_v4(src, dst, 6, total as u16);
+            let mut sum = checksum::sum64(&d[..hlen], u64::from(pseudo));
+            let rest = &mut d[hlen..];
+            let sa = checksum::copy_and_sum64(&mut rest[..a.len()], a, 0);
+            sum = checksum::sum64_block_add(sum, sa, hlen);
+            let sb = checksum::copy_and_sum64(&mut rest[a.len()..], b, 0);
+            sum = checksum::sum64_block_add(sum, sb, hlen + a.len());
+            // Whatever the send queue could not supply (never, as segments are cut from it)
+            // is zero, as put() would have left it, and adds nothing to the sum.
+            rest[a.len() + b.len()..].fill(0);
+            TcpPacket::new_unchecked(&mut d[..]).set_checksum(!checksum::fold64(sum));
         }
         buf.commit_put(total);
     }
