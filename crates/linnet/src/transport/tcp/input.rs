@@ -6,7 +6,7 @@
 //! `tcp_timewait_state_process`).
 
 use super::output::tcp_time_stamp;
-use super::sock::{TcpSock, TcpState};
+use super::sock::{RxDst, TcpSock, TcpState};
 use crate::buf::PacketBuf;
 use crate::errno::Errno;
 use crate::ip::IpMeta;
@@ -96,10 +96,7 @@ impl Stack {
     /// The connection a received datagram (network header at the data start, validated by
     /// `ip_rcv`) is a segment of, with the input route its socket remembers. Only whole
     /// datagrams with room for the ports are looked at. Linux: `tcp_v4_early_demux`.
-    pub(crate) fn tcp_v4_early_demux(
-        &self,
-        buf: &PacketBuf,
-    ) -> Option<(SockId, Option<(u64, u32, u32)>)> {
+    pub(crate) fn tcp_v4_early_demux(&self, buf: &PacketBuf) -> Option<(SockId, Option<RxDst>)> {
         let pkt = crate::wire::Ipv4Packet::new_unchecked(buf.data());
         if pkt.protocol() != crate::wire::IpProtocol::TCP || pkt.is_fragment() {
             return None;
@@ -115,7 +112,7 @@ impl Stack {
 
     /// Remember that segments of `id` arriving with this (route generation, interface,
     /// mark) are delivered locally. Linux: `inet_sk_rx_dst_set`.
-    pub(crate) fn tcp_set_rx_dst(&mut self, id: SockId, key: (u64, u32, u32)) {
+    pub(crate) fn tcp_set_rx_dst(&mut self, id: SockId, key: RxDst) {
         if let Ok(sk) = self.sockets.tcp_mut(id) {
             sk.rx_dst = Some(key);
         }

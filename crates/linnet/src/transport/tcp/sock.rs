@@ -217,6 +217,10 @@ pub struct TcpInfo {
     pub delivery_rate: u64,
 }
 
+/// What a socket remembers of its input route: the route generation, input interface and
+/// mark it was found for (Linux: `sk->sk_rx_dst`, `sk_rx_dst_ifindex`).
+pub(crate) type RxDst = (u64, u32, u32);
+
 /// A TCP socket. Fields are grouped as in RFC 9293's TCB.
 #[derive(Debug)]
 pub struct TcpSock {
@@ -356,7 +360,7 @@ pub struct TcpSock {
     /// The input route its segments last took, when it was local delivery: the route
     /// generation, input interface and mark it was found for. Early demux skips the route
     /// lookup while these hold. Linux: `sk->sk_rx_dst` with `sk_rx_dst_ifindex`.
-    pub(crate) rx_dst: Option<(u64, u32, u32)>,
+    pub(crate) rx_dst: Option<RxDst>,
 
     // --- user settings ---
     /// `TCP_NODELAY`: disable Nagle.
