@@ -56,8 +56,9 @@ impl Stack {
         self.ip_rcv_finish(buf, now)
     }
 
-    /// Decide where a valid datagram goes. Linux: `ip_rcv_finish` → `ip_route_input_noref`.
-    fn ip_rcv_finish(&mut self, buf: PacketBuf, now: Instant) {
+    /// Decide where a valid datagram goes. Linux: `ip_rcv_finish` → `ip_rcv_finish_core`
+    /// (early demux, then `ip_route_input_noref`).
+    fn ip_rcv_finish(&mut self, mut buf: PacketBuf, now: Instant) {
         let pkt = Ipv4Packet::new_unchecked(buf.data());
         let (src, dst) = (pkt.src_addr(), pkt.dst_addr());
         // Martian sources (Linux: ip_route_input_slow's martian_source checks).
@@ -72,7 +73,30 @@ impl Stack {
             self.ip_stats.in_addr_errors += 1;
             return self.drop_pkt(buf, DropReason::IpInvalidSource);
         }
-        let rt = self.ip_route_input(dst, src, buf.meta.ifindex, buf.meta.mark);
+        // Early demux: a segment of a known connection whose socket remembers this input
+        // route as local skips the lookup, and the socket found rides along in `meta.sk` so
+        // TCP does not look it up again. Not with netfilter on: its LOCAL_IN NAT may still
+        // rewrite the addresses the socket was found by.
+        let demux = if self.nf.active {
+            None
+        } else {
+            self.tcp_v4_early_demux(&buf)
+        };
+        let key = (self.rt_genid(), buf.meta.ifindex, buf.meta.mark);
+        let rt = match demux {
+            Some((id, rx_dst)) if rx_dst == Some(key) => {
+                buf.meta.sk = Some(id);
+                InputRoute::Local
+            }
+            _ => {
+                let rt = self.ip_route_input(dst, src, buf.meta.ifindex, buf.meta.mark);
+                if let (Some((id, _)), InputRoute::Local) = (demux, &rt) {
+                    self.tcp_set_rx_dst(id, key);
+                    buf.meta.sk = Some(id);
+                }
+                rt
+            }
+        };
         self.trace_route_input(&buf, &rt);
         match rt {
             InputRoute::Local => self.ip_local_deliver(buf, false, now),

@@ -177,6 +177,11 @@ impl Stack {
         if broadcast {
             return self.neigh_xmit(ifindex, EthernetAddress::BROADCAST, buf, now);
         }
+        if let Some(mac) = self.neigh.output_connected(ifindex, nexthop, now) {
+            let res = self.neigh_xmit(ifindex, mac, buf, now);
+            self.neigh_run_events(now);
+            return res;
+        }
         let tid = buf.meta.trace_id;
         let res = match self.neigh.output(ifindex, nexthop, buf, now) {
             NeighOutput::Xmit(mac, buf) => self.neigh_xmit(ifindex, mac, buf, now),

@@ -504,6 +504,10 @@ impl Stack {
     /// ICMP time exceeded, code 1, quoting it. Returns when the next queue expires.
     /// Linux: `ip_expire`.
     pub(crate) fn ip_expire(&mut self, now: Instant) -> Option<Instant> {
+        // Nothing being reassembled (every poll but a few): no tree to look into.
+        if self.frags.timers.is_empty() {
+            return None;
+        }
         while let Some((&(t, seq), &key)) = self.frags.timers.first_key_value() {
             if t > now {
                 break;

@@ -85,6 +85,11 @@ impl Qdisc for PfifoFast {
         self.stats
     }
 
+    /// The queue length without copying out all the counters (asked after every dequeue).
+    fn len(&self) -> usize {
+        self.stats.qlen as usize
+    }
+
     fn dump(&self) -> String {
         let map: Vec<String> = PRIO2BAND.iter().map(|b| b.to_string()).collect();
         format!("bands 3 priomap {}", map.join(" "))

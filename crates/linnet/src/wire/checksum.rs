@@ -33,11 +33,23 @@ pub fn sum64(data: &[u8], initial: u64) -> u64 {
     // big-endian sum, so the folded result is swapped back once at the end. Linux does the
     // same in `csum_partial` (summing native words, `from32to16`, swapping for odd offsets).
     let whole = data.len() & !3;
-    let mut acc = sum_words_dispatch(&data[..whole]);
-    let rest = &data[whole..];
+    let acc = sum_words_dispatch(&data[..whole]);
+    finish(acc, &data[whole..], initial)
+}
+
+/// The end of [`sum64`]: add the last 0–3 bytes `rest` to the word sum `acc`, fold, swap to
+/// big-endian order and add `initial`.
+#[inline]
+fn finish(mut acc: u64, rest: &[u8], initial: u64) -> u64 {
     // The odd tail is padded with zero bytes at the end, as the big-endian reading pads.
-    let mut tail = [0u8; 4];
-    tail[..rest.len()].copy_from_slice(rest);
+    // (Built from the bytes in registers: a variable-length copy into a stack array
+    // would be a memcpy call and a stalled store-to-load forward on every header.)
+    let tail = match *rest {
+        [a] => [a, 0, 0, 0],
+        [a, b] => [a, b, 0, 0],
+        [a, b, c] => [a, b, c, 0],
+        _ => [0; 4],
+    };
     acc += u64::from(u32::from_ne_bytes(tail));
     let native = fold(reduce64(acc));
     let be = if cfg!(target_endian = "little") {
@@ -58,14 +70,129 @@ fn sum_words(data: &[u8]) -> u64 {
     acc
 }
 
-/// [`sum_words`] compiled for AVX2 (32 bytes per vector add instead of SSE2's 16).
+/// A sum congruent to [`sum_words`] modulo 0xffff, and zero exactly when `data` is all zero
+/// (so [`fold`] gives the same result), with AVX2: 32 bytes per iteration as sixteen 16-bit
+/// words multiply-added in pairs (`vpmaddwd` against ones) into 32-bit lanes, instead of
+/// eight 32-bit words widened one by one to 64 bits (a shuffle each, all on one port).
+///
+/// `vpmaddwd` reads words as signed, so each is first biased by flipping its top bit
+/// (`w ^ 0x8000` read as `i16` is `w - 32768`); the bias, 32768 per word, is added back at
+/// the end, which makes the result the exact integer sum of the native-order 16-bit words
+/// (2^16 = 1 modulo 0xffff, so it is congruent to the sum of 32-bit words). A lane gains at
+/// most 65536 in magnitude per iteration, so lanes are widened to 64 bits every
+/// `BLOCK` iterations, long before 32 bits could overflow.
 ///
 /// # Safety
 /// The CPU must support AVX2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn sum_words_avx2(data: &[u8]) -> u64 {
-    sum_words(data)
+    use std::arch::x86_64::*;
+    const BLOCK: usize = 4096;
+    let chunks = data.len() / 32;
+    let ptr = data.as_ptr();
+    let bias = _mm256_set1_epi16(i16::MIN);
+    let ones = _mm256_set1_epi16(1);
+    let mut wide = _mm256_setzero_si256();
+    let mut done = 0;
+    while done < chunks {
+        let end = (done + BLOCK).min(chunks);
+        let mut acc = _mm256_setzero_si256();
+        for i in done..end {
+            // SAFETY: i < chunks, so the 32 bytes at i * 32 lie inside `data`.
+            let v = unsafe { _mm256_loadu_si256(ptr.add(i * 32) as *const __m256i) };
+            let pairs = _mm256_madd_epi16(_mm256_xor_si256(v, bias), ones);
+            acc = _mm256_add_epi32(acc, pairs);
+        }
+        // Widen the signed 32-bit lanes to 64 bits before they could overflow.
+        let lo = _mm256_cvtepi32_epi64(_mm256_castsi256_si128(acc));
+        let hi = _mm256_cvtepi32_epi64(_mm256_extracti128_si256::<1>(acc));
+        wide = _mm256_add_epi64(wide, _mm256_add_epi64(lo, hi));
+        done = end;
+    }
+    let mut lanes = [0i64; 4];
+    // SAFETY: `lanes` is 32 bytes, written unaligned.
+    unsafe { _mm256_storeu_si256(lanes.as_mut_ptr() as *mut __m256i, wide) };
+    let biased: i64 = lanes.iter().sum();
+    // Add back 32768 for each of the 16 words of every chunk: the exact word sum, >= 0.
+    let vec_sum = (biased + (chunks as i64) * 16 * 32768) as u64;
+    vec_sum + sum_words(&data[chunks * 32..])
+}
+
+/// Copy `src` into `dst` (of the same length, a multiple of 4) and return what
+/// [`sum_words_avx2`] returns for `src`: one pass over the data instead of a copy and then a
+/// second read of what was just written. Linux: `csum_partial_copy_nocheck`.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn copy_sum_words_avx2(dst: &mut [u8], src: &[u8]) -> u64 {
+    use std::arch::x86_64::*;
+    const BLOCK: usize = 4096;
+    let dst = &mut dst[..src.len()];
+    let chunks = src.len() / 32;
+    let (sp, dp) = (src.as_ptr(), dst.as_mut_ptr());
+    let bias = _mm256_set1_epi16(i16::MIN);
+    let ones = _mm256_set1_epi16(1);
+    let mut wide = _mm256_setzero_si256();
+    let mut done = 0;
+    while done < chunks {
+        let end = (done + BLOCK).min(chunks);
+        let mut acc = _mm256_setzero_si256();
+        for i in done..end {
+            // SAFETY: i < chunks, so the 32 bytes at i * 32 lie inside `src` and `dst` (of
+            // the same length); the two slices cannot overlap (one is borrowed mutably).
+            let v = unsafe { _mm256_loadu_si256(sp.add(i * 32) as *const __m256i) };
+            unsafe { _mm256_storeu_si256(dp.add(i * 32) as *mut __m256i, v) };
+            let pairs = _mm256_madd_epi16(_mm256_xor_si256(v, bias), ones);
+            acc = _mm256_add_epi32(acc, pairs);
+        }
+        let lo = _mm256_cvtepi32_epi64(_mm256_castsi256_si128(acc));
+        let hi = _mm256_cvtepi32_epi64(_mm256_extracti128_si256::<1>(acc));
+        wide = _mm256_add_epi64(wide, _mm256_add_epi64(lo, hi));
+        done = end;
+    }
+    let mut lanes = [0i64; 4];
+    // SAFETY: `lanes` is 32 bytes, written unaligned.
+    unsafe { _mm256_storeu_si256(lanes.as_mut_ptr() as *mut __m256i, wide) };
+    let biased: i64 = lanes.iter().sum();
+    let vec_sum = (biased + (chunks as i64) * 16 * 32768) as u64;
+    let done = chunks * 32;
+    dst[done..].copy_from_slice(&src[done..]);
+    vec_sum + sum_words(&src[done..])
+}
+
+/// Copy `src` to the start of `dst` and return `sum64(src, initial)`, reading `src` once
+/// where the CPU allows (long inputs with AVX2). Panics if `dst` is shorter than `src`, as
+/// `copy_from_slice` does. Linux: `csum_partial_copy_nocheck` / `csum_and_copy_from_user`.
+pub fn copy_and_sum64(dst: &mut [u8], src: &[u8], initial: u64) -> u64 {
+    let dst = &mut dst[..src.len()];
+    #[cfg(target_arch = "x86_64")]
+    {
+        if src.len() >= 128 && std::arch::is_x86_feature_detected!("avx2") {
+            let whole = src.len() & !3;
+            // SAFETY: AVX2 support was just checked.
+            let acc = unsafe { copy_sum_words_avx2(&mut dst[..whole], &src[..whole]) };
+            dst[whole..].copy_from_slice(&src[whole..]);
+            return finish(acc, &src[whole..], initial);
+        }
+    }
+    dst.copy_from_slice(src);
+    sum64(src, initial)
+}
+
+/// Add `part`, the [`sum64`] of a piece that starts `offset` bytes into the data summed so
+/// far into `total`: a piece at an odd offset has its bytes in the other halves of the
+/// 16-bit words, so its folded sum is byte-swapped first. Linux: `csum_block_add`.
+pub fn sum64_block_add(total: u64, part: u64, offset: usize) -> u64 {
+    let folded = fold(reduce64(part));
+    let folded = if offset % 2 == 1 {
+        folded.swap_bytes()
+    } else {
+        folded
+    };
+    u64::from(reduce64(total)) + u64::from(folded)
 }
 
 /// [`sum_words`] with the widest vector unit the CPU has (checked once, then cached by std).
@@ -87,6 +214,11 @@ fn sum_words_dispatch(data: &[u8]) -> u64 {
 /// Linux: `csum_partial`.
 pub fn sum(data: &[u8], initial: u32) -> u32 {
     reduce64(sum64(data, u64::from(initial)))
+}
+
+/// [`fold`] for a 64-bit running sum (as [`sum64`] returns).
+pub fn fold64(sum: u64) -> u16 {
+    fold(reduce64(sum))
 }
 
 /// Folds the carries of a running sum into 16 bits (no complement).
@@ -207,7 +339,56 @@ mod tests {
         );
     }
 
+    #[test]
+    fn vector_path_matches_portable_sum() {
+        // Lengths on both sides of the dispatch threshold, all-zero and all-ones data (the
+        // cases where a sum congruent modulo 0xffff could fold to the other zero), and data
+        // long enough to cross the widening block.
+        let mut patterns: Vec<Vec<u8>> = Vec::new();
+        for len in [0usize, 4, 124, 128, 132, 160, 1500, 1504, 65536, 300_000] {
+            patterns.push(vec![0; len]);
+            patterns.push(vec![0xff; len]);
+            patterns.push((0..len).map(|i| (i * 131 + 7) as u8).collect());
+            patterns.push(
+                (0..len)
+                    .map(|i| if i % 2 == 0 { 0x80 } else { 0 })
+                    .collect(),
+            );
+        }
+        for d in &patterns {
+            let whole = d.len() & !3;
+            let portable = fold(reduce64(sum_words(&d[..whole])));
+            let dispatched = fold(reduce64(sum_words_dispatch(&d[..whole])));
+            assert_eq!(
+                portable,
+                dispatched,
+                "len {} first {:?}",
+                d.len(),
+                d.first()
+            );
+            assert_eq!(fold(sum(d, 0)), naive(d), "len {}", d.len());
+        }
+    }
+
     proptest! {
+        #[test]
+        fn copy_and_sum_in_pieces_matches_one_sum(
+            data in proptest::collection::vec(any::<u8>(), 0..3000),
+            cut in 0usize..3000,
+            init in any::<u32>(),
+        ) {
+            // Two pieces, the first of any length (odd ones put the second at an odd
+            // offset), copied and summed, must equal copying the whole and summing it once.
+            let cut = cut.min(data.len());
+            let mut out = vec![0u8; data.len()];
+            let (a, b) = data.split_at(cut);
+            let sa = copy_and_sum64(&mut out[..cut], a, u64::from(init));
+            let sb = copy_and_sum64(&mut out[cut..], b, 0);
+            let pieces = fold(reduce64(sum64_block_add(sa, sb, cut)));
+            prop_assert_eq!(&out, &data);
+            prop_assert_eq!(pieces, fold(reduce64(sum64(&data, u64::from(init)))));
+        }
+
         #[test]
         fn sum_matches_naive(data in proptest::collection::vec(any::<u8>(), 0..2000)) {
             prop_assert_eq!(fold(sum(&data, 0)), naive(&data));

@@ -6,7 +6,7 @@
 //! `tcp_timewait_state_process`).
 
 use super::output::tcp_time_stamp;
-use super::sock::{TcpSock, TcpState};
+use super::sock::{RxDst, TcpSock, TcpState};
 use crate::buf::PacketBuf;
 use crate::errno::Errno;
 use crate::ip::IpMeta;
@@ -42,11 +42,13 @@ impl Stack {
         }
         // A checksum the local kernel left partial, or a device verified, is not checked again.
         let verify = buf.meta.csum == crate::buf::CsumState::None;
-        let parsed = TcpPacket::new_checked(buf.data()).and_then(|p| {
-            let repr = TcpRepr::parse(&p, ip.src, ip.dst, verify)?;
-            Ok((repr, p.header_len()))
-        });
-        let (seg, hlen) = match parsed {
+        // The header length read once, here, rather than carried out of the parse with the
+        // segment (a copy of the whole TcpRepr).
+        let (parsed, hlen) = match TcpPacket::new_checked(buf.data()) {
+            Ok(p) => (TcpRepr::parse(&p, ip.src, ip.dst, verify), p.header_len()),
+            Err(e) => (Err(e), 0),
+        };
+        let seg = match parsed {
             Ok(v) => v,
             Err(WireError::Checksum) => {
                 self.tcp.stats.in_csum_errors += 1;
@@ -63,7 +65,13 @@ impl Stack {
         buf.trim(seg.payload_len);
         let local = SocketAddrV4::new(ip.dst, seg.dst_port);
         let remote = SocketAddrV4::new(ip.src, seg.src_port);
-        if let Some(id) = self.tcp_lookup_established(local, remote) {
+        // Early demux already found the connection by this same 4-tuple (Linux:
+        // `skb_steal_sock`).
+        let found = match buf.meta.sk.take() {
+            Some(id) => Some(id),
+            None => self.tcp_lookup_established(local, remote),
+        };
+        if let Some(id) = found {
             self.trace(&buf, Stage::TcpV4Rcv, Detail::Note("established socket"));
             self.trace_enter(&buf);
             let relisten = self.tcp_rcv(id, &seg, &buf, now);
@@ -83,6 +91,31 @@ impl Stack {
         self.trace(&buf, Stage::TcpV4Rcv, Detail::Note("no socket"));
         self.tcp_v4_send_reset(ip.src, ip.dst, &seg, now);
         self.drop_pkt(buf, DropReason::NoSocket)
+    }
+
+    /// The connection a received datagram (network header at the data start, validated by
+    /// `ip_rcv`) is a segment of, with the input route its socket remembers. Only whole
+    /// datagrams with room for the ports are looked at. Linux: `tcp_v4_early_demux`.
+    pub(crate) fn tcp_v4_early_demux(&self, buf: &PacketBuf) -> Option<(SockId, Option<RxDst>)> {
+        let pkt = crate::wire::Ipv4Packet::new_unchecked(buf.data());
+        if pkt.protocol() != crate::wire::IpProtocol::TCP || pkt.is_fragment() {
+            return None;
+        }
+        let ihl = pkt.header_len();
+        let ports = buf.data().get(ihl..ihl + 4)?;
+        let local = SocketAddrV4::new(pkt.dst_addr(), u16::from_be_bytes([ports[2], ports[3]]));
+        let remote = SocketAddrV4::new(pkt.src_addr(), u16::from_be_bytes([ports[0], ports[1]]));
+        let id = self.tcp_lookup_established(local, remote)?;
+        let sk = self.sockets.tcp(id).ok()?;
+        Some((id, sk.rx_dst))
+    }
+
+    /// Remember that segments of `id` arriving with this (route generation, interface,
+    /// mark) are delivered locally. Linux: `inet_sk_rx_dst_set`.
+    pub(crate) fn tcp_set_rx_dst(&mut self, id: SockId, key: RxDst) {
+        if let Ok(sk) = self.sockets.tcp_mut(id) {
+            sk.rx_dst = Some(key);
+        }
     }
 
     /// A segment for a connection. Linux: `tcp_v4_do_rcv` → `tcp_rcv_state_process`.
@@ -113,11 +146,11 @@ impl Stack {
         };
         self.trace_tcp_state_after(before, id);
         match after {
+            // tcp_output re-arms the socket's timer entry itself.
             After::Output => self.tcp_output(id, now),
             After::Relisten => return true,
-            After::Nothing => {}
+            After::Nothing => self.tcp_sched(id),
         }
-        self.tcp_sched(id);
         false
     }
 

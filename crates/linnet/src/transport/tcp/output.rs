@@ -12,6 +12,7 @@ use crate::ip::output::IpSendParams;
 use crate::socket::SockId;
 use crate::stack::Stack;
 use crate::time::Instant;
+use crate::wire::checksum;
 use crate::wire::ipv4::HEADER_LEN;
 use crate::wire::tcp::{SeqNumber, TcpFlags, TcpPacket, TcpRepr};
 use crate::wire::{IpProtocol, Ipv4Addr};
@@ -116,15 +117,28 @@ pub(crate) fn tcp_build(sk: &mut TcpSock, pool: &mut BufPool, seg: Seg, now: Ins
         } else {
             (&[][..], &[][..])
         };
-        d[hlen..hlen + a.len()].copy_from_slice(a);
-        d[hlen + a.len()..hlen + a.len() + b.len()].copy_from_slice(b);
-        // Whatever the send queue could not supply (never, as segments are cut from it) is
-        // zero, as put() would have left it.
-        d[hlen + a.len() + b.len()..].fill(0);
+        let (src, dst) = (*sk.local.ip(), *sk.remote.ip());
         if partial {
-            offload::tcp_csum_partial(&mut d[..], *sk.local.ip(), *sk.remote.ip());
+            d[hlen..hlen + a.len()].copy_from_slice(a);
+            d[hlen + a.len()..hlen + a.len() + b.len()].copy_from_slice(b);
+            d[hlen + a.len() + b.len()..].fill(0);
+            offload::tcp_csum_partial(&mut d[..], src, dst);
         } else {
-            TcpPacket::new_unchecked(&mut d[..]).fill_checksum(*sk.local.ip(), *sk.remote.ip());
+            // The payload is summed as it is copied (one pass over it, not a copy and then a
+            // second read of the copy), and the sums of header, payload pieces and
+            // pseudo-header combined. Linux: `tcp_sendmsg` → `csum_and_copy_from_user` of
+            // the pre-offload days, `skb_copy_and_csum_bits`.
+            let pseudo = checksum::pseudo_header_v4(src, dst, 6, total as u16);
+            let mut sum = checksum::sum64(&d[..hlen], u64::from(pseudo));
+            let rest = &mut d[hlen..];
+            let sa = checksum::copy_and_sum64(&mut rest[..a.len()], a, 0);
+            sum = checksum::sum64_block_add(sum, sa, hlen);
+            let sb = checksum::copy_and_sum64(&mut rest[a.len()..], b, 0);
+            sum = checksum::sum64_block_add(sum, sb, hlen + a.len());
+            // Whatever the send queue could not supply (never, as segments are cut from it)
+            // is zero, as put() would have left it, and adds nothing to the sum.
+            rest[a.len() + b.len()..].fill(0);
+            TcpPacket::new_unchecked(&mut d[..]).set_checksum(!checksum::fold64(sum));
         }
         buf.commit_put(total);
     }
@@ -350,6 +364,15 @@ impl Stack {
     /// (with `tcp_nagle_test`, `tcp_snd_wnd_test`, `tcp_cwnd_test`) and
     /// `tcp_xmit_retransmit_queue`.
     pub(crate) fn tcp_write_xmit(&mut self, id: SockId, now: Instant) {
+        if self.tcp_write_xmit_nosched(id, now) {
+            self.tcp_sched(id);
+        }
+    }
+
+    /// [`Stack::tcp_write_xmit`] without re-arming the timer entry, for callers that arm it
+    /// themselves once they are done ([`Stack::tcp_output`]). Returns whether the timer entry
+    /// needs re-arming (false when the socket is gone or not synchronized, as before).
+    fn tcp_write_xmit_nosched(&mut self, id: SockId, now: Instant) -> bool {
         let genid = self.rt_genid();
         if let Ok(sk) = self.sockets.tcp(id) {
             if sk.route_caps_genid != genid {
@@ -366,10 +389,10 @@ impl Stack {
                 break;
             }
             let Ok(sk) = self.sockets.tcp_mut(id) else {
-                return;
+                return false;
             };
             if !sk.state.is_synchronized() || sk.state == TcpState::TimeWait {
-                return;
+                return false;
             }
             let cwnd = sk.cc.cwnd();
             let pipe = sk.pipe();
@@ -401,7 +424,7 @@ impl Stack {
             }
             // 2. New data (or data below snd_max after an RTO rewound snd_nxt).
             let Ok(sk) = self.sockets.tcp_mut(id) else {
-                return;
+                return false;
             };
             if sk.snd_nxt < sk.snd_max {
                 // Resending after a timeout: skip what the peer already holds.
@@ -494,7 +517,7 @@ impl Stack {
         }
         // Zero window with data waiting and nothing in flight: probe (persist timer).
         let Ok(sk) = self.sockets.tcp_mut(id) else {
-            return;
+            return false;
         };
         let waiting = sk.data_end() > sk.snd_nxt || (sk.fin_seq().is_some() && !sk.fin_sent());
         let usable = (sk.snd_una + sk.snd_wnd as usize - sk.snd_nxt).max(0) as u32;
@@ -506,7 +529,7 @@ impl Stack {
         } else {
             sk.persist_at = None;
         }
-        self.tcp_sched(id);
+        true
     }
 
     /// Arm the retransmission timer if data is outstanding (restart it when `restart`).
@@ -525,7 +548,8 @@ impl Stack {
     /// After input or a user call: push out data, and the ACK that is due (at once, or
     /// delayed). Linux: `tcp_data_snd_check` + `__tcp_ack_snd_check`.
     pub(crate) fn tcp_output(&mut self, id: SockId, now: Instant) {
-        self.tcp_write_xmit(id, now);
+        // The timer entry is re-armed once, below, for both the data and the ACK decision.
+        self.tcp_write_xmit_nosched(id, now);
         let delack = self.config.tcp.delack;
         let Ok(sk) = self.sockets.tcp_mut(id) else {
             return;

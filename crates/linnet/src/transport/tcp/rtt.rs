@@ -75,6 +75,7 @@ impl RttEstimator {
     /// Feed one measurement (RFC 6298 2.2 and 2.3).
     pub fn sample(&mut self, r: Duration) {
         self.min_rtt = Some(self.min_rtt.map_or(r, |m| m.min(r)));
+        let before = (self.srtt, self.rttvar);
         match self.srtt {
             None => {
                 self.srtt = Some(r);
@@ -86,7 +87,11 @@ impl RttEstimator {
                 self.srtt = Some((s * 7 + r) / 8);
             }
         }
-        self.set_rto();
+        // The cached timeout depends on nothing else that a sample changes: a steady path
+        // (timestamps of a LAN round trip read 0 ms every time) leaves it as it is.
+        if (self.srtt, self.rttvar) != before {
+            self.set_rto();
+        }
     }
 
     /// The current timeout, backoff included.

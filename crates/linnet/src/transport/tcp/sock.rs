@@ -252,6 +252,10 @@ pub struct TcpInfo {
     pub delivery_rate: u64,
 }
 
+/// What a socket remembers of its input route: the route generation, input interface and
+/// mark it was found for (Linux: `sk->sk_rx_dst`, `sk_rx_dst_ifindex`).
+pub(crate) type RxDst = (u64, u32, u32);
+
 /// A TCP socket. Fields are grouped as in RFC 9293's TCB.
 #[derive(Debug)]
 pub struct TcpSock {
@@ -399,6 +403,10 @@ pub struct TcpSock {
     /// The output route and the route generation it was found at: a connected socket routes
     /// once, not per segment. Linux: `sk->sk_dst_cache`.
     pub dst_cache: Option<(u64, crate::ip::route::OutputRoute)>,
+    /// The input route its segments last took, when it was local delivery: the route
+    /// generation, input interface and mark it was found for. Early demux skips the route
+    /// lookup while these hold. Linux: `sk->sk_rx_dst` with `sk_rx_dst_ifindex`.
+    pub(crate) rx_dst: Option<RxDst>,
 
     // --- user settings ---
     /// `TCP_NODELAY`: disable Nagle.
@@ -513,6 +521,7 @@ impl TcpSock {
             route_caps: Default::default(),
             route_caps_genid: u64::MAX,
             dst_cache: None,
+            rx_dst: None,
             nodelay: false,
             keepalive: false,
             linger: None,

@@ -14,22 +14,28 @@ use crate::stack::Stack;
 use crate::time::Instant;
 use std::cmp::Reverse;
 
+/// The earlier of two optional deadlines.
+#[inline(always)]
+fn earlier(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (Some(x), None) => Some(x),
+        (None, y) => y,
+    }
+}
+
 impl Stack {
     /// Make sure the timer heap holds an entry at the socket's earliest deadline.
     pub(crate) fn tcp_sched(&mut self, id: SockId) {
         let Ok(sk) = self.sockets.tcp_mut(id) else {
             return;
         };
-        let next = [
-            sk.rto_at,
-            sk.persist_at,
-            sk.delack_at,
-            sk.keepalive_at,
-            sk.tw_at,
-        ]
-        .into_iter()
-        .flatten()
-        .min();
+        // Pairwise in registers (an array of options walked by an iterator went through the
+        // stack, and its reload stalled on the stores just made).
+        let next = earlier(
+            earlier(sk.rto_at, sk.persist_at),
+            earlier(earlier(sk.delack_at, sk.keepalive_at), sk.tw_at),
+        );
         let Some(t) = next else { return };
         if sk.scheduled_at.is_none_or(|s| t < s) {
             sk.scheduled_at = Some(t);
