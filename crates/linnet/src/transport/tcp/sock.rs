@@ -7,6 +7,7 @@ use super::assembler::Assembler;
 use super::cong::{new_cc, CcAlgorithm, CongestionControl};
 use super::ring::RingBuffer;
 use super::rtt::RttEstimator;
+use crate::buf::PacketBuf;
 use crate::errno::Errno;
 use crate::socket::SockId;
 use crate::time::Instant;
@@ -318,8 +319,18 @@ pub struct TcpSock {
     // --- queues ---
     /// Send queue: bytes from `snd_una` (data part) on, acknowledged bytes removed.
     pub sndbuf: RingBuffer,
-    /// Receive queue: in-order bytes not yet read, out-of-order bytes beyond them.
+    /// Receive queue: in-order bytes not yet read, out-of-order bytes beyond them. In-order
+    /// bytes queued zero-copy in [`TcpSock::rx_skbs`] come before any held here.
     pub rcvbuf: RingBuffer,
+    /// In-order received packet buffers queued as they arrived (data trimmed to the unread
+    /// payload), read before the ring: the header-prediction fast path queues a segment here
+    /// instead of copying it when the ring holds no unread byte. Linux: `sk_receive_queue`.
+    pub rx_skbs: VecDeque<PacketBuf>,
+    /// Unread payload bytes in `rx_skbs`.
+    pub rx_skb_bytes: usize,
+    /// Storage held by `rx_skbs` (sum of their capacities), bounded by the ring's capacity
+    /// (see [`TcpSock::rx_skb_fits`]). Linux: the `truesize` part of `sk_rmem_alloc`.
+    pub rx_skb_truesize: usize,
     /// Out-of-order bookkeeping, offsets relative to `rcv_nxt`.
     pub ofo: Assembler,
     /// `SO_RCVBUF` was set: no receive buffer autotuning (Linux: `SOCK_RCVBUF_LOCK`).
@@ -479,6 +490,9 @@ impl TcpSock {
             last_ack_sent: SeqNumber(0),
             sndbuf: RingBuffer::new(sndbuf),
             rcvbuf: RingBuffer::new(rcvbuf),
+            rx_skbs: VecDeque::new(),
+            rx_skb_bytes: 0,
+            rx_skb_truesize: 0,
             ofo: Assembler::new(),
             rcvbuf_locked: false,
             sndbuf_locked: false,
@@ -715,7 +729,7 @@ impl TcpSock {
     /// (receiver-side silly window avoidance) and never shrinking the right edge.
     /// Linux: `tcp_select_window` / `__tcp_select_window`.
     pub fn select_window(&mut self) -> u32 {
-        let free = self.rcvbuf.window() as u32;
+        let free = self.rcv_space() as u32;
         let cap = self.rcvbuf.capacity() as u32;
         let cur = (self.rcv_adv - self.rcv_nxt).max(0) as u32;
         let mut wnd = free;
@@ -828,14 +842,99 @@ impl TcpSock {
 
     /// How much the window would grow if advertised now (for window-update decisions).
     pub fn window_growth(&self) -> u32 {
-        let free = self.rcvbuf.window() as u32;
+        let free = self.rcv_space() as u32;
         let cur = (self.rcv_adv - self.rcv_nxt).max(0) as u32;
         free.saturating_sub(cur)
     }
 
     /// Readable bytes.
     pub fn recv_q(&self) -> usize {
-        self.rcvbuf.len()
+        self.rcv_queued()
+    }
+
+    /// Unread in-order bytes: the queued buffers' and the ring's. Linux: what
+    /// `tcp_inq` / `SIOCINQ` report (`rcv_nxt - copied_seq`).
+    pub fn rcv_queued(&self) -> usize {
+        self.rx_skb_bytes + self.rcvbuf.len()
+    }
+
+    /// Room left in the receive buffer for in-order data: the ring's free space less the
+    /// bytes held in queued buffers, so both count against `SO_RCVBUF` alike. Linux:
+    /// `tcp_space`.
+    pub fn rcv_space(&self) -> usize {
+        self.rcvbuf.window().saturating_sub(self.rx_skb_bytes)
+    }
+
+    /// Whether a received buffer of `truesize` bytes of storage may be queued zero-copy:
+    /// the buffers held never take more storage than the ring's capacity, so a connection
+    /// holds at most twice its receive buffer whatever the segment sizes (a peer sending tiny
+    /// segments gets them copied into the ring, not thousands of buffers pinned). Linux
+    /// bounds `sk_rmem_alloc` (truesize) by `sk_rcvbuf` in `tcp_try_rmem_schedule`.
+    pub fn rx_skb_fits(&self, truesize: usize) -> bool {
+        self.rx_skb_truesize + truesize <= self.rcvbuf.capacity()
+    }
+
+    /// Queue `buf` (data: exactly the next in-order payload) after the buffers already
+    /// queued. The caller checked that the ring holds no unread byte and that the payload
+    /// fits [`TcpSock::rcv_space`]. Linux: `tcp_queue_rcv` (`__skb_queue_tail`).
+    pub fn rx_skb_queue(&mut self, buf: PacketBuf) {
+        self.rx_skb_bytes += buf.len();
+        self.rx_skb_truesize += buf.capacity();
+        self.rx_skbs.push_back(buf);
+    }
+
+    /// Copy unread bytes into `out`, queued buffers first, then the ring; consumed buffers
+    /// go to `free` (the stack's pool), a partly read one keeps its remaining bytes. With
+    /// `peek` nothing is consumed. Returns the count. Linux: the copy loop of
+    /// `tcp_recvmsg_locked` (`skb_copy_datagram_msg`, `tcp_eat_recv_skb`).
+    pub fn rcv_copy(
+        &mut self,
+        out: &mut [u8],
+        peek: bool,
+        mut free: impl FnMut(PacketBuf),
+    ) -> usize {
+        let mut n = 0;
+        if peek {
+            for b in &self.rx_skbs {
+                if n == out.len() {
+                    return n;
+                }
+                let k = b.len().min(out.len() - n);
+                out[n..n + k].copy_from_slice(&b.data()[..k]);
+                n += k;
+            }
+            return n + self.rcvbuf.peek(0, &mut out[n..]);
+        }
+        while n < out.len() {
+            let Some(b) = self.rx_skbs.front_mut() else {
+                break;
+            };
+            let k = b.len().min(out.len() - n);
+            out[n..n + k].copy_from_slice(&b.data()[..k]);
+            b.pull(k);
+            n += k;
+            self.rx_skb_bytes -= k;
+            if b.is_empty() {
+                if let Some(b) = self.rx_skbs.pop_front() {
+                    self.rx_skb_truesize -= b.capacity();
+                    free(b);
+                }
+            }
+        }
+        if n < out.len() {
+            n += self.rcvbuf.dequeue_slice(&mut out[n..]);
+        }
+        n
+    }
+
+    /// Give up every queued buffer (to `free`, the stack's pool), as when the socket goes
+    /// away. Linux: `__skb_queue_purge(&sk->sk_receive_queue)`.
+    pub fn rx_skb_purge(&mut self, mut free: impl FnMut(PacketBuf)) {
+        for b in self.rx_skbs.drain(..) {
+            free(b);
+        }
+        self.rx_skb_bytes = 0;
+        self.rx_skb_truesize = 0;
     }
 
     /// `struct tcp_info` for `ss`.
@@ -854,13 +953,135 @@ impl TcpSock {
             bytes_acked: self.bytes_acked,
             bytes_received: self.bytes_received,
             send_q: self.sndbuf.len() as u32,
-            recv_q: self.rcvbuf.len() as u32,
+            recv_q: self.rcv_queued() as u32,
             snd_wnd: self.snd_wnd,
             rcv_wnd: (self.rcv_adv - self.rcv_nxt).max(0) as u32,
             wscale: (self.rcv_wscale, self.snd_wscale),
             ts: self.ts_ok,
             sack: self.sack_ok,
             delivery_rate: self.delivery.bytes_per_sec,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// An established-looking socket with a receive buffer of `cap` bytes.
+    fn sock(cap: usize) -> TcpSock {
+        let mut sk = TcpSock::new(&TcpConfig::default(), cap, 4096);
+        sk.state = TcpState::Established;
+        sk.mss = 1000;
+        sk.rcv_wscale = 7;
+        sk.rcv_nxt = SeqNumber(1000);
+        sk.rcv_adv = sk.rcv_nxt;
+        sk
+    }
+
+    /// A received buffer of `cap` bytes of storage whose data is `payload`.
+    fn skb(cap: usize, payload: &[u8]) -> PacketBuf {
+        let mut b = PacketBuf::with_headroom(cap, 64);
+        assert!(b.extend_from_slice(payload));
+        b
+    }
+
+    #[test]
+    fn reads_and_peeks_cross_from_queued_buffers_into_the_ring() {
+        let mut sk = sock(8192);
+        sk.rx_skb_queue(skb(512, b"abcde"));
+        sk.rx_skb_queue(skb(512, b"fgh"));
+        assert_eq!(sk.rcvbuf.enqueue_slice(b"ijklmn"), 6);
+        assert_eq!((sk.rcv_queued(), sk.rcv_space()), (14, 8192 - 14));
+        let mut freed = Vec::new();
+        let mut out = [0u8; 10];
+        // A peek sees everything in order and consumes nothing.
+        assert_eq!(sk.rcv_copy(&mut out, true, |b| freed.push(b)), 10);
+        assert_eq!(&out, b"abcdefghij");
+        assert_eq!(sk.rcv_queued(), 14);
+        // A partial read leaves the rest of the first buffer.
+        assert_eq!(sk.rcv_copy(&mut out[..2], false, |b| freed.push(b)), 2);
+        assert_eq!(&out[..2], b"ab");
+        assert_eq!((sk.rx_skbs.len(), sk.rx_skb_bytes, freed.len()), (2, 6, 0));
+        assert_eq!(sk.rcv_copy(&mut out[..7], true, |b| freed.push(b)), 7);
+        assert_eq!(&out[..7], b"cdefghi");
+        // Across both buffers into the ring; the emptied buffers are given back.
+        assert_eq!(sk.rcv_copy(&mut out[..9], false, |b| freed.push(b)), 9);
+        assert_eq!(&out[..9], b"cdefghijk");
+        assert_eq!((sk.rx_skbs.len(), sk.rx_skb_bytes, freed.len()), (0, 0, 2));
+        assert_eq!(sk.rx_skb_truesize, 0);
+        assert_eq!(sk.rcv_copy(&mut out, false, |b| freed.push(b)), 3);
+        assert_eq!(&out[..3], b"lmn");
+        assert_eq!(sk.rcv_queued(), 0);
+        sk.rx_skb_queue(skb(512, b"x"));
+        sk.rx_skb_purge(|b| freed.push(b));
+        assert_eq!((sk.rcv_queued(), sk.rx_skb_truesize, freed.len()), (0, 0, 3));
+    }
+
+    #[test]
+    fn held_buffer_storage_is_bounded_by_the_buffer_size() {
+        let mut sk = sock(8192);
+        // One-byte segments in 2 KiB buffers: four fit, the fifth is refused (copied instead).
+        let mut queued = 0;
+        while sk.rx_skb_fits(2048) {
+            sk.rx_skb_queue(skb(2048, b"z"));
+            queued += 1;
+        }
+        assert_eq!(queued, 4);
+        assert_eq!(sk.rx_skb_truesize, 8192);
+        assert_eq!(sk.rcv_space(), 8192 - 4);
+    }
+
+    proptest! {
+        /// Whatever mix of queued buffers, ring data and partial reads, the advertised window
+        /// never promises more than the buffer has room for, and the bytes come out in order.
+        #[test]
+        fn window_never_exceeds_the_buffer_with_queued_buffers(
+            ops in proptest::collection::vec((0u8..3, 1usize..3000), 1..300),
+            cap in 4096usize..20000,
+        ) {
+            let mut sk = sock(cap);
+            sk.select_window();
+            let mut next = 0u8;
+            let mut expect = std::collections::VecDeque::new();
+            let mut freed = 0usize;
+            for (op, n) in ops {
+                match op {
+                    // A segment the way the fast path takes it: the buffer itself if the
+                    // ring is empty and its storage fits, else a copy into the ring.
+                    0 | 1 => {
+                        let wnd = (sk.rcv_adv - sk.rcv_nxt).max(0) as usize;
+                        let len = n.min(wnd).min(sk.rcv_space());
+                        if len == 0 {
+                            continue;
+                        }
+                        let data: Vec<u8> = (0..len).map(|_| { next = next.wrapping_add(1); next }).collect();
+                        let b = skb(len + 128 + (op as usize) * 2000, &data);
+                        if sk.rcvbuf.is_empty() && sk.rx_skb_fits(b.capacity()) {
+                            sk.rx_skb_queue(b);
+                        } else {
+                            prop_assert_eq!(sk.rcvbuf.enqueue_slice(&data), len);
+                        }
+                        sk.rcv_nxt += len;
+                        expect.extend(data);
+                    }
+                    _ => {
+                        let mut out = vec![0u8; n];
+                        let k = sk.rcv_copy(&mut out, false, |_| freed += 1);
+                        let want: Vec<u8> = expect.drain(..k).collect();
+                        prop_assert_eq!(&out[..k], &want[..]);
+                        prop_assert_eq!(k, n.min(want.len() + expect.len()));
+                    }
+                }
+                sk.select_window();
+                let wnd = (sk.rcv_adv - sk.rcv_nxt).max(0) as usize;
+                prop_assert!(sk.rcv_queued() + wnd <= cap, "queued {} + window {wnd} > {cap}", sk.rcv_queued());
+                prop_assert!(sk.rcv_queued() + sk.rcv_space() <= cap);
+                prop_assert!(sk.rx_skb_truesize <= cap);
+                prop_assert_eq!(sk.rcv_queued(), expect.len());
+                prop_assert!(sk.window_growth() as usize <= cap - sk.rcv_queued());
+            }
         }
     }
 }
