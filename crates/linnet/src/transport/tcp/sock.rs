@@ -1016,7 +1016,10 @@ mod tests {
         assert_eq!(sk.rcv_queued(), 0);
         sk.rx_skb_queue(skb(512, b"x"));
         sk.rx_skb_purge(|b| freed.push(b));
-        assert_eq!((sk.rcv_queued(), sk.rx_skb_truesize, freed.len()), (0, 0, 3));
+        assert_eq!(
+            (sk.rcv_queued(), sk.rx_skb_truesize, freed.len()),
+            (0, 0, 3)
+        );
     }
 
     #[test]
