@@ -7,7 +7,7 @@ use super::assembler::Assembler;
 use super::cong::{new_cc, CcAlgorithm, CongestionControl};
 use super::ring::RingBuffer;
 use super::rtt::RttEstimator;
-use crate::buf::PacketBuf;
+use crate::buf::{PacketBuf, MAX_RX_SKBS};
 use crate::errno::Errno;
 use crate::socket::SockId;
 use crate::time::Instant;
@@ -868,10 +868,12 @@ impl TcpSock {
     /// Whether a received buffer of `truesize` bytes of storage may be queued zero-copy:
     /// the buffers held never take more storage than the ring's capacity, so a connection
     /// holds at most twice its receive buffer whatever the segment sizes (a peer sending tiny
-    /// segments gets them copied into the ring, not thousands of buffers pinned). Linux
+    /// segments gets them copied into the ring, not thousands of buffers pinned), and never
+    /// more than [`MAX_RX_SKBS`] buffers, which the pool's idle bound allows for. Linux
     /// bounds `sk_rmem_alloc` (truesize) by `sk_rcvbuf` in `tcp_try_rmem_schedule`.
     pub fn rx_skb_fits(&self, truesize: usize) -> bool {
-        self.rx_skb_truesize + truesize <= self.rcvbuf.capacity()
+        self.rx_skbs.len() < MAX_RX_SKBS
+            && self.rx_skb_truesize + truesize <= self.rcvbuf.capacity()
     }
 
     /// Queue `buf` (data: exactly the next in-order payload) after the buffers already
@@ -1034,6 +1036,12 @@ mod tests {
         assert_eq!(queued, 4);
         assert_eq!(sk.rx_skb_truesize, 8192);
         assert_eq!(sk.rcv_space(), 8192 - 4);
+        // However large the buffer, at most MAX_RX_SKBS buffers are held.
+        let mut sk = sock(1 << 20);
+        while sk.rx_skb_fits(256) {
+            sk.rx_skb_queue(skb(256, b"z"));
+        }
+        assert_eq!(sk.rx_skbs.len(), MAX_RX_SKBS);
     }
 
     proptest! {
