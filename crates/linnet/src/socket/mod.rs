@@ -444,7 +444,7 @@ impl Stack {
         self.sockets
             .tcp(id)
             .ok()
-            .map(|t| (t.rx_skb_bytes, t.rcvbuf.len()))
+            .map(|t| (t.rx_skb_bytes, t.rcv_queued() - t.rx_skb_bytes))
     }
 
     /// All sockets as `ss` lists them.

@@ -143,8 +143,8 @@ impl Stack {
     /// recovery runs. Such a segment needs none of the RFC 9293 3.10.7.4 checks beyond these,
     /// so it goes straight to `tcp_ack` and the in-order receive queue. Returns `None` when
     /// the prediction fails: the caller then takes the full path, which handles every case.
-    /// When the ring holds no unread byte, the buffer in `slot` itself is queued (zero-copy,
-    /// see [`TcpSock::rx_skb_fits`]); otherwise the payload is copied into the ring.
+    /// The buffer in `slot` itself is queued (zero-copy) while the bound on held buffers
+    /// allows (see [`TcpSock::rx_skb_fits`]); otherwise the payload is copied into the ring.
     /// Linux: the fast path of `tcp_rcv_established` (`pred_flags`, counted as `TCPHPHits`
     /// and `TCPHPAcks`), with `tcp_queue_rcv`.
     fn tcp_rcv_established_fast(
@@ -205,16 +205,18 @@ impl Stack {
         self.tcp_ack(id, seg, len, now);
         // In-order data with nothing out of order: straight onto the receive queue
         // (Linux: tcp_queue_rcv), then the ACK decision of tcp_data_queue. The buffer itself
-        // when nothing unread sits in the ring (queued buffers are read before the ring),
-        // else a copy into the ring.
+        // while the socket's bound on held buffers allows, else a copy into the ring.
         let sk = self.sockets.tcp_mut(id).ok()?;
         let n = match slot.take() {
-            Some(b) if sk.rcvbuf.is_empty() && sk.rx_skb_fits(b.capacity()) => {
-                sk.rx_skb_queue(b);
-                len
-            }
+            Some(b) if sk.rx_skb_fits(b.capacity()) => match sk.rx_skb_queue(b) {
+                Ok(n) => n,
+                Err(b) => {
+                    *slot = Some(b);
+                    0
+                }
+            },
             Some(b) => {
-                let n = sk.rcvbuf.enqueue_slice(b.data());
+                let n = sk.rcv_queue_copy(b.data());
                 *slot = Some(b);
                 n
             }
@@ -855,9 +857,7 @@ impl Stack {
             }
             let data = &payload[skip..];
             let had_ofo = !sk.ofo.is_empty();
-            // After any buffers queued zero-copy: they count against the buffer too.
-            let room = sk.rcv_space().min(data.len());
-            let n = sk.rcvbuf.enqueue_slice(&data[..room]);
+            let n = sk.rcv_queue_copy(data);
             if n == 0 {
                 sk.ack_now = true;
                 self.count_drop(DropReason::SocketRcvbuff);
@@ -868,7 +868,7 @@ impl Stack {
             sk.ofo.shift(n);
             let more = sk.ofo.remove_front();
             if more > 0 {
-                sk.rcvbuf.enqueue_unallocated(more);
+                sk.rcv_queue_ofo_front(more);
                 sk.rcv_nxt += more;
                 sk.bytes_received += more as u64;
             }

@@ -483,7 +483,8 @@ impl Stack {
                 sk.keep_cnt = n;
             }
             SockOpt::RcvBuf(n) => {
-                if !fresh {
+                // (A closed connection may still hold unread data: that ring stays.)
+                if !fresh || sk.rcv_queued() > 0 {
                     return Err(Errno::EISCONN);
                 }
                 sk.rcvbuf = RingBuffer::new(n.clamp(BUF_MIN, BUF_MAX));
