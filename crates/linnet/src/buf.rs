@@ -22,8 +22,15 @@ pub const DEFAULT_BUF_SIZE: usize = MAX_HEADER + 9216;
 /// super-frame (an Ethernet header plus a 64 KiB IPv4 datagram). Linux: `GSO_MAX_SIZE`.
 pub const LARGE_BUF_SIZE: usize = MAX_HEADER + 16 + 14 + 65536;
 
-/// Idle large buffers a pool keeps.
-const MAX_FREE_LARGE: usize = 64;
+/// Most received buffers one TCP socket holds queued zero-copy (see
+/// `TcpSock::rx_skb_fits`).
+pub const MAX_RX_SKBS: usize = 96;
+
+/// Idle large buffers a pool keeps: enough for a receive batch of GSO super-frames (64) plus
+/// what one TCP socket may hold queued zero-copy ([`MAX_RX_SKBS`]), so that a socket filling
+/// and draining its receive queue does not make the pool free and then allocate buffers
+/// again in steady state. At most about 10 MiB idle, as the normal buffers' default bound.
+const MAX_FREE_LARGE: usize = 64 + MAX_RX_SKBS;
 
 /// How a received frame was addressed at the link layer.
 /// Linux: `skb->pkt_type` (`PACKET_HOST`, `PACKET_BROADCAST`, ...).

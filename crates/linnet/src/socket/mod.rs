@@ -436,6 +436,17 @@ impl Stack {
         self.sockets.tcp(id).ok().map(|t| t.state)
     }
 
+    /// Unread bytes of a TCP connection as (held in packet buffers queued zero-copy, copied
+    /// into the receive ring), `None` for a stale handle or a UDP socket: diagnostics and
+    /// tests of the receive path. Linux: no direct counterpart (`ss -m` shows the memory the
+    /// receive queue holds, `skmem:r`).
+    pub fn tcp_rcv_queues(&self, id: SockId) -> Option<(usize, usize)> {
+        self.sockets
+            .tcp(id)
+            .ok()
+            .map(|t| (t.rx_skb_bytes, t.rcv_queued() - t.rx_skb_bytes))
+    }
+
     /// All sockets as `ss` lists them.
     pub fn sockets_info(&self) -> Vec<SocketInfo> {
         let unspec = SocketAddrV4::new(std::net::Ipv4Addr::UNSPECIFIED, 0);
@@ -449,7 +460,7 @@ impl Stack {
                     recv_q: if t.state == TcpState::Listen {
                         t.accept_queue.len() as u64
                     } else {
-                        t.rcvbuf.len() as u64
+                        t.rcv_queued() as u64
                     },
                     send_q: if t.state == TcpState::Listen {
                         t.backlog as u64

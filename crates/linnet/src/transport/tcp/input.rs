@@ -74,8 +74,12 @@ impl Stack {
         if let Some(id) = found {
             self.trace(&buf, Stage::TcpV4Rcv, Detail::Note("established socket"));
             self.trace_enter(&buf);
-            let relisten = self.tcp_rcv(id, &seg, &buf, now);
+            let mut slot = Some(buf);
+            let relisten = self.tcp_rcv(id, &seg, &mut slot, now);
             self.trace_leave();
+            // The fast path may have queued the buffer itself on the socket.
+            let Some(b) = slot else { return };
+            buf = b;
             if !relisten {
                 return self.recycle(buf);
             }
@@ -119,9 +123,20 @@ impl Stack {
     }
 
     /// A segment for a connection. Linux: `tcp_v4_do_rcv` → `tcp_rcv_state_process`.
-    /// Returns true when the segment must go on to the listener (TIME-WAIT reuse).
-    fn tcp_rcv(&mut self, id: SockId, seg: &TcpRepr, payload: &PacketBuf, now: Instant) -> bool {
+    /// Returns true when the segment must go on to the listener (TIME-WAIT reuse). `slot`
+    /// holds the buffer, its data the payload; the fast path may take it to queue it on the
+    /// socket (then `slot` is left empty).
+    fn tcp_rcv(
+        &mut self,
+        id: SockId,
+        seg: &TcpRepr,
+        slot: &mut Option<PacketBuf>,
+        now: Instant,
+    ) -> bool {
         let Ok(sk) = self.sockets.tcp_mut(id) else {
+            return false;
+        };
+        let Some(payload) = slot.as_ref() else {
             return false;
         };
         sk.last_rcv = now;
@@ -134,15 +149,15 @@ impl Stack {
         }
         self.trace_tcp_rcv(before, seg.flags.0);
         let fast = if before == TcpState::Established {
-            self.tcp_rcv_established_fast(id, seg, payload.data(), now)
+            self.tcp_rcv_established_fast(id, seg, slot, now)
         } else {
             None
         };
-        let after = match before {
+        let after = match (before, slot.as_ref()) {
             _ if fast.is_some() => After::Output,
-            TcpState::SynSent => self.tcp_rcv_synsent(id, seg, now),
-            TcpState::Closed | TcpState::Listen => After::Nothing,
-            _ => self.tcp_rcv_synchronized(id, seg, payload.data(), now),
+            (TcpState::SynSent, _) => self.tcp_rcv_synsent(id, seg, now),
+            (TcpState::Closed | TcpState::Listen, _) | (_, None) => After::Nothing,
+            (_, Some(payload)) => self.tcp_rcv_synchronized(id, seg, payload.data(), now),
         };
         self.trace_tcp_state_after(before, id);
         match after {
@@ -161,16 +176,19 @@ impl Stack {
     /// recovery runs. Such a segment needs none of the RFC 9293 3.10.7.4 checks beyond these,
     /// so it goes straight to `tcp_ack` and the in-order receive queue. Returns `None` when
     /// the prediction fails: the caller then takes the full path, which handles every case.
+    /// The buffer in `slot` itself is queued (zero-copy) while the bound on held buffers
+    /// allows (see [`TcpSock::rx_skb_fits`]); otherwise the payload is copied into the ring.
     /// Linux: the fast path of `tcp_rcv_established` (`pred_flags`, counted as `TCPHPHits`
-    /// and `TCPHPAcks`).
+    /// and `TCPHPAcks`), with `tcp_queue_rcv`.
     fn tcp_rcv_established_fast(
         &mut self,
         id: SockId,
         seg: &TcpRepr,
-        payload: &[u8],
+        slot: &mut Option<PacketBuf>,
         now: Instant,
     ) -> Option<After> {
         let sk = self.sockets.tcp_mut(id).ok()?;
+        let payload = slot.as_ref()?.data();
         if seg.flags.0 & !(TcpFlags::ACK.0 | TcpFlags::PSH.0) != 0 {
             return None;
         }
@@ -200,7 +218,7 @@ impl Stack {
             }
         } else {
             let wnd = (sk.rcv_adv - sk.rcv_nxt).max(0) as usize;
-            if len > wnd || len > sk.rcvbuf.window() {
+            if len > wnd || len > sk.rcv_space() {
                 return None;
             }
         }
@@ -219,9 +237,24 @@ impl Stack {
         self.tcp.stats.hp_hits += 1;
         self.tcp_ack(id, seg, len, now);
         // In-order data with nothing out of order: straight onto the receive queue
-        // (Linux: tcp_queue_rcv), then the ACK decision of tcp_data_queue.
+        // (Linux: tcp_queue_rcv), then the ACK decision of tcp_data_queue. The buffer itself
+        // while the socket's bound on held buffers allows, else a copy into the ring.
         let sk = self.sockets.tcp_mut(id).ok()?;
-        let n = sk.rcvbuf.enqueue_slice(payload);
+        let n = match slot.take() {
+            Some(b) if sk.rx_skb_fits(b.capacity()) => match sk.rx_skb_queue(b) {
+                Ok(n) => n,
+                Err(b) => {
+                    *slot = Some(b);
+                    0
+                }
+            },
+            Some(b) => {
+                let n = sk.rcv_queue_copy(b.data());
+                *slot = Some(b);
+                n
+            }
+            None => 0,
+        };
         sk.rcv_nxt += n;
         sk.bytes_received += n as u64;
         // A GRO/GSO super-segment counts as the MSS-sized segments it stands for.
@@ -316,7 +349,7 @@ impl Stack {
         sk.irs = seg.seq_number;
         sk.rcv_nxt = seg.seq_number + 1;
         // Our SYN offered an unscaled window of up to 64 KiB.
-        sk.rcv_adv = sk.rcv_nxt + (sk.rcvbuf.window().min(0xffff));
+        sk.rcv_adv = sk.rcv_nxt + (sk.rcv_space().min(0xffff));
         let established = if let Some(ack) = seg.ack_number {
             sk.snd_una = ack;
             if sk.snd_nxt < ack {
@@ -857,7 +890,7 @@ impl Stack {
             }
             let data = &payload[skip..];
             let had_ofo = !sk.ofo.is_empty();
-            let n = sk.rcvbuf.enqueue_slice(data);
+            let n = sk.rcv_queue_copy(data);
             if n == 0 {
                 sk.ack_now = true;
                 self.count_drop(DropReason::SocketRcvbuff);
@@ -868,7 +901,7 @@ impl Stack {
             sk.ofo.shift(n);
             let more = sk.ofo.remove_front();
             if more > 0 {
-                sk.rcvbuf.enqueue_unallocated(more);
+                sk.rcv_queue_ofo_front(more);
                 sk.rcv_nxt += more;
                 sk.bytes_received += more as u64;
             }
@@ -888,7 +921,7 @@ impl Stack {
             wake = true;
         } else {
             let off = off as usize;
-            let room = sk.rcvbuf.window();
+            let room = sk.rcv_space();
             if off >= room {
                 sk.ack_now = true;
                 self.tcp.stats.ofo_drop += 1;
@@ -988,11 +1021,11 @@ impl Stack {
                 if prev == TcpState::SynReceived {
                     l.syn_qlen = l.syn_qlen.saturating_sub(1);
                     l.accept_queue.retain(|&c| c != id);
-                    self.sockets.remove(id);
+                    self.tcp_sock_remove(id);
                     return;
                 }
             } else {
-                self.sockets.remove(id);
+                self.tcp_sock_remove(id);
                 return;
             }
             // In the accept queue: stays there, closed; accept() hands it out and the user
@@ -1001,9 +1034,19 @@ impl Stack {
             return;
         }
         if orphan {
-            self.sockets.remove(id);
+            self.tcp_sock_remove(id);
         } else {
             self.sk_wake(id);
         }
+    }
+
+    /// Free a TCP socket: its queued receive buffers go back to the pool, then it leaves the
+    /// table. Linux: `inet_csk_destroy_sock` (`sk_stream_kill_queues`).
+    pub(crate) fn tcp_sock_remove(&mut self, id: SockId) {
+        if let Ok(sk) = self.sockets.tcp_mut(id) {
+            let pool = &mut self.pool;
+            sk.rx_skb_purge(|b| pool.put(b));
+        }
+        self.sockets.remove(id);
     }
 }

@@ -2,7 +2,12 @@
 //!
 //! Linux keeps socket data as lists of skbs; Linnet copies payload once into a ring per
 //! direction, which bounds memory by `SO_SNDBUF`/`SO_RCVBUF` and lets out-of-order data be
-//! written in place beyond the in-order end ("unallocated" space).
+//! written in place beyond the in-order end ("unallocated" space). On the receive side,
+//! in-order segments of the fast path may instead stay in their packet buffers
+//! (`TcpSock::rx_skbs`): their bytes are enqueued in the ring unwritten
+//! ([`RingBuffer::enqueue_unallocated`]) and skipped when read
+//! ([`RingBuffer::dequeue_allocated`]), so the ring's length and free space still account
+//! for every unread byte and its end stays at `rcv_nxt`.
 
 /// The ring. Its storage is allocated once, on the first write (a socket that never carries
 /// data, or carries it one way only, costs no buffer memory, as in Linux where queues hold

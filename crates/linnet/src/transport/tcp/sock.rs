@@ -7,6 +7,7 @@ use super::assembler::Assembler;
 use super::cong::{new_cc, CcAlgorithm, CongestionControl};
 use super::ring::RingBuffer;
 use super::rtt::RttEstimator;
+use crate::buf::{PacketBuf, MAX_RX_SKBS};
 use crate::errno::Errno;
 use crate::socket::SockId;
 use crate::time::Instant;
@@ -16,6 +17,15 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::net::SocketAddrV4;
 use std::time::Duration;
+
+/// A run of the unread in-order receive stream (see `TcpSock::rx_skbs`).
+#[derive(Debug)]
+pub enum RxSeg {
+    /// This many bytes copied into the ring.
+    Ring(usize),
+    /// A received buffer, its data the unread payload (Linux: an skb on the receive queue).
+    Buf(PacketBuf),
+}
 
 /// The eleven states of RFC 9293 section 3.3.2. Linux: `enum tcp_states` (`TCP_ESTABLISHED`...).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -322,8 +332,23 @@ pub struct TcpSock {
     // --- queues ---
     /// Send queue: bytes from `snd_una` (data part) on, acknowledged bytes removed.
     pub sndbuf: RingBuffer,
-    /// Receive queue: in-order bytes not yet read, out-of-order bytes beyond them.
+    /// Receive queue: in-order bytes not yet read, out-of-order bytes beyond them. Its
+    /// length counts every unread in-order byte, also those held in packet buffers (see
+    /// `rx_skbs`), whose place in the ring is reserved but never written: so the ring's end
+    /// is always `rcv_nxt`, and its free space is the receive buffer's room.
     pub rcvbuf: RingBuffer,
+    /// The unread in-order stream, front first, as runs of bytes copied into the ring and
+    /// received packet buffers queued as they arrived (data trimmed to the unread payload):
+    /// the header-prediction fast path queues a segment's buffer here instead of copying it.
+    /// Its lengths add up to `rcvbuf.len()`. Linux: `sk_receive_queue`.
+    pub rx_skbs: VecDeque<RxSeg>,
+    /// Unread payload bytes held in packet buffers in `rx_skbs`.
+    pub rx_skb_bytes: usize,
+    /// Storage held by `rx_skbs` (sum of their capacities), bounded by the ring's capacity
+    /// (see [`TcpSock::rx_skb_fits`]). Linux: the `truesize` part of `sk_rmem_alloc`.
+    pub rx_skb_truesize: usize,
+    /// Packet buffers in `rx_skbs`.
+    pub rx_skb_count: usize,
     /// Out-of-order bookkeeping, offsets relative to `rcv_nxt`.
     pub ofo: Assembler,
     /// `SO_RCVBUF` was set: no receive buffer autotuning (Linux: `SOCK_RCVBUF_LOCK`).
@@ -487,6 +512,10 @@ impl TcpSock {
             last_ack_sent: SeqNumber(0),
             sndbuf: RingBuffer::new(sndbuf),
             rcvbuf: RingBuffer::new(rcvbuf),
+            rx_skbs: VecDeque::new(),
+            rx_skb_bytes: 0,
+            rx_skb_truesize: 0,
+            rx_skb_count: 0,
             ofo: Assembler::new(),
             rcvbuf_locked: false,
             sndbuf_locked: false,
@@ -724,7 +753,7 @@ impl TcpSock {
     /// (receiver-side silly window avoidance) and never shrinking the right edge.
     /// Linux: `tcp_select_window` / `__tcp_select_window`.
     pub fn select_window(&mut self) -> u32 {
-        let free = self.rcvbuf.window() as u32;
+        let free = self.rcv_space() as u32;
         let cap = self.rcvbuf.capacity() as u32;
         let cur = (self.rcv_adv - self.rcv_nxt).max(0) as u32;
         let mut wnd = free;
@@ -837,14 +866,167 @@ impl TcpSock {
 
     /// How much the window would grow if advertised now (for window-update decisions).
     pub fn window_growth(&self) -> u32 {
-        let free = self.rcvbuf.window() as u32;
+        let free = self.rcv_space() as u32;
         let cur = (self.rcv_adv - self.rcv_nxt).max(0) as u32;
         free.saturating_sub(cur)
     }
 
     /// Readable bytes.
     pub fn recv_q(&self) -> usize {
+        self.rcv_queued()
+    }
+
+    /// Unread in-order bytes, held in packet buffers or copied into the ring. Linux: what
+    /// `tcp_inq` / `SIOCINQ` report (`rcv_nxt - copied_seq`).
+    pub fn rcv_queued(&self) -> usize {
         self.rcvbuf.len()
+    }
+
+    /// Room left in the receive buffer for in-order data; bytes held in packet buffers
+    /// count against it as copied ones do. Linux: `tcp_space`.
+    pub fn rcv_space(&self) -> usize {
+        self.rcvbuf.window()
+    }
+
+    /// Whether a received buffer of `truesize` bytes of storage may be queued zero-copy:
+    /// the buffers held never take more storage than the ring's capacity, so a connection
+    /// holds at most twice its receive buffer whatever the segment sizes (a peer sending tiny
+    /// segments gets them copied into the ring, not thousands of buffers pinned), and never
+    /// more than [`MAX_RX_SKBS`] buffers, which the pool's idle bound allows for. Linux
+    /// bounds `sk_rmem_alloc` (truesize) by `sk_rcvbuf` in `tcp_try_rmem_schedule`.
+    pub fn rx_skb_fits(&self, truesize: usize) -> bool {
+        self.rx_skb_count < MAX_RX_SKBS && self.rx_skb_truesize + truesize <= self.rcvbuf.capacity()
+    }
+
+    /// Queue `buf` (data: exactly the next in-order payload) at the end of the stream,
+    /// reserving its bytes in the ring without copying them. The caller checked that the
+    /// payload fits [`TcpSock::rcv_space`] and that nothing is out of order (whatever sits
+    /// in the ring past its end is not kept). Returns the bytes queued: all, or none (and
+    /// `buf` back) if they do not fit. Linux: `tcp_queue_rcv` (`__skb_queue_tail`).
+    pub fn rx_skb_queue(&mut self, buf: PacketBuf) -> Result<usize, PacketBuf> {
+        let n = buf.len();
+        if n == 0 || n > self.rcvbuf.window() {
+            return Err(buf);
+        }
+        self.rcvbuf.enqueue_unallocated(n);
+        self.rx_skb_bytes += n;
+        self.rx_skb_truesize += buf.capacity();
+        self.rx_skb_count += 1;
+        self.rx_skbs.push_back(RxSeg::Buf(buf));
+        Ok(n)
+    }
+
+    /// Copy in-order `data` into the ring at the end of the stream, as much as fits;
+    /// returns the count. Linux: the copying of `tcp_data_queue` (Linnet keeps copies in
+    /// the ring rather than in skbs).
+    pub fn rcv_queue_copy(&mut self, data: &[u8]) -> usize {
+        let n = self.rcvbuf.enqueue_slice(data);
+        self.rx_ring_run(n);
+        n
+    }
+
+    /// Make `n` bytes written out of order right past the end (now in order) part of the
+    /// stream; returns the count. Linux: `tcp_ofo_queue`.
+    pub fn rcv_queue_ofo_front(&mut self, n: usize) -> usize {
+        let n = self.rcvbuf.enqueue_unallocated(n);
+        self.rx_ring_run(n);
+        n
+    }
+
+    /// `n` more bytes of the stream are in the ring.
+    fn rx_ring_run(&mut self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        match self.rx_skbs.back_mut() {
+            Some(RxSeg::Ring(m)) => *m += n,
+            _ => self.rx_skbs.push_back(RxSeg::Ring(n)),
+        }
+    }
+
+    /// Copy unread bytes into `out` in stream order, from queued buffers and the ring;
+    /// consumed buffers go to `free` (the stack's pool), a partly read one keeps its
+    /// remaining bytes. With `peek` nothing is consumed. Returns the count. Linux: the copy
+    /// loop of `tcp_recvmsg_locked` (`skb_copy_datagram_msg`, `tcp_eat_recv_skb`).
+    pub fn rcv_copy(
+        &mut self,
+        out: &mut [u8],
+        peek: bool,
+        mut free: impl FnMut(PacketBuf),
+    ) -> usize {
+        let mut n = 0;
+        if peek {
+            let mut off = 0;
+            for seg in &self.rx_skbs {
+                if n == out.len() {
+                    break;
+                }
+                let room = out.len() - n;
+                let k = match seg {
+                    RxSeg::Ring(m) => self.rcvbuf.peek(off, &mut out[n..n + room.min(*m)]),
+                    RxSeg::Buf(b) => {
+                        let k = b.len().min(room);
+                        out[n..n + k].copy_from_slice(&b.data()[..k]);
+                        k
+                    }
+                };
+                n += k;
+                off += match seg {
+                    RxSeg::Ring(m) => *m,
+                    RxSeg::Buf(b) => b.len(),
+                };
+            }
+            return n;
+        }
+        while n < out.len() {
+            let room = out.len() - n;
+            let done = match self.rx_skbs.front_mut() {
+                None => break,
+                Some(RxSeg::Ring(m)) => {
+                    let k = self.rcvbuf.dequeue_slice(&mut out[n..n + room.min(*m)]);
+                    *m -= k;
+                    n += k;
+                    if k == 0 && *m > 0 {
+                        // The ring lost bytes the stream says it holds: never happens.
+                        break;
+                    }
+                    *m == 0
+                }
+                Some(RxSeg::Buf(b)) => {
+                    let k = b.len().min(room);
+                    out[n..n + k].copy_from_slice(&b.data()[..k]);
+                    b.pull(k);
+                    // Their place in the ring was reserved, never written: skip it.
+                    self.rcvbuf.dequeue_allocated(k);
+                    self.rx_skb_bytes -= k;
+                    n += k;
+                    b.is_empty()
+                }
+            };
+            if done {
+                if let Some(RxSeg::Buf(b)) = self.rx_skbs.pop_front() {
+                    self.rx_skb_truesize -= b.capacity();
+                    self.rx_skb_count -= 1;
+                    free(b);
+                }
+            }
+        }
+        n
+    }
+
+    /// Give up every unread byte, the queued buffers to `free` (the stack's pool), as when
+    /// the socket goes away. Linux: `__skb_queue_purge(&sk->sk_receive_queue)`.
+    pub fn rx_skb_purge(&mut self, mut free: impl FnMut(PacketBuf)) {
+        for seg in self.rx_skbs.drain(..) {
+            if let RxSeg::Buf(b) = seg {
+                free(b);
+            }
+        }
+        let n = self.rcvbuf.len();
+        self.rcvbuf.dequeue_allocated(n);
+        self.rx_skb_bytes = 0;
+        self.rx_skb_truesize = 0;
+        self.rx_skb_count = 0;
     }
 
     /// `struct tcp_info` for `ss`.
@@ -863,13 +1045,171 @@ impl TcpSock {
             bytes_acked: self.bytes_acked,
             bytes_received: self.bytes_received,
             send_q: self.sndbuf.len() as u32,
-            recv_q: self.rcvbuf.len() as u32,
+            recv_q: self.rcv_queued() as u32,
             snd_wnd: self.snd_wnd,
             rcv_wnd: (self.rcv_adv - self.rcv_nxt).max(0) as u32,
             wscale: (self.rcv_wscale, self.snd_wscale),
             ts: self.ts_ok,
             sack: self.sack_ok,
             delivery_rate: self.delivery.bytes_per_sec,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// An established-looking socket with a receive buffer of `cap` bytes.
+    fn sock(cap: usize) -> TcpSock {
+        let mut sk = TcpSock::new(&TcpConfig::default(), cap, 4096);
+        sk.state = TcpState::Established;
+        sk.mss = 1000;
+        sk.rcv_wscale = 7;
+        sk.rcv_nxt = SeqNumber(1000);
+        sk.rcv_adv = sk.rcv_nxt;
+        sk
+    }
+
+    /// A received buffer of `cap` bytes of storage whose data is `payload`.
+    fn skb(cap: usize, payload: &[u8]) -> PacketBuf {
+        let mut b = PacketBuf::with_headroom(cap, 64);
+        assert!(b.extend_from_slice(payload));
+        b
+    }
+
+    #[test]
+    fn reads_and_peeks_cross_queued_buffers_and_ring_runs_in_order() {
+        let mut sk = sock(8192);
+        assert_eq!(sk.rx_skb_queue(skb(512, b"abcde")).ok(), Some(5));
+        assert_eq!(sk.rx_skb_queue(skb(512, b"fgh")).ok(), Some(3));
+        assert_eq!(sk.rcv_queue_copy(b"ijk"), 3);
+        assert_eq!(sk.rcv_queue_copy(b"lmn"), 3);
+        assert_eq!(sk.rx_skb_queue(skb(512, b"opq")).ok(), Some(3));
+        // Bytes written out of order past the end, then taken in order.
+        assert_eq!(sk.rcvbuf.write_unallocated(0, b"rs"), 2);
+        assert_eq!(sk.rcv_queue_ofo_front(2), 2);
+        assert_eq!(sk.rx_skbs.len(), 5, "ring runs merge, buffers stay apart");
+        assert_eq!((sk.rcv_queued(), sk.rcv_space()), (19, 8192 - 19));
+        assert_eq!(
+            (sk.rx_skb_bytes, sk.rx_skb_count, sk.rx_skb_truesize),
+            (11, 3, 1536)
+        );
+        let mut freed = Vec::new();
+        let mut out = [0u8; 19];
+        // A peek sees everything in order and consumes nothing.
+        assert_eq!(sk.rcv_copy(&mut out, true, |b| freed.push(b)), 19);
+        assert_eq!(&out, b"abcdefghijklmnopqrs");
+        assert_eq!(sk.rcv_queued(), 19);
+        // A partial read leaves the rest of the first buffer.
+        assert_eq!(sk.rcv_copy(&mut out[..2], false, |b| freed.push(b)), 2);
+        assert_eq!(&out[..2], b"ab");
+        assert_eq!((sk.rx_skbs.len(), sk.rx_skb_bytes, freed.len()), (5, 9, 0));
+        assert_eq!(sk.rcv_copy(&mut out[..10], true, |b| freed.push(b)), 10);
+        assert_eq!(&out[..10], b"cdefghijkl");
+        // Across both buffers into the ring run; the emptied buffers are given back.
+        assert_eq!(sk.rcv_copy(&mut out[..8], false, |b| freed.push(b)), 8);
+        assert_eq!(&out[..8], b"cdefghij");
+        assert_eq!((sk.rx_skbs.len(), sk.rx_skb_bytes, freed.len()), (3, 3, 2));
+        assert_eq!(sk.rx_skb_truesize, 512);
+        assert_eq!(sk.rcv_copy(&mut out, false, |b| freed.push(b)), 9);
+        assert_eq!(&out[..9], b"klmnopqrs");
+        assert_eq!((sk.rcv_queued(), sk.rx_skbs.len(), freed.len()), (0, 0, 3));
+        // A buffer larger than the room left is refused, and handed back.
+        let mut small = sock(4096);
+        assert_eq!(small.rcv_queue_copy(&[7u8; 4000]), 4000);
+        assert!(small.rx_skb_queue(skb(512, &[1u8; 100])).is_err());
+        assert_eq!(small.rcv_queued(), 4000);
+        small.rx_skb_queue(skb(512, &[1u8; 96])).unwrap();
+        small.rx_skb_purge(|b| freed.push(b));
+        assert_eq!(
+            (small.rcv_queued(), small.rx_skb_truesize, freed.len()),
+            (0, 0, 4)
+        );
+        assert!(small.rx_skbs.is_empty());
+    }
+
+    #[test]
+    fn held_buffer_storage_is_bounded_by_the_buffer_size() {
+        let mut sk = sock(8192);
+        // One-byte segments in 2 KiB buffers: four fit, the fifth is refused (copied instead).
+        let mut queued = 0;
+        while sk.rx_skb_fits(2048) {
+            sk.rx_skb_queue(skb(2048, b"z")).unwrap();
+            queued += 1;
+        }
+        assert_eq!(queued, 4);
+        assert_eq!(sk.rx_skb_truesize, 8192);
+        assert_eq!(sk.rcv_space(), 8192 - 4);
+        // However large the buffer, at most MAX_RX_SKBS buffers are held.
+        let mut sk = sock(1 << 20);
+        while sk.rx_skb_fits(256) {
+            sk.rx_skb_queue(skb(256, b"z")).unwrap();
+        }
+        assert_eq!(sk.rx_skb_count, MAX_RX_SKBS);
+    }
+
+    proptest! {
+        /// Whatever mix of queued buffers, ring data and partial reads, the advertised window
+        /// never promises more than the buffer has room for, and the bytes come out in order.
+        #[test]
+        fn window_never_exceeds_the_buffer_with_queued_buffers(
+            ops in proptest::collection::vec((0u8..4, 1usize..3000), 1..300),
+            cap in 4096usize..20000,
+        ) {
+            let mut sk = sock(cap);
+            sk.select_window();
+            let mut next = 0u8;
+            let mut expect = std::collections::VecDeque::new();
+            let mut freed = 0usize;
+            for (op, n) in ops {
+                match op {
+                    // A segment the way the fast path takes it: the buffer itself if its
+                    // storage fits the bound, else a copy into the ring.
+                    0 | 1 => {
+                        let wnd = (sk.rcv_adv - sk.rcv_nxt).max(0) as usize;
+                        let len = n.min(wnd).min(sk.rcv_space());
+                        if len == 0 {
+                            continue;
+                        }
+                        let data: Vec<u8> = (0..len).map(|_| { next = next.wrapping_add(1); next }).collect();
+                        let b = skb(len + 128 + (op as usize) * 2000, &data);
+                        if sk.rx_skb_fits(b.capacity()) {
+                            prop_assert_eq!(sk.rx_skb_queue(b).ok(), Some(len));
+                        } else {
+                            prop_assert_eq!(sk.rcv_queue_copy(&data), len);
+                        }
+                        sk.rcv_nxt += len;
+                        expect.extend(data);
+                    }
+                    2 => {
+                        let mut out = vec![0u8; n];
+                        let k = sk.rcv_copy(&mut out, true, |_| freed += 1);
+                        let want: Vec<u8> = expect.iter().take(n).copied().collect();
+                        prop_assert_eq!(&out[..k], &want[..]);
+                    }
+                    _ => {
+                        let mut out = vec![0u8; n];
+                        let k = sk.rcv_copy(&mut out, false, |_| freed += 1);
+                        let want: Vec<u8> = expect.drain(..k).collect();
+                        prop_assert_eq!(&out[..k], &want[..]);
+                        prop_assert_eq!(k, n.min(want.len() + expect.len()));
+                    }
+                }
+                sk.select_window();
+                let wnd = (sk.rcv_adv - sk.rcv_nxt).max(0) as usize;
+                prop_assert!(sk.rcv_queued() + wnd <= cap, "queued {} + window {wnd} > {cap}", sk.rcv_queued());
+                prop_assert!(sk.rcv_queued() + sk.rcv_space() <= cap);
+                prop_assert!(sk.rx_skb_truesize <= cap);
+                prop_assert_eq!(sk.rcv_queued(), expect.len());
+                let runs: usize = sk.rx_skbs.iter().map(|r| match r {
+                    RxSeg::Ring(m) => *m,
+                    RxSeg::Buf(b) => b.len(),
+                }).sum();
+                prop_assert_eq!(runs, sk.rcvbuf.len());
+                prop_assert!(sk.window_growth() as usize <= cap - sk.rcv_queued());
+            }
         }
     }
 }

@@ -44,7 +44,7 @@ pub fn tcp_poll(sk: &TcpSock) -> PollEvents {
     if sk.fin_rcvd || sk.rd_shutdown {
         ev |= PollEvents::IN | PollEvents::RDHUP;
     }
-    if !sk.rcvbuf.is_empty() {
+    if sk.rcv_queued() > 0 {
         ev |= PollEvents::IN;
     }
     if sk.fin_rcvd && sk.fin_seq().is_some() {
@@ -270,11 +270,12 @@ impl Stack {
         if sk.state == TcpState::Listen {
             return Err(Errno::ENOTCONN);
         }
-        if !sk.rcvbuf.is_empty() && !out.is_empty() {
+        if sk.rcv_queued() > 0 && !out.is_empty() {
+            let pool = &mut self.pool;
+            let n = sk.rcv_copy(out, flags.peek, |b| pool.put(b));
             if flags.peek {
-                return Ok(sk.rcvbuf.peek(0, out));
+                return Ok(n);
             }
-            let n = sk.rcvbuf.dequeue_slice(out);
             sk.bytes_copied += n as u64;
             sk.rcv_space_adjust(&self.config.tcp, now);
             // Tell the peer about the space we made if it matters (Linux: tcp_cleanup_rbuf:
@@ -282,7 +283,7 @@ impl Stack {
             // window would at least double it). Otherwise the next ACK carries it.
             let growth = sk.window_growth();
             let cap = sk.rcvbuf.capacity() as u32;
-            let free = sk.rcvbuf.window() as u32;
+            let free = sk.rcv_space() as u32;
             let cur = (sk.rcv_adv - sk.rcv_nxt).max(0) as u32;
             if sk.state.can_receive() && growth > 0 && 2 * cur <= cap && free >= 2 * cur {
                 sk.ack_now = true;
@@ -371,7 +372,7 @@ impl Stack {
             {
                 self.tcp_done(c);
             } else {
-                self.sockets.remove(c);
+                self.tcp_sock_remove(c);
             }
         }
         self.tcp_unhash(id);
@@ -388,12 +389,12 @@ impl Stack {
         match sk.state {
             TcpState::Listen => {
                 self.tcp_listen_stop(id, now)?;
-                self.sockets.remove(id);
+                self.tcp_sock_remove(id);
                 return Ok(());
             }
             TcpState::Closed | TcpState::SynSent => {
                 self.tcp_unhash(id);
-                self.sockets.remove(id);
+                self.tcp_sock_remove(id);
                 return Ok(());
             }
             TcpState::TimeWait => {
@@ -403,7 +404,7 @@ impl Stack {
             _ => {}
         }
         sk.orphan = true;
-        let unread = !sk.rcvbuf.is_empty();
+        let unread = sk.rcv_queued() > 0;
         let abort = sk.linger == Some(std::time::Duration::ZERO);
         if unread || abort {
             // RFC 9293 3.10.4 / Linux: data lost, so reset the peer.
@@ -482,7 +483,8 @@ impl Stack {
                 sk.keep_cnt = n;
             }
             SockOpt::RcvBuf(n) => {
-                if !fresh {
+                // (A closed connection may still hold unread data: that ring stays.)
+                if !fresh || sk.rcv_queued() > 0 {
                     return Err(Errno::EISCONN);
                 }
                 sk.rcvbuf = RingBuffer::new(n.clamp(BUF_MIN, BUF_MAX));
