@@ -549,3 +549,21 @@ fn out_of_order_data_is_acked_at_once_inside_a_batch() {
     rig.assert_one_ack(&out, start + 4101);
     assert_eq!(rig.stack.tcp_state(rig.conn), Some(TcpState::CloseWait));
 }
+
+#[test]
+fn a_batch_using_half_the_window_is_acked_before_it_ends() {
+    let mut rig = Rig::new(false, |_| {});
+    let start = rig.peer_nxt;
+    // The window offered in the SYN-ACK is at most 64 KiB (unscaled): a long batch of
+    // in-order data must not leave the sender without an ACK until its window runs out.
+    let mut sent = 0;
+    while rig.queued() == 0 && sent < 60 {
+        rig.send_data(1400);
+        sent += 1;
+    }
+    assert_eq!(rig.queued(), 1, "no ACK inside a batch of {sent} segments");
+    // Offered 65535 bytes: the 24th segment of 1400 makes 33600 unacknowledged, over half.
+    assert_eq!(sent, 24, "ACK after {sent} segments");
+    let out = rig.drain();
+    rig.assert_one_ack(&out, start + sent * 1400);
+}

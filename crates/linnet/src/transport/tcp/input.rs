@@ -894,8 +894,9 @@ impl Stack {
     /// [`Stack::poll`] or [`Stack::take_tx`]), so that the frames of one batch share one
     /// cumulative ACK, as GRO and the deferred ACK of a busy socket give Linux one ACK per
     /// NAPI poll. Only ACKs of in-order data wait: out-of-order data, holes filled, duplicates,
-    /// window probes and FINs set `ack_now` and go at once. A segment that carries an ACK
-    /// (data, a window update) in the meantime takes the deferred one along.
+    /// window probes and FINs set `ack_now` and go at once, and so does the ACK once half the
+    /// window last offered is unacknowledged. A segment that carries an ACK (data, a window
+    /// update) in the meantime takes the deferred one along.
     /// Linux: `__tcp_ack_snd_check` setting `TCP_ACK_DEFERRED` while the socket is owned
     /// (`tcp_release_cb` sends it).
     fn tcp_ack_defer(&mut self, id: SockId) {
@@ -903,12 +904,16 @@ impl Stack {
         let Ok(sk) = self.sockets.tcp_mut(id) else {
             return;
         };
-        if sk.ack_deferred {
+        // Half the window we last offered used up without an ACK: the sender must hear from
+        // us before it stalls, batch or not. And a caller that never polls must not make
+        // the list grow.
+        let unacked = (sk.rcv_nxt - sk.last_ack_sent).max(0) as usize;
+        let offered = (sk.rcv_adv - sk.last_ack_sent).max(0) as usize;
+        if full || 2 * unacked >= offered {
+            sk.ack_now = true;
             return;
         }
-        if full {
-            // A caller that never polls: do not let the list grow, ACK at once.
-            sk.ack_now = true;
+        if sk.ack_deferred {
             return;
         }
         sk.ack_deferred = true;
