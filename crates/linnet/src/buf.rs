@@ -23,7 +23,7 @@ pub const DEFAULT_BUF_SIZE: usize = MAX_HEADER + 9216;
 pub const LARGE_BUF_SIZE: usize = MAX_HEADER + 16 + 14 + 65536;
 
 /// Idle large buffers a pool keeps.
-const MAX_FREE_LARGE: usize = 64;
+pub const MAX_FREE_LARGE: usize = 64;
 
 /// How a received frame was addressed at the link layer.
 /// Linux: `skb->pkt_type` (`PACKET_HOST`, `PACKET_BROADCAST`, ...).

@@ -5,7 +5,7 @@
 //! into one thread per stack. Other threads reach the stack through a [`Handle`], whose calls
 //! take the stack's lock between batches (the way a syscall takes the socket lock).
 
-use crate::buf::{BufPool, PacketBuf, LARGE_BUF_SIZE};
+use crate::buf::{BufPool, PacketBuf, LARGE_BUF_SIZE, MAX_FREE_LARGE};
 use crate::device::NetDevice;
 use crate::stack::Stack;
 use crate::time::{HostClock, Instant};
@@ -20,8 +20,8 @@ use std::time::Duration;
 const RX_BUDGET: usize = 64;
 /// Longest sleep when nothing is due.
 const MAX_SLEEP: Duration = Duration::from_millis(200);
-/// Idle buffers of each kind (normal, large) the stack thread keeps for reading frames
-/// outside the stack's lock: a full budget's worth, levelled with the stack's pool per round.
+/// Normal buffers the stack thread keeps for reading frames outside the stack's lock: a
+/// budget's worth, topped up from the stack's pool each round.
 const RX_POOL_IDLE: usize = RX_BUDGET + 8;
 
 /// An eventfd that wakes the stack thread.
@@ -179,9 +179,10 @@ pub fn spawn(mut stack: Stack, devices: Vec<Attached>) -> io::Result<(Handle, Jo
     Ok((handle, thread))
 }
 
-/// Keep `rx` (the stack thread's pool for reading frames) at about [`RX_POOL_IDLE`] idle
-/// buffers of each kind, taking from or giving to the stack's pool, where received frames and
-/// sent ones are freed. Only idle buffers move: nothing is allocated here.
+/// Top up `rx` (the stack thread's pool for reading frames) from the stack's pool, where
+/// received frames are freed: [`RX_POOL_IDLE`] normal buffers and as many large ones (GSO
+/// super-frames) as it may hold, so that a full budget of either is read without allocating.
+/// Only idle buffers move: nothing is allocated or freed here.
 fn level_pools(stack: &mut BufPool, rx: &mut BufPool) {
     while rx.idle() < RX_POOL_IDLE && stack.idle() > 0 {
         rx.put(stack.get(0));
@@ -189,14 +190,10 @@ fn level_pools(stack: &mut BufPool, rx: &mut BufPool) {
     while rx.idle() > 2 * RX_POOL_IDLE {
         stack.put(rx.get(0));
     }
-    if stack.buf_size() >= LARGE_BUF_SIZE {
-        return;
-    }
-    while rx.large_idle() < RX_POOL_IDLE && stack.large_idle() > 0 {
-        rx.put(stack.get_sized(LARGE_BUF_SIZE, 0));
-    }
-    while rx.large_idle() > 2 * RX_POOL_IDLE {
-        stack.put(rx.get_sized(LARGE_BUF_SIZE, 0));
+    if stack.buf_size() < LARGE_BUF_SIZE && rx.buf_size() == stack.buf_size() {
+        while rx.large_idle() < MAX_FREE_LARGE && stack.large_idle() > 0 {
+            rx.put(stack.get_sized(LARGE_BUF_SIZE, 0));
+        }
     }
 }
 
@@ -210,6 +207,8 @@ fn run(shared: Arc<Shared>, mut devices: Vec<Attached>) -> Stack {
         .map(|_| Vec::with_capacity(RX_BUDGET))
         .collect();
     let mut tx: Vec<(usize, PacketBuf)> = Vec::with_capacity(RX_BUDGET);
+    // Frames sent since the last round, given back to the stack's pool under the next lock.
+    let mut sent: Vec<PacketBuf> = Vec::with_capacity(RX_BUDGET);
     let mut rx_pool = {
         let mut g = shared.stack.lock().unwrap_or_else(|e| e.into_inner());
         let size = g
@@ -236,6 +235,9 @@ fn run(shared: Arc<Shared>, mut devices: Vec<Attached>) -> Stack {
         {
             let mut g = shared.stack.lock().unwrap_or_else(|e| e.into_inner());
             let Some(stack) = g.as_mut() else { break };
+            for buf in sent.drain(..) {
+                stack.recycle(buf);
+            }
             for (d, batch) in devices.iter().zip(batches.iter_mut()) {
                 for buf in batch.drain(..) {
                     stack.receive(d.ifindex, buf, now);
@@ -263,7 +265,7 @@ fn run(shared: Arc<Shared>, mut devices: Vec<Attached>) -> Stack {
             if let Err(e) = d.device.transmit_buf(&buf, now) {
                 tracing::debug!(dev = d.device.name(), "transmit failed: {e}");
             }
-            rx_pool.put(buf);
+            sent.push(buf);
         }
         if now >= stats_at {
             stats_at = now + Duration::from_millis(100);
