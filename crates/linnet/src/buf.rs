@@ -30,7 +30,7 @@ pub const MAX_RX_SKBS: usize = 96;
 /// what one TCP socket may hold queued zero-copy ([`MAX_RX_SKBS`]), so that a socket filling
 /// and draining its receive queue does not make the pool free and then allocate buffers
 /// again in steady state. At most about 10 MiB idle, as the normal buffers' default bound.
-const MAX_FREE_LARGE: usize = 64 + MAX_RX_SKBS;
+pub const MAX_FREE_LARGE: usize = 64 + MAX_RX_SKBS;
 
 /// How a received frame was addressed at the link layer.
 /// Linux: `skb->pkt_type` (`PACKET_HOST`, `PACKET_BROADCAST`, ...).

@@ -5,6 +5,7 @@
 //! into one thread per stack. Other threads reach the stack through a [`Handle`], whose calls
 //! take the stack's lock between batches (the way a syscall takes the socket lock).
 
+use crate::buf::{BufPool, PacketBuf, LARGE_BUF_SIZE, MAX_FREE_LARGE};
 use crate::device::NetDevice;
 use crate::stack::Stack;
 use crate::time::{HostClock, Instant};
@@ -19,6 +20,9 @@ use std::time::Duration;
 const RX_BUDGET: usize = 64;
 /// Longest sleep when nothing is due.
 const MAX_SLEEP: Duration = Duration::from_millis(200);
+/// Normal buffers the stack thread keeps for reading frames outside the stack's lock: a
+/// budget's worth, topped up from the stack's pool each round.
+const RX_POOL_IDLE: usize = RX_BUDGET + 8;
 
 /// An eventfd that wakes the stack thread.
 #[derive(Debug)]
@@ -69,9 +73,29 @@ struct Shared {
     stack: Mutex<Option<Stack>>,
     waker: Waker,
     stop: AtomicBool,
+    /// A call ran on the stack since the stack thread's round began (it may have queued
+    /// frames or armed a timer): the thread runs another round before it sleeps.
+    kicked: AtomicBool,
+    /// The stack thread sleeps in poll(2), or is about to: only then does a kick need the
+    /// eventfd (a busy thread sees `kicked` before it sleeps).
+    sleeping: AtomicBool,
     clock: HostClock,
     /// Device counters, refreshed by the stack thread for `ip -s link`.
     dev_stats: Mutex<Vec<(u32, crate::device::DeviceStats)>>,
+}
+
+impl Shared {
+    /// Make the stack thread run a round soon. The flag and the thread's `sleeping` are
+    /// stored then loaded in opposite orders (both `SeqCst`), so either the thread sees the
+    /// flag before sleeping or this sees it sleeping and writes the eventfd: no kick is lost,
+    /// and a busy thread costs no system call. Linux: `napi_schedule` skipping an already
+    /// scheduled NAPI.
+    fn kick(&self) {
+        self.kicked.store(true, Ordering::SeqCst);
+        if self.sleeping.load(Ordering::SeqCst) {
+            self.waker.wake();
+        }
+    }
 }
 
 /// A way into a running stack from other threads. Calls take the stack's lock (the way a
@@ -107,7 +131,7 @@ impl Handle {
         for w in wakers {
             w.wake();
         }
-        self.shared.waker.wake();
+        self.shared.kick();
         Ok(r)
     }
 
@@ -141,6 +165,8 @@ pub fn spawn(mut stack: Stack, devices: Vec<Attached>) -> io::Result<(Handle, Jo
         stack: Mutex::new(Some(stack)),
         waker: Waker::new()?,
         stop: AtomicBool::new(false),
+        kicked: AtomicBool::new(false),
+        sleeping: AtomicBool::new(false),
         clock: HostClock::new(),
         dev_stats: Mutex::new(Vec::new()),
     });
@@ -153,49 +179,92 @@ pub fn spawn(mut stack: Stack, devices: Vec<Attached>) -> io::Result<(Handle, Jo
     Ok((handle, thread))
 }
 
+/// Top up `rx` (the stack thread's pool for reading frames) from the stack's pool, where
+/// received frames are freed: [`RX_POOL_IDLE`] normal buffers and as many large ones (GSO
+/// super-frames) as it may hold, so that a full budget of either is read without allocating.
+/// Only idle buffers move: nothing is allocated or freed here.
+fn level_pools(stack: &mut BufPool, rx: &mut BufPool) {
+    while rx.idle() < RX_POOL_IDLE && stack.idle() > 0 {
+        rx.put(stack.get(0));
+    }
+    while rx.idle() > 2 * RX_POOL_IDLE {
+        stack.put(rx.get(0));
+    }
+    if stack.buf_size() < LARGE_BUF_SIZE && rx.buf_size() == stack.buf_size() {
+        while rx.large_idle() < MAX_FREE_LARGE && stack.large_idle() > 0 {
+            rx.put(stack.get_sized(LARGE_BUF_SIZE, 0));
+        }
+    }
+}
+
+/// The stack thread. Each round reads a budget of frames from every device, then takes the
+/// stack's lock only to run them through the stack, poll it and take what it transmits; the
+/// device I/O (the copies of `readv`/`writev`, and what the kernel does for our writes) runs
+/// outside the lock, so that user calls (`recv` copying out data) proceed meanwhile.
 fn run(shared: Arc<Shared>, mut devices: Vec<Attached>) -> Stack {
-    let mut batch = Vec::with_capacity(RX_BUDGET);
+    let mut batches: Vec<Vec<PacketBuf>> = devices
+        .iter()
+        .map(|_| Vec::with_capacity(RX_BUDGET))
+        .collect();
+    let mut tx: Vec<(usize, PacketBuf)> = Vec::with_capacity(RX_BUDGET);
+    // Frames sent since the last round, given back to the stack's pool under the next lock.
+    let mut sent: Vec<PacketBuf> = Vec::with_capacity(RX_BUDGET);
+    let mut rx_pool = {
+        let mut g = shared.stack.lock().unwrap_or_else(|e| e.into_inner());
+        let size = g
+            .as_mut()
+            .map_or(crate::buf::DEFAULT_BUF_SIZE, |s| s.pool_mut().buf_size());
+        BufPool::new(size, 2 * RX_POOL_IDLE)
+    };
     let mut pollfds: Vec<libc::pollfd> = Vec::new();
     let mut wakers = Vec::new();
     let mut stats_at = Instant::ZERO;
     while !shared.stop.load(Ordering::SeqCst) {
-        shared.waker.drain();
+        // Calls from here on are not yet seen by this round.
+        shared.kicked.store(false, Ordering::SeqCst);
         let now = shared.clock.now();
         let mut busy = false;
         let mut deadline;
+        // Receive: a budget of frames from each device (NAPI), outside the lock.
+        for (d, batch) in devices.iter_mut().zip(batches.iter_mut()) {
+            match d.device.recv_batch(&mut rx_pool, batch, RX_BUDGET, now) {
+                Ok(n) => busy |= n == RX_BUDGET,
+                Err(e) => tracing::warn!(dev = d.device.name(), "receive failed: {e}"),
+            }
+        }
         {
             let mut g = shared.stack.lock().unwrap_or_else(|e| e.into_inner());
             let Some(stack) = g.as_mut() else { break };
-            // Receive: a budget of frames from each device (NAPI).
-            for d in devices.iter_mut() {
-                match d
-                    .device
-                    .recv_batch(stack.pool_mut(), &mut batch, RX_BUDGET, now)
-                {
-                    Ok(n) => busy |= n == RX_BUDGET,
-                    Err(e) => tracing::warn!(dev = d.device.name(), "receive failed: {e}"),
-                }
+            for buf in sent.drain(..) {
+                stack.recycle(buf);
+            }
+            for (d, batch) in devices.iter().zip(batches.iter_mut()) {
                 // GRO merges each flow's in-order segments within the batch.
                 stack.receive_batch(d.ifindex, batch.drain(..), now);
             }
-            // Timers, loopback.
+            // Timers, loopback, and the ACKs the batch deferred.
             deadline = stack.poll(now);
-            // Transmit what the qdiscs release.
-            for d in devices.iter_mut() {
+            // What the qdiscs release, sent once the lock is dropped.
+            for (i, d) in devices.iter().enumerate() {
                 while let Some(buf) = stack.take_tx(d.ifindex, now) {
-                    if let Err(e) = d.device.transmit_buf(&buf, now) {
-                        tracing::debug!(dev = d.device.name(), "transmit failed: {e}");
-                    }
-                    stack.recycle(buf);
+                    tx.push((i, buf));
                 }
             }
             if let Some(t) = stack.tx_deadline() {
                 deadline = Some(deadline.map_or(t, |d| d.min(t)));
             }
             stack.take_wakers(&mut wakers);
+            level_pools(stack.pool_mut(), &mut rx_pool);
         }
         for w in wakers.drain(..) {
             w.wake();
+        }
+        for (i, buf) in tx.drain(..) {
+            let d = &mut devices[i];
+            if let Err(e) = d.device.transmit_buf(&buf, now) {
+                tracing::debug!(dev = d.device.name(), "transmit failed: {e}");
+            }
+            sent.push(buf);
         }
         if now >= stats_at {
             stats_at = now + Duration::from_millis(100);
@@ -231,9 +300,19 @@ fn run(shared: Arc<Shared>, mut devices: Vec<Attached>) -> Stack {
             }
         }
         let ms = sleep.as_micros().div_ceil(1000) as i32;
+        shared.sleeping.store(true, Ordering::SeqCst);
+        if shared.kicked.load(Ordering::SeqCst) || shared.stop.load(Ordering::SeqCst) {
+            // A call ran since this round took the stack: run another round first.
+            shared.sleeping.store(false, Ordering::SeqCst);
+            continue;
+        }
         // SAFETY: pollfds is a valid array of pollfd of the given length.
         unsafe {
             libc::poll(pollfds.as_mut_ptr(), pollfds.len() as libc::nfds_t, ms);
+        }
+        shared.sleeping.store(false, Ordering::SeqCst);
+        if pollfds[0].revents & libc::POLLIN != 0 {
+            shared.waker.drain();
         }
     }
     let stack = shared

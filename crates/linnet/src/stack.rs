@@ -620,6 +620,8 @@ impl Stack {
             budget -= 1;
             self.receive(LOOPBACK_IFINDEX, buf, now);
         }
+        // The receive batch is over: the ACKs it deferred go out.
+        self.tcp_flush_deferred_acks(now);
         let mut next = self.neigh.poll(now);
         self.neigh_run_events(now);
         if let Some(t) = self.tcp_timers_run(now) {
@@ -643,6 +645,7 @@ impl Stack {
     /// [`Stack::poll`] and drain [`Stack::take_tx`] now).
     pub fn has_pending_tx(&self) -> bool {
         self.loopback.pending() > 0
+            || !self.tcp.ack_deferred.is_empty()
             || self
                 .ifaces
                 .iter()
@@ -658,8 +661,11 @@ impl Stack {
             .min()
     }
 
-    /// The next frame `ifindex` should transmit. Linux: `qdisc_restart` → `dequeue_skb`.
+    /// The next frame `ifindex` should transmit. ACKs deferred to the end of a receive batch
+    /// are sent first, so a caller that receives and transmits without polling sees them.
+    /// Linux: `qdisc_restart` → `dequeue_skb`.
     pub fn take_tx(&mut self, ifindex: u32, now: Instant) -> Option<PacketBuf> {
+        self.tcp_flush_deferred_acks(now);
         let buf = self.iface_mut(ifindex)?.qdisc.dequeue(now);
         self.qdisc_dequeued(ifindex, buf.as_ref(), now);
         if let Some(b) = &buf {

@@ -446,3 +446,124 @@ fn a_route_change_moves_an_established_connection_to_the_new_device() {
         b"two"
     );
 }
+
+// ----- ACKs deferred to the end of a receive batch (Linux: TCP_ACK_DEFERRED) -----
+
+impl Rig {
+    /// Frames waiting in the interface's qdisc (sent by the stack, not yet taken).
+    fn queued(&self) -> usize {
+        self.stack.iface(self.ifindex).unwrap().qdisc.len()
+    }
+
+    /// Deliver in-order data of `len` bytes at the peer's next sequence number.
+    fn send_data(&mut self, len: usize) {
+        let s = seg(
+            TcpFlags::ACK | TcpFlags::PSH,
+            self.peer_nxt,
+            Some(self.our_nxt),
+        );
+        self.send(s, &vec![0x5au8; len]);
+        self.peer_nxt += len;
+    }
+}
+
+#[test]
+fn in_order_frames_of_one_batch_share_one_ack() {
+    let mut rig = Rig::new(false, |_| {});
+    let start = rig.peer_nxt;
+    let out0 = rig.stack.snmp().tcp.out_segs;
+    // Six in-order segments back to back, as one receive batch: each would be ACKed at once
+    // (quick-ACK mode at the start of a connection, and every second full segment).
+    for _ in 0..6 {
+        rig.send_data(1000);
+        assert_eq!(
+            rig.queued(),
+            0,
+            "an in-order ACK waits for the end of the batch"
+        );
+    }
+    assert!(
+        rig.stack.has_pending_tx(),
+        "a deferred ACK is pending output"
+    );
+    // take_tx without a poll still flushes it: exactly one ACK, covering all six.
+    let first = rig
+        .stack
+        .take_tx(rig.ifindex, rig.now)
+        .expect("the deferred ACK");
+    rig.stack.recycle(first);
+    assert!(rig.stack.take_tx(rig.ifindex, rig.now).is_none());
+    assert_eq!(
+        rig.stack.snmp().tcp.out_segs - out0,
+        1,
+        "one ACK for six frames"
+    );
+    // The next batch gets its own single ACK through poll, acknowledging everything.
+    for _ in 0..3 {
+        rig.send_data(500);
+    }
+    let out = rig.drain();
+    rig.assert_one_ack(&out, start + 7500);
+    assert!(!rig.stack.has_pending_tx());
+    let mut b = vec![0u8; 10_000];
+    assert_eq!(
+        rig.stack
+            .recv(rig.conn, &mut b, MsgFlags::default(), rig.now),
+        Ok(7500)
+    );
+}
+
+#[test]
+fn out_of_order_data_is_acked_at_once_inside_a_batch() {
+    let mut rig = Rig::new(false, |_| {});
+    let start = rig.peer_nxt;
+    rig.send_data(1000);
+    rig.send_data(1000);
+    assert_eq!(rig.queued(), 0);
+    // A segment beyond a 1000-byte hole: a duplicate ACK goes out during receive, not at the
+    // end of the batch (RFC 5681 4.2), and carries the deferred one along.
+    let ooo = seg(TcpFlags::ACK, start + 3000, Some(rig.our_nxt));
+    rig.send(ooo, &[1u8; 1000]);
+    assert_eq!(rig.queued(), 1, "out-of-order data is ACKed immediately");
+    let out = rig.drain();
+    rig.assert_one_ack(&out, start + 2000);
+    assert_eq!(rig.stack.snmp().tcp.ofo_queue, 1);
+    // The segment filling the hole is ACKed at once too, for everything now in order.
+    rig.send_data(1000);
+    assert_eq!(rig.queued(), 1, "a filled hole is ACKed immediately");
+    let out = rig.drain();
+    rig.assert_one_ack(&out, start + 4000);
+    // A FIN is never deferred either.
+    rig.peer_nxt = start + 4000;
+    rig.send_data(100);
+    rig.send(
+        seg(
+            TcpFlags::ACK | TcpFlags::FIN,
+            rig.peer_nxt,
+            Some(rig.our_nxt),
+        ),
+        &[],
+    );
+    assert_eq!(rig.queued(), 1, "the ACK of a FIN goes at once");
+    let out = rig.drain();
+    rig.assert_one_ack(&out, start + 4101);
+    assert_eq!(rig.stack.tcp_state(rig.conn), Some(TcpState::CloseWait));
+}
+
+#[test]
+fn a_batch_using_half_the_window_is_acked_before_it_ends() {
+    let mut rig = Rig::new(false, |_| {});
+    let start = rig.peer_nxt;
+    // The window offered in the SYN-ACK is at most 64 KiB (unscaled): a long batch of
+    // in-order data must not leave the sender without an ACK until its window runs out.
+    let mut sent = 0;
+    while rig.queued() == 0 && sent < 60 {
+        rig.send_data(1400);
+        sent += 1;
+    }
+    assert_eq!(rig.queued(), 1, "no ACK inside a batch of {sent} segments");
+    // Offered 65535 bytes: the 24th segment of 1400 makes 33600 unacknowledged, over half.
+    assert_eq!(sent, 24, "ACK after {sent} segments");
+    let out = rig.drain();
+    rig.assert_one_ack(&out, start + sent * 1400);
+}

@@ -97,9 +97,12 @@ impl Window {
         }
     }
 
-    /// Slow start with byte counting (RFC 3465, L = 2·SMSS); returns the bytes not used.
+    /// Slow start with byte counting: the window grows by what the ACK covers, up to
+    /// ssthresh, with no per-ACK limit (RFC 3465's L = 2·SMSS would let a receiver that
+    /// coalesces ACKs per batch, as GRO does, stall the window's growth); returns the bytes
+    /// not used. Linux: `tcp_slow_start`.
     fn slow_start(&mut self, acked: u32) -> u32 {
-        let inc = acked.min(2 * self.mss);
+        let inc = acked;
         let room = self.ssthresh.saturating_sub(self.cwnd);
         let used = inc.min(room);
         self.cwnd = self.cwnd.saturating_add(used);

@@ -41,6 +41,11 @@ pub struct TcpTables {
     pub challenge_second: u64,
     /// Rotating start for ephemeral port search.
     pub port_hint: u32,
+    /// Sockets whose ACK of in-order data waits for the end of the receive batch (flushed by
+    /// `Stack::poll` and `Stack::take_tx`). May hold stale or repeated entries; the socket's
+    /// `ack_deferred` flag decides. Linux: the sockets with `TCP_ACK_DEFERRED` set, whose
+    /// `tcp_release_cb` sends the ACK.
+    pub ack_deferred: Vec<SockId>,
 }
 
 impl TcpTables {
@@ -61,6 +66,7 @@ impl TcpTables {
             challenge_count: 0,
             challenge_second: 0,
             port_hint: (seed as u32) ^ 0x9e37,
+            ack_deferred: Vec::new(),
         }
     }
 }

@@ -23,6 +23,9 @@ use std::time::Duration;
 /// PAWS: TS.Recent older than this is no longer trusted (RFC 7323 5.5: 24 days).
 const PAWS_IDLE: Duration = Duration::from_secs(24 * 24 * 3600);
 
+/// Most sockets with an ACK deferred to the end of a receive batch; beyond it ACKs go at once.
+const ACK_DEFER_MAX: usize = 4096;
+
 /// What the caller of a segment handler should do with the socket afterwards.
 enum After {
     /// Run output (data, due ACKs).
@@ -259,12 +262,13 @@ impl Stack {
         sk.bytes_received += n as u64;
         // A GRO/GSO super-segment counts as the MSS-sized segments it stands for.
         sk.rcv_unacked_segs += (len as u32).div_ceil(sk.mss.max(1)).max(1);
-        if sk.rcv_unacked_segs >= 2 || len < sk.mss as usize / 2 && sk.quickack > 0 {
-            sk.ack_now = true;
-        }
+        let mut want_ack = sk.rcv_unacked_segs >= 2 || len < sk.mss as usize / 2 && sk.quickack > 0;
         if sk.quickack > 0 {
             sk.quickack -= 1;
-            sk.ack_now = true;
+            want_ack = true;
+        }
+        if want_ack {
+            self.tcp_ack_defer(id);
         }
         self.trace_cur(Stage::TcpDataQueue, Detail::Num("bytes", n as u64));
         self.sk_wake(id);
@@ -880,6 +884,7 @@ impl Stack {
         };
         let off = seq - sk.rcv_nxt;
         let mut wake = false;
+        let mut defer_ack = false;
         let mut queued = 0;
         if off <= 0 {
             let skip = (-off) as usize;
@@ -908,15 +913,17 @@ impl Stack {
             // A GRO/GSO super-segment counts as the MSS-sized segments it stands for.
             sk.rcv_unacked_segs += (data.len() as u32).div_ceil(sk.mss.max(1)).max(1);
             queued = n;
-            if had_ofo
-                || sk.rcv_unacked_segs >= 2
-                || data.len() < sk.mss as usize / 2 && sk.quickack > 0
-            {
-                sk.ack_now = true;
-            }
+            let mut want_ack =
+                sk.rcv_unacked_segs >= 2 || data.len() < sk.mss as usize / 2 && sk.quickack > 0;
             if sk.quickack > 0 {
                 sk.quickack -= 1;
+                want_ack = true;
+            }
+            if had_ofo {
+                // Data that fills (part of) a hole is acknowledged at once (RFC 5681 4.2).
                 sk.ack_now = true;
+            } else if want_ack {
+                defer_ack = true;
             }
             wake = true;
         } else {
@@ -940,10 +947,43 @@ impl Stack {
             // Out of order: ACK at once with SACK blocks (RFC 5681 4.2).
             sk.ack_now = true;
         }
+        if defer_ack {
+            self.tcp_ack_defer(id);
+        }
         if wake {
             self.trace_cur(Stage::TcpDataQueue, Detail::Num("bytes", queued as u64));
             self.sk_wake(id);
         }
+    }
+
+    /// In-order data wants an ACK: send it once the receive batch is over (the next
+    /// [`Stack::poll`] or [`Stack::take_tx`]), so that the frames of one batch share one
+    /// cumulative ACK, as GRO and the deferred ACK of a busy socket give Linux one ACK per
+    /// NAPI poll. Only ACKs of in-order data wait: out-of-order data, holes filled, duplicates,
+    /// window probes and FINs set `ack_now` and go at once, and so does the ACK once half the
+    /// window last offered is unacknowledged. A segment that carries an ACK (data, a window
+    /// update) in the meantime takes the deferred one along.
+    /// Linux: `__tcp_ack_snd_check` setting `TCP_ACK_DEFERRED` while the socket is owned
+    /// (`tcp_release_cb` sends it).
+    fn tcp_ack_defer(&mut self, id: SockId) {
+        let full = self.tcp.ack_deferred.len() >= ACK_DEFER_MAX;
+        let Ok(sk) = self.sockets.tcp_mut(id) else {
+            return;
+        };
+        // Half the window we last offered used up without an ACK: the sender must hear from
+        // us before it stalls, batch or not. And a caller that never polls must not make
+        // the list grow.
+        let unacked = (sk.rcv_nxt - sk.last_ack_sent).max(0) as usize;
+        let offered = (sk.rcv_adv - sk.last_ack_sent).max(0) as usize;
+        if full || 2 * unacked >= offered {
+            sk.ack_now = true;
+            return;
+        }
+        if sk.ack_deferred {
+            return;
+        }
+        sk.ack_deferred = true;
+        self.tcp.ack_deferred.push(id);
     }
 
     /// Send a challenge ACK, at most `tcp_challenge_ack_limit` a second (RFC 5961 section 7).

@@ -155,6 +155,7 @@ pub(crate) fn tcp_build(sk: &mut TcpSock, pool: &mut BufPool, seg: Seg, now: Ins
     if let Some(ack) = repr.ack_number {
         sk.last_ack_sent = ack;
         sk.ack_now = false;
+        sk.ack_deferred = false;
         sk.delack_at = None;
         sk.rcv_unacked_segs = 0;
     }
@@ -556,10 +557,43 @@ impl Stack {
         };
         if sk.ack_now {
             self.tcp_send_ack(id, now);
+        } else if sk.ack_deferred {
+            // Goes at the end of the receive batch (tcp_flush_deferred_acks).
         } else if sk.rcv_unacked_segs > 0 && sk.delack_at.is_none() {
             sk.delack_at = Some(now + delack);
         }
         self.tcp_sched(id);
+    }
+}
+
+impl Stack {
+    /// Send the ACKs that in-order data deferred to the end of the receive batch (one per
+    /// socket, covering everything it received). Run by [`Stack::poll`] and [`Stack::take_tx`],
+    /// so no ACK waits past the batch. Linux: `tcp_release_cb` → `tcp_send_ack` for
+    /// `TCP_ACK_DEFERRED`.
+    pub(crate) fn tcp_flush_deferred_acks(&mut self, now: Instant) {
+        if self.tcp.ack_deferred.is_empty() {
+            return;
+        }
+        let mut list = std::mem::take(&mut self.tcp.ack_deferred);
+        for &id in &list {
+            let Ok(sk) = self.sockets.tcp_mut(id) else {
+                continue;
+            };
+            if !sk.ack_deferred {
+                // Already carried by a later segment, or a stale entry.
+                continue;
+            }
+            sk.ack_deferred = false;
+            if sk.state.is_synchronized() && sk.state != TcpState::TimeWait {
+                self.tcp_send_ack(id, now);
+                self.tcp_sched(id);
+            }
+        }
+        list.clear();
+        // Keep the list's capacity: the steady state allocates nothing.
+        list.append(&mut self.tcp.ack_deferred);
+        self.tcp.ack_deferred = list;
     }
 }
 

@@ -413,6 +413,10 @@ pub struct TcpSock {
     // --- ACK state ---
     /// An ACK must go out (immediately on the next output run).
     pub ack_now: bool,
+    /// In-order data asked for an ACK that waits for the end of the receive batch, so that
+    /// the frames of one batch get one ACK (the socket is on [`super::hash::TcpTables`]'s
+    /// deferred list; any segment carrying an ACK clears it). Linux: `TCP_ACK_DEFERRED`.
+    pub ack_deferred: bool,
     /// Received full segments not yet acknowledged (ACK every second one).
     pub rcv_unacked_segs: u32,
     /// Quick-ACK budget: ACK at once for the first segments (Linux's quickack mode).
@@ -545,6 +549,7 @@ impl TcpSock {
             last_rcv: Instant::ZERO,
             last_send: Instant::ZERO,
             ack_now: false,
+            ack_deferred: false,
             rcv_unacked_segs: 0,
             quickack: 16,
             route_caps: Default::default(),
