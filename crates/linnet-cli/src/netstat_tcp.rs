@@ -43,6 +43,10 @@ pub fn tcp_lines(t: &TcpStats) -> Vec<String> {
         (t.hp_acks, "predicted acknowledgments"),
         (t.fast_retrans, "fast retransmits"),
         (t.lost_retransmit, "retransmits lost"),
+        (
+            t.hystart_exits,
+            "slow starts ended by HyStart delay detection",
+        ),
         (t.timeouts, "other TCP timeouts"),
         (t.dup_segs, "DSACKs sent for old packets"),
         (t.ofo_queue, "packets queued to out-of-order queue"),

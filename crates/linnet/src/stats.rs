@@ -303,6 +303,10 @@ pub struct TcpStats {
     /// retransmitted in fast recovery was still unacknowledged).
     #[serde(default)]
     pub lost_retransmit: u64,
+    /// `TCPHystartDelayDetect`: slow starts ended by CUBIC's hybrid slow start when the
+    /// RTT grew.
+    #[serde(default)]
+    pub hystart_exits: u64,
 }
 
 /// All of a stack's counters, for `netstat -s` and the control plane.

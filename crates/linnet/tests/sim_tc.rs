@@ -273,8 +273,8 @@ fn bottleneck_ping_delays(child: Option<&str>) -> (Vec<Duration>, f64) {
             ..StackConfig::default()
         };
         // Fixed 256 KiB socket buffers: the transfer then keeps about 200 ms queued in the
-        // 1 MB FIFO without overflowing it, so the comparison is about queueing. (With
-        // autotuned buffers slow start overshoots the FIFO, as it would without HyStart.)
+        // 1 MB FIFO without overflowing it, so the comparison is about queueing, whatever
+        // slow start and CUBIC's growth would do with autotuned buffers over 13 s.
         cfg.tcp.rmem_max = cfg.tcp.rmem_default;
         cfg.tcp.wmem_max = cfg.tcp.wmem_default;
         sim.add_stack(Stack::new(cfg));
@@ -420,5 +420,70 @@ fn htb_splits_a_link_between_two_classes_in_proportion() {
         ((r10 + r20) / 10e6 - 1.0).abs() < 0.05,
         "total {}",
         r10 + r20
+    );
+}
+
+/// A —10 ms— R —10 ms— B, R's egress to B a 10 Mbit/s tbf with a 1 MB queue; a 5 s bulk
+/// transfer A → B with autotuned buffers and CUBIC's hybrid slow start on or off. Returns
+/// (segments retransmitted, goodput in bit/s, slow-start exits by HyStart).
+fn slow_start_into_a_bottleneck(hystart: bool) -> (u64, f64, u64) {
+    let mut sim = Sim::new();
+    for seed in [1, 2, 3] {
+        let mut cfg = StackConfig {
+            seed,
+            ip_forward: seed == 2,
+            ..StackConfig::default()
+        };
+        cfg.tcp.hystart = hystart;
+        sim.add_stack(Stack::new(cfg));
+    }
+    let link = LinkConfig {
+        delay: Duration::from_millis(10),
+        ..LinkConfig::default()
+    };
+    let p = |s: &str| s.parse().unwrap();
+    sim.connect(0, 1, link.clone(), p("192.0.2.1/24"), p("192.0.2.254/24"));
+    sim.connect(1, 2, link, p("198.51.100.254/24"), p("198.51.100.2/24"));
+    sim.stack(0)
+        .add_default_gateway(Ipv4Addr::new(192, 0, 2, 254))
+        .unwrap();
+    sim.stack(2)
+        .add_default_gateway(Ipv4Addr::new(198, 51, 100, 254))
+        .unwrap();
+    sim.advance(Duration::from_millis(100));
+    tc(
+        &mut sim,
+        1,
+        "qdisc add dev eth1 root handle 1: tbf rate 10mbit burst 16kb limit 1mb",
+    );
+    let dst = Ipv4Addr::new(198, 51, 100, 2);
+    let mut flows = [connect(&mut sim, 0, 2, dst, 5001)];
+    let t0 = sim.now();
+    bulk(&mut sim, &mut flows, Duration::from_secs(5), |_| {});
+    let secs = (sim.now() - t0).as_secs_f64();
+    let goodput = flows[0].received as f64 * 8.0 / secs;
+    let retrans = sim.stack(0).snmp().tcp.retrans_segs;
+    let exits = sim.stack(0).snmp().tcp.hystart_exits;
+    (retrans, goodput, exits)
+}
+
+#[test]
+fn hystart_leaves_slow_start_before_the_bottleneck_queue_overflows() {
+    let (r_on, g_on, x_on) = slow_start_into_a_bottleneck(true);
+    let (r_off, g_off, x_off) = slow_start_into_a_bottleneck(false);
+    println!(
+        "10 Mbit/s bottleneck, 1 MB queue, 5 s: HyStart on {r_on} retransmitted, {:.2} Mbit/s \
+         ({x_on} exits); off {r_off} retransmitted, {:.2} Mbit/s",
+        g_on / 1e6,
+        g_off / 1e6
+    );
+    assert_eq!(x_off, 0);
+    assert!(x_on >= 1, "HyStart never ended slow start");
+    // Without it, slow start overshoots the 1 MB queue by a window's worth of segments.
+    assert!(r_off >= 500, "only {r_off} retransmitted without HyStart");
+    assert!(r_on * 10 < r_off, "{r_on} retransmitted with HyStart");
+    assert!(
+        g_on >= g_off * 0.9,
+        "HyStart costs goodput: {g_on} vs {g_off}"
     );
 }

@@ -35,6 +35,13 @@ pub trait CongestionControl: fmt::Debug + Send {
     fn on_rto(&mut self, bytes_in_flight: u32, now: Instant);
     /// Sending resumes after an idle period longer than the RTO (RFC 5681 4.1).
     fn on_idle_restart(&mut self, rto: Duration, now: Instant);
+    /// Turn hybrid slow start on or off (algorithms without it ignore this). Linux: the
+    /// `hystart` parameter of `tcp_cubic`.
+    fn set_hystart(&mut self, _on: bool) {}
+    /// Times hybrid slow start ended slow start before a loss did.
+    fn hystart_exits(&self) -> u64 {
+        0
+    }
 }
 
 /// Which algorithm.
@@ -205,6 +212,91 @@ pub struct Cubic {
     cwnd_epoch: f64,
     /// Smallest RTT seen.
     min_rtt: Option<Duration>,
+    /// Hybrid slow start.
+    hs: HyStart,
+}
+
+/// Hybrid slow start's delay detection (RFC 9406, which Linux's CUBIC implements as
+/// `hystart_update` with `HYSTART_DELAY`): in each round of slow start, the smallest of the
+/// first eight RTT samples is compared with the previous round's; when it has grown by
+/// clamp(last/8, 4 ms, 16 ms) the queue is filling, and slow start ends (ssthresh = cwnd)
+/// before it overflows the bottleneck's buffer.
+#[derive(Debug, Clone, Copy)]
+struct HyStart {
+    on: bool,
+    /// Bytes acknowledged in the current round, and the round's length (cwnd at its start).
+    round_acked: u64,
+    round_len: u64,
+    /// Smallest sample of this round (of the first [`HYSTART_SAMPLES`]), and of the last.
+    cur_min: Option<Duration>,
+    last_min: Option<Duration>,
+    samples: u32,
+    /// Slow-start exits it caused.
+    exits: u64,
+}
+
+/// RTT samples per round (RFC 9406 `N_RTT_SAMPLE`).
+const HYSTART_SAMPLES: u32 = 8;
+/// Below this window (segments) slow start runs unchecked (Linux `hystart_low_window`).
+const HYSTART_LOW_WINDOW: f64 = 16.0;
+
+impl HyStart {
+    fn new() -> HyStart {
+        HyStart {
+            on: true,
+            round_acked: 0,
+            round_len: 0,
+            cur_min: None,
+            last_min: None,
+            samples: 0,
+            exits: 0,
+        }
+    }
+
+    /// Account an ACK in slow start; true when slow start should end.
+    fn update(&mut self, acked: u32, rtt: Option<Duration>, cwnd: u32, mss: u32) -> bool {
+        if !self.on {
+            return false;
+        }
+        if let Some(r) = rtt {
+            if self.samples < HYSTART_SAMPLES {
+                self.samples += 1;
+                self.cur_min = Some(self.cur_min.map_or(r, |m| m.min(r)));
+            }
+        }
+        self.round_acked += u64::from(acked);
+        if self.round_acked < self.round_len {
+            return false;
+        }
+        // The round is over.
+        let mut exit = false;
+        if let (Some(cur), Some(last)) = (self.cur_min, self.last_min) {
+            let thresh = (last / 8).clamp(Duration::from_millis(4), Duration::from_millis(16));
+            exit = self.samples >= HYSTART_SAMPLES
+                && f64::from(cwnd) / f64::from(mss.max(1)) >= HYSTART_LOW_WINDOW
+                && cur >= last + thresh;
+        }
+        if self.samples >= HYSTART_SAMPLES {
+            self.last_min = self.cur_min;
+        }
+        self.cur_min = None;
+        self.samples = 0;
+        self.round_acked = 0;
+        self.round_len = u64::from(cwnd);
+        if exit {
+            self.exits += 1;
+        }
+        exit
+    }
+
+    /// A new slow start (after a timeout or idle restart) measures afresh.
+    fn reset(&mut self) {
+        *self = HyStart {
+            on: self.on,
+            exits: self.exits,
+            ..HyStart::new()
+        };
+    }
 }
 
 const C: f64 = 0.4;
@@ -221,6 +313,7 @@ impl Cubic {
             w_est: 0.0,
             cwnd_epoch: 0.0,
             min_rtt: None,
+            hs: HyStart::new(),
         }
     }
 
@@ -255,6 +348,18 @@ impl CongestionControl for Cubic {
         }
         let mut acked = acked;
         if self.w.cwnd < self.w.ssthresh {
+            if self.hs.update(acked, rtt, self.w.cwnd, self.w.mss) {
+                // The queue is building: leave slow start here (Linux: hystart_update
+                // sets snd_ssthresh = cwnd).
+                self.w.ssthresh = self.w.cwnd;
+                return;
+            }
+            if self.hs.update(acked, rtt, self.w.cwnd, self.w.mss) {
+                // The queue is building: leave slow start here (Linux: hystart_update
+                // sets snd_ssthresh = cwnd).
+                self.w.ssthresh = self.w.cwnd;
+                return;
+            }
             acked = self.w.slow_start(acked);
             if acked == 0 {
                 return;
@@ -329,11 +434,19 @@ impl CongestionControl for Cubic {
         self.w.ssthresh = ((cwnd * BETA * self.w.mss as f64) as u32).max(2 * self.w.mss);
         self.epoch = None;
         self.cwnd_epoch = 0.0;
+        self.hs.reset();
     }
     fn on_idle_restart(&mut self, _rto: Duration, _now: Instant) {
         self.w.restart();
         self.epoch = None;
         self.cwnd_epoch = 0.0;
+        self.hs.reset();
+    }
+    fn set_hystart(&mut self, on: bool) {
+        self.hs.on = on;
+    }
+    fn hystart_exits(&self) -> u64 {
+        self.hs.exits
     }
 }
 
@@ -361,6 +474,49 @@ mod tests {
             round(cc.as_mut(), Instant::ZERO);
             assert_eq!(cc.cwnd(), 40 * MSS, "{alg}");
         }
+    }
+
+    /// One round of ACKs for the whole window, each with RTT `rtt`.
+    fn round_rtt(cc: &mut dyn CongestionControl, rtt: Duration) {
+        let segs = cc.cwnd() / MSS;
+        for _ in 0..segs {
+            cc.on_ack(MSS, Some(rtt), cc.cwnd(), Instant::ZERO);
+        }
+    }
+
+    #[test]
+    fn hystart_ends_slow_start_when_the_rtt_grows() {
+        let mut cc = Cubic::new(MSS);
+        // Flat RTT: slow start keeps doubling.
+        for _ in 0..3 {
+            round_rtt(&mut cc, Duration::from_millis(20));
+        }
+        assert_eq!(cc.cwnd(), 80 * MSS);
+        assert_eq!(cc.ssthresh(), u32::MAX);
+        // The queue builds: 20 ms → 25 ms is past max(20/8, 4 ms).
+        round_rtt(&mut cc, Duration::from_millis(25));
+        round_rtt(&mut cc, Duration::from_millis(25));
+        assert_ne!(cc.ssthresh(), u32::MAX, "slow start ended");
+        assert_eq!(cc.hystart_exits(), 1);
+        assert!(
+            cc.cwnd() < 320 * MSS,
+            "stopped doubling: {}",
+            cc.cwnd() / MSS
+        );
+        // Off, the same rounds keep slow start going.
+        let mut off = Cubic::new(MSS);
+        off.set_hystart(false);
+        for ms in [20, 20, 20, 25, 25] {
+            round_rtt(&mut off, Duration::from_millis(ms));
+        }
+        assert_eq!(off.ssthresh(), u32::MAX);
+        assert_eq!(off.cwnd(), 320 * MSS);
+        // Jitter under the threshold (3 ms at 20 ms) does not end it either.
+        let mut jit = Cubic::new(MSS);
+        for ms in [20, 20, 20, 23, 23] {
+            round_rtt(&mut jit, Duration::from_millis(ms));
+        }
+        assert_eq!(jit.ssthresh(), u32::MAX);
     }
 
     #[test]

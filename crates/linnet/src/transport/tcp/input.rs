@@ -768,10 +768,13 @@ impl Stack {
             } else {
                 0
             };
+            // Nothing queued was left unsent: the sample may be application-limited.
+            let app_limited = sk.data_end() <= sk.snd_max;
             sk.sndbuf.dequeue_allocated(data_acked);
             sk.bytes_acked += data_acked as u64;
             let (d, srtt) = (sk.bytes_acked, sk.rtt.srtt());
-            sk.delivery.tcp_rate_gen(d, data_acked as u64, now, srtt);
+            sk.delivery
+                .tcp_rate_gen(d, data_acked as u64, now, srtt, app_limited);
             sk.snd_una = ack;
             if sk.snd_nxt < ack {
                 sk.snd_nxt = ack;
@@ -821,7 +824,11 @@ impl Stack {
                 }
             } else {
                 sk.dupacks = 0;
+                let exits = sk.cc.hystart_exits();
                 sk.cc.on_ack(acked, rtt, flight, now);
+                if sk.cc.hystart_exits() != exits {
+                    self.tcp.stats.hystart_exits += 1;
+                }
             }
             if sk.snd_una == sk.snd_max {
                 sk.rto_at = None;

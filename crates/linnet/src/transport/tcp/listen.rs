@@ -65,6 +65,7 @@ impl Stack {
         let mut c = TcpSock::new(&cfg, rcv, snd);
         if let Ok(alg) = cc_name.parse() {
             c.cc = super::cong::new_cc(alg, c.mss);
+            c.cc.set_hystart(cfg.hystart);
         }
         (c.rcvbuf_locked, c.sndbuf_locked) = locked;
         c.nodelay = nodelay;

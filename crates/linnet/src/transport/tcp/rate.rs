@@ -6,7 +6,8 @@
 //! each sent skb. Linnet keeps no per-segment send records, so it samples at the connection
 //! level instead: bytes newly acknowledged over an interval of at least one smoothed RTT. An
 //! idle gap (no ACK for two RTTs) restarts the interval, so idleness is not counted as slow
-//! delivery (Linux's "application-limited" samples serve the same end).
+//! delivery, and a sample taken when nothing was left to send (application-limited, as
+//! Linux marks it) only raises the estimate.
 
 use crate::time::Instant;
 use std::time::Duration;
@@ -27,13 +28,16 @@ pub struct DeliveryRate {
 
 impl DeliveryRate {
     /// `acked` more bytes were acknowledged at `now`, making `delivered` in all.
-    /// Linux: `tcp_rate_gen`.
+    /// `app_limited`: the sender had nothing more to send, so a sample ending now may show
+    /// the application's pace rather than the path's; such a sample only replaces a lower
+    /// estimate (Linux: `tcp_rate_gen` with `rs->is_app_limited`).
     pub fn tcp_rate_gen(
         &mut self,
         delivered: u64,
         acked: u64,
         now: Instant,
         srtt: Option<Duration>,
+        app_limited: bool,
     ) {
         if acked == 0 {
             return;
@@ -56,7 +60,10 @@ impl DeliveryRate {
             return;
         }
         let bytes = delivered.saturating_sub(self.start_delivered);
-        self.bytes_per_sec = bytes.saturating_mul(1_000_000) / elapsed;
+        let rate = bytes.saturating_mul(1_000_000) / elapsed;
+        if !app_limited || rate >= self.bytes_per_sec {
+            self.bytes_per_sec = rate;
+        }
         self.start_us = now_us;
         self.start_delivered = delivered;
     }
@@ -78,17 +85,37 @@ mod tests {
         // 10 KB every millisecond: 10 MB/s.
         for t in 100..=130 {
             delivered += 10_000;
-            r.tcp_rate_gen(delivered, 10_000, ms(t), rtt);
+            r.tcp_rate_gen(delivered, 10_000, ms(t), rtt, false);
         }
         assert_eq!(r.bytes_per_sec, 10_000_000);
         // A second of silence, then 1 KB/ms: the new rate, not a mix with the idle time.
         for t in 1200..=1240 {
             delivered += 1_000;
-            r.tcp_rate_gen(delivered, 1_000, ms(t), rtt);
+            r.tcp_rate_gen(delivered, 1_000, ms(t), rtt, false);
         }
         assert_eq!(r.bytes_per_sec, 1_000_000);
         // Pure ACKs (nothing new acknowledged) change nothing.
-        r.tcp_rate_gen(delivered, 0, ms(5000), rtt);
+        r.tcp_rate_gen(delivered, 0, ms(5000), rtt, false);
         assert_eq!(r.bytes_per_sec, 1_000_000);
+    }
+
+    #[test]
+    fn an_application_limited_tail_does_not_lower_the_rate() {
+        let rtt = Some(Duration::from_millis(10));
+        let mut r = DeliveryRate::default();
+        let mut delivered = 0;
+        for t in 100..=130 {
+            delivered += 10_000;
+            r.tcp_rate_gen(delivered, 10_000, ms(t), rtt, false);
+        }
+        assert_eq!(r.bytes_per_sec, 10_000_000);
+        // The last segment, ACKed late (a delayed ACK) once nothing was left to send.
+        delivered += 1_000;
+        r.tcp_rate_gen(delivered, 1_000, ms(145), rtt, true);
+        assert_eq!(r.bytes_per_sec, 10_000_000);
+        // The same sample while data was waiting is the path's rate, and counts.
+        delivered += 1_000;
+        r.tcp_rate_gen(delivered, 1_000, ms(160), rtt, false);
+        assert_eq!(r.bytes_per_sec, 66_666);
     }
 }

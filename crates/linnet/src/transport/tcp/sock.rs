@@ -145,6 +145,8 @@ pub struct TcpConfig {
     pub sack: bool,
     /// `tcp_congestion_control` (cubic).
     pub congestion_control: CcAlgorithm,
+    /// CUBIC's hybrid slow start (on; Linux: the `hystart` parameter of `tcp_cubic`).
+    pub hystart: bool,
     /// Delayed ACK timeout (Linux: `TCP_DELACK_MIN`, 40 ms).
     pub delack: Duration,
     /// `ip_local_port_range` (32768–60999).
@@ -193,6 +195,7 @@ impl Default for TcpConfig {
             timestamps: true,
             sack: true,
             congestion_control: CcAlgorithm::Cubic,
+            hystart: true,
             delack: Duration::from_millis(40),
             local_port_range: (32768, 60999),
             challenge_ack_limit: 1000,
@@ -529,7 +532,11 @@ impl TcpSock {
             fin_at: None,
             fin_rcvd: false,
             rd_shutdown: false,
-            cc: new_cc(cfg.congestion_control, mss),
+            cc: {
+                let mut cc = new_cc(cfg.congestion_control, mss);
+                cc.set_hystart(cfg.hystart);
+                cc
+            },
             rtt: RttEstimator::with_bounds(cfg.rto_min, Duration::from_secs(120), cfg.rto_initial),
             rtt_seq: None,
             dupacks: 0,

@@ -441,6 +441,7 @@ impl Stack {
         opt: SockOpt,
         now: Instant,
     ) -> Result<(), Errno> {
+        let hystart = self.config.tcp.hystart;
         let sk = self.sockets.tcp_mut(id)?;
         let fresh = matches!(sk.state, TcpState::Closed | TcpState::Listen);
         match opt {
@@ -499,6 +500,7 @@ impl Stack {
             }
             SockOpt::Congestion(alg) => {
                 sk.cc = new_cc(alg, sk.mss);
+                sk.cc.set_hystart(hystart);
             }
             SockOpt::ReuseAddr(_) | SockOpt::Broadcast(_) => {}
         }
