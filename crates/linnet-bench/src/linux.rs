@@ -88,11 +88,10 @@ fn ip_ok(args: &[&str]) -> Result<(), String> {
     Ok(())
 }
 
-/// Linux client → Linnet on a TAP device: Gbit/s received by Linnet. With `offload`, the TAP
-/// carries virtio-net headers with TSO and checksum offload ([`TapDevice::open_offload`], as
-/// linnetd opens it by default), so Linux writes 64 KiB super-frames with partial checksums;
-/// without, every frame is at most one MTU and fully checksummed.
-pub fn tap_linnet(dur: Duration, offload: bool) -> Result<f64, String> {
+/// A Linnet host (`linnet::runtime`, its own thread) on a TAP device at 192.0.2.2, whose
+/// Linux end is in a new namespace at 192.0.2.1; with `offload`, the TAP carries virtio-net
+/// headers (TSO, checksum offload), as linnetd opens it by default.
+fn tap_host(offload: bool) -> Result<(NetNs, linnet::runtime::Host), String> {
     let ns = NetNs::new("lbench-tap").map_err(|e| e.to_string())?;
     let name = format!("lbt{}", std::process::id() % 100_000);
     let tap = if offload {
@@ -115,6 +114,15 @@ pub fn tap_linnet(dur: Duration, offload: bool) -> Result<f64, String> {
         gateway: None,
         seed: random_seed(),
     })?;
+    Ok((ns, host))
+}
+
+/// Linux client → Linnet on a TAP device: Gbit/s received by Linnet. With `offload`, the TAP
+/// carries virtio-net headers with TSO and checksum offload ([`TapDevice::open_offload`], as
+/// linnetd opens it by default), so Linux writes 64 KiB super-frames with partial checksums;
+/// without, every frame is at most one MTU and fully checksummed.
+pub fn tap_linnet(dur: Duration, offload: bool) -> Result<f64, String> {
+    let (ns, host) = tap_host(offload)?;
     let mut listener = linnet::api::TcpListener::bind(
         &host.handle,
         SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, PORT),
@@ -152,6 +160,77 @@ pub fn tap_linnet(dur: Duration, offload: bool) -> Result<f64, String> {
         Ok(got as f64 * 8.0 / secs / 1e9)
     });
     drop(listener);
+    host.stop();
+    result
+}
+
+/// Linnet → Linux over a TAP device with offloads: a Linnet client writes for `dur` to a
+/// `std::net` sink in the namespace; Gbit/s the Linux end read (every byte counted arrived:
+/// the sink closes only after the client's FIN).
+pub fn tap_linnet_send(dur: Duration) -> Result<f64, String> {
+    let (ns, host) = tap_host(true)?;
+    let result = std::thread::scope(|sc| {
+        let srv = sc.spawn(|| {
+            ns.run_in(|| -> Result<u64, String> {
+                let l = TcpListener::bind(("192.0.2.1", PORT)).map_err(|e| e.to_string())?;
+                l.set_nonblocking(true).map_err(|e| e.to_string())?;
+                let deadline = Instant::now() + 2 * IO_TIMEOUT;
+                let (mut st, _) = loop {
+                    match l.accept() {
+                        Ok(x) => break x,
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                            if Instant::now() >= deadline {
+                                return Err("accept: timed out".into());
+                            }
+                            std::thread::sleep(Duration::from_millis(5));
+                        }
+                        Err(e) => return Err(format!("accept: {e}")),
+                    }
+                };
+                st.set_nonblocking(false).map_err(|e| e.to_string())?;
+                st.set_read_timeout(Some(IO_TIMEOUT))
+                    .map_err(|e| e.to_string())?;
+                sink(&mut st)
+            })
+        });
+        let dst = SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 1), PORT);
+        let cli = (|| -> Result<(u64, f64), String> {
+            // Retry while the Linux listener comes up (refused until then).
+            let deadline = Instant::now() + IO_TIMEOUT;
+            let mut s = loop {
+                match linnet::api::TcpStream::connect_timeout(&host.handle, dst, Some(IO_TIMEOUT)) {
+                    Ok(s) => break s,
+                    Err(e) if Instant::now() >= deadline => {
+                        return Err(format!("linnet connect {dst}: {e}"))
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                }
+            };
+            s.set_write_timeout(Some(IO_TIMEOUT));
+            s.set_read_timeout(Some(IO_TIMEOUT));
+            let buf = vec![0x3cu8; CHUNK];
+            let t0 = Instant::now();
+            let mut sent = 0u64;
+            while t0.elapsed() < dur {
+                s.write_all(&buf)
+                    .map_err(|e| format!("linnet write: {e}"))?;
+                sent += CHUNK as u64;
+            }
+            s.shutdown(std::net::Shutdown::Write)
+                .map_err(|e| format!("linnet shutdown: {e}"))?;
+            // The sink closes after reading everything: wait for its FIN.
+            let mut one = [0u8; 1];
+            let _ = s.read(&mut one);
+            Ok((sent, t0.elapsed().as_secs_f64()))
+        })();
+        let got = srv.join().map_err(|_| "sink panicked".to_string())?;
+        let (sent, secs) = cli?;
+        let got = got.map_err(|e| e.to_string())??;
+        if got != sent {
+            return Err(format!("Linnet sent {sent} bytes, Linux read {got}"));
+        }
+        Ok(got as f64 * 8.0 / secs / 1e9)
+    });
     host.stop();
     result
 }

@@ -284,9 +284,10 @@ fn main() {
     // opens it by default), and without (one MTU-sized frame per write); the Linux veth
     // figure, measured once, is the reference of both.
     let mut veth: Option<Result<f64, String>> = None;
-    for (name, offload) in [
-        ("tcp linnet tap vs linux veth", true),
-        ("tcp linnet tap no offload vs linux veth", false),
+    for (name, offload, send) in [
+        ("tcp linnet tap vs linux veth", true, false),
+        ("tcp linnet tap send vs linux veth", true, true),
+        ("tcp linnet tap no offload vs linux veth", false, false),
     ] {
         if !want(name) {
             continue;
@@ -308,7 +309,11 @@ fn main() {
             continue;
         }
         let linux_dur = dur.max(Duration::from_millis(500));
-        let l = linux::tap_linnet(linux_dur, offload);
+        let l = if send {
+            linux::tap_linnet_send(linux_dur)
+        } else {
+            linux::tap_linnet(linux_dur, offload)
+        };
         let v = if args.no_reference {
             Ok(f64::NAN)
         } else {
@@ -428,6 +433,11 @@ fn targets(rep: &Report) {
     check(
         "tcp linnet tap vs linux veth",
         0.5,
-        "linnet tap >= 50% of linux veth",
+        "linnet tap >= 50% of linux veth (Linux sends, Linnet receives)",
+    );
+    check(
+        "tcp linnet tap send vs linux veth",
+        0.5,
+        "linnet tap >= 50% of linux veth (Linnet sends, Linux receives)",
     );
 }
