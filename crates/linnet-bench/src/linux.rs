@@ -45,6 +45,17 @@ fn client(dst: SocketAddrV4, dur: Duration) -> Result<(u64, f64), String> {
         .map_err(|e| e.to_string())?;
     s.set_read_timeout(Some(IO_TIMEOUT))
         .map_err(|e| e.to_string())?;
+    send_for(&mut s, dur, |s| s.shutdown(std::net::Shutdown::Write))
+}
+
+/// Write for `dur`, shut down the write side with `shut`, then wait for the peer to close
+/// (the sink closes after reading everything, so every byte counted arrived). Returns the
+/// bytes written and the seconds from the first byte to the peer's EOF.
+fn send_for<S: Read + Write>(
+    s: &mut S,
+    dur: Duration,
+    shut: impl FnOnce(&S) -> std::io::Result<()>,
+) -> Result<(u64, f64), String> {
     let buf = vec![0x3cu8; CHUNK];
     let t0 = Instant::now();
     let mut sent = 0u64;
@@ -52,12 +63,34 @@ fn client(dst: SocketAddrV4, dur: Duration) -> Result<(u64, f64), String> {
         s.write_all(&buf).map_err(|e| format!("write: {e}"))?;
         sent += CHUNK as u64;
     }
-    s.shutdown(std::net::Shutdown::Write)
-        .map_err(|e| format!("shutdown: {e}"))?;
-    // The sink closes after reading everything: wait for that, so every byte counted arrived.
+    shut(s).map_err(|e| format!("shutdown: {e}"))?;
     let mut one = [0u8; 1];
     let _ = s.read(&mut one);
     Ok((sent, t0.elapsed().as_secs_f64()))
+}
+
+/// A Linux sink (run inside a namespace): listen on `bind`:PORT, accept one connection
+/// (waiting at most twice the I/O timeout), and read it to EOF; returns the byte count.
+fn linux_sink(bind: &str) -> Result<u64, String> {
+    let l = TcpListener::bind((bind, PORT)).map_err(|e| e.to_string())?;
+    l.set_nonblocking(true).map_err(|e| e.to_string())?;
+    let deadline = Instant::now() + 2 * IO_TIMEOUT;
+    let (mut st, _) = loop {
+        match l.accept() {
+            Ok(x) => break x,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                if Instant::now() >= deadline {
+                    return Err("accept: timed out".into());
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => return Err(format!("accept: {e}")),
+        }
+    };
+    st.set_nonblocking(false).map_err(|e| e.to_string())?;
+    st.set_read_timeout(Some(IO_TIMEOUT))
+        .map_err(|e| e.to_string())?;
+    sink(&mut st)
 }
 
 /// Read until EOF; returns the byte count.
@@ -170,29 +203,7 @@ pub fn tap_linnet(dur: Duration, offload: bool) -> Result<f64, String> {
 pub fn tap_linnet_send(dur: Duration) -> Result<f64, String> {
     let (ns, host) = tap_host(true)?;
     let result = std::thread::scope(|sc| {
-        let srv = sc.spawn(|| {
-            ns.run_in(|| -> Result<u64, String> {
-                let l = TcpListener::bind(("192.0.2.1", PORT)).map_err(|e| e.to_string())?;
-                l.set_nonblocking(true).map_err(|e| e.to_string())?;
-                let deadline = Instant::now() + 2 * IO_TIMEOUT;
-                let (mut st, _) = loop {
-                    match l.accept() {
-                        Ok(x) => break x,
-                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                            if Instant::now() >= deadline {
-                                return Err("accept: timed out".into());
-                            }
-                            std::thread::sleep(Duration::from_millis(5));
-                        }
-                        Err(e) => return Err(format!("accept: {e}")),
-                    }
-                };
-                st.set_nonblocking(false).map_err(|e| e.to_string())?;
-                st.set_read_timeout(Some(IO_TIMEOUT))
-                    .map_err(|e| e.to_string())?;
-                sink(&mut st)
-            })
-        });
+        let srv = sc.spawn(|| ns.run_in(|| linux_sink("192.0.2.1")));
         let dst = SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 1), PORT);
         let cli = (|| -> Result<(u64, f64), String> {
             // Retry while the Linux listener comes up (refused until then).
@@ -208,20 +219,8 @@ pub fn tap_linnet_send(dur: Duration) -> Result<f64, String> {
             };
             s.set_write_timeout(Some(IO_TIMEOUT));
             s.set_read_timeout(Some(IO_TIMEOUT));
-            let buf = vec![0x3cu8; CHUNK];
-            let t0 = Instant::now();
-            let mut sent = 0u64;
-            while t0.elapsed() < dur {
-                s.write_all(&buf)
-                    .map_err(|e| format!("linnet write: {e}"))?;
-                sent += CHUNK as u64;
-            }
-            s.shutdown(std::net::Shutdown::Write)
-                .map_err(|e| format!("linnet shutdown: {e}"))?;
-            // The sink closes after reading everything: wait for its FIN.
-            let mut one = [0u8; 1];
-            let _ = s.read(&mut one);
-            Ok((sent, t0.elapsed().as_secs_f64()))
+            send_for(&mut s, dur, |s| s.shutdown(std::net::Shutdown::Write))
+                .map_err(|e| format!("linnet {e}"))
         })();
         let got = srv.join().map_err(|_| "sink panicked".to_string())?;
         let (sent, secs) = cli?;
@@ -249,29 +248,7 @@ pub fn veth_linux(dur: Duration) -> Result<f64, String> {
             .map_err(|e| e.to_string())?;
     }
     std::thread::scope(|sc| {
-        let srv = sc.spawn(|| {
-            b.run_in(|| -> Result<u64, String> {
-                let l = TcpListener::bind(("0.0.0.0", PORT)).map_err(|e| e.to_string())?;
-                l.set_nonblocking(true).map_err(|e| e.to_string())?;
-                let deadline = Instant::now() + 2 * IO_TIMEOUT;
-                let (mut st, _) = loop {
-                    match l.accept() {
-                        Ok(x) => break x,
-                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                            if Instant::now() >= deadline {
-                                return Err("accept: timed out".into());
-                            }
-                            std::thread::sleep(Duration::from_millis(5));
-                        }
-                        Err(e) => return Err(format!("accept: {e}")),
-                    }
-                };
-                st.set_nonblocking(false).map_err(|e| e.to_string())?;
-                st.set_read_timeout(Some(IO_TIMEOUT))
-                    .map_err(|e| e.to_string())?;
-                sink(&mut st)
-            })
-        });
+        let srv = sc.spawn(|| b.run_in(|| linux_sink("0.0.0.0")));
         let cli = a.run_in(|| client(SocketAddrV4::new(Ipv4Addr::new(198, 51, 100, 2), PORT), dur));
         let got = srv.join().map_err(|_| "sink panicked".to_string())?;
         let (sent, secs) = cli.map_err(|e| e.to_string())??;
