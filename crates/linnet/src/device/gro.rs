@@ -16,7 +16,7 @@
 //!
 //! Memory is bounded: at most [`GRO_MAX_HELD`] trains per batch, each at most one 64 KiB buffer.
 
-use crate::buf::{CsumState, PacketBuf, LARGE_BUF_SIZE, MAX_HEADER};
+use crate::buf::{BufPool, CsumState, PacketBuf, LARGE_BUF_SIZE, MAX_HEADER};
 use crate::stack::Stack;
 use crate::time::Instant;
 use crate::wire::checksum;
@@ -68,6 +68,18 @@ pub struct GroList {
     pub trains: u64,
 }
 
+/// The flow of an IPv4 datagram (`ip` from its header, transport header at `ihl`): source,
+/// destination, source port, destination port; `None` if the ports are not there.
+fn flow_key(ip: &[u8], ihl: usize) -> Option<(u32, u32, u16, u16)> {
+    let p = ip.get(ihl..ihl + 4)?;
+    Some((
+        u32::from_be_bytes([ip[12], ip[13], ip[14], ip[15]]),
+        u32::from_be_bytes([ip[16], ip[17], ip[18], ip[19]]),
+        u16::from_be_bytes([p[0], p[1]]),
+        u16::from_be_bytes([p[2], p[3]]),
+    ))
+}
+
 /// Parse a frame for GRO: `None` when it must not merge (not TCP/IPv4, options, fragments,
 /// flags other than ACK/PSH, no payload, padding, already a super-frame, a bad checksum).
 fn gro_parse(buf: &PacketBuf) -> Option<Seg> {
@@ -102,8 +114,8 @@ fn gro_parse(buf: &PacketBuf) -> Option<Seg> {
     if len == 0 {
         return None;
     }
-    let src = u32::from_be_bytes([ip[12], ip[13], ip[14], ip[15]]);
-    let dst = u32::from_be_bytes([ip[16], ip[17], ip[18], ip[19]]);
+    let key = flow_key(ip, 20)?;
+    let (src, dst) = (key.0, key.1);
     match buf.meta.csum {
         CsumState::None => {
             if !checksum::verify(&ip[..20]) {
@@ -122,12 +134,7 @@ fn gro_parse(buf: &PacketBuf) -> Option<Seg> {
         CsumState::Unnecessary | CsumState::Partial { .. } => {}
     }
     Some(Seg {
-        key: (
-            src,
-            dst,
-            u16::from_be_bytes([th[0], th[1]]),
-            u16::from_be_bytes([th[2], th[3]]),
-        ),
+        key,
         seq: u32::from_be_bytes([th[4], th[5], th[6], th[7]]),
         ack: u32::from_be_bytes([th[8], th[9], th[10], th[11]]),
         thl,
@@ -164,6 +171,30 @@ fn can_merge(h: &Held, seg: &Seg, new: &PacketBuf) -> bool {
         && ia[40..20 + seg.thl] == ib[40..20 + seg.thl]
 }
 
+/// Append `new`'s payload to train `h`, moving the train into a 64 KiB buffer first if
+/// its own has no room. Linux: `skb_gro_receive`.
+fn gro_append(pool: &mut BufPool, h: &mut Held, seg: &Seg, new: &PacketBuf) {
+    let hdrs = ETH_HLEN + 20 + seg.thl;
+    let payload = &new.data()[hdrs..];
+    if h.buf.tailroom() < payload.len() {
+        let mut big = pool.get_sized(LARGE_BUF_SIZE - MAX_HEADER, MAX_HEADER);
+        big.meta = h.buf.meta;
+        big.extend_from_slice(h.buf.data());
+        let old = std::mem::replace(&mut h.buf, big);
+        pool.put(old);
+    }
+    h.buf.extend_from_slice(payload);
+    // The newest window and PSH travel with the train.
+    let th = ETH_HLEN + 20;
+    let d = h.buf.data_mut();
+    d[th + 14] = new.data()[th + 14];
+    d[th + 15] = new.data()[th + 15];
+    d[th + 13] |= new.data()[th + 13] & 0x08;
+    h.next_seq = h.next_seq.wrapping_add(seg.len as u32);
+    h.last_len = seg.len;
+    h.segs += 1;
+}
+
 impl Stack {
     /// Receive a batch of frames read from one device in one go (Linux: one NAPI poll):
     /// TCP segments go through GRO, and whatever is held is delivered at the end. Frames
@@ -189,42 +220,33 @@ impl Stack {
             self.gro_flush_flow(ifindex, &buf, now);
             return self.receive(ifindex, buf, now);
         };
-        let mut gro = std::mem::take(&mut self.gro);
-        let pos = gro.held.iter().position(|h| h.seg.key == seg.key);
-        if let Some(i) = pos {
-            if can_merge(&gro.held[i], &seg, &buf) {
-                self.gro_append(&mut gro.held[i], &seg, &buf);
+        if let Some(i) = self.gro.held.iter().position(|h| h.seg.key == seg.key) {
+            if can_merge(&self.gro.held[i], &seg, &buf) {
+                gro_append(&mut self.pool, &mut self.gro.held[i], &seg, &buf);
                 self.pool.put(buf);
-                gro.merged += 1;
+                self.gro.merged += 1;
                 if seg.psh {
-                    let h = gro.held.remove(i);
-                    self.gro = gro;
-                    return self.gro_complete(ifindex, h, now);
+                    let h = self.gro.held.remove(i);
+                    self.gro_complete(ifindex, h, now);
                 }
-                self.gro = gro;
                 return;
             }
-            let h = gro.held.remove(i);
-            self.gro = gro;
+            let h = self.gro.held.remove(i);
             self.gro_complete(ifindex, h, now);
-            gro = std::mem::take(&mut self.gro);
         }
-        if gro.held.len() >= GRO_MAX_HELD {
-            let oldest = gro.held.remove(0);
-            self.gro = gro;
+        if self.gro.held.len() >= GRO_MAX_HELD {
+            let oldest = self.gro.held.remove(0);
             self.gro_complete(ifindex, oldest, now);
-            gro = std::mem::take(&mut self.gro);
         }
         if seg.psh {
             // A PSH segment ends its train; alone, it needs no holding.
-            self.gro = gro;
             let mut buf = buf;
             if buf.meta.csum == CsumState::None {
                 buf.meta.csum = CsumState::Unnecessary; // verified by gro_parse
             }
             return self.receive(ifindex, buf, now);
         }
-        gro.held.push(Held {
+        self.gro.held.push(Held {
             next_seq: seg.seq.wrapping_add(seg.len as u32),
             mss: seg.len,
             last_len: seg.len,
@@ -232,7 +254,6 @@ impl Stack {
             buf,
             seg,
         });
-        self.gro = gro;
     }
 
     /// Deliver every held train. Linux: `napi_gro_flush`.
@@ -253,44 +274,13 @@ impl Stack {
             return;
         }
         let ip = &d[ETH_HLEN..];
-        let ihl = usize::from(ip[0] & 0xf) * 4;
-        let Some(ports) = ip.get(ihl..ihl + 4) else {
+        let Some(key) = flow_key(ip, usize::from(ip[0] & 0xf) * 4) else {
             return;
         };
-        let key = (
-            u32::from_be_bytes([ip[12], ip[13], ip[14], ip[15]]),
-            u32::from_be_bytes([ip[16], ip[17], ip[18], ip[19]]),
-            u16::from_be_bytes([ports[0], ports[1]]),
-            u16::from_be_bytes([ports[2], ports[3]]),
-        );
         if let Some(i) = self.gro.held.iter().position(|h| h.seg.key == key) {
             let h = self.gro.held.remove(i);
             self.gro_complete(ifindex, h, now);
         }
-    }
-
-    /// Append `new`'s payload to train `h`, moving the train into a 64 KiB buffer first if
-    /// its own has no room. Linux: `skb_gro_receive`.
-    fn gro_append(&mut self, h: &mut Held, seg: &Seg, new: &PacketBuf) {
-        let hdrs = ETH_HLEN + 20 + seg.thl;
-        let payload = &new.data()[hdrs..];
-        if h.buf.tailroom() < payload.len() {
-            let mut big = self.pool.get_sized(LARGE_BUF_SIZE - MAX_HEADER, MAX_HEADER);
-            big.meta = h.buf.meta;
-            big.extend_from_slice(h.buf.data());
-            let old = std::mem::replace(&mut h.buf, big);
-            self.pool.put(old);
-        }
-        h.buf.extend_from_slice(payload);
-        // The newest window and PSH travel with the train.
-        let th = ETH_HLEN + 20;
-        let d = h.buf.data_mut();
-        d[th + 14] = new.data()[th + 14];
-        d[th + 15] = new.data()[th + 15];
-        d[th + 13] |= new.data()[th + 13] & 0x08;
-        h.next_seq = h.next_seq.wrapping_add(seg.len as u32);
-        h.last_len = seg.len;
-        h.segs += 1;
     }
 
     /// Finish a train and hand it to the stack: IPv4 length and checksum rewritten, the TCP
@@ -463,7 +453,7 @@ mod tests {
             let f = seg(ISN.wrapping_add(k * 1448), 1448, ACK, 7);
             let p = gro_parse(&f).unwrap();
             assert!(can_merge(&h, &p, &f));
-            s.gro_append(&mut h, &p, &f);
+            gro_append(&mut s.pool, &mut h, &p, &f);
         }
         assert_eq!(h.buf.len(), ETH_HLEN + 52 + 5 * 1448);
         // Payload bytes run on in sequence-number order.
