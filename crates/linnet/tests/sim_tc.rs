@@ -261,10 +261,9 @@ fn netem_loss_loses_its_share_of_ten_thousand_datagrams() {
     assert!(q.xstats.contains(&format!("lost {lost}")), "{}", q.xstats);
 }
 
-/// A —10 ms— R —10 ms— B with R forwarding; R's egress to B is a 10 Mbit/s tbf whose queue is
-/// `child` (or its own 1 MB bfifo). Returns the competing pings' queueing delays (RTT minus
-/// the idle RTT) during a bulk transfer A → B.
-fn bottleneck_ping_delays(child: Option<&str>) -> (Vec<Duration>, f64) {
+/// A —10 ms— R —10 ms— B (192.0.2.1 — R forwarding — 198.51.100.2), each stack's
+/// configuration adjusted by `tweak`, ARP and routes settled.
+fn routed_path(tweak: impl Fn(&mut StackConfig)) -> Sim {
     let mut sim = Sim::new();
     for seed in [1, 2, 3] {
         let mut cfg = StackConfig {
@@ -272,11 +271,7 @@ fn bottleneck_ping_delays(child: Option<&str>) -> (Vec<Duration>, f64) {
             ip_forward: seed == 2,
             ..StackConfig::default()
         };
-        // Fixed 256 KiB socket buffers: the transfer then keeps about 200 ms queued in the
-        // 1 MB FIFO without overflowing it, so the comparison is about queueing, whatever
-        // slow start and CUBIC's growth would do with autotuned buffers over 13 s.
-        cfg.tcp.rmem_max = cfg.tcp.rmem_default;
-        cfg.tcp.wmem_max = cfg.tcp.wmem_default;
+        tweak(&mut cfg);
         sim.add_stack(Stack::new(cfg));
     }
     let link = LinkConfig {
@@ -293,6 +288,20 @@ fn bottleneck_ping_delays(child: Option<&str>) -> (Vec<Duration>, f64) {
         .add_default_gateway(Ipv4Addr::new(198, 51, 100, 254))
         .unwrap();
     sim.advance(Duration::from_millis(100));
+    sim
+}
+
+/// A —10 ms— R —10 ms— B with R forwarding; R's egress to B is a 10 Mbit/s tbf whose queue is
+/// `child` (or its own 1 MB bfifo). Returns the competing pings' queueing delays (RTT minus
+/// the idle RTT) during a bulk transfer A → B.
+fn bottleneck_ping_delays(child: Option<&str>) -> (Vec<Duration>, f64) {
+    // Fixed 256 KiB socket buffers: the transfer then keeps about 200 ms queued in the
+    // 1 MB FIFO without overflowing it, so the comparison is about queueing, whatever
+    // slow start and CUBIC's growth would do with autotuned buffers over 13 s.
+    let mut sim = routed_path(|cfg| {
+        cfg.tcp.rmem_max = cfg.tcp.rmem_default;
+        cfg.tcp.wmem_max = cfg.tcp.wmem_default;
+    });
     let dst = Ipv4Addr::new(198, 51, 100, 2);
     let idle = ping_rtts(&mut sim, dst, 3);
     // The first ping waited for ARP: the idle RTT is the fastest.
@@ -427,30 +436,7 @@ fn htb_splits_a_link_between_two_classes_in_proportion() {
 /// transfer A → B with autotuned buffers and CUBIC's hybrid slow start on or off. Returns
 /// (segments retransmitted, goodput in bit/s, slow-start exits by HyStart).
 fn slow_start_into_a_bottleneck(hystart: bool) -> (u64, f64, u64) {
-    let mut sim = Sim::new();
-    for seed in [1, 2, 3] {
-        let mut cfg = StackConfig {
-            seed,
-            ip_forward: seed == 2,
-            ..StackConfig::default()
-        };
-        cfg.tcp.hystart = hystart;
-        sim.add_stack(Stack::new(cfg));
-    }
-    let link = LinkConfig {
-        delay: Duration::from_millis(10),
-        ..LinkConfig::default()
-    };
-    let p = |s: &str| s.parse().unwrap();
-    sim.connect(0, 1, link.clone(), p("192.0.2.1/24"), p("192.0.2.254/24"));
-    sim.connect(1, 2, link, p("198.51.100.254/24"), p("198.51.100.2/24"));
-    sim.stack(0)
-        .add_default_gateway(Ipv4Addr::new(192, 0, 2, 254))
-        .unwrap();
-    sim.stack(2)
-        .add_default_gateway(Ipv4Addr::new(198, 51, 100, 254))
-        .unwrap();
-    sim.advance(Duration::from_millis(100));
+    let mut sim = routed_path(|cfg| cfg.tcp.hystart = hystart);
     tc(
         &mut sim,
         1,
