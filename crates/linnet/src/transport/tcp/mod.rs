@@ -16,6 +16,7 @@
 //! - [`user`]: the socket calls (`tcp_sendmsg`, `tcp_recvmsg`, `tcp_close`...).
 //! - [`tsq`]: TCP Small Queues, the backpressure from device queues (`tcp_small_queue_check`).
 
+pub mod abort;
 pub mod assembler;
 pub mod cong;
 pub mod hash;
