@@ -144,6 +144,13 @@ fn run(args: Args) -> Result<(), String> {
         .iter()
         .map(|a| parse_addr(a))
         .collect::<Result<Vec<_>, _>>()?;
+    // And the control socket's path: nothing is replaced but a stale socket.
+    let in_run_linnet = args
+        .control
+        .parent()
+        .is_some_and(|d| d == std::path::Path::new(RUN_DIR));
+    linnet::control::server::prepare_path(&args.control, args.mkdir || in_run_linnet)
+        .map_err(|e| format!("cannot serve {}: {e}", args.control.display()))?;
     let devices = open_devices(&args)?;
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -198,12 +205,6 @@ fn run(args: Args) -> Result<(), String> {
     }
     let (handle, thread) =
         runtime::spawn(stack, attached).map_err(|e| format!("cannot start the stack: {e}"))?;
-    let in_run_linnet = args
-        .control
-        .parent()
-        .is_some_and(|d| d == std::path::Path::new(RUN_DIR));
-    linnet::control::server::prepare_path(&args.control, args.mkdir || in_run_linnet)
-        .map_err(|e| format!("cannot serve {}: {e}", args.control.display()))?;
     let control = linnet::control::server::serve_with(
         &args.control,
         handle.clone(),
