@@ -33,20 +33,62 @@ fn env_count(var: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// Let this process hold as many sockets as the tests open.
-fn raise_nofile(n: u64) {
-    let lim = libc::rlimit {
-        rlim_cur: n,
-        rlim_max: n,
-    };
-    // SAFETY: setrlimit with a valid rlimit; failure only means the old limit stays.
+/// Let this process hold as many sockets as it may (the soft limit up to the hard one).
+fn raise_nofile() {
+    // SAFETY: getrlimit/setrlimit with a valid rlimit; failure only keeps the old limit.
     unsafe {
         let mut cur: libc::rlimit = std::mem::zeroed();
-        libc::getrlimit(libc::RLIMIT_NOFILE, &mut cur);
-        if cur.rlim_cur < n {
-            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut cur) == 0 && cur.rlim_cur < cur.rlim_max {
+            cur.rlim_cur = cur.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &cur);
         }
     }
+}
+
+/// The two 10,000-connection tests hold that many sockets each in this process: one at a
+/// time.
+static BIG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Linux serving the same clients: an asyncio echo server (one thread, a task per
+/// connection) in its own process in the server namespace, so its descriptors, threads and
+/// memory are its own.
+const LINUX_ECHO_PY: &str = r#"
+import asyncio, resource, sys
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+async def echo(r, w):
+    try:
+        while True:
+            b = await r.read(4096)
+            if not b:
+                break
+            w.write(b)
+            await w.drain()
+    except Exception:
+        pass
+    w.close()
+async def main():
+    srv = await asyncio.start_server(echo, sys.argv[1], int(sys.argv[2]), backlog=4096)
+    print("ready", flush=True)
+    await srv.serve_forever()
+asyncio.run(main())
+"#;
+
+/// Start the Linux echo server on `port` in `ns`; killed when dropped.
+fn linux_server(ns: &NetNs, port: u16) -> common::Reap {
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", ns.name(), "python3", "-c", LINUX_ECHO_PY])
+        .arg(LINUX_SERVER.to_string())
+        .arg(port.to_string())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "ready");
+    common::Reap(child)
 }
 
 const LINNET: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
@@ -176,38 +218,13 @@ fn echo_clients(dst: SocketAddrV4, n: usize, limit: Duration) -> Outcome {
     })
 }
 
-/// A Linux echo server on `listener` (made in the server namespace), on a runtime of two
-/// workers as linnetd's services; runs until the returned runtime is dropped.
-fn linux_echo_server(listener: std::net::TcpListener) -> tokio::runtime::Runtime {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    listener.set_nonblocking(true).unwrap();
-    rt.spawn(async move {
-        let l = tokio::net::TcpListener::from_std(listener).unwrap();
-        while let Ok((mut s, _)) = l.accept().await {
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 4096];
-                while let Ok(n) = s.read(&mut buf).await {
-                    if n == 0 || s.write_all(&buf[..n]).await.is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-    });
-    rt
-}
-
 #[test]
 fn ten_thousand_echo_clients_all_succeed_beside_linux() {
     if !root_or_skip("ten_thousand_echo_clients") {
         return;
     }
-    raise_nofile(65536);
+    let _big = BIG.lock().unwrap_or_else(|e| e.into_inner());
+    raise_nofile();
     let n = env_count("LINNET_HOSTILE_CONNS", 10_000);
     let r = rig(&["--echo", "7"], true);
     let pid = r.daemon.child.id();
@@ -218,17 +235,12 @@ fn ten_thousand_echo_clients_all_succeed_beside_linux() {
         .run_in(move || echo_clients(SocketAddrV4::new(LINNET, 7), n, limit))
         .unwrap();
     let after = threads_rss(pid);
-    let server = r.server.as_ref().unwrap();
-    let listener = server
-        .run_in(|| std::net::TcpListener::bind(SocketAddrV4::new(LINUX_SERVER, 7)))
-        .unwrap()
-        .unwrap();
-    let linux_rt = linux_echo_server(listener);
+    let linux = linux_server(r.server.as_ref().unwrap(), 7);
     let linux_out = r
         .client
         .run_in(move || echo_clients(SocketAddrV4::new(LINUX_SERVER, 7), n, limit))
         .unwrap();
-    drop(linux_rt);
+    drop(linux);
     let snmp = ok(linnet(&r.daemon.socket, &["netstat", "-s"]));
     let overflow = snmp
         .lines()
@@ -311,7 +323,8 @@ fn ten_thousand_idle_http_clients_keep_threads_flat_and_memory_bounded() {
     if !root_or_skip("ten_thousand_idle_http_clients") {
         return;
     }
-    raise_nofile(65536);
+    let _big = BIG.lock().unwrap_or_else(|e| e.into_inner());
+    raise_nofile();
     let n = env_count("LINNET_HOSTILE_CONNS", 10_000);
     let r = rig(&["--http", "80"], true);
     let pid = r.daemon.child.id();
@@ -330,24 +343,23 @@ fn ten_thousand_idle_http_clients_keep_threads_flat_and_memory_bounded() {
         .unwrap()
         .expect("GET while 10,000 clients idle");
     drop(kept);
-    // Linux serving the same idle clients (a server task per connection, as above).
-    let server = r.server.as_ref().unwrap();
-    let listener = server
-        .run_in(|| std::net::TcpListener::bind(SocketAddrV4::new(LINUX_SERVER, 80)))
-        .unwrap();
+    // Linux serving the same idle clients: its server process and the kernel's sockets.
     std::thread::sleep(Duration::from_millis(200));
     let slab0 = tcp_slab_bytes();
-    let linux_rt = linux_echo_server(listener.unwrap());
+    let linux = linux_server(r.server.as_ref().unwrap(), 80);
+    let lpid = linux.0.id();
+    let lbefore = threads_rss(lpid);
     let (lkept, lfailed) = r
         .client
         .run_in(move || idle_clients(SocketAddrV4::new(LINUX_SERVER, 80), n))
         .unwrap();
     std::thread::sleep(Duration::from_millis(500));
+    let lduring = threads_rss(lpid);
     let slab1 = tcp_slab_bytes();
     drop(lkept);
-    drop(linux_rt);
+    drop(linux);
     eprintln!(
-        "http, {n} idle clients: Linnet {} connected, linnetd threads {} -> {}, RSS {} -> {} KiB ({:.1} KiB/conn); Linux {} connected (a 2-worker tokio server), kernel TCP socket slab {:.1} KiB/conn for both ends",
+        "http, {n} idle clients: Linnet {} connected, linnetd threads {} -> {}, RSS {} -> {} KiB ({:.1} KiB/conn); Linux {} connected (asyncio server: threads {} -> {}, RSS {} -> {} KiB), kernel TCP socket slab +{:.1} KiB/conn (both ends)",
         n - failed,
         before.0,
         during.0,
@@ -355,6 +367,10 @@ fn ten_thousand_idle_http_clients_keep_threads_flat_and_memory_bounded() {
         during.1,
         during.1.saturating_sub(before.1) as f64 / n as f64,
         n - lfailed,
+        lbefore.0,
+        lduring.0,
+        lbefore.1,
+        lduring.1,
         slab1.saturating_sub(slab0) as f64 / 1024.0 / n as f64,
     );
     assert_eq!(failed, 0, "Linnet refused idle clients");
