@@ -152,9 +152,31 @@ struct Slot {
 struct Clients {
     cfg: ServeConfig,
     slots: Mutex<Vec<Slot>>,
+    /// When a refusal or displacement was last logged (at most one line a second, so a
+    /// client cannot flood the log).
+    logged: Mutex<Option<Instant>>,
 }
 
 impl Clients {
+    fn new(cfg: ServeConfig) -> Clients {
+        Clients {
+            cfg,
+            slots: Mutex::new(Vec::new()),
+            logged: Mutex::new(None),
+        }
+    }
+
+    /// Whether a log line may be written now. Linux: `net_ratelimit`.
+    fn ratelimit(&self) -> bool {
+        let mut last = self.logged.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        if last.is_some_and(|t| now.duration_since(t) < Duration::from_secs(1)) {
+            return false;
+        }
+        *last = Some(now);
+        true
+    }
+
     /// Admit a connection from `uid`, displacing an idle one if the table is full; `None`
     /// with the reason when it cannot be admitted.
     fn admit(&self, id: u64, uid: u32, conn: &UnixStream) -> Result<(), &'static str> {
@@ -185,10 +207,12 @@ impl Clients {
                 return Err(why);
             };
             let old = slots.swap_remove(i);
-            tracing::info!(
-                uid = old.uid,
-                "control: closing an idle connection to admit a new one ({why})"
-            );
+            if self.ratelimit() {
+                tracing::info!(
+                    uid = old.uid,
+                    "control: closing an idle connection to admit a new one ({why})"
+                );
+            }
             let _ = old.conn.shutdown(std::net::Shutdown::Both);
         }
         let conn = conn
@@ -229,10 +253,7 @@ pub fn serve_with(
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
     // SAFETY: geteuid cannot fail.
     let my_uid = unsafe { libc::geteuid() };
-    let clients = Arc::new(Clients {
-        cfg,
-        slots: Mutex::new(Vec::new()),
-    });
+    let clients = Arc::new(Clients::new(cfg));
     std::thread::Builder::new()
         .name("linnet-control".into())
         .spawn(move || {
@@ -249,7 +270,9 @@ pub fn serve_with(
                 next_id += 1;
                 let id = next_id;
                 if let Err(why) = clients.admit(id, uid, &conn) {
-                    tracing::warn!(uid, "control: refused a connection: {why}");
+                    if clients.ratelimit() {
+                        tracing::warn!(uid, "control: refused a connection: {why}");
+                    }
                     let _ = reply(&conn, &refusal(why));
                     continue;
                 }
@@ -431,10 +454,7 @@ mod tests {
     }
 
     fn clients(cfg: ServeConfig) -> Clients {
-        Clients {
-            cfg,
-            slots: Mutex::new(Vec::new()),
-        }
+        Clients::new(cfg)
     }
 
     #[test]

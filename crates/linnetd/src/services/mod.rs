@@ -24,6 +24,10 @@ use tokio::sync::Semaphore;
 /// the stack has its own thread).
 const WORKERS: usize = 2;
 
+/// Pause after a failed accept before the next (Linux servers back off the same way on
+/// `EMFILE`, so an error does not spin).
+const ACCEPT_RETRY: Duration = Duration::from_millis(10);
+
 /// Limits every service applies to its connections.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -108,9 +112,12 @@ impl Services {
                 };
                 let (s, peer) = match listener.accept().await {
                     Ok(c) => c,
+                    // The stack is gone: so is the service.
+                    Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return,
                     Err(e) => {
                         tracing::warn!(service = name, port, "accept: {e}");
-                        return;
+                        tokio::time::sleep(ACCEPT_RETRY).await;
+                        continue;
                     }
                 };
                 let serve = serve.clone();
