@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{bin, linnet, ok, start_daemon, text, unique, wait_for_link, Daemon};
+use common::{bin, linnet, ok, start_daemon_with, text, unique, wait_for_link, Daemon};
 use linnet::netns::NetNs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -102,11 +102,16 @@ struct Rig {
 }
 
 fn rig(extra: &[&str], linux: bool) -> Rig {
+    rig_logged(extra, linux, Stdio::inherit())
+}
+
+/// [`rig`] with linnetd's log sent to `log`.
+fn rig_logged(extra: &[&str], linux: bool, log: Stdio) -> Rig {
     let client = NetNs::new("lnt-hc").expect("namespace");
     let tap = unique("lnh");
     let mut args = vec!["--tap", &tap, "--addr", "192.0.2.2/24"];
     args.extend_from_slice(extra);
-    let daemon = start_daemon(None, &args);
+    let daemon = start_daemon_with(None, &args, log);
     wait_for_link(&tap);
     let st = Command::new("ip")
         .args(["link", "set", &tap, "netns", client.name()])
@@ -386,9 +391,12 @@ fn limits_idle_timeout_and_hostile_control_input() {
     if !root_or_skip("limits_idle_timeout_and_hostile_control_input") {
         return;
     }
-    let r = rig(
+    let log_path = std::env::temp_dir().join(format!("{}.log", unique("linnetd-hostile-")));
+    let log = std::fs::File::create(&log_path).unwrap();
+    let r = rig_logged(
         &["--echo", "7", "--max-conns", "2", "--idle-timeout", "1"],
         false,
+        Stdio::from(log),
     );
     let dst = SocketAddrV4::new(LINNET, 7);
     r.client
@@ -421,6 +429,10 @@ fn limits_idle_timeout_and_hostile_control_input() {
             drop(a);
             c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
             c.read_exact(&mut buf).expect("served once a slot is free");
+            // The limit was logged, once.
+            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+            let _ = std::fs::remove_file(&log_path);
+            assert_eq!(log.matches("connection limit reached").count(), 1, "{log}");
             // A silent client is closed after the idle timeout.
             let t = Instant::now();
             let mut rest = Vec::new();
