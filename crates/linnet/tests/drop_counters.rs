@@ -314,3 +314,197 @@ proptest! {
         r.advance(Duration::from_secs(31));
     }
 }
+
+/// Send a UDP datagram from a fresh socket of `s`.
+fn udp_send(s: &mut Stack, to: [u8; 4], now: Instant) -> Result<usize, linnet::errno::Errno> {
+    use linnet::socket::SockType;
+    let id = s.socket(SockType::Dgram)?;
+    let r = s.send_to(
+        id,
+        b"payload",
+        std::net::SocketAddrV4::new(Ipv4Addr::from(to), 9),
+        now,
+    );
+    let _ = s.close(id, now);
+    r
+}
+
+fn control(s: &mut Stack, req: linnet::control::Request, now: Instant) {
+    let r = linnet::control::handle(s, req, now);
+    assert!(
+        !matches!(
+            r,
+            linnet::control::Response::Error { .. } | linnet::control::Response::NfError { .. }
+        ),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn output_path_netfilter_and_neighbour_reasons_move_their_counters() {
+    use linnet::control::Request;
+    let mut r = Rig::new();
+    // No route: a destination off-link with no default route (refused at the socket, as
+    // Linux's udp_sendmsg does, counting OutNoRoutes without a packet to drop), and an
+    // answer to a source we have no route back to.
+    r.step("no route", |s, _, now| {
+        assert!(udp_send(s, [203, 0, 113, 9], now).is_err());
+        assert!(s.snmp().ip.out_no_routes > 0);
+    });
+    r.rx(
+        "no route back",
+        &ip([203, 0, 113, 5], ME, 17, 5, 0, &udp(1, 9, 0, b"x")),
+    );
+    // An unresolved neighbour: its queue fills, then resolution fails.
+    r.step("neighbour queue", |s, _, now| {
+        for _ in 0..200 {
+            let _ = udp_send(s, [192, 0, 2, 77], now);
+        }
+    });
+    for _ in 0..10 {
+        r.advance(Duration::from_secs(1));
+    }
+    // Netfilter: a DROP rule on input, and on output.
+    r.step("iptables", |s, _, now| {
+        control(
+            s,
+            Request::Iptables {
+                argv: "-A INPUT -p udp --dport 9 -j DROP"
+                    .split(' ')
+                    .map(String::from)
+                    .collect(),
+            },
+            now,
+        );
+        control(
+            s,
+            Request::Iptables {
+                argv: "-A OUTPUT -p udp -d 192.0.2.1 -j DROP"
+                    .split(' ')
+                    .map(String::from)
+                    .collect(),
+            },
+            now,
+        );
+    });
+    r.rx(
+        "netfilter input",
+        &ip(PEER, ME, 17, 5, 0, &udp(1, 9, 0, b"x")),
+    );
+    r.step("netfilter output", |s, _, now| {
+        let _ = udp_send(s, PEER, now);
+    });
+    r.step("flush", |s, _, now| {
+        control(
+            s,
+            Request::Iptables {
+                argv: vec!["-F".into()],
+            },
+            now,
+        );
+    });
+    // A one-packet queue: a burst overflows it.
+    r.step("qdisc", |s, _, now| {
+        control(
+            s,
+            Request::Tc {
+                args: "qdisc add dev eth0 root pfifo limit 1"
+                    .split(' ')
+                    .map(String::from)
+                    .collect(),
+            },
+            now,
+        );
+    });
+    r.step("qdisc burst", |s, _, now| {
+        for _ in 0..20 {
+            let _ = udp_send(s, PEER, now);
+        }
+    });
+    let want = [
+        DropReason::IpOutnoroutes,
+        DropReason::NeighQueuefull,
+        DropReason::NeighFailed,
+        DropReason::NetfilterDrop,
+        DropReason::QdiscDrop,
+    ];
+    let missed: Vec<_> = want.iter().filter(|w| !r.seen.contains(w)).collect();
+    assert!(
+        missed.is_empty(),
+        "not reached: {missed:?}; seen {:?}",
+        r.seen
+    );
+}
+
+#[test]
+fn tcp_over_an_impaired_link_drops_nothing_uncounted() {
+    use linnet::device::memlink::LinkConfig;
+    use linnet::sim::Sim;
+    use linnet::socket::{MsgFlags, SockType};
+    let mut sim = Sim::new();
+    for seed in [1, 2] {
+        sim.add_stack(Stack::new(linnet::StackConfig {
+            seed,
+            ..linnet::StackConfig::default()
+        }));
+    }
+    sim.connect(
+        0,
+        1,
+        LinkConfig {
+            loss: 0.05,
+            duplicate: 0.05,
+            reorder: 0.05,
+            corrupt: 0.02,
+            delay: Duration::from_millis(5),
+            jitter: Duration::from_millis(3),
+            seed: 9,
+            ..LinkConfig::default()
+        },
+        "192.0.2.1/24".parse().unwrap(),
+        "192.0.2.2/24".parse().unwrap(),
+    );
+    sim.advance(Duration::from_millis(100));
+    let b = std::net::SocketAddrV4::new(Ipv4Addr::from(ME), 5001);
+    let l = sim.stack(1).socket(SockType::Stream).unwrap();
+    sim.stack(1).bind(l, b).unwrap();
+    sim.stack(1).listen(l, 8).unwrap();
+    let c = sim.stack(0).socket(SockType::Stream).unwrap();
+    let now = sim.now();
+    let _ = sim.stack(0).connect(c, b, now);
+    let data = vec![0x42u8; 400_000];
+    let (mut sent, mut got, mut server) = (0, 0, None);
+    let mut buf = vec![0u8; 65536];
+    let until = sim.now() + Duration::from_secs(120);
+    sim.run_until_cond(until, |sim| {
+        let now = sim.now();
+        if server.is_none() {
+            server = sim.stack(1).accept(l).ok().map(|(s, _)| s);
+        }
+        while sent < data.len() {
+            match sim.stack(0).send(c, &data[sent..], now) {
+                Ok(n) => sent += n,
+                Err(_) => break,
+            }
+        }
+        if let Some(s) = server {
+            while let Ok(n) = sim.stack(1).recv(s, &mut buf, MsgFlags::default(), now) {
+                if n == 0 {
+                    break;
+                }
+                got += n;
+            }
+        }
+        got == data.len()
+    });
+    assert_eq!(got, data.len(), "transfer incomplete");
+    for n in 0..2 {
+        let snmp = sim.stack(n).snmp();
+        let bad = snmp.uncounted_drops(&Snmp::default());
+        assert!(bad.is_empty(), "stack {n}: {bad:?}");
+        assert!(
+            !snmp.drops.is_empty(),
+            "stack {n} dropped nothing: {snmp:?}"
+        );
+    }
+}
