@@ -148,6 +148,11 @@ pub struct Outcome {
     pub retrans: u64,
     /// The sender's retransmission timeouts.
     pub rtos: u64,
+    /// Frames the sender's host dropped before the router (see [`Rig::tx_dropped`]): losses
+    /// that are not the netem's.
+    pub host_drops: u64,
+    /// What the router's netem did during the transfer (`tc -s qdisc`).
+    pub netem: Option<String>,
     /// Transfers made of this case (the figures are the median one's).
     pub runs: usize,
 }
@@ -206,22 +211,30 @@ impl Stream for linnet::api::TcpStream {
 /// An end of a transfer: a Linux host (its namespace) or the Linnet host, with its address.
 #[derive(Clone, Copy)]
 enum End<'a> {
-    Linux(&'a NetNs, Ipv4Addr),
-    Linnet(&'a Handle, Ipv4Addr),
+    /// A Linux host: its namespace, address and rig port (see [`Rig::tx_dropped`]).
+    Linux(&'a NetNs, Ipv4Addr, usize),
+    /// The Linnet host: its stack, address and rig port.
+    Linnet(&'a Handle, Ipv4Addr, usize),
 }
 
 impl End<'_> {
     fn addr(&self) -> Ipv4Addr {
         match self {
-            End::Linux(_, a) | End::Linnet(_, a) => *a,
+            End::Linux(_, a, _) | End::Linnet(_, a, _) => *a,
+        }
+    }
+
+    fn port(&self) -> usize {
+        match self {
+            End::Linux(_, _, p) | End::Linnet(_, _, p) => *p,
         }
     }
 
     /// (retransmitted segments, retransmission timeouts) so far.
     fn retrans(&self) -> (u64, u64) {
         match self {
-            End::Linux(ns, _) => linux_retrans(ns),
-            End::Linnet(h, _) => h
+            End::Linux(ns, _, _) => linux_retrans(ns),
+            End::Linnet(h, _, _) => h
                 .call(|s, _| {
                     let t = s.snmp().tcp;
                     (t.retrans_segs, t.timeouts)
@@ -240,7 +253,7 @@ enum Listener {
 fn listen(end: End, port: u16) -> Result<Listener, String> {
     let at = SocketAddrV4::new(end.addr(), port);
     match end {
-        End::Linux(ns, _) => {
+        End::Linux(ns, _, _) => {
             let l = ns
                 .run_in(|| std::net::TcpListener::bind(at))
                 .map_err(|e| e.to_string())?
@@ -248,7 +261,7 @@ fn listen(end: End, port: u16) -> Result<Listener, String> {
             l.set_nonblocking(true).map_err(|e| e.to_string())?;
             Ok(Listener::Linux(l))
         }
-        End::Linnet(h, _) => {
+        End::Linnet(h, _, _) => {
             let mut l = linnet::api::TcpListener::bind(h, at)
                 .map_err(|e| format!("linnet listen {at}: {e}"))?;
             l.set_nonblocking(true);
@@ -291,7 +304,7 @@ fn connect(from: End, to: SocketAddrV4, deadline: Instant) -> Result<Box<dyn Str
     let pause = Duration::from_millis(20);
     let step = Duration::from_secs(3);
     match from {
-        End::Linux(ns, _) => {
+        End::Linux(ns, _, _) => {
             let s = ns
                 .run_in(|| {
                     retry_until(deadline, pause, || {
@@ -304,7 +317,7 @@ fn connect(from: End, to: SocketAddrV4, deadline: Instant) -> Result<Box<dyn Str
             s.set_write_timeout(Some(POLL)).map_err(|e| e.to_string())?;
             Ok(Box::new(s))
         }
-        End::Linnet(h, _) => {
+        End::Linnet(h, _, _) => {
             let mut s = retry_until(deadline, pause, || {
                 linnet::api::TcpStream::connect_timeout(h, to, Some(step))
             })
@@ -319,6 +332,7 @@ fn connect(from: End, to: SocketAddrV4, deadline: Instant) -> Result<Box<dyn Str
 /// One transfer of `data` (whose SHA-256 is `want`) from `from` to `to` on `port`, cut at
 /// `timeout`.
 fn transfer(
+    rig: &Rig,
     from: End,
     to: End,
     port: u16,
@@ -327,6 +341,7 @@ fn transfer(
     timeout: Duration,
 ) -> Outcome {
     let (r0, t0) = from.retrans();
+    let d0 = rig.tx_dropped(from.port());
     let deadline = Instant::now() + timeout;
     let listener = match listen(to, port) {
         Ok(l) => l,
@@ -354,6 +369,7 @@ fn transfer(
     let mut out = Outcome {
         retrans: r1.saturating_sub(r0),
         rtos: t1.saturating_sub(t0),
+        host_drops: rig.tx_dropped(from.port()).saturating_sub(d0),
         ..Outcome::default()
     };
     let got = match got {
@@ -410,9 +426,9 @@ pub fn run(
         h.update(&data);
         h.finish()
     };
-    let a = End::Linux(&rig.a, LINUX_A);
-    let b = End::Linux(&rig.b, LINUX_B);
-    let c = End::Linnet(rig.linnet(), LINNET_C);
+    let a = End::Linux(&rig.a, LINUX_A, 0);
+    let b = End::Linux(&rig.b, LINUX_B, 1);
+    let c = End::Linnet(rig.linnet(), LINNET_C, 2);
     // Warm up every path (ARP, the router's neighbours) and prove the rig works.
     let small = &data[..data.len().min(64 * 1024)];
     let mut small_want = Sha256::new();
@@ -421,7 +437,15 @@ pub fn run(
     let mut port = 20_000u16;
     for (from, to, what) in [(a, c, "Linux A → Linnet C"), (b, a, "Linux B → Linux A")] {
         port += 1;
-        let o = transfer(from, to, port, small, &small_want, Duration::from_secs(10));
+        let o = transfer(
+            &rig,
+            from,
+            to,
+            port,
+            small,
+            &small_want,
+            Duration::from_secs(10),
+        );
         if o.secs.is_none() {
             return Err(format!(
                 "rig: warm-up {what} failed: {}",
@@ -439,7 +463,8 @@ pub fn run(
             let dev = netem_dev(case, linnet_end);
             rig.netem(dev, case.imp.netem)?;
             port += 1;
-            let o = transfer(from, to, port, &data, &want, s.timeout);
+            let mut o = transfer(&rig, from, to, port, &data, &want, s.timeout);
+            o.netem = rig.netem_stats(dev);
             rig.netem(dev, None)?;
             // Let what a cut transfer left in flight die out before the next one.
             if o.secs.is_none() {
@@ -534,13 +559,28 @@ pub fn row(m: &Measured, s: &Settings) -> Row {
         fmt(m.linux.as_ref().and_then(|l| l.mbps()))
     )];
     note.push(format!(
-        "sender retrans (RTOs): linnet run {} ({}), linux run {}",
+        "sender retrans (RTOs) [frames its host dropped before the router]: linnet run {} \
+         ({}) [{}], linux run {}",
         m.linnet.retrans,
         m.linnet.rtos,
-        m.linux
-            .as_ref()
-            .map_or("-".into(), |l| format!("{} ({})", l.retrans, l.rtos))
+        m.linnet.host_drops,
+        m.linux.as_ref().map_or("-".into(), |l| format!(
+            "{} ({}) [{}]",
+            l.retrans, l.rtos, l.host_drops
+        ))
     ));
+    if let Some(n) = &m.linnet.netem {
+        note.push(format!(
+            "netem on {}: linnet run {n}",
+            netem_dev(&m.case, true)
+        ));
+    }
+    if let Some(n) = m.linux.as_ref().and_then(|l| l.netem.as_ref()) {
+        note.push(format!(
+            "netem on {}: linux run {n}",
+            netem_dev(&m.case, false)
+        ));
+    }
     if m.linnet.secs.is_none() {
         note.insert(0, format!("FAILED, ratio inf: {}", failure(&m.linnet, s)));
     } else {
@@ -575,7 +615,8 @@ pub fn markdown(ms: &[Measured], s: &Settings) -> String {
          whose first pair took over {} s runs once; a cut run counts over any other)\n\n\
          | impairment (router netem) | on | Linnet | Linnet time | \
          Linux time | ratio | goodput Linnet / Linux (Mbit/s) | sender retrans (RTOs) Linnet run / \
-         Linux run | byte-exact |\n|---|---|---|---:|---:|---:|---:|---:|---|\n",
+         Linux run | sender host drops Linnet / Linux | byte-exact |\n\
+         |---|---|---|---:|---:|---:|---:|---:|---:|---|\n",
         mib(s.bytes),
         s.timeout.as_secs_f64(),
         s.runs,
@@ -610,7 +651,7 @@ pub fn markdown(ms: &[Measured], s: &Settings) -> String {
             ),
         };
         out.push_str(&format!(
-            "| {} | {side} | {role} | {} | {} | {ratio} | {} / {} | {} ({}) / {} | {exact} |\n",
+            "| {} | {side} | {role} | {} | {} | {ratio} | {} / {} | {} ({}) / {} | {} / {} | {exact} |\n",
             m.case.imp.netem.unwrap_or("none"),
             fmt_secs(Some(&m.linnet), s),
             fmt_secs(linux, s),
@@ -619,6 +660,8 @@ pub fn markdown(ms: &[Measured], s: &Settings) -> String {
             m.linnet.retrans,
             m.linnet.rtos,
             linux.map_or("-".into(), |l| format!("{} ({})", l.retrans, l.rtos)),
+            m.linnet.host_drops,
+            linux.map_or("-".into(), |l| l.host_drops.to_string()),
         ));
     }
     out

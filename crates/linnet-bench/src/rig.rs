@@ -55,6 +55,8 @@ pub struct Rig {
     pub b: NetNs,
     /// The namespace holding the Linux end of the Linnet host's TAP.
     c: NetNs,
+    /// The TAPs' names (their Linux ends are in a, b and c).
+    taps: [String; 3],
     router: Option<(Handle, JoinHandle<Stack>)>,
     linnet: Option<Host>,
 }
@@ -87,20 +89,27 @@ impl Rig {
             a,
             b,
             c,
+            taps: Default::default(),
             router: None,
             linnet: None,
         };
         // The router's TAPs, opened here and moved into the namespaces.
         let mut taps = Vec::new();
-        for (side, ns, addr) in [
+        let sides = [
             ("a", &rig.a, Some("198.51.100.1/24")),
             ("b", &rig.b, Some("203.0.113.1/24")),
             ("c", &rig.c, None),
-        ] {
+        ];
+        let mut names = Vec::new();
+        for (side, ns, addr) in sides {
             let tap =
                 TapDevice::open(&format!("lim{side}{tag}")).map_err(|e| format!("tap: {e}"))?;
             move_into_ns(tap.name(), ns, addr)?;
+            names.push(tap.name().to_string());
             taps.push(tap);
+        }
+        for (slot, name) in rig.taps.iter_mut().zip(names) {
+            *slot = name;
         }
         for (ns, gw) in [(&rig.a, "198.51.100.254"), (&rig.b, "203.0.113.254")] {
             ns.exec_ok(&["ip", "route", "add", "default", "via", gw])
@@ -165,6 +174,20 @@ impl Rig {
         &self.linnet.as_ref().expect("running").handle
     }
 
+    /// Frames host `side` (0: Linux A, 1: Linux B, 2: Linnet C) dropped on its way to the
+    /// router: `tx_dropped` of its TAP's Linux end (the kernel's queue or the TAP's ring
+    /// overflowing while the router does not read fast enough).
+    pub fn tx_dropped(&self, side: usize) -> u64 {
+        let ns = [&self.a, &self.b, &self.c][side];
+        ns.exec_ok(&[
+            "cat",
+            &format!("/sys/class/net/{}/statistics/tx_dropped", self.taps[side]),
+        ])
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(0)
+    }
+
     /// Run `tc ARGS` on the router (`linnet tc ...`).
     pub fn tc(&self, args: &str) -> Result<(), String> {
         let argv: Vec<String> = args.split_whitespace().map(String::from).collect();
@@ -172,6 +195,25 @@ impl Rig {
             .call(|s, now| s.tc(&argv, now).map(drop))
             .map_err(|e| e.to_string())?
             .map_err(|e| format!("tc {args}: {e}"))
+    }
+
+    /// What the netem on `dev` did so far (`tc -s qdisc show dev DEV`): packets sent on,
+    /// dropped (lost or over its limit), and its own counts; None without a netem there.
+    pub fn netem_stats(&self, dev: &str) -> Option<String> {
+        self.router()
+            .call(|s, _| {
+                let ifindex = s.ifindex_by_name(dev)?;
+                let q = s
+                    .tc_qdiscs(Some(ifindex))
+                    .into_iter()
+                    .find(|q| q.kind == "netem")?;
+                Some(format!(
+                    "{} sent, {} dropped ({})",
+                    q.stats.packets, q.stats.drops, q.xstats
+                ))
+            })
+            .ok()
+            .flatten()
     }
 
     /// Put `netem ARGS` on the router's egress towards `dev` (one of [`ROUTER_IFS`]), or take
