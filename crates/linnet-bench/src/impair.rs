@@ -28,6 +28,9 @@ use std::time::{Duration, Instant};
 /// Linnet's transfer time may be at most this many times Linux's (issue 14's target).
 pub const TARGET: f64 = 1.5;
 
+/// How a transfer whose bytes arrived but differ is reported.
+const NOT_EXACT: &str = "NOT byte-exact";
+
 /// One impairment: its label in row names and the router's `netem` arguments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Impairment {
@@ -162,6 +165,23 @@ impl Outcome {
         Outcome {
             error: Some(error),
             ..Outcome::default()
+        }
+    }
+
+    /// The receiver read to EOF, but not exactly the payload.
+    pub fn corrupt(&self) -> bool {
+        self.error
+            .as_deref()
+            .is_some_and(|e| e.starts_with(NOT_EXACT))
+    }
+
+    /// "yes" (complete and byte-exact), "NO" (complete, other bytes) or "cut" (failed
+    /// before EOF).
+    fn exactness(&self) -> &'static str {
+        match (self.secs, self.corrupt()) {
+            (Some(_), _) => "yes",
+            (None, true) => "NO",
+            (None, false) => "cut",
         }
     }
 
@@ -389,7 +409,7 @@ fn transfer(
         }
         (Some(_), None) => {
             out.error = Some(format!(
-                "NOT byte-exact: {} of {} bytes, sha256 {} (sent {})",
+                "{NOT_EXACT}: {} of {} bytes, sha256 {} (sent {})",
                 got.bytes,
                 data.len(),
                 sha256::hex(&got.digest),
@@ -615,7 +635,7 @@ pub fn markdown(ms: &[Measured], s: &Settings) -> String {
          whose first pair took over {} s runs once; a cut run counts over any other)\n\n\
          | impairment (router netem) | on | Linnet | Linnet time | \
          Linux time | ratio | goodput Linnet / Linux (Mbit/s) | sender retrans (RTOs) Linnet run / \
-         Linux run | sender host drops Linnet / Linux | byte-exact |\n\
+         Linux run | sender host drops Linnet / Linux | byte-exact (yes, NO, cut) |\n\
          |---|---|---|---:|---:|---:|---:|---:|---:|---|\n",
         mib(s.bytes),
         s.timeout.as_secs_f64(),
@@ -642,13 +662,9 @@ pub fn markdown(ms: &[Measured], s: &Settings) -> String {
                 .map_or("-".into(), |v| format!("{v:.0}"))
         };
         let linux = m.linux.as_ref();
-        let exact = match (m.linnet.exact, linux.map(|l| l.exact)) {
-            (true, Some(true) | None) => "yes".to_string(),
-            (l, x) => format!(
-                "Linnet {}, Linux {}",
-                if l { "yes" } else { "no" },
-                x.map_or("-", |x| if x { "yes" } else { "no" })
-            ),
+        let exact = match (m.linnet.exactness(), linux.map(Outcome::exactness)) {
+            ("yes", Some("yes") | None) => "yes".to_string(),
+            (l, x) => format!("Linnet {l}, Linux {}", x.unwrap_or("-")),
         };
         out.push_str(&format!(
             "| {} | {side} | {role} | {} | {} | {ratio} | {} / {} | {} ({}) / {} | {} / {} | {exact} |\n",
@@ -680,10 +696,7 @@ pub fn target(ms: &[Measured]) {
     }
     let missed: Vec<&(String, f64)> = judged.iter().filter(|(_, r)| *r > TARGET).collect();
     let failed = ms.iter().filter(|m| m.linnet.secs.is_none()).count();
-    let not_exact = ms
-        .iter()
-        .filter(|m| m.linnet.bytes > 0 && !m.linnet.exact && m.linnet.secs.is_none())
-        .count();
+    let not_exact = ms.iter().filter(|m| m.linnet.corrupt()).count();
     println!(
         "target linnet within {TARGET}x of linux under impairment (transfer time, same path, \
          same run): {}: within in {} of {} rows; {failed} cut or failed, {not_exact} not \
@@ -750,6 +763,8 @@ mod tests {
         assert_eq!(m.ratio(), Some(1.5));
         m.linnet = Outcome::failed("cut: 5 bytes read, no EOF".into());
         assert_eq!(m.ratio(), Some(f64::INFINITY));
+        assert_eq!(m.linnet.exactness(), "cut");
+        assert!(Outcome::failed(format!("{NOT_EXACT}: 3 of 4 bytes")).corrupt());
         let s = Settings {
             bytes: 1 << 20,
             timeout: Duration::from_secs(9),
