@@ -699,7 +699,7 @@ pub fn target(ms: &[Measured]) {
     let not_exact = ms.iter().filter(|m| m.linnet.corrupt()).count();
     println!(
         "target linnet within {TARGET}x of linux under impairment (transfer time, same path, \
-         same run): {}: within in {} of {} rows; {failed} cut or failed, {not_exact} not \
+         same run): {}: within {TARGET}x in {} of {} rows; {failed} cut or failed, {not_exact} not \
          byte-exact",
         if missed.is_empty() { "met" } else { "NOT met" },
         judged.len() - missed.len(),
