@@ -9,7 +9,7 @@
 //!   for root, so an administrator can always get in);
 //! - a connection idle for [`ServeConfig::idle_timeout`] between requests is closed, and when
 //!   the table is full a newcomer takes the place of the longest-idle connection it may
-//!   displace (idle at least [`ServeConfig::evict_after`]);
+//!   displace (idle at least [`ServeConfig::evict_after`]; those holding sockets last);
 //! - the ping sockets a connection opens belong to it (another connection's are `EBADF`), at
 //!   most [`ServeConfig::max_pings`] of them, and are closed when it goes, as a process's
 //!   sockets are closed when it exits.
@@ -146,6 +146,9 @@ struct Slot {
     idle_since: Instant,
     /// Handling a request or streaming: never idle.
     busy: bool,
+    /// Holds sockets (a `linnet ping` between two echoes): displaced only after those that
+    /// hold none.
+    holds: bool,
 }
 
 /// The table of admitted connections.
@@ -201,7 +204,7 @@ impl Clients {
                 .enumerate()
                 .filter(|(_, s)| !s.busy && now.duration_since(s.idle_since) >= cfg.evict_after)
                 .filter(|(_, s)| uid == 0 || s.uid == uid)
-                .min_by_key(|(_, s)| s.idle_since)
+                .min_by_key(|(_, s)| (s.holds, s.idle_since))
                 .map(|(i, _)| i);
             let Some(i) = victim else {
                 return Err(why);
@@ -224,14 +227,17 @@ impl Clients {
             conn,
             idle_since: now,
             busy: false,
+            holds: false,
         });
         Ok(())
     }
 
-    fn set_busy(&self, id: u64, busy: bool) {
+    /// A request starts (`busy`) or ends, leaving the connection holding sockets or not.
+    fn set_busy(&self, id: u64, busy: bool, holds: bool) {
         let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(s) = slots.iter_mut().find(|s| s.id == id) {
             s.busy = busy;
+            s.holds = holds;
             s.idle_since = Instant::now();
         }
     }
@@ -417,7 +423,7 @@ fn serve_conn(
                 },
             );
         }
-        clients.set_busy(id, true);
+        clients.set_busy(id, true, !owner.pings.is_empty());
         let resp = match serde_json::from_slice::<Envelope<Request>>(&line) {
             Ok(env) if env.version != VERSION => Response::Error {
                 errno: Some(libc::EPROTO),
@@ -441,7 +447,7 @@ fn serve_conn(
             },
         };
         reply(&conn, &resp)?;
-        clients.set_busy(id, false);
+        clients.set_busy(id, false, !owner.pings.is_empty());
     }
 }
 
@@ -505,7 +511,7 @@ mod tests {
         c.admit(1, 0, &a).unwrap();
         c.admit(2, 0, &b).unwrap();
         // The second is busy: only the first may go.
-        c.set_busy(2, true);
+        c.set_busy(2, true, false);
         c.admit(3, 0, &d).unwrap();
         let ids: Vec<u64> = c.slots.lock().unwrap().iter().map(|s| s.id).collect();
         assert!(
@@ -516,9 +522,32 @@ mod tests {
         let mut buf = [0u8; 1];
         assert_eq!(a_peer.read(&mut buf).unwrap(), 0);
         // Nobody idle any more: a fourth is refused.
-        c.set_busy(3, true);
+        c.set_busy(3, true, false);
         let (e, _e_peer) = pair();
         assert!(c.admit(4, 0, &e).is_err());
+    }
+
+    #[test]
+    fn connections_holding_sockets_are_displaced_last() {
+        let c = clients(ServeConfig {
+            max_clients: 2,
+            max_per_uid: 2,
+            root_reserved: 0,
+            evict_after: Duration::ZERO,
+            ..ServeConfig::default()
+        });
+        let (a, _a_peer) = pair();
+        let (b, _b_peer) = pair();
+        c.admit(1, 0, &a).unwrap();
+        c.admit(2, 0, &b).unwrap();
+        // The older one holds a ping socket: the newer, holding nothing, goes instead.
+        c.set_busy(1, false, true);
+        std::thread::sleep(Duration::from_millis(5));
+        c.set_busy(2, false, false);
+        let (d, _d_peer) = pair();
+        c.admit(3, 0, &d).unwrap();
+        let ids: Vec<u64> = c.slots.lock().unwrap().iter().map(|s| s.id).collect();
+        assert!(ids.contains(&1) && !ids.contains(&2), "{ids:?}");
     }
 
     #[test]
