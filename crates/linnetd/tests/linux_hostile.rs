@@ -245,14 +245,16 @@ fn ten_thousand_echo_clients_all_succeed_beside_linux() {
         .run_in(move || echo_clients(SocketAddrV4::new(LINUX_SERVER, 7), n, limit))
         .unwrap();
     drop(linux);
-    let snmp = ok(linnet(&r.daemon.socket, &["netstat", "-s"]));
-    let overflow = snmp
-        .lines()
-        .find(|l| l.contains("SYNs to LISTEN") || l.contains("overflowed"))
-        .unwrap_or("")
-        .to_string();
+    let snmp: serde_json::Value =
+        serde_json::from_str(&ok(linnet(&r.daemon.socket, &["netstat", "-s", "-j"]))).unwrap();
+    let overflow = format!(
+        "ListenOverflows {} ListenDrops {} SyncookiesSent {}",
+        snmp["tcp"]["listen_overflows"],
+        snmp["tcp"]["listen_drops"],
+        snmp["tcp"]["syncookies_sent"]
+    );
     eprintln!(
-        "echo, {n} concurrent clients x 1 KiB: Linnet {} ok in {:.2} s (threads {} -> {}, RSS {} -> {} KiB) {overflow}; Linux {} ok in {:.2} s",
+        "echo, {n} concurrent clients x 1 KiB: Linnet {} ok in {:.2} s (threads {} -> {}, RSS {} -> {} KiB, {overflow}); Linux {} ok in {:.2} s",
         linnet_out.ok,
         linnet_out.elapsed.as_secs_f64(),
         before.0,
