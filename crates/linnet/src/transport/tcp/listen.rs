@@ -15,14 +15,21 @@ use std::net::SocketAddrV4;
 
 impl Stack {
     /// A segment for a listener (no connection matched). RFC 9293 3.10.7.2.
-    pub(crate) fn tcp_listen_rcv(&mut self, l: SockId, ip: &IpMeta, seg: &TcpRepr, now: Instant) {
+    pub(crate) fn tcp_listen_rcv(
+        &mut self,
+        l: SockId,
+        ip: &IpMeta,
+        seg: &TcpRepr,
+        payload: &[u8],
+        now: Instant,
+    ) {
         if seg.flags.contains(TcpFlags::RST) {
             return self.count_drop(DropReason::TcpReset);
         }
         if seg.ack_number.is_some() {
             if !seg.flags.contains(TcpFlags::SYN)
                 && self.config.tcp.syncookies
-                && self.tcp_cookie_check(l, ip, seg, now)
+                && self.tcp_cookie_check(l, ip, seg, payload, now)
             {
                 return;
             }
@@ -180,7 +187,14 @@ impl Stack {
 
     /// An ACK to a listener may complete a cookie handshake: rebuild the connection from it.
     /// Linux: `cookie_v4_check`.
-    fn tcp_cookie_check(&mut self, l: SockId, ip: &IpMeta, seg: &TcpRepr, now: Instant) -> bool {
+    fn tcp_cookie_check(
+        &mut self,
+        l: SockId,
+        ip: &IpMeta,
+        seg: &TcpRepr,
+        payload: &[u8],
+        now: Instant,
+    ) -> bool {
         let Some(ack) = seg.ack_number else {
             return false;
         };
@@ -266,9 +280,10 @@ impl Stack {
             lsk.accept_queue.push_back(id);
         }
         self.sk_wake(l);
-        // The ACK may carry data: process it as a normal segment now.
-        if seg.payload_len > 0 {
-            let _ = ip;
+        // The ACK may carry data (and a FIN): queued and acknowledged as on any connection,
+        // or the peer, established since it sent it, would wait on a retransmission.
+        if !payload.is_empty() || seg.flags.contains(TcpFlags::FIN) {
+            self.tcp_child_process(id, seg, payload, now);
         }
         true
     }
