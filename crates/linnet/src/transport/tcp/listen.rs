@@ -58,9 +58,12 @@ impl Stack {
         let remote = SocketAddrV4::new(ip.src, seg.src_port);
         let adv_mss = self.tcp_route_mss(ip.src);
         if lsk.syn_qlen >= syn_limit {
+            // Linux: tcp_syn_flood_action.
             if cfg.syncookies {
+                self.tcp.stats.req_qfull_do_cookies += 1;
                 return self.tcp_send_cookie_synack(local, remote, seg, adv_mss, now);
             }
+            self.tcp.stats.req_qfull_drop += 1;
             self.tcp.stats.listen_drops += 1;
             return self.count_drop(DropReason::TcpListenOverflow);
         }
