@@ -177,17 +177,6 @@ fn tcp_ip_params(src: Ipv4Addr, dst: Ipv4Addr) -> IpSendParams {
 }
 
 impl Stack {
-    /// Send a built segment without a socket (a reset) down to IP.
-    fn tcp_ip_send(
-        &mut self,
-        buf: PacketBuf,
-        src: Ipv4Addr,
-        dst: Ipv4Addr,
-        now: Instant,
-    ) -> Result<(), Errno> {
-        self.ip_send(buf, tcp_ip_params(src, dst), now)
-    }
-
     /// Build and send one segment of socket `id`. Linux: `tcp_transmit_skb`.
     pub(crate) fn tcp_transmit(&mut self, id: SockId, seg: Seg, now: Instant) -> Result<(), Errno> {
         let Ok(sk) = self.sockets.tcp_mut(id) else {
@@ -351,6 +340,19 @@ impl Stack {
         repr: &TcpRepr,
         now: Instant,
     ) {
+        let rt = self.ip_route_output(dst, Some(src));
+        self.tcp_send_stateless_routed(src, dst, repr, rt, now);
+    }
+
+    /// [`Stack::tcp_send_stateless`] along a route already looked up.
+    pub(crate) fn tcp_send_stateless_routed(
+        &mut self,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        repr: &TcpRepr,
+        rt: Result<crate::ip::route::OutputRoute, Errno>,
+        now: Instant,
+    ) {
         let hlen = repr.header_len();
         let mut buf = self.pool.get(MAX_HEADER);
         {
@@ -362,7 +364,7 @@ impl Stack {
         if repr.flags.contains(TcpFlags::RST) {
             self.tcp.stats.out_rsts += 1;
         }
-        let _ = self.tcp_ip_send(buf, src, dst, now);
+        let _ = self.ip_send_routed(buf, tcp_ip_params(src, dst), rt, now);
     }
 
     /// Send what the windows allow: retransmissions of holes during recovery first, then new
