@@ -660,3 +660,44 @@ fn syn_cost() {
         st.snmp().tcp.syncookies_sent
     );
 }
+
+// ----- 6. A corrupted segment costs no more than a lost one -----
+
+/// Seconds to move 4 MiB over a 10 ms RTT link that damages frames as `cfg` says.
+fn impaired_transfer(cfg: LinkConfig) -> (f64, linnet::stats::TcpStats) {
+    let mut sim = pair_with(cfg, |_| {});
+    let l = listen(&mut sim, 1, 5001, 16);
+    let (c, s) = establish(&mut sim, l, 5001);
+    let mut flows = [Flow::new(0, c, 1, s, pattern(4 << 20, 5))];
+    let secs = run_flows(&mut sim, &mut flows, 600);
+    (secs, sim.stack(1).snmp().tcp)
+}
+
+#[test]
+fn corrupted_segments_are_counted_and_cost_no_more_than_lost_ones() {
+    let base = LinkConfig {
+        delay: Duration::from_millis(5),
+        rate_bps: 100_000_000,
+        queue_limit: 10_000,
+        seed: 21,
+        ..LinkConfig::default()
+    };
+    let (lost_secs, _) = impaired_transfer(LinkConfig {
+        loss: 0.02,
+        ..base.clone()
+    });
+    let (bad_secs, t) = impaired_transfer(LinkConfig {
+        corrupt: 0.02,
+        ..base
+    });
+    println!(
+        "4 MiB: 2% loss {lost_secs:.2} s, 2% corruption {bad_secs:.2} s ({} checksum errors)",
+        t.in_csum_errors
+    );
+    assert!(t.in_csum_errors > 10, "{t:?}");
+    assert_eq!(t.in_csum_errors, t.in_errs);
+    assert!(
+        bad_secs <= 1.5 * lost_secs,
+        "corruption {bad_secs:.2} s, loss {lost_secs:.2} s"
+    );
+}
