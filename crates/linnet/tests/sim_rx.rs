@@ -462,7 +462,7 @@ fn syn_frame(
     linnet::buf::PacketBuf::from_slice(&frame, 64)
 }
 
-/// What a bulk stream from stack 1 to stack 0 (1 Gbit/s link, 2 ms RTT) achieved while
+/// What a bulk stream from stack 1 to stack 0 (200 Mbit/s link, 2 ms RTT) achieved while
 /// `flood_rate` SYNs a second from spoofed sources that stack 1 routes back towards stack 0
 /// hit its listener, and how a new connection fared in the middle of it.
 struct FloodRun {
@@ -477,7 +477,7 @@ fn syn_flood_run(flood_rate: u64, on_link: bool) -> FloodRun {
     let mut sim = pair_with(
         LinkConfig {
             delay: Duration::from_millis(1),
-            rate_bps: 1_000_000_000,
+            rate_bps: 200_000_000,
             queue_limit: 10_000,
             ..LinkConfig::default()
         },
@@ -513,9 +513,9 @@ fn syn_flood_run(flood_rate: u64, on_link: bool) -> FloodRun {
             *received += n as u64;
         }
     };
-    // Warm up 0.5 s, then flood for 1 s; a new connection starts 0.5 s into the flood.
+    // Warm up 0.3 s, then flood for 1 s; a new connection starts 0.5 s into the flood.
     let t0 = sim.now();
-    sim.run_until_cond(t0 + Duration::from_millis(500), |sim| {
+    sim.run_until_cond(t0 + Duration::from_millis(300), |sim| {
         pump(sim, &mut received);
         false
     });
@@ -533,13 +533,16 @@ fn syn_flood_run(flood_rate: u64, on_link: bool) -> FloodRun {
         let due = (now - flood_start).as_micros() as u64 * flood_rate / 1_000_000;
         while injected < due {
             let k = injected as u32;
-            let src = if on_link {
+            // Every SYN from its own address and port.
+            let (src, sport) = if on_link {
                 // Addresses on the link that nobody answers ARP for.
-                Ipv4Addr::from(u32::from(Ipv4Addr::new(192, 0, 2, 0)) | (k % 200 + 50))
+                let a = u32::from(Ipv4Addr::new(192, 0, 2, 0)) | (k % 200 + 50);
+                (Ipv4Addr::from(a), 1024 + (k / 200 % 60000) as u16)
             } else {
-                Ipv4Addr::from(u32::from(Ipv4Addr::new(198, 51, 100, 0)) | (k % 254 + 1))
+                let a = u32::from(Ipv4Addr::new(198, 51, 100, 0)) | (k % 254 + 1);
+                (Ipv4Addr::from(a), 1024 + (k / 254 % 60000) as u16)
             };
-            let f = syn_frame(src, 1024 + (k / 254 % 60000) as u16, 80, mac0, mac1);
+            let f = syn_frame(src, sport, 80, mac0, mac1);
             sim.stack(1).receive(if1, f, now);
             injected += 1;
         }
@@ -589,10 +592,15 @@ fn a_syn_flood_leaves_established_streams_and_new_connections_alone() {
     let calm = syn_flood_run(0, false);
     let flood = syn_flood_run(100_000, false);
     let on_link = syn_flood_run(100_000, true);
-    for (what, run) in [("routed", &flood), ("on-link", &on_link)] {
+    // The routed flood's SYN-ACKs (74-byte frames) share the stream's link; on the link,
+    // they wait for ARP that never comes.
+    for (what, run, synacks) in [
+        ("routed", &flood, 100_000.0 * 74.0),
+        ("on-link", &on_link, 0.0),
+    ] {
         // Linux: 130 → 69–117 MB/s on a TAP, and no SYN retry (issue 14).
         assert!(
-            run.goodput >= 0.8 * calm.goodput,
+            run.goodput >= 0.8 * (calm.goodput - synacks),
             "{what} flood: stream {:.1} MB/s, {:.1} MB/s without",
             run.goodput / 1e6,
             calm.goodput / 1e6
