@@ -4,7 +4,8 @@
 //! data on the ACK that completes them). Every connection must get its echo back, in bounded
 //! time (issue 14: 3,290 of 10,000 did, and the service stayed dead; Linux: all in 2.7 s).
 //!
-//! Needs root, /dev/net/tun, iproute2 and python3; skipped with a message otherwise.
+//! Needs root, /dev/net/tun, iproute2 and python3; skipped with a message otherwise. With
+//! `LINNET_STORM_VS_LINUX=1` the same clients then run against a Linux echo server.
 
 mod common;
 
@@ -160,11 +161,15 @@ fn ten_thousand_linux_clients_all_get_their_echo() {
         .lines()
         .filter(|l| l.contains("cookie") || l.contains("listen") || l.contains("ReqQ"))
         .collect();
-    let (lgood, lfailed, lsecs) = linux_storm(n);
     println!(
-        "{n} Linux clients: Linnet echoed {good} ({failed} failed) in {secs:.2} s; \
-         Linux echoed {lgood} ({lfailed} failed) in {lsecs:.2} s; linnet: {tcp:?}"
+        "{n} Linux clients: Linnet echoed {good} ({failed} failed) in {secs:.2} s; linnet: {tcp:?}"
     );
+    // Side by side with Linux (a Python asyncio echo server over a veth) on request: it
+    // doubles the test's time.
+    if std::env::var_os("LINNET_STORM_VS_LINUX").is_some() {
+        let (lgood, lfailed, lsecs) = linux_storm(n);
+        println!("{n} Linux clients: Linux echoed {lgood} ({lfailed} failed) in {lsecs:.2} s");
+    }
     assert_eq!((good, failed), (n, 0));
     assert!(el < Duration::from_secs(120), "{el:?}");
 }
