@@ -271,6 +271,29 @@ mod tests {
 
     proptest! {
         #[test]
+        fn pruning_keeps_the_bound_and_only_received_bytes(
+            adds in proptest::collection::vec((0usize..3000, 1usize..50), 1..200),
+            max in 1usize..8,
+        ) {
+            let mut a = Assembler::new();
+            let mut bits = vec![false; 3100];
+            for (off, len) in adds {
+                if a.add(off, len, max).is_ok() {
+                    for b in &mut bits[off..off + len] { *b = true; }
+                }
+                let v = v(&a);
+                prop_assert!(v.len() <= max);
+                // Sorted, disjoint, never touching, and every byte one that arrived.
+                for w in v.windows(2) {
+                    prop_assert!(w[0].1 < w[1].0);
+                }
+                for &(s, e) in &v {
+                    prop_assert!(s < e && bits[s..e].iter().all(|&b| b));
+                }
+            }
+        }
+
+        #[test]
         fn matches_a_bitmap(adds in proptest::collection::vec((0usize..2000, 1usize..100), 1..40), shift in 0usize..300) {
             let mut a = Assembler::new();
             let mut bits = vec![false; 2200];
