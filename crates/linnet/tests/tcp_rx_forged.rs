@@ -368,3 +368,26 @@ fn data_on_the_ack_that_completes_a_cookie_handshake_is_queued_and_acked() {
     );
     assert_eq!(&buf[..18], b"GET / HTTP/1.0\r\n\r\n");
 }
+
+#[test]
+fn a_late_original_rejected_by_paws_is_dsacked() {
+    // The retransmission of segment 0 overtook its original; the original arrives with an
+    // older timestamp: PAWS drops it (PAWSEstab), and the ACK tells the sender the
+    // retransmission was not needed. Linux: tcp_validate_incoming → tcp_send_dupack.
+    let mut rig = Rig::new(|_| {}, 8);
+    let (_, ours) = rig.connect(40003);
+    let base = SeqNumber(ISN) + 1;
+    let old_ts = rig.tsval + 1;
+    rig.tsval += 10;
+    rig.send(seg(40003, TcpFlags::ACK, base, Some(ours)), &data(0));
+    let _ = rig.drain();
+    let mut late = seg(40003, TcpFlags::ACK, base, Some(ours));
+    late.timestamp = Some((old_ts, 0));
+    rig.send(late, &data(0));
+    let out = rig.drain();
+    assert_eq!(out.len(), 1, "one immediate ACK");
+    assert_eq!(out[0].0.ack_number, Some(base + MSS));
+    assert_eq!(blocks(&out[0].0), vec![(0, MSS as i32)]);
+    let t = rig.stack.snmp().tcp;
+    assert_eq!((t.paws_estab_rejected, t.dsack_old_sent), (1, 1));
+}

@@ -452,8 +452,10 @@ impl Stack {
             if let Some((tsval, _)) = seg.timestamp {
                 let older = (tsval.wrapping_sub(sk.ts_recent) as i32) < 0;
                 if older && now.saturating_since(sk.ts_recent_stamp) < PAWS_IDLE {
+                    // Often the late original of a segment whose retransmission overtook
+                    // it: the duplicate ACK says so in a D-SACK block.
                     self.tcp.stats.paws_estab_rejected += 1;
-                    sk.ack_now = true;
+                    self.tcp_send_dupack(id, seg, payload.len());
                     self.count_drop(DropReason::TcpRfc7323Paws);
                     return After::Output;
                 }
@@ -476,18 +478,11 @@ impl Stack {
         let ack_only_ok = !acceptable && wnd == 0 && seq == sk.rcv_nxt;
         if !acceptable && !ack_only_ok {
             if !rst {
-                // Old duplicate or out of window: re-ACK, in quick-ACK mode, with a D-SACK
-                // block for what was received twice (RFC 9293, RFC 2883; Linux
-                // tcp_send_dupack).
-                sk.ack_now = true;
-                if seg_len > 0 && seq < sk.rcv_nxt {
-                    if seq + seg_len <= sk.rcv_nxt {
-                        self.tcp.stats.dup_segs += 1;
-                    }
-                    sk.tcp_enter_quickack_mode(TCP_MAX_QUICKACKS);
-                    let end = (seq + payload.len()).min(sk.rcv_nxt);
-                    self.tcp_dsack_set(id, seq, end);
+                // Old duplicate or out of window: re-ACK (RFC 9293).
+                if seg_len > 0 && seq + seg_len <= sk.rcv_nxt {
+                    self.tcp.stats.dup_segs += 1;
                 }
+                self.tcp_send_dupack(id, seg, payload.len());
                 self.count_drop(DropReason::TcpInvalidSequence);
                 return After::Output;
             }
@@ -1052,6 +1047,23 @@ impl Stack {
         if wake {
             self.trace_cur(Stage::TcpDataQueue, Detail::Num("bytes", queued as u64));
             self.sk_wake(id);
+        }
+    }
+
+    /// A segment that is not accepted (old, out of window, or rejected by PAWS) is answered
+    /// at once; if it carried data below `RCV.NXT`, the ACK reports it in a D-SACK block and
+    /// the receiver enters quick-ACK mode (RFC 2883; the sender learns its retransmission
+    /// was spurious). Linux: `tcp_send_dupack`.
+    fn tcp_send_dupack(&mut self, id: SockId, seg: &TcpRepr, payload_len: usize) {
+        let Ok(sk) = self.sockets.tcp_mut(id) else {
+            return;
+        };
+        sk.ack_now = true;
+        let seq = seg.seq_number;
+        if payload_len > 0 && seq < sk.rcv_nxt {
+            sk.tcp_enter_quickack_mode(TCP_MAX_QUICKACKS);
+            let end = (seq + payload_len).min(sk.rcv_nxt);
+            self.tcp_dsack_set(id, seq, end);
         }
     }
 
