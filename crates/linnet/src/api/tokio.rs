@@ -91,6 +91,12 @@ impl TcpListener {
     pub fn local_addr(&self) -> io::Result<SocketAddrV4> {
         Ok(self.h.call(|s, _| s.getsockname(self.id))??)
     }
+
+    /// Any socket option; connections accepted later inherit the buffer sizes (Linux:
+    /// `SO_RCVBUF`/`SO_SNDBUF` set on a listener).
+    pub fn set_option(&self, opt: SockOpt) -> io::Result<()> {
+        Ok(self.h.call(|s, now| s.setsockopt(self.id, opt, now))??)
+    }
 }
 
 impl Drop for TcpListener {

@@ -13,6 +13,7 @@ pub mod http;
 
 use linnet::api::tokio::{TcpListener, TcpStream};
 use linnet::runtime::Handle;
+use linnet::socket::SockOpt;
 use std::future::Future;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -27,6 +28,11 @@ const WORKERS: usize = 2;
 /// Pause after a failed accept before the next (Linux servers back off the same way on
 /// `EMFILE`, so an error does not spin).
 const ACCEPT_RETRY: Duration = Duration::from_millis(10);
+
+/// Receive and send buffer of each service connection (`SO_RCVBUF`/`SO_SNDBUF` on the
+/// listener): at most twice this in rings per connection, instead of the 256 KiB defaults
+/// each, which a bulk transfer would want and an echo or a page does not.
+const SERVICE_BUF: usize = 64 * 1024;
 
 /// Limits every service applies to its connections.
 #[derive(Debug, Clone, Copy)]
@@ -83,6 +89,10 @@ impl Services {
             SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port),
             u32::MAX,
         )?;
+        // Small request/response services: modest buffers, inherited by every connection,
+        // so the connection limit bounds the memory a flood of busy clients can take.
+        listener.set_option(SockOpt::RcvBuf(SERVICE_BUF))?;
+        listener.set_option(SockOpt::SndBuf(SERVICE_BUF))?;
         let limits = self.limits;
         let slots = Arc::new(Semaphore::new(limits.max_conns));
         let serve = Arc::new(serve);
