@@ -124,6 +124,14 @@ pub enum SockOpt {
     Broadcast(bool),
     /// `TCP_NODELAY`.
     NoDelay(bool),
+    /// `TCP_CORK` (also what `MSG_MORE` sets for one send): hold partial segments until
+    /// uncorked.
+    Cork(bool),
+    /// `TCP_MAXSEG`: the user's MSS clamp (0: none).
+    MaxSeg(u32),
+    /// `TCP_USER_TIMEOUT`: how long sent data may stay unacknowledged before the connection
+    /// is dropped (zero: the retransmission count decides).
+    UserTimeout(Duration),
     /// `TCP_KEEPIDLE`.
     KeepIdle(Duration),
     /// `TCP_KEEPINTVL`.
@@ -429,6 +437,13 @@ impl Stack {
         if let Ok(e) = self.sockets.get_mut(id) {
             self.pending_wakers.append(&mut e.wakers);
         }
+    }
+
+    /// The TCP socket behind a handle, read-only (`EBADF` for a stale handle, `EOPNOTSUPP`
+    /// for a UDP socket): what `getsockopt(TCP_INFO)` and the `SIOC*` ioctls report.
+    /// Linux: `tcp_sk(sock->sk)`.
+    pub fn tcp_sock(&self, id: SockId) -> Result<&crate::transport::tcp::sock::TcpSock, Errno> {
+        self.sockets.tcp(id)
     }
 
     /// The TCP state of a socket (`None` for a stale handle or a UDP socket).

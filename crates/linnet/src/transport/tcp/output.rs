@@ -462,6 +462,11 @@ impl Stack {
                 }
             }
             sk.force_push = false;
+            if len > 0 && len < mss && len == avail && sk.cork && !fin_ready {
+                // Corked: partial segments wait for more data or the uncork (Linux:
+                // tcp_nagle_test with TCP_NAGLE_CORK).
+                break;
+            }
             if len > 0 && len < mss && len == avail && !sk.nodelay && !fin_ready {
                 // Nagle: one small segment outstanding at most (RFC 9293 3.8.6.2.1).
                 if sk.snd_nxt != sk.snd_una {

@@ -443,6 +443,12 @@ pub struct TcpSock {
     // --- user settings ---
     /// `TCP_NODELAY`: disable Nagle.
     pub nodelay: bool,
+    /// `TCP_CORK` / `MSG_MORE`: hold partial segments (Linux: `TCP_NAGLE_CORK`).
+    pub cork: bool,
+    /// `TCP_MAXSEG` (0: none): clamps the MSS we offer. Linux: `tp->rx_opt.user_mss`.
+    pub user_mss: u32,
+    /// `TCP_USER_TIMEOUT` (zero: off). Linux: `icsk->icsk_user_timeout`.
+    pub user_timeout: Duration,
     /// `SO_KEEPALIVE`.
     pub keepalive: bool,
     /// `SO_LINGER` (`Some(0)`: abort with RST on close).
@@ -564,6 +570,9 @@ impl TcpSock {
             dst_cache: None,
             rx_dst: None,
             nodelay: false,
+            cork: false,
+            user_mss: 0,
+            user_timeout: Duration::ZERO,
             keepalive: false,
             linger: None,
             keep_idle: cfg.keepalive_time,

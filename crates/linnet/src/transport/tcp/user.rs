@@ -47,10 +47,12 @@ pub fn tcp_poll(sk: &TcpSock) -> PollEvents {
     if sk.rcv_queued() > 0 {
         ev |= PollEvents::IN;
     }
-    if sk.fin_rcvd && sk.fin_seq().is_some() {
+    if (sk.fin_rcvd || sk.rd_shutdown) && sk.fin_seq().is_some() {
         ev |= PollEvents::HUP;
     }
-    if sk.state.can_send() && sk.fin_seq().is_none() && sk.sndbuf.window() > 0 {
+    // Writable with room; after shutdown(SHUT_WR) a write fails at once (EPIPE), so Linux
+    // reports it writable too.
+    if sk.fin_seq().is_some() || (sk.state.can_send() && sk.sndbuf.window() > 0) {
         ev |= PollEvents::OUT;
     }
     ev
@@ -194,7 +196,11 @@ impl Stack {
         sk.snd_nxt = sk.iss;
         sk.snd_max = sk.iss;
         sk.ts_offset = ts_off;
-        sk.adv_mss = adv_mss;
+        sk.adv_mss = if sk.user_mss != 0 {
+            adv_mss.min(sk.user_mss.min(u32::from(u16::MAX)) as u16)
+        } else {
+            adv_mss
+        };
         sk.ws_ok = cfg.window_scaling;
         sk.rcv_wscale = if cfg.window_scaling {
             cfg.rcv_wscale_for(sk.rcvbuf.capacity(), sk.rcvbuf_locked)
@@ -451,6 +457,21 @@ impl Stack {
                     self.tcp_write_xmit(id, now);
                 }
             }
+            SockOpt::MaxSeg(v) => {
+                // Linux: tp->rx_opt.user_mss, which clamps the MSS offered in the SYN.
+                sk.user_mss = v;
+                if v != 0 && !sk.state.is_synchronized() {
+                    sk.adv_mss = sk.adv_mss.min(v.min(u32::from(u16::MAX)) as u16);
+                }
+            }
+            SockOpt::UserTimeout(d) => sk.user_timeout = d,
+            SockOpt::Cork(v) => {
+                let was = std::mem::replace(&mut sk.cork, v);
+                if was && !v {
+                    // Linux: tcp_push_pending_frames on uncork.
+                    self.tcp_write_xmit(id, now);
+                }
+            }
             SockOpt::KeepAlive(v) => {
                 sk.keepalive = v;
                 sk.keepalive_at = if v && sk.state.is_synchronized() {
@@ -484,18 +505,28 @@ impl Stack {
                 sk.keep_cnt = n;
             }
             SockOpt::RcvBuf(n) => {
+                let n = n.clamp(BUF_MIN, BUF_MAX);
                 // (A closed connection may still hold unread data: that ring stays.)
                 if !fresh || sk.rcv_queued() > 0 {
-                    return Err(Errno::EISCONN);
+                    // Linux takes SO_RCVBUF at any time; a ring in use only grows here.
+                    if n > sk.rcvbuf.capacity() {
+                        sk.rcvbuf.grow(n);
+                    }
+                } else {
+                    sk.rcvbuf = RingBuffer::new(n);
                 }
-                sk.rcvbuf = RingBuffer::new(n.clamp(BUF_MIN, BUF_MAX));
                 sk.rcvbuf_locked = true;
             }
             SockOpt::SndBuf(n) => {
+                let n = n.clamp(BUF_MIN, BUF_MAX);
                 if !fresh {
-                    return Err(Errno::EISCONN);
+                    // Linux takes SO_SNDBUF at any time; a ring in use only grows here.
+                    if n > sk.sndbuf.capacity() {
+                        sk.sndbuf.grow(n);
+                    }
+                } else {
+                    sk.sndbuf = RingBuffer::new(n);
                 }
-                sk.sndbuf = RingBuffer::new(n.clamp(BUF_MIN, BUF_MAX));
                 sk.sndbuf_locked = true;
             }
             SockOpt::Congestion(alg) => {
