@@ -223,7 +223,9 @@ impl Posix {
                 Ok(()) => Ok(()),
             }
         });
-        if first != Err(Errno(libc::EINPROGRESS)) {
+        if first != Err(Errno(libc::EINPROGRESS))
+            || self.sys(|n| n.fds.sock(fd).map_or(true, |s| s.nonblock))
+        {
             return first;
         }
         let r = self.block(fd, Wait::Snd, false, |n| {

@@ -36,3 +36,5 @@ pub const SO_ZEROCOPY: i32 = 60;
 pub const TCP_FASTOPEN_NO_COOKIE: i32 = 34;
 /// `TCP_FASTOPEN_CONNECT`.
 pub const TCP_FASTOPEN_CONNECT: i32 = 30;
+/// `SO_MEMINFO`.
+pub const SO_MEMINFO: i32 = 55;

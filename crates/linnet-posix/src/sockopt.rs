@@ -73,6 +73,29 @@ fn secs(v: i32) -> Duration {
     Duration::from_secs(v as u64)
 }
 
+/// `SO_MEMINFO`'s `u32[SK_MEMINFO_VARS]`: Linux counts buffer memory (`truesize`), Linnet
+/// counts data bytes: receive queue, receive buffer, bytes in flight, send buffer, 0,
+/// send queue, 0, 0, drops. Linux: `sk_get_meminfo`.
+fn meminfo(n: &crate::net::Net, id: linnet::socket::SockId, o: &crate::fd::SockOpts) -> [u8; 36] {
+    let mut v = [0u32; 9];
+    if let Ok(t) = n.stack.tcp_sock(id) {
+        v[0] = t.rcv_queued() as u32;
+        v[1] = o
+            .rcvbuf_set
+            .map_or(t.rcvbuf.capacity() as u32, |b| b.saturating_mul(2) as u32);
+        v[2] = (t.snd_nxt - t.snd_una).max(0) as u32;
+        v[3] = o
+            .sndbuf_set
+            .map_or(t.sndbuf.capacity() as u32, |b| b.saturating_mul(2) as u32);
+        v[5] = t.sndbuf.len() as u32;
+    }
+    let mut b = [0u8; 36];
+    for (i, x) in v.iter().enumerate() {
+        b[i * 4..i * 4 + 4].copy_from_slice(&x.to_ne_bytes());
+    }
+    b
+}
+
 impl Posix {
     /// `setsockopt`. Linux: `__sys_setsockopt`.
     pub fn setsockopt(&self, fd: i32, level: i32, name: i32, val: &[u8]) -> SysResult<()> {
@@ -380,6 +403,7 @@ impl Posix {
                     libc::SO_OOBINLINE => flag(o.oobinline),
                     SO_ZEROCOPY => flag(o.zerocopy),
                     libc::SO_TIMESTAMPING => o.timestamping,
+                    SO_MEMINFO => return Ok(put_bytes(out, &meminfo(n, id, &o))),
                     _ => return Err(ENOPROTOOPT),
                 },
                 libc::SOL_TCP if tcp => {
@@ -394,6 +418,11 @@ impl Posix {
                             let name = t.cc.name().as_bytes();
                             b[..name.len()].copy_from_slice(name);
                             return Ok(put_bytes(out, &b));
+                        }
+                        libc::TCP_CC_INFO => {
+                            // Linux: the algorithm's get_info; CUBIC and Reno have none, so
+                            // the answer is empty.
+                            return Ok(0);
                         }
                         libc::TCP_NODELAY => flag(t.nodelay),
                         libc::TCP_CORK => flag(o.cork),

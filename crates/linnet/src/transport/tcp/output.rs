@@ -476,7 +476,13 @@ impl Stack {
             let seq = sk.snd_nxt;
             let retransmission = seq < sk.snd_max;
             let mut flags = TcpFlags::ACK;
-            if len > 0 && len == avail {
+            // PSH on the segment that ends the queued data, and on the last new segment of a
+            // burst (the windows leave no room for a full segment more): Linux's skbs carry
+            // PSH at a write's end and its GSO bursts end with a pushed segment.
+            let rest = avail - len;
+            let room = wnd_room.min(cwnd_room).saturating_sub(len);
+            let burst_end = !retransmission && (room == 0 || (room < mss && room < rest));
+            if len > 0 && (len == avail || burst_end) {
                 flags.insert(TcpFlags::PSH);
             }
             if fin_ready {
