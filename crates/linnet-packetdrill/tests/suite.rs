@@ -17,8 +17,11 @@ fn packetdrill_src() -> Option<PathBuf> {
     if let Ok(s) = std::env::var("PACKETDRILL_SRC") {
         return Some(PathBuf::from(s));
     }
-    let c = repo().join("../shared/packetdrill");
-    c.join("gtests/net/packetdrill").is_dir().then_some(c)
+    // ../shared beside the clone (CI); ../../shared beside a worktree directory.
+    ["../shared/packetdrill", "../../shared/packetdrill"]
+        .iter()
+        .map(|c| repo().join(c))
+        .find(|c| c.join("gtests/net/packetdrill").is_dir())
 }
 
 /// The shared object cargo built beside this test binary (target/<profile>/).
