@@ -49,9 +49,10 @@ impl RawIpDevice {
         posix.with_net(|n| n.receive(self.ifindex, &[&hdr, pkt]))
     }
 
-    /// The next IPv4 packet the stack sends, copied into `out` (truncated to it); 0 when
-    /// nothing comes however far virtual time runs. Linux: `tun_put_user`.
-    pub fn sniff(&self, posix: &Posix, out: &mut [u8]) -> usize {
+    /// The next IPv4 packet the stack sends, copied into `out` (truncated to it), with the
+    /// virtual time it was sent at; 0 bytes when nothing comes however far virtual time runs.
+    /// Linux: `tun_put_user`.
+    pub fn sniff(&self, posix: &Posix, out: &mut [u8]) -> (usize, linnet::Instant) {
         posix.with_net(|n| {
             let start = n.now;
             for _ in 0..MAX_SNIFF_STEPS {
@@ -62,8 +63,9 @@ impl RawIpDevice {
                         let ip = &d[ETH_HLEN..];
                         let k = ip.len().min(out.len());
                         out[..k].copy_from_slice(&ip[..k]);
+                        let at = frame.meta.timestamp;
                         n.stack.recycle(frame);
-                        return k;
+                        return (k, at);
                     }
                     let reply = if ours && d[12..14] == ETH_P_ARP {
                         self.arp_reply(&d[ETH_HLEN..])
@@ -75,16 +77,18 @@ impl RawIpDevice {
                         n.receive(self.ifindex, &[&hdr, &arp]);
                     }
                 }
-                let Some(next) = n.run() else { return 0 };
+                let Some(next) = n.run() else {
+                    return (0, n.now);
+                };
                 if n.tx.is_empty() {
                     if next.saturating_since(start) > MAX_SNIFF_ADVANCE {
-                        return 0;
+                        return (0, n.now);
                     }
                     let t = next.max(n.now + Duration::from_micros(1));
                     n.advance_to(t);
                 }
             }
-            0
+            (0, n.now)
         })
     }
 

@@ -39,6 +39,11 @@ const START_SECS: u64 = 100;
 /// How far each `gettimeofday` moves the clock.
 const GETTIMEOFDAY_STEP: Duration = Duration::from_micros(10);
 
+/// Microseconds since the epoch of a virtual instant.
+pub fn epoch_usecs(t: linnet::Instant) -> i64 {
+    (EPOCH_BASE_SECS as i64) * 1_000_000 + t.total_micros() as i64 - (START_SECS as i64) * 1_000_000
+}
+
 /// The settings of one run, from `--so_flags`.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -122,8 +127,7 @@ impl Instance {
 
     /// Microseconds since the epoch of the virtual now.
     pub fn epoch_usecs(&self) -> i64 {
-        let now = self.posix.now().total_micros() as i64;
-        (EPOCH_BASE_SECS as i64) * 1_000_000 + now - (START_SECS as i64) * 1_000_000
+        epoch_usecs(self.posix.now())
     }
 }
 
@@ -228,6 +232,17 @@ fn nounwind<T>(fail: T, f: impl FnOnce() -> T) -> T {
 }
 
 unsafe extern "C" fn pd_free(ud: *mut c_void) {
+    if !ud.is_null() && std::env::var_os("LINNET_PD_DEBUG").is_some() {
+        // SAFETY: our userdata, not yet freed.
+        let i = unsafe { inst(ud) };
+        i.posix.with_net(|n| {
+            eprintln!(
+                "linnet drops: {:?}\nlinnet snmp: {:?}",
+                n.stack.drops(),
+                n.stack.snmp()
+            )
+        });
+    }
     if !ud.is_null() {
         // SAFETY: `ud` is the Box<Instance> leaked by init, freed once by packetdrill.
         drop(unsafe { Box::from_raw(ud as *mut Instance) });
@@ -499,11 +514,11 @@ unsafe extern "C" fn pd_netdev_receive(
         let out = unsafe { std::slice::from_raw_parts_mut(buf as *mut u8, *count) };
         // SAFETY: our userdata.
         let i = unsafe { inst(ud) };
-        let n = i.dev.sniff(&i.posix, out);
+        let (n, at) = i.dev.sniff(&i.posix, out);
         // SAFETY: valid out-pointers.
         unsafe {
             *count = n;
-            *time_usecs = i.epoch_usecs();
+            *time_usecs = epoch_usecs(at);
         }
         0
     })

@@ -297,8 +297,7 @@ impl Posix {
             }
             if more != n.fds.sock(fd)?.opts.more {
                 n.fds.sock_mut(fd)?.opts.more = more;
-                lx(n.stack
-                    .setsockopt(id, SockOpt::Cork(more || n.fds.sock(fd)?.opts.cork), now))?;
+                lx(n.stack.setsockopt(id, SockOpt::MsgMore(more), now))?;
             }
             loop {
                 if sent == data.len() && !(data.is_empty() && sent == 0) {
@@ -624,7 +623,9 @@ impl Posix {
                 return None;
             }
             let t = n.stack.tcp_sock(s.id).ok()?;
-            Some(t.rcv_queued() as i32)
+            // Linux: tcp_inq_hint counts one byte for a received FIN when nothing is left.
+            let q = t.rcv_queued() as i32;
+            Some(if q == 0 && t.fin_rcvd { 1 } else { q })
         })
     }
 

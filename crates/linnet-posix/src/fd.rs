@@ -66,8 +66,10 @@ pub(crate) struct SockOpts {
     pub syncnt: i32,
     /// A non-blocking `connect` is under way (its completion is reported once as 0).
     pub connecting: bool,
-    /// `TCP_NOTSENT_LOWAT` (`u32::MAX`: off).
+    /// `TCP_NOTSENT_LOWAT` in effect (`u32::MAX`: off): the socket's own, else the sysctl's.
     pub notsent_lowat: u32,
+    /// `TCP_NOTSENT_LOWAT` as set on the socket (0: unset, what getsockopt reports).
+    pub notsent_lowat_set: u32,
     /// `SO_RCVBUF` / `SO_SNDBUF` as set (Linux reports twice the value set).
     pub rcvbuf_set: Option<i32>,
     pub sndbuf_set: Option<i32>,

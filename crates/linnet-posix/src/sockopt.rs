@@ -253,7 +253,11 @@ impl Posix {
                         Some(SockOpt::UserTimeout(Duration::from_millis(v as u64)))
                     }
                     libc::TCP_NOTSENT_LOWAT => {
-                        o.notsent_lowat = int_of(val)? as u32;
+                        let v = int_of(val)? as u32;
+                        o.notsent_lowat_set = v;
+                        if v != 0 {
+                            o.notsent_lowat = v;
+                        }
                         None
                     }
                     TCP_INQ => {
@@ -456,7 +460,7 @@ impl Posix {
                         libc::TCP_WINDOW_CLAMP => o.window_clamp,
                         libc::TCP_QUICKACK => flag(o.quickack),
                         libc::TCP_USER_TIMEOUT => o.user_timeout,
-                        libc::TCP_NOTSENT_LOWAT => o.notsent_lowat as i32,
+                        libc::TCP_NOTSENT_LOWAT => o.notsent_lowat_set as i32,
                         TCP_INQ => flag(o.inq),
                         libc::TCP_FASTOPEN => o.fastopen,
                         TCP_FASTOPEN_CONNECT => flag(o.fastopen_connect),

@@ -124,9 +124,11 @@ pub enum SockOpt {
     Broadcast(bool),
     /// `TCP_NODELAY`.
     NoDelay(bool),
-    /// `TCP_CORK` (also what `MSG_MORE` sets for one send): hold partial segments until
-    /// uncorked.
+    /// `TCP_CORK`: hold partial segments until uncorked.
     Cork(bool),
+    /// `MSG_MORE` of the last send: hold partial segments like a cork, and do not push (no
+    /// PSH) at the end of the data written with it.
+    MsgMore(bool),
     /// `TCP_MAXSEG`: the user's MSS clamp (0: none).
     MaxSeg(u32),
     /// `TCP_USER_TIMEOUT`: how long sent data may stay unacknowledged before the connection

@@ -461,8 +461,11 @@ impl Stack {
                     break;
                 }
             }
-            sk.force_push = false;
-            if len > 0 && len < mss && len == avail && sk.cork && !fin_ready {
+            let pushed = std::mem::replace(&mut sk.force_push, false);
+            // MSG_MORE holds only within the send that carried it (Linux: tcp_push with
+            // TCP_NAGLE_CORK); ACKs later push by the socket's own Nagle setting.
+            let held = (sk.cork || (sk.more && sk.in_sendmsg)) && !pushed && !sk.nagle_push;
+            if len > 0 && len < mss && len == avail && held && !fin_ready {
                 // Corked: partial segments wait for more data or the uncork (Linux:
                 // tcp_nagle_test with TCP_NAGLE_CORK).
                 break;
@@ -476,13 +479,14 @@ impl Stack {
             let seq = sk.snd_nxt;
             let retransmission = seq < sk.snd_max;
             let mut flags = TcpFlags::ACK;
-            // PSH on the segment that ends the queued data, and on the last new segment of a
-            // burst (the windows leave no room for a full segment more): Linux's skbs carry
-            // PSH at a write's end and its GSO bursts end with a pushed segment.
+            // PSH on the segment that ends the queued data (unless written with MSG_MORE), on
+            // the last new segment of a burst (the windows leave no room for a full segment
+            // more), and on what the probe timer pushes out: Linux's skbs carry PSH at a
+            // write's end, its GSO bursts end with a pushed segment, tcp_write_wakeup pushes.
             let rest = avail - len;
             let room = wnd_room.min(cwnd_room).saturating_sub(len);
             let burst_end = !retransmission && (room == 0 || (room < mss && room < rest));
-            if len > 0 && (len == avail || burst_end) {
+            if len > 0 && ((len == avail && !sk.more) || burst_end || pushed) {
                 flags.insert(TcpFlags::PSH);
             }
             if fin_ready {
@@ -533,7 +537,9 @@ impl Stack {
         };
         let waiting = sk.data_end() > sk.snd_nxt || (sk.fin_seq().is_some() && !sk.fin_sent());
         let usable = (sk.snd_una + sk.snd_wnd as usize - sk.snd_nxt).max(0) as u32;
-        if waiting && sk.snd_max == sk.snd_una && usable < sk.mss {
+        // Corked data with nothing in flight waits at most a probe interval too (Linux: the
+        // probe0 timer's tcp_write_wakeup pushes it out).
+        if waiting && sk.snd_max == sk.snd_una && (usable < sk.mss || sk.cork || sk.more) {
             if sk.persist_at.is_none() {
                 let backoff = sk.rtt.rto().saturating_mul(1 << sk.probes.min(6));
                 sk.persist_at = Some(now + backoff.min(Duration::from_secs(120)));

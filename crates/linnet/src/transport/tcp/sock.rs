@@ -443,8 +443,14 @@ pub struct TcpSock {
     // --- user settings ---
     /// `TCP_NODELAY`: disable Nagle.
     pub nodelay: bool,
-    /// `TCP_CORK` / `MSG_MORE`: hold partial segments (Linux: `TCP_NAGLE_CORK`).
+    /// `TCP_CORK`: hold partial segments (Linux: `TCP_NAGLE_CORK`).
     pub cork: bool,
+    /// The last send had `MSG_MORE`: hold partial segments, and leave its end unpushed.
+    pub more: bool,
+    /// Send what a cork holds, once (setting `TCP_NODELAY`; Linux: `TCP_NAGLE_PUSH`).
+    pub nagle_push: bool,
+    /// Output runs from the user's send (where `MSG_MORE` holds partial segments).
+    pub in_sendmsg: bool,
     /// `TCP_MAXSEG` (0: none): clamps the MSS we offer. Linux: `tp->rx_opt.user_mss`.
     pub user_mss: u32,
     /// `TCP_USER_TIMEOUT` (zero: off). Linux: `icsk->icsk_user_timeout`.
@@ -571,6 +577,9 @@ impl TcpSock {
             rx_dst: None,
             nodelay: false,
             cork: false,
+            more: false,
+            nagle_push: false,
+            in_sendmsg: false,
             user_mss: 0,
             user_timeout: Duration::ZERO,
             keepalive: false,

@@ -259,7 +259,11 @@ impl Stack {
             let rto = sk.rtt.rto();
             sk.cc.on_idle_restart(rto, now);
         }
+        sk.in_sendmsg = true;
         self.tcp_write_xmit(id, now);
+        if let Ok(sk) = self.sockets.tcp_mut(id) {
+            sk.in_sendmsg = false;
+        }
         Ok(n)
     }
 
@@ -289,7 +293,10 @@ impl Stack {
             // window would at least double it). Otherwise the next ACK carries it.
             let growth = sk.window_growth();
             let cap = sk.rcvbuf.capacity() as u32;
-            let free = sk.rcv_space() as u32;
+            // The window we could advertise now: the free space, as far as the header's
+            // 16 bits and our scale can say it (Linux: __tcp_select_window).
+            let max_wnd = 0xffffu32 << sk.rcv_wscale.min(14);
+            let free = (sk.rcv_space() as u32).min(max_wnd);
             let cur = (sk.rcv_adv - sk.rcv_nxt).max(0) as u32;
             if sk.state.can_receive() && growth > 0 && 2 * cur <= cap && free >= 2 * cur {
                 sk.ack_now = true;
@@ -454,7 +461,12 @@ impl Stack {
             SockOpt::NoDelay(v) => {
                 sk.nodelay = v;
                 if v {
+                    // Linux: TCP_NAGLE_PUSH, one push that overrides a cork.
+                    sk.nagle_push = true;
                     self.tcp_write_xmit(id, now);
+                    if let Ok(sk) = self.sockets.tcp_mut(id) {
+                        sk.nagle_push = false;
+                    }
                 }
             }
             SockOpt::MaxSeg(v) => {
@@ -467,10 +479,14 @@ impl Stack {
             SockOpt::UserTimeout(d) => sk.user_timeout = d,
             SockOpt::Cork(v) => {
                 let was = std::mem::replace(&mut sk.cork, v);
-                if was && !v {
+                if was && !v && !sk.more {
                     // Linux: tcp_push_pending_frames on uncork.
                     self.tcp_write_xmit(id, now);
                 }
+            }
+            SockOpt::MsgMore(v) => {
+                // (The send that follows pushes what it releases.)
+                sk.more = v;
             }
             SockOpt::KeepAlive(v) => {
                 sk.keepalive = v;
