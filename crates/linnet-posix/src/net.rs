@@ -49,6 +49,14 @@ pub struct Net {
     pub defaults: Defaults,
     pub(crate) fds: FdTable,
     wakers: Vec<Waker>,
+    /// A socket waker fired since the blocked callers were last notified.
+    pub(crate) woke: bool,
+    /// Threads blocked in a call, and the virtual deadlines of those that have one.
+    pub(crate) waiters: usize,
+    pub(crate) wait_deadlines: Vec<Instant>,
+    /// Blocked callers notified of a change that have not yet looked at it: the clock
+    /// waits for them (see [`crate::Posix::with_net`]).
+    pub(crate) pending: usize,
 }
 
 impl Net {
@@ -62,6 +70,10 @@ impl Net {
             defaults: Defaults::default(),
             fds: FdTable::default(),
             wakers: Vec::new(),
+            woke: false,
+            waiters: 0,
+            wait_deadlines: Vec::new(),
+            pending: 0,
         }
     }
 
@@ -82,6 +94,7 @@ impl Net {
             }
         }
         self.stack.take_wakers(&mut self.wakers);
+        self.woke |= !self.wakers.is_empty();
         for w in self.wakers.drain(..) {
             w.wake();
         }

@@ -33,8 +33,14 @@ pub enum Driven {
 struct Shared {
     net: Mutex<Net>,
     changed: Condvar,
+    /// Signalled when a notified blocked caller has looked at the change.
+    settled: Condvar,
     driven: Driven,
 }
+
+/// Longest real time a driving call waits for blocked callers to look at a change (a
+/// safety net: they normally take microseconds).
+const MAX_SETTLE: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// One instance of the POSIX socket ABI over a Linnet stack. Cheap to clone (shared).
 #[derive(Clone)]
@@ -58,6 +64,7 @@ impl Posix {
             shared: Arc::new(Shared {
                 net: Mutex::new(Net::new(stack, now)),
                 changed: Condvar::new(),
+                settled: Condvar::new(),
                 driven,
             }),
         }
@@ -86,12 +93,15 @@ impl Posix {
 
     /// Run `f` on the world (stack, clock, devices), then the stack's due work, and wake
     /// blocked callers. Harnesses feed devices and read what the stack sent through this.
+    /// Blocked callers that were woken look at the change before `f` runs, so a driver that
+    /// moves the clock never runs ahead of a call that could already return (the kernel's
+    /// woken task runs before more time passes).
     pub fn with_net<R>(&self, f: impl FnOnce(&mut Net) -> R) -> R {
-        let mut g = self.lock();
+        let g = self.lock();
+        let mut g = self.settle(g);
         let r = f(&mut g);
         g.run();
-        drop(g);
-        self.shared.changed.notify_all();
+        self.notify(&mut g);
         r
     }
 
@@ -101,9 +111,38 @@ impl Posix {
         g.before_call_hook();
         let r = f(&mut g);
         g.run();
-        drop(g);
-        self.shared.changed.notify_all();
+        self.notify(&mut g);
         r
+    }
+
+    /// Wake blocked callers if something they may wait for happened (a socket woke, or a
+    /// virtual deadline passed).
+    fn notify(&self, g: &mut Net) {
+        let now = g.now;
+        if g.woke || g.wait_deadlines.iter().any(|&d| d <= now) {
+            g.pending = g.waiters;
+            g.woke = false;
+            self.shared.changed.notify_all();
+        }
+    }
+
+    /// Wait until every notified blocked caller has looked at the change.
+    fn settle<'a>(&'a self, mut g: MutexGuard<'a, Net>) -> MutexGuard<'a, Net> {
+        let start = std::time::Instant::now();
+        while g.pending > 0 {
+            let left = MAX_SETTLE.saturating_sub(start.elapsed());
+            if left.is_zero() {
+                g.pending = 0;
+                break;
+            }
+            g = self
+                .shared
+                .settled
+                .wait_timeout(g, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        g
     }
 
     /// Virtual now.
@@ -136,7 +175,7 @@ impl Posix {
         loop {
             let r = op(&mut g);
             g.run();
-            self.shared.changed.notify_all();
+            self.notify(&mut g);
             if !matches!(r, Err(e) if e == EAGAIN) {
                 return r;
             }
@@ -170,11 +209,26 @@ impl Posix {
         until: Option<Instant>,
     ) -> SysResult<MutexGuard<'a, Net>> {
         match self.shared.driven {
-            Driven::External => Ok(self
-                .shared
-                .changed
-                .wait(g)
-                .unwrap_or_else(|e| e.into_inner())),
+            Driven::External => {
+                g.waiters += 1;
+                if let Some(u) = until {
+                    g.wait_deadlines.push(u);
+                }
+                let mut g = self
+                    .shared
+                    .changed
+                    .wait(g)
+                    .unwrap_or_else(|e| e.into_inner());
+                g.waiters -= 1;
+                if let Some(u) = until {
+                    if let Some(i) = g.wait_deadlines.iter().position(|&d| d == u) {
+                        g.wait_deadlines.swap_remove(i);
+                    }
+                }
+                g.pending = g.pending.saturating_sub(1);
+                self.shared.settled.notify_all();
+                Ok(g)
+            }
             Driven::Itself => {
                 let next = g.run();
                 let t = match (next, until) {
@@ -202,8 +256,7 @@ impl Posix {
             g.run();
             let n = ready(&mut g)?;
             if n > 0 || until.is_some_and(|u| g.now >= u) {
-                drop(g);
-                self.shared.changed.notify_all();
+                self.notify(&mut g);
                 return Ok(n);
             }
             g = match self.wait_change(g, until) {
