@@ -303,7 +303,11 @@ impl Posix {
                 if sent == data.len() && !(data.is_empty() && sent == 0) {
                     return Ok(sent);
                 }
-                match n.stack.send(id, &data[sent..], now) {
+                let r = n.stack.send(id, &data[sent..], now);
+                if flags & libc::MSG_EOR != 0 && matches!(r, Ok(k) if sent + k == data.len()) {
+                    lx(n.stack.send_eor(id))?;
+                }
+                match r {
                     Ok(0) if data.is_empty() => return Ok(0),
                     Ok(k) => sent += k,
                     Err(linnet::Errno::EAGAIN)

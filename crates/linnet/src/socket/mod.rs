@@ -265,6 +265,15 @@ impl Stack {
         }
     }
 
+    /// Mark the end of the data queued so far as a record end (`MSG_EOR`): no TCP segment
+    /// will carry bytes from both sides of it. Datagram sockets: nothing to do.
+    pub fn send_eor(&mut self, id: SockId) -> Result<(), Errno> {
+        match &self.sockets.get(id)?.sock {
+            Socket::Tcp(_) => self.tcp_mark_eor(id),
+            Socket::Udp(_) => Ok(()),
+        }
+    }
+
     /// Send a datagram to `dst` (UDP). Linux: `udp_sendmsg` with `msg_name`.
     pub fn send_to(
         &mut self,

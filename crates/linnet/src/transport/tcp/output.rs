@@ -448,12 +448,24 @@ impl Stack {
                 // A super-segment limited by a window carries whole segments only.
                 len -= len % mss;
             }
+            // A record end (MSG_EOR) ends the segment there.
+            while sk.eor_marks.front().is_some_and(|&m| m <= sk.snd_una) {
+                sk.eor_marks.pop_front();
+            }
+            let nxt = sk.snd_nxt;
+            let mut at_eor = false;
+            if let Some(&m) = sk.eor_marks.iter().find(|&&m| m > nxt) {
+                if m - nxt <= len as i32 {
+                    len = (m - nxt) as usize;
+                    at_eor = true;
+                }
+            }
             let fin_ready =
                 sk.fin_seq() == Some(sk.snd_nxt + len) && !sk.fin_sent_at(sk.snd_nxt + len);
             if len == 0 && !(fin_ready && avail == 0) {
                 break;
             }
-            if len > 0 && len < mss && len < avail && !sk.force_push {
+            if len > 0 && len < mss && len < avail && !sk.force_push && !at_eor {
                 // Window- or cwnd-limited to a runt: wait (sender SWS avoidance, RFC 9293
                 // 3.8.6.2.1) unless it is half the largest window; the persist timer
                 // overrides the wait.
@@ -486,7 +498,7 @@ impl Stack {
             let rest = avail - len;
             let room = wnd_room.min(cwnd_room).saturating_sub(len);
             let burst_end = !retransmission && (room == 0 || (room < mss && room < rest));
-            if len > 0 && ((len == avail && !sk.more) || burst_end || pushed) {
+            if len > 0 && ((len == avail && !sk.more) || burst_end || pushed || at_eor) {
                 flags.insert(TcpFlags::PSH);
             }
             if fin_ready {

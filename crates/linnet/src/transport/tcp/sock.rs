@@ -451,6 +451,9 @@ pub struct TcpSock {
     pub nagle_push: bool,
     /// Output runs from the user's send (where `MSG_MORE` holds partial segments).
     pub in_sendmsg: bool,
+    /// Ends of records written with `MSG_EOR` not yet acknowledged: no segment carries bytes
+    /// from both sides of one (Linux: the `eor` bit of an skb, `tcp_skb_can_collapse_to`).
+    pub eor_marks: VecDeque<SeqNumber>,
     /// `TCP_MAXSEG` (0: none): clamps the MSS we offer. Linux: `tp->rx_opt.user_mss`.
     pub user_mss: u32,
     /// `TCP_USER_TIMEOUT` (zero: off). Linux: `icsk->icsk_user_timeout`.
@@ -580,6 +583,7 @@ impl TcpSock {
             more: false,
             nagle_push: false,
             in_sendmsg: false,
+            eor_marks: VecDeque::new(),
             user_mss: 0,
             user_timeout: Duration::ZERO,
             keepalive: false,

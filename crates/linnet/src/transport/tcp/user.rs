@@ -267,6 +267,17 @@ impl Stack {
         Ok(n)
     }
 
+    /// End a record (`MSG_EOR`): what is written next never shares a segment with what is
+    /// queued now. Linux: `TCP_SKB_CB(skb)->eor = 1` in `tcp_sendmsg_locked`.
+    pub(crate) fn tcp_mark_eor(&mut self, id: SockId) -> Result<(), Errno> {
+        let sk = self.sockets.tcp_mut(id)?;
+        let end = sk.data_end();
+        if sk.eor_marks.back() != Some(&end) && sk.snd_nxt < end {
+            sk.eor_marks.push_back(end);
+        }
+        Ok(())
+    }
+
     /// Read received data. Linux: `tcp_recvmsg_locked` (+ `tcp_cleanup_rbuf` for the window
     /// update after reading).
     pub(crate) fn tcp_recvmsg(
