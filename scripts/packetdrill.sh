@@ -13,8 +13,8 @@
 # Each script runs in its own directory (scripts name helpers relative to themselves:
 # ../common/defaults.sh, or ./defaults.sh in Linux's selftests layout) with shims first in PATH:
 # `sysctl` writes net.ipv4.KEY=VALUE into a per-script directory standing for
-# /proc/sys/net/ipv4, which the library applies to the stack under test; `ip` and `tc` do
-# nothing (there is no host device to configure). As root, each script also runs in private
+# /proc/sys/net/ipv4, which the library applies to the stack under test; `ip`, `tc` and
+# `ethtool` do nothing (there is no host device to configure). As root, each script also runs in private
 # network and mount namespaces with that directory bind-mounted over /proc/sys/net/ipv4, so
 # scripts writing /proc/sys directly (set_sysctls.py) reach the stack and never the host.
 set -uo pipefail
@@ -77,7 +77,8 @@ exit 0
 EOF
 printf '#!/bin/sh\n# No host device to configure: the stack under test lives in the library.\nexit 0\n' > "$work/bin/ip"
 cp "$work/bin/ip" "$work/bin/tc"
-chmod +x "$work/bin/sysctl" "$work/bin/ip" "$work/bin/tc"
+cp "$work/bin/ip" "$work/bin/ethtool"
+chmod +x "$work/bin/sysctl" "$work/bin/ip" "$work/bin/tc" "$work/bin/ethtool"
 
 isroot=0
 if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null && unshare -n -m true 2>/dev/null; then isroot=1; fi

@@ -80,6 +80,8 @@ pub(crate) struct SockOpts {
     pub fastopen: i32,
     pub fastopen_connect: bool,
     pub fastopen_no_cookie: bool,
+    /// Boolean `SOL_IP` options (`IP_FREEBIND`, `IP_PKTINFO`...), one bit per option number.
+    pub ip_flags: u32,
 }
 
 /// A socket descriptor.

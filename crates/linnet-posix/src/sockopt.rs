@@ -30,6 +30,15 @@ fn int_of(v: &[u8]) -> SysResult<i32> {
     Ok(i32::from_ne_bytes([v[0], v[1], v[2], v[3]]))
 }
 
+/// An `SOL_IP` int value: Linux's `do_ip_setsockopt` also takes a single byte.
+fn ip_int_of(v: &[u8]) -> SysResult<i32> {
+    match v.len() {
+        0 => Err(EINVAL),
+        1..=3 => Ok(i32::from(v[0])),
+        _ => int_of(v),
+    }
+}
+
 /// Copy an int out, truncated to the caller's length (Linux: `len = min(len, sizeof(int))`).
 fn put_int(out: &mut [u8], v: i32) -> usize {
     let b = v.to_ne_bytes();
@@ -301,7 +310,7 @@ impl Posix {
                         None
                     }
                     libc::IP_TTL => {
-                        let v = int_of(val)?;
+                        let v = ip_int_of(val)?;
                         if v != -1 && !(1..=255).contains(&v) {
                             return Err(EINVAL);
                         }
@@ -309,11 +318,26 @@ impl Posix {
                         None
                     }
                     libc::IP_RECVERR => {
-                        o.recverr = int_of(val)? != 0;
+                        o.recverr = ip_int_of(val)? != 0;
+                        None
+                    }
+                    libc::IP_FREEBIND
+                    | libc::IP_PKTINFO
+                    | libc::IP_RECVTOS
+                    | libc::IP_RECVTTL
+                    | libc::IP_BIND_ADDRESS_NO_PORT
+                    | libc::IP_TRANSPARENT => {
+                        let on = ip_int_of(val)? != 0;
+                        let bit = 1u32 << (name as u32 & 31);
+                        o.ip_flags = if on {
+                            o.ip_flags | bit
+                        } else {
+                            o.ip_flags & !bit
+                        };
                         None
                     }
                     libc::IP_MTU_DISCOVER => {
-                        let v = int_of(val)?;
+                        let v = ip_int_of(val)?;
                         if !(0..=5).contains(&v) {
                             return Err(EINVAL);
                         }
@@ -472,6 +496,12 @@ impl Posix {
                     libc::IP_TOS => o.tos,
                     libc::IP_TTL => o.ttl.unwrap_or(n.stack.config().default_ttl as i32),
                     libc::IP_RECVERR => flag(o.recverr),
+                    libc::IP_FREEBIND
+                    | libc::IP_PKTINFO
+                    | libc::IP_RECVTOS
+                    | libc::IP_RECVTTL
+                    | libc::IP_BIND_ADDRESS_NO_PORT
+                    | libc::IP_TRANSPARENT => flag(o.ip_flags & (1u32 << (name as u32 & 31)) != 0),
                     libc::IP_MTU_DISCOVER => o.mtu_discover,
                     libc::IP_MTU => {
                         let peer = lx(n.stack.getpeername(id)).map_err(|_| ENOTCONN)?;

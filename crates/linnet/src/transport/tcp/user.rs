@@ -232,13 +232,9 @@ impl Stack {
         }
         match sk.state {
             TcpState::SynSent | TcpState::SynReceived => return Err(Errno::EAGAIN),
-            TcpState::Closed | TcpState::Listen => {
-                return Err(if sk.remote.port() != 0 {
-                    Errno::EPIPE
-                } else {
-                    Errno::ENOTCONN
-                })
-            }
+            // Linux: sk_stream_wait_connect answers EPIPE for any state but SYN-SENT/-RECV,
+            // also for a socket that never connected.
+            TcpState::Closed | TcpState::Listen => return Err(Errno::EPIPE),
             _ => {}
         }
         if !sk.state.can_send() || sk.fin_seq().is_some() {
