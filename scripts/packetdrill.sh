@@ -83,14 +83,19 @@ chmod +x "$work/bin/sysctl" "$work/bin/ip" "$work/bin/tc" "$work/bin/ethtool"
 isroot=0
 if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null && unshare -n -m true 2>/dev/null; then isroot=1; fi
 
-# The scripts run from a symlink farm of their tree (three levels above them, where shared
-# helpers such as gtests/net/common live): a copy of a tree whose symlinks were flattened into
-# one-line text files (a helper "defaults.sh" holding "../../common/defaults.sh") gets real
-# symlinks back, so that the helpers execute.
+# The scripts run from a symlink farm of their tree (from the highest ancestor, at most three
+# levels up, that holds a "common" directory of shared helpers, as gtests/net does; else the
+# directory itself): a copy of a tree whose symlinks were flattened into one-line text files
+# (a helper "defaults.sh" holding "../../common/defaults.sh") gets real symlinks back, so that
+# the helpers execute.
 farm_of() {  # farm_of DIR -> prints the farm path of DIR
     local d=$1 root k p key farm
-    root=$d
-    for k in 1 2 3; do p=$(dirname "$root"); [ "$p" = "$root" ] && break; root=$p; done
+    root=$d; p=$d
+    for k in 1 2 3; do
+        p=$(dirname "$p")
+        [ "$p" = / ] && break
+        [ -d "$p/common" ] && root=$p
+    done
     key=$(printf '%s' "$root" | cksum | cut -d' ' -f1)
     farm="$work/farm.$key"
     if [ ! -d "$farm" ]; then

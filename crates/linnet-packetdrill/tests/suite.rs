@@ -69,3 +69,57 @@ fn expected_pass_scripts_pass() {
         failed.join("\n")
     );
 }
+
+/// A directory in Linux's selftests layout (tools/testing/selftests/net/packetdrill: the
+/// scripts call `./defaults.sh` beside them): the harness runs it, and the `sysctl` lines of
+/// the helper reach the stack under test — here `tcp_timestamps=0` and `tcp_sack=0` take
+/// those options out of the SYN-ACK, and `tcp_rmem`'s maximum sets its window scale, which
+/// the script checks exactly.
+#[test]
+fn selftests_layout_and_sysctls_reach_the_stack() {
+    let Some(src) = packetdrill_src() else {
+        eprintln!("skipped: packetdrill sources not found (set PACKETDRILL_SRC)");
+        return;
+    };
+    let so = shared_object();
+    let dir = std::env::temp_dir().join(format!("linnet-pd-selftests-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let helper = dir.join("defaults.sh");
+    std::fs::write(
+        &helper,
+        "#!/bin/bash\nsysctl -q net.ipv4.tcp_timestamps=0\nsysctl -q net.ipv4.tcp_sack=0\n\
+         sysctl -q net.ipv4.tcp_rmem=\"4096 131072 6291456\"\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // With the options on (Linnet's defaults) the SYN-ACK would carry sackOK and TS.
+    std::fs::write(
+        dir.join("tcp_sysctl_off.pkt"),
+        "`./defaults.sh`\n\
+         0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n\
+         +0 bind(3, ..., ...) = 0\n\
+         +0 listen(3, 1) = 0\n\
+         +0 < S 0:0(0) win 32792 <mss 1000,sackOK,TS val 100 ecr 0,nop,wscale 7>\n\
+         +0 > S. 0:0(0) ack 1 <mss 1460,nop,wscale 7>\n\
+         +.01 < . 1:1(0) ack 1 win 257\n\
+         +0 accept(3, ..., ...) = 4\n",
+    )
+    .unwrap();
+    let out = Command::new("bash")
+        .arg(repo().join("scripts/packetdrill.sh"))
+        .arg(&dir)
+        .env("PACKETDRILL_SRC", &src)
+        .env("LINNET_PD_SO", &so)
+        .env("PD_TIMEOUT", "60")
+        .output()
+        .expect("run scripts/packetdrill.sh");
+    let _ = std::fs::remove_dir_all(&dir);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("PASS tcp_sysctl_off.pkt"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout.lines().last(), Some("1 passed, 0 failed"));
+}
