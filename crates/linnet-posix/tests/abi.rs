@@ -343,3 +343,45 @@ fn udp_sendto_recvfrom() {
     assert_eq!(r.from, Some(SocketAddrV4::new(LO, 6000)));
     assert_eq!(p.listen(a, 1), Err(e(libc::EOPNOTSUPP)));
 }
+
+/// Driven externally (packetdrill's threads): a call blocked in one thread is woken by a
+/// change another thread makes, while that thread goes on moving the clock.
+#[test]
+fn external_driver_wakes_a_blocked_call() {
+    use linnet_posix::Driven;
+    let p = Posix::new(
+        linnet::Stack::new(linnet::StackConfig::default()),
+        linnet::Instant::from_secs(1),
+        Driven::External,
+    );
+    let l = p.socket(libc::AF_INET, libc::SOCK_STREAM, 0).unwrap();
+    p.bind(l, SocketAddrV4::new(LO, 5004)).unwrap();
+    p.listen(l, 4).unwrap();
+    let c = p
+        .socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_NONBLOCK, 0)
+        .unwrap();
+    assert_eq!(
+        p.connect(c, Some(SocketAddrV4::new(LO, 5004))),
+        Err(e(libc::EINPROGRESS))
+    );
+    // Loopback completes the handshake within the calls themselves.
+    let (s, _) = p.accept4(l, 0).unwrap();
+    let reader = {
+        let p = p.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8];
+            let n = p.recv(s, &mut buf, 0).unwrap();
+            (n, p.now())
+        })
+    };
+    // Let the reader block (real time; virtual time does not move meanwhile).
+    std::thread::sleep(Duration::from_millis(50));
+    let sent_at = p.now();
+    p.send(c, b"wake", 0).unwrap();
+    for _ in 0..100 {
+        p.advance(Duration::from_millis(10));
+    }
+    let (n, returned_at) = reader.join().unwrap();
+    assert_eq!(n, 4);
+    assert!(returned_at >= sent_at);
+}
