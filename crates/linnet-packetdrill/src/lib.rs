@@ -245,7 +245,8 @@ unsafe extern "C" fn pd_free(ud: *mut c_void) {
     }
     if !ud.is_null() {
         // SAFETY: `ud` is the Box<Instance> leaked by init, freed once by packetdrill.
-        drop(unsafe { Box::from_raw(ud as *mut Instance) });
+        let b = unsafe { Box::from_raw(ud as *mut Instance) };
+        nounwind((), move || drop(b));
     }
 }
 
