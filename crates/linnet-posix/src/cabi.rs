@@ -369,6 +369,12 @@ pub unsafe fn recvmsg(p: &Posix, fd: c_int, msg: *mut msghdr, flags: c_int) -> s
         let m = unsafe { &mut *msg };
         // SAFETY: forwarded contract.
         let mut v = unsafe { iovecs(m.msg_iov, m.msg_iovlen as i64)? };
+        if flags & libc::MSG_ERRQUEUE != 0 {
+            let done = p.recv_errqueue(fd)?;
+            // SAFETY: forwarded contract (msg_control valid for msg_controllen bytes).
+            unsafe { put_zerocopy_cmsg(m, done) };
+            return Ok(0);
+        }
         let r = p.recvmsg(fd, &mut v, flags)?;
         if !m.msg_name.is_null() {
             match r.from {
@@ -406,6 +412,44 @@ pub unsafe fn recvmsg(p: &Posix, fd: c_int, msg: *mut msghdr, flags: c_int) -> s
         m.msg_controllen = used as _;
         Ok(r.len as i64)
     }) as ssize_t
+}
+
+/// `SO_EE_ORIGIN_ZEROCOPY`.
+const SO_EE_ORIGIN_ZEROCOPY: u8 = 5;
+/// `SO_EE_CODE_ZEROCOPY_COPIED`.
+const SO_EE_CODE_ZEROCOPY_COPIED: u8 = 1;
+
+/// Write a zerocopy completion as Linux's `ip_recv_error` does: one `SOL_IP`/`IP_RECVERR`
+/// control message holding `struct sock_extended_err` and the (empty) offender address;
+/// `MSG_CTRUNC` if it does not fit.
+///
+/// # Safety
+/// `m.msg_control` must be NULL or valid for `m.msg_controllen` bytes.
+unsafe fn put_zerocopy_cmsg(m: &mut msghdr, done: crate::calls::ZerocopyDone) {
+    let mut data = [0u8; 32];
+    // ee_errno 0, ee_origin, ee_type 0, ee_code, ee_pad 0, ee_info, ee_data; offender zeroed.
+    data[4] = SO_EE_ORIGIN_ZEROCOPY;
+    data[6] = SO_EE_CODE_ZEROCOPY_COPIED;
+    data[8..12].copy_from_slice(&done.lo.to_ne_bytes());
+    data[12..16].copy_from_slice(&done.hi.to_ne_bytes());
+    m.msg_flags = libc::MSG_ERRQUEUE;
+    // SAFETY: CMSG_SPACE is a pure computation.
+    let space = unsafe { libc::CMSG_SPACE(data.len() as u32) } as usize;
+    if m.msg_control.is_null() || m.msg_controllen < space {
+        m.msg_flags |= libc::MSG_CTRUNC;
+        m.msg_controllen = 0;
+        return;
+    }
+    // SAFETY: msg_control is valid for msg_controllen >= space bytes; the cmsg macros stay
+    // within it.
+    unsafe {
+        let c = libc::CMSG_FIRSTHDR(m);
+        (*c).cmsg_level = libc::SOL_IP;
+        (*c).cmsg_type = libc::IP_RECVERR;
+        (*c).cmsg_len = libc::CMSG_LEN(data.len() as u32) as _;
+        std::ptr::copy_nonoverlapping(data.as_ptr(), libc::CMSG_DATA(c), data.len());
+    }
+    m.msg_controllen = space as _;
 }
 
 /// `shutdown`.

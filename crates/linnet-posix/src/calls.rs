@@ -51,6 +51,10 @@ pub(crate) fn sock_poll_mask(n: &Net, fd: i32) -> SysResult<u32> {
     let s = n.fds.sock(fd)?;
     let ev = lx(n.stack.poll_socket(s.id))?;
     let mut m = 0u32;
+    if !s.zc.done.is_empty() {
+        // Linux: a queued error-queue report raises POLLERR (sock_poll's sk_error_queue).
+        m |= libc::POLLERR as u32;
+    }
     if ev.contains(PollEvents::IN) {
         m |= (libc::POLLIN | libc::POLLRDNORM) as u32;
     }
@@ -167,10 +171,14 @@ impl Posix {
                 flags & SOCK_NONBLOCK != 0,
                 flags & SOCK_CLOEXEC != 0,
             );
-            let lowat = n.fds.sock(fd)?.opts.notsent_lowat;
+            // The child inherits the listener's options (Linux: sk_clone_lock copies the
+            // sock, inet_sock and tcp_sock settings).
+            let mut opts = n.fds.sock(fd)?.opts.clone();
+            opts.connecting = false;
+            opts.more = false;
             match n.fds.install(f) {
                 Ok(nfd) => {
-                    n.fds.sock_mut(nfd)?.opts.notsent_lowat = lowat;
+                    n.fds.sock_mut(nfd)?.opts = opts;
                     Ok((nfd, peer))
                 }
                 Err(e) => {
@@ -281,7 +289,10 @@ impl Posix {
         debug_assert_eq!(data.len(), total);
         let dontwait = flags & libc::MSG_DONTWAIT != 0;
         let more = flags & libc::MSG_MORE != 0;
+        let zerocopy = flags & libc::MSG_ZEROCOPY != 0
+            && self.sys(|n| n.fds.sock(fd).is_ok_and(|s| s.opts.zerocopy));
         let mut sent = 0usize;
+        let mut zc_id = None;
         let r = self.block(fd, Wait::Snd, dontwait, |n| {
             let s = n.fds.sock(fd)?;
             let (id, ty) = (s.id, s.ty);
@@ -304,6 +315,11 @@ impl Posix {
                     return Ok(sent);
                 }
                 let r = n.stack.send(id, &data[sent..], now);
+                if let Ok(k) = r {
+                    if k > 0 && zerocopy {
+                        zerocopy_record(n, fd, id, &mut zc_id)?;
+                    }
+                }
                 if flags & libc::MSG_EOR != 0 && matches!(r, Ok(k) if sent + k == data.len()) {
                     lx(n.stack.send_eor(id))?;
                 }
@@ -342,8 +358,13 @@ impl Posix {
     /// `udp_recvmsg`.
     pub fn recvmsg(&self, fd: i32, bufs: &mut [&mut [u8]], flags: i32) -> SysResult<RecvInfo> {
         if flags & libc::MSG_ERRQUEUE != 0 {
-            // Nothing is ever queued on the error queue (no zerocopy or timestamp reports).
-            return self.sys(|n| n.fds.sock(fd).map(|_| ())).and(Err(EAGAIN));
+            // The error queue carries only zerocopy reports, which need a control message:
+            // see Posix::recv_errqueue.
+            return self.recv_errqueue(fd).map(|_| RecvInfo {
+                len: 0,
+                from: None,
+                flags: libc::MSG_ERRQUEUE,
+            });
         }
         if flags & libc::MSG_OOB != 0 {
             return self.sys(|n| n.fds.sock(fd).map(|_| ())).and(Err(EINVAL));
@@ -613,7 +634,54 @@ impl Posix {
     }
 }
 
+/// A `MSG_ZEROCOPY` send queued bytes: it completes when they are acknowledged. A send that
+/// queues in several steps (blocking) is one id, complete with its last byte.
+fn zerocopy_record(
+    n: &mut Net,
+    fd: i32,
+    id: linnet::socket::SockId,
+    this: &mut Option<u32>,
+) -> SysResult<()> {
+    let end = lx(n.stack.tcp_sock(id))?.data_end();
+    let zc = &mut n.fds.sock_mut(fd)?.zc;
+    match *this {
+        Some(zid) => {
+            if let Some(last) = zc.inflight.iter_mut().rev().find(|e| e.1 == zid) {
+                last.0 = end;
+            }
+        }
+        None => {
+            let zid = zc.next;
+            zc.next = zc.next.wrapping_add(1);
+            zc.inflight.push_back((end, zid));
+            *this = Some(zid);
+        }
+    }
+    Ok(())
+}
+
+/// A completion report of `MSG_ZEROCOPY` sends, ids `lo..=hi`, as the error queue gives it.
+/// Linux: `struct sock_extended_err` with `SO_EE_ORIGIN_ZEROCOPY`, `ee_info` = lo,
+/// `ee_data` = hi, `ee_code` = `SO_EE_CODE_ZEROCOPY_COPIED` (Linnet copies).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ZerocopyDone {
+    /// First id.
+    pub lo: u32,
+    /// Last id.
+    pub hi: u32,
+}
+
 impl Posix {
+    /// `recvmsg(MSG_ERRQUEUE)`: the oldest zerocopy completion report, `EAGAIN` if none.
+    /// Linux: `ip_recv_error`.
+    pub fn recv_errqueue(&self, fd: i32) -> SysResult<ZerocopyDone> {
+        self.sys(|n| {
+            let s = n.fds.sock_mut(fd)?;
+            let (lo, hi) = s.zc.done.pop_front().ok_or(EAGAIN)?;
+            Ok(ZerocopyDone { lo, hi })
+        })
+    }
+
     /// Whether `fd` is a datagram socket.
     pub fn is_dgram(&self, fd: i32) -> bool {
         self.sys(|n| n.fds.sock(fd).is_ok_and(|s| s.ty == SockType::Dgram))

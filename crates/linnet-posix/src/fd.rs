@@ -84,6 +84,19 @@ pub(crate) struct SockOpts {
     pub ip_flags: u32,
 }
 
+/// `MSG_ZEROCOPY` bookkeeping: Linnet copies what is sent, and reports each zerocopy send
+/// complete (`SO_EE_CODE_ZEROCOPY_COPIED`) on the error queue once the peer acknowledged it.
+/// Linux: `msg_zerocopy_realloc` / `__msg_zerocopy_callback`.
+#[derive(Debug, Default)]
+pub(crate) struct Zerocopy {
+    /// The id of the next zerocopy send.
+    pub next: u32,
+    /// Sends not yet acknowledged: (sequence number after their last byte, id).
+    pub inflight: std::collections::VecDeque<(linnet::transport::tcp::SeqNumber, u32)>,
+    /// Completed ranges of ids, oldest first (adjacent ones merged while unread).
+    pub done: std::collections::VecDeque<(u32, u32)>,
+}
+
 /// A socket descriptor.
 #[derive(Debug)]
 pub(crate) struct SockFile {
@@ -95,6 +108,7 @@ pub(crate) struct SockFile {
     pub opts: SockOpts,
     pub wake: Arc<FdWake>,
     pub waker: Waker,
+    pub zc: Zerocopy,
 }
 
 /// One interest of an epoll instance.
@@ -271,7 +285,34 @@ impl FdTable {
             },
             wake,
             waker,
+            zc: Zerocopy::default(),
         })
+    }
+
+    /// Move zerocopy sends the peer has acknowledged to their socket's error queue.
+    pub fn zerocopy_reap(&mut self, stack: &Stack) {
+        for f in self.files.iter_mut().flatten() {
+            let File::Sock(s) = f else { continue };
+            if s.zc.inflight.is_empty() {
+                continue;
+            }
+            let Ok(t) = stack.tcp_sock(s.id) else {
+                s.zc.inflight.clear();
+                continue;
+            };
+            let una = t.snd_una;
+            let closed = t.state == linnet::transport::tcp::sock::TcpState::Closed;
+            while let Some(&(end, id)) = s.zc.inflight.front() {
+                if end > una && !closed {
+                    break;
+                }
+                s.zc.inflight.pop_front();
+                match s.zc.done.back_mut() {
+                    Some(last) if last.1.wrapping_add(1) == id => last.1 = id,
+                    _ => s.zc.done.push_back((id, id)),
+                }
+            }
+        }
     }
 
     /// Register a waker with the stack for every socket whose last one fired.

@@ -98,6 +98,7 @@ impl Net {
         for w in self.wakers.drain(..) {
             w.wake();
         }
+        self.fds.zerocopy_reap(&self.stack);
         self.fds.arm_wakers(&mut self.stack);
         let tx_next = self.stack.tx_deadline();
         match (next, tx_next) {
