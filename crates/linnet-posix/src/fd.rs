@@ -132,7 +132,7 @@ pub(crate) struct EpollFile {
 /// What a descriptor refers to.
 #[derive(Debug)]
 pub(crate) enum File {
-    Sock(SockFile),
+    Sock(Box<SockFile>),
     Epoll(EpollFile),
 }
 
@@ -273,7 +273,7 @@ impl FdTable {
     ) -> File {
         let wake = Arc::new(FdWake::default());
         let waker = Waker::from(wake.clone());
-        File::Sock(SockFile {
+        File::Sock(Box::new(SockFile {
             id,
             ty,
             protocol,
@@ -286,7 +286,7 @@ impl FdTable {
             wake,
             waker,
             zc: Zerocopy::default(),
-        })
+        }))
     }
 
     /// Move zerocopy sends the peer has acknowledged to their socket's error queue.
