@@ -113,6 +113,7 @@ impl Instance {
         let posix = Posix::new(stack, now, Driven::External);
         // packetdrill closes the descriptors left open at the end with the real close(2).
         posix.use_os_fds();
+        posix.with_net(|n| n.realtime_base_us = epoch_usecs(linnet::Instant::ZERO));
         if let Some(dir) = cfg.sysctl_dir.clone() {
             let mut watcher = sysctl::SysctlDir::new(dir);
             posix.with_net(|n| {

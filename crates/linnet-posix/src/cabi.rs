@@ -370,9 +370,9 @@ pub unsafe fn recvmsg(p: &Posix, fd: c_int, msg: *mut msghdr, flags: c_int) -> s
         // SAFETY: forwarded contract.
         let mut v = unsafe { iovecs(m.msg_iov, m.msg_iovlen as i64)? };
         if flags & libc::MSG_ERRQUEUE != 0 {
-            let done = p.recv_errqueue(fd)?;
+            let report = p.recv_errqueue(fd)?;
             // SAFETY: forwarded contract (msg_control valid for msg_controllen bytes).
-            unsafe { put_zerocopy_cmsg(m, done) };
+            unsafe { put_errqueue_cmsgs(p, m, report) };
             return Ok(0);
         }
         let r = p.recvmsg(fd, &mut v, flags)?;
@@ -419,37 +419,86 @@ const SO_EE_ORIGIN_ZEROCOPY: u8 = 5;
 /// `SO_EE_CODE_ZEROCOPY_COPIED`.
 const SO_EE_CODE_ZEROCOPY_COPIED: u8 = 1;
 
-/// Write a zerocopy completion as Linux's `ip_recv_error` does: one `SOL_IP`/`IP_RECVERR`
-/// control message holding `struct sock_extended_err` and the (empty) offender address;
-/// `MSG_CTRUNC` if it does not fit.
+/// `SO_EE_ORIGIN_TIMESTAMPING`.
+const SO_EE_ORIGIN_TIMESTAMPING: u8 = 4;
+/// `SCM_TIMESTAMPING` (= `SO_TIMESTAMPING_OLD`).
+const SCM_TIMESTAMPING: c_int = 37;
+
+/// Write an error-queue report as Linux's `ip_recv_error` does: for a timestamp first a
+/// `SOL_SOCKET`/`SCM_TIMESTAMPING` message (`struct scm_timestamping`, software time in
+/// `ts[0]`), then a `SOL_IP`/`IP_RECVERR` message holding `struct sock_extended_err` and the
+/// (empty) offender address; `MSG_CTRUNC` for what does not fit.
 ///
 /// # Safety
 /// `m.msg_control` must be NULL or valid for `m.msg_controllen` bytes.
-unsafe fn put_zerocopy_cmsg(m: &mut msghdr, done: crate::calls::ZerocopyDone) {
-    let mut data = [0u8; 32];
-    // ee_errno 0, ee_origin, ee_type 0, ee_code, ee_pad 0, ee_info, ee_data; offender zeroed.
-    data[4] = SO_EE_ORIGIN_ZEROCOPY;
-    data[6] = SO_EE_CODE_ZEROCOPY_COPIED;
-    data[8..12].copy_from_slice(&done.lo.to_ne_bytes());
-    data[12..16].copy_from_slice(&done.hi.to_ne_bytes());
+unsafe fn put_errqueue_cmsgs(p: &Posix, m: &mut msghdr, r: crate::calls::ErrReport) {
+    use crate::calls::ErrReport;
+    let mut ee = [0u8; 32];
     m.msg_flags = libc::MSG_ERRQUEUE;
-    // SAFETY: CMSG_SPACE is a pure computation.
-    let space = unsafe { libc::CMSG_SPACE(data.len() as u32) } as usize;
-    if m.msg_control.is_null() || m.msg_controllen < space {
-        m.msg_flags |= libc::MSG_CTRUNC;
-        m.msg_controllen = 0;
-        return;
+    let mut stamp: Option<[u8; 48]> = None;
+    match r {
+        ErrReport::Zerocopy { lo, hi } => {
+            ee[4] = SO_EE_ORIGIN_ZEROCOPY;
+            ee[6] = SO_EE_CODE_ZEROCOPY_COPIED;
+            ee[8..12].copy_from_slice(&lo.to_ne_bytes());
+            ee[12..16].copy_from_slice(&hi.to_ne_bytes());
+        }
+        ErrReport::Timestamp {
+            kind,
+            key,
+            at,
+            tsonly,
+        } => {
+            ee[0..4].copy_from_slice(&(libc::ENOMSG as u32).to_ne_bytes());
+            ee[4] = SO_EE_ORIGIN_TIMESTAMPING;
+            ee[8..12].copy_from_slice(&kind.to_ne_bytes());
+            ee[12..16].copy_from_slice(&key.to_ne_bytes());
+            let us = p.realtime_usecs(at);
+            let mut ts = [0u8; 48];
+            ts[0..8].copy_from_slice(&(us.div_euclid(1_000_000)).to_ne_bytes());
+            ts[8..16].copy_from_slice(&(us.rem_euclid(1_000_000) * 1000).to_ne_bytes());
+            stamp = Some(ts);
+            if !tsonly {
+                m.msg_flags |= libc::MSG_TRUNC;
+            }
+        }
     }
-    // SAFETY: msg_control is valid for msg_controllen >= space bytes; the cmsg macros stay
-    // within it.
-    unsafe {
-        let c = libc::CMSG_FIRSTHDR(m);
-        (*c).cmsg_level = libc::SOL_IP;
-        (*c).cmsg_type = libc::IP_RECVERR;
-        (*c).cmsg_len = libc::CMSG_LEN(data.len() as u32) as _;
-        std::ptr::copy_nonoverlapping(data.as_ptr(), libc::CMSG_DATA(c), data.len());
+    let parts: [(c_int, c_int, Option<&[u8]>); 2] = [
+        (
+            libc::SOL_SOCKET,
+            SCM_TIMESTAMPING,
+            stamp.as_ref().map(|s| &s[..]),
+        ),
+        (libc::SOL_IP, libc::IP_RECVERR, Some(&ee[..])),
+    ];
+    let mut used = 0usize;
+    let mut c: *mut libc::cmsghdr = std::ptr::null_mut();
+    for (level, ty, data) in parts {
+        let Some(data) = data else { continue };
+        // SAFETY: CMSG_SPACE is a pure computation.
+        let space = unsafe { libc::CMSG_SPACE(data.len() as u32) } as usize;
+        if m.msg_control.is_null() || used + space > m.msg_controllen {
+            m.msg_flags |= libc::MSG_CTRUNC;
+            break;
+        }
+        // SAFETY: msg_control is valid for msg_controllen >= used + space bytes; the cmsg
+        // macros stay within it (the header's length is set before CMSG_NXTHDR reads it).
+        unsafe {
+            c = if c.is_null() {
+                libc::CMSG_FIRSTHDR(m)
+            } else {
+                (c as *mut u8)
+                    .add(libc::CMSG_SPACE((*c).cmsg_len as u32 - libc::CMSG_LEN(0)) as usize)
+                    as *mut libc::cmsghdr
+            };
+            (*c).cmsg_level = level;
+            (*c).cmsg_type = ty;
+            (*c).cmsg_len = libc::CMSG_LEN(data.len() as u32) as _;
+            std::ptr::copy_nonoverlapping(data.as_ptr(), libc::CMSG_DATA(c), data.len());
+        }
+        used += space;
     }
-    m.msg_controllen = space as _;
+    m.msg_controllen = used as _;
 }
 
 /// `shutdown`.

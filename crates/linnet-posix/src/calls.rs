@@ -51,7 +51,7 @@ pub(crate) fn sock_poll_mask(n: &Net, fd: i32) -> SysResult<u32> {
     let s = n.fds.sock(fd)?;
     let ev = lx(n.stack.poll_socket(s.id))?;
     let mut m = 0u32;
-    if !s.zc.done.is_empty() {
+    if !s.errq.is_empty() {
         // Linux: a queued error-queue report raises POLLERR (sock_poll's sk_error_queue).
         m |= libc::POLLERR as u32;
     }
@@ -341,10 +341,14 @@ impl Posix {
                 }
             }
         });
-        match r {
+        let r = match r {
             Err(e) if e == EAGAIN && sent > 0 => Ok(sent),
             r => r,
+        };
+        if matches!(r, Ok(k) if k > 0) {
+            self.sys(|n| tx_timestamp_record(n, fd));
         }
+        r
     }
 
     /// `send`/`write`.
@@ -634,6 +638,32 @@ impl Posix {
     }
 }
 
+/// With `SO_TIMESTAMPING` transmit reports on, follow the last byte queued (Linux:
+/// `tcp_tx_timestamp` on the tail skb at the end of `tcp_sendmsg`).
+fn tx_timestamp_record(n: &mut Net, fd: i32) {
+    use crate::fd::{
+        SOF_TIMESTAMPING_OPT_ID, SOF_TIMESTAMPING_TX_ACK, SOF_TIMESTAMPING_TX_SCHED,
+        SOF_TIMESTAMPING_TX_SOFTWARE,
+    };
+    let Ok(s) = n.fds.sock(fd) else { return };
+    let flags = s.opts.timestamping as u32;
+    let tx = SOF_TIMESTAMPING_TX_SCHED | SOF_TIMESTAMPING_TX_SOFTWARE | SOF_TIMESTAMPING_TX_ACK;
+    if flags & tx == 0 {
+        return;
+    }
+    let Ok(t) = n.stack.tcp_sock(s.id) else {
+        return;
+    };
+    let last = t.data_end() - 1;
+    let Ok(s) = n.fds.sock_mut(fd) else { return };
+    let key = if flags & SOF_TIMESTAMPING_OPT_ID != 0 {
+        (last - s.ts.base) as u32
+    } else {
+        0
+    };
+    s.ts.inflight.push_back((last, key, false));
+}
+
 /// A `MSG_ZEROCOPY` send queued bytes: it completes when they are acknowledged. A send that
 /// queues in several steps (blocking) is one id, complete with its last byte.
 fn zerocopy_record(
@@ -660,26 +690,36 @@ fn zerocopy_record(
     Ok(())
 }
 
-/// A completion report of `MSG_ZEROCOPY` sends, ids `lo..=hi`, as the error queue gives it.
-/// Linux: `struct sock_extended_err` with `SO_EE_ORIGIN_ZEROCOPY`, `ee_info` = lo,
-/// `ee_data` = hi, `ee_code` = `SO_EE_CODE_ZEROCOPY_COPIED` (Linnet copies).
+/// A report on the error queue. Linux: `struct sock_extended_err` (+ `scm_timestamping`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ZerocopyDone {
-    /// First id.
-    pub lo: u32,
-    /// Last id.
-    pub hi: u32,
+pub enum ErrReport {
+    /// `MSG_ZEROCOPY` sends `lo..=hi` completed (`SO_EE_ORIGIN_ZEROCOPY`, `ee_info` = lo,
+    /// `ee_data` = hi, `SO_EE_CODE_ZEROCOPY_COPIED`: Linnet copies).
+    Zerocopy {
+        /// First id.
+        lo: u32,
+        /// Last id.
+        hi: u32,
+    },
+    /// A transmit timestamp (`SO_EE_ORIGIN_TIMESTAMPING`, `ee_info` = `SCM_TSTAMP_*`,
+    /// `ee_data` = key) taken at `at`.
+    Timestamp {
+        /// `SCM_TSTAMP_SND` (0), `SCM_TSTAMP_SCHED` (1) or `SCM_TSTAMP_ACK` (2).
+        kind: u32,
+        /// The key (`SOF_TIMESTAMPING_OPT_ID`: the last byte's offset).
+        key: u32,
+        /// When.
+        at: linnet::Instant,
+        /// `SOF_TIMESTAMPING_OPT_TSONLY`: no packet comes with it (no `MSG_TRUNC`).
+        tsonly: bool,
+    },
 }
 
 impl Posix {
-    /// `recvmsg(MSG_ERRQUEUE)`: the oldest zerocopy completion report, `EAGAIN` if none.
-    /// Linux: `ip_recv_error`.
-    pub fn recv_errqueue(&self, fd: i32) -> SysResult<ZerocopyDone> {
-        self.sys(|n| {
-            let s = n.fds.sock_mut(fd)?;
-            let (lo, hi) = s.zc.done.pop_front().ok_or(EAGAIN)?;
-            Ok(ZerocopyDone { lo, hi })
-        })
+    /// `recvmsg(MSG_ERRQUEUE)`: the oldest report, `EAGAIN` if none. Linux:
+    /// `ip_recv_error`.
+    pub fn recv_errqueue(&self, fd: i32) -> SysResult<ErrReport> {
+        self.sys(|n| n.fds.sock_mut(fd)?.errq.pop_front().ok_or(EAGAIN))
     }
 
     /// Whether `fd` is a datagram socket.

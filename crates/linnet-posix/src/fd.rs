@@ -13,6 +13,16 @@ use std::sync::Arc;
 use std::task::{Wake, Waker};
 use std::time::Duration;
 
+/// `SOF_TIMESTAMPING_*` bits and `SCM_TSTAMP_*` kinds (include/uapi/linux/net_tstamp.h).
+pub(crate) const SOF_TIMESTAMPING_TX_SOFTWARE: u32 = 1 << 1;
+pub(crate) const SOF_TIMESTAMPING_OPT_ID: u32 = 1 << 7;
+pub(crate) const SOF_TIMESTAMPING_TX_SCHED: u32 = 1 << 8;
+pub(crate) const SOF_TIMESTAMPING_TX_ACK: u32 = 1 << 9;
+pub(crate) const SOF_TIMESTAMPING_OPT_TSONLY: u32 = 1 << 11;
+pub(crate) const SCM_TSTAMP_SND: u32 = 0;
+pub(crate) const SCM_TSTAMP_SCHED: u32 = 1;
+pub(crate) const SCM_TSTAMP_ACK: u32 = 2;
+
 /// First descriptor handed out (0, 1, 2 are stdin, stdout, stderr).
 pub const FIRST_FD: i32 = 3;
 /// Most descriptors open at once (`RLIMIT_NOFILE`'s usual soft limit).
@@ -93,8 +103,17 @@ pub(crate) struct Zerocopy {
     pub next: u32,
     /// Sends not yet acknowledged: (sequence number after their last byte, id).
     pub inflight: std::collections::VecDeque<(linnet::transport::tcp::SeqNumber, u32)>,
-    /// Completed ranges of ids, oldest first (adjacent ones merged while unread).
-    pub done: std::collections::VecDeque<(u32, u32)>,
+}
+
+/// `SO_TIMESTAMPING` transmit bookkeeping: the last byte of each send is followed until it
+/// is sent (`SCM_TSTAMP_SCHED`, `SCM_TSTAMP_SND`) and acknowledged (`SCM_TSTAMP_ACK`).
+/// Linux: `tcp_tx_timestamp`, `__skb_tstamp_tx`, `tcp_ack_tstamp`.
+#[derive(Debug, Default)]
+pub(crate) struct TxStamps {
+    /// `snd_una` when `SOF_TIMESTAMPING_OPT_ID` was set (Linux: `sk_tskey`).
+    pub base: linnet::transport::tcp::SeqNumber,
+    /// Sends followed: (sequence number of their last byte, key, reported sent).
+    pub inflight: std::collections::VecDeque<(linnet::transport::tcp::SeqNumber, u32, bool)>,
 }
 
 /// A socket descriptor.
@@ -109,6 +128,9 @@ pub(crate) struct SockFile {
     pub wake: Arc<FdWake>,
     pub waker: Waker,
     pub zc: Zerocopy,
+    pub ts: TxStamps,
+    /// The error queue. Linux: `sk_error_queue`.
+    pub errq: std::collections::VecDeque<crate::calls::ErrReport>,
 }
 
 /// One interest of an epoll instance.
@@ -286,30 +308,69 @@ impl FdTable {
             wake,
             waker,
             zc: Zerocopy::default(),
+            ts: TxStamps::default(),
+            errq: std::collections::VecDeque::new(),
         }))
     }
 
-    /// Move zerocopy sends the peer has acknowledged to their socket's error queue.
-    pub fn zerocopy_reap(&mut self, stack: &Stack) {
+    /// Queue the error-queue reports that became due: zerocopy sends the peer acknowledged,
+    /// transmit timestamps of sends that left or were acknowledged.
+    pub fn errq_reap(&mut self, stack: &Stack, now: linnet::Instant) {
+        use crate::calls::ErrReport;
         for f in self.files.iter_mut().flatten() {
             let File::Sock(s) = f else { continue };
-            if s.zc.inflight.is_empty() {
+            if s.zc.inflight.is_empty() && s.ts.inflight.is_empty() {
                 continue;
             }
             let Ok(t) = stack.tcp_sock(s.id) else {
                 s.zc.inflight.clear();
+                s.ts.inflight.clear();
                 continue;
             };
-            let una = t.snd_una;
+            let (una, max) = (t.snd_una, t.snd_max);
             let closed = t.state == linnet::transport::tcp::sock::TcpState::Closed;
             while let Some(&(end, id)) = s.zc.inflight.front() {
                 if end > una && !closed {
                     break;
                 }
                 s.zc.inflight.pop_front();
-                match s.zc.done.back_mut() {
-                    Some(last) if last.1.wrapping_add(1) == id => last.1 = id,
-                    _ => s.zc.done.push_back((id, id)),
+                match s.errq.back_mut() {
+                    Some(ErrReport::Zerocopy { hi, .. }) if hi.wrapping_add(1) == id => *hi = id,
+                    _ => s.errq.push_back(ErrReport::Zerocopy { lo: id, hi: id }),
+                }
+            }
+            let flags = s.opts.timestamping as u32;
+            let tsonly = flags & SOF_TIMESTAMPING_OPT_TSONLY != 0;
+            for e in s.ts.inflight.iter_mut() {
+                if !e.2 && max > e.0 {
+                    e.2 = true;
+                    for (bit, kind) in [
+                        (SOF_TIMESTAMPING_TX_SCHED, SCM_TSTAMP_SCHED),
+                        (SOF_TIMESTAMPING_TX_SOFTWARE, SCM_TSTAMP_SND),
+                    ] {
+                        if flags & bit != 0 {
+                            s.errq.push_back(ErrReport::Timestamp {
+                                kind,
+                                key: e.1,
+                                at: now,
+                                tsonly,
+                            });
+                        }
+                    }
+                }
+            }
+            while let Some(&(last, key, sent)) = s.ts.inflight.front() {
+                if !sent || last >= una {
+                    break;
+                }
+                s.ts.inflight.pop_front();
+                if flags & SOF_TIMESTAMPING_TX_ACK != 0 {
+                    s.errq.push_back(ErrReport::Timestamp {
+                        kind: SCM_TSTAMP_ACK,
+                        key,
+                        at: now,
+                        tsonly,
+                    });
                 }
             }
         }

@@ -47,6 +47,9 @@ pub struct Net {
     pub before_call: Option<BeforeCall>,
     /// Defaults of the socket layer for new sockets (Linux: sysctls read at socket creation).
     pub defaults: Defaults,
+    /// Wall-clock microseconds (since the epoch) at virtual time zero: what timestamps given
+    /// to the user (`SCM_TIMESTAMPING`) count from.
+    pub realtime_base_us: i64,
     pub(crate) fds: FdTable,
     wakers: Vec<Waker>,
     /// A socket waker fired since the blocked callers were last notified.
@@ -68,6 +71,7 @@ impl Net {
             tx: VecDeque::new(),
             before_call: None,
             defaults: Defaults::default(),
+            realtime_base_us: 0,
             fds: FdTable::default(),
             wakers: Vec::new(),
             woke: false,
@@ -98,7 +102,8 @@ impl Net {
         for w in self.wakers.drain(..) {
             w.wake();
         }
-        self.fds.zerocopy_reap(&self.stack);
+        let now = self.now;
+        self.fds.errq_reap(&self.stack, now);
         self.fds.arm_wakers(&mut self.stack);
         let tx_next = self.stack.tx_deadline();
         match (next, tx_next) {

@@ -145,6 +145,12 @@ impl Posix {
         g
     }
 
+    /// Wall-clock microseconds since the epoch of a virtual instant (see
+    /// [`Net::realtime_base_us`]).
+    pub fn realtime_usecs(&self, at: Instant) -> i64 {
+        self.lock().realtime_base_us + at.total_micros() as i64
+    }
+
     /// Virtual now.
     pub fn now(&self) -> Instant {
         self.lock().now

@@ -178,7 +178,23 @@ impl Posix {
                         None
                     }
                     libc::SO_TIMESTAMPING => {
-                        o.timestamping = int_of(val)?;
+                        let v = int_of(val)?;
+                        if v as u32 & crate::fd::SOF_TIMESTAMPING_OPT_ID != 0
+                            && o.timestamping as u32 & crate::fd::SOF_TIMESTAMPING_OPT_ID == 0
+                            && tcp
+                        {
+                            // Linux: sk_tskey = snd_una; refused before a connection.
+                            let t = lx(n.stack.tcp_sock(id))?;
+                            if matches!(t.state, TcpState::Closed | TcpState::Listen) {
+                                return Err(EINVAL);
+                            }
+                            let base = t.snd_una;
+                            let s = n.fds.sock_mut(fd)?;
+                            s.ts.base = base;
+                            s.opts.timestamping = v;
+                            return Ok(());
+                        }
+                        o.timestamping = v;
                         None
                     }
                     libc::SO_MAX_PACING_RATE => {
