@@ -385,3 +385,33 @@ fn external_driver_wakes_a_blocked_call() {
     assert_eq!(n, 4);
     assert!(returned_at >= sent_at);
 }
+
+/// `MSG_ZEROCOPY` sends are reported complete on the error queue once acknowledged; the
+/// queue raises POLLERR while it holds a report.
+#[test]
+fn zerocopy_completions_on_the_error_queue() {
+    use linnet_posix::calls::ErrReport;
+    let p = Posix::loopback();
+    let (_l, c, s) = pair(&p, 5005);
+    p.setsockopt(c, libc::SOL_SOCKET, 60, &1i32.to_ne_bytes())
+        .unwrap();
+    assert_eq!(p.recv_errqueue(c), Err(e(libc::EAGAIN)));
+    p.send(c, &[5u8; 3000], libc::MSG_ZEROCOPY).unwrap();
+    p.send(c, &[6u8; 10], libc::MSG_ZEROCOPY).unwrap();
+    let mut buf = [0u8; 4000];
+    let mut got = 0;
+    while got < 3010 {
+        got += p.recv(s, &mut buf, 0).unwrap();
+    }
+    // The peer's delayed ACK comes within the delayed-ACK timeout.
+    p.advance(Duration::from_millis(300));
+    let mut fds = [PollFd {
+        fd: c,
+        events: 0,
+        revents: 0,
+    }];
+    assert_eq!(p.poll(&mut fds, 0), Ok(1));
+    assert_eq!(fds[0].revents, libc::POLLERR);
+    assert_eq!(p.recv_errqueue(c), Ok(ErrReport::Zerocopy { lo: 0, hi: 1 }));
+    assert_eq!(p.recv_errqueue(c), Err(e(libc::EAGAIN)));
+}
