@@ -4,7 +4,7 @@
 //! `tcp_send_delayed_ack`, `tcp_retransmit_skb`, `tcp_send_fin`, `tcp_send_active_reset`,
 //! `tcp_xmit_probe_skb`) and net/ipv4/tcp_ipv4.c (`tcp_v4_send_reset`).
 
-use super::sock::{TcpSock, TcpState};
+use super::sock::{Chrono, TcpSock, TcpState};
 use crate::buf::{BufPool, CsumState, PacketBuf, MAX_HEADER};
 use crate::device::offload;
 use crate::errno::Errno;
@@ -567,6 +567,19 @@ impl Stack {
         } else {
             sk.persist_at = None;
         }
+        // tcp_info's chrono: busy while data is queued or in flight, receive-window limited
+        // while the peer's window holds back the next segment (Linux: tcp_chrono_start/stop
+        // at the end of tcp_write_xmit and when the queues drain).
+        let unsent = (sk.data_end() - sk.snd_nxt).max(0) as u32;
+        let rwnd_limited = unsent > 0 && usable < sk.mss.min(unsent);
+        let chrono = if sk.sndbuf.is_empty() && sk.snd_nxt == sk.snd_una {
+            Chrono::Idle
+        } else if rwnd_limited {
+            Chrono::RwndLimited
+        } else {
+            Chrono::Busy
+        };
+        sk.tcp_chrono_set(chrono, now);
         true
     }
 
