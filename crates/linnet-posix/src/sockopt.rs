@@ -131,7 +131,10 @@ impl Posix {
                     libc::SO_SNDBUF | libc::SO_SNDBUFFORCE => {
                         let v = int_of(val)?;
                         o.sndbuf_set = Some(v.max(SOCK_MIN_SNDBUF / 2));
-                        Some(SockOpt::SndBuf(v.max(0) as usize))
+                        // Linux doubles the value and lets the send queue hold about that
+                        // much data (sk_sndbuf counts skb memory, nearly all payload for
+                        // full-sized skbs); Linnet's send buffer counts data bytes.
+                        Some(SockOpt::SndBuf((v.max(0) as usize).saturating_mul(2)))
                     }
                     libc::SO_LINGER => {
                         if val.len() < 8 {
