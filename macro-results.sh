@@ -1,1 +1,0 @@
-/tmp/tmp.EX5k2YY7zF/farm/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/tracing-0.1.44/test-macros/bin/macro-results.sh
