@@ -57,9 +57,10 @@ fi
 so=$(cd "$(dirname "$so")" && pwd)/$(basename "$so")
 
 # Shims.
-work=$(mktemp -d "${TMPDIR:-/tmp}/linnet-pd.XXXXXX")
+work=$(mktemp -d "${TMPDIR:-/tmp}/linnet-pd.XXXXXX") && [ -n "$work" ] && [ -d "$work" ] \
+    || { echo "cannot make a temporary directory (TMPDIR=${TMPDIR:-/tmp})" >&2; exit 2; }
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/bin"
+mkdir "$work/bin" || exit 2
 cat > "$work/bin/sysctl" <<'EOF'
 #!/bin/sh
 # sysctl shim: net.ipv4.KEY=VALUE goes to $LINNET_SYSCTL_DIR/KEY; reads print what is there.
