@@ -34,7 +34,10 @@ target=${CARGO_TARGET_DIR:-$repo/target}
 timeout_s=${PD_TIMEOUT:-60}
 jobs=${PD_JOBS:-1}
 
-# packetdrill itself.
+# packetdrill itself, built by one run at a time (tests run this script in parallel).
+mkdir -p "$target"
+exec 9>"$target/packetdrill.lock"
+flock 9
 if [ -x "$src/build.sh" ]; then
     "$src/build.sh" "$target/packetdrill" >/dev/null || { echo "packetdrill build failed" >&2; exit 2; }
 else
@@ -47,6 +50,7 @@ else
     fi
 fi
 pd="$target/packetdrill/packetdrill"
+flock -u 9
 
 # The shared object.
 so=${LINNET_PD_SO:-}
