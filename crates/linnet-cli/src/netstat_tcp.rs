@@ -36,12 +36,44 @@ pub fn tcp_lines(t: &TcpStats) -> Vec<String> {
         ),
         (t.listen_drops, "SYNs to LISTEN sockets dropped"),
         (
-            t.recoveries,
+            t.sack_recovery,
             "times recovered from packet loss by selective acknowledgements",
         ),
+        (
+            t.reno_recovery,
+            "times recovered from packet loss due to fast retransmit",
+        ),
+        (t.sack_reorder, "Detected reordering times using SACK"),
+        (
+            t.reno_reorder,
+            "Detected reordering times using reno fast retransmit",
+        ),
+        (t.ts_reorder, "Detected reordering times using time stamp"),
+        (
+            t.full_undo,
+            "congestion windows fully recovered without slow start",
+        ),
+        (
+            t.partial_undo,
+            "congestion windows partially recovered using Hoe heuristic",
+        ),
+        (
+            t.dsack_undo,
+            "congestion window recovered without slow start using DSACK",
+        ),
+        (
+            t.loss_undo,
+            "congestion windows recovered without slow start after partial ack",
+        ),
+        (t.sack_recovery_fail, "timeouts after SACK recovery"),
+        (t.reno_recovery_fail, "timeouts after reno fast retransmit"),
+        (t.sack_failures, "SACK retransmits failed"),
+        (t.loss_failures, "timeouts in loss state"),
+        (t.reno_failures, "classic Reno fast retransmits failed"),
         (t.hp_hits, "packet headers predicted"),
         (t.hp_acks, "predicted acknowledgments"),
         (t.fast_retrans, "fast retransmits"),
+        (t.slow_start_retrans, "retransmits in slow start"),
         (t.lost_retransmit, "retransmits lost"),
         (
             t.hystart_exits,
@@ -71,6 +103,13 @@ pub fn tcp_lines(t: &TcpStats) -> Vec<String> {
         (t.abort_on_linger, "TCPAbortOnLinger"),
         (t.keepalive_probes, "TCPKeepAlive"),
         (t.win_probes, "TCPWinProbe"),
+        (t.loss_probes, "TCPLossProbes"),
+        (t.loss_probe_recovery, "TCPLossProbeRecovery"),
+        (t.dsack_recv, "TCPDSACKRecv"),
+        (t.dsack_ofo_recv, "TCPDSACKOfoRecv"),
+        (t.spurious_rtos, "TCPSpuriousRTOs"),
+        (t.sack_discard, "TCPSACKDiscard"),
+        (t.sack_reneging, "TCPSACKReneging"),
     ] {
         if n > 0 {
             v.push(format!("    {name}: {n}"));

@@ -152,7 +152,7 @@ pub fn render(opts: &Opts, sockets: &[SocketInfo]) -> String {
                 format!(" ssthresh:{}", t.ssthresh / t.mss.max(1))
             };
             let mut line = format!(
-                "\t {}{}{} wscale:{},{} rto:{} rtt:{}/{} mss:{} cwnd:{}{ssthresh} bytes_sent:{} bytes_acked:{} bytes_received:{} retrans:0/{} rcv_space:{} snd_wnd:{}",
+                "\t {}{}{} wscale:{},{} rto:{} rtt:{}/{} mss:{} cwnd:{}{ssthresh} bytes_sent:{} bytes_acked:{} bytes_received:{} retrans:{}/{} rcv_space:{} snd_wnd:{}",
                 if t.ts { "ts " } else { "" },
                 if t.sack { "sack " } else { "" },
                 t.cc,
@@ -166,6 +166,7 @@ pub fn render(opts: &Opts, sockets: &[SocketInfo]) -> String {
                 t.bytes_sent,
                 t.bytes_acked,
                 t.bytes_received,
+                t.retrans_out,
                 t.retrans,
                 t.rcv_wnd,
                 t.snd_wnd,
@@ -174,6 +175,23 @@ pub fn render(opts: &Opts, sockets: &[SocketInfo]) -> String {
             if t.rtt_us > 0 {
                 let send = t.cwnd as f64 * 8.0 * 1e6 / t.rtt_us as f64;
                 line.push_str(&format!(" send {}", bw(send)));
+            }
+            // ss prints these only when they say something (reordering: when not the
+            // default 3).
+            for (n, name) in [
+                (t.lost, "lost"),
+                (t.sacked, "sacked"),
+                (t.dsack_dups, "dsack_dups"),
+            ] {
+                if n > 0 {
+                    line.push_str(&format!(" {name}:{n}"));
+                }
+            }
+            if t.reordering != 3 && t.reordering != 0 {
+                line.push_str(&format!(" reordering:{}", t.reordering));
+            }
+            if t.reord_seen > 0 {
+                line.push_str(&format!(" reord_seen:{}", t.reord_seen));
             }
             if t.delivery_rate > 0 {
                 line.push_str(&format!(
