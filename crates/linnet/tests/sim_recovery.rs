@@ -22,12 +22,18 @@ const B: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
 const MSS: f64 = 1448.0;
 
 fn pair(cfg: LinkConfig) -> Sim {
+    pair_with(cfg, |_| {})
+}
+
+fn pair_with(cfg: LinkConfig, tweak: impl Fn(&mut StackConfig)) -> Sim {
     let mut sim = Sim::new();
     for seed in [1, 2] {
-        sim.add_stack(Stack::new(StackConfig {
+        let mut c = StackConfig {
             seed,
             ..StackConfig::default()
-        }));
+        };
+        tweak(&mut c);
+        sim.add_stack(Stack::new(c));
     }
     sim.connect(
         0,
@@ -370,4 +376,92 @@ fn reordering_is_undone_and_raises_the_reordering_degree() {
     assert!(i.reordering > 3 && i.reord_seen > 0, "{i:?}");
     assert!(t.timeouts <= 2, "{t:?}");
     assert!(goodput > 7e6, "collapsed to {goodput:.0} bit/s");
+}
+
+#[test]
+fn without_sack_newreno_repairs_losses_by_duplicate_acks() {
+    let cfg = LinkConfig {
+        queue_limit: 100_000,
+        ..path(100, 0.0, 41)
+    };
+    let mut sim = pair_with(cfg, |c| c.tcp.sack = false);
+    let (c, s) = establish(&mut sim);
+    assert!(!sim.stack(0).tcp_info(c).unwrap().sack);
+    // Two losses in one window: the second is repaired by the partial ACK (RFC 6582).
+    drop_segments(&mut sim, vec![300, 310], 1);
+    let data = pattern(4 << 20, 41);
+    let secs = transfer(&mut sim, c, s, &data, 60, |_| {});
+    let t = stats(&mut sim);
+    println!("NewReno, two losses in a window: transfer {secs:.2} s, {t:?}");
+    assert_eq!(t.timeouts, 0, "an RTO fired: {t:?}");
+    assert_eq!(t.reno_recovery, 1, "{t:?}");
+    assert_eq!(t.sack_recovery, 0, "{t:?}");
+    assert_eq!(t.retrans_segs, 2, "{t:?}");
+}
+
+/// An ACK blackout makes the RTO fire although nothing was lost; returns the sender's
+/// counters and its (cwnd before, cwnd after) in segments.
+fn spurious_rto(timestamps: bool) -> (TcpStats, u32, u32) {
+    let cfg = LinkConfig {
+        queue_limit: 100_000,
+        ..path(10, 0.0, 51)
+    };
+    let mut sim = pair_with(cfg, |c| c.tcp.timestamps = timestamps);
+    let (c, s) = establish(&mut sim);
+    let warm = pattern(256 << 10, 51);
+    transfer_no_close(&mut sim, c, s, &warm);
+    // Every ACK lost for 400 ms (the data gets through): the RTO fires although nothing
+    // was lost.
+    let blackout = Arc::new(AtomicBool::new(true));
+    let b = blackout.clone();
+    sim.set_drop_filter(1, Some(Box::new(move |_| b.load(Ordering::Relaxed))));
+    let cwnd_before = sim.stack(0).tcp_info(c).unwrap().cwnd;
+    let start = sim.now();
+    let data = pattern(1 << 20, 52);
+    let mut sent = 0;
+    let mut got = 0;
+    let mut buf = vec![0u8; 65536];
+    let until = sim.now() + Duration::from_secs(30);
+    let ok = sim.run_until_cond(until, |sim| {
+        let now = sim.now();
+        if now.saturating_since(start) >= Duration::from_millis(400) {
+            blackout.store(false, Ordering::Relaxed);
+        }
+        while sent < data.len() {
+            match sim.stack(0).send(c, &data[sent..], now) {
+                Ok(n) => sent += n,
+                Err(_) => break,
+            }
+        }
+        while let Ok(n) = sim.stack(1).recv(s, &mut buf, MsgFlags::default(), now) {
+            if n == 0 {
+                break;
+            }
+            got += n;
+        }
+        got == data.len()
+    });
+    assert!(ok);
+    let t = stats(&mut sim);
+    let i = sim.stack(0).tcp_info(c).unwrap();
+    (t, cwnd_before / i.mss, i.cwnd / i.mss)
+}
+
+#[test]
+fn a_spurious_rto_is_undone_by_frto_or_the_timestamps() {
+    // Without timestamps F-RTO (RFC 5682) tells: never-retransmitted data is acknowledged
+    // after the retransmission.
+    let (t, before, after) = spurious_rto(false);
+    println!("ACK blackout, no timestamps: cwnd {before} -> {after} segments, {t:?}");
+    assert!(t.timeouts >= 1, "{t:?}");
+    assert!(t.spurious_rtos >= 1, "F-RTO did not see it: {t:?}");
+    assert!(t.loss_undo >= 1, "{t:?}");
+    assert!(after * 2 >= before, "the window was not restored");
+    // With timestamps the first ACK echoes a TSval older than the retransmission (Eifel,
+    // RFC 3522): undone at once.
+    let (t, before, after) = spurious_rto(true);
+    println!("ACK blackout, timestamps: cwnd {before} -> {after} segments, {t:?}");
+    assert!(t.timeouts >= 1, "{t:?}");
+    assert!(t.loss_undo >= 1, "{t:?}");
+    assert!(after * 2 >= before, "the window was not restored");
 }

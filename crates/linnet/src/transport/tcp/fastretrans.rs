@@ -749,3 +749,110 @@ impl TcpSock {
         self.is_cwnd_limited
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::tcp::rtx_queue::{
+        TCPCB_EVER_RETRANS, TCPCB_SACKED_ACKED, TCPCB_SACKED_RETRANS,
+    };
+    use crate::transport::tcp::sock::{TcpConfig, TcpState};
+
+    /// An established SACK sender with ten 1000-byte segments outstanding from seq 1000.
+    fn sender() -> TcpSock {
+        let mut sk = TcpSock::new(&TcpConfig::default(), 65536, 65536);
+        sk.state = TcpState::Established;
+        sk.sack_ok = true;
+        sk.mss = 1000;
+        sk.cc.set_mss(1000);
+        sk.iss = SeqNumber(999);
+        sk.snd_una = SeqNumber(1000);
+        sk.snd_nxt = SeqNumber(11000);
+        sk.snd_max = sk.snd_nxt;
+        sk.snd_wnd = 65535;
+        for k in 0..10u32 {
+            sk.rtx.push(
+                SeqNumber(1000 + k * 1000),
+                SeqNumber(2000 + k * 1000),
+                false,
+                Instant::from_millis(u64::from(k)),
+            );
+        }
+        sk
+    }
+
+    #[test]
+    fn dsack_of_every_retransmission_undoes_the_recovery() {
+        let mut sk = sender();
+        let mut st = TcpStats::default();
+        let now = Instant::from_millis(50);
+        let cwnd = sk.cc.cwnd();
+        sk.tcp_enter_recovery(now, &mut st);
+        assert_eq!((st.sack_recovery, sk.ca_state), (1, CaState::Recovery));
+        // Three segments SACKed, the head lost: PRR lets the pipe fall to ssthresh (7).
+        for i in 1..4 {
+            sk.rtx.set_bits(i, TCPCB_SACKED_ACKED);
+        }
+        sk.rtx.tcp_mark_skb_lost(0);
+        sk.tcp_cwnd_reduction(3000, false, false);
+        assert_eq!(sk.cc.cwnd(), 7000, "PRR reduced the window");
+        // The head is retransmitted.
+        sk.rtx
+            .set_bits(0, TCPCB_LOST | TCPCB_SACKED_RETRANS | TCPCB_EVER_RETRANS);
+        sk.undo_retrans = 1000;
+        // The peer reports the retransmission a duplicate while acknowledging it.
+        let blocks = [Some((SeqNumber(1000), SeqNumber(2000))), None, None, None];
+        let tag = sk.tcp_sacktag_write_queue(&blocks, SeqNumber(2000), now, &mut st);
+        assert!(tag.dsack);
+        assert_eq!((st.dsack_recv, sk.dsack_dups, sk.undo_retrans), (1, 1, 0));
+        assert!(sk.rack.dsack_seen);
+        assert!(sk.tcp_try_undo_dsack(&mut st));
+        assert_eq!(st.dsack_undo, 1);
+        assert!(sk.cc.cwnd() >= cwnd, "the window is back");
+        assert_eq!(sk.undo_marker, None);
+    }
+
+    #[test]
+    fn sack_blocks_split_records_at_segment_boundaries_and_reveal_reordering() {
+        let mut sk = sender();
+        let mut st = TcpStats::default();
+        let now = Instant::from_millis(30);
+        // A block covering half of record 3 and all of 4..6: only whole segments count.
+        let blocks = [Some((SeqNumber(4500), SeqNumber(7000))), None, None, None];
+        let tag = sk.tcp_sacktag_write_queue(&blocks, SeqNumber(1000), now, &mut st);
+        assert_eq!(tag.newly_sacked, 2000);
+        assert_eq!(sk.rtx.sacked_out, 2000);
+        assert_eq!(sk.tcp_highest_sack_seq(), SeqNumber(7000));
+        // Record 2 arrives late: SACKed below the highest SACK, never retransmitted.
+        let blocks = [
+            Some((SeqNumber(3000), SeqNumber(4000))),
+            Some((SeqNumber(5000), SeqNumber(7000))),
+            None,
+            None,
+        ];
+        let tag = sk.tcp_sacktag_write_queue(&blocks, SeqNumber(1000), now, &mut st);
+        assert_eq!(tag.reord, Some(SeqNumber(3000)));
+        sk.tcp_check_sack_reordering(SeqNumber(3000), false, &mut st);
+        assert_eq!((sk.reordering, sk.reord_seen, st.sack_reorder), (4, 1, 1));
+        assert_eq!(sk.tcp_packets_in_flight(), 10_000 - 3000);
+        assert!(sk.rtx.counts_consistent());
+        // A block beyond what was sent is ignored and counted.
+        let blocks = [Some((SeqNumber(9000), SeqNumber(12000))), None, None, None];
+        sk.tcp_sacktag_write_queue(&blocks, SeqNumber(1000), now, &mut st);
+        assert_eq!((st.sack_discard, sk.rtx.sacked_out), (1, 3000));
+    }
+
+    #[test]
+    fn rto_marks_everything_lost_and_cwnd_restarts_at_one_segment() {
+        let mut sk = sender();
+        let mut st = TcpStats::default();
+        let now = Instant::from_millis(300);
+        sk.tcp_enter_loss(true, 3, now, &mut st);
+        assert_eq!(sk.ca_state, CaState::Loss);
+        assert_eq!(sk.rtx.lost_out, 10_000);
+        assert_eq!(sk.tcp_packets_in_flight(), 0);
+        assert_eq!(sk.cc.cwnd(), 1000);
+        assert!(sk.frto);
+        assert_eq!(sk.undo_marker, Some(SeqNumber(1000)));
+    }
+}

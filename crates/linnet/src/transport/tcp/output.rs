@@ -531,6 +531,13 @@ impl Stack {
         let Ok(sk) = self.sockets.tcp_mut(id) else {
             return false;
         };
+        if !sk.rtx.is_empty() && sk.rto_at.is_none() {
+            // Data outstanding always has a timer running.
+            self.tcp_rearm_rto(id, now);
+        }
+        let Ok(sk) = self.sockets.tcp_mut(id) else {
+            return false;
+        };
         // Zero window with data waiting and nothing in flight: probe (persist timer).
         let waiting = sk.data_end() > sk.snd_nxt || (sk.fin_seq().is_some() && !sk.fin_sent());
         let usable = (sk.snd_una + sk.snd_wnd as usize - sk.snd_nxt).max(0) as u32;
