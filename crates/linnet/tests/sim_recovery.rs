@@ -465,3 +465,39 @@ fn a_spurious_rto_is_undone_by_frto_or_the_timestamps() {
     assert!(t.loss_undo >= 1, "{t:?}");
     assert!(after * 2 >= before, "the window was not restored");
 }
+
+#[test]
+fn goodput_at_one_gigabit_and_a_short_rtt_with_five_percent_loss() {
+    // A LAN-like path (1 Gbit/s, 1 ms RTT) as in the impairment rig of issue 14.
+    let cfg = LinkConfig {
+        delay: Duration::from_micros(500),
+        rate_bps: 1_000_000_000,
+        loss: 0.05,
+        queue_limit: 1000,
+        seed: 61,
+        ..LinkConfig::default()
+    };
+    let mut sim = pair(cfg);
+    let (c, s) = establish(&mut sim);
+    let data = pattern(16 << 20, 61);
+    let secs = transfer(&mut sim, c, s, &data, 300, |_| {});
+    let t = stats(&mut sim);
+    let goodput = data.len() as f64 * 8.0 / secs;
+    let mathis = MSS * 8.0 / 0.001 * 1.22 / 0.05f64.sqrt();
+    println!(
+        "5% loss, 1 Gbit/s, 1 ms: goodput {:.1} Mbit/s, Mathis {:.1} Mbit/s ({:.0}%), RTOs {}, probes {}, {t:?}",
+        goodput / 1e6,
+        mathis / 1e6,
+        100.0 * goodput / mathis,
+        t.timeouts,
+        t.loss_probes
+    );
+    // At a 1 ms RTT each RTO (200 ms minimum, as Linux's) costs 200 round trips, so the
+    // few left (a Disorder-state tail, a spurious one after lost ACKs) weigh: the bound
+    // here is looser than at 20 ms.
+    assert!(
+        goodput >= 0.5 * mathis,
+        "goodput {goodput:.0} < 50% of {mathis:.0}"
+    );
+    assert!(t.timeouts <= 5, "{t:?}");
+}
