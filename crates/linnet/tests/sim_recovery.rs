@@ -305,9 +305,19 @@ fn goodput_vs_mathis(p: f64, seed: u64) -> (f64, f64, TcpStats) {
     let mut sim = pair(path(10, p, seed));
     let (c, s) = establish(&mut sim);
     let data = pattern(6 << 20, seed);
-    let secs = transfer(&mut sim, c, s, &data, 300, |_| {});
+    let mut info = None;
+    let secs = transfer(&mut sim, c, s, &data, 300, |sim| {
+        if let Some(i) = sim.stack(0).tcp_info(c) {
+            info = Some(i);
+        }
+    });
     let goodput = data.len() as f64 * 8.0 / secs;
     let mathis = (MSS * 8.0 / 0.020 * 1.22 / p.sqrt()).min(10e6);
+    let i = info.unwrap();
+    println!(
+        "  (loss {p}: reordering {} reord_seen {} dsack_dups {})",
+        i.reordering, i.reord_seen, i.dsack_dups
+    );
     (goodput, mathis, stats(&mut sim))
 }
 
