@@ -338,6 +338,17 @@ impl TcpSock {
         }
     }
 
+    /// The ssthresh to come back to on an undo: during a reduction the current one, else at
+    /// least three quarters of cwnd. Linux: `tcp_current_ssthresh`.
+    pub fn tcp_current_ssthresh(&self) -> u32 {
+        let ssthresh = self.cc.ssthresh();
+        if matches!(self.ca_state, CaState::Cwr | CaState::Recovery) {
+            return ssthresh;
+        }
+        let cwnd = self.cc.cwnd();
+        ssthresh.max((cwnd >> 1) + (cwnd >> 2))
+    }
+
     /// Enter fast recovery. Linux: `tcp_enter_recovery`.
     pub fn tcp_enter_recovery(&mut self, now: Instant, stats: &mut TcpStats) {
         if self.tcp_is_reno() {
@@ -349,7 +360,7 @@ impl TcpSock {
         self.prior_ssthresh = 0;
         self.tcp_init_undo();
         if !matches!(self.ca_state, CaState::Cwr | CaState::Recovery) {
-            self.prior_ssthresh = self.cc.ssthresh();
+            self.prior_ssthresh = self.tcp_current_ssthresh();
             self.tcp_init_cwnd_reduction(now);
         }
         self.ca_state = CaState::Recovery;
@@ -706,7 +717,7 @@ impl TcpSock {
             || self.high_seq <= self.snd_una
             || (self.ca_state == CaState::Loss && self.retransmits == 0)
         {
-            self.prior_ssthresh = self.cc.ssthresh();
+            self.prior_ssthresh = self.tcp_current_ssthresh();
             self.prior_cwnd = self.cc.cwnd();
             let flight = self.rtx.packets_out();
             self.cc.on_rto(flight, now);
