@@ -37,75 +37,6 @@ enum After {
     Relisten,
 }
 
-/// A duplicate ACK overtaken by a later one (its timestamp older than TS.Recent, but by no
-/// more than an RTO): PAWS lets it through, so the SACK and D-SACK news it carries reach loss
-/// recovery. A pure ACK at `rcv_nxt`, acknowledging `snd_una`, not updating the window.
-/// Linux: `tcp_disordered_ack` (net/ipv4/tcp_input.c).
-fn tcp_disordered_ack(sk: &TcpSock, seg: &TcpRepr, tsval: u32) -> bool {
-    let Some(ack) = seg.ack_number else {
-        return false;
-    };
-    let window = u32::from(seg.window_len) << sk.snd_wscale;
-    // tcp_may_update_window
-    let may_update = ack > sk.snd_una
-        || seg.seq_number > sk.snd_wl1
-        || (seg.seq_number == sk.snd_wl1 && (window > sk.snd_wnd || sk.snd_wnd == 0));
-    let rto_ms = sk.rtt.rto().as_millis().min(u128::from(u32::MAX)) as u32;
-    seg.payload_len == 0
-        && !seg
-            .flags
-            .intersects(TcpFlags::SYN | TcpFlags::FIN | TcpFlags::RST)
-        && seg.seq_number == sk.rcv_nxt
-        && ack == sk.snd_una
-        && !may_update
-        && sk.ts_recent.wrapping_sub(tsval) <= rto_ms
-}
-
-#[cfg(test)]
-mod disordered_ack_tests {
-    use super::*;
-    use crate::transport::tcp::TcpConfig;
-
-    #[test]
-    fn an_overtaken_duplicate_ack_passes_paws_and_nothing_else_does() {
-        let mut sk = TcpSock::new(&TcpConfig::default(), 65536, 65536);
-        sk.state = TcpState::Established;
-        (sk.snd_una, sk.rcv_nxt, sk.snd_wl1) = (SeqNumber(5000), SeqNumber(700), SeqNumber(700));
-        sk.snd_wnd = 65535;
-        sk.ts_recent = 5000;
-        let seg = TcpRepr {
-            src_port: 1,
-            dst_port: 2,
-            flags: TcpFlags::ACK,
-            seq_number: SeqNumber(700),
-            ack_number: Some(SeqNumber(5000)),
-            window_len: 65535,
-            max_seg_size: None,
-            window_scale: None,
-            sack_permitted: false,
-            sack_ranges: [Some((SeqNumber(6000), SeqNumber(7000))), None, None, None],
-            timestamp: Some((4990, 0)),
-            payload_len: 0,
-        };
-        assert!(tcp_disordered_ack(&sk, &seg, 4990));
-        // Older than an RTO (1 s before the first RTT sample): dropped as PAWS says.
-        assert!(!tcp_disordered_ack(&sk, &seg, 3999));
-        // Acknowledging new data, or carrying data, or opening the window: not a dupack.
-        let new_ack = TcpRepr {
-            ack_number: Some(SeqNumber(6000)),
-            ..seg
-        };
-        assert!(!tcp_disordered_ack(&sk, &new_ack, 4990));
-        let data = TcpRepr {
-            payload_len: 10,
-            ..seg
-        };
-        assert!(!tcp_disordered_ack(&sk, &data, 4990));
-        sk.snd_wnd = 1000;
-        assert!(!tcp_disordered_ack(&sk, &seg, 4990));
-    }
-}
-
 impl Stack {
     /// Receive a TCP segment (data at the TCP header). Linux: `tcp_v4_rcv`.
     pub(crate) fn tcp_v4_rcv(&mut self, mut buf: PacketBuf, ip: &IpMeta, now: Instant) {
@@ -504,7 +435,7 @@ impl Stack {
                 let older = (tsval.wrapping_sub(sk.ts_recent) as i32) < 0;
                 if older
                     && now.saturating_since(sk.ts_recent_stamp) < PAWS_IDLE
-                    && !tcp_disordered_ack(sk, seg, tsval)
+                    && !sk.tcp_disordered_ack(seg, tsval)
                 {
                     self.tcp.stats.paws_estab_rejected += 1;
                     sk.ack_now = true;
