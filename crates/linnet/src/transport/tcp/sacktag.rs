@@ -260,7 +260,7 @@ mod tests {
             sk.snd_max = sk.snd_nxt;
             let mut st = TcpStats::default();
             for (ack_off, blocks) in acks {
-                now = now + std::time::Duration::from_millis(3);
+                now += std::time::Duration::from_millis(3);
                 let ack = (SeqNumber(10_000) + ack_off as usize).min(sk.snd_max).max(sk.snd_una);
                 let mut sack = [None; 4];
                 for (slot, (l, n)) in sack.iter_mut().zip(blocks) {
