@@ -176,6 +176,12 @@ pub fn render(opts: &Opts, sockets: &[SocketInfo]) -> String {
                 let send = t.cwnd as f64 * 8.0 * 1e6 / t.rtt_us as f64;
                 line.push_str(&format!(" send {}", bw(send)));
             }
+            if t.delivery_rate > 0 {
+                line.push_str(&format!(
+                    " delivery_rate {}",
+                    bw(t.delivery_rate as f64 * 8.0)
+                ));
+            }
             // ss prints these only when they say something (reordering: when not the
             // default 3).
             for (n, name) in [
@@ -192,12 +198,6 @@ pub fn render(opts: &Opts, sockets: &[SocketInfo]) -> String {
             }
             if t.reord_seen > 0 {
                 line.push_str(&format!(" reord_seen:{}", t.reord_seen));
-            }
-            if t.delivery_rate > 0 {
-                line.push_str(&format!(
-                    " delivery_rate {}",
-                    bw(t.delivery_rate as f64 * 8.0)
-                ));
             }
             line.push('\n');
             out.push_str(&line);
@@ -290,6 +290,7 @@ mod tests {
             .unwrap(),
         );
         let o = parse(&w("-ti")).unwrap();
+        let mut s2 = s.clone();
         let out = render(&o, &[s]);
         assert!(
             out.contains(" rtt:2/0.5 mss:1448 cwnd:10 bytes_sent:100000"),
@@ -301,6 +302,21 @@ mod tests {
             "{out}"
         );
         assert!(!out.contains("ssthresh"), "{out}");
+        assert!(
+            !out.contains("lost") && !out.contains("reordering"),
+            "{out}"
+        );
+        // In recovery: what is lost, SACKed, the reordering seen.
+        if let Some(t) = s2.tcp.as_mut() {
+            (t.retrans_out, t.lost, t.sacked, t.dsack_dups) = (1, 2, 5, 1);
+            (t.reordering, t.reord_seen) = (9, 4);
+        }
+        let out = render(&o, &[s2]);
+        assert!(
+            out.contains("retrans:1/2")
+                && out.contains(" lost:2 sacked:5 dsack_dups:1 reordering:9 reord_seen:4"),
+            "{out}"
+        );
         assert_eq!(bw(999.0), "999bps");
         assert_eq!(bw(1.5e9), "1.5Gbps");
     }
