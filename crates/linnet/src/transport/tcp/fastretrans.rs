@@ -421,10 +421,15 @@ impl TcpSock {
     }
 
     /// A cumulative ACK of `acked` bytes takes back the duplicate ACKs counted for them
-    /// (one segment is the hole it filled). Linux: `tcp_remove_reno_sacks`.
+    /// (one segment is the hole it filled); what was not counted before is delivered now.
+    /// Linux: `tcp_remove_reno_sacks`.
     pub fn tcp_remove_reno_sacks(&mut self, acked: u32) {
         let mss = self.mss.max(1);
         if acked > 0 {
+            let fresh = acked
+                .saturating_sub(self.rtx.sacked_out)
+                .max(acked.min(mss));
+            self.delivered += u64::from(fresh);
             let segs = acked.div_ceil(mss);
             if segs > self.rtx.sacked_out / mss {
                 self.rtx.sacked_out = 0;
