@@ -258,7 +258,7 @@ impl Stack {
             return self.tcp_rearm_rto(id, now);
         }
         sk.tlp_retrans = false;
-        let mss = sk.mss.max(1);
+        let mss = sk.current_mss().max(1);
         let wnd_end = sk.snd_una + sk.snd_wnd as usize;
         let new_data = sk.data_end() > sk.snd_nxt
             && wnd_end >= sk.snd_nxt + mss.min((sk.data_end() - sk.snd_nxt) as u32) as usize;
