@@ -843,7 +843,7 @@ impl Stack {
             let min_rtt = sk.rtt.min_rtt();
             let rack = &mut sk.rack;
             let clean = sk.rtx.tcp_clean_rtx_queue(ack, |e| {
-                rack.tcp_rack_advance(e.sacked, e.end_seq, e.tstamp, now, min_rtt)
+                rack.tcp_rack_advance(e.sacked, e.end_seq, e.tstamp, e.tx_order, now, min_rtt)
             });
             flag.data_acked = clean.acked > 0 || data_acked > 0;
             if clean.orig_acked_end.is_some_and(|e| e <= sk.high_seq) {

@@ -603,9 +603,7 @@ impl Stack {
         let segs = data_len.div_ceil(mss).max(1) as u64;
         sk.rtx
             .set_bits(i, e.sacked | TCPCB_SACKED_RETRANS | TCPCB_EVER_RETRANS);
-        if let Some(r) = sk.rtx.get_mut(i) {
-            r.tstamp = now;
-        }
+        sk.rtx.stamp(i, now);
         if sk.retrans_stamp.is_none() {
             sk.retrans_stamp = Some(tcp_time_stamp(now).wrapping_add(sk.ts_offset));
         }

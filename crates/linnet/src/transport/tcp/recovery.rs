@@ -24,8 +24,10 @@ pub const TCP_TIMEOUT_MIN: Duration = Duration::from_millis(2);
 pub struct Rack {
     /// Transmit time of the most recently sent segment delivered.
     pub mstamp: Instant,
-    /// Its end sequence (ties in time broken by sequence).
+    /// Its end sequence.
     pub end_seq: SeqNumber,
+    /// Its transmission order (ties in time broken by it, then by sequence).
+    pub tx_order: u64,
     /// The RTT of that delivery.
     pub rtt: Duration,
     /// Reordering window in multiples of min_rtt/4.
@@ -47,6 +49,7 @@ impl Default for Rack {
         Rack {
             mstamp: Instant::ZERO,
             end_seq: SeqNumber(0),
+            tx_order: 0,
             rtt: Duration::ZERO,
             reo_wnd_steps: 1,
             dsack_seen: false,
@@ -58,10 +61,18 @@ impl Default for Rack {
     }
 }
 
-/// Whether a segment sent at `t1` ending at `seq1` went out after one at `t2`/`seq2`.
-/// Linux: `tcp_skb_sent_after`.
-fn sent_after(t1: Instant, t2: Instant, seq1: SeqNumber, seq2: SeqNumber) -> bool {
-    t1 > t2 || (t1 == t2 && seq1 > seq2)
+/// Whether a segment sent at `t1` (transmission order `o1`, ending at `seq1`) went out
+/// after one at `t2`/`o2`/`seq2`. Linux: `tcp_skb_sent_after` (time, then sequence; the
+/// order stands in for the nanoseconds Linux's clock has and Linnet's does not).
+fn sent_after(
+    t1: Instant,
+    t2: Instant,
+    o1: u64,
+    o2: u64,
+    seq1: SeqNumber,
+    seq2: SeqNumber,
+) -> bool {
+    t1 > t2 || (t1 == t2 && (o1 > o2 || (o1 == o2 && seq1 > seq2)))
 }
 
 impl Rack {
@@ -74,6 +85,7 @@ impl Rack {
         sacked: u8,
         end_seq: SeqNumber,
         xmit: Instant,
+        tx_order: u64,
         now: Instant,
         min_rtt: Option<Duration>,
     ) {
@@ -83,9 +95,19 @@ impl Rack {
         }
         self.advanced = true;
         self.rtt = rtt;
-        if !self.valid || sent_after(xmit, self.mstamp, end_seq, self.end_seq) {
+        if !self.valid
+            || sent_after(
+                xmit,
+                self.mstamp,
+                tx_order,
+                self.tx_order,
+                end_seq,
+                self.end_seq,
+            )
+        {
             self.mstamp = xmit;
             self.end_seq = end_seq;
+            self.tx_order = tx_order;
             self.valid = true;
         }
     }
@@ -151,7 +173,14 @@ impl TcpSock {
             if e.sacked & TCPCB_LOST != 0 && e.sacked & TCPCB_SACKED_RETRANS == 0 {
                 continue;
             }
-            if !sent_after(self.rack.mstamp, e.tstamp, self.rack.end_seq, e.end_seq) {
+            if !sent_after(
+                self.rack.mstamp,
+                e.tstamp,
+                self.rack.tx_order,
+                e.tx_order,
+                self.rack.end_seq,
+                e.end_seq,
+            ) {
                 // Originals go out in sequence order: past the first one sent after RACK's
                 // clock only retransmissions can still qualify.
                 if e.sacked & TCPCB_EVER_RETRANS == 0 && self.rtx.retrans_out == 0 {
@@ -232,23 +261,29 @@ mod tests {
     fn rack_clock_follows_the_most_recently_sent_delivery() {
         let mut r = Rack::default();
         let t = |ms| Instant::from_millis(ms);
-        r.tcp_rack_advance(0, SeqNumber(200), t(10), t(30), None);
+        r.tcp_rack_advance(0, SeqNumber(200), t(10), 5, t(30), None);
         assert_eq!(
             (r.mstamp, r.end_seq, r.rtt),
             (t(10), SeqNumber(200), Duration::from_millis(20))
         );
         // Sent earlier: the clock stays.
-        r.tcp_rack_advance(0, SeqNumber(100), t(5), t(31), None);
+        r.tcp_rack_advance(0, SeqNumber(100), t(5), 2, t(31), None);
         assert_eq!(r.mstamp, t(10));
         // A retransmission "delivered" faster than min_rtt is ignored.
         r.tcp_rack_advance(
             TCPCB_EVER_RETRANS,
             SeqNumber(50),
             t(30),
+            9,
             t(31),
             Some(Duration::from_millis(15)),
         );
         assert_eq!(r.mstamp, t(10));
+        // Sent at the same instant but later: transmission order decides, not sequence.
+        r.tcp_rack_advance(0, SeqNumber(150), t(10), 6, t(32), None);
+        assert_eq!((r.end_seq, r.tx_order), (SeqNumber(150), 6));
+        r.tcp_rack_advance(0, SeqNumber(900), t(10), 4, t(32), None);
+        assert_eq!(r.end_seq, SeqNumber(150));
         // A D-SACK widens the window once per round trip and keeps it for 16 recoveries.
         r.dsack_seen = true;
         r.tcp_rack_update_reo_wnd(10, 20);

@@ -33,6 +33,10 @@ pub struct TcpSkbCb {
     pub fin: bool,
     /// When it was last (re)transmitted. Linux: `skb->skb_mstamp_ns`.
     pub tstamp: Instant,
+    /// Transmission order on this connection, counting every (re)transmission: tells apart
+    /// segments sent at the same instant of Linnet's microsecond clock (Linux's nanosecond
+    /// clock rarely ties).
+    pub tx_order: u64,
     /// `TCPCB_*` bits.
     pub sacked: u8,
 }
@@ -84,6 +88,8 @@ pub struct RtxQueue {
     pub lost_out: u32,
     /// Bytes retransmitted and not yet acknowledged. Linux: `tp->retrans_out`.
     pub retrans_out: u32,
+    /// The `tx_order` the next transmission gets.
+    next_order: u64,
 }
 
 impl RtxQueue {
@@ -141,13 +147,27 @@ impl RtxQueue {
         if end_seq <= seq {
             return;
         }
+        let tx_order = self.next_order;
+        self.next_order += 1;
         self.q.push_back(TcpSkbCb {
             seq,
             end_seq,
             fin,
             tstamp: now,
+            tx_order,
             sacked: 0,
         });
+    }
+
+    /// Record `i` was transmitted again now. Linux: `skb->skb_mstamp_ns` set by
+    /// `tcp_transmit_skb`.
+    pub fn stamp(&mut self, i: usize, now: Instant) {
+        let order = self.next_order;
+        if let Some(e) = self.q.get_mut(i) {
+            e.tstamp = now;
+            e.tx_order = order;
+            self.next_order += 1;
+        }
     }
 
     /// Split record `i` at `at` (strictly inside it) into two with the same bits and transmit

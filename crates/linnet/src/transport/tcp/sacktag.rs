@@ -192,7 +192,7 @@ impl TcpSock {
         if s & TCPCB_SACKED_ACKED == 0 {
             let min_rtt = self.rtt.min_rtt();
             self.rack
-                .tcp_rack_advance(s, e.end_seq, e.tstamp, now, min_rtt);
+                .tcp_rack_advance(s, e.end_seq, e.tstamp, e.tx_order, now, min_rtt);
             if s & TCPCB_EVER_RETRANS == 0 {
                 if e.seq < self.tcp_highest_sack_seq() {
                     out.reord = Some(out.reord.map_or(e.seq, |r| r.min(e.seq)));
