@@ -152,7 +152,7 @@ pub fn render(opts: &Opts, sockets: &[SocketInfo]) -> String {
                 format!(" ssthresh:{}", t.ssthresh / t.mss.max(1))
             };
             let mut line = format!(
-                "\t {}{}{} wscale:{},{} rto:{} rtt:{}/{} mss:{} cwnd:{}{ssthresh} bytes_sent:{} bytes_acked:{} bytes_received:{} retrans:0/{} rcv_space:{} snd_wnd:{}",
+                "\t {}{}{} wscale:{},{} rto:{} rtt:{}/{} mss:{} cwnd:{}{ssthresh} bytes_sent:{} bytes_acked:{} bytes_received:{} retrans:{}/{} rcv_space:{} snd_wnd:{}",
                 if t.ts { "ts " } else { "" },
                 if t.sack { "sack " } else { "" },
                 t.cc,
@@ -166,6 +166,7 @@ pub fn render(opts: &Opts, sockets: &[SocketInfo]) -> String {
                 t.bytes_sent,
                 t.bytes_acked,
                 t.bytes_received,
+                t.retrans_out,
                 t.retrans,
                 t.rcv_wnd,
                 t.snd_wnd,
@@ -180,6 +181,23 @@ pub fn render(opts: &Opts, sockets: &[SocketInfo]) -> String {
                     " delivery_rate {}",
                     bw(t.delivery_rate as f64 * 8.0)
                 ));
+            }
+            // ss prints these only when they say something (reordering: when not the
+            // default 3).
+            for (n, name) in [
+                (t.lost, "lost"),
+                (t.sacked, "sacked"),
+                (t.dsack_dups, "dsack_dups"),
+            ] {
+                if n > 0 {
+                    line.push_str(&format!(" {name}:{n}"));
+                }
+            }
+            if t.reordering != 3 && t.reordering != 0 {
+                line.push_str(&format!(" reordering:{}", t.reordering));
+            }
+            if t.reord_seen > 0 {
+                line.push_str(&format!(" reord_seen:{}", t.reord_seen));
             }
             line.push('\n');
             out.push_str(&line);
@@ -272,6 +290,7 @@ mod tests {
             .unwrap(),
         );
         let o = parse(&w("-ti")).unwrap();
+        let mut s2 = s.clone();
         let out = render(&o, &[s]);
         assert!(
             out.contains(" rtt:2/0.5 mss:1448 cwnd:10 bytes_sent:100000"),
@@ -283,6 +302,21 @@ mod tests {
             "{out}"
         );
         assert!(!out.contains("ssthresh"), "{out}");
+        assert!(
+            !out.contains("lost") && !out.contains("reordering"),
+            "{out}"
+        );
+        // In recovery: what is lost, SACKed, the reordering seen.
+        if let Some(t) = s2.tcp.as_mut() {
+            (t.retrans_out, t.lost, t.sacked, t.dsack_dups) = (1, 2, 5, 1);
+            (t.reordering, t.reord_seen) = (9, 4);
+        }
+        let out = render(&o, &[s2]);
+        assert!(
+            out.contains("retrans:1/2")
+                && out.contains(" lost:2 sacked:5 dsack_dups:1 reordering:9 reord_seen:4"),
+            "{out}"
+        );
         assert_eq!(bw(999.0), "999bps");
         assert_eq!(bw(1.5e9), "1.5Gbps");
     }

@@ -144,7 +144,7 @@ pub fn tcp_get_info(sk: &TcpSock, now: Instant, notsent: u32) -> TcpInfoC {
         i.tcpi_sacked = sk.backlog;
         return i;
     }
-    i.tcpi_ca_state = if sk.in_recovery { 3 } else { 0 };
+    i.tcpi_ca_state = sk.ca_state as u8;
     i.tcpi_retransmits = sk.retransmits.min(255) as u8;
     i.tcpi_probes = sk.probes.min(255) as u8;
     i.tcpi_backoff = sk.rtt.backoff_count().min(255) as u8;
@@ -164,7 +164,11 @@ pub fn tcp_get_info(sk: &TcpSock, now: Instant, notsent: u32) -> TcpInfoC {
     i.tcpi_rcv_mss = u32::from(sk.adv_mss).min(sk.mss.max(536));
     let outstanding = (sk.snd_nxt - sk.snd_una).max(0) as u32;
     i.tcpi_unacked = outstanding.div_ceil(mss);
-    i.tcpi_sacked = sk.sacked_bytes().div_ceil(mss);
+    i.tcpi_sacked = sk.rtx.sacked_out.div_ceil(mss);
+    i.tcpi_lost = sk.rtx.lost_out.div_ceil(mss);
+    i.tcpi_retrans = sk.rtx.retrans_out.div_ceil(mss);
+    i.tcpi_dsack_dups = sk.dsack_dups;
+    i.tcpi_reord_seen = sk.reord_seen;
     i.tcpi_last_data_sent = ms_since(now, sk.last_send);
     i.tcpi_last_data_recv = ms_since(now, sk.last_rcv);
     i.tcpi_last_ack_recv = ms_since(now, sk.last_rcv);
@@ -181,7 +185,7 @@ pub fn tcp_get_info(sk: &TcpSock, now: Instant, notsent: u32) -> TcpInfoC {
     };
     i.tcpi_snd_cwnd = sk.cc.cwnd() / mss;
     i.tcpi_advmss = u32::from(sk.adv_mss);
-    i.tcpi_reordering = 3;
+    i.tcpi_reordering = sk.reordering;
     i.tcpi_rcv_rtt = sk.rcv_rtt_us8 / 8;
     i.tcpi_rcv_space = sk.rcvq_space.space as u32;
     i.tcpi_total_retrans = sk.total_retrans.min(u32::MAX as u64) as u32;

@@ -94,6 +94,17 @@ impl Sim {
         (ia, ib)
     }
 
+    /// Lose the frames stack `stack` sends on its links for which `f` returns true (see
+    /// [`MemLink::set_drop_filter`]); `None` removes it.
+    pub fn set_drop_filter(&mut self, stack: usize, f: Option<crate::device::memlink::DropFilter>) {
+        let mut f = f;
+        for p in &self.ports {
+            if p.stack == stack {
+                p.dev.set_drop_filter(f.take());
+            }
+        }
+    }
+
     /// Cut (or restore) every link: a cut link loses every frame.
     pub fn cut_links(&mut self, cut: bool) {
         for p in &self.ports {

@@ -416,6 +416,72 @@ pub struct TcpStats {
     /// RTT grew.
     #[serde(default)]
     pub hystart_exits: u64,
+    /// `TCPSackRecovery`: fast recoveries of a SACK connection.
+    #[serde(default)]
+    pub sack_recovery: u64,
+    /// `TCPRenoRecovery`: fast recoveries of a connection without SACK.
+    #[serde(default)]
+    pub reno_recovery: u64,
+    /// `TCPSackRecoveryFail`: RTOs during SACK recovery.
+    #[serde(default)]
+    pub sack_recovery_fail: u64,
+    /// `TCPRenoRecoveryFail`: RTOs during NewReno recovery.
+    #[serde(default)]
+    pub reno_recovery_fail: u64,
+    /// `TCPSackFailures`: RTOs in the Disorder state of a SACK connection.
+    #[serde(default)]
+    pub sack_failures: u64,
+    /// `TCPRenoFailures`: RTOs in the Disorder state without SACK.
+    #[serde(default)]
+    pub reno_failures: u64,
+    /// `TCPLossFailures`: RTOs in the Loss state (an RTO after an RTO).
+    #[serde(default)]
+    pub loss_failures: u64,
+    /// `TCPLossProbes`: tail loss probes sent.
+    #[serde(default)]
+    pub loss_probes: u64,
+    /// `TCPLossProbeRecovery`: losses repaired by a tail loss probe.
+    #[serde(default)]
+    pub loss_probe_recovery: u64,
+    /// `TCPDSACKRecv`: D-SACKs received for data below the cumulative ACK.
+    #[serde(default)]
+    pub dsack_recv: u64,
+    /// `TCPDSACKOfoRecv`: D-SACKs received for out-of-order data.
+    #[serde(default)]
+    pub dsack_ofo_recv: u64,
+    /// `TCPSpuriousRTOs`: RTOs F-RTO found spurious.
+    #[serde(default)]
+    pub spurious_rtos: u64,
+    /// `TCPFullUndo`: recoveries undone at their end (Eifel timestamps or D-SACK).
+    #[serde(default)]
+    pub full_undo: u64,
+    /// `TCPPartialUndo`: recoveries undone by a partial ACK of delayed data.
+    #[serde(default)]
+    pub partial_undo: u64,
+    /// `TCPDSACKUndo`: recoveries undone because D-SACKs reported every retransmission a duplicate.
+    #[serde(default)]
+    pub dsack_undo: u64,
+    /// `TCPLossUndo`: RTO reductions undone.
+    #[serde(default)]
+    pub loss_undo: u64,
+    /// `TCPSACKReorder`: reordering detected by SACK.
+    #[serde(default)]
+    pub sack_reorder: u64,
+    /// `TCPRenoReorder`: reordering detected by duplicate ACKs (no SACK).
+    #[serde(default)]
+    pub reno_reorder: u64,
+    /// `TCPTSReorder`: reordering detected by timestamps.
+    #[serde(default)]
+    pub ts_reorder: u64,
+    /// `TCPSlowStartRetrans`: retransmissions in the Loss state (after an RTO).
+    #[serde(default)]
+    pub slow_start_retrans: u64,
+    /// `TCPSACKDiscard`: invalid SACK blocks ignored.
+    #[serde(default)]
+    pub sack_discard: u64,
+    /// `TCPSACKReneging`: times the peer dropped data it had SACKed.
+    #[serde(default)]
+    pub sack_reneging: u64,
     /// `TCPDSACKOldSent`: D-SACK blocks sent for data below `RCV.NXT`.
     #[serde(default)]
     pub dsack_old_sent: u64,

@@ -358,9 +358,10 @@ fn retransmission_gives_up_with_etimedout() {
     sim.cut_links(true);
     let now = sim.now();
     sim.stack(0).send(c, b"into the void", now).unwrap();
-    // The handshake measured a tiny RTT, so the RTO is TCP_RTO_MIN (200 ms), then 400, 800,
-    // 1600 ms: three retransmissions, and the 4th expiry gives up at ~3 s.
-    sim.advance(Duration::from_millis(2900));
+    // The handshake measured a tiny RTT: a tail loss probe goes first (2*SRTT + 200 ms for
+    // a lone segment), then the RTO is TCP_RTO_MIN (200 ms), 400, 800, 1600 ms: three
+    // retransmissions after the probe, and the 4th expiry gives up at ~3.2 s.
+    sim.advance(Duration::from_millis(3100));
     assert_eq!(sim.stack(0).tcp_state(c), Some(TcpState::Established));
     sim.advance(Duration::from_millis(200));
     let now = sim.now();
@@ -371,7 +372,8 @@ fn retransmission_gives_up_with_etimedout() {
     );
     let t = sim.stack(0).snmp().tcp;
     assert_eq!(t.timeouts, 3, "{t:?}");
-    assert_eq!(t.retrans_segs, 3, "{t:?}");
+    assert_eq!(t.loss_probes, 1, "{t:?}");
+    assert_eq!(t.retrans_segs, 4, "{t:?}");
     assert_eq!(t.abort_on_timeout, 1, "{t:?}");
 }
 
@@ -528,9 +530,10 @@ fn impaired_transfer_falls_back_to_the_full_path_and_stays_correct() {
         "{hits} fast-path segments of {data_segs}: no fallback"
     );
     // ...and between the gaps the fast path still carried some of it (jitter reorders
-    // often here, so most segments find data out of order and take the full path).
+    // often here and the sender keeps its window open through recovery, so most segments
+    // find data out of order and take the full path).
     assert!(
-        hits * 10 > data_segs,
+        hits * 50 > data_segs,
         "{hits} fast-path segments of {data_segs}"
     );
 }

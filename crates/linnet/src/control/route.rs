@@ -74,6 +74,18 @@ pub fn sysctls(stack: &Stack) -> Vec<SysctlValue> {
             value: b(t.moderate_rcvbuf),
         },
         SysctlValue {
+            key: "net.ipv4.tcp_reordering".into(),
+            value: t.reordering.to_string(),
+        },
+        SysctlValue {
+            key: "net.ipv4.tcp_max_reordering".into(),
+            value: t.max_reordering.to_string(),
+        },
+        SysctlValue {
+            key: "net.ipv4.tcp_frto".into(),
+            value: if t.frto { "2" } else { "0" }.to_string(),
+        },
+        SysctlValue {
             key: "net.ipv4.tcp_rmem".into(),
             value: format!("{}\t{}\t{}", TCP_MEM_MIN, t.rmem_default, t.rmem_max),
         },
@@ -143,6 +155,29 @@ pub fn sysctl(stack: &mut Stack, key: &str, value: Option<&str>) -> Response {
             (t.rmem_default, t.rmem_max) = (def, max);
         } else {
             (t.wmem_default, t.wmem_max) = (def, max);
+        }
+    } else if let (
+        Some(v),
+        "net.ipv4.tcp_reordering" | "net.ipv4.tcp_max_reordering" | "net.ipv4.tcp_frto",
+    ) = (value, key)
+    {
+        // Linux: proc_dointvec_minmax, 1..=300 for the reordering degrees; tcp_frto 0..=2.
+        let max = if key == "net.ipv4.tcp_frto" { 2 } else { 300 };
+        let min = if key == "net.ipv4.tcp_frto" { 0 } else { 1 };
+        let n = match v.trim().parse::<u32>() {
+            Ok(n) if (min..=max).contains(&n) => n,
+            _ => {
+                return error(
+                    libc::EINVAL,
+                    format!("sysctl: \"{v}\" is not a number in {min}..={max} for {key}"),
+                )
+            }
+        };
+        let t = stack.tcp_config_mut();
+        match key {
+            "net.ipv4.tcp_reordering" => t.reordering = n,
+            "net.ipv4.tcp_max_reordering" => t.max_reordering = n,
+            _ => t.frto = n > 0,
         }
     } else if let Some(v) = value {
         let on = match v {
@@ -435,6 +470,40 @@ mod tests {
         );
         sysctl(&mut s, "net.ipv4.tcp_moderate_rcvbuf", Some("0"));
         assert!(!s.config().tcp.moderate_rcvbuf);
+    }
+
+    #[test]
+    fn loss_recovery_sysctls_take_numbers_in_range() {
+        let mut s = stack();
+        assert_eq!(s.config().tcp.reordering, 3);
+        let r = sysctl(&mut s, "net.ipv4.tcp_reordering", Some("10"));
+        assert!(matches!(r, Response::Sysctl { .. }), "{r:?}");
+        assert_eq!(s.config().tcp.reordering, 10);
+        sysctl(&mut s, "net.ipv4.tcp_frto", Some("0"));
+        assert!(!s.config().tcp.frto);
+        let Response::Sysctl { values } = sysctl(&mut s, "net.ipv4.tcp_frto", None) else {
+            panic!("read back");
+        };
+        assert_eq!(values[0].value, "0");
+        for (k, bad) in [
+            ("net.ipv4.tcp_reordering", "0"),
+            ("net.ipv4.tcp_max_reordering", "301"),
+            ("net.ipv4.tcp_frto", "3"),
+            ("net.ipv4.tcp_reordering", "x"),
+        ] {
+            let r = sysctl(&mut s, k, Some(bad));
+            assert!(
+                matches!(
+                    r,
+                    Response::Error {
+                        errno: Some(libc::EINVAL),
+                        ..
+                    }
+                ),
+                "{k}={bad}: {r:?}"
+            );
+        }
+        assert_eq!(s.config().tcp.max_reordering, 300);
     }
 
     #[test]

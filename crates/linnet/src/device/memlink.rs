@@ -168,7 +168,12 @@ struct Direction {
     /// Spare frame storage, so the steady state does not allocate.
     spare: Vec<Vec<u8>>,
     stats: LinkStats,
+    /// Frames for which this returns true are lost (a test's targeted drop).
+    drop_filter: Option<DropFilter>,
 }
+
+/// A test's choice of frames to lose: called with each frame sent (Ethernet header first).
+pub type DropFilter = Box<dyn FnMut(&[u8]) -> bool + Send>;
 
 impl Direction {
     fn new(seed: u64) -> Direction {
@@ -179,6 +184,7 @@ impl Direction {
             busy_until: Instant::ZERO,
             spare: Vec::new(),
             stats: LinkStats::default(),
+            drop_filter: None,
         }
     }
 
@@ -243,6 +249,13 @@ impl MemLink {
     /// Change only the loss probability (both directions).
     pub fn set_loss(&self, loss: f64) {
         self.lock().cfg.loss = loss;
+    }
+
+    /// Lose the frames this end sends for which `f` returns true (counted as `lost`), on
+    /// top of the random impairments; `None` removes the filter. For tests that need one
+    /// particular segment dropped.
+    pub fn set_drop_filter(&self, f: Option<DropFilter>) {
+        self.lock().dirs[self.side].drop_filter = f;
     }
 
     /// What the link did to frames this end sent.
@@ -331,6 +344,10 @@ impl NetDevice for MemLink {
             let start = now.max(dir.busy_until);
             sent = start + Duration::from_nanos(nanos);
             dir.busy_until = sent;
+        }
+        if dir.drop_filter.as_mut().is_some_and(|f| f(frame)) {
+            dir.stats.lost += 1;
+            return Ok(());
         }
         if dir.rng.chance(cfg.loss) {
             dir.stats.lost += 1;

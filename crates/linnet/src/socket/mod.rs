@@ -462,6 +462,12 @@ impl Stack {
         self.sockets.tcp(id).ok().map(|t| t.state)
     }
 
+    /// `struct tcp_info` of a TCP socket (`None` for a stale handle or a UDP socket).
+    /// Linux: `getsockopt(TCP_INFO)`.
+    pub fn tcp_info(&self, id: SockId) -> Option<crate::transport::tcp::TcpInfo> {
+        self.sockets.tcp(id).ok().map(|t| t.info())
+    }
+
     /// Unread bytes of a TCP connection as (held in packet buffers queued zero-copy, copied
     /// into the receive ring), `None` for a stale handle or a UDP socket: diagnostics and
     /// tests of the receive path. Linux: no direct counterpart (`ss -m` shows the memory the

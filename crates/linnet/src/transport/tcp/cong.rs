@@ -42,6 +42,13 @@ pub trait CongestionControl: fmt::Debug + Send {
     fn hystart_exits(&self) -> u64 {
         0
     }
+    /// Loss recovery sets the window itself (Proportional Rate Reduction, RFC 6937, and the
+    /// RTO's in-flight-plus-one). Algorithms that pace by their own model ignore this.
+    /// Linux: `tcp_snd_cwnd_set` from `tcp_cwnd_reduction` / `tcp_enter_loss`.
+    fn set_cwnd(&mut self, _cwnd: u32) {}
+    /// A reduction proved spurious: back to at least the window and ssthresh from before
+    /// it. Linux: `undo_cwnd` (`tcp_reno_undo_cwnd`) with `tcp_undo_cwnd_reduction`.
+    fn undo_cwnd(&mut self, _prior_cwnd: u32, _prior_ssthresh: u32) {}
 }
 
 /// Which algorithm.
@@ -133,6 +140,17 @@ impl Window {
         self.acked_accum = 0;
     }
 
+    fn set_cwnd(&mut self, cwnd: u32) {
+        self.cwnd = cwnd.max(self.mss);
+    }
+
+    fn undo(&mut self, prior_cwnd: u32, prior_ssthresh: u32) {
+        self.cwnd = self.cwnd.max(prior_cwnd);
+        if prior_ssthresh > self.ssthresh {
+            self.ssthresh = prior_ssthresh;
+        }
+    }
+
     fn restart(&mut self) {
         let iw = INIT_CWND_SEGS * self.mss;
         self.cwnd = self.cwnd.min(iw);
@@ -193,6 +211,12 @@ impl CongestionControl for Reno {
     }
     fn on_idle_restart(&mut self, _rto: Duration, _now: Instant) {
         self.w.restart();
+    }
+    fn set_cwnd(&mut self, cwnd: u32) {
+        self.w.set_cwnd(cwnd);
+    }
+    fn undo_cwnd(&mut self, prior_cwnd: u32, prior_ssthresh: u32) {
+        self.w.undo(prior_cwnd, prior_ssthresh);
     }
 }
 
@@ -444,6 +468,12 @@ impl CongestionControl for Cubic {
     }
     fn set_hystart(&mut self, on: bool) {
         self.hs.on = on;
+    }
+    fn set_cwnd(&mut self, cwnd: u32) {
+        self.w.set_cwnd(cwnd);
+    }
+    fn undo_cwnd(&mut self, prior_cwnd: u32, prior_ssthresh: u32) {
+        self.w.undo(prior_cwnd, prior_ssthresh);
     }
     fn hystart_exits(&self) -> u64 {
         self.hs.exits

@@ -14,12 +14,19 @@
 //! - [`output`]: segment building and `tcp_write_xmit`; [`timer`]: the timers.
 //! - [`pmtu`]: shrinking the MSS when the path MTU drops (`tcp_v4_mtu_reduced`).
 //! - [`rate`]: the delivery rate `ss -ti` shows.
+//! - [`rtx_queue`]: the retransmit queue's scoreboard (`tcp_skb_cb` records, `tcp_fragment`,
+//!   `tcp_clean_rtx_queue`); [`sacktag`]: SACK and D-SACK blocks into it
+//!   (`tcp_sacktag_write_queue`).
+//! - [`recovery`]: RACK-TLP loss detection (RFC 8985, `tcp_recovery.c`).
+//! - [`fastretrans`]: the recovery state machine (`tcp_fastretrans_alert`, PRR, undo, F-RTO,
+//!   `tcp_enter_loss`, NewReno).
 //! - [`user`]: the socket calls (`tcp_sendmsg`, `tcp_recvmsg`, `tcp_close`...).
 //! - [`tsq`]: TCP Small Queues, the backpressure from device queues (`tcp_small_queue_check`).
 
 pub mod abort;
 pub mod assembler;
 pub mod cong;
+pub mod fastretrans;
 pub mod hash;
 pub mod input;
 pub mod isn;
@@ -27,9 +34,12 @@ pub mod listen;
 pub mod output;
 pub mod pmtu;
 pub mod rate;
+pub mod recovery;
 pub mod ring;
 pub mod rtt;
+pub mod rtx_queue;
 pub mod rx_sack;
+pub mod sacktag;
 pub mod siphash;
 pub mod sock;
 pub mod syncookie;

@@ -4,6 +4,8 @@
 //! `tcp_send_delayed_ack`, `tcp_retransmit_skb`, `tcp_send_fin`, `tcp_send_active_reset`,
 //! `tcp_xmit_probe_skb`) and net/ipv4/tcp_ipv4.c (`tcp_v4_send_reset`).
 
+use super::fastretrans::{CaState, XmitTimer};
+use super::rtx_queue::{TCPCB_EVER_RETRANS, TCPCB_LOST, TCPCB_SACKED_ACKED, TCPCB_SACKED_RETRANS};
 use super::sock::{Chrono, TcpSock, TcpState};
 use crate::buf::{BufPool, CsumState, PacketBuf, MAX_HEADER};
 use crate::device::offload;
@@ -391,6 +393,38 @@ impl Stack {
                 }
             }
         }
+        let Ok(sk) = self.sockets.tcp_mut(id) else {
+            return false;
+        };
+        if !sk.state.is_synchronized() || sk.state == TcpState::TimeWait {
+            return false;
+        }
+        // 1. Retransmissions of what is marked lost (Linux: tcp_xmit_recovery), unless F-RTO
+        // wants new data first (REXMIT_NEW).
+        if sk.rexmit_new {
+            sk.rexmit_new = false;
+            let high_seq = sk.high_seq;
+            self.tcp_write_xmit_new(id, now, false);
+            let Ok(sk) = self.sockets.tcp_mut(id) else {
+                return false;
+            };
+            if sk.snd_nxt <= high_seq {
+                sk.frto = false;
+                self.tcp_xmit_retransmit_queue(id, now);
+            }
+        } else {
+            self.tcp_xmit_retransmit_queue(id, now);
+        }
+        // 2. New data.
+        self.tcp_write_xmit_new(id, now, true)
+    }
+
+    /// Send new data (and the FIN) as the windows, Nagle and TSQ allow; schedule a tail
+    /// loss probe when new data went out. Linux: the loop of `tcp_write_xmit` with
+    /// `tcp_event_new_data_sent`, `tcp_cwnd_validate` and `tcp_schedule_loss_probe`.
+    pub(crate) fn tcp_write_xmit_new(&mut self, id: SockId, now: Instant, probe: bool) -> bool {
+        let mut sent_new = false;
+        let mut cwnd_limited = false;
         // Bounded: each round sends one segment or stops.
         for _ in 0..4096 {
             if self.tcp_small_queue_check(id) {
@@ -403,55 +437,19 @@ impl Stack {
                 return false;
             }
             let cwnd = sk.cc.cwnd();
-            let pipe = sk.pipe();
-            // 1. Recovery: retransmit the next hole.
-            if sk.in_recovery && pipe < cwnd {
-                if let Some((seq, len)) = sk.next_hole() {
-                    let off = (seq - sk.data_seq()).max(0) as usize;
-                    let avail = sk.sndbuf.len().saturating_sub(off);
-                    let len = (len as usize).min(avail);
-                    if len > 0 {
-                        sk.high_rxt = seq + len;
-                        sk.total_retrans += 1;
-                        self.tcp.stats.retrans_segs += 1;
-                        self.tcp.stats.out_segs = self.tcp.stats.out_segs.wrapping_sub(1);
-                        let _ = self.tcp_transmit(
-                            id,
-                            Seg {
-                                seq,
-                                flags: TcpFlags::ACK,
-                                data_off: off,
-                                data_len: len,
-                            },
-                            now,
-                        );
-                        self.tcp_arm_rto(id, now, false);
-                        continue;
-                    }
-                }
-            }
-            // 2. New data (or data below snd_max after an RTO rewound snd_nxt).
-            let Ok(sk) = self.sockets.tcp_mut(id) else {
-                return false;
-            };
-            if sk.snd_nxt < sk.snd_max {
-                // Resending after a timeout: skip what the peer already holds.
-                let nxt = sk.snd_nxt;
-                if let Some(&(_, r)) = sk.sacked.iter().find(|&&(l, r)| l <= nxt && nxt < r) {
-                    sk.snd_nxt = r;
-                    continue;
-                }
-            }
-            let _ = sk.data_end();
             let off = (sk.snd_nxt - sk.data_seq()).max(0) as usize;
             let avail = sk.sndbuf.len().saturating_sub(off);
             let wnd_end = sk.snd_una + sk.snd_wnd as usize;
             let wnd_room = (wnd_end - sk.snd_nxt).max(0) as usize;
-            let cwnd_room = cwnd.saturating_sub(sk.pipe()) as usize;
+            let in_flight = sk.tcp_packets_in_flight();
+            let cwnd_room = cwnd.saturating_sub(in_flight) as usize;
             // Sized for the options this segment will carry (SACK/D-SACK blocks).
             let mss = sk.current_mss() as usize;
             let goal = offload::tcp_xmit_size_goal(sk.route_caps, mss);
             let mut len = avail.min(goal).min(wnd_room).min(cwnd_room);
+            if avail > 0 && cwnd_room < mss.min(avail) {
+                cwnd_limited = true;
+            }
             if len > mss && len < avail {
                 // A super-segment limited by a window carries whole segments only.
                 len -= len % mss;
@@ -497,7 +495,6 @@ impl Stack {
                 }
             }
             let seq = sk.snd_nxt;
-            let retransmission = seq < sk.snd_max;
             let mut flags = TcpFlags::ACK;
             // PSH on the segment that ends the queued data (unless written with MSG_MORE), on
             // the last new segment of a burst (the windows leave no room for a full segment
@@ -505,26 +502,26 @@ impl Stack {
             // write's end, its GSO bursts end with a pushed segment, tcp_write_wakeup pushes.
             let rest = avail - len;
             let room = wnd_room.min(cwnd_room).saturating_sub(len);
-            let burst_end = !retransmission && (room == 0 || (room < mss && room < rest));
+            // New data only here (retransmissions go through tcp_retransmit_skb).
+            let burst_end = room == 0 || (room < mss && room < rest);
             if len > 0 && ((len == avail && !sk.more) || burst_end || pushed || at_eor) {
                 flags.insert(TcpFlags::PSH);
             }
             if fin_ready {
                 flags.insert(TcpFlags::FIN);
             }
+            let prior_packets = sk.rtx.packets_out();
             sk.snd_nxt = seq + len + usize::from(fin_ready);
             if sk.snd_nxt > sk.snd_max {
                 sk.snd_max = sk.snd_nxt;
             }
-            if retransmission {
-                sk.total_retrans += 1;
-                self.tcp.stats.retrans_segs += 1;
-                self.tcp.stats.out_segs = self.tcp.stats.out_segs.wrapping_sub(1);
-            } else {
-                sk.bytes_sent += len as u64;
-                if !sk.ts_ok && sk.rtt_seq.is_none() && len > 0 {
-                    sk.rtt_seq = Some((seq, now));
-                }
+            sk.rtx.push(seq, sk.snd_nxt, fin_ready, now);
+            sk.bytes_sent += len as u64;
+            if matches!(sk.ca_state, CaState::Cwr | CaState::Recovery) {
+                sk.prr_out += (len + usize::from(fin_ready)) as u32;
+            }
+            if !sk.ts_ok && sk.rtt_seq.is_none() && len > 0 {
+                sk.rtt_seq = Some((seq, now));
             }
             if fin_ready {
                 match sk.state {
@@ -539,6 +536,9 @@ impl Stack {
                     _ => {}
                 }
             }
+            // The RTO runs from the first segment of a flight; a pending probe gives way
+            // to it (Linux: tcp_event_new_data_sent).
+            let rearm = prior_packets == 0 || sk.xmit_timer == XmitTimer::LossProbe;
             let _ = self.tcp_transmit(
                 id,
                 Seg {
@@ -549,12 +549,32 @@ impl Stack {
                 },
                 now,
             );
-            self.tcp_arm_rto(id, now, false);
+            sent_new = true;
+            if rearm {
+                self.tcp_rearm_rto(id, now);
+            }
         }
-        // Zero window with data waiting and nothing in flight: probe (persist timer).
         let Ok(sk) = self.sockets.tcp_mut(id) else {
             return false;
         };
+        let cwnd_limited = cwnd_limited || sk.tcp_packets_in_flight() >= sk.cc.cwnd();
+        if sent_new || cwnd_limited {
+            sk.tcp_cwnd_validate(cwnd_limited);
+        }
+        if sent_new && probe {
+            self.tcp_schedule_loss_probe(id, now, false);
+        }
+        let Ok(sk) = self.sockets.tcp_mut(id) else {
+            return false;
+        };
+        if !sk.rtx.is_empty() && sk.rto_at.is_none() {
+            // Data outstanding always has a timer running.
+            self.tcp_rearm_rto(id, now);
+        }
+        let Ok(sk) = self.sockets.tcp_mut(id) else {
+            return false;
+        };
+        // Zero window with data waiting and nothing in flight: probe (persist timer).
         let waiting = sk.data_end() > sk.snd_nxt || (sk.fin_seq().is_some() && !sk.fin_sent());
         let usable = (sk.snd_una + sk.snd_wnd as usize - sk.snd_nxt).max(0) as u32;
         // Corked data with nothing in flight waits at most a probe interval too (Linux: the
@@ -583,17 +603,177 @@ impl Stack {
         true
     }
 
-    /// Arm the retransmission timer if data is outstanding (restart it when `restart`).
-    /// Linux: `inet_csk_reset_xmit_timer(ICSK_TIME_RETRANS)`.
-    pub(crate) fn tcp_arm_rto(&mut self, id: SockId, now: Instant, restart: bool) {
+    /// Retransmit (the front of) scoreboard record `i`: at most `max_len` bytes (whole
+    /// segments; the record is split first if longer), marked RETRANS, its time restamped.
+    /// Not beyond the peer's window unless it is the head. Returns whether it went out.
+    /// Linux: `tcp_retransmit_skb` / `__tcp_retransmit_skb`.
+    pub(crate) fn tcp_retransmit_skb(
+        &mut self,
+        id: SockId,
+        i: usize,
+        max_len: usize,
+        now: Instant,
+    ) -> bool {
+        let Ok(sk) = self.sockets.tcp_mut(id) else {
+            return false;
+        };
+        let Some(&e) = sk.rtx.get(i) else {
+            return false;
+        };
+        let wnd_end = sk.snd_una + sk.snd_wnd as usize;
+        if e.seq >= wnd_end && e.seq != sk.snd_una {
+            return false;
+        }
+        // Sized for the SACK blocks the segment will carry (Linux: tcp_current_mss).
+        let mss = sk.current_mss().max(1) as usize;
+        let cap = max_len.max(mss);
+        if e.len() as usize > cap {
+            let at = e.seq + (cap - cap % mss).max(mss);
+            sk.rtx.tcp_fragment(i, at);
+        }
+        let Some(&e) = sk.rtx.get(i) else {
+            return false;
+        };
+        let off = (e.seq - sk.data_seq()).max(0) as usize;
+        let data_len = (e.data_len() as usize).min(sk.sndbuf.len().saturating_sub(off));
+        let mut flags = TcpFlags::ACK;
+        if e.fin {
+            flags.insert(TcpFlags::FIN);
+        }
+        if data_len == 0 && !e.fin {
+            return false;
+        }
+        let segs = data_len.div_ceil(mss).max(1) as u64;
+        sk.rtx
+            .set_bits(i, e.sacked | TCPCB_SACKED_RETRANS | TCPCB_EVER_RETRANS);
+        sk.rtx.stamp(i, now);
+        if sk.retrans_stamp.is_none() {
+            sk.retrans_stamp = Some(tcp_time_stamp(now).wrapping_add(sk.ts_offset));
+        }
+        if sk.undo_retrans < 0 {
+            sk.undo_retrans = 0;
+        }
+        sk.undo_retrans += i64::from(e.len());
+        sk.rtt_seq = None;
+        sk.total_retrans += segs;
+        if matches!(sk.ca_state, CaState::Cwr | CaState::Recovery) {
+            sk.prr_out += e.len();
+        }
+        self.tcp.stats.retrans_segs += segs;
+        let _ = self.tcp_transmit(
+            id,
+            Seg {
+                seq: e.seq,
+                flags,
+                data_off: off,
+                data_len,
+            },
+            now,
+        );
+        // Retransmissions are not OutSegs.
+        self.tcp.stats.out_segs = self.tcp.stats.out_segs.wrapping_sub(segs);
+        true
+    }
+
+    /// Retransmit the records marked lost, oldest first, while the congestion window has
+    /// room. Linux: `tcp_xmit_retransmit_queue`.
+    pub(crate) fn tcp_xmit_retransmit_queue(&mut self, id: SockId, now: Instant) {
+        let mut i = 0;
+        let mut rearm = false;
+        // Bounded by the queue: each step moves on by one record.
+        loop {
+            let Ok(sk) = self.sockets.tcp_mut(id) else {
+                return;
+            };
+            if sk.rtx.retrans_out >= sk.rtx.lost_out {
+                break;
+            }
+            let Some(&e) = sk.rtx.get(i) else { break };
+            let room = sk.cc.cwnd().saturating_sub(sk.tcp_packets_in_flight());
+            if room == 0 {
+                break;
+            }
+            if e.sacked & TCPCB_LOST == 0
+                || e.sacked & (TCPCB_SACKED_ACKED | TCPCB_SACKED_RETRANS) != 0
+            {
+                i += 1;
+                continue;
+            }
+            let loss_state = sk.ca_state == CaState::Loss;
+            let head = i == 0;
+            let reo = sk.xmit_timer == XmitTimer::ReoTimeout;
+            let goal = offload::tcp_xmit_size_goal(sk.route_caps, sk.current_mss() as usize);
+            let max_len = (room as usize).min(goal);
+            if self.tcp_small_queue_check(id) || !self.tcp_retransmit_skb(id, i, max_len, now) {
+                break;
+            }
+            let segs = self
+                .sockets
+                .tcp(id)
+                .ok()
+                .and_then(|sk| sk.rtx.get(i).map(|e| e.len().div_ceil(sk.mss.max(1))))
+                .unwrap_or(1) as u64;
+            if loss_state {
+                self.tcp.stats.slow_start_retrans += segs;
+            } else {
+                self.tcp.stats.fast_retrans += segs;
+            }
+            if head && !reo {
+                rearm = true;
+            }
+            i += 1;
+        }
+        if rearm {
+            if let Ok(sk) = self.sockets.tcp_mut(id) {
+                sk.rto_at = Some(now + sk.rtt.rto());
+                sk.xmit_timer = XmitTimer::Retrans;
+            }
+        }
+    }
+
+    /// Arm the tail loss probe if one is due, else leave the RTO. Returns whether it was
+    /// armed. Linux: `tcp_schedule_loss_probe`.
+    pub(crate) fn tcp_schedule_loss_probe(
+        &mut self,
+        id: SockId,
+        now: Instant,
+        advancing_rto: bool,
+    ) -> bool {
+        let rto_min = self.config.tcp.rto_min;
+        let Ok(sk) = self.sockets.tcp_mut(id) else {
+            return false;
+        };
+        if sk.tlp_high_seq.is_some() {
+            return false;
+        }
+        match sk.tcp_loss_probe_timeout(now, rto_min, advancing_rto) {
+            Some(at) => {
+                sk.rto_at = Some(at);
+                sk.xmit_timer = XmitTimer::LossProbe;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The RTO again, from the oldest segment's last transmission when another event held
+    /// the timer. Linux: `tcp_rearm_rto`.
+    pub(crate) fn tcp_rearm_rto(&mut self, id: SockId, now: Instant) {
         let Ok(sk) = self.sockets.tcp_mut(id) else {
             return;
         };
-        if sk.snd_max == sk.snd_una {
+        if sk.rtx.is_empty() && sk.snd_max == sk.snd_una {
             sk.rto_at = None;
-        } else if restart || sk.rto_at.is_none() {
-            sk.rto_at = Some(now + sk.rtt.rto());
+            sk.xmit_timer = XmitTimer::Retrans;
+            return;
         }
+        let rto = if matches!(sk.xmit_timer, XmitTimer::ReoTimeout | XmitTimer::LossProbe) {
+            sk.tcp_rto_delta(now).max(Duration::from_micros(1))
+        } else {
+            sk.rtt.rto()
+        };
+        sk.rto_at = Some(now + rto);
+        sk.xmit_timer = XmitTimer::Retrans;
     }
 
     /// After input or a user call: push out data, and the ACK that is due (at once, or

@@ -7,6 +7,7 @@
 //! Linux: net/ipv4/tcp_ipv4.c (`tcp_v4_mtu_reduced`), tcp_output.c (`tcp_mtu_to_mss`,
 //! `tcp_sync_mss`), tcp_input.c (`tcp_simple_retransmit`).
 
+use super::fastretrans::CaState;
 use super::sock::{TcpSock, TcpState};
 use crate::socket::SockId;
 use crate::stack::Stack;
@@ -63,23 +64,34 @@ impl Stack {
         }
     }
 
-    /// Send everything outstanding again, cut to the current MSS (ranges the peer SACKed are
-    /// skipped); the congestion window is left alone. Linux: `tcp_simple_retransmit` (which
-    /// marks the segments larger than the new MSS lost; without per-segment records every
-    /// outstanding byte is resent).
+    /// Resend what no longer fits: records larger than the new MSS are marked lost and
+    /// retransmitted in MSS-sized pieces; the congestion window is left alone (the data in
+    /// flight did not grow, only its units shrank). Linux: `tcp_simple_retransmit`.
     pub(crate) fn tcp_simple_retransmit(&mut self, id: SockId, now: Instant) {
         let Ok(sk) = self.sockets.tcp_mut(id) else {
             return;
         };
-        if !sk.state.is_synchronized() || sk.snd_una == sk.snd_max {
+        if !sk.state.is_synchronized() || sk.rtx.is_empty() {
             return;
         }
-        sk.snd_nxt = sk.snd_una;
-        sk.high_rxt = sk.snd_una;
-        sk.in_recovery = false;
-        sk.dupacks = 0;
+        let mss = sk.mss;
+        for i in 0..sk.rtx.len() {
+            if sk.rtx.get(i).is_some_and(|e| e.data_len() > mss) {
+                sk.rtx.tcp_mark_skb_lost(i);
+            }
+        }
+        if sk.rtx.lost_out == 0 {
+            return;
+        }
+        if sk.ca_state != CaState::Loss {
+            sk.high_seq = sk.snd_nxt;
+            sk.prior_ssthresh = 0;
+            sk.undo_marker = None;
+            sk.ca_state = CaState::Loss;
+        }
         sk.rtt_seq = None;
-        self.tcp_write_xmit(id, now);
+        self.tcp_xmit_retransmit_queue(id, now);
+        self.tcp_sched(id);
     }
 }
 

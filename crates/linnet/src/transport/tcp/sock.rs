@@ -5,8 +5,11 @@
 
 use super::assembler::Assembler;
 use super::cong::{new_cc, CcAlgorithm, CongestionControl};
+use super::fastretrans::{CaState, XmitTimer};
+use super::recovery::Rack;
 use super::ring::RingBuffer;
 use super::rtt::RttEstimator;
+use super::rtx_queue::RtxQueue;
 use crate::buf::{PacketBuf, MAX_RX_SKBS};
 use crate::errno::Errno;
 use crate::socket::SockId;
@@ -157,6 +160,12 @@ pub struct TcpConfig {
     pub rto_min: Duration,
     /// Initial retransmission timeout (Linux: `TCP_TIMEOUT_INIT`, 1 s).
     pub rto_initial: Duration,
+    /// `tcp_reordering` (3): the initial reordering degree, in segments.
+    pub reordering: u32,
+    /// `tcp_max_reordering` (300): the largest reordering degree.
+    pub max_reordering: u32,
+    /// `tcp_frto` (2: on): F-RTO detection of spurious retransmission timeouts (RFC 5682).
+    pub frto: bool,
 }
 
 impl TcpConfig {
@@ -201,6 +210,9 @@ impl Default for TcpConfig {
             challenge_ack_limit: 1000,
             rto_min: Duration::from_millis(200),
             rto_initial: Duration::from_secs(1),
+            reordering: 3,
+            max_reordering: 300,
+            frto: true,
         }
     }
 }
@@ -215,9 +227,6 @@ pub struct RcvqSpace {
     /// When this round trip started.
     pub time: Instant,
 }
-
-/// Largest number of SACK scoreboard ranges kept per connection.
-pub const MAX_SACKED_RANGES: usize = 16;
 
 /// Per-connection counters and facts for `ss -ti`. Linux: `struct tcp_info`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -263,6 +272,27 @@ pub struct TcpInfo {
     /// Delivery rate in bytes per second (0 until measured).
     #[serde(default)]
     pub delivery_rate: u64,
+    /// Segments retransmitted and not yet acknowledged (`tcpi_retrans`).
+    #[serde(default)]
+    pub retrans_out: u32,
+    /// Segments deemed lost (`tcpi_lost`).
+    #[serde(default)]
+    pub lost: u32,
+    /// Segments SACKed (`tcpi_sacked`).
+    #[serde(default)]
+    pub sacked: u32,
+    /// Reordering degree in segments (`tcpi_reordering`).
+    #[serde(default)]
+    pub reordering: u32,
+    /// Times reordering was detected (`tcpi_reord_seen`).
+    #[serde(default)]
+    pub reord_seen: u32,
+    /// D-SACKs received (`tcpi_dsack_dups`).
+    #[serde(default)]
+    pub dsack_dups: u32,
+    /// Congestion-avoidance state (`tcpi_ca_state`: open, disorder, cwr, recovery, loss).
+    #[serde(default)]
+    pub ca_state: String,
 }
 
 /// What the sender is doing, for `tcp_info`'s time accounting. Linux: `enum tcp_chrono`.
@@ -394,16 +424,63 @@ pub struct TcpSock {
     pub rtt: RttEstimator,
     /// Segment being timed when timestamps are not in use (Karn's algorithm).
     pub rtt_seq: Option<(SeqNumber, Instant)>,
-    /// Duplicate ACKs in a row.
-    pub dupacks: u32,
-    /// In fast recovery (NewReno / SACK-based).
-    pub in_recovery: bool,
-    /// `snd_max` when recovery began (RFC 6582 "recover").
-    pub recover: SeqNumber,
-    /// Highest sequence retransmitted in this recovery (RFC 6675 HighRxt).
-    pub high_rxt: SeqNumber,
-    /// SACK scoreboard: ranges above `snd_una` the peer holds, sorted, disjoint.
-    pub sacked: Vec<(SeqNumber, SeqNumber)>,
+    /// The retransmit queue's scoreboard (one record per segment sent, SACKED / LOST /
+    /// RETRANS bits, the byte counts). Linux: `tcp_rtx_queue` with `sacked_out`, `lost_out`,
+    /// `retrans_out`.
+    pub rtx: RtxQueue,
+    /// Congestion-avoidance state. Linux: `icsk_ca_state`.
+    pub ca_state: CaState,
+    /// `snd_nxt` when the current recovery / reduction began (RFC 6582 "recover").
+    /// Linux: `tp->high_seq`.
+    pub high_seq: SeqNumber,
+    /// `snd_una` when the reduction that may be undone began. Linux: `tp->undo_marker`.
+    pub undo_marker: Option<SeqNumber>,
+    /// Retransmitted bytes not yet reported duplicate by D-SACK (-1: none yet). Linux:
+    /// `tp->undo_retrans`.
+    pub undo_retrans: i64,
+    /// TSval of the first retransmission of this episode (Eifel). Linux: `tp->retrans_stamp`.
+    pub retrans_stamp: Option<u32>,
+    /// ssthresh before the reduction (0: no undo possible). Linux: `tp->prior_ssthresh`.
+    pub prior_ssthresh: u32,
+    /// cwnd before the reduction. Linux: `tp->prior_cwnd`.
+    pub prior_cwnd: u32,
+    /// PRR: bytes delivered since the reduction began. Linux: `tp->prr_delivered`.
+    pub prr_delivered: u32,
+    /// PRR: bytes sent since the reduction began. Linux: `tp->prr_out`.
+    pub prr_out: u32,
+    /// Reordering degree in segments. Linux: `tp->reordering`.
+    pub reordering: u32,
+    /// Upper bound of `reordering` (`tcp_max_reordering`).
+    pub max_reordering: u32,
+    /// Times reordering was seen. Linux: `tp->reord_seen`.
+    pub reord_seen: u32,
+    /// D-SACKs received. Linux: `tp->dsack_dups`.
+    pub dsack_dups: u32,
+    /// RACK's state.
+    pub rack: Rack,
+    /// `snd_nxt` when a tail loss probe went out, until its fate is known. Linux:
+    /// `tp->tlp_high_seq`.
+    pub tlp_high_seq: Option<SeqNumber>,
+    /// The probe was a retransmission (not new data). Linux: `tp->tlp_retrans`.
+    pub tlp_retrans: bool,
+    /// F-RTO is running for this timeout. Linux: `tp->frto`.
+    pub frto: bool,
+    /// F-RTO step 2b: send new data before any retransmission on this output run.
+    pub rexmit_new: bool,
+    /// Bytes delivered (acknowledged or SACKed). Linux: `tp->delivered`.
+    pub delivered: u64,
+    /// One past the highest SACKed byte. Linux: `tp->highest_sack`.
+    pub highest_sack: Option<SeqNumber>,
+    /// What `rto_at` stands for. Linux: `icsk_pending`.
+    pub xmit_timer: XmitTimer,
+    /// The sender used all of cwnd in this window. Linux: `tp->is_cwnd_limited`.
+    pub is_cwnd_limited: bool,
+    /// Most bytes outstanding in this window. Linux: `tp->max_packets_out`.
+    pub max_packets_out: u32,
+    /// End of the window `is_cwnd_limited` describes. Linux: `tp->cwnd_usage_seq`.
+    pub cwnd_usage_seq: SeqNumber,
+    /// TSecr of the ACK being processed (Eifel). Linux: `tp->rx_opt.rcv_tsecr`.
+    pub rcv_tsecr: Option<u32>,
     /// Consecutive retransmission timeouts (RFC 6298 backoff count).
     pub retransmits: u32,
     /// Data was sent and we wait for the peer: the retransmission timer.
@@ -575,11 +652,32 @@ impl TcpSock {
             },
             rtt: RttEstimator::with_bounds(cfg.rto_min, Duration::from_secs(120), cfg.rto_initial),
             rtt_seq: None,
-            dupacks: 0,
-            in_recovery: false,
-            recover: SeqNumber(0),
-            high_rxt: SeqNumber(0),
-            sacked: Vec::with_capacity(MAX_SACKED_RANGES),
+            rtx: RtxQueue::default(),
+            ca_state: CaState::Open,
+            high_seq: SeqNumber(0),
+            undo_marker: None,
+            undo_retrans: -1,
+            retrans_stamp: None,
+            prior_ssthresh: 0,
+            prior_cwnd: 0,
+            prr_delivered: 0,
+            prr_out: 0,
+            reordering: cfg.reordering.max(1),
+            max_reordering: cfg.max_reordering.max(1),
+            reord_seen: 0,
+            dsack_dups: 0,
+            rack: Rack::default(),
+            tlp_high_seq: None,
+            tlp_retrans: false,
+            frto: false,
+            rexmit_new: false,
+            delivered: 0,
+            highest_sack: None,
+            xmit_timer: XmitTimer::Retrans,
+            is_cwnd_limited: false,
+            max_packets_out: 0,
+            cwnd_usage_seq: SeqNumber(0),
+            rcv_tsecr: None,
             retransmits: 0,
             rto_at: None,
             persist_at: None,
@@ -685,126 +783,14 @@ impl TcpSock {
         }
     }
 
-    /// Bytes in flight by RFC 6675's "pipe": sent, not acknowledged, not SACKed, not lost.
+    /// Bytes in flight (RFC 6675 "pipe"). Linux: `tcp_packets_in_flight`.
     pub fn pipe(&self) -> u32 {
-        let outstanding = (self.snd_nxt - self.snd_una).max(0) as u32;
-        let sacked = self.sacked_bytes();
-        let lost = if self.in_recovery {
-            self.lost_bytes()
-        } else {
-            0
-        };
-        outstanding.saturating_sub(sacked).saturating_sub(lost)
+        self.tcp_packets_in_flight()
     }
 
-    /// Bytes the peer holds out of order: the SACK scoreboard, or for a peer without SACK the
-    /// duplicate ACKs counted as segments (Linux: `tcp_add_reno_sack`).
-    pub fn sacked_bytes(&self) -> u32 {
-        if self.sack_ok {
-            self.sacked
-                .iter()
-                .map(|(l, r)| (*r - *l).max(0) as u32)
-                .sum()
-        } else {
-            let outstanding = (self.snd_nxt - self.snd_una).max(0) as u32;
-            (self.dupacks * self.mss).min(outstanding.saturating_sub(1))
-        }
-    }
-
-    /// Highest SACKed sequence number, or `snd_una`.
-    pub fn high_sacked(&self) -> SeqNumber {
-        self.sacked.last().map_or(self.snd_una, |r| r.1)
-    }
-
-    /// Bytes deemed lost and not yet retransmitted in this recovery.
-    fn lost_bytes(&self) -> u32 {
-        let mut lost = 0u32;
-        let mut pos = self.snd_una.max(self.high_rxt);
-        if self.sack_ok && !self.sacked.is_empty() {
-            for &(l, r) in &self.sacked {
-                if l > pos {
-                    lost += (l - pos) as u32;
-                }
-                pos = pos.max(r);
-            }
-        } else if self.high_rxt <= self.snd_una && self.snd_nxt > self.snd_una {
-            lost = ((self.snd_nxt - self.snd_una) as u32).min(self.mss);
-        }
-        lost
-    }
-
-    /// The next sequence number to retransmit in recovery and how many bytes, if any.
-    pub fn next_hole(&self) -> Option<(SeqNumber, u32)> {
-        let pos = self.snd_una.max(self.high_rxt);
-        if self.sack_ok && !self.sacked.is_empty() {
-            let mut p = pos;
-            for &(l, r) in &self.sacked {
-                if l > p {
-                    return Some((p, ((l - p) as u32).min(self.mss)));
-                }
-                p = p.max(r);
-            }
-            None
-        } else if self.high_rxt <= self.snd_una && self.snd_nxt > self.snd_una {
-            Some((
-                self.snd_una,
-                ((self.snd_nxt - self.snd_una) as u32).min(self.mss),
-            ))
-        } else {
-            None
-        }
-    }
-
-    /// Record a SACK block in the scoreboard (ignoring blocks at or below `snd_una` or
-    /// beyond `snd_max`). Linux: `tcp_sacktag_write_queue`.
-    pub fn sack_add(&mut self, left: SeqNumber, right: SeqNumber) {
-        let left = left.max(self.snd_una);
-        if right <= left || right > self.snd_max {
-            return;
-        }
-        let mut l = left;
-        let mut r = right;
-        let mut i = 0;
-        while i < self.sacked.len() {
-            let (a, b) = self.sacked[i];
-            if b < l || a > r {
-                i += 1;
-                continue;
-            }
-            l = l.min(a);
-            r = r.max(b);
-            self.sacked.remove(i);
-        }
-        let pos = self
-            .sacked
-            .iter()
-            .position(|&(a, _)| a > l)
-            .unwrap_or(self.sacked.len());
-        if self.sacked.len() >= MAX_SACKED_RANGES {
-            // Full: keep the lowest ranges, they matter most for retransmission.
-            if pos >= MAX_SACKED_RANGES {
-                return;
-            }
-            self.sacked.pop();
-        }
-        self.sacked.insert(pos, (l, r));
-    }
-
-    /// Forget scoreboard ranges below the new `snd_una`.
-    pub fn sack_prune(&mut self) {
-        let una = self.snd_una;
-        self.sacked.retain(|&(_, r)| r > una);
-        if let Some(first) = self.sacked.first_mut() {
-            if first.0 < una {
-                first.0 = una;
-            }
-        }
-    }
-
-    /// Whether `[seq, seq+len)` is entirely SACKed.
-    pub fn is_sacked(&self, seq: SeqNumber, len: u32) -> bool {
-        let end = seq + len as usize;
-        self.sacked.iter().any(|&(l, r)| l <= seq && end <= r)
+    /// Whether fast recovery or the RTO's Loss state is running.
+    pub fn in_recovery(&self) -> bool {
+        self.ca_state.in_recovery_or_loss()
     }
 
     /// The receive window to advertise, in bytes, before scaling. RFC 9293 3.8.6.2.2
@@ -1139,6 +1125,13 @@ impl TcpSock {
             ts: self.ts_ok,
             sack: self.sack_ok,
             delivery_rate: self.delivery.bytes_per_sec,
+            retrans_out: self.rtx.retrans_out.div_ceil(self.mss.max(1)),
+            lost: self.rtx.lost_out.div_ceil(self.mss.max(1)),
+            sacked: self.rtx.sacked_out.div_ceil(self.mss.max(1)),
+            reordering: self.reordering,
+            reord_seen: self.reord_seen,
+            dsack_dups: self.dsack_dups,
+            ca_state: self.ca_state.name().to_string(),
         }
     }
 }

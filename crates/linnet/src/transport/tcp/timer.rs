@@ -7,6 +7,8 @@
 //! Each socket keeps its own deadlines; the stack keeps one heap entry per socket at its
 //! earliest deadline ([`Stack::tcp_sched`]), so a poll costs O(log n) per due socket.
 
+use super::fastretrans::{CaState, XmitTimer};
+use super::rtx_queue::TCPCB_SACKED_ACKED;
 use super::sock::TcpState;
 use crate::errno::Errno;
 use crate::socket::SockId;
@@ -84,7 +86,11 @@ impl Stack {
         }
         if due(sk.rto_at) {
             sk.rto_at = None;
-            self.tcp_retransmit_timer(id, now);
+            match std::mem::take(&mut sk.xmit_timer) {
+                XmitTimer::Retrans => self.tcp_retransmit_timer(id, now),
+                XmitTimer::ReoTimeout => self.tcp_rack_reo_timeout(id, now),
+                XmitTimer::LossProbe => self.tcp_send_loss_probe(id, now),
+            }
         }
         let Ok(sk) = self.sockets.tcp_mut(id) else {
             return;
@@ -126,6 +132,8 @@ impl Stack {
         let cfg_syn = self.config.tcp.syn_retries;
         let cfg_synack = self.config.tcp.synack_retries;
         let cfg_retries2 = self.config.tcp.retries2;
+        let frto = self.config.tcp.frto;
+        let reordering = self.config.tcp.reordering;
         let Ok(sk) = self.sockets.tcp_mut(id) else {
             return;
         };
@@ -152,7 +160,7 @@ impl Stack {
             }
             TcpState::Closed | TcpState::Listen | TcpState::TimeWait => {}
             _ => {
-                if sk.snd_una == sk.snd_max {
+                if sk.rtx.is_empty() {
                     return;
                 }
                 if sk.retransmits >= cfg_retries2 {
@@ -163,31 +171,144 @@ impl Stack {
                     self.tcp_reset(id, Errno::ETIMEDOUT);
                     return;
                 }
+                let stats = &mut self.tcp.stats;
+                stats.timeouts += 1;
+                if sk.retransmits == 0 {
+                    match sk.ca_state {
+                        CaState::Recovery if sk.sack_ok => stats.sack_recovery_fail += 1,
+                        CaState::Recovery => stats.reno_recovery_fail += 1,
+                        CaState::Loss => stats.loss_failures += 1,
+                        _ if sk.ca_state == CaState::Disorder || sk.rtx.sacked_out > 0 => {
+                            if sk.sack_ok {
+                                stats.sack_failures += 1;
+                            } else {
+                                stats.reno_failures += 1;
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                sk.tcp_enter_loss(frto, reordering, now, stats);
                 sk.retransmits += 1;
-                self.tcp.stats.timeouts += 1;
-                self.tcp.stats.lost_retransmit +=
-                    (sk.in_recovery && sk.high_rxt > sk.snd_una) as u64;
-                let flight = (sk.snd_max - sk.snd_una).max(0) as u32;
-                sk.cc.on_rto(flight, now);
-                sk.in_recovery = false;
-                sk.dupacks = 0;
                 sk.rtt_seq = None;
                 sk.rtt.backoff();
-                // Go back to snd_una; SACKed ranges are skipped when resending.
-                sk.snd_nxt = sk.snd_una;
-                sk.high_rxt = sk.snd_una;
-                sk.rto_at = Some(now + sk.rtt.rto());
-                self.tcp_write_xmit(id, now);
-                // Nothing could be sent (zero window): still probe with the first segment.
+                let mss = sk.mss as usize;
+                // Retransmit the head (a zero window makes it the probe). Linux:
+                // tcp_retransmit_skb(sk, tcp_rtx_queue_head(sk), 1).
+                if self.tcp_retransmit_skb(id, 0, mss, now) {
+                    self.tcp.stats.slow_start_retrans += 1;
+                }
                 let Ok(sk) = self.sockets.tcp_mut(id) else {
                     return;
                 };
-                if sk.snd_nxt == sk.snd_una && sk.snd_max != sk.snd_una {
-                    sk.rto_at = Some(now + sk.rtt.rto());
-                    self.tcp_send_probe(id, now);
+                sk.rto_at = Some(now + sk.rtt.rto());
+                sk.xmit_timer = XmitTimer::Retrans;
+            }
+        }
+    }
+
+    /// RACK's reordering timer: segments waited out the reordering window and are lost now;
+    /// enter recovery if not in it and retransmit them. Linux: `tcp_rack_reo_timeout`.
+    fn tcp_rack_reo_timeout(&mut self, id: SockId, now: Instant) {
+        let Ok(sk) = self.sockets.tcp_mut(id) else {
+            return;
+        };
+        if sk.rtx.is_empty() {
+            return;
+        }
+        let stats = &mut self.tcp.stats;
+        let prior_inflight = sk.tcp_packets_in_flight();
+        let (timeout, lost) = sk.tcp_rack_detect_loss(now);
+        stats.lost_retransmit += u64::from(lost.div_ceil(sk.mss.max(1)));
+        let mut rearm = None;
+        if timeout > std::time::Duration::ZERO {
+            rearm = Some(now + timeout + super::recovery::TCP_TIMEOUT_MIN);
+        }
+        if prior_inflight != sk.tcp_packets_in_flight() {
+            if sk.ca_state != CaState::Recovery {
+                sk.tcp_enter_recovery(now, stats);
+                sk.tcp_cwnd_reduction(sk.mss.max(1), false, false);
+            }
+            self.tcp_xmit_retransmit_queue(id, now);
+        }
+        let Ok(sk) = self.sockets.tcp_mut(id) else {
+            return;
+        };
+        if let Some(at) = rearm {
+            sk.rto_at = Some(at);
+            sk.xmit_timer = XmitTimer::ReoTimeout;
+        } else if sk.xmit_timer != XmitTimer::Retrans || sk.rto_at.is_none() {
+            sk.xmit_timer = XmitTimer::ReoTimeout;
+            self.tcp_rearm_rto(id, now);
+        }
+    }
+
+    /// The tail loss probe: send one new segment if the windows allow, else retransmit the
+    /// last one (its last MSS), so that the peer's ACK (with SACK) reveals a tail loss
+    /// without waiting for the RTO. Linux: `tcp_send_loss_probe` (RFC 8985 section 7.3).
+    fn tcp_send_loss_probe(&mut self, id: SockId, now: Instant) {
+        let Ok(sk) = self.sockets.tcp_mut(id) else {
+            return;
+        };
+        if sk.rtx.is_empty() {
+            return self.tcp_rearm_rto(id, now);
+        }
+        if sk.tlp_high_seq.is_some() {
+            sk.xmit_timer = XmitTimer::LossProbe;
+            return self.tcp_rearm_rto(id, now);
+        }
+        sk.tlp_retrans = false;
+        let mss = sk.current_mss().max(1);
+        let wnd_end = sk.snd_una + sk.snd_wnd as usize;
+        let new_data = sk.data_end() > sk.snd_nxt
+            && wnd_end >= sk.snd_nxt + mss.min((sk.data_end() - sk.snd_nxt) as u32) as usize;
+        let mut sent = false;
+        if new_data {
+            let before = sk.snd_nxt;
+            // The probe may exceed cwnd by one segment (Linux: push_one = 2).
+            let cwnd = sk.cc.cwnd();
+            let need = sk.tcp_packets_in_flight() + mss;
+            if cwnd < need {
+                sk.cc.set_cwnd(need);
+            }
+            self.tcp_write_xmit_new(id, now, false);
+            let Ok(sk) = self.sockets.tcp_mut(id) else {
+                return;
+            };
+            if cwnd < need {
+                sk.cc.set_cwnd(cwnd);
+            }
+            sent = sk.snd_nxt > before;
+        } else {
+            let last = sk.rtx.len() - 1;
+            let Some(&e) = sk.rtx.get(last) else { return };
+            if e.sacked & TCPCB_SACKED_ACKED == 0 {
+                let mut i = last;
+                if e.len() > mss {
+                    // Probe with the last segment only.
+                    let at = e.end_seq - (e.len() - (e.len() - 1) / mss * mss) as usize;
+                    sk.rtx.tcp_fragment(last, at);
+                    i = last + 1;
+                }
+                if self.tcp_retransmit_skb(id, i, mss as usize, now) {
+                    sent = true;
+                    if let Ok(sk) = self.sockets.tcp_mut(id) {
+                        sk.tlp_retrans = true;
+                    }
                 }
             }
         }
+        let Ok(sk) = self.sockets.tcp_mut(id) else {
+            return;
+        };
+        if sent {
+            sk.tlp_high_seq = Some(sk.snd_nxt);
+            self.tcp.stats.loss_probes += 1;
+            sk.xmit_timer = XmitTimer::Retrans;
+        } else {
+            sk.xmit_timer = XmitTimer::LossProbe;
+        }
+        self.tcp_rearm_rto(id, now);
     }
 
     /// Keepalive. Linux: `tcp_keepalive_timer`.
