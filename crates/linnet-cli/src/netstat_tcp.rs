@@ -71,6 +71,13 @@ pub fn tcp_lines(t: &TcpStats) -> Vec<String> {
         (t.abort_on_linger, "TCPAbortOnLinger"),
         (t.keepalive_probes, "TCPKeepAlive"),
         (t.win_probes, "TCPWinProbe"),
+        (t.fastopen_active, "TCPFastOpenActive"),
+        (t.fastopen_active_fail, "TCPFastOpenActiveFail"),
+        (t.fastopen_passive, "TCPFastOpenPassive"),
+        (t.fastopen_passive_fail, "TCPFastOpenPassiveFail"),
+        (t.fastopen_passive_altkey, "TCPFastOpenPassiveAltKey"),
+        (t.fastopen_listen_overflow, "TCPFastOpenListenOverflow"),
+        (t.fastopen_cookie_reqd, "TCPFastOpenCookieReqd"),
     ] {
         if n > 0 {
             v.push(format!("    {name}: {n}"));
@@ -96,6 +103,7 @@ mod tests {
             active_opens: 3,
             timeouts: 2,
             challenge_acks: 1,
+            fastopen_passive: 4,
             ..TcpStats::default()
         };
         let l = tcp_lines(&t);
@@ -104,6 +112,8 @@ mod tests {
         assert!(l.contains(&"TcpExt:".to_string()));
         assert!(l.contains(&"    2 other TCP timeouts".to_string()));
         assert!(l.contains(&"    TCPChallengeACK: 1".to_string()));
+        assert!(l.contains(&"    TCPFastOpenPassive: 4".to_string()));
+        assert!(!l.iter().any(|x| x.contains("TCPFastOpenActive")));
         assert!(!l.iter().any(|x| x.contains("fast retransmits")));
     }
 }

@@ -307,6 +307,27 @@ pub struct TcpStats {
     /// RTT grew.
     #[serde(default)]
     pub hystart_exits: u64,
+    /// `TCPFastOpenActive`: SYNs with data whose data the SYN-ACK acknowledged.
+    #[serde(default)]
+    pub fastopen_active: u64,
+    /// `TCPFastOpenActiveFail`: SYNs with data whose data had to be sent again.
+    #[serde(default)]
+    pub fastopen_active_fail: u64,
+    /// `TCPFastOpenPassive`: SYNs whose data a listener accepted.
+    #[serde(default)]
+    pub fastopen_passive: u64,
+    /// `TCPFastOpenPassiveFail`: SYNs with a bad Fast Open cookie.
+    #[serde(default)]
+    pub fastopen_passive_fail: u64,
+    /// `TCPFastOpenPassiveAltKey`: cookies valid only under the backup key.
+    #[serde(default)]
+    pub fastopen_passive_altkey: u64,
+    /// `TCPFastOpenListenOverflow`: Fast Open refused, the listener's Fast Open queue full.
+    #[serde(default)]
+    pub fastopen_listen_overflow: u64,
+    /// `TCPFastOpenCookieReqd`: SYNs asking for a cookie.
+    #[serde(default)]
+    pub fastopen_cookie_reqd: u64,
 }
 
 /// All of a stack's counters, for `netstat -s` and the control plane.

@@ -91,7 +91,7 @@ impl Stack {
         if let Some(l) = self.tcp_lookup_listener(local) {
             self.trace(&buf, Stage::TcpV4Rcv, Detail::Note("listener"));
             self.trace_enter(&buf);
-            self.tcp_listen_rcv(l, ip, &seg, now);
+            self.tcp_listen_rcv(l, ip, &seg, buf.data(), now);
             self.trace_leave();
             return self.recycle(buf);
         }
@@ -354,7 +354,14 @@ impl Stack {
         sk.rcv_nxt = seg.seq_number + 1;
         // Our SYN offered an unscaled window of up to 64 KiB.
         sk.rcv_adv = sk.rcv_nxt + (sk.rcv_space().min(0xffff));
+        let mut syn_acked = 0;
         let established = if let Some(ack) = seg.ack_number {
+            // Data a Fast Open SYN carried and the SYN-ACK covers leaves the send queue.
+            syn_acked = ((ack - (sk.iss + 1)).max(0) as usize).min(sk.sndbuf.len());
+            if syn_acked > 0 {
+                sk.sndbuf.dequeue_allocated(syn_acked);
+                sk.bytes_acked += syn_acked as u64;
+            }
             sk.snd_una = ack;
             if sk.snd_nxt < ack {
                 sk.snd_nxt = ack;
@@ -386,6 +393,9 @@ impl Stack {
         };
         if sk.keepalive {
             sk.keepalive_at = Some(now + sk.keep_idle);
+        }
+        if established && (sk.fastopen.syn_fastopen || sk.fastopen.syn_data > 0) {
+            self.tcp_rcv_fastopen_synack(sk, seg, syn_acked as u32, now);
         }
         if let Ok(Socket::Tcp(t)) = self.sockets.get_mut(id).map(|e| &mut e.sock) {
             *t = sk_box;
@@ -473,6 +483,8 @@ impl Stack {
         if rst {
             if seq == sk.rcv_nxt {
                 let err = match sk.state {
+                    // An accepted-early Fast Open child has a user: it sees the reset.
+                    TcpState::SynReceived if sk.fastopen.passive() => Some(Errno::ECONNRESET),
                     TcpState::SynReceived if sk.parent.is_some() => None,
                     TcpState::SynReceived => Some(Errno::ECONNREFUSED),
                     TcpState::Established
@@ -696,7 +708,9 @@ impl Stack {
         let Ok(sk) = self.sockets.tcp_mut(id) else {
             return false;
         };
-        let parent = sk.parent;
+        // A Fast Open child is in the accept queue already.
+        let tfo = sk.fastopen.passive();
+        let parent = if tfo { None } else { sk.parent };
         if let Some(p) = parent {
             match self.sockets.tcp(p) {
                 Ok(l) if l.state == TcpState::Listen => {
@@ -730,6 +744,9 @@ impl Stack {
         }
         self.tcp.stats.curr_estab += 1;
         self.trace_tcp_state(TcpState::SynReceived, TcpState::Established);
+        if tfo {
+            self.reqsk_fastopen_remove(id);
+        }
         if let Some(p) = parent {
             if let Ok(l) = self.sockets.tcp_mut(p) {
                 l.syn_qlen = l.syn_qlen.saturating_sub(1);
@@ -1043,6 +1060,14 @@ impl Stack {
         let Ok(sk) = self.sockets.tcp_mut(id) else {
             return;
         };
+        // A Fast Open child stays in the accept queue, closed, like an established one.
+        let tfo = sk.fastopen.passive();
+        if tfo {
+            self.reqsk_fastopen_remove(id);
+        }
+        let Ok(sk) = self.sockets.tcp_mut(id) else {
+            return;
+        };
         let prev = sk.state;
         if matches!(prev, TcpState::Established | TcpState::CloseWait) {
             self.tcp.stats.curr_estab = self.tcp.stats.curr_estab.saturating_sub(1);
@@ -1065,7 +1090,7 @@ impl Stack {
         if let Some(p) = parent {
             // Not yet accepted: the listener owns it.
             if let Ok(l) = self.sockets.tcp_mut(p) {
-                if prev == TcpState::SynReceived {
+                if prev == TcpState::SynReceived && !tfo {
                     l.syn_qlen = l.syn_qlen.saturating_sub(1);
                     l.accept_queue.retain(|&c| c != id);
                     self.tcp_sock_remove(id);

@@ -15,7 +15,14 @@ use std::net::SocketAddrV4;
 
 impl Stack {
     /// A segment for a listener (no connection matched). RFC 9293 3.10.7.2.
-    pub(crate) fn tcp_listen_rcv(&mut self, l: SockId, ip: &IpMeta, seg: &TcpRepr, now: Instant) {
+    pub(crate) fn tcp_listen_rcv(
+        &mut self,
+        l: SockId,
+        ip: &IpMeta,
+        seg: &TcpRepr,
+        payload: &[u8],
+        now: Instant,
+    ) {
         if seg.flags.contains(TcpFlags::RST) {
             return self.count_drop(DropReason::TcpReset);
         }
@@ -32,12 +39,19 @@ impl Stack {
         if !seg.flags.contains(TcpFlags::SYN) {
             return self.count_drop(DropReason::TcpFlags);
         }
-        self.tcp_v4_conn_request(l, ip, seg, now);
+        self.tcp_v4_conn_request(l, ip, seg, payload, now);
     }
 
     /// A SYN for a listener: make a SYN-RECEIVED child (or, with the SYN queue full, answer
     /// with a SYN cookie and keep nothing). Linux: `tcp_conn_request`.
-    fn tcp_v4_conn_request(&mut self, l: SockId, ip: &IpMeta, seg: &TcpRepr, now: Instant) {
+    fn tcp_v4_conn_request(
+        &mut self,
+        l: SockId,
+        ip: &IpMeta,
+        seg: &TcpRepr,
+        payload: &[u8],
+        now: Instant,
+    ) {
         let cfg = self.config.tcp.clone();
         let Ok(lsk) = self.sockets.tcp(l) else { return };
         if lsk.accept_queue.len() >= lsk.backlog as usize {
@@ -104,13 +118,16 @@ impl Stack {
         if !c.ts_ok {
             c.rtt_seq = Some((c.iss, now));
         }
+        let fastopen = self.tcp_try_fastopen(l, ip, seg, payload, &mut c);
         let Ok(id) = self.sockets.insert(Socket::Tcp(Box::new(c))) else {
             self.tcp.stats.listen_drops += 1;
             return self.count_drop(DropReason::TcpListenOverflow);
         };
         self.tcp.ehash.insert((local, remote), id);
         self.tcp_bhash_add(id, local.port());
-        if let Ok(lsk) = self.sockets.tcp_mut(l) {
+        if fastopen {
+            self.tcp_fastopen_queued(l, id);
+        } else if let Ok(lsk) = self.sockets.tcp_mut(l) {
             lsk.syn_qlen += 1;
         }
         self.tcp.stats.passive_opens += 1;
@@ -172,6 +189,7 @@ impl Stack {
             sack_permitted: sack,
             sack_ranges: [None; 4],
             timestamp,
+            fastopen: None,
             payload_len: 0,
         };
         self.tcp.stats.syncookies_sent += 1;

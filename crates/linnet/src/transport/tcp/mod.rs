@@ -14,10 +14,12 @@
 //! - [`pmtu`]: shrinking the MSS when the path MTU drops (`tcp_v4_mtu_reduced`).
 //! - [`rate`]: the delivery rate `ss -ti` shows.
 //! - [`user`]: the socket calls (`tcp_sendmsg`, `tcp_recvmsg`, `tcp_close`...).
+//! - [`fastopen`]: TCP Fast Open (RFC 7413): cookies, data in the SYN, the client's cache.
 //! - [`tsq`]: TCP Small Queues, the backpressure from device queues (`tcp_small_queue_check`).
 
 pub mod assembler;
 pub mod cong;
+pub mod fastopen;
 pub mod hash;
 pub mod input;
 pub mod isn;

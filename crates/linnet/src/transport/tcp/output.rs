@@ -74,6 +74,7 @@ pub(crate) fn tcp_build(sk: &mut TcpSock, pool: &mut BufPool, seg: Seg, now: Ins
         sack_permitted: false,
         sack_ranges: [None; 4],
         timestamp: None,
+        fastopen: None,
         payload_len: seg.data_len,
     };
     if syn {
@@ -84,6 +85,9 @@ pub(crate) fn tcp_build(sk: &mut TcpSock, pool: &mut BufPool, seg: Seg, now: Ins
             repr.window_scale = Some(sk.rcv_wscale);
         }
         repr.sack_permitted = sk.sack_ok;
+        // The first SYN (or SYN-ACK) only: retransmissions go without it (Linux:
+        // `tcp_send_syn_data` clears the cookie after the first transmission).
+        repr.fastopen = sk.fastopen.syn_option.take();
     }
     if sk.ts_ok {
         let ts = tcp_time_stamp(now).wrapping_add(sk.ts_offset);
@@ -104,7 +108,9 @@ pub(crate) fn tcp_build(sk: &mut TcpSock, pool: &mut BufPool, seg: Seg, now: Ins
     let total = hlen + seg.data_len;
     let mut buf = pool.get_sized(total, MAX_HEADER);
     // Offloads: leave the checksum to the device, and mark a super-segment for TSO/GSO.
-    let partial = sk.route_caps.hw_csum || seg.data_len > sk.mss as usize;
+    // A SYN is never split: its data (Fast Open) was sized to fit one segment.
+    let gso = !syn && seg.data_len > sk.mss as usize;
+    let partial = sk.route_caps.hw_csum || gso;
     {
         // Written in place in the tailroom: the header is emitted and the payload copied over
         // every byte, so nothing is zeroed first (Linux: skb_put without memset).
@@ -148,7 +154,7 @@ pub(crate) fn tcp_build(sk: &mut TcpSock, pool: &mut BufPool, seg: Seg, now: Ins
             offset: 16,
         };
     }
-    if seg.data_len > sk.mss as usize {
+    if gso {
         buf.meta.gso_size = sk.mss.min(u16::MAX.into()) as u16;
     }
     buf.reset_transport_header();
@@ -198,7 +204,11 @@ impl Stack {
             sk.last_send = now;
         }
         // A super-segment counts as the segments it becomes (Linux: tcp_skb_pcount).
-        let segs = seg.data_len.div_ceil(sk.mss.max(1) as usize).max(1);
+        let segs = if seg.flags.contains(TcpFlags::SYN) {
+            1
+        } else {
+            seg.data_len.div_ceil(sk.mss.max(1) as usize).max(1)
+        };
         self.tcp.stats.out_segs += segs as u64;
         if seg.flags.contains(TcpFlags::RST) {
             self.tcp.stats.out_rsts += 1;
@@ -279,13 +289,22 @@ impl Stack {
 
     /// Send (or resend) our SYN or SYN-ACK. Linux: `tcp_connect` / `tcp_v4_send_synack`.
     pub(crate) fn tcp_send_syn(&mut self, id: SockId, now: Instant) {
+        self.tcp_send_syn_with_data(id, 0, now);
+    }
+
+    /// Send our SYN carrying the first `data_len` bytes of the send queue (a Fast Open SYN;
+    /// 0 for a plain SYN). Linux: `tcp_connect` → `tcp_send_syn_data`.
+    pub(crate) fn tcp_send_syn_with_data(&mut self, id: SockId, data_len: usize, now: Instant) {
         let Ok(sk) = self.sockets.tcp_mut(id) else {
             return;
         };
         let seq = sk.iss;
-        sk.snd_nxt = sk.iss + 1;
+        sk.snd_nxt = sk.iss + 1 + data_len;
         if sk.snd_max < sk.snd_nxt {
             sk.snd_max = sk.snd_nxt;
+        }
+        if data_len > 0 {
+            sk.bytes_sent += data_len as u64;
         }
         let rto = sk.rtt.rto();
         sk.rto_at = Some(now + rto);
@@ -295,7 +314,7 @@ impl Stack {
                 seq,
                 flags: TcpFlags::SYN,
                 data_off: 0,
-                data_len: 0,
+                data_len,
             },
             now,
         );
@@ -333,6 +352,7 @@ impl Stack {
             sack_permitted: false,
             sack_ranges: [None; 4],
             timestamp: None,
+            fastopen: None,
             payload_len: 0,
         };
         self.tcp_send_stateless(dst, src, &repr, now);
@@ -392,7 +412,10 @@ impl Stack {
             let Ok(sk) = self.sockets.tcp_mut(id) else {
                 return false;
             };
-            if !sk.state.is_synchronized() || sk.state == TcpState::TimeWait {
+            // A passive Fast Open child sends before its handshake completes (Linux:
+            // `tcp_passive_fastopen` in `tcp_sendmsg_locked`).
+            let tfo_child = sk.state == TcpState::SynReceived && sk.fastopen.passive();
+            if (!sk.state.is_synchronized() && !tfo_child) || sk.state == TcpState::TimeWait {
                 return false;
             }
             let cwnd = sk.cc.cwnd();
@@ -463,8 +486,9 @@ impl Stack {
             }
             sk.force_push = false;
             if len > 0 && len < mss && len == avail && !sk.nodelay && !fin_ready {
-                // Nagle: one small segment outstanding at most (RFC 9293 3.8.6.2.1).
-                if sk.snd_nxt != sk.snd_una {
+                // Nagle: one small segment outstanding at most (RFC 9293 3.8.6.2.1). A
+                // Fast Open child's unacknowledged SYN-ACK is not one.
+                if sk.snd_nxt > sk.data_seq() {
                     break;
                 }
             }

@@ -157,6 +157,8 @@ pub struct TcpConfig {
     pub rto_min: Duration,
     /// Initial retransmission timeout (Linux: `TCP_TIMEOUT_INIT`, 1 s).
     pub rto_initial: Duration,
+    /// `tcp_fastopen` (1: client on): the `TFO_*` bits of [`super::fastopen`].
+    pub fastopen: u32,
 }
 
 impl TcpConfig {
@@ -201,6 +203,7 @@ impl Default for TcpConfig {
             challenge_ack_limit: 1000,
             rto_min: Duration::from_millis(200),
             rto_initial: Duration::from_secs(1),
+            fastopen: super::fastopen::TFO_CLIENT_ENABLE,
         }
     }
 }
@@ -263,6 +266,10 @@ pub struct TcpInfo {
     /// Delivery rate in bytes per second (0 until measured).
     #[serde(default)]
     pub delivery_rate: u64,
+    /// The SYN's data was acknowledged (client) or accepted (server): Linux's
+    /// `TCPI_OPT_SYN_DATA`.
+    #[serde(default)]
+    pub syn_data: bool,
 }
 
 /// What a socket remembers of its input route: the route generation, input interface and
@@ -481,6 +488,8 @@ pub struct TcpSock {
     pub bytes_received: u64,
     /// Delivery rate estimate.
     pub delivery: super::rate::DeliveryRate,
+    /// TCP Fast Open state (RFC 7413).
+    pub fastopen: super::fastopen::TcpFastOpen,
     /// The timer entry the stack holds for this socket (see `tcp_sched`).
     pub(crate) scheduled_at: Option<Instant>,
 }
@@ -581,6 +590,7 @@ impl TcpSock {
             bytes_acked: 0,
             bytes_received: 0,
             delivery: Default::default(),
+            fastopen: Default::default(),
             scheduled_at: None,
         }
     }
@@ -1064,6 +1074,7 @@ impl TcpSock {
             ts: self.ts_ok,
             sack: self.sack_ok,
             delivery_rate: self.delivery.bytes_per_sec,
+            syn_data: self.fastopen.syn_data_acked,
         }
     }
 }
