@@ -605,6 +605,26 @@ fn server_cookie_not_required_and_queue_limit() {
     assert_eq!(r.one().0.ack_number, Some(SeqNumber(9011)));
 }
 
+/// A Fast Open child whose SYN-ACK was lost: the client's plain SYN retransmission gets the
+/// SYN-ACK again, still acknowledging the data the first SYN brought (Linux:
+/// `tcp_check_req` → `inet_rtx_syn_ack`).
+#[test]
+fn server_answers_a_retransmitted_syn_with_the_syn_ack_again() {
+    let mut r = Rig::new(0x2);
+    let l = r.listener(Some(2));
+    let valid = FastOpenKeys::parse(KEY).unwrap().cookie_gen(PEER, US);
+    r.peer_syn(40001, 1000, Some(valid), &pattern(10));
+    let (sa, _) = r.one();
+    r.peer_syn(40001, 1000, None, &[]);
+    let (again, _) = r.one();
+    assert_eq!(again.flags, TcpFlags::SYN | TcpFlags::ACK);
+    assert_eq!(again.seq_number, sa.seq_number);
+    assert_eq!(again.ack_number, Some(SeqNumber(1011)));
+    let (c, _) = r.stack.accept(l).unwrap();
+    assert_eq!(r.read(c), Ok(pattern(10)), "delivered once");
+    assert_eq!(r.read(c), Err(Errno::EAGAIN));
+}
+
 /// server/reset-before-accept.pkt: a child reset before accept is still handed out; its data
 /// is read, then the reset.
 #[test]

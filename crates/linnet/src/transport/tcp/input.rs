@@ -451,6 +451,19 @@ impl Stack {
             }
         }
 
+        // A retransmitted SYN in SYN-RECEIVED (it lies before rcv_nxt, so the window test
+        // below would only re-ACK it) gets the SYN-ACK again: our SYN-ACK was lost. Linux:
+        // `tcp_check_req` → `inet_rtx_syn_ack`.
+        if syn
+            && !rst
+            && seg.ack_number.is_none()
+            && sk.state == TcpState::SynReceived
+            && seg.seq_number == sk.irs
+        {
+            self.tcp_send_syn(id, now);
+            return After::Nothing;
+        }
+
         // 1. Sequence number acceptability (RFC 9293 table in 3.10.7.4).
         let seg_len = seg.segment_len();
         let wnd = (sk.rcv_adv - sk.rcv_nxt).max(0) as usize;
@@ -512,10 +525,6 @@ impl Stack {
         // 4. SYN in a synchronized state: challenge ACK (RFC 5961 4.2). A retransmitted SYN
         // in SYN-RECEIVED gets the SYN-ACK again.
         if syn {
-            if sk.state == TcpState::SynReceived && seq == sk.irs {
-                self.tcp_send_syn(id, now);
-                return After::Nothing;
-            }
             self.tcp.stats.syn_challenges += 1;
             self.tcp_challenge_ack(id, now);
             self.count_drop(DropReason::TcpFlags);
