@@ -149,6 +149,51 @@ impl Rig {
         out
     }
 
+    /// An ICMP "fragmentation needed" (next-hop MTU `mtu`) quoting our segment `quoted`.
+    fn icmp_frag_needed(&mut self, quoted: &TcpRepr, mtu: u16) {
+        let mut icmp = vec![3u8, 4, 0, 0, 0, 0];
+        icmp.extend_from_slice(&mtu.to_be_bytes());
+        let mut ip = vec![0u8; 20];
+        Ipv4Repr {
+            src_addr: US,
+            dst_addr: PEER,
+            protocol: IpProtocol::TCP,
+            payload_len: 1000,
+            ttl: 64,
+            tos: 0,
+            ident: 9,
+            dont_frag: true,
+        }
+        .emit(&mut ip[..]);
+        icmp.extend_from_slice(&ip);
+        let mut tcp = vec![0u8; quoted.header_len()];
+        quoted.emit(&mut tcp);
+        icmp.extend_from_slice(&tcp[..8]);
+        let c = linnet::wire::checksum::checksum(&icmp);
+        icmp[2..4].copy_from_slice(&c.to_be_bytes());
+        let mut frame = vec![0u8; ETH_LEN + 20 + icmp.len()];
+        {
+            let mut eth = EthernetFrame::new_unchecked(&mut frame[..]);
+            eth.set_dst_addr(self.mac);
+            eth.set_src_addr(self.peer_mac);
+            eth.set_ethertype(EtherType::IPV4);
+        }
+        Ipv4Repr {
+            src_addr: PEER,
+            dst_addr: US,
+            protocol: IpProtocol::ICMP,
+            payload_len: icmp.len(),
+            ttl: 64,
+            tos: 0,
+            ident: 2,
+            dont_frag: false,
+        }
+        .emit(&mut frame[ETH_LEN..]);
+        frame[ETH_LEN + 20..].copy_from_slice(&icmp);
+        self.stack
+            .receive(self.ifindex, PacketBuf::from_slice(&frame, 0), self.now);
+    }
+
     fn one(&mut self) -> (TcpRepr, Vec<u8>) {
         let mut out = self.drain();
         assert_eq!(out.len(), 1, "expected one segment: {}", summary(&out));
@@ -486,6 +531,70 @@ fn client_fastopen_connect_defers_the_syn_to_the_first_write() {
     r.drain();
     assert_eq!(r.stack.tcp_state(s), Some(TcpState::Established));
     assert!(r.syn_data(s));
+}
+
+/// client/synack-data.pkt: a SYN-ACK answering our Fast Open may carry data (and a FIN);
+/// it is queued and acknowledged, the FIN moves the connection to CLOSE-WAIT.
+#[test]
+fn client_takes_data_and_fin_in_the_syn_ack() {
+    let mut r = Rig::new(1);
+    r.warm(&[0xab, 0xcd, 0x12, 0x34], 1040);
+    let s = r.sock();
+    assert_eq!(r.fastopen(s, &pattern(1000)), Ok(1000));
+    let (syn, _) = r.one();
+    let mut sa = seg(
+        PORT,
+        syn.src_port,
+        TcpFlags::SYN | TcpFlags::ACK,
+        1_000_000,
+        Some(syn.seq_number + 1001),
+    );
+    sa.max_seg_size = Some(1040);
+    r.send(sa, &pattern(1400));
+    let (ack, _) = r.one();
+    assert_eq!(ack.ack_number, Some(SeqNumber(1_001_401)));
+    assert_eq!(r.read(s).unwrap(), pattern(1400));
+    assert!(r.syn_data(s));
+    r.drain();
+
+    let s = r.sock();
+    assert_eq!(r.fastopen(s, &pattern(1000)), Ok(1000));
+    let (syn, _) = r.one();
+    sa.dst_port = syn.src_port;
+    sa.ack_number = Some(syn.seq_number + 1001);
+    sa.flags = TcpFlags::SYN | TcpFlags::ACK | TcpFlags::FIN;
+    r.send(sa, &pattern(1400));
+    assert_eq!(r.stack.tcp_state(s), Some(TcpState::CloseWait));
+    let (ack, _) = r.one();
+    assert_eq!(ack.ack_number, Some(SeqNumber(1_001_402)));
+    assert_eq!(r.read(s).unwrap().len(), 1400);
+    assert_eq!(r.read(s), Ok(Vec::new()), "end of stream");
+}
+
+/// client/syn-data-icmp-unreach-frag-needed.pkt: "fragmentation needed" for the SYN with data
+/// brings a plain SYN at once, offering an MSS that fits; the data follows the SYN-ACK.
+#[test]
+fn client_resends_a_plain_syn_when_the_syn_data_is_too_big() {
+    let mut r = Rig::new(1);
+    r.warm(&[0xab, 0xcd, 0x12, 0x34], 1040);
+    let s = r.sock();
+    assert_eq!(r.fastopen(s, &pattern(9999)), Ok(1000));
+    let (syn, _) = r.one();
+    r.icmp_frag_needed(&syn, 800);
+    let (again, data) = r.one();
+    assert_eq!(again.flags, TcpFlags::SYN);
+    assert_eq!((again.fastopen, data.len()), (None, 0));
+    assert_eq!(again.max_seg_size, Some(760));
+    r.synack(&syn, 0, 1040, None);
+    let out = r.drain();
+    assert_eq!(out[0].0.seq_number, syn.seq_number + 1);
+    let sent: usize = out.iter().map(|(_, d)| d.len()).sum();
+    assert!(
+        sent >= 760 && out.iter().all(|(_, d)| d.len() <= 760),
+        "{}",
+        summary(&out)
+    );
+    assert!(!r.syn_data(s));
 }
 
 // ---------------------------------------------------------------------------------------

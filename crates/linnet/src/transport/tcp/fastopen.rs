@@ -22,7 +22,7 @@ use crate::ip::IpMeta;
 use crate::socket::SockId;
 use crate::stack::Stack;
 use crate::time::Instant;
-use crate::wire::tcp::{FastOpenCookie, TcpRepr};
+use crate::wire::tcp::{FastOpenCookie, TcpFlags, TcpRepr};
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
@@ -525,6 +525,31 @@ impl Stack {
         false
     }
 
+    /// "Fragmentation needed" for our SYN with data: send a plain SYN at once, offering an
+    /// MSS that fits the path; the data follows the handshake. Returns whether it applied.
+    /// Linux: the `syn_data` case of `tcp_simple_retransmit` (from `tcp_v4_mtu_reduced`).
+    pub(crate) fn tcp_fastopen_syn_too_big(
+        &mut self,
+        id: SockId,
+        pmtu: usize,
+        now: Instant,
+    ) -> bool {
+        let Ok(sk) = self.sockets.tcp_mut(id) else {
+            return false;
+        };
+        if sk.state != TcpState::SynSent || sk.fastopen.syn_data == 0 {
+            return false;
+        }
+        let fit = pmtu.saturating_sub(40).clamp(88, u16::MAX as usize) as u16;
+        sk.adv_mss = sk.adv_mss.min(fit);
+        sk.total_retrans += 1;
+        sk.rtt_seq = None;
+        self.tcp.stats.retrans_segs += 1;
+        self.tcp_send_syn(id, now);
+        self.tcp_sched(id);
+        true
+    }
+
     /// A listener may take data in this SYN: it does Fast Open and its Fast Open queue has
     /// room. Linux: `tcp_fastopen_queue_check`.
     fn tcp_fastopen_queue_check(&mut self, l: SockId) -> bool {
@@ -699,6 +724,24 @@ fn tcp_fastopen_create_child(seg: &TcpRepr, payload: &[u8], c: &mut TcpSock) {
     c.rcv_adv = c.rcv_nxt;
     c.bytes_received += n as u64;
     c.fastopen.syn_data_acked = n > 0;
+}
+
+/// Data (and a FIN) a SYN-ACK carries to a Fast Open client goes to the receive queue.
+/// Linux: `tcp_fastopen_add_skb` from `tcp_rcv_fastopen_synack`.
+pub(crate) fn tcp_fastopen_add_synack_data(sk: &mut TcpSock, seg: &TcpRepr, payload: &[u8]) {
+    let n = sk.rcv_queue_copy(payload);
+    sk.rcv_nxt += n;
+    sk.rcv_adv = sk.rcv_adv.max(sk.rcv_nxt);
+    sk.bytes_received += n as u64;
+    if n > 0 {
+        sk.ack_now = true;
+    }
+    if n == payload.len() && seg.flags.contains(TcpFlags::FIN) {
+        sk.fin_rcvd = true;
+        sk.rcv_nxt += 1;
+        sk.ack_now = true;
+        sk.state = TcpState::CloseWait;
+    }
 }
 
 #[cfg(test)]

@@ -158,7 +158,9 @@ impl Stack {
         };
         let after = match (before, slot.as_ref()) {
             _ if fast.is_some() => After::Output,
-            (TcpState::SynSent, _) => self.tcp_rcv_synsent(id, seg, now),
+            (TcpState::SynSent, Some(payload)) => {
+                self.tcp_rcv_synsent(id, seg, payload.data(), now)
+            }
             (TcpState::Closed | TcpState::Listen, _) | (_, None) => After::Nothing,
             (_, Some(payload)) => self.tcp_rcv_synchronized(id, seg, payload.data(), now),
         };
@@ -311,7 +313,13 @@ impl Stack {
     }
 
     /// SYN-SENT. Linux: `tcp_rcv_synsent_state_process`.
-    fn tcp_rcv_synsent(&mut self, id: SockId, seg: &TcpRepr, now: Instant) -> After {
+    fn tcp_rcv_synsent(
+        &mut self,
+        id: SockId,
+        seg: &TcpRepr,
+        payload: &[u8],
+        now: Instant,
+    ) -> After {
         let Ok(sk) = self.sockets.tcp_mut(id) else {
             return After::Nothing;
         };
@@ -394,8 +402,12 @@ impl Stack {
         if sk.keepalive {
             sk.keepalive_at = Some(now + sk.keep_idle);
         }
-        if established && (sk.fastopen.syn_fastopen || sk.fastopen.syn_data > 0) {
-            self.tcp_rcv_fastopen_synack(sk, seg, syn_acked as u32, now);
+        if established
+            && (sk.fastopen.syn_fastopen || sk.fastopen.syn_data > 0)
+            && !self.tcp_rcv_fastopen_synack(sk, seg, syn_acked as u32, now)
+        {
+            // A Fast Open SYN-ACK may bring data (and a FIN).
+            super::fastopen::tcp_fastopen_add_synack_data(sk, seg, payload);
         }
         if let Ok(Socket::Tcp(t)) = self.sockets.get_mut(id).map(|e| &mut e.sock) {
             *t = sk_box;
