@@ -149,26 +149,10 @@ impl Rig {
         out
     }
 
-    /// An ICMP "fragmentation needed" (next-hop MTU `mtu`) quoting our segment `quoted`.
-    fn icmp_frag_needed(&mut self, quoted: &TcpRepr, mtu: u16) {
-        let mut icmp = vec![3u8, 4, 0, 0, 0, 0];
-        icmp.extend_from_slice(&mtu.to_be_bytes());
-        let mut ip = vec![0u8; 20];
-        Ipv4Repr {
-            src_addr: US,
-            dst_addr: PEER,
-            protocol: IpProtocol::TCP,
-            payload_len: 1000,
-            ttl: 64,
-            tos: 0,
-            ident: 9,
-            dont_frag: true,
-        }
-        .emit(&mut ip[..]);
-        icmp.extend_from_slice(&ip);
-        let mut tcp = vec![0u8; quoted.header_len()];
-        quoted.emit(&mut tcp);
-        icmp.extend_from_slice(&tcp[..8]);
+    /// An ICMP message (with its checksum filled) from the peer.
+    fn icmp_raw(&mut self, icmp: &[u8]) {
+        let mut icmp = icmp.to_vec();
+        icmp[2..4].fill(0);
         let c = linnet::wire::checksum::checksum(&icmp);
         icmp[2..4].copy_from_slice(&c.to_be_bytes());
         let mut frame = vec![0u8; ETH_LEN + 20 + icmp.len()];
@@ -192,6 +176,29 @@ impl Rig {
         frame[ETH_LEN + 20..].copy_from_slice(&icmp);
         self.stack
             .receive(self.ifindex, PacketBuf::from_slice(&frame, 0), self.now);
+    }
+
+    /// An ICMP "fragmentation needed" (next-hop MTU `mtu`) quoting our segment `quoted`.
+    fn icmp_frag_needed(&mut self, quoted: &TcpRepr, mtu: u16) {
+        let mut icmp = vec![3u8, 4, 0, 0, 0, 0];
+        icmp.extend_from_slice(&mtu.to_be_bytes());
+        let mut ip = vec![0u8; 20];
+        Ipv4Repr {
+            src_addr: US,
+            dst_addr: PEER,
+            protocol: IpProtocol::TCP,
+            payload_len: 1000,
+            ttl: 64,
+            tos: 0,
+            ident: 9,
+            dont_frag: true,
+        }
+        .emit(&mut ip[..]);
+        icmp.extend_from_slice(&ip);
+        let mut tcp = vec![0u8; quoted.header_len()];
+        quoted.emit(&mut tcp);
+        icmp.extend_from_slice(&tcp[..8]);
+        self.icmp_raw(&icmp);
     }
 
     fn one(&mut self) -> (TcpRepr, Vec<u8>) {
@@ -752,6 +759,64 @@ fn server_child_reset_before_accept_keeps_its_data() {
     assert!(r.syn_data(c));
     assert_eq!(r.read(c), Ok(pattern(10)));
     assert_eq!(r.read(c), Err(Errno::ECONNRESET));
+}
+
+/// server/icmp-before-accept.pkt, unread-data-closed-trigger-rst.pkt,
+/// listener-closed-trigger-rst.pkt: an ICMP error for a child before accept leaves it in the
+/// queue with its data and the error; closing a child with unread data, or the listener with
+/// a child queued, resets the client.
+#[test]
+fn server_child_errors_and_closes() {
+    let mut r = Rig::new(0x2);
+    let l = r.listener(Some(4));
+    let valid = FastOpenKeys::parse(KEY).unwrap().cookie_gen(PEER, US);
+    r.peer_syn(40001, 0, Some(valid), &pattern(10));
+    let (sa, _) = r.one();
+    // Port unreachable (a hard error) quoting our SYN-ACK.
+    let mut icmp = vec![3u8, 3, 0, 0, 0, 0, 0, 0];
+    let mut ip = vec![0u8; 20];
+    Ipv4Repr {
+        src_addr: US,
+        dst_addr: PEER,
+        protocol: IpProtocol::TCP,
+        payload_len: 40,
+        ttl: 64,
+        tos: 0,
+        ident: 9,
+        dont_frag: true,
+    }
+    .emit(&mut ip[..]);
+    icmp.extend_from_slice(&ip);
+    let mut tcp = vec![0u8; sa.header_len()];
+    sa.emit(&mut tcp);
+    icmp.extend_from_slice(&tcp[..8]);
+    r.icmp_raw(&icmp);
+    let (c, _) = r.stack.accept(l).unwrap();
+    assert!(r.syn_data(c));
+    assert_eq!(r.read(c), Ok(pattern(10)));
+    assert_eq!(r.read(c), Err(Errno::ECONNREFUSED));
+    let now = r.now;
+    assert_eq!(r.stack.send(c, b"x", now), Err(Errno::EPIPE));
+
+    // Closing a child whose data is unread resets.
+    r.peer_syn(40002, 0, Some(valid), &pattern(10));
+    let (sa, _) = r.one();
+    let (c, _) = r.stack.accept(l).unwrap();
+    r.stack.close(c, now).unwrap();
+    let (rst, _) = r.one();
+    assert_eq!(rst.flags, TcpFlags::RST | TcpFlags::ACK);
+    assert_eq!(
+        (rst.seq_number, rst.ack_number),
+        (sa.seq_number + 1, Some(SeqNumber(11)))
+    );
+
+    // Closing the listener resets a child still queued.
+    r.peer_syn(40003, 0, Some(valid), &pattern(10));
+    let (sa, _) = r.one();
+    r.stack.close(l, now).unwrap();
+    let (rst, _) = r.one();
+    assert_eq!(rst.flags, TcpFlags::RST | TcpFlags::ACK);
+    assert_eq!(rst.seq_number, sa.seq_number + 1);
 }
 
 /// Key rotation: a cookie made with the previous key (now the backup) still opens, and the

@@ -714,6 +714,11 @@ impl Stack {
                 self.tcp.stats.attempt_fails += 1;
                 self.tcp_reset(id, e);
             }
+            // A Fast Open child has (or will have) a user: it sees the error.
+            TcpState::SynReceived if sk.fastopen.passive() => {
+                self.tcp.stats.attempt_fails += 1;
+                self.tcp_reset(id, e);
+            }
             TcpState::SynReceived if sk.parent.is_some() => {
                 self.tcp.stats.attempt_fails += 1;
                 self.tcp_done(id);
