@@ -229,6 +229,12 @@ fn echo_service(handle: &runtime::Handle, port: u16) -> std::io::Result<()> {
         handle,
         std::net::SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port),
     )?;
+    // TCP Fast Open once `net.ipv4.tcp_fastopen` has the server bit (0x2): a request in the
+    // SYN is echoed before the handshake completes.
+    let lid = listener.id();
+    handle
+        .call(|s, now| s.setsockopt(lid, linnet::socket::SockOpt::FastOpen(64), now))?
+        .map_err(std::io::Error::from)?;
     // UDP: each datagram goes back to its sender (up to 64 KiB, so reassembled ones too).
     let udp = linnet::api::UdpSocket::bind(
         handle,

@@ -257,6 +257,16 @@ impl FastOpenCache {
         self.map.clear();
     }
 
+    /// Forget one destination (`ip tcp_metrics delete ADDR`).
+    pub fn remove(&mut self, dst: Ipv4Addr) {
+        self.map.remove(&dst);
+    }
+
+    /// Every destination and what is known of it.
+    pub fn iter(&self) -> impl Iterator<Item = (&Ipv4Addr, &FastOpenMetrics)> {
+        self.map.iter()
+    }
+
     /// Destinations remembered.
     pub fn len(&self) -> usize {
         self.map.len()
@@ -702,6 +712,22 @@ impl Stack {
     /// Forget every cached cookie (`ip tcp_metrics flush`).
     pub fn tcp_fastopen_cache_flush(&mut self) {
         self.tcp.fastopen_cache.flush();
+    }
+
+    /// Forget the cookie of one destination (`ip tcp_metrics delete ADDR`).
+    pub fn tcp_fastopen_cache_remove(&mut self, dst: Ipv4Addr) {
+        self.tcp.fastopen_cache.remove(dst);
+    }
+
+    /// Cache a server's cookie and MSS by hand, as a SYN-ACK would (tests, tools).
+    pub fn tcp_fastopen_cache_set(
+        &mut self,
+        dst: Ipv4Addr,
+        mss: u16,
+        cookie: Option<FastOpenCookie>,
+        now: Instant,
+    ) {
+        self.tcp.fastopen_cache.set(dst, mss, cookie, false, 0, now);
     }
 
     /// The stack's Fast Open keys (`net.ipv4.tcp_fastopen_key`).
