@@ -12,6 +12,7 @@ use linnet::wire::ethernet::HEADER_LEN as ETH_LEN;
 use linnet::wire::tcp::{FastOpenCookie, SeqNumber, TcpFlags, TcpPacket, TcpRepr};
 use linnet::wire::{EtherType, EthernetAddress, EthernetFrame, IpProtocol, Ipv4Packet, Ipv4Repr};
 use linnet::{Instant, Stack, StackConfig};
+use proptest::prelude::*;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
@@ -147,6 +148,72 @@ impl Rig {
         self.now = until;
         out.extend(self.drain());
         out
+    }
+
+    /// A segment from the peer with raw option bytes (padded with EOL to 4 bytes).
+    fn send_raw(&mut self, sport: u16, flags: u8, seq: u32, ack: u32, opts: &[u8], payload: &[u8]) {
+        self.send_raw_ports(sport, PORT, flags, seq, ack, opts, payload);
+    }
+
+    /// A segment from the peer's server port to our client port `dport`.
+    fn send_raw_to(
+        &mut self,
+        dport: u16,
+        flags: u8,
+        seq: u32,
+        ack: u32,
+        opts: &[u8],
+        payload: &[u8],
+    ) {
+        self.send_raw_ports(PORT, dport, flags, seq, ack, opts, payload);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn send_raw_ports(
+        &mut self,
+        sport: u16,
+        dport: u16,
+        flags: u8,
+        seq: u32,
+        ack: u32,
+        opts: &[u8],
+        payload: &[u8],
+    ) {
+        let olen = opts.len().min(40).div_ceil(4) * 4;
+        let hl = 20 + olen;
+        let mut tcp = vec![0u8; hl + payload.len()];
+        tcp[0..2].copy_from_slice(&sport.to_be_bytes());
+        tcp[2..4].copy_from_slice(&dport.to_be_bytes());
+        tcp[4..8].copy_from_slice(&seq.to_be_bytes());
+        tcp[8..12].copy_from_slice(&ack.to_be_bytes());
+        tcp[12] = ((hl / 4) as u8) << 4;
+        tcp[13] = flags;
+        tcp[14..16].copy_from_slice(&14600u16.to_be_bytes());
+        let o = &opts[..opts.len().min(40)];
+        tcp[20..20 + o.len()].copy_from_slice(o);
+        tcp[hl..].copy_from_slice(payload);
+        TcpPacket::new_unchecked(&mut tcp[..]).fill_checksum(PEER, US);
+        let mut frame = vec![0u8; ETH_LEN + 20];
+        {
+            let mut eth = EthernetFrame::new_unchecked(&mut frame[..]);
+            eth.set_dst_addr(self.mac);
+            eth.set_src_addr(self.peer_mac);
+            eth.set_ethertype(EtherType::IPV4);
+        }
+        Ipv4Repr {
+            src_addr: PEER,
+            dst_addr: US,
+            protocol: IpProtocol::TCP,
+            payload_len: tcp.len(),
+            ttl: 64,
+            tos: 0,
+            ident: 1,
+            dont_frag: true,
+        }
+        .emit(&mut frame[ETH_LEN..]);
+        frame.extend_from_slice(&tcp);
+        self.stack
+            .receive(self.ifindex, PacketBuf::from_slice(&frame, 0), self.now);
     }
 
     /// An ICMP message (with its checksum filled) from the peer.
@@ -849,4 +916,70 @@ fn server_backup_key_accepts_old_cookies_and_hands_out_new_ones() {
         .unwrap();
     r.peer_syn(40002, 2000, Some(FastOpenCookie::request(false)), &[]);
     assert_eq!(r.one().0.fastopen, Some(old_cookie));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// Random SYNs and ACKs, with random options (a Fast Open option, valid cookie or not,
+    /// often among them) and data, at a Fast Open listener: nothing panics, the Fast Open
+    /// and accept queues stay bounded, and whatever a child accepted is readable.
+    #[test]
+    fn random_fastopen_syns_stay_bounded(
+        segs in proptest::collection::vec(
+            (0u16..6, any::<u8>(), any::<u32>(), proptest::collection::vec(any::<u8>(), 0..40),
+             0usize..300, 0u8..4),
+            1..40),
+        no_cookie in any::<bool>(),
+    ) {
+        let mut r = Rig::new(if no_cookie { 0x202 } else { 0x2 });
+        let l = r.listener(Some(3));
+        let valid = FastOpenKeys::parse(KEY).unwrap().cookie_gen(PEER, US);
+        for (port, flags, seq, mut opts, len, fo) in segs {
+            // Make a Fast Open option likely: a request, the valid cookie, or a bad one.
+            let prefix: Vec<u8> = match fo {
+                0 => vec![34, 2],
+                1 => [&[34u8, 10][..], valid.bytes()].concat(),
+                2 => vec![254, 12, 0xf9, 0x89, 1, 2, 3, 4, 5, 6, 7, 8],
+                _ => Vec::new(),
+            };
+            opts.splice(0..0, prefix);
+            let flags = flags & 0x3f | if fo < 3 { 0x02 } else { 0 };
+            r.send_raw(40000 + port, flags, seq, seq ^ 0x5555, &opts, &pattern(len));
+            r.drain();
+        }
+        // One listener plus at most backlog (8) queued and 8 half-open children.
+        let n = r.stack.sockets_info().len();
+        prop_assert!(n <= 1 + 8 + 8, "{n} sockets");
+        let mut queued = 0;
+        while let Ok((c, _)) = r.stack.accept(l) {
+            queued += 1;
+            let _ = r.read(c);
+        }
+        prop_assert!(queued <= 8);
+        prop_assert!(r.stack.snmp().tcp.fastopen_passive <= 40);
+    }
+
+    /// Random SYN-ACKs (random options, data, acknowledgment numbers) to a Fast Open client:
+    /// nothing panics and the cache stays one entry.
+    #[test]
+    fn random_syn_acks_to_a_fastopen_client(
+        acks in proptest::collection::vec(
+            (any::<u8>(), any::<u32>(), proptest::collection::vec(any::<u8>(), 0..40), 0usize..200),
+            1..10),
+    ) {
+        let mut r = Rig::new(1);
+        r.warm(&[1, 2, 3, 4], 1460);
+        let s = r.sock();
+        let _ = r.fastopen(s, &pattern(2000));
+        let (syn, _) = r.one();
+        for (flags, off, opts, len) in acks {
+            let mut raw = Vec::new();
+            raw.extend_from_slice(&opts);
+            let ack = syn.seq_number.0.wrapping_add(off % 3000);
+            r.send_raw_to(syn.src_port, flags | 0x12, 5000, ack, &raw, &pattern(len));
+            r.drain();
+        }
+        prop_assert!(r.stack.tcp_fastopen_cache().len() <= 1);
+    }
 }
