@@ -6,7 +6,7 @@
 use linnet::buf::PacketBuf;
 use linnet::errno::Errno;
 use linnet::socket::{MsgFlags, PollEvents, SockId, SockOpt, SockType};
-use linnet::transport::tcp::fastopen::FastOpenKeys;
+use linnet::transport::tcp::fastopen::{FastOpenClientFail, FastOpenKeys};
 use linnet::transport::tcp::TcpState;
 use linnet::wire::ethernet::HEADER_LEN as ETH_LEN;
 use linnet::wire::tcp::{FastOpenCookie, SeqNumber, TcpFlags, TcpPacket, TcpRepr};
@@ -467,6 +467,10 @@ fn client_resends_what_the_syn_ack_did_not_cover() {
     assert_eq!(payload, data, "the SYN's data, right after the SYN-ACK");
     assert!(!r.syn_data(s));
     assert_eq!(r.stack.snmp().tcp.fastopen_active_fail, 1);
+    assert_eq!(
+        r.stack.tcp_info(s).unwrap().fastopen_client_fail,
+        FastOpenClientFail::DataNotAcked
+    );
     let ack = d.seq_number + 700;
     let mut a = seg(PORT, syn.src_port, TcpFlags::ACK, 5001, Some(ack));
     a.window_len = 257;
@@ -507,6 +511,10 @@ fn client_syn_retransmission_drops_data_and_option() {
     assert_eq!(r.fastopen(s, &[]), Err(Errno::EINPROGRESS));
     let (syn, _) = r.one();
     assert!(syn.fastopen.is_some());
+    assert_eq!(
+        r.stack.tcp_info(s).unwrap().fastopen_client_fail,
+        FastOpenClientFail::CookieUnavailable
+    );
     let out = r.advance(Duration::from_millis(1100));
     assert_eq!(out.len(), 1, "{}", summary(&out));
     assert_eq!(out[0].0.flags, TcpFlags::SYN);
@@ -530,6 +538,10 @@ fn client_syn_retransmission_drops_data_and_option() {
     assert_eq!(payload, data);
     // A SYN loss is remembered against this destination.
     assert_eq!(r.stack.tcp_fastopen_cache().get(PEER).unwrap().syn_loss, 1);
+    assert_eq!(
+        r.stack.tcp_info(s).unwrap().fastopen_client_fail,
+        FastOpenClientFail::SynRetransmitted
+    );
     assert_eq!(r.stack.snmp().tcp.fastopen_active_fail, 1);
 }
 

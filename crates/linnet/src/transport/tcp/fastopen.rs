@@ -23,6 +23,7 @@ use crate::socket::SockId;
 use crate::stack::Stack;
 use crate::time::Instant;
 use crate::wire::tcp::{FastOpenCookie, TcpFlags, TcpRepr};
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
@@ -310,6 +311,23 @@ pub struct TcpFastOpen {
     pub qlen: u32,
     /// Listener: its own key (`TCP_FASTOPEN_KEY`) instead of the stack's.
     pub keys: Option<FastOpenKeys>,
+    /// Why the client's Fast Open did not carry its data (`tcpi_fastopen_client_fail`).
+    pub client_fail: FastOpenClientFail,
+}
+
+/// Why a client's Fast Open failed, as `tcp_info` reports it. Linux: `enum
+/// tcp_fastopen_client_fail`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum FastOpenClientFail {
+    /// Unspecified (or no failure). `TFO_STATUS_UNSPEC`.
+    #[default]
+    Unspec = 0,
+    /// No cookie was cached: the SYN asked for one. `TFO_COOKIE_UNAVAILABLE`.
+    CookieUnavailable = 1,
+    /// The SYN-ACK did not acknowledge the SYN's data. `TFO_DATA_NOT_ACKED`.
+    DataNotAcked = 2,
+    /// The SYN with data was retransmitted (as a plain SYN). `TFO_SYN_RETRANSMITTED`.
+    SynRetransmitted = 3,
 }
 
 impl TcpFastOpen {
@@ -398,6 +416,7 @@ impl Stack {
             return true;
         }
         // The SYN goes now, with the cookie request.
+        sk.fastopen.client_fail = FastOpenClientFail::CookieUnavailable;
         sk.fastopen.syn_option = plan.option.map(|c| {
             if c.len > 0 {
                 FastOpenCookie::request(c.exp)
@@ -432,6 +451,7 @@ impl Stack {
         } else {
             // Fall back to a regular SYN with a cookie request.
             sk.fastopen.syn_option = plan.option.map(|c| FastOpenCookie::request(c.exp));
+            sk.fastopen.client_fail = FastOpenClientFail::CookieUnavailable;
         }
         sk.fastopen.syn_fastopen = sk.fastopen.syn_option.is_some();
         sk.fastopen.syn_fastopen_exp = sk.fastopen.syn_option.is_some_and(|c| c.exp);
@@ -524,6 +544,11 @@ impl Stack {
             .set(*sk.remote.ip(), mss, cookie, syn_drop, try_exp, now);
         if unacked {
             // Resend what the SYN carried and the SYN-ACK did not cover, at once.
+            sk.fastopen.client_fail = if sk.total_retrans > 0 {
+                FastOpenClientFail::SynRetransmitted
+            } else {
+                FastOpenClientFail::DataNotAcked
+            };
             self.tcp.stats.fastopen_active_fail += 1;
             sk.snd_nxt = sk.snd_una;
             return true;

@@ -270,6 +270,9 @@ pub struct TcpInfo {
     /// `TCPI_OPT_SYN_DATA`.
     #[serde(default)]
     pub syn_data: bool,
+    /// Why the client's Fast Open failed (`tcpi_fastopen_client_fail`).
+    #[serde(default)]
+    pub fastopen_client_fail: super::fastopen::FastOpenClientFail,
 }
 
 /// What a socket remembers of its input route: the route generation, input interface and
@@ -1075,6 +1078,7 @@ impl TcpSock {
             sack: self.sack_ok,
             delivery_rate: self.delivery.bytes_per_sec,
             syn_data: self.fastopen.syn_data_acked,
+            fastopen_client_fail: self.fastopen.client_fail,
         }
     }
 }
