@@ -681,6 +681,11 @@ fn client_resends_a_plain_syn_when_the_syn_data_is_too_big() {
         summary(&out)
     );
     assert!(!r.syn_data(s));
+    // The next SYN's data fits the learnt path MTU: 800 - 40 - 40 option bytes.
+    let s = r.sock();
+    assert_eq!(r.fastopen(s, &pattern(9999)), Ok(720));
+    let (syn, data) = r.one();
+    assert_eq!((syn.flags, data.len()), (TcpFlags::SYN, 720));
 }
 
 // ---------------------------------------------------------------------------------------

@@ -437,13 +437,18 @@ impl Stack {
             return 0;
         };
         let plan = self.tcp_fastopen_cookie_check(sk, now);
+        // A path MTU learnt for the destination bounds it too (Linux: `__tcp_mtu_to_mss` of
+        // the route's PMTU).
+        let pmtu_mss = self
+            .ipv4_mtu(*sk.remote.ip(), now)
+            .map_or(u32::MAX, |m| (m as u32).saturating_sub(40));
         let Ok(sk) = self.sockets.tcp_mut(id) else {
             return 0;
         };
         let mut copied = 0;
         if plan.data_ok {
             // MSS from the cache, bounded by ours; room kept for options middleboxes add.
-            let mss = plan.mss.min(sk.adv_mss as u32);
+            let mss = plan.mss.min(sk.adv_mss as u32).min(pmtu_mss);
             let space = mss.saturating_sub(MAX_TCP_OPTION_SPACE) as usize;
             let space = space.min(data.len());
             copied = sk.sndbuf.enqueue_slice(&data[..space]);
