@@ -1000,3 +1000,32 @@ proptest! {
         prop_assert!(r.stack.tcp_fastopen_cache().len() <= 1);
     }
 }
+
+/// client/syn-data-only-syn-acked.pkt's last case: a blocking sendto(6000) whose SYN carried
+/// 1420 bytes the SYN-ACK did not acknowledge: the SYN's data goes again, then the rest.
+#[test]
+fn client_sends_the_rest_after_resending_the_syn_data() {
+    let mut r = Rig::new(1);
+    r.warm(&[0x12, 0x34, 0xab, 0xcd], 1460);
+    let s = r.sock();
+    let data = pattern(6000);
+    assert_eq!(r.fastopen(s, &data), Ok(1420));
+    let (syn, _) = r.one();
+    r.synack(&syn, 0, 1460, None);
+    let now = r.now;
+    assert_eq!(r.stack.send(s, &data[1420..], now), Ok(4580));
+    let out = r.drain();
+    let first: Vec<u32> = out
+        .iter()
+        .map(|(h, _)| (h.seq_number - syn.seq_number) as u32)
+        .collect();
+    let sent: usize = out.iter().map(|(_, d)| d.len()).sum();
+    assert_eq!(first[0], 1, "{}", summary(&out));
+    assert_eq!(out[0].1.len(), 1420);
+    // Everything but a last runt, which Nagle holds while full segments are in flight.
+    assert_eq!(sent, 5800, "{}", summary(&out));
+    assert!(
+        first.windows(2).all(|w| w[0] < w[1]),
+        "in order, none twice"
+    );
+}
