@@ -903,6 +903,33 @@ fn server_child_errors_and_closes() {
     assert_eq!(rst.seq_number, sa.seq_number + 1);
 }
 
+/// A Fast Open child that ends before its handshake completes (a reset) leaves the Fast Open
+/// queue: the next SYN with data is taken again.
+#[test]
+fn server_queue_slot_is_freed_when_a_child_dies() {
+    let mut r = Rig::new(0x2);
+    let l = r.listener(Some(1));
+    let valid = FastOpenKeys::parse(KEY).unwrap().cookie_gen(PEER, US);
+    r.peer_syn(40001, 1000, Some(valid), &pattern(10));
+    assert_eq!(r.one().0.ack_number, Some(SeqNumber(1011)));
+    r.peer_syn(40002, 2000, Some(valid), &pattern(10));
+    assert_eq!(r.one().0.ack_number, Some(SeqNumber(2001)), "queue full");
+    assert_eq!(r.stack.snmp().tcp.fastopen_listen_overflow, 1);
+    r.send(
+        seg(40001, PORT, TcpFlags::RST | TcpFlags::ACK, 1011, None),
+        &[],
+    );
+    r.drain();
+    r.peer_syn(40003, 3000, Some(valid), &pattern(10));
+    assert_eq!(r.one().0.ack_number, Some(SeqNumber(3011)), "slot freed");
+    // Both Fast Open children are handed out; the reset one reports it after its data.
+    let (a, _) = r.stack.accept(l).unwrap();
+    assert_eq!(r.read(a), Ok(pattern(10)));
+    assert_eq!(r.read(a), Err(Errno::ECONNRESET));
+    let (b, _) = r.stack.accept(l).unwrap();
+    assert_eq!(r.read(b), Ok(pattern(10)));
+}
+
 /// Key rotation: a cookie made with the previous key (now the backup) still opens, and the
 /// SYN-ACK hands out the new cookie (Linux: TCPFastOpenPassiveAltKey).
 #[test]
