@@ -534,8 +534,8 @@ impl Stack {
             return After::Nothing;
         }
 
-        // 4. SYN in a synchronized state: challenge ACK (RFC 5961 4.2). A retransmitted SYN
-        // in SYN-RECEIVED gets the SYN-ACK again.
+        // 4. SYN in a synchronized state: challenge ACK (RFC 5961 4.2). (A retransmitted SYN
+        // in SYN-RECEIVED got the SYN-ACK again above.)
         if syn {
             self.tcp.stats.syn_challenges += 1;
             self.tcp_challenge_ack(id, now);
