@@ -28,6 +28,10 @@ pub fn tcp_lines(t: &TcpStats) -> Vec<String> {
             t.paws_estab_rejected,
             "packets rejected in established connections because of timestamp",
         ),
+        (
+            t.paws_active_rejected,
+            "active connections rejected because of time stamp",
+        ),
         (t.tw, "TCP sockets finished time wait in slow timer"),
         (t.delayed_acks, "delayed acks sent"),
         (

@@ -265,6 +265,9 @@ pub struct TcpStats {
     pub syn_challenges: u64,
     /// `PAWSEstab`: segments rejected by PAWS.
     pub paws_estab_rejected: u64,
+    /// `PAWSActive`: SYN-ACKs rejected for echoing a timestamp we never sent.
+    #[serde(default)]
+    pub paws_active_rejected: u64,
     /// `TCPOFOQueue`: segments queued out of order.
     pub ofo_queue: u64,
     /// `TCPOFODrop`.

@@ -1056,3 +1056,40 @@ fn client_sends_the_rest_after_resending_the_syn_data() {
         "in order, none twice"
     );
 }
+
+/// client/synack-data.pkt's last case: a SYN-ACK (with data) echoing a timestamp we never
+/// sent is answered with a reset and the connection keeps waiting; a later valid SYN-ACK
+/// establishes it (Linux: PAWSActive).
+#[test]
+fn client_resets_a_syn_ack_with_a_bad_timestamp_echo() {
+    let mut r = Rig::new(1);
+    r.stack.tcp_config_mut().timestamps = true;
+    let s = r.sock();
+    let now = r.now;
+    assert_eq!(
+        r.stack.connect(s, SocketAddrV4::new(PEER, PORT), now),
+        Err(Errno::EINPROGRESS)
+    );
+    let (syn, _) = r.one();
+    let (tsval, _) = syn.timestamp.expect("timestamps offered");
+    let mut sa = seg(
+        PORT,
+        syn.src_port,
+        TcpFlags::SYN | TcpFlags::ACK,
+        1_000_000,
+        Some(syn.seq_number + 1),
+    );
+    sa.max_seg_size = Some(1040);
+    sa.timestamp = Some((1_000_000, tsval.wrapping_add(9999)));
+    r.send(sa, &pattern(100));
+    let (rst, _) = r.one();
+    assert_eq!(rst.flags, TcpFlags::RST);
+    assert_eq!(rst.seq_number, syn.seq_number + 1);
+    assert_eq!(r.stack.tcp_state(s), Some(TcpState::SynSent));
+    assert_eq!(r.stack.snmp().tcp.paws_active_rejected, 1);
+    sa.timestamp = Some((1_000_000, tsval));
+    r.send(sa, &[]);
+    let (ack, _) = r.one();
+    assert_eq!(ack.ack_number, Some(SeqNumber(1_000_001)));
+    assert_eq!(r.stack.tcp_state(s), Some(TcpState::Established));
+}

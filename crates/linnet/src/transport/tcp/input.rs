@@ -334,6 +334,25 @@ impl Stack {
                 return After::Nothing;
             }
         }
+        // A SYN-ACK echoing a timestamp from before our SYN, or from the future, is not for
+        // this connection: reset it, keep waiting (RFC 7323 5.5; Linux: PAWSActive).
+        if let (Some(_), false, Some(sent), Some((_, ecr))) = (
+            seg.ack_number,
+            seg.flags.contains(TcpFlags::RST),
+            sk.syn_tsval,
+            seg.timestamp,
+        ) {
+            let now_ts = tcp_time_stamp(now).wrapping_add(sk.ts_offset);
+            let in_range =
+                (ecr.wrapping_sub(sent) as i32) >= 0 && (now_ts.wrapping_sub(ecr) as i32) >= 0;
+            if ecr != 0 && !in_range {
+                let (l, r) = (*sk.local.ip(), *sk.remote.ip());
+                self.tcp.stats.paws_active_rejected += 1;
+                self.tcp_v4_send_reset(r, l, seg, now);
+                self.count_drop(DropReason::TcpRfc7323Paws);
+                return After::Nothing;
+            }
+        }
         if seg.flags.contains(TcpFlags::RST) {
             if seg.ack_number.is_some() {
                 self.tcp.stats.attempt_fails += 1;

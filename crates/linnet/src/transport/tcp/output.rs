@@ -318,6 +318,11 @@ impl Stack {
             },
             now,
         );
+        if let Ok(sk) = self.sockets.tcp_mut(id) {
+            if sk.state == TcpState::SynSent && sk.syn_tsval.is_none() && sk.ts_ok {
+                sk.syn_tsval = sk.ts_last;
+            }
+        }
     }
 
     /// Answer a segment that has no connection with a RST (never a RST to a RST).

@@ -339,6 +339,9 @@ pub struct TcpSock {
     /// The last TSval sent: TSvals never go backwards, even if a caller's `now` does
     /// (RFC 7323 section 5.4; a peer's PAWS would drop the segment).
     pub ts_last: Option<u32>,
+    /// The TSval of our first SYN: a SYN-ACK must echo one between it and now. Linux:
+    /// `tp->retrans_stamp` in SYN-SENT.
+    pub syn_tsval: Option<u32>,
     /// Last ACK we sent (for `ts_recent` updates, RFC 7323 4.3).
     pub last_ack_sent: SeqNumber,
 
@@ -528,6 +531,7 @@ impl TcpSock {
             ts_recent_stamp: Instant::ZERO,
             ts_offset: 0,
             ts_last: None,
+            syn_tsval: None,
             last_ack_sent: SeqNumber(0),
             sndbuf: RingBuffer::new(sndbuf),
             rcvbuf: RingBuffer::new(rcvbuf),
