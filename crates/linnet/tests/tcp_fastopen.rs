@@ -1093,3 +1093,43 @@ fn client_resets_a_syn_ack_with_a_bad_timestamp_echo() {
     assert_eq!(ack.ack_number, Some(SeqNumber(1_000_001)));
     assert_eq!(r.stack.tcp_state(s), Some(TcpState::Established));
 }
+
+/// server/pure-syn-data.pkt's sequence: a listener with SO_REUSEADDR accepts a connection and
+/// closes; a new socket with SO_REUSEADDR binds the same port while the accepted connection
+/// lives (children inherit SO_REUSEADDR, as Linux's `sk_clone_lock` copies it).
+#[test]
+fn relisten_on_a_port_whose_accepted_child_lives() {
+    let mut r = Rig::new(0x2);
+    let now = r.now;
+    let l = r.sock();
+    r.stack
+        .setsockopt(l, SockOpt::ReuseAddr(true), now)
+        .unwrap();
+    r.stack
+        .bind(l, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, PORT))
+        .unwrap();
+    r.stack.listen(l, 1).unwrap();
+    r.peer_syn(40001, 999_000, None, &pattern(40));
+    let (sa, _) = r.one();
+    assert_eq!(
+        sa.ack_number,
+        Some(SeqNumber(999_001)),
+        "plain SYN data is not taken"
+    );
+    r.send(
+        seg(40001, PORT, TcpFlags::ACK, 999_001, Some(sa.seq_number + 1)),
+        &[],
+    );
+    let (_c, _) = r.stack.accept(l).unwrap();
+    r.stack.close(l, now).unwrap();
+    let l2 = r.sock();
+    r.stack
+        .setsockopt(l2, SockOpt::ReuseAddr(true), now)
+        .unwrap();
+    assert_eq!(
+        r.stack
+            .bind(l2, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, PORT)),
+        Ok(())
+    );
+    r.stack.listen(l2, 1).unwrap();
+}

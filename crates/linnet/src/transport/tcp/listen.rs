@@ -123,6 +123,7 @@ impl Stack {
             self.tcp.stats.listen_drops += 1;
             return self.count_drop(DropReason::TcpListenOverflow);
         };
+        self.tcp_child_inherit(l, id);
         self.tcp.ehash.insert((local, remote), id);
         self.tcp_bhash_add(id, local.port());
         if fastopen {
@@ -134,6 +135,15 @@ impl Stack {
         self.trace_tcp_state(TcpState::Listen, TcpState::SynReceived);
         self.tcp_send_syn(id, now);
         self.tcp_sched(id);
+    }
+
+    /// A child takes its listener's socket-level flags (`SO_REUSEADDR`), so the port can be
+    /// bound again once the listener is gone. Linux: `sk_clone_lock` copies `sk_reuse`.
+    fn tcp_child_inherit(&mut self, l: SockId, id: SockId) {
+        let reuse = self.sockets.get(l).is_ok_and(|e| e.reuseaddr);
+        if let Ok(e) = self.sockets.get_mut(id) {
+            e.reuseaddr = reuse;
+        }
     }
 
     /// Answer a SYN with a stateless SYN-ACK whose ISN is a cookie. Linux:
@@ -276,6 +286,7 @@ impl Stack {
         let Ok(id) = self.sockets.insert(Socket::Tcp(Box::new(c))) else {
             return true;
         };
+        self.tcp_child_inherit(l, id);
         self.tcp.ehash.insert((local, remote), id);
         self.tcp_bhash_add(id, local.port());
         self.tcp.stats.curr_estab += 1;
