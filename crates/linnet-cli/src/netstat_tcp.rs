@@ -52,7 +52,8 @@ pub fn tcp_lines(t: &TcpStats) -> Vec<String> {
             "slow starts ended by HyStart delay detection",
         ),
         (t.timeouts, "other TCP timeouts"),
-        (t.dup_segs, "DSACKs sent for old packets"),
+        (t.dsack_old_sent, "DSACKs sent for old packets"),
+        (t.dsack_ofo_sent, "DSACKs sent for out of order packets"),
         (t.ofo_queue, "packets queued to out-of-order queue"),
         (
             t.ofo_drop,
@@ -82,6 +83,11 @@ pub fn tcp_lines(t: &TcpStats) -> Vec<String> {
         (t.fastopen_passive_altkey, "TCPFastOpenPassiveAltKey"),
         (t.fastopen_listen_overflow, "TCPFastOpenListenOverflow"),
         (t.fastopen_cookie_reqd, "TCPFastOpenCookieReqd"),
+        (t.ofo_merge, "TCPOFOMerge"),
+        (t.ofo_pruned, "OfoPruned"),
+        (t.rcvq_drop, "TCPRcvQDrop"),
+        (t.req_qfull_do_cookies, "TCPReqQFullDoCookies"),
+        (t.req_qfull_drop, "TCPReqQFullDrop"),
     ] {
         if n > 0 {
             v.push(format!("    {name}: {n}"));
