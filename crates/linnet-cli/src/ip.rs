@@ -60,7 +60,7 @@ pub fn run(words: &[String], connect: impl Fn() -> Result<Client, Failure>) -> R
     }
     let Some(object) = words.get(i) else {
         return Err(Failure(
-            "Usage: ip [ OPTIONS ] OBJECT { COMMAND | help }\nwhere  OBJECT := { link | address | route | neigh }".into(),
+            "Usage: ip [ OPTIONS ] OBJECT { COMMAND | help }\nwhere  OBJECT := { link | address | route | rule | neigh | tcp_metrics }".into(),
             255,
         ));
     };
@@ -80,6 +80,8 @@ pub fn run(words: &[String], connect: impl Fn() -> Result<Client, Failure>) -> R
         route_cmd(rest, &opts, &connect)
     } else if matches(o, "rule", 2) {
         rule_cmd(rest, &opts, &connect)
+    } else if o == "tcp_metrics" || o == "tcpmetrics" {
+        tcp_metrics(rest, &opts, &connect)
     } else if matches(o, "neighbour", 1) || matches(o, "neighbor", 1) {
         is_show(rest)?;
         neighbours(&mut connect()?, &opts)
@@ -746,9 +748,93 @@ fn neighbours(client: &mut Client, opts: &Opts) -> Result<u8, Failure> {
     Ok(0)
 }
 
+/// What `ip tcp_metrics` is asked: (flush, one address).
+fn tcp_metrics_args(words: &[String]) -> Result<(bool, Option<Ipv4Addr>), Failure> {
+    let (flush, rest) = match words.split_first() {
+        None => (false, words),
+        Some((w, rest)) if ["show", "list", "lst", "sh", "ls", "l", "s"].contains(&w.as_str()) => {
+            (false, rest)
+        }
+        Some((w, rest)) if ["flush", "f", "delete", "del"].contains(&w.as_str()) => (true, rest),
+        Some((w, _)) => {
+            return Err(Failure(
+                format!("Command \"{w}\" is unknown, try \"ip help\"."),
+                255,
+            ))
+        }
+    };
+    let rest: Vec<&str> = rest
+        .iter()
+        .map(String::as_str)
+        .filter(|w| !["address", "addr"].contains(w))
+        .collect();
+    match rest.as_slice() {
+        [] | ["all"] => Ok((flush, None)),
+        [a] => a
+            .parse()
+            .map(|a| (flush, Some(a)))
+            .map_err(|_| bad_arg(a, "invalid address")),
+        [_, bad, ..] => Err(garbage(bad)),
+    }
+}
+
+/// `ip tcp_metrics show|flush|delete [all|ADDR]`: the TCP Fast Open cache, in iproute2's
+/// format (`fo_mss`, `fo_syn_drops`, `fo_cookie`).
+fn tcp_metrics(
+    words: &[String],
+    opts: &Opts,
+    connect: &impl Fn() -> Result<Client, Failure>,
+) -> Result<u8, Failure> {
+    let (flush, addr) = tcp_metrics_args(words)?;
+    let reply = call(&mut connect()?, Request::TcpMetrics { flush, addr })?;
+    let Response::TcpMetrics { entries } = reply else {
+        return Ok(0);
+    };
+    if opts.json {
+        println!("{}", serde_json::to_string_pretty(&entries)?);
+        return Ok(0);
+    }
+    let secs = |ms: u64| format!("{}.{:03}sec", ms / 1000, ms % 1000);
+    for e in &entries {
+        let mut line = format!("{} age {}", e.addr, secs(e.age_ms));
+        if e.fo_mss > 0 {
+            line.push_str(&format!(" fo_mss {}", e.fo_mss));
+        }
+        if e.fo_syn_drops > 0 {
+            line.push_str(&format!(
+                " fo_syn_drops {}/{} ago",
+                e.fo_syn_drops,
+                secs(e.fo_syn_drop_age_ms)
+            ));
+        }
+        if !e.fo_cookie.is_empty() {
+            line.push_str(&format!(" fo_cookie {}", e.fo_cookie));
+        }
+        println!("{line}");
+    }
+    Ok(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tcp_metrics_words() {
+        let a = Ipv4Addr::new(192, 0, 2, 2);
+        assert_eq!(tcp_metrics_args(&w("")).unwrap(), (false, None));
+        assert_eq!(tcp_metrics_args(&w("flush all")).unwrap(), (true, None));
+        assert_eq!(
+            tcp_metrics_args(&w("show 192.0.2.2")).unwrap(),
+            (false, Some(a))
+        );
+        assert_eq!(
+            tcp_metrics_args(&w("delete address 192.0.2.2")).unwrap(),
+            (true, Some(a))
+        );
+        assert!(tcp_metrics_args(&w("flush bogus")).is_err());
+        assert!(tcp_metrics_args(&w("frob")).is_err());
+    }
 
     fn w(s: &str) -> Vec<String> {
         s.split_whitespace().map(String::from).collect()

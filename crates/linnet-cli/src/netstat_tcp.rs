@@ -28,6 +28,10 @@ pub fn tcp_lines(t: &TcpStats) -> Vec<String> {
             t.paws_estab_rejected,
             "packets rejected in established connections because of timestamp",
         ),
+        (
+            t.paws_active_rejected,
+            "active connections rejected because of time stamp",
+        ),
         (t.tw, "TCP sockets finished time wait in slow timer"),
         (t.delayed_acks, "delayed acks sent"),
         (
@@ -111,6 +115,13 @@ pub fn tcp_lines(t: &TcpStats) -> Vec<String> {
         (t.spurious_rtos, "TCPSpuriousRTOs"),
         (t.sack_discard, "TCPSACKDiscard"),
         (t.sack_reneging, "TCPSACKReneging"),
+        (t.fastopen_active, "TCPFastOpenActive"),
+        (t.fastopen_active_fail, "TCPFastOpenActiveFail"),
+        (t.fastopen_passive, "TCPFastOpenPassive"),
+        (t.fastopen_passive_fail, "TCPFastOpenPassiveFail"),
+        (t.fastopen_passive_altkey, "TCPFastOpenPassiveAltKey"),
+        (t.fastopen_listen_overflow, "TCPFastOpenListenOverflow"),
+        (t.fastopen_cookie_reqd, "TCPFastOpenCookieReqd"),
         (t.ofo_merge, "TCPOFOMerge"),
         (t.ofo_pruned, "OfoPruned"),
         (t.rcvq_drop, "TCPRcvQDrop"),
@@ -141,6 +152,7 @@ mod tests {
             active_opens: 3,
             timeouts: 2,
             challenge_acks: 1,
+            fastopen_passive: 4,
             ..TcpStats::default()
         };
         let l = tcp_lines(&t);
@@ -149,6 +161,8 @@ mod tests {
         assert!(l.contains(&"TcpExt:".to_string()));
         assert!(l.contains(&"    2 other TCP timeouts".to_string()));
         assert!(l.contains(&"    TCPChallengeACK: 1".to_string()));
+        assert!(l.contains(&"    TCPFastOpenPassive: 4".to_string()));
+        assert!(!l.iter().any(|x| x.contains("TCPFastOpenActive")));
         assert!(!l.iter().any(|x| x.contains("fast retransmits")));
     }
 }

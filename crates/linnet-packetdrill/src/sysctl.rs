@@ -30,6 +30,8 @@ pub const KNOWN: &[&str] = &[
     "tcp_challenge_ack_limit",
     "tcp_congestion_control",
     "tcp_notsent_lowat",
+    "tcp_fastopen",
+    "tcp_fastopen_key",
 ];
 
 /// A directory standing for `/proc/sys/net/ipv4`: one file per setting, holding its value.
@@ -98,7 +100,10 @@ fn num(v: &str) -> Option<u64> {
 pub fn apply(stack: &mut Stack, key: &str, v: &str) {
     let key = key.replace('/', ".");
     match key.as_str() {
-        "net.ipv4.tcp_rmem" | "net.ipv4.tcp_wmem" => {
+        "net.ipv4.tcp_rmem"
+        | "net.ipv4.tcp_wmem"
+        | "net.ipv4.tcp_fastopen"
+        | "net.ipv4.tcp_fastopen_key" => {
             let _ = linnet::control::route::sysctl(stack, &key, Some(v));
         }
         "net.ipv4.tcp_timestamps"

@@ -292,6 +292,13 @@ impl Posix {
         let zerocopy = flags & libc::MSG_ZEROCOPY != 0
             && self.sys(|n| n.fds.sock(fd).is_ok_and(|s| s.opts.zerocopy));
         let mut sent = 0usize;
+        if flags & libc::MSG_FASTOPEN != 0 {
+            match self.sendmsg_fastopen(fd, data, dst, dontwait)? {
+                Some(k) if k == data.len() => return Ok(k),
+                Some(k) => sent = k,
+                None => {}
+            }
+        }
         let mut zc_id = None;
         let r = self.block(fd, Wait::Snd, dontwait, |n| {
             let s = n.fds.sock(fd)?;
@@ -349,6 +356,55 @@ impl Posix {
             self.sys(|n| tx_timestamp_record(n, fd));
         }
         r
+    }
+
+    /// `sendto(MSG_FASTOPEN)` on a stream socket: connect with the data in the SYN
+    /// (`Stack::send_fastopen`). Non-blocking: the bytes the SYN took, or `EINPROGRESS`. Blocking:
+    /// waits for the connection's outcome (its error, if it failed), then `Some(bytes sent)`
+    /// for the caller to send the rest. `None` for a datagram socket. Linux:
+    /// `tcp_sendmsg_fastopen` → `__inet_stream_connect`.
+    fn sendmsg_fastopen(
+        &self,
+        fd: i32,
+        data: &[u8],
+        dst: Option<SocketAddrV4>,
+        dontwait: bool,
+    ) -> SysResult<Option<usize>> {
+        let first = self.sys(
+            |n| -> SysResult<Option<(Result<usize, linnet::Errno>, bool)>> {
+                let s = n.fds.sock(fd)?;
+                let (id, nb) = (s.id, s.nonblock);
+                if s.ty == SockType::Dgram {
+                    return Ok(None);
+                }
+                let now = n.now;
+                let r = n.stack.send_fastopen(id, data, dst, now);
+                n.run();
+                Ok(Some((r, nb || dontwait)))
+            },
+        )?;
+        let (r, nonblock) = match first {
+            None => return Ok(None),
+            Some(x) => x,
+        };
+        let k = match r {
+            Ok(k) if nonblock => return Ok(Some(k)),
+            Err(linnet::Errno::EINPROGRESS) if nonblock => return Err(Errno(libc::EINPROGRESS)),
+            Ok(k) => k,
+            Err(linnet::Errno::EINPROGRESS) => 0,
+            Err(e) => return Err(e.into()),
+        };
+        self.block(fd, Wait::Snd, false, |n| {
+            let id = n.fds.sock(fd)?.id;
+            if n.stack.tcp_state(id) == Some(TcpState::SynSent) {
+                return Err(EAGAIN);
+            }
+            match n.stack.getsockopt(id, linnet::socket::SockOptName::Error) {
+                Ok(linnet::socket::SockOptValue::Error(Some(e))) => Err(Errno(e)),
+                _ => Ok(()),
+            }
+        })?;
+        Ok(Some(k))
     }
 
     /// `send`/`write`.

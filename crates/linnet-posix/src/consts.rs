@@ -36,5 +36,7 @@ pub const SO_ZEROCOPY: i32 = 60;
 pub const TCP_FASTOPEN_NO_COOKIE: i32 = 34;
 /// `TCP_FASTOPEN_CONNECT`.
 pub const TCP_FASTOPEN_CONNECT: i32 = 30;
+/// `TCP_FASTOPEN_KEY`: a listener's cookie key (16 bytes, or 32 with a backup key).
+pub const TCP_FASTOPEN_KEY: i32 = 33;
 /// `SO_MEMINFO`.
 pub const SO_MEMINFO: i32 = 55;

@@ -298,15 +298,38 @@ impl Posix {
                     }
                     libc::TCP_FASTOPEN => {
                         o.fastopen = int_of(val)?;
-                        None
+                        Some(SockOpt::FastOpen(o.fastopen.max(0) as u32))
                     }
                     TCP_FASTOPEN_CONNECT => {
-                        o.fastopen_connect = int_of(val)? != 0;
-                        None
+                        let v = int_of(val)?;
+                        if !(0..=1).contains(&v) {
+                            return Err(EINVAL);
+                        }
+                        o.fastopen_connect = v != 0;
+                        Some(SockOpt::FastOpenConnect(v != 0))
                     }
                     TCP_FASTOPEN_NO_COOKIE => {
                         o.fastopen_no_cookie = int_of(val)? != 0;
-                        None
+                        Some(SockOpt::FastOpenNoCookie(o.fastopen_no_cookie))
+                    }
+                    TCP_FASTOPEN_KEY => {
+                        // Linux: 16 bytes, or 32 (primary and backup); anything else EINVAL.
+                        let key = |b: &[u8]| {
+                            let mut k = [0u8; 16];
+                            k.copy_from_slice(b);
+                            k
+                        };
+                        match val.len() {
+                            16 => Some(SockOpt::FastOpenKey {
+                                primary: key(val),
+                                backup: None,
+                            }),
+                            32 => Some(SockOpt::FastOpenKey {
+                                primary: key(&val[..16]),
+                                backup: Some(key(&val[16..])),
+                            }),
+                            _ => return Err(EINVAL),
+                        }
                     }
                     libc::TCP_CONGESTION => {
                         let end = val.iter().position(|&b| b == 0).unwrap_or(val.len());

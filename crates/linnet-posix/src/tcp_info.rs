@@ -11,6 +11,8 @@ use linnet::Instant;
 const TCPI_OPT_TIMESTAMPS: u8 = 1;
 const TCPI_OPT_SACK: u8 = 2;
 const TCPI_OPT_WSCALE: u8 = 4;
+/// The SYN's data was acknowledged (client) or accepted (server): TCP Fast Open.
+const TCPI_OPT_SYN_DATA: u8 = 32;
 /// `TCP_INFINITE_SSTHRESH`.
 const TCP_INFINITE_SSTHRESH: u32 = 0x7fff_ffff;
 /// Linux's delayed-ACK timeout when nothing better is known (`TCP_ATO_MIN`, 40 ms).
@@ -157,6 +159,9 @@ pub fn tcp_get_info(sk: &TcpSock, now: Instant, notsent: u32) -> TcpInfoC {
     if sk.ws_ok && sk.state != TcpState::SynSent {
         i.tcpi_options |= TCPI_OPT_WSCALE;
         i.tcpi_wscale = (sk.snd_wscale & 0xf) | ((sk.rcv_wscale & 0xf) << 4);
+    }
+    if sk.fastopen.syn_data_acked {
+        i.tcpi_options |= TCPI_OPT_SYN_DATA;
     }
     i.tcpi_rto = sk.rtt.rto().as_micros().min(u32::MAX as u128) as u32;
     i.tcpi_ato = ATO_US;

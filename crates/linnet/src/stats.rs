@@ -374,6 +374,9 @@ pub struct TcpStats {
     pub syn_challenges: u64,
     /// `PAWSEstab`: segments rejected by PAWS.
     pub paws_estab_rejected: u64,
+    /// `PAWSActive`: SYN-ACKs rejected for echoing a timestamp we never sent.
+    #[serde(default)]
+    pub paws_active_rejected: u64,
     /// `TCPOFOQueue`: segments queued out of order.
     pub ofo_queue: u64,
     /// `TCPOFODrop`.
@@ -482,6 +485,27 @@ pub struct TcpStats {
     /// `TCPSACKReneging`: times the peer dropped data it had SACKed.
     #[serde(default)]
     pub sack_reneging: u64,
+    /// `TCPFastOpenActive`: SYNs with data whose data the SYN-ACK acknowledged.
+    #[serde(default)]
+    pub fastopen_active: u64,
+    /// `TCPFastOpenActiveFail`: SYNs with data whose data had to be sent again.
+    #[serde(default)]
+    pub fastopen_active_fail: u64,
+    /// `TCPFastOpenPassive`: SYNs whose data a listener accepted.
+    #[serde(default)]
+    pub fastopen_passive: u64,
+    /// `TCPFastOpenPassiveFail`: SYNs with a bad Fast Open cookie.
+    #[serde(default)]
+    pub fastopen_passive_fail: u64,
+    /// `TCPFastOpenPassiveAltKey`: cookies valid only under the backup key.
+    #[serde(default)]
+    pub fastopen_passive_altkey: u64,
+    /// `TCPFastOpenListenOverflow`: Fast Open refused, the listener's Fast Open queue full.
+    #[serde(default)]
+    pub fastopen_listen_overflow: u64,
+    /// `TCPFastOpenCookieReqd`: SYNs asking for a cookie.
+    #[serde(default)]
+    pub fastopen_cookie_reqd: u64,
     /// `TCPDSACKOldSent`: D-SACK blocks sent for data below `RCV.NXT`.
     #[serde(default)]
     pub dsack_old_sent: u64,

@@ -437,6 +437,7 @@ fn syn_frame(
         sack_permitted: true,
         sack_ranges: [None; 4],
         timestamp: Some((u32::from(sport), 0)),
+        fastopen: None,
         payload_len: 0,
     };
     let tcp_len = repr.header_len();

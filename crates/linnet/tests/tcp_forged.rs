@@ -50,6 +50,7 @@ fn seg(flags: TcpFlags, seq: SeqNumber, ack: Option<SeqNumber>) -> TcpRepr {
         sack_permitted: false,
         sack_ranges: [None; 4],
         timestamp: None,
+        fastopen: None,
         payload_len: 0,
     }
 }

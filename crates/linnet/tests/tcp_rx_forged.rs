@@ -33,6 +33,7 @@ fn seg(sport: u16, flags: TcpFlags, seq: SeqNumber, ack: Option<SeqNumber>) -> T
         sack_permitted: false,
         sack_ranges: [None; 4],
         timestamp: None,
+        fastopen: None,
         payload_len: 0,
     }
 }

@@ -10,6 +10,7 @@ pub mod route;
 pub mod rtnl;
 pub mod server;
 pub mod stream;
+pub mod tcp_metrics;
 
 use crate::ip::fib::{Route, RouteMatch};
 use crate::ip::rules::{FibRule, RuleMatch};
@@ -198,6 +199,14 @@ pub enum Request {
     },
     /// `conntrack -L`.
     ConntrackList,
+    /// `ip tcp_metrics show|flush [all|ADDR]`: the TCP Fast Open cache. Linux:
+    /// `TCP_METRICS_CMD_GET` / `TCP_METRICS_CMD_DEL`.
+    TcpMetrics {
+        /// Flush instead of show.
+        flush: bool,
+        /// Only this destination.
+        addr: Option<Ipv4Addr>,
+    },
     /// A `tc` command as words (`qdisc add dev eth0 root netem delay 50ms`), parsed by the
     /// stack so every client reports the same errors.
     Tc {
@@ -327,6 +336,11 @@ pub enum Response {
     Conntrack {
         /// One per connection.
         entries: Vec<crate::netfilter::conntrack::CtEntryInfo>,
+    },
+    /// `ip tcp_metrics show`: one entry per destination.
+    TcpMetrics {
+        /// The entries.
+        entries: Vec<tcp_metrics::TcpMetricsEntry>,
     },
     /// An iptables command failed.
     NfError {
@@ -553,6 +567,7 @@ pub fn handle(stack: &mut Stack, req: Request, now: Instant) -> Response {
         Request::IptablesSave { table } => nf::iptables_save(stack, table.as_deref()),
         Request::IptablesRestore { text, noflush } => nf::iptables_restore(stack, &text, noflush),
         Request::ConntrackList => nf::conntrack_list(stack, now),
+        Request::TcpMetrics { flush, addr } => tcp_metrics::tcp_metrics(stack, flush, addr, now),
         Request::Tc { args } => match stack.tc(&args, now) {
             Ok(crate::qdisc::tc::TcReply::Done) => Response::Ok,
             Ok(reply) => Response::Tc { reply },

@@ -93,7 +93,30 @@ pub fn sysctls(stack: &Stack) -> Vec<SysctlValue> {
             key: "net.ipv4.tcp_wmem".into(),
             value: format!("{}\t{}\t{}", TCP_MEM_MIN, t.wmem_default, t.wmem_max),
         },
+        SysctlValue {
+            key: "net.ipv4.tcp_fastopen".into(),
+            value: t.fastopen.to_string(),
+        },
+        SysctlValue {
+            key: "net.ipv4.tcp_fastopen_key".into(),
+            value: stack.tcp_fastopen_keys().format(),
+        },
     ]
+}
+
+/// Parse an integer sysctl as Linux's `proc_dointvec` does: decimal, or hex with `0x`.
+fn parse_int(key: &str, v: &str) -> Result<u32, Response> {
+    let t = v.trim();
+    let n = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        Some(h) => u32::from_str_radix(h, 16),
+        None => t.parse(),
+    };
+    n.map_err(|_| {
+        error(
+            libc::EINVAL,
+            format!("sysctl: {key}: \"{v}\" is not a number"),
+        )
+    })
 }
 
 /// The first number of `tcp_rmem`/`tcp_wmem`: the smallest buffer (Linux: one page).
@@ -142,6 +165,24 @@ pub fn sysctl(stack: &mut Stack, key: &str, value: Option<&str>) -> Response {
                 return error(
                     libc::EINVAL,
                     format!("sysctl: {key}: \"{v}\" is not a positive number"),
+                )
+            }
+        }
+    } else if let (Some(v), "net.ipv4.tcp_fastopen") = (value, key) {
+        match parse_int(key, v) {
+            Ok(n) => stack.tcp_config_mut().fastopen = n,
+            Err(r) => return r,
+        }
+    } else if let (Some(v), "net.ipv4.tcp_fastopen_key") = (value, key) {
+        // Linux: `proc_tcp_fastopen_key`: a primary key, optionally ",backup".
+        match crate::transport::tcp::fastopen::FastOpenKeys::parse(v) {
+            Some(k) => stack.set_tcp_fastopen_keys(k),
+            None => {
+                return error(
+                    libc::EINVAL,
+                    format!(
+                        "sysctl: {key}: \"{v}\": want xxxxxxxx-xxxxxxxx-xxxxxxxx-xxxxxxxx[,...]"
+                    ),
                 )
             }
         }
@@ -426,6 +467,38 @@ mod tests {
 
     fn req(s: &mut Stack, r: Request) -> Response {
         handle(s, r, Instant::ZERO)
+    }
+
+    #[test]
+    fn tcp_fastopen_and_its_key_are_sysctls() {
+        let mut s = stack();
+        let get = |s: &mut Stack, k: &str| match sysctl(s, k, None) {
+            Response::Sysctl { values } => values[0].value.clone(),
+            r => panic!("{r:?}"),
+        };
+        assert_eq!(get(&mut s, "net.ipv4.tcp_fastopen"), "1");
+        // packetdrill's defaults write it in hex; it reads back in decimal as in Linux.
+        assert!(matches!(
+            sysctl(&mut s, "net.ipv4.tcp_fastopen", Some("0x70403")),
+            Response::Sysctl { .. }
+        ));
+        assert_eq!(get(&mut s, "net.ipv4.tcp_fastopen"), "459779");
+        assert_eq!(s.config().tcp.fastopen, 0x70403);
+        let key = "a1a1a1a1-b2b2b2b2-c3c3c3c3-d4d4d4d4";
+        sysctl(&mut s, "net.ipv4.tcp_fastopen_key", Some(key));
+        assert_eq!(get(&mut s, "net.ipv4.tcp_fastopen_key"), key);
+        for bad in ["x", "1-2-3", "0xz"] {
+            let k = if bad == "0xz" {
+                "net.ipv4.tcp_fastopen"
+            } else {
+                "net.ipv4.tcp_fastopen_key"
+            };
+            assert!(matches!(
+                sysctl(&mut s, k, Some(bad)),
+                Response::Error { .. }
+            ));
+        }
+        assert_eq!(get(&mut s, "net.ipv4.tcp_fastopen_key"), key);
     }
 
     #[test]

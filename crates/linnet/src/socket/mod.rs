@@ -142,6 +142,20 @@ pub enum SockOpt {
     KeepCnt(u32),
     /// `TCP_CONGESTION`.
     Congestion(CcAlgorithm),
+    /// `TCP_FASTOPEN`: a listener's Fast Open queue length (0: off).
+    FastOpen(u32),
+    /// `TCP_FASTOPEN_CONNECT`: `connect` returns at once, the first write goes in the SYN.
+    FastOpenConnect(bool),
+    /// `TCP_FASTOPEN_NO_COOKIE`: Fast Open without cookies on this socket.
+    FastOpenNoCookie(bool),
+    /// `TCP_FASTOPEN_KEY`: a listener's own cookie key (16 bytes), and optionally a backup
+    /// key still accepted (the second 16 bytes of a 32-byte value).
+    FastOpenKey {
+        /// Makes and checks cookies.
+        primary: [u8; 16],
+        /// Only checks them.
+        backup: Option<[u8; 16]>,
+    },
 }
 
 /// Names of socket options for `getsockopt`.
@@ -169,6 +183,14 @@ pub enum SockOptName {
     KeepCnt,
     /// `TCP_CONGESTION`.
     Congestion,
+    /// `TCP_FASTOPEN`.
+    FastOpen,
+    /// `TCP_FASTOPEN_CONNECT`.
+    FastOpenConnect,
+    /// `TCP_FASTOPEN_NO_COOKIE`.
+    FastOpenNoCookie,
+    /// `TCP_FASTOPEN_KEY` (the listener's key, else the stack's).
+    FastOpenKey,
     /// `SO_ERROR` (reading it clears the pending error).
     Error,
 }
@@ -262,6 +284,26 @@ impl Stack {
         match &self.sockets.get(id)?.sock {
             Socket::Tcp(_) => self.tcp_sendmsg(id, data, now),
             Socket::Udp(_) => self.udp_sendmsg(id, data, None, now),
+        }
+    }
+
+    /// TCP Fast Open send (`sendto` with `MSG_FASTOPEN`, or the first `write` after a
+    /// deferred `TCP_FASTOPEN_CONNECT`): connect to `dst` with the data in the SYN. Returns
+    /// the bytes that went in the SYN, or `EINPROGRESS` when none could (no cookie yet: the
+    /// SYN asks for one). On a connected socket it is a plain send (`dst` ignored);
+    /// `EALREADY` while a connect is in progress; `EOPNOTSUPP` when `net.ipv4.tcp_fastopen`
+    /// has the client bit off. The call never blocks: a blocking caller waits for the
+    /// connection and sends the rest with [`Stack::send`]. Linux: `tcp_sendmsg_fastopen`.
+    pub fn send_fastopen(
+        &mut self,
+        id: SockId,
+        data: &[u8],
+        dst: Option<SocketAddrV4>,
+        now: Instant,
+    ) -> Result<usize, Errno> {
+        match &self.sockets.get(id)?.sock {
+            Socket::Tcp(_) => self.tcp_sendmsg_fastopen(id, data, dst, now),
+            Socket::Udp(_) => Err(Errno::EOPNOTSUPP),
         }
     }
 
@@ -411,6 +453,20 @@ impl Stack {
             (SockOptName::KeepCnt, Socket::Tcp(t)) => SockOpt::KeepCnt(t.keep_cnt),
             (SockOptName::Congestion, Socket::Tcp(t)) => {
                 SockOpt::Congestion(t.cc.name().parse().map_err(|_| Errno::ENOPROTOOPT)?)
+            }
+            (SockOptName::FastOpen, Socket::Tcp(t)) => SockOpt::FastOpen(t.fastopen.max_qlen),
+            (SockOptName::FastOpenConnect, Socket::Tcp(t)) => {
+                SockOpt::FastOpenConnect(t.fastopen.connect)
+            }
+            (SockOptName::FastOpenNoCookie, Socket::Tcp(t)) => {
+                SockOpt::FastOpenNoCookie(t.fastopen.no_cookie)
+            }
+            (SockOptName::FastOpenKey, Socket::Tcp(t)) => {
+                let k = t.fastopen.keys.unwrap_or(self.tcp.fastopen_keys);
+                SockOpt::FastOpenKey {
+                    primary: k.primary,
+                    backup: k.backup,
+                }
             }
             _ => return Err(Errno::ENOPROTOOPT),
         };

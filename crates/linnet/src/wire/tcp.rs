@@ -21,6 +21,74 @@ const KIND_WS: u8 = 3;
 const KIND_SACK_PERM: u8 = 4;
 const KIND_SACK: u8 = 5;
 const KIND_TS: u8 = 8;
+/// TCP Fast Open cookie (RFC 7413). Linux: `TCPOPT_FASTOPEN`.
+const KIND_FASTOPEN: u8 = 34;
+/// Experimental option (RFC 6994); with [`FASTOPEN_MAGIC`] the pre-RFC Fast Open option.
+/// Linux: `TCPOPT_EXP`.
+const KIND_EXP: u8 = 254;
+/// The experiment ID of the pre-RFC Fast Open option. Linux: `TCPOPT_FASTOPEN_MAGIC`.
+pub const FASTOPEN_MAGIC: u16 = 0xF989;
+
+/// Shortest and longest Fast Open cookie (RFC 7413 4.1.1). Linux: `TCP_FASTOPEN_COOKIE_MIN`,
+/// `TCP_FASTOPEN_COOKIE_MAX`.
+pub const FASTOPEN_COOKIE_MIN: usize = 4;
+/// Longest Fast Open cookie.
+pub const FASTOPEN_COOKIE_MAX: usize = 16;
+
+/// A Fast Open option as carried in a SYN or SYN-ACK: an empty cookie is a cookie request.
+/// Linux: `struct tcp_fastopen_cookie` (`len` >= 0, `exp`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub struct FastOpenCookie {
+    /// Cookie bytes; only the first `len` count.
+    pub val: [u8; FASTOPEN_COOKIE_MAX],
+    /// Cookie length: 0 (a request) or 4..=16, even.
+    pub len: u8,
+    /// Sent or received as the experimental option (kind 254, magic 0xF989).
+    pub exp: bool,
+}
+
+impl FastOpenCookie {
+    /// A cookie request (an empty Fast Open option).
+    pub const fn request(exp: bool) -> FastOpenCookie {
+        FastOpenCookie {
+            val: [0; FASTOPEN_COOKIE_MAX],
+            len: 0,
+            exp,
+        }
+    }
+
+    /// A cookie from bytes; `None` unless the length is valid (even, 4..=16).
+    pub fn new(bytes: &[u8], exp: bool) -> Option<FastOpenCookie> {
+        let n = bytes.len();
+        if !(FASTOPEN_COOKIE_MIN..=FASTOPEN_COOKIE_MAX).contains(&n) || n % 2 == 1 {
+            return None;
+        }
+        let mut val = [0; FASTOPEN_COOKIE_MAX];
+        val[..n].copy_from_slice(bytes);
+        Some(FastOpenCookie {
+            val,
+            len: n as u8,
+            exp,
+        })
+    }
+
+    /// The cookie bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.val[..(self.len as usize).min(FASTOPEN_COOKIE_MAX)]
+    }
+
+    /// Whether this is a request (no cookie).
+    pub fn is_request(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Option bytes: kind and length (and the magic for the experimental form), the
+    /// cookie, padded with NOPs to 4 bytes as Linux pads it (`tcp_options_write`).
+    fn wire_len(&self) -> usize {
+        let base = if self.exp { 4 } else { 2 };
+        (base + self.len as usize).div_ceil(4) * 4
+    }
+}
 
 /// A sequence number with modulo-2^32 comparison (RFC 9293 3.4). Not a total order: only
 /// numbers less than 2^31 apart compare meaningfully.
@@ -358,6 +426,9 @@ pub enum TcpOption<'a> {
         /// TSecr.
         tsecr: u32,
     },
+    /// Fast Open cookie or cookie request (kind 34, or kind 254 with magic 0xF989); `None`
+    /// when the cookie length is invalid (Linux then ignores it: `foc->len = -1`).
+    FastOpen(Option<FastOpenCookie>),
     /// Anything else.
     Unknown {
         /// Kind.
@@ -428,9 +499,26 @@ impl<'a> Iterator for TcpOptions<'a> {
                 TcpOption::SackRange(blocks)
             }
             KIND_MSS | KIND_WS | KIND_SACK_PERM | KIND_TS | KIND_SACK => return bad(self),
+            // Linux: `tcp_parse_fastopen_option`: an empty option asks for a cookie, a
+            // cookie of bad length is ignored.
+            KIND_FASTOPEN => TcpOption::FastOpen(fastopen_cookie(data, false)),
+            KIND_EXP
+                if data.len() >= 2 && u16::from_be_bytes([data[0], data[1]]) == FASTOPEN_MAGIC =>
+            {
+                TcpOption::FastOpen(fastopen_cookie(&data[2..], true))
+            }
             _ => TcpOption::Unknown { kind, data },
         };
         Some(Ok(opt))
+    }
+}
+
+/// The cookie of a Fast Open option's data: empty is a request.
+fn fastopen_cookie(data: &[u8], exp: bool) -> Option<FastOpenCookie> {
+    if data.is_empty() {
+        Some(FastOpenCookie::request(exp))
+    } else {
+        FastOpenCookie::new(data, exp)
     }
 }
 
@@ -459,6 +547,8 @@ pub struct TcpRepr {
     pub sack_ranges: [Option<(SeqNumber, SeqNumber)>; 4],
     /// Timestamps (TSval, TSecr).
     pub timestamp: Option<(u32, u32)>,
+    /// Fast Open option (RFC 7413), in SYN and SYN-ACK segments only.
+    pub fastopen: Option<FastOpenCookie>,
     /// Payload length.
     pub payload_len: usize,
 }
@@ -495,6 +585,7 @@ impl TcpRepr {
             sack_permitted: false,
             sack_ranges: [None; 4],
             timestamp: None,
+            fastopen: None,
             payload_len: p.payload().len(),
         };
         let opts = p.options();
@@ -519,6 +610,10 @@ impl TcpRepr {
                     }
                 }
                 TcpOption::Timestamp { tsval, tsecr } => r.timestamp = Some((tsval, tsecr)),
+                // Valid only in a SYN or SYN-ACK (Linux: `tcp_parse_fastopen_option`).
+                TcpOption::FastOpen(Some(c)) if flags.contains(TcpFlags::SYN) => {
+                    r.fastopen = Some(c)
+                }
                 _ => {}
             }
         }
@@ -560,6 +655,9 @@ impl TcpRepr {
             };
             if self.window_scale.is_some() {
                 n += 4;
+            }
+            if let Some(c) = &self.fastopen {
+                n += c.wire_len();
             }
         } else {
             if self.timestamp.is_some() {
@@ -622,6 +720,18 @@ impl TcpRepr {
             if let Some(w) = self.window_scale {
                 put(h, &[KIND_NOP, KIND_WS, 3, w]);
             }
+            if let Some(c) = &self.fastopen {
+                let len = c.len as usize;
+                if c.exp {
+                    let m = FASTOPEN_MAGIC.to_be_bytes();
+                    put(h, &[KIND_EXP, (4 + len) as u8, m[0], m[1]]);
+                } else {
+                    put(h, &[KIND_FASTOPEN, (2 + len) as u8]);
+                }
+                put(h, c.bytes());
+                let pad = c.wire_len() - len - if c.exp { 4 } else { 2 };
+                put(h, &[KIND_NOP, KIND_NOP, KIND_NOP][..pad]);
+            }
         } else {
             if let Some((v, e)) = self.timestamp {
                 put(h, &[KIND_NOP, KIND_NOP, KIND_TS, 10]);
@@ -668,6 +778,7 @@ mod tests {
             sack_permitted: true,
             sack_ranges: [None; 4],
             timestamp: Some((123, 0)),
+            fastopen: None,
             payload_len: 0,
         }
     }
@@ -808,7 +919,130 @@ mod tests {
         assert_eq!(format!("{}", TcpFlags::SYN | TcpFlags::ACK), "[S.]");
     }
 
+    fn syn_opts(r: &TcpRepr) -> Vec<u8> {
+        let mut seg = vec![0u8; r.header_len()];
+        r.emit(&mut seg);
+        seg[20..].to_vec()
+    }
+
+    fn parse_opts(flags: TcpFlags, opts: &[u8]) -> Result<TcpRepr> {
+        let mut seg = vec![0u8; 20 + opts.len().div_ceil(4) * 4];
+        seg[20..20 + opts.len()].copy_from_slice(opts);
+        let r = TcpRepr {
+            flags,
+            max_seg_size: None,
+            window_scale: None,
+            sack_permitted: false,
+            timestamp: None,
+            ..base()
+        };
+        r.emit(&mut seg[..20]);
+        seg[12] = ((seg.len() / 4) as u8) << 4;
+        TcpRepr::parse(&TcpPacket::new_checked(&seg[..]).unwrap(), S, D, false)
+    }
+
+    #[test]
+    fn fastopen_options_are_laid_out_as_linux_writes_them() {
+        // client/nonblocking-sendto.pkt: <mss 1460,nop,nop,sackOK,nop,wscale 8,FO,nop,nop>
+        let mut syn = TcpRepr {
+            max_seg_size: Some(1460),
+            window_scale: Some(8),
+            timestamp: None,
+            fastopen: Some(FastOpenCookie::request(false)),
+            ..base()
+        };
+        assert_eq!(
+            syn_opts(&syn),
+            [2, 4, 5, 180, 1, 1, 4, 2, 1, 3, 3, 8, 34, 2, 1, 1]
+        );
+        assert_eq!(round_trip(&syn, &[]), syn);
+        // ... FO abcd1234,nop,nop (length 6, padded) and FO 12345678ffff (length 8).
+        syn.fastopen = FastOpenCookie::new(&[0xab, 0xcd, 0x12, 0x34], false);
+        assert_eq!(syn_opts(&syn)[12..], [34, 6, 0xab, 0xcd, 0x12, 0x34, 1, 1]);
+        syn.payload_len = 4;
+        assert_eq!(round_trip(&syn, b"data"), syn);
+        syn.payload_len = 0;
+        syn.fastopen = FastOpenCookie::new(&[0x12, 0x34, 0x56, 0x78, 0xff, 0xff], false);
+        assert_eq!(syn_opts(&syn).len(), 20);
+        assert_eq!(round_trip(&syn, &[]), syn);
+        // server/simple1.pkt: <mss 1460,sackOK,TS val 10000 ecr 1,nop,wscale 8,FOEXP 00ab...>
+        let cookie = [0x00, 0xab, 0xaa, 0xab, 0xe8, 0xe9, 0x54, 0xc2];
+        let synack = TcpRepr {
+            flags: TcpFlags::SYN | TcpFlags::ACK,
+            ack_number: Some(SeqNumber(1)),
+            window_scale: Some(8),
+            timestamp: Some((10000, 1)),
+            fastopen: FastOpenCookie::new(&cookie, true),
+            ..base()
+        };
+        let o = syn_opts(&synack);
+        assert_eq!(o.len(), 32);
+        assert_eq!(o[20..24], [254, 12, 0xf9, 0x89]);
+        assert_eq!(o[24..], cookie);
+        assert_eq!(round_trip(&synack, &[]), synack);
+        // The longest cookie with every other SYN option still fits in 40 bytes.
+        let full = TcpRepr {
+            fastopen: FastOpenCookie::new(&[7; 16], true),
+            ..base()
+        };
+        assert_eq!(full.header_len(), 60);
+        assert_eq!(round_trip(&full, &[]), full);
+    }
+
+    #[test]
+    fn fastopen_parse_takes_packetdrill_orders_and_ignores_bad_cookies() {
+        // server/simple1.pkt's SYN: <mss 1012,FOEXP,sackOK,TS val 1 ecr 0,nop,wscale 7>
+        let opts = [
+            2, 4, 3, 244, 254, 4, 0xf9, 0x89, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7,
+        ];
+        let r = parse_opts(TcpFlags::SYN, &opts).unwrap();
+        assert_eq!(r.fastopen, Some(FastOpenCookie::request(true)));
+        assert_eq!((r.max_seg_size, r.window_scale), (Some(1012), Some(7)));
+        // Only in SYNs.
+        assert_eq!(parse_opts(TcpFlags::ACK, &opts).unwrap().fastopen, None);
+        // Odd or too long cookies, or another experiment, are ignored, not errors.
+        for bad in [
+            &[34, 5, 1, 2, 3][..],
+            &[
+                34, 20, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18,
+            ],
+            &[34, 4, 1, 2],
+            &[254, 8, 0x12, 0x34, 1, 2, 3, 4],
+            &[254, 3, 0xf9],
+        ] {
+            let r = parse_opts(TcpFlags::SYN, bad).unwrap();
+            assert_eq!(r.fastopen, None, "{bad:?}");
+        }
+        // A length running past the options is malformed, as for every option.
+        assert!(parse_opts(TcpFlags::SYN, &[34, 12, 1, 2]).is_err());
+    }
+
     proptest! {
+        #[test]
+        fn fastopen_cookies_round_trip(
+            bytes in proptest::collection::vec(any::<u8>(), 0..=16),
+            exp in any::<bool>(),
+        ) {
+            let c = if bytes.is_empty() {
+                Some(FastOpenCookie::request(exp))
+            } else {
+                FastOpenCookie::new(&bytes, exp)
+            };
+            prop_assert_eq!(c.is_some(), bytes.is_empty() || (bytes.len() >= 4 && bytes.len() % 2 == 0));
+            let syn = TcpRepr { fastopen: c, ..base() };
+            prop_assert!(syn.header_len() <= MAX_HEADER_LEN);
+            prop_assert_eq!(round_trip(&syn, &[]), syn);
+        }
+
+        #[test]
+        fn random_syn_options_never_panic(opts in proptest::collection::vec(any::<u8>(), 0..40)) {
+            if let Ok(r) = parse_opts(TcpFlags::SYN, &opts) {
+                if let Some(c) = r.fastopen {
+                    prop_assert!(c.len == 0 || (4..=16).contains(&c.len) && c.len % 2 == 0);
+                }
+            }
+        }
+
         #[test]
         fn random_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..80)) {
             if let Ok(p) = TcpPacket::new_checked(&data[..]) {

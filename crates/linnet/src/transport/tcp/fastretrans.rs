@@ -917,6 +917,7 @@ mod tests {
             sack_ranges: [Some((SeqNumber(6000), SeqNumber(7000))), None, None, None],
             timestamp: Some((4990, 0)),
             payload_len: 0,
+            fastopen: None,
         };
         assert!(sk.tcp_disordered_ack(&seg, 4990));
         // Older than an RTO (1 s before the first RTT sample): dropped as PAWS says.

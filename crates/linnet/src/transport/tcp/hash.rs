@@ -33,6 +33,10 @@ pub struct TcpTables {
     pub isn: IsnGenerator,
     /// SYN cookie secret.
     pub cookies: SynCookies,
+    /// Fast Open cookie keys (`net.ipv4.tcp_fastopen_key`).
+    pub fastopen_keys: super::fastopen::FastOpenKeys,
+    /// The client's Fast Open cache (cookies and MSS by destination).
+    pub fastopen_cache: super::fastopen::FastOpenCache,
     /// Counters.
     pub stats: TcpStats,
     /// Challenge ACKs sent in the current second (RFC 5961 section 7), and that second.
@@ -62,6 +66,8 @@ impl TcpTables {
             timers: BinaryHeap::new(),
             isn: IsnGenerator::new(k0, k1),
             cookies: SynCookies::new(k1.rotate_left(7), k0.rotate_left(29)),
+            fastopen_keys: super::fastopen::FastOpenKeys::from_seed(seed),
+            fastopen_cache: Default::default(),
             stats: TcpStats::default(),
             challenge_count: 0,
             challenge_second: 0,

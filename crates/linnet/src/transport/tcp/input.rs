@@ -162,7 +162,9 @@ impl Stack {
         };
         let after = match (before, slot.as_ref()) {
             _ if fast.is_some() => After::Output,
-            (TcpState::SynSent, _) => self.tcp_rcv_synsent(id, seg, now),
+            (TcpState::SynSent, Some(payload)) => {
+                self.tcp_rcv_synsent(id, seg, payload.data(), now)
+            }
             (TcpState::Closed | TcpState::Listen, _) | (_, None) => After::Nothing,
             (_, Some(payload)) => self.tcp_rcv_synchronized(id, seg, payload.data(), now),
         };
@@ -331,7 +333,13 @@ impl Stack {
     }
 
     /// SYN-SENT. Linux: `tcp_rcv_synsent_state_process`.
-    fn tcp_rcv_synsent(&mut self, id: SockId, seg: &TcpRepr, now: Instant) -> After {
+    fn tcp_rcv_synsent(
+        &mut self,
+        id: SockId,
+        seg: &TcpRepr,
+        payload: &[u8],
+        now: Instant,
+    ) -> After {
         let Ok(sk) = self.sockets.tcp_mut(id) else {
             return After::Nothing;
         };
@@ -343,6 +351,25 @@ impl Stack {
                     self.tcp_v4_send_reset(r, l, seg, now);
                 }
                 self.count_drop(DropReason::TcpAckUnsent);
+                return After::Nothing;
+            }
+        }
+        // A SYN-ACK echoing a timestamp from before our SYN, or from the future, is not for
+        // this connection: reset it, keep waiting (RFC 7323 5.5; Linux: PAWSActive).
+        if let (Some(_), false, Some(sent), Some((_, ecr))) = (
+            seg.ack_number,
+            seg.flags.contains(TcpFlags::RST),
+            sk.syn_tsval,
+            seg.timestamp,
+        ) {
+            let now_ts = tcp_time_stamp(now).wrapping_add(sk.ts_offset);
+            let in_range =
+                (ecr.wrapping_sub(sent) as i32) >= 0 && (now_ts.wrapping_sub(ecr) as i32) >= 0;
+            if ecr != 0 && !in_range {
+                let (l, r) = (*sk.local.ip(), *sk.remote.ip());
+                self.tcp.stats.paws_active_rejected += 1;
+                self.tcp_v4_send_reset(r, l, seg, now);
+                self.count_drop(DropReason::TcpRfc7323Paws);
                 return After::Nothing;
             }
         }
@@ -374,7 +401,14 @@ impl Stack {
         sk.rcv_nxt = seg.seq_number + 1;
         // Our SYN offered an unscaled window of up to 64 KiB.
         sk.rcv_adv = sk.rcv_nxt + (sk.rcv_space().min(0xffff));
+        let mut syn_acked = 0;
         let established = if let Some(ack) = seg.ack_number {
+            // Data a Fast Open SYN carried and the SYN-ACK covers leaves the send queue.
+            syn_acked = ((ack - (sk.iss + 1)).max(0) as usize).min(sk.sndbuf.len());
+            if syn_acked > 0 {
+                sk.sndbuf.dequeue_allocated(syn_acked);
+                sk.bytes_acked += syn_acked as u64;
+            }
             sk.snd_una = ack;
             if sk.snd_nxt < ack {
                 sk.snd_nxt = ack;
@@ -406,6 +440,13 @@ impl Stack {
         };
         if sk.keepalive {
             sk.keepalive_at = Some(now + sk.keep_idle);
+        }
+        if established
+            && (sk.fastopen.syn_fastopen || sk.fastopen.syn_data > 0)
+            && !self.tcp_rcv_fastopen_synack(sk, seg, syn_acked as u32, now)
+        {
+            // A Fast Open SYN-ACK may bring data (and a FIN).
+            super::fastopen::tcp_fastopen_add_synack_data(sk, seg, payload);
         }
         if let Ok(Socket::Tcp(t)) = self.sockets.get_mut(id).map(|e| &mut e.sock) {
             *t = sk_box;
@@ -467,6 +508,19 @@ impl Stack {
             }
         }
 
+        // A retransmitted SYN in SYN-RECEIVED (it lies before rcv_nxt, so the window test
+        // below would only re-ACK it) gets the SYN-ACK again: our SYN-ACK was lost. Linux:
+        // `tcp_check_req` → `inet_rtx_syn_ack`.
+        if syn
+            && !rst
+            && seg.ack_number.is_none()
+            && sk.state == TcpState::SynReceived
+            && seg.seq_number == sk.irs
+        {
+            self.tcp_send_syn(id, now);
+            return After::Nothing;
+        }
+
         // 1. Sequence number acceptability (RFC 9293 table in 3.10.7.4).
         let seg_len = seg.segment_len();
         let wnd = (sk.rcv_adv - sk.rcv_nxt).max(0) as usize;
@@ -499,6 +553,8 @@ impl Stack {
         if rst {
             if seq == sk.rcv_nxt {
                 let err = match sk.state {
+                    // An accepted-early Fast Open child has a user: it sees the reset.
+                    TcpState::SynReceived if sk.fastopen.passive() => Some(Errno::ECONNRESET),
                     TcpState::SynReceived if sk.parent.is_some() => None,
                     TcpState::SynReceived => Some(Errno::ECONNREFUSED),
                     TcpState::Established
@@ -523,13 +579,9 @@ impl Stack {
             return After::Nothing;
         }
 
-        // 4. SYN in a synchronized state: challenge ACK (RFC 5961 4.2). A retransmitted SYN
-        // in SYN-RECEIVED gets the SYN-ACK again.
+        // 4. SYN in a synchronized state: challenge ACK (RFC 5961 4.2). (A retransmitted SYN
+        // in SYN-RECEIVED got the SYN-ACK again above.)
         if syn {
-            if sk.state == TcpState::SynReceived && seq == sk.irs {
-                self.tcp_send_syn(id, now);
-                return After::Nothing;
-            }
             self.tcp.stats.syn_challenges += 1;
             self.tcp_challenge_ack(id, now);
             self.count_drop(DropReason::TcpFlags);
@@ -708,6 +760,11 @@ impl Stack {
                 self.tcp.stats.attempt_fails += 1;
                 self.tcp_reset(id, e);
             }
+            // A Fast Open child has (or will have) a user: it sees the error.
+            TcpState::SynReceived if sk.fastopen.passive() => {
+                self.tcp.stats.attempt_fails += 1;
+                self.tcp_reset(id, e);
+            }
             TcpState::SynReceived if sk.parent.is_some() => {
                 self.tcp.stats.attempt_fails += 1;
                 self.tcp_done(id);
@@ -723,7 +780,9 @@ impl Stack {
         let Ok(sk) = self.sockets.tcp_mut(id) else {
             return false;
         };
-        let parent = sk.parent;
+        // A Fast Open child is in the accept queue already.
+        let tfo = sk.fastopen.passive();
+        let parent = if tfo { None } else { sk.parent };
         if let Some(p) = parent {
             match self.sockets.tcp(p) {
                 Ok(l) if l.state == TcpState::Listen => {
@@ -757,6 +816,9 @@ impl Stack {
         }
         self.tcp.stats.curr_estab += 1;
         self.trace_tcp_state(TcpState::SynReceived, TcpState::Established);
+        if tfo {
+            self.reqsk_fastopen_remove(id);
+        }
         if let Some(p) = parent {
             if let Ok(l) = self.sockets.tcp_mut(p) {
                 l.syn_qlen = l.syn_qlen.saturating_sub(1);
@@ -1241,6 +1303,14 @@ impl Stack {
         let Ok(sk) = self.sockets.tcp_mut(id) else {
             return;
         };
+        // A Fast Open child stays in the accept queue, closed, like an established one.
+        let tfo = sk.fastopen.passive();
+        if tfo {
+            self.reqsk_fastopen_remove(id);
+        }
+        let Ok(sk) = self.sockets.tcp_mut(id) else {
+            return;
+        };
         let prev = sk.state;
         if matches!(prev, TcpState::Established | TcpState::CloseWait) {
             self.tcp.stats.curr_estab = self.tcp.stats.curr_estab.saturating_sub(1);
@@ -1263,7 +1333,7 @@ impl Stack {
         if let Some(p) = parent {
             // Not yet accepted: the listener owns it.
             if let Ok(l) = self.sockets.tcp_mut(p) {
-                if prev == TcpState::SynReceived {
+                if prev == TcpState::SynReceived && !tfo {
                     l.syn_qlen = l.syn_qlen.saturating_sub(1);
                     l.accept_queue.retain(|&c| c != id);
                     self.tcp_sock_remove(id);

@@ -39,12 +39,19 @@ impl Stack {
         if !seg.flags.contains(TcpFlags::SYN) {
             return self.count_drop(DropReason::TcpFlags);
         }
-        self.tcp_v4_conn_request(l, ip, seg, now);
+        self.tcp_v4_conn_request(l, ip, seg, payload, now);
     }
 
     /// A SYN for a listener: make a SYN-RECEIVED child (or, with the SYN queue full, answer
     /// with a SYN cookie and keep nothing). Linux: `tcp_conn_request`.
-    fn tcp_v4_conn_request(&mut self, l: SockId, ip: &IpMeta, seg: &TcpRepr, now: Instant) {
+    fn tcp_v4_conn_request(
+        &mut self,
+        l: SockId,
+        ip: &IpMeta,
+        seg: &TcpRepr,
+        payload: &[u8],
+        now: Instant,
+    ) {
         let Ok(lsk) = self.sockets.tcp(l) else { return };
         if lsk.accept_queue.len() >= lsk.backlog as usize {
             // Linux drops SYNs while the accept queue is full.
@@ -128,19 +135,32 @@ impl Stack {
         if !c.ts_ok {
             c.rtt_seq = Some((c.iss, now));
         }
+        let fastopen = self.tcp_try_fastopen(l, ip, seg, payload, &mut c);
         let Ok(id) = self.sockets.insert(Socket::Tcp(Box::new(c))) else {
             self.tcp.stats.listen_drops += 1;
             return self.count_drop(DropReason::TcpListenOverflow);
         };
+        self.tcp_child_inherit(l, id);
         self.tcp.ehash.insert((local, remote), id);
         self.tcp_bhash_add(id, local.port());
-        if let Ok(lsk) = self.sockets.tcp_mut(l) {
+        if fastopen {
+            self.tcp_fastopen_queued(l, id);
+        } else if let Ok(lsk) = self.sockets.tcp_mut(l) {
             lsk.syn_qlen += 1;
         }
         self.tcp.stats.passive_opens += 1;
         self.trace_tcp_state(TcpState::Listen, TcpState::SynReceived);
         self.tcp_send_syn(id, now);
         self.tcp_sched(id);
+    }
+
+    /// A child takes its listener's socket-level flags (`SO_REUSEADDR`), so the port can be
+    /// bound again once the listener is gone. Linux: `sk_clone_lock` copies `sk_reuse`.
+    fn tcp_child_inherit(&mut self, l: SockId, id: SockId) {
+        let reuse = self.sockets.get(l).is_ok_and(|e| e.reuseaddr);
+        if let Ok(e) = self.sockets.get_mut(id) {
+            e.reuseaddr = reuse;
+        }
     }
 
     /// Answer a SYN with a stateless SYN-ACK whose ISN is a cookie. Linux:
@@ -197,6 +217,7 @@ impl Stack {
             sack_permitted: sack,
             sack_ranges: [None; 4],
             timestamp,
+            fastopen: None,
             payload_len: 0,
         };
         self.tcp.stats.syncookies_sent += 1;
@@ -290,6 +311,7 @@ impl Stack {
         let Ok(id) = self.sockets.insert(Socket::Tcp(Box::new(c))) else {
             return true;
         };
+        self.tcp_child_inherit(l, id);
         self.tcp.ehash.insert((local, remote), id);
         self.tcp_bhash_add(id, local.port());
         self.tcp.stats.curr_estab += 1;

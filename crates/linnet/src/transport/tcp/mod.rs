@@ -21,11 +21,13 @@
 //! - [`fastretrans`]: the recovery state machine (`tcp_fastretrans_alert`, PRR, undo, F-RTO,
 //!   `tcp_enter_loss`, NewReno).
 //! - [`user`]: the socket calls (`tcp_sendmsg`, `tcp_recvmsg`, `tcp_close`...).
+//! - [`fastopen`]: TCP Fast Open (RFC 7413): cookies, data in the SYN, the client's cache.
 //! - [`tsq`]: TCP Small Queues, the backpressure from device queues (`tcp_small_queue_check`).
 
 pub mod abort;
 pub mod assembler;
 pub mod cong;
+pub mod fastopen;
 pub mod fastretrans;
 pub mod hash;
 pub mod input;

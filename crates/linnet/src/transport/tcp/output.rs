@@ -76,6 +76,7 @@ pub(crate) fn tcp_build(sk: &mut TcpSock, pool: &mut BufPool, seg: Seg, now: Ins
         sack_permitted: false,
         sack_ranges: [None; 4],
         timestamp: None,
+        fastopen: None,
         payload_len: seg.data_len,
     };
     if syn {
@@ -86,6 +87,9 @@ pub(crate) fn tcp_build(sk: &mut TcpSock, pool: &mut BufPool, seg: Seg, now: Ins
             repr.window_scale = Some(sk.rcv_wscale);
         }
         repr.sack_permitted = sk.sack_ok;
+        // The first SYN (or SYN-ACK) only: retransmissions go without it (Linux:
+        // `tcp_send_syn_data` clears the cookie after the first transmission).
+        repr.fastopen = sk.fastopen.syn_option.take();
     }
     if sk.ts_ok {
         let ts = tcp_time_stamp(now).wrapping_add(sk.ts_offset);
@@ -106,7 +110,9 @@ pub(crate) fn tcp_build(sk: &mut TcpSock, pool: &mut BufPool, seg: Seg, now: Ins
     let total = hlen + seg.data_len;
     let mut buf = pool.get_sized(total, MAX_HEADER);
     // Offloads: leave the checksum to the device, and mark a super-segment for TSO/GSO.
-    let partial = sk.route_caps.hw_csum || seg.data_len > seg_mss as usize;
+    // A SYN is never split: its data (Fast Open) was sized to fit one segment.
+    let gso = !syn && seg.data_len > seg_mss as usize;
+    let partial = sk.route_caps.hw_csum || gso;
     {
         // Written in place in the tailroom: the header is emitted and the payload copied over
         // every byte, so nothing is zeroed first (Linux: skb_put without memset).
@@ -150,7 +156,7 @@ pub(crate) fn tcp_build(sk: &mut TcpSock, pool: &mut BufPool, seg: Seg, now: Ins
             offset: 16,
         };
     }
-    if seg.data_len > seg_mss as usize {
+    if gso {
         // Also a segment cut for fewer option bytes than it now carries: GSO splits it
         // rather than letting it exceed the MTU.
         buf.meta.gso_size = seg_mss.min(u16::MAX.into()) as u16;
@@ -275,13 +281,22 @@ impl Stack {
 
     /// Send (or resend) our SYN or SYN-ACK. Linux: `tcp_connect` / `tcp_v4_send_synack`.
     pub(crate) fn tcp_send_syn(&mut self, id: SockId, now: Instant) {
+        self.tcp_send_syn_with_data(id, 0, now);
+    }
+
+    /// Send our SYN carrying the first `data_len` bytes of the send queue (a Fast Open SYN;
+    /// 0 for a plain SYN). Linux: `tcp_connect` → `tcp_send_syn_data`.
+    pub(crate) fn tcp_send_syn_with_data(&mut self, id: SockId, data_len: usize, now: Instant) {
         let Ok(sk) = self.sockets.tcp_mut(id) else {
             return;
         };
         let seq = sk.iss;
-        sk.snd_nxt = sk.iss + 1;
+        sk.snd_nxt = sk.iss + 1 + data_len;
         if sk.snd_max < sk.snd_nxt {
             sk.snd_max = sk.snd_nxt;
+        }
+        if data_len > 0 {
+            sk.bytes_sent += data_len as u64;
         }
         let rto = sk.rtt.rto();
         sk.rto_at = Some(now + rto);
@@ -291,10 +306,15 @@ impl Stack {
                 seq,
                 flags: TcpFlags::SYN,
                 data_off: 0,
-                data_len: 0,
+                data_len,
             },
             now,
         );
+        if let Ok(sk) = self.sockets.tcp_mut(id) {
+            if sk.state == TcpState::SynSent && sk.syn_tsval.is_none() && sk.ts_ok {
+                sk.syn_tsval = sk.ts_last;
+            }
+        }
     }
 
     /// Answer a segment that has no connection with a RST (never a RST to a RST).
@@ -329,6 +349,7 @@ impl Stack {
             sack_permitted: false,
             sack_ranges: [None; 4],
             timestamp: None,
+            fastopen: None,
             payload_len: 0,
         };
         self.tcp_send_stateless(dst, src, &repr, now);
@@ -396,7 +417,10 @@ impl Stack {
         let Ok(sk) = self.sockets.tcp_mut(id) else {
             return false;
         };
-        if !sk.state.is_synchronized() || sk.state == TcpState::TimeWait {
+        // A passive Fast Open child sends before its handshake completes (Linux:
+        // `tcp_passive_fastopen` in `tcp_sendmsg_locked`).
+        let tfo_child = sk.state == TcpState::SynReceived && sk.fastopen.passive();
+        if (!sk.state.is_synchronized() && !tfo_child) || sk.state == TcpState::TimeWait {
             return false;
         }
         // 1. Retransmissions of what is marked lost (Linux: tcp_xmit_recovery), unless F-RTO
@@ -433,7 +457,10 @@ impl Stack {
             let Ok(sk) = self.sockets.tcp_mut(id) else {
                 return false;
             };
-            if !sk.state.is_synchronized() || sk.state == TcpState::TimeWait {
+            // A passive Fast Open child sends before its handshake completes (Linux:
+            // `tcp_passive_fastopen` in `tcp_sendmsg_locked`).
+            let tfo_child = sk.state == TcpState::SynReceived && sk.fastopen.passive();
+            if (!sk.state.is_synchronized() && !tfo_child) || sk.state == TcpState::TimeWait {
                 return false;
             }
             let cwnd = sk.cc.cwnd();
@@ -489,8 +516,9 @@ impl Stack {
                 break;
             }
             if len > 0 && len < mss && len == avail && !sk.nodelay && !fin_ready {
-                // Nagle: one small segment outstanding at most (RFC 9293 3.8.6.2.1).
-                if sk.snd_nxt != sk.snd_una {
+                // Nagle: one small segment outstanding at most (RFC 9293 3.8.6.2.1). A
+                // Fast Open child's unacknowledged SYN-ACK is not one.
+                if sk.snd_nxt > sk.data_seq() {
                     break;
                 }
             }

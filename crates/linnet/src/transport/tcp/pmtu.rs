@@ -54,6 +54,9 @@ impl Stack {
         let Some(pmtu) = self.ip_rt_update_pmtu(dst, mtu, now) else {
             return;
         };
+        if self.tcp_fastopen_syn_too_big(id, pmtu, now) {
+            return;
+        }
         let Ok(sk) = self.sockets.tcp_mut(id) else {
             return;
         };

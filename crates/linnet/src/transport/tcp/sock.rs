@@ -166,6 +166,8 @@ pub struct TcpConfig {
     pub max_reordering: u32,
     /// `tcp_frto` (2: on): F-RTO detection of spurious retransmission timeouts (RFC 5682).
     pub frto: bool,
+    /// `tcp_fastopen` (1: client on): the `TFO_*` bits of [`super::fastopen`].
+    pub fastopen: u32,
 }
 
 impl TcpConfig {
@@ -213,6 +215,7 @@ impl Default for TcpConfig {
             reordering: 3,
             max_reordering: 300,
             frto: true,
+            fastopen: super::fastopen::TFO_CLIENT_ENABLE,
         }
     }
 }
@@ -293,6 +296,13 @@ pub struct TcpInfo {
     /// Congestion-avoidance state (`tcpi_ca_state`: open, disorder, cwr, recovery, loss).
     #[serde(default)]
     pub ca_state: String,
+    /// The SYN's data was acknowledged (client) or accepted (server): Linux's
+    /// `TCPI_OPT_SYN_DATA`.
+    #[serde(default)]
+    pub syn_data: bool,
+    /// Why the client's Fast Open failed (`tcpi_fastopen_client_fail`).
+    #[serde(default)]
+    pub fastopen_client_fail: super::fastopen::FastOpenClientFail,
 }
 
 /// What the sender is doing, for `tcp_info`'s time accounting. Linux: `enum tcp_chrono`.
@@ -371,6 +381,9 @@ pub struct TcpSock {
     /// The last TSval sent: TSvals never go backwards, even if a caller's `now` does
     /// (RFC 7323 section 5.4; a peer's PAWS would drop the segment).
     pub ts_last: Option<u32>,
+    /// The TSval of our first SYN: a SYN-ACK must echo one between it and now. Linux:
+    /// `tp->retrans_stamp` in SYN-SENT.
+    pub syn_tsval: Option<u32>,
     /// Last ACK we sent (for `ts_recent` updates, RFC 7323 4.3).
     pub last_ack_sent: SeqNumber,
 
@@ -593,6 +606,8 @@ pub struct TcpSock {
     pub bytes_received: u64,
     /// Delivery rate estimate.
     pub delivery: super::rate::DeliveryRate,
+    /// TCP Fast Open state (RFC 7413).
+    pub fastopen: super::fastopen::TcpFastOpen,
     /// The timer entry the stack holds for this socket (see `tcp_sched`).
     pub(crate) scheduled_at: Option<Instant>,
 }
@@ -628,6 +643,7 @@ impl TcpSock {
             ts_recent_stamp: Instant::ZERO,
             ts_offset: 0,
             ts_last: None,
+            syn_tsval: None,
             last_ack_sent: SeqNumber(0),
             sndbuf: RingBuffer::new(sndbuf),
             rcvbuf: RingBuffer::new(rcvbuf),
@@ -725,6 +741,7 @@ impl TcpSock {
             bytes_acked: 0,
             bytes_received: 0,
             delivery: Default::default(),
+            fastopen: Default::default(),
             scheduled_at: None,
         }
     }
@@ -1132,6 +1149,8 @@ impl TcpSock {
             reord_seen: self.reord_seen,
             dsack_dups: self.dsack_dups,
             ca_state: self.ca_state.name().to_string(),
+            syn_data: self.fastopen.syn_data_acked,
+            fastopen_client_fail: self.fastopen.client_fail,
         }
     }
 }

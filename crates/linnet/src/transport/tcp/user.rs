@@ -38,6 +38,10 @@ pub fn tcp_poll(sk: &TcpSock) -> PollEvents {
             }
             return ev;
         }
+        // A connect deferred by TCP_FASTOPEN_CONNECT is writable: the write sends the SYN.
+        TcpState::SynSent if sk.fastopen.defer_connect => return ev | PollEvents::OUT,
+        // A Fast Open child is usable before its handshake completes.
+        TcpState::SynReceived if sk.fastopen.passive() => {}
         TcpState::SynSent | TcpState::SynReceived => return ev,
         _ => {}
     }
@@ -50,9 +54,11 @@ pub fn tcp_poll(sk: &TcpSock) -> PollEvents {
     if (sk.fin_rcvd || sk.rd_shutdown) && sk.fin_seq().is_some() {
         ev |= PollEvents::HUP;
     }
-    // Writable with room; after shutdown(SHUT_WR) a write fails at once (EPIPE), so Linux
-    // reports it writable too.
-    if sk.fin_seq().is_some() || (sk.state.can_send() && sk.sndbuf.window() > 0) {
+    // Writable with room (a Fast Open child before its handshake completes too); after
+    // shutdown(SHUT_WR) a write fails at once (EPIPE), so Linux reports it writable too.
+    if sk.fin_seq().is_some()
+        || ((sk.state.can_send() || sk.fastopen.passive()) && sk.sndbuf.window() > 0)
+    {
         ev |= PollEvents::OUT;
     }
     ev
@@ -118,6 +124,7 @@ impl Stack {
         // Linux allows backlog + 1 connections in the accept queue; 0 still allows one.
         sk.backlog = backlog.clamp(1, somaxconn);
         self.tcp.lhash.entry(local.port()).or_default().push(id);
+        self.tcp_fastopen_listen(id, backlog);
         Ok(())
     }
 
@@ -154,6 +161,8 @@ impl Stack {
                     return Err(Errno::EISCONN);
                 }
             }
+            // Linux: `__inet_stream_connect` for a deferred Fast Open connect.
+            TcpState::SynSent if sk.fastopen.defer_connect => return Err(Errno::EISCONN),
             TcpState::SynSent | TcpState::SynReceived => return Err(Errno::EALREADY),
             TcpState::Listen => return Err(Errno::EINVAL),
             _ => return Err(Errno::EISCONN),
@@ -228,6 +237,10 @@ impl Stack {
         self.tcp.ehash.insert((local, addr), id);
         self.tcp_bhash_add(id, port);
         self.tcp.stats.active_opens += 1;
+        if self.tcp_fastopen_defer_connect(id, now) {
+            // TCP_FASTOPEN_CONNECT with a cookie: the first write sends the SYN.
+            return Ok(());
+        }
         self.tcp_send_syn(id, now);
         self.tcp_sched(id);
         Err(Errno::EINPROGRESS)
@@ -245,13 +258,19 @@ impl Stack {
             return Err(e);
         }
         match sk.state {
+            // The first write after a deferred TCP_FASTOPEN_CONNECT goes in the SYN.
+            TcpState::SynSent if sk.fastopen.defer_connect => {
+                return self.tcp_sendmsg_fastopen(id, data, None, now)
+            }
+            // A Fast Open child may send before its handshake completes.
+            TcpState::SynReceived if sk.fastopen.passive() => {}
             TcpState::SynSent | TcpState::SynReceived => return Err(Errno::EAGAIN),
             // Linux: sk_stream_wait_connect answers EPIPE for any state but SYN-SENT/-RECV,
             // also for a socket that never connected.
             TcpState::Closed | TcpState::Listen => return Err(Errno::EPIPE),
             _ => {}
         }
-        if !sk.state.can_send() || sk.fin_seq().is_some() {
+        if !(sk.state.can_send() || sk.fastopen.passive()) || sk.fin_seq().is_some() {
             return Err(Errno::EPIPE);
         }
         if data.is_empty() {
@@ -319,7 +338,14 @@ impl Stack {
             let max_wnd = 0xffffu32 << sk.rcv_wscale.min(14);
             let free = (sk.rcv_space() as u32).min(max_wnd);
             let cur = (sk.rcv_adv - sk.rcv_nxt).max(0) as u32;
-            if sk.state.can_receive() && growth > 0 && 2 * cur <= cap && free >= 2 * cur {
+            // (Not from a Fast Open child before its handshake completes: Linux's
+            // rcv_ssthresh keeps its window where the SYN-ACK put it.)
+            if sk.state.can_receive()
+                && sk.state != TcpState::SynReceived
+                && growth > 0
+                && 2 * cur <= cap
+                && free >= 2 * cur
+            {
                 sk.ack_now = true;
                 self.tcp_output(id, now);
             }
@@ -569,6 +595,20 @@ impl Stack {
             SockOpt::Congestion(alg) => {
                 sk.cc = new_cc(alg, sk.mss);
                 sk.cc.set_hystart(hystart);
+            }
+            SockOpt::FastOpen(qlen) => return self.tcp_fastopen_set_qlen(id, qlen),
+            SockOpt::FastOpenConnect(v) => {
+                if self.config.tcp.fastopen & super::fastopen::TFO_CLIENT_ENABLE == 0 {
+                    return Err(Errno::EOPNOTSUPP);
+                }
+                if sk.state != TcpState::Closed {
+                    return Err(Errno::EINVAL);
+                }
+                sk.fastopen.connect = v;
+            }
+            SockOpt::FastOpenNoCookie(v) => sk.fastopen.no_cookie = v,
+            SockOpt::FastOpenKey { primary, backup } => {
+                sk.fastopen.keys = Some(super::fastopen::FastOpenKeys { primary, backup });
             }
             SockOpt::ReuseAddr(_) | SockOpt::Broadcast(_) => {}
         }
