@@ -152,9 +152,11 @@ pub fn render(opts: &Opts, sockets: &[SocketInfo]) -> String {
                 format!(" ssthresh:{}", t.ssthresh / t.mss.max(1))
             };
             let mut line = format!(
-                "\t {}{}{} wscale:{},{} rto:{} rtt:{}/{} mss:{} cwnd:{}{ssthresh} bytes_sent:{} bytes_acked:{} bytes_received:{} retrans:0/{} rcv_space:{} snd_wnd:{}",
+                "\t {}{}{}{}{} wscale:{},{} rto:{} rtt:{}/{} mss:{} cwnd:{}{ssthresh} bytes_sent:{} bytes_acked:{} bytes_received:{} retrans:0/{} rcv_space:{} snd_wnd:{}",
                 if t.ts { "ts " } else { "" },
                 if t.sack { "sack " } else { "" },
+                if t.ecn { "ecn " } else { "" },
+                if t.ecn_seen { "ecnseen " } else { "" },
                 t.cc,
                 t.wscale.1,
                 t.wscale.0,

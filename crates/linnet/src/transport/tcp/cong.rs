@@ -29,6 +29,11 @@ pub trait CongestionControl: fmt::Debug + Send {
     /// Loss detected by duplicate ACKs or SACK: set ssthresh and the recovery window.
     /// Linux: `ssthresh` + `tcp_enter_recovery`.
     fn on_congestion_event(&mut self, bytes_in_flight: u32, now: Instant);
+    /// A congestion signal that is not a loss (ECE): reduce once, as for a loss, by default.
+    /// Linux: `tcp_enter_cwr` → `ssthresh` (BBR leaves its model alone).
+    fn on_cwr(&mut self, bytes_in_flight: u32, now: Instant) {
+        self.on_congestion_event(bytes_in_flight, now);
+    }
     /// Recovery is over (full ACK): cwnd = ssthresh (RFC 6582).
     fn on_recovery_exit(&mut self, now: Instant);
     /// Retransmission timeout: ssthresh = max(flight/2, 2·MSS), cwnd = 1 MSS (RFC 5681 (4)).
@@ -51,6 +56,11 @@ pub enum CcAlgorithm {
     Reno,
     /// CUBIC (the Linux default).
     Cubic,
+}
+
+impl CcAlgorithm {
+    /// Every algorithm, as `net.ipv4.tcp_available_congestion_control` lists them.
+    pub const ALL: [CcAlgorithm; 2] = [CcAlgorithm::Reno, CcAlgorithm::Cubic];
 }
 
 impl FromStr for CcAlgorithm {

@@ -77,6 +77,7 @@ impl Stack {
         if let Some(id) = found {
             self.trace(&buf, Stage::TcpV4Rcv, Detail::Note("established socket"));
             self.trace_enter(&buf);
+            self.tcp_ecn_check_ce(id, ip.tos, &seg);
             let mut slot = Some(buf);
             let relisten = self.tcp_rcv(id, &seg, &mut slot, now);
             self.trace_leave();
@@ -355,6 +356,7 @@ impl Stack {
         // Our SYN offered an unscaled window of up to 64 KiB.
         sk.rcv_adv = sk.rcv_nxt + (sk.rcv_space().min(0xffff));
         let established = if let Some(ack) = seg.ack_number {
+            super::ecn::tcp_ecn_rcv_synack(sk, seg);
             sk.snd_una = ack;
             if sk.snd_nxt < ack {
                 sk.snd_nxt = ack;
@@ -381,6 +383,7 @@ impl Stack {
             true
         } else {
             // Simultaneous open (RFC 9293 3.5, figure 8).
+            super::ecn::tcp_ecn_rcv_syn(sk, seg);
             sk.state = TcpState::SynReceived;
             false
         };
@@ -879,6 +882,7 @@ impl Stack {
         if wake {
             self.sk_wake(id);
         }
+        self.tcp_ecn_ack(id, seg, now);
     }
 
     /// Queue the data of an acceptable segment: in order into the receive queue, out of

