@@ -238,3 +238,114 @@ fn ecn_marks_at_an_fq_codel_bottleneck_reduce_the_window_without_loss() {
         off.retrans
     );
 }
+
+/// One bulk run A → B over a 10 Mbit/s bottleneck at R (tbf with a 1 MB queue, about 800 ms
+/// at the rate), 10 ms each link (40 ms RTT), with `cc` on A (set by the sysctl) and random
+/// loss `loss_pct` on the bottleneck (netem under the tbf) if nonzero. Returns (goodput in
+/// bit/s over the last `measure` seconds, mean sender RTT over them in ms, segments
+/// retransmitted, the sender's last `ss` info).
+fn bulk_through_bottleneck(
+    cc: &str,
+    loss_pct: f64,
+    measure: u64,
+) -> (f64, f64, u64, linnet::transport::tcp::TcpInfo) {
+    let mut sim = routed_path(Duration::from_millis(10), |_, _| {});
+    let r =
+        linnet::control::route::sysctl(sim.stack(0), "net.ipv4.tcp_congestion_control", Some(cc));
+    assert!(
+        matches!(r, linnet::control::Response::Sysctl { .. }),
+        "{r:?}"
+    );
+    tc(
+        &mut sim,
+        1,
+        "qdisc add dev eth1 root handle 1: tbf rate 10mbit burst 16kb limit 1mb",
+    );
+    if loss_pct > 0.0 {
+        tc(
+            &mut sim,
+            1,
+            &format!("qdisc add dev eth1 parent 1:1 handle 10: netem loss {loss_pct}% limit 10000"),
+        );
+    }
+    let (c, s) = connect(&mut sim);
+    let info = |sim: &mut Sim| {
+        sim.stack(0)
+            .sockets_info()
+            .into_iter()
+            .filter_map(|i| i.tcp)
+            .find(|t| t.state == "ESTAB")
+            .expect("connection in ss")
+    };
+    assert_eq!(info(&mut sim).cc, cc);
+    bulk(&mut sim, c, s, Duration::from_secs(3), |_| {});
+    let t0 = sim.now();
+    let mut rtts = Vec::new();
+    let mut next = t0;
+    let got = bulk(&mut sim, c, s, Duration::from_secs(measure), |sim| {
+        if sim.now() >= next {
+            next = sim.now() + Duration::from_millis(100);
+            rtts.push(info(sim).rtt_us as f64 / 1000.0);
+        }
+    });
+    let secs = (sim.now() - t0).as_secs_f64();
+    let retrans = sim.stack(0).snmp().tcp.retrans_segs;
+    let mean = rtts.iter().sum::<f64>() / rtts.len().max(1) as f64;
+    (got as f64 * 8.0 / secs, mean, retrans, info(&mut sim))
+}
+
+#[test]
+fn bbr_fills_a_deep_buffered_bottleneck_without_filling_its_queue() {
+    let (bbr_g, bbr_rtt, bbr_rx, bbr_info) = bulk_through_bottleneck("bbr", 0.0, 10);
+    let (cub_g, cub_rtt, cub_rx, _) = bulk_through_bottleneck("cubic", 0.0, 10);
+    let b = bbr_info.bbr.expect("ss shows bbr:(...)");
+    println!(
+        "10 Mbit/s, 40 ms, 1 MB queue, 10 s after 3 s: BBR {:.2} Mbit/s, mean RTT {:.1} ms, \
+         {} retransmitted (bw {:.2} Mbit/s, min_rtt {:.1} ms, pacing_rate {:.2} Mbit/s); \
+         CUBIC {:.2} Mbit/s, mean RTT {:.1} ms, {} retransmitted",
+        bbr_g / 1e6,
+        bbr_rtt,
+        bbr_rx,
+        b.bw as f64 * 8.0 / 1e6,
+        b.min_rtt_us as f64 / 1000.0,
+        bbr_info.pacing_rate as f64 * 8.0 / 1e6,
+        cub_g / 1e6,
+        cub_rtt,
+        cub_rx
+    );
+    assert!(bbr_g >= 9e6, "BBR goodput {bbr_g}");
+    assert!(bbr_rtt < 80.0, "BBR keeps a queue: RTT {bbr_rtt} ms");
+    assert!(
+        cub_rtt > 2.0 * bbr_rtt,
+        "CUBIC RTT {cub_rtt} ms vs BBR {bbr_rtt} ms"
+    );
+    assert!(
+        (40_000..=45_000).contains(&b.min_rtt_us),
+        "min_rtt {}",
+        b.min_rtt_us
+    );
+    assert!(
+        (9_000_000..=10_500_000).contains(&(b.bw * 8)),
+        "bw {}",
+        b.bw * 8
+    );
+}
+
+#[test]
+fn bbr_holds_the_bottleneck_under_random_loss_where_cubic_collapses() {
+    for loss in [1.0, 5.0] {
+        let (bbr_g, _, bbr_rx, _) = bulk_through_bottleneck("bbr", loss, 10);
+        let (cub_g, _, cub_rx, _) = bulk_through_bottleneck("cubic", loss, 10);
+        println!(
+            "10 Mbit/s, 40 ms, {loss}% loss: BBR {:.2} Mbit/s ({bbr_rx} retransmitted), \
+             CUBIC {:.2} Mbit/s ({cub_rx} retransmitted)",
+            bbr_g / 1e6,
+            cub_g / 1e6
+        );
+        assert!(bbr_g >= 7e6, "BBR at {loss}% loss: {bbr_g}");
+        assert!(
+            bbr_g >= 2.0 * cub_g,
+            "BBR {bbr_g} vs CUBIC {cub_g} at {loss}% loss"
+        );
+    }
+}

@@ -47,6 +47,32 @@ pub trait CongestionControl: fmt::Debug + Send {
     fn hystart_exits(&self) -> u64 {
         0
     }
+    /// Whether the algorithm runs on delivery rate samples ([`CongestionControl::cong_control`]);
+    /// the connection only keeps per-segment send records then.
+    fn wants_rate_samples(&self) -> bool {
+        false
+    }
+    /// One ACK's rate sample, after the ACK was processed: the algorithm sets its window and
+    /// pacing rate itself. Linux: `cong_control` (called from `tcp_cong_control`).
+    fn cong_control(&mut self, _rs: &super::rate::RateSample, _now: Instant) {}
+    /// The pacing rate in bytes per second when the algorithm needs the stack to pace
+    /// (Linux: `sk_pacing_rate` with `SK_PACING_NEEDED`); `None`: no pacing.
+    fn pacing_rate(&self) -> Option<u64> {
+        None
+    }
+    /// Fewest segments in a TSO burst. Linux: `min_tso_segs` (default 2).
+    fn min_tso_segs(&self) -> u32 {
+        2
+    }
+    /// The algorithm asks for the samples now being taken to count as application-limited
+    /// (BBR's PROBE_RTT). Linux: BBR setting `tp->app_limited`.
+    fn app_limited_request(&self) -> bool {
+        false
+    }
+    /// BBR's model, for `ss -ti`. Linux: `get_info` (`INET_DIAG_BBRINFO`).
+    fn bbr_info(&self) -> Option<super::bbr::BbrInfo> {
+        None
+    }
 }
 
 /// Which algorithm.
@@ -56,11 +82,13 @@ pub enum CcAlgorithm {
     Reno,
     /// CUBIC (the Linux default).
     Cubic,
+    /// BBR (version 1, Linux's tcp_bbr).
+    Bbr,
 }
 
 impl CcAlgorithm {
     /// Every algorithm, as `net.ipv4.tcp_available_congestion_control` lists them.
-    pub const ALL: [CcAlgorithm; 2] = [CcAlgorithm::Reno, CcAlgorithm::Cubic];
+    pub const ALL: [CcAlgorithm; 3] = [CcAlgorithm::Reno, CcAlgorithm::Cubic, CcAlgorithm::Bbr];
 }
 
 impl FromStr for CcAlgorithm {
@@ -69,8 +97,9 @@ impl FromStr for CcAlgorithm {
         match s {
             "reno" => Ok(CcAlgorithm::Reno),
             "cubic" => Ok(CcAlgorithm::Cubic),
+            "bbr" => Ok(CcAlgorithm::Bbr),
             _ => Err(format!(
-                "unknown congestion control {s:?} (have: reno cubic)"
+                "unknown congestion control {s:?} (have: reno cubic bbr)"
             )),
         }
     }
@@ -81,6 +110,7 @@ impl fmt::Display for CcAlgorithm {
         f.write_str(match self {
             CcAlgorithm::Reno => "reno",
             CcAlgorithm::Cubic => "cubic",
+            CcAlgorithm::Bbr => "bbr",
         })
     }
 }
@@ -90,6 +120,7 @@ pub fn new_cc(alg: CcAlgorithm, mss: u32) -> Box<dyn CongestionControl> {
     match alg {
         CcAlgorithm::Reno => Box::new(Reno::new(mss)),
         CcAlgorithm::Cubic => Box::new(Cubic::new(mss)),
+        CcAlgorithm::Bbr => Box::new(super::bbr::Bbr::new(mss)),
     }
 }
 

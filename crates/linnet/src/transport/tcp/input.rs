@@ -883,6 +883,7 @@ impl Stack {
             self.sk_wake(id);
         }
         self.tcp_ecn_ack(id, seg, now);
+        self.tcp_cong_control(id, seg, now);
     }
 
     /// Queue the data of an acceptable segment: in order into the receive queue, out of

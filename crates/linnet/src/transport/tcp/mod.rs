@@ -2,6 +2,8 @@
 //!
 //! Pieces, one concern a file:
 //! - [`cong`]: congestion control (Reno/NewReno and CUBIC, RFC 5681 / RFC 9438).
+//! - [`bbr`]: BBR v1 (BtlBw/RTprop model, pacing gains), on [`rate`]'s samples.
+//! - [`pacing`]: pacing in the stack (`tcp_wstamp_ns`, the pacing timer, TSO autosizing).
 //! - [`ecn`]: Explicit Congestion Notification (RFC 3168: negotiation, ECE/CWR, ECT(0)).
 //! - [`rtt`]: round-trip estimation and the retransmission timeout (RFC 6298).
 //! - [`isn`]: initial sequence numbers (RFC 6528), keyed with [`siphash`].
@@ -18,6 +20,7 @@
 //! - [`tsq`]: TCP Small Queues, the backpressure from device queues (`tcp_small_queue_check`).
 
 pub mod assembler;
+pub mod bbr;
 pub mod cong;
 pub mod ecn;
 pub mod hash;
@@ -25,6 +28,7 @@ pub mod input;
 pub mod isn;
 pub mod listen;
 pub mod output;
+pub mod pacing;
 pub mod pmtu;
 pub mod rate;
 pub mod ring;

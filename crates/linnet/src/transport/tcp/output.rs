@@ -203,6 +203,9 @@ impl Stack {
         if seg.data_len > 0 || seg.flags.intersects(TcpFlags::SYN | TcpFlags::FIN) {
             sk.last_send = now;
         }
+        if seg.data_len > 0 {
+            sk.tcp_update_skb_after_send(buf.len(), now);
+        }
         // A super-segment counts as the segments it becomes (Linux: tcp_skb_pcount).
         let segs = seg.data_len.div_ceil(sk.mss.max(1) as usize).max(1);
         self.tcp.stats.out_segs += segs as u64;
@@ -222,6 +225,7 @@ impl Stack {
                 rt
             }
         };
+        self.tcp_rate_sent(id, seg.seq, seg.data_len, now);
         let res = self.ip_send_routed(buf, tcp_ip_params(src, dst, ecn), rt, now);
         // Its segments take consecutive IPv4 identifications (Linux: ip_select_ident_segs).
         self.ip_ident = self.ip_ident.wrapping_add(segs as u16 - 1);
@@ -398,7 +402,7 @@ impl Stack {
         }
         // Bounded: each round sends one segment or stops.
         for _ in 0..4096 {
-            if self.tcp_small_queue_check(id) {
+            if self.tcp_small_queue_check(id) || self.tcp_pacing_check(id, now) {
                 break;
             }
             let Ok(sk) = self.sockets.tcp_mut(id) else {
@@ -454,7 +458,8 @@ impl Stack {
             let wnd_room = (wnd_end - sk.snd_nxt).max(0) as usize;
             let cwnd_room = cwnd.saturating_sub(sk.pipe()) as usize;
             let mss = sk.mss as usize;
-            let goal = offload::tcp_xmit_size_goal(sk.route_caps, mss);
+            let goal =
+                offload::tcp_xmit_size_goal(sk.route_caps, mss).min(sk.tcp_tso_autosize(mss));
             let mut len = avail.min(goal).min(wnd_room).min(cwnd_room);
             if len > mss && len < avail {
                 // A super-segment limited by a window carries whole segments only.

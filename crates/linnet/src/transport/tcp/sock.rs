@@ -267,6 +267,12 @@ pub struct TcpInfo {
     /// Delivery rate in bytes per second (0 until measured).
     #[serde(default)]
     pub delivery_rate: u64,
+    /// Pacing rate in bytes per second (0: not paced). Linux: `tcpi_pacing_rate`.
+    #[serde(default)]
+    pub pacing_rate: u64,
+    /// BBR's model when BBR runs. Linux: `struct tcp_bbr_info`.
+    #[serde(default)]
+    pub bbr: Option<super::bbr::BbrInfo>,
     /// ECN negotiated (`ss`: `ecn`; Linux: `TCPI_OPT_ECN`).
     #[serde(default)]
     pub ecn: bool,
@@ -493,6 +499,10 @@ pub struct TcpSock {
     pub bytes_received: u64,
     /// Delivery rate estimate.
     pub delivery: super::rate::DeliveryRate,
+    /// Per-ACK delivery rate samples for congestion controls that run on them (BBR).
+    pub rate: super::rate::TcpRateSampler,
+    /// Pacing state (Linux: `tcp_wstamp_ns` and the pacing timer).
+    pub pacing: super::pacing::Pacing,
     /// The timer entry the stack holds for this socket (see `tcp_sched`).
     pub(crate) scheduled_at: Option<Instant>,
 }
@@ -594,6 +604,8 @@ impl TcpSock {
             bytes_acked: 0,
             bytes_received: 0,
             delivery: Default::default(),
+            rate: Default::default(),
+            pacing: Default::default(),
             scheduled_at: None,
         }
     }
@@ -1079,6 +1091,8 @@ impl TcpSock {
             delivery_rate: self.delivery.bytes_per_sec,
             ecn: self.ecn.ok,
             ecn_seen: self.ecn.seen,
+            pacing_rate: self.cc.pacing_rate().unwrap_or(0),
+            bbr: self.cc.bbr_info(),
         }
     }
 }
