@@ -349,3 +349,123 @@ fn bbr_holds_the_bottleneck_under_random_loss_where_cubic_collapses() {
         );
     }
 }
+
+/// `ss` of the established connection on stack `n`.
+fn estab_info(sim: &mut Sim, n: usize) -> linnet::transport::tcp::TcpInfo {
+    sim.stack(n)
+        .sockets_info()
+        .into_iter()
+        .filter_map(|i| i.tcp)
+        .find(|t| t.state == "ESTAB")
+        .expect("connection in ss")
+}
+
+#[test]
+fn ecn_is_negotiated_as_the_sysctls_on_both_ends_allow() {
+    // (client tcp_ecn, server tcp_ecn) → ECN on the connection.
+    for (client, server, want) in [
+        (1, 2, true),
+        (1, 1, true),
+        (2, 2, false),
+        (2, 1, false),
+        (1, 0, false),
+        (0, 1, false),
+    ] {
+        let mut sim = routed_path(Duration::from_millis(1), |i, cfg| {
+            cfg.tcp.ecn = match i {
+                0 => client,
+                2 => server,
+                _ => 2,
+            }
+        });
+        let (c, s) = connect(&mut sim);
+        let chunk = [7u8; 3000];
+        let now = sim.now();
+        sim.stack(0).send(c, &chunk, now).unwrap();
+        let mut buf = [0u8; 4000];
+        let mut got = 0;
+        let until = sim.now() + Duration::from_secs(2);
+        sim.run_until_cond(until, |sim| {
+            let now = sim.now();
+            if let Ok(n) = sim.stack(2).recv(s, &mut buf, MsgFlags::default(), now) {
+                got += n;
+            }
+            got == chunk.len()
+        });
+        assert_eq!(got, chunk.len());
+        let (a, b) = (estab_info(&mut sim, 0), estab_info(&mut sim, 2));
+        assert_eq!(
+            (a.ecn, b.ecn),
+            (want, want),
+            "client {client} server {server}"
+        );
+        // The receiver saw ECT(0) on the data exactly when ECN is on.
+        let ect0 = sim.stack(2).snmp().ip.in_ect0_pkts;
+        assert_eq!(b.ecn_seen, want);
+        assert_eq!(
+            ect0 > 0,
+            want,
+            "InECT0Pkts {ect0}, client {client} server {server}"
+        );
+        // ACKs are never ECT.
+        assert_eq!(sim.stack(0).snmp().ip.in_ect0_pkts, 0);
+    }
+}
+
+#[test]
+fn sysctls_pick_ecn_and_the_congestion_control() {
+    use linnet::control::route::sysctl;
+    use linnet::control::Response;
+    let mut st = Stack::new(StackConfig::default());
+    let val = |r: Response| match r {
+        Response::Sysctl { values } => values[0].value.clone(),
+        r => panic!("{r:?}"),
+    };
+    assert_eq!(val(sysctl(&mut st, "net.ipv4.tcp_ecn", None)), "2");
+    assert_eq!(val(sysctl(&mut st, "net.ipv4.tcp_ecn", Some("1"))), "1");
+    assert!(matches!(
+        sysctl(&mut st, "net.ipv4.tcp_ecn", Some("3")),
+        Response::Error { .. }
+    ));
+    assert_eq!(
+        val(sysctl(&mut st, "net.ipv4.tcp_congestion_control", None)),
+        "cubic"
+    );
+    assert_eq!(
+        val(sysctl(
+            &mut st,
+            "net.ipv4.tcp_available_congestion_control",
+            None
+        )),
+        "reno cubic bbr"
+    );
+    assert_eq!(
+        val(sysctl(
+            &mut st,
+            "net.ipv4.tcp_congestion_control",
+            Some("bbr")
+        )),
+        "bbr"
+    );
+    assert!(matches!(
+        sysctl(&mut st, "net.ipv4.tcp_congestion_control", Some("vegas")),
+        Response::Error { .. }
+    ));
+    // New sockets take the default; TCP_CONGESTION changes one socket.
+    let a = st.socket(SockType::Stream).unwrap();
+    let b = st.socket(SockType::Stream).unwrap();
+    use linnet::socket::{SockOpt, SockOptName, SockOptValue};
+    use linnet::transport::tcp::cong::CcAlgorithm;
+    st.setsockopt(
+        b,
+        SockOpt::Congestion(CcAlgorithm::Reno),
+        linnet::Instant::ZERO,
+    )
+    .unwrap();
+    let get = |st: &mut Stack, id| match st.getsockopt(id, SockOptName::Congestion).unwrap() {
+        SockOptValue::Opt(SockOpt::Congestion(c)) => c,
+        v => panic!("{v:?}"),
+    };
+    assert_eq!(get(&mut st, a), CcAlgorithm::Bbr);
+    assert_eq!(get(&mut st, b), CcAlgorithm::Reno);
+}
