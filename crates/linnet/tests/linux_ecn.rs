@@ -5,8 +5,10 @@
 //! - Linnet (`tcp_ecn=1`) sends to Linux through its own tbf + fq_codel, which CE-marks:
 //!   Linux counts the marks (`InCEPkts`) and the ECT(0) data, echoes ECE until Linnet's CWR,
 //!   and Linnet reduces its window without retransmitting.
+//!
 //! (This kernel has no marking qdisc, classifier or mangle target, so CE marks on the way to
 //! Linnet are tested in simulation, tests/sim_cc.rs.)
+//!
 //! Skipped (with a message) when not root or without `ip netns`, nc or tc.
 
 mod common;
