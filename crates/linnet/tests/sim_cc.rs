@@ -469,3 +469,48 @@ fn sysctls_pick_ecn_and_the_congestion_control() {
     assert_eq!(get(&mut st, a), CcAlgorithm::Bbr);
     assert_eq!(get(&mut st, b), CcAlgorithm::Reno);
 }
+
+#[test]
+fn netem_loss_with_ecn_marks_ect_packets_instead_of_dropping_them() {
+    // (client tcp_ecn) → (netem marks, A's retransmissions, A's window reductions)
+    let run = |ecn: u8| {
+        let mut sim = routed_path(Duration::from_millis(5), |i, cfg| {
+            if i == 0 {
+                cfg.tcp.ecn = ecn;
+            }
+        });
+        tc(
+            &mut sim,
+            1,
+            "qdisc add dev eth1 root netem loss 2% ecn seed 7",
+        );
+        let (c, s) = connect(&mut sim);
+        let got = bulk(&mut sim, c, s, Duration::from_secs(3), |_| {});
+        let q = match tc(&mut sim, 1, "qdisc show dev eth1") {
+            TcReply::Qdiscs(q) => q,
+            r => panic!("{r:?}"),
+        };
+        assert!(q[0].options.contains(" ecn"), "{}", q[0].options);
+        let v: Vec<&str> = q[0].xstats.split_whitespace().collect();
+        let at = |w: &str| -> u64 {
+            let i = v.iter().position(|x| *x == w).expect(w);
+            v[i + 1].parse().unwrap()
+        };
+        let a = sim.stack(0).snmp().tcp;
+        (at("ecn_marked"), at("lost"), a.retrans_segs, a.ecn_cwr, got)
+    };
+    let (marked, lost, retrans, cwr, got) = run(1);
+    println!(
+        "netem loss 2% ecn: ECN flow {marked} marked, {lost} lost, {retrans} retransmitted, \
+         {cwr} reductions, {got} bytes"
+    );
+    assert!(
+        marked > 20 && lost == 0 && retrans == 0,
+        "{marked} {lost} {retrans}"
+    );
+    assert!(cwr > 0 && got > 1 << 20);
+    // Without ECN the same loss events drop.
+    let (marked, lost, retrans, _, _) = run(2);
+    assert_eq!(marked, 0);
+    assert!(lost > 20 && retrans > 0, "{lost} {retrans}");
+}
