@@ -121,6 +121,19 @@ fn ip_ok(args: &[&str]) -> Result<(), String> {
     Ok(())
 }
 
+/// Move the interface `name` (a TAP's Linux end, in this thread's namespace) into `ns`, give
+/// it `addr` there if any, and bring it up. The TAP's descriptor keeps working.
+pub fn move_into_ns(name: &str, ns: &NetNs, addr: Option<&str>) -> Result<(), String> {
+    ip_ok(&["link", "set", name, "netns", ns.name()])?;
+    if let Some(addr) = addr {
+        ns.exec_ok(&["ip", "addr", "add", addr, "dev", name])
+            .map_err(|e| e.to_string())?;
+    }
+    ns.exec_ok(&["ip", "link", "set", name, "up"])
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
 /// A Linnet host (`linnet::runtime`, its own thread) on a TAP device at 192.0.2.2, whose
 /// Linux end is in a new namespace at 192.0.2.1; with `offload`, the TAP carries virtio-net
 /// headers (TSO, checksum offload), as linnetd opens it by default.
@@ -133,12 +146,7 @@ fn tap_host(offload: bool) -> Result<(NetNs, linnet::runtime::Host), String> {
         TapDevice::open(&name)
     }
     .map_err(|e| format!("tap: {e}"))?;
-    let name = tap.name().to_string();
-    ip_ok(&["link", "set", &name, "netns", ns.name()])?;
-    ns.exec_ok(&["ip", "addr", "add", "192.0.2.1/24", "dev", &name])
-        .map_err(|e| e.to_string())?;
-    ns.exec_ok(&["ip", "link", "set", &name, "up"])
-        .map_err(|e| e.to_string())?;
+    move_into_ns(tap.name(), &ns, Some("192.0.2.1/24"))?;
     let host = spawn_host(HostConfig {
         device: Box::new(tap),
         ifname: Some("eth0".into()),

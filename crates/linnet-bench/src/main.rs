@@ -7,12 +7,16 @@
 //! `cargo run --release -p linnet-bench -- --json bench.json`.
 
 mod alloc;
+mod impair;
 mod link;
 mod linnet_pair;
 mod linux;
 mod report;
+mod rig;
 mod rxcost;
+mod sha256;
 mod smol_pair;
+mod transfer;
 mod workload;
 
 use clap::Parser;
@@ -53,6 +57,17 @@ struct Args {
     /// Also print the table as Markdown (for the README).
     #[arg(long)]
     markdown: bool,
+    /// Impairment rows: MiB per transfer (default 8, or 2 with --quick).
+    #[arg(long, value_name = "MIB")]
+    impair_mib: Option<u32>,
+    /// Impairment rows: seconds after which a transfer is cut and counted as failed
+    /// (default 60, or 20 with --quick).
+    #[arg(long, value_name = "SECS")]
+    impair_timeout: Option<f64>,
+    /// Impairment rows: transfers per side of a case at most, the median kept (default 3,
+    /// or 1 with --quick); a case whose first pair takes over 4 s runs once.
+    #[arg(long, value_name = "N")]
+    impair_runs: Option<usize>,
 }
 
 /// The rule counts of the per-packet receive cost rows.
@@ -72,6 +87,18 @@ fn main() {
             eprintln!("linnet-bench: --secs {s}: must be a number of seconds in (0, 600]");
             std::process::exit(2);
         }
+    }
+    if let Some(t) = args.impair_timeout {
+        if !(t.is_finite() && t > 0.0 && t <= 3600.0) {
+            eprintln!(
+                "linnet-bench: --impair-timeout {t}: must be a number of seconds in (0, 3600]"
+            );
+            std::process::exit(2);
+        }
+    }
+    if args.impair_mib == Some(0) || args.impair_runs == Some(0) {
+        eprintln!("linnet-bench: --impair-mib and --impair-runs must be at least 1");
+        std::process::exit(2);
     }
     let baseline = args.baseline.as_ref().map(|path| {
         let text = std::fs::read_to_string(path).unwrap_or_else(|e| {
@@ -346,6 +373,47 @@ fn main() {
         }
     }
 
+    // TCP under impairment: Linnet and Linux on the same impaired path (issue 14).
+    let impair_cases: Vec<impair::Case> = impair::cases()
+        .into_iter()
+        .filter(|c| want(&c.name()))
+        .collect();
+    let impair_settings = impair::Settings {
+        bytes: (args.impair_mib.unwrap_or(if args.quick { 2 } else { 8 }) as usize) << 20,
+        timeout: Duration::from_secs_f64(args.impair_timeout.unwrap_or(if args.quick {
+            20.0
+        } else {
+            60.0
+        })),
+        reference: !args.no_reference,
+        runs: args.impair_runs.unwrap_or(if args.quick { 1 } else { 3 }),
+    };
+    let mut impaired = Vec::new();
+    let mut impair_done = 0;
+    if !impair_cases.is_empty() {
+        let why = if args.skip_linux {
+            Some("skipped: --skip-linux".to_string())
+        } else {
+            linux::unavailable()
+        };
+        let result = match why {
+            Some(why) => Err(why),
+            None => impair::run(&impair_cases, &impair_settings, |m| {
+                impair_done += 1;
+                push(impair::row(m, &impair_settings))
+            }),
+        };
+        match result {
+            Ok(ms) => impaired = ms,
+            Err(why) => {
+                eprintln!("  impair: {why}");
+                for c in &impair_cases[impair_done..] {
+                    push(Row::missing(&c.name(), "linux", "s", Better::Lower, &why));
+                }
+            }
+        }
+    }
+
     let rep = Report {
         quick: args.quick,
         secs_per_row: secs,
@@ -355,9 +423,14 @@ fn main() {
     print!("{}", report::table(&rep));
     println!();
     targets(&rep);
+    impair::target(&impaired);
     if args.markdown {
         println!();
         print!("{}", report::markdown(&rep));
+        if !impaired.is_empty() {
+            println!();
+            print!("{}", impair::markdown(&impaired, &impair_settings));
+        }
     }
     if let Some(path) = &args.json {
         let text = serde_json::to_string_pretty(&rep).expect("serialise");

@@ -191,6 +191,12 @@ fn bad_arguments_are_refused_by_name() {
     let out = bench(&["--secs", "0"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--secs 0"));
+    let out = bench(&["--impair-timeout", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--impair-timeout 0"));
+    let out = bench(&["--impair-mib", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--impair-mib"));
     let out = bench(&["--baseline", "/nonexistent/linnet-base.json"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/linnet-base.json"));
