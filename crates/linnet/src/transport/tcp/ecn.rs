@@ -167,7 +167,8 @@ impl Stack {
     }
 
     /// The ECN side of an ACK, after `tcp_ack` processed it: the end of a CWR state once
-    /// its window is acknowledged, and on ECE (not on a SYN) a window reduction unless one
+    /// data beyond its window is acknowledged (Linux's `TCP_CA_CWR` exit in
+    /// `tcp_fastretrans_alert`), and on ECE (not on a SYN) a window reduction unless one
     /// is under way or loss recovery runs. Linux: `tcp_ecn_rcv_ecn_echo` (`FLAG_ECE`) →
     /// `tcp_try_to_open` → `tcp_enter_cwr`.
     pub(crate) fn tcp_ecn_ack(&mut self, id: SockId, seg: &TcpRepr, now: Instant) {
@@ -177,8 +178,10 @@ impl Stack {
         if !sk.ecn.ok {
             return;
         }
+        // Held until something *above* the reduction point is acknowledged: the data at it
+        // carries our CWR, and ECE on ACKs of what came before is for the same congestion.
         if let Some(high) = sk.ecn.cwr_high {
-            if sk.snd_una >= high {
+            if sk.snd_una > high {
                 sk.ecn.cwr_high = None;
             }
         }

@@ -825,6 +825,10 @@ impl Stack {
                         sk.high_rxt = sk.snd_una;
                     }
                 }
+            } else if sk.ecn.cwr_high.is_some_and(|h| ack <= h) {
+                // A reduction for ECE is under way: no growth until it ends (Linux:
+                // tcp_cong_control with tcp_in_cwnd_reduction).
+                sk.dupacks = 0;
             } else {
                 sk.dupacks = 0;
                 let exits = sk.cc.hystart_exits();
