@@ -218,7 +218,7 @@ fn ecn_marks_at_an_fq_codel_bottleneck_reduce_the_window_without_loss() {
     assert!(on.marks >= 5, "fq_codel marked {}", on.marks);
     assert_eq!(on.in_ce, on.marks, "every mark reaches the receiver");
     assert!(
-        on.ece >= on.cwr && on.cwr >= 3,
+        on.ece >= on.cwr && on.cwr >= 3 && on.cwr <= on.marks,
         "ECE {} CWR {}",
         on.ece,
         on.cwr
