@@ -9,9 +9,9 @@
 //!
 //! Linux: net/ipv4/tcp_bbr.c (`bbr_main`, `bbr_update_model`, `bbr_update_bw`,
 //! `bbr_update_cycle_phase`, `bbr_check_full_bw_reached`, `bbr_check_drain`,
-//! `bbr_update_min_rtt`, `bbr_set_pacing_rate`, `bbr_set_cwnd`) with lib/minmax.c. Units
-//! here are bytes, bytes per second and microseconds. Not modelled: the long-term
-//! (policer) bandwidth sampling and the ACK-aggregation allowance of newer kernels.
+//! `bbr_update_min_rtt`, `bbr_set_pacing_rate`, `bbr_set_cwnd`, `bbr_update_ack_aggregation`)
+//! with lib/minmax.c. Units here are bytes, bytes per second and microseconds. Not modelled:
+//! the long-term (policer) bandwidth sampling.
 
 use super::cong::{CongestionControl, INIT_CWND_SEGS};
 use super::rate::RateSample;
@@ -56,6 +56,13 @@ const PACING_MARGIN_PERCENT: u64 = 1;
 const MIN_TSO_RATE: u64 = 1_200_000 / 8;
 /// Segments a GSO burst may not exceed here (Linux's cap, 0x7f).
 const MAX_TSO_SEGS: u64 = 0x7f;
+/// Rounds an ACK-aggregation estimate is kept (`bbr_extra_acked_win_rtts`).
+const EXTRA_ACKED_WIN_RTTS: u32 = 5;
+/// The aggregation allowance is at most this much time at BtlBw (`bbr_extra_acked_max_us`).
+const EXTRA_ACKED_MAX_US: u64 = 100_000;
+/// An aggregation epoch this large is stale and restarts (`bbr_ack_epoch_acked_reset_thresh`,
+/// 2^20 segments), bytes here.
+const ACK_EPOCH_ACKED_RESET_SEGS: u64 = 1 << 20;
 /// `sk_pacing_shift`: a burst carries at most 1/2^10 s (~1 ms) of the pacing rate.
 pub const PACING_SHIFT: u32 = 10;
 
@@ -183,6 +190,13 @@ pub struct Bbr {
     pacing_rate: u64,
     /// `tp->app_limited` requested by PROBE_RTT (read by the caller's rate sampler).
     probe_rtt_app_limited: bool,
+    /// Data delivered beyond BtlBw's expectation, two windows of rounds (`extra_acked`).
+    extra_acked: [u64; 2],
+    extra_acked_win_idx: usize,
+    extra_acked_win_rtts: u32,
+    /// Start of the current aggregation epoch, µs, and bytes acknowledged in it.
+    ack_epoch_us: u64,
+    ack_epoch_acked: u64,
 }
 
 impl Bbr {
@@ -219,6 +233,11 @@ impl Bbr {
             has_seen_rtt: false,
             pacing_rate: 0,
             probe_rtt_app_limited: false,
+            extra_acked: [0; 2],
+            extra_acked_win_idx: 0,
+            extra_acked_win_rtts: 0,
+            ack_epoch_us: 0,
+            ack_epoch_acked: 0,
         };
         b.init_pacing_rate_from_rtt(0);
         b
@@ -371,6 +390,49 @@ impl Bbr {
         }
     }
 
+    /// How much more was acknowledged than BtlBw accounts for since the aggregation epoch
+    /// began (receivers and links that ACK in bursts), a windowed maximum over 5-10 rounds.
+    /// Linux: `bbr_update_ack_aggregation`.
+    fn update_ack_aggregation(&mut self, rs: &RateSample) {
+        if rs.acked_sacked == 0 || rs.delivered < 0 || rs.interval_us <= 0 {
+            return;
+        }
+        if self.round_start {
+            self.extra_acked_win_rtts = (self.extra_acked_win_rtts + 1).min(0x1f);
+            if self.extra_acked_win_rtts >= EXTRA_ACKED_WIN_RTTS {
+                self.extra_acked_win_rtts = 0;
+                self.extra_acked_win_idx ^= 1;
+                self.extra_acked[self.extra_acked_win_idx] = 0;
+            }
+        }
+        let epoch_us = rs.delivered_us.saturating_sub(self.ack_epoch_us);
+        let mut expected = self.max_bw().saturating_mul(epoch_us) / 1_000_000;
+        let acked = u64::from(rs.acked_sacked);
+        let reset = ACK_EPOCH_ACKED_RESET_SEGS * u64::from(self.mss);
+        if self.ack_epoch_acked <= expected || self.ack_epoch_acked + acked >= reset {
+            self.ack_epoch_acked = 0;
+            self.ack_epoch_us = rs.delivered_us;
+            expected = 0;
+        }
+        self.ack_epoch_acked = (self.ack_epoch_acked + acked).min(reset);
+        let extra = self
+            .ack_epoch_acked
+            .saturating_sub(expected)
+            .min(u64::from(self.cwnd));
+        let slot = &mut self.extra_acked[self.extra_acked_win_idx];
+        *slot = (*slot).max(extra);
+    }
+
+    /// The window allowance for ACK aggregation, once the pipe was seen full: the recent
+    /// maximum excess, at most 100 ms at BtlBw. Linux: `bbr_ack_aggregation_cwnd`.
+    fn ack_aggregation_cwnd(&self) -> u64 {
+        if !self.full_bw_reached {
+            return 0;
+        }
+        let max = self.max_bw().saturating_mul(EXTRA_ACKED_MAX_US) / 1_000_000;
+        self.extra_acked[0].max(self.extra_acked[1]).min(max)
+    }
+
     /// Linux: `bbr_check_full_bw_reached`.
     fn check_full_bw_reached(&mut self, rs: &RateSample) {
         if self.full_bw_reached || !self.round_start || rs.is_app_limited {
@@ -477,7 +539,8 @@ impl Bbr {
             if decided {
                 self.cwnd = cwnd;
             } else {
-                let target = self.quantization_budget(self.bdp(bw, gain));
+                let target =
+                    self.quantization_budget(self.bdp(bw, gain) + self.ack_aggregation_cwnd());
                 let target = target.min(u64::from(u32::MAX)) as u32;
                 let mut cwnd = cwnd;
                 if self.full_bw_reached {
@@ -554,8 +617,10 @@ impl CongestionControl for Bbr {
         self.loss_end_round = self.rtt_cnt.wrapping_add(1);
     }
     /// Linux: `bbr_cwnd_event(CA_EVENT_TX_START)` after an idle period.
-    fn on_idle_restart(&mut self, _rto: Duration, _now: Instant) {
+    fn on_idle_restart(&mut self, _rto: Duration, now: Instant) {
         self.idle_restart = true;
+        self.ack_epoch_us = now.total_micros() + 1;
+        self.ack_epoch_acked = 0;
         let bw = self.max_bw();
         if self.mode == BbrMode::ProbeBw && bw > 0 {
             self.pacing_rate = Self::rate_with_gain(bw, BBR_UNIT);
@@ -580,6 +645,7 @@ impl CongestionControl for Bbr {
         }
         // bbr_update_model.
         self.update_bw(rs);
+        self.update_ack_aggregation(rs);
         if self.mode == BbrMode::ProbeBw && self.is_next_cycle_phase(rs) {
             self.advance_cycle_phase(rs.delivered_us);
         }
