@@ -129,6 +129,19 @@ pub fn tcp_ecn_send(
     (ect, add)
 }
 
+/// Whether an ACK echoes congestion: ECE, not on a SYN, on an ECN connection.
+/// Linux: `tcp_ecn_rcv_ecn_echo` (`FLAG_ECE`).
+pub fn tcp_ecn_rcv_ecn_echo(sk: &TcpSock, seg: &TcpRepr) -> bool {
+    sk.ecn.ok && seg.flags.contains(TcpFlags::ECE) && !seg.flags.contains(TcpFlags::SYN)
+}
+
+/// Whether the window may grow on this ACK: not while a reduction for ECE runs (until data
+/// beyond its start is acknowledged), nor on an ACK that echoes congestion, which starts one.
+/// Linux: `tcp_cong_control` skipping `cong_avoid` in `TCP_CA_CWR`.
+pub fn tcp_ecn_may_raise_cwnd(sk: &TcpSock, seg: &TcpRepr, ack: SeqNumber) -> bool {
+    !tcp_ecn_rcv_ecn_echo(sk, seg) && sk.ecn.cwr_high.is_none_or(|h| ack > h)
+}
+
 impl Stack {
     /// The ECN side of a received segment on a synchronized connection, before the segment
     /// is processed (so a quick ACK it calls for is the one it gets): a data segment with
@@ -185,7 +198,7 @@ impl Stack {
                 sk.ecn.cwr_high = None;
             }
         }
-        if seg.flags.contains(TcpFlags::ECE) && !seg.flags.contains(TcpFlags::SYN) {
+        if tcp_ecn_rcv_ecn_echo(sk, seg) {
             self.tcp.stats.ecn_ece_rcvd += 1;
             if sk.ecn.cwr_high.is_none() && !sk.in_recovery {
                 self.tcp_enter_cwr(id, now);

@@ -825,9 +825,8 @@ impl Stack {
                         sk.high_rxt = sk.snd_una;
                     }
                 }
-            } else if sk.ecn.cwr_high.is_some_and(|h| ack <= h) {
-                // A reduction for ECE is under way: no growth until it ends (Linux:
-                // tcp_cong_control with tcp_in_cwnd_reduction).
+            } else if !super::ecn::tcp_ecn_may_raise_cwnd(sk, seg, ack) {
+                // A reduction for ECE is under way or starts with this ACK.
                 sk.dupacks = 0;
             } else {
                 sk.dupacks = 0;
