@@ -51,7 +51,8 @@ pub fn tcp_lines(t: &TcpStats) -> Vec<String> {
         (t.ecn_ece_rcvd, "ACKs received with ECN-Echo"),
         (t.ecn_cwr, "congestion windows reduced for ECN-Echo"),
         (t.timeouts, "other TCP timeouts"),
-        (t.dup_segs, "DSACKs sent for old packets"),
+        (t.dsack_old_sent, "DSACKs sent for old packets"),
+        (t.dsack_ofo_sent, "DSACKs sent for out of order packets"),
         (t.ofo_queue, "packets queued to out-of-order queue"),
         (
             t.ofo_drop,
@@ -74,6 +75,11 @@ pub fn tcp_lines(t: &TcpStats) -> Vec<String> {
         (t.abort_on_linger, "TCPAbortOnLinger"),
         (t.keepalive_probes, "TCPKeepAlive"),
         (t.win_probes, "TCPWinProbe"),
+        (t.ofo_merge, "TCPOFOMerge"),
+        (t.ofo_pruned, "OfoPruned"),
+        (t.rcvq_drop, "TCPRcvQDrop"),
+        (t.req_qfull_do_cookies, "TCPReqQFullDoCookies"),
+        (t.req_qfull_drop, "TCPReqQFullDrop"),
     ] {
         if n > 0 {
             v.push(format!("    {name}: {n}"));

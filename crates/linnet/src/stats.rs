@@ -329,6 +329,27 @@ pub struct TcpStats {
     /// Window reductions for ECE (entries into the CWR state, `tcp_enter_cwr`).
     #[serde(default)]
     pub ecn_cwr: u64,
+    /// `TCPDSACKOldSent`: D-SACK blocks sent for data below `RCV.NXT`.
+    #[serde(default)]
+    pub dsack_old_sent: u64,
+    /// `TCPDSACKOfoSent`: D-SACK blocks sent for out-of-order data received twice.
+    #[serde(default)]
+    pub dsack_ofo_sent: u64,
+    /// `TCPOFOMerge`: out-of-order segments that joined (or were covered by) held data.
+    #[serde(default)]
+    pub ofo_merge: u64,
+    /// `OfoPruned`: times out-of-order data was dropped to bound its memory.
+    #[serde(default)]
+    pub ofo_pruned: u64,
+    /// `TCPRcvQDrop`: in-order data dropped because the receive buffer was full.
+    #[serde(default)]
+    pub rcvq_drop: u64,
+    /// `TCPReqQFullDoCookies`: SYNs answered with a cookie because the SYN queue was full.
+    #[serde(default)]
+    pub req_qfull_do_cookies: u64,
+    /// `TCPReqQFullDrop`: SYNs dropped because the SYN queue was full (no cookies).
+    #[serde(default)]
+    pub req_qfull_drop: u64,
 }
 
 /// All of a stack's counters, for `netstat -s` and the control plane.

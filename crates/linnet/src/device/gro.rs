@@ -80,46 +80,66 @@ fn flow_key(ip: &[u8], ihl: usize) -> Option<(u32, u32, u16, u16)> {
     ))
 }
 
-/// Parse a frame for GRO: `None` when it must not merge (not TCP/IPv4, options, fragments,
-/// flags other than ACK/PSH, no payload, padding, already a super-frame, a bad checksum).
-fn gro_parse(buf: &PacketBuf) -> Option<Seg> {
+/// What [`gro_parse`] made of a frame.
+enum Parsed {
+    /// A segment that may merge.
+    Seg(Seg),
+    /// Not for merging; the stack takes it as it is.
+    Other,
+    /// A TCP segment with a good IPv4 header whose TCP checksum fails, to destination `dst`.
+    BadCsum(Ipv4Addr),
+}
+
+/// Parse a frame for GRO: [`Parsed::Other`] when it must not merge (not TCP/IPv4, options,
+/// fragments, flags other than ACK/PSH, no payload, padding, already a super-frame, a bad
+/// IPv4 header checksum), [`Parsed::BadCsum`] for a bad TCP checksum.
+fn gro_parse(buf: &PacketBuf) -> Parsed {
+    match gro_parse_seg(buf) {
+        Ok(seg) => Parsed::Seg(seg),
+        Err(Some(dst)) => Parsed::BadCsum(dst),
+        Err(None) => Parsed::Other,
+    }
+}
+
+/// [`gro_parse`]'s work: `Err(Some(dst))` for a bad TCP checksum, `Err(None)` otherwise.
+fn gro_parse_seg(buf: &PacketBuf) -> Result<Seg, Option<Ipv4Addr>> {
     if buf.meta.gso_size != 0 {
-        return None;
+        return Err(None);
     }
     let d = buf.data();
     if d.len() < ETH_HLEN + 40 || d[12..14] != [0x08, 0x00] {
-        return None;
+        return Err(None);
     }
     let ip = &d[ETH_HLEN..];
     // Version 4, no options; protocol TCP; no fragmentation (MF or offset).
     if ip[0] != 0x45 || ip[9] != 6 || u16::from_be_bytes([ip[6], ip[7]]) & 0x3fff != 0 {
-        return None;
+        return Err(None);
     }
     let tot = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
     // Ethernet padding (or a truncated frame) takes the normal path.
     if tot != ip.len() {
-        return None;
+        return Err(None);
     }
     let th = &ip[20..];
     let thl = usize::from(th[12] >> 4) * 4;
     if thl < 20 || thl > th.len() {
-        return None;
+        return Err(None);
     }
     // Only ACK, optionally PSH: SYN, FIN, RST, URG, ECE, CWR flush (Linux: tcp_gro_receive).
     let flags = th[13];
     if flags & !0x18 != 0 || flags & 0x10 == 0 {
-        return None;
+        return Err(None);
     }
     let len = th.len() - thl;
     if len == 0 {
-        return None;
+        return Err(None);
     }
-    let key = flow_key(ip, 20)?;
+    let key = flow_key(ip, 20).ok_or(None)?;
     let (src, dst) = (key.0, key.1);
     match buf.meta.csum {
         CsumState::None => {
             if !checksum::verify(&ip[..20]) {
-                return None;
+                return Err(None);
             }
             let pseudo = checksum::pseudo_header_v4(
                 Ipv4Addr::from(src),
@@ -128,12 +148,12 @@ fn gro_parse(buf: &PacketBuf) -> Option<Seg> {
                 th.len() as u16,
             );
             if checksum::fold(checksum::sum(th, pseudo)) != 0xffff {
-                return None;
+                return Err(Some(Ipv4Addr::from(dst)));
             }
         }
         CsumState::Unnecessary | CsumState::Partial { .. } => {}
     }
-    Some(Seg {
+    Ok(Seg {
         key,
         seq: u32::from_be_bytes([th[4], th[5], th[6], th[7]]),
         ack: u32::from_be_bytes([th[8], th[9], th[10], th[11]]),
@@ -214,11 +234,26 @@ impl Stack {
     /// Offer one frame to GRO: merged into a held train, held as a new train, or delivered.
     /// Linux: `napi_gro_receive` → `dev_gro_receive`.
     pub fn napi_gro_receive(&mut self, ifindex: u32, buf: PacketBuf, now: Instant) {
-        let Some(seg) = gro_parse(&buf) else {
-            // Not mergeable: deliver what is held of the same flow first, so a FIN or a
-            // bad segment does not overtake the data before it.
-            self.gro_flush_flow(ifindex, &buf, now);
-            return self.receive(ifindex, buf, now);
+        let seg = match gro_parse(&buf) {
+            Parsed::Seg(seg) => seg,
+            Parsed::BadCsum(dst) if self.is_local_addr(dst) => {
+                // A corrupted segment for us: its checksum was just summed, so it is counted
+                // and dropped here, costing no second sum, no IP and TCP processing, and no
+                // early delivery of its flow's train (a corrupted segment costs no more than
+                // a lost one). Linux: `tcp_v4_rcv`'s csum_error (TCPInCsumErrors, InErrs),
+                // reached with the sum GRO already took (`skb_gro_checksum_validate`).
+                self.ip_stats.in_receives += 1;
+                self.tcp.stats.in_segs += 1;
+                self.tcp.stats.in_csum_errors += 1;
+                self.tcp.stats.in_errs += 1;
+                return self.drop_pkt(buf, crate::stats::DropReason::TcpCsum);
+            }
+            Parsed::BadCsum(_) | Parsed::Other => {
+                // Not mergeable: deliver what is held of the same flow first, so a FIN or
+                // a segment being forwarded does not overtake the data before it.
+                self.gro_flush_flow(ifindex, &buf, now);
+                return self.receive(ifindex, buf, now);
+            }
         };
         if let Some(i) = self.gro.held.iter().position(|h| h.seg.key == seg.key) {
             if can_merge(&self.gro.held[i], &seg, &buf) {
@@ -432,17 +467,38 @@ mod tests {
         s.receive_batch(i, v, Instant::ZERO);
         let t = s.snmp().tcp;
         assert_eq!(
-            t.in_csum_errors, 1,
-            "the stack saw the bad segment and dropped it"
+            (t.in_csum_errors, t.in_errs),
+            (1, 1),
+            "the bad segment was counted and dropped"
         );
         assert_eq!(t.in_segs, 3, "nothing merged across it");
+        // Dropped where its sum was taken: no IP processing, no second sum.
+        assert_eq!(s.drops().get(crate::stats::DropReason::TcpCsum), 1);
+        assert_eq!(s.snmp().ip.in_delivers, 2);
+    }
+
+    #[test]
+    fn a_corrupt_segment_for_another_host_is_passed_on() {
+        // A router does not judge TCP checksums: the segment goes on as it is (and, here
+        // with forwarding off, is dropped by IP, not counted by TCP).
+        let (mut s, i) = stack();
+        let mut bad = seg(ISN, 1448, ACK, 7);
+        let ip = &mut bad.data_mut()[ETH_HLEN..];
+        ip[16..20].copy_from_slice(&[198, 51, 100, 9]);
+        ip[10..12].copy_from_slice(&[0, 0]);
+        let c = checksum::checksum(&ip[..20]);
+        ip[10..12].copy_from_slice(&c.to_be_bytes());
+        assert!(matches!(gro_parse(&bad), Parsed::BadCsum(_)));
+        s.receive_batch(i, vec![bad], Instant::ZERO);
+        assert_eq!(s.snmp().tcp.in_csum_errors, 0);
+        assert_eq!(s.drops().get(crate::stats::DropReason::TcpCsum), 0);
     }
 
     #[test]
     fn a_merged_frame_is_well_formed() {
         let mut h = Held {
             buf: seg(ISN, 1448, ACK, 7),
-            seg: gro_parse(&seg(ISN, 1448, ACK, 7)).unwrap(),
+            seg: gro_parse_seg(&seg(ISN, 1448, ACK, 7)).unwrap(),
             next_seq: ISN.wrapping_add(1448),
             mss: 1448,
             last_len: 1448,
@@ -451,7 +507,7 @@ mod tests {
         let (mut s, i) = stack();
         for k in 1..5u32 {
             let f = seg(ISN.wrapping_add(k * 1448), 1448, ACK, 7);
-            let p = gro_parse(&f).unwrap();
+            let p = gro_parse_seg(&f).unwrap();
             assert!(can_merge(&h, &p, &f));
             gro_append(&mut s.pool, &mut h, &p, &f);
         }

@@ -59,7 +59,7 @@ pub const GSO_MAX_SIZE: usize = 65535;
 pub const GSO_MAX_SEGS: usize = 1024;
 
 /// Ethernet header length. Linux: `ETH_HLEN`.
-const ETH_HLEN: usize = 14;
+pub const ETH_HLEN: usize = 14;
 /// Times a read or write interrupted by a signal is retried before giving up.
 const EINTR_RETRIES: usize = 16;
 

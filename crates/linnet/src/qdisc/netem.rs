@@ -527,6 +527,28 @@ impl Netem {
     }
 }
 
+/// Complete a partial checksum of `buf` (data at its link header) in software; false when
+/// its offsets do not fit the packet. Linux: `skb_checksum_help`.
+fn netem_checksum_help(buf: &mut PacketBuf) -> bool {
+    let crate::buf::CsumState::Partial { start, offset } = buf.meta.csum else {
+        return true;
+    };
+    // The link header's length: what lies in front of the network header where one was
+    // recorded, else Ethernet's (a segment software GSO cut, as validate_xmit_skb assumes).
+    let l3 = buf
+        .network_header()
+        .map_or(crate::device::offload::ETH_HLEN, |n| {
+            buf.len().saturating_sub(n.len())
+        });
+    let ok = buf.data_mut().get_mut(l3..).is_some_and(|d| {
+        crate::device::offload::skb_checksum_help(d, usize::from(start), usize::from(offset))
+    });
+    if ok {
+        buf.meta.csum = crate::buf::CsumState::None;
+    }
+    ok
+}
+
 impl Qdisc for Netem {
     fn kind(&self) -> &'static str {
         "netem"
@@ -559,6 +581,14 @@ impl Qdisc for Netem {
         }
         if Netem::chance(&mut self.rng, &mut self.corrupt_cor, self.p.corrupt.0) && !buf.is_empty()
         {
+            // A checksum left for the device would be computed over the flipped bit and the
+            // damage delivered as good data: finish it first. (GSO super-frames never get
+            // here: validate_xmit_skb segments them for any qdisc but a plain FIFO, as
+            // Linux's netem_segment does.) Linux: `skb_checksum_help` in `netem_enqueue`.
+            if !netem_checksum_help(&mut buf) {
+                self.stats.drops += 1;
+                return Err(buf);
+            }
             let byte = self.rng.next_u32() as usize % buf.len();
             let bit = self.rng.next_u32() % 8;
             buf.data_mut()[byte] ^= 1 << bit;
@@ -732,6 +762,75 @@ mod tests {
 
     fn pkt(tag: u8) -> PacketBuf {
         PacketBuf::from_slice(&[tag; 100], 0)
+    }
+
+    /// An Ethernet frame holding a TCP/IPv4 segment whose checksum is left partial (the
+    /// pseudo-header sum), as the stack hands one to a device with checksum offload.
+    fn partial_tcp_frame() -> PacketBuf {
+        use crate::wire::checksum;
+        let (src, dst) = ([192, 0, 2, 1], [192, 0, 2, 2]);
+        let mut f = vec![0u8; 14 + 20 + 20 + 200];
+        f[12..14].copy_from_slice(&[0x08, 0x00]);
+        let ip = &mut f[14..];
+        ip[0] = 0x45;
+        ip[2..4].copy_from_slice(&240u16.to_be_bytes());
+        ip[8] = 64;
+        ip[9] = 6;
+        ip[12..16].copy_from_slice(&src);
+        ip[16..20].copy_from_slice(&dst);
+        let c = checksum::checksum(&ip[..20]);
+        ip[10..12].copy_from_slice(&c.to_be_bytes());
+        let th = &mut ip[20..];
+        th[12] = 5 << 4;
+        th[13] = 0x18;
+        for (i, b) in th[20..].iter_mut().enumerate() {
+            *b = i as u8;
+        }
+        crate::device::offload::tcp_csum_partial(th, src.into(), dst.into());
+        let mut b = PacketBuf::from_slice(&f, 0);
+        b.meta.csum = crate::buf::CsumState::Partial {
+            start: 20,
+            offset: 16,
+        };
+        b
+    }
+
+    /// Whether a frame from [`partial_tcp_frame`] still passes its checks (Ethernet type,
+    /// IPv4 header checksum, TCP checksum over the segment).
+    fn frame_verifies(f: &[u8]) -> bool {
+        use crate::wire::checksum;
+        let ip = &f[14..];
+        let pseudo =
+            checksum::pseudo_header_v4([192, 0, 2, 1].into(), [192, 0, 2, 2].into(), 6, 220);
+        f[..14] == partial_tcp_frame().data()[..14]
+            && checksum::verify(&ip[..20])
+            && checksum::fold(checksum::sum(&ip[20..], pseudo)) == 0xffff
+    }
+
+    #[test]
+    fn corruption_finishes_a_partial_checksum_first() {
+        // Linux: netem_enqueue calls skb_checksum_help before flipping a bit, or the device
+        // would checksum the damage and the receiver take it for good data.
+        let mut q = netem("corrupt 100% seed 3");
+        let t0 = Instant::from_secs(1);
+        for _ in 0..200 {
+            q.enqueue(partial_tcp_frame(), t0).unwrap();
+            let out = q.dequeue(t0).unwrap();
+            assert_eq!(out.meta.csum, crate::buf::CsumState::None);
+            assert!(
+                !frame_verifies(out.data()),
+                "a corrupted frame passed as good"
+            );
+        }
+        assert_eq!(q.corrupted, 200);
+        // Without corruption the partial checksum is left to the device.
+        let mut q = netem("delay 1ms");
+        q.enqueue(partial_tcp_frame(), t0).unwrap();
+        let out = q.dequeue(t0 + Duration::from_millis(1)).unwrap();
+        assert!(matches!(
+            out.meta.csum,
+            crate::buf::CsumState::Partial { .. }
+        ));
     }
 
     #[test]

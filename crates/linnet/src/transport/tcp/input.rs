@@ -26,6 +26,9 @@ const PAWS_IDLE: Duration = Duration::from_secs(24 * 24 * 3600);
 /// Most sockets with an ACK deferred to the end of a receive batch; beyond it ACKs go at once.
 const ACK_DEFER_MAX: usize = 4096;
 
+/// Most segments quick-ACK mode answers at once. Linux: `TCP_MAX_QUICKACKS`.
+const TCP_MAX_QUICKACKS: u32 = 16;
+
 /// What the caller of a segment handler should do with the socket afterwards.
 enum After {
     /// Run output (data, due ACKs).
@@ -92,7 +95,7 @@ impl Stack {
         if let Some(l) = self.tcp_lookup_listener(local) {
             self.trace(&buf, Stage::TcpV4Rcv, Detail::Note("listener"));
             self.trace_enter(&buf);
-            self.tcp_listen_rcv(l, ip, &seg, now);
+            self.tcp_listen_rcv(l, ip, &seg, buf.data(), now);
             self.trace_leave();
             return self.recycle(buf);
         }
@@ -276,6 +279,22 @@ impl Stack {
         Some(After::Output)
     }
 
+    /// The rest of a segment that just made a connection out of a listener's state (the
+    /// ACK completing a SYN-cookie handshake): its data and FIN are processed as on any
+    /// established connection, queued and acknowledged. Linux: `tcp_child_process`.
+    pub(super) fn tcp_child_process(
+        &mut self,
+        id: SockId,
+        seg: &TcpRepr,
+        payload: &[u8],
+        now: Instant,
+    ) {
+        match self.tcp_rcv_synchronized(id, seg, payload, now) {
+            After::Output => self.tcp_output(id, now),
+            After::Nothing | After::Relisten => self.tcp_sched(id),
+        }
+    }
+
     /// Adopt the options of the peer's SYN. Linux: `tcp_parse_options` + the negotiation in
     /// `tcp_rcv_synsent_state_process` / `tcp_openreq_init`.
     pub(crate) fn tcp_negotiate(&self, sk: &mut TcpSock, seg: &TcpRepr, now: Instant) {
@@ -436,8 +455,10 @@ impl Stack {
             if let Some((tsval, _)) = seg.timestamp {
                 let older = (tsval.wrapping_sub(sk.ts_recent) as i32) < 0;
                 if older && now.saturating_since(sk.ts_recent_stamp) < PAWS_IDLE {
+                    // Often the late original of a segment whose retransmission overtook
+                    // it: the duplicate ACK says so in a D-SACK block.
                     self.tcp.stats.paws_estab_rejected += 1;
-                    sk.ack_now = true;
+                    self.tcp_send_dupack(id, seg, payload.len());
                     self.count_drop(DropReason::TcpRfc7323Paws);
                     return After::Output;
                 }
@@ -460,11 +481,11 @@ impl Stack {
         let ack_only_ok = !acceptable && wnd == 0 && seq == sk.rcv_nxt;
         if !acceptable && !ack_only_ok {
             if !rst {
-                // Old duplicate or out of window: re-ACK (RFC 9293; Linux tcp_send_dupack).
+                // Old duplicate or out of window: re-ACK (RFC 9293).
                 if seg_len > 0 && seq + seg_len <= sk.rcv_nxt {
                     self.tcp.stats.dup_segs += 1;
                 }
-                sk.ack_now = true;
+                self.tcp_send_dupack(id, seg, payload.len());
                 self.count_drop(DropReason::TcpInvalidSequence);
                 return After::Output;
             }
@@ -890,13 +911,17 @@ impl Stack {
     }
 
     /// Queue the data of an acceptable segment: in order into the receive queue, out of
-    /// order beyond it (remembered by the assembler). Linux: `tcp_data_queue` /
-    /// `tcp_data_queue_ofo` / `tcp_ofo_queue`.
+    /// order beyond it (remembered by the assembler and reported in SACK blocks, newest
+    /// first). Data already held is reported in a D-SACK block (RFC 2883) and answered at
+    /// once in quick-ACK mode; out-of-order data and data that fills a hole are ACKed at
+    /// once (RFC 5681 4.2). Linux: `tcp_data_queue` / `tcp_data_queue_ofo` /
+    /// `tcp_ofo_queue`.
     fn tcp_data_queue(&mut self, id: SockId, seq: SeqNumber, payload: &[u8], now: Instant) {
         let _ = now;
         let Ok(sk) = self.sockets.tcp_mut(id) else {
             return;
         };
+        let end = seq + payload.len();
         let off = seq - sk.rcv_nxt;
         let mut wake = false;
         let mut defer_ack = false;
@@ -904,26 +929,57 @@ impl Stack {
         if off <= 0 {
             let skip = (-off) as usize;
             if skip >= payload.len() {
-                sk.ack_now = true;
+                // All of it arrived before: a retransmission the sender did not need.
                 self.tcp.stats.dup_segs += 1;
+                self.tcp_dsack_set(id, seq, end);
+                if let Ok(sk) = self.sockets.tcp_mut(id) {
+                    sk.tcp_enter_quickack_mode(TCP_MAX_QUICKACKS);
+                    sk.ack_now = true;
+                }
                 return;
             }
+            if skip > 0 {
+                let rcv_nxt = sk.rcv_nxt;
+                self.tcp_dsack_set(id, seq, rcv_nxt);
+            }
+            let Ok(sk) = self.sockets.tcp_mut(id) else {
+                return;
+            };
             let data = &payload[skip..];
             let had_ofo = !sk.ofo.is_empty();
             let n = sk.rcv_queue_copy(data);
             if n == 0 {
                 sk.ack_now = true;
+                self.tcp.stats.rcvq_drop += 1;
                 self.count_drop(DropReason::SocketRcvbuff);
                 return;
             }
             sk.rcv_nxt += n;
             sk.bytes_received += n as u64;
-            sk.ofo.shift(n);
-            let more = sk.ofo.remove_front();
-            if more > 0 {
-                sk.rcv_queue_ofo_front(more);
-                sk.rcv_nxt += more;
-                sk.bytes_received += more as u64;
+            if had_ofo {
+                // Out-of-order data now at rcv_nxt, or overlapped by the new data: in the
+                // queue. What the new data overlapped was received twice (D-SACK).
+                if let Some((a, b)) = sk.ofo.overlap(0, n) {
+                    let (s, e) = (sk.rcv_nxt - n + a, sk.rcv_nxt - n + b);
+                    if sk.sack_ok {
+                        match sk.rx_sack.tcp_dsack_extend(s, e, sk.rcv_nxt) {
+                            Some(true) => self.tcp.stats.dsack_old_sent += 1,
+                            Some(false) => self.tcp.stats.dsack_ofo_sent += 1,
+                            None => {}
+                        }
+                    }
+                }
+                sk.ofo.shift(n);
+                let more = sk.ofo.remove_front();
+                if more > 0 {
+                    sk.rcv_queue_ofo_front(more);
+                    sk.rcv_nxt += more;
+                    sk.bytes_received += more as u64;
+                }
+                let empty = sk.ofo.is_empty();
+                sk.rx_sack.tcp_sack_remove(sk.rcv_nxt, empty);
+            } else {
+                sk.ofo.shift(n);
             }
             // A GRO/GSO super-segment counts as the MSS-sized segments it stands for.
             sk.rcv_unacked_segs += (data.len() as u32).div_ceil(sk.mss.max(1)).max(1);
@@ -935,8 +991,10 @@ impl Stack {
                 want_ack = true;
             }
             if had_ofo {
-                // Data that fills (part of) a hole is acknowledged at once (RFC 5681 4.2).
+                // Data that fills (part of) a hole is acknowledged at once (RFC 5681 4.2),
+                // and the sender, recovering, hears of every segment until it is done.
                 sk.ack_now = true;
+                sk.tcp_enter_quickack_mode(TCP_MAX_QUICKACKS);
             } else if want_ack {
                 defer_ack = true;
             }
@@ -944,23 +1002,52 @@ impl Stack {
         } else {
             let off = off as usize;
             let room = sk.rcv_space();
+            // Out of order: ACK at once with SACK blocks (RFC 5681 4.2), whatever happens
+            // to the data.
+            sk.ack_now = true;
             if off >= room {
-                sk.ack_now = true;
+                sk.tcp_enter_quickack_mode(TCP_MAX_QUICKACKS);
                 self.tcp.stats.ofo_drop += 1;
                 self.count_drop(DropReason::TcpOfoDrop);
                 return;
             }
             let len = payload.len().min(room - off);
-            if sk.ofo.add(off, len).is_err() {
-                sk.ack_now = true;
-                self.tcp.stats.ofo_drop += 1;
-                self.count_drop(DropReason::TcpOfoDrop);
+            if let Some((a, b)) = sk.ofo.overlap(off, len) {
+                let rcv_nxt = sk.rcv_nxt;
+                let covered = a == off && b == off + len;
+                self.tcp_dsack_set(id, rcv_nxt + a, rcv_nxt + b);
+                if covered {
+                    // All of it is held already (Linux: TCPOFOMerge, dropped).
+                    self.tcp.stats.ofo_merge += 1;
+                    return;
+                }
+            }
+            let Ok(sk) = self.sockets.tcp_mut(id) else {
                 return;
+            };
+            let max = super::assembler::Assembler::max_ranges(sk.rcvbuf.capacity());
+            let added = match sk.ofo.add(off, len, max) {
+                Ok(a) => a,
+                Err(_) => {
+                    self.tcp.stats.ofo_drop += 1;
+                    self.count_drop(DropReason::TcpOfoDrop);
+                    return;
+                }
+            };
+            if added.pruned > 0 {
+                // Pruned data may have been SACKed: the blocks start over (Linux:
+                // tcp_prune_ofo_queue → tcp_sack_reset).
+                sk.rx_sack.tcp_sack_reset();
+                self.tcp.stats.ofo_pruned += 1;
+            }
+            if added.merged {
+                self.tcp.stats.ofo_merge += 1;
             }
             sk.rcvbuf.write_unallocated(off, &payload[..len]);
+            if sk.sack_ok {
+                sk.rx_sack.tcp_sack_new_ofo_skb(seq, seq + len);
+            }
             self.tcp.stats.ofo_queue += 1;
-            // Out of order: ACK at once with SACK blocks (RFC 5681 4.2).
-            sk.ack_now = true;
         }
         if defer_ack {
             self.tcp_ack_defer(id);
@@ -968,6 +1055,40 @@ impl Stack {
         if wake {
             self.trace_cur(Stage::TcpDataQueue, Detail::Num("bytes", queued as u64));
             self.sk_wake(id);
+        }
+    }
+
+    /// A segment that is not accepted (old, out of window, or rejected by PAWS) is answered
+    /// at once; if it carried data below `RCV.NXT`, the ACK reports it in a D-SACK block and
+    /// the receiver enters quick-ACK mode (RFC 2883; the sender learns its retransmission
+    /// was spurious). Linux: `tcp_send_dupack`.
+    fn tcp_send_dupack(&mut self, id: SockId, seg: &TcpRepr, payload_len: usize) {
+        let Ok(sk) = self.sockets.tcp_mut(id) else {
+            return;
+        };
+        sk.ack_now = true;
+        let seq = seg.seq_number;
+        if payload_len > 0 && seq < sk.rcv_nxt {
+            sk.tcp_enter_quickack_mode(TCP_MAX_QUICKACKS);
+            let end = (seq + payload_len).min(sk.rcv_nxt);
+            self.tcp_dsack_set(id, seq, end);
+        }
+    }
+
+    /// Report `[seq, end)` as a duplicate in a D-SACK block of the next ACK (when SACK was
+    /// negotiated). Linux: `tcp_dsack_set`.
+    fn tcp_dsack_set(&mut self, id: SockId, seq: SeqNumber, end: SeqNumber) {
+        let Ok(sk) = self.sockets.tcp_mut(id) else {
+            return;
+        };
+        if !sk.sack_ok || end <= seq {
+            return;
+        }
+        // Below RCV.NXT: TCPDSACKOldSent, else TCPDSACKOfoSent.
+        if sk.rx_sack.tcp_dsack_set(seq, end, sk.rcv_nxt) {
+            self.tcp.stats.dsack_old_sent += 1;
+        } else {
+            self.tcp.stats.dsack_ofo_sent += 1;
         }
     }
 
@@ -1103,5 +1224,23 @@ impl Stack {
             sk.rx_skb_purge(|b| pool.put(b));
         }
         self.sockets.remove(id);
+    }
+}
+
+impl TcpSock {
+    /// Let the next `max` at most (or as many as half the window holds, at least two)
+    /// in-order segments be ACKed at once. Linux: `tcp_incr_quickack`.
+    pub fn tcp_incr_quickack(&mut self, max: u32) {
+        let rcv_wnd = (self.rcv_adv - self.rcv_nxt).max(0) as u32;
+        let quickacks = (rcv_wnd / (2 * self.mss.max(1))).max(2).min(max);
+        if quickacks > self.quickack {
+            self.quickack = quickacks;
+        }
+    }
+
+    /// After loss or reordering the sender needs to hear of every segment: quick-ACK
+    /// mode. Linux: `tcp_enter_quickack_mode`.
+    pub fn tcp_enter_quickack_mode(&mut self, max: u32) {
+        self.tcp_incr_quickack(max);
     }
 }

@@ -15,14 +15,21 @@ use std::net::SocketAddrV4;
 
 impl Stack {
     /// A segment for a listener (no connection matched). RFC 9293 3.10.7.2.
-    pub(crate) fn tcp_listen_rcv(&mut self, l: SockId, ip: &IpMeta, seg: &TcpRepr, now: Instant) {
+    pub(crate) fn tcp_listen_rcv(
+        &mut self,
+        l: SockId,
+        ip: &IpMeta,
+        seg: &TcpRepr,
+        payload: &[u8],
+        now: Instant,
+    ) {
         if seg.flags.contains(TcpFlags::RST) {
             return self.count_drop(DropReason::TcpReset);
         }
         if seg.ack_number.is_some() {
             if !seg.flags.contains(TcpFlags::SYN)
                 && self.config.tcp.syncookies
-                && self.tcp_cookie_check(l, ip, seg, now)
+                && self.tcp_cookie_check(l, ip, seg, payload, now)
             {
                 return;
             }
@@ -38,7 +45,6 @@ impl Stack {
     /// A SYN for a listener: make a SYN-RECEIVED child (or, with the SYN queue full, answer
     /// with a SYN cookie and keep nothing). Linux: `tcp_conn_request`.
     fn tcp_v4_conn_request(&mut self, l: SockId, ip: &IpMeta, seg: &TcpRepr, now: Instant) {
-        let cfg = self.config.tcp.clone();
         let Ok(lsk) = self.sockets.tcp(l) else { return };
         if lsk.accept_queue.len() >= lsk.backlog as usize {
             // Linux drops SYNs while the accept queue is full.
@@ -46,17 +52,28 @@ impl Stack {
             self.tcp.stats.listen_drops += 1;
             return self.count_drop(DropReason::TcpListenOverflow);
         }
-        let syn_limit = lsk.backlog.max(8).min(cfg.max_syn_backlog.max(1));
+        let syn_limit = lsk
+            .backlog
+            .max(8)
+            .min(self.config.tcp.max_syn_backlog.max(1));
         let local = SocketAddrV4::new(ip.dst, seg.dst_port);
         let remote = SocketAddrV4::new(ip.src, seg.src_port);
-        let adv_mss = self.tcp_route_mss(ip.src);
         if lsk.syn_qlen >= syn_limit {
-            if cfg.syncookies {
-                return self.tcp_send_cookie_synack(local, remote, seg, adv_mss, now);
+            // Linux: tcp_syn_flood_action. The cookie path keeps nothing and looks the
+            // route up once, for the MSS and the SYN-ACK (what a flood costs per SYN).
+            if self.config.tcp.syncookies {
+                self.tcp.stats.req_qfull_do_cookies += 1;
+                let rt = self.ip_route_output(ip.src, Some(ip.dst));
+                let adv_mss = self.tcp_route_mss_of(rt);
+                return self.tcp_send_cookie_synack(local, remote, seg, adv_mss, rt, now);
             }
+            self.tcp.stats.req_qfull_drop += 1;
             self.tcp.stats.listen_drops += 1;
             return self.count_drop(DropReason::TcpListenOverflow);
         }
+        let cfg = self.config.tcp.clone();
+        let adv_mss = self.tcp_route_mss(ip.src);
+        let Ok(lsk) = self.sockets.tcp(l) else { return };
         let (rcv, snd) = (lsk.rcvbuf.capacity(), lsk.sndbuf.capacity());
         let locked = (lsk.rcvbuf_locked, lsk.sndbuf_locked);
         let (nodelay, keepalive, linger) = (lsk.nodelay, lsk.keepalive, lsk.linger);
@@ -128,6 +145,7 @@ impl Stack {
         remote: SocketAddrV4,
         seg: &TcpRepr,
         adv_mss: u16,
+        rt: Result<crate::ip::route::OutputRoute, crate::errno::Errno>,
         now: Instant,
     ) {
         let cfg = &self.config.tcp;
@@ -176,12 +194,19 @@ impl Stack {
             payload_len: 0,
         };
         self.tcp.stats.syncookies_sent += 1;
-        self.tcp_send_stateless(*local.ip(), *remote.ip(), &repr, now);
+        self.tcp_send_stateless_routed(*local.ip(), *remote.ip(), &repr, rt, now);
     }
 
     /// An ACK to a listener may complete a cookie handshake: rebuild the connection from it.
     /// Linux: `cookie_v4_check`.
-    fn tcp_cookie_check(&mut self, l: SockId, ip: &IpMeta, seg: &TcpRepr, now: Instant) -> bool {
+    fn tcp_cookie_check(
+        &mut self,
+        l: SockId,
+        ip: &IpMeta,
+        seg: &TcpRepr,
+        payload: &[u8],
+        now: Instant,
+    ) -> bool {
         let Some(ack) = seg.ack_number else {
             return false;
         };
@@ -267,9 +292,10 @@ impl Stack {
             lsk.accept_queue.push_back(id);
         }
         self.sk_wake(l);
-        // The ACK may carry data: process it as a normal segment now.
-        if seg.payload_len > 0 {
-            let _ = ip;
+        // The ACK may carry data (and a FIN): queued and acknowledged as on any connection,
+        // or the peer, established since it sent it, would wait on a retransmission.
+        if !payload.is_empty() || seg.flags.contains(TcpFlags::FIN) {
+            self.tcp_child_process(id, seg, payload, now);
         }
         true
     }

@@ -9,7 +9,8 @@
 //! - [`isn`]: initial sequence numbers (RFC 6528), keyed with [`siphash`].
 //! - [`syncookie`]: SYN cookies, used when the SYN queue overflows.
 //! - [`ring`]: the byte ring buffers behind the send and receive queues.
-//! - [`assembler`]: out-of-order bookkeeping on receive and the SACK blocks it yields.
+//! - [`assembler`]: out-of-order bookkeeping on receive (bounded by memory, pruned like Linux).
+//! - [`rx_sack`]: the SACK and D-SACK blocks a receiver reports (RFC 2018, RFC 2883).
 //! - [`sock`]: the control block (`struct tcp_sock`) and tunables.
 //! - [`hash`]: lookup tables and port allocation (`inet_hashtables`).
 //! - [`input`]: `tcp_v4_rcv` and the state machine; [`listen`]: passive opens and cookies.
@@ -33,6 +34,7 @@ pub mod pmtu;
 pub mod rate;
 pub mod ring;
 pub mod rtt;
+pub mod rx_sack;
 pub mod siphash;
 pub mod sock;
 pub mod syncookie;

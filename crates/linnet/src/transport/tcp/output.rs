@@ -94,17 +94,17 @@ pub(crate) fn tcp_build(sk: &mut TcpSock, pool: &mut BufPool, seg: Seg, now: Ins
         sk.ts_last = Some(ts);
         repr.timestamp = Some((ts, sk.ts_recent));
     }
-    if sk.sack_ok && !syn && !sk.ofo.is_empty() {
-        let max = if sk.ts_ok { 3 } else { 4 };
-        for (slot, (l, r)) in repr.sack_ranges.iter_mut().zip(sk.ofo.sack_blocks(max)) {
-            *slot = Some((sk.rcv_nxt + l, sk.rcv_nxt + r));
-        }
+    // The payload per wire segment once this segment's SACK/D-SACK blocks are counted.
+    let seg_mss = if syn { sk.mss } else { sk.current_mss() };
+    if sk.sack_ok && !syn {
+        sk.rx_sack
+            .take_option_blocks(sk.sack_max_blocks(), &mut repr.sack_ranges);
     }
     let hlen = repr.header_len();
     let total = hlen + seg.data_len;
     let mut buf = pool.get_sized(total, MAX_HEADER);
     // Offloads: leave the checksum to the device, and mark a super-segment for TSO/GSO.
-    let partial = sk.route_caps.hw_csum || seg.data_len > sk.mss as usize;
+    let partial = sk.route_caps.hw_csum || seg.data_len > seg_mss as usize;
     {
         // Written in place in the tailroom: the header is emitted and the payload copied over
         // every byte, so nothing is zeroed first (Linux: skb_put without memset).
@@ -148,8 +148,10 @@ pub(crate) fn tcp_build(sk: &mut TcpSock, pool: &mut BufPool, seg: Seg, now: Ins
             offset: 16,
         };
     }
-    if seg.data_len > sk.mss as usize {
-        buf.meta.gso_size = sk.mss.min(u16::MAX.into()) as u16;
+    if seg.data_len > seg_mss as usize {
+        // Also a segment cut for fewer option bytes than it now carries: GSO splits it
+        // rather than letting it exceed the MTU.
+        buf.meta.gso_size = seg_mss.min(u16::MAX.into()) as u16;
     }
     buf.reset_transport_header();
     if let Some(ack) = repr.ack_number {
@@ -176,17 +178,6 @@ fn tcp_ip_params(src: Ipv4Addr, dst: Ipv4Addr, ecn: u8) -> IpSendParams {
 }
 
 impl Stack {
-    /// Send a built segment without a socket (a reset) down to IP.
-    fn tcp_ip_send(
-        &mut self,
-        buf: PacketBuf,
-        src: Ipv4Addr,
-        dst: Ipv4Addr,
-        now: Instant,
-    ) -> Result<(), Errno> {
-        self.ip_send(buf, tcp_ip_params(src, dst, 0), now)
-    }
-
     /// Build and send one segment of socket `id`. Linux: `tcp_transmit_skb`.
     pub(crate) fn tcp_transmit(&mut self, id: SockId, seg: Seg, now: Instant) -> Result<(), Errno> {
         let Ok(sk) = self.sockets.tcp_mut(id) else {
@@ -207,7 +198,10 @@ impl Stack {
             sk.tcp_update_skb_after_send(buf.len(), now);
         }
         // A super-segment counts as the segments it becomes (Linux: tcp_skb_pcount).
-        let segs = seg.data_len.div_ceil(sk.mss.max(1) as usize).max(1);
+        let segs = match buf.meta.gso_size {
+            0 => 1,
+            g => seg.data_len.div_ceil(usize::from(g)).max(1),
+        };
         self.tcp.stats.out_segs += segs as u64;
         if seg.flags.contains(TcpFlags::RST) {
             self.tcp.stats.out_rsts += 1;
@@ -362,6 +356,19 @@ impl Stack {
         repr: &TcpRepr,
         now: Instant,
     ) {
+        let rt = self.ip_route_output(dst, Some(src));
+        self.tcp_send_stateless_routed(src, dst, repr, rt, now);
+    }
+
+    /// [`Stack::tcp_send_stateless`] along a route already looked up.
+    pub(crate) fn tcp_send_stateless_routed(
+        &mut self,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        repr: &TcpRepr,
+        rt: Result<crate::ip::route::OutputRoute, Errno>,
+        now: Instant,
+    ) {
         let hlen = repr.header_len();
         let mut buf = self.pool.get(MAX_HEADER);
         {
@@ -373,7 +380,7 @@ impl Stack {
         if repr.flags.contains(TcpFlags::RST) {
             self.tcp.stats.out_rsts += 1;
         }
-        let _ = self.tcp_ip_send(buf, src, dst, now);
+        let _ = self.ip_send_routed(buf, tcp_ip_params(src, dst, 0), rt, now);
     }
 
     /// Send what the windows allow: retransmissions of holes during recovery first, then new
@@ -457,7 +464,8 @@ impl Stack {
             let wnd_end = sk.snd_una + sk.snd_wnd as usize;
             let wnd_room = (wnd_end - sk.snd_nxt).max(0) as usize;
             let cwnd_room = cwnd.saturating_sub(sk.pipe()) as usize;
-            let mss = sk.mss as usize;
+            // Sized for the options this segment will carry (SACK/D-SACK blocks).
+            let mss = sk.current_mss() as usize;
             let goal =
                 offload::tcp_xmit_size_goal(sk.route_caps, mss).min(sk.tcp_tso_autosize(mss));
             let mut len = avail.min(goal).min(wnd_room).min(cwnd_room);
@@ -615,6 +623,28 @@ impl Stack {
 }
 
 impl TcpSock {
+    /// SACK blocks that fit a segment's options: three beside timestamps, else four.
+    pub fn sack_max_blocks(&self) -> usize {
+        if self.ts_ok {
+            3
+        } else {
+            4
+        }
+    }
+
+    /// The payload bytes a segment sent now may carry: the MSS (which allows for the
+    /// timestamp option) less the SACK and D-SACK blocks the segment will carry, so that a
+    /// full segment with blocks never exceeds the path MTU. Linux: `tcp_current_mss`
+    /// (`tcp_established_options` against `tcp_header_len`).
+    pub fn current_mss(&self) -> u32 {
+        if !self.sack_ok {
+            return self.mss;
+        }
+        let n = self.rx_sack.option_blocks(self.sack_max_blocks()) as u32;
+        let opt = if n == 0 { 0 } else { 4 + 8 * n };
+        self.mss.saturating_sub(opt).max(8)
+    }
+
     /// Whether a FIN at `fin` has already gone out.
     fn fin_sent_at(&self, fin: SeqNumber) -> bool {
         self.snd_max > fin && self.snd_nxt > fin

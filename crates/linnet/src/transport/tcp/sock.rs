@@ -370,6 +370,8 @@ pub struct TcpSock {
     pub rx_skb_count: usize,
     /// Out-of-order bookkeeping, offsets relative to `rcv_nxt`.
     pub ofo: Assembler,
+    /// The SACK and D-SACK blocks to report (Linux: `selective_acks`, `duplicate_sack`).
+    pub rx_sack: super::rx_sack::RxSack,
     /// `SO_RCVBUF` was set: no receive buffer autotuning (Linux: `SOCK_RCVBUF_LOCK`).
     pub rcvbuf_locked: bool,
     /// `SO_SNDBUF` was set: no send buffer autotuning (Linux: `SOCK_SNDBUF_LOCK`).
@@ -546,6 +548,7 @@ impl TcpSock {
             rx_skb_truesize: 0,
             rx_skb_count: 0,
             ofo: Assembler::new(),
+            rx_sack: Default::default(),
             rcvbuf_locked: false,
             sndbuf_locked: false,
             bytes_copied: 0,

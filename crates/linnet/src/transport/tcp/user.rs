@@ -66,8 +66,13 @@ impl Stack {
     /// Largest MSS usable towards `dst`: the route's MTU less headers, bounded by what a pool
     /// buffer holds. Linux: `tcp_mss_clamp` / `dst_metric_advmss`.
     pub(crate) fn tcp_route_mss(&self, dst: Ipv4Addr) -> u16 {
-        let mtu = self
-            .ip_route_output(dst, None)
+        self.tcp_route_mss_of(self.ip_route_output(dst, None))
+    }
+
+    /// [`Stack::tcp_route_mss`] for a route already looked up (a listener answering a SYN
+    /// uses one lookup for the MSS and the SYN-ACK, as Linux's `inet_csk_route_req`).
+    pub(crate) fn tcp_route_mss_of(&self, rt: Result<crate::ip::route::OutputRoute, Errno>) -> u16 {
+        let mtu = rt
             .ok()
             .and_then(|rt| self.iface(rt.ifindex).map(|i| i.mtu))
             .unwrap_or(1500);
