@@ -1,13 +1,17 @@
-//! Delivery rate: how fast the peer is acknowledging data, as `ss -ti` shows it in
-//! `delivery_rate`.
+//! Delivery rate: how fast the peer is acknowledging data.
 //!
 //! Linux: `tcp_rate_skb_sent` / `tcp_rate_gen` (net/ipv4/tcp_rate.c, after
 //! draft-cheng-iccrg-delivery-rate-estimation) take one sample per ACK from state stored in
-//! each sent skb. Linnet keeps no per-segment send records, so it samples at the connection
-//! level instead: bytes newly acknowledged over an interval of at least one smoothed RTT. An
-//! idle gap (no ACK for two RTTs) restarts the interval, so idleness is not counted as slow
-//! delivery, and a sample taken when nothing was left to send (application-limited, as
-//! Linux marks it) only raises the estimate.
+//! each sent skb. Two estimators here:
+//! - [`DeliveryRate`], always on, for `ss -ti`'s `delivery_rate`: at the connection level,
+//!   bytes newly acknowledged over an interval of at least one smoothed RTT. An idle gap (no
+//!   ACK for two RTTs) restarts the interval, so idleness is not counted as slow delivery,
+//!   and a sample taken when nothing was left to send (application-limited, as Linux marks
+//!   it) only raises the estimate.
+//! - [`TcpRateSampler`], Linux's per-ACK [`RateSample`], for congestion controls that run on
+//!   them (BBR): a send record per segment of new data in a queue beside the send buffer,
+//!   kept only while the congestion control asks for samples
+//!   ([`super::cong::CongestionControl::wants_rate_samples`]).
 
 use crate::time::Instant;
 use crate::wire::tcp::SeqNumber;
