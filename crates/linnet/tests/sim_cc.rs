@@ -6,7 +6,9 @@
 //!   queue drops and the sender retransmits.
 //! - BBR on a 10 Mbit/s, 40 ms path with a deep buffer keeps the queue (RTT) small where
 //!   CUBIC fills it, at ≥ 90% of the bottleneck; and under random loss BBR keeps most of the
-//!   bottleneck where CUBIC collapses.
+//!   bottleneck where CUBIC collapses; pacing keeps up with a 1 Gbit/s link.
+//! - netem's `ecn` marks instead of dropping; the sysctls and `TCP_CONGESTION` pick ECN and
+//!   the algorithm.
 
 use linnet::device::memlink::LinkConfig;
 use linnet::errno::Errno;
