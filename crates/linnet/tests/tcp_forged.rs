@@ -266,7 +266,9 @@ fn syn_on_an_established_connection_gets_a_challenge_ack() {
 }
 
 #[test]
-fn ack_of_unsent_data_is_answered_and_its_data_dropped() {
+fn ack_of_unsent_data_is_dropped_silently() {
+    // Linux: tcp_ack discards a segment acknowledging data never sent, without an answer
+    // (packetdrill's ts_recent/invalid_ack.pkt); only too-old ACKs get a challenge ACK.
     let mut rig = Rig::new(false, |_| {});
     let ahead = rig.our_nxt + 5000;
     rig.send(
@@ -274,7 +276,7 @@ fn ack_of_unsent_data_is_answered_and_its_data_dropped() {
         b"evil",
     );
     let out = rig.drain();
-    rig.assert_one_ack(&out, rig.peer_nxt);
+    assert!(out.is_empty(), "{out:?}");
     assert_eq!(
         rig.readable(),
         0,

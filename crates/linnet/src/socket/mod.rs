@@ -124,6 +124,16 @@ pub enum SockOpt {
     Broadcast(bool),
     /// `TCP_NODELAY`.
     NoDelay(bool),
+    /// `TCP_CORK`: hold partial segments until uncorked.
+    Cork(bool),
+    /// `MSG_MORE` of the last send: hold partial segments like a cork, and do not push (no
+    /// PSH) at the end of the data written with it.
+    MsgMore(bool),
+    /// `TCP_MAXSEG`: the user's MSS clamp (0: none).
+    MaxSeg(u32),
+    /// `TCP_USER_TIMEOUT`: how long sent data may stay unacknowledged before the connection
+    /// is dropped (zero: the retransmission count decides).
+    UserTimeout(Duration),
     /// `TCP_KEEPIDLE`.
     KeepIdle(Duration),
     /// `TCP_KEEPINTVL`.
@@ -252,6 +262,15 @@ impl Stack {
         match &self.sockets.get(id)?.sock {
             Socket::Tcp(_) => self.tcp_sendmsg(id, data, now),
             Socket::Udp(_) => self.udp_sendmsg(id, data, None, now),
+        }
+    }
+
+    /// Mark the end of the data queued so far as a record end (`MSG_EOR`): no TCP segment
+    /// will carry bytes from both sides of it. Datagram sockets: nothing to do.
+    pub fn send_eor(&mut self, id: SockId) -> Result<(), Errno> {
+        match &self.sockets.get(id)?.sock {
+            Socket::Tcp(_) => self.tcp_mark_eor(id),
+            Socket::Udp(_) => Ok(()),
         }
     }
 
@@ -429,6 +448,13 @@ impl Stack {
         if let Ok(e) = self.sockets.get_mut(id) {
             self.pending_wakers.append(&mut e.wakers);
         }
+    }
+
+    /// The TCP socket behind a handle, read-only (`EBADF` for a stale handle, `EOPNOTSUPP`
+    /// for a UDP socket): what `getsockopt(TCP_INFO)` and the `SIOC*` ioctls report.
+    /// Linux: `tcp_sk(sock->sk)`.
+    pub fn tcp_sock(&self, id: SockId) -> Result<&crate::transport::tcp::sock::TcpSock, Errno> {
+        self.sockets.tcp(id)
     }
 
     /// The TCP state of a socket (`None` for a stale handle or a UDP socket).

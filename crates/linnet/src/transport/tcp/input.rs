@@ -552,11 +552,12 @@ impl Stack {
         let Ok(sk) = self.sockets.tcp_mut(id) else {
             return After::Nothing;
         };
-        // RFC 5961 5.2: ACKs of data never sent are answered and dropped; very old ones too.
+        // ACKs of data never sent are dropped silently (Linux: tcp_ack's
+        // TCP_ACK_UNSENT_DATA, RFC 793 3.9); very old ones are answered and dropped
+        // (RFC 5961 5.2, below).
         if ack > sk.snd_max {
-            sk.ack_now = true;
             self.count_drop(DropReason::TcpAckUnsent);
-            return After::Output;
+            return After::Nothing;
         }
         let oldest_ok = sk.snd_una - (sk.max_snd_wnd as usize).max(65535);
         if ack < oldest_ok {

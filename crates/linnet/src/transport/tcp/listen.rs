@@ -77,6 +77,7 @@ impl Stack {
         let (rcv, snd) = (lsk.rcvbuf.capacity(), lsk.sndbuf.capacity());
         let locked = (lsk.rcvbuf_locked, lsk.sndbuf_locked);
         let (nodelay, keepalive, linger) = (lsk.nodelay, lsk.keepalive, lsk.linger);
+        let (user_mss, user_timeout) = (lsk.user_mss, lsk.user_timeout);
         let (keep_idle, keep_intvl, keep_cnt) = (lsk.keep_idle, lsk.keep_intvl, lsk.keep_cnt);
         let cc_name = lsk.cc.name();
         let mut c = TcpSock::new(&cfg, rcv, snd);
@@ -103,7 +104,13 @@ impl Stack {
         c.snd_nxt = c.iss;
         c.snd_max = c.iss;
         c.ts_offset = self.tcp.isn.ts_offset(ip.dst, ip.src);
-        c.adv_mss = adv_mss;
+        c.user_mss = user_mss;
+        c.user_timeout = user_timeout;
+        c.adv_mss = if user_mss != 0 {
+            adv_mss.min(user_mss.min(u32::from(u16::MAX)) as u16)
+        } else {
+            adv_mss
+        };
         c.ws_ok = cfg.window_scaling;
         c.rcv_wscale = if cfg.window_scaling {
             cfg.rcv_wscale_for(c.rcvbuf.capacity(), c.rcvbuf_locked)

@@ -4,7 +4,7 @@
 //! `tcp_send_delayed_ack`, `tcp_retransmit_skb`, `tcp_send_fin`, `tcp_send_active_reset`,
 //! `tcp_xmit_probe_skb`) and net/ipv4/tcp_ipv4.c (`tcp_v4_send_reset`).
 
-use super::sock::{TcpSock, TcpState};
+use super::sock::{Chrono, TcpSock, TcpState};
 use crate::buf::{BufPool, CsumState, PacketBuf, MAX_HEADER};
 use crate::device::offload;
 use crate::errno::Errno;
@@ -473,12 +473,24 @@ impl Stack {
                 // A super-segment limited by a window carries whole segments only.
                 len -= len % mss;
             }
+            // A record end (MSG_EOR) ends the segment there.
+            while sk.eor_marks.front().is_some_and(|&m| m <= sk.snd_una) {
+                sk.eor_marks.pop_front();
+            }
+            let nxt = sk.snd_nxt;
+            let mut at_eor = false;
+            if let Some(&m) = sk.eor_marks.iter().find(|&&m| m > nxt) {
+                if m - nxt <= len as i32 {
+                    len = (m - nxt) as usize;
+                    at_eor = true;
+                }
+            }
             let fin_ready =
                 sk.fin_seq() == Some(sk.snd_nxt + len) && !sk.fin_sent_at(sk.snd_nxt + len);
             if len == 0 && !(fin_ready && avail == 0) {
                 break;
             }
-            if len > 0 && len < mss && len < avail && !sk.force_push {
+            if len > 0 && len < mss && len < avail && !sk.force_push && !at_eor {
                 // Window- or cwnd-limited to a runt: wait (sender SWS avoidance, RFC 9293
                 // 3.8.6.2.1) unless it is half the largest window; the persist timer
                 // overrides the wait.
@@ -486,7 +498,15 @@ impl Stack {
                     break;
                 }
             }
-            sk.force_push = false;
+            let pushed = std::mem::replace(&mut sk.force_push, false);
+            // MSG_MORE holds only within the send that carried it (Linux: tcp_push with
+            // TCP_NAGLE_CORK); ACKs later push by the socket's own Nagle setting.
+            let held = (sk.cork || (sk.more && sk.in_sendmsg)) && !pushed && !sk.nagle_push;
+            if len > 0 && len < mss && len == avail && held && !fin_ready {
+                // Corked: partial segments wait for more data or the uncork (Linux:
+                // tcp_nagle_test with TCP_NAGLE_CORK).
+                break;
+            }
             if len > 0 && len < mss && len == avail && !sk.nodelay && !fin_ready {
                 // Nagle: one small segment outstanding at most (RFC 9293 3.8.6.2.1).
                 if sk.snd_nxt != sk.snd_una {
@@ -496,7 +516,14 @@ impl Stack {
             let seq = sk.snd_nxt;
             let retransmission = seq < sk.snd_max;
             let mut flags = TcpFlags::ACK;
-            if len > 0 && len == avail {
+            // PSH on the segment that ends the queued data (unless written with MSG_MORE), on
+            // the last new segment of a burst (the windows leave no room for a full segment
+            // more), and on what the probe timer pushes out: Linux's skbs carry PSH at a
+            // write's end, its GSO bursts end with a pushed segment, tcp_write_wakeup pushes.
+            let rest = avail - len;
+            let room = wnd_room.min(cwnd_room).saturating_sub(len);
+            let burst_end = !retransmission && (room == 0 || (room < mss && room < rest));
+            if len > 0 && ((len == avail && !sk.more) || burst_end || pushed || at_eor) {
                 flags.insert(TcpFlags::PSH);
             }
             if fin_ready {
@@ -547,7 +574,9 @@ impl Stack {
         };
         let waiting = sk.data_end() > sk.snd_nxt || (sk.fin_seq().is_some() && !sk.fin_sent());
         let usable = (sk.snd_una + sk.snd_wnd as usize - sk.snd_nxt).max(0) as u32;
-        if waiting && sk.snd_max == sk.snd_una && usable < sk.mss {
+        // Corked data with nothing in flight waits at most a probe interval too (Linux: the
+        // probe0 timer's tcp_write_wakeup pushes it out).
+        if waiting && sk.snd_max == sk.snd_una && (usable < sk.mss || sk.cork || sk.more) {
             if sk.persist_at.is_none() {
                 let backoff = sk.rtt.rto().saturating_mul(1 << sk.probes.min(6));
                 sk.persist_at = Some(now + backoff.min(Duration::from_secs(120)));
@@ -555,6 +584,19 @@ impl Stack {
         } else {
             sk.persist_at = None;
         }
+        // tcp_info's chrono: busy while data is queued or in flight, receive-window limited
+        // while the peer's window holds back the next segment (Linux: tcp_chrono_start/stop
+        // at the end of tcp_write_xmit and when the queues drain).
+        let unsent = (sk.data_end() - sk.snd_nxt).max(0) as u32;
+        let rwnd_limited = unsent > 0 && usable < sk.mss.min(unsent);
+        let chrono = if sk.sndbuf.is_empty() && sk.snd_nxt == sk.snd_una {
+            Chrono::Idle
+        } else if rwnd_limited {
+            Chrono::RwndLimited
+        } else {
+            Chrono::Busy
+        };
+        sk.tcp_chrono_set(chrono, now);
         true
     }
 

@@ -281,6 +281,18 @@ pub struct TcpInfo {
     pub ecn_seen: bool,
 }
 
+/// What the sender is doing, for `tcp_info`'s time accounting. Linux: `enum tcp_chrono`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Chrono {
+    /// Nothing queued or in flight.
+    #[default]
+    Idle,
+    /// Data queued or in flight (`TCP_CHRONO_BUSY`).
+    Busy,
+    /// Held back by the peer's receive window (`TCP_CHRONO_RWND_LIMITED`).
+    RwndLimited,
+}
+
 /// What a socket remembers of its input route: the route generation, input interface and
 /// mark it was found for (Linux: `sk->sk_rx_dst`, `sk_rx_dst_ifindex`).
 pub(crate) type RxDst = (u64, u32, u32);
@@ -463,6 +475,27 @@ pub struct TcpSock {
     // --- user settings ---
     /// `TCP_NODELAY`: disable Nagle.
     pub nodelay: bool,
+    /// `TCP_CORK`: hold partial segments (Linux: `TCP_NAGLE_CORK`).
+    pub cork: bool,
+    /// The last send had `MSG_MORE`: hold partial segments, and leave its end unpushed.
+    pub more: bool,
+    /// Send what a cork holds, once (setting `TCP_NODELAY`; Linux: `TCP_NAGLE_PUSH`).
+    pub nagle_push: bool,
+    /// Output runs from the user's send (where `MSG_MORE` holds partial segments).
+    pub in_sendmsg: bool,
+    /// Ends of records written with `MSG_EOR` not yet acknowledged: no segment carries bytes
+    /// from both sides of one (Linux: the `eor` bit of an skb, `tcp_skb_can_collapse_to`).
+    pub eor_marks: VecDeque<SeqNumber>,
+    /// `TCP_MAXSEG` (0: none): clamps the MSS we offer. Linux: `tp->rx_opt.user_mss`.
+    pub user_mss: u32,
+    /// `TCP_USER_TIMEOUT` (zero: off). Linux: `icsk->icsk_user_timeout`.
+    pub user_timeout: Duration,
+    /// The sender's current state for `tcp_info`'s chrono, since when, and the time spent
+    /// busy and receive-window limited so far (µs). Linux: `chrono_type`, `chrono_start`,
+    /// `chrono_stat`.
+    pub chrono: Chrono,
+    pub chrono_start: Instant,
+    pub chrono_stat: [u64; 2],
     /// `SO_KEEPALIVE`.
     pub keepalive: bool,
     /// `SO_LINGER` (`Some(0)`: abort with RST on close).
@@ -590,6 +623,16 @@ impl TcpSock {
             dst_cache: None,
             rx_dst: None,
             nodelay: false,
+            cork: false,
+            more: false,
+            nagle_push: false,
+            in_sendmsg: false,
+            eor_marks: VecDeque::new(),
+            user_mss: 0,
+            user_timeout: Duration::ZERO,
+            chrono: Chrono::Idle,
+            chrono_start: Instant::ZERO,
+            chrono_stat: [0; 2],
             keepalive: false,
             linger: None,
             keep_idle: cfg.keepalive_time,
@@ -1067,6 +1110,35 @@ impl TcpSock {
         self.rx_skb_bytes = 0;
         self.rx_skb_truesize = 0;
         self.rx_skb_count = 0;
+    }
+
+    /// Enter chrono state `c` at `now`, accounting the time spent in the one left. Linux:
+    /// `tcp_chrono_set`.
+    pub fn tcp_chrono_set(&mut self, c: Chrono, now: Instant) {
+        if c == self.chrono {
+            return;
+        }
+        let spent = now.saturating_since(self.chrono_start).as_micros() as u64;
+        match self.chrono {
+            Chrono::Busy => self.chrono_stat[0] += spent,
+            Chrono::RwndLimited => self.chrono_stat[1] += spent,
+            Chrono::Idle => {}
+        }
+        self.chrono = c;
+        self.chrono_start = now;
+    }
+
+    /// Microseconds busy (all states but idle) and receive-window limited, up to `now`.
+    /// Linux: `tcp_get_info_chrono_stats`.
+    pub fn tcp_chrono_stats(&self, now: Instant) -> (u64, u64) {
+        let running = now.saturating_since(self.chrono_start).as_micros() as u64;
+        let (mut busy, mut rwnd) = (self.chrono_stat[0], self.chrono_stat[1]);
+        match self.chrono {
+            Chrono::Busy => busy += running,
+            Chrono::RwndLimited => rwnd += running,
+            Chrono::Idle => {}
+        }
+        (busy + rwnd, rwnd)
     }
 
     /// `struct tcp_info` for `ss`.

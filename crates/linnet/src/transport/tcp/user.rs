@@ -47,10 +47,12 @@ pub fn tcp_poll(sk: &TcpSock) -> PollEvents {
     if sk.rcv_queued() > 0 {
         ev |= PollEvents::IN;
     }
-    if sk.fin_rcvd && sk.fin_seq().is_some() {
+    if (sk.fin_rcvd || sk.rd_shutdown) && sk.fin_seq().is_some() {
         ev |= PollEvents::HUP;
     }
-    if sk.state.can_send() && sk.fin_seq().is_none() && sk.sndbuf.window() > 0 {
+    // Writable with room; after shutdown(SHUT_WR) a write fails at once (EPIPE), so Linux
+    // reports it writable too.
+    if sk.fin_seq().is_some() || (sk.state.can_send() && sk.sndbuf.window() > 0) {
         ev |= PollEvents::OUT;
     }
     ev
@@ -199,7 +201,11 @@ impl Stack {
         sk.snd_nxt = sk.iss;
         sk.snd_max = sk.iss;
         sk.ts_offset = ts_off;
-        sk.adv_mss = adv_mss;
+        sk.adv_mss = if sk.user_mss != 0 {
+            adv_mss.min(sk.user_mss.min(u32::from(u16::MAX)) as u16)
+        } else {
+            adv_mss
+        };
         sk.ws_ok = cfg.window_scaling;
         sk.rcv_wscale = if cfg.window_scaling {
             cfg.rcv_wscale_for(sk.rcvbuf.capacity(), sk.rcvbuf_locked)
@@ -231,13 +237,9 @@ impl Stack {
         }
         match sk.state {
             TcpState::SynSent | TcpState::SynReceived => return Err(Errno::EAGAIN),
-            TcpState::Closed | TcpState::Listen => {
-                return Err(if sk.remote.port() != 0 {
-                    Errno::EPIPE
-                } else {
-                    Errno::ENOTCONN
-                })
-            }
+            // Linux: sk_stream_wait_connect answers EPIPE for any state but SYN-SENT/-RECV,
+            // also for a socket that never connected.
+            TcpState::Closed | TcpState::Listen => return Err(Errno::EPIPE),
             _ => {}
         }
         if !sk.state.can_send() || sk.fin_seq().is_some() {
@@ -258,8 +260,23 @@ impl Stack {
             let rto = sk.rtt.rto();
             sk.cc.on_idle_restart(rto, now);
         }
+        sk.in_sendmsg = true;
         self.tcp_write_xmit(id, now);
+        if let Ok(sk) = self.sockets.tcp_mut(id) {
+            sk.in_sendmsg = false;
+        }
         Ok(n)
+    }
+
+    /// End a record (`MSG_EOR`): what is written next never shares a segment with what is
+    /// queued now. Linux: `TCP_SKB_CB(skb)->eor = 1` in `tcp_sendmsg_locked`.
+    pub(crate) fn tcp_mark_eor(&mut self, id: SockId) -> Result<(), Errno> {
+        let sk = self.sockets.tcp_mut(id)?;
+        let end = sk.data_end();
+        if sk.eor_marks.back() != Some(&end) && sk.snd_nxt < end {
+            sk.eor_marks.push_back(end);
+        }
+        Ok(())
     }
 
     /// Read received data. Linux: `tcp_recvmsg_locked` (+ `tcp_cleanup_rbuf` for the window
@@ -288,7 +305,10 @@ impl Stack {
             // window would at least double it). Otherwise the next ACK carries it.
             let growth = sk.window_growth();
             let cap = sk.rcvbuf.capacity() as u32;
-            let free = sk.rcv_space() as u32;
+            // The window we could advertise now: the free space, as far as the header's
+            // 16 bits and our scale can say it (Linux: __tcp_select_window).
+            let max_wnd = 0xffffu32 << sk.rcv_wscale.min(14);
+            let free = (sk.rcv_space() as u32).min(max_wnd);
             let cur = (sk.rcv_adv - sk.rcv_nxt).max(0) as u32;
             if sk.state.can_receive() && growth > 0 && 2 * cur <= cap && free >= 2 * cur {
                 sk.ack_now = true;
@@ -453,8 +473,32 @@ impl Stack {
             SockOpt::NoDelay(v) => {
                 sk.nodelay = v;
                 if v {
+                    // Linux: TCP_NAGLE_PUSH, one push that overrides a cork.
+                    sk.nagle_push = true;
+                    self.tcp_write_xmit(id, now);
+                    if let Ok(sk) = self.sockets.tcp_mut(id) {
+                        sk.nagle_push = false;
+                    }
+                }
+            }
+            SockOpt::MaxSeg(v) => {
+                // Linux: tp->rx_opt.user_mss, which clamps the MSS offered in the SYN.
+                sk.user_mss = v;
+                if v != 0 && !sk.state.is_synchronized() {
+                    sk.adv_mss = sk.adv_mss.min(v.min(u32::from(u16::MAX)) as u16);
+                }
+            }
+            SockOpt::UserTimeout(d) => sk.user_timeout = d,
+            SockOpt::Cork(v) => {
+                let was = std::mem::replace(&mut sk.cork, v);
+                if was && !v && !sk.more {
+                    // Linux: tcp_push_pending_frames on uncork.
                     self.tcp_write_xmit(id, now);
                 }
+            }
+            SockOpt::MsgMore(v) => {
+                // (The send that follows pushes what it releases.)
+                sk.more = v;
             }
             SockOpt::KeepAlive(v) => {
                 sk.keepalive = v;
@@ -489,18 +533,28 @@ impl Stack {
                 sk.keep_cnt = n;
             }
             SockOpt::RcvBuf(n) => {
+                let n = n.clamp(BUF_MIN, BUF_MAX);
                 // (A closed connection may still hold unread data: that ring stays.)
                 if !fresh || sk.rcv_queued() > 0 {
-                    return Err(Errno::EISCONN);
+                    // Linux takes SO_RCVBUF at any time; a ring in use only grows here.
+                    if n > sk.rcvbuf.capacity() {
+                        sk.rcvbuf.grow(n);
+                    }
+                } else {
+                    sk.rcvbuf = RingBuffer::new(n);
                 }
-                sk.rcvbuf = RingBuffer::new(n.clamp(BUF_MIN, BUF_MAX));
                 sk.rcvbuf_locked = true;
             }
             SockOpt::SndBuf(n) => {
+                let n = n.clamp(BUF_MIN, BUF_MAX);
                 if !fresh {
-                    return Err(Errno::EISCONN);
+                    // Linux takes SO_SNDBUF at any time; a ring in use only grows here.
+                    if n > sk.sndbuf.capacity() {
+                        sk.sndbuf.grow(n);
+                    }
+                } else {
+                    sk.sndbuf = RingBuffer::new(n);
                 }
-                sk.sndbuf = RingBuffer::new(n.clamp(BUF_MIN, BUF_MAX));
                 sk.sndbuf_locked = true;
             }
             SockOpt::Congestion(alg) => {

@@ -1,0 +1,622 @@
+//! Linnet as a packetdrill shared object (`packetdrill --so_filename=liblinnet_packetdrill.so`).
+//!
+//! packetdrill drives a user-space stack through the table of
+//! gtests/net/packetdrill/packetdrill.h: socket calls, a clock (`usleep`, `gettimeofday`) and a
+//! device exchanging bare IP packets (`netdev_send`, `netdev_receive`). Here:
+//! - the socket calls are [`linnet_posix`]'s C ABI over one [`Posix`] instance, driven
+//!   externally: packetdrill's syscall thread blocks in them while its main thread moves the
+//!   clock and injects packets;
+//! - the clock is Linnet's virtual clock: `usleep` runs it forward (firing timers in order),
+//!   `gettimeofday` moves it a small step per call (packetdrill spins on it before each event);
+//! - the device ([`device`]) is a raw-IP link: packets from packetdrill get an Ethernet header
+//!   on the way in, frames from the stack lose it on the way out, ARP is answered locally;
+//!   `netdev_receive` with nothing queued runs virtual time to the stack's next timer;
+//! - `net.ipv4.*` settings the script's shell lines write through the harness's `sysctl` shim
+//!   are read from a directory ([`sysctl`]) before every socket call and applied.
+//!
+//! `--so_flags` (blank-separated `key=value`): `local_ip=`, `remote_ip=`, `prefix=` (netmask
+//! length), `mtu=`, `sysctl=DIR` (else `$LINNET_SYSCTL_DIR`).
+
+pub mod device;
+pub mod iface;
+pub mod sysctl;
+
+use device::RawIpDevice;
+use libc::{
+    c_char, c_int, c_long, c_ulong, c_void, iovec, msghdr, nfds_t, pollfd, sockaddr, socklen_t,
+    ssize_t,
+};
+use linnet_posix::{cabi, Driven, Posix};
+use std::ffi::CStr;
+use std::net::Ipv4Addr;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Duration;
+
+/// Where the virtual clock starts, as seconds since the epoch for `gettimeofday`.
+const EPOCH_BASE_SECS: u64 = 1_700_000_000;
+/// Linnet's clock at start (nonzero: Linnet takes 0 for "never").
+const START_SECS: u64 = 100;
+/// How far each `gettimeofday` moves the clock.
+const GETTIMEOFDAY_STEP: Duration = Duration::from_micros(10);
+
+/// Microseconds since the epoch of a virtual instant.
+pub fn epoch_usecs(t: linnet::Instant) -> i64 {
+    (EPOCH_BASE_SECS as i64) * 1_000_000 + t.total_micros() as i64 - (START_SECS as i64) * 1_000_000
+}
+
+/// The settings of one run, from `--so_flags`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The stack's address (packetdrill's `--local_ip`).
+    pub local_ip: Ipv4Addr,
+    /// Its prefix length (from `--netmask_ip`).
+    pub prefix: u8,
+    /// packetdrill's address (`--remote_ip`).
+    pub remote_ip: Ipv4Addr,
+    /// Link MTU.
+    pub mtu: usize,
+    /// The directory the `sysctl` shim writes (standing for `/proc/sys/net/ipv4`).
+    pub sysctl_dir: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            local_ip: Ipv4Addr::new(192, 168, 0, 1),
+            prefix: 16,
+            remote_ip: Ipv4Addr::new(192, 0, 2, 1),
+            mtu: 1500,
+            sysctl_dir: std::env::var("LINNET_SYSCTL_DIR").ok(),
+        }
+    }
+}
+
+impl Config {
+    /// Parse `--so_flags`.
+    pub fn parse(flags: &str) -> Config {
+        let mut c = Config::default();
+        for kv in flags.split([' ', ',', ';']).filter(|s| !s.is_empty()) {
+            let Some((k, v)) = kv.split_once('=') else {
+                continue;
+            };
+            match k {
+                "local_ip" => c.local_ip = v.parse().unwrap_or(c.local_ip),
+                "remote_ip" => c.remote_ip = v.parse().unwrap_or(c.remote_ip),
+                "prefix" => c.prefix = v.parse().unwrap_or(c.prefix),
+                "netmask_ip" => {
+                    if let Ok(m) = v.parse::<Ipv4Addr>() {
+                        c.prefix = u32::from(m).count_ones() as u8;
+                    }
+                }
+                "mtu" => c.mtu = v.parse().unwrap_or(c.mtu),
+                "sysctl" => c.sysctl_dir = Some(v.to_string()),
+                _ => {}
+            }
+        }
+        c
+    }
+}
+
+/// One packetdrill run: the socket ABI instance and the device.
+pub struct Instance {
+    /// The socket ABI.
+    pub posix: Posix,
+    /// The raw-IP device.
+    pub dev: RawIpDevice,
+}
+
+impl Instance {
+    /// A stack configured for packetdrill: Linux's defaults, one raw-IP interface.
+    pub fn new(cfg: &Config) -> Instance {
+        let now = linnet::Instant::from_secs(START_SECS);
+        let (stack, dev) = iface::build_stack(cfg, now);
+        let posix = Posix::new(stack, now, Driven::External);
+        // packetdrill closes the descriptors left open at the end with the real close(2).
+        posix.use_os_fds();
+        posix.with_net(|n| n.realtime_base_us = epoch_usecs(linnet::Instant::ZERO));
+        if let Some(dir) = cfg.sysctl_dir.clone() {
+            let mut watcher = sysctl::SysctlDir::new(dir);
+            posix.with_net(|n| {
+                n.before_call = Some(Box::new(move |stack, defaults| {
+                    watcher.apply_new(stack);
+                    defaults.notsent_lowat = watcher.notsent_lowat;
+                }));
+            });
+        }
+        Instance { posix, dev }
+    }
+
+    /// Microseconds since the epoch of the virtual now.
+    pub fn epoch_usecs(&self) -> i64 {
+        epoch_usecs(self.posix.now())
+    }
+}
+
+/// packetdrill's `struct packetdrill_interface`. `fcntl` and `ioctl` are variadic in C; their
+/// third argument is taken as a fixed one (the Linux x86_64/aarch64 ABIs pass it alike).
+#[repr(C)]
+#[allow(missing_docs)]
+pub struct PacketdrillInterface {
+    pub userdata: *mut c_void,
+    pub free: Option<unsafe extern "C" fn(*mut c_void)>,
+    pub socket: Option<unsafe extern "C" fn(*mut c_void, c_int, c_int, c_int) -> c_int>,
+    pub bind: Option<unsafe extern "C" fn(*mut c_void, c_int, *const sockaddr, socklen_t) -> c_int>,
+    pub listen: Option<unsafe extern "C" fn(*mut c_void, c_int, c_int) -> c_int>,
+    pub accept:
+        Option<unsafe extern "C" fn(*mut c_void, c_int, *mut sockaddr, *mut socklen_t) -> c_int>,
+    pub connect:
+        Option<unsafe extern "C" fn(*mut c_void, c_int, *const sockaddr, socklen_t) -> c_int>,
+    pub read: Option<unsafe extern "C" fn(*mut c_void, c_int, *mut c_void, usize) -> ssize_t>,
+    pub readv: Option<unsafe extern "C" fn(*mut c_void, c_int, *const iovec, c_int) -> ssize_t>,
+    pub recv:
+        Option<unsafe extern "C" fn(*mut c_void, c_int, *mut c_void, usize, c_int) -> ssize_t>,
+    pub recvfrom: Option<
+        unsafe extern "C" fn(
+            *mut c_void,
+            c_int,
+            *mut c_void,
+            usize,
+            c_int,
+            *mut sockaddr,
+            *mut socklen_t,
+        ) -> ssize_t,
+    >,
+    pub recvmsg: Option<unsafe extern "C" fn(*mut c_void, c_int, *mut msghdr, c_int) -> ssize_t>,
+    pub write: Option<unsafe extern "C" fn(*mut c_void, c_int, *const c_void, usize) -> ssize_t>,
+    pub writev: Option<unsafe extern "C" fn(*mut c_void, c_int, *const iovec, c_int) -> ssize_t>,
+    pub send:
+        Option<unsafe extern "C" fn(*mut c_void, c_int, *const c_void, usize, c_int) -> ssize_t>,
+    pub sendto: Option<
+        unsafe extern "C" fn(
+            *mut c_void,
+            c_int,
+            *const c_void,
+            usize,
+            c_int,
+            *const sockaddr,
+            socklen_t,
+        ) -> ssize_t,
+    >,
+    pub sendmsg: Option<unsafe extern "C" fn(*mut c_void, c_int, *const msghdr, c_int) -> ssize_t>,
+    pub fcntl: Option<unsafe extern "C" fn(*mut c_void, c_int, c_int, c_long) -> c_int>,
+    pub ioctl: Option<unsafe extern "C" fn(*mut c_void, c_int, c_ulong, *mut c_void) -> c_int>,
+    pub close: Option<unsafe extern "C" fn(*mut c_void, c_int) -> c_int>,
+    pub shutdown: Option<unsafe extern "C" fn(*mut c_void, c_int, c_int) -> c_int>,
+    pub getsockopt: Option<
+        unsafe extern "C" fn(
+            *mut c_void,
+            c_int,
+            c_int,
+            c_int,
+            *mut c_void,
+            *mut socklen_t,
+        ) -> c_int,
+    >,
+    pub setsockopt: Option<
+        unsafe extern "C" fn(*mut c_void, c_int, c_int, c_int, *const c_void, socklen_t) -> c_int,
+    >,
+    pub poll: Option<unsafe extern "C" fn(*mut c_void, *mut pollfd, nfds_t, c_int) -> c_int>,
+    pub netdev_send: Option<unsafe extern "C" fn(*mut c_void, *const c_void, usize) -> c_int>,
+    pub netdev_receive:
+        Option<unsafe extern "C" fn(*mut c_void, *mut c_void, *mut usize, *mut i64) -> c_int>,
+    pub usleep: Option<unsafe extern "C" fn(*mut c_void, u32) -> c_int>,
+    pub gettimeofday:
+        Option<unsafe extern "C" fn(*mut c_void, *mut libc::timeval, *mut c_void) -> c_int>,
+    pub epoll_create: Option<unsafe extern "C" fn(*mut c_void, c_int) -> c_int>,
+    pub epoll_ctl: Option<
+        unsafe extern "C" fn(*mut c_void, c_int, c_int, c_int, *mut libc::epoll_event) -> c_int,
+    >,
+    pub epoll_wait: Option<
+        unsafe extern "C" fn(*mut c_void, c_int, *mut libc::epoll_event, c_int, c_int) -> c_int,
+    >,
+    pub pipe: Option<unsafe extern "C" fn(*mut c_void, *mut c_int) -> c_int>,
+    pub splice: Option<
+        unsafe extern "C" fn(*mut c_void, c_int, *mut i64, c_int, *mut i64, usize, u32) -> c_int,
+    >,
+}
+
+/// The instance behind packetdrill's `userdata`.
+///
+/// # Safety
+/// `ud` must be the pointer `packetdrill_interface_init` stored, not yet freed.
+unsafe fn inst<'a>(ud: *mut c_void) -> &'a Instance {
+    // SAFETY: by contract, `ud` is the leaked Box<Instance> of init.
+    unsafe { &*(ud as *const Instance) }
+}
+
+/// Run `f`, never unwinding into C: a panic gives `EIO` and -1.
+fn nounwind<T>(fail: T, f: impl FnOnce() -> T) -> T {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| {
+        cabi::set_errno(libc::EIO);
+        fail
+    })
+}
+
+unsafe extern "C" fn pd_free(ud: *mut c_void) {
+    if !ud.is_null() && std::env::var_os("LINNET_PD_DEBUG").is_some() {
+        // SAFETY: our userdata, not yet freed.
+        let i = unsafe { inst(ud) };
+        i.posix.with_net(|n| {
+            eprintln!(
+                "linnet drops: {:?}\nlinnet snmp: {:?}",
+                n.stack.drops(),
+                n.stack.snmp()
+            )
+        });
+    }
+    if !ud.is_null() {
+        // SAFETY: `ud` is the Box<Instance> leaked by init, freed once by packetdrill.
+        let b = unsafe { Box::from_raw(ud as *mut Instance) };
+        nounwind((), move || drop(b));
+    }
+}
+
+unsafe extern "C" fn pd_socket(ud: *mut c_void, d: c_int, t: c_int, p: c_int) -> c_int {
+    // SAFETY: packetdrill passes back our userdata.
+    cabi::socket(&unsafe { inst(ud) }.posix, d, t, p)
+}
+
+unsafe extern "C" fn pd_bind(
+    ud: *mut c_void,
+    fd: c_int,
+    a: *const sockaddr,
+    l: socklen_t,
+) -> c_int {
+    // SAFETY: our userdata; packetdrill's pointers are valid for their lengths.
+    unsafe { cabi::bind(&inst(ud).posix, fd, a, l) }
+}
+
+unsafe extern "C" fn pd_listen(ud: *mut c_void, fd: c_int, b: c_int) -> c_int {
+    // SAFETY: our userdata.
+    cabi::listen(&unsafe { inst(ud) }.posix, fd, b)
+}
+
+unsafe extern "C" fn pd_accept(
+    ud: *mut c_void,
+    fd: c_int,
+    a: *mut sockaddr,
+    l: *mut socklen_t,
+) -> c_int {
+    // SAFETY: our userdata; packetdrill's pointers are valid.
+    unsafe { cabi::accept4(&inst(ud).posix, fd, a, l, 0) }
+}
+
+unsafe extern "C" fn pd_connect(
+    ud: *mut c_void,
+    fd: c_int,
+    a: *const sockaddr,
+    l: socklen_t,
+) -> c_int {
+    // SAFETY: our userdata; packetdrill's pointers are valid.
+    unsafe { cabi::connect(&inst(ud).posix, fd, a, l) }
+}
+
+unsafe extern "C" fn pd_read(ud: *mut c_void, fd: c_int, b: *mut c_void, n: usize) -> ssize_t {
+    // SAFETY: our userdata; packetdrill's pointers are valid.
+    unsafe {
+        cabi::recvfrom(
+            &inst(ud).posix,
+            fd,
+            b,
+            n,
+            0,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        )
+    }
+}
+
+unsafe extern "C" fn pd_readv(ud: *mut c_void, fd: c_int, v: *const iovec, n: c_int) -> ssize_t {
+    // SAFETY: our userdata; packetdrill's pointers are valid.
+    unsafe { cabi::readv(&inst(ud).posix, fd, v, n) }
+}
+
+unsafe extern "C" fn pd_recv(
+    ud: *mut c_void,
+    fd: c_int,
+    b: *mut c_void,
+    n: usize,
+    f: c_int,
+) -> ssize_t {
+    // SAFETY: our userdata; packetdrill's pointers are valid.
+    unsafe {
+        cabi::recvfrom(
+            &inst(ud).posix,
+            fd,
+            b,
+            n,
+            f,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        )
+    }
+}
+
+unsafe extern "C" fn pd_recvfrom(
+    ud: *mut c_void,
+    fd: c_int,
+    b: *mut c_void,
+    n: usize,
+    f: c_int,
+    a: *mut sockaddr,
+    l: *mut socklen_t,
+) -> ssize_t {
+    // SAFETY: our userdata; packetdrill's pointers are valid.
+    unsafe { cabi::recvfrom(&inst(ud).posix, fd, b, n, f, a, l) }
+}
+
+unsafe extern "C" fn pd_recvmsg(ud: *mut c_void, fd: c_int, m: *mut msghdr, f: c_int) -> ssize_t {
+    // SAFETY: our userdata; packetdrill's pointers are valid.
+    unsafe { cabi::recvmsg(&inst(ud).posix, fd, m, f) }
+}
+
+unsafe extern "C" fn pd_write(ud: *mut c_void, fd: c_int, b: *const c_void, n: usize) -> ssize_t {
+    // SAFETY: our userdata; packetdrill's pointers are valid.
+    unsafe { cabi::sendto(&inst(ud).posix, fd, b, n, 0, std::ptr::null(), 0) }
+}
+
+unsafe extern "C" fn pd_writev(ud: *mut c_void, fd: c_int, v: *const iovec, n: c_int) -> ssize_t {
+    // SAFETY: our userdata; packetdrill's pointers are valid.
+    unsafe { cabi::writev(&inst(ud).posix, fd, v, n) }
+}
+
+unsafe extern "C" fn pd_send(
+    ud: *mut c_void,
+    fd: c_int,
+    b: *const c_void,
+    n: usize,
+    f: c_int,
+) -> ssize_t {
+    // SAFETY: our userdata; packetdrill's pointers are valid.
+    unsafe { cabi::sendto(&inst(ud).posix, fd, b, n, f, std::ptr::null(), 0) }
+}
+
+unsafe extern "C" fn pd_sendto(
+    ud: *mut c_void,
+    fd: c_int,
+    b: *const c_void,
+    n: usize,
+    f: c_int,
+    a: *const sockaddr,
+    l: socklen_t,
+) -> ssize_t {
+    // SAFETY: our userdata; packetdrill's pointers are valid.
+    unsafe { cabi::sendto(&inst(ud).posix, fd, b, n, f, a, l) }
+}
+
+unsafe extern "C" fn pd_sendmsg(ud: *mut c_void, fd: c_int, m: *const msghdr, f: c_int) -> ssize_t {
+    // SAFETY: our userdata; packetdrill's pointers are valid.
+    unsafe { cabi::sendmsg(&inst(ud).posix, fd, m, f) }
+}
+
+unsafe extern "C" fn pd_fcntl(ud: *mut c_void, fd: c_int, cmd: c_int, arg: c_long) -> c_int {
+    // SAFETY: our userdata.
+    cabi::fcntl(&unsafe { inst(ud) }.posix, fd, cmd, arg)
+}
+
+unsafe extern "C" fn pd_ioctl(ud: *mut c_void, fd: c_int, req: c_ulong, arg: *mut c_void) -> c_int {
+    // SAFETY: our userdata; packetdrill passes a valid int pointer.
+    unsafe { cabi::ioctl(&inst(ud).posix, fd, req, arg) }
+}
+
+unsafe extern "C" fn pd_close(ud: *mut c_void, fd: c_int) -> c_int {
+    // SAFETY: our userdata.
+    cabi::close(&unsafe { inst(ud) }.posix, fd)
+}
+
+unsafe extern "C" fn pd_shutdown(ud: *mut c_void, fd: c_int, how: c_int) -> c_int {
+    // SAFETY: our userdata.
+    cabi::shutdown(&unsafe { inst(ud) }.posix, fd, how)
+}
+
+unsafe extern "C" fn pd_getsockopt(
+    ud: *mut c_void,
+    fd: c_int,
+    level: c_int,
+    name: c_int,
+    v: *mut c_void,
+    l: *mut socklen_t,
+) -> c_int {
+    // SAFETY: our userdata; packetdrill's pointers are valid.
+    unsafe { cabi::getsockopt(&inst(ud).posix, fd, level, name, v, l) }
+}
+
+unsafe extern "C" fn pd_setsockopt(
+    ud: *mut c_void,
+    fd: c_int,
+    level: c_int,
+    name: c_int,
+    v: *const c_void,
+    l: socklen_t,
+) -> c_int {
+    // SAFETY: our userdata; packetdrill's pointers are valid.
+    unsafe { cabi::setsockopt(&inst(ud).posix, fd, level, name, v, l) }
+}
+
+unsafe extern "C" fn pd_poll(ud: *mut c_void, fds: *mut pollfd, n: nfds_t, t: c_int) -> c_int {
+    // SAFETY: our userdata; packetdrill's pointers are valid.
+    unsafe { cabi::poll(&inst(ud).posix, fds, n, t) }
+}
+
+unsafe extern "C" fn pd_epoll_create(ud: *mut c_void, size: c_int) -> c_int {
+    // SAFETY: our userdata.
+    cabi::epoll_create(&unsafe { inst(ud) }.posix, size)
+}
+
+unsafe extern "C" fn pd_epoll_ctl(
+    ud: *mut c_void,
+    ep: c_int,
+    op: c_int,
+    fd: c_int,
+    ev: *mut libc::epoll_event,
+) -> c_int {
+    // SAFETY: our userdata; packetdrill's pointers are valid.
+    unsafe { cabi::epoll_ctl(&inst(ud).posix, ep, op, fd, ev) }
+}
+
+unsafe extern "C" fn pd_epoll_wait(
+    ud: *mut c_void,
+    ep: c_int,
+    ev: *mut libc::epoll_event,
+    max: c_int,
+    t: c_int,
+) -> c_int {
+    // SAFETY: our userdata; packetdrill's pointers are valid.
+    unsafe { cabi::epoll_wait(&inst(ud).posix, ep, ev, max, t) }
+}
+
+unsafe extern "C" fn pd_pipe(_ud: *mut c_void, _fds: *mut c_int) -> c_int {
+    // Pipes are not sockets: this ABI has none (Linux would give two descriptors).
+    cabi::set_errno(libc::ENOSYS);
+    -1
+}
+
+unsafe extern "C" fn pd_splice(
+    _ud: *mut c_void,
+    _a: c_int,
+    _b: *mut i64,
+    _c: c_int,
+    _d: *mut i64,
+    _n: usize,
+    _f: u32,
+) -> c_int {
+    // No pipes, so no splice.
+    cabi::set_errno(libc::ENOSYS);
+    -1
+}
+
+unsafe extern "C" fn pd_netdev_send(ud: *mut c_void, buf: *const c_void, n: usize) -> c_int {
+    nounwind(-1, || {
+        if buf.is_null() {
+            return -1;
+        }
+        // SAFETY: packetdrill passes a packet of `n` bytes.
+        let pkt = unsafe { std::slice::from_raw_parts(buf as *const u8, n) };
+        // SAFETY: our userdata.
+        let i = unsafe { inst(ud) };
+        if i.dev.inject(&i.posix, pkt) {
+            0
+        } else {
+            -1
+        }
+    })
+}
+
+unsafe extern "C" fn pd_netdev_receive(
+    ud: *mut c_void,
+    buf: *mut c_void,
+    count: *mut usize,
+    time_usecs: *mut i64,
+) -> c_int {
+    nounwind(-1, || {
+        if buf.is_null() || count.is_null() || time_usecs.is_null() {
+            return -1;
+        }
+        // SAFETY: packetdrill passes a buffer of `*count` bytes and valid out-pointers.
+        let out = unsafe { std::slice::from_raw_parts_mut(buf as *mut u8, *count) };
+        // SAFETY: our userdata.
+        let i = unsafe { inst(ud) };
+        let (n, at) = i.dev.sniff(&i.posix, out);
+        // SAFETY: valid out-pointers.
+        unsafe {
+            *count = n;
+            *time_usecs = epoch_usecs(at);
+        }
+        0
+    })
+}
+
+unsafe extern "C" fn pd_usleep(ud: *mut c_void, usec: u32) -> c_int {
+    nounwind(-1, || {
+        // SAFETY: our userdata.
+        let i = unsafe { inst(ud) };
+        i.posix.advance(Duration::from_micros(u64::from(usec)));
+        0
+    })
+}
+
+unsafe extern "C" fn pd_gettimeofday(
+    ud: *mut c_void,
+    tv: *mut libc::timeval,
+    _tz: *mut c_void,
+) -> c_int {
+    nounwind(-1, || {
+        // SAFETY: our userdata.
+        let i = unsafe { inst(ud) };
+        i.posix.advance(GETTIMEOFDAY_STEP);
+        if !tv.is_null() {
+            let us = i.epoch_usecs();
+            // SAFETY: packetdrill passes a valid timeval.
+            unsafe {
+                (*tv).tv_sec = us / 1_000_000;
+                (*tv).tv_usec = us % 1_000_000;
+            }
+        }
+        0
+    })
+}
+
+/// packetdrill's entry point: build the instance and fill in the interface.
+///
+/// # Safety
+/// `flags` must be NULL or a NUL-terminated string; `ifc` a valid interface struct.
+#[no_mangle]
+pub unsafe extern "C" fn packetdrill_interface_init(
+    flags: *const c_char,
+    ifc: *mut PacketdrillInterface,
+) {
+    let r = catch_unwind(|| {
+        let flags = if flags.is_null() {
+            String::new()
+        } else {
+            // SAFETY: NUL-terminated by contract.
+            unsafe { CStr::from_ptr(flags) }
+                .to_string_lossy()
+                .into_owned()
+        };
+        let cfg = Config::parse(&flags);
+        Box::into_raw(Box::new(Instance::new(&cfg)))
+    });
+    let Ok(ud) = r else {
+        eprintln!("linnet-packetdrill: initialisation failed");
+        std::process::abort();
+    };
+    if ifc.is_null() {
+        return;
+    }
+    // SAFETY: valid by contract.
+    let i = unsafe { &mut *ifc };
+    i.userdata = ud as *mut c_void;
+    i.free = Some(pd_free);
+    i.socket = Some(pd_socket);
+    i.bind = Some(pd_bind);
+    i.listen = Some(pd_listen);
+    i.accept = Some(pd_accept);
+    i.connect = Some(pd_connect);
+    i.read = Some(pd_read);
+    i.readv = Some(pd_readv);
+    i.recv = Some(pd_recv);
+    i.recvfrom = Some(pd_recvfrom);
+    i.recvmsg = Some(pd_recvmsg);
+    i.write = Some(pd_write);
+    i.writev = Some(pd_writev);
+    i.send = Some(pd_send);
+    i.sendto = Some(pd_sendto);
+    i.sendmsg = Some(pd_sendmsg);
+    i.fcntl = Some(pd_fcntl);
+    i.ioctl = Some(pd_ioctl);
+    i.close = Some(pd_close);
+    i.shutdown = Some(pd_shutdown);
+    i.getsockopt = Some(pd_getsockopt);
+    i.setsockopt = Some(pd_setsockopt);
+    i.poll = Some(pd_poll);
+    i.netdev_send = Some(pd_netdev_send);
+    i.netdev_receive = Some(pd_netdev_receive);
+    i.usleep = Some(pd_usleep);
+    i.gettimeofday = Some(pd_gettimeofday);
+    i.epoll_create = Some(pd_epoll_create);
+    i.epoll_ctl = Some(pd_epoll_ctl);
+    i.epoll_wait = Some(pd_epoll_wait);
+    i.pipe = Some(pd_pipe);
+    i.splice = Some(pd_splice);
+}

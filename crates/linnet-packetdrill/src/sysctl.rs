@@ -1,0 +1,136 @@
+//! `net.ipv4.*` settings written by a script's shell lines. The harness puts a `sysctl` shim
+//! first in `PATH` that writes each `net.ipv4.KEY=VALUE` into a file `KEY` of a directory
+//! standing for `/proc/sys/net/ipv4`; before every socket call the library applies the files
+//! that changed to the stack under test.
+//!
+//! Linux: the `/proc/sys/net/ipv4/*` handlers (`proc_dointvec`, `proc_tcp_congestion_control`,
+//! `ipv4_sysctl_rtcache_flush`...), here for the settings Linnet has.
+
+use linnet::Stack;
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime};
+
+/// The `net.ipv4` settings applied to the stack (file names under `/proc/sys/net/ipv4`).
+pub const KNOWN: &[&str] = &[
+    "tcp_rmem",
+    "tcp_wmem",
+    "tcp_timestamps",
+    "tcp_sack",
+    "tcp_window_scaling",
+    "tcp_moderate_rcvbuf",
+    "tcp_syn_retries",
+    "tcp_synack_retries",
+    "tcp_retries2",
+    "tcp_fin_timeout",
+    "tcp_keepalive_time",
+    "tcp_keepalive_intvl",
+    "tcp_keepalive_probes",
+    "tcp_syncookies",
+    "tcp_max_syn_backlog",
+    "tcp_challenge_ack_limit",
+    "tcp_congestion_control",
+    "tcp_notsent_lowat",
+];
+
+/// A directory standing for `/proc/sys/net/ipv4`: one file per setting, holding its value.
+/// The harness's `sysctl` shim writes the files; when run as root the harness also
+/// bind-mounts the directory over `/proc/sys/net/ipv4` in a private namespace, so scripts
+/// that write `/proc/sys` directly (`set_sysctls.py`) land there too.
+#[derive(Debug)]
+pub struct SysctlDir {
+    dir: String,
+    seen: HashMap<&'static str, (SystemTime, u64)>,
+    /// `tcp_notsent_lowat`: the socket layer's default for new sockets.
+    pub notsent_lowat: u32,
+}
+
+impl SysctlDir {
+    /// Watch `dir`.
+    pub fn new(dir: String) -> SysctlDir {
+        SysctlDir {
+            dir,
+            seen: HashMap::new(),
+            notsent_lowat: u32::MAX,
+        }
+    }
+
+    /// Apply the settings whose files changed since the last call.
+    pub fn apply_new(&mut self, stack: &mut Stack) {
+        for &name in KNOWN {
+            let path = format!("{}/{}", self.dir, name);
+            let Ok(meta) = std::fs::metadata(&path) else {
+                continue;
+            };
+            let stamp = (
+                meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+                meta.len(),
+            );
+            if self.seen.get(name) == Some(&stamp) {
+                continue;
+            }
+            self.seen.insert(name, stamp);
+            let Ok(v) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            let v = v.trim();
+            if name == "tcp_notsent_lowat" {
+                if let Some(n) = num(v) {
+                    self.notsent_lowat = n.min(u64::from(u32::MAX)) as u32;
+                }
+                continue;
+            }
+            apply(stack, &format!("net.ipv4.{name}"), v);
+        }
+    }
+}
+
+fn num(v: &str) -> Option<u64> {
+    let v = v.trim();
+    if let Some(h) = v.strip_prefix("0x") {
+        u64::from_str_radix(h, 16).ok()
+    } else {
+        v.parse().ok()
+    }
+}
+
+/// Apply one setting; unknown keys and values Linnet cannot take are ignored (the harness's
+/// shim records them all; docs/packetdrill.md lists what is applied).
+pub fn apply(stack: &mut Stack, key: &str, v: &str) {
+    let key = key.replace('/', ".");
+    match key.as_str() {
+        "net.ipv4.tcp_rmem" | "net.ipv4.tcp_wmem" => {
+            let _ = linnet::control::route::sysctl(stack, &key, Some(v));
+        }
+        "net.ipv4.tcp_timestamps"
+        | "net.ipv4.tcp_sack"
+        | "net.ipv4.tcp_window_scaling"
+        | "net.ipv4.tcp_moderate_rcvbuf" => {
+            // Linux takes any integer: nonzero is on (tcp_timestamps=2 too).
+            let on = num(v).is_some_and(|n| n != 0);
+            let _ = linnet::control::route::sysctl(stack, &key, Some(if on { "1" } else { "0" }));
+        }
+        _ => {
+            let Some(n) = num(v) else { return };
+            let t = stack.tcp_config_mut();
+            match key.as_str() {
+                "net.ipv4.tcp_syn_retries" => t.syn_retries = n as u32,
+                "net.ipv4.tcp_synack_retries" => t.synack_retries = n as u32,
+                "net.ipv4.tcp_retries2" => t.retries2 = n as u32,
+                "net.ipv4.tcp_fin_timeout" => t.fin_timeout = Duration::from_secs(n),
+                "net.ipv4.tcp_keepalive_time" => t.keepalive_time = Duration::from_secs(n),
+                "net.ipv4.tcp_keepalive_intvl" => t.keepalive_intvl = Duration::from_secs(n),
+                "net.ipv4.tcp_keepalive_probes" => t.keepalive_probes = n as u32,
+                "net.ipv4.tcp_syncookies" => t.syncookies = n != 0,
+                "net.ipv4.tcp_max_syn_backlog" => t.max_syn_backlog = n as u32,
+                "net.core.somaxconn" => t.somaxconn = n as u32,
+                "net.ipv4.tcp_challenge_ack_limit" => t.challenge_ack_limit = n as u32,
+                _ => {}
+            }
+        }
+    }
+    if key == "net.ipv4.tcp_congestion_control" {
+        if let Ok(alg) = v.parse() {
+            stack.tcp_config_mut().congestion_control = alg;
+        }
+    }
+}

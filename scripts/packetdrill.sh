@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# Run packetdrill scripts (Linux's TCP tests) against Linnet through liblinnet_packetdrill.so.
+#
+#   scripts/packetdrill.sh [FILE.pkt|DIR]...     (no argument: the whole gtests/net/tcp suite)
+#
+# Prints "PASS path" or "FAIL path: <packetdrill's error line>" per script and a last line
+# "N passed, M failed". Exit status 0 when every script passed.
+#
+# Environment: PACKETDRILL_SRC (packetdrill's tree; default ../shared/packetdrill beside the
+# repository), PD_TIMEOUT (seconds per script, default 60), LINNET_PD_SO (use this .so instead
+# of building target/release/liblinnet_packetdrill.so), PD_JOBS (scripts run at once, default 1).
+#
+# Each script runs in its own directory (scripts name helpers relative to themselves:
+# ../common/defaults.sh, or ./defaults.sh in Linux's selftests layout) with shims first in PATH:
+# `sysctl` writes net.ipv4.KEY=VALUE into a per-script directory standing for
+# /proc/sys/net/ipv4, which the library applies to the stack under test; `ip`, `tc` and
+# `ethtool` do nothing (there is no host device to configure). As root, each script also runs in private
+# network and mount namespaces with that directory bind-mounted over /proc/sys/net/ipv4, so
+# scripts writing /proc/sys directly (set_sysctls.py) reach the stack and never the host.
+set -uo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+src=${PACKETDRILL_SRC:-}
+if [ -z "$src" ]; then
+    for c in "$repo/../shared/packetdrill" "$repo/../../shared/packetdrill"; do
+        if [ -d "$c/gtests/net/packetdrill" ]; then src=$(cd "$c" && pwd); break; fi
+    done
+fi
+if [ -z "$src" ] || [ ! -d "$src/gtests/net/packetdrill" ]; then
+    echo "packetdrill sources not found: set PACKETDRILL_SRC" >&2
+    exit 2
+fi
+target=${CARGO_TARGET_DIR:-$repo/target}
+timeout_s=${PD_TIMEOUT:-60}
+jobs=${PD_JOBS:-1}
+
+# packetdrill itself.
+if [ -x "$src/build.sh" ]; then
+    "$src/build.sh" "$target/packetdrill" >/dev/null || { echo "packetdrill build failed" >&2; exit 2; }
+else
+    mkdir -p "$target/packetdrill"
+    if [ ! -x "$target/packetdrill/packetdrill" ]; then
+        rm -rf "$target/packetdrill/src" && cp -r "$src/gtests/net/packetdrill" "$target/packetdrill/src"
+        (cd "$target/packetdrill/src" && ./configure >/dev/null && make -j"$(nproc)" packetdrill >/dev/null) \
+            || { echo "packetdrill build failed" >&2; exit 2; }
+        cp "$target/packetdrill/src/packetdrill" "$target/packetdrill/packetdrill"
+    fi
+fi
+pd="$target/packetdrill/packetdrill"
+
+# The shared object.
+so=${LINNET_PD_SO:-}
+if [ -z "$so" ]; then
+    (cd "$repo" && cargo build --release -q -p linnet-packetdrill) || { echo "cargo build failed" >&2; exit 2; }
+    so="$target/release/liblinnet_packetdrill.so"
+fi
+so=$(cd "$(dirname "$so")" && pwd)/$(basename "$so")
+
+# Shims.
+work=$(mktemp -d "${TMPDIR:-/tmp}/linnet-pd.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/bin"
+cat > "$work/bin/sysctl" <<'EOF'
+#!/bin/sh
+# sysctl shim: net.ipv4.KEY=VALUE goes to $LINNET_SYSCTL_DIR/KEY; reads print what is there.
+for a in "$@"; do
+    case "$a" in
+        -*) ;;
+        net.ipv4.*=*|net/ipv4/*=*)
+            k=${a%%=*}; v=${a#*=}; k=${k#net.ipv4.}; k=${k#net/ipv4/}
+            printf '%s\n' "$v" > "$LINNET_SYSCTL_DIR/$k" ;;
+        *=*) ;;
+        net.ipv4.*) k=${a#net.ipv4.}; [ -f "$LINNET_SYSCTL_DIR/$k" ] && printf '%s = %s\n' "$a" "$(cat "$LINNET_SYSCTL_DIR/$k")" ;;
+    esac
+done
+exit 0
+EOF
+printf '#!/bin/sh\n# No host device to configure: the stack under test lives in the library.\nexit 0\n' > "$work/bin/ip"
+cp "$work/bin/ip" "$work/bin/tc"
+cp "$work/bin/ip" "$work/bin/ethtool"
+chmod +x "$work/bin/sysctl" "$work/bin/ip" "$work/bin/tc" "$work/bin/ethtool"
+
+isroot=0
+if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null && unshare -n -m true 2>/dev/null; then isroot=1; fi
+
+# The scripts run from a symlink farm of their tree (from the highest ancestor, at most three
+# levels up, that holds a "common" directory of shared helpers, as gtests/net does; else the
+# directory itself): a copy of a tree whose symlinks were flattened into one-line text files
+# (a helper "defaults.sh" holding "../../common/defaults.sh") gets real symlinks back, so that
+# the helpers execute.
+farm_of() {  # farm_of DIR -> prints the farm path of DIR
+    local d=$1 root k p key farm
+    root=$d; p=$d
+    for k in 1 2 3; do
+        p=$(dirname "$p")
+        [ "$p" = / ] && break
+        [ -d "$p/common" ] && root=$p
+    done
+    key=$(printf '%s' "$root" | cksum | cut -d' ' -f1)
+    farm="$work/farm.$key"
+    if [ ! -d "$farm" ]; then
+        mkdir -p "$farm" && cp -rs "$root/." "$farm/" 2>/dev/null
+        while IFS= read -r l; do
+            local orig tgt
+            orig=$(readlink "$l")
+            [ -f "$orig" ] && [ ! -x "$orig" ] && [ "$(wc -c < "$orig")" -lt 256 ] || continue
+            [ "$(wc -l < "$orig")" -le 1 ] || continue
+            tgt=$(head -1 "$orig")
+            [ -n "$tgt" ] && [ -f "$(dirname "$orig")/$tgt" ] || continue
+            ln -sf "$(cd "$(dirname "$orig")/$(dirname "$tgt")" && pwd)/$(basename "$tgt")" "$l"
+        done < <(find "$farm" -type l -name '*.sh')
+    fi
+    printf '%s%s\n' "$farm" "${d#"$root"}"
+}
+
+# The scripts: (display path, file in the farm) pairs.
+list=()
+add_dir() {
+    local d f fd; d=$(cd "$1" && pwd); fd=$(farm_of "$d")
+    while IFS= read -r f; do list+=("${f#"$d"/}|$fd/${f#"$d"/}"); done < <(find "$d" -name '*.pkt' -type f | LC_ALL=C sort)
+}
+if [ $# -eq 0 ]; then
+    add_dir "$src/gtests/net/tcp"
+else
+    for a in "$@"; do
+        if [ -d "$a" ]; then add_dir "$a"
+        elif [ -f "$a" ]; then
+            fd=$(farm_of "$(cd "$(dirname "$a")" && pwd)")
+            list+=("$a|$fd/$(basename "$a")")
+        else echo "no such script or directory: $a" >&2; exit 2
+        fi
+    done
+fi
+
+# One script: writes "PASS path" or "FAIL path: reason" to $2.
+run_one() {
+    local show=$1 file=$2 out=$3 i=$4
+    local dir base sysdir log rc
+    dir=$(dirname "$file"); base=$(basename "$file")
+    sysdir="$work/sysctl.$i"; log="$work/log.$i"
+    mkdir -p "$sysdir"
+    if [ $isroot = 1 ]; then
+        # A fresh namespace's values are Linux's defaults: start the directory from them.
+        unshare -n sh -c 'for f in /proc/sys/net/ipv4/*; do [ -f "$f" ] && cat "$f" > "$1/${f##*/}" 2>/dev/null; done; true' _ "$sysdir"
+    fi
+    local args=(--ip_version=ipv4 --local_ip=192.168.0.1 --gateway_ip=192.168.0.1
+        --netmask_ip=255.255.0.0 --remote_ip=192.0.2.1
+        -D TFO_COOKIE=3021b9d889017eeb -D TFO_COOKIE_ZERO=b7c12350a90dc8f5
+        -D CMSG_LEVEL_IP=SOL_IP -D CMSG_TYPE_RECVERR=IP_RECVERR
+        "--so_filename=$so" "--so_flags=local_ip=192.168.0.1 prefix=16 remote_ip=192.0.2.1 sysctl=$sysdir"
+        --tolerance_usecs=14000 "$base")
+    (
+        cd "$dir" || exit 1
+        export LINNET_SYSCTL_DIR="$sysdir" PATH="$work/bin:$PATH"
+        if [ $isroot = 1 ]; then
+            exec timeout -k 5 "$timeout_s" unshare -n -m --propagation private \
+                sh -c 'mount --bind "$1" /proc/sys/net/ipv4 && shift && exec "$@"' _ "$sysdir" "$pd" "${args[@]}"
+        else
+            exec timeout -k 5 "$timeout_s" "$pd" "${args[@]}"
+        fi
+    ) > "$log" 2>&1
+    rc=$?
+    if [ $rc = 0 ]; then
+        echo "PASS $show" > "$out"
+    else
+        local why
+        if [ $rc = 124 ] || [ $rc = 137 ]; then
+            why="timed out after ${timeout_s}s"
+        else
+            why=$(grep -m1 -E "^$base:[0-9]+: |error|Error|assert" "$log" | tr -s ' \t' ' ')
+            [ -n "$why" ] || why=$(grep -v '^\s*$' "$log" | tail -1)
+            [ -n "$why" ] || why="exit status $rc"
+        fi
+        echo "FAIL $show: $why" > "$out"
+    fi
+}
+
+pass=0 fail=0 i=0
+pids=()
+for entry in "${list[@]}"; do
+    i=$((i + 1))
+    run_one "${entry%%|*}" "${entry#*|}" "$work/res.$i" "$i" &
+    pids+=($!)
+    if [ ${#pids[@]} -ge "$jobs" ]; then wait "${pids[0]}"; pids=("${pids[@]:1}"); fi
+done
+wait
+for n in $(seq 1 "$i"); do
+    line=$(cat "$work/res.$n" 2>/dev/null || echo "FAIL ?: no result")
+    echo "$line"
+    case "$line" in PASS*) pass=$((pass + 1)) ;; *) fail=$((fail + 1)) ;; esac
+done
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
