@@ -20,6 +20,7 @@ use linnet::runtime::{spawn_host, Host, HostConfig};
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 fn have(cmd: &str) -> bool {
     Command::new("sh")
@@ -28,6 +29,9 @@ fn have(cmd: &str) -> bool {
         .status()
         .is_ok_and(|s| s.success())
 }
+
+/// The two tests run one at a time: each measures a transfer on the shared machine.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn ready() -> bool {
     if !have_netns() || !have("nc") || !have("tc") {
@@ -91,12 +95,15 @@ fn linux_client_asks_for_ecn_and_linnet_accepts_by_default() {
     if !ready() {
         return;
     }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let (ns, host, _tap) = setup("a", None);
     let listener =
         TcpListener::bind(&host.handle, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 5011)).unwrap();
     let h = host.handle.clone();
     let sink = std::thread::spawn(move || {
         let (mut s, _) = listener.accept().unwrap();
+        // Bounded: a peer that vanishes (its namespace gone) must not hang the test.
+        s.set_read_timeout(Some(Duration::from_secs(30)));
         let mut buf = vec![0u8; 65536];
         let mut got = 0usize;
         while let Ok(n @ 1..) = s.read(&mut buf) {
@@ -145,6 +152,7 @@ fn linnet_sender_backs_off_on_linux_ece_through_its_own_marking_fq_codel() {
     if !ready() {
         return;
     }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let (ns, host, _tap) = setup("b", Some("1"));
     // Linnet's own egress is the bottleneck; its queue stays short (TCP small queues), so
     // fq_codel marks by `ce_threshold` (packets queued over a few ms), as DCTCP setups do.
@@ -178,6 +186,7 @@ fn linnet_sender_backs_off_on_linux_ece_through_its_own_marking_fq_codel() {
         &host.handle,
         SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 1), 5012),
     );
+    s.set_read_timeout(Some(Duration::from_secs(30)));
     let chunk = vec![0x33u8; 1 << 20];
     for _ in 0..6 {
         s.write_all(&chunk).unwrap();
