@@ -20,6 +20,7 @@
 //! - [`user`]: the socket calls (`tcp_sendmsg`, `tcp_recvmsg`, `tcp_close`...).
 //! - [`tsq`]: TCP Small Queues, the backpressure from device queues (`tcp_small_queue_check`).
 
+pub mod abort;
 pub mod assembler;
 pub mod bbr;
 pub mod cong;
