@@ -55,6 +55,16 @@ pub fn run(words: &[String], connect: impl Fn() -> Result<Client, Failure>) -> R
     println!("    {} fragments created", ip.frag_creates);
     println!("IpExt:");
     println!("    InNoRoutes: {}", ip.in_no_routes);
+    println!("    InNoECTPkts: {}", ip.in_noect_pkts);
+    if ip.in_ect1_pkts > 0 {
+        println!("    InECT1Pkts: {}", ip.in_ect1_pkts);
+    }
+    if ip.in_ect0_pkts > 0 {
+        println!("    InECT0Pkts: {}", ip.in_ect0_pkts);
+    }
+    if ip.in_ce_pkts > 0 {
+        println!("    InCEPkts: {}", ip.in_ce_pkts);
+    }
     let ic = &snmp.icmp;
     println!("Icmp:");
     println!("    {} ICMP messages received", ic.in_msgs);

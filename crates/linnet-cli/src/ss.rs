@@ -152,9 +152,11 @@ pub fn render(opts: &Opts, sockets: &[SocketInfo]) -> String {
                 format!(" ssthresh:{}", t.ssthresh / t.mss.max(1))
             };
             let mut line = format!(
-                "\t {}{}{} wscale:{},{} rto:{} rtt:{}/{} mss:{} cwnd:{}{ssthresh} bytes_sent:{} bytes_acked:{} bytes_received:{} retrans:{}/{} rcv_space:{} snd_wnd:{}",
+                "\t {}{}{}{}{} wscale:{},{} rto:{} rtt:{}/{} mss:{} cwnd:{}{ssthresh} bytes_sent:{} bytes_acked:{} bytes_received:{} retrans:{}/{} rcv_space:{} snd_wnd:{}",
                 if t.ts { "ts " } else { "" },
                 if t.sack { "sack " } else { "" },
+                if t.ecn { "ecn " } else { "" },
+                if t.ecn_seen { "ecnseen " } else { "" },
                 t.cc,
                 t.wscale.1,
                 t.wscale.0,
@@ -171,10 +173,28 @@ pub fn render(opts: &Opts, sockets: &[SocketInfo]) -> String {
                 t.rcv_wnd,
                 t.snd_wnd,
             );
+            // BBR's model (Linux: `bbr:(bw:...,mrtt:...,pacing_gain:...,cwnd_gain:...)`).
+            if let Some(b) = &t.bbr {
+                line.push_str(&format!(
+                    " bbr:(bw:{},mrtt:{}",
+                    bw(b.bw as f64 * 8.0),
+                    b.min_rtt_us as f64 / 1000.0
+                ));
+                if b.pacing_gain > 0 {
+                    line.push_str(&format!(",pacing_gain:{}", b.pacing_gain as f64 / 256.0));
+                }
+                if b.cwnd_gain > 0 {
+                    line.push_str(&format!(",cwnd_gain:{}", b.cwnd_gain as f64 / 256.0));
+                }
+                line.push(')');
+            }
             // ss's "send": what the window allows per RTT (cwnd * 8 / srtt).
             if t.rtt_us > 0 {
                 let send = t.cwnd as f64 * 8.0 * 1e6 / t.rtt_us as f64;
                 line.push_str(&format!(" send {}", bw(send)));
+            }
+            if t.pacing_rate > 0 {
+                line.push_str(&format!(" pacing_rate {}", bw(t.pacing_rate as f64 * 8.0)));
             }
             if t.delivery_rate > 0 {
                 line.push_str(&format!(
@@ -303,7 +323,10 @@ mod tests {
         );
         assert!(!out.contains("ssthresh"), "{out}");
         assert!(
-            !out.contains("lost") && !out.contains("reordering"),
+            !out.contains("lost")
+                && !out.contains("reordering")
+                && !out.contains("bbr")
+                && !out.contains("pacing_rate"),
             "{out}"
         );
         // In recovery: what is lost, SACKed, the reordering seen.
@@ -315,6 +338,26 @@ mod tests {
         assert!(
             out.contains("retrans:1/2")
                 && out.contains(" lost:2 sacked:5 dsack_dups:1 reordering:9 reord_seen:4"),
+            "{out}"
+        );
+        // BBR: its model and the pacing rate, as Linux's ss prints them.
+        let mut b = sock("tcp", "ESTAB", 80);
+        b.tcp = Some(
+            serde_json::from_value(serde_json::json!({
+                "state": "ESTAB", "rtt_us": 40000, "rttvar_us": 500, "rto_us": 240000,
+                "cwnd": 144800, "ssthresh": 4294967295u32, "mss": 1448, "cc": "bbr",
+                "retrans": 0, "bytes_sent": 100000, "bytes_acked": 90000,
+                "bytes_received": 10, "send_q": 0, "recv_q": 0, "snd_wnd": 65535,
+                "rcv_wnd": 65535, "wscale": [7, 7], "ts": true, "sack": true, "ecn": true,
+                "delivery_rate": 1250000, "pacing_rate": 1562500,
+                "bbr": {"bw": 1200000, "min_rtt_us": 40012, "pacing_gain": 320, "cwnd_gain": 512}
+            }))
+            .unwrap(),
+        );
+        let out = render(&o, &[b]);
+        assert!(out.contains("\t ts sack ecn bbr wscale:7,7"), "{out}");
+        assert!(
+            out.contains(" bbr:(bw:9.6Mbps,mrtt:40.012,pacing_gain:1.25,cwnd_gain:2) send 29.0Mbps pacing_rate 12.5Mbps delivery_rate 10.0Mbps"),
             "{out}"
         );
         assert_eq!(bw(999.0), "999bps");

@@ -32,6 +32,7 @@ pub const KNOWN: &[&str] = &[
     "tcp_notsent_lowat",
     "tcp_fastopen",
     "tcp_fastopen_key",
+    "tcp_ecn",
 ];
 
 /// A directory standing for `/proc/sys/net/ipv4`: one file per setting, holding its value.
@@ -129,6 +130,8 @@ pub fn apply(stack: &mut Stack, key: &str, v: &str) {
                 "net.ipv4.tcp_max_syn_backlog" => t.max_syn_backlog = n as u32,
                 "net.core.somaxconn" => t.somaxconn = n as u32,
                 "net.ipv4.tcp_challenge_ack_limit" => t.challenge_ack_limit = n as u32,
+                // 0, 1, 2 as Linux; its AccECN modes (3-5) are not in Linnet.
+                "net.ipv4.tcp_ecn" if n <= 2 => t.ecn = n as u8,
                 _ => {}
             }
         }

@@ -299,16 +299,27 @@ fn run(shared: Arc<Shared>, mut devices: Vec<Attached>) -> Stack {
                 });
             }
         }
-        let ms = sleep.as_micros().div_ceil(1000) as i32;
+        // Microsecond precision (ppoll): pacing and shaping wait for fractions of a
+        // millisecond, which poll(2)'s millisecond timeout would round up.
+        let ts = libc::timespec {
+            tv_sec: sleep.as_secs() as libc::time_t,
+            tv_nsec: libc::c_long::from(sleep.subsec_micros() as i32) * 1000,
+        };
         shared.sleeping.store(true, Ordering::SeqCst);
         if shared.kicked.load(Ordering::SeqCst) || shared.stop.load(Ordering::SeqCst) {
             // A call ran since this round took the stack: run another round first.
             shared.sleeping.store(false, Ordering::SeqCst);
             continue;
         }
-        // SAFETY: pollfds is a valid array of pollfd of the given length.
+        // SAFETY: pollfds is a valid array of pollfd of the given length, ts a valid
+        // timespec, and a null signal mask leaves the thread's mask alone.
         unsafe {
-            libc::poll(pollfds.as_mut_ptr(), pollfds.len() as libc::nfds_t, ms);
+            libc::ppoll(
+                pollfds.as_mut_ptr(),
+                pollfds.len() as libc::nfds_t,
+                &ts,
+                std::ptr::null(),
+            );
         }
         shared.sleeping.store(false, Ordering::SeqCst);
         if pollfds[0].revents & libc::POLLIN != 0 {

@@ -55,6 +55,18 @@ pub struct IpStats {
     pub in_csum_errors: u64,
     /// `InNoRoutes` (IpExt): received datagrams with no route to forward them by.
     pub in_no_routes: u64,
+    /// `InNoECTPkts` (IpExt): received datagrams (segments of a GRO train each) not ECN-capable.
+    #[serde(default, rename = "InNoECTPkts")]
+    pub in_noect_pkts: u64,
+    /// `InECT1Pkts` (IpExt): received with ECT(1).
+    #[serde(default, rename = "InECT1Pkts")]
+    pub in_ect1_pkts: u64,
+    /// `InECT0Pkts` (IpExt): received with ECT(0).
+    #[serde(default, rename = "InECT0Pkts")]
+    pub in_ect0_pkts: u64,
+    /// `InCEPkts` (IpExt): received with Congestion Experienced.
+    #[serde(default, rename = "InCEPkts")]
+    pub in_ce_pkts: u64,
 }
 
 /// The `Icmp:` group of `/proc/net/snmp`.
@@ -506,6 +518,16 @@ pub struct TcpStats {
     /// `TCPFastOpenCookieReqd`: SYNs asking for a cookie.
     #[serde(default)]
     pub fastopen_cookie_reqd: u64,
+    /// Data segments received CE-marked on ECN connections (the receiver then echoes ECE).
+    /// Linnet's count; Linux has it only per IP (`InCEPkts`).
+    #[serde(default)]
+    pub ecn_ce_rcvd: u64,
+    /// ACKs received with ECE on ECN connections.
+    #[serde(default)]
+    pub ecn_ece_rcvd: u64,
+    /// Window reductions for ECE (entries into the CWR state, `tcp_enter_cwr`).
+    #[serde(default)]
+    pub ecn_cwr: u64,
     /// `TCPDSACKOldSent`: D-SACK blocks sent for data below `RCV.NXT`.
     #[serde(default)]
     pub dsack_old_sent: u64,

@@ -1087,7 +1087,7 @@ mod tests {
             (json!({"udp": true, "tcp": Value::Null}), ierr::IEUNIMP, 0),
             (json!({"MSS": 1200}), ierr::IESETMSS, libc::ENOPROTOOPT),
             (
-                json!({"congestion": "bbr"}),
+                json!({"congestion": "vegas"}),
                 ierr::IESETCONGESTION,
                 libc::ENOENT,
             ),

@@ -86,6 +86,22 @@ pub fn sysctls(stack: &Stack) -> Vec<SysctlValue> {
             value: if t.frto { "2" } else { "0" }.to_string(),
         },
         SysctlValue {
+            key: "net.ipv4.tcp_ecn".into(),
+            value: t.ecn.to_string(),
+        },
+        SysctlValue {
+            key: "net.ipv4.tcp_congestion_control".into(),
+            value: t.congestion_control.to_string(),
+        },
+        SysctlValue {
+            key: "net.ipv4.tcp_available_congestion_control".into(),
+            value: crate::transport::tcp::cong::CcAlgorithm::ALL
+                .iter()
+                .map(|a| a.to_string())
+                .collect::<Vec<_>>()
+                .join(" "),
+        },
+        SysctlValue {
             key: "net.ipv4.tcp_rmem".into(),
             value: format!("{}\t{}\t{}", TCP_MEM_MIN, t.rmem_default, t.rmem_max),
         },
@@ -219,6 +235,26 @@ pub fn sysctl(stack: &mut Stack, key: &str, value: Option<&str>) -> Response {
             "net.ipv4.tcp_reordering" => t.reordering = n,
             "net.ipv4.tcp_max_reordering" => t.max_reordering = n,
             _ => t.frto = n > 0,
+        }
+    } else if let (Some(v), "net.ipv4.tcp_ecn") = (value, key) {
+        match v {
+            "0" | "1" | "2" => stack.tcp_config_mut().ecn = v.as_bytes()[0] - b'0',
+            _ => {
+                return error(
+                    libc::EINVAL,
+                    format!("sysctl: \"{v}\" is not 0, 1 or 2 for {key}"),
+                )
+            }
+        }
+    } else if let (Some(v), "net.ipv4.tcp_congestion_control") = (value, key) {
+        match v.parse() {
+            Ok(alg) => stack.tcp_config_mut().congestion_control = alg,
+            Err(_) => {
+                return error(
+                    libc::ENOENT,
+                    format!("sysctl: setting key \"{key}\": No such file or directory"),
+                )
+            }
         }
     } else if let Some(v) = value {
         let on = match v {

@@ -30,6 +30,7 @@ impl Stack {
             self.ip_stats.in_hdr_errors += 1;
             return self.drop_pkt(buf, DropReason::IpInhdr);
         }
+        self.ip_ecn_stats(&buf, ihl);
         if crate::wire::checksum::checksum(&buf.data()[..ihl]) != 0 {
             self.ip_stats.in_csum_errors += 1;
             self.ip_stats.in_hdr_errors += 1;
@@ -54,6 +55,28 @@ impl Stack {
             buf = b;
         }
         self.ip_rcv_finish(buf, now)
+    }
+
+    /// Count a received datagram by its ECN field, a GRO train as the segments it holds.
+    /// Linux: `ip_rcv_core` (`IPSTATS_MIB_NOECTPKTS + (iph->tos & INET_ECN_MASK)`, by
+    /// `gso_segs`).
+    fn ip_ecn_stats(&mut self, buf: &PacketBuf, ihl: usize) {
+        let d = buf.data();
+        let gso = buf.meta.gso_size as usize;
+        let segs = if gso > 0 {
+            // The payload after the TCP header (data offset in byte 12), by the segment size.
+            let thl = d.get(ihl + 12).map_or(20, |b| usize::from(b >> 4) * 4);
+            d.len().saturating_sub(ihl + thl).div_ceil(gso).max(1) as u64
+        } else {
+            1
+        };
+        let s = &mut self.ip_stats;
+        match Ipv4Packet::new_unchecked(d).ecn() {
+            0 => s.in_noect_pkts += segs,
+            1 => s.in_ect1_pkts += segs,
+            2 => s.in_ect0_pkts += segs,
+            _ => s.in_ce_pkts += segs,
+        }
     }
 
     /// Decide where a valid datagram goes. Linux: `ip_rcv_finish` → `ip_rcv_finish_core`

@@ -220,6 +220,8 @@ struct NetemParams {
     corrupt: (f64, f64),
     rate: Option<u64>,
     seed: Option<u64>,
+    /// `ecn`: a loss event marks an ECN-capable packet CE instead of dropping it.
+    ecn: bool,
 }
 
 impl NetemParams {
@@ -239,6 +241,7 @@ impl NetemParams {
             corrupt: (0.0, 0.0),
             rate: None,
             seed: None,
+            ecn: false,
         };
         let mut dist_given = false;
         let pct = |a: &mut Args| a.optional(parse_percent).unwrap_or(0.0);
@@ -308,6 +311,7 @@ impl NetemParams {
                 "gap" => p.gap = parse_u32(a.value(w)?, "gap")?,
                 "corrupt" => p.corrupt = (parse_percent(a.value(w)?)?, pct(&mut a)),
                 "rate" => p.rate = Some(parse_rate(a.value(w)?)?),
+                "ecn" => p.ecn = true,
                 "seed" => {
                     let v = a.value(w)?;
                     p.seed = Some(
@@ -363,6 +367,8 @@ pub struct Netem {
     pub reordered: u64,
     /// Packets with a bit flipped.
     pub corrupted: u64,
+    /// Packets CE-marked instead of lost (`ecn`).
+    pub ecn_marked: u64,
     /// Lost packets waiting for [`Qdisc::take_dropped`].
     dropped: Vec<PacketBuf>,
 }
@@ -387,6 +393,7 @@ impl Netem {
             duplicated: 0,
             reordered: 0,
             corrupted: 0,
+            ecn_marked: 0,
             dropped: Vec::new(),
         };
         n.apply(p);
@@ -554,7 +561,13 @@ impl Qdisc for Netem {
             count += 1;
         }
         if self.loss_event() {
-            count -= 1;
+            // Linux: with `ecn`, an ECT packet is marked (and counted as a drop) instead.
+            if self.p.ecn && super::fq_codel::FqCodel::set_ce(&mut buf) {
+                self.stats.drops += 1;
+                self.ecn_marked += 1;
+            } else {
+                count -= 1;
+            }
         }
         if count == 0 {
             // Lost on the "wire": the sender is told it went, as Linux's netem answers
@@ -708,6 +721,9 @@ impl Qdisc for Netem {
         if let Some(r) = p.rate {
             s += &format!(" rate {}", fmt_rate(r));
         }
+        if p.ecn {
+            s += " ecn";
+        }
         if let Some(seed) = p.seed {
             s += &format!(" seed {seed}");
         }
@@ -720,8 +736,8 @@ impl Qdisc for Netem {
 
     fn dump_stats(&self) -> String {
         format!(
-            "lost {} duplicated {} reordered {} corrupted {}",
-            self.lost, self.duplicated, self.reordered, self.corrupted
+            "lost {} duplicated {} reordered {} corrupted {} ecn_marked {}",
+            self.lost, self.duplicated, self.reordered, self.corrupted, self.ecn_marked
         )
     }
 

@@ -29,6 +29,11 @@ pub trait CongestionControl: fmt::Debug + Send {
     /// Loss detected by duplicate ACKs or SACK: set ssthresh and the recovery window.
     /// Linux: `ssthresh` + `tcp_enter_recovery`.
     fn on_congestion_event(&mut self, bytes_in_flight: u32, now: Instant);
+    /// A congestion signal that is not a loss (ECE): reduce once, as for a loss, by default.
+    /// Linux: `tcp_enter_cwr` → `ssthresh` (BBR leaves its model alone).
+    fn on_cwr(&mut self, bytes_in_flight: u32, now: Instant) {
+        self.on_congestion_event(bytes_in_flight, now);
+    }
     /// Recovery is over (full ACK): cwnd = ssthresh (RFC 6582).
     fn on_recovery_exit(&mut self, now: Instant);
     /// Retransmission timeout: ssthresh = max(flight/2, 2·MSS), cwnd = 1 MSS (RFC 5681 (4)).
@@ -49,6 +54,32 @@ pub trait CongestionControl: fmt::Debug + Send {
     /// A reduction proved spurious: back to at least the window and ssthresh from before
     /// it. Linux: `undo_cwnd` (`tcp_reno_undo_cwnd`) with `tcp_undo_cwnd_reduction`.
     fn undo_cwnd(&mut self, _prior_cwnd: u32, _prior_ssthresh: u32) {}
+    /// Whether the algorithm runs on delivery rate samples ([`CongestionControl::cong_control`]);
+    /// the connection only keeps per-segment send records then.
+    fn wants_rate_samples(&self) -> bool {
+        false
+    }
+    /// One ACK's rate sample, after the ACK was processed: the algorithm sets its window and
+    /// pacing rate itself. Linux: `cong_control` (called from `tcp_cong_control`).
+    fn cong_control(&mut self, _rs: &super::rate::RateSample, _now: Instant) {}
+    /// The pacing rate in bytes per second when the algorithm needs the stack to pace
+    /// (Linux: `sk_pacing_rate` with `SK_PACING_NEEDED`); `None`: no pacing.
+    fn pacing_rate(&self) -> Option<u64> {
+        None
+    }
+    /// Fewest segments in a TSO burst. Linux: `min_tso_segs` (default 2).
+    fn min_tso_segs(&self) -> u32 {
+        2
+    }
+    /// The algorithm asks for the samples now being taken to count as application-limited
+    /// (BBR's PROBE_RTT). Linux: BBR setting `tp->app_limited`.
+    fn app_limited_request(&self) -> bool {
+        false
+    }
+    /// BBR's model, for `ss -ti`. Linux: `get_info` (`INET_DIAG_BBRINFO`).
+    fn bbr_info(&self) -> Option<super::bbr::BbrInfo> {
+        None
+    }
 }
 
 /// Which algorithm.
@@ -58,6 +89,13 @@ pub enum CcAlgorithm {
     Reno,
     /// CUBIC (the Linux default).
     Cubic,
+    /// BBR (version 1, Linux's tcp_bbr).
+    Bbr,
+}
+
+impl CcAlgorithm {
+    /// Every algorithm, as `net.ipv4.tcp_available_congestion_control` lists them.
+    pub const ALL: [CcAlgorithm; 3] = [CcAlgorithm::Reno, CcAlgorithm::Cubic, CcAlgorithm::Bbr];
 }
 
 impl FromStr for CcAlgorithm {
@@ -66,8 +104,9 @@ impl FromStr for CcAlgorithm {
         match s {
             "reno" => Ok(CcAlgorithm::Reno),
             "cubic" => Ok(CcAlgorithm::Cubic),
+            "bbr" => Ok(CcAlgorithm::Bbr),
             _ => Err(format!(
-                "unknown congestion control {s:?} (have: reno cubic)"
+                "unknown congestion control {s:?} (have: reno cubic bbr)"
             )),
         }
     }
@@ -78,6 +117,7 @@ impl fmt::Display for CcAlgorithm {
         f.write_str(match self {
             CcAlgorithm::Reno => "reno",
             CcAlgorithm::Cubic => "cubic",
+            CcAlgorithm::Bbr => "bbr",
         })
     }
 }
@@ -87,6 +127,7 @@ pub fn new_cc(alg: CcAlgorithm, mss: u32) -> Box<dyn CongestionControl> {
     match alg {
         CcAlgorithm::Reno => Box::new(Reno::new(mss)),
         CcAlgorithm::Cubic => Box::new(Cubic::new(mss)),
+        CcAlgorithm::Bbr => Box::new(super::bbr::Bbr::new(mss)),
     }
 }
 

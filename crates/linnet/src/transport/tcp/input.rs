@@ -81,6 +81,7 @@ impl Stack {
         if let Some(id) = found {
             self.trace(&buf, Stage::TcpV4Rcv, Detail::Note("established socket"));
             self.trace_enter(&buf);
+            self.tcp_ecn_check_ce(id, ip.tos, &seg);
             let mut slot = Some(buf);
             let relisten = self.tcp_rcv(id, &seg, &mut slot, now);
             self.trace_leave();
@@ -409,6 +410,7 @@ impl Stack {
                 sk.sndbuf.dequeue_allocated(syn_acked);
                 sk.bytes_acked += syn_acked as u64;
             }
+            super::ecn::tcp_ecn_rcv_synack(sk, seg);
             sk.snd_una = ack;
             if sk.snd_nxt < ack {
                 sk.snd_nxt = ack;
@@ -435,6 +437,7 @@ impl Stack {
             true
         } else {
             // Simultaneous open (RFC 9293 3.5, figure 8).
+            super::ecn::tcp_ecn_rcv_syn(sk, seg);
             sk.state = TcpState::SynReceived;
             false
         };
@@ -979,6 +982,8 @@ impl Stack {
             } else {
                 flag.data_acked
             };
+            // Not while a reduction for ECE runs, nor on an ACK that echoes congestion.
+            let may_raise = may_raise && super::ecn::tcp_ecn_may_raise_cwnd(sk, seg, ack);
             if may_raise && sk.tcp_is_cwnd_limited() {
                 let exits = sk.cc.hystart_exits();
                 // Growth by the bytes the cumulative ACK covers (RFC 5681 byte counting, as
@@ -1039,6 +1044,8 @@ impl Stack {
         if wake {
             self.sk_wake(id);
         }
+        self.tcp_ecn_ack(id, seg, now);
+        self.tcp_cong_control(id, seg, now);
     }
 
     /// Queue the data of an acceptable segment: in order into the receive queue, out of

@@ -126,6 +126,7 @@ impl Stack {
         };
         c.sack_ok = cfg.sack;
         c.ts_ok = cfg.timestamps;
+        c.ecn.ok = super::ecn::tcp_ecn_create_request(cfg.ecn, seg, ip.tos);
         self.tcp_negotiate(&mut c, seg, now);
         c.irs = seg.seq_number;
         c.rcv_nxt = seg.seq_number + 1;

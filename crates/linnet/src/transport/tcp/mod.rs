@@ -2,6 +2,9 @@
 //!
 //! Pieces, one concern a file:
 //! - [`cong`]: congestion control (Reno/NewReno and CUBIC, RFC 5681 / RFC 9438).
+//! - [`bbr`]: BBR v1 (BtlBw/RTprop model, pacing gains), on [`rate`]'s samples.
+//! - [`pacing`]: pacing in the stack (`tcp_wstamp_ns`, the pacing timer, TSO autosizing).
+//! - [`ecn`]: Explicit Congestion Notification (RFC 3168: negotiation, ECE/CWR, ECT(0)).
 //! - [`rtt`]: round-trip estimation and the retransmission timeout (RFC 6298).
 //! - [`isn`]: initial sequence numbers (RFC 6528), keyed with [`siphash`].
 //! - [`syncookie`]: SYN cookies, used when the SYN queue overflows.
@@ -26,7 +29,9 @@
 
 pub mod abort;
 pub mod assembler;
+pub mod bbr;
 pub mod cong;
+pub mod ecn;
 pub mod fastopen;
 pub mod fastretrans;
 pub mod hash;
@@ -34,6 +39,7 @@ pub mod input;
 pub mod isn;
 pub mod listen;
 pub mod output;
+pub mod pacing;
 pub mod pmtu;
 pub mod rate;
 pub mod recovery;

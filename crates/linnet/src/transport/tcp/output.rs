@@ -172,14 +172,15 @@ pub(crate) fn tcp_build(sk: &mut TcpSock, pool: &mut BufPool, seg: Seg, now: Ins
     buf
 }
 
-/// What IP is asked for a TCP segment: DF set (PMTU discovery), default TTL and TOS.
-fn tcp_ip_params(src: Ipv4Addr, dst: Ipv4Addr) -> IpSendParams {
+/// What IP is asked for a TCP segment: DF set (PMTU discovery), default TTL, the TOS
+/// byte's ECN field `ecn`.
+fn tcp_ip_params(src: Ipv4Addr, dst: Ipv4Addr, ecn: u8) -> IpSendParams {
     IpSendParams {
         src: Some(src),
         dst,
         protocol: IpProtocol::TCP,
         ttl: None,
-        tos: 0,
+        tos: ecn,
         dont_frag: true,
     }
 }
@@ -190,11 +191,19 @@ impl Stack {
         let Ok(sk) = self.sockets.tcp_mut(id) else {
             return Err(Errno::EBADF);
         };
+        let (ecn, ecn_flags) = super::ecn::tcp_ecn_send(sk, seg.seq, seg.flags, seg.data_len);
+        let seg = Seg {
+            flags: TcpFlags(seg.flags.0 | ecn_flags.0),
+            ..seg
+        };
         let mut buf = tcp_build(sk, &mut self.pool, seg, now);
         buf.meta.sk = Some(id);
         let (src, dst) = (*sk.local.ip(), *sk.remote.ip());
         if seg.data_len > 0 || seg.flags.intersects(TcpFlags::SYN | TcpFlags::FIN) {
             sk.last_send = now;
+        }
+        if seg.data_len > 0 {
+            sk.tcp_update_skb_after_send(buf.len(), now);
         }
         // A super-segment counts as the segments it becomes (Linux: tcp_skb_pcount).
         let segs = match buf.meta.gso_size {
@@ -218,7 +227,8 @@ impl Stack {
                 rt
             }
         };
-        let res = self.ip_send_routed(buf, tcp_ip_params(src, dst), rt, now);
+        self.tcp_rate_sent(id, seg.seq, seg.data_len, now);
+        let res = self.ip_send_routed(buf, tcp_ip_params(src, dst, ecn), rt, now);
         // Its segments take consecutive IPv4 identifications (Linux: ip_select_ident_segs).
         self.ip_ident = self.ip_ident.wrapping_add(segs as u16 - 1);
         res
@@ -300,11 +310,17 @@ impl Stack {
         }
         let rto = sk.rtt.rto();
         sk.rto_at = Some(now + rto);
+        let ecn = if sk.state == TcpState::SynSent {
+            let first = sk.syn_retries == 0;
+            super::ecn::tcp_ecn_send_syn(sk, self.config.tcp.ecn, first)
+        } else {
+            super::ecn::tcp_ecn_make_synack(sk)
+        };
         let _ = self.tcp_transmit(
             id,
             Seg {
                 seq,
-                flags: TcpFlags::SYN,
+                flags: TcpFlags(TcpFlags::SYN.0 | ecn.0),
                 data_off: 0,
                 data_len,
             },
@@ -387,7 +403,7 @@ impl Stack {
         if repr.flags.contains(TcpFlags::RST) {
             self.tcp.stats.out_rsts += 1;
         }
-        let _ = self.ip_send_routed(buf, tcp_ip_params(src, dst), rt, now);
+        let _ = self.ip_send_routed(buf, tcp_ip_params(src, dst, 0), rt, now);
     }
 
     /// Send what the windows allow: retransmissions of holes during recovery first, then new
@@ -451,7 +467,7 @@ impl Stack {
         let mut cwnd_limited = false;
         // Bounded: each round sends one segment or stops.
         for _ in 0..4096 {
-            if self.tcp_small_queue_check(id) {
+            if self.tcp_small_queue_check(id) || self.tcp_pacing_check(id, now) {
                 break;
             }
             let Ok(sk) = self.sockets.tcp_mut(id) else {
@@ -472,7 +488,8 @@ impl Stack {
             let cwnd_room = cwnd.saturating_sub(in_flight) as usize;
             // Sized for the options this segment will carry (SACK/D-SACK blocks).
             let mss = sk.current_mss() as usize;
-            let goal = offload::tcp_xmit_size_goal(sk.route_caps, mss);
+            let goal =
+                offload::tcp_xmit_size_goal(sk.route_caps, mss).min(sk.tcp_tso_autosize(mss));
             let mut len = avail.min(goal).min(wnd_room).min(cwnd_room);
             if avail > 0 && cwnd_room < mss.min(avail) {
                 cwnd_limited = true;

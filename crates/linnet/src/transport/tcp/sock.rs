@@ -148,6 +148,9 @@ pub struct TcpConfig {
     pub sack: bool,
     /// `tcp_congestion_control` (cubic).
     pub congestion_control: CcAlgorithm,
+    /// `tcp_ecn` (2): 0 off, 1 ask for ECN on outgoing connections and accept it on incoming
+    /// ones, 2 only accept it.
+    pub ecn: u8,
     /// CUBIC's hybrid slow start (on; Linux: the `hystart` parameter of `tcp_cubic`).
     pub hystart: bool,
     /// Delayed ACK timeout (Linux: `TCP_DELACK_MIN`, 40 ms).
@@ -207,6 +210,7 @@ impl Default for TcpConfig {
             sack: true,
             congestion_control: CcAlgorithm::Cubic,
             hystart: true,
+            ecn: 2,
             delack: Duration::from_millis(40),
             local_port_range: (32768, 60999),
             challenge_ack_limit: 1000,
@@ -303,6 +307,18 @@ pub struct TcpInfo {
     /// Why the client's Fast Open failed (`tcpi_fastopen_client_fail`).
     #[serde(default)]
     pub fastopen_client_fail: super::fastopen::FastOpenClientFail,
+    /// Pacing rate in bytes per second (0: not paced). Linux: `tcpi_pacing_rate`.
+    #[serde(default)]
+    pub pacing_rate: u64,
+    /// BBR's model when BBR runs. Linux: `struct tcp_bbr_info`.
+    #[serde(default)]
+    pub bbr: Option<super::bbr::BbrInfo>,
+    /// ECN negotiated (`ss`: `ecn`; Linux: `TCPI_OPT_ECN`).
+    #[serde(default)]
+    pub ecn: bool,
+    /// ECT or CE seen on received data (`ss`: `ecnseen`; Linux: `TCPI_OPT_ECN_SEEN`).
+    #[serde(default)]
+    pub ecn_seen: bool,
 }
 
 /// What the sender is doing, for `tcp_info`'s time accounting. Linux: `enum tcp_chrono`.
@@ -494,6 +510,8 @@ pub struct TcpSock {
     pub cwnd_usage_seq: SeqNumber,
     /// TSecr of the ACK being processed (Eifel). Linux: `tp->rx_opt.rcv_tsecr`.
     pub rcv_tsecr: Option<u32>,
+    /// Explicit Congestion Notification state (Linux: `tp->ecn_flags`).
+    pub ecn: super::ecn::TcpEcn,
     /// Consecutive retransmission timeouts (RFC 6298 backoff count).
     pub retransmits: u32,
     /// Data was sent and we wait for the peer: the retransmission timer.
@@ -608,6 +626,10 @@ pub struct TcpSock {
     pub delivery: super::rate::DeliveryRate,
     /// TCP Fast Open state (RFC 7413).
     pub fastopen: super::fastopen::TcpFastOpen,
+    /// Per-ACK delivery rate samples for congestion controls that run on them (BBR).
+    pub rate: super::rate::TcpRateSampler,
+    /// Pacing state (Linux: `tcp_wstamp_ns` and the pacing timer).
+    pub pacing: super::pacing::Pacing,
     /// The timer entry the stack holds for this socket (see `tcp_sched`).
     pub(crate) scheduled_at: Option<Instant>,
 }
@@ -694,6 +716,7 @@ impl TcpSock {
             max_packets_out: 0,
             cwnd_usage_seq: SeqNumber(0),
             rcv_tsecr: None,
+            ecn: Default::default(),
             retransmits: 0,
             rto_at: None,
             persist_at: None,
@@ -742,6 +765,8 @@ impl TcpSock {
             bytes_received: 0,
             delivery: Default::default(),
             fastopen: Default::default(),
+            rate: Default::default(),
+            pacing: Default::default(),
             scheduled_at: None,
         }
     }
@@ -1151,6 +1176,10 @@ impl TcpSock {
             ca_state: self.ca_state.name().to_string(),
             syn_data: self.fastopen.syn_data_acked,
             fastopen_client_fail: self.fastopen.client_fail,
+            ecn: self.ecn.ok,
+            ecn_seen: self.ecn.seen,
+            pacing_rate: self.cc.pacing_rate().unwrap_or(0),
+            bbr: self.cc.bbr_info(),
         }
     }
 }

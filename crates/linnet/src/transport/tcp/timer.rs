@@ -38,6 +38,7 @@ impl Stack {
             earlier(sk.rto_at, sk.persist_at),
             earlier(earlier(sk.delack_at, sk.keepalive_at), sk.tw_at),
         );
+        let next = earlier(next, sk.pacing.timer);
         let Some(t) = next else { return };
         if sk.scheduled_at.is_none_or(|s| t < s) {
             sk.scheduled_at = Some(t);
@@ -107,6 +108,12 @@ impl Stack {
             }
             // tcp_write_xmit re-arms the timer (with backoff) while the window stays shut.
             self.tcp_write_xmit(id, now);
+        }
+        let Ok(sk) = self.sockets.tcp_mut(id) else {
+            return;
+        };
+        if due(sk.pacing.timer) {
+            self.tcp_pace_kick(id, now);
         }
         let Ok(sk) = self.sockets.tcp_mut(id) else {
             return;
