@@ -15,6 +15,7 @@
 //! - [`pmtu`]: shrinking the MSS when the path MTU drops (`tcp_v4_mtu_reduced`).
 //! - [`rate`]: the delivery rate `ss -ti` shows.
 //! - [`user`]: the socket calls (`tcp_sendmsg`, `tcp_recvmsg`, `tcp_close`...).
+//! - [`sndmem`]: the not-sent low-water mark and the skb size a write fills (`tcp_stream_memory_free`).
 //! - [`tsq`]: TCP Small Queues, the backpressure from device queues (`tcp_small_queue_check`).
 
 pub mod assembler;
@@ -30,6 +31,7 @@ pub mod ring;
 pub mod rtt;
 pub mod rx_sack;
 pub mod siphash;
+pub mod sndmem;
 pub mod sock;
 pub mod syncookie;
 pub mod timer;

@@ -506,7 +506,9 @@ impl Stack {
             let rest = avail - len;
             let room = wnd_room.min(cwnd_room).saturating_sub(len);
             let burst_end = !retransmission && (room == 0 || (room < mss && room < rest));
-            if len > 0 && ((len == avail && !sk.more) || burst_end || pushed || at_eor) {
+            if len > 0
+                && ((len == avail && !sk.more && !sk.filling) || burst_end || pushed || at_eor)
+            {
                 flags.insert(TcpFlags::PSH);
             }
             if fin_ready {
