@@ -16,6 +16,7 @@
 //! - [`rate`]: the delivery rate `ss -ti` shows.
 //! - [`user`]: the socket calls (`tcp_sendmsg`, `tcp_recvmsg`, `tcp_close`...).
 //! - [`sndmem`]: the not-sent low-water mark and the skb size a write fills (`tcp_stream_memory_free`).
+//! - [`user_timeout`]: `TCP_USER_TIMEOUT` (`retransmits_timed_out`, the timer clamps).
 //! - [`tsq`]: TCP Small Queues, the backpressure from device queues (`tcp_small_queue_check`).
 
 pub mod assembler;
@@ -37,6 +38,7 @@ pub mod syncookie;
 pub mod timer;
 pub mod tsq;
 pub mod user;
+pub mod user_timeout;
 
 pub use crate::wire::tcp::SeqNumber;
 pub use sock::{TcpConfig, TcpInfo, TcpSock, TcpState};

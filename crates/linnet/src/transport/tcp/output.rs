@@ -564,7 +564,9 @@ impl Stack {
         if waiting && sk.snd_max == sk.snd_una && (usable < sk.mss || sk.cork || sk.more) {
             if sk.persist_at.is_none() {
                 let backoff = sk.rtt.rto().saturating_mul(1 << sk.probes.min(6));
-                sk.persist_at = Some(now + backoff.min(Duration::from_secs(120)));
+                let when =
+                    sk.tcp_clamp_probe0_to_user_timeout(backoff.min(Duration::from_secs(120)), now);
+                sk.persist_at = Some(now + when);
             }
         } else {
             sk.persist_at = None;

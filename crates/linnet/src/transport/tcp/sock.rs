@@ -472,6 +472,11 @@ pub struct TcpSock {
     pub user_mss: u32,
     /// `TCP_USER_TIMEOUT` (zero: off). Linux: `icsk->icsk_user_timeout`.
     pub user_timeout: Duration,
+    /// When the first segment of the current retransmission run was sent (see
+    /// [`super::user_timeout`]). Linux: `tp->retrans_stamp`.
+    pub retrans_stamp: Option<Instant>,
+    /// When the current run of zero-window probes began. Linux: `icsk_probes_tstamp`.
+    pub probes_tstamp: Option<Instant>,
     /// `TCP_NOTSENT_LOWAT` / `net.ipv4.tcp_notsent_lowat` (`u32::MAX`: off).
     /// Linux: `tp->notsent_lowat` (or the sysctl when that is zero).
     pub notsent_lowat: u32,
@@ -616,6 +621,8 @@ impl TcpSock {
             eor_marks: VecDeque::new(),
             user_mss: 0,
             user_timeout: Duration::ZERO,
+            retrans_stamp: None,
+            probes_tstamp: None,
             notsent_lowat: u32::MAX,
             filling: false,
             write_skb_start: SeqNumber(0),
