@@ -34,7 +34,10 @@ target=${CARGO_TARGET_DIR:-$repo/target}
 timeout_s=${PD_TIMEOUT:-60}
 jobs=${PD_JOBS:-1}
 
-# packetdrill itself.
+# packetdrill itself, built by one run at a time (tests run this script in parallel).
+mkdir -p "$target"
+exec 9>"$target/packetdrill.lock"
+flock 9
 if [ -x "$src/build.sh" ]; then
     "$src/build.sh" "$target/packetdrill" >/dev/null || { echo "packetdrill build failed" >&2; exit 2; }
 else
@@ -47,6 +50,7 @@ else
     fi
 fi
 pd="$target/packetdrill/packetdrill"
+flock -u 9
 
 # The shared object.
 so=${LINNET_PD_SO:-}
@@ -57,9 +61,10 @@ fi
 so=$(cd "$(dirname "$so")" && pwd)/$(basename "$so")
 
 # Shims.
-work=$(mktemp -d "${TMPDIR:-/tmp}/linnet-pd.XXXXXX")
+work=$(mktemp -d "${TMPDIR:-/tmp}/linnet-pd.XXXXXX") && [ -n "$work" ] && [ -d "$work" ] \
+    || { echo "cannot make a temporary directory (TMPDIR=${TMPDIR:-/tmp})" >&2; exit 2; }
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/bin"
+mkdir "$work/bin" || exit 2
 cat > "$work/bin/sysctl" <<'EOF'
 #!/bin/sh
 # sysctl shim: net.ipv4.KEY=VALUE goes to $LINNET_SYSCTL_DIR/KEY; reads print what is there.

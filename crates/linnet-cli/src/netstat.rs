@@ -106,6 +106,25 @@ pub fn run(words: &[String], connect: impl Fn() -> Result<Client, Failure>) -> R
         "    {} packets dropped awaiting resolution",
         a.unresolved_discards
     );
+    let c = &snmp.core;
+    println!("Core:");
+    println!("    {} received frames dropped (rx_dropped)", c.rx_dropped);
+    println!(
+        "    {} transmitted packets dropped (tx_dropped)",
+        c.tx_dropped
+    );
+    println!(
+        "    {} frames of unhandled protocols (rx_nohandler)",
+        c.rx_nohandler
+    );
+    println!(
+        "    {} frames for other hosts (rx_otherhost_dropped)",
+        c.rx_otherhost_dropped
+    );
+    println!("    {} dropped by queueing disciplines", c.qdisc_drops);
+    println!("    {} dropped by netfilter rules", c.nf_drops);
+    println!("    {} dropped by conntrack", c.ct_drops);
+    println!("    {} martian packets", c.martians);
     if !snmp.drops.is_empty() {
         println!("Drops:");
         for (reason, n) in &snmp.drops {

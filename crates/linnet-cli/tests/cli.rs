@@ -41,3 +41,34 @@ fn unknown_words_are_refused() {
         );
     }
 }
+
+#[test]
+fn help_is_answered() {
+    let out = linnet(&["--help"]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Usage"));
+}
+
+#[test]
+fn deep_and_huge_filters_are_refused_without_a_crash() {
+    let nested = |n: usize| format!("{}tcp{}", "(".repeat(n), ")".repeat(n));
+    for (filter, want) in [
+        (nested(3500), "too deeply"),
+        (nested(20_000), "too long"),
+        ("not ".repeat(3000) + "tcp", "too deeply"),
+    ] {
+        for cmd in ["trace", "capture"] {
+            let out = linnet(&[
+                "--socket",
+                "/nonexistent/linnetd.sock",
+                cmd,
+                "-c",
+                "1",
+                &filter,
+            ]);
+            assert!(!out.status.success());
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(err.contains(want), "{cmd} {} bytes: {err}", filter.len());
+        }
+    }
+}

@@ -24,11 +24,17 @@ fn packetdrill_src() -> Option<PathBuf> {
         .find(|c| c.join("gtests/net/packetdrill").is_dir())
 }
 
-/// The shared object cargo built beside this test binary (target/<profile>/).
+/// The shared object cargo built for this test: target/<profile>/deps beside the test binary
+/// (what `cargo test` builds), or target/<profile> (what `cargo build` leaves there).
 fn shared_object() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable");
-    let dir = exe.parent().and_then(Path::parent).expect("target dir");
-    dir.join("liblinnet_packetdrill.so")
+    let deps = exe.parent().expect("deps dir");
+    let name = "liblinnet_packetdrill.so";
+    if deps.join(name).exists() {
+        deps.join(name)
+    } else {
+        deps.parent().expect("target dir").join(name)
+    }
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! with C's types, checking results and `errno`. Compiled here with `cc` against
 //! `liblinnet_posix.so`, which cargo builds beside this test.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 const PROGRAM: &str = r#"
@@ -114,13 +114,16 @@ int main(void) {
 }
 "#;
 
-/// target/<profile>, where cargo puts liblinnet_posix.so.
+/// Where cargo put liblinnet_posix.so: target/<profile>/deps beside this test binary (what
+/// `cargo test` builds), or target/<profile> (what `cargo build` leaves there).
 fn lib_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable");
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("target dir")
-        .to_path_buf()
+    let deps = exe.parent().expect("deps dir");
+    if deps.join("liblinnet_posix.so").exists() {
+        deps.to_path_buf()
+    } else {
+        deps.parent().expect("target dir").to_path_buf()
+    }
 }
 
 #[test]

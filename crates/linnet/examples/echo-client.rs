@@ -6,17 +6,26 @@
 
 mod common;
 
+use clap::Parser;
 use linnet::api::TcpStream;
 use std::io::{BufRead, Read, Write};
+use std::net::SocketAddrV4;
+
+/// Send each line of stdin to an echo server and print what comes back.
+#[derive(Parser, Debug)]
+#[command(name = "echo-client")]
+struct Args {
+    #[command(flatten)]
+    host: common::HostArgs,
+    /// The server, IP:PORT.
+    #[arg(long, value_name = "IP:PORT")]
+    connect: SocketAddrV4,
+}
 
 fn main() {
-    let a = common::args();
-    let target = a
-        .get("connect")
-        .unwrap_or_else(|| common::fail("--connect IP:PORT is required"))
-        .parse()
-        .unwrap_or_else(|e| common::fail(&format!("bad --connect: {e}")));
-    let host = common::host(&a);
+    let a = Args::parse();
+    let target = a.connect;
+    let host = common::host(&a.host);
     let mut s = TcpStream::connect(&host.handle, target)
         .unwrap_or_else(|e| common::fail(&format!("connect {target}: {e}")));
     eprintln!(

@@ -7,29 +7,73 @@
 
 mod common;
 
+use clap::Parser;
 use linnet::api::{TcpListener, TcpStream};
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Serve files over HTTP/1.1 from a Linnet stack.
+#[derive(Parser, Debug)]
+#[command(name = "http-server")]
+struct Args {
+    #[command(flatten)]
+    host: common::HostArgs,
+    /// TCP port.
+    #[arg(long, default_value_t = 80)]
+    port: u16,
+    /// Directory served.
+    #[arg(long, default_value = ".")]
+    root: PathBuf,
+    /// Connections served at once (one thread each); more get 503 and are closed.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
+    max_conns: u32,
+    /// Seconds a client may stay silent before it is closed.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    idle_timeout: u64,
+}
 
 fn main() {
-    let a = common::args();
-    let port: u16 = a.get("port").map_or(80, |p| {
-        p.parse().unwrap_or_else(|_| common::fail("bad --port"))
-    });
-    let root = PathBuf::from(a.get("root").map(String::as_str).unwrap_or("."));
-    let host = common::host(&a);
-    let listener = TcpListener::bind(&host.handle, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port))
-        .unwrap_or_else(|e| common::fail(&format!("bind: {e}")));
+    let a = Args::parse();
+    let root = a.root.clone();
+    let host = common::host(&a.host);
+    let listener = TcpListener::bind_with_backlog(
+        &host.handle,
+        SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, a.port),
+        u32::MAX,
+    )
+    .unwrap_or_else(|e| common::fail(&format!("bind: {e}")));
     println!(
         "http-server: serving {} on {}",
         root.display(),
         listener.local_addr().expect("local address")
     );
+    // A thread per connection, bounded: past the limit a client is told to come back.
+    let active = Arc::new(AtomicU32::new(0));
+    let idle = Duration::from_secs(a.idle_timeout);
     for s in listener.incoming() {
-        let Ok(s) = s else { continue };
-        let root = root.clone();
-        std::thread::spawn(move || serve(s, &root));
+        let Ok(mut s) = s else { continue };
+        if active.load(Ordering::SeqCst) >= a.max_conns {
+            println!(
+                "http-server: {} connections in service; refusing",
+                a.max_conns
+            );
+            let _ = s.write_all(
+                b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+            continue;
+        }
+        s.set_read_timeout(Some(idle));
+        s.set_write_timeout(Some(idle));
+        active.fetch_add(1, Ordering::SeqCst);
+        let (root, active) = (root.clone(), active.clone());
+        std::thread::spawn(move || {
+            serve(s, &root);
+            active.fetch_sub(1, Ordering::SeqCst);
+        });
     }
 }
 

@@ -8,24 +8,34 @@
 //! ```
 //!
 //! Options: `--port N` (default 5201), `--count N` (serve N tests, then exit; default: run
-//! until killed), and `common`'s `--tap`, `--addr`, `--gateway`.
+//! until killed), and `common`'s `--tap`, `--packet`, `--offload`, `--addr`, `--gateway`
+//! (`--help` lists them).
 
 mod common;
 mod iperf3;
 
+use clap::Parser;
 use iperf3::server::{Limits, Server};
 use std::net::{Ipv4Addr, SocketAddrV4};
 
+/// An iperf3 server (TCP tests) on a Linnet stack.
+#[derive(Parser, Debug)]
+#[command(name = "iperf3-server")]
+struct Args {
+    #[command(flatten)]
+    host: common::HostArgs,
+    /// TCP port.
+    #[arg(long, default_value_t = iperf3::proto::DEFAULT_PORT)]
+    port: u16,
+    /// Serve this many tests, then exit (default: run until killed).
+    #[arg(long)]
+    count: Option<u64>,
+}
+
 fn main() {
-    let a = common::args();
-    let port: u16 = a.get("port").map_or(iperf3::proto::DEFAULT_PORT, |p| {
-        p.parse().unwrap_or_else(|_| common::fail("bad --port"))
-    });
-    let count: Option<u64> = a.get("count").map(|c| {
-        c.parse()
-            .unwrap_or_else(|_| common::fail("bad --count (a number of tests)"))
-    });
-    let host = common::host(&a);
+    let a = Args::parse();
+    let (port, count) = (a.port, a.count);
+    let host = common::host(&a.host);
     let mut server = Server::bind(
         &host.handle,
         SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port),

@@ -144,11 +144,17 @@ fn batch(s: &mut Stack, ifindex: u32, f: &[u8], n: u64) -> std::time::Duration {
     t
 }
 
+/// The per-packet cost of netfilter rules.
+#[derive(clap::Parser, Debug)]
+#[command(name = "nf-bench")]
+struct Args {
+    /// Packets fed through each case.
+    #[arg(default_value_t = 200_000)]
+    packets: u64,
+}
+
 fn main() {
-    let n: u64 = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(200_000);
+    let n = <Args as clap::Parser>::parse().packets;
     let f = frame();
 
     let (mut bare, i) = stack();

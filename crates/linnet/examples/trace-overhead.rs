@@ -128,10 +128,21 @@ fn run(mode: &str, mib: usize) -> (Duration, u64) {
     (start.elapsed(), tapped)
 }
 
+/// What tracing and capture cost on a simulated TCP transfer.
+#[derive(clap::Parser, Debug)]
+#[command(name = "trace-overhead")]
+struct Args {
+    /// Which taps are on.
+    #[arg(default_value = "off", value_parser = ["off", "trace-none", "trace-all", "capture-none", "capture-all"])]
+    mode: String,
+    /// MiB moved per run.
+    #[arg(default_value_t = 64)]
+    mib: usize,
+}
+
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let mode = args.get(1).map(String::as_str).unwrap_or("off");
-    let mib: usize = args.get(2).and_then(|m| m.parse().ok()).unwrap_or(64);
+    let args = <Args as clap::Parser>::parse();
+    let (mode, mib) = (args.mode.as_str(), args.mib);
     let mut best = Duration::MAX;
     let mut tapped = 0;
     for _ in 0..5 {

@@ -532,6 +532,7 @@ impl Stack {
             udp: self.udp_stats,
             tcp: self.tcp.stats,
             arp: self.neigh.stats,
+            core: self.drops.core,
             drops: self.drops.to_vec(),
         }
     }
@@ -584,13 +585,16 @@ impl Stack {
             self.netif_rx_taps(&mut buf, now);
         }
         let Some(iface) = self.iface(ifindex) else {
+            self.drops.core.rx_dropped += 1;
             return self.drop_pkt(buf, DropReason::DevReady);
         };
         if !iface.up {
+            self.drops.core.rx_dropped += 1;
             return self.drop_pkt(buf, DropReason::DevReady);
         }
         let mac = iface.mac;
         if let Err(reason) = eth_type_trans(&mut buf, mac) {
+            self.drops.core.rx_dropped += 1;
             return self.drop_pkt(buf, reason);
         }
         self.trace(
@@ -690,10 +694,12 @@ impl Stack {
         buf.meta.timestamp = now;
         self.trace_dev_queue_xmit(&buf);
         let Some(iface) = self.iface_mut(ifindex) else {
+            self.drops.core.tx_dropped += 1;
             self.drop_pkt(buf, DropReason::DevReady);
             return Err(Errno::ENODEV);
         };
         if !iface.up {
+            self.drops.core.tx_dropped += 1;
             self.drop_pkt(buf, DropReason::DevReady);
             return Err(Errno::ENETDOWN);
         }

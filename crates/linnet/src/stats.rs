@@ -224,6 +224,115 @@ pub enum DropReason {
     NfConntrackDrop,
 }
 
+impl DropReason {
+    /// Every reason.
+    pub const ALL: [DropReason; 42] = [
+        DropReason::PktTooSmall,
+        DropReason::OtherHost,
+        DropReason::UnhandledProto,
+        DropReason::DevReady,
+        DropReason::IpInhdr,
+        DropReason::IpCsum,
+        DropReason::IpInvalidSource,
+        DropReason::IpNotForUs,
+        DropReason::IpInnoroutes,
+        DropReason::IpInvalidDest,
+        DropReason::IpTtlExpired,
+        DropReason::IpBlackhole,
+        DropReason::IpProhibited,
+        DropReason::DupFrag,
+        DropReason::FragOverlap,
+        DropReason::FragReasmTimeout,
+        DropReason::FragTooFar,
+        DropReason::Nomem,
+        DropReason::IpNoproto,
+        DropReason::IpOutnoroutes,
+        DropReason::PktTooBig,
+        DropReason::IcmpCsum,
+        DropReason::IcmpIgnored,
+        DropReason::UdpCsum,
+        DropReason::SocketRcvbuff,
+        DropReason::TcpCsum,
+        DropReason::TcpHdr,
+        DropReason::TcpInvalidSequence,
+        DropReason::TcpRfc7323Paws,
+        DropReason::TcpAckUnsent,
+        DropReason::TcpFlags,
+        DropReason::TcpOfoDrop,
+        DropReason::TcpListenOverflow,
+        DropReason::TcpReset,
+        DropReason::ArpInvalid,
+        DropReason::NeighFailed,
+        DropReason::NeighQueuefull,
+        DropReason::NeighCreatefail,
+        DropReason::QdiscDrop,
+        DropReason::NoSocket,
+        DropReason::NetfilterDrop,
+        DropReason::NfConntrackDrop,
+    ];
+
+    /// The counters a drop for this reason moves, as Linux moves them where it drops for
+    /// it: one table, so `netstat -s` agrees with the drop list (at least one of them moves
+    /// with every drop; which one depends on the layer, e.g. a runt IP header is an
+    /// `InHdrErrors`, a runt UDP header a UDP `InErrors`). Linux: the `__IP_INC_STATS`,
+    /// `__UDP_INC_STATS`, `__TCP_INC_STATS`, `__NET_INC_STATS` and `dev_core_stats_*` calls
+    /// beside each `kfree_skb_reason`.
+    pub fn mibs(self) -> &'static [Mib] {
+        use Mib::*;
+        match self {
+            DropReason::PktTooSmall => &[
+                IpInHdrErrors,
+                IpInTruncatedPkts,
+                UdpInErrors,
+                IpOutDiscards,
+                DevRxDropped,
+                DevTxDropped,
+            ],
+            DropReason::OtherHost => &[DevRxOtherhostDropped],
+            DropReason::UnhandledProto => &[DevRxNohandler],
+            DropReason::DevReady => &[DevRxDropped, DevTxDropped, IpOutDiscards],
+            DropReason::IpInhdr => &[IpInHdrErrors, IpReasmFails],
+            DropReason::IpCsum => &[IpInHdrErrors, IpInCsumErrors],
+            DropReason::IpInvalidSource => &[RtMartians],
+            DropReason::IpNotForUs => &[IpInAddrErrors],
+            DropReason::IpInnoroutes => &[IpInNoRoutes],
+            DropReason::IpInvalidDest => &[IpInAddrErrors],
+            DropReason::IpTtlExpired => &[IpInHdrErrors],
+            DropReason::IpBlackhole => &[IpInNoRoutes, IpOutNoRoutes],
+            DropReason::IpProhibited => &[IpInNoRoutes, IpOutNoRoutes],
+            DropReason::DupFrag => &[IpReasmReqds],
+            DropReason::FragOverlap => &[IpReasmOverlaps, IpReasmFails],
+            DropReason::FragReasmTimeout => &[IpReasmTimeout, IpReasmFails],
+            DropReason::FragTooFar => &[IpReasmFails],
+            DropReason::Nomem => &[IpReasmFails],
+            DropReason::IpNoproto => &[IpInUnknownProtos],
+            DropReason::IpOutnoroutes => &[IpOutNoRoutes],
+            DropReason::PktTooBig => &[IpFragFails],
+            DropReason::IcmpCsum => &[IcmpInErrors, IcmpInCsumErrors],
+            DropReason::IcmpIgnored => &[IcmpInMsgs],
+            DropReason::UdpCsum => &[UdpInErrors, UdpInCsumErrors],
+            DropReason::SocketRcvbuff => &[UdpRcvbufErrors, TcpExtOfoDrop],
+            DropReason::TcpCsum => &[TcpInErrs, TcpInCsumErrors],
+            DropReason::TcpHdr => &[TcpInErrs],
+            DropReason::TcpInvalidSequence => &[TcpExtDupSegs, TcpInSegs],
+            DropReason::TcpRfc7323Paws => &[TcpExtPawsEstab],
+            DropReason::TcpAckUnsent => &[TcpInSegs],
+            DropReason::TcpFlags => &[TcpInSegs],
+            DropReason::TcpOfoDrop => &[TcpExtOfoDrop],
+            DropReason::TcpListenOverflow => &[TcpExtListenDrops, TcpExtListenOverflows],
+            DropReason::TcpReset => &[TcpInSegs],
+            DropReason::ArpInvalid => &[ArpRx],
+            DropReason::NeighFailed => &[ArpResFailed],
+            DropReason::NeighQueuefull => &[ArpUnresolvedDiscards],
+            DropReason::NeighCreatefail => &[ArpTableFulls],
+            DropReason::QdiscDrop => &[QdiscDrops],
+            DropReason::NoSocket => &[UdpNoPorts, TcpOutRsts, TcpInSegs],
+            DropReason::NetfilterDrop => &[NfDrops],
+            DropReason::NfConntrackDrop => &[CtDrops],
+        }
+    }
+}
+
 /// TCP counters, as `netstat -s` prints `Tcp:` and `TcpExt:`. Linux: `TCP_MIB_*`, `LINUX_MIB_*`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TcpStats {
@@ -343,26 +452,207 @@ pub struct Snmp {
     pub tcp: TcpStats,
     /// ARP / neighbour.
     pub arp: ArpStats,
+    /// Drops Linux counts outside `/proc/net/snmp` (devices, qdiscs, netfilter, routing).
+    #[serde(default)]
+    pub core: CoreStats,
     /// Drops by reason, nonzero ones only, sorted.
     pub drops: Vec<(DropReason, u64)>,
+}
+
+/// Drop counters that Linux keeps outside `/proc/net/snmp`, summed over the stack: the
+/// device core counters `ip -s link` shows, the qdiscs' drops (`tc -s qdisc`), netfilter's
+/// and conntrack's (`iptables -L -v`, `conntrack -S`) and the routing cache's martians
+/// (`/proc/net/stat/rt_cache`). Each moves with exactly the drop reasons
+/// [`DropReason::mibs`] maps to it, counted where the drop is (`Stack::drop_pkt`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CoreStats {
+    /// `rx_dropped`: frames the receive path dropped (device down, runt frames).
+    /// Linux: `dev_core_stats_rx_dropped_inc`.
+    pub rx_dropped: u64,
+    /// `tx_dropped`: packets the transmit path dropped (device down or gone, a packet it
+    /// could not segment or checksum). Linux: `dev_core_stats_tx_dropped_inc`.
+    pub tx_dropped: u64,
+    /// `rx_nohandler`: frames of a protocol nobody handles. Linux: `rx_nohandler`.
+    pub rx_nohandler: u64,
+    /// `rx_otherhost_dropped`: frames for another host's MAC.
+    /// Linux: `dev_core_stats_rx_otherhost_dropped_inc`.
+    pub rx_otherhost_dropped: u64,
+    /// Packets dropped by a queueing discipline (`tc -s qdisc`'s "dropped").
+    pub qdisc_drops: u64,
+    /// Packets refused by a netfilter rule or policy (the DROP/REJECT counters).
+    pub nf_drops: u64,
+    /// Packets conntrack could not track (`conntrack -S`'s `drop`).
+    pub ct_drops: u64,
+    /// `in_martian_src` / `in_martian_dst` of `/proc/net/stat/rt_cache`.
+    pub martians: u64,
+}
+
+impl CoreStats {
+    /// Count a drop of a reason that maps to one of these counters alone (device-down and
+    /// runt-frame drops are counted where they happen, as `rx_dropped` only on receive).
+    /// Linux: the counters bumped beside `kfree_skb_reason` in those subsystems.
+    pub fn count(&mut self, reason: DropReason, n: u64) {
+        let c = match reason {
+            DropReason::UnhandledProto => &mut self.rx_nohandler,
+            DropReason::OtherHost => &mut self.rx_otherhost_dropped,
+            DropReason::QdiscDrop => &mut self.qdisc_drops,
+            DropReason::NetfilterDrop => &mut self.nf_drops,
+            DropReason::NfConntrackDrop => &mut self.ct_drops,
+            DropReason::IpInvalidSource => &mut self.martians,
+            _ => return,
+        };
+        *c += n;
+    }
+}
+
+/// A counter of `netstat -s` (group and Linux name) or of [`CoreStats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[allow(missing_docs)]
+pub enum Mib {
+    IpInHdrErrors,
+    IpInAddrErrors,
+    IpInNoRoutes,
+    IpInUnknownProtos,
+    IpInTruncatedPkts,
+    IpInCsumErrors,
+    IpOutDiscards,
+    IpOutNoRoutes,
+    IpReasmReqds,
+    IpReasmFails,
+    IpReasmTimeout,
+    IpReasmOverlaps,
+    IpFragFails,
+    IcmpInErrors,
+    IcmpInCsumErrors,
+    IcmpInMsgs,
+    UdpInErrors,
+    UdpInCsumErrors,
+    UdpNoPorts,
+    UdpRcvbufErrors,
+    TcpInErrs,
+    TcpInCsumErrors,
+    TcpOutRsts,
+    TcpInSegs,
+    TcpExtListenDrops,
+    TcpExtListenOverflows,
+    TcpExtOfoDrop,
+    TcpExtPawsEstab,
+    TcpExtChallengeAck,
+    TcpExtDupSegs,
+    ArpResFailed,
+    ArpUnresolvedDiscards,
+    ArpTableFulls,
+    ArpRx,
+    DevRxDropped,
+    DevTxDropped,
+    DevRxNohandler,
+    DevRxOtherhostDropped,
+    QdiscDrops,
+    NfDrops,
+    CtDrops,
+    RtMartians,
+}
+
+impl Snmp {
+    /// The value of one counter.
+    pub fn get(&self, m: Mib) -> u64 {
+        let (ip, ic, u, t, a, c) = (
+            &self.ip, &self.icmp, &self.udp, &self.tcp, &self.arp, &self.core,
+        );
+        match m {
+            Mib::IpInHdrErrors => ip.in_hdr_errors,
+            Mib::IpInAddrErrors => ip.in_addr_errors,
+            Mib::IpInNoRoutes => ip.in_no_routes,
+            Mib::IpInUnknownProtos => ip.in_unknown_protos,
+            Mib::IpInTruncatedPkts => ip.in_truncated_pkts,
+            Mib::IpInCsumErrors => ip.in_csum_errors,
+            Mib::IpOutDiscards => ip.out_discards,
+            Mib::IpOutNoRoutes => ip.out_no_routes,
+            Mib::IpReasmReqds => ip.reasm_reqds,
+            Mib::IpReasmFails => ip.reasm_fails,
+            Mib::IpReasmTimeout => ip.reasm_timeout,
+            Mib::IpReasmOverlaps => ip.reasm_overlaps,
+            Mib::IpFragFails => ip.frag_fails,
+            Mib::IcmpInErrors => ic.in_errors,
+            Mib::IcmpInCsumErrors => ic.in_csum_errors,
+            Mib::IcmpInMsgs => ic.in_msgs,
+            Mib::UdpInErrors => u.in_errors,
+            Mib::UdpInCsumErrors => u.in_csum_errors,
+            Mib::UdpNoPorts => u.no_ports,
+            Mib::UdpRcvbufErrors => u.rcvbuf_errors,
+            Mib::TcpInErrs => t.in_errs,
+            Mib::TcpInCsumErrors => t.in_csum_errors,
+            Mib::TcpOutRsts => t.out_rsts,
+            Mib::TcpInSegs => t.in_segs,
+            Mib::TcpExtListenDrops => t.listen_drops,
+            Mib::TcpExtListenOverflows => t.listen_overflows,
+            Mib::TcpExtOfoDrop => t.ofo_drop,
+            Mib::TcpExtPawsEstab => t.paws_estab_rejected,
+            Mib::TcpExtChallengeAck => t.challenge_acks,
+            Mib::TcpExtDupSegs => t.dup_segs,
+            Mib::ArpResFailed => a.res_failed,
+            Mib::ArpUnresolvedDiscards => a.unresolved_discards,
+            Mib::ArpTableFulls => a.table_fulls,
+            Mib::ArpRx => a.rx,
+            Mib::DevRxDropped => c.rx_dropped,
+            Mib::DevTxDropped => c.tx_dropped,
+            Mib::DevRxNohandler => c.rx_nohandler,
+            Mib::DevRxOtherhostDropped => c.rx_otherhost_dropped,
+            Mib::QdiscDrops => c.qdisc_drops,
+            Mib::NfDrops => c.nf_drops,
+            Mib::CtDrops => c.ct_drops,
+            Mib::RtMartians => c.martians,
+        }
+    }
+
+    /// The drop count of one reason.
+    pub fn drops_of(&self, r: DropReason) -> u64 {
+        self.drops
+            .iter()
+            .find(|(x, _)| *x == r)
+            .map_or(0, |(_, n)| *n)
+    }
+
+    /// Reasons whose drops rose from `before` to `self` without any counter
+    /// [`DropReason::mibs`] maps them to moving: each names the reason and its counters.
+    /// Empty when `netstat -s` agrees with the drop list.
+    pub fn uncounted_drops(&self, before: &Snmp) -> Vec<String> {
+        DropReason::ALL
+            .iter()
+            .filter(|&&r| self.drops_of(r) > before.drops_of(r))
+            .filter(|&&r| r.mibs().iter().all(|&m| self.get(m) == before.get(m)))
+            .map(|r| {
+                format!(
+                    "{r:?} rose by {} but none of {:?} moved",
+                    self.drops_of(*r) - before.drops_of(*r),
+                    r.mibs()
+                )
+            })
+            .collect()
+    }
 }
 
 /// Drop counters indexed by reason.
 #[derive(Debug, Clone, Default)]
 pub struct DropCounters {
     counts: std::collections::BTreeMap<DropReason, u64>,
+    /// The counters outside `/proc/net/snmp` that move with drops.
+    pub core: CoreStats,
 }
 
 impl DropCounters {
     /// Count one drop.
     pub fn count(&mut self, reason: DropReason) {
         *self.counts.entry(reason).or_insert(0) += 1;
+        self.core.count(reason, 1);
     }
 
     /// Count `n` drops at once (the fragments of a queue given up).
     pub fn add(&mut self, reason: DropReason, n: u64) {
         if n > 0 {
             *self.counts.entry(reason).or_insert(0) += n;
+            self.core.count(reason, n);
         }
     }
 

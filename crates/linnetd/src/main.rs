@@ -1,7 +1,7 @@
 //! `linnetd`: runs a Linnet stack on a real device and serves the control socket that the
 //! `linnet` command speaks to (the way the kernel serves rtnetlink to iproute2).
 
-mod http;
+mod services;
 
 use clap::Parser;
 use linnet::device::packet::PacketDevice;
@@ -41,9 +41,13 @@ struct Args {
     /// Name of the first interface inside Linnet (default: the device's name).
     #[arg(long, value_name = "NAME")]
     ifname: Option<String>,
-    /// Path of the control socket.
+    /// Path of the control socket. Only a stale socket there is replaced; its directory must
+    /// exist, except /run/linnet, which is made (or pass --mkdir).
     #[arg(long, value_name = "PATH", default_value = linnet::control::DEFAULT_SOCKET)]
     control: PathBuf,
+    /// Create the control socket's directory if it is missing.
+    #[arg(long)]
+    mkdir: bool,
     /// Serve RFC 862 echo over TCP and UDP on this port of the Linnet stack (like inetd's
     /// internal echo), so Linux clients have a Linnet server to talk to.
     #[arg(long, value_name = "PORT")]
@@ -51,6 +55,14 @@ struct Args {
     /// Serve a small HTTP/1.1 page on this port of the Linnet stack (for curl).
     #[arg(long, value_name = "PORT")]
     http: Option<u16>,
+    /// Connections each service (--echo, --http) serves at once; more wait in the accept
+    /// queue (its backlog is net.core.somaxconn).
+    #[arg(long, value_name = "N", default_value_t = 16384, value_parser = clap::value_parser!(u32).range(1..))]
+    max_conns: u32,
+    /// Seconds a service connection may stay silent (no request, no progress) before it is
+    /// closed.
+    #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    idle_timeout: u64,
     /// Open TAP and AF_PACKET devices without virtio-net headers (no TSO/GSO super-frames, no
     /// checksum offload): every frame is MTU-sized with complete checksums.
     #[arg(long)]
@@ -132,6 +144,13 @@ fn run(args: Args) -> Result<(), String> {
         .iter()
         .map(|a| parse_addr(a))
         .collect::<Result<Vec<_>, _>>()?;
+    // And the control socket's path: nothing is replaced but a stale socket.
+    let in_run_linnet = args
+        .control
+        .parent()
+        .is_some_and(|d| d == std::path::Path::new(RUN_DIR));
+    linnet::control::server::prepare_path(&args.control, args.mkdir || in_run_linnet)
+        .map_err(|e| format!("cannot serve {}: {e}", args.control.display()))?;
     let devices = open_devices(&args)?;
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -186,13 +205,27 @@ fn run(args: Args) -> Result<(), String> {
     }
     let (handle, thread) =
         runtime::spawn(stack, attached).map_err(|e| format!("cannot start the stack: {e}"))?;
-    let control = linnet::control::server::serve(&args.control, handle.clone())
-        .map_err(|e| format!("cannot serve {}: {e}", args.control.display()))?;
+    let control = linnet::control::server::serve_with(
+        &args.control,
+        handle.clone(),
+        linnet::control::server::ServeConfig::default(),
+    )
+    .map_err(|e| format!("cannot serve {}: {e}", args.control.display()))?;
+    let services = services::Services::new(
+        &handle,
+        services::Limits {
+            max_conns: args.max_conns as usize,
+            idle_timeout: std::time::Duration::from_secs(args.idle_timeout),
+        },
+    )
+    .map_err(|e| format!("cannot start the services: {e}"))?;
     if let Some(port) = args.echo {
-        echo_service(&handle, port).map_err(|e| format!("cannot serve echo on {port}: {e}"))?;
+        services::echo::serve(&services, port)
+            .map_err(|e| format!("cannot serve echo on {port}: {e}"))?;
     }
     if let Some(port) = args.http {
-        http::serve(&handle, port).map_err(|e| format!("cannot serve http on {port}: {e}"))?;
+        services::http::serve(&services, port)
+            .map_err(|e| format!("cannot serve http on {port}: {e}"))?;
     }
     let addrs: Vec<String> = args.addr.to_vec();
     let devs: Vec<String> = names
@@ -210,6 +243,7 @@ fn run(args: Args) -> Result<(), String> {
     }
     let sig = wait_for_signal(&signals);
     tracing::info!(sig, "stopping");
+    shutdown(&handle, services);
     handle.stop();
     let _ = thread.join();
     let _ = std::fs::remove_file(&args.control);
@@ -217,59 +251,23 @@ fn run(args: Args) -> Result<(), String> {
     Ok(())
 }
 
-/// Most echo connections served at once; more wait in the accept queue.
-const ECHO_MAX_CONNS: usize = 64;
+/// The directory of the default control socket, made when missing.
+const RUN_DIR: &str = "/run/linnet";
 
-/// RFC 862 echo on a Linnet listener: every byte read is written back, until the peer closes.
-fn echo_service(handle: &runtime::Handle, port: u16) -> std::io::Result<()> {
-    use std::io::{Read, Write};
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Arc;
-    let listener = linnet::api::TcpListener::bind(
-        handle,
-        std::net::SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port),
-    )?;
-    // UDP: each datagram goes back to its sender (up to 64 KiB, so reassembled ones too).
-    let udp = linnet::api::UdpSocket::bind(
-        handle,
-        std::net::SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port),
-    )?;
-    std::thread::Builder::new()
-        .name("linnet-echo-udp".into())
-        .spawn(move || {
-            let mut buf = vec![0u8; 65536];
-            while let Ok((n, from)) = udp.recv_from(&mut buf) {
-                if let Err(e) = udp.send_to(&buf[..n], from) {
-                    tracing::debug!(%from, "udp echo: {e}");
-                }
-            }
-        })?;
-    let active = Arc::new(AtomicUsize::new(0));
-    std::thread::Builder::new()
-        .name("linnet-echo".into())
-        .spawn(move || {
-            while let Ok((mut s, peer)) = listener.accept() {
-                while active.load(Ordering::SeqCst) >= ECHO_MAX_CONNS {
-                    std::thread::sleep(std::time::Duration::from_millis(10));
-                }
-                active.fetch_add(1, Ordering::SeqCst);
-                let active = active.clone();
-                let _ = std::thread::Builder::new()
-                    .name("linnet-echo-conn".into())
-                    .spawn(move || {
-                        tracing::debug!(%peer, "echo connection");
-                        let mut buf = vec![0u8; 16 * 1024];
-                        while let Ok(n) = s.read(&mut buf) {
-                            if n == 0 || s.write_all(&buf[..n]).is_err() {
-                                break;
-                            }
-                        }
-                        let _ = s.shutdown(std::net::Shutdown::Write);
-                        active.fetch_sub(1, Ordering::SeqCst);
-                    });
-            }
-        })?;
-    Ok(())
+/// How long the stack gets to send the resets of a shutdown.
+const SHUTDOWN_FLUSH: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// Go down the way a dying host's kernel takes its processes' connections with it: every
+/// connection still open is aborted with a RST so the peers know at once (those the
+/// application already closed keep their FIN), the services stop, and the stack gets a
+/// moment to put the resets on the wire.
+fn shutdown(handle: &runtime::Handle, services: services::Services) {
+    let aborted = handle.call(|s, now| s.tcp_abort_all(now)).unwrap_or(0);
+    services.shutdown();
+    // Whatever the services' sockets did as they closed is aborted too.
+    let late = handle.call(|s, now| s.tcp_abort_all(now)).unwrap_or(0);
+    tracing::info!(connections = aborted + late, "aborted with RST");
+    std::thread::sleep(SHUTDOWN_FLUSH);
 }
 
 fn main() -> ExitCode {

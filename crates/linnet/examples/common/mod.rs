@@ -4,65 +4,70 @@ use linnet::device::packet::PacketDevice;
 use linnet::device::tap::TapDevice;
 use linnet::device::NetDevice;
 use linnet::runtime::{spawn_host, Host, HostConfig};
-use std::collections::HashMap;
 
-/// `--key value` pairs from the command line.
-pub fn args() -> HashMap<String, String> {
-    let mut m = HashMap::new();
-    let mut it = std::env::args().skip(1);
-    while let Some(k) = it.next() {
-        if let Some(k) = k.strip_prefix("--") {
-            m.insert(k.to_string(), it.next().unwrap_or_default());
-        }
-    }
-    m
+/// What device the example's host runs on, shared by the examples (flattened into each
+/// one's arguments, so unknown ones are refused and `--help` lists them all).
+#[derive(clap::Args, Debug)]
+pub struct HostArgs {
+    /// TAP interface to create or attach to.
+    #[arg(long, value_name = "NAME", default_value = "linnet0")]
+    pub tap: String,
+    /// Attach to this existing interface (e.g. a veth end) through an AF_PACKET socket
+    /// instead of a TAP.
+    #[arg(long, value_name = "IFNAME")]
+    pub packet: Option<String>,
+    /// Offloads: virtio-net headers with TSO and checksum offload (on), none (off), or on
+    /// with a TPACKET_V3 receive ring (ring, --packet only).
+    #[arg(long, value_enum, default_value = "on")]
+    pub offload: Offload,
+    /// The host's IPv4 address with prefix.
+    #[arg(long, value_name = "CIDR", default_value = "192.0.2.2/24")]
+    pub addr: linnet::wire::Ipv4Cidr,
+    /// Default gateway.
+    #[arg(long, value_name = "IP")]
+    pub gateway: Option<linnet::wire::Ipv4Addr>,
 }
 
-/// Open `--tap NAME` (default `linnet0`; with virtio-net headers, TSO and checksum offload
-/// unless `--offload off`), give it `--addr` (default 192.0.2.2/24) and an optional
-/// `--gateway`, and start the stack.
-///
-/// `--packet IFNAME` attaches to an existing interface (e.g. a veth end) through an AF_PACKET
-/// socket instead, with `--offload on|off|ring` (`ring`: also a TPACKET_V3 receive ring).
-pub fn host(a: &HashMap<String, String>) -> Host {
-    let offload = a.get("offload").map(String::as_str).unwrap_or("on");
-    let device: Box<dyn NetDevice> = if let Some(ifname) = a.get("packet") {
+/// `--offload`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Offload {
+    /// Offloads on.
+    On,
+    /// Offloads off: MTU-sized frames with complete checksums.
+    Off,
+    /// Offloads on and a TPACKET_V3 receive ring (AF_PACKET only).
+    Ring,
+}
+
+/// Open the TAP (or the AF_PACKET interface), give it the address and gateway, and start
+/// the stack.
+pub fn host(a: &HostArgs) -> Host {
+    let device: Box<dyn NetDevice> = if let Some(ifname) = &a.packet {
         Box::new(
-            match offload {
-                "on" => PacketDevice::open_offload(ifname),
-                "ring" => PacketDevice::open_ring(ifname),
-                "off" => PacketDevice::open(ifname),
-                other => fail(&format!("bad --offload \"{other}\": on, off or ring")),
+            match a.offload {
+                Offload::On => PacketDevice::open_offload(ifname),
+                Offload::Ring => PacketDevice::open_ring(ifname),
+                Offload::Off => PacketDevice::open(ifname),
             }
             .unwrap_or_else(|e| fail(&format!("cannot open AF_PACKET on {ifname}: {e}"))),
         )
     } else {
-        let name = a.get("tap").map(String::as_str).unwrap_or("linnet0");
-        let tap = match offload {
-            "on" => TapDevice::open_offload(name),
-            "off" => TapDevice::open(name),
-            other => fail(&format!("bad --offload \"{other}\": on or off")),
+        let name = a.tap.as_str();
+        let tap = match a.offload {
+            Offload::On => TapDevice::open_offload(name),
+            Offload::Off => TapDevice::open(name),
+            Offload::Ring => fail("--offload ring needs --packet"),
         }
         .unwrap_or_else(|e| fail(&format!("cannot open TAP {name}: {e}")));
         let _ = tap.set_link_up(true);
         Box::new(tap)
     };
-    let addr = a
-        .get("addr")
-        .map(String::as_str)
-        .unwrap_or("192.0.2.2/24")
-        .parse()
-        .unwrap_or_else(|e| fail(&format!("bad --addr: {e}")));
-    let gateway = a.get("gateway").map(|g| {
-        g.parse()
-            .unwrap_or_else(|e| fail(&format!("bad --gateway: {e}")))
-    });
     spawn_host(HostConfig {
         device,
         ifname: None,
         mac: None,
-        addrs: vec![addr],
-        gateway,
+        addrs: vec![a.addr],
+        gateway: a.gateway,
         seed: linnet::runtime::random_seed(),
     })
     .unwrap_or_else(|e| fail(&e))

@@ -52,7 +52,17 @@ pub struct TcpListener {
 impl TcpListener {
     /// `socket` + `SO_REUSEADDR` + `bind` + `listen(128)`. Does not wait, so it is not async.
     pub fn bind(h: &Handle, addr: SocketAddrV4) -> io::Result<TcpListener> {
-        let l = super::TcpListener::bind(h, addr)?;
+        Self::bind_with_backlog(h, addr, 128)
+    }
+
+    /// Like [`TcpListener::bind`] with an explicit backlog (capped by `net.core.somaxconn`,
+    /// so `u32::MAX` asks for the most the stack allows, as `listen(fd, -1)` does on Linux).
+    pub fn bind_with_backlog(
+        h: &Handle,
+        addr: SocketAddrV4,
+        backlog: u32,
+    ) -> io::Result<TcpListener> {
+        let l = super::TcpListener::bind_with_backlog(h, addr, backlog)?;
         // Take over the socket from the blocking wrapper without closing it.
         let id = l.id();
         std::mem::forget(l);
@@ -80,6 +90,12 @@ impl TcpListener {
     /// The bound address.
     pub fn local_addr(&self) -> io::Result<SocketAddrV4> {
         Ok(self.h.call(|s, _| s.getsockname(self.id))??)
+    }
+
+    /// Any socket option; connections accepted later inherit the buffer sizes (Linux:
+    /// `SO_RCVBUF`/`SO_SNDBUF` set on a listener).
+    pub fn set_option(&self, opt: SockOpt) -> io::Result<()> {
+        Ok(self.h.call(|s, now| s.setsockopt(self.id, opt, now))??)
     }
 }
 

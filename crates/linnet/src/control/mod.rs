@@ -592,6 +592,42 @@ mod tests {
     }
 
     #[test]
+    fn somaxconn_is_a_sysctl() {
+        let mut stack = Stack::default();
+        let get = |stack: &mut Stack| match handle(
+            stack,
+            Request::Sysctl {
+                key: Some("net.core.somaxconn".into()),
+                value: None,
+            },
+            Instant::ZERO,
+        ) {
+            Response::Sysctl { values } => values[0].value.clone(),
+            other => panic!("unexpected {other:?}"),
+        };
+        assert_eq!(get(&mut stack), "4096");
+        let set = |stack: &mut Stack, v: &str| {
+            handle(
+                stack,
+                Request::Sysctl {
+                    key: Some("net.core.somaxconn".into()),
+                    value: Some(v.into()),
+                },
+                Instant::ZERO,
+            )
+        };
+        assert!(matches!(set(&mut stack, "512"), Response::Sysctl { .. }));
+        assert_eq!(get(&mut stack), "512");
+        for bad in ["0", "-1", "x", "99999999999"] {
+            assert!(
+                matches!(set(&mut stack, bad), Response::Error { .. }),
+                "{bad}"
+            );
+        }
+        assert_eq!(get(&mut stack), "512");
+    }
+
+    #[test]
     fn handle_reports_errors_as_errno() {
         let mut stack = Stack::default();
         let r = handle(&mut stack, Request::PingRecv { ident: 9 }, Instant::ZERO);

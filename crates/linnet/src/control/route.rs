@@ -50,6 +50,10 @@ pub fn sysctls(stack: &Stack) -> Vec<SysctlValue> {
     let b = |v: bool| if v { "1" } else { "0" }.to_string();
     vec![
         SysctlValue {
+            key: "net.core.somaxconn".into(),
+            value: t.somaxconn.to_string(),
+        },
+        SysctlValue {
             key: "net.ipv4.ip_forward".into(),
             value: b(stack.ip_forward_enabled()),
         },
@@ -118,7 +122,18 @@ fn error(errno: i32, message: impl Into<String>) -> Response {
 
 /// Read or write one sysctl (`sysctl KEY` / `sysctl -w KEY=VALUE`).
 pub fn sysctl(stack: &mut Stack, key: &str, value: Option<&str>) -> Response {
-    if let (Some(v), "net.ipv4.tcp_rmem" | "net.ipv4.tcp_wmem") = (value, key) {
+    if let (Some(v), "net.core.somaxconn") = (value, key) {
+        // Linux: any positive int; the backlog of listen() is capped by it.
+        match v.trim().parse::<u32>() {
+            Ok(n) if (1..=i32::MAX as u32).contains(&n) => stack.tcp_config_mut().somaxconn = n,
+            _ => {
+                return error(
+                    libc::EINVAL,
+                    format!("sysctl: {key}: \"{v}\" is not a positive number"),
+                )
+            }
+        }
+    } else if let (Some(v), "net.ipv4.tcp_rmem" | "net.ipv4.tcp_wmem") = (value, key) {
         let (def, max) = match parse_tcp_mem(key, v) {
             Ok(x) => x,
             Err(r) => return r,

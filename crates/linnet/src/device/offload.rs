@@ -763,6 +763,7 @@ impl Stack {
             );
             if r.is_err() {
                 self.gso_scratch = segs;
+                self.drops.core.tx_dropped += 1;
                 self.drop_pkt(buf, DropReason::PktTooSmall);
                 return XmitCheck::Done(Err(Errno::EINVAL));
             }
@@ -784,6 +785,7 @@ impl Stack {
                     .get_mut(ETH_HLEN..)
                     .is_some_and(|d| skb_checksum_help(d, usize::from(start), usize::from(offset)));
                 if !ok {
+                    self.drops.core.tx_dropped += 1;
                     self.drop_pkt(buf, DropReason::PktTooSmall);
                     return XmitCheck::Done(Err(Errno::EINVAL));
                 }

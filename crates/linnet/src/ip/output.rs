@@ -201,6 +201,7 @@ impl Stack {
         now: Instant,
     ) -> Result<(), Errno> {
         let Some(src) = self.iface(ifindex).map(|i| i.mac) else {
+            self.drops.core.tx_dropped += 1;
             self.drop_pkt(buf, DropReason::DevReady);
             return Err(Errno::ENODEV);
         };

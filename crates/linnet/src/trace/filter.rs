@@ -12,6 +12,12 @@
 //! A filter is parsed once (allocating its small tree) and then evaluated on frame bytes or on
 //! an IPv4 datagram without allocating. Parse errors name the word that was wrong.
 //!
+//! Parsing is bounded by construction: at most [`MAX_DEPTH`] levels of `(` and `not`, at most
+//! [`MAX_NODES`] primitives and operators (Linux: `BPF_MAXINSNS` bounds a classic BPF
+//! program the same way) and at most [`MAX_FILTER_LEN`] bytes of text, each checked before
+//! the parser descends, so a hostile filter gets an error and never exhausts a thread's stack
+//! (the tree is evaluated and dropped recursively too, so its depth must stay small).
+//!
 //! Linux: the classic BPF programs that `pcap_compile` builds and `sk_run_filter` runs; here
 //! the tree is interpreted directly.
 
@@ -53,6 +59,13 @@ pub struct Filter {
     root: Option<Node>,
     text: String,
 }
+
+/// Deepest nesting of `(` and `not` accepted.
+pub const MAX_DEPTH: usize = 64;
+/// Most primitives and operators in one filter (Linux: `BPF_MAXINSNS`, 4096 instructions).
+pub const MAX_NODES: usize = 1024;
+/// Longest filter text accepted, in bytes.
+pub const MAX_FILTER_LEN: usize = 16 * 1024;
 
 /// A filter that did not parse, with a message naming the bad word.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -190,11 +203,22 @@ impl Filter {
 
     /// Parse a filter expression.
     pub fn parse(text: &str) -> Result<Filter, FilterError> {
+        if text.len() > MAX_FILTER_LEN {
+            return Err(FilterError(format!(
+                "filter too long: {} bytes (at most {MAX_FILTER_LEN})",
+                text.len()
+            )));
+        }
         let toks = tokenize(text);
         if toks.is_empty() {
             return Ok(Filter::default());
         }
-        let mut p = Parser { toks, pos: 0 };
+        let mut p = Parser {
+            toks,
+            pos: 0,
+            depth: 0,
+            nodes: 0,
+        };
         let root = p.expr()?;
         if let Some(t) = p.peek() {
             return Err(FilterError(format!(
@@ -262,6 +286,10 @@ fn tokenize(text: &str) -> Vec<String> {
 struct Parser {
     toks: Vec<String>,
     pos: usize,
+    /// Nesting of `(` and `not` around the word being parsed.
+    depth: usize,
+    /// Nodes built so far.
+    nodes: usize,
 }
 
 impl Parser {
@@ -275,12 +303,34 @@ impl Parser {
         t
     }
 
+    /// Count one more node, refusing a filter with too many.
+    fn node(&mut self, n: Node) -> Result<Node, FilterError> {
+        self.nodes += 1;
+        if self.nodes > MAX_NODES {
+            return Err(FilterError(format!(
+                "filter too complex: more than {MAX_NODES} terms and operators"
+            )));
+        }
+        Ok(n)
+    }
+
+    /// Enter one level of `(` or `not`, refusing to nest deeper than [`MAX_DEPTH`].
+    fn enter(&mut self, word: &str) -> Result<(), FilterError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(FilterError(format!(
+                "filter nested too deeply at \"{word}\" (at most {MAX_DEPTH} levels of \"(\" and \"not\")"
+            )));
+        }
+        Ok(())
+    }
+
     fn expr(&mut self) -> Result<Node, FilterError> {
         let mut left = self.term()?;
         while matches!(self.peek(), Some("or") | Some("||")) {
             self.pos += 1;
             let right = self.term()?;
-            left = Node::Or(Box::new(left), Box::new(right));
+            left = self.node(Node::Or(Box::new(left), Box::new(right)))?;
         }
         Ok(left)
     }
@@ -290,7 +340,7 @@ impl Parser {
         while matches!(self.peek(), Some("and") | Some("&&")) {
             self.pos += 1;
             let right = self.factor()?;
-            left = Node::And(Box::new(left), Box::new(right));
+            left = self.node(Node::And(Box::new(left), Box::new(right)))?;
         }
         Ok(left)
     }
@@ -300,9 +350,16 @@ impl Parser {
             return Err(FilterError("unexpected end of expression".into()));
         };
         match t.as_str() {
-            "not" | "!" => Ok(Node::Not(Box::new(self.factor()?))),
+            "not" | "!" => {
+                self.enter(&t)?;
+                let inner = self.factor()?;
+                self.depth -= 1;
+                self.node(Node::Not(Box::new(inner)))
+            }
             "(" => {
+                self.enter(&t)?;
                 let e = self.expr()?;
+                self.depth -= 1;
                 match self.next() {
                     Some(c) if c == ")" => Ok(e),
                     Some(other) => Err(FilterError(format!("expected \")\", got \"{other}\""))),
@@ -326,11 +383,11 @@ impl Parser {
     /// A protocol may qualify the primitive after it, as in tcpdump's `tcp port 80`
     /// (the same as `tcp and port 80`).
     fn proto_qualified(&mut self, p: Proto) -> Result<Node, FilterError> {
-        let node = Node::Proto(p);
+        let node = self.node(Node::Proto(p))?;
         match self.peek() {
             Some("src") | Some("dst") | Some("host") | Some("net") | Some("port") => {
                 let next = self.factor()?;
-                Ok(Node::And(Box::new(node), Box::new(next)))
+                self.node(Node::And(Box::new(node), Box::new(next)))
             }
             _ => Ok(node),
         }
@@ -349,6 +406,7 @@ impl Parser {
     }
 
     fn primitive(&mut self, dir: Dir, kind: &str) -> Result<Node, FilterError> {
+        self.node(Node::Proto(Proto::Ip))?;
         let Some(v) = self.next() else {
             return Err(FilterError(format!("\"{kind}\" needs a value")));
         };
@@ -498,6 +556,43 @@ mod tests {
             let e = Filter::parse(text).unwrap_err();
             assert!(e.to_string().contains(word), "{text}: {e}");
         }
+    }
+
+    #[test]
+    fn deep_long_and_huge_filters_get_an_error_not_a_stack_overflow() {
+        // Run on a small stack: bounded parsing must not need a big one.
+        let t = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(|| {
+                let ok = format!("{}tcp{}", "(".repeat(MAX_DEPTH), ")".repeat(MAX_DEPTH));
+                assert!(Filter::parse(&ok).is_ok());
+                let deep = |n: usize| format!("{}tcp{}", "(".repeat(n), ")".repeat(n));
+                for text in [
+                    deep(MAX_DEPTH + 1),
+                    deep(3500),
+                    "not ".repeat(12_000),
+                    "! ".repeat(MAX_DEPTH + 1) + "tcp",
+                    deep(500_000),
+                    vec!["tcp"; 2000].join(" and "),
+                    vec!["port 80"; 1100].join(" or "),
+                ] {
+                    let e = Filter::parse(&text).expect_err("refused");
+                    assert!(
+                        e.0.contains("too deeply")
+                            || e.0.contains("too complex")
+                            || e.0.contains("too long"),
+                        "{} bytes: {}",
+                        text.len(),
+                        e.0
+                    );
+                }
+                // Just under the limits still parses, evaluates and drops on this stack.
+                let wide = vec!["tcp"; 400].join(" and ");
+                let f = Filter::parse(&wide).unwrap();
+                assert!(f.matches_frame(&tcp_frame([1, 1, 1, 1], [2, 2, 2, 2], 1, 2)));
+            })
+            .unwrap();
+        t.join().expect("no overflow");
     }
 
     #[test]

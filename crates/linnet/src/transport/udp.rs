@@ -189,7 +189,16 @@ impl Stack {
             return Err(Errno::EACCES);
         }
         let src = if local.ip().is_unspecified() {
-            self.ip_route_output(*dst.ip(), None)?.src
+            match self.ip_route_output(*dst.ip(), None) {
+                Ok(rt) => rt.src,
+                Err(e) => {
+                    // Linux: udp_sendmsg counts OutNoRoutes when there is no route.
+                    if e == Errno::ENETUNREACH {
+                        self.ip_stats.out_no_routes += 1;
+                    }
+                    return Err(e);
+                }
+            }
         } else {
             *local.ip()
         };

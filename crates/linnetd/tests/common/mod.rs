@@ -48,6 +48,11 @@ pub fn bin(name: &str) -> PathBuf {
 
 /// Start linnetd with `args` (optionally inside a namespace) and wait for its ready line.
 pub fn start_daemon(netns: Option<&NetNs>, args: &[&str]) -> Daemon {
+    start_daemon_with(netns, args, Stdio::inherit())
+}
+
+/// [`start_daemon`] with the daemon's log (stderr) sent to `stderr`.
+pub fn start_daemon_with(netns: Option<&NetNs>, args: &[&str], stderr: Stdio) -> Daemon {
     let socket = std::env::temp_dir().join(format!("{}.sock", unique("linnetd-test-")));
     let mut cmd = match netns {
         Some(ns) => {
@@ -61,7 +66,7 @@ pub fn start_daemon(netns: Option<&NetNs>, args: &[&str]) -> Daemon {
         .arg("--control")
         .arg(&socket)
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
+        .stderr(stderr);
     let mut child = cmd.spawn().expect("spawn linnetd");
     let stdout = child.stdout.take().expect("stdout");
     let (tx, rx) = std::sync::mpsc::channel();

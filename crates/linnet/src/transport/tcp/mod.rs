@@ -19,6 +19,7 @@
 //! - [`user_timeout`]: `TCP_USER_TIMEOUT` (`retransmits_timed_out`, the timer clamps).
 //! - [`tsq`]: TCP Small Queues, the backpressure from device queues (`tcp_small_queue_check`).
 
+pub mod abort;
 pub mod assembler;
 pub mod cong;
 pub mod hash;

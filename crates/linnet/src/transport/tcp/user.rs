@@ -166,7 +166,16 @@ impl Stack {
             return Err(Errno::EINVAL);
         }
         let bound = sk.local;
-        let rt = self.ip_route_output(*addr.ip(), None)?;
+        let rt = match self.ip_route_output(*addr.ip(), None) {
+            Ok(rt) => rt,
+            Err(e) => {
+                // Linux: tcp_v4_connect counts OutNoRoutes when there is no route.
+                if e == Errno::ENETUNREACH {
+                    self.ip_stats.out_no_routes += 1;
+                }
+                return Err(e);
+            }
+        };
         let local_ip = if bound.ip().is_unspecified() {
             rt.src
         } else {

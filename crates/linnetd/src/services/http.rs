@@ -1,10 +1,12 @@
 //! `linnetd --http PORT`: a minimal HTTP/1.1 server on the Linnet stack, answering every GET
 //! or HEAD with a small page and closing, so Linux's curl has a Linnet server to fetch from
-//! (the capture test records such an exchange).
+//! (the capture test records such an exchange). A client that sends no complete request head
+//! within the idle timeout is closed (nginx: `client_header_timeout`).
 
-use linnet::runtime::Handle;
-use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddrV4};
+use super::{idle, Limits, Services};
+use linnet::api::tokio::TcpStream;
+use std::io;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Longest request head read.
 const MAX_HEAD: usize = 8192;
@@ -13,40 +15,25 @@ const MAX_HEAD: usize = 8192;
 pub const PAGE: &str =
     "<!doctype html>\n<title>linnet</title>\n<p>Hello from the Linnet stack.</p>\n";
 
-/// Serve HTTP on `port` from a background thread.
-pub fn serve(handle: &Handle, port: u16) -> std::io::Result<()> {
-    let listener =
-        linnet::api::TcpListener::bind(handle, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port))?;
-    std::thread::Builder::new()
-        .name("linnet-http".into())
-        .spawn(move || {
-            while let Ok((s, peer)) = listener.accept() {
-                let _ = std::thread::Builder::new()
-                    .name("linnet-http-conn".into())
-                    .spawn(move || {
-                        if let Err(e) = answer(s) {
-                            tracing::debug!(%peer, "http: {e}");
-                        }
-                    });
-            }
-        })?;
-    Ok(())
+/// Serve HTTP on `port`.
+pub fn serve(svc: &Services, port: u16) -> io::Result<()> {
+    svc.tcp("http", port, answer)
 }
 
-fn answer(mut s: linnet::api::TcpStream) -> std::io::Result<()> {
+async fn answer(mut s: TcpStream, limits: Limits) -> io::Result<()> {
     let mut head = Vec::new();
     let mut chunk = [0u8; 1024];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-        let n = s.read(&mut chunk)?;
+        let n = idle(limits, s.read(&mut chunk)).await?;
         if n == 0 {
             return Ok(());
         }
         head.extend_from_slice(&chunk[..n]);
         if head.len() > MAX_HEAD {
-            s.write_all(
+            idle(limits, s.write_all(
                 b"HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-            )?;
-            return s.shutdown(std::net::Shutdown::Write);
+            )).await?;
+            return s.shutdown().await;
         }
     }
     let method = head.split(|&b| b == b' ').next().unwrap_or(b"");
@@ -63,9 +50,13 @@ fn answer(mut s: linnet::api::TcpStream) -> std::io::Result<()> {
         }
         _ => "HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string(),
     };
-    s.write_all(reply.as_bytes())?;
-    s.shutdown(std::net::Shutdown::Write)?;
+    idle(limits, s.write_all(reply.as_bytes())).await?;
+    s.shutdown().await?;
     // Read until the client closes, so our FIN is not followed by a reset.
-    while s.read(&mut chunk).map(|n| n > 0).unwrap_or(false) {}
+    while idle(limits, s.read(&mut chunk))
+        .await
+        .map(|n| n > 0)
+        .unwrap_or(false)
+    {}
     Ok(())
 }
