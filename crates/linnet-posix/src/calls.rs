@@ -76,11 +76,12 @@ pub(crate) fn sock_poll_mask(n: &Net, fd: i32) -> SysResult<u32> {
         if t.state == TcpState::Closed && t.remote.port() == 0 && t.error.is_none() {
             m |= (libc::POLLOUT | libc::POLLWRNORM | libc::POLLHUP) as u32;
         }
-        if t.state.is_synchronized() && m & libc::POLLOUT as u32 != 0 {
-            let lowat = s.opts.notsent_lowat;
-            if lowat != u32::MAX && crate::sockopt::notsent_bytes(t) >= lowat {
-                m &= !((libc::POLLOUT | libc::POLLWRNORM) as u32);
-            }
+        // Linux: tcp_poll's __sk_stream_is_writeable(sk, 1) → tcp_stream_memory_free(sk, 1).
+        if t.state.is_synchronized()
+            && m & libc::POLLOUT as u32 != 0
+            && !t.tcp_stream_memory_free(true)
+        {
+            m &= !((libc::POLLOUT | libc::POLLWRNORM) as u32);
         }
     }
     Ok(m)
@@ -121,6 +122,10 @@ impl Posix {
                 Ok(fd) => {
                     let lowat = n.defaults.notsent_lowat;
                     n.fds.sock_mut(fd)?.opts.notsent_lowat = lowat;
+                    if st == SockType::Stream && lowat != u32::MAX {
+                        let now = n.now;
+                        lx(n.stack.setsockopt(id, SockOpt::NotsentLowat(lowat), now))?;
+                    }
                     Ok(fd)
                 }
                 Err(e) => {
@@ -332,7 +337,14 @@ impl Posix {
                 }
                 match r {
                     Ok(0) if data.is_empty() => return Ok(0),
-                    Ok(k) => sent += k,
+                    Ok(k) => {
+                        sent += k;
+                        if sent < data.len() {
+                            // Let the device take what that part sent before queueing
+                            // more (Linux transmits synchronously within tcp_sendmsg).
+                            n.run();
+                        }
+                    }
                     Err(linnet::Errno::EAGAIN)
                         if sent > 0 && (dontwait || n.fds.sock(fd)?.nonblock) =>
                     {

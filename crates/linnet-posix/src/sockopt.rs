@@ -110,6 +110,7 @@ impl Posix {
     pub fn setsockopt(&self, fd: i32, level: i32, name: i32, val: &[u8]) -> SysResult<()> {
         self.sys(|n| {
             let now = n.now;
+            let sysctl_lowat = n.defaults.notsent_lowat;
             let s = n.fds.sock_mut(fd)?;
             let (id, ty) = (s.id, s.ty);
             let tcp = ty == SockType::Stream;
@@ -283,10 +284,9 @@ impl Posix {
                     libc::TCP_NOTSENT_LOWAT => {
                         let v = int_of(val)? as u32;
                         o.notsent_lowat_set = v;
-                        if v != 0 {
-                            o.notsent_lowat = v;
-                        }
-                        None
+                        // Linux: tcp_notsent_lowat() is the option, or the sysctl when 0.
+                        o.notsent_lowat = if v != 0 { v } else { sysctl_lowat };
+                        Some(SockOpt::NotsentLowat(o.notsent_lowat))
                     }
                     TCP_INQ => {
                         let v = int_of(val)?;

@@ -612,3 +612,33 @@ fn receive_buffer_autotuning_opens_the_window_and_so_rcvbuf_pins_it() {
         "autotuned {auto_secs:.3} s vs pinned {pinned_secs:.3} s"
     );
 }
+
+#[test]
+fn user_timeout_gives_up_when_it_runs_out_not_after_retries2() {
+    // retries2 (15) would keep retransmitting for minutes; TCP_USER_TIMEOUT = 1 s ends it at
+    // 1 s after the first unacknowledged send, the RTO clamped to fire then (Linux:
+    // retransmits_timed_out with icsk_user_timeout, tcp_clamp_rto_to_user_timeout).
+    let mut sim = pair(LinkConfig::default());
+    let l = listen(&mut sim, 1, 24, 4);
+    let (c, _s) = establish(&mut sim, l, 24);
+    let now = sim.now();
+    sim.stack(0)
+        .setsockopt(c, SockOpt::UserTimeout(Duration::from_millis(1000)), now)
+        .unwrap();
+    sim.cut_links(true);
+    let now = sim.now();
+    sim.stack(0).send(c, b"into the void", now).unwrap();
+    // RTOs at 0.2 and 0.6 s; the next (0.8 s later) is clamped to the 1 s mark.
+    sim.advance(Duration::from_millis(950));
+    assert_eq!(sim.stack(0).tcp_state(c), Some(TcpState::Established));
+    sim.advance(Duration::from_millis(100));
+    let now = sim.now();
+    let mut buf = [0u8; 8];
+    assert_eq!(
+        sim.stack(0).recv(c, &mut buf, MsgFlags::default(), now),
+        Err(Errno::ETIMEDOUT)
+    );
+    let t = sim.stack(0).snmp().tcp;
+    assert_eq!(t.timeouts, 2, "{t:?}");
+    assert_eq!(t.abort_on_timeout, 1, "{t:?}");
+}

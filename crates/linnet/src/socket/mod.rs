@@ -134,6 +134,9 @@ pub enum SockOpt {
     /// `TCP_USER_TIMEOUT`: how long sent data may stay unacknowledged before the connection
     /// is dropped (zero: the retransmission count decides).
     UserTimeout(Duration),
+    /// `TCP_NOTSENT_LOWAT` (or the `net.ipv4.tcp_notsent_lowat` default; `u32::MAX`: off):
+    /// writes stop and `POLLOUT` waits while this many bytes are queued but not sent.
+    NotsentLowat(u32),
     /// `TCP_KEEPIDLE`.
     KeepIdle(Duration),
     /// `TCP_KEEPINTVL`.

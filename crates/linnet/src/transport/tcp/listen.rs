@@ -85,6 +85,7 @@ impl Stack {
         let locked = (lsk.rcvbuf_locked, lsk.sndbuf_locked);
         let (nodelay, keepalive, linger) = (lsk.nodelay, lsk.keepalive, lsk.linger);
         let (user_mss, user_timeout) = (lsk.user_mss, lsk.user_timeout);
+        let notsent_lowat = lsk.notsent_lowat;
         let (keep_idle, keep_intvl, keep_cnt) = (lsk.keep_idle, lsk.keep_intvl, lsk.keep_cnt);
         let cc_name = lsk.cc.name();
         let mut c = TcpSock::new(&cfg, rcv, snd);
@@ -113,6 +114,7 @@ impl Stack {
         c.ts_offset = self.tcp.isn.ts_offset(ip.dst, ip.src);
         c.user_mss = user_mss;
         c.user_timeout = user_timeout;
+        c.notsent_lowat = notsent_lowat;
         c.adv_mss = if user_mss != 0 {
             adv_mss.min(user_mss.min(u32::from(u16::MAX)) as u16)
         } else {

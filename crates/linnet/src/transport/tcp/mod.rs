@@ -25,6 +25,8 @@
 //!   `tcp_enter_loss`, NewReno).
 //! - [`user`]: the socket calls (`tcp_sendmsg`, `tcp_recvmsg`, `tcp_close`...).
 //! - [`fastopen`]: TCP Fast Open (RFC 7413): cookies, data in the SYN, the client's cache.
+//! - [`sndmem`]: the not-sent low-water mark and the skb size a write fills (`tcp_stream_memory_free`).
+//! - [`user_timeout`]: `TCP_USER_TIMEOUT` (`retransmits_timed_out`, the timer clamps).
 //! - [`tsq`]: TCP Small Queues, the backpressure from device queues (`tcp_small_queue_check`).
 
 pub mod abort;
@@ -49,11 +51,13 @@ pub mod rtx_queue;
 pub mod rx_sack;
 pub mod sacktag;
 pub mod siphash;
+pub mod sndmem;
 pub mod sock;
 pub mod syncookie;
 pub mod timer;
 pub mod tsq;
 pub mod user;
+pub mod user_timeout;
 
 pub use crate::wire::tcp::SeqNumber;
 pub use sock::{TcpConfig, TcpInfo, TcpSock, TcpState};

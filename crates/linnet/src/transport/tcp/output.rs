@@ -549,7 +549,9 @@ impl Stack {
             let room = wnd_room.min(cwnd_room).saturating_sub(len);
             // New data only here (retransmissions go through tcp_retransmit_skb).
             let burst_end = room == 0 || (room < mss && room < rest);
-            if len > 0 && ((len == avail && !sk.more) || burst_end || pushed || at_eor) {
+            if len > 0
+                && ((len == avail && !sk.more && !sk.filling) || burst_end || pushed || at_eor)
+            {
                 flags.insert(TcpFlags::PSH);
             }
             if fin_ready {
@@ -627,7 +629,9 @@ impl Stack {
         if waiting && sk.snd_max == sk.snd_una && (usable < sk.mss || sk.cork || sk.more) {
             if sk.persist_at.is_none() {
                 let backoff = sk.rtt.rto().saturating_mul(1 << sk.probes.min(6));
-                sk.persist_at = Some(now + backoff.min(Duration::from_secs(120)));
+                let when =
+                    sk.tcp_clamp_probe0_to_user_timeout(backoff.min(Duration::from_secs(120)), now);
+                sk.persist_at = Some(now + when);
             }
         } else {
             sk.persist_at = None;

@@ -580,6 +580,21 @@ pub struct TcpSock {
     pub user_mss: u32,
     /// `TCP_USER_TIMEOUT` (zero: off). Linux: `icsk->icsk_user_timeout`.
     pub user_timeout: Duration,
+    /// When the first segment of the current retransmission run was sent (see
+    /// [`super::user_timeout`]). Linux: `tp->retrans_stamp` as `retransmits_timed_out` reads
+    /// it (the Eifel TSval of the same name is `retrans_stamp`).
+    pub rto_stamp: Option<Instant>,
+    /// When the current run of zero-window probes began. Linux: `icsk_probes_tstamp`.
+    pub probes_tstamp: Option<Instant>,
+    /// `TCP_NOTSENT_LOWAT` / `net.ipv4.tcp_notsent_lowat` (`u32::MAX`: off).
+    /// Linux: `tp->notsent_lowat` (or the sysctl when that is zero).
+    pub notsent_lowat: u32,
+    /// A write is filling the tail skb: it carries no PSH yet (Linux marks PSH in `tcp_push`
+    /// at the end of `tcp_sendmsg`, not on the skbs `tcp_push_one` sends on the way).
+    pub filling: bool,
+    /// Where the skb a write appends to begins (see [`super::sndmem`]). Linux:
+    /// `TCP_SKB_CB(tcp_write_queue_tail(sk))->seq`.
+    pub write_skb_start: SeqNumber,
     /// The sender's current state for `tcp_info`'s chrono, since when, and the time spent
     /// busy and receive-window limited so far (µs). Linux: `chrono_type`, `chrono_start`,
     /// `chrono_stat`.
@@ -744,6 +759,11 @@ impl TcpSock {
             eor_marks: VecDeque::new(),
             user_mss: 0,
             user_timeout: Duration::ZERO,
+            rto_stamp: None,
+            probes_tstamp: None,
+            notsent_lowat: u32::MAX,
+            filling: false,
+            write_skb_start: SeqNumber(0),
             chrono: Chrono::Idle,
             chrono_start: Instant::ZERO,
             chrono_stat: [0; 2],

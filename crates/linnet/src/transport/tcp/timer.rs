@@ -98,6 +98,11 @@ impl Stack {
         };
         if due(sk.persist_at) {
             sk.persist_at = None;
+            if sk.tcp_probe_timer_expired(now) {
+                self.tcp.stats.abort_on_timeout += 1;
+                self.tcp_reset(id, Errno::ETIMEDOUT);
+                return;
+            }
             sk.probes += 1;
             if sk.snd_wnd == 0 {
                 self.tcp.stats.win_probes += 1;
@@ -151,7 +156,11 @@ impl Stack {
                 } else {
                     cfg_synack
                 };
-                if sk.syn_retries >= limit {
+                if sk.syn_retries == 0 {
+                    let rto = sk.rtt.rto();
+                    sk.tcp_mark_retrans_stamp(rto, now);
+                }
+                if sk.tcp_write_timeout(sk.syn_retries, limit, now) {
                     self.tcp.stats.attempt_fails += 1;
                     self.tcp.stats.abort_on_timeout += 1;
                     self.tcp_reset(id, Errno::ETIMEDOUT);
@@ -170,7 +179,9 @@ impl Stack {
                 if sk.rtx.is_empty() {
                     return;
                 }
-                if sk.retransmits >= cfg_retries2 {
+                let rto = sk.rtt.rto();
+                sk.tcp_mark_retrans_stamp(rto, now);
+                if sk.tcp_write_timeout(sk.retransmits, cfg_retries2, now) {
                     self.tcp.stats.abort_on_timeout += 1;
                     if matches!(sk.state, TcpState::Established | TcpState::CloseWait) {
                         self.tcp.stats.estab_resets += 1;
@@ -208,7 +219,7 @@ impl Stack {
                 let Ok(sk) = self.sockets.tcp_mut(id) else {
                     return;
                 };
-                sk.rto_at = Some(now + sk.rtt.rto());
+                sk.rto_at = Some(now + sk.tcp_clamp_rto_to_user_timeout(sk.rtt.rto(), now));
                 sk.xmit_timer = XmitTimer::Retrans;
             }
         }

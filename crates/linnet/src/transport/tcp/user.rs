@@ -276,6 +276,9 @@ impl Stack {
         if data.is_empty() {
             return Ok(0);
         }
+        if sk.notsent_lowat != u32::MAX {
+            return self.tcp_sendmsg_lowat(id, data, now);
+        }
         let n = sk.sndbuf.enqueue_slice(data);
         if n == 0 {
             return Err(Errno::EAGAIN);
@@ -294,6 +297,90 @@ impl Stack {
             sk.in_sendmsg = false;
         }
         Ok(n)
+    }
+
+    /// `tcp_sendmsg` under a not-sent low-water mark: data goes in skb by skb (of
+    /// [`TcpSock::tcp_xmit_size_goal`] bytes); a skb filled at the head of the unsent data is
+    /// sent at once and the call returns there (the caller calls again for the rest, after
+    /// letting the device take what was sent, as Linux's synchronous transmit does); before
+    /// opening a new skb the write stops if the unsent bytes reached the mark (`EAGAIN` if
+    /// nothing was queued by this call). The end of the data, or the stop, is pushed.
+    /// Linux: `tcp_sendmsg_locked`'s copy loop with `sk_stream_memory_free` at `new_segment`
+    /// and `tcp_push_one`, then `tcp_push`.
+    fn tcp_sendmsg_lowat(&mut self, id: SockId, data: &[u8], now: Instant) -> Result<usize, Errno> {
+        let sk = self.sockets.tcp_mut(id)?;
+        if sk.snd_max == sk.snd_una
+            && now.saturating_since(sk.last_send) > sk.rtt.rto()
+            && sk.bytes_sent > 0
+        {
+            // Restart after idle (RFC 5681 4.1).
+            let rto = sk.rtt.rto();
+            sk.cc.on_idle_restart(rto, now);
+        }
+        let mut copied = 0usize;
+        let mut push = true;
+        // Bounded: each round fills one skb or stops.
+        for _ in 0..data.len() + 1 {
+            let Ok(sk) = self.sockets.tcp_mut(id) else {
+                break;
+            };
+            if copied == data.len() {
+                break;
+            }
+            let goal = sk.tcp_xmit_size_goal();
+            let end = sk.data_end();
+            // The unsent part of the tail skb (tso_fragment cut the sent part off).
+            let ws = sk.write_skb_start;
+            let mut start = if ws > sk.snd_nxt && ws <= end {
+                ws
+            } else {
+                sk.snd_nxt
+            };
+            let tail = (end - start).max(0) as usize;
+            let mut room = goal.saturating_sub(tail);
+            if tail == 0 || room == 0 {
+                // new_segment: sk_stream_memory_free.
+                if !sk.tcp_stream_memory_free(false) {
+                    break;
+                }
+                sk.write_skb_start = end;
+                start = end;
+                room = goal;
+            }
+            let want = room.min(data.len() - copied);
+            let n = sk.sndbuf.enqueue_slice(&data[copied..copied + want]);
+            copied += n;
+            if n < want {
+                break; // the send buffer is full (sk_wmem_queued >= sk_sndbuf)
+            }
+            if n == room && copied < data.len() {
+                if start == sk.snd_nxt {
+                    // A full skb at the head of the unsent data: tcp_push_one, no PSH.
+                    sk.in_sendmsg = true;
+                    sk.filling = true;
+                    self.tcp_write_xmit(id, now);
+                    if let Ok(sk) = self.sockets.tcp_mut(id) {
+                        (sk.in_sendmsg, sk.filling) = (false, false);
+                    }
+                }
+                push = false;
+                break;
+            }
+        }
+        if push {
+            // tcp_push: the end of the write (or where it stopped for memory) is pushed.
+            if let Ok(sk) = self.sockets.tcp_mut(id) {
+                sk.in_sendmsg = true;
+            }
+            self.tcp_write_xmit(id, now);
+            if let Ok(sk) = self.sockets.tcp_mut(id) {
+                sk.in_sendmsg = false;
+            }
+        }
+        if copied == 0 {
+            return Err(Errno::EAGAIN);
+        }
+        Ok(copied)
     }
 
     /// End a record (`MSG_EOR`): what is written next never shares a segment with what is
@@ -524,6 +611,7 @@ impl Stack {
                 }
             }
             SockOpt::UserTimeout(d) => sk.user_timeout = d,
+            SockOpt::NotsentLowat(v) => sk.notsent_lowat = v,
             SockOpt::Cork(v) => {
                 let was = std::mem::replace(&mut sk.cork, v);
                 if was && !v && !sk.more {

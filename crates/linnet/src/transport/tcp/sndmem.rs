@@ -1,0 +1,88 @@
+//! Send-queue memory as the writer sees it: the not-sent low-water mark
+//! (`TCP_NOTSENT_LOWAT`, `net.ipv4.tcp_notsent_lowat`) and the size of the "skbs" a write
+//! fills before it checks for room again.
+//!
+//! Linux: `tcp_stream_memory_free` (net/ipv4/tcp.c / include/net/tcp.h),
+//! `sk_stream_is_writeable` (include/net/sock.h), `tcp_xmit_size_goal` and
+//! `tcp_bound_to_half_wnd`. Linnet's send queue is a byte ring, not a list of skbs: the skb
+//! a write appends to is `[write_skb_start, data_end)` (cut at `snd_nxt` once part of it was
+//! sent, as `tso_fragment` cuts Linux's).
+
+use super::sock::TcpSock;
+use crate::device::offload;
+
+/// The smallest segment `tcp_bound_to_half_wnd` allows (Linux: `68U - tp->tcp_header_len`).
+const TCP_MIN_SIZE_GOAL: usize = 68 - 20;
+
+impl TcpSock {
+    /// Bytes written but not sent yet (`write_seq - snd_nxt`). Linux: `tcp_notsent_bytes`.
+    pub fn tcp_notsent_bytes(&self) -> u32 {
+        let nxt = self.snd_nxt.max(self.data_seq());
+        (self.data_end() - nxt).max(0) as u32
+    }
+
+    /// Whether a writer may queue more: the unsent bytes (doubled when `wake`, for poll and
+    /// wake-ups, so that a woken writer finds room for as much again) are below the
+    /// socket's low-water mark. Linux: `tcp_stream_memory_free(sk, wake)`.
+    pub fn tcp_stream_memory_free(&self, wake: bool) -> bool {
+        let notsent = u64::from(self.tcp_notsent_bytes()) << u32::from(wake);
+        notsent < u64::from(self.notsent_lowat)
+    }
+
+    /// Cap a segment size at half the largest window the peer offered (at least a minimal
+    /// segment). Linux: `tcp_bound_to_half_wnd`.
+    pub fn tcp_bound_to_half_wnd(&self, pktsize: usize) -> usize {
+        let maxw = self.max_snd_wnd as usize;
+        let cutoff = if maxw > 536 { maxw / 2 } else { maxw };
+        if cutoff == 0 {
+            return pktsize;
+        }
+        pktsize.min(cutoff).max(TCP_MIN_SIZE_GOAL)
+    }
+
+    /// How many bytes a write puts in one skb before checking for memory again: whole
+    /// segments up to the GSO limit, bounded to half the peer's largest window. GSO is
+    /// always on for TCP in Linux (segmented in software for a device without TSO), so the
+    /// skb size does not depend on the device. Linux: `tcp_xmit_size_goal`.
+    pub fn tcp_xmit_size_goal(&self) -> usize {
+        let mss = (self.current_mss() as usize).max(1);
+        let goal = self.tcp_bound_to_half_wnd(offload::GSO_MAX_SIZE);
+        (goal / mss * mss).max(mss)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::sock::{TcpConfig, TcpSock};
+
+    fn sock() -> TcpSock {
+        let mut sk = TcpSock::new(&TcpConfig::default(), 1 << 16, 1 << 16);
+        sk.mss = 1000;
+        sk
+    }
+
+    #[test]
+    fn memory_free_compares_unsent_bytes_with_the_mark() {
+        let mut sk = sock();
+        assert!(sk.tcp_stream_memory_free(false), "no mark: always room");
+        sk.notsent_lowat = 4000;
+        assert_eq!(sk.sndbuf.enqueue_slice(&[0u8; 2500]), 2500);
+        assert_eq!(sk.tcp_notsent_bytes(), 2500);
+        assert!(sk.tcp_stream_memory_free(false));
+        // Poll's wake test doubles the unsent bytes: 5000 >= 4000.
+        assert!(!sk.tcp_stream_memory_free(true));
+        assert_eq!(sk.sndbuf.enqueue_slice(&[0u8; 1500]), 1500);
+        assert!(!sk.tcp_stream_memory_free(false));
+    }
+
+    #[test]
+    fn size_goal_is_whole_segments_in_half_the_largest_window() {
+        let mut sk = sock();
+        sk.max_snd_wnd = 257 << 7; // 32896
+        assert_eq!(sk.tcp_xmit_size_goal(), 16000);
+        sk.max_snd_wnd = 1 << 20;
+        assert_eq!(sk.tcp_xmit_size_goal(), 65000);
+        sk.max_snd_wnd = 1500;
+        assert_eq!(sk.tcp_xmit_size_goal(), 1000, "at least one segment");
+    }
+}
