@@ -197,6 +197,7 @@ impl TcpSock {
         if self.snd_una == self.high_seq && self.tcp_is_reno() {
             if !self.tcp_any_retrans_done() {
                 self.retrans_stamp = None;
+                self.rto_stamp = None;
             }
             return true;
         }
@@ -227,6 +228,7 @@ impl TcpSock {
             }
             if !self.tcp_any_retrans_done() {
                 self.retrans_stamp = None;
+                self.rto_stamp = None;
             }
             self.tcp_undo_cwnd_reduction(true);
             stats.partial_undo += 1;
@@ -272,6 +274,7 @@ impl TcpSock {
     pub fn tcp_try_to_open(&mut self) {
         if !self.tcp_any_retrans_done() {
             self.retrans_stamp = None;
+            self.rto_stamp = None;
         }
         if self.ca_state != CaState::Cwr {
             self.tcp_try_keep_open();
@@ -559,6 +562,7 @@ impl TcpSock {
         // D. Exit conditions: the end of the episode is acknowledged.
         if self.ca_state == CaState::Open {
             self.retrans_stamp = None;
+            self.rto_stamp = None;
         } else if self.snd_una >= self.high_seq {
             match self.ca_state {
                 CaState::Cwr if self.snd_una != self.high_seq => {

@@ -418,6 +418,7 @@ impl Stack {
             sk.state = TcpState::Established;
             sk.rto_at = None;
             sk.retransmits = 0;
+            sk.rto_stamp = None;
             sk.syn_retries = 0;
             if !sk.ts_ok {
                 // RTT of the handshake (Karn: only if the SYN was not retransmitted).
@@ -952,6 +953,7 @@ impl Stack {
             }
             sk.rtt.reset_backoff();
             sk.retransmits = 0;
+            sk.rto_stamp = None;
             sk.probes = 0;
             wake = data_acked > 0;
         }

@@ -695,10 +695,15 @@ impl Stack {
         let segs = data_len.div_ceil(mss).max(1) as u64;
         sk.rtx
             .set_bits(i, e.sacked | TCPCB_SACKED_RETRANS | TCPCB_EVER_RETRANS);
-        sk.rtx.stamp(i, now);
         if sk.retrans_stamp.is_none() {
             sk.retrans_stamp = Some(tcp_time_stamp(now).wrapping_add(sk.ts_offset));
         }
+        // The user timeout runs from when the first retransmitted segment was first sent
+        // (Linux: `tp->retrans_stamp` from the skb's timestamp in `__tcp_retransmit_skb`).
+        if sk.rto_stamp.is_none() {
+            sk.rto_stamp = Some(e.tstamp);
+        }
+        sk.rtx.stamp(i, now);
         if sk.undo_retrans < 0 {
             sk.undo_retrans = 0;
         }

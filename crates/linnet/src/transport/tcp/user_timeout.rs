@@ -14,11 +14,12 @@ use std::time::Duration;
 const TCP_TIMEOUT_MIN: Duration = Duration::from_millis(2);
 
 impl TcpSock {
-    /// Note the first retransmission of the head: the user timeout runs from when it was
-    /// first sent (the timer that fired was armed then, `rto` ago). Linux: `tp->retrans_stamp`
+    /// Note the first retransmission when no retransmission noted it yet (the SYN's): the
+    /// user timeout runs from when it was first sent (the timer that fired was armed then,
+    /// `rto` ago). Linux: `tp->retrans_stamp`
     /// set in `tcp_retransmit_skb` from the skb's send time.
     pub(crate) fn tcp_mark_retrans_stamp(&mut self, rto: Duration, now: Instant) {
-        if self.retransmits == 0 || self.rto_stamp.is_none() {
+        if self.rto_stamp.is_none() {
             let rto = u64::try_from(rto.as_micros()).unwrap_or(u64::MAX);
             self.rto_stamp = Some(Instant::from_micros(now.total_micros().saturating_sub(rto)));
         }
