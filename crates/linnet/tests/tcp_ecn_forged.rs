@@ -10,13 +10,14 @@
 //! - as sender, an ACK with ECE reduces the window once and the next new data carries CWR;
 //!   retransmissions are not-ECT.
 
+mod common;
+
 use linnet::buf::PacketBuf;
 use linnet::errno::Errno;
 use linnet::socket::{SockId, SockType};
 use linnet::transport::tcp::TcpState;
-use linnet::wire::ethernet::HEADER_LEN as ETH_LEN;
 use linnet::wire::tcp::{SeqNumber, TcpFlags, TcpPacket, TcpRepr};
-use linnet::wire::{EtherType, EthernetAddress, EthernetFrame, IpProtocol, Ipv4Packet, Ipv4Repr};
+use linnet::wire::{EtherType, EthernetAddress, EthernetFrame, Ipv4Packet};
 use linnet::{Instant, Stack, StackConfig};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
@@ -107,29 +108,8 @@ impl Peer {
 
     /// Deliver one segment with `ecn` in its IP header.
     fn send(&mut self, mut repr: TcpRepr, payload: &[u8], ecn: u8) {
-        repr.payload_len = payload.len();
-        let tcp_len = repr.header_len() + payload.len();
-        let mut frame = vec![0u8; ETH_LEN + 20 + tcp_len];
-        {
-            let mut eth = EthernetFrame::new_unchecked(&mut frame[..]);
-            eth.set_dst_addr(self.mac);
-            eth.set_src_addr(self.peer_mac);
-            eth.set_ethertype(EtherType::IPV4);
-        }
-        Ipv4Repr {
-            src_addr: PEER,
-            dst_addr: US,
-            protocol: IpProtocol::TCP,
-            payload_len: tcp_len,
-            ttl: 64,
-            tos: ecn,
-            ident: 1,
-            dont_frag: true,
-        }
-        .emit(&mut frame[ETH_LEN..]);
-        let tcp = &mut frame[ETH_LEN + 20..];
-        tcp[repr.header_len()..].copy_from_slice(payload);
-        repr.emit_segment(tcp, PEER, US);
+        let frame =
+            common::forge_tcp_frame(self.mac, self.peer_mac, PEER, US, ecn, &mut repr, payload);
         self.stack
             .receive(self.ifindex, PacketBuf::from_slice(&frame, 0), self.now);
         self.peer_nxt += payload.len();

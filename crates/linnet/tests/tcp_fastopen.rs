@@ -3,6 +3,8 @@
 //! one stack and reading every segment it answers with, so options, sizes and sequence numbers
 //! are checked exactly.
 
+mod common;
+
 use linnet::buf::PacketBuf;
 use linnet::errno::Errno;
 use linnet::socket::{MsgFlags, PollEvents, SockId, SockOpt, SockType};
@@ -88,29 +90,8 @@ impl Rig {
 
     /// Deliver one segment from the peer.
     fn send(&mut self, mut repr: TcpRepr, payload: &[u8]) {
-        repr.payload_len = payload.len();
-        let tcp_len = repr.header_len() + payload.len();
-        let mut frame = vec![0u8; ETH_LEN + 20 + tcp_len];
-        {
-            let mut eth = EthernetFrame::new_unchecked(&mut frame[..]);
-            eth.set_dst_addr(self.mac);
-            eth.set_src_addr(self.peer_mac);
-            eth.set_ethertype(EtherType::IPV4);
-        }
-        Ipv4Repr {
-            src_addr: PEER,
-            dst_addr: US,
-            protocol: IpProtocol::TCP,
-            payload_len: tcp_len,
-            ttl: 64,
-            tos: 0,
-            ident: 1,
-            dont_frag: true,
-        }
-        .emit(&mut frame[ETH_LEN..]);
-        let tcp = &mut frame[ETH_LEN + 20..];
-        tcp[repr.header_len()..].copy_from_slice(payload);
-        repr.emit_segment(tcp, PEER, US);
+        let frame =
+            common::forge_tcp_frame(self.mac, self.peer_mac, PEER, US, 0, &mut repr, payload);
         self.stack
             .receive(self.ifindex, PacketBuf::from_slice(&frame, 0), self.now);
     }

@@ -4,13 +4,14 @@
 //! The peer here is the test itself: it writes Ethernet frames into `Stack::receive` and reads
 //! the stack's answers from `Stack::take_tx`, so every field of every segment is under control.
 
+mod common;
+
 use linnet::buf::PacketBuf;
 use linnet::errno::Errno;
 use linnet::socket::{MsgFlags, SockId, SockType};
 use linnet::transport::tcp::TcpState;
-use linnet::wire::ethernet::HEADER_LEN as ETH_LEN;
 use linnet::wire::tcp::{SeqNumber, TcpFlags, TcpPacket, TcpRepr};
-use linnet::wire::{EtherType, EthernetAddress, EthernetFrame, IpProtocol, Ipv4Packet, Ipv4Repr};
+use linnet::wire::{EtherType, EthernetAddress, EthernetFrame, IpProtocol, Ipv4Packet};
 use linnet::{Instant, Stack, StackConfig};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
@@ -117,29 +118,8 @@ impl Rig {
             *tsval += 1;
             repr.timestamp.get_or_insert((*tsval, 0));
         }
-        repr.payload_len = payload.len();
-        let tcp_len = repr.header_len() + payload.len();
-        let mut frame = vec![0u8; ETH_LEN + 20 + tcp_len];
-        {
-            let mut eth = EthernetFrame::new_unchecked(&mut frame[..]);
-            eth.set_dst_addr(self.mac);
-            eth.set_src_addr(self.peer_mac);
-            eth.set_ethertype(EtherType::IPV4);
-        }
-        Ipv4Repr {
-            src_addr: PEER,
-            dst_addr: US,
-            protocol: IpProtocol::TCP,
-            payload_len: tcp_len,
-            ttl: 64,
-            tos: 0,
-            ident: 1,
-            dont_frag: true,
-        }
-        .emit(&mut frame[ETH_LEN..]);
-        let tcp = &mut frame[ETH_LEN + 20..];
-        tcp[repr.header_len()..].copy_from_slice(payload);
-        repr.emit_segment(tcp, PEER, US);
+        let frame =
+            common::forge_tcp_frame(self.mac, self.peer_mac, PEER, US, 0, &mut repr, payload);
         self.stack
             .receive(self.ifindex, PacketBuf::from_slice(&frame, 0), self.now);
     }

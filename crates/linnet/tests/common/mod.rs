@@ -32,3 +32,43 @@ pub fn connect_retry(
     }
     panic!("could not connect to {target}");
 }
+
+/// An Ethernet frame from `peer_mac` to `mac` carrying `repr` with `payload` from `src` to
+/// `dst` in an IPv4 header with DF, TTL 64 and `tos` (the ECN bits included): what the
+/// forged-segment tests inject into a stack. `repr.payload_len` is set from `payload`.
+pub fn forge_tcp_frame(
+    mac: linnet::wire::EthernetAddress,
+    peer_mac: linnet::wire::EthernetAddress,
+    src: std::net::Ipv4Addr,
+    dst: std::net::Ipv4Addr,
+    tos: u8,
+    repr: &mut linnet::wire::tcp::TcpRepr,
+    payload: &[u8],
+) -> Vec<u8> {
+    use linnet::wire::ethernet::HEADER_LEN as ETH_LEN;
+    use linnet::wire::{EtherType, EthernetFrame, IpProtocol, Ipv4Repr};
+    repr.payload_len = payload.len();
+    let tcp_len = repr.header_len() + payload.len();
+    let mut frame = vec![0u8; ETH_LEN + 20 + tcp_len];
+    {
+        let mut eth = EthernetFrame::new_unchecked(&mut frame[..]);
+        eth.set_dst_addr(mac);
+        eth.set_src_addr(peer_mac);
+        eth.set_ethertype(EtherType::IPV4);
+    }
+    Ipv4Repr {
+        src_addr: src,
+        dst_addr: dst,
+        protocol: IpProtocol::TCP,
+        payload_len: tcp_len,
+        ttl: 64,
+        tos,
+        ident: 1,
+        dont_frag: true,
+    }
+    .emit(&mut frame[ETH_LEN..]);
+    let tcp = &mut frame[ETH_LEN + 20..];
+    tcp[repr.header_len()..].copy_from_slice(payload);
+    repr.emit_segment(tcp, src, dst);
+    frame
+}
