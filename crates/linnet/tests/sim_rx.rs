@@ -5,6 +5,7 @@
 
 mod common;
 use common::pattern;
+use common::{deadline, listen};
 
 use linnet::device::memlink::LinkConfig;
 use linnet::errno::Errno;
@@ -40,10 +41,6 @@ fn pair_with(cfg: LinkConfig, tweak: impl Fn(&mut StackConfig)) -> Sim {
     sim
 }
 
-fn deadline(sim: &Sim, secs: u64) -> Instant {
-    sim.now() + Duration::from_secs(secs)
-}
-
 fn tc(sim: &mut Sim, n: usize, cmd: &str) -> TcReply {
     let now = sim.now();
     let words: Vec<String> = cmd.split_whitespace().map(String::from).collect();
@@ -52,35 +49,9 @@ fn tc(sim: &mut Sim, n: usize, cmd: &str) -> TcReply {
         .unwrap_or_else(|e| panic!("tc {cmd}: {e}"))
 }
 
-fn listen(sim: &mut Sim, n: usize, port: u16, backlog: u32) -> SockId {
-    let s = sim.stack(n);
-    let l = s.socket(SockType::Stream).unwrap();
-    s.bind(l, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port))
-        .unwrap();
-    s.listen(l, backlog).unwrap();
-    l
-}
-
 /// Connect stack 0 to B:port and accept on stack 1; returns (client, server).
 fn establish(sim: &mut Sim, l: SockId, port: u16) -> (SockId, SockId) {
-    let now = sim.now();
-    let c = sim.stack(0).socket(SockType::Stream).unwrap();
-    assert_eq!(
-        sim.stack(0).connect(c, SocketAddrV4::new(B, port), now),
-        Err(Errno::EINPROGRESS)
-    );
-    let mut server = None;
-    let until = deadline(sim, 30);
-    let ok = sim.run_until_cond(until, |sim| {
-        if server.is_none() {
-            if let Ok((s, _)) = sim.stack(1).accept(l) {
-                server = Some(s);
-            }
-        }
-        server.is_some() && sim.stack(0).tcp_state(c) == Some(TcpState::Established)
-    });
-    assert!(ok, "handshake did not complete");
-    (c, server.unwrap())
+    common::establish(sim, l, SocketAddrV4::new(B, port))
 }
 
 /// One direction of a transfer: the sending socket on `from`, the receiving one on `to`.

@@ -72,3 +72,56 @@ pub fn forge_tcp_frame(
     repr.emit_segment(tcp, src, dst);
     frame
 }
+
+/// `secs` seconds from the simulation's now.
+pub fn deadline(sim: &linnet::sim::Sim, secs: u64) -> linnet::Instant {
+    sim.now() + std::time::Duration::from_secs(secs)
+}
+
+/// A TCP listener on stack `n`, port `port`, with `backlog`.
+pub fn listen(
+    sim: &mut linnet::sim::Sim,
+    n: usize,
+    port: u16,
+    backlog: u32,
+) -> linnet::socket::SockId {
+    let s = sim.stack(n);
+    let l = s.socket(linnet::socket::SockType::Stream).unwrap();
+    s.bind(
+        l,
+        std::net::SocketAddrV4::new(std::net::Ipv4Addr::UNSPECIFIED, port),
+    )
+    .unwrap();
+    s.listen(l, backlog).unwrap();
+    l
+}
+
+/// Connect stack 0 to `dst` and accept on stack 1's listener `l`; returns (client, server).
+pub fn establish(
+    sim: &mut linnet::sim::Sim,
+    l: linnet::socket::SockId,
+    dst: std::net::SocketAddrV4,
+) -> (linnet::socket::SockId, linnet::socket::SockId) {
+    let now = sim.now();
+    let c = sim
+        .stack(0)
+        .socket(linnet::socket::SockType::Stream)
+        .unwrap();
+    assert_eq!(
+        sim.stack(0).connect(c, dst, now),
+        Err(linnet::errno::Errno::EINPROGRESS)
+    );
+    let mut server = None;
+    let until = deadline(sim, 30);
+    let ok = sim.run_until_cond(until, |sim| {
+        if server.is_none() {
+            if let Ok((s, _)) = sim.stack(1).accept(l) {
+                server = Some(s);
+            }
+        }
+        server.is_some()
+            && sim.stack(0).tcp_state(c) == Some(linnet::transport::tcp::TcpState::Established)
+    });
+    assert!(ok, "handshake did not complete");
+    (c, server.unwrap())
+}
