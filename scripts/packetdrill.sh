@@ -84,6 +84,18 @@ printf '#!/bin/sh\n# No host device to configure: the stack under test lives in 
 cp "$work/bin/ip" "$work/bin/tc"
 cp "$work/bin/ip" "$work/bin/ethtool"
 chmod +x "$work/bin/sysctl" "$work/bin/ip" "$work/bin/tc" "$work/bin/ethtool"
+# Mounts a symlink over the symlink /proc/net (-> self/net), which mount(8) cannot do (it
+# follows the target): open_tree(2) + move_mount(2) without following either link.
+cat > "$work/mount_procnet.py" <<'EOF'
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+OPEN_TREE_CLONE, OPEN_TREE_CLOEXEC, AT_SYMLINK_NOFOLLOW = 1, 0o2000000, 0x100
+AT_FDCWD, MOVE_MOUNT_F_EMPTY_PATH = -100, 4
+fd = libc.syscall(428, AT_FDCWD, sys.argv[1].encode(),  # open_tree
+                  OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW)
+if fd < 0 or libc.syscall(429, fd, b"", AT_FDCWD, b"/proc/net", MOVE_MOUNT_F_EMPTY_PATH) < 0:  # move_mount
+    sys.exit("mount over /proc/net: " + os.strerror(ctypes.get_errno()))
+EOF
 
 isroot=0
 if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null && unshare -n -m true 2>/dev/null; then isroot=1; fi
@@ -140,10 +152,10 @@ fi
 # One script: writes "PASS path" or "FAIL path: reason" to $2.
 run_one() {
     local show=$1 file=$2 out=$3 i=$4
-    local dir base sysdir log rc
+    local dir base sysdir netdir log rc
     dir=$(dirname "$file"); base=$(basename "$file")
-    sysdir="$work/sysctl.$i"; log="$work/log.$i"
-    mkdir -p "$sysdir"
+    sysdir="$work/sysctl.$i"; netdir="$work/procnet.$i"; log="$work/log.$i"
+    mkdir -p "$sysdir" "$netdir"
     if [ $isroot = 1 ]; then
         # A fresh namespace's values are Linux's defaults: start the directory from them.
         unshare -n sh -c 'for f in /proc/sys/net/ipv4/*; do [ -f "$f" ] && cat "$f" > "$1/${f##*/}" 2>/dev/null; done; true' _ "$sysdir"
@@ -152,16 +164,23 @@ run_one() {
         --netmask_ip=255.255.0.0 --remote_ip=192.0.2.1
         -D TFO_COOKIE=3021b9d889017eeb -D TFO_COOKIE_ZERO=b7c12350a90dc8f5
         -D CMSG_LEVEL_IP=SOL_IP -D CMSG_TYPE_RECVERR=IP_RECVERR
-        "--so_filename=$so" "--so_flags=local_ip=192.168.0.1 prefix=16 remote_ip=192.0.2.1 sysctl=$sysdir"
+        "--so_filename=$so" "--so_flags=local_ip=192.168.0.1 prefix=16 remote_ip=192.0.2.1 sysctl=$sysdir procnet=$netdir"
         --tolerance_usecs=14000 "$base")
     (
         cd "$dir" || exit 1
         export LINNET_SYSCTL_DIR="$sysdir" PATH="$work/bin:$PATH"
         if [ $isroot = 1 ]; then
+            # /proc/net becomes a directory the library keeps tcp and tcp6 in (the rest
+            # links to the namespace's own entries).
             exec timeout -k 5 "$timeout_s" unshare -n -m --propagation private \
-                sh -c 'mount --bind "$1" /proc/sys/net/ipv4 && shift && exec "$@"' _ "$sysdir" "$pd" "${args[@]}"
+                sh -c 'mount --bind "$1" /proc/sys/net/ipv4 &&
+                    for f in /proc/$$/net/*; do
+                        case ${f##*/} in tcp|tcp6) ;; *) ln -s "$f" "$2/${f##*/}" ;; esac
+                    done &&
+                    ln -s "$2" "$2.link" && python3 "$3" "$2.link" &&
+                    pre=$4 && shift 4 && exec env LD_PRELOAD="$pre" "$@"' _ "$sysdir" "$netdir" "$work/mount_procnet.py" "$so" "$pd" "${args[@]}"
         else
-            exec timeout -k 5 "$timeout_s" "$pd" "${args[@]}"
+            LD_PRELOAD="$so" exec timeout -k 5 "$timeout_s" "$pd" "${args[@]}"
         fi
     ) > "$log" 2>&1
     rc=$?

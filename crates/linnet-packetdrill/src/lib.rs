@@ -15,10 +15,12 @@
 //!   are read from a directory ([`sysctl`]) before every socket call and applied.
 //!
 //! `--so_flags` (blank-separated `key=value`): `local_ip=`, `remote_ip=`, `prefix=` (netmask
-//! length), `mtu=`, `sysctl=DIR` (else `$LINNET_SYSCTL_DIR`).
+//! length), `mtu=`, `sysctl=DIR` (else `$LINNET_SYSCTL_DIR`), `procnet=DIR` (where to keep
+//! `tcp` and `tcp6` as `/proc/net` shows them, see [`procnet`]).
 
 pub mod device;
 pub mod iface;
+pub mod procnet;
 pub mod sysctl;
 
 use device::RawIpDevice;
@@ -57,6 +59,8 @@ pub struct Config {
     pub mtu: usize,
     /// The directory the `sysctl` shim writes (standing for `/proc/sys/net/ipv4`).
     pub sysctl_dir: Option<String>,
+    /// The directory standing for `/proc/net` (see [`procnet`]).
+    pub procnet_dir: Option<String>,
 }
 
 impl Default for Config {
@@ -67,6 +71,7 @@ impl Default for Config {
             remote_ip: Ipv4Addr::new(192, 0, 2, 1),
             mtu: 1500,
             sysctl_dir: std::env::var("LINNET_SYSCTL_DIR").ok(),
+            procnet_dir: None,
         }
     }
 }
@@ -90,6 +95,7 @@ impl Config {
                 }
                 "mtu" => c.mtu = v.parse().unwrap_or(c.mtu),
                 "sysctl" => c.sysctl_dir = Some(v.to_string()),
+                "procnet" => c.procnet_dir = Some(v.to_string()),
                 _ => {}
             }
         }
@@ -103,6 +109,8 @@ pub struct Instance {
     pub posix: Posix,
     /// The raw-IP device.
     pub dev: RawIpDevice,
+    /// `/proc/net/tcp` kept for the script's shell lines, if the harness asked.
+    pub procnet: Option<std::sync::Arc<std::sync::Mutex<procnet::ProcNetDir>>>,
 }
 
 impl Instance {
@@ -114,16 +122,42 @@ impl Instance {
         // packetdrill closes the descriptors left open at the end with the real close(2).
         posix.use_os_fds();
         posix.with_net(|n| n.realtime_base_us = epoch_usecs(linnet::Instant::ZERO));
-        if let Some(dir) = cfg.sysctl_dir.clone() {
-            let mut watcher = sysctl::SysctlDir::new(dir);
+        let mut watcher = cfg.sysctl_dir.clone().map(sysctl::SysctlDir::new);
+        let procnet = cfg
+            .procnet_dir
+            .clone()
+            .map(|d| std::sync::Arc::new(std::sync::Mutex::new(procnet::ProcNetDir::new(d))));
+        let procnet_hook = procnet.clone();
+        if watcher.is_some() || procnet_hook.is_some() {
             posix.with_net(|n| {
                 n.before_call = Some(Box::new(move |stack, defaults| {
-                    watcher.apply_new(stack);
-                    defaults.notsent_lowat = watcher.notsent_lowat;
+                    if let Some(w) = watcher.as_mut() {
+                        w.apply_new(stack);
+                        defaults.notsent_lowat = w.notsent_lowat;
+                    }
+                    if let Some(p) = &procnet_hook {
+                        p.lock().unwrap_or_else(|e| e.into_inner()).refresh(stack);
+                    }
                 }));
             });
         }
-        Instance { posix, dev }
+        Instance {
+            posix,
+            dev,
+            procnet,
+        }
+    }
+
+    /// Bring `/proc/net/tcp` up to date (after packets or time changed the sockets).
+    pub fn refresh_procnet(&self) {
+        if let Some(p) = &self.procnet {
+            // The stack's lock first, as the before-call hook takes them.
+            self.posix.with_net(|n| {
+                p.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .refresh(&n.stack)
+            });
+        }
     }
 
     /// Microseconds since the epoch of the virtual now.
@@ -245,6 +279,12 @@ unsafe extern "C" fn pd_free(ud: *mut c_void) {
         });
     }
     if !ud.is_null() {
+        let _ = SENDFILE_INSTANCE.compare_exchange(
+            ud as *mut Instance,
+            std::ptr::null_mut(),
+            std::sync::atomic::Ordering::SeqCst,
+            std::sync::atomic::Ordering::SeqCst,
+        );
         // SAFETY: `ud` is the Box<Instance> leaked by init, freed once by packetdrill.
         let b = unsafe { Box::from_raw(ud as *mut Instance) };
         nounwind((), move || drop(b));
@@ -465,24 +505,79 @@ unsafe extern "C" fn pd_epoll_wait(
     unsafe { cabi::epoll_wait(&inst(ud).posix, ep, ev, max, t) }
 }
 
-unsafe extern "C" fn pd_pipe(_ud: *mut c_void, _fds: *mut c_int) -> c_int {
-    // Pipes are not sockets: this ABI has none (Linux would give two descriptors).
-    cabi::set_errno(libc::ENOSYS);
-    -1
+unsafe extern "C" fn pd_pipe(ud: *mut c_void, fds: *mut c_int) -> c_int {
+    // SAFETY: our userdata; packetdrill passes room for two descriptors.
+    unsafe { cabi::pipe2(&inst(ud).posix, fds, 0) }
 }
 
 unsafe extern "C" fn pd_splice(
-    _ud: *mut c_void,
-    _a: c_int,
-    _b: *mut i64,
-    _c: c_int,
-    _d: *mut i64,
-    _n: usize,
-    _f: u32,
+    ud: *mut c_void,
+    fd_in: c_int,
+    off_in: *mut i64,
+    fd_out: c_int,
+    off_out: *mut i64,
+    len: usize,
+    flags: u32,
 ) -> c_int {
-    // No pipes, so no splice.
-    cabi::set_errno(libc::ENOSYS);
-    -1
+    // packetdrill passes the script's offsets by address, its `NULL` as a 0 there: a 0 is
+    // taken as no offset (the ends splice has are pipes and sockets, which take none).
+    // SAFETY: packetdrill's pointers are NULL or point to its own locals.
+    let opt = |p: *mut i64| {
+        if p.is_null() || unsafe { *p } == 0 {
+            std::ptr::null_mut()
+        } else {
+            p
+        }
+    };
+    let (off_in, off_out) = (opt(off_in), opt(off_out));
+    // SAFETY: our userdata; the offsets are NULL or valid.
+    unsafe { cabi::splice(&inst(ud).posix, fd_in, off_in, fd_out, off_out, len, flags) as c_int }
+}
+
+/// The instance `sendfile` reaches: packetdrill calls libc's `sendfile` itself (its shared
+/// object interface has no such entry), so this library, preloaded by the harness
+/// (`LD_PRELOAD`), defines `sendfile` and takes the calls whose `out_fd` is a Linnet socket.
+static SENDFILE_INSTANCE: std::sync::atomic::AtomicPtr<Instance> =
+    std::sync::atomic::AtomicPtr::new(std::ptr::null_mut());
+
+/// `sendfile(2)` as the process sees it with this library preloaded: into a Linnet socket
+/// through the ABI ([`linnet_posix::Posix::sendfile`]), anything else to the kernel.
+///
+/// # Safety
+/// `sendfile(2)`'s contract: `offset` NULL or valid for an `off_t`.
+#[no_mangle]
+pub unsafe extern "C" fn sendfile(
+    out_fd: c_int,
+    in_fd: c_int,
+    offset: *mut libc::off_t,
+    count: usize,
+) -> ssize_t {
+    let i = SENDFILE_INSTANCE.load(std::sync::atomic::Ordering::SeqCst);
+    if !i.is_null() {
+        // SAFETY: set by init to the live instance, cleared before it is freed.
+        let p = &unsafe { &*i }.posix;
+        if nounwind(false, || p.is_socket_fd(out_fd)) {
+            // SAFETY: forwarded contract.
+            return unsafe { cabi::sendfile(p, out_fd, in_fd, offset, count) };
+        }
+    }
+    // SAFETY: the kernel's sendfile with the caller's arguments.
+    unsafe { libc::syscall(libc::SYS_sendfile, out_fd, in_fd, offset, count) as ssize_t }
+}
+
+/// `sendfile64`: the same call (64-bit `off_t` on the targets this builds for).
+///
+/// # Safety
+/// As [`sendfile`].
+#[no_mangle]
+pub unsafe extern "C" fn sendfile64(
+    out_fd: c_int,
+    in_fd: c_int,
+    offset: *mut libc::off_t,
+    count: usize,
+) -> ssize_t {
+    // SAFETY: forwarded contract.
+    unsafe { sendfile(out_fd, in_fd, offset, count) }
 }
 
 unsafe extern "C" fn pd_netdev_send(ud: *mut c_void, buf: *const c_void, n: usize) -> c_int {
@@ -495,6 +590,7 @@ unsafe extern "C" fn pd_netdev_send(ud: *mut c_void, buf: *const c_void, n: usiz
         // SAFETY: our userdata.
         let i = unsafe { inst(ud) };
         if i.dev.inject(&i.posix, pkt) {
+            i.refresh_procnet();
             0
         } else {
             -1
@@ -531,6 +627,7 @@ unsafe extern "C" fn pd_usleep(ud: *mut c_void, usec: u32) -> c_int {
         // SAFETY: our userdata.
         let i = unsafe { inst(ud) };
         i.posix.advance(Duration::from_micros(u64::from(usec)));
+        i.refresh_procnet();
         0
     })
 }
@@ -581,6 +678,7 @@ pub unsafe extern "C" fn packetdrill_interface_init(
         eprintln!("linnet-packetdrill: initialisation failed");
         std::process::abort();
     };
+    SENDFILE_INSTANCE.store(ud, std::sync::atomic::Ordering::SeqCst);
     if ifc.is_null() {
         return;
     }

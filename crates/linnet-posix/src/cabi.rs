@@ -734,3 +734,60 @@ pub unsafe fn epoll_wait(
         Ok(n as i64)
     }))
 }
+
+/// `sendfile(out_fd, in_fd, offset, count)` with `out_fd` a Linnet socket (see
+/// [`Posix::sendfile`]); `offset` NULL reads from (and moves) the file position.
+///
+/// # Safety
+/// `offset` must be NULL or valid for reads and writes of an `off_t`.
+pub unsafe fn sendfile(
+    p: &Posix,
+    out_fd: c_int,
+    in_fd: c_int,
+    offset: *mut libc::off_t,
+    count: usize,
+) -> ssize_t {
+    guard(|| {
+        // SAFETY: NULL or valid by contract.
+        let off = unsafe { offset.as_mut() };
+        p.sendfile(out_fd, in_fd, off, count).map(|n| n as i64)
+    }) as ssize_t
+}
+
+/// `pipe2(fds, flags)`: a pipe of the process (see [`Posix::pipe2`]).
+///
+/// # Safety
+/// `fds` must be NULL or valid for writes of two ints.
+pub unsafe fn pipe2(p: &Posix, fds: *mut c_int, flags: c_int) -> c_int {
+    ret_int(guard(|| {
+        if fds.is_null() {
+            return Err(EFAULT);
+        }
+        let r = p.pipe2(flags)?;
+        // SAFETY: non-NULL, valid for two ints by contract.
+        unsafe { std::ptr::copy_nonoverlapping(r.as_ptr(), fds, 2) };
+        Ok(0)
+    }))
+}
+
+/// `splice(fd_in, off_in, fd_out, off_out, len, flags)` between a Linnet socket and a pipe
+/// (see [`Posix::splice`]).
+///
+/// # Safety
+/// `off_in` and `off_out` must be NULL or valid for reads and writes of a `loff_t`.
+pub unsafe fn splice(
+    p: &Posix,
+    fd_in: c_int,
+    off_in: *mut i64,
+    fd_out: c_int,
+    off_out: *mut i64,
+    len: usize,
+    flags: libc::c_uint,
+) -> ssize_t {
+    guard(|| {
+        // SAFETY: NULL or valid by contract.
+        let (oi, oo) = unsafe { (off_in.as_mut(), off_out.as_mut()) };
+        p.splice(fd_in, oi, fd_out, oo, len, flags)
+            .map(|n| n as i64)
+    }) as ssize_t
+}

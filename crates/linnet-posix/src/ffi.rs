@@ -382,3 +382,45 @@ pub unsafe extern "C" fn linnet_epoll_wait(
     // SAFETY: the caller's contract is `epoll_wait`'s, which cabi requires.
     unsafe { cabi::epoll_wait(global(), epfd, evs, max, timeout) }
 }
+
+/// `sendfile(2)` into a socket of the process-wide instance from a file of the process.
+///
+/// # Safety
+/// `offset` must be NULL or valid for an `off_t`, as for libc's `sendfile`.
+#[no_mangle]
+pub unsafe extern "C" fn linnet_sendfile(
+    out_fd: c_int,
+    in_fd: c_int,
+    offset: *mut libc::off_t,
+    count: usize,
+) -> ssize_t {
+    // SAFETY: the caller's contract is `sendfile`'s, which cabi requires.
+    unsafe { cabi::sendfile(global(), out_fd, in_fd, offset, count) }
+}
+
+/// `pipe2(2)`: a pipe of the process, for `linnet_splice`.
+///
+/// # Safety
+/// `fds` must be valid for two ints, as for libc's `pipe2`.
+#[no_mangle]
+pub unsafe extern "C" fn linnet_pipe2(fds: *mut c_int, flags: c_int) -> c_int {
+    // SAFETY: the caller's contract is `pipe2`'s, which cabi requires.
+    unsafe { cabi::pipe2(global(), fds, flags) }
+}
+
+/// `splice(2)` between a socket of the process-wide instance and a pipe of the process.
+///
+/// # Safety
+/// The offsets must be NULL or valid for a `loff_t`, as for libc's `splice`.
+#[no_mangle]
+pub unsafe extern "C" fn linnet_splice(
+    fd_in: c_int,
+    off_in: *mut i64,
+    fd_out: c_int,
+    off_out: *mut i64,
+    len: usize,
+    flags: libc::c_uint,
+) -> ssize_t {
+    // SAFETY: the caller's contract is `splice`'s, which cabi requires.
+    unsafe { cabi::splice(global(), fd_in, off_in, fd_out, off_out, len, flags) }
+}

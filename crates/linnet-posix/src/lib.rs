@@ -22,6 +22,7 @@ pub mod ffi;
 pub mod net;
 pub mod posix;
 pub mod sockopt;
+pub mod splice;
 pub mod tcp_info;
 
 pub use calls::{EpollEvent, PollFd, RecvInfo};
