@@ -862,7 +862,7 @@ fn zerocopy_skb_ends(bufs: &[&[u8]], size_goal: usize) -> Vec<usize> {
             }
             let in_page = PAGE_SIZE - addr % PAGE_SIZE;
             let take = left.min(in_page).min(size_goal - skb_len);
-            let coalesce = tail == Some(addr) && addr % PAGE_SIZE != 0;
+            let coalesce = tail == Some(addr) && !addr.is_multiple_of(PAGE_SIZE);
             if !coalesce {
                 if frags == MAX_SKB_FRAGS {
                     ends.push(off);
