@@ -38,5 +38,9 @@ pub const TCP_FASTOPEN_NO_COOKIE: i32 = 34;
 pub const TCP_FASTOPEN_CONNECT: i32 = 30;
 /// `TCP_FASTOPEN_KEY`: a listener's cookie key (16 bytes, or 32 with a backup key).
 pub const TCP_FASTOPEN_KEY: i32 = 33;
+/// `TCP_MD5SIG`: an RFC 2385 key for a peer.
+pub const TCP_MD5SIG: i32 = 14;
+/// `TCP_MD5SIG_EXT`: the same, with a prefix or interface.
+pub const TCP_MD5SIG_EXT: i32 = 32;
 /// `SO_MEMINFO`.
 pub const SO_MEMINFO: i32 = 55;

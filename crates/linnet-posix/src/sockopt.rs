@@ -331,6 +331,7 @@ impl Posix {
                             _ => return Err(EINVAL),
                         }
                     }
+                    TCP_MD5SIG | TCP_MD5SIG_EXT => Some(tcp_md5sig_of(name, val)?),
                     libc::TCP_CONGESTION => {
                         let end = val.iter().position(|&b| b == 0).unwrap_or(val.len());
                         let name = std::str::from_utf8(&val[..end.min(TCP_CA_NAME_MAX)])
@@ -557,4 +558,44 @@ impl Posix {
             Ok(put_int(out, v))
         })
     }
+}
+
+/// `struct tcp_md5sig` (include/uapi/linux/tcp.h): the peer (`sockaddr_storage`, 128
+/// bytes), flags, prefix length, key length, interface index, then the key (80 bytes).
+const TCP_MD5SIG_LEN: usize = 216;
+/// `TCP_MD5SIG_FLAG_PREFIX`: `tcpm_prefixlen` is meant (`TCP_MD5SIG_EXT` only).
+const TCP_MD5SIG_FLAG_PREFIX: u8 = 1;
+/// `TCP_MD5SIG_FLAG_IFINDEX`: the key is for one interface only.
+const TCP_MD5SIG_FLAG_IFINDEX: u8 = 2;
+
+/// `TCP_MD5SIG` / `TCP_MD5SIG_EXT` from its `struct tcp_md5sig`. Linux:
+/// `tcp_v4_parse_md5_keys`.
+fn tcp_md5sig_of(name: i32, val: &[u8]) -> SysResult<SockOpt> {
+    if val.len() < TCP_MD5SIG_LEN {
+        return Err(EINVAL);
+    }
+    if i32::from(u16::from_ne_bytes([val[0], val[1]])) != libc::AF_INET {
+        return Err(EINVAL);
+    }
+    let addr = std::net::Ipv4Addr::new(val[4], val[5], val[6], val[7]);
+    let (flags, prefix) = (val[128], val[129]);
+    let keylen = usize::from(u16::from_ne_bytes([val[130], val[131]]));
+    let ifindex = i32::from_ne_bytes([val[132], val[133], val[134], val[135]]);
+    let ext = name == TCP_MD5SIG_EXT;
+    let prefixlen = if ext && flags & TCP_MD5SIG_FLAG_PREFIX != 0 {
+        if prefix > 32 {
+            return Err(EINVAL);
+        }
+        prefix
+    } else {
+        32
+    };
+    if ext && flags & TCP_MD5SIG_FLAG_IFINDEX != 0 && ifindex != 0 {
+        // Keys bound to an L3 master device (VRF): Linnet has none.
+        return Err(Errno(libc::ENODEV));
+    }
+    if keylen > 80 {
+        return Err(EINVAL);
+    }
+    SockOpt::md5sig(addr, prefixlen, &val[136..136 + keylen]).ok_or(EINVAL)
 }

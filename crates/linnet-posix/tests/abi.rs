@@ -415,3 +415,72 @@ fn zerocopy_completions_on_the_error_queue() {
     assert_eq!(p.recv_errqueue(c), Ok(ErrReport::Zerocopy { lo: 0, hi: 1 }));
     assert_eq!(p.recv_errqueue(c), Err(e(libc::EAGAIN)));
 }
+
+/// `struct tcp_md5sig` for `addr`, with `key` (and `flags`/`prefixlen` for the _EXT form).
+fn md5sig(family: u16, addr: Ipv4Addr, flags: u8, prefixlen: u8, key: &[u8]) -> Vec<u8> {
+    let mut v = vec![0u8; 216];
+    v[0..2].copy_from_slice(&family.to_ne_bytes());
+    v[4..8].copy_from_slice(&addr.octets());
+    v[128] = flags;
+    v[129] = prefixlen;
+    v[130..132].copy_from_slice(&(key.len() as u16).to_ne_bytes());
+    v[136..136 + key.len().min(80)].copy_from_slice(&key[..key.len().min(80)]);
+    v
+}
+
+#[test]
+fn tcp_md5sig_keys_are_set_checked_and_deleted() {
+    const TCP_MD5SIG: i32 = 14;
+    const TCP_MD5SIG_EXT: i32 = 32;
+    let p = Posix::loopback();
+    let s = p.socket(libc::AF_INET, libc::SOCK_STREAM, 0).unwrap();
+    let af = libc::AF_INET as u16;
+    let set = |name, v: &[u8]| p.setsockopt(s, libc::SOL_TCP, name, v);
+    assert_eq!(set(TCP_MD5SIG, &md5sig(af, LO, 0, 0, b"secret")), Ok(()));
+    // Too short, another family, an oversized key or prefix: EINVAL.
+    assert_eq!(
+        set(TCP_MD5SIG, &md5sig(af, LO, 0, 0, b"k")[..100]),
+        Err(e(libc::EINVAL))
+    );
+    assert_eq!(
+        set(TCP_MD5SIG, &md5sig(libc::AF_INET6 as u16, LO, 0, 0, b"k")),
+        Err(e(libc::EINVAL))
+    );
+    let mut big = md5sig(af, LO, 0, 0, b"k");
+    big[130..132].copy_from_slice(&81u16.to_ne_bytes());
+    assert_eq!(set(TCP_MD5SIG, &big), Err(e(libc::EINVAL)));
+    assert_eq!(
+        set(TCP_MD5SIG_EXT, &md5sig(af, LO, 1, 33, b"k")),
+        Err(e(libc::EINVAL))
+    );
+    // A prefix key, then deletions: an empty key deletes, a second time ENOENT.
+    let net = Ipv4Addr::new(127, 0, 0, 0);
+    assert_eq!(set(TCP_MD5SIG_EXT, &md5sig(af, net, 1, 8, b"net")), Ok(()));
+    assert_eq!(set(TCP_MD5SIG, &md5sig(af, LO, 0, 0, b"")), Ok(()));
+    assert_eq!(
+        set(TCP_MD5SIG, &md5sig(af, LO, 0, 0, b"")),
+        Err(e(libc::ENOENT))
+    );
+    assert_eq!(set(TCP_MD5SIG_EXT, &md5sig(af, net, 1, 8, b"")), Ok(()));
+}
+
+#[test]
+fn md5_keys_on_both_ends_connect_over_loopback() {
+    const TCP_MD5SIG: i32 = 14;
+    let p = Posix::loopback();
+    let af = libc::AF_INET as u16;
+    let l = p.socket(libc::AF_INET, libc::SOCK_STREAM, 0).unwrap();
+    p.bind(l, SocketAddrV4::new(LO, 5179)).unwrap();
+    p.setsockopt(l, libc::SOL_TCP, TCP_MD5SIG, &md5sig(af, LO, 0, 0, b"k1"))
+        .unwrap();
+    p.listen(l, 4).unwrap();
+    let c = p.socket(libc::AF_INET, libc::SOCK_STREAM, 0).unwrap();
+    p.setsockopt(c, libc::SOL_TCP, TCP_MD5SIG, &md5sig(af, LO, 0, 0, b"k1"))
+        .unwrap();
+    p.connect(c, Some(SocketAddrV4::new(LO, 5179))).unwrap();
+    let (s, _) = p.accept4(l, 0).unwrap();
+    assert_eq!(p.send(c, b"signed", 0), Ok(6));
+    let mut b = [0u8; 16];
+    assert_eq!(p.recv(s, &mut b, 0), Ok(6));
+    assert_eq!(&b[..6], b"signed");
+}

@@ -217,6 +217,12 @@ pub enum DropReason {
     TcpListenOverflow,
     /// TCP RST that did not match exactly (RFC 5961).
     TcpReset,
+    /// TCP segment without the MD5 signature its socket expects (RFC 2385).
+    TcpMd5NotFound,
+    /// TCP segment signed, to a socket with no key for the peer.
+    TcpMd5Unexpected,
+    /// TCP segment with a wrong MD5 signature.
+    TcpMd5Failure,
     /// Malformed ARP.
     ArpInvalid,
     /// Neighbour resolution failed.
@@ -238,7 +244,7 @@ pub enum DropReason {
 
 impl DropReason {
     /// Every reason.
-    pub const ALL: [DropReason; 42] = [
+    pub const ALL: [DropReason; 45] = [
         DropReason::PktTooSmall,
         DropReason::OtherHost,
         DropReason::UnhandledProto,
@@ -273,6 +279,9 @@ impl DropReason {
         DropReason::TcpOfoDrop,
         DropReason::TcpListenOverflow,
         DropReason::TcpReset,
+        DropReason::TcpMd5NotFound,
+        DropReason::TcpMd5Unexpected,
+        DropReason::TcpMd5Failure,
         DropReason::ArpInvalid,
         DropReason::NeighFailed,
         DropReason::NeighQueuefull,
@@ -333,6 +342,9 @@ impl DropReason {
             DropReason::TcpOfoDrop => &[TcpExtOfoDrop],
             DropReason::TcpListenOverflow => &[TcpExtListenDrops, TcpExtListenOverflows],
             DropReason::TcpReset => &[TcpInSegs],
+            DropReason::TcpMd5NotFound => &[TcpExtMd5NotFound],
+            DropReason::TcpMd5Unexpected => &[TcpExtMd5Unexpected],
+            DropReason::TcpMd5Failure => &[TcpExtMd5Failure],
             DropReason::ArpInvalid => &[ArpRx],
             DropReason::NeighFailed => &[ArpResFailed],
             DropReason::NeighQueuefull => &[ArpUnresolvedDiscards],
@@ -518,6 +530,15 @@ pub struct TcpStats {
     /// `TCPFastOpenCookieReqd`: SYNs asking for a cookie.
     #[serde(default)]
     pub fastopen_cookie_reqd: u64,
+    /// `TCPMD5NotFound`: segments without the MD5 signature their socket expects.
+    #[serde(default)]
+    pub md5_not_found: u64,
+    /// `TCPMD5Unexpected`: signed segments to a socket with no key for the peer.
+    #[serde(default)]
+    pub md5_unexpected: u64,
+    /// `TCPMD5Failure`: segments whose MD5 signature is wrong.
+    #[serde(default)]
+    pub md5_failure: u64,
     /// Data segments received CE-marked on ECN connections (the receiver then echoes ECE).
     /// Linnet's count; Linux has it only per IP (`InCEPkts`).
     #[serde(default)]
@@ -652,6 +673,9 @@ pub enum Mib {
     TcpExtPawsEstab,
     TcpExtChallengeAck,
     TcpExtDupSegs,
+    TcpExtMd5NotFound,
+    TcpExtMd5Unexpected,
+    TcpExtMd5Failure,
     ArpResFailed,
     ArpUnresolvedDiscards,
     ArpTableFulls,
@@ -703,6 +727,9 @@ impl Snmp {
             Mib::TcpExtPawsEstab => t.paws_estab_rejected,
             Mib::TcpExtChallengeAck => t.challenge_acks,
             Mib::TcpExtDupSegs => t.dup_segs,
+            Mib::TcpExtMd5NotFound => t.md5_not_found,
+            Mib::TcpExtMd5Unexpected => t.md5_unexpected,
+            Mib::TcpExtMd5Failure => t.md5_failure,
             Mib::ArpResFailed => a.res_failed,
             Mib::ArpUnresolvedDiscards => a.unresolved_discards,
             Mib::ArpTableFulls => a.table_fulls,

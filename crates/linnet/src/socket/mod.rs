@@ -159,6 +159,37 @@ pub enum SockOpt {
         /// Only checks them.
         backup: Option<[u8; 16]>,
     },
+    /// `TCP_MD5SIG` / `TCP_MD5SIG_EXT`: the RFC 2385 key for peers in `addr/prefixlen`
+    /// (an empty key deletes it).
+    Md5Sig {
+        /// The peer (or network).
+        addr: std::net::Ipv4Addr,
+        /// Leading bits of `addr` that must match (32 for one peer).
+        prefixlen: u8,
+        /// The secret: its first `keylen` bytes (80 at most), in 16-byte pieces.
+        key: [[u8; 16]; 5],
+        /// The secret's length.
+        keylen: u8,
+    },
+}
+
+impl SockOpt {
+    /// `TCP_MD5SIG` with a key of at most 80 bytes (`None` if longer).
+    pub fn md5sig(addr: std::net::Ipv4Addr, prefixlen: u8, secret: &[u8]) -> Option<SockOpt> {
+        if secret.len() > 80 {
+            return None;
+        }
+        let mut key = [[0u8; 16]; 5];
+        for (i, b) in secret.iter().enumerate() {
+            key[i / 16][i % 16] = *b;
+        }
+        Some(SockOpt::Md5Sig {
+            addr,
+            prefixlen,
+            key,
+            keylen: secret.len() as u8,
+        })
+    }
 }
 
 /// Names of socket options for `getsockopt`.

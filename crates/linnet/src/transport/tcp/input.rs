@@ -68,6 +68,8 @@ impl Stack {
             }
         };
         let hlen = hlen as usize;
+        // What an RFC 2385 signature check needs of the header, before it is pulled.
+        let rx_md5 = super::md5sig::RxMd5::from_header(&buf.data()[..hlen]);
         buf.pull(hlen);
         buf.trim(seg.payload_len);
         let local = SocketAddrV4::new(ip.dst, seg.dst_port);
@@ -79,6 +81,11 @@ impl Stack {
             None => self.tcp_lookup_established(local, remote),
         };
         if let Some(id) = found {
+            if let Err(r) =
+                self.tcp_inbound_md5_hash(id, ip.src, ip.dst, rx_md5.as_ref(), buf.data())
+            {
+                return self.drop_pkt(buf, r);
+            }
             self.trace(&buf, Stage::TcpV4Rcv, Detail::Note("established socket"));
             self.trace_enter(&buf);
             self.tcp_ecn_check_ce(id, ip.tos, &seg);
@@ -94,6 +101,11 @@ impl Stack {
             // A SYN that ended a TIME-WAIT connection opens a new one through the listener.
         }
         if let Some(l) = self.tcp_lookup_listener(local) {
+            if let Err(r) =
+                self.tcp_inbound_md5_hash(l, ip.src, ip.dst, rx_md5.as_ref(), buf.data())
+            {
+                return self.drop_pkt(buf, r);
+            }
             self.trace(&buf, Stage::TcpV4Rcv, Detail::Note("listener"));
             self.trace_enter(&buf);
             self.tcp_listen_rcv(l, ip, &seg, buf.data(), now);
@@ -316,10 +328,9 @@ impl Stack {
             sk.ts_recent_stamp = now;
         }
         let peer_mss = seg.max_seg_size.unwrap_or(536) as u32;
-        let mut mss = peer_mss.min(sk.adv_mss as u32);
-        if sk.ts_ok {
-            mss = mss.saturating_sub(12);
-        }
+        let mut mss = peer_mss
+            .min(sk.adv_mss as u32)
+            .saturating_sub(sk.tcp_header_opts_len());
         // A path MTU learnt earlier caps the MSS from the start (Linux: tcp_sync_mss with
         // dst_mtu at connect and in tcp_openreq_init).
         if let Some(pmtu) = self.ipv4_mtu(*sk.remote.ip(), now) {

@@ -86,6 +86,7 @@ impl Stack {
         let (nodelay, keepalive, linger) = (lsk.nodelay, lsk.keepalive, lsk.linger);
         let (user_mss, user_timeout) = (lsk.user_mss, lsk.user_timeout);
         let notsent_lowat = lsk.notsent_lowat;
+        let md5 = lsk.md5.for_child(ip.src);
         let (keep_idle, keep_intvl, keep_cnt) = (lsk.keep_idle, lsk.keep_intvl, lsk.keep_cnt);
         let cc_name = lsk.cc.name();
         let mut c = TcpSock::new(&cfg, rcv, snd);
@@ -115,6 +116,7 @@ impl Stack {
         c.user_mss = user_mss;
         c.user_timeout = user_timeout;
         c.notsent_lowat = notsent_lowat;
+        c.md5 = md5;
         c.adv_mss = if user_mss != 0 {
             adv_mss.min(user_mss.min(u32::from(u16::MAX)) as u16)
         } else {
@@ -271,7 +273,9 @@ impl Stack {
         let (rcv, snd) = (lsk.rcvbuf.capacity(), lsk.sndbuf.capacity());
         let locked = (lsk.rcvbuf_locked, lsk.sndbuf_locked);
         let nodelay = lsk.nodelay;
+        let md5 = lsk.md5.for_child(ip.src);
         let mut c = TcpSock::new(&cfg, rcv.max(cfg.rmem_default), snd);
+        c.md5 = md5;
         (c.rcvbuf_locked, c.sndbuf_locked) = locked;
         c.nodelay = nodelay;
         c.local = SocketAddrV4::new(ip.dst, seg.dst_port);
@@ -297,9 +301,7 @@ impl Stack {
         } else {
             0
         };
-        c.mss = (mss as u32)
-            .saturating_sub(if c.ts_ok { 12 } else { 0 })
-            .max(64);
+        c.mss = (mss as u32).saturating_sub(c.tcp_header_opts_len()).max(64);
         c.cc.set_mss(c.mss);
         c.snd_wnd = (seg.window_len as u32) << c.snd_wscale;
         c.max_snd_wnd = c.snd_wnd;

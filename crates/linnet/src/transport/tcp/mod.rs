@@ -40,6 +40,8 @@ pub mod hash;
 pub mod input;
 pub mod isn;
 pub mod listen;
+pub mod md5;
+pub mod md5sig;
 pub mod output;
 pub mod pacing;
 pub mod pmtu;

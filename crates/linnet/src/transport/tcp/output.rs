@@ -5,6 +5,7 @@
 //! `tcp_xmit_probe_skb`) and net/ipv4/tcp_ipv4.c (`tcp_v4_send_reset`).
 
 use super::fastretrans::{CaState, XmitTimer};
+use super::md5sig;
 use super::rtx_queue::{TCPCB_EVER_RETRANS, TCPCB_LOST, TCPCB_SACKED_ACKED, TCPCB_SACKED_RETRANS};
 use super::sock::{Chrono, TcpSock, TcpState};
 use crate::buf::{BufPool, CsumState, PacketBuf, MAX_HEADER};
@@ -106,7 +107,19 @@ pub(crate) fn tcp_build(sk: &mut TcpSock, pool: &mut BufPool, seg: Seg, now: Ins
         sk.rx_sack
             .take_option_blocks(sk.sack_max_blocks(), &mut repr.sack_ranges);
     }
-    let hlen = repr.header_len();
+    // RFC 2385: a signed segment's MD5 option comes first; what no longer fits in the
+    // 40 bytes of options goes (Linux: tcp_syn_options / tcp_established_options count
+    // the MD5 option's room first).
+    let md5 = sk.md5.lookup(*sk.remote.ip()).is_some();
+    if md5 && repr.header_len() + md5sig::TCPOLEN_MD5SIG_ALIGNED > 60 {
+        repr.fastopen = None;
+    }
+    let hlen_plain = repr.header_len();
+    let hlen = if md5 {
+        hlen_plain + md5sig::TCPOLEN_MD5SIG_ALIGNED
+    } else {
+        hlen_plain
+    };
     let total = hlen + seg.data_len;
     let mut buf = pool.get_sized(total, MAX_HEADER);
     // Offloads: leave the checksum to the device, and mark a super-segment for TSO/GSO.
@@ -119,13 +132,17 @@ pub(crate) fn tcp_build(sk: &mut TcpSock, pool: &mut BufPool, seg: Seg, now: Ins
         let room = buf.tailroom_mut();
         let d = &mut room[..total];
         d[..hlen].fill(0);
-        repr.emit(&mut d[..hlen]);
         let (a, b) = if seg.data_len > 0 {
             sk.sndbuf.get_allocated(seg.data_off, seg.data_len)
         } else {
             (&[][..], &[][..])
         };
         let (src, dst) = (*sk.local.ip(), *sk.remote.ip());
+        if let Some(key) = sk.md5.lookup(dst).filter(|_| md5) {
+            md5sig::tcp_md5_emit(&repr, &mut d[..hlen], &key.key, src, dst, total, [a, b]);
+        } else {
+            repr.emit(&mut d[..hlen]);
+        }
         if partial {
             d[hlen..hlen + a.len()].copy_from_slice(a);
             d[hlen + a.len()..hlen + a.len() + b.len()].copy_from_slice(b);
@@ -426,6 +443,9 @@ impl Stack {
                 let caps = self.sk_route_caps(*sk.remote.ip(), *sk.local.ip());
                 if let Ok(sk) = self.sockets.tcp_mut(id) {
                     sk.route_caps = caps;
+                    // No segmentation offload while signing (each segment's digest
+                    // differs). Linux: sk_gso_disable in tcp_md5_do_add.
+                    sk.route_caps.tso &= sk.md5.is_empty();
                     sk.route_caps_genid = genid;
                 }
             }
@@ -884,6 +904,10 @@ impl Stack {
 impl TcpSock {
     /// SACK blocks that fit a segment's options: three beside timestamps, else four.
     pub fn sack_max_blocks(&self) -> usize {
+        if self.md5_signs() {
+            // 40 option bytes less the MD5 option's 20: none beside a timestamp.
+            return if self.ts_ok { 0 } else { 2 };
+        }
         if self.ts_ok {
             3
         } else {

@@ -16,20 +16,16 @@ use crate::wire::ipv4::HEADER_LEN as IP_HEADER_LEN;
 
 /// TCP header without options.
 const TCP_HEADER_LEN: u32 = 20;
-/// Bytes the timestamp option takes in every segment (10, padded to 12).
-const TCPOLEN_TSTAMP_ALIGNED: u32 = 12;
 /// Smallest send MSS, whatever the path MTU claims. Linux: `TCP_MIN_SND_MSS`.
 pub const TCP_MIN_SND_MSS: u32 = 48;
 
 /// Payload bytes per segment for a path MTU: the IPv4 and TCP headers come off, and the
-/// timestamp option when the connection uses it. Linux: `tcp_mtu_to_mss`.
+/// option bytes every segment carries (timestamp, MD5). Linux: `tcp_mtu_to_mss`.
 pub fn tcp_mtu_to_mss(sk: &TcpSock, pmtu: usize) -> u32 {
     let pmtu = u32::try_from(pmtu).unwrap_or(u32::MAX);
-    let mut mss = pmtu.saturating_sub(IP_HEADER_LEN as u32 + TCP_HEADER_LEN);
-    if sk.ts_ok {
-        mss = mss.saturating_sub(TCPOLEN_TSTAMP_ALIGNED);
-    }
-    mss.max(TCP_MIN_SND_MSS)
+    let mss = pmtu.saturating_sub(IP_HEADER_LEN as u32 + TCP_HEADER_LEN);
+    mss.saturating_sub(sk.tcp_header_opts_len())
+        .max(TCP_MIN_SND_MSS)
 }
 
 /// Make `mss` the connection's send MSS, keeping the congestion window's size in segments.

@@ -554,6 +554,8 @@ pub struct TcpSock {
     /// routes, rules, addresses, link state or device features moves the generation on.
     /// Linux: the `dst` cached on the socket, checked by `__sk_dst_check`.
     pub route_caps_genid: u64,
+    /// `TCP_MD5SIG` keys (RFC 2385; see [`super::md5sig`]). Linux: `tp->md5sig_info`.
+    pub md5: super::md5sig::TcpMd5Keys,
     /// The output route and the route generation it was found at: a connected socket routes
     /// once, not per segment. Linux: `sk->sk_dst_cache`.
     pub dst_cache: Option<(u64, crate::ip::route::OutputRoute)>,
@@ -749,6 +751,7 @@ impl TcpSock {
             quickack: 16,
             route_caps: Default::default(),
             route_caps_genid: u64::MAX,
+            md5: Default::default(),
             dst_cache: None,
             rx_dst: None,
             nodelay: false,

@@ -695,6 +695,16 @@ impl Stack {
                 sk.fastopen.connect = v;
             }
             SockOpt::FastOpenNoCookie(v) => sk.fastopen.no_cookie = v,
+            SockOpt::Md5Sig {
+                addr,
+                prefixlen,
+                key,
+                keylen,
+            } => {
+                let flat = key.concat();
+                let secret = &flat[..usize::from(keylen).min(flat.len())];
+                return self.tcp_md5_set_key(id, addr, prefixlen, secret);
+            }
             SockOpt::FastOpenKey { primary, backup } => {
                 sk.fastopen.keys = Some(super::fastopen::FastOpenKeys { primary, backup });
             }
