@@ -458,7 +458,7 @@ impl Posix {
             });
         }
         if flags & libc::MSG_OOB != 0 {
-            return self.sys(|n| n.fds.sock(fd).map(|_| ())).and(Err(EINVAL));
+            return self.recv_oob(fd, bufs, flags);
         }
         let total: usize = bufs.iter().map(|b| b.len()).sum();
         let peek = flags & libc::MSG_PEEK != 0;
@@ -547,6 +547,36 @@ impl Posix {
             }),
             r => r,
         }
+    }
+
+    /// `recvmsg(MSG_OOB)`: the urgent byte of a stream socket (`EINVAL` if there is none,
+    /// `EAGAIN` while announced but not here; blocking sockets wait for it). Linux:
+    /// `tcp_recv_urg`.
+    fn recv_oob(&self, fd: i32, bufs: &mut [&mut [u8]], flags: i32) -> SysResult<RecvInfo> {
+        let peek = flags & libc::MSG_PEEK != 0;
+        let dontwait = flags & libc::MSG_DONTWAIT != 0;
+        self.block(fd, Wait::Rcv, dontwait, |n| {
+            let s = n.fds.sock(fd)?;
+            if s.ty != SockType::Stream {
+                return Err(EOPNOTSUPP);
+            }
+            let id = s.id;
+            let b = lx(n.stack.recv_urg(id, peek))?;
+            let total: usize = bufs.iter().map(|b| b.len()).sum();
+            if total == 0 {
+                return Ok(RecvInfo {
+                    len: 0,
+                    from: None,
+                    flags: libc::MSG_TRUNC,
+                });
+            }
+            scatter(&[b], bufs);
+            Ok(RecvInfo {
+                len: 1,
+                from: None,
+                flags: libc::MSG_OOB,
+            })
+        })
     }
 
     /// `recv`/`read`.

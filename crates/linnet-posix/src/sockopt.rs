@@ -171,7 +171,7 @@ impl Posix {
                     }
                     libc::SO_OOBINLINE => {
                         o.oobinline = int_of(val)? != 0;
-                        None
+                        tcp.then_some(SockOpt::OobInline(o.oobinline))
                     }
                     SO_ZEROCOPY => {
                         let v = int_of(val)?;

@@ -10,7 +10,7 @@
 //! (`do_splice`, `splice_file_to_pipe` / `tcp_splice_read`, `splice_to_socket`).
 
 use crate::errno::{Errno, SysResult, EAGAIN, EBADF, EINVAL};
-use crate::posix::Posix;
+use crate::posix::{lx, Posix, Wait};
 use linnet::socket::SockType;
 
 /// How much one step of `sendfile` / `splice` moves at most (Linux moves a pipe's worth,
@@ -266,8 +266,11 @@ impl Posix {
                 os_wait(pipe, libc::POLLOUT)?;
             };
             let mut buf = vec![0u8; len.min(room).min(CHUNK)];
-            let rflags = if nonblock_flag { libc::MSG_DONTWAIT } else { 0 };
-            let k = self.recv(sock, &mut buf, rflags)?;
+            let k = self.block(sock, Wait::Rcv, nonblock_flag, |n| {
+                let id = n.fds.sock(sock)?.id;
+                let now = n.now;
+                lx(n.stack.recv_read_sock(id, &mut buf, now))
+            })?;
             os_write_all(pipe, &buf[..k])?;
             Ok(k)
         } else {

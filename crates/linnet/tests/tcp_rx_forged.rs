@@ -372,3 +372,97 @@ fn a_late_original_rejected_by_paws_is_dsacked() {
     let t = rig.stack.snmp().tcp;
     assert_eq!((t.paws_estab_rejected, t.dsack_old_sent), (1, 1));
 }
+
+impl Rig {
+    /// Deliver a forged segment with the URG flag and urgent pointer `urg_ptr`.
+    fn send_urgent(&mut self, mut repr: TcpRepr, payload: &[u8], urg_ptr: u16) {
+        self.tsval += 1;
+        repr.timestamp = Some((self.tsval, 0));
+        repr.flags.insert(TcpFlags::URG);
+        let mut frame =
+            common::forge_tcp_frame(self.mac, self.peer_mac, PEER, US, 0, &mut repr, payload);
+        let tcp = &mut frame[14 + 20..];
+        tcp[18..20].copy_from_slice(&urg_ptr.to_be_bytes());
+        tcp[16..18].fill(0);
+        let mut pseudo = Vec::new();
+        pseudo.extend_from_slice(&PEER.octets());
+        pseudo.extend_from_slice(&US.octets());
+        pseudo.extend_from_slice(&[0, 6]);
+        pseudo.extend_from_slice(&(tcp.len() as u16).to_be_bytes());
+        pseudo.extend_from_slice(tcp);
+        let c = linnet::wire::checksum::checksum(&pseudo);
+        tcp[16..18].copy_from_slice(&c.to_be_bytes());
+        self.stack
+            .receive(self.ifindex, PacketBuf::from_slice(&frame, 0), self.now);
+    }
+}
+
+#[test]
+fn urgent_byte_is_out_of_band_reads_stop_before_it_and_splice_stops_at_it() {
+    let mut rig = Rig::new(|_| {}, 8);
+    let (s, ours) = rig.connect(40100);
+    let base = SeqNumber(ISN) + 1;
+    let payload: Vec<u8> = (0..100u8).collect();
+    // urg 100: the urgent byte is the 100th (Linux's reading of the pointer).
+    rig.send_urgent(
+        seg(40100, TcpFlags::ACK | TcpFlags::PSH, base, Some(ours)),
+        &payload,
+        100,
+    );
+    let _ = rig.drain();
+    let rd = MsgFlags {
+        peek: false,
+        dontwait: true,
+    };
+    let mut buf = [0u8; 200];
+    let now = rig.now;
+    // A read stops before the urgent byte.
+    assert_eq!(rig.stack.recv(s, &mut buf, rd, now), Ok(99));
+    assert_eq!(&buf[..99], &payload[..99]);
+    // splice's read stops at it and does not step over it, again and again.
+    assert_eq!(rig.stack.recv_read_sock(s, &mut buf, now), Ok(0));
+    assert_eq!(rig.stack.recv_read_sock(s, &mut buf, now), Ok(0));
+    // MSG_OOB returns it once (PEEK leaves it).
+    assert_eq!(rig.stack.recv_urg(s, true), Ok(99));
+    assert_eq!(rig.stack.recv_urg(s, false), Ok(99));
+    assert_eq!(
+        rig.stack.recv_urg(s, false),
+        Err(linnet::errno::Errno::EINVAL)
+    );
+    // More data: the next read steps over the urgent byte.
+    rig.send(
+        seg(40100, TcpFlags::ACK | TcpFlags::PSH, base + 100, Some(ours)),
+        b"after",
+    );
+    let _ = rig.drain();
+    assert_eq!(rig.stack.recv(s, &mut buf, rd, now), Ok(5));
+    assert_eq!(&buf[..5], b"after");
+}
+
+#[test]
+fn urgent_byte_stays_in_the_stream_with_oobinline() {
+    let mut rig = Rig::new(|_| {}, 8);
+    let (s, ours) = rig.connect(40101);
+    let now = rig.now;
+    rig.stack
+        .setsockopt(s, linnet::socket::SockOpt::OobInline(true), now)
+        .unwrap();
+    let base = SeqNumber(ISN) + 1;
+    rig.send_urgent(
+        seg(40101, TcpFlags::ACK | TcpFlags::PSH, base, Some(ours)),
+        b"0123456789",
+        10,
+    );
+    let _ = rig.drain();
+    let rd = MsgFlags {
+        peek: false,
+        dontwait: true,
+    };
+    let mut buf = [0u8; 64];
+    assert_eq!(rig.stack.recv(s, &mut buf, rd, now), Ok(10));
+    assert_eq!(&buf[..10], b"0123456789");
+    assert_eq!(
+        rig.stack.recv_urg(s, false),
+        Err(linnet::errno::Errno::EINVAL)
+    );
+}

@@ -159,6 +159,8 @@ pub enum SockOpt {
         /// Only checks them.
         backup: Option<[u8; 16]>,
     },
+    /// `SO_OOBINLINE`: urgent data stays in the stream.
+    OobInline(bool),
     /// `TCP_MD5SIG` / `TCP_MD5SIG_EXT`: the RFC 2385 key for peers in `addr/prefixlen`
     /// (an empty key deletes it).
     Md5Sig {
@@ -377,6 +379,32 @@ impl Stack {
             Socket::Tcp(_) => self.tcp_recvmsg(id, buf, flags, now),
             Socket::Udp(_) => self.udp_recvmsg(id, buf, flags).map(|(n, _)| n),
         }
+    }
+
+    /// Read a stream socket as `splice` does: like [`Stack::recv`], but stopping at the
+    /// urgent byte without stepping over it (0 there). Linux: `tcp_read_sock`.
+    pub fn recv_read_sock(
+        &mut self,
+        id: SockId,
+        buf: &mut [u8],
+        now: Instant,
+    ) -> Result<usize, Errno> {
+        self.sockets.tcp(id)?;
+        self.tcp_recvmsg_at(
+            id,
+            buf,
+            MsgFlags {
+                peek: false,
+                dontwait: true,
+            },
+            now,
+            true,
+        )
+    }
+
+    /// `recv(MSG_OOB)` on a stream socket: the urgent byte. Linux: `tcp_recv_urg`.
+    pub fn recv_urg(&mut self, id: SockId, peek: bool) -> Result<u8, Errno> {
+        self.tcp_recv_urg(id, peek)
     }
 
     /// Receive a datagram and its sender (UDP); for TCP the peer address is returned.

@@ -70,6 +70,12 @@ impl Stack {
         let hlen = hlen as usize;
         // What an RFC 2385 signature check needs of the header, before it is pulled.
         let rx_md5 = super::md5sig::RxMd5::from_header(&buf.data()[..hlen]);
+        let urg_ptr = if seg.flags.contains(TcpFlags::URG) {
+            let d = buf.data();
+            Some(u16::from_be_bytes([d[18], d[19]]))
+        } else {
+            None
+        };
         buf.pull(hlen);
         buf.trim(seg.payload_len);
         let local = SocketAddrV4::new(ip.dst, seg.dst_port);
@@ -85,6 +91,9 @@ impl Stack {
                 self.tcp_inbound_md5_hash(id, ip.src, ip.dst, rx_md5.as_ref(), buf.data())
             {
                 return self.drop_pkt(buf, r);
+            }
+            if urg_ptr.is_some() || self.sockets.tcp(id).is_ok_and(|s| s.urg.is_some()) {
+                self.tcp_urg(id, seg.seq_number, urg_ptr, buf.data());
             }
             self.trace(&buf, Stage::TcpV4Rcv, Detail::Note("established socket"));
             self.trace_enter(&buf);

@@ -87,6 +87,7 @@ impl Stack {
         let (user_mss, user_timeout) = (lsk.user_mss, lsk.user_timeout);
         let notsent_lowat = lsk.notsent_lowat;
         let md5 = lsk.md5.for_child(ip.src);
+        let urg_inline = lsk.urg_inline;
         let (keep_idle, keep_intvl, keep_cnt) = (lsk.keep_idle, lsk.keep_intvl, lsk.keep_cnt);
         let cc_name = lsk.cc.name();
         let mut c = TcpSock::new(&cfg, rcv, snd);
@@ -117,6 +118,7 @@ impl Stack {
         c.user_timeout = user_timeout;
         c.notsent_lowat = notsent_lowat;
         c.md5 = md5;
+        c.urg_inline = urg_inline;
         c.adv_mss = if user_mss != 0 {
             adv_mss.min(user_mss.min(u32::from(u16::MAX)) as u16)
         } else {

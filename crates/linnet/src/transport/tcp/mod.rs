@@ -58,6 +58,7 @@ pub mod sock;
 pub mod syncookie;
 pub mod timer;
 pub mod tsq;
+pub mod urg;
 pub mod user;
 pub mod user_timeout;
 

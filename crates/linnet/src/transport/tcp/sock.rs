@@ -556,6 +556,11 @@ pub struct TcpSock {
     pub route_caps_genid: u64,
     /// `TCP_MD5SIG` keys (RFC 2385; see [`super::md5sig`]). Linux: `tp->md5sig_info`.
     pub md5: super::md5sig::TcpMd5Keys,
+    /// The urgent byte announced by the peer (see [`super::urg`]). Linux: `tp->urg_seq`,
+    /// `tp->urg_data`.
+    pub urg: Option<super::urg::Urg>,
+    /// `SO_OOBINLINE`: urgent bytes stay in the stream. Linux: `SOCK_URGINLINE`.
+    pub urg_inline: bool,
     /// The output route and the route generation it was found at: a connected socket routes
     /// once, not per segment. Linux: `sk->sk_dst_cache`.
     pub dst_cache: Option<(u64, crate::ip::route::OutputRoute)>,
@@ -752,6 +757,8 @@ impl TcpSock {
             route_caps: Default::default(),
             route_caps_genid: u64::MAX,
             md5: Default::default(),
+            urg: None,
+            urg_inline: false,
             dst_cache: None,
             rx_dst: None,
             nodelay: false,

@@ -403,6 +403,24 @@ impl Stack {
         flags: MsgFlags,
         now: Instant,
     ) -> Result<usize, Errno> {
+        self.tcp_recvmsg_at(id, out, flags, now, false)
+    }
+
+    /// [`Stack::tcp_recvmsg`], or `tcp_read_sock` when `read_sock` (stops at the urgent
+    /// byte rather than stepping over it).
+    pub(crate) fn tcp_recvmsg_at(
+        &mut self,
+        id: SockId,
+        out: &mut [u8],
+        flags: MsgFlags,
+        now: Instant,
+        read_sock: bool,
+    ) -> Result<usize, Errno> {
+        let out = match self.tcp_urg_read_limit(id, out.len(), flags.peek, read_sock) {
+            Some(n) => &mut out[..n],
+            // At the urgent byte, which tcp_read_sock does not read.
+            None => return Ok(0),
+        };
         let sk = self.sockets.tcp_mut(id)?;
         if sk.state == TcpState::Listen {
             return Err(Errno::ENOTCONN);
@@ -695,6 +713,7 @@ impl Stack {
                 sk.fastopen.connect = v;
             }
             SockOpt::FastOpenNoCookie(v) => sk.fastopen.no_cookie = v,
+            SockOpt::OobInline(v) => sk.urg_inline = v,
             SockOpt::Md5Sig {
                 addr,
                 prefixlen,
