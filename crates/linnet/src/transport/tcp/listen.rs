@@ -83,6 +83,7 @@ impl Stack {
         let Ok(lsk) = self.sockets.tcp(l) else { return };
         let (rcv, snd) = (lsk.rcvbuf.capacity(), lsk.sndbuf.capacity());
         let locked = (lsk.rcvbuf_locked, lsk.sndbuf_locked);
+        let sndbuf_limit = lsk.sndbuf_limit;
         let (nodelay, keepalive, linger) = (lsk.nodelay, lsk.keepalive, lsk.linger);
         let (user_mss, user_timeout) = (lsk.user_mss, lsk.user_timeout);
         let notsent_lowat = lsk.notsent_lowat;
@@ -96,6 +97,7 @@ impl Stack {
             c.cc.set_hystart(cfg.hystart);
         }
         (c.rcvbuf_locked, c.sndbuf_locked) = locked;
+        c.sndbuf_limit = sndbuf_limit;
         c.nodelay = nodelay;
         c.keepalive = keepalive;
         c.linger = linger;
@@ -274,11 +276,13 @@ impl Stack {
         };
         let (rcv, snd) = (lsk.rcvbuf.capacity(), lsk.sndbuf.capacity());
         let locked = (lsk.rcvbuf_locked, lsk.sndbuf_locked);
+        let sndbuf_limit = lsk.sndbuf_limit;
         let nodelay = lsk.nodelay;
         let md5 = lsk.md5.for_child(ip.src);
         let mut c = TcpSock::new(&cfg, rcv.max(cfg.rmem_default), snd);
         c.md5 = md5;
         (c.rcvbuf_locked, c.sndbuf_locked) = locked;
+        c.sndbuf_limit = sndbuf_limit;
         c.nodelay = nodelay;
         c.local = SocketAddrV4::new(ip.dst, seg.dst_port);
         c.remote = SocketAddrV4::new(ip.src, seg.src_port);

@@ -14,6 +14,15 @@ use crate::device::offload;
 /// The smallest segment `tcp_bound_to_half_wnd` allows (Linux: `68U - tp->tcp_header_len`).
 const TCP_MIN_SIZE_GOAL: usize = 68 - 20;
 
+/// What an skb of the send queue costs besides its data: the head Linux allocates for the
+/// headers (`MAX_TCP_HEADER`, 320 bytes, from the small-head cache: 640 with the
+/// `skb_shared_info`) and `struct sk_buff` (256 cache-aligned), as `SKB_TRUESIZE` counts
+/// them on x86_64 (6.3 and later). Linux: `tcp_stream_alloc_skb`.
+pub const TCP_SKB_OVERHEAD: usize = 320 + 256 + 320;
+/// The smallest `sk_sndbuf`: room for two minimal skbs. Linux: `SOCK_MIN_SNDBUF`
+/// (`2 * (2048 + SKB_DATA_ALIGN(sizeof(struct sk_buff)))`).
+pub const SOCK_MIN_SNDBUF: usize = 2 * (2048 + 256);
+
 impl TcpSock {
     /// Bytes written but not sent yet (`write_seq - snd_nxt`). Linux: `tcp_notsent_bytes`.
     pub fn tcp_notsent_bytes(&self) -> u32 {
@@ -27,6 +36,30 @@ impl TcpSock {
     pub fn tcp_stream_memory_free(&self, wake: bool) -> bool {
         let notsent = u64::from(self.tcp_notsent_bytes()) << u32::from(wake);
         notsent < u64::from(self.notsent_lowat)
+    }
+
+    /// The send queue's memory as Linux counts it against `sk_sndbuf`: the data and, for
+    /// each skb (of [`TcpSock::tcp_xmit_size_goal`] bytes), [`TCP_SKB_OVERHEAD`]. Linux:
+    /// `sk->sk_wmem_queued`.
+    pub fn tcp_wmem_queued(&self) -> usize {
+        let len = self.sndbuf.len();
+        len + len.div_ceil(self.tcp_xmit_size_goal()) * TCP_SKB_OVERHEAD
+    }
+
+    /// Whether a write may open a new skb: the send queue's memory is below `SO_SNDBUF`
+    /// (when set) and the unsent bytes below the low-water mark. Linux:
+    /// `sk_stream_memory_free` (`__sk_stream_memory_free`).
+    pub fn sk_stream_memory_free(&self) -> bool {
+        self.sndbuf_limit
+            .is_none_or(|limit| self.tcp_wmem_queued() < limit)
+            && self.tcp_stream_memory_free(false)
+    }
+
+    /// Whether the data written since PSH was last marked is more than half the largest
+    /// window the peer offered: the write then pushes what it has. Linux: `forced_push`.
+    pub fn forced_push(&self) -> bool {
+        let pushed = self.pushed_seq.unwrap_or(self.data_seq());
+        self.data_end() > pushed + (self.max_snd_wnd as usize >> 1)
     }
 
     /// Cap a segment size at half the largest window the peer offered (at least a minimal
@@ -54,6 +87,7 @@ impl TcpSock {
 #[cfg(test)]
 mod tests {
     use super::super::sock::{TcpConfig, TcpSock};
+    use super::{SOCK_MIN_SNDBUF, TCP_SKB_OVERHEAD};
 
     fn sock() -> TcpSock {
         let mut sk = TcpSock::new(&TcpConfig::default(), 1 << 16, 1 << 16);
@@ -84,5 +118,40 @@ mod tests {
         assert_eq!(sk.tcp_xmit_size_goal(), 65000);
         sk.max_snd_wnd = 1500;
         assert_eq!(sk.tcp_xmit_size_goal(), 1000, "at least one segment");
+    }
+
+    #[test]
+    fn sndbuf_counts_skb_memory_not_data_bytes() {
+        // Linux's partial-write case: SO_SNDBUF 1000 (sk_sndbuf 4608 at least), one
+        // 988-byte segment per skb: the third skb may open, the fourth not.
+        let mut sk = sock();
+        sk.mss = 988;
+        sk.max_snd_wnd = 2000;
+        sk.sndbuf_limit = Some(SOCK_MIN_SNDBUF.max(2 * 1000));
+        assert_eq!(sk.tcp_xmit_size_goal(), 988);
+        for skbs in 0..3 {
+            assert!(sk.sk_stream_memory_free(), "skb {skbs} may open");
+            assert_eq!(sk.sndbuf.enqueue_slice(&[0u8; 988]), 988);
+        }
+        assert_eq!(sk.tcp_wmem_queued(), 3 * (988 + TCP_SKB_OVERHEAD));
+        assert!(!sk.sk_stream_memory_free());
+        // Without SO_SNDBUF only the ring bounds a write.
+        sk.sndbuf_limit = None;
+        assert!(sk.sk_stream_memory_free());
+    }
+
+    #[test]
+    fn forced_push_after_half_the_largest_window() {
+        let mut sk = sock();
+        sk.max_snd_wnd = 2000;
+        assert_eq!(sk.sndbuf.enqueue_slice(&[0u8; 988]), 988);
+        assert!(!sk.forced_push());
+        assert_eq!(sk.sndbuf.enqueue_slice(&[0u8; 988]), 988);
+        assert!(
+            sk.forced_push(),
+            "1976 bytes written since the start: over 1000"
+        );
+        sk.pushed_seq = Some(sk.data_end());
+        assert!(!sk.forced_push());
     }
 }

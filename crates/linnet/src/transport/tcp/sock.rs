@@ -602,6 +602,13 @@ pub struct TcpSock {
     /// Where the skb a write appends to begins (see [`super::sndmem`]). Linux:
     /// `TCP_SKB_CB(tcp_write_queue_tail(sk))->seq`.
     pub write_skb_start: SeqNumber,
+    /// `SO_SNDBUF` as Linux keeps it (`sk_sndbuf`: twice the value set, at least
+    /// `SOCK_MIN_SNDBUF`), a budget of skb memory rather than of data bytes (see
+    /// [`super::sndmem`]); `None` until the option is set.
+    pub sndbuf_limit: Option<usize>,
+    /// The end of the data when PSH was last marked (`None`: never, the data's start).
+    /// Linux: `tp->pushed_seq`.
+    pub pushed_seq: Option<SeqNumber>,
     /// The sender's current state for `tcp_info`'s chrono, since when, and the time spent
     /// busy and receive-window limited so far (µs). Linux: `chrono_type`, `chrono_start`,
     /// `chrono_stat`.
@@ -774,6 +781,8 @@ impl TcpSock {
             notsent_lowat: u32::MAX,
             filling: false,
             write_skb_start: SeqNumber(0),
+            sndbuf_limit: None,
+            pushed_seq: None,
             chrono: Chrono::Idle,
             chrono_start: Instant::ZERO,
             chrono_stat: [0; 2],

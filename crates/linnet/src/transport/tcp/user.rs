@@ -276,13 +276,15 @@ impl Stack {
         if data.is_empty() {
             return Ok(0);
         }
-        if sk.notsent_lowat != u32::MAX {
+        if sk.notsent_lowat != u32::MAX || sk.sndbuf_limit.is_some() {
             return self.tcp_sendmsg_lowat(id, data, now);
         }
         let n = sk.sndbuf.enqueue_slice(data);
         if n == 0 {
             return Err(Errno::EAGAIN);
         }
+        // tcp_push marks the end of the write.
+        sk.pushed_seq = Some(sk.data_end());
         if sk.snd_max == sk.snd_una
             && now.saturating_since(sk.last_send) > sk.rtt.rto()
             && sk.bytes_sent > 0
@@ -340,7 +342,7 @@ impl Stack {
             let mut room = goal.saturating_sub(tail);
             if tail == 0 || room == 0 {
                 // new_segment: sk_stream_memory_free.
-                if !sk.tcp_stream_memory_free(false) {
+                if !sk.sk_stream_memory_free() {
                     break;
                 }
                 sk.write_skb_start = end;
@@ -354,7 +356,20 @@ impl Stack {
                 break; // the send buffer is full (sk_wmem_queued >= sk_sndbuf)
             }
             if n == room && copied < data.len() {
-                if start == sk.snd_nxt {
+                if sk.forced_push() {
+                    // The skb ends pushed and everything queued goes (Linux: tcp_mark_push
+                    // + __tcp_push_pending_frames).
+                    let end = sk.data_end();
+                    sk.pushed_seq = Some(end);
+                    if sk.snd_nxt < end && sk.eor_marks.back() != Some(&end) {
+                        sk.eor_marks.push_back(end);
+                    }
+                    sk.in_sendmsg = true;
+                    self.tcp_write_xmit(id, now);
+                    if let Ok(sk) = self.sockets.tcp_mut(id) {
+                        sk.in_sendmsg = false;
+                    }
+                } else if start == sk.snd_nxt {
                     // A full skb at the head of the unsent data: tcp_push_one, no PSH.
                     sk.in_sendmsg = true;
                     sk.filling = true;
@@ -371,6 +386,7 @@ impl Stack {
             // tcp_push: the end of the write (or where it stopped for memory) is pushed.
             if let Ok(sk) = self.sockets.tcp_mut(id) {
                 sk.in_sendmsg = true;
+                sk.pushed_seq = Some(sk.data_end());
             }
             self.tcp_write_xmit(id, now);
             if let Ok(sk) = self.sockets.tcp_mut(id) {
@@ -687,6 +703,8 @@ impl Stack {
                 sk.rcvbuf_locked = true;
             }
             SockOpt::SndBuf(n) => {
+                // Linux's sk_sndbuf: a budget of skb memory (see sndmem).
+                sk.sndbuf_limit = Some(n.clamp(super::sndmem::SOCK_MIN_SNDBUF, BUF_MAX));
                 let n = n.clamp(BUF_MIN, BUF_MAX);
                 if !fresh {
                     // Linux takes SO_SNDBUF at any time; a ring in use only grows here.
