@@ -148,11 +148,20 @@ run_one() {
         # A fresh namespace's values are Linux's defaults: start the directory from them.
         unshare -n sh -c 'for f in /proc/sys/net/ipv4/*; do [ -f "$f" ] && cat "$f" > "$1/${f##*/}" 2>/dev/null; done; true' _ "$sysdir"
     fi
-    local args=(--ip_version=ipv4 --local_ip=192.168.0.1 --gateway_ip=192.168.0.1
-        --netmask_ip=255.255.0.0 --remote_ip=192.0.2.1
-        -D TFO_COOKIE=3021b9d889017eeb -D TFO_COOKIE_ZERO=b7c12350a90dc8f5
+    # A script's own IPv4 addresses (header lines "--local_ip=..." / "--remote_ip=...": the
+    # Fast Open cookie scripts expect the cookie of theirs) win over the defaults; packetdrill
+    # lets command-line options override the script's, so the defaults are only passed when
+    # the script names none.
+    local lip=192.168.0.1 rip=192.0.2.1 v
+    v=$(sed -n 's/^--local_ip=\([0-9]\{1,3\}\(\.[0-9]\{1,3\}\)\{3\}\)[[:space:]]*$/\1/p' "$file" | head -1)
+    [ -n "$v" ] && lip=$v
+    v=$(sed -n 's/^--remote_ip=\([0-9]\{1,3\}\(\.[0-9]\{1,3\}\)\{3\}\)[[:space:]]*$/\1/p' "$file" | head -1)
+    [ -n "$v" ] && rip=$v
+    local args=(--ip_version=ipv4 --local_ip="$lip" --gateway_ip=192.168.0.1
+        --netmask_ip=255.255.0.0 --remote_ip="$rip"
+        -D TFO_COOKIE=3021b9d889017eeb -D TFO_COOKIE_ZERO=b7c12350a90dc8f5 -D CODE=host_unreachable
         -D CMSG_LEVEL_IP=SOL_IP -D CMSG_TYPE_RECVERR=IP_RECVERR
-        "--so_filename=$so" "--so_flags=local_ip=192.168.0.1 prefix=16 remote_ip=192.0.2.1 sysctl=$sysdir"
+        "--so_filename=$so" "--so_flags=local_ip=$lip prefix=16 remote_ip=$rip sysctl=$sysdir"
         --tolerance_usecs=14000 "$base")
     (
         cd "$dir" || exit 1
