@@ -308,6 +308,8 @@ impl Stack {
         // The cookie SYN-ACK advertised at most 64 KiB unscaled; the window is now ours.
         c.rcv_adv = c.rcv_nxt + cfg.rmem_default.min(65535);
         c.state = TcpState::Established;
+        // The SYN-ACK was delivered (Linux: the SYN_RECV case of tcp_rcv_state_process).
+        c.delivered_segs = 1;
         c.last_rcv = now;
         let local = c.local;
         let remote = c.remote;

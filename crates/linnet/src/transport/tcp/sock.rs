@@ -498,6 +498,10 @@ pub struct TcpSock {
     pub rexmit_new: bool,
     /// Bytes delivered (acknowledged or SACKed). Linux: `tp->delivered`.
     pub delivered: u64,
+    /// Segments delivered, as Linux counts `tp->delivered` (`tcpi_delivered`): each
+    /// acknowledged or SACKed segment (a TSO segment by its MSS-sized parts), the handshake's
+    /// SYN or SYN-ACK, each duplicate ACK without SACK.
+    pub delivered_segs: u32,
     /// One past the highest SACKed byte. Linux: `tp->highest_sack`.
     pub highest_sack: Option<SeqNumber>,
     /// What `rto_at` stands for. Linux: `icsk_pending`.
@@ -725,6 +729,7 @@ impl TcpSock {
             frto: false,
             rexmit_new: false,
             delivered: 0,
+            delivered_segs: 0,
             highest_sack: None,
             xmit_timer: XmitTimer::Retrans,
             is_cwnd_limited: false,
