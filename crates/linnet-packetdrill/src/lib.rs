@@ -15,10 +15,12 @@
 //!   are read from a directory ([`sysctl`]) before every socket call and applied.
 //!
 //! `--so_flags` (blank-separated `key=value`): `local_ip=`, `remote_ip=`, `prefix=` (netmask
-//! length), `mtu=`, `sysctl=DIR` (else `$LINNET_SYSCTL_DIR`).
+//! length), `mtu=`, `sysctl=DIR` (else `$LINNET_SYSCTL_DIR`), `nstat=FILE` (else
+//! `$LINNET_NSTAT_FILE`: the stack's counters for the harness's `nstat` shim, see [`nstat`]).
 
 pub mod device;
 pub mod iface;
+pub mod nstat;
 pub mod sysctl;
 
 use device::RawIpDevice;
@@ -59,6 +61,8 @@ pub struct Config {
     pub mtu: usize,
     /// The directory the `sysctl` shim writes (standing for `/proc/sys/net/ipv4`).
     pub sysctl_dir: Option<String>,
+    /// The file the stack's counters are kept in for the `nstat` shim.
+    pub nstat_file: Option<String>,
 }
 
 impl Default for Config {
@@ -69,6 +73,7 @@ impl Default for Config {
             remote_ip: Ipv4Addr::new(192, 0, 2, 1),
             mtu: 1500,
             sysctl_dir: std::env::var("LINNET_SYSCTL_DIR").ok(),
+            nstat_file: std::env::var("LINNET_NSTAT_FILE").ok(),
         }
     }
 }
@@ -92,6 +97,7 @@ impl Config {
                 }
                 "mtu" => c.mtu = v.parse().unwrap_or(c.mtu),
                 "sysctl" => c.sysctl_dir = Some(v.to_string()),
+                "nstat" => c.nstat_file = Some(v.to_string()),
                 _ => {}
             }
         }
@@ -107,6 +113,8 @@ pub struct Instance {
     pub dev: RawIpDevice,
     /// Hands packetdrill's lock to a syscall thread whose blocking call was released.
     handoff: Handoff,
+    /// The counters file of the `nstat` shim.
+    nstat: Option<nstat::NstatFile>,
 }
 
 /// packetdrill's main thread holds its run lock except while it sleeps in `usleep`; a
@@ -190,6 +198,7 @@ impl Instance {
             posix,
             dev,
             handoff: Handoff::new(),
+            nstat: cfg.nstat_file.clone().map(nstat::NstatFile::new),
         }
     }
 
@@ -613,6 +622,10 @@ unsafe extern "C" fn pd_gettimeofday(
         let i = unsafe { inst(ud) };
         i.handoff.clock_read();
         i.posix.advance(GETTIMEOFDAY_STEP);
+        // packetdrill reads the clock right before each event, shell commands too.
+        if let Some(f) = &i.nstat {
+            f.refresh(&i.posix);
+        }
         if !tv.is_null() {
             let us = i.epoch_usecs();
             // SAFETY: packetdrill passes a valid timeval.

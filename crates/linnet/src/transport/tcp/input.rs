@@ -754,7 +754,16 @@ impl Stack {
         let Ok(sk) = self.sockets.tcp_mut(id) else {
             return;
         };
-        if seq < sk.snd_una || seq > sk.snd_max {
+        // Only errors about what is in flight count (RFC 5927 section 4.1); a request not
+        // yet accepted has sent only its SYN-ACK (Linux: tcp_req_err checks snt_isn).
+        let request = sk.state == TcpState::SynReceived && !sk.fastopen.passive();
+        let in_window = if request {
+            seq == sk.iss
+        } else {
+            seq >= sk.snd_una && seq <= sk.snd_max
+        };
+        if !in_window {
+            self.tcp.stats.out_of_window_icmps += 1;
             return;
         }
         if msg_type == crate::wire::Icmpv4Message::DST_UNREACHABLE.0
