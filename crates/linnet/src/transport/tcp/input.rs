@@ -974,6 +974,8 @@ impl Stack {
             (rexmit, reo) =
                 sk.tcp_fastretrans_alert(prior_snd_una, num_dupack, &mut flag, now, stats);
         }
+        // ECE starts a reduction now, so this ACK takes its first PRR step.
+        super::ecn::tcp_ecn_ack(sk, seg, now, stats);
         // Congestion control. Linux: tcp_cong_control.
         if matches!(sk.ca_state, CaState::Cwr | CaState::Recovery) {
             let newly_lost = flag.lost_retrans;
@@ -1046,7 +1048,6 @@ impl Stack {
         if wake {
             self.sk_wake(id);
         }
-        self.tcp_ecn_ack(id, seg, now);
         self.tcp_cong_control(id, seg, now);
     }
 
