@@ -1185,6 +1185,14 @@ impl Stack {
                 self.tcp.stats.ofo_merge += 1;
             }
             sk.rcvbuf.write_unallocated(off, &payload[..len]);
+            // A reordering or lossy path needs a window over the hole and what lies past it:
+            // the buffer grows to cover the span the queue reaches (not for a connection
+            // nobody accepted or holds any more). Linux 6.16: `tcp_rcvbuf_grow` from
+            // `tcp_data_queue_ofo`.
+            if sk.parent.is_none() && !sk.orphan {
+                let space = sk.rcvq_space.space;
+                sk.tcp_rcvbuf_grow(&self.config.tcp, space);
+            }
             if sk.sack_ok {
                 sk.rx_sack.tcp_sack_new_ofo_skb(seq, seq + len);
             }

@@ -935,21 +935,37 @@ impl TcpSock {
             return false;
         }
         let copied = (self.bytes_copied - q.copied_mark) as usize;
-        let mut grew = false;
-        if copied > q.space {
-            let mut rcvwin = 2 * copied + 16 * self.adv_mss as usize;
-            // Growing fast: allow for the next round trip growing as much again.
-            let grow = rcvwin.saturating_mul(copied - q.space) / q.space.max(1);
-            rcvwin = rcvwin.saturating_add(2 * grow).min(cfg.rmem_max);
-            if rcvwin > self.rcvbuf.capacity() {
-                self.rcvbuf.grow(rcvwin);
-                grew = true;
-            }
-            q.space = copied;
-        }
         q.copied_mark = self.bytes_copied;
         q.time = now;
-        grew
+        if copied > q.space {
+            return self.tcp_rcvbuf_grow(cfg, copied);
+        }
+        false
+    }
+
+    /// Make room for `newval` bytes a round trip (the new measure, or the current one when
+    /// out-of-order data arrives): twice that plus 16 segments, more while the rate is still
+    /// rising, plus the span the out-of-order queue already reaches beyond `RCV.NXT` (a
+    /// reordering or lossy path needs the window to cover the hole and what lies past it),
+    /// up to `tcp_rmem[2]`. Returns whether the buffer grew. Linux: `tcp_rcvbuf_grow`
+    /// (6.16: also from `tcp_data_queue_ofo`, with the `ooo_last_skb` span).
+    pub fn tcp_rcvbuf_grow(&mut self, cfg: &TcpConfig, newval: usize) -> bool {
+        let old = self.rcvq_space.space;
+        self.rcvq_space.space = newval;
+        if self.rcvbuf_locked || !cfg.moderate_rcvbuf {
+            return false;
+        }
+        let mut rcvwin = 2 * newval + 16 * self.adv_mss as usize;
+        // Growing fast: allow for the next round trip growing as much again.
+        let grow = rcvwin.saturating_mul(newval.saturating_sub(old)) / old.max(1);
+        rcvwin = rcvwin.saturating_add(2 * grow);
+        rcvwin = rcvwin.saturating_add(self.ofo.end_offset());
+        let rcvwin = rcvwin.min(cfg.rmem_max);
+        if rcvwin > self.rcvbuf.capacity() {
+            self.rcvbuf.grow(rcvwin);
+            return true;
+        }
+        false
     }
 
     /// Send buffer autotuning after an ACK of new data: room for twice the congestion
