@@ -1218,10 +1218,15 @@ impl Stack {
             // A reordering or lossy path needs a window over the hole and what lies past it:
             // the buffer grows to cover the span the queue reaches (not for a connection
             // nobody accepted or holds any more). Linux 6.16: `tcp_rcvbuf_grow` from
-            // `tcp_data_queue_ofo`.
+            // `tcp_data_queue_ofo`. Linux charges only the skbs held; the ring here is
+            // allocated whole, so a peer can make it at most four times what it has sent
+            // (in order and out of order), never megabytes for a few sparse segments.
+            sk.ofo_bytes_rcvd += len as u64;
             if sk.parent.is_none() && !sk.orphan {
                 let space = sk.rcvq_space.space;
-                sk.tcp_rcvbuf_grow(&self.config.tcp, space);
+                let sent = sk.bytes_received.saturating_add(sk.ofo_bytes_rcvd);
+                let limit = usize::try_from(sent.saturating_mul(4)).unwrap_or(usize::MAX);
+                sk.tcp_rcvbuf_grow(&self.config.tcp, space, limit);
             }
             if sk.sack_ok {
                 sk.rx_sack.tcp_sack_new_ofo_skb(seq, seq + len);

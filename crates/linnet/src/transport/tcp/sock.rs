@@ -646,6 +646,9 @@ pub struct TcpSock {
     pub bytes_acked: u64,
     /// Data bytes received in order.
     pub bytes_received: u64,
+    /// Out-of-order payload bytes accepted (duplicates included): with `bytes_received`,
+    /// what bounds the buffer growth out-of-order data may cause.
+    pub ofo_bytes_rcvd: u64,
     /// Delivery rate estimate.
     pub delivery: super::rate::DeliveryRate,
     /// TCP Fast Open state (RFC 7413).
@@ -794,6 +797,7 @@ impl TcpSock {
             bytes_sent: 0,
             bytes_acked: 0,
             bytes_received: 0,
+            ofo_bytes_rcvd: 0,
             delivery: Default::default(),
             fastopen: Default::default(),
             rate: Default::default(),
@@ -950,7 +954,7 @@ impl TcpSock {
         q.copied_mark = self.bytes_copied;
         q.time = now;
         if copied > q.space {
-            return self.tcp_rcvbuf_grow(cfg, copied);
+            return self.tcp_rcvbuf_grow(cfg, copied, usize::MAX);
         }
         false
     }
@@ -959,9 +963,9 @@ impl TcpSock {
     /// out-of-order data arrives): twice that plus 16 segments, more while the rate is still
     /// rising, plus the span the out-of-order queue already reaches beyond `RCV.NXT` (a
     /// reordering or lossy path needs the window to cover the hole and what lies past it),
-    /// up to `tcp_rmem[2]`. Returns whether the buffer grew. Linux: `tcp_rcvbuf_grow`
+    /// up to `tcp_rmem[2]` and `limit`. Returns whether the buffer grew. Linux: `tcp_rcvbuf_grow`
     /// (6.16: also from `tcp_data_queue_ofo`, with the `ooo_last_skb` span).
-    pub fn tcp_rcvbuf_grow(&mut self, cfg: &TcpConfig, newval: usize) -> bool {
+    pub fn tcp_rcvbuf_grow(&mut self, cfg: &TcpConfig, newval: usize, limit: usize) -> bool {
         let old = self.rcvq_space.space;
         self.rcvq_space.space = newval;
         if self.rcvbuf_locked || !cfg.moderate_rcvbuf {
@@ -972,7 +976,7 @@ impl TcpSock {
         let grow = rcvwin.saturating_mul(newval.saturating_sub(old)) / old.max(1);
         rcvwin = rcvwin.saturating_add(2 * grow);
         rcvwin = rcvwin.saturating_add(self.ofo.end_offset());
-        let rcvwin = rcvwin.min(cfg.rmem_max);
+        let rcvwin = rcvwin.min(cfg.rmem_max).min(limit);
         if rcvwin > self.rcvbuf.capacity() {
             self.rcvbuf.grow(rcvwin);
             return true;
