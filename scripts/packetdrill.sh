@@ -8,7 +8,8 @@
 #
 # Environment: PACKETDRILL_SRC (packetdrill's tree; default ../shared/packetdrill beside the
 # repository), PD_TIMEOUT (seconds per script, default 60), LINNET_PD_SO (use this .so instead
-# of building target/release/liblinnet_packetdrill.so), PD_JOBS (scripts run at once, default 1).
+# of building target/release/liblinnet_packetdrill.so), PD_JOBS (scripts run at once, default 1),
+# PD_VERBOSE=1 (run packetdrill with --verbose and print each script's log to stderr).
 #
 # Each script runs in its own directory (scripts name helpers relative to themselves:
 # ../common/defaults.sh, or ./defaults.sh in Linux's selftests layout) with shims first in PATH:
@@ -154,6 +155,7 @@ run_one() {
         -D CMSG_LEVEL_IP=SOL_IP -D CMSG_TYPE_RECVERR=IP_RECVERR
         "--so_filename=$so" "--so_flags=local_ip=192.168.0.1 prefix=16 remote_ip=192.0.2.1 sysctl=$sysdir"
         --tolerance_usecs=14000 "$base")
+    [ -n "${PD_VERBOSE:-}" ] && args=(--verbose "${args[@]}")
     (
         cd "$dir" || exit 1
         export LINNET_SYSCTL_DIR="$sysdir" PATH="$work/bin:$PATH"
@@ -165,6 +167,7 @@ run_one() {
         fi
     ) > "$log" 2>&1
     rc=$?
+    [ -n "${PD_VERBOSE:-}" ] && cat "$log" >&2
     if [ $rc = 0 ]; then
         echo "PASS $show" > "$out"
     else

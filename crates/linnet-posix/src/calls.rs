@@ -305,7 +305,7 @@ impl Posix {
             }
         }
         let mut zc_id = None;
-        let r = self.block(fd, Wait::Snd, dontwait, |n| {
+        let r = self.block(fd, Wait::Write, dontwait, |n| {
             let s = n.fds.sock(fd)?;
             let (id, ty) = (s.id, s.ty);
             let now = n.now;
@@ -406,7 +406,14 @@ impl Posix {
             Err(linnet::Errno::EINPROGRESS) => 0,
             Err(e) => return Err(e.into()),
         };
-        self.block(fd, Wait::Snd, false, |n| {
+        // The waiter counts as a pending writer only while data is left for after the
+        // handshake (Linux: inet_wait_for_connect's writebias, fastopen_req->data).
+        let wait = if k < data.len() {
+            Wait::Write
+        } else {
+            Wait::Snd
+        };
+        self.block(fd, wait, false, |n| {
             let id = n.fds.sock(fd)?.id;
             if n.stack.tcp_state(id) == Some(TcpState::SynSent) {
                 return Err(EAGAIN);

@@ -29,6 +29,8 @@ const ACK_DEFER_MAX: usize = 4096;
 
 /// Most segments quick-ACK mode answers at once. Linux: `TCP_MAX_QUICKACKS`.
 const TCP_MAX_QUICKACKS: u32 = 16;
+/// Longest an ACK is delayed. Linux: `TCP_DELACK_MAX`.
+const TCP_DELACK_MAX: Duration = Duration::from_millis(200);
 
 /// What the caller of a segment handler should do with the socket afterwards.
 enum After {
@@ -269,8 +271,10 @@ impl Stack {
         sk.bytes_received += n as u64;
         // A GRO/GSO super-segment counts as the MSS-sized segments it stands for.
         sk.rcv_unacked_segs += (len as u32).div_ceil(sk.mss.max(1)).max(1);
-        let mut want_ack = sk.rcv_unacked_segs >= 2 || len < sk.mss as usize / 2 && sk.quickack > 0;
-        if sk.quickack > 0 {
+        // (Interactive mode leaves the ACK to the answer: Linux's tcp_in_quickack_mode.)
+        let quick = sk.quickack > 0 && !sk.pingpong;
+        let mut want_ack = sk.rcv_unacked_segs >= 2 || len < sk.mss as usize / 2 && quick;
+        if quick {
             sk.quickack -= 1;
             want_ack = true;
         }
@@ -434,7 +438,17 @@ impl Stack {
                 }
             }
             sk.rtt_seq = None;
-            sk.ack_now = true;
+            if sk.write_pending > 0 || sk.pingpong {
+                // Save one ACK: the data the waiting writer sends carries it, or the
+                // delayed-ACK timer sends it. Linux: tcp_rcv_synsent_state_process
+                // (sk_write_pending: inet_csk_schedule_ack + tcp_enter_quickack_mode +
+                // ICSK_TIME_DACK of TCP_DELACK_MAX).
+                sk.tcp_enter_quickack_mode(TCP_MAX_QUICKACKS);
+                sk.rcv_unacked_segs = sk.rcv_unacked_segs.max(1);
+                sk.delack_at = Some(now + TCP_DELACK_MAX);
+            } else {
+                sk.ack_now = true;
+            }
             true
         } else {
             // Simultaneous open (RFC 9293 3.5, figure 8).
@@ -1124,9 +1138,10 @@ impl Stack {
             // A GRO/GSO super-segment counts as the MSS-sized segments it stands for.
             sk.rcv_unacked_segs += (data.len() as u32).div_ceil(sk.mss.max(1)).max(1);
             queued = n;
+            let quick = sk.quickack > 0 && !sk.pingpong;
             let mut want_ack =
-                sk.rcv_unacked_segs >= 2 || data.len() < sk.mss as usize / 2 && sk.quickack > 0;
-            if sk.quickack > 0 {
+                sk.rcv_unacked_segs >= 2 || data.len() < sk.mss as usize / 2 && quick;
+            if quick {
                 sk.quickack -= 1;
                 want_ack = true;
             }
@@ -1390,5 +1405,6 @@ impl TcpSock {
     /// mode. Linux: `tcp_enter_quickack_mode`.
     pub fn tcp_enter_quickack_mode(&mut self, max: u32) {
         self.tcp_incr_quickack(max);
+        self.pingpong = false;
     }
 }

@@ -20,6 +20,10 @@ use crate::wire::tcp::{SeqNumber, TcpFlags, TcpPacket, TcpRepr};
 use crate::wire::{IpProtocol, Ipv4Addr};
 use std::time::Duration;
 
+/// How soon after data came in sending data counts as an answer (interactive mode).
+/// Linux: `TCP_ATO_MIN`.
+const TCP_ATO_MIN: Duration = Duration::from_millis(40);
+
 /// One segment to build.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Seg {
@@ -163,6 +167,15 @@ pub(crate) fn tcp_build(sk: &mut TcpSock, pool: &mut BufPool, seg: Seg, now: Ins
     }
     buf.reset_transport_header();
     if let Some(ack) = repr.ack_number {
+        // Data going out while a delayed ACK waits, soon after data came in: interactive
+        // mode. Linux: tcp_event_data_sent (inet_csk_inc_pingpong_cnt).
+        if seg.data_len > 0
+            && sk.delack_at.is_some()
+            && sk.rcv_unacked_segs > 0
+            && now.saturating_since(sk.last_rcv) < TCP_ATO_MIN
+        {
+            sk.pingpong = true;
+        }
         sk.last_ack_sent = ack;
         sk.ack_now = false;
         sk.ack_deferred = false;
