@@ -297,7 +297,17 @@ impl Posix {
         let zerocopy = flags & libc::MSG_ZEROCOPY != 0
             && self.sys(|n| n.fds.sock(fd).is_ok_and(|s| s.opts.zerocopy));
         let mut sent = 0usize;
-        if flags & libc::MSG_FASTOPEN != 0 {
+        // The first write after a deferred TCP_FASTOPEN_CONNECT connects as
+        // sendto(MSG_FASTOPEN) does (Linux: tcp_sendmsg_locked with DEFER_CONNECT).
+        let deferred = self.sys(|n| {
+            n.fds.sock(fd).is_ok_and(|s| {
+                s.ty == SockType::Stream
+                    && n.stack
+                        .tcp_sock(s.id)
+                        .is_ok_and(|t| t.fastopen.defer_connect)
+            })
+        });
+        if flags & libc::MSG_FASTOPEN != 0 || deferred {
             match self.sendmsg_fastopen(fd, data, dst, dontwait)? {
                 Some(k) if k == data.len() => return Ok(k),
                 Some(k) => sent = k,
@@ -424,6 +434,15 @@ impl Posix {
             }
         })?;
         Ok(Some(k))
+    }
+
+    /// `sendto(MSG_FASTOPEN)` to an `AF_UNSPEC` address: a stream socket refuses it with
+    /// `EOPNOTSUPP` (other sockets ignore the flag). Linux: `tcp_sendmsg_fastopen`.
+    pub fn fastopen_af_unspec(&self, fd: i32) -> SysResult<()> {
+        self.sys(|n| match n.fds.sock(fd)?.ty {
+            SockType::Stream => Err(EOPNOTSUPP),
+            _ => Ok(()),
+        })
     }
 
     /// `send`/`write`.
