@@ -14,7 +14,8 @@
 # Each script runs in its own directory (scripts name helpers relative to themselves:
 # ../common/defaults.sh, or ./defaults.sh in Linux's selftests layout) with shims first in PATH:
 # `sysctl` writes net.ipv4.KEY=VALUE into a per-script directory standing for
-# /proc/sys/net/ipv4, which the library applies to the stack under test; `ip`, `tc` and
+# /proc/sys/net/ipv4, which the library applies to the stack under test; `ip tcp_metrics
+# flush|delete` reaches the stack's Fast Open cache the same way; other `ip` lines, `tc` and
 # `ethtool` do nothing (there is no host device to configure). As root, each script also runs in private
 # network and mount namespaces with that directory bind-mounted over /proc/sys/net/ipv4, so
 # scripts writing /proc/sys directly (set_sysctls.py) reach the stack and never the host.
@@ -81,9 +82,19 @@ for a in "$@"; do
 done
 exit 0
 EOF
-printf '#!/bin/sh\n# No host device to configure: the stack under test lives in the library.\nexit 0\n' > "$work/bin/ip"
-cp "$work/bin/ip" "$work/bin/tc"
-cp "$work/bin/ip" "$work/bin/ethtool"
+printf '#!/bin/sh\n# No host device to configure: the stack under test lives in the library.\nexit 0\n' > "$work/bin/tc"
+cp "$work/bin/tc" "$work/bin/ethtool"
+cat > "$work/bin/ip" <<'EOF'
+#!/bin/sh
+# ip shim: `ip tcp_metrics flush|delete ...` is queued for the stack in
+# $LINNET_SYSCTL_DIR/.ip_tcp_metrics (the library applies it before the next socket call);
+# every other `ip` line does nothing (no host device to configure).
+case "$1" in
+    tcp_metrics|tcpmetrics|tcpm)
+        case "$2" in flush|delete) shift; printf '%s\n' "$*" >> "$LINNET_SYSCTL_DIR/.ip_tcp_metrics" ;; esac ;;
+esac
+exit 0
+EOF
 chmod +x "$work/bin/sysctl" "$work/bin/ip" "$work/bin/tc" "$work/bin/ethtool"
 
 isroot=0
