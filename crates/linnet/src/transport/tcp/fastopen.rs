@@ -559,7 +559,8 @@ impl Stack {
                 FastOpenClientFail::DataNotAcked
             };
             self.tcp.stats.fastopen_active_fail += 1;
-            sk.fastopen.syn_rexmit_end = Some(sk.snd_nxt);
+            // (From the SYN's data, also when a retransmitted SYN went without it.)
+            sk.fastopen.syn_rexmit_end = Some(sk.iss + 1 + sk.fastopen.syn_data as usize);
             sk.snd_nxt = sk.snd_una;
             return true;
         }
