@@ -420,6 +420,9 @@ impl Stack {
                 sk.snd_nxt = ack;
             }
             sk.state = TcpState::Established;
+            // The SYN (with the data it carried and the SYN-ACK covered) is one delivered
+            // segment (Linux: tcp_ack, less one in tcp_rcv_fastopen_synack for SYN-data).
+            sk.delivered_pkts = sk.delivered_pkts.saturating_add(1);
             sk.rto_at = None;
             sk.retransmits = 0;
             sk.rto_stamp = None;
@@ -823,6 +826,8 @@ impl Stack {
             return false;
         };
         sk.state = TcpState::Established;
+        // The SYN-ACK is one delivered segment (Linux: tcp_ack counting it in tp->delivered).
+        sk.delivered_pkts = sk.delivered_pkts.saturating_add(1);
         sk.snd_wnd = (seg.window_len as u32) << sk.snd_wscale;
         sk.max_snd_wnd = sk.max_snd_wnd.max(sk.snd_wnd);
         sk.snd_wl1 = seg.seq_number;
@@ -930,6 +935,7 @@ impl Stack {
             if clean.orig_acked_end.is_some_and(|e| e <= sk.high_seq) {
                 flag.orig_sack_acked = true;
             }
+            sk.delivered_pkts = sk.delivered_pkts.saturating_add(clean.newly_delivered_segs);
             if sk.tcp_is_reno() {
                 sk.tcp_remove_reno_sacks(acked);
             } else {
@@ -972,6 +978,9 @@ impl Stack {
             wake = data_acked > 0;
         }
         sk.delivered += u64::from(newly_sacked);
+        sk.delivered_pkts = sk
+            .delivered_pkts
+            .saturating_add(newly_sacked.div_ceil(sk.mss.max(1)));
         let delivered = sk.delivered;
         sk.rack.tcp_rack_update_reo_wnd(prior_delivered, delivered);
         // What this ACK newly delivered (acknowledged without having been SACKed, or

@@ -66,6 +66,8 @@ pub struct CleanOutcome {
     pub acked: u32,
     /// Of those, bytes that were not SACKed before (newly delivered).
     pub newly_delivered: u32,
+    /// Segments (records) newly delivered: fully acknowledged, not SACKed before.
+    pub newly_delivered_segs: u32,
     /// A never-retransmitted segment was acknowledged (`FLAG_ORIG_SACK_ACKED` with
     /// `high_seq` checked by the caller through `orig_acked_end`).
     pub orig_acked_end: Option<SeqNumber>,
@@ -267,6 +269,7 @@ impl RtxQueue {
                 self.sacked_out = self.sacked_out.saturating_sub(n);
             } else {
                 out.newly_delivered += n;
+                out.newly_delivered_segs += u32::from(full);
             }
             if e.sacked & TCPCB_LOST != 0 {
                 self.lost_out = self.lost_out.saturating_sub(n);

@@ -498,6 +498,9 @@ pub struct TcpSock {
     pub rexmit_new: bool,
     /// Bytes delivered (acknowledged or SACKed). Linux: `tp->delivered`.
     pub delivered: u64,
+    /// Segments delivered (the SYN counts one, data segments as sent), as `tcp_info`
+    /// reports them. Linux: `tp->delivered` (in packets).
+    pub delivered_pkts: u32,
     /// One past the highest SACKed byte. Linux: `tp->highest_sack`.
     pub highest_sack: Option<SeqNumber>,
     /// What `rto_at` stands for. Linux: `icsk_pending`.
@@ -735,6 +738,7 @@ impl TcpSock {
             frto: false,
             rexmit_new: false,
             delivered: 0,
+            delivered_pkts: 0,
             highest_sack: None,
             xmit_timer: XmitTimer::Retrans,
             is_cwnd_limited: false,
