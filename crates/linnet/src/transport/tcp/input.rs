@@ -478,7 +478,16 @@ impl Stack {
             self.sk_wake(id);
             After::Output
         } else {
+            // The SYN-ACK of a simultaneous open goes without our SYN's data (Linux:
+            // tcp_send_synack from the SYN skb); the data stays outstanding behind it.
             self.tcp_send_syn(id, now);
+            if let Ok(sk) = self.sockets.tcp_mut(id) {
+                let d = sk.fastopen.syn_data as usize;
+                if d > 0 && sk.rtx.is_empty() {
+                    let start = sk.iss + 1;
+                    sk.rtx.push(start, start + d, false, now);
+                }
+            }
             After::Nothing
         }
     }
@@ -1232,9 +1241,13 @@ impl Stack {
         };
         sk.ack_now = true;
         let seq = seg.seq_number;
-        if payload_len > 0 && seq < sk.rcv_nxt {
+        // The segment's sequence space: its data, and a SYN or FIN (end_seq != seq).
+        let seg_len = payload_len
+            + usize::from(seg.flags.contains(TcpFlags::SYN))
+            + usize::from(seg.flags.contains(TcpFlags::FIN));
+        if seg_len > 0 && seq < sk.rcv_nxt {
             sk.tcp_enter_quickack_mode(TCP_MAX_QUICKACKS);
-            let end = (seq + payload_len).min(sk.rcv_nxt);
+            let end = (seq + seg_len).min(sk.rcv_nxt);
             self.tcp_dsack_set(id, seq, end);
         }
     }

@@ -314,7 +314,9 @@ impl Stack {
             return;
         };
         let seq = sk.iss;
-        sk.snd_nxt = sk.iss + 1 + data_len;
+        // (A SYN sent again without the data leaves what the first one carried
+        // outstanding: Linux resends the SYN skb alone.)
+        sk.snd_nxt = sk.snd_nxt.max(sk.iss + 1 + data_len);
         if sk.snd_max < sk.snd_nxt {
             sk.snd_max = sk.snd_nxt;
         }
