@@ -297,6 +297,7 @@ impl Posix {
         let zerocopy = flags & libc::MSG_ZEROCOPY != 0
             && self.sys(|n| n.fds.sock(fd).is_ok_and(|s| s.opts.zerocopy));
         let mut sent = 0usize;
+        let mut zc_id = None;
         // The first write after a deferred TCP_FASTOPEN_CONNECT connects as
         // sendto(MSG_FASTOPEN) does (Linux: tcp_sendmsg_locked with DEFER_CONNECT).
         let deferred = self.sys(|n| {
@@ -308,13 +309,21 @@ impl Posix {
             })
         });
         if flags & libc::MSG_FASTOPEN != 0 || deferred {
-            match self.sendmsg_fastopen(fd, data, dst, dontwait)? {
-                Some(k) if k == data.len() => return Ok(k),
-                Some(k) => sent = k,
-                None => {}
+            if let Some(k) = self.sendmsg_fastopen(fd, data, dst, dontwait)? {
+                if k > 0 && zerocopy {
+                    // The SYN's data is a zerocopy send of its own (Linux:
+                    // tcp_sendmsg_fastopen with the msg's uarg).
+                    self.sys(|n| {
+                        let id = n.fds.sock(fd)?.id;
+                        zerocopy_record(n, fd, id, &mut zc_id)
+                    })?;
+                }
+                if k == data.len() {
+                    return Ok(k);
+                }
+                sent = k;
             }
         }
-        let mut zc_id = None;
         let r = self.block(fd, Wait::Write, dontwait, |n| {
             let s = n.fds.sock(fd)?;
             let (id, ty) = (s.id, s.ty);
