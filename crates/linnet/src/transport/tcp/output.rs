@@ -568,14 +568,9 @@ impl Stack {
                 && !fin_ready
                 && syn_rexmit.is_none()
             {
-                // Nagle, Minshall's variant: no small segment while an earlier small one is
-                // unacknowledged (Linux: tcp_nagle_check with tcp_minshall_check). A Fast
-                // Open child's unacknowledged SYN-ACK is not one.
-                if sk.snd_nxt > sk.data_seq()
-                    && sk
-                        .snd_sml
-                        .is_some_and(|s| s > sk.snd_una && s <= sk.snd_nxt)
-                {
+                // Nagle: one small segment outstanding at most (RFC 9293 3.8.6.2.1). A
+                // Fast Open child's unacknowledged SYN-ACK is not one.
+                if sk.snd_nxt > sk.data_seq() {
                     break;
                 }
             }
@@ -607,10 +602,6 @@ impl Stack {
                 sk.snd_max = sk.snd_nxt;
             }
             sk.rtx.push(seq, sk.snd_nxt, fin_ready, now);
-            if len < mss && syn_rexmit.is_none() {
-                // Linux: tcp_minshall_update (new data only).
-                sk.snd_sml = Some(seq + len);
-            }
             if syn_rexmit.is_some() {
                 // Counted as retransmitted (tcp_retransmit_skb): tp->retrans_out,
                 // total_retrans, and no RTT sample from it (Karn).
