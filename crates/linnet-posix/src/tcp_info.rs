@@ -194,13 +194,13 @@ pub fn tcp_get_info(sk: &TcpSock, now: Instant, notsent: u32) -> TcpInfoC {
     i.tcpi_rcv_rtt = sk.rcv_rtt_us8 / 8;
     i.tcpi_rcv_space = sk.rcvq_space.space as u32;
     i.tcpi_total_retrans = sk.total_retrans.min(u32::MAX as u64) as u32;
-    i.tcpi_delivered = sk.delivered_pkts;
     i.tcpi_bytes_acked = sk.bytes_acked;
     i.tcpi_bytes_received = sk.bytes_received;
     i.tcpi_notsent_bytes = notsent;
     i.tcpi_min_rtt = sk.rtt.min_rtt().map_or(u32::MAX, |d| d.as_micros() as u32);
     i.tcpi_delivery_rate = sk.delivery.bytes_per_sec;
     i.tcpi_bytes_sent = sk.bytes_sent;
+    i.tcpi_delivered = sk.delivered_segs;
     let (busy, rwnd) = sk.tcp_chrono_stats(now);
     i.tcpi_busy_time = busy;
     i.tcpi_rwnd_limited = rwnd;

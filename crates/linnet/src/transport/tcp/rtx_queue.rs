@@ -56,6 +56,17 @@ impl TcpSkbCb {
     pub fn data_len(&self) -> u32 {
         self.len() - u32::from(self.fin)
     }
+
+    /// Segments it stands for at `mss` (a bare FIN is one). Linux: `tcp_skb_pcount`.
+    pub fn pcount(&self, mss: u32) -> u32 {
+        tcp_pcount(self.data_len(), mss)
+    }
+}
+
+/// Segments `data_len` payload bytes make at `mss`, at least one. Linux:
+/// `tcp_set_skb_tso_segs`.
+pub fn tcp_pcount(data_len: u32, mss: u32) -> u32 {
+    data_len.div_ceil(mss.max(1)).max(1)
 }
 
 /// What acknowledging a prefix of the queue found. Linux: the `flag` bits and samples that
@@ -66,8 +77,6 @@ pub struct CleanOutcome {
     pub acked: u32,
     /// Of those, bytes that were not SACKed before (newly delivered).
     pub newly_delivered: u32,
-    /// Segments (records) newly delivered: fully acknowledged, not SACKed before.
-    pub newly_delivered_segs: u32,
     /// A never-retransmitted segment was acknowledged (`FLAG_ORIG_SACK_ACKED` with
     /// `high_seq` checked by the caller through `orig_acked_end`).
     pub orig_acked_end: Option<SeqNumber>,
@@ -269,7 +278,6 @@ impl RtxQueue {
                 self.sacked_out = self.sacked_out.saturating_sub(n);
             } else {
                 out.newly_delivered += n;
-                out.newly_delivered_segs += u32::from(full);
             }
             if e.sacked & TCPCB_LOST != 0 {
                 self.lost_out = self.lost_out.saturating_sub(n);
