@@ -555,6 +555,13 @@ pub struct TcpSock {
     pub rcv_unacked_segs: u32,
     /// Quick-ACK budget: ACK at once for the first segments (Linux's quickack mode).
     pub quickack: u32,
+    /// Interactive (request/response) mode: data went out while a delayed ACK was pending
+    /// soon after data came in, so ACKs wait to ride on the answers rather than going at
+    /// once. Linux: `inet_csk_in_pingpong_mode` (`icsk_ack.pingpong`).
+    pub pingpong: bool,
+    /// Writers blocked on this socket (waiting for the connection or for room): a SYN-ACK
+    /// then leaves its ACK to the data they send. Linux: `sk->sk_write_pending`.
+    pub write_pending: u32,
     /// Offloads of the device the route leaves by, refreshed before sending (Linux:
     /// `sk->sk_route_caps`): TSO lets output build super-segments, checksum offload leaves
     /// checksums partial.
@@ -636,6 +643,9 @@ pub struct TcpSock {
     pub parent: Option<SockId>,
     /// SYN-ACK / SYN retransmissions so far.
     pub syn_retries: u32,
+    /// `TCP_SYNCNT`: SYN retransmissions before `connect` gives up (0: `tcp_syn_retries`).
+    /// Linux: `icsk_syn_retries`.
+    pub syn_count: u8,
 
     // --- statistics ---
     /// Segments retransmitted.
@@ -761,6 +771,8 @@ impl TcpSock {
             ack_deferred: false,
             rcv_unacked_segs: 0,
             quickack: 16,
+            pingpong: false,
+            write_pending: 0,
             route_caps: Default::default(),
             route_caps_genid: u64::MAX,
             dst_cache: None,
@@ -793,6 +805,7 @@ impl TcpSock {
             syn_qlen: 0,
             parent: None,
             syn_retries: 0,
+            syn_count: 0,
             total_retrans: 0,
             bytes_sent: 0,
             bytes_acked: 0,
