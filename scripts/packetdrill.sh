@@ -8,13 +8,15 @@
 #
 # Environment: PACKETDRILL_SRC (packetdrill's tree; default ../shared/packetdrill beside the
 # repository), PD_TIMEOUT (seconds per script, default 60), LINNET_PD_SO (use this .so instead
-# of building target/release/liblinnet_packetdrill.so), PD_JOBS (scripts run at once, default 1).
+# of building target/release/liblinnet_packetdrill.so), PD_JOBS (scripts run at once, default 1),
+# PD_VERBOSE=1 (run packetdrill with --verbose and print each script's log to stderr).
 #
 # Each script runs in its own directory (scripts name helpers relative to themselves:
 # ../common/defaults.sh, or ./defaults.sh in Linux's selftests layout) with shims first in PATH:
 # `sysctl` writes net.ipv4.KEY=VALUE into a per-script directory standing for
-# /proc/sys/net/ipv4, which the library applies to the stack under test; `nstat` prints the
-# stack's counters (a file the library keeps current) as nstat does; `ip`, `tc` and
+# /proc/sys/net/ipv4, which the library applies to the stack under test; `ip tcp_metrics
+# flush|delete` reaches the stack's Fast Open cache the same way; `nstat` prints the stack's
+# counters (a file the library keeps current) as nstat does; other `ip` lines, `tc` and
 # `ethtool` do nothing (there is no host device to configure). As root, each script also runs in private
 # network and mount namespaces with that directory bind-mounted over /proc/sys/net/ipv4, so
 # scripts writing /proc/sys directly (set_sysctls.py) reach the stack and never the host.
@@ -124,9 +126,19 @@ fi
 if [ $upd = 1 ]; then printf '%s\n' "$snap" > "$hist"; fi
 exit 0
 EOF
-printf '#!/bin/sh\n# No host device to configure: the stack under test lives in the library.\nexit 0\n' > "$work/bin/ip"
-cp "$work/bin/ip" "$work/bin/tc"
-cp "$work/bin/ip" "$work/bin/ethtool"
+printf '#!/bin/sh\n# No host device to configure: the stack under test lives in the library.\nexit 0\n' > "$work/bin/tc"
+cp "$work/bin/tc" "$work/bin/ethtool"
+cat > "$work/bin/ip" <<'EOF'
+#!/bin/sh
+# ip shim: `ip tcp_metrics flush|delete ...` is queued for the stack in
+# $LINNET_SYSCTL_DIR/.ip_tcp_metrics (the library applies it before the next socket call);
+# every other `ip` line does nothing (no host device to configure).
+case "$1" in
+    tcp_metrics|tcpmetrics|tcpm)
+        case "$2" in flush|delete) shift; printf '%s\n' "$*" >> "$LINNET_SYSCTL_DIR/.ip_tcp_metrics" ;; esac ;;
+esac
+exit 0
+EOF
 chmod +x "$work/bin/sysctl" "$work/bin/nstat" "$work/bin/ip" "$work/bin/tc" "$work/bin/ethtool"
 # Mounts a symlink over the symlink /proc/net (-> self/net), which mount(8) cannot do (it
 # follows the target): open_tree(2) + move_mount(2) without following either link.
@@ -219,6 +231,7 @@ run_one() {
         -D CMSG_LEVEL_IP=SOL_IP -D CMSG_TYPE_RECVERR=IP_RECVERR
         "--so_filename=$so" "--so_flags=local_ip=$lip prefix=16 remote_ip=$rip sysctl=$sysdir nstat=$work/nstat.$i procnet=$netdir"
         --tolerance_usecs=14000 "$base")
+    [ -n "${PD_VERBOSE:-}" ] && args=(--verbose "${args[@]}")
     (
         cd "$dir" || exit 1
         export LINNET_SYSCTL_DIR="$sysdir" LINNET_NSTAT_FILE="$work/nstat.$i" PATH="$work/bin:$PATH"
@@ -237,6 +250,7 @@ run_one() {
         fi
     ) > "$log" 2>&1
     rc=$?
+    [ -n "${PD_VERBOSE:-}" ] && cat "$log" >&2
     if [ $rc = 0 ]; then
         echo "PASS $show" > "$out"
     else

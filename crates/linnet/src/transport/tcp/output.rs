@@ -21,6 +21,10 @@ use crate::wire::tcp::{SeqNumber, TcpFlags, TcpPacket, TcpRepr};
 use crate::wire::{IpProtocol, Ipv4Addr};
 use std::time::Duration;
 
+/// How soon after data came in sending data counts as an answer (interactive mode).
+/// Linux: `TCP_ATO_MIN`.
+const TCP_ATO_MIN: Duration = Duration::from_millis(40);
+
 /// One segment to build.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Seg {
@@ -181,6 +185,15 @@ pub(crate) fn tcp_build(sk: &mut TcpSock, pool: &mut BufPool, seg: Seg, now: Ins
     }
     buf.reset_transport_header();
     if let Some(ack) = repr.ack_number {
+        // Data going out while a delayed ACK waits, soon after data came in: interactive
+        // mode. Linux: tcp_event_data_sent (inet_csk_inc_pingpong_cnt).
+        if seg.data_len > 0
+            && sk.delack_at.is_some()
+            && sk.rcv_unacked_segs > 0
+            && now.saturating_since(sk.last_rcv) < TCP_ATO_MIN
+        {
+            sk.pingpong = true;
+        }
         sk.last_ack_sent = ack;
         sk.ack_now = false;
         sk.ack_deferred = false;
@@ -319,7 +332,9 @@ impl Stack {
             return;
         };
         let seq = sk.iss;
-        sk.snd_nxt = sk.iss + 1 + data_len;
+        // (A SYN sent again without the data leaves what the first one carried
+        // outstanding: Linux resends the SYN skb alone.)
+        sk.snd_nxt = sk.snd_nxt.max(sk.iss + 1 + data_len);
         if sk.snd_max < sk.snd_nxt {
             sk.snd_max = sk.snd_nxt;
         }
@@ -512,6 +527,14 @@ impl Stack {
             let goal =
                 offload::tcp_xmit_size_goal(sk.route_caps, mss).min(sk.tcp_tso_autosize(mss));
             let mut len = avail.min(goal).min(wnd_room).min(cwnd_room);
+            // The SYN's unacknowledged data goes again as one retransmission (neither
+            // Nagle nor sender SWS avoidance hold it back).
+            let syn_rexmit = sk.fastopen.syn_rexmit_end.filter(|&e| sk.snd_nxt < e);
+            if let Some(e) = syn_rexmit {
+                len = len.min((e - sk.snd_nxt).max(0) as usize);
+            } else {
+                sk.fastopen.syn_rexmit_end = None;
+            }
             if avail > 0 && cwnd_room < mss.min(avail) {
                 cwnd_limited = true;
             }
@@ -536,7 +559,13 @@ impl Stack {
             if len == 0 && !(fin_ready && avail == 0) {
                 break;
             }
-            if len > 0 && len < mss && len < avail && !sk.force_push && !at_eor {
+            if len > 0
+                && len < mss
+                && len < avail
+                && !sk.force_push
+                && !at_eor
+                && syn_rexmit.is_none()
+            {
                 // Window- or cwnd-limited to a runt: wait (sender SWS avoidance, RFC 9293
                 // 3.8.6.2.1) unless it is half the largest window; the persist timer
                 // overrides the wait.
@@ -553,7 +582,13 @@ impl Stack {
                 // tcp_nagle_test with TCP_NAGLE_CORK).
                 break;
             }
-            if len > 0 && len < mss && len == avail && !sk.nodelay && !fin_ready {
+            if len > 0
+                && len < mss
+                && len == avail
+                && !sk.nodelay
+                && !fin_ready
+                && syn_rexmit.is_none()
+            {
                 // Nagle: one small segment outstanding at most (RFC 9293 3.8.6.2.1). A
                 // Fast Open child's unacknowledged SYN-ACK is not one.
                 if sk.snd_nxt > sk.data_seq() {
@@ -571,7 +606,11 @@ impl Stack {
             // New data only here (retransmissions go through tcp_retransmit_skb).
             let burst_end = room == 0 || (room < mss && room < rest);
             if len > 0
-                && ((len == avail && !sk.more && !sk.filling) || burst_end || pushed || at_eor)
+                && ((len == avail && !sk.more && !sk.filling)
+                    || burst_end
+                    || pushed
+                    || at_eor
+                    || syn_rexmit.is_some_and(|e| seq + len == e))
             {
                 flags.insert(TcpFlags::PSH);
             }
@@ -584,11 +623,23 @@ impl Stack {
                 sk.snd_max = sk.snd_nxt;
             }
             sk.rtx.push(seq, sk.snd_nxt, fin_ready, now);
-            sk.bytes_sent += len as u64;
+            if syn_rexmit.is_some() {
+                // Counted as retransmitted (tcp_retransmit_skb): tp->retrans_out,
+                // total_retrans, and no RTT sample from it (Karn).
+                let last = sk.rtx.len().saturating_sub(1);
+                if let Some(cb) = sk.rtx.get_mut(last) {
+                    cb.sacked |= TCPCB_SACKED_RETRANS | TCPCB_EVER_RETRANS;
+                }
+                sk.rtx.retrans_out += len as u32;
+                sk.total_retrans += 1;
+                self.tcp.stats.retrans_segs += 1;
+            } else {
+                sk.bytes_sent += len as u64;
+            }
             if matches!(sk.ca_state, CaState::Cwr | CaState::Recovery) {
                 sk.prr_out += (len + usize::from(fin_ready)) as u32;
             }
-            if !sk.ts_ok && sk.rtt_seq.is_none() && len > 0 {
+            if !sk.ts_ok && sk.rtt_seq.is_none() && len > 0 && syn_rexmit.is_none() {
                 sk.rtt_seq = Some((seq, now));
             }
             if fin_ready {
