@@ -8,7 +8,9 @@
 #
 # Environment: PACKETDRILL_SRC (packetdrill's tree; default ../shared/packetdrill beside the
 # repository), PD_TIMEOUT (seconds per script, default 60), LINNET_PD_SO (use this .so instead
-# of building target/release/liblinnet_packetdrill.so), PD_JOBS (scripts run at once, default 1).
+# of building target/release/liblinnet_packetdrill.so), PD_JOBS (scripts run at once, default 1),
+# PD_EXTRA_ARGS (more packetdrill arguments, e.g. --verbose), PD_LOG_DIR (keep each script's
+# output there as NAME.log).
 #
 # Each script runs in its own directory (scripts name helpers relative to themselves:
 # ../common/defaults.sh, or ./defaults.sh in Linux's selftests layout) with shims first in PATH:
@@ -153,7 +155,7 @@ run_one() {
         -D TFO_COOKIE=3021b9d889017eeb -D TFO_COOKIE_ZERO=b7c12350a90dc8f5
         -D CMSG_LEVEL_IP=SOL_IP -D CMSG_TYPE_RECVERR=IP_RECVERR
         "--so_filename=$so" "--so_flags=local_ip=192.168.0.1 prefix=16 remote_ip=192.0.2.1 sysctl=$sysdir"
-        --tolerance_usecs=14000 "$base")
+        --tolerance_usecs=14000 ${PD_EXTRA_ARGS:-} "$base")
     (
         cd "$dir" || exit 1
         export LINNET_SYSCTL_DIR="$sysdir" PATH="$work/bin:$PATH"
@@ -165,6 +167,7 @@ run_one() {
         fi
     ) > "$log" 2>&1
     rc=$?
+    if [ -n "${PD_LOG_DIR:-}" ]; then cp "$log" "$PD_LOG_DIR/${base%.pkt}.log"; fi
     if [ $rc = 0 ]; then
         echo "PASS $show" > "$out"
     else

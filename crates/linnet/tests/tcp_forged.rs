@@ -550,3 +550,72 @@ fn a_batch_using_half_the_window_is_acked_before_it_ends() {
     let out = rig.drain();
     rig.assert_one_ack(&out, start + sent * 1400);
 }
+
+/// Each write ends in a pushed skb, `MSG_EOR` keeps later writes out of it, and a
+/// retransmission carries the PSH its skb had (Linux: `tcp_push` → `tcp_mark_push`, the `eor`
+/// bit, `__tcp_retransmit_skb` keeping `tcp_flags`).
+#[test]
+fn record_ends_stay_separate_pushed_segments_also_when_retransmitted() {
+    let mut rig = Rig::new(false, |_| {});
+    let now = rig.now;
+    // Fill the initial window: ten full segments, the last one pushed.
+    let big = vec![7u8; 14600];
+    assert_eq!(rig.stack.send(rig.conn, &big, now), Ok(big.len()));
+    let out = rig.drain();
+    assert_eq!(out.len(), 10, "{out:?}");
+    assert!(out[9].0.flags.contains(TcpFlags::PSH));
+    // Three records wait behind the full window.
+    for _ in 0..3 {
+        assert_eq!(rig.stack.send(rig.conn, &[1u8; 400], now), Ok(400));
+        rig.stack.send_eor(rig.conn).unwrap();
+    }
+    // A full segment last, so that Nagle holds none of the records back.
+    assert_eq!(rig.stack.send(rig.conn, &big[..1460], now), Ok(1460));
+    assert!(rig.drain().is_empty(), "the window is full");
+    rig.advance(Duration::from_millis(10));
+    let acked = rig.our_nxt + 14600;
+    rig.send(seg(TcpFlags::ACK, rig.peer_nxt, Some(acked)), &[]);
+    let out = rig.drain();
+    let data: Vec<_> = out.iter().filter(|(_, d)| !d.is_empty()).collect();
+    assert_eq!(data.len(), 4, "one segment per record: {out:?}");
+    for (i, (r, d)) in data.iter().take(3).enumerate() {
+        assert_eq!(d.len(), 400);
+        assert_eq!(r.seq_number, acked + 400 * i);
+        assert!(r.flags.contains(TcpFlags::PSH), "record {i} unpushed");
+    }
+    // Nothing acknowledged: the RTO resends the first record, still pushed.
+    rig.advance(Duration::from_secs(2));
+    let out = rig.drain();
+    let (r, d) = out
+        .iter()
+        .find(|(_, d)| !d.is_empty())
+        .expect("a retransmission");
+    assert_eq!((r.seq_number, d.len()), (acked, 400));
+    assert!(r.flags.contains(TcpFlags::PSH), "{r:?}");
+}
+
+/// Data arriving after `close()` aborts the connection, and the answer is a reset made from
+/// that segment: its ACK as our sequence number, no ACK flag (Linux: `TCPAbortOnData` in
+/// `tcp_rcv_state_process`, then `tcp_v4_send_reset` from `tcp_v4_do_rcv`).
+#[test]
+fn data_after_close_is_answered_with_a_reset_from_its_ack() {
+    let mut rig = Rig::new(false, |_| {});
+    let now = rig.now;
+    rig.stack.close(rig.conn, now).unwrap();
+    let out = rig.drain();
+    assert!(out.iter().any(|(r, _)| r.flags.contains(TcpFlags::FIN)));
+    let fin_ack = rig.our_nxt;
+    rig.send(
+        seg(TcpFlags::ACK | TcpFlags::PSH, rig.peer_nxt, Some(fin_ack)),
+        b"late",
+    );
+    let out = rig.drain();
+    assert_eq!(out.len(), 1, "{out:?}");
+    let (r, d) = &out[0];
+    assert_eq!(r.flags, TcpFlags::RST);
+    assert_eq!(r.seq_number, fin_ack);
+    assert_eq!(r.ack_number, None);
+    assert!(d.is_empty());
+    assert_eq!(rig.stack.snmp().tcp.abort_on_data, 1);
+    assert_eq!(rig.stack.tcp_state(rig.conn), None);
+}

@@ -58,6 +58,7 @@ pub mod timer;
 pub mod tsq;
 pub mod user;
 pub mod user_timeout;
+pub mod wqueue;
 
 pub use crate::wire::tcp::SeqNumber;
 pub use sock::{TcpConfig, TcpInfo, TcpSock, TcpState};

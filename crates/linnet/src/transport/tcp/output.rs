@@ -541,18 +541,20 @@ impl Stack {
             }
             let seq = sk.snd_nxt;
             let mut flags = TcpFlags::ACK;
-            // PSH on the segment that ends the queued data (unless written with MSG_MORE), on
-            // the last new segment of a burst (the windows leave no room for a full segment
-            // more), and on what the probe timer pushes out: Linux's skbs carry PSH at a
-            // write's end, its GSO bursts end with a pushed segment, tcp_write_wakeup pushes.
+            // PSH as Linux's skbs and GSO packets carry it (see super::wqueue): on the last
+            // segment of a burst sent as one GSO packet, and where a write's pushed skb ends;
+            // also on what the probe timer pushes out (tcp_write_wakeup).
             let rest = avail - len;
             let room = wnd_room.min(cwnd_room).saturating_sub(len);
-            // New data only here (retransmissions go through tcp_retransmit_skb).
-            let burst_end = room == 0 || (room < mss && room < rest);
-            if len > 0
-                && ((len == avail && !sk.more && !sk.filling) || burst_end || pushed || at_eor)
-            {
-                flags.insert(TcpFlags::PSH);
+            let limited = room == 0 || (room < mss && room < rest);
+            let (mut psh_kept, mut skb_tail) = (false, true);
+            if len > 0 {
+                let x = sk.tcp_xmit_psh(seq, seq + len, cwnd_room, wnd_room, limited);
+                if x.psh || pushed {
+                    flags.insert(TcpFlags::PSH);
+                }
+                psh_kept = x.psh_kept || pushed;
+                skb_tail = x.burst_done;
             }
             if fin_ready {
                 flags.insert(TcpFlags::FIN);
@@ -563,6 +565,7 @@ impl Stack {
                 sk.snd_max = sk.snd_nxt;
             }
             sk.rtx.push(seq, sk.snd_nxt, fin_ready, now);
+            sk.rtx.set_tail_flags(psh_kept, skb_tail);
             sk.bytes_sent += len as u64;
             if matches!(sk.ca_state, CaState::Cwr | CaState::Recovery) {
                 sk.prr_out += (len + usize::from(fin_ready)) as u32;
@@ -654,13 +657,16 @@ impl Stack {
 
     /// Retransmit (the front of) scoreboard record `i`: at most `max_len` bytes (whole
     /// segments; the record is split first if longer), marked RETRANS, its time restamped.
-    /// Not beyond the peer's window unless it is the head. Returns whether it went out.
-    /// Linux: `tcp_retransmit_skb` / `__tcp_retransmit_skb`.
+    /// Not beyond the peer's window unless it is the head. It carries PSH when its skb was
+    /// pushed, when it is more than one segment, or when `gso_end` says it ends a burst of
+    /// records retransmitted as one GSO packet. Returns whether it went out.
+    /// Linux: `tcp_retransmit_skb` / `__tcp_retransmit_skb` (→ `__tcp_transmit_skb`).
     pub(crate) fn tcp_retransmit_skb(
         &mut self,
         id: SockId,
         i: usize,
         max_len: usize,
+        gso_end: bool,
         now: Instant,
     ) -> bool {
         let Ok(sk) = self.sockets.tcp_mut(id) else {
@@ -688,6 +694,9 @@ impl Stack {
         let mut flags = TcpFlags::ACK;
         if e.fin {
             flags.insert(TcpFlags::FIN);
+        }
+        if data_len > 0 && (e.psh || gso_end || data_len > mss) {
+            flags.insert(TcpFlags::PSH);
         }
         if data_len == 0 && !e.fin {
             return false;
@@ -758,8 +767,32 @@ impl Stack {
             let reo = sk.xmit_timer == XmitTimer::ReoTimeout;
             let goal = offload::tcp_xmit_size_goal(sk.route_caps, sk.current_mss() as usize);
             let max_len = (room as usize).min(goal);
-            if self.tcp_small_queue_check(id) || !self.tcp_retransmit_skb(id, i, max_len, now) {
+            // The burst of records going out as one GSO packet (Linux retransmits an skb of
+            // up to `tcp_tso_segs` segments): kept on the socket, as TSQ may stop this loop
+            // inside it.
+            let e_end = e.end_seq;
+            let cur = sk
+                .wq
+                .rtx_burst
+                .filter(|&(s0, e0, _)| s0 <= e.seq && e.seq < e0);
+            let (_, b_end, multi) = match cur {
+                Some(b) => b,
+                None => {
+                    let mss = (sk.current_mss() as usize).max(1);
+                    let max_segs = (room as usize / mss).max(1).min(sk.tcp_tso_segs(mss));
+                    let n = sk.tcp_rtx_burst(i, max_segs).max(1);
+                    let b_end = sk.rtx.get(i + n - 1).map_or(e_end, |l| l.end_seq);
+                    (e.seq, b_end, n > 1)
+                }
+            };
+            let gso_end = multi && e_end >= b_end;
+            if self.tcp_small_queue_check(id)
+                || !self.tcp_retransmit_skb(id, i, max_len, gso_end, now)
+            {
                 break;
+            }
+            if let Ok(sk) = self.sockets.tcp_mut(id) {
+                sk.wq.rtx_burst = (e_end < b_end).then_some((e_end, b_end, multi));
             }
             let segs = self
                 .sockets

@@ -576,6 +576,9 @@ pub struct TcpSock {
     /// Ends of records written with `MSG_EOR` not yet acknowledged: no segment carries bytes
     /// from both sides of one (Linux: the `eor` bit of an skb, `tcp_skb_can_collapse_to`).
     pub eor_marks: VecDeque<SeqNumber>,
+    /// The unsent skbs' boundaries and PSH marks, and the burst being sent (see
+    /// [`super::wqueue`]).
+    pub wq: super::wqueue::WriteQueue,
     /// `TCP_MAXSEG` (0: none): clamps the MSS we offer. Linux: `tp->rx_opt.user_mss`.
     pub user_mss: u32,
     /// `TCP_USER_TIMEOUT` (zero: off). Linux: `icsk->icsk_user_timeout`.
@@ -589,9 +592,6 @@ pub struct TcpSock {
     /// `TCP_NOTSENT_LOWAT` / `net.ipv4.tcp_notsent_lowat` (`u32::MAX`: off).
     /// Linux: `tp->notsent_lowat` (or the sysctl when that is zero).
     pub notsent_lowat: u32,
-    /// A write is filling the tail skb: it carries no PSH yet (Linux marks PSH in `tcp_push`
-    /// at the end of `tcp_sendmsg`, not on the skbs `tcp_push_one` sends on the way).
-    pub filling: bool,
     /// Where the skb a write appends to begins (see [`super::sndmem`]). Linux:
     /// `TCP_SKB_CB(tcp_write_queue_tail(sk))->seq`.
     pub write_skb_start: SeqNumber,
@@ -757,12 +757,12 @@ impl TcpSock {
             nagle_push: false,
             in_sendmsg: false,
             eor_marks: VecDeque::new(),
+            wq: Default::default(),
             user_mss: 0,
             user_timeout: Duration::ZERO,
             rto_stamp: None,
             probes_tstamp: None,
             notsent_lowat: u32::MAX,
-            filling: false,
             write_skb_start: SeqNumber(0),
             chrono: Chrono::Idle,
             chrono_start: Instant::ZERO,

@@ -279,10 +279,16 @@ impl Stack {
         if sk.notsent_lowat != u32::MAX {
             return self.tcp_sendmsg_lowat(id, data, now);
         }
+        let start = sk.data_end();
         let n = sk.sndbuf.enqueue_slice(data);
         if n == 0 {
             return Err(Errno::EAGAIN);
         }
+        sk.tcp_skb_entail(start, n);
+        // tcp_push: the end of the write is pushed unless MSG_MORE (a full send buffer stops
+        // the write, and Linux pushes before it waits for room).
+        let more = sk.more && n == data.len();
+        sk.tcp_push_mark(more);
         if sk.snd_max == sk.snd_una
             && now.saturating_since(sk.last_send) > sk.rtt.rto()
             && sk.bytes_sent > 0
@@ -348,7 +354,9 @@ impl Stack {
                 room = goal;
             }
             let want = room.min(data.len() - copied);
+            let at = sk.data_end();
             let n = sk.sndbuf.enqueue_slice(&data[copied..copied + want]);
+            sk.tcp_skb_entail(at, n);
             copied += n;
             if n < want {
                 break; // the send buffer is full (sk_wmem_queued >= sk_sndbuf)
@@ -357,10 +365,9 @@ impl Stack {
                 if start == sk.snd_nxt {
                     // A full skb at the head of the unsent data: tcp_push_one, no PSH.
                     sk.in_sendmsg = true;
-                    sk.filling = true;
                     self.tcp_write_xmit(id, now);
                     if let Ok(sk) = self.sockets.tcp_mut(id) {
-                        (sk.in_sendmsg, sk.filling) = (false, false);
+                        sk.in_sendmsg = false;
                     }
                 }
                 push = false;
@@ -370,6 +377,8 @@ impl Stack {
         if push {
             // tcp_push: the end of the write (or where it stopped for memory) is pushed.
             if let Ok(sk) = self.sockets.tcp_mut(id) {
+                let more = sk.more && copied == data.len();
+                sk.tcp_push_mark(more);
                 sk.in_sendmsg = true;
             }
             self.tcp_write_xmit(id, now);
@@ -391,6 +400,7 @@ impl Stack {
         if sk.eor_marks.back() != Some(&end) && sk.snd_nxt < end {
             sk.eor_marks.push_back(end);
         }
+        sk.tcp_skb_mark_eor();
         Ok(())
     }
 
