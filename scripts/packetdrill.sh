@@ -15,7 +15,8 @@
 # Each script runs in its own directory (scripts name helpers relative to themselves:
 # ../common/defaults.sh, or ./defaults.sh in Linux's selftests layout) with shims first in PATH:
 # `sysctl` writes net.ipv4.KEY=VALUE into a per-script directory standing for
-# /proc/sys/net/ipv4, which the library applies to the stack under test; `ip`, `tc` and
+# /proc/sys/net/ipv4, which the library applies to the stack under test; `tc` lines go to
+# the stack's own qdiscs on tun0 (see crates/linnet-packetdrill/src/tc.rs); `ip` and
 # `ethtool` do nothing (there is no host device to configure). As root, each script also runs in private
 # network and mount namespaces with that directory bind-mounted over /proc/sys/net/ipv4, so
 # scripts writing /proc/sys directly (set_sysctls.py) reach the stack and never the host.
@@ -83,8 +84,16 @@ done
 exit 0
 EOF
 printf '#!/bin/sh\n# No host device to configure: the stack under test lives in the library.\nexit 0\n' > "$work/bin/ip"
-cp "$work/bin/ip" "$work/bin/tc"
 cp "$work/bin/ip" "$work/bin/ethtool"
+cat > "$work/bin/tc" <<'EOF'
+#!/bin/sh
+# tc shim: the arguments go, 0x1f-separated, as one line to $LINNET_SYSCTL_DIR/.tc, which
+# the library runs through Linnet's tc before the next socket call.
+[ -n "${LINNET_SYSCTL_DIR:-}" ] || exit 0
+for a in "$@"; do printf '%s\037' "$a"; done >> "$LINNET_SYSCTL_DIR/.tc"
+printf '\n' >> "$LINNET_SYSCTL_DIR/.tc"
+exit 0
+EOF
 chmod +x "$work/bin/sysctl" "$work/bin/ip" "$work/bin/tc" "$work/bin/ethtool"
 
 isroot=0

@@ -20,6 +20,7 @@
 pub mod device;
 pub mod iface;
 pub mod sysctl;
+pub mod tc;
 
 use device::RawIpDevice;
 use libc::{
@@ -115,11 +116,13 @@ impl Instance {
         posix.use_os_fds();
         posix.with_net(|n| n.realtime_base_us = epoch_usecs(linnet::Instant::ZERO));
         if let Some(dir) = cfg.sysctl_dir.clone() {
-            let mut watcher = sysctl::SysctlDir::new(dir);
+            let mut watcher = sysctl::SysctlDir::new(dir.clone());
+            let mut tc = tc::TcLog::new(dir);
             posix.with_net(|n| {
-                n.before_call = Some(Box::new(move |stack, defaults| {
+                n.before_call = Some(Box::new(move |stack, defaults, now| {
                     watcher.apply_new(stack);
                     defaults.notsent_lowat = watcher.notsent_lowat;
+                    tc.apply_new(stack, now);
                 }));
             });
         }

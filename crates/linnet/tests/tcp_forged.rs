@@ -619,3 +619,69 @@ fn data_after_close_is_answered_with_a_reset_from_its_ack() {
     assert_eq!(rig.stack.snmp().tcp.abort_on_data, 1);
     assert_eq!(rig.stack.tcp_state(rig.conn), None);
 }
+
+/// Data the local qdisc refuses is not sent: it stays queued, the probe timer retries it
+/// (first after an RTO, then every 500 ms, without backoff), it goes out as soon as the
+/// qdisc takes it, and `TCP_USER_TIMEOUT` ends the retries (Linux: `tcp_write_xmit` stopping
+/// on `NET_XMIT_DROP`, `tcp_check_probe_timer`, `tcp_send_probe0`'s
+/// `TCP_RESOURCE_PROBE_INTERVAL`, `tcp_probe_timer`).
+#[test]
+fn data_the_qdisc_refuses_is_retried_by_the_probe_timer_until_the_user_timeout() {
+    use linnet::socket::SockOpt;
+    let tc = |rig: &mut Rig, words: &str| {
+        let argv: Vec<String> = words.split(' ').map(String::from).collect();
+        rig.stack.tc(&argv, rig.now).unwrap();
+    };
+    // The qdisc lets nothing through for a second, then takes the data.
+    let mut rig = Rig::new(false, |_| {});
+    tc(&mut rig, "qdisc add dev eth0 root pfifo limit 0");
+    assert_eq!(rig.stack.send(rig.conn, b"hello", rig.now), Ok(5));
+    assert!(rig.drain().is_empty());
+    rig.advance(Duration::from_secs(1));
+    assert!(rig.drain().is_empty());
+    tc(&mut rig, "qdisc replace dev eth0 root pfifo");
+    // The next probe (at most 500 ms on) sends it; unacknowledged, the RTO repeats it.
+    let mut got = Vec::new();
+    for _ in 0..5 {
+        rig.advance(Duration::from_millis(100));
+        got.extend(rig.drain().into_iter().filter(|(_, d)| !d.is_empty()));
+    }
+    assert!(!got.is_empty(), "the probe timer did not retry");
+    for (r, d) in &got {
+        assert_eq!((r.seq_number, &d[..]), (rig.our_nxt, &b"hello"[..]));
+    }
+
+    // Dropped for good: the user timeout (3 s from the first probe) closes it.
+    let mut rig = Rig::new(false, |_| {});
+    tc(&mut rig, "qdisc add dev eth0 root pfifo limit 0");
+    rig.stack
+        .setsockopt(
+            rig.conn,
+            SockOpt::UserTimeout(Duration::from_secs(3)),
+            rig.now,
+        )
+        .unwrap();
+    let start = rig.now;
+    assert_eq!(rig.stack.send(rig.conn, b"hello", rig.now), Ok(5));
+    let mut dead_at = None;
+    for _ in 0..50 {
+        rig.advance(Duration::from_millis(100));
+        assert!(rig.drain().is_empty());
+        if rig.stack.tcp_state(rig.conn) != Some(TcpState::Established) {
+            dead_at = Some(rig.now - start);
+            break;
+        }
+    }
+    let dead_at = dead_at.expect("the user timeout never fired");
+    // The first probe after the RTO (at least 200 ms), the abort 3 s later.
+    assert!(
+        dead_at >= Duration::from_millis(3200) && dead_at <= Duration::from_millis(4100),
+        "{dead_at:?}"
+    );
+    let mut b = [0u8; 4];
+    assert_eq!(
+        rig.stack
+            .recv(rig.conn, &mut b, MsgFlags::default(), rig.now),
+        Err(Errno::ETIMEDOUT)
+    );
+}

@@ -20,6 +20,10 @@ use crate::wire::tcp::{SeqNumber, TcpFlags, TcpPacket, TcpRepr};
 use crate::wire::{IpProtocol, Ipv4Addr};
 use std::time::Duration;
 
+/// How often a probe retries data the local qdisc refused. Linux:
+/// `TCP_RESOURCE_PROBE_INTERVAL` (500 ms).
+const TCP_RESOURCE_PROBE_INTERVAL: Duration = Duration::from_millis(500);
+
 /// One segment to build.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Seg {
@@ -560,6 +564,7 @@ impl Stack {
                 flags.insert(TcpFlags::FIN);
             }
             let prior_packets = sk.rtx.packets_out();
+            let undo = (sk.snd_nxt, sk.snd_max, sk.rtt_seq, sk.prr_out);
             sk.snd_nxt = seq + len + usize::from(fin_ready);
             if sk.snd_nxt > sk.snd_max {
                 sk.snd_max = sk.snd_nxt;
@@ -589,7 +594,7 @@ impl Stack {
             // The RTO runs from the first segment of a flight; a pending probe gives way
             // to it (Linux: tcp_event_new_data_sent).
             let rearm = prior_packets == 0 || sk.xmit_timer == XmitTimer::LossProbe;
-            let _ = self.tcp_transmit(
+            let res = self.tcp_transmit(
                 id,
                 Seg {
                     seq,
@@ -599,6 +604,23 @@ impl Stack {
                 },
                 now,
             );
+            let Ok(sk) = self.sockets.tcp_mut(id) else {
+                return false;
+            };
+            if res == Err(Errno::ENOBUFS) {
+                // The local qdisc refused it (NET_XMIT_DROP): it was not sent. It stays
+                // queued, and with nothing in flight the probe timer retries (Linux:
+                // tcp_write_xmit stops when tcp_transmit_skb fails, then
+                // tcp_check_probe_timer).
+                (sk.snd_nxt, sk.snd_max, sk.rtt_seq, sk.prr_out) = undo;
+                sk.rtx.unpush();
+                sk.bytes_sent -= len as u64;
+                sk.wq.cancel_burst();
+                sk.local_drop = true;
+                break;
+            }
+            sk.local_drop = false;
+            sk.tcp_wq_sent(seq + len);
             sent_new = true;
             if rearm {
                 self.tcp_rearm_rto(id, now);
@@ -629,9 +651,17 @@ impl Stack {
         let usable = (sk.snd_una + sk.snd_wnd as usize - sk.snd_nxt).max(0) as u32;
         // Corked data with nothing in flight waits at most a probe interval too (Linux: the
         // probe0 timer's tcp_write_wakeup pushes it out).
-        if waiting && sk.snd_max == sk.snd_una && (usable < sk.mss || sk.cork || sk.more) {
+        // So does data the local qdisc refused: first after an RTO, then every
+        // TCP_RESOURCE_PROBE_INTERVAL without backoff (Linux: tcp_check_probe_timer, and
+        // tcp_send_probe0 when tcp_write_wakeup failed locally).
+        let stuck = usable < sk.mss || sk.cork || sk.more || sk.local_drop;
+        if waiting && sk.snd_max == sk.snd_una && stuck {
             if sk.persist_at.is_none() {
-                let backoff = sk.rtt.rto().saturating_mul(1 << sk.probes.min(6));
+                let backoff = match (sk.local_drop, sk.probes) {
+                    (true, 0) => sk.rtt.rto(),
+                    (true, _) => TCP_RESOURCE_PROBE_INTERVAL,
+                    _ => sk.rtt.rto().saturating_mul(1 << sk.probes.min(6)),
+                };
                 let when =
                     sk.tcp_clamp_probe0_to_user_timeout(backoff.min(Duration::from_secs(120)), now);
                 sk.persist_at = Some(now + when);

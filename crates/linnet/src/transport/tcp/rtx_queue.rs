@@ -170,6 +170,14 @@ impl RtxQueue {
         });
     }
 
+    /// Take back the newest record, just pushed for a segment that was not sent after all
+    /// (nothing is counted for it yet).
+    pub fn unpush(&mut self) {
+        if self.q.back().is_some_and(|e| e.sacked == 0) {
+            self.q.pop_back();
+        }
+    }
+
     /// Set the newest record's skb flags (see [`TcpSkbCb::psh`], [`TcpSkbCb::skb_tail`]).
     pub fn set_tail_flags(&mut self, psh: bool, skb_tail: bool) {
         if let Some(e) = self.q.back_mut() {

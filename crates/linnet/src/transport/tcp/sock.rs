@@ -522,6 +522,9 @@ pub struct TcpSock {
     pub probes: u32,
     /// Send a runt the windows allow once (set by the persist timer).
     pub force_push: bool,
+    /// The last new segment was refused by the local qdisc (Linux: `tcp_transmit_skb`
+    /// returning `NET_XMIT_DROP`): the probe timer retries it.
+    pub local_drop: bool,
     /// Delayed-ACK timer.
     pub delack_at: Option<Instant>,
     /// Keepalive timer.
@@ -737,6 +740,7 @@ impl TcpSock {
             persist_at: None,
             probes: 0,
             force_push: false,
+            local_drop: false,
             delack_at: None,
             keepalive_at: None,
             keepalive_probes_sent: 0,

@@ -61,6 +61,11 @@ pub struct WriteQueue {
 }
 
 impl WriteQueue {
+    /// The segment of the burst in progress was not sent: the next one starts a new burst.
+    pub fn cancel_burst(&mut self) {
+        self.burst = None;
+    }
+
     /// Forget everything (the connection's send side is reset).
     pub fn clear(&mut self) {
         self.skbs.clear();
@@ -176,7 +181,7 @@ impl TcpSock {
     /// Whether the segment `[seq, end)` of new data gets PSH, and record what was sent: the
     /// skbs it finishes leave the queue. `cwnd_room`/`wnd_room` are the bytes the congestion
     /// and receive windows allow from `seq`; `limited` says output cannot send beyond `end`
-    /// now.
+    /// now. [`TcpSock::tcp_wq_sent`] follows once the segment is out.
     /// Linux: `tcp_write_xmit` (`tcp_cwnd_test`, `tcp_mss_split_point`, `tso_fragment`) and
     /// `__tcp_transmit_skb`'s PSH on GSO packets.
     pub fn tcp_xmit_psh(
@@ -210,15 +215,19 @@ impl TcpSock {
         } else {
             Some((burst.0, burst.1, burst.2))
         };
-        // The skbs now fully sent leave the queue (a partly sent one stays: its unsent part
-        // keeps its flags, as tso_fragment leaves PSH on the second piece).
-        while self.wq.skbs.front().is_some_and(|s| s.end <= end) {
-            self.wq.skbs.pop_front();
-        }
         XmitPsh {
             psh,
             psh_kept,
             burst_done,
+        }
+    }
+
+    /// New data up to `end` went out: the skbs it finished leave the queue (a partly sent one
+    /// stays: its unsent part keeps its flags, as `tso_fragment` leaves PSH on the second
+    /// piece). Linux: `tcp_event_new_data_sent` moving the skb to the retransmit queue.
+    pub fn tcp_wq_sent(&mut self, end: SeqNumber) {
+        while self.wq.skbs.front().is_some_and(|s| s.end <= end) {
+            self.wq.skbs.pop_front();
         }
     }
 
@@ -368,7 +377,9 @@ mod tests {
         // A two-segment burst: PSH on its last segment only, not kept by the skb.
         let s = base;
         let x1 = sk.tcp_xmit_psh(s, s + 1000, 2000, 10_000, false);
+        sk.tcp_wq_sent(s + 1000);
         let x2 = sk.tcp_xmit_psh(s + 1000, s + 2000, 1000, 10_000, true);
+        sk.tcp_wq_sent(s + 2000);
         assert!(!x1.psh && !x1.burst_done);
         assert!(x2.psh && !x2.psh_kept && x2.burst_done);
         // The last segment ends the pushed skb.
