@@ -23,7 +23,8 @@ if [ "$(id -u)" != 0 ]; then
     exit 1
 fi
 
-cargo build --release --quiet -p linnetd -p linnet-cli
+echo "building linnetd and the linnet CLI (release; the first build takes a minute or two)..."
+cargo build --release -p linnetd -p linnet-cli
 BIN=target/release
 
 ip netns add "$NS"

@@ -1,5 +1,6 @@
 //! `linnet ip ...`: the iproute2 subset for links, addresses, routes and neighbours.
 
+use crate::json::{self, table_name};
 use crate::{call, route, Failure};
 use linnet::control::client::Client;
 use linnet::control::{Request, Response};
@@ -13,6 +14,8 @@ use linnet::wire::{EthernetAddress, Ipv4Addr, Ipv4Cidr};
 struct Opts {
     stats: bool,
     json: bool,
+    pretty: bool,
+    brief: bool,
 }
 
 /// Does `word` abbreviate `full` the way iproute2 accepts (a prefix of at least `min` letters)?
@@ -49,6 +52,8 @@ pub fn run(words: &[String], connect: impl Fn() -> Result<Client, Failure>) -> R
         match words[i].as_str() {
             "-s" | "-stats" | "-statistics" => opts.stats = true,
             "-j" | "-json" => opts.json = true,
+            "-p" | "-pretty" => opts.pretty = true,
+            "-br" | "-brief" => opts.brief = true,
             other => {
                 return Err(Failure(
                     format!("Option \"{other}\" is unknown, try \"ip -help\"."),
@@ -273,26 +278,11 @@ pub fn parse_change(object: &str, words: &[String]) -> Result<Option<Request>, F
 }
 
 fn flags(l: &LinkInfo) -> String {
-    let mut f = Vec::new();
-    if l.kind == LinkKind::Loopback {
-        f.push("LOOPBACK");
-    } else {
-        f.push("BROADCAST");
-        f.push("MULTICAST");
-    }
-    if l.up {
-        f.push("UP");
-        f.push("LOWER_UP");
-    }
-    format!("<{}>", f.join(","))
+    format!("<{}>", json::link_flags(l).join(","))
 }
 
 fn print_link_header(l: &LinkInfo, with_mode: bool) {
-    let state = match (l.up, l.kind) {
-        (false, _) => "DOWN",
-        (true, LinkKind::Loopback) => "UNKNOWN",
-        (true, LinkKind::Ether) => "UP",
-    };
+    let state = json::operstate(l);
     let mode = if with_mode { " mode DEFAULT" } else { "" };
     println!(
         "{}: {}: {} mtu {} qdisc {} state {state}{mode} group default qlen 1000",
@@ -348,7 +338,15 @@ fn links(client: &mut Client, opts: &Opts, dev: Option<&str>, addrs: bool) -> Re
         }
     }
     if opts.json {
-        println!("{}", serde_json::to_string_pretty(&links)?);
+        let v: Vec<_> = links
+            .iter()
+            .map(|l| json::link(l, addrs, opts.stats))
+            .collect();
+        json::print(&serde_json::Value::Array(v), opts.pretty)?;
+        return Ok(0);
+    }
+    if opts.brief {
+        print!("{}", brief(&links, addrs));
         return Ok(0);
     }
     for l in &links {
@@ -374,6 +372,24 @@ fn links(client: &mut Client, opts: &Opts, dev: Option<&str>, addrs: bool) -> Re
         }
     }
     Ok(0)
+}
+
+/// `ip -br link|addr`: one line per interface, as iproute2's brief mode prints it (name, state,
+/// then the link address and flags, or the addresses).
+fn brief(links: &[LinkInfo], addrs: bool) -> String {
+    let mut out = String::new();
+    for l in links {
+        out.push_str(&format!("{:<16} {:<14} ", l.name, json::operstate(l)));
+        if addrs {
+            for c in &l.addrs {
+                out.push_str(&format!("{c} "));
+            }
+        } else {
+            out.push_str(&format!("{} {} ", l.mac, flags(l)));
+        }
+        out.push('\n');
+    }
+    out
 }
 
 /// `ip route [show [table T]] | add | replace | del | get`.
@@ -440,7 +456,7 @@ fn route_cmd(
             return Err(Failure("unexpected response from linnetd".into(), 1));
         };
         if opts.json {
-            println!("{}", serde_json::to_string_pretty(&reply)?);
+            json::print(&json::route_get(&reply), opts.pretty)?;
             return Ok(0);
         }
         let mut line = match reply.kind.as_str() {
@@ -517,15 +533,6 @@ fn proto(p: &str) -> Result<RouteProto, Failure> {
     })
 }
 
-fn table_name(t: u32) -> String {
-    match t {
-        255 => "local".into(),
-        254 => "main".into(),
-        253 => "default".into(),
-        n => n.to_string(),
-    }
-}
-
 /// The route `ip route add` means, with iproute2's defaults: proto boot, scope link for a
 /// direct route and universe through a gateway, host for local, table local for local and
 /// broadcast routes.
@@ -596,7 +603,11 @@ fn rule_cmd(
             return Err(Failure("unexpected response from linnetd".into(), 1));
         };
         if opts.json {
-            println!("{}", serde_json::to_string_pretty(&rules)?);
+            let v = rules
+                .iter()
+                .map(|(r, i)| json::rule(r, i.as_deref()))
+                .collect();
+            json::print(&serde_json::Value::Array(v), opts.pretty)?;
             return Ok(0);
         }
         for (r, iif) in &rules {
@@ -686,7 +697,8 @@ fn routes(client: &mut Client, opts: &Opts, req: Request) -> Result<u8, Failure>
         return Err(Failure("unexpected response from linnetd".into(), 1));
     };
     if opts.json {
-        println!("{}", serde_json::to_string_pretty(&routes)?);
+        let v = routes.iter().map(|(r, d)| json::route(r, d)).collect();
+        json::print(&serde_json::Value::Array(v), opts.pretty)?;
         return Ok(0);
     }
     for (r, dev) in &routes {
@@ -736,7 +748,8 @@ fn neighbours(client: &mut Client, opts: &Opts) -> Result<u8, Failure> {
         return Err(Failure("unexpected response from linnetd".into(), 1));
     };
     if opts.json {
-        println!("{}", serde_json::to_string_pretty(&neighbours)?);
+        let v = neighbours.iter().map(|(n, d)| json::neigh(n, d)).collect();
+        json::print(&serde_json::Value::Array(v), opts.pretty)?;
         return Ok(0);
     }
     for (n, dev) in &neighbours {
@@ -791,7 +804,7 @@ fn tcp_metrics(
         return Ok(0);
     };
     if opts.json {
-        println!("{}", serde_json::to_string_pretty(&entries)?);
+        json::print(&serde_json::to_value(&entries)?, opts.pretty)?;
         return Ok(0);
     }
     let secs = |ms: u64| format!("{}.{:03}sec", ms / 1000, ms % 1000);

@@ -1,17 +1,38 @@
-//! `linnet netstat -s`: protocol counters in net-tools' layout.
+//! `linnet netstat`: protocol counters (`-s`) and the connections table (`-tuanl`), in
+//! net-tools' layout.
 
 use crate::{call, Failure};
 use linnet::control::client::Client;
 use linnet::control::{Request, Response};
+use linnet::socket::SocketInfo;
 
-/// Run `netstat` with the words after it (only `-s` is known, optionally with `-j`).
-pub fn run(words: &[String], connect: impl Fn() -> Result<Client, Failure>) -> Result<u8, Failure> {
-    let mut json = false;
-    let mut stats = false;
+/// What `netstat` was asked for.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Opts {
+    stats: bool,
+    json: bool,
+    tcp: bool,
+    udp: bool,
+    all: bool,
+    listening: bool,
+}
+
+/// Parse net-tools' options: `-s [-j]` for counters, `-t -u -a -l -n` (combinable, `-tan`) for
+/// connections.
+fn parse(words: &[String]) -> Result<Opts, Failure> {
+    let mut o = Opts::default();
     for w in words {
-        match w.as_str() {
-            "-s" | "--statistics" => stats = true,
-            "-j" | "--json" => json = true,
+        let letters: Vec<char> = match w.as_str() {
+            "--statistics" => vec!['s'],
+            "--json" => vec!['j'],
+            "--tcp" => vec!['t'],
+            "--udp" => vec!['u'],
+            "--all" => vec!['a'],
+            "--listening" => vec!['l'],
+            "--numeric" => vec!['n'],
+            _ if w.starts_with('-') && !w.starts_with("--") && w.len() > 1 => {
+                w.chars().skip(1).collect()
+            }
             other => {
                 return Err(Failure(
                     format!(
@@ -21,10 +42,103 @@ pub fn run(words: &[String], connect: impl Fn() -> Result<Client, Failure>) -> R
                     2,
                 ))
             }
+        };
+        for c in letters {
+            match c {
+                's' => o.stats = true,
+                'j' => o.json = true,
+                't' => o.tcp = true,
+                'u' => o.udp = true,
+                'a' => o.all = true,
+                'l' => o.listening = true,
+                // Linnet never resolves names: numeric is the only output.
+                'n' => {}
+                other => return Err(Failure(format!("netstat: invalid option -- '{other}'"), 2)),
+            }
         }
     }
-    if !stats {
-        return Err(Failure("usage: linnet netstat -s [-j]".into(), 2));
+    if !o.tcp && !o.udp {
+        o.tcp = true;
+        o.udp = true;
+    }
+    Ok(o)
+}
+
+/// A TCP state as net-tools names it (`tcp_state[]` in netstat.c).
+fn state_name(ss: &str) -> &str {
+    match ss {
+        "ESTAB" => "ESTABLISHED",
+        "SYN-SENT" => "SYN_SENT",
+        "SYN-RECV" => "SYN_RECV",
+        "FIN-WAIT-1" => "FIN_WAIT1",
+        "FIN-WAIT-2" => "FIN_WAIT2",
+        "TIME-WAIT" => "TIME_WAIT",
+        "UNCONN" => "CLOSE",
+        "CLOSE-WAIT" => "CLOSE_WAIT",
+        "LAST-ACK" => "LAST_ACK",
+        other => other,
+    }
+}
+
+/// `netstat -tuanl`: the Internet connections table, in net-tools' layout (`tcp_do_one`).
+fn connections(o: &Opts, sockets: &[SocketInfo]) -> String {
+    let which = if o.all {
+        "servers and established"
+    } else if o.listening {
+        "only servers"
+    } else {
+        "w/o servers"
+    };
+    let mut out = format!(
+        "Active Internet connections ({which})\n{:<5} {:>6} {:>6} {:<23} {:<23} {:<11}\n",
+        "Proto", "Recv-Q", "Send-Q", "Local Address", "Foreign Address", "State"
+    );
+    for s in sockets {
+        let tcp = s.proto == "tcp";
+        if (tcp && !o.tcp) || (!tcp && !o.udp) {
+            continue;
+        }
+        let listening = s.state == "LISTEN" || s.state == "UNCONN";
+        if !o.all && (listening != o.listening) {
+            continue;
+        }
+        let addr = |a: &std::net::SocketAddrV4| {
+            if a.port() == 0 {
+                format!("{}:*", a.ip())
+            } else {
+                a.to_string()
+            }
+        };
+        let state = match (tcp, s.state.as_str()) {
+            (true, st) => state_name(st),
+            (false, "ESTAB") => "ESTABLISHED",
+            (false, _) => "",
+        };
+        // /proc/net/tcp: a listener's tx_queue is 0 (its backlog is not a send queue).
+        let send_q = if s.state == "LISTEN" { 0 } else { s.send_q };
+        out.push_str(&format!(
+            "{:<5} {:>6} {:>6} {:<23} {:<23} {:<11}\n",
+            s.proto,
+            s.recv_q,
+            send_q,
+            addr(&s.local),
+            addr(&s.remote),
+            state
+        ));
+    }
+    out
+}
+
+/// Run `netstat` with the words after it: `-s [-j]` (counters) or the connections table.
+pub fn run(words: &[String], connect: impl Fn() -> Result<Client, Failure>) -> Result<u8, Failure> {
+    let o = parse(words)?;
+    let json = o.json;
+    if !o.stats {
+        let Response::Sockets { sockets } = call(&mut connect()?, Request::Sockets)? else {
+            return Err(Failure("unexpected response from linnetd".into(), 1));
+        };
+        print!("{}", connections(&o, &sockets));
+        return Ok(0);
     }
     let Response::Snmp { snmp } = call(&mut connect()?, Request::Snmp)? else {
         return Err(Failure("unexpected response from linnetd".into(), 1));
@@ -143,4 +257,60 @@ pub fn run(words: &[String], connect: impl Fn() -> Result<Client, Failure>) -> R
         }
     }
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn w(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    fn sock(proto: &str, state: &str, local: &str, remote: &str, q: (u64, u64)) -> SocketInfo {
+        serde_json::from_value(serde_json::json!({
+            "id": {"idx": 0, "gen": 0}, "proto": proto, "state": state,
+            "recv_q": q.0, "send_q": q.1, "local": local, "remote": remote, "tcp": null,
+        }))
+        .expect("a SocketInfo")
+    }
+
+    #[test]
+    fn tan_lists_listeners_and_connections_in_net_tools_layout() {
+        let o = parse(&w("-tan")).unwrap();
+        assert!(o.tcp && !o.udp && o.all && !o.stats);
+        let socks = [
+            sock("tcp", "LISTEN", "0.0.0.0:7", "0.0.0.0:0", (0, 128)),
+            sock("tcp", "ESTAB", "192.0.2.2:7", "192.0.2.1:40000", (5, 10)),
+            sock("udp", "UNCONN", "0.0.0.0:53", "0.0.0.0:0", (0, 0)),
+        ];
+        let out = connections(&o, &socks);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(
+            lines[0],
+            "Active Internet connections (servers and established)"
+        );
+        assert_eq!(
+            lines[1].trim_end(),
+            "Proto Recv-Q Send-Q Local Address           Foreign Address         State"
+        );
+        assert_eq!(
+            lines[2].trim_end(),
+            "tcp        0      0 0.0.0.0:7               0.0.0.0:*               LISTEN"
+        );
+        assert_eq!(
+            lines[3].trim_end(),
+            "tcp        5     10 192.0.2.2:7             192.0.2.1:40000         ESTABLISHED"
+        );
+        assert_eq!(lines.len(), 4, "no UDP socket under -t: {out}");
+        // Without -a: connections only; with -l: listeners only.
+        let est = connections(&parse(&w("-tn")).unwrap(), &socks);
+        assert!(
+            est.contains("ESTABLISHED") && !est.contains("LISTEN"),
+            "{est}"
+        );
+        let lis = connections(&parse(&w("-lnu")).unwrap(), &socks);
+        assert!(lis.contains("0.0.0.0:53") && !lis.contains("tcp "), "{lis}");
+        assert!(parse(&w("-x")).is_err());
+    }
 }

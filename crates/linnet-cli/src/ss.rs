@@ -234,7 +234,11 @@ pub fn run(words: &[String], connect: impl Fn() -> Result<Client, Failure>) -> R
     };
     let chosen = select(&opts, sockets);
     if opts.json {
-        println!("{}", serde_json::to_string_pretty(&chosen)?);
+        let v = chosen
+            .iter()
+            .map(|s| crate::json::socket(s, opts.info))
+            .collect();
+        crate::json::print(&serde_json::Value::Array(v), true)?;
     } else {
         print!("{}", render(&opts, &chosen));
     }

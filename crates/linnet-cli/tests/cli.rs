@@ -22,6 +22,10 @@ fn missing_daemon_is_a_clear_error() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("/nonexistent/linnetd.sock"), "{err}");
+    assert!(
+        err.contains("is it running?") && err.contains("sudo linnetd --tap"),
+        "the error says what to do next: {err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
 }
 

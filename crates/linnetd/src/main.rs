@@ -102,10 +102,25 @@ fn parse_addr(spec: &str) -> Result<(Option<&str>, Ipv4Cidr), String> {
         Some((d, c)) => (Some(d), c),
         None => (None, spec),
     };
+    // A bare address would silently be a /32 with no on-link route: ask for the prefix.
+    if !cidr.contains('/') {
+        return Err(format!(
+            "--addr {spec}: give the prefix length too, e.g. --addr {cidr}/24 (a /32 has no on-link neighbours)"
+        ));
+    }
     let cidr = cidr
         .parse()
         .map_err(|_| format!("--addr {spec}: \"{cidr}\" is not an IPv4 address/prefix"))?;
     Ok((dev, cidr))
+}
+
+/// The hint for a device that could not be opened for lack of privilege.
+fn needs_admin(e: &std::io::Error) -> &'static str {
+    if e.kind() == std::io::ErrorKind::PermissionDenied {
+        " (needs root or CAP_NET_ADMIN: run linnetd with sudo)"
+    } else {
+        ""
+    }
 }
 
 fn open_devices(args: &Args) -> Result<Vec<Box<dyn NetDevice>>, String> {
@@ -116,7 +131,7 @@ fn open_devices(args: &Args) -> Result<Vec<Box<dyn NetDevice>>, String> {
         } else {
             TapDevice::open_offload(name)
         }
-        .map_err(|e| format!("cannot open TAP {name}: {e}"))?;
+        .map_err(|e| format!("cannot open TAP {name}: {e}{}", needs_admin(&e)))?;
         tap.set_link_up(true)
             .map_err(|e| format!("cannot bring {} up: {e}", tap.name()))?;
         devices.push(Box::new(tap));
@@ -130,7 +145,7 @@ fn open_devices(args: &Args) -> Result<Vec<Box<dyn NetDevice>>, String> {
             } else {
                 PacketDevice::open_offload(ifname)
             }
-            .map_err(|e| format!("cannot open AF_PACKET on {ifname}: {e}"))?,
+            .map_err(|e| format!("cannot open AF_PACKET on {ifname}: {e}{}", needs_admin(&e)))?,
         ));
     }
     Ok(devices)
@@ -274,8 +289,11 @@ fn main() -> ExitCode {
     let args = Args::parse();
     let filter = tracing_subscriber::EnvFilter::try_new(&args.log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colours only for a person at a terminal, never into a log file or a pipe.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr)
         .init();
     match run(args) {

@@ -57,3 +57,13 @@ fn control_path_never_replaces_a_file_or_makes_a_directory_unasked() {
     assert!(!dir.join("no").exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn addr_without_prefix_is_refused_with_the_fix() {
+    let out = linnetd(&["--tap", "lnargs1", "--addr", "192.0.2.2"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--addr 192.0.2.2/24"), "{err}");
+    // No colour codes in what goes to a pipe.
+    assert!(!err.contains('\u{1b}'), "{err:?}");
+}

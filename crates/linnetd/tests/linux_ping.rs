@@ -51,10 +51,25 @@ fn check_ping_both_ways(linux_ns: &NetNs, daemon: &Daemon, linnet_if: &str) {
         .as_array()
         .unwrap()
         .iter()
-        .find(|l| l["name"] == linnet_if)
-        .expect("interface listed");
-    assert!(dev["stats"]["rx_packets"].as_u64().unwrap() >= 6, "{dev}");
-    assert!(dev["stats"]["tx_packets"].as_u64().unwrap() >= 6, "{dev}");
+        .find(|l| l["ifname"] == linnet_if)
+        .expect("interface listed, under iproute2's key");
+    assert_eq!(dev["operstate"], "UP", "{dev}");
+    assert_eq!(dev["link_type"], "ether", "{dev}");
+    assert!(
+        dev["stats64"]["rx"]["packets"].as_u64().unwrap() >= 6,
+        "{dev}"
+    );
+    assert!(
+        dev["stats64"]["tx"]["packets"].as_u64().unwrap() >= 6,
+        "{dev}"
+    );
+    let addr = ok(linnet(
+        &daemon.socket,
+        &["ip", "-j", "addr", "show", linnet_if],
+    ));
+    let v: serde_json::Value = serde_json::from_str(&addr).expect("json");
+    assert_eq!(v[0]["addr_info"][0]["local"], "192.0.2.2", "{v}");
+    assert_eq!(v[0]["addr_info"][0]["prefixlen"], 24, "{v}");
     // Linux learnt Linnet's address too.
     let n = ok(linux_ns
         .exec(&["ip", "neigh", "show", "192.0.2.2"])
@@ -268,7 +283,15 @@ fn echo_and_ss(ns: &NetNs, daemon: &Daemon) {
         .iter()
         .find(|s| s["state"] == "ESTAB")
         .expect("ESTAB in JSON");
-    assert!(est["tcp"]["mss"].as_u64().unwrap() > 0, "{est}");
+    assert!(est["tcp_info"]["mss"].as_u64().unwrap() > 0, "{est}");
+    assert_eq!(est["local_port"], 7, "{est}");
+    let n = ok(linnet(&daemon.socket, &["netstat", "-tan"]));
+    assert!(
+        n.lines().any(|l| l.starts_with("tcp ")
+            && l.contains("192.0.2.2:7 ")
+            && l.contains("ESTABLISHED")),
+        "{n}"
+    );
 }
 
 #[test]

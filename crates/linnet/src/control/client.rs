@@ -18,7 +18,11 @@ impl Client {
         let s = UnixStream::connect(path).map_err(|e| {
             io::Error::new(
                 e.kind(),
-                format!("cannot reach linnetd at {}: {e}", path.display()),
+                format!(
+                    "cannot reach linnetd at {}: {e} — is it running? Start it with \
+                     `sudo linnetd --tap tap0 --addr 192.0.2.2/24` (or point at its socket with -S PATH)",
+                    path.display()
+                ),
             )
         })?;
         s.set_read_timeout(Some(Duration::from_secs(10)))?;

@@ -471,6 +471,14 @@ pub fn handle(stack: &mut Stack, req: Request, now: Instant) -> Response {
                         ),
                     };
                 }
+            }
+            if let Some(mac) = address {
+                if let Err(e) = stack.check_mac(i, mac) {
+                    return errno_response(e);
+                }
+            }
+            // Everything is valid: now change it.
+            if let Some(m) = mtu {
                 if let Err(e) = stack.set_mtu(i, m) {
                     return errno_response(e);
                 }
@@ -604,6 +612,26 @@ mod tests {
         assert!(s.contains("\"op\":\"ping_send\""), "{s}");
         let back: Envelope<Request> = serde_json::from_str(&s).unwrap();
         assert_eq!(back.body, r);
+    }
+
+    #[test]
+    fn link_set_changes_nothing_when_one_part_is_invalid() {
+        let mut stack = Stack::default();
+        let lo = stack.links()[0].clone();
+        let r = handle(
+            &mut stack,
+            Request::LinkSet {
+                dev: lo.name.clone(),
+                up: Some(false),
+                mtu: Some(1400),
+                // A loopback device has no link address to change.
+                address: Some(crate::wire::EthernetAddress([2, 0, 0, 0, 0, 9])),
+            },
+            Instant::ZERO,
+        );
+        assert!(matches!(r, Response::Error { .. }), "{r:?}");
+        let after = &stack.links()[0];
+        assert_eq!((after.mtu, after.up), (lo.mtu, lo.up), "nothing changed");
     }
 
     #[test]

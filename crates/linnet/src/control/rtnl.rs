@@ -27,6 +27,19 @@ impl Stack {
         Ok(())
     }
 
+    /// Could `mac` become `ifindex`'s link address? (Unicast, not zero, not on loopback.)
+    /// Linux: `eth_prepare_mac_addr_change` / `dev_pre_changeaddr_notify`.
+    pub fn check_mac(&self, ifindex: u32, mac: crate::wire::EthernetAddress) -> Result<(), Errno> {
+        if !mac.is_unicast() || mac.0 == [0; 6] {
+            return Err(Errno::EINVAL);
+        }
+        let iface = self.iface(ifindex).ok_or(Errno::ENODEV)?;
+        if iface.kind == crate::stack::LinkKind::Loopback {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        Ok(())
+    }
+
     /// Change an interface's link address (`ip link set dev D address M`); unicast addresses
     /// only. When the link is up its addresses are announced with gratuitous ARP so that
     /// neighbours update their caches at once (Linux: `dev_set_mac_address`, then
@@ -37,13 +50,8 @@ impl Stack {
         mac: crate::wire::EthernetAddress,
         now: crate::time::Instant,
     ) -> Result<(), Errno> {
-        if !mac.is_unicast() || mac.0 == [0; 6] {
-            return Err(Errno::EINVAL);
-        }
+        self.check_mac(ifindex, mac)?;
         let iface = self.iface_mut(ifindex).ok_or(Errno::ENODEV)?;
-        if iface.kind == crate::stack::LinkKind::Loopback {
-            return Err(Errno::EOPNOTSUPP);
-        }
         iface.mac = mac;
         if iface.up {
             let addrs: Vec<Ipv4Addr> = iface.addrs.iter().map(|c| c.addr).collect();
