@@ -112,7 +112,7 @@ impl TcpSock {
             }
             let room = goal - used.unwrap_or(0);
             let take = room.min((end - at) as usize);
-            at = at + take;
+            at += take;
             if let Some(t) = self.wq.skbs.back_mut() {
                 t.end = at;
             }
