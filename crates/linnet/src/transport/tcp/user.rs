@@ -218,6 +218,7 @@ impl Stack {
         sk.snd_una = sk.iss;
         sk.snd_nxt = sk.iss;
         sk.snd_max = sk.iss;
+        sk.wq.clear();
         sk.ts_offset = ts_off;
         sk.adv_mss = if sk.user_mss != 0 {
             adv_mss.min(sk.user_mss.min(u32::from(u16::MAX)) as u16)

@@ -66,9 +66,10 @@ impl WriteQueue {
         self.burst = None;
     }
 
-    /// Forget everything (the connection's send side is reset).
+    /// Forget everything (a new connection starts on the socket).
     pub fn clear(&mut self) {
         self.skbs.clear();
+        self.pushed_seq = None;
         self.burst = None;
         self.rtx_burst = None;
     }
@@ -324,6 +325,7 @@ impl TcpSock {
 #[cfg(test)]
 mod tests {
     use super::super::sock::{TcpConfig, TcpSock};
+    use crate::wire::tcp::SeqNumber;
 
     fn sock() -> TcpSock {
         let mut sk = TcpSock::new(&TcpConfig::default(), 1 << 16, 1 << 16);
@@ -385,5 +387,32 @@ mod tests {
         // The last segment ends the pushed skb.
         let x3 = sk.tcp_xmit_psh(s + 2000, s + 3000, 0, 10_000, true);
         assert!(x3.psh && x3.psh_kept);
+    }
+
+    #[test]
+    fn a_retransmission_burst_stops_at_an_skb_end_a_sacked_record_or_the_limit() {
+        use super::super::rtx_queue::{TCPCB_LOST, TCPCB_SACKED_ACKED};
+        use crate::time::Instant;
+        let mut sk = sock();
+        let now = Instant::from_secs(1);
+        let base = SeqNumber(5000);
+        // Two bursts of three segments each; the fifth segment SACKed.
+        for k in 0..6usize {
+            sk.rtx
+                .push(base + k * 1000, base + (k + 1) * 1000, false, now);
+            sk.rtx.set_tail_flags(false, k == 2 || k == 5);
+        }
+        for k in 0..6 {
+            let bits = if k == 4 {
+                TCPCB_SACKED_ACKED
+            } else {
+                TCPCB_LOST
+            };
+            sk.rtx.set_bits(k, bits);
+        }
+        assert_eq!(sk.tcp_rtx_burst(0, 10), 3, "up to the first skb's end");
+        assert_eq!(sk.tcp_rtx_burst(0, 2), 2, "at most max_segs");
+        assert_eq!(sk.tcp_rtx_burst(3, 10), 1, "the SACKed record cuts the skb");
+        assert_eq!(sk.tcp_rtx_burst(5, 10), 1);
     }
 }
