@@ -15,8 +15,9 @@
 # Each script runs in its own directory (scripts name helpers relative to themselves:
 # ../common/defaults.sh, or ./defaults.sh in Linux's selftests layout) with shims first in PATH:
 # `sysctl` writes net.ipv4.KEY=VALUE into a per-script directory standing for
-# /proc/sys/net/ipv4, which the library applies to the stack under test; `tc` lines go to
-# the stack's own qdiscs on tun0 (see crates/linnet-packetdrill/src/tc.rs); `ip` and
+# /proc/sys/net/ipv4, which the library applies to the stack under test; `nstat` prints the
+# stack's counters (a file the library keeps current) as nstat does; `tc` lines go to the
+# stack's own qdiscs on tun0 (see crates/linnet-packetdrill/src/tc.rs); `ip` and
 # `ethtool` do nothing (there is no host device to configure). As root, each script also runs in private
 # network and mount namespaces with that directory bind-mounted over /proc/sys/net/ipv4, so
 # scripts writing /proc/sys directly (set_sysctls.py) reach the stack and never the host.
@@ -83,6 +84,49 @@ for a in "$@"; do
 done
 exit 0
 EOF
+cat > "$work/bin/nstat" <<'EOF'
+#!/bin/sh
+# nstat shim: the stack's counters, which the library keeps in $LINNET_NSTAT_FILE ("Name value"
+# lines), printed as iproute2's nstat prints the kernel's: the increments since the last run
+# (history in $LINNET_NSTAT_FILE.hist), nonzero ones only. -a/-r: absolute values; -z: zeros
+# too; -n: no output; -s: keep the history; other arguments: glob patterns of names.
+abs=0 zeros=0 out=1 upd=1 pats=
+for a in "$@"; do
+    case "$a" in
+        --ignore|--reset) abs=1 ;;
+        --zeros) zeros=1 ;;
+        --nooutput) out=0 ;;
+        --noupdate) upd=0 ;;
+        --*) ;;
+        -*) o=${a#-}
+            while [ -n "$o" ]; do
+                case "$o" in a*|r*) abs=1 ;; z*) zeros=1 ;; n*) out=0 ;; s*) upd=0 ;; esac
+                o=${o#?}
+            done ;;
+        *) pats="$pats $a" ;;
+    esac
+done
+cur=${LINNET_NSTAT_FILE:-} hist=${LINNET_NSTAT_FILE:-}.hist
+if [ -z "$cur" ] || [ ! -f "$cur" ]; then echo "nstat: no counters (LINNET_NSTAT_FILE)" >&2; exit 1; fi
+snap=$(cat "$cur")
+if [ $out = 1 ]; then
+    echo "#kernel"
+    { if [ $abs = 0 ] && [ -f "$hist" ]; then cat "$hist"; fi; echo "--"; printf '%s\n' "$snap"; } |
+    awk -v zeros=$zeros '
+        $0 == "--" { cur = 1; next }
+        !cur { old[$1] = $2; next }
+        { d = $2 - old[$1]; if (d != 0 || zeros) printf "%-32s%-19s%s\n", $1, d, "0.0" }' |
+    while IFS= read -r l; do
+        n=${l%% *}
+        if [ -z "$pats" ]; then printf '%s\n' "$l"; continue; fi
+        for p in $pats; do
+            case "$n" in $p) printf '%s\n' "$l"; break ;; esac
+        done
+    done
+fi
+if [ $upd = 1 ]; then printf '%s\n' "$snap" > "$hist"; fi
+exit 0
+EOF
 printf '#!/bin/sh\n# No host device to configure: the stack under test lives in the library.\nexit 0\n' > "$work/bin/ip"
 cp "$work/bin/ip" "$work/bin/ethtool"
 cat > "$work/bin/tc" <<'EOF'
@@ -94,7 +138,7 @@ for a in "$@"; do printf '%s\037' "$a"; done >> "$LINNET_SYSCTL_DIR/.tc"
 printf '\n' >> "$LINNET_SYSCTL_DIR/.tc"
 exit 0
 EOF
-chmod +x "$work/bin/sysctl" "$work/bin/ip" "$work/bin/tc" "$work/bin/ethtool"
+chmod +x "$work/bin/sysctl" "$work/bin/nstat" "$work/bin/ip" "$work/bin/tc" "$work/bin/ethtool"
 
 isroot=0
 if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null && unshare -n -m true 2>/dev/null; then isroot=1; fi
@@ -159,15 +203,24 @@ run_one() {
         # A fresh namespace's values are Linux's defaults: start the directory from them.
         unshare -n sh -c 'for f in /proc/sys/net/ipv4/*; do [ -f "$f" ] && cat "$f" > "$1/${f##*/}" 2>/dev/null; done; true' _ "$sysdir"
     fi
-    local args=(--ip_version=ipv4 --local_ip=192.168.0.1 --gateway_ip=192.168.0.1
-        --netmask_ip=255.255.0.0 --remote_ip=192.0.2.1
-        -D TFO_COOKIE=3021b9d889017eeb -D TFO_COOKIE_ZERO=b7c12350a90dc8f5
+    # A script's own IPv4 addresses (header lines "--local_ip=..." / "--remote_ip=...": the
+    # Fast Open cookie scripts expect the cookie of theirs) win over the defaults; packetdrill
+    # lets command-line options override the script's, so the defaults are only passed when
+    # the script names none.
+    local lip=192.168.0.1 rip=192.0.2.1 v
+    v=$(sed -n 's/^--local_ip=\([0-9]\{1,3\}\(\.[0-9]\{1,3\}\)\{3\}\)[[:space:]]*$/\1/p' "$file" | head -1)
+    [ -n "$v" ] && lip=$v
+    v=$(sed -n 's/^--remote_ip=\([0-9]\{1,3\}\(\.[0-9]\{1,3\}\)\{3\}\)[[:space:]]*$/\1/p' "$file" | head -1)
+    [ -n "$v" ] && rip=$v
+    local args=(--ip_version=ipv4 --local_ip="$lip" --gateway_ip=192.168.0.1
+        --netmask_ip=255.255.0.0 --remote_ip="$rip"
+        -D TFO_COOKIE=3021b9d889017eeb -D TFO_COOKIE_ZERO=b7c12350a90dc8f5 -D CODE=host_unreachable
         -D CMSG_LEVEL_IP=SOL_IP -D CMSG_TYPE_RECVERR=IP_RECVERR
-        "--so_filename=$so" "--so_flags=local_ip=192.168.0.1 prefix=16 remote_ip=192.0.2.1 sysctl=$sysdir"
+        "--so_filename=$so" "--so_flags=local_ip=$lip prefix=16 remote_ip=$rip sysctl=$sysdir nstat=$work/nstat.$i"
         --tolerance_usecs=14000 ${PD_EXTRA_ARGS:-} "$base")
     (
         cd "$dir" || exit 1
-        export LINNET_SYSCTL_DIR="$sysdir" PATH="$work/bin:$PATH"
+        export LINNET_SYSCTL_DIR="$sysdir" LINNET_NSTAT_FILE="$work/nstat.$i" PATH="$work/bin:$PATH"
         if [ $isroot = 1 ]; then
             exec timeout -k 5 "$timeout_s" unshare -n -m --propagation private \
                 sh -c 'mount --bind "$1" /proc/sys/net/ipv4 && shift && exec "$@"' _ "$sysdir" "$pd" "${args[@]}"

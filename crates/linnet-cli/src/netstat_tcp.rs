@@ -100,6 +100,10 @@ pub fn tcp_lines(t: &TcpStats) -> Vec<String> {
             "connections reset due to early user close",
         ),
         (t.abort_on_timeout, "connections aborted due to timeout"),
+        (
+            t.out_of_window_icmps,
+            "ICMP packets dropped because they were out-of-window",
+        ),
     ] {
         if n > 0 {
             v.push(format!("    {n} {line}"));

@@ -15,10 +15,12 @@
 //!   are read from a directory ([`sysctl`]) before every socket call and applied.
 //!
 //! `--so_flags` (blank-separated `key=value`): `local_ip=`, `remote_ip=`, `prefix=` (netmask
-//! length), `mtu=`, `sysctl=DIR` (else `$LINNET_SYSCTL_DIR`).
+//! length), `mtu=`, `sysctl=DIR` (else `$LINNET_SYSCTL_DIR`), `nstat=FILE` (else
+//! `$LINNET_NSTAT_FILE`: the stack's counters for the harness's `nstat` shim, see [`nstat`]).
 
 pub mod device;
 pub mod iface;
+pub mod nstat;
 pub mod sysctl;
 pub mod tc;
 
@@ -31,6 +33,8 @@ use linnet_posix::{cabi, Driven, Posix};
 use std::ffi::CStr;
 use std::net::Ipv4Addr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// Where the virtual clock starts, as seconds since the epoch for `gettimeofday`.
@@ -58,6 +62,8 @@ pub struct Config {
     pub mtu: usize,
     /// The directory the `sysctl` shim writes (standing for `/proc/sys/net/ipv4`).
     pub sysctl_dir: Option<String>,
+    /// The file the stack's counters are kept in for the `nstat` shim.
+    pub nstat_file: Option<String>,
 }
 
 impl Default for Config {
@@ -68,6 +74,7 @@ impl Default for Config {
             remote_ip: Ipv4Addr::new(192, 0, 2, 1),
             mtu: 1500,
             sysctl_dir: std::env::var("LINNET_SYSCTL_DIR").ok(),
+            nstat_file: std::env::var("LINNET_NSTAT_FILE").ok(),
         }
     }
 }
@@ -91,6 +98,7 @@ impl Config {
                 }
                 "mtu" => c.mtu = v.parse().unwrap_or(c.mtu),
                 "sysctl" => c.sysctl_dir = Some(v.to_string()),
+                "nstat" => c.nstat_file = Some(v.to_string()),
                 _ => {}
             }
         }
@@ -104,6 +112,69 @@ pub struct Instance {
     pub posix: Posix,
     /// The raw-IP device.
     pub dev: RawIpDevice,
+    /// Hands packetdrill's lock to a syscall thread whose blocking call was released.
+    handoff: Handoff,
+    /// The counters file of the `nstat` shim.
+    nstat: Option<nstat::NstatFile>,
+}
+
+/// packetdrill's main thread holds its run lock except while it sleeps in `usleep`; a
+/// blocking call that returns (on packetdrill's syscall thread) reads the clock and then
+/// needs that lock to record its result (the accepted descriptor, the return value). Under
+/// a real clock the sleeping main thread leaves it plenty of time; under ours `usleep`
+/// returns at once, so the main thread could take the lock back and run the next events
+/// (a `%{ }%` block on the accepted socket) as if the call had not returned. When a blocked
+/// call was released, `usleep` therefore waits (real time, bounded) for its thread to read
+/// the clock on its way to the lock, and yields a moment so it takes it.
+struct Handoff {
+    main: std::thread::ThreadId,
+    /// `gettimeofday` calls from threads other than the main one (a blocking call ending).
+    other_clock_reads: AtomicU64,
+    /// `(Posix::woken_returns, other_clock_reads)` when `usleep` last handed off.
+    seen: Mutex<(u64, u64)>,
+}
+
+/// Longest real time `usleep` waits for a released call's thread to read the clock.
+const HANDOFF_MAX_WAIT: Duration = Duration::from_millis(100);
+/// Real time left to a released call's thread to take packetdrill's lock.
+const HANDOFF_GRACE: Duration = Duration::from_millis(1);
+
+impl Handoff {
+    fn new() -> Handoff {
+        Handoff {
+            main: std::thread::current().id(),
+            other_clock_reads: AtomicU64::new(0),
+            seen: Mutex::new((0, 0)),
+        }
+    }
+
+    /// `gettimeofday` was called.
+    fn clock_read(&self) {
+        if std::thread::current().id() != self.main {
+            self.other_clock_reads.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// After `usleep` moved the clock: let a released blocking call's thread record its
+    /// result before packetdrill's main thread goes on.
+    fn after_sleep(&self, posix: &Posix) {
+        if std::thread::current().id() != self.main {
+            return;
+        }
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        let woken = posix.woken_returns();
+        if woken == seen.0 {
+            return;
+        }
+        let start = std::time::Instant::now();
+        while self.other_clock_reads.load(Ordering::SeqCst) == seen.1
+            && start.elapsed() < HANDOFF_MAX_WAIT
+        {
+            std::thread::sleep(Duration::from_micros(50));
+        }
+        std::thread::sleep(HANDOFF_GRACE);
+        *seen = (woken, self.other_clock_reads.load(Ordering::SeqCst));
+    }
 }
 
 impl Instance {
@@ -126,7 +197,12 @@ impl Instance {
                 }));
             });
         }
-        Instance { posix, dev }
+        Instance {
+            posix,
+            dev,
+            handoff: Handoff::new(),
+            nstat: cfg.nstat_file.clone().map(nstat::NstatFile::new),
+        }
     }
 
     /// Microseconds since the epoch of the virtual now.
@@ -534,6 +610,7 @@ unsafe extern "C" fn pd_usleep(ud: *mut c_void, usec: u32) -> c_int {
         // SAFETY: our userdata.
         let i = unsafe { inst(ud) };
         i.posix.advance(Duration::from_micros(u64::from(usec)));
+        i.handoff.after_sleep(&i.posix);
         0
     })
 }
@@ -546,7 +623,12 @@ unsafe extern "C" fn pd_gettimeofday(
     nounwind(-1, || {
         // SAFETY: our userdata.
         let i = unsafe { inst(ud) };
+        i.handoff.clock_read();
         i.posix.advance(GETTIMEOFDAY_STEP);
+        // packetdrill reads the clock right before each event, shell commands too.
+        if let Some(f) = &i.nstat {
+            f.refresh(&i.posix);
+        }
         if !tv.is_null() {
             let us = i.epoch_usecs();
             // SAFETY: packetdrill passes a valid timeval.

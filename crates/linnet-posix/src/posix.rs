@@ -18,6 +18,7 @@ use crate::errno::{Errno, SysResult, EAGAIN, EBADF};
 use crate::fd::File;
 use crate::net::Net;
 use linnet::{Instant, Stack};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -36,6 +37,8 @@ struct Shared {
     /// Signalled when a notified blocked caller has looked at the change.
     settled: Condvar,
     driven: Driven,
+    /// Blocking calls that returned after having waited (see [`Posix::woken_returns`]).
+    woken_returns: AtomicU64,
 }
 
 /// Longest real time a driving call waits for blocked callers to look at a change (a
@@ -66,6 +69,7 @@ impl Posix {
                 changed: Condvar::new(),
                 settled: Condvar::new(),
                 driven,
+                woken_returns: AtomicU64::new(0),
             }),
         }
     }
@@ -151,6 +155,19 @@ impl Posix {
         self.lock().realtime_base_us + at.total_micros() as i64
     }
 
+    /// How many calls have returned after blocking (counted when they take their result,
+    /// under the lock). A driver that moves the clock from another thread compares it before
+    /// and after to know that a blocked call was released and its thread is on its way out.
+    pub fn woken_returns(&self) -> u64 {
+        self.shared.woken_returns.load(Ordering::SeqCst)
+    }
+
+    fn count_woken_return(&self, waited: bool) {
+        if waited {
+            self.shared.woken_returns.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
     /// Virtual now.
     pub fn now(&self) -> Instant {
         self.lock().now
@@ -183,6 +200,7 @@ impl Posix {
             g.run();
             self.notify(&mut g);
             if !matches!(r, Err(e) if e == EAGAIN) {
+                self.count_woken_return(deadline.is_some());
                 return r;
             }
             let (nonblock, timeout) = match g.fds.get(fd) {
@@ -202,6 +220,7 @@ impl Posix {
             let now = g.now;
             let until = *deadline.get_or_insert_with(|| timeout.map(|t| now + t));
             if until.is_some_and(|u| now >= u) {
+                self.count_woken_return(true);
                 return Err(EAGAIN);
             }
             g = self.wait_change(g, until)?;
@@ -258,13 +277,16 @@ impl Posix {
         let mut g = self.lock();
         g.before_call_hook();
         let until = (timeout_ms >= 0).then(|| g.now + Duration::from_millis(timeout_ms as u64));
+        let mut waited = false;
         loop {
             g.run();
             let n = ready(&mut g)?;
             if n > 0 || until.is_some_and(|u| g.now >= u) {
                 self.notify(&mut g);
+                self.count_woken_return(waited);
                 return Ok(n);
             }
+            waited = true;
             g = match self.wait_change(g, until) {
                 Ok(g) => g,
                 Err(e) if e == EAGAIN => return Ok(0),

@@ -200,6 +200,7 @@ pub fn tcp_get_info(sk: &TcpSock, now: Instant, notsent: u32) -> TcpInfoC {
     i.tcpi_min_rtt = sk.rtt.min_rtt().map_or(u32::MAX, |d| d.as_micros() as u32);
     i.tcpi_delivery_rate = sk.delivery.bytes_per_sec;
     i.tcpi_bytes_sent = sk.bytes_sent;
+    i.tcpi_delivered = sk.delivered_segs;
     let (busy, rwnd) = sk.tcp_chrono_stats(now);
     i.tcpi_busy_time = busy;
     i.tcpi_rwnd_limited = rwnd;

@@ -366,6 +366,8 @@ fn external_driver_wakes_a_blocked_call() {
     );
     // Loopback completes the handshake within the calls themselves.
     let (s, _) = p.accept4(l, 0).unwrap();
+    // Calls that never waited are not counted as released.
+    assert_eq!(p.woken_returns(), 0);
     let reader = {
         let p = p.clone();
         std::thread::spawn(move || {
@@ -384,6 +386,9 @@ fn external_driver_wakes_a_blocked_call() {
     let (n, returned_at) = reader.join().unwrap();
     assert_eq!(n, 4);
     assert!(returned_at >= sent_at);
+    // The driver can tell that a blocked call was released (packetdrill's .so hands its
+    // lock over then).
+    assert_eq!(p.woken_returns(), 1);
 }
 
 /// `MSG_ZEROCOPY` sends are reported complete on the error queue once acknowledged; the

@@ -549,6 +549,9 @@ pub struct TcpStats {
     /// `TCPReqQFullDrop`: SYNs dropped because the SYN queue was full (no cookies).
     #[serde(default)]
     pub req_qfull_drop: u64,
+    /// `OutOfWindowIcmps`: ICMP errors about a connection quoting a sequence number it has
+    /// not sent or that is already acknowledged (ignored).
+    pub out_of_window_icmps: u64,
 }
 
 /// All of a stack's counters, for `netstat -s` and the control plane.

@@ -713,6 +713,8 @@ fn server_gives_cookies_and_accepts_data_before_the_handshake() {
     assert_eq!(d.seq_number, sa.seq_number + 1);
     assert_eq!((d.ack_number, payload.len()), (Some(SeqNumber(7011)), 100));
     assert_eq!(r.stack.snmp().tcp.fastopen_passive, 1);
+    // Nothing delivered yet (server/simple3.pkt's tcpi_delivered == 0).
+    assert_eq!(r.stack.tcp_sock(c).unwrap().delivered_segs, 0);
     // The ACK completes the handshake; the child leaves the Fast Open queue.
     r.send(
         seg(40002, PORT, TcpFlags::ACK, 7011, Some(sa.seq_number + 101)),
@@ -720,6 +722,8 @@ fn server_gives_cookies_and_accepts_data_before_the_handshake() {
     );
     r.drain();
     assert_eq!(r.stack.tcp_state(c), Some(TcpState::Established));
+    // The SYN-ACK and the data segment were delivered (Linux's tp->delivered).
+    assert_eq!(r.stack.tcp_sock(c).unwrap().delivered_segs, 2);
     assert_eq!(r.stack.tcp_info(c).unwrap().send_q, 0);
 }
 
@@ -837,26 +841,37 @@ fn server_child_errors_and_closes() {
     let valid = FastOpenKeys::parse(KEY).unwrap().cookie_gen(PEER, US);
     r.peer_syn(40001, 0, Some(valid), &pattern(10));
     let (sa, _) = r.one();
-    // Port unreachable (a hard error) quoting our SYN-ACK.
-    let mut icmp = vec![3u8, 3, 0, 0, 0, 0, 0, 0];
-    let mut ip = vec![0u8; 20];
-    Ipv4Repr {
-        src_addr: US,
-        dst_addr: PEER,
-        protocol: IpProtocol::TCP,
-        payload_len: 40,
-        ttl: 64,
-        tos: 0,
-        ident: 9,
-        dont_frag: true,
-    }
-    .emit(&mut ip[..]);
-    icmp.extend_from_slice(&ip);
-    let mut tcp = vec![0u8; sa.header_len()];
-    sa.emit(&mut tcp);
-    icmp.extend_from_slice(&tcp[..8]);
-    r.icmp_raw(&icmp);
-    let (c, _) = r.stack.accept(l).unwrap();
+    // Port unreachable (a hard error) quoting our segment `quoted`.
+    let unreachable = |quoted: &TcpRepr| {
+        let mut icmp = vec![3u8, 3, 0, 0, 0, 0, 0, 0];
+        let mut ip = vec![0u8; 20];
+        Ipv4Repr {
+            src_addr: US,
+            dst_addr: PEER,
+            protocol: IpProtocol::TCP,
+            payload_len: 40,
+            ttl: 64,
+            tos: 0,
+            ident: 9,
+            dont_frag: true,
+        }
+        .emit(&mut ip[..]);
+        icmp.extend_from_slice(&ip);
+        let mut tcp = vec![0u8; quoted.header_len()];
+        quoted.emit(&mut tcp);
+        icmp.extend_from_slice(&tcp[..8]);
+        icmp
+    };
+    // server/icmp-before-accept.pkt: one quoting a sequence number never sent is ignored
+    // and counted (OutOfWindowIcmps).
+    let mut beyond = sa;
+    beyond.seq_number = sa.seq_number + 5000;
+    r.icmp_raw(&unreachable(&beyond));
+    assert_eq!(r.stack.snmp().tcp.out_of_window_icmps, 1);
+    let c = r.stack.accept(l).unwrap().0;
+    assert_eq!(r.stack.tcp_state(c), Some(TcpState::SynReceived));
+    r.icmp_raw(&unreachable(&sa));
+    assert_eq!(r.stack.snmp().tcp.out_of_window_icmps, 1);
     assert!(r.syn_data(c));
     assert_eq!(r.read(c), Ok(pattern(10)));
     assert_eq!(r.read(c), Err(Errno::ECONNREFUSED));

@@ -420,7 +420,9 @@ impl TcpSock {
         let prior = self.rtx.sacked_out;
         self.rtx.sacked_out += num_dupack * self.mss.max(1);
         self.tcp_check_reno_reordering(stats);
-        self.delivered += u64::from(self.rtx.sacked_out.saturating_sub(prior));
+        let added = self.rtx.sacked_out.saturating_sub(prior);
+        self.delivered += u64::from(added);
+        self.delivered_segs = self.delivered_segs.wrapping_add(added / self.mss.max(1));
     }
 
     /// A cumulative ACK of `acked` bytes takes back the duplicate ACKs counted for them
@@ -433,6 +435,12 @@ impl TcpSock {
                 .saturating_sub(self.rtx.sacked_out)
                 .max(acked.min(mss));
             self.delivered += u64::from(fresh);
+            // Linux: tcp_count_delivered(max(pkts_acked - sacked_out, 1)).
+            let segs = acked
+                .div_ceil(mss)
+                .saturating_sub(self.rtx.sacked_out / mss)
+                .max(1);
+            self.delivered_segs = self.delivered_segs.wrapping_add(segs);
             let segs = acked.div_ceil(mss);
             if segs > self.rtx.sacked_out / mss {
                 self.rtx.sacked_out = 0;

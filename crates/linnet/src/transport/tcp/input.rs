@@ -7,6 +7,7 @@
 
 use super::fastretrans::{AckFlag, CaState, Rexmit, XmitTimer};
 use super::output::tcp_time_stamp;
+use super::rtx_queue::{tcp_pcount, TCPCB_SACKED_ACKED};
 use super::sock::{RxDst, TcpSock, TcpState};
 use crate::buf::PacketBuf;
 use crate::errno::Errno;
@@ -415,6 +416,9 @@ impl Stack {
             if sk.snd_nxt < ack {
                 sk.snd_nxt = ack;
             }
+            // The SYN (with the data it carried: one segment) was delivered. Linux: its
+            // skb's pcount in tcp_clean_rtx_queue.
+            sk.delivered_segs = sk.delivered_segs.wrapping_add(1);
             sk.state = TcpState::Established;
             sk.rto_at = None;
             sk.retransmits = 0;
@@ -753,7 +757,16 @@ impl Stack {
         let Ok(sk) = self.sockets.tcp_mut(id) else {
             return;
         };
-        if seq < sk.snd_una || seq > sk.snd_max {
+        // Only errors about what is in flight count (RFC 5927 section 4.1); a request not
+        // yet accepted has sent only its SYN-ACK (Linux: tcp_req_err checks snt_isn).
+        let request = sk.state == TcpState::SynReceived && !sk.fastopen.passive();
+        let in_window = if request {
+            seq == sk.iss
+        } else {
+            seq >= sk.snd_una && seq <= sk.snd_max
+        };
+        if !in_window {
+            self.tcp.stats.out_of_window_icmps += 1;
             return;
         }
         if msg_type == crate::wire::Icmpv4Message::DST_UNREACHABLE.0
@@ -812,6 +825,9 @@ impl Stack {
             return false;
         };
         sk.state = TcpState::Established;
+        // Linux: tcp_rcv_state_process's SYN_RECV case ("SYN-ACK delivery isn't tracked
+        // in tcp_ack").
+        sk.delivered_segs = sk.delivered_segs.wrapping_add(1);
         sk.snd_wnd = (seg.window_len as u32) << sk.snd_wscale;
         sk.max_snd_wnd = sk.max_snd_wnd.max(sk.snd_wnd);
         sk.snd_wl1 = seg.seq_number;
@@ -876,6 +892,7 @@ impl Stack {
         if sk.sack_ok && had_outstanding && seg.sack_ranges[0].is_some() {
             let tag = sk.tcp_sacktag_write_queue(&seg.sack_ranges, ack, now, stats);
             newly_sacked = tag.newly_sacked;
+            sk.delivered_segs = sk.delivered_segs.wrapping_add(tag.newly_sacked_segs);
             flag.data_sacked = tag.newly_sacked > 0;
             flag.dsack = tag.dsack;
             flag.dsack_tlp = tag.dsack_tlp;
@@ -911,8 +928,20 @@ impl Stack {
                 sk.snd_nxt = ack;
             }
             let min_rtt = sk.rtt.min_rtt();
+            let mss = sk.mss;
+            // Segments this ACK delivers (Linux: tcp_clean_rtx_queue's acked_pcount): the
+            // whole records, and of a record acknowledged in part the segments trimmed off
+            // its head (tcp_tso_acked).
+            let mut acked_segs = 0u32;
+            if let Some(e) = sk.rtx.get(sk.rtx.find(ack)) {
+                if e.seq < ack && e.sacked & TCPCB_SACKED_ACKED == 0 {
+                    let left = (e.end_seq - ack).max(0) as u32 - u32::from(e.fin);
+                    acked_segs = e.pcount(mss).saturating_sub(tcp_pcount(left, mss));
+                }
+            }
             let rack = &mut sk.rack;
             let clean = sk.rtx.tcp_clean_rtx_queue(ack, |e| {
+                acked_segs += e.pcount(mss);
                 rack.tcp_rack_advance(e.sacked, e.end_seq, e.tstamp, e.tx_order, now, min_rtt)
             });
             flag.data_acked = clean.acked > 0 || data_acked > 0;
@@ -923,6 +952,7 @@ impl Stack {
                 sk.tcp_remove_reno_sacks(acked);
             } else {
                 sk.delivered += u64::from(clean.newly_delivered);
+                sk.delivered_segs = sk.delivered_segs.wrapping_add(acked_segs);
                 if let Some(r) = clean.reord {
                     if r < prior_fack {
                         sk.tcp_check_sack_reordering(r, false, stats);

@@ -307,7 +307,10 @@ impl Stack {
         c.snd_wl2 = ack;
         // The cookie SYN-ACK advertised at most 64 KiB unscaled; the window is now ours.
         c.rcv_adv = c.rcv_nxt + cfg.rmem_default.min(65535);
+        c.rcv_wnd_max = cfg.rmem_default.min(65535) as u32;
         c.state = TcpState::Established;
+        // The SYN-ACK was delivered (Linux: the SYN_RECV case of tcp_rcv_state_process).
+        c.delivered_segs = 1;
         c.last_rcv = now;
         let local = c.local;
         let remote = c.remote;

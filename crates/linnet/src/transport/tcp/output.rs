@@ -54,6 +54,7 @@ pub(crate) fn tcp_build(sk: &mut TcpSock, pool: &mut BufPool, seg: Seg, now: Ins
     let window = if syn {
         // Window in a SYN is never scaled (RFC 7323 2.2).
         let w = (sk.rcv_space() as u32).min(0xffff);
+        sk.rcv_wnd_max = sk.rcv_wnd_max.max(w);
         if sk.state == TcpState::SynReceived {
             let edge = sk.rcv_nxt + w as usize;
             if edge > sk.rcv_adv {

@@ -62,6 +62,17 @@ impl TcpSkbCb {
     pub fn data_len(&self) -> u32 {
         self.len() - u32::from(self.fin)
     }
+
+    /// Segments it stands for at `mss` (a bare FIN is one). Linux: `tcp_skb_pcount`.
+    pub fn pcount(&self, mss: u32) -> u32 {
+        tcp_pcount(self.data_len(), mss)
+    }
+}
+
+/// Segments `data_len` payload bytes make at `mss`, at least one. Linux:
+/// `tcp_set_skb_tso_segs`.
+pub fn tcp_pcount(data_len: u32, mss: u32) -> u32 {
+    data_len.div_ceil(mss.max(1)).max(1)
 }
 
 /// What acknowledging a prefix of the queue found. Linux: the `flag` bits and samples that

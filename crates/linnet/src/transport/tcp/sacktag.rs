@@ -15,6 +15,8 @@ use crate::wire::tcp::SeqNumber;
 pub struct SackTag {
     /// Bytes newly SACKed (delivered by this ACK out of order).
     pub newly_sacked: u32,
+    /// Segments newly SACKed (Linux's `tcp_sacktag_one` `pcount`).
+    pub newly_sacked_segs: u32,
     /// The first block was a D-SACK (`FLAG_DSACKING_ACK`).
     pub dsack: bool,
     /// The D-SACK reported the duplicate of our tail loss probe (`FLAG_DSACK_TLP`).
@@ -204,6 +206,7 @@ impl TcpSock {
             let new = (s | TCPCB_SACKED_ACKED) & !(TCPCB_LOST | TCPCB_SACKED_RETRANS);
             self.rtx.set_bits(i, new);
             out.newly_sacked += len;
+            out.newly_sacked_segs += e.pcount(self.mss);
             if self.highest_sack.is_none_or(|h| e.end_seq > h) {
                 self.highest_sack = Some(e.end_seq);
             }

@@ -378,6 +378,11 @@ pub struct TcpSock {
     pub rcv_nxt: SeqNumber,
     /// Right edge of the window we last advertised (never moves left).
     pub rcv_adv: SeqNumber,
+    /// The largest window advertised so far. Linux opens its window only as far as
+    /// `rcv_ssthresh`, which grows with the data received (`tcp_grow_window`); Linnet offers
+    /// its free space at once, so this stands for that bound where reading decides on a
+    /// window update (`tcp_cleanup_rbuf`).
+    pub rcv_wnd_max: u32,
     /// Our window scale shift.
     pub rcv_wscale: u8,
 
@@ -498,6 +503,10 @@ pub struct TcpSock {
     pub rexmit_new: bool,
     /// Bytes delivered (acknowledged or SACKed). Linux: `tp->delivered`.
     pub delivered: u64,
+    /// Segments delivered, as Linux counts `tp->delivered` (`tcpi_delivered`): each
+    /// acknowledged or SACKed segment (a TSO segment by its MSS-sized parts), the handshake's
+    /// SYN or SYN-ACK, each duplicate ACK without SACK.
+    pub delivered_segs: u32,
     /// One past the highest SACKed byte. Linux: `tp->highest_sack`.
     pub highest_sack: Option<SeqNumber>,
     /// What `rto_at` stands for. Linux: `icsk_pending`.
@@ -675,6 +684,7 @@ impl TcpSock {
             irs: SeqNumber(0),
             rcv_nxt: SeqNumber(0),
             rcv_adv: SeqNumber(0),
+            rcv_wnd_max: 0,
             rcv_wscale: 0,
             ts_ok: false,
             sack_ok: false,
@@ -728,6 +738,7 @@ impl TcpSock {
             frto: false,
             rexmit_new: false,
             delivered: 0,
+            delivered_segs: 0,
             highest_sack: None,
             xmit_timer: XmitTimer::Retrans,
             is_cwnd_limited: false,
@@ -883,6 +894,7 @@ impl TcpSock {
         if edge > self.rcv_adv {
             self.rcv_adv = edge;
         }
+        self.rcv_wnd_max = self.rcv_wnd_max.max(wnd);
         wnd
     }
 

@@ -432,9 +432,10 @@ impl Stack {
             let growth = sk.window_growth();
             let cap = sk.rcvbuf.capacity() as u32;
             // The window we could advertise now: the free space, as far as the header's
-            // 16 bits and our scale can say it (Linux: __tcp_select_window).
+            // 16 bits and our scale can say it, and no larger than any offered before
+            // (Linux: __tcp_select_window, bounded by rcv_ssthresh).
             let max_wnd = 0xffffu32 << sk.rcv_wscale.min(14);
-            let free = (sk.rcv_space() as u32).min(max_wnd);
+            let free = (sk.rcv_space() as u32).min(max_wnd).min(sk.rcv_wnd_max);
             let cur = (sk.rcv_adv - sk.rcv_nxt).max(0) as u32;
             // (Not from a Fast Open child before its handshake completes: Linux's
             // rcv_ssthresh keeps its window where the SYN-ACK put it.)
