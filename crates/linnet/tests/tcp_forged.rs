@@ -685,3 +685,35 @@ fn data_the_qdisc_refuses_is_retried_by_the_probe_timer_until_the_user_timeout()
         Err(Errno::ETIMEDOUT)
     );
 }
+
+/// Without timestamps every ACK of never-retransmitted data is an RTT sample, timed from the
+/// oldest segment it acknowledges, not one timed segment per round trip (Linux:
+/// `tcp_clean_rtx_queue`'s `first_ackt` → `tcp_ack_update_rtt`).
+#[test]
+fn every_ack_of_new_data_is_an_rtt_sample_without_timestamps() {
+    let mut rig = Rig::new(false, |_| {});
+    let start = rig.now;
+    let data = vec![3u8; 2920];
+    assert_eq!(rig.stack.send(rig.conn, &data, rig.now), Ok(data.len()));
+    assert_eq!(rig.drain().len(), 2);
+    let srtt = |rig: &Rig| rig.stack.tcp_info(rig.conn).unwrap().rtt_us;
+    // The handshake's sample was 0 (answered at once); the first ACK samples 10 ms.
+    rig.advance(Duration::from_millis(10));
+    rig.send(
+        seg(TcpFlags::ACK, rig.peer_nxt, Some(rig.our_nxt + 1460)),
+        &[],
+    );
+    rig.drain();
+    let first = srtt(&rig);
+    assert_eq!(first, 1250, "srtt = 0 * 7/8 + 10 ms / 8");
+    // The second segment, sent with the first, is acknowledged 40 ms after it left: a
+    // second sample in the same round trip.
+    rig.now = start + Duration::from_millis(40);
+    rig.send(
+        seg(TcpFlags::ACK, rig.peer_nxt, Some(rig.our_nxt + 2920)),
+        &[],
+    );
+    rig.drain();
+    let second = srtt(&rig);
+    assert_eq!(second, (1250 * 7 + 40_000) / 8, "{first} -> {second}");
+}
