@@ -326,7 +326,21 @@ impl Posix {
                 if sent == data.len() && !(data.is_empty() && sent == 0) {
                     return Ok(sent);
                 }
-                let r = n.stack.send(id, &data[sent..], now);
+                let r = if zerocopy {
+                    // Each user buffer is a fragment of its own (Linux pins their pages).
+                    let mut skip = sent;
+                    let frags: Vec<usize> = bufs
+                        .iter()
+                        .filter_map(|b| {
+                            let l = b.len().saturating_sub(skip);
+                            skip = skip.saturating_sub(b.len());
+                            (l > 0).then_some(l)
+                        })
+                        .collect();
+                    n.stack.send_zerocopy(id, &data[sent..], &frags, now)
+                } else {
+                    n.stack.send(id, &data[sent..], now)
+                };
                 if let Ok(k) = r {
                     if k > 0 && zerocopy {
                         zerocopy_record(n, fd, id, &mut zc_id)?;

@@ -717,3 +717,42 @@ fn every_ack_of_new_data_is_an_rtt_sample_without_timestamps() {
     let second = srtt(&rig);
     assert_eq!(second, (1250 * 7 + 40_000) / 8, "{first} -> {second}");
 }
+
+/// A zerocopy send makes each user buffer a fragment: an skb holds at most 17, so 18
+/// one-byte buffers go out as a pushed 17-byte segment, then the last byte (held by Nagle
+/// until the first is acknowledged), pushed too (Linux: `tcp_mark_push` when
+/// `sysctl_max_skb_frags` is reached in `tcp_sendmsg_locked`).
+#[test]
+fn a_zerocopy_send_pushes_an_skb_that_runs_out_of_fragments() {
+    let mut rig = Rig::new(false, |_| {});
+    let data = [9u8; 18];
+    let frags = [1usize; 18];
+    assert_eq!(
+        rig.stack.send_zerocopy(rig.conn, &data, &frags, rig.now),
+        Ok(18)
+    );
+    let out = rig.drain();
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0].1.len(), 17);
+    assert!(out[0].0.flags.contains(TcpFlags::PSH));
+    rig.advance(Duration::from_millis(1));
+    rig.send(
+        seg(TcpFlags::ACK, rig.peer_nxt, Some(rig.our_nxt + 17)),
+        &[],
+    );
+    let out = rig.drain();
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!((out[0].0.seq_number, out[0].1.len()), (rig.our_nxt + 17, 1));
+    assert!(out[0].0.flags.contains(TcpFlags::PSH));
+    // A copied send of as many buffers is one segment.
+    rig.advance(Duration::from_millis(1));
+    rig.send(
+        seg(TcpFlags::ACK, rig.peer_nxt, Some(rig.our_nxt + 18)),
+        &[],
+    );
+    rig.drain();
+    assert_eq!(rig.stack.send(rig.conn, &data, rig.now), Ok(18));
+    let out = rig.drain();
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0].1.len(), 18);
+}

@@ -515,6 +515,13 @@ impl Stack {
                     at_eor = true;
                 }
             }
+            // Nor does one cross the end of an skb, which goes out even if short (Linux:
+            // tcp_write_xmit sends skb by skb; Nagle holds only the last).
+            let (skb_end, _) = sk.tcp_send_head_skb();
+            if skb_end > nxt && skb_end - nxt < len as i32 {
+                len = (skb_end - nxt) as usize;
+                at_eor = true;
+            }
             let fin_ready =
                 sk.fin_seq() == Some(sk.snd_nxt + len) && !sk.fin_sent_at(sk.snd_nxt + len);
             if len == 0 && !(fin_ready && avail == 0) {

@@ -254,6 +254,19 @@ impl Stack {
         data: &[u8],
         now: Instant,
     ) -> Result<usize, Errno> {
+        self.tcp_sendmsg_frags(id, data, None, now)
+    }
+
+    /// [`Stack::tcp_sendmsg`] with the lengths of the user buffers the data came from, for a
+    /// `MSG_ZEROCOPY` send (each becomes an skb fragment; see
+    /// [`super::sock::TcpSock::tcp_skb_entail_frags`]). Linux: `tcp_sendmsg_locked`.
+    pub(crate) fn tcp_sendmsg_frags(
+        &mut self,
+        id: SockId,
+        data: &[u8],
+        frags: Option<&[usize]>,
+        now: Instant,
+    ) -> Result<usize, Errno> {
         let sk = self.sockets.tcp_mut(id)?;
         if let Some(e) = sk.error.take() {
             return Err(e);
@@ -285,7 +298,10 @@ impl Stack {
         if n == 0 {
             return Err(Errno::EAGAIN);
         }
-        sk.tcp_skb_entail(start, n);
+        match frags {
+            Some(f) => sk.tcp_skb_entail_frags(start, n, f),
+            None => sk.tcp_skb_entail(start, n),
+        }
         // tcp_push: the end of the write is pushed unless MSG_MORE (a full send buffer stops
         // the write, and Linux pushes before it waits for room).
         let more = sk.more && n == data.len();

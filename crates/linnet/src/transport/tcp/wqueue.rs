@@ -20,6 +20,9 @@ use super::sock::TcpSock;
 use crate::wire::tcp::SeqNumber;
 use std::collections::VecDeque;
 
+/// Fragments an skb holds at most. Linux: `sysctl_max_skb_frags` (`MAX_SKB_FRAGS`, 17).
+const MAX_SKB_FRAGS: u8 = 17;
+
 /// Largest GSO packet, bytes (Linux: `sk_gso_max_size`, `GSO_LEGACY_MAX_SIZE`).
 const GSO_MAX_SIZE: u64 = 65536;
 
@@ -33,6 +36,8 @@ pub struct WqSkb {
     pub psh: bool,
     /// Ends a record (`MSG_EOR`): nothing is appended to it.
     pub eor: bool,
+    /// Page fragments holding its bytes. Linux: `skb_shinfo(skb)->nr_frags`.
+    pub frags: u8,
 }
 
 /// What [`TcpSock::tcp_xmit_psh`] decided for a segment of new data.
@@ -78,9 +83,36 @@ impl WriteQueue {
 impl TcpSock {
     /// Account `n` bytes just appended to the send ring at `start` (`start + n` is the new
     /// `write_seq`): they fill the tail skb up to `size_goal`, then new skbs; a filled skb
-    /// is marked PSH when `forced_push` holds. Linux: the copy loop of `tcp_sendmsg_locked`
-    /// (`tcp_skb_entail`, `forced_push` → `tcp_mark_push`).
+    /// is marked PSH when `forced_push` holds. Copied data shares the skb's page fragment.
+    /// Linux: the copy loop of `tcp_sendmsg_locked` (`tcp_skb_entail`, `forced_push` →
+    /// `tcp_mark_push`).
     pub fn tcp_skb_entail(&mut self, start: SeqNumber, n: usize) {
+        self.tcp_skb_append(start, n, false);
+    }
+
+    /// [`TcpSock::tcp_skb_entail`] for a `MSG_ZEROCOPY` send whose bytes come from the user's
+    /// buffers `frags` (lengths, in order): each becomes a fragment of its own, and an skb
+    /// that holds `MAX_SKB_FRAGS` of them is marked PSH and closed. Linux: the zerocopy path
+    /// of `tcp_sendmsg_locked` (`skb_zerocopy_iter_stream`, `tcp_mark_push` on
+    /// `sysctl_max_skb_frags`).
+    pub fn tcp_skb_entail_frags(&mut self, start: SeqNumber, n: usize, frags: &[usize]) {
+        let mut at = start;
+        let end = start + n;
+        for &f in frags {
+            let take = f.min((end - at).max(0) as usize);
+            if take > 0 {
+                self.tcp_skb_append(at, take, true);
+                at += take;
+            }
+        }
+        if at < end {
+            self.tcp_skb_append(at, (end - at) as usize, false);
+        }
+    }
+
+    /// Append `n` bytes at `start` to the write queue; `new_frag`: they are a fragment of
+    /// their own (a zerocopy buffer), not merged into the skb's last one.
+    fn tcp_skb_append(&mut self, start: SeqNumber, n: usize, new_frag: bool) {
         if n == 0 {
             return;
         }
@@ -90,6 +122,7 @@ impl TcpSock {
         let half = (self.max_snd_wnd / 2) as usize;
         let mut at = start;
         let end = start + n;
+        let mut frag_open = !new_frag;
         // Bounded: each round fills one skb by at least a byte.
         while at < end {
             let k = self.wq.skbs.len();
@@ -103,20 +136,32 @@ impl TcpSock {
                         .then(|| (at - ts.max(nxt)).max(0) as usize)
                 }
             };
+            if !frag_open && used.is_some() && self.wq.skbs[k - 1].frags >= MAX_SKB_FRAGS {
+                // Out of fragments: push it and open a new skb.
+                self.wq.skbs[k - 1].psh = true;
+                self.wq.pushed_seq = Some(at);
+                used = None;
+            }
             if used.is_none_or(|u| u >= goal) {
                 self.wq.skbs.push_back(WqSkb {
                     end: at,
                     psh: false,
                     eor: false,
+                    frags: 0,
                 });
                 used = Some(0);
+                frag_open = false;
             }
             let room = goal - used.unwrap_or(0);
             let take = room.min((end - at) as usize);
             at += take;
             if let Some(t) = self.wq.skbs.back_mut() {
                 t.end = at;
+                if !frag_open || t.frags == 0 {
+                    t.frags += 1;
+                }
             }
+            frag_open = true;
             if take == room && at < end {
                 self.tcp_skb_filled(at, half);
             }
@@ -171,7 +216,7 @@ impl TcpSock {
 
     /// The first unsent skb's end and PSH flag (data the queue does not describe, as a Fast
     /// Open SYN's, counts as one pushed skb up to `write_seq`).
-    fn tcp_send_head_skb(&self) -> (SeqNumber, bool) {
+    pub fn tcp_send_head_skb(&self) -> (SeqNumber, bool) {
         let nxt = self.snd_nxt;
         match self.wq.skbs.iter().find(|s| s.end > nxt) {
             Some(s) => (s.end, s.psh),
