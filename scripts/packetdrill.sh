@@ -9,15 +9,17 @@
 # Environment: PACKETDRILL_SRC (packetdrill's tree; default ../shared/packetdrill beside the
 # repository), PD_TIMEOUT (seconds per script, default 60), LINNET_PD_SO (use this .so instead
 # of building target/release/liblinnet_packetdrill.so), PD_JOBS (scripts run at once, default 1),
+# PD_VERBOSE=1 (run packetdrill with --verbose and print each script's log to stderr),
 # PD_EXTRA_ARGS (more packetdrill arguments, e.g. --verbose), PD_LOG_DIR (keep each script's
 # output there as NAME.log).
 #
 # Each script runs in its own directory (scripts name helpers relative to themselves:
 # ../common/defaults.sh, or ./defaults.sh in Linux's selftests layout) with shims first in PATH:
 # `sysctl` writes net.ipv4.KEY=VALUE into a per-script directory standing for
-# /proc/sys/net/ipv4, which the library applies to the stack under test; `nstat` prints the
-# stack's counters (a file the library keeps current) as nstat does; `tc` lines go to the
-# stack's own qdiscs on tun0 (see crates/linnet-packetdrill/src/tc.rs); `ip` and
+# /proc/sys/net/ipv4, which the library applies to the stack under test; `ip tcp_metrics
+# flush|delete` reaches the stack's Fast Open cache the same way; `nstat` prints the stack's
+# counters (a file the library keeps current) as nstat does; `tc` lines go to the stack's own
+# qdiscs on tun0 (see crates/linnet-packetdrill/src/tc.rs); other `ip` lines and
 # `ethtool` do nothing (there is no host device to configure). As root, each script also runs in private
 # network and mount namespaces with that directory bind-mounted over /proc/sys/net/ipv4, so
 # scripts writing /proc/sys directly (set_sysctls.py) reach the stack and never the host.
@@ -127,8 +129,7 @@ fi
 if [ $upd = 1 ]; then printf '%s\n' "$snap" > "$hist"; fi
 exit 0
 EOF
-printf '#!/bin/sh\n# No host device to configure: the stack under test lives in the library.\nexit 0\n' > "$work/bin/ip"
-cp "$work/bin/ip" "$work/bin/ethtool"
+printf '#!/bin/sh\n# No host device to configure: the stack under test lives in the library.\nexit 0\n' > "$work/bin/ethtool"
 cat > "$work/bin/tc" <<'EOF'
 #!/bin/sh
 # tc shim: the arguments go, 0x1f-separated, as one line to $LINNET_SYSCTL_DIR/.tc, which
@@ -136,6 +137,17 @@ cat > "$work/bin/tc" <<'EOF'
 [ -n "${LINNET_SYSCTL_DIR:-}" ] || exit 0
 for a in "$@"; do printf '%s\037' "$a"; done >> "$LINNET_SYSCTL_DIR/.tc"
 printf '\n' >> "$LINNET_SYSCTL_DIR/.tc"
+exit 0
+EOF
+cat > "$work/bin/ip" <<'EOF'
+#!/bin/sh
+# ip shim: `ip tcp_metrics flush|delete ...` is queued for the stack in
+# $LINNET_SYSCTL_DIR/.ip_tcp_metrics (the library applies it before the next socket call);
+# every other `ip` line does nothing (no host device to configure).
+case "$1" in
+    tcp_metrics|tcpmetrics|tcpm)
+        case "$2" in flush|delete) shift; printf '%s\n' "$*" >> "$LINNET_SYSCTL_DIR/.ip_tcp_metrics" ;; esac ;;
+esac
 exit 0
 EOF
 chmod +x "$work/bin/sysctl" "$work/bin/nstat" "$work/bin/ip" "$work/bin/tc" "$work/bin/ethtool"
@@ -218,6 +230,7 @@ run_one() {
         -D CMSG_LEVEL_IP=SOL_IP -D CMSG_TYPE_RECVERR=IP_RECVERR
         "--so_filename=$so" "--so_flags=local_ip=$lip prefix=16 remote_ip=$rip sysctl=$sysdir nstat=$work/nstat.$i"
         --tolerance_usecs=14000 ${PD_EXTRA_ARGS:-} "$base")
+    [ -n "${PD_VERBOSE:-}" ] && args=(--verbose "${args[@]}")
     (
         cd "$dir" || exit 1
         export LINNET_SYSCTL_DIR="$sysdir" LINNET_NSTAT_FILE="$work/nstat.$i" PATH="$work/bin:$PATH"
@@ -230,6 +243,7 @@ run_one() {
     ) > "$log" 2>&1
     rc=$?
     if [ -n "${PD_LOG_DIR:-}" ]; then cp "$log" "$PD_LOG_DIR/${base%.pkt}.log"; fi
+    [ -n "${PD_VERBOSE:-}" ] && cat "$log" >&2
     if [ $rc = 0 ]; then
         echo "PASS $show" > "$out"
     else

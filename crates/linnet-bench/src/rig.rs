@@ -59,7 +59,14 @@ pub struct Rig {
     taps: [String; 3],
     router: Option<(Handle, JoinHandle<Stack>)>,
     linnet: Option<Host>,
+    /// `tshark` captures on the hosts' TAP ends, when [`CAPTURE_ENV`] asks for them.
+    captures: Vec<std::process::Child>,
 }
+
+/// Environment variable naming a directory: when set, the rig captures the first 128 bytes of
+/// every frame on the Linux end of each host's TAP (`a.pcap`, `b.pcap`, `c.pcap`: Linux A,
+/// Linux B, Linnet C) with `tshark`, for comparing Linnet's segments with Linux's.
+pub const CAPTURE_ENV: &str = "LINNET_IMPAIR_PCAP";
 
 /// Turn IPv6 off in the namespace of the calling thread (for interfaces moved in later too).
 fn ipv6_off(ns: &NetNs) {
@@ -92,6 +99,7 @@ impl Rig {
             taps: Default::default(),
             router: None,
             linnet: None,
+            captures: Vec::new(),
         };
         // The router's TAPs, opened here and moved into the namespaces.
         let mut taps = Vec::new();
@@ -114,6 +122,9 @@ impl Rig {
         for (ns, gw) in [(&rig.a, "198.51.100.254"), (&rig.b, "203.0.113.254")] {
             ns.exec_ok(&["ip", "route", "add", "default", "via", gw])
                 .map_err(e)?;
+        }
+        if let Some(dir) = std::env::var_os(CAPTURE_ENV) {
+            rig.capture(std::path::Path::new(&dir))?;
         }
         let c_name = taps[2].name().to_string();
         let seed = random_seed();
@@ -161,7 +172,62 @@ impl Rig {
             gateway: Some(Ipv4Addr::new(192, 0, 2, 254)),
             seed: seed ^ 0x5a5a,
         })?);
+        rig.same_buffers()?;
         Ok(rig)
+    }
+
+    /// Start `tshark` on each host's TAP end, writing DIR/{a,b,c}.pcap (see [`CAPTURE_ENV`]),
+    /// and give it a moment to open the interfaces.
+    fn capture(&mut self, dir: &std::path::Path) -> Result<(), String> {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let hosts = [("a", &self.a), ("b", &self.b), ("c", &self.c)];
+        for ((side, ns), tap) in hosts.into_iter().zip(&self.taps) {
+            let file = dir.join(format!("{side}.pcap"));
+            let child = std::process::Command::new("ip")
+                .args([
+                    "netns",
+                    "exec",
+                    ns.name(),
+                    "tshark",
+                    "-q",
+                    "-B",
+                    "64",
+                    "-s",
+                    "128",
+                    "-i",
+                    tap,
+                ])
+                .arg("-w")
+                .arg(&file)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .map_err(|e| format!("tshark: {e}"))?;
+            self.captures.push(child);
+        }
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        Ok(())
+    }
+
+    /// Give the Linnet host the TCP buffer sizes the Linux hosts have (`net.ipv4.tcp_rmem` and
+    /// `tcp_wmem` of namespace a, which a new namespace inherits from the host's defaults):
+    /// the two receivers compared then start from the same receive buffer and window.
+    fn same_buffers(&self) -> Result<(), String> {
+        for key in ["net.ipv4.tcp_rmem", "net.ipv4.tcp_wmem"] {
+            let v = self
+                .a
+                .exec_ok(&["sysctl", "-n", key])
+                .map_err(|e| format!("sysctl {key}: {e}"))?;
+            let v = v.split_whitespace().collect::<Vec<_>>().join(" ");
+            let r = self
+                .linnet()
+                .call(move |s, _| linnet::control::route::sysctl(s, key, Some(&v)))
+                .map_err(|e| e.to_string())?;
+            if let linnet::control::Response::Error { message, .. } = r {
+                return Err(format!("linnet sysctl {key}: {message}"));
+            }
+        }
+        Ok(())
     }
 
     /// The router's stack.
@@ -265,6 +331,14 @@ impl Drop for Rig {
         if let Some((h, t)) = self.router.take() {
             h.stop();
             let _ = t.join();
+        }
+        for mut c in self.captures.drain(..) {
+            // SAFETY: kill(2) on the pid of a child we spawned and have not reaped yet, so the
+            // pid is still ours; SIGINT lets tshark finish its file.
+            unsafe {
+                libc::kill(c.id() as libc::pid_t, libc::SIGINT);
+            }
+            let _ = c.wait();
         }
         // The namespaces (and the TAPs' Linux ends in them) go after this.
     }

@@ -84,6 +84,35 @@ impl SysctlDir {
             }
             apply(stack, &format!("net.ipv4.{name}"), v);
         }
+        // `ip tcp_metrics flush|delete` lines the harness's `ip` shim queued.
+        let path = format!("{}/{}", self.dir, TCP_METRICS_FILE);
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            let _ = std::fs::remove_file(&path);
+            for line in text.lines() {
+                ip_tcp_metrics(stack, line);
+            }
+        }
+    }
+}
+
+/// The file the `ip` shim appends `tcp_metrics` commands to (one per line, without the
+/// leading `ip tcp_metrics`).
+pub const TCP_METRICS_FILE: &str = ".ip_tcp_metrics";
+
+/// One `ip tcp_metrics` command: `flush [all]` forgets every destination, `flush ADDR[/N]`
+/// and `delete [address] ADDR` one (Linnet's `tcp_metrics` holds the Fast Open cache).
+/// Linux: `tcp_metrics_nl_cmd_del` (iproute2's `ip tcp_metrics`).
+pub fn ip_tcp_metrics(stack: &mut Stack, line: &str) {
+    let mut words = line.split_whitespace();
+    let cmd = words.next();
+    let addr = words
+        .find(|w| !matches!(*w, "all" | "address" | "addr" | "daddr" | "dst"))
+        .and_then(|w| w.split('/').next())
+        .and_then(|a| a.parse::<std::net::Ipv4Addr>().ok());
+    match (cmd, addr) {
+        (Some("flush"), None) => stack.tcp_fastopen_cache_flush(),
+        (Some("flush" | "delete"), Some(a)) => stack.tcp_fastopen_cache_remove(a),
+        _ => {}
     }
 }
 

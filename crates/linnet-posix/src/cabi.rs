@@ -269,7 +269,11 @@ pub unsafe fn sendto(
             None
         } else {
             // SAFETY: forwarded contract.
-            unsafe { sockaddr_in(addr, alen)? }
+            let dst = unsafe { sockaddr_in(addr, alen)? };
+            if dst.is_none() && flags & libc::MSG_FASTOPEN != 0 {
+                p.fastopen_af_unspec(fd)?;
+            }
+            dst
         };
         p.sendmsg(fd, &[data], dst, flags).map(|n| n as i64)
     }) as ssize_t
@@ -305,7 +309,11 @@ pub unsafe fn sendmsg(p: &Posix, fd: c_int, msg: *const msghdr, flags: c_int) ->
             None
         } else {
             // SAFETY: forwarded contract.
-            unsafe { sockaddr_in(m.msg_name as *const sockaddr, m.msg_namelen)? }
+            let dst = unsafe { sockaddr_in(m.msg_name as *const sockaddr, m.msg_namelen)? };
+            if dst.is_none() && flags & libc::MSG_FASTOPEN != 0 {
+                p.fastopen_af_unspec(fd)?;
+            }
+            dst
         };
         let bufs: Vec<&[u8]> = v.iter().map(|b| &**b).collect();
         p.sendmsg(fd, &bufs, dst, flags).map(|n| n as i64)

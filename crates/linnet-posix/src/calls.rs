@@ -297,15 +297,34 @@ impl Posix {
         let zerocopy = flags & libc::MSG_ZEROCOPY != 0
             && self.sys(|n| n.fds.sock(fd).is_ok_and(|s| s.opts.zerocopy));
         let mut sent = 0usize;
-        if flags & libc::MSG_FASTOPEN != 0 {
-            match self.sendmsg_fastopen(fd, data, dst, dontwait)? {
-                Some(k) if k == data.len() => return Ok(k),
-                Some(k) => sent = k,
-                None => {}
+        let mut zc_id = None;
+        // The first write after a deferred TCP_FASTOPEN_CONNECT connects as
+        // sendto(MSG_FASTOPEN) does (Linux: tcp_sendmsg_locked with DEFER_CONNECT).
+        let deferred = self.sys(|n| {
+            n.fds.sock(fd).is_ok_and(|s| {
+                s.ty == SockType::Stream
+                    && n.stack
+                        .tcp_sock(s.id)
+                        .is_ok_and(|t| t.fastopen.defer_connect)
+            })
+        });
+        if flags & libc::MSG_FASTOPEN != 0 || deferred {
+            if let Some(k) = self.sendmsg_fastopen(fd, data, dst, dontwait)? {
+                if k > 0 && zerocopy {
+                    // The SYN's data is a zerocopy send of its own (Linux:
+                    // tcp_sendmsg_fastopen with the msg's uarg).
+                    self.sys(|n| {
+                        let id = n.fds.sock(fd)?.id;
+                        zerocopy_record(n, fd, id, &mut zc_id)
+                    })?;
+                }
+                if k == data.len() {
+                    return Ok(k);
+                }
+                sent = k;
             }
         }
-        let mut zc_id = None;
-        let r = self.block(fd, Wait::Snd, dontwait, |n| {
+        let r = self.block(fd, Wait::Write, dontwait, |n| {
             let s = n.fds.sock(fd)?;
             let (id, ty) = (s.id, s.ty);
             let now = n.now;
@@ -420,7 +439,14 @@ impl Posix {
             Err(linnet::Errno::EINPROGRESS) => 0,
             Err(e) => return Err(e.into()),
         };
-        self.block(fd, Wait::Snd, false, |n| {
+        // The waiter counts as a pending writer only while data is left for after the
+        // handshake (Linux: inet_wait_for_connect's writebias, fastopen_req->data).
+        let wait = if k < data.len() {
+            Wait::Write
+        } else {
+            Wait::Snd
+        };
+        self.block(fd, wait, false, |n| {
             let id = n.fds.sock(fd)?.id;
             if n.stack.tcp_state(id) == Some(TcpState::SynSent) {
                 return Err(EAGAIN);
@@ -431,6 +457,15 @@ impl Posix {
             }
         })?;
         Ok(Some(k))
+    }
+
+    /// `sendto(MSG_FASTOPEN)` to an `AF_UNSPEC` address: a stream socket refuses it with
+    /// `EOPNOTSUPP` (other sockets ignore the flag). Linux: `tcp_sendmsg_fastopen`.
+    pub fn fastopen_af_unspec(&self, fd: i32) -> SysResult<()> {
+        self.sys(|n| match n.fds.sock(fd)?.ty {
+            SockType::Stream => Err(EOPNOTSUPP),
+            _ => Ok(()),
+        })
     }
 
     /// `send`/`write`.

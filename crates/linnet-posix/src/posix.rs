@@ -56,8 +56,11 @@ pub struct Posix {
 pub(crate) enum Wait {
     /// `SO_RCVTIMEO` (receive, accept).
     Rcv,
-    /// `SO_SNDTIMEO` (send, connect).
+    /// `SO_SNDTIMEO` (connect).
     Snd,
+    /// `SO_SNDTIMEO`, for a writer: while it waits it counts in the socket's
+    /// `sk_write_pending` (a SYN-ACK then leaves its ACK to the data the writer sends).
+    Write,
 }
 
 impl Posix {
@@ -208,7 +211,7 @@ impl Posix {
                     s.nonblock,
                     match wait {
                         Wait::Rcv => s.opts.rcvtimeo,
-                        Wait::Snd => s.opts.sndtimeo,
+                        Wait::Snd | Wait::Write => s.opts.sndtimeo,
                     },
                 ),
                 Ok(_) => (false, None),
@@ -223,7 +226,31 @@ impl Posix {
                 self.count_woken_return(true);
                 return Err(EAGAIN);
             }
-            g = self.wait_change(g, until)?;
+            // Linux: sk_stream_wait_connect / sk_stream_wait_memory / inet_wait_for_connect
+            // (writebias) count the waiting writer in sk->sk_write_pending.
+            let writer = match wait {
+                Wait::Write => g.fds.sock(fd).ok().map(|s| s.id),
+                _ => None,
+            };
+            if let Some(id) = writer {
+                g.stack.tcp_write_pending(id, true);
+            }
+            let woke = self.wait_change(g, until);
+            g = match woke {
+                Ok(mut g) => {
+                    if let Some(id) = writer {
+                        g.stack.tcp_write_pending(id, false);
+                    }
+                    g
+                }
+                Err(e) => {
+                    // (The guard went with the error: take the lock again to undo the count.)
+                    if let Some(id) = writer {
+                        self.lock().stack.tcp_write_pending(id, false);
+                    }
+                    return Err(e);
+                }
+            };
         }
     }
 

@@ -251,11 +251,12 @@ impl Posix {
                     }
                     libc::TCP_SYNCNT => {
                         let v = int_of(val)?;
-                        if !(1..=255).contains(&v) {
+                        // Linux: 1..=MAX_TCP_SYNCNT (127).
+                        if !(1..=127).contains(&v) {
                             return Err(EINVAL);
                         }
                         o.syncnt = v;
-                        None
+                        Some(SockOpt::SynCnt(v as u8))
                     }
                     libc::TCP_LINGER2 => {
                         o.linger2 = int_of(val)?;

@@ -118,6 +118,7 @@ struct EcnRun {
     in_ce: u64,
     ece: u64,
     cwr: u64,
+    marks_later: u64,
     drops: u64,
     retrans: u64,
     goodput: f64,
@@ -170,6 +171,21 @@ fn ecn_through_fq_codel(sender_ecn: u8) -> EcnRun {
             .unwrap_or_else(|| panic!("no {w} in {}", fq.xstats))
     };
     let marks = word("ecn_mark");
+    // Frames marked just now are still on the 10 ms link to B: let them arrive (the marks
+    // made meanwhile are counted too, as an upper bound).
+    sim.advance(Duration::from_millis(30));
+    let marks_later = match tc(&mut sim, 1, "qdisc show dev eth1") {
+        TcReply::Qdiscs(q) => q
+            .iter()
+            .find(|q| q.kind == "fq_codel")
+            .and_then(|fq| {
+                let v: Vec<&str> = fq.xstats.split_whitespace().collect();
+                let i = v.iter().position(|x| *x == "ecn_mark")?;
+                v.get(i + 1)?.parse::<u64>().ok()
+            })
+            .expect("fq_codel ecn_mark"),
+        r => panic!("{r:?}"),
+    };
     let a = sim.stack(0).snmp();
     let b = sim.stack(2).snmp();
     let info = |sim: &mut Sim, n: usize| {
@@ -187,6 +203,7 @@ fn ecn_through_fq_codel(sender_ecn: u8) -> EcnRun {
     let _ = c;
     EcnRun {
         marks,
+        marks_later,
         in_ce: b.ip.in_ce_pkts,
         ece: a.tcp.ecn_ece_rcvd,
         cwr: a.tcp.ecn_cwr,
@@ -219,7 +236,13 @@ fn ecn_marks_at_an_fq_codel_bottleneck_reduce_the_window_without_loss() {
     );
     assert!(on.ecn_both, "ECN not negotiated / not seen");
     assert!(on.marks >= 5, "fq_codel marked {}", on.marks);
-    assert_eq!(on.in_ce, on.marks, "every mark reaches the receiver");
+    assert!(
+        on.marks <= on.in_ce && on.in_ce <= on.marks_later,
+        "every mark reaches the receiver: {} marked, then {}; {} received",
+        on.marks,
+        on.marks_later,
+        on.in_ce
+    );
     assert!(
         on.ece >= on.cwr && on.cwr >= 3 && on.cwr <= on.marks,
         "ECE {} CWR {}",

@@ -308,3 +308,47 @@ fn ece_reduces_the_window_once_and_the_next_new_data_carries_cwr() {
     );
     assert!(out[1..].iter().all(|o| !has(o.0.flags, TcpFlags::CWR)));
 }
+
+#[test]
+fn an_ece_reduction_is_paced_by_prr_in_the_cwr_state() {
+    // Linux: tcp_enter_cwr → the CWR state, where tcp_cwnd_reduction (PRR) brings the window
+    // down to ssthresh ACK by ACK instead of cutting it at once and falling silent.
+    let (mut p, _) = Peer::connect(1);
+    p.synack(TcpFlags::ECE);
+    let info = |p: &mut Peer| {
+        p.stack
+            .sockets_info()
+            .into_iter()
+            .find_map(|i| i.tcp.filter(|t| t.state == "ESTAB"))
+            .unwrap()
+    };
+    // Ten 1000-byte segments out (the initial window), ten more queued behind them.
+    let out = p.write(20_000);
+    assert_eq!(out.iter().map(|o| o.1).sum::<usize>(), 10_000);
+    let w0 = info(&mut p).cwnd;
+    assert_eq!(w0, 10_000);
+    // Half of it ACKed with ECE: CUBIC's ssthresh is 7 segments; 5 are in flight, so PRR
+    // sends 2 new segments on this very ACK (cwnd = in flight + 2), not 5 and not none.
+    p.linnet_nxt += 5000;
+    p.send(seg(&p, TcpFlags::ACK | TcpFlags::ECE), &[], 0);
+    let out = p.drain();
+    let i = info(&mut p);
+    assert_eq!(i.ca_state, "cwr", "{i:?}");
+    assert_eq!(i.ssthresh, 7000, "{i:?}");
+    assert_eq!(out.iter().filter(|o| o.1 > 0).count(), 2, "{out:?}");
+    assert!(has(out[0].0.flags, TcpFlags::CWR), "{:?}", out[0]);
+    assert_eq!(i.cwnd, 7000, "{i:?}");
+    // Each further ACK of a segment lets one more out while in flight is at ssthresh.
+    p.linnet_nxt += 1000;
+    p.send(seg(&p, TcpFlags::ACK), &[], 0);
+    let out = p.drain();
+    assert_eq!(out.iter().filter(|o| o.1 > 0).count(), 1, "{out:?}");
+    // Everything up to the reduction point and beyond it ACKed: back to Open at ssthresh.
+    p.linnet_nxt += 7000;
+    p.send(seg(&p, TcpFlags::ACK), &[], 0);
+    p.drain();
+    let i = info(&mut p);
+    assert_eq!(i.ca_state, "open", "{i:?}");
+    assert!(i.cwnd >= 7000 && i.cwnd <= 8000, "{i:?}");
+    assert_eq!(p.stack.snmp().tcp.ecn_cwr, 1);
+}

@@ -1129,3 +1129,168 @@ fn relisten_on_a_port_whose_accepted_child_lives() {
     );
     r.stack.listen(l2, 1).unwrap();
 }
+
+/// client/syn-data-partial-or-over-ack.pkt's first case: SYN-data only partly acked with a
+/// smaller MSS is retransmitted at once and whole (the runt tail too, Nagle or not),
+/// counted as retransmissions, before new data.
+#[test]
+fn client_retransmits_the_unacked_syn_data_whole() {
+    let mut r = Rig::new(1);
+    r.warm(&[0x12, 0x34, 0xab, 0xcd], 1460);
+    let s = r.sock();
+    let data = pattern(4000);
+    assert_eq!(r.fastopen(s, &data), Ok(1420));
+    let (syn, _) = r.one();
+    r.synack(&syn, 100, 1000, None);
+    let out = r.drain();
+    let segs: Vec<(u32, usize)> = out
+        .iter()
+        .map(|(h, d)| ((h.seq_number - syn.seq_number) as u32, d.len()))
+        .collect();
+    assert_eq!(segs, vec![(101, 1000), (1101, 320)], "{}", summary(&out));
+    assert!(out[1].0.flags.contains(TcpFlags::PSH));
+    assert_eq!(out[0].1, data[100..1100]);
+    let sk = r.stack.tcp_sock(s).unwrap();
+    assert_eq!(sk.rtx.retrans_out, 1320);
+    assert_eq!(sk.total_retrans, 2);
+}
+
+/// client/blocking-sendto.pkt and blocking-connect-bypass.pkt: with a writer waiting for
+/// the connection (data left after the SYN's), the SYN-ACK's ACK rides on that data; the
+/// exchange then counts as interactive, so the answer's ACK is delayed too.
+#[test]
+fn client_synack_leaves_its_ack_to_a_waiting_writer() {
+    let mut r = Rig::new(1);
+    r.warm(&[0x12, 0x34, 0xab, 0xcd], 940);
+    let s = r.sock();
+    let data = pattern(1900);
+    assert_eq!(r.fastopen(s, &data), Ok(900));
+    let (syn, _) = r.one();
+    r.stack.tcp_write_pending(s, true);
+    let irs = r.synack(&syn, 900, 1460, None);
+    assert!(r.drain().is_empty(), "no bare ACK for the SYN-ACK");
+    r.stack.tcp_write_pending(s, false);
+    let now = r.now;
+    assert_eq!(r.stack.send(s, &data[900..], now), Ok(1000));
+    let (d, payload) = r.one();
+    assert_eq!((d.ack_number, payload.len()), (Some(irs), 1000));
+    assert!(r.stack.tcp_sock(s).unwrap().pingpong);
+    // The answer: no ACK at once (it waits for the next write, or the delayed-ACK timer).
+    let mut a = seg(
+        PORT,
+        syn.src_port,
+        TcpFlags::ACK | TcpFlags::PSH,
+        5001,
+        Some(d.seq_number + 1000),
+    );
+    a.window_len = 257;
+    r.send(a, &pattern(500));
+    assert!(r.drain().is_empty());
+    // (The warm-up socket's FIN retransmissions aside.)
+    let out: Out = r
+        .advance(Duration::from_millis(250))
+        .into_iter()
+        .filter(|(h, _)| h.src_port == syn.src_port)
+        .collect();
+    assert_eq!(out.len(), 1, "{}", summary(&out));
+    assert_eq!(out[0].0.ack_number, Some(irs + 500));
+    assert!(
+        !r.stack.tcp_sock(s).unwrap().pingpong,
+        "a missed delayed ACK ends it"
+    );
+
+    // Without a waiting writer the SYN-ACK is acknowledged at once.
+    let s = r.sock();
+    assert_eq!(r.fastopen(s, &pattern(100)), Ok(100));
+    let (syn, _) = r.one();
+    r.synack(&syn, 100, 1460, None);
+    assert_eq!(r.one().0.flags, TcpFlags::ACK);
+}
+
+/// client/*-errnos.pkt: TCP_SYNCNT bounds the SYN retransmissions of one socket.
+#[test]
+fn client_syncnt_gives_up_after_its_retransmissions() {
+    let mut r = Rig::new(1);
+    r.warm(&[0x12, 0x34, 0xab, 0xcd], 1460);
+    let s = r.sock();
+    let now = r.now;
+    assert_eq!(
+        r.stack.setsockopt(s, SockOpt::SynCnt(0), now),
+        Err(Errno::EINVAL)
+    );
+    assert_eq!(
+        r.stack.setsockopt(s, SockOpt::SynCnt(128), now),
+        Err(Errno::EINVAL)
+    );
+    r.stack.setsockopt(s, SockOpt::SynCnt(1), now).unwrap();
+    assert_eq!(r.fastopen(s, &pattern(2000)), Ok(1420));
+    let (syn, _) = r.one();
+    // (The warm-up socket's FIN retransmissions aside.)
+    let ours = |out: Out| -> Out {
+        out.into_iter()
+            .filter(|(h, _)| h.src_port == syn.src_port)
+            .collect()
+    };
+    let out = ours(r.advance(Duration::from_millis(1100)));
+    assert_eq!(out.len(), 1, "one retransmission: {}", summary(&out));
+    assert_eq!(out[0].1.len(), 0);
+    assert_eq!(r.stack.tcp_state(s), Some(TcpState::SynSent));
+    let out = ours(r.advance(Duration::from_millis(2100)));
+    assert!(out.is_empty(), "{}", summary(&out));
+    assert_eq!(r.stack.tcp_state(s), Some(TcpState::Closed));
+    let now = r.now;
+    assert_eq!(r.stack.send(s, b"x", now), Err(Errno::ETIMEDOUT));
+    assert!(!r.syn_data(s));
+}
+
+/// client/simultaneous-fast-open.pkt: crossing SYNs. Our SYN-ACK goes without the SYN's
+/// data, which stays outstanding; the peer's duplicate SYN-ACK gets a D-SACK for its SYN.
+#[test]
+fn client_simultaneous_open_keeps_the_syn_data_outstanding() {
+    let mut r = Rig::new(1);
+    r.warm(&[0x12, 0x34, 0xab, 0xcd], 1460);
+    let s = r.sock();
+    assert_eq!(r.fastopen(s, &pattern(1000)), Ok(1000));
+    let (syn, _) = r.one();
+    let mut peer = seg(PORT, syn.src_port, TcpFlags::SYN, 1234, None);
+    peer.max_seg_size = Some(1040);
+    peer.sack_permitted = true;
+    peer.window_scale = Some(6);
+    r.send(peer, &pattern(500));
+    let (sa, d) = r.one();
+    assert_eq!(sa.flags, TcpFlags::SYN | TcpFlags::ACK);
+    assert_eq!(
+        (sa.seq_number, sa.ack_number),
+        (syn.seq_number, Some(SeqNumber(1235)))
+    );
+    assert!(d.is_empty());
+    let mut dup = seg(
+        PORT,
+        syn.src_port,
+        TcpFlags::SYN | TcpFlags::ACK,
+        1234,
+        Some(syn.seq_number + 1001),
+    );
+    dup.max_seg_size = Some(940);
+    dup.sack_permitted = true;
+    dup.window_scale = Some(6);
+    r.send(dup, &[]);
+    let (a, _) = r.one();
+    assert_eq!(a.seq_number, syn.seq_number + 1001, "after the SYN's data");
+    assert_eq!(
+        a.sack_ranges[0],
+        Some((SeqNumber(1234), SeqNumber(1235))),
+        "D-SACK of the duplicate SYN"
+    );
+    let mut d = seg(
+        PORT,
+        syn.src_port,
+        TcpFlags::ACK | TcpFlags::PSH,
+        1235,
+        Some(syn.seq_number + 1000),
+    );
+    d.window_len = 257;
+    r.send(d, &pattern(500));
+    assert_eq!(r.stack.tcp_state(s), Some(TcpState::Established));
+    assert_eq!(r.read(s).unwrap(), pattern(500));
+}

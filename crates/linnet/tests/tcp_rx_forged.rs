@@ -372,3 +372,66 @@ fn a_late_original_rejected_by_paws_is_dsacked() {
     let t = rig.stack.snmp().tcp;
     assert_eq!((t.paws_estab_rejected, t.dsack_old_sent), (1, 1));
 }
+
+#[test]
+fn out_of_order_data_grows_the_receive_buffer_over_its_span() {
+    // Linux 6.16's tcp_data_queue_ofo → tcp_rcvbuf_grow: on a reordering or lossy path the
+    // buffer (and so the window) must cover the hole and what lies past it, before the
+    // application has read anything that would drive the usual per-round-trip growth.
+    use linnet::socket::{SockOpt, SockOptName, SockOptValue};
+    let mut rig = Rig::new(|c| c.tcp.rmem_default = 128 << 10, 8);
+    let (s, ours) = rig.connect(40001);
+    let base = SeqNumber(ISN) + 1;
+    let rcvbuf = |rig: &mut Rig| match rig.stack.getsockopt(s, SockOptName::RcvBuf) {
+        Ok(SockOptValue::Opt(SockOpt::RcvBuf(n))) => n,
+        r => panic!("SO_RCVBUF: {r:?}"),
+    };
+    assert_eq!(rcvbuf(&mut rig), 128 << 10);
+    // Segment 0 lost; segments 1..=80 (116 KB, within the 128 KiB window) arrive.
+    for i in 1..=80usize {
+        rig.send(
+            seg(40001, TcpFlags::ACK, base + i * MSS, Some(ours)),
+            &data(i),
+        );
+    }
+    let out = rig.drain();
+    let grown = rcvbuf(&mut rig);
+    let span = 81 * MSS;
+    assert!(
+        grown >= span + 16 * MSS && grown <= 6 << 20,
+        "rcvbuf {grown} for an out-of-order span of {span}"
+    );
+    // The window the last ACK offers follows the buffer.
+    let last = out.last().expect("ACKs of the out-of-order data").0;
+    let wnd = (last.window_len as usize) << 7;
+    assert!(wnd > 128 << 10, "window {wnd}");
+    // A few sparse segments at the window's edge do not buy megabytes: the growth is bounded
+    // by four times what the peer has sent.
+    let (s3, ours3) = rig.connect(40003);
+    for i in [60usize, 70, 80] {
+        rig.send(
+            seg(40003, TcpFlags::ACK, base + i * MSS, Some(ours3)),
+            &data(i),
+        );
+    }
+    rig.drain();
+    assert_eq!(
+        rig.stack.getsockopt(s3, SockOptName::RcvBuf),
+        Ok(SockOptValue::Opt(SockOpt::RcvBuf(128 << 10)))
+    );
+    // A connection pinned by SO_RCVBUF keeps its size.
+    let (s2, ours2) = rig.connect(40002);
+    let now = rig.now;
+    rig.stack
+        .setsockopt(s2, SockOpt::RcvBuf(64 << 10), now)
+        .unwrap();
+    let pinned = rig.stack.getsockopt(s2, SockOptName::RcvBuf);
+    for i in 1..=20usize {
+        rig.send(
+            seg(40002, TcpFlags::ACK, base + i * MSS, Some(ours2)),
+            &data(i),
+        );
+    }
+    rig.drain();
+    assert_eq!(rig.stack.getsockopt(s2, SockOptName::RcvBuf), pinned);
+}

@@ -143,6 +143,8 @@ pub enum SockOpt {
     KeepIntvl(Duration),
     /// `TCP_KEEPCNT`.
     KeepCnt(u32),
+    /// `TCP_SYNCNT`: SYN retransmissions before `connect` gives up (1..=127).
+    SynCnt(u8),
     /// `TCP_CONGESTION`.
     Congestion(CcAlgorithm),
     /// `TCP_FASTOPEN`: a listener's Fast Open queue length (0: off).

@@ -62,6 +62,14 @@ impl Assembler {
         self.ranges.len()
     }
 
+    /// How far beyond the origin the furthest range reaches (0 when empty). Linux: the
+    /// `end_seq` of `ooo_last_skb` less `rcv_nxt`.
+    pub fn end_offset(&self) -> usize {
+        self.ranges
+            .last_key_value()
+            .map_or(0, |(_, &e)| (e - self.base) as usize)
+    }
+
     /// Most ranges a receive buffer of `rcvbuf` bytes may hold.
     pub fn max_ranges(rcvbuf: usize) -> usize {
         (rcvbuf / OFO_RANGE_TRUESIZE).max(OFO_MIN_RANGES)

@@ -15,6 +15,7 @@
 use super::sock::TcpSock;
 use crate::socket::SockId;
 use crate::stack::Stack;
+use crate::stats::TcpStats;
 use crate::time::Instant;
 use crate::wire::tcp::{SeqNumber, TcpFlags, TcpRepr};
 
@@ -178,47 +179,35 @@ impl Stack {
             _ => sk.ecn.seen = true,
         }
     }
+}
 
-    /// The ECN side of an ACK, after `tcp_ack` processed it: the end of a CWR state once
-    /// data beyond its window is acknowledged (Linux's `TCP_CA_CWR` exit in
-    /// `tcp_fastretrans_alert`), and on ECE (not on a SYN) a window reduction unless one
-    /// is under way or loss recovery runs. Linux: `tcp_ecn_rcv_ecn_echo` (`FLAG_ECE`) →
-    /// `tcp_try_to_open` → `tcp_enter_cwr`.
-    pub(crate) fn tcp_ecn_ack(&mut self, id: SockId, seg: &TcpRepr, now: Instant) {
-        let Ok(sk) = self.sockets.tcp_mut(id) else {
-            return;
-        };
-        if !sk.ecn.ok {
-            return;
-        }
-        // Held until something *above* the reduction point is acknowledged: the data at it
-        // carries our CWR, and ECE on ACKs of what came before is for the same congestion.
-        if let Some(high) = sk.ecn.cwr_high {
-            if sk.snd_una > high {
-                sk.ecn.cwr_high = None;
-            }
-        }
-        if tcp_ecn_rcv_ecn_echo(sk, seg) {
-            self.tcp.stats.ecn_ece_rcvd += 1;
-            if sk.ecn.cwr_high.is_none() && !sk.in_recovery() {
-                self.tcp_enter_cwr(id, now);
-            }
+/// The ECN side of an ACK, after its SACK and loss processing and before its congestion
+/// control (so the ACK that echoes congestion takes the reduction's first PRR step, as in
+/// Linux): the end of our CWR echo once data beyond the reduction point is acknowledged,
+/// and on ECE (not on a SYN) a window reduction unless one is under way or loss recovery
+/// runs. Linux: `tcp_ecn_rcv_ecn_echo` (`FLAG_ECE`) → `tcp_fastretrans_alert` →
+/// `tcp_try_to_open` → `tcp_enter_cwr`, with `tcp_ecn_queue_cwr`.
+pub fn tcp_ecn_ack(sk: &mut TcpSock, seg: &TcpRepr, now: Instant, stats: &mut TcpStats) {
+    if !sk.ecn.ok {
+        return;
+    }
+    // Held until something *above* the reduction point is acknowledged: the data at it
+    // carries our CWR, and ECE on ACKs of what came before is for the same congestion.
+    if let Some(high) = sk.ecn.cwr_high {
+        if sk.snd_una > high {
+            sk.ecn.cwr_high = None;
         }
     }
-
-    /// Reduce the window once for a congestion signal that is not a loss (ECE): the
-    /// congestion control sets ssthresh and the window, CWR is queued for the next new data,
-    /// and no further reduction until everything sent so far is acknowledged.
-    /// Linux: `tcp_enter_cwr` with `tcp_init_cwnd_reduction` and `tcp_ecn_queue_cwr`.
-    pub(crate) fn tcp_enter_cwr(&mut self, id: SockId, now: Instant) {
-        let Ok(sk) = self.sockets.tcp_mut(id) else {
-            return;
-        };
-        let flight = sk.pipe();
-        sk.cc.on_cwr(flight, now);
-        sk.ecn.cwr_high = Some(sk.snd_nxt);
-        sk.ecn.queue_cwr = true;
-        self.tcp.stats.ecn_cwr += 1;
+    if tcp_ecn_rcv_ecn_echo(sk, seg) {
+        stats.ecn_ece_rcvd += 1;
+        if sk.ecn.cwr_high.is_none() && !sk.in_recovery() {
+            // PRR brings the window down to the new ssthresh ACK by ACK in the CWR state
+            // (not an instant cut and a silence); CWR goes on the next new data.
+            sk.tcp_enter_cwr(now);
+            sk.ecn.cwr_high = Some(sk.snd_nxt);
+            sk.ecn.queue_cwr = true;
+            stats.ecn_cwr += 1;
+        }
     }
 }
 

@@ -313,6 +313,10 @@ pub struct TcpFastOpen {
     pub keys: Option<FastOpenKeys>,
     /// Why the client's Fast Open did not carry its data (`tcpi_fastopen_client_fail`).
     pub client_fail: FastOpenClientFail,
+    /// The end of the SYN's data the SYN-ACK did not acknowledge: it goes out again as a
+    /// retransmission, whole (Linux marks the SYN-data skb lost and retransmits it:
+    /// `tcp_mark_skb_lost` + `tcp_non_congestion_loss_retransmit`).
+    pub syn_rexmit_end: Option<super::SeqNumber>,
 }
 
 /// Why a client's Fast Open failed, as `tcp_info` reports it. Linux: `enum
@@ -555,6 +559,8 @@ impl Stack {
                 FastOpenClientFail::DataNotAcked
             };
             self.tcp.stats.fastopen_active_fail += 1;
+            // (From the SYN's data, also when a retransmitted SYN went without it.)
+            sk.fastopen.syn_rexmit_end = Some(sk.iss + 1 + sk.fastopen.syn_data as usize);
             sk.snd_nxt = sk.snd_una;
             return true;
         }

@@ -295,6 +295,28 @@ impl TcpSock {
         self.cc.set_cwnd(self.prior_cwnd);
     }
 
+    /// Congestion signalled without a loss (ECE): take the congestion control's ssthresh
+    /// and bring the window down to it ACK by ACK, as in recovery, in the CWR state until
+    /// everything sent so far is acknowledged; never undone. An ECE during a reduction or a
+    /// recovery changes nothing. Linux: `tcp_enter_cwr` (with `tcp_init_cwnd_reduction`).
+    pub fn tcp_enter_cwr(&mut self, now: Instant) {
+        self.prior_ssthresh = 0;
+        if self.ca_state >= CaState::Cwr {
+            return;
+        }
+        self.undo_marker = None;
+        self.high_seq = self.snd_nxt;
+        self.tlp_high_seq = None;
+        self.prior_cwnd = self.cc.cwnd();
+        self.prr_delivered = 0;
+        self.prr_out = 0;
+        let flight = self.tcp_packets_in_flight();
+        self.cc.on_cwr(flight, now);
+        // PRR brings the window down from where it was (tcp_cwnd_reduction).
+        self.cc.set_cwnd(self.prior_cwnd);
+        self.ca_state = CaState::Cwr;
+    }
+
     /// Proportional Rate Reduction (RFC 6937) with slow-start reduction bound: per ACK,
     /// send in proportion to what was delivered while the pipe is above ssthresh, then
     /// grow back towards ssthresh no faster than slow start. Linux: `tcp_cwnd_reduction`.

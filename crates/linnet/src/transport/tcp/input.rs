@@ -30,6 +30,8 @@ const ACK_DEFER_MAX: usize = 4096;
 
 /// Most segments quick-ACK mode answers at once. Linux: `TCP_MAX_QUICKACKS`.
 const TCP_MAX_QUICKACKS: u32 = 16;
+/// Longest an ACK is delayed. Linux: `TCP_DELACK_MAX`.
+const TCP_DELACK_MAX: Duration = Duration::from_millis(200);
 
 /// What the caller of a segment handler should do with the socket afterwards.
 enum After {
@@ -270,8 +272,10 @@ impl Stack {
         sk.bytes_received += n as u64;
         // A GRO/GSO super-segment counts as the MSS-sized segments it stands for.
         sk.rcv_unacked_segs += (len as u32).div_ceil(sk.mss.max(1)).max(1);
-        let mut want_ack = sk.rcv_unacked_segs >= 2 || len < sk.mss as usize / 2 && sk.quickack > 0;
-        if sk.quickack > 0 {
+        // (Interactive mode leaves the ACK to the answer: Linux's tcp_in_quickack_mode.)
+        let quick = sk.quickack > 0 && !sk.pingpong;
+        let mut want_ack = sk.rcv_unacked_segs >= 2 || len < sk.mss as usize / 2 && quick;
+        if quick {
             sk.quickack -= 1;
             want_ack = true;
         }
@@ -438,7 +442,17 @@ impl Stack {
                 }
             }
             sk.rtt_seq = None;
-            sk.ack_now = true;
+            if sk.write_pending > 0 || sk.pingpong {
+                // Save one ACK: the data the waiting writer sends carries it, or the
+                // delayed-ACK timer sends it. Linux: tcp_rcv_synsent_state_process
+                // (sk_write_pending: inet_csk_schedule_ack + tcp_enter_quickack_mode +
+                // ICSK_TIME_DACK of TCP_DELACK_MAX).
+                sk.tcp_enter_quickack_mode(TCP_MAX_QUICKACKS);
+                sk.rcv_unacked_segs = sk.rcv_unacked_segs.max(1);
+                sk.delack_at = Some(now + TCP_DELACK_MAX);
+            } else {
+                sk.ack_now = true;
+            }
             true
         } else {
             // Simultaneous open (RFC 9293 3.5, figure 8).
@@ -465,7 +479,16 @@ impl Stack {
             self.sk_wake(id);
             After::Output
         } else {
+            // The SYN-ACK of a simultaneous open goes without our SYN's data (Linux:
+            // tcp_send_synack from the SYN skb); the data stays outstanding behind it.
             self.tcp_send_syn(id, now);
+            if let Ok(sk) = self.sockets.tcp_mut(id) {
+                let d = sk.fastopen.syn_data as usize;
+                if d > 0 && sk.rtx.is_empty() {
+                    let start = sk.iss + 1;
+                    sk.rtx.push(start, start + d, false, now);
+                }
+            }
             After::Nothing
         }
     }
@@ -1012,6 +1035,8 @@ impl Stack {
             (rexmit, reo) =
                 sk.tcp_fastretrans_alert(prior_snd_una, num_dupack, &mut flag, now, stats);
         }
+        // ECE starts a reduction now, so this ACK takes its first PRR step.
+        super::ecn::tcp_ecn_ack(sk, seg, now, stats);
         // Congestion control. Linux: tcp_cong_control.
         if matches!(sk.ca_state, CaState::Cwr | CaState::Recovery) {
             let newly_lost = flag.lost_retrans;
@@ -1084,7 +1109,6 @@ impl Stack {
         if wake {
             self.sk_wake(id);
         }
-        self.tcp_ecn_ack(id, seg, now);
         self.tcp_cong_control(id, seg, now);
     }
 
@@ -1162,9 +1186,10 @@ impl Stack {
             // A GRO/GSO super-segment counts as the MSS-sized segments it stands for.
             sk.rcv_unacked_segs += (data.len() as u32).div_ceil(sk.mss.max(1)).max(1);
             queued = n;
+            let quick = sk.quickack > 0 && !sk.pingpong;
             let mut want_ack =
-                sk.rcv_unacked_segs >= 2 || data.len() < sk.mss as usize / 2 && sk.quickack > 0;
-            if sk.quickack > 0 {
+                sk.rcv_unacked_segs >= 2 || data.len() < sk.mss as usize / 2 && quick;
+            if quick {
                 sk.quickack -= 1;
                 want_ack = true;
             }
@@ -1222,6 +1247,19 @@ impl Stack {
                 self.tcp.stats.ofo_merge += 1;
             }
             sk.rcvbuf.write_unallocated(off, &payload[..len]);
+            // A reordering or lossy path needs a window over the hole and what lies past it:
+            // the buffer grows to cover the span the queue reaches (not for a connection
+            // nobody accepted or holds any more). Linux 6.16: `tcp_rcvbuf_grow` from
+            // `tcp_data_queue_ofo`. Linux charges only the skbs held; the ring here is
+            // allocated whole, so a peer can make it at most four times what it has sent
+            // (in order and out of order), never megabytes for a few sparse segments.
+            sk.ofo_bytes_rcvd += len as u64;
+            if sk.parent.is_none() && !sk.orphan {
+                let space = sk.rcvq_space.space;
+                let sent = sk.bytes_received.saturating_add(sk.ofo_bytes_rcvd);
+                let limit = usize::try_from(sent.saturating_mul(4)).unwrap_or(usize::MAX);
+                sk.tcp_rcvbuf_grow(&self.config.tcp, space, limit);
+            }
             if sk.sack_ok {
                 sk.rx_sack.tcp_sack_new_ofo_skb(seq, seq + len);
             }
@@ -1246,9 +1284,13 @@ impl Stack {
         };
         sk.ack_now = true;
         let seq = seg.seq_number;
-        if payload_len > 0 && seq < sk.rcv_nxt {
+        // The segment's sequence space: its data, and a SYN or FIN (end_seq != seq).
+        let seg_len = payload_len
+            + usize::from(seg.flags.contains(TcpFlags::SYN))
+            + usize::from(seg.flags.contains(TcpFlags::FIN));
+        if seg_len > 0 && seq < sk.rcv_nxt {
             sk.tcp_enter_quickack_mode(TCP_MAX_QUICKACKS);
-            let end = (seq + payload_len).min(sk.rcv_nxt);
+            let end = (seq + seg_len).min(sk.rcv_nxt);
             self.tcp_dsack_set(id, seq, end);
         }
     }
@@ -1428,5 +1470,6 @@ impl TcpSock {
     /// mode. Linux: `tcp_enter_quickack_mode`.
     pub fn tcp_enter_quickack_mode(&mut self, max: u32) {
         self.tcp_incr_quickack(max);
+        self.pingpong = false;
     }
 }

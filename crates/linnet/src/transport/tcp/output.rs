@@ -24,6 +24,10 @@ use std::time::Duration;
 /// `TCP_RESOURCE_PROBE_INTERVAL` (500 ms).
 const TCP_RESOURCE_PROBE_INTERVAL: Duration = Duration::from_millis(500);
 
+/// How soon after data came in sending data counts as an answer (interactive mode).
+/// Linux: `TCP_ATO_MIN`.
+const TCP_ATO_MIN: Duration = Duration::from_millis(40);
+
 /// One segment to build.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Seg {
@@ -168,6 +172,15 @@ pub(crate) fn tcp_build(sk: &mut TcpSock, pool: &mut BufPool, seg: Seg, now: Ins
     }
     buf.reset_transport_header();
     if let Some(ack) = repr.ack_number {
+        // Data going out while a delayed ACK waits, soon after data came in: interactive
+        // mode. Linux: tcp_event_data_sent (inet_csk_inc_pingpong_cnt).
+        if seg.data_len > 0
+            && sk.delack_at.is_some()
+            && sk.rcv_unacked_segs > 0
+            && now.saturating_since(sk.last_rcv) < TCP_ATO_MIN
+        {
+            sk.pingpong = true;
+        }
         sk.last_ack_sent = ack;
         sk.ack_now = false;
         sk.ack_deferred = false;
@@ -306,7 +319,9 @@ impl Stack {
             return;
         };
         let seq = sk.iss;
-        sk.snd_nxt = sk.iss + 1 + data_len;
+        // (A SYN sent again without the data leaves what the first one carried
+        // outstanding: Linux resends the SYN skb alone.)
+        sk.snd_nxt = sk.snd_nxt.max(sk.iss + 1 + data_len);
         if sk.snd_max < sk.snd_nxt {
             sk.snd_max = sk.snd_nxt;
         }
@@ -496,6 +511,14 @@ impl Stack {
             let goal =
                 offload::tcp_xmit_size_goal(sk.route_caps, mss).min(sk.tcp_tso_autosize(mss));
             let mut len = avail.min(goal).min(wnd_room).min(cwnd_room);
+            // The SYN's unacknowledged data goes again as one retransmission (neither
+            // Nagle nor sender SWS avoidance hold it back).
+            let syn_rexmit = sk.fastopen.syn_rexmit_end.filter(|&e| sk.snd_nxt < e);
+            if let Some(e) = syn_rexmit {
+                len = len.min((e - sk.snd_nxt).max(0) as usize);
+            } else {
+                sk.fastopen.syn_rexmit_end = None;
+            }
             if avail > 0 && cwnd_room < mss.min(avail) {
                 cwnd_limited = true;
             }
@@ -527,7 +550,13 @@ impl Stack {
             if len == 0 && !(fin_ready && avail == 0) {
                 break;
             }
-            if len > 0 && len < mss && len < avail && !sk.force_push && !at_eor {
+            if len > 0
+                && len < mss
+                && len < avail
+                && !sk.force_push
+                && !at_eor
+                && syn_rexmit.is_none()
+            {
                 // Window- or cwnd-limited to a runt: wait (sender SWS avoidance, RFC 9293
                 // 3.8.6.2.1) unless it is half the largest window; the persist timer
                 // overrides the wait.
@@ -544,7 +573,13 @@ impl Stack {
                 // tcp_nagle_test with TCP_NAGLE_CORK).
                 break;
             }
-            if len > 0 && len < mss && len == avail && !sk.nodelay && !fin_ready {
+            if len > 0
+                && len < mss
+                && len == avail
+                && !sk.nodelay
+                && !fin_ready
+                && syn_rexmit.is_none()
+            {
                 // Nagle: one small segment outstanding at most (RFC 9293 3.8.6.2.1). A
                 // Fast Open child's unacknowledged SYN-ACK is not one.
                 if sk.snd_nxt > sk.data_seq() {
@@ -562,10 +597,12 @@ impl Stack {
             let (mut psh_kept, mut skb_tail) = (false, true);
             if len > 0 {
                 let x = sk.tcp_xmit_psh(seq, seq + len, cwnd_room, wnd_room, limited);
-                if x.psh || pushed {
+                // The end of the Fast Open SYN's data sent again is its pushed skb's end.
+                let syn_end = syn_rexmit.is_some_and(|e| seq + len == e);
+                if x.psh || pushed || syn_end {
                     flags.insert(TcpFlags::PSH);
                 }
-                psh_kept = x.psh_kept || pushed;
+                psh_kept = x.psh_kept || pushed || syn_end;
                 skb_tail = x.burst_done;
             }
             if fin_ready {
@@ -579,11 +616,23 @@ impl Stack {
             }
             sk.rtx.push(seq, sk.snd_nxt, fin_ready, now);
             sk.rtx.set_tail_flags(psh_kept, skb_tail);
-            sk.bytes_sent += len as u64;
+            if syn_rexmit.is_some() {
+                // Counted as retransmitted (tcp_retransmit_skb): tp->retrans_out,
+                // total_retrans, and no RTT sample from it (Karn).
+                let last = sk.rtx.len().saturating_sub(1);
+                if let Some(cb) = sk.rtx.get_mut(last) {
+                    cb.sacked |= TCPCB_SACKED_RETRANS | TCPCB_EVER_RETRANS;
+                }
+                sk.rtx.retrans_out += len as u32;
+                sk.total_retrans += 1;
+                self.tcp.stats.retrans_segs += 1;
+            } else {
+                sk.bytes_sent += len as u64;
+            }
             if matches!(sk.ca_state, CaState::Cwr | CaState::Recovery) {
                 sk.prr_out += (len + usize::from(fin_ready)) as u32;
             }
-            if !sk.ts_ok && sk.rtt_seq.is_none() && len > 0 {
+            if !sk.ts_ok && sk.rtt_seq.is_none() && len > 0 && syn_rexmit.is_none() {
                 sk.rtt_seq = Some((seq, now));
             }
             if fin_ready {
@@ -622,7 +671,13 @@ impl Stack {
                 // tcp_check_probe_timer).
                 (sk.snd_nxt, sk.snd_max, sk.rtt_seq, sk.prr_out) = undo;
                 sk.rtx.unpush();
-                sk.bytes_sent -= len as u64;
+                if syn_rexmit.is_some() {
+                    sk.rtx.retrans_out = sk.rtx.retrans_out.saturating_sub(len as u32);
+                    sk.total_retrans = sk.total_retrans.saturating_sub(1);
+                    self.tcp.stats.retrans_segs = self.tcp.stats.retrans_segs.saturating_sub(1);
+                } else {
+                    sk.bytes_sent -= len as u64;
+                }
                 sk.wq.cancel_burst();
                 sk.local_drop = true;
                 break;

@@ -182,11 +182,9 @@ impl RtxQueue {
     }
 
     /// Take back the newest record, just pushed for a segment that was not sent after all
-    /// (nothing is counted for it yet).
+    /// (the caller takes back what it counted for it).
     pub fn unpush(&mut self) {
-        if self.q.back().is_some_and(|e| e.sacked == 0) {
-            self.q.pop_back();
-        }
+        self.q.pop_back();
     }
 
     /// Set the newest record's skb flags (see [`TcpSkbCb::psh`], [`TcpSkbCb::skb_tail`]).

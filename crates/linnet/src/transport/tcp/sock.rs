@@ -558,6 +558,13 @@ pub struct TcpSock {
     pub rcv_unacked_segs: u32,
     /// Quick-ACK budget: ACK at once for the first segments (Linux's quickack mode).
     pub quickack: u32,
+    /// Interactive (request/response) mode: data went out while a delayed ACK was pending
+    /// soon after data came in, so ACKs wait to ride on the answers rather than going at
+    /// once. Linux: `inet_csk_in_pingpong_mode` (`icsk_ack.pingpong`).
+    pub pingpong: bool,
+    /// Writers blocked on this socket (waiting for the connection or for room): a SYN-ACK
+    /// then leaves its ACK to the data they send. Linux: `sk->sk_write_pending`.
+    pub write_pending: u32,
     /// Offloads of the device the route leaves by, refreshed before sending (Linux:
     /// `sk->sk_route_caps`): TSO lets output build super-segments, checksum offload leaves
     /// checksums partial.
@@ -639,6 +646,9 @@ pub struct TcpSock {
     pub parent: Option<SockId>,
     /// SYN-ACK / SYN retransmissions so far.
     pub syn_retries: u32,
+    /// `TCP_SYNCNT`: SYN retransmissions before `connect` gives up (0: `tcp_syn_retries`).
+    /// Linux: `icsk_syn_retries`.
+    pub syn_count: u8,
 
     // --- statistics ---
     /// Segments retransmitted.
@@ -649,6 +659,9 @@ pub struct TcpSock {
     pub bytes_acked: u64,
     /// Data bytes received in order.
     pub bytes_received: u64,
+    /// Out-of-order payload bytes accepted (duplicates included): with `bytes_received`,
+    /// what bounds the buffer growth out-of-order data may cause.
+    pub ofo_bytes_rcvd: u64,
     /// Delivery rate estimate.
     pub delivery: super::rate::DeliveryRate,
     /// TCP Fast Open state (RFC 7413).
@@ -762,6 +775,8 @@ impl TcpSock {
             ack_deferred: false,
             rcv_unacked_segs: 0,
             quickack: 16,
+            pingpong: false,
+            write_pending: 0,
             route_caps: Default::default(),
             route_caps_genid: u64::MAX,
             dst_cache: None,
@@ -794,10 +809,12 @@ impl TcpSock {
             syn_qlen: 0,
             parent: None,
             syn_retries: 0,
+            syn_count: 0,
             total_retrans: 0,
             bytes_sent: 0,
             bytes_acked: 0,
             bytes_received: 0,
+            ofo_bytes_rcvd: 0,
             delivery: Default::default(),
             fastopen: Default::default(),
             rate: Default::default(),
@@ -951,21 +968,37 @@ impl TcpSock {
             return false;
         }
         let copied = (self.bytes_copied - q.copied_mark) as usize;
-        let mut grew = false;
-        if copied > q.space {
-            let mut rcvwin = 2 * copied + 16 * self.adv_mss as usize;
-            // Growing fast: allow for the next round trip growing as much again.
-            let grow = rcvwin.saturating_mul(copied - q.space) / q.space.max(1);
-            rcvwin = rcvwin.saturating_add(2 * grow).min(cfg.rmem_max);
-            if rcvwin > self.rcvbuf.capacity() {
-                self.rcvbuf.grow(rcvwin);
-                grew = true;
-            }
-            q.space = copied;
-        }
         q.copied_mark = self.bytes_copied;
         q.time = now;
-        grew
+        if copied > q.space {
+            return self.tcp_rcvbuf_grow(cfg, copied, usize::MAX);
+        }
+        false
+    }
+
+    /// Make room for `newval` bytes a round trip (the new measure, or the current one when
+    /// out-of-order data arrives): twice that plus 16 segments, more while the rate is still
+    /// rising, plus the span the out-of-order queue already reaches beyond `RCV.NXT` (a
+    /// reordering or lossy path needs the window to cover the hole and what lies past it),
+    /// up to `tcp_rmem[2]` and `limit`. Returns whether the buffer grew. Linux: `tcp_rcvbuf_grow`
+    /// (6.16: also from `tcp_data_queue_ofo`, with the `ooo_last_skb` span).
+    pub fn tcp_rcvbuf_grow(&mut self, cfg: &TcpConfig, newval: usize, limit: usize) -> bool {
+        let old = self.rcvq_space.space;
+        self.rcvq_space.space = newval;
+        if self.rcvbuf_locked || !cfg.moderate_rcvbuf {
+            return false;
+        }
+        let mut rcvwin = 2 * newval + 16 * self.adv_mss as usize;
+        // Growing fast: allow for the next round trip growing as much again.
+        let grow = rcvwin.saturating_mul(newval.saturating_sub(old)) / old.max(1);
+        rcvwin = rcvwin.saturating_add(2 * grow);
+        rcvwin = rcvwin.saturating_add(self.ofo.end_offset());
+        let rcvwin = rcvwin.min(cfg.rmem_max).min(limit);
+        if rcvwin > self.rcvbuf.capacity() {
+            self.rcvbuf.grow(rcvwin);
+            return true;
+        }
+        false
     }
 
     /// Send buffer autotuning after an ACK of new data: room for twice the congestion

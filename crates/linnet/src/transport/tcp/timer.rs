@@ -126,6 +126,9 @@ impl Stack {
         if due(sk.delack_at) {
             sk.delack_at = None;
             if sk.rcv_unacked_segs > 0 || sk.ack_now {
+                // Delayed ACK missed: leave interactive mode. Linux:
+                // tcp_delack_timer_handler (inet_csk_exit_pingpong_mode).
+                sk.pingpong = false;
                 self.tcp.stats.delayed_acks += 1;
                 self.tcp_send_ack(id, now);
             }
@@ -152,7 +155,12 @@ impl Stack {
         match sk.state {
             TcpState::SynSent | TcpState::SynReceived => {
                 let limit = if sk.state == TcpState::SynSent {
-                    cfg_syn
+                    // Linux: icsk_syn_retries ? : sysctl_tcp_syn_retries.
+                    if sk.syn_count != 0 {
+                        u32::from(sk.syn_count)
+                    } else {
+                        cfg_syn
+                    }
                 } else {
                     cfg_synack
                 };

@@ -17,6 +17,8 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 /// Smallest and largest socket buffer (bytes of data).
 const BUF_MIN: usize = 4096;
 const BUF_MAX: usize = 64 << 20;
+/// The most SYN retransmissions `TCP_SYNCNT` may ask for. Linux: `MAX_TCP_SYNCNT`.
+const MAX_TCP_SYNCNT: u8 = 127;
 
 /// Readiness of a TCP socket. Linux: `tcp_poll`.
 pub fn tcp_poll(sk: &TcpSock) -> PollEvents {
@@ -245,6 +247,19 @@ impl Stack {
         self.tcp_send_syn(id, now);
         self.tcp_sched(id);
         Err(Errno::EINPROGRESS)
+    }
+
+    /// A writer starts (`true`) or stops waiting on socket `id`: while one waits, a SYN-ACK
+    /// leaves its ACK to the data the writer then sends. Linux: `sk->sk_write_pending`
+    /// (`sk_stream_wait_connect`, `inet_wait_for_connect`).
+    pub fn tcp_write_pending(&mut self, id: SockId, waiting: bool) {
+        if let Ok(sk) = self.sockets.tcp_mut(id) {
+            sk.write_pending = if waiting {
+                sk.write_pending.saturating_add(1)
+            } else {
+                sk.write_pending.saturating_sub(1)
+            };
+        }
     }
 
     /// Queue data for sending. Linux: `tcp_sendmsg_locked`.
@@ -682,6 +697,13 @@ impl Stack {
                     return Err(Errno::EINVAL);
                 }
                 sk.keep_cnt = n;
+            }
+            SockOpt::SynCnt(n) => {
+                // Linux: do_tcp_setsockopt, TCP_SYNCNT (1..=MAX_TCP_SYNCNT).
+                if !(1..=MAX_TCP_SYNCNT).contains(&n) {
+                    return Err(Errno::EINVAL);
+                }
+                sk.syn_count = n;
             }
             SockOpt::RcvBuf(n) => {
                 let n = n.clamp(BUF_MIN, BUF_MAX);
