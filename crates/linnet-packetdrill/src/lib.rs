@@ -155,8 +155,8 @@ impl Handoff {
         }
     }
 
-    /// After `usleep` moved the clock: let a released blocking call's thread record its
-    /// result before packetdrill's main thread goes on.
+    /// Before and after `usleep` moves the clock: let a released blocking call's thread
+    /// read the clock and record its result before packetdrill's main thread goes on.
     fn after_sleep(&self, posix: &Posix) {
         if std::thread::current().id() != self.main {
             return;
@@ -609,6 +609,10 @@ unsafe extern "C" fn pd_usleep(ud: *mut c_void, usec: u32) -> c_int {
     nounwind(-1, || {
         // SAFETY: our userdata.
         let i = unsafe { inst(ud) };
+        // A call released before this sleep (by a packet the script injected) reads the
+        // clock before it moves, as it would under a real clock; one released by a timer
+        // during the sleep reads it after.
+        i.handoff.after_sleep(&i.posix);
         i.posix.advance(Duration::from_micros(u64::from(usec)));
         i.handoff.after_sleep(&i.posix);
         0
