@@ -9,14 +9,17 @@
 # Environment: PACKETDRILL_SRC (packetdrill's tree; default ../shared/packetdrill beside the
 # repository), PD_TIMEOUT (seconds per script, default 60), LINNET_PD_SO (use this .so instead
 # of building target/release/liblinnet_packetdrill.so), PD_JOBS (scripts run at once, default 1),
-# PD_VERBOSE=1 (run packetdrill with --verbose and print each script's log to stderr).
+# PD_VERBOSE=1 (run packetdrill with --verbose and print each script's log to stderr),
+# PD_EXTRA_ARGS (more packetdrill arguments, e.g. --verbose), PD_LOG_DIR (keep each script's
+# output there as NAME.log).
 #
 # Each script runs in its own directory (scripts name helpers relative to themselves:
 # ../common/defaults.sh, or ./defaults.sh in Linux's selftests layout) with shims first in PATH:
 # `sysctl` writes net.ipv4.KEY=VALUE into a per-script directory standing for
 # /proc/sys/net/ipv4, which the library applies to the stack under test; `ip tcp_metrics
 # flush|delete` reaches the stack's Fast Open cache the same way; `nstat` prints the stack's
-# counters (a file the library keeps current) as nstat does; other `ip` lines, `tc` and
+# counters (a file the library keeps current) as nstat does; `tc` lines go to the stack's own
+# qdiscs on tun0 (see crates/linnet-packetdrill/src/tc.rs); other `ip` lines and
 # `ethtool` do nothing (there is no host device to configure). As root, each script also runs in private
 # network and mount namespaces with that directory bind-mounted over /proc/sys/net/ipv4, so
 # scripts writing /proc/sys directly (set_sysctls.py) reach the stack and never the host.
@@ -126,8 +129,16 @@ fi
 if [ $upd = 1 ]; then printf '%s\n' "$snap" > "$hist"; fi
 exit 0
 EOF
-printf '#!/bin/sh\n# No host device to configure: the stack under test lives in the library.\nexit 0\n' > "$work/bin/tc"
-cp "$work/bin/tc" "$work/bin/ethtool"
+printf '#!/bin/sh\n# No host device to configure: the stack under test lives in the library.\nexit 0\n' > "$work/bin/ethtool"
+cat > "$work/bin/tc" <<'EOF'
+#!/bin/sh
+# tc shim: the arguments go, 0x1f-separated, as one line to $LINNET_SYSCTL_DIR/.tc, which
+# the library runs through Linnet's tc before the next socket call.
+[ -n "${LINNET_SYSCTL_DIR:-}" ] || exit 0
+for a in "$@"; do printf '%s\037' "$a"; done >> "$LINNET_SYSCTL_DIR/.tc"
+printf '\n' >> "$LINNET_SYSCTL_DIR/.tc"
+exit 0
+EOF
 cat > "$work/bin/ip" <<'EOF'
 #!/bin/sh
 # ip shim: `ip tcp_metrics flush|delete ...` is queued for the stack in
@@ -230,7 +241,7 @@ run_one() {
         -D TFO_COOKIE=3021b9d889017eeb -D TFO_COOKIE_ZERO=b7c12350a90dc8f5 -D CODE=host_unreachable
         -D CMSG_LEVEL_IP=SOL_IP -D CMSG_TYPE_RECVERR=IP_RECVERR
         "--so_filename=$so" "--so_flags=local_ip=$lip prefix=16 remote_ip=$rip sysctl=$sysdir nstat=$work/nstat.$i procnet=$netdir"
-        --tolerance_usecs=14000 "$base")
+        --tolerance_usecs=14000 ${PD_EXTRA_ARGS:-} "$base")
     [ -n "${PD_VERBOSE:-}" ] && args=(--verbose "${args[@]}")
     (
         cd "$dir" || exit 1
@@ -250,6 +261,7 @@ run_one() {
         fi
     ) > "$log" 2>&1
     rc=$?
+    if [ -n "${PD_LOG_DIR:-}" ]; then cp "$log" "$PD_LOG_DIR/${base%.pkt}.log"; fi
     [ -n "${PD_VERBOSE:-}" ] && cat "$log" >&2
     if [ $rc = 0 ]; then
         echo "PASS $show" > "$out"

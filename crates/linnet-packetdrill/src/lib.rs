@@ -24,6 +24,7 @@ pub mod iface;
 pub mod nstat;
 pub mod procnet;
 pub mod sysctl;
+pub mod tc;
 
 use device::RawIpDevice;
 use libc::{
@@ -162,8 +163,8 @@ impl Handoff {
         }
     }
 
-    /// After `usleep` moved the clock: let a released blocking call's thread record its
-    /// result before packetdrill's main thread goes on.
+    /// Before and after `usleep` moves the clock: let a released blocking call's thread
+    /// read the clock and record its result before packetdrill's main thread goes on.
     fn after_sleep(&self, posix: &Posix) {
         if std::thread::current().id() != self.main {
             return;
@@ -194,6 +195,7 @@ impl Instance {
         posix.use_os_fds();
         posix.with_net(|n| n.realtime_base_us = epoch_usecs(linnet::Instant::ZERO));
         let mut watcher = cfg.sysctl_dir.clone().map(sysctl::SysctlDir::new);
+        let mut tc = cfg.sysctl_dir.clone().map(tc::TcLog::new);
         let procnet = cfg
             .procnet_dir
             .clone()
@@ -201,10 +203,13 @@ impl Instance {
         let procnet_hook = procnet.clone();
         if watcher.is_some() || procnet_hook.is_some() {
             posix.with_net(|n| {
-                n.before_call = Some(Box::new(move |stack, defaults| {
+                n.before_call = Some(Box::new(move |stack, defaults, now| {
                     if let Some(w) = watcher.as_mut() {
                         w.apply_new(stack);
                         defaults.notsent_lowat = w.notsent_lowat;
+                    }
+                    if let Some(t) = tc.as_mut() {
+                        t.apply_new(stack, now);
                     }
                     if let Some(p) = &procnet_hook {
                         p.lock().unwrap_or_else(|e| e.into_inner()).refresh(stack);
@@ -699,6 +704,10 @@ unsafe extern "C" fn pd_usleep(ud: *mut c_void, usec: u32) -> c_int {
     nounwind(-1, || {
         // SAFETY: our userdata.
         let i = unsafe { inst(ud) };
+        // A call released before this sleep (by a packet the script injected) reads the
+        // clock before it moves, as it would under a real clock; one released by a timer
+        // during the sleep reads it after.
+        i.handoff.after_sleep(&i.posix);
         i.posix.advance(Duration::from_micros(u64::from(usec)));
         i.refresh_procnet();
         i.handoff.after_sleep(&i.posix);

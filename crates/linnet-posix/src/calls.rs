@@ -324,7 +324,6 @@ impl Posix {
                 sent = k;
             }
         }
-        let mut zc_ends: Option<Vec<usize>> = None;
         let r = self.block(fd, Wait::Write, dontwait, |n| {
             let s = n.fds.sock(fd)?;
             let (id, ty) = (s.id, s.ty);
@@ -342,29 +341,25 @@ impl Posix {
                 n.fds.sock_mut(fd)?.opts.more = more;
                 lx(n.stack.setsockopt(id, SockOpt::MsgMore(more), now))?;
             }
-            if zerocopy && zc_ends.is_none() {
-                let goal = n
-                    .stack
-                    .tcp_sock(id)
-                    .map_or(usize::MAX, |t| t.tcp_xmit_size_goal());
-                zc_ends = Some(zerocopy_skb_ends(bufs, goal));
-            }
             loop {
                 if sent == data.len() && !(data.is_empty() && sent == 0) {
                     return Ok(sent);
                 }
-                // A zerocopy skb out of frags ends (pushed) where it ran out.
-                let ends = zc_ends.as_deref().unwrap_or(&[]);
-                let end = ends
-                    .iter()
-                    .copied()
-                    .find(|&e| e > sent)
-                    .unwrap_or(data.len());
-                let r = n.stack.send(id, &data[sent..end], now);
-                if matches!(r, Ok(k) if k > 0 && ends.contains(&(sent + k))) {
-                    // Linux: tcp_mark_push, then new_segment.
-                    lx(n.stack.send_eor(id))?;
-                }
+                let r = if zerocopy {
+                    // Each user buffer is a fragment of its own (Linux pins their pages).
+                    let mut skip = sent;
+                    let frags: Vec<usize> = bufs
+                        .iter()
+                        .filter_map(|b| {
+                            let l = b.len().saturating_sub(skip);
+                            skip = skip.saturating_sub(b.len());
+                            (l > 0).then_some(l)
+                        })
+                        .collect();
+                    n.stack.send_zerocopy(id, &data[sent..], &frags, now)
+                } else {
+                    n.stack.send(id, &data[sent..], now)
+                };
                 if let Ok(k) = r {
                     if k > 0 && zerocopy {
                         zerocopy_record(n, fd, id, &mut zc_id)?;
@@ -900,51 +895,6 @@ impl Posix {
 }
 
 /// Copy `src` across `bufs` in order.
-/// Linux's `MAX_SKB_FRAGS`: the page fragments one skb holds.
-const MAX_SKB_FRAGS: usize = 17;
-/// The page size user memory is pinned in.
-const PAGE_SIZE: usize = 4096;
-
-/// Where the skbs of a `MSG_ZEROCOPY` send that ran out of fragments end (byte offsets into
-/// the send, ascending; the last skb's end is not listed). The user's pages become the
-/// skb's fragments: one per page each buffer touches, a buffer continuing the previous one
-/// in the same page extending its fragment; an skb also ends, with its fragments, at
-/// `size_goal` bytes. Linux: `tcp_sendmsg_locked` → `skb_zerocopy_iter_stream` →
-/// `__zerocopy_sg_from_iter` (`-EMSGSIZE` at `MAX_SKB_FRAGS`, `skb_can_coalesce`).
-fn zerocopy_skb_ends(bufs: &[&[u8]], size_goal: usize) -> Vec<usize> {
-    let size_goal = size_goal.max(1);
-    let mut ends = Vec::new();
-    let (mut off, mut skb_len, mut frags) = (0usize, 0usize, 0usize);
-    // The address just past the last fragment of the current skb.
-    let mut tail: Option<usize> = None;
-    for b in bufs {
-        let mut addr = b.as_ptr() as usize;
-        let mut left = b.len();
-        // Bounded: each round consumes at least one byte.
-        while left > 0 {
-            if skb_len == size_goal {
-                (skb_len, frags, tail) = (0, 0, None);
-            }
-            let in_page = PAGE_SIZE - addr % PAGE_SIZE;
-            let take = left.min(in_page).min(size_goal - skb_len);
-            let coalesce = tail == Some(addr) && !addr.is_multiple_of(PAGE_SIZE);
-            if !coalesce {
-                if frags == MAX_SKB_FRAGS {
-                    ends.push(off);
-                    (skb_len, frags) = (0, 0);
-                }
-                frags += 1;
-            }
-            tail = Some(addr + take);
-            addr += take;
-            left -= take;
-            off += take;
-            skb_len += take;
-        }
-    }
-    ends
-}
-
 fn scatter(src: &[u8], bufs: &mut [&mut [u8]]) {
     scatter_at(src, bufs, 0);
 }
@@ -969,39 +919,4 @@ fn scatter_at(mut src: &[u8], bufs: &mut [&mut [u8]], mut at: usize) {
 /// An `AF_INET` address of `sockaddr_in`'s bytes.
 pub fn unspecified() -> SocketAddrV4 {
     SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)
-}
-
-#[cfg(test)]
-mod zerocopy_tests {
-    use super::{zerocopy_skb_ends, PAGE_SIZE};
-
-    #[test]
-    fn separate_buffers_are_one_fragment_each() {
-        // 64 one-byte buffers a page apart: skbs of 17 fragments (Linux's maxfrags.pkt).
-        let mem = vec![0u8; 64 * PAGE_SIZE];
-        let bufs: Vec<&[u8]> = (0..64)
-            .map(|i| &mem[i * PAGE_SIZE..i * PAGE_SIZE + 1])
-            .collect();
-        assert_eq!(zerocopy_skb_ends(&bufs, 65_000), vec![17, 34, 51]);
-        assert_eq!(zerocopy_skb_ends(&bufs[..17], 65_000), Vec::<usize>::new());
-    }
-
-    #[test]
-    fn adjacent_buffers_in_a_page_share_a_fragment() {
-        let mem = vec![0u8; 4 * PAGE_SIZE];
-        let base = PAGE_SIZE - mem.as_ptr() as usize % PAGE_SIZE;
-        let bufs: Vec<&[u8]> = (0..64).map(|i| &mem[base + i..base + i + 1]).collect();
-        assert!(zerocopy_skb_ends(&bufs, 65_000).is_empty());
-    }
-
-    #[test]
-    fn size_goal_ends_an_skb_and_its_fragments() {
-        // 20 pages of one buffer: 17 fragments would hold 69632 bytes, but the skb ends at
-        // the size goal first, so no skb runs out of fragments.
-        let mem = vec![0u8; 21 * PAGE_SIZE];
-        let base = PAGE_SIZE - mem.as_ptr() as usize % PAGE_SIZE;
-        let one: &[u8] = &mem[base..base + 20 * PAGE_SIZE];
-        assert!(zerocopy_skb_ends(&[one], 64_000).is_empty());
-        assert_eq!(zerocopy_skb_ends(&[one], usize::MAX), vec![17 * PAGE_SIZE]);
-    }
 }

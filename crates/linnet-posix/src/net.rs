@@ -15,8 +15,8 @@ use std::task::Waker;
 /// that keeps saying "now" would otherwise spin).
 const MAX_ROUNDS_PER_INSTANT: usize = 64;
 
-/// A hook run before every system call (see [`Net::before_call`]).
-pub type BeforeCall = Box<dyn FnMut(&mut Stack, &mut Defaults) + Send>;
+/// A hook run before every system call (see [`Net::before_call`]), given the virtual now.
+pub type BeforeCall = Box<dyn FnMut(&mut Stack, &mut Defaults, Instant) + Send>;
 
 /// Socket-layer settings new sockets start with.
 #[derive(Debug, Clone, Copy)]
@@ -139,7 +139,7 @@ impl Net {
     /// Run [`Net::before_call`], if set.
     pub fn before_call_hook(&mut self) {
         if let Some(h) = self.before_call.as_mut() {
-            h(&mut self.stack, &mut self.defaults);
+            h(&mut self.stack, &mut self.defaults, self.now);
         }
     }
 

@@ -550,3 +550,209 @@ fn a_batch_using_half_the_window_is_acked_before_it_ends() {
     let out = rig.drain();
     rig.assert_one_ack(&out, start + sent * 1400);
 }
+
+/// Each write ends in a pushed skb, `MSG_EOR` keeps later writes out of it, and a
+/// retransmission carries the PSH its skb had (Linux: `tcp_push` → `tcp_mark_push`, the `eor`
+/// bit, `__tcp_retransmit_skb` keeping `tcp_flags`).
+#[test]
+fn record_ends_stay_separate_pushed_segments_also_when_retransmitted() {
+    let mut rig = Rig::new(false, |_| {});
+    let now = rig.now;
+    // Fill the initial window: ten full segments, the last one pushed.
+    let big = vec![7u8; 14600];
+    assert_eq!(rig.stack.send(rig.conn, &big, now), Ok(big.len()));
+    let out = rig.drain();
+    assert_eq!(out.len(), 10, "{out:?}");
+    assert!(out[9].0.flags.contains(TcpFlags::PSH));
+    // Three records wait behind the full window.
+    for _ in 0..3 {
+        assert_eq!(rig.stack.send(rig.conn, &[1u8; 400], now), Ok(400));
+        rig.stack.send_eor(rig.conn).unwrap();
+    }
+    // A full segment last, so that Nagle holds none of the records back.
+    assert_eq!(rig.stack.send(rig.conn, &big[..1460], now), Ok(1460));
+    assert!(rig.drain().is_empty(), "the window is full");
+    rig.advance(Duration::from_millis(10));
+    let acked = rig.our_nxt + 14600;
+    rig.send(seg(TcpFlags::ACK, rig.peer_nxt, Some(acked)), &[]);
+    let out = rig.drain();
+    let data: Vec<_> = out.iter().filter(|(_, d)| !d.is_empty()).collect();
+    assert_eq!(data.len(), 4, "one segment per record: {out:?}");
+    for (i, (r, d)) in data.iter().take(3).enumerate() {
+        assert_eq!(d.len(), 400);
+        assert_eq!(r.seq_number, acked + 400 * i);
+        assert!(r.flags.contains(TcpFlags::PSH), "record {i} unpushed");
+    }
+    // Nothing acknowledged: the RTO resends the first record, still pushed.
+    rig.advance(Duration::from_secs(2));
+    let out = rig.drain();
+    let (r, d) = out
+        .iter()
+        .find(|(_, d)| !d.is_empty())
+        .expect("a retransmission");
+    assert_eq!((r.seq_number, d.len()), (acked, 400));
+    assert!(r.flags.contains(TcpFlags::PSH), "{r:?}");
+}
+
+/// Data arriving after `close()` aborts the connection, and the answer is a reset made from
+/// that segment: its ACK as our sequence number, no ACK flag (Linux: `TCPAbortOnData` in
+/// `tcp_rcv_state_process`, then `tcp_v4_send_reset` from `tcp_v4_do_rcv`).
+#[test]
+fn data_after_close_is_answered_with_a_reset_from_its_ack() {
+    let mut rig = Rig::new(false, |_| {});
+    let now = rig.now;
+    rig.stack.close(rig.conn, now).unwrap();
+    let out = rig.drain();
+    assert!(out.iter().any(|(r, _)| r.flags.contains(TcpFlags::FIN)));
+    let fin_ack = rig.our_nxt;
+    rig.send(
+        seg(TcpFlags::ACK | TcpFlags::PSH, rig.peer_nxt, Some(fin_ack)),
+        b"late",
+    );
+    let out = rig.drain();
+    assert_eq!(out.len(), 1, "{out:?}");
+    let (r, d) = &out[0];
+    assert_eq!(r.flags, TcpFlags::RST);
+    assert_eq!(r.seq_number, fin_ack);
+    assert_eq!(r.ack_number, None);
+    assert!(d.is_empty());
+    assert_eq!(rig.stack.snmp().tcp.abort_on_data, 1);
+    assert_eq!(rig.stack.tcp_state(rig.conn), None);
+}
+
+/// Data the local qdisc refuses is not sent: it stays queued, the probe timer retries it
+/// (first after an RTO, then every 500 ms, without backoff), it goes out as soon as the
+/// qdisc takes it, and `TCP_USER_TIMEOUT` ends the retries (Linux: `tcp_write_xmit` stopping
+/// on `NET_XMIT_DROP`, `tcp_check_probe_timer`, `tcp_send_probe0`'s
+/// `TCP_RESOURCE_PROBE_INTERVAL`, `tcp_probe_timer`).
+#[test]
+fn data_the_qdisc_refuses_is_retried_by_the_probe_timer_until_the_user_timeout() {
+    use linnet::socket::SockOpt;
+    let tc = |rig: &mut Rig, words: &str| {
+        let argv: Vec<String> = words.split(' ').map(String::from).collect();
+        rig.stack.tc(&argv, rig.now).unwrap();
+    };
+    // The qdisc lets nothing through for a second, then takes the data.
+    let mut rig = Rig::new(false, |_| {});
+    tc(&mut rig, "qdisc add dev eth0 root pfifo limit 0");
+    assert_eq!(rig.stack.send(rig.conn, b"hello", rig.now), Ok(5));
+    assert!(rig.drain().is_empty());
+    rig.advance(Duration::from_secs(1));
+    assert!(rig.drain().is_empty());
+    tc(&mut rig, "qdisc replace dev eth0 root pfifo");
+    // The next probe (at most 500 ms on) sends it; unacknowledged, the RTO repeats it.
+    let mut got = Vec::new();
+    for _ in 0..5 {
+        rig.advance(Duration::from_millis(100));
+        got.extend(rig.drain().into_iter().filter(|(_, d)| !d.is_empty()));
+    }
+    assert!(!got.is_empty(), "the probe timer did not retry");
+    for (r, d) in &got {
+        assert_eq!((r.seq_number, &d[..]), (rig.our_nxt, &b"hello"[..]));
+    }
+
+    // Dropped for good: the user timeout (3 s from the first probe) closes it.
+    let mut rig = Rig::new(false, |_| {});
+    tc(&mut rig, "qdisc add dev eth0 root pfifo limit 0");
+    rig.stack
+        .setsockopt(
+            rig.conn,
+            SockOpt::UserTimeout(Duration::from_secs(3)),
+            rig.now,
+        )
+        .unwrap();
+    let start = rig.now;
+    assert_eq!(rig.stack.send(rig.conn, b"hello", rig.now), Ok(5));
+    let mut dead_at = None;
+    for _ in 0..50 {
+        rig.advance(Duration::from_millis(100));
+        assert!(rig.drain().is_empty());
+        if rig.stack.tcp_state(rig.conn) != Some(TcpState::Established) {
+            dead_at = Some(rig.now - start);
+            break;
+        }
+    }
+    let dead_at = dead_at.expect("the user timeout never fired");
+    // The first probe after the RTO (at least 200 ms), the abort 3 s later.
+    assert!(
+        dead_at >= Duration::from_millis(3200) && dead_at <= Duration::from_millis(4100),
+        "{dead_at:?}"
+    );
+    let mut b = [0u8; 4];
+    assert_eq!(
+        rig.stack
+            .recv(rig.conn, &mut b, MsgFlags::default(), rig.now),
+        Err(Errno::ETIMEDOUT)
+    );
+}
+
+/// Without timestamps every ACK of never-retransmitted data is an RTT sample, timed from the
+/// oldest segment it acknowledges, not one timed segment per round trip (Linux:
+/// `tcp_clean_rtx_queue`'s `first_ackt` → `tcp_ack_update_rtt`).
+#[test]
+fn every_ack_of_new_data_is_an_rtt_sample_without_timestamps() {
+    let mut rig = Rig::new(false, |_| {});
+    let start = rig.now;
+    let data = vec![3u8; 2920];
+    assert_eq!(rig.stack.send(rig.conn, &data, rig.now), Ok(data.len()));
+    assert_eq!(rig.drain().len(), 2);
+    let srtt = |rig: &Rig| rig.stack.tcp_info(rig.conn).unwrap().rtt_us;
+    // The handshake's sample was 0 (answered at once); the first ACK samples 10 ms.
+    rig.advance(Duration::from_millis(10));
+    rig.send(
+        seg(TcpFlags::ACK, rig.peer_nxt, Some(rig.our_nxt + 1460)),
+        &[],
+    );
+    rig.drain();
+    let first = srtt(&rig);
+    assert_eq!(first, 1250, "srtt = 0 * 7/8 + 10 ms / 8");
+    // The second segment, sent with the first, is acknowledged 40 ms after it left: a
+    // second sample in the same round trip.
+    rig.now = start + Duration::from_millis(40);
+    rig.send(
+        seg(TcpFlags::ACK, rig.peer_nxt, Some(rig.our_nxt + 2920)),
+        &[],
+    );
+    rig.drain();
+    let second = srtt(&rig);
+    assert_eq!(second, (1250 * 7 + 40_000) / 8, "{first} -> {second}");
+}
+
+/// A zerocopy send makes each user buffer a fragment: an skb holds at most 17, so 18
+/// one-byte buffers go out as a pushed 17-byte segment, then the last byte (held by Nagle
+/// until the first is acknowledged), pushed too (Linux: `tcp_mark_push` when
+/// `sysctl_max_skb_frags` is reached in `tcp_sendmsg_locked`).
+#[test]
+fn a_zerocopy_send_pushes_an_skb_that_runs_out_of_fragments() {
+    let mut rig = Rig::new(false, |_| {});
+    let data = [9u8; 18];
+    let frags = [1usize; 18];
+    assert_eq!(
+        rig.stack.send_zerocopy(rig.conn, &data, &frags, rig.now),
+        Ok(18)
+    );
+    let out = rig.drain();
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0].1.len(), 17);
+    assert!(out[0].0.flags.contains(TcpFlags::PSH));
+    rig.advance(Duration::from_millis(1));
+    rig.send(
+        seg(TcpFlags::ACK, rig.peer_nxt, Some(rig.our_nxt + 17)),
+        &[],
+    );
+    let out = rig.drain();
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!((out[0].0.seq_number, out[0].1.len()), (rig.our_nxt + 17, 1));
+    assert!(out[0].0.flags.contains(TcpFlags::PSH));
+    // A copied send of as many buffers is one segment.
+    rig.advance(Duration::from_millis(1));
+    rig.send(
+        seg(TcpFlags::ACK, rig.peer_nxt, Some(rig.our_nxt + 18)),
+        &[],
+    );
+    rig.drain();
+    assert_eq!(rig.stack.send(rig.conn, &data, rig.now), Ok(18));
+    let out = rig.drain();
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0].1.len(), 18);
+}

@@ -325,6 +325,22 @@ impl Stack {
         }
     }
 
+    /// [`Stack::send`] of a `MSG_ZEROCOPY` send: `frags` are the lengths of the user buffers
+    /// the data was gathered from (a TCP skb holds at most 17 of them, as Linux's holds the
+    /// pinned pages as fragments). Linnet copies; datagram sockets send as [`Stack::send`].
+    pub fn send_zerocopy(
+        &mut self,
+        id: SockId,
+        data: &[u8],
+        frags: &[usize],
+        now: Instant,
+    ) -> Result<usize, Errno> {
+        match &self.sockets.get(id)?.sock {
+            Socket::Tcp(_) => self.tcp_sendmsg_frags(id, data, Some(frags), now),
+            Socket::Udp(_) => self.udp_sendmsg(id, data, None, now),
+        }
+    }
+
     /// TCP Fast Open send (`sendto` with `MSG_FASTOPEN`, or the first `write` after a
     /// deferred `TCP_FASTOPEN_CONNECT`): connect to `dst` with the data in the SYN. Returns
     /// the bytes that went in the SYN, or `EINPROGRESS` when none could (no cookie yet: the

@@ -727,10 +727,13 @@ impl Stack {
                 return After::Output;
             }
             if sk.orphan && sk.fin_seq().is_some() && seq + payload.len() > sk.rcv_nxt {
-                // Nobody will ever read it: abort (Linux: TCPAbortOnData).
+                // Nobody will ever read it: abort, and answer the segment with a reset
+                // built from it (Linux: TCPAbortOnData, tcp_reset, then tcp_v4_do_rcv's
+                // tcp_v4_send_reset: seq from its ACK, no ACK flag).
                 self.tcp.stats.abort_on_data += 1;
-                self.tcp_send_active_reset(id, now);
+                let (remote, local) = (*sk.remote.ip(), *sk.local.ip());
                 self.tcp_done(id);
+                self.tcp_v4_send_reset(remote, local, seg, now);
                 return After::Nothing;
             }
             self.tcp_data_queue(id, seq, payload, now);
@@ -1015,6 +1018,11 @@ impl Stack {
                         }
                     }
                 }
+            } else if let (Some(t), false) = (clean.first_ackt, clean.retrans_acked) {
+                // Every ACK of data never retransmitted is a sample, from the oldest segment
+                // it acknowledges (Linux: seq_rtt_us from first_ackt in tcp_clean_rtx_queue).
+                rtt = Some(now.saturating_since(t));
+                sk.rtt_seq = None;
             } else if let Some((s, t)) = sk.rtt_seq {
                 if ack > s {
                     rtt = Some(now.saturating_since(t));

@@ -61,6 +61,7 @@ pub mod tsq;
 pub mod urg;
 pub mod user;
 pub mod user_timeout;
+pub mod wqueue;
 
 pub use crate::wire::tcp::SeqNumber;
 pub use sock::{TcpConfig, TcpInfo, TcpSock, TcpState};

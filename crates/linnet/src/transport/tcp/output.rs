@@ -21,6 +21,10 @@ use crate::wire::tcp::{SeqNumber, TcpFlags, TcpPacket, TcpRepr};
 use crate::wire::{IpProtocol, Ipv4Addr};
 use std::time::Duration;
 
+/// How often a probe retries data the local qdisc refused. Linux:
+/// `TCP_RESOURCE_PROBE_INTERVAL` (500 ms).
+const TCP_RESOURCE_PROBE_INTERVAL: Duration = Duration::from_millis(500);
+
 /// How soon after data came in sending data counts as an answer (interactive mode).
 /// Linux: `TCP_ATO_MIN`.
 const TCP_ATO_MIN: Duration = Duration::from_millis(40);
@@ -554,6 +558,13 @@ impl Stack {
                     at_eor = true;
                 }
             }
+            // Nor does one cross the end of an skb, which goes out even if short (Linux:
+            // tcp_write_xmit sends skb by skb; Nagle holds only the last).
+            let (skb_end, _) = sk.tcp_send_head_skb();
+            if skb_end > nxt && skb_end - nxt < len as i32 {
+                len = (skb_end - nxt) as usize;
+                at_eor = true;
+            }
             let fin_ready =
                 sk.fin_seq() == Some(sk.snd_nxt + len) && !sk.fin_sent_at(sk.snd_nxt + len);
             if len == 0 && !(fin_ready && avail == 0) {
@@ -597,32 +608,34 @@ impl Stack {
             }
             let seq = sk.snd_nxt;
             let mut flags = TcpFlags::ACK;
-            // PSH on the segment that ends the queued data (unless written with MSG_MORE), on
-            // the last new segment of a burst (the windows leave no room for a full segment
-            // more), and on what the probe timer pushes out: Linux's skbs carry PSH at a
-            // write's end, its GSO bursts end with a pushed segment, tcp_write_wakeup pushes.
+            // PSH as Linux's skbs and GSO packets carry it (see super::wqueue): on the last
+            // segment of a burst sent as one GSO packet, and where a write's pushed skb ends;
+            // also on what the probe timer pushes out (tcp_write_wakeup).
             let rest = avail - len;
             let room = wnd_room.min(cwnd_room).saturating_sub(len);
-            // New data only here (retransmissions go through tcp_retransmit_skb).
-            let burst_end = room == 0 || (room < mss && room < rest);
-            if len > 0
-                && ((len == avail && !sk.more && !sk.filling)
-                    || burst_end
-                    || pushed
-                    || at_eor
-                    || syn_rexmit.is_some_and(|e| seq + len == e))
-            {
-                flags.insert(TcpFlags::PSH);
+            let limited = room == 0 || (room < mss && room < rest);
+            let (mut psh_kept, mut skb_tail) = (false, true);
+            if len > 0 {
+                let x = sk.tcp_xmit_psh(seq, seq + len, cwnd_room, wnd_room, limited);
+                // The end of the Fast Open SYN's data sent again is its pushed skb's end.
+                let syn_end = syn_rexmit.is_some_and(|e| seq + len == e);
+                if x.psh || pushed || syn_end {
+                    flags.insert(TcpFlags::PSH);
+                }
+                psh_kept = x.psh_kept || pushed || syn_end;
+                skb_tail = x.burst_done;
             }
             if fin_ready {
                 flags.insert(TcpFlags::FIN);
             }
             let prior_packets = sk.rtx.packets_out();
+            let undo = (sk.snd_nxt, sk.snd_max, sk.rtt_seq, sk.prr_out);
             sk.snd_nxt = seq + len + usize::from(fin_ready);
             if sk.snd_nxt > sk.snd_max {
                 sk.snd_max = sk.snd_nxt;
             }
             sk.rtx.push(seq, sk.snd_nxt, fin_ready, now);
+            sk.rtx.set_tail_flags(psh_kept, skb_tail);
             if syn_rexmit.is_some() {
                 // Counted as retransmitted (tcp_retransmit_skb): tp->retrans_out,
                 // total_retrans, and no RTT sample from it (Karn).
@@ -658,7 +671,7 @@ impl Stack {
             // The RTO runs from the first segment of a flight; a pending probe gives way
             // to it (Linux: tcp_event_new_data_sent).
             let rearm = prior_packets == 0 || sk.xmit_timer == XmitTimer::LossProbe;
-            let _ = self.tcp_transmit(
+            let res = self.tcp_transmit(
                 id,
                 Seg {
                     seq,
@@ -668,6 +681,29 @@ impl Stack {
                 },
                 now,
             );
+            let Ok(sk) = self.sockets.tcp_mut(id) else {
+                return false;
+            };
+            if res == Err(Errno::ENOBUFS) {
+                // The local qdisc refused it (NET_XMIT_DROP): it was not sent. It stays
+                // queued, and with nothing in flight the probe timer retries (Linux:
+                // tcp_write_xmit stops when tcp_transmit_skb fails, then
+                // tcp_check_probe_timer).
+                (sk.snd_nxt, sk.snd_max, sk.rtt_seq, sk.prr_out) = undo;
+                sk.rtx.unpush();
+                if syn_rexmit.is_some() {
+                    sk.rtx.retrans_out = sk.rtx.retrans_out.saturating_sub(len as u32);
+                    sk.total_retrans = sk.total_retrans.saturating_sub(1);
+                    self.tcp.stats.retrans_segs = self.tcp.stats.retrans_segs.saturating_sub(1);
+                } else {
+                    sk.bytes_sent -= len as u64;
+                }
+                sk.wq.cancel_burst();
+                sk.local_drop = true;
+                break;
+            }
+            sk.local_drop = false;
+            sk.tcp_wq_sent(seq + len);
             sent_new = true;
             if rearm {
                 self.tcp_rearm_rto(id, now);
@@ -698,9 +734,17 @@ impl Stack {
         let usable = (sk.snd_una + sk.snd_wnd as usize - sk.snd_nxt).max(0) as u32;
         // Corked data with nothing in flight waits at most a probe interval too (Linux: the
         // probe0 timer's tcp_write_wakeup pushes it out).
-        if waiting && sk.snd_max == sk.snd_una && (usable < sk.mss || sk.cork || sk.more) {
+        // So does data the local qdisc refused: first after an RTO, then every
+        // TCP_RESOURCE_PROBE_INTERVAL without backoff (Linux: tcp_check_probe_timer, and
+        // tcp_send_probe0 when tcp_write_wakeup failed locally).
+        let stuck = usable < sk.mss || sk.cork || sk.more || sk.local_drop;
+        if waiting && sk.snd_max == sk.snd_una && stuck {
             if sk.persist_at.is_none() {
-                let backoff = sk.rtt.rto().saturating_mul(1 << sk.probes.min(6));
+                let backoff = match (sk.local_drop, sk.probes) {
+                    (true, 0) => sk.rtt.rto(),
+                    (true, _) => TCP_RESOURCE_PROBE_INTERVAL,
+                    _ => sk.rtt.rto().saturating_mul(1 << sk.probes.min(6)),
+                };
                 let when =
                     sk.tcp_clamp_probe0_to_user_timeout(backoff.min(Duration::from_secs(120)), now);
                 sk.persist_at = Some(now + when);
@@ -726,13 +770,16 @@ impl Stack {
 
     /// Retransmit (the front of) scoreboard record `i`: at most `max_len` bytes (whole
     /// segments; the record is split first if longer), marked RETRANS, its time restamped.
-    /// Not beyond the peer's window unless it is the head. Returns whether it went out.
-    /// Linux: `tcp_retransmit_skb` / `__tcp_retransmit_skb`.
+    /// Not beyond the peer's window unless it is the head. It carries PSH when its skb was
+    /// pushed, when it is more than one segment, or when `gso_end` says it ends a burst of
+    /// records retransmitted as one GSO packet. Returns whether it went out.
+    /// Linux: `tcp_retransmit_skb` / `__tcp_retransmit_skb` (→ `__tcp_transmit_skb`).
     pub(crate) fn tcp_retransmit_skb(
         &mut self,
         id: SockId,
         i: usize,
         max_len: usize,
+        gso_end: bool,
         now: Instant,
     ) -> bool {
         let Ok(sk) = self.sockets.tcp_mut(id) else {
@@ -760,6 +807,9 @@ impl Stack {
         let mut flags = TcpFlags::ACK;
         if e.fin {
             flags.insert(TcpFlags::FIN);
+        }
+        if data_len > 0 && (e.psh || gso_end || data_len > mss) {
+            flags.insert(TcpFlags::PSH);
         }
         if data_len == 0 && !e.fin {
             return false;
@@ -830,8 +880,32 @@ impl Stack {
             let reo = sk.xmit_timer == XmitTimer::ReoTimeout;
             let goal = offload::tcp_xmit_size_goal(sk.route_caps, sk.current_mss() as usize);
             let max_len = (room as usize).min(goal);
-            if self.tcp_small_queue_check(id) || !self.tcp_retransmit_skb(id, i, max_len, now) {
+            // The burst of records going out as one GSO packet (Linux retransmits an skb of
+            // up to `tcp_tso_segs` segments): kept on the socket, as TSQ may stop this loop
+            // inside it.
+            let e_end = e.end_seq;
+            let cur = sk
+                .wq
+                .rtx_burst
+                .filter(|&(s0, e0, _)| s0 <= e.seq && e.seq < e0);
+            let (_, b_end, multi) = match cur {
+                Some(b) => b,
+                None => {
+                    let mss = (sk.current_mss() as usize).max(1);
+                    let max_segs = (room as usize / mss).max(1).min(sk.tcp_tso_segs(mss));
+                    let n = sk.tcp_rtx_burst(i, max_segs).max(1);
+                    let b_end = sk.rtx.get(i + n - 1).map_or(e_end, |l| l.end_seq);
+                    (e.seq, b_end, n > 1)
+                }
+            };
+            let gso_end = multi && e_end >= b_end;
+            if self.tcp_small_queue_check(id)
+                || !self.tcp_retransmit_skb(id, i, max_len, gso_end, now)
+            {
                 break;
+            }
+            if let Ok(sk) = self.sockets.tcp_mut(id) {
+                sk.wq.rtx_burst = (e_end < b_end).then_some((e_end, b_end, multi));
             }
             let segs = self
                 .sockets

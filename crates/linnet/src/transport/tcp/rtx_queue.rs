@@ -39,6 +39,12 @@ pub struct TcpSkbCb {
     pub tx_order: u64,
     /// `TCPCB_*` bits.
     pub sacked: u8,
+    /// The skb's PSH mark (what `tcp_push` set, not the PSH every GSO packet carries):
+    /// retransmissions keep it. Linux: `tcp_flags & TCPHDR_PSH`.
+    pub psh: bool,
+    /// Ends one of the bursts output sent as one GSO packet (an skb of Linux's rtx queue):
+    /// a retransmission does not join it with the next record.
+    pub skb_tail: bool,
 }
 
 impl TcpSkbCb {
@@ -85,6 +91,9 @@ pub struct CleanOutcome {
     /// Lowest start of a never-retransmitted, un-SACKed segment acknowledged: below the
     /// highest SACK it says the segment was reordered, not lost.
     pub reord: Option<SeqNumber>,
+    /// When the oldest never-retransmitted, un-SACKed segment acknowledged was sent (the
+    /// RTT sample's start when no retransmitted data was acknowledged). Linux: `first_ackt`.
+    pub first_ackt: Option<Instant>,
 }
 
 /// The scoreboard. Entries are sorted by sequence, contiguous from `snd_una` to `snd_max`,
@@ -167,7 +176,23 @@ impl RtxQueue {
             tstamp: now,
             tx_order,
             sacked: 0,
+            psh: false,
+            skb_tail: false,
         });
+    }
+
+    /// Take back the newest record, just pushed for a segment that was not sent after all
+    /// (the caller takes back what it counted for it).
+    pub fn unpush(&mut self) {
+        self.q.pop_back();
+    }
+
+    /// Set the newest record's skb flags (see [`TcpSkbCb::psh`], [`TcpSkbCb::skb_tail`]).
+    pub fn set_tail_flags(&mut self, psh: bool, skb_tail: bool) {
+        if let Some(e) = self.q.back_mut() {
+            e.psh = psh;
+            e.skb_tail = skb_tail;
+        }
     }
 
     /// Record `i` was transmitted again now. Linux: `skb->skb_mstamp_ns` set by
@@ -182,7 +207,7 @@ impl RtxQueue {
     }
 
     /// Split record `i` at `at` (strictly inside it) into two with the same bits and transmit
-    /// time; the FIN stays with the second. The byte counts do not change. Linux:
+    /// time; the FIN and PSH stay with the second, and the first ends an skb. The byte counts do not change. Linux:
     /// `tcp_fragment`.
     pub fn tcp_fragment(&mut self, i: usize, at: SeqNumber) {
         let Some(e) = self.q.get_mut(i) else { return };
@@ -193,6 +218,8 @@ impl RtxQueue {
         second.seq = at;
         e.end_seq = at;
         e.fin = false;
+        e.psh = false;
+        e.skb_tail = true;
         self.q.insert(i + 1, second);
     }
 
@@ -288,6 +315,7 @@ impl RtxQueue {
             if e.sacked & TCPCB_EVER_RETRANS != 0 {
                 out.retrans_acked = true;
             } else if e.sacked & TCPCB_SACKED_ACKED == 0 {
+                out.first_ackt.get_or_insert(e.tstamp);
                 out.orig_acked_end = Some(end);
                 if out.reord.is_none() {
                     out.reord = Some(e.seq);

@@ -55,13 +55,6 @@ impl TcpSock {
             && self.tcp_stream_memory_free(false)
     }
 
-    /// Whether the data written since PSH was last marked is more than half the largest
-    /// window the peer offered: the write then pushes what it has. Linux: `forced_push`.
-    pub fn forced_push(&self) -> bool {
-        let pushed = self.pushed_seq.unwrap_or(self.data_seq());
-        self.data_end() > pushed + (self.max_snd_wnd as usize >> 1)
-    }
-
     /// Cap a segment size at half the largest window the peer offered (at least a minimal
     /// segment). Linux: `tcp_bound_to_half_wnd`.
     pub fn tcp_bound_to_half_wnd(&self, pktsize: usize) -> usize {
@@ -138,20 +131,5 @@ mod tests {
         // Without SO_SNDBUF only the ring bounds a write.
         sk.sndbuf_limit = None;
         assert!(sk.sk_stream_memory_free());
-    }
-
-    #[test]
-    fn forced_push_after_half_the_largest_window() {
-        let mut sk = sock();
-        sk.max_snd_wnd = 2000;
-        assert_eq!(sk.sndbuf.enqueue_slice(&[0u8; 988]), 988);
-        assert!(!sk.forced_push());
-        assert_eq!(sk.sndbuf.enqueue_slice(&[0u8; 988]), 988);
-        assert!(
-            sk.forced_push(),
-            "1976 bytes written since the start: over 1000"
-        );
-        sk.pushed_seq = Some(sk.data_end());
-        assert!(!sk.forced_push());
     }
 }

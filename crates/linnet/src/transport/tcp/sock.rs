@@ -531,6 +531,9 @@ pub struct TcpSock {
     pub probes: u32,
     /// Send a runt the windows allow once (set by the persist timer).
     pub force_push: bool,
+    /// The last new segment was refused by the local qdisc (Linux: `tcp_transmit_skb`
+    /// returning `NET_XMIT_DROP`): the probe timer retries it.
+    pub local_drop: bool,
     /// Delayed-ACK timer.
     pub delack_at: Option<Instant>,
     /// Keepalive timer.
@@ -599,6 +602,9 @@ pub struct TcpSock {
     /// Ends of records written with `MSG_EOR` not yet acknowledged: no segment carries bytes
     /// from both sides of one (Linux: the `eor` bit of an skb, `tcp_skb_can_collapse_to`).
     pub eor_marks: VecDeque<SeqNumber>,
+    /// The unsent skbs' boundaries and PSH marks, and the burst being sent (see
+    /// [`super::wqueue`]).
+    pub wq: super::wqueue::WriteQueue,
     /// `TCP_MAXSEG` (0: none): clamps the MSS we offer. Linux: `tp->rx_opt.user_mss`.
     pub user_mss: u32,
     /// `TCP_USER_TIMEOUT` (zero: off). Linux: `icsk->icsk_user_timeout`.
@@ -612,9 +618,6 @@ pub struct TcpSock {
     /// `TCP_NOTSENT_LOWAT` / `net.ipv4.tcp_notsent_lowat` (`u32::MAX`: off).
     /// Linux: `tp->notsent_lowat` (or the sysctl when that is zero).
     pub notsent_lowat: u32,
-    /// A write is filling the tail skb: it carries no PSH yet (Linux marks PSH in `tcp_push`
-    /// at the end of `tcp_sendmsg`, not on the skbs `tcp_push_one` sends on the way).
-    pub filling: bool,
     /// Where the skb a write appends to begins (see [`super::sndmem`]). Linux:
     /// `TCP_SKB_CB(tcp_write_queue_tail(sk))->seq`.
     pub write_skb_start: SeqNumber,
@@ -622,9 +625,6 @@ pub struct TcpSock {
     /// `SOCK_MIN_SNDBUF`), a budget of skb memory rather than of data bytes (see
     /// [`super::sndmem`]); `None` until the option is set.
     pub sndbuf_limit: Option<usize>,
-    /// The end of the data when PSH was last marked (`None`: never, the data's start).
-    /// Linux: `tp->pushed_seq`.
-    pub pushed_seq: Option<SeqNumber>,
     /// The sender's current state for `tcp_info`'s chrono, since when, and the time spent
     /// busy and receive-window limited so far (µs). Linux: `chrono_type`, `chrono_start`,
     /// `chrono_stat`.
@@ -775,6 +775,7 @@ impl TcpSock {
             persist_at: None,
             probes: 0,
             force_push: false,
+            local_drop: false,
             delack_at: None,
             keepalive_at: None,
             keepalive_probes_sent: 0,
@@ -800,15 +801,14 @@ impl TcpSock {
             nagle_push: false,
             in_sendmsg: false,
             eor_marks: VecDeque::new(),
+            wq: Default::default(),
             user_mss: 0,
             user_timeout: Duration::ZERO,
             rto_stamp: None,
             probes_tstamp: None,
             notsent_lowat: u32::MAX,
-            filling: false,
             write_skb_start: SeqNumber(0),
             sndbuf_limit: None,
-            pushed_seq: None,
             chrono: Chrono::Idle,
             chrono_start: Instant::ZERO,
             chrono_stat: [0; 2],

@@ -221,7 +221,7 @@ impl Stack {
                 let mss = sk.mss as usize;
                 // Retransmit the head (a zero window makes it the probe). Linux:
                 // tcp_retransmit_skb(sk, tcp_rtx_queue_head(sk), 1).
-                if self.tcp_retransmit_skb(id, 0, mss, now) {
+                if self.tcp_retransmit_skb(id, 0, mss, false, now) {
                     self.tcp.stats.slow_start_retrans += 1;
                 }
                 let Ok(sk) = self.sockets.tcp_mut(id) else {
@@ -316,7 +316,7 @@ impl Stack {
                     sk.rtx.tcp_fragment(last, at);
                     i = last + 1;
                 }
-                if self.tcp_retransmit_skb(id, i, mss as usize, now) {
+                if self.tcp_retransmit_skb(id, i, mss as usize, false, now) {
                     sent = true;
                     if let Ok(sk) = self.sockets.tcp_mut(id) {
                         sk.tlp_retrans = true;

@@ -220,6 +220,7 @@ impl Stack {
         sk.snd_una = sk.iss;
         sk.snd_nxt = sk.iss;
         sk.snd_max = sk.iss;
+        sk.wq.clear();
         sk.ts_offset = ts_off;
         sk.adv_mss = if sk.user_mss != 0 {
             adv_mss.min(sk.user_mss.min(u32::from(u16::MAX)) as u16)
@@ -268,6 +269,19 @@ impl Stack {
         data: &[u8],
         now: Instant,
     ) -> Result<usize, Errno> {
+        self.tcp_sendmsg_frags(id, data, None, now)
+    }
+
+    /// [`Stack::tcp_sendmsg`] with the lengths of the user buffers the data came from, for a
+    /// `MSG_ZEROCOPY` send (each becomes an skb fragment; see
+    /// [`super::sock::TcpSock::tcp_skb_entail_frags`]). Linux: `tcp_sendmsg_locked`.
+    pub(crate) fn tcp_sendmsg_frags(
+        &mut self,
+        id: SockId,
+        data: &[u8],
+        frags: Option<&[usize]>,
+        now: Instant,
+    ) -> Result<usize, Errno> {
         let sk = self.sockets.tcp_mut(id)?;
         if let Some(e) = sk.error.take() {
             return Err(e);
@@ -294,12 +308,19 @@ impl Stack {
         if sk.notsent_lowat != u32::MAX || sk.sndbuf_limit.is_some() {
             return self.tcp_sendmsg_lowat(id, data, now);
         }
+        let start = sk.data_end();
         let n = sk.sndbuf.enqueue_slice(data);
         if n == 0 {
             return Err(Errno::EAGAIN);
         }
-        // tcp_push marks the end of the write.
-        sk.pushed_seq = Some(sk.data_end());
+        match frags {
+            Some(f) => sk.tcp_skb_entail_frags(start, n, f),
+            None => sk.tcp_skb_entail(start, n),
+        }
+        // tcp_push: the end of the write is pushed unless MSG_MORE (a full send buffer stops
+        // the write, and Linux pushes before it waits for room).
+        let more = sk.more && n == data.len();
+        sk.tcp_push_mark(more);
         if sk.snd_max == sk.snd_una
             && now.saturating_since(sk.last_send) > sk.rtt.rto()
             && sk.bytes_sent > 0
@@ -365,32 +386,20 @@ impl Stack {
                 room = goal;
             }
             let want = room.min(data.len() - copied);
+            let at = sk.data_end();
             let n = sk.sndbuf.enqueue_slice(&data[copied..copied + want]);
+            sk.tcp_skb_entail(at, n);
             copied += n;
             if n < want {
                 break; // the send buffer is full (sk_wmem_queued >= sk_sndbuf)
             }
             if n == room && copied < data.len() {
-                if sk.forced_push() {
-                    // The skb ends pushed and everything queued goes (Linux: tcp_mark_push
-                    // + __tcp_push_pending_frames).
-                    let end = sk.data_end();
-                    sk.pushed_seq = Some(end);
-                    if sk.snd_nxt < end && sk.eor_marks.back() != Some(&end) {
-                        sk.eor_marks.push_back(end);
-                    }
+                if start == sk.snd_nxt {
+                    // A full skb at the head of the unsent data: tcp_push_one, no PSH.
                     sk.in_sendmsg = true;
                     self.tcp_write_xmit(id, now);
                     if let Ok(sk) = self.sockets.tcp_mut(id) {
                         sk.in_sendmsg = false;
-                    }
-                } else if start == sk.snd_nxt {
-                    // A full skb at the head of the unsent data: tcp_push_one, no PSH.
-                    sk.in_sendmsg = true;
-                    sk.filling = true;
-                    self.tcp_write_xmit(id, now);
-                    if let Ok(sk) = self.sockets.tcp_mut(id) {
-                        (sk.in_sendmsg, sk.filling) = (false, false);
                     }
                 }
                 push = false;
@@ -400,8 +409,9 @@ impl Stack {
         if push {
             // tcp_push: the end of the write (or where it stopped for memory) is pushed.
             if let Ok(sk) = self.sockets.tcp_mut(id) {
+                let more = sk.more && copied == data.len();
+                sk.tcp_push_mark(more);
                 sk.in_sendmsg = true;
-                sk.pushed_seq = Some(sk.data_end());
             }
             self.tcp_write_xmit(id, now);
             if let Ok(sk) = self.sockets.tcp_mut(id) {
@@ -422,6 +432,7 @@ impl Stack {
         if sk.eor_marks.back() != Some(&end) && sk.snd_nxt < end {
             sk.eor_marks.push_back(end);
         }
+        sk.tcp_skb_mark_eor();
         Ok(())
     }
 
