@@ -55,6 +55,37 @@ impl TcpSock {
             && self.tcp_stream_memory_free(false)
     }
 
+    /// How much of a write of `want` bytes the send queue takes under `SO_SNDBUF`: the
+    /// unsent tail skb fills up to the size goal, then skbs of the size goal open while the
+    /// queue's memory ([`TcpSock::tcp_wmem_queued`]) is below the limit (all of it without
+    /// `SO_SNDBUF`). Linux: `tcp_sendmsg_locked` (`sk_stream_memory_free` at `new_segment`).
+    pub fn tcp_sndbuf_budget(&self, want: usize) -> usize {
+        let Some(limit) = self.sndbuf_limit else {
+            return want;
+        };
+        let goal = self.tcp_xmit_size_goal().max(1);
+        let unsent = self.tcp_notsent_bytes() as usize;
+        let tail_room = if unsent > 0 {
+            (goal - unsent % goal) % goal
+        } else {
+            0
+        };
+        let mut take = want.min(tail_room);
+        let mut queued = self.sndbuf.len() + take;
+        // Bounded: each round opens one skb, and the queue's memory grows by at least the
+        // skb overhead until it reaches the limit.
+        while take < want {
+            let wmem = queued + queued.div_ceil(goal) * TCP_SKB_OVERHEAD;
+            if wmem >= limit {
+                break;
+            }
+            let k = (want - take).min(goal);
+            take += k;
+            queued += k;
+        }
+        take
+    }
+
     /// Cap a segment size at half the largest window the peer offered (at least a minimal
     /// segment). Linux: `tcp_bound_to_half_wnd`.
     pub fn tcp_bound_to_half_wnd(&self, pktsize: usize) -> usize {
@@ -128,6 +159,13 @@ mod tests {
         }
         assert_eq!(sk.tcp_wmem_queued(), 3 * (988 + TCP_SKB_OVERHEAD));
         assert!(!sk.sk_stream_memory_free());
+        // A write from empty takes the same three skbs.
+        let mut sk2 = sock();
+        sk2.mss = 988;
+        sk2.max_snd_wnd = 2000;
+        sk2.sndbuf_limit = Some(SOCK_MIN_SNDBUF);
+        assert_eq!(sk2.tcp_sndbuf_budget(10_000), 3 * 988);
+        assert_eq!(sk2.tcp_sndbuf_budget(500), 500);
         // Without SO_SNDBUF only the ring bounds a write.
         sk.sndbuf_limit = None;
         assert!(sk.sk_stream_memory_free());

@@ -305,9 +305,12 @@ impl Stack {
         if data.is_empty() {
             return Ok(0);
         }
-        if sk.notsent_lowat != u32::MAX || sk.sndbuf_limit.is_some() {
+        if sk.notsent_lowat != u32::MAX {
             return self.tcp_sendmsg_lowat(id, data, now);
         }
+        let want = data.len();
+        // SO_SNDBUF's skb memory budget (sk_stream_memory_free at each new skb).
+        let data = &data[..sk.tcp_sndbuf_budget(want)];
         let start = sk.data_end();
         let n = sk.sndbuf.enqueue_slice(data);
         if n == 0 {
@@ -319,7 +322,7 @@ impl Stack {
         }
         // tcp_push: the end of the write is pushed unless MSG_MORE (a full send buffer stops
         // the write, and Linux pushes before it waits for room).
-        let more = sk.more && n == data.len();
+        let more = sk.more && n == want;
         sk.tcp_push_mark(more);
         if sk.snd_max == sk.snd_una
             && now.saturating_since(sk.last_send) > sk.rtt.rto()
