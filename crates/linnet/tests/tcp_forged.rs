@@ -756,3 +756,38 @@ fn a_zerocopy_send_pushes_an_skb_that_runs_out_of_fragments() {
     assert_eq!(out.len(), 1, "{out:?}");
     assert_eq!(out[0].1.len(), 18);
 }
+
+/// Nagle as Linux runs it, Minshall's variant: with full segments in flight a small write
+/// still goes at once, but a second small one waits until the first small one is
+/// acknowledged (Linux: `tcp_nagle_check` with `tcp_minshall_check`, `tp->snd_sml`).
+#[test]
+fn nagle_holds_a_small_segment_only_behind_an_unacknowledged_small_one() {
+    let mut rig = Rig::new(false, |_| {});
+    let now = rig.now;
+    let full = vec![3u8; 2920];
+    assert_eq!(rig.stack.send(rig.conn, &full, now), Ok(full.len()));
+    let out = rig.drain();
+    assert_eq!(out.len(), 2, "two full segments: {out:?}");
+    // Full segments unacknowledged, no small one: a small write is sent.
+    assert_eq!(rig.stack.send(rig.conn, &[1u8; 100], now), Ok(100));
+    let out = rig.drain();
+    assert_eq!(out.len(), 1, "the small segment goes at once: {out:?}");
+    assert_eq!(out[0].1.len(), 100);
+    // Now a small segment is out: the next small write waits for its ACK...
+    assert_eq!(rig.stack.send(rig.conn, &[2u8; 50], now), Ok(50));
+    assert!(rig.drain().is_empty(), "held behind the small segment");
+    // ...not for the full segments before it: their ACK alone releases nothing.
+    rig.advance(Duration::from_millis(5));
+    let base = rig.our_nxt;
+    rig.send(seg(TcpFlags::ACK, rig.peer_nxt, Some(base + 2920)), &[]);
+    let out = rig.drain();
+    assert!(
+        out.iter().all(|(_, d)| d.is_empty()),
+        "still held while the small one is out: {out:?}"
+    );
+    rig.send(seg(TcpFlags::ACK, rig.peer_nxt, Some(base + 3020)), &[]);
+    let out = rig.drain();
+    let data: Vec<_> = out.iter().filter(|(_, d)| !d.is_empty()).collect();
+    assert_eq!(data.len(), 1, "{out:?}");
+    assert_eq!((data[0].0.seq_number, data[0].1.len()), (base + 3020, 50));
+}

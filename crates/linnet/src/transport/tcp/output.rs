@@ -600,9 +600,14 @@ impl Stack {
                 && !fin_ready
                 && syn_rexmit.is_none()
             {
-                // Nagle: one small segment outstanding at most (RFC 9293 3.8.6.2.1). A
-                // Fast Open child's unacknowledged SYN-ACK is not one.
-                if sk.snd_nxt > sk.data_seq() {
+                // Nagle, Minshall's variant: no small segment while an earlier small one is
+                // unacknowledged (Linux: tcp_nagle_check with tcp_minshall_check). A Fast
+                // Open child's unacknowledged SYN-ACK is not one.
+                if sk.snd_nxt > sk.data_seq()
+                    && sk
+                        .snd_sml
+                        .is_some_and(|s| s > sk.snd_una && s <= sk.snd_nxt)
+                {
                     break;
                 }
             }
@@ -629,13 +634,17 @@ impl Stack {
                 flags.insert(TcpFlags::FIN);
             }
             let prior_packets = sk.rtx.packets_out();
-            let undo = (sk.snd_nxt, sk.snd_max, sk.rtt_seq, sk.prr_out);
+            let undo = (sk.snd_nxt, sk.snd_max, sk.rtt_seq, sk.prr_out, sk.snd_sml);
             sk.snd_nxt = seq + len + usize::from(fin_ready);
             if sk.snd_nxt > sk.snd_max {
                 sk.snd_max = sk.snd_nxt;
             }
             sk.rtx.push(seq, sk.snd_nxt, fin_ready, now);
             sk.rtx.set_tail_flags(psh_kept, skb_tail);
+            if len > 0 && len < mss && syn_rexmit.is_none() {
+                // Linux: tcp_minshall_update (a partial segment of new data).
+                sk.snd_sml = Some(seq + len);
+            }
             if syn_rexmit.is_some() {
                 // Counted as retransmitted (tcp_retransmit_skb): tp->retrans_out,
                 // total_retrans, and no RTT sample from it (Karn).
@@ -689,7 +698,7 @@ impl Stack {
                 // queued, and with nothing in flight the probe timer retries (Linux:
                 // tcp_write_xmit stops when tcp_transmit_skb fails, then
                 // tcp_check_probe_timer).
-                (sk.snd_nxt, sk.snd_max, sk.rtt_seq, sk.prr_out) = undo;
+                (sk.snd_nxt, sk.snd_max, sk.rtt_seq, sk.prr_out, sk.snd_sml) = undo;
                 sk.rtx.unpush();
                 if syn_rexmit.is_some() {
                     sk.rtx.retrans_out = sk.rtx.retrans_out.saturating_sub(len as u32);

@@ -597,6 +597,10 @@ pub struct TcpSock {
     pub more: bool,
     /// Send what a cork holds, once (setting `TCP_NODELAY`; Linux: `TCP_NAGLE_PUSH`).
     pub nagle_push: bool,
+    /// The end of the last less-than-full segment of new data sent: Nagle holds a small
+    /// segment only while that one is unacknowledged (Minshall's variant). Linux:
+    /// `tp->snd_sml`.
+    pub snd_sml: Option<SeqNumber>,
     /// Output runs from the user's send (where `MSG_MORE` holds partial segments).
     pub in_sendmsg: bool,
     /// Ends of records written with `MSG_EOR` not yet acknowledged: no segment carries bytes
@@ -799,6 +803,7 @@ impl TcpSock {
             cork: false,
             more: false,
             nagle_push: false,
+            snd_sml: None,
             in_sendmsg: false,
             eor_marks: VecDeque::new(),
             wq: Default::default(),
