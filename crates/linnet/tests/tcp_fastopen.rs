@@ -1295,3 +1295,65 @@ fn client_simultaneous_open_keeps_the_syn_data_outstanding() {
     assert_eq!(r.stack.tcp_state(s), Some(TcpState::Established));
     assert_eq!(r.read(s).unwrap(), pattern(500));
 }
+
+/// client/syn-data-only-syn-acked.pkt's last case: the SYN's data, resent after a SYN-ACK
+/// that acknowledged only the SYN, is the one hole when everything after it is SACKed: it
+/// goes again at once (RACK: sent before the SACKed data, an RTT ago), not after an RTO.
+#[test]
+fn resent_syn_data_left_as_the_only_hole_goes_again_without_an_rto() {
+    let mut r = Rig::new(1);
+    r.warm(&[0x12, 0x34, 0xab, 0xcd], 1460);
+    let s = r.sock();
+    let data = pattern(6000);
+    assert_eq!(r.fastopen(s, &data), Ok(1420));
+    let (syn, _) = r.one();
+    r.now += Duration::from_millis(20);
+    r.synack(&syn, 0, 1460, None);
+    let now = r.now;
+    assert_eq!(r.stack.send(s, &data[1420..], now), Ok(4580));
+    let out = r.drain();
+    assert_eq!(
+        out.iter().map(|(_, d)| d.len()).sum::<usize>(),
+        6000,
+        "{}",
+        summary(&out)
+    );
+    let port = syn.src_port;
+    let base = syn.seq_number.0.wrapping_add(1);
+    r.now += Duration::from_millis(20);
+    // SACK 1420..6000 (relative to the first data byte).
+    let mut opts = vec![1u8, 1, 5, 10];
+    opts.extend_from_slice(&base.wrapping_add(1420).to_be_bytes());
+    opts.extend_from_slice(&base.wrapping_add(6000).to_be_bytes());
+    r.send_raw_to(port, 0x10, 5001, base, &opts, &[]);
+    let out = r.drain();
+    let re: Vec<_> = out.iter().filter(|(_, d)| !d.is_empty()).collect();
+    assert_eq!(re.len(), 1, "the hole is resent at once: {}", summary(&out));
+    assert_eq!((re[0].0.seq_number.0, re[0].1.len()), (base, 1420));
+    assert_eq!(r.stack.snmp().tcp.timeouts, 0);
+}
+
+/// server/opt34/simple3.pkt: a Fast Open child may fill the SYN's whole window before its
+/// SYN-ACK is acknowledged; the window counts from the first data byte, not from the
+/// SYN-ACK (Linux: `tcp_create_openreq_child` sets the child's `snd_una` past it).
+#[test]
+fn server_child_fills_the_syn_window_before_the_handshake_ends() {
+    let mut r = Rig::new(0x2);
+    let l = r.listener(Some(4));
+    let valid = FastOpenKeys::parse(KEY).unwrap().cookie_gen(PEER, US);
+    let mut syn = seg(40005, PORT, TcpFlags::SYN, 9000, None);
+    syn.max_seg_size = Some(1000);
+    syn.sack_permitted = true;
+    syn.window_scale = Some(7);
+    syn.fastopen = Some(valid);
+    syn.window_len = 4000;
+    r.send(syn, &pattern(10));
+    let (sa, _) = r.one();
+    let (c, _) = r.stack.accept(l).expect("accepted before the handshake");
+    let now = r.now;
+    assert_eq!(r.stack.send(c, &pattern(10000), now), Ok(10000));
+    let out = r.drain();
+    let sent: usize = out.iter().map(|(_, d)| d.len()).sum();
+    assert_eq!(sent, 4000, "the SYN's whole window: {}", summary(&out));
+    assert_eq!(out[0].0.seq_number, sa.seq_number + 1);
+}

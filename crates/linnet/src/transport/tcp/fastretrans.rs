@@ -552,7 +552,7 @@ impl TcpSock {
             } else if flag.snd_una_advanced && !recovered {
                 self.high_seq = self.snd_nxt;
                 // Step 2.b: send new data rather than retransmitting.
-                let wnd_end = self.snd_una + self.snd_wnd as usize;
+                let wnd_end = self.tcp_wnd_end();
                 if self.data_end() > self.snd_nxt && wnd_end > self.snd_nxt {
                     return Rexmit::New;
                 }

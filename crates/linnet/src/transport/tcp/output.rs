@@ -522,7 +522,7 @@ impl Stack {
             let cwnd = sk.cc.cwnd();
             let off = (sk.snd_nxt - sk.data_seq()).max(0) as usize;
             let avail = sk.sndbuf.len().saturating_sub(off);
-            let wnd_end = sk.snd_una + sk.snd_wnd as usize;
+            let wnd_end = sk.tcp_wnd_end();
             let wnd_room = (wnd_end - sk.snd_nxt).max(0) as usize;
             let in_flight = sk.tcp_packets_in_flight();
             let cwnd_room = cwnd.saturating_sub(in_flight) as usize;
@@ -646,13 +646,16 @@ impl Stack {
                 sk.snd_sml = Some(seq + len);
             }
             if syn_rexmit.is_some() {
-                // Counted as retransmitted (tcp_retransmit_skb): tp->retrans_out,
-                // total_retrans, and no RTT sample from it (Karn).
+                // Marked lost, then retransmitted (tcp_rcv_fastopen_synack: tcp_mark_skb_lost,
+                // then tcp_retransmit_skb): tp->lost_out and tp->retrans_out, total_retrans,
+                // and no RTT sample from it (Karn). Lost again, RACK sends it once more.
                 let last = sk.rtx.len().saturating_sub(1);
-                if let Some(cb) = sk.rtx.get_mut(last) {
-                    cb.sacked |= TCPCB_SACKED_RETRANS | TCPCB_EVER_RETRANS;
+                if let Some(bits) = sk.rtx.get(last).map(|cb| cb.sacked) {
+                    sk.rtx.set_bits(
+                        last,
+                        bits | TCPCB_LOST | TCPCB_SACKED_RETRANS | TCPCB_EVER_RETRANS,
+                    );
                 }
-                sk.rtx.retrans_out += len as u32;
                 sk.total_retrans += 1;
                 self.tcp.stats.retrans_segs += 1;
             } else {
@@ -699,9 +702,11 @@ impl Stack {
                 // tcp_write_xmit stops when tcp_transmit_skb fails, then
                 // tcp_check_probe_timer).
                 (sk.snd_nxt, sk.snd_max, sk.rtt_seq, sk.prr_out, sk.snd_sml) = undo;
+                // Its scoreboard bits (and counts) go with it.
+                let last = sk.rtx.len().saturating_sub(1);
+                sk.rtx.set_bits(last, 0);
                 sk.rtx.unpush();
                 if syn_rexmit.is_some() {
-                    sk.rtx.retrans_out = sk.rtx.retrans_out.saturating_sub(len as u32);
                     sk.total_retrans = sk.total_retrans.saturating_sub(1);
                     self.tcp.stats.retrans_segs = self.tcp.stats.retrans_segs.saturating_sub(1);
                 } else {
@@ -740,7 +745,7 @@ impl Stack {
         };
         // Zero window with data waiting and nothing in flight: probe (persist timer).
         let waiting = sk.data_end() > sk.snd_nxt || (sk.fin_seq().is_some() && !sk.fin_sent());
-        let usable = (sk.snd_una + sk.snd_wnd as usize - sk.snd_nxt).max(0) as u32;
+        let usable = (sk.tcp_wnd_end() - sk.snd_nxt).max(0) as u32;
         // Corked data with nothing in flight waits at most a probe interval too (Linux: the
         // probe0 timer's tcp_write_wakeup pushes it out).
         // So does data the local qdisc refused: first after an RTO, then every
@@ -797,7 +802,7 @@ impl Stack {
         let Some(&e) = sk.rtx.get(i) else {
             return false;
         };
-        let wnd_end = sk.snd_una + sk.snd_wnd as usize;
+        let wnd_end = sk.tcp_wnd_end();
         if e.seq >= wnd_end && e.seq != sk.snd_una {
             return false;
         }

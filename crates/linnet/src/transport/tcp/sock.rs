@@ -853,6 +853,14 @@ impl TcpSock {
         s
     }
 
+    /// The right edge of the peer's window. It counts from the first data byte: a Fast Open
+    /// child whose SYN-ACK is not yet acknowledged may fill the SYN's whole window (Linux:
+    /// `tcp_wnd_end`, with the child's `snd_una` set past the SYN-ACK by
+    /// `tcp_create_openreq_child`).
+    pub fn tcp_wnd_end(&self) -> SeqNumber {
+        self.data_seq() + self.snd_wnd as usize
+    }
+
     /// Sequence number of the first data byte in the send queue.
     pub fn data_seq(&self) -> SeqNumber {
         // The SYN occupies iss; data starts at iss + 1. Once the SYN is acknowledged,

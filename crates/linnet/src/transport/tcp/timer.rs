@@ -285,7 +285,7 @@ impl Stack {
         }
         sk.tlp_retrans = false;
         let mss = sk.current_mss().max(1);
-        let wnd_end = sk.snd_una + sk.snd_wnd as usize;
+        let wnd_end = sk.tcp_wnd_end();
         let new_data = sk.data_end() > sk.snd_nxt
             && wnd_end >= sk.snd_nxt + mss.min((sk.data_end() - sk.snd_nxt) as u32) as usize;
         let mut sent = false;
