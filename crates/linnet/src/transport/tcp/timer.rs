@@ -5,7 +5,7 @@
 //! `tcp_delack_timer_handler`, `tcp_keepalive_timer`) and tcp_minisocks.c (TIME-WAIT).
 //!
 //! Each socket keeps its own deadlines; the stack keeps one heap entry per socket at its
-//! earliest deadline ([`Stack::tcp_sched`]), so a poll costs O(log n) per due socket.
+//! earliest deadline (`Stack::tcp_sched`), so a poll costs O(log n) per due socket.
 
 use super::fastretrans::{CaState, XmitTimer};
 use super::rtx_queue::TCPCB_SACKED_ACKED;
