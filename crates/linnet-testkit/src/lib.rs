@@ -12,7 +12,8 @@
 //!   `--list`, `--exact` and `--skip` work as with Rust's own harness.
 //! - [`proc`]: child processes killed and reaped on drop, unique interface names, bounded
 //!   waits for an interface, a port or any condition.
-//! - [`peer`]: the Linux peers the tests drive (`ping`, `curl`, `nc`, ...), each with a bound.
+//! - [`peer`]: the Linux peers the tests drive (servers under `timeout`, `nc` file transfers,
+//!   `ping`, `curl`), each with a bound.
 //! - [`addr`]: the documentation addresses (RFC 5737) the tests use, and only those.
 //!
 //! This crate does not depend on `linnet`: it is the Linux side of the tests. Each crate's

@@ -1,10 +1,82 @@
-//! The Linux peers the tests drive, run inside a namespace, each bounded in time: `ping`
-//! with its RTT summary, and `curl` retried while a server comes up.
+//! The Linux peers the tests drive, run inside a namespace, each bounded in time: servers
+//! and clients started in the background ([`spawn`], stopped on drop), OpenBSD `nc` sending
+//! or receiving a file, `ping` with its RTT summary, and `curl` retried while a server comes
+//! up.
 
 use crate::netns::NetNs;
+use crate::proc::Reap;
 use std::io;
-use std::process::Output;
+use std::path::Path;
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
+
+/// How long an `nc` transfer may take before `timeout(1)` ends it.
+const NC_LIMIT: Duration = Duration::from_secs(60);
+
+/// `timeout -k 2 SECS`: the prefix that bounds a command in time (SIGTERM at the limit,
+/// SIGKILL 2 s later).
+fn timeout_prefix(limit: Duration) -> [String; 4] {
+    [
+        "timeout".into(),
+        "-k".into(),
+        "2".into(),
+        format!("{:.3}", limit.as_secs_f64()),
+    ]
+}
+
+/// Start `args` in `ns` in the background, ended by `timeout(1)` after `limit` at the latest
+/// and stopped when the returned [`Reap`] drops: a Linux server, or a client left running.
+/// Its stdin and stdout are `/dev/null`; its stderr is the test's.
+pub fn spawn(ns: &NetNs, limit: Duration, args: &[&str]) -> io::Result<Reap> {
+    let mut cmd = ns.command("timeout");
+    cmd.args(&timeout_prefix(limit)[1..])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
+    cmd.spawn().map(Reap)
+}
+
+/// OpenBSD `nc` in `ns` sends `file` to `dst` `port`, half-closes when done (`-N`) and waits
+/// up to 20 s for the peer to finish (`-w 20`); the whole run is bounded by a minute.
+pub fn nc_send_file(ns: &NetNs, dst: &str, port: u16, file: &Path) -> io::Result<Output> {
+    let port = port.to_string();
+    let file = file.to_string_lossy();
+    let mut args: Vec<&str> = Vec::new();
+    let prefix = timeout_prefix(NC_LIMIT);
+    args.extend(prefix.iter().map(String::as_str));
+    args.extend([
+        "sh",
+        "-c",
+        r#"exec nc -N -w 20 "$1" "$2" < "$3""#,
+        "sh",
+        dst,
+        &port,
+        &file,
+    ]);
+    ns.exec(&args)
+}
+
+/// OpenBSD `nc` in `ns` listens on `bind` `port` in the background and writes what one
+/// client sends to `file` (`/dev/null` to discard it); it closes its side when the client
+/// does (`-N`) and gives up after 20 s without data (`-w 20`), a minute at most. Wait on the
+/// returned child for its exit status.
+pub fn nc_receive_file(ns: &NetNs, bind: &str, port: u16, file: &Path) -> io::Result<Reap> {
+    let port = port.to_string();
+    let file = file.to_string_lossy();
+    let mut cmd = ns.command("timeout");
+    cmd.args(&timeout_prefix(NC_LIMIT)[1..])
+        .args([
+            "sh",
+            "-c",
+            r#"exec nc -l -w 20 -N "$1" "$2" > "$3""#,
+            "sh",
+            bind,
+            &port,
+            &file,
+        ])
+        .stdin(Stdio::null());
+    cmd.spawn().map(Reap)
+}
 
 /// `ping -c COUNT -i INTERVAL -W 2 DST` in `ns` (each reply waited for at most 2 s).
 pub fn ping(ns: &NetNs, dst: &str, count: u32, interval: &str) -> io::Result<Output> {

@@ -3,7 +3,7 @@
 //! reported ignored otherwise.
 
 use linnet_testkit::netns::NETNS_RUN_DIR;
-use linnet_testkit::{tests, Need, NetNs};
+use linnet_testkit::{peer, tests, Need, NetNs};
 use std::time::{Duration, Instant};
 
 const NEEDS: &[Need] = &[Need::Netns];
@@ -63,7 +63,7 @@ fn veth_attach_and_ping_across() {
     a.add_veth(&x, &b, &y).unwrap();
     a.addr_up(&x, "198.51.100.1/24").unwrap();
     b.addr_up(&y, "198.51.100.2/24").unwrap();
-    let out = linnet_testkit::peer::ping(&a, "198.51.100.2", 1, "0.2").unwrap();
+    let out = peer::ping(&a, "198.51.100.2", 1, "0.2").unwrap();
     assert!(out.status.success(), "{out:?}");
     // attach: a pair made in the test's own namespace; one end moves into b with an
     // address and a default route, the other stays here (and is deleted at the end).
@@ -106,12 +106,49 @@ fn exec_timeout_kills_a_command_that_runs_too_long() {
     assert!(t.elapsed() < Duration::from_secs(10));
 }
 
+/// `nc` across a veth: one end receives a file the other sends, byte for byte.
+fn nc_sends_and_receives_a_file_across_a_veth() {
+    let a = NetNs::new("lnnca").unwrap();
+    let b = NetNs::new("lnncb").unwrap();
+    let (x, y) = (
+        linnet_testkit::proc::unique("lkx"),
+        linnet_testkit::proc::unique("lky"),
+    );
+    a.add_veth(&x, &b, &y).unwrap();
+    a.addr_up(&x, "203.0.113.1/24").unwrap();
+    b.addr_up(&y, "203.0.113.2/24").unwrap();
+    let dir = std::env::temp_dir();
+    let tag = linnet_testkit::proc::unique("nc");
+    let (src, dst) = (
+        dir.join(format!("{tag}-src")),
+        dir.join(format!("{tag}-dst")),
+    );
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(&src, &data).unwrap();
+    let mut rx = peer::nc_receive_file(&b, "203.0.113.2", 5999, &dst).unwrap();
+    assert!(linnet_testkit::proc::wait_for_port(
+        Some(&b),
+        5999,
+        Duration::from_secs(5)
+    ));
+    let out = peer::nc_send_file(&a, "203.0.113.2", 5999, &src).unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(rx.0.wait().unwrap().success());
+    let got = std::fs::read(&dst).unwrap();
+    let _ = (std::fs::remove_file(&src), std::fs::remove_file(&dst));
+    assert!(got == data, "{} of {} bytes", got.len(), data.len());
+}
+
 fn main() -> std::process::ExitCode {
-    linnet_testkit::run(tests![NEEDS =>
+    let mut t = tests![&[Need::Netns, Need::Tool("nc")] =>
+        nc_sends_and_receives_a_file_across_a_veth,
+    ];
+    t.extend(tests![NEEDS =>
         create_exec_run_in_and_delete,
         run_in_propagates_panics,
         a_panicking_test_still_removes_its_namespace,
         veth_attach_and_ping_across,
         exec_timeout_kills_a_command_that_runs_too_long,
-    ])
+    ]);
+    linnet_testkit::run(t)
 }

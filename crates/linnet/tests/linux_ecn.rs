@@ -16,10 +16,9 @@ mod common;
 use linnet::api::TcpListener;
 use linnet::device::tap::TapDevice;
 use linnet::runtime::Host;
-use linnet_testkit::{addr, tests, Need, NetNs};
+use linnet_testkit::{addr, peer, tests, Need, NetNs};
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::process::Command;
 use std::time::Duration;
 
 /// The two tests run one at a time: each measures a transfer on the shared machine.
@@ -130,19 +129,8 @@ fn linnet_sender_backs_off_on_linux_ece_through_its_own_marking_fq_codel() {
     }
     let ce0 = linux_counter(&ns, "/proc/net/netstat", "IpExt", "InCEPkts");
     let acks0 = host.handle.call(|st, _| st.snmp().tcp.in_segs).unwrap();
-    let mut nc = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            ns.name(),
-            "timeout",
-            "60",
-            "sh",
-            "-c",
-            "nc -l -w 20 -N 192.0.2.1 5012 > /dev/null",
-        ])
-        .spawn()
-        .unwrap();
+    let mut nc =
+        peer::nc_receive_file(&ns, "192.0.2.1", 5012, std::path::Path::new("/dev/null")).unwrap();
     let mut s = common::connect_retry(
         &host.handle,
         SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 1), 5012),
@@ -156,7 +144,7 @@ fn linnet_sender_backs_off_on_linux_ece_through_its_own_marking_fq_codel() {
     let mut rest = [0u8; 64];
     while s.read(&mut rest).unwrap_or(0) > 0 {}
     drop(s);
-    assert!(nc.wait().unwrap().success());
+    assert!(nc.0.wait().unwrap().success());
     let ce = linux_counter(&ns, "/proc/net/netstat", "IpExt", "InCEPkts") - ce0;
     let ect0 = linux_counter(&ns, "/proc/net/netstat", "IpExt", "InECT0Pkts");
     let snmp = host.handle.call(|st, _| st.snmp()).unwrap();

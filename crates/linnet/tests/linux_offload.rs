@@ -14,7 +14,7 @@ use linnet::device::packet::PacketDevice;
 use linnet::device::tap::TapDevice;
 use linnet::device::{ifreq, NetDevice};
 use linnet::runtime::Host;
-use linnet_testkit::proc::Reap;
+use linnet_testkit::peer;
 use linnet_testkit::{addr, tests, Need, NetNs};
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -99,11 +99,7 @@ fn transfer_both_ways(tag: &str, ns: &NetNs, host: &Host, linux: Ipv4Addr, linne
         got
     });
     let before = dev_stats(host);
-    let cmd = format!(
-        "timeout 60 nc -N -w 20 {linnet} 5001 < {}",
-        up_file.0.display()
-    );
-    let out = ns.exec(&["sh", "-c", &cmd]).unwrap();
+    let out = peer::nc_send_file(ns, &linnet.to_string(), 5001, &up_file.0).unwrap();
     assert!(
         out.status.success(),
         "nc: {}",
@@ -136,16 +132,7 @@ fn transfer_both_ways(tag: &str, ns: &NetNs, host: &Host, linux: Ipv4Addr, linne
     let down_src = TempFile::new(&format!("{tag}-down-src"));
     std::fs::write(&down_src.0, &down).unwrap();
     let out_file = TempFile::new(&format!("{tag}-down"));
-    let cmd = format!(
-        "timeout 60 nc -l -w 20 -N {linux} 5002 > {}",
-        out_file.0.display()
-    );
-    let mut nc = Reap(
-        Command::new("ip")
-            .args(["netns", "exec", ns.name(), "sh", "-c", &cmd])
-            .spawn()
-            .unwrap(),
-    );
+    let mut nc = peer::nc_receive_file(ns, &linux.to_string(), 5002, &out_file.0).unwrap();
     let target = SocketAddrV4::new(linux, 5002);
     let mut s = common::connect_retry(&host.handle, target);
     let before = dev_stats(host);

@@ -10,11 +10,10 @@ use common::pattern;
 use linnet::api::TcpListener;
 use linnet::runtime::Host;
 use linnet_testkit::addr::LINUX;
-use linnet_testkit::proc::Reap;
+use linnet_testkit::peer;
 use linnet_testkit::{tests, Need, NetNs};
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 const NEEDS: &[Need] = &[Need::Netns, Need::Tun, Need::Tool("curl"), Need::Tool("nc")];
@@ -98,8 +97,7 @@ fn sixty_four_mib_each_way_with_nc() {
         s.read_to_end(&mut got).unwrap();
         got
     });
-    let cmd = format!("nc -N -w 20 192.0.2.2 5001 < {}", file.display());
-    let out = ns.exec(&["sh", "-c", &cmd]).unwrap();
+    let out = peer::nc_send_file(&ns, "192.0.2.2", 5001, &file).unwrap();
     assert!(
         out.status.success(),
         "nc: {}",
@@ -112,11 +110,7 @@ fn sixty_four_mib_each_way_with_nc() {
     // Linnet → Linux: nc listens and writes what it gets to a file.
     let down = pattern(size, 9);
     let out_file = std::env::temp_dir().join(format!("linnet-down-{}.bin", std::process::id()));
-    let cmd = format!("nc -l -w 20 -N 192.0.2.1 5002 > {}", out_file.display());
-    let mut nc = Command::new("ip")
-        .args(["netns", "exec", ns.name(), "sh", "-c", &cmd])
-        .spawn()
-        .unwrap();
+    let mut nc = peer::nc_receive_file(&ns, "192.0.2.1", 5002, &out_file).unwrap();
     let target = SocketAddrV4::new(LINUX, 5002);
     let mut s = common::connect_retry(&host.handle, target);
     s.write_all(&down).unwrap();
@@ -124,7 +118,7 @@ fn sixty_four_mib_each_way_with_nc() {
     let mut rest = [0u8; 64];
     while s.read(&mut rest).unwrap_or(0) > 0 {}
     drop(s);
-    assert!(nc.wait().unwrap().success());
+    assert!(nc.0.wait().unwrap().success());
     let got = std::fs::read(&out_file).unwrap();
     let _ = std::fs::remove_file(&out_file);
     assert_eq!(got.len(), size);
@@ -135,26 +129,20 @@ fn sixty_four_mib_each_way_with_nc() {
 fn linnet_client_echoed_by_a_linux_socat_server() {
     let (ns, host) = setup("c");
     // socat echoes every byte back (PIPE) and closes after our FIN.
-    let _socat = Reap(
-        Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                ns.name(),
-                "timeout",
-                "30",
-                "socat",
-                // Blocks of PIPE_BUF: socat only knows its pipe has room for that much, and a
-                // larger write into a nearly full pipe blocks socat, the pipe's only reader.
-                "-b",
-                "4096",
-                "TCP-LISTEN:5003,bind=192.0.2.1,reuseaddr",
-                "PIPE",
-            ])
-            .stdin(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let _socat = peer::spawn(
+        &ns,
+        Duration::from_secs(30),
+        &[
+            "socat",
+            // Blocks of PIPE_BUF: socat only knows its pipe has room for that much, and a
+            // larger write into a nearly full pipe blocks socat, the pipe's only reader.
+            "-b",
+            "4096",
+            "TCP-LISTEN:5003,bind=192.0.2.1,reuseaddr",
+            "PIPE",
+        ],
+    )
+    .unwrap();
     let target = SocketAddrV4::new(LINUX, 5003);
     let mut s = common::connect_retry(&host.handle, target);
     s.set_read_timeout(Some(Duration::from_secs(20)));

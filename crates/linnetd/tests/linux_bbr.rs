@@ -12,10 +12,10 @@ mod common;
 use common::{attach, linnet, ok, start_daemon, unique};
 use linnet::device::tap::TapDevice;
 use linnet::runtime::{spawn_host, Host, HostConfig};
-use linnet_testkit::{tests, Need, NetNs};
+use linnet_testkit::{peer, tests, Need, NetNs};
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -105,23 +105,13 @@ impl Path {
     /// Linux A sends to B for `secs` with iperf3 and `cc`, the first 2 s left out: (Mbit/s
     /// received, sender's mean RTT in ms).
     fn linux(&self, cc: &str, port: u16, secs: u64) -> (f64, f64) {
-        let _server = common::Reap(
-            Command::new("ip")
-                .args([
-                    "netns",
-                    "exec",
-                    self.b.name(),
-                    "timeout",
-                    "60",
-                    "iperf3",
-                    "-s",
-                    "-1",
-                ])
-                .args(["-p", &port.to_string(), "-B", "198.51.100.1"])
-                .stdout(Stdio::null())
-                .spawn()
-                .unwrap(),
-        );
+        let port_s = port.to_string();
+        let _server = peer::spawn(
+            &self.b,
+            Duration::from_secs(60),
+            &["iperf3", "-s", "-1", "-p", &port_s, "-B", "198.51.100.1"],
+        )
+        .unwrap();
         let mut out = None;
         for _ in 0..50 {
             let o = self

@@ -12,7 +12,7 @@ mod common;
 
 use common::{attach, linnet, ok, start_daemon, text, unique, Reap};
 use linnet_testkit::need::have;
-use linnet_testkit::{tests, Need, NetNs};
+use linnet_testkit::{peer, tests, Need, NetNs};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -44,15 +44,7 @@ fn http_once(ns: &NetNs, addr: &str, port: u16, body: &str, log: &std::path::Pat
 
 /// curl `url` from `ns` until it works (the server may still be starting), within 10 s.
 fn curl(ns: &NetNs, url: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let o = ns.exec(&["curl", "-sS", "--max-time", "3", url]).unwrap();
-        if o.status.success() {
-            return String::from_utf8_lossy(&o.stdout).into_owned();
-        }
-        assert!(Instant::now() < deadline, "curl {url}: {}", text(&o));
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    peer::curl_retry(ns, url, Duration::from_secs(10)).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn ipt(sock: &std::path::Path, line: &str) {
