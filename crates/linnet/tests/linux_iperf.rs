@@ -17,8 +17,8 @@ use std::process::Output;
 use std::time::Duration;
 
 const LINNET: &str = "192.0.2.2";
-/// Hard limit on one iperf3 run (`timeout(1)` kills it after this many seconds).
-const CLIENT_LIMIT_S: &str = "60";
+/// Hard limit on one iperf3 run (`timeout(1)` kills it after this long).
+const CLIENT_LIMIT: Duration = Duration::from_secs(60);
 
 const NEEDS: &[Need] = &[
     Need::Netns,
@@ -56,18 +56,9 @@ fn run_iperf3(
     // Every wait in serve_one is bounded by `limits`, so the join below is too.
     let served = std::thread::spawn(move || server.serve_one());
     let client = |args: &[&str]| {
-        let mut cmd = vec![
-            "timeout",
-            CLIENT_LIMIT_S,
-            "iperf3",
-            "-c",
-            LINNET,
-            "-J",
-            "--connect-timeout",
-            "5000",
-        ];
+        let mut cmd = vec!["iperf3", "-c", LINNET, "-J", "--connect-timeout", "5000"];
         cmd.extend_from_slice(args);
-        ns.exec(&cmd).expect("run iperf3")
+        ns.exec_timeout(CLIENT_LIMIT, &cmd).expect("run iperf3")
     };
     let (out, second) = std::thread::scope(|sc| {
         let second = intruder.then(|| {
