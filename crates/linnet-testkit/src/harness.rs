@@ -101,30 +101,30 @@ pub fn run(tests: Vec<Test>) -> ExitCode {
 #[derive(Default)]
 struct Reasons {
     count: AtomicU32,
-    first: Mutex<Vec<String>>,
+    reasons: Mutex<Vec<String>>,
 }
 
 impl Reasons {
     fn add(&self, why: &str) {
         self.count.fetch_add(1, Ordering::Relaxed);
-        let mut seen = self.first.lock().unwrap_or_else(|e| e.into_inner());
+        let mut seen = self.reasons.lock().unwrap_or_else(|e| e.into_inner());
         if !seen.iter().any(|s| s == why) {
             seen.push(why.to_string());
         }
     }
 
-    /// One line per distinct reason, after libtest's summary, on stderr (stdout stays
-    /// libtest's, e.g. for `--format json`).
+    /// A line after libtest's summary with the count and each distinct reason, on stderr
+    /// (stdout stays libtest's, e.g. for `--format json`).
     fn report(&self) {
         let n = self.count.load(Ordering::Relaxed);
         if n == 0 {
             return;
         }
-        let seen = self.first.lock().unwrap_or_else(|e| e.into_inner());
-        println!(
+        let seen = self.reasons.lock().unwrap_or_else(|e| e.into_inner());
+        eprintln!(
             "note: {n} test(s) skipped (reported as ignored): {}",
             seen.join("; ")
         );
-        println!();
+        eprintln!();
     }
 }
