@@ -11,8 +11,8 @@
 //! socket has a timeout.
 
 use linnet::device::tap::TapDevice;
-use linnet::netns::{have_netns, NetNs};
 use linnet::runtime::{random_seed, spawn_host, HostConfig};
+use linnet_testkit::netns::{have_netns, NetNs};
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream};
 use std::process::Command;

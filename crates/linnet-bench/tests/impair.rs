@@ -3,8 +3,9 @@
 //! direction, Linnet sending to Linux and receiving from Linux. Asserts that every transfer
 //! completes byte-exact (SHA-256 at the receiver) within a generous bound; speed against
 //! Linux is the bench's business, not this test's. Needs root (namespaces, TAP devices):
-//! skipped with a message otherwise.
+//! reported ignored, with the reason, otherwise.
 
+use linnet_testkit::{tests, Need};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -12,12 +13,7 @@ use std::time::{Duration, Instant};
 /// debug build on a busy machine.
 const CUT_SECS: u64 = 90;
 
-#[test]
 fn small_rig_run_is_byte_exact_in_both_directions_and_roles() {
-    if !linnet::netns::have_netns() {
-        eprintln!("skipping: the impairment rig needs root and `ip netns`");
-        return;
-    }
     let json =
         std::env::temp_dir().join(format!("linnet-bench-{}-impair.json", std::process::id()));
     let t0 = Instant::now();
@@ -75,4 +71,10 @@ fn small_rig_run_is_byte_exact_in_both_directions_and_roles() {
         "{:?}",
         t0.elapsed()
     );
+}
+
+fn main() -> std::process::ExitCode {
+    linnet_testkit::run(tests![&[Need::Netns, Need::Tun] =>
+        small_rig_run_is_byte_exact_in_both_directions_and_roles,
+    ])
 }

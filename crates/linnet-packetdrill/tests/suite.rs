@@ -4,10 +4,21 @@
 //!
 //! Needs packetdrill's sources (`$PACKETDRILL_SRC`, else `../shared/packetdrill` beside the
 //! repository) and gcc, make, bison, flex to build it (`.ci/run` installs them); without the
-//! sources the test says it is skipped.
+//! sources the tests are reported ignored, with the reason.
 
+use linnet_testkit::{tests, Need};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+const NEEDS: &[Need] = &[Need::Other(
+    "packetdrill's sources ($PACKETDRILL_SRC or ../shared/packetdrill)",
+    have_packetdrill_src,
+)];
+
+/// True when [`packetdrill_src`] finds the sources.
+fn have_packetdrill_src() -> bool {
+    packetdrill_src().is_some()
+}
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -37,12 +48,8 @@ fn shared_object() -> PathBuf {
     }
 }
 
-#[test]
 fn expected_pass_scripts_pass() {
-    let Some(src) = packetdrill_src() else {
-        eprintln!("skipped: packetdrill sources not found (set PACKETDRILL_SRC)");
-        return;
-    };
+    let src = packetdrill_src().expect("packetdrill sources (checked by NEEDS)");
     let so = shared_object();
     assert!(so.exists(), "{} not built", so.display());
     let list =
@@ -81,12 +88,8 @@ fn expected_pass_scripts_pass() {
 /// the helper reach the stack under test — here `tcp_timestamps=0` and `tcp_sack=0` take
 /// those options out of the SYN-ACK, and `tcp_rmem`'s maximum sets its window scale, which
 /// the script checks exactly.
-#[test]
 fn selftests_layout_and_sysctls_reach_the_stack() {
-    let Some(src) = packetdrill_src() else {
-        eprintln!("skipped: packetdrill sources not found (set PACKETDRILL_SRC)");
-        return;
-    };
+    let src = packetdrill_src().expect("packetdrill sources (checked by NEEDS)");
     let so = shared_object();
     let dir = std::env::temp_dir().join(format!("linnet-pd-selftests-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -128,4 +131,11 @@ fn selftests_layout_and_sysctls_reach_the_stack() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(stdout.lines().last(), Some("1 passed, 0 failed"));
+}
+
+fn main() -> std::process::ExitCode {
+    linnet_testkit::run(tests![NEEDS =>
+        expected_pass_scripts_pass,
+        selftests_layout_and_sysctls_reach_the_stack,
+    ])
 }

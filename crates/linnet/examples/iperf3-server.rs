@@ -12,10 +12,9 @@
 //! (`--help` lists them).
 
 mod common;
-mod iperf3;
 
 use clap::Parser;
-use iperf3::server::{Limits, Server};
+use linnet_iperf3::server::{Limits, Server};
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 /// An iperf3 server (TCP tests) on a Linnet stack.
@@ -25,7 +24,7 @@ struct Args {
     #[command(flatten)]
     host: common::HostArgs,
     /// TCP port.
-    #[arg(long, default_value_t = iperf3::proto::DEFAULT_PORT)]
+    #[arg(long, default_value_t = linnet_iperf3::proto::DEFAULT_PORT)]
     port: u16,
     /// Serve this many tests, then exit (default: run until killed).
     #[arg(long)]

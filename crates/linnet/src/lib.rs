@@ -9,7 +9,6 @@
 //! - [`qdisc`]: egress queueing disciplines on each device.
 //! - [`netfilter`]: the IPv4 hooks, filter and nat tables (iptables syntax), conntrack, NAT.
 //! - [`control`]: the netlink analogue, typed requests and responses served by the daemon.
-//! - [`netns`]: Linux network namespaces (via `ip netns`) for tests and demos.
 //!
 //! The protocol core ([`stack::Stack`]) is sans-I/O: it never reads a clock or calls the OS.
 //! It is driven with `now` from outside; the [`runtime`] owns devices and threads.
@@ -23,7 +22,6 @@ pub mod fasthash;
 pub mod ip;
 pub mod link;
 pub mod netfilter;
-pub mod netns;
 pub mod qdisc;
 pub mod stack;
 pub mod stats;

@@ -1,5 +1,5 @@
 //! The TAP and AF_PACKET drivers against real Linux interfaces in throwaway network
-//! namespaces. Each test skips itself (with a message) unless run as root with `ip netns`.
+//! namespaces. Needs root (namespaces, TAP devices): reported ignored, with the reason, otherwise.
 //!
 //! The exchange in both tests: Linux sends a UDP datagram to an address nobody has yet, so it
 //! broadcasts an ARP request; the driver must read that request; we answer it through the
@@ -12,13 +12,13 @@ use linnet::device::offload;
 use linnet::device::packet::PacketDevice;
 use linnet::device::tap::TapDevice;
 use linnet::device::NetDevice;
-use linnet::netns::{have_netns, NetNs};
 use linnet::time::Instant;
 use linnet::wire::checksum;
 use linnet::wire::{
     ArpOperation, ArpPacket, ArpRepr, EtherType, EthernetAddress, EthernetFrame, EthernetRepr,
     Ipv4Addr,
 };
+use linnet_testkit::{tests, Need, NetNs};
 use std::net::UdpSocket;
 use std::time::Duration;
 
@@ -28,13 +28,8 @@ const OUR_MAC: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 0x02]);
 /// Longest any test waits for one event.
 const WAIT: Duration = Duration::from_secs(3);
 
-fn skip() -> bool {
-    if have_netns() {
-        return false;
-    }
-    eprintln!("skipping: needs root and `ip netns`");
-    true
-}
+/// Every test here makes namespaces and interfaces.
+const NEEDS: &[Need] = &[Need::Netns, Need::Tun];
 
 /// Wait (at most [`WAIT`]) for a frame satisfying `want`, recycling the others. Returns the
 /// frame and everything else seen before it.
@@ -224,11 +219,7 @@ fn arp_exchange(
     (udp_to_discard(udp.data()).unwrap(), state)
 }
 
-#[test]
 fn tap_arp_exchange_with_linux() {
-    if skip() {
-        return;
-    }
     let ns = NetNs::new("lntap").unwrap();
     let name = format!("lt{}", std::process::id());
     let n = name.clone();
@@ -278,11 +269,7 @@ fn tap_arp_exchange_with_linux() {
     assert!(!gone.status.success(), "TAP should vanish with its fd");
 }
 
-#[test]
 fn tap_name_pattern_and_moved_interface() {
-    if skip() {
-        return;
-    }
     let ns1 = NetNs::new("lntapa").unwrap();
     let ns2 = NetNs::new("lntapb").unwrap();
     let tap = ns1.run_in(|| TapDevice::open("lnt%d")).unwrap().unwrap();
@@ -307,11 +294,7 @@ fn tap_name_pattern_and_moved_interface() {
     drop(tap);
 }
 
-#[test]
 fn packet_socket_arp_exchange_over_veth() {
-    if skip() {
-        return;
-    }
     let a = NetNs::new("lnpkta").unwrap();
     let b = NetNs::new("lnpktb").unwrap();
     let pid = std::process::id();
@@ -371,4 +354,51 @@ fn packet_socket_arp_exchange_over_veth() {
         !link.contains("PROMISC"),
         "promiscuity dropped with the socket: {link}"
     );
+}
+
+/// What the kernel refuses when a TAP is opened: names `dev_valid_name` rejects, and an
+/// existing interface that is not a TAP (moved here from device/tap.rs's unit tests, which
+/// cannot be reported as skipped when not root).
+fn tap_names_the_kernel_refuses() {
+    let ns = NetNs::new("lntapbad").unwrap();
+    ns.run_in(|| {
+        assert!(TapDevice::open("bad/name").is_err());
+        assert!(TapDevice::open("..").is_err());
+        assert!(TapDevice::open("lo").is_err());
+    })
+    .unwrap();
+}
+
+/// The ifreq ioctls on loopback in a fresh namespace (moved here from device/ifreq.rs's unit
+/// tests).
+fn ifreq_on_loopback_in_a_fresh_namespace() {
+    let ns = NetNs::new("lnifr").unwrap();
+    ns.run_in(|| {
+        assert_eq!(ifreq::if_nametoindex("lo").unwrap(), 1);
+        assert_eq!(ifreq::get_mtu("lo").unwrap(), 65536);
+        assert_eq!(ifreq::get_hwaddr("lo").unwrap(), [0; 6]);
+        // NetNs::new brought lo up; take it down and up again.
+        assert_ne!(ifreq::get_flags("lo").unwrap() & libc::IFF_UP, 0);
+        ifreq::set_up("lo", false).unwrap();
+        assert_eq!(ifreq::get_flags("lo").unwrap() & libc::IFF_UP, 0);
+        ifreq::set_up("lo", true).unwrap();
+        assert_ne!(ifreq::get_flags("lo").unwrap() & libc::IFF_LOOPBACK, 0);
+        assert_ne!(ifreq::get_flags("lo").unwrap() & libc::IFF_UP, 0);
+        // Loopback has no checksum offload to toggle.
+        assert!(ifreq::get_tx_checksum("lo").is_ok());
+        assert!(ifreq::set_tx_checksum("lo", false).is_err());
+        let err = ifreq::get_mtu("nosuchif0").unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::ENODEV));
+    })
+    .unwrap();
+}
+
+fn main() -> std::process::ExitCode {
+    linnet_testkit::run(tests![NEEDS =>
+        tap_arp_exchange_with_linux,
+        tap_name_pattern_and_moved_interface,
+        packet_socket_arp_exchange_over_veth,
+        tap_names_the_kernel_refuses,
+        ifreq_on_loopback_in_a_fresh_namespace,
+    ])
 }

@@ -9,64 +9,32 @@
 //! (This kernel has no marking qdisc, classifier or mangle target, so CE marks on the way to
 //! Linnet are tested in simulation, tests/sim_cc.rs.)
 //!
-//! Skipped (with a message) when not root or without `ip netns`, nc or tc.
+//! Needs root, nc and tc: reported ignored, with the reason, otherwise.
 
 mod common;
 
 use linnet::api::TcpListener;
 use linnet::device::tap::TapDevice;
-use linnet::netns::{have_netns, NetNs};
-use linnet::runtime::{spawn_host, Host, HostConfig};
+use linnet::runtime::Host;
+use linnet_testkit::{addr, peer, tests, Need, NetNs};
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::process::{Command, Stdio};
 use std::time::Duration;
-
-fn have(cmd: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {cmd}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
 
 /// The two tests run one at a time: each measures a transfer on the shared machine.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-fn ready() -> bool {
-    if !have_netns() || !have("nc") || !have("tc") {
-        eprintln!("skipping: needs root, ip netns, nc and tc");
-        return false;
-    }
-    true
-}
+const NEEDS: &[Need] = &[Need::Netns, Need::Tun, Need::Tool("nc"), Need::Tool("tc")];
 
 /// A namespace with `tcp_ecn=1` and the Linux end of a TAP at 192.0.2.1/24, a Linnet host at
 /// 192.0.2.2 with `tcp_ecn` as given (Linux's default 2 if `None`). Returns the TAP's name.
 fn setup(tag: &str, linnet_ecn: Option<&str>) -> (NetNs, Host, String) {
-    let ns = NetNs::new(&format!("lecn{tag}")).expect("netns");
-    let name = format!("le{}{}", std::process::id() % 100_000, tag);
-    let tap = TapDevice::open(&name).expect("tap");
+    let tap = TapDevice::open(&linnet_testkit::proc::unique("le")).expect("tap");
+    let (ns, tap) = common::linux::tap_netns(&format!("lecn{tag}"), tap);
     let name = tap.name().to_string();
-    let ok = Command::new("ip")
-        .args(["link", "set", &name, "netns", ns.name()])
-        .status()
-        .expect("ip");
-    assert!(ok.success());
-    ns.exec_ok(&["ip", "addr", "add", "192.0.2.1/24", "dev", &name])
-        .unwrap();
-    ns.exec_ok(&["ip", "link", "set", &name, "up"]).unwrap();
     ns.exec_ok(&["sysctl", "-qw", "net.ipv4.tcp_ecn=1"])
         .unwrap();
-    let host = spawn_host(HostConfig {
-        device: Box::new(tap),
-        ifname: Some("eth0".into()),
-        mac: None,
-        addrs: vec!["192.0.2.2/24".parse().unwrap()],
-        gateway: None,
-        seed: linnet::runtime::random_seed(),
-    })
-    .expect("host");
+    let host = common::linux::host_on(Box::new(tap), addr::LINNET_CIDR);
     if let Some(v) = linnet_ecn {
         host.handle
             .call(|st, _| linnet::control::route::sysctl(st, "net.ipv4.tcp_ecn", Some(v)))
@@ -90,11 +58,7 @@ fn linux_counter(ns: &NetNs, file: &str, group: &str, name: &str) -> u64 {
     values[i].parse().unwrap()
 }
 
-#[test]
 fn linux_client_asks_for_ecn_and_linnet_accepts_by_default() {
-    if !ready() {
-        return;
-    }
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let (ns, host, _tap) = setup("a", None);
     let listener =
@@ -147,11 +111,7 @@ fn linux_client_asks_for_ecn_and_linnet_accepts_by_default() {
     host.stop();
 }
 
-#[test]
 fn linnet_sender_backs_off_on_linux_ece_through_its_own_marking_fq_codel() {
-    if !ready() {
-        return;
-    }
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let (ns, host, _tap) = setup("b", Some("1"));
     // Linnet's own egress is the bottleneck; its queue stays short (TCP small queues), so
@@ -169,19 +129,8 @@ fn linnet_sender_backs_off_on_linux_ece_through_its_own_marking_fq_codel() {
     }
     let ce0 = linux_counter(&ns, "/proc/net/netstat", "IpExt", "InCEPkts");
     let acks0 = host.handle.call(|st, _| st.snmp().tcp.in_segs).unwrap();
-    let mut nc = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            ns.name(),
-            "timeout",
-            "60",
-            "sh",
-            "-c",
-            "nc -l -w 20 -N 192.0.2.1 5012 > /dev/null",
-        ])
-        .spawn()
-        .unwrap();
+    let mut nc =
+        peer::nc_receive_file(&ns, "192.0.2.1", 5012, std::path::Path::new("/dev/null")).unwrap();
     let mut s = common::connect_retry(
         &host.handle,
         SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 1), 5012),
@@ -195,7 +144,7 @@ fn linnet_sender_backs_off_on_linux_ece_through_its_own_marking_fq_codel() {
     let mut rest = [0u8; 64];
     while s.read(&mut rest).unwrap_or(0) > 0 {}
     drop(s);
-    assert!(nc.wait().unwrap().success());
+    assert!(nc.0.wait().unwrap().success());
     let ce = linux_counter(&ns, "/proc/net/netstat", "IpExt", "InCEPkts") - ce0;
     let ect0 = linux_counter(&ns, "/proc/net/netstat", "IpExt", "InECT0Pkts");
     let snmp = host.handle.call(|st, _| st.snmp()).unwrap();
@@ -235,4 +184,11 @@ fn linnet_sender_backs_off_on_linux_ece_through_its_own_marking_fq_codel() {
         snmp.tcp.retrans_segs
     );
     host.stop();
+}
+
+fn main() -> std::process::ExitCode {
+    linnet_testkit::run(tests![NEEDS =>
+        linux_client_asks_for_ecn_and_linnet_accepts_by_default,
+        linnet_sender_backs_off_on_linux_ece_through_its_own_marking_fq_codel,
+    ])
 }

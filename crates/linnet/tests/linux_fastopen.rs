@@ -3,52 +3,26 @@
 //! Linnet server and then sends its request in the SYN; Linnet's client does the same against
 //! a Linux server with `net.ipv4.tcp_fastopen=3`. Both sides' counters must agree that the
 //! second connection carried its data in the SYN.
-//! Skipped (with a message) when not root or without `ip netns` or python3.
+//! Needs root and python3: reported ignored, with the reason, otherwise.
+
+mod common;
 
 use linnet::api::{TcpListener, TcpStream};
-use linnet::device::tap::TapDevice;
-use linnet::netns::{have_netns, NetNs};
-use linnet::runtime::{spawn_host, Host, HostConfig};
+use linnet::runtime::Host;
 use linnet::socket::SockOpt;
+use linnet_testkit::addr::{LINNET, LINUX};
+use linnet_testkit::{tests, Need, NetNs};
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-const LINUX: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
-const LINNET: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
-
-fn have(cmd: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {cmd}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-fn ready() -> bool {
-    if !have_netns() || !have("python3") {
-        eprintln!("skipping: needs root, ip netns and python3");
-        return false;
-    }
-    true
-}
+const NEEDS: &[Need] = &[Need::Netns, Need::Tun, Need::Tool("python3")];
 
 /// A namespace with the Linux end of a TAP at 192.0.2.1/24 and a Linnet host at 192.0.2.2
 /// whose `tcp_fastopen` is 3 (client and server); the namespace's Fast Open cache is empty.
 fn setup(tag: &str, linux_tfo: u32) -> (NetNs, Host) {
-    let ns = NetNs::new(&format!("ltfo{tag}")).expect("netns");
-    let name = format!("lf{}{}", std::process::id() % 100_000, tag);
-    let tap = TapDevice::open(&name).expect("tap");
-    let name = tap.name().to_string();
-    let ok = Command::new("ip")
-        .args(["link", "set", &name, "netns", ns.name()])
-        .status()
-        .expect("ip");
-    assert!(ok.success());
-    ns.exec_ok(&["ip", "addr", "add", "192.0.2.1/24", "dev", &name])
-        .unwrap();
-    ns.exec_ok(&["ip", "link", "set", &name, "up"]).unwrap();
+    let (ns, host) = common::linux::tap_host(&format!("ltfo{tag}"), "lf");
     ns.exec_ok(&[
         "sysctl",
         "-qw",
@@ -56,15 +30,6 @@ fn setup(tag: &str, linux_tfo: u32) -> (NetNs, Host) {
     ])
     .unwrap();
     let _ = ns.exec(&["ip", "tcp_metrics", "flush", "all"]);
-    let host = spawn_host(HostConfig {
-        device: Box::new(tap),
-        ifname: Some("eth0".into()),
-        mac: None,
-        addrs: vec!["192.0.2.2/24".parse().unwrap()],
-        gateway: None,
-        seed: linnet::runtime::random_seed(),
-    })
-    .expect("host");
     host.handle
         .call(|s, _| s.tcp_config_mut().fastopen = 3)
         .unwrap();
@@ -90,11 +55,7 @@ def tcpext(name):
     return int(dict(zip(lines[0][1:], lines[1][1:]))[name])
 "#;
 
-#[test]
 fn linux_client_sends_its_request_in_the_syn_to_a_linnet_server() {
-    if !ready() {
-        return;
-    }
     let (ns, host) = setup("a", 1);
     let listener =
         TcpListener::bind(&host.handle, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80)).unwrap();
@@ -170,11 +131,7 @@ print(tcpext("TCPFastOpenActive"), tcpext("TCPFastOpenActiveFail"))
     assert_eq!(t.fastopen_passive_fail, 0);
 }
 
-#[test]
 fn linnet_client_sends_its_request_in_the_syn_to_a_linux_server() {
-    if !ready() {
-        return;
-    }
     let (ns, host) = setup("b", 3);
     let script = format!(
         r#"{NETSTAT_PY}
@@ -262,11 +219,7 @@ print(tcpext("TCPFastOpenPassive"), tcpext("TCPFastOpenCookieReqd"), flush=True)
 /// The round trip saved, measured with Linux's client: Linnet's netem delays its side of the
 /// TAP by 30 ms (a 30 ms round trip), and the client times a connect-then-request exchange
 /// and a Fast Open one (best of three each) against the same Linnet server.
-#[test]
 fn linux_client_measures_the_round_trip_saved() {
-    if !ready() {
-        return;
-    }
     let (ns, host) = setup("c", 1);
     let args: Vec<String> = "qdisc add dev eth0 root netem delay 30ms"
         .split_whitespace()
@@ -348,4 +301,12 @@ print("%.1f %.1f" % (plain, fast))
         fast >= 28.0 && fast + 20.0 < plain,
         "plain {plain} ms, fast {fast} ms"
     );
+}
+
+fn main() -> std::process::ExitCode {
+    linnet_testkit::run(tests![NEEDS =>
+        linux_client_sends_its_request_in_the_syn_to_a_linnet_server,
+        linnet_client_sends_its_request_in_the_syn_to_a_linux_server,
+        linux_client_measures_the_round_trip_saved,
+    ])
 }

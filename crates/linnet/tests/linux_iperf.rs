@@ -1,67 +1,35 @@
-//! Linux's stock `iperf3` client against Linnet's iperf3 server (`examples/iperf3`, included
-//! here) over a TAP device in a network namespace the test creates: one stream, two parallel
+//! Linux's stock `iperf3` client against Linnet's iperf3 server (the `linnet-iperf3` crate)
+//! over a TAP device in a network namespace the test creates: one stream, two parallel
 //! streams, reverse mode, and a refused UDP test. The bytes the server counted must be the
 //! bytes iperf3 reports as received (or, with `-R`, sent), stream by stream.
-//! Skipped (with a message) when not root or without `ip netns`, `iperf3` or `timeout`.
+//! Needs root, `iperf3` and `timeout`: reported ignored, with the reason, otherwise.
 
-#[path = "../examples/iperf3/mod.rs"]
-mod iperf3;
+mod common;
 
-use iperf3::proto::Role;
-use iperf3::server::{gbit_per_s, Limits, Server, TestReport};
-use linnet::device::tap::TapDevice;
-use linnet::netns::{have_netns, NetNs};
-use linnet::runtime::{spawn_host, Host, HostConfig};
+use linnet::runtime::Host;
+use linnet_iperf3::proto::Role;
+use linnet_iperf3::server::{gbit_per_s, Limits, Server, TestReport};
+use linnet_testkit::addr::LINUX;
+use linnet_testkit::{tests, Need, NetNs};
 use serde_json::Value;
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::time::Duration;
 
-const LINUX: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 const LINNET: &str = "192.0.2.2";
-/// Hard limit on one iperf3 run (`timeout(1)` kills it after this many seconds).
-const CLIENT_LIMIT_S: &str = "60";
+/// Hard limit on one iperf3 run (`timeout(1)` kills it after this long).
+const CLIENT_LIMIT: Duration = Duration::from_secs(60);
 
-fn have(cmd: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {cmd}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-fn ready() -> bool {
-    if !have_netns() || !have("iperf3") || !have("timeout") {
-        eprintln!("skipping: needs root, ip netns, iperf3 and timeout");
-        return false;
-    }
-    true
-}
+const NEEDS: &[Need] = &[
+    Need::Netns,
+    Need::Tun,
+    Need::Tool("iperf3"),
+    Need::Tool("timeout"),
+];
 
 /// A namespace with the Linux end of a TAP at 192.0.2.1/24 and a Linnet host at 192.0.2.2.
 fn setup(tag: &str) -> (NetNs, Host) {
-    let ns = NetNs::new(&format!("lip{tag}")).expect("netns");
-    let name = format!("li{}{}", std::process::id() % 100_000, tag);
-    let tap = TapDevice::open(&name).expect("tap");
-    let name = tap.name().to_string();
-    let ok = Command::new("ip")
-        .args(["link", "set", &name, "netns", ns.name()])
-        .status()
-        .expect("ip");
-    assert!(ok.success());
-    ns.exec_ok(&["ip", "addr", "add", "192.0.2.1/24", "dev", &name])
-        .unwrap();
-    ns.exec_ok(&["ip", "link", "set", &name, "up"]).unwrap();
-    let host = spawn_host(HostConfig {
-        device: Box::new(tap),
-        ifname: Some("eth0".into()),
-        mac: None,
-        addrs: vec!["192.0.2.2/24".parse().unwrap()],
-        gateway: None,
-        seed: linnet::runtime::random_seed(),
-    })
-    .expect("host");
-    (ns, host)
+    common::linux::tap_host(&format!("lip{tag}"), "li")
 }
 
 /// Serve one test on the Linnet host while `iperf3 -c 192.0.2.2 -J ARGS` runs in the
@@ -81,25 +49,16 @@ fn run_iperf3(
     };
     let mut server = Server::bind(
         &host.handle,
-        SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, iperf3::proto::DEFAULT_PORT),
+        SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, linnet_iperf3::proto::DEFAULT_PORT),
         limits,
     )
     .expect("bind 5201");
     // Every wait in serve_one is bounded by `limits`, so the join below is too.
     let served = std::thread::spawn(move || server.serve_one());
     let client = |args: &[&str]| {
-        let mut cmd = vec![
-            "timeout",
-            CLIENT_LIMIT_S,
-            "iperf3",
-            "-c",
-            LINNET,
-            "-J",
-            "--connect-timeout",
-            "5000",
-        ];
+        let mut cmd = vec!["iperf3", "-c", LINNET, "-J", "--connect-timeout", "5000"];
         cmd.extend_from_slice(args);
-        ns.exec(&cmd).expect("run iperf3")
+        ns.exec_timeout(CLIENT_LIMIT, &cmd).expect("run iperf3")
     };
     let (out, second) = std::thread::scope(|sc| {
         let second = intruder.then(|| {
@@ -196,11 +155,7 @@ fn check_upload(json: &Value, report: &TestReport, streams: usize, what: &str) {
     );
 }
 
-#[test]
 fn iperf3_client_to_linnet_one_stream() {
-    if !ready() {
-        return;
-    }
     let (out, report, second) = run_iperf3("a", &["-t", "2"], true);
     let (json, report) = check_success(&["-t", "2"], out, report);
     assert_eq!(report.params.time, 2);
@@ -213,22 +168,14 @@ fn iperf3_client_to_linnet_one_stream() {
     check_upload(&json, &report, 1, "-t 2");
 }
 
-#[test]
 fn iperf3_client_to_linnet_two_parallel_streams() {
-    if !ready() {
-        return;
-    }
     let (json, report) = good_run("b", &["-t", "2", "-P", "2"]);
     assert_eq!(report.params.parallel, 2);
     check_upload(&json, &report, 2, "-t 2 -P 2");
     assert_eq!(u64_at(&json, "/start/test_start/num_streams"), 2);
 }
 
-#[test]
 fn iperf3_reverse_linnet_sends() {
-    if !ready() {
-        return;
-    }
     let (json, report) = good_run("c", &["-t", "2", "-R"]);
     assert!(report.params.reverse);
     assert_eq!(report.streams.len(), 1);
@@ -257,11 +204,7 @@ fn iperf3_reverse_linnet_sends() {
     );
 }
 
-#[test]
 fn iperf3_udp_test_is_refused_with_a_reason() {
-    if !ready() {
-        return;
-    }
     let (out, report, _) = run_iperf3("d", &["-u", "-t", "1"], false);
     // With -J, iperf3 3.12 reports the refusal in its JSON (and exits 0 regardless).
     let json: Value = serde_json::from_slice(&out.stdout).expect("iperf3 -J output");
@@ -273,4 +216,13 @@ fn iperf3_udp_test_is_refused_with_a_reason() {
     assert!(json["intervals"].as_array().is_some_and(|i| i.is_empty()));
     let e = report.expect_err("the server refuses UDP");
     assert_eq!(e.kind(), std::io::ErrorKind::Unsupported, "{e}");
+}
+
+fn main() -> std::process::ExitCode {
+    linnet_testkit::run(tests![NEEDS =>
+        iperf3_client_to_linnet_one_stream,
+        iperf3_client_to_linnet_two_parallel_streams,
+        iperf3_reverse_linnet_sends,
+        iperf3_udp_test_is_refused_with_a_reason,
+    ])
 }

@@ -4,7 +4,7 @@
 //! hands over partial checksums and 64 KiB GSO super-frames). 64 MiB go each way with `nc`,
 //! compared by SHA-256 (`sha256sum`) and byte for byte; the device counters show that
 //! super-frames really crossed in both directions.
-//! Skipped (with a message) when not root or without `ip netns`, nc or sha256sum.
+//! Needs root, nc and sha256sum: reported ignored, with the reason, otherwise.
 
 mod common;
 use common::pattern;
@@ -13,31 +13,23 @@ use linnet::api::TcpListener;
 use linnet::device::packet::PacketDevice;
 use linnet::device::tap::TapDevice;
 use linnet::device::{ifreq, NetDevice};
-use linnet::netns::{have_netns, NetNs};
-use linnet::runtime::{spawn_host, Host, HostConfig};
+use linnet::runtime::Host;
+use linnet_testkit::peer;
+use linnet_testkit::{addr, tests, Need, NetNs};
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 const SIZE: usize = 64 << 20;
 
-fn have(cmd: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {cmd}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-fn ready() -> bool {
-    if !have_netns() || !have("nc") || !have("sha256sum") {
-        eprintln!("skipping: needs root, ip netns, nc and sha256sum");
-        return false;
-    }
-    true
-}
+const NEEDS: &[Need] = &[
+    Need::Netns,
+    Need::Tun,
+    Need::Tool("nc"),
+    Need::Tool("sha256sum"),
+];
 
 /// `sha256sum FILE`, run in `ns` (or here when `None`).
 fn sha256(ns: Option<&NetNs>, file: &Path) -> String {
@@ -79,16 +71,6 @@ impl Drop for TempFile {
     }
 }
 
-/// Kills and reaps a child process when dropped, so a failed assertion leaves nothing behind.
-struct Reap(std::process::Child);
-
-impl Drop for Reap {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// The device counters of Linnet's interface.
 fn dev_stats(host: &Host) -> linnet::device::DeviceStats {
     // The runtime refreshes them every 100 ms.
@@ -117,11 +99,7 @@ fn transfer_both_ways(tag: &str, ns: &NetNs, host: &Host, linux: Ipv4Addr, linne
         got
     });
     let before = dev_stats(host);
-    let cmd = format!(
-        "timeout 60 nc -N -w 20 {linnet} 5001 < {}",
-        up_file.0.display()
-    );
-    let out = ns.exec(&["sh", "-c", &cmd]).unwrap();
+    let out = peer::nc_send_file(ns, &linnet.to_string(), 5001, &up_file.0).unwrap();
     assert!(
         out.status.success(),
         "nc: {}",
@@ -154,16 +132,7 @@ fn transfer_both_ways(tag: &str, ns: &NetNs, host: &Host, linux: Ipv4Addr, linne
     let down_src = TempFile::new(&format!("{tag}-down-src"));
     std::fs::write(&down_src.0, &down).unwrap();
     let out_file = TempFile::new(&format!("{tag}-down"));
-    let cmd = format!(
-        "timeout 60 nc -l -w 20 -N {linux} 5002 > {}",
-        out_file.0.display()
-    );
-    let mut nc = Reap(
-        Command::new("ip")
-            .args(["netns", "exec", ns.name(), "sh", "-c", &cmd])
-            .spawn()
-            .unwrap(),
-    );
+    let mut nc = peer::nc_receive_file(ns, &linux.to_string(), 5002, &out_file.0).unwrap();
     let target = SocketAddrV4::new(linux, 5002);
     let mut s = common::connect_retry(&host.handle, target);
     let before = dev_stats(host);
@@ -208,39 +177,18 @@ fn transfer_both_ways(tag: &str, ns: &NetNs, host: &Host, linux: Ipv4Addr, linne
     assert_eq!((st.rx_errors, st.tx_errors), (0, 0), "{st:?}");
 }
 
-#[test]
 fn tap_with_vnet_headers_64_mib_each_way() {
-    if !ready() {
-        return;
-    }
-    let ns = NetNs::new("loffa").expect("netns");
-    let name = format!("lo{}a", std::process::id() % 100_000);
-    let tap = TapDevice::open_offload(&name).expect("tap");
+    let tap = TapDevice::open_offload(&linnet_testkit::proc::unique("lo")).expect("tap");
     assert!(tap.has_vnet_hdr());
+    let (ns, tap) = common::linux::tap_netns("loffa", tap);
     let name = tap.name().to_string();
-    let ok = Command::new("ip")
-        .args(["link", "set", &name, "netns", ns.name()])
-        .status()
-        .expect("ip");
-    assert!(ok.success());
-    ns.exec_ok(&["ip", "addr", "add", "192.0.2.1/24", "dev", &name])
-        .unwrap();
-    ns.exec_ok(&["ip", "link", "set", &name, "up"]).unwrap();
     // TUNSETOFFLOAD turned the TAP's offloads on: Linux leaves checksums to Linnet.
     let n = name.clone();
     assert!(ns
         .run_in(move || ifreq::get_tx_checksum(&n))
         .unwrap()
         .unwrap());
-    let host = spawn_host(HostConfig {
-        device: Box::new(tap),
-        ifname: Some("eth0".into()),
-        mac: None,
-        addrs: vec!["192.0.2.2/24".parse().unwrap()],
-        gateway: None,
-        seed: linnet::runtime::random_seed(),
-    })
-    .expect("host");
+    let host = common::linux::host_on(Box::new(tap), addr::LINNET_CIDR);
     transfer_both_ways(
         "tap",
         &ns,
@@ -263,9 +211,7 @@ fn veth_host(
     let (x, y) = (format!("lo{tag}x{pid}"), format!("lo{tag}y{pid}"));
     a.add_veth(&x, b, &y).unwrap();
     a.exec_ok(&["ip", "link", "set", &x, "up"]).unwrap();
-    b.exec_ok(&["ip", "addr", "add", "198.51.100.1/24", "dev", &y])
-        .unwrap();
-    b.exec_ok(&["ip", "link", "set", &y, "up"]).unwrap();
+    b.addr_up(&y, "198.51.100.1/24").unwrap();
     // Linux's offloads stay on (no set_tx_checksum(false) workaround).
     let yn = y.clone();
     assert!(b
@@ -275,22 +221,10 @@ fn veth_host(
     let dev = a.run_in(move || open(&x)).unwrap().expect("packet socket");
     assert_eq!(dev.mtu(), 1500);
     assert!(dev.has_vnet_hdr());
-    spawn_host(HostConfig {
-        device: Box::new(dev),
-        ifname: Some("eth0".into()),
-        mac: None,
-        addrs: vec!["198.51.100.2/24".parse().unwrap()],
-        gateway: None,
-        seed: linnet::runtime::random_seed(),
-    })
-    .expect("host")
+    common::linux::host_on(Box::new(dev), "198.51.100.2/24")
 }
 
-#[test]
 fn packet_socket_with_vnet_headers_over_veth_64_mib_each_way() {
-    if !ready() {
-        return;
-    }
     let a = NetNs::new("loffpa").expect("netns");
     let b = NetNs::new("loffpb").expect("netns");
     let host = veth_host(&a, &b, "p", PacketDevice::open_offload);
@@ -304,11 +238,7 @@ fn packet_socket_with_vnet_headers_over_veth_64_mib_each_way() {
     host.stop();
 }
 
-#[test]
 fn packet_socket_with_a_tpacket_v3_ring_over_veth_64_mib_each_way() {
-    if !ready() {
-        return;
-    }
     let a = NetNs::new("loffra").expect("netns");
     let b = NetNs::new("loffrb").expect("netns");
     let host = veth_host(&a, &b, "r", |n| {
@@ -324,4 +254,12 @@ fn packet_socket_with_a_tpacket_v3_ring_over_veth_64_mib_each_way() {
         Ipv4Addr::new(198, 51, 100, 2),
     );
     host.stop();
+}
+
+fn main() -> std::process::ExitCode {
+    linnet_testkit::run(tests![NEEDS =>
+        tap_with_vnet_headers_64_mib_each_way,
+        packet_socket_with_vnet_headers_over_veth_64_mib_each_way,
+        packet_socket_with_a_tpacket_v3_ring_over_veth_64_mib_each_way,
+    ])
 }

@@ -2,70 +2,29 @@
 //! creates: curl and nc against Linnet servers, a Linnet client against an nc server,
 //! 64 MiB each way compared byte for byte, a Linnet client echoed by a Linux `socat` server,
 //! and "Connection refused" from a closed port.
-//! Skipped (with a message) when not root or without `ip netns`, curl, nc or socat.
+//! Needs root, curl, nc and socat: reported ignored, with the reason, otherwise.
 
 mod common;
 use common::pattern;
 
 use linnet::api::TcpListener;
-use linnet::device::tap::TapDevice;
-use linnet::netns::{have_netns, NetNs};
-use linnet::runtime::{spawn_host, Host, HostConfig};
+use linnet::runtime::Host;
+use linnet_testkit::addr::LINUX;
+use linnet_testkit::peer;
+use linnet_testkit::{tests, Need, NetNs};
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-const LINUX: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
-
-fn have(cmd: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {cmd}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-fn ready() -> bool {
-    if !have_netns() || !have("curl") || !have("nc") {
-        eprintln!("skipping: needs root, ip netns, curl and nc");
-        return false;
-    }
-    true
-}
+const NEEDS: &[Need] = &[Need::Netns, Need::Tun, Need::Tool("curl"), Need::Tool("nc")];
+const NEEDS_SOCAT: &[Need] = &[Need::Netns, Need::Tun, Need::Tool("socat")];
 
 /// A namespace with the Linux end of a TAP at 192.0.2.1/24 and a Linnet host at 192.0.2.2.
 fn setup(tag: &str) -> (NetNs, Host) {
-    let ns = NetNs::new(&format!("ltcp{tag}")).expect("netns");
-    let name = format!("lt{}{}", std::process::id() % 100_000, tag);
-    let tap = TapDevice::open(&name).expect("tap");
-    let name = tap.name().to_string();
-    let ok = Command::new("ip")
-        .args(["link", "set", &name, "netns", ns.name()])
-        .status()
-        .expect("ip");
-    assert!(ok.success());
-    ns.exec_ok(&["ip", "addr", "add", "192.0.2.1/24", "dev", &name])
-        .unwrap();
-    ns.exec_ok(&["ip", "link", "set", &name, "up"]).unwrap();
-    // Linux offloads nothing on a TAP; no checksum games needed.
-    let host = spawn_host(HostConfig {
-        device: Box::new(tap),
-        ifname: Some("eth0".into()),
-        mac: None,
-        addrs: vec!["192.0.2.2/24".parse().unwrap()],
-        gateway: None,
-        seed: linnet::runtime::random_seed(),
-    })
-    .expect("host");
-    (ns, host)
+    common::linux::tap_host(&format!("ltcp{tag}"), "lt")
 }
 
-#[test]
 fn curl_gets_a_page_from_linnet_and_a_closed_port_refuses() {
-    if !ready() {
-        return;
-    }
     let (ns, host) = setup("a");
     let listener =
         TcpListener::bind(&host.handle, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80)).unwrap();
@@ -123,11 +82,7 @@ fn curl_gets_a_page_from_linnet_and_a_closed_port_refuses() {
     host.stop();
 }
 
-#[test]
 fn sixty_four_mib_each_way_with_nc() {
-    if !ready() {
-        return;
-    }
     let (ns, host) = setup("b");
     let size = 64 << 20;
     let up = pattern(size, 7);
@@ -142,8 +97,7 @@ fn sixty_four_mib_each_way_with_nc() {
         s.read_to_end(&mut got).unwrap();
         got
     });
-    let cmd = format!("nc -N -w 20 192.0.2.2 5001 < {}", file.display());
-    let out = ns.exec(&["sh", "-c", &cmd]).unwrap();
+    let out = peer::nc_send_file(&ns, "192.0.2.2", 5001, &file).unwrap();
     assert!(
         out.status.success(),
         "nc: {}",
@@ -156,11 +110,7 @@ fn sixty_four_mib_each_way_with_nc() {
     // Linnet → Linux: nc listens and writes what it gets to a file.
     let down = pattern(size, 9);
     let out_file = std::env::temp_dir().join(format!("linnet-down-{}.bin", std::process::id()));
-    let cmd = format!("nc -l -w 20 -N 192.0.2.1 5002 > {}", out_file.display());
-    let mut nc = Command::new("ip")
-        .args(["netns", "exec", ns.name(), "sh", "-c", &cmd])
-        .spawn()
-        .unwrap();
+    let mut nc = peer::nc_receive_file(&ns, "192.0.2.1", 5002, &out_file).unwrap();
     let target = SocketAddrV4::new(LINUX, 5002);
     let mut s = common::connect_retry(&host.handle, target);
     s.write_all(&down).unwrap();
@@ -168,7 +118,7 @@ fn sixty_four_mib_each_way_with_nc() {
     let mut rest = [0u8; 64];
     while s.read(&mut rest).unwrap_or(0) > 0 {}
     drop(s);
-    assert!(nc.wait().unwrap().success());
+    assert!(nc.0.wait().unwrap().success());
     let got = std::fs::read(&out_file).unwrap();
     let _ = std::fs::remove_file(&out_file);
     assert_eq!(got.len(), size);
@@ -176,56 +126,23 @@ fn sixty_four_mib_each_way_with_nc() {
     host.stop();
 }
 
-/// Kills and reaps a child process when dropped, so a failed assertion leaves nothing behind.
-struct Reap(std::process::Child);
-
-impl Drop for Reap {
-    fn drop(&mut self) {
-        // The child is timeout(1) (`ip netns exec` execs it): SIGTERM makes it pass the signal
-        // on to socat, where SIGKILL would leave socat running, orphaned.
-        if let Ok(pid) = i32::try_from(self.0.id()) {
-            // SAFETY: kill(2) on our own child's pid, which wait() has not yet reaped.
-            unsafe { libc::kill(pid, libc::SIGTERM) };
-        }
-        for _ in 0..50 {
-            if matches!(self.0.try_wait(), Ok(Some(_))) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-#[test]
 fn linnet_client_echoed_by_a_linux_socat_server() {
-    if !ready() || !have("socat") {
-        eprintln!("skipping: needs socat");
-        return;
-    }
     let (ns, host) = setup("c");
     // socat echoes every byte back (PIPE) and closes after our FIN.
-    let _socat = Reap(
-        Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                ns.name(),
-                "timeout",
-                "30",
-                "socat",
-                // Blocks of PIPE_BUF: socat only knows its pipe has room for that much, and a
-                // larger write into a nearly full pipe blocks socat, the pipe's only reader.
-                "-b",
-                "4096",
-                "TCP-LISTEN:5003,bind=192.0.2.1,reuseaddr",
-                "PIPE",
-            ])
-            .stdin(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let _socat = peer::spawn(
+        &ns,
+        Duration::from_secs(30),
+        &[
+            "socat",
+            // Blocks of PIPE_BUF: socat only knows its pipe has room for that much, and a
+            // larger write into a nearly full pipe blocks socat, the pipe's only reader.
+            "-b",
+            "4096",
+            "TCP-LISTEN:5003,bind=192.0.2.1,reuseaddr",
+            "PIPE",
+        ],
+    )
+    .unwrap();
     let target = SocketAddrV4::new(LINUX, 5003);
     let mut s = common::connect_retry(&host.handle, target);
     s.set_read_timeout(Some(Duration::from_secs(20)));
@@ -260,4 +177,13 @@ fn linnet_client_echoed_by_a_linux_socat_server() {
     assert_eq!(back.len(), size);
     assert!(back == data, "echo differs");
     host.stop();
+}
+
+fn main() -> std::process::ExitCode {
+    let mut t = tests![NEEDS =>
+        curl_gets_a_page_from_linnet_and_a_closed_port_refuses,
+        sixty_four_mib_each_way_with_nc,
+    ];
+    t.extend(tests![NEEDS_SOCAT => linnet_client_echoed_by_a_linux_socat_server]);
+    linnet_testkit::run(t)
 }

@@ -9,42 +9,16 @@
 
 mod common;
 
-use common::{linnet, ok, start_daemon, unique, wait_for_link};
+use common::{attach, linnet, ok, start_daemon, unique};
 use linnet::device::tap::TapDevice;
-use linnet::netns::NetNs;
 use linnet::runtime::{spawn_host, Host, HostConfig};
+use linnet_testkit::{peer, tests, Need, NetNs};
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-fn have(cmd: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {cmd}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// Move `tap` into `ns` with `addr`, and a default route via `gw` if given.
-fn attach(ns: &NetNs, tap: &str, addr: &str, gw: Option<&str>) {
-    wait_for_link(tap);
-    let st = Command::new("ip")
-        .args(["link", "set", tap, "netns", ns.name()])
-        .status()
-        .expect("ip link set netns");
-    assert!(st.success());
-    ok(ns.exec(&["ip", "link", "set", "lo", "up"]).unwrap());
-    ok(ns.exec(&["ip", "addr", "add", addr, "dev", tap]).unwrap());
-    ok(ns.exec(&["ip", "link", "set", tap, "up"]).unwrap());
-    if let Some(gw) = gw {
-        ok(ns
-            .exec(&["ip", "route", "add", "default", "via", gw])
-            .unwrap());
-    }
-}
 
 /// The path: A (192.0.2.1, forwarding for the Linnet host 203.0.113.2 behind it) — Linnet
 /// router — B (198.51.100.1).
@@ -89,15 +63,7 @@ fn path() -> Path {
     // The Linnet host: a TAP whose other end is in A.
     let th = unique("lbh");
     let tap = TapDevice::open(&th).expect("tap");
-    let th = tap.name().to_string();
-    let st = Command::new("ip")
-        .args(["link", "set", &th, "netns", a.name()])
-        .status()
-        .unwrap();
-    assert!(st.success());
-    ok(a.exec(&["ip", "addr", "add", "203.0.113.1/24", "dev", &th])
-        .unwrap());
-    ok(a.exec(&["ip", "link", "set", &th, "up"]).unwrap());
+    a.attach(tap.name(), "203.0.113.1/24", None).unwrap();
     let host = spawn_host(HostConfig {
         device: Box::new(tap),
         ifname: Some("eth0".into()),
@@ -139,23 +105,13 @@ impl Path {
     /// Linux A sends to B for `secs` with iperf3 and `cc`, the first 2 s left out: (Mbit/s
     /// received, sender's mean RTT in ms).
     fn linux(&self, cc: &str, port: u16, secs: u64) -> (f64, f64) {
-        let _server = common::Reap(
-            Command::new("ip")
-                .args([
-                    "netns",
-                    "exec",
-                    self.b.name(),
-                    "timeout",
-                    "60",
-                    "iperf3",
-                    "-s",
-                    "-1",
-                ])
-                .args(["-p", &port.to_string(), "-B", "198.51.100.1"])
-                .stdout(Stdio::null())
-                .spawn()
-                .unwrap(),
-        );
+        let port_s = port.to_string();
+        let _server = peer::spawn(
+            &self.b,
+            Duration::from_secs(60),
+            &["iperf3", "-s", "-1", "-p", &port_s, "-B", "198.51.100.1"],
+        )
+        .unwrap();
         let mut out = None;
         for _ in 0..50 {
             let o = self
@@ -261,18 +217,22 @@ impl Path {
     }
 }
 
-#[test]
-fn bbr_on_linnet_and_on_linux_through_a_deep_buffered_bottleneck() {
-    if !linnet::netns::have_netns() || !have("iperf3") || !have("nc") {
-        eprintln!("skipping: needs root, ip netns, iperf3 and nc");
-        return;
-    }
+/// Linux offers BBR (`tcp_bbr` built in or loaded).
+fn linux_has_bbr() -> bool {
     let avail = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_available_congestion_control")
         .unwrap_or_default();
-    if !avail.split_whitespace().any(|c| c == "bbr") {
-        eprintln!("skipping: Linux has no tcp_bbr");
-        return;
-    }
+    avail.split_whitespace().any(|c| c == "bbr")
+}
+
+const NEEDS: &[Need] = &[
+    Need::Netns,
+    Need::Tun,
+    Need::Tool("iperf3"),
+    Need::Tool("nc"),
+    Need::Other("Linux's tcp_bbr (`modprobe tcp_bbr`)", linux_has_bbr),
+];
+
+fn bbr_on_linnet_and_on_linux_through_a_deep_buffered_bottleneck() {
     let p = path();
     let secs = 4;
     let mut port = 5300;
@@ -315,4 +275,10 @@ fn bbr_on_linnet_and_on_linux_through_a_deep_buffered_bottleneck() {
         "1% loss: Linnet BBR {ln_g}, Linux CUBIC {lx_c} (Linux BBR {lx_g}, Linnet CUBIC {ln_c})"
     );
     p.host.stop();
+}
+
+fn main() -> std::process::ExitCode {
+    linnet_testkit::run(
+        tests![NEEDS => bbr_on_linnet_and_on_linux_through_a_deep_buffered_bottleneck],
+    )
 }

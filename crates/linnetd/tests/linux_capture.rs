@@ -5,8 +5,8 @@
 
 mod common;
 
-use common::{bin, linnet, ok, start_daemon, text, unique, wait_for_link, Daemon, Reap};
-use linnet::netns::NetNs;
+use common::{attach, bin, linnet, ok, start_daemon, text, unique, Daemon, Reap};
+use linnet_testkit::{tests, Need, NetNs};
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -17,19 +17,7 @@ fn setup(extra: &[&str]) -> (NetNs, Daemon, String) {
     let mut args = vec!["--tap", tap.as_str(), "--addr", "192.0.2.2/24"];
     args.extend_from_slice(extra);
     let daemon = start_daemon(None, &args);
-    wait_for_link(&tap);
-    let st = Command::new("ip")
-        .args(["link", "set", &tap, "netns", ns.name()])
-        .status()
-        .expect("ip link set netns");
-    assert!(st.success());
-    for cmd in [
-        vec!["ip", "link", "set", "lo", "up"],
-        vec!["ip", "addr", "add", "192.0.2.1/24", "dev", &tap],
-        vec!["ip", "link", "set", &tap, "up"],
-    ] {
-        ok(ns.exec(&cmd).expect("configure namespace"));
-    }
+    attach(&ns, &tap, "192.0.2.1/24", None);
     (ns, daemon, tap)
 }
 
@@ -106,7 +94,6 @@ fn tshark(args: &[&str]) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-#[test]
 fn capture_of_an_http_exchange_decodes_in_tshark() {
     let (ns, daemon, tap) = setup(&["--http", "80"]);
     let file = std::env::temp_dir().join(format!("{}.pcapng", unique("linnet-cap-")));
@@ -238,7 +225,6 @@ fn capture_of_an_http_exchange_decodes_in_tshark() {
     wait_exit(&mut again.0, 10);
 }
 
-#[test]
 fn trace_of_a_linux_connect_shows_the_passive_open() {
     let (ns, daemon, tap) = setup(&["--echo", "7"]);
     let (mut tr, rx) = start_stream(&daemon, &["trace", "tcp", "and", "port", "7"]);
@@ -286,4 +272,15 @@ fn trace_of_a_linux_connect_shows_the_passive_open() {
     let out = stdout_of(&mut again.0);
     assert_eq!(out.lines().count(), 1, "{out}");
     assert!(out.contains("icmp_rcv: echo request"), "{out}");
+}
+
+fn main() -> std::process::ExitCode {
+    let base = [Need::Netns, Need::Tun, Need::Tool("ping")];
+    let mut t = tests![&[&base[..], &[Need::Tool("curl"), Need::Tool("tshark")]].concat() =>
+        capture_of_an_http_exchange_decodes_in_tshark,
+    ];
+    t.extend(tests![&[&base[..], &[Need::Tool("nc")]].concat() =>
+        trace_of_a_linux_connect_shows_the_passive_open,
+    ]);
+    linnet_testkit::run(t)
 }

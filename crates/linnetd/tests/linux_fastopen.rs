@@ -2,44 +2,26 @@
 //! turns it on for `linnetd --echo` (whose listener sets `TCP_FASTOPEN`), Linux's client
 //! (Python, `sendto(MSG_FASTOPEN)`) gets a cookie and then sends its request in the SYN, and
 //! `linnet netstat -s` counts it.
-//! Needs root, /dev/net/tun, iproute2 and python3 (skipped with a message otherwise).
+//! Needs root, /dev/net/tun, iproute2 and python3 (reported ignored, with the reason, otherwise).
 
 mod common;
 
-use common::{linnet, ok, start_daemon, unique, wait_for_link};
-use linnet::netns::{have_netns, NetNs};
-use std::process::{Command, Stdio};
+use common::{attach, linnet, ok, start_daemon, unique};
+use linnet_testkit::{tests, Need, NetNs};
 
-#[test]
+const NEEDS: &[Need] = &[Need::Netns, Need::Tun, Need::Tool("python3")];
+
 fn linux_fastopen_client_against_linnetd_echo() {
-    let python = Command::new("sh")
-        .args(["-c", "command -v python3"])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !have_netns() || !python {
-        eprintln!("skipping: needs root, ip netns and python3");
-        return;
-    }
     let ns = NetNs::new("lnt-tfo").expect("create namespace");
     let tap = unique("ltf");
     let daemon = start_daemon(
         None,
         &["--tap", &tap, "--addr", "192.0.2.2/24", "--echo", "7"],
     );
-    wait_for_link(&tap);
-    let st = Command::new("ip")
-        .args(["link", "set", &tap, "netns", ns.name()])
-        .status()
-        .expect("ip link set netns");
-    assert!(st.success());
-    for cmd in [
-        vec!["ip", "addr", "add", "192.0.2.1/24", "dev", &tap],
-        vec!["ip", "link", "set", &tap, "up"],
-        vec!["sysctl", "-qw", "net.ipv4.tcp_fastopen=1"],
-    ] {
-        ok(ns.exec(&cmd).expect("configure namespace"));
-    }
+    attach(&ns, &tap, "192.0.2.1/24", None);
+    ok(ns
+        .exec(&["sysctl", "-qw", "net.ipv4.tcp_fastopen=1"])
+        .expect("configure namespace"));
     let _ = ns.exec(&["ip", "tcp_metrics", "flush", "all"]);
     let sock = &daemon.socket;
     assert_eq!(
@@ -89,4 +71,8 @@ print(m["TCPFastOpenActive"], m["TCPFastOpenActiveFail"])
     assert!(!stats.contains("TCPFastOpenPassiveFail"), "{stats}");
     // Linnet was not a client: its cache is empty.
     assert_eq!(ok(linnet(sock, &["ip", "tcp_metrics", "show"])), "");
+}
+
+fn main() -> std::process::ExitCode {
+    linnet_testkit::run(tests![NEEDS => linux_fastopen_client_against_linnetd_echo])
 }

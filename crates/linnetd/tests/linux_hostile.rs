@@ -9,21 +9,20 @@
 
 mod common;
 
-use common::{bin, linnet, ok, start_daemon_with, text, unique, wait_for_link, Daemon};
-use linnet::netns::NetNs;
+use common::{attach, bin, linnet, ok, start_daemon_with, text, unique, Daemon};
+use linnet_testkit::{tests, Need, NetNs};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::os::unix::net::UnixStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn root_or_skip(name: &str) -> bool {
-    if !linnet::netns::is_root() {
-        eprintln!("{name}: skipped (needs root for namespaces and TAP devices)");
-        return false;
-    }
-    true
-}
+const NEEDS: &[Need] = &[
+    Need::Netns,
+    Need::Tun,
+    Need::Tool("ping"),
+    Need::Tool("python3"),
+];
 
 fn env_count(var: &str, default: usize) -> usize {
     std::env::var(var)
@@ -112,30 +111,13 @@ fn rig_logged(extra: &[&str], linux: bool, log: Stdio) -> Rig {
     let mut args = vec!["--tap", &tap, "--addr", "192.0.2.2/24"];
     args.extend_from_slice(extra);
     let daemon = start_daemon_with(None, &args, log);
-    wait_for_link(&tap);
-    let st = Command::new("ip")
-        .args(["link", "set", &tap, "netns", client.name()])
-        .status()
-        .expect("ip link set netns");
-    assert!(st.success());
-    for cmd in [
-        vec!["ip", "addr", "add", "192.0.2.1/24", "dev", &tap],
-        vec!["ip", "link", "set", &tap, "up"],
-    ] {
-        client.exec_ok(&cmd).expect("configure client namespace");
-    }
+    attach(&client, &tap, "192.0.2.1/24", None);
     let server = linux.then(|| {
         let server = NetNs::new("lnt-hs").expect("namespace");
         let (a, b) = (unique("lha"), unique("lhb"));
         client.add_veth(&a, &server, &b).expect("veth");
-        client
-            .exec_ok(&["ip", "addr", "add", "203.0.113.1/24", "dev", &a])
-            .unwrap();
-        client.exec_ok(&["ip", "link", "set", &a, "up"]).unwrap();
-        server
-            .exec_ok(&["ip", "addr", "add", "203.0.113.2/24", "dev", &b])
-            .unwrap();
-        server.exec_ok(&["ip", "link", "set", &b, "up"]).unwrap();
+        client.addr_up(&a, "203.0.113.1/24").unwrap();
+        server.addr_up(&b, "203.0.113.2/24").unwrap();
         // Linux's defaults (somaxconn 4096 since 5.4), as linnetd's.
         server
     });
@@ -219,11 +201,7 @@ fn echo_clients(dst: SocketAddrV4, n: usize, limit: Duration) -> Outcome {
     })
 }
 
-#[test]
 fn ten_thousand_echo_clients_all_succeed_beside_linux() {
-    if !root_or_skip("ten_thousand_echo_clients") {
-        return;
-    }
     let _big = BIG.lock().unwrap_or_else(|e| e.into_inner());
     raise_nofile();
     let n = env_count("LINNET_HOSTILE_CONNS", 10_000);
@@ -321,11 +299,7 @@ fn tcp_slab_bytes() -> u64 {
         .unwrap_or(0)
 }
 
-#[test]
 fn ten_thousand_idle_http_clients_keep_threads_flat_and_memory_bounded() {
-    if !root_or_skip("ten_thousand_idle_http_clients") {
-        return;
-    }
     let _big = BIG.lock().unwrap_or_else(|e| e.into_inner());
     raise_nofile();
     let n = env_count("LINNET_HOSTILE_CONNS", 10_000);
@@ -385,11 +359,7 @@ fn ten_thousand_idle_http_clients_keep_threads_flat_and_memory_bounded() {
     assert!(per_conn_kib < 12, "{per_conn_kib} KiB per idle connection");
 }
 
-#[test]
 fn limits_idle_timeout_and_hostile_control_input() {
-    if !root_or_skip("limits_idle_timeout_and_hostile_control_input") {
-        return;
-    }
     let log_path = std::env::temp_dir().join(format!("{}.log", unique("linnetd-hostile-")));
     let log = std::fs::File::create(&log_path).unwrap();
     let r = rig_logged(
@@ -480,11 +450,7 @@ fn limits_idle_timeout_and_hostile_control_input() {
     assert_eq!(out.ok, 20, "{:?}", out.errors);
 }
 
-#[test]
 fn interrupted_pings_leave_no_socket_behind() {
-    if !root_or_skip("interrupted_pings_leave_no_socket_behind") {
-        return;
-    }
     let n = env_count("LINNET_HOSTILE_PINGS", 2000);
     let r = rig(&[], false);
     let start = Instant::now();
@@ -526,11 +492,7 @@ fn interrupted_pings_leave_no_socket_behind() {
     );
 }
 
-#[test]
 fn sigterm_during_transfers_resets_the_linux_peers_at_once() {
-    if !root_or_skip("sigterm_during_transfers") {
-        return;
-    }
     let mut r = rig(&["--echo", "7"], false);
     let dst = SocketAddrV4::new(LINNET, 7);
     let pid = r.daemon.child.id() as i32;
@@ -595,4 +557,14 @@ fn sigterm_during_transfers_resets_the_linux_peers_at_once() {
             .max()
             .unwrap_or_default()
     );
+}
+
+fn main() -> std::process::ExitCode {
+    linnet_testkit::run(tests![NEEDS =>
+        ten_thousand_echo_clients_all_succeed_beside_linux,
+        ten_thousand_idle_http_clients_keep_threads_flat_and_memory_bounded,
+        limits_idle_timeout_and_hostile_control_input,
+        interrupted_pings_leave_no_socket_behind,
+        sigterm_during_transfers_resets_the_linux_peers_at_once,
+    ])
 }

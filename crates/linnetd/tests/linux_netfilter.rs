@@ -5,43 +5,24 @@
 //! MASQUERADE lets L's curl reach W, which sees only Linnet's address; DNAT forwards a port
 //! of Linnet to a server on L; a DROP on INPUT makes `nc -w 2` time out while an ESTABLISHED
 //! connection keeps flowing; REJECT --reject-with tcp-reset gives "Connection refused".
-//! Needs root, /dev/net/tun, iproute2, curl and nc (OpenBSD netcat).
+//! Needs root, /dev/net/tun, iproute2, curl and nc (OpenBSD netcat); reported ignored, with the
+//! reason, otherwise.
 
 mod common;
 
-use common::{linnet, ok, start_daemon, text, unique, wait_for_link, Reap};
-use linnet::netns::NetNs;
+use common::{attach, linnet, ok, start_daemon, text, unique, Reap};
+use linnet_testkit::need::have;
+use linnet_testkit::{peer, tests, Need, NetNs};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn have(cmd: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {cmd}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// Move `tap` into `ns`, give it `addr`, and a default route via `gw` if given.
-fn attach(ns: &NetNs, tap: &str, addr: &str, gw: Option<&str>) {
-    wait_for_link(tap);
-    let st = Command::new("ip")
-        .args(["link", "set", tap, "netns", ns.name()])
-        .status()
-        .expect("ip link set netns");
-    assert!(st.success());
-    let mut cmds = vec![
-        vec!["ip", "link", "set", "lo", "up"],
-        vec!["ip", "addr", "add", addr, "dev", tap],
-        vec!["ip", "link", "set", tap, "up"],
-    ];
-    if let Some(gw) = gw {
-        cmds.push(vec!["ip", "route", "add", "default", "via", gw]);
-    }
-    for cmd in cmds {
-        ok(ns.exec(&cmd).expect("configure namespace"));
-    }
-}
+const NEEDS: &[Need] = &[
+    Need::Netns,
+    Need::Tun,
+    Need::Tool("curl"),
+    Need::Tool("nc"),
+    Need::Tool("ping"),
+];
 
 /// A one-shot HTTP server in `ns` on `addr port` answering `body`; nc's verbose report of
 /// the peer goes to `log`.
@@ -63,15 +44,7 @@ fn http_once(ns: &NetNs, addr: &str, port: u16, body: &str, log: &std::path::Pat
 
 /// curl `url` from `ns` until it works (the server may still be starting), within 10 s.
 fn curl(ns: &NetNs, url: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let o = ns.exec(&["curl", "-sS", "--max-time", "3", url]).unwrap();
-        if o.status.success() {
-            return String::from_utf8_lossy(&o.stdout).into_owned();
-        }
-        assert!(Instant::now() < deadline, "curl {url}: {}", text(&o));
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    peer::curl_retry(ns, url, Duration::from_secs(10)).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn ipt(sock: &std::path::Path, line: &str) {
@@ -80,12 +53,7 @@ fn ipt(sock: &std::path::Path, line: &str) {
     ok(linnet(sock, &args));
 }
 
-#[test]
 fn linnet_filters_and_nats_for_linux_hosts() {
-    if !have("curl") || !have("nc") {
-        eprintln!("skipping: needs curl and nc");
-        return;
-    }
     let l = NetNs::new("lnf-l").expect("namespace L");
     let w = NetNs::new("lnf-w").expect("namespace W");
     let (tl, tw) = (unique("lnl"), unique("lnw"));
@@ -334,4 +302,8 @@ except socket.timeout:
             .join("\n")
     };
     assert_eq!(strip(&again), strip(&saved));
+}
+
+fn main() -> std::process::ExitCode {
+    linnet_testkit::run(tests![NEEDS => linnet_filters_and_nats_for_linux_hosts])
 }

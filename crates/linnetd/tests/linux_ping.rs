@@ -4,9 +4,11 @@
 
 mod common;
 
-use common::{linnet, ok, start_daemon, text, unique, wait_for_link, Daemon, Reap};
-use linnet::netns::NetNs;
+use common::{attach, linnet, ok, start_daemon, text, unique, Daemon, Reap};
+use linnet_testkit::{tests, Need, NetNs};
 use std::process::{Command, Stdio};
+
+const NEEDS: &[Need] = &[Need::Netns, Need::Tun, Need::Tool("ping")];
 use std::time::{Duration, Instant};
 
 /// Both directions of ping, plus the CLI's views of what happened.
@@ -77,7 +79,6 @@ fn check_ping_both_ways(linux_ns: &NetNs, daemon: &Daemon, linnet_if: &str) {
     assert!(n.contains("lladdr"), "{n}");
 }
 
-#[test]
 fn linux_and_linnet_ping_each_other_over_tap() {
     let ns = NetNs::new("lnt-tap").expect("create namespace");
     let tap = unique("lnt");
@@ -85,20 +86,7 @@ fn linux_and_linnet_ping_each_other_over_tap() {
         None,
         &["--tap", &tap, "--addr", "192.0.2.2/24", "--echo", "7"],
     );
-    wait_for_link(&tap);
-    // Move the Linux side of the TAP into the test's namespace; the daemon's fd stays valid.
-    let st = Command::new("ip")
-        .args(["link", "set", &tap, "netns", ns.name()])
-        .status()
-        .expect("ip link set netns");
-    assert!(st.success());
-    for cmd in [
-        vec!["ip", "link", "set", "lo", "up"],
-        vec!["ip", "addr", "add", "192.0.2.1/24", "dev", &tap],
-        vec!["ip", "link", "set", &tap, "up"],
-    ] {
-        ok(ns.exec(&cmd).expect("configure namespace"));
-    }
+    attach(&ns, &tap, "192.0.2.1/24", None);
     check_ping_both_ways(&ns, &daemon, &tap);
     // A malformed command is refused with the bad word named.
     let bad = linnet(&daemon.socket, &["ip", "bogus"]);
@@ -294,22 +282,24 @@ fn echo_and_ss(ns: &NetNs, daemon: &Daemon) {
     );
 }
 
-#[test]
 fn linux_and_linnet_ping_each_other_over_af_packet_on_veth() {
     let linux = NetNs::new("lnt-lx").expect("create namespace");
     let stack = NetNs::new("lnt-st").expect("create namespace");
     let (va, vb) = (unique("lva"), unique("lvb"));
     linux.add_veth(&va, &stack, &vb).expect("ip link add veth");
-    for cmd in [
-        vec!["ip", "link", "set", "lo", "up"],
-        vec!["ip", "addr", "add", "192.0.2.1/24", "dev", &va],
-        vec!["ip", "link", "set", &va, "up"],
-    ] {
-        ok(linux.exec(&cmd).expect("configure namespace"));
-    }
+    linux
+        .addr_up(&va, "192.0.2.1/24")
+        .expect("configure namespace");
     ok(stack
         .exec(&["ip", "link", "set", &vb, "up"])
         .expect("veth up"));
     let daemon = start_daemon(Some(&stack), &["--packet", &vb, "--addr", "192.0.2.2/24"]);
     check_ping_both_ways(&linux, &daemon, &vb);
+}
+
+fn main() -> std::process::ExitCode {
+    linnet_testkit::run(tests![NEEDS =>
+        linux_and_linnet_ping_each_other_over_tap,
+        linux_and_linnet_ping_each_other_over_af_packet_on_veth,
+    ])
 }

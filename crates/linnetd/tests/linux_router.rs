@@ -4,22 +4,23 @@
 //! time-exceeded; a smaller MTU on B's side makes Linnet fragment (or refuse with
 //! frag-needed when DF is set); a large UDP datagram from Linux is reassembled by Linnet and
 //! echoed back; routes and rules are changed and queried with `linnet ip route|rule`.
-//! Needs root, /dev/net/tun, iproute2, iputils-ping, curl and nc.
+//! Needs root, /dev/net/tun, iproute2, iputils-ping, curl and nc; reported ignored, with the
+//! reason, otherwise.
 
 mod common;
 
-use common::{linnet, ok, start_daemon, text, unique, wait_for_link, Reap};
-use linnet::netns::NetNs;
+use common::{attach, linnet, ok, start_daemon, text, unique, Reap};
+use linnet_testkit::{tests, Need, NetNs};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn have(cmd: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {cmd}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
+const NEEDS: &[Need] = &[
+    Need::Netns,
+    Need::Tun,
+    Need::Tool("curl"),
+    Need::Tool("nc"),
+    Need::Tool("ping"),
+];
 
 /// The number in front of `what` in `netstat -s` output.
 fn counter(stats: &str, what: &str) -> u64 {
@@ -29,30 +30,7 @@ fn counter(stats: &str, what: &str) -> u64 {
         .unwrap_or_else(|| panic!("no \"{what}\" line in:\n{stats}"))
 }
 
-/// Move `tap` into `ns` and configure it with `addr`, a default route via `gw`.
-fn attach(ns: &NetNs, tap: &str, addr: &str, gw: &str) {
-    wait_for_link(tap);
-    let st = Command::new("ip")
-        .args(["link", "set", tap, "netns", ns.name()])
-        .status()
-        .expect("ip link set netns");
-    assert!(st.success());
-    for cmd in [
-        vec!["ip", "link", "set", "lo", "up"],
-        vec!["ip", "addr", "add", addr, "dev", tap],
-        vec!["ip", "link", "set", tap, "up"],
-        vec!["ip", "route", "add", "default", "via", gw],
-    ] {
-        ok(ns.exec(&cmd).expect("configure namespace"));
-    }
-}
-
-#[test]
 fn linnet_routes_between_two_linux_hosts() {
-    if !have("curl") || !have("nc") {
-        eprintln!("skipping: needs curl and nc");
-        return;
-    }
     let a = NetNs::new("lrt-a").expect("namespace A");
     let b = NetNs::new("lrt-b").expect("namespace B");
     let (ta, tb) = (unique("lra"), unique("lrb"));
@@ -72,8 +50,8 @@ fn linnet_routes_between_two_linux_hosts() {
             "7",
         ],
     );
-    attach(&a, &ta, "192.0.2.1/24", "192.0.2.2");
-    attach(&b, &tb, "198.51.100.1/24", "198.51.100.2");
+    attach(&a, &ta, "192.0.2.1/24", Some("192.0.2.2"));
+    attach(&b, &tb, "198.51.100.1/24", Some("198.51.100.2"));
     let sock = &daemon.socket;
 
     // Ping across, both ways.
@@ -319,4 +297,8 @@ fn routes_and_rules(a: &NetNs, sock: &std::path::Path, ta: &str, tb: &str) {
     ok(linnet(sock, &["sysctl", "net.ipv4.ip_forward=1"]));
     ok(a.exec(&["ping", "-c", "1", "-W", "2", "198.51.100.1"])
         .unwrap());
+}
+
+fn main() -> std::process::ExitCode {
+    linnet_testkit::run(tests![NEEDS => linnet_routes_between_two_linux_hosts])
 }

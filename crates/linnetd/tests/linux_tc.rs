@@ -5,50 +5,23 @@
 
 mod common;
 
-use common::{linnet, ok, start_daemon, unique, wait_for_link};
-use linnet::netns::NetNs;
-use std::process::Command;
+use common::{attach, linnet, ok, start_daemon, unique};
+use linnet_testkit::peer::{self, avg_rtt};
+use linnet_testkit::{tests, Need, NetNs};
 
-/// The average RTT in ms from ping's summary line (`rtt min/avg/max/mdev = a/b/c/d ms`).
-fn avg_rtt(out: &str) -> f64 {
-    let line = out
-        .lines()
-        .find(|l| l.starts_with("rtt ") || l.starts_with("round-trip"))
-        .unwrap_or_else(|| panic!("no rtt summary in {out}"));
-    let nums = line.split('=').nth(1).expect("values").trim();
-    nums.split('/')
-        .nth(1)
-        .expect("avg")
-        .parse()
-        .expect("number")
-}
+const NEEDS: &[Need] = &[Need::Netns, Need::Tun, Need::Tool("ping")];
 
 fn ping(ns: &NetNs) -> f64 {
-    let out = ok(ns
-        .exec(&["ping", "-c", "10", "-i", "0.1", "-W", "2", "192.0.2.2"])
-        .expect("ping"));
+    let out = ok(peer::ping(ns, "192.0.2.2", 10, "0.1").expect("ping"));
     assert!(out.contains("10 packets transmitted, 10 received"), "{out}");
     avg_rtt(&out)
 }
 
-#[test]
 fn netem_delay_on_linnet_shows_in_linux_ping_rtt() {
     let ns = NetNs::new("lnt-tc").expect("create namespace");
     let tap = unique("lnt");
     let daemon = start_daemon(None, &["--tap", &tap, "--addr", "192.0.2.2/24"]);
-    wait_for_link(&tap);
-    let st = Command::new("ip")
-        .args(["link", "set", &tap, "netns", ns.name()])
-        .status()
-        .expect("ip link set netns");
-    assert!(st.success());
-    for cmd in [
-        vec!["ip", "link", "set", "lo", "up"],
-        vec!["ip", "addr", "add", "192.0.2.1/24", "dev", &tap],
-        vec!["ip", "link", "set", &tap, "up"],
-    ] {
-        ok(ns.exec(&cmd).expect("configure namespace"));
-    }
+    attach(&ns, &tap, "192.0.2.1/24", None);
     let sock = &daemon.socket;
     let base = ping(&ns);
     let show = ok(linnet(sock, &["tc", "qdisc", "show", "dev", &tap]));
@@ -113,4 +86,8 @@ fn netem_delay_on_linnet_shows_in_linux_ping_rtt() {
         after < base + 5.0,
         "RTT after delete {after:.3} ms (base {base:.3})"
     );
+}
+
+fn main() -> std::process::ExitCode {
+    linnet_testkit::run(tests![NEEDS => netem_delay_on_linnet_shows_in_linux_ping_rtt])
 }

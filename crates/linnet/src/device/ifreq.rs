@@ -5,7 +5,8 @@
 //! for this, and so do these helpers.
 //!
 //! Every helper opens a fresh control socket, so it acts in the network namespace of the
-//! calling thread at the time of the call (see [`crate::netns::NetNs::run_in`]).
+//! calling thread at the time of the call (the tests move a thread into a namespace with
+//! `linnet_testkit::NetNs::run_in`).
 
 use std::io;
 use std::mem;
@@ -209,7 +210,6 @@ pub fn set_tx_checksum(name: &str, on: bool) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::netns::{have_netns, NetNs};
 
     #[test]
     fn long_or_nul_names_are_invalid_input() {
@@ -243,31 +243,5 @@ mod tests {
         let ifr = ifreq_for("abcdefghijklmno").unwrap();
         assert_eq!(ifreq_name(&ifr), "abcdefghijklmno");
     }
-
-    #[test]
-    fn loopback_in_a_fresh_namespace() {
-        if !have_netns() {
-            eprintln!("skipping: needs root and `ip netns`");
-            return;
-        }
-        let ns = NetNs::new("lnifr").unwrap();
-        ns.run_in(|| {
-            assert_eq!(if_nametoindex("lo").unwrap(), 1);
-            assert_eq!(get_mtu("lo").unwrap(), 65536);
-            assert_eq!(get_hwaddr("lo").unwrap(), [0; 6]);
-            // NetNs::new brought lo up; take it down and up again.
-            assert_ne!(get_flags("lo").unwrap() & libc::IFF_UP, 0);
-            set_up("lo", false).unwrap();
-            assert_eq!(get_flags("lo").unwrap() & libc::IFF_UP, 0);
-            set_up("lo", true).unwrap();
-            assert_ne!(get_flags("lo").unwrap() & libc::IFF_LOOPBACK, 0);
-            assert_ne!(get_flags("lo").unwrap() & libc::IFF_UP, 0);
-            // Loopback has no checksum offload to toggle.
-            assert!(get_tx_checksum("lo").is_ok());
-            assert!(set_tx_checksum("lo", false).is_err());
-            let err = get_mtu("nosuchif0").unwrap_err();
-            assert_eq!(err.raw_os_error(), Some(libc::ENODEV));
-        })
-        .unwrap();
-    }
+    // The ioctls against a real interface (root) are checked in tests/devices.rs.
 }

@@ -2,6 +2,8 @@
 //! and uses what it needs).
 #![allow(dead_code)]
 
+pub mod linux;
+
 /// `len` pseudo-random bytes (xorshift from `seed`): a transfer that arrives shifted,
 /// truncated or out of order does not compare equal.
 pub fn pattern(len: usize, seed: u64) -> Vec<u8> {

@@ -1,21 +1,16 @@
 //! Helpers shared by linnetd's namespace tests: a daemon started and killed on drop, the
-//! `linnet` CLI, and assertions on their output.
+//! `linnet` CLI, and assertions on their output. Namespaces, names and processes come from
+//! `linnet_testkit`.
 #![allow(dead_code)]
 
-use linnet::netns::NetNs;
+// Not every test file uses all of these.
+#[allow(unused_imports)]
+pub use linnet_testkit::proc::{unique, wait_for_link, Reap};
+use linnet_testkit::NetNs;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
-
-static COUNTER: AtomicU32 = AtomicU32::new(0);
-
-pub fn unique(prefix: &str) -> String {
-    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-    // Interface names are at most 15 bytes.
-    format!("{prefix}{}x{n}", std::process::id() % 100_000)
-}
+use std::time::Duration;
 
 /// The daemon, killed on drop.
 pub struct Daemon {
@@ -109,20 +104,9 @@ pub fn ok(o: Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-pub fn wait_for_link(name: &str) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !Path::new("/sys/class/net").join(name).exists() {
-        assert!(Instant::now() < deadline, "{name} did not appear");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Kills and reaps a child when dropped.
-pub struct Reap(pub Child);
-
-impl Drop for Reap {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// Move linnetd's TAP `tap` (once it appears) into `ns` with `addr`, up, and a default route
+/// via `gw` if given.
+pub fn attach(ns: &NetNs, tap: &str, addr: &str, gw: Option<&str>) {
+    wait_for_link(tap);
+    ns.attach(tap, addr, gw).expect("configure namespace");
 }

@@ -1,15 +1,18 @@
-//! Linux network namespaces for tests and demos, driven through the `ip` command.
+//! Linux network namespaces for tests and the bench, driven through the `ip` command.
 //!
 //! Linux: `ip netns` (iproute2) and `setns(2)` with `CLONE_NEWNET`. A [`NetNs`] is a named
 //! namespace (`/var/run/netns/NAME`) removed again when the value is dropped, so a test that
-//! panics half way still cleans up. Creating one needs root (`CAP_SYS_ADMIN`); tests check
-//! [`have_netns`] first and skip themselves otherwise.
+//! panics half way still cleans up. Creating one needs root (`CAP_SYS_ADMIN`); tests declare
+//! [`crate::Need::Netns`] and the harness reports them ignored otherwise.
 
 use std::fs::File;
 use std::io;
 use std::os::fd::AsRawFd;
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+pub use crate::need::{have_netns, is_root};
 
 /// Where `ip netns` keeps its namespace handles. iproute2: `NETNS_RUN_DIR`.
 pub const NETNS_RUN_DIR: &str = "/var/run/netns";
@@ -23,23 +26,6 @@ const MAX_PREFIX: usize = 32;
 const NAME_ATTEMPTS: u32 = 8;
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
-
-/// True when the process runs as root (effective uid 0).
-pub fn is_root() -> bool {
-    // SAFETY: geteuid(2) cannot fail and touches no memory.
-    unsafe { libc::geteuid() == 0 }
-}
-
-/// True when network namespaces can be used here: running as root and `ip netns list`
-/// works (iproute2 installed, `/var/run/netns` usable).
-pub fn have_netns() -> bool {
-    is_root()
-        && Command::new("ip")
-            .args(["netns", "list"])
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false)
-}
 
 /// A named network namespace, deleted (`ip netns del`) on drop.
 #[derive(Debug)]
@@ -153,6 +139,44 @@ impl NetNs {
         self.exec_ok(&args).map(drop)
     }
 
+    /// Run `args` inside the namespace with a time limit: `timeout -k 2 SECS` kills it (and
+    /// its children) if it runs longer, and the exit status says so (124). Output as
+    /// [`NetNs::exec`].
+    pub fn exec_timeout(&self, limit: Duration, args: &[&str]) -> io::Result<Output> {
+        let secs = format!("{:.3}", limit.as_secs_f64());
+        let mut cmd = vec!["timeout", "-k", "2", secs.as_str()];
+        cmd.extend_from_slice(args);
+        self.exec(&cmd)
+    }
+
+    /// A [`Command`] that runs `program` inside the namespace (`ip netns exec NAME program`),
+    /// for a caller that wants to spawn it, pipe it or set its environment.
+    pub fn command(&self, program: &str) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.name, program]);
+        c
+    }
+
+    /// Give `dev` (already in this namespace) the address `cidr` and bring it up:
+    /// `ip addr add CIDR dev DEV` + `ip link set DEV up`.
+    pub fn addr_up(&self, dev: &str, cidr: &str) -> io::Result<()> {
+        self.exec_ok(&["ip", "addr", "add", cidr, "dev", dev])?;
+        self.exec_ok(&["ip", "link", "set", dev, "up"]).map(drop)
+    }
+
+    /// Move `dev` (a TAP or veth end in the caller's namespace) into this namespace, give it
+    /// `cidr`, bring it up, and add a default route via `gateway` if given. The TAP's file
+    /// descriptor stays valid in its owner. Linux: `ip link set DEV netns NAME` + `ip addr
+    /// add` + `ip link set up` + `ip route add default via`.
+    pub fn attach(&self, dev: &str, cidr: &str, gateway: Option<&str>) -> io::Result<()> {
+        ip(&["link", "set", dev, "netns", &self.name])?;
+        self.addr_up(dev, cidr)?;
+        if let Some(gw) = gateway {
+            self.exec_ok(&["ip", "route", "add", "default", "via", gw])?;
+        }
+        Ok(())
+    }
+
     /// Run `f` on a new thread that has joined this namespace (`setns(fd, CLONE_NEWNET)`), and
     /// return its result. Sockets, TAP devices and ifreq ioctls made in `f` belong to the
     /// namespace and stay there after `f` returns. A panic in `f` is resumed in the caller.
@@ -197,48 +221,5 @@ mod tests {
         assert_eq!(sanitize_prefix("a/b c"), "a_b_c");
         assert_eq!(sanitize_prefix(""), "linnet");
         assert_eq!(sanitize_prefix(&"x".repeat(100)).len(), MAX_PREFIX);
-    }
-
-    #[test]
-    fn create_exec_run_in_and_delete() {
-        if !have_netns() {
-            eprintln!("skipping: needs root and `ip netns`");
-            return;
-        }
-        let path;
-        {
-            let ns = NetNs::new("lnns/test").unwrap();
-            assert!(ns.name().starts_with("lnns_test-"));
-            path = std::path::Path::new(NETNS_RUN_DIR).join(ns.name());
-            assert!(path.exists());
-            let links = ns.exec_ok(&["ip", "-o", "link", "show"]).unwrap();
-            assert!(links.contains("lo:"), "{links}");
-            assert!(links.contains("UP"), "lo should be up: {links}");
-            let err = ns
-                .exec_ok(&["ip", "link", "show", "nosuchif0"])
-                .unwrap_err();
-            assert!(err.to_string().contains("nosuchif0"), "{err}");
-            assert!(ns.exec(&[]).is_err());
-            // A socket's namespace is the creating thread's: lo is the only interface.
-            let inside = ns
-                .run_in(|| std::fs::read_to_string("/proc/thread-self/net/dev").unwrap())
-                .unwrap();
-            let ifaces = inside.lines().skip(2).count();
-            assert_eq!(ifaces, 1, "{inside}");
-        }
-        assert!(!path.exists(), "namespace not deleted on drop");
-    }
-
-    #[test]
-    fn run_in_propagates_panics() {
-        if !have_netns() {
-            eprintln!("skipping: needs root and `ip netns`");
-            return;
-        }
-        let ns = NetNs::new("lnpanic").unwrap();
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            ns.run_in(|| panic!("boom")).unwrap();
-        }));
-        assert!(r.is_err());
     }
 }

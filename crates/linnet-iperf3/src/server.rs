@@ -11,7 +11,7 @@
 //! its duration plus [`Limits::grace`] (or [`Limits::idle`] without data for `-n`/`-k` tests),
 //! and data threads wake every [`POLL`] to see whether the test has ended.
 
-use super::proto::{
+use crate::proto::{
     self, ierr, Cookie, Params, Protocol, Refusal, Results, Role, State, StreamResult,
 };
 use linnet::api::{TcpListener, TcpStream};
