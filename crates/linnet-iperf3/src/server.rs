@@ -548,7 +548,12 @@ impl Server {
             let Ok((mut s, _)) = self.accept(Some(Instant::now())) else {
                 return;
             };
+            // As iperf3's server does: read the newcomer's cookie before refusing, so the
+            // close that follows does not find unread data and answer with a reset that can
+            // overtake the refusal (RFC 2525 2.17, Linux tcp_close).
+            s.set_read_timeout(Some(POLL));
             s.set_write_timeout(Some(POLL));
+            let _ = proto::Cookie::read_from(&mut s);
             let _ = proto::write_state(&mut s, State::AccessDenied);
         }
     }
