@@ -688,12 +688,7 @@ fn qdisc_modify_tree(
                 ));
             }
             // The class gets a default child back (tbf: a bfifo at its limit).
-            let child: Box<dyn Qdisc> = if pq.qdisc.kind() == "tbf" {
-                Box::new(Bfifo::new((env.txqueuelen * (env.mtu + 14)) as u64))
-            } else {
-                Box::new(Pfifo::new(env.txqueuelen))
-            };
-            Slot::new(0, child)
+            Slot::new(0, pq.qdisc.dflt_child(env))
         }
     };
     match pq.qdisc.graft(minor, slot) {
