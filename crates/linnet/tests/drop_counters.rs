@@ -6,6 +6,7 @@ use linnet::buf::PacketBuf;
 use linnet::stats::{DropReason, Snmp};
 use linnet::wire::{EthernetAddress, Ipv4Addr};
 use linnet::{Instant, Stack};
+use linnet_tools::iptables::Iptables;
 use proptest::prelude::*;
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -366,26 +367,16 @@ fn output_path_netfilter_and_neighbour_reasons_move_their_counters() {
     }
     // Netfilter: a DROP rule on input, and on output.
     r.step("iptables", |s, _, now| {
-        control(
-            s,
-            Request::Iptables {
-                argv: "-A INPUT -p udp --dport 9 -j DROP"
-                    .split(' ')
-                    .map(String::from)
-                    .collect(),
-            },
+        s.iptables(
+            &["-A", "INPUT", "-p", "udp", "--dport", "9", "-j", "DROP"],
             now,
-        );
-        control(
-            s,
-            Request::Iptables {
-                argv: "-A OUTPUT -p udp -d 192.0.2.1 -j DROP"
-                    .split(' ')
-                    .map(String::from)
-                    .collect(),
-            },
+        )
+        .unwrap();
+        s.iptables(
+            &["-A", "OUTPUT", "-p", "udp", "-d", "192.0.2.1", "-j", "DROP"],
             now,
-        );
+        )
+        .unwrap();
     });
     r.rx(
         "netfilter input",
@@ -395,13 +386,7 @@ fn output_path_netfilter_and_neighbour_reasons_move_their_counters() {
         let _ = udp_send(s, PEER, now);
     });
     r.step("flush", |s, _, now| {
-        control(
-            s,
-            Request::Iptables {
-                argv: vec!["-F".into()],
-            },
-            now,
-        );
+        s.iptables(&["-F"], now).unwrap();
     });
     // A one-packet queue: a burst overflows it.
     r.step("qdisc", |s, _, now| {
