@@ -1,6 +1,6 @@
 //! The text of Linnet's user-space tools, apart from the stack: iptables's command lines,
 //! listings and iptables-save/-restore files, turned into the typed rules and table changes
-//! the stack takes, and back. As on Linux, where iptables(8) and its `libxt_*` extensions
+//! the stack takes, and back; tc's command lines and `show` output. As on Linux, where iptables(8) and its `libxt_*` extensions
 //! parse and print in user space and the kernel's x_tables takes binary rules.
 //!
 //! The CLI (`linnet iptables`) drives a daemon through its control socket; programs and tests
@@ -10,3 +10,4 @@
 #![warn(missing_docs)]
 
 pub mod iptables;
+pub mod tc;

@@ -7,6 +7,7 @@ use linnet::stats::{DropReason, Snmp};
 use linnet::wire::{EthernetAddress, Ipv4Addr};
 use linnet::{Instant, Stack};
 use linnet_tools::iptables::Iptables;
+use linnet_tools::tc::Tc;
 use proptest::prelude::*;
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -330,20 +331,8 @@ fn udp_send(s: &mut Stack, to: [u8; 4], now: Instant) -> Result<usize, linnet::e
     r
 }
 
-fn control(s: &mut Stack, req: linnet::control::Request, now: Instant) {
-    let r = linnet::control::handle(s, req, now);
-    assert!(
-        !matches!(
-            r,
-            linnet::control::Response::Error { .. } | linnet::control::Response::NfError { .. }
-        ),
-        "{r:?}"
-    );
-}
-
 #[test]
 fn output_path_netfilter_and_neighbour_reasons_move_their_counters() {
-    use linnet::control::Request;
     let mut r = Rig::new();
     // No route: a destination off-link with no default route (refused at the socket, as
     // Linux's udp_sendmsg does, counting OutNoRoutes without a packet to drop), and an
@@ -390,16 +379,11 @@ fn output_path_netfilter_and_neighbour_reasons_move_their_counters() {
     });
     // A one-packet queue: a burst overflows it.
     r.step("qdisc", |s, _, now| {
-        control(
-            s,
-            Request::Tc {
-                args: "qdisc add dev eth0 root pfifo limit 1"
-                    .split(' ')
-                    .map(String::from)
-                    .collect(),
-            },
-            now,
-        );
+        let words: Vec<String> = "qdisc add dev eth0 root pfifo limit 1"
+            .split(' ')
+            .map(String::from)
+            .collect();
+        s.tc(&words, now).unwrap();
     });
     r.step("qdisc burst", |s, _, now| {
         for _ in 0..20 {

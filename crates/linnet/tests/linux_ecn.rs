@@ -17,6 +17,7 @@ use linnet::api::TcpListener;
 use linnet::device::tap::TapDevice;
 use linnet::netns::{have_netns, NetNs};
 use linnet::runtime::{spawn_host, Host, HostConfig};
+use linnet_tools::tc::Tc;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::process::{Command, Stdio};

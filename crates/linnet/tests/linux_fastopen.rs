@@ -10,6 +10,7 @@ use linnet::device::tap::TapDevice;
 use linnet::netns::{have_netns, NetNs};
 use linnet::runtime::{spawn_host, Host, HostConfig};
 use linnet::socket::SockOpt;
+use linnet_tools::tc::Tc;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::process::{Child, Command, Stdio};

@@ -216,11 +216,18 @@ pub enum Request {
         /// Only this destination.
         addr: Option<Ipv4Addr>,
     },
-    /// A `tc` command as words (`qdisc add dev eth0 root netem delay 50ms`), parsed by the
-    /// stack so every client reports the same errors.
-    Tc {
-        /// The words after `tc`.
-        args: Vec<String>,
+    /// `tc qdisc|class|filter add|change|replace|del`: one typed change (the kind's options
+    /// as its words). Linux: `RTM_NEWQDISC`, `RTM_NEWTCLASS`, `RTM_NEWTFILTER`...
+    TcChange {
+        /// The change (boxed: it is large beside the other requests).
+        change: Box<crate::qdisc::tc::TcChange>,
+    },
+    /// `tc qdisc|class|filter show [dev D]`. Linux: `tc_dump_qdisc`...
+    TcShow {
+        /// Qdiscs, classes or filters.
+        object: crate::qdisc::tc::TcObject,
+        /// Only this device.
+        dev: Option<String>,
     },
     /// Stream captured frames (`linnet capture`): after `CaptureStarted`, the connection
     /// carries `Captured` batches until the client closes it. Linux: an `AF_PACKET` socket.
@@ -395,6 +402,14 @@ fn done(r: Result<(), crate::Errno>) -> Response {
     match r {
         Ok(()) => Response::Ok,
         Err(e) => errno_response(e),
+    }
+}
+
+/// A refused tc change or show, as tc reports it.
+fn tc_error(e: crate::qdisc::TcError) -> Response {
+    Response::Error {
+        errno: Some(libc::EINVAL),
+        message: e.0,
     }
 }
 
@@ -587,13 +602,13 @@ pub fn handle(stack: &mut Stack, req: Request, now: Instant) -> Response {
         Request::NfReplace { tables } => nf::replace(stack, tables),
         Request::ConntrackList => nf::conntrack_list(stack, now),
         Request::TcpMetrics { flush, addr } => tcp_metrics::tcp_metrics(stack, flush, addr, now),
-        Request::Tc { args } => match stack.tc(&args, now) {
-            Ok(crate::qdisc::tc::TcReply::Done) => Response::Ok,
+        Request::TcChange { change } => match stack.tc_change(&change, now) {
+            Ok(()) => Response::Ok,
+            Err(e) => tc_error(e),
+        },
+        Request::TcShow { object, dev } => match stack.tc_show(object, dev.as_deref()) {
             Ok(reply) => Response::Tc { reply },
-            Err(e) => Response::Error {
-                errno: Some(libc::EINVAL),
-                message: e.0,
-            },
+            Err(e) => tc_error(e),
         },
         Request::CaptureStart { .. } | Request::TraceStart { .. } => Response::Error {
             errno: Some(libc::EINVAL),
