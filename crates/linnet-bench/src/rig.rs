@@ -31,6 +31,7 @@ use linnet::stack::{Stack, StackConfig};
 use linnet::time::HostClock;
 use linnet::wire::EthernetAddress;
 use linnet_testkit::NetNs;
+use linnet_tools::tc::Tc;
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread::JoinHandle;

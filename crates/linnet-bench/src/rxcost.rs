@@ -15,6 +15,7 @@ use linnet::errno::Errno;
 use linnet::socket::{MsgFlags, SockOpt};
 use linnet::wire::checksum::update32;
 use linnet::Stack;
+use linnet_tools::iptables::Iptables;
 use std::time::Duration;
 
 /// Frames fed per timed batch (stays well inside the 256 KiB receive window).

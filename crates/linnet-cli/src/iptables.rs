@@ -1,32 +1,74 @@
-//! `linnet iptables`, `linnet iptables-save`, `linnet iptables-restore`: iptables's command
-//! lines, sent whole to the daemon, whose library parses them (so errors are iptables's own
-//! words wherever the command comes from). Exit status as iptables's: 1 other problem,
-//! 2 parameter problem.
+//! `linnet iptables`, `linnet iptables-save`, `linnet iptables-restore`: iptables's text is
+//! read and written here, in user space (`linnet-tools`), and the daemon is asked for tables
+//! and given typed changes, as iptables(8) reads and replaces the kernel's tables. Exit
+//! status as iptables's: 1 other problem, 2 parameter problem, 4 resource problem.
 
 use crate::Failure;
 use linnet::control::client::Client;
 use linnet::control::{Request, Response};
+use linnet::netfilter::change::TableChange;
+use linnet::netfilter::table::{Table, TableId};
+use linnet::netfilter::NfError;
+use linnet_tools::iptables::{self as ipt, Backend};
 use std::io::Read;
 
-fn answer(resp: Response) -> Result<u8, Failure> {
-    match resp {
-        Response::NfText { text } => {
-            print!("{text}");
-            Ok(0)
-        }
-        Response::Ok => Ok(0),
-        Response::NfError { message, status } => Err(Failure(message, status)),
-        Response::Error { message, .. } => Err(Failure(message, 1)),
-        other => Err(Failure(format!("unexpected answer {other:?}"), 1)),
+/// A daemon's tables, through its control socket.
+struct Daemon(Client);
+
+impl Daemon {
+    fn call(&mut self, req: Request) -> Result<Response, NfError> {
+        self.0.call(req).map_err(|e| NfError::new(e.to_string()))
     }
+}
+
+/// The daemon's answer to a change.
+fn done(resp: Response) -> Result<(), NfError> {
+    match resp {
+        Response::Ok => Ok(()),
+        Response::NfError { message, status } => Err(NfError { message, status }),
+        Response::Error { message, .. } => Err(NfError::new(message)),
+        other => Err(NfError::new(format!("unexpected answer {other:?}"))),
+    }
+}
+
+impl Backend for Daemon {
+    fn get_table(&mut self, id: TableId) -> Result<(Table, Option<u64>), NfError> {
+        match self.call(Request::NfGetTable { table: id })? {
+            Response::NfTable { table, gen } => Ok((table, Some(gen))),
+            other => done(other).and(Err(NfError::new("unexpected answer Ok"))),
+        }
+    }
+
+    fn change(&mut self, id: TableId, gen: Option<u64>, c: TableChange) -> Result<(), NfError> {
+        done(self.call(Request::NfChange {
+            table: id,
+            gen,
+            change: Box::new(c),
+        })?)
+    }
+
+    fn replace(&mut self, tables: Vec<Table>) -> Result<(), NfError> {
+        let req = Request::NfReplace { tables };
+        check_size(&req)?;
+        done(self.call(req)?)
+    }
+}
+
+fn failure(e: NfError) -> Failure {
+    Failure(e.message, e.status)
+}
+
+/// Print what a command printed.
+fn answer(r: Result<String, NfError>) -> Result<u8, Failure> {
+    let text = r.map_err(failure)?;
+    print!("{text}");
+    Ok(0)
 }
 
 /// `iptables ARGS...`.
 pub fn run(words: &[String], connect: impl Fn() -> Result<Client, Failure>) -> Result<u8, Failure> {
-    let mut c = connect()?;
-    answer(c.call(Request::Iptables {
-        argv: words.to_vec(),
-    })?)
+    let mut d = Daemon(connect()?);
+    answer(ipt::do_command(&mut d, words))
 }
 
 /// Parse `iptables-save [-t table]`.
@@ -64,8 +106,8 @@ pub fn run_save(
     connect: impl Fn() -> Result<Client, Failure>,
 ) -> Result<u8, Failure> {
     let table = parse_save(words)?;
-    let mut c = connect()?;
-    answer(c.call(Request::IptablesSave { table })?)
+    let mut d = Daemon(connect()?);
+    answer(ipt::save(&mut d, table.as_deref()))
 }
 
 /// Parse `iptables-restore [-n|--noflush]`.
@@ -95,23 +137,19 @@ pub fn run_restore(
     std::io::stdin()
         .take(4 * linnet::control::MAX_LINE as u64)
         .read_to_string(&mut text)?;
-    let req = Request::IptablesRestore { text, noflush };
-    check_size(&req)?;
-    let mut c = connect()?;
-    answer(c.call(req)?)
+    let mut d = Daemon(connect()?);
+    ipt::restore::restore(&mut d, &text, noflush).map_err(failure)?;
+    Ok(0)
 }
 
 /// A request must fit one control-socket line.
-fn check_size(req: &Request) -> Result<(), Failure> {
+fn check_size(req: &Request) -> Result<(), NfError> {
     let n = serde_json::to_string(req).map_or(usize::MAX, |s| s.len());
-    if n >= linnet::control::MAX_LINE {
-        return Err(Failure(
-            format!(
-                "iptables-restore: input too large for the control socket ({n} bytes encoded, at most {})",
-                linnet::control::MAX_LINE - 1
-            ),
-            1,
-        ));
+    if n >= linnet::control::MAX_REQUEST {
+        return Err(NfError::new(format!(
+            "iptables-restore: input too large for the control socket ({n} bytes encoded, at most {})",
+            linnet::control::MAX_REQUEST - 1
+        )));
     }
     Ok(())
 }
@@ -119,6 +157,7 @@ fn check_size(req: &Request) -> Result<(), Failure> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use linnet_tools::iptables::Iptables;
 
     fn w(s: &str) -> Vec<String> {
         s.split_whitespace().map(String::from).collect()
@@ -137,31 +176,47 @@ mod tests {
         assert!(parse_restore(&w("-x")).is_err());
     }
 
+    /// The tables an iptables-restore of `text` would send.
+    fn restored(text: &str) -> Request {
+        let mut s = linnet::Stack::default();
+        s.iptables_restore(text, false).unwrap();
+        let tables = [TableId::Filter, TableId::Nat]
+            .map(|id| s.netfilter().table(id).clone())
+            .to_vec();
+        Request::NfReplace { tables }
+    }
+
     #[test]
     fn oversized_restore_is_refused_before_sending() {
-        let small = Request::IptablesRestore {
-            text: "*filter\nCOMMIT\n".into(),
-            noflush: false,
-        };
+        let small = restored("*filter\nCOMMIT\n");
         assert!(check_size(&small).is_ok());
-        let big = Request::IptablesRestore {
-            text: "-A INPUT -j ACCEPT\n".repeat(5000),
-            noflush: false,
-        };
-        assert!(check_size(&big).unwrap_err().0.contains("input too large"));
+        let big = restored(&format!(
+            "*filter\n{}COMMIT\n",
+            "-A INPUT -j ACCEPT\n".repeat(5000)
+        ));
+        assert!(check_size(&big)
+            .unwrap_err()
+            .message
+            .contains("input too large"));
     }
 
     #[test]
     fn errors_keep_iptables_status() {
-        let e = answer(Response::NfError {
-            message: "iptables: Chain 'X' does not exist".into(),
-            status: 1,
-        })
+        let e = answer(
+            done(Response::NfError {
+                message: "iptables: Chain 'X' does not exist".into(),
+                status: 1,
+            })
+            .map(|()| String::new()),
+        )
         .unwrap_err();
         assert_eq!(
             (e.0.as_str(), e.1),
             ("iptables: Chain 'X' does not exist", 1)
         );
-        assert_eq!(answer(Response::Ok).unwrap(), 0);
+        assert_eq!(
+            answer(done(Response::Ok).map(|()| String::new())).unwrap(),
+            0
+        );
     }
 }

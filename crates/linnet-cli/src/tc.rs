@@ -1,13 +1,16 @@
 //! `linnet tc`: traffic control of a running linnetd, in tc(8)'s words:
 //! `tc [-s] [-j] [-p] qdisc|class|filter add|change|replace|del|show ...`.
-//! The words go to the daemon as they are; the stack parses them, so errors read the same
-//! from every client. `show` output is printed as tc prints it (`-s` adds the counters).
+//! tc's words are read here (`linnet-tools`, as iproute2's tc) into typed changes for the
+//! daemon; `show` output is printed as tc prints it (`-s` adds the counters).
 
-use crate::{call, Failure};
+use crate::Failure;
 use linnet::control::client::Client;
 use linnet::control::{Request, Response};
-use linnet::qdisc::tc::{format_classes, format_filters, format_qdiscs, TcReply};
+use linnet::qdisc::tc::{TcChange, TcObject, TcReply};
 use linnet::qdisc::units::{fmt_handle, ROOT_HANDLE};
+use linnet::qdisc::TcError;
+use linnet_tools::tc::format::{format_classes, format_filters, format_qdiscs};
+use linnet_tools::tc::Backend;
 use serde_json::{json, Value};
 
 /// tc's global options.
@@ -121,32 +124,77 @@ pub fn to_json(reply: &TcReply, stats: bool) -> Value {
     }
 }
 
-/// Run `tc` with the words after it.
-pub fn run(words: &[String], connect: impl Fn() -> Result<Client, Failure>) -> Result<u8, Failure> {
-    let (o, args) = parse(words)?;
-    let mut client = connect()?;
-    match call(&mut client, Request::Tc { args })? {
-        Response::Ok => {}
-        Response::Tc { reply } => {
-            if o.json {
-                let v = to_json(&reply, o.stats);
-                let s = if o.pretty {
-                    serde_json::to_string_pretty(&v)?
-                } else {
-                    serde_json::to_string(&v)?
-                };
-                println!("{s}");
-            } else {
-                let s = match &reply {
-                    TcReply::Qdiscs(q) => format_qdiscs(q, o.stats),
-                    TcReply::Classes(c) => format_classes(c, o.stats),
-                    TcReply::Filters(f) => format_filters(f),
-                    TcReply::Done => String::new(),
-                };
-                print!("{s}");
+/// A daemon's tc, through its control socket; a transport failure is kept aside so that it
+/// keeps its own exit status.
+struct Daemon {
+    client: Client,
+    lost: Option<Failure>,
+}
+
+impl Daemon {
+    fn call(&mut self, req: Request) -> Result<Response, TcError> {
+        match self.client.call(req) {
+            Ok(Response::Error { message, .. }) => Err(TcError(message)),
+            Ok(r) => Ok(r),
+            Err(e) => {
+                let f = Failure::from(e);
+                let e = TcError(f.0.clone());
+                self.lost = Some(f);
+                Err(e)
             }
         }
-        other => return Err(Failure(format!("unexpected reply {other:?}"), 1)),
+    }
+}
+
+impl Backend for Daemon {
+    fn tc_change(&mut self, c: TcChange) -> Result<(), TcError> {
+        match self.call(Request::TcChange {
+            change: Box::new(c),
+        })? {
+            Response::Ok => Ok(()),
+            other => Err(TcError(format!("unexpected reply {other:?}"))),
+        }
+    }
+
+    fn tc_show(&mut self, object: TcObject, dev: Option<String>) -> Result<TcReply, TcError> {
+        match self.call(Request::TcShow { object, dev })? {
+            Response::Tc { reply } => Ok(reply),
+            other => Err(TcError(format!("unexpected reply {other:?}"))),
+        }
+    }
+}
+
+/// Run `tc` with the words after it: tc's words are read here, the daemon gets typed
+/// changes and answers with typed lists, printed as tc prints them.
+pub fn run(words: &[String], connect: impl Fn() -> Result<Client, Failure>) -> Result<u8, Failure> {
+    let (o, args) = parse(words)?;
+    let mut d = Daemon {
+        client: connect()?,
+        lost: None,
+    };
+    let reply = match linnet_tools::tc::do_command(&mut d, &args) {
+        Ok(r) => r,
+        Err(e) => return Err(d.lost.take().unwrap_or(Failure(e.0, 2))),
+    };
+    if reply == TcReply::Done {
+        return Ok(0);
+    }
+    if o.json {
+        let v = to_json(&reply, o.stats);
+        let s = if o.pretty {
+            serde_json::to_string_pretty(&v)?
+        } else {
+            serde_json::to_string(&v)?
+        };
+        println!("{s}");
+    } else {
+        let s = match &reply {
+            TcReply::Qdiscs(q) => format_qdiscs(q, o.stats),
+            TcReply::Classes(c) => format_classes(c, o.stats),
+            TcReply::Filters(f) => format_filters(f),
+            TcReply::Done => String::new(),
+        };
+        print!("{s}");
     }
     Ok(0)
 }

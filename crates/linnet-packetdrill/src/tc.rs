@@ -1,7 +1,7 @@
 //! `tc` lines of a script's shell commands, applied to the stack under test. The harness's
 //! `tc` shim appends each invocation's arguments as one line (arguments separated by the
 //! unit separator, 0x1f) to the file `.tc` of the sysctl directory; before every socket
-//! call the library runs the new lines through Linnet's `tc` ([`linnet::Stack::tc`]), so
+//! call the library runs the new lines through Linnet's `tc` ([`linnet_tools::tc::Tc`]), so
 //! `tc qdisc add dev tun0 root pfifo limit 0` installs that qdisc on the device the stack
 //! sends through. A line Linnet refuses (a qdisc it does not have, as `fq`) changes nothing,
 //! as a failing `tc` leaves Linux's device as it was.
@@ -9,6 +9,7 @@
 //! Linux: `tc_modify_qdisc` (net/sched/sch_api.c) behind iproute2's tc.
 
 use linnet::{Instant, Stack};
+use linnet_tools::tc::Tc;
 
 /// The file the shim appends to, in the sysctl directory.
 pub const TC_FILE: &str = ".tc";

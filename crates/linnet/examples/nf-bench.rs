@@ -12,6 +12,7 @@
 use linnet::buf::MAX_HEADER;
 use linnet::wire::{EthernetAddress, IpProtocol, Ipv4Addr, Ipv4Repr};
 use linnet::{Instant, Stack, StackConfig};
+use linnet_tools::iptables::Iptables;
 
 const OUR_MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 1]);
 const PEER_MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 2]);

@@ -6,6 +6,8 @@ use linnet::buf::PacketBuf;
 use linnet::stats::{DropReason, Snmp};
 use linnet::wire::{EthernetAddress, Ipv4Addr};
 use linnet::{Instant, Stack};
+use linnet_tools::iptables::Iptables;
+use linnet_tools::tc::Tc;
 use proptest::prelude::*;
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -329,20 +331,8 @@ fn udp_send(s: &mut Stack, to: [u8; 4], now: Instant) -> Result<usize, linnet::e
     r
 }
 
-fn control(s: &mut Stack, req: linnet::control::Request, now: Instant) {
-    let r = linnet::control::handle(s, req, now);
-    assert!(
-        !matches!(
-            r,
-            linnet::control::Response::Error { .. } | linnet::control::Response::NfError { .. }
-        ),
-        "{r:?}"
-    );
-}
-
 #[test]
 fn output_path_netfilter_and_neighbour_reasons_move_their_counters() {
-    use linnet::control::Request;
     let mut r = Rig::new();
     // No route: a destination off-link with no default route (refused at the socket, as
     // Linux's udp_sendmsg does, counting OutNoRoutes without a packet to drop), and an
@@ -366,26 +356,16 @@ fn output_path_netfilter_and_neighbour_reasons_move_their_counters() {
     }
     // Netfilter: a DROP rule on input, and on output.
     r.step("iptables", |s, _, now| {
-        control(
-            s,
-            Request::Iptables {
-                argv: "-A INPUT -p udp --dport 9 -j DROP"
-                    .split(' ')
-                    .map(String::from)
-                    .collect(),
-            },
+        s.iptables(
+            &["-A", "INPUT", "-p", "udp", "--dport", "9", "-j", "DROP"],
             now,
-        );
-        control(
-            s,
-            Request::Iptables {
-                argv: "-A OUTPUT -p udp -d 192.0.2.1 -j DROP"
-                    .split(' ')
-                    .map(String::from)
-                    .collect(),
-            },
+        )
+        .unwrap();
+        s.iptables(
+            &["-A", "OUTPUT", "-p", "udp", "-d", "192.0.2.1", "-j", "DROP"],
             now,
-        );
+        )
+        .unwrap();
     });
     r.rx(
         "netfilter input",
@@ -395,26 +375,15 @@ fn output_path_netfilter_and_neighbour_reasons_move_their_counters() {
         let _ = udp_send(s, PEER, now);
     });
     r.step("flush", |s, _, now| {
-        control(
-            s,
-            Request::Iptables {
-                argv: vec!["-F".into()],
-            },
-            now,
-        );
+        s.iptables(&["-F"], now).unwrap();
     });
     // A one-packet queue: a burst overflows it.
     r.step("qdisc", |s, _, now| {
-        control(
-            s,
-            Request::Tc {
-                args: "qdisc add dev eth0 root pfifo limit 1"
-                    .split(' ')
-                    .map(String::from)
-                    .collect(),
-            },
-            now,
-        );
+        let words: Vec<String> = "qdisc add dev eth0 root pfifo limit 1"
+            .split(' ')
+            .map(String::from)
+            .collect();
+        s.tc(&words, now).unwrap();
     });
     r.step("qdisc burst", |s, _, now| {
         for _ in 0..20 {

@@ -3,6 +3,7 @@
 //! accepted prints (`-S`) as a command line that parses back to the same rule.
 
 use linnet::{Instant, Stack};
+use linnet_tools::iptables::Iptables;
 use proptest::prelude::*;
 
 const WORDS: &[&str] = &[

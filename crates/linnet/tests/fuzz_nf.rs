@@ -6,6 +6,7 @@
 use linnet::buf::PacketBuf;
 use linnet::wire::{checksum, EthernetAddress, Ipv4Addr};
 use linnet::{Instant, Stack, StackConfig};
+use linnet_tools::iptables::Iptables;
 use proptest::prelude::*;
 use std::time::Duration;
 

@@ -17,6 +17,7 @@ use linnet::api::TcpListener;
 use linnet::device::tap::TapDevice;
 use linnet::runtime::Host;
 use linnet_testkit::{addr, peer, tests, Need, NetNs};
+use linnet_tools::tc::Tc;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;

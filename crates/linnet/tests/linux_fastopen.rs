@@ -12,6 +12,7 @@ use linnet::runtime::Host;
 use linnet::socket::SockOpt;
 use linnet_testkit::addr::{LINNET, LINUX};
 use linnet_testkit::{tests, Need, NetNs};
+use linnet_tools::tc::Tc;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::process::{Child, Command, Stdio};

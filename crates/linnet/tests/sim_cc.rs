@@ -19,6 +19,7 @@ use linnet::transport::tcp::cong::CcAlgorithm;
 use linnet::transport::tcp::TcpState;
 use linnet::wire::Ipv4Addr;
 use linnet::{Stack, StackConfig};
+use linnet_tools::tc::Tc;
 use std::net::SocketAddrV4;
 use std::time::Duration;
 

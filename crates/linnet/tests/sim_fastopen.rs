@@ -13,6 +13,7 @@ use linnet::socket::{MsgFlags, SockId, SockOpt, SockType};
 use linnet::transport::tcp::fastopen::FastOpenKeys;
 use linnet::transport::tcp::TcpState;
 use linnet::{Stack, StackConfig};
+use linnet_tools::iptables::Iptables;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 

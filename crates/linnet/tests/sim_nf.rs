@@ -16,6 +16,7 @@ use linnet::stats::DropReason;
 use linnet::transport::tcp::TcpState;
 use linnet::wire::Ipv4Addr;
 use linnet::{Stack, StackConfig};
+use linnet_tools::iptables::Iptables;
 use std::net::SocketAddrV4;
 use std::time::Duration;
 

@@ -13,6 +13,7 @@ use linnet::socket::{MsgFlags, Shutdown, SockType};
 use linnet::wire::tcp::TcpPacket;
 use linnet::wire::{EthernetAddress, Ipv4Packet};
 use linnet::{Instant, Stack, StackConfig};
+use linnet_tools::tc::Tc;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 

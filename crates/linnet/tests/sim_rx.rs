@@ -15,6 +15,7 @@ use linnet::socket::{MsgFlags, Shutdown, SockId, SockType};
 use linnet::stats::DropReason;
 use linnet::transport::tcp::TcpState;
 use linnet::{Instant, Stack, StackConfig};
+use linnet_tools::tc::Tc;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 

@@ -13,6 +13,7 @@ use linnet::transport::tcp::TcpState;
 use linnet::wire::tcp::{SeqNumber, TcpFlags, TcpPacket, TcpRepr};
 use linnet::wire::{EtherType, EthernetAddress, EthernetFrame, IpProtocol, Ipv4Packet};
 use linnet::{Instant, Stack, StackConfig};
+use linnet_tools::tc::Tc;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 

@@ -29,8 +29,13 @@ pub const VERSION: u32 = 1;
 /// Default path of the daemon's control socket.
 pub const DEFAULT_SOCKET: &str = "/run/linnet/linnetd.sock";
 
-/// Longest request line accepted.
+/// The unit lines are sized in: responses stream in batches of about four, and the client
+/// reads one of up to sixteen.
 pub const MAX_LINE: usize = 64 * 1024;
+
+/// Longest request line accepted: room for an iptables-restore's tables, which travel typed
+/// (about 2.5 times the size of their iptables-save text).
+pub const MAX_REQUEST: usize = 4 * MAX_LINE;
 
 /// A request to the daemon.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -180,22 +185,26 @@ pub enum Request {
         /// New value.
         value: Option<String>,
     },
-    /// `iptables ARGS...`: the words after `iptables`, parsed by the library.
-    Iptables {
-        /// The command line.
-        argv: Vec<String>,
+    /// Read a table with its counters, as iptables does before it lists or changes it.
+    /// Linux: `IPT_SO_GET_INFO` + `IPT_SO_GET_ENTRIES`.
+    NfGetTable {
+        /// Which.
+        table: crate::netfilter::table::TableId,
     },
-    /// `iptables-save [-t table]`.
-    IptablesSave {
-        /// Only this table.
-        table: Option<String>,
+    /// Change one table by one typed rule or chain operation (`iptables -A/-D/-N...`).
+    NfChange {
+        /// Which.
+        table: crate::netfilter::table::TableId,
+        /// The generation the change was made against ([`Response::NfTable`]); refused
+        /// with status 4 if the tables changed since.
+        gen: Option<u64>,
+        /// The change (boxed: a rule is large beside the other requests).
+        change: Box<crate::netfilter::change::TableChange>,
     },
-    /// `iptables-restore [--noflush]`: replace tables from iptables-save text.
-    IptablesRestore {
-        /// The input.
-        text: String,
-        /// Add to the tables instead of replacing them.
-        noflush: bool,
+    /// Put whole tables in place at once (iptables-restore). Linux: `IPT_SO_SET_REPLACE`.
+    NfReplace {
+        /// The tables, each checked before any is put in place.
+        tables: Vec<crate::netfilter::table::Table>,
     },
     /// `conntrack -L`.
     ConntrackList,
@@ -207,11 +216,18 @@ pub enum Request {
         /// Only this destination.
         addr: Option<Ipv4Addr>,
     },
-    /// A `tc` command as words (`qdisc add dev eth0 root netem delay 50ms`), parsed by the
-    /// stack so every client reports the same errors.
-    Tc {
-        /// The words after `tc`.
-        args: Vec<String>,
+    /// `tc qdisc|class|filter add|change|replace|del`: one typed change (the kind's options
+    /// as its words). Linux: `RTM_NEWQDISC`, `RTM_NEWTCLASS`, `RTM_NEWTFILTER`...
+    TcChange {
+        /// The change (boxed: it is large beside the other requests).
+        change: Box<crate::qdisc::tc::TcChange>,
+    },
+    /// `tc qdisc|class|filter show [dev D]`. Linux: `tc_dump_qdisc`...
+    TcShow {
+        /// Qdiscs, classes or filters.
+        object: crate::qdisc::tc::TcObject,
+        /// Only this device.
+        dev: Option<String>,
     },
     /// Stream captured frames (`linnet capture`): after `CaptureStarted`, the connection
     /// carries `Captured` batches until the client closes it. Linux: an `AF_PACKET` socket.
@@ -327,10 +343,12 @@ pub enum Response {
         /// What went wrong.
         message: String,
     },
-    /// Text to print (iptables listings, iptables-save).
-    NfText {
-        /// The text.
-        text: String,
+    /// A table, for iptables to list or change.
+    NfTable {
+        /// The table.
+        table: crate::netfilter::table::Table,
+        /// The tables' generation when it was read.
+        gen: u64,
     },
     /// Tracked connections.
     Conntrack {
@@ -384,6 +402,14 @@ fn done(r: Result<(), crate::Errno>) -> Response {
     match r {
         Ok(()) => Response::Ok,
         Err(e) => errno_response(e),
+    }
+}
+
+/// A refused tc change or show, as tc reports it.
+fn tc_error(e: crate::qdisc::TcError) -> Response {
+    Response::Error {
+        errno: Some(libc::EINVAL),
+        message: e.0,
     }
 }
 
@@ -571,18 +597,18 @@ pub fn handle(stack: &mut Stack, req: Request, now: Instant) -> Response {
             key: Some(k),
             value,
         } => route::sysctl(stack, &k, value.as_deref()),
-        Request::Iptables { argv } => nf::iptables(stack, &argv, now),
-        Request::IptablesSave { table } => nf::iptables_save(stack, table.as_deref()),
-        Request::IptablesRestore { text, noflush } => nf::iptables_restore(stack, &text, noflush),
+        Request::NfGetTable { table } => nf::get_table(stack, table),
+        Request::NfChange { table, gen, change } => nf::change(stack, table, gen, &change),
+        Request::NfReplace { tables } => nf::replace(stack, tables),
         Request::ConntrackList => nf::conntrack_list(stack, now),
         Request::TcpMetrics { flush, addr } => tcp_metrics::tcp_metrics(stack, flush, addr, now),
-        Request::Tc { args } => match stack.tc(&args, now) {
-            Ok(crate::qdisc::tc::TcReply::Done) => Response::Ok,
+        Request::TcChange { change } => match stack.tc_change(&change, now) {
+            Ok(()) => Response::Ok,
+            Err(e) => tc_error(e),
+        },
+        Request::TcShow { object, dev } => match stack.tc_show(object, dev.as_deref()) {
             Ok(reply) => Response::Tc { reply },
-            Err(e) => Response::Error {
-                errno: Some(libc::EINVAL),
-                message: e.0,
-            },
+            Err(e) => tc_error(e),
         },
         Request::CaptureStart { .. } | Request::TraceStart { .. } => Response::Error {
             errno: Some(libc::EINVAL),

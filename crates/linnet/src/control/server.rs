@@ -14,7 +14,7 @@
 //!   most [`ServeConfig::max_pings`] of them, and are closed when it goes, as a process's
 //!   sockets are closed when it exits.
 
-use super::{handle, Envelope, Request, Response, MAX_LINE, VERSION};
+use super::{handle, Envelope, Request, Response, MAX_REQUEST, VERSION};
 use crate::runtime::Handle;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::fd::AsRawFd;
@@ -390,7 +390,7 @@ fn serve_conn(
     loop {
         line.clear();
         let n = match (&mut reader)
-            .take(MAX_LINE as u64 + 1)
+            .take(MAX_REQUEST as u64 + 1)
             .read_until(b'\n', &mut line)
         {
             Ok(n) => n,
@@ -414,7 +414,7 @@ fn serve_conn(
         if n == 0 {
             return Ok(());
         }
-        if line.len() > MAX_LINE {
+        if line.len() > MAX_REQUEST {
             return reply(
                 &conn,
                 &Response::Error {

@@ -734,14 +734,9 @@ impl Stack {
         let (f, fifo) = self
             .iface(ifindex)
             .map_or((NetdevFeatures::default(), true), |i| {
-                (
-                    i.features,
-                    matches!(i.qdisc.kind(), "pfifo_fast" | "pfifo" | "bfifo"),
-                )
+                (i.features, i.qdisc.takes_gso())
             });
-        // A qdisc other than a plain FIFO shapes, schedules or delays packet by packet: it
-        // gets wire-sized segments, as Linux's tbf (`tbf_segment`) and netem segment GSO
-        // packets, so a burst smaller than a super-frame cannot stall it.
+        // A qdisc other than a plain FIFO gets wire-sized segments (`Qdisc::takes_gso`).
         if buf.meta.gso_size > 0 && (!f.tso || !fifo) {
             let csum = if f.hw_csum {
                 SegCsum::Partial

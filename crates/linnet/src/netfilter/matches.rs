@@ -7,6 +7,7 @@
 
 use crate::time::Instant;
 use crate::wire::Ipv4Addr;
+use serde::{Deserialize, Serialize};
 
 /// IP protocol numbers used by the matches.
 pub mod proto {
@@ -154,7 +155,7 @@ impl PktInfo {
 }
 
 /// An address with a mask (`-s 192.0.2.0/24`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AddrMatch {
     /// Network address (already masked).
     pub addr: Ipv4Addr,
@@ -180,7 +181,7 @@ impl AddrMatch {
 }
 
 /// An interface name, `eth+` being a prefix wildcard (`-i eth0`, `-o eth+`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IfMatch {
     /// The name as given.
     pub name: String,
@@ -199,7 +200,7 @@ impl IfMatch {
 }
 
 /// A port or an inclusive range of ports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PortRange {
     /// First port.
     pub lo: u16,
@@ -215,7 +216,7 @@ impl PortRange {
 }
 
 /// Which ports `-m multiport` looks at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MultiportKind {
     /// `--sports`.
     Source,
@@ -226,7 +227,8 @@ pub enum MultiportKind {
 }
 
 /// `-m limit --limit R/unit --limit-burst B`: a token bucket. Linux: xt_limit.c.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Two limits are equal when configured alike: the bucket's state is not part of a rule.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct Limit {
     /// How many packets...
     pub count: u32,
@@ -235,10 +237,20 @@ pub struct Limit {
     /// Burst.
     pub burst: u32,
     /// Tokens, in units where one packet costs `per_secs * 1_000_000`.
+    #[serde(skip)]
     credit: u64,
     /// Last refill.
+    #[serde(skip)]
     last: Option<Instant>,
 }
+
+impl PartialEq for Limit {
+    fn eq(&self, o: &Limit) -> bool {
+        (self.count, self.per_secs, self.burst) == (o.count, o.per_secs, o.burst)
+    }
+}
+
+impl Eq for Limit {}
 
 impl Limit {
     /// A full bucket allowing `count` packets per `per_secs` seconds, bursts of `burst`.
@@ -281,35 +293,47 @@ impl Limit {
 
 /// Everything a rule may require of a packet; `None` means "any".
 /// Linux: `struct ipt_ip` plus the rule's `xt_entry_match` list.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct RuleMatch {
     /// `-s`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub src: Option<AddrMatch>,
     /// `-d`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub dst: Option<AddrMatch>,
     /// `-p` (protocol number, invert).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub proto: Option<(u8, bool)>,
     /// `-i`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub in_if: Option<IfMatch>,
     /// `-o`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub out_if: Option<IfMatch>,
     /// `--sport` (range, invert).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sport: Option<(PortRange, bool)>,
     /// `--dport`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub dport: Option<(PortRange, bool)>,
     /// `--tcp-flags mask comp` (or `--syn`), invert.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tcp_flags: Option<(u8, u8, bool)>,
-    /// `--syn` was how the flags were given (printing only).
-    pub syn: bool,
     /// `--icmp-type` (type, code or any, invert).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub icmp_type: Option<(u8, Option<u8>, bool)>,
     /// `-m conntrack --ctstate` / `-m state --state` (bits, invert, given as `-m state`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ctstate: Option<(u8, bool, bool)>,
     /// `-m multiport`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub multiport: Option<(MultiportKind, Vec<PortRange>, bool)>,
     /// `-m limit`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<Limit>,
     /// `-m comment --comment TEXT` (matches everything; for people).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
 }
 

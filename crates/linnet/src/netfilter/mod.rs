@@ -26,10 +26,10 @@
 //! them, as `nf_defrag_ipv4` does; a forwarded datagram is then sent on whole, and
 //! `ip_output` fragments it again if it exceeds the output MTU.
 
+pub mod change;
 pub mod conntrack;
 pub mod matches;
 pub mod nat;
-pub mod parse;
 pub mod table;
 pub mod targets;
 
@@ -46,7 +46,7 @@ use table::{Table, TableId, TableVerdict};
 use targets::{NatRange, RejectWith};
 
 /// The IPv4 hooks. Linux: `enum nf_inet_hooks`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Hook {
     /// Every received datagram, before routing.
     PreRouting,
@@ -111,6 +111,22 @@ impl NfError {
     }
 }
 
+impl NfError {
+    /// The tables changed since the change was made against them: read them and try again.
+    /// (iptables's exit status 4, resource problem.)
+    pub fn again() -> NfError {
+        NfError {
+            message: "iptables: Resource temporarily unavailable.".into(),
+            status: 4,
+        }
+    }
+
+    /// Whether this is [`NfError::again`].
+    pub fn is_again(&self) -> bool {
+        *self == NfError::again()
+    }
+}
+
 impl std::fmt::Display for NfError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.message)
@@ -166,6 +182,8 @@ pub struct Netfilter {
     pub(crate) log: NfLog,
     /// Some hook has work: the one test each hook site makes.
     pub(crate) active: bool,
+    /// Bumped by every change to the tables.
+    pub(crate) gen: u64,
     filter_active: bool,
     rules_need_ct: bool,
     ct_active: bool,
@@ -179,6 +197,7 @@ impl Default for Netfilter {
             ct: Conntrack::default(),
             log: NfLog::default(),
             active: false,
+            gen: 0,
             filter_active: false,
             rules_need_ct: false,
             ct_active: false,
@@ -215,6 +234,12 @@ impl Netfilter {
     fn refresh_ct(&mut self) {
         self.ct_active = self.rules_need_ct || !self.ct.is_empty();
         self.active = self.filter_active || self.ct_active;
+    }
+
+    /// How many times the tables were changed: a change made against a copy of them names
+    /// the generation it was read at ([`Stack::nf_change`]).
+    pub fn generation(&self) -> u64 {
+        self.gen
     }
 
     /// Whether any hook has work (false: every hook is a single branch).
@@ -633,28 +658,5 @@ impl Stack {
             buf
         };
         let _ = self.ip_output(buf, rt.ifindex, rt.nexthop, rt.broadcast, now);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hooks_are_inactive_until_a_rule_exists() {
-        let mut s = Stack::default();
-        assert!(!s.netfilter().is_active());
-        s.iptables(&["-A", "INPUT", "-p", "tcp", "-j", "ACCEPT"], Instant::ZERO)
-            .unwrap();
-        assert!(s.netfilter().is_active());
-        assert!(!s.netfilter().conntrack_active());
-        s.iptables(&["-F"], Instant::ZERO).unwrap();
-        assert!(!s.netfilter().is_active());
-        s.iptables(
-            &["-t", "nat", "-A", "POSTROUTING", "-j", "MASQUERADE"],
-            Instant::ZERO,
-        )
-        .unwrap();
-        assert!(s.netfilter().conntrack_active());
     }
 }

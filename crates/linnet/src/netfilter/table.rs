@@ -8,6 +8,7 @@ use super::matches::{MatchCtx, PktInfo, RuleMatch};
 use super::targets::{log_line, Target};
 use super::{Hook, NfError};
 use crate::time::Instant;
+use serde::{Deserialize, Serialize};
 
 /// Deepest chain nesting a walk follows. Linux bounds it by the number of chains; a loop is
 /// refused when rules are added, so this only guards the walk.
@@ -30,7 +31,7 @@ impl Counters {
 }
 
 /// A rule. Linux: `struct ipt_entry` with its matches and target.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rule {
     /// What it matches.
     pub m: RuleMatch,
@@ -88,7 +89,7 @@ impl HdrMatch {
 }
 
 /// A built-in chain's policy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Policy {
     /// ACCEPT.
     Accept,
@@ -96,8 +97,8 @@ pub enum Policy {
     Drop,
 }
 
-/// A chain.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A chain. Two chains are equal when their contents are (the compiled header parts aside).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Chain {
     /// Name.
     pub name: String,
@@ -110,11 +111,27 @@ pub struct Chain {
     /// Rules in order.
     pub rules: Vec<Rule>,
     /// The rules' header parts, rebuilt by [`Table::compile`] (ignored when out of date).
+    #[serde(skip)]
     pub hdr: Vec<HdrMatch>,
 }
 
+impl PartialEq for Chain {
+    fn eq(&self, o: &Chain) -> bool {
+        (
+            &self.name,
+            self.hook,
+            self.policy,
+            self.policy_counters,
+            &self.rules,
+        ) == (&o.name, o.hook, o.policy, o.policy_counters, &o.rules)
+    }
+}
+
+impl Eq for Chain {}
+
 /// The tables Linnet has.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum TableId {
     /// `filter`.
     Filter,
@@ -174,7 +191,7 @@ pub enum TableVerdict {
 }
 
 /// A table. Linux: `struct xt_table` + its `xt_table_info`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Table {
     /// Which.
     pub id: TableId,
@@ -305,18 +322,7 @@ impl Table {
         for h in hooks {
             check_target_hook(self.id, &rule.target, h)?;
         }
-        if self.id == TableId::Filter
-            && matches!(
-                rule.target,
-                Target::Snat(_) | Target::Dnat(_) | Target::Masquerade(_) | Target::Redirect(_)
-            )
-        {
-            return Err(target_table_error(&rule.target, "nat"));
-        }
-        if self.id == TableId::Nat && matches!(rule.target, Target::Reject(_)) {
-            return Err(target_table_error(&rule.target, "filter"));
-        }
-        Ok(())
+        check_target_table(self.id, &rule.target)
     }
 
     fn subtree_rules(&self, idx: usize) -> Vec<&Rule> {
@@ -457,8 +463,28 @@ fn target_table_error(t: &Target, table: &str) -> NfError {
     ))
 }
 
+/// Whether `target` may be used in table `table`. Linux: each target's `table`.
+pub(crate) fn check_target_table(table: TableId, target: &Target) -> Result<(), NfError> {
+    if table == TableId::Filter
+        && matches!(
+            target,
+            Target::Snat(_) | Target::Dnat(_) | Target::Masquerade(_) | Target::Redirect(_)
+        )
+    {
+        return Err(target_table_error(target, "nat"));
+    }
+    if table == TableId::Nat && matches!(target, Target::Reject(_)) {
+        return Err(target_table_error(target, "filter"));
+    }
+    Ok(())
+}
+
 /// Whether `target` may be used at `hook`. Linux: each target's `hooks` mask.
-fn check_target_hook(table: TableId, target: &Target, hook: Hook) -> Result<(), NfError> {
+pub(crate) fn check_target_hook(
+    table: TableId,
+    target: &Target,
+    hook: Hook,
+) -> Result<(), NfError> {
     let ok = match target {
         Target::Snat(_) => matches!(hook, Hook::PostRouting | Hook::LocalIn),
         Target::Masquerade(_) => hook == Hook::PostRouting,

@@ -4,9 +4,10 @@
 
 use super::matches::{proto, PktInfo};
 use crate::wire::Ipv4Addr;
+use serde::{Deserialize, Serialize};
 
 /// How REJECT answers. Linux: `enum ipt_reject_with`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RejectWith {
     /// `icmp-net-unreachable`.
     NetUnreachable,
@@ -65,7 +66,7 @@ impl RejectWith {
 }
 
 /// An address range and optional port range, for SNAT/DNAT. Linux: `struct nf_nat_range2`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NatRange {
     /// First address.
     pub min_ip: Ipv4Addr,
@@ -76,9 +77,10 @@ pub struct NatRange {
 }
 
 /// A rule's target.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum Target {
     /// No `-j`: the rule only counts.
+    #[default]
     None,
     /// ACCEPT.
     Accept,
@@ -110,6 +112,19 @@ pub enum Target {
 }
 
 impl Target {
+    /// The names of the targets, which no chain may take.
+    pub const NAMES: [&'static str; 9] = [
+        "ACCEPT",
+        "DROP",
+        "RETURN",
+        "REJECT",
+        "LOG",
+        "SNAT",
+        "DNAT",
+        "MASQUERADE",
+        "REDIRECT",
+    ];
+
     /// The target's name as iptables prints it (chains print their own name).
     pub fn name(&self) -> &'static str {
         match self {

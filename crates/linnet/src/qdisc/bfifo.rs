@@ -40,6 +40,10 @@ impl Qdisc for Bfifo {
         "bfifo"
     }
 
+    fn takes_gso(&self) -> bool {
+        true
+    }
+
     /// Linux: `bfifo_enqueue` (tail drop when the bytes would exceed the limit).
     fn enqueue(&mut self, buf: PacketBuf, _now: Instant) -> Result<(), PacketBuf> {
         if self.stats.backlog_bytes + buf.len() as u64 > self.limit {

@@ -147,6 +147,14 @@ pub trait Qdisc: Send + std::fmt::Debug {
     /// The packet [`Qdisc::dequeue`] would return now, left in place. Linux: `ops->peek`.
     fn peek(&mut self, now: Instant) -> Option<&PacketBuf>;
 
+    /// Whether a GSO super-frame may be queued whole: true for a plain FIFO, which hands it
+    /// on to the device as it came. A qdisc that shapes, schedules or delays packet by packet
+    /// wants wire-sized segments instead, as Linux's tbf (`tbf_segment`) and netem segment
+    /// GSO packets on enqueue, so a burst smaller than a super-frame cannot stall it.
+    fn takes_gso(&self) -> bool {
+        false
+    }
+
     /// When a packet held back now may be dequeued (shaping qdiscs); `None` if none is held.
     /// Valid after the last [`Qdisc::dequeue`]. Linux: the `qdisc_watchdog` expiry.
     fn next_deadline(&self) -> Option<Instant> {
@@ -196,6 +204,12 @@ pub trait Qdisc: Send + std::fmt::Debug {
     fn graft(&mut self, minor: u32, slot: Slot) -> Result<Slot, (TcError, Slot)> {
         let _ = minor;
         Err((tc_err!("qdisc {} is classless", self.kind()), slot))
+    }
+
+    /// The child a class gets back when its qdisc is deleted: a `pfifo` bounded by
+    /// `txqueuelen`. Linux: `qdisc_create_dflt` in each qdisc's `graft` for a NULL child.
+    fn dflt_child(&self, env: &QdiscEnv) -> Box<dyn Qdisc> {
+        Box::new(Pfifo::new(env.txqueuelen))
     }
 
     /// Add (`create`) or change class `classid` with parent `parent` from tc words.

@@ -48,6 +48,10 @@ impl Qdisc for Pfifo {
         "pfifo"
     }
 
+    fn takes_gso(&self) -> bool {
+        true
+    }
+
     /// Linux: `pfifo_enqueue` (tail drop).
     fn enqueue(&mut self, buf: PacketBuf, _now: Instant) -> Result<(), PacketBuf> {
         if self.queue.len() >= self.limit {

@@ -52,6 +52,10 @@ impl Qdisc for PfifoFast {
         "pfifo_fast"
     }
 
+    fn takes_gso(&self) -> bool {
+        true
+    }
+
     /// Linux: `pfifo_fast_enqueue`.
     fn enqueue(&mut self, buf: PacketBuf, _now: Instant) -> Result<(), PacketBuf> {
         if self.stats.qlen as usize >= self.limit {

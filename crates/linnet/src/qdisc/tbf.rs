@@ -141,6 +141,11 @@ impl Qdisc for Tbf {
         "tbf"
     }
 
+    /// A `bfifo` of `txqueuelen` full frames. Linux: `tbf_graft` → `fifo_create_dflt`.
+    fn dflt_child(&self, env: &QdiscEnv) -> Box<dyn Qdisc> {
+        Box::new(Bfifo::new((env.txqueuelen * (env.mtu + 14)) as u64))
+    }
+
     /// Linux: `tbf_enqueue`: a packet larger than the bucket can never leave and is dropped.
     fn enqueue(&mut self, buf: PacketBuf, now: Instant) -> Result<(), PacketBuf> {
         let len = buf.len();

@@ -1,10 +1,10 @@
-//! The `tc` command set on a stack: `tc qdisc|class|filter add|change|replace|del|show`,
-//! parsed here from argv so the daemon, the CLI and tests report the same errors, plus the
-//! printing of what `tc [-s] ... show` prints.
+//! Traffic control on a stack: typed `tc qdisc|class|filter add|change|replace|del` changes
+//! and the `show` lists. tc's command line and output are user space's (`linnet-tools`, as
+//! iproute2's tc); each kind's own options still travel as its words and are read by the
+//! kind (`Qdisc::change`, `Qdisc::class_change`, `Filter::parse`).
 //!
 //! Linux: `tc_modify_qdisc`, `tc_get_qdisc`, `tc_dump_qdisc` (net/sched/sch_api.c),
-//! `tc_ctl_tclass`, `tc_new_tfilter`/`tc_del_tfilter` (cls_api.c); iproute2's tc/tc_qdisc.c,
-//! tc_class.c, tc_filter.c for the words and the output.
+//! `tc_ctl_tclass`, `tc_new_tfilter`/`tc_del_tfilter` (cls_api.c).
 
 use super::bfifo::Bfifo;
 use super::cls::{insert_sorted, Filter};
@@ -15,7 +15,7 @@ use super::pfifo::{Pfifo, DEFAULT_LIMIT};
 use super::pfifo_fast::PfifoFast;
 use super::prio::Prio;
 use super::tbf::Tbf;
-use super::units::{fmt_handle, fmt_size, parse_handle, tc_err, TcError, ROOT_HANDLE};
+use super::units::{fmt_handle, tc_err, TcError, ROOT_HANDLE};
 use super::{ClassInfo, Qdisc, QdiscEnv, QdiscStats, Slot};
 use crate::buf::PacketBuf;
 use crate::stack::{Interface, LinkKind, Stack};
@@ -116,62 +116,67 @@ pub enum TcReply {
     Filters(Vec<FilterInfo>),
 }
 
-/// The words common to every tc object command.
-#[derive(Debug, Default)]
-struct Common<'a> {
-    dev: Option<&'a str>,
-    parent: Option<u32>,
-    handle: Option<u32>,
-    classid: Option<u32>,
-    kind: Option<&'a str>,
-    rest: Vec<String>,
+/// The object a tc change is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TcObject {
+    /// `tc qdisc`. Linux: `RTM_*QDISC`.
+    Qdisc,
+    /// `tc class`. Linux: `RTM_*TCLASS`.
+    Class,
+    /// `tc filter`. Linux: `RTM_*TFILTER`.
+    Filter,
 }
 
-fn parse_common<'a>(words: &'a [String], object: &str) -> Result<Common<'a>, TcError> {
-    let mut c = Common::default();
-    let mut i = 0;
-    let value = |i: usize, w: &str| -> Result<&'a str, TcError> {
-        words
-            .get(i + 1)
-            .map(|s| s.as_str())
-            .ok_or_else(|| tc_err!("option \"{w}\" needs a value"))
-    };
-    while i < words.len() {
-        let w = words[i].as_str();
-        match w {
-            "dev" => {
-                c.dev = Some(value(i, w)?);
-                i += 2;
-            }
-            "root" => {
-                c.parent = Some(ROOT_HANDLE);
-                i += 1;
-            }
-            "parent" => {
-                c.parent = Some(parse_handle(value(i, w)?)?);
-                i += 2;
-            }
-            "handle" if object != "filter" => {
-                c.handle = Some(parse_handle(value(i, w)?)?);
-                i += 2;
-            }
-            "classid" if object == "class" => {
-                c.classid = Some(parse_handle(value(i, w)?)?);
-                i += 2;
-            }
-            _ if object == "filter" => {
-                // Everything else belongs to the filter itself.
-                c.rest.push(w.to_string());
-                i += 1;
-            }
-            _ => {
-                c.kind = Some(w);
-                c.rest = words[i + 1..].to_vec();
-                break;
-            }
+impl TcObject {
+    /// The name tc gives it.
+    pub fn name(self) -> &'static str {
+        match self {
+            TcObject::Qdisc => "qdisc",
+            TcObject::Class => "class",
+            TcObject::Filter => "filter",
         }
     }
-    Ok(c)
+}
+
+/// What a tc change does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TcVerb {
+    /// `add` (`NLM_F_EXCL | NLM_F_CREATE`).
+    Add,
+    /// `change`: parameters of an existing one.
+    Change,
+    /// `replace` (`NLM_F_CREATE | NLM_F_REPLACE`).
+    Replace,
+    /// `del`.
+    Del,
+}
+
+/// One tc change: the object, the device, where in the tree, and the kind with its options.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TcChange {
+    /// Qdisc, class or filter.
+    pub object: TcObject,
+    /// What to do.
+    pub verb: TcVerb,
+    /// Device name.
+    pub dev: String,
+    /// `parent` (or [`ROOT_HANDLE`] for `root`).
+    #[serde(default)]
+    pub parent: Option<u32>,
+    /// `handle` (qdiscs, classes).
+    #[serde(default)]
+    pub handle: Option<u32>,
+    /// `classid` (classes).
+    #[serde(default)]
+    pub classid: Option<u32>,
+    /// The kind (`netem`, `htb`...), for qdiscs and classes.
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// The kind's own options (a filter's: all its words), as tc's words.
+    #[serde(default)]
+    pub options: Vec<String>,
 }
 
 /// The path of class minors from the root to the qdisc whose handle has major `major`.
@@ -198,50 +203,27 @@ fn walk<'a>(slot: &'a Slot, parent: u32, out: &mut Vec<(u32, &'a Slot)>) {
 }
 
 impl Stack {
-    /// Run one `tc` command given as words (`qdisc add dev eth0 root netem delay 50ms`).
-    /// On error nothing has changed. Linux: the rtnetlink `RTM_*QDISC`/`RTM_*TCLASS`/
-    /// `RTM_*TFILTER` handlers.
-    pub fn tc(&mut self, argv: &[String], now: Instant) -> Result<TcReply, TcError> {
-        let Some((object, rest)) = argv.split_first() else {
-            return Err(tc_err!(
-                "usage: tc qdisc|class|filter add|change|replace|del|show ..."
-            ));
-        };
-        let object = match object.as_str() {
-            o if !o.is_empty() && "qdisc".starts_with(o) => "qdisc",
-            o if !o.is_empty() && "class".starts_with(o) => "class",
-            o if !o.is_empty() && "filter".starts_with(o) => "filter",
-            o => return Err(tc_err!("unknown object \"{o}\" (qdisc, class, filter)")),
-        };
-        let (cmd, words) = match rest.split_first() {
-            Some((c, w)) => (c.as_str(), w),
-            None => ("show", rest),
-        };
-        let cmd = match cmd {
-            "add" | "change" | "replace" | "show" | "list" | "ls" | "del" | "delete" => cmd,
-            _ => return Err(tc_err!("unknown command \"{cmd}\" for tc {object}")),
-        };
-        let c = parse_common(words, object)?;
-        let show = matches!(cmd, "show" | "list" | "ls");
-        let ifindex = match c.dev {
-            Some(d) => Some(
-                self.ifindex_by_name(d)
-                    .ok_or_else(|| tc_err!("Cannot find device \"{d}\""))?,
-            ),
-            None if show => None,
-            None => return Err(tc_err!("\"dev\" is required")),
-        };
-        if show {
-            if c.kind.is_some() && object != "filter" {
-                return Err(tc_err!("unknown word \"{}\"", c.kind.unwrap_or_default()));
-            }
-            return Ok(match object {
-                "qdisc" => TcReply::Qdiscs(self.tc_qdiscs(ifindex)),
-                "class" => TcReply::Classes(self.tc_classes(ifindex)),
-                _ => TcReply::Filters(self.tc_filters(ifindex)),
-            });
-        }
-        let ifindex = ifindex.expect("dev checked");
+    /// The device a tc command names, or tc's error.
+    fn tc_dev(&self, dev: &str) -> Result<u32, TcError> {
+        self.ifindex_by_name(dev)
+            .ok_or_else(|| tc_err!("Cannot find device \"{dev}\""))
+    }
+
+    /// What `tc qdisc|class|filter show [dev D]` lists. Linux: `tc_dump_qdisc`,
+    /// `tc_dump_tclass`, `tc_dump_tfilter`.
+    pub fn tc_show(&self, object: TcObject, dev: Option<&str>) -> Result<TcReply, TcError> {
+        let ifindex = dev.map(|d| self.tc_dev(d)).transpose()?;
+        Ok(match object {
+            TcObject::Qdisc => TcReply::Qdiscs(self.tc_qdiscs(ifindex)),
+            TcObject::Class => TcReply::Classes(self.tc_classes(ifindex)),
+            TcObject::Filter => TcReply::Filters(self.tc_filters(ifindex)),
+        })
+    }
+
+    /// Carry out one tc change. On error nothing has changed. Linux: the rtnetlink
+    /// `RTM_NEWQDISC`/`RTM_DELQDISC`, `RTM_*TCLASS`, `RTM_*TFILTER` handlers.
+    pub fn tc_change(&mut self, c: &TcChange, now: Instant) -> Result<(), TcError> {
+        let ifindex = self.tc_dev(&c.dev)?;
         let iface = self.iface(ifindex).expect("found by name");
         if iface.kind == LinkKind::Loopback {
             return Err(tc_err!(
@@ -254,15 +236,15 @@ impl Stack {
             txqueuelen: DEFAULT_LIMIT,
             seed: 0,
         };
-        let dropped = match object {
-            "qdisc" => self.tc_qdisc_modify(ifindex, cmd, c, env, now)?,
-            "class" => self.tc_class_modify(ifindex, cmd, c, env, now)?,
-            _ => self.tc_filter_modify(ifindex, cmd, c)?,
+        let dropped = match c.object {
+            TcObject::Qdisc => self.tc_qdisc_modify(ifindex, c, env, now)?,
+            TcObject::Class => self.tc_class_modify(ifindex, c, env, now)?,
+            TcObject::Filter => self.tc_filter_modify(ifindex, c)?,
         };
         for b in dropped {
             self.pool.put(b);
         }
-        Ok(TcReply::Done)
+        Ok(())
     }
 
     /// Take the device's root as a slot for tree work; put it back with [`Stack::put_root`].
@@ -282,21 +264,20 @@ impl Stack {
     fn tc_qdisc_modify(
         &mut self,
         ifindex: u32,
-        cmd: &str,
-        c: Common,
+        c: &TcChange,
         mut env: QdiscEnv,
         now: Instant,
     ) -> Result<Vec<PacketBuf>, TcError> {
         env.seed = self.random_u64();
         let parent = c.parent.or_else(|| {
-            if cmd == "change" && c.handle.is_some() {
+            if c.verb == TcVerb::Change && c.handle.is_some() {
                 None
             } else {
                 Some(ROOT_HANDLE)
             }
         });
         let mut root = self.take_root(ifindex);
-        let r = qdisc_modify_tree(&mut root, cmd, parent, &c, &env, now);
+        let r = qdisc_modify_tree(&mut root, parent, c, &env, now);
         self.put_root(ifindex, root);
         r
     }
@@ -305,8 +286,7 @@ impl Stack {
     fn tc_class_modify(
         &mut self,
         ifindex: u32,
-        cmd: &str,
-        c: Common,
+        c: &TcChange,
         env: QdiscEnv,
         now: Instant,
     ) -> Result<Vec<PacketBuf>, TcError> {
@@ -318,11 +298,12 @@ impl Stack {
             let q = find_mut(&mut root, classid >> 16).ok_or_else(|| {
                 tc_err!("no qdisc with handle {}", fmt_handle(classid & 0xffff_0000))
             })?;
-            if matches!(cmd, "del" | "delete") {
+            if c.verb == TcVerb::Del {
                 return q.qdisc.class_delete(classid);
             }
             let kind = c
                 .kind
+                .as_deref()
                 .ok_or_else(|| tc_err!("class kind is required (e.g. htb)"))?;
             if kind != q.qdisc.kind() {
                 return Err(tc_err!(
@@ -337,13 +318,13 @@ impl Stack {
                 .classes()
                 .iter()
                 .any(|ci| ci.classid & 0xffff == classid & 0xffff);
-            let create = match cmd {
-                "add" => true,
-                "change" => false,
+            let create = match c.verb {
+                TcVerb::Add => true,
+                TcVerb::Change => false,
                 _ => !exists,
             };
             q.qdisc
-                .class_change(classid, parent, create, &c.rest, &env, now)?;
+                .class_change(classid, parent, create, &c.options, &env, now)?;
             Ok(Vec::new())
         })();
         self.put_root(ifindex, root);
@@ -351,12 +332,7 @@ impl Stack {
     }
 
     /// Linux: `tc_new_tfilter` / `tc_del_tfilter`.
-    fn tc_filter_modify(
-        &mut self,
-        ifindex: u32,
-        cmd: &str,
-        c: Common,
-    ) -> Result<Vec<PacketBuf>, TcError> {
+    fn tc_filter_modify(&mut self, ifindex: u32, c: &TcChange) -> Result<Vec<PacketBuf>, TcError> {
         let parent = c
             .parent
             .ok_or_else(|| tc_err!("\"parent\" (or \"root\") is required"))?;
@@ -373,16 +349,16 @@ impl Stack {
                 .qdisc
                 .filters_mut()
                 .ok_or_else(|| tc_err!("qdisc {kind} does not take filters"))?;
-            if matches!(cmd, "del" | "delete") {
+            if c.verb == TcVerb::Del {
                 // `prio N` deletes that priority's filters; no prio deletes them all.
                 let pos = c
-                    .rest
+                    .options
                     .iter()
                     .position(|w| matches!(w.as_str(), "prio" | "pref" | "priority"));
                 let prio = match pos {
                     Some(i) => {
                         let v = c
-                            .rest
+                            .options
                             .get(i + 1)
                             .ok_or_else(|| tc_err!("option \"prio\" needs a value"))?;
                         Some(super::units::parse_u32(v, "prio")?)
@@ -399,8 +375,8 @@ impl Stack {
             let default_prio = list
                 .last()
                 .map_or(49152, |f| f.prio.saturating_sub(1).max(1));
-            let f = Filter::parse(&c.rest, default_prio)?;
-            if cmd == "replace" || cmd == "change" {
+            let f = Filter::parse(&c.options, default_prio)?;
+            if matches!(c.verb, TcVerb::Replace | TcVerb::Change) {
                 list.retain(|g| g.prio != f.prio);
             }
             insert_sorted(list, f);
@@ -551,9 +527,8 @@ fn alloc_handle(root: &Slot) -> u32 {
 /// Add, change, replace or delete a qdisc in the tree of `root`.
 fn qdisc_modify_tree(
     root: &mut Slot,
-    cmd: &str,
     parent: Option<u32>,
-    c: &Common,
+    c: &TcChange,
     env: &QdiscEnv,
     now: Instant,
 ) -> Result<Vec<PacketBuf>, TcError> {
@@ -568,7 +543,7 @@ fn qdisc_modify_tree(
     }
     // `change` (and delete by handle) find the qdisc itself.
     let at_root = parent == Some(ROOT_HANDLE);
-    if cmd == "change" {
+    if c.verb == TcVerb::Change {
         let target = match (c.handle, parent) {
             (Some(h), _) => find_mut(root, h >> 16),
             (None, Some(ROOT_HANDLE)) => Some(root),
@@ -581,24 +556,28 @@ fn qdisc_modify_tree(
             (None, None) => None,
         }
         .ok_or_else(|| tc_err!("no such qdisc to change"))?;
-        let kind = c.kind.ok_or_else(|| tc_err!("qdisc kind is required"))?;
+        let kind = c
+            .kind
+            .as_deref()
+            .ok_or_else(|| tc_err!("qdisc kind is required"))?;
         if kind != target.qdisc.kind() {
             return Err(tc_err!(
                 "cannot change {} into \"{kind}\" (use replace)",
                 target.qdisc.kind()
             ));
         }
-        target.qdisc.change(&c.rest)?;
+        target.qdisc.change(&c.options)?;
         return Ok(Vec::new());
     }
-    let delete = matches!(cmd, "del" | "delete");
+    let delete = c.verb == TcVerb::Del;
     let new_slot = if delete {
         None
     } else {
         let kind = c
             .kind
+            .as_deref()
             .ok_or_else(|| tc_err!("qdisc kind is required (e.g. netem, tbf, htb)"))?;
-        let q = qdisc_create(kind, &c.rest, env)?;
+        let q = qdisc_create(kind, &c.options, env)?;
         let handle = match c.handle {
             Some(h) => {
                 let replacing_same = if at_root {
@@ -639,7 +618,7 @@ fn qdisc_modify_tree(
                 old.qdisc.reset()
             }
             Some(s) => {
-                if cmd == "add" && root.handle != 0 {
+                if c.verb == TcVerb::Add && root.handle != 0 {
                     return Err(tc_err!(
                         "Exclusivity flag on, cannot modify: device already has root qdisc {} {} (use replace)",
                         root.qdisc.kind(),
@@ -671,7 +650,7 @@ fn qdisc_modify_tree(
     };
     let slot = match new_slot {
         Some(s) => {
-            if cmd == "add" && existing != 0 {
+            if c.verb == TcVerb::Add && existing != 0 {
                 return Err(tc_err!(
                     "Exclusivity flag on, cannot modify: class {} already has qdisc {} (use replace)",
                     fmt_handle(p),
@@ -688,104 +667,13 @@ fn qdisc_modify_tree(
                 ));
             }
             // The class gets a default child back (tbf: a bfifo at its limit).
-            let child: Box<dyn Qdisc> = if pq.qdisc.kind() == "tbf" {
-                Box::new(Bfifo::new((env.txqueuelen * (env.mtu + 14)) as u64))
-            } else {
-                Box::new(Pfifo::new(env.txqueuelen))
-            };
-            Slot::new(0, child)
+            Slot::new(0, pq.qdisc.dflt_child(env))
         }
     };
     match pq.qdisc.graft(minor, slot) {
         Ok(mut old) => Ok(old.qdisc.reset()),
         Err((e, _)) => Err(e),
     }
-}
-
-/// Print qdiscs as `tc [-s] qdisc show` does.
-pub fn format_qdiscs(list: &[QdiscInfo], stats: bool) -> String {
-    let mut s = String::new();
-    for q in list {
-        let parent = if q.parent == ROOT_HANDLE {
-            "root refcnt 2".to_string()
-        } else {
-            format!("parent {}", fmt_handle(q.parent))
-        };
-        let handle = if q.handle == 0 {
-            "0:".to_string()
-        } else {
-            fmt_handle(q.handle)
-        };
-        s += &format!("qdisc {} {handle} dev {} {parent}", q.kind, q.dev);
-        if !q.options.is_empty() {
-            s += " ";
-            s += &q.options;
-        }
-        s += "\n";
-        if stats {
-            s += &format_stats(&q.stats);
-            if !q.xstats.is_empty() {
-                s += &format!("  {}\n", q.xstats);
-            }
-        }
-    }
-    s
-}
-
-fn format_stats(st: &QdiscStats) -> String {
-    format!(
-        " Sent {} bytes {} pkt (dropped {}, overlimits {} requeues {})\n backlog {} {}p requeues {}\n",
-        st.bytes,
-        st.packets,
-        st.drops,
-        st.overlimits,
-        st.requeues,
-        fmt_size(st.backlog_bytes),
-        st.qlen,
-        st.requeues
-    )
-}
-
-/// Print classes as `tc [-s] class show` does.
-pub fn format_classes(list: &[TcClassInfo], stats: bool) -> String {
-    let mut s = String::new();
-    for c in list {
-        let ci = &c.class;
-        let parent = if ci.parent & 0xffff == 0 {
-            "root".to_string()
-        } else {
-            format!("parent {}", fmt_handle(ci.parent))
-        };
-        s += &format!("class {} {} {parent}", c.kind, fmt_handle(ci.classid));
-        if let Some(l) = ci.leaf.filter(|&l| l != 0) {
-            s += &format!(" leaf {}", fmt_handle(l));
-        }
-        if !ci.params.is_empty() {
-            s += " ";
-            s += &ci.params;
-        }
-        s += "\n";
-        if stats {
-            s += &format_stats(&ci.stats);
-            if !ci.xstats.is_empty() {
-                s += &format!(" {}\n", ci.xstats);
-            }
-        }
-    }
-    s
-}
-
-/// Print filters as `tc filter show` does.
-pub fn format_filters(list: &[FilterInfo]) -> String {
-    let mut s = String::new();
-    for f in list {
-        s += &format!(
-            "filter parent {} {}\n",
-            fmt_handle(f.parent),
-            f.filter.describe()
-        );
-    }
-    s
 }
 
 #[cfg(test)]
@@ -799,185 +687,22 @@ mod tests {
         (s, i)
     }
 
-    fn tc(s: &mut Stack, cmd: &str) -> Result<TcReply, TcError> {
-        let w: Vec<String> = cmd.split_whitespace().map(String::from).collect();
-        s.tc(&w, Instant::ZERO)
-    }
-
-    fn show(s: &mut Stack, cmd: &str) -> String {
-        match tc(s, cmd).unwrap() {
-            TcReply::Qdiscs(q) => format_qdiscs(&q, false),
-            TcReply::Classes(c) => format_classes(&c, false),
-            TcReply::Filters(f) => format_filters(&f),
-            TcReply::Done => String::new(),
-        }
-    }
-
-    #[test]
-    fn default_root_is_pfifo_fast_and_a_tree_builds() {
-        let (mut s, _) = stack();
-        assert_eq!(
-            show(&mut s, "qdisc show dev eth0"),
-            "qdisc pfifo_fast 0: dev eth0 root refcnt 2 bands 3 priomap 1 2 2 2 1 2 0 0 1 1 1 1 1 1 1 1\n"
-        );
-        tc(&mut s, "qdisc add dev eth0 root handle 1: htb default 20").unwrap();
-        tc(
-            &mut s,
-            "class add dev eth0 parent 1: classid 1:1 htb rate 10mbit",
+    /// `tc qdisc add dev eth0 root KIND OPTIONS...`.
+    fn add_root(s: &mut Stack, kind: &str, options: &str) {
+        s.tc_change(
+            &TcChange {
+                object: TcObject::Qdisc,
+                verb: TcVerb::Add,
+                dev: "eth0".into(),
+                parent: Some(ROOT_HANDLE),
+                handle: None,
+                classid: None,
+                kind: Some(kind.into()),
+                options: options.split_whitespace().map(String::from).collect(),
+            },
+            Instant::ZERO,
         )
         .unwrap();
-        tc(
-            &mut s,
-            "class add dev eth0 parent 1:1 classid 1:10 htb rate 3mbit ceil 10mbit",
-        )
-        .unwrap();
-        tc(
-            &mut s,
-            "class add dev eth0 parent 1:1 classid 1:20 htb rate 7mbit ceil 10mbit",
-        )
-        .unwrap();
-        tc(&mut s, "qdisc add dev eth0 parent 1:10 handle 10: fq_codel").unwrap();
-        tc(
-            &mut s,
-            "qdisc add dev eth0 parent 1:20 handle 20: netem delay 5ms",
-        )
-        .unwrap();
-        tc(&mut s, "filter add dev eth0 parent 1: protocol ip prio 1 u32 match ip dport 5001 0xffff flowid 1:10").unwrap();
-        tc(
-            &mut s,
-            "filter add dev eth0 parent 1: prio 2 handle 6 fw classid 1:20",
-        )
-        .unwrap();
-        let q = show(&mut s, "qdisc show dev eth0");
-        assert!(
-            q.contains("qdisc htb 1: dev eth0 root refcnt 2 r2q 10 default 0x20"),
-            "{q}"
-        );
-        assert!(
-            q.contains("qdisc fq_codel 10: dev eth0 parent 1:10 limit 10240p"),
-            "{q}"
-        );
-        assert!(
-            q.contains("qdisc netem 20: dev eth0 parent 1:20 limit 1000 delay 5ms"),
-            "{q}"
-        );
-        let c = show(&mut s, "class show dev eth0");
-        assert!(
-            c.contains("class htb 1:1 root rate 10Mbit ceil 10Mbit"),
-            "{c}"
-        );
-        assert!(
-            c.contains("class htb 1:10 parent 1:1 leaf 10: prio 0 rate 3Mbit ceil 10Mbit"),
-            "{c}"
-        );
-        let f = show(&mut s, "filter show dev eth0");
-        assert_eq!(
-            f,
-            "filter parent 1: protocol ip pref 1 u32 match ip dport 5001 0xffff classid 1:10\n\
-             filter parent 1: protocol ip pref 2 fw handle 0x6 classid 1:20\n"
-        );
-        // Change a leaf in place, replace another, delete, and the root back to default.
-        tc(&mut s, "qdisc change dev eth0 handle 20: netem delay 7ms").unwrap();
-        assert!(show(&mut s, "qdisc show").contains("delay 7ms"));
-        tc(
-            &mut s,
-            "qdisc replace dev eth0 parent 1:20 handle 30: pfifo limit 5",
-        )
-        .unwrap();
-        assert!(
-            show(&mut s, "qdisc show").contains("qdisc pfifo 30: dev eth0 parent 1:20 limit 5p")
-        );
-        tc(&mut s, "qdisc del dev eth0 parent 1:20").unwrap();
-        tc(&mut s, "filter del dev eth0 parent 1: prio 2").unwrap();
-        assert_eq!(show(&mut s, "filter show dev eth0").lines().count(), 1);
-        tc(&mut s, "class del dev eth0 classid 1:20").unwrap();
-        tc(&mut s, "qdisc del dev eth0 root").unwrap();
-        assert!(show(&mut s, "qdisc show dev eth0").starts_with("qdisc pfifo_fast 0:"));
-    }
-
-    #[test]
-    fn errors_change_nothing_and_name_the_word() {
-        let (mut s, _) = stack();
-        tc(
-            &mut s,
-            "qdisc add dev eth0 root handle 1: tbf rate 1mbit burst 10kb latency 50ms",
-        )
-        .unwrap();
-        let before = show(&mut s, "qdisc show");
-        for (cmd, word) in [
-            ("qdisc add dev eth9 root netem delay 1ms", "eth9"),
-            ("qdisc add dev eth0 root netem delay 1ms", "Exclusivity"),
-            ("qdisc replace dev eth0 root netem delay 1xs", "1xs"),
-            ("qdisc add dev eth0 root fifo", "fifo"),
-            ("qdisc add dev eth0 parent 1:2 netem", "1:2"),
-            ("qdisc add dev eth0 parent 7:1 netem", "7:"),
-            ("qdisc change dev eth0 root netem delay 1ms", "replace"),
-            ("qdisc change dev eth0 root tbf rate 2mbit", "burst"),
-            ("qdisc add dev eth0 parent 1:1 handle 1: pfifo", "in use"),
-            ("qdisc add dev lo root netem delay 1ms", "loopback"),
-            (
-                "class add dev eth0 classid 1:1 htb rate 1mbit",
-                "does not match",
-            ),
-            (
-                "filter add dev eth0 parent 1: u32 match ip dport 1 0xffff flowid 1:1",
-                "filters",
-            ),
-            ("qdisc frob dev eth0", "frob"),
-            ("qdiscs show", "qdiscs"),
-        ] {
-            let e = tc(&mut s, cmd).unwrap_err();
-            assert!(e.0.contains(word), "{cmd}: {e}");
-            assert_eq!(
-                show(&mut s, "qdisc show"),
-                before,
-                "{cmd} changed something"
-            );
-        }
-    }
-
-    #[test]
-    fn the_control_request_carries_tc_words() {
-        use crate::control::{handle, Request, Response};
-        let (mut s, _) = stack();
-        let req = Request::Tc {
-            args: "qdisc add dev eth0 root handle 1: netem delay 5ms"
-                .split_whitespace()
-                .map(String::from)
-                .collect(),
-        };
-        let json = serde_json::to_string(&req).unwrap();
-        assert_eq!(serde_json::from_str::<Request>(&json).unwrap(), req);
-        assert_eq!(handle(&mut s, req, Instant::ZERO), Response::Ok);
-        let show = Request::Tc {
-            args: vec!["qdisc".into(), "show".into()],
-        };
-        match handle(&mut s, show, Instant::ZERO) {
-            Response::Tc {
-                reply: TcReply::Qdiscs(q),
-            } => {
-                assert_eq!(
-                    q.iter().map(|x| x.kind.as_str()).collect::<Vec<_>>(),
-                    ["noqueue", "netem"]
-                );
-                assert_eq!(q[1].options, "limit 1000 delay 5ms");
-            }
-            r => panic!("{r:?}"),
-        }
-        let bad = Request::Tc {
-            args: vec![
-                "qdisc".into(),
-                "add".into(),
-                "dev".into(),
-                "eth0".into(),
-                "root".into(),
-                "sfq".into(),
-            ],
-        };
-        match handle(&mut s, bad, Instant::ZERO) {
-            Response::Error { message, .. } => assert!(message.contains("\"sfq\""), "{message}"),
-            r => panic!("{r:?}"),
-        }
     }
 
     #[test]
@@ -986,11 +711,7 @@ mod tests {
         let (mut s, i) = stack();
         let t0 = Instant::from_secs(1);
         s.set_link_up(i, true, t0).unwrap();
-        tc(
-            &mut s,
-            "qdisc add dev eth0 root tbf rate 1mbit burst 2kb limit 10kb",
-        )
-        .unwrap();
+        add_root(&mut s, "tbf", "rate 1mbit burst 2kb limit 10kb");
         for _ in 0..3 {
             s.dev_queue_xmit(i, test_frame([1; 4], [2; 4], 17, 1, 2, 0, 1000), t0)
                 .unwrap();
@@ -1015,7 +736,7 @@ mod tests {
         let (mut s, i) = stack();
         let t0 = Instant::ZERO;
         s.set_link_up(i, true, t0).unwrap();
-        tc(&mut s, "qdisc add dev eth0 root fq_codel limit 2").unwrap();
+        add_root(&mut s, "fq_codel", "limit 2");
         for _ in 0..2 {
             s.dev_queue_xmit(i, test_frame([1; 4], [2; 4], 17, 1, 1, 0, 500), t0)
                 .unwrap();
@@ -1031,7 +752,7 @@ mod tests {
         assert!(lens.contains(&600));
     }
 
-    /// Words tc commands are made of, plus junk, for the property tests.
+    /// Option words of tc commands, plus junk, for the property tests.
     const VOCAB: [&str; 60] = [
         "qdisc",
         "class",
@@ -1097,21 +818,37 @@ mod tests {
 
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
-        /// Any sequence of tc commands: no panic, and a refused command changes nothing.
+        /// Any sequence of tc changes (objects, verbs, devices, handles, kinds and option
+        /// words at random): no panic, and a refused change changes nothing.
         #[test]
         fn arbitrary_commands_never_panic_and_errors_change_nothing(
             cmds in proptest::collection::vec(
-                proptest::collection::vec(0usize..VOCAB.len(), 0..14), 1..12)
+                (0usize..3, 0usize..4, 0usize..3, proptest::option::of(0usize..8),
+                 proptest::option::of(0usize..8), proptest::option::of(0usize..8),
+                 proptest::option::of(0usize..KINDS.len() + 1),
+                 proptest::collection::vec(0usize..VOCAB.len(), 0..10)),
+                1..12)
         ) {
+            const HANDLES: [u32; 8] =
+                [ROOT_HANDLE, 0x1_0000, 0x1_0001, 0x1_0010, 0x10_0000, 0x2_0000, 0xffff_0000, 0];
             let (mut s, i) = stack();
             s.set_link_up(i, true, Instant::ZERO).unwrap();
-            for (n, cmd) in cmds.iter().enumerate() {
-                let words: Vec<String> = cmd.iter().map(|&w| VOCAB[w].to_string()).collect();
+            for (n, (o, v, d, p, h, c, k, words)) in cmds.iter().enumerate() {
+                let change = TcChange {
+                    object: [TcObject::Qdisc, TcObject::Class, TcObject::Filter][*o],
+                    verb: [TcVerb::Add, TcVerb::Change, TcVerb::Replace, TcVerb::Del][*v],
+                    dev: ["eth0", "lo", "eth9"][*d].into(),
+                    parent: p.map(|p| HANDLES[p]),
+                    handle: h.map(|h| HANDLES[h]),
+                    classid: c.map(|c| HANDLES[c]),
+                    kind: k.map(|k| KINDS.get(k).copied().unwrap_or("sfq").into()),
+                    options: words.iter().map(|&w| VOCAB[w].to_string()).collect(),
+                };
                 let before = (s.tc_qdiscs(None), s.tc_classes(None), s.tc_filters(None));
                 let now = Instant::from_millis(n as u64);
-                if s.tc(&words, now).is_err() {
+                if s.tc_change(&change, now).is_err() {
                     let after = (s.tc_qdiscs(None), s.tc_classes(None), s.tc_filters(None));
-                    proptest::prop_assert_eq!(before, after, "{:?}", words);
+                    proptest::prop_assert_eq!(before, after, "{:?}", change);
                 }
                 // Traffic through whatever tree there is.
                 for k in 0..4u8 {
