@@ -17,7 +17,8 @@
 # ../common/defaults.sh, or ./defaults.sh in Linux's selftests layout) with shims first in PATH:
 # `sysctl` writes net.ipv4.KEY=VALUE into a per-script directory standing for
 # /proc/sys/net/ipv4, which the library applies to the stack under test; `ip tcp_metrics
-# flush|delete` reaches the stack's Fast Open cache the same way; `nstat` prints the stack's
+# flush|delete` reaches the stack's Fast Open cache the same way, and IPv4 `ip route` lines
+# its routing table (crates/linnet-packetdrill/src/route.rs); `nstat` prints the stack's
 # counters (a file the library keeps current) as nstat does; `tc` lines go to the stack's own
 # qdiscs on tun0 (see crates/linnet-packetdrill/src/tc.rs); other `ip` lines and
 # `ethtool` do nothing (there is no host device to configure). As root, each script also runs in private
@@ -142,11 +143,23 @@ EOF
 cat > "$work/bin/ip" <<'EOF'
 #!/bin/sh
 # ip shim: `ip tcp_metrics flush|delete ...` is queued for the stack in
-# $LINNET_SYSCTL_DIR/.ip_tcp_metrics (the library applies it before the next socket call);
-# every other `ip` line does nothing (no host device to configure).
+# $LINNET_SYSCTL_DIR/.ip_tcp_metrics and IPv4 `ip route add|change|replace|append|del ...`
+# (metrics such as `mtu lock N advmss N initcwnd N` included) in .ip_route; the library
+# applies them before the next socket call. Every other `ip` line does nothing (no host
+# device to configure; Linnet has no IPv6).
+v6=0
+while [ $# -gt 0 ]; do
+    case "$1" in
+        -6) v6=1; shift ;;
+        -*) shift ;;
+        *) break ;;
+    esac
+done
 case "$1" in
     tcp_metrics|tcpmetrics|tcpm)
         case "$2" in flush|delete) shift; printf '%s\n' "$*" >> "$LINNET_SYSCTL_DIR/.ip_tcp_metrics" ;; esac ;;
+    route|r|ro|rou|rout)
+        [ $v6 = 0 ] && [ -n "${LINNET_SYSCTL_DIR:-}" ] && { shift; printf '%s\n' "$*" >> "$LINNET_SYSCTL_DIR/.ip_route"; } ;;
 esac
 exit 0
 EOF
