@@ -200,9 +200,9 @@ pub(crate) enum ProbeVerdict {
 impl Stack {
     /// A connection just became established: start its probing search, and take the initial
     /// congestion window from the route's `initcwnd` when it has one. An active opener sizes
-    /// its MSS again for the search (a passive one keeps the MSS of its SYN-ACK until the
-    /// route's MTU changes). Linux: `tcp_init_transfer` (`tcp_mtup_init`, `tcp_init_cwnd`)
-    /// and `tcp_rcv_synsent_state_process` (`tcp_mtup_init`, `tcp_sync_mss`).
+    /// its MSS again for the search first (a passive one keeps the MSS of its SYN-ACK until
+    /// the route's MTU changes). Linux: `tcp_rcv_synsent_state_process` (`tcp_mtup_init`,
+    /// `tcp_sync_mss`), then `tcp_init_transfer` (`tcp_mtup_init` again, `tcp_init_cwnd`).
     pub(crate) fn tcp_init_transfer(&mut self, id: SockId, active: bool, now: Instant) {
         let Ok(sk) = self.sockets.tcp(id) else {
             return;
@@ -217,10 +217,11 @@ impl Stack {
         let Ok(sk) = self.sockets.tcp_mut(id) else {
             return;
         };
-        sk.tcp_mtup_init(cfg, now);
         if active && sk.mtup.pmtu_cookie != 0 {
+            sk.tcp_mtup_init(cfg, now);
             sk.tcp_sync_mss(sk.mtup.pmtu_cookie);
         }
+        sk.tcp_mtup_init(cfg, now);
         if initcwnd != 0 {
             sk.cc.set_cwnd(initcwnd.saturating_mul(sk.mss));
         }
