@@ -4,7 +4,7 @@ use crate::Failure;
 use linnet::wire::{Ipv4Addr, Ipv4Cidr};
 
 /// A route as typed: `[TYPE] PREFIX [via A] [dev D] [metric N] [src A] [scope S]
-/// [proto P] [table T] [mtu [lock] N] [advmss N] [initcwnd N] [initrwnd N] [window N]`.
+/// [proto P] [table T] [mtu [lock] N] [advmss N] [initcwnd N]`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RouteArgs {
     /// unicast (default), local, broadcast, blackhole, unreachable, prohibit.

@@ -670,6 +670,45 @@ mod tests {
     }
 
     #[test]
+    fn route_metrics_are_kept_replaced_and_used() {
+        let mut s = stack();
+        let dst = Ipv4Addr::new(198, 51, 100, 9);
+        assert_eq!(s.tcp_route_mss(dst), 1460);
+        let mut r = Route::unicast(
+            "198.51.100.0/24".parse().unwrap(),
+            Some(Ipv4Addr::new(192, 0, 2, 1)),
+            0,
+        );
+        r.metrics.mtu = 1280;
+        r.metrics.locks = 1 << crate::ip::metrics::Rtax::Mtu.number();
+        r.metrics.advmss = 1000;
+        let add = |r: Route, replace| Request::RouteAdd {
+            route: r,
+            dev: Some("eth0".into()),
+            replace,
+        };
+        assert_eq!(req(&mut s, add(r, false)), Response::Ok);
+        match req(&mut s, Request::RouteList { table: None }) {
+            Response::Routes { routes } => {
+                let (got, _) = routes.iter().find(|x| x.0.dst == r.dst).expect("route");
+                assert_eq!(got.metrics.show(), " mtu lock 1280 advmss 1000");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(s.tcp_route_mss(dst), 1000, "advmss");
+        assert_eq!(s.ipv4_mtu(dst, Instant::ZERO), Some(1280));
+        // A locked MTU learns nothing from "fragmentation needed".
+        assert_eq!(s.ip_rt_update_pmtu(dst, 1000, Instant::ZERO), Some(1280));
+        // `ip route replace` (and `change`) swaps the metrics: without advmss the MSS comes
+        // from the MTU.
+        r.metrics = Default::default();
+        r.metrics.mtu = 1400;
+        assert_eq!(req(&mut s, add(r, true)), Response::Ok);
+        assert_eq!(s.tcp_route_mss(dst), 1360);
+        assert_eq!(s.ip_rt_update_pmtu(dst, 1300, Instant::ZERO), Some(1300));
+    }
+
+    #[test]
     fn route_add_get_del_and_errors() {
         let mut s = stack();
         let r = Route::unicast(

@@ -16,34 +16,39 @@ pub const IP_MAX_MTU: u32 = 0xfff0;
 pub enum Rtax {
     /// `mtu`: the path MTU towards the destination. Linux: `RTAX_MTU`.
     Mtu,
-    /// `window`: largest window TCP advertises. Linux: `RTAX_WINDOW`.
-    Window,
     /// `advmss`: the MSS TCP advertises in its SYN and SYN-ACK. Linux: `RTAX_ADVMSS`.
     Advmss,
     /// `initcwnd`: TCP's initial congestion window, segments. Linux: `RTAX_INITCWND`.
     Initcwnd,
-    /// `initrwnd`: TCP's initial receive window, segments. Linux: `RTAX_INITRWND`.
-    Initrwnd,
 }
 
+/// The other metrics `ip route` knows, which Linnet does not keep: refused by name rather
+/// than taken and ignored.
+const UNSUPPORTED: [&str; 12] = [
+    "window",
+    "rtt",
+    "rttvar",
+    "ssthresh",
+    "cwnd",
+    "initrwnd",
+    "quickack",
+    "features",
+    "rto_min",
+    "hoplimit",
+    "reordering",
+    "congctl",
+];
+
 impl Rtax {
-    /// Every metric, in the order `ip route show` prints them.
-    pub const ALL: [Rtax; 5] = [
-        Rtax::Mtu,
-        Rtax::Window,
-        Rtax::Advmss,
-        Rtax::Initcwnd,
-        Rtax::Initrwnd,
-    ];
+    /// Every metric Linnet keeps, in the order `ip route show` prints them.
+    pub const ALL: [Rtax; 3] = [Rtax::Mtu, Rtax::Advmss, Rtax::Initcwnd];
 
     /// The keyword `ip route` uses.
     pub fn name(self) -> &'static str {
         match self {
             Rtax::Mtu => "mtu",
-            Rtax::Window => "window",
             Rtax::Advmss => "advmss",
             Rtax::Initcwnd => "initcwnd",
-            Rtax::Initrwnd => "initrwnd",
         }
     }
 
@@ -55,11 +60,9 @@ impl Rtax {
     /// Linux's `RTAX_*` number (the bit `RTAX_LOCK` sets for it is `1 << n`).
     pub fn number(self) -> u32 {
         match self {
-            Rtax::Window => 3,
             Rtax::Mtu => 2,
             Rtax::Advmss => 8,
             Rtax::Initcwnd => 11,
-            Rtax::Initrwnd => 14,
         }
     }
 
@@ -69,7 +72,7 @@ impl Rtax {
         match self {
             Rtax::Mtu => IP_MAX_MTU,
             Rtax::Advmss => 65535 - 40,
-            Rtax::Window | Rtax::Initcwnd | Rtax::Initrwnd => u32::MAX,
+            Rtax::Initcwnd => u32::MAX,
         }
     }
 }
@@ -81,18 +84,12 @@ pub struct RouteMetrics {
     /// `mtu` (0: the device's).
     #[serde(default)]
     pub mtu: u32,
-    /// `window` (0: no clamp).
-    #[serde(default)]
-    pub window: u32,
     /// `advmss` (0: from the MTU).
     #[serde(default)]
     pub advmss: u32,
     /// `initcwnd` (0: `TCP_INIT_CWND`).
     #[serde(default)]
     pub initcwnd: u32,
-    /// `initrwnd` (0: the default).
-    #[serde(default)]
-    pub initrwnd: u32,
     /// Locked metrics: bit `1 << Rtax::number()`. A locked MTU is not lowered by path MTU
     /// discovery and lets routers fragment (DF is not set). Linux: `RTAX_LOCK`.
     #[serde(default)]
@@ -104,10 +101,8 @@ impl RouteMetrics {
     pub fn get(&self, m: Rtax) -> u32 {
         match m {
             Rtax::Mtu => self.mtu,
-            Rtax::Window => self.window,
             Rtax::Advmss => self.advmss,
             Rtax::Initcwnd => self.initcwnd,
-            Rtax::Initrwnd => self.initrwnd,
         }
     }
 
@@ -115,10 +110,8 @@ impl RouteMetrics {
     pub fn set(&mut self, m: Rtax, v: u32) {
         match m {
             Rtax::Mtu => self.mtu = v,
-            Rtax::Window => self.window = v,
             Rtax::Advmss => self.advmss = v,
             Rtax::Initcwnd => self.initcwnd = v,
-            Rtax::Initrwnd => self.initrwnd = v,
         }
     }
 
@@ -138,14 +131,19 @@ impl RouteMetrics {
     }
 
     /// Take `w` (and the words after it) if it names a metric: `mtu [lock] N`,
-    /// `advmss [lock] N`, ... (0 unsets it; too large a value is lowered to the largest).
-    /// Returns `Ok(false)` when `w` is no metric keyword, an error naming the word when the
-    /// value is missing or not a number.
+    /// `advmss [lock] N`, `initcwnd [lock] N` (0 unsets it; too large a value is lowered to
+    /// the largest). Returns `Ok(false)` when `w` is no metric keyword, an error naming the
+    /// word when the value is missing or not a number, or the metric one Linnet does not keep.
     /// Linux: iproute2's `iproute_modify` metric words, `ip_metrics_convert`'s checks.
     pub fn parse_word<'a, I>(&mut self, w: &str, rest: &mut I) -> Result<bool, String>
     where
         I: Iterator<Item = &'a str>,
     {
+        if UNSUPPORTED.contains(&w) {
+            return Err(format!(
+                "Error: route metric \"{w}\" is not supported (Linnet keeps mtu, advmss, initcwnd)."
+            ));
+        }
         let Some(m) = Rtax::from_name(w) else {
             return Ok(false);
         };
@@ -231,6 +229,7 @@ mod tests {
             ("mtu lock", "mtu lock"),
             ("mtu big", "big"),
             ("initcwnd -1", "-1"),
+            ("initrwnd 20", "initrwnd"),
         ] {
             let e = parse(line).unwrap_err();
             assert!(e.contains(word), "{line}: {e}");

@@ -418,6 +418,19 @@ mod tests {
     }
 
     #[test]
+    fn a_probe_never_crosses_a_record_end() {
+        let (mut sk, _) = sock(2);
+        sk.snd_nxt = SeqNumber(1000);
+        sk.eor_marks.push_back(SeqNumber(1500));
+        assert!(!sk.tcp_can_coalesce_send_queue_head(986));
+        assert!(
+            sk.tcp_can_coalesce_send_queue_head(500),
+            "ending at it is fine"
+        );
+        assert!(sk.tcp_can_coalesce_send_queue_head(400));
+    }
+
+    #[test]
     fn a_finished_search_restarts_after_the_probe_interval() {
         let (mut sk, cfg) = sock(2);
         sk.tcp_mtup_init(&cfg, Instant::ZERO);
