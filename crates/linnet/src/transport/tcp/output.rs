@@ -750,7 +750,9 @@ impl Stack {
             sk.local_drop = false;
             sk.tcp_wq_sent(seq + len);
             sent_new = true;
-            if mtu_probe_len.is_some() {
+            // A probe IP refused (too big for this host's own route: EMSGSIZE) is no probe.
+            // Linux: tcp_mtu_probe records it only when tcp_transmit_skb succeeded.
+            if mtu_probe_len.is_some() && res.is_ok() {
                 self.tcp_mtu_probe_sent(id, seq, len);
             }
             if rearm {
