@@ -75,17 +75,28 @@ mkdir "$work/bin" || exit 2
 cat > "$work/bin/sysctl" <<'EOF'
 #!/bin/sh
 # sysctl shim: net.ipv4.KEY=VALUE goes to $LINNET_SYSCTL_DIR/KEY; reads print what is there.
+# When the directory was filled from a fresh namespace's /proc/sys/net/ipv4 (as root), a key
+# that Linux does not have fails as sysctl(8) fails on it (status 1), so that a script's
+# `sysctl -q OLD_KEY=... || fallback` takes its fallback as it does on Linux.
+st=0
+unknown() {
+    [ -f "$LINNET_SYSCTL_DIR/.linux_keys" ] && [ ! -f "$LINNET_SYSCTL_DIR/$1" ] || return 1
+    echo "sysctl: cannot stat /proc/sys/net/ipv4/$1: No such file or directory" >&2
+    st=1
+}
 for a in "$@"; do
     case "$a" in
         -*) ;;
         net.ipv4.*=*|net/ipv4/*=*)
             k=${a%%=*}; v=${a#*=}; k=${k#net.ipv4.}; k=${k#net/ipv4/}
-            printf '%s\n' "$v" > "$LINNET_SYSCTL_DIR/$k" ;;
+            unknown "$k" || printf '%s\n' "$v" > "$LINNET_SYSCTL_DIR/$k" ;;
         *=*) ;;
-        net.ipv4.*) k=${a#net.ipv4.}; [ -f "$LINNET_SYSCTL_DIR/$k" ] && printf '%s = %s\n' "$a" "$(cat "$LINNET_SYSCTL_DIR/$k")" ;;
+        net.ipv4.*|net/ipv4/*)
+            k=${a#net.ipv4.}; k=${k#net/ipv4/}
+            unknown "$k" || { [ -f "$LINNET_SYSCTL_DIR/$k" ] && printf '%s = %s\n' "$a" "$(cat "$LINNET_SYSCTL_DIR/$k")"; } ;;
     esac
 done
-exit 0
+exit $st
 EOF
 cat > "$work/bin/nstat" <<'EOF'
 #!/bin/sh
@@ -239,6 +250,7 @@ run_one() {
     if [ $isroot = 1 ]; then
         # A fresh namespace's values are Linux's defaults: start the directory from them.
         unshare -n sh -c 'for f in /proc/sys/net/ipv4/*; do [ -f "$f" ] && cat "$f" > "$1/${f##*/}" 2>/dev/null; done; true' _ "$sysdir"
+        : > "$sysdir/.linux_keys"
     fi
     # A script's own IPv4 addresses (header lines "--local_ip=..." / "--remote_ip=...": the
     # Fast Open cookie scripts expect the cookie of theirs) win over the defaults; packetdrill
