@@ -32,7 +32,16 @@ AREAS = {
 
 
 def linux_passes():
-    src = os.environ.get("PACKETDRILL_SRC", os.path.join(ROOT, "..", "shared", "packetdrill"))
+    # As scripts/packetdrill.sh: ../shared beside the repository, or two levels up (a worktree).
+    src = os.environ.get("PACKETDRILL_SRC")
+    if not src:
+        for c in (os.path.join(ROOT, "..", "shared", "packetdrill"),
+                  os.path.join(ROOT, "..", "..", "shared", "packetdrill")):
+            if os.path.isfile(os.path.join(c, "linux-passes.txt")):
+                src = c
+                break
+        else:
+            sys.exit("packetdrill sources not found: set PACKETDRILL_SRC")
     with open(os.path.join(src, "linux-passes.txt")) as f:
         return {l.strip() for l in f if l.strip() and not l.startswith("#")}
 

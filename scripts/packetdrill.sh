@@ -17,7 +17,8 @@
 # ../common/defaults.sh, or ./defaults.sh in Linux's selftests layout) with shims first in PATH:
 # `sysctl` writes net.ipv4.KEY=VALUE into a per-script directory standing for
 # /proc/sys/net/ipv4, which the library applies to the stack under test; `ip tcp_metrics
-# flush|delete` reaches the stack's Fast Open cache the same way; `nstat` prints the stack's
+# flush|delete` reaches the stack's Fast Open cache the same way, and IPv4 `ip route` lines
+# its routing table (crates/linnet-packetdrill/src/route.rs); `nstat` prints the stack's
 # counters (a file the library keeps current) as nstat does; `tc` lines go to the stack's own
 # qdiscs on tun0 (see crates/linnet-packetdrill/src/tc.rs); other `ip` lines and
 # `ethtool` do nothing (there is no host device to configure). As root, each script also runs in private
@@ -74,17 +75,28 @@ mkdir "$work/bin" || exit 2
 cat > "$work/bin/sysctl" <<'EOF'
 #!/bin/sh
 # sysctl shim: net.ipv4.KEY=VALUE goes to $LINNET_SYSCTL_DIR/KEY; reads print what is there.
+# When the directory was filled from a fresh namespace's /proc/sys/net/ipv4 (as root), a key
+# that Linux does not have fails as sysctl(8) fails on it (status 1), so that a script's
+# `sysctl -q OLD_KEY=... || fallback` takes its fallback as it does on Linux.
+st=0
+unknown() {
+    [ -f "$LINNET_SYSCTL_DIR/.linux_keys" ] && [ ! -f "$LINNET_SYSCTL_DIR/$1" ] || return 1
+    echo "sysctl: cannot stat /proc/sys/net/ipv4/$1: No such file or directory" >&2
+    st=1
+}
 for a in "$@"; do
     case "$a" in
         -*) ;;
         net.ipv4.*=*|net/ipv4/*=*)
             k=${a%%=*}; v=${a#*=}; k=${k#net.ipv4.}; k=${k#net/ipv4/}
-            printf '%s\n' "$v" > "$LINNET_SYSCTL_DIR/$k" ;;
+            unknown "$k" || printf '%s\n' "$v" > "$LINNET_SYSCTL_DIR/$k" ;;
         *=*) ;;
-        net.ipv4.*) k=${a#net.ipv4.}; [ -f "$LINNET_SYSCTL_DIR/$k" ] && printf '%s = %s\n' "$a" "$(cat "$LINNET_SYSCTL_DIR/$k")" ;;
+        net.ipv4.*|net/ipv4/*)
+            k=${a#net.ipv4.}; k=${k#net/ipv4/}
+            unknown "$k" || { [ -f "$LINNET_SYSCTL_DIR/$k" ] && printf '%s = %s\n' "$a" "$(cat "$LINNET_SYSCTL_DIR/$k")"; } ;;
     esac
 done
-exit 0
+exit $st
 EOF
 cat > "$work/bin/nstat" <<'EOF'
 #!/bin/sh
@@ -142,11 +154,23 @@ EOF
 cat > "$work/bin/ip" <<'EOF'
 #!/bin/sh
 # ip shim: `ip tcp_metrics flush|delete ...` is queued for the stack in
-# $LINNET_SYSCTL_DIR/.ip_tcp_metrics (the library applies it before the next socket call);
-# every other `ip` line does nothing (no host device to configure).
+# $LINNET_SYSCTL_DIR/.ip_tcp_metrics and IPv4 `ip route add|change|replace|append|del ...`
+# (metrics such as `mtu lock N advmss N initcwnd N` included) in .ip_route; the library
+# applies them before the next socket call. Every other `ip` line does nothing (no host
+# device to configure; Linnet has no IPv6).
+v6=0
+while [ $# -gt 0 ]; do
+    case "$1" in
+        -6) v6=1; shift ;;
+        -*) shift ;;
+        *) break ;;
+    esac
+done
 case "$1" in
     tcp_metrics|tcpmetrics|tcpm)
         case "$2" in flush|delete) shift; printf '%s\n' "$*" >> "$LINNET_SYSCTL_DIR/.ip_tcp_metrics" ;; esac ;;
+    route|r|ro|rou|rout)
+        [ $v6 = 0 ] && [ -n "${LINNET_SYSCTL_DIR:-}" ] && { shift; printf '%s\n' "$*" >> "$LINNET_SYSCTL_DIR/.ip_route"; } ;;
 esac
 exit 0
 EOF
@@ -226,6 +250,7 @@ run_one() {
     if [ $isroot = 1 ]; then
         # A fresh namespace's values are Linux's defaults: start the directory from them.
         unshare -n sh -c 'for f in /proc/sys/net/ipv4/*; do [ -f "$f" ] && cat "$f" > "$1/${f##*/}" 2>/dev/null; done; true' _ "$sysdir"
+        : > "$sysdir/.linux_keys"
     fi
     # A script's own IPv4 addresses (header lines "--local_ip=..." / "--remote_ip=...": the
     # Fast Open cookie scripts expect the cookie of theirs) win over the defaults; packetdrill

@@ -578,6 +578,7 @@ pub fn route_from_args(a: &route::RouteArgs) -> Result<(Route, Option<String>), 
             _ => RT_TABLE_MAIN,
         }),
         kind,
+        metrics: a.metrics,
     };
     Ok((route, a.dev.clone()))
 }
@@ -738,6 +739,7 @@ fn routes(client: &mut Client, opts: &Opts, req: Request) -> Result<u8, Failure>
         if r.metric != 0 {
             line.push_str(&format!(" metric {}", r.metric));
         }
+        line.push_str(&r.metrics.show());
         println!("{line}");
     }
     Ok(0)

@@ -164,6 +164,24 @@ pub fn route(r: &Route, dev: &str) -> Value {
         m.insert("metric".into(), json!(r.metric));
     }
     m.insert("flags".into(), json!([]));
+    if !r.metrics.is_empty() {
+        // iproute2: "metrics": [{"mtu": N, ...}], a locked one as {"lock": ["mtu"]} too.
+        let mut mx = Map::new();
+        let mut locks = Vec::new();
+        for x in linnet::ip::metrics::Rtax::ALL {
+            let v = r.metrics.get(x);
+            if v != 0 {
+                mx.insert(x.name().into(), json!(v));
+                if r.metrics.locked(x) {
+                    locks.push(json!(x.name()));
+                }
+            }
+        }
+        if !locks.is_empty() {
+            mx.insert("lock".into(), Value::Array(locks));
+        }
+        m.insert("metrics".into(), json!([mx]));
+    }
     Value::Object(m)
 }
 

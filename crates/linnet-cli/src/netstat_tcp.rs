@@ -116,6 +116,8 @@ pub fn tcp_lines(t: &TcpStats) -> Vec<String> {
         (t.keepalive_probes, "TCPKeepAlive"),
         (t.win_probes, "TCPWinProbe"),
         (t.loss_probes, "TCPLossProbes"),
+        (t.mtup_fail, "TCPMTUPFail"),
+        (t.mtup_success, "TCPMTUPSuccess"),
         (t.loss_probe_recovery, "TCPLossProbeRecovery"),
         (t.dsack_recv, "TCPDSACKRecv"),
         (t.dsack_ofo_recv, "TCPDSACKOfoRecv"),

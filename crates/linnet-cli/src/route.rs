@@ -4,7 +4,7 @@ use crate::Failure;
 use linnet::wire::{Ipv4Addr, Ipv4Cidr};
 
 /// A route as typed: `[TYPE] PREFIX [via A] [dev D] [metric N] [src A] [scope S]
-/// [proto P] [table T]`.
+/// [proto P] [table T] [mtu [lock] N] [advmss N] [initcwnd N]`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RouteArgs {
     /// unicast (default), local, broadcast, blackhole, unreachable, prohibit.
@@ -25,6 +25,8 @@ pub struct RouteArgs {
     pub proto: Option<String>,
     /// Table id.
     pub table: Option<u32>,
+    /// Route metrics (`mtu`, `advmss`, `initcwnd`...).
+    pub metrics: linnet::ip::metrics::RouteMetrics,
 }
 
 /// `ip route get ADDR [from A] [iif D] [oif D] [mark N]`.
@@ -159,6 +161,12 @@ pub fn route_args(words: &[String]) -> Result<RouteArgs, Failure> {
             }
             "table" => r.table = Some(table(next(&mut it, "table")?)?),
             "to" => r.dst = Some(prefix(next(&mut it, "to")?)?),
+            m if linnet::ip::metrics::Rtax::from_name(m).is_some() => {
+                let mut rest = it.by_ref().map(String::as_str);
+                r.metrics
+                    .parse_word(m, &mut rest)
+                    .map_err(|e| Failure(e, 255))?;
+            }
             t if ROUTE_TYPES.contains(&t) && r.kind.is_none() && r.dst.is_none() => {
                 r.kind = Some(t.to_string())
             }
@@ -275,6 +283,16 @@ mod tests {
         assert_eq!(r.from, Some("192.0.2.0/24".parse().unwrap()));
         assert_eq!((r.table, r.priority), (Some(100), Some(1000)));
         assert_eq!(rule_args(&w("from all table main")).unwrap().from, None);
+        let r = route_args(&w(
+            "192.0.2.1 via 192.168.0.2 dev tun0 advmss 600 mtu lock 640 initcwnd 11",
+        ))
+        .unwrap();
+        assert_eq!(r.dev.as_deref(), Some("tun0"));
+        assert_eq!(
+            (r.metrics.advmss, r.metrics.mtu, r.metrics.initcwnd),
+            (600, 640, 11)
+        );
+        assert!(r.metrics.mtu_locked());
     }
 
     #[test]
@@ -287,6 +305,8 @@ mod tests {
             ("default dev eth0 frobnicate", "frobnicate"),
             ("default dev eth0 scope moon", "moon"),
             ("default table 0", "0"),
+            ("default dev eth0 mtu lock", "mtu lock"),
+            ("default dev eth0 advmss big", "big"),
         ] {
             let e = route_args(&w(line))
                 .err()

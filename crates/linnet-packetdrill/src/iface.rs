@@ -14,7 +14,7 @@ use linnet::{Instant, Stack, StackConfig};
 /// Our end's link address (never seen on a wire: the device strips Ethernet headers).
 const LOCAL_MAC: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 0x01]);
 /// The address the device answers ARP with for every neighbour.
-const PEER_MAC: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 0x02]);
+pub(crate) const PEER_MAC: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 0x02]);
 
 /// Linux's defaults where Linnet's differ for what packetdrill scripts assume.
 fn linux_config() -> StackConfig {

@@ -23,6 +23,7 @@ pub mod device;
 pub mod iface;
 pub mod nstat;
 pub mod procnet;
+pub mod route;
 pub mod sysctl;
 pub mod tc;
 
@@ -196,6 +197,7 @@ impl Instance {
         posix.with_net(|n| n.realtime_base_us = epoch_usecs(linnet::Instant::ZERO));
         let mut watcher = cfg.sysctl_dir.clone().map(sysctl::SysctlDir::new);
         let mut tc = cfg.sysctl_dir.clone().map(tc::TcLog::new);
+        let route_dir = cfg.sysctl_dir.clone();
         let procnet = cfg
             .procnet_dir
             .clone()
@@ -210,6 +212,9 @@ impl Instance {
                     }
                     if let Some(t) = tc.as_mut() {
                         t.apply_new(stack, now);
+                    }
+                    if let Some(d) = &route_dir {
+                        route::apply_queued(stack, d, now);
                     }
                     if let Some(p) = &procnet_hook {
                         p.lock().unwrap_or_else(|e| e.into_inner()).refresh(stack);

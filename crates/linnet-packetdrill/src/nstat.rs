@@ -56,6 +56,8 @@ pub fn tcp_counters(t: &TcpStats) -> Vec<(&'static str, u64)> {
         ("TcpExtTCPSlowStartRetrans", t.slow_start_retrans),
         ("TcpExtTCPTimeouts", t.timeouts),
         ("TcpExtTCPLossProbes", t.loss_probes),
+        ("TcpExtTCPMTUPFail", t.mtup_fail),
+        ("TcpExtTCPMTUPSuccess", t.mtup_success),
         ("TcpExtTCPLossProbeRecovery", t.loss_probe_recovery),
         ("TcpExtTCPRenoRecoveryFail", t.reno_recovery_fail),
         ("TcpExtTCPSackRecoveryFail", t.sack_recovery_fail),

@@ -33,6 +33,11 @@ pub const KNOWN: &[&str] = &[
     "tcp_fastopen",
     "tcp_fastopen_key",
     "tcp_ecn",
+    "tcp_mtu_probing",
+    "tcp_base_mss",
+    "tcp_probe_threshold",
+    "tcp_probe_interval",
+    "tcp_mtu_probe_floor",
 ];
 
 /// A directory standing for `/proc/sys/net/ipv4`: one file per setting, holding its value.
@@ -133,7 +138,12 @@ pub fn apply(stack: &mut Stack, key: &str, v: &str) {
         "net.ipv4.tcp_rmem"
         | "net.ipv4.tcp_wmem"
         | "net.ipv4.tcp_fastopen"
-        | "net.ipv4.tcp_fastopen_key" => {
+        | "net.ipv4.tcp_fastopen_key"
+        | "net.ipv4.tcp_mtu_probing"
+        | "net.ipv4.tcp_base_mss"
+        | "net.ipv4.tcp_probe_threshold"
+        | "net.ipv4.tcp_probe_interval"
+        | "net.ipv4.tcp_mtu_probe_floor" => {
             let _ = linnet::control::route::sysctl(stack, &key, Some(v));
         }
         "net.ipv4.tcp_timestamps"

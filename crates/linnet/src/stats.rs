@@ -467,6 +467,12 @@ pub struct TcpStats {
     /// `TCPLossProbes`: tail loss probes sent.
     #[serde(default)]
     pub loss_probes: u64,
+    /// `TCPMTUPSuccess`: path MTU probes acknowledged (the MSS went up).
+    #[serde(default)]
+    pub mtup_success: u64,
+    /// `TCPMTUPFail`: path MTU probes lost (the search's upper bound came down).
+    #[serde(default)]
+    pub mtup_fail: u64,
     /// `TCPLossProbeRecovery`: losses repaired by a tail loss probe.
     #[serde(default)]
     pub loss_probe_recovery: u64,

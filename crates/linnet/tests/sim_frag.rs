@@ -201,20 +201,35 @@ struct NarrowPath {
     frag_needed: u32,
     /// Largest IP packet from A that made it through.
     largest_passed: usize,
+    /// An ICMP black hole: oversized packets vanish without "fragmentation needed".
+    black_hole: bool,
+    /// Packets from A dropped in the black hole.
+    swallowed: u32,
+    /// Some IP packet from A had DF set.
+    df_seen: bool,
 }
 
 impl NarrowPath {
     fn new(path_mtu: usize) -> NarrowPath {
+        NarrowPath::with(path_mtu, |_| {})
+    }
+
+    /// As [`NarrowPath::new`], A's configuration changed by `conf`.
+    fn with(path_mtu: usize, conf: impl Fn(&mut StackConfig)) -> NarrowPath {
         let now = Instant::ZERO;
         let macs = [
             EthernetAddress([2, 0, 0, 0, 0, 1]),
             EthernetAddress([2, 0, 0, 0, 0, 2]),
         ];
         let mk = |seed: u64, mac: EthernetAddress, addr: &str| {
-            let mut s = Stack::new(StackConfig {
+            let mut c = StackConfig {
                 seed,
                 ..StackConfig::default()
-            });
+            };
+            if seed == 1 {
+                conf(&mut c);
+            }
+            let mut s = Stack::new(c);
             let i = s.add_interface("eth0", mac, 1500);
             s.add_addr(i, addr.parse().unwrap(), now).unwrap();
             s.set_link_up(i, true, now).unwrap();
@@ -232,6 +247,9 @@ impl NarrowPath {
             path_mtu,
             frag_needed: 0,
             largest_passed: 0,
+            black_hole: false,
+            swallowed: 0,
+            df_seen: false,
         };
         p.advance(Duration::from_millis(100));
         p
@@ -271,6 +289,11 @@ impl NarrowPath {
         let is_ip = frame.len() > 14 && frame[12..14] == [0x08, 0x00];
         if from == 0 && is_ip {
             let ip_len = frame.len() - 14;
+            self.df_seen |= frame[14 + 6] & 0x40 != 0;
+            if ip_len > self.path_mtu && self.black_hole {
+                self.swallowed += 1;
+                return;
+            }
             if ip_len > self.path_mtu {
                 let icmp = self.frag_needed_frame(&frame[14..]);
                 self.frag_needed += 1;
@@ -398,13 +421,18 @@ impl NarrowPath {
 
     /// The send MSS of A's socket `c` and whether it uses timestamps.
     fn mss(&self, c: SockId) -> (u32, bool) {
-        let info = self.stacks[0]
+        let info = self.info(0, c);
+        (info.mss, info.ts)
+    }
+
+    /// `tcp_info` of socket `id` of stack `i`.
+    fn info(&self, i: usize, id: SockId) -> linnet::transport::tcp::TcpInfo {
+        self.stacks[i]
             .sockets_info()
             .into_iter()
-            .find(|i| i.id == c)
-            .and_then(|i| i.tcp)
-            .expect("tcp info");
-        (info.mss, info.ts)
+            .find(|x| x.id == id)
+            .and_then(|x| x.tcp)
+            .expect("tcp info")
     }
 }
 
@@ -503,4 +531,108 @@ fn frag_needed_for_another_connection_or_out_of_window_is_ignored() {
     assert!(p.stacks[0].pmtu_exceptions(now).is_empty());
     assert_eq!(p.stacks[0].snmp().icmp.in_dest_unreachs, 1);
     assert!(Ipv4Packet::new_checked(&frame[14..]).is_ok());
+}
+
+// ----- route metrics and path MTU probing -----
+
+/// A's route to B with metrics, as `ip route add 192.0.2.2 dev eth0 mtu lock 1280 advmss 1000
+/// initcwnd 20` makes it.
+fn route_with_metrics(p: &mut NarrowPath, line: &str) {
+    let mut r = linnet::ip::fib::Route::unicast("192.0.2.2/32".parse().unwrap(), None, p.ifs[0]);
+    let mut words = line.split_whitespace();
+    while let Some(w) = words.next() {
+        assert!(r.metrics.parse_word(w, &mut words).unwrap(), "{w}");
+    }
+    p.stacks[0].add_route(r).unwrap();
+}
+
+#[test]
+fn route_metrics_size_the_mss_the_advertised_mss_and_the_initial_window() {
+    let mut p = NarrowPath::new(1280);
+    route_with_metrics(&mut p, "mtu lock 1280 advmss 1000 initcwnd 20");
+    let (c, s) = p.establish(5001);
+    let (mss, ts) = p.mss(c);
+    let opts = if ts { 12 } else { 0 };
+    // A sends for the route's MTU from the start (tcp_sync_mss with dst_mtu)...
+    assert_eq!(mss, 1240 - opts);
+    // ...B for the MSS A advertised (the route's advmss, not the MTU's 1240).
+    assert_eq!(p.info(1, s).mss, 1000 - opts);
+    // The route's initcwnd (tcp_init_cwnd), not TCP_INIT_CWND.
+    assert_eq!(p.info(0, c).cwnd, 20 * mss);
+    let data = pattern(300_000, 5);
+    assert!(p.transfer(c, s, &data) == data);
+    // Nothing was too big for the 1280 path, and a locked MTU lets routers fragment.
+    assert_eq!(p.frag_needed, 0);
+    assert!(p.largest_passed <= 1280 && p.largest_passed > 1200);
+    assert!(!p.df_seen, "DF set under a locked route MTU");
+    // A locked route MTU is not lowered by path MTU discovery.
+    p.path_mtu = 1000;
+    let (c2, s2) = p.establish(5002);
+    let more = pattern(100_000, 6);
+    let now = p.now;
+    p.stacks[0].send(c2, &more[..20_000], now).unwrap();
+    p.advance(Duration::from_millis(50));
+    assert!(p.frag_needed >= 1);
+    let now = p.now;
+    assert!(p.stacks[0].pmtu_exceptions(now).is_empty());
+    assert_eq!(p.stacks[0].ipv4_mtu(B, now), Some(1280));
+    let _ = s2;
+}
+
+#[test]
+fn mtu_probing_finds_a_narrower_path_behind_an_icmp_black_hole() {
+    // tcp_mtu_probing=2: probe always, from tcp_base_mss (1024) up.
+    let mut p = NarrowPath::with(1280, |c| c.tcp.mtu_probing = 2);
+    p.black_hole = true;
+    let (c, s) = p.establish(5001);
+    let (mss, ts) = p.mss(c);
+    let opts = if ts { 12 } else { 0 };
+    assert_eq!(mss, 1024, "the search starts at tcp_base_mss");
+    let data = pattern(4 << 20, 7);
+    let got = p.transfer(c, s, &data);
+    assert!(got == data, "stream differs ({} bytes)", got.len());
+    let tcp = p.stacks[0].snmp().tcp;
+    // The first probe (halfway between 1024 + headers and 1500) was too big and vanished;
+    // the next ones fit and raised the MSS, until the range was under tcp_probe_threshold.
+    assert!(p.swallowed >= 1, "no probe was too big");
+    assert!(tcp.mtup_fail >= 1, "{tcp:?}");
+    assert!(tcp.mtup_success >= 3, "{tcp:?}");
+    let (mss, _) = p.mss(c);
+    eprintln!(
+        "probing: MSS {mss}, {} probes acknowledged, {} lost, largest packet {}",
+        tcp.mtup_success, tcp.mtup_fail, p.largest_passed
+    );
+    let best = 1280 - 40 - opts;
+    assert!(
+        mss <= best && mss + 8 >= best,
+        "MSS {mss}, the path takes {best}"
+    );
+    assert!(p.largest_passed <= 1280 && p.largest_passed + 8 >= 1280);
+    // No ICMP came back, and what the hole swallowed was only the probes: each one lost
+    // cost no retransmission timeout.
+    assert_eq!(p.frag_needed, 0);
+    assert_eq!(u64::from(p.swallowed), tcp.mtup_fail);
+    assert_eq!(tcp.timeouts, 0);
+}
+
+#[test]
+fn without_probing_a_black_hole_stalls_until_black_hole_detection_lowers_the_mss() {
+    // tcp_mtu_probing=1: full-sized segments vanish; after tcp_retries1 timeouts the MSS
+    // drops to tcp_base_mss and the transfer completes.
+    let mut p = NarrowPath::with(1280, |c| c.tcp.mtu_probing = 1);
+    p.black_hole = true;
+    let (c, s) = p.establish(5001);
+    let (mss, ts) = p.mss(c);
+    assert_eq!(mss, if ts { 1448 } else { 1460 });
+    let data = pattern(200_000, 8);
+    let got = p.transfer(c, s, &data);
+    assert!(got == data, "stream differs ({} bytes)", got.len());
+    let tcp = p.stacks[0].snmp().tcp;
+    eprintln!(
+        "black hole detection: {} timeouts, MSS {}",
+        tcp.timeouts,
+        p.mss(c).0
+    );
+    assert!(tcp.timeouts >= 4, "{tcp:?}");
+    assert!(p.mss(c).0 < 1280 - 40, "MSS {}", p.mss(c).0);
 }

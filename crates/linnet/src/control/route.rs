@@ -117,7 +117,40 @@ pub fn sysctls(stack: &Stack) -> Vec<SysctlValue> {
             key: "net.ipv4.tcp_fastopen_key".into(),
             value: stack.tcp_fastopen_keys().format(),
         },
+        SysctlValue {
+            key: "net.ipv4.tcp_mtu_probing".into(),
+            value: t.mtu_probing.to_string(),
+        },
+        SysctlValue {
+            key: "net.ipv4.tcp_base_mss".into(),
+            value: t.base_mss.to_string(),
+        },
+        SysctlValue {
+            key: "net.ipv4.tcp_probe_threshold".into(),
+            value: t.probe_threshold.to_string(),
+        },
+        SysctlValue {
+            key: "net.ipv4.tcp_probe_interval".into(),
+            value: t.probe_interval.as_secs().to_string(),
+        },
+        SysctlValue {
+            key: "net.ipv4.tcp_mtu_probe_floor".into(),
+            value: t.mtu_probe_floor.to_string(),
+        },
     ]
+}
+
+/// The path MTU probing sysctls: their range. Linux: `tcp_mtu_probing` is a u8 of 0..=2,
+/// `tcp_mtu_probe_floor` at least `TCP_MIN_SND_MSS`; the MSS ones are kept to what an MSS
+/// can be.
+fn mtup_range(key: &str) -> Option<(u32, u32)> {
+    Some(match key {
+        "net.ipv4.tcp_mtu_probing" => (0, 2),
+        "net.ipv4.tcp_base_mss" | "net.ipv4.tcp_mtu_probe_floor" => (48, 65535 - 40),
+        "net.ipv4.tcp_probe_threshold" => (0, 65535),
+        "net.ipv4.tcp_probe_interval" => (0, u32::MAX),
+        _ => return None,
+    })
 }
 
 /// Parse an integer sysctl as Linux's `proc_dointvec` does: decimal, or hex with `0x`.
@@ -235,6 +268,27 @@ pub fn sysctl(stack: &mut Stack, key: &str, value: Option<&str>) -> Response {
             "net.ipv4.tcp_reordering" => t.reordering = n,
             "net.ipv4.tcp_max_reordering" => t.max_reordering = n,
             _ => t.frto = n > 0,
+        }
+    } else if let (Some(v), Some((min, max))) = (value, mtup_range(key)) {
+        let n = match parse_int(key, v) {
+            Ok(n) if (min..=max).contains(&n) => n,
+            Ok(_) => {
+                return error(
+                    libc::EINVAL,
+                    format!("sysctl: \"{v}\" is not a number in {min}..={max} for {key}"),
+                )
+            }
+            Err(r) => return r,
+        };
+        let t = stack.tcp_config_mut();
+        match key {
+            "net.ipv4.tcp_mtu_probing" => t.mtu_probing = n as u8,
+            "net.ipv4.tcp_base_mss" => t.base_mss = n,
+            "net.ipv4.tcp_probe_threshold" => t.probe_threshold = n,
+            "net.ipv4.tcp_probe_interval" => {
+                t.probe_interval = std::time::Duration::from_secs(u64::from(n))
+            }
+            _ => t.mtu_probe_floor = n,
         }
     } else if let (Some(v), "net.ipv4.tcp_ecn") = (value, key) {
         match v {
@@ -613,6 +667,45 @@ mod tests {
             );
         }
         assert_eq!(s.config().tcp.max_reordering, 300);
+    }
+
+    #[test]
+    fn route_metrics_are_kept_replaced_and_used() {
+        let mut s = stack();
+        let dst = Ipv4Addr::new(198, 51, 100, 9);
+        assert_eq!(s.tcp_route_mss(dst), 1460);
+        let mut r = Route::unicast(
+            "198.51.100.0/24".parse().unwrap(),
+            Some(Ipv4Addr::new(192, 0, 2, 1)),
+            0,
+        );
+        r.metrics.mtu = 1280;
+        r.metrics.locks = 1 << crate::ip::metrics::Rtax::Mtu.number();
+        r.metrics.advmss = 1000;
+        let add = |r: Route, replace| Request::RouteAdd {
+            route: r,
+            dev: Some("eth0".into()),
+            replace,
+        };
+        assert_eq!(req(&mut s, add(r, false)), Response::Ok);
+        match req(&mut s, Request::RouteList { table: None }) {
+            Response::Routes { routes } => {
+                let (got, _) = routes.iter().find(|x| x.0.dst == r.dst).expect("route");
+                assert_eq!(got.metrics.show(), " mtu lock 1280 advmss 1000");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(s.tcp_route_mss(dst), 1000, "advmss");
+        assert_eq!(s.ipv4_mtu(dst, Instant::ZERO), Some(1280));
+        // A locked MTU learns nothing from "fragmentation needed".
+        assert_eq!(s.ip_rt_update_pmtu(dst, 1000, Instant::ZERO), Some(1280));
+        // `ip route replace` (and `change`) swaps the metrics: without advmss the MSS comes
+        // from the MTU.
+        r.metrics = Default::default();
+        r.metrics.mtu = 1400;
+        assert_eq!(req(&mut s, add(r, true)), Response::Ok);
+        assert_eq!(s.tcp_route_mss(dst), 1360);
+        assert_eq!(s.ip_rt_update_pmtu(dst, 1300, Instant::ZERO), Some(1300));
     }
 
     #[test]

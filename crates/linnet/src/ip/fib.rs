@@ -122,6 +122,9 @@ pub struct Route {
     /// Route type.
     #[serde(default)]
     pub kind: RouteType,
+    /// Metrics (`mtu`, `advmss`, `initcwnd`...). Linux: `fib_info->fib_metrics`.
+    #[serde(default)]
+    pub metrics: super::metrics::RouteMetrics,
 }
 
 impl Route {
@@ -141,6 +144,7 @@ impl Route {
             protocol: RouteProto::Static,
             table: RT_TABLE_MAIN,
             kind: RouteType::Unicast,
+            metrics: Default::default(),
         }
     }
 
@@ -157,6 +161,7 @@ impl Route {
             protocol: RouteProto::Static,
             table: RT_TABLE_MAIN,
             kind,
+            metrics: Default::default(),
         }
     }
 }

@@ -40,6 +40,7 @@ fn kernel_route(
             RT_TABLE_LOCAL
         },
         kind,
+        metrics: Default::default(),
     }
 }
 

@@ -44,7 +44,12 @@ impl Stack {
             );
             return self.drop_pkt(buf, DropReason::IpTtlExpired);
         }
-        let Some(mtu) = self.iface(rt.ifindex).map(|i| i.mtu) else {
+        // The route's `mtu` metric holds for forwarded traffic too. Linux:
+        // ip_dst_mtu_maybe_forward ("'forwarding = true' case should always honour route mtu").
+        let Some(mtu) = self.iface(rt.ifindex).map(|i| match rt.metrics.mtu {
+            0 => i.mtu,
+            m => i.mtu.min(m as usize),
+        }) else {
             self.ip_stats.out_discards += 1;
             return self.drop_pkt(buf, DropReason::DevReady);
         };
@@ -84,7 +89,12 @@ impl Stack {
     ) {
         self.ip_stats.forw_datagrams += 1;
         // Failures (no neighbour, full queue) are counted where they happen.
-        let _ = self.ip_output(buf, rt.ifindex, nexthop, false, now);
+        let hop = super::output::NextHop {
+            ifindex: rt.ifindex,
+            nexthop,
+            broadcast: false,
+        };
+        let _ = self.ip_output(buf, hop, rt.metrics.mtu, now);
     }
 
     /// Drop a received datagram that has no usable route, telling its sender why when this

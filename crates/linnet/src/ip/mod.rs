@@ -11,6 +11,7 @@ pub mod fragment;
 pub mod icmp;
 pub(crate) mod icmp_ratelimit;
 pub mod input;
+pub mod metrics;
 pub mod output;
 pub mod pmtu;
 pub mod reassembly;

@@ -86,8 +86,9 @@ impl Stack {
             ttl: p.ttl.unwrap_or(self.config.default_ttl),
             tos: p.tos,
             ident,
-            // A locked path MTU means routers must fragment. Linux: ip_dont_fragment.
-            dont_frag: p.dont_frag && !self.ip_mtu_locked(p.dst, now),
+            // A locked path MTU (learnt, or the route's `mtu lock`) means routers must
+            // fragment. Linux: ip_dont_fragment.
+            dont_frag: p.dont_frag && !rt.metrics.mtu_locked() && !self.ip_mtu_locked(p.dst, now),
         };
         match buf.push(HEADER_LEN) {
             Some(h) => repr.emit(h),
@@ -108,20 +109,26 @@ impl Stack {
                 Err(e) => return Err(e),
             };
         }
-        self.ip_output(buf, rt.ifindex, rt.nexthop, rt.broadcast, now)
+        let hop = NextHop {
+            ifindex: rt.ifindex,
+            nexthop: rt.nexthop,
+            broadcast: rt.broadcast,
+        };
+        self.ip_output(buf, hop, rt.metrics.mtu, now)
     }
 
-    /// Put a datagram (network header at the data start) on a link towards `nexthop`,
-    /// fragmenting it when it exceeds the device MTU or, for our own datagrams, the path MTU.
+    /// Put a datagram (network header at the data start) on a link towards `hop`,
+    /// fragmenting it when it exceeds the device MTU, the route's `mtu` metric (`route_mtu`,
+    /// 0 when unset) or, for our own datagrams, the path MTU.
     /// Linux: `ip_output` → `ip_finish_output` → `__ip_finish_output` (→ `ip_fragment`).
     pub(crate) fn ip_output(
         &mut self,
         mut buf: PacketBuf,
-        ifindex: u32,
-        nexthop: Ipv4Addr,
-        broadcast: bool,
+        hop: NextHop,
+        route_mtu: u32,
         now: Instant,
     ) -> Result<(), Errno> {
+        let ifindex = hop.ifindex;
         self.trace(&buf, Stage::IpOutput, Detail::None);
         if self.nf.active {
             let hook = crate::netfilter::Hook::PostRouting;
@@ -132,16 +139,14 @@ impl Stack {
             self.drop_pkt(buf, DropReason::DevReady);
             return Err(Errno::ENODEV);
         };
-        let mut mtu = iface.mtu;
+        let mut mtu = match route_mtu {
+            0 => iface.mtu,
+            m => iface.mtu.min(m as usize),
+        };
         if buf.len() >= HEADER_LEN {
             let p = Ipv4Packet::new_unchecked(buf.data());
             mtu = self.ip_skb_dst_mtu(p.src_addr(), p.dst_addr(), mtu, now);
         }
-        let hop = NextHop {
-            ifindex,
-            nexthop,
-            broadcast,
-        };
         if buf.meta.gso_size > 0 {
             return self.ip_finish_output_gso(buf, hop, mtu, now);
         }

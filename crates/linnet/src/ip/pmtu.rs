@@ -145,15 +145,26 @@ impl Default for PmtuCache {
 }
 
 impl Stack {
-    /// The MTU locally generated datagrams to `dst` must fit: the output device's MTU, lowered
-    /// by a live path MTU exception. `None` without a route.
-    /// Linux: `ipv4_mtu` on the route `ip_route_output_key` returns.
+    /// The MTU locally generated datagrams to `dst` must fit: the output device's MTU (or
+    /// the route's `mtu` metric), lowered by a live path MTU exception. `None` without a
+    /// route. Linux: `ipv4_mtu` on the route `ip_route_output_key` returns.
     pub fn ipv4_mtu(&self, dst: Ipv4Addr, now: Instant) -> Option<usize> {
         let rt = self.ip_route_output(dst, None).ok()?;
+        self.ipv4_mtu_of(&rt, dst, now)
+    }
+
+    /// [`Stack::ipv4_mtu`] along a route already looked up (a socket's cached one).
+    pub(crate) fn ipv4_mtu_of(
+        &self,
+        rt: &super::route::OutputRoute,
+        dst: Ipv4Addr,
+        now: Instant,
+    ) -> Option<usize> {
         let dev_mtu = self.iface(rt.ifindex)?.mtu;
+        let mtu = rt.mtu(dev_mtu);
         Some(match self.pmtu.find_exception(dst, now) {
-            Some(e) => dev_mtu.min(e.mtu as usize),
-            None => dev_mtu,
+            Some(e) => mtu.min(e.mtu as usize),
+            None => mtu,
         })
     }
 
@@ -172,7 +183,12 @@ impl Stack {
         mtu: u32,
         now: Instant,
     ) -> Option<usize> {
-        let old = self.ipv4_mtu(dst, now)? as u32;
+        let rt = self.ip_route_output(dst, None).ok()?;
+        let old = self.ipv4_mtu_of(&rt, dst, now)? as u32;
+        // A route whose MTU is locked (`mtu lock N`) learns nothing.
+        if rt.metrics.mtu_locked() {
+            return Some(old as usize);
+        }
         let existing = self.pmtu.find_exception(dst, now).copied();
         if existing.is_some_and(|e| e.locked) || old < mtu {
             return Some(old as usize);

@@ -38,6 +38,20 @@ pub struct OutputRoute {
     pub src: Ipv4Addr,
     /// The destination is a broadcast address on that link.
     pub broadcast: bool,
+    /// The route's metrics (`mtu`, `advmss`, `initcwnd`...). Linux: `dst_metric` on the
+    /// `rtable`, shared with its `fib_info`.
+    pub metrics: super::metrics::RouteMetrics,
+}
+
+impl OutputRoute {
+    /// The route's MTU over a device of `dev_mtu`: its `mtu` metric when set (never above
+    /// the device's), else the device's. Linux: `ipv4_mtu` without an exception.
+    pub fn mtu(&self, dev_mtu: usize) -> usize {
+        match self.metrics.mtu {
+            0 => dev_mtu,
+            m => dev_mtu.min(m as usize),
+        }
+    }
 }
 
 /// Where a received packet goes. Linux: the `dst.input` that `ip_route_input_noref` installs.
@@ -124,6 +138,7 @@ impl Stack {
                 nexthop: dst,
                 src: s,
                 broadcast: true,
+                metrics: Default::default(),
             });
         }
         let flow = Flowi4 {
@@ -140,6 +155,7 @@ impl Stack {
                 nexthop: dst,
                 src: src.or(route.prefsrc).unwrap_or(dst),
                 broadcast: false,
+                metrics: route.metrics,
             });
         }
         let iface = self.iface(route.ifindex).ok_or(Errno::ENETUNREACH)?;
@@ -160,6 +176,7 @@ impl Stack {
             src,
             broadcast: route.kind == RouteType::Broadcast
                 || (route.gateway.is_none() && iface.is_subnet_broadcast(dst)),
+            metrics: route.metrics,
         })
     }
 

@@ -657,6 +657,11 @@ impl Stack {
         } else {
             buf
         };
-        let _ = self.ip_output(buf, rt.ifindex, rt.nexthop, rt.broadcast, now);
+        let hop = crate::ip::output::NextHop {
+            ifindex: rt.ifindex,
+            nexthop: rt.nexthop,
+            broadcast: rt.broadcast,
+        };
+        let _ = self.ip_output(buf, hop, rt.metrics.mtu, now);
     }
 }

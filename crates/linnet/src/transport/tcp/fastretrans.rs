@@ -111,6 +111,8 @@ pub enum Rexmit {
     Lost,
     /// New data first (F-RTO step 2b).
     New,
+    /// The MTU probe was lost: resend what exceeds the MSS (`tcp_simple_retransmit`).
+    MtuProbeLost,
 }
 
 impl TcpSock {
@@ -681,6 +683,13 @@ impl TcpSock {
         if !self.tcp_time_to_recover() {
             self.tcp_try_to_open();
             return Some(Rexmit::None);
+        }
+        // The MTU probe was lost, not the path congested: no reduction; what does not fit
+        // the MSS goes again in MSS-sized pieces. Linux: "MTU probe failure: don't reduce
+        // cwnd" (tcp_mtup_probe_failed, then tcp_simple_retransmit).
+        if self.tcp_mtup_probe_lost() {
+            self.tcp_mtup_probe_failed(stats);
+            return Some(Rexmit::MtuProbeLost);
         }
         self.tcp_enter_recovery(now, stats);
         None

@@ -341,17 +341,17 @@ impl Stack {
             sk.ts_recent = tsval;
             sk.ts_recent_stamp = now;
         }
-        let peer_mss = seg.max_seg_size.unwrap_or(536) as u32;
-        let mut mss = peer_mss
-            .min(sk.adv_mss as u32)
-            .saturating_sub(sk.tcp_header_opts_len());
-        // A path MTU learnt earlier caps the MSS from the start (Linux: tcp_sync_mss with
-        // dst_mtu at connect and in tcp_openreq_init).
-        if let Some(pmtu) = self.ipv4_mtu(*sk.remote.ip(), now) {
-            mss = mss.min(super::pmtu::tcp_mtu_to_mss(sk, pmtu));
-        }
-        sk.mss = mss.max(64);
-        sk.cc.set_mss(sk.mss);
+        // The peer's MSS (536 without the option), within TCP_MAXSEG. Linux:
+        // tcp_parse_options' mss_clamp.
+        let peer_mss = u32::from(seg.max_seg_size.unwrap_or(536));
+        sk.mss_clamp = match sk.user_mss {
+            0 => peer_mss,
+            u => peer_mss.min(u),
+        };
+        // Sized for the route's MTU, a path MTU learnt earlier included (Linux:
+        // tcp_sync_mss with dst_mtu in tcp_v4_syn_recv_sock and at connect).
+        let pmtu = self.tcp_dst_mtu(*sk.remote.ip(), sk.adv_mss as usize + 40, now);
+        sk.tcp_sync_mss(pmtu);
         sk.snd_wnd = seg.window_len as u32;
         sk.max_snd_wnd = sk.snd_wnd;
         sk.snd_wl1 = seg.seq_number;
@@ -494,6 +494,7 @@ impl Stack {
             *t = sk_box;
         }
         if established {
+            self.tcp_init_transfer(id, true, now);
             self.tcp.stats.curr_estab += 1;
             self.trace_tcp_state(TcpState::SynSent, TcpState::Established);
             self.sk_wake(id);
@@ -880,6 +881,10 @@ impl Stack {
         if sk.keepalive {
             sk.keepalive_at = Some(now + sk.keep_idle);
         }
+        // A Fast Open child started its transfer when it was created.
+        if !tfo {
+            self.tcp_init_transfer(id, false, now);
+        }
         self.tcp.stats.curr_estab += 1;
         self.trace_tcp_state(TcpState::SynReceived, TcpState::Established);
         if tfo {
@@ -1036,6 +1041,10 @@ impl Stack {
             sk.retransmits = 0;
             sk.rto_stamp = None;
             sk.probes = 0;
+            // The MTU probe arrived: the path takes its size. Linux: tcp_clean_rtx_queue.
+            if sk.mtup.probe_size != 0 && sk.mtup.probe_seq_end <= sk.snd_una {
+                sk.tcp_mtup_probe_success(stats);
+            }
             wake = data_acked > 0;
         }
         sk.delivered += u64::from(newly_sacked);
@@ -1130,6 +1139,9 @@ impl Stack {
             self.sk_wake(id);
         }
         self.tcp_cong_control(id, seg, now);
+        if rexmit == Rexmit::MtuProbeLost {
+            self.tcp_simple_retransmit(id, now);
+        }
     }
 
     /// Queue the data of an acceptable segment: in order into the receive queue, out of

@@ -153,6 +153,8 @@ impl Stack {
         self.tcp.ehash.insert((local, remote), id);
         self.tcp_bhash_add(id, local.port());
         if fastopen {
+            // Linux: tcp_fastopen_create_child → tcp_init_transfer.
+            self.tcp_init_transfer(id, false, now);
             self.tcp_fastopen_queued(l, id);
         } else if let Ok(lsk) = self.sockets.tcp_mut(l) {
             lsk.syn_qlen += 1;
@@ -307,8 +309,11 @@ impl Stack {
         } else {
             0
         };
-        c.mss = (mss as u32).saturating_sub(c.tcp_header_opts_len()).max(64);
-        c.cc.set_mss(c.mss);
+        // The MSS the cookie encodes is the peer's; sized for the route as a child from the
+        // SYN queue is (Linux: tcp_get_cookie_sock → tcp_v4_syn_recv_sock → tcp_sync_mss).
+        c.mss_clamp = u32::from(mss);
+        let pmtu = self.tcp_dst_mtu(ip.src, usize::from(mss) + 40, now);
+        c.tcp_sync_mss(pmtu);
         c.snd_wnd = (seg.window_len as u32) << c.snd_wscale;
         c.max_snd_wnd = c.snd_wnd;
         c.snd_wl1 = seg.seq_number;
@@ -328,6 +333,7 @@ impl Stack {
         self.tcp_child_inherit(l, id);
         self.tcp.ehash.insert((local, remote), id);
         self.tcp_bhash_add(id, local.port());
+        self.tcp_init_transfer(id, false, now);
         self.tcp.stats.curr_estab += 1;
         self.tcp.stats.passive_opens += 1;
         if let Ok(lsk) = self.sockets.tcp_mut(l) {

@@ -16,6 +16,8 @@
 //! - [`input`]: `tcp_v4_rcv` and the state machine; [`listen`]: passive opens and cookies.
 //! - [`output`]: segment building and `tcp_write_xmit`; [`timer`]: the timers.
 //! - [`pmtu`]: shrinking the MSS when the path MTU drops (`tcp_v4_mtu_reduced`).
+//! - [`mtup`]: path MTU probing (RFC 4821: `tcp_mtu_probe`, `tcp_mtup_probe_success`), the
+//!   MSS sized for the route's MTU (`tcp_sync_mss`), the route's `initcwnd` (`tcp_init_transfer`).
 //! - [`rate`]: the delivery rate `ss -ti` shows.
 //! - [`rtx_queue`]: the retransmit queue's scoreboard (`tcp_skb_cb` records, `tcp_fragment`,
 //!   `tcp_clean_rtx_queue`); [`sacktag`]: SACK and D-SACK blocks into it
@@ -42,6 +44,7 @@ pub mod isn;
 pub mod listen;
 pub mod md5;
 pub mod md5sig;
+pub mod mtup;
 pub mod output;
 pub mod pacing;
 pub mod pmtu;

@@ -133,7 +133,9 @@ pub(crate) fn tcp_build(sk: &mut TcpSock, pool: &mut BufPool, seg: Seg, now: Ins
     let mut buf = pool.get_sized(total, MAX_HEADER);
     // Offloads: leave the checksum to the device, and mark a super-segment for TSO/GSO.
     // A SYN is never split: its data (Fast Open) was sized to fit one segment.
-    let gso = !syn && seg.data_len > seg_mss as usize;
+    // Nor is an MTU probe: it is one packet larger than the MSS (Linux: tcp_mtu_probe's
+    // tcp_init_tso_segs(nskb, nskb->len)).
+    let gso = !syn && seg.data_len > seg_mss as usize && !sk.mtup.in_xmit;
     let partial = sk.route_caps.hw_csum || gso;
     {
         // Written in place in the tailroom: the header is emitted and the payload copied over
@@ -470,6 +472,9 @@ impl Stack {
                 }
             }
         }
+        // The MSS for the route's current MTU (Linux: tcp_current_mss at the top of
+        // tcp_write_xmit's callers).
+        self.tcp_mss_refresh(id, now);
         let Ok(sk) = self.sockets.tcp_mut(id) else {
             return false;
         };
@@ -505,8 +510,20 @@ impl Stack {
     pub(crate) fn tcp_write_xmit_new(&mut self, id: SockId, now: Instant, probe: bool) -> bool {
         let mut sent_new = false;
         let mut cwnd_limited = false;
+        // An MTU probe goes first when one is due (not for a send of one segment, as a
+        // tail loss probe's); one waiting for the windows to drain holds new data back.
+        // Linux: tcp_mtu_probe at the top of tcp_write_xmit.
+        let mut mtu_probe = None;
+        let mut rounds = 4096;
+        if probe {
+            match self.tcp_mtu_probe_check(id, now) {
+                super::mtup::ProbeVerdict::Send(n) => mtu_probe = Some(n),
+                super::mtup::ProbeVerdict::Wait => rounds = 0,
+                super::mtup::ProbeVerdict::No => {}
+            }
+        }
         // Bounded: each round sends one segment or stops.
-        for _ in 0..4096 {
+        for _ in 0..rounds {
             if self.tcp_small_queue_check(id) || self.tcp_pacing_check(id, now) {
                 break;
             }
@@ -565,6 +582,12 @@ impl Stack {
                 len = (skb_end - nxt) as usize;
                 at_eor = true;
             }
+            // The probe: the head of the unsent data merged into one larger segment (its
+            // size was checked against the windows and record ends).
+            let mtu_probe_len = mtu_probe.take().filter(|&n| n <= avail);
+            if let Some(n) = mtu_probe_len {
+                len = n;
+            }
             let fin_ready =
                 sk.fin_seq() == Some(sk.snd_nxt + len) && !sk.fin_sent_at(sk.snd_nxt + len);
             if len == 0 && !(fin_ready && avail == 0) {
@@ -620,7 +643,13 @@ impl Stack {
             let room = wnd_room.min(cwnd_room).saturating_sub(len);
             let limited = room == 0 || (room < mss && room < rest);
             let (mut psh_kept, mut skb_tail) = (false, true);
-            if len > 0 {
+            if mtu_probe_len.is_some() {
+                psh_kept = sk.tcp_probe_psh(seq, seq + len);
+                if psh_kept {
+                    flags.insert(TcpFlags::PSH);
+                }
+                sk.wq.cancel_burst();
+            } else if len > 0 {
                 let x = sk.tcp_xmit_psh(seq, seq + len, cwnd_room, wnd_room, limited);
                 // The end of the Fast Open SYN's data sent again is its pushed skb's end.
                 let syn_end = syn_rexmit.is_some_and(|e| seq + len == e);
@@ -683,6 +712,7 @@ impl Stack {
             // The RTO runs from the first segment of a flight; a pending probe gives way
             // to it (Linux: tcp_event_new_data_sent).
             let rearm = prior_packets == 0 || sk.xmit_timer == XmitTimer::LossProbe;
+            sk.mtup.in_xmit = mtu_probe_len.is_some();
             let res = self.tcp_transmit(
                 id,
                 Seg {
@@ -696,6 +726,7 @@ impl Stack {
             let Ok(sk) = self.sockets.tcp_mut(id) else {
                 return false;
             };
+            sk.mtup.in_xmit = false;
             if res == Err(Errno::ENOBUFS) {
                 // The local qdisc refused it (NET_XMIT_DROP): it was not sent. It stays
                 // queued, and with nothing in flight the probe timer retries (Linux:
@@ -719,6 +750,11 @@ impl Stack {
             sk.local_drop = false;
             sk.tcp_wq_sent(seq + len);
             sent_new = true;
+            // A probe IP refused (too big for this host's own route: EMSGSIZE) is no probe.
+            // Linux: tcp_mtu_probe records it only when tcp_transmit_skb succeeded.
+            if mtu_probe_len.is_some() && res.is_ok() {
+                self.tcp_mtu_probe_sent(id, seq, len);
+            }
             if rearm {
                 self.tcp_rearm_rto(id, now);
             }

@@ -19,20 +19,16 @@ const TCP_HEADER_LEN: u32 = 20;
 /// Smallest send MSS, whatever the path MTU claims. Linux: `TCP_MIN_SND_MSS`.
 pub const TCP_MIN_SND_MSS: u32 = 48;
 
-/// Payload bytes per segment for a path MTU: the IPv4 and TCP headers come off, and the
-/// option bytes every segment carries (timestamp, MD5). Linux: `tcp_mtu_to_mss`.
+/// Payload bytes per segment for a path MTU: the IPv4 and TCP headers come off (never more
+/// than the peer's MSS is left), and the option bytes every segment carries (timestamp,
+/// MD5). Linux: `tcp_mtu_to_mss` (`__tcp_mtu_to_mss`).
 pub fn tcp_mtu_to_mss(sk: &TcpSock, pmtu: usize) -> u32 {
     let pmtu = u32::try_from(pmtu).unwrap_or(u32::MAX);
-    let mss = pmtu.saturating_sub(IP_HEADER_LEN as u32 + TCP_HEADER_LEN);
+    let mss = pmtu
+        .saturating_sub(IP_HEADER_LEN as u32 + TCP_HEADER_LEN)
+        .min(sk.mss_clamp);
     mss.saturating_sub(sk.tcp_header_opts_len())
         .max(TCP_MIN_SND_MSS)
-}
-
-/// Make `mss` the connection's send MSS, keeping the congestion window's size in segments.
-/// Linux: `tcp_sync_mss`.
-pub fn tcp_sync_mss(sk: &mut TcpSock, mss: u32) {
-    sk.mss = mss;
-    sk.cc.set_mss(mss);
 }
 
 impl Stack {
@@ -53,12 +49,18 @@ impl Stack {
         if self.tcp_fastopen_syn_too_big(id, pmtu, now) {
             return;
         }
+        // Sized for a larger path MTU before (or never sized, as a connection set up
+        // before its first route): size it for this one and resend what no longer fits.
+        let pmtu = self.tcp_mtu_cap(pmtu) as u32;
         let Ok(sk) = self.sockets.tcp_mut(id) else {
             return;
         };
-        let mss = tcp_mtu_to_mss(sk, pmtu);
-        if mss < sk.mss {
-            tcp_sync_mss(sk, mss);
+        let cookie = match sk.mtup.pmtu_cookie {
+            0 => u32::MAX,
+            c => c,
+        };
+        if cookie > pmtu {
+            sk.tcp_sync_mss(pmtu);
             self.tcp_simple_retransmit(id, now);
         }
     }
@@ -102,14 +104,16 @@ mod tests {
     #[test]
     fn mss_for_a_path_mtu() {
         let mut sk = TcpSock::new(&TcpConfig::default(), 65536, 65536);
+        sk.mss_clamp = 1460;
         assert_eq!(tcp_mtu_to_mss(&sk, 1280), 1240);
+        assert_eq!(tcp_mtu_to_mss(&sk, 9000), 1460, "the peer's MSS caps it");
         assert_eq!(tcp_mtu_to_mss(&sk, 1500), 1460);
         sk.ts_ok = true;
         assert_eq!(tcp_mtu_to_mss(&sk, 1280), 1228);
         assert_eq!(tcp_mtu_to_mss(&sk, 68), TCP_MIN_SND_MSS);
         assert_eq!(tcp_mtu_to_mss(&sk, 0), TCP_MIN_SND_MSS);
         let segs = sk.cc.cwnd() / sk.mss;
-        tcp_sync_mss(&mut sk, 1228);
+        sk.tcp_sync_mss(1280);
         assert_eq!(sk.mss, 1228);
         assert_eq!(sk.cc.cwnd(), segs * 1228);
     }

@@ -171,6 +171,17 @@ pub struct TcpConfig {
     pub frto: bool,
     /// `tcp_fastopen` (1: client on): the `TFO_*` bits of [`super::fastopen`].
     pub fastopen: u32,
+    /// `tcp_mtu_probing` (0): packetization-layer path MTU discovery (RFC 4821). 0: off;
+    /// 1: on once an ICMP black hole is suspected (repeated RTOs); 2: always.
+    pub mtu_probing: u8,
+    /// `tcp_base_mss` (1024): the MSS the probing search starts from.
+    pub base_mss: u32,
+    /// `tcp_probe_threshold` (8): the search stops once its range is narrower (bytes).
+    pub probe_threshold: u32,
+    /// `tcp_probe_interval` (600 s): how long before a finished search starts again.
+    pub probe_interval: Duration,
+    /// `tcp_mtu_probe_floor` (48): lowest MSS black hole detection falls back to.
+    pub mtu_probe_floor: u32,
 }
 
 impl TcpConfig {
@@ -220,6 +231,11 @@ impl Default for TcpConfig {
             max_reordering: 300,
             frto: true,
             fastopen: super::fastopen::TFO_CLIENT_ENABLE,
+            mtu_probing: 0,
+            base_mss: super::mtup::TCP_BASE_MSS,
+            probe_threshold: super::mtup::TCP_PROBE_THRESHOLD,
+            probe_interval: super::mtup::TCP_PROBE_INTERVAL,
+            mtu_probe_floor: super::pmtu::TCP_MIN_SND_MSS,
         }
     }
 }
@@ -366,10 +382,16 @@ pub struct TcpSock {
     pub snd_wl2: SeqNumber,
     /// Peer's window scale shift.
     pub snd_wscale: u8,
-    /// Effective send MSS (payload bytes per segment).
+    /// Effective send MSS (payload bytes per segment). Linux: `tp->mss_cache`.
     pub mss: u32,
     /// MSS we advertise.
     pub adv_mss: u16,
+    /// Largest MSS the peer takes: the MSS option of its SYN (536 without one), lowered by
+    /// `TCP_MAXSEG`. Linux: `tp->rx_opt.mss_clamp`.
+    pub mss_clamp: u32,
+    /// Path MTU probing (RFC 4821) and the path MTU the MSS was last sized for
+    /// (see [`super::mtup`]). Linux: `icsk->icsk_mtup`, `icsk_pmtu_cookie`, `tp->mtu_probe`.
+    pub mtup: super::mtup::Mtup,
 
     // --- receive sequence space ---
     /// Initial receive sequence number.
@@ -709,6 +731,8 @@ impl TcpSock {
             snd_wscale: 0,
             mss,
             adv_mss: 1460,
+            mss_clamp: 536,
+            mtup: Default::default(),
             irs: SeqNumber(0),
             rcv_nxt: SeqNumber(0),
             rcv_adv: SeqNumber(0),

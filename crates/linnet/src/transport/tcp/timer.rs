@@ -197,6 +197,12 @@ impl Stack {
                     self.tcp_reset(id, Errno::ETIMEDOUT);
                     return;
                 }
+                // Timeouts on and on: perhaps a black hole for our larger segments. Linux:
+                // tcp_write_timeout → tcp_mtu_probing once retries1 are used up (counted in
+                // retransmissions here, as for retries2).
+                if sk.retransmits >= super::mtup::TCP_RETRIES1 {
+                    sk.tcp_mtu_probing(&self.config.tcp, now);
+                }
                 let stats = &mut self.tcp.stats;
                 stats.timeouts += 1;
                 if sk.retransmits == 0 {

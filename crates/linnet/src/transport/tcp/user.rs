@@ -73,8 +73,9 @@ impl Stack {
         TcpSock::new(c, c.rmem_default, c.wmem_default)
     }
 
-    /// Largest MSS usable towards `dst`: the route's MTU less headers, bounded by what a pool
-    /// buffer holds. Linux: `tcp_mss_clamp` / `dst_metric_advmss`.
+    /// The MSS to advertise towards `dst`: the route's `advmss` metric, else its MTU (the
+    /// `mtu` metric or the device's) less headers, bounded by what a pool buffer holds.
+    /// Linux: `tcp_mss_clamp` / `dst_metric_advmss` (`ipv4_default_advmss`).
     pub(crate) fn tcp_route_mss(&self, dst: Ipv4Addr) -> u16 {
         self.tcp_route_mss_of(self.ip_route_output(dst, None))
     }
@@ -82,15 +83,19 @@ impl Stack {
     /// [`Stack::tcp_route_mss`] for a route already looked up (a listener answering a SYN
     /// uses one lookup for the MSS and the SYN-ACK, as Linux's `inet_csk_route_req`).
     pub(crate) fn tcp_route_mss_of(&self, rt: Result<crate::ip::route::OutputRoute, Errno>) -> u16 {
+        let rt = rt.ok();
         let mtu = rt
-            .ok()
-            .and_then(|rt| self.iface(rt.ifindex).map(|i| i.mtu))
+            .and_then(|rt| self.iface(rt.ifindex).map(|i| rt.mtu(i.mtu)))
             .unwrap_or(1500);
         let buf_room = self
             .pool
             .buf_size()
             .saturating_sub(crate::buf::MAX_HEADER + 60);
-        (mtu.min(buf_room).saturating_sub(40)).clamp(88, 65495) as u16
+        let advmss = match rt.map_or(0, |rt| rt.metrics.advmss) {
+            0 => mtu.saturating_sub(40),
+            m => m as usize,
+        };
+        (advmss.min(buf_room.saturating_sub(40))).clamp(88, 65495) as u16
     }
 
     /// Start listening. Linux: `inet_listen` → `inet_csk_listen_start`.

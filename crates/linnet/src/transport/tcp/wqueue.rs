@@ -268,6 +268,16 @@ impl TcpSock {
         }
     }
 
+    /// Whether an MTU probe of the unsent bytes `[seq, end)` carries PSH: it takes the flags
+    /// of the skbs it eats whole (not of one it only takes the front of). Linux:
+    /// `tcp_mtu_probe`'s merge of `TCP_SKB_CB(skb)->tcp_flags`.
+    pub fn tcp_probe_psh(&self, seq: SeqNumber, end: SeqNumber) -> bool {
+        self.wq
+            .skbs
+            .iter()
+            .any(|s| s.end > seq && s.end <= end && s.psh)
+    }
+
     /// New data up to `end` went out: the skbs it finished leave the queue (a partly sent one
     /// stays: its unsent part keeps its flags, as `tso_fragment` leaves PSH on the second
     /// piece). Linux: `tcp_event_new_data_sent` moving the skb to the retransmit queue.
