@@ -222,7 +222,7 @@ impl Rig {
             let v = v.split_whitespace().collect::<Vec<_>>().join(" ");
             let r = self
                 .linnet()
-                .call(move |s, _| linnet::control::route::sysctl(s, key, Some(&v)))
+                .call(move |s, _| linnet::control::sysctl::sysctl(s, key, Some(&v)))
                 .map_err(|e| e.to_string())?;
             if let linnet::control::Response::Error { message, .. } = r {
                 return Err(format!("linnet sysctl {key}: {message}"));

@@ -8,7 +8,7 @@
 
 use linnet::Stack;
 use std::collections::HashMap;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 /// The `net.ipv4` settings applied to the stack (file names under `/proc/sys/net/ipv4`).
 pub const KNOWN: &[&str] = &[
@@ -82,7 +82,7 @@ impl SysctlDir {
             };
             let v = v.trim();
             if name == "tcp_notsent_lowat" {
-                if let Some(n) = num(v) {
+                if let Ok(n) = v.parse::<u64>() {
                     self.notsent_lowat = n.min(u64::from(u32::MAX)) as u32;
                 }
                 continue;
@@ -121,63 +121,11 @@ pub fn ip_tcp_metrics(stack: &mut Stack, line: &str) {
     }
 }
 
-fn num(v: &str) -> Option<u64> {
-    let v = v.trim();
-    if let Some(h) = v.strip_prefix("0x") {
-        u64::from_str_radix(h, 16).ok()
-    } else {
-        v.parse().ok()
-    }
-}
-
 /// Apply one setting; unknown keys and values Linnet cannot take are ignored (the harness's
 /// shim records them all; docs/packetdrill.md lists what is applied).
 pub fn apply(stack: &mut Stack, key: &str, v: &str) {
     let key = key.replace('/', ".");
-    match key.as_str() {
-        "net.ipv4.tcp_rmem"
-        | "net.ipv4.tcp_wmem"
-        | "net.ipv4.tcp_fastopen"
-        | "net.ipv4.tcp_fastopen_key"
-        | "net.ipv4.tcp_mtu_probing"
-        | "net.ipv4.tcp_base_mss"
-        | "net.ipv4.tcp_probe_threshold"
-        | "net.ipv4.tcp_probe_interval"
-        | "net.ipv4.tcp_mtu_probe_floor" => {
-            let _ = linnet::control::route::sysctl(stack, &key, Some(v));
-        }
-        "net.ipv4.tcp_timestamps"
-        | "net.ipv4.tcp_sack"
-        | "net.ipv4.tcp_window_scaling"
-        | "net.ipv4.tcp_moderate_rcvbuf" => {
-            // Linux takes any integer: nonzero is on (tcp_timestamps=2 too).
-            let on = num(v).is_some_and(|n| n != 0);
-            let _ = linnet::control::route::sysctl(stack, &key, Some(if on { "1" } else { "0" }));
-        }
-        _ => {
-            let Some(n) = num(v) else { return };
-            let t = stack.tcp_config_mut();
-            match key.as_str() {
-                "net.ipv4.tcp_syn_retries" => t.syn_retries = n as u32,
-                "net.ipv4.tcp_synack_retries" => t.synack_retries = n as u32,
-                "net.ipv4.tcp_retries2" => t.retries2 = n as u32,
-                "net.ipv4.tcp_fin_timeout" => t.fin_timeout = Duration::from_secs(n),
-                "net.ipv4.tcp_keepalive_time" => t.keepalive_time = Duration::from_secs(n),
-                "net.ipv4.tcp_keepalive_intvl" => t.keepalive_intvl = Duration::from_secs(n),
-                "net.ipv4.tcp_keepalive_probes" => t.keepalive_probes = n as u32,
-                "net.ipv4.tcp_syncookies" => t.syncookies = n != 0,
-                "net.ipv4.tcp_max_syn_backlog" => t.max_syn_backlog = n as u32,
-                "net.core.somaxconn" => t.somaxconn = n as u32,
-                "net.ipv4.tcp_challenge_ack_limit" => t.challenge_ack_limit = n as u32,
-                // 0, 1, 2 as Linux; its AccECN modes (3-5) are not in Linnet.
-                "net.ipv4.tcp_ecn" if n <= 2 => t.ecn = n as u8,
-                _ => {}
-            }
-        }
-    }
-    if key == "net.ipv4.tcp_congestion_control" {
-        if let Ok(alg) = v.parse() {
-            stack.tcp_config_mut().congestion_control = alg;
-        }
-    }
+    // The stack's sysctl table checks the value as Linux's handler would; a refused one
+    // (tcp_ecn's AccECN modes 3-5, say) leaves the setting as it was.
+    let _ = linnet::control::sysctl::sysctl(stack, &key, Some(v));
 }

@@ -185,6 +185,14 @@ impl RateLimit {
         }
     }
 
+    /// New rate and burst; tokens held beyond the new burst are dropped. Linux: a write to
+    /// `icmp_msgs_per_sec`/`icmp_msgs_burst` takes effect at the next `icmp_global_allow`.
+    fn set_rate(&mut self, per_sec: u32, burst: u32) {
+        self.per_sec = per_sec as u64;
+        self.burst = burst as u64 * 1_000_000;
+        self.tokens = self.tokens.min(self.burst);
+    }
+
     /// Take one token if there is one (tokens are kept in millionths).
     pub(crate) fn allow(&mut self, now: Instant) -> bool {
         let elapsed = now.saturating_since(self.last).as_micros() as u64;
@@ -314,6 +322,43 @@ impl Stack {
     /// The configuration.
     pub fn config(&self) -> &StackConfig {
         &self.config
+    }
+
+    /// The configuration, for the sysctl table; [`Stack::sysctl_changed`] must follow a change.
+    pub(crate) fn config_mut(&mut self) -> &mut StackConfig {
+        &mut self.config
+    }
+
+    /// Hand a changed configuration to the layers that keep their own copy (neighbour
+    /// table, reassembly, path MTU cache, the global ICMP rate limit), as a sysctl write
+    /// takes effect at once in Linux.
+    pub(crate) fn sysctl_changed(&mut self) {
+        let c = &self.config;
+        self.neigh.set_params(c.neigh);
+        self.frags.set_params(c.ipfrag);
+        self.pmtu.set_params(c.pmtu);
+        self.icmp_rate
+            .set_rate(c.icmp_msgs_per_sec, c.icmp_msgs_burst);
+    }
+
+    /// The neighbour tunables in force (`net.ipv4.neigh.default.*`).
+    pub fn neigh_params(&self) -> &NeighParams {
+        self.neigh.params()
+    }
+
+    /// The neighbour table's current randomised reachable time.
+    pub fn neigh_reachable_time(&self) -> Duration {
+        self.neigh.reachable_time()
+    }
+
+    /// The reassembly tunables in force (`ipfrag_high_thresh`, `ipfrag_time`).
+    pub fn frag_params(&self) -> &crate::ip::reassembly::FragParams {
+        self.frags.params()
+    }
+
+    /// The path MTU tunables in force (`route.mtu_expires`, `route.min_pmtu`).
+    pub fn pmtu_params(&self) -> &crate::ip::pmtu::PmtuParams {
+        self.pmtu.params()
     }
 
     /// A pseudo-random number from the stack's seeded generator.

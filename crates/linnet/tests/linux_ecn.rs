@@ -38,7 +38,7 @@ fn setup(tag: &str, linnet_ecn: Option<&str>) -> (NetNs, Host, String) {
     let host = common::linux::host_on(Box::new(tap), addr::LINNET_CIDR);
     if let Some(v) = linnet_ecn {
         host.handle
-            .call(|st, _| linnet::control::route::sysctl(st, "net.ipv4.tcp_ecn", Some(v)))
+            .call(|st, _| linnet::control::sysctl::sysctl(st, "net.ipv4.tcp_ecn", Some(v)))
             .unwrap();
     }
     (ns, host, name)

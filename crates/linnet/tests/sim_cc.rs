@@ -131,7 +131,7 @@ struct EcnRun {
 /// default 2).
 fn ecn_through_fq_codel(sender_ecn: u8) -> EcnRun {
     let mut sim = routed_path(Duration::from_millis(10), |_, _| {});
-    let r = linnet::control::route::sysctl(
+    let r = linnet::control::sysctl::sysctl(
         sim.stack(0),
         "net.ipv4.tcp_ecn",
         Some(&sender_ecn.to_string()),
@@ -284,7 +284,7 @@ fn bulk_through_bottleneck(
 ) -> (f64, f64, u64, linnet::transport::tcp::TcpInfo) {
     let mut sim = routed_path(Duration::from_millis(10), |_, _| {});
     let r =
-        linnet::control::route::sysctl(sim.stack(0), "net.ipv4.tcp_congestion_control", Some(cc));
+        linnet::control::sysctl::sysctl(sim.stack(0), "net.ipv4.tcp_congestion_control", Some(cc));
     assert!(
         matches!(r, linnet::control::Response::Sysctl { .. }),
         "{r:?}"
@@ -447,7 +447,7 @@ fn ecn_is_negotiated_as_the_sysctls_on_both_ends_allow() {
 
 #[test]
 fn sysctls_pick_ecn_and_the_congestion_control() {
-    use linnet::control::route::sysctl;
+    use linnet::control::sysctl::sysctl;
     use linnet::control::Response;
     let mut st = Stack::new(StackConfig::default());
     let val = |r: Response| match r {

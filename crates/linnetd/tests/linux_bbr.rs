@@ -158,7 +158,7 @@ impl Path {
     fn linnet(&self, cc: &str, port: u16, secs: u64) -> (f64, f64) {
         let h = &self.host.handle;
         h.call(|st, _| {
-            linnet::control::route::sysctl(st, "net.ipv4.tcp_congestion_control", Some(cc))
+            linnet::control::sysctl::sysctl(st, "net.ipv4.tcp_congestion_control", Some(cc))
         })
         .unwrap();
         let _sink = common::Reap(

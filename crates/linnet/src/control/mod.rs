@@ -10,6 +10,7 @@ pub mod route;
 pub mod rtnl;
 pub mod server;
 pub mod stream;
+pub mod sysctl;
 pub mod tcp_metrics;
 
 use crate::ip::fib::{Route, RouteMatch};
@@ -299,7 +300,7 @@ pub enum Response {
     /// Sysctl values.
     Sysctl {
         /// Key and value.
-        values: Vec<route::SysctlValue>,
+        values: Vec<sysctl::SysctlValue>,
     },
     /// Done.
     Ok,
@@ -591,12 +592,12 @@ pub fn handle(stack: &mut Stack, req: Request, now: Instant) -> Response {
         } => route::rule_add(stack, rule, iif_dev.as_deref(), auto_priority),
         Request::RuleDel { rule, iif_dev } => route::rule_del(stack, rule, iif_dev.as_deref()),
         Request::Sysctl { key: None, .. } => Response::Sysctl {
-            values: route::sysctls(stack),
+            values: sysctl::sysctls(stack),
         },
         Request::Sysctl {
             key: Some(k),
             value,
-        } => route::sysctl(stack, &k, value.as_deref()),
+        } => sysctl::sysctl(stack, &k, value.as_deref()),
         Request::NfGetTable { table } => nf::get_table(stack, table),
         Request::NfChange { table, gen, change } => nf::change(stack, table, gen, &change),
         Request::NfReplace { tables } => nf::replace(stack, tables),

@@ -67,6 +67,12 @@ impl PmtuCache {
         }
     }
 
+    /// Change the tunables; exceptions already learned keep their expiry. Linux: a write
+    /// to `route.mtu_expires`/`route.min_pmtu`.
+    pub(crate) fn set_params(&mut self, params: PmtuParams) {
+        self.params = params;
+    }
+
     /// The tunables.
     pub fn params(&self) -> &PmtuParams {
         &self.params

@@ -244,6 +244,12 @@ impl FragTable {
         }
     }
 
+    /// Change the tunables; queues already held keep their timers. Linux: a write to
+    /// `ipfrag_high_thresh`/`ipfrag_time`.
+    pub(crate) fn set_params(&mut self, params: FragParams) {
+        self.params = params;
+    }
+
     /// The tunables.
     pub fn params(&self) -> &FragParams {
         &self.params

@@ -220,6 +220,16 @@ impl NeighTable {
         t
     }
 
+    /// Change the tunables; a new base reachable time re-draws the reachable time at once.
+    /// Linux: `neigh_proc_base_reachable_time` / `neigh_proc_update`.
+    pub(crate) fn set_params(&mut self, params: NeighParams) {
+        let rebase = params.base_reachable_time != self.params.base_reachable_time;
+        self.params = params;
+        if rebase {
+            self.reachable_time = self.random_reachable_time();
+        }
+    }
+
     /// Tunables.
     pub fn params(&self) -> &NeighParams {
         &self.params
