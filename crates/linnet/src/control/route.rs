@@ -90,6 +90,18 @@ pub fn sysctls(stack: &Stack) -> Vec<SysctlValue> {
             value: t.ecn.to_string(),
         },
         SysctlValue {
+            key: "net.ipv4.tcp_comp_sack_nr".into(),
+            value: t.comp_sack_nr.to_string(),
+        },
+        SysctlValue {
+            key: "net.ipv4.tcp_comp_sack_delay_ns".into(),
+            value: t.comp_sack_delay.as_nanos().to_string(),
+        },
+        SysctlValue {
+            key: "net.ipv4.tcp_comp_sack_slack_ns".into(),
+            value: t.comp_sack_slack.as_nanos().to_string(),
+        },
+        SysctlValue {
             key: "net.ipv4.tcp_congestion_control".into(),
             value: t.congestion_control.to_string(),
         },
@@ -235,6 +247,32 @@ pub fn sysctl(stack: &mut Stack, key: &str, value: Option<&str>) -> Response {
             "net.ipv4.tcp_reordering" => t.reordering = n,
             "net.ipv4.tcp_max_reordering" => t.max_reordering = n,
             _ => t.frto = n > 0,
+        }
+    } else if let (
+        Some(v),
+        "net.ipv4.tcp_comp_sack_nr"
+        | "net.ipv4.tcp_comp_sack_delay_ns"
+        | "net.ipv4.tcp_comp_sack_slack_ns",
+    ) = (value, key)
+    {
+        // Linux: proc_dou8vec_minmax (0..=255) for the count, proc_doulongvec_minmax for
+        // the nanoseconds.
+        let n = match v.trim().parse::<u64>() {
+            Ok(n) if key != "net.ipv4.tcp_comp_sack_nr" || n <= 255 => n,
+            _ => {
+                return error(
+                    libc::EINVAL,
+                    format!("sysctl: \"{v}\" is not a valid value for {key}"),
+                )
+            }
+        };
+        let t = stack.tcp_config_mut();
+        match key {
+            "net.ipv4.tcp_comp_sack_nr" => t.comp_sack_nr = n as u32,
+            "net.ipv4.tcp_comp_sack_delay_ns" => {
+                t.comp_sack_delay = std::time::Duration::from_nanos(n)
+            }
+            _ => t.comp_sack_slack = std::time::Duration::from_nanos(n),
         }
     } else if let (Some(v), "net.ipv4.tcp_ecn") = (value, key) {
         match v {
@@ -613,6 +651,40 @@ mod tests {
             );
         }
         assert_eq!(s.config().tcp.max_reordering, 300);
+    }
+
+    #[test]
+    fn sack_compression_sysctls_read_and_set() {
+        let mut s = stack();
+        let read = |s: &mut Stack, k: &str| match sysctl(s, k, None) {
+            Response::Sysctl { values } => values[0].value.clone(),
+            r => panic!("{k}: {r:?}"),
+        };
+        // Linux's defaults.
+        assert_eq!(read(&mut s, "net.ipv4.tcp_comp_sack_nr"), "44");
+        assert_eq!(read(&mut s, "net.ipv4.tcp_comp_sack_delay_ns"), "1000000");
+        assert_eq!(read(&mut s, "net.ipv4.tcp_comp_sack_slack_ns"), "100000");
+        sysctl(&mut s, "net.ipv4.tcp_comp_sack_nr", Some("0"));
+        sysctl(&mut s, "net.ipv4.tcp_comp_sack_delay_ns", Some("250000"));
+        assert_eq!(s.config().tcp.comp_sack_nr, 0);
+        assert_eq!(
+            s.config().tcp.comp_sack_delay,
+            std::time::Duration::from_micros(250)
+        );
+        for bad in ["256", "-1", "x"] {
+            let r = sysctl(&mut s, "net.ipv4.tcp_comp_sack_nr", Some(bad));
+            assert!(
+                matches!(
+                    r,
+                    Response::Error {
+                        errno: Some(libc::EINVAL),
+                        ..
+                    }
+                ),
+                "{bad}: {r:?}"
+            );
+        }
+        assert_eq!(s.config().tcp.comp_sack_nr, 0);
     }
 
     #[test]
