@@ -500,7 +500,7 @@ fn lose_data(sim: &mut Sim, percent: u64, seed: u64) {
     sim.set_drop_filter(
         0,
         Some(Box::new(move |frame| {
-            if !tcp_seg(frame).is_some_and(|(_, len)| len > 0) {
+            if tcp_seg(frame).is_none_or(|(_, len)| len == 0) {
                 return false;
             }
             x ^= x << 13;
