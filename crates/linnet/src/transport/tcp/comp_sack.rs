@@ -15,7 +15,7 @@
 //! `tcp_sack_compress_send_ack`, `TCP_SACK_BLOCKS_EXPECTED` in `tcp_sack_new_ofo_skb`),
 //! tcp_timer.c (`tcp_compressed_ack_kick`), tcp_output.c (`tcp_event_ack_sent`).
 
-use super::sock::TcpSock;
+use super::sock::{TcpSock, TcpState};
 use crate::socket::SockId;
 use crate::stack::Stack;
 use crate::time::Instant;
@@ -155,6 +155,10 @@ impl Stack {
             return;
         };
         sk.compressed_ack_at = None;
+        if !sk.state.is_synchronized() || sk.state == TcpState::TimeWait {
+            sk.compressed_ack = 0;
+            return;
+        }
         self.tcp_sack_compress_send_ack(id, now);
     }
 }

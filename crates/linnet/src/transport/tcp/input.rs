@@ -1393,6 +1393,8 @@ impl Stack {
         sk.rto_at = None;
         sk.persist_at = None;
         sk.delack_at = None;
+        sk.compressed_ack_at = None;
+        sk.compressed_ack = 0;
         sk.keepalive_at = None;
         sk.tw_at = Some(now + tw);
         self.sk_wake(id);
@@ -1434,6 +1436,8 @@ impl Stack {
         sk.rto_at = None;
         sk.persist_at = None;
         sk.delack_at = None;
+        sk.compressed_ack_at = None;
+        sk.compressed_ack = 0;
         sk.keepalive_at = None;
         sk.tw_at = None;
         self.tcp_unhash(id);
