@@ -15,7 +15,9 @@
 //! `/proc/net/snmp` for Linux.
 
 use crate::report::{Better, Row};
-use crate::rig::{linux_retrans, Rig, LINNET_C, LINUX_A, LINUX_B};
+use crate::rig::{
+    linux_recovery_counters, linux_recovery_diff, linux_retrans, Rig, LINNET_C, LINUX_A, LINUX_B,
+};
 use crate::sha256::{self, Sha256};
 use crate::transfer::{payload, recv_all, retry_until, send_all, POLL};
 use linnet::runtime::Handle;
@@ -156,6 +158,9 @@ pub struct Outcome {
     pub host_drops: u64,
     /// What the router's netem did during the transfer (`tc -s qdisc`).
     pub netem: Option<String>,
+    /// A Linux sender's recovery counters that moved (`nstat`: TCPLossProbes,
+    /// TCPSackRecovery, ...), empty for a Linnet sender.
+    pub sender_counters: String,
     /// Transfers made of this case (the figures are the median one's).
     pub runs: usize,
 }
@@ -247,6 +252,14 @@ impl End<'_> {
     fn port(&self) -> usize {
         match self {
             End::Linux(_, _, p) | End::Linnet(_, _, p) => *p,
+        }
+    }
+
+    /// A Linux host's recovery counters (see [`linux_recovery_counters`]); none for Linnet.
+    fn recovery_counters(&self) -> Vec<u64> {
+        match self {
+            End::Linux(ns, _, _) => linux_recovery_counters(ns),
+            End::Linnet(..) => Vec::new(),
         }
     }
 
@@ -361,6 +374,7 @@ fn transfer(
     timeout: Duration,
 ) -> Outcome {
     let (r0, t0) = from.retrans();
+    let c0 = from.recovery_counters();
     let d0 = rig.tx_dropped(from.port());
     let deadline = Instant::now() + timeout;
     let listener = match listen(to, port) {
@@ -390,6 +404,7 @@ fn transfer(
         retrans: r1.saturating_sub(r0),
         rtos: t1.saturating_sub(t0),
         host_drops: rig.tx_dropped(from.port()).saturating_sub(d0),
+        sender_counters: linux_recovery_diff(&c0, &from.recovery_counters()),
         ..Outcome::default()
     };
     let got = match got {
@@ -589,6 +604,25 @@ pub fn row(m: &Measured, s: &Settings) -> Row {
             l.retrans, l.rtos, l.host_drops
         ))
     ));
+    let counters = |o: &Outcome| {
+        if o.sender_counters.is_empty() {
+            "none".to_string()
+        } else {
+            o.sender_counters.clone()
+        }
+    };
+    if m.case.role == Role::Receives {
+        note.push(format!(
+            "Linux sender's recovery counters: linnet run {}, linux run {}",
+            counters(&m.linnet),
+            m.linux.as_ref().map_or("-".into(), counters)
+        ));
+    } else if let Some(l) = &m.linux {
+        note.push(format!(
+            "Linux B sender's recovery counters: {}",
+            counters(l)
+        ));
+    }
     if let Some(n) = &m.linnet.netem {
         note.push(format!(
             "netem on {}: linnet run {n}",

@@ -324,6 +324,58 @@ pub fn linux_retrans(ns: &NetNs) -> (u64, u64) {
     .unwrap_or((0, 0))
 }
 
+/// The Linux TCP counters that say how a sender recovered (TcpExt of `/proc/net/netstat`,
+/// read from inside the namespace): what [`linux_recovery_diff`] compares.
+pub const LINUX_RECOVERY_COUNTERS: [&str; 16] = [
+    "TCPTimeouts",
+    "TCPLossProbes",
+    "TCPLossProbeRecovery",
+    "TCPSackRecovery",
+    "TCPSACKReneging",
+    "TCPSackRecoveryFail",
+    "TCPLostRetransmit",
+    "TCPSpuriousRTOs",
+    "TCPDSACKRecv",
+    "TCPDSACKOfoRecv",
+    "TCPFullUndo",
+    "TCPPartialUndo",
+    "TCPDSACKUndo",
+    "TCPLossUndo",
+    "TCPSACKReorder",
+    "TCPFastRetrans",
+];
+
+/// The values of [`LINUX_RECOVERY_COUNTERS`] in namespace `ns` (missing ones are 0).
+pub fn linux_recovery_counters(ns: &NetNs) -> Vec<u64> {
+    ns.run_in(|| {
+        let text = std::fs::read_to_string("/proc/thread-self/net/netstat").unwrap_or_default();
+        let mut lines = text.lines().filter(|l| l.starts_with("TcpExt:"));
+        let (head, vals) = (lines.next().unwrap_or(""), lines.next().unwrap_or(""));
+        let pairs: Vec<(&str, u64)> = head
+            .split_whitespace()
+            .zip(vals.split_whitespace())
+            .map(|(k, v)| (k, v.parse().unwrap_or(0)))
+            .collect();
+        LINUX_RECOVERY_COUNTERS
+            .iter()
+            .map(|name| pairs.iter().find(|(k, _)| k == name).map_or(0, |&(_, v)| v))
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+/// The counters of [`LINUX_RECOVERY_COUNTERS`] that moved from `before` to `after`, as
+/// `NAME n` words.
+pub fn linux_recovery_diff(before: &[u64], after: &[u64]) -> String {
+    LINUX_RECOVERY_COUNTERS
+        .iter()
+        .zip(before.iter().zip(after))
+        .filter(|(_, (b, a))| a > b)
+        .map(|(name, (b, a))| format!("{name} {}", a - b))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 impl Drop for Rig {
     fn drop(&mut self) {
         if let Some(h) = self.linnet.take() {

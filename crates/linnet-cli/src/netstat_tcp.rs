@@ -135,6 +135,7 @@ pub fn tcp_lines(t: &TcpStats) -> Vec<String> {
         (t.md5_unexpected, "TCPMD5Unexpected"),
         (t.md5_failure, "TCPMD5Failure"),
         (t.ofo_merge, "TCPOFOMerge"),
+        (t.ack_compressed, "TCPAckCompressed"),
         (t.ofo_pruned, "OfoPruned"),
         (t.rcvq_drop, "TCPRcvQDrop"),
         (t.req_qfull_do_cookies, "TCPReqQFullDoCookies"),

@@ -75,6 +75,7 @@ pub fn tcp_counters(t: &TcpStats) -> Vec<(&'static str, u64)> {
         ("TcpExtTCPOFOQueue", t.ofo_queue),
         ("TcpExtTCPOFODrop", t.ofo_drop),
         ("TcpExtTCPOFOMerge", t.ofo_merge),
+        ("TcpExtTCPAckCompressed", t.ack_compressed),
         ("TcpExtOfoPruned", t.ofo_pruned),
         ("TcpExtTCPChallengeACK", t.challenge_acks),
         ("TcpExtTCPSYNChallenge", t.syn_challenges),

@@ -561,6 +561,10 @@ pub struct TcpStats {
     /// `TCPDSACKOfoSent`: D-SACK blocks sent for out-of-order data received twice.
     #[serde(default)]
     pub dsack_ofo_sent: u64,
+    /// `TCPAckCompressed`: ACKs of out-of-order data never sent, replaced by a later one
+    /// (SACK compression).
+    #[serde(default)]
+    pub ack_compressed: u64,
     /// `TCPOFOMerge`: out-of-order segments that joined (or were covered by) held data.
     #[serde(default)]
     pub ofo_merge: u64,

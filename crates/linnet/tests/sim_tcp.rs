@@ -502,9 +502,11 @@ fn impaired_transfer_falls_back_to_the_full_path_and_stays_correct() {
     );
     // ...and between the gaps the fast path still carried some of it (jitter reorders
     // often here and the sender keeps its window open through recovery, so most segments
-    // find data out of order and take the full path).
+    // find data out of order and take the full path; with SACKs held back as Linux holds
+    // them the holes stay open a little longer: 28 to 66 segments over four seeds, against
+    // 51 to 82 with every SACK sent at once).
     assert!(
-        hits * 50 > data_segs,
+        hits * 100 > data_segs,
         "{hits} fast-path segments of {data_segs}"
     );
 }

@@ -1,7 +1,8 @@
 //! The receiver's answers to forged segments, field by field: SACK blocks newest first for
-//! every out-of-order segment (beyond the 32 holes the old assembler could track), D-SACK
-//! blocks for duplicates (RFC 2883), quick ACKs, segments that carry blocks staying within
-//! the MTU, and the data on the ACK that completes a SYN-cookie handshake.
+//! every out-of-order segment (beyond the 32 holes the old assembler could track), SACK
+//! compression after three duplicate ACKs as Linux does it, D-SACK blocks for duplicates
+//! (RFC 2883), quick ACKs, segments that carry blocks staying within the MTU, and the data
+//! on the ACK that completes a SYN-cookie handshake.
 //!
 //! The peer is the test: it writes Ethernet frames into `Stack::receive` and reads the
 //! stack's answers from `Stack::take_tx`.
@@ -159,8 +160,16 @@ fn blocks(r: &TcpRepr) -> Vec<(i32, i32)> {
 
 #[test]
 fn every_out_of_order_segment_gets_an_immediate_ack_with_its_block_first() {
-    // A receive buffer of 1 MiB: room for the 200 segments' window.
-    let mut rig = Rig::new(|c| c.tcp.rmem_default = 1 << 20, 8);
+    // A receive buffer of 1 MiB: room for the 200 segments' window. SACK compression off
+    // (`tcp_comp_sack_nr` 0): every out-of-order segment is answered at once, and its
+    // ACK's first block is the one it went into.
+    let mut rig = Rig::new(
+        |c| {
+            c.tcp.rmem_default = 1 << 20;
+            c.tcp.comp_sack_nr = 0;
+        },
+        8,
+    );
     let (_, ours) = rig.connect(40000);
     let base = SeqNumber(ISN) + 1;
     // Segment 0 arrives; then every other segment: 1, 3, 5, ... lost. 100 holes: far more
@@ -225,6 +234,138 @@ fn every_out_of_order_segment_gets_an_immediate_ack_with_its_block_first() {
         got.len(),
         want.len()
     );
+}
+
+/// Connect from `sport` with a 1 MiB receive buffer and send segments `0..20` in order, so
+/// that the quick ACKs of a new connection are used up (Linux: `tcp_incr_quickack` at the
+/// first data); returns the rig, our sequence number and the peer's first byte.
+fn connected_past_quickacks(sport: u16) -> (Rig, SeqNumber, SeqNumber) {
+    let mut rig = Rig::new(|c| c.tcp.rmem_default = 1 << 20, 8);
+    let (_, ours) = rig.connect(sport);
+    let base = SeqNumber(ISN) + 1;
+    for i in 0..20usize {
+        rig.send(
+            seg(sport, TcpFlags::ACK, base + i * MSS, Some(ours)),
+            &data(i),
+        );
+        let _ = rig.drain();
+    }
+    rig.now += std::time::Duration::from_millis(50);
+    let _ = rig.drain();
+    (rig, ours, base)
+}
+
+/// The block `[i, j)` in segments.
+fn segs(i: usize, j: usize) -> (i32, i32) {
+    ((i * MSS) as i32, (j * MSS) as i32)
+}
+
+#[test]
+fn out_of_order_acks_are_compressed_after_three_duplicates() {
+    // Linux's receiver (`__tcp_ack_snd_check`): behind one hole, the first three out-of-order
+    // segments are answered at once (the sender's duplicate-ACK threshold), the following
+    // SACKs are held for 5% of the round trip plus the timer's 100 us slack
+    // (`tcp_comp_sack_delay_ns` at most 1 ms) and go out as one ACK; 44 held
+    // (`tcp_comp_sack_nr`) send one at once.
+    let (mut rig, ours, base) = connected_past_quickacks(40020);
+    let send = |rig: &mut Rig, i: usize| {
+        rig.send(
+            seg(40020, TcpFlags::ACK, base + i * MSS, Some(ours)),
+            &data(i),
+        );
+        rig.drain()
+    };
+    // Segment 20 lost.
+    for i in 21..=23usize {
+        let out = send(&mut rig, i);
+        assert_eq!(out.len(), 1, "duplicate ACK for segment {i} at once");
+        assert_eq!(out[0].0.ack_number, Some(base + 20 * MSS));
+        assert_eq!(blocks(&out[0].0), vec![segs(21, i + 1)]);
+    }
+    for i in 24..=30usize {
+        assert!(send(&mut rig, i).is_empty(), "segment {i}: SACK held back");
+    }
+    rig.now += std::time::Duration::from_micros(1100);
+    let out = rig.drain();
+    assert_eq!(out.len(), 1, "the compression timer sends one ACK: {out:?}");
+    assert_eq!(out[0].0.ack_number, Some(base + 20 * MSS));
+    assert_eq!(blocks(&out[0].0), vec![segs(21, 31)]);
+    assert_eq!(rig.stack.snmp().tcp.ack_compressed, 6, "7 held, 1 sent");
+    // 44 held at most: the 45th is answered at once.
+    for i in 31..=74usize {
+        assert!(send(&mut rig, i).is_empty(), "segment {i}: SACK held back");
+    }
+    let out = send(&mut rig, 75);
+    assert_eq!(out.len(), 1, "the 45th held SACK goes at once");
+    assert_eq!(blocks(&out[0].0), vec![segs(21, 76)]);
+    // The retransmission that fills the hole is ACKed at once, without quick-ACK mode after
+    // it (Linux since 4.18): the next lone in-order segment waits for the delayed ACK.
+    let out = send(&mut rig, 20);
+    assert_eq!(out.len(), 1, "hole filled: ACKed at once");
+    assert_eq!(out[0].0.ack_number, Some(base + 76 * MSS));
+    assert!(blocks(&out[0].0).is_empty());
+    assert!(
+        send(&mut rig, 76).is_empty(),
+        "one in-order segment: delayed ACK"
+    );
+    rig.now += std::time::Duration::from_millis(41);
+    let out = rig.drain();
+    assert_eq!(out.len(), 1, "the delayed ACK");
+    assert_eq!(out[0].0.ack_number, Some(base + 77 * MSS));
+}
+
+#[test]
+fn out_of_order_data_beyond_the_expected_blocks_sends_the_held_ack() {
+    // Linux: TCP_SACK_BLOCKS_EXPECTED in tcp_sack_new_ofo_skb. A segment that starts a third
+    // block (or extends one past the first two) first sends the held ACK, with the blocks as
+    // they were, so a sender that lost an ACK still hears of every block.
+    let (mut rig, ours, base) = connected_past_quickacks(40021);
+    let send = |rig: &mut Rig, i: usize| {
+        rig.send(
+            seg(40021, TcpFlags::ACK, base + i * MSS, Some(ours)),
+            &data(i),
+        );
+        rig.drain()
+    };
+    for i in 21..=23usize {
+        assert_eq!(send(&mut rig, i).len(), 1);
+    }
+    assert!(send(&mut rig, 24).is_empty(), "held");
+    assert!(send(&mut rig, 30).is_empty(), "a second block: held");
+    let out = send(&mut rig, 40);
+    assert_eq!(out.len(), 1, "a third block sends the held ACK");
+    assert_eq!(blocks(&out[0].0), vec![segs(30, 31), segs(21, 25)]);
+    rig.now += std::time::Duration::from_micros(1100);
+    let out = rig.drain();
+    assert_eq!(out.len(), 1, "then the timer sends the newest");
+    assert_eq!(
+        blocks(&out[0].0),
+        vec![segs(40, 41), segs(30, 31), segs(21, 25)]
+    );
+}
+
+#[test]
+fn a_segment_after_a_silence_longer_than_the_rto_is_acked_at_once() {
+    // Linux: tcp_event_data_recv's "too long gap": the sender timed out and restarts from
+    // one segment; a delayed ACK would hold its slow start back by 40 ms.
+    let (mut rig, ours, base) = connected_past_quickacks(40022);
+    rig.send(
+        seg(40022, TcpFlags::ACK, base + 20 * MSS, Some(ours)),
+        &data(20),
+    );
+    assert!(
+        rig.drain().is_empty(),
+        "a lone segment waits for the delayed ACK"
+    );
+    rig.now += std::time::Duration::from_secs(2);
+    let _ = rig.drain();
+    rig.send(
+        seg(40022, TcpFlags::ACK, base + 21 * MSS, Some(ours)),
+        &data(21),
+    );
+    let out = rig.drain();
+    assert_eq!(out.len(), 1, "ACKed at once after the silence");
+    assert_eq!(out[0].0.ack_number, Some(base + 22 * MSS));
 }
 
 #[test]
@@ -492,7 +633,10 @@ fn out_of_order_data_grows_the_receive_buffer_over_its_span() {
             &data(i),
         );
     }
-    let out = rig.drain();
+    let mut out = rig.drain();
+    // The SACKs held back (compression) go when the timer fires.
+    rig.now += std::time::Duration::from_millis(2);
+    out.extend(rig.drain());
     let grown = rcvbuf(&mut rig);
     let span = 81 * MSS;
     assert!(

@@ -73,6 +73,7 @@ const TCP_MEM_LIMIT: usize = 64 << 20;
 const SEC: Duration = Duration::from_secs(1);
 const MS: Duration = Duration::from_millis(1);
 const US: Duration = Duration::from_micros(1);
+const NS: Duration = Duration::from_nanos(1);
 
 fn tcp(s: &Stack) -> &TcpConfig {
     &s.config().tcp
@@ -308,6 +309,34 @@ static TABLE: &[Sysctl] = &[
             max: INT_MAX,
             get: |s| tcp(s).challenge_ack_limit.into(),
             set: |s, n| s.tcp_config_mut().challenge_ack_limit = n as u32,
+        },
+    },
+    Sysctl {
+        name: "net.ipv4.tcp_comp_sack_delay_ns",
+        kind: Kind::Time {
+            unit: NS,
+            min: 0,
+            get: |s| tcp(s).comp_sack_delay,
+            set: |s, d| s.tcp_config_mut().comp_sack_delay = d,
+        },
+    },
+    Sysctl {
+        // Linux: proc_dou8vec_minmax.
+        name: "net.ipv4.tcp_comp_sack_nr",
+        kind: Kind::Int {
+            min: 0,
+            max: 255,
+            get: |s| tcp(s).comp_sack_nr.into(),
+            set: |s, n| s.tcp_config_mut().comp_sack_nr = n as u32,
+        },
+    },
+    Sysctl {
+        name: "net.ipv4.tcp_comp_sack_slack_ns",
+        kind: Kind::Time {
+            unit: NS,
+            min: 0,
+            get: |s| tcp(s).comp_sack_slack,
+            set: |s, d| s.tcp_config_mut().comp_sack_slack = d,
         },
     },
     Sysctl {
@@ -702,8 +731,10 @@ fn write(s: &mut Stack, e: &Sysctl, v: &str) -> Result<(), Response> {
                         "seconds"
                     } else if unit == MS {
                         "milliseconds"
-                    } else {
+                    } else if unit == US {
                         "microseconds"
+                    } else {
+                        "nanoseconds"
                     };
                     return Err(error(
                         libc::EINVAL,
@@ -906,6 +937,24 @@ mod tests {
         sysctl(&mut s, "net.ipv4.icmp_ratelimit", Some("250"));
         assert_eq!(s.config().icmp_ratelimit, Duration::from_millis(250));
         assert_eq!(get(&mut s, "net.ipv4.icmp_ratelimit"), "250");
+    }
+
+    #[test]
+    fn sack_compression_sysctls_read_and_set() {
+        let mut s = stack();
+        // Linux's defaults.
+        assert_eq!(get(&mut s, "net.ipv4.tcp_comp_sack_nr"), "44");
+        assert_eq!(get(&mut s, "net.ipv4.tcp_comp_sack_delay_ns"), "1000000");
+        assert_eq!(get(&mut s, "net.ipv4.tcp_comp_sack_slack_ns"), "100000");
+        sysctl(&mut s, "net.ipv4.tcp_comp_sack_nr", Some("0"));
+        sysctl(&mut s, "net.ipv4.tcp_comp_sack_delay_ns", Some("250000"));
+        assert_eq!(s.config().tcp.comp_sack_nr, 0);
+        assert_eq!(s.config().tcp.comp_sack_delay, Duration::from_micros(250));
+        for bad in ["256", "-1", "x"] {
+            let r = sysctl(&mut s, "net.ipv4.tcp_comp_sack_nr", Some(bad));
+            assert!(einval(r.clone()), "{bad}: {r:?}");
+        }
+        assert_eq!(s.config().tcp.comp_sack_nr, 0);
     }
 
     #[test]

@@ -291,6 +291,7 @@ impl Stack {
         };
         sk.rcv_nxt += n;
         sk.bytes_received += n as u64;
+        sk.tcp_event_data_recv(now);
         // A GRO/GSO super-segment counts as the MSS-sized segments it stands for.
         sk.rcv_unacked_segs += (len as u32).div_ceil(sk.mss.max(1)).max(1);
         // (Interactive mode leaves the ACK to the answer: Linux's tcp_in_quickack_mode.)
@@ -1151,7 +1152,6 @@ impl Stack {
     /// once (RFC 5681 4.2). Linux: `tcp_data_queue` / `tcp_data_queue_ofo` /
     /// `tcp_ofo_queue`.
     fn tcp_data_queue(&mut self, id: SockId, seq: SeqNumber, payload: &[u8], now: Instant) {
-        let _ = now;
         let Ok(sk) = self.sockets.tcp_mut(id) else {
             return;
         };
@@ -1190,6 +1190,7 @@ impl Stack {
             }
             sk.rcv_nxt += n;
             sk.bytes_received += n as u64;
+            sk.tcp_event_data_recv(now);
             if had_ofo {
                 // Out-of-order data now at rcv_nxt, or overlapped by the new data: in the
                 // queue. What the new data overlapped was received twice (D-SACK).
@@ -1226,10 +1227,10 @@ impl Stack {
                 want_ack = true;
             }
             if had_ofo {
-                // Data that fills (part of) a hole is acknowledged at once (RFC 5681 4.2),
-                // and the sender, recovering, hears of every segment until it is done.
+                // Data that fills (part of) a hole is acknowledged at once (RFC 5681 4.2).
+                // No quick-ACK mode after it (Linux 4.18 on): the in-order data that follows
+                // is ACKed as usual, and more out-of-order data as SACK compression decides.
                 sk.ack_now = true;
-                sk.tcp_enter_quickack_mode(TCP_MAX_QUICKACKS);
             } else if want_ack {
                 defer_ack = true;
             }
@@ -1237,10 +1238,10 @@ impl Stack {
         } else {
             let off = off as usize;
             let room = sk.rcv_space();
-            // Out of order: ACK at once with SACK blocks (RFC 5681 4.2), whatever happens
-            // to the data.
-            sk.ack_now = true;
             if off >= room {
+                // Beyond the window: answered at once. Linux: tcp_data_queue's
+                // out_of_window.
+                sk.ack_now = true;
                 sk.tcp_enter_quickack_mode(TCP_MAX_QUICKACKS);
                 self.tcp.stats.ofo_drop += 1;
                 self.count_drop(DropReason::TcpOfoDrop);
@@ -1252,8 +1253,10 @@ impl Stack {
                 let covered = a == off && b == off + len;
                 self.tcp_dsack_set(id, rcv_nxt + a, rcv_nxt + b);
                 if covered {
-                    // All of it is held already (Linux: TCPOFOMerge, dropped).
+                    // All of it is held already (Linux: TCPOFOMerge, dropped; its block
+                    // still moves to the front).
                     self.tcp.stats.ofo_merge += 1;
+                    self.tcp_ofo_sack_and_ack(id, seq, end, now);
                     return;
                 }
             }
@@ -1264,6 +1267,7 @@ impl Stack {
             let added = match sk.ofo.add(off, len, max) {
                 Ok(a) => a,
                 Err(_) => {
+                    sk.ack_now = true;
                     self.tcp.stats.ofo_drop += 1;
                     self.count_drop(DropReason::TcpOfoDrop);
                     return;
@@ -1292,10 +1296,8 @@ impl Stack {
                 let limit = usize::try_from(sent.saturating_mul(4)).unwrap_or(usize::MAX);
                 sk.tcp_rcvbuf_grow(&self.config.tcp, space, limit);
             }
-            if sk.sack_ok {
-                sk.rx_sack.tcp_sack_new_ofo_skb(seq, seq + len);
-            }
             self.tcp.stats.ofo_queue += 1;
+            self.tcp_ofo_sack_and_ack(id, seq, seq + len, now);
         }
         if defer_ack {
             self.tcp_ack_defer(id);
@@ -1403,6 +1405,8 @@ impl Stack {
         sk.rto_at = None;
         sk.persist_at = None;
         sk.delack_at = None;
+        sk.compressed_ack_at = None;
+        sk.compressed_ack = 0;
         sk.keepalive_at = None;
         sk.tw_at = Some(now + tw);
         self.sk_wake(id);
@@ -1444,6 +1448,8 @@ impl Stack {
         sk.rto_at = None;
         sk.persist_at = None;
         sk.delack_at = None;
+        sk.compressed_ack_at = None;
+        sk.compressed_ack = 0;
         sk.keepalive_at = None;
         sk.tw_at = None;
         self.tcp_unhash(id);
@@ -1496,6 +1502,19 @@ impl TcpSock {
         if quickacks > self.quickack {
             self.quickack = quickacks;
         }
+    }
+
+    /// In-order data arrived at `now`: after a silence longer than the retransmission
+    /// timeout (the sender timed out and restarts from one segment) every segment is ACKed
+    /// at once for a while, so its slow start is not held back by delayed ACKs. Linux: the
+    /// "too long gap" of `tcp_event_data_recv` (`icsk_ack.lrcvtime`).
+    pub fn tcp_event_data_recv(&mut self, now: Instant) {
+        if let Some(last) = self.lrcvtime {
+            if now.saturating_since(last) > self.rtt.rto() {
+                self.tcp_incr_quickack(TCP_MAX_QUICKACKS);
+            }
+        }
+        self.lrcvtime = Some(now);
     }
 
     /// After loss or reordering the sender needs to hear of every segment: quick-ACK

@@ -10,7 +10,8 @@
 //! - [`syncookie`]: SYN cookies, used when the SYN queue overflows.
 //! - [`ring`]: the byte ring buffers behind the send and receive queues.
 //! - [`assembler`]: out-of-order bookkeeping on receive (bounded by memory, pruned like Linux).
-//! - [`rx_sack`]: the SACK and D-SACK blocks a receiver reports (RFC 2018, RFC 2883).
+//! - [`rx_sack`]: the SACK and D-SACK blocks a receiver reports (RFC 2018, RFC 2883);
+//!   [`comp_sack`]: holding back the ACKs of out-of-order data (SACK compression).
 //! - [`sock`]: the control block (`struct tcp_sock`) and tunables.
 //! - [`hash`]: lookup tables and port allocation (`inet_hashtables`).
 //! - [`input`]: `tcp_v4_rcv` and the state machine; [`listen`]: passive opens and cookies.
@@ -34,6 +35,7 @@
 pub mod abort;
 pub mod assembler;
 pub mod bbr;
+pub mod comp_sack;
 pub mod cong;
 pub mod ecn;
 pub mod fastopen;

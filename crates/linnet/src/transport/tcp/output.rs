@@ -233,6 +233,11 @@ impl Stack {
             flags: TcpFlags(seg.flags.0 | ecn_flags.0),
             ..seg
         };
+        if !(seg.flags.contains(TcpFlags::SYN) && sk.state == TcpState::SynSent) {
+            // Every segment but the first SYN carries an ACK, and with it the ACKs of
+            // out-of-order data held back (Linux: tcp_event_ack_sent).
+            self.tcp.stats.ack_compressed += u64::from(sk.tcp_event_ack_sent_compressed());
+        }
         let mut buf = tcp_build(sk, &mut self.pool, seg, now);
         buf.meta.sk = Some(id);
         let (src, dst) = (*sk.local.ip(), *sk.remote.ip());

@@ -66,6 +66,16 @@ impl RxSack {
         self.dsack = None;
     }
 
+    /// Where the out-of-order segment `[seq, end)` would go in the list: the index of the
+    /// first block it extends, or the number of blocks when it starts a new one (Linux:
+    /// `this_sack` in `tcp_sack_new_ofo_skb`).
+    pub fn block_for(&self, seq: SeqNumber, end: SeqNumber) -> usize {
+        self.sacks()
+            .iter()
+            .position(|b| seq <= b.1 && b.0 <= end)
+            .unwrap_or(self.num)
+    }
+
     /// Report the out-of-order segment `[seq, end)`: it extends a block (which moves to the
     /// front and swallows the blocks it now touches) or starts a new one at the front.
     /// Linux: `tcp_sack_new_ofo_skb`.

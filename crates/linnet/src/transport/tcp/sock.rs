@@ -182,6 +182,13 @@ pub struct TcpConfig {
     pub probe_interval: Duration,
     /// `tcp_mtu_probe_floor` (48): lowest MSS black hole detection falls back to.
     pub mtu_probe_floor: u32,
+    /// `tcp_comp_sack_nr` (44): most out-of-order ACKs held back ([`super::comp_sack`]);
+    /// 0 sends every one at once.
+    pub comp_sack_nr: u32,
+    /// `tcp_comp_sack_delay_ns` (1 ms): longest an out-of-order ACK is held.
+    pub comp_sack_delay: Duration,
+    /// `tcp_comp_sack_slack_ns` (100 us): the compression timer's slack.
+    pub comp_sack_slack: Duration,
 }
 
 impl TcpConfig {
@@ -236,6 +243,9 @@ impl Default for TcpConfig {
             probe_threshold: super::mtup::TCP_PROBE_THRESHOLD,
             probe_interval: super::mtup::TCP_PROBE_INTERVAL,
             mtu_probe_floor: super::pmtu::TCP_MIN_SND_MSS,
+            comp_sack_nr: super::comp_sack::COMP_SACK_NR,
+            comp_sack_delay: super::comp_sack::COMP_SACK_DELAY,
+            comp_sack_slack: super::comp_sack::COMP_SACK_SLACK,
         }
     }
 }
@@ -580,6 +590,18 @@ pub struct TcpSock {
     pub rcv_unacked_segs: u32,
     /// Quick-ACK budget: ACK at once for the first segments (Linux's quickack mode).
     pub quickack: u32,
+    /// When in-order data last arrived (None before the first). Linux: `icsk_ack.lrcvtime`.
+    pub lrcvtime: Option<Instant>,
+    /// ACKs of out-of-order data held back ([`super::comp_sack`]). Linux:
+    /// `tp->compressed_ack`.
+    pub compressed_ack: u32,
+    /// When the held ACK goes out at the latest. Linux: `tp->compressed_ack_timer`.
+    pub compressed_ack_at: Option<Instant>,
+    /// `RCV.NXT` when the duplicate ACKs were last counted. Linux:
+    /// `tp->compressed_ack_rcv_nxt`.
+    pub compressed_ack_rcv_nxt: Option<SeqNumber>,
+    /// Duplicate ACKs sent at once for that `RCV.NXT`. Linux: `tp->dup_ack_counter`.
+    pub dup_ack_counter: u32,
     /// Interactive (request/response) mode: data went out while a delayed ACK was pending
     /// soon after data came in, so ACKs wait to ride on the answers rather than going at
     /// once. Linux: `inet_csk_in_pingpong_mode` (`icsk_ack.pingpong`).
@@ -814,6 +836,11 @@ impl TcpSock {
             ack_deferred: false,
             rcv_unacked_segs: 0,
             quickack: 16,
+            lrcvtime: None,
+            compressed_ack: 0,
+            compressed_ack_at: None,
+            compressed_ack_rcv_nxt: None,
+            dup_ack_counter: 0,
             pingpong: false,
             write_pending: 0,
             route_caps: Default::default(),

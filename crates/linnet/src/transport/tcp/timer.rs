@@ -38,7 +38,7 @@ impl Stack {
             earlier(sk.rto_at, sk.persist_at),
             earlier(earlier(sk.delack_at, sk.keepalive_at), sk.tw_at),
         );
-        let next = earlier(next, sk.pacing.timer);
+        let next = earlier(earlier(next, sk.pacing.timer), sk.compressed_ack_at);
         let Some(t) = next else { return };
         if sk.scheduled_at.is_none_or(|s| t < s) {
             sk.scheduled_at = Some(t);
@@ -119,6 +119,12 @@ impl Stack {
         };
         if due(sk.pacing.timer) {
             self.tcp_pace_kick(id, now);
+        }
+        let Ok(sk) = self.sockets.tcp_mut(id) else {
+            return;
+        };
+        if due(sk.compressed_ack_at) {
+            self.tcp_compressed_ack_kick(id, now);
         }
         let Ok(sk) = self.sockets.tcp_mut(id) else {
             return;
