@@ -152,12 +152,19 @@ pub struct Outcome {
     /// The sender's retransmission timeouts.
     pub rtos: u64,
     /// Frames the sender's host dropped before the router (see [`Rig::tx_dropped`]): losses
-    /// that are not the netem's.
+    /// that are not the netem's. For Linnet, the frames its host device refused and Linnet
+    /// kept and sent again (`requeues`, which the TAP counts as dropped too) are not in it.
     pub host_drops: u64,
+    /// Frames the Linnet sender's device refused (its ring was full) and Linnet kept for a
+    /// retry (Linux: the qdisc's `requeues`); 0 for a Linux sender.
+    pub requeues: u64,
     /// What the router's netem did during the transfer (`tc -s qdisc`).
     pub netem: Option<String>,
     /// Transfers made of this case (the figures are the median one's).
     pub runs: usize,
+    /// Over all the runs of this case: (retransmissions, RTOs, host drops, requeues), the
+    /// counts a busy machine disturbs least.
+    pub totals: (u64, u64, u64, u64),
 }
 
 impl Outcome {
@@ -247,6 +254,17 @@ impl End<'_> {
     fn port(&self) -> usize {
         match self {
             End::Linux(_, _, p) | End::Linnet(_, _, p) => *p,
+        }
+    }
+
+    /// Frames the Linnet host's device refused and were kept for a retry, so far (0 for
+    /// Linux).
+    fn requeues(&self) -> u64 {
+        match self {
+            End::Linux(..) => 0,
+            End::Linnet(h, _, _) => h
+                .call(|s, _| s.interfaces().map(|i| i.txq.requeues()).sum())
+                .unwrap_or(0),
         }
     }
 
@@ -362,6 +380,7 @@ fn transfer(
 ) -> Outcome {
     let (r0, t0) = from.retrans();
     let d0 = rig.tx_dropped(from.port());
+    let q0 = from.requeues();
     let deadline = Instant::now() + timeout;
     let listener = match listen(to, port) {
         Ok(l) => l,
@@ -386,10 +405,15 @@ fn transfer(
     });
     drop(listener);
     let (r1, t1) = from.retrans();
+    let requeues = from.requeues().saturating_sub(q0);
     let mut out = Outcome {
         retrans: r1.saturating_sub(r0),
         rtos: t1.saturating_sub(t0),
-        host_drops: rig.tx_dropped(from.port()).saturating_sub(d0),
+        host_drops: rig
+            .tx_dropped(from.port())
+            .saturating_sub(d0)
+            .saturating_sub(requeues),
+        requeues,
         ..Outcome::default()
     };
     let got = match got {
@@ -524,9 +548,18 @@ const REPEAT_BELOW: Duration = Duration::from_secs(4);
 /// otherwise the median by time, with the number of runs noted.
 fn median(mut runs: Vec<Outcome>) -> Outcome {
     let n = runs.len();
+    let totals = runs.iter().fold((0, 0, 0, 0), |t, o| {
+        (
+            t.0 + o.retrans,
+            t.1 + o.rtos,
+            t.2 + o.host_drops,
+            t.3 + o.requeues,
+        )
+    });
     if let Some(i) = runs.iter().position(|o| o.secs.is_none()) {
         let mut o = runs.swap_remove(i);
         o.runs = n;
+        o.totals = totals;
         return o;
     }
     runs.sort_by(|a, b| {
@@ -536,6 +569,7 @@ fn median(mut runs: Vec<Outcome>) -> Outcome {
     });
     let mut o = runs.swap_remove(n / 2);
     o.runs = n;
+    o.totals = totals;
     o
 }
 
@@ -580,14 +614,29 @@ pub fn row(m: &Measured, s: &Settings) -> Row {
     )];
     note.push(format!(
         "sender retrans (RTOs) [frames its host dropped before the router]: linnet run {} \
-         ({}) [{}], linux run {}",
+         ({}) [{}, {} refused by the full device and sent again], linux run {}",
         m.linnet.retrans,
         m.linnet.rtos,
         m.linnet.host_drops,
+        m.linnet.requeues,
         m.linux.as_ref().map_or("-".into(), |l| format!(
             "{} ({}) [{}]",
             l.retrans, l.rtos, l.host_drops
         ))
+    ));
+    let totals = |o: &Outcome| {
+        format!(
+            "{} ({}) [{}, {} refused]",
+            o.totals.0, o.totals.1, o.totals.2, o.totals.3
+        )
+    };
+    note.push(format!(
+        "over all runs, retrans (RTOs) [host drops, refused]: linnet {} runs {}, linux {}",
+        m.linnet.runs,
+        totals(&m.linnet),
+        m.linux
+            .as_ref()
+            .map_or("-".into(), |l| format!("{} runs {}", l.runs, totals(l)))
     ));
     if let Some(n) = &m.linnet.netem {
         note.push(format!(

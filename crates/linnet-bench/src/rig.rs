@@ -65,7 +65,9 @@ pub struct Rig {
 
 /// Environment variable naming a directory: when set, the rig captures the first 128 bytes of
 /// every frame on the Linux end of each host's TAP (`a.pcap`, `b.pcap`, `c.pcap`: Linux A,
-/// Linux B, Linnet C) with `tshark`, for comparing Linnet's segments with Linux's.
+/// Linux B, Linnet C) with `tshark`, for comparing Linnet's segments with Linux's. Linnet C's
+/// packet socket bypasses the interface's qdisc and with it its packet taps, so `c.pcap`
+/// holds only what reaches Linnet C; what it sends is in `a.pcap` (after the router).
 pub const CAPTURE_ENV: &str = "LINNET_IMPAIR_PCAP";
 
 /// Turn IPv6 off in the namespace of the calling thread (for interfaces moved in later too).
@@ -241,8 +243,10 @@ impl Rig {
     }
 
     /// Frames host `side` (0: Linux A, 1: Linux B, 2: Linnet C) dropped on its way to the
-    /// router: `tx_dropped` of its TAP's Linux end (the kernel's queue or the TAP's ring
-    /// overflowing while the router does not read fast enough).
+    /// router: `tx_dropped` of its TAP's Linux end (the TAP's ring overflowing while the
+    /// router does not read fast enough). For Linnet C this also counts the frames the full
+    /// ring refused, which Linnet kept and sent again (its packet socket bypasses the qdisc,
+    /// so the driver's refusal reaches it as `ENOBUFS`): subtract its `requeues`.
     pub fn tx_dropped(&self, side: usize) -> u64 {
         let ns = [&self.a, &self.b, &self.c][side];
         ns.exec_ok(&[
