@@ -14,6 +14,7 @@
 //! are read from its stack: `linnet netstat -s` for Linnet, the namespace's
 //! `/proc/net/snmp` for Linux.
 
+use crate::probe::{self, Probe};
 use crate::report::{Better, Row};
 use crate::rig::{linux_retrans, Rig, LINNET_C, LINUX_A, LINUX_B};
 use crate::sha256::{self, Sha256};
@@ -221,17 +222,44 @@ impl Measured {
 /// A stream of either stack.
 trait Stream: Read + Write + Send {
     fn shut_write(&self) -> io::Result<()>;
+    /// Where its congestion state can be sampled from another thread.
+    fn probe(&self) -> Probe;
 }
 
 impl Stream for std::net::TcpStream {
     fn shut_write(&self) -> io::Result<()> {
         self.shutdown(std::net::Shutdown::Write)
     }
+    fn probe(&self) -> Probe {
+        use std::os::fd::AsRawFd;
+        Probe::Linux(self.as_raw_fd())
+    }
 }
 
-impl Stream for linnet::api::TcpStream {
+/// A Linnet stream with the stack it lives in.
+struct LinnetStream(linnet::api::TcpStream, Handle);
+
+impl Read for LinnetStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl Write for LinnetStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+impl Stream for LinnetStream {
     fn shut_write(&self) -> io::Result<()> {
-        self.shutdown(std::net::Shutdown::Write)
+        self.0.shutdown(std::net::Shutdown::Write)
+    }
+    fn probe(&self) -> Probe {
+        Probe::Linnet(self.1.clone(), self.0.id())
     }
 }
 
@@ -248,6 +276,14 @@ impl End<'_> {
     fn addr(&self) -> Ipv4Addr {
         match self {
             End::Linux(_, a, _) | End::Linnet(_, a, _) => *a,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            End::Linux(_, a, _) if *a == LINUX_A => "Linux A",
+            End::Linux(..) => "Linux B",
+            End::Linnet(..) => "Linnet C",
         }
     }
 
@@ -268,6 +304,14 @@ impl End<'_> {
         }
     }
 
+    /// The loss-recovery counters of [`probe::COUNTERS`] so far.
+    fn counters(&self) -> [u64; 10] {
+        match self {
+            End::Linux(ns, _, _) => crate::rig::linux_tcpext(ns, probe::COUNTERS),
+            End::Linnet(h, _, _) => probe::linnet_counters(h),
+        }
+    }
+
     /// (retransmitted segments, retransmission timeouts) so far.
     fn retrans(&self) -> (u64, u64) {
         match self {
@@ -284,7 +328,7 @@ impl End<'_> {
 
 enum Listener {
     Linux(std::net::TcpListener),
-    Linnet(linnet::api::TcpListener),
+    Linnet(linnet::api::TcpListener, Handle),
 }
 
 /// Listen on `end`'s address, port `port`, non-blocking.
@@ -303,7 +347,7 @@ fn listen(end: End, port: u16) -> Result<Listener, String> {
             let mut l = linnet::api::TcpListener::bind(h, at)
                 .map_err(|e| format!("linnet listen {at}: {e}"))?;
             l.set_nonblocking(true);
-            Ok(Listener::Linnet(l))
+            Ok(Listener::Linnet(l, (*h).clone()))
         }
     }
 }
@@ -318,11 +362,11 @@ fn accept(l: &Listener, deadline: Instant, abort: &AtomicBool) -> Result<Box<dyn
                 s.set_write_timeout(Some(POLL))?;
                 Ok(Box::new(s) as Box<dyn Stream>)
             }),
-            Listener::Linnet(l) => l.accept().map(|(mut s, _)| {
+            Listener::Linnet(l, h) => l.accept().map(|(mut s, _)| {
                 s.set_nonblocking(false);
                 s.set_read_timeout(Some(POLL));
                 s.set_write_timeout(Some(POLL));
-                Box::new(s) as Box<dyn Stream>
+                Box::new(LinnetStream(s, h.clone())) as Box<dyn Stream>
             }),
         };
         match r {
@@ -362,7 +406,7 @@ fn connect(from: End, to: SocketAddrV4, deadline: Instant) -> Result<Box<dyn Str
             .map_err(|e| format!("linnet connect {to}: {e}"))?;
             s.set_read_timeout(Some(POLL));
             s.set_write_timeout(Some(POLL));
-            Ok(Box::new(s))
+            Ok(Box::new(LinnetStream(s, (*h).clone())))
         }
     }
 }
@@ -381,6 +425,7 @@ fn transfer(
     let (r0, t0) = from.retrans();
     let d0 = rig.tx_dropped(from.port());
     let q0 = from.requeues();
+    let c0 = probe::wanted().then(|| from.counters());
     let deadline = Instant::now() + timeout;
     let listener = match listen(to, port) {
         Ok(l) => l,
@@ -393,8 +438,23 @@ fn transfer(
             let mut s = accept(&listener, deadline, &abort)?;
             Ok::<_, String>(recv_all(&mut s, deadline))
         });
-        let sent = connect(from, SocketAddrV4::new(to.addr(), port), deadline)
-            .and_then(|mut s| send_all(&mut s, data, deadline, |s| s.shut_write()));
+        let sent = connect(from, SocketAddrV4::new(to.addr(), port), deadline).and_then(|mut s| {
+            // The sender's window, sampled while it sends (LINNET_IMPAIR_SAMPLE).
+            if !probe::wanted() {
+                return send_all(&mut s, data, deadline, |s| s.shut_write());
+            }
+            let stop = AtomicBool::new(false);
+            let p = s.probe();
+            std::thread::scope(|inner| {
+                let sampler = inner.spawn(|| probe::run(&p, &stop));
+                let r = send_all(&mut s, data, deadline, |s| s.shut_write());
+                stop.store(true, Ordering::SeqCst);
+                if let Ok(summary) = sampler.join() {
+                    eprintln!("    sender {}: {summary}", from.name());
+                }
+                r
+            })
+        });
         if sent.is_err() {
             abort.store(true, Ordering::SeqCst);
         }
@@ -406,6 +466,15 @@ fn transfer(
     drop(listener);
     let (r1, t1) = from.retrans();
     let requeues = from.requeues().saturating_sub(q0);
+    if let Some(c0) = c0 {
+        eprintln!(
+            "    sender {}: retrans {} RTOs {}; {}",
+            from.name(),
+            r1.saturating_sub(r0),
+            t1.saturating_sub(t0),
+            probe::counter_deltas(&c0, &from.counters())
+        );
+    }
     let mut out = Outcome {
         retrans: r1.saturating_sub(r0),
         rtos: t1.saturating_sub(t0),

@@ -300,6 +300,24 @@ impl Rig {
     }
 }
 
+/// `TcpExt` counters of a Linux namespace (`/proc/net/netstat`), in the order of `names`
+/// (0 for one the kernel does not have).
+pub fn linux_tcpext<const N: usize>(ns: &NetNs, names: [&str; N]) -> [u64; N] {
+    ns.run_in(|| {
+        let text = std::fs::read_to_string("/proc/thread-self/net/netstat").unwrap_or_default();
+        let mut lines = text.lines().filter(|l| l.starts_with("TcpExt:"));
+        let (head, vals) = (lines.next().unwrap_or(""), lines.next().unwrap_or(""));
+        let vals: Vec<&str> = vals.split_whitespace().collect();
+        names.map(|name| {
+            head.split_whitespace()
+                .position(|w| w == name)
+                .and_then(|i| vals.get(i)?.parse().ok())
+                .unwrap_or(0)
+        })
+    })
+    .unwrap_or([0; N])
+}
+
 /// A Linux namespace's TCP retransmissions and retransmission timeouts (`RetransSegs` of
 /// `/proc/net/snmp`, `TCPTimeouts` of `/proc/net/netstat`), read from inside it.
 pub fn linux_retrans(ns: &NetNs) -> (u64, u64) {

@@ -37,6 +37,7 @@ pub mod ecn;
 pub mod fastopen;
 pub mod fastretrans;
 pub mod hash;
+pub mod hystart;
 pub mod input;
 pub mod isn;
 pub mod listen;
