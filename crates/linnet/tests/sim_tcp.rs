@@ -502,9 +502,10 @@ fn impaired_transfer_falls_back_to_the_full_path_and_stays_correct() {
     );
     // ...and between the gaps the fast path still carried some of it (jitter reorders
     // often here and the sender keeps its window open through recovery, so most segments
-    // find data out of order and take the full path).
+    // find data out of order and take the full path: 1.5% of them took the fast path with
+    // Linux's CUBIC growth, 2-3% with the RFC-only one before).
     assert!(
-        hits * 50 > data_segs,
+        hits * 100 > data_segs,
         "{hits} fast-path segments of {data_segs}"
     );
 }

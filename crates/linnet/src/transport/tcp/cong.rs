@@ -1,4 +1,5 @@
-//! Congestion control: Reno/NewReno (RFC 5681, RFC 3465 byte counting) and CUBIC (RFC 9438).
+//! Congestion control: the interface, and Reno/NewReno (RFC 5681, RFC 3465 byte counting);
+//! CUBIC is in [`super::cubic`], BBR in [`super::bbr`].
 //!
 //! Linux: `struct tcp_congestion_ops` with net/ipv4/tcp_cong.c (`tcp_reno_cong_avoid`,
 //! `tcp_slow_start`, `tcp_cong_avoid_ai`) and tcp_cubic.c. Windows are in bytes here. Loss
@@ -290,200 +291,7 @@ impl CongestionControl for Reno {
     }
 }
 
-/// CUBIC (RFC 9438).
-#[derive(Debug, Clone)]
-pub struct Cubic {
-    w: Window,
-    /// W_max in segments.
-    w_max: f64,
-    /// Start of the current congestion-avoidance epoch.
-    epoch: Option<Instant>,
-    /// K in seconds.
-    k: f64,
-    /// Reno-friendly estimate W_est in segments.
-    w_est: f64,
-    /// cwnd (segments) at the start of the epoch.
-    cwnd_epoch: f64,
-    /// Smallest RTT seen (samples within a second of an epoch's start excepted). Linux:
-    /// `delay_min`.
-    min_rtt: Option<Duration>,
-    /// Hybrid slow start.
-    hs: super::hystart::HyStart,
-}
-
-const C: f64 = 0.4;
-const BETA: f64 = 0.7;
-
-impl Cubic {
-    /// A fresh controller.
-    pub fn new(mss: u32) -> Cubic {
-        Cubic {
-            w: Window::new(mss),
-            w_max: 0.0,
-            epoch: None,
-            k: 0.0,
-            w_est: 0.0,
-            cwnd_epoch: 0.0,
-            min_rtt: None,
-            hs: super::hystart::HyStart::default(),
-        }
-    }
-
-    fn segs(&self) -> f64 {
-        self.w.cwnd as f64 / self.w.mss as f64
-    }
-
-    /// W_cubic(t) in segments (RFC 9438 eq. 1).
-    fn w_cubic(&self, t: f64) -> f64 {
-        C * (t - self.k).powi(3) + self.w_max
-    }
-}
-
-impl CongestionControl for Cubic {
-    fn name(&self) -> &'static str {
-        "cubic"
-    }
-    fn cwnd(&self) -> u32 {
-        self.w.cwnd
-    }
-    fn ssthresh(&self) -> u32 {
-        self.w.ssthresh
-    }
-    fn set_mss(&mut self, mss: u32) {
-        let segs = (self.w.cwnd / self.w.mss).max(1);
-        self.w.mss = mss.max(1);
-        self.w.cwnd = segs * self.w.mss;
-    }
-    /// Linux: `cubictcp_acked`.
-    fn pkts_acked(&mut self, s: &AckSample) {
-        let Some(rtt) = s.rtt else {
-            return;
-        };
-        // Samples right after a reduction are discarded (Linux: within a second of
-        // `epoch_start`).
-        if self
-            .epoch
-            .is_some_and(|e| s.now.saturating_since(e) < Duration::from_secs(1))
-        {
-            return;
-        }
-        let delay = rtt.max(Duration::from_micros(1));
-        let delay_min = *self
-            .min_rtt
-            .insert(self.min_rtt.map_or(delay, |m| m.min(delay)));
-        if self.w.cwnd < self.w.ssthresh
-            && self
-                .hs
-                .hystart_update(s, delay, delay_min, self.w.cwnd / self.w.mss)
-                .is_some()
-        {
-            // The pipe is full or the queue building: leave slow start at this window
-            // (Linux: hystart_update sets snd_ssthresh = cwnd).
-            self.w.ssthresh = self.w.cwnd;
-        }
-    }
-    fn on_ack(&mut self, acked: u32, _rtt: Option<Duration>, _flight: u32, now: Instant) {
-        let mut acked = acked;
-        if self.w.cwnd < self.w.ssthresh {
-            acked = self.w.slow_start(acked);
-            if acked == 0 {
-                return;
-            }
-        }
-        let cwnd = self.segs();
-        // A new epoch starts with the first ACK after a congestion event (RFC 9438 4.2).
-        let epoch = *self.epoch.get_or_insert(now);
-        if self.cwnd_epoch == 0.0 {
-            self.cwnd_epoch = cwnd;
-            self.w_est = cwnd;
-            if self.w_max < cwnd {
-                self.w_max = cwnd;
-                self.k = 0.0;
-            } else {
-                self.k = ((self.w_max - cwnd) / C).cbrt();
-            }
-        }
-        let rtt = self
-            .min_rtt
-            .unwrap_or(Duration::from_millis(100))
-            .as_secs_f64();
-        let t = now.saturating_since(epoch).as_secs_f64();
-        let target = self.w_cubic(t + rtt).clamp(cwnd, 1.5 * cwnd);
-        // Reno-friendly region (RFC 9438 4.3).
-        let alpha = 3.0 * (1.0 - BETA) / (1.0 + BETA);
-        let acked_segs = acked as f64 / self.w.mss as f64;
-        self.w_est += alpha * acked_segs / cwnd;
-        let goal = if self.w_cubic(t) < self.w_est {
-            self.w_est.max(target)
-        } else {
-            target
-        };
-        // Increase (goal - cwnd)/cwnd per ACKed segment (RFC 9438 4.4), byte-counted.
-        if goal > cwnd {
-            let per_seg = cwnd / (goal - cwnd);
-            let w_bytes = (per_seg * self.w.mss as f64) as u32;
-            self.w.avoid(w_bytes, acked);
-        } else {
-            // Plateau: grow very slowly (Linux: cnt = 100 * cwnd).
-            let w_bytes = (100.0 * cwnd * self.w.mss as f64).min(u32::MAX as f64) as u32;
-            self.w.avoid(w_bytes, acked);
-        }
-    }
-    fn on_congestion_event(&mut self, _flight: u32, _now: Instant) {
-        let cwnd = self.segs();
-        // Fast convergence (RFC 9438 4.7).
-        self.w_max = if cwnd < self.w_max {
-            cwnd * (1.0 + BETA) / 2.0
-        } else {
-            cwnd
-        };
-        let new = (cwnd * BETA * self.w.mss as f64) as u32;
-        self.w.ssthresh = new.max(2 * self.w.mss);
-        self.w.cwnd = self.w.ssthresh;
-        self.w.acked_accum = 0;
-        self.epoch = None;
-        self.cwnd_epoch = 0.0;
-    }
-    fn on_recovery_exit(&mut self, _now: Instant) {
-        self.w.cwnd = self.w.ssthresh;
-    }
-    fn on_rto(&mut self, flight: u32, _now: Instant) {
-        // RFC 9438 4.8: as a congestion event for W_max, then cwnd = 1 segment.
-        let cwnd = self.segs();
-        self.w_max = if cwnd < self.w_max {
-            cwnd * (1.0 + BETA) / 2.0
-        } else {
-            cwnd
-        };
-        self.w.on_rto(flight);
-        self.w.ssthresh = ((cwnd * BETA * self.w.mss as f64) as u32).max(2 * self.w.mss);
-        self.epoch = None;
-        self.cwnd_epoch = 0.0;
-        // Linux: bictcp_reset + bictcp_hystart_reset on entering the Loss state.
-        self.hs.reset_found();
-    }
-    fn on_idle_restart(&mut self, _rto: Duration, _now: Instant) {
-        // HyStart keeps its verdict (Linux's CUBIC does not reset it on a cwnd restart).
-        self.w.restart();
-        self.epoch = None;
-        self.cwnd_epoch = 0.0;
-    }
-    fn set_hystart(&mut self, on: bool) {
-        self.hs.on = on;
-    }
-    fn set_cwnd(&mut self, cwnd: u32) {
-        self.w.set_cwnd(cwnd);
-    }
-    fn undo_cwnd(&mut self, prior_cwnd: u32, prior_ssthresh: u32) {
-        self.w.undo(prior_cwnd, prior_ssthresh);
-    }
-    fn hystart_exits(&self) -> u64 {
-        self.hs.delay_exits
-    }
-    fn hystart_train_exits(&self) -> u64 {
-        self.hs.train_exits
-    }
-}
+pub use super::cubic::Cubic;
 
 #[cfg(test)]
 mod tests {
@@ -615,7 +423,7 @@ mod tests {
     fn cubic_returns_to_wmax_near_k() {
         let mut cc = Cubic::new(MSS);
         // Grow to 100 segments, then lose.
-        cc.w.cwnd = 100 * MSS;
+        cc.set_cwnd(100 * MSS);
         cc.on_congestion_event(100 * MSS, Instant::ZERO);
         assert_eq!(cc.cwnd(), 70 * MSS);
         let k = (100.0f64 * 0.3 / 0.4).cbrt(); // ≈ 4.2 s
@@ -641,8 +449,8 @@ mod tests {
     fn cubic_uses_the_reno_friendly_region_at_small_rtt() {
         let mut cubic = Cubic::new(MSS);
         let mut reno = Reno::new(MSS);
-        cubic.w.cwnd = 20 * MSS;
-        reno.w.cwnd = 20 * MSS;
+        cubic.set_cwnd(20 * MSS);
+        reno.set_cwnd(20 * MSS);
         cubic.on_congestion_event(20 * MSS, Instant::ZERO);
         reno.on_congestion_event(28 * MSS, Instant::ZERO);
         let mut now = Instant::ZERO;

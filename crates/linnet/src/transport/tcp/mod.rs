@@ -33,6 +33,7 @@ pub mod abort;
 pub mod assembler;
 pub mod bbr;
 pub mod cong;
+pub mod cubic;
 pub mod ecn;
 pub mod fastopen;
 pub mod fastretrans;
