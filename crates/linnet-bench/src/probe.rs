@@ -1,7 +1,10 @@
 //! Sampling a sender's congestion state while it sends (`LINNET_IMPAIR_SAMPLE=1`): its
 //! congestion window, slow-start threshold, smoothed RTT and recovery state, read every
 //! [`EVERY`] from Linux's `TCP_INFO` or Linnet's `tcp_info`, summed up per transfer. Counts
-//! of the window a sender kept, unlike transfer times, hold on a busy machine.
+//! of the window a sender kept, unlike transfer times, hold on a busy machine. With
+//! `LINNET_IMPAIR_SERIES=DIR` as well, every sample of every transfer is written to
+//! `DIR/NN-linux.txt` / `NN-linnet.txt` (µs since the start, cwnd, ssthresh, srtt in µs,
+//! recovering 0/1), to follow the windows over time.
 
 use linnet::runtime::Handle;
 use linnet::socket::SockId;
