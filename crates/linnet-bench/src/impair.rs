@@ -14,6 +14,7 @@
 //! are read from its stack: `linnet netstat -s` for Linnet, the namespace's
 //! `/proc/net/snmp` for Linux.
 
+use crate::probe::{self, Probe};
 use crate::report::{Better, Row};
 use crate::rig::{
     linux_recovery_counters, linux_recovery_diff, linux_retrans, Rig, LINNET_C, LINUX_A, LINUX_B,
@@ -154,8 +155,12 @@ pub struct Outcome {
     /// The sender's retransmission timeouts.
     pub rtos: u64,
     /// Frames the sender's host dropped before the router (see [`Rig::tx_dropped`]): losses
-    /// that are not the netem's.
+    /// that are not the netem's. For Linnet, the frames its host device refused and Linnet
+    /// kept and sent again (`requeues`, which the TAP counts as dropped too) are not in it.
     pub host_drops: u64,
+    /// Frames the Linnet sender's device refused (its ring was full) and Linnet kept for a
+    /// retry (Linux: the qdisc's `requeues`); 0 for a Linux sender.
+    pub requeues: u64,
     /// What the router's netem did during the transfer (`tc -s qdisc`).
     pub netem: Option<String>,
     /// A Linux sender's recovery counters that moved (`nstat`: TCPLossProbes,
@@ -163,6 +168,9 @@ pub struct Outcome {
     pub sender_counters: String,
     /// Transfers made of this case (the figures are the median one's).
     pub runs: usize,
+    /// Over all the runs of this case: (retransmissions, RTOs, host drops, requeues), the
+    /// counts a busy machine disturbs least.
+    pub totals: (u64, u64, u64, u64),
 }
 
 impl Outcome {
@@ -219,17 +227,44 @@ impl Measured {
 /// A stream of either stack.
 trait Stream: Read + Write + Send {
     fn shut_write(&self) -> io::Result<()>;
+    /// Where its congestion state can be sampled from another thread.
+    fn probe(&self) -> Probe;
 }
 
 impl Stream for std::net::TcpStream {
     fn shut_write(&self) -> io::Result<()> {
         self.shutdown(std::net::Shutdown::Write)
     }
+    fn probe(&self) -> Probe {
+        use std::os::fd::AsRawFd;
+        Probe::Linux(self.as_raw_fd())
+    }
 }
 
-impl Stream for linnet::api::TcpStream {
+/// A Linnet stream with the stack it lives in.
+struct LinnetStream(linnet::api::TcpStream, Handle);
+
+impl Read for LinnetStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl Write for LinnetStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+impl Stream for LinnetStream {
     fn shut_write(&self) -> io::Result<()> {
-        self.shutdown(std::net::Shutdown::Write)
+        self.0.shutdown(std::net::Shutdown::Write)
+    }
+    fn probe(&self) -> Probe {
+        Probe::Linnet(self.1.clone(), self.0.id())
     }
 }
 
@@ -249,6 +284,14 @@ impl End<'_> {
         }
     }
 
+    fn name(&self) -> &'static str {
+        match self {
+            End::Linux(_, a, _) if *a == LINUX_A => "Linux A",
+            End::Linux(..) => "Linux B",
+            End::Linnet(..) => "Linnet C",
+        }
+    }
+
     fn port(&self) -> usize {
         match self {
             End::Linux(_, _, p) | End::Linnet(_, _, p) => *p,
@@ -260,6 +303,25 @@ impl End<'_> {
         match self {
             End::Linux(ns, _, _) => linux_recovery_counters(ns),
             End::Linnet(..) => Vec::new(),
+        }
+    }
+
+    /// Frames the Linnet host's device refused and were kept for a retry, so far (0 for
+    /// Linux).
+    fn requeues(&self) -> u64 {
+        match self {
+            End::Linux(..) => 0,
+            End::Linnet(h, _, _) => h
+                .call(|s, _| s.interfaces().map(|i| i.txq.requeues()).sum())
+                .unwrap_or(0),
+        }
+    }
+
+    /// The loss-recovery counters of [`probe::COUNTERS`] so far.
+    fn counters(&self) -> [u64; 10] {
+        match self {
+            End::Linux(ns, _, _) => crate::rig::linux_tcpext(ns, probe::COUNTERS),
+            End::Linnet(h, _, _) => probe::linnet_counters(h),
         }
     }
 
@@ -279,7 +341,7 @@ impl End<'_> {
 
 enum Listener {
     Linux(std::net::TcpListener),
-    Linnet(linnet::api::TcpListener),
+    Linnet(linnet::api::TcpListener, Handle),
 }
 
 /// Listen on `end`'s address, port `port`, non-blocking.
@@ -298,7 +360,7 @@ fn listen(end: End, port: u16) -> Result<Listener, String> {
             let mut l = linnet::api::TcpListener::bind(h, at)
                 .map_err(|e| format!("linnet listen {at}: {e}"))?;
             l.set_nonblocking(true);
-            Ok(Listener::Linnet(l))
+            Ok(Listener::Linnet(l, (*h).clone()))
         }
     }
 }
@@ -313,11 +375,11 @@ fn accept(l: &Listener, deadline: Instant, abort: &AtomicBool) -> Result<Box<dyn
                 s.set_write_timeout(Some(POLL))?;
                 Ok(Box::new(s) as Box<dyn Stream>)
             }),
-            Listener::Linnet(l) => l.accept().map(|(mut s, _)| {
+            Listener::Linnet(l, h) => l.accept().map(|(mut s, _)| {
                 s.set_nonblocking(false);
                 s.set_read_timeout(Some(POLL));
                 s.set_write_timeout(Some(POLL));
-                Box::new(s) as Box<dyn Stream>
+                Box::new(LinnetStream(s, h.clone())) as Box<dyn Stream>
             }),
         };
         match r {
@@ -357,7 +419,7 @@ fn connect(from: End, to: SocketAddrV4, deadline: Instant) -> Result<Box<dyn Str
             .map_err(|e| format!("linnet connect {to}: {e}"))?;
             s.set_read_timeout(Some(POLL));
             s.set_write_timeout(Some(POLL));
-            Ok(Box::new(s))
+            Ok(Box::new(LinnetStream(s, (*h).clone())))
         }
     }
 }
@@ -374,8 +436,10 @@ fn transfer(
     timeout: Duration,
 ) -> Outcome {
     let (r0, t0) = from.retrans();
-    let c0 = from.recovery_counters();
+    let rc0 = from.recovery_counters();
     let d0 = rig.tx_dropped(from.port());
+    let q0 = from.requeues();
+    let c0 = probe::wanted().then(|| from.counters());
     let deadline = Instant::now() + timeout;
     let listener = match listen(to, port) {
         Ok(l) => l,
@@ -388,8 +452,23 @@ fn transfer(
             let mut s = accept(&listener, deadline, &abort)?;
             Ok::<_, String>(recv_all(&mut s, deadline))
         });
-        let sent = connect(from, SocketAddrV4::new(to.addr(), port), deadline)
-            .and_then(|mut s| send_all(&mut s, data, deadline, |s| s.shut_write()));
+        let sent = connect(from, SocketAddrV4::new(to.addr(), port), deadline).and_then(|mut s| {
+            // The sender's window, sampled while it sends (LINNET_IMPAIR_SAMPLE).
+            if !probe::wanted() {
+                return send_all(&mut s, data, deadline, |s| s.shut_write());
+            }
+            let stop = AtomicBool::new(false);
+            let p = s.probe();
+            std::thread::scope(|inner| {
+                let sampler = inner.spawn(|| probe::run(&p, &stop));
+                let r = send_all(&mut s, data, deadline, |s| s.shut_write());
+                stop.store(true, Ordering::SeqCst);
+                if let Ok(summary) = sampler.join() {
+                    eprintln!("    sender {}: {summary}", from.name());
+                }
+                r
+            })
+        });
         if sent.is_err() {
             abort.store(true, Ordering::SeqCst);
         }
@@ -400,11 +479,25 @@ fn transfer(
     });
     drop(listener);
     let (r1, t1) = from.retrans();
+    let requeues = from.requeues().saturating_sub(q0);
+    if let Some(c0) = c0 {
+        eprintln!(
+            "    sender {}: retrans {} RTOs {}; {}",
+            from.name(),
+            r1.saturating_sub(r0),
+            t1.saturating_sub(t0),
+            probe::counter_deltas(&c0, &from.counters())
+        );
+    }
     let mut out = Outcome {
         retrans: r1.saturating_sub(r0),
         rtos: t1.saturating_sub(t0),
-        host_drops: rig.tx_dropped(from.port()).saturating_sub(d0),
-        sender_counters: linux_recovery_diff(&c0, &from.recovery_counters()),
+        host_drops: rig
+            .tx_dropped(from.port())
+            .saturating_sub(d0)
+            .saturating_sub(requeues),
+        requeues,
+        sender_counters: linux_recovery_diff(&rc0, &from.recovery_counters()),
         ..Outcome::default()
     };
     let got = match got {
@@ -539,9 +632,18 @@ const REPEAT_BELOW: Duration = Duration::from_secs(4);
 /// otherwise the median by time, with the number of runs noted.
 fn median(mut runs: Vec<Outcome>) -> Outcome {
     let n = runs.len();
+    let totals = runs.iter().fold((0, 0, 0, 0), |t, o| {
+        (
+            t.0 + o.retrans,
+            t.1 + o.rtos,
+            t.2 + o.host_drops,
+            t.3 + o.requeues,
+        )
+    });
     if let Some(i) = runs.iter().position(|o| o.secs.is_none()) {
         let mut o = runs.swap_remove(i);
         o.runs = n;
+        o.totals = totals;
         return o;
     }
     runs.sort_by(|a, b| {
@@ -551,6 +653,7 @@ fn median(mut runs: Vec<Outcome>) -> Outcome {
     });
     let mut o = runs.swap_remove(n / 2);
     o.runs = n;
+    o.totals = totals;
     o
 }
 
@@ -595,10 +698,11 @@ pub fn row(m: &Measured, s: &Settings) -> Row {
     )];
     note.push(format!(
         "sender retrans (RTOs) [frames its host dropped before the router]: linnet run {} \
-         ({}) [{}], linux run {}",
+         ({}) [{}, {} refused by the full device and sent again], linux run {}",
         m.linnet.retrans,
         m.linnet.rtos,
         m.linnet.host_drops,
+        m.linnet.requeues,
         m.linux.as_ref().map_or("-".into(), |l| format!(
             "{} ({}) [{}]",
             l.retrans, l.rtos, l.host_drops
@@ -623,6 +727,20 @@ pub fn row(m: &Measured, s: &Settings) -> Row {
             counters(l)
         ));
     }
+    let totals = |o: &Outcome| {
+        format!(
+            "{} ({}) [{}, {} refused]",
+            o.totals.0, o.totals.1, o.totals.2, o.totals.3
+        )
+    };
+    note.push(format!(
+        "over all runs, retrans (RTOs) [host drops, refused]: linnet {} runs {}, linux {}",
+        m.linnet.runs,
+        totals(&m.linnet),
+        m.linux
+            .as_ref()
+            .map_or("-".into(), |l| format!("{} runs {}", l.runs, totals(l)))
+    ));
     if let Some(n) = &m.linnet.netem {
         note.push(format!(
             "netem on {}: linnet run {n}",

@@ -11,6 +11,7 @@ mod impair;
 mod link;
 mod linnet_pair;
 mod linux;
+mod probe;
 mod report;
 mod rig;
 mod rxcost;

@@ -66,7 +66,9 @@ pub struct Rig {
 
 /// Environment variable naming a directory: when set, the rig captures the first 128 bytes of
 /// every frame on the Linux end of each host's TAP (`a.pcap`, `b.pcap`, `c.pcap`: Linux A,
-/// Linux B, Linnet C) with `tshark`, for comparing Linnet's segments with Linux's.
+/// Linux B, Linnet C) with `tshark`, for comparing Linnet's segments with Linux's. Linnet C's
+/// packet socket bypasses the interface's qdisc and with it its packet taps, so `c.pcap`
+/// holds only what reaches Linnet C; what it sends is in `a.pcap` (after the router).
 pub const CAPTURE_ENV: &str = "LINNET_IMPAIR_PCAP";
 
 /// Turn IPv6 off in the namespace of the calling thread (for interfaces moved in later too).
@@ -242,8 +244,10 @@ impl Rig {
     }
 
     /// Frames host `side` (0: Linux A, 1: Linux B, 2: Linnet C) dropped on its way to the
-    /// router: `tx_dropped` of its TAP's Linux end (the kernel's queue or the TAP's ring
-    /// overflowing while the router does not read fast enough).
+    /// router: `tx_dropped` of its TAP's Linux end (the TAP's ring overflowing while the
+    /// router does not read fast enough). For Linnet C this also counts the frames the full
+    /// ring refused, which Linnet kept and sent again (its packet socket bypasses the qdisc,
+    /// so the driver's refusal reaches it as `ENOBUFS`): subtract its `requeues`.
     pub fn tx_dropped(&self, side: usize) -> u64 {
         let ns = [&self.a, &self.b, &self.c][side];
         ns.exec_ok(&[
@@ -295,6 +299,24 @@ impl Rig {
             }
         }
     }
+}
+
+/// `TcpExt` counters of a Linux namespace (`/proc/net/netstat`), in the order of `names`
+/// (0 for one the kernel does not have).
+pub fn linux_tcpext<const N: usize>(ns: &NetNs, names: [&str; N]) -> [u64; N] {
+    ns.run_in(|| {
+        let text = std::fs::read_to_string("/proc/thread-self/net/netstat").unwrap_or_default();
+        let mut lines = text.lines().filter(|l| l.starts_with("TcpExt:"));
+        let (head, vals) = (lines.next().unwrap_or(""), lines.next().unwrap_or(""));
+        let vals: Vec<&str> = vals.split_whitespace().collect();
+        names.map(|name| {
+            head.split_whitespace()
+                .position(|w| w == name)
+                .and_then(|i| vals.get(i)?.parse().ok())
+                .unwrap_or(0)
+        })
+    })
+    .unwrap_or([0; N])
 }
 
 /// A Linux namespace's TCP retransmissions and retransmission timeouts (`RetransSegs` of

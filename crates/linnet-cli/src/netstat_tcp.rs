@@ -83,6 +83,10 @@ pub fn tcp_lines(t: &TcpStats) -> Vec<String> {
             t.hystart_exits,
             "slow starts ended by HyStart delay detection",
         ),
+        (
+            t.hystart_train_exits,
+            "slow starts ended by HyStart ACK train detection",
+        ),
         (t.ecn_ce_rcvd, "data segments received with ECN CE"),
         (t.ecn_ece_rcvd, "ACKs received with ECN-Echo"),
         (t.ecn_cwr, "congestion windows reduced for ECN-Echo"),

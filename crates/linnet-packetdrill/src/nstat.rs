@@ -90,6 +90,7 @@ pub fn tcp_counters(t: &TcpStats) -> Vec<(&'static str, u64)> {
         ("TcpExtTCPFastOpenCookieReqd", t.fastopen_cookie_reqd),
         ("TcpExtTCPFastOpenPassiveAltKey", t.fastopen_passive_altkey),
         ("TcpExtTCPHystartDelayDetect", t.hystart_exits),
+        ("TcpExtTCPHystartTrainDetect", t.hystart_train_exits),
         ("TcpExtTCPKeepAlive", t.keepalive_probes),
         ("TcpExtTCPWinProbe", t.win_probes),
         ("TcpExtTCPReqQFullDoCookies", t.req_qfull_do_cookies),

@@ -20,6 +20,46 @@ use std::time::Duration;
 const RX_BUDGET: usize = 64;
 /// Longest sleep when nothing is due.
 const MAX_SLEEP: Duration = Duration::from_millis(200);
+/// First wait before a device that refused a frame (its queue was full) is tried again;
+/// each refusal in a row doubles it, up to [`TX_BUSY_MAX_WAIT`]. No event says when a TAP's
+/// reader (or a veth peer's backlog) has made room, so the driver polls, like a NIC's
+/// completion interrupt that the reader's progress stands in for.
+const TX_BUSY_WAIT: Duration = Duration::from_micros(25);
+/// Longest wait before retrying a full device.
+const TX_BUSY_MAX_WAIT: Duration = Duration::from_micros(800);
+
+/// A device's stopped transmit queue, as the stack thread (its driver) tracks it.
+#[derive(Debug, Clone, Copy)]
+struct TxBusy {
+    /// When to wake the stopped queue and try again; None while the device takes frames.
+    retry_at: Option<Instant>,
+    /// The wait after the next refusal.
+    wait: Duration,
+}
+
+impl Default for TxBusy {
+    fn default() -> Self {
+        TxBusy {
+            retry_at: None,
+            wait: TX_BUSY_WAIT,
+        }
+    }
+}
+
+impl TxBusy {
+    /// The device refused a frame at `now`: stop until the wait is over, and wait longer
+    /// next time. Linux: the driver's `netif_tx_stop_queue`.
+    fn refused(&mut self, now: Instant) {
+        self.retry_at = Some(now + self.wait);
+        self.wait = (self.wait * 2).min(TX_BUSY_MAX_WAIT);
+    }
+
+    /// The device took a frame: it has room again.
+    fn took(&mut self) {
+        self.wait = TX_BUSY_WAIT;
+    }
+}
+
 /// Normal buffers the stack thread keeps for reading frames outside the stack's lock: a
 /// budget's worth, topped up from the stack's pool each round.
 const RX_POOL_IDLE: usize = RX_BUDGET + 8;
@@ -207,6 +247,10 @@ fn run(shared: Arc<Shared>, mut devices: Vec<Attached>) -> Stack {
         .map(|_| Vec::with_capacity(RX_BUDGET))
         .collect();
     let mut tx: Vec<(usize, PacketBuf)> = Vec::with_capacity(RX_BUDGET);
+    // Frames a full device refused, handed back to the stack under the next lock, and each
+    // device's stopped state.
+    let mut refused: Vec<(usize, PacketBuf, bool)> = Vec::new();
+    let mut busy_devs: Vec<TxBusy> = vec![TxBusy::default(); devices.len()];
     // Frames sent since the last round, given back to the stack's pool under the next lock.
     let mut sent: Vec<PacketBuf> = Vec::with_capacity(RX_BUDGET);
     let mut rx_pool = {
@@ -238,6 +282,21 @@ fn run(shared: Arc<Shared>, mut devices: Vec<Attached>) -> Stack {
             for buf in sent.drain(..) {
                 stack.recycle(buf);
             }
+            // What a full device refused goes back to the head of its queue, which stays
+            // stopped until its retry time (Linux: `dev_requeue_skb`).
+            for (i, buf, tried) in refused.drain(..) {
+                if tried {
+                    stack.dev_requeue_skb(devices[i].ifindex, buf);
+                } else {
+                    stack.dev_requeue_untried(devices[i].ifindex, buf);
+                }
+            }
+            for (d, b) in devices.iter().zip(busy_devs.iter_mut()) {
+                if b.retry_at.is_some_and(|t| t <= now) {
+                    b.retry_at = None;
+                    stack.netif_wake_queue(d.ifindex);
+                }
+            }
             for (d, batch) in devices.iter().zip(batches.iter_mut()) {
                 // GRO merges each flow's in-order segments within the batch.
                 stack.receive_batch(d.ifindex, batch.drain(..), now);
@@ -261,10 +320,25 @@ fn run(shared: Arc<Shared>, mut devices: Vec<Attached>) -> Stack {
         }
         for (i, buf) in tx.drain(..) {
             let d = &mut devices[i];
-            if let Err(e) = d.device.transmit_buf(&buf, now) {
-                tracing::debug!(dev = d.device.name(), "transmit failed: {e}");
+            if busy_devs[i].retry_at.is_some() {
+                // The device refused an earlier frame of this round: the rest wait behind it.
+                refused.push((i, buf, false));
+                continue;
+            }
+            match d.device.transmit_buf(&buf, now) {
+                Ok(()) => busy_devs[i].took(),
+                Err(e) if crate::device::txq::is_tx_busy(&e) => {
+                    busy_devs[i].refused(now);
+                    refused.push((i, buf, true));
+                    continue;
+                }
+                Err(e) => tracing::debug!(dev = d.device.name(), "transmit failed: {e}"),
             }
             sent.push(buf);
+        }
+        // A stopped device is retried at its time.
+        for t in busy_devs.iter().filter_map(|b| b.retry_at) {
+            deadline = Some(deadline.map_or(t, |d| d.min(t)));
         }
         if now >= stats_at {
             stats_at = now + Duration::from_millis(100);

@@ -105,6 +105,21 @@ impl Sim {
         }
     }
 
+    /// What the links did to the frames stack `stack` sent (summed over its links).
+    pub fn link_stats(&self, stack: usize) -> crate::device::memlink::LinkStats {
+        let mut t = crate::device::memlink::LinkStats::default();
+        for p in self.ports.iter().filter(|p| p.stack == stack) {
+            let s = p.dev.link_stats();
+            t.lost += s.lost;
+            t.overflow += s.overflow;
+            t.refused += s.refused;
+            t.duplicated += s.duplicated;
+            t.corrupted += s.corrupted;
+            t.reordered += s.reordered;
+        }
+        t
+    }
+
     /// Cut (or restore) every link: a cut link loses every frame.
     pub fn cut_links(&mut self, cut: bool) {
         for p in &self.ports {
@@ -136,9 +151,17 @@ impl Sim {
         }
         for p in self.ports.iter_mut() {
             let stack = &mut self.stacks[p.stack];
+            // A device that refused a frame is retried at every step (steps come when a
+            // frame arrives somewhere, which is when a full link has room again).
+            stack.netif_wake_queue(p.ifindex);
             while let Some(buf) = stack.take_tx(p.ifindex, now) {
-                let _ = p.dev.transmit(buf.data(), now);
-                stack.recycle(buf);
+                match p.dev.transmit(buf.data(), now) {
+                    Err(e) if crate::device::txq::is_tx_busy(&e) => {
+                        stack.dev_requeue_skb(p.ifindex, buf);
+                        break;
+                    }
+                    _ => stack.recycle(buf),
+                }
             }
         }
         for p in self.ports.iter() {

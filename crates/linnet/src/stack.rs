@@ -122,6 +122,9 @@ pub struct Interface {
     pub dev_stats: DeviceStats,
     /// What the driver offloads (TSO, checksums); set by the runtime.
     pub features: crate::device::offload::NetdevFeatures,
+    /// The driver's queue state: stopped while the device is full, with the frames it
+    /// refused. Linux: `dev->_tx`.
+    pub txq: crate::device::txq::TxQueue,
 }
 
 impl Interface {
@@ -302,6 +305,7 @@ impl Stack {
             qdisc_handle: 0,
             dev_stats: DeviceStats::default(),
             features: Default::default(),
+            txq: Default::default(),
         });
         let lo = Ipv4Cidr::new(Ipv4Addr::LOCALHOST, 8).expect("valid prefix");
         s.add_addr(LOOPBACK_IFINDEX, lo, Instant::ZERO)
@@ -388,6 +392,7 @@ impl Stack {
             qdisc_handle: 0,
             dev_stats: DeviceStats::default(),
             features: Default::default(),
+            txq: Default::default(),
         });
         ifindex
     }
@@ -469,7 +474,13 @@ impl Stack {
         }
         iface.up = up;
         let addrs: Vec<Ipv4Addr> = iface.addrs.iter().map(|c| c.addr).collect();
-        let queued = if up { Vec::new() } else { iface.qdisc.reset() };
+        let queued = if up {
+            Vec::new()
+        } else {
+            let mut q = iface.txq.reset();
+            q.extend(iface.qdisc.reset());
+            q
+        };
         let kind = iface.kind;
         // Routes through the interface live or die with it.
         self.rt_cache_flush();
@@ -695,10 +706,12 @@ impl Stack {
     pub fn has_pending_tx(&self) -> bool {
         self.loopback.pending() > 0
             || !self.tcp.ack_deferred.is_empty()
-            || self
-                .ifaces
-                .iter()
-                .any(|i| !i.qdisc.is_empty() && i.qdisc.next_deadline().is_none())
+            || self.ifaces.iter().any(|i| {
+                // A stopped queue waits for its driver, not for the stack.
+                !i.txq.stopped()
+                    && (i.txq.requeued() > 0
+                        || (!i.qdisc.is_empty() && i.qdisc.next_deadline().is_none()))
+            })
     }
 
     /// When a qdisc that holds packets back (shaping, delay) releases the next one; drivers
@@ -715,6 +728,13 @@ impl Stack {
     /// Linux: `qdisc_restart` → `dequeue_skb`.
     pub fn take_tx(&mut self, ifindex: u32, now: Instant) -> Option<PacketBuf> {
         self.tcp_flush_deferred_acks(now);
+        match self.txq_take_requeued(ifindex, now) {
+            // Stopped by its driver ([`Stack::dev_requeue_skb`]): nothing leaves.
+            Err(()) => return None,
+            // Refused before and already seen by the taps: retried first.
+            Ok(Some(b)) => return Some(b),
+            Ok(None) => {}
+        }
         let buf = self.iface_mut(ifindex)?.qdisc.dequeue(now);
         self.qdisc_dequeued(ifindex, buf.as_ref(), now);
         if let Some(b) = &buf {

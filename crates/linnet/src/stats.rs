@@ -443,6 +443,10 @@ pub struct TcpStats {
     /// RTT grew.
     #[serde(default)]
     pub hystart_exits: u64,
+    /// `TCPHystartTrainDetect`: slow starts ended by CUBIC's hybrid slow start when a
+    /// round's ACK train outlasted half the minimum RTT.
+    #[serde(default)]
+    pub hystart_train_exits: u64,
     /// `TCPSackRecovery`: fast recoveries of a SACK connection.
     #[serde(default)]
     pub sack_recovery: u64,

@@ -40,6 +40,11 @@ pub struct LinkConfig {
     pub corrupt: f64,
     /// Frames in flight per direction beyond which new frames are dropped (tail drop).
     pub queue_limit: usize,
+    /// With the queue full, refuse a frame ([`super::txq::is_tx_busy`]: not sent, the
+    /// sender keeps it and retries) instead of dropping it: a device that stops its queue
+    /// when full, as a TAP written through an `AF_PACKET` socket that bypasses the qdisc
+    /// reports `ENOBUFS`. Refusals count in [`LinkStats::refused`].
+    pub backpressure: bool,
     /// Link MTU (payload after the Ethernet header); larger frames are refused.
     pub mtu: usize,
     /// Serialisation rate in bits per second; 0 means infinitely fast.
@@ -58,6 +63,7 @@ impl Default for LinkConfig {
             reorder: 0.0,
             corrupt: 0.0,
             queue_limit: 1000,
+            backpressure: false,
             mtu: 1500,
             rate_bps: 0,
             seed: 1,
@@ -72,6 +78,9 @@ pub struct LinkStats {
     pub lost: u64,
     /// Frames dropped because the direction's queue was full.
     pub overflow: u64,
+    /// Frames refused because the direction's queue was full (with
+    /// [`LinkConfig::backpressure`]; the sender retries them).
+    pub refused: u64,
     /// Extra copies delivered (`duplicate`).
     pub duplicated: u64,
     /// Frames with a bit flipped (`corrupt`).
@@ -332,6 +341,10 @@ impl NetDevice for MemLink {
         }
         let dir = &mut dirs[self.side];
         if dir.queue.len() >= cfg.queue_limit {
+            if cfg.backpressure {
+                dir.stats.refused += 1;
+                return Err(super::txq::tx_busy(&self.name));
+            }
             dir.stats.overflow += 1;
             self.stats.tx_dropped += 1;
             return Ok(());

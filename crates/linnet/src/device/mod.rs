@@ -11,6 +11,9 @@
 //! - [`memlink::MemLink`]: an in-memory point-to-point link with seeded loss, delay,
 //!   duplication and reordering, for tests and simulations.
 //!
+//! A driver whose device is full refuses a frame rather than drop it; the frame waits at
+//! the head of the device's queue ([`txq`]) until the driver is retried.
+//!
 //! Interface configuration ioctls shared by the drivers are in [`ifreq`]. TAP and AF_PACKET
 //! can exchange frames behind virtio-net headers, with TSO/GSO super-frames and partial
 //! checksums ([`offload`]); AF_PACKET can receive through a `TPACKET_V3` ring ([`packet_ring`]).
@@ -25,6 +28,7 @@ pub mod offload;
 pub mod packet;
 pub mod packet_ring;
 pub mod tap;
+pub mod txq;
 
 use crate::buf::{BufPool, PacketBuf};
 use crate::time::Instant;
@@ -97,6 +101,11 @@ pub trait NetDevice: Send {
     ) -> io::Result<usize>;
 
     /// Send one frame. Linux: `ndo_start_xmit`.
+    ///
+    /// A device with no room for the frame now returns an error for which
+    /// [`txq::is_tx_busy`] holds (Linux: `NETDEV_TX_BUSY`): the frame was not sent and the
+    /// caller keeps it for a retry ([`crate::stack::Stack::dev_requeue_skb`]), instead of the
+    /// device dropping it silently.
     fn transmit(&mut self, frame: &[u8], now: Instant) -> io::Result<()>;
 
     /// A file descriptor that becomes readable when frames arrive, for poll/epoll.
@@ -120,7 +129,8 @@ pub trait NetDevice: Send {
 
     /// Send one frame with its metadata (a driver with offloads turns the partial checksum
     /// and GSO state into a virtio-net header). Default: [`NetDevice::transmit`] of the bytes.
-    /// Linux: `ndo_start_xmit` with the skb.
+    /// A full device is reported as by [`NetDevice::transmit`]. Linux: `ndo_start_xmit` with
+    /// the skb.
     fn transmit_buf(&mut self, buf: &PacketBuf, now: Instant) -> io::Result<()> {
         self.transmit(buf.data(), now)
     }

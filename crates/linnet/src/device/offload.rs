@@ -644,8 +644,9 @@ pub fn write_vnet(fd: std::os::fd::RawFd, meta: &Meta, frame: &[u8]) -> io::Resu
 }
 
 /// Send `frame` with the virtio-net header for `meta` on a TAP or packet socket `fd` (device
-/// `name`), counting it in `stats`. A full queue (`EAGAIN`, `ENOBUFS`) drops the frame, as a
-/// full device queue does; `EINTR` is retried a few times. Linux: `dev_hard_start_xmit` from
+/// `name`), counting it in `stats`. A full queue (`EAGAIN`, `ENOBUFS`) refuses the frame
+/// ([`super::txq::is_tx_busy`]): it was not sent, the caller keeps it for a retry; `EINTR` is
+/// retried a few times. Linux: `dev_hard_start_xmit` from
 /// the driver's side.
 pub(crate) fn transmit_vnet(
     fd: std::os::fd::RawFd,
@@ -669,13 +670,9 @@ pub(crate) fn transmit_vnet(
                 ));
             }
             Err(e) => match e.kind() {
-                io::ErrorKind::WouldBlock => {
-                    stats.tx_dropped += 1;
-                    return Ok(());
-                }
+                io::ErrorKind::WouldBlock => return Err(super::txq::tx_busy(name)),
                 _ if e.raw_os_error() == Some(libc::ENOBUFS) => {
-                    stats.tx_dropped += 1;
-                    return Ok(());
+                    return Err(super::txq::tx_busy(name))
                 }
                 io::ErrorKind::Interrupted if interrupts < EINTR_RETRIES => interrupts += 1,
                 _ => {

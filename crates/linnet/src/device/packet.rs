@@ -44,6 +44,9 @@ const EINTR_RETRIES: usize = 16;
 /// "Do not loop my own transmissions back to me". Linux: `PACKET_IGNORE_OUTGOING` (4.20+).
 const PACKET_IGNORE_OUTGOING: libc::c_int = 23;
 
+/// "Send straight to the driver, not through the qdisc". Linux: `PACKET_QDISC_BYPASS` (3.14+).
+const PACKET_QDISC_BYPASS: libc::c_int = 20;
+
 /// `sll_pkttype` of a frame this host sent. Linux: `PACKET_OUTGOING`.
 const PACKET_OUTGOING: u8 = 4;
 
@@ -168,6 +171,20 @@ impl PacketDevice {
 
         // Best effort: a larger queue rides out bursts between polls.
         let _ = setsockopt(&fd, libc::SOL_SOCKET, libc::SO_RCVBUF, &RCVBUF_BYTES);
+
+        // Hand frames straight to the driver, past the interface's Linux qdisc: Linnet has
+        // its own, and a full device then fails the send with ENOBUFS, so the frame is kept
+        // and retried ([`super::txq`]). Through a qdisc the send succeeds and the driver drops
+        // the frame silently when its queue is full (a TAP's ring whose reader lags, counted
+        // only in the interface's `tx_dropped`). Best effort: kernels before 3.14 lack it.
+        // (Frames sent this way skip the interface's packet taps: `tcpdump` on it sees only
+        // what Linnet receives.)
+        let _ = setsockopt(
+            &fd,
+            libc::SOL_PACKET,
+            PACKET_QDISC_BYPASS,
+            &1 as &libc::c_int,
+        );
 
         // SAFETY: `sockaddr_ll` is plain old data; all-zero bytes are a valid value.
         let mut sll: libc::sockaddr_ll = unsafe { mem::zeroed() };
@@ -392,14 +409,12 @@ impl NetDevice for PacketDevice {
             }
             let e = io::Error::last_os_error();
             match e.kind() {
-                io::ErrorKind::WouldBlock => {
-                    self.stats.tx_dropped += 1;
-                    return Ok(());
-                }
-                // The device queue is full (Linux: the qdisc dropped it): a drop, not a fault.
+                // The device below is full (ENOBUFS: its driver returned NET_XMIT_DROP, which
+                // PACKET_QDISC_BYPASS reports; EAGAIN: our send buffer is full): the frame was
+                // not sent, and the caller keeps it for a retry.
+                io::ErrorKind::WouldBlock => return Err(super::txq::tx_busy(&self.name)),
                 _ if e.raw_os_error() == Some(libc::ENOBUFS) => {
-                    self.stats.tx_dropped += 1;
-                    return Ok(());
+                    return Err(super::txq::tx_busy(&self.name))
                 }
                 io::ErrorKind::Interrupted if interrupts < EINTR_RETRIES => interrupts += 1,
                 _ => {

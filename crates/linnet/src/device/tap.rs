@@ -287,10 +287,8 @@ impl NetDevice for TapDevice {
             }
             let e = io::Error::last_os_error();
             match e.kind() {
-                io::ErrorKind::WouldBlock => {
-                    self.stats.tx_dropped += 1;
-                    return Ok(());
-                }
+                // The TAP's send buffer is full (`TUNSETSNDBUF`): not sent, kept for a retry.
+                io::ErrorKind::WouldBlock => return Err(super::txq::tx_busy(&self.name)),
                 io::ErrorKind::Interrupted if interrupts < EINTR_RETRIES => interrupts += 1,
                 _ => {
                     self.stats.tx_errors += 1;

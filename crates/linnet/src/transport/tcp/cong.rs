@@ -1,4 +1,5 @@
-//! Congestion control: Reno/NewReno (RFC 5681, RFC 3465 byte counting) and CUBIC (RFC 9438).
+//! Congestion control: the interface, and Reno/NewReno (RFC 5681, RFC 3465 byte counting);
+//! CUBIC is in [`super::cubic`], BBR in [`super::bbr`].
 //!
 //! Linux: `struct tcp_congestion_ops` with net/ipv4/tcp_cong.c (`tcp_reno_cong_avoid`,
 //! `tcp_slow_start`, `tcp_cong_avoid_ai`) and tcp_cubic.c. Windows are in bytes here. Loss
@@ -24,6 +25,11 @@ pub trait CongestionControl: fmt::Debug + Send {
     fn ssthresh(&self) -> u32;
     /// The sender's MSS changed.
     fn set_mss(&mut self, mss: u32);
+    /// An ACK acknowledged data, with an RTT sample: delay-based state (CUBIC's minimum RTT
+    /// and hybrid slow start) learns from it. Runs on every such ACK, before
+    /// [`CongestionControl::on_ack`], in recovery too and whether or not the window may
+    /// grow. Linux: `pkts_acked` (`cubictcp_acked`), called from `tcp_clean_rtx_queue`.
+    fn pkts_acked(&mut self, _s: &AckSample) {}
     /// New data was cumulatively acknowledged outside recovery. Linux: `cong_avoid`.
     fn on_ack(&mut self, acked: u32, rtt: Option<Duration>, bytes_in_flight: u32, now: Instant);
     /// Loss detected by duplicate ACKs or SACK: set ssthresh and the recovery window.
@@ -43,8 +49,13 @@ pub trait CongestionControl: fmt::Debug + Send {
     /// Turn hybrid slow start on or off (algorithms without it ignore this). Linux: the
     /// `hystart` parameter of `tcp_cubic`.
     fn set_hystart(&mut self, _on: bool) {}
-    /// Times hybrid slow start ended slow start before a loss did.
+    /// Times hybrid slow start ended slow start before a loss did, by the RTT's growth
+    /// (`TCPHystartDelayDetect`).
     fn hystart_exits(&self) -> u64 {
+        0
+    }
+    /// Times hybrid slow start ended slow start by the ACK train (`TCPHystartTrainDetect`).
+    fn hystart_train_exits(&self) -> u64 {
         0
     }
     /// Loss recovery sets the window itself (Proportional Rate Reduction, RFC 6937, and the
@@ -80,6 +91,25 @@ pub trait CongestionControl: fmt::Debug + Send {
     fn bbr_info(&self) -> Option<super::bbr::BbrInfo> {
         None
     }
+}
+
+/// What [`CongestionControl::pkts_acked`] learns from an ACK. Linux: `struct ack_sample`
+/// with the socket fields `hystart_update` reads.
+#[derive(Debug, Clone, Copy)]
+pub struct AckSample {
+    /// RTT of the newest segment the ACK covers (Linux: `rs->rtt_us`, `ca_rtt_us`).
+    pub rtt: Option<Duration>,
+    /// The cumulative ACK, after this one.
+    pub snd_una: crate::wire::tcp::SeqNumber,
+    /// The next sequence to send.
+    pub snd_nxt: crate::wire::tcp::SeqNumber,
+    /// The connection's pacing rate, bytes per second (Linux keeps `sk_pacing_rate` for every
+    /// algorithm; 0: unknown).
+    pub pacing_rate: u64,
+    /// Something paces the connection (Linux: `sk_pacing_status != SK_PACING_NONE`).
+    pub paced: bool,
+    /// When the ACK arrived.
+    pub now: Instant,
 }
 
 /// Which algorithm.
@@ -261,265 +291,7 @@ impl CongestionControl for Reno {
     }
 }
 
-/// CUBIC (RFC 9438).
-#[derive(Debug, Clone)]
-pub struct Cubic {
-    w: Window,
-    /// W_max in segments.
-    w_max: f64,
-    /// Start of the current congestion-avoidance epoch.
-    epoch: Option<Instant>,
-    /// K in seconds.
-    k: f64,
-    /// Reno-friendly estimate W_est in segments.
-    w_est: f64,
-    /// cwnd (segments) at the start of the epoch.
-    cwnd_epoch: f64,
-    /// Smallest RTT seen.
-    min_rtt: Option<Duration>,
-    /// Hybrid slow start.
-    hs: HyStart,
-}
-
-/// Hybrid slow start's delay detection (RFC 9406, which Linux's CUBIC implements as
-/// `hystart_update` with `HYSTART_DELAY`): in each round of slow start, the smallest of the
-/// first eight RTT samples is compared with the previous round's; when it has grown by
-/// clamp(last/8, 4 ms, 16 ms) the queue is filling, and slow start ends (ssthresh = cwnd)
-/// before it overflows the bottleneck's buffer.
-#[derive(Debug, Clone, Copy)]
-struct HyStart {
-    on: bool,
-    /// Bytes acknowledged in the current round, and the round's length (cwnd at its start).
-    round_acked: u64,
-    round_len: u64,
-    /// Smallest sample of this round (of the first [`HYSTART_SAMPLES`]), and of the last.
-    cur_min: Option<Duration>,
-    last_min: Option<Duration>,
-    samples: u32,
-    /// Slow-start exits it caused.
-    exits: u64,
-}
-
-/// RTT samples per round (RFC 9406 `N_RTT_SAMPLE`).
-const HYSTART_SAMPLES: u32 = 8;
-/// Below this window (segments) slow start runs unchecked (Linux `hystart_low_window`).
-const HYSTART_LOW_WINDOW: f64 = 16.0;
-
-impl HyStart {
-    fn new() -> HyStart {
-        HyStart {
-            on: true,
-            round_acked: 0,
-            round_len: 0,
-            cur_min: None,
-            last_min: None,
-            samples: 0,
-            exits: 0,
-        }
-    }
-
-    /// Account an ACK in slow start; true when slow start should end.
-    fn update(&mut self, acked: u32, rtt: Option<Duration>, cwnd: u32, mss: u32) -> bool {
-        if !self.on {
-            return false;
-        }
-        if let Some(r) = rtt {
-            if self.samples < HYSTART_SAMPLES {
-                self.samples += 1;
-                self.cur_min = Some(self.cur_min.map_or(r, |m| m.min(r)));
-            }
-        }
-        self.round_acked += u64::from(acked);
-        if self.round_acked < self.round_len {
-            return false;
-        }
-        // The round is over.
-        let mut exit = false;
-        if let (Some(cur), Some(last)) = (self.cur_min, self.last_min) {
-            let thresh = (last / 8).clamp(Duration::from_millis(4), Duration::from_millis(16));
-            exit = self.samples >= HYSTART_SAMPLES
-                && f64::from(cwnd) / f64::from(mss.max(1)) >= HYSTART_LOW_WINDOW
-                && cur >= last + thresh;
-        }
-        if self.samples >= HYSTART_SAMPLES {
-            self.last_min = self.cur_min;
-        }
-        self.cur_min = None;
-        self.samples = 0;
-        self.round_acked = 0;
-        self.round_len = u64::from(cwnd);
-        if exit {
-            self.exits += 1;
-        }
-        exit
-    }
-
-    /// A new slow start (after a timeout or idle restart) measures afresh.
-    fn reset(&mut self) {
-        *self = HyStart {
-            on: self.on,
-            exits: self.exits,
-            ..HyStart::new()
-        };
-    }
-}
-
-const C: f64 = 0.4;
-const BETA: f64 = 0.7;
-
-impl Cubic {
-    /// A fresh controller.
-    pub fn new(mss: u32) -> Cubic {
-        Cubic {
-            w: Window::new(mss),
-            w_max: 0.0,
-            epoch: None,
-            k: 0.0,
-            w_est: 0.0,
-            cwnd_epoch: 0.0,
-            min_rtt: None,
-            hs: HyStart::new(),
-        }
-    }
-
-    fn segs(&self) -> f64 {
-        self.w.cwnd as f64 / self.w.mss as f64
-    }
-
-    /// W_cubic(t) in segments (RFC 9438 eq. 1).
-    fn w_cubic(&self, t: f64) -> f64 {
-        C * (t - self.k).powi(3) + self.w_max
-    }
-}
-
-impl CongestionControl for Cubic {
-    fn name(&self) -> &'static str {
-        "cubic"
-    }
-    fn cwnd(&self) -> u32 {
-        self.w.cwnd
-    }
-    fn ssthresh(&self) -> u32 {
-        self.w.ssthresh
-    }
-    fn set_mss(&mut self, mss: u32) {
-        let segs = (self.w.cwnd / self.w.mss).max(1);
-        self.w.mss = mss.max(1);
-        self.w.cwnd = segs * self.w.mss;
-    }
-    fn on_ack(&mut self, acked: u32, rtt: Option<Duration>, _flight: u32, now: Instant) {
-        if let Some(r) = rtt {
-            self.min_rtt = Some(self.min_rtt.map_or(r, |m| m.min(r)));
-        }
-        let mut acked = acked;
-        if self.w.cwnd < self.w.ssthresh {
-            if self.hs.update(acked, rtt, self.w.cwnd, self.w.mss) {
-                // The queue is building: leave slow start here (Linux: hystart_update
-                // sets snd_ssthresh = cwnd).
-                self.w.ssthresh = self.w.cwnd;
-                return;
-            }
-            if self.hs.update(acked, rtt, self.w.cwnd, self.w.mss) {
-                // The queue is building: leave slow start here (Linux: hystart_update
-                // sets snd_ssthresh = cwnd).
-                self.w.ssthresh = self.w.cwnd;
-                return;
-            }
-            acked = self.w.slow_start(acked);
-            if acked == 0 {
-                return;
-            }
-        }
-        let cwnd = self.segs();
-        // A new epoch starts with the first ACK after a congestion event (RFC 9438 4.2).
-        let epoch = *self.epoch.get_or_insert(now);
-        if self.cwnd_epoch == 0.0 {
-            self.cwnd_epoch = cwnd;
-            self.w_est = cwnd;
-            if self.w_max < cwnd {
-                self.w_max = cwnd;
-                self.k = 0.0;
-            } else {
-                self.k = ((self.w_max - cwnd) / C).cbrt();
-            }
-        }
-        let rtt = self
-            .min_rtt
-            .unwrap_or(Duration::from_millis(100))
-            .as_secs_f64();
-        let t = now.saturating_since(epoch).as_secs_f64();
-        let target = self.w_cubic(t + rtt).clamp(cwnd, 1.5 * cwnd);
-        // Reno-friendly region (RFC 9438 4.3).
-        let alpha = 3.0 * (1.0 - BETA) / (1.0 + BETA);
-        let acked_segs = acked as f64 / self.w.mss as f64;
-        self.w_est += alpha * acked_segs / cwnd;
-        let goal = if self.w_cubic(t) < self.w_est {
-            self.w_est.max(target)
-        } else {
-            target
-        };
-        // Increase (goal - cwnd)/cwnd per ACKed segment (RFC 9438 4.4), byte-counted.
-        if goal > cwnd {
-            let per_seg = cwnd / (goal - cwnd);
-            let w_bytes = (per_seg * self.w.mss as f64) as u32;
-            self.w.avoid(w_bytes, acked);
-        } else {
-            // Plateau: grow very slowly (Linux: cnt = 100 * cwnd).
-            let w_bytes = (100.0 * cwnd * self.w.mss as f64).min(u32::MAX as f64) as u32;
-            self.w.avoid(w_bytes, acked);
-        }
-    }
-    fn on_congestion_event(&mut self, _flight: u32, _now: Instant) {
-        let cwnd = self.segs();
-        // Fast convergence (RFC 9438 4.7).
-        self.w_max = if cwnd < self.w_max {
-            cwnd * (1.0 + BETA) / 2.0
-        } else {
-            cwnd
-        };
-        let new = (cwnd * BETA * self.w.mss as f64) as u32;
-        self.w.ssthresh = new.max(2 * self.w.mss);
-        self.w.cwnd = self.w.ssthresh;
-        self.w.acked_accum = 0;
-        self.epoch = None;
-        self.cwnd_epoch = 0.0;
-    }
-    fn on_recovery_exit(&mut self, _now: Instant) {
-        self.w.cwnd = self.w.ssthresh;
-    }
-    fn on_rto(&mut self, flight: u32, _now: Instant) {
-        // RFC 9438 4.8: as a congestion event for W_max, then cwnd = 1 segment.
-        let cwnd = self.segs();
-        self.w_max = if cwnd < self.w_max {
-            cwnd * (1.0 + BETA) / 2.0
-        } else {
-            cwnd
-        };
-        self.w.on_rto(flight);
-        self.w.ssthresh = ((cwnd * BETA * self.w.mss as f64) as u32).max(2 * self.w.mss);
-        self.epoch = None;
-        self.cwnd_epoch = 0.0;
-        self.hs.reset();
-    }
-    fn on_idle_restart(&mut self, _rto: Duration, _now: Instant) {
-        self.w.restart();
-        self.epoch = None;
-        self.cwnd_epoch = 0.0;
-        self.hs.reset();
-    }
-    fn set_hystart(&mut self, on: bool) {
-        self.hs.on = on;
-    }
-    fn set_cwnd(&mut self, cwnd: u32) {
-        self.w.set_cwnd(cwnd);
-    }
-    fn undo_cwnd(&mut self, prior_cwnd: u32, prior_ssthresh: u32) {
-        self.w.undo(prior_cwnd, prior_ssthresh);
-    }
-    fn hystart_exits(&self) -> u64 {
-        self.hs.exits
-    }
-}
+pub use super::cubic::Cubic;
 
 #[cfg(test)]
 mod tests {
@@ -547,28 +319,51 @@ mod tests {
         }
     }
 
-    /// One round of ACKs for the whole window, each with RTT `rtt`.
-    fn round_rtt(cc: &mut dyn CongestionControl, rtt: Duration) {
+    /// One round of ACKs for the whole window, each with RTT `rtt`, spaced `gap` apart,
+    /// as the stack delivers them: `pkts_acked` then `on_ack`. `una`/`now` carry over.
+    fn round_rtt(
+        cc: &mut dyn CongestionControl,
+        rtt: Duration,
+        gap: Duration,
+        una: &mut u32,
+        now: &mut Instant,
+    ) {
         let segs = cc.cwnd() / MSS;
+        let nxt = *una + 2 * segs * MSS;
         for _ in 0..segs {
-            cc.on_ack(MSS, Some(rtt), cc.cwnd(), Instant::ZERO);
+            *una += MSS;
+            *now += gap;
+            cc.pkts_acked(&AckSample {
+                rtt: Some(rtt),
+                snd_una: crate::wire::tcp::SeqNumber(*una),
+                snd_nxt: crate::wire::tcp::SeqNumber(nxt),
+                pacing_rate: 0,
+                paced: false,
+                now: *now,
+            });
+            cc.on_ack(MSS, Some(rtt), cc.cwnd(), *now);
         }
     }
 
     #[test]
     fn hystart_ends_slow_start_when_the_rtt_grows() {
+        let run = |cc: &mut dyn CongestionControl, rtts: &[u64]| {
+            let (mut una, mut now) = (0, Instant::ZERO + Duration::from_secs(1));
+            for &ms in rtts {
+                // ACKs 3 ms apart: never an ACK train.
+                let gap = Duration::from_millis(3);
+                round_rtt(cc, Duration::from_millis(ms), gap, &mut una, &mut now);
+            }
+        };
         let mut cc = Cubic::new(MSS);
         // Flat RTT: slow start keeps doubling.
-        for _ in 0..3 {
-            round_rtt(&mut cc, Duration::from_millis(20));
-        }
+        run(&mut cc, &[20, 20, 20]);
         assert_eq!(cc.cwnd(), 80 * MSS);
         assert_eq!(cc.ssthresh(), u32::MAX);
-        // The queue builds: 20 ms → 25 ms is past max(20/8, 4 ms).
-        round_rtt(&mut cc, Duration::from_millis(25));
-        round_rtt(&mut cc, Duration::from_millis(25));
+        // The queue builds: 20 ms → 25 ms is past delay_min + max(20/8, 4 ms).
+        run(&mut cc, &[25, 25]);
         assert_ne!(cc.ssthresh(), u32::MAX, "slow start ended");
-        assert_eq!(cc.hystart_exits(), 1);
+        assert_eq!((cc.hystart_exits(), cc.hystart_train_exits()), (1, 0));
         assert!(
             cc.cwnd() < 320 * MSS,
             "stopped doubling: {}",
@@ -577,17 +372,36 @@ mod tests {
         // Off, the same rounds keep slow start going.
         let mut off = Cubic::new(MSS);
         off.set_hystart(false);
-        for ms in [20, 20, 20, 25, 25] {
-            round_rtt(&mut off, Duration::from_millis(ms));
-        }
+        run(&mut off, &[20, 20, 20, 25, 25]);
         assert_eq!(off.ssthresh(), u32::MAX);
         assert_eq!(off.cwnd(), 320 * MSS);
         // Jitter under the threshold (3 ms at 20 ms) does not end it either.
         let mut jit = Cubic::new(MSS);
-        for ms in [20, 20, 20, 23, 23] {
-            round_rtt(&mut jit, Duration::from_millis(ms));
-        }
+        run(&mut jit, &[20, 20, 20, 23, 23]);
         assert_eq!(jit.ssthresh(), u32::MAX);
+    }
+
+    #[test]
+    fn hystart_ends_slow_start_on_a_long_ack_train_at_a_short_rtt() {
+        // A 0.1 ms path whose ACKs come back 10 µs apart (a full pipe): the train of a round
+        // outlasts delay_min / 2 once the window is past the low window of 16.
+        let mut cc = Cubic::new(MSS);
+        let (mut una, mut now) = (0, Instant::ZERO + Duration::from_secs(1));
+        let rtt = Duration::from_micros(100);
+        for _ in 0..4 {
+            round_rtt(&mut cc, rtt, Duration::from_micros(10), &mut una, &mut now);
+        }
+        assert_eq!((cc.hystart_exits(), cc.hystart_train_exits()), (0, 1));
+        let ss = cc.ssthresh() / MSS;
+        assert!((16..=40).contains(&ss), "slow start ended at {ss} segments");
+        // Off: slow start runs on (16 times the initial window after 4 rounds).
+        let mut off = Cubic::new(MSS);
+        off.set_hystart(false);
+        let (mut una, mut now) = (0, Instant::ZERO + Duration::from_secs(1));
+        for _ in 0..4 {
+            round_rtt(&mut off, rtt, Duration::from_micros(10), &mut una, &mut now);
+        }
+        assert_eq!(off.cwnd(), 160 * MSS);
     }
 
     #[test]
@@ -609,7 +423,7 @@ mod tests {
     fn cubic_returns_to_wmax_near_k() {
         let mut cc = Cubic::new(MSS);
         // Grow to 100 segments, then lose.
-        cc.w.cwnd = 100 * MSS;
+        cc.set_cwnd(100 * MSS);
         cc.on_congestion_event(100 * MSS, Instant::ZERO);
         assert_eq!(cc.cwnd(), 70 * MSS);
         let k = (100.0f64 * 0.3 / 0.4).cbrt(); // ≈ 4.2 s
@@ -635,8 +449,8 @@ mod tests {
     fn cubic_uses_the_reno_friendly_region_at_small_rtt() {
         let mut cubic = Cubic::new(MSS);
         let mut reno = Reno::new(MSS);
-        cubic.w.cwnd = 20 * MSS;
-        reno.w.cwnd = 20 * MSS;
+        cubic.set_cwnd(20 * MSS);
+        reno.set_cwnd(20 * MSS);
         cubic.on_congestion_event(20 * MSS, Instant::ZERO);
         reno.on_congestion_event(28 * MSS, Instant::ZERO);
         let mut now = Instant::ZERO;

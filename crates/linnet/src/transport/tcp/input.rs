@@ -1011,9 +1011,17 @@ impl Stack {
             if sk.highest_sack.is_some_and(|h| h <= ack) {
                 sk.highest_sack = None;
             }
-            // RTT sample: timestamps, or the timed segment (Karn's rule: never a
-            // retransmitted one; rtt_seq is cleared on retransmission).
-            if sk.ts_ok {
+            // RTT samples, Linux's way (tcp_ack_update_rtt): the ACK's own timing first,
+            // in microseconds from when the data it acknowledges was sent — the smoothed RTT
+            // from the oldest segment (seq_rtt_us), the minimum and congestion control from
+            // the newest (ca_rtt_us) — unless retransmitted data is acknowledged (Karn's
+            // rule); only then the timestamp echo, whose millisecond clock reads 0 on a LAN.
+            let mut seq_rtt = None;
+            if let (Some(t), false) = (clean.first_ackt, clean.retrans_acked) {
+                seq_rtt = Some(now.saturating_since(t));
+                rtt = Some(now.saturating_since(clean.last_ackt.unwrap_or(t)));
+                sk.rtt_seq = None;
+            } else if sk.ts_ok {
                 if let Some((_, ecr)) = seg.timestamp {
                     if ecr != 0 {
                         let r = tcp_time_stamp(now)
@@ -1021,23 +1029,35 @@ impl Stack {
                             .wrapping_sub(ecr);
                         if r < 60_000 {
                             rtt = Some(Duration::from_millis(r as u64));
+                            seq_rtt = rtt;
                         }
                     }
                 }
-            } else if let (Some(t), false) = (clean.first_ackt, clean.retrans_acked) {
-                // Every ACK of data never retransmitted is a sample, from the oldest segment
-                // it acknowledges (Linux: seq_rtt_us from first_ackt in tcp_clean_rtx_queue).
-                rtt = Some(now.saturating_since(t));
-                sk.rtt_seq = None;
             } else if let Some((s, t)) = sk.rtt_seq {
+                // The timed segment (rtt_seq is cleared on retransmission).
                 if ack > s {
                     rtt = Some(now.saturating_since(t));
+                    seq_rtt = rtt;
                     sk.rtt_seq = None;
                 }
             }
-            if let Some(r) = rtt {
-                sk.rtt.sample(r);
+            if let (Some(s), Some(c)) = (seq_rtt, rtt) {
+                sk.rtt.sample_ack(s, c);
             }
+            // Delay-based congestion state (CUBIC's delay_min, HyStart) sees every sample.
+            // Linux: tcp_clean_rtx_queue → ca_ops->pkts_acked.
+            let sample = super::cong::AckSample {
+                rtt,
+                snd_una: sk.snd_una,
+                snd_nxt: sk.snd_nxt,
+                pacing_rate: sk.sk_pacing_rate(),
+                paced: sk.tcp_pacing_rate().is_some(),
+                now,
+            };
+            let exits = (sk.cc.hystart_exits(), sk.cc.hystart_train_exits());
+            sk.cc.pkts_acked(&sample);
+            stats.hystart_exits += sk.cc.hystart_exits() - exits.0;
+            stats.hystart_train_exits += sk.cc.hystart_train_exits() - exits.1;
             sk.rtt.reset_backoff();
             sk.retransmits = 0;
             sk.rto_stamp = None;
@@ -1080,15 +1100,11 @@ impl Stack {
             // Not while a reduction for ECE runs, nor on an ACK that echoes congestion.
             let may_raise = may_raise && super::ecn::tcp_ecn_may_raise_cwnd(sk, seg, ack);
             if may_raise && sk.tcp_is_cwnd_limited() {
-                let exits = sk.cc.hystart_exits();
                 // Growth by the bytes the cumulative ACK covers (RFC 5681 byte counting, as
                 // Linnet did before): Linux counts `delivered` here, SACKed data when it is
                 // SACKed, but with Linnet's CUBIC that cost a fifth of the goodput under
                 // random loss (sim_recovery), so the window grows per RFC 5681 instead.
                 sk.cc.on_ack(acked_bytes, rtt, prior_in_flight, now);
-                if sk.cc.hystart_exits() != exits {
-                    self.tcp.stats.hystart_exits += 1;
-                }
             }
         }
         let Ok(sk) = self.sockets.tcp_mut(id) else {

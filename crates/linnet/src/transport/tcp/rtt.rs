@@ -74,7 +74,16 @@ impl RttEstimator {
 
     /// Feed one measurement (RFC 6298 2.2 and 2.3).
     pub fn sample(&mut self, r: Duration) {
-        self.min_rtt = Some(self.min_rtt.map_or(r, |m| m.min(r)));
+        self.sample_ack(r, r);
+    }
+
+    /// Feed an ACK's samples: `seq_rtt` (from the oldest segment it acknowledges) into the
+    /// smoothed RTT, `ca_rtt` (from the newest) into the minimum. Linux: `tcp_ack_update_rtt`
+    /// → `tcp_update_rtt_min` and `tcp_rtt_estimator`.
+    pub fn sample_ack(&mut self, seq_rtt: Duration, ca_rtt: Duration) {
+        let ca = ca_rtt.max(Duration::from_micros(1));
+        self.min_rtt = Some(self.min_rtt.map_or(ca, |m| m.min(ca)));
+        let r = seq_rtt;
         let before = (self.srtt, self.rttvar);
         match self.srtt {
             None => {

@@ -94,6 +94,9 @@ pub struct CleanOutcome {
     /// When the oldest never-retransmitted, un-SACKed segment acknowledged was sent (the
     /// RTT sample's start when no retransmitted data was acknowledged). Linux: `first_ackt`.
     pub first_ackt: Option<Instant>,
+    /// When the last (highest) such segment was sent: the sample of the newest data, for the
+    /// minimum RTT and congestion control. Linux: `last_ackt` (`ca_rtt_us`).
+    pub last_ackt: Option<Instant>,
 }
 
 /// The scoreboard. Entries are sorted by sequence, contiguous from `snd_una` to `snd_max`,
@@ -316,6 +319,7 @@ impl RtxQueue {
                 out.retrans_acked = true;
             } else if e.sacked & TCPCB_SACKED_ACKED == 0 {
                 out.first_ackt.get_or_insert(e.tstamp);
+                out.last_ackt = Some(e.tstamp);
                 out.orig_acked_end = Some(end);
                 if out.reord.is_none() {
                     out.reord = Some(e.seq);
