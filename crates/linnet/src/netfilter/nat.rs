@@ -450,12 +450,9 @@ mod tests {
         assert!(nf_nat_setup_info(&mut ct, r, Some(range), ManipType::Src));
         nf_nat_packet(&mut out, ct.get(r).unwrap(), r.dir, ManipType::Src, true);
         let want = checksum::fold(checksum::pseudo_header_v4(R, S, 17, 12));
-        assert_eq!(u16::from_be_bytes([out[26], out[27]]), want);
-        assert_eq!(
-            u16::from_be_bytes([out[20], out[21]]),
-            40000,
-            "port rewritten"
-        );
+        let uh = UdpPacket::new_checked(&out[20..]).unwrap();
+        assert_eq!(uh.checksum(), want);
+        assert_eq!(uh.src_port(), 40000, "port rewritten");
         // What the device then does gives the checksum of the rewritten datagram.
         assert!(crate::device::offload::skb_checksum_help(&mut out, 20, 6));
         let mut expect = udp(R, S, 40000, 53);
