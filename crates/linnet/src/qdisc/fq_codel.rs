@@ -502,7 +502,6 @@ impl Qdisc for FqCodel {
 mod tests {
     use super::*;
     use crate::qdisc::cls::test_frame;
-    use crate::wire::checksum::checksum;
 
     fn words(s: &str) -> Vec<String> {
         s.split_whitespace().map(String::from).collect()
@@ -572,10 +571,10 @@ mod tests {
                 let _ = q.enqueue(test_frame([1; 4], [2; 4], 6, 1, 1, 0x02, 1000), now);
             }
             if let Some(b) = q.dequeue(now) {
-                let ip = ipv4_header(&b).unwrap();
-                if ip[1] & 3 == 3 {
+                let ip = Ipv4Packet::new_checked(ipv4_header(&b).unwrap()).unwrap();
+                if ip.ecn() == 3 {
                     marked += 1;
-                    assert_eq!(checksum(&ip[..20]), 0, "checksum after CE");
+                    assert!(ip.verify_checksum(), "checksum after CE");
                 }
             }
         }
