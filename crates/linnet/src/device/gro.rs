@@ -386,8 +386,8 @@ impl Stack {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::tcp::TcpPacket;
-    use crate::wire::EthernetAddress;
+    use crate::wire::tcp::SeqNumber;
+    use crate::wire::{EthernetAddress, Ipv4Repr};
 
     const SRC: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
     const DST: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
@@ -409,27 +409,31 @@ mod tests {
         let thl = 32;
         let tot = 20 + thl + len;
         let mut f = vec![0u8; ETH_HLEN + tot];
-        f[0..6].copy_from_slice(&[2, 0, 0, 0, 0, 2]);
-        f[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 1]);
-        f[12..14].copy_from_slice(&[0x08, 0x00]);
+        let mut eth = EthernetFrame::new_unchecked(&mut f[..]);
+        eth.set_dst_addr(EthernetAddress([2, 0, 0, 0, 0, 2]));
+        eth.set_src_addr(EthernetAddress([2, 0, 0, 0, 0, 1]));
+        eth.set_ethertype(EtherType::IPV4);
         let ip = &mut f[ETH_HLEN..];
-        ip[0] = 0x45;
-        ip[2..4].copy_from_slice(&(tot as u16).to_be_bytes());
-        ip[6] = 0x40;
-        ip[8] = 64;
-        ip[9] = 6;
-        ip[12..16].copy_from_slice(&SRC.octets());
-        ip[16..20].copy_from_slice(&DST.octets());
-        let c = checksum::checksum(&ip[..20]);
-        ip[10..12].copy_from_slice(&c.to_be_bytes());
-        let th = &mut ip[20..];
-        th[0..2].copy_from_slice(&40000u16.to_be_bytes());
-        th[2..4].copy_from_slice(&5201u16.to_be_bytes());
-        th[4..8].copy_from_slice(&seq.to_be_bytes());
-        th[8..12].copy_from_slice(&ack.to_be_bytes());
-        th[12] = (thl as u8 / 4) << 4;
-        th[13] = flags;
-        th[14..16].copy_from_slice(&1000u16.to_be_bytes());
+        Ipv4Repr {
+            src_addr: SRC,
+            dst_addr: DST,
+            protocol: IpProtocol::TCP,
+            payload_len: thl + len,
+            ttl: 64,
+            tos: 0,
+            ident: 0,
+            dont_frag: true,
+        }
+        .emit(&mut ip[..IP_HLEN]);
+        let mut th = TcpPacket::new_unchecked(&mut ip[IP_HLEN..]);
+        th.set_src_port(40000);
+        th.set_dst_port(5201);
+        th.set_seq_number(SeqNumber(seq));
+        th.set_ack_number(SeqNumber(ack));
+        th.set_header_len(thl as u8);
+        th.set_flags(TcpFlags(flags));
+        th.set_window_len(1000);
+        let th = &mut ip[IP_HLEN..];
         th[20..32].copy_from_slice(&[1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2]);
         for (i, b) in th[thl..].iter_mut().enumerate() {
             *b = (seq as usize + i) as u8;
@@ -518,11 +522,9 @@ mod tests {
         // with forwarding off, is dropped by IP, not counted by TCP).
         let (mut s, i) = stack();
         let mut bad = seg(ISN, 1448, ACK, 7);
-        let ip = &mut bad.data_mut()[ETH_HLEN..];
-        ip[16..20].copy_from_slice(&[198, 51, 100, 9]);
-        ip[10..12].copy_from_slice(&[0, 0]);
-        let c = checksum::checksum(&ip[..20]);
-        ip[10..12].copy_from_slice(&c.to_be_bytes());
+        let mut ip = Ipv4Packet::new_unchecked(&mut bad.data_mut()[ETH_HLEN..]);
+        ip.set_dst_addr(Ipv4Addr::new(198, 51, 100, 9));
+        ip.fill_checksum();
         assert!(matches!(gro_parse(&bad), Parsed::BadCsum(_)));
         s.receive_batch(i, vec![bad], Instant::ZERO);
         assert_eq!(s.snmp().tcp.in_csum_errors, 0);
