@@ -338,20 +338,24 @@ pub(crate) fn test_frame(
     len: usize,
 ) -> PacketBuf {
     let mut f = vec![0u8; len.max(ETH_HLEN + 28)];
-    f[12] = 0x08;
+    EthernetFrame::new_unchecked(&mut f[..]).set_ethertype(EtherType::IPV4);
     let ip = &mut f[ETH_HLEN..];
-    ip[0] = 0x45;
-    ip[1] = tos;
-    let tot = (len.max(ETH_HLEN + 28) - ETH_HLEN) as u16;
-    ip[2..4].copy_from_slice(&tot.to_be_bytes());
-    ip[8] = 64;
-    ip[9] = proto;
-    ip[12..16].copy_from_slice(&src);
-    ip[16..20].copy_from_slice(&dst);
-    ip[20..22].copy_from_slice(&sport.to_be_bytes());
-    ip[22..24].copy_from_slice(&dport.to_be_bytes());
-    let c = crate::wire::checksum::checksum(&ip[..20]);
-    ip[10..12].copy_from_slice(&c.to_be_bytes());
+    let tot = ip.len();
+    crate::wire::Ipv4Repr {
+        src_addr: src.into(),
+        dst_addr: dst.into(),
+        protocol: crate::wire::IpProtocol(proto),
+        payload_len: tot - ipv4::HEADER_LEN,
+        ttl: 64,
+        tos,
+        ident: 0,
+        dont_frag: false,
+    }
+    .emit(&mut ip[..ipv4::HEADER_LEN]);
+    // The ports at the same offsets for TCP and UDP.
+    let mut l4 = crate::wire::udp::UdpPacket::new_unchecked(&mut ip[ipv4::HEADER_LEN..]);
+    l4.set_src_port(sport);
+    l4.set_dst_port(dport);
     PacketBuf::from_slice(&f, 0)
 }
 
