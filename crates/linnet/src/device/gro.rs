@@ -20,6 +20,9 @@ use crate::buf::{BufPool, CsumState, PacketBuf, LARGE_BUF_SIZE, MAX_HEADER};
 use crate::stack::Stack;
 use crate::time::Instant;
 use crate::wire::checksum;
+use crate::wire::ethernet::{EtherType, EthernetFrame, HEADER_LEN as ETH_HLEN};
+use crate::wire::ipv4::{IpProtocol, Ipv4Packet, HEADER_LEN as IP_HLEN};
+use crate::wire::tcp::{TcpFlags, TcpPacket};
 use std::net::Ipv4Addr;
 
 /// Trains held at once (Linux: `MAX_GRO_SKBS`, 8).
@@ -27,8 +30,6 @@ pub const GRO_MAX_HELD: usize = 8;
 
 /// Largest merged IPv4 datagram (Linux: `GRO_LEGACY_MAX_SIZE`, 65536, less room for a header).
 const GRO_MAX_IP_LEN: usize = 65535;
-
-const ETH_HLEN: usize = 14;
 
 /// The fields of a frame GRO decides by, parsed once.
 #[derive(Debug, Clone, Copy)]
@@ -68,15 +69,22 @@ pub struct GroList {
     pub trains: u64,
 }
 
-/// The flow of an IPv4 datagram (`ip` from its header, transport header at `ihl`): source,
-/// destination, source port, destination port; `None` if the ports are not there.
+/// The flow of an IPv4 datagram (`ip` from its header, at least 20 bytes; transport header
+/// at `ihl`): source, destination, source port, destination port; `None` if the ports are not
+/// there.
+#[inline]
 fn flow_key(ip: &[u8], ihl: usize) -> Option<(u32, u32, u16, u16)> {
-    let p = ip.get(ihl..ihl + 4)?;
+    let ports = ip.get(ihl..ihl + 4)?;
+    // Unchecked: both callers checked that `ip` holds a 20-byte header (the addresses).
+    let iph = Ipv4Packet::new_unchecked(ip);
+    // Unchecked: the four port bytes were just taken; TCP and UDP put the ports at the same
+    // offsets (Linux: `skb_flow_get_ports` reads them as one word for either).
+    let l4 = TcpPacket::new_unchecked(ports);
     Some((
-        u32::from_be_bytes([ip[12], ip[13], ip[14], ip[15]]),
-        u32::from_be_bytes([ip[16], ip[17], ip[18], ip[19]]),
-        u16::from_be_bytes([p[0], p[1]]),
-        u16::from_be_bytes([p[2], p[3]]),
+        u32::from(iph.src_addr()),
+        u32::from(iph.dst_addr()),
+        l4.src_port(),
+        l4.dst_port(),
     ))
 }
 
@@ -107,38 +115,51 @@ fn gro_parse_seg(buf: &PacketBuf) -> Result<Seg, Option<Ipv4Addr>> {
         return Err(None);
     }
     let d = buf.data();
-    if d.len() < ETH_HLEN + 40 || d[12..14] != [0x08, 0x00] {
+    if d.len() < ETH_HLEN + 40 {
+        return Err(None);
+    }
+    // Unchecked views: the frame holds an Ethernet, a 20-byte IPv4 and a 20-byte TCP header
+    // (the length test above).
+    if EthernetFrame::new_unchecked(d).ethertype() != EtherType::IPV4 {
         return Err(None);
     }
     let ip = &d[ETH_HLEN..];
+    let iph = Ipv4Packet::new_unchecked(ip);
     // Version 4, no options; protocol TCP; no fragmentation (MF or offset).
-    if ip[0] != 0x45 || ip[9] != 6 || u16::from_be_bytes([ip[6], ip[7]]) & 0x3fff != 0 {
+    if iph.version() != 4
+        || iph.header_len() != IP_HLEN
+        || iph.protocol() != IpProtocol::TCP
+        || iph.is_fragment()
+    {
         return Err(None);
     }
-    let tot = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
     // Ethernet padding (or a truncated frame) takes the normal path.
-    if tot != ip.len() {
+    if usize::from(iph.total_len()) != ip.len() {
         return Err(None);
     }
-    let th = &ip[20..];
-    let thl = usize::from(th[12] >> 4) * 4;
+    let th = &ip[IP_HLEN..];
+    let tcph = TcpPacket::new_unchecked(th);
+    let thl = usize::from(tcph.header_len());
     if thl < 20 || thl > th.len() {
         return Err(None);
     }
     // Only ACK, optionally PSH: SYN, FIN, RST, URG, ECE, CWR flush (Linux: tcp_gro_receive).
-    let flags = th[13];
-    if flags & !0x18 != 0 || flags & 0x10 == 0 {
+    let flags = tcph.flags();
+    let mut others = flags;
+    others.remove(TcpFlags::ACK | TcpFlags::PSH);
+    if !others.is_empty() || !flags.contains(TcpFlags::ACK) {
         return Err(None);
     }
     let len = th.len() - thl;
     if len == 0 {
         return Err(None);
     }
-    let key = flow_key(ip, 20).ok_or(None)?;
+    let key = flow_key(ip, IP_HLEN).ok_or(None)?;
     let (src, dst) = (key.0, key.1);
     match buf.meta.csum {
         CsumState::None => {
-            if !checksum::verify(&ip[..20]) {
+            // The header is 20 bytes (tested above): a constant length, summed unrolled.
+            if !checksum::verify(&ip[..IP_HLEN]) {
                 return Err(None);
             }
             let pseudo = checksum::pseudo_header_v4(
@@ -155,11 +176,11 @@ fn gro_parse_seg(buf: &PacketBuf) -> Result<Seg, Option<Ipv4Addr>> {
     }
     Ok(Seg {
         key,
-        seq: u32::from_be_bytes([th[4], th[5], th[6], th[7]]),
-        ack: u32::from_be_bytes([th[8], th[9], th[10], th[11]]),
+        seq: tcph.seq_number().0,
+        ack: tcph.ack_number().0,
         thl,
         len,
-        psh: flags & 0x08 != 0,
+        psh: flags.contains(TcpFlags::PSH),
     })
 }
 
@@ -181,20 +202,29 @@ fn can_merge(h: &Held, seg: &Seg, new: &PacketBuf) -> bool {
     {
         return false;
     }
-    let (ia, ib) = (&a[ETH_HLEN..], &b[ETH_HLEN..]);
+    // Unchecked: both frames were parsed by `gro_parse` (20-byte IPv4 header, TCP header of
+    // `seg.thl` bytes, equal in both by the test above).
+    let (ia, ib) = (
+        Ipv4Packet::new_unchecked(&a[ETH_HLEN..]),
+        Ipv4Packet::new_unchecked(&b[ETH_HLEN..]),
+    );
+    let (ta, tb) = (
+        TcpPacket::new_unchecked(&a[ETH_HLEN + IP_HLEN..]),
+        TcpPacket::new_unchecked(&b[ETH_HLEN + IP_HLEN..]),
+    );
     // Ethernet header; IPv4 TOS, DF, TTL (Linux: inet_gro_receive's flush conditions);
     // TCP options byte for byte.
     a[..ETH_HLEN] == b[..ETH_HLEN]
-        && ia[1] == ib[1]
-        && ia[6] == ib[6]
-        && ia[8] == ib[8]
-        && ia[40..20 + seg.thl] == ib[40..20 + seg.thl]
+        && ia.tos() == ib.tos()
+        && ia.dont_frag() == ib.dont_frag()
+        && ia.ttl() == ib.ttl()
+        && ta.options() == tb.options()
 }
 
 /// Append `new`'s payload to train `h`, moving the train into a 64 KiB buffer first if
 /// its own has no room. Linux: `skb_gro_receive`.
 fn gro_append(pool: &mut BufPool, h: &mut Held, seg: &Seg, new: &PacketBuf) {
-    let hdrs = ETH_HLEN + 20 + seg.thl;
+    let hdrs = ETH_HLEN + IP_HLEN + seg.thl;
     let payload = &new.data()[hdrs..];
     if h.buf.tailroom() < payload.len() {
         let mut big = pool.get_sized(LARGE_BUF_SIZE - MAX_HEADER, MAX_HEADER);
@@ -205,11 +235,16 @@ fn gro_append(pool: &mut BufPool, h: &mut Held, seg: &Seg, new: &PacketBuf) {
     }
     h.buf.extend_from_slice(payload);
     // The newest window and PSH travel with the train.
-    let th = ETH_HLEN + 20;
-    let d = h.buf.data_mut();
-    d[th + 14] = new.data()[th + 14];
-    d[th + 15] = new.data()[th + 15];
-    d[th + 13] |= new.data()[th + 13] & 0x08;
+    // Unchecked: both frames were parsed by `gro_parse` (TCP header at `th`).
+    let th = ETH_HLEN + IP_HLEN;
+    let nt = TcpPacket::new_unchecked(&new.data()[th..]);
+    let mut ht = TcpPacket::new_unchecked(&mut h.buf.data_mut()[th..]);
+    ht.set_window_len(nt.window_len());
+    if nt.flags().contains(TcpFlags::PSH) {
+        let mut f = ht.flags();
+        f.insert(TcpFlags::PSH);
+        ht.set_flags(f);
+    }
     h.next_seq = h.next_seq.wrapping_add(seg.len as u32);
     h.last_len = seg.len;
     h.segs += 1;
@@ -305,11 +340,13 @@ impl Stack {
             return;
         }
         let d = buf.data();
-        if d.len() < ETH_HLEN + 24 || d[12..14] != [0x08, 0x00] {
+        // Unchecked views: the length test holds an Ethernet and a 20-byte IPv4 header.
+        if d.len() < ETH_HLEN + 24 || EthernetFrame::new_unchecked(d).ethertype() != EtherType::IPV4
+        {
             return;
         }
         let ip = &d[ETH_HLEN..];
-        let Some(key) = flow_key(ip, usize::from(ip[0] & 0xf) * 4) else {
+        let Some(key) = flow_key(ip, Ipv4Packet::new_unchecked(ip).header_len()) else {
             return;
         };
         if let Some(i) = self.gro.held.iter().position(|h| h.seg.key == key) {
@@ -327,12 +364,12 @@ impl Stack {
             let d = h.buf.data_mut();
             let ip_len = d.len() - ETH_HLEN;
             let ip = &mut d[ETH_HLEN..];
-            ip[2..4].copy_from_slice(&(ip_len as u16).to_be_bytes());
-            ip[10..12].copy_from_slice(&[0, 0]);
-            let c = checksum::checksum(&ip[..20]);
-            ip[10..12].copy_from_slice(&c.to_be_bytes());
+            // Unchecked: parsed by `gro_parse` (a 20-byte header) and only grown since.
+            let mut iph = Ipv4Packet::new_unchecked(&mut ip[..]);
+            iph.set_total_len(ip_len as u16);
+            iph.fill_checksum();
             let (src, dst) = (Ipv4Addr::from(h.seg.key.0), Ipv4Addr::from(h.seg.key.1));
-            crate::device::offload::tcp_csum_partial(&mut ip[20..], src, dst);
+            crate::device::offload::tcp_csum_partial(&mut ip[IP_HLEN..], src, dst);
             h.buf.meta.csum = CsumState::Partial {
                 start: 20,
                 offset: 16,
@@ -351,8 +388,8 @@ impl Stack {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::tcp::TcpPacket;
-    use crate::wire::EthernetAddress;
+    use crate::wire::tcp::SeqNumber;
+    use crate::wire::{EthernetAddress, Ipv4Repr};
 
     const SRC: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
     const DST: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
@@ -374,27 +411,31 @@ mod tests {
         let thl = 32;
         let tot = 20 + thl + len;
         let mut f = vec![0u8; ETH_HLEN + tot];
-        f[0..6].copy_from_slice(&[2, 0, 0, 0, 0, 2]);
-        f[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 1]);
-        f[12..14].copy_from_slice(&[0x08, 0x00]);
+        let mut eth = EthernetFrame::new_unchecked(&mut f[..]);
+        eth.set_dst_addr(EthernetAddress([2, 0, 0, 0, 0, 2]));
+        eth.set_src_addr(EthernetAddress([2, 0, 0, 0, 0, 1]));
+        eth.set_ethertype(EtherType::IPV4);
         let ip = &mut f[ETH_HLEN..];
-        ip[0] = 0x45;
-        ip[2..4].copy_from_slice(&(tot as u16).to_be_bytes());
-        ip[6] = 0x40;
-        ip[8] = 64;
-        ip[9] = 6;
-        ip[12..16].copy_from_slice(&SRC.octets());
-        ip[16..20].copy_from_slice(&DST.octets());
-        let c = checksum::checksum(&ip[..20]);
-        ip[10..12].copy_from_slice(&c.to_be_bytes());
-        let th = &mut ip[20..];
-        th[0..2].copy_from_slice(&40000u16.to_be_bytes());
-        th[2..4].copy_from_slice(&5201u16.to_be_bytes());
-        th[4..8].copy_from_slice(&seq.to_be_bytes());
-        th[8..12].copy_from_slice(&ack.to_be_bytes());
-        th[12] = (thl as u8 / 4) << 4;
-        th[13] = flags;
-        th[14..16].copy_from_slice(&1000u16.to_be_bytes());
+        Ipv4Repr {
+            src_addr: SRC,
+            dst_addr: DST,
+            protocol: IpProtocol::TCP,
+            payload_len: thl + len,
+            ttl: 64,
+            tos: 0,
+            ident: 0,
+            dont_frag: true,
+        }
+        .emit(&mut ip[..IP_HLEN]);
+        let mut th = TcpPacket::new_unchecked(&mut ip[IP_HLEN..]);
+        th.set_src_port(40000);
+        th.set_dst_port(5201);
+        th.set_seq_number(SeqNumber(seq));
+        th.set_ack_number(SeqNumber(ack));
+        th.set_header_len(thl as u8);
+        th.set_flags(TcpFlags(flags));
+        th.set_window_len(1000);
+        let th = &mut ip[IP_HLEN..];
         th[20..32].copy_from_slice(&[1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2]);
         for (i, b) in th[thl..].iter_mut().enumerate() {
             *b = (seq as usize + i) as u8;
@@ -483,11 +524,9 @@ mod tests {
         // with forwarding off, is dropped by IP, not counted by TCP).
         let (mut s, i) = stack();
         let mut bad = seg(ISN, 1448, ACK, 7);
-        let ip = &mut bad.data_mut()[ETH_HLEN..];
-        ip[16..20].copy_from_slice(&[198, 51, 100, 9]);
-        ip[10..12].copy_from_slice(&[0, 0]);
-        let c = checksum::checksum(&ip[..20]);
-        ip[10..12].copy_from_slice(&c.to_be_bytes());
+        let mut ip = Ipv4Packet::new_unchecked(&mut bad.data_mut()[ETH_HLEN..]);
+        ip.set_dst_addr(Ipv4Addr::new(198, 51, 100, 9));
+        ip.fill_checksum();
         assert!(matches!(gro_parse(&bad), Parsed::BadCsum(_)));
         s.receive_batch(i, vec![bad], Instant::ZERO);
         assert_eq!(s.snmp().tcp.in_csum_errors, 0);

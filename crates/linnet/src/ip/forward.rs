@@ -131,7 +131,7 @@ impl Stack {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::{EthernetAddress, IpProtocol, Ipv4Addr, Ipv4Repr};
+    use crate::wire::{EthernetAddress, Icmpv4Packet, IpProtocol, Ipv4Addr, Ipv4Repr};
     use crate::StackConfig;
 
     const R0_MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 1]);
@@ -240,8 +240,13 @@ mod tests {
         assert_eq!(ip.src_addr(), Ipv4Addr::new(192, 0, 2, 1));
         assert_eq!(ip.dst_addr(), H0);
         let icmp = ip.payload();
-        assert_eq!((icmp[0], icmp[1]), (3, 4), "fragmentation needed");
-        assert_eq!(u16::from_be_bytes([icmp[6], icmp[7]]), 1000, "next-hop MTU");
+        let icmph = Icmpv4Packet::new_checked(icmp).unwrap();
+        assert_eq!(
+            (icmph.msg_type(), icmph.msg_code()),
+            (Icmpv4Message::DST_UNREACHABLE, 4),
+            "fragmentation needed"
+        );
+        assert_eq!(icmph.next_hop_mtu(), 1000, "next-hop MTU");
         let quoted = Ipv4Packet::new_unchecked(&icmp[8..]);
         assert_eq!(quoted.ttl(), 64, "the header as it arrived");
         assert_eq!(quoted.dst_addr(), H1);

@@ -139,12 +139,13 @@ impl Stack {
         {
             self.ip_rt_update_pmtu(inner.dst_addr(), info, now);
         }
+        // Unchecked: read only after the 8-byte header was found quoted.
+        let quoted_icmp = Icmpv4Packet::new_unchecked(l4);
         if inner.protocol() == IpProtocol::ICMP
             && l4.len() >= 8
-            && l4[0] == Icmpv4Message::ECHO_REQUEST.0
+            && quoted_icmp.msg_type() == Icmpv4Message::ECHO_REQUEST
         {
-            let ident = u16::from_be_bytes([l4[4], l4[5]]);
-            let seq = u16::from_be_bytes([l4[6], l4[7]]);
+            let (ident, seq) = (quoted_icmp.echo_ident(), quoted_icmp.echo_seq_no());
             self.ping_rcv(ident, seq, ip, 0, None, Some((msg_type, code)), now);
         } else if inner.protocol() == IpProtocol::UDP || inner.protocol() == IpProtocol::TCP {
             let err = icmp_err_convert(msg_type, code);
@@ -215,12 +216,13 @@ impl Stack {
         let Some(body) = buf.try_put(8 + quote_len) else {
             return self.pool.put(buf);
         };
-        body[0] = msg_type.0;
-        body[1] = code;
-        body[4..8].copy_from_slice(&info.to_be_bytes());
-        body[8..].copy_from_slice(&net[..quote_len]);
-        let c = checksum::checksum(body);
-        body[2..4].copy_from_slice(&c.to_be_bytes());
+        // Unchecked: `try_put` gave the 8-byte header and the quote, zeroed.
+        let mut icmph = Icmpv4Packet::new_unchecked(body);
+        icmph.set_msg_type(msg_type);
+        icmph.set_msg_code(code);
+        icmph.set_rest_of_header(info);
+        icmph.data_mut().copy_from_slice(&net[..quote_len]);
+        icmph.fill_checksum();
         self.icmp_stats.out_msgs += 1;
         if msg_type == Icmpv4Message::DST_UNREACHABLE {
             self.icmp_stats.out_dest_unreachs += 1;

@@ -12,6 +12,7 @@ use crate::time::Instant;
 use crate::trace::{Detail, Stage};
 use crate::wire::icmpv4::dst_unreachable;
 use crate::wire::ipv4::HEADER_LEN;
+use crate::wire::tcp::TcpPacket;
 use crate::wire::{Icmpv4Message, IpProtocol, Ipv4Packet};
 
 impl Stack {
@@ -64,8 +65,12 @@ impl Stack {
         let d = buf.data();
         let gso = buf.meta.gso_size as usize;
         let segs = if gso > 0 {
-            // The payload after the TCP header (data offset in byte 12), by the segment size.
-            let thl = d.get(ihl + 12).map_or(20, |b| usize::from(b >> 4) * 4);
+            // The payload after the TCP header, by the segment size. Unchecked view: read
+            // only when the data offset byte is there (20 bytes assumed otherwise).
+            let thl = match d.get(ihl..) {
+                Some(th) if th.len() > 12 => usize::from(TcpPacket::new_unchecked(th).header_len()),
+                _ => 20,
+            };
             d.len().saturating_sub(ihl + thl).div_ceil(gso).max(1) as u64
         } else {
             1

@@ -475,7 +475,8 @@ impl Stack {
         self.pool.put(last);
         let hlen = q.hlen;
         let total = hlen + q.len;
-        let first_ecn = q.header[1] & 0x03;
+        // Unchecked: the stored header is a fixed 60-byte array.
+        let first_ecn = Ipv4Packet::new_unchecked(&q.header[..]).ecn();
         let ecn = ip_frag_ecn(q.ecn, first_ecn);
         let (Some(ecn), true) = (ecn, total <= IP_MAX_LEN) else {
             self.ip_stats.reasm_fails += 1;

@@ -6,7 +6,9 @@
 //! and the icmp match of ip_tables.c.
 
 use crate::time::Instant;
-use crate::wire::Ipv4Addr;
+use crate::wire::tcp::TcpPacket;
+use crate::wire::udp::UdpPacket;
+use crate::wire::{ipv4, Icmpv4Packet, Ipv4Addr, Ipv4Packet};
 use serde::{Deserialize, Serialize};
 
 /// IP protocol numbers used by the matches.
@@ -104,25 +106,31 @@ impl PktInfo {
     /// Parse the headers of a datagram starting at its IPv4 header; `None` if it is too
     /// short to carry one.
     pub fn parse(d: &[u8]) -> Option<PktInfo> {
-        if d.len() < 20 || d[0] >> 4 != 4 {
+        if d.len() < ipv4::HEADER_LEN {
             return None;
         }
-        let ihl = usize::from(d[0] & 0x0f) * 4;
-        if ihl < 20 || d.len() < ihl {
+        // Unchecked: the 20-byte header is there (checked above), its length is checked
+        // next; the total length is only capped at the buffer's, as before (no
+        // `new_checked`, which would refuse a datagram cut short of it).
+        let iph = Ipv4Packet::new_unchecked(d);
+        if iph.version() != 4 {
             return None;
         }
-        let be16 = |i: usize| u16::from_be_bytes([d[i], d[i + 1]]);
-        let len = usize::from(be16(2)).min(d.len());
-        let frag = be16(6) & 0x1fff != 0;
+        let ihl = iph.header_len();
+        if ihl < ipv4::HEADER_LEN || d.len() < ihl {
+            return None;
+        }
+        let len = usize::from(iph.total_len()).min(d.len());
+        let frag = iph.frag_offset() != 0;
         let mut p = PktInfo {
-            src: Ipv4Addr::new(d[12], d[13], d[14], d[15]),
-            dst: Ipv4Addr::new(d[16], d[17], d[18], d[19]),
-            proto: d[9],
+            src: iph.src_addr(),
+            dst: iph.dst_addr(),
+            proto: iph.protocol().0,
             ihl,
             len,
-            ttl: d[8],
-            tos: d[1],
-            ident: be16(4),
+            ttl: iph.ttl(),
+            tos: iph.tos(),
+            ident: iph.ident(),
             frag,
             ..PktInfo::default()
         };
@@ -130,23 +138,27 @@ impl PktInfo {
             return Some(p);
         }
         let l4 = &d[ihl..len.max(ihl)];
+        // Unchecked views: each arm's length test covers the fields it reads.
         match p.proto {
             proto::TCP if l4.len() >= 14 => {
+                let th = TcpPacket::new_unchecked(l4);
                 p.has_l4 = true;
-                p.sport = u16::from_be_bytes([l4[0], l4[1]]);
-                p.dport = u16::from_be_bytes([l4[2], l4[3]]);
-                p.tcp_flags = l4[13];
+                p.sport = th.src_port();
+                p.dport = th.dst_port();
+                p.tcp_flags = th.flags().0;
             }
             proto::UDP if l4.len() >= 8 => {
+                let uh = UdpPacket::new_unchecked(l4);
                 p.has_l4 = true;
-                p.sport = u16::from_be_bytes([l4[0], l4[1]]);
-                p.dport = u16::from_be_bytes([l4[2], l4[3]]);
+                p.sport = uh.src_port();
+                p.dport = uh.dst_port();
             }
             proto::ICMP if l4.len() >= 8 => {
+                let ih = Icmpv4Packet::new_unchecked(l4);
                 p.has_l4 = true;
-                p.icmp_type = l4[0];
-                p.icmp_code = l4[1];
-                p.sport = u16::from_be_bytes([l4[4], l4[5]]);
+                p.icmp_type = ih.msg_type().0;
+                p.icmp_code = ih.msg_code();
+                p.sport = ih.echo_ident();
             }
             _ => {}
         }

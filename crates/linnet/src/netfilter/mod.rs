@@ -37,6 +37,7 @@ use crate::buf::PacketBuf;
 use crate::stack::Stack;
 use crate::stats::DropReason;
 use crate::time::Instant;
+use crate::wire::tcp::{SeqNumber, TcpFlags, TcpPacket};
 use crate::wire::Ipv4Addr;
 use conntrack::{Conntrack, CtError, CtInfo, CtRef};
 use matches::{ctstate, proto, MatchCtx, PktInfo};
@@ -609,9 +610,12 @@ impl Stack {
             return;
         }
         let tcp = &d[p.ihl..p.len];
-        let seq = u32::from_be_bytes([tcp[4], tcp[5], tcp[6], tcp[7]]);
-        let ack = u32::from_be_bytes([tcp[8], tcp[9], tcp[10], tcp[11]]);
-        let doff = usize::from(tcp[12] >> 4) * 4;
+        // Unchecked: `PktInfo::parse` found at least 14 TCP header bytes (`has_l4`), which
+        // hold the sequence and acknowledgment numbers and the data offset read here.
+        let th = TcpPacket::new_unchecked(tcp);
+        let seq = th.seq_number().0;
+        let ack = th.ack_number().0;
+        let doff = usize::from(th.header_len());
         let payload = tcp.len().saturating_sub(doff) as u32;
         let (rseq, rack, flags) = if p.tcp_flags & 0x10 != 0 {
             (ack, 0, 0x04)
@@ -639,14 +643,15 @@ impl Stack {
             dont_frag: true,
         }
         .emit(&mut h[..20]);
-        let t = &mut h[20..40];
-        t[0..2].copy_from_slice(&p.dport.to_be_bytes());
-        t[2..4].copy_from_slice(&p.sport.to_be_bytes());
-        t[4..8].copy_from_slice(&rseq.to_be_bytes());
-        t[8..12].copy_from_slice(&rack.to_be_bytes());
-        t[12] = 5 << 4;
-        t[13] = flags;
-        crate::wire::tcp::TcpPacket::new_unchecked(&mut t[..]).fill_checksum(p.dst, p.src);
+        // Unchecked: `try_put` gave 40 zeroed bytes, the last 20 for this header.
+        let mut t = TcpPacket::new_unchecked(&mut h[20..40]);
+        t.set_src_port(p.dport);
+        t.set_dst_port(p.sport);
+        t.set_seq_number(SeqNumber(rseq));
+        t.set_ack_number(SeqNumber(rack));
+        t.set_header_len(20);
+        t.set_flags(TcpFlags(flags));
+        t.fill_checksum(p.dst, p.src);
         buf.reset_network_header();
         self.tcp.stats.out_rsts += 1;
         let buf = if self.nf.active {

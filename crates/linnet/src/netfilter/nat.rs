@@ -9,12 +9,18 @@
 use super::conntrack::{Conn, Conntrack, CtRef, Dir, Tuple};
 use super::matches::proto;
 use super::targets::NatRange;
-use crate::wire::checksum::{self, update16, update32};
-use crate::wire::Ipv4Addr;
+use crate::wire::checksum::{update16, update32};
+use crate::wire::tcp::TcpPacket;
+use crate::wire::udp::{self, UdpPacket};
+use crate::wire::{icmpv4, ipv4, Icmpv4Packet, Ipv4Addr, Ipv4Packet};
 
 /// Most candidate ports tried before giving up (Linux tries 128 random ones, then fewer;
 /// Linnet probes in order from a hashed start, so it tries more).
 const MAX_PORT_ATTEMPTS: u32 = 4096;
+
+/// Bytes of a TCP header up to the end of its checksum field: a quoted segment shorter than
+/// this has no checksum to follow.
+const TCP_CSUM_END: usize = 18;
 
 /// Which end of the tuple a hook rewrites. Linux: `enum nf_nat_manip_type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -203,125 +209,181 @@ enum L4Csum {
 /// port (or ICMP identifier), and the checksums that cover them.
 /// Linux: `nf_nat_ipv4_manip_pkt` + `tcp_manip_pkt` / `udp_manip_pkt` / `icmp_manip_pkt`.
 fn manip_pkt(d: &mut [u8], target: &Tuple, mtype: ManipType, l4_csum: L4Csum) {
-    if d.len() < 20 {
+    let len = d.len();
+    if len < ipv4::HEADER_LEN {
         return;
     }
-    let ihl = usize::from(d[0] & 0x0f) * 4;
-    if ihl < 20 || d.len() < ihl {
+    // Unchecked: the 20-byte header is there (checked above) and its length is checked next;
+    // not `new_checked`, as an ICMP error may quote a datagram cut short of its total length.
+    let mut iph = Ipv4Packet::new_unchecked(&mut d[..]);
+    let ihl = iph.header_len();
+    if ihl < ipv4::HEADER_LEN || len < ihl {
         return;
     }
-    let (addr_off, new_addr) = match mtype {
-        ManipType::Src => (12, target.src),
-        ManipType::Dst => (16, target.dst),
-    };
-    let old_addr = u32::from_be_bytes([
-        d[addr_off],
-        d[addr_off + 1],
-        d[addr_off + 2],
-        d[addr_off + 3],
-    ]);
-    let new_addr = u32::from(new_addr);
-    let frag_off = u16::from_be_bytes([d[6], d[7]]) & 0x1fff;
-    let proto = d[9];
-    let ip_csum = u16::from_be_bytes([d[10], d[11]]);
-    d[10..12].copy_from_slice(&update32(ip_csum, old_addr, new_addr).to_be_bytes());
-    d[addr_off..addr_off + 4].copy_from_slice(&new_addr.to_be_bytes());
-    if frag_off != 0 {
+    let (old_addr, new_addr) = manip_addr(&mut iph, target, mtype);
+    let proto = iph.protocol().0;
+    if iph.frag_offset() != 0 {
         return;
     }
     let l4 = &mut d[ihl..];
-    let (port_off, new_port) = match mtype {
-        ManipType::Src => (0, target.sport),
-        ManipType::Dst => (2, target.dport),
+    let l4_len = l4.len();
+    let new_port = match mtype {
+        ManipType::Src => target.sport,
+        ManipType::Dst => target.dport,
+    };
+    let csum = |old: u16, old_port: u16| {
+        l4_csum_update(
+            proto,
+            l4_csum,
+            old,
+            (old_addr, new_addr),
+            (old_port, new_port),
+        )
     };
     match proto {
-        proto::TCP | proto::UDP => {
-            if l4.len() < 4 {
+        // Unchecked views below: the ports are there (`l4_len >= 4`), the checksum only
+        // when the length test before it says so (a quoted datagram may be cut short).
+        proto::TCP => {
+            if l4_len < 4 {
                 return;
             }
-            let old_port = u16::from_be_bytes([l4[port_off], l4[port_off + 1]]);
-            l4[port_off..port_off + 2].copy_from_slice(&new_port.to_be_bytes());
-            let csum_off = if proto == proto::TCP { 16 } else { 6 };
-            if l4_csum == L4Csum::Absent || l4.len() < csum_off + 2 {
+            let mut th = TcpPacket::new_unchecked(l4);
+            let old_port = match mtype {
+                ManipType::Src => th.src_port(),
+                ManipType::Dst => th.dst_port(),
+            };
+            match mtype {
+                ManipType::Src => th.set_src_port(new_port),
+                ManipType::Dst => th.set_dst_port(new_port),
+            }
+            if l4_csum == L4Csum::Absent || l4_len < TCP_CSUM_END {
                 return;
             }
-            let old = u16::from_be_bytes([l4[csum_off], l4[csum_off + 1]]);
-            if l4_csum == L4Csum::Partial {
-                // A sum, not its complement: update the complement and turn it back.
-                let c = !update32(!old, old_addr, new_addr);
-                l4[csum_off..csum_off + 2].copy_from_slice(&c.to_be_bytes());
+            if let Some(c) = csum(th.checksum(), old_port) {
+                th.set_checksum(c);
+            }
+        }
+        proto::UDP => {
+            if l4_len < 4 {
                 return;
             }
-            if proto == proto::UDP && old == 0 {
-                return; // No checksum.
+            let mut uh = UdpPacket::new_unchecked(l4);
+            let old_port = match mtype {
+                ManipType::Src => uh.src_port(),
+                ManipType::Dst => uh.dst_port(),
+            };
+            match mtype {
+                ManipType::Src => uh.set_src_port(new_port),
+                ManipType::Dst => uh.set_dst_port(new_port),
             }
-            let mut c = update32(old, old_addr, new_addr);
-            c = update16(c, old_port, new_port);
-            if proto == proto::UDP && c == 0 {
-                c = 0xffff;
+            if l4_csum == L4Csum::Absent || l4_len < udp::HEADER_LEN {
+                return;
             }
-            l4[csum_off..csum_off + 2].copy_from_slice(&c.to_be_bytes());
+            if let Some(c) = csum(uh.checksum(), old_port) {
+                uh.set_checksum(c);
+            }
         }
         proto::ICMP => {
             // Queries carry the identifier that stands for a port; errors have none here.
-            if l4.len() < 8 || super::conntrack::icmp_is_error(l4[0]) {
+            if l4_len < icmpv4::HEADER_LEN {
                 return;
             }
-            let old_id = u16::from_be_bytes([l4[4], l4[5]]);
-            l4[4..6].copy_from_slice(&target.sport.to_be_bytes());
+            // Unchecked: the 8-byte header is there (checked above).
+            let mut ih = Icmpv4Packet::new_unchecked(l4);
+            if super::conntrack::icmp_is_error(ih.msg_type().0) {
+                return;
+            }
+            let old_id = ih.echo_ident();
+            ih.set_echo_ident(target.sport);
             if l4_csum == L4Csum::Full {
-                let old = u16::from_be_bytes([l4[2], l4[3]]);
-                l4[2..4].copy_from_slice(&update16(old, old_id, target.sport).to_be_bytes());
+                ih.set_checksum(update16(ih.checksum(), old_id, target.sport));
             }
         }
         _ => {}
     }
 }
 
+/// Rewrite the address `mtype` names in an IPv4 header to `target`'s, patching the header
+/// checksum; returns the old and new address (as words, for the transport checksum).
+/// Linux: the address half of `nf_nat_ipv4_manip_pkt`.
+fn manip_addr(iph: &mut Ipv4Packet<&mut [u8]>, target: &Tuple, mtype: ManipType) -> (u32, u32) {
+    let old = u32::from(match mtype {
+        ManipType::Src => iph.src_addr(),
+        ManipType::Dst => iph.dst_addr(),
+    });
+    let new = match mtype {
+        ManipType::Src => target.src,
+        ManipType::Dst => target.dst,
+    };
+    iph.set_checksum(update32(iph.checksum(), old, u32::from(new)));
+    match mtype {
+        ManipType::Src => iph.set_src_addr(new),
+        ManipType::Dst => iph.set_dst_addr(new),
+    }
+    (old, u32::from(new))
+}
+
+/// The transport checksum `old` of a `proto` datagram after its address and port changed
+/// (`(old, new)` each); `None` to leave it as it is (UDP without a checksum).
+/// Linux: `inet_proto_csum_replace4` / `inet_proto_csum_replace2` as `tcp_manip_pkt` and
+/// `udp_manip_pkt` call them.
+fn l4_csum_update(
+    proto: u8,
+    l4_csum: L4Csum,
+    old: u16,
+    (old_addr, new_addr): (u32, u32),
+    (old_port, new_port): (u16, u16),
+) -> Option<u16> {
+    if l4_csum == L4Csum::Partial {
+        // A sum, not its complement: update the complement and turn it back.
+        return Some(!update32(!old, old_addr, new_addr));
+    }
+    if proto == proto::UDP && old == 0 {
+        return None; // No checksum.
+    }
+    let mut c = update32(old, old_addr, new_addr);
+    c = update16(c, old_port, new_port);
+    if proto == proto::UDP && c == 0 {
+        c = 0xffff;
+    }
+    Some(c)
+}
+
 /// Translate an ICMP error (data at the outer IPv4 header) RELATED to connection `c`: make
 /// the quoted datagram look as its sender sent it, and the outer header look like a reply to
 /// what that sender sent. Linux: `nf_nat_icmp_reply_translation`.
 pub fn nf_nat_icmp_reply_translation(d: &mut [u8], c: &Conn, dir: Dir, mtype: ManipType) {
-    if !manip_applies(c, dir, mtype) || d.len() < 20 {
+    if !manip_applies(c, dir, mtype) || d.len() < ipv4::HEADER_LEN {
         return;
     }
-    let ihl = usize::from(d[0] & 0x0f) * 4;
-    let total = usize::from(u16::from_be_bytes([d[2], d[3]])).min(d.len());
-    if total < ihl + 8 + 20 {
+    // Unchecked: the 20-byte header is there (checked above); the total length is capped at
+    // the buffer's and tested below.
+    let iph = Ipv4Packet::new_unchecked(&d[..]);
+    let ihl = iph.header_len();
+    let total = usize::from(iph.total_len()).min(d.len());
+    if total < ihl + icmpv4::HEADER_LEN + ipv4::HEADER_LEN {
         return;
     }
     // The inner datagram went the other way: the opposite manip, to the other tuple.
     {
-        let inner = &mut d[ihl + 8..total];
-        let inner_ihl = usize::from(inner[0] & 0x0f) * 4;
+        let inner = &mut d[ihl + icmpv4::HEADER_LEN..total];
+        // Unchecked: at least 20 bytes quoted (the test above); `manip_pkt` checks the rest.
+        let inner_iph = Ipv4Packet::new_unchecked(&inner[..]);
+        let inner_ihl = inner_iph.header_len();
         let l4_len = inner.len().saturating_sub(inner_ihl);
-        let full = match inner[9] {
-            proto::TCP => l4_len >= 18,
-            proto::UDP => l4_len >= 8,
+        let full = match inner_iph.protocol().0 {
+            proto::TCP => l4_len >= TCP_CSUM_END,
+            proto::UDP => l4_len >= udp::HEADER_LEN,
             _ => l4_len >= 8,
         };
         let csum = if full { L4Csum::Full } else { L4Csum::Absent };
         manip_pkt(inner, &c.tuple[dir.other() as usize], mtype.other(), csum);
     }
-    // The ICMP checksum covers the inner header: recompute it.
-    {
-        let icmp = &mut d[ihl..total];
-        icmp[2] = 0;
-        icmp[3] = 0;
-        let cs = checksum::checksum(icmp);
-        icmp[2..4].copy_from_slice(&cs.to_be_bytes());
-    }
+    // The ICMP checksum covers the inner header: recompute it (over the whole message).
+    Icmpv4Packet::new_unchecked(&mut d[ihl..total]).fill_checksum();
     // The outer header: addresses only.
     if let Some(target) = c.tuple[dir.other() as usize].invert() {
-        let (off, new) = match mtype {
-            ManipType::Src => (12, target.src),
-            ManipType::Dst => (16, target.dst),
-        };
-        let old = u32::from_be_bytes([d[off], d[off + 1], d[off + 2], d[off + 3]]);
-        let new = u32::from(new);
-        let ip_csum = u16::from_be_bytes([d[10], d[11]]);
-        d[10..12].copy_from_slice(&update32(ip_csum, old, new).to_be_bytes());
-        d[off..off + 4].copy_from_slice(&new.to_be_bytes());
+        manip_addr(&mut Ipv4Packet::new_unchecked(&mut d[..]), &target, mtype);
     }
 }
 
@@ -331,7 +393,8 @@ mod tests {
     use super::super::matches::PktInfo;
     use super::*;
     use crate::time::Instant;
-    use crate::wire::{IpProtocol, Ipv4Packet, Ipv4Repr};
+    use crate::wire::checksum;
+    use crate::wire::{IpProtocol, Ipv4Repr};
 
     fn udp(src: Ipv4Addr, dst: Ipv4Addr, sport: u16, dport: u16) -> Vec<u8> {
         let mut d = vec![0u8; 20 + 8 + 4];
@@ -387,12 +450,9 @@ mod tests {
         assert!(nf_nat_setup_info(&mut ct, r, Some(range), ManipType::Src));
         nf_nat_packet(&mut out, ct.get(r).unwrap(), r.dir, ManipType::Src, true);
         let want = checksum::fold(checksum::pseudo_header_v4(R, S, 17, 12));
-        assert_eq!(u16::from_be_bytes([out[26], out[27]]), want);
-        assert_eq!(
-            u16::from_be_bytes([out[20], out[21]]),
-            40000,
-            "port rewritten"
-        );
+        let uh = UdpPacket::new_checked(&out[20..]).unwrap();
+        assert_eq!(uh.checksum(), want);
+        assert_eq!(uh.src_port(), 40000, "port rewritten");
         // What the device then does gives the checksum of the rewritten datagram.
         assert!(crate::device::offload::skb_checksum_help(&mut out, 20, 6));
         let mut expect = udp(R, S, 40000, 53);

@@ -6,30 +6,43 @@
 
 use super::units::{fmt_handle, parse_handle, parse_u32, tc_err, Args, TcError};
 use crate::buf::PacketBuf;
+use crate::wire::ethernet::HEADER_LEN as ETH_HLEN;
+use crate::wire::tcp::TcpPacket;
+use crate::wire::{ipv4, EtherType, EthernetFrame, Ipv4Packet};
 use serde::{Deserialize, Serialize};
 
-const ETH_HLEN: usize = 14;
-
-/// The IPv4 header of a frame queued for transmit (Ethernet first), if it carries one.
+/// The IPv4 header of a frame queued for transmit (Ethernet first), if it carries one: at
+/// least 20 bytes with version 4 (the header length is not checked).
 pub fn ipv4_header(buf: &PacketBuf) -> Option<&[u8]> {
     let d = buf.data();
-    if d.len() < ETH_HLEN + 20 || d[12] != 0x08 || d[13] != 0x00 || d[ETH_HLEN] >> 4 != 4 {
+    if d.len() < ETH_HLEN + ipv4::HEADER_LEN {
         return None;
     }
-    Some(&d[ETH_HLEN..])
+    // Unchecked views: the length test above covers the Ethernet and a 20-byte IPv4 header.
+    if EthernetFrame::new_unchecked(d).ethertype() != EtherType::IPV4 {
+        return None;
+    }
+    let ip = &d[ETH_HLEN..];
+    (Ipv4Packet::new_unchecked(ip).version() == 4).then_some(ip)
 }
 
-/// The transport ports of an unfragmented (or first-fragment) TCP/UDP/SCTP packet.
+/// The transport ports of an unfragmented (or first-fragment) TCP/UDP/SCTP packet; `ip` is
+/// an IPv4 header of at least 20 bytes, as [`ipv4_header`] returns.
 pub fn ports(ip: &[u8]) -> Option<(u16, u16)> {
-    let ihl = (ip[0] & 0x0f) as usize * 4;
-    let frag_off = u16::from_be_bytes([ip[6], ip[7]]) & 0x1fff;
-    if frag_off != 0 || !matches!(ip[9], 6 | 17 | 132) || ip.len() < ihl + 4 || ihl < 20 {
+    // Unchecked: 20 bytes are there (the caller's promise); the header length is checked here.
+    let iph = Ipv4Packet::new_unchecked(ip);
+    let ihl = iph.header_len();
+    if iph.frag_offset() != 0
+        || !matches!(iph.protocol().0, 6 | 17 | 132)
+        || ip.len() < ihl + 4
+        || ihl < ipv4::HEADER_LEN
+    {
         return None;
     }
-    Some((
-        u16::from_be_bytes([ip[ihl], ip[ihl + 1]]),
-        u16::from_be_bytes([ip[ihl + 2], ip[ihl + 3]]),
-    ))
+    // Unchecked: the four port bytes are there (tested above); TCP, UDP and SCTP put the
+    // ports at the same offsets (Linux: `skb_flow_get_ports` reads them as one word).
+    let l4 = TcpPacket::new_unchecked(&ip[ihl..ihl + 4]);
+    Some((l4.src_port(), l4.dst_port()))
 }
 
 /// The packet's priority (0–15) from its TOS, as Linux sets `skb->priority` for IP traffic.
@@ -37,7 +50,8 @@ pub fn ports(ip: &[u8]) -> Option<(u16, u16)> {
 pub fn tos_priority(buf: &PacketBuf) -> u8 {
     const IP_TOS2PRIO: [u8; 16] = [0, 0, 0, 0, 2, 2, 2, 2, 6, 6, 6, 6, 4, 4, 4, 4];
     match ipv4_header(buf) {
-        Some(ip) => IP_TOS2PRIO[((ip[1] & 0x1e) >> 1) as usize],
+        // Unchecked: `ipv4_header` returns 20 bytes at least.
+        Some(ip) => IP_TOS2PRIO[((Ipv4Packet::new_unchecked(ip).tos() & 0x1e) >> 1) as usize],
         None => 0,
     }
 }
@@ -91,12 +105,13 @@ pub enum U32Key {
 
 impl U32Key {
     fn matches(&self, ip: &[u8]) -> bool {
-        let be32 = |o: usize| u32::from_be_bytes([ip[o], ip[o + 1], ip[o + 2], ip[o + 3]]);
+        // Unchecked: `ip` is what `ipv4_header` returned (20 bytes at least).
+        let iph = Ipv4Packet::new_unchecked(ip);
         match *self {
-            U32Key::Src { addr, mask } => be32(12) & mask == addr & mask,
-            U32Key::Dst { addr, mask } => be32(16) & mask == addr & mask,
-            U32Key::Protocol { proto, mask } => ip[9] & mask == proto & mask,
-            U32Key::Tos { tos, mask } => ip[1] & mask == tos & mask,
+            U32Key::Src { addr, mask } => u32::from(iph.src_addr()) & mask == addr & mask,
+            U32Key::Dst { addr, mask } => u32::from(iph.dst_addr()) & mask == addr & mask,
+            U32Key::Protocol { proto, mask } => iph.protocol().0 & mask == proto & mask,
+            U32Key::Tos { tos, mask } => iph.tos() & mask == tos & mask,
             U32Key::Sport { port, mask } => ports(ip).is_some_and(|(s, _)| s & mask == port & mask),
             U32Key::Dport { port, mask } => ports(ip).is_some_and(|(_, d)| d & mask == port & mask),
         }
@@ -323,20 +338,24 @@ pub(crate) fn test_frame(
     len: usize,
 ) -> PacketBuf {
     let mut f = vec![0u8; len.max(ETH_HLEN + 28)];
-    f[12] = 0x08;
+    EthernetFrame::new_unchecked(&mut f[..]).set_ethertype(EtherType::IPV4);
     let ip = &mut f[ETH_HLEN..];
-    ip[0] = 0x45;
-    ip[1] = tos;
-    let tot = (len.max(ETH_HLEN + 28) - ETH_HLEN) as u16;
-    ip[2..4].copy_from_slice(&tot.to_be_bytes());
-    ip[8] = 64;
-    ip[9] = proto;
-    ip[12..16].copy_from_slice(&src);
-    ip[16..20].copy_from_slice(&dst);
-    ip[20..22].copy_from_slice(&sport.to_be_bytes());
-    ip[22..24].copy_from_slice(&dport.to_be_bytes());
-    let c = crate::wire::checksum::checksum(&ip[..20]);
-    ip[10..12].copy_from_slice(&c.to_be_bytes());
+    let tot = ip.len();
+    crate::wire::Ipv4Repr {
+        src_addr: src.into(),
+        dst_addr: dst.into(),
+        protocol: crate::wire::IpProtocol(proto),
+        payload_len: tot - ipv4::HEADER_LEN,
+        ttl: 64,
+        tos,
+        ident: 0,
+        dont_frag: false,
+    }
+    .emit(&mut ip[..ipv4::HEADER_LEN]);
+    // The ports at the same offsets for TCP and UDP.
+    let mut l4 = crate::wire::udp::UdpPacket::new_unchecked(&mut ip[ipv4::HEADER_LEN..]);
+    l4.set_src_port(sport);
+    l4.set_dst_port(dport);
     PacketBuf::from_slice(&f, 0)
 }
 

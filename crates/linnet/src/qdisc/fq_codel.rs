@@ -13,7 +13,7 @@ use super::units::{fmt_size, fmt_time, parse_size, parse_time, parse_u32, tc_err
 use super::{Qdisc, QdiscEnv, QdiscStats, TcError};
 use crate::buf::PacketBuf;
 use crate::time::Instant;
-use crate::wire::checksum::update16;
+use crate::wire::Ipv4Packet;
 use std::collections::VecDeque;
 use std::time::Duration;
 
@@ -165,11 +165,11 @@ impl FqCodel {
             h ^= h >> 29;
         };
         if let Some(ip) = ipv4_header(buf) {
-            mix(u64::from_be_bytes([
-                ip[12], ip[13], ip[14], ip[15], ip[16], ip[17], ip[18], ip[19],
-            ]));
+            // Unchecked: `ipv4_header` returns 20 bytes at least.
+            let iph = Ipv4Packet::new_unchecked(ip);
+            mix((u64::from(u32::from(iph.src_addr())) << 32) | u64::from(u32::from(iph.dst_addr())));
             let (s, d) = ports(ip).unwrap_or((0, 0));
-            mix(((ip[9] as u64) << 32) | ((s as u64) << 16) | d as u64);
+            mix((u64::from(iph.protocol().0) << 32) | ((s as u64) << 16) | d as u64);
         } else {
             let d = buf.data();
             let n = d.len().min(14);
@@ -238,16 +238,13 @@ impl FqCodel {
         if ipv4_header(buf).is_none() {
             return false;
         }
-        let ip = &mut buf.data_mut()[ETH_HLEN..];
-        match ip[1] & 3 {
+        // Unchecked: `ipv4_header` found a 20-byte IPv4 header after the Ethernet one.
+        let mut ip = Ipv4Packet::new_unchecked(&mut buf.data_mut()[ETH_HLEN..]);
+        match ip.ecn() {
             0 => false,
             3 => true,
             _ => {
-                let old = u16::from_be_bytes([ip[0], ip[1]]);
-                ip[1] |= 3;
-                let new = u16::from_be_bytes([ip[0], ip[1]]);
-                let c = update16(u16::from_be_bytes([ip[10], ip[11]]), old, new);
-                ip[10..12].copy_from_slice(&c.to_be_bytes());
+                ip.set_ecn_ce();
                 true
             }
         }
@@ -505,7 +502,6 @@ impl Qdisc for FqCodel {
 mod tests {
     use super::*;
     use crate::qdisc::cls::test_frame;
-    use crate::wire::checksum::checksum;
 
     fn words(s: &str) -> Vec<String> {
         s.split_whitespace().map(String::from).collect()
@@ -575,10 +571,10 @@ mod tests {
                 let _ = q.enqueue(test_frame([1; 4], [2; 4], 6, 1, 1, 0x02, 1000), now);
             }
             if let Some(b) = q.dequeue(now) {
-                let ip = ipv4_header(&b).unwrap();
-                if ip[1] & 3 == 3 {
+                let ip = Ipv4Packet::new_checked(ipv4_header(&b).unwrap()).unwrap();
+                if ip.ecn() == 3 {
                     marked += 1;
-                    assert_eq!(checksum(&ip[..20]), 0, "checksum after CE");
+                    assert!(ip.verify_checksum(), "checksum after CE");
                 }
             }
         }

@@ -21,7 +21,8 @@
 //! Linux: the classic BPF programs that `pcap_compile` builds and `sk_run_filter` runs; here
 //! the tree is interpreted directly.
 
-use crate::wire::{Ipv4Addr, Ipv4Cidr};
+use crate::wire::tcp::TcpPacket;
+use crate::wire::{ipv4, ArpPacket, EtherType, EthernetFrame, Ipv4Addr, Ipv4Cidr, Ipv4Packet};
 use std::fmt;
 
 /// Which end of a packet an address or port primitive looks at.
@@ -96,21 +97,17 @@ pub struct PktKey {
     pub dport: Option<u16>,
 }
 
-const ETH_P_IP: u16 = 0x0800;
-const ETH_P_ARP: u16 = 0x0806;
-
-fn addr(b: &[u8]) -> Ipv4Addr {
-    Ipv4Addr::new(b[0], b[1], b[2], b[3])
-}
+const ETH_P_IP: u16 = EtherType::IPV4.0;
+const ETH_P_ARP: u16 = EtherType::ARP.0;
 
 impl PktKey {
     /// Read the key of an Ethernet frame. Short or malformed frames give a partial key.
     pub fn from_frame(frame: &[u8]) -> PktKey {
-        if frame.len() < 14 {
+        let Ok(eth) = EthernetFrame::new_checked(frame) else {
             return PktKey::default();
-        }
-        let ethertype = u16::from_be_bytes([frame[12], frame[13]]);
-        let rest = &frame[14..];
+        };
+        let ethertype = eth.ethertype().0;
+        let rest = eth.payload();
         match ethertype {
             ETH_P_IP => PktKey::from_ipv4(rest),
             ETH_P_ARP => {
@@ -119,9 +116,12 @@ impl PktKey {
                     ..PktKey::default()
                 };
                 // Ethernet/IPv4 ARP: hlen 6, plen 4; spa at 14, tpa at 24.
-                if rest.len() >= 28 && rest[4] == 6 && rest[5] == 4 {
-                    k.src = Some(addr(&rest[14..18]));
-                    k.dst = Some(addr(&rest[24..28]));
+                // Unchecked: the 28 bytes read are there (tested first); no `new_checked`, which
+                // would also refuse other hardware and protocol types, as this did not.
+                let arp = ArpPacket::new_unchecked(rest);
+                if rest.len() >= 28 && arp.hardware_len() == 6 && arp.protocol_len() == 4 {
+                    k.src = Some(arp.source_protocol_addr());
+                    k.dst = Some(arp.target_protocol_addr());
                 }
                 k
             }
@@ -138,17 +138,27 @@ impl PktKey {
             ethertype: ETH_P_IP,
             ..PktKey::default()
         };
-        if p.len() < 20 || p[0] >> 4 != 4 {
+        // Unchecked: the 20-byte header is tested for first; a capture may be cut short of
+        // the total length, so no `new_checked`.
+        let iph = Ipv4Packet::new_unchecked(p);
+        if p.len() < ipv4::HEADER_LEN || iph.version() != 4 {
             return k;
         }
-        let ihl = ((p[0] & 0x0f) as usize) * 4;
-        k.proto = Some(p[9]);
-        k.src = Some(addr(&p[12..16]));
-        k.dst = Some(addr(&p[16..20]));
-        let frag_off = u16::from_be_bytes([p[6], p[7]]) & 0x1fff;
-        if frag_off == 0 && (p[9] == 6 || p[9] == 17) && ihl >= 20 && p.len() >= ihl + 4 {
-            k.sport = Some(u16::from_be_bytes([p[ihl], p[ihl + 1]]));
-            k.dport = Some(u16::from_be_bytes([p[ihl + 2], p[ihl + 3]]));
+        let ihl = iph.header_len();
+        let proto = iph.protocol().0;
+        k.proto = Some(proto);
+        k.src = Some(iph.src_addr());
+        k.dst = Some(iph.dst_addr());
+        if iph.frag_offset() == 0
+            && (proto == 6 || proto == 17)
+            && ihl >= ipv4::HEADER_LEN
+            && p.len() >= ihl + 4
+        {
+            // Unchecked: the four port bytes are there (tested above); TCP and UDP put them
+            // at the same offsets.
+            let l4 = TcpPacket::new_unchecked(&p[ihl..ihl + 4]);
+            k.sport = Some(l4.src_port());
+            k.dport = Some(l4.dst_port());
         }
         k
     }

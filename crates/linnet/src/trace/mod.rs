@@ -420,12 +420,17 @@ impl Stack {
         if id == 0 || d.len() < 20 {
             return;
         }
-        let ihl = ((d[0] & 0x0f) as usize) * 4;
-        let l4 = d.get(ihl..).unwrap_or(&[]);
-        let (stage, detail) = match d[9] {
+        // Unchecked: 20 bytes are there (tested above); the header length is only used
+        // through `get`.
+        let iph = crate::wire::Ipv4Packet::new_unchecked(d);
+        let l4 = d.get(iph.header_len()..).unwrap_or(&[]);
+        let (stage, detail) = match iph.protocol().0 {
+            // Unchecked: the flags byte is there (the guard).
             6 if l4.len() >= 14 => (
                 Stage::TcpTransmitSkb,
-                Detail::Note(summary::tcp_flags_name(l4[13])),
+                Detail::Note(summary::tcp_flags_name(
+                    crate::wire::tcp::TcpPacket::new_unchecked(l4).flags().0,
+                )),
             ),
             6 => (Stage::TcpTransmitSkb, Detail::None),
             17 => (

@@ -1,6 +1,10 @@
 //! One-line summaries of frames, in tcpdump's style (`IP 192.0.2.1.80 > 192.0.2.2.40000:
 //! Flags [S.], seq 1, ack 2, win 64240, length 0`).
 
+use crate::wire::tcp::{self, TcpFlags, TcpPacket};
+use crate::wire::udp::{self, UdpPacket};
+use crate::wire::{icmpv4, ipv4, ArpOperation, ArpPacket, EtherType, EthernetFrame};
+use crate::wire::{Icmpv4Message, Icmpv4Packet, Ipv4Packet};
 use std::fmt::Write;
 
 const FLAGS: [&str; 32] = [
@@ -28,123 +32,114 @@ pub fn icmp_type_name(ty: u8) -> &'static str {
     }
 }
 
-fn be16(b: &[u8], i: usize) -> u16 {
-    u16::from_be_bytes([b[i], b[i + 1]])
-}
-
-fn be32(b: &[u8], i: usize) -> u32 {
-    u32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]])
-}
-
-fn ip(b: &[u8]) -> std::net::Ipv4Addr {
-    std::net::Ipv4Addr::new(b[0], b[1], b[2], b[3])
-}
-
 /// Append a tcpdump-like summary of an Ethernet frame to `out`. Never panics on short or
 /// malformed input (it says so instead).
 pub fn summarize(frame: &[u8], out: &mut String) {
-    if frame.len() < 14 {
+    let Ok(eth) = EthernetFrame::new_checked(frame) else {
         let _ = write!(out, "truncated frame, length {}", frame.len());
         return;
-    }
-    let et = be16(frame, 12);
-    let p = &frame[14..];
-    match et {
-        0x0806 => {
+    };
+    let p = eth.payload();
+    match eth.ethertype() {
+        EtherType::ARP => {
             if p.len() < 28 {
                 let _ = write!(out, "ARP, truncated, length {}", p.len());
                 return;
             }
-            match be16(p, 6) {
-                1 => {
+            // Unchecked: the 28 bytes of an Ethernet/IPv4 ARP body are there (tested above);
+            // other hardware or protocol types are summarized as if they were, as before.
+            let arp = ArpPacket::new_unchecked(p);
+            match arp.operation() {
+                ArpOperation::REQUEST => {
                     let _ = write!(
                         out,
                         "ARP, Request who-has {} tell {}, length {}",
-                        ip(&p[24..28]),
-                        ip(&p[14..18]),
+                        arp.target_protocol_addr(),
+                        arp.source_protocol_addr(),
                         p.len()
                     );
                 }
-                2 => {
-                    let m = &p[8..14];
+                ArpOperation::REPLY => {
                     let _ = write!(
                         out,
-                        "ARP, Reply {} is-at {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}, length {}",
-                        ip(&p[14..18]),
-                        m[0],
-                        m[1],
-                        m[2],
-                        m[3],
-                        m[4],
-                        m[5],
+                        "ARP, Reply {} is-at {}, length {}",
+                        arp.source_protocol_addr(),
+                        arp.source_hardware_addr(),
                         p.len()
                     );
                 }
-                op => {
+                ArpOperation(op) => {
                     let _ = write!(out, "ARP, op {op}, length {}", p.len());
                 }
             }
         }
-        0x0800 => summarize_ipv4(p, out),
-        0x86dd => {
+        EtherType::IPV4 => summarize_ipv4(p, out),
+        EtherType::IPV6 => {
             let _ = write!(out, "IP6, length {}", p.len());
         }
-        other => {
+        EtherType(other) => {
             let _ = write!(out, "ethertype 0x{other:04x}, length {}", frame.len());
         }
     }
 }
 
 fn summarize_ipv4(p: &[u8], out: &mut String) {
-    if p.len() < 20 || p[0] >> 4 != 4 {
+    // Unchecked: the 20-byte header is tested for first; a capture may be cut short of the
+    // total length, so no `new_checked`.
+    let iph = Ipv4Packet::new_unchecked(p);
+    if p.len() < ipv4::HEADER_LEN || iph.version() != 4 {
         let _ = write!(out, "IP truncated or bad version, length {}", p.len());
         return;
     }
-    let ihl = ((p[0] & 15) as usize) * 4;
-    let total = (be16(p, 2) as usize).min(p.len());
-    let (src, dst) = (ip(&p[12..16]), ip(&p[16..20]));
-    let frag = be16(p, 6);
+    let ihl = iph.header_len();
+    let total = usize::from(iph.total_len()).min(p.len());
+    let (src, dst) = (iph.src_addr(), iph.dst_addr());
     let l4 = p.get(ihl..total).unwrap_or(&[]);
-    if frag & 0x1fff != 0 {
+    let proto = iph.protocol().0;
+    if iph.frag_offset() != 0 {
         let _ = write!(
             out,
-            "IP {src} > {dst}: ip-proto-{} fragment offset {}, length {}",
-            p[9],
-            (frag & 0x1fff) * 8,
+            "IP {src} > {dst}: ip-proto-{proto} fragment offset {}, length {}",
+            iph.frag_offset(),
             l4.len()
         );
         return;
     }
-    match p[9] {
-        6 if l4.len() >= 20 => {
-            let hl = ((l4[12] >> 4) as usize) * 4;
-            let len = l4.len().saturating_sub(hl);
+    // Unchecked views below: each arm's length test covers the fields it reads.
+    match proto {
+        6 if l4.len() >= tcp::HEADER_LEN => {
+            let th = TcpPacket::new_unchecked(l4);
+            let len = l4.len().saturating_sub(usize::from(th.header_len()));
+            let flags = th.flags();
             let _ = write!(
                 out,
                 "IP {src}.{} > {dst}.{}: Flags [{}], seq {}",
-                be16(l4, 0),
-                be16(l4, 2),
-                tcp_flags_name(l4[13]),
-                be32(l4, 4)
+                th.src_port(),
+                th.dst_port(),
+                tcp_flags_name(flags.0),
+                th.seq_number().0
             );
-            if l4[13] & 0x10 != 0 {
-                let _ = write!(out, ", ack {}", be32(l4, 8));
+            if flags.contains(TcpFlags::ACK) {
+                let _ = write!(out, ", ack {}", th.ack_number().0);
             }
-            let _ = write!(out, ", win {}, length {len}", be16(l4, 14));
+            let _ = write!(out, ", win {}, length {len}", th.window_len());
         }
-        17 if l4.len() >= 8 => {
+        17 if l4.len() >= udp::HEADER_LEN => {
+            let uh = UdpPacket::new_unchecked(l4);
             let _ = write!(
                 out,
                 "IP {src}.{} > {dst}.{}: UDP, length {}",
-                be16(l4, 0),
-                be16(l4, 2),
-                (be16(l4, 4) as usize).saturating_sub(8)
+                uh.src_port(),
+                uh.dst_port(),
+                usize::from(uh.len()).saturating_sub(udp::HEADER_LEN)
             );
         }
-        1 if l4.len() >= 8 => {
-            let _ = write!(out, "IP {src} > {dst}: ICMP {}", icmp_type_name(l4[0]));
-            if l4[0] == 0 || l4[0] == 8 {
-                let _ = write!(out, ", id {}, seq {}", be16(l4, 4), be16(l4, 6));
+        1 if l4.len() >= icmpv4::HEADER_LEN => {
+            let ih = Icmpv4Packet::new_unchecked(l4);
+            let ty = ih.msg_type();
+            let _ = write!(out, "IP {src} > {dst}: ICMP {}", icmp_type_name(ty.0));
+            if ty == Icmpv4Message::ECHO_REPLY || ty == Icmpv4Message::ECHO_REQUEST {
+                let _ = write!(out, ", id {}, seq {}", ih.echo_ident(), ih.echo_seq_no());
             }
             let _ = write!(out, ", length {}", l4.len());
         }

@@ -9,7 +9,7 @@ use crate::ip::output::IpSendParams;
 use crate::ip::IpMeta;
 use crate::stack::Stack;
 use crate::time::Instant;
-use crate::wire::checksum;
+use crate::wire::Icmpv4Packet;
 use crate::wire::{Icmpv4Message, IpProtocol, Ipv4Addr};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, VecDeque};
@@ -101,19 +101,19 @@ impl Stack {
         } else {
             PacketBuf::with_headroom(MAX_HEADER + len, MAX_HEADER)
         };
-        let body = buf.put(len);
-        body[0] = Icmpv4Message::ECHO_REQUEST.0;
-        body[4..6].copy_from_slice(&ident.to_be_bytes());
-        body[6..8].copy_from_slice(&seq.to_be_bytes());
-        let data = &mut body[8..];
+        // Unchecked: `put` gave the 8-byte header and the data, zeroed.
+        let mut icmph = Icmpv4Packet::new_unchecked(buf.put(len));
+        icmph.set_msg_type(Icmpv4Message::ECHO_REQUEST);
+        icmph.set_echo_ident(ident);
+        icmph.set_echo_seq_no(seq);
+        let data = icmph.data_mut();
         for (i, b) in data.iter_mut().enumerate() {
             *b = i as u8;
         }
         if data.len() >= 8 {
             data[..8].copy_from_slice(&now.total_micros().to_be_bytes());
         }
-        let c = checksum::checksum(body);
-        body[2..4].copy_from_slice(&c.to_be_bytes());
+        icmph.fill_checksum();
         self.icmp_stats.out_msgs += 1;
         self.icmp_stats.out_echos += 1;
         let p = IpSendParams {

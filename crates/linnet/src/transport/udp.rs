@@ -11,8 +11,8 @@ use crate::socket::{MsgFlags, PollEvents, SockId};
 use crate::stack::Stack;
 use crate::stats::DropReason;
 use crate::time::Instant;
-use crate::wire::checksum;
 use crate::wire::icmpv4::dst_unreachable;
+use crate::wire::udp::{UdpPacket, UdpRepr};
 use crate::wire::{Icmpv4Message, IpProtocol, Ipv4Addr};
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddrV4;
@@ -206,16 +206,13 @@ impl Stack {
         let mut buf = PacketBuf::with_headroom(MAX_HEADER + len, MAX_HEADER);
         {
             let d = buf.put(len);
-            d[0..2].copy_from_slice(&local.port().to_be_bytes());
-            d[2..4].copy_from_slice(&dst.port().to_be_bytes());
-            d[4..6].copy_from_slice(&(len as u16).to_be_bytes());
             d[HEADER_LEN..].copy_from_slice(data);
-            let pseudo = checksum::pseudo_header_v4(src, *dst.ip(), IpProtocol::UDP.0, len as u16);
-            let mut c = !checksum::fold(checksum::sum(d, pseudo));
-            if c == 0 {
-                c = 0xffff;
+            UdpRepr {
+                src_port: local.port(),
+                dst_port: dst.port(),
+                payload_len: data.len(),
             }
-            d[6..8].copy_from_slice(&c.to_be_bytes());
+            .emit_datagram(d, src, *dst.ip());
         }
         let p = IpSendParams {
             src: Some(src),
@@ -299,28 +296,22 @@ impl Stack {
             crate::trace::Stage::UdpRcv,
             crate::trace::Detail::None,
         );
-        let data = buf.data();
-        if data.len() < HEADER_LEN {
+        // A header shorter than 8 bytes or a length field outside 8..=the data: both
+        // UDP_MIB_INERRORS, dropped as too small.
+        let Ok(udph) = UdpPacket::new_checked(buf.data()) else {
             self.udp_stats.in_errors += 1;
             return self.drop_pkt(buf, DropReason::PktTooSmall);
-        }
-        let sport = u16::from_be_bytes([data[0], data[1]]);
-        let dport = u16::from_be_bytes([data[2], data[3]]);
-        let ulen = u16::from_be_bytes([data[4], data[5]]) as usize;
-        if ulen < HEADER_LEN || ulen > data.len() {
-            self.udp_stats.in_errors += 1;
-            return self.drop_pkt(buf, DropReason::PktTooSmall);
-        }
+        };
+        let (sport, dport, ulen) = (udph.src_port(), udph.dst_port(), usize::from(udph.len()));
+        // Sums the datagram up to the length field, i.e. what is left after the trim below;
+        // a zero checksum field means none and verifies.
+        let csum_bad =
+            buf.meta.csum == crate::buf::CsumState::None && !udph.verify_checksum(ip.src, ip.dst);
         buf.trim(ulen);
-        let data = buf.data();
-        let csum = u16::from_be_bytes([data[6], data[7]]);
-        if csum != 0 && buf.meta.csum == crate::buf::CsumState::None {
-            let pseudo = checksum::pseudo_header_v4(ip.src, ip.dst, IpProtocol::UDP.0, ulen as u16);
-            if checksum::fold(checksum::sum(data, pseudo)) != 0xffff {
-                self.udp_stats.in_csum_errors += 1;
-                self.udp_stats.in_errors += 1;
-                return self.drop_pkt(buf, DropReason::UdpCsum);
-            }
+        if csum_bad {
+            self.udp_stats.in_csum_errors += 1;
+            self.udp_stats.in_errors += 1;
+            return self.drop_pkt(buf, DropReason::UdpCsum);
         }
         let Some(id) = self.udp_lookup(ip, sport, dport) else {
             self.udp_stats.no_ports += 1;
@@ -364,8 +355,10 @@ impl Stack {
         if l4.len() < 4 {
             return;
         }
-        let sport = u16::from_be_bytes([l4[0], l4[1]]);
-        let dport = u16::from_be_bytes([l4[2], l4[3]]);
+        // Unchecked: an ICMP error quotes at least the ports (checked just above), not
+        // necessarily the whole header.
+        let udph = UdpPacket::new_unchecked(l4);
+        let (sport, dport) = (udph.src_port(), udph.dst_port());
         let meta = IpMeta {
             src: dst,
             dst: src,

@@ -184,6 +184,14 @@ impl<T: AsRef<[u8]>> Icmpv4Packet<T> {
         self.read_u16(field::MTU)
     }
 
+    /// The rest-of-header word (bytes 4..8) whole: an error's `info` (the MTU of
+    /// "fragmentation needed", a parameter problem's pointer in the top byte).
+    /// Linux: `icmph->un.gateway`.
+    pub fn rest_of_header(&self) -> u32 {
+        let b = &self.buffer.as_ref()[4..8];
+        u32::from_be_bytes([b[0], b[1], b[2], b[3]])
+    }
+
     /// The bytes after the 8-byte header: echo data, or the quoted datagram of an error.
     pub fn data(&self) -> &[u8] {
         &self.buffer.as_ref()[HEADER_LEN..]
@@ -236,6 +244,12 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Icmpv4Packet<T> {
     pub fn set_next_hop_mtu(&mut self, mtu: u16) {
         self.write_u16(field::UNUSED, 0);
         self.write_u16(field::MTU, mtu);
+    }
+
+    /// Sets the rest-of-header word (bytes 4..8) whole. Linux: `icmph->un.gateway = htonl(info)`
+    /// in `__icmp_send`.
+    pub fn set_rest_of_header(&mut self, v: u32) {
+        self.buffer.as_mut()[4..8].copy_from_slice(&v.to_be_bytes());
     }
 
     /// Zeroes the rest-of-header bytes 4..8 (unused in time exceeded and most unreachables).
@@ -417,6 +431,22 @@ mod tests {
         let p = Ipv4Packet::new_checked(ip).unwrap();
         let hl = p.header_len();
         &ip[hl..usize::from(p.total_len())]
+    }
+
+    #[test]
+    fn rest_of_header_word() {
+        let mut b = [0u8; 8];
+        let mut p = Icmpv4Packet::new_unchecked(&mut b[..]);
+        p.set_msg_type(Icmpv4Message::DST_UNREACHABLE);
+        p.set_msg_code(dst_unreachable::FRAG_NEEDED);
+        p.set_rest_of_header(1400);
+        assert_eq!((p.next_hop_mtu(), p.rest_of_header()), (1400, 1400));
+        p.set_rest_of_header(0x1400_0000); // A parameter problem pointing at byte 20.
+        assert_eq!(b[4..8], [20, 0, 0, 0]);
+        assert_eq!(
+            Icmpv4Packet::new_unchecked(&b[..]).rest_of_header(),
+            0x1400_0000
+        );
     }
 
     #[test]

@@ -434,6 +434,18 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
         ttl
     }
 
+    /// Sets ECN to CE (congestion experienced) and patches the checksum incrementally
+    /// (RFC 1624). Linux: the `IP_ECN_set_ce` rewrite, without its ECN-capable test (the
+    /// caller makes it: a Not-ECT packet must not be marked).
+    pub fn set_ecn_ce(&mut self) {
+        let old_word = self.read_u16(field::VER_IHL..field::TOS + 1);
+        let tos = self.tos() | 0x03;
+        self.set_tos(tos);
+        let new_word = self.read_u16(field::VER_IHL..field::TOS + 1);
+        let c = checksum::update16(self.checksum(), old_word, new_word);
+        self.set_checksum(c);
+    }
+
     /// The options, writable.
     pub fn options_mut(&mut self) -> &mut [u8] {
         let hl = self.header_len();
@@ -715,6 +727,21 @@ mod tests {
         assert!(q.is_fragment());
         assert_eq!(q.decrease_ttl(), 1);
         assert!(q.verify_checksum());
+    }
+
+    #[test]
+    fn set_ecn_ce_keeps_the_checksum() {
+        for ecn in [1u8, 2, 3] {
+            let mut b = ECHO_REQUEST;
+            let mut p = Ipv4Packet::new_unchecked(&mut b[..]);
+            p.set_dscp_ecn(10, ecn);
+            p.fill_checksum();
+            p.set_ecn_ce();
+            assert_eq!((p.dscp(), p.ecn()), (10, 3), "from ECN {ecn}");
+            assert!(p.verify_checksum(), "from ECN {ecn}");
+            assert_eq!(p.version(), 4);
+            assert_eq!(p.header_len(), 20);
+        }
     }
 
     #[test]

@@ -14,6 +14,12 @@ pub struct UdpPacket<T: AsRef<[u8]>> {
 }
 
 impl<T: AsRef<[u8]>> UdpPacket<T> {
+    /// Wrap without checks: accessors may panic on a buffer shorter than the header, and
+    /// [`UdpPacket::payload`] on one shorter than the length field.
+    pub fn new_unchecked(buf: T) -> UdpPacket<T> {
+        UdpPacket { buf }
+    }
+
     /// Wrap after checking the header and the length field (trailing bytes are allowed).
     pub fn new_checked(buf: T) -> Result<UdpPacket<T>> {
         let b = buf.as_ref();
@@ -70,6 +76,29 @@ impl<T: AsRef<[u8]>> UdpPacket<T> {
     }
 }
 
+impl<T: AsRef<[u8]> + AsMut<[u8]>> UdpPacket<T> {
+    fn set_u16_at(&mut self, i: usize, v: u16) {
+        self.buf.as_mut()[i..i + 2].copy_from_slice(&v.to_be_bytes());
+    }
+
+    /// Set the source port.
+    pub fn set_src_port(&mut self, v: u16) {
+        self.set_u16_at(0, v);
+    }
+    /// Set the destination port.
+    pub fn set_dst_port(&mut self, v: u16) {
+        self.set_u16_at(2, v);
+    }
+    /// Set the length field (header + payload).
+    pub fn set_len(&mut self, v: u16) {
+        self.set_u16_at(4, v);
+    }
+    /// Set the checksum field (0: none).
+    pub fn set_checksum(&mut self, v: u16) {
+        self.set_u16_at(6, v);
+    }
+}
+
 /// A UDP header to emit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UdpRepr {
@@ -86,16 +115,17 @@ impl UdpRepr {
     /// a computed checksum of 0 is sent as 0xffff (RFC 768).
     pub fn emit_datagram(&self, datagram: &mut [u8], src: Ipv4Addr, dst: Ipv4Addr) {
         let len = (HEADER_LEN + self.payload_len) as u16;
-        datagram[0..2].copy_from_slice(&self.src_port.to_be_bytes());
-        datagram[2..4].copy_from_slice(&self.dst_port.to_be_bytes());
-        datagram[4..6].copy_from_slice(&len.to_be_bytes());
-        datagram[6..8].fill(0);
+        let mut p = UdpPacket::new_unchecked(&mut datagram[..]);
+        p.set_src_port(self.src_port);
+        p.set_dst_port(self.dst_port);
+        p.set_len(len);
+        p.set_checksum(0);
         let pseudo = checksum::pseudo_header_v4(src, dst, 17, len);
         let mut c = !checksum::fold(checksum::sum(&datagram[..len as usize], pseudo));
         if c == 0 {
             c = 0xffff;
         }
-        datagram[6..8].copy_from_slice(&c.to_be_bytes());
+        UdpPacket::new_unchecked(datagram).set_checksum(c);
     }
 }
 
@@ -133,5 +163,23 @@ mod tests {
             UdpPacket::new_checked(&[0, 1, 0, 2, 0, 40, 0, 0][..]).err(),
             Some(WireError::Truncated)
         );
+    }
+
+    #[test]
+    fn unchecked_view_and_setters() {
+        let mut b = [0u8; 12];
+        let mut p = UdpPacket::new_unchecked(&mut b[..]);
+        p.set_src_port(53);
+        p.set_dst_port(40000);
+        p.set_len(12);
+        p.set_checksum(0xbeef);
+        assert_eq!(b[..8], [0, 53, 0x9c, 0x40, 0, 12, 0xbe, 0xef]);
+        let p = UdpPacket::new_unchecked(&b[..]);
+        assert_eq!((p.src_port(), p.dst_port(), p.len()), (53, 40000, 12));
+        assert_eq!(p.checksum(), 0xbeef);
+        assert_eq!(p.payload(), &[0; 4]);
+        // The unchecked view reads the ports of a 4-byte quote (an ICMP error's).
+        let q = UdpPacket::new_unchecked(&b[..4]);
+        assert_eq!((q.src_port(), q.dst_port()), (53, 40000));
     }
 }
