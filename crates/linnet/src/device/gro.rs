@@ -125,11 +125,13 @@ fn gro_parse_seg(buf: &PacketBuf) -> Result<Seg, Option<Ipv4Addr>> {
     }
     let ip = &d[ETH_HLEN..];
     let iph = Ipv4Packet::new_unchecked(ip);
-    // Version 4, no options; protocol TCP; no fragmentation (MF or offset).
+    // Version 4, no options; protocol TCP; nothing in frag_off but DF (no MF, offset or
+    // reserved bit: Linux's inet_gro_receive flushes on `frag_off & ~IP_DF`).
     if iph.version() != 4
         || iph.header_len() != IP_HLEN
         || iph.protocol() != IpProtocol::TCP
         || iph.is_fragment()
+        || iph.reserved_flag()
     {
         return Err(None);
     }
@@ -492,6 +494,27 @@ mod tests {
         s.receive_batch(i, v, Instant::ZERO);
         assert_eq!(in_segs(&s), 4);
         assert_eq!(s.gro.merged, 0);
+    }
+
+    #[test]
+    fn a_segment_with_the_reserved_ip_flag_is_not_merged() {
+        // Linux's inet_gro_receive flushes on anything in frag_off but DF.
+        let (mut s, i) = stack();
+        let mut odd = seg(ISN.wrapping_add(1448), 1448, ACK, 7);
+        let ip = &mut odd.data_mut()[ETH_HLEN..ETH_HLEN + IP_HLEN];
+        ip[6] |= 0x80;
+        Ipv4Packet::new_unchecked(&mut ip[..]).fill_checksum();
+        let v = vec![
+            seg(ISN, 1448, ACK, 7),
+            odd,
+            seg(ISN.wrapping_add(2 * 1448), 1448, ACK, 7),
+        ];
+        s.receive_batch(i, v, Instant::ZERO);
+        assert_eq!(
+            s.gro.merged, 0,
+            "the odd one neither joins nor holds a train"
+        );
+        assert_eq!(in_segs(&s), 3);
     }
 
     #[test]

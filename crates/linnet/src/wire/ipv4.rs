@@ -274,6 +274,12 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
         self.read_u16(field::FLG_OFF) & FLAG_MF != 0
     }
 
+    /// The reserved ("evil") flag bit, which senders must leave clear (Linux: `IP_CE`, the
+    /// 0x8000 of `frag_off`).
+    pub fn reserved_flag(&self) -> bool {
+        self.read_u16(field::FLG_OFF) & 0x8000 != 0
+    }
+
     /// Fragment offset in bytes (the 13-bit field × 8).
     pub fn frag_offset(&self) -> usize {
         usize::from(self.read_u16(field::FLG_OFF) & OFFSET_MASK) * 8
