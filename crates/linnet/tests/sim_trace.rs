@@ -498,7 +498,7 @@ fn tcpext_counters_under_heavy_loss() {
         loss: 0.15,
         delay: Duration::from_millis(5),
         queue_limit: 1000,
-        seed: 7,
+        seed: 8,
         ..LinkConfig::default()
     });
     let l = listen(&mut sim, 5002);

@@ -296,12 +296,15 @@ impl Stack {
         sk.rcv_unacked_segs += (len as u32).div_ceil(sk.mss.max(1)).max(1);
         // (Interactive mode leaves the ACK to the answer: Linux's tcp_in_quickack_mode.)
         let quick = sk.quickack > 0 && !sk.pingpong;
-        let mut want_ack = sk.rcv_unacked_segs >= 2 || len < sk.mss as usize / 2 && quick;
+        let want_ack = sk.rcv_unacked_segs >= 2;
         if quick {
+            // Quick-ACK mode: this segment's own ACK, at once, not one for the whole receive
+            // batch, so that a sender in slow start is clocked per segment and one lost ACK
+            // does not stall its whole flight. Linux: `__tcp_ack_snd_check` →
+            // `tcp_send_ack` from the softirq (deferral only while a user holds the socket).
             sk.quickack -= 1;
-            want_ack = true;
-        }
-        if want_ack {
+            sk.ack_now = true;
+        } else if want_ack {
             self.tcp_ack_defer(id);
         }
         self.trace_cur(Stage::TcpDataQueue, Detail::Num("bytes", n as u64));
@@ -1236,18 +1239,18 @@ impl Stack {
             sk.rcv_unacked_segs += (data.len() as u32).div_ceil(sk.mss.max(1)).max(1);
             queued = n;
             let quick = sk.quickack > 0 && !sk.pingpong;
-            let mut want_ack =
-                sk.rcv_unacked_segs >= 2 || data.len() < sk.mss as usize / 2 && quick;
+            let want_ack = sk.rcv_unacked_segs >= 2;
             if quick {
+                // Quick-ACK mode: this segment's own ACK, at once (as in the fast path).
                 sk.quickack -= 1;
-                want_ack = true;
+                sk.ack_now = true;
             }
             if had_ofo {
                 // Data that fills (part of) a hole is acknowledged at once (RFC 5681 4.2).
                 // No quick-ACK mode after it (Linux 4.18 on): the in-order data that follows
                 // is ACKed as usual, and more out-of-order data as SACK compression decides.
                 sk.ack_now = true;
-            } else if want_ack {
+            } else if want_ack && !quick {
                 defer_ack = true;
             }
             wake = true;
