@@ -263,6 +263,7 @@ fn run(shared: Arc<Shared>, mut devices: Vec<Attached>) -> Stack {
     let mut pollfds: Vec<libc::pollfd> = Vec::new();
     let mut wakers = Vec::new();
     let mut stats_at = Instant::ZERO;
+    let mut published: Vec<crate::device::DeviceStats> = Vec::with_capacity(devices.len());
     while !shared.stop.load(Ordering::SeqCst) {
         // Calls from here on are not yet seen by this round.
         shared.kicked.store(false, Ordering::SeqCst);
@@ -340,14 +341,32 @@ fn run(shared: Arc<Shared>, mut devices: Vec<Attached>) -> Stack {
         for t in busy_devs.iter().filter_map(|b| b.retry_at) {
             deadline = Some(deadline.map_or(t, |d| d.min(t)));
         }
-        if now >= stats_at {
-            stats_at = now + Duration::from_millis(100);
-            if let Ok(mut st) = shared.dev_stats.lock() {
-                st.clear();
-                st.extend(devices.iter().map(|d| (d.ifindex, d.device.stats())));
+        // Device counters reach the stack at most every 100 ms while frames flow, and
+        // whenever the thread is about to sleep with counts not yet published, so that a
+        // reader after a quiet moment sees every frame counted.
+        let again = busy || deadline.is_some_and(|d| d <= now);
+        if now >= stats_at || !again {
+            let changed = devices.len() != published.len()
+                || devices
+                    .iter()
+                    .zip(&published)
+                    .any(|(d, p)| d.device.stats() != *p);
+            if changed {
+                stats_at = now + Duration::from_millis(100);
+                published.clear();
+                published.extend(devices.iter().map(|d| d.device.stats()));
+                if let Ok(mut st) = shared.dev_stats.lock() {
+                    st.clear();
+                    st.extend(
+                        devices
+                            .iter()
+                            .map(|d| d.ifindex)
+                            .zip(published.iter().copied()),
+                    );
+                }
             }
         }
-        if busy || deadline.is_some_and(|d| d <= now) {
+        if again {
             continue;
         }
         // Sleep until a device is readable, a call kicks us, or the next deadline.
