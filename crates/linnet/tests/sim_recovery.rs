@@ -4,12 +4,12 @@
 //! Run with `--nocapture` to see the figures.
 
 mod common;
-use common::pattern;
+use common::{pattern, transfer};
 
 use linnet::device::memlink::LinkConfig;
 use linnet::errno::Errno;
 use linnet::sim::Sim;
-use linnet::socket::{MsgFlags, Shutdown, SockId, SockType};
+use linnet::socket::{MsgFlags, SockId, SockType};
 use linnet::stats::TcpStats;
 use linnet::transport::tcp::TcpState;
 use linnet::{Instant, Stack, StackConfig};
@@ -81,53 +81,6 @@ fn establish(sim: &mut Sim) -> (SockId, SockId) {
     });
     assert!(ok, "handshake did not complete");
     (c, server.unwrap())
-}
-
-/// Send `data` from stack 0 and read it on stack 1 until EOF; `each` runs after every step.
-/// Returns the seconds taken.
-fn transfer(
-    sim: &mut Sim,
-    c: SockId,
-    s: SockId,
-    data: &[u8],
-    secs: u64,
-    mut each: impl FnMut(&mut Sim),
-) -> f64 {
-    let start = sim.now();
-    let (mut sent, mut closed, mut eof) = (0, false, false);
-    let mut got = Vec::with_capacity(data.len());
-    let mut buf = vec![0u8; 65536];
-    let until = sim.now() + Duration::from_secs(secs);
-    sim.run_until_cond(until, |sim| {
-        let now = sim.now();
-        while sent < data.len() {
-            match sim.stack(0).send(c, &data[sent..], now) {
-                Ok(n) => sent += n,
-                Err(Errno::EAGAIN) => break,
-                Err(e) => panic!("send: {e}"),
-            }
-        }
-        if sent == data.len() && !closed {
-            sim.stack(0).shutdown(c, Shutdown::Write, now).unwrap();
-            closed = true;
-        }
-        loop {
-            match sim.stack(1).recv(s, &mut buf, MsgFlags::default(), now) {
-                Ok(0) => {
-                    eof = true;
-                    break;
-                }
-                Ok(n) => got.extend_from_slice(&buf[..n]),
-                Err(Errno::EAGAIN) => break,
-                Err(e) => panic!("recv: {e}"),
-            }
-        }
-        each(sim);
-        eof
-    });
-    assert!(eof, "no EOF after {} of {} bytes", got.len(), data.len());
-    assert!(got == data, "data corrupted");
-    sim.now().saturating_since(start).as_secs_f64()
 }
 
 /// (sequence number, payload length) of a TCP segment in an Ethernet frame.

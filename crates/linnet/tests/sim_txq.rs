@@ -5,14 +5,11 @@
 //! through a qdisc, whose overflow nobody reports) costs the sender retransmissions.
 
 mod common;
-use common::pattern;
+use common::{pattern, transfer};
 
 use linnet::device::memlink::{LinkConfig, LinkStats};
-use linnet::errno::Errno;
 use linnet::sim::Sim;
-use linnet::socket::{MsgFlags, Shutdown, SockType};
 use linnet::stats::TcpStats;
-use linnet::transport::tcp::TcpState;
 use linnet::{Stack, StackConfig};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
@@ -55,63 +52,15 @@ fn bulk(backpressure: bool) -> Run {
         "192.0.2.2/24".parse().unwrap(),
     );
     sim.advance(Duration::from_millis(100));
-    let l = sim.stack(1).socket(SockType::Stream).unwrap();
-    sim.stack(1)
-        .bind(l, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 5001))
-        .unwrap();
-    sim.stack(1).listen(l, 4).unwrap();
-    let now = sim.now();
-    let c = sim.stack(0).socket(SockType::Stream).unwrap();
-    assert_eq!(
-        sim.stack(0).connect(c, SocketAddrV4::new(B, 5001), now),
-        Err(Errno::EINPROGRESS)
-    );
-    let mut server = None;
-    let until = sim.now() + Duration::from_secs(10);
-    assert!(sim.run_until_cond(until, |sim| {
-        server = server.or_else(|| sim.stack(1).accept(l).ok().map(|(s, _)| s));
-        server.is_some() && sim.stack(0).tcp_state(c) == Some(TcpState::Established)
-    }));
-    let s = server.unwrap();
+    let l = common::listen(&mut sim, 1, 5001, 4);
+    let (c, s) = common::establish(&mut sim, l, SocketAddrV4::new(B, 5001));
     let data = pattern(4 << 20, 11);
     let tcp0 = sim.stack(0).snmp().tcp;
-    let start = sim.now();
-    let (mut sent, mut closed, mut eof) = (0, false, false);
-    let mut got = Vec::with_capacity(data.len());
-    let mut buf = vec![0u8; 65536];
-    let until = sim.now() + Duration::from_secs(60);
-    sim.run_until_cond(until, |sim| {
-        let now = sim.now();
-        while sent < data.len() {
-            match sim.stack(0).send(c, &data[sent..], now) {
-                Ok(n) => sent += n,
-                Err(Errno::EAGAIN) => break,
-                Err(e) => panic!("send: {e}"),
-            }
-        }
-        if sent == data.len() && !closed {
-            sim.stack(0).shutdown(c, Shutdown::Write, now).unwrap();
-            closed = true;
-        }
-        loop {
-            match sim.stack(1).recv(s, &mut buf, MsgFlags::default(), now) {
-                Ok(0) => {
-                    eof = true;
-                    break;
-                }
-                Ok(n) => got.extend_from_slice(&buf[..n]),
-                Err(Errno::EAGAIN) => break,
-                Err(e) => panic!("recv: {e}"),
-            }
-        }
-        eof
-    });
-    assert!(eof, "no EOF after {} of {} bytes", got.len(), data.len());
-    assert!(got == data, "data corrupted");
+    let secs = transfer(&mut sim, c, s, &data, 60, |_| {});
     let t = sim.stack(0).snmp().tcp;
     let requeues = sim.stack(0).interfaces().map(|i| i.txq.requeues()).sum();
     Run {
-        secs: sim.now().saturating_since(start).as_secs_f64(),
+        secs,
         tcp: TcpStats {
             retrans_segs: t.retrans_segs - tcp0.retrans_segs,
             timeouts: t.timeouts - tcp0.timeouts,

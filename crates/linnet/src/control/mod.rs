@@ -414,6 +414,14 @@ fn tc_error(e: crate::qdisc::TcError) -> Response {
     }
 }
 
+/// An error answer: `errno` and a message saying what went wrong.
+pub(crate) fn error(errno: i32, message: impl Into<String>) -> Response {
+    Response::Error {
+        errno: Some(errno),
+        message: message.into(),
+    }
+}
+
 pub(crate) fn errno_response(e: crate::Errno) -> Response {
     Response::Error {
         errno: Some(e.raw()),

@@ -4,7 +4,7 @@
 //! Linux: net/ipv4/fib_frontend.c (`inet_rtm_newroute`, `inet_rtm_delroute`),
 //! net/ipv4/route.c (`inet_rtm_getroute`), net/core/fib_rules.c (`fib_nl_newrule`).
 
-use super::{errno_response, Response};
+use super::{errno_response, error, Response};
 use crate::errno::Errno;
 use crate::ip::fib::{Route, RouteMatch};
 use crate::ip::route::InputRoute;
@@ -32,13 +32,6 @@ pub struct RouteGetReply {
     pub table: u32,
     /// Input device name (`iif` lookups).
     pub iif: Option<String>,
-}
-
-fn error(errno: i32, message: impl Into<String>) -> Response {
-    Response::Error {
-        errno: Some(errno),
-        message: message.into(),
-    }
 }
 
 fn rtnl_error(e: Errno) -> Response {

@@ -5,7 +5,7 @@
 //!
 //! Linux: reading an `AF_PACKET` socket (tcpdump) or a perf ring buffer (`perf trace`).
 
-use super::{Envelope, Request, Response, MAX_LINE, VERSION};
+use super::{error, Envelope, Request, Response, MAX_LINE, VERSION};
 use crate::runtime::Handle;
 use crate::stack::Stack;
 use crate::trace::{CapturedFrame, Filter, TraceLine, TraceRecord};
@@ -40,13 +40,6 @@ fn send(mut conn: &UnixStream, resp: &Response) -> io::Result<()> {
     .map_err(io::Error::other)?;
     line.push(b'\n');
     conn.write_all(&line)
-}
-
-fn error(errno: i32, message: String) -> Response {
-    Response::Error {
-        errno: Some(errno),
-        message,
-    }
 }
 
 fn clock(stack: &Handle) -> (u64, u64) {
@@ -113,7 +106,7 @@ pub fn serve_stream(conn: &UnixStream, stack: &Handle, req: Request) -> io::Resu
             snaplen,
         } => capture(conn, stack, dev, &filter, snaplen),
         Request::TraceStart { filter } => trace(conn, stack, &filter),
-        _ => send(conn, &error(libc::EINVAL, "not a streaming request".into())),
+        _ => send(conn, &error(libc::EINVAL, "not a streaming request")),
     }
 }
 

@@ -9,7 +9,7 @@
 //! the seed, `hystart` (a module parameter of tcp_cubic), the delayed-ACK timeout, the initial
 //! RTO and the TIME-WAIT length (`TCP_TIMEWAIT_LEN`).
 
-use super::Response;
+use super::{error, Response};
 use crate::stack::Stack;
 use crate::transport::tcp::TcpConfig;
 use serde::{Deserialize, Serialize};
@@ -607,13 +607,6 @@ static TABLE: &[Sysctl] = &[
     },
 ];
 
-fn error(errno: i32, message: impl Into<String>) -> Response {
-    Response::Error {
-        errno: Some(errno),
-        message: message.into(),
-    }
-}
-
 /// Parse an integer as Linux's `proc_dointvec` does: decimal, or hex with `0x`.
 fn parse_int(v: &str) -> Option<u64> {
     let t = v.trim();
@@ -790,16 +783,10 @@ pub fn sysctl(stack: &mut Stack, key: &str, value: Option<&str>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::time::Instant;
-    use crate::wire::EthernetAddress;
 
+    /// The sysctls are stack-wide: no interface is needed.
     fn stack() -> Stack {
-        let mut s = Stack::default();
-        let i = s.add_interface("eth0", EthernetAddress::local_from_seed(1), 1500);
-        s.add_addr(i, "192.0.2.2/24".parse().unwrap(), Instant::ZERO)
-            .unwrap();
-        s.set_link_up(i, true, Instant::ZERO).unwrap();
-        s
+        Stack::default()
     }
 
     fn get(s: &mut Stack, k: &str) -> String {

@@ -127,3 +127,55 @@ pub fn establish(
     assert!(ok, "handshake did not complete");
     (c, server.unwrap())
 }
+
+/// Send `data` from stack 0 and read it on stack 1 until EOF; `each` runs after every step.
+/// Returns the seconds taken.
+pub fn transfer(
+    sim: &mut linnet::sim::Sim,
+    c: linnet::socket::SockId,
+    s: linnet::socket::SockId,
+    data: &[u8],
+    secs: u64,
+    mut each: impl FnMut(&mut linnet::sim::Sim),
+) -> f64 {
+    let start = sim.now();
+    let (mut sent, mut closed, mut eof) = (0, false, false);
+    let mut got = Vec::with_capacity(data.len());
+    let mut buf = vec![0u8; 65536];
+    let until = sim.now() + std::time::Duration::from_secs(secs);
+    sim.run_until_cond(until, |sim| {
+        let now = sim.now();
+        while sent < data.len() {
+            match sim.stack(0).send(c, &data[sent..], now) {
+                Ok(n) => sent += n,
+                Err(linnet::errno::Errno::EAGAIN) => break,
+                Err(e) => panic!("send: {e}"),
+            }
+        }
+        if sent == data.len() && !closed {
+            sim.stack(0)
+                .shutdown(c, linnet::socket::Shutdown::Write, now)
+                .unwrap();
+            closed = true;
+        }
+        loop {
+            match sim
+                .stack(1)
+                .recv(s, &mut buf, linnet::socket::MsgFlags::default(), now)
+            {
+                Ok(0) => {
+                    eof = true;
+                    break;
+                }
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(linnet::errno::Errno::EAGAIN) => break,
+                Err(e) => panic!("recv: {e}"),
+            }
+        }
+        each(sim);
+        eof
+    });
+    assert!(eof, "no EOF after {} of {} bytes", got.len(), data.len());
+    assert!(got == data, "data corrupted");
+    sim.now().saturating_since(start).as_secs_f64()
+}

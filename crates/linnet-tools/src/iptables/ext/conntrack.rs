@@ -2,7 +2,7 @@
 //!
 //! Linux userspace: libxt_conntrack.c, libxt_state.c (kernel: xt_conntrack.c, xt_state.c).
 
-use super::{bang, Opt};
+use super::{bang, bit_names, Opt};
 use crate::iptables::rule::RuleBuilder;
 use linnet::netfilter::matches::{ctstate, RuleMatch};
 use linnet::netfilter::NfError;
@@ -12,12 +12,7 @@ use std::fmt::Write;
 pub const OPTIONS: &[(&str, usize)] = &[("--ctstate", 1), ("--state", 1)];
 
 fn states_text(bits: u8) -> String {
-    ctstate::NAMES
-        .iter()
-        .filter(|(b, _)| bits & b != 0)
-        .map(|(_, n)| *n)
-        .collect::<Vec<_>>()
-        .join(",")
+    bit_names(&ctstate::NAMES, bits)
 }
 
 /// Its options. Linux userspace: `conntrack_parse`, `state_parse`.

@@ -13,6 +13,17 @@ pub mod reject;
 pub mod tcpudp;
 
 use linnet::netfilter::matches::PortRange;
+
+/// The names of the bits set in `bits`, in table order, joined by commas (ctstate and TCP
+/// flag lists, as libxtables prints them).
+pub(crate) fn bit_names(names: &[(u8, &str)], bits: u8) -> String {
+    names
+        .iter()
+        .filter(|(b, _)| bits & b != 0)
+        .map(|(_, n)| *n)
+        .collect::<Vec<_>>()
+        .join(",")
+}
 use linnet::netfilter::NfError;
 
 /// Every extension's options with the number of words each takes.

@@ -3,7 +3,7 @@
 //!
 //! Linux userspace: libxt_tcp.c, libxt_udp.c (kernel: xt_tcpudp.c).
 
-use super::{bang, parse_port_range, range_text, Opt, SERVICES};
+use super::{bang, bit_names, parse_port_range, range_text, Opt, SERVICES};
 use crate::iptables::rule::{proto_name, RuleBuilder};
 use linnet::netfilter::matches::{proto, PortRange, RuleMatch};
 use linnet::netfilter::NfError;
@@ -60,12 +60,7 @@ fn flags_text(bits: u8) -> String {
     if bits == 0 {
         return "NONE".into();
     }
-    FLAGS
-        .iter()
-        .filter(|(b, _)| bits & b != 0)
-        .map(|(_, n)| *n)
-        .collect::<Vec<_>>()
-        .join(",")
+    bit_names(&FLAGS, bits)
 }
 
 /// Its options. Linux userspace: `tcp_parse`, `udp_parse`.
