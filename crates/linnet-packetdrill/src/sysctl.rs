@@ -10,35 +10,19 @@ use linnet::Stack;
 use std::collections::HashMap;
 use std::time::SystemTime;
 
-/// The `net.ipv4` settings applied to the stack (file names under `/proc/sys/net/ipv4`).
-pub const KNOWN: &[&str] = &[
-    "tcp_rmem",
-    "tcp_wmem",
-    "tcp_timestamps",
-    "tcp_sack",
-    "tcp_window_scaling",
-    "tcp_moderate_rcvbuf",
-    "tcp_syn_retries",
-    "tcp_synack_retries",
-    "tcp_retries2",
-    "tcp_fin_timeout",
-    "tcp_keepalive_time",
-    "tcp_keepalive_intvl",
-    "tcp_keepalive_probes",
-    "tcp_syncookies",
-    "tcp_max_syn_backlog",
-    "tcp_challenge_ack_limit",
-    "tcp_congestion_control",
-    "tcp_notsent_lowat",
-    "tcp_fastopen",
-    "tcp_fastopen_key",
-    "tcp_ecn",
-    "tcp_mtu_probing",
-    "tcp_base_mss",
-    "tcp_probe_threshold",
-    "tcp_probe_interval",
-    "tcp_mtu_probe_floor",
-];
+/// Settings the harness keeps itself rather than the stack: `tcp_notsent_lowat` is the
+/// default the socket layer gives new sockets.
+pub const HARNESS_KEYS: &[&str] = &["tcp_notsent_lowat"];
+
+/// The `net.ipv4` settings applied to the stack, as file names under `/proc/sys/net/ipv4`
+/// (the shim writes `net.ipv4.route.min_pmtu` as `route.min_pmtu`): every writable
+/// `net.ipv4.*` entry of the stack's sysctl table, then [`HARNESS_KEYS`].
+pub fn known() -> Vec<&'static str> {
+    linnet::control::sysctl::writable_names()
+        .filter_map(|k| k.strip_prefix("net.ipv4."))
+        .chain(HARNESS_KEYS.iter().copied())
+        .collect()
+}
 
 /// A directory standing for `/proc/sys/net/ipv4`: one file per setting, holding its value.
 /// The harness's `sysctl` shim writes the files; when run as root the harness also
@@ -48,6 +32,8 @@ pub const KNOWN: &[&str] = &[
 pub struct SysctlDir {
     dir: String,
     seen: HashMap<&'static str, (SystemTime, u64)>,
+    /// The file names watched ([`known`]).
+    known: Vec<&'static str>,
     /// `tcp_notsent_lowat`: the socket layer's default for new sockets.
     pub notsent_lowat: u32,
 }
@@ -58,13 +44,15 @@ impl SysctlDir {
         SysctlDir {
             dir,
             seen: HashMap::new(),
+            known: known(),
             notsent_lowat: u32::MAX,
         }
     }
 
     /// Apply the settings whose files changed since the last call.
     pub fn apply_new(&mut self, stack: &mut Stack) {
-        for &name in KNOWN {
+        for i in 0..self.known.len() {
+            let name = self.known[i];
             let path = format!("{}/{}", self.dir, name);
             let Ok(meta) = std::fs::metadata(&path) else {
                 continue;
@@ -128,4 +116,33 @@ pub fn apply(stack: &mut Stack, key: &str, v: &str) {
     // The stack's sysctl table checks the value as Linux's handler would; a refused one
     // (tcp_ecn's AccECN modes 3-5, say) leaves the setting as it was.
     let _ = linnet::control::sysctl::sysctl(stack, &key, Some(v));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_watched_files_come_from_the_stack_table() {
+        let k = known();
+        // What the harness's own list held before it was derived from the table.
+        for name in [
+            "tcp_rmem",
+            "tcp_wmem",
+            "tcp_timestamps",
+            "tcp_sack",
+            "tcp_congestion_control",
+            "tcp_notsent_lowat",
+            "tcp_fastopen_key",
+            "tcp_mtu_probe_floor",
+        ] {
+            assert!(k.contains(&name), "{name} missing from {k:?}");
+        }
+        // Keys of the table the old list missed, subdirectories as the shim names them;
+        // read-only and other families' keys are not watched.
+        assert!(k.contains(&"tcp_reordering"));
+        assert!(k.contains(&"route.min_pmtu"));
+        assert!(!k.contains(&"tcp_available_congestion_control"));
+        assert!(!k.iter().any(|n| n.contains("somaxconn")));
+    }
 }

@@ -761,6 +761,15 @@ pub fn sysctls(stack: &Stack) -> Vec<SysctlValue> {
         .collect()
 }
 
+/// The names of the entries a write can change (`net.ipv4.tcp_rmem`...), in the table's
+/// order: every key but the read-only ones.
+pub fn writable_names() -> impl Iterator<Item = &'static str> {
+    TABLE
+        .iter()
+        .filter(|e| !matches!(e.kind, Kind::ReadOnly(_)))
+        .map(|e| e.name)
+}
+
 /// Read or write one sysctl (`sysctl KEY` / `sysctl -w KEY=VALUE`); the answer holds the
 /// value after the call.
 pub fn sysctl(stack: &mut Stack, key: &str, value: Option<&str>) -> Response {
