@@ -280,7 +280,12 @@ impl Rig {
                     .find(|q| q.kind == "netem")?;
                 Some(format!(
                     "{} sent, {} dropped ({})",
-                    q.stats.packets, q.stats.drops, q.xstats
+                    q.stats.packets,
+                    q.stats.drops,
+                    q.xstats
+                        .as_ref()
+                        .map(linnet_tools::tc::format::print_xstats)
+                        .unwrap_or_default()
                 ))
             })
             .ok()

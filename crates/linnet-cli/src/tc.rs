@@ -9,7 +9,10 @@ use linnet::control::{Request, Response};
 use linnet::qdisc::tc::{TcChange, TcObject, TcReply};
 use linnet::qdisc::units::{fmt_handle, ROOT_HANDLE};
 use linnet::qdisc::TcError;
-use linnet_tools::tc::format::{format_classes, format_filters, format_qdiscs};
+use linnet_tools::tc::f_u32::print_filter;
+use linnet_tools::tc::format::{
+    format_classes, format_filters, format_qdiscs, print_class_opt, print_qdisc_opt,
+};
 use linnet_tools::tc::Backend;
 use serde_json::{json, Value};
 
@@ -83,7 +86,7 @@ pub fn to_json(reply: &TcReply, stats: bool) -> Value {
                         "kind": q.kind,
                         "handle": if q.handle == 0 { "0:".into() } else { fmt_handle(q.handle) },
                         "dev": q.dev,
-                        "options": q.options,
+                        "options": q.options.as_ref().map(print_qdisc_opt).unwrap_or_default(),
                     });
                     if q.parent == ROOT_HANDLE {
                         v["root"] = json!(true);
@@ -102,7 +105,7 @@ pub fn to_json(reply: &TcReply, stats: bool) -> Value {
                         "handle": fmt_handle(c.class.classid),
                         "parent": fmt_handle(c.class.parent),
                         "leaf": c.class.leaf.filter(|&l| l != 0).map(fmt_handle),
-                        "options": c.class.params,
+                        "options": c.class.opts.as_ref().map(print_class_opt).unwrap_or_default(),
                     });
                     with_stats(v, &c.class.stats)
                 })
@@ -116,7 +119,7 @@ pub fn to_json(reply: &TcReply, stats: bool) -> Value {
                         "dev": f.dev,
                         "pref": f.filter.prio,
                         "classid": fmt_handle(f.filter.classid),
-                        "options": f.filter.describe(),
+                        "options": print_filter(&f.filter),
                     })
                 })
                 .collect(),
@@ -231,18 +234,24 @@ mod tests {
             kind: "netem".into(),
             handle: 0x8001_0000,
             parent: ROOT_HANDLE,
-            options: "limit 1000 delay 50ms".into(),
+            options: Some(linnet::qdisc::QdiscOpt::Netem(
+                linnet::qdisc::opt::NetemOpt {
+                    latency: 50_000,
+                    ..Default::default()
+                },
+            )),
             stats: linnet::qdisc::QdiscStats {
                 bytes: 100,
                 packets: 1,
                 ..Default::default()
             },
-            xstats: String::new(),
+            xstats: None,
         };
         let v = to_json(&TcReply::Qdiscs(vec![q]), true);
         assert_eq!(v[0]["kind"], "netem");
         assert_eq!(v[0]["handle"], "8001:");
         assert_eq!(v[0]["root"], true);
+        assert_eq!(v[0]["options"], "limit 1000 delay 50ms");
         assert_eq!(v[0]["bytes"], 100);
         assert_eq!(v[0]["packets"], 1);
     }

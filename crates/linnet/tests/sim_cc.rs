@@ -19,6 +19,7 @@ use linnet::transport::tcp::cong::CcAlgorithm;
 use linnet::transport::tcp::TcpState;
 use linnet::wire::Ipv4Addr;
 use linnet::{Stack, StackConfig};
+use linnet_tools::tc::format::{print_qdisc_opt, print_xstats};
 use linnet_tools::tc::Tc;
 use std::net::SocketAddrV4;
 use std::time::Duration;
@@ -163,13 +164,14 @@ fn ecn_through_fq_codel(sender_ecn: u8) -> EcnRun {
         .iter()
         .find(|q| q.kind == "fq_codel")
         .expect("fq_codel shown");
+    let xstats = fq.xstats.as_ref().map(print_xstats).unwrap_or_default();
     let word = |w: &str| -> u64 {
-        let v: Vec<&str> = fq.xstats.split_whitespace().collect();
+        let v: Vec<&str> = xstats.split_whitespace().collect();
         v.iter()
             .position(|x| *x == w)
             .and_then(|i| v.get(i + 1))
             .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| panic!("no {w} in {}", fq.xstats))
+            .unwrap_or_else(|| panic!("no {w} in {xstats}"))
     };
     let marks = word("ecn_mark");
     // Frames marked just now are still on the 10 ms link to B: let them arrive (the marks
@@ -180,7 +182,8 @@ fn ecn_through_fq_codel(sender_ecn: u8) -> EcnRun {
             .iter()
             .find(|q| q.kind == "fq_codel")
             .and_then(|fq| {
-                let v: Vec<&str> = fq.xstats.split_whitespace().collect();
+                let xstats = print_xstats(fq.xstats.as_ref()?);
+                let v: Vec<&str> = xstats.split_whitespace().collect();
                 let i = v.iter().position(|x| *x == "ecn_mark")?;
                 v.get(i + 1)?.parse::<u64>().ok()
             })
@@ -523,8 +526,14 @@ fn netem_loss_with_ecn_marks_ect_packets_instead_of_dropping_them() {
             TcReply::Qdiscs(q) => q,
             r => panic!("{r:?}"),
         };
-        assert!(q[0].options.contains(" ecn"), "{}", q[0].options);
-        let v: Vec<&str> = q[0].xstats.split_whitespace().collect();
+        let options = q[0]
+            .options
+            .as_ref()
+            .map(print_qdisc_opt)
+            .unwrap_or_default();
+        assert!(options.contains(" ecn"), "{options}");
+        let xstats = q[0].xstats.as_ref().map(print_xstats).unwrap_or_default();
+        let v: Vec<&str> = xstats.split_whitespace().collect();
         let at = |w: &str| -> u64 {
             let i = v.iter().position(|x| *x == w).expect(w);
             v[i + 1].parse().unwrap()

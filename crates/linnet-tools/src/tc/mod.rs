@@ -3,21 +3,95 @@
 //! the same program), and the `show` output as tc prints it ([`format`]).
 //!
 //! Each kind's own options (`netem delay 50ms`, `htb rate 10mbit`, a filter's `u32 match
-//! ...`) still travel as words, read by the kind in the stack.
+//! ...`) are read here, one file a kind as iproute2's `q_*.c`/`f_*.c`, into the typed
+//! options the stack takes ([`linnet::qdisc::opt`]), and printed back from the typed options
+//! the stack reports.
 //!
 //! Linux userspace: iproute2's tc/tc.c (`do_cmd`), tc_qdisc.c (`tc_qdisc_modify`),
 //! tc_class.c (`tc_class_modify`), tc_filter.c (`tc_filter_modify`).
 
+pub mod f_u32;
 pub mod format;
+pub mod q_fifo;
+pub mod q_fq_codel;
+pub mod q_htb;
+pub mod q_netem;
+pub mod q_prio;
+pub mod q_tbf;
 
+use linnet::qdisc::opt::{ClassOpt, QdiscOpt, TcOptions};
 use linnet::qdisc::tc::{TcChange, TcObject, TcReply, TcVerb};
-use linnet::qdisc::units::{parse_handle, ROOT_HANDLE};
+use linnet::qdisc::units::{parse_handle, parse_u32, ROOT_HANDLE};
 use linnet::qdisc::TcError;
+
+/// Build a [`TcError`] from a format string.
+macro_rules! tc_err {
+    ($($t:tt)*) => { linnet::qdisc::TcError(format!($($t)*)) };
+}
+pub(crate) use tc_err;
+
+/// A qdisc kind's options from its words; `None` for a kind tc does not know here (the
+/// stack names it in its error). Linux/iproute2: `get_qdisc_kind` → `q->parse_qopt`.
+pub fn parse_qdisc_opt(kind: &str, args: &[String]) -> Result<Option<QdiscOpt>, TcError> {
+    Ok(Some(match kind {
+        "pfifo_fast" => q_fifo::parse_pfifo_fast(args)?,
+        "pfifo" | "bfifo" => q_fifo::parse_opt(kind, args)?,
+        "tbf" => q_tbf::parse_opt(args)?,
+        "netem" => q_netem::parse_opt(args)?,
+        "prio" => q_prio::parse_opt(args)?,
+        "fq_codel" => q_fq_codel::parse_opt(args)?,
+        "htb" => q_htb::parse_opt(args)?,
+        _ => return Ok(None),
+    }))
+}
+
+/// A class's options from its words; `None` for kinds without class options (the stack
+/// says what is wrong). Linux/iproute2: `q->parse_copt`.
+pub fn parse_class_opt(kind: &str, args: &[String]) -> Result<Option<ClassOpt>, TcError> {
+    match kind {
+        "htb" => q_htb::parse_class_opt(args).map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// `tc filter del ... [prio N]`: the priority, other words left alone.
+fn parse_filter_del(args: &[String]) -> Result<TcOptions, TcError> {
+    let pos = args
+        .iter()
+        .position(|w| matches!(w.as_str(), "prio" | "pref" | "priority"));
+    let prio = match pos {
+        Some(i) => {
+            let v = args
+                .get(i + 1)
+                .ok_or_else(|| tc_err!("option \"prio\" needs a value"))?;
+            Some(parse_u32(v, "prio")?)
+        }
+        None => None,
+    };
+    Ok(TcOptions::FilterDel { prio })
+}
+
+/// The options of a change: the kind's, read by the kind (none for a delete of a qdisc or
+/// class, whose words tc leaves alone).
+fn parse_options(
+    object: TcObject,
+    verb: TcVerb,
+    kind: Option<&str>,
+    rest: &[String],
+) -> Result<Option<TcOptions>, TcError> {
+    Ok(match (object, verb, kind) {
+        (TcObject::Filter, TcVerb::Del, _) => Some(parse_filter_del(rest)?),
+        (TcObject::Filter, _, _) => Some(TcOptions::Filter(f_u32::parse_filter(rest)?)),
+        (_, TcVerb::Del, _) | (_, _, None) => None,
+        (TcObject::Qdisc, _, Some(k)) => parse_qdisc_opt(k, rest)?.map(TcOptions::Qdisc),
+        (TcObject::Class, _, Some(k)) => parse_class_opt(k, rest)?.map(TcOptions::Class),
+    })
+}
 use linnet::stack::Stack;
 use linnet::time::Instant;
 
 /// What a tc command line asks.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum TcCommand {
     /// A change.
     Change(TcChange),
@@ -136,6 +210,7 @@ pub fn parse_command(argv: &[String]) -> Result<TcCommand, TcError> {
         });
     };
     let dev = c.dev.ok_or_else(|| TcError("\"dev\" is required".into()))?;
+    let options = parse_options(object, verb, c.kind.as_deref(), &c.rest)?;
     Ok(TcCommand::Change(TcChange {
         object,
         verb,
@@ -144,7 +219,7 @@ pub fn parse_command(argv: &[String]) -> Result<TcCommand, TcError> {
         handle: c.handle,
         classid: c.classid,
         kind: c.kind,
-        options: c.rest,
+        options,
     }))
 }
 

@@ -39,7 +39,7 @@ pub const MAX_LINE: usize = 64 * 1024;
 pub const MAX_REQUEST: usize = 4 * MAX_LINE;
 
 /// A request to the daemon.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Request {
     /// Interfaces with counters (`ip -s link show`, `ip addr show`).

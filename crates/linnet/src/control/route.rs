@@ -70,15 +70,27 @@ pub fn route_add(
         Ok(None) => {}
         Err(r) => return r,
     }
-    if replace {
+    // Replace swaps the route with the same destination, table and metric for the new one,
+    // all or nothing: a new route the stack refuses (a gateway it cannot reach, say) leaves
+    // the old one in place, as Linux checks the new one (`fib_create_info`) before
+    // `fib_table_insert` replaces.
+    let old = if replace {
         let mut m = RouteMatch::new(route.dst);
         m.table = Some(route.table);
         m.metric = Some(route.metric);
-        let _ = stack.del_route(&m);
-    }
+        stack.del_route(&m).ok()
+    } else {
+        None
+    };
     match stack.add_route(route) {
         Ok(()) => Response::Ok,
-        Err(e) => rtnl_error(e),
+        Err(e) => {
+            if let Some(o) = old {
+                // It was in the table a moment ago, against the same routes and addresses.
+                let _ = stack.add_route(o);
+            }
+            rtnl_error(e)
+        }
     }
 }
 
@@ -280,6 +292,45 @@ mod tests {
         assert_eq!(req(&mut s, add(r, true)), Response::Ok);
         assert_eq!(s.tcp_route_mss(dst), 1360);
         assert_eq!(s.ip_rt_update_pmtu(dst, 1300, Instant::ZERO), Some(1300));
+    }
+
+    #[test]
+    fn a_refused_replace_keeps_the_old_route() {
+        let mut s = stack();
+        let r = Route::unicast(
+            "198.51.100.0/24".parse().unwrap(),
+            Some(Ipv4Addr::new(192, 0, 2, 1)),
+            0,
+        );
+        let add = |r: Route, replace| Request::RouteAdd {
+            route: r,
+            dev: None,
+            replace,
+        };
+        assert_eq!(req(&mut s, add(r, false)), Response::Ok);
+        let before = s.table_routes(254);
+        // The same destination through a gateway on no connected network.
+        let mut bad = r;
+        bad.gateway = Some(Ipv4Addr::new(203, 0, 113, 1));
+        assert!(matches!(
+            req(&mut s, add(bad, true)),
+            Response::Error { .. }
+        ));
+        assert_eq!(s.table_routes(254), before, "the old route stays");
+        assert_eq!(
+            s.ip_route_output(Ipv4Addr::new(198, 51, 100, 9), None)
+                .map(|o| o.nexthop),
+            Ok(Ipv4Addr::new(192, 0, 2, 1))
+        );
+        // A good replacement still replaces.
+        let mut good = r;
+        good.gateway = Some(Ipv4Addr::new(192, 0, 2, 254));
+        assert_eq!(req(&mut s, add(good, true)), Response::Ok);
+        assert_eq!(
+            s.ip_route_output(Ipv4Addr::new(198, 51, 100, 9), None)
+                .map(|o| o.nexthop),
+            Ok(Ipv4Addr::new(192, 0, 2, 254))
+        );
     }
 
     #[test]

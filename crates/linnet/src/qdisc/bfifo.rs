@@ -3,8 +3,8 @@
 //! Linux: `bfifo_qdisc_ops` (net/sched/sch_fifo.c); the default limit is
 //! `txqueuelen * (mtu + link header)`.
 
-use super::units::{fmt_size, parse_size, tc_err, Args};
-use super::{Qdisc, QdiscStats, TcError};
+use super::opt::FifoOpt;
+use super::{other_kind, Qdisc, QdiscOpt, QdiscStats, TcError};
 use crate::buf::PacketBuf;
 use crate::time::Instant;
 use std::collections::VecDeque;
@@ -27,11 +27,10 @@ impl Bfifo {
         }
     }
 
-    /// From tc words (`limit SIZE`). Linux: `fifo_init`.
-    pub fn from_args(args: &[String], txqueuelen: usize, mtu: usize) -> Result<Bfifo, TcError> {
-        let mut q = Bfifo::new((txqueuelen * (mtu + 14)) as u64);
-        q.change(args)?;
-        Ok(q)
+    /// From its options, the limit defaulting to `txqueuelen` frames of the device's MTU.
+    /// Linux: `fifo_init`.
+    pub fn from_opt(opt: &FifoOpt, txqueuelen: usize, mtu: usize) -> Bfifo {
+        Bfifo::new(opt.limit.unwrap_or((txqueuelen * (mtu + 14)) as u64))
     }
 }
 
@@ -75,21 +74,22 @@ impl Qdisc for Bfifo {
         self.stats
     }
 
-    fn dump(&self) -> String {
-        format!("limit {}", fmt_size(self.limit))
+    fn dump(&self) -> QdiscOpt {
+        QdiscOpt::Bfifo(FifoOpt {
+            limit: Some(self.limit),
+        })
     }
 
-    fn change(&mut self, args: &[String]) -> Result<(), TcError> {
-        let mut a = Args::new(args);
-        let mut limit = self.limit;
-        while let Some(w) = a.next() {
-            match w {
-                "limit" => limit = parse_size(a.value(w)?)?,
-                _ => return Err(tc_err!("bfifo: unknown option \"{w}\"")),
+    fn change(&mut self, opt: &QdiscOpt) -> Result<(), TcError> {
+        match opt {
+            QdiscOpt::Bfifo(o) => {
+                if let Some(l) = o.limit {
+                    self.limit = l;
+                }
+                Ok(())
             }
+            o => Err(other_kind("bfifo", o)),
         }
-        self.limit = limit;
-        Ok(())
     }
 }
 
@@ -99,8 +99,8 @@ mod tests {
 
     #[test]
     fn byte_limit_tail_drops() {
-        let mut q = Bfifo::from_args(&["limit".into(), "2kb".into()], 1000, 1500).unwrap();
-        assert_eq!(q.dump(), "limit 2Kb");
+        let mut q = Bfifo::from_opt(&FifoOpt { limit: Some(2048) }, 1000, 1500);
+        assert_eq!(q.dump(), QdiscOpt::Bfifo(FifoOpt { limit: Some(2048) }));
         let now = Instant::ZERO;
         q.enqueue(PacketBuf::from_slice(&[1; 1000], 0), now)
             .unwrap();
@@ -112,10 +112,13 @@ mod tests {
         let s = q.stats();
         assert_eq!((s.qlen, s.backlog_bytes, s.drops), (3, 2048, 1));
         assert_eq!(q.dequeue(now).unwrap().data()[0], 1);
-        assert!(Bfifo::from_args(&["limit".into(), "2kq".into()], 1000, 1500).is_err());
-        assert!(Bfifo::from_args(&["size".into()], 1000, 1500)
-            .unwrap_err()
-            .0
-            .contains("\"size\""));
+        // Without a limit: txqueuelen full-sized frames.
+        let d = Bfifo::from_opt(&FifoOpt::default(), 1000, 1500);
+        assert_eq!(
+            d.dump(),
+            QdiscOpt::Bfifo(FifoOpt {
+                limit: Some(1_514_000)
+            })
+        );
     }
 }

@@ -4,7 +4,6 @@
 //! Linux: `tcf_classify` (net/sched/cls_api.c), `u32_classify` (cls_u32.c), `fw_classify`
 //! (cls_fw.c). Packets in a qdisc start at their Ethernet header.
 
-use super::units::{fmt_handle, parse_handle, parse_u32, tc_err, Args, TcError};
 use crate::buf::PacketBuf;
 use crate::wire::ethernet::HEADER_LEN as ETH_HLEN;
 use crate::wire::tcp::TcpPacket;
@@ -116,19 +115,6 @@ impl U32Key {
             U32Key::Dport { port, mask } => ports(ip).is_some_and(|(_, d)| d & mask == port & mask),
         }
     }
-
-    fn describe(&self) -> String {
-        let cidr =
-            |a: u32, m: u32| format!("{}/{}", std::net::Ipv4Addr::from(a & m), m.count_ones());
-        match *self {
-            U32Key::Src { addr, mask } => format!("match ip src {}", cidr(addr, mask)),
-            U32Key::Dst { addr, mask } => format!("match ip dst {}", cidr(addr, mask)),
-            U32Key::Sport { port, mask } => format!("match ip sport {port} 0x{mask:x}"),
-            U32Key::Dport { port, mask } => format!("match ip dport {port} 0x{mask:x}"),
-            U32Key::Protocol { proto, mask } => format!("match ip protocol {proto} 0x{mask:x}"),
-            U32Key::Tos { tos, mask } => format!("match ip tos 0x{tos:x} 0x{mask:x}"),
-        }
-    }
 }
 
 /// What a filter matches on.
@@ -167,151 +153,6 @@ impl Filter {
             },
         }
     }
-
-    /// The filter as `tc filter show` prints it (after `filter parent X: `).
-    pub fn describe(&self) -> String {
-        let what = match &self.kind {
-            FilterKind::U32(keys) => {
-                let mut s = String::from("u32");
-                for k in keys {
-                    s.push(' ');
-                    s.push_str(&k.describe());
-                }
-                s
-            }
-            FilterKind::Fw { handle, mask } if *mask == u32::MAX => {
-                format!("fw handle 0x{handle:x}")
-            }
-            FilterKind::Fw { handle, mask } => format!("fw handle 0x{handle:x}/0x{mask:x}"),
-        };
-        format!(
-            "protocol ip pref {} {what} classid {}",
-            self.prio,
-            fmt_handle(self.classid)
-        )
-    }
-
-    /// Parse the words after `tc filter add dev D parent X:`: `[protocol ip] [prio|pref N]
-    /// u32 match ip ... flowid X:Y` or `[handle MARK[/MASK]] fw classid X:Y`.
-    /// Linux/iproute2: `tc_filter_modify`, `u32_parse_opt`, `fw_parse_opt`.
-    pub fn parse(args: &[String], default_prio: u32) -> Result<Filter, TcError> {
-        let mut a = Args::new(args);
-        let mut prio = default_prio;
-        let mut handle: Option<(u32, u32)> = None;
-        let mut kind: Option<&str> = None;
-        let mut keys = Vec::new();
-        let mut classid = None;
-        while let Some(w) = a.next() {
-            match w {
-                "protocol" => {
-                    let p = a.value(w)?;
-                    if p != "ip" && p != "all" {
-                        return Err(tc_err!("unsupported protocol \"{p}\" (only ip)"));
-                    }
-                }
-                "prio" | "pref" | "priority" => prio = parse_u32(a.value(w)?, "prio")?,
-                "handle" => {
-                    let v = a.value(w)?;
-                    let (h, m) = match v.split_once('/') {
-                        Some((h, m)) => (parse_u32(h, "handle")?, parse_u32(m, "mask")?),
-                        None => (parse_u32(v, "handle")?, u32::MAX),
-                    };
-                    handle = Some((h, m));
-                }
-                "u32" | "fw" if kind.is_none() => kind = Some(w),
-                "match" if kind == Some("u32") => keys.push(parse_u32_match(&mut a)?),
-                "flowid" | "classid" => classid = Some(parse_handle(a.value(w)?)?),
-                _ => return Err(tc_err!("filter: unknown word \"{w}\"")),
-            }
-        }
-        let classid = classid.ok_or_else(|| tc_err!("filter: missing \"flowid\" / \"classid\""))?;
-        let kind = match kind {
-            Some("u32") => FilterKind::U32(keys),
-            Some(_) => {
-                let (handle, mask) =
-                    handle.ok_or_else(|| tc_err!("fw filter: missing \"handle MARK\""))?;
-                FilterKind::Fw { handle, mask }
-            }
-            None => return Err(tc_err!("filter: missing the classifier (u32 or fw)")),
-        };
-        Ok(Filter {
-            prio,
-            kind,
-            classid,
-        })
-    }
-}
-
-/// Parse `ip src|dst ADDR[/LEN] | sport|dport PORT MASK | protocol N MASK | tos N MASK`.
-fn parse_u32_match(a: &mut Args) -> Result<U32Key, TcError> {
-    let l3 = a.value("match")?;
-    if l3 != "ip" {
-        return Err(tc_err!("u32: unsupported match \"{l3}\" (only ip)"));
-    }
-    let field = a.value("match ip")?;
-    let mask_of = |a: &mut Args, max: u32| -> Result<u32, TcError> {
-        let v = a.value(field)?;
-        let m = parse_u32(v, "mask")?;
-        if m > max {
-            return Err(tc_err!("u32: mask \"{v}\" too wide for {field}"));
-        }
-        Ok(m)
-    };
-    Ok(match field {
-        "src" | "dst" => {
-            let v = a.value(field)?;
-            let (ip, len) = match v.split_once('/') {
-                Some((ip, len)) => (ip, len.parse::<u32>().ok().filter(|l| *l <= 32)),
-                None => (v, Some(32)),
-            };
-            let len = len.ok_or_else(|| tc_err!("u32: invalid prefix \"{v}\""))?;
-            let ip: std::net::Ipv4Addr = ip
-                .parse()
-                .map_err(|_| tc_err!("u32: invalid address \"{v}\""))?;
-            let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
-            let addr = u32::from(ip);
-            if field == "src" {
-                U32Key::Src { addr, mask }
-            } else {
-                U32Key::Dst { addr, mask }
-            }
-        }
-        "sport" | "dport" => {
-            let v = a.value(field)?;
-            let port: u16 = v
-                .parse()
-                .map_err(|_| tc_err!("u32: invalid port \"{v}\""))?;
-            let mask = mask_of(a, 0xffff)? as u16;
-            if field == "sport" {
-                U32Key::Sport { port, mask }
-            } else {
-                U32Key::Dport { port, mask }
-            }
-        }
-        "protocol" => {
-            let v = a.value(field)?;
-            let proto = parse_u32(v, "protocol")?;
-            if proto > 255 {
-                return Err(tc_err!("u32: invalid protocol \"{v}\""));
-            }
-            U32Key::Protocol {
-                proto: proto as u8,
-                mask: mask_of(a, 0xff)? as u8,
-            }
-        }
-        "tos" | "dsfield" => {
-            let v = a.value(field)?;
-            let tos = parse_u32(v, "tos")?;
-            if tos > 255 {
-                return Err(tc_err!("u32: invalid tos \"{v}\""));
-            }
-            U32Key::Tos {
-                tos: tos as u8,
-                mask: mask_of(a, 0xff)? as u8,
-            }
-        }
-        _ => return Err(tc_err!("u32: unknown field \"{field}\"")),
-    })
 }
 
 /// The class of the first matching filter, trying lower `prio` first (the list is kept
@@ -363,29 +204,40 @@ pub(crate) fn test_frame(
 mod tests {
     use super::*;
 
-    fn words(s: &str) -> Vec<String> {
-        s.split_whitespace().map(String::from).collect()
-    }
-
     #[test]
     fn u32_and_fw_filters_classify() {
         let mut list = Vec::new();
-        insert_sorted(
-            &mut list,
-            Filter::parse(
-                &words("protocol ip prio 2 u32 match ip dport 5001 0xffff flowid 1:10"),
-                1,
-            )
-            .unwrap(),
-        );
-        insert_sorted(
-            &mut list,
-            Filter::parse(&words("protocol ip prio 1 u32 match ip src 192.0.2.0/24 match ip protocol 17 0xff flowid 1:20"), 1).unwrap(),
-        );
-        insert_sorted(
-            &mut list,
-            Filter::parse(&words("prio 3 handle 6 fw classid 1:30"), 1).unwrap(),
-        );
+        let u32 = |prio, keys, classid| Filter {
+            prio,
+            kind: FilterKind::U32(keys),
+            classid,
+        };
+        // `prio 2 u32 match ip dport 5001 0xffff flowid 1:10`.
+        let dport = U32Key::Dport {
+            port: 5001,
+            mask: 0xffff,
+        };
+        insert_sorted(&mut list, u32(2, vec![dport], 0x10010));
+        // `prio 1 u32 match ip src 192.0.2.0/24 match ip protocol 17 0xff flowid 1:20`.
+        let src = U32Key::Src {
+            addr: 0xc000_0200,
+            mask: 0xffff_ff00,
+        };
+        let udp = U32Key::Protocol {
+            proto: 17,
+            mask: 0xff,
+        };
+        insert_sorted(&mut list, u32(1, vec![src, udp], 0x10020));
+        // `prio 3 handle 6 fw classid 1:30`.
+        let fw = Filter {
+            prio: 3,
+            kind: FilterKind::Fw {
+                handle: 6,
+                mask: u32::MAX,
+            },
+            classid: 0x10030,
+        };
+        insert_sorted(&mut list, fw);
         let tcp = test_frame([192, 0, 2, 1], [198, 51, 100, 1], 6, 40000, 5001, 0, 100);
         let udp = test_frame([192, 0, 2, 1], [198, 51, 100, 1], 17, 40000, 5001, 0, 100);
         let mut other = test_frame([203, 0, 113, 1], [198, 51, 100, 1], 6, 1, 2, 0, 100);
@@ -394,27 +246,7 @@ mod tests {
         assert_eq!(classify(&list, &other), None);
         other.meta.mark = 6;
         assert_eq!(classify(&list, &other), Some(0x10030));
-        assert_eq!(
-            list[0].describe(),
-            "protocol ip pref 1 u32 match ip src 192.0.2.0/24 match ip protocol 17 0xff classid 1:20"
-        );
-    }
-
-    #[test]
-    fn filter_errors_name_the_word() {
-        for (cmd, word) in [
-            ("u32 match ip dport 80 0xffff", "flowid"),
-            ("u32 match ip dport eighty 0xffff flowid 1:1", "eighty"),
-            ("u32 match ip src 10.0.0.300/8 flowid 1:1", "10.0.0.300/8"),
-            ("u32 match ip sport 80 0x1ffff flowid 1:1", "0x1ffff"),
-            ("u32 match ipv6 dst ::1 flowid 1:1", "ipv6"),
-            ("fw classid 1:1", "handle"),
-            ("u32 flowid 1:x", "1:x"),
-            ("bpf flowid 1:1", "bpf"),
-        ] {
-            let e = Filter::parse(&words(cmd), 1).unwrap_err();
-            assert!(e.0.contains(word), "{cmd}: {e}");
-        }
+        assert_eq!(list[0].classid, 0x10020);
     }
 
     #[test]

@@ -9,8 +9,9 @@
 
 use super::cls::{ipv4_header, ports};
 use super::netem::Prng;
-use super::units::{fmt_size, fmt_time, parse_size, parse_time, parse_u32, tc_err, Args};
-use super::{Qdisc, QdiscEnv, QdiscStats, TcError};
+use super::opt::FqCodelOpt;
+use super::units::tc_err;
+use super::{other_kind, Qdisc, QdiscEnv, QdiscOpt, QdiscStats, TcError, XStats};
 use crate::buf::PacketBuf;
 use crate::time::Instant;
 use crate::wire::Ipv4Packet;
@@ -33,41 +34,32 @@ struct Params {
 }
 
 impl Params {
-    /// Linux/iproute2: `fq_codel_parse_opt`.
-    fn parse(args: &[String], base: Params, creating: bool) -> Result<Params, TcError> {
+    /// `base` with the options given in `o` taken, checked. Linux: `fq_codel_change` (and
+    /// `fq_codel_init` for the flow count).
+    fn change(base: Params, o: &FqCodelOpt, creating: bool) -> Result<Params, TcError> {
         let mut p = base;
-        let mut a = Args::new(args);
-        while let Some(w) = a.next() {
-            match w {
-                "limit" => p.limit = parse_u32(a.value(w)?, "limit")?,
-                "flows" => {
-                    let v = a.value(w)?;
-                    let f = parse_u32(v, "flows")?;
-                    if !creating {
-                        return Err(tc_err!("fq_codel: \"flows\" cannot be changed"));
-                    }
-                    if f == 0 || f > 65536 {
-                        return Err(tc_err!("fq_codel: \"flows {v}\" must be 1 to 65536"));
-                    }
-                    p.flows = f;
-                }
-                "quantum" => {
-                    let v = a.value(w)?;
-                    p.quantum = parse_size(v)? as u32;
-                    if p.quantum < 256 {
-                        return Err(tc_err!("fq_codel: \"quantum {v}\" is below 256"));
-                    }
-                }
-                "target" => p.target = parse_time(a.value(w)?)?,
-                "interval" => p.interval = parse_time(a.value(w)?)?,
-                "memory_limit" => p.memory_limit = parse_size(a.value(w)?)?,
-                "ecn" => p.ecn = true,
-                "noecn" => p.ecn = false,
-                "ce_threshold" => p.ce_threshold = Some(parse_time(a.value(w)?)?),
-                "drop_batch" => p.drop_batch = parse_u32(a.value(w)?, "drop_batch")?.max(1),
-                _ => return Err(tc_err!("fq_codel: unknown option \"{w}\"")),
+        if let Some(f) = o.flows {
+            if !creating {
+                return Err(tc_err!("fq_codel: \"flows\" cannot be changed"));
             }
+            if f == 0 || f > 65536 {
+                return Err(tc_err!("fq_codel: \"flows {f}\" must be 1 to 65536"));
+            }
+            p.flows = f;
         }
+        if let Some(q) = o.quantum {
+            if q < 256 {
+                return Err(tc_err!("fq_codel: \"quantum {q}\" is below 256"));
+            }
+            p.quantum = q;
+        }
+        p.limit = o.limit.unwrap_or(p.limit);
+        p.target = o.target.unwrap_or(p.target);
+        p.interval = o.interval.unwrap_or(p.interval);
+        p.memory_limit = o.memory_limit.unwrap_or(p.memory_limit);
+        p.ecn = o.ecn.unwrap_or(p.ecn);
+        p.ce_threshold = o.ce_threshold.or(p.ce_threshold);
+        p.drop_batch = o.drop_batch.map_or(p.drop_batch, |b| b.max(1));
         if p.limit == 0 {
             return Err(tc_err!("fq_codel: \"limit\" must be positive"));
         }
@@ -125,8 +117,8 @@ pub struct FqCodel {
 }
 
 impl FqCodel {
-    /// From tc words. Linux: `fq_codel_init`.
-    pub fn from_args(args: &[String], env: &QdiscEnv) -> Result<FqCodel, TcError> {
+    /// From its options; what they leave out is Linux's default. Linux: `fq_codel_init`.
+    pub fn from_opt(opt: &FqCodelOpt, env: &QdiscEnv) -> Result<FqCodel, TcError> {
         let base = Params {
             limit: 10240,
             flows: 1024,
@@ -138,7 +130,7 @@ impl FqCodel {
             ce_threshold: None,
             drop_batch: 64,
         };
-        let p = Params::parse(args, base, true)?;
+        let p = Params::change(base, opt, true)?;
         Ok(FqCodel {
             flows: (0..p.flows).map(|_| Flow::default()).collect(),
             p,
@@ -455,41 +447,37 @@ impl Qdisc for FqCodel {
         self.stats
     }
 
-    fn dump(&self) -> String {
+    fn dump(&self) -> QdiscOpt {
         let p = &self.p;
-        let mut s = format!(
-            "limit {}p flows {} quantum {} target {} interval {} memory_limit {}",
-            p.limit,
-            p.flows,
-            p.quantum,
-            fmt_time(p.target),
-            fmt_time(p.interval),
-            fmt_size(p.memory_limit)
-        );
-        if p.ecn {
-            s += " ecn";
-        }
-        if let Some(ce) = p.ce_threshold {
-            s += &format!(" ce_threshold {}", fmt_time(ce));
-        }
-        s += &format!(" drop_batch {}", p.drop_batch);
-        s
+        QdiscOpt::FqCodel(FqCodelOpt {
+            limit: Some(p.limit),
+            flows: Some(p.flows),
+            quantum: Some(p.quantum),
+            target: Some(p.target),
+            interval: Some(p.interval),
+            memory_limit: Some(p.memory_limit),
+            ecn: Some(p.ecn),
+            ce_threshold: p.ce_threshold,
+            drop_batch: Some(p.drop_batch),
+        })
     }
 
-    fn dump_stats(&self) -> String {
-        format!(
-            "maxpacket {} drop_overlimit {} new_flow_count {} ecn_mark {}\n  new_flows_len {} old_flows_len {}",
-            self.maxpacket,
-            self.drop_overlimit,
-            self.new_flow_count,
-            self.ecn_mark,
-            self.new_flows.len(),
-            self.old_flows.len()
-        )
+    fn dump_stats(&self) -> Option<XStats> {
+        Some(XStats::FqCodel {
+            maxpacket: self.maxpacket as u64,
+            drop_overlimit: self.drop_overlimit,
+            new_flow_count: self.new_flow_count,
+            ecn_mark: self.ecn_mark,
+            new_flows_len: self.new_flows.len() as u64,
+            old_flows_len: self.old_flows.len() as u64,
+        })
     }
 
-    fn change(&mut self, args: &[String]) -> Result<(), TcError> {
-        self.p = Params::parse(args, self.p, false)?;
+    fn change(&mut self, opt: &QdiscOpt) -> Result<(), TcError> {
+        let QdiscOpt::FqCodel(o) = opt else {
+            return Err(other_kind("fq_codel", opt));
+        };
+        self.p = Params::change(self.p, o, false)?;
         Ok(())
     }
 
@@ -503,13 +491,17 @@ mod tests {
     use super::*;
     use crate::qdisc::cls::test_frame;
 
-    fn words(s: &str) -> Vec<String> {
-        s.split_whitespace().map(String::from).collect()
+    fn fq_codel(o: FqCodelOpt) -> Result<FqCodel, TcError> {
+        FqCodel::from_opt(&o, &QdiscEnv::default())
     }
 
     #[test]
     fn flows_share_by_drr() {
-        let mut q = FqCodel::from_args(&words("quantum 1000"), &QdiscEnv::default()).unwrap();
+        let mut q = fq_codel(FqCodelOpt {
+            quantum: Some(1000),
+            ..Default::default()
+        })
+        .unwrap();
         let now = Instant::ZERO;
         // A fat flow of 100 packets, then a thin one of 3: the thin one is served early.
         for _ in 0..100 {
@@ -536,7 +528,11 @@ mod tests {
 
     #[test]
     fn codel_drops_a_standing_queue_and_marks_ect() {
-        let mut q = FqCodel::from_args(&words("noecn"), &QdiscEnv::default()).unwrap();
+        let mut q = fq_codel(FqCodelOpt {
+            ecn: Some(false),
+            ..Default::default()
+        })
+        .unwrap();
         // A queue drained at 1 packet/ms while 2/ms arrive: the sojourn time passes 5 ms at
         // once and stays above; CoDel drops first an interval later, then ever more often
         // by the control law: gaps of 100/sqrt(n) ms.
@@ -563,7 +559,7 @@ mod tests {
             assert!((gap - want).abs() <= 1.0, "gap {n}: {gap} ms, want {want}");
         }
         // With ECN on, ECT packets are marked rather than dropped, checksum kept right.
-        let mut q = FqCodel::from_args(&[], &QdiscEnv::default()).unwrap();
+        let mut q = fq_codel(FqCodelOpt::default()).unwrap();
         let mut marked = 0;
         for ms in 0..2000u64 {
             let now = Instant::from_millis(ms);
@@ -588,7 +584,11 @@ mod tests {
 
     #[test]
     fn limit_drops_from_the_fattest_flow() {
-        let mut q = FqCodel::from_args(&words("limit 10"), &QdiscEnv::default()).unwrap();
+        let mut q = fq_codel(FqCodelOpt {
+            limit: Some(10),
+            ..Default::default()
+        })
+        .unwrap();
         let now = Instant::ZERO;
         for _ in 0..10 {
             q.enqueue(test_frame([1; 4], [2; 4], 17, 1, 1, 0, 500), now)
@@ -600,17 +600,52 @@ mod tests {
         assert_eq!(victim.len(), 500, "the fat flow pays");
         assert_eq!(q.drop_overlimit, 1);
         assert_eq!(q.len(), 10);
-        assert!(q
-            .dump()
-            .starts_with("limit 10p flows 1024 quantum 1514 target 5ms interval 100ms"));
-        for (args, word) in [
-            ("flows 0", "flows 0"),
-            ("target 5x", "5x"),
-            ("quantum 10", "quantum 10"),
-            ("fast", "fast"),
+        let QdiscOpt::FqCodel(o) = q.dump() else {
+            panic!("{:?}", q.dump())
+        };
+        assert_eq!(
+            (o.limit, o.flows, o.quantum, o.target, o.interval),
+            (Some(10), Some(1024), Some(1514), Some(5000), Some(100_000))
+        );
+        let q0 = FqCodelOpt::default();
+        for (o, word) in [
+            (
+                FqCodelOpt {
+                    flows: Some(0),
+                    ..q0
+                },
+                "flows 0",
+            ),
+            (
+                FqCodelOpt {
+                    target: Some(0),
+                    ..q0
+                },
+                "target",
+            ),
+            (
+                FqCodelOpt {
+                    quantum: Some(10),
+                    ..q0
+                },
+                "quantum 10",
+            ),
+            (
+                FqCodelOpt {
+                    limit: Some(0),
+                    ..q0
+                },
+                "limit",
+            ),
         ] {
-            let e = FqCodel::from_args(&words(args), &QdiscEnv::default()).unwrap_err();
-            assert!(e.0.contains(word), "{args}: {e}");
+            let e = fq_codel(o).unwrap_err();
+            assert!(e.0.contains(word), "{o:?}: {e}");
         }
+        // `flows` is set at creation only.
+        let e = q.change(&QdiscOpt::FqCodel(FqCodelOpt {
+            flows: Some(16),
+            ..q0
+        }));
+        assert!(e.unwrap_err().0.contains("cannot be changed"));
     }
 }

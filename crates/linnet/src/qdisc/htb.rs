@@ -9,11 +9,10 @@
 //! lowest borrowing level first, then by `prio`, then round robin by `quantum` (DRR).
 
 use super::cls::{classify, Filter};
+use super::opt::{ClassOpt, HtbClassOpt, HtbGlob};
 use super::tbf::l2t_ns;
-use super::units::{
-    fmt_handle, fmt_rate, fmt_size, parse_rate, parse_size, parse_u32, tc_err, Args,
-};
-use super::{ClassInfo, Qdisc, QdiscEnv, QdiscStats, Slot, TcError};
+use super::units::{fmt_handle, tc_err};
+use super::{other_kind, ClassInfo, Qdisc, QdiscEnv, QdiscOpt, QdiscStats, Slot, TcError, XStats};
 use crate::buf::PacketBuf;
 use crate::time::Instant;
 use std::collections::VecDeque;
@@ -94,34 +93,21 @@ pub struct Htb {
     scratch: Vec<usize>,
 }
 
-fn parse_qdisc(args: &[String], env: &QdiscEnv) -> Result<(u32, u32, usize), TcError> {
-    let mut a = Args::new(args);
-    let (mut default, mut r2q, mut direct_qlen) = (0, 10, env.txqueuelen);
-    while let Some(w) = a.next() {
-        match w {
-            "default" => {
-                let v = a.value(w)?;
-                default = u32::from_str_radix(v.trim_start_matches("0x"), 16)
-                    .map_err(|_| tc_err!("htb: invalid default class \"{v}\""))?;
-            }
-            "r2q" => {
-                let v = a.value(w)?;
-                r2q = parse_u32(v, "r2q")?;
-                if r2q == 0 {
-                    return Err(tc_err!("htb: invalid r2q \"{v}\""));
-                }
-            }
-            "direct_qlen" => direct_qlen = parse_u32(a.value(w)?, "direct_qlen")? as usize,
-            _ => return Err(tc_err!("htb: unknown option \"{w}\"")),
-        }
+/// The qdisc's options with their defaults filled in: (default minor, r2q, direct_qlen).
+/// Linux: `htb_init` / `htb_change` reading `tc_htb_glob`.
+fn htb_glob(o: &HtbGlob, env: &QdiscEnv) -> Result<(u32, u32, usize), TcError> {
+    let r2q = o.r2q.unwrap_or(10);
+    if r2q == 0 {
+        return Err(tc_err!("htb: invalid r2q \"{r2q}\""));
     }
-    Ok((default, r2q, direct_qlen))
+    let direct_qlen = o.direct_qlen.map_or(env.txqueuelen, |q| q as usize);
+    Ok((o.default.unwrap_or(0), r2q, direct_qlen))
 }
 
 impl Htb {
-    /// From tc words: `[default MINOR] [r2q N] [direct_qlen N]`. Linux: `htb_init`.
-    pub fn from_args(args: &[String], env: &QdiscEnv) -> Result<Htb, TcError> {
-        let (default_minor, r2q, direct_qlen) = parse_qdisc(args, env)?;
+    /// From its options. Linux: `htb_init`.
+    pub fn from_opt(opt: &HtbGlob, env: &QdiscEnv) -> Result<Htb, TcError> {
+        let (default_minor, r2q, direct_qlen) = htb_glob(opt, env)?;
         Ok(Htb {
             classes: Vec::new(),
             default_minor,
@@ -222,47 +208,36 @@ impl Htb {
         }
     }
 
-    fn parse_class(
+    /// A class's parameters from its options, what they leave out kept from `old` (rate,
+    /// ceil, prio) or worked out as iproute2 does (bursts, quantum). Linux: `htb_change_class`.
+    fn class_params(
         &self,
-        args: &[String],
+        o: &HtbClassOpt,
         old: Option<ClassParams>,
     ) -> Result<ClassParams, TcError> {
-        let mut a = Args::new(args);
-        let (mut rate, mut ceil, mut burst, mut cburst, mut prio, mut quantum) =
-            (None, None, None, None, old.map_or(0, |o| o.prio), None);
-        while let Some(w) = a.next() {
-            match w {
-                "rate" => rate = Some(parse_rate(a.value(w)?)?),
-                "ceil" => ceil = Some(parse_rate(a.value(w)?)?),
-                "burst" | "buffer" | "maxburst" => burst = Some(parse_size(a.value(w)?)?),
-                "cburst" | "cbuffer" | "cmaxburst" => cburst = Some(parse_size(a.value(w)?)?),
-                "prio" => {
-                    let v = a.value(w)?;
-                    let p = parse_u32(v, "prio")?;
-                    if p as usize >= NUMPRIO {
-                        return Err(tc_err!("htb: \"prio {v}\" must be 0 to 7"));
-                    }
-                    prio = p as u8;
-                }
-                "quantum" => {
-                    let v = a.value(w)?;
-                    let q = parse_size(v)?;
-                    if q == 0 {
-                        return Err(tc_err!("htb: invalid quantum \"{v}\""));
-                    }
-                    quantum = Some(q as u32);
-                }
-                _ => return Err(tc_err!("htb: unknown class option \"{w}\"")),
+        let prio = match o.prio {
+            Some(p) if p as usize >= NUMPRIO => {
+                return Err(tc_err!("htb: \"prio {p}\" must be 0 to 7"))
             }
+            Some(p) => p as u8,
+            None => old.map_or(0, |o| o.prio),
+        };
+        if o.quantum == Some(0) {
+            return Err(tc_err!("htb: invalid quantum \"0\""));
         }
-        let rate = rate
+        let rate = o
+            .rate
             .or(old.map(|o| o.rate))
+            .filter(|&r| r > 0)
             .ok_or_else(|| tc_err!("htb: class \"rate\" is required"))?;
-        let ceil = ceil.or(old.map(|o| o.ceil)).unwrap_or(rate).max(rate);
+        let ceil = o.ceil.or(old.map(|o| o.ceil)).unwrap_or(rate).max(rate);
         // iproute2: buffer = rate / HZ + mtu, with HZ 1000 and mtu 1600.
-        let burst = burst.unwrap_or(rate / 8 / 1000 + 1600);
-        let cburst = cburst.unwrap_or(ceil / 8 / 1000 + 1600);
-        let quantum = quantum.unwrap_or(((rate / 8) / self.r2q as u64).clamp(1000, 200_000) as u32);
+        let burst = o.burst.unwrap_or(rate / 8 / 1000 + 1600);
+        let cburst = o.cburst.unwrap_or(ceil / 8 / 1000 + 1600);
+        let quantum = o.quantum.map_or_else(
+            || ((rate / 8) / self.r2q as u64).clamp(1000, 200_000) as u32,
+            |q| q.min(u32::MAX as u64) as u32,
+        );
         Ok(ClassParams {
             rate,
             ceil,
@@ -451,15 +426,20 @@ impl Qdisc for Htb {
         }
     }
 
-    fn dump(&self) -> String {
-        format!(
-            "r2q {} default {:#x} direct_packets_stat {} direct_qlen {}",
-            self.r2q, self.default_minor, self.direct_packets, self.direct_qlen
-        )
+    fn dump(&self) -> QdiscOpt {
+        QdiscOpt::Htb(HtbGlob {
+            default: Some(self.default_minor),
+            r2q: Some(self.r2q),
+            direct_qlen: Some(self.direct_qlen as u32),
+            direct_pkts: self.direct_packets,
+        })
     }
 
-    fn change(&mut self, args: &[String]) -> Result<(), TcError> {
-        let (d, r, q) = parse_qdisc(args, &self.env)?;
+    fn change(&mut self, opt: &QdiscOpt) -> Result<(), TcError> {
+        let QdiscOpt::Htb(o) = opt else {
+            return Err(other_kind("htb", opt));
+        };
+        let (d, r, q) = htb_glob(o, &self.env)?;
         self.default_minor = d;
         self.r2q = r;
         self.direct_qlen = q;
@@ -498,10 +478,14 @@ impl Qdisc for Htb {
         classid: u32,
         parent: u32,
         create: bool,
-        args: &[String],
+        opt: Option<&ClassOpt>,
         env: &QdiscEnv,
         now: Instant,
     ) -> Result<(), TcError> {
+        let o = match opt {
+            Some(ClassOpt::Htb(o)) => *o,
+            None => HtbClassOpt::default(),
+        };
         if classid & 0xffff == 0 {
             return Err(tc_err!(
                 "htb: class id {} needs a minor number",
@@ -512,7 +496,7 @@ impl Qdisc for Htb {
             if create {
                 return Err(tc_err!("htb: class {} exists", fmt_handle(classid)));
             }
-            let p = self.parse_class(args, Some(self.classes[i].p))?;
+            let p = self.class_params(&o, Some(self.classes[i].p))?;
             self.classes[i].set_params(p);
             self.classes[i].t_c = now;
             return Ok(());
@@ -533,7 +517,7 @@ impl Qdisc for Htb {
                 return Err(tc_err!("htb: class tree deeper than {MAXDEPTH}"));
             }
         }
-        let p = self.parse_class(args, None)?;
+        let p = self.class_params(&o, None)?;
         let mut c = HtbClass {
             classid,
             parent,
@@ -603,23 +587,19 @@ impl Qdisc for Htb {
         self.classes
             .iter()
             .map(|c| {
-                let mut params = String::new();
-                if c.leaf.is_some() {
-                    params += &format!("prio {} ", c.p.prio);
-                }
-                params += &format!(
-                    "rate {} ceil {} burst {} cburst {}",
-                    fmt_rate(c.p.rate),
-                    fmt_rate(c.p.ceil),
-                    fmt_size(c.p.burst),
-                    fmt_size(c.p.cburst)
-                );
                 let (t, ct) = now_toks(c);
                 ClassInfo {
                     classid: c.classid,
                     parent: c.parent,
                     leaf: c.leaf.as_ref().map(|l| l.handle),
-                    params,
+                    opts: Some(ClassOpt::Htb(HtbClassOpt {
+                        rate: Some(c.p.rate),
+                        ceil: Some(c.p.ceil),
+                        burst: Some(c.p.burst),
+                        cburst: Some(c.p.cburst),
+                        prio: c.leaf.is_some().then_some(c.p.prio as u32),
+                        quantum: Some(c.p.quantum as u64),
+                    })),
                     stats: match c.leaf.as_ref().map(|l| l.qdisc.stats()) {
                         Some(l) => QdiscStats {
                             qlen: l.qlen,
@@ -628,13 +608,13 @@ impl Qdisc for Htb {
                         },
                         None => c.stats,
                     },
-                    xstats: format!(
-                        "lended: {} borrowed: {} giants: 0\n tokens: {} ctokens: {}",
-                        c.lends,
-                        c.borrows,
-                        t / 1000,
-                        ct / 1000
-                    ),
+                    xstats: Some(XStats::HtbClass {
+                        lends: c.lends,
+                        borrows: c.borrows,
+                        giants: 0,
+                        tokens: t / 1000,
+                        ctokens: ct / 1000,
+                    }),
                 }
             })
             .collect()
@@ -659,23 +639,33 @@ impl Qdisc for Htb {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::qdisc::cls::{insert_sorted, test_frame};
+    use crate::qdisc::cls::{insert_sorted, test_frame, FilterKind, U32Key};
 
-    fn words(s: &str) -> Vec<String> {
-        s.split_whitespace().map(String::from).collect()
+    /// `rate R [ceil C] [prio P]` in Mbit/s.
+    fn class(rate: u64, ceil: Option<u64>, prio: Option<u32>) -> ClassOpt {
+        ClassOpt::Htb(HtbClassOpt {
+            rate: Some(rate * 1_000_000),
+            ceil: ceil.map(|c| c * 1_000_000),
+            prio,
+            ..Default::default()
+        })
     }
 
-    fn setup(default: &str) -> Htb {
+    fn setup(default: u32) -> Htb {
         let env = QdiscEnv::default();
-        let mut q = Htb::from_args(&words(&format!("default {default}")), &env).unwrap();
+        let glob = HtbGlob {
+            default: Some(default),
+            ..Default::default()
+        };
+        let mut q = Htb::from_opt(&glob, &env).unwrap();
         let t = Instant::ZERO;
-        q.class_change(0x10001, 0x10000, true, &words("rate 8mbit"), &env, t)
+        q.class_change(0x10001, 0x10000, true, Some(&class(8, None, None)), &env, t)
             .unwrap();
         q.class_change(
             0x10010,
             0x10001,
             true,
-            &words("rate 2mbit ceil 8mbit"),
+            Some(&class(2, Some(8), None)),
             &env,
             t,
         )
@@ -684,14 +674,22 @@ mod tests {
             0x10020,
             0x10001,
             true,
-            &words("rate 6mbit ceil 8mbit"),
+            Some(&class(6, Some(8), None)),
             &env,
             t,
         )
         .unwrap();
         insert_sorted(
             q.filters_mut().unwrap(),
-            Filter::parse(&words("u32 match ip dport 10 0xffff flowid 1:10"), 1).unwrap(),
+            // `u32 match ip dport 10 0xffff flowid 1:10`.
+            Filter {
+                prio: 1,
+                kind: FilterKind::U32(vec![U32Key::Dport {
+                    port: 10,
+                    mask: 0xffff,
+                }]),
+                classid: 0x10010,
+            },
         );
         q
     }
@@ -725,24 +723,23 @@ mod tests {
 
     #[test]
     fn classes_get_their_rates_and_default_catches_the_rest() {
-        let mut q = setup("20");
+        let mut q = setup(0x20);
         let (a, b) = share(&mut q, 5);
         let (ra, rb) = (a as f64 * 8.0 / 5.0, b as f64 * 8.0 / 5.0);
         assert!((ra / 2e6 - 1.0).abs() < 0.05, "1:10 got {ra}");
         assert!((rb / 6e6 - 1.0).abs() < 0.05, "1:20 got {rb}");
         let classes = q.classes();
         assert_eq!(classes.len(), 3);
-        assert!(
-            classes[1].params.contains("rate 2Mbit ceil 8Mbit"),
-            "{}",
-            classes[1].params
-        );
+        let Some(ClassOpt::Htb(o)) = classes[1].opts else {
+            panic!("{:?}", classes[1])
+        };
+        assert_eq!((o.rate, o.ceil), (Some(2_000_000), Some(8_000_000)));
     }
 
     #[test]
     fn an_idle_class_lends_to_a_busy_one_up_to_ceil() {
         let env = QdiscEnv::default();
-        let mut q = setup("20");
+        let mut q = setup(0x20);
         // Only 1:10 is busy: it borrows up to its ceil of 8 Mbit/s.
         let mut now = Instant::ZERO;
         let mut bytes = 0;
@@ -760,15 +757,8 @@ mod tests {
         assert!((rate / 8e6 - 1.0).abs() < 0.05, "borrowed to {rate}");
         assert!(q.classes[1].borrows > 0 && q.classes[0].lends > 0);
         // Lower the ceiling: now it is held to 4 Mbit/s.
-        q.class_change(
-            0x10010,
-            0,
-            false,
-            &words("rate 2mbit ceil 4mbit"),
-            &env,
-            now,
-        )
-        .unwrap();
+        q.class_change(0x10010, 0, false, Some(&class(2, Some(4), None)), &env, now)
+            .unwrap();
         let start = now;
         let mut bytes = 0;
         while now < start + Duration::from_secs(4) {
@@ -788,21 +778,41 @@ mod tests {
     #[test]
     fn without_default_unclassified_goes_direct_and_errors_are_clear() {
         let env = QdiscEnv::default();
-        let mut q = setup("0");
+        let mut q = setup(0);
         let now = Instant::ZERO;
         q.enqueue(test_frame([1; 4], [2; 4], 17, 1, 99, 0, 500), now)
             .unwrap();
         assert_eq!(q.dequeue(now).unwrap().len(), 500);
-        assert!(q.dump().contains("direct_packets_stat 1"));
-        let e = q.class_change(0x10030, 0x10009, true, &words("rate 1mbit"), &env, now);
+        let QdiscOpt::Htb(glob) = q.dump() else {
+            panic!("{:?}", q.dump())
+        };
+        assert_eq!(glob.direct_pkts, 1);
+        let e = q.class_change(
+            0x10030,
+            0x10009,
+            true,
+            Some(&class(1, None, None)),
+            &env,
+            now,
+        );
         assert!(e.unwrap_err().0.contains("1:9"));
-        let e = q.class_change(0x10030, 0x10001, true, &words("ceil 1mbit"), &env, now);
+        let e = q.class_change(
+            0x10030,
+            0x10001,
+            true,
+            Some(&ClassOpt::Htb(HtbClassOpt {
+                ceil: Some(1_000_000),
+                ..Default::default()
+            })),
+            &env,
+            now,
+        );
         assert!(e.unwrap_err().0.contains("rate"));
         let e = q.class_change(
             0x10030,
             0x10001,
             true,
-            &words("rate 1mbit prio 9"),
+            Some(&class(1, None, Some(9))),
             &env,
             now,
         );

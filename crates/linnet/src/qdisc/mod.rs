@@ -10,6 +10,7 @@ pub mod cls;
 pub mod fq_codel;
 pub mod htb;
 pub mod netem;
+pub mod opt;
 pub mod pfifo;
 pub mod pfifo_fast;
 pub mod prio;
@@ -23,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 pub use bfifo::Bfifo;
 pub use cls::Filter;
+pub use opt::{ClassOpt, QdiscOpt, TcOptions, XStats};
 pub use pfifo::Pfifo;
 pub use pfifo_fast::PfifoFast;
 pub use units::TcError;
@@ -123,12 +125,12 @@ pub struct ClassInfo {
     pub parent: u32,
     /// Handle of the leaf qdisc, if any.
     pub leaf: Option<u32>,
-    /// Parameters as tc prints them.
-    pub params: String,
+    /// Its options, if its kind has any.
+    pub opts: Option<ClassOpt>,
     /// Counters.
     pub stats: QdiscStats,
-    /// Extra counters (`tokens`, `lended`, ...).
-    pub xstats: String,
+    /// Its kind's own counters (`tokens`, `lended`, ...).
+    pub xstats: Option<XStats>,
 }
 
 /// An egress queueing discipline. Linux: `struct Qdisc_ops` (+ `Qdisc_class_ops` for
@@ -177,17 +179,18 @@ pub trait Qdisc: Send + std::fmt::Debug {
     /// Counters.
     fn stats(&self) -> QdiscStats;
 
-    /// Parameters as `tc qdisc show` prints them (after the handle). Linux: `ops->dump`.
-    fn dump(&self) -> String;
+    /// Its options, as `tc qdisc show` prints them. Linux: `ops->dump`.
+    fn dump(&self) -> QdiscOpt;
 
-    /// Extra statistics for `tc -s` (`maxpacket 1514 drop_overlimit 0 ...`).
+    /// Its own counters for `tc -s` (`maxpacket 1514 drop_overlimit 0 ...`).
     /// Linux: `ops->dump_stats`.
-    fn dump_stats(&self) -> String {
-        String::new()
+    fn dump_stats(&self) -> Option<XStats> {
+        None
     }
 
-    /// Change parameters (`tc qdisc change`); on error nothing changes. Linux: `ops->change`.
-    fn change(&mut self, args: &[String]) -> Result<(), TcError>;
+    /// Change options (`tc qdisc change`; `opt` is of this kind); on error nothing changes.
+    /// Linux: `ops->change`.
+    fn change(&mut self, opt: &QdiscOpt) -> Result<(), TcError>;
 
     /// The child qdiscs with the class each hangs from. Linux: `cops->walk` + `cops->leaf`.
     fn children(&self) -> Vec<(u32, &Slot)> {
@@ -212,18 +215,18 @@ pub trait Qdisc: Send + std::fmt::Debug {
         Box::new(Pfifo::new(env.txqueuelen))
     }
 
-    /// Add (`create`) or change class `classid` with parent `parent` from tc words.
+    /// Add (`create`) or change class `classid` with parent `parent` and options `opt`.
     /// Linux: `cops->change`.
     fn class_change(
         &mut self,
         classid: u32,
         parent: u32,
         create: bool,
-        args: &[String],
+        opt: Option<&ClassOpt>,
         env: &QdiscEnv,
         now: Instant,
     ) -> Result<(), TcError> {
-        let _ = (classid, parent, create, args, env, now);
+        let _ = (classid, parent, create, opt, env, now);
         Err(tc_err!("qdisc {} has no classes to change", self.kind()))
     }
 
@@ -262,3 +265,8 @@ pub trait Qdisc: Send + std::fmt::Debug {
 pub const MAX_DROPPED_KEPT: usize = 256;
 
 pub(crate) use units::tc_err;
+
+/// The error for options of another kind than the qdisc's.
+pub(crate) fn other_kind(kind: &str, opt: &QdiscOpt) -> TcError {
+    tc_err!("cannot change {kind} into \"{}\" (use replace)", opt.kind())
+}

@@ -7,10 +7,10 @@
 //! their time to send; the distribution tables are built here rather than loaded from files
 //! (iproute2 ships them as `/usr/lib/tc/*.dist`, made by `maketable`).
 
-use super::units::{
-    fmt_percent, fmt_rate, fmt_time, parse_percent, parse_rate, parse_time, parse_u32, tc_err, Args,
-};
-use super::{Qdisc, QdiscEnv, QdiscStats, TcError};
+pub use super::opt::Dist;
+use super::opt::{NetemLoss, NetemOpt};
+use super::units::tc_err;
+use super::{other_kind, Qdisc, QdiscEnv, QdiscOpt, QdiscStats, TcError, XStats};
 use crate::buf::PacketBuf;
 use crate::time::Instant;
 use std::collections::VecDeque;
@@ -86,29 +86,7 @@ fn prob_u32(p: f64) -> u32 {
     (p.clamp(0.0, 1.0) * u32::MAX as f64).round() as u32
 }
 
-/// A delay distribution.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dist {
-    /// Uniform in `[delay - jitter, delay + jitter)` (no table).
-    Uniform,
-    /// Normal.
-    Normal,
-    /// Pareto (shape 3).
-    Pareto,
-    /// A mixture: a quarter normal, three quarters Pareto.
-    ParetoNormal,
-}
-
 impl Dist {
-    fn name(self) -> &'static str {
-        match self {
-            Dist::Uniform => "uniform",
-            Dist::Normal => "normal",
-            Dist::Pareto => "pareto",
-            Dist::ParetoNormal => "paretonormal",
-        }
-    }
-
     /// The inverse-CDF table of standard deviates scaled by [`DIST_SCALE`] (sorted, so a
     /// correlated uniform gives a correlated deviate). Linux: the `.dist` files.
     pub fn table(self) -> Option<&'static [i16]> {
@@ -172,183 +150,44 @@ fn scale_table(mut v: Vec<f64>) -> Vec<i16> {
         .collect()
 }
 
-/// How packets are lost.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Loss {
-    /// None.
-    None,
-    /// Independent (or correlated) random loss with probability `p`.
-    Random {
-        /// Probability.
-        p: f64,
-        /// Correlation.
-        cor: f64,
-    },
-    /// The 4-state Markov model (`loss state p13 p31 p32 p23 p14`).
-    State {
-        /// Transition probabilities p13, p31, p32, p23, p14.
-        p: [f64; 5],
-        /// Current state (1–4).
-        state: u8,
-    },
-    /// Gilbert-Elliott (`loss gemodel p r 1-h 1-k`).
-    Gemodel {
-        /// Good → bad.
-        p: f64,
-        /// Bad → good.
-        r: f64,
-        /// Loss probability in the bad state (1-h).
-        h1: f64,
-        /// Loss probability in the good state (1-k).
-        k1: f64,
-        /// In the bad state.
-        bad: bool,
-    },
-}
-
-#[derive(Debug, Clone, PartialEq)]
-struct NetemParams {
-    limit: usize,
-    latency: u64,
-    jitter: u64,
-    delay_cor: f64,
-    dist: Dist,
-    loss: Loss,
-    duplicate: (f64, f64),
-    reorder: (f64, f64),
-    gap: u32,
-    corrupt: (f64, f64),
-    rate: Option<u64>,
-    seed: Option<u64>,
-    /// `ecn`: a loss event marks an ECN-capable packet CE instead of dropping it.
-    ecn: bool,
-}
-
-impl NetemParams {
-    /// Linux/iproute2: `netem_parse_opt`.
-    fn parse(args: &[String]) -> Result<NetemParams, TcError> {
-        let mut a = Args::new(args);
-        let mut p = NetemParams {
-            limit: 1000,
-            latency: 0,
-            jitter: 0,
-            delay_cor: 0.0,
-            dist: Dist::Uniform,
-            loss: Loss::None,
-            duplicate: (0.0, 0.0),
-            reorder: (0.0, 0.0),
-            gap: 0,
-            corrupt: (0.0, 0.0),
-            rate: None,
-            seed: None,
-            ecn: false,
-        };
-        let mut dist_given = false;
-        let pct = |a: &mut Args| a.optional(parse_percent).unwrap_or(0.0);
-        while let Some(w) = a.next() {
-            match w {
-                "limit" => p.limit = parse_u32(a.value(w)?, "limit")? as usize,
-                "delay" | "latency" => {
-                    p.latency = parse_time(a.value(w)?)?;
-                    if let Some(j) = a.optional(parse_time) {
-                        p.jitter = j;
-                        p.delay_cor = pct(&mut a);
-                    }
-                }
-                "distribution" => {
-                    let d = a.value(w)?;
-                    p.dist = match d {
-                        "uniform" => Dist::Uniform,
-                        "normal" => Dist::Normal,
-                        "pareto" => Dist::Pareto,
-                        "paretonormal" => Dist::ParetoNormal,
-                        _ => return Err(tc_err!("netem: unknown distribution \"{d}\"")),
-                    };
-                    dist_given = true;
-                }
-                "loss" | "drop" => {
-                    let first = a.value(w)?;
-                    p.loss = match first {
-                        "random" => {
-                            let v = a.value("loss random")?;
-                            Loss::Random {
-                                p: parse_percent(v)?,
-                                cor: pct(&mut a),
-                            }
-                        }
-                        "state" => {
-                            let p13 = parse_percent(a.value("loss state")?)?;
-                            let mut s = [p13, 1.0 - p13, 0.0, 1.0, 0.0];
-                            for v in s.iter_mut().skip(1) {
-                                match a.optional(parse_percent) {
-                                    Some(x) => *v = x,
-                                    None => break,
-                                }
-                            }
-                            Loss::State { p: s, state: 1 }
-                        }
-                        "gemodel" | "gmodel" => {
-                            let gp = parse_percent(a.value("loss gemodel")?)?;
-                            let r = a.optional(parse_percent).unwrap_or(1.0 - gp);
-                            let h1 = a.optional(parse_percent).unwrap_or(1.0);
-                            let k1 = a.optional(parse_percent).unwrap_or(0.0);
-                            Loss::Gemodel {
-                                p: gp,
-                                r,
-                                h1,
-                                k1,
-                                bad: false,
-                            }
-                        }
-                        v => Loss::Random {
-                            p: parse_percent(v)?,
-                            cor: pct(&mut a),
-                        },
-                    };
-                }
-                "duplicate" => p.duplicate = (parse_percent(a.value(w)?)?, pct(&mut a)),
-                "reorder" => p.reorder = (parse_percent(a.value(w)?)?, pct(&mut a)),
-                "gap" => p.gap = parse_u32(a.value(w)?, "gap")?,
-                "corrupt" => p.corrupt = (parse_percent(a.value(w)?)?, pct(&mut a)),
-                "rate" => p.rate = Some(parse_rate(a.value(w)?)?),
-                "ecn" => p.ecn = true,
-                "seed" => {
-                    let v = a.value(w)?;
-                    p.seed = Some(
-                        v.parse()
-                            .map_err(|_| tc_err!("netem: invalid seed \"{v}\""))?,
-                    );
-                }
-                _ => return Err(tc_err!("netem: unknown option \"{w}\"")),
-            }
-        }
-        if dist_given && p.jitter == 0 {
-            return Err(tc_err!(
-                "netem: \"distribution\" needs a jitter (delay TIME JITTER)"
-            ));
-        }
-        if p.reorder.0 > 0.0 || p.gap > 0 {
-            if p.latency == 0 {
-                return Err(tc_err!(
-                    "netem: \"reorder\" is not possible without a delay"
-                ));
-            }
-            if p.gap == 0 {
-                p.gap = 1;
-            }
-            if p.reorder.0 == 0.0 {
-                // `gap N` alone: every Nth packet goes at once. Linux: reorder = ~0.
-                p.reorder.0 = 1.0;
-            }
-        }
-        Ok(p)
+/// Check the options: probabilities and correlations are fractions in [0, 1], and reordering
+/// needs a delay. Linux: the checks of `netem_change` (and iproute2's `netem_parse_opt`).
+fn netem_check(p: &NetemOpt) -> Result<(), TcError> {
+    let fraction = |v: f64| (0.0..=1.0).contains(&v);
+    let loss = match p.loss {
+        NetemLoss::None => vec![],
+        NetemLoss::Random { p, cor } => vec![p, cor],
+        NetemLoss::State { p } => p.to_vec(),
+        NetemLoss::Gemodel { p, r, h1, k1 } => vec![p, r, h1, k1],
+    };
+    let all = [
+        p.delay_cor,
+        p.duplicate.0,
+        p.duplicate.1,
+        p.reorder.0,
+        p.reorder.1,
+        p.corrupt.0,
+        p.corrupt.1,
+    ];
+    if !all.iter().chain(&loss).all(|&v| fraction(v)) {
+        return Err(tc_err!("netem: a probability is not within 0% to 100%"));
     }
+    if p.reorder.0 > 0.0 && p.latency == 0 {
+        return Err(tc_err!(
+            "netem: \"reorder\" is not possible without a delay"
+        ));
+    }
+    Ok(())
 }
 
 /// The netem qdisc.
 #[derive(Debug)]
 pub struct Netem {
-    p: NetemParams,
+    p: NetemOpt,
+    /// The 4-state model's state (1–4). Linux: `clg.state`.
+    loss_state: u8,
+    /// Gilbert-Elliott: in the bad state.
+    ge_bad: bool,
     rng: Prng,
     delay_cor: Crandom,
     loss_cor: Crandom,
@@ -374,13 +213,16 @@ pub struct Netem {
 }
 
 impl Netem {
-    /// From tc words. The generator is seeded by `seed N` if given, else from the stack.
+    /// From its options. The generator is seeded by `seed` if given, else from the stack.
     /// Linux: `netem_init` / `netem_change`.
-    pub fn from_args(args: &[String], env: &QdiscEnv) -> Result<Netem, TcError> {
-        let p = NetemParams::parse(args)?;
+    pub fn from_opt(p: &NetemOpt, env: &QdiscEnv) -> Result<Netem, TcError> {
+        netem_check(p)?;
+        let p = *p;
         let mut n = Netem {
             rng: Prng::new(p.seed.unwrap_or(env.seed)),
-            p: p.clone(),
+            p,
+            loss_state: 1,
+            ge_bad: false,
             delay_cor: Crandom::default(),
             loss_cor: Crandom::default(),
             dup_cor: Crandom::default(),
@@ -400,31 +242,35 @@ impl Netem {
         Ok(n)
     }
 
-    fn apply(&mut self, p: NetemParams) {
+    fn apply(&mut self, p: NetemOpt) {
         if let Some(seed) = p.seed {
             self.rng = Prng::new(seed);
         }
         self.delay_cor = Crandom::new(p.delay_cor);
-        if let Loss::Random { cor, .. } = p.loss {
+        if let NetemLoss::Random { cor, .. } = p.loss {
             self.loss_cor = Crandom::new(cor);
         }
         self.dup_cor = Crandom::new(p.duplicate.1);
         self.reorder_cor = Crandom::new(p.reorder.1);
         self.corrupt_cor = Crandom::new(p.corrupt.1);
         self.p = p;
+        self.loss_state = 1;
+        self.ge_bad = false;
     }
 
     /// Whether this packet is lost. Linux: `loss_event` (`loss_4state`, `loss_gilb_ell`).
     fn loss_event(&mut self) -> bool {
         let rng = &mut self.rng;
-        match &mut self.p.loss {
-            Loss::None => false,
-            Loss::Random { p, .. } => {
-                let t = prob_u32(*p);
+        let state = &mut self.loss_state;
+        let bad = &mut self.ge_bad;
+        match self.p.loss {
+            NetemLoss::None => false,
+            NetemLoss::Random { p, .. } => {
+                let t = prob_u32(p);
                 t != 0 && t >= self.loss_cor.get(rng)
             }
-            Loss::State { p, state } => {
-                let [p13, p31, p32, p23, p14] = *p;
+            NetemLoss::State { p } => {
+                let [p13, p31, p32, p23, p14] = p;
                 let r = rng.unit();
                 match *state {
                     1 => {
@@ -463,17 +309,17 @@ impl Netem {
                     }
                 }
             }
-            Loss::Gemodel { p, r, h1, k1, bad } => {
+            NetemLoss::Gemodel { p, r, h1, k1 } => {
                 if *bad {
-                    if rng.unit() < *r {
+                    if rng.unit() < r {
                         *bad = false;
                     }
-                    rng.unit() < *h1
+                    rng.unit() < h1
                 } else {
-                    if rng.unit() < *p {
+                    if rng.unit() < p {
                         *bad = true;
                     }
-                    rng.unit() < *k1
+                    rng.unit() < k1
                 }
             }
         }
@@ -594,11 +440,11 @@ impl Qdisc for Netem {
             buf.data_mut()[byte] ^= 1 << bit;
             self.corrupted += 1;
         }
-        if self.queue.len() >= self.p.limit {
+        if self.queue.len() >= self.p.limit as usize {
             self.stats.drops += 1;
             return Err(buf);
         }
-        if count > 1 && self.queue.len() + 1 < self.p.limit {
+        if count > 1 && self.queue.len() + 1 < self.p.limit as usize {
             // The copy takes the normal path (Linux re-enqueues it at the root qdisc).
             let copy = buf.clone();
             let delay = self.tabledist();
@@ -660,90 +506,30 @@ impl Qdisc for Netem {
         self.stats
     }
 
-    fn dump(&self) -> String {
-        let p = &self.p;
-        let mut s = format!("limit {}", p.limit);
-        let cor = |c: f64| {
-            if c > 0.0 {
-                format!(" {}", fmt_percent(c))
-            } else {
-                String::new()
-            }
-        };
-        if p.latency > 0 || p.jitter > 0 {
-            s += &format!(" delay {}", fmt_time(p.latency));
-            if p.jitter > 0 {
-                s += &format!("  {}{}", fmt_time(p.jitter), cor(p.delay_cor));
-                if p.dist != Dist::Uniform {
-                    s += &format!(" distribution {}", p.dist.name());
-                }
-            }
-        }
-        match p.loss {
-            Loss::None => {}
-            Loss::Random { p, cor: c } => s += &format!(" loss {}{}", fmt_percent(p), cor(c)),
-            Loss::State { p, .. } => {
-                s += &format!(
-                    " loss state p13 {} p31 {} p32 {} p23 {} p14 {}",
-                    fmt_percent(p[0]),
-                    fmt_percent(p[1]),
-                    fmt_percent(p[2]),
-                    fmt_percent(p[3]),
-                    fmt_percent(p[4])
-                )
-            }
-            Loss::Gemodel { p, r, h1, k1, .. } => {
-                s += &format!(
-                    " loss gemodel p {} r {} 1-h {} 1-k {}",
-                    fmt_percent(p),
-                    fmt_percent(r),
-                    fmt_percent(h1),
-                    fmt_percent(k1)
-                )
-            }
-        }
-        if p.duplicate.0 > 0.0 {
-            s += &format!(
-                " duplicate {}{}",
-                fmt_percent(p.duplicate.0),
-                cor(p.duplicate.1)
-            );
-        }
-        if p.reorder.0 > 0.0 {
-            s += &format!(" reorder {}{}", fmt_percent(p.reorder.0), cor(p.reorder.1));
-            if p.gap > 1 {
-                s += &format!(" gap {}", p.gap);
-            }
-        }
-        if p.corrupt.0 > 0.0 {
-            s += &format!(" corrupt {}{}", fmt_percent(p.corrupt.0), cor(p.corrupt.1));
-        }
-        if let Some(r) = p.rate {
-            s += &format!(" rate {}", fmt_rate(r));
-        }
-        if p.ecn {
-            s += " ecn";
-        }
-        if let Some(seed) = p.seed {
-            s += &format!(" seed {seed}");
-        }
-        s
+    fn dump(&self) -> QdiscOpt {
+        QdiscOpt::Netem(self.p)
     }
 
     fn take_dropped(&mut self) -> Option<PacketBuf> {
         self.dropped.pop()
     }
 
-    fn dump_stats(&self) -> String {
-        format!(
-            "lost {} duplicated {} reordered {} corrupted {} ecn_marked {}",
-            self.lost, self.duplicated, self.reordered, self.corrupted, self.ecn_marked
-        )
+    fn dump_stats(&self) -> Option<XStats> {
+        Some(XStats::Netem {
+            lost: self.lost,
+            duplicated: self.duplicated,
+            reordered: self.reordered,
+            corrupted: self.corrupted,
+            ecn_marked: self.ecn_marked,
+        })
     }
 
-    fn change(&mut self, args: &[String]) -> Result<(), TcError> {
-        let p = NetemParams::parse(args)?;
-        self.apply(p);
+    fn change(&mut self, opt: &QdiscOpt) -> Result<(), TcError> {
+        let QdiscOpt::Netem(p) = opt else {
+            return Err(other_kind("netem", opt));
+        };
+        netem_check(p)?;
+        self.apply(*p);
         Ok(())
     }
 }
@@ -752,12 +538,16 @@ impl Qdisc for Netem {
 mod tests {
     use super::*;
 
-    fn words(s: &str) -> Vec<String> {
-        s.split_whitespace().map(String::from).collect()
+    fn netem(o: NetemOpt) -> Netem {
+        Netem::from_opt(&o, &QdiscEnv::default()).unwrap()
     }
 
-    fn netem(s: &str) -> Netem {
-        Netem::from_args(&words(s), &QdiscEnv::default()).unwrap()
+    /// `delay MS`.
+    fn delay(ms: u64) -> NetemOpt {
+        NetemOpt {
+            latency: ms * 1000,
+            ..NetemOpt::default()
+        }
     }
 
     fn pkt(tag: u8) -> PacketBuf {
@@ -811,7 +601,11 @@ mod tests {
     fn corruption_finishes_a_partial_checksum_first() {
         // Linux: netem_enqueue calls skb_checksum_help before flipping a bit, or the device
         // would checksum the damage and the receiver take it for good data.
-        let mut q = netem("corrupt 100% seed 3");
+        let mut q = netem(NetemOpt {
+            corrupt: (1.0, 0.0),
+            seed: Some(3),
+            ..NetemOpt::default()
+        });
         let t0 = Instant::from_secs(1);
         for _ in 0..200 {
             q.enqueue(partial_tcp_frame(), t0).unwrap();
@@ -824,7 +618,7 @@ mod tests {
         }
         assert_eq!(q.corrupted, 200);
         // Without corruption the partial checksum is left to the device.
-        let mut q = netem("delay 1ms");
+        let mut q = netem(delay(1));
         q.enqueue(partial_tcp_frame(), t0).unwrap();
         let out = q.dequeue(t0 + Duration::from_millis(1)).unwrap();
         assert!(matches!(
@@ -835,7 +629,7 @@ mod tests {
 
     #[test]
     fn delay_holds_until_due_and_reports_deadline() {
-        let mut q = netem("delay 50ms");
+        let mut q = netem(delay(50));
         let t0 = Instant::from_secs(1);
         q.enqueue(pkt(1), t0).unwrap();
         assert_eq!(q.next_deadline(), Some(t0 + Duration::from_millis(50)));
@@ -844,19 +638,23 @@ mod tests {
             q.dequeue(t0 + Duration::from_millis(50)).unwrap().data()[0],
             1
         );
-        assert_eq!(q.dump(), "limit 1000 delay 50ms");
+        assert_eq!(q.dump(), QdiscOpt::Netem(delay(50)));
     }
 
     #[test]
     fn jitter_distributions_have_their_spread() {
         for (dist, lo, hi) in [
-            ("uniform", 8.0, 12.0),
-            ("normal", 8.0, 12.0),
-            ("pareto", 7.0, 13.0),
+            (Dist::Uniform, 8.0, 12.0),
+            (Dist::Normal, 8.0, 12.0),
+            (Dist::Pareto, 7.0, 13.0),
         ] {
-            let mut q = netem(&format!(
-                "delay 100ms 10ms distribution {dist} limit 100000"
-            ));
+            // `delay 100ms 10ms distribution DIST limit 100000`.
+            let mut q = netem(NetemOpt {
+                jitter: 10_000,
+                dist,
+                limit: 100_000,
+                ..delay(100)
+            });
             let n = 20_000;
             let mut sum = 0.0;
             let mut sq = 0.0;
@@ -867,20 +665,26 @@ mod tests {
             }
             let mean = sum / n as f64;
             let sd = (sq / n as f64 - mean * mean).sqrt();
-            assert!((mean - 100.0).abs() < 1.0, "{dist}: mean {mean}");
+            assert!((mean - 100.0).abs() < 1.0, "{dist:?}: mean {mean}");
             // Uniform in ±10 ms has sd 5.8; tables have sd = jitter.
-            let (lo, hi) = if dist == "uniform" {
+            let (lo, hi) = if dist == Dist::Uniform {
                 (5.0, 6.5)
             } else {
                 (lo, hi)
             };
-            assert!(sd > lo && sd < hi, "{dist}: sd {sd}");
+            assert!(sd > lo && sd < hi, "{dist:?}: sd {sd}");
         }
     }
 
     #[test]
     fn random_loss_duplicate_corrupt_rates() {
-        let mut q = netem("loss 20% duplicate 10% corrupt 5% limit 100000");
+        let mut q = netem(NetemOpt {
+            loss: NetemLoss::Random { p: 0.2, cor: 0.0 },
+            duplicate: (0.1, 0.0),
+            corrupt: (0.05, 0.0),
+            limit: 100_000,
+            ..NetemOpt::default()
+        });
         let now = Instant::ZERO;
         for _ in 0..10_000 {
             q.enqueue(pkt(0), now).unwrap();
@@ -901,7 +705,18 @@ mod tests {
     #[test]
     fn gemodel_loses_in_bursts() {
         // p 1%, r 10%: the bad state lasts ~10 packets and loses all; ~9% loss overall.
-        let mut q = netem("loss gemodel 1% 10% limit 100000");
+        // `loss gemodel 1% 10% limit 100000`.
+        let ge = NetemOpt {
+            loss: NetemLoss::Gemodel {
+                p: 0.01,
+                r: 0.1,
+                h1: 1.0,
+                k1: 0.0,
+            },
+            limit: 100_000,
+            ..NetemOpt::default()
+        };
+        let mut q = netem(ge);
         let now = Instant::ZERO;
         let mut lost_run = 0;
         let mut runs = Vec::new();
@@ -920,11 +735,15 @@ mod tests {
         assert!((0.06..0.12).contains(&rate), "loss {rate}");
         let mean_run = runs.iter().sum::<u32>() as f64 / runs.len() as f64;
         assert!(mean_run > 5.0, "mean burst {mean_run}");
-        assert_eq!(
-            q.dump(),
-            "limit 100000 loss gemodel p 1% r 10% 1-h 100% 1-k 0%"
-        );
-        let mut s = netem("loss state 1% 30% limit 100000");
+        assert_eq!(q.dump(), QdiscOpt::Netem(ge));
+        // `loss state 1% 30% limit 100000`.
+        let mut s = netem(NetemOpt {
+            loss: NetemLoss::State {
+                p: [0.01, 0.3, 0.0, 1.0, 0.0],
+            },
+            limit: 100_000,
+            ..NetemOpt::default()
+        });
         for _ in 0..50_000 {
             let _ = s.enqueue(pkt(0), now);
         }
@@ -935,7 +754,11 @@ mod tests {
 
     #[test]
     fn reorder_sends_some_at_once() {
-        let mut q = netem("delay 10ms reorder 25%");
+        let mut q = netem(NetemOpt {
+            reorder: (0.25, 0.0),
+            gap: 1,
+            ..delay(10)
+        });
         let now = Instant::ZERO;
         for i in 0..100 {
             q.enqueue(pkt(i), now).unwrap();
@@ -949,7 +772,11 @@ mod tests {
     #[test]
     fn rate_serialises() {
         // 8 Mbit/s: 100 bytes take 100 µs.
-        let mut q = netem("rate 8mbit");
+        let eight = NetemOpt {
+            rate: Some(8_000_000),
+            ..NetemOpt::default()
+        };
+        let mut q = netem(eight);
         let now = Instant::ZERO;
         for i in 0..3 {
             q.enqueue(pkt(i), now).unwrap();
@@ -958,22 +785,37 @@ mod tests {
         assert!(q.dequeue(now + Duration::from_micros(100)).is_some());
         assert!(q.dequeue(now + Duration::from_micros(199)).is_none());
         assert_eq!(q.next_deadline(), Some(now + Duration::from_micros(200)));
-        assert_eq!(q.dump(), "limit 1000 rate 8Mbit");
+        assert_eq!(q.dump(), QdiscOpt::Netem(eight));
     }
 
     #[test]
-    fn parse_errors() {
-        for (args, word) in [
-            ("delay 50mz", "50mz"),
-            ("loss 120%", "120%"),
-            ("reorder 10%", "delay"),
-            ("delay 1ms distribution normal", "jitter"),
-            ("delay 1ms 1ms distribution cauchy", "cauchy"),
-            ("loss random", "loss random"),
-            ("jitter 5ms", "jitter"),
+    fn bad_options_are_refused() {
+        let env = QdiscEnv::default();
+        for (o, word) in [
+            (
+                NetemOpt {
+                    loss: NetemLoss::Random { p: 1.2, cor: 0.0 },
+                    ..NetemOpt::default()
+                },
+                "100%",
+            ),
+            (
+                NetemOpt {
+                    reorder: (0.1, 0.0),
+                    ..NetemOpt::default()
+                },
+                "delay",
+            ),
+            (
+                NetemOpt {
+                    duplicate: (f64::NAN, 0.0),
+                    ..NetemOpt::default()
+                },
+                "probability",
+            ),
         ] {
-            let e = Netem::from_args(&words(args), &QdiscEnv::default()).unwrap_err();
-            assert!(e.0.contains(word), "{args}: {e}");
+            let e = Netem::from_opt(&o, &env).unwrap_err();
+            assert!(e.0.contains(word), "{o:?}: {e}");
         }
     }
 }

@@ -2,8 +2,8 @@
 //!
 //! Linux: `pfifo_qdisc_ops` (net/sched/sch_fifo.c). The default child of classful qdiscs.
 
-use super::units::{parse_u32, tc_err, Args};
-use super::{Qdisc, QdiscStats, TcError};
+use super::opt::FifoOpt;
+use super::{other_kind, Qdisc, QdiscOpt, QdiscStats, TcError};
 use crate::buf::PacketBuf;
 use crate::time::Instant;
 use std::collections::VecDeque;
@@ -35,11 +35,9 @@ impl Pfifo {
         }
     }
 
-    /// From tc words (`limit N`), defaulting to `txqueuelen`. Linux: `fifo_init`.
-    pub fn from_args(args: &[String], txqueuelen: usize) -> Result<Pfifo, TcError> {
-        let mut q = Pfifo::new(txqueuelen);
-        q.change(args)?;
-        Ok(q)
+    /// From its options, the limit defaulting to `txqueuelen`. Linux: `fifo_init`.
+    pub fn from_opt(opt: &FifoOpt, txqueuelen: usize) -> Pfifo {
+        Pfifo::new(opt.limit.map_or(txqueuelen, |l| l as usize))
     }
 }
 
@@ -87,21 +85,22 @@ impl Qdisc for Pfifo {
         self.stats
     }
 
-    fn dump(&self) -> String {
-        format!("limit {}p", self.limit)
+    fn dump(&self) -> QdiscOpt {
+        QdiscOpt::Pfifo(FifoOpt {
+            limit: Some(self.limit as u64),
+        })
     }
 
-    fn change(&mut self, args: &[String]) -> Result<(), TcError> {
-        let mut a = Args::new(args);
-        let mut limit = self.limit;
-        while let Some(w) = a.next() {
-            match w {
-                "limit" => limit = parse_u32(a.value(w)?, "limit")? as usize,
-                _ => return Err(tc_err!("pfifo: unknown option \"{w}\"")),
+    fn change(&mut self, opt: &QdiscOpt) -> Result<(), TcError> {
+        match opt {
+            QdiscOpt::Pfifo(o) => {
+                if let Some(l) = o.limit {
+                    self.limit = l as usize;
+                }
+                Ok(())
             }
+            o => Err(other_kind("pfifo", o)),
         }
-        self.limit = limit;
-        Ok(())
     }
 }
 
@@ -126,9 +125,10 @@ mod tests {
         );
         assert_eq!(q.reset().len(), 1);
         assert!(q.is_empty());
-        assert_eq!(q.dump(), "limit 2p");
-        let bad = q.change(&["limit".into(), "lots".into()]).unwrap_err();
-        assert!(bad.0.contains("\"lots\""));
-        assert_eq!(q.dump(), "limit 2p");
+        let two = QdiscOpt::Pfifo(FifoOpt { limit: Some(2) });
+        assert_eq!(q.dump(), two);
+        let bad = q.change(&QdiscOpt::Bfifo(FifoOpt { limit: Some(9) }));
+        assert!(bad.unwrap_err().0.contains("\"bfifo\""));
+        assert_eq!(q.dump(), two);
     }
 }

@@ -4,14 +4,21 @@
 //! Linux: `pfifo_fast_ops` (net/sched/sch_generic.c), `prio2band`.
 
 use super::cls::tos_priority;
+use super::opt::PrioOpt;
 use super::units::tc_err;
-use super::{Qdisc, QdiscStats, TcError};
+use super::{other_kind, Qdisc, QdiscOpt, QdiscStats, TcError};
 use crate::buf::PacketBuf;
 use crate::time::Instant;
 use std::collections::VecDeque;
 
 /// Linux: `prio2band`: priority (0–15) to band (0 is served first).
 pub const PRIO2BAND: [u8; 16] = [1, 2, 2, 2, 1, 2, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1];
+
+/// Its options, which are fixed: three bands mapped by [`PRIO2BAND`].
+pub const OPT: PrioOpt = PrioOpt {
+    bands: 3,
+    priomap: PRIO2BAND,
+};
 
 /// Three bands bounded together by the device's `txqueuelen`.
 #[derive(Debug)]
@@ -94,15 +101,16 @@ impl Qdisc for PfifoFast {
         self.stats.qlen as usize
     }
 
-    fn dump(&self) -> String {
-        let map: Vec<String> = PRIO2BAND.iter().map(|b| b.to_string()).collect();
-        format!("bands 3 priomap {}", map.join(" "))
+    fn dump(&self) -> QdiscOpt {
+        QdiscOpt::PfifoFast(OPT)
     }
 
-    fn change(&mut self, args: &[String]) -> Result<(), TcError> {
-        match args.first() {
-            None => Ok(()),
-            Some(w) => Err(tc_err!("pfifo_fast: takes no options, not \"{w}\"")),
+    /// Its options are fixed: only those it has are taken.
+    fn change(&mut self, opt: &QdiscOpt) -> Result<(), TcError> {
+        match opt {
+            QdiscOpt::PfifoFast(o) if *o == OPT => Ok(()),
+            QdiscOpt::PfifoFast(_) => Err(tc_err!("pfifo_fast: takes no options")),
+            o => Err(other_kind("pfifo_fast", o)),
         }
     }
 }
@@ -134,11 +142,12 @@ mod tests {
         assert_eq!(order, vec![62, 61, 60]);
         let s = q.stats();
         assert_eq!((s.packets, s.drops, s.qlen, s.bytes), (3, 1, 0, 183));
-        assert!(q.dump().starts_with("bands 3 priomap 1 2 2 2 1 2 0 0 1"));
+        assert_eq!(q.dump(), QdiscOpt::PfifoFast(OPT));
+        let other = PrioOpt { bands: 4, ..OPT };
         assert!(q
-            .change(&["limit".into()])
+            .change(&QdiscOpt::PfifoFast(other))
             .unwrap_err()
             .0
-            .contains("\"limit\""));
+            .contains("no options"));
     }
 }

@@ -5,9 +5,9 @@
 //! Linux: `prio_qdisc_ops` (net/sched/sch_prio.c), `prio_classify`.
 
 use super::cls::{classify, tos_priority, Filter};
-use super::pfifo_fast::PRIO2BAND;
-use super::units::{parse_u32, tc_err, Args};
-use super::{ClassInfo, Qdisc, QdiscEnv, QdiscStats, Slot, TcError};
+use super::opt::PrioOpt;
+use super::units::tc_err;
+use super::{other_kind, ClassInfo, Qdisc, QdiscEnv, QdiscOpt, QdiscStats, Slot, TcError};
 use crate::buf::PacketBuf;
 use crate::time::Instant;
 
@@ -24,43 +24,27 @@ pub struct Prio {
     env: QdiscEnv,
 }
 
-fn parse(args: &[String]) -> Result<(usize, [u8; 16]), TcError> {
-    let mut a = Args::new(args);
-    let mut bands = 3usize;
-    let mut priomap = PRIO2BAND;
-    while let Some(w) = a.next() {
-        match w {
-            "bands" => {
-                let v = a.value(w)?;
-                bands = parse_u32(v, "bands")? as usize;
-                if !(2..=MAX_BANDS).contains(&bands) {
-                    return Err(tc_err!("prio: \"bands {v}\" must be 2 to {MAX_BANDS}"));
-                }
-            }
-            "priomap" => {
-                for slot in priomap.iter_mut() {
-                    let v = a.value("priomap")?;
-                    *slot = parse_u32(v, "priomap band")?.min(255) as u8;
-                }
-            }
-            _ => return Err(tc_err!("prio: unknown option \"{w}\"")),
-        }
+/// Check `bands` and the priomap. Linux: `prio_tune`.
+fn prio_tune(opt: &PrioOpt) -> Result<usize, TcError> {
+    let bands = opt.bands as usize;
+    if !(2..=MAX_BANDS).contains(&bands) {
+        return Err(tc_err!("prio: \"bands {bands}\" must be 2 to {MAX_BANDS}"));
     }
-    if let Some(b) = priomap.iter().find(|&&b| b as usize >= bands) {
+    if let Some(b) = opt.priomap.iter().find(|&&b| b as usize >= bands) {
         return Err(tc_err!(
             "prio: priomap names band {b} but there are {bands} bands"
         ));
     }
-    Ok((bands, priomap))
+    Ok(bands)
 }
 
 impl Prio {
-    /// From tc words: `[bands N] [priomap P0 .. P15]`. Linux: `prio_tune`.
-    pub fn from_args(args: &[String], env: &QdiscEnv) -> Result<Prio, TcError> {
-        let (n, priomap) = parse(args)?;
+    /// From its options. Linux: `prio_init` → `prio_tune`.
+    pub fn from_opt(opt: &PrioOpt, env: &QdiscEnv) -> Result<Prio, TcError> {
+        let n = prio_tune(opt)?;
         Ok(Prio {
             bands: (0..n).map(|_| Slot::default_child(env)).collect(),
-            priomap,
+            priomap: opt.priomap,
             filters: Vec::new(),
             stats: QdiscStats::default(),
             env: *env,
@@ -144,13 +128,19 @@ impl Qdisc for Prio {
         }
     }
 
-    fn dump(&self) -> String {
-        let map: Vec<String> = self.priomap.iter().map(|b| b.to_string()).collect();
-        format!("bands {} priomap {}", self.bands.len(), map.join(" "))
+    fn dump(&self) -> QdiscOpt {
+        QdiscOpt::Prio(PrioOpt {
+            bands: self.bands.len() as u32,
+            priomap: self.priomap,
+        })
     }
 
-    fn change(&mut self, args: &[String]) -> Result<(), TcError> {
-        let (n, priomap) = parse(args)?;
+    fn change(&mut self, opt: &QdiscOpt) -> Result<(), TcError> {
+        let QdiscOpt::Prio(opt) = opt else {
+            return Err(other_kind("prio", opt));
+        };
+        let n = prio_tune(opt)?;
+        let priomap = opt.priomap;
         if n < self.bands.len() && self.bands[n..].iter().any(|b| !b.qdisc.is_empty()) {
             return Err(tc_err!("prio: cannot drop bands that hold packets"));
         }
@@ -194,9 +184,9 @@ impl Qdisc for Prio {
                 classid: i as u32 + 1,
                 parent: 0,
                 leaf: Some(s.handle),
-                params: String::new(),
+                opts: None,
                 stats: s.qdisc.stats(),
-                xstats: String::new(),
+                xstats: None,
             })
             .collect()
     }
@@ -217,21 +207,27 @@ impl Qdisc for Prio {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::qdisc::cls::{insert_sorted, test_frame};
+    use crate::qdisc::cls::{insert_sorted, test_frame, FilterKind, U32Key};
     use crate::qdisc::Bfifo;
-
-    fn words(s: &str) -> Vec<String> {
-        s.split_whitespace().map(String::from).collect()
-    }
 
     #[test]
     fn filters_then_priomap_pick_bands_served_strictly() {
         let env = QdiscEnv::default();
-        let mut q = Prio::from_args(&words("bands 4"), &env).unwrap();
-        insert_sorted(
-            q.filters_mut().unwrap(),
-            Filter::parse(&words("u32 match ip dport 22 0xffff flowid 1:4"), 1).unwrap(),
-        );
+        let four = PrioOpt {
+            bands: 4,
+            ..crate::qdisc::pfifo_fast::OPT
+        };
+        let mut q = Prio::from_opt(&four, &env).unwrap();
+        // `u32 match ip dport 22 0xffff flowid 1:4`.
+        let ssh_filter = Filter {
+            prio: 1,
+            kind: FilterKind::U32(vec![U32Key::Dport {
+                port: 22,
+                mask: 0xffff,
+            }]),
+            classid: 0x10004,
+        };
+        insert_sorted(q.filters_mut().unwrap(), ssh_filter);
         let now = Instant::ZERO;
         let ssh = test_frame([1; 4], [2; 4], 6, 9, 22, 0, 70);
         let be = test_frame([1; 4], [2; 4], 6, 9, 80, 0, 71);
@@ -253,8 +249,13 @@ mod tests {
             .is_err());
         assert_eq!(q.stats().drops, 1);
         assert!(q.graft(9, Slot::default_child(&env)).is_err());
-        assert!(Prio::from_args(&words("bands 2 priomap 0 1 2"), &env).is_err());
-        assert!(Prio::from_args(&words("bands 1"), &env)
+        let two = PrioOpt { bands: 2, ..four };
+        assert!(Prio::from_opt(&two, &env)
+            .unwrap_err()
+            .0
+            .contains("names band 2"));
+        let one = PrioOpt { bands: 1, ..four };
+        assert!(Prio::from_opt(&one, &env)
             .unwrap_err()
             .0
             .contains("bands 1"));

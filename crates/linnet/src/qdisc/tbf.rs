@@ -5,10 +5,9 @@
 //! Linux: `tbf_qdisc_ops` (net/sched/sch_tbf.c). Tokens are kept in nanoseconds of
 //! transmission time, as `psched_l2t_ns` computes them.
 
-use super::units::{
-    fmt_rate, fmt_size, fmt_time, parse_rate, parse_size, parse_time, tc_err, Args,
-};
-use super::{Bfifo, Qdisc, QdiscEnv, QdiscStats, Slot, TcError};
+use super::opt::{FifoOpt, TbfOpt};
+use super::units::{fmt_rate, tc_err};
+use super::{other_kind, Bfifo, Qdisc, QdiscEnv, QdiscOpt, QdiscStats, Slot, TcError};
 use crate::buf::PacketBuf;
 use crate::time::Instant;
 use std::time::Duration;
@@ -18,82 +17,33 @@ pub fn l2t_ns(rate: u64, len: u64) -> i64 {
     (len as u128 * 8 * 1_000_000_000 / rate.max(1) as u128).min(i64::MAX as u128) as i64
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct TbfParams {
-    rate: u64,
-    burst: u64,
-    limit: u64,
-    peakrate: Option<u64>,
-    mtu: u64,
-}
-
-impl TbfParams {
-    /// Linux/iproute2: `tbf_parse_opt`.
-    fn parse(args: &[String]) -> Result<TbfParams, TcError> {
-        let mut a = Args::new(args);
-        let (mut rate, mut burst, mut limit, mut latency, mut peak, mut mtu) =
-            (None, None, None, None, None, None);
-        while let Some(w) = a.next() {
-            match w {
-                "rate" => rate = Some(parse_rate(a.value(w)?)?),
-                "burst" | "buffer" | "maxburst" => {
-                    let v = a.value(w)?;
-                    // `burst 10kb/8` gives a cell size; it is accepted and ignored.
-                    let size = v.split_once('/').map_or(v, |(s, _)| s);
-                    burst = Some(parse_size(size)?);
-                }
-                "limit" => limit = Some(parse_size(a.value(w)?)?),
-                "latency" | "lat" => latency = Some(parse_time(a.value(w)?)?),
-                "peakrate" => peak = Some(parse_rate(a.value(w)?)?),
-                "mtu" | "minburst" => mtu = Some(parse_size(a.value(w)?)?),
-                _ => return Err(tc_err!("tbf: unknown option \"{w}\"")),
-            }
-        }
-        let rate = rate.ok_or_else(|| tc_err!("tbf: \"rate\" is required"))?;
-        let burst = burst.ok_or_else(|| tc_err!("tbf: \"burst\" is required"))?;
-        if burst == 0 {
-            return Err(tc_err!("tbf: \"burst\" must be positive"));
-        }
-        if peak.is_some() && mtu.is_none() {
+/// Check the options. Linux: the checks of `tbf_change`.
+fn tbf_check(p: &TbfOpt) -> Result<(), TcError> {
+    if p.rate == 0 {
+        return Err(tc_err!("tbf: \"rate\" must be positive"));
+    }
+    if p.burst == 0 {
+        return Err(tc_err!("tbf: \"burst\" must be positive"));
+    }
+    if let Some(peak) = p.peakrate {
+        if p.mtu == 0 {
             return Err(tc_err!("tbf: \"mtu\" is required with \"peakrate\""));
         }
-        if let (Some(p), true) = (peak, peak.is_some_and(|p| p <= rate)) {
+        if peak <= p.rate {
             return Err(tc_err!(
                 "tbf: \"peakrate\" {} must exceed \"rate\" {}",
-                fmt_rate(p),
-                fmt_rate(rate)
+                fmt_rate(peak),
+                fmt_rate(p.rate)
             ));
         }
-        let limit = match (limit, latency) {
-            (Some(_), Some(_)) => {
-                return Err(tc_err!(
-                    "tbf: give either \"limit\" or \"latency\", not both"
-                ))
-            }
-            (None, None) => return Err(tc_err!("tbf: \"limit\" or \"latency\" is required")),
-            (Some(l), None) => l,
-            (None, Some(lat)) => {
-                let mut l = (rate as u128 * lat as u128 / 8 / 1_000_000) as u64 + burst;
-                if let (Some(p), Some(m)) = (peak, mtu) {
-                    l = l.min((p as u128 * lat as u128 / 8 / 1_000_000) as u64 + m);
-                }
-                l
-            }
-        };
-        Ok(TbfParams {
-            rate,
-            burst,
-            limit,
-            peakrate: peak,
-            mtu: mtu.unwrap_or(0),
-        })
     }
+    Ok(())
 }
 
 /// A token bucket shaper with a child queue.
 #[derive(Debug)]
 pub struct Tbf {
-    p: TbfParams,
+    p: TbfOpt,
     /// Bucket depth in ns of transmission at `rate` (Linux: `q->buffer`).
     buffer: i64,
     /// Peak bucket depth in ns at `peakrate` (Linux: `q->mtu`).
@@ -107,11 +57,10 @@ pub struct Tbf {
 }
 
 impl Tbf {
-    /// From tc words: `rate R burst B (limit L | latency T) [peakrate P mtu M]`.
-    /// Linux: `tbf_init` / `tbf_change`.
-    pub fn from_args(args: &[String], env: &QdiscEnv) -> Result<Tbf, TcError> {
-        let p = TbfParams::parse(args)?;
-        let _ = env;
+    /// From its options. Linux: `tbf_init` / `tbf_change`.
+    pub fn from_opt(p: &TbfOpt) -> Result<Tbf, TcError> {
+        tbf_check(p)?;
+        let p = *p;
         let mut t = Tbf {
             p,
             buffer: 0,
@@ -127,7 +76,7 @@ impl Tbf {
         Ok(t)
     }
 
-    fn apply(&mut self, p: TbfParams) {
+    fn apply(&mut self, p: TbfOpt) {
         self.p = p;
         self.buffer = l2t_ns(p.rate, p.burst);
         self.mtu_ns = p.peakrate.map_or(0, |pr| l2t_ns(pr, p.mtu));
@@ -240,32 +189,22 @@ impl Qdisc for Tbf {
         }
     }
 
-    fn dump(&self) -> String {
-        let p = &self.p;
-        let mut s = format!("rate {} burst {}", fmt_rate(p.rate), fmt_size(p.burst));
-        let mut lat = (p.limit as f64 - p.burst as f64) * 8e6 / p.rate as f64;
-        if let Some(pr) = p.peakrate {
-            s += &format!(" peakrate {} minburst {}", fmt_rate(pr), fmt_size(p.mtu));
-            let lat2 = (p.limit as f64 - p.mtu as f64) * 8e6 / pr as f64;
-            lat = lat.max(lat2);
-        }
-        if lat >= 0.0 {
-            s += &format!(" lat {}", fmt_time(lat.round() as u64));
-        } else {
-            s += &format!(" limit {}", fmt_size(p.limit));
-        }
-        s
+    fn dump(&self) -> QdiscOpt {
+        QdiscOpt::Tbf(self.p)
     }
 
-    fn change(&mut self, args: &[String]) -> Result<(), TcError> {
-        let p = TbfParams::parse(args)?;
+    fn change(&mut self, opt: &QdiscOpt) -> Result<(), TcError> {
+        let QdiscOpt::Tbf(p) = opt else {
+            return Err(other_kind("tbf", opt));
+        };
+        tbf_check(p)?;
         if self.child.handle == 0 {
             // The default child follows the limit. Linux: `fifo_set_limit`.
-            self.child
-                .qdisc
-                .change(&["limit".into(), p.limit.to_string()])?;
+            self.child.qdisc.change(&QdiscOpt::Bfifo(FifoOpt {
+                limit: Some(p.limit),
+            }))?;
         }
-        self.apply(p);
+        self.apply(*p);
         Ok(())
     }
 
@@ -295,16 +234,23 @@ impl Qdisc for Tbf {
 mod tests {
     use super::*;
 
-    fn words(s: &str) -> Vec<String> {
-        s.split_whitespace().map(String::from).collect()
+    /// `rate R burst B limit L`.
+    fn opt(rate: u64, burst: u64, limit: u64) -> TbfOpt {
+        TbfOpt {
+            rate,
+            burst,
+            limit,
+            peakrate: None,
+            mtu: 0,
+        }
     }
 
     #[test]
     fn shapes_to_rate_after_the_burst() {
         // 8 Mbit/s = 1 byte/µs; burst 3000 bytes.
-        let env = QdiscEnv::default();
-        let mut q = Tbf::from_args(&words("rate 8mbit burst 3000 latency 100ms"), &env).unwrap();
-        assert_eq!(q.dump(), "rate 8Mbit burst 3000b lat 100ms");
+        // `rate 8mbit burst 3000 latency 100ms`.
+        let mut q = Tbf::from_opt(&opt(8_000_000, 3000, 103_000)).unwrap();
+        assert_eq!(q.dump(), QdiscOpt::Tbf(opt(8_000_000, 3000, 103_000)));
         let now = Instant::from_secs(1);
         for _ in 0..10 {
             q.enqueue(PacketBuf::from_slice(&[0; 1000], 0), now)
@@ -327,11 +273,12 @@ mod tests {
 
     #[test]
     fn peakrate_spaces_packets() {
-        let env = QdiscEnv::default();
-        let mut q = Tbf::from_args(
-            &words("rate 1mbit burst 10kb limit 100kb peakrate 8mbit mtu 1500"),
-            &env,
-        )
+        // `rate 1mbit burst 10kb limit 100kb peakrate 8mbit mtu 1500`.
+        let mut q = Tbf::from_opt(&TbfOpt {
+            peakrate: Some(8_000_000),
+            mtu: 1500,
+            ..opt(1_000_000, 10240, 102_400)
+        })
         .unwrap();
         let now = Instant::from_secs(1);
         for _ in 0..3 {
@@ -347,22 +294,27 @@ mod tests {
 
     #[test]
     fn errors_name_the_problem() {
-        let env = QdiscEnv::default();
-        for (args, word) in [
-            ("burst 10kb latency 50ms", "rate"),
-            ("rate 1mbit latency 50ms", "burst"),
-            ("rate 1mbit burst 10kb", "latency"),
-            ("rate 1mbit burst 10kb limit 1kb latency 5ms", "not both"),
-            ("rate 1mbot burst 10kb latency 5ms", "1mbot"),
-            ("rate 1mbit burst 10kb latency 5ms peakrate 2mbit", "mtu"),
+        let base = opt(1_000_000, 10240, 16_490);
+        for (o, word) in [
+            (TbfOpt { burst: 0, ..base }, "burst"),
             (
-                "rate 1mbit burst 10kb latency 5ms peakrate 1mbit mtu 1500",
+                TbfOpt {
+                    peakrate: Some(2_000_000),
+                    ..base
+                },
+                "mtu",
+            ),
+            (
+                TbfOpt {
+                    peakrate: Some(1_000_000),
+                    mtu: 1500,
+                    ..base
+                },
                 "peakrate",
             ),
-            ("rate 1mbit burst 10kb latency 5ms speed 3", "speed"),
         ] {
-            let e = Tbf::from_args(&words(args), &env).unwrap_err();
-            assert!(e.0.contains(word), "{args}: {e}");
+            let e = Tbf::from_opt(&o).unwrap_err();
+            assert!(e.0.contains(word), "{o:?}: {e}");
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Traffic control on a stack: typed `tc qdisc|class|filter add|change|replace|del` changes
 //! and the `show` lists. tc's command line and output are user space's (`linnet-tools`, as
-//! iproute2's tc); each kind's own options still travel as its words and are read by the
-//! kind (`Qdisc::change`, `Qdisc::class_change`, `Filter::parse`).
+//! iproute2's tc); each kind's options travel typed ([`super::opt`]), are checked by the
+//! kind (`Qdisc::change`, `Qdisc::class_change`) and reported back typed (`Qdisc::dump`).
 //!
 //! Linux: `tc_modify_qdisc`, `tc_get_qdisc`, `tc_dump_qdisc` (net/sched/sch_api.c),
 //! `tc_ctl_tclass`, `tc_new_tfilter`/`tc_del_tfilter` (cls_api.c).
@@ -11,6 +11,7 @@ use super::cls::{insert_sorted, Filter};
 use super::fq_codel::FqCodel;
 use super::htb::Htb;
 use super::netem::Netem;
+use super::opt::{FifoOpt, FqCodelOpt, HtbGlob, NetemOpt, QdiscOpt, TcOptions, XStats};
 use super::pfifo::{Pfifo, DEFAULT_LIMIT};
 use super::pfifo_fast::PfifoFast;
 use super::prio::Prio;
@@ -34,32 +35,70 @@ pub const KINDS: [&str; 8] = [
     "htb",
 ];
 
-/// Build a qdisc of `kind` from its words. Linux: `qdisc_create` → `ops->init`.
+/// The options `kind` gets when a change gives none: its defaults, for kinds that have
+/// them all (tbf has no default rate).
+fn default_opt(kind: &str) -> Option<QdiscOpt> {
+    Some(match kind {
+        "pfifo_fast" => QdiscOpt::PfifoFast(super::pfifo_fast::OPT),
+        "pfifo" => QdiscOpt::Pfifo(FifoOpt::default()),
+        "bfifo" => QdiscOpt::Bfifo(FifoOpt::default()),
+        "netem" => QdiscOpt::Netem(NetemOpt::default()),
+        "prio" => QdiscOpt::Prio(super::pfifo_fast::OPT),
+        "fq_codel" => QdiscOpt::FqCodel(FqCodelOpt::default()),
+        "htb" => QdiscOpt::Htb(HtbGlob::default()),
+        _ => return None,
+    })
+}
+
+/// Build a qdisc of `kind` (tc's `TCA_KIND`) from its options, its defaults without them.
+/// Linux: `qdisc_create` → `ops->init`.
 pub fn qdisc_create(
     kind: &str,
-    args: &[String],
+    opt: Option<&QdiscOpt>,
     env: &QdiscEnv,
 ) -> Result<Box<dyn Qdisc>, TcError> {
-    Ok(match kind {
-        "pfifo_fast" => {
+    if !KINDS.contains(&kind) {
+        return Err(tc_err!(
+            "unknown qdisc \"{kind}\" (known: {})",
+            KINDS.join(", ")
+        ));
+    }
+    let dflt;
+    let opt = match opt {
+        Some(o) => o,
+        None => {
+            dflt = default_opt(kind).ok_or_else(|| tc_err!("{kind}: \"rate\" is required"))?;
+            &dflt
+        }
+    };
+    if opt.kind() != kind {
+        return Err(tc_err!(
+            "qdisc \"{kind}\" given the options of \"{}\"",
+            opt.kind()
+        ));
+    }
+    Ok(match opt {
+        QdiscOpt::PfifoFast(_) => {
             let mut q = PfifoFast::new(env.txqueuelen);
-            q.change(args)?;
+            q.change(opt)?;
             Box::new(q)
         }
-        "pfifo" => Box::new(Pfifo::from_args(args, env.txqueuelen)?),
-        "bfifo" => Box::new(Bfifo::from_args(args, env.txqueuelen, env.mtu)?),
-        "tbf" => Box::new(Tbf::from_args(args, env)?),
-        "netem" => Box::new(Netem::from_args(args, env)?),
-        "prio" => Box::new(Prio::from_args(args, env)?),
-        "fq_codel" => Box::new(FqCodel::from_args(args, env)?),
-        "htb" => Box::new(Htb::from_args(args, env)?),
-        _ => {
-            return Err(tc_err!(
-                "unknown qdisc \"{kind}\" (known: {})",
-                KINDS.join(", ")
-            ))
-        }
+        QdiscOpt::Pfifo(o) => Box::new(Pfifo::from_opt(o, env.txqueuelen)),
+        QdiscOpt::Bfifo(o) => Box::new(Bfifo::from_opt(o, env.txqueuelen, env.mtu)),
+        QdiscOpt::Tbf(o) => Box::new(Tbf::from_opt(o)?),
+        QdiscOpt::Netem(o) => Box::new(Netem::from_opt(o, env)?),
+        QdiscOpt::Prio(o) => Box::new(Prio::from_opt(o, env)?),
+        QdiscOpt::FqCodel(o) => Box::new(FqCodel::from_opt(o, env)?),
+        QdiscOpt::Htb(o) => Box::new(Htb::from_opt(o, env)?),
     })
+}
+
+/// The qdisc options of a change, if it carries some.
+fn qdisc_opt(c: &TcChange) -> Option<&QdiscOpt> {
+    match &c.options {
+        Some(TcOptions::Qdisc(o)) => Some(o),
+        _ => None,
+    }
 }
 
 /// One qdisc as `tc qdisc show` lists it.
@@ -73,12 +112,12 @@ pub struct QdiscInfo {
     pub handle: u32,
     /// Parent class, or [`ROOT_HANDLE`].
     pub parent: u32,
-    /// Parameters as tc prints them.
-    pub options: String,
+    /// Its options (none for `noqueue`).
+    pub options: Option<QdiscOpt>,
     /// Counters.
     pub stats: QdiscStats,
-    /// Extra counters.
-    pub xstats: String,
+    /// Its kind's own counters.
+    pub xstats: Option<XStats>,
 }
 
 /// One class as `tc class show` lists it.
@@ -154,7 +193,7 @@ pub enum TcVerb {
 }
 
 /// One tc change: the object, the device, where in the tree, and the kind with its options.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TcChange {
     /// Qdisc, class or filter.
     pub object: TcObject,
@@ -171,12 +210,13 @@ pub struct TcChange {
     /// `classid` (classes).
     #[serde(default)]
     pub classid: Option<u32>,
-    /// The kind (`netem`, `htb`...), for qdiscs and classes.
+    /// The kind (`netem`, `htb`...), for qdiscs and classes. Linux: `TCA_KIND`.
     #[serde(default)]
     pub kind: Option<String>,
-    /// The kind's own options (a filter's: all its words), as tc's words.
+    /// The kind's options, typed (a filter's: its match, priority and class). Linux:
+    /// `TCA_OPTIONS`.
     #[serde(default)]
-    pub options: Vec<String>,
+    pub options: Option<TcOptions>,
 }
 
 /// The path of class minors from the root to the qdisc whose handle has major `major`.
@@ -323,8 +363,12 @@ impl Stack {
                 TcVerb::Change => false,
                 _ => !exists,
             };
+            let opt = match &c.options {
+                Some(TcOptions::Class(o)) => Some(o),
+                _ => None,
+            };
             q.qdisc
-                .class_change(classid, parent, create, &c.options, &env, now)?;
+                .class_change(classid, parent, create, opt, &env, now)?;
             Ok(Vec::new())
         })();
         self.put_root(ifindex, root);
@@ -351,19 +395,9 @@ impl Stack {
                 .ok_or_else(|| tc_err!("qdisc {kind} does not take filters"))?;
             if c.verb == TcVerb::Del {
                 // `prio N` deletes that priority's filters; no prio deletes them all.
-                let pos = c
-                    .options
-                    .iter()
-                    .position(|w| matches!(w.as_str(), "prio" | "pref" | "priority"));
-                let prio = match pos {
-                    Some(i) => {
-                        let v = c
-                            .options
-                            .get(i + 1)
-                            .ok_or_else(|| tc_err!("option \"prio\" needs a value"))?;
-                        Some(super::units::parse_u32(v, "prio")?)
-                    }
-                    None => None,
+                let prio = match &c.options {
+                    Some(TcOptions::FilterDel { prio }) => *prio,
+                    _ => None,
                 };
                 let before = list.len();
                 list.retain(|g| prio.is_some_and(|p| g.prio != p));
@@ -375,7 +409,14 @@ impl Stack {
             let default_prio = list
                 .last()
                 .map_or(49152, |f| f.prio.saturating_sub(1).max(1));
-            let f = Filter::parse(&c.options, default_prio)?;
+            let Some(TcOptions::Filter(o)) = &c.options else {
+                return Err(tc_err!("filter: missing the classifier (u32 or fw)"));
+            };
+            let f = Filter {
+                prio: o.prio.unwrap_or(default_prio),
+                kind: o.kind.clone(),
+                classid: o.classid,
+            };
             if matches!(c.verb, TcVerb::Replace | TcVerb::Change) {
                 list.retain(|g| g.prio != f.prio);
             }
@@ -396,9 +437,9 @@ impl Stack {
                     kind: "noqueue".into(),
                     handle: 0,
                     parent: ROOT_HANDLE,
-                    options: String::new(),
+                    options: None,
                     stats: QdiscStats::default(),
-                    xstats: String::new(),
+                    xstats: None,
                 });
                 continue;
             }
@@ -408,7 +449,7 @@ impl Stack {
                     kind: q.kind().into(),
                     handle,
                     parent,
-                    options: q.dump(),
+                    options: Some(q.dump()),
                     stats: q.stats(),
                     xstats: q.dump_stats(),
                 });
@@ -566,7 +607,15 @@ fn qdisc_modify_tree(
                 target.qdisc.kind()
             ));
         }
-        target.qdisc.change(&c.options)?;
+        let dflt;
+        let opt = match qdisc_opt(c) {
+            Some(o) => o,
+            None => {
+                dflt = default_opt(kind).ok_or_else(|| tc_err!("{kind}: \"rate\" is required"))?;
+                &dflt
+            }
+        };
+        target.qdisc.change(opt)?;
         return Ok(Vec::new());
     }
     let delete = c.verb == TcVerb::Del;
@@ -577,7 +626,7 @@ fn qdisc_modify_tree(
             .kind
             .as_deref()
             .ok_or_else(|| tc_err!("qdisc kind is required (e.g. netem, tbf, htb)"))?;
-        let q = qdisc_create(kind, &c.options, env)?;
+        let q = qdisc_create(kind, qdisc_opt(c), env)?;
         let handle = match c.handle {
             Some(h) => {
                 let replacing_same = if at_root {
@@ -688,7 +737,7 @@ mod tests {
     }
 
     /// `tc qdisc add dev eth0 root KIND OPTIONS...`.
-    fn add_root(s: &mut Stack, kind: &str, options: &str) {
+    fn add_root(s: &mut Stack, opt: QdiscOpt) {
         s.tc_change(
             &TcChange {
                 object: TcObject::Qdisc,
@@ -697,8 +746,8 @@ mod tests {
                 parent: Some(ROOT_HANDLE),
                 handle: None,
                 classid: None,
-                kind: Some(kind.into()),
-                options: options.split_whitespace().map(String::from).collect(),
+                kind: Some(opt.kind().into()),
+                options: Some(TcOptions::Qdisc(opt)),
             },
             Instant::ZERO,
         )
@@ -711,7 +760,15 @@ mod tests {
         let (mut s, i) = stack();
         let t0 = Instant::from_secs(1);
         s.set_link_up(i, true, t0).unwrap();
-        add_root(&mut s, "tbf", "rate 1mbit burst 2kb limit 10kb");
+        // `tbf rate 1mbit burst 2kb limit 10kb`.
+        let tbf = super::super::opt::TbfOpt {
+            rate: 1_000_000,
+            burst: 2048,
+            limit: 10240,
+            peakrate: None,
+            mtu: 0,
+        };
+        add_root(&mut s, QdiscOpt::Tbf(tbf));
         for _ in 0..3 {
             s.dev_queue_xmit(i, test_frame([1; 4], [2; 4], 17, 1, 2, 0, 1000), t0)
                 .unwrap();
@@ -736,7 +793,13 @@ mod tests {
         let (mut s, i) = stack();
         let t0 = Instant::ZERO;
         s.set_link_up(i, true, t0).unwrap();
-        add_root(&mut s, "fq_codel", "limit 2");
+        add_root(
+            &mut s,
+            QdiscOpt::FqCodel(FqCodelOpt {
+                limit: Some(2),
+                ..Default::default()
+            }),
+        );
         for _ in 0..2 {
             s.dev_queue_xmit(i, test_frame([1; 4], [2; 4], 17, 1, 1, 0, 500), t0)
                 .unwrap();
@@ -752,88 +815,111 @@ mod tests {
         assert!(lens.contains(&600));
     }
 
-    /// Option words of tc commands, plus junk, for the property tests.
-    const VOCAB: [&str; 60] = [
-        "qdisc",
-        "class",
-        "filter",
-        "add",
-        "change",
-        "replace",
-        "del",
-        "show",
-        "dev",
-        "eth0",
-        "lo",
-        "root",
-        "parent",
-        "handle",
-        "classid",
-        "1:",
-        "1:1",
-        "1:10",
-        "10:",
-        "2:",
-        "ffff:",
-        "netem",
-        "tbf",
-        "htb",
-        "prio",
-        "fq_codel",
-        "pfifo",
-        "bfifo",
-        "pfifo_fast",
-        "delay",
-        "10ms",
-        "5ms",
-        "loss",
-        "10%",
-        "gemodel",
-        "state",
-        "rate",
-        "1mbit",
-        "burst",
-        "10kb",
-        "latency",
-        "limit",
-        "100",
-        "0",
-        "ceil",
-        "default",
-        "bands",
-        "3",
-        "u32",
-        "match",
-        "ip",
-        "dport",
-        "0xffff",
-        "flowid",
-        "fw",
-        "prio",
-        "reorder",
-        "x:y",
-        "-1",
-        "99999999999",
-    ];
+    /// Options of tc changes, good and bad, of every kind, for the property tests.
+    fn sample_options() -> Vec<TcOptions> {
+        use super::super::cls::{FilterKind, U32Key};
+        use super::super::opt::{ClassOpt, FilterOpt, HtbClassOpt, NetemLoss, PrioOpt, TbfOpt};
+        let tbf = TbfOpt {
+            rate: 1_000_000,
+            burst: 10240,
+            limit: 10240,
+            peakrate: None,
+            mtu: 0,
+        };
+        let prio = super::super::pfifo_fast::OPT;
+        let htb_class = |rate: Option<u64>, prio: Option<u32>| {
+            TcOptions::Class(ClassOpt::Htb(HtbClassOpt {
+                rate,
+                prio,
+                ..Default::default()
+            }))
+        };
+        let q = TcOptions::Qdisc;
+        vec![
+            q(QdiscOpt::PfifoFast(prio)),
+            q(QdiscOpt::PfifoFast(PrioOpt { bands: 5, ..prio })),
+            q(QdiscOpt::Pfifo(FifoOpt { limit: Some(0) })),
+            q(QdiscOpt::Bfifo(FifoOpt { limit: Some(3000) })),
+            q(QdiscOpt::Tbf(tbf)),
+            q(QdiscOpt::Tbf(TbfOpt { burst: 0, ..tbf })),
+            q(QdiscOpt::Tbf(TbfOpt {
+                peakrate: Some(1),
+                ..tbf
+            })),
+            q(QdiscOpt::Netem(NetemOpt {
+                latency: 5000,
+                jitter: 1000,
+                loss: NetemLoss::Random { p: 0.1, cor: 0.0 },
+                reorder: (0.1, 0.0),
+                gap: 1,
+                ..NetemOpt::default()
+            })),
+            q(QdiscOpt::Netem(NetemOpt {
+                reorder: (0.5, 0.0),
+                ..NetemOpt::default()
+            })),
+            q(QdiscOpt::Netem(NetemOpt {
+                duplicate: (2.0, 0.0),
+                ..NetemOpt::default()
+            })),
+            q(QdiscOpt::Prio(PrioOpt { bands: 1, ..prio })),
+            q(QdiscOpt::Prio(PrioOpt { bands: 4, ..prio })),
+            q(QdiscOpt::FqCodel(FqCodelOpt {
+                flows: Some(0),
+                ..Default::default()
+            })),
+            q(QdiscOpt::FqCodel(FqCodelOpt {
+                limit: Some(3),
+                ..Default::default()
+            })),
+            q(QdiscOpt::Htb(HtbGlob {
+                default: Some(0x10),
+                ..Default::default()
+            })),
+            q(QdiscOpt::Htb(HtbGlob {
+                r2q: Some(0),
+                ..Default::default()
+            })),
+            htb_class(Some(1_000_000), None),
+            htb_class(None, None),
+            htb_class(Some(1_000_000), Some(9)),
+            TcOptions::Filter(FilterOpt {
+                prio: Some(1),
+                kind: FilterKind::U32(vec![U32Key::Dport {
+                    port: 5001,
+                    mask: 0xffff,
+                }]),
+                classid: 0x1_0010,
+            }),
+            TcOptions::Filter(FilterOpt {
+                prio: None,
+                kind: FilterKind::Fw { handle: 6, mask: 7 },
+                classid: 0x1_0001,
+            }),
+            TcOptions::FilterDel { prio: Some(1) },
+            TcOptions::FilterDel { prio: None },
+        ]
+    }
 
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
-        /// Any sequence of tc changes (objects, verbs, devices, handles, kinds and option
-        /// words at random): no panic, and a refused change changes nothing.
+        /// Any sequence of tc changes (objects, verbs, devices, handles, kinds and typed
+        /// options at random): no panic, and a refused change changes nothing.
         #[test]
         fn arbitrary_commands_never_panic_and_errors_change_nothing(
             cmds in proptest::collection::vec(
                 (0usize..3, 0usize..4, 0usize..3, proptest::option::of(0usize..8),
                  proptest::option::of(0usize..8), proptest::option::of(0usize..8),
                  proptest::option::of(0usize..KINDS.len() + 1),
-                 proptest::collection::vec(0usize..VOCAB.len(), 0..10)),
+                 proptest::option::of(0usize..24)),
                 1..12)
         ) {
             const HANDLES: [u32; 8] =
                 [ROOT_HANDLE, 0x1_0000, 0x1_0001, 0x1_0010, 0x10_0000, 0x2_0000, 0xffff_0000, 0];
             let (mut s, i) = stack();
             s.set_link_up(i, true, Instant::ZERO).unwrap();
-            for (n, (o, v, d, p, h, c, k, words)) in cmds.iter().enumerate() {
+            let options = sample_options();
+            for (n, (o, v, d, p, h, c, k, opt)) in cmds.iter().enumerate() {
                 let change = TcChange {
                     object: [TcObject::Qdisc, TcObject::Class, TcObject::Filter][*o],
                     verb: [TcVerb::Add, TcVerb::Change, TcVerb::Replace, TcVerb::Del][*v],
@@ -842,7 +928,7 @@ mod tests {
                     handle: h.map(|h| HANDLES[h]),
                     classid: c.map(|c| HANDLES[c]),
                     kind: k.map(|k| KINDS.get(k).copied().unwrap_or("sfq").into()),
-                    options: words.iter().map(|&w| VOCAB[w].to_string()).collect(),
+                    options: opt.and_then(|x| options.get(x).cloned()),
                 };
                 let before = (s.tc_qdiscs(None), s.tc_classes(None), s.tc_filters(None));
                 let now = Instant::from_millis(n as u64);
@@ -867,12 +953,33 @@ mod tests {
             kind in 0usize..KINDS.len(),
         ) {
             let env = QdiscEnv::default();
-            let mut q = qdisc_create(KINDS[kind], &match KINDS[kind] {
-                "tbf" => "rate 1mbit burst 10kb latency 10ms",
-                "netem" => "delay 1ms 1ms loss 5% duplicate 5% reorder 5% corrupt 5%",
-                "htb" => "default 1",
-                _ => "",
-            }.split_whitespace().map(String::from).collect::<Vec<_>>(), &env).unwrap();
+            let opt = match KINDS[kind] {
+                // `rate 1mbit burst 10kb latency 10ms`.
+                "tbf" => Some(QdiscOpt::Tbf(super::super::opt::TbfOpt {
+                    rate: 1_000_000,
+                    burst: 10240,
+                    limit: 11490,
+                    peakrate: None,
+                    mtu: 0,
+                })),
+                // `delay 1ms 1ms loss 5% duplicate 5% reorder 5% corrupt 5%`.
+                "netem" => Some(QdiscOpt::Netem(NetemOpt {
+                    latency: 1000,
+                    jitter: 1000,
+                    loss: super::super::opt::NetemLoss::Random { p: 0.05, cor: 0.0 },
+                    duplicate: (0.05, 0.0),
+                    reorder: (0.05, 0.0),
+                    gap: 1,
+                    corrupt: (0.05, 0.0),
+                    ..NetemOpt::default()
+                })),
+                "htb" => Some(QdiscOpt::Htb(HtbGlob {
+                    default: Some(1),
+                    ..Default::default()
+                })),
+                _ => None,
+            };
+            let mut q = qdisc_create(KINDS[kind], opt.as_ref(), &env).unwrap();
             let mut inq = 0usize;
             for (n, f) in frames.iter().enumerate() {
                 let mut b = PacketBuf::from_slice(f, 0);
