@@ -429,33 +429,10 @@ pub(crate) fn errno_response(e: crate::Errno) -> Response {
     }
 }
 
-/// Carry out a request on the stack. Linux: the `doit`/`dumpit` handlers of rtnetlink.
-pub fn handle(stack: &mut Stack, req: Request, now: Instant) -> Response {
+/// The ping requests: an ICMP echo socket opened, used and closed for `linnet ping`.
+/// Linux: the `ping` socket (net/ipv4/ping.c) iputils' ping uses.
+fn ping(stack: &mut Stack, req: Request, now: Instant) -> Response {
     match req {
-        Request::LinkShow => Response::Links {
-            links: stack.links(),
-        },
-        Request::RouteShow => Response::Routes {
-            routes: stack
-                .routes()
-                .into_iter()
-                .map(|r| (r, iface_name(stack, r.ifindex)))
-                .collect(),
-        },
-        Request::NeighShow => Response::Neighbours {
-            neighbours: stack
-                .neighbours()
-                .dump()
-                .into_iter()
-                .map(|n| {
-                    let name = iface_name(stack, n.ifindex);
-                    (n, name)
-                })
-                .collect(),
-        },
-        Request::Snmp => Response::Snmp {
-            snmp: Box::new(stack.snmp()),
-        },
         Request::PingOpen => match stack.ping_open() {
             Ok(ident) => Response::PingOpened { ident },
             Err(e) => errno_response(e),
@@ -484,98 +461,53 @@ pub fn handle(stack: &mut Stack, req: Request, now: Instant) -> Response {
             Ok(()) => Response::Ok,
             Err(e) => errno_response(e),
         },
+        _ => error(libc::EINVAL, "not a ping request"),
+    }
+}
+
+/// Carry out a request on the stack. Linux: the `doit`/`dumpit` handlers of rtnetlink.
+pub fn handle(stack: &mut Stack, req: Request, now: Instant) -> Response {
+    match req {
+        Request::LinkShow => Response::Links {
+            links: stack.links(),
+        },
+        Request::RouteShow => Response::Routes {
+            routes: stack
+                .routes()
+                .into_iter()
+                .map(|r| (r, iface_name(stack, r.ifindex)))
+                .collect(),
+        },
+        Request::NeighShow => Response::Neighbours {
+            neighbours: stack
+                .neighbours()
+                .dump()
+                .into_iter()
+                .map(|n| {
+                    let name = iface_name(stack, n.ifindex);
+                    (n, name)
+                })
+                .collect(),
+        },
+        Request::Snmp => Response::Snmp {
+            snmp: Box::new(stack.snmp()),
+        },
+        Request::PingOpen
+        | Request::PingSend { .. }
+        | Request::PingRecv { .. }
+        | Request::PingClose { .. } => ping(stack, req, now),
         Request::LinkSet {
             dev,
             up,
             mtu,
             address,
-        } => {
-            let i = match dev_index(stack, &dev) {
-                Ok(i) => i,
-                Err(r) => return r,
-            };
-            // Validate everything before changing anything.
-            if let Some(m) = mtu {
-                if !(rtnl::MIN_MTU..=rtnl::MAX_MTU).contains(&m) {
-                    return Response::Error {
-                        errno: Some(libc::EINVAL),
-                        message: format!(
-                            "mtu {m} is out of range: {}..={}",
-                            rtnl::MIN_MTU,
-                            rtnl::MAX_MTU
-                        ),
-                    };
-                }
-            }
-            if let Some(mac) = address {
-                if let Err(e) = stack.check_mac(i, mac) {
-                    return errno_response(e);
-                }
-            }
-            // Everything is valid: now change it.
-            if let Some(m) = mtu {
-                if let Err(e) = stack.set_mtu(i, m) {
-                    return errno_response(e);
-                }
-            }
-            if let Some(mac) = address {
-                if let Err(e) = stack.set_mac(i, mac, now) {
-                    return errno_response(e);
-                }
-            }
-            match up {
-                Some(u) => done(stack.set_link_up(i, u, now)),
-                None => Response::Ok,
-            }
-        }
-        Request::AddrAdd { dev, addr } => match dev_index(stack, &dev) {
-            Ok(i) => match stack.add_addr(i, addr, now) {
-                Err(crate::Errno::EADDRINUSE) => Response::Error {
-                    errno: Some(libc::EEXIST),
-                    message: "RTNETLINK answers: File exists".into(),
-                },
-                r => done(r),
-            },
-            Err(r) => r,
-        },
-        Request::AddrDel { dev, addr } => match dev_index(stack, &dev) {
-            Ok(i) => {
-                let known = stack.iface(i).is_some_and(|f| {
-                    f.addrs.iter().any(|c| {
-                        c.addr == addr.addr
-                            && (addr.prefix_len == 32 || c.prefix_len == addr.prefix_len)
-                    })
-                });
-                if !known {
-                    return Response::Error {
-                        errno: Some(libc::EADDRNOTAVAIL),
-                        message: "RTNETLINK answers: Cannot assign requested address".into(),
-                    };
-                }
-                done(stack.del_addr(i, addr.addr))
-            }
-            Err(r) => r,
-        },
-        Request::AddrFlush { dev } => match dev_index(stack, &dev) {
-            Ok(i) => done(stack.flush_addrs(i).map(|_| ())),
-            Err(r) => r,
-        },
-        Request::NeighAdd { dev, ip, lladdr } => match dev_index(stack, &dev) {
-            Ok(i) => done(stack.add_neighbour(i, ip, lladdr, now)),
-            Err(r) => r,
-        },
-        Request::NeighDel { dev, ip } => match dev_index(stack, &dev) {
-            Ok(i) => done(stack.del_neighbour(i, ip)),
-            Err(r) => r,
-        },
-        Request::NeighFlush { dev } => {
-            let i = match dev.as_deref().map(|d| dev_index(stack, d)).transpose() {
-                Ok(i) => i,
-                Err(r) => return r,
-            };
-            stack.flush_neighbours(i);
-            Response::Ok
-        }
+        } => rtnl::link_set(stack, &dev, up, mtu, address, now),
+        Request::AddrAdd { dev, addr } => rtnl::addr_add(stack, &dev, addr, now),
+        Request::AddrDel { dev, addr } => rtnl::addr_del(stack, &dev, addr),
+        Request::AddrFlush { dev } => rtnl::addr_flush(stack, &dev),
+        Request::NeighAdd { dev, ip, lladdr } => rtnl::neigh_add(stack, &dev, ip, lladdr, now),
+        Request::NeighDel { dev, ip } => rtnl::neigh_del(stack, &dev, ip),
+        Request::NeighFlush { dev } => rtnl::neigh_flush(stack, dev.as_deref()),
         Request::Sockets => Response::Sockets {
             sockets: stack.sockets_info(),
         },

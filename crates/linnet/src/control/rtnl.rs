@@ -1,4 +1,5 @@
-//! Configuration changes behind the control requests: the `doit` side of rtnetlink.
+//! Configuration changes behind the control requests: the `doit` side of rtnetlink, one
+//! handler a request (link, address and neighbour changes) that checks before it changes.
 //!
 //! Linux: net/core/rtnetlink.c (`rtnl_setlink` → `dev_set_mtu`), net/ipv4/devinet.c
 //! (`inet_rtm_deladdr`), net/core/neighbour.c (`neigh_delete`, `neigh_flush_dev`).
@@ -7,8 +8,11 @@ use crate::buf::DEFAULT_BUF_SIZE;
 use crate::buf::MAX_HEADER;
 use crate::errno::Errno;
 use crate::stack::Stack;
+use crate::time::Instant;
 use crate::wire::ethernet::HEADER_LEN as ETH_HLEN;
-use crate::wire::Ipv4Addr;
+use crate::wire::{EthernetAddress, Ipv4Addr, Ipv4Cidr};
+
+use super::{dev_index, done, errno_response, Response};
 
 /// Smallest IPv4 MTU (RFC 791: every host must take 68-byte datagrams). Linux: `IPV4_MIN_MTU`.
 pub const MIN_MTU: usize = 68;
@@ -103,6 +107,128 @@ impl Stack {
         }
         victims.len()
     }
+}
+
+/// `ip link set dev D [up|down] [mtu N] [address M]`: every part checked before any is
+/// applied. Linux: `do_setlink` (`dev_validate_mtu`, `dev_pre_changeaddr_notify` first).
+pub(super) fn link_set(
+    stack: &mut Stack,
+    dev: &str,
+    up: Option<bool>,
+    mtu: Option<usize>,
+    address: Option<EthernetAddress>,
+    now: Instant,
+) -> Response {
+    let i = match dev_index(stack, dev) {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
+    // Validate everything before changing anything.
+    if let Some(m) = mtu {
+        if !(MIN_MTU..=MAX_MTU).contains(&m) {
+            return Response::Error {
+                errno: Some(libc::EINVAL),
+                message: format!("mtu {m} is out of range: {}..={}", MIN_MTU, MAX_MTU),
+            };
+        }
+    }
+    if let Some(mac) = address {
+        if let Err(e) = stack.check_mac(i, mac) {
+            return errno_response(e);
+        }
+    }
+    // Everything is valid: now change it.
+    if let Some(m) = mtu {
+        if let Err(e) = stack.set_mtu(i, m) {
+            return errno_response(e);
+        }
+    }
+    if let Some(mac) = address {
+        if let Err(e) = stack.set_mac(i, mac, now) {
+            return errno_response(e);
+        }
+    }
+    match up {
+        Some(u) => done(stack.set_link_up(i, u, now)),
+        None => Response::Ok,
+    }
+}
+
+/// `ip addr add`. Linux: `inet_rtm_newaddr`.
+pub(super) fn addr_add(stack: &mut Stack, dev: &str, addr: Ipv4Cidr, now: Instant) -> Response {
+    match dev_index(stack, dev) {
+        Ok(i) => match stack.add_addr(i, addr, now) {
+            Err(Errno::EADDRINUSE) => Response::Error {
+                errno: Some(libc::EEXIST),
+                message: "RTNETLINK answers: File exists".into(),
+            },
+            r => done(r),
+        },
+        Err(r) => r,
+    }
+}
+
+/// `ip addr del`: the address must be there (with its prefix length, when one is given).
+/// Linux: `inet_rtm_deladdr`.
+pub(super) fn addr_del(stack: &mut Stack, dev: &str, addr: Ipv4Cidr) -> Response {
+    match dev_index(stack, dev) {
+        Ok(i) => {
+            let known = stack.iface(i).is_some_and(|f| {
+                f.addrs.iter().any(|c| {
+                    c.addr == addr.addr
+                        && (addr.prefix_len == 32 || c.prefix_len == addr.prefix_len)
+                })
+            });
+            if !known {
+                return Response::Error {
+                    errno: Some(libc::EADDRNOTAVAIL),
+                    message: "RTNETLINK answers: Cannot assign requested address".into(),
+                };
+            }
+            done(stack.del_addr(i, addr.addr))
+        }
+        Err(r) => r,
+    }
+}
+
+/// `ip addr flush dev D`.
+pub(super) fn addr_flush(stack: &mut Stack, dev: &str) -> Response {
+    match dev_index(stack, dev) {
+        Ok(i) => done(stack.flush_addrs(i).map(|_| ())),
+        Err(r) => r,
+    }
+}
+
+/// `ip neigh add ... lladdr M nud permanent`. Linux: `neigh_add`.
+pub(super) fn neigh_add(
+    stack: &mut Stack,
+    dev: &str,
+    ip: Ipv4Addr,
+    lladdr: EthernetAddress,
+    now: Instant,
+) -> Response {
+    match dev_index(stack, dev) {
+        Ok(i) => done(stack.add_neighbour(i, ip, lladdr, now)),
+        Err(r) => r,
+    }
+}
+
+/// `ip neigh del`. Linux: `neigh_delete`.
+pub(super) fn neigh_del(stack: &mut Stack, dev: &str, ip: Ipv4Addr) -> Response {
+    match dev_index(stack, dev) {
+        Ok(i) => done(stack.del_neighbour(i, ip)),
+        Err(r) => r,
+    }
+}
+
+/// `ip neigh flush [dev D]`. Linux: `neigh_flush_dev`.
+pub(super) fn neigh_flush(stack: &mut Stack, dev: Option<&str>) -> Response {
+    let i = match dev.map(|d| dev_index(stack, d)).transpose() {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
+    stack.flush_neighbours(i);
+    Response::Ok
 }
 
 #[cfg(test)]

@@ -277,7 +277,7 @@ impl Stack {
             seed: 0,
         };
         let dropped = match c.object {
-            TcObject::Qdisc => self.tc_qdisc_modify(ifindex, c, env, now)?,
+            TcObject::Qdisc => self.tc_qdisc_modify(ifindex, c, env)?,
             TcObject::Class => self.tc_class_modify(ifindex, c, env, now)?,
             TcObject::Filter => self.tc_filter_modify(ifindex, c)?,
         };
@@ -306,7 +306,6 @@ impl Stack {
         ifindex: u32,
         c: &TcChange,
         mut env: QdiscEnv,
-        now: Instant,
     ) -> Result<Vec<PacketBuf>, TcError> {
         env.seed = self.random_u64();
         let parent = c.parent.or_else(|| {
@@ -317,7 +316,7 @@ impl Stack {
             }
         });
         let mut root = self.take_root(ifindex);
-        let r = qdisc_modify_tree(&mut root, parent, c, &env, now);
+        let r = qdisc_modify_tree(&mut root, parent, c, &env);
         self.put_root(ifindex, root);
         r
     }
@@ -565,15 +564,124 @@ fn alloc_handle(root: &Slot) -> u32 {
         .map_or(0, |m| m << 16)
 }
 
+/// `tc qdisc change`: the qdisc named by handle (or hanging at `parent`) takes new options
+/// of its own kind. Linux: `tc_modify_qdisc` → `qdisc_change`.
+fn qdisc_change(root: &mut Slot, parent: Option<u32>, c: &TcChange) -> Result<(), TcError> {
+    let target = match (c.handle, parent) {
+        (Some(h), _) => find_mut(root, h >> 16),
+        (None, Some(ROOT_HANDLE)) => Some(root),
+        (None, Some(p)) => {
+            let q = find_mut(root, p >> 16)
+                .ok_or_else(|| tc_err!("no qdisc with handle {}", fmt_handle(p & 0xffff_0000)))?;
+            q.qdisc.child_mut(p & 0xffff)
+        }
+        (None, None) => None,
+    }
+    .ok_or_else(|| tc_err!("no such qdisc to change"))?;
+    let kind = c
+        .kind
+        .as_deref()
+        .ok_or_else(|| tc_err!("qdisc kind is required"))?;
+    if kind != target.qdisc.kind() {
+        return Err(tc_err!(
+            "cannot change {} into \"{kind}\" (use replace)",
+            target.qdisc.kind()
+        ));
+    }
+    let dflt;
+    let opt = match qdisc_opt(c) {
+        Some(o) => o,
+        None => {
+            dflt = default_opt(kind).ok_or_else(|| tc_err!("{kind}: \"rate\" is required"))?;
+            &dflt
+        }
+    };
+    target.qdisc.change(opt)?;
+    Ok(())
+}
+
+/// The qdisc an add or replace puts in the tree, with its handle: the one given (unless
+/// another qdisc has it) or a free one. Linux: `qdisc_create` + `qdisc_alloc_handle`.
+fn qdisc_new_slot(
+    root: &mut Slot,
+    parent: Option<u32>,
+    c: &TcChange,
+    env: &QdiscEnv,
+) -> Result<Slot, TcError> {
+    let at_root = parent == Some(ROOT_HANDLE);
+    let kind = c
+        .kind
+        .as_deref()
+        .ok_or_else(|| tc_err!("qdisc kind is required (e.g. netem, tbf, htb)"))?;
+    let q = qdisc_create(kind, qdisc_opt(c), env)?;
+    let handle = match c.handle {
+        Some(h) => {
+            let replacing_same = if at_root {
+                root.handle == h
+            } else {
+                parent
+                    .and_then(|p| {
+                        let mut path = Vec::new();
+                        find_path(root, p >> 16, &mut path).then_some(())?;
+                        find_mut(root, p >> 16)?
+                            .qdisc
+                            .children()
+                            .iter()
+                            .find(|(m, _)| *m == p & 0xffff)
+                            .map(|(_, s)| s.handle == h)
+                    })
+                    .unwrap_or(false)
+            };
+            if !replacing_same && find_path(root, h >> 16, &mut Vec::new()) {
+                return Err(tc_err!("handle {} is already in use", fmt_handle(h)));
+            }
+            h
+        }
+        None => alloc_handle(root),
+    };
+    Ok(Slot::new(handle, q))
+}
+
+/// Put `new` at the device's root (or, deleting, the default `pfifo_fast` back), returning
+/// the old root's packets. Linux: `qdisc_graft` with no parent (`dev_graft_qdisc`).
+fn qdisc_graft_root(
+    root: &mut Slot,
+    new: Option<Slot>,
+    verb: TcVerb,
+    env: &QdiscEnv,
+) -> Result<Vec<PacketBuf>, TcError> {
+    Ok(match new {
+        None => {
+            if root.handle == 0 && root.qdisc.kind() == "pfifo_fast" {
+                return Err(tc_err!(
+                    "cannot delete the default qdisc (nothing to delete)"
+                ));
+            }
+            let mut old =
+                std::mem::replace(root, Slot::new(0, Box::new(PfifoFast::new(env.txqueuelen))));
+            old.qdisc.reset()
+        }
+        Some(s) => {
+            if verb == TcVerb::Add && root.handle != 0 {
+                return Err(tc_err!(
+                    "Exclusivity flag on, cannot modify: device already has root qdisc {} {} (use replace)",
+                    root.qdisc.kind(),
+                    fmt_handle(root.handle)
+                ));
+            }
+            let mut old = std::mem::replace(root, s);
+            old.qdisc.reset()
+        }
+    })
+}
+
 /// Add, change, replace or delete a qdisc in the tree of `root`.
 fn qdisc_modify_tree(
     root: &mut Slot,
     parent: Option<u32>,
     c: &TcChange,
     env: &QdiscEnv,
-    now: Instant,
 ) -> Result<Vec<PacketBuf>, TcError> {
-    let _ = now;
     if let Some(h) = c.handle {
         if h & 0xffff != 0 {
             return Err(tc_err!(
@@ -582,102 +690,19 @@ fn qdisc_modify_tree(
             ));
         }
     }
-    // `change` (and delete by handle) find the qdisc itself.
-    let at_root = parent == Some(ROOT_HANDLE);
     if c.verb == TcVerb::Change {
-        let target = match (c.handle, parent) {
-            (Some(h), _) => find_mut(root, h >> 16),
-            (None, Some(ROOT_HANDLE)) => Some(root),
-            (None, Some(p)) => {
-                let q = find_mut(root, p >> 16).ok_or_else(|| {
-                    tc_err!("no qdisc with handle {}", fmt_handle(p & 0xffff_0000))
-                })?;
-                q.qdisc.child_mut(p & 0xffff)
-            }
-            (None, None) => None,
-        }
-        .ok_or_else(|| tc_err!("no such qdisc to change"))?;
-        let kind = c
-            .kind
-            .as_deref()
-            .ok_or_else(|| tc_err!("qdisc kind is required"))?;
-        if kind != target.qdisc.kind() {
-            return Err(tc_err!(
-                "cannot change {} into \"{kind}\" (use replace)",
-                target.qdisc.kind()
-            ));
-        }
-        let dflt;
-        let opt = match qdisc_opt(c) {
-            Some(o) => o,
-            None => {
-                dflt = default_opt(kind).ok_or_else(|| tc_err!("{kind}: \"rate\" is required"))?;
-                &dflt
-            }
-        };
-        target.qdisc.change(opt)?;
+        qdisc_change(root, parent, c)?;
         return Ok(Vec::new());
     }
+    let at_root = parent == Some(ROOT_HANDLE);
     let delete = c.verb == TcVerb::Del;
     let new_slot = if delete {
         None
     } else {
-        let kind = c
-            .kind
-            .as_deref()
-            .ok_or_else(|| tc_err!("qdisc kind is required (e.g. netem, tbf, htb)"))?;
-        let q = qdisc_create(kind, qdisc_opt(c), env)?;
-        let handle = match c.handle {
-            Some(h) => {
-                let replacing_same = if at_root {
-                    root.handle == h
-                } else {
-                    parent
-                        .and_then(|p| {
-                            let mut path = Vec::new();
-                            find_path(root, p >> 16, &mut path).then_some(())?;
-                            find_mut(root, p >> 16)?
-                                .qdisc
-                                .children()
-                                .iter()
-                                .find(|(m, _)| *m == p & 0xffff)
-                                .map(|(_, s)| s.handle == h)
-                        })
-                        .unwrap_or(false)
-                };
-                if !replacing_same && find_path(root, h >> 16, &mut Vec::new()) {
-                    return Err(tc_err!("handle {} is already in use", fmt_handle(h)));
-                }
-                h
-            }
-            None => alloc_handle(root),
-        };
-        Some(Slot::new(handle, q))
+        Some(qdisc_new_slot(root, parent, c, env)?)
     };
     if at_root {
-        return Ok(match new_slot {
-            None => {
-                if root.handle == 0 && root.qdisc.kind() == "pfifo_fast" {
-                    return Err(tc_err!(
-                        "cannot delete the default qdisc (nothing to delete)"
-                    ));
-                }
-                let mut old =
-                    std::mem::replace(root, Slot::new(0, Box::new(PfifoFast::new(env.txqueuelen))));
-                old.qdisc.reset()
-            }
-            Some(s) => {
-                if c.verb == TcVerb::Add && root.handle != 0 {
-                    return Err(tc_err!(
-                        "Exclusivity flag on, cannot modify: device already has root qdisc {} {} (use replace)",
-                        root.qdisc.kind(),
-                        fmt_handle(root.handle)
-                    ));
-                }
-                let mut old = std::mem::replace(root, s);
-                old.qdisc.reset()
-            }
-        });
+        return qdisc_graft_root(root, new_slot, c.verb, env);
     }
     let p = parent.ok_or_else(|| tc_err!("\"parent\" or \"root\" is required"))?;
     let pq = find_mut(root, p >> 16)
