@@ -6,9 +6,9 @@
 //! `fw_print_opt`), tc_filter.c (`tc_filter_modify`).
 
 use super::tc_err;
+use super::units::{fmt_handle, parse_handle, parse_u32, Args, TcError};
 use linnet::qdisc::cls::{Filter, FilterKind, U32Key};
 use linnet::qdisc::opt::FilterOpt;
-use linnet::qdisc::units::{fmt_handle, parse_handle, parse_u32, Args, TcError};
 
 /// Parse the words after `tc filter add dev D parent X:`: `[protocol ip] [prio|pref N]
 /// u32 match ip ... flowid X:Y` or `[handle MARK[/MASK]] fw classid X:Y`.

@@ -3,10 +3,10 @@
 //! Linux userspace: iproute2's tc/tc_qdisc.c (`print_qdisc`), tc_class.c (`print_class`),
 //! tc_filter.c (`print_filter`), tc_util.c (`print_tcstats_attr`).
 
+use super::units::{fmt_handle, fmt_size, ROOT_HANDLE};
 use super::{f_u32, q_fifo, q_fq_codel, q_htb, q_netem, q_prio, q_tbf};
 use linnet::qdisc::opt::{ClassOpt, QdiscOpt, XStats};
 use linnet::qdisc::tc::{FilterInfo, QdiscInfo, TcClassInfo};
-use linnet::qdisc::units::{fmt_handle, fmt_size, ROOT_HANDLE};
 use linnet::qdisc::QdiscStats;
 
 /// A qdisc's options as tc prints them after its parent. Linux/iproute2: the kind's

@@ -18,11 +18,12 @@ pub mod q_htb;
 pub mod q_netem;
 pub mod q_prio;
 pub mod q_tbf;
+pub mod units;
 
 use linnet::qdisc::opt::{ClassOpt, QdiscOpt, TcOptions};
 use linnet::qdisc::tc::{TcChange, TcObject, TcReply, TcVerb};
-use linnet::qdisc::units::{parse_handle, parse_u32, ROOT_HANDLE};
 use linnet::qdisc::TcError;
+use units::{parse_handle, parse_u32, ROOT_HANDLE};
 
 /// Build a [`TcError`] from a format string.
 macro_rules! tc_err {

@@ -5,9 +5,9 @@
 //! pfifo_fast's priomap.
 
 use super::tc_err;
+use super::units::{fmt_size, parse_size, parse_u32, Args, TcError};
 use linnet::qdisc::opt::{FifoOpt, QdiscOpt};
 use linnet::qdisc::pfifo_fast;
-use linnet::qdisc::units::{fmt_size, parse_size, parse_u32, Args, TcError};
 
 /// `pfifo [limit PACKETS]` or `bfifo [limit BYTES]`. Linux/iproute2: `fifo_parse_opt`.
 pub fn parse_opt(kind: &str, args: &[String]) -> Result<QdiscOpt, TcError> {

@@ -4,8 +4,8 @@
 //! `fq_codel_print_xstats`).
 
 use super::tc_err;
+use super::units::{fmt_size, fmt_time, parse_size, parse_time, parse_u32, Args, TcError};
 use linnet::qdisc::opt::{FqCodelOpt, QdiscOpt};
-use linnet::qdisc::units::{fmt_size, fmt_time, parse_size, parse_time, parse_u32, Args, TcError};
 
 /// Each option given sets its attribute; the stack checks the values. Linux/iproute2:
 /// `fq_codel_parse_opt`.

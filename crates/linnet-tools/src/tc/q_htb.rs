@@ -4,8 +4,8 @@
 //! `htb_print_xstats`).
 
 use super::tc_err;
+use super::units::{fmt_rate, fmt_size, parse_rate, parse_size, parse_u32, Args, TcError};
 use linnet::qdisc::opt::{ClassOpt, HtbClassOpt, HtbGlob, QdiscOpt};
-use linnet::qdisc::units::{fmt_rate, fmt_size, parse_rate, parse_size, parse_u32, Args, TcError};
 
 /// `[default MINOR] [r2q N] [direct_qlen N]`. Linux/iproute2: `htb_parse_opt`.
 pub fn parse_opt(args: &[String]) -> Result<QdiscOpt, TcError> {

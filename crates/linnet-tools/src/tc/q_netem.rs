@@ -3,11 +3,11 @@
 //! Linux/iproute2: tc/q_netem.c (`netem_parse_opt`, `netem_print_opt`).
 
 use super::tc_err;
-use linnet::qdisc::opt::{Dist, NetemLoss, NetemOpt, QdiscOpt};
-use linnet::qdisc::units::{
+use super::units::{
     fmt_percent, fmt_rate, fmt_time, parse_percent, parse_rate, parse_time, parse_u32, Args,
     TcError,
 };
+use linnet::qdisc::opt::{Dist, NetemLoss, NetemOpt, QdiscOpt};
 
 /// `loss [random] P [COR] | state P13 [P31 [P32 [P23 [P14]]]] | gemodel P [R [1-H [1-K]]]`.
 fn parse_loss(a: &mut Args, first: &str) -> Result<NetemLoss, TcError> {

@@ -3,10 +3,10 @@
 //! Linux/iproute2: tc/q_prio.c (`prio_parse_opt`, `prio_print_opt`).
 
 use super::tc_err;
+use super::units::{parse_u32, Args, TcError};
 use linnet::qdisc::opt::{PrioOpt, QdiscOpt};
 use linnet::qdisc::pfifo_fast::PRIO2BAND;
 use linnet::qdisc::prio::MAX_BANDS;
-use linnet::qdisc::units::{parse_u32, Args, TcError};
 
 /// `[bands N] [priomap P0 .. P15]`. Linux/iproute2: `prio_parse_opt`.
 pub fn parse_opt(args: &[String]) -> Result<QdiscOpt, TcError> {

@@ -3,10 +3,10 @@
 //! Linux/iproute2: tc/q_tbf.c (`tbf_parse_opt`, `tbf_print_opt`).
 
 use super::tc_err;
-use linnet::qdisc::opt::{QdiscOpt, TbfOpt};
-use linnet::qdisc::units::{
+use super::units::{
     fmt_rate, fmt_size, fmt_time, parse_rate, parse_size, parse_time, Args, TcError,
 };
+use linnet::qdisc::opt::{QdiscOpt, TbfOpt};
 
 /// `rate R burst B (limit L | latency T) [peakrate P mtu M]`; a latency becomes the limit it
 /// allows, as iproute2 works it out. Linux/iproute2: `tbf_parse_opt`.
