@@ -9,7 +9,7 @@
 
 use super::cls::{ipv4_header, ports};
 use super::netem::Prng;
-use super::opt::FqCodelOpt;
+use super::opt::{at_most, FqCodelOpt, MAX_SIZE, MAX_TIME_US};
 use super::units::tc_err;
 use super::{other_kind, Qdisc, QdiscEnv, QdiscOpt, QdiscStats, TcError, XStats};
 use crate::buf::PacketBuf;
@@ -38,6 +38,19 @@ impl Params {
     /// `fq_codel_init` for the flow count).
     fn change(base: Params, o: &FqCodelOpt, creating: bool) -> Result<Params, TcError> {
         let mut p = base;
+        for (what, v) in [
+            ("target", o.target),
+            ("interval", o.interval),
+            ("ce_threshold", o.ce_threshold),
+        ] {
+            at_most("fq_codel", what, v.unwrap_or(0), MAX_TIME_US)?;
+        }
+        at_most(
+            "fq_codel",
+            "memory_limit",
+            o.memory_limit.unwrap_or(0),
+            MAX_SIZE,
+        )?;
         if let Some(f) = o.flows {
             if !creating {
                 return Err(tc_err!("fq_codel: \"flows\" cannot be changed"));

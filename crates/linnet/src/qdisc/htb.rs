@@ -9,7 +9,7 @@
 //! lowest borrowing level first, then by `prio`, then round robin by `quantum` (DRR).
 
 use super::cls::{classify, Filter};
-use super::opt::{ClassOpt, HtbClassOpt, HtbGlob};
+use super::opt::{at_most, ClassOpt, HtbClassOpt, HtbGlob, MAX_SIZE};
 use super::tbf::l2t_ns;
 use super::units::{fmt_handle, tc_err};
 use super::{other_kind, ClassInfo, Qdisc, QdiscEnv, QdiscOpt, QdiscStats, Slot, TcError, XStats};
@@ -222,6 +222,13 @@ impl Htb {
             Some(p) => p as u8,
             None => old.map_or(0, |o| o.prio),
         };
+        for (what, v) in [
+            ("burst", o.burst),
+            ("cburst", o.cburst),
+            ("quantum", o.quantum),
+        ] {
+            at_most("htb", what, v.unwrap_or(0), MAX_SIZE)?;
+        }
         if o.quantum == Some(0) {
             return Err(tc_err!("htb: invalid quantum \"0\""));
         }

@@ -8,7 +8,7 @@
 //! (iproute2 ships them as `/usr/lib/tc/*.dist`, made by `maketable`).
 
 pub use super::opt::Dist;
-use super::opt::{NetemLoss, NetemOpt};
+use super::opt::{at_most, NetemLoss, NetemOpt, MAX_TIME_US};
 use super::units::tc_err;
 use super::{other_kind, Qdisc, QdiscEnv, QdiscOpt, QdiscStats, TcError, XStats};
 use crate::buf::PacketBuf;
@@ -153,6 +153,8 @@ fn scale_table(mut v: Vec<f64>) -> Vec<i16> {
 /// Check the options: probabilities and correlations are fractions in [0, 1], and reordering
 /// needs a delay. Linux: the checks of `netem_change` (and iproute2's `netem_parse_opt`).
 fn netem_check(p: &NetemOpt) -> Result<(), TcError> {
+    at_most("netem", "delay", p.latency, MAX_TIME_US)?;
+    at_most("netem", "jitter", p.jitter, MAX_TIME_US)?;
     let fraction = |v: f64| (0.0..=1.0).contains(&v);
     let loss = match p.loss {
         NetemLoss::None => vec![],

@@ -9,7 +9,22 @@
 //! selectors (pkt_cls.h).
 
 use super::cls::FilterKind;
+use super::units::{tc_err, TcError};
 use serde::{Deserialize, Serialize};
+
+/// Largest size option, in bytes (tc's sizes are 32-bit: `get_size`).
+pub const MAX_SIZE: u64 = u32::MAX as u64;
+
+/// Largest time option, in µs (tc's times are 32-bit in its units: `get_time`).
+pub const MAX_TIME_US: u64 = u32::MAX as u64 * 1000;
+
+/// `v` of option `what` if it is at most `max`, else the error naming it.
+pub(crate) fn at_most(kind: &str, what: &str, v: u64, max: u64) -> Result<u64, TcError> {
+    if v > max {
+        return Err(tc_err!("{kind}: \"{what}\" {v} is above {max}"));
+    }
+    Ok(v)
+}
 
 /// A qdisc's options. A field left `None` is an attribute the command did not give: the
 /// stack's default (on create) or the current value (on change, for kinds that merge).

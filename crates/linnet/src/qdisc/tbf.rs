@@ -5,7 +5,7 @@
 //! Linux: `tbf_qdisc_ops` (net/sched/sch_tbf.c). Tokens are kept in nanoseconds of
 //! transmission time, as `psched_l2t_ns` computes them.
 
-use super::opt::{FifoOpt, TbfOpt};
+use super::opt::{at_most, FifoOpt, TbfOpt, MAX_SIZE};
 use super::units::{fmt_rate, tc_err};
 use super::{other_kind, Bfifo, Qdisc, QdiscEnv, QdiscOpt, QdiscStats, Slot, TcError};
 use crate::buf::PacketBuf;
@@ -19,6 +19,9 @@ pub fn l2t_ns(rate: u64, len: u64) -> i64 {
 
 /// Check the options. Linux: the checks of `tbf_change`.
 fn tbf_check(p: &TbfOpt) -> Result<(), TcError> {
+    for (what, v) in [("burst", p.burst), ("limit", p.limit), ("mtu", p.mtu)] {
+        at_most("tbf", what, v, MAX_SIZE)?;
+    }
     if p.rate == 0 {
         return Err(tc_err!("tbf: \"rate\" must be positive"));
     }

@@ -926,6 +926,137 @@ mod tests {
         ]
     }
 
+    /// Typed options of every kind with values from anywhere (a control socket may send any):
+    /// zero, huge, negative or NaN probabilities, out-of-range bands.
+    fn arb_qdisc_opt() -> impl proptest::strategy::Strategy<Value = QdiscOpt> {
+        use super::super::opt::{Dist, NetemLoss, PrioOpt, TbfOpt};
+        use proptest::prelude::*;
+        let frac = || {
+            prop_oneof![
+                Just(0.0),
+                0.0..=1.0f64,
+                Just(-0.5),
+                Just(2.0),
+                Just(f64::NAN),
+                Just(f64::INFINITY)
+            ]
+        };
+        let num = || prop_oneof![0u64..5000, any::<u64>(), Just(u64::MAX)];
+        let small = || prop_oneof![0u32..5000, any::<u32>()];
+        let fifo = proptest::option::of(num()).prop_map(|limit| FifoOpt { limit });
+        let tbf = (num(), num(), num(), proptest::option::of(num()), num()).prop_map(
+            |(rate, burst, limit, peakrate, mtu)| {
+                QdiscOpt::Tbf(TbfOpt {
+                    rate,
+                    burst,
+                    limit,
+                    peakrate,
+                    mtu,
+                })
+            },
+        );
+        let loss = prop_oneof![
+            Just(NetemLoss::None),
+            (frac(), frac()).prop_map(|(p, cor)| NetemLoss::Random { p, cor }),
+            proptest::array::uniform5(frac()).prop_map(|p| NetemLoss::State { p }),
+            (frac(), frac(), frac(), frac()).prop_map(|(p, r, h1, k1)| NetemLoss::Gemodel {
+                p,
+                r,
+                h1,
+                k1
+            }),
+        ];
+        let dist = prop_oneof![
+            Just(Dist::Uniform),
+            Just(Dist::Normal),
+            Just(Dist::Pareto),
+            Just(Dist::ParetoNormal)
+        ];
+        let netem = (
+            (small(), num(), num(), frac(), dist, loss),
+            (frac(), frac(), small(), frac(), proptest::option::of(num())),
+            (proptest::option::of(any::<u64>()), any::<bool>()),
+        )
+            .prop_map(
+                |(
+                    (limit, latency, jitter, delay_cor, dist, loss),
+                    (dup, reo, gap, cor, rate),
+                    (seed, ecn),
+                )| {
+                    QdiscOpt::Netem(NetemOpt {
+                        limit,
+                        latency,
+                        jitter,
+                        delay_cor,
+                        dist,
+                        loss,
+                        duplicate: (dup, cor),
+                        reorder: (reo, cor),
+                        gap,
+                        corrupt: (cor, dup),
+                        rate,
+                        seed,
+                        ecn,
+                    })
+                },
+            );
+        let prio =
+            (any::<u32>(), proptest::array::uniform16(0u8..20)).prop_map(|(bands, priomap)| {
+                PrioOpt {
+                    bands: bands % 20,
+                    priomap,
+                }
+            });
+        let fq = (
+            proptest::option::of(small()),
+            proptest::option::of(small()),
+            proptest::option::of(small()),
+            proptest::option::of(num()),
+            proptest::option::of(num()),
+            proptest::option::of(num()),
+            proptest::option::of(any::<bool>()),
+            proptest::option::of(num()),
+            proptest::option::of(small()),
+        )
+            .prop_map(
+                |(limit, flows, quantum, target, interval, memory_limit, ecn, ce, batch)| {
+                    QdiscOpt::FqCodel(FqCodelOpt {
+                        limit,
+                        flows: flows.map(|f| f % 70_000),
+                        quantum,
+                        target,
+                        interval,
+                        memory_limit,
+                        ecn,
+                        ce_threshold: ce,
+                        drop_batch: batch,
+                    })
+                },
+            );
+        let htb = (
+            proptest::option::of(small()),
+            proptest::option::of(small()),
+            proptest::option::of(small()),
+        )
+            .prop_map(|(default, r2q, direct_qlen)| {
+                QdiscOpt::Htb(HtbGlob {
+                    default,
+                    r2q,
+                    direct_qlen: direct_qlen.map(|q| q % 5000),
+                    direct_pkts: 0,
+                })
+            });
+        prop_oneof![
+            fifo.clone().prop_map(QdiscOpt::Pfifo).boxed(),
+            fifo.prop_map(QdiscOpt::Bfifo).boxed(),
+            tbf.boxed(),
+            netem.boxed(),
+            prio.prop_map(QdiscOpt::Prio).boxed(),
+            fq.boxed(),
+            htb.boxed(),
+        ]
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
         /// Any sequence of tc changes (objects, verbs, devices, handles, kinds and typed
@@ -967,6 +1098,40 @@ mod tests {
                     let _ = s.dev_queue_xmit(i, f, now);
                 }
                 while s.take_tx(i, now + std::time::Duration::from_secs(1)).is_some() {}
+            }
+        }
+
+        /// Typed options with any values: each kind takes or refuses them (creating, and
+        /// changing one of its kind), never panics, and what it took carries traffic.
+        #[test]
+        fn arbitrary_typed_options_are_taken_or_refused(opt in arb_qdisc_opt()) {
+            use crate::qdisc::cls::test_frame;
+            let env = QdiscEnv::default();
+            let kind = opt.kind();
+            // Created from them, or (tbf has no defaults) changed to them.
+            let made = qdisc_create(kind, Some(&opt), &env).ok();
+            let changed = qdisc_create(kind, None, &env).ok().map(|mut q| {
+                let _ = q.change(&opt);
+                q
+            });
+            for mut q in made.into_iter().chain(changed) {
+                let mut t = Instant::ZERO;
+                for k in 0..20u16 {
+                    let f = test_frame([1; 4], [2; 4], 6, 1, 5000 + k % 3, (k as u8) << 2, 60 + k as usize * 70);
+                    let _ = q.enqueue(f, t);
+                }
+                for _ in 0..200 {
+                    match q.dequeue(t) {
+                        Some(_) => {}
+                        None => match q.next_deadline() {
+                            Some(d) => t = d.max(t + std::time::Duration::from_micros(1)),
+                            None => break,
+                        },
+                    }
+                    while q.take_dropped().is_some() {}
+                }
+                let _ = q.dump();
+                let _ = q.dump_stats();
             }
         }
 
