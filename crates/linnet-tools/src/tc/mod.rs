@@ -1,6 +1,6 @@
 //! tc in user space: `tc qdisc|class|filter add|change|replace|del|show ...` into a typed
 //! [`TcChange`] (or a show request) for a [`Backend`] (a running daemon, or a [`Stack`] in
-//! the same program), and the `show` output as tc prints it ([`format`]).
+//! the same program), and the `show` output as tc prints it ([`format`](mod@format)).
 //!
 //! Each kind's own options (`netem delay 50ms`, `htb rate 10mbit`, a filter's `u32 match
 //! ...`) are read here, one file a kind as iproute2's `q_*.c`/`f_*.c`, into the typed
