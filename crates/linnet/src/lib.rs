@@ -20,6 +20,7 @@ pub mod device;
 pub mod errno;
 pub mod fasthash;
 pub mod ip;
+pub mod ipv6;
 pub mod link;
 pub mod netfilter;
 pub mod qdisc;

@@ -5,12 +5,11 @@
 //! `fib_table_dump`), the route types `RTN_*` and tables `RT_TABLE_*` of
 //! include/uapi/linux/rtnetlink.h, and `fib_props` (net/ipv4/fib_semantics.c).
 //!
-//! A trie node stands for one prefix. Nodes exist only where routes are or where two prefixes
-//! part ways, so a lookup visits at most 33 nodes however many routes the table holds. Each
-//! node keeps its routes in metric order; a lookup remembers every node on the path that has
-//! routes and, longest prefix first, takes the first route the caller finds usable (Linux
-//! backtracks the same way when a next hop is dead).
+//! The tries are [`PrefixTrie`]s (shared with IPv6): a lookup visits at most 33 nodes however
+//! many routes the table holds, and takes, longest prefix first, the first route the caller
+//! finds usable (Linux backtracks the same way when a next hop is dead).
 
+use super::prefix_trie::PrefixTrie;
 use crate::errno::Errno;
 use crate::wire::{Ipv4Addr, Ipv4Cidr};
 use serde::{Deserialize, Serialize};
@@ -226,126 +225,11 @@ impl RouteMatch {
     }
 }
 
-/// The mask of a `plen`-bit prefix.
-fn mask(plen: u8) -> u32 {
-    match plen {
-        0 => 0,
-        p => u32::MAX << (32 - u32::from(p.min(32))),
-    }
-}
-
-/// Bit `pos` of `key`, counting from the most significant (`pos` < 32).
-fn bit(key: u32, pos: u8) -> usize {
-    ((key >> (31 - u32::from(pos))) & 1) as usize
-}
-
-/// One prefix in the trie. Linux: a `key_vector` leaf (with its `fib_alias` list) or tnode.
-#[derive(Debug)]
-struct Node {
-    /// The prefix, host bits clear.
-    key: u32,
-    /// Its length.
-    plen: u8,
-    /// Routes for exactly this prefix, by metric (equal metrics in insertion order).
-    routes: Vec<Route>,
-    /// Longer prefixes, split on bit `plen`.
-    child: [Option<Box<Node>>; 2],
-}
-
-impl Node {
-    fn new(key: u32, plen: u8) -> Box<Node> {
-        Box::new(Node {
-            key,
-            plen,
-            routes: Vec::new(),
-            child: [None, None],
-        })
-    }
-}
-
-/// How `slot`'s node relates to the prefix being looked for.
-enum Place {
-    /// No node here.
-    Empty,
-    /// The node is this prefix.
-    Here,
-    /// The node is a shorter prefix of it: go down this child.
-    Below(usize),
-    /// They part (or the prefix is the shorter) at this bit length.
-    Split(u8),
-}
-
-fn place(slot: &Option<Box<Node>>, key: u32, plen: u8) -> Place {
-    let Some(n) = slot else {
-        return Place::Empty;
-    };
-    let common = ((key ^ n.key).leading_zeros() as u8).min(plen).min(n.plen);
-    if common == n.plen && common == plen {
-        Place::Here
-    } else if common == n.plen {
-        Place::Below(bit(key, n.plen))
-    } else {
-        Place::Split(common)
-    }
-}
-
-/// The node for exactly (`key`, `plen`) under `slot`, created (with any branching node it
-/// needs) if absent.
-fn node_for(slot: &mut Option<Box<Node>>, key: u32, plen: u8) -> &mut Node {
-    match place(slot, key, plen) {
-        Place::Empty => slot.insert(Node::new(key, plen)),
-        Place::Here => slot.as_mut().expect("occupied"),
-        Place::Below(b) => {
-            let n = slot.as_mut().expect("occupied");
-            node_for(&mut n.child[b], key, plen)
-        }
-        Place::Split(common) => {
-            let old = slot.take().expect("occupied");
-            let mut up = Node::new(key & mask(common), common);
-            let ob = bit(old.key, common);
-            up.child[ob] = Some(old);
-            let up = slot.insert(up);
-            if common == plen {
-                up
-            } else {
-                // `common` < `plen`: the new prefix goes on the other side of the split.
-                up.child[1 - ob].insert(Node::new(key, plen))
-            }
-        }
-    }
-}
-
-/// Remove the first route matching `m` from the node for (`key`, `plen`), then splice out
-/// nodes left with no routes and fewer than two children on the way back up.
-fn remove_from(slot: &mut Option<Box<Node>>, key: u32, plen: u8, m: &RouteMatch) -> Option<Route> {
-    let removed = match place(slot, key, plen) {
-        Place::Empty | Place::Split(_) => return None,
-        Place::Here => {
-            let n = slot.as_mut().expect("occupied");
-            let pos = n.routes.iter().position(|r| m.matches(r))?;
-            n.routes.remove(pos)
-        }
-        Place::Below(b) => {
-            let n = slot.as_mut().expect("occupied");
-            remove_from(&mut n.child[b], key, plen, m)?
-        }
-    };
-    let n = slot.as_mut().expect("occupied");
-    if n.routes.is_empty() {
-        match (n.child[0].is_some(), n.child[1].is_some()) {
-            (true, true) => {}
-            (true, false) => *slot = n.child[0].take(),
-            (false, _) => *slot = n.child[1].take(),
-        }
-    }
-    Some(removed)
-}
-
-/// One routing table. Linux: `struct fib_table` with its trie.
+/// One routing table. Linux: `struct fib_table` with its trie; each prefix keeps its routes
+/// by metric (equal metrics in insertion order).
 #[derive(Debug, Default)]
 pub struct FibTable {
-    root: Option<Box<Node>>,
-    len: usize,
+    trie: PrefixTrie<u32, Route>,
 }
 
 impl FibTable {
@@ -356,9 +240,10 @@ impl FibTable {
         if route.dst.prefix_len > 32 {
             return Err(Errno::EINVAL);
         }
-        let key = u32::from(route.dst.addr) & mask(route.dst.prefix_len);
-        let n = node_for(&mut self.root, key, route.dst.prefix_len);
-        let clash = n.routes.iter().any(|r| {
+        let routes = self
+            .trie
+            .entries_mut(u32::from(route.dst.addr), route.dst.prefix_len);
+        let clash = routes.iter().any(|r| {
             if append {
                 *r == route
             } else {
@@ -368,13 +253,12 @@ impl FibTable {
         if clash {
             return Err(Errno::EEXIST);
         }
-        let pos = n
-            .routes
+        let pos = routes
             .iter()
             .position(|r| r.metric > route.metric)
-            .unwrap_or(n.routes.len());
-        n.routes.insert(pos, route);
-        self.len += 1;
+            .unwrap_or(routes.len());
+        routes.insert(pos, route);
+        self.trie.inserted();
         Ok(())
     }
 
@@ -384,69 +268,35 @@ impl FibTable {
         if m.dst.prefix_len > 32 {
             return Err(Errno::EINVAL);
         }
-        let key = u32::from(m.dst.addr) & mask(m.dst.prefix_len);
-        let r = remove_from(&mut self.root, key, m.dst.prefix_len, m).ok_or(Errno::ESRCH)?;
-        self.len -= 1;
-        Ok(r)
+        self.trie
+            .remove(u32::from(m.dst.addr), m.dst.prefix_len, |r| m.matches(r))
+            .ok_or(Errno::ESRCH)
     }
 
     /// The route to `dst`: the longest prefix holding a route `usable` accepts, and among its
     /// routes the first by metric. Linux: `fib_table_lookup` (with its backtracking).
     pub fn lookup(&self, dst: Ipv4Addr, usable: impl Fn(&Route) -> bool) -> Option<&Route> {
-        let d = u32::from(dst);
-        let mut path: [Option<&Node>; 33] = [None; 33];
-        let mut depth = 0;
-        let mut cur = self.root.as_deref();
-        while let Some(n) = cur {
-            if (d ^ n.key) & mask(n.plen) != 0 {
-                break;
-            }
-            if !n.routes.is_empty() {
-                path[depth] = Some(n);
-                depth += 1;
-            }
-            if n.plen >= 32 {
-                break;
-            }
-            cur = n.child[bit(d, n.plen)].as_deref();
-        }
-        path[..depth]
-            .iter()
-            .rev()
-            .flatten()
-            .find_map(|n| n.routes.iter().find(|r| usable(r)))
+        self.trie.lookup(u32::from(dst), usable)
     }
 
     /// Every route, in prefix order (shorter first for the same address). Linux: `fib_table_dump`.
     pub fn dump(&self) -> Vec<Route> {
-        let mut out = Vec::with_capacity(self.len);
-        let mut stack: Vec<&Node> = self.root.as_deref().into_iter().collect();
-        while let Some(n) = stack.pop() {
-            out.extend_from_slice(&n.routes);
-            stack.extend(n.child.iter().rev().flatten().map(|c| &**c));
-        }
-        out
+        self.trie.iter().cloned().collect()
     }
 
     /// Number of routes.
     pub fn len(&self) -> usize {
-        self.len
+        self.trie.len()
     }
 
     /// True when the table holds no route.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.trie.is_empty()
     }
 
     /// Number of trie nodes (routes' prefixes plus branching points).
     pub fn nodes(&self) -> usize {
-        let mut count = 0;
-        let mut stack: Vec<&Node> = self.root.as_deref().into_iter().collect();
-        while let Some(n) = stack.pop() {
-            count += 1;
-            stack.extend(n.child.iter().flatten().map(|c| &**c));
-        }
-        count
+        self.trie.nodes()
     }
 }
 
@@ -518,6 +368,7 @@ impl Fib {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ip::prefix_trie::PrefixKey;
     use proptest::prelude::*;
 
     fn route(dst: &str, ifindex: u32, metric: u32) -> Route {
@@ -627,7 +478,6 @@ mod tests {
         }
         assert!(t.is_empty());
         assert_eq!(t.nodes(), 0, "no node left behind");
-        assert!(t.root.is_none());
     }
 
     #[test]
@@ -773,7 +623,7 @@ mod tests {
                             reference.insert(pos, r);
                         }
                         probe_addrs.push(dst.addr);
-                        probe_addrs.push(Ipv4Addr::from(a | !mask(p)));
+                        probe_addrs.push(Ipv4Addr::from(a | !u32::MAX.masked(p)));
                     }
                     Op::Del(a, p, i) => {
                         let dst = Ipv4Cidr::new(Ipv4Addr::from(a), p).unwrap().network();

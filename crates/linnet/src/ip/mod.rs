@@ -14,6 +14,7 @@ pub mod input;
 pub mod metrics;
 pub mod output;
 pub mod pmtu;
+pub mod prefix_trie;
 pub mod reassembly;
 pub mod route;
 pub mod rtcache;

@@ -7,7 +7,7 @@
 //! the previous sum as `initial`), then [`fold`] it to 16 bits and complement it to get the
 //! value that goes into a header.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// Reduces a 64-bit accumulator to 32 bits without changing its value modulo 0xffff.
 #[inline]
@@ -244,6 +244,19 @@ pub fn pseudo_header_v4(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, length: u16)
     let s = u32::from(src);
     let d = u32::from(dst);
     (s >> 16) + (s & 0xffff) + (d >> 16) + (d & 0xffff) + u32::from(protocol) + u32::from(length)
+}
+
+/// Partial sum of the IPv6 pseudo-header used by ICMPv6, TCP and UDP (RFC 8200 section 8.1):
+/// source, destination, the 32-bit upper-layer length and the next header.
+/// Linux: `csum_ipv6_magic` before its final fold.
+pub fn pseudo_header_v6(src: &Ipv6Addr, dst: &Ipv6Addr, next_header: u8, length: u32) -> u32 {
+    let mut s = 0u32;
+    for a in [src, dst] {
+        for w in a.segments() {
+            s += u32::from(w);
+        }
+    }
+    s + (length >> 16) + (length & 0xffff) + u32::from(next_header)
 }
 
 /// Incrementally updates `old_checksum` after a 16-bit field changed from `old` to `new`

@@ -29,6 +29,22 @@ impl IpProtocol {
     pub const TCP: IpProtocol = IpProtocol(6);
     /// UDP (`IPPROTO_UDP`).
     pub const UDP: IpProtocol = IpProtocol(17);
+    /// IPv6 hop-by-hop options header (`IPPROTO_HOPOPTS`, `NEXTHDR_HOP`).
+    pub const HOPOPTS: IpProtocol = IpProtocol(0);
+    /// IPv6 routing header (`IPPROTO_ROUTING`, `NEXTHDR_ROUTING`).
+    pub const ROUTING: IpProtocol = IpProtocol(43);
+    /// IPv6 fragment header (`IPPROTO_FRAGMENT`, `NEXTHDR_FRAGMENT`).
+    pub const FRAGMENT: IpProtocol = IpProtocol(44);
+    /// Encapsulating security payload (`IPPROTO_ESP`).
+    pub const ESP: IpProtocol = IpProtocol(50);
+    /// Authentication header (`IPPROTO_AH`, `NEXTHDR_AUTH`).
+    pub const AH: IpProtocol = IpProtocol(51);
+    /// ICMP for IPv6 (`IPPROTO_ICMPV6`).
+    pub const ICMPV6: IpProtocol = IpProtocol(58);
+    /// No next header (`IPPROTO_NONE`, `NEXTHDR_NONE`).
+    pub const NONE: IpProtocol = IpProtocol(59);
+    /// IPv6 destination options header (`IPPROTO_DSTOPTS`, `NEXTHDR_DEST`).
+    pub const DSTOPTS: IpProtocol = IpProtocol(60);
 }
 
 impl fmt::Display for IpProtocol {

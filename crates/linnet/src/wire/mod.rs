@@ -7,15 +7,22 @@ mod captures;
 pub mod checksum;
 pub mod ethernet;
 pub mod icmpv4;
+pub mod icmpv6;
 pub mod ipv4;
+pub mod ipv6;
+pub mod ipv6ext;
+pub mod mld;
+pub mod ndisc;
 pub mod tcp;
 pub mod udp;
 
 pub use arp::{ArpOperation, ArpPacket, ArpRepr};
 pub use ethernet::{EtherType, EthernetAddress, EthernetFrame, EthernetRepr};
 pub use icmpv4::{Icmpv4Message, Icmpv4Packet, Icmpv4Repr};
+pub use icmpv6::{Icmpv6Message, Icmpv6Packet, Icmpv6Repr};
 pub use ipv4::{IpProtocol, Ipv4Cidr, Ipv4Packet, Ipv4Repr};
-pub use std::net::Ipv4Addr;
+pub use ipv6::{Ipv6Cidr, Ipv6Packet, Ipv6Repr};
+pub use std::net::{Ipv4Addr, Ipv6Addr};
 
 use std::fmt;
 
