@@ -7,11 +7,12 @@
 //! datagram Linux had queued then arrives through the driver, addressed to our MAC.
 
 use linnet::buf::{BufPool, CsumState, PacketBuf};
-use linnet::device::ifreq;
-use linnet::device::offload;
-use linnet::device::packet::PacketDevice;
-use linnet::device::tap::TapDevice;
+use linnet::device::features::NetdevFeatures;
+use linnet::device::xmit::skb_checksum_help;
 use linnet::device::NetDevice;
+use linnet::driver::ifreq;
+use linnet::driver::packet::PacketDevice;
+use linnet::driver::tap::TapDevice;
 use linnet::time::Instant;
 use linnet::wire::checksum;
 use linnet::wire::{
@@ -210,7 +211,7 @@ fn arp_exchange(
             "partial, so it cannot verify yet"
         );
         let d = &mut udp.data_mut()[14..];
-        assert!(offload::skb_checksum_help(
+        assert!(skb_checksum_help(
             d,
             usize::from(start),
             usize::from(offset)
@@ -312,7 +313,7 @@ fn packet_socket_arp_exchange_over_veth() {
         .unwrap()
         .unwrap();
     assert!(dev.has_vnet_hdr());
-    assert_eq!(dev.features(), offload::NetdevFeatures::VNET);
+    assert_eq!(dev.features(), NetdevFeatures::VNET);
     assert_eq!(dev.name(), x);
     assert_eq!(dev.mtu(), 1500);
     assert!(dev.hw_addr().is_none());
