@@ -358,7 +358,7 @@ fn packet_socket_arp_exchange_over_veth() {
 }
 
 /// What the kernel refuses when a TAP is opened: names `dev_valid_name` rejects, and an
-/// existing interface that is not a TAP (moved here from device/tap.rs's unit tests, which
+/// existing interface that is not a TAP (moved here from driver/tap.rs's unit tests, which
 /// cannot be reported as skipped when not root).
 fn tap_names_the_kernel_refuses() {
     let ns = NetNs::new("lntapbad").unwrap();
@@ -370,7 +370,7 @@ fn tap_names_the_kernel_refuses() {
     .unwrap();
 }
 
-/// The ifreq ioctls on loopback in a fresh namespace (moved here from device/ifreq.rs's unit
+/// The ifreq ioctls on loopback in a fresh namespace (moved here from driver/ifreq.rs's unit
 /// tests).
 fn ifreq_on_loopback_in_a_fresh_namespace() {
     let ns = NetNs::new("lnifr").unwrap();

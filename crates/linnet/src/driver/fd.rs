@@ -42,7 +42,7 @@ pub(crate) struct FdDevice {
 
 /// What one read of a frame produced.
 #[derive(Debug)]
-pub enum VnetRead {
+pub enum FdRead {
     /// A frame, with its metadata set from the header (if any).
     Frame(PacketBuf),
     /// Something unusable was read (too short, truncated, or a header Linnet cannot honour);
@@ -121,7 +121,7 @@ impl FdDevice {
                         break;
                     }
                 },
-                Ok(VnetRead::NoRoom(cap)) => {
+                Ok(FdRead::NoRoom(cap)) => {
                     if got == 0 {
                         return Err(io::Error::new(
                             io::ErrorKind::InvalidInput,
@@ -132,11 +132,11 @@ impl FdDevice {
                     }
                     break;
                 }
-                Ok(VnetRead::Skip(b)) => {
+                Ok(FdRead::Skip(b)) => {
                     attempts += 1;
                     pool.put(b);
                 }
-                Ok(VnetRead::Bad(b, why)) => {
+                Ok(FdRead::Bad(b, why)) => {
                     attempts += 1;
                     tracing::debug!(dev = %self.name, "dropped a received frame: {why}");
                     self.stats.rx_errors += 1;
@@ -144,7 +144,7 @@ impl FdDevice {
                         pool.put(b);
                     }
                 }
-                Ok(VnetRead::Frame(mut b)) => {
+                Ok(FdRead::Frame(mut b)) => {
                     attempts += 1;
                     if !keep() {
                         pool.put(b);
@@ -233,13 +233,13 @@ fn read_plain(
     headroom: usize,
     read: &mut impl FnMut(&mut [libc::iovec]) -> io::Result<usize>,
     keep: &mut impl FnMut() -> bool,
-) -> io::Result<VnetRead> {
+) -> io::Result<FdRead> {
     let mut b = pool.get(headroom);
     let room = b.tailroom_mut();
     let cap = room.len();
     if cap < ETH_HLEN {
         pool.put(b);
-        return Ok(VnetRead::NoRoom(cap));
+        return Ok(FdRead::NoRoom(cap));
     }
     let mut iov = [libc::iovec {
         iov_base: room.as_mut_ptr().cast(),
@@ -253,14 +253,14 @@ fn read_plain(
         }
     };
     if !keep() {
-        return Ok(VnetRead::Skip(b));
+        return Ok(FdRead::Skip(b));
     }
     if !(ETH_HLEN..=cap).contains(&n) {
         // A runt, or a frame larger than the buffer (e.g. a GSO super-frame).
-        return Ok(VnetRead::Bad(Some(b), "runt or truncated frame"));
+        return Ok(FdRead::Bad(Some(b), "runt or truncated frame"));
     }
     b.commit_put(n);
-    Ok(VnetRead::Frame(b))
+    Ok(FdRead::Frame(b))
 }
 
 /// `readv(fd, iov)`: the read call of a TAP.
@@ -290,7 +290,7 @@ impl VnetReader {
         pool: &mut BufPool,
         headroom: usize,
         mut read: impl FnMut(&mut [libc::iovec]) -> io::Result<usize>,
-    ) -> io::Result<VnetRead> {
+    ) -> io::Result<FdRead> {
         let mut hdr = [0u8; VNET_HDR_LEN];
         let mut small = pool.get(headroom);
         let mut large = match self.spare.take() {
@@ -331,13 +331,13 @@ impl VnetReader {
         if n < VNET_HDR_LEN {
             pool.put(small);
             self.spare = Some(large);
-            return Ok(VnetRead::Bad(None, "shorter than a virtio-net header"));
+            return Ok(FdRead::Bad(None, "shorter than a virtio-net header"));
         }
         let len = n - VNET_HDR_LEN;
         if len > small_cap + extra {
             pool.put(small);
             self.spare = Some(large);
-            return Ok(VnetRead::Bad(None, "frame larger than the buffers"));
+            return Ok(FdRead::Bad(None, "frame larger than the buffers"));
         }
         let mut buf = if len <= small_cap {
             self.spare = Some(large);
@@ -350,15 +350,15 @@ impl VnetReader {
             large
         };
         let Some(h) = VnetHdrRepr::parse(&hdr) else {
-            return Ok(VnetRead::Bad(Some(buf), "bad virtio-net header"));
+            return Ok(FdRead::Bad(Some(buf), "bad virtio-net header"));
         };
         match h.to_meta(len) {
             Ok((csum, gso)) => {
                 buf.meta.csum = csum;
                 buf.meta.gso_size = gso;
-                Ok(VnetRead::Frame(buf))
+                Ok(FdRead::Frame(buf))
             }
-            Err(why) => Ok(VnetRead::Bad(Some(buf), why)),
+            Err(why) => Ok(FdRead::Bad(Some(buf), why)),
         }
     }
 }
@@ -404,7 +404,7 @@ mod tests {
         let small = frame(&payload(100), TcpFlags::ACK, true);
         let mut wire = hdr(partial);
         wire.extend_from_slice(&small);
-        let VnetRead::Frame(b) = rd.read_frame(&mut pool, 64, serve(wire)).unwrap() else {
+        let FdRead::Frame(b) = rd.read_frame(&mut pool, 64, serve(wire)).unwrap() else {
             panic!("bad read")
         };
         assert_eq!(b.data(), &small[..]);
@@ -425,7 +425,7 @@ mod tests {
             ..partial
         });
         wire.extend_from_slice(&big);
-        let VnetRead::Frame(b) = rd.read_frame(&mut pool, 64, serve(wire.clone())).unwrap() else {
+        let FdRead::Frame(b) = rd.read_frame(&mut pool, 64, serve(wire.clone())).unwrap() else {
             panic!("bad read")
         };
         assert_eq!(b.data(), &big[..]);
@@ -435,7 +435,7 @@ mod tests {
         // The steady state recycles: no more allocations for further reads.
         let before = pool.allocations();
         for _ in 0..10 {
-            let VnetRead::Frame(b) = rd.read_frame(&mut pool, 64, serve(wire.clone())).unwrap()
+            let FdRead::Frame(b) = rd.read_frame(&mut pool, 64, serve(wire.clone())).unwrap()
             else {
                 panic!("bad read")
             };
@@ -445,7 +445,7 @@ mod tests {
         // Short and unnegotiated input is reported, not delivered.
         assert!(matches!(
             rd.read_frame(&mut pool, 64, serve(vec![0; 5])).unwrap(),
-            VnetRead::Bad(None, _)
+            FdRead::Bad(None, _)
         ));
         let mut wire = hdr(VnetHdrRepr {
             gso_type: GSO_UDP,
@@ -455,7 +455,7 @@ mod tests {
         wire.extend_from_slice(&small);
         assert!(matches!(
             rd.read_frame(&mut pool, 64, serve(wire)).unwrap(),
-            VnetRead::Bad(Some(_), _)
+            FdRead::Bad(Some(_), _)
         ));
         // Errors pass through.
         let e = rd
