@@ -9,7 +9,7 @@
 //! - [`memlink::MemLink`]: an in-memory point-to-point link with seeded loss, delay,
 //!   duplication and reordering, for tests and simulations.
 //!
-//! TAP and AF_PACKET share one descriptor-backed transmit/receive path ([`fd`]) and can
+//! TAP and AF_PACKET share one descriptor-backed transmit/receive path (`fd.rs`) and can
 //! exchange frames behind virtio-net headers, with TSO/GSO super-frames and partial
 //! checksums ([`virtio_net`]). Interface configuration ioctls are in [`ifreq`].
 //!

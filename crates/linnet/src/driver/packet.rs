@@ -14,7 +14,7 @@
 //! every frame (`PACKET_VNET_HDR`): the header says which checksums are partial and which
 //! frames are super-frames, so they are accepted as they are, and Linnet sends 64 KiB TSO
 //! super-frames the same way ([`super::virtio_net`]). Reads and writes go through the path
-//! shared with the TAP driver ([`super::fd`]).
+//! shared with the TAP driver (`fd.rs`).
 
 use super::fd::FdDevice;
 use super::ifreq;

@@ -10,7 +10,7 @@
 //! (`TUNSETOFFLOAD`) that Linnet takes partial checksums and TCP/IPv4 super-frames: every
 //! frame in either direction is preceded by a virtio-net header ([`super::virtio_net`]), Linux
 //! hands over up to 64 KiB per read, and Linnet writes 64 KiB TSO segments. Reads and
-//! writes go through the path shared with the packet-socket driver ([`super::fd`]).
+//! writes go through the path shared with the packet-socket driver (`fd.rs`).
 //!
 //! The interface lives in the network namespace of the thread that opened it; the descriptor
 //! keeps working if the interface is later moved (`ip link set NAME netns NS`), but
