@@ -104,7 +104,14 @@ impl FdDevice {
         let mut interrupts = 0;
         while attempts < max {
             let r = match self.vnet.as_mut() {
-                Some(reader) => reader.read_frame(pool, RX_HEADROOM, &mut read),
+                // A frame the driver does not want is skipped before its length is judged;
+                // an unusable read is counted whatever it was.
+                Some(reader) => reader
+                    .read_frame(pool, RX_HEADROOM, &mut read)
+                    .map(|r| match r {
+                        FdRead::Frame(b) if !keep() => FdRead::Skip(b),
+                        r => r,
+                    }),
                 None => read_plain(pool, RX_HEADROOM, &mut read, &mut keep),
             };
             match r {
@@ -146,10 +153,6 @@ impl FdDevice {
                 }
                 Ok(FdRead::Frame(mut b)) => {
                     attempts += 1;
-                    if !keep() {
-                        pool.put(b);
-                        continue;
-                    }
                     if b.len() < ETH_HLEN {
                         self.stats.rx_errors += 1;
                         pool.put(b);
@@ -462,5 +465,175 @@ mod tests {
             .read_frame(&mut pool, 64, |_| Err(io::ErrorKind::WouldBlock.into()))
             .unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
+    }
+
+    /// A read call serving `frames` one per call (as `readv`/`recvmsg` with MSG_TRUNC: the
+    /// real length even when it did not fit), then `EAGAIN`.
+    fn serve_frames(frames: Vec<Vec<u8>>) -> impl FnMut(&mut [libc::iovec]) -> io::Result<usize> {
+        let mut frames = frames.into_iter();
+        move |iov: &mut [libc::iovec]| {
+            let Some(f) = frames.next() else {
+                return Err(io::ErrorKind::WouldBlock.into());
+            };
+            let mut off = 0;
+            for v in iov.iter() {
+                let n = v.iov_len.min(f.len() - off);
+                // SAFETY: the iovecs point at writable buffers of iov_len bytes.
+                unsafe { std::ptr::copy_nonoverlapping(f[off..].as_ptr(), v.iov_base.cast(), n) };
+                off += n;
+            }
+            Ok(f.len())
+        }
+    }
+
+    fn dev(vnet: bool) -> FdDevice {
+        let fd = OwnedFd::from(std::fs::File::open("/dev/null").unwrap());
+        FdDevice::new(fd, "test0".into(), vnet)
+    }
+
+    #[test]
+    fn the_plain_path_delivers_frames_and_counts_runts_oversize_frames_and_skips() {
+        let mut pool = BufPool::default();
+        let probe = pool.get(RX_HEADROOM);
+        let cap = probe.tailroom();
+        pool.put(probe);
+        let good = frame(&payload(100), TcpFlags::ACK, false);
+        let frames = vec![
+            good.clone(),
+            vec![0; ETH_HLEN - 1], // a runt
+            vec![0; cap + 1],      // larger than the buffer (MSG_TRUNC length)
+            good.clone(),          // refused by `keep` (our own transmission)
+            good.clone(),
+        ];
+        let mut d = dev(false);
+        let mut out = Vec::new();
+        let mut calls = 0;
+        let keep = || {
+            calls += 1;
+            calls != 4
+        };
+        let n = d
+            .napi_poll(
+                &mut pool,
+                &mut out,
+                64,
+                Instant::ZERO,
+                serve_frames(frames),
+                keep,
+            )
+            .unwrap();
+        assert_eq!(n, 2);
+        assert_eq!(out.len(), 2);
+        for b in &out {
+            assert_eq!(b.data(), &good[..]);
+            assert_eq!(b.headroom(), RX_HEADROOM);
+        }
+        let st = d.stats;
+        assert_eq!((st.rx_packets, st.rx_bytes), (2, 2 * good.len() as u64));
+        assert_eq!(st.rx_errors, 2, "the runt and the oversize frame");
+        assert!(!d.has_vnet_hdr());
+        assert_eq!(d.features(), NetdevFeatures::default());
+    }
+
+    #[test]
+    fn the_budget_bounds_a_poll_and_read_errors_are_reported() {
+        let mut pool = BufPool::default();
+        let good = frame(&payload(10), TcpFlags::ACK, false);
+        let mut d = dev(false);
+        let mut out = Vec::new();
+        let n = d
+            .napi_poll(
+                &mut pool,
+                &mut out,
+                3,
+                Instant::ZERO,
+                serve_frames(vec![good; 10]),
+                || true,
+            )
+            .unwrap();
+        assert_eq!(n, 3, "at most the budget");
+        let e = d
+            .napi_poll(
+                &mut pool,
+                &mut out,
+                3,
+                Instant::ZERO,
+                |_| Err(io::Error::from_raw_os_error(libc::EIO)),
+                || true,
+            )
+            .unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::EIO));
+        assert_eq!(d.stats.rx_errors, 1);
+        let mut v = dev(true);
+        assert!(v.has_vnet_hdr());
+        assert_eq!(v.features(), NetdevFeatures::VNET);
+        // In vnet mode a frame without its header is an error, not a frame.
+        let n = v
+            .napi_poll(
+                &mut pool,
+                &mut out,
+                3,
+                Instant::ZERO,
+                serve_frames(vec![vec![0; 5]]),
+                || true,
+            )
+            .unwrap();
+        assert_eq!((n, v.stats.rx_errors), (0, 1));
+        // A whole vnet frame the driver does not want is skipped, not counted.
+        let mut wire = vec![0u8; VNET_HDR_LEN];
+        wire.extend_from_slice(&frame(&payload(10), TcpFlags::ACK, false));
+        let n = v
+            .napi_poll(
+                &mut pool,
+                &mut out,
+                3,
+                Instant::ZERO,
+                serve_frames(vec![wire.clone()]),
+                || false,
+            )
+            .unwrap();
+        assert_eq!((n, v.stats.rx_errors, v.stats.rx_packets), (0, 1, 0));
+        let n = v
+            .napi_poll(
+                &mut pool,
+                &mut out,
+                3,
+                Instant::ZERO,
+                serve_frames(vec![wire]),
+                || true,
+            )
+            .unwrap();
+        assert_eq!((n, v.stats.rx_errors, v.stats.rx_packets), (1, 1, 1));
+    }
+
+    #[test]
+    fn start_xmit_writes_the_header_only_in_vnet_mode() {
+        use std::io::Read;
+        let f = frame(&payload(3000), TcpFlags::ACK, true);
+        let meta = Meta {
+            csum: CsumState::Partial {
+                start: 20,
+                offset: 16,
+            },
+            gso_size: 1448,
+            ..Default::default()
+        };
+        for vnet in [false, true] {
+            let (mut rx, tx) = std::io::pipe().unwrap();
+            let mut d = FdDevice::new(OwnedFd::from(tx), "test0".into(), vnet);
+            d.start_xmit(&meta, &f).unwrap();
+            assert_eq!((d.stats.tx_packets, d.stats.tx_bytes), (1, f.len() as u64));
+            drop(d);
+            let mut got = Vec::new();
+            rx.read_to_end(&mut got).unwrap();
+            if vnet {
+                let h = VnetHdrRepr::parse(&got).unwrap();
+                assert_eq!(h, VnetHdrRepr::from_meta(&meta, &f));
+                assert_eq!((h.gso_size, h.csum_start), (1448, 34));
+                assert_eq!(&got[VNET_HDR_LEN..], &f[..]);
+            } else {
+                assert_eq!(got, f);
+            }
+        }
     }
 }
