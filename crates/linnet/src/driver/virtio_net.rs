@@ -182,6 +182,7 @@ impl VnetHdrRepr {
     /// and turn it into buffer metadata: the checksum state and the GSO segment size.
     /// Only what Linnet negotiated is accepted (TCP/IPv4 GSO, no ECN).
     /// Linux: `virtio_net_hdr_to_skb`.
+    #[doc(alias = "virtio_net_hdr_to_skb")]
     pub fn to_meta(&self, frame_len: usize) -> Result<(CsumState, u16), &'static str> {
         let csum = if self.needs_csum {
             let start = usize::from(self.csum_start);
@@ -209,6 +210,7 @@ impl VnetHdrRepr {
 
     /// The header to send a frame (Ethernet header first) with: the partial checksum and GSO
     /// state of its metadata. Linux: `virtio_net_hdr_from_skb`.
+    #[doc(alias = "virtio_net_hdr_from_skb")]
     pub fn from_meta(meta: &Meta, frame: &[u8]) -> VnetHdrRepr {
         let mut h = VnetHdrRepr::default();
         if let CsumState::Partial { start, offset } = meta.csum {
