@@ -15,7 +15,8 @@
 use crate::link::{FrameLink, LinkRef};
 use crate::workload::{BulkResult, Clock, CountResult};
 use linnet::buf::{BufPool, CsumState, Meta, PacketBuf, LARGE_BUF_SIZE, MAX_HEADER};
-use linnet::device::offload::{NetdevFeatures, VnetHdrRepr};
+use linnet::device::features::NetdevFeatures;
+use linnet::driver::virtio_net::VnetHdrRepr;
 use linnet::errno::Errno;
 use linnet::socket::{MsgFlags, SockId, SockOpt, SockType};
 use linnet::transport::tcp::TcpState;

@@ -10,7 +10,7 @@
 //! Namespaces carry unique names (`NetNs`) and are removed on drop, also on error. Every
 //! socket has a timeout.
 
-use linnet::device::tap::TapDevice;
+use linnet::driver::tap::TapDevice;
 use linnet::runtime::{random_seed, spawn_host, HostConfig};
 use linnet_testkit::netns::{have_netns, NetNs};
 use std::io::{Read, Write};

@@ -23,9 +23,9 @@
 //! Namespaces and TAPs carry unique names and go when the rig is dropped, also on error.
 
 use crate::linux::move_into_ns;
-use linnet::device::packet::PacketDevice;
-use linnet::device::tap::TapDevice;
 use linnet::device::NetDevice;
+use linnet::driver::packet::PacketDevice;
+use linnet::driver::tap::TapDevice;
 use linnet::runtime::{self, random_seed, spawn_host, Attached, Handle, Host, HostConfig};
 use linnet::stack::{Stack, StackConfig};
 use linnet::time::HostClock;

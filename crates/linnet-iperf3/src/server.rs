@@ -834,7 +834,7 @@ mod tests {
     //! interface): no root and no iperf3 needed, and every step of the protocol under control.
 
     use super::*;
-    use linnet::device::memlink::{LinkConfig, MemLink};
+    use linnet::driver::memlink::{LinkConfig, MemLink};
     use linnet::runtime::{spawn_host, Host, HostConfig};
     use serde_json::{json, Value};
     use std::net::Ipv4Addr;

@@ -6,7 +6,7 @@
 //! cargo run --release -p linnet --example trace-overhead -- [off|trace-none|trace-all|capture-none|capture-all] [MiB]
 //! ```
 
-use linnet::device::memlink::LinkConfig;
+use linnet::driver::memlink::LinkConfig;
 use linnet::sim::Sim;
 use linnet::socket::{MsgFlags, Shutdown, SockType};
 use linnet::{Stack, StackConfig};

@@ -2,7 +2,8 @@
 //!
 //! The crate is laid out along the seams of the Linux network stack:
 //!
-//! - [`device`]: `net_device` and drivers (TAP, AF_PACKET, loopback, in-memory link).
+//! - [`device`]: `net_device`, the transmit queue, GRO/GSO, offload features, loopback.
+//! - [`driver`]: the drivers (TAP, AF_PACKET, the in-memory link) and the virtio-net header.
 //! - [`link`]: Ethernet receive (`eth_type_trans`), ARP and the neighbour cache (`neigh_*`).
 //! - [`ip`]: IPv4 receive (`ip_rcv`), local delivery, forwarding (`ip_forward`), output,
 //!   routing tables, rules and route cache (`fib_lookup`), ICMP.
@@ -14,9 +15,16 @@
 //! It is driven with `now` from outside; the [`runtime`] owns devices and threads.
 //! Packets travel in one buffer type, [`buf::PacketBuf`] (the `sk_buff` analogue), and wire
 //! formats are typed views in [`wire`].
+//!
+//! `unsafe` code is denied except in the modules that call the OS ([`driver`], [`runtime`],
+//! the control socket) and the vectorised checksum, each block with a SAFETY note.
+
+#![deny(unsafe_code)]
 
 pub mod buf;
 pub mod device;
+#[allow(unsafe_code)]
+pub mod driver;
 pub mod errno;
 pub mod fasthash;
 pub mod ip;
@@ -35,6 +43,7 @@ pub use stack::{Stack, StackConfig};
 pub use time::Instant;
 pub mod api;
 pub mod control;
+#[allow(unsafe_code)]
 pub mod runtime;
 pub mod sim;
 pub mod socket;

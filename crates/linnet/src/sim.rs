@@ -4,8 +4,8 @@
 //! the in-memory link offers), and advances virtual time. No thread, no clock, no OS: a run
 //! is a pure function of its seeds, so a failure replays exactly.
 
-use crate::device::memlink::{LinkConfig, MemLink};
 use crate::device::NetDevice;
+use crate::driver::memlink::{LinkConfig, MemLink};
 use crate::stack::Stack;
 use crate::time::Instant;
 use crate::wire::{EthernetAddress, Ipv4Cidr};
@@ -96,7 +96,7 @@ impl Sim {
 
     /// Lose the frames stack `stack` sends on its links for which `f` returns true (see
     /// [`MemLink::set_drop_filter`]); `None` removes it.
-    pub fn set_drop_filter(&mut self, stack: usize, f: Option<crate::device::memlink::DropFilter>) {
+    pub fn set_drop_filter(&mut self, stack: usize, f: Option<crate::driver::memlink::DropFilter>) {
         let mut f = f;
         for p in &self.ports {
             if p.stack == stack {
@@ -106,8 +106,8 @@ impl Sim {
     }
 
     /// What the links did to the frames stack `stack` sent (summed over its links).
-    pub fn link_stats(&self, stack: usize) -> crate::device::memlink::LinkStats {
-        let mut t = crate::device::memlink::LinkStats::default();
+    pub fn link_stats(&self, stack: usize) -> crate::driver::memlink::LinkStats {
+        let mut t = crate::driver::memlink::LinkStats::default();
         for p in self.ports.iter().filter(|p| p.stack == stack) {
             let s = p.dev.link_stats();
             t.lost += s.lost;

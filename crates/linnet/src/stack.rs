@@ -121,7 +121,7 @@ pub struct Interface {
     /// Driver counters, reported by the runtime (the core's own for loopback).
     pub dev_stats: DeviceStats,
     /// What the driver offloads (TSO, checksums); set by the runtime.
-    pub features: crate::device::offload::NetdevFeatures,
+    pub features: crate::device::features::NetdevFeatures,
     /// The driver's queue state: stopped while the device is full, with the frames it
     /// refused. Linux: `dev->_tx`.
     pub txq: crate::device::txq::TxQueue,
@@ -752,8 +752,8 @@ impl Stack {
         now: Instant,
     ) -> Result<(), Errno> {
         buf = match self.validate_xmit_skb(ifindex, buf, now) {
-            crate::device::offload::XmitCheck::Ready(b) => b,
-            crate::device::offload::XmitCheck::Done(res) => return res,
+            crate::device::xmit::XmitCheck::Ready(b) => b,
+            crate::device::xmit::XmitCheck::Done(res) => return res,
         };
         buf.meta.ifindex = ifindex;
         buf.meta.timestamp = now;

@@ -7,11 +7,12 @@
 //! datagram Linux had queued then arrives through the driver, addressed to our MAC.
 
 use linnet::buf::{BufPool, CsumState, PacketBuf};
-use linnet::device::ifreq;
-use linnet::device::offload;
-use linnet::device::packet::PacketDevice;
-use linnet::device::tap::TapDevice;
+use linnet::device::features::NetdevFeatures;
+use linnet::device::xmit::skb_checksum_help;
 use linnet::device::NetDevice;
+use linnet::driver::ifreq;
+use linnet::driver::packet::PacketDevice;
+use linnet::driver::tap::TapDevice;
 use linnet::time::Instant;
 use linnet::wire::checksum;
 use linnet::wire::{
@@ -210,7 +211,7 @@ fn arp_exchange(
             "partial, so it cannot verify yet"
         );
         let d = &mut udp.data_mut()[14..];
-        assert!(offload::skb_checksum_help(
+        assert!(skb_checksum_help(
             d,
             usize::from(start),
             usize::from(offset)
@@ -312,7 +313,7 @@ fn packet_socket_arp_exchange_over_veth() {
         .unwrap()
         .unwrap();
     assert!(dev.has_vnet_hdr());
-    assert_eq!(dev.features(), offload::NetdevFeatures::VNET);
+    assert_eq!(dev.features(), NetdevFeatures::VNET);
     assert_eq!(dev.name(), x);
     assert_eq!(dev.mtu(), 1500);
     assert!(dev.hw_addr().is_none());
@@ -357,7 +358,7 @@ fn packet_socket_arp_exchange_over_veth() {
 }
 
 /// What the kernel refuses when a TAP is opened: names `dev_valid_name` rejects, and an
-/// existing interface that is not a TAP (moved here from device/tap.rs's unit tests, which
+/// existing interface that is not a TAP (moved here from driver/tap.rs's unit tests, which
 /// cannot be reported as skipped when not root).
 fn tap_names_the_kernel_refuses() {
     let ns = NetNs::new("lntapbad").unwrap();
@@ -369,7 +370,7 @@ fn tap_names_the_kernel_refuses() {
     .unwrap();
 }
 
-/// The ifreq ioctls on loopback in a fresh namespace (moved here from device/ifreq.rs's unit
+/// The ifreq ioctls on loopback in a fresh namespace (moved here from driver/ifreq.rs's unit
 /// tests).
 fn ifreq_on_loopback_in_a_fresh_namespace() {
     let ns = NetNs::new("lnifr").unwrap();

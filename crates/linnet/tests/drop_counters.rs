@@ -407,7 +407,7 @@ fn output_path_netfilter_and_neighbour_reasons_move_their_counters() {
 
 #[test]
 fn tcp_over_an_impaired_link_drops_nothing_uncounted() {
-    use linnet::device::memlink::LinkConfig;
+    use linnet::driver::memlink::LinkConfig;
     use linnet::sim::Sim;
     use linnet::socket::{MsgFlags, SockType};
     let mut sim = Sim::new();

@@ -14,7 +14,7 @@
 mod common;
 
 use linnet::api::TcpListener;
-use linnet::device::tap::TapDevice;
+use linnet::driver::tap::TapDevice;
 use linnet::runtime::Host;
 use linnet_testkit::{addr, peer, tests, Need, NetNs};
 use linnet_tools::tc::Tc;

@@ -10,9 +10,10 @@ mod common;
 use common::pattern;
 
 use linnet::api::TcpListener;
-use linnet::device::packet::PacketDevice;
-use linnet::device::tap::TapDevice;
-use linnet::device::{ifreq, NetDevice};
+use linnet::device::NetDevice;
+use linnet::driver::ifreq;
+use linnet::driver::packet::PacketDevice;
+use linnet::driver::tap::TapDevice;
 use linnet::runtime::Host;
 use linnet_testkit::peer;
 use linnet_testkit::{addr, tests, Need, NetNs};

@@ -12,8 +12,8 @@ mod common;
 use common::pattern;
 
 use linnet::api::{TcpListener, TcpStream};
-use linnet::device::packet::PacketDevice;
-use linnet::device::tap::TapDevice;
+use linnet::driver::packet::PacketDevice;
+use linnet::driver::tap::TapDevice;
 use linnet::runtime::{spawn_host, HostConfig};
 use linnet_testkit::{tests, Need, NetNs};
 use std::io::{Read, Write};

@@ -2,7 +2,7 @@
 //! reset at once, so the peer fails with ECONNRESET without waiting for a timer; a connection
 //! the application already closed keeps its FIN.
 
-use linnet::device::memlink::LinkConfig;
+use linnet::driver::memlink::LinkConfig;
 use linnet::errno::Errno;
 use linnet::sim::Sim;
 use linnet::socket::{MsgFlags, SockId, SockType};

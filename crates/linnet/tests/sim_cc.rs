@@ -10,7 +10,7 @@
 //! - netem's `ecn` marks instead of dropping; the sysctls and `TCP_CONGESTION` pick ECN and
 //!   the algorithm.
 
-use linnet::device::memlink::LinkConfig;
+use linnet::driver::memlink::LinkConfig;
 use linnet::errno::Errno;
 use linnet::qdisc::tc::TcReply;
 use linnet::sim::Sim;

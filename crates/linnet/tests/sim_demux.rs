@@ -2,7 +2,7 @@
 //! delivery, the next ones skip the input route lookup (the socket remembers the route), and
 //! a routing change makes them look it up again once.
 
-use linnet::device::memlink::LinkConfig;
+use linnet::driver::memlink::LinkConfig;
 use linnet::errno::Errno;
 use linnet::ip::route::Route;
 use linnet::sim::Sim;

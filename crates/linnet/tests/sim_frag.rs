@@ -10,7 +10,7 @@ mod common;
 use common::pattern;
 
 use linnet::buf::PacketBuf;
-use linnet::device::memlink::LinkConfig;
+use linnet::driver::memlink::LinkConfig;
 use linnet::errno::Errno;
 use linnet::sim::Sim;
 use linnet::socket::{MsgFlags, Shutdown, SockId, SockType};

@@ -7,7 +7,7 @@
 //! seeing only the router, DNAT port forwarding, ICMP errors translated back through NAT,
 //! the conntrack table bound, and timeouts.
 
-use linnet::device::memlink::LinkConfig;
+use linnet::driver::memlink::LinkConfig;
 use linnet::errno::Errno;
 use linnet::netfilter::conntrack::TcpCtState;
 use linnet::sim::Sim;

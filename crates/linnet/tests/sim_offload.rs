@@ -7,7 +7,7 @@ mod common;
 use common::pattern;
 
 use linnet::buf::{CsumState, PacketBuf};
-use linnet::device::offload::NetdevFeatures;
+use linnet::device::features::NetdevFeatures;
 use linnet::errno::Errno;
 use linnet::socket::{MsgFlags, Shutdown, SockType};
 use linnet::wire::tcp::TcpPacket;

@@ -1,7 +1,7 @@
 //! Two stacks over the in-memory link, under virtual time: ARP resolution, ping both ways,
 //! loss, neighbour failure and the ICMP errors that follow.
 
-use linnet::device::memlink::LinkConfig;
+use linnet::driver::memlink::LinkConfig;
 use linnet::link::NudState;
 use linnet::sim::Sim;
 use linnet::stats::DropReason;

@@ -3,7 +3,7 @@
 //! missing and refusing routes with ICMP errors, honours `ip rule`, and drops everything while
 //! forwarding is off.
 
-use linnet::device::memlink::LinkConfig;
+use linnet::driver::memlink::LinkConfig;
 use linnet::errno::Errno;
 use linnet::ip::route::{Route, RouteMatch, RouteType};
 use linnet::ip::rules::{FibRule, RuleMatch};

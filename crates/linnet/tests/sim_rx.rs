@@ -7,7 +7,7 @@ mod common;
 use common::pattern;
 use common::{deadline, listen};
 
-use linnet::device::memlink::LinkConfig;
+use linnet::driver::memlink::LinkConfig;
 use linnet::errno::Errno;
 use linnet::qdisc::tc::TcReply;
 use linnet::sim::Sim;
@@ -690,7 +690,7 @@ fn corrupted_segments_are_counted_and_cost_no_more_than_lost_ones() {
 /// egress, send 4 MiB from 0 to 1. Returns what arrived and stack 1's TCP counters.
 fn offload_pair_through_netem_corrupt() -> (Vec<u8>, Vec<u8>, linnet::stats::TcpStats) {
     use linnet::buf::PacketBuf;
-    use linnet::device::offload::NetdevFeatures;
+    use linnet::device::features::NetdevFeatures;
     use linnet::wire::EthernetAddress;
     let macs = [
         EthernetAddress([2, 0, 0, 0, 0, 1]),

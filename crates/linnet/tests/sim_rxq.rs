@@ -6,7 +6,7 @@
 mod common;
 use common::pattern;
 
-use linnet::device::memlink::LinkConfig;
+use linnet::driver::memlink::LinkConfig;
 use linnet::errno::Errno;
 use linnet::sim::Sim;
 use linnet::socket::{MsgFlags, Shutdown, SockId, SockOpt, SockOptName, SockOptValue, SockType};

@@ -8,7 +8,7 @@
 //!   during a bulk transfer (where a plain FIFO lets it grow far beyond);
 //! - htb splits a link between two classes in the configured proportion within 5%.
 
-use linnet::device::memlink::LinkConfig;
+use linnet::driver::memlink::LinkConfig;
 use linnet::errno::Errno;
 use linnet::qdisc::tc::{QdiscInfo, TcClassInfo, TcReply};
 use linnet::sim::Sim;

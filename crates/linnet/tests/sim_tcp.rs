@@ -7,7 +7,7 @@ mod common;
 use common::pattern;
 use common::{deadline, listen};
 
-use linnet::device::memlink::LinkConfig;
+use linnet::driver::memlink::LinkConfig;
 use linnet::errno::Errno;
 use linnet::sim::Sim;
 use linnet::socket::{MsgFlags, Shutdown, SockId, SockOpt, SockType};

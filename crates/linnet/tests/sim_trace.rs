@@ -3,7 +3,7 @@
 //! off records nothing, and a capture sees both directions.
 
 use linnet::buf::PacketBuf;
-use linnet::device::memlink::LinkConfig;
+use linnet::driver::memlink::LinkConfig;
 use linnet::errno::Errno;
 use linnet::sim::Sim;
 use linnet::socket::{SockId, SockType};

@@ -2,7 +2,7 @@
 //! bulk TCP sender keeps only a couple of segments in the qdisc, still fills the link, and a
 //! ping from the same host is not stuck behind its data.
 
-use linnet::device::memlink::LinkConfig;
+use linnet::driver::memlink::LinkConfig;
 use linnet::errno::Errno;
 use linnet::qdisc::tc::TcReply;
 use linnet::sim::Sim;

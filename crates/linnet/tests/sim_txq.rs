@@ -7,7 +7,7 @@
 mod common;
 use common::{pattern, transfer};
 
-use linnet::device::memlink::{LinkConfig, LinkStats};
+use linnet::driver::memlink::{LinkConfig, LinkStats};
 use linnet::sim::Sim;
 use linnet::stats::TcpStats;
 use linnet::{Stack, StackConfig};

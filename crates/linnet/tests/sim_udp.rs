@@ -3,7 +3,7 @@
 //! SO_BROADCAST, bind conflicts and SO_REUSEADDR, MSG_PEEK and truncation, receive-buffer
 //! overflow counted.
 
-use linnet::device::memlink::LinkConfig;
+use linnet::driver::memlink::LinkConfig;
 use linnet::errno::Errno;
 use linnet::sim::Sim;
 use linnet::socket::{MsgFlags, SockId, SockOpt, SockType};

@@ -4,9 +4,9 @@
 mod services;
 
 use clap::Parser;
-use linnet::device::packet::PacketDevice;
-use linnet::device::tap::TapDevice;
 use linnet::device::NetDevice;
+use linnet::driver::packet::PacketDevice;
+use linnet::driver::tap::TapDevice;
 use linnet::runtime::{self, Attached};
 use linnet::stack::{Stack, StackConfig};
 use linnet::time::HostClock;

@@ -10,7 +10,7 @@
 mod common;
 
 use common::{attach, linnet, ok, start_daemon, unique};
-use linnet::device::tap::TapDevice;
+use linnet::driver::tap::TapDevice;
 use linnet::runtime::{spawn_host, Host, HostConfig};
 use linnet_testkit::{peer, tests, Need, NetNs};
 use std::io::Write;

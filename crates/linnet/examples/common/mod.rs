@@ -1,8 +1,8 @@
 //! Start-up shared by the examples: a Linnet host on a TAP device.
 
-use linnet::device::packet::PacketDevice;
-use linnet::device::tap::TapDevice;
 use linnet::device::NetDevice;
+use linnet::driver::packet::PacketDevice;
+use linnet::driver::tap::TapDevice;
 use linnet::runtime::{spawn_host, Host, HostConfig};
 
 /// What device the example's host runs on, shared by the examples (flattened into each

@@ -8,7 +8,9 @@ pub mod client;
 pub mod nf;
 pub mod route;
 pub mod rtnl;
+#[allow(unsafe_code)]
 pub mod server;
+#[allow(unsafe_code)]
 pub mod stream;
 pub mod sysctl;
 pub mod tcp_metrics;

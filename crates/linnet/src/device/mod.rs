@@ -1,34 +1,32 @@
-//! Network devices: Linnet's `net_device` and its drivers.
+//! Network devices, the core side: Linnet's `net_device`, its transmit queue, and what the
+//! core does for every device (GRO on receive; GSO, checksum help and offload features on
+//! transmit; the loopback device).
 //!
-//! Linux: `struct net_device` (include/linux/netdevice.h), `ndo_start_xmit`, NAPI polling.
+//! Linux: `struct net_device` (include/linux/netdevice.h), net/core/dev.c, gro.c, gso.c,
+//! drivers/net/loopback.c.
 //!
 //! A [`NetDevice`] is owned by the runtime (the I/O edge), never by the protocol core. The
 //! runtime reads batches of frames from each device and hands them to
 //! [`crate::stack::Stack::receive`]; it drains [`crate::stack::Stack::take_tx`] into
-//! [`NetDevice::transmit`]. Drivers:
-//! - [`tap::TapDevice`]: a Linux TAP interface (`/dev/net/tun`, `IFF_TAP | IFF_NO_PI`).
-//! - [`packet::PacketDevice`]: an `AF_PACKET` socket bound to an existing interface (e.g. a veth end).
-//! - [`memlink::MemLink`]: an in-memory point-to-point link with seeded loss, delay,
-//!   duplication and reordering, for tests and simulations.
+//! [`NetDevice::transmit`]. The drivers (TAP, AF_PACKET, the in-memory link) are in
+//! [`crate::driver`].
 //!
 //! A driver whose device is full refuses a frame rather than drop it; the frame waits at
 //! the head of the device's queue ([`txq`]) until the driver is retried.
 //!
-//! Interface configuration ioctls shared by the drivers are in [`ifreq`]. TAP and AF_PACKET
-//! can exchange frames behind virtio-net headers, with TSO/GSO super-frames and partial
-//! checksums ([`offload`]); AF_PACKET can receive through a `TPACKET_V3` ring ([`packet_ring`]).
+//! Before a frame is queued, [`xmit`] makes it fit the device (`validate_xmit_skb`): a TSO
+//! super-frame is segmented in software ([`gso`]) for a device without TSO, a partial
+//! checksum finished for one without checksum offload ([`features`]). Received in-order TCP
+//! segments merge before TCP ([`gro`]).
 //!
 //! The loopback device needs no I/O and lives in the core ([`loopback`]).
 
+pub mod features;
 pub mod gro;
-pub mod ifreq;
+pub mod gso;
 pub mod loopback;
-pub mod memlink;
-pub mod offload;
-pub mod packet;
-pub mod packet_ring;
-pub mod tap;
 pub mod txq;
+pub mod xmit;
 
 use crate::buf::{BufPool, PacketBuf};
 use crate::time::Instant;
@@ -123,8 +121,8 @@ pub trait NetDevice: Send {
     /// What the device offloads (the stack builds TSO super-frames and leaves checksums
     /// partial only for a device that says so). Default: nothing.
     /// Linux: `dev->features`.
-    fn features(&self) -> offload::NetdevFeatures {
-        offload::NetdevFeatures::default()
+    fn features(&self) -> features::NetdevFeatures {
+        features::NetdevFeatures::default()
     }
 
     /// Send one frame with its metadata (a driver with offloads turns the partial checksum

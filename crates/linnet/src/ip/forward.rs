@@ -53,7 +53,7 @@ impl Stack {
             self.ip_stats.out_discards += 1;
             return self.drop_pkt(buf, DropReason::DevReady);
         };
-        if dont_frag && !crate::device::offload::skb_gso_validate_network_len(&buf, mtu) {
+        if dont_frag && !crate::device::gso::skb_gso_validate_network_len(&buf, mtu) {
             // Linux: ip_exceeds_mtu → icmp_send(ICMP_FRAG_NEEDED, htonl(mtu)).
             self.ip_stats.frag_fails += 1;
             let next_hop_mtu = mtu.min(usize::from(u16::MAX)) as u32;

@@ -454,7 +454,7 @@ mod tests {
         assert_eq!(uh.checksum(), want);
         assert_eq!(uh.src_port(), 40000, "port rewritten");
         // What the device then does gives the checksum of the rewritten datagram.
-        assert!(crate::device::offload::skb_checksum_help(&mut out, 20, 6));
+        assert!(crate::device::xmit::skb_checksum_help(&mut out, 20, 6));
         let mut expect = udp(R, S, 40000, 53);
         fill_udp(&mut expect);
         assert_eq!(out, expect);

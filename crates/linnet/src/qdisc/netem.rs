@@ -385,11 +385,11 @@ fn netem_checksum_help(buf: &mut PacketBuf) -> bool {
     // recorded, else Ethernet's (a segment software GSO cut, as validate_xmit_skb assumes).
     let l3 = buf
         .network_header()
-        .map_or(crate::device::offload::ETH_HLEN, |n| {
+        .map_or(crate::wire::ethernet::HEADER_LEN, |n| {
             buf.len().saturating_sub(n.len())
         });
     let ok = buf.data_mut().get_mut(l3..).is_some_and(|d| {
-        crate::device::offload::skb_checksum_help(d, usize::from(start), usize::from(offset))
+        crate::device::xmit::skb_checksum_help(d, usize::from(start), usize::from(offset))
     });
     if ok {
         buf.meta.csum = crate::buf::CsumState::None;
@@ -578,7 +578,7 @@ mod tests {
         for (i, b) in th[20..].iter_mut().enumerate() {
             *b = i as u8;
         }
-        crate::device::offload::tcp_csum_partial(th, src.into(), dst.into());
+        crate::transport::tcp::offload::tcp_csum_partial(th, src.into(), dst.into());
         let mut b = PacketBuf::from_slice(&f, 0);
         b.meta.csum = crate::buf::CsumState::Partial {
             start: 20,

@@ -404,6 +404,23 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpPacket<T> {
     }
 }
 
+/// Length of the IPv4 and TCP headers at the start of `ip`, if it holds a TCP/IPv4 packet
+/// whose two headers are whole in the buffer (the total length is not checked).
+/// Linux: `skb_tcp_all_headers` (counted from the network header).
+pub fn tcp_all_headers_v4(ip: &[u8]) -> Option<usize> {
+    if ip.len() < super::ipv4::HEADER_LEN {
+        return None;
+    }
+    let iph = super::Ipv4Packet::new_unchecked(ip);
+    if iph.version() != 4 || iph.protocol() != super::IpProtocol::TCP {
+        return None;
+    }
+    let ihl = iph.header_len();
+    let thl = usize::from(TcpPacket::new_unchecked(ip.get(ihl..ihl + HEADER_LEN)?).header_len());
+    (ihl >= super::ipv4::HEADER_LEN && thl >= HEADER_LEN && ihl + thl <= ip.len())
+        .then_some(ihl + thl)
+}
+
 /// One TCP option.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TcpOption<'a> {

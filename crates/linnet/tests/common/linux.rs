@@ -1,8 +1,8 @@
 //! Linnet hosts facing the Linux kernel in a namespace, for the `linux_*` tests: the TAP
 //! (or veth) plumbing comes from `linnet_testkit`, the Linnet side from here.
 
-use linnet::device::tap::TapDevice;
 use linnet::device::NetDevice;
+use linnet::driver::tap::TapDevice;
 use linnet::runtime::{spawn_host, Host, HostConfig};
 use linnet_testkit::{addr, NetNs};
 

@@ -49,6 +49,7 @@ pub mod listen;
 pub mod md5;
 pub mod md5sig;
 pub mod mtup;
+pub mod offload;
 pub mod output;
 pub mod pacing;
 pub mod pmtu;

@@ -6,10 +6,10 @@
 
 use super::fastretrans::{CaState, XmitTimer};
 use super::md5sig;
+use super::offload;
 use super::rtx_queue::{TCPCB_EVER_RETRANS, TCPCB_LOST, TCPCB_SACKED_ACKED, TCPCB_SACKED_RETRANS};
 use super::sock::{Chrono, TcpSock, TcpState};
 use crate::buf::{BufPool, CsumState, PacketBuf, MAX_HEADER};
-use crate::device::offload;
 use crate::errno::Errno;
 use crate::ip::output::IpSendParams;
 use crate::socket::SockId;

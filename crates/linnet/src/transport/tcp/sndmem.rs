@@ -9,7 +9,7 @@
 //! sent, as `tso_fragment` cuts Linux's).
 
 use super::sock::TcpSock;
-use crate::device::offload;
+use crate::device::gso;
 
 /// The smallest segment `tcp_bound_to_half_wnd` allows (Linux: `68U - tp->tcp_header_len`).
 const TCP_MIN_SIZE_GOAL: usize = 68 - 20;
@@ -103,7 +103,7 @@ impl TcpSock {
     /// skb size does not depend on the device. Linux: `tcp_xmit_size_goal`.
     pub fn tcp_xmit_size_goal(&self) -> usize {
         let mss = (self.current_mss() as usize).max(1);
-        let goal = self.tcp_bound_to_half_wnd(offload::GSO_MAX_SIZE);
+        let goal = self.tcp_bound_to_half_wnd(gso::GSO_MAX_SIZE);
         (goal / mss * mss).max(mss)
     }
 }

@@ -612,7 +612,7 @@ pub struct TcpSock {
     /// Offloads of the device the route leaves by, refreshed before sending (Linux:
     /// `sk->sk_route_caps`): TSO lets output build super-segments, checksum offload leaves
     /// checksums partial.
-    pub route_caps: crate::device::offload::NetdevFeatures,
+    pub route_caps: crate::device::features::NetdevFeatures,
     /// The route generation `route_caps` was computed at (`u64::MAX`: never); a change of
     /// routes, rules, addresses, link state or device features moves the generation on.
     /// Linux: the `dst` cached on the socket, checked by `__sk_dst_check`.

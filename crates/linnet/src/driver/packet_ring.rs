@@ -11,9 +11,9 @@
 //!
 //! With `PACKET_VNET_HDR` the kernel puts the virtio-net header right before each frame.
 
-use super::offload::{VnetHdrRepr, VNET_HDR_LEN};
-use super::DeviceStats;
+use super::virtio_net::{VnetHdrRepr, VNET_HDR_LEN};
 use crate::buf::{BufPool, PacketBuf};
+use crate::device::DeviceStats;
 use crate::time::Instant;
 use std::io;
 use std::os::fd::RawFd;

@@ -6,8 +6,8 @@
 //! passed to [`NetDevice::transmit`] and become readable when the receiver's `now` reaches their
 //! delivery time.
 
-use super::{DeviceStats, NetDevice};
 use crate::buf::{BufPool, PacketBuf};
+use crate::device::{DeviceStats, NetDevice};
 use crate::time::Instant;
 use crate::wire::EthernetAddress;
 use std::cmp::Ordering;
@@ -40,7 +40,7 @@ pub struct LinkConfig {
     pub corrupt: f64,
     /// Frames in flight per direction beyond which new frames are dropped (tail drop).
     pub queue_limit: usize,
-    /// With the queue full, refuse a frame ([`super::txq::is_tx_busy`]: not sent, the
+    /// With the queue full, refuse a frame ([`crate::device::txq::is_tx_busy`]: not sent, the
     /// sender keeps it and retries) instead of dropping it: a device that stops its queue
     /// when full, as a TAP written through an `AF_PACKET` socket that bypasses the qdisc
     /// reports `ENOBUFS`. Refusals count in [`LinkStats::refused`].
@@ -343,7 +343,7 @@ impl NetDevice for MemLink {
         if dir.queue.len() >= cfg.queue_limit {
             if cfg.backpressure {
                 dir.stats.refused += 1;
-                return Err(super::txq::tx_busy(&self.name));
+                return Err(crate::device::txq::tx_busy(&self.name));
             }
             dir.stats.overflow += 1;
             self.stats.tx_dropped += 1;

@@ -13,33 +13,28 @@
 //! verification. [`PacketDevice::open_offload`] asks for a virtio-net header in front of
 //! every frame (`PACKET_VNET_HDR`): the header says which checksums are partial and which
 //! frames are super-frames, so they are accepted as they are, and Linnet sends 64 KiB TSO
-//! super-frames the same way ([`super::offload`]).
+//! super-frames the same way ([`super::virtio_net`]). Reads and writes go through the path
+//! shared with the TAP driver (`fd.rs`).
 
+use super::fd::FdDevice;
 use super::ifreq;
-use super::offload::{self, NetdevFeatures, VnetReader};
-use super::{DeviceStats, NetDevice};
-use crate::buf::{BufPool, PacketBuf};
+use crate::buf::{BufPool, Meta, PacketBuf};
+use crate::device::features::NetdevFeatures;
+use crate::device::{DeviceStats, NetDevice};
 use crate::time::Instant;
 use crate::wire::EthernetAddress;
+use std::cell::Cell;
 use std::io;
 use std::mem;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
-/// Headroom reserved in receive buffers, so the stack can prepend without copying when it
-/// turns a frame around.
-pub const RX_HEADROOM: usize = 64;
+pub use super::fd::RX_HEADROOM;
 
 /// MTU assumed when `SIOCGIFMTU` fails. Linux: `ETH_DATA_LEN`.
 pub const DEFAULT_MTU: usize = 1500;
 
 /// Receive buffer size requested for the socket (the kernel caps it at `net.core.rmem_max`).
 pub const RCVBUF_BYTES: libc::c_int = 4 << 20;
-
-/// Shortest frame accepted on receive: an Ethernet header. Linux: `ETH_HLEN`.
-const ETH_HLEN: usize = 14;
-
-/// How often an interrupted system call is retried before giving up on it.
-const EINTR_RETRIES: usize = 16;
 
 /// "Do not loop my own transmissions back to me". Linux: `PACKET_IGNORE_OUTGOING` (4.20+).
 const PACKET_IGNORE_OUTGOING: libc::c_int = 23;
@@ -53,13 +48,10 @@ const PACKET_OUTGOING: u8 = 4;
 /// An interface driven through a bound `AF_PACKET`/`SOCK_RAW` socket.
 #[derive(Debug)]
 pub struct PacketDevice {
-    fd: OwnedFd,
-    name: String,
+    /// The descriptor, name, counters and vnet-header state.
+    io: FdDevice,
     ifindex: u32,
     mtu: usize,
-    stats: DeviceStats,
-    /// Present in vnet-header mode.
-    vnet: Option<VnetReader>,
     /// Present in ring mode.
     ring: Option<super::packet_ring::RxRing>,
 }
@@ -174,7 +166,7 @@ impl PacketDevice {
 
         // Hand frames straight to the driver, past the interface's Linux qdisc: Linnet has
         // its own, and a full device then fails the send with ENOBUFS, so the frame is kept
-        // and retried ([`super::txq`]). Through a qdisc the send succeeds and the driver drops
+        // and retried ([`crate::device::txq`]). Through a qdisc the send succeeds and the driver drops
         // the frame silently when its queue is full (a TAP's ring whose reader lags, counted
         // only in the interface's `tx_dropped`). Best effort: kernels before 3.14 lack it.
         // (Frames sent this way skip the interface's packet taps: `tcpdump` on it sees only
@@ -208,19 +200,16 @@ impl PacketDevice {
 
         let mtu = ifreq::get_mtu(ifname).unwrap_or(DEFAULT_MTU);
         Ok(PacketDevice {
-            fd,
-            name: ifname.to_string(),
+            io: FdDevice::new(fd, ifname.to_string(), vnet),
             ifindex,
             mtu,
-            stats: DeviceStats::default(),
-            vnet: vnet.then(VnetReader::default),
             ring,
         })
     }
 
     /// Whether frames carry virtio-net headers (opened with [`PacketDevice::open_offload`]).
     pub fn has_vnet_hdr(&self) -> bool {
-        self.vnet.is_some()
+        self.io.has_vnet_hdr()
     }
 
     /// Whether frames are received through a `TPACKET_V3` ring ([`PacketDevice::open_ring`]).
@@ -228,57 +217,9 @@ impl PacketDevice {
         self.ring.is_some()
     }
 
-    /// NAPI poll in vnet-header mode: `recvmsg` header and frame until EAGAIN or the budget.
-    fn recv_batch_vnet(
-        &mut self,
-        pool: &mut BufPool,
-        out: &mut Vec<PacketBuf>,
-        max: usize,
-        now: Instant,
-    ) -> io::Result<usize> {
-        let fd = self.fd.as_raw_fd();
-        let Some(reader) = self.vnet.as_mut() else {
-            return Ok(0);
-        };
-        // The packet type of the last frame read: our own transmissions are skipped.
-        let pkttype = std::cell::Cell::new(0u8);
-        let read = |iov: &mut [libc::iovec]| {
-            // SAFETY: `sockaddr_ll` is plain old data; all-zero bytes are a valid value.
-            let mut sll: libc::sockaddr_ll = unsafe { mem::zeroed() };
-            // SAFETY: `msghdr` is plain old data; all-zero bytes are a valid value.
-            let mut msg: libc::msghdr = unsafe { mem::zeroed() };
-            msg.msg_name = (&mut sll as *mut libc::sockaddr_ll).cast();
-            msg.msg_namelen = mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
-            msg.msg_iov = iov.as_mut_ptr();
-            msg.msg_iovlen = iov.len() as _;
-            // SAFETY: `msg` points to the address buffer and the reader's iovecs, all
-            // writable and alive for the call. MSG_TRUNC reports a frame's real length.
-            let n = unsafe { libc::recvmsg(fd, &mut msg, libc::MSG_TRUNC) };
-            if n < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            pkttype.set(sll.sll_pkttype);
-            Ok(n as usize)
-        };
-        let keep = || pkttype.get() != PACKET_OUTGOING;
-        let (name, stats) = (&self.name, &mut self.stats);
-        reader.recv_batch(pool, RX_HEADROOM, out, max, now, name, stats, read, keep)
-    }
-
-    /// Send `frame` with the virtio-net header for `meta`.
-    fn transmit_vnet(&mut self, meta: &crate::buf::Meta, frame: &[u8]) -> io::Result<()> {
-        offload::transmit_vnet(
-            self.fd.as_raw_fd(),
-            &self.name,
-            &mut self.stats,
-            meta,
-            frame,
-        )
-    }
-
     /// The interface name.
     pub fn name(&self) -> &str {
-        &self.name
+        &self.io.name
     }
 
     /// The Linux interface index the socket is bound to. Linux: `dev->ifindex`.
@@ -287,9 +228,31 @@ impl PacketDevice {
     }
 }
 
+/// `recvmsg(fd, iov, MSG_TRUNC)`, storing the frame's packet type (`sll_pkttype`) in
+/// `pkttype`: the read call of a packet socket. MSG_TRUNC makes the result the frame's real
+/// length even when it did not fit.
+fn recvmsg_ll(fd: RawFd, iov: &mut [libc::iovec], pkttype: &Cell<u8>) -> io::Result<usize> {
+    // SAFETY: `sockaddr_ll` is plain old data; all-zero bytes are a valid value.
+    let mut sll: libc::sockaddr_ll = unsafe { mem::zeroed() };
+    // SAFETY: `msghdr` is plain old data; all-zero bytes are a valid value.
+    let mut msg: libc::msghdr = unsafe { mem::zeroed() };
+    msg.msg_name = (&mut sll as *mut libc::sockaddr_ll).cast();
+    msg.msg_namelen = mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+    msg.msg_iov = iov.as_mut_ptr();
+    msg.msg_iovlen = iov.len() as _;
+    // SAFETY: `msg` points to the address buffer and the caller's iovecs, all writable and
+    // alive for the call.
+    let n = unsafe { libc::recvmsg(fd, &mut msg, libc::MSG_TRUNC) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    pkttype.set(sll.sll_pkttype);
+    Ok(n as usize)
+}
+
 impl NetDevice for PacketDevice {
     fn name(&self) -> &str {
-        &self.name
+        &self.io.name
     }
 
     fn mtu(&self) -> usize {
@@ -308,144 +271,35 @@ impl NetDevice for PacketDevice {
         now: Instant,
     ) -> io::Result<usize> {
         if let Some(ring) = self.ring.as_mut() {
-            return Ok(ring.recv_batch(pool, out, max, now, RX_HEADROOM, &mut self.stats));
+            return Ok(ring.recv_batch(pool, out, max, now, RX_HEADROOM, &mut self.io.stats));
         }
-        if self.vnet.is_some() {
-            return self.recv_batch_vnet(pool, out, max, now);
-        }
-        let mut got = 0;
-        let mut attempts = 0;
-        let mut interrupts = 0;
-        while attempts < max {
-            let mut b = pool.get(RX_HEADROOM);
-            let room = b.tailroom_mut();
-            let cap = room.len();
-            if cap < ETH_HLEN {
-                pool.put(b);
-                if got == 0 {
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidInput,
-                        format!("buffer pool gives {cap} bytes of tailroom, too small for a frame"),
-                    ));
-                }
-                break;
-            }
-            // SAFETY: `sockaddr_ll` is plain old data; all-zero bytes are a valid value.
-            let mut sll: libc::sockaddr_ll = unsafe { mem::zeroed() };
-            let mut sll_len = mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
-            // SAFETY: `room` is a writable slice of `cap` bytes, and `sll`/`sll_len` describe a
-            // writable `sockaddr_ll`; all outlive the call. MSG_TRUNC makes the result the
-            // frame's real length even when it did not fit.
-            let n = unsafe {
-                libc::recvfrom(
-                    self.fd.as_raw_fd(),
-                    room.as_mut_ptr().cast(),
-                    cap,
-                    libc::MSG_TRUNC,
-                    (&mut sll as *mut libc::sockaddr_ll).cast(),
-                    &mut sll_len,
-                )
-            };
-            if n < 0 {
-                let e = io::Error::last_os_error();
-                pool.put(b);
-                match e.kind() {
-                    io::ErrorKind::WouldBlock => break,
-                    io::ErrorKind::Interrupted if interrupts < EINTR_RETRIES => {
-                        interrupts += 1;
-                        continue;
-                    }
-                    _ => {
-                        self.stats.rx_errors += 1;
-                        if got == 0 {
-                            return Err(e);
-                        }
-                        break;
-                    }
-                }
-            }
-            attempts += 1;
-            let n = n as usize;
-            if sll.sll_pkttype == PACKET_OUTGOING {
-                // Our own transmission, on kernels without PACKET_IGNORE_OUTGOING.
-                pool.put(b);
-                continue;
-            }
-            if !(ETH_HLEN..=cap).contains(&n) {
-                // A runt, or a frame larger than the buffer (e.g. a GSO super-frame).
-                self.stats.rx_errors += 1;
-                pool.put(b);
-                continue;
-            }
-            b.commit_put(n);
-            b.meta.timestamp = now;
-            self.stats.count_rx(n);
-            out.push(b);
-            got += 1;
-        }
-        Ok(got)
+        let fd = self.io.raw_fd();
+        // The packet type of the last frame read: our own transmissions (on kernels without
+        // PACKET_IGNORE_OUTGOING) are skipped.
+        let pkttype = Cell::new(0u8);
+        let read = |iov: &mut [libc::iovec]| recvmsg_ll(fd, iov, &pkttype);
+        let keep = || pkttype.get() != PACKET_OUTGOING;
+        self.io.napi_poll(pool, out, max, now, read, keep)
     }
 
     fn transmit(&mut self, frame: &[u8], _now: Instant) -> io::Result<()> {
-        if self.vnet.is_some() {
-            return self.transmit_vnet(&crate::buf::Meta::default(), frame);
-        }
-        let mut interrupts = 0;
-        loop {
-            // SAFETY: `frame` is a readable slice that outlives the call.
-            let n =
-                unsafe { libc::send(self.fd.as_raw_fd(), frame.as_ptr().cast(), frame.len(), 0) };
-            if n >= 0 {
-                let n = n as usize;
-                if n != frame.len() {
-                    self.stats.tx_errors += 1;
-                    return Err(io::Error::new(
-                        io::ErrorKind::WriteZero,
-                        format!("short send on {}: {n} of {} bytes", self.name, frame.len()),
-                    ));
-                }
-                self.stats.count_tx(n);
-                return Ok(());
-            }
-            let e = io::Error::last_os_error();
-            match e.kind() {
-                // The device below is full (ENOBUFS: its driver returned NET_XMIT_DROP, which
-                // PACKET_QDISC_BYPASS reports; EAGAIN: our send buffer is full): the frame was
-                // not sent, and the caller keeps it for a retry.
-                io::ErrorKind::WouldBlock => return Err(super::txq::tx_busy(&self.name)),
-                _ if e.raw_os_error() == Some(libc::ENOBUFS) => {
-                    return Err(super::txq::tx_busy(&self.name))
-                }
-                io::ErrorKind::Interrupted if interrupts < EINTR_RETRIES => interrupts += 1,
-                _ => {
-                    self.stats.tx_errors += 1;
-                    return Err(e);
-                }
-            }
-        }
+        self.io.start_xmit(&Meta::default(), frame)
     }
 
     fn raw_fd(&self) -> Option<RawFd> {
-        Some(self.fd.as_raw_fd())
+        Some(self.io.raw_fd())
     }
 
     fn stats(&self) -> DeviceStats {
-        self.stats
+        self.io.stats
     }
 
     fn features(&self) -> NetdevFeatures {
-        if self.vnet.is_some() {
-            NetdevFeatures::VNET
-        } else {
-            NetdevFeatures::default()
-        }
+        self.io.features()
     }
 
-    fn transmit_buf(&mut self, buf: &PacketBuf, now: Instant) -> io::Result<()> {
-        if self.vnet.is_some() {
-            return self.transmit_vnet(&buf.meta, buf.data());
-        }
-        self.transmit(buf.data(), now)
+    fn transmit_buf(&mut self, buf: &PacketBuf, _now: Instant) -> io::Result<()> {
+        self.io.start_xmit(&buf.meta, buf.data())
     }
 }
 

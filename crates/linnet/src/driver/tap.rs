@@ -8,35 +8,30 @@
 //!
 //! With [`TapDevice::open_offload`] the interface is created with `IFF_VNET_HDR` and told
 //! (`TUNSETOFFLOAD`) that Linnet takes partial checksums and TCP/IPv4 super-frames: every
-//! frame in either direction is preceded by a virtio-net header ([`super::offload`]), Linux
-//! hands over up to 64 KiB per read, and Linnet writes 64 KiB TSO segments.
+//! frame in either direction is preceded by a virtio-net header ([`super::virtio_net`]), Linux
+//! hands over up to 64 KiB per read, and Linnet writes 64 KiB TSO segments. Reads and
+//! writes go through the path shared with the packet-socket driver (`fd.rs`).
 //!
 //! The interface lives in the network namespace of the thread that opened it; the descriptor
 //! keeps working if the interface is later moved (`ip link set NAME netns NS`), but
 //! [`TapDevice::set_link_up`] then fails because it configures by name in the caller's
 //! namespace.
 
+use super::fd::{self, FdDevice};
 use super::ifreq;
-use super::offload::{self, NetdevFeatures, VnetReader, VNET_HDR_LEN};
-use super::{DeviceStats, NetDevice};
-use crate::buf::{BufPool, PacketBuf};
+use super::virtio_net::VNET_HDR_LEN;
+use crate::buf::{BufPool, Meta, PacketBuf};
+use crate::device::features::NetdevFeatures;
+use crate::device::{DeviceStats, NetDevice};
 use crate::time::Instant;
 use crate::wire::EthernetAddress;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
-/// Headroom reserved in receive buffers, so the stack can prepend without copying when it
-/// turns a frame around.
-pub const RX_HEADROOM: usize = 64;
+pub use super::fd::RX_HEADROOM;
 
 /// MTU assumed when `SIOCGIFMTU` fails. Linux: `ETH_DATA_LEN`.
 pub const DEFAULT_MTU: usize = 1500;
-
-/// Shortest frame accepted on receive: an Ethernet header. Linux: `ETH_HLEN`.
-const ETH_HLEN: usize = 14;
-
-/// How often an interrupted system call is retried before giving up on it.
-const EINTR_RETRIES: usize = 16;
 
 /// The TUN/TAP control device. Linux: `/dev/net/tun` (`tun_miscdev`).
 const TUN_PATH: &std::ffi::CStr = c"/dev/net/tun";
@@ -44,12 +39,9 @@ const TUN_PATH: &std::ffi::CStr = c"/dev/net/tun";
 /// A TAP interface opened through `/dev/net/tun`.
 #[derive(Debug)]
 pub struct TapDevice {
-    fd: OwnedFd,
-    name: String,
+    /// The descriptor, name, counters and vnet-header state.
+    io: FdDevice,
     mtu: usize,
-    stats: DeviceStats,
-    /// Present in vnet-header mode.
-    vnet: Option<VnetReader>,
 }
 
 /// What Linnet accepts from the kernel: partial checksums, TCP/IPv4 super-frames.
@@ -127,70 +119,32 @@ impl TapDevice {
         let name = ifreq::ifreq_name(&ifr);
         let mtu = ifreq::get_mtu(&name).unwrap_or(DEFAULT_MTU);
         Ok(TapDevice {
-            fd,
-            name,
+            io: FdDevice::new(fd, name, vnet),
             mtu,
-            stats: DeviceStats::default(),
-            vnet: vnet.then(VnetReader::default),
         })
     }
 
     /// Whether frames carry virtio-net headers (opened with [`TapDevice::open_offload`]).
     pub fn has_vnet_hdr(&self) -> bool {
-        self.vnet.is_some()
-    }
-
-    /// NAPI poll in vnet-header mode: `readv` header and frame until EAGAIN or the budget.
-    fn recv_batch_vnet(
-        &mut self,
-        pool: &mut BufPool,
-        out: &mut Vec<PacketBuf>,
-        max: usize,
-        now: Instant,
-    ) -> io::Result<usize> {
-        let fd = self.fd.as_raw_fd();
-        let Some(reader) = self.vnet.as_mut() else {
-            return Ok(0);
-        };
-        let read = |iov: &mut [libc::iovec]| {
-            // SAFETY: the reader's iovecs describe writable buffers that outlive the call.
-            let n = unsafe { libc::readv(fd, iov.as_ptr(), iov.len() as libc::c_int) };
-            if n < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(n as usize)
-        };
-        let (name, stats) = (&self.name, &mut self.stats);
-        reader.recv_batch(pool, RX_HEADROOM, out, max, now, name, stats, read, || true)
-    }
-
-    /// Send `frame` with the virtio-net header for `meta`.
-    fn transmit_vnet(&mut self, meta: &crate::buf::Meta, frame: &[u8]) -> io::Result<()> {
-        offload::transmit_vnet(
-            self.fd.as_raw_fd(),
-            &self.name,
-            &mut self.stats,
-            meta,
-            frame,
-        )
+        self.io.has_vnet_hdr()
     }
 
     /// The interface name the kernel assigned.
     pub fn name(&self) -> &str {
-        &self.name
+        &self.io.name
     }
 
     /// Bring the Linux side of the interface up or down (`ip link set NAME up|down`). Acts in
     /// the calling thread's namespace: it fails (`ENODEV`) if the interface has been moved to
     /// another one. Linux: `SIOCSIFFLAGS` with `IFF_UP`.
     pub fn set_link_up(&self, up: bool) -> io::Result<()> {
-        ifreq::set_up(&self.name, up)
+        ifreq::set_up(&self.io.name, up)
     }
 }
 
 impl NetDevice for TapDevice {
     fn name(&self) -> &str {
-        &self.name
+        &self.io.name
     }
 
     fn mtu(&self) -> usize {
@@ -208,117 +162,29 @@ impl NetDevice for TapDevice {
         max: usize,
         now: Instant,
     ) -> io::Result<usize> {
-        if self.vnet.is_some() {
-            return self.recv_batch_vnet(pool, out, max, now);
-        }
-        let mut got = 0;
-        let mut attempts = 0;
-        let mut interrupts = 0;
-        while attempts < max {
-            let mut b = pool.get(RX_HEADROOM);
-            let room = b.tailroom_mut();
-            let cap = room.len();
-            if cap < ETH_HLEN {
-                pool.put(b);
-                if got == 0 {
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidInput,
-                        format!("buffer pool gives {cap} bytes of tailroom, too small for a frame"),
-                    ));
-                }
-                break;
-            }
-            // SAFETY: `room` is a writable slice of `cap` bytes that outlives the call.
-            let n = unsafe { libc::read(self.fd.as_raw_fd(), room.as_mut_ptr().cast(), cap) };
-            if n < 0 {
-                let e = io::Error::last_os_error();
-                pool.put(b);
-                match e.kind() {
-                    io::ErrorKind::WouldBlock => break,
-                    io::ErrorKind::Interrupted if interrupts < EINTR_RETRIES => {
-                        interrupts += 1;
-                        continue;
-                    }
-                    _ => {
-                        self.stats.rx_errors += 1;
-                        if got == 0 {
-                            return Err(e);
-                        }
-                        break;
-                    }
-                }
-            }
-            attempts += 1;
-            let n = n as usize;
-            if !(ETH_HLEN..=cap).contains(&n) {
-                // A runt, or (should the kernel ever report it) a truncated frame.
-                self.stats.rx_errors += 1;
-                pool.put(b);
-                continue;
-            }
-            b.commit_put(n);
-            b.meta.timestamp = now;
-            self.stats.count_rx(n);
-            out.push(b);
-            got += 1;
-        }
-        Ok(got)
+        let fd = self.io.raw_fd();
+        self.io
+            .napi_poll(pool, out, max, now, |iov| fd::readv(fd, iov), || true)
     }
 
     fn transmit(&mut self, frame: &[u8], _now: Instant) -> io::Result<()> {
-        if self.vnet.is_some() {
-            return self.transmit_vnet(&crate::buf::Meta::default(), frame);
-        }
-        let mut interrupts = 0;
-        loop {
-            // SAFETY: `frame` is a readable slice that outlives the call.
-            let n = unsafe { libc::write(self.fd.as_raw_fd(), frame.as_ptr().cast(), frame.len()) };
-            if n >= 0 {
-                let n = n as usize;
-                if n != frame.len() {
-                    self.stats.tx_errors += 1;
-                    return Err(io::Error::new(
-                        io::ErrorKind::WriteZero,
-                        format!("short write to {}: {n} of {} bytes", self.name, frame.len()),
-                    ));
-                }
-                self.stats.count_tx(n);
-                return Ok(());
-            }
-            let e = io::Error::last_os_error();
-            match e.kind() {
-                // The TAP's send buffer is full (`TUNSETSNDBUF`): not sent, kept for a retry.
-                io::ErrorKind::WouldBlock => return Err(super::txq::tx_busy(&self.name)),
-                io::ErrorKind::Interrupted if interrupts < EINTR_RETRIES => interrupts += 1,
-                _ => {
-                    self.stats.tx_errors += 1;
-                    return Err(e);
-                }
-            }
-        }
+        self.io.start_xmit(&Meta::default(), frame)
     }
 
     fn raw_fd(&self) -> Option<RawFd> {
-        Some(self.fd.as_raw_fd())
+        Some(self.io.raw_fd())
     }
 
     fn stats(&self) -> DeviceStats {
-        self.stats
+        self.io.stats
     }
 
     fn features(&self) -> NetdevFeatures {
-        if self.vnet.is_some() {
-            NetdevFeatures::VNET
-        } else {
-            NetdevFeatures::default()
-        }
+        self.io.features()
     }
 
-    fn transmit_buf(&mut self, buf: &PacketBuf, now: Instant) -> io::Result<()> {
-        if self.vnet.is_some() {
-            return self.transmit_vnet(&buf.meta, buf.data());
-        }
-        self.transmit(buf.data(), now)
+    fn transmit_buf(&mut self, buf: &PacketBuf, _now: Instant) -> io::Result<()> {
+        self.io.start_xmit(&buf.meta, buf.data())
     }
 }
 
