@@ -740,7 +740,7 @@ impl Stack {
             } else {
                 SegCsum::Full
             };
-            let mut segs = std::mem::take(&mut self.gso_scratch);
+            let mut segs = std::mem::take(&mut self.dev.gso_scratch);
             segs.clear();
             let headroom = buf.headroom();
             let r = tcp_gso_segment(
@@ -754,7 +754,7 @@ impl Stack {
                 &mut segs,
             );
             if r.is_err() {
-                self.gso_scratch = segs;
+                self.dev.gso_scratch = segs;
                 self.drops.core.tx_dropped += 1;
                 self.drop_pkt(buf, DropReason::PktTooSmall);
                 return XmitCheck::Done(Err(Errno::EINVAL));
@@ -767,7 +767,7 @@ impl Stack {
                     res = r;
                 }
             }
-            self.gso_scratch = segs;
+            self.dev.gso_scratch = segs;
             return XmitCheck::Done(res);
         }
         if let CsumState::Partial { start, offset } = buf.meta.csum {
@@ -800,7 +800,7 @@ impl Stack {
         if skb_gso_validate_network_len(&buf, mtu) {
             return self.ip_finish_output2(buf, hop, now);
         }
-        let mut segs = std::mem::take(&mut self.gso_scratch);
+        let mut segs = std::mem::take(&mut self.dev.gso_scratch);
         segs.clear();
         let headroom = buf.headroom();
         let r = tcp_gso_segment(
@@ -814,8 +814,8 @@ impl Stack {
             &mut segs,
         );
         if r.is_err() {
-            self.gso_scratch = segs;
-            self.ip_stats.out_discards += 1;
+            self.dev.gso_scratch = segs;
+            self.ipv4.ip_stats.out_discards += 1;
             self.drop_pkt(buf, DropReason::PktTooSmall);
             return Err(Errno::EINVAL);
         }
@@ -832,7 +832,7 @@ impl Stack {
                 res = r;
             }
         }
-        self.gso_scratch = segs;
+        self.dev.gso_scratch = segs;
         res
     }
 }

@@ -73,6 +73,8 @@ impl UdpSock {
 pub struct UdpTable {
     ports: HashMap<u16, Vec<SockId>>,
     next_ephemeral: u16,
+    /// Counters. Linux: `mib.udp_statistics`.
+    pub(crate) stats: crate::stats::UdpStats,
 }
 
 impl Stack {
@@ -194,7 +196,7 @@ impl Stack {
                 Err(e) => {
                     // Linux: udp_sendmsg counts OutNoRoutes when there is no route.
                     if e == Errno::ENETUNREACH {
-                        self.ip_stats.out_no_routes += 1;
+                        self.ipv4.ip_stats.out_no_routes += 1;
                     }
                     return Err(e);
                 }
@@ -223,7 +225,7 @@ impl Stack {
             dont_frag: false,
         };
         self.ip_send(buf, p, now)?;
-        self.udp_stats.out_datagrams += 1;
+        self.udp.stats.out_datagrams += 1;
         Ok(data.len())
     }
 
@@ -299,7 +301,7 @@ impl Stack {
         // A header shorter than 8 bytes or a length field outside 8..=the data: both
         // UDP_MIB_INERRORS, dropped as too small.
         let Ok(udph) = UdpPacket::new_checked(buf.data()) else {
-            self.udp_stats.in_errors += 1;
+            self.udp.stats.in_errors += 1;
             return self.drop_pkt(buf, DropReason::PktTooSmall);
         };
         let (sport, dport, ulen) = (udph.src_port(), udph.dst_port(), usize::from(udph.len()));
@@ -309,12 +311,12 @@ impl Stack {
             buf.meta.csum == crate::buf::CsumState::None && !udph.verify_checksum(ip.src, ip.dst);
         buf.trim(ulen);
         if csum_bad {
-            self.udp_stats.in_csum_errors += 1;
-            self.udp_stats.in_errors += 1;
+            self.udp.stats.in_csum_errors += 1;
+            self.udp.stats.in_errors += 1;
             return self.drop_pkt(buf, DropReason::UdpCsum);
         }
         let Some(id) = self.udp_lookup(ip, sport, dport) else {
-            self.udp_stats.no_ports += 1;
+            self.udp.stats.no_ports += 1;
             if !ip.broadcast {
                 self.icmp_send_error(
                     &buf,
@@ -332,14 +334,14 @@ impl Stack {
         };
         if u.rx_bytes + buf.len() > u.rcvbuf {
             // Linux: UDP_MIB_RCVBUFERRORS.
-            self.udp_stats.rcvbuf_errors += 1;
-            self.udp_stats.in_errors += 1;
+            self.udp.stats.rcvbuf_errors += 1;
+            self.udp.stats.in_errors += 1;
             return self.drop_pkt(buf, DropReason::SocketRcvbuff);
         }
         u.rx_bytes += buf.len();
         let tid = buf.meta.trace_id;
         u.rx.push_back((SocketAddrV4::new(ip.src, sport), buf));
-        self.udp_stats.in_datagrams += 1;
+        self.udp.stats.in_datagrams += 1;
         self.trace_by_id(
             tid,
             0,

@@ -50,6 +50,8 @@ pub struct TcpTables {
     /// `ack_deferred` flag decides. Linux: the sockets with `TCP_ACK_DEFERRED` set, whose
     /// `tcp_release_cb` sends the ACK.
     pub ack_deferred: Vec<SockId>,
+    /// Bytes each socket has queued below it (TCP Small Queues).
+    pub(crate) tsq: super::tsq::TsqTable,
 }
 
 impl TcpTables {
@@ -73,6 +75,7 @@ impl TcpTables {
             challenge_second: 0,
             port_hint: (seed as u32) ^ 0x9e37,
             ack_deferred: Vec::new(),
+            tsq: Default::default(),
         }
     }
 }

@@ -187,7 +187,7 @@ impl Stack {
             Err(e) => {
                 // Linux: tcp_v4_connect counts OutNoRoutes when there is no route.
                 if e == Errno::ENETUNREACH {
-                    self.ip_stats.out_no_routes += 1;
+                    self.ipv4.ip_stats.out_no_routes += 1;
                 }
                 return Err(e);
             }
