@@ -177,6 +177,8 @@ pub struct Stack {
     pub(crate) tcp: crate::transport::tcp::hash::TcpTables,
     /// UDP. Linux: `udp_table`, `mib.udp_statistics`.
     pub(crate) udp: crate::transport::udp::UdpTable,
+    /// ICMP echo ("ping") sockets. Linux: `ping_table` (net/ipv4/ping.c).
+    pub(crate) pings: crate::transport::ping::PingTable,
     /// Netfilter. Linux: `net->nf`, `net->ct`.
     pub(crate) nf: crate::netfilter::Netfilter,
     /// Tracing and packet capture taps.
@@ -205,6 +207,7 @@ impl Stack {
             ipv4: crate::ip::netns::NetnsIpv4::new(&config),
             tcp: crate::transport::tcp::hash::TcpTables::new(config.seed),
             udp: Default::default(),
+            pings: Default::default(),
             nf: Default::default(),
             obs: Default::default(),
             sockets: Default::default(),
@@ -323,26 +326,12 @@ impl Stack {
     /// Linux: `__dev_get_by_index`.
     #[inline]
     pub fn iface(&self, ifindex: u32) -> Option<&Interface> {
-        // Indices are handed out in order and interfaces never go away, so the interface is
-        // normally at `ifindex - 1`: one compare instead of a walk on every packet.
-        match self.dev.ifaces.get((ifindex as usize).wrapping_sub(1)) {
-            Some(i) if i.ifindex == ifindex => Some(i),
-            _ => self.dev.ifaces.iter().find(|i| i.ifindex == ifindex),
-        }
+        self.dev.iface(ifindex)
     }
 
     #[inline]
     pub(crate) fn iface_mut(&mut self, ifindex: u32) -> Option<&mut Interface> {
-        let pos = (ifindex as usize).wrapping_sub(1);
-        if self
-            .dev
-            .ifaces
-            .get(pos)
-            .is_some_and(|i| i.ifindex == ifindex)
-        {
-            return self.dev.ifaces.get_mut(pos);
-        }
-        self.dev.ifaces.iter_mut().find(|i| i.ifindex == ifindex)
+        self.dev.iface_mut(ifindex)
     }
 
     /// The index of the interface with this name.
@@ -466,13 +455,9 @@ impl Stack {
 
     /// Whether `a` is one of our addresses (any interface, weak host model) or in 127/8.
     /// Linux: `inet_addr_type() == RTN_LOCAL`.
+    #[inline]
     pub fn is_local_addr(&self, a: Ipv4Addr) -> bool {
-        a.is_loopback()
-            || self
-                .dev
-                .ifaces
-                .iter()
-                .any(|i| i.addrs.iter().any(|c| c.addr == a))
+        self.dev.is_local_addr(a)
     }
 
     pub(crate) fn iface_has_addr(&self, ifindex: u32, a: Ipv4Addr) -> bool {
@@ -482,8 +467,9 @@ impl Stack {
     }
 
     /// Whether `a` is a broadcast address we accept (limited, or a subnet's).
+    #[inline]
     pub fn is_broadcast_addr(&self, a: Ipv4Addr) -> bool {
-        a.is_broadcast() || self.dev.ifaces.iter().any(|i| i.is_subnet_broadcast(a))
+        self.dev.is_broadcast_addr(a)
     }
 
     /// Add a permanent neighbour entry (`ip neigh add ... nud permanent`).

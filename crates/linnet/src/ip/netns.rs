@@ -1,18 +1,20 @@
 //! IPv4's share of a network namespace: routing tables and rules, the route cache,
-//! fragments, path MTU, ICMP rate limits, counters, ping sockets.
+//! fragments, path MTU, ICMP rate limits, counters.
 //!
 //! Linux: `struct netns_ipv4` (include/net/netns/ipv4.h), `net->ipv4`. IPv6 would sit beside
 //! it as `netns_ipv6`.
 
 use crate::buf::PacketBuf;
+use crate::errno::Errno;
 use crate::ip::fib::Fib;
+use crate::ip::fib::Route;
 use crate::ip::icmp_ratelimit::{PeerRateLimit, RateLimit};
 use crate::ip::pmtu::PmtuCache;
 use crate::ip::reassembly::FragTable;
+use crate::ip::route::Flowi4;
 use crate::ip::rtcache::RouteCache;
 use crate::ip::rules::FibRules;
 use crate::stats::{IcmpStats, IpStats};
-use crate::transport::ping::PingTable;
 use std::cell::RefCell;
 
 /// IPv4 state of one stack. Linux: `struct netns_ipv4`.
@@ -43,8 +45,6 @@ pub(crate) struct NetnsIpv4 {
     pub(crate) pmtu: PmtuCache,
     /// Fragments of one output datagram, reused between calls.
     pub(crate) frag_scratch: Vec<PacketBuf>,
-    /// ICMP echo ("ping") sockets. Linux: the ping table, `ping_group_range`.
-    pub(crate) pings: PingTable,
 }
 
 impl NetnsIpv4 {
@@ -63,7 +63,51 @@ impl NetnsIpv4 {
             frags: FragTable::new(config.ipfrag),
             pmtu: PmtuCache::new(config.pmtu),
             frag_scratch: Vec::new(),
-            pings: PingTable::default(),
         }
+    }
+
+    /// The next IP identification, for one datagram. Linux: `ip_select_ident`.
+    #[inline]
+    pub(crate) fn ip_select_ident(&mut self) -> u16 {
+        let ident = self.ip_ident;
+        self.ip_ident = ident.wrapping_add(1);
+        ident
+    }
+
+    /// Reserve `more` identifications after the one a GSO super-packet took: its segments
+    /// take consecutive ones. Linux: `ip_select_ident_segs`.
+    #[inline]
+    pub(crate) fn ip_ident_skip(&mut self, more: u16) {
+        self.ip_ident = self.ip_ident.wrapping_add(more);
+    }
+
+    /// The generation cached lookups must match: it moves on every change to the tables,
+    /// the rules, or a link's state. Linux: `rt_genid_ipv4`.
+    #[inline]
+    pub(crate) fn rt_genid(&self) -> u64 {
+        self.fib.genid() + self.rules.genid() + self.rt_genid
+    }
+
+    /// Invalidate every cached lookup. Linux: `rt_cache_flush` → `rt_genid_bump_ipv4`.
+    pub(crate) fn rt_cache_flush(&mut self) {
+        self.rt_genid += 1;
+    }
+
+    /// Find the route for `flow`: walk the rules in priority order through their tables,
+    /// skipping routes `usable` refuses, and remember the answer until the next change.
+    /// Linux: `fib_lookup` → `fib_rules_lookup`.
+    #[inline]
+    pub(crate) fn fib_lookup(
+        &self,
+        flow: &Flowi4,
+        usable: impl Fn(&Route) -> bool,
+    ) -> Result<Route, Errno> {
+        let genid = self.rt_genid();
+        if let Some(r) = self.rt_cache.borrow_mut().get(flow, genid) {
+            return r;
+        }
+        let r = self.rules.lookup(&self.fib, flow, usable);
+        self.rt_cache.borrow_mut().put(*flow, genid, r);
+        r
     }
 }

@@ -76,8 +76,7 @@ impl Stack {
             }
         };
         let payload_len = buf.len();
-        let ident = self.ipv4.ip_ident;
-        self.ipv4.ip_ident = self.ipv4.ip_ident.wrapping_add(1);
+        let ident = self.ipv4.ip_select_ident();
         let repr = Ipv4Repr {
             src_addr: p.src.filter(|s| !s.is_unspecified()).unwrap_or(rt.src),
             dst_addr: p.dst,

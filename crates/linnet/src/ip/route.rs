@@ -76,16 +76,7 @@ impl Stack {
     /// skipping unicast routes whose interface is down, and remember the answer until the
     /// next change. Linux: `fib_lookup` → `fib_rules_lookup`.
     pub fn fib_lookup(&self, flow: &Flowi4) -> Result<Route, Errno> {
-        let genid = self.rt_genid();
-        if let Some(r) = self.ipv4.rt_cache.borrow_mut().get(flow, genid) {
-            return r;
-        }
-        let r = self
-            .ipv4
-            .rules
-            .lookup(&self.ipv4.fib, flow, |r| self.fib_nh_usable(r));
-        self.ipv4.rt_cache.borrow_mut().put(*flow, genid, r);
-        r
+        self.ipv4.fib_lookup(flow, |r| self.fib_nh_usable(r))
     }
 
     /// Whether a route's next hop can be used now: a unicast route needs its interface up.
@@ -97,12 +88,12 @@ impl Stack {
     /// The generation cached lookups must match: it moves on every change to the tables,
     /// the rules, or a link's state. Linux: `rt_genid_ipv4`.
     pub(crate) fn rt_genid(&self) -> u64 {
-        self.ipv4.fib.genid() + self.ipv4.rules.genid() + self.ipv4.rt_genid
+        self.ipv4.rt_genid()
     }
 
     /// Invalidate every cached lookup. Linux: `rt_cache_flush` → `rt_genid_bump_ipv4`.
     pub(crate) fn rt_cache_flush(&mut self) {
-        self.ipv4.rt_genid += 1;
+        self.ipv4.rt_cache_flush();
     }
 
     /// Route cache counters. Linux: `/proc/net/stat/rt_cache`.

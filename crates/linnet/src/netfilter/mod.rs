@@ -633,8 +633,7 @@ impl Stack {
         let Some(h) = buf.try_put(40) else {
             return self.pool.put(buf);
         };
-        let ident = self.ipv4.ip_ident;
-        self.ipv4.ip_ident = self.ipv4.ip_ident.wrapping_add(1);
+        let ident = self.ipv4.ip_select_ident();
         crate::wire::Ipv4Repr {
             src_addr: p.dst,
             dst_addr: p.src,

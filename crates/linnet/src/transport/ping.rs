@@ -53,13 +53,13 @@ pub struct PingTable {
 impl Stack {
     /// Open a ping socket; returns its echo identifier. Linux: `ping_init_sock` + `ping_get_port`.
     pub fn ping_open(&mut self) -> Result<u16, Errno> {
-        if self.ipv4.pings.socks.len() >= MAX_PING_SOCKETS {
+        if self.pings.socks.len() >= MAX_PING_SOCKETS {
             return Err(Errno::ENOBUFS);
         }
         loop {
             let ident = (self.random_u64() >> 48) as u16;
-            if ident != 0 && !self.ipv4.pings.socks.contains_key(&ident) {
-                self.ipv4.pings.socks.insert(ident, PingSock::default());
+            if ident != 0 && !self.pings.socks.contains_key(&ident) {
+                self.pings.socks.insert(ident, PingSock::default());
                 return Ok(ident);
             }
         }
@@ -67,8 +67,7 @@ impl Stack {
 
     /// Close a ping socket.
     pub fn ping_close(&mut self, ident: u16) -> Result<(), Errno> {
-        self.ipv4
-            .pings
+        self.pings
             .socks
             .remove(&ident)
             .map(|_| ())
@@ -86,7 +85,7 @@ impl Stack {
         ttl: Option<u8>,
         now: Instant,
     ) -> Result<(), Errno> {
-        if !self.ipv4.pings.socks.contains_key(&ident) {
+        if !self.pings.socks.contains_key(&ident) {
             return Err(Errno::EBADF);
         }
         if dst.is_unspecified() || dst.is_multicast() {
@@ -134,7 +133,7 @@ impl Stack {
 
     /// Take the oldest reply or error received on a ping socket.
     pub fn ping_recv(&mut self, ident: u16) -> Result<Option<PingReply>, Errno> {
-        let s = self.ipv4.pings.socks.get_mut(&ident).ok_or(Errno::EBADF)?;
+        let s = self.pings.socks.get_mut(&ident).ok_or(Errno::EBADF)?;
         Ok(s.replies.pop_front())
     }
 
@@ -151,8 +150,8 @@ impl Stack {
         error: Option<(u8, u8)>,
         now: Instant,
     ) {
-        let Some(s) = self.ipv4.pings.socks.get_mut(&ident) else {
-            self.ipv4.pings.unmatched += 1;
+        let Some(s) = self.pings.socks.get_mut(&ident) else {
+            self.pings.unmatched += 1;
             return;
         };
         if s.replies.len() >= PING_QUEUE {

@@ -272,7 +272,7 @@ impl Stack {
         self.tcp_rate_sent(id, seg.seq, seg.data_len, now);
         let res = self.ip_send_routed(buf, tcp_ip_params(src, dst, ecn), rt, now);
         // Its segments take consecutive IPv4 identifications (Linux: ip_select_ident_segs).
-        self.ipv4.ip_ident = self.ipv4.ip_ident.wrapping_add(segs as u16 - 1);
+        self.ipv4.ip_ident_skip(segs as u16 - 1);
         res
     }
 
