@@ -16,6 +16,7 @@
 //! formats are typed views in [`wire`].
 
 pub mod buf;
+pub mod core;
 pub mod device;
 pub mod errno;
 pub mod fasthash;

@@ -183,7 +183,7 @@ pub struct Stack {
     pub(crate) nf: crate::netfilter::Netfilter,
     /// Tracing and packet capture taps.
     pub(crate) obs: crate::trace::Obs,
-    pub(crate) sockets: crate::socket::SocketTable,
+    pub(crate) sockets: crate::core::sock::SocketTable<crate::transport::Socket>,
     pub(crate) pending_wakers: Vec<std::task::Waker>,
     pub(crate) pool: BufPool,
     pub(crate) drops: DropCounters,

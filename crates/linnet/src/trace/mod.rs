@@ -628,14 +628,14 @@ impl Stack {
     /// or the state change (transitions to ESTABLISHED are recorded in place, before the
     /// wakeup they cause).
     #[inline(always)]
-    pub(crate) fn trace_tcp_state_after(&mut self, from: TcpState, id: crate::socket::SockId) {
+    pub(crate) fn trace_tcp_state_after(&mut self, from: TcpState, id: crate::core::sock::SockId) {
         if self.obs.trace.on && self.obs.trace.cur != 0 {
             self.trace_tcp_state_after_slow(from, id);
         }
     }
 
     #[cold]
-    fn trace_tcp_state_after_slow(&mut self, from: TcpState, id: crate::socket::SockId) {
+    fn trace_tcp_state_after_slow(&mut self, from: TcpState, id: crate::core::sock::SockId) {
         let to = self.tcp_state(id).unwrap_or(TcpState::Closed);
         if to == TcpState::Established {
             return;

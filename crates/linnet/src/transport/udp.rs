@@ -4,10 +4,10 @@
 //! `udp_recvmsg`, `udp_v4_get_port`, `__udp4_lib_err`).
 
 use crate::buf::{PacketBuf, MAX_HEADER};
+use crate::core::sock::{MsgFlags, PollEvents, SockId};
 use crate::errno::Errno;
 use crate::ip::output::IpSendParams;
 use crate::ip::IpMeta;
-use crate::socket::{MsgFlags, PollEvents, SockId};
 use crate::stack::Stack;
 use crate::stats::DropReason;
 use crate::time::Instant;
@@ -86,7 +86,7 @@ impl Stack {
             let Ok(e) = self.sockets.get(o) else {
                 return true;
             };
-            let crate::socket::Socket::Udp(u) = &e.sock else {
+            let crate::transport::Socket::Udp(u) = &e.sock else {
                 return true;
             };
             let oip = *u.local.ip();
@@ -267,7 +267,7 @@ impl Stack {
             let Ok(e) = self.sockets.get(id) else {
                 continue;
             };
-            let crate::socket::Socket::Udp(u) = &e.sock else {
+            let crate::transport::Socket::Udp(u) = &e.sock else {
                 continue;
             };
             let mut score = 1u8;

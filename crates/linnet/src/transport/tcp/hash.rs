@@ -6,11 +6,12 @@
 
 use super::isn::IsnGenerator;
 use super::syncookie::SynCookies;
+use crate::core::sock::SockId;
 use crate::errno::Errno;
-use crate::socket::{SockId, Socket};
 use crate::stack::Stack;
 use crate::stats::TcpStats;
 use crate::time::Instant;
+use crate::transport::Socket;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::net::{Ipv4Addr, SocketAddrV4};

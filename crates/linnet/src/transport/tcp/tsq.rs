@@ -8,7 +8,7 @@
 //! (`tcp_tsq_handler`), `sysctl_tcp_limit_output_bytes`.
 
 use crate::buf::PacketBuf;
-use crate::socket::SockId;
+use crate::core::sock::SockId;
 use crate::stack::Stack;
 use crate::time::Instant;
 

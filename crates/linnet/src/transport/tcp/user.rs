@@ -8,8 +8,9 @@
 use super::cong::new_cc;
 use super::ring::RingBuffer;
 use super::sock::{TcpSock, TcpState};
+use crate::core::sock::{MsgFlags, PollEvents, Shutdown, SockId};
 use crate::errno::Errno;
-use crate::socket::{MsgFlags, PollEvents, Shutdown, SockId, SockOpt};
+use crate::socket::SockOpt;
 use crate::stack::Stack;
 use crate::time::Instant;
 use std::net::{Ipv4Addr, SocketAddrV4};
