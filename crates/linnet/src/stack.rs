@@ -18,11 +18,12 @@ use crate::device::DeviceStats;
 use crate::errno::Errno;
 use crate::link::ethernet::eth_type_trans;
 use crate::link::{NeighEvent, NeighParams, NeighTable};
-use crate::qdisc::{PfifoFast, Qdisc, QdiscStats};
+use crate::qdisc::PfifoFast;
 use crate::stats::{DropCounters, DropReason, IpStats, Snmp};
 use crate::time::Instant;
 use crate::wire::{EtherType, EthernetAddress, Ipv4Addr, Ipv4Cidr};
-use serde::{Deserialize, Serialize};
+
+pub use crate::device::netns::{Interface, LinkInfo, LinkKind};
 use std::time::Duration;
 
 /// The loopback interface's index, as in Linux.
@@ -81,88 +82,6 @@ impl Default for StackConfig {
     }
 }
 
-/// What kind of link an interface is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LinkKind {
-    /// The loopback device (handled inside the core).
-    Loopback,
-    /// An Ethernet link served by a driver in the runtime.
-    Ether,
-}
-
-/// An interface. Linux: `struct net_device` + `struct in_device`.
-#[derive(Debug)]
-pub struct Interface {
-    /// Index (`ip link` numbers them from 1, loopback first).
-    pub ifindex: u32,
-    /// Name.
-    pub name: String,
-    /// Link address.
-    pub mac: EthernetAddress,
-    /// MTU.
-    pub mtu: usize,
-    /// Administratively up.
-    pub up: bool,
-    /// Kind.
-    pub kind: LinkKind,
-    /// IPv4 addresses; the first on each subnet is its primary.
-    pub addrs: Vec<Ipv4Cidr>,
-    /// The root egress qdisc.
-    pub qdisc: Box<dyn Qdisc>,
-    /// Its handle (0 for the default `pfifo_fast` nobody named).
-    pub qdisc_handle: u32,
-    /// Driver counters, reported by the runtime (the core's own for loopback).
-    pub dev_stats: DeviceStats,
-    /// What the driver offloads (TSO, checksums); set by the runtime.
-    pub features: crate::device::offload::NetdevFeatures,
-    /// The driver's queue state: stopped while the device is full, with the frames it
-    /// refused. Linux: `dev->_tx`.
-    pub txq: crate::device::txq::TxQueue,
-}
-
-impl Interface {
-    /// The address to use as source towards `dst`: ours on its subnet, else the first.
-    /// Linux: `inet_select_addr`.
-    pub fn source_for(&self, dst: Ipv4Addr) -> Option<Ipv4Addr> {
-        self.addrs
-            .iter()
-            .find(|c| c.contains(dst))
-            .or_else(|| self.addrs.first())
-            .map(|c| c.addr)
-    }
-
-    /// Whether `a` is a broadcast address on this interface's subnets.
-    pub fn is_subnet_broadcast(&self, a: Ipv4Addr) -> bool {
-        self.addrs.iter().any(|c| c.broadcast() == Some(a))
-    }
-}
-
-/// A snapshot of an interface, for `ip link` / `ip addr`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LinkInfo {
-    /// Index.
-    pub ifindex: u32,
-    /// Name.
-    pub name: String,
-    /// Link address.
-    pub mac: EthernetAddress,
-    /// MTU.
-    pub mtu: usize,
-    /// Up.
-    pub up: bool,
-    /// Kind.
-    pub kind: LinkKind,
-    /// Addresses.
-    pub addrs: Vec<Ipv4Cidr>,
-    /// Driver counters.
-    pub stats: DeviceStats,
-    /// Root qdisc kind.
-    pub qdisc: String,
-    /// Root qdisc counters.
-    pub qdisc_stats: QdiscStats,
-}
-
 /// One network stack (Linux: one network namespace).
 #[derive(Debug)]
 pub struct Stack {
@@ -204,7 +123,15 @@ impl Stack {
             neigh: NeighTable::new(config.neigh, config.seed),
             rng: config.seed ^ 0x5851_f42d_4c95_7f2d,
             dev: Default::default(),
-            ipv4: crate::ip::netns::NetnsIpv4::new(&config),
+            ipv4: crate::ip::netns::NetnsIpv4::new(
+                config.seed,
+                crate::ip::icmp_ratelimit::RateLimit::new(
+                    config.icmp_msgs_per_sec,
+                    config.icmp_msgs_burst,
+                ),
+                config.ipfrag,
+                config.pmtu,
+            ),
             tcp: crate::transport::tcp::hash::TcpTables::new(config.seed),
             udp: Default::default(),
             pings: Default::default(),

@@ -24,7 +24,7 @@ pub mod gro;
 pub mod ifreq;
 pub mod loopback;
 pub mod memlink;
-pub(crate) mod netns;
+pub mod netns;
 pub mod offload;
 pub mod packet;
 pub mod packet_ring;

@@ -9,8 +9,8 @@ use crate::errno::Errno;
 use crate::ip::fib::Fib;
 use crate::ip::fib::Route;
 use crate::ip::icmp_ratelimit::{PeerRateLimit, RateLimit};
-use crate::ip::pmtu::PmtuCache;
-use crate::ip::reassembly::FragTable;
+use crate::ip::pmtu::{PmtuCache, PmtuParams};
+use crate::ip::reassembly::{FragParams, FragTable};
 use crate::ip::route::Flowi4;
 use crate::ip::rtcache::RouteCache;
 use crate::ip::rules::FibRules;
@@ -49,19 +49,24 @@ pub(crate) struct NetnsIpv4 {
 
 impl NetnsIpv4 {
     /// IPv4 state for a new stack. Linux: `ipv4_mib_init_net`, `fib_net_init`...
-    pub(crate) fn new(config: &crate::stack::StackConfig) -> NetnsIpv4 {
+    pub(crate) fn new(
+        seed: u64,
+        icmp_rate: RateLimit,
+        ipfrag: FragParams,
+        pmtu: PmtuParams,
+    ) -> NetnsIpv4 {
         NetnsIpv4 {
             fib: Fib::default(),
             rules: FibRules::default(),
-            rt_cache: RefCell::new(RouteCache::new(config.seed)),
+            rt_cache: RefCell::new(RouteCache::new(seed)),
             rt_genid: 0,
             icmp_peers: PeerRateLimit::default(),
-            icmp_rate: RateLimit::new(config.icmp_msgs_per_sec, config.icmp_msgs_burst),
-            ip_ident: (config.seed >> 16) as u16,
+            icmp_rate,
+            ip_ident: (seed >> 16) as u16,
             ip_stats: IpStats::default(),
             icmp_stats: IcmpStats::default(),
-            frags: FragTable::new(config.ipfrag),
-            pmtu: PmtuCache::new(config.pmtu),
+            frags: FragTable::new(ipfrag),
+            pmtu: PmtuCache::new(pmtu),
             frag_scratch: Vec::new(),
         }
     }
