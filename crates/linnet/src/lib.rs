@@ -2,6 +2,7 @@
 //!
 //! The crate is laid out along the seams of the Linux network stack:
 //!
+//! - [`core`]: socket identity below the protocols (`SockId`, the socket table).
 //! - [`device`]: `net_device` and drivers (TAP, AF_PACKET, loopback, in-memory link).
 //! - [`link`]: Ethernet receive (`eth_type_trans`), ARP and the neighbour cache (`neigh_*`).
 //! - [`ip`]: IPv4 receive (`ip_rcv`), local delivery, forwarding (`ip_forward`), output,
@@ -10,7 +11,8 @@
 //! - [`netfilter`]: the IPv4 hooks, filter and nat tables (iptables syntax), conntrack, NAT.
 //! - [`control`]: the netlink analogue, typed requests and responses served by the daemon.
 //!
-//! The protocol core ([`stack::Stack`]) is sans-I/O: it never reads a clock or calls the OS.
+//! The protocol core ([`stack::Stack`], Linux's `struct net`) holds each layer's state in its
+//! own struct (`device::netns`, `ip::netns`, ...) and is sans-I/O: it never reads a clock or calls the OS.
 //! It is driven with `now` from outside; the [`runtime`] owns devices and threads.
 //! Packets travel in one buffer type, [`buf::PacketBuf`] (the `sk_buff` analogue), and wire
 //! formats are typed views in [`wire`].
