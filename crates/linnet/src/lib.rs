@@ -12,8 +12,8 @@
 //! - [`control`]: the netlink analogue, typed requests and responses served by the daemon.
 //!
 //! The protocol core ([`stack::Stack`], Linux's `struct net`) holds each layer's state in its
-//! own struct (`device::netns`, `ip::netns`, ...) and is sans-I/O: it never reads a clock or calls the OS.
-//! It is driven with `now` from outside; the [`runtime`] owns devices and threads.
+//! own struct (`device::netns`, `ip::netns`, ...) and is sans-I/O: it never reads a clock or
+//! calls the OS. It is driven with `now` from outside; the [`runtime`] owns devices and threads.
 //! Packets travel in one buffer type, [`buf::PacketBuf`] (the `sk_buff` analogue), and wire
 //! formats are typed views in [`wire`].
 
