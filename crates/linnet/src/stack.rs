@@ -190,11 +190,8 @@ impl Stack {
     pub(crate) fn sysctl_changed(&mut self) {
         let c = &self.config;
         self.neigh.set_params(c.neigh);
-        self.ipv4.frags.set_params(c.ipfrag);
-        self.ipv4.pmtu.set_params(c.pmtu);
         self.ipv4
-            .icmp_rate
-            .set_rate(c.icmp_msgs_per_sec, c.icmp_msgs_burst);
+            .set_sysctls(c.ipfrag, c.pmtu, c.icmp_msgs_per_sec, c.icmp_msgs_burst);
     }
 
     /// The neighbour tunables in force (`net.ipv4.neigh.default.*`).
@@ -209,12 +206,12 @@ impl Stack {
 
     /// The reassembly tunables in force (`ipfrag_high_thresh`, `ipfrag_time`).
     pub fn frag_params(&self) -> &crate::ip::reassembly::FragParams {
-        self.ipv4.frags.params()
+        self.ipv4.frag_params()
     }
 
     /// The path MTU tunables in force (`route.mtu_expires`, `route.min_pmtu`).
     pub fn pmtu_params(&self) -> &crate::ip::pmtu::PmtuParams {
-        self.ipv4.pmtu.params()
+        self.ipv4.pmtu_params()
     }
 
     /// A pseudo-random number from the stack's seeded generator.

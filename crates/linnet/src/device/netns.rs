@@ -102,7 +102,7 @@ pub(crate) struct NetnsDev {
     /// The loopback device's backlog and counters. Linux: `loopback_dev`.
     pub(crate) loopback: Loopback,
     /// Trains held by GRO during one receive batch (Linux: `napi_struct.gro_hash`).
-    pub(crate) gro: GroList,
+    pub(super) gro: GroList,
     /// Segments of one GSO super-packet, reused between calls.
     pub(crate) gso_scratch: Vec<PacketBuf>,
 }

@@ -17,34 +17,35 @@ use crate::ip::rules::FibRules;
 use crate::stats::{IcmpStats, IpStats};
 use std::cell::RefCell;
 
-/// IPv4 state of one stack. Linux: `struct netns_ipv4`.
+/// IPv4 state of one stack. Linux: `struct netns_ipv4`. Private to `ip` but for the counters,
+/// which every layer bumps (as Linux's `__IP_INC_STATS(net, …)` does).
 #[derive(Debug)]
 pub(crate) struct NetnsIpv4 {
     /// The routing tables (main, local). Linux: `fib_main`, `fib_local`.
-    pub(crate) fib: Fib,
+    pub(super) fib: Fib,
     /// Policy routing rules. Linux: `rules_ops`.
-    pub(crate) rules: FibRules,
+    pub(super) rules: FibRules,
     /// Output route cache (Linux: the nexthop exception cache / `dst` cache).
-    pub(crate) rt_cache: RefCell<RouteCache>,
+    pub(super) rt_cache: RefCell<RouteCache>,
     /// Bumped on every routing change; cached routes of an older generation are stale.
     /// Linux: `rt_genid`.
-    pub(crate) rt_genid: u64,
+    pub(super) rt_genid: u64,
     /// Per-destination ICMP error limits. Linux: `inet_peer`'s `rate_tokens`.
-    pub(crate) icmp_peers: PeerRateLimit,
+    pub(super) icmp_peers: PeerRateLimit,
     /// Global ICMP error limit. Linux: `icmp_global`.
-    pub(crate) icmp_rate: RateLimit,
+    pub(super) icmp_rate: RateLimit,
     /// Next IP identification. Linux: `ip_idents`.
-    pub(crate) ip_ident: u16,
+    pub(super) ip_ident: u16,
     /// IP counters. Linux: `mib.ip_statistics`.
     pub(crate) ip_stats: IpStats,
     /// ICMP counters. Linux: `mib.icmp_statistics`.
     pub(crate) icmp_stats: IcmpStats,
     /// Reassembly queues. Linux: `fqdir`.
-    pub(crate) frags: FragTable,
+    pub(super) frags: FragTable,
     /// Learned path MTUs.
-    pub(crate) pmtu: PmtuCache,
+    pub(super) pmtu: PmtuCache,
     /// Fragments of one output datagram, reused between calls.
-    pub(crate) frag_scratch: Vec<PacketBuf>,
+    pub(super) frag_scratch: Vec<PacketBuf>,
 }
 
 impl NetnsIpv4 {
@@ -114,5 +115,28 @@ impl NetnsIpv4 {
         let r = self.rules.lookup(&self.fib, flow, usable);
         self.rt_cache.borrow_mut().put(*flow, genid, r);
         r
+    }
+
+    /// Take changed sysctls (`ipfrag_*`, `route.*`, `icmp_msgs_*`) at once.
+    pub(crate) fn set_sysctls(
+        &mut self,
+        ipfrag: FragParams,
+        pmtu: PmtuParams,
+        icmp_msgs_per_sec: u32,
+        icmp_msgs_burst: u32,
+    ) {
+        self.frags.set_params(ipfrag);
+        self.pmtu.set_params(pmtu);
+        self.icmp_rate.set_rate(icmp_msgs_per_sec, icmp_msgs_burst);
+    }
+
+    /// The reassembly tunables in force.
+    pub(crate) fn frag_params(&self) -> &FragParams {
+        self.frags.params()
+    }
+
+    /// The path MTU tunables in force.
+    pub(crate) fn pmtu_params(&self) -> &PmtuParams {
+        self.pmtu.params()
     }
 }
