@@ -140,3 +140,55 @@ impl NetnsIpv4 {
         self.pmtu.params()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{Ipv4Addr, Ipv4Cidr};
+
+    fn ipv4() -> NetnsIpv4 {
+        NetnsIpv4::new(
+            7,
+            RateLimit::new(1000, 50),
+            FragParams::default(),
+            PmtuParams::default(),
+        )
+    }
+
+    fn flow(dst: Ipv4Addr) -> Flowi4 {
+        Flowi4 {
+            dst,
+            src: Ipv4Addr::UNSPECIFIED,
+            iif: 1,
+            mark: 0,
+        }
+    }
+
+    #[test]
+    fn fib_lookup_caches_until_a_change_and_skips_unusable_next_hops() {
+        let mut n = ipv4();
+        let net = Ipv4Cidr::new(Ipv4Addr::new(198, 51, 100, 0), 24).unwrap();
+        let dst = Ipv4Addr::new(198, 51, 100, 7);
+        assert_eq!(n.fib_lookup(&flow(dst), |_| true), Err(Errno::ENETUNREACH));
+        n.fib.insert(Route::unicast(net, None, 2), false).unwrap();
+        // A change to the tables moves the generation: the cached miss is not served.
+        assert_eq!(n.fib_lookup(&flow(dst), |_| true).map(|r| r.ifindex), Ok(2));
+        let misses = n.rt_cache.borrow().stats().misses;
+        assert_eq!(n.fib_lookup(&flow(dst), |_| true).map(|r| r.ifindex), Ok(2));
+        assert_eq!(n.rt_cache.borrow().stats().misses, misses);
+        assert_eq!(n.rt_cache.borrow().stats().hits, 1);
+        // A link going down is a flush: the next lookup asks `usable` again.
+        n.rt_cache_flush();
+        assert_eq!(n.fib_lookup(&flow(dst), |_| false), Err(Errno::ENETUNREACH));
+        assert_eq!(n.rt_cache.borrow().stats().misses, misses + 1);
+    }
+
+    #[test]
+    fn idents_are_consecutive_and_segments_reserve_theirs() {
+        let mut n = ipv4();
+        let a = n.ip_select_ident();
+        assert_eq!(n.ip_select_ident(), a.wrapping_add(1));
+        n.ip_ident_skip(3);
+        assert_eq!(n.ip_select_ident(), a.wrapping_add(5));
+    }
+}
