@@ -77,13 +77,18 @@ pub struct UdpTable {
     pub(crate) stats: crate::stats::UdpStats,
 }
 
-impl Stack {
-    fn udp_port_free(&self, port: u16, ip: Ipv4Addr, reuse: bool) -> bool {
-        let Some(v) = self.udp.ports.get(&port) else {
+/// The socket table the UDP table's ids point into.
+type Sockets = crate::core::sock::SocketTable<crate::transport::Socket>;
+
+impl UdpTable {
+    /// Whether `port` can be bound at `ip` (by a socket with `reuse` set). Linux:
+    /// `udp_lib_lport_inuse`, negated.
+    fn port_free(&self, sockets: &Sockets, port: u16, ip: Ipv4Addr, reuse: bool) -> bool {
+        let Some(v) = self.ports.get(&port) else {
             return true;
         };
         v.iter().all(|&o| {
-            let Ok(e) = self.sockets.get(o) else {
+            let Ok(e) = sockets.get(o) else {
                 return true;
             };
             let crate::transport::Socket::Udp(u) = &e.sock else {
@@ -95,6 +100,41 @@ impl Stack {
         })
     }
 
+    /// Find the socket for a datagram: a connected match beats a bound one, an exact local
+    /// address beats the wildcard. Linux: `__udp4_lib_lookup` (scoring with `compute_score`).
+    #[inline]
+    fn lookup(&self, sockets: &Sockets, ip: &IpMeta, sport: u16, dport: u16) -> Option<SockId> {
+        let v = self.ports.get(&dport)?;
+        let mut best: Option<(u8, SockId)> = None;
+        for &id in v {
+            let Ok(e) = sockets.get(id) else {
+                continue;
+            };
+            let crate::transport::Socket::Udp(u) = &e.sock else {
+                continue;
+            };
+            let mut score = 1u8;
+            if !u.local.ip().is_unspecified() {
+                if *u.local.ip() != ip.dst {
+                    continue;
+                }
+                score += 2;
+            }
+            if let Some(r) = u.remote {
+                if *r.ip() != ip.src || r.port() != sport {
+                    continue;
+                }
+                score += 4;
+            }
+            if best.is_none_or(|(s, _)| score > s) {
+                best = Some((score, id));
+            }
+        }
+        best.map(|(_, id)| id)
+    }
+}
+
+impl Stack {
     /// Bind a UDP socket. Linux: `udp_v4_get_port`.
     pub(crate) fn udp_bind(&mut self, id: SockId, addr: SocketAddrV4) -> Result<(), Errno> {
         if self.sockets.udp_mut(id)?.local.port() != 0 {
@@ -103,7 +143,7 @@ impl Stack {
         let reuse = self.sockets.get(id)?.reuseaddr;
         let ip = *addr.ip();
         let port = if addr.port() != 0 {
-            if !self.udp_port_free(addr.port(), ip, reuse) {
+            if !self.udp.port_free(&self.sockets, addr.port(), ip, reuse) {
                 return Err(Errno::EADDRINUSE);
             }
             addr.port()
@@ -116,7 +156,7 @@ impl Stack {
             let mut found = None;
             for i in 0..span {
                 let p = lo + ((self.udp.next_ephemeral as u32 + i) % span) as u16;
-                if self.udp_port_free(p, ip, false) {
+                if self.udp.port_free(&self.sockets, p, ip, false) {
                     found = Some(p);
                     self.udp.next_ephemeral = ((p - lo) as u32 + 1) as u16;
                     break;
@@ -258,38 +298,6 @@ impl Stack {
         Ok((n, from))
     }
 
-    /// Find the socket for a datagram: a connected match beats a bound one, an exact local
-    /// address beats the wildcard. Linux: `__udp4_lib_lookup` (scoring with `compute_score`).
-    fn udp_lookup(&self, ip: &IpMeta, sport: u16, dport: u16) -> Option<SockId> {
-        let v = self.udp.ports.get(&dport)?;
-        let mut best: Option<(u8, SockId)> = None;
-        for &id in v {
-            let Ok(e) = self.sockets.get(id) else {
-                continue;
-            };
-            let crate::transport::Socket::Udp(u) = &e.sock else {
-                continue;
-            };
-            let mut score = 1u8;
-            if !u.local.ip().is_unspecified() {
-                if *u.local.ip() != ip.dst {
-                    continue;
-                }
-                score += 2;
-            }
-            if let Some(r) = u.remote {
-                if *r.ip() != ip.src || r.port() != sport {
-                    continue;
-                }
-                score += 4;
-            }
-            if best.is_none_or(|(s, _)| score > s) {
-                best = Some((score, id));
-            }
-        }
-        best.map(|(_, id)| id)
-    }
-
     /// Validate a UDP datagram (data at the UDP header) and queue it on its socket, or answer
     /// port unreachable. Linux: `__udp4_lib_rcv`.
     pub(crate) fn udp_rcv(&mut self, mut buf: PacketBuf, ip: &IpMeta, now: Instant) {
@@ -315,7 +323,7 @@ impl Stack {
             self.udp.stats.in_errors += 1;
             return self.drop_pkt(buf, DropReason::UdpCsum);
         }
-        let Some(id) = self.udp_lookup(ip, sport, dport) else {
+        let Some(id) = self.udp.lookup(&self.sockets, ip, sport, dport) else {
             self.udp.stats.no_ports += 1;
             if !ip.broadcast {
                 self.icmp_send_error(
@@ -369,7 +377,7 @@ impl Stack {
             tos: 0,
             broadcast: false,
         };
-        if let Some(id) = self.udp_lookup(&meta, dport, sport) {
+        if let Some(id) = self.udp.lookup(&self.sockets, &meta, dport, sport) {
             if let Ok(u) = self.sockets.udp_mut(id) {
                 if u.remote.is_some() {
                     u.error = Some(err);

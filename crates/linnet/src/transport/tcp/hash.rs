@@ -6,7 +6,7 @@
 
 use super::isn::IsnGenerator;
 use super::syncookie::SynCookies;
-use crate::core::sock::SockId;
+use crate::core::sock::{SockId, SocketTable};
 use crate::errno::Errno;
 use crate::stack::Stack;
 use crate::stats::TcpStats;
@@ -79,25 +79,28 @@ impl TcpTables {
             tsq: Default::default(),
         }
     }
-}
 
-impl Stack {
     /// Find the connection a segment belongs to. Linux: `__inet_lookup_established`.
-    pub(crate) fn tcp_lookup_established(
+    #[inline]
+    pub(crate) fn lookup_established(
         &self,
         local: SocketAddrV4,
         remote: SocketAddrV4,
     ) -> Option<SockId> {
-        self.tcp.ehash.get(&(local, remote)).copied()
+        self.ehash.get(&(local, remote)).copied()
     }
 
     /// Find the listener for a SYN: an exact local address beats the wildcard.
     /// Linux: `__inet_lookup_listener` (scoring with `compute_score`).
-    pub(crate) fn tcp_lookup_listener(&self, local: SocketAddrV4) -> Option<SockId> {
-        let v = self.tcp.lhash.get(&local.port())?;
+    pub(crate) fn lookup_listener(
+        &self,
+        sockets: &SocketTable<Socket>,
+        local: SocketAddrV4,
+    ) -> Option<SockId> {
+        let v = self.lhash.get(&local.port())?;
         let mut wildcard = None;
         for &id in v {
-            let Ok(t) = self.sockets.tcp(id) else {
+            let Ok(t) = sockets.tcp(id) else {
                 continue;
             };
             if t.local.ip() == local.ip() {
@@ -108,6 +111,23 @@ impl Stack {
             }
         }
         wildcard
+    }
+}
+
+impl Stack {
+    /// Find the connection a segment belongs to. Linux: `__inet_lookup_established`.
+    #[inline]
+    pub(crate) fn tcp_lookup_established(
+        &self,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+    ) -> Option<SockId> {
+        self.tcp.lookup_established(local, remote)
+    }
+
+    /// Find the listener for a SYN. Linux: `__inet_lookup_listener`.
+    pub(crate) fn tcp_lookup_listener(&self, local: SocketAddrV4) -> Option<SockId> {
+        self.tcp.lookup_listener(&self.sockets, local)
     }
 
     /// Whether `port` can be bound at `ip` by a socket with `reuse` set. Conflicts are other
