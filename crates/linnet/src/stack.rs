@@ -17,7 +17,7 @@ use crate::device::loopback::LOOPBACK_MTU;
 use crate::device::DeviceStats;
 use crate::errno::Errno;
 use crate::link::ethernet::eth_type_trans;
-use crate::link::{NeighEvent, NeighParams, NeighTable};
+use crate::link::{NeighParams, NeighTable};
 use crate::qdisc::PfifoFast;
 use crate::stats::{DropCounters, DropReason, IpStats, Snmp};
 use crate::time::Instant;
@@ -107,7 +107,8 @@ pub struct Stack {
     pub(crate) pool: BufPool,
     pub(crate) drops: DropCounters,
     pub(crate) rng: u64,
-    in_neigh_events: bool,
+    /// Inside [`Stack::neigh_run_events`] (link/arp.rs): re-entrant calls return at once.
+    pub(crate) in_neigh_events: bool,
 }
 
 impl Default for Stack {
@@ -636,52 +637,6 @@ impl Stack {
                 Err(Errno::ENOBUFS)
             }
         }
-    }
-
-    /// Act on what the neighbour table asked for (solicitations, flushes, failures).
-    /// Re-entrant calls return at once: the outermost loop picks up new events.
-    #[inline]
-    pub(crate) fn neigh_run_events(&mut self, now: Instant) {
-        // Nothing to do is the per-packet case: decided inline, without touching the rest.
-        if self.neigh.events.is_empty() || self.in_neigh_events {
-            return;
-        }
-        self.neigh_run_events_slow(now);
-    }
-
-    #[cold]
-    fn neigh_run_events_slow(&mut self, now: Instant) {
-        self.in_neigh_events = true;
-        let mut events = Vec::new();
-        while !self.neigh.events.is_empty() {
-            std::mem::swap(&mut events, &mut self.neigh.events);
-            for ev in events.drain(..) {
-                match ev {
-                    NeighEvent::Solicit {
-                        ifindex,
-                        ip,
-                        unicast,
-                    } => self.arp_solicit(ifindex, ip, unicast, now),
-                    NeighEvent::Flush { ifindex, mac, buf } => {
-                        let _ = self.neigh_xmit(ifindex, mac, buf, now);
-                    }
-                    NeighEvent::Discard { buf, reason } => {
-                        if reason == DropReason::NeighFailed {
-                            // Linux: arp_error_report → icmp_send(HOST_UNREACH).
-                            self.icmp_send_error(
-                                &buf,
-                                crate::wire::Icmpv4Message::DST_UNREACHABLE,
-                                crate::wire::icmpv4::dst_unreachable::HOST,
-                                0,
-                                now,
-                            );
-                        }
-                        self.drop_pkt(buf, reason);
-                    }
-                }
-            }
-        }
-        self.in_neigh_events = false;
     }
 
     /// How long the stack may sleep from `now` before `deadline`, capped at `max`.
