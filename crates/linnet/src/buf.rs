@@ -86,7 +86,7 @@ pub struct Meta {
     /// [`crate::netfilter::conntrack`].
     pub nfct: u32,
     /// The TCP socket that sent it, for TCP Small Queues (Linux: `skb->sk`).
-    pub sk: Option<crate::socket::SockId>,
+    pub sk: Option<crate::core::sock::SockId>,
     /// Trace id while the packet is followed by a trace (0: not traced).
     pub trace_id: u32,
     /// Checksum state (Linux: `skb->ip_summed`, `csum_start`, `csum_offset`).

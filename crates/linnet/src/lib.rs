@@ -2,6 +2,7 @@
 //!
 //! The crate is laid out along the seams of the Linux network stack:
 //!
+//! - [`core`]: socket identity below the protocols (`SockId`, the socket table).
 //! - [`device`]: `net_device`, the transmit queue, GRO/GSO, offload features, loopback.
 //! - [`driver`]: the drivers (TAP, AF_PACKET, the in-memory link) and the virtio-net header.
 //! - [`link`]: Ethernet receive (`eth_type_trans`), ARP and the neighbour cache (`neigh_*`).
@@ -11,8 +12,9 @@
 //! - [`netfilter`]: the IPv4 hooks, filter and nat tables (iptables syntax), conntrack, NAT.
 //! - [`control`]: the netlink analogue, typed requests and responses served by the daemon.
 //!
-//! The protocol core ([`stack::Stack`]) is sans-I/O: it never reads a clock or calls the OS.
-//! It is driven with `now` from outside; the [`runtime`] owns devices and threads.
+//! The protocol core ([`stack::Stack`], Linux's `struct net`) holds each layer's state in its
+//! own struct (`device::netns`, `ip::netns`, ...) and is sans-I/O: it never reads a clock or
+//! calls the OS. It is driven with `now` from outside; the [`runtime`] owns devices and threads.
 //! Packets travel in one buffer type, [`buf::PacketBuf`] (the `sk_buff` analogue), and wire
 //! formats are typed views in [`wire`].
 //!
@@ -22,6 +24,7 @@
 #![deny(unsafe_code)]
 
 pub mod buf;
+pub mod core;
 pub mod device;
 #[allow(unsafe_code)]
 pub mod driver;

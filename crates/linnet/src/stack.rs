@@ -13,22 +13,17 @@
 //! timers run from softirq context.
 
 use crate::buf::{BufPool, PacketBuf};
-use crate::device::loopback::{Loopback, LOOPBACK_MTU};
+use crate::device::loopback::LOOPBACK_MTU;
 use crate::device::DeviceStats;
 use crate::errno::Errno;
-use crate::ip::fib::Fib;
-use crate::ip::icmp_ratelimit::PeerRateLimit;
-use crate::ip::rtcache::RouteCache;
-use crate::ip::rules::FibRules;
 use crate::link::ethernet::eth_type_trans;
-use crate::link::{NeighEvent, NeighParams, NeighTable};
-use crate::qdisc::{PfifoFast, Qdisc, QdiscStats};
-use crate::stats::{DropCounters, DropReason, IcmpStats, IpStats, Snmp, UdpStats};
+use crate::link::{NeighParams, NeighTable};
+use crate::qdisc::PfifoFast;
+use crate::stats::{DropCounters, DropReason, IpStats, Snmp};
 use crate::time::Instant;
-use crate::transport::ping::PingTable;
 use crate::wire::{EtherType, EthernetAddress, Ipv4Addr, Ipv4Cidr};
-use serde::{Deserialize, Serialize};
-use std::cell::RefCell;
+
+pub use crate::device::netns::{Interface, LinkInfo, LinkKind};
 use std::time::Duration;
 
 /// The loopback interface's index, as in Linux.
@@ -87,165 +82,33 @@ impl Default for StackConfig {
     }
 }
 
-/// What kind of link an interface is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LinkKind {
-    /// The loopback device (handled inside the core).
-    Loopback,
-    /// An Ethernet link served by a driver in the runtime.
-    Ether,
-}
-
-/// An interface. Linux: `struct net_device` + `struct in_device`.
-#[derive(Debug)]
-pub struct Interface {
-    /// Index (`ip link` numbers them from 1, loopback first).
-    pub ifindex: u32,
-    /// Name.
-    pub name: String,
-    /// Link address.
-    pub mac: EthernetAddress,
-    /// MTU.
-    pub mtu: usize,
-    /// Administratively up.
-    pub up: bool,
-    /// Kind.
-    pub kind: LinkKind,
-    /// IPv4 addresses; the first on each subnet is its primary.
-    pub addrs: Vec<Ipv4Cidr>,
-    /// The root egress qdisc.
-    pub qdisc: Box<dyn Qdisc>,
-    /// Its handle (0 for the default `pfifo_fast` nobody named).
-    pub qdisc_handle: u32,
-    /// Driver counters, reported by the runtime (the core's own for loopback).
-    pub dev_stats: DeviceStats,
-    /// What the driver offloads (TSO, checksums); set by the runtime.
-    pub features: crate::device::features::NetdevFeatures,
-    /// The driver's queue state: stopped while the device is full, with the frames it
-    /// refused. Linux: `dev->_tx`.
-    pub txq: crate::device::txq::TxQueue,
-}
-
-impl Interface {
-    /// The address to use as source towards `dst`: ours on its subnet, else the first.
-    /// Linux: `inet_select_addr`.
-    pub fn source_for(&self, dst: Ipv4Addr) -> Option<Ipv4Addr> {
-        self.addrs
-            .iter()
-            .find(|c| c.contains(dst))
-            .or_else(|| self.addrs.first())
-            .map(|c| c.addr)
-    }
-
-    /// Whether `a` is a broadcast address on this interface's subnets.
-    pub fn is_subnet_broadcast(&self, a: Ipv4Addr) -> bool {
-        self.addrs.iter().any(|c| c.broadcast() == Some(a))
-    }
-}
-
-/// A snapshot of an interface, for `ip link` / `ip addr`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LinkInfo {
-    /// Index.
-    pub ifindex: u32,
-    /// Name.
-    pub name: String,
-    /// Link address.
-    pub mac: EthernetAddress,
-    /// MTU.
-    pub mtu: usize,
-    /// Up.
-    pub up: bool,
-    /// Kind.
-    pub kind: LinkKind,
-    /// Addresses.
-    pub addrs: Vec<Ipv4Cidr>,
-    /// Driver counters.
-    pub stats: DeviceStats,
-    /// Root qdisc kind.
-    pub qdisc: String,
-    /// Root qdisc counters.
-    pub qdisc_stats: QdiscStats,
-}
-
-/// A token bucket limiting ICMP error generation. Linux: `icmp_global_allow`.
-#[derive(Debug)]
-pub(crate) struct RateLimit {
-    tokens: u64,
-    burst: u64,
-    per_sec: u64,
-    last: Instant,
-}
-
-impl RateLimit {
-    fn new(per_sec: u32, burst: u32) -> RateLimit {
-        RateLimit {
-            tokens: burst as u64 * 1_000_000,
-            burst: burst as u64 * 1_000_000,
-            per_sec: per_sec as u64,
-            last: Instant::ZERO,
-        }
-    }
-
-    /// New rate and burst; tokens held beyond the new burst are dropped. Linux: a write to
-    /// `icmp_msgs_per_sec`/`icmp_msgs_burst` takes effect at the next `icmp_global_allow`.
-    fn set_rate(&mut self, per_sec: u32, burst: u32) {
-        self.per_sec = per_sec as u64;
-        self.burst = burst as u64 * 1_000_000;
-        self.tokens = self.tokens.min(self.burst);
-    }
-
-    /// Take one token if there is one (tokens are kept in millionths).
-    pub(crate) fn allow(&mut self, now: Instant) -> bool {
-        let elapsed = now.saturating_since(self.last).as_micros() as u64;
-        self.last = now;
-        self.tokens = (self.tokens + elapsed.saturating_mul(self.per_sec)).min(self.burst);
-        if self.tokens >= 1_000_000 {
-            self.tokens -= 1_000_000;
-            true
-        } else {
-            false
-        }
-    }
-}
-
 /// One network stack (Linux: one network namespace).
 #[derive(Debug)]
 pub struct Stack {
     pub(crate) config: StackConfig,
-    pub(crate) ifaces: Vec<Interface>,
-    pub(crate) loopback: Loopback,
+    /// Devices. Linux: `dev_base_head`, `loopback_dev`.
+    pub(crate) dev: crate::device::netns::NetnsDev,
+    /// IPv4. Linux: `net->ipv4`.
+    pub(crate) ipv4: crate::ip::netns::NetnsIpv4,
+    /// The ARP table. Linux: `arp_tbl`'s entries of this namespace.
     pub(crate) neigh: NeighTable,
-    pub(crate) fib: Fib,
-    pub(crate) rules: FibRules,
-    pub(crate) rt_cache: RefCell<RouteCache>,
-    pub(crate) rt_genid: u64,
-    pub(crate) icmp_peers: PeerRateLimit,
-    pub(crate) pool: BufPool,
-    pub(crate) ip_stats: IpStats,
-    pub(crate) icmp_stats: IcmpStats,
-    pub(crate) udp_stats: UdpStats,
-    pub(crate) drops: DropCounters,
-    pub(crate) pings: PingTable,
-    pub(crate) icmp_rate: RateLimit,
-    pub(crate) ip_ident: u16,
-    pub(crate) rng: u64,
-    in_neigh_events: bool,
-    pub(crate) sockets: crate::socket::SocketTable,
-    pub(crate) pending_wakers: Vec<std::task::Waker>,
-    pub(crate) udp: crate::transport::udp::UdpTable,
+    /// TCP. Linux: `net->ipv4.tcp_death_row`, `tcp_hashinfo`, `mib.tcp_statistics`.
     pub(crate) tcp: crate::transport::tcp::hash::TcpTables,
-    pub(crate) frags: crate::ip::reassembly::FragTable,
-    pub(crate) pmtu: crate::ip::pmtu::PmtuCache,
-    pub(crate) frag_scratch: Vec<PacketBuf>,
+    /// UDP. Linux: `udp_table`, `mib.udp_statistics`.
+    pub(crate) udp: crate::transport::udp::UdpTable,
+    /// ICMP echo ("ping") sockets. Linux: `ping_table` (net/ipv4/ping.c).
+    pub(crate) pings: crate::transport::ping::PingTable,
+    /// Netfilter. Linux: `net->nf`, `net->ct`.
     pub(crate) nf: crate::netfilter::Netfilter,
-    pub(crate) tsq: crate::transport::tcp::tsq::TsqTable,
-    pub(crate) trace: crate::trace::Tracer,
-    pub(crate) capture: crate::trace::Captures,
-    pub(crate) gso_scratch: Vec<PacketBuf>,
-    /// Trains held by GRO during one receive batch (Linux: `napi_struct.gro_hash`).
-    pub(crate) gro: crate::device::gro::GroList,
+    /// Tracing and packet capture taps.
+    pub(crate) obs: crate::trace::Obs,
+    pub(crate) sockets: crate::core::sock::SocketTable<crate::transport::Socket>,
+    pub(crate) pending_wakers: Vec<std::task::Waker>,
+    pub(crate) pool: BufPool,
+    pub(crate) drops: DropCounters,
+    pub(crate) rng: u64,
+    /// Inside [`Stack::neigh_run_events`] (link/arp.rs): re-entrant calls return at once.
+    pub(crate) in_neigh_events: bool,
 }
 
 impl Default for Stack {
@@ -257,43 +120,32 @@ impl Default for Stack {
 impl Stack {
     /// A stack with only the loopback interface (`lo`, 127.0.0.1/8, up).
     pub fn new(config: StackConfig) -> Stack {
-        let seed = config.seed;
-        let (ipfrag, pmtu) = (config.ipfrag, config.pmtu);
         let mut s = Stack {
             neigh: NeighTable::new(config.neigh, config.seed),
-            icmp_rate: RateLimit::new(config.icmp_msgs_per_sec, config.icmp_msgs_burst),
             rng: config.seed ^ 0x5851_f42d_4c95_7f2d,
-            ip_ident: (config.seed >> 16) as u16,
-            config,
-            ifaces: Vec::new(),
-            loopback: Loopback::default(),
-            fib: Fib::default(),
-            rules: FibRules::default(),
-            rt_cache: RefCell::new(RouteCache::new(seed)),
-            rt_genid: 0,
-            icmp_peers: PeerRateLimit::default(),
-            pool: BufPool::default(),
-            ip_stats: IpStats::default(),
-            icmp_stats: IcmpStats::default(),
-            udp_stats: UdpStats::default(),
-            drops: DropCounters::default(),
-            pings: PingTable::default(),
-            in_neigh_events: false,
-            sockets: crate::socket::SocketTable::default(),
+            dev: Default::default(),
+            ipv4: crate::ip::netns::NetnsIpv4::new(
+                config.seed,
+                crate::ip::icmp_ratelimit::RateLimit::new(
+                    config.icmp_msgs_per_sec,
+                    config.icmp_msgs_burst,
+                ),
+                config.ipfrag,
+                config.pmtu,
+            ),
+            tcp: crate::transport::tcp::hash::TcpTables::new(config.seed),
+            udp: Default::default(),
+            pings: Default::default(),
+            nf: Default::default(),
+            obs: Default::default(),
+            sockets: Default::default(),
             pending_wakers: Vec::new(),
-            udp: crate::transport::udp::UdpTable::default(),
-            tcp: crate::transport::tcp::hash::TcpTables::new(seed),
-            frags: crate::ip::reassembly::FragTable::new(ipfrag),
-            pmtu: crate::ip::pmtu::PmtuCache::new(pmtu),
-            frag_scratch: Vec::new(),
-            nf: crate::netfilter::Netfilter::default(),
-            tsq: Default::default(),
-            trace: Default::default(),
-            capture: Default::default(),
-            gso_scratch: Vec::new(),
-            gro: Default::default(),
+            pool: BufPool::default(),
+            drops: DropCounters::default(),
+            in_neigh_events: false,
+            config,
         };
-        s.ifaces.push(Interface {
+        s.dev.ifaces.push(Interface {
             ifindex: LOOPBACK_IFINDEX,
             name: "lo".into(),
             mac: EthernetAddress::ZERO,
@@ -339,10 +191,8 @@ impl Stack {
     pub(crate) fn sysctl_changed(&mut self) {
         let c = &self.config;
         self.neigh.set_params(c.neigh);
-        self.frags.set_params(c.ipfrag);
-        self.pmtu.set_params(c.pmtu);
-        self.icmp_rate
-            .set_rate(c.icmp_msgs_per_sec, c.icmp_msgs_burst);
+        self.ipv4
+            .set_sysctls(c.ipfrag, c.pmtu, c.icmp_msgs_per_sec, c.icmp_msgs_burst);
     }
 
     /// The neighbour tunables in force (`net.ipv4.neigh.default.*`).
@@ -357,12 +207,12 @@ impl Stack {
 
     /// The reassembly tunables in force (`ipfrag_high_thresh`, `ipfrag_time`).
     pub fn frag_params(&self) -> &crate::ip::reassembly::FragParams {
-        self.frags.params()
+        self.ipv4.frag_params()
     }
 
     /// The path MTU tunables in force (`route.mtu_expires`, `route.min_pmtu`).
     pub fn pmtu_params(&self) -> &crate::ip::pmtu::PmtuParams {
-        self.pmtu.params()
+        self.ipv4.pmtu_params()
     }
 
     /// A pseudo-random number from the stack's seeded generator.
@@ -379,8 +229,8 @@ impl Stack {
     /// Register an Ethernet interface (down, no addresses) and return its index.
     /// Linux: `register_netdevice`.
     pub fn add_interface(&mut self, name: &str, mac: EthernetAddress, mtu: usize) -> u32 {
-        let ifindex = self.ifaces.iter().map(|i| i.ifindex).max().unwrap_or(0) + 1;
-        self.ifaces.push(Interface {
+        let ifindex = self.dev.ifaces.iter().map(|i| i.ifindex).max().unwrap_or(0) + 1;
+        self.dev.ifaces.push(Interface {
             ifindex,
             name: name.to_string(),
             mac,
@@ -401,26 +251,18 @@ impl Stack {
     /// Linux: `__dev_get_by_index`.
     #[inline]
     pub fn iface(&self, ifindex: u32) -> Option<&Interface> {
-        // Indices are handed out in order and interfaces never go away, so the interface is
-        // normally at `ifindex - 1`: one compare instead of a walk on every packet.
-        match self.ifaces.get((ifindex as usize).wrapping_sub(1)) {
-            Some(i) if i.ifindex == ifindex => Some(i),
-            _ => self.ifaces.iter().find(|i| i.ifindex == ifindex),
-        }
+        self.dev.iface(ifindex)
     }
 
     #[inline]
     pub(crate) fn iface_mut(&mut self, ifindex: u32) -> Option<&mut Interface> {
-        let pos = (ifindex as usize).wrapping_sub(1);
-        if self.ifaces.get(pos).is_some_and(|i| i.ifindex == ifindex) {
-            return self.ifaces.get_mut(pos);
-        }
-        self.ifaces.iter_mut().find(|i| i.ifindex == ifindex)
+        self.dev.iface_mut(ifindex)
     }
 
     /// The index of the interface with this name.
     pub fn ifindex_by_name(&self, name: &str) -> Option<u32> {
-        self.ifaces
+        self.dev
+            .ifaces
             .iter()
             .find(|i| i.name == name)
             .map(|i| i.ifindex)
@@ -428,12 +270,13 @@ impl Stack {
 
     /// All interfaces, in index order.
     pub fn interfaces(&self) -> impl Iterator<Item = &Interface> {
-        self.ifaces.iter()
+        self.dev.ifaces.iter()
     }
 
     /// Snapshots of all interfaces.
     pub fn links(&self) -> Vec<LinkInfo> {
-        self.ifaces
+        self.dev
+            .ifaces
             .iter()
             .map(|i| LinkInfo {
                 ifindex: i.ifindex,
@@ -444,7 +287,7 @@ impl Stack {
                 kind: i.kind,
                 addrs: i.addrs.clone(),
                 stats: if i.kind == LinkKind::Loopback {
-                    self.loopback.stats()
+                    self.dev.loopback.stats()
                 } else {
                     i.dev_stats
                 },
@@ -537,12 +380,9 @@ impl Stack {
 
     /// Whether `a` is one of our addresses (any interface, weak host model) or in 127/8.
     /// Linux: `inet_addr_type() == RTN_LOCAL`.
+    #[inline]
     pub fn is_local_addr(&self, a: Ipv4Addr) -> bool {
-        a.is_loopback()
-            || self
-                .ifaces
-                .iter()
-                .any(|i| i.addrs.iter().any(|c| c.addr == a))
+        self.dev.is_local_addr(a)
     }
 
     pub(crate) fn iface_has_addr(&self, ifindex: u32, a: Ipv4Addr) -> bool {
@@ -552,8 +392,9 @@ impl Stack {
     }
 
     /// Whether `a` is a broadcast address we accept (limited, or a subnet's).
+    #[inline]
     pub fn is_broadcast_addr(&self, a: Ipv4Addr) -> bool {
-        a.is_broadcast() || self.ifaces.iter().any(|i| i.is_subnet_broadcast(a))
+        self.dev.is_broadcast_addr(a)
     }
 
     /// Add a permanent neighbour entry (`ip neigh add ... nud permanent`).
@@ -582,10 +423,10 @@ impl Stack {
         Snmp {
             ip: IpStats {
                 forwarding: if self.config.ip_forward { 1 } else { 2 },
-                ..self.ip_stats
+                ..self.ipv4.ip_stats
             },
-            icmp: self.icmp_stats,
-            udp: self.udp_stats,
+            icmp: self.ipv4.icmp_stats,
+            udp: self.udp.stats,
             tcp: self.tcp.stats,
             arp: self.neigh.stats,
             core: self.drops.core,
@@ -637,7 +478,7 @@ impl Stack {
         buf.meta.ifindex = ifindex;
         buf.meta.timestamp = now;
         buf.meta.sk = None;
-        if self.capture.on() || self.trace.on() {
+        if self.obs.capture.on() || self.obs.trace.on() {
             self.netif_rx_taps(&mut buf, now);
         }
         let Some(iface) = self.iface(ifindex) else {
@@ -674,7 +515,7 @@ impl Stack {
     pub fn poll(&mut self, now: Instant) -> Option<Instant> {
         let mut budget = LOOPBACK_BUDGET;
         while budget > 0 {
-            let Some(buf) = self.loopback.recv() else {
+            let Some(buf) = self.dev.loopback.recv() else {
                 break;
             };
             budget -= 1;
@@ -690,10 +531,10 @@ impl Stack {
         if let Some(t) = self.ip_expire(now) {
             next = Some(next.map_or(t, |n: Instant| n.min(t)));
         }
-        if self.loopback.pending() > 0 {
+        if self.dev.loopback.pending() > 0 {
             next = Some(now);
         }
-        for i in &self.ifaces {
+        for i in &self.dev.ifaces {
             if let Some(t) = i.qdisc.next_deadline() {
                 next = Some(next.map_or(t, |n| n.min(t)));
             }
@@ -704,9 +545,9 @@ impl Stack {
     /// Whether frames wait in a qdisc or the loopback backlog (the caller should run
     /// [`Stack::poll`] and drain [`Stack::take_tx`] now).
     pub fn has_pending_tx(&self) -> bool {
-        self.loopback.pending() > 0
+        self.dev.loopback.pending() > 0
             || !self.tcp.ack_deferred.is_empty()
-            || self.ifaces.iter().any(|i| {
+            || self.dev.ifaces.iter().any(|i| {
                 // A stopped queue waits for its driver, not for the stack.
                 !i.txq.stopped()
                     && (i.txq.requeued() > 0
@@ -717,7 +558,8 @@ impl Stack {
     /// When a qdisc that holds packets back (shaping, delay) releases the next one; drivers
     /// fold it into their sleep after draining [`Stack::take_tx`]. Linux: `qdisc_watchdog`.
     pub fn tx_deadline(&self) -> Option<Instant> {
-        self.ifaces
+        self.dev
+            .ifaces
             .iter()
             .filter_map(|i| i.qdisc.next_deadline())
             .min()
@@ -771,7 +613,7 @@ impl Stack {
         let (sk, len, lo) = (buf.meta.sk, buf.len(), iface.kind == LinkKind::Loopback);
         let ours = buf.data().as_ptr() as usize;
         let res = if lo {
-            self.loopback.xmit(buf)
+            self.dev.loopback.xmit(buf)
         } else {
             iface.qdisc.enqueue(buf, now)
         };
@@ -795,52 +637,6 @@ impl Stack {
                 Err(Errno::ENOBUFS)
             }
         }
-    }
-
-    /// Act on what the neighbour table asked for (solicitations, flushes, failures).
-    /// Re-entrant calls return at once: the outermost loop picks up new events.
-    #[inline]
-    pub(crate) fn neigh_run_events(&mut self, now: Instant) {
-        // Nothing to do is the per-packet case: decided inline, without touching the rest.
-        if self.neigh.events.is_empty() || self.in_neigh_events {
-            return;
-        }
-        self.neigh_run_events_slow(now);
-    }
-
-    #[cold]
-    fn neigh_run_events_slow(&mut self, now: Instant) {
-        self.in_neigh_events = true;
-        let mut events = Vec::new();
-        while !self.neigh.events.is_empty() {
-            std::mem::swap(&mut events, &mut self.neigh.events);
-            for ev in events.drain(..) {
-                match ev {
-                    NeighEvent::Solicit {
-                        ifindex,
-                        ip,
-                        unicast,
-                    } => self.arp_solicit(ifindex, ip, unicast, now),
-                    NeighEvent::Flush { ifindex, mac, buf } => {
-                        let _ = self.neigh_xmit(ifindex, mac, buf, now);
-                    }
-                    NeighEvent::Discard { buf, reason } => {
-                        if reason == DropReason::NeighFailed {
-                            // Linux: arp_error_report → icmp_send(HOST_UNREACH).
-                            self.icmp_send_error(
-                                &buf,
-                                crate::wire::Icmpv4Message::DST_UNREACHABLE,
-                                crate::wire::icmpv4::dst_unreachable::HOST,
-                                0,
-                                now,
-                            );
-                        }
-                        self.drop_pkt(buf, reason);
-                    }
-                }
-            }
-        }
-        self.in_neigh_events = false;
     }
 
     /// How long the stack may sleep from `now` before `deadline`, capped at `max`.

@@ -279,7 +279,7 @@ impl Stack {
                 // early delivery of its flow's train (a corrupted segment costs no more than
                 // a lost one). Linux: `tcp_v4_rcv`'s csum_error (TCPInCsumErrors, InErrs),
                 // reached with the sum GRO already took (`skb_gro_checksum_validate`).
-                self.ip_stats.in_receives += 1;
+                self.ipv4.ip_stats.in_receives += 1;
                 self.tcp.stats.in_segs += 1;
                 self.tcp.stats.in_csum_errors += 1;
                 self.tcp.stats.in_errs += 1;
@@ -292,22 +292,22 @@ impl Stack {
                 return self.receive(ifindex, buf, now);
             }
         };
-        if let Some(i) = self.gro.held.iter().position(|h| h.seg.key == seg.key) {
-            if can_merge(&self.gro.held[i], &seg, &buf) {
-                gro_append(&mut self.pool, &mut self.gro.held[i], &seg, &buf);
+        if let Some(i) = self.dev.gro.held.iter().position(|h| h.seg.key == seg.key) {
+            if can_merge(&self.dev.gro.held[i], &seg, &buf) {
+                gro_append(&mut self.pool, &mut self.dev.gro.held[i], &seg, &buf);
                 self.pool.put(buf);
-                self.gro.merged += 1;
+                self.dev.gro.merged += 1;
                 if seg.psh {
-                    let h = self.gro.held.remove(i);
+                    let h = self.dev.gro.held.remove(i);
                     self.gro_complete(ifindex, h, now);
                 }
                 return;
             }
-            let h = self.gro.held.remove(i);
+            let h = self.dev.gro.held.remove(i);
             self.gro_complete(ifindex, h, now);
         }
-        if self.gro.held.len() >= GRO_MAX_HELD {
-            let oldest = self.gro.held.remove(0);
+        if self.dev.gro.held.len() >= GRO_MAX_HELD {
+            let oldest = self.dev.gro.held.remove(0);
             self.gro_complete(ifindex, oldest, now);
         }
         if seg.psh {
@@ -318,7 +318,7 @@ impl Stack {
             }
             return self.receive(ifindex, buf, now);
         }
-        self.gro.held.push(Held {
+        self.dev.gro.held.push(Held {
             next_seq: seg.seq.wrapping_add(seg.len as u32),
             mss: seg.len,
             last_len: seg.len,
@@ -330,15 +330,15 @@ impl Stack {
 
     /// Deliver every held train. Linux: `napi_gro_flush`.
     pub fn napi_gro_flush(&mut self, ifindex: u32, now: Instant) {
-        while !self.gro.held.is_empty() {
-            let h = self.gro.held.remove(0);
+        while !self.dev.gro.held.is_empty() {
+            let h = self.dev.gro.held.remove(0);
             self.gro_complete(ifindex, h, now);
         }
     }
 
     /// Deliver the train (if any) of the flow `buf` belongs to.
     fn gro_flush_flow(&mut self, ifindex: u32, buf: &PacketBuf, now: Instant) {
-        if self.gro.held.is_empty() {
+        if self.dev.gro.held.is_empty() {
             return;
         }
         let d = buf.data();
@@ -351,8 +351,8 @@ impl Stack {
         let Some(key) = flow_key(ip, Ipv4Packet::new_unchecked(ip).header_len()) else {
             return;
         };
-        if let Some(i) = self.gro.held.iter().position(|h| h.seg.key == key) {
-            let h = self.gro.held.remove(i);
+        if let Some(i) = self.dev.gro.held.iter().position(|h| h.seg.key == key) {
+            let h = self.dev.gro.held.remove(i);
             self.gro_complete(ifindex, h, now);
         }
     }
@@ -362,7 +362,7 @@ impl Stack {
     /// → `inet_gro_complete` → `tcp_gro_complete`.
     fn gro_complete(&mut self, ifindex: u32, mut h: Held, now: Instant) {
         if h.segs > 1 {
-            self.gro.trains += 1;
+            self.dev.gro.trains += 1;
             let d = h.buf.data_mut();
             let ip_len = d.len() - ETH_HLEN;
             let ip = &mut d[ETH_HLEN..];
@@ -459,7 +459,7 @@ mod tests {
         let frames = (0..20u32).map(|k| seg(ISN.wrapping_add(k * 1448), 1448, ACK, 7));
         s.receive_batch(i, frames, Instant::ZERO);
         assert_eq!(in_segs(&s), 1, "20 segments merged into one");
-        assert_eq!((s.gro.merged, s.gro.trains), (19, 1));
+        assert_eq!((s.dev.gro.merged, s.dev.gro.trains), (19, 1));
     }
 
     #[test]
@@ -493,7 +493,7 @@ mod tests {
         ];
         s.receive_batch(i, v, Instant::ZERO);
         assert_eq!(in_segs(&s), 4);
-        assert_eq!(s.gro.merged, 0);
+        assert_eq!(s.dev.gro.merged, 0);
     }
 
     #[test]
@@ -511,7 +511,7 @@ mod tests {
         ];
         s.receive_batch(i, v, Instant::ZERO);
         assert_eq!(
-            s.gro.merged, 0,
+            s.dev.gro.merged, 0,
             "the odd one neither joins nor holds a train"
         );
         assert_eq!(in_segs(&s), 3);

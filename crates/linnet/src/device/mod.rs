@@ -25,6 +25,7 @@ pub mod features;
 pub mod gro;
 pub mod gso;
 pub mod loopback;
+pub mod netns;
 pub mod txq;
 pub mod xmit;
 

@@ -67,7 +67,7 @@ impl Stack {
             } else {
                 SegCsum::Full
             };
-            let mut segs = std::mem::take(&mut self.gso_scratch);
+            let mut segs = std::mem::take(&mut self.dev.gso_scratch);
             segs.clear();
             let headroom = buf.headroom();
             let r = skb_gso_segment(
@@ -81,7 +81,7 @@ impl Stack {
                 &mut segs,
             );
             if r.is_err() {
-                self.gso_scratch = segs;
+                self.dev.gso_scratch = segs;
                 self.drops.core.tx_dropped += 1;
                 self.drop_pkt(buf, DropReason::PktTooSmall);
                 return XmitCheck::Done(Err(Errno::EINVAL));
@@ -94,7 +94,7 @@ impl Stack {
                     res = r;
                 }
             }
-            self.gso_scratch = segs;
+            self.dev.gso_scratch = segs;
             return XmitCheck::Done(res);
         }
         if let CsumState::Partial { start, offset } = buf.meta.csum {

@@ -63,7 +63,7 @@ impl Stack {
         } else if self.iface(route.ifindex).is_none() {
             return Err(Errno::ENODEV);
         }
-        self.fib.insert(route, false)
+        self.ipv4.fib.insert(route, false)
     }
 
     /// The interface through which gateway `gw` is directly reachable: the route to it (in
@@ -77,9 +77,10 @@ impl Stack {
             return Err(Errno::ENODEV);
         }
         let found = self
+            .ipv4
             .fib
             .lookup(table, gw, |_| true)
-            .or_else(|| self.fib.lookup(RT_TABLE_MAIN, gw, |_| true));
+            .or_else(|| self.ipv4.fib.lookup(RT_TABLE_MAIN, gw, |_| true));
         match found {
             Some(r)
                 if r.kind == RouteType::Unicast
@@ -98,12 +99,13 @@ impl Stack {
         if m.dst.prefix_len > 32 || m.dst.network() != m.dst {
             return Err(Errno::EINVAL);
         }
-        self.fib.delete(m)
+        self.ipv4.fib.delete(m)
     }
 
     /// Add a default route via `gateway`, on the interface whose subnet holds it.
     pub fn add_default_gateway(&mut self, gateway: Ipv4Addr) -> Result<(), Errno> {
         let ifindex = self
+            .dev
             .ifaces
             .iter()
             .find(|i| i.kind == LinkKind::Ether && i.addrs.iter().any(|c| c.contains(gateway)))
@@ -121,17 +123,17 @@ impl Stack {
 
     /// The main table's routes (`ip route show`).
     pub fn routes(&self) -> Vec<Route> {
-        self.fib.dump(RT_TABLE_MAIN)
+        self.ipv4.fib.dump(RT_TABLE_MAIN)
     }
 
     /// One table's routes (`ip route show table N`).
     pub fn table_routes(&self, table: u32) -> Vec<Route> {
-        self.fib.dump(table)
+        self.ipv4.fib.dump(table)
     }
 
     /// Ids of the tables holding routes.
     pub fn route_tables(&self) -> Vec<u32> {
-        self.fib.table_ids().collect()
+        self.ipv4.fib.table_ids().collect()
     }
 
     /// Add a policy rule (`ip rule add`). `EEXIST` for an identical rule, `EINVAL` for a
@@ -141,23 +143,23 @@ impl Stack {
         if rule.iif.is_some_and(|i| self.iface(i).is_none()) {
             return Err(Errno::ENODEV);
         }
-        self.rules.add(rule)
+        self.ipv4.rules.add(rule)
     }
 
     /// Delete the first rule matching `m` (`ip rule del`); `ESRCH` if none does.
     /// Linux: `fib_nl_delrule`.
     pub fn del_rule(&mut self, m: &RuleMatch) -> Result<FibRule, Errno> {
-        self.rules.delete(m)
+        self.ipv4.rules.delete(m)
     }
 
     /// The rules, in priority order (`ip rule show`).
     pub fn rules(&self) -> &[FibRule] {
-        self.rules.rules()
+        self.ipv4.rules.rules()
     }
 
     /// The priority `ip rule add` without `pref` would use. Linux: `fib_default_rule_pref`.
     pub fn next_rule_priority(&self) -> u32 {
-        self.rules.default_pref()
+        self.ipv4.rules.default_pref()
     }
 
     /// Turn forwarding on or off (`sysctl net.ipv4.ip_forward`).
@@ -182,7 +184,7 @@ impl Stack {
         // Append: kernel routes coexist with equal ones on other interfaces. An identical one
         // already present (the same address on the same interface again) is no error.
         let local = kernel_route(RouteType::Local, host(a), ifindex, RouteScope::Host, a);
-        let _ = self.fib.insert(local, true);
+        let _ = self.ipv4.fib.insert(local, true);
         if !primary || cidr.prefix_len >= 32 {
             return;
         }
@@ -192,6 +194,7 @@ impl Stack {
             (RouteType::Unicast, RouteScope::Link)
         };
         let _ = self
+            .ipv4
             .fib
             .insert(kernel_route(kind, cidr.network(), ifindex, scope, a), true);
         if let Some(bcast) = cidr.broadcast() {
@@ -202,7 +205,7 @@ impl Stack {
                 RouteScope::Link,
                 a,
             );
-            let _ = self.fib.insert(b, true);
+            let _ = self.ipv4.fib.insert(b, true);
         }
     }
 
@@ -220,6 +223,7 @@ impl Stack {
             ..RouteMatch::new(dst)
         };
         let _ = self
+            .ipv4
             .fib
             .delete(&kernel(host(a), RT_TABLE_LOCAL, RouteType::Local));
         let net = cidr.network();
@@ -228,11 +232,12 @@ impl Stack {
             kernel(net, RT_TABLE_LOCAL, RouteType::Local),
         ]
         .iter()
-        .any(|m| self.fib.delete(m).is_ok());
+        .any(|m| self.ipv4.fib.delete(m).is_ok());
         if let Some(bcast) = cidr.broadcast() {
-            let _ = self
-                .fib
-                .delete(&kernel(host(bcast), RT_TABLE_LOCAL, RouteType::Broadcast));
+            let _ =
+                self.ipv4
+                    .fib
+                    .delete(&kernel(host(bcast), RT_TABLE_LOCAL, RouteType::Broadcast));
         }
         if !was_primary {
             return;

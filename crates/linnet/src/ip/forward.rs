@@ -34,7 +34,7 @@ impl Stack {
         let (ttl, dont_frag, dst) = (pkt.ttl(), pkt.dont_frag(), pkt.dst_addr());
         if ttl <= 1 {
             // Linux counts an expired TTL as a header error.
-            self.ip_stats.in_hdr_errors += 1;
+            self.ipv4.ip_stats.in_hdr_errors += 1;
             self.icmp_send_error(
                 &buf,
                 Icmpv4Message::TIME_EXCEEDED,
@@ -50,12 +50,12 @@ impl Stack {
             0 => i.mtu,
             m => i.mtu.min(m as usize),
         }) else {
-            self.ip_stats.out_discards += 1;
+            self.ipv4.ip_stats.out_discards += 1;
             return self.drop_pkt(buf, DropReason::DevReady);
         };
         if dont_frag && !crate::device::gso::skb_gso_validate_network_len(&buf, mtu) {
             // Linux: ip_exceeds_mtu → icmp_send(ICMP_FRAG_NEEDED, htonl(mtu)).
-            self.ip_stats.frag_fails += 1;
+            self.ipv4.ip_stats.frag_fails += 1;
             let next_hop_mtu = mtu.min(usize::from(u16::MAX)) as u32;
             self.icmp_send_error(
                 &buf,
@@ -87,7 +87,7 @@ impl Stack {
         nexthop: crate::wire::Ipv4Addr,
         now: Instant,
     ) {
-        self.ip_stats.forw_datagrams += 1;
+        self.ipv4.ip_stats.forw_datagrams += 1;
         // Failures (no neighbour, full queue) are counted where they happen.
         let hop = super::output::NextHop {
             ifindex: rt.ifindex,
@@ -105,15 +105,15 @@ impl Stack {
     pub(crate) fn ip_error(&mut self, buf: PacketBuf, err: Errno, now: Instant) {
         if !self.config.ip_forward {
             if err == Errno::ENETUNREACH {
-                self.ip_stats.in_no_routes += 1;
+                self.ipv4.ip_stats.in_no_routes += 1;
                 return self.drop_pkt(buf, DropReason::IpInnoroutes);
             }
-            self.ip_stats.in_addr_errors += 1;
+            self.ipv4.ip_stats.in_addr_errors += 1;
             return self.drop_pkt(buf, DropReason::IpNotForUs);
         }
         let (code, reason) = match err {
             Errno::ENETUNREACH => {
-                self.ip_stats.in_no_routes += 1;
+                self.ipv4.ip_stats.in_no_routes += 1;
                 (dst_unreachable::NET, DropReason::IpInnoroutes)
             }
             Errno::EHOSTUNREACH => (dst_unreachable::HOST, DropReason::IpInnoroutes),

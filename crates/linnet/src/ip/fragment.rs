@@ -161,12 +161,12 @@ impl Stack {
             crate::trace::Detail::Num("mtu", mtu as u64),
         );
         if buf.len() < HEADER_LEN {
-            self.ip_stats.out_discards += 1;
+            self.ipv4.ip_stats.out_discards += 1;
             self.drop_pkt(buf, DropReason::PktTooSmall);
             return Err(Errno::EINVAL);
         }
         if Ipv4Packet::new_unchecked(buf.data()).dont_frag() {
-            self.ip_stats.frag_fails += 1;
+            self.ipv4.ip_stats.frag_fails += 1;
             self.icmp_send_error(
                 &buf,
                 Icmpv4Message::DST_UNREACHABLE,
@@ -177,12 +177,12 @@ impl Stack {
             self.drop_pkt(buf, DropReason::PktTooBig);
             return Err(Errno::EMSGSIZE);
         }
-        let mut frags = std::mem::take(&mut self.frag_scratch);
+        let mut frags = std::mem::take(&mut self.ipv4.frag_scratch);
         frags.clear();
         if let Err((buf, e)) = ip_do_fragment(buf, mtu, &mut self.pool, &mut frags) {
-            self.ip_stats.frag_fails += 1;
+            self.ipv4.ip_stats.frag_fails += 1;
             self.drop_pkt(buf, DropReason::PktTooBig);
-            self.frag_scratch = frags;
+            self.ipv4.frag_scratch = frags;
             return Err(e);
         }
         let mut res = Ok(());
@@ -194,15 +194,15 @@ impl Stack {
             }
             res = self.ip_finish_output2(f, hop, now);
             if res.is_ok() {
-                self.ip_stats.frag_creates += 1;
+                self.ipv4.ip_stats.frag_creates += 1;
             }
         }
         if res.is_ok() {
-            self.ip_stats.frag_oks += 1;
+            self.ipv4.ip_stats.frag_oks += 1;
         } else {
-            self.ip_stats.frag_fails += 1;
+            self.ipv4.ip_stats.frag_fails += 1;
         }
-        self.frag_scratch = frags;
+        self.ipv4.frag_scratch = frags;
         res
     }
 }

@@ -27,27 +27,27 @@ fn quoted_header(quoted: &[u8]) -> Option<Ipv4Packet<&[u8]>> {
 impl Stack {
     /// Receive an ICMP message (data at the ICMP header). Linux: `icmp_rcv`.
     pub(crate) fn icmp_rcv(&mut self, mut buf: PacketBuf, ip: &IpMeta, now: Instant) {
-        self.icmp_stats.in_msgs += 1;
+        self.ipv4.icmp_stats.in_msgs += 1;
         self.trace_icmp_rcv(&buf);
         let Ok(pkt) = Icmpv4Packet::new_checked(buf.data()) else {
-            self.icmp_stats.in_errors += 1;
+            self.ipv4.icmp_stats.in_errors += 1;
             return self.drop_pkt(buf, DropReason::IcmpCsum);
         };
         if !pkt.verify_checksum() {
-            self.icmp_stats.in_csum_errors += 1;
-            self.icmp_stats.in_errors += 1;
+            self.ipv4.icmp_stats.in_csum_errors += 1;
+            self.ipv4.icmp_stats.in_errors += 1;
             return self.drop_pkt(buf, DropReason::IcmpCsum);
         }
         match pkt.msg_type() {
             Icmpv4Message::ECHO_REQUEST => {
-                self.icmp_stats.in_echos += 1;
+                self.ipv4.icmp_stats.in_echos += 1;
                 if ip.broadcast && self.config.icmp_echo_ignore_broadcasts {
                     return self.drop_pkt(buf, DropReason::IcmpIgnored);
                 }
                 self.icmp_echo(buf, ip, now)
             }
             Icmpv4Message::ECHO_REPLY => {
-                self.icmp_stats.in_echo_reps += 1;
+                self.ipv4.icmp_stats.in_echo_reps += 1;
                 let (ident, seq) = (pkt.echo_ident(), pkt.echo_seq_no());
                 let len = buf.len();
                 let sent = pkt.data().get(..8).map(|b| {
@@ -58,9 +58,9 @@ impl Stack {
             }
             t @ (Icmpv4Message::DST_UNREACHABLE | Icmpv4Message::TIME_EXCEEDED) => {
                 if t == Icmpv4Message::DST_UNREACHABLE {
-                    self.icmp_stats.in_dest_unreachs += 1;
+                    self.ipv4.icmp_stats.in_dest_unreachs += 1;
                 } else {
-                    self.icmp_stats.in_time_excds += 1;
+                    self.ipv4.icmp_stats.in_time_excds += 1;
                 }
                 let code = pkt.msg_code();
                 // RFC 1191: "fragmentation needed" carries the next hop's MTU.
@@ -104,10 +104,10 @@ impl Stack {
             tos: ip.tos,
             dont_frag: false,
         };
-        self.icmp_stats.out_msgs += 1;
-        self.icmp_stats.out_echo_reps += 1;
+        self.ipv4.icmp_stats.out_msgs += 1;
+        self.ipv4.icmp_stats.out_echo_reps += 1;
         if self.ip_send(buf, p, now).is_err() {
-            self.icmp_stats.out_errors += 1;
+            self.ipv4.icmp_stats.out_errors += 1;
         }
     }
 
@@ -203,8 +203,8 @@ impl Stack {
         if !pmtu && !self.icmpv4_xrlim_allow(msg_type, code, src, now) {
             return;
         }
-        if !pmtu && !self.icmp_rate.allow(now) {
-            self.icmp_stats.out_rate_limit_global += 1;
+        if !pmtu && !self.ipv4.icmp_rate.allow(now) {
+            self.ipv4.icmp_stats.out_rate_limit_global += 1;
             return;
         }
         let quote_len = (inner.total_len() as usize)
@@ -223,11 +223,11 @@ impl Stack {
         icmph.set_rest_of_header(info);
         icmph.data_mut().copy_from_slice(&net[..quote_len]);
         icmph.fill_checksum();
-        self.icmp_stats.out_msgs += 1;
+        self.ipv4.icmp_stats.out_msgs += 1;
         if msg_type == Icmpv4Message::DST_UNREACHABLE {
-            self.icmp_stats.out_dest_unreachs += 1;
+            self.ipv4.icmp_stats.out_dest_unreachs += 1;
         } else if msg_type == Icmpv4Message::TIME_EXCEEDED {
-            self.icmp_stats.out_time_excds += 1;
+            self.ipv4.icmp_stats.out_time_excds += 1;
         }
         let p = IpSendParams {
             src: our_src,
@@ -238,7 +238,7 @@ impl Stack {
             dont_frag: false,
         };
         if self.ip_send(buf, p, now).is_err() {
-            self.icmp_stats.out_errors += 1;
+            self.ipv4.icmp_stats.out_errors += 1;
         }
     }
 }

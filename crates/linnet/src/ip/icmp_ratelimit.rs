@@ -3,8 +3,7 @@
 //! `icmp_ratemask`.
 //!
 //! Linux: `icmpv4_xrlim_allow` (net/ipv4/icmp.c) and `inet_peer_xrlim_allow`
-//! (net/ipv4/inetpeer.c, `XRLIM_BURST_FACTOR`). The global limit (`icmp_global_allow`) is
-//! separate and kept with the stack.
+//! (net/ipv4/inetpeer.c, `XRLIM_BURST_FACTOR`); the global limit, `icmp_global_allow`.
 
 use crate::stack::Stack;
 use crate::time::Instant;
@@ -26,6 +25,47 @@ struct Bucket {
     /// Credit, in microseconds of `icmp_ratelimit`.
     tokens: u64,
     last: Instant,
+}
+
+/// A token bucket limiting ICMP error generation. Linux: `icmp_global_allow`.
+#[derive(Debug)]
+pub(crate) struct RateLimit {
+    tokens: u64,
+    burst: u64,
+    per_sec: u64,
+    last: Instant,
+}
+
+impl RateLimit {
+    pub(crate) fn new(per_sec: u32, burst: u32) -> RateLimit {
+        RateLimit {
+            tokens: burst as u64 * 1_000_000,
+            burst: burst as u64 * 1_000_000,
+            per_sec: per_sec as u64,
+            last: Instant::ZERO,
+        }
+    }
+
+    /// New rate and burst; tokens held beyond the new burst are dropped. Linux: a write to
+    /// `icmp_msgs_per_sec`/`icmp_msgs_burst` takes effect at the next `icmp_global_allow`.
+    pub(crate) fn set_rate(&mut self, per_sec: u32, burst: u32) {
+        self.per_sec = per_sec as u64;
+        self.burst = burst as u64 * 1_000_000;
+        self.tokens = self.tokens.min(self.burst);
+    }
+
+    /// Take one token if there is one (tokens are kept in millionths).
+    pub(crate) fn allow(&mut self, now: Instant) -> bool {
+        let elapsed = now.saturating_since(self.last).as_micros() as u64;
+        self.last = now;
+        self.tokens = (self.tokens + elapsed.saturating_mul(self.per_sec)).min(self.burst);
+        if self.tokens >= 1_000_000 {
+            self.tokens -= 1_000_000;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 /// Buckets by destination. Linux: the `rate_tokens`/`rate_last` of each `struct inet_peer`.
@@ -92,9 +132,12 @@ impl Stack {
         {
             return true;
         }
-        let ok = self.icmp_peers.allow(dst, self.config.icmp_ratelimit, now);
+        let ok = self
+            .ipv4
+            .icmp_peers
+            .allow(dst, self.config.icmp_ratelimit, now);
         if !ok {
-            self.icmp_stats.out_rate_limit_host += 1;
+            self.ipv4.icmp_stats.out_rate_limit_host += 1;
         }
         ok
     }

@@ -18,32 +18,32 @@ use crate::wire::{Icmpv4Message, IpProtocol, Ipv4Packet};
 impl Stack {
     /// Validate a received IPv4 header and trim link padding. Linux: `ip_rcv` → `ip_rcv_core`.
     pub(crate) fn ip_rcv(&mut self, mut buf: PacketBuf, now: Instant) {
-        self.ip_stats.in_receives += 1;
+        self.ipv4.ip_stats.in_receives += 1;
         self.trace(&buf, Stage::IpRcv, Detail::None);
         let len = buf.len();
         if len < HEADER_LEN {
-            self.ip_stats.in_hdr_errors += 1;
+            self.ipv4.ip_stats.in_hdr_errors += 1;
             return self.drop_pkt(buf, DropReason::PktTooSmall);
         }
         let pkt = Ipv4Packet::new_unchecked(buf.data());
         let ihl = pkt.header_len();
         if pkt.version() != 4 || ihl < HEADER_LEN || len < ihl {
-            self.ip_stats.in_hdr_errors += 1;
+            self.ipv4.ip_stats.in_hdr_errors += 1;
             return self.drop_pkt(buf, DropReason::IpInhdr);
         }
         self.ip_ecn_stats(&buf, ihl);
         if crate::wire::checksum::checksum(&buf.data()[..ihl]) != 0 {
-            self.ip_stats.in_csum_errors += 1;
-            self.ip_stats.in_hdr_errors += 1;
+            self.ipv4.ip_stats.in_csum_errors += 1;
+            self.ipv4.ip_stats.in_hdr_errors += 1;
             return self.drop_pkt(buf, DropReason::IpCsum);
         }
         let total = pkt.total_len() as usize;
         if total > len {
-            self.ip_stats.in_truncated_pkts += 1;
+            self.ipv4.ip_stats.in_truncated_pkts += 1;
             return self.drop_pkt(buf, DropReason::PktTooSmall);
         }
         if total < ihl {
-            self.ip_stats.in_hdr_errors += 1;
+            self.ipv4.ip_stats.in_hdr_errors += 1;
             return self.drop_pkt(buf, DropReason::IpInhdr);
         }
         // Ethernet pads short frames; the datagram ends where its length field says.
@@ -75,7 +75,7 @@ impl Stack {
         } else {
             1
         };
-        let s = &mut self.ip_stats;
+        let s = &mut self.ipv4.ip_stats;
         match Ipv4Packet::new_unchecked(d).ecn() {
             0 => s.in_noect_pkts += segs,
             1 => s.in_ect1_pkts += segs,
@@ -98,7 +98,7 @@ impl Stack {
             return self.drop_pkt(buf, DropReason::IpInvalidSource);
         }
         if dst.is_unspecified() || (dst.is_loopback() && buf.meta.ifindex != LOOPBACK_IFINDEX) {
-            self.ip_stats.in_addr_errors += 1;
+            self.ipv4.ip_stats.in_addr_errors += 1;
             return self.drop_pkt(buf, DropReason::IpInvalidSource);
         }
         // Early demux: a segment of a known connection whose socket remembers this input
@@ -132,7 +132,7 @@ impl Stack {
             InputRoute::Forward(rt) => self.ip_forward(buf, rt, now),
             InputRoute::Error(e) => self.ip_error(buf, e, now),
             InputRoute::Martian => {
-                self.ip_stats.in_addr_errors += 1;
+                self.ipv4.ip_stats.in_addr_errors += 1;
                 self.drop_pkt(buf, DropReason::IpInvalidDest)
             }
         }
@@ -172,20 +172,20 @@ impl Stack {
         buf.reset_transport_header();
         match meta.protocol {
             IpProtocol::ICMP => {
-                self.ip_stats.in_delivers += 1;
+                self.ipv4.ip_stats.in_delivers += 1;
                 self.icmp_rcv(buf, &meta, now)
             }
             IpProtocol::UDP => {
-                self.ip_stats.in_delivers += 1;
+                self.ipv4.ip_stats.in_delivers += 1;
                 self.udp_rcv(buf, &meta, now)
             }
             IpProtocol::TCP => {
-                self.ip_stats.in_delivers += 1;
+                self.ipv4.ip_stats.in_delivers += 1;
                 self.tcp_v4_rcv(buf, &meta, now)
             }
             _ => {
                 // No handler: answer protocol unreachable. Linux: ip_protocol_deliver_rcu.
-                self.ip_stats.in_unknown_protos += 1;
+                self.ipv4.ip_stats.in_unknown_protos += 1;
                 if !meta.broadcast {
                     self.icmp_send_error(
                         &buf,

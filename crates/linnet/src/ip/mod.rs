@@ -12,6 +12,7 @@ pub mod icmp;
 pub(crate) mod icmp_ratelimit;
 pub mod input;
 pub mod metrics;
+pub(crate) mod netns;
 pub mod offload;
 pub mod output;
 pub mod pmtu;

@@ -73,7 +73,7 @@ impl Stack {
         if skb_gso_validate_network_len(&buf, mtu) {
             return self.ip_finish_output2(buf, hop, now);
         }
-        let mut segs = std::mem::take(&mut self.gso_scratch);
+        let mut segs = std::mem::take(&mut self.dev.gso_scratch);
         segs.clear();
         let headroom = buf.headroom();
         let r = skb_gso_segment(
@@ -87,8 +87,8 @@ impl Stack {
             &mut segs,
         );
         if r.is_err() {
-            self.gso_scratch = segs;
-            self.ip_stats.out_discards += 1;
+            self.dev.gso_scratch = segs;
+            self.ipv4.ip_stats.out_discards += 1;
             self.drop_pkt(buf, DropReason::PktTooSmall);
             return Err(Errno::EINVAL);
         }
@@ -105,7 +105,7 @@ impl Stack {
                 res = r;
             }
         }
-        self.gso_scratch = segs;
+        self.dev.gso_scratch = segs;
         res
     }
 }

@@ -66,18 +66,17 @@ impl Stack {
         rt: Result<super::route::OutputRoute, Errno>,
         now: Instant,
     ) -> Result<(), Errno> {
-        self.ip_stats.out_requests += 1;
+        self.ipv4.ip_stats.out_requests += 1;
         let mut rt = match rt {
             Ok(rt) => rt,
             Err(e) => {
-                self.ip_stats.out_no_routes += 1;
+                self.ipv4.ip_stats.out_no_routes += 1;
                 self.drop_pkt(buf, DropReason::IpOutnoroutes);
                 return Err(e);
             }
         };
         let payload_len = buf.len();
-        let ident = self.ip_ident;
-        self.ip_ident = self.ip_ident.wrapping_add(1);
+        let ident = self.ipv4.ip_select_ident();
         let repr = Ipv4Repr {
             src_addr: p.src.filter(|s| !s.is_unspecified()).unwrap_or(rt.src),
             dst_addr: p.dst,
@@ -93,7 +92,7 @@ impl Stack {
         match buf.push(HEADER_LEN) {
             Some(h) => repr.emit(h),
             None => {
-                self.ip_stats.out_discards += 1;
+                self.ipv4.ip_stats.out_discards += 1;
                 self.drop_pkt(buf, DropReason::PktTooSmall);
                 return Err(Errno::ENOBUFS);
             }
@@ -135,7 +134,7 @@ impl Stack {
             buf = self.nf_hook(hook, buf, ifindex, now).ok_or(Errno::EPERM)?;
         }
         let Some(iface) = self.iface(ifindex) else {
-            self.ip_stats.out_discards += 1;
+            self.ipv4.ip_stats.out_discards += 1;
             self.drop_pkt(buf, DropReason::DevReady);
             return Err(Errno::ENODEV);
         };
@@ -170,7 +169,7 @@ impl Stack {
             broadcast,
         } = hop;
         let Some(iface) = self.iface(ifindex) else {
-            self.ip_stats.out_discards += 1;
+            self.ipv4.ip_stats.out_discards += 1;
             self.drop_pkt(buf, DropReason::DevReady);
             return Err(Errno::ENODEV);
         };
@@ -212,13 +211,13 @@ impl Stack {
         };
         self.trace(&buf, Stage::NeighOutput, Detail::Note("xmit"));
         if !eth_header(&mut buf, src, dst, EtherType::IPV4) {
-            self.ip_stats.out_discards += 1;
+            self.ipv4.ip_stats.out_discards += 1;
             self.drop_pkt(buf, DropReason::PktTooSmall);
             return Err(Errno::ENOBUFS);
         }
         let res = self.dev_queue_xmit(ifindex, buf, now);
         if res.is_err() {
-            self.ip_stats.out_discards += 1;
+            self.ipv4.ip_stats.out_discards += 1;
         }
         res
     }

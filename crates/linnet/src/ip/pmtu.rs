@@ -168,7 +168,7 @@ impl Stack {
     ) -> Option<usize> {
         let dev_mtu = self.iface(rt.ifindex)?.mtu;
         let mtu = rt.mtu(dev_mtu);
-        Some(match self.pmtu.find_exception(dst, now) {
+        Some(match self.ipv4.pmtu.find_exception(dst, now) {
             Some(e) => mtu.min(e.mtu as usize),
             None => mtu,
         })
@@ -176,7 +176,7 @@ impl Stack {
 
     /// The live path MTU exceptions (`ip route show cache`).
     pub fn pmtu_exceptions(&self, now: Instant) -> Vec<PmtuException> {
-        self.pmtu.live(now)
+        self.ipv4.pmtu.live(now)
     }
 
     /// Lower the path MTU towards `dst` to `mtu` as a "fragmentation needed" message reports
@@ -195,23 +195,23 @@ impl Stack {
         if rt.metrics.mtu_locked() {
             return Some(old as usize);
         }
-        let existing = self.pmtu.find_exception(dst, now).copied();
+        let existing = self.ipv4.pmtu.find_exception(dst, now).copied();
         if existing.is_some_and(|e| e.locked) || old < mtu {
             return Some(old as usize);
         }
         let (mut mtu, mut lock) = (mtu, false);
-        let min_pmtu = self.pmtu.params().min_pmtu.max(IPV4_MIN_MTU);
+        let min_pmtu = self.ipv4.pmtu.params().min_pmtu.max(IPV4_MIN_MTU);
         if mtu < min_pmtu {
             lock = true;
             mtu = old.min(min_pmtu);
         }
-        let half = self.pmtu.params().mtu_expires / 2;
+        let half = self.ipv4.pmtu.params().mtu_expires / 2;
         if let Some(e) = existing {
             if e.mtu == mtu && !lock && now + half < e.expires {
                 return Some(old as usize);
             }
         }
-        self.pmtu.update_or_create_fnhe(dst, mtu, lock, now);
+        self.ipv4.pmtu.update_or_create_fnhe(dst, mtu, lock, now);
         self.ipv4_mtu(dst, now)
     }
 
@@ -225,10 +225,10 @@ impl Stack {
         dev_mtu: usize,
         now: Instant,
     ) -> usize {
-        if self.pmtu.is_empty() {
+        if self.ipv4.pmtu.is_empty() {
             return dev_mtu;
         }
-        match self.pmtu.find_exception(dst, now) {
+        match self.ipv4.pmtu.find_exception(dst, now) {
             Some(e) if self.is_local_addr(src) => dev_mtu.min(e.mtu as usize),
             _ => dev_mtu,
         }
@@ -237,7 +237,12 @@ impl Stack {
     /// Whether the path MTU towards `dst` is locked, in which case our datagrams go without
     /// DF. Linux: `ip_mtu_locked` (as `ip_dont_fragment` consults it).
     pub(crate) fn ip_mtu_locked(&self, dst: Ipv4Addr, now: Instant) -> bool {
-        !self.pmtu.is_empty() && self.pmtu.find_exception(dst, now).is_some_and(|e| e.locked)
+        !self.ipv4.pmtu.is_empty()
+            && self
+                .ipv4
+                .pmtu
+                .find_exception(dst, now)
+                .is_some_and(|e| e.locked)
     }
 }
 

@@ -406,7 +406,7 @@ impl Stack {
     /// A fragment for this host arrived: queue it, and when it completes its datagram return
     /// the reassembled datagram (network header at the data start). Linux: `ip_defrag`.
     pub(crate) fn ip_defrag(&mut self, buf: PacketBuf, now: Instant) -> Option<PacketBuf> {
-        self.ip_stats.reasm_reqds += 1;
+        self.ipv4.ip_stats.reasm_reqds += 1;
         let pkt = Ipv4Packet::new_unchecked(buf.data());
         let ihl = pkt.header_len();
         let offset = pkt.frag_offset();
@@ -432,14 +432,14 @@ impl Stack {
         };
         if end <= offset || end > IP_MAX_LEN - HEADER_LEN {
             // Empty, or beyond the largest datagram: the queue is corrupt.
-            if let Some(q) = self.frags.inet_frag_kill(&f.key) {
+            if let Some(q) = self.ipv4.frags.inet_frag_kill(&f.key) {
                 self.drops.add(DropReason::IpInhdr, q.nfrags);
             }
-            self.ip_stats.reasm_fails += 1;
+            self.ipv4.ip_stats.reasm_fails += 1;
             self.drop_pkt(buf, DropReason::IpInhdr);
             return None;
         }
-        match self.frags.ip_frag_queue(&f, buf.data(), now) {
+        match self.ipv4.frags.ip_frag_queue(&f, buf.data(), now) {
             Queued::Incomplete => {
                 self.pool.put(buf);
                 None
@@ -455,10 +455,10 @@ impl Stack {
                     self.drops.add(reason, q.nfrags);
                 }
                 if fail {
-                    self.ip_stats.reasm_fails += 1;
+                    self.ipv4.ip_stats.reasm_fails += 1;
                 }
                 if overlap {
-                    self.ip_stats.reasm_overlaps += 1;
+                    self.ipv4.ip_stats.reasm_overlaps += 1;
                 }
                 self.drop_pkt(buf, reason);
                 None
@@ -479,7 +479,7 @@ impl Stack {
         let first_ecn = Ipv4Packet::new_unchecked(&q.header[..]).ecn();
         let ecn = ip_frag_ecn(q.ecn, first_ecn);
         let (Some(ecn), true) = (ecn, total <= IP_MAX_LEN) else {
-            self.ip_stats.reasm_fails += 1;
+            self.ipv4.ip_stats.reasm_fails += 1;
             self.drops.add(DropReason::IpInhdr, q.nfrags);
             return None;
         };
@@ -502,7 +502,7 @@ impl Stack {
             p.fill_checksum();
         }
         buf.reset_network_header();
-        self.ip_stats.reasm_oks += 1;
+        self.ipv4.ip_stats.reasm_oks += 1;
         Some(buf)
     }
 
@@ -512,25 +512,25 @@ impl Stack {
     /// Linux: `ip_expire`.
     pub(crate) fn ip_expire(&mut self, now: Instant) -> Option<Instant> {
         // Nothing being reassembled (every poll but a few): no tree to look into.
-        if self.frags.timers.is_empty() {
+        if self.ipv4.frags.timers.is_empty() {
             return None;
         }
-        while let Some((&(t, seq), &key)) = self.frags.timers.first_key_value() {
+        while let Some((&(t, seq), &key)) = self.ipv4.frags.timers.first_key_value() {
             if t > now {
                 break;
             }
-            let Some(q) = self.frags.inet_frag_kill(&key) else {
-                self.frags.timers.remove(&(t, seq));
+            let Some(q) = self.ipv4.frags.inet_frag_kill(&key) else {
+                self.ipv4.frags.timers.remove(&(t, seq));
                 continue;
             };
-            self.ip_stats.reasm_timeout += 1;
-            self.ip_stats.reasm_fails += 1;
+            self.ipv4.ip_stats.reasm_timeout += 1;
+            self.ipv4.ip_stats.reasm_fails += 1;
             self.drops.add(DropReason::FragReasmTimeout, q.nfrags);
             if q.hlen != 0 {
                 self.ip_frag_expire_icmp(&q, now);
             }
         }
-        self.frags.next_expiry()
+        self.ipv4.frags.next_expiry()
     }
 
     /// Send ICMP "fragment reassembly time exceeded" about a queue, quoting its first
@@ -566,7 +566,7 @@ impl Stack {
 
     /// The fragment queues (memory in use, queue count).
     pub fn frag_queues(&self) -> &FragTable {
-        &self.frags
+        &self.ipv4.frags
     }
 }
 

@@ -76,15 +76,7 @@ impl Stack {
     /// skipping unicast routes whose interface is down, and remember the answer until the
     /// next change. Linux: `fib_lookup` → `fib_rules_lookup`.
     pub fn fib_lookup(&self, flow: &Flowi4) -> Result<Route, Errno> {
-        let genid = self.rt_genid();
-        if let Some(r) = self.rt_cache.borrow_mut().get(flow, genid) {
-            return r;
-        }
-        let r = self
-            .rules
-            .lookup(&self.fib, flow, |r| self.fib_nh_usable(r));
-        self.rt_cache.borrow_mut().put(*flow, genid, r);
-        r
+        self.ipv4.fib_lookup(flow, |r| self.fib_nh_usable(r))
     }
 
     /// Whether a route's next hop can be used now: a unicast route needs its interface up.
@@ -96,17 +88,17 @@ impl Stack {
     /// The generation cached lookups must match: it moves on every change to the tables,
     /// the rules, or a link's state. Linux: `rt_genid_ipv4`.
     pub(crate) fn rt_genid(&self) -> u64 {
-        self.fib.genid() + self.rules.genid() + self.rt_genid
+        self.ipv4.rt_genid()
     }
 
     /// Invalidate every cached lookup. Linux: `rt_cache_flush` → `rt_genid_bump_ipv4`.
     pub(crate) fn rt_cache_flush(&mut self) {
-        self.rt_genid += 1;
+        self.ipv4.rt_cache_flush();
     }
 
     /// Route cache counters. Linux: `/proc/net/stat/rt_cache`.
     pub fn route_cache_stats(&self) -> RtCacheStats {
-        self.rt_cache.borrow().stats()
+        self.ipv4.rt_cache.borrow().stats()
     }
 
     /// Choose interface, next hop and source address for a locally generated packet.
@@ -125,6 +117,7 @@ impl Stack {
         if dst.is_broadcast() {
             // Limited broadcast: out of the interface of the source, or the first Ethernet one.
             let iface = self
+                .dev
                 .ifaces
                 .iter()
                 .filter(|i| i.kind == LinkKind::Ether && i.up)

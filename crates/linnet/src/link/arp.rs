@@ -4,12 +4,61 @@
 
 use super::ethernet::eth_header;
 use crate::buf::{PacketBuf, PacketType, MAX_HEADER};
+use crate::link::NeighEvent;
 use crate::stack::Stack;
 use crate::stats::DropReason;
 use crate::time::Instant;
 use crate::wire::{ArpOperation, ArpPacket, ArpRepr, EtherType, EthernetAddress, Ipv4Addr};
 
 impl Stack {
+    /// Act on what the ARP table asked for: solicitations by ARP, flushes of packets that
+    /// waited, ICMP host unreachable for those that cannot be delivered. Linux: `arp_tbl`'s
+    /// `neigh_ops` (`arp_solicit`, `arp_error_report`) and `neigh_update`'s queue flush.
+    /// Re-entrant calls return at once: the outermost loop picks up new events.
+    #[inline]
+    pub(crate) fn neigh_run_events(&mut self, now: Instant) {
+        // Nothing to do is the per-packet case: decided inline, without touching the rest.
+        if self.neigh.events.is_empty() || self.in_neigh_events {
+            return;
+        }
+        self.neigh_run_events_slow(now);
+    }
+
+    #[cold]
+    fn neigh_run_events_slow(&mut self, now: Instant) {
+        self.in_neigh_events = true;
+        let mut events = Vec::new();
+        while !self.neigh.events.is_empty() {
+            std::mem::swap(&mut events, &mut self.neigh.events);
+            for ev in events.drain(..) {
+                match ev {
+                    NeighEvent::Solicit {
+                        ifindex,
+                        ip,
+                        unicast,
+                    } => self.arp_solicit(ifindex, ip, unicast, now),
+                    NeighEvent::Flush { ifindex, mac, buf } => {
+                        let _ = self.neigh_xmit(ifindex, mac, buf, now);
+                    }
+                    NeighEvent::Discard { buf, reason } => {
+                        if reason == DropReason::NeighFailed {
+                            // Linux: arp_error_report → icmp_send(HOST_UNREACH).
+                            self.icmp_send_error(
+                                &buf,
+                                crate::wire::Icmpv4Message::DST_UNREACHABLE,
+                                crate::wire::icmpv4::dst_unreachable::HOST,
+                                0,
+                                now,
+                            );
+                        }
+                        self.drop_pkt(buf, reason);
+                    }
+                }
+            }
+        }
+        self.in_neigh_events = false;
+    }
+
     /// Receive an ARP packet (data at the ARP header). Linux: `arp_rcv` → `arp_process`.
     pub(crate) fn arp_rcv(&mut self, buf: PacketBuf, now: Instant) {
         self.neigh.stats.rx += 1;

@@ -6,4 +6,4 @@ pub mod arp;
 pub mod ethernet;
 pub mod neighbour;
 
-pub use neighbour::{NeighEvent, NeighParams, NeighTable, NudState};
+pub use neighbour::{NeighEvent, NeighKey, NeighParams, NeighTable, NudState};

@@ -1,4 +1,7 @@
-//! The neighbour cache: IPv4 → link address, with Linux's NUD states and timers.
+//! The neighbour cache: protocol address → link address, with Linux's NUD states and timers.
+//! Generic over the protocol address ([`NeighKey`]): ARP's table is `NeighTable<Ipv4Addr>`
+//! (the default), and NDP's would be `NeighTable<Ipv6Addr>`; what is ARP's own (the
+//! solicitation and reply formats) is in [`super::arp`].
 //!
 //! Linux: net/core/neighbour.c (`neigh_lookup`, `__neigh_event_send`, `neigh_update`,
 //! `neigh_timer_handler`, `neigh_periodic_work`). The table is a pure state machine: it never
@@ -105,14 +108,14 @@ impl Default for NeighParams {
 
 /// What the table asks the stack to do.
 #[derive(Debug)]
-pub enum NeighEvent {
+pub enum NeighEvent<A = Ipv4Addr> {
     /// Send an ARP request for `ip` on `ifindex`: broadcast, or unicast to `unicast` when probing.
     /// Linux: `arp_solicit`.
     Solicit {
         /// Interface.
         ifindex: u32,
         /// Address to resolve.
-        ip: Ipv4Addr,
+        ip: A,
         /// Known address to probe by unicast (PROBE state), or `None` to broadcast.
         unicast: Option<EthernetAddress>,
     },
@@ -160,11 +163,11 @@ struct Entry {
 
 /// A snapshot of one entry, for `ip neigh show`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NeighInfo {
+pub struct NeighInfo<A = Ipv4Addr> {
     /// Interface index.
     pub ifindex: u32,
     /// Protocol address.
-    pub ip: Ipv4Addr,
+    pub ip: A,
     /// Link address, if known.
     pub lladdr: Option<EthernetAddress>,
     /// State.
@@ -175,23 +178,30 @@ pub struct NeighInfo {
     pub probes: u32,
 }
 
-/// The ARP neighbour table. Linux: `arp_tbl` (`struct neigh_table`).
+/// A neighbour table: ARP's with the default `A = Ipv4Addr`. Linux: `struct neigh_table`
+/// (`arp_tbl`, `nd_tbl`).
 #[derive(Debug)]
-pub struct NeighTable {
+pub struct NeighTable<A = Ipv4Addr> {
     params: NeighParams,
     /// When [`NeighTable::poll`] must next walk the entries (the earliest timer or garbage
     /// collection look it found last time); `None` after anything that may need an earlier
     /// walk (a new entry, a timer armed). Linux arms a timer per entry instead of walking.
     scan_at: Option<Instant>,
-    entries: HashMap<(u32, Ipv4Addr), Entry, crate::fasthash::KeyedState>,
+    entries: HashMap<(u32, A), Entry, crate::fasthash::KeyedState>,
     reachable_time: Duration,
     reroll_at: Instant,
     rng: u64,
     /// Work for the stack; drained after each call.
-    pub events: Vec<NeighEvent>,
+    pub events: Vec<NeighEvent<A>>,
     /// Counters.
     pub stats: ArpStats,
 }
+
+/// A protocol address a neighbour table resolves (IPv4 for ARP, IPv6 for NDP).
+/// Linux: `tbl->key_len` bytes of `primary_key`.
+pub trait NeighKey: Copy + Eq + Ord + std::hash::Hash + std::fmt::Debug {}
+
+impl NeighKey for Ipv4Addr {}
 
 fn splitmix(state: &mut u64) -> u64 {
     *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
@@ -201,9 +211,9 @@ fn splitmix(state: &mut u64) -> u64 {
     z ^ (z >> 31)
 }
 
-impl NeighTable {
+impl<A: NeighKey> NeighTable<A> {
     /// An empty table; `seed` drives the randomised reachable time.
-    pub fn new(params: NeighParams, seed: u64) -> NeighTable {
+    pub fn new(params: NeighParams, seed: u64) -> Self {
         let mut t = NeighTable {
             params,
             scan_at: None,
@@ -259,17 +269,13 @@ impl NeighTable {
     }
 
     /// The state and link address of an entry. Linux: `neigh_lookup`.
-    pub fn lookup(
-        &self,
-        ifindex: u32,
-        ip: Ipv4Addr,
-    ) -> Option<(NudState, Option<EthernetAddress>)> {
+    pub fn lookup(&self, ifindex: u32, ip: A) -> Option<(NudState, Option<EthernetAddress>)> {
         self.entries.get(&(ifindex, ip)).map(|e| (e.state, e.mac))
     }
 
     /// Snapshots of all entries, sorted by interface and address.
-    pub fn dump(&self) -> Vec<NeighInfo> {
-        let mut v: Vec<NeighInfo> = self
+    pub fn dump(&self) -> Vec<NeighInfo<A>> {
+        let mut v: Vec<NeighInfo<A>> = self
             .entries
             .iter()
             .map(|(&(ifindex, ip), e)| NeighInfo {
@@ -337,7 +343,7 @@ impl NeighTable {
     pub fn output_connected(
         &mut self,
         ifindex: u32,
-        ip: Ipv4Addr,
+        ip: A,
         now: Instant,
     ) -> Option<EthernetAddress> {
         let e = self.entries.get_mut(&(ifindex, ip))?;
@@ -353,13 +359,7 @@ impl NeighTable {
 
     /// Decide how to send `buf` to `ip` on `ifindex`, starting resolution if needed.
     /// Linux: `neigh_resolve_output` → `__neigh_event_send`.
-    pub fn output(
-        &mut self,
-        ifindex: u32,
-        ip: Ipv4Addr,
-        buf: PacketBuf,
-        now: Instant,
-    ) -> NeighOutput {
+    pub fn output(&mut self, ifindex: u32, ip: A, buf: PacketBuf, now: Instant) -> NeighOutput {
         let key = (ifindex, ip);
         if !self.entries.contains_key(&key) {
             if !self.make_room() {
@@ -439,7 +439,7 @@ impl NeighTable {
     pub fn update(
         &mut self,
         ifindex: u32,
-        ip: Ipv4Addr,
+        ip: A,
         mac: EthernetAddress,
         solicited: bool,
         create: bool,
@@ -489,13 +489,7 @@ impl NeighTable {
     }
 
     /// Add a PERMANENT entry (`ip neigh add ... nud permanent`).
-    pub fn add_permanent(
-        &mut self,
-        ifindex: u32,
-        ip: Ipv4Addr,
-        mac: EthernetAddress,
-        now: Instant,
-    ) {
+    pub fn add_permanent(&mut self, ifindex: u32, ip: A, mac: EthernetAddress, now: Instant) {
         let mut e = Self::new_entry(NudState::Permanent, now);
         e.mac = Some(mac);
         self.scan_at = None;
@@ -507,7 +501,7 @@ impl NeighTable {
     }
 
     /// Remove an entry; its queued packets are discarded. Returns whether it existed.
-    pub fn delete(&mut self, ifindex: u32, ip: Ipv4Addr) -> bool {
+    pub fn delete(&mut self, ifindex: u32, ip: A) -> bool {
         match self.entries.remove(&(ifindex, ip)) {
             Some(e) => {
                 self.discard_queue(e.queue, DropReason::NeighFailed);
@@ -533,7 +527,7 @@ impl NeighTable {
 
     /// An upper layer saw forward progress (e.g. a TCP ACK) through this neighbour.
     /// Linux: `neigh_confirm` / `dst_confirm_neigh`.
-    pub fn confirm(&mut self, ifindex: u32, ip: Ipv4Addr, now: Instant) {
+    pub fn confirm(&mut self, ifindex: u32, ip: A, now: Instant) {
         if let Some(e) = self.entries.get_mut(&(ifindex, ip)) {
             e.confirmed = now;
         }

@@ -441,7 +441,7 @@ impl Stack {
         match self.ip_route_output(new_dst, None) {
             Ok(rt) => Ok((buf, rt)),
             Err(e) => {
-                self.ip_stats.out_no_routes += 1;
+                self.ipv4.ip_stats.out_no_routes += 1;
                 self.drop_pkt(buf, DropReason::IpOutnoroutes);
                 Err(e)
             }
@@ -473,11 +473,13 @@ impl Stack {
         let ctstate = self.nf_ctstate(buf);
         let ctx = MatchCtx {
             in_dev: self
+                .dev
                 .ifaces
                 .iter()
                 .find(|i| i.ifindex == in_if)
                 .map_or("", |i| i.name.as_str()),
             out_dev: self
+                .dev
                 .ifaces
                 .iter()
                 .find(|i| i.ifindex == out_if)
@@ -524,7 +526,8 @@ impl Stack {
                 return HookVerdict::Accept;
             };
             let dev = |i: u32| {
-                self.ifaces
+                self.dev
+                    .ifaces
                     .iter()
                     .find(|d| d.ifindex == i)
                     .map_or("", |d| d.name.as_str())
@@ -630,8 +633,7 @@ impl Stack {
         let Some(h) = buf.try_put(40) else {
             return self.pool.put(buf);
         };
-        let ident = self.ip_ident;
-        self.ip_ident = self.ip_ident.wrapping_add(1);
+        let ident = self.ipv4.ip_select_ident();
         crate::wire::Ipv4Repr {
             src_addr: p.dst,
             dst_addr: p.src,

@@ -505,7 +505,8 @@ impl Stack {
 impl Stack {
     /// The interfaces `ifindex` selects (all of them when `None`), for the `show` commands.
     fn tc_ifaces(&self, ifindex: Option<u32>) -> impl Iterator<Item = &Interface> {
-        self.ifaces
+        self.dev
+            .ifaces
             .iter()
             .filter(move |i| ifindex.is_none_or(|x| x == i.ifindex))
     }

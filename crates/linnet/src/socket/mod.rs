@@ -9,103 +9,23 @@
 //! readiness with [`Stack::register_waker`] (which the blocking and async wrappers in
 //! [`crate::api`] do).
 
-pub mod table;
-
 use crate::errno::Errno;
 use crate::stack::Stack;
 use crate::time::Instant;
 use crate::transport::tcp::cong::CcAlgorithm;
 use crate::transport::tcp::sock::{TcpInfo, TcpState};
 use serde::{Deserialize, Serialize};
-use std::fmt;
 use std::net::SocketAddrV4;
 use std::task::Waker;
 use std::time::Duration;
 
-pub use table::{SockEntry, Socket, SocketTable};
+pub use crate::core::sock::{
+    MsgFlags, PollEvents, Shutdown, SockEntry, SockId, SockType, MAX_SOCKETS,
+};
+pub use crate::transport::Socket;
 
-/// A socket handle (the file descriptor analogue). Stale handles of closed sockets are
-/// detected by a generation number and yield [`Errno::EBADF`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct SockId {
-    pub(crate) idx: u32,
-    pub(crate) gen: u32,
-}
-
-impl fmt::Display for SockId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "sk{}", self.idx)
-    }
-}
-
-/// `SOCK_STREAM` (TCP) or `SOCK_DGRAM` (UDP).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum SockType {
-    /// TCP.
-    Stream,
-    /// UDP.
-    Dgram,
-}
-
-/// `shutdown()`'s `how`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Shutdown {
-    /// `SHUT_RD`.
-    Read,
-    /// `SHUT_WR`.
-    Write,
-    /// `SHUT_RDWR`.
-    Both,
-}
-
-/// Readiness bits, as `poll(2)` reports them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PollEvents(pub u16);
-
-impl PollEvents {
-    /// `POLLIN`: data (or EOF, or a connection to accept) can be read.
-    pub const IN: PollEvents = PollEvents(0x001);
-    /// `POLLOUT`: data can be written.
-    pub const OUT: PollEvents = PollEvents(0x004);
-    /// `POLLERR`: an error is pending.
-    pub const ERR: PollEvents = PollEvents(0x008);
-    /// `POLLHUP`: both directions are closed.
-    pub const HUP: PollEvents = PollEvents(0x010);
-    /// `POLLRDHUP`: the peer closed its sending side.
-    pub const RDHUP: PollEvents = PollEvents(0x2000);
-
-    /// Whether all bits of `other` are set.
-    pub fn contains(self, other: PollEvents) -> bool {
-        self.0 & other.0 == other.0
-    }
-
-    /// Whether any bit of `other` is set.
-    pub fn intersects(self, other: PollEvents) -> bool {
-        self.0 & other.0 != 0
-    }
-}
-
-impl std::ops::BitOr for PollEvents {
-    type Output = PollEvents;
-    fn bitor(self, rhs: PollEvents) -> PollEvents {
-        PollEvents(self.0 | rhs.0)
-    }
-}
-
-impl std::ops::BitOrAssign for PollEvents {
-    fn bitor_assign(&mut self, rhs: PollEvents) {
-        self.0 |= rhs.0;
-    }
-}
-
-/// Flags of `send`/`recv`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct MsgFlags {
-    /// `MSG_PEEK`: read without consuming.
-    pub peek: bool,
-    /// `MSG_DONTWAIT`: never block (every call of the core is non-blocking; the wrappers read it).
-    pub dontwait: bool,
-}
+/// The stack's socket table, of TCP and UDP sockets.
+pub type SocketTable = crate::core::sock::SocketTable<Socket>;
 
 /// A socket option, with its value. Linux: `setsockopt(2)` levels SOL_SOCKET and IPPROTO_TCP.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

@@ -252,6 +252,15 @@ pub fn tcp_state_name(s: TcpState) -> &'static str {
     }
 }
 
+/// What a stack offers to look inside it: the trace sink and the capture taps.
+#[derive(Debug, Default)]
+pub(crate) struct Obs {
+    /// `linnet trace`. Linux: the skb tracepoints and a perf buffer.
+    pub(crate) trace: Tracer,
+    /// `linnet capture`. Linux: `ptype_all` (the `AF_PACKET` taps).
+    pub(crate) capture: Captures,
+}
+
 /// The trace sink of a stack: off by default.
 #[derive(Debug, Default)]
 pub struct Tracer {
@@ -313,11 +322,11 @@ impl Stack {
     /// Start a trace of the packets `filter` selects, keeping up to `ring` records until
     /// drained. Fails with `EALREADY` if one is running.
     pub fn trace_start(&mut self, filter: Filter, ring: usize) -> Result<(), Errno> {
-        if self.trace.on {
+        if self.obs.trace.on {
             return Err(Errno::EALREADY);
         }
         let cap = ring.clamp(16, 1 << 20);
-        self.trace = Tracer {
+        self.obs.trace = Tracer {
             on: true,
             filter,
             ring: VecDeque::with_capacity(cap),
@@ -332,17 +341,17 @@ impl Stack {
 
     /// Stop tracing and free the ring.
     pub fn trace_stop(&mut self) {
-        self.trace = Tracer::default();
+        self.obs.trace = Tracer::default();
     }
 
     /// The trace sink.
     pub fn tracer(&self) -> &Tracer {
-        &self.trace
+        &self.obs.trace
     }
 
     /// Move the records gathered so far into `out`.
     pub fn trace_drain(&mut self, out: &mut Vec<TraceRecord>) {
-        out.extend(self.trace.ring.drain(..));
+        out.extend(self.obs.trace.ring.drain(..));
     }
 
     /// A record with names resolved (`eth0 rx`, `ip_route_input: local`).
@@ -353,7 +362,8 @@ impl Stack {
     /// Interface names by index, to resolve records with [`TraceLine::new`] away from the
     /// stack (the daemon renders them after releasing the stack's lock).
     pub fn ifnames(&self) -> Vec<(u32, String)> {
-        self.ifaces
+        self.dev
+            .ifaces
             .iter()
             .map(|i| (i.ifindex, i.name.clone()))
             .collect()
@@ -365,8 +375,8 @@ impl Stack {
     /// trace wants it. Linux: the `ptype_all` delivery in `__netif_receive_skb_core`.
     #[cold]
     pub(crate) fn netif_rx_taps(&mut self, buf: &mut PacketBuf, now: Instant) {
-        if self.capture.on() {
-            self.capture.tap(
+        if self.obs.capture.on() {
+            self.obs.capture.tap(
                 buf.meta.ifindex,
                 Direction::In,
                 buf.data(),
@@ -374,7 +384,7 @@ impl Stack {
                 now.total_micros(),
             );
         }
-        if self.trace.on() {
+        if self.obs.trace.on() {
             self.trace_rx(buf, now);
         }
     }
@@ -383,13 +393,13 @@ impl Stack {
     /// Called from [`Stack::receive`] only when tracing is on.
     fn trace_rx(&mut self, buf: &mut PacketBuf, now: Instant) {
         if buf.meta.trace_id == 0 {
-            let m = self.trace.filter.matches_frame(buf.data());
-            buf.meta.trace_id = self.trace.begin(m, now);
+            let m = self.obs.trace.filter.matches_frame(buf.data());
+            buf.meta.trace_id = self.obs.trace.begin(m, now);
         } else {
-            self.trace.now = self.trace.now.max(now);
+            self.obs.trace.now = self.obs.trace.now.max(now);
         }
         if buf.meta.trace_id != 0 {
-            self.trace.push(
+            self.obs.trace.push(
                 buf.meta.trace_id,
                 buf.meta.ifindex,
                 Stage::DevRx,
@@ -403,7 +413,7 @@ impl Stack {
     /// where `tcp_transmit_skb` / `udp_send_skb` / `icmp_push_reply` call `ip_local_out`.
     #[inline]
     pub(crate) fn trace_local_out(&mut self, buf: &mut PacketBuf, now: Instant) {
-        if !self.trace.on {
+        if !self.obs.trace.on {
             return;
         }
         self.trace_local_out_slow(buf, now);
@@ -412,8 +422,8 @@ impl Stack {
     #[cold]
     fn trace_local_out_slow(&mut self, buf: &mut PacketBuf, now: Instant) {
         if buf.meta.trace_id == 0 {
-            let m = self.trace.filter.matches_ipv4(buf.data());
-            buf.meta.trace_id = self.trace.begin(m, now);
+            let m = self.obs.trace.filter.matches_ipv4(buf.data());
+            buf.meta.trace_id = self.obs.trace.begin(m, now);
         }
         let d = buf.data();
         let id = buf.meta.trace_id;
@@ -443,19 +453,19 @@ impl Stack {
             ),
             _ => (Stage::IpLocalOut, Detail::None),
         };
-        self.trace.push(id, 0, stage, detail);
-        self.trace.push(id, 0, Stage::IpLocalOut, Detail::None);
+        self.obs.trace.push(id, 0, stage, detail);
+        self.obs.trace.push(id, 0, Stage::IpLocalOut, Detail::None);
     }
 
     /// First stage of an ARP packet we send (Ethernet frame in `buf`).
     #[inline]
     pub(crate) fn trace_arp_out(&mut self, buf: &mut PacketBuf, ifindex: u32, now: Instant) {
-        if !self.trace.on {
+        if !self.obs.trace.on {
             return;
         }
         if buf.meta.trace_id == 0 {
-            let m = self.trace.filter.matches_frame(buf.data());
-            buf.meta.trace_id = self.trace.begin(m, now);
+            let m = self.obs.trace.filter.matches_frame(buf.data());
+            buf.meta.trace_id = self.obs.trace.begin(m, now);
         }
         if buf.meta.trace_id != 0 {
             let op = match buf.data().get(20..22) {
@@ -463,7 +473,8 @@ impl Stack {
                 Some([0, 2]) => "reply",
                 _ => "?",
             };
-            self.trace
+            self.obs
+                .trace
                 .push(buf.meta.trace_id, ifindex, Stage::ArpSend, Detail::Note(op));
         }
     }
@@ -473,8 +484,9 @@ impl Stack {
     /// `self.trace(&buf, Stage::NfHook, Detail::Pair("PRE_ROUTING", "ACCEPT"))`).
     #[inline(always)]
     pub fn trace(&mut self, buf: &PacketBuf, stage: Stage, detail: Detail) {
-        if self.trace.on && buf.meta.trace_id != 0 {
-            self.trace
+        if self.obs.trace.on && buf.meta.trace_id != 0 {
+            self.obs
+                .trace
                 .push(buf.meta.trace_id, buf.meta.ifindex, stage, detail);
         }
     }
@@ -489,8 +501,8 @@ impl Stack {
     /// Record a stage of the packet being processed when no buffer is at hand (inside TCP).
     #[inline(always)]
     pub(crate) fn trace_cur(&mut self, stage: Stage, detail: Detail) {
-        if self.trace.on && self.trace.cur != 0 {
-            self.trace.push(self.trace.cur, 0, stage, detail);
+        if self.obs.trace.on && self.obs.trace.cur != 0 {
+            self.obs.trace.push(self.obs.trace.cur, 0, stage, detail);
         }
     }
 
@@ -498,8 +510,8 @@ impl Stack {
     /// (queued for ARP, queued to a socket).
     #[inline(always)]
     pub(crate) fn trace_by_id(&mut self, id: u32, ifindex: u32, stage: Stage, detail: Detail) {
-        if self.trace.on && id != 0 {
-            self.trace.push(id, ifindex, stage, detail);
+        if self.obs.trace.on && id != 0 {
+            self.obs.trace.push(id, ifindex, stage, detail);
         }
     }
 
@@ -507,9 +519,9 @@ impl Stack {
     /// carries the id on.
     #[inline(always)]
     pub(crate) fn trace_defrag(&mut self, id: u32, mut whole: PacketBuf) -> PacketBuf {
-        if self.trace.on && id != 0 {
+        if self.obs.trace.on && id != 0 {
             whole.meta.trace_id = id;
-            self.trace.push(
+            self.obs.trace.push(
                 id,
                 whole.meta.ifindex,
                 Stage::IpDefrag,
@@ -535,23 +547,23 @@ impl Stack {
     /// (state changes, wakeups, drops counted there). Pair with [`Stack::trace_leave`].
     #[inline(always)]
     pub(crate) fn trace_enter(&mut self, buf: &PacketBuf) {
-        if self.trace.on {
-            self.trace.cur = buf.meta.trace_id;
+        if self.obs.trace.on {
+            self.obs.trace.cur = buf.meta.trace_id;
         }
     }
 
     /// No current packet any more.
     #[inline(always)]
     pub(crate) fn trace_leave(&mut self) {
-        if self.trace.on {
-            self.trace.cur = 0;
+        if self.obs.trace.on {
+            self.obs.trace.cur = 0;
         }
     }
 
     /// `dev_queue_xmit`, with the qdisc the frame goes to.
     #[inline(always)]
     pub(crate) fn trace_dev_queue_xmit(&mut self, buf: &PacketBuf) {
-        if self.trace.on && buf.meta.trace_id != 0 {
+        if self.obs.trace.on && buf.meta.trace_id != 0 {
             self.trace_dev_queue_xmit_slow(buf);
         }
     }
@@ -569,7 +581,7 @@ impl Stack {
     /// `ip_route_input`'s decision.
     #[inline(always)]
     pub(crate) fn trace_route_input(&mut self, buf: &PacketBuf, rt: &crate::ip::route::InputRoute) {
-        if self.trace.on && buf.meta.trace_id != 0 {
+        if self.obs.trace.on && buf.meta.trace_id != 0 {
             self.trace(buf, Stage::IpRouteInput, Detail::Note(input_route_name(rt)));
         }
     }
@@ -577,7 +589,7 @@ impl Stack {
     /// `icmp_rcv`, with the message type.
     #[inline(always)]
     pub(crate) fn trace_icmp_rcv(&mut self, buf: &PacketBuf) {
-        if self.trace.on && buf.meta.trace_id != 0 {
+        if self.obs.trace.on && buf.meta.trace_id != 0 {
             let ty = buf.data().first().copied().unwrap_or(255);
             self.trace(
                 buf,
@@ -590,7 +602,7 @@ impl Stack {
     /// Record a TCP state change of the current packet's socket.
     #[inline(always)]
     pub(crate) fn trace_tcp_state(&mut self, from: TcpState, to: TcpState) {
-        if self.trace.on && from != to {
+        if self.obs.trace.on && from != to {
             self.trace_cur(
                 Stage::TcpRcvStateProcess,
                 Detail::Pair(tcp_state_name(from), tcp_state_name(to)),
@@ -602,9 +614,9 @@ impl Stack {
     /// segment's flags) for an established socket; other states show their transitions.
     #[inline(always)]
     pub(crate) fn trace_tcp_rcv(&mut self, state: TcpState, flags: u8) {
-        if self.trace.on && self.trace.cur != 0 && state == TcpState::Established {
-            self.trace.push(
-                self.trace.cur,
+        if self.obs.trace.on && self.obs.trace.cur != 0 && state == TcpState::Established {
+            self.obs.trace.push(
+                self.obs.trace.cur,
                 0,
                 Stage::TcpRcvEstablished,
                 Detail::Note(summary::tcp_flags_name(flags)),
@@ -616,14 +628,14 @@ impl Stack {
     /// or the state change (transitions to ESTABLISHED are recorded in place, before the
     /// wakeup they cause).
     #[inline(always)]
-    pub(crate) fn trace_tcp_state_after(&mut self, from: TcpState, id: crate::socket::SockId) {
-        if self.trace.on && self.trace.cur != 0 {
+    pub(crate) fn trace_tcp_state_after(&mut self, from: TcpState, id: crate::core::sock::SockId) {
+        if self.obs.trace.on && self.obs.trace.cur != 0 {
             self.trace_tcp_state_after_slow(from, id);
         }
     }
 
     #[cold]
-    fn trace_tcp_state_after_slow(&mut self, from: TcpState, id: crate::socket::SockId) {
+    fn trace_tcp_state_after_slow(&mut self, from: TcpState, id: crate::core::sock::SockId) {
         let to = self.tcp_state(id).unwrap_or(TcpState::Closed);
         if to == TcpState::Established {
             return;
@@ -643,8 +655,8 @@ impl Stack {
     /// Linux: `dev_queue_xmit_nit` in `dev_hard_start_xmit`.
     #[inline(always)]
     pub(crate) fn dev_tx_taps(&mut self, ifindex: u32, buf: &PacketBuf, now: Instant) {
-        if self.capture.on() {
-            self.capture.tap(
+        if self.obs.capture.on() {
+            self.obs.capture.tap(
                 ifindex,
                 Direction::Out,
                 buf.data(),
@@ -652,9 +664,10 @@ impl Stack {
                 now.total_micros(),
             );
         }
-        if self.trace.on && buf.meta.trace_id != 0 {
-            self.trace.now = self.trace.now.max(now);
-            self.trace
+        if self.obs.trace.on && buf.meta.trace_id != 0 {
+            self.obs.trace.now = self.obs.trace.now.max(now);
+            self.obs
+                .trace
                 .push(buf.meta.trace_id, ifindex, Stage::DevTx, Detail::None);
         }
     }
@@ -673,29 +686,30 @@ impl Stack {
         if let Some(i) = ifindex {
             self.iface(i).ok_or(Errno::ENODEV)?;
         }
-        self.capture
+        self.obs
+            .capture
             .start(Capture::new(ifindex, filter, snaplen, queue))
             .ok_or(Errno::ENOBUFS)
     }
 
     /// Stop capture `id` and free its queue.
     pub fn capture_stop(&mut self, id: u32) {
-        self.capture.stop(id);
+        self.obs.capture.stop(id);
     }
 
     /// Capture `id`.
     pub fn capture(&self, id: u32) -> Option<&Capture> {
-        self.capture.get(id)
+        self.obs.capture.get(id)
     }
 
     /// Capture `id`, to drain it.
     pub fn capture_mut(&mut self, id: u32) -> Option<&mut Capture> {
-        self.capture.get_mut(id)
+        self.obs.capture.get_mut(id)
     }
 
     /// Whether any capture runs.
     pub fn capturing(&self) -> bool {
-        self.capture.on()
+        self.obs.capture.on()
     }
 }
 

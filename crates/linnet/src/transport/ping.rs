@@ -114,8 +114,8 @@ impl Stack {
             data[..8].copy_from_slice(&now.total_micros().to_be_bytes());
         }
         icmph.fill_checksum();
-        self.icmp_stats.out_msgs += 1;
-        self.icmp_stats.out_echos += 1;
+        self.ipv4.icmp_stats.out_msgs += 1;
+        self.ipv4.icmp_stats.out_echos += 1;
         let p = IpSendParams {
             src: None,
             dst,
@@ -126,7 +126,7 @@ impl Stack {
         };
         let res = self.ip_send(buf, p, now);
         if res.is_err() {
-            self.icmp_stats.out_errors += 1;
+            self.ipv4.icmp_stats.out_errors += 1;
         }
         res
     }

@@ -4,10 +4,10 @@
 //! `udp_recvmsg`, `udp_v4_get_port`, `__udp4_lib_err`).
 
 use crate::buf::{PacketBuf, MAX_HEADER};
+use crate::core::sock::{MsgFlags, PollEvents, SockId};
 use crate::errno::Errno;
 use crate::ip::output::IpSendParams;
 use crate::ip::IpMeta;
-use crate::socket::{MsgFlags, PollEvents, SockId};
 use crate::stack::Stack;
 use crate::stats::DropReason;
 use crate::time::Instant;
@@ -73,18 +73,25 @@ impl UdpSock {
 pub struct UdpTable {
     ports: HashMap<u16, Vec<SockId>>,
     next_ephemeral: u16,
+    /// Counters. Linux: `mib.udp_statistics`.
+    pub(crate) stats: crate::stats::UdpStats,
 }
 
-impl Stack {
-    fn udp_port_free(&self, port: u16, ip: Ipv4Addr, reuse: bool) -> bool {
-        let Some(v) = self.udp.ports.get(&port) else {
+/// The socket table the UDP table's ids point into.
+type Sockets = crate::core::sock::SocketTable<crate::transport::Socket>;
+
+impl UdpTable {
+    /// Whether `port` can be bound at `ip` (by a socket with `reuse` set). Linux:
+    /// `udp_lib_lport_inuse`, negated.
+    fn port_free(&self, sockets: &Sockets, port: u16, ip: Ipv4Addr, reuse: bool) -> bool {
+        let Some(v) = self.ports.get(&port) else {
             return true;
         };
         v.iter().all(|&o| {
-            let Ok(e) = self.sockets.get(o) else {
+            let Ok(e) = sockets.get(o) else {
                 return true;
             };
-            let crate::socket::Socket::Udp(u) = &e.sock else {
+            let crate::transport::Socket::Udp(u) = &e.sock else {
                 return true;
             };
             let oip = *u.local.ip();
@@ -93,6 +100,41 @@ impl Stack {
         })
     }
 
+    /// Find the socket for a datagram: a connected match beats a bound one, an exact local
+    /// address beats the wildcard. Linux: `__udp4_lib_lookup` (scoring with `compute_score`).
+    #[inline]
+    fn lookup(&self, sockets: &Sockets, ip: &IpMeta, sport: u16, dport: u16) -> Option<SockId> {
+        let v = self.ports.get(&dport)?;
+        let mut best: Option<(u8, SockId)> = None;
+        for &id in v {
+            let Ok(e) = sockets.get(id) else {
+                continue;
+            };
+            let crate::transport::Socket::Udp(u) = &e.sock else {
+                continue;
+            };
+            let mut score = 1u8;
+            if !u.local.ip().is_unspecified() {
+                if *u.local.ip() != ip.dst {
+                    continue;
+                }
+                score += 2;
+            }
+            if let Some(r) = u.remote {
+                if *r.ip() != ip.src || r.port() != sport {
+                    continue;
+                }
+                score += 4;
+            }
+            if best.is_none_or(|(s, _)| score > s) {
+                best = Some((score, id));
+            }
+        }
+        best.map(|(_, id)| id)
+    }
+}
+
+impl Stack {
     /// Bind a UDP socket. Linux: `udp_v4_get_port`.
     pub(crate) fn udp_bind(&mut self, id: SockId, addr: SocketAddrV4) -> Result<(), Errno> {
         if self.sockets.udp_mut(id)?.local.port() != 0 {
@@ -101,7 +143,7 @@ impl Stack {
         let reuse = self.sockets.get(id)?.reuseaddr;
         let ip = *addr.ip();
         let port = if addr.port() != 0 {
-            if !self.udp_port_free(addr.port(), ip, reuse) {
+            if !self.udp.port_free(&self.sockets, addr.port(), ip, reuse) {
                 return Err(Errno::EADDRINUSE);
             }
             addr.port()
@@ -114,7 +156,7 @@ impl Stack {
             let mut found = None;
             for i in 0..span {
                 let p = lo + ((self.udp.next_ephemeral as u32 + i) % span) as u16;
-                if self.udp_port_free(p, ip, false) {
+                if self.udp.port_free(&self.sockets, p, ip, false) {
                     found = Some(p);
                     self.udp.next_ephemeral = ((p - lo) as u32 + 1) as u16;
                     break;
@@ -194,7 +236,7 @@ impl Stack {
                 Err(e) => {
                     // Linux: udp_sendmsg counts OutNoRoutes when there is no route.
                     if e == Errno::ENETUNREACH {
-                        self.ip_stats.out_no_routes += 1;
+                        self.ipv4.ip_stats.out_no_routes += 1;
                     }
                     return Err(e);
                 }
@@ -223,7 +265,7 @@ impl Stack {
             dont_frag: false,
         };
         self.ip_send(buf, p, now)?;
-        self.udp_stats.out_datagrams += 1;
+        self.udp.stats.out_datagrams += 1;
         Ok(data.len())
     }
 
@@ -256,38 +298,6 @@ impl Stack {
         Ok((n, from))
     }
 
-    /// Find the socket for a datagram: a connected match beats a bound one, an exact local
-    /// address beats the wildcard. Linux: `__udp4_lib_lookup` (scoring with `compute_score`).
-    fn udp_lookup(&self, ip: &IpMeta, sport: u16, dport: u16) -> Option<SockId> {
-        let v = self.udp.ports.get(&dport)?;
-        let mut best: Option<(u8, SockId)> = None;
-        for &id in v {
-            let Ok(e) = self.sockets.get(id) else {
-                continue;
-            };
-            let crate::socket::Socket::Udp(u) = &e.sock else {
-                continue;
-            };
-            let mut score = 1u8;
-            if !u.local.ip().is_unspecified() {
-                if *u.local.ip() != ip.dst {
-                    continue;
-                }
-                score += 2;
-            }
-            if let Some(r) = u.remote {
-                if *r.ip() != ip.src || r.port() != sport {
-                    continue;
-                }
-                score += 4;
-            }
-            if best.is_none_or(|(s, _)| score > s) {
-                best = Some((score, id));
-            }
-        }
-        best.map(|(_, id)| id)
-    }
-
     /// Validate a UDP datagram (data at the UDP header) and queue it on its socket, or answer
     /// port unreachable. Linux: `__udp4_lib_rcv`.
     pub(crate) fn udp_rcv(&mut self, mut buf: PacketBuf, ip: &IpMeta, now: Instant) {
@@ -299,7 +309,7 @@ impl Stack {
         // A header shorter than 8 bytes or a length field outside 8..=the data: both
         // UDP_MIB_INERRORS, dropped as too small.
         let Ok(udph) = UdpPacket::new_checked(buf.data()) else {
-            self.udp_stats.in_errors += 1;
+            self.udp.stats.in_errors += 1;
             return self.drop_pkt(buf, DropReason::PktTooSmall);
         };
         let (sport, dport, ulen) = (udph.src_port(), udph.dst_port(), usize::from(udph.len()));
@@ -309,12 +319,12 @@ impl Stack {
             buf.meta.csum == crate::buf::CsumState::None && !udph.verify_checksum(ip.src, ip.dst);
         buf.trim(ulen);
         if csum_bad {
-            self.udp_stats.in_csum_errors += 1;
-            self.udp_stats.in_errors += 1;
+            self.udp.stats.in_csum_errors += 1;
+            self.udp.stats.in_errors += 1;
             return self.drop_pkt(buf, DropReason::UdpCsum);
         }
-        let Some(id) = self.udp_lookup(ip, sport, dport) else {
-            self.udp_stats.no_ports += 1;
+        let Some(id) = self.udp.lookup(&self.sockets, ip, sport, dport) else {
+            self.udp.stats.no_ports += 1;
             if !ip.broadcast {
                 self.icmp_send_error(
                     &buf,
@@ -332,14 +342,14 @@ impl Stack {
         };
         if u.rx_bytes + buf.len() > u.rcvbuf {
             // Linux: UDP_MIB_RCVBUFERRORS.
-            self.udp_stats.rcvbuf_errors += 1;
-            self.udp_stats.in_errors += 1;
+            self.udp.stats.rcvbuf_errors += 1;
+            self.udp.stats.in_errors += 1;
             return self.drop_pkt(buf, DropReason::SocketRcvbuff);
         }
         u.rx_bytes += buf.len();
         let tid = buf.meta.trace_id;
         u.rx.push_back((SocketAddrV4::new(ip.src, sport), buf));
-        self.udp_stats.in_datagrams += 1;
+        self.udp.stats.in_datagrams += 1;
         self.trace_by_id(
             tid,
             0,
@@ -367,7 +377,7 @@ impl Stack {
             tos: 0,
             broadcast: false,
         };
-        if let Some(id) = self.udp_lookup(&meta, dport, sport) {
+        if let Some(id) = self.udp.lookup(&self.sockets, &meta, dport, sport) {
             if let Ok(u) = self.sockets.udp_mut(id) {
                 if u.remote.is_some() {
                     u.error = Some(err);

@@ -2,12 +2,12 @@
 //! `SOCK_DESTROY`) does to one socket, done to all of them when the daemon shuts down, so
 //! every peer learns at once that the connection is gone instead of waiting for its timers.
 
+use crate::core::sock::SockId;
 use crate::errno::Errno;
-use crate::socket::table::Socket;
-use crate::socket::SockId;
 use crate::stack::Stack;
 use crate::time::Instant;
 use crate::transport::tcp::sock::TcpState;
+use crate::transport::Socket;
 
 impl Stack {
     /// Abort one connection: a RST to the peer if it is synchronized, the error

@@ -16,7 +16,7 @@
 //! tcp_timer.c (`tcp_compressed_ack_kick`), tcp_output.c (`tcp_event_ack_sent`).
 
 use super::sock::{TcpSock, TcpState};
-use crate::socket::SockId;
+use crate::core::sock::SockId;
 use crate::stack::Stack;
 use crate::time::Instant;
 use crate::wire::tcp::SeqNumber;

@@ -13,7 +13,7 @@
 //! Linnet's cookies do not carry it).
 
 use super::sock::TcpSock;
-use crate::socket::SockId;
+use crate::core::sock::SockId;
 use crate::stack::Stack;
 use crate::stats::TcpStats;
 use crate::time::Instant;

@@ -17,9 +17,9 @@
 
 use super::siphash::siphash24;
 use super::sock::{TcpSock, TcpState};
+use crate::core::sock::SockId;
 use crate::errno::Errno;
 use crate::ip::IpMeta;
-use crate::socket::SockId;
 use crate::stack::Stack;
 use crate::time::Instant;
 use crate::wire::tcp::{FastOpenCookie, TcpFlags, TcpRepr};

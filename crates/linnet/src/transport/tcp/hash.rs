@@ -6,11 +6,12 @@
 
 use super::isn::IsnGenerator;
 use super::syncookie::SynCookies;
+use crate::core::sock::{SockId, SocketTable};
 use crate::errno::Errno;
-use crate::socket::{SockId, Socket};
 use crate::stack::Stack;
 use crate::stats::TcpStats;
 use crate::time::Instant;
+use crate::transport::Socket;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -50,6 +51,8 @@ pub struct TcpTables {
     /// `ack_deferred` flag decides. Linux: the sockets with `TCP_ACK_DEFERRED` set, whose
     /// `tcp_release_cb` sends the ACK.
     pub ack_deferred: Vec<SockId>,
+    /// Bytes each socket has queued below it (TCP Small Queues).
+    pub(crate) tsq: super::tsq::TsqTable,
 }
 
 impl TcpTables {
@@ -73,27 +76,31 @@ impl TcpTables {
             challenge_second: 0,
             port_hint: (seed as u32) ^ 0x9e37,
             ack_deferred: Vec::new(),
+            tsq: Default::default(),
         }
     }
-}
 
-impl Stack {
     /// Find the connection a segment belongs to. Linux: `__inet_lookup_established`.
-    pub(crate) fn tcp_lookup_established(
+    #[inline]
+    pub(crate) fn lookup_established(
         &self,
         local: SocketAddrV4,
         remote: SocketAddrV4,
     ) -> Option<SockId> {
-        self.tcp.ehash.get(&(local, remote)).copied()
+        self.ehash.get(&(local, remote)).copied()
     }
 
     /// Find the listener for a SYN: an exact local address beats the wildcard.
     /// Linux: `__inet_lookup_listener` (scoring with `compute_score`).
-    pub(crate) fn tcp_lookup_listener(&self, local: SocketAddrV4) -> Option<SockId> {
-        let v = self.tcp.lhash.get(&local.port())?;
+    pub(crate) fn lookup_listener(
+        &self,
+        sockets: &SocketTable<Socket>,
+        local: SocketAddrV4,
+    ) -> Option<SockId> {
+        let v = self.lhash.get(&local.port())?;
         let mut wildcard = None;
         for &id in v {
-            let Ok(t) = self.sockets.tcp(id) else {
+            let Ok(t) = sockets.tcp(id) else {
                 continue;
             };
             if t.local.ip() == local.ip() {
@@ -104,6 +111,23 @@ impl Stack {
             }
         }
         wildcard
+    }
+}
+
+impl Stack {
+    /// Find the connection a segment belongs to. Linux: `__inet_lookup_established`.
+    #[inline]
+    pub(crate) fn tcp_lookup_established(
+        &self,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+    ) -> Option<SockId> {
+        self.tcp.lookup_established(local, remote)
+    }
+
+    /// Find the listener for a SYN. Linux: `__inet_lookup_listener`.
+    pub(crate) fn tcp_lookup_listener(&self, local: SocketAddrV4) -> Option<SockId> {
+        self.tcp.lookup_listener(&self.sockets, local)
     }
 
     /// Whether `port` can be bound at `ip` by a socket with `reuse` set. Conflicts are other

@@ -5,11 +5,12 @@
 
 use super::output::tcp_time_stamp;
 use super::sock::{TcpSock, TcpState};
+use crate::core::sock::SockId;
 use crate::ip::IpMeta;
-use crate::socket::{SockId, Socket};
 use crate::stack::Stack;
 use crate::stats::DropReason;
 use crate::time::Instant;
+use crate::transport::Socket;
 use crate::wire::tcp::{SeqNumber, TcpFlags, TcpRepr};
 use std::net::SocketAddrV4;
 

@@ -14,8 +14,8 @@
 //! net/ipv4/tcp_output.c (`OPTION_MD5` in `tcp_options_write`).
 
 use super::md5::Md5;
+use crate::core::sock::SockId;
 use crate::errno::Errno;
-use crate::socket::SockId;
 use crate::stack::Stack;
 use crate::stats::DropReason;
 use crate::wire::tcp::TcpRepr;

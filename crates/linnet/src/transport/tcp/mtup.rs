@@ -21,7 +21,7 @@
 use super::fastretrans::CaState;
 use super::pmtu::tcp_mtu_to_mss;
 use super::sock::{TcpConfig, TcpSock};
-use crate::socket::SockId;
+use crate::core::sock::SockId;
 use crate::stack::Stack;
 use crate::stats::TcpStats;
 use crate::time::Instant;

@@ -10,9 +10,9 @@ use super::offload;
 use super::rtx_queue::{TCPCB_EVER_RETRANS, TCPCB_LOST, TCPCB_SACKED_ACKED, TCPCB_SACKED_RETRANS};
 use super::sock::{Chrono, TcpSock, TcpState};
 use crate::buf::{BufPool, CsumState, PacketBuf, MAX_HEADER};
+use crate::core::sock::SockId;
 use crate::errno::Errno;
 use crate::ip::output::IpSendParams;
-use crate::socket::SockId;
 use crate::stack::Stack;
 use crate::time::Instant;
 use crate::wire::checksum;
@@ -272,7 +272,7 @@ impl Stack {
         self.tcp_rate_sent(id, seg.seq, seg.data_len, now);
         let res = self.ip_send_routed(buf, tcp_ip_params(src, dst, ecn), rt, now);
         // Its segments take consecutive IPv4 identifications (Linux: ip_select_ident_segs).
-        self.ip_ident = self.ip_ident.wrapping_add(segs as u16 - 1);
+        self.ipv4.ip_ident_skip(segs as u16 - 1);
         res
     }
 

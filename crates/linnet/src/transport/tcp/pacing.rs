@@ -11,7 +11,7 @@
 
 use super::bbr::PACING_SHIFT;
 use super::sock::TcpSock;
-use crate::socket::SockId;
+use crate::core::sock::SockId;
 use crate::stack::Stack;
 use crate::time::Instant;
 

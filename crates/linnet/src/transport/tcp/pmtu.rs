@@ -9,7 +9,7 @@
 
 use super::fastretrans::CaState;
 use super::sock::{TcpSock, TcpState};
-use crate::socket::SockId;
+use crate::core::sock::SockId;
 use crate::stack::Stack;
 use crate::time::Instant;
 use crate::wire::ipv4::HEADER_LEN as IP_HEADER_LEN;

@@ -315,7 +315,7 @@ impl crate::stack::Stack {
     /// `tcp_rate_check_app_limited`.
     pub(crate) fn tcp_rate_sent(
         &mut self,
-        id: crate::socket::SockId,
+        id: crate::core::sock::SockId,
         seq: SeqNumber,
         len: usize,
         now: Instant,
@@ -340,7 +340,7 @@ impl crate::stack::Stack {
     /// `tcp_cong_control` (the end of `tcp_ack`).
     pub(crate) fn tcp_cong_control(
         &mut self,
-        id: crate::socket::SockId,
+        id: crate::core::sock::SockId,
         seg: &crate::wire::tcp::TcpRepr,
         now: Instant,
     ) {

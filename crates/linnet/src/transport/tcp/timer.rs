@@ -10,8 +10,8 @@
 use super::fastretrans::{CaState, XmitTimer};
 use super::rtx_queue::TCPCB_SACKED_ACKED;
 use super::sock::TcpState;
+use crate::core::sock::SockId;
 use crate::errno::Errno;
-use crate::socket::SockId;
 use crate::stack::Stack;
 use crate::time::Instant;
 use std::cmp::Reverse;

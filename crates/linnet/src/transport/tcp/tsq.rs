@@ -8,7 +8,7 @@
 //! (`tcp_tsq_handler`), `sysctl_tcp_limit_output_bytes`.
 
 use crate::buf::PacketBuf;
-use crate::socket::SockId;
+use crate::core::sock::SockId;
 use crate::stack::Stack;
 use crate::time::Instant;
 
@@ -122,26 +122,26 @@ impl Stack {
     /// Whether socket `id` must wait for its queued packets to leave before sending more
     /// (and, if so, mark it to be resumed). Linux: `tcp_small_queue_check`.
     pub(crate) fn tcp_small_queue_check(&mut self, id: SockId) -> bool {
-        let Some(bytes) = self.tsq.get(id).map(|e| e.bytes) else {
+        let Some(bytes) = self.tcp.tsq.get(id).map(|e| e.bytes) else {
             return false;
         };
         if bytes <= self.tsq_limit(id) {
-            if let Some(e) = self.tsq.get_mut(id) {
+            if let Some(e) = self.tcp.tsq.get_mut(id) {
                 e.deferred = false;
             }
             return false;
         }
-        if let Some(e) = self.tsq.get_mut(id) {
+        if let Some(e) = self.tcp.tsq.get_mut(id) {
             e.deferred = true;
         }
-        self.tsq.throttled += 1;
+        self.tcp.tsq.throttled += 1;
         true
     }
 
     /// A packet of a socket entered a device queue. Linux: `skb_set_owner_w`.
     pub(crate) fn tsq_charge(&mut self, buf_sk: Option<SockId>, ifindex: u32, len: usize) {
         if let Some(id) = buf_sk {
-            let e = self.tsq.entry(id, ifindex);
+            let e = self.tcp.tsq.entry(id, ifindex);
             e.ifindex = ifindex;
             e.bytes += len + SEGMENT_TRUESIZE_EXTRA;
         }
@@ -153,13 +153,13 @@ impl Stack {
         let Some(id) = buf.meta.sk else {
             return;
         };
-        let resume = self.tsq.get(id).is_some_and(|e| e.deferred);
+        let resume = self.tcp.tsq.get(id).is_some_and(|e| e.deferred);
         self.tsq_uncharge(buf);
         if resume {
-            if let Some(e) = self.tsq.get_mut(id) {
+            if let Some(e) = self.tcp.tsq.get_mut(id) {
                 e.deferred = false;
                 if e.bytes == 0 {
-                    self.tsq.remove(id);
+                    self.tcp.tsq.remove(id);
                 }
             }
             self.tcp_write_xmit(id, now);
@@ -172,25 +172,25 @@ impl Stack {
         let Some(id) = buf.meta.sk else {
             return;
         };
-        let Some(e) = self.tsq.get_mut(id) else {
+        let Some(e) = self.tcp.tsq.get_mut(id) else {
             return;
         };
         e.bytes = e.bytes.saturating_sub(buf.len() + SEGMENT_TRUESIZE_EXTRA);
         if e.bytes == 0 && !e.deferred {
-            self.tsq.remove(id);
+            self.tcp.tsq.remove(id);
         }
     }
 
     /// A device queue is empty: whatever its sockets had charged is gone (packets dropped
     /// inside a qdisc, a reset); resume those that were waiting.
     pub(crate) fn tsq_flush(&mut self, ifindex: u32, now: Instant) {
-        if self.tsq.live == 0 {
+        if self.tcp.tsq.live == 0 {
             return;
         }
-        let mut resume = std::mem::take(&mut self.tsq.resume);
+        let mut resume = std::mem::take(&mut self.tcp.tsq.resume);
         resume.clear();
         let mut freed = 0;
-        for slot in self.tsq.slots.iter_mut() {
+        for slot in self.tcp.tsq.slots.iter_mut() {
             if let Some((id, e)) = slot {
                 if e.ifindex == ifindex {
                     if e.deferred {
@@ -201,11 +201,11 @@ impl Stack {
                 }
             }
         }
-        self.tsq.live -= freed;
+        self.tcp.tsq.live -= freed;
         for &id in &resume {
             self.tcp_write_xmit(id, now);
         }
-        self.tsq.resume = resume;
+        self.tcp.tsq.resume = resume;
     }
 
     /// After a dequeue from `ifindex`'s qdisc: recycle what the qdisc dropped inside (CoDel),
@@ -227,7 +227,8 @@ impl Stack {
             Some(b) => self.tcp_wfree(b, now),
             None => {
                 // Nothing charged (the common case): no need to ask the qdisc.
-                if self.tsq.live > 0 && self.iface(ifindex).is_some_and(|i| i.qdisc.is_empty()) {
+                if self.tcp.tsq.live > 0 && self.iface(ifindex).is_some_and(|i| i.qdisc.is_empty())
+                {
                     self.tsq_flush(ifindex, now);
                 }
             }

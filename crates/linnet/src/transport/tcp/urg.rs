@@ -8,8 +8,8 @@
 //! (`tcp_recv_urg`, the urgent mark in `tcp_recvmsg_locked` and `tcp_read_sock`).
 
 use super::sock::TcpSock;
+use crate::core::sock::SockId;
 use crate::errno::Errno;
-use crate::socket::SockId;
 use crate::stack::Stack;
 use crate::wire::tcp::SeqNumber;
 

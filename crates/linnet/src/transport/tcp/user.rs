@@ -8,8 +8,9 @@
 use super::cong::new_cc;
 use super::ring::RingBuffer;
 use super::sock::{TcpSock, TcpState};
+use crate::core::sock::{MsgFlags, PollEvents, Shutdown, SockId};
 use crate::errno::Errno;
-use crate::socket::{MsgFlags, PollEvents, Shutdown, SockId, SockOpt};
+use crate::socket::SockOpt;
 use crate::stack::Stack;
 use crate::time::Instant;
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -187,7 +188,7 @@ impl Stack {
             Err(e) => {
                 // Linux: tcp_v4_connect counts OutNoRoutes when there is no route.
                 if e == Errno::ENETUNREACH {
-                    self.ip_stats.out_no_routes += 1;
+                    self.ipv4.ip_stats.out_no_routes += 1;
                 }
                 return Err(e);
             }

@@ -1,0 +1,146 @@
+//! The device side of a network namespace: its interfaces, the loopback device, and the
+//! receive/transmit offload state (GRO trains, GSO scratch).
+//!
+//! Linux: `net->dev_base_head`, `net->loopback_dev`, and the per-CPU `napi_struct.gro_hash`;
+//! [`Interface`] is `struct net_device` with its `struct in_device`.
+
+use crate::buf::PacketBuf;
+use crate::device::gro::GroList;
+use crate::device::loopback::Loopback;
+use crate::device::DeviceStats;
+use crate::qdisc::{Qdisc, QdiscStats};
+use crate::wire::{EthernetAddress, Ipv4Addr, Ipv4Cidr};
+use serde::{Deserialize, Serialize};
+
+/// What kind of link an interface is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LinkKind {
+    /// The loopback device (handled inside the core).
+    Loopback,
+    /// An Ethernet link served by a driver in the runtime.
+    Ether,
+}
+
+/// An interface. Linux: `struct net_device` + `struct in_device`.
+#[derive(Debug)]
+pub struct Interface {
+    /// Index (`ip link` numbers them from 1, loopback first).
+    pub ifindex: u32,
+    /// Name.
+    pub name: String,
+    /// Link address.
+    pub mac: EthernetAddress,
+    /// MTU.
+    pub mtu: usize,
+    /// Administratively up.
+    pub up: bool,
+    /// Kind.
+    pub kind: LinkKind,
+    /// IPv4 addresses; the first on each subnet is its primary.
+    pub addrs: Vec<Ipv4Cidr>,
+    /// The root egress qdisc.
+    pub qdisc: Box<dyn Qdisc>,
+    /// Its handle (0 for the default `pfifo_fast` nobody named).
+    pub qdisc_handle: u32,
+    /// Driver counters, reported by the runtime (the core's own for loopback).
+    pub dev_stats: DeviceStats,
+    /// What the driver offloads (TSO, checksums); set by the runtime.
+    pub features: crate::device::features::NetdevFeatures,
+    /// The driver's queue state: stopped while the device is full, with the frames it
+    /// refused. Linux: `dev->_tx`.
+    pub txq: crate::device::txq::TxQueue,
+}
+
+impl Interface {
+    /// The address to use as source towards `dst`: ours on its subnet, else the first.
+    /// Linux: `inet_select_addr`.
+    pub fn source_for(&self, dst: Ipv4Addr) -> Option<Ipv4Addr> {
+        self.addrs
+            .iter()
+            .find(|c| c.contains(dst))
+            .or_else(|| self.addrs.first())
+            .map(|c| c.addr)
+    }
+
+    /// Whether `a` is a broadcast address on this interface's subnets.
+    pub fn is_subnet_broadcast(&self, a: Ipv4Addr) -> bool {
+        self.addrs.iter().any(|c| c.broadcast() == Some(a))
+    }
+}
+
+/// A snapshot of an interface, for `ip link` / `ip addr`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkInfo {
+    /// Index.
+    pub ifindex: u32,
+    /// Name.
+    pub name: String,
+    /// Link address.
+    pub mac: EthernetAddress,
+    /// MTU.
+    pub mtu: usize,
+    /// Up.
+    pub up: bool,
+    /// Kind.
+    pub kind: LinkKind,
+    /// Addresses.
+    pub addrs: Vec<Ipv4Cidr>,
+    /// Driver counters.
+    pub stats: DeviceStats,
+    /// Root qdisc kind.
+    pub qdisc: String,
+    /// Root qdisc counters.
+    pub qdisc_stats: QdiscStats,
+}
+
+/// Devices of one stack.
+#[derive(Debug, Default)]
+pub(crate) struct NetnsDev {
+    /// Interfaces, in index order. Linux: `dev_base_head`, `dev_index_head`.
+    pub(crate) ifaces: Vec<Interface>,
+    /// The loopback device's backlog and counters. Linux: `loopback_dev`.
+    pub(crate) loopback: Loopback,
+    /// Trains held by GRO during one receive batch (Linux: `napi_struct.gro_hash`).
+    pub(super) gro: GroList,
+    /// Segments of one GSO super-packet, reused between calls.
+    pub(crate) gso_scratch: Vec<PacketBuf>,
+}
+
+impl NetnsDev {
+    /// The interface with this index. Linux: `__dev_get_by_index`.
+    #[inline]
+    pub(crate) fn iface(&self, ifindex: u32) -> Option<&Interface> {
+        // Indices are handed out in order and interfaces never go away, so the interface is
+        // normally at `ifindex - 1`: one compare instead of a walk on every packet.
+        match self.ifaces.get((ifindex as usize).wrapping_sub(1)) {
+            Some(i) if i.ifindex == ifindex => Some(i),
+            _ => self.ifaces.iter().find(|i| i.ifindex == ifindex),
+        }
+    }
+
+    /// The interface with this index, to change it.
+    #[inline]
+    pub(crate) fn iface_mut(&mut self, ifindex: u32) -> Option<&mut Interface> {
+        let pos = (ifindex as usize).wrapping_sub(1);
+        if self.ifaces.get(pos).is_some_and(|i| i.ifindex == ifindex) {
+            return self.ifaces.get_mut(pos);
+        }
+        self.ifaces.iter_mut().find(|i| i.ifindex == ifindex)
+    }
+
+    /// Whether `a` is one of our addresses (any interface, weak host model) or in 127/8.
+    /// Linux: `inet_addr_type() == RTN_LOCAL`.
+    pub(crate) fn is_local_addr(&self, a: Ipv4Addr) -> bool {
+        a.is_loopback()
+            || self
+                .ifaces
+                .iter()
+                .any(|i| i.addrs.iter().any(|c| c.addr == a))
+    }
+
+    /// Whether `a` is a broadcast address we accept (limited, or a subnet's).
+    pub(crate) fn is_broadcast_addr(&self, a: Ipv4Addr) -> bool {
+        a.is_broadcast() || self.ifaces.iter().any(|i| i.is_subnet_broadcast(a))
+    }
+}
