@@ -71,6 +71,13 @@ pub struct Rig {
 /// holds only what reaches Linnet C; what it sends is in `a.pcap` (after the router).
 pub const CAPTURE_ENV: &str = "LINNET_IMPAIR_PCAP";
 
+/// Environment variable: `off` turns GRO off on the Linnet host's interface (`ethtool -K eth0
+/// gro off`), so that it receives frame by frame as Linux B does: B's TAP is opened without
+/// `IFF_NAPI` (`tun_flags` 0x1002), so Linux's tun driver hands each frame to
+/// `netif_receive_skb` (`tun_rx_batched`) and GRO never runs there, whatever `ethtool -k`
+/// says.
+pub const GRO_ENV: &str = "LINNET_IMPAIR_GRO";
+
 /// Turn IPv6 off in the namespace of the calling thread (for interfaces moved in later too).
 fn ipv6_off(ns: &NetNs) {
     let _ = ns.run_in(|| {
@@ -176,6 +183,15 @@ impl Rig {
             seed: seed ^ 0x5a5a,
         })?);
         rig.same_buffers()?;
+        if std::env::var(GRO_ENV).is_ok_and(|v| v == "off") {
+            rig.linnet()
+                .call(|s, _| {
+                    if let Some(i) = s.ifindex_by_name("eth0") {
+                        s.set_gro(i, false);
+                    }
+                })
+                .map_err(|e| e.to_string())?;
+        }
         Ok(rig)
     }
 
