@@ -78,6 +78,10 @@ pub const CAPTURE_ENV: &str = "LINNET_IMPAIR_PCAP";
 /// says.
 pub const GRO_ENV: &str = "LINNET_IMPAIR_GRO";
 
+/// Environment variable: `KEY=VALUE` sysctls, separated by commas, set on the Linnet host
+/// after the rig's own (e.g. `net.ipv4.tcp_backlog_ack_defer=0`), for experiments.
+pub const SYSCTL_ENV: &str = "LINNET_IMPAIR_SYSCTL";
+
 /// Turn IPv6 off in the namespace of the calling thread (for interfaces moved in later too).
 fn ipv6_off(ns: &NetNs) {
     let _ = ns.run_in(|| {
@@ -183,6 +187,19 @@ impl Rig {
             seed: seed ^ 0x5a5a,
         })?);
         rig.same_buffers()?;
+        for kv in std::env::var(SYSCTL_ENV).unwrap_or_default().split(',') {
+            let Some((k, v)) = kv.split_once('=') else {
+                continue;
+            };
+            let (k, v) = (k.trim().to_string(), v.trim().to_string());
+            let r = rig
+                .linnet()
+                .call(move |s, _| linnet::control::sysctl::sysctl(s, &k, Some(&v)))
+                .map_err(|e| e.to_string())?;
+            if let linnet::control::Response::Error { message, .. } = r {
+                return Err(format!("{SYSCTL_ENV}: {kv}: {message}"));
+            }
+        }
         if std::env::var(GRO_ENV).is_ok_and(|v| v == "off") {
             rig.linnet()
                 .call(|s, _| {
