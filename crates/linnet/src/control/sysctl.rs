@@ -294,6 +294,13 @@ static TABLE: &[Sysctl] = &[
         }),
     },
     Sysctl {
+        name: "net.ipv4.tcp_backlog_ack_defer",
+        kind: Kind::Bool(
+            |s| tcp(s).backlog_ack_defer,
+            |s, on| s.tcp_config_mut().backlog_ack_defer = on,
+        ),
+    },
+    Sysctl {
         name: "net.ipv4.tcp_base_mss",
         kind: Kind::Int {
             min: 48,
@@ -310,13 +317,6 @@ static TABLE: &[Sysctl] = &[
             get: |s| tcp(s).challenge_ack_limit.into(),
             set: |s, n| s.tcp_config_mut().challenge_ack_limit = n as u32,
         },
-    },
-    Sysctl {
-        name: "net.ipv4.tcp_backlog_ack_defer",
-        kind: Kind::Bool(
-            |s| tcp(s).backlog_ack_defer,
-            |s, on| s.tcp_config_mut().backlog_ack_defer = on,
-        ),
     },
     Sysctl {
         name: "net.ipv4.tcp_comp_sack_delay_ns",
