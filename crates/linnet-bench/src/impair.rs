@@ -64,6 +64,40 @@ pub const IMPAIRMENTS: [Impairment; 7] = [
     imp("delay 20ms 5ms", "delay 20ms 5ms"),
 ];
 
+/// The path under the impairments: both directions of the router carry its netem in both
+/// runs of a case (Linnet's and Linux's), the impairment added on its side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Path {
+    /// Label in row names and on the command line.
+    pub label: &'static str,
+    /// The bottleneck rate on each direction (netem `rate`), or None for the bare link.
+    pub rate: Option<&'static str>,
+    /// The one-way delay on each direction (netem `delay`); an impairment with its own delay
+    /// replaces it on its side.
+    pub delay: Option<&'static str>,
+}
+
+/// The bare link: nothing but the impairment, Linux at 1.6-1.8 Gbit/s through the router
+/// (an 8 MiB transfer takes 0.04 s, so per-packet cost and startup decide the unimpaired
+/// rows).
+pub const LINE_RATE: Path = Path {
+    label: "line",
+    rate: None,
+    delay: None,
+};
+
+/// A path like a real network's: a 200 Mbit/s bottleneck and 5 ms each way (10 ms RTT, a
+/// bandwidth-delay product of 172 segments), where the rows measure TCP's recovery and ACK
+/// clock rather than the CPU per packet.
+pub const WAN: Path = Path {
+    label: "wan",
+    rate: Some("200mbit"),
+    delay: Some("5ms"),
+};
+
+/// The paths measured, in order.
+pub const PATHS: [Path; 2] = [LINE_RATE, WAN];
+
 /// Which direction of the path the netem is on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
@@ -82,9 +116,11 @@ pub enum Role {
     Receives,
 }
 
-/// One row: an impairment on one side, Linnet in one role.
+/// One row: an impairment on one side of a path, Linnet in one role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Case {
+    /// The path under the impairment.
+    pub path: Path,
     /// The impairment.
     pub imp: Impairment,
     /// Where it is.
@@ -94,22 +130,45 @@ pub struct Case {
 }
 
 impl Case {
-    /// The row's name, e.g. `impair loss 5% on data, linnet sends`.
+    /// The row's name, e.g. `impair loss 5% on data, linnet sends` on the bare link, `impair
+    /// wan: loss 5% on data, linnet sends` on another path.
     pub fn name(&self) -> String {
         let role = match self.role {
             Role::Sends => "linnet sends",
             Role::Receives => "linnet receives",
         };
+        let path = if self.path == LINE_RATE {
+            String::new()
+        } else {
+            format!("{}: ", self.path.label)
+        };
         match (self.imp.netem, self.side) {
-            (None, _) => format!("impair none, {role}"),
-            (Some(_), Side::Data) => format!("impair {} on data, {role}", self.imp.label),
-            (Some(_), Side::Acks) => format!("impair {} on acks, {role}", self.imp.label),
+            (None, _) => format!("impair {path}none, {role}"),
+            (Some(_), Side::Data) => format!("impair {path}{} on data, {role}", self.imp.label),
+            (Some(_), Side::Acks) => format!("impair {path}{} on acks, {role}", self.imp.label),
         }
+    }
+
+    /// The netem arguments for the router's egress carrying `dir` (the data's or the ACKs'
+    /// direction): the impairment if it is on that side, with the path's rate and delay (an
+    /// impairment's own delay replacing the path's); None for a bare direction.
+    pub fn netem_args(&self, dir: Side) -> Option<String> {
+        let imp = self.imp.netem.filter(|_| self.side == dir);
+        let mut args: Vec<String> = imp.into_iter().map(String::from).collect();
+        if let Some(d) = self.path.delay {
+            if !imp.is_some_and(|i| i.split_whitespace().any(|w| w == "delay")) {
+                args.push(format!("delay {d}"));
+            }
+        }
+        if let Some(r) = self.path.rate {
+            args.push(format!("rate {r}"));
+        }
+        (!args.is_empty()).then(|| args.join(" "))
     }
 }
 
-/// Every case, in the order they run (the unimpaired path once per role).
-pub fn cases() -> Vec<Case> {
+/// Every case of `path`, in the order they run (the unimpaired path once per role).
+pub fn cases_on(path: Path) -> Vec<Case> {
     let mut out = Vec::new();
     for imp in IMPAIRMENTS {
         let sides: &[Side] = if imp.netem.is_some() {
@@ -119,11 +178,21 @@ pub fn cases() -> Vec<Case> {
         };
         for &side in sides {
             for role in [Role::Receives, Role::Sends] {
-                out.push(Case { imp, side, role });
+                out.push(Case {
+                    path,
+                    imp,
+                    side,
+                    role,
+                });
             }
         }
     }
     out
+}
+
+/// Every case of every path in [`PATHS`], the bare link first.
+pub fn cases() -> Vec<Case> {
+    PATHS.into_iter().flat_map(cases_on).collect()
 }
 
 /// How the cases run.
@@ -534,8 +603,14 @@ fn transfer(
 /// the sender for ACKs, with Linnet (`linnet_end`) or the reference's Linux host B at the
 /// far end.
 fn netem_dev(case: &Case, linnet_end: bool) -> &'static str {
+    egress(case, case.side, linnet_end)
+}
+
+/// The router egress carrying direction `dir` of `case`'s transfer, with Linnet
+/// (`linnet_end`) or the reference's Linux host B at the far end.
+fn egress(case: &Case, dir: Side, linnet_end: bool) -> &'static str {
     let far = if linnet_end { "rc" } else { "rb" };
-    match (case.role, case.side) {
+    match (case.role, dir) {
         (Role::Receives, Side::Data) | (Role::Sends, Side::Acks) => far,
         (Role::Receives, Side::Acks) | (Role::Sends, Side::Data) => "ra",
     }
@@ -589,11 +664,17 @@ pub fn run(
         };
         let mut one = |(from, to): (End, End), linnet_end: bool| -> Result<Outcome, String> {
             let dev = netem_dev(case, linnet_end);
-            rig.netem(dev, case.imp.netem)?;
+            let dirs = [Side::Data, Side::Acks];
+            for dir in dirs {
+                let args = case.netem_args(dir);
+                rig.netem(egress(case, dir, linnet_end), args.as_deref())?;
+            }
             port += 1;
             let mut o = transfer(&rig, from, to, port, &data, &want, s.timeout);
             o.netem = rig.netem_stats(dev);
-            rig.netem(dev, None)?;
+            for dir in dirs {
+                rig.netem(egress(case, dir, linnet_end), None)?;
+            }
             // Let what a cut transfer left in flight die out before the next one.
             if o.secs.is_none() {
                 std::thread::sleep(Duration::from_millis(500));
@@ -602,6 +683,9 @@ pub fn run(
         };
         // Up to `s.runs` alternating pairs, fewer when a pair is slow (a slow case is a
         // long average already); the median of each side is kept.
+        // A pair of transfers near a second (a 10 ms path, jitter) stays a dice roll of
+        // where each sender's HyStart leaves slow start, so only the first pair's time
+        // decides whether to repeat, not the time spent so far.
         let mut linnet_runs = Vec::new();
         let mut linux_runs = Vec::new();
         let started = Instant::now();
@@ -610,7 +694,7 @@ pub fn run(
             if s.reference {
                 linux_runs.push(one(linux_pair, false)?);
             }
-            if started.elapsed() > REPEAT_BELOW {
+            if linnet_runs.len() == 1 && started.elapsed() > REPEAT_BELOW {
                 break;
             }
         }
@@ -780,15 +864,45 @@ fn fmt_secs(o: Option<&Outcome>, s: &Settings) -> String {
     }
 }
 
-/// The README table: one line per case.
+/// What a path puts on both directions, for the README.
+fn describe(path: &Path) -> String {
+    match (path.rate, path.delay) {
+        (None, None) => "the bare link (nothing but the impairment)".into(),
+        (r, d) => format!(
+            "netem{}{} on both directions of the router, under the impairment",
+            r.map_or(String::new(), |r| format!(" rate {r}")),
+            d.map_or(String::new(), |d| format!(" delay {d}"))
+        ),
+    }
+}
+
+/// The README tables: one per path, one line per case.
 pub fn markdown(ms: &[Measured], s: &Settings) -> String {
+    let mut out = String::new();
+    for path in PATHS {
+        let on: Vec<Measured> = ms.iter().filter(|m| m.case.path == path).cloned().collect();
+        if !on.is_empty() {
+            if !out.is_empty() {
+                out.push('\n');
+            }
+            out += &markdown_path(&on, &path, s);
+        }
+    }
+    out
+}
+
+/// One path's table.
+fn markdown_path(ms: &[Measured], path: &Path, s: &Settings) -> String {
     let mut out = format!(
-        "{} per transfer, cut at {:.0} s; each figure the median of up to {} runs (a case \
-         whose first pair took over {} s runs once; a cut run counts over any other)\n\n\
+        "Path \"{}\": {}. {} per transfer, cut at {:.0} s; each figure the median of up to {} \
+         runs (a case whose first pair took over {} s runs once; a cut run counts over any \
+         other)\n\n\
          | impairment (router netem) | on | Linnet | Linnet time | \
          Linux time | ratio | goodput Linnet / Linux (Mbit/s) | sender retrans (RTOs) Linnet run / \
          Linux run | sender host drops Linnet / Linux | byte-exact (yes, NO, cut) |\n\
          |---|---|---|---:|---:|---:|---:|---:|---:|---|\n",
+        path.label,
+        describe(path),
         mib(s.bytes),
         s.timeout.as_secs_f64(),
         s.runs,
@@ -835,9 +949,17 @@ pub fn markdown(ms: &[Measured], s: &Settings) -> String {
     out
 }
 
-/// Print the target line: Linnet's time within [`TARGET`] of Linux's, for every impaired
-/// case with a reference.
+/// Print the target lines, one per path: Linnet's time within [`TARGET`] of Linux's, for
+/// every impaired case with a reference.
 pub fn target(ms: &[Measured]) {
+    for path in PATHS {
+        let on: Vec<Measured> = ms.iter().filter(|m| m.case.path == path).cloned().collect();
+        target_path(&on, &path);
+    }
+}
+
+/// One path's target line.
+fn target_path(ms: &[Measured], path: &Path) {
     let judged: Vec<(String, f64)> = ms
         .iter()
         .filter(|m| m.case.imp.netem.is_some())
@@ -850,9 +972,10 @@ pub fn target(ms: &[Measured]) {
     let failed = ms.iter().filter(|m| m.linnet.secs.is_none()).count();
     let not_exact = ms.iter().filter(|m| m.linnet.corrupt()).count();
     println!(
-        "target linnet within {TARGET}x of linux under impairment (transfer time, same path, \
-         same run): {}: within {TARGET}x in {} of {} rows; {failed} cut or failed, {not_exact} not \
+        "target linnet within {TARGET}x of linux under impairment, path \"{}\" (transfer time, \
+         same path, same run): {}: within {TARGET}x in {} of {} rows; {failed} cut or failed, {not_exact} not \
          byte-exact",
+        path.label,
         if missed.is_empty() { "met" } else { "NOT met" },
         judged.len() - missed.len(),
         judged.len()
@@ -874,17 +997,57 @@ mod tests {
     fn every_impairment_in_both_directions_and_roles() {
         let c = cases();
         // The unimpaired path once per role, every impairment on data and acks, both roles.
-        assert_eq!(c.len(), 2 + (IMPAIRMENTS.len() - 1) * 4);
+        assert_eq!(c.len(), PATHS.len() * (2 + (IMPAIRMENTS.len() - 1) * 4));
         let names: std::collections::HashSet<String> = c.iter().map(|c| c.name()).collect();
         assert_eq!(names.len(), c.len(), "names are unique");
         assert!(names.contains("impair loss 5% on data, linnet sends"));
         assert!(names.contains("impair loss 5% on acks, linnet receives"));
         assert!(names.contains("impair none, linnet receives"));
+        assert!(names.contains("impair wan: loss 5% on data, linnet sends"));
+    }
+
+    #[test]
+    fn the_path_is_on_both_directions_and_the_impairment_on_its_side() {
+        let case = |path, imp, side| Case {
+            path,
+            imp,
+            side,
+            role: Role::Receives,
+        };
+        // The bare link: only the impaired side has a netem.
+        let c = case(LINE_RATE, IMPAIRMENTS[2], Side::Data);
+        assert_eq!(c.netem_args(Side::Data).as_deref(), Some("loss 5%"));
+        assert_eq!(c.netem_args(Side::Acks), None);
+        assert_eq!(
+            case(LINE_RATE, IMPAIRMENTS[0], Side::Data).netem_args(Side::Data),
+            None
+        );
+        // The WAN path: rate and delay both ways, the impairment added on its side.
+        let c = case(WAN, IMPAIRMENTS[2], Side::Acks);
+        assert_eq!(
+            c.netem_args(Side::Data).as_deref(),
+            Some("delay 5ms rate 200mbit")
+        );
+        assert_eq!(
+            c.netem_args(Side::Acks).as_deref(),
+            Some("loss 5% delay 5ms rate 200mbit")
+        );
+        // An impairment's own delay replaces the path's on its side only.
+        let c = case(WAN, IMPAIRMENTS[6], Side::Data);
+        assert_eq!(
+            c.netem_args(Side::Data).as_deref(),
+            Some("delay 20ms 5ms rate 200mbit")
+        );
+        assert_eq!(
+            c.netem_args(Side::Acks).as_deref(),
+            Some("delay 5ms rate 200mbit")
+        );
     }
 
     #[test]
     fn netem_goes_towards_the_receiver_for_data_and_the_sender_for_acks() {
         let case = |side, role| Case {
+            path: LINE_RATE,
             imp: IMPAIRMENTS[1],
             side,
             role,

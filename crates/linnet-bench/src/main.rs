@@ -70,6 +70,10 @@ struct Args {
     /// toss); a case whose first pair takes over 4 s runs once.
     #[arg(long, value_name = "N")]
     impair_runs: Option<usize>,
+    /// Impairment rows: the path under the impairments, "line" (the bare link), "wan" (200
+    /// Mbit/s and 5 ms each way) or "all" (both, the default).
+    #[arg(long, value_name = "PATH", default_value = "all")]
+    impair_path: String,
 }
 
 /// The rule counts of the per-packet receive cost rows.
@@ -98,6 +102,20 @@ fn main() {
             std::process::exit(2);
         }
     }
+    let impair_paths: Vec<impair::Path> = match impair::PATHS
+        .into_iter()
+        .find(|p| p.label == args.impair_path)
+    {
+        Some(p) => vec![p],
+        None if args.impair_path == "all" => impair::PATHS.to_vec(),
+        None => {
+            eprintln!(
+                "linnet-bench: --impair-path {}: must be line, wan or all",
+                args.impair_path
+            );
+            std::process::exit(2);
+        }
+    };
     if args.impair_mib == Some(0) || args.impair_runs == Some(0) {
         eprintln!("linnet-bench: --impair-mib and --impair-runs must be at least 1");
         std::process::exit(2);
@@ -378,7 +396,7 @@ fn main() {
     // TCP under impairment: Linnet and Linux on the same impaired path (issue 14).
     let impair_cases: Vec<impair::Case> = impair::cases()
         .into_iter()
-        .filter(|c| want(&c.name()))
+        .filter(|c| impair_paths.contains(&c.path) && want(&c.name()))
         .collect();
     let impair_settings = impair::Settings {
         bytes: (args.impair_mib.unwrap_or(if args.quick { 2 } else { 8 }) as usize) << 20,

@@ -71,6 +71,17 @@ pub struct Rig {
 /// holds only what reaches Linnet C; what it sends is in `a.pcap` (after the router).
 pub const CAPTURE_ENV: &str = "LINNET_IMPAIR_PCAP";
 
+/// Environment variable: `off` turns GRO off on the Linnet host's interface (`ethtool -K eth0
+/// gro off`), so that it receives frame by frame as Linux B does: B's TAP is opened without
+/// `IFF_NAPI` (`tun_flags` 0x1002), so Linux's tun driver hands each frame to
+/// `netif_receive_skb` (`tun_rx_batched`) and GRO never runs there, whatever `ethtool -k`
+/// says.
+pub const GRO_ENV: &str = "LINNET_IMPAIR_GRO";
+
+/// Environment variable: `KEY=VALUE` sysctls, separated by commas, set on the Linnet host
+/// after the rig's own (e.g. `net.ipv4.tcp_backlog_ack_defer=0`), for experiments.
+pub const SYSCTL_ENV: &str = "LINNET_IMPAIR_SYSCTL";
+
 /// Turn IPv6 off in the namespace of the calling thread (for interfaces moved in later too).
 fn ipv6_off(ns: &NetNs) {
     let _ = ns.run_in(|| {
@@ -176,6 +187,28 @@ impl Rig {
             seed: seed ^ 0x5a5a,
         })?);
         rig.same_buffers()?;
+        for kv in std::env::var(SYSCTL_ENV).unwrap_or_default().split(',') {
+            let Some((k, v)) = kv.split_once('=') else {
+                continue;
+            };
+            let (k, v) = (k.trim().to_string(), v.trim().to_string());
+            let r = rig
+                .linnet()
+                .call(move |s, _| linnet::control::sysctl::sysctl(s, &k, Some(&v)))
+                .map_err(|e| e.to_string())?;
+            if let linnet::control::Response::Error { message, .. } = r {
+                return Err(format!("{SYSCTL_ENV}: {kv}: {message}"));
+            }
+        }
+        if std::env::var(GRO_ENV).is_ok_and(|v| v == "off") {
+            rig.linnet()
+                .call(|s, _| {
+                    if let Some(i) = s.ifindex_by_name("eth0") {
+                        s.set_gro(i, false);
+                    }
+                })
+                .map_err(|e| e.to_string())?;
+        }
         Ok(rig)
     }
 

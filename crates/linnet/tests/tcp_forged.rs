@@ -578,6 +578,46 @@ fn a_batch_using_half_the_window_is_acked_before_it_ends() {
     rig.assert_one_ack(&out, start + sent * 1400);
 }
 
+/// With `net.ipv4.tcp_backlog_ack_defer` off, in-order data is ACKed from the segment that
+/// earns the ACK, every second full segment, not once at the end of the receive batch
+/// (Linux's `__tcp_ack_snd_check` from the softirq, for a socket its user does not hold).
+#[test]
+fn without_backlog_ack_defer_every_second_segment_is_acked_at_once() {
+    let mut rig = Rig::new(false, |c| c.tcp.backlog_ack_defer = false);
+    rig.use_up_quickacks();
+    let start = rig.peer_nxt;
+    let out0 = rig.stack.snmp().tcp.out_segs;
+    for i in 1..=6 {
+        rig.send_data(1000);
+        let want = if i % 2 == 0 { 1 } else { 0 };
+        assert_eq!(rig.queued(), want, "segment {i}");
+        if want == 1 {
+            let out = rig.drain();
+            rig.assert_one_ack(&out, start + 1000 * i);
+        }
+    }
+    assert_eq!(
+        rig.stack.snmp().tcp.out_segs - out0,
+        3,
+        "three ACKs for six frames"
+    );
+    assert!(!rig.stack.has_pending_tx(), "nothing deferred");
+    // The sysctl turns the deferral back on.
+    let r = linnet::control::sysctl::sysctl(
+        &mut rig.stack,
+        "net.ipv4.tcp_backlog_ack_defer",
+        Some("1"),
+    );
+    assert!(
+        !matches!(r, linnet::control::Response::Error { .. }),
+        "{r:?}"
+    );
+    assert!(rig.stack.config().tcp.backlog_ack_defer);
+    rig.send_data(1000);
+    rig.send_data(1000);
+    assert_eq!(rig.queued(), 0, "deferred to the end of the batch");
+}
+
 /// Each write ends in a pushed skb, `MSG_EOR` keeps later writes out of it, and a
 /// retransmission carries the PSH its skb had (Linux: `tcp_push` → `tcp_mark_push`, the `eor`
 /// bit, `__tcp_retransmit_skb` keeping `tcp_flags`).

@@ -294,6 +294,13 @@ static TABLE: &[Sysctl] = &[
         }),
     },
     Sysctl {
+        name: "net.ipv4.tcp_backlog_ack_defer",
+        kind: Kind::Bool(
+            |s| tcp(s).backlog_ack_defer,
+            |s, on| s.tcp_config_mut().backlog_ack_defer = on,
+        ),
+    },
+    Sysctl {
         name: "net.ipv4.tcp_base_mss",
         kind: Kind::Int {
             min: 48,

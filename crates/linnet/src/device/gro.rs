@@ -67,6 +67,8 @@ pub struct GroList {
     pub merged: u64,
     /// Trains delivered holding more than one segment.
     pub trains: u64,
+    /// Interfaces with GRO off (Linux: `NETIF_F_GRO` cleared, `ethtool -K DEV gro off`).
+    off: Vec<u32>,
 }
 
 /// The flow of an IPv4 datagram (`ip` from its header, at least 20 bytes; transport header
@@ -262,10 +264,32 @@ impl Stack {
         frames: impl IntoIterator<Item = PacketBuf>,
         now: Instant,
     ) {
+        if self.gro.off.contains(&ifindex) {
+            // Linux: `napi_gro_receive` on a device without `NETIF_F_GRO` is
+            // `netif_receive_skb`, one frame at a time.
+            for f in frames {
+                self.receive(ifindex, f, now);
+            }
+            return;
+        }
         for f in frames {
             self.napi_gro_receive(ifindex, f, now);
         }
         self.napi_gro_flush(ifindex, now);
+    }
+
+    /// Turn GRO on or off for interface `ifindex` (on by default). Linux: `ethtool -K DEV gro
+    /// on|off` (`NETIF_F_GRO` in `dev->features`).
+    pub fn set_gro(&mut self, ifindex: u32, on: bool) {
+        self.gro.off.retain(|&i| i != ifindex);
+        if !on {
+            self.gro.off.push(ifindex);
+        }
+    }
+
+    /// Whether GRO is on for interface `ifindex`.
+    pub fn gro_enabled(&self, ifindex: u32) -> bool {
+        !self.gro.off.contains(&ifindex)
     }
 
     /// Offer one frame to GRO: merged into a held train, held as a new train, or delivered.
@@ -460,6 +484,21 @@ mod tests {
         s.receive_batch(i, frames, Instant::ZERO);
         assert_eq!(in_segs(&s), 1, "20 segments merged into one");
         assert_eq!((s.dev.gro.merged, s.dev.gro.trains), (19, 1));
+    }
+
+    #[test]
+    fn with_gro_off_each_segment_is_delivered_alone() {
+        let (mut s, i) = stack();
+        s.set_gro(i, false);
+        assert!(!s.gro_enabled(i));
+        let frames = (0..20u32).map(|k| seg(ISN.wrapping_add(k * 1448), 1448, ACK, 7));
+        s.receive_batch(i, frames, Instant::ZERO);
+        assert_eq!(in_segs(&s), 20, "no merging");
+        assert_eq!((s.gro.merged, s.gro.trains), (0, 0));
+        s.set_gro(i, true);
+        let frames = (20..40u32).map(|k| seg(ISN.wrapping_add(k * 1448), 1448, ACK, 7));
+        s.receive_batch(i, frames, Instant::ZERO);
+        assert_eq!(in_segs(&s), 21, "on again: one train");
     }
 
     #[test]

@@ -1375,11 +1375,17 @@ impl Stack {
     /// update) in the meantime takes the deferred one along.
     /// Linux: `__tcp_ack_snd_check` setting `TCP_ACK_DEFERRED` while the socket is owned
     /// (`tcp_release_cb` sends it).
+    /// With `tcp_backlog_ack_defer` off the ACK goes at once, as from Linux's softirq.
     fn tcp_ack_defer(&mut self, id: SockId) {
         let full = self.tcp.ack_deferred.len() >= ACK_DEFER_MAX;
+        let defer = self.config.tcp.backlog_ack_defer;
         let Ok(sk) = self.sockets.tcp_mut(id) else {
             return;
         };
+        if !defer {
+            sk.ack_now = true;
+            return;
+        }
         // Half the window we last offered used up without an ACK: the sender must hear from
         // us before it stalls, batch or not. And a caller that never polls must not make
         // the list grow.

@@ -182,6 +182,12 @@ pub struct TcpConfig {
     pub probe_interval: Duration,
     /// `tcp_mtu_probe_floor` (48): lowest MSS black hole detection falls back to.
     pub mtu_probe_floor: u32,
+    /// `tcp_backlog_ack_defer` (1): the ACK that in-order data earns (every second full
+    /// segment) waits for the end of the receive batch, one per socket and batch (Linux defers
+    /// it while the socket is owned by its user: `TCP_ACK_DEFERRED`, sent by
+    /// `tcp_release_cb`); 0 sends it from the segment that earned it, as Linux's softirq
+    /// path does for a socket nobody holds.
+    pub backlog_ack_defer: bool,
     /// `tcp_comp_sack_nr` (44): most out-of-order ACKs held back ([`super::comp_sack`]);
     /// 0 sends every one at once.
     pub comp_sack_nr: u32,
@@ -243,6 +249,7 @@ impl Default for TcpConfig {
             probe_threshold: super::mtup::TCP_PROBE_THRESHOLD,
             probe_interval: super::mtup::TCP_PROBE_INTERVAL,
             mtu_probe_floor: super::pmtu::TCP_MIN_SND_MSS,
+            backlog_ack_defer: true,
             comp_sack_nr: super::comp_sack::COMP_SACK_NR,
             comp_sack_delay: super::comp_sack::COMP_SACK_DELAY,
             comp_sack_slack: super::comp_sack::COMP_SACK_SLACK,
