@@ -264,7 +264,7 @@ impl Stack {
         frames: impl IntoIterator<Item = PacketBuf>,
         now: Instant,
     ) {
-        if self.gro.off.contains(&ifindex) {
+        if self.dev.gro.off.contains(&ifindex) {
             // Linux: `napi_gro_receive` on a device without `NETIF_F_GRO` is
             // `netif_receive_skb`, one frame at a time.
             for f in frames {
@@ -281,15 +281,15 @@ impl Stack {
     /// Turn GRO on or off for interface `ifindex` (on by default). Linux: `ethtool -K DEV gro
     /// on|off` (`NETIF_F_GRO` in `dev->features`).
     pub fn set_gro(&mut self, ifindex: u32, on: bool) {
-        self.gro.off.retain(|&i| i != ifindex);
+        self.dev.gro.off.retain(|&i| i != ifindex);
         if !on {
-            self.gro.off.push(ifindex);
+            self.dev.gro.off.push(ifindex);
         }
     }
 
     /// Whether GRO is on for interface `ifindex`.
     pub fn gro_enabled(&self, ifindex: u32) -> bool {
-        !self.gro.off.contains(&ifindex)
+        !self.dev.gro.off.contains(&ifindex)
     }
 
     /// Offer one frame to GRO: merged into a held train, held as a new train, or delivered.
@@ -494,7 +494,7 @@ mod tests {
         let frames = (0..20u32).map(|k| seg(ISN.wrapping_add(k * 1448), 1448, ACK, 7));
         s.receive_batch(i, frames, Instant::ZERO);
         assert_eq!(in_segs(&s), 20, "no merging");
-        assert_eq!((s.gro.merged, s.gro.trains), (0, 0));
+        assert_eq!((s.dev.gro.merged, s.dev.gro.trains), (0, 0));
         s.set_gro(i, true);
         let frames = (20..40u32).map(|k| seg(ISN.wrapping_add(k * 1448), 1448, ACK, 7));
         s.receive_batch(i, frames, Instant::ZERO);
