@@ -14,11 +14,11 @@
 use crate::proto::{
     self, ierr, Cookie, Params, Protocol, Refusal, Results, Role, State, StreamResult,
 };
-use linnet::api::{TcpListener, TcpStream};
-use linnet::runtime::Handle;
 use linnet::socket::{SockId, SockOpt, SockOptName, SockOptValue};
 use linnet::transport::tcp::cong::CcAlgorithm;
 use linnet::Errno;
+use linnet::Handle;
+use linnet::{TcpListener, TcpStream};
 use std::fmt::Write as _;
 use std::io::{self, Read, Write};
 use std::net::SocketAddrV4;
@@ -834,8 +834,8 @@ mod tests {
     //! interface): no root and no iperf3 needed, and every step of the protocol under control.
 
     use super::*;
-    use linnet::driver::memlink::{LinkConfig, MemLink};
     use linnet::runtime::{spawn_host, Host, HostConfig};
+    use linnet::{LinkConfig, MemLink};
     use serde_json::{json, Value};
     use std::net::Ipv4Addr;
 

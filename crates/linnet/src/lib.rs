@@ -44,6 +44,20 @@ pub mod wire;
 pub use errno::Errno;
 pub use stack::{Stack, StackConfig};
 pub use time::Instant;
+
+// The curated surface: what a program embedding the stack, and the workspace's programs
+// (linnetd, the CLI, the bench, the tools), name most often.
+pub use api::{TcpListener, TcpStream, UdpSocket};
+pub use control::client::Client;
+pub use control::{Request, Response};
+pub use device::NetDevice;
+pub use driver::memlink::{LinkConfig, MemLink};
+pub use driver::packet::PacketDevice;
+pub use driver::tap::TapDevice;
+pub use runtime::{Handle, Host};
+pub use sim::Sim;
+pub use socket::{MsgFlags, Shutdown, SockId, SockOpt, SockType};
+pub use wire::{EthernetAddress, Ipv4Addr, Ipv4Cidr};
 pub mod api;
 pub mod control;
 #[allow(unsafe_code)]

@@ -11,10 +11,10 @@
 mod common;
 use common::pattern;
 
-use linnet::api::{TcpListener, TcpStream};
-use linnet::driver::packet::PacketDevice;
-use linnet::driver::tap::TapDevice;
 use linnet::runtime::{spawn_host, HostConfig};
+use linnet::PacketDevice;
+use linnet::TapDevice;
+use linnet::{TcpListener, TcpStream};
 use linnet_testkit::{tests, Need, NetNs};
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddrV4};

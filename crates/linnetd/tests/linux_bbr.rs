@@ -10,8 +10,8 @@
 mod common;
 
 use common::{attach, linnet, ok, start_daemon, unique};
-use linnet::driver::tap::TapDevice;
 use linnet::runtime::{spawn_host, Host, HostConfig};
+use linnet::TapDevice;
 use linnet_testkit::{peer, tests, Need, NetNs};
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -171,7 +171,7 @@ impl Path {
         let target = SocketAddrV4::new(Ipv4Addr::new(198, 51, 100, 1), port);
         let mut s = None;
         for _ in 0..50 {
-            match linnet::api::TcpStream::connect_timeout(h, target, Some(Duration::from_secs(2))) {
+            match linnet::TcpStream::connect_timeout(h, target, Some(Duration::from_secs(2))) {
                 Ok(c) => {
                     s = Some(c);
                     break;

@@ -1,9 +1,9 @@
 //! Start-up shared by the examples: a Linnet host on a TAP device.
 
-use linnet::device::NetDevice;
-use linnet::driver::packet::PacketDevice;
-use linnet::driver::tap::TapDevice;
 use linnet::runtime::{spawn_host, Host, HostConfig};
+use linnet::NetDevice;
+use linnet::PacketDevice;
+use linnet::TapDevice;
 
 /// What device the example's host runs on, shared by the examples (flattened into each
 /// one's arguments, so unknown ones are refused and `--help` lists them all).
@@ -22,10 +22,10 @@ pub struct HostArgs {
     pub offload: Offload,
     /// The host's IPv4 address with prefix.
     #[arg(long, value_name = "CIDR", default_value = "192.0.2.2/24")]
-    pub addr: linnet::wire::Ipv4Cidr,
+    pub addr: linnet::Ipv4Cidr,
     /// Default gateway.
     #[arg(long, value_name = "IP")]
-    pub gateway: Option<linnet::wire::Ipv4Addr>,
+    pub gateway: Option<linnet::Ipv4Addr>,
 }
 
 /// `--offload`.

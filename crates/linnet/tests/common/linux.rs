@@ -1,9 +1,9 @@
 //! Linnet hosts facing the Linux kernel in a namespace, for the `linux_*` tests: the TAP
 //! (or veth) plumbing comes from `linnet_testkit`, the Linnet side from here.
 
-use linnet::device::NetDevice;
-use linnet::driver::tap::TapDevice;
 use linnet::runtime::{spawn_host, Host, HostConfig};
+use linnet::NetDevice;
+use linnet::TapDevice;
 use linnet_testkit::{addr, NetNs};
 
 /// A namespace (its name starts with `ns_prefix`) holding the Linux end of `tap` at
