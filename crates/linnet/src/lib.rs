@@ -24,12 +24,12 @@
 #![deny(unsafe_code)]
 
 pub mod buf;
-pub mod core;
+pub(crate) mod core;
 pub mod device;
 #[allow(unsafe_code)]
 pub mod driver;
-pub mod errno;
-pub mod fasthash;
+pub(crate) mod errno;
+pub(crate) mod fasthash;
 pub mod ip;
 pub mod ipv6;
 pub mod link;
@@ -62,6 +62,6 @@ pub mod api;
 pub mod control;
 #[allow(unsafe_code)]
 pub mod runtime;
-pub mod sim;
+pub(crate) mod sim;
 pub mod socket;
 pub mod trace;

@@ -22,11 +22,11 @@
 //! The loopback device needs no I/O and lives in the core ([`loopback`]).
 
 pub mod features;
-pub mod gro;
-pub mod gso;
-pub mod loopback;
-pub mod netns;
-pub mod txq;
+pub(crate) mod gro;
+pub(crate) mod gso;
+pub(crate) mod loopback;
+pub(crate) mod netns;
+pub(crate) mod txq;
 pub mod xmit;
 
 use crate::buf::{BufPool, PacketBuf};

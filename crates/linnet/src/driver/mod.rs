@@ -20,6 +20,6 @@ pub(crate) mod fd;
 pub mod ifreq;
 pub mod memlink;
 pub mod packet;
-pub mod packet_ring;
+pub(crate) mod packet_ring;
 pub mod tap;
 pub mod virtio_net;

@@ -16,8 +16,8 @@
 //! way `tcpdump` reports "packets dropped by kernel". Linux: `dev_queue_xmit_nit` and the
 //! `ptype_all` taps of `__netif_receive_skb_core` feeding an `AF_PACKET` socket.
 
-pub mod capture;
-pub mod filter;
+pub(crate) mod capture;
+pub(crate) mod filter;
 pub mod pcapng;
 pub mod summary;
 
