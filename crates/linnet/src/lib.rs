@@ -54,7 +54,7 @@ pub use device::NetDevice;
 pub use driver::memlink::{LinkConfig, MemLink};
 pub use driver::packet::PacketDevice;
 pub use driver::tap::TapDevice;
-pub use runtime::{Handle, Host};
+pub use runtime::{Handle, Host, HostBuilder, HostError};
 pub use sim::Sim;
 pub use socket::{MsgFlags, Shutdown, SockId, SockOpt, SockType};
 pub use wire::{EthernetAddress, Ipv4Addr, Ipv4Cidr};

@@ -10,7 +10,7 @@
 mod common;
 
 use common::{attach, linnet, ok, start_daemon, unique};
-use linnet::runtime::{spawn_host, Host, HostConfig};
+use linnet::Host;
 use linnet::TapDevice;
 use linnet_testkit::{peer, tests, Need, NetNs};
 use std::io::Write;
@@ -64,15 +64,13 @@ fn path() -> Path {
     let th = unique("lbh");
     let tap = TapDevice::open(&th).expect("tap");
     a.attach(tap.name(), "203.0.113.1/24", None).unwrap();
-    let host = spawn_host(HostConfig {
-        device: Box::new(tap),
-        ifname: Some("eth0".into()),
-        mac: None,
-        addrs: vec!["203.0.113.2/24".parse().unwrap()],
-        gateway: Some(Ipv4Addr::new(203, 0, 113, 1)),
-        seed: linnet::runtime::random_seed(),
-    })
-    .expect("host");
+    let host = Host::builder()
+        .device(Box::new(tap))
+        .ifname("eth0")
+        .addr("203.0.113.2/24".parse().unwrap())
+        .gateway(Ipv4Addr::new(203, 0, 113, 1))
+        .spawn()
+        .expect("host");
     Path {
         daemon,
         host,
