@@ -110,6 +110,7 @@
 //! the control socket) and the vectorised checksum, each block with a SAFETY note.
 
 #![deny(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod buf;
 pub(crate) mod core;

@@ -237,7 +237,7 @@ pub enum Request {
     CaptureStart {
         /// Device name, or all devices.
         dev: Option<String>,
-        /// Filter expression (see [`crate::trace::filter`]).
+        /// Filter expression (see `crate::trace::filter`).
         filter: String,
         /// Bytes kept of each frame (default 262144, capped at 65535).
         snaplen: Option<usize>,

@@ -5,7 +5,7 @@
 //!
 //! - [`tap::TapDevice`]: a Linux TAP interface (`/dev/net/tun`, `IFF_TAP | IFF_NO_PI`).
 //! - [`packet::PacketDevice`]: an `AF_PACKET` socket bound to an existing interface (e.g. a
-//!   veth end), optionally receiving through a `TPACKET_V3` ring ([`packet_ring`]).
+//!   veth end), optionally receiving through a `TPACKET_V3` ring (`packet_ring`).
 //! - [`memlink::MemLink`]: an in-memory point-to-point link with seeded loss, delay,
 //!   duplication and reordering, for tests and simulations.
 //!

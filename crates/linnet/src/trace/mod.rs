@@ -675,7 +675,7 @@ impl Stack {
     /// Start capturing frames of `ifindex` (all devices if `None`) that `filter` selects,
     /// keeping up to `queue` frames of up to `snaplen` bytes until drained; returns the
     /// capture's id. `ENODEV` for an unknown device, `ENOBUFS` when
-    /// [`capture::MAX_CAPTURES`] run already.
+    /// `capture::MAX_CAPTURES` run already.
     pub fn capture_start(
         &mut self,
         ifindex: Option<u32>,
