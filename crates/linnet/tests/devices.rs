@@ -8,7 +8,7 @@
 
 use linnet::buf::{BufPool, CsumState, PacketBuf};
 use linnet::device::features::NetdevFeatures;
-use linnet::device::xmit::skb_checksum_help;
+use linnet::device::skb_checksum_help;
 use linnet::driver::ifreq;
 use linnet::wire::checksum;
 use linnet::wire::{

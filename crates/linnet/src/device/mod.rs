@@ -14,7 +14,7 @@
 //! A driver whose device is full refuses a frame rather than drop it; the frame waits at
 //! the head of the device's queue (`txq`) until the driver is retried.
 //!
-//! Before a frame is queued, [`xmit`] makes it fit the device (`validate_xmit_skb`): a TSO
+//! Before a frame is queued, `xmit` makes it fit the device (`validate_xmit_skb`): a TSO
 //! super-frame is segmented in software (`gso`) for a device without TSO, a partial
 //! checksum finished for one without checksum offload ([`features`]). Received in-order TCP
 //! segments merge before TCP (`gro`).
@@ -27,7 +27,11 @@ pub(crate) mod gso;
 pub(crate) mod loopback;
 pub(crate) mod netns;
 pub(crate) mod txq;
-pub mod xmit;
+pub(crate) mod xmit;
+
+/// Public for the checksum tests in `crates/linnet/tests/devices.rs`; not part of the API.
+#[doc(hidden)]
+pub use xmit::skb_checksum_help;
 
 use crate::buf::{BufPool, PacketBuf};
 use crate::time::Instant;

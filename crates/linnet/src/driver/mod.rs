@@ -17,6 +17,9 @@
 //! talks to the OS: the module is allowed `unsafe` code, each block with a SAFETY note.
 
 pub(crate) mod fd;
+/// Public for `crates/linnet/tests/{devices,linux_offload}.rs`, which check the kernel's view
+/// of an interface; not part of the API.
+#[doc(hidden)]
 pub mod ifreq;
 pub mod memlink;
 pub mod packet;
