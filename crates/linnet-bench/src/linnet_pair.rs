@@ -17,11 +17,11 @@ use crate::workload::{BulkResult, Clock, CountResult};
 use linnet::buf::{BufPool, CsumState, Meta, PacketBuf, LARGE_BUF_SIZE, MAX_HEADER};
 use linnet::device::features::NetdevFeatures;
 use linnet::driver::virtio_net::VnetHdrRepr;
-use linnet::errno::Errno;
-use linnet::socket::{MsgFlags, SockId, SockOpt, SockType};
 use linnet::transport::tcp::TcpState;
-use linnet::wire::{EthernetAddress, Ipv4Cidr};
+use linnet::Errno;
+use linnet::{EthernetAddress, Ipv4Cidr};
 use linnet::{Instant, Stack, StackConfig};
+use linnet::{MsgFlags, SockId, SockOpt, SockType};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 

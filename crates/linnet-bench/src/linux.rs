@@ -10,8 +10,8 @@
 //! Namespaces carry unique names (`NetNs`) and are removed on drop, also on error. Every
 //! socket has a timeout.
 
-use linnet::driver::tap::TapDevice;
 use linnet::runtime::{random_seed, spawn_host, HostConfig};
+use linnet::TapDevice;
 use linnet_testkit::netns::{have_netns, NetNs};
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream};

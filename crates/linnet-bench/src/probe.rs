@@ -6,8 +6,8 @@
 //! `DIR/NN-linux.txt` / `NN-linnet.txt` (µs since the start, cwnd, ssthresh, srtt in µs,
 //! recovering 0/1), to follow the windows over time.
 
-use linnet::runtime::Handle;
-use linnet::socket::SockId;
+use linnet::Handle;
+use linnet::SockId;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;

@@ -11,10 +11,10 @@
 //! measurement ([`install_rules`]: a chain of rules that do not match, walked in full).
 
 use crate::linnet_pair::LinnetPair;
-use linnet::errno::Errno;
-use linnet::socket::{MsgFlags, SockOpt};
 use linnet::wire::checksum::update32;
+use linnet::Errno;
 use linnet::Stack;
+use linnet::{MsgFlags, SockOpt};
 use linnet_tools::iptables::Iptables;
 use std::time::Duration;
 

@@ -7,10 +7,10 @@
 //! ```
 
 use crate::{call, Failure};
-use linnet::control::client::Client;
-use linnet::control::{Request, Response};
 use linnet::trace::pcapng::PcapngWriter;
 use linnet::trace::{Direction, Filter, TraceLine};
+use linnet::Client;
+use linnet::{Request, Response};
 use std::collections::HashMap;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -1,8 +1,8 @@
 //! `linnet conntrack -L|-C`: the connection tracking table, in conntrack-tools' format.
 
 use crate::{call, Failure};
-use linnet::control::client::Client;
-use linnet::control::{Request, Response};
+use linnet::Client;
+use linnet::{Request, Response};
 
 /// What to do.
 #[derive(Debug, PartialEq, Eq)]

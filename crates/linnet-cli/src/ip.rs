@@ -2,13 +2,13 @@
 
 use crate::json::{self, table_name};
 use crate::{call, route, Failure};
-use linnet::control::client::Client;
-use linnet::control::{Request, Response};
 use linnet::ip::fib::{Route, RouteMatch};
 use linnet::ip::route::{RouteProto, RouteScope, RouteType, RT_TABLE_MAIN};
 use linnet::ip::rules::{FibRule, FwMark, RuleAction, RuleMatch};
 use linnet::stack::{LinkInfo, LinkKind};
-use linnet::wire::{EthernetAddress, Ipv4Addr, Ipv4Cidr};
+use linnet::Client;
+use linnet::{EthernetAddress, Ipv4Addr, Ipv4Cidr};
+use linnet::{Request, Response};
 
 #[derive(Default)]
 struct Opts {

@@ -4,11 +4,11 @@
 //! status as iptables's: 1 other problem, 2 parameter problem, 4 resource problem.
 
 use crate::Failure;
-use linnet::control::client::Client;
-use linnet::control::{Request, Response};
 use linnet::netfilter::change::TableChange;
 use linnet::netfilter::table::{Table, TableId};
 use linnet::netfilter::NfError;
+use linnet::Client;
+use linnet::{Request, Response};
 use linnet_tools::iptables::{self as ipt, Backend};
 use std::io::Read;
 

@@ -360,7 +360,7 @@ mod tests {
     use super::*;
     use linnet::device::DeviceStats;
     use linnet::qdisc::QdiscStats;
-    use linnet::wire::{EthernetAddress, Ipv4Addr, Ipv4Cidr};
+    use linnet::{EthernetAddress, Ipv4Addr, Ipv4Cidr};
 
     fn tap() -> LinkInfo {
         LinkInfo {

@@ -17,8 +17,8 @@ mod sysctl;
 mod tc;
 
 use clap::Parser;
-use linnet::control::client::Client;
-use linnet::control::{Request, Response};
+use linnet::Client;
+use linnet::{Request, Response};
 use std::path::PathBuf;
 use std::process::ExitCode;
 

@@ -2,9 +2,9 @@
 //! net-tools' layout.
 
 use crate::{call, Failure};
-use linnet::control::client::Client;
-use linnet::control::{Request, Response};
 use linnet::socket::SocketInfo;
+use linnet::Client;
+use linnet::{Request, Response};
 
 /// What `netstat` was asked for.
 #[derive(Debug, Default, PartialEq, Eq)]

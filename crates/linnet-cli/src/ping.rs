@@ -1,9 +1,9 @@
 //! `linnet ping`: iputils' ping, sent from the Linnet stack.
 
 use crate::{call, Failure};
-use linnet::control::client::Client;
-use linnet::control::{Request, Response};
-use linnet::wire::Ipv4Addr;
+use linnet::Client;
+use linnet::Ipv4Addr;
+use linnet::{Request, Response};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 

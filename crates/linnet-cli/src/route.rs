@@ -1,7 +1,7 @@
 //! Parsing `ip route` and `ip rule` arguments the way iproute2 reads them.
 
 use crate::Failure;
-use linnet::wire::{Ipv4Addr, Ipv4Cidr};
+use linnet::{Ipv4Addr, Ipv4Cidr};
 
 /// A route as typed: `[TYPE] PREFIX [via A] [dev D] [metric N] [src A] [scope S]
 /// [proto P] [table T] [mtu [lock] N] [advmss N] [initcwnd N]`.

@@ -2,9 +2,9 @@
 //! in `ss -tan`).
 
 use crate::{call, Failure};
-use linnet::control::client::Client;
-use linnet::control::{Request, Response};
 use linnet::socket::SocketInfo;
+use linnet::Client;
+use linnet::{Request, Response};
 use std::net::SocketAddrV4;
 
 /// What to list.
@@ -248,7 +248,7 @@ pub fn run(words: &[String], connect: impl Fn() -> Result<Client, Failure>) -> R
 #[cfg(test)]
 mod tests {
     use super::*;
-    use linnet::socket::SockId;
+    use linnet::SockId;
     use std::net::Ipv4Addr;
 
     fn w(s: &str) -> Vec<String> {

@@ -1,8 +1,8 @@
 //! `linnet sysctl`: read and write the stack's `net.ipv4.*` settings, as `sysctl(8)` does.
 
 use crate::{call, Failure};
-use linnet::control::client::Client;
-use linnet::control::{Request, Response};
+use linnet::Client;
+use linnet::{Request, Response};
 
 /// One operation: read `key`, or write `key=value`.
 #[derive(Debug, PartialEq, Eq)]

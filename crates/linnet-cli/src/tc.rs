@@ -4,11 +4,11 @@
 //! daemon; `show` output is printed as tc prints it (`-s` adds the counters).
 
 use crate::Failure;
-use linnet::control::client::Client;
-use linnet::control::{Request, Response};
 use linnet::qdisc::tc::{TcChange, TcObject, TcReply};
 use linnet::qdisc::units::{fmt_handle, ROOT_HANDLE};
 use linnet::qdisc::TcError;
+use linnet::Client;
+use linnet::{Request, Response};
 use linnet_tools::tc::f_u32::print_filter;
 use linnet_tools::tc::format::{
     format_classes, format_filters, format_qdiscs, print_class_opt, print_qdisc_opt,

@@ -3,7 +3,7 @@
 //!
 //! - [`proto`]: iperf3's control protocol: state bytes, the cookie, length-prefixed JSON, the
 //!   parameter and result objects. Pure, no sockets.
-//! - [`server`]: one test at a time over `linnet::api::{TcpListener, TcpStream}`: the control
+//! - [`server`]: one test at a time over `linnet::{TcpListener, TcpStream}`: the control
 //!   connection, the data streams (client to server, `-R` server to client, `--bidir` both), the
 //!   results exchange, and a report of what was counted.
 

@@ -14,11 +14,11 @@
 use crate::proto::{
     self, ierr, Cookie, Params, Protocol, Refusal, Results, Role, State, StreamResult,
 };
-use linnet::api::{TcpListener, TcpStream};
-use linnet::runtime::Handle;
 use linnet::socket::{SockId, SockOpt, SockOptName, SockOptValue};
 use linnet::transport::tcp::cong::CcAlgorithm;
 use linnet::Errno;
+use linnet::Handle;
+use linnet::{TcpListener, TcpStream};
 use std::fmt::Write as _;
 use std::io::{self, Read, Write};
 use std::net::SocketAddrV4;
@@ -834,8 +834,8 @@ mod tests {
     //! interface): no root and no iperf3 needed, and every step of the protocol under control.
 
     use super::*;
-    use linnet::driver::memlink::{LinkConfig, MemLink};
-    use linnet::runtime::{spawn_host, Host, HostConfig};
+    use linnet::Host;
+    use linnet::{LinkConfig, MemLink};
     use serde_json::{json, Value};
     use std::net::Ipv4Addr;
 
@@ -844,15 +844,13 @@ mod tests {
     /// A stack (on an in-memory link nobody else uses) and a server thread on it.
     fn start(limits: Limits) -> (Host, MemLink, JoinHandle<io::Result<TestReport>>) {
         let (dev, other_end) = MemLink::pair(LinkConfig::default());
-        let host = spawn_host(HostConfig {
-            device: Box::new(dev),
-            ifname: Some("eth0".into()),
-            mac: None,
-            addrs: vec!["10.9.0.1/24".parse().unwrap()],
-            gateway: None,
-            seed: 7,
-        })
-        .unwrap();
+        let host = Host::builder()
+            .device(Box::new(dev))
+            .ifname("eth0")
+            .addr("10.9.0.1/24".parse().unwrap())
+            .seed(7)
+            .spawn()
+            .unwrap();
         let any = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, proto::DEFAULT_PORT);
         let mut server = Server::bind(&host.handle, any, limits).unwrap();
         let thread = std::thread::spawn(move || server.serve_one());

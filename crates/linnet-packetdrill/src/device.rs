@@ -6,7 +6,7 @@
 //!
 //! Linux: a tun device (`IFF_TUN`, no link header) as packetdrill's `netdev.c` uses it.
 
-use linnet::wire::EthernetAddress;
+use linnet::EthernetAddress;
 use linnet_posix::Posix;
 use std::time::Duration;
 

@@ -8,7 +8,7 @@
 use crate::device::RawIpDevice;
 use crate::Config;
 use linnet::ip::fib::Route;
-use linnet::wire::{EthernetAddress, Ipv4Cidr};
+use linnet::{EthernetAddress, Ipv4Cidr};
 use linnet::{Instant, Stack, StackConfig};
 
 /// Our end's link address (never seen on a wire: the device strips Ethernet headers).

@@ -15,11 +15,11 @@
 
 use crate::iface::PEER_MAC;
 use linnet::control::route::{route_add, route_del};
-use linnet::control::Response;
 use linnet::ip::fib::{Route, RouteMatch};
 use linnet::ip::metrics::RouteMetrics;
-use linnet::wire::{Ipv4Addr, Ipv4Cidr};
+use linnet::Response;
 use linnet::{Instant, Stack};
+use linnet::{Ipv4Addr, Ipv4Cidr};
 
 /// The file the `ip` shim appends `ip route` lines to (the words after `route`).
 pub const IP_ROUTE_FILE: &str = ".ip_route";

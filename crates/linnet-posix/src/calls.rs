@@ -816,7 +816,7 @@ fn tx_timestamp_record(n: &mut Net, fd: i32) {
 fn zerocopy_record(
     n: &mut Net,
     fd: i32,
-    id: linnet::socket::SockId,
+    id: linnet::SockId,
     this: &mut Option<u32>,
 ) -> SysResult<()> {
     let end = lx(n.stack.tcp_sock(id))?.data_end();

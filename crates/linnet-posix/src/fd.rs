@@ -5,8 +5,8 @@
 //! `f_flags` (`O_NONBLOCK`) and close-on-exec bit.
 
 use crate::errno::Errno;
-use linnet::socket::{SockId, SockType};
 use linnet::Stack;
+use linnet::{SockId, SockType};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;

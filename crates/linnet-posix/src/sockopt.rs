@@ -85,7 +85,7 @@ fn secs(v: i32) -> Duration {
 /// `SO_MEMINFO`'s `u32[SK_MEMINFO_VARS]`: Linux counts buffer memory (`truesize`), Linnet
 /// counts data bytes: receive queue, receive buffer, bytes in flight, send buffer, 0,
 /// send queue, 0, 0, drops. Linux: `sk_get_meminfo`.
-fn meminfo(n: &crate::net::Net, id: linnet::socket::SockId, o: &crate::fd::SockOpts) -> [u8; 36] {
+fn meminfo(n: &crate::net::Net, id: linnet::SockId, o: &crate::fd::SockOpts) -> [u8; 36] {
     let mut v = [0u32; 9];
     if let Ok(t) = n.stack.tcp_sock(id) {
         v[0] = t.rcv_queued() as u32;

@@ -11,7 +11,7 @@
 
 use crate::errno::{Errno, SysResult, EAGAIN, EBADF, EINVAL};
 use crate::posix::{lx, Posix, Wait};
-use linnet::socket::SockType;
+use linnet::SockType;
 
 /// How much one step of `sendfile` / `splice` moves at most (Linux moves a pipe's worth,
 /// 16 pages, per `splice_direct_to_actor` round).

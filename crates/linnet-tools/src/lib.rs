@@ -4,7 +4,7 @@
 //! parse and print in user space and the kernel's x_tables takes binary rules.
 //!
 //! The CLI (`linnet iptables`) drives a daemon through its control socket; programs and tests
-//! that embed a [`linnet::stack::Stack`] use the same front end on it directly
+//! that embed a [`linnet::Stack`] use the same front end on it directly
 //! ([`iptables::Iptables`]).
 
 #![warn(missing_docs)]

@@ -6,9 +6,9 @@
 //! iproute2 reads options before it looks up the device (`tc_qdisc_modify`).
 
 use linnet::qdisc::tc::TcReply;
-use linnet::stack::Stack;
-use linnet::time::Instant;
-use linnet::wire::EthernetAddress;
+use linnet::EthernetAddress;
+use linnet::Instant;
+use linnet::Stack;
 use linnet_tools::tc::format::{format_classes, format_filters, format_qdiscs};
 use linnet_tools::tc::Tc;
 

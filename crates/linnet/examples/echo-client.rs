@@ -7,7 +7,7 @@
 mod common;
 
 use clap::Parser;
-use linnet::api::TcpStream;
+use linnet::TcpStream;
 use std::io::{BufRead, Read, Write};
 use std::net::SocketAddrV4;
 

@@ -12,7 +12,7 @@
 mod common;
 
 use clap::Parser;
-use linnet::api::TcpListener;
+use linnet::TcpListener;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::{Arc, Condvar, Mutex};

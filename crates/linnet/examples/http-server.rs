@@ -8,7 +8,7 @@
 mod common;
 
 use clap::Parser;
-use linnet::api::{TcpListener, TcpStream};
+use linnet::{TcpListener, TcpStream};
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::{Component, Path, PathBuf};

@@ -6,9 +6,9 @@
 //! cargo run --release -p linnet --example trace-overhead -- [off|trace-none|trace-all|capture-none|capture-all] [MiB]
 //! ```
 
-use linnet::driver::memlink::LinkConfig;
-use linnet::sim::Sim;
-use linnet::socket::{MsgFlags, Shutdown, SockType};
+use linnet::LinkConfig;
+use linnet::Sim;
+use linnet::{MsgFlags, Shutdown, SockType};
 use linnet::{Stack, StackConfig};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;

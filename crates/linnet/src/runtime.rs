@@ -7,8 +7,12 @@
 
 use crate::buf::{BufPool, PacketBuf, LARGE_BUF_SIZE, MAX_FREE_LARGE};
 use crate::device::NetDevice;
-use crate::stack::Stack;
+use crate::driver::packet::PacketDevice;
+use crate::driver::tap::TapDevice;
+use crate::errno::Errno;
+use crate::stack::{Stack, StackConfig};
 use crate::time::{HostClock, Instant};
+use crate::wire::{EthernetAddress, Ipv4Cidr};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -428,15 +432,18 @@ fn run(shared: Arc<Shared>, mut devices: Vec<Attached>) -> Stack {
 }
 
 /// What [`spawn_host`] sets up: one device, its addresses and an optional default route.
+///
+/// New code uses [`Host::builder`], which has defaults and a typed error; this struct and
+/// [`spawn_host`] remain for the callers that fill every field.
 pub struct HostConfig {
     /// The driver.
     pub device: Box<dyn NetDevice>,
     /// Interface name inside the stack (default: the device's name).
     pub ifname: Option<String>,
     /// MAC address (default: the device's, or a locally administered one from `seed`).
-    pub mac: Option<crate::wire::EthernetAddress>,
+    pub mac: Option<EthernetAddress>,
     /// Addresses to add.
-    pub addrs: Vec<crate::wire::Ipv4Cidr>,
+    pub addrs: Vec<Ipv4Cidr>,
     /// Default gateway.
     pub gateway: Option<std::net::Ipv4Addr>,
     /// Seed of the stack's randomness.
@@ -454,10 +461,27 @@ pub struct Host {
     /// Interface name.
     pub ifname: String,
     /// MAC address in use.
-    pub mac: crate::wire::EthernetAddress,
+    pub mac: EthernetAddress,
 }
 
 impl Host {
+    /// A builder for a host on one device, with defaults: no address, no gateway, offloads
+    /// on, a random seed, the device's name and MAC. What `linnetd` and the examples do at
+    /// start-up.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let host = linnet::Host::builder()
+    ///     .tap("tap0")
+    ///     .addr("192.0.2.2/24".parse()?)
+    ///     .spawn()?;
+    /// let _listener = linnet::TcpListener::bind(&host.handle, "0.0.0.0:7".parse()?)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn builder() -> HostBuilder {
+        HostBuilder::default()
+    }
+
     /// Stop the stack thread and wait for it.
     pub fn stop(self) -> Stack {
         self.handle.stop();
@@ -465,49 +489,295 @@ impl Host {
     }
 }
 
-/// Build a stack around one device (interface up, addresses, default route) and start it.
-/// What `linnetd` and the examples do at start-up.
-pub fn spawn_host(cfg: HostConfig) -> Result<Host, String> {
-    let clock = HostClock::new();
-    let mac = cfg
-        .mac
-        .or(cfg.device.hw_addr())
-        .unwrap_or_else(|| crate::wire::EthernetAddress::local_from_seed(cfg.seed));
-    let mut stack = Stack::new(crate::stack::StackConfig {
-        seed: cfg.seed,
-        ..crate::stack::StackConfig::default()
-    });
-    let ifname = cfg.ifname.unwrap_or_else(|| cfg.device.name().to_string());
-    let ifindex = stack.add_interface(&ifname, mac, cfg.device.mtu());
-    let now = clock.now();
-    for cidr in &cfg.addrs {
-        stack
-            .add_addr(ifindex, *cidr, now)
-            .map_err(|e| format!("cannot add address {cidr}: {e}"))?;
+/// Which device a [`HostBuilder`] runs on.
+enum DeviceSpec {
+    /// None chosen yet.
+    None,
+    /// A TAP interface to create or attach to.
+    Tap(String),
+    /// An existing interface through an AF_PACKET socket.
+    Packet(String),
+    /// A device the caller opened.
+    Device(Box<dyn NetDevice>),
+}
+
+/// Sets up a [`Host`]: one device, its addresses and an optional default route (see
+/// [`Host::builder`]).
+pub struct HostBuilder {
+    device: DeviceSpec,
+    offload: bool,
+    ifname: Option<String>,
+    mac: Option<EthernetAddress>,
+    addrs: Vec<Ipv4Cidr>,
+    gateway: Option<std::net::Ipv4Addr>,
+    config: StackConfig,
+}
+
+impl Default for HostBuilder {
+    fn default() -> Self {
+        HostBuilder {
+            device: DeviceSpec::None,
+            offload: true,
+            ifname: None,
+            mac: None,
+            addrs: Vec::new(),
+            gateway: None,
+            config: StackConfig {
+                seed: random_seed(),
+                ..StackConfig::default()
+            },
+        }
     }
-    stack
-        .set_link_up(ifindex, true, now)
-        .map_err(|e| format!("cannot bring {ifname} up: {e}"))?;
-    if let Some(gw) = cfg.gateway {
-        stack
-            .add_default_gateway(gw)
-            .map_err(|e| format!("cannot add default route via {gw}: {e}"))?;
+}
+
+impl HostBuilder {
+    /// Run on the TAP interface `name` (created if missing, set up on the Linux side).
+    /// Needs root or CAP_NET_ADMIN.
+    pub fn tap(mut self, name: &str) -> Self {
+        self.device = DeviceSpec::Tap(name.to_string());
+        self
     }
-    let (handle, thread) = spawn(
-        stack,
-        vec![Attached {
+
+    /// Run on the existing interface `ifname` (e.g. a veth end) through an AF_PACKET socket.
+    /// Needs root or CAP_NET_RAW.
+    pub fn packet(mut self, ifname: &str) -> Self {
+        self.device = DeviceSpec::Packet(ifname.to_string());
+        self
+    }
+
+    /// Run on a device the caller opened (any [`NetDevice`]: a TAP, an AF_PACKET socket,
+    /// an in-memory link).
+    pub fn device(mut self, device: Box<dyn NetDevice>) -> Self {
+        self.device = DeviceSpec::Device(device);
+        self
+    }
+
+    /// Open [`tap`](Self::tap) and [`packet`](Self::packet) devices with virtio-net headers,
+    /// TSO and checksum offload (`true`, the default) or without (MTU-sized frames).
+    pub fn offload(mut self, on: bool) -> Self {
+        self.offload = on;
+        self
+    }
+
+    /// The interface's name inside the stack (default: the device's name).
+    pub fn ifname(mut self, name: &str) -> Self {
+        self.ifname = Some(name.to_string());
+        self
+    }
+
+    /// The interface's MAC address (default: the device's, or a locally administered one
+    /// derived from the seed).
+    pub fn mac(mut self, mac: EthernetAddress) -> Self {
+        self.mac = Some(mac);
+        self
+    }
+
+    /// Add an address with its prefix (may be given several times).
+    pub fn addr(mut self, cidr: Ipv4Cidr) -> Self {
+        self.addrs.push(cidr);
+        self
+    }
+
+    /// Route everything else through `gateway` (a default route).
+    pub fn gateway(mut self, gateway: std::net::Ipv4Addr) -> Self {
+        self.gateway = Some(gateway);
+        self
+    }
+
+    /// Seed of the stack's randomness (default: from the clock and the process id, see
+    /// [`random_seed`]); the same seed gives the same ISNs, ports and MAC.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.config.seed = seed;
+        self
+    }
+
+    /// The stack's configuration (sysctl defaults); its `seed` is the host's seed.
+    pub fn config(mut self, config: StackConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Open the device, build the stack around it (interface up, addresses, default route)
+    /// and start the stack thread.
+    pub fn spawn(self) -> Result<Host, HostError> {
+        let device: Box<dyn NetDevice> = match self.device {
+            DeviceSpec::None => return Err(HostError::NoDevice),
+            DeviceSpec::Device(d) => d,
+            DeviceSpec::Tap(name) => {
+                let tap = if self.offload {
+                    TapDevice::open_offload(&name)
+                } else {
+                    TapDevice::open(&name)
+                }
+                .map_err(|e| HostError::open(format!("TAP {name}"), "CAP_NET_ADMIN", e))?;
+                // The Linux side of the TAP: up, as `ip link set NAME up`.
+                tap.set_link_up(true)
+                    .map_err(|e| HostError::open(format!("TAP {name}"), "CAP_NET_ADMIN", e))?;
+                Box::new(tap)
+            }
+            DeviceSpec::Packet(ifname) => Box::new(
+                if self.offload {
+                    PacketDevice::open_offload(&ifname)
+                } else {
+                    PacketDevice::open(&ifname)
+                }
+                .map_err(|e| HostError::open(format!("AF_PACKET on {ifname}"), "CAP_NET_RAW", e))?,
+            ),
+        };
+        let clock = HostClock::new();
+        let seed = self.config.seed;
+        let mac = self
+            .mac
+            .or(device.hw_addr())
+            .unwrap_or_else(|| EthernetAddress::local_from_seed(seed));
+        let mut stack = Stack::new(self.config);
+        let ifname = self.ifname.unwrap_or_else(|| device.name().to_string());
+        let ifindex = stack.add_interface(&ifname, mac, device.mtu());
+        let now = clock.now();
+        for cidr in &self.addrs {
+            stack
+                .add_addr(ifindex, *cidr, now)
+                .map_err(|errno| HostError::Addr { cidr: *cidr, errno })?;
+        }
+        stack
+            .set_link_up(ifindex, true, now)
+            .map_err(|errno| HostError::LinkUp {
+                ifname: ifname.clone(),
+                errno,
+            })?;
+        if let Some(gateway) = self.gateway {
+            stack
+                .add_default_gateway(gateway)
+                .map_err(|errno| HostError::Gateway { gateway, errno })?;
+        }
+        let (handle, thread) =
+            spawn(stack, vec![Attached { ifindex, device }]).map_err(HostError::Spawn)?;
+        Ok(Host {
+            handle,
+            thread,
             ifindex,
-            device: cfg.device,
-        }],
-    )
-    .map_err(|e| format!("cannot start the stack: {e}"))?;
-    Ok(Host {
-        handle,
-        thread,
-        ifindex,
-        ifname,
-        mac,
-    })
+            ifname,
+            mac,
+        })
+    }
+}
+
+/// Why [`HostBuilder::spawn`] failed; its message says what to do next.
+#[derive(Debug)]
+pub enum HostError {
+    /// No device was chosen ([`HostBuilder::tap`], [`HostBuilder::packet`] or
+    /// [`HostBuilder::device`]).
+    NoDevice,
+    /// The OS refused to open the device for lack of privilege.
+    Permission {
+        /// The device, e.g. `TAP tap0`.
+        what: String,
+        /// The capability that would allow it (`CAP_NET_ADMIN`, `CAP_NET_RAW`).
+        capability: &'static str,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// The device could not be opened for another reason.
+    Open {
+        /// The device, e.g. `AF_PACKET on veth0`.
+        what: String,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// An address was refused.
+    Addr {
+        /// The address.
+        cidr: Ipv4Cidr,
+        /// Why.
+        errno: Errno,
+    },
+    /// The interface could not be brought up.
+    LinkUp {
+        /// The interface.
+        ifname: String,
+        /// Why.
+        errno: Errno,
+    },
+    /// The default route was refused.
+    Gateway {
+        /// The gateway.
+        gateway: std::net::Ipv4Addr,
+        /// Why.
+        errno: Errno,
+    },
+    /// The stack thread could not start.
+    Spawn(io::Error),
+}
+
+impl HostError {
+    /// An open failure, told apart by whether privilege was missing.
+    fn open(what: String, capability: &'static str, source: io::Error) -> HostError {
+        if source.kind() == io::ErrorKind::PermissionDenied {
+            HostError::Permission {
+                what,
+                capability,
+                source,
+            }
+        } else {
+            HostError::Open { what, source }
+        }
+    }
+}
+
+impl std::fmt::Display for HostError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HostError::NoDevice => write!(
+                f,
+                "no device: choose one with .tap(NAME), .packet(IFNAME) or .device(DEV)"
+            ),
+            HostError::Permission {
+                what,
+                capability,
+                source,
+            } => write!(
+                f,
+                "cannot open {what}: {source} (needs root or {capability}: run with sudo, or \
+                 `sudo setcap cap_net_admin,cap_net_raw+ep` on the program)"
+            ),
+            HostError::Open { what, source } => write!(f, "cannot open {what}: {source}"),
+            HostError::Addr { cidr, errno } => write!(f, "cannot add address {cidr}: {errno}"),
+            HostError::LinkUp { ifname, errno } => write!(f, "cannot bring {ifname} up: {errno}"),
+            HostError::Gateway { gateway, errno } => {
+                write!(f, "cannot add default route via {gateway}: {errno}")
+            }
+            HostError::Spawn(e) => write!(f, "cannot start the stack: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for HostError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            HostError::Permission { source, .. } | HostError::Open { source, .. } => Some(source),
+            HostError::Spawn(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// Build a stack around one device (interface up, addresses, default route) and start it;
+/// [`Host::builder`] with every field given, its error as text.
+pub fn spawn_host(cfg: HostConfig) -> Result<Host, String> {
+    let mut b = Host::builder().device(cfg.device).seed(cfg.seed);
+    if let Some(name) = &cfg.ifname {
+        b = b.ifname(name);
+    }
+    if let Some(mac) = cfg.mac {
+        b = b.mac(mac);
+    }
+    for cidr in cfg.addrs {
+        b = b.addr(cidr);
+    }
+    if let Some(gw) = cfg.gateway {
+        b = b.gateway(gw);
+    }
+    b.spawn().map_err(|e| e.to_string())
 }
 
 /// A seed from the clock and the process id, for stacks that need not be reproducible.
@@ -517,4 +787,59 @@ pub fn random_seed() -> u64 {
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(0)
         ^ ((std::process::id() as u64) << 32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::driver::memlink::{LinkConfig, MemLink};
+
+    #[test]
+    fn builder_sets_up_the_interface_addresses_and_gateway() {
+        let (dev, _peer) = MemLink::pair(LinkConfig::default());
+        let host = Host::builder()
+            .device(Box::new(dev))
+            .ifname("eth0")
+            .addr("192.0.2.2/24".parse().unwrap())
+            .gateway(std::net::Ipv4Addr::new(192, 0, 2, 1))
+            .seed(9)
+            .spawn()
+            .unwrap();
+        assert_eq!(host.ifname, "eth0");
+        assert_eq!(host.mac, EthernetAddress::local_from_seed(9));
+        let ifindex = host.ifindex;
+        let routes = host.handle.call(|s, _| s.routes()).unwrap();
+        assert!(routes
+            .iter()
+            .any(|r| r.ifindex == ifindex && r.dst.prefix_len == 24));
+        assert!(routes
+            .iter()
+            .any(|r| r.dst.prefix_len == 0
+                && r.gateway == Some(std::net::Ipv4Addr::new(192, 0, 2, 1))));
+        host.stop();
+    }
+
+    #[test]
+    fn builder_errors_say_what_to_do() {
+        let e = Host::builder().spawn().err().unwrap();
+        assert!(matches!(e, HostError::NoDevice));
+        assert!(e.to_string().contains(".tap(NAME)"));
+        let denied = io::Error::from_raw_os_error(1); // EPERM
+        let e = HostError::open("TAP tap0".into(), "CAP_NET_ADMIN", denied);
+        assert!(matches!(e, HostError::Permission { .. }));
+        assert!(e.to_string().contains("needs root or CAP_NET_ADMIN"));
+        let other = io::Error::from_raw_os_error(19); // ENODEV
+        let e = HostError::open("AF_PACKET on veth9".into(), "CAP_NET_RAW", other);
+        assert!(matches!(e, HostError::Open { .. }));
+        // A gateway off every connected subnet is refused, as `ip route add default via`.
+        let (dev, _peer) = MemLink::pair(LinkConfig::default());
+        let e = Host::builder()
+            .device(Box::new(dev))
+            .addr("192.0.2.2/24".parse().unwrap())
+            .gateway(std::net::Ipv4Addr::new(203, 0, 113, 1))
+            .spawn()
+            .err()
+            .unwrap();
+        assert!(matches!(e, HostError::Gateway { .. }), "{e}");
+    }
 }

@@ -8,17 +8,17 @@
 
 use linnet::buf::{BufPool, CsumState, PacketBuf};
 use linnet::device::features::NetdevFeatures;
-use linnet::device::xmit::skb_checksum_help;
-use linnet::device::NetDevice;
+use linnet::device::skb_checksum_help;
 use linnet::driver::ifreq;
-use linnet::driver::packet::PacketDevice;
-use linnet::driver::tap::TapDevice;
-use linnet::time::Instant;
 use linnet::wire::checksum;
 use linnet::wire::{
     ArpOperation, ArpPacket, ArpRepr, EtherType, EthernetAddress, EthernetFrame, EthernetRepr,
     Ipv4Addr,
 };
+use linnet::Instant;
+use linnet::NetDevice;
+use linnet::PacketDevice;
+use linnet::TapDevice;
 use linnet_testkit::{tests, Need, NetNs};
 use std::net::UdpSocket;
 use std::time::Duration;

@@ -4,7 +4,7 @@
 
 use linnet::buf::PacketBuf;
 use linnet::stats::{DropReason, Snmp};
-use linnet::wire::{EthernetAddress, Ipv4Addr};
+use linnet::{EthernetAddress, Ipv4Addr};
 use linnet::{Instant, Stack};
 use linnet_tools::iptables::Iptables;
 use linnet_tools::tc::Tc;
@@ -318,8 +318,8 @@ proptest! {
 }
 
 /// Send a UDP datagram from a fresh socket of `s`.
-fn udp_send(s: &mut Stack, to: [u8; 4], now: Instant) -> Result<usize, linnet::errno::Errno> {
-    use linnet::socket::SockType;
+fn udp_send(s: &mut Stack, to: [u8; 4], now: Instant) -> Result<usize, linnet::Errno> {
+    use linnet::SockType;
     let id = s.socket(SockType::Dgram)?;
     let r = s.send_to(
         id,
@@ -407,9 +407,9 @@ fn output_path_netfilter_and_neighbour_reasons_move_their_counters() {
 
 #[test]
 fn tcp_over_an_impaired_link_drops_nothing_uncounted() {
-    use linnet::driver::memlink::LinkConfig;
-    use linnet::sim::Sim;
-    use linnet::socket::{MsgFlags, SockType};
+    use linnet::LinkConfig;
+    use linnet::Sim;
+    use linnet::{MsgFlags, SockType};
     let mut sim = Sim::new();
     for seed in [1, 2] {
         sim.add_stack(Stack::new(linnet::StackConfig {

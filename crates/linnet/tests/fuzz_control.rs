@@ -3,11 +3,11 @@
 //! that opened them; another connection's sockets are out of reach; idle connections are
 //! closed or displaced so the administrator always gets in.
 
-use linnet::control::client::Client;
 use linnet::control::server::{serve_with, ServeConfig};
-use linnet::control::{Request, Response};
 use linnet::runtime;
-use linnet::stack::{Stack, StackConfig};
+use linnet::Client;
+use linnet::{Request, Response};
+use linnet::{Stack, StackConfig};
 use proptest::prelude::*;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;

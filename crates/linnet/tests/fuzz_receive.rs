@@ -2,7 +2,7 @@
 //! and every frame is accounted for.
 
 use linnet::buf::PacketBuf;
-use linnet::wire::{EthernetAddress, Ipv4Addr};
+use linnet::{EthernetAddress, Ipv4Addr};
 use linnet::{Instant, Stack};
 use proptest::prelude::*;
 use std::time::Duration;

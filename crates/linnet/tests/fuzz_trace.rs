@@ -3,7 +3,7 @@
 
 use linnet::buf::PacketBuf;
 use linnet::trace::{Filter, TraceRecord};
-use linnet::wire::EthernetAddress;
+use linnet::EthernetAddress;
 use linnet::{Instant, Stack};
 use proptest::prelude::*;
 use std::time::Duration;

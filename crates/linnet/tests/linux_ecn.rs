@@ -13,9 +13,9 @@
 
 mod common;
 
-use linnet::api::TcpListener;
-use linnet::driver::tap::TapDevice;
-use linnet::runtime::Host;
+use linnet::Host;
+use linnet::TapDevice;
+use linnet::TcpListener;
 use linnet_testkit::{addr, peer, tests, Need, NetNs};
 use linnet_tools::tc::Tc;
 use std::io::{Read, Write};

@@ -7,9 +7,9 @@
 
 mod common;
 
-use linnet::api::{TcpListener, TcpStream};
-use linnet::runtime::Host;
-use linnet::socket::SockOpt;
+use linnet::Host;
+use linnet::SockOpt;
+use linnet::{TcpListener, TcpStream};
 use linnet_testkit::addr::{LINNET, LINUX};
 use linnet_testkit::{tests, Need, NetNs};
 use linnet_tools::tc::Tc;

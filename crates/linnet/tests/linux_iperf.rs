@@ -6,7 +6,7 @@
 
 mod common;
 
-use linnet::runtime::Host;
+use linnet::Host;
 use linnet_iperf3::proto::Role;
 use linnet_iperf3::server::{gbit_per_s, Limits, Server, TestReport};
 use linnet_testkit::addr::LINUX;

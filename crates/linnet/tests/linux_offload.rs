@@ -9,12 +9,12 @@
 mod common;
 use common::pattern;
 
-use linnet::api::TcpListener;
-use linnet::device::NetDevice;
 use linnet::driver::ifreq;
-use linnet::driver::packet::PacketDevice;
-use linnet::driver::tap::TapDevice;
-use linnet::runtime::Host;
+use linnet::Host;
+use linnet::NetDevice;
+use linnet::PacketDevice;
+use linnet::TapDevice;
+use linnet::TcpListener;
 use linnet_testkit::peer;
 use linnet_testkit::{addr, tests, Need, NetNs};
 use std::io::{Read, Write};

@@ -7,8 +7,8 @@
 mod common;
 use common::pattern;
 
-use linnet::api::TcpListener;
-use linnet::runtime::Host;
+use linnet::Host;
+use linnet::TcpListener;
 use linnet_testkit::addr::LINUX;
 use linnet_testkit::peer;
 use linnet_testkit::{tests, Need, NetNs};
@@ -167,7 +167,7 @@ fn linnet_client_echoed_by_a_linux_socat_server() {
                 Err(e) => panic!("send: {e:?}"),
             }
         }
-        h.call(|st, now| st.shutdown(id, linnet::socket::Shutdown::Write, now))
+        h.call(|st, now| st.shutdown(id, linnet::Shutdown::Write, now))
             .unwrap()
             .unwrap();
     });

@@ -11,10 +11,10 @@
 mod common;
 use common::pattern;
 
-use linnet::api::{TcpListener, TcpStream};
-use linnet::driver::packet::PacketDevice;
-use linnet::driver::tap::TapDevice;
-use linnet::runtime::{spawn_host, HostConfig};
+use linnet::Host;
+use linnet::PacketDevice;
+use linnet::TapDevice;
+use linnet::{TcpListener, TcpStream};
 use linnet_testkit::{tests, Need, NetNs};
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -50,24 +50,20 @@ fn a_full_tap_ring_holds_tcp_back_without_a_loss() {
     let n = name.clone();
     let dev = ns.run_in(move || PacketDevice::open(&n)).unwrap().unwrap();
     // R reads the TAP; C writes into it through the packet socket on its Linux end.
-    let r = spawn_host(HostConfig {
-        device: Box::new(tap),
-        ifname: Some("eth0".into()),
-        mac: None,
-        addrs: vec!["192.0.2.2/24".parse().unwrap()],
-        gateway: None,
-        seed: 3,
-    })
-    .unwrap();
-    let c = spawn_host(HostConfig {
-        device: Box::new(dev),
-        ifname: Some("eth0".into()),
-        mac: None,
-        addrs: vec!["192.0.2.1/24".parse().unwrap()],
-        gateway: None,
-        seed: 4,
-    })
-    .unwrap();
+    let r = Host::builder()
+        .device(Box::new(tap))
+        .ifname("eth0")
+        .addr("192.0.2.2/24".parse().unwrap())
+        .seed(3)
+        .spawn()
+        .unwrap();
+    let c = Host::builder()
+        .device(Box::new(dev))
+        .ifname("eth0")
+        .addr("192.0.2.1/24".parse().unwrap())
+        .seed(4)
+        .spawn()
+        .unwrap();
     // Slow start unchecked, so the sender's window runs far past the ring.
     c.handle
         .call(|s, _| s.tcp_config_mut().hystart = false)

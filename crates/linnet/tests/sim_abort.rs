@@ -2,11 +2,11 @@
 //! reset at once, so the peer fails with ECONNRESET without waiting for a timer; a connection
 //! the application already closed keeps its FIN.
 
-use linnet::driver::memlink::LinkConfig;
-use linnet::errno::Errno;
-use linnet::sim::Sim;
-use linnet::socket::{MsgFlags, SockId, SockType};
 use linnet::transport::tcp::TcpState;
+use linnet::Errno;
+use linnet::LinkConfig;
+use linnet::Sim;
+use linnet::{MsgFlags, SockId, SockType};
 use linnet::{Stack, StackConfig};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;

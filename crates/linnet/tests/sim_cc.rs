@@ -10,14 +10,14 @@
 //! - netem's `ecn` marks instead of dropping; the sysctls and `TCP_CONGESTION` pick ECN and
 //!   the algorithm.
 
-use linnet::driver::memlink::LinkConfig;
-use linnet::errno::Errno;
 use linnet::qdisc::tc::TcReply;
-use linnet::sim::Sim;
-use linnet::socket::{MsgFlags, SockId, SockType};
 use linnet::transport::tcp::cong::CcAlgorithm;
 use linnet::transport::tcp::TcpState;
-use linnet::wire::Ipv4Addr;
+use linnet::Errno;
+use linnet::Ipv4Addr;
+use linnet::LinkConfig;
+use linnet::Sim;
+use linnet::{MsgFlags, SockId, SockType};
 use linnet::{Stack, StackConfig};
 use linnet_tools::tc::format::{print_qdisc_opt, print_xstats};
 use linnet_tools::tc::Tc;
@@ -137,10 +137,7 @@ fn ecn_through_fq_codel(sender_ecn: u8) -> EcnRun {
         "net.ipv4.tcp_ecn",
         Some(&sender_ecn.to_string()),
     );
-    assert!(
-        matches!(r, linnet::control::Response::Sysctl { .. }),
-        "{r:?}"
-    );
+    assert!(matches!(r, linnet::Response::Sysctl { .. }), "{r:?}");
     tc(
         &mut sim,
         1,
@@ -288,10 +285,7 @@ fn bulk_through_bottleneck(
     let mut sim = routed_path(Duration::from_millis(10), |_, _| {});
     let r =
         linnet::control::sysctl::sysctl(sim.stack(0), "net.ipv4.tcp_congestion_control", Some(cc));
-    assert!(
-        matches!(r, linnet::control::Response::Sysctl { .. }),
-        "{r:?}"
-    );
+    assert!(matches!(r, linnet::Response::Sysctl { .. }), "{r:?}");
     tc(
         &mut sim,
         1,
@@ -451,7 +445,7 @@ fn ecn_is_negotiated_as_the_sysctls_on_both_ends_allow() {
 #[test]
 fn sysctls_pick_ecn_and_the_congestion_control() {
     use linnet::control::sysctl::sysctl;
-    use linnet::control::Response;
+    use linnet::Response;
     let mut st = Stack::new(StackConfig::default());
     let val = |r: Response| match r {
         Response::Sysctl { values } => values[0].value.clone(),

@@ -2,13 +2,13 @@
 //! delivery, the next ones skip the input route lookup (the socket remembers the route), and
 //! a routing change makes them look it up again once.
 
-use linnet::driver::memlink::LinkConfig;
-use linnet::errno::Errno;
 use linnet::ip::route::Route;
-use linnet::sim::Sim;
-use linnet::socket::{MsgFlags, SockId, SockType};
 use linnet::transport::tcp::TcpState;
-use linnet::wire::Ipv4Addr;
+use linnet::Errno;
+use linnet::Ipv4Addr;
+use linnet::LinkConfig;
+use linnet::Sim;
+use linnet::{MsgFlags, SockId, SockType};
 use linnet::{Stack, StackConfig};
 use std::net::SocketAddrV4;
 use std::time::Duration;

@@ -6,12 +6,12 @@
 mod common;
 use common::pattern;
 
-use linnet::driver::memlink::LinkConfig;
-use linnet::errno::Errno;
-use linnet::sim::Sim;
-use linnet::socket::{MsgFlags, SockId, SockOpt, SockType};
 use linnet::transport::tcp::fastopen::FastOpenKeys;
 use linnet::transport::tcp::TcpState;
+use linnet::Errno;
+use linnet::LinkConfig;
+use linnet::Sim;
+use linnet::{MsgFlags, SockId, SockOpt, SockType};
 use linnet::{Stack, StackConfig};
 use linnet_tools::iptables::Iptables;
 use std::net::{Ipv4Addr, SocketAddrV4};

@@ -10,10 +10,6 @@ mod common;
 use common::pattern;
 
 use linnet::buf::PacketBuf;
-use linnet::driver::memlink::LinkConfig;
-use linnet::errno::Errno;
-use linnet::sim::Sim;
-use linnet::socket::{MsgFlags, Shutdown, SockId, SockType};
 use linnet::stats::DropReason;
 use linnet::transport::tcp::TcpState;
 use linnet::wire::icmpv4::dst_unreachable;
@@ -21,7 +17,11 @@ use linnet::wire::{
     EtherType, EthernetAddress, EthernetRepr, Icmpv4Repr, IpProtocol, Ipv4Addr, Ipv4Packet,
     Ipv4Repr,
 };
+use linnet::Errno;
+use linnet::LinkConfig;
+use linnet::Sim;
 use linnet::{Instant, Stack, StackConfig};
+use linnet::{MsgFlags, Shutdown, SockId, SockType};
 use std::collections::VecDeque;
 use std::net::SocketAddrV4;
 use std::time::Duration;

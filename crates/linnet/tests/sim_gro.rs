@@ -7,10 +7,10 @@ mod common;
 use common::pattern;
 
 use linnet::buf::PacketBuf;
-use linnet::errno::Errno;
-use linnet::socket::{MsgFlags, Shutdown, SockType};
-use linnet::wire::EthernetAddress;
+use linnet::Errno;
+use linnet::EthernetAddress;
 use linnet::{Instant, Stack, StackConfig};
+use linnet::{MsgFlags, Shutdown, SockType};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 

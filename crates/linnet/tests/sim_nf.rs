@@ -7,14 +7,14 @@
 //! seeing only the router, DNAT port forwarding, ICMP errors translated back through NAT,
 //! the conntrack table bound, and timeouts.
 
-use linnet::driver::memlink::LinkConfig;
-use linnet::errno::Errno;
 use linnet::netfilter::conntrack::TcpCtState;
-use linnet::sim::Sim;
 use linnet::socket::{MsgFlags, SockId, SockOptName, SockOptValue, SockType};
 use linnet::stats::DropReason;
 use linnet::transport::tcp::TcpState;
-use linnet::wire::Ipv4Addr;
+use linnet::Errno;
+use linnet::Ipv4Addr;
+use linnet::LinkConfig;
+use linnet::Sim;
 use linnet::{Stack, StackConfig};
 use linnet_tools::iptables::Iptables;
 use std::net::SocketAddrV4;

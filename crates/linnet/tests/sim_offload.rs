@@ -8,11 +8,11 @@ use common::pattern;
 
 use linnet::buf::{CsumState, PacketBuf};
 use linnet::device::features::NetdevFeatures;
-use linnet::errno::Errno;
-use linnet::socket::{MsgFlags, Shutdown, SockType};
 use linnet::wire::tcp::TcpPacket;
 use linnet::wire::{EthernetAddress, Ipv4Packet};
+use linnet::Errno;
 use linnet::{Instant, Stack, StackConfig};
+use linnet::{MsgFlags, Shutdown, SockType};
 use linnet_tools::tc::Tc;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;

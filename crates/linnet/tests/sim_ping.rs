@@ -1,12 +1,12 @@
 //! Two stacks over the in-memory link, under virtual time: ARP resolution, ping both ways,
 //! loss, neighbour failure and the ICMP errors that follow.
 
-use linnet::driver::memlink::LinkConfig;
 use linnet::link::NudState;
-use linnet::sim::Sim;
 use linnet::stats::DropReason;
 use linnet::transport::ping::PingReply;
-use linnet::wire::Ipv4Addr;
+use linnet::Ipv4Addr;
+use linnet::LinkConfig;
+use linnet::Sim;
 use linnet::{Instant, Stack, StackConfig};
 use std::time::Duration;
 

@@ -6,13 +6,13 @@
 mod common;
 use common::{pattern, transfer};
 
-use linnet::driver::memlink::LinkConfig;
-use linnet::errno::Errno;
-use linnet::sim::Sim;
-use linnet::socket::{MsgFlags, SockId, SockType};
 use linnet::stats::TcpStats;
 use linnet::transport::tcp::TcpState;
+use linnet::Errno;
+use linnet::LinkConfig;
+use linnet::Sim;
 use linnet::{Instant, Stack, StackConfig};
+use linnet::{MsgFlags, SockId, SockType};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;

@@ -3,16 +3,16 @@
 //! missing and refusing routes with ICMP errors, honours `ip rule`, and drops everything while
 //! forwarding is off.
 
-use linnet::driver::memlink::LinkConfig;
-use linnet::errno::Errno;
 use linnet::ip::route::{Route, RouteMatch, RouteType};
 use linnet::ip::rules::{FibRule, RuleMatch};
-use linnet::sim::Sim;
-use linnet::socket::{MsgFlags, SockType};
 use linnet::stats::DropReason;
 use linnet::transport::ping::PingReply;
 use linnet::transport::tcp::TcpState;
-use linnet::wire::Ipv4Addr;
+use linnet::Errno;
+use linnet::Ipv4Addr;
+use linnet::LinkConfig;
+use linnet::Sim;
+use linnet::{MsgFlags, SockType};
 use linnet::{Stack, StackConfig};
 use std::net::SocketAddrV4;
 use std::time::Duration;

@@ -7,14 +7,14 @@ mod common;
 use common::pattern;
 use common::{deadline, listen};
 
-use linnet::driver::memlink::LinkConfig;
-use linnet::errno::Errno;
 use linnet::qdisc::tc::TcReply;
-use linnet::sim::Sim;
-use linnet::socket::{MsgFlags, Shutdown, SockId, SockType};
 use linnet::stats::DropReason;
 use linnet::transport::tcp::TcpState;
+use linnet::Errno;
+use linnet::LinkConfig;
+use linnet::Sim;
 use linnet::{Instant, Stack, StackConfig};
+use linnet::{MsgFlags, Shutdown, SockId, SockType};
 use linnet_tools::tc::Tc;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
@@ -391,8 +391,8 @@ fn syn_frame(
     src: Ipv4Addr,
     sport: u16,
     dport: u16,
-    smac: linnet::wire::EthernetAddress,
-    dmac: linnet::wire::EthernetAddress,
+    smac: linnet::EthernetAddress,
+    dmac: linnet::EthernetAddress,
 ) -> linnet::buf::PacketBuf {
     use linnet::wire::ethernet::HEADER_LEN as ETH_LEN;
     use linnet::wire::tcp::{SeqNumber, TcpFlags, TcpRepr};
@@ -691,7 +691,7 @@ fn corrupted_segments_are_counted_and_cost_no_more_than_lost_ones() {
 fn offload_pair_through_netem_corrupt() -> (Vec<u8>, Vec<u8>, linnet::stats::TcpStats) {
     use linnet::buf::PacketBuf;
     use linnet::device::features::NetdevFeatures;
-    use linnet::wire::EthernetAddress;
+    use linnet::EthernetAddress;
     let macs = [
         EthernetAddress([2, 0, 0, 0, 0, 1]),
         EthernetAddress([2, 0, 0, 0, 0, 2]),

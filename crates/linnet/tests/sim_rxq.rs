@@ -6,11 +6,11 @@
 mod common;
 use common::pattern;
 
-use linnet::driver::memlink::LinkConfig;
-use linnet::errno::Errno;
-use linnet::sim::Sim;
 use linnet::socket::{MsgFlags, Shutdown, SockId, SockOpt, SockOptName, SockOptValue, SockType};
 use linnet::transport::tcp::TcpState;
+use linnet::Errno;
+use linnet::LinkConfig;
+use linnet::Sim;
 use linnet::{Instant, Stack, StackConfig};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;

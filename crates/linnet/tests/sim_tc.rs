@@ -8,13 +8,13 @@
 //!   during a bulk transfer (where a plain FIFO lets it grow far beyond);
 //! - htb splits a link between two classes in the configured proportion within 5%.
 
-use linnet::driver::memlink::LinkConfig;
-use linnet::errno::Errno;
 use linnet::qdisc::tc::{QdiscInfo, TcClassInfo, TcReply};
-use linnet::sim::Sim;
-use linnet::socket::{MsgFlags, SockId, SockType};
 use linnet::transport::tcp::TcpState;
-use linnet::wire::Ipv4Addr;
+use linnet::Errno;
+use linnet::Ipv4Addr;
+use linnet::LinkConfig;
+use linnet::Sim;
+use linnet::{MsgFlags, SockId, SockType};
 use linnet::{Stack, StackConfig};
 use linnet_tools::tc::format::print_xstats;
 use linnet_tools::tc::Tc;

@@ -7,11 +7,11 @@ mod common;
 use common::pattern;
 use common::{deadline, listen};
 
-use linnet::driver::memlink::LinkConfig;
-use linnet::errno::Errno;
-use linnet::sim::Sim;
-use linnet::socket::{MsgFlags, Shutdown, SockId, SockOpt, SockType};
 use linnet::transport::tcp::TcpState;
+use linnet::Errno;
+use linnet::LinkConfig;
+use linnet::Sim;
+use linnet::{MsgFlags, Shutdown, SockId, SockOpt, SockType};
 use linnet::{Stack, StackConfig};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;

@@ -3,14 +3,14 @@
 //! off records nothing, and a capture sees both directions.
 
 use linnet::buf::PacketBuf;
-use linnet::driver::memlink::LinkConfig;
-use linnet::errno::Errno;
-use linnet::sim::Sim;
-use linnet::socket::{SockId, SockType};
 use linnet::stats::DropReason;
 use linnet::trace::pcapng::{parse_epb, read_blocks, PcapngWriter, EPB};
 use linnet::trace::{Direction, Filter, Stage, TraceRecord};
 use linnet::transport::tcp::TcpState;
+use linnet::Errno;
+use linnet::LinkConfig;
+use linnet::Sim;
+use linnet::{SockId, SockType};
 use linnet::{Stack, StackConfig};
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -345,9 +345,9 @@ fn ss_info_reports_the_delivery_rate_of_a_transfer() {
                 .map(|s| s.id);
         }
         if let Some(p) = peer {
-            while let Ok(n) =
-                sim.stack(1)
-                    .recv(p, &mut buf, linnet::socket::MsgFlags::default(), now)
+            while let Ok(n) = sim
+                .stack(1)
+                .recv(p, &mut buf, linnet::MsgFlags::default(), now)
             {
                 if n == 0 {
                     break;
@@ -525,9 +525,9 @@ fn tcpext_counters_under_heavy_loss() {
                 .map(|s| s.id);
         }
         if let Some(p) = peer {
-            while let Ok(n) =
-                sim.stack(1)
-                    .recv(p, &mut buf, linnet::socket::MsgFlags::default(), now)
+            while let Ok(n) = sim
+                .stack(1)
+                .recv(p, &mut buf, linnet::MsgFlags::default(), now)
             {
                 if n == 0 {
                     break;

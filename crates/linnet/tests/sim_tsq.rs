@@ -2,13 +2,13 @@
 //! bulk TCP sender keeps only a couple of segments in the qdisc, still fills the link, and a
 //! ping from the same host is not stuck behind its data.
 
-use linnet::driver::memlink::LinkConfig;
-use linnet::errno::Errno;
 use linnet::qdisc::tc::TcReply;
-use linnet::sim::Sim;
-use linnet::socket::{MsgFlags, SockType};
 use linnet::transport::tcp::TcpState;
-use linnet::wire::Ipv4Addr;
+use linnet::Errno;
+use linnet::Ipv4Addr;
+use linnet::LinkConfig;
+use linnet::Sim;
+use linnet::{MsgFlags, SockType};
 use linnet::{Stack, StackConfig};
 use linnet_tools::tc::Tc;
 use std::net::SocketAddrV4;

@@ -8,8 +8,8 @@ mod common;
 use common::{pattern, transfer};
 
 use linnet::driver::memlink::{LinkConfig, LinkStats};
-use linnet::sim::Sim;
 use linnet::stats::TcpStats;
+use linnet::Sim;
 use linnet::{Stack, StackConfig};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;

@@ -3,10 +3,10 @@
 //! SO_BROADCAST, bind conflicts and SO_REUSEADDR, MSG_PEEK and truncation, receive-buffer
 //! overflow counted.
 
-use linnet::driver::memlink::LinkConfig;
-use linnet::errno::Errno;
-use linnet::sim::Sim;
-use linnet::socket::{MsgFlags, SockId, SockOpt, SockType};
+use linnet::Errno;
+use linnet::LinkConfig;
+use linnet::Sim;
+use linnet::{MsgFlags, SockId, SockOpt, SockType};
 use linnet::{Stack, StackConfig};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;

@@ -13,12 +13,12 @@
 mod common;
 
 use linnet::buf::PacketBuf;
-use linnet::errno::Errno;
-use linnet::socket::{SockId, SockType};
 use linnet::transport::tcp::TcpState;
 use linnet::wire::tcp::{SeqNumber, TcpFlags, TcpPacket, TcpRepr};
 use linnet::wire::{EtherType, EthernetAddress, EthernetFrame, Ipv4Packet};
+use linnet::Errno;
 use linnet::{Instant, Stack, StackConfig};
+use linnet::{SockId, SockType};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
@@ -83,7 +83,7 @@ impl Peer {
         stack.set_link_up(ifindex, true, now).unwrap();
         stack.add_neighbour(ifindex, PEER, peer_mac, now).unwrap();
         let conn = stack.socket(SockType::Stream).unwrap();
-        let nodelay = linnet::socket::SockOpt::NoDelay(true);
+        let nodelay = linnet::SockOpt::NoDelay(true);
         stack.setsockopt(conn, nodelay, now).unwrap();
         assert_eq!(
             stack.connect(conn, SocketAddrV4::new(PEER, PEER_PORT), now),

@@ -6,13 +6,13 @@
 mod common;
 
 use linnet::buf::PacketBuf;
-use linnet::errno::Errno;
 use linnet::socket::{MsgFlags, PollEvents, SockId, SockOpt, SockType};
 use linnet::transport::tcp::fastopen::{FastOpenClientFail, FastOpenKeys};
 use linnet::transport::tcp::TcpState;
 use linnet::wire::ethernet::HEADER_LEN as ETH_LEN;
 use linnet::wire::tcp::{FastOpenCookie, SeqNumber, TcpFlags, TcpPacket, TcpRepr};
 use linnet::wire::{EtherType, EthernetAddress, EthernetFrame, IpProtocol, Ipv4Packet, Ipv4Repr};
+use linnet::Errno;
 use linnet::{Instant, Stack, StackConfig};
 use proptest::prelude::*;
 use std::net::{Ipv4Addr, SocketAddrV4};

@@ -7,12 +7,12 @@
 mod common;
 
 use linnet::buf::PacketBuf;
-use linnet::errno::Errno;
-use linnet::socket::{MsgFlags, SockId, SockType};
 use linnet::transport::tcp::TcpState;
 use linnet::wire::tcp::{SeqNumber, TcpFlags, TcpPacket, TcpRepr};
 use linnet::wire::{EtherType, EthernetAddress, EthernetFrame, IpProtocol, Ipv4Packet};
+use linnet::Errno;
 use linnet::{Instant, Stack, StackConfig};
+use linnet::{MsgFlags, SockId, SockType};
 use linnet_tools::tc::Tc;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
@@ -367,7 +367,7 @@ fn syn_to_time_wait_with_a_higher_sequence_reopens_at_once() {
 fn timestamps_never_run_backwards_even_if_the_callers_clock_does() {
     let mut rig = Rig::new(true, |_| {});
     rig.advance(Duration::from_secs(2));
-    let nodelay = linnet::socket::SockOpt::NoDelay(true);
+    let nodelay = linnet::SockOpt::NoDelay(true);
     rig.stack.setsockopt(rig.conn, nodelay, rig.now).unwrap();
     rig.stack.send(rig.conn, b"later", rig.now).unwrap();
     let first = rig.drain();
@@ -394,7 +394,7 @@ fn timestamps_never_run_backwards_even_if_the_callers_clock_does() {
 fn a_route_change_moves_an_established_connection_to_the_new_device() {
     // The socket caches its route (sk_dst_cache); a change to the tables must move it.
     let mut rig = Rig::new(false, |_| {});
-    let nodelay = linnet::socket::SockOpt::NoDelay(true);
+    let nodelay = linnet::SockOpt::NoDelay(true);
     rig.stack.setsockopt(rig.conn, nodelay, rig.now).unwrap();
     rig.stack.send(rig.conn, b"one", rig.now).unwrap();
     assert_eq!(rig.drain().len(), 1, "leaves by eth0");
@@ -694,7 +694,7 @@ fn data_after_close_is_answered_with_a_reset_from_its_ack() {
 /// `TCP_RESOURCE_PROBE_INTERVAL`, `tcp_probe_timer`).
 #[test]
 fn data_the_qdisc_refuses_is_retried_by_the_probe_timer_until_the_user_timeout() {
-    use linnet::socket::SockOpt;
+    use linnet::SockOpt;
     let tc = |rig: &mut Rig, words: &str| {
         let argv: Vec<String> = words.split(' ').map(String::from).collect();
         rig.stack.tc(&argv, rig.now).unwrap();

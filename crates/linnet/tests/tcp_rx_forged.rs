@@ -10,10 +10,10 @@
 mod common;
 
 use linnet::buf::PacketBuf;
-use linnet::socket::{MsgFlags, SockId, SockType};
 use linnet::wire::tcp::{SeqNumber, TcpFlags, TcpPacket, TcpRepr};
 use linnet::wire::{EtherType, EthernetAddress, EthernetFrame, IpProtocol, Ipv4Packet};
 use linnet::{Instant, Stack, StackConfig};
+use linnet::{MsgFlags, SockId, SockType};
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 const US: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
@@ -570,10 +570,7 @@ fn urgent_byte_is_out_of_band_reads_stop_before_it_and_splice_stops_at_it() {
     // MSG_OOB returns it once (PEEK leaves it).
     assert_eq!(rig.stack.recv_urg(s, true), Ok(99));
     assert_eq!(rig.stack.recv_urg(s, false), Ok(99));
-    assert_eq!(
-        rig.stack.recv_urg(s, false),
-        Err(linnet::errno::Errno::EINVAL)
-    );
+    assert_eq!(rig.stack.recv_urg(s, false), Err(linnet::Errno::EINVAL));
     // More data: the next read steps over the urgent byte.
     rig.send(
         seg(40100, TcpFlags::ACK | TcpFlags::PSH, base + 100, Some(ours)),
@@ -590,7 +587,7 @@ fn urgent_byte_stays_in_the_stream_with_oobinline() {
     let (s, ours) = rig.connect(40101);
     let now = rig.now;
     rig.stack
-        .setsockopt(s, linnet::socket::SockOpt::OobInline(true), now)
+        .setsockopt(s, linnet::SockOpt::OobInline(true), now)
         .unwrap();
     let base = SeqNumber(ISN) + 1;
     rig.send_urgent(
@@ -606,10 +603,7 @@ fn urgent_byte_stays_in_the_stream_with_oobinline() {
     let mut buf = [0u8; 64];
     assert_eq!(rig.stack.recv(s, &mut buf, rd, now), Ok(10));
     assert_eq!(&buf[..10], b"0123456789");
-    assert_eq!(
-        rig.stack.recv_urg(s, false),
-        Err(linnet::errno::Errno::EINVAL)
-    );
+    assert_eq!(rig.stack.recv_urg(s, false), Err(linnet::Errno::EINVAL));
 }
 
 #[test]

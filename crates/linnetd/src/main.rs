@@ -4,13 +4,13 @@
 mod services;
 
 use clap::Parser;
-use linnet::device::NetDevice;
-use linnet::driver::packet::PacketDevice;
-use linnet::driver::tap::TapDevice;
 use linnet::runtime::{self, Attached};
-use linnet::stack::{Stack, StackConfig};
 use linnet::time::HostClock;
-use linnet::wire::{EthernetAddress, Ipv4Addr, Ipv4Cidr};
+use linnet::NetDevice;
+use linnet::PacketDevice;
+use linnet::TapDevice;
+use linnet::{EthernetAddress, Ipv4Addr, Ipv4Cidr};
+use linnet::{Stack, StackConfig};
 use std::path::PathBuf;
 use std::process::ExitCode;
 

@@ -10,8 +10,8 @@
 mod common;
 
 use common::{attach, linnet, ok, start_daemon, unique};
-use linnet::driver::tap::TapDevice;
-use linnet::runtime::{spawn_host, Host, HostConfig};
+use linnet::Host;
+use linnet::TapDevice;
 use linnet_testkit::{peer, tests, Need, NetNs};
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -64,15 +64,13 @@ fn path() -> Path {
     let th = unique("lbh");
     let tap = TapDevice::open(&th).expect("tap");
     a.attach(tap.name(), "203.0.113.1/24", None).unwrap();
-    let host = spawn_host(HostConfig {
-        device: Box::new(tap),
-        ifname: Some("eth0".into()),
-        mac: None,
-        addrs: vec!["203.0.113.2/24".parse().unwrap()],
-        gateway: Some(Ipv4Addr::new(203, 0, 113, 1)),
-        seed: linnet::runtime::random_seed(),
-    })
-    .expect("host");
+    let host = Host::builder()
+        .device(Box::new(tap))
+        .ifname("eth0")
+        .addr("203.0.113.2/24".parse().unwrap())
+        .gateway(Ipv4Addr::new(203, 0, 113, 1))
+        .spawn()
+        .expect("host");
     Path {
         daemon,
         host,
@@ -171,7 +169,7 @@ impl Path {
         let target = SocketAddrV4::new(Ipv4Addr::new(198, 51, 100, 1), port);
         let mut s = None;
         for _ in 0..50 {
-            match linnet::api::TcpStream::connect_timeout(h, target, Some(Duration::from_secs(2))) {
+            match linnet::TcpStream::connect_timeout(h, target, Some(Duration::from_secs(2))) {
                 Ok(c) => {
                     s = Some(c);
                     break;

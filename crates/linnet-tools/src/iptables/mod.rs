@@ -17,8 +17,8 @@ use command::{parse_command, Command, Op};
 use linnet::netfilter::change::{bad_rule, TableChange};
 use linnet::netfilter::table::{Policy, Table, TableId};
 use linnet::netfilter::NfError;
-use linnet::stack::Stack;
-use linnet::time::Instant;
+use linnet::Instant;
+use linnet::Stack;
 
 /// Where iptables finds its tables and sends its changes. Linux: the `IPT_SO_GET_ENTRIES` /
 /// `IPT_SO_SET_REPLACE` socket options.

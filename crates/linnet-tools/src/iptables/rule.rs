@@ -11,7 +11,7 @@ use linnet::netfilter::matches::{proto, AddrMatch, IfMatch, RuleMatch};
 use linnet::netfilter::table::{Counters, Rule, Table};
 use linnet::netfilter::targets::Target;
 use linnet::netfilter::NfError;
-use linnet::wire::Ipv4Addr;
+use linnet::Ipv4Addr;
 use std::fmt::Write;
 
 /// What parsing a rule has gathered so far: its matches, the extensions loaded (`-m`), and

@@ -283,7 +283,7 @@ struct Wire {
 }
 
 impl Wire {
-    fn call(&mut self, req: linnet::control::Request) -> linnet::control::Response {
+    fn call(&mut self, req: linnet::Request) -> linnet::Response {
         use linnet::control::{handle, Request, Response};
         let req: Request = serde_json::from_str(&serde_json::to_string(&req).unwrap()).unwrap();
         let resp = handle(&mut self.s, req, Instant::ZERO);
@@ -293,7 +293,7 @@ impl Wire {
 
 impl Backend for Wire {
     fn get_table(&mut self, id: TableId) -> Result<(Table, Option<u64>), NfError> {
-        use linnet::control::{Request, Response};
+        use linnet::{Request, Response};
         let r = self.call(Request::NfGetTable { table: id });
         if let Some(c) = self.meddle.take() {
             self.s.nf_change(TableId::Filter, None, &c).unwrap();
@@ -305,7 +305,7 @@ impl Backend for Wire {
     }
 
     fn change(&mut self, id: TableId, gen: Option<u64>, c: TableChange) -> Result<(), NfError> {
-        use linnet::control::{Request, Response};
+        use linnet::{Request, Response};
         match self.call(Request::NfChange {
             table: id,
             gen,
@@ -318,7 +318,7 @@ impl Backend for Wire {
     }
 
     fn replace(&mut self, tables: Vec<Table>) -> Result<(), NfError> {
-        use linnet::control::{Request, Response};
+        use linnet::{Request, Response};
         match self.call(Request::NfReplace { tables }) {
             Response::Ok => Ok(()),
             Response::NfError { message, status } => Err(NfError { message, status }),

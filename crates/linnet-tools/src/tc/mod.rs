@@ -88,8 +88,8 @@ fn parse_options(
         (TcObject::Class, _, Some(k)) => parse_class_opt(k, rest)?.map(TcOptions::Class),
     })
 }
-use linnet::stack::Stack;
-use linnet::time::Instant;
+use linnet::Instant;
+use linnet::Stack;
 
 /// What a tc command line asks.
 #[derive(Debug, Clone, PartialEq)]

@@ -4,7 +4,7 @@
 use super::format::{format_classes, format_filters, format_qdiscs};
 use super::*;
 use linnet::qdisc::opt::QdiscOpt;
-use linnet::wire::EthernetAddress;
+use linnet::EthernetAddress;
 
 fn stack() -> (Stack, u32) {
     let mut s = Stack::default();

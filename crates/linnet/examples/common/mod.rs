@@ -1,9 +1,7 @@
 //! Start-up shared by the examples: a Linnet host on a TAP device.
 
-use linnet::device::NetDevice;
-use linnet::driver::packet::PacketDevice;
-use linnet::driver::tap::TapDevice;
-use linnet::runtime::{spawn_host, Host, HostConfig};
+use linnet::Host;
+use linnet::PacketDevice;
 
 /// What device the example's host runs on, shared by the examples (flattened into each
 /// one's arguments, so unknown ones are refused and `--help` lists them all).
@@ -22,10 +20,10 @@ pub struct HostArgs {
     pub offload: Offload,
     /// The host's IPv4 address with prefix.
     #[arg(long, value_name = "CIDR", default_value = "192.0.2.2/24")]
-    pub addr: linnet::wire::Ipv4Cidr,
+    pub addr: linnet::Ipv4Cidr,
     /// Default gateway.
     #[arg(long, value_name = "IP")]
-    pub gateway: Option<linnet::wire::Ipv4Addr>,
+    pub gateway: Option<linnet::Ipv4Addr>,
 }
 
 /// `--offload`.
@@ -42,35 +40,22 @@ pub enum Offload {
 /// Open the TAP (or the AF_PACKET interface), give it the address and gateway, and start
 /// the stack.
 pub fn host(a: &HostArgs) -> Host {
-    let device: Box<dyn NetDevice> = if let Some(ifname) = &a.packet {
-        Box::new(
-            match a.offload {
-                Offload::On => PacketDevice::open_offload(ifname),
-                Offload::Ring => PacketDevice::open_ring(ifname),
-                Offload::Off => PacketDevice::open(ifname),
-            }
-            .unwrap_or_else(|e| fail(&format!("cannot open AF_PACKET on {ifname}: {e}"))),
-        )
-    } else {
-        let name = a.tap.as_str();
-        let tap = match a.offload {
-            Offload::On => TapDevice::open_offload(name),
-            Offload::Off => TapDevice::open(name),
-            Offload::Ring => fail("--offload ring needs --packet"),
-        }
-        .unwrap_or_else(|e| fail(&format!("cannot open TAP {name}: {e}")));
-        let _ = tap.set_link_up(true);
-        Box::new(tap)
+    let mut b = Host::builder()
+        .offload(a.offload != Offload::Off)
+        .addr(a.addr);
+    b = match (&a.packet, a.offload) {
+        (Some(ifname), Offload::Ring) => b
+            .device(Box::new(PacketDevice::open_ring(ifname).unwrap_or_else(
+                |e| fail(&format!("cannot open AF_PACKET on {ifname}: {e}")),
+            ))),
+        (Some(ifname), _) => b.packet(ifname),
+        (None, Offload::Ring) => fail("--offload ring needs --packet"),
+        (None, _) => b.tap(&a.tap),
     };
-    spawn_host(HostConfig {
-        device,
-        ifname: None,
-        mac: None,
-        addrs: vec![a.addr],
-        gateway: a.gateway,
-        seed: linnet::runtime::random_seed(),
-    })
-    .unwrap_or_else(|e| fail(&e))
+    if let Some(gw) = a.gateway {
+        b = b.gateway(gw);
+    }
+    b.spawn().unwrap_or_else(|e| fail(&e.to_string()))
 }
 
 /// Print an error and exit with status 1.

@@ -3,7 +3,7 @@
 //!
 //! Each call takes the stack's lock through a [`Handle`](crate::runtime::Handle), does the non-blocking socket call,
 //! and when it would block registers a waker that unparks the calling thread (Linux: the
-//! socket's wait queue, `sk_wait_event`). With the `tokio` feature, [`tokio`] has the same
+//! socket's wait queue, `sk_wait_event`). With the `tokio` feature, `api::tokio` has the same
 //! sockets for async code, implementing tokio's `AsyncRead`/`AsyncWrite`.
 
 mod blocking;

@@ -5,15 +5,15 @@
 //! `/proc/net/snmp` files.
 
 pub mod client;
-pub mod nf;
+pub(crate) mod nf;
 pub mod route;
-pub mod rtnl;
+pub(crate) mod rtnl;
 #[allow(unsafe_code)]
 pub mod server;
 #[allow(unsafe_code)]
-pub mod stream;
+pub(crate) mod stream;
 pub mod sysctl;
-pub mod tcp_metrics;
+pub(crate) mod tcp_metrics;
 
 use crate::ip::fib::{Route, RouteMatch};
 use crate::ip::rules::{FibRule, RuleMatch};
@@ -237,7 +237,7 @@ pub enum Request {
     CaptureStart {
         /// Device name, or all devices.
         dev: Option<String>,
-        /// Filter expression (see [`crate::trace::filter`]).
+        /// Filter expression (see `crate::trace::filter`).
         filter: String,
         /// Bytes kept of each frame (default 262144, capped at 65535).
         snaplen: Option<usize>,

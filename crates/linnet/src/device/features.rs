@@ -13,7 +13,7 @@ use std::net::Ipv4Addr;
 pub struct NetdevFeatures {
     /// The device finishes partial checksums on transmit (`NETIF_F_HW_CSUM`).
     pub hw_csum: bool,
-    /// The device takes TCP/IPv4 super-frames up to [`super::gso::GSO_MAX_SIZE`]
+    /// The device takes TCP/IPv4 super-frames up to `super::gso::GSO_MAX_SIZE`
     /// (`NETIF_F_TSO`).
     /// Implies `hw_csum`.
     pub tso: bool,

@@ -12,22 +12,26 @@
 //! [`crate::driver`].
 //!
 //! A driver whose device is full refuses a frame rather than drop it; the frame waits at
-//! the head of the device's queue ([`txq`]) until the driver is retried.
+//! the head of the device's queue (`txq`) until the driver is retried.
 //!
-//! Before a frame is queued, [`xmit`] makes it fit the device (`validate_xmit_skb`): a TSO
-//! super-frame is segmented in software ([`gso`]) for a device without TSO, a partial
+//! Before a frame is queued, `xmit` makes it fit the device (`validate_xmit_skb`): a TSO
+//! super-frame is segmented in software (`gso`) for a device without TSO, a partial
 //! checksum finished for one without checksum offload ([`features`]). Received in-order TCP
-//! segments merge before TCP ([`gro`]).
+//! segments merge before TCP (`gro`).
 //!
-//! The loopback device needs no I/O and lives in the core ([`loopback`]).
+//! The loopback device needs no I/O and lives in the core (`loopback`).
 
 pub mod features;
-pub mod gro;
-pub mod gso;
-pub mod loopback;
-pub mod netns;
-pub mod txq;
-pub mod xmit;
+pub(crate) mod gro;
+pub(crate) mod gso;
+pub(crate) mod loopback;
+pub(crate) mod netns;
+pub(crate) mod txq;
+pub(crate) mod xmit;
+
+/// Public for the checksum tests in `crates/linnet/tests/devices.rs`; not part of the API.
+#[doc(hidden)]
+pub use xmit::skb_checksum_help;
 
 use crate::buf::{BufPool, PacketBuf};
 use crate::time::Instant;
@@ -102,7 +106,7 @@ pub trait NetDevice: Send {
     /// Send one frame. Linux: `ndo_start_xmit`.
     ///
     /// A device with no room for the frame now returns an error for which
-    /// [`txq::is_tx_busy`] holds (Linux: `NETDEV_TX_BUSY`): the frame was not sent and the
+    /// `txq::is_tx_busy` holds (Linux: `NETDEV_TX_BUSY`): the frame was not sent and the
     /// caller keeps it for a retry ([`crate::stack::Stack::dev_requeue_skb`]), instead of the
     /// device dropping it silently.
     fn transmit(&mut self, frame: &[u8], now: Instant) -> io::Result<()>;

@@ -40,7 +40,7 @@ pub struct LinkConfig {
     pub corrupt: f64,
     /// Frames in flight per direction beyond which new frames are dropped (tail drop).
     pub queue_limit: usize,
-    /// With the queue full, refuse a frame ([`crate::device::txq::is_tx_busy`]: not sent, the
+    /// With the queue full, refuse a frame (`crate::device::txq::is_tx_busy`: not sent, the
     /// sender keeps it and retries) instead of dropping it: a device that stops its queue
     /// when full, as a TAP written through an `AF_PACKET` socket that bypasses the qdisc
     /// reports `ENOBUFS`. Refusals count in [`LinkStats::refused`].

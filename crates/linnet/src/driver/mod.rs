@@ -5,7 +5,7 @@
 //!
 //! - [`tap::TapDevice`]: a Linux TAP interface (`/dev/net/tun`, `IFF_TAP | IFF_NO_PI`).
 //! - [`packet::PacketDevice`]: an `AF_PACKET` socket bound to an existing interface (e.g. a
-//!   veth end), optionally receiving through a `TPACKET_V3` ring ([`packet_ring`]).
+//!   veth end), optionally receiving through a `TPACKET_V3` ring (`packet_ring`).
 //! - [`memlink::MemLink`]: an in-memory point-to-point link with seeded loss, delay,
 //!   duplication and reordering, for tests and simulations.
 //!
@@ -17,9 +17,12 @@
 //! talks to the OS: the module is allowed `unsafe` code, each block with a SAFETY note.
 
 pub(crate) mod fd;
+/// Public for `crates/linnet/tests/{devices,linux_offload}.rs`, which check the kernel's view
+/// of an interface; not part of the API.
+#[doc(hidden)]
 pub mod ifreq;
 pub mod memlink;
 pub mod packet;
-pub mod packet_ring;
+pub(crate) mod packet_ring;
 pub mod tap;
 pub mod virtio_net;

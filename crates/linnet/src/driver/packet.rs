@@ -98,7 +98,7 @@ impl PacketDevice {
     }
 
     /// Like [`PacketDevice::open_offload`], receiving through a `TPACKET_V3` mmap ring
-    /// ([`super::packet_ring`]) instead of one `recvmsg` per frame. Blocks are handed over
+    /// (`super::packet_ring`) instead of one `recvmsg` per frame. Blocks are handed over
     /// when full or after a millisecond, so this suits bulk traffic.
     pub fn open_ring(ifname: &str) -> io::Result<PacketDevice> {
         Self::open_with(ifname, true, true)

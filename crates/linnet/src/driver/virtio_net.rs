@@ -11,7 +11,7 @@
 //! checksum the local kernel left partial or validated, and TCP takes a super-frame whole. On
 //! transmit, TCP builds super-frames for a device that advertises TSO
 //! ([`crate::device::features::NetdevFeatures`]); the core's `validate_xmit_skb`
-//! ([`crate::device::xmit`]) segments them in software (and finishes partial checksums) for
+//! (`device/xmit.rs`) segments them in software (and finishes partial checksums) for
 //! devices that cannot, so the in-memory link and loopback only ever see normal MTU-sized
 //! frames with complete checksums.
 

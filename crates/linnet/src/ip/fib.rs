@@ -5,7 +5,7 @@
 //! `fib_table_dump`), the route types `RTN_*` and tables `RT_TABLE_*` of
 //! include/uapi/linux/rtnetlink.h, and `fib_props` (net/ipv4/fib_semantics.c).
 //!
-//! The tries are [`PrefixTrie`]s (shared with IPv6): a lookup visits at most 33 nodes however
+//! The tries are `PrefixTrie`s (shared with IPv6): a lookup visits at most 33 nodes however
 //! many routes the table holds, and takes, longest prefix first, the first route the caller
 //! finds usable (Linux backtracks the same way when a next hop is dead).
 

@@ -5,21 +5,21 @@
 //! route.c, fib_*.c, icmp.c.
 
 pub mod fib;
-pub mod fib_frontend;
-pub mod forward;
-pub mod fragment;
-pub mod icmp;
+pub(crate) mod fib_frontend;
+pub(crate) mod forward;
+pub(crate) mod fragment;
+pub(crate) mod icmp;
 pub(crate) mod icmp_ratelimit;
-pub mod input;
+pub(crate) mod input;
 pub mod metrics;
 pub(crate) mod netns;
-pub mod offload;
-pub mod output;
-pub mod pmtu;
-pub mod prefix_trie;
-pub mod reassembly;
+pub(crate) mod offload;
+pub(crate) mod output;
+pub(crate) mod pmtu;
+pub(crate) mod prefix_trie;
+pub(crate) mod reassembly;
 pub mod route;
-pub mod rtcache;
+pub(crate) mod rtcache;
 pub mod rules;
 
 use crate::wire::{IpProtocol, Ipv4Addr};

@@ -116,11 +116,13 @@ impl PmtuCache {
         );
     }
 
+    #[cfg(test)]
     /// Forget every exception. Linux: `ip route flush cache`.
     pub fn flush(&mut self) {
         self.entries.clear();
     }
 
+    #[cfg(test)]
     /// Exceptions held (live or not yet purged).
     pub fn len(&self) -> usize {
         self.entries.len()

@@ -204,6 +204,7 @@ impl<K: PrefixKey, V> PrefixTrie<K, V> {
         self.len += 1;
     }
 
+    #[cfg(test)]
     /// The entries of exactly `key/plen`, if any.
     pub fn entries(&self, key: K, plen: u8) -> &[V] {
         let key = key.masked(plen);

@@ -81,6 +81,7 @@ impl RouteCache {
         self.slots[i] = Some(Entry { key, genid, result });
     }
 
+    #[cfg(test)]
     /// Entries valid at generation `genid`.
     pub fn valid_entries(&self, genid: u64) -> usize {
         self.slots

@@ -2,8 +2,8 @@
 //!
 //! Linux: net/ethernet/eth.c, net/ipv4/arp.c, net/core/neighbour.c.
 
-pub mod arp;
-pub mod ethernet;
+pub(crate) mod arp;
+pub(crate) mod ethernet;
 pub mod neighbour;
 
 pub use neighbour::{NeighEvent, NeighKey, NeighParams, NeighTable, NudState};

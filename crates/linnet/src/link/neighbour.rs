@@ -1,7 +1,7 @@
 //! The neighbour cache: protocol address → link address, with Linux's NUD states and timers.
 //! Generic over the protocol address ([`NeighKey`]): ARP's table is `NeighTable<Ipv4Addr>`
 //! (the default), and NDP's would be `NeighTable<Ipv6Addr>`; what is ARP's own (the
-//! solicitation and reply formats) is in [`super::arp`].
+//! solicitation and reply formats) is in `super::arp`.
 //!
 //! Linux: net/core/neighbour.c (`neigh_lookup`, `__neigh_event_send`, `neigh_update`,
 //! `neigh_timer_handler`, `neigh_periodic_work`). The table is a pure state machine: it never

@@ -29,7 +29,7 @@
 pub mod change;
 pub mod conntrack;
 pub mod matches;
-pub mod nat;
+pub(crate) mod nat;
 pub mod table;
 pub mod targets;
 

@@ -5,16 +5,16 @@
 //! never busy-wait: when they hold packets back they report [`Qdisc::next_deadline`], which
 //! the stack folds into the deadline its driver sleeps until (Linux: `qdisc_watchdog`).
 
-pub mod bfifo;
+pub(crate) mod bfifo;
 pub mod cls;
-pub mod fq_codel;
-pub mod htb;
-pub mod netem;
+pub(crate) mod fq_codel;
+pub(crate) mod htb;
+pub(crate) mod netem;
 pub mod opt;
-pub mod pfifo;
+pub(crate) mod pfifo;
 pub mod pfifo_fast;
 pub mod prio;
-pub mod tbf;
+pub(crate) mod tbf;
 pub mod tc;
 pub mod units;
 

@@ -87,7 +87,7 @@ fn prob_u32(p: f64) -> u32 {
 }
 
 impl Dist {
-    /// The inverse-CDF table of standard deviates scaled by [`DIST_SCALE`] (sorted, so a
+    /// The inverse-CDF table of standard deviates scaled by `DIST_SCALE` (sorted, so a
     /// correlated uniform gives a correlated deviate). Linux: the `.dist` files.
     pub fn table(self) -> Option<&'static [i16]> {
         static NORMAL: OnceLock<Vec<i16>> = OnceLock::new();

@@ -111,7 +111,7 @@ pub struct Capture {
 
 impl Capture {
     /// A running capture holding up to `queue` frames of up to `snaplen` bytes each, and at
-    /// most [`MAX_CAPTURE_BYTES`] in all, between drains.
+    /// most `MAX_CAPTURE_BYTES` in all, between drains.
     pub fn new(ifindex: Option<u32>, filter: Filter, snaplen: usize, queue: usize) -> Capture {
         let snaplen = snaplen.clamp(64, 65535);
         let queue = queue.clamp(1, 1 << 16);
@@ -227,7 +227,7 @@ impl Captures {
         !self.sessions.is_empty()
     }
 
-    /// Start a capture; returns its id, or `None` if [`MAX_CAPTURES`] run already.
+    /// Start a capture; returns its id, or `None` if `MAX_CAPTURES` run already.
     pub fn start(&mut self, c: Capture) -> Option<u32> {
         if self.sessions.len() >= MAX_CAPTURES {
             return None;

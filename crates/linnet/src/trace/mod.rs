@@ -16,8 +16,8 @@
 //! way `tcpdump` reports "packets dropped by kernel". Linux: `dev_queue_xmit_nit` and the
 //! `ptype_all` taps of `__netif_receive_skb_core` feeding an `AF_PACKET` socket.
 
-pub mod capture;
-pub mod filter;
+pub(crate) mod capture;
+pub(crate) mod filter;
 pub mod pcapng;
 pub mod summary;
 
@@ -675,7 +675,7 @@ impl Stack {
     /// Start capturing frames of `ifindex` (all devices if `None`) that `filter` selects,
     /// keeping up to `queue` frames of up to `snaplen` bytes until drained; returns the
     /// capture's id. `ENODEV` for an unknown device, `ENOBUFS` when
-    /// [`capture::MAX_CAPTURES`] run already.
+    /// `capture::MAX_CAPTURES` run already.
     pub fn capture_start(
         &mut self,
         ifindex: Option<u32>,

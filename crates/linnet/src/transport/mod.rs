@@ -4,7 +4,7 @@
 
 pub mod ping;
 pub mod tcp;
-pub mod udp;
+pub(crate) mod udp;
 
 use crate::core::sock::{SockId, SocketTable};
 use crate::errno::Errno;

@@ -1,9 +1,9 @@
 //! Linnet hosts facing the Linux kernel in a namespace, for the `linux_*` tests: the TAP
 //! (or veth) plumbing comes from `linnet_testkit`, the Linnet side from here.
 
-use linnet::device::NetDevice;
-use linnet::driver::tap::TapDevice;
-use linnet::runtime::{spawn_host, Host, HostConfig};
+use linnet::Host;
+use linnet::NetDevice;
+use linnet::TapDevice;
 use linnet_testkit::{addr, NetNs};
 
 /// A namespace (its name starts with `ns_prefix`) holding the Linux end of `tap` at
@@ -18,15 +18,12 @@ pub fn tap_netns(ns_prefix: &str, tap: TapDevice) -> (NetNs, TapDevice) {
 
 /// A Linnet host on `device`, its interface called `eth0`, with address `cidr`.
 pub fn host_on(device: Box<dyn NetDevice>, cidr: &str) -> Host {
-    spawn_host(HostConfig {
-        device,
-        ifname: Some("eth0".into()),
-        mac: None,
-        addrs: vec![cidr.parse().expect("cidr")],
-        gateway: None,
-        seed: linnet::runtime::random_seed(),
-    })
-    .expect("host")
+    Host::builder()
+        .device(device)
+        .ifname("eth0")
+        .addr(cidr.parse().expect("cidr"))
+        .spawn()
+        .expect("host")
 }
 
 /// The usual pair: a namespace with the Linux end of a new TAP at 192.0.2.1/24 and a Linnet

@@ -20,14 +20,10 @@ pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
 
 /// Connect a Linnet stream to `target`, retrying for up to about 5 s while the Linux
 /// listener (started in another process) comes up.
-pub fn connect_retry(
-    handle: &linnet::runtime::Handle,
-    target: std::net::SocketAddrV4,
-) -> linnet::api::TcpStream {
+pub fn connect_retry(handle: &linnet::Handle, target: std::net::SocketAddrV4) -> linnet::TcpStream {
     use std::time::Duration;
     for _ in 0..50 {
-        match linnet::api::TcpStream::connect_timeout(handle, target, Some(Duration::from_secs(2)))
-        {
+        match linnet::TcpStream::connect_timeout(handle, target, Some(Duration::from_secs(2))) {
             Ok(c) => return c,
             Err(_) => std::thread::sleep(Duration::from_millis(100)),
         }
@@ -39,8 +35,8 @@ pub fn connect_retry(
 /// `dst` in an IPv4 header with DF, TTL 64 and `tos` (the ECN bits included): what the
 /// forged-segment tests inject into a stack. `repr.payload_len` is set from `payload`.
 pub fn forge_tcp_frame(
-    mac: linnet::wire::EthernetAddress,
-    peer_mac: linnet::wire::EthernetAddress,
+    mac: linnet::EthernetAddress,
+    peer_mac: linnet::EthernetAddress,
     src: std::net::Ipv4Addr,
     dst: std::net::Ipv4Addr,
     tos: u8,
@@ -76,19 +72,14 @@ pub fn forge_tcp_frame(
 }
 
 /// `secs` seconds from the simulation's now.
-pub fn deadline(sim: &linnet::sim::Sim, secs: u64) -> linnet::Instant {
+pub fn deadline(sim: &linnet::Sim, secs: u64) -> linnet::Instant {
     sim.now() + std::time::Duration::from_secs(secs)
 }
 
 /// A TCP listener on stack `n`, port `port`, with `backlog`.
-pub fn listen(
-    sim: &mut linnet::sim::Sim,
-    n: usize,
-    port: u16,
-    backlog: u32,
-) -> linnet::socket::SockId {
+pub fn listen(sim: &mut linnet::Sim, n: usize, port: u16, backlog: u32) -> linnet::SockId {
     let s = sim.stack(n);
-    let l = s.socket(linnet::socket::SockType::Stream).unwrap();
+    let l = s.socket(linnet::SockType::Stream).unwrap();
     s.bind(
         l,
         std::net::SocketAddrV4::new(std::net::Ipv4Addr::UNSPECIFIED, port),
@@ -100,18 +91,15 @@ pub fn listen(
 
 /// Connect stack 0 to `dst` and accept on stack 1's listener `l`; returns (client, server).
 pub fn establish(
-    sim: &mut linnet::sim::Sim,
-    l: linnet::socket::SockId,
+    sim: &mut linnet::Sim,
+    l: linnet::SockId,
     dst: std::net::SocketAddrV4,
-) -> (linnet::socket::SockId, linnet::socket::SockId) {
+) -> (linnet::SockId, linnet::SockId) {
     let now = sim.now();
-    let c = sim
-        .stack(0)
-        .socket(linnet::socket::SockType::Stream)
-        .unwrap();
+    let c = sim.stack(0).socket(linnet::SockType::Stream).unwrap();
     assert_eq!(
         sim.stack(0).connect(c, dst, now),
-        Err(linnet::errno::Errno::EINPROGRESS)
+        Err(linnet::Errno::EINPROGRESS)
     );
     let mut server = None;
     let until = deadline(sim, 30);
@@ -131,12 +119,12 @@ pub fn establish(
 /// Send `data` from stack 0 and read it on stack 1 until EOF; `each` runs after every step.
 /// Returns the seconds taken.
 pub fn transfer(
-    sim: &mut linnet::sim::Sim,
-    c: linnet::socket::SockId,
-    s: linnet::socket::SockId,
+    sim: &mut linnet::Sim,
+    c: linnet::SockId,
+    s: linnet::SockId,
     data: &[u8],
     secs: u64,
-    mut each: impl FnMut(&mut linnet::sim::Sim),
+    mut each: impl FnMut(&mut linnet::Sim),
 ) -> f64 {
     let start = sim.now();
     let (mut sent, mut closed, mut eof) = (0, false, false);
@@ -148,27 +136,27 @@ pub fn transfer(
         while sent < data.len() {
             match sim.stack(0).send(c, &data[sent..], now) {
                 Ok(n) => sent += n,
-                Err(linnet::errno::Errno::EAGAIN) => break,
+                Err(linnet::Errno::EAGAIN) => break,
                 Err(e) => panic!("send: {e}"),
             }
         }
         if sent == data.len() && !closed {
             sim.stack(0)
-                .shutdown(c, linnet::socket::Shutdown::Write, now)
+                .shutdown(c, linnet::Shutdown::Write, now)
                 .unwrap();
             closed = true;
         }
         loop {
             match sim
                 .stack(1)
-                .recv(s, &mut buf, linnet::socket::MsgFlags::default(), now)
+                .recv(s, &mut buf, linnet::MsgFlags::default(), now)
             {
                 Ok(0) => {
                     eof = true;
                     break;
                 }
                 Ok(n) => got.extend_from_slice(&buf[..n]),
-                Err(linnet::errno::Errno::EAGAIN) => break,
+                Err(linnet::Errno::EAGAIN) => break,
                 Err(e) => panic!("recv: {e}"),
             }
         }

@@ -12,8 +12,8 @@ pub mod echo;
 pub mod http;
 
 use linnet::api::tokio::{TcpListener, TcpStream};
-use linnet::runtime::Handle;
-use linnet::socket::SockOpt;
+use linnet::Handle;
+use linnet::SockOpt;
 use std::future::Future;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddrV4};

@@ -10,7 +10,7 @@ use crate::iptables::rule::RuleBuilder;
 use linnet::netfilter::matches::proto;
 use linnet::netfilter::targets::{NatRange, Target};
 use linnet::netfilter::NfError;
-use linnet::wire::Ipv4Addr;
+use linnet::Ipv4Addr;
 use std::fmt::Write;
 
 /// The options, with the words each takes.

@@ -243,6 +243,7 @@ impl Bbr {
         b
     }
 
+    #[cfg(test)]
     /// The current state.
     pub fn mode(&self) -> BbrMode {
         self.mode

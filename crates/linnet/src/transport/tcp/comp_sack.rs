@@ -51,7 +51,7 @@ pub enum OfoAck {
 
 impl TcpSock {
     /// Decide the ACK of out-of-order data (with a SACK block to report): at once in quick-ACK
-    /// mode, without SACK, for the first [`TCP_FASTRETRANS_THRESH`] segments behind the same
+    /// mode, without SACK, for the first `TCP_FASTRETRANS_THRESH` segments behind the same
     /// `RCV.NXT`, or once `nr` are held; otherwise held back, arming the compression timer
     /// at 5% of the round trip (the receiver's estimate, or the smoothed RTT if shorter), at
     /// most `delay`, plus `slack`. Linux: the out-of-order branch of `__tcp_ack_snd_check`.

@@ -1,5 +1,5 @@
 //! Congestion control: the interface, and Reno/NewReno (RFC 5681, RFC 3465 byte counting);
-//! CUBIC is in [`super::cubic`], BBR in [`super::bbr`].
+//! CUBIC is in `super::cubic`, BBR in `super::bbr`.
 //!
 //! Linux: `struct tcp_congestion_ops` with net/ipv4/tcp_cong.c (`tcp_reno_cong_avoid`,
 //! `tcp_slow_start`, `tcp_cong_avoid_ai`) and tcp_cubic.c. Windows are in bytes here. Loss

@@ -21,8 +21,6 @@ use crate::wire::tcp::{SeqNumber, TcpFlags, TcpRepr};
 
 /// ECN field of the IP header: not ECN-capable transport.
 pub const INET_ECN_NOT_ECT: u8 = 0;
-/// ECN field: ECT(1).
-pub const INET_ECN_ECT_1: u8 = 1;
 /// ECN field: ECT(0), what TCP sends.
 pub const INET_ECN_ECT_0: u8 = 2;
 /// ECN field: congestion experienced.

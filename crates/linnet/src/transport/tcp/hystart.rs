@@ -102,11 +102,6 @@ impl HyStart {
         self.sample_cnt = 0;
     }
 
-    /// Whether slow start was already ended by HyStart (it then stays out of the way).
-    pub fn found(&self) -> bool {
-        self.found
-    }
-
     /// Look for a reason to end slow start again, from a fresh round (after a timeout, as
     /// Linux's `bictcp_reset` on entering the Loss state).
     pub fn reset_found(&mut self) {

@@ -39,7 +39,7 @@ impl TcpSock {
     }
 
     /// The send queue's memory as Linux counts it against `sk_sndbuf`: the data and, for
-    /// each skb (of [`TcpSock::tcp_xmit_size_goal`] bytes), [`TCP_SKB_OVERHEAD`]. Linux:
+    /// each skb (of [`TcpSock::tcp_xmit_size_goal`] bytes), `TCP_SKB_OVERHEAD`. Linux:
     /// `sk->sk_wmem_queued`.
     pub fn tcp_wmem_queued(&self) -> usize {
         let len = self.sndbuf.len();

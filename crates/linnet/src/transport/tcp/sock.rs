@@ -188,7 +188,7 @@ pub struct TcpConfig {
     /// `tcp_release_cb`); 0 sends it from the segment that earned it, as Linux's softirq
     /// path does for a socket nobody holds.
     pub backlog_ack_defer: bool,
-    /// `tcp_comp_sack_nr` (44): most out-of-order ACKs held back ([`super::comp_sack`]);
+    /// `tcp_comp_sack_nr` (44): most out-of-order ACKs held back (`super::comp_sack`);
     /// 0 sends every one at once.
     pub comp_sack_nr: u32,
     /// `tcp_comp_sack_delay_ns` (1 ms): longest an out-of-order ACK is held.
@@ -407,7 +407,7 @@ pub struct TcpSock {
     /// `TCP_MAXSEG`. Linux: `tp->rx_opt.mss_clamp`.
     pub mss_clamp: u32,
     /// Path MTU probing (RFC 4821) and the path MTU the MSS was last sized for
-    /// (see [`super::mtup`]). Linux: `icsk->icsk_mtup`, `icsk_pmtu_cookie`, `tp->mtu_probe`.
+    /// (see `super::mtup`). Linux: `icsk->icsk_mtup`, `icsk_pmtu_cookie`, `tp->mtu_probe`.
     pub mtup: super::mtup::Mtup,
 
     // --- receive sequence space ---
@@ -590,7 +590,7 @@ pub struct TcpSock {
     /// An ACK must go out (immediately on the next output run).
     pub ack_now: bool,
     /// In-order data asked for an ACK that waits for the end of the receive batch, so that
-    /// the frames of one batch get one ACK (the socket is on [`super::hash::TcpTables`]'s
+    /// the frames of one batch get one ACK (the socket is on `super::hash::TcpTables`'s
     /// deferred list; any segment carrying an ACK clears it). Linux: `TCP_ACK_DEFERRED`.
     pub ack_deferred: bool,
     /// Received full segments not yet acknowledged (ACK every second one).
@@ -599,7 +599,7 @@ pub struct TcpSock {
     pub quickack: u32,
     /// When in-order data last arrived (None before the first). Linux: `icsk_ack.lrcvtime`.
     pub lrcvtime: Option<Instant>,
-    /// ACKs of out-of-order data held back ([`super::comp_sack`]). Linux:
+    /// ACKs of out-of-order data held back (`super::comp_sack`). Linux:
     /// `tp->compressed_ack`.
     pub compressed_ack: u32,
     /// When the held ACK goes out at the latest. Linux: `tp->compressed_ack_timer`.
@@ -624,9 +624,9 @@ pub struct TcpSock {
     /// routes, rules, addresses, link state or device features moves the generation on.
     /// Linux: the `dst` cached on the socket, checked by `__sk_dst_check`.
     pub route_caps_genid: u64,
-    /// `TCP_MD5SIG` keys (RFC 2385; see [`super::md5sig`]). Linux: `tp->md5sig_info`.
+    /// `TCP_MD5SIG` keys (RFC 2385; see `super::md5sig`). Linux: `tp->md5sig_info`.
     pub md5: super::md5sig::TcpMd5Keys,
-    /// The urgent byte announced by the peer (see [`super::urg`]). Linux: `tp->urg_seq`,
+    /// The urgent byte announced by the peer (see `super::urg`). Linux: `tp->urg_seq`,
     /// `tp->urg_data`.
     pub urg: Option<super::urg::Urg>,
     /// `SO_OOBINLINE`: urgent bytes stay in the stream. Linux: `SOCK_URGINLINE`.
@@ -658,14 +658,14 @@ pub struct TcpSock {
     /// from both sides of one (Linux: the `eor` bit of an skb, `tcp_skb_can_collapse_to`).
     pub eor_marks: VecDeque<SeqNumber>,
     /// The unsent skbs' boundaries and PSH marks, and the burst being sent (see
-    /// [`super::wqueue`]).
+    /// `super::wqueue`).
     pub wq: super::wqueue::WriteQueue,
     /// `TCP_MAXSEG` (0: none): clamps the MSS we offer. Linux: `tp->rx_opt.user_mss`.
     pub user_mss: u32,
     /// `TCP_USER_TIMEOUT` (zero: off). Linux: `icsk->icsk_user_timeout`.
     pub user_timeout: Duration,
     /// When the first segment of the current retransmission run was sent (see
-    /// [`super::user_timeout`]). Linux: `tp->retrans_stamp` as `retransmits_timed_out` reads
+    /// `super::user_timeout`). Linux: `tp->retrans_stamp` as `retransmits_timed_out` reads
     /// it (the Eifel TSval of the same name is `retrans_stamp`).
     pub rto_stamp: Option<Instant>,
     /// When the current run of zero-window probes began. Linux: `icsk_probes_tstamp`.
@@ -673,18 +673,18 @@ pub struct TcpSock {
     /// `TCP_NOTSENT_LOWAT` / `net.ipv4.tcp_notsent_lowat` (`u32::MAX`: off).
     /// Linux: `tp->notsent_lowat` (or the sysctl when that is zero).
     pub notsent_lowat: u32,
-    /// Where the skb a write appends to begins (see [`super::sndmem`]). Linux:
+    /// Where the skb a write appends to begins (see `super::sndmem`). Linux:
     /// `TCP_SKB_CB(tcp_write_queue_tail(sk))->seq`.
     pub write_skb_start: SeqNumber,
     /// `SO_SNDBUF` as Linux keeps it (`sk_sndbuf`: twice the value set, at least
     /// `SOCK_MIN_SNDBUF`), a budget of skb memory rather than of data bytes (see
-    /// [`super::sndmem`]); `None` until the option is set.
+    /// `super::sndmem`); `None` until the option is set.
     pub sndbuf_limit: Option<usize>,
-    /// The sender's current state for `tcp_info`'s chrono, since when, and the time spent
-    /// busy and receive-window limited so far (µs). Linux: `chrono_type`, `chrono_start`,
-    /// `chrono_stat`.
+    /// The sender's current state for `tcp_info`'s chrono. Linux: `chrono_type`.
     pub chrono: Chrono,
+    /// Since when the sender is in [`chrono`](Self::chrono). Linux: `chrono_start`.
     pub chrono_start: Instant,
+    /// The time spent busy and receive-window limited so far (µs). Linux: `chrono_stat`.
     pub chrono_stat: [u64; 2],
     /// `SO_KEEPALIVE`.
     pub keepalive: bool,

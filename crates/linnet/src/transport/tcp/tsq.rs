@@ -43,6 +43,7 @@ pub struct TsqTable {
 }
 
 impl TsqTable {
+    #[cfg(test)]
     /// Bytes socket `id` has queued below it.
     pub fn queued(&self, id: SockId) -> usize {
         self.get(id).map_or(0, |e| e.bytes)
