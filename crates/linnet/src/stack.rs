@@ -145,7 +145,7 @@ impl Stack {
             in_neigh_events: false,
             config,
         };
-        s.dev.ifaces.push(Interface {
+        s.dev.list_netdevice(Interface {
             ifindex: LOOPBACK_IFINDEX,
             name: "lo".into(),
             mac: EthernetAddress::ZERO,
@@ -229,8 +229,8 @@ impl Stack {
     /// Register an Ethernet interface (down, no addresses) and return its index.
     /// Linux: `register_netdevice`.
     pub fn add_interface(&mut self, name: &str, mac: EthernetAddress, mtu: usize) -> u32 {
-        let ifindex = self.dev.ifaces.iter().map(|i| i.ifindex).max().unwrap_or(0) + 1;
-        self.dev.ifaces.push(Interface {
+        let ifindex = self.dev.dev_new_index();
+        self.dev.list_netdevice(Interface {
             ifindex,
             name: name.to_string(),
             mac,
@@ -251,33 +251,28 @@ impl Stack {
     /// Linux: `__dev_get_by_index`.
     #[inline]
     pub fn iface(&self, ifindex: u32) -> Option<&Interface> {
-        self.dev.iface(ifindex)
+        self.dev.dev_get_by_index(ifindex)
     }
 
     #[inline]
     pub(crate) fn iface_mut(&mut self, ifindex: u32) -> Option<&mut Interface> {
-        self.dev.iface_mut(ifindex)
+        self.dev.dev_get_by_index_mut(ifindex)
     }
 
     /// The index of the interface with this name.
     pub fn ifindex_by_name(&self, name: &str) -> Option<u32> {
-        self.dev
-            .ifaces
-            .iter()
-            .find(|i| i.name == name)
-            .map(|i| i.ifindex)
+        self.dev.dev_get_by_name(name).map(|i| i.ifindex)
     }
 
     /// All interfaces, in index order.
     pub fn interfaces(&self) -> impl Iterator<Item = &Interface> {
-        self.dev.ifaces.iter()
+        self.dev.for_each_netdev()
     }
 
     /// Snapshots of all interfaces.
     pub fn links(&self) -> Vec<LinkInfo> {
         self.dev
-            .ifaces
-            .iter()
+            .for_each_netdev()
             .map(|i| LinkInfo {
                 ifindex: i.ifindex,
                 name: i.name.clone(),
@@ -287,7 +282,7 @@ impl Stack {
                 kind: i.kind,
                 addrs: i.addrs.clone(),
                 stats: if i.kind == LinkKind::Loopback {
-                    self.dev.loopback.stats()
+                    self.dev.loopback_stats()
                 } else {
                     i.dev_stats
                 },
@@ -515,7 +510,7 @@ impl Stack {
     pub fn poll(&mut self, now: Instant) -> Option<Instant> {
         let mut budget = LOOPBACK_BUDGET;
         while budget > 0 {
-            let Some(buf) = self.dev.loopback.recv() else {
+            let Some(buf) = self.dev.loopback_dequeue() else {
                 break;
             };
             budget -= 1;
@@ -531,13 +526,11 @@ impl Stack {
         if let Some(t) = self.ip_expire(now) {
             next = Some(next.map_or(t, |n: Instant| n.min(t)));
         }
-        if self.dev.loopback.pending() > 0 {
+        if self.dev.loopback_pending() > 0 {
             next = Some(now);
         }
-        for i in &self.dev.ifaces {
-            if let Some(t) = i.qdisc.next_deadline() {
-                next = Some(next.map_or(t, |n| n.min(t)));
-            }
+        if let Some(t) = self.dev.qdisc_next_deadline() {
+            next = Some(next.map_or(t, |n| n.min(t)));
         }
         next
     }
@@ -545,9 +538,9 @@ impl Stack {
     /// Whether frames wait in a qdisc or the loopback backlog (the caller should run
     /// [`Stack::poll`] and drain [`Stack::take_tx`] now).
     pub fn has_pending_tx(&self) -> bool {
-        self.dev.loopback.pending() > 0
+        self.dev.loopback_pending() > 0
             || !self.tcp.ack_deferred.is_empty()
-            || self.dev.ifaces.iter().any(|i| {
+            || self.dev.for_each_netdev().any(|i| {
                 // A stopped queue waits for its driver, not for the stack.
                 !i.txq.stopped()
                     && (i.txq.requeued() > 0
@@ -558,11 +551,7 @@ impl Stack {
     /// When a qdisc that holds packets back (shaping, delay) releases the next one; drivers
     /// fold it into their sleep after draining [`Stack::take_tx`]. Linux: `qdisc_watchdog`.
     pub fn tx_deadline(&self) -> Option<Instant> {
-        self.dev
-            .ifaces
-            .iter()
-            .filter_map(|i| i.qdisc.next_deadline())
-            .min()
+        self.dev.qdisc_next_deadline()
     }
 
     /// The next frame `ifindex` should transmit. ACKs deferred to the end of a receive batch
@@ -613,7 +602,7 @@ impl Stack {
         let (sk, len, lo) = (buf.meta.sk, buf.len(), iface.kind == LinkKind::Loopback);
         let ours = buf.data().as_ptr() as usize;
         let res = if lo {
-            self.dev.loopback.xmit(buf)
+            self.dev.loopback_xmit(buf)
         } else {
             iface.qdisc.enqueue(buf, now)
         };

@@ -472,18 +472,8 @@ impl Stack {
         };
         let ctstate = self.nf_ctstate(buf);
         let ctx = MatchCtx {
-            in_dev: self
-                .dev
-                .ifaces
-                .iter()
-                .find(|i| i.ifindex == in_if)
-                .map_or("", |i| i.name.as_str()),
-            out_dev: self
-                .dev
-                .ifaces
-                .iter()
-                .find(|i| i.ifindex == out_if)
-                .map_or("", |i| i.name.as_str()),
+            in_dev: self.dev.dev_name(in_if),
+            out_dev: self.dev.dev_name(out_if),
             ctstate,
         };
         let nf = &mut self.nf;
@@ -525,13 +515,7 @@ impl Stack {
             let Some(p) = PktInfo::parse(buf.data()) else {
                 return HookVerdict::Accept;
             };
-            let dev = |i: u32| {
-                self.dev
-                    .ifaces
-                    .iter()
-                    .find(|d| d.ifindex == i)
-                    .map_or("", |d| d.name.as_str())
-            };
+            let dev = |i: u32| self.dev.dev_name(i);
             let ctx = MatchCtx {
                 in_dev: dev(in_if),
                 out_dev: dev(out_if),
@@ -583,7 +567,7 @@ impl Stack {
         match a {
             NatAction::Snat(r) | NatAction::Dnat(r) => Some(r),
             NatAction::Masquerade(ports) => {
-                let ip = self.iface(out_if)?.source_for(p.dst)?;
+                let ip = self.dev.inet_select_addr(out_if, p.dst)?;
                 Some(one(ip, ports))
             }
             NatAction::Redirect(ports) => {

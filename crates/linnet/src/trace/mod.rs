@@ -363,8 +363,7 @@ impl Stack {
     /// stack (the daemon renders them after releasing the stack's lock).
     pub fn ifnames(&self) -> Vec<(u32, String)> {
         self.dev
-            .ifaces
-            .iter()
+            .for_each_netdev()
             .map(|i| (i.ifindex, i.name.clone()))
             .collect()
     }
