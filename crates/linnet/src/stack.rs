@@ -159,6 +159,8 @@ impl Stack {
             features: Default::default(),
             txq: Default::default(),
         });
+        s.ipv4
+            .set_icmp_ratelimit(s.config.icmp_ratelimit, s.config.icmp_ratemask);
         let lo = Ipv4Cidr::new(Ipv4Addr::LOCALHOST, 8).expect("valid prefix");
         s.add_addr(LOOPBACK_IFINDEX, lo, Instant::ZERO)
             .expect("loopback address");
@@ -193,6 +195,8 @@ impl Stack {
         self.neigh.set_params(c.neigh);
         self.ipv4
             .set_sysctls(c.ipfrag, c.pmtu, c.icmp_msgs_per_sec, c.icmp_msgs_burst);
+        self.ipv4
+            .set_icmp_ratelimit(c.icmp_ratelimit, c.icmp_ratemask);
     }
 
     /// The neighbour tunables in force (`net.ipv4.neigh.default.*`).
