@@ -22,11 +22,11 @@ pub mod pcapng;
 pub mod summary;
 
 use crate::buf::PacketBuf;
+use crate::core::tcp_states::TcpState;
 use crate::errno::Errno;
 use crate::stack::Stack;
 use crate::stats::DropReason;
 use crate::time::Instant;
-use crate::transport::tcp::TcpState;
 pub use capture::{Capture, CapturedFrame, Captures, Direction};
 pub use filter::{Filter, FilterError, PktKey};
 use serde::{Deserialize, Serialize};
