@@ -18,7 +18,6 @@ use crate::device::DeviceStats;
 use crate::errno::Errno;
 use crate::link::ethernet::eth_type_trans;
 use crate::link::{NeighParams, NeighTable};
-use crate::qdisc::PfifoFast;
 use crate::stats::{DropCounters, DropReason, IpStats, Snmp};
 use crate::time::Instant;
 use crate::wire::{EtherType, EthernetAddress, Ipv4Addr, Ipv4Cidr};
@@ -145,20 +144,13 @@ impl Stack {
             in_neigh_events: false,
             config,
         };
-        s.dev.list_netdevice(Interface {
-            ifindex: LOOPBACK_IFINDEX,
-            name: "lo".into(),
-            mac: EthernetAddress::ZERO,
-            mtu: LOOPBACK_MTU,
-            up: true,
-            kind: LinkKind::Loopback,
-            addrs: Vec::new(),
-            qdisc: Box::new(PfifoFast::default()),
-            qdisc_handle: 0,
-            dev_stats: DeviceStats::default(),
-            features: Default::default(),
-            txq: Default::default(),
-        });
+        let lo = s.dev.register_netdevice(
+            "lo",
+            EthernetAddress::ZERO,
+            LOOPBACK_MTU,
+            LinkKind::Loopback,
+        );
+        debug_assert_eq!(lo, LOOPBACK_IFINDEX);
         s.ipv4
             .set_icmp_ratelimit(s.config.icmp_ratelimit, s.config.icmp_ratemask);
         let lo = Ipv4Cidr::new(Ipv4Addr::LOCALHOST, 8).expect("valid prefix");
@@ -233,22 +225,7 @@ impl Stack {
     /// Register an Ethernet interface (down, no addresses) and return its index.
     /// Linux: `register_netdevice`.
     pub fn add_interface(&mut self, name: &str, mac: EthernetAddress, mtu: usize) -> u32 {
-        let ifindex = self.dev.dev_new_index();
-        self.dev.list_netdevice(Interface {
-            ifindex,
-            name: name.to_string(),
-            mac,
-            mtu,
-            up: false,
-            kind: LinkKind::Ether,
-            addrs: Vec::new(),
-            qdisc: Box::new(PfifoFast::default()),
-            qdisc_handle: 0,
-            dev_stats: DeviceStats::default(),
-            features: Default::default(),
-            txq: Default::default(),
-        });
-        ifindex
+        self.dev.register_netdevice(name, mac, mtu, LinkKind::Ether)
     }
 
     /// The interface with this index.
@@ -275,29 +252,7 @@ impl Stack {
 
     /// Snapshots of all interfaces.
     pub fn links(&self) -> Vec<LinkInfo> {
-        self.dev
-            .for_each_netdev()
-            .map(|i| LinkInfo {
-                ifindex: i.ifindex,
-                name: i.name.clone(),
-                mac: i.mac,
-                mtu: i.mtu,
-                up: i.up,
-                kind: i.kind,
-                addrs: i.addrs.clone(),
-                stats: if i.kind == LinkKind::Loopback {
-                    self.dev.loopback_stats()
-                } else {
-                    i.dev_stats
-                },
-                qdisc: if i.kind == LinkKind::Loopback {
-                    "noqueue".to_string()
-                } else {
-                    i.qdisc.kind().to_string()
-                },
-                qdisc_stats: i.qdisc.stats(),
-            })
-            .collect()
+        self.dev.rtnl_dump_ifinfo()
     }
 
     /// Record the driver's counters for an interface (called by the runtime).
@@ -338,7 +293,7 @@ impl Stack {
             }
             self.neigh.flush_dev(ifindex);
             self.neigh_run_events(now);
-            self.nf_masq_device_event(ifindex);
+            self.nf.masq_device_event(ifindex);
         }
         Ok(())
     }
@@ -373,7 +328,7 @@ impl Stack {
             .ok_or(Errno::EADDRNOTAVAIL)?;
         let cidr = iface.addrs.remove(pos);
         self.fib_del_ifaddr(ifindex, cidr);
-        self.nf_masq_inet_event(addr);
+        self.nf.masq_inet_event(addr);
         Ok(())
     }
 

@@ -8,7 +8,7 @@ use crate::buf::PacketBuf;
 use crate::device::gro::GroList;
 use crate::device::loopback::Loopback;
 use crate::device::DeviceStats;
-use crate::qdisc::{Qdisc, QdiscStats};
+use crate::qdisc::{PfifoFast, Qdisc, QdiscStats};
 use crate::wire::{EthernetAddress, Ipv4Addr, Ipv4Cidr};
 use serde::{Deserialize, Serialize};
 
@@ -109,15 +109,64 @@ pub(crate) struct NetnsDev {
 
 impl NetnsDev {
     /// An index no interface has yet (one past the highest). Linux: `dev_new_index`.
-    pub(crate) fn dev_new_index(&self) -> u32 {
+    fn dev_new_index(&self) -> u32 {
         self.ifaces.iter().map(|i| i.ifindex).max().unwrap_or(0) + 1
     }
 
-    /// Add a registered interface to the namespace's list (its index must be new).
-    /// Linux: `list_netdevice`.
-    pub(crate) fn list_netdevice(&mut self, iface: Interface) {
-        debug_assert!(self.dev_get_by_index(iface.ifindex).is_none());
-        self.ifaces.push(iface);
+    /// Register an interface with the next free index, no addresses and the default
+    /// `pfifo_fast` qdisc; only loopback starts up. Returns its index.
+    /// Linux: `register_netdevice` (→ `dev_new_index`, `list_netdevice`).
+    pub(crate) fn register_netdevice(
+        &mut self,
+        name: &str,
+        mac: EthernetAddress,
+        mtu: usize,
+        kind: LinkKind,
+    ) -> u32 {
+        let ifindex = self.dev_new_index();
+        self.ifaces.push(Interface {
+            ifindex,
+            name: name.to_string(),
+            mac,
+            mtu,
+            up: kind == LinkKind::Loopback,
+            kind,
+            addrs: Vec::new(),
+            qdisc: Box::new(PfifoFast::default()),
+            qdisc_handle: 0,
+            dev_stats: DeviceStats::default(),
+            features: Default::default(),
+            txq: Default::default(),
+        });
+        ifindex
+    }
+
+    /// Snapshots of all interfaces (loopback shows its own counters and `noqueue`).
+    /// Linux: `rtnl_dump_ifinfo`.
+    pub(crate) fn rtnl_dump_ifinfo(&self) -> Vec<LinkInfo> {
+        self.ifaces
+            .iter()
+            .map(|i| LinkInfo {
+                ifindex: i.ifindex,
+                name: i.name.clone(),
+                mac: i.mac,
+                mtu: i.mtu,
+                up: i.up,
+                kind: i.kind,
+                addrs: i.addrs.clone(),
+                stats: if i.kind == LinkKind::Loopback {
+                    self.loopback.stats()
+                } else {
+                    i.dev_stats
+                },
+                qdisc: if i.kind == LinkKind::Loopback {
+                    "noqueue".to_string()
+                } else {
+                    i.qdisc.kind().to_string()
+                },
+                qdisc_stats: i.qdisc.stats(),
+            })
+            .collect()
     }
 
     /// The interface with this index. Linux: `__dev_get_by_index`.
@@ -184,11 +233,6 @@ impl NetnsDev {
     #[inline]
     pub(crate) fn loopback_pending(&self) -> usize {
         self.loopback.pending()
-    }
-
-    /// The loopback device's counters. Linux: `loopback_get_stats64`.
-    pub(crate) fn loopback_stats(&self) -> DeviceStats {
-        self.loopback.stats()
     }
 
     /// When the first qdisc that holds packets back (shaping, delay) releases one.
