@@ -18,7 +18,6 @@ use crate::device::DeviceStats;
 use crate::errno::Errno;
 use crate::link::ethernet::eth_type_trans;
 use crate::link::{NeighParams, NeighTable};
-use crate::qdisc::PfifoFast;
 use crate::stats::{DropCounters, DropReason, IpStats, Snmp};
 use crate::time::Instant;
 use crate::wire::{EtherType, EthernetAddress, Ipv4Addr, Ipv4Cidr};
@@ -145,20 +144,15 @@ impl Stack {
             in_neigh_events: false,
             config,
         };
-        s.dev.ifaces.push(Interface {
-            ifindex: LOOPBACK_IFINDEX,
-            name: "lo".into(),
-            mac: EthernetAddress::ZERO,
-            mtu: LOOPBACK_MTU,
-            up: true,
-            kind: LinkKind::Loopback,
-            addrs: Vec::new(),
-            qdisc: Box::new(PfifoFast::default()),
-            qdisc_handle: 0,
-            dev_stats: DeviceStats::default(),
-            features: Default::default(),
-            txq: Default::default(),
-        });
+        let lo = s.dev.register_netdevice(
+            "lo",
+            EthernetAddress::ZERO,
+            LOOPBACK_MTU,
+            LinkKind::Loopback,
+        );
+        debug_assert_eq!(lo, LOOPBACK_IFINDEX);
+        s.ipv4
+            .set_icmp_ratelimit(s.config.icmp_ratelimit, s.config.icmp_ratemask);
         let lo = Ipv4Cidr::new(Ipv4Addr::LOCALHOST, 8).expect("valid prefix");
         s.add_addr(LOOPBACK_IFINDEX, lo, Instant::ZERO)
             .expect("loopback address");
@@ -193,6 +187,8 @@ impl Stack {
         self.neigh.set_params(c.neigh);
         self.ipv4
             .set_sysctls(c.ipfrag, c.pmtu, c.icmp_msgs_per_sec, c.icmp_msgs_burst);
+        self.ipv4
+            .set_icmp_ratelimit(c.icmp_ratelimit, c.icmp_ratemask);
     }
 
     /// The neighbour tunables in force (`net.ipv4.neigh.default.*`).
@@ -229,76 +225,34 @@ impl Stack {
     /// Register an Ethernet interface (down, no addresses) and return its index.
     /// Linux: `register_netdevice`.
     pub fn add_interface(&mut self, name: &str, mac: EthernetAddress, mtu: usize) -> u32 {
-        let ifindex = self.dev.ifaces.iter().map(|i| i.ifindex).max().unwrap_or(0) + 1;
-        self.dev.ifaces.push(Interface {
-            ifindex,
-            name: name.to_string(),
-            mac,
-            mtu,
-            up: false,
-            kind: LinkKind::Ether,
-            addrs: Vec::new(),
-            qdisc: Box::new(PfifoFast::default()),
-            qdisc_handle: 0,
-            dev_stats: DeviceStats::default(),
-            features: Default::default(),
-            txq: Default::default(),
-        });
-        ifindex
+        self.dev.register_netdevice(name, mac, mtu, LinkKind::Ether)
     }
 
     /// The interface with this index.
     /// Linux: `__dev_get_by_index`.
     #[inline]
     pub fn iface(&self, ifindex: u32) -> Option<&Interface> {
-        self.dev.iface(ifindex)
+        self.dev.dev_get_by_index(ifindex)
     }
 
     #[inline]
     pub(crate) fn iface_mut(&mut self, ifindex: u32) -> Option<&mut Interface> {
-        self.dev.iface_mut(ifindex)
+        self.dev.dev_get_by_index_mut(ifindex)
     }
 
     /// The index of the interface with this name.
     pub fn ifindex_by_name(&self, name: &str) -> Option<u32> {
-        self.dev
-            .ifaces
-            .iter()
-            .find(|i| i.name == name)
-            .map(|i| i.ifindex)
+        self.dev.dev_get_by_name(name).map(|i| i.ifindex)
     }
 
     /// All interfaces, in index order.
     pub fn interfaces(&self) -> impl Iterator<Item = &Interface> {
-        self.dev.ifaces.iter()
+        self.dev.for_each_netdev()
     }
 
     /// Snapshots of all interfaces.
     pub fn links(&self) -> Vec<LinkInfo> {
-        self.dev
-            .ifaces
-            .iter()
-            .map(|i| LinkInfo {
-                ifindex: i.ifindex,
-                name: i.name.clone(),
-                mac: i.mac,
-                mtu: i.mtu,
-                up: i.up,
-                kind: i.kind,
-                addrs: i.addrs.clone(),
-                stats: if i.kind == LinkKind::Loopback {
-                    self.dev.loopback.stats()
-                } else {
-                    i.dev_stats
-                },
-                qdisc: if i.kind == LinkKind::Loopback {
-                    "noqueue".to_string()
-                } else {
-                    i.qdisc.kind().to_string()
-                },
-                qdisc_stats: i.qdisc.stats(),
-            })
-            .collect()
+        self.dev.rtnl_dump_ifinfo()
     }
 
     /// Record the driver's counters for an interface (called by the runtime).
@@ -339,7 +293,7 @@ impl Stack {
             }
             self.neigh.flush_dev(ifindex);
             self.neigh_run_events(now);
-            self.nf_masq_device_event(ifindex);
+            self.nf.masq_device_event(ifindex);
         }
         Ok(())
     }
@@ -374,7 +328,7 @@ impl Stack {
             .ok_or(Errno::EADDRNOTAVAIL)?;
         let cidr = iface.addrs.remove(pos);
         self.fib_del_ifaddr(ifindex, cidr);
-        self.nf_masq_inet_event(addr);
+        self.nf.masq_inet_event(addr);
         Ok(())
     }
 
@@ -515,7 +469,7 @@ impl Stack {
     pub fn poll(&mut self, now: Instant) -> Option<Instant> {
         let mut budget = LOOPBACK_BUDGET;
         while budget > 0 {
-            let Some(buf) = self.dev.loopback.recv() else {
+            let Some(buf) = self.dev.loopback_dequeue() else {
                 break;
             };
             budget -= 1;
@@ -531,13 +485,11 @@ impl Stack {
         if let Some(t) = self.ip_expire(now) {
             next = Some(next.map_or(t, |n: Instant| n.min(t)));
         }
-        if self.dev.loopback.pending() > 0 {
+        if self.dev.loopback_pending() > 0 {
             next = Some(now);
         }
-        for i in &self.dev.ifaces {
-            if let Some(t) = i.qdisc.next_deadline() {
-                next = Some(next.map_or(t, |n| n.min(t)));
-            }
+        if let Some(t) = self.dev.qdisc_next_deadline() {
+            next = Some(next.map_or(t, |n| n.min(t)));
         }
         next
     }
@@ -545,9 +497,9 @@ impl Stack {
     /// Whether frames wait in a qdisc or the loopback backlog (the caller should run
     /// [`Stack::poll`] and drain [`Stack::take_tx`] now).
     pub fn has_pending_tx(&self) -> bool {
-        self.dev.loopback.pending() > 0
+        self.dev.loopback_pending() > 0
             || !self.tcp.ack_deferred.is_empty()
-            || self.dev.ifaces.iter().any(|i| {
+            || self.dev.for_each_netdev().any(|i| {
                 // A stopped queue waits for its driver, not for the stack.
                 !i.txq.stopped()
                     && (i.txq.requeued() > 0
@@ -558,11 +510,7 @@ impl Stack {
     /// When a qdisc that holds packets back (shaping, delay) releases the next one; drivers
     /// fold it into their sleep after draining [`Stack::take_tx`]. Linux: `qdisc_watchdog`.
     pub fn tx_deadline(&self) -> Option<Instant> {
-        self.dev
-            .ifaces
-            .iter()
-            .filter_map(|i| i.qdisc.next_deadline())
-            .min()
+        self.dev.qdisc_next_deadline()
     }
 
     /// The next frame `ifindex` should transmit. ACKs deferred to the end of a receive batch
@@ -613,7 +561,7 @@ impl Stack {
         let (sk, len, lo) = (buf.meta.sk, buf.len(), iface.kind == LinkKind::Loopback);
         let ours = buf.data().as_ptr() as usize;
         let res = if lo {
-            self.dev.loopback.xmit(buf)
+            self.dev.loopback_xmit(buf)
         } else {
             iface.qdisc.enqueue(buf, now)
         };

@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 /// `stack` (the namespace, whose `impl Stack` blocks are the hand-offs between layers) is
 /// governed by [`STACK_IMPORTERS`] instead.
 const LAYERS: &[&[&str]] = &[
-    // Formats, buffers, clocks, counters, socket identity, the trace sink.
+    // Formats, buffers, clocks, counters, socket identity, socket options and TCP states,
+    // the trace sink.
     &[
         "wire", "buf", "time", "errno", "fasthash", "stats", "core", "trace",
     ],
@@ -36,21 +37,10 @@ const LAYERS: &[&[&str]] = &[
 /// Files allowed to import a layer above their own: (file, module it imports, why).
 const UPWARD_EXCEPTIONS: &[(&str, &str, &str)] = &[
     (
-        "device/gro.rs",
-        "transport",
-        "GRO completion sets the TCP pseudo-header sum with tcp::offload::tcp_csum_partial \
-         (Linux: tcp4_gro_complete, through the net_offload callbacks)",
-    ),
-    (
         "device/gso.rs",
         "ip",
         "skb_mac_gso_segment calls ip::offload::inet_gso_segment directly (Linux: through \
          the packet_offload callbacks)",
-    ),
-    (
-        "device/gso.rs",
-        "transport",
-        "GSO uses tcp::offload::tcp_csum_partial for partial checksums",
     ),
     (
         "ip/offload.rs",
@@ -58,25 +48,10 @@ const UPWARD_EXCEPTIONS: &[(&str, &str, &str)] = &[
         "inet_gso_segment calls tcp4_gso_segment directly (Linux: through inet_offloads)",
     ),
     (
-        "trace/capture.rs",
-        "device",
-        "capture completes partial checksums with device::offload::skb_checksum_help",
-    ),
-    (
         "trace/mod.rs",
         "ip",
         "the route-decision trace hook names ip::route::InputRoute (Linux's tracepoints \
          know each layer's types too)",
-    ),
-    (
-        "trace/mod.rs",
-        "transport",
-        "the socket-state trace hook names transport::tcp::TcpState",
-    ),
-    (
-        "transport/tcp/user.rs",
-        "socket",
-        "tcp_setsockopt takes the socket layer's typed SockOpt, which names CcAlgorithm",
     ),
 ];
 

@@ -1,5 +1,7 @@
-//! The core below every protocol: socket identity.
+//! The core below every protocol: socket identity, socket options, the TCP states.
 //!
 //! Linux: net/core/.
 
 pub mod sock;
+pub mod sockopt;
+pub mod tcp_states;

@@ -395,7 +395,7 @@ impl Stack {
             iph.set_total_len(ip_len as u16);
             iph.fill_checksum();
             let (src, dst) = (Ipv4Addr::from(h.seg.key.0), Ipv4Addr::from(h.seg.key.1));
-            crate::transport::tcp::offload::tcp_csum_partial(&mut ip[IP_HLEN..], src, dst);
+            crate::wire::tcp::tcp_csum_partial(&mut ip[IP_HLEN..], src, dst);
             h.buf.meta.csum = CsumState::Partial {
                 start: 20,
                 offset: 16,

@@ -99,10 +99,10 @@ pub(crate) mod tests {
     use super::*;
     use crate::buf::CsumState;
     use crate::device::xmit::skb_checksum_help;
-    use crate::transport::tcp::offload::tcp_csum_partial;
     use crate::wire::checksum;
     use crate::wire::ethernet::HEADER_LEN as ETH_HLEN;
     use crate::wire::ipv4::Ipv4Packet;
+    use crate::wire::tcp::tcp_csum_partial;
     use crate::wire::tcp::{SeqNumber, TcpFlags, TcpPacket};
     use std::net::Ipv4Addr;
 

@@ -8,7 +8,7 @@ use crate::buf::PacketBuf;
 use crate::device::gro::GroList;
 use crate::device::loopback::Loopback;
 use crate::device::DeviceStats;
-use crate::qdisc::{Qdisc, QdiscStats};
+use crate::qdisc::{PfifoFast, Qdisc, QdiscStats};
 use crate::wire::{EthernetAddress, Ipv4Addr, Ipv4Cidr};
 use serde::{Deserialize, Serialize};
 
@@ -98,9 +98,9 @@ pub struct LinkInfo {
 #[derive(Debug, Default)]
 pub(crate) struct NetnsDev {
     /// Interfaces, in index order. Linux: `dev_base_head`, `dev_index_head`.
-    pub(crate) ifaces: Vec<Interface>,
+    ifaces: Vec<Interface>,
     /// The loopback device's backlog and counters. Linux: `loopback_dev`.
-    pub(crate) loopback: Loopback,
+    loopback: Loopback,
     /// Trains held by GRO during one receive batch (Linux: `napi_struct.gro_hash`).
     pub(super) gro: GroList,
     /// Segments of one GSO super-packet, reused between calls.
@@ -108,9 +108,70 @@ pub(crate) struct NetnsDev {
 }
 
 impl NetnsDev {
+    /// An index no interface has yet (one past the highest). Linux: `dev_new_index`.
+    fn dev_new_index(&self) -> u32 {
+        self.ifaces.iter().map(|i| i.ifindex).max().unwrap_or(0) + 1
+    }
+
+    /// Register an interface with the next free index, no addresses and the default
+    /// `pfifo_fast` qdisc; only loopback starts up. Returns its index.
+    /// Linux: `register_netdevice` (→ `dev_new_index`, `list_netdevice`).
+    pub(crate) fn register_netdevice(
+        &mut self,
+        name: &str,
+        mac: EthernetAddress,
+        mtu: usize,
+        kind: LinkKind,
+    ) -> u32 {
+        let ifindex = self.dev_new_index();
+        self.ifaces.push(Interface {
+            ifindex,
+            name: name.to_string(),
+            mac,
+            mtu,
+            up: kind == LinkKind::Loopback,
+            kind,
+            addrs: Vec::new(),
+            qdisc: Box::new(PfifoFast::default()),
+            qdisc_handle: 0,
+            dev_stats: DeviceStats::default(),
+            features: Default::default(),
+            txq: Default::default(),
+        });
+        ifindex
+    }
+
+    /// Snapshots of all interfaces (loopback shows its own counters and `noqueue`).
+    /// Linux: `rtnl_dump_ifinfo`.
+    pub(crate) fn rtnl_dump_ifinfo(&self) -> Vec<LinkInfo> {
+        self.ifaces
+            .iter()
+            .map(|i| LinkInfo {
+                ifindex: i.ifindex,
+                name: i.name.clone(),
+                mac: i.mac,
+                mtu: i.mtu,
+                up: i.up,
+                kind: i.kind,
+                addrs: i.addrs.clone(),
+                stats: if i.kind == LinkKind::Loopback {
+                    self.loopback.stats()
+                } else {
+                    i.dev_stats
+                },
+                qdisc: if i.kind == LinkKind::Loopback {
+                    "noqueue".to_string()
+                } else {
+                    i.qdisc.kind().to_string()
+                },
+                qdisc_stats: i.qdisc.stats(),
+            })
+            .collect()
+    }
+
     /// The interface with this index. Linux: `__dev_get_by_index`.
     #[inline]
-    pub(crate) fn iface(&self, ifindex: u32) -> Option<&Interface> {
+    pub(crate) fn dev_get_by_index(&self, ifindex: u32) -> Option<&Interface> {
         // Indices are handed out in order and interfaces never go away, so the interface is
         // normally at `ifindex - 1`: one compare instead of a walk on every packet.
         match self.ifaces.get((ifindex as usize).wrapping_sub(1)) {
@@ -121,12 +182,66 @@ impl NetnsDev {
 
     /// The interface with this index, to change it.
     #[inline]
-    pub(crate) fn iface_mut(&mut self, ifindex: u32) -> Option<&mut Interface> {
+    pub(crate) fn dev_get_by_index_mut(&mut self, ifindex: u32) -> Option<&mut Interface> {
         let pos = (ifindex as usize).wrapping_sub(1);
         if self.ifaces.get(pos).is_some_and(|i| i.ifindex == ifindex) {
             return self.ifaces.get_mut(pos);
         }
         self.ifaces.iter_mut().find(|i| i.ifindex == ifindex)
+    }
+
+    /// The interface with this name. Linux: `__dev_get_by_name`.
+    pub(crate) fn dev_get_by_name(&self, name: &str) -> Option<&Interface> {
+        self.ifaces.iter().find(|i| i.name == name)
+    }
+
+    /// The name of the interface with this index, `""` if there is none (netfilter's
+    /// `-i`/`-o` matches compare it). Linux: `dev->name` through `xt_in(par)`.
+    #[inline]
+    pub(crate) fn dev_name(&self, ifindex: u32) -> &str {
+        self.dev_get_by_index(ifindex)
+            .map_or("", |i| i.name.as_str())
+    }
+
+    /// Every interface, in index order. Linux: `for_each_netdev`.
+    #[inline]
+    pub(crate) fn for_each_netdev(&self) -> std::slice::Iter<'_, Interface> {
+        self.ifaces.iter()
+    }
+
+    /// The source address towards `dst` out of `ifindex`: ours on its subnet, else the
+    /// interface's first. Linux: `inet_select_addr`.
+    #[inline]
+    pub(crate) fn inet_select_addr(&self, ifindex: u32, dst: Ipv4Addr) -> Option<Ipv4Addr> {
+        self.dev_get_by_index(ifindex)?.source_for(dst)
+    }
+
+    /// Put a frame on the loopback device's backlog; it comes back as received from
+    /// [`NetnsDev::loopback_dequeue`]. Linux: `loopback_xmit` → `netif_rx`.
+    #[inline]
+    pub(crate) fn loopback_xmit(&mut self, buf: PacketBuf) -> Result<(), PacketBuf> {
+        self.loopback.xmit(buf)
+    }
+
+    /// The next frame looped back, to receive. Linux: `process_backlog`.
+    #[inline]
+    pub(crate) fn loopback_dequeue(&mut self) -> Option<PacketBuf> {
+        self.loopback.recv()
+    }
+
+    /// How many frames wait on the loopback backlog.
+    #[inline]
+    pub(crate) fn loopback_pending(&self) -> usize {
+        self.loopback.pending()
+    }
+
+    /// When the first qdisc that holds packets back (shaping, delay) releases one.
+    /// Linux: the earliest `qdisc_watchdog`.
+    pub(crate) fn qdisc_next_deadline(&self) -> Option<crate::time::Instant> {
+        self.ifaces
+            .iter()
+            .filter_map(|i| i.qdisc.next_deadline())
+            .min()
     }
 
     /// Whether `a` is one of our addresses (any interface, weak host model) or in 127/8.

@@ -12,26 +12,8 @@ use crate::errno::Errno;
 use crate::stack::Stack;
 use crate::stats::DropReason;
 use crate::time::Instant;
-use crate::wire::checksum;
+pub use crate::wire::checksum::skb_checksum_help;
 use crate::wire::ethernet::HEADER_LEN as ETH_HLEN;
-
-/// Finish a partial checksum: sum `data[start..]` (the field at `start + offset` holds the
-/// pseudo-header sum) and store the result in the field. `data` starts at the network header.
-/// Returns false, changing nothing, if the offsets fall outside `data`.
-/// Linux: `skb_checksum_help`.
-pub fn skb_checksum_help(data: &mut [u8], start: usize, offset: usize) -> bool {
-    let at = start + offset;
-    if start > data.len() || at + 2 > data.len() {
-        return false;
-    }
-    // Zero is "no checksum" for UDP, and the same as 0xffff in ones' complement for TCP.
-    let c = match !checksum::fold(checksum::sum(&data[start..], 0)) {
-        0 => 0xffff,
-        c => c,
-    };
-    data[at..at + 2].copy_from_slice(&c.to_be_bytes());
-    true
-}
 
 /// What [`Stack::validate_xmit_skb`] decided.
 pub(crate) enum XmitCheck {

@@ -106,8 +106,7 @@ impl Stack {
     pub fn add_default_gateway(&mut self, gateway: Ipv4Addr) -> Result<(), Errno> {
         let ifindex = self
             .dev
-            .ifaces
-            .iter()
+            .for_each_netdev()
             .find(|i| i.kind == LinkKind::Ether && i.addrs.iter().any(|c| c.contains(gateway)))
             .map(|i| i.ifindex)
             .ok_or(Errno::ENETUNREACH)?;

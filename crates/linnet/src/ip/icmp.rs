@@ -200,7 +200,11 @@ impl Stack {
         // Path MTU discovery is never rate limited (Linux: icmpv4_mask_allow).
         let pmtu = msg_type == Icmpv4Message::DST_UNREACHABLE
             && code == crate::wire::icmpv4::dst_unreachable::FRAG_NEEDED;
-        if !pmtu && !self.icmpv4_xrlim_allow(msg_type, code, src, now) {
+        if !pmtu
+            && !self
+                .ipv4
+                .icmpv4_xrlim_allow(&self.dev, msg_type, code, src, now)
+        {
             return;
         }
         if !pmtu && !self.ipv4.icmp_rate.allow(now) {

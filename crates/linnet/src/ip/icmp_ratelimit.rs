@@ -5,7 +5,8 @@
 //! Linux: `icmpv4_xrlim_allow` (net/ipv4/icmp.c) and `inet_peer_xrlim_allow`
 //! (net/ipv4/inetpeer.c, `XRLIM_BURST_FACTOR`); the global limit, `icmp_global_allow`.
 
-use crate::stack::Stack;
+use crate::device::netns::NetnsDev;
+use crate::ip::netns::NetnsIpv4;
 use crate::time::Instant;
 use crate::wire::{Icmpv4Message, Ipv4Addr};
 use std::collections::HashMap;
@@ -111,13 +112,14 @@ impl PeerRateLimit {
     }
 }
 
-impl Stack {
+impl NetnsIpv4 {
     /// Whether an ICMP error of `msg_type`/`code` may go to `dst` now: types outside
     /// `icmp_ratemask`, fragmentation-needed (path MTU discovery depends on it) and errors to
-    /// this host itself are never limited. Counts `OutRateLimitHost` when it says no.
-    /// Linux: `icmpv4_xrlim_allow`.
+    /// this host itself (an address of `dev`) are never limited. Counts `OutRateLimitHost`
+    /// when it says no. Linux: `icmpv4_xrlim_allow`.
     pub(crate) fn icmpv4_xrlim_allow(
         &mut self,
+        dev: &NetnsDev,
         msg_type: Icmpv4Message,
         code: u8,
         dst: Ipv4Addr,
@@ -125,19 +127,16 @@ impl Stack {
     ) -> bool {
         let t = msg_type.0;
         if t >= NR_ICMP_TYPES
-            || self.config.icmp_ratemask & (1 << t) == 0
+            || self.sysctl_icmp_ratemask & (1 << t) == 0
             || (msg_type == Icmpv4Message::DST_UNREACHABLE
                 && code == crate::wire::icmpv4::dst_unreachable::FRAG_NEEDED)
-            || self.is_local_addr(dst)
+            || dev.is_local_addr(dst)
         {
             return true;
         }
-        let ok = self
-            .ipv4
-            .icmp_peers
-            .allow(dst, self.config.icmp_ratelimit, now);
+        let ok = self.icmp_peers.allow(dst, self.sysctl_icmp_ratelimit, now);
         if !ok {
-            self.ipv4.icmp_stats.out_rate_limit_host += 1;
+            self.icmp_stats.out_rate_limit_host += 1;
         }
         ok
     }

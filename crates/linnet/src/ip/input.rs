@@ -3,6 +3,7 @@
 //! Linux: net/ipv4/ip_input.c (`ip_rcv`, `ip_rcv_core`, `ip_rcv_finish`, `ip_local_deliver`,
 //! `ip_local_deliver_finish`).
 
+use super::netns::NetnsIpv4;
 use super::route::InputRoute;
 use super::IpMeta;
 use crate::buf::{PacketBuf, PacketType};
@@ -31,7 +32,7 @@ impl Stack {
             self.ipv4.ip_stats.in_hdr_errors += 1;
             return self.drop_pkt(buf, DropReason::IpInhdr);
         }
-        self.ip_ecn_stats(&buf, ihl);
+        self.ipv4.ip_ecn_stats(&buf, ihl);
         if crate::wire::checksum::checksum(&buf.data()[..ihl]) != 0 {
             self.ipv4.ip_stats.in_csum_errors += 1;
             self.ipv4.ip_stats.in_hdr_errors += 1;
@@ -56,32 +57,6 @@ impl Stack {
             buf = b;
         }
         self.ip_rcv_finish(buf, now)
-    }
-
-    /// Count a received datagram by its ECN field, a GRO train as the segments it holds.
-    /// Linux: `ip_rcv_core` (`IPSTATS_MIB_NOECTPKTS + (iph->tos & INET_ECN_MASK)`, by
-    /// `gso_segs`).
-    fn ip_ecn_stats(&mut self, buf: &PacketBuf, ihl: usize) {
-        let d = buf.data();
-        let gso = buf.meta.gso_size as usize;
-        let segs = if gso > 0 {
-            // The payload after the TCP header, by the segment size. Unchecked view: read
-            // only when the data offset byte is there (20 bytes assumed otherwise).
-            let thl = match d.get(ihl..) {
-                Some(th) if th.len() > 12 => usize::from(TcpPacket::new_unchecked(th).header_len()),
-                _ => 20,
-            };
-            d.len().saturating_sub(ihl + thl).div_ceil(gso).max(1) as u64
-        } else {
-            1
-        };
-        let s = &mut self.ipv4.ip_stats;
-        match Ipv4Packet::new_unchecked(d).ecn() {
-            0 => s.in_noect_pkts += segs,
-            1 => s.in_ect1_pkts += segs,
-            2 => s.in_ect0_pkts += segs,
-            _ => s.in_ce_pkts += segs,
-        }
     }
 
     /// Decide where a valid datagram goes. Linux: `ip_rcv_finish` → `ip_rcv_finish_core`
@@ -110,7 +85,7 @@ impl Stack {
         } else {
             self.tcp_v4_early_demux(&buf)
         };
-        let key = (self.rt_genid(), buf.meta.ifindex, buf.meta.mark);
+        let key = (self.ipv4.rt_genid(), buf.meta.ifindex, buf.meta.mark);
         let rt = match demux {
             Some((id, rx_dst)) if rx_dst == Some(key) => {
                 buf.meta.sk = Some(id);
@@ -197,6 +172,35 @@ impl Stack {
                 }
                 self.drop_pkt(buf, DropReason::IpNoproto)
             }
+        }
+    }
+}
+
+impl NetnsIpv4 {
+    /// Count a received datagram by its ECN field, a GRO train as the segments it holds.
+    /// Linux: `ip_rcv_core` (`IPSTATS_MIB_NOECTPKTS + (iph->tos & INET_ECN_MASK)`, by
+    /// `gso_segs`).
+    #[inline]
+    fn ip_ecn_stats(&mut self, buf: &PacketBuf, ihl: usize) {
+        let d = buf.data();
+        let gso = buf.meta.gso_size as usize;
+        let segs = if gso > 0 {
+            // The payload after the TCP header, by the segment size. Unchecked view: read
+            // only when the data offset byte is there (20 bytes assumed otherwise).
+            let thl = match d.get(ihl..) {
+                Some(th) if th.len() > 12 => usize::from(TcpPacket::new_unchecked(th).header_len()),
+                _ => 20,
+            };
+            d.len().saturating_sub(ihl + thl).div_ceil(gso).max(1) as u64
+        } else {
+            1
+        };
+        let s = &mut self.ip_stats;
+        match Ipv4Packet::new_unchecked(d).ecn() {
+            0 => s.in_noect_pkts += segs,
+            1 => s.in_ect1_pkts += segs,
+            2 => s.in_ect0_pkts += segs,
+            _ => s.in_ce_pkts += segs,
         }
     }
 }

@@ -16,6 +16,7 @@ use crate::ip::rtcache::RouteCache;
 use crate::ip::rules::FibRules;
 use crate::stats::{IcmpStats, IpStats};
 use std::cell::RefCell;
+use std::time::Duration;
 
 /// IPv4 state of one stack. Linux: `struct netns_ipv4`. Private to `ip` but for the counters,
 /// which every layer bumps (as Linux's `__IP_INC_STATS(net, …)` does).
@@ -34,6 +35,10 @@ pub(crate) struct NetnsIpv4 {
     pub(super) icmp_peers: PeerRateLimit,
     /// Global ICMP error limit. Linux: `icmp_global`.
     pub(super) icmp_rate: RateLimit,
+    /// Per-destination interval between ICMP errors. Linux: `sysctl_icmp_ratelimit`.
+    pub(super) sysctl_icmp_ratelimit: Duration,
+    /// ICMP types the per-destination limit applies to. Linux: `sysctl_icmp_ratemask`.
+    pub(super) sysctl_icmp_ratemask: u32,
     /// Next IP identification. Linux: `ip_idents`.
     pub(super) ip_ident: u16,
     /// IP counters. Linux: `mib.ip_statistics`.
@@ -63,6 +68,8 @@ impl NetnsIpv4 {
             rt_genid: 0,
             icmp_peers: PeerRateLimit::default(),
             icmp_rate,
+            sysctl_icmp_ratelimit: Duration::from_millis(1000),
+            sysctl_icmp_ratemask: 0x1818,
             ip_ident: (seed >> 16) as u16,
             ip_stats: IpStats::default(),
             icmp_stats: IcmpStats::default(),
@@ -128,6 +135,12 @@ impl NetnsIpv4 {
         self.frags.set_params(ipfrag);
         self.pmtu.set_params(pmtu);
         self.icmp_rate.set_rate(icmp_msgs_per_sec, icmp_msgs_burst);
+    }
+
+    /// Take changed per-destination ICMP limits (`icmp_ratelimit`, `icmp_ratemask`).
+    pub(crate) fn set_icmp_ratelimit(&mut self, ratelimit: Duration, ratemask: u32) {
+        self.sysctl_icmp_ratelimit = ratelimit;
+        self.sysctl_icmp_ratemask = ratemask;
     }
 
     /// The reassembly tunables in force.

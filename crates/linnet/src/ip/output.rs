@@ -87,7 +87,9 @@ impl Stack {
             ident,
             // A locked path MTU (learnt, or the route's `mtu lock`) means routers must
             // fragment. Linux: ip_dont_fragment.
-            dont_frag: p.dont_frag && !rt.metrics.mtu_locked() && !self.ip_mtu_locked(p.dst, now),
+            dont_frag: p.dont_frag
+                && !rt.metrics.mtu_locked()
+                && !self.ipv4.ip_mtu_locked(p.dst, now),
         };
         match buf.push(HEADER_LEN) {
             Some(h) => repr.emit(h),
@@ -144,7 +146,9 @@ impl Stack {
         };
         if buf.len() >= HEADER_LEN {
             let p = Ipv4Packet::new_unchecked(buf.data());
-            mtu = self.ip_skb_dst_mtu(p.src_addr(), p.dst_addr(), mtu, now);
+            mtu = self
+                .ipv4
+                .ip_skb_dst_mtu(&self.dev, p.src_addr(), p.dst_addr(), mtu, now);
         }
         if buf.meta.gso_size > 0 {
             return self.ip_finish_output_gso(buf, hop, mtu, now);

@@ -6,6 +6,8 @@
 //! `update_or_create_fnhe`, `find_exception`, `ipv4_mtu`, `ip_mtu_locked`) with the sysctls
 //! `net.ipv4.route.mtu_expires` (600 s) and `net.ipv4.route.min_pmtu` (552).
 
+use crate::device::netns::NetnsDev;
+use crate::ip::netns::NetnsIpv4;
 use crate::stack::Stack;
 use crate::time::Instant;
 use crate::wire::Ipv4Addr;
@@ -161,24 +163,21 @@ impl Stack {
         self.ipv4_mtu_of(&rt, dst, now)
     }
 
-    /// [`Stack::ipv4_mtu`] along a route already looked up (a socket's cached one).
+    /// [`Stack::ipv4_mtu`] along a route already looked up (a socket's cached one): TCP's
+    /// hand-off to [`NetnsIpv4::ipv4_mtu_of`].
+    #[inline]
     pub(crate) fn ipv4_mtu_of(
         &self,
         rt: &super::route::OutputRoute,
         dst: Ipv4Addr,
         now: Instant,
     ) -> Option<usize> {
-        let dev_mtu = self.iface(rt.ifindex)?.mtu;
-        let mtu = rt.mtu(dev_mtu);
-        Some(match self.ipv4.pmtu.find_exception(dst, now) {
-            Some(e) => mtu.min(e.mtu as usize),
-            None => mtu,
-        })
+        self.ipv4.ipv4_mtu_of(&self.dev, rt, dst, now)
     }
 
     /// The live path MTU exceptions (`ip route show cache`).
     pub fn pmtu_exceptions(&self, now: Instant) -> Vec<PmtuException> {
-        self.ipv4.pmtu.live(now)
+        self.ipv4.pmtu_exceptions(now)
     }
 
     /// Lower the path MTU towards `dst` to `mtu` as a "fragmentation needed" message reports
@@ -216,35 +215,58 @@ impl Stack {
         self.ipv4.pmtu.update_or_create_fnhe(dst, mtu, lock, now);
         self.ipv4_mtu(dst, now)
     }
+}
+
+impl NetnsIpv4 {
+    /// The MTU along a route already looked up (the device's out of `dev`, or the route's
+    /// `mtu` metric), lowered by a live path MTU exception towards `dst`. Linux: `ipv4_mtu`.
+    #[inline]
+    pub(crate) fn ipv4_mtu_of(
+        &self,
+        dev: &NetnsDev,
+        rt: &super::route::OutputRoute,
+        dst: Ipv4Addr,
+        now: Instant,
+    ) -> Option<usize> {
+        let dev_mtu = dev.dev_get_by_index(rt.ifindex)?.mtu;
+        let mtu = rt.mtu(dev_mtu);
+        Some(match self.pmtu.find_exception(dst, now) {
+            Some(e) => mtu.min(e.mtu as usize),
+            None => mtu,
+        })
+    }
+
+    /// The live path MTU exceptions (`ip route show cache`).
+    pub(crate) fn pmtu_exceptions(&self, now: Instant) -> Vec<PmtuException> {
+        self.pmtu.live(now)
+    }
 
     /// The MTU a datagram from `src` to `dst` leaving by a device of `dev_mtu` must fit:
-    /// the path MTU for traffic we originate, the device's for traffic we forward.
-    /// Linux: `ip_skb_dst_mtu` → `ip_dst_mtu_maybe_forward`.
+    /// the path MTU for traffic we originate (`src` an address of `dev`), the device's for
+    /// traffic we forward. Linux: `ip_skb_dst_mtu` → `ip_dst_mtu_maybe_forward`.
+    #[inline]
     pub(crate) fn ip_skb_dst_mtu(
         &self,
+        dev: &NetnsDev,
         src: Ipv4Addr,
         dst: Ipv4Addr,
         dev_mtu: usize,
         now: Instant,
     ) -> usize {
-        if self.ipv4.pmtu.is_empty() {
+        if self.pmtu.is_empty() {
             return dev_mtu;
         }
-        match self.ipv4.pmtu.find_exception(dst, now) {
-            Some(e) if self.is_local_addr(src) => dev_mtu.min(e.mtu as usize),
+        match self.pmtu.find_exception(dst, now) {
+            Some(e) if dev.is_local_addr(src) => dev_mtu.min(e.mtu as usize),
             _ => dev_mtu,
         }
     }
 
     /// Whether the path MTU towards `dst` is locked, in which case our datagrams go without
     /// DF. Linux: `ip_mtu_locked` (as `ip_dont_fragment` consults it).
+    #[inline]
     pub(crate) fn ip_mtu_locked(&self, dst: Ipv4Addr, now: Instant) -> bool {
-        !self.ipv4.pmtu.is_empty()
-            && self
-                .ipv4
-                .pmtu
-                .find_exception(dst, now)
-                .is_some_and(|e| e.locked)
+        !self.pmtu.is_empty() && self.pmtu.find_exception(dst, now).is_some_and(|e| e.locked)
     }
 }
 
@@ -292,8 +314,8 @@ mod tests {
         // Only locally generated traffic uses it.
         let me = Ipv4Addr::new(192, 0, 2, 1);
         let other = Ipv4Addr::new(203, 0, 113, 9);
-        assert_eq!(s.ip_skb_dst_mtu(me, DST, 1500, t0), 1280);
-        assert_eq!(s.ip_skb_dst_mtu(other, DST, 1500, t0), 1500);
+        assert_eq!(s.ipv4.ip_skb_dst_mtu(&s.dev, me, DST, 1500, t0), 1280);
+        assert_eq!(s.ipv4.ip_skb_dst_mtu(&s.dev, other, DST, 1500, t0), 1500);
         // ip_rt_mtu_expires later the device MTU is back.
         let later = t0 + Duration::from_secs(600);
         assert_eq!(s.ipv4_mtu(DST, later), Some(1500));
@@ -304,10 +326,10 @@ mod tests {
     fn below_min_pmtu_locks_at_min_pmtu() {
         let mut s = stack();
         let now = Instant::from_secs(1);
-        assert!(!s.ip_mtu_locked(DST, now));
+        assert!(!s.ipv4.ip_mtu_locked(DST, now));
         // A bogus tiny report (or the zero of an RFC 792-era router) pins the MTU at 552.
         assert_eq!(s.ip_rt_update_pmtu(DST, 0, now), Some(552));
-        assert!(s.ip_mtu_locked(DST, now));
+        assert!(s.ipv4.ip_mtu_locked(DST, now));
         // Locked: later reports are ignored until it expires.
         assert_eq!(s.ip_rt_update_pmtu(DST, 300, now), Some(552));
         assert_eq!(s.ipv4_mtu(DST, now), Some(552));

@@ -118,8 +118,7 @@ impl Stack {
             // Limited broadcast: out of the interface of the source, or the first Ethernet one.
             let iface = self
                 .dev
-                .ifaces
-                .iter()
+                .for_each_netdev()
                 .filter(|i| i.kind == LinkKind::Ether && i.up)
                 .find(|i| src.is_none_or(|s| i.addrs.iter().any(|c| c.addr == s)))
                 .ok_or(Errno::ENETUNREACH)?;

@@ -151,7 +151,7 @@ impl Stack {
         unicast: Option<EthernetAddress>,
         now: Instant,
     ) {
-        let Some(sip) = self.iface(ifindex).and_then(|i| i.source_for(ip)) else {
+        let Some(sip) = self.dev.inet_select_addr(ifindex, ip) else {
             return;
         };
         let (eth_dst, tha) = match unicast {

@@ -267,6 +267,45 @@ impl Netfilter {
     pub fn log(&self) -> &NfLog {
         &self.log
     }
+
+    /// A dropped packet takes its not yet confirmed connection with it.
+    fn nf_forget_unconfirmed(&mut self, r: Option<CtRef>) {
+        if let Some(r) = r {
+            if self.ct.get(r).is_some_and(|c| !c.confirmed) {
+                self.ct.remove(r.slot);
+                self.refresh_ct();
+            }
+        }
+    }
+
+    /// A device went down: forget the connections masqueraded through it, whose address
+    /// may not come back. Linux: `masq_device_event` (nf_nat_masquerade.c).
+    pub(crate) fn masq_device_event(&mut self, ifindex: u32) {
+        if self.ct.is_empty() {
+            return;
+        }
+        self.ct.remove_if(|c| c.masq_ifindex == ifindex);
+        self.refresh_ct();
+    }
+
+    /// An address was removed: forget the connections masqueraded to it.
+    /// Linux: `masq_inet_event` (nf_nat_masquerade.c).
+    pub(crate) fn masq_inet_event(&mut self, addr: Ipv4Addr) {
+        if self.ct.is_empty() {
+            return;
+        }
+        self.ct
+            .remove_if(|c| c.masq_ifindex != 0 && c.tuple[1].dst == addr);
+        self.refresh_ct();
+    }
+
+    /// The packet's conntrack state bit for `--ctstate`.
+    #[inline]
+    fn nf_ctstate(&self, buf: &PacketBuf) -> u8 {
+        CtRef::decode(buf.meta.nfct)
+            .filter(|r| self.ct.get(*r).is_some())
+            .map_or(ctstate::INVALID, |r| r.state_bit())
+    }
 }
 
 /// What a hook decided.
@@ -366,12 +405,12 @@ impl Stack {
                 Some(buf)
             }
             HookVerdict::Drop(reason) => {
-                self.nf_forget_unconfirmed(r);
+                self.nf.nf_forget_unconfirmed(r);
                 self.drop_pkt(buf, reason);
                 None
             }
             HookVerdict::Reject(with) => {
-                self.nf_forget_unconfirmed(r);
+                self.nf.nf_forget_unconfirmed(r);
                 buf.reset_network_header();
                 match with.icmp_code() {
                     Some(code) => self.icmp_send_error(
@@ -387,38 +426,6 @@ impl Stack {
                 None
             }
         }
-    }
-
-    /// A dropped packet takes its not yet confirmed connection with it.
-    fn nf_forget_unconfirmed(&mut self, r: Option<CtRef>) {
-        if let Some(r) = r {
-            if self.nf.ct.get(r).is_some_and(|c| !c.confirmed) {
-                self.nf.ct.remove(r.slot);
-                self.nf.refresh_ct();
-            }
-        }
-    }
-
-    /// A device went down: forget the connections masqueraded through it, whose address
-    /// may not come back. Linux: `masq_device_event` (nf_nat_masquerade.c).
-    pub(crate) fn nf_masq_device_event(&mut self, ifindex: u32) {
-        if self.nf.ct.is_empty() {
-            return;
-        }
-        self.nf.ct.remove_if(|c| c.masq_ifindex == ifindex);
-        self.nf.refresh_ct();
-    }
-
-    /// An address was removed: forget the connections masqueraded to it.
-    /// Linux: `masq_inet_event` (nf_nat_masquerade.c).
-    pub(crate) fn nf_masq_inet_event(&mut self, addr: Ipv4Addr) {
-        if self.nf.ct.is_empty() {
-            return;
-        }
-        self.nf
-            .ct
-            .remove_if(|c| c.masq_ifindex != 0 && c.tuple[1].dst == addr);
-        self.nf.refresh_ct();
     }
 
     /// LOCAL_OUT for a datagram `ip_send` built, routed by `rt`: run the hook, and route
@@ -448,13 +455,6 @@ impl Stack {
         }
     }
 
-    /// The packet's conntrack state bit for `--ctstate`.
-    fn nf_ctstate(&self, buf: &PacketBuf) -> u8 {
-        CtRef::decode(buf.meta.nfct)
-            .filter(|r| self.nf.ct.get(*r).is_some())
-            .map_or(ctstate::INVALID, |r| r.state_bit())
-    }
-
     /// The filter table at `hook`. Linux: `iptable_filter_hook` → `ipt_do_table`.
     fn nf_filter(
         &mut self,
@@ -470,20 +470,10 @@ impl Stack {
         let Some(p) = PktInfo::parse(buf.data()) else {
             return HookVerdict::Accept;
         };
-        let ctstate = self.nf_ctstate(buf);
+        let ctstate = self.nf.nf_ctstate(buf);
         let ctx = MatchCtx {
-            in_dev: self
-                .dev
-                .ifaces
-                .iter()
-                .find(|i| i.ifindex == in_if)
-                .map_or("", |i| i.name.as_str()),
-            out_dev: self
-                .dev
-                .ifaces
-                .iter()
-                .find(|i| i.ifindex == out_if)
-                .map_or("", |i| i.name.as_str()),
+            in_dev: self.dev.dev_name(in_if),
+            out_dev: self.dev.dev_name(out_if),
             ctstate,
         };
         let nf = &mut self.nf;
@@ -525,13 +515,7 @@ impl Stack {
             let Some(p) = PktInfo::parse(buf.data()) else {
                 return HookVerdict::Accept;
             };
-            let dev = |i: u32| {
-                self.dev
-                    .ifaces
-                    .iter()
-                    .find(|d| d.ifindex == i)
-                    .map_or("", |d| d.name.as_str())
-            };
+            let dev = |i: u32| self.dev.dev_name(i);
             let ctx = MatchCtx {
                 in_dev: dev(in_if),
                 out_dev: dev(out_if),
@@ -583,7 +567,7 @@ impl Stack {
         match a {
             NatAction::Snat(r) | NatAction::Dnat(r) => Some(r),
             NatAction::Masquerade(ports) => {
-                let ip = self.iface(out_if)?.source_for(p.dst)?;
+                let ip = self.dev.inet_select_addr(out_if, p.dst)?;
                 Some(one(ip, ports))
             }
             NatAction::Redirect(ports) => {

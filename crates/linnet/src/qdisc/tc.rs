@@ -506,8 +506,7 @@ impl Stack {
     /// The interfaces `ifindex` selects (all of them when `None`), for the `show` commands.
     fn tc_ifaces(&self, ifindex: Option<u32>) -> impl Iterator<Item = &Interface> {
         self.dev
-            .ifaces
-            .iter()
+            .for_each_netdev()
             .filter(move |i| ifindex.is_none_or(|x| x == i.ifindex))
     }
 }

@@ -180,7 +180,7 @@ impl Capture {
         let off = self.bytes.len();
         self.bytes.extend_from_slice(&frame[..len]);
         if let Some((start, offset)) = csum.filter(|_| len == frame.len()) {
-            crate::device::xmit::skb_checksum_help(&mut self.bytes[off..], start, offset);
+            crate::wire::checksum::skb_checksum_help(&mut self.bytes[off..], start, offset);
         }
         self.descs.push(Desc {
             ifindex,

@@ -22,11 +22,11 @@ pub mod pcapng;
 pub mod summary;
 
 use crate::buf::PacketBuf;
+use crate::core::tcp_states::TcpState;
 use crate::errno::Errno;
 use crate::stack::Stack;
 use crate::stats::DropReason;
 use crate::time::Instant;
-use crate::transport::tcp::TcpState;
 pub use capture::{Capture, CapturedFrame, Captures, Direction};
 pub use filter::{Filter, FilterError, PktKey};
 use serde::{Deserialize, Serialize};
@@ -363,8 +363,7 @@ impl Stack {
     /// stack (the daemon renders them after releasing the stack's lock).
     pub fn ifnames(&self) -> Vec<(u32, String)> {
         self.dev
-            .ifaces
-            .iter()
+            .for_each_netdev()
             .map(|i| (i.ifindex, i.name.clone()))
             .collect()
     }

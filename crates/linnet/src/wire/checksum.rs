@@ -293,6 +293,24 @@ pub fn verify(data: &[u8]) -> bool {
     fold(sum(data, 0)) == 0xffff
 }
 
+/// Finish a partial checksum: sum `data[start..]` (the field at `start + offset` holds the
+/// pseudo-header sum) and store the result in the field. `data` starts at the network header.
+/// Returns false, changing nothing, if the offsets fall outside `data`.
+/// Linux: `skb_checksum_help`.
+pub fn skb_checksum_help(data: &mut [u8], start: usize, offset: usize) -> bool {
+    let at = start + offset;
+    if start > data.len() || at + 2 > data.len() {
+        return false;
+    }
+    // Zero is "no checksum" for UDP, and the same as 0xffff in ones' complement for TCP.
+    let c = match !fold(sum(&data[start..], 0)) {
+        0 => 0xffff,
+        c => c,
+    };
+    data[at..at + 2].copy_from_slice(&c.to_be_bytes());
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

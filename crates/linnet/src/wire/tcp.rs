@@ -404,6 +404,18 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpPacket<T> {
     }
 }
 
+/// Put the pseudo-header sum for a TCP segment (`seg`: header and payload) into its checksum
+/// field, leaving the rest to a device or [`crate::device::xmit::skb_checksum_help`]. Linux: `tcp_v4_send_check`
+/// with `CHECKSUM_PARTIAL` (`__tcp_v4_send_check`).
+pub fn tcp_csum_partial(seg: &mut [u8], src: Ipv4Addr, dst: Ipv4Addr) {
+    if seg.len() < 18 {
+        return;
+    }
+    let pseudo = checksum::pseudo_header_v4(src, dst, 6, seg.len() as u16);
+    // Unchecked: the checksum field (bytes 16..18) is inside `seg` (tested above).
+    TcpPacket::new_unchecked(seg).set_checksum(checksum::fold(pseudo));
+}
+
 /// Length of the IPv4 and TCP headers at the start of `ip`, if it holds a TCP/IPv4 packet
 /// whose two headers are whole in the buffer (the total length is not checked).
 /// Linux: `skb_tcp_all_headers` (counted from the network header).

@@ -6,10 +6,10 @@
 //! recovery itself (what to retransmit, the RFC 6582 "recover" point) lives in the TCP code;
 //! these objects only answer "how large may the window be".
 
+pub use crate::core::sockopt::CcAlgorithm;
 use crate::time::Instant;
-use serde::{Deserialize, Serialize};
+
 use std::fmt;
-use std::str::FromStr;
 use std::time::Duration;
 
 /// Initial window in segments (RFC 6928, Linux `TCP_INIT_CWND`).
@@ -110,46 +110,6 @@ pub struct AckSample {
     pub paced: bool,
     /// When the ACK arrived.
     pub now: Instant,
-}
-
-/// Which algorithm.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum CcAlgorithm {
-    /// Reno with NewReno recovery.
-    Reno,
-    /// CUBIC (the Linux default).
-    Cubic,
-    /// BBR (version 1, Linux's tcp_bbr).
-    Bbr,
-}
-
-impl CcAlgorithm {
-    /// Every algorithm, as `net.ipv4.tcp_available_congestion_control` lists them.
-    pub const ALL: [CcAlgorithm; 3] = [CcAlgorithm::Reno, CcAlgorithm::Cubic, CcAlgorithm::Bbr];
-}
-
-impl FromStr for CcAlgorithm {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "reno" => Ok(CcAlgorithm::Reno),
-            "cubic" => Ok(CcAlgorithm::Cubic),
-            "bbr" => Ok(CcAlgorithm::Bbr),
-            _ => Err(format!(
-                "unknown congestion control {s:?} (have: reno cubic bbr)"
-            )),
-        }
-    }
-}
-
-impl fmt::Display for CcAlgorithm {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            CcAlgorithm::Reno => "reno",
-            CcAlgorithm::Cubic => "cubic",
-            CcAlgorithm::Bbr => "bbr",
-        })
-    }
 }
 
 /// A new controller. Linux: `tcp_init_congestion_control`.

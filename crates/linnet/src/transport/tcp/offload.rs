@@ -8,25 +8,12 @@
 use crate::buf::{BufPool, CsumState, PacketBuf};
 use crate::device::features::NetdevFeatures;
 use crate::device::gso::{GsoError, GsoParams, SegCsum, GSO_MAX_SEGS, GSO_MAX_SIZE};
-use crate::wire::checksum;
 use crate::wire::ipv4::Ipv4Packet;
+pub use crate::wire::tcp::tcp_csum_partial;
 use crate::wire::tcp::{TcpFlags, TcpPacket, HEADER_LEN};
-use std::net::Ipv4Addr;
 
 /// Offset of the checksum in a TCP header.
 const TCP_CSUM_OFFSET: u16 = 16;
-
-/// Put the pseudo-header sum for a TCP segment (`seg`: header and payload) into its checksum
-/// field, leaving the rest to a device or [`crate::device::xmit::skb_checksum_help`]. Linux: `tcp_v4_send_check`
-/// with `CHECKSUM_PARTIAL` (`__tcp_v4_send_check`).
-pub fn tcp_csum_partial(seg: &mut [u8], src: Ipv4Addr, dst: Ipv4Addr) {
-    if seg.len() < 18 {
-        return;
-    }
-    let pseudo = checksum::pseudo_header_v4(src, dst, 6, seg.len() as u16);
-    // Unchecked: the checksum field (bytes 16..18) is inside `seg` (tested above).
-    TcpPacket::new_unchecked(seg).set_checksum(checksum::fold(pseudo));
-}
 
 /// Split the TCP/IPv4 super-segment at `thoff..end` of `pkt` (IPv4 header at `nhoff`, every
 /// header before `thoff` copied onto each segment as it is) into segments of
