@@ -245,6 +245,44 @@ fn level_pools(stack: &mut BufPool, rx: &mut BufPool) {
 /// stack's lock only to run them through the stack, poll it and take what it transmits; the
 /// device I/O (the copies of `readv`/`writev`, and what the kernel does for our writes) runs
 /// outside the lock, so that user calls (`recv` copying out data) proceed meanwhile.
+/// A device whose reads fail: when to try it again, and how often it failed in a row.
+#[derive(Debug, Clone, Copy, Default)]
+struct RxFailure {
+    retry_at: Option<Instant>,
+    failures: u32,
+}
+
+impl RxFailure {
+    /// First wait after a failed read; it doubles up to [`RX_RETRY_MAX`].
+    const FIRST: Duration = Duration::from_millis(10);
+
+    /// A read failed at `now`: wait before the next, twice as long as last time, and say so
+    /// the first time and each time the wait reaches its ceiling (not once per round).
+    fn failed(&mut self, dev: &str, e: &io::Error, now: Instant) {
+        self.failures = self.failures.saturating_add(1);
+        let wait = Self::FIRST
+            .saturating_mul(1 << self.failures.min(16).saturating_sub(1))
+            .min(RX_RETRY_MAX);
+        if self.failures == 1 {
+            tracing::warn!(dev, "receive failed: {e}; retrying with a backoff");
+        } else if wait == RX_RETRY_MAX {
+            tracing::warn!(dev, failures = self.failures, "receive still failing: {e}");
+        }
+        self.retry_at = Some(now + wait);
+    }
+
+    /// A read worked: back to normal polling.
+    fn recovered(&mut self, dev: &str) {
+        if self.failures > 0 {
+            tracing::info!(dev, failures = self.failures, "receive works again");
+        }
+        *self = RxFailure::default();
+    }
+}
+
+/// Longest wait between reads of a device whose reads fail.
+const RX_RETRY_MAX: Duration = Duration::from_secs(1);
+
 fn run(shared: Arc<Shared>, mut devices: Vec<Attached>) -> Stack {
     let mut batches: Vec<Vec<PacketBuf>> = devices
         .iter()
@@ -265,6 +303,9 @@ fn run(shared: Arc<Shared>, mut devices: Vec<Attached>) -> Stack {
         BufPool::new(size, 2 * RX_POOL_IDLE)
     };
     let mut pollfds: Vec<libc::pollfd> = Vec::new();
+    // Devices whose reads fail (a TAP detached or deleted under us: EBADFD) are retried with
+    // a backoff instead of polled: their descriptor stays readable, and polling it would spin.
+    let mut rx_fail: Vec<RxFailure> = vec![RxFailure::default(); devices.len()];
     let mut wakers = Vec::new();
     let mut stats_at = Instant::ZERO;
     let mut published: Vec<crate::device::DeviceStats> = Vec::with_capacity(devices.len());
@@ -275,10 +316,20 @@ fn run(shared: Arc<Shared>, mut devices: Vec<Attached>) -> Stack {
         let mut busy = false;
         let mut deadline;
         // Receive: a budget of frames from each device (NAPI), outside the lock.
-        for (d, batch) in devices.iter_mut().zip(batches.iter_mut()) {
+        for ((d, batch), f) in devices
+            .iter_mut()
+            .zip(batches.iter_mut())
+            .zip(rx_fail.iter_mut())
+        {
+            if f.retry_at.is_some_and(|t| t > now) {
+                continue;
+            }
             match d.device.recv_batch(&mut rx_pool, batch, RX_BUDGET, now) {
-                Ok(n) => busy |= n == RX_BUDGET,
-                Err(e) => tracing::warn!(dev = d.device.name(), "receive failed: {e}"),
+                Ok(n) => {
+                    busy |= n == RX_BUDGET;
+                    f.recovered(d.device.name());
+                }
+                Err(e) => f.failed(d.device.name(), &e, now),
             }
         }
         {
@@ -375,6 +426,11 @@ fn run(shared: Arc<Shared>, mut devices: Vec<Attached>) -> Stack {
         }
         // Sleep until a device is readable, a call kicks us, or the next deadline.
         let mut next = deadline;
+        for f in &rx_fail {
+            if let Some(t) = f.retry_at {
+                next = Some(next.map_or(t, |n| n.min(t)));
+            }
+        }
         for d in devices.iter() {
             if let Some(t) = d.device.next_event() {
                 next = Some(next.map_or(t, |n| n.min(t)));
@@ -387,7 +443,10 @@ fn run(shared: Arc<Shared>, mut devices: Vec<Attached>) -> Stack {
             events: libc::POLLIN,
             revents: 0,
         });
-        for d in devices.iter() {
+        for (d, f) in devices.iter().zip(&rx_fail) {
+            if f.retry_at.is_some() {
+                continue;
+            }
             if let Some(fd) = d.device.raw_fd() {
                 pollfds.push(libc::pollfd {
                     fd,
@@ -793,6 +852,80 @@ pub fn random_seed() -> u64 {
 mod tests {
     use super::*;
     use crate::driver::memlink::{LinkConfig, MemLink};
+
+    /// A device whose descriptor is always readable and whose reads always fail, as a TAP
+    /// deleted under the daemon (EBADFD): counts its reads.
+    struct Broken {
+        fd: OwnedFd,
+        reads: Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    impl NetDevice for Broken {
+        fn name(&self) -> &str {
+            "broken0"
+        }
+        fn mtu(&self) -> usize {
+            1500
+        }
+        fn hw_addr(&self) -> Option<EthernetAddress> {
+            None
+        }
+        fn recv_batch(
+            &mut self,
+            _pool: &mut BufPool,
+            _out: &mut Vec<PacketBuf>,
+            _budget: usize,
+            _now: Instant,
+        ) -> io::Result<usize> {
+            self.reads.fetch_add(1, Ordering::SeqCst);
+            Err(io::Error::from_raw_os_error(libc::EBADFD))
+        }
+        fn transmit(&mut self, _frame: &[u8], _now: Instant) -> io::Result<()> {
+            Ok(())
+        }
+        fn raw_fd(&self) -> Option<std::os::fd::RawFd> {
+            Some(self.fd.as_raw_fd())
+        }
+        fn stats(&self) -> crate::device::DeviceStats {
+            Default::default()
+        }
+    }
+
+    #[test]
+    fn a_device_whose_reads_fail_is_retried_with_a_backoff_not_spun_on() {
+        // SAFETY: eventfd(2) with valid flags; the descriptor is owned below.
+        #[allow(unsafe_code)]
+        let fd = unsafe { libc::eventfd(1, libc::EFD_CLOEXEC) };
+        assert!(fd >= 0);
+        // SAFETY: a fresh descriptor nothing else owns.
+        #[allow(unsafe_code)]
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let reads = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut stack = Stack::new(StackConfig::default());
+        let ifindex = stack.add_interface("broken0", EthernetAddress::local_from_seed(3), 1500);
+        let dev = Broken {
+            fd,
+            reads: reads.clone(),
+        };
+        let (handle, thread) = spawn(
+            stack,
+            vec![Attached {
+                ifindex,
+                device: Box::new(dev),
+            }],
+        )
+        .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(600));
+        handle.stop();
+        thread.join().unwrap();
+        let n = reads.load(Ordering::SeqCst);
+        // 10, 20, 40, 80, 160, 320 ms waits: at most 7 reads in 600 ms (a spinning loop made
+        // hundreds of thousands).
+        assert!(
+            (2..=8).contains(&n),
+            "{n} reads of a broken device in 600 ms"
+        );
+    }
 
     #[test]
     fn builder_sets_up_the_interface_addresses_and_gateway() {
