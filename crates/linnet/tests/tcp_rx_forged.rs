@@ -369,6 +369,63 @@ fn a_segment_after_a_silence_longer_than_the_rto_is_acked_at_once() {
 }
 
 #[test]
+fn reading_a_pushed_segment_that_empties_the_queue_acks_at_once() {
+    // Linux: ICSK_ACK_PUSHED (tcp_measure_rcv_mss) read by tcp_cleanup_rbuf. A full segment
+    // with PSH ends a write; the sender may be cwnd-bound and waiting, so the read that
+    // drains it sends the ACK instead of the 40 ms timer. Without PSH the ACK waits.
+    let mut rig = Rig::new(|c| c.tcp.rmem_default = 1 << 20, 8);
+    let (s, ours) = rig.connect(40030);
+    let base = SeqNumber(ISN) + 1;
+    let mut buf = vec![0u8; 1 << 16];
+    let mut read = |rig: &mut Rig| {
+        while let Ok(1..) = rig.stack.recv(s, &mut buf, MsgFlags::default(), rig.now) {}
+    };
+    for i in 0..20usize {
+        rig.send(
+            seg(40030, TcpFlags::ACK, base + i * MSS, Some(ours)),
+            &data(i),
+        );
+        let _ = rig.drain();
+        read(&mut rig);
+        let _ = rig.drain();
+    }
+    rig.now += std::time::Duration::from_millis(50);
+    let _ = rig.drain();
+
+    rig.send(
+        seg(40030, TcpFlags::ACK, base + 20 * MSS, Some(ours)),
+        &data(20),
+    );
+    assert!(
+        rig.drain().is_empty(),
+        "a lone segment waits for the delayed ACK"
+    );
+    read(&mut rig);
+    assert!(rig.drain().is_empty(), "without PSH the read does not ACK");
+    rig.now += std::time::Duration::from_millis(50);
+    assert_eq!(rig.drain().len(), 1, "the delayed ACK");
+
+    rig.send(
+        seg(
+            40030,
+            TcpFlags::ACK | TcpFlags::PSH,
+            base + 21 * MSS,
+            Some(ours),
+        ),
+        &data(21),
+    );
+    assert!(rig.drain().is_empty(), "not at arrival");
+    read(&mut rig);
+    let out = rig.drain();
+    assert_eq!(
+        out.len(),
+        1,
+        "the read that empties the queue ACKs the pushed segment"
+    );
+    assert_eq!(out[0].0.ack_number, Some(base + 22 * MSS));
+}
+
+#[test]
 fn duplicates_are_reported_in_a_dsack_block_first() {
     let mut rig = Rig::new(|_| {}, 8);
     let (_, ours) = rig.connect(40001);

@@ -293,6 +293,7 @@ impl Stack {
         sk.rcv_nxt += n;
         sk.bytes_received += n as u64;
         sk.tcp_event_data_recv(now);
+        sk.tcp_measure_rcv_psh(seg.flags.contains(TcpFlags::PSH));
         // A GRO/GSO super-segment counts as the MSS-sized segments it stands for.
         sk.rcv_unacked_segs += (len as u32).div_ceil(sk.mss.max(1)).max(1);
         // (Interactive mode leaves the ACK to the answer: Linux's tcp_in_quickack_mode.)
@@ -742,7 +743,8 @@ impl Stack {
                 self.tcp_v4_send_reset(remote, local, seg, now);
                 return After::Nothing;
             }
-            self.tcp_data_queue(id, seq, payload, now);
+            let psh = seg.flags.contains(TcpFlags::PSH);
+            self.tcp_data_queue(id, seq, payload, psh, now);
         }
 
         // 8. FIN, once everything before it has arrived.
@@ -1171,7 +1173,14 @@ impl Stack {
     /// once in quick-ACK mode; out-of-order data and data that fills a hole are ACKed at
     /// once (RFC 5681 4.2). Linux: `tcp_data_queue` / `tcp_data_queue_ofo` /
     /// `tcp_ofo_queue`.
-    fn tcp_data_queue(&mut self, id: SockId, seq: SeqNumber, payload: &[u8], now: Instant) {
+    fn tcp_data_queue(
+        &mut self,
+        id: SockId,
+        seq: SeqNumber,
+        payload: &[u8],
+        psh: bool,
+        now: Instant,
+    ) {
         let Ok(sk) = self.sockets.tcp_mut(id) else {
             return;
         };
@@ -1211,6 +1220,7 @@ impl Stack {
             sk.rcv_nxt += n;
             sk.bytes_received += n as u64;
             sk.tcp_event_data_recv(now);
+            sk.tcp_measure_rcv_psh(psh);
             if had_ofo {
                 // Out-of-order data now at rcv_nxt, or overlapped by the new data: in the
                 // queue. What the new data overlapped was received twice (D-SACK).
@@ -1541,6 +1551,16 @@ impl TcpSock {
             }
         }
         self.lrcvtime = Some(now);
+    }
+
+    /// In-order data with PSH arrived: likely the end of a write, after which the sender
+    /// may wait for an ACK (cwnd-bound), so a read that empties the queue ACKs at once
+    /// instead of leaving it to the delayed-ACK timer. Linux: the `ICSK_ACK_PUSHED` of
+    /// `tcp_measure_rcv_mss`, read by `tcp_cleanup_rbuf`.
+    pub fn tcp_measure_rcv_psh(&mut self, psh: bool) {
+        if psh {
+            self.ack_pushed = true;
+        }
     }
 
     /// After loss or reordering the sender needs to hear of every segment: quick-ACK

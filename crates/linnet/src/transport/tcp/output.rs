@@ -204,6 +204,7 @@ pub(crate) fn tcp_build(sk: &mut TcpSock, pool: &mut BufPool, seg: Seg, now: Ins
         sk.ack_now = false;
         sk.ack_deferred = false;
         sk.delack_at = None;
+        sk.ack_pushed = false;
         sk.rcv_unacked_segs = 0;
     }
     buf

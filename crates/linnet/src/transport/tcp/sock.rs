@@ -502,6 +502,9 @@ pub struct TcpSock {
     pub local_drop: bool,
     /// Delayed-ACK timer.
     pub delack_at: Option<Instant>,
+    /// In-order data with PSH arrived since the last ACK (Linux: `ICSK_ACK_PUSHED`): a read
+    /// that empties the receive queue ACKs at once.
+    pub ack_pushed: bool,
     /// Keepalive timer.
     pub keepalive_at: Option<Instant>,
     /// Keepalive probes sent without answer.
@@ -761,6 +764,7 @@ impl TcpSock {
             force_push: false,
             local_drop: false,
             delack_at: None,
+            ack_pushed: false,
             keepalive_at: None,
             keepalive_probes_sent: 0,
             tw_at: None,

@@ -497,11 +497,20 @@ impl Stack {
             let cur = (sk.rcv_adv - sk.rcv_nxt).max(0) as u32;
             // (Not from a Fast Open child before its handshake completes: Linux's
             // rcv_ssthresh keeps its window where the SYN-ACK put it.)
-            if sk.state.can_receive()
-                && sk.state != TcpState::SynReceived
-                && growth > 0
-                && 2 * cur <= cap
-                && free >= 2 * cur
+            // An ACK is due and this read emptied the queue after a pushed segment: send
+            // it now, not at the delayed-ACK timer (Linux: tcp_cleanup_rbuf's
+            // ICSK_ACK_PUSHED, not in ping-pong mode).
+            let pushed = sk.ack_pushed
+                && !sk.pingpong
+                && sk.rcv_unacked_segs > 0
+                && sk.rcv_queued() == 0
+                && sk.state.can_receive();
+            if pushed
+                || (sk.state.can_receive()
+                    && sk.state != TcpState::SynReceived
+                    && growth > 0
+                    && 2 * cur <= cap
+                    && free >= 2 * cur)
             {
                 sk.ack_now = true;
                 self.tcp_output(id, now);
