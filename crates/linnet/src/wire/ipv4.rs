@@ -144,27 +144,11 @@ impl FromStr for Ipv4Cidr {
     type Err = String;
     /// Accepts `a.b.c.d/n` and a bare `a.b.c.d` (meaning /32).
     fn from_str(s: &str) -> std::result::Result<Self, String> {
-        let (a, p) = match s.split_once('/') {
-            Some((a, p)) => (a, Some(p)),
-            None => (s, None),
-        };
+        let (a, p) = super::split_cidr(s);
         let addr: Ipv4Addr = a
             .parse()
             .map_err(|_| format!("invalid IPv4 address \"{a}\" in \"{s}\""))?;
-        let prefix_len = match p {
-            None => 32,
-            Some(p) => {
-                let bad = || format!("invalid prefix length \"{p}\" in \"{s}\" (expected 0..=32)");
-                if p.is_empty() || p.len() > 2 || !p.bytes().all(|b| b.is_ascii_digit()) {
-                    return Err(bad());
-                }
-                let n: u8 = p.parse().map_err(|_| bad())?;
-                if n > 32 {
-                    return Err(bad());
-                }
-                n
-            }
-        };
+        let prefix_len = super::parse_prefix_len(s, p, 32)?;
         Ok(Ipv4Cidr { addr, prefix_len })
     }
 }

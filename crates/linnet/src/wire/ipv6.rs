@@ -105,27 +105,11 @@ impl FromStr for Ipv6Cidr {
     type Err = String;
     /// Accepts `addr/n` and a bare address (meaning /128), as iproute2 does.
     fn from_str(s: &str) -> std::result::Result<Self, String> {
-        let (a, p) = match s.split_once('/') {
-            Some((a, p)) => (a, Some(p)),
-            None => (s, None),
-        };
+        let (a, p) = super::split_cidr(s);
         let addr: Ipv6Addr = a
             .parse()
             .map_err(|_| format!("invalid IPv6 address \"{a}\" in \"{s}\""))?;
-        let prefix_len = match p {
-            None => 128,
-            Some(p) => {
-                let bad = || format!("invalid prefix length \"{p}\" in \"{s}\" (expected 0..=128)");
-                if p.is_empty() || p.len() > 3 || !p.bytes().all(|b| b.is_ascii_digit()) {
-                    return Err(bad());
-                }
-                let n: u8 = p.parse().map_err(|_| bad())?;
-                if n > 128 {
-                    return Err(bad());
-                }
-                n
-            }
-        };
+        let prefix_len = super::parse_prefix_len(s, p, 128)?;
         Ok(Ipv6Cidr { addr, prefix_len })
     }
 }

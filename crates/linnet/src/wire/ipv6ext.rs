@@ -33,6 +33,20 @@ pub fn ipv6_ext_hdr(nh: IpProtocol) -> bool {
     )
 }
 
+/// Length in bytes of the options or routing header at the start of `b` (at least 2 bytes):
+/// `(hdrlen + 1) * 8`. Linux: `ipv6_optlen`.
+fn ipv6_optlen(b: &[u8]) -> usize {
+    (usize::from(b[1]) + 1) * 8
+}
+
+/// Checks that `b` holds the whole options or routing header at its start.
+fn check_optlen(b: &[u8]) -> Result<()> {
+    if b.len() < MIN_HEADER_LEN || b.len() < ipv6_optlen(b) {
+        return Err(WireError::Truncated);
+    }
+    Ok(())
+}
+
 /// Option types of the hop-by-hop and destination options headers (Linux: `IPV6_TLV_*`,
 /// include/uapi/linux/in6.h).
 pub mod option_type {
@@ -109,12 +123,8 @@ impl<T: AsRef<[u8]>> Ipv6OptionsHeader<T> {
     /// Wraps `buffer` (which starts at the header and may run on into what follows it),
     /// checking that it holds the whole header ([`WireError::Truncated`] otherwise).
     pub fn new_checked(buffer: T) -> Result<Self> {
-        let h = Ipv6OptionsHeader { buffer };
-        let b = h.buffer.as_ref();
-        if b.len() < MIN_HEADER_LEN || b.len() < h.header_len() {
-            return Err(WireError::Truncated);
-        }
-        Ok(h)
+        check_optlen(buffer.as_ref())?;
+        Ok(Ipv6OptionsHeader { buffer })
     }
 
     /// The header after this one.
@@ -124,7 +134,7 @@ impl<T: AsRef<[u8]>> Ipv6OptionsHeader<T> {
 
     /// Length of this header in bytes: `(hdrlen + 1) * 8`. Linux: `ipv6_optlen`.
     pub fn header_len(&self) -> usize {
-        (usize::from(self.buffer.as_ref()[1]) + 1) * 8
+        ipv6_optlen(self.buffer.as_ref())
     }
 
     /// The options, each with its offset from the start of this header (the pointer a
@@ -246,12 +256,8 @@ pub struct Ipv6RoutingHeader<T: AsRef<[u8]>> {
 impl<T: AsRef<[u8]>> Ipv6RoutingHeader<T> {
     /// Wraps `buffer`, checking that it holds the whole header ([`WireError::Truncated`]).
     pub fn new_checked(buffer: T) -> Result<Self> {
-        let h = Ipv6RoutingHeader { buffer };
-        let b = h.buffer.as_ref();
-        if b.len() < MIN_HEADER_LEN || b.len() < h.header_len() {
-            return Err(WireError::Truncated);
-        }
-        Ok(h)
+        check_optlen(buffer.as_ref())?;
+        Ok(Ipv6RoutingHeader { buffer })
     }
 
     /// The header after this one.
@@ -261,7 +267,7 @@ impl<T: AsRef<[u8]>> Ipv6RoutingHeader<T> {
 
     /// Length of this header in bytes: `(hdrlen + 1) * 8`.
     pub fn header_len(&self) -> usize {
-        (usize::from(self.buffer.as_ref()[1]) + 1) * 8
+        ipv6_optlen(self.buffer.as_ref())
     }
 
     /// The routing type ([`routing_type`]).
@@ -400,7 +406,7 @@ pub fn ipv6_skip_exthdr(payload: &[u8], first: IpProtocol) -> Result<ExtHeaders>
                 FRAG_HEADER_LEN
             }
             IpProtocol::AH => (usize::from(rest[1]) + 2) * 4,
-            _ => (usize::from(rest[1]) + 1) * 8,
+            _ => ipv6_optlen(rest),
         };
         if rest.len() < len {
             return Err(WireError::Truncated);

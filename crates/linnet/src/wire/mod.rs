@@ -54,3 +54,30 @@ impl std::error::Error for WireError {}
 
 /// Result of wire parsing.
 pub type Result<T> = std::result::Result<T, WireError>;
+
+/// Splits `addr/len` into the address text and the prefix length text (`None` for a bare
+/// address). Shared by [`Ipv4Cidr`] and [`ipv6::Ipv6Cidr`].
+fn split_cidr(s: &str) -> (&str, Option<&str>) {
+    match s.split_once('/') {
+        Some((a, p)) => (a, Some(p)),
+        None => (s, None),
+    }
+}
+
+/// The prefix length `p` of the address-and-prefix `s`: decimal `0..=max`, at most as many
+/// digits as `max` has; a bare address (`None`) means `max`, as iproute2 reads it.
+fn parse_prefix_len(s: &str, p: Option<&str>, max: u8) -> std::result::Result<u8, String> {
+    let Some(p) = p else {
+        return Ok(max);
+    };
+    let bad = || format!("invalid prefix length \"{p}\" in \"{s}\" (expected 0..={max})");
+    let digits = if max >= 100 { 3 } else { 2 };
+    if p.is_empty() || p.len() > digits || !p.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let n: u8 = p.parse().map_err(|_| bad())?;
+    if n > max {
+        return Err(bad());
+    }
+    Ok(n)
+}
