@@ -10,6 +10,7 @@ pub(crate) mod forward;
 pub(crate) mod fragment;
 pub(crate) mod icmp;
 pub(crate) mod icmp_ratelimit;
+pub(crate) mod inet_fragment;
 pub(crate) mod input;
 pub mod metrics;
 pub(crate) mod netns;

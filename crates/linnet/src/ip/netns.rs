@@ -132,7 +132,7 @@ impl NetnsIpv4 {
         icmp_msgs_per_sec: u32,
         icmp_msgs_burst: u32,
     ) {
-        self.frags.set_params(ipfrag);
+        self.ip_stats.reasm_fails += self.frags.set_params(ipfrag);
         self.pmtu.set_params(pmtu);
         self.icmp_rate.set_rate(icmp_msgs_per_sec, icmp_msgs_burst);
     }

@@ -2,9 +2,10 @@
 //!
 //! RFC 791 section 3.2 (reassembly), with RFC 815's hole bookkeeping kept as the list of
 //! received ranges. Linux: net/ipv4/ip_fragment.c (`ip_defrag`, `ip_frag_queue`,
-//! `ip_frag_reasm`, `ip_expire`) and net/ipv4/inet_fragment.c (`inet_frag_find`,
+//! `ip_frag_reasm`, `ip_expire`) on the queues shared with IPv6 in
+//! [`crate::ip::inet_fragment`] (Linux's net/ipv4/inet_fragment.c: `inet_frag_find`,
 //! `inet_frag_queue_insert`, `inet_frag_kill`), with the tunables of ip-sysctl.txt
-//! (`ipfrag_high_thresh`, `ipfrag_time`).
+//! (`ipfrag_high_thresh`, `ipfrag_low_thresh`, `ipfrag_time`).
 //!
 //! A queue is keyed by (source, destination, identification, protocol). It copies each
 //! fragment's payload into one growing assembly area at its offset, leaving room in front for
@@ -22,18 +23,23 @@
 //!   (offset 0) had arrived, the sender gets ICMP time exceeded, code 1 (fragment reassembly
 //!   time exceeded);
 //! - memory — what the queues really hold: their areas plus a fixed cost each — never exceeds
-//!   `ipfrag_high_thresh` (4 MiB): a fragment that would need more is dropped;
+//!   `ipfrag_high_thresh` (4 MiB): a fragment that would need more is dropped; lowering the
+//!   limit under what is held evicts the oldest queues down to `ipfrag_low_thresh` (3 MiB);
 //! - a queue with more than [`MAX_RUNS`] separate received ranges (a flood of scattered
 //!   fragments) is killed, in the spirit of Linux's `ipfrag_max_dist`.
 
 use crate::buf::{PacketBuf, MAX_HEADER};
+#[cfg(test)]
+pub(crate) use crate::ip::inet_fragment::ECN_NOT_ECT;
+#[cfg(test)]
+pub(crate) use crate::ip::inet_fragment::MAX_RUNS;
+use crate::ip::inet_fragment::{ip_frag_ecn, FragError, FragLimits, InetFragQueue, InetFrags};
 use crate::stack::Stack;
 use crate::stats::DropReason;
 use crate::time::Instant;
 use crate::wire::icmpv4::time_exceeded;
 use crate::wire::ipv4::{HEADER_LEN, MAX_HEADER_LEN};
 use crate::wire::{Icmpv4Message, Ipv4Addr, Ipv4Packet};
-use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 /// Largest IPv4 datagram.
@@ -42,23 +48,14 @@ const IP_MAX_LEN: usize = 65535;
 /// Where payload offset 0 sits in an assembly area: headroom plus the largest header.
 const DATA_START: usize = MAX_HEADER + MAX_HEADER_LEN;
 
-/// Most separate received ranges (runs of contiguous fragments) a queue may hold.
-pub const MAX_RUNS: usize = 64;
-
-/// Memory charged for a queue besides its assembly area: the queue itself, its map and timer
-/// entries.
-const QUEUE_COST: usize =
-    std::mem::size_of::<FragQueue>() + 2 * std::mem::size_of::<FragKey>() + 64;
-
-/// ECN codepoints as a bit each, for combining fragments (RFC 3168 section 5.3).
-const ECN_NOT_ECT: u8 = 1 << 0;
-const ECN_CE: u8 = 1 << 3;
-
 /// Reassembly tunables. Linux: `net.ipv4.ipfrag_*`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FragParams {
     /// `ipfrag_high_thresh` (4 MiB): most memory all queues may hold.
     pub high_thresh: usize,
+    /// `ipfrag_low_thresh` (3 MiB): what lowering `high_thresh` under the memory held
+    /// evicts the oldest queues down to.
+    pub low_thresh: usize,
     /// `ipfrag_time` (30 s): how long a queue waits for its missing fragments.
     pub time: Duration,
 }
@@ -67,7 +64,18 @@ impl Default for FragParams {
     fn default() -> Self {
         FragParams {
             high_thresh: 4 << 20,
+            low_thresh: 3 << 20,
             time: Duration::from_secs(30),
+        }
+    }
+}
+
+impl FragParams {
+    fn limits(&self) -> FragLimits {
+        FragLimits {
+            high_thresh: self.high_thresh,
+            low_thresh: self.low_thresh,
+            timeout: self.time,
         }
     }
 }
@@ -81,111 +89,18 @@ struct FragKey {
     protocol: u8,
 }
 
-/// One datagram being reassembled. Linux: `struct ipq` / `struct inet_frag_queue`.
-#[derive(Debug)]
-struct FragQueue {
-    /// `DATA_START` bytes of room, then the payload at its offsets.
-    area: Vec<u8>,
-    /// Received payload ranges: sorted, disjoint and not adjacent (contiguous fragments merge).
-    runs: [(u32, u32); MAX_RUNS],
-    nruns: usize,
-    /// The header of the first fragment (offset 0); `hlen` is 0 until it arrives
-    /// (Linux: `INET_FRAG_FIRST_IN`).
-    header: [u8; MAX_HEADER_LEN],
-    hlen: usize,
-    /// Payload bytes the first fragment brought (for the ICMP quote on expiry).
-    first_len: usize,
-    /// Payload length: the end of the last fragment, or the furthest end seen so far.
-    len: usize,
-    /// The last fragment (MF clear) has arrived (Linux: `INET_FRAG_LAST_IN`).
-    last_in: bool,
-    /// Fragments accepted.
-    nfrags: u64,
+/// What an IPv4 queue keeps besides the shared part. Linux: `struct ipq`.
+#[derive(Debug, Default)]
+struct Ipq {
     /// ECN codepoints seen, one bit each.
     ecn: u8,
     /// Largest fragment, and largest with DF set (Linux: `max_size`, `max_df_size`).
     max_size: usize,
     max_df_size: usize,
-    /// Expiry and sequence number: the queue's key in the timer map.
-    timer: (Instant, u64),
-    /// Memory charged for this queue.
-    charged: usize,
 }
 
-/// Where a fragment goes in the received ranges.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Insert {
-    /// Recorded.
-    Ok,
-    /// Entirely inside received data.
-    Dup,
-    /// Partly overlapping received data.
-    Overlap,
-    /// Would make one separate range too many.
-    TooFar,
-}
-
-impl FragQueue {
-    fn new(timer: (Instant, u64)) -> FragQueue {
-        FragQueue {
-            area: Vec::new(),
-            runs: [(0, 0); MAX_RUNS],
-            nruns: 0,
-            header: [0; MAX_HEADER_LEN],
-            hlen: 0,
-            first_len: 0,
-            len: 0,
-            last_in: false,
-            nfrags: 0,
-            ecn: 0,
-            max_size: 0,
-            max_df_size: 0,
-            timer,
-            charged: QUEUE_COST,
-        }
-    }
-
-    /// Record `[start, end)` among the received ranges, merging with neighbours it touches.
-    /// Linux: `inet_frag_queue_insert` (which keeps runs of fragments in an rbtree).
-    fn inet_frag_queue_insert(&mut self, start: u32, end: u32) -> Insert {
-        let n = self.nruns;
-        let runs = &mut self.runs;
-        // The first range reaching `start` (it may end exactly there).
-        let i = runs[..n].partition_point(|r| r.1 < start);
-        if i < n && runs[i].0 <= start && end <= runs[i].1 {
-            return Insert::Dup;
-        }
-        let merge_left = i < n && runs[i].1 == start;
-        let j = if merge_left { i + 1 } else { i };
-        if j < n && runs[j].0 < end {
-            return Insert::Overlap;
-        }
-        let merge_right = j < n && runs[j].0 == end;
-        match (merge_left, merge_right) {
-            (true, true) => {
-                runs[i].1 = runs[j].1;
-                runs.copy_within(j + 1..n, j);
-                self.nruns -= 1;
-            }
-            (true, false) => runs[i].1 = end,
-            (false, true) => runs[j].0 = start,
-            (false, false) => {
-                if n == MAX_RUNS {
-                    return Insert::TooFar;
-                }
-                runs.copy_within(j..n, j + 1);
-                runs[j] = (start, end);
-                self.nruns += 1;
-            }
-        }
-        Insert::Ok
-    }
-
-    /// Every byte from 0 to the last fragment's end is here.
-    fn complete(&self) -> bool {
-        self.last_in && self.hlen != 0 && self.nruns == 1 && self.runs[0] == (0, self.len as u32)
-    }
-}
+/// One datagram being reassembled.
+type FragQueue = InetFragQueue<Ipq>;
 
 /// The facts of one received fragment.
 #[derive(Debug, Clone, Copy)]
@@ -216,14 +131,12 @@ enum Queued {
     },
 }
 
-/// All fragment queues of a stack and their memory. Linux: `struct fqdir`.
+/// All IPv4 fragment queues of a stack and their memory. Linux: `struct fqdir` of
+/// `ip4_frags`.
 #[derive(Debug)]
 pub struct FragTable {
     params: FragParams,
-    queues: HashMap<FragKey, Box<FragQueue>>,
-    timers: BTreeMap<(Instant, u64), FragKey>,
-    seq: u64,
-    mem: usize,
+    q: InetFrags<FragKey, Ipq>,
 }
 
 impl Default for FragTable {
@@ -237,17 +150,16 @@ impl FragTable {
     pub fn new(params: FragParams) -> FragTable {
         FragTable {
             params,
-            queues: HashMap::new(),
-            timers: BTreeMap::new(),
-            seq: 0,
-            mem: 0,
+            q: InetFrags::new(params.limits(), DATA_START, IP_MAX_LEN),
         }
     }
 
-    /// Change the tunables; queues already held keep their timers. Linux: a write to
-    /// `ipfrag_high_thresh`/`ipfrag_time`.
-    pub(crate) fn set_params(&mut self, params: FragParams) {
+    /// Change the tunables; queues already held keep their timers. If `high_thresh` is now
+    /// under the memory held, the oldest queues are evicted down to `low_thresh`; returns how
+    /// many (each a failed reassembly). Linux: a write to `ipfrag_high_thresh`/`ipfrag_time`.
+    pub(crate) fn set_params(&mut self, params: FragParams) -> u64 {
         self.params = params;
+        self.q.set_limits(params.limits()).len() as u64
     }
 
     /// The tunables.
@@ -257,151 +169,62 @@ impl FragTable {
 
     /// Memory the queues hold, in bytes (Linux: `/proc/net/sockstat` "FRAG: memory").
     pub fn mem(&self) -> usize {
-        self.mem
+        self.q.mem()
     }
 
     /// Queues in use (Linux: `/proc/net/sockstat` "FRAG: inuse").
     pub fn queue_count(&self) -> usize {
-        self.queues.len()
+        self.q.queue_count()
     }
 
     /// When the oldest queue expires.
     pub fn next_expiry(&self) -> Option<Instant> {
-        self.timers.keys().next().map(|k| k.0)
+        self.q.next_expiry()
     }
 
     /// Take a queue out of the table, releasing its memory. Linux: `inet_frag_kill`.
     fn inet_frag_kill(&mut self, key: &FragKey) -> Option<Box<FragQueue>> {
-        let q = self.queues.remove(key)?;
-        self.timers.remove(&q.timer);
-        self.mem -= q.charged;
-        Some(q)
+        self.q.inet_frag_kill(key)
     }
 
     /// Find or create the queue for a fragment and add the fragment to it.
     /// Linux: `inet_frag_find` + `ip_frag_queue`.
     fn ip_frag_queue(&mut self, f: &FragInfo, packet: &[u8], now: Instant) -> Queued {
-        let dropped = |reason, fail, killed| Queued::Dropped {
-            reason,
-            fail,
-            overlap: false,
-            killed,
-        };
-        let high = self.params.high_thresh;
-        if !self.queues.contains_key(&f.key) {
-            if self.mem + QUEUE_COST > high {
-                return dropped(DropReason::Nomem, true, None);
-            }
-            let timer = (now + self.params.time, self.seq);
-            self.seq += 1;
-            self.timers.insert(timer, f.key);
-            self.queues.insert(f.key, Box::new(FragQueue::new(timer)));
-            self.mem += QUEUE_COST;
-        }
-        let mem = self.mem;
-        let Some(q) = self.queues.get_mut(&f.key) else {
-            return dropped(DropReason::Nomem, true, None);
-        };
-        // A last fragment fixes the length; nothing may lie beyond it.
-        let inconsistent = if f.more {
-            q.last_in && f.end > q.len
-        } else {
-            f.end < q.len || (q.last_in && f.end != q.len)
-        };
-        if inconsistent {
-            let killed = self.inet_frag_kill(&f.key);
-            return dropped(DropReason::IpInhdr, true, killed);
-        }
-        // Room in the area, within the memory limit. Once the length is known the area is
-        // sized exactly; before, it grows by doubling.
-        let need = DATA_START + f.end;
-        let cap = q.area.capacity();
-        let new_cap = if need <= cap {
-            cap
-        } else if !f.more || q.last_in {
-            DATA_START + if f.more { q.len } else { f.end }
-        } else {
-            need.max((2 * cap).min(DATA_START + IP_MAX_LEN))
-        };
-        if mem + (new_cap - cap) > high {
-            return dropped(DropReason::Nomem, true, None);
-        }
-        if !f.more {
-            q.last_in = true;
-            q.len = f.end;
-        } else if f.end > q.len {
-            q.len = f.end;
-        }
-        match q.inet_frag_queue_insert(f.offset as u32, f.end as u32) {
-            Insert::Ok => {}
-            Insert::Dup => return dropped(DropReason::DupFrag, false, None),
-            Insert::Overlap => {
-                let killed = self.inet_frag_kill(&f.key);
+        let head = &packet[..f.ihl];
+        let payload = &packet[f.ihl..f.ihl + (f.end - f.offset)];
+        let q = match self
+            .q
+            .inet_frag_queue(&f.key, f.offset, f.end, f.more, head, payload, now)
+        {
+            Ok(q) => q,
+            Err((e, killed)) => {
+                let (reason, fail) = match e {
+                    FragError::Nomem => (DropReason::Nomem, true),
+                    FragError::Inconsistent | FragError::HeadTooLong => (DropReason::IpInhdr, true),
+                    FragError::Dup => (DropReason::DupFrag, false),
+                    FragError::Overlap => (DropReason::FragOverlap, true),
+                    FragError::TooFar => (DropReason::FragTooFar, true),
+                };
                 return Queued::Dropped {
-                    reason: DropReason::FragOverlap,
-                    fail: true,
-                    overlap: true,
+                    reason,
+                    fail,
+                    overlap: e == FragError::Overlap,
                     killed,
                 };
             }
-            Insert::TooFar => {
-                let killed = self.inet_frag_kill(&f.key);
-                return dropped(DropReason::FragTooFar, true, killed);
-            }
-        }
-        if new_cap > cap {
-            q.area.reserve_exact(new_cap - q.area.len());
-            let grown = q.area.capacity() - cap;
-            q.charged += grown;
-            self.mem += grown;
-        }
-        if q.area.len() < DATA_START {
-            q.area.resize(DATA_START, 0);
-        }
-        let payload = &packet[f.ihl..f.ihl + (f.end - f.offset)];
-        let at = DATA_START + f.offset;
-        if q.area.len() == at {
-            // In order: append without zeroing first.
-            q.area.extend_from_slice(payload);
-        } else {
-            if q.area.len() < at + payload.len() {
-                q.area.resize(at + payload.len(), 0);
-            }
-            q.area[at..at + payload.len()].copy_from_slice(payload);
-        }
-        if f.offset == 0 {
-            q.header[..f.ihl].copy_from_slice(&packet[..f.ihl]);
-            q.hlen = f.ihl;
-            q.first_len = payload.len();
-        }
-        q.nfrags += 1;
-        q.ecn |= 1 << f.ecn;
+        };
+        q.proto.ecn |= 1 << f.ecn;
         let fragsize = f.ihl + payload.len();
-        q.max_size = q.max_size.max(fragsize);
+        q.proto.max_size = q.proto.max_size.max(fragsize);
         if f.df {
-            q.max_df_size = q.max_df_size.max(fragsize);
+            q.proto.max_df_size = q.proto.max_df_size.max(fragsize);
         }
-        if q.complete() {
-            match self.inet_frag_kill(&f.key) {
-                Some(q) => Queued::Complete(q),
-                None => Queued::Incomplete,
-            }
-        } else {
-            Queued::Incomplete
+        match self.q.inet_frag_complete(&f.key) {
+            Some(q) => Queued::Complete(q),
+            None => Queued::Incomplete,
         }
     }
 }
-
-/// The ECN field of a reassembled datagram from the codepoints its fragments carried, or
-/// `None` for a mix of ECN-capable and not-ECN-capable fragments, which must be dropped
-/// (RFC 3168 section 5.3; Linux: `ip_frag_ecn_table`).
-fn ip_frag_ecn(seen: u8, first: u8) -> Option<u8> {
-    if seen & ECN_NOT_ECT != 0 {
-        return (seen == ECN_NOT_ECT).then_some(first);
-    }
-    Some(if seen & ECN_CE != 0 { 3 } else { first })
-}
-
 impl Stack {
     /// A fragment for this host arrived: queue it, and when it completes its datagram return
     /// the reassembled datagram (network header at the data start). Linux: `ip_defrag`.
@@ -473,24 +296,22 @@ impl Stack {
     fn ip_frag_reasm(&mut self, q: Box<FragQueue>, last: PacketBuf) -> Option<PacketBuf> {
         let meta = last.meta;
         self.pool.put(last);
-        let hlen = q.hlen;
-        let total = hlen + q.len;
-        // Unchecked: the stored header is a fixed 60-byte array.
-        let first_ecn = Ipv4Packet::new_unchecked(&q.header[..]).ecn();
-        let ecn = ip_frag_ecn(q.ecn, first_ecn);
+        let hlen = q.hlen();
+        let total = hlen + q.len();
+        // The first fragment's header, as `ip_defrag` checked it on arrival.
+        let first_ecn = Ipv4Packet::new_unchecked(&q.first_fragment(DATA_START)[..hlen]).ecn();
+        let ecn = ip_frag_ecn(q.proto.ecn, first_ecn);
         let (Some(ecn), true) = (ecn, total <= IP_MAX_LEN) else {
             self.ipv4.ip_stats.reasm_fails += 1;
             self.drops.add(DropReason::IpInhdr, q.nfrags);
             return None;
         };
-        let dont_frag = q.max_df_size == q.max_size;
-        let end = DATA_START + q.len;
-        let FragQueue {
-            mut area, header, ..
-        } = *q;
+        let dont_frag = q.proto.max_df_size == q.proto.max_size;
+        let end = DATA_START + q.len();
+        let mut area = q.into_area();
         area.truncate(end);
+        // The first fragment's header already sits in front of the payload.
         let head = DATA_START - hlen;
-        area[head..DATA_START].copy_from_slice(&header[..hlen]);
         let mut buf = PacketBuf::build(area.into_boxed_slice(), head, end);
         buf.meta = meta;
         {
@@ -512,21 +333,14 @@ impl Stack {
     /// Linux: `ip_expire`.
     pub(crate) fn ip_expire(&mut self, now: Instant) -> Option<Instant> {
         // Nothing being reassembled (every poll but a few): no tree to look into.
-        if self.ipv4.frags.timers.is_empty() {
+        if self.ipv4.frags.q.is_empty() {
             return None;
         }
-        while let Some((&(t, seq), &key)) = self.ipv4.frags.timers.first_key_value() {
-            if t > now {
-                break;
-            }
-            let Some(q) = self.ipv4.frags.inet_frag_kill(&key) else {
-                self.ipv4.frags.timers.remove(&(t, seq));
-                continue;
-            };
+        while let Some(q) = self.ipv4.frags.q.inet_frag_expired(now) {
             self.ipv4.ip_stats.reasm_timeout += 1;
             self.ipv4.ip_stats.reasm_fails += 1;
             self.drops.add(DropReason::FragReasmTimeout, q.nfrags);
-            if q.hlen != 0 {
+            if q.first_in() {
                 self.ip_frag_expire_icmp(&q, now);
             }
         }
@@ -536,10 +350,11 @@ impl Stack {
     /// Send ICMP "fragment reassembly time exceeded" about a queue, quoting its first
     /// fragment. Linux: the `icmp_send` at the end of `ip_expire`.
     fn ip_frag_expire_icmp(&mut self, q: &FragQueue, now: Instant) {
-        let len = q.hlen + q.first_len;
-        let Some(data) = q.area.get(DATA_START..DATA_START + q.first_len) else {
+        let first = q.first_fragment(DATA_START);
+        let len = first.len();
+        if len == 0 {
             return;
-        };
+        }
         let mut quote = if MAX_HEADER + len <= self.pool.buf_size() {
             self.pool.get(MAX_HEADER)
         } else {
@@ -547,8 +362,7 @@ impl Stack {
         };
         {
             let d = quote.put(len);
-            d[..q.hlen].copy_from_slice(&q.header[..q.hlen]);
-            d[q.hlen..].copy_from_slice(data);
+            d.copy_from_slice(first);
             let mut p = Ipv4Packet::new_unchecked(d);
             p.set_total_len(len as u16);
             p.fill_checksum();
