@@ -246,11 +246,6 @@ impl<K: Copy + Eq + Hash, P: Default> InetFrags<K, P> {
         }
     }
 
-    /// The limits in force.
-    pub fn limits(&self) -> &FragLimits {
-        &self.limits
-    }
-
     /// Change the limits; queues keep their timers. If the queues now hold more than
     /// `high_thresh`, the oldest go until they hold at most `low_thresh`: they are returned
     /// for the family to count. Linux: a write to `*frag_high_thresh` (eviction as
@@ -275,11 +270,6 @@ impl<K: Copy + Eq + Hash, P: Default> InetFrags<K, P> {
         let q = self.queues.remove(&key)?;
         self.mem -= q.charged;
         Some(q)
-    }
-
-    /// Where payload offset 0 sits in each area.
-    pub(crate) fn data_start(&self) -> usize {
-        self.data_start
     }
 
     /// Memory the queues hold, in bytes (Linux: `/proc/net/sockstat` "FRAG: memory").

@@ -3,7 +3,7 @@
 
 pub mod arp;
 #[cfg(test)]
-mod captures;
+pub(crate) mod captures;
 pub mod checksum;
 pub mod ethernet;
 pub mod icmpv4;
