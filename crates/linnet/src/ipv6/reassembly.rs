@@ -545,3 +545,498 @@ impl Ip6FragTable {
         self.q.next_expiry()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ipv6::fragment::ip6_fragment;
+    use crate::wire::captures::{from_hex, PORT_UNREACH6};
+    use proptest::prelude::*;
+
+    const PEER: &str = "2001:db8::1";
+    const ME: &str = "2001:db8::2";
+    const LOCAL: Ip6DefragUser = Ip6DefragUser::LocalDeliver;
+
+    /// A UDP datagram PEER -> ME of `len` patterned payload bytes, traffic class `tc`.
+    fn datagram(len: usize, tc: u8) -> Vec<u8> {
+        let mut d = vec![0u8; 48 + len];
+        {
+            let mut p = Ipv6Packet::new_unchecked(&mut d[..]);
+            p.set_version_tc_flow(6, tc, 0x1796e);
+            p.set_payload_len((8 + len) as u16);
+            p.set_next_header(IpProtocol::UDP);
+            p.set_hop_limit(64);
+            p.set_src_addr(PEER.parse().unwrap());
+            p.set_dst_addr(ME.parse().unwrap());
+        }
+        d[40..42].copy_from_slice(&1234u16.to_be_bytes());
+        d[42..44].copy_from_slice(&9u16.to_be_bytes());
+        d[44..46].copy_from_slice(&((8 + len) as u16).to_be_bytes());
+        for (i, x) in d[48..].iter_mut().enumerate() {
+            *x = (i * 7 % 251) as u8;
+        }
+        d
+    }
+
+    fn cut(d: &[u8], mtu: usize, id: u32) -> Vec<Vec<u8>> {
+        ip6_fragment(d, mtu, id)
+            .unwrap()
+            .map(|f| {
+                let mut b = vec![0; f.len()];
+                f.emit(&mut b).unwrap();
+                b
+            })
+            .collect()
+    }
+
+    /// A hand-made fragment PEER -> ME: `len` bytes of `fill` at `offset`, no extension
+    /// headers but the fragment header.
+    fn raw(id: u32, offset: usize, len: usize, more: bool, fill: u8) -> Vec<u8> {
+        let mut d = datagram(0, 0);
+        d.truncate(40);
+        d[6] = IpProtocol::FRAGMENT.0;
+        d.extend([0; 8]);
+        Ipv6FragHeader::new_unchecked(&mut d[40..]).set(IpProtocol::UDP, offset, more, id);
+        d.extend(vec![fill; len]);
+        let plen = (d.len() - 40) as u16;
+        d[4..6].copy_from_slice(&plen.to_be_bytes());
+        d
+    }
+
+    fn rcv(t: &mut Ip6FragTable, f: &[u8], now: Instant) -> Ip6Defrag {
+        let (nhoff, off) = ipv6_find_frag_hdr(f).expect("a fragment header");
+        t.ipv6_frag_rcv(f, nhoff, off, 1, LOCAL, now)
+    }
+
+    fn feed(t: &mut Ip6FragTable, frags: &[Vec<u8>], now: Instant) -> Vec<Vec<u8>> {
+        frags
+            .iter()
+            .filter_map(|f| match rcv(t, f, now) {
+                Ip6Defrag::Complete { buf, .. } => Some(buf.data().to_vec()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn in_order_out_of_order_and_reversed() {
+        let d = datagram(9000, 0);
+        let frags = cut(&d, 1500, 77);
+        assert_eq!(frags.len(), 7);
+        for order in [
+            vec![0, 1, 2, 3, 4, 5, 6],
+            vec![6, 5, 4, 3, 2, 1, 0],
+            vec![3, 0, 6, 1, 5, 2, 4],
+        ] {
+            let mut t = Ip6FragTable::default();
+            let shuffled: Vec<Vec<u8>> = order.iter().map(|&i| frags[i].clone()).collect();
+            for f in &shuffled[..6] {
+                assert!(matches!(rcv(&mut t, f, Instant::ZERO), Ip6Defrag::Queued));
+            }
+            match rcv(&mut t, &shuffled[6], Instant::ZERO) {
+                Ip6Defrag::Complete {
+                    buf,
+                    nhoff,
+                    offset,
+                    frag_max_size,
+                } => {
+                    assert_eq!(buf.data(), &d[..], "order {order:?}");
+                    assert_eq!((nhoff, offset, frag_max_size), (6, 40, 1496));
+                    assert!(buf.headroom() >= MAX_HEADER, "room to reply in place");
+                }
+                r => panic!("{r:?}"),
+            }
+            assert_eq!((t.mem(), t.queue_count(), t.next_expiry()), (0, 0, None));
+            let s = t.stats();
+            assert_eq!((s.reasm_reqds, s.reasm_oks, s.reasm_fails), (7, 1, 0));
+        }
+    }
+
+    #[test]
+    fn reassembles_linux_s_datagram_as_linux_quoted_it() {
+        // Linux's port unreachable quotes the datagram it reassembled from FRAG6_LAST and its
+        // two siblings; cutting that datagram as Linux does and putting it back gives the same.
+        let quote = from_hex(PORT_UNREACH6)[48..].to_vec();
+        let mut d = quote[..48].to_vec();
+        d.extend((0..3072).map(|i| i as u8));
+        let mut t = Ip6FragTable::default();
+        let out = feed(&mut t, &cut(&d, 1500, 0x2dcc_9e84), Instant::ZERO);
+        assert_eq!(out.len(), 1);
+        assert_eq!(&out[0][..quote.len()], &quote[..]);
+        assert_eq!(out[0], d);
+    }
+
+    #[test]
+    fn duplicates_are_dropped_and_counted_as_failures() {
+        let d = datagram(4000, 0);
+        let f = cut(&d, 1500, 3);
+        let mut t = Ip6FragTable::default();
+        let now = Instant::ZERO;
+        assert!(matches!(rcv(&mut t, &f[0], now), Ip6Defrag::Queued));
+        for _ in 0..2 {
+            assert!(matches!(
+                rcv(&mut t, &f[0], now),
+                Ip6Defrag::Drop {
+                    reason: DropReason::DupFrag,
+                    killed: 0
+                }
+            ));
+        }
+        // Inside received data with other bytes: a duplicate too, its bytes not taken.
+        assert!(matches!(
+            rcv(&mut t, &raw(3, 8, 16, true, 0xee), now),
+            Ip6Defrag::Drop {
+                reason: DropReason::DupFrag,
+                ..
+            }
+        ));
+        let out = feed(&mut t, &f[1..], now);
+        assert_eq!(out, vec![d]);
+        assert_eq!(
+            t.stats().reasm_fails,
+            3,
+            "Linux counts IPv6 duplicates as failures"
+        );
+    }
+
+    #[test]
+    fn overlap_drops_the_whole_datagram() {
+        let mut t = Ip6FragTable::default();
+        let now = Instant::ZERO;
+        assert!(matches!(
+            rcv(&mut t, &raw(5, 0, 1448, true, 1), now),
+            Ip6Defrag::Queued
+        ));
+        assert!(matches!(
+            rcv(&mut t, &raw(5, 2896, 100, false, 3), now),
+            Ip6Defrag::Queued
+        ));
+        match rcv(&mut t, &raw(5, 1440, 1456, true, 2), now) {
+            Ip6Defrag::Drop { reason, killed } => {
+                assert_eq!((reason, killed), (DropReason::FragOverlap, 2));
+            }
+            r => panic!("{r:?}"),
+        }
+        assert_eq!((t.queue_count(), t.mem()), (0, 0));
+        let s = *t.stats();
+        assert_eq!((s.reasm_overlaps, s.reasm_fails), (1, 1));
+        // The rest cannot complete: it starts a new queue.
+        assert!(matches!(
+            rcv(&mut t, &raw(5, 1448, 1448, true, 2), now),
+            Ip6Defrag::Queued
+        ));
+        assert_eq!(t.queue_count(), 1);
+    }
+
+    #[test]
+    fn header_errors_answer_with_parameter_problems() {
+        let mut t = Ip6FragTable::default();
+        let now = Instant::ZERO;
+        let prob = |r: Ip6Defrag| match r {
+            Ip6Defrag::Icmp { error, killed } => {
+                assert_eq!(error.msg_type, Icmpv6Message::PARAM_PROBLEM);
+                (error.code, error.pointer, killed)
+            }
+            r => panic!("{r:?}"),
+        };
+        // A non-last fragment not a multiple of 8 long: pointer at the payload length.
+        assert_eq!(prob(rcv(&mut t, &raw(1, 0, 1001, true, 0), now)), (0, 4, 0));
+        // Beyond 65535 bytes: pointer at the offset field; the queue goes.
+        assert!(matches!(
+            rcv(&mut t, &raw(2, 0, 1448, true, 0), now),
+            Ip6Defrag::Queued
+        ));
+        assert_eq!(
+            prob(rcv(&mut t, &raw(2, 65528, 16, false, 0), now)),
+            (0, 42, 1)
+        );
+        assert_eq!(t.queue_count(), 0);
+        // A first fragment without the whole UDP header (RFC 7112): code 3, pointer 0.
+        assert_eq!(prob(rcv(&mut t, &raw(3, 0, 4, true, 0), now)), (3, 0, 0));
+        // TCP needs 20 bytes.
+        let mut cut_short = raw(3, 0, 16, true, 0);
+        cut_short[40] = IpProtocol::TCP.0;
+        assert_eq!(prob(rcv(&mut t, &cut_short, now)), (3, 0, 0));
+        // A first fragment whose destination options header after the fragment header is
+        // cut off.
+        let mut ext = raw(4, 0, 8, true, 0);
+        ext[40] = IpProtocol::DSTOPTS.0;
+        ext[48..50].copy_from_slice(&[17, 1]); // claims 16 bytes, 8 are there
+        assert_eq!(prob(rcv(&mut t, &ext, now)), (3, 0, 0));
+        // A non-first fragment needs no header chain.
+        assert!(matches!(
+            rcv(&mut t, &raw(6, 8, 8, true, 0), now),
+            Ip6Defrag::Queued
+        ));
+        // A jumbo payload length (0) points at the fragment header.
+        let mut jumbo = raw(7, 0, 16, true, 0);
+        jumbo[4..6].copy_from_slice(&[0, 0]);
+        assert_eq!(
+            prob(t.ipv6_frag_rcv(&jumbo, 6, 40, 1, LOCAL, now)),
+            (0, 40, 0)
+        );
+        assert_eq!(t.stats().in_hdr_errors, 6);
+        // Inconsistent last fragments kill the queue.
+        rcv(&mut t, &raw(8, 1448, 100, false, 0), now);
+        match rcv(&mut t, &raw(8, 1448, 200, false, 0), now) {
+            Ip6Defrag::Drop { reason, killed } => {
+                assert_eq!((reason, killed), (DropReason::IpInhdr, 1));
+            }
+            r => panic!("{r:?}"),
+        }
+        assert_eq!(
+            t.queue_count(),
+            1,
+            "only the fragment of datagram 6 is left"
+        );
+    }
+
+    #[test]
+    fn atomic_fragment_is_processed_at_once() {
+        let mut t = Ip6FragTable::default();
+        let f = raw(9, 0, 20, false, 0);
+        match rcv(&mut t, &f, Instant::ZERO) {
+            Ip6Defrag::Atomic {
+                next_header,
+                offset,
+            } => assert_eq!((next_header, offset), (IpProtocol::UDP, 48)),
+            r => panic!("{r:?}"),
+        }
+        assert_eq!(t.queue_count(), 0);
+        let s = t.stats();
+        assert_eq!((s.reasm_reqds, s.reasm_oks), (1, 1));
+    }
+
+    #[test]
+    fn timeout_sends_time_exceeded_only_with_the_first_fragment() {
+        let mut t = Ip6FragTable::default();
+        let t0 = Instant::from_secs(5);
+        let f = cut(&datagram(3000, 0), 1500, 11);
+        assert!(matches!(rcv(&mut t, &f[0], t0), Ip6Defrag::Queued));
+        assert!(matches!(
+            rcv(&mut t, &raw(12, 1448, 8, false, 0), t0),
+            Ip6Defrag::Queued
+        ));
+        let expiry = t0 + Duration::from_secs(60);
+        assert_eq!(t.next_expiry(), Some(expiry));
+        let mut seen = Vec::new();
+        let before = Instant::from_micros(expiry.total_micros() - 1);
+        assert_eq!(
+            t.ip6_frag_expire(before, |e| seen.push(e.nfrags)),
+            Some(expiry)
+        );
+        assert!(seen.is_empty());
+        let mut quotes = Vec::new();
+        assert_eq!(
+            t.ip6_frag_expire(expiry, |e| quotes
+                .push((e.quote.map(<[u8]>::to_vec), e.iif))),
+            None
+        );
+        assert_eq!(quotes.len(), 2);
+        assert_eq!(
+            quotes[0],
+            (Some(f[0].clone()), 1),
+            "the first fragment, as it came"
+        );
+        assert_eq!(quotes[1], (None, 1));
+        let s = *t.stats();
+        assert_eq!((s.reasm_timeout, s.reasm_fails), (2, 2));
+        assert_eq!((t.mem(), t.queue_count()), (0, 0));
+        assert_eq!(EXPIRE_ICMP, (Icmpv6Message::TIME_EXCEEDED, 1));
+        // A late fragment starts afresh.
+        assert!(matches!(rcv(&mut t, &f[1], expiry), Ip6Defrag::Queued));
+    }
+
+    #[test]
+    fn twenty_thousand_incomplete_trains_stay_within_the_limit() {
+        let p = Ip6FragParams::default();
+        let mut t = Ip6FragTable::new(p);
+        let now = Instant::ZERO;
+        let mut nomem = 0;
+        for id in 0..20_000u32 {
+            let f = if id % 2 == 0 {
+                raw(id, 0, 1448, true, 0)
+            } else {
+                raw(id, 64_000, 1000, false, 0)
+            };
+            if let Ip6Defrag::Drop {
+                reason: DropReason::Nomem,
+                ..
+            } = rcv(&mut t, &f, now)
+            {
+                nomem += 1;
+            }
+            assert!(t.mem() <= p.high_thresh, "{} > {}", t.mem(), p.high_thresh);
+        }
+        let held = t.queue_count();
+        assert!(
+            held > 100 && nomem > 10_000,
+            "{held} queues, {nomem} refused"
+        );
+        // Lowering the limit evicts the oldest queues down to low_thresh.
+        let low = 1 << 20;
+        let dropped = t.set_params(Ip6FragParams {
+            high_thresh: 2 << 20,
+            low_thresh: low,
+            ..p
+        });
+        assert!(t.mem() <= low);
+        assert_eq!(dropped as usize, held - t.queue_count());
+        // Everything else expires.
+        t.ip6_frag_expire(now + p.time, |_| {});
+        assert_eq!((t.mem(), t.queue_count()), (0, 0));
+        // A whole datagram gets through again.
+        let d = datagram(3000, 0);
+        assert_eq!(feed(&mut t, &cut(&d, 1500, 1), now + p.time), vec![d]);
+    }
+
+    #[test]
+    fn link_local_destinations_are_keyed_by_interface() {
+        let mut t = Ip6FragTable::default();
+        let now = Instant::ZERO;
+        let ll = |mut f: Vec<u8>| {
+            f[24..40].copy_from_slice(&"fe80::2".parse::<Ipv6Addr>().unwrap().octets());
+            f
+        };
+        let a = ll(raw(1, 0, 8, true, 1));
+        let b = ll(raw(1, 8, 8, false, 2));
+        let (nhoff, off) = ipv6_find_frag_hdr(&a).unwrap();
+        assert!(matches!(
+            t.ipv6_frag_rcv(&a, nhoff, off, 1, LOCAL, now),
+            Ip6Defrag::Queued
+        ));
+        assert!(matches!(
+            t.ipv6_frag_rcv(&b, nhoff, off, 2, LOCAL, now),
+            Ip6Defrag::Queued
+        ));
+        assert_eq!(t.queue_count(), 2);
+        assert!(matches!(
+            t.ipv6_frag_rcv(&b, nhoff, off, 1, LOCAL, now),
+            Ip6Defrag::Complete { .. }
+        ));
+        // Global destinations are not, and users are kept apart.
+        let (a, b) = (raw(2, 0, 8, true, 1), raw(2, 8, 8, false, 2));
+        t.ipv6_frag_rcv(&a, nhoff, off, 1, LOCAL, now);
+        let r = t.ipv6_frag_rcv(&b, nhoff, off, 2, Ip6DefragUser::ConntrackIn, now);
+        assert!(matches!(r, Ip6Defrag::Queued));
+        let r = t.ipv6_frag_rcv(&b, nhoff, off, 2, LOCAL, now);
+        assert!(matches!(r, Ip6Defrag::Complete { .. }));
+    }
+
+    #[test]
+    fn ecn_combines_or_drops() {
+        let mut t = Ip6FragTable::default();
+        let now = Instant::ZERO;
+        let d = datagram(3000, 0x02);
+        let mut f = cut(&d, 1500, 1);
+        Ipv6Packet::new_unchecked(&mut f[1][..]).set_traffic_class(0x03);
+        let out = feed(&mut t, &f, now);
+        assert_eq!(Ipv6Packet::new_unchecked(&out[0][..]).ecn(), 3);
+        let mut f = cut(&d, 1500, 2);
+        Ipv6Packet::new_unchecked(&mut f[0][..]).set_traffic_class(0);
+        assert!(feed(&mut t, &f, now).is_empty());
+        assert_eq!(t.stats().reasm_fails, 1);
+    }
+
+    #[test]
+    fn extension_headers_survive_and_the_fragment_header_goes() {
+        // Hop-by-hop and routing headers in front: they come back, the routing header's next
+        // header naming UDP again.
+        let mut d = vec![0u8; 40];
+        d[0] = 0x60;
+        d[6] = 0;
+        d[8..24].copy_from_slice(&PEER.parse::<Ipv6Addr>().unwrap().octets());
+        d[24..40].copy_from_slice(&ME.parse::<Ipv6Addr>().unwrap().octets());
+        d.extend([43, 0, 1, 4, 0, 0, 0, 0]);
+        d.extend([17, 0, 4, 0, 0, 0, 0, 0]);
+        d.extend((0..5000).map(|i| i as u8));
+        let plen = (d.len() - 40) as u16;
+        d[4..6].copy_from_slice(&plen.to_be_bytes());
+        let f = cut(&d, 1280, 4);
+        let mut t = Ip6FragTable::default();
+        let mut done = None;
+        for x in f.iter().rev() {
+            if let Ip6Defrag::Complete {
+                buf, nhoff, offset, ..
+            } = rcv(&mut t, x, Instant::ZERO)
+            {
+                done = Some((buf.data().to_vec(), nhoff, offset));
+            }
+        }
+        assert_eq!(done, Some((d, 48, 56)));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// Any datagram cut for any MTU of at least 1280 and fed in any order comes back
+        /// byte for byte.
+        #[test]
+        fn fragment_then_reassemble_round_trip(
+            len in 1usize..20_000,
+            mtu in 1280usize..9000,
+            seed in any::<u64>(),
+        ) {
+            let d = datagram(len, 0);
+            let Ok(it) = ip6_fragment(&d, mtu, 99) else {
+                prop_assert!(d.len() <= mtu);
+                return Ok(());
+            };
+            let mut frags: Vec<Vec<u8>> = it
+                .map(|f| { let mut b = vec![0; f.len()]; f.emit(&mut b).unwrap(); b })
+                .collect();
+            // Fisher-Yates from the seed.
+            let mut x = seed | 1;
+            for i in (1..frags.len()).rev() {
+                x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+                frags.swap(i, (x % (i as u64 + 1)) as usize);
+            }
+            let mut t = Ip6FragTable::default();
+            let out = feed(&mut t, &frags, Instant::ZERO);
+            prop_assert_eq!(out.len(), 1);
+            prop_assert_eq!(&out[0], &d);
+            prop_assert_eq!(t.mem(), 0);
+        }
+
+        /// Arbitrary bytes, offsets and fragments never panic, never exceed the memory
+        /// limit, and whatever completes is a well-formed packet.
+        #[test]
+        fn arbitrary_fragments_are_safe(
+            frags in proptest::collection::vec(
+                (0u32..4, 0usize..8200, 0usize..3000, any::<bool>(), any::<u8>(),
+                 proptest::collection::vec(any::<u8>(), 0..64), 0usize..80, 0usize..80),
+                1..80,
+            )
+        ) {
+            let high = 64 << 10;
+            let mut t = Ip6FragTable::new(Ip6FragParams {
+                high_thresh: high,
+                low_thresh: high / 2,
+                ..Ip6FragParams::default()
+            });
+            for (i, (id, off8, len, more, fill, junk, nhoff, foff)) in
+                frags.into_iter().enumerate()
+            {
+                let now = Instant::from_secs(i as u64 * 3);
+                t.ip6_frag_expire(now, |_| {});
+                let mut f = raw(id, off8 * 8, len, more, fill);
+                // Scribble over the headers now and then.
+                if !junk.is_empty() {
+                    let at = usize::from(junk[0]) % f.len().min(64);
+                    let n = (f.len() - at).min(junk.len() - 1);
+                    f[at..at + n].copy_from_slice(&junk[1..=n]);
+                }
+                let r = match ipv6_find_frag_hdr(&f) {
+                    Some((a, b)) if junk.len() % 2 == 0 => t.ipv6_frag_rcv(&f, a, b, 1, LOCAL, now),
+                    _ => t.ipv6_frag_rcv(&f, nhoff, foff, 1, LOCAL, now),
+                };
+                if let Ip6Defrag::Complete { buf, .. } = r {
+                    let p = Ipv6Packet::new_checked(buf.data()).unwrap();
+                    prop_assert_eq!(usize::from(p.payload_len()) + 40, buf.len());
+                }
+                prop_assert!(t.mem() <= high);
+            }
+            t.ip6_frag_expire(Instant::from_secs(100_000), |_| {});
+            prop_assert_eq!((t.mem(), t.queue_count()), (0, 0));
+        }
+    }
+}
