@@ -12,6 +12,7 @@ use crate::stack::Stack;
 use crate::time::Instant;
 use crate::wire::Ipv4Addr;
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::time::Duration;
 
 /// Smallest MTU any IPv4 link must carry (RFC 791: 68 octets).
@@ -40,11 +41,12 @@ impl Default for PmtuParams {
     }
 }
 
-/// A learned path MTU towards one destination. Linux: `struct fib_nh_exception`.
+/// A learned path MTU towards one destination. Linux: `struct fib_nh_exception` (IPv6:
+/// the `RTF_CACHE` route of `rt6_insert_exception`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PmtuException {
+pub struct PmtuException<A = Ipv4Addr> {
     /// Destination address.
-    pub dst: Ipv4Addr,
+    pub dst: A,
     /// Path MTU (`fnhe_pmtu`).
     pub mtu: u32,
     /// Pinned at `min_pmtu` (`fnhe_mtu_locked`): no further lowering, DF cleared.
@@ -53,16 +55,17 @@ pub struct PmtuException {
     pub expires: Instant,
 }
 
-/// The table of path MTU exceptions, bounded by [`PmtuParams::max_entries`].
+/// The table of path MTU exceptions, bounded by [`PmtuParams::max_entries`]; keyed by IPv4
+/// or IPv6 destination.
 #[derive(Debug)]
-pub struct PmtuCache {
+pub struct PmtuCache<A = Ipv4Addr> {
     params: PmtuParams,
-    entries: HashMap<Ipv4Addr, PmtuException>,
+    entries: HashMap<A, PmtuException<A>>,
 }
 
-impl PmtuCache {
+impl<A: Copy + Eq + Hash + Ord> PmtuCache<A> {
     /// An empty table.
-    pub fn new(params: PmtuParams) -> PmtuCache {
+    pub fn new(params: PmtuParams) -> PmtuCache<A> {
         PmtuCache {
             params,
             entries: HashMap::new(),
@@ -82,13 +85,13 @@ impl PmtuCache {
 
     /// The live exception for `dst`, if any (an expired one counts as absent).
     /// Linux: `find_exception`.
-    pub fn find_exception(&self, dst: Ipv4Addr, now: Instant) -> Option<&PmtuException> {
+    pub fn find_exception(&self, dst: A, now: Instant) -> Option<&PmtuException<A>> {
         self.entries.get(&dst).filter(|e| now < e.expires)
     }
 
     /// Record or refresh the exception for `dst`, making room first if the table is full.
     /// Linux: `update_or_create_fnhe`.
-    pub fn update_or_create_fnhe(&mut self, dst: Ipv4Addr, mtu: u32, locked: bool, now: Instant) {
+    pub fn update_or_create_fnhe(&mut self, dst: A, mtu: u32, locked: bool, now: Instant) {
         let expires = now + self.params.mtu_expires;
         if !self.entries.contains_key(&dst) && self.entries.len() >= self.params.max_entries {
             self.entries.retain(|_, e| now < e.expires);
@@ -97,7 +100,7 @@ impl PmtuCache {
                 if let Some(oldest) = self
                     .entries
                     .values()
-                    .min_by_key(|e| (e.expires, u32::from(e.dst)))
+                    .min_by_key(|e| (e.expires, e.dst))
                     .map(|e| e.dst)
                 {
                     self.entries.remove(&oldest);
@@ -136,19 +139,19 @@ impl PmtuCache {
     }
 
     /// Live exceptions, sorted by destination (`ip route show cache`).
-    pub fn live(&self, now: Instant) -> Vec<PmtuException> {
-        let mut v: Vec<PmtuException> = self
+    pub fn live(&self, now: Instant) -> Vec<PmtuException<A>> {
+        let mut v: Vec<PmtuException<A>> = self
             .entries
             .values()
             .filter(|e| now < e.expires)
             .copied()
             .collect();
-        v.sort_by_key(|e| u32::from(e.dst));
+        v.sort_by_key(|e| e.dst);
         v
     }
 }
 
-impl Default for PmtuCache {
+impl<A: Copy + Eq + Hash + Ord> Default for PmtuCache<A> {
     fn default() -> Self {
         PmtuCache::new(PmtuParams::default())
     }

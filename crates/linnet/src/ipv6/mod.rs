@@ -5,4 +5,5 @@
 
 pub mod addrconf;
 pub mod fragment;
+pub mod pmtu;
 pub mod reassembly;
