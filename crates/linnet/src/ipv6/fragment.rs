@@ -254,7 +254,9 @@ pub fn ip6_fragment(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::captures::{from_hex, FRAG6_LAST, PORT_UNREACH6};
+    use crate::wire::captures::{
+        from_hex, FRAG6_LAST, PING6_3000_FRAG_HEADERS, PING6_3000_ICMP_HEAD, PORT_UNREACH6,
+    };
     use crate::wire::ipv6ext::ipv6_skip_exthdr;
     use crate::wire::Ipv6Packet;
 
@@ -306,6 +308,34 @@ mod tests {
             assert_eq!(p.next_header(), IpProtocol::FRAGMENT);
             assert_eq!(usize::from(p.payload_len()) + 40, f.len());
         }
+    }
+
+    #[test]
+    fn layout_matches_linux_for_ping_6_s_3000() {
+        // Rebuild the echo request Linux sent, cut it, and compare with every captured byte.
+        let mut icmp = from_hex(PING6_3000_ICMP_HEAD);
+        icmp.extend((16..3000).map(|i| i as u8));
+        assert_eq!(icmp.len(), 3008);
+        let mut d = from_hex(PING6_3000_FRAG_HEADERS[0])[..40].to_vec();
+        d[4..6].copy_from_slice(&3008u16.to_be_bytes());
+        d[6] = IpProtocol::ICMPV6.0;
+        d.extend(&icmp);
+        let frags = cut(&d, 1500, 0x3e93_140d);
+        let linux: Vec<Vec<u8>> = PING6_3000_FRAG_HEADERS
+            .iter()
+            .scan(0, |at, h| {
+                let mut f = from_hex(h);
+                let n = usize::from(u16::from_be_bytes([f[4], f[5]])) - 8;
+                f.extend(&icmp[*at..*at + n]);
+                *at += n;
+                Some(f)
+            })
+            .collect();
+        assert_eq!(
+            linux.iter().map(Vec::len).collect::<Vec<_>>(),
+            vec![1496, 1496, 160]
+        );
+        assert_eq!(frags, linux);
     }
 
     /// A datagram with hop-by-hop, destination options, routing and destination options

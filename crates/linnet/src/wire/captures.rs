@@ -167,3 +167,19 @@ pub const PORT_UNREACH6: &str = concat!(
     "707172737475767778797a7b7c7d7e7f808182838485868788898a8b8c8d8e8f909192939495969798999a9b",
     "9c9d9e9f",
 );
+
+/// `ping -6 -s 3000 2001:db8::2` from 2001:db8::1 over a 1500-byte veth (Linux 6.18, captured
+/// with tshark on the receiving end): the 40-byte IPv6 header and 8-byte fragment header of
+/// each of the three fragments (1496, 1496 and 160 bytes; offsets 0, 1448, 2896; id
+/// 0x3e93140d). The 3008-byte ICMPv6 payload is [`PING6_3000_ICMP_HEAD`] followed by ping's
+/// pattern (data byte i = i mod 256 from byte 16 of the echo data on), checked over the
+/// whole capture.
+pub const PING6_3000_FRAG_HEADERS: [&str; 3] = [
+    "60031c2405b02c4020010db800000000000000000000000120010db80000000000000000000000023a0000013e93140d",
+    "60031c2405b02c4020010db800000000000000000000000120010db80000000000000000000000023a0005a93e93140d",
+    "60031c2400782c4020010db800000000000000000000000120010db80000000000000000000000023a000b503e93140d",
+];
+
+/// The first 24 bytes of the echo request of [`PING6_3000_FRAG_HEADERS`]: ICMPv6 header (id
+/// 0x1a5e, seq 1) and ping's 16-byte timestamp.
+pub const PING6_3000_ICMP_HEAD: &str = "80005d881a5e00016df2166b00000000389d040000000000";
