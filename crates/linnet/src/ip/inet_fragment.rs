@@ -88,6 +88,9 @@ pub(crate) enum FragError {
     HeadTooLong,
 }
 
+/// A refused fragment: why, and the queue it took down with it, if any.
+pub(crate) type Refused<P> = (FragError, Option<Box<InetFragQueue<P>>>);
+
 /// One datagram being reassembled. Linux: `struct inet_frag_queue`, with the family's part
 /// (`struct ipq`, `struct frag_queue`) in `proto`.
 #[derive(Debug)]
@@ -337,7 +340,7 @@ impl<K: Copy + Eq + Hash, P: Default> InetFrags<K, P> {
         head: &[u8],
         payload: &[u8],
         now: Instant,
-    ) -> Result<&mut InetFragQueue<P>, (FragError, Option<Box<InetFragQueue<P>>>)> {
+    ) -> Result<&mut InetFragQueue<P>, Refused<P>> {
         debug_assert_eq!(payload.len(), end - offset);
         let high = self.limits.high_thresh;
         let data_start = self.data_start;
