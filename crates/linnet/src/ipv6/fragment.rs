@@ -13,6 +13,17 @@
 //! [`ip6_fragment`] is pure and allocates nothing: it returns an iterator of
 //! [`Ip6Fragment`]s borrowing the datagram, each of which writes itself into a buffer the
 //! caller provides.
+//!
+//! How the send path calls it (Linux: `ip6_finish_output` when the datagram exceeds the MTU):
+//!
+//! ```text
+//! let id = ident_gen.ipv6_select_ident(&dst, &src);
+//! for f in ip6_fragment(buf.data(), mtu, id)? {   // Err(TooBig) → EMSGSIZE / Packet Too Big
+//!     let mut b = pool.get(MAX_HEADER);
+//!     f.emit(b.put(f.len()))?;
+//!     ip6_finish_output2(b);
+//! }
+//! ```
 
 use crate::fasthash::KeyedState;
 use crate::wire::ipv6::{HEADER_LEN, MIN_MTU};

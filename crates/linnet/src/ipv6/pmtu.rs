@@ -1,6 +1,6 @@
 //! IPv6 path MTU: what ICMPv6 Packet Too Big taught us about the MTU towards a destination
 //! (RFC 8201), kept per destination for `ip6_rt_mtu_expires` in the exception table IPv4 uses
-//! ([`crate::ip::pmtu::PmtuCache`], keyed by IPv6 address here).
+//! (`ip/pmtu.rs`'s `PmtuCache`, keyed by IPv6 address here).
 //!
 //! Linux: net/ipv6/route.c (`ip6_update_pmtu`, `__ip6_rt_update_pmtu`, `rt6_do_update_pmtu`,
 //! `rt6_insert_exception`, `ip6_mtu`) with the sysctl `net.ipv6.route.mtu_expires` (600 s).

@@ -4,7 +4,7 @@
 //! Linux: net/ipv6/reassembly.c (`ipv6_frag_rcv`, `fq_find`, `ip6_frag_queue`,
 //! `ip6_frag_reasm`, `ip6_frag_expire`) and include/net/ipv6_frag.h
 //! (`ip6frag_expire_frag_queue`), on the queues shared with IPv4 in
-//! [`crate::ip::inet_fragment`]; the sysctls `net.ipv6.ip6frag_high_thresh` (4 MiB),
+//! `ip/inet_fragment.rs`; the sysctls `net.ipv6.ip6frag_high_thresh` (4 MiB),
 //! `ip6frag_low_thresh` (3 MiB) and `ip6frag_time` (60 s).
 //!
 //! Rules (RFC 8200 section 4.5, as Linux applies them):
@@ -26,9 +26,28 @@
 //! unfragmentable part, its last next-header field now naming what the fragment header named,
 //! the fragment header removed, the payload length and the combined ECN codepoint set.
 //!
-//! One difference from Linux: the headers in front of the fragment header of the first
-//! fragment may take at most [`MAX_UNFRAG_LEN`] bytes (Linux has no bound), so that they fit
-//! in front of the assembly area and the datagram is built without a further copy.
+//! Differences from Linux: the headers in front of the fragment header of the first fragment
+//! may take at most [`MAX_UNFRAG_LEN`] bytes (Linux has no bound), so that they fit in front of
+//! the assembly area and the datagram is built without a further copy; and a queue holding
+//! more than 64 separate ranges (`MAX_RUNS`) is dropped, as for IPv4
+//! (Linux bounds only IPv4's, with `ipfrag_max_dist`).
+//!
+//! How the receive path calls it (Linux: `ip6_input_finish` meeting `NEXTHDR_FRAGMENT`):
+//!
+//! ```text
+//! match frags.ipv6_frag_rcv(buf.data(), nhoff, frag_off, ifindex, LocalDeliver, now) {
+//!     Complete { buf, nhoff, offset, .. } => go on with `buf`: next header buf[nhoff] at offset,
+//!     Atomic { next_header, offset }      => go on with the same buffer,
+//!     Queued                              => give the buffer back to the pool,
+//!     Drop { reason, killed }             => count `reason` for 1 + killed packets,
+//!     Icmp { error, killed }              => icmpv6_send(&buf, error.msg_type, error.code,
+//!                                            error.pointer), count the drop,
+//! }
+//! // from poll:
+//! frags.ip6_frag_expire(now, |e| if let Some(q) = e.quote {
+//!     icmpv6_send(q, TIME_EXCEEDED, FRAG_TIME, 0) // out of e.iif
+//! });
+//! ```
 
 use crate::buf::{PacketBuf, MAX_HEADER};
 use crate::ip::inet_fragment::{ip_frag_ecn, FragError, FragLimits, InetFragQueue, InetFrags};
