@@ -8,7 +8,7 @@
 //! copied into every fragment with its last next-header field naming a fragment header; each
 //! fragment but the last carries `(mtu - unfragmentable - 8) & !7` bytes of the rest. For a
 //! 1500-byte MTU and no extension headers that is 1448 bytes, the figure of Linux's own
-//! fragments (see the test against the capture in [`crate::wire::captures`]).
+//! fragments (see the test against the capture in `wire/captures.rs`).
 //!
 //! [`ip6_fragment`] is pure and allocates nothing: it returns an iterator of
 //! [`Ip6Fragment`]s borrowing the datagram, each of which writes itself into a buffer the
