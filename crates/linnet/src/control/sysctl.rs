@@ -166,6 +166,15 @@ static TABLE: &[Sysctl] = &[
         },
     },
     Sysctl {
+        name: "net.ipv4.ipfrag_low_thresh",
+        kind: Kind::Int {
+            min: 0,
+            max: INT_MAX,
+            get: |s| s.config().ipfrag.low_thresh as u64,
+            set: |s, n| s.config_mut().ipfrag.low_thresh = n as usize,
+        },
+    },
+    Sysctl {
         name: "net.ipv4.ipfrag_time",
         kind: Kind::Time {
             unit: SEC,
@@ -979,6 +988,9 @@ mod tests {
         );
         sysctl(&mut s, "net.ipv4.ipfrag_time", Some("5"));
         assert_eq!(s.frag_params().time, Duration::from_secs(5));
+        assert_eq!(get(&mut s, "net.ipv4.ipfrag_low_thresh"), "3145728");
+        sysctl(&mut s, "net.ipv4.ipfrag_low_thresh", Some("1000000"));
+        assert_eq!(s.frag_params().low_thresh, 1_000_000);
         sysctl(&mut s, "net.ipv4.route.min_pmtu", Some("1280"));
         assert_eq!(s.pmtu_params().min_pmtu, 1280);
     }

@@ -752,6 +752,26 @@ mod tests {
         assert_whole(&out[0], &datagram(65, 65515, 0, false));
     }
 
+    #[test]
+    fn lowering_high_thresh_evicts_the_oldest_down_to_low_thresh() {
+        let (mut s, _) = stack();
+        for id in 0..100u16 {
+            s.ip_defrag(raw(id, 0, 1480, true, 0), Instant::from_secs(u64::from(id)));
+        }
+        let per_queue = s.frag_queues().mem() / 100;
+        s.config_mut().ipfrag.high_thresh = 50 * per_queue;
+        s.config_mut().ipfrag.low_thresh = 30 * per_queue;
+        s.sysctl_changed();
+        assert_eq!(s.frag_queues().queue_count(), 30);
+        assert!(s.frag_queues().mem() <= 30 * per_queue);
+        assert_eq!(s.snmp().ip.reasm_fails, 70);
+        // The newest are kept: the oldest left expires 30 s after fragment 70 came.
+        assert_eq!(
+            s.frag_queues().next_expiry(),
+            Some(Instant::from_secs(70 + 30))
+        );
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
         /// Arbitrary fragments never panic, never exceed the memory limit, and whatever comes
