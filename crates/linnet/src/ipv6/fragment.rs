@@ -444,6 +444,27 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// Arbitrary bytes as a datagram never panic: either a clear error, or fragments
+        /// that fit and write themselves.
+        #[test]
+        fn arbitrary_datagrams_never_panic(
+            mut d in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..4000),
+            mtu in 0usize..5000,
+            fix_len in proptest::prelude::any::<bool>(),
+        ) {
+            if fix_len && d.len() >= 40 {
+                let plen = ((d.len() - 40) as u16).to_be_bytes();
+                d[4..6].copy_from_slice(&plen);
+            }
+            if let Ok(it) = ip6_fragment(&d, mtu, 1) {
+                let mut buf = vec![0u8; 9000];
+                for f in it {
+                    proptest::prop_assert!(f.len() <= mtu);
+                    proptest::prop_assert_eq!(f.emit(&mut buf), Ok(f.len()));
+                }
+            }
+        }
+
         /// Every fragment fits, offsets are contiguous multiples of 8, and the iterator's
         /// length is exact.
         #[test]
