@@ -151,6 +151,10 @@ impl Stack {
             LinkKind::Loopback,
         );
         debug_assert_eq!(lo, LOOPBACK_IFINDEX);
+        // Linux: `ipv4_offload_init` → `tcpv4_offload_init`, `dev_add_offload`.
+        crate::transport::offload::tcpv4_offload_init(&mut s.dev.offloads)
+            .expect("a fresh table has no TCP handler");
+        crate::ip::offload::ipv4_offload_init(&mut s.dev.offloads);
         s.ipv4
             .set_icmp_ratelimit(s.config.icmp_ratelimit, s.config.icmp_ratemask);
         let lo = Ipv4Cidr::new(Ipv4Addr::LOCALHOST, 8).expect("valid prefix");

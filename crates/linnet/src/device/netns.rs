@@ -105,6 +105,9 @@ pub(crate) struct NetnsDev {
     pub(super) gro: GroList,
     /// Segments of one GSO super-packet, reused between calls.
     pub(crate) gso_scratch: Vec<PacketBuf>,
+    /// The protocols' offload handlers, registered when the stack is built.
+    /// Linux: `offload_base`, `inet_offloads`.
+    pub(crate) offloads: crate::device::offload::Offloads,
 }
 
 impl NetnsDev {

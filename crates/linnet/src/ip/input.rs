@@ -100,7 +100,7 @@ impl Stack {
                 rt
             }
         };
-        self.trace_route_input(&buf, &rt);
+        self.trace_route_input(&buf, || rt.trace_name());
         match rt {
             InputRoute::Local => self.ip_local_deliver(buf, false, now),
             InputRoute::Broadcast => self.ip_local_deliver(buf, true, now),

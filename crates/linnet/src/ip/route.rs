@@ -71,6 +71,23 @@ pub enum InputRoute {
     Martian,
 }
 
+impl InputRoute {
+    /// How the decision reads in a packet trace (`ip_route_input: local`).
+    pub(crate) fn trace_name(&self) -> &'static str {
+        match self {
+            InputRoute::Local => "local",
+            InputRoute::Broadcast => "broadcast",
+            InputRoute::Forward(_) => "forward",
+            InputRoute::Error(Errno::ENETUNREACH) => "error (no route)",
+            InputRoute::Error(Errno::EHOSTUNREACH) => "error (unreachable)",
+            InputRoute::Error(Errno::EACCES) => "error (prohibit)",
+            InputRoute::Error(Errno::EINVAL) => "error (blackhole)",
+            InputRoute::Error(_) => "error",
+            InputRoute::Martian => "martian destination",
+        }
+    }
+}
+
 impl Stack {
     /// Find the route for `flow`: walk the rules in priority order through their tables,
     /// skipping unicast routes whose interface is down, and remember the answer until the

@@ -176,22 +176,6 @@ pub struct TraceLine {
     pub drop: Option<DropReason>,
 }
 
-/// How `ip_route_input` decided, as the trace prints it.
-pub(crate) fn input_route_name(r: &crate::ip::route::InputRoute) -> &'static str {
-    use crate::ip::route::InputRoute;
-    match r {
-        InputRoute::Local => "local",
-        InputRoute::Broadcast => "broadcast",
-        InputRoute::Forward(_) => "forward",
-        InputRoute::Error(Errno::ENETUNREACH) => "error (no route)",
-        InputRoute::Error(Errno::EHOSTUNREACH) => "error (unreachable)",
-        InputRoute::Error(Errno::EACCES) => "error (prohibit)",
-        InputRoute::Error(Errno::EINVAL) => "error (blackhole)",
-        InputRoute::Error(_) => "error",
-        InputRoute::Martian => "martian destination",
-    }
-}
-
 impl TraceLine {
     /// Render a record, naming interfaces with `ifname`.
     pub fn new<'a>(r: &TraceRecord, ifname: impl Fn(u32) -> Option<&'a str>) -> TraceLine {
@@ -577,11 +561,16 @@ impl Stack {
         self.trace(buf, Stage::DevQueueXmit, Detail::Note(q));
     }
 
-    /// `ip_route_input`'s decision.
+    /// `ip_route_input`'s decision, as the routing code names it (`decision` is only
+    /// asked when the packet is traced).
     #[inline(always)]
-    pub(crate) fn trace_route_input(&mut self, buf: &PacketBuf, rt: &crate::ip::route::InputRoute) {
+    pub(crate) fn trace_route_input(
+        &mut self,
+        buf: &PacketBuf,
+        decision: impl FnOnce() -> &'static str,
+    ) {
         if self.obs.trace.on && buf.meta.trace_id != 0 {
-            self.trace(buf, Stage::IpRouteInput, Detail::Note(input_route_name(rt)));
+            self.trace(buf, Stage::IpRouteInput, Detail::Note(decision()));
         }
     }
 
