@@ -164,7 +164,7 @@ impl Handle {
             };
             if let Ok(st) = self.shared.dev_stats.lock() {
                 for (ifindex, stats) in st.iter() {
-                    stack.set_device_stats(*ifindex, *stats);
+                    stack.dev.set_device_stats(*ifindex, *stats);
                 }
             }
             let now = self.shared.clock.now();
@@ -350,7 +350,7 @@ fn run(shared: Arc<Shared>, mut devices: Vec<Attached>) -> Stack {
             for (d, b) in devices.iter().zip(busy_devs.iter_mut()) {
                 if b.retry_at.is_some_and(|t| t <= now) {
                     b.retry_at = None;
-                    stack.netif_wake_queue(d.ifindex);
+                    stack.dev.netif_wake_queue(d.ifindex);
                 }
             }
             for (d, batch) in devices.iter().zip(batches.iter_mut()) {
@@ -941,7 +941,7 @@ mod tests {
         assert_eq!(host.ifname, "eth0");
         assert_eq!(host.mac, EthernetAddress::local_from_seed(9));
         let ifindex = host.ifindex;
-        let routes = host.handle.call(|s, _| s.routes()).unwrap();
+        let routes = host.handle.call(|s, _| s.ipv4.routes()).unwrap();
         assert!(routes
             .iter()
             .any(|r| r.ifindex == ifindex && r.dst.prefix_len == 24));

@@ -14,7 +14,6 @@
 
 use crate::buf::{BufPool, PacketBuf};
 use crate::device::loopback::LOOPBACK_MTU;
-use crate::device::DeviceStats;
 use crate::errno::Errno;
 use crate::link::ethernet::eth_type_trans;
 use crate::link::{NeighParams, NeighTable};
@@ -30,6 +29,15 @@ pub const LOOPBACK_IFINDEX: u32 = 1;
 
 /// How many looped-back frames one poll processes before yielding.
 const LOOPBACK_BUDGET: usize = 1024;
+
+/// The next number of the splitmix64 generator whose state is `rng`.
+pub(crate) fn splitmix64(rng: &mut u64) -> u64 {
+    *rng = rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *rng;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
 
 /// Stack-wide settings (Linux: the `net.ipv4.*` sysctls).
 #[derive(Debug, Clone)]
@@ -217,11 +225,7 @@ impl Stack {
 
     /// A pseudo-random number from the stack's seeded generator.
     pub(crate) fn random_u64(&mut self) -> u64 {
-        self.rng = self.rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.rng;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        splitmix64(&mut self.rng)
     }
 
     // ----- interfaces and addresses (the rtnetlink side) -----
@@ -257,13 +261,6 @@ impl Stack {
     /// Snapshots of all interfaces.
     pub fn links(&self) -> Vec<LinkInfo> {
         self.dev.rtnl_dump_ifinfo()
-    }
-
-    /// Record the driver's counters for an interface (called by the runtime).
-    pub fn set_device_stats(&mut self, ifindex: u32, stats: DeviceStats) {
-        if let Some(i) = self.iface_mut(ifindex) {
-            i.dev_stats = stats;
-        }
     }
 
     /// Bring an interface up or down. Going up announces its addresses; going down flushes
@@ -341,12 +338,6 @@ impl Stack {
     #[inline]
     pub fn is_local_addr(&self, a: Ipv4Addr) -> bool {
         self.dev.is_local_addr(a)
-    }
-
-    pub(crate) fn iface_has_addr(&self, ifindex: u32, a: Ipv4Addr) -> bool {
-        // arp_ignore = 0: answer for any local address, whatever interface it is on.
-        let _ = ifindex;
-        !a.is_loopback() && self.is_local_addr(a)
     }
 
     /// Whether `a` is a broadcast address we accept (limited, or a subnet's).
@@ -437,7 +428,7 @@ impl Stack {
         buf.meta.timestamp = now;
         buf.meta.sk = None;
         if self.obs.capture.on() || self.obs.trace.on() {
-            self.netif_rx_taps(&mut buf, now);
+            self.obs.netif_rx_taps(&mut buf, now);
         }
         let Some(iface) = self.iface(ifindex) else {
             self.drops.core.rx_dropped += 1;
@@ -532,7 +523,7 @@ impl Stack {
         let buf = self.iface_mut(ifindex)?.qdisc.dequeue(now);
         self.qdisc_dequeued(ifindex, buf.as_ref(), now);
         if let Some(b) = &buf {
-            self.dev_tx_taps(ifindex, b, now);
+            self.obs.dev_tx_taps(ifindex, b, now);
         }
         buf
     }

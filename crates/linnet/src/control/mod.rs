@@ -475,6 +475,7 @@ pub fn handle(stack: &mut Stack, req: Request, now: Instant) -> Response {
         },
         Request::RouteShow => Response::Routes {
             routes: stack
+                .ipv4
                 .routes()
                 .into_iter()
                 .map(|r| (r, iface_name(stack, r.ifindex)))

@@ -393,7 +393,7 @@ impl Stack {
             HookVerdict::Drop(_) => "DROP",
             HookVerdict::Reject(_) => "REJECT",
         };
-        self.trace_nf(&buf, hook_name, verdict_name);
+        self.obs.trace_nf(&buf, hook_name, verdict_name);
         match verdict {
             HookVerdict::Accept => {
                 if matches!(hook, Hook::LocalIn | Hook::PostRouting) {

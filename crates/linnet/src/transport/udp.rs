@@ -350,7 +350,7 @@ impl Stack {
         let tid = buf.meta.trace_id;
         u.rx.push_back((SocketAddrV4::new(ip.src, sport), buf));
         self.udp.stats.in_datagrams += 1;
-        self.trace_by_id(
+        self.obs.trace_by_id(
             tid,
             0,
             crate::trace::Stage::SkWake,
