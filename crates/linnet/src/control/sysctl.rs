@@ -50,7 +50,7 @@ impl SysctlError {
     /// `why`: `cannot stat /proc/sys/...: No such file or directory` for an unknown key,
     /// `setting key "...": Invalid argument` for a bad value, `permission denied on key
     /// "..."` for a read-only one.
-    fn as_procps(self, key: &str) -> SysctlError {
+    fn into_procps(self, key: &str) -> SysctlError {
         let message = match self.errno {
             libc::ENOENT => return self,
             libc::EINVAL => format!("sysctl: setting key \"{key}\": Invalid argument"),
@@ -857,7 +857,7 @@ pub fn sysctl_many(
     ops: &[(String, Option<String>)],
 ) -> Vec<Result<SysctlValue, SysctlError>> {
     ops.iter()
-        .map(|(k, v)| sysctl_one(stack, k, v.as_deref()).map_err(|e| e.as_procps(k)))
+        .map(|(k, v)| sysctl_one(stack, k, v.as_deref()).map_err(|e| e.into_procps(k)))
         .collect()
 }
 
