@@ -281,7 +281,7 @@ impl Stack {
         };
         let kind = iface.kind;
         // Routes through the interface live or die with it.
-        self.rt_cache_flush();
+        self.ipv4.rt_cache_flush();
         if up {
             if kind == LinkKind::Ether {
                 for a in addrs {
@@ -338,12 +338,6 @@ impl Stack {
     #[inline]
     pub fn is_local_addr(&self, a: Ipv4Addr) -> bool {
         self.dev.is_local_addr(a)
-    }
-
-    /// Whether `a` is a broadcast address we accept (limited, or a subnet's).
-    #[inline]
-    pub fn is_broadcast_addr(&self, a: Ipv4Addr) -> bool {
-        self.dev.is_broadcast_addr(a)
     }
 
     /// Add a permanent neighbour entry (`ip neigh add ... nud permanent`).

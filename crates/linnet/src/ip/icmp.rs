@@ -184,9 +184,9 @@ impl Stack {
         if inner.frag_offset() != 0
             || src.is_unspecified()
             || src.is_multicast()
-            || self.is_broadcast_addr(src)
+            || self.dev.is_broadcast_addr(src)
             || dst.is_multicast()
-            || self.is_broadcast_addr(dst)
+            || self.dev.is_broadcast_addr(dst)
         {
             return;
         }

@@ -68,7 +68,7 @@ impl Stack {
         if src.is_multicast()
             || src.is_broadcast()
             || (src.is_loopback() && buf.meta.ifindex != LOOPBACK_IFINDEX)
-            || self.is_broadcast_addr(src)
+            || self.dev.is_broadcast_addr(src)
         {
             return self.drop_pkt(buf, DropReason::IpInvalidSource);
         }

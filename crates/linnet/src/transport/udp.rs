@@ -227,7 +227,7 @@ impl Stack {
         }
         let broadcast_ok = u.broadcast;
         let local = u.local;
-        if (dst.ip().is_broadcast() || self.is_broadcast_addr(*dst.ip())) && !broadcast_ok {
+        if (dst.ip().is_broadcast() || self.dev.is_broadcast_addr(*dst.ip())) && !broadcast_ok {
             return Err(Errno::EACCES);
         }
         let src = if local.ip().is_unspecified() {
