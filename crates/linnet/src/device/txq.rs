@@ -84,7 +84,7 @@ impl Stack {
     /// The driver of `ifindex` refused `buf` because its queue is full: keep the frame for a
     /// retry, after any refused before it and ahead of everything still in the qdisc, charged
     /// to its socket again (TCP Small Queues keeps the socket waiting), and stop the queue
-    /// until [`NetnsDev::netif_wake_queue`](crate::device::netns::NetnsDev::netif_wake_queue). Linux: `dev_requeue_skb` after `NETDEV_TX_BUSY`.
+    /// until `NetnsDev::netif_wake_queue`. Linux: `dev_requeue_skb` after `NETDEV_TX_BUSY`.
     pub fn dev_requeue_skb(&mut self, ifindex: u32, buf: PacketBuf) {
         if let Some(iface) = self.iface_mut(ifindex) {
             iface.txq.requeues += 1;

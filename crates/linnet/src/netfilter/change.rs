@@ -551,7 +551,7 @@ impl Netfilter {
 
 impl Stack {
     /// Carry out one change on table `id`, all or nothing, unless the tables moved past
-    /// generation `gen` ([`NfError::again`]). See [`Netfilter::nf_change`].
+    /// generation `gen` ([`NfError::again`]). Linux: libiptc's change + `IPT_SO_SET_REPLACE`.
     pub fn nf_change(
         &mut self,
         id: TableId,
@@ -562,7 +562,7 @@ impl Stack {
     }
 
     /// Put whole tables in place at once (iptables-restore); on any error nothing changes.
-    /// See [`Netfilter::nf_replace`].
+    /// Linux: `IPT_SO_SET_REPLACE` (`do_replace`).
     pub fn nf_replace(&mut self, tables: Vec<Table>) -> Result<(), NfError> {
         self.nf.nf_replace(tables)
     }
