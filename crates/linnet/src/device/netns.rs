@@ -276,9 +276,10 @@ impl NetnsDev {
         }
     }
 
-    pub(crate) fn iface_has_addr(&self, ifindex: u32, a: Ipv4Addr) -> bool {
-        // arp_ignore = 0: answer for any local address, whatever interface it is on.
-        let _ = ifindex;
+    /// Whether ARP answers for `a`: with `arp_ignore = 0` (Linux's default), any local
+    /// address but loopback's, whatever interface it is on (the weak host model). Linux:
+    /// `arp_process` (the target `RTN_LOCAL`, `arp_ignore` 0 replying for it).
+    pub(crate) fn arp_addr_is_local(&self, a: Ipv4Addr) -> bool {
         !a.is_loopback() && self.is_local_addr(a)
     }
 

@@ -86,7 +86,7 @@ impl Stack {
             return self.count_drop(DropReason::ArpInvalid);
         }
         let is_request = repr.operation == ArpOperation::REQUEST;
-        let tip_local = self.dev.iface_has_addr(ifindex, tip);
+        let tip_local = self.dev.arp_addr_is_local(tip);
         if sip.is_unspecified() {
             // RFC 5227 address probe: answer if it asks for an address of ours, learn nothing.
             if is_request && tip_local {
