@@ -1,8 +1,10 @@
 //! `linnet sysctl`: read and write the stack's `net.ipv4.*` settings, as `sysctl(8)` does.
 
 use crate::{call, Failure};
+use linnet::control::sysctl::{SysctlError, SysctlValue};
 use linnet::Client;
 use linnet::{Request, Response};
+use std::io::Write;
 
 /// One operation: read `key`, or write `key=value`.
 #[derive(Debug, PartialEq, Eq)]
@@ -30,7 +32,7 @@ pub fn parse(words: &[String]) -> Result<(Vec<Op>, bool), Failure> {
             }
             kv => match kv.split_once('=') {
                 Some((k, v)) if !k.is_empty() && !v.is_empty() => {
-                    ops.push(Op::Write(k.trim().into(), v.trim().into()))
+                    ops.push(Op::Write(k.trim().replace('/', "."), v.trim().into()))
                 }
                 Some(_) => {
                     return Err(Failure(
@@ -48,37 +50,77 @@ pub fn parse(words: &[String]) -> Result<(Vec<Op>, bool), Failure> {
     Ok((ops, values_only))
 }
 
-/// Run `sysctl` with the words after it.
+/// Run `sysctl` with the words after it. As procps `sysctl(8)`: every key is read or written
+/// in turn, a bad one is reported on stderr (`sysctl: cannot stat /proc/sys/...`, `sysctl:
+/// setting key "...": Invalid argument`) without stopping the others, and the exit status is 1
+/// if any failed.
 pub fn run(words: &[String], connect: impl Fn() -> Result<Client, Failure>) -> Result<u8, Failure> {
     let (ops, values_only) = parse(words)?;
     let mut client = connect()?;
-    for op in ops {
-        let req = match op {
-            Op::All => Request::Sysctl {
+    let mut failed = false;
+    let mut keys: Vec<(String, Option<String>)> = Vec::new();
+    let mut out = std::io::stdout();
+    let mut err = std::io::stderr();
+    for op in ops.into_iter().map(Some).chain([None]) {
+        let list_all = match op {
+            Some(Op::Read(k)) => {
+                keys.push((k, None));
+                continue;
+            }
+            Some(Op::Write(k, v)) => {
+                keys.push((k, Some(v)));
+                continue;
+            }
+            Some(Op::All) => true,
+            None => false,
+        };
+        // A list (or the end) after keys: carry those out first, in order.
+        if !keys.is_empty() {
+            let req = Request::SysctlMany {
+                ops: std::mem::take(&mut keys),
+            };
+            let Response::SysctlMany { results } = call(&mut client, req)? else {
+                return Err(Failure("unexpected response from linnetd".into(), 1));
+            };
+            failed |= report(&results, values_only, &mut out, &mut err)?;
+        }
+        if list_all {
+            let req = Request::Sysctl {
                 key: None,
                 value: None,
-            },
-            Op::Read(k) => Request::Sysctl {
-                key: Some(k),
-                value: None,
-            },
-            Op::Write(k, v) => Request::Sysctl {
-                key: Some(k),
-                value: Some(v),
-            },
-        };
-        let Response::Sysctl { values } = call(&mut client, req)? else {
-            return Err(Failure("unexpected response from linnetd".into(), 1));
-        };
-        for v in values {
-            if values_only {
-                println!("{}", v.value);
-            } else {
-                println!("{} = {}", v.key, v.value);
+            };
+            let Response::Sysctl { values } = call(&mut client, req)? else {
+                return Err(Failure("unexpected response from linnetd".into(), 1));
+            };
+            let results: Vec<_> = values.into_iter().map(Ok).collect();
+            failed |= report(&results, values_only, &mut out, &mut err)?;
+        }
+    }
+    Ok(u8::from(failed))
+}
+
+/// Print each result as `sysctl(8)` does: `key = value` (or the value alone with `-n`) on
+/// `out`, an error's line on `err`, in order. Returns whether any failed.
+fn report(
+    results: &[Result<SysctlValue, SysctlError>],
+    values_only: bool,
+    out: &mut impl Write,
+    err: &mut impl Write,
+) -> std::io::Result<bool> {
+    let mut failed = false;
+    for r in results {
+        match r {
+            Ok(v) if values_only => writeln!(out, "{}", v.value)?,
+            Ok(v) => writeln!(out, "{} = {}", v.key, v.value)?,
+            Err(e) => {
+                out.flush()?;
+                writeln!(err, "{}", e.message)?;
+                failed = true;
             }
         }
     }
-    Ok(0)
+    out.flush()?;
+    Ok(failed)
 }
 
 #[cfg(test)]
@@ -107,5 +149,42 @@ mod tests {
             .0
             .contains("name=value"));
         assert!(parse(&w("-q")).err().unwrap().0.contains("\"-q\""));
+    }
+
+    #[test]
+    fn every_key_is_reported_in_order_and_a_bad_one_fails_the_run() {
+        let ok = |k: &str, v: &str| {
+            Ok(SysctlValue {
+                key: k.into(),
+                value: v.into(),
+            })
+        };
+        let bad = |m: &str| {
+            Err(SysctlError {
+                errno: 22,
+                message: m.into(),
+                why: String::new(),
+            })
+        };
+        let results = [
+            ok("net.ipv4.ip_forward", "1"),
+            bad("sysctl: setting key \"net.ipv4.ip_default_ttl\": Invalid argument"),
+            ok("net.ipv4.tcp_sack", "0"),
+        ];
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        assert!(report(&results, false, &mut out, &mut err).unwrap());
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "net.ipv4.ip_forward = 1\nnet.ipv4.tcp_sack = 0\n"
+        );
+        assert_eq!(
+            String::from_utf8(err).unwrap(),
+            "sysctl: setting key \"net.ipv4.ip_default_ttl\": Invalid argument\n"
+        );
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        assert!(!report(&results[..1], true, &mut out, &mut err).unwrap());
+        assert_eq!((out, err), (b"1\n".to_vec(), Vec::new()));
+        let (ops, _) = parse(&w("-w net/ipv4/ip_forward=1")).unwrap();
+        assert_eq!(ops, [Op::Write("net.ipv4.ip_forward".into(), "1".into())]);
     }
 }

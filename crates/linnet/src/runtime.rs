@@ -164,7 +164,7 @@ impl Handle {
             };
             if let Ok(st) = self.shared.dev_stats.lock() {
                 for (ifindex, stats) in st.iter() {
-                    stack.set_device_stats(*ifindex, *stats);
+                    stack.dev.set_device_stats(*ifindex, *stats);
                 }
             }
             let now = self.shared.clock.now();
@@ -350,7 +350,7 @@ fn run(shared: Arc<Shared>, mut devices: Vec<Attached>) -> Stack {
             for (d, b) in devices.iter().zip(busy_devs.iter_mut()) {
                 if b.retry_at.is_some_and(|t| t <= now) {
                     b.retry_at = None;
-                    stack.netif_wake_queue(d.ifindex);
+                    stack.dev.netif_wake_queue(d.ifindex);
                 }
             }
             for (d, batch) in devices.iter().zip(batches.iter_mut()) {
@@ -509,24 +509,40 @@ pub struct HostConfig {
     pub seed: u64,
 }
 
-/// A running single-interface host: the handle, the stack thread, and its interface.
+/// A running host: the handle, the stack thread, and its interfaces (`ifindex`, `ifname` and
+/// `mac` are the first one's, as most hosts have one).
 pub struct Host {
     /// Way into the stack.
     pub handle: Handle,
     /// The stack thread (returns the stack when stopped).
     pub thread: JoinHandle<Stack>,
-    /// Interface index.
+    /// The first interface's index.
     pub ifindex: u32,
-    /// Interface name.
+    /// The first interface's name.
     pub ifname: String,
+    /// The first interface's MAC address.
+    pub mac: EthernetAddress,
+    /// Every interface, in the order the devices were given.
+    pub ifaces: Vec<HostIface>,
+}
+
+/// One interface of a [`Host`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostIface {
+    /// Index in the stack.
+    pub ifindex: u32,
+    /// Name in the stack.
+    pub ifname: String,
+    /// The device's own name (the TAP's, the interface the AF_PACKET socket is bound to).
+    pub device: String,
     /// MAC address in use.
     pub mac: EthernetAddress,
 }
 
 impl Host {
-    /// A builder for a host on one device, with defaults: no address, no gateway, offloads
-    /// on, a random seed, the device's name and MAC. What `linnetd` and the examples do at
-    /// start-up.
+    /// A builder for a host on one device or several, with defaults: no address, no
+    /// gateway, offloads on, a random seed, each device's name and MAC. What `linnetd` and
+    /// the examples do at start-up.
     ///
     /// ```no_run
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -548,10 +564,8 @@ impl Host {
     }
 }
 
-/// Which device a [`HostBuilder`] runs on.
+/// A device a [`HostBuilder`] runs on.
 enum DeviceSpec {
-    /// None chosen yet.
-    None,
     /// A TAP interface to create or attach to.
     Tap(String),
     /// An existing interface through an AF_PACKET socket.
@@ -560,14 +574,27 @@ enum DeviceSpec {
     Device(Box<dyn NetDevice>),
 }
 
-/// Sets up a [`Host`]: one device, its addresses and an optional default route (see
+/// Which interface a [`HostBuilder::addr`] goes to.
+enum AddrOn {
+    /// The device with this position.
+    Index(usize),
+    /// The device with this interface or device name.
+    Name(String),
+}
+
+/// Sets up a [`Host`]: its devices, their addresses and an optional default route (see
 /// [`Host::builder`]).
+///
+/// Each [`tap`](Self::tap), [`packet`](Self::packet) or [`device`](Self::device) adds a
+/// device. [`ifname`](Self::ifname), [`mac`](Self::mac) and [`addr`](Self::addr) apply to the
+/// device added last (to the first one when none is added yet);
+/// [`dev_addr`](Self::dev_addr) names its device.
 pub struct HostBuilder {
-    device: DeviceSpec,
+    devices: Vec<DeviceSpec>,
     offload: bool,
-    ifname: Option<String>,
-    mac: Option<EthernetAddress>,
-    addrs: Vec<Ipv4Cidr>,
+    ifnames: Vec<(usize, String)>,
+    macs: Vec<(usize, EthernetAddress)>,
+    addrs: Vec<(AddrOn, Ipv4Cidr)>,
     gateway: Option<std::net::Ipv4Addr>,
     config: StackConfig,
 }
@@ -575,10 +602,10 @@ pub struct HostBuilder {
 impl Default for HostBuilder {
     fn default() -> Self {
         HostBuilder {
-            device: DeviceSpec::None,
+            devices: Vec::new(),
             offload: true,
-            ifname: None,
-            mac: None,
+            ifnames: Vec::new(),
+            macs: Vec::new(),
             addrs: Vec::new(),
             gateway: None,
             config: StackConfig {
@@ -590,25 +617,30 @@ impl Default for HostBuilder {
 }
 
 impl HostBuilder {
-    /// Run on the TAP interface `name` (created if missing, set up on the Linux side).
+    /// Add the TAP interface `name` (created if missing, set up on the Linux side).
     /// Needs root or CAP_NET_ADMIN.
     pub fn tap(mut self, name: &str) -> Self {
-        self.device = DeviceSpec::Tap(name.to_string());
+        self.devices.push(DeviceSpec::Tap(name.to_string()));
         self
     }
 
-    /// Run on the existing interface `ifname` (e.g. a veth end) through an AF_PACKET socket.
+    /// Add the existing interface `ifname` (e.g. a veth end) through an AF_PACKET socket.
     /// Needs root or CAP_NET_RAW.
     pub fn packet(mut self, ifname: &str) -> Self {
-        self.device = DeviceSpec::Packet(ifname.to_string());
+        self.devices.push(DeviceSpec::Packet(ifname.to_string()));
         self
     }
 
-    /// Run on a device the caller opened (any [`NetDevice`]: a TAP, an AF_PACKET socket,
-    /// an in-memory link).
+    /// Add a device the caller opened (any [`NetDevice`]: a TAP, an AF_PACKET socket, an
+    /// in-memory link).
     pub fn device(mut self, device: Box<dyn NetDevice>) -> Self {
-        self.device = DeviceSpec::Device(device);
+        self.devices.push(DeviceSpec::Device(device));
         self
+    }
+
+    /// The device the per-device settings apply to: the last added, or the first to come.
+    fn current(&self) -> usize {
+        self.devices.len().saturating_sub(1)
     }
 
     /// Open [`tap`](Self::tap) and [`packet`](Self::packet) devices with virtio-net headers,
@@ -620,20 +652,33 @@ impl HostBuilder {
 
     /// The interface's name inside the stack (default: the device's name).
     pub fn ifname(mut self, name: &str) -> Self {
-        self.ifname = Some(name.to_string());
+        let i = self.current();
+        self.ifnames.retain(|(j, _)| *j != i);
+        self.ifnames.push((i, name.to_string()));
         self
     }
 
     /// The interface's MAC address (default: the device's, or a locally administered one
-    /// derived from the seed).
+    /// derived from the seed and the device's position).
     pub fn mac(mut self, mac: EthernetAddress) -> Self {
-        self.mac = Some(mac);
+        let i = self.current();
+        self.macs.retain(|(j, _)| *j != i);
+        self.macs.push((i, mac));
         self
     }
 
-    /// Add an address with its prefix (may be given several times).
+    /// Add an address with its prefix to the interface (may be given several times).
     pub fn addr(mut self, cidr: Ipv4Cidr) -> Self {
-        self.addrs.push(cidr);
+        let i = self.current();
+        self.addrs.push((AddrOn::Index(i), cidr));
+        self
+    }
+
+    /// Add an address with its prefix to the interface named `dev` (its name in the stack,
+    /// or its device's), whichever order the devices are added in. Addresses are added in
+    /// the order given, once every interface exists.
+    pub fn dev_addr(mut self, dev: &str, cidr: Ipv4Cidr) -> Self {
+        self.addrs.push((AddrOn::Name(dev.to_string()), cidr));
         self
     }
 
@@ -656,69 +701,110 @@ impl HostBuilder {
         self
     }
 
-    /// Open the device, build the stack around it (interface up, addresses, default route)
-    /// and start the stack thread.
+    /// Open the devices, build the stack around them (interfaces, addresses, every
+    /// interface up, default route) and start the stack thread.
     pub fn spawn(self) -> Result<Host, HostError> {
-        let device: Box<dyn NetDevice> = match self.device {
-            DeviceSpec::None => return Err(HostError::NoDevice),
-            DeviceSpec::Device(d) => d,
-            DeviceSpec::Tap(name) => {
-                let tap = if self.offload {
-                    TapDevice::open_offload(&name)
-                } else {
-                    TapDevice::open(&name)
-                }
-                .map_err(|e| HostError::open(format!("TAP {name}"), "CAP_NET_ADMIN", e))?;
-                // The Linux side of the TAP: up, as `ip link set NAME up`.
-                tap.set_link_up(true)
-                    .map_err(|e| HostError::open(format!("TAP {name}"), "CAP_NET_ADMIN", e))?;
-                Box::new(tap)
-            }
-            DeviceSpec::Packet(ifname) => Box::new(
-                if self.offload {
-                    PacketDevice::open_offload(&ifname)
-                } else {
-                    PacketDevice::open(&ifname)
-                }
-                .map_err(|e| HostError::open(format!("AF_PACKET on {ifname}"), "CAP_NET_RAW", e))?,
-            ),
-        };
+        if self.devices.is_empty() {
+            return Err(HostError::NoDevice);
+        }
+        let offload = self.offload;
+        let devices = self
+            .devices
+            .into_iter()
+            .map(|d| open_device(d, offload))
+            .collect::<Result<Vec<_>, _>>()?;
         let clock = HostClock::new();
         let seed = self.config.seed;
-        let mac = self
-            .mac
-            .or(device.hw_addr())
-            .unwrap_or_else(|| EthernetAddress::local_from_seed(seed));
         let mut stack = Stack::new(self.config);
-        let ifname = self.ifname.unwrap_or_else(|| device.name().to_string());
-        let ifindex = stack.add_interface(&ifname, mac, device.mtu());
+        let mut ifaces = Vec::with_capacity(devices.len());
+        let mut attached = Vec::with_capacity(devices.len());
+        for (n, device) in devices.into_iter().enumerate() {
+            let setting = |list: &[(usize, _)]| list.iter().find(|(i, _)| *i == n).map(|x| x.1);
+            let mac = setting(&self.macs)
+                .or(device.hw_addr())
+                .unwrap_or_else(|| EthernetAddress::local_from_seed(seed.wrapping_add(n as u64)));
+            let ifname = self
+                .ifnames
+                .iter()
+                .find(|(i, _)| *i == n)
+                .map_or_else(|| device.name().to_string(), |x| x.1.clone());
+            let ifindex = stack.add_interface(&ifname, mac, device.mtu());
+            ifaces.push(HostIface {
+                ifindex,
+                ifname,
+                device: device.name().to_string(),
+                mac,
+            });
+            attached.push(Attached { ifindex, device });
+        }
         let now = clock.now();
-        for cidr in &self.addrs {
+        for (on, cidr) in &self.addrs {
+            let iface = match on {
+                AddrOn::Index(i) => ifaces.get(*i),
+                AddrOn::Name(d) => ifaces.iter().find(|f| &f.ifname == d || &f.device == d),
+            }
+            .ok_or_else(|| HostError::NoSuchDevice {
+                dev: match on {
+                    AddrOn::Index(i) => format!("#{i}"),
+                    AddrOn::Name(d) => d.clone(),
+                },
+                cidr: *cidr,
+            })?;
             stack
-                .add_addr(ifindex, *cidr, now)
+                .add_addr(iface.ifindex, *cidr, now)
                 .map_err(|errno| HostError::Addr { cidr: *cidr, errno })?;
         }
-        stack
-            .set_link_up(ifindex, true, now)
-            .map_err(|errno| HostError::LinkUp {
-                ifname: ifname.clone(),
-                errno,
-            })?;
+        for f in &ifaces {
+            stack
+                .set_link_up(f.ifindex, true, now)
+                .map_err(|errno| HostError::LinkUp {
+                    ifname: f.ifname.clone(),
+                    errno,
+                })?;
+        }
         if let Some(gateway) = self.gateway {
             stack
                 .add_default_gateway(gateway)
                 .map_err(|errno| HostError::Gateway { gateway, errno })?;
         }
-        let (handle, thread) =
-            spawn(stack, vec![Attached { ifindex, device }]).map_err(HostError::Spawn)?;
+        let (handle, thread) = spawn(stack, attached).map_err(HostError::Spawn)?;
+        let first = ifaces[0].clone();
         Ok(Host {
             handle,
             thread,
-            ifindex,
-            ifname,
-            mac,
+            ifindex: first.ifindex,
+            ifname: first.ifname,
+            mac: first.mac,
+            ifaces,
         })
     }
+}
+
+/// Open one device a [`HostBuilder`] was given.
+fn open_device(spec: DeviceSpec, offload: bool) -> Result<Box<dyn NetDevice>, HostError> {
+    Ok(match spec {
+        DeviceSpec::Device(d) => d,
+        DeviceSpec::Tap(name) => {
+            let tap = if offload {
+                TapDevice::open_offload(&name)
+            } else {
+                TapDevice::open(&name)
+            }
+            .map_err(|e| HostError::open(format!("TAP {name}"), "CAP_NET_ADMIN", e))?;
+            // The Linux side of the TAP: up, as `ip link set NAME up`.
+            tap.set_link_up(true)
+                .map_err(|e| HostError::open(format!("TAP {name}"), "CAP_NET_ADMIN", e))?;
+            Box::new(tap)
+        }
+        DeviceSpec::Packet(ifname) => Box::new(
+            if offload {
+                PacketDevice::open_offload(&ifname)
+            } else {
+                PacketDevice::open(&ifname)
+            }
+            .map_err(|e| HostError::open(format!("AF_PACKET on {ifname}"), "CAP_NET_RAW", e))?,
+        ),
+    })
 }
 
 /// Why [`HostBuilder::spawn`] failed; its message says what to do next.
@@ -742,6 +828,13 @@ pub enum HostError {
         what: String,
         /// The OS error.
         source: io::Error,
+    },
+    /// An address names an interface the host does not have.
+    NoSuchDevice {
+        /// The name given.
+        dev: String,
+        /// The address.
+        cidr: Ipv4Cidr,
     },
     /// An address was refused.
     Addr {
@@ -800,6 +893,9 @@ impl std::fmt::Display for HostError {
                  `sudo setcap cap_net_admin,cap_net_raw+ep` on the program)"
             ),
             HostError::Open { what, source } => write!(f, "cannot open {what}: {source}"),
+            HostError::NoSuchDevice { dev, cidr } => {
+                write!(f, "cannot add address {cidr}: no device \"{dev}\"")
+            }
             HostError::Addr { cidr, errno } => write!(f, "cannot add address {cidr}: {errno}"),
             HostError::LinkUp { ifname, errno } => write!(f, "cannot bring {ifname} up: {errno}"),
             HostError::Gateway { gateway, errno } => {
@@ -941,7 +1037,7 @@ mod tests {
         assert_eq!(host.ifname, "eth0");
         assert_eq!(host.mac, EthernetAddress::local_from_seed(9));
         let ifindex = host.ifindex;
-        let routes = host.handle.call(|s, _| s.routes()).unwrap();
+        let routes = host.handle.call(|s, _| s.ipv4.routes()).unwrap();
         assert!(routes
             .iter()
             .any(|r| r.ifindex == ifindex && r.dst.prefix_len == 24));
@@ -950,6 +1046,72 @@ mod tests {
             .any(|r| r.dst.prefix_len == 0
                 && r.gateway == Some(std::net::Ipv4Addr::new(192, 0, 2, 1))));
         host.stop();
+    }
+
+    #[test]
+    fn builder_takes_several_devices_with_their_own_names_macs_and_addresses() {
+        let (a, _pa) = MemLink::pair(LinkConfig::default());
+        let (b, _pb) = MemLink::pair(LinkConfig::default());
+        let (c, _pc) = MemLink::pair(LinkConfig::default());
+        let mac = EthernetAddress([2, 0, 0, 0, 0, 0x42]);
+        // An address given before any device goes to the first.
+        let host = Host::builder()
+            .addr("192.0.2.2/24".parse().unwrap())
+            .device(Box::new(a))
+            .ifname("eth0")
+            .device(Box::new(b))
+            .ifname("eth1")
+            .mac(mac)
+            .addr("198.51.100.1/24".parse().unwrap())
+            .device(Box::new(c))
+            .dev_addr("eth1", "198.51.100.9/24".parse().unwrap())
+            .dev_addr("eth0", "192.0.2.3/24".parse().unwrap())
+            .seed(5)
+            .spawn()
+            .unwrap();
+        let names: Vec<&str> = host.ifaces.iter().map(|f| f.ifname.as_str()).collect();
+        assert_eq!(names[..2], ["eth0", "eth1"]);
+        assert_eq!(host.ifaces.len(), 3);
+        assert_eq!(
+            (host.ifindex, host.ifname.as_str(), host.mac),
+            (
+                host.ifaces[0].ifindex,
+                "eth0",
+                EthernetAddress::local_from_seed(5)
+            )
+        );
+        assert_eq!(host.ifaces[1].mac, mac);
+        assert_eq!(host.ifaces[2].mac, EthernetAddress::local_from_seed(7));
+        let want = [
+            (0, vec!["192.0.2.2/24", "192.0.2.3/24"]),
+            (1, vec!["198.51.100.1/24", "198.51.100.9/24"]),
+            (2, vec![]),
+        ];
+        let ifaces = host.ifaces.clone();
+        let links = host.handle.call(|s, _| s.links()).unwrap();
+        for (i, addrs) in want {
+            let l = links
+                .iter()
+                .find(|l| l.ifindex == ifaces[i].ifindex)
+                .unwrap();
+            let got: Vec<String> = l.addrs.iter().map(|c| c.to_string()).collect();
+            assert_eq!(got, addrs, "{}", l.name);
+            assert!(l.up, "{} is up", l.name);
+        }
+        host.stop();
+        // An address for a device the host does not have is refused, naming it.
+        let (a, _pa) = MemLink::pair(LinkConfig::default());
+        let e = Host::builder()
+            .device(Box::new(a))
+            .dev_addr("eth7", "192.0.2.2/24".parse().unwrap())
+            .spawn()
+            .err()
+            .unwrap();
+        assert!(matches!(e, HostError::NoSuchDevice { .. }));
+        assert_eq!(
+            e.to_string(),
+            "cannot add address 192.0.2.2/24: no device \"eth7\""
+        );
     }
 
     #[test]

@@ -153,7 +153,7 @@ impl Sim {
             let stack = &mut self.stacks[p.stack];
             // A device that refused a frame is retried at every step (steps come when a
             // frame arrives somewhere, which is when a full link has room again).
-            stack.netif_wake_queue(p.ifindex);
+            stack.dev.netif_wake_queue(p.ifindex);
             while let Some(buf) = stack.take_tx(p.ifindex, now) {
                 match p.dev.transmit(buf.data(), now) {
                     Err(e) if crate::device::txq::is_tx_busy(&e) => {

@@ -14,7 +14,6 @@
 
 use crate::buf::{BufPool, PacketBuf};
 use crate::device::loopback::LOOPBACK_MTU;
-use crate::device::DeviceStats;
 use crate::errno::Errno;
 use crate::link::ethernet::eth_type_trans;
 use crate::link::{NeighParams, NeighTable};
@@ -30,6 +29,15 @@ pub const LOOPBACK_IFINDEX: u32 = 1;
 
 /// How many looped-back frames one poll processes before yielding.
 const LOOPBACK_BUDGET: usize = 1024;
+
+/// The next number of the splitmix64 generator whose state is `rng`.
+pub(crate) fn splitmix64(rng: &mut u64) -> u64 {
+    *rng = rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *rng;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
 
 /// Stack-wide settings (Linux: the `net.ipv4.*` sysctls).
 #[derive(Debug, Clone)]
@@ -151,6 +159,10 @@ impl Stack {
             LinkKind::Loopback,
         );
         debug_assert_eq!(lo, LOOPBACK_IFINDEX);
+        // Linux: `ipv4_offload_init` → `tcpv4_offload_init`, `dev_add_offload`.
+        crate::transport::offload::tcpv4_offload_init(&mut s.dev.offloads)
+            .expect("a fresh table has no TCP handler");
+        crate::ip::offload::ipv4_offload_init(&mut s.dev.offloads);
         s.ipv4
             .set_icmp_ratelimit(s.config.icmp_ratelimit, s.config.icmp_ratemask);
         let lo = Ipv4Cidr::new(Ipv4Addr::LOCALHOST, 8).expect("valid prefix");
@@ -213,11 +225,7 @@ impl Stack {
 
     /// A pseudo-random number from the stack's seeded generator.
     pub(crate) fn random_u64(&mut self) -> u64 {
-        self.rng = self.rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.rng;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        splitmix64(&mut self.rng)
     }
 
     // ----- interfaces and addresses (the rtnetlink side) -----
@@ -255,13 +263,6 @@ impl Stack {
         self.dev.rtnl_dump_ifinfo()
     }
 
-    /// Record the driver's counters for an interface (called by the runtime).
-    pub fn set_device_stats(&mut self, ifindex: u32, stats: DeviceStats) {
-        if let Some(i) = self.iface_mut(ifindex) {
-            i.dev_stats = stats;
-        }
-    }
-
     /// Bring an interface up or down. Going up announces its addresses; going down flushes
     /// its neighbours and queue. Linux: `dev_open` / `dev_close` and `inetdev_event`.
     pub fn set_link_up(&mut self, ifindex: u32, up: bool, now: Instant) -> Result<(), Errno> {
@@ -280,7 +281,7 @@ impl Stack {
         };
         let kind = iface.kind;
         // Routes through the interface live or die with it.
-        self.rt_cache_flush();
+        self.ipv4.rt_cache_flush();
         if up {
             if kind == LinkKind::Ether {
                 for a in addrs {
@@ -337,18 +338,6 @@ impl Stack {
     #[inline]
     pub fn is_local_addr(&self, a: Ipv4Addr) -> bool {
         self.dev.is_local_addr(a)
-    }
-
-    pub(crate) fn iface_has_addr(&self, ifindex: u32, a: Ipv4Addr) -> bool {
-        // arp_ignore = 0: answer for any local address, whatever interface it is on.
-        let _ = ifindex;
-        !a.is_loopback() && self.is_local_addr(a)
-    }
-
-    /// Whether `a` is a broadcast address we accept (limited, or a subnet's).
-    #[inline]
-    pub fn is_broadcast_addr(&self, a: Ipv4Addr) -> bool {
-        self.dev.is_broadcast_addr(a)
     }
 
     /// Add a permanent neighbour entry (`ip neigh add ... nud permanent`).
@@ -433,7 +422,7 @@ impl Stack {
         buf.meta.timestamp = now;
         buf.meta.sk = None;
         if self.obs.capture.on() || self.obs.trace.on() {
-            self.netif_rx_taps(&mut buf, now);
+            self.obs.netif_rx_taps(&mut buf, now);
         }
         let Some(iface) = self.iface(ifindex) else {
             self.drops.core.rx_dropped += 1;
@@ -528,7 +517,7 @@ impl Stack {
         let buf = self.iface_mut(ifindex)?.qdisc.dequeue(now);
         self.qdisc_dequeued(ifindex, buf.as_ref(), now);
         if let Some(b) = &buf {
-            self.dev_tx_taps(ifindex, b, now);
+            self.obs.dev_tx_taps(ifindex, b, now);
         }
         buf
     }

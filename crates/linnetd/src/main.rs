@@ -4,13 +4,12 @@
 mod services;
 
 use clap::Parser;
-use linnet::runtime::{self, Attached};
-use linnet::time::HostClock;
+use linnet::runtime;
 use linnet::NetDevice;
 use linnet::PacketDevice;
+use linnet::StackConfig;
 use linnet::TapDevice;
 use linnet::{EthernetAddress, Ipv4Addr, Ipv4Cidr};
-use linnet::{Stack, StackConfig};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -167,59 +166,41 @@ fn run(args: Args) -> Result<(), String> {
     linnet::control::server::prepare_path(&args.control, args.mkdir || in_run_linnet)
         .map_err(|e| format!("cannot serve {}: {e}", args.control.display()))?;
     let devices = open_devices(&args)?;
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0)
-        ^ (std::process::id() as u64) << 32;
-    let clock = HostClock::new();
-    let mut stack = Stack::new(StackConfig {
-        seed,
+    // The host through the library's builder: every device, --mac and --ifname for the
+    // first, each address on its device (the first when none is named).
+    let mut builder = linnet::Host::builder().config(StackConfig {
+        seed: linnet::runtime::random_seed(),
+        ip_forward: args.forward,
         ..StackConfig::default()
     });
-    let now = clock.now();
-    let mut attached = Vec::new();
-    let mut names = Vec::new();
+    let mut first = None;
     for (n, device) in devices.into_iter().enumerate() {
-        let mac = if n == 0 { args.mac } else { None }
-            .or(device.hw_addr())
-            .unwrap_or_else(|| EthernetAddress::local_from_seed(seed.wrapping_add(n as u64)));
-        let ifname = match (n, &args.ifname) {
-            (0, Some(name)) => name.clone(),
-            _ => device.name().to_string(),
-        };
-        let ifindex = stack.add_interface(&ifname, mac, device.mtu());
-        names.push((ifname, device.name().to_string(), mac, ifindex));
-        attached.push(Attached { ifindex, device });
+        if n == 0 {
+            first = Some(
+                args.ifname
+                    .clone()
+                    .unwrap_or_else(|| device.name().to_string()),
+            );
+        }
+        builder = builder.device(device);
+        if n == 0 {
+            if let Some(name) = &args.ifname {
+                builder = builder.ifname(name);
+            }
+            if let Some(mac) = args.mac {
+                builder = builder.mac(mac);
+            }
+        }
     }
+    let first = first.ok_or("no device: give --tap NAME or --packet IFNAME")?;
     for (dev, cidr) in &addr_specs {
-        let ifindex = match dev {
-            None => names[0].3,
-            Some(d) => names
-                .iter()
-                .find(|(name, devname, _, _)| name == d || devname == d)
-                .map(|x| x.3)
-                .ok_or_else(|| format!("--addr {d}={cidr}: no device \"{d}\""))?,
-        };
-        stack
-            .add_addr(ifindex, *cidr, now)
-            .map_err(|e| format!("cannot add address {cidr}: {e}"))?;
-    }
-    for (ifname, _, _, ifindex) in &names {
-        stack
-            .set_link_up(*ifindex, true, now)
-            .map_err(|e| format!("cannot bring {ifname} up: {e}"))?;
-    }
-    if args.forward {
-        stack.set_ip_forward(true);
+        builder = builder.dev_addr(dev.unwrap_or(&first), *cidr);
     }
     if let Some(gw) = args.gateway {
-        stack
-            .add_default_gateway(gw)
-            .map_err(|e| format!("cannot add default route via {gw}: {e}"))?;
+        builder = builder.gateway(gw);
     }
-    let (handle, thread) =
-        runtime::spawn(stack, attached).map_err(|e| format!("cannot start the stack: {e}"))?;
+    let host = builder.spawn().map_err(|e| e.to_string())?;
+    let (handle, thread) = (host.handle, host.thread);
     let control = linnet::control::server::serve_with(
         &args.control,
         handle.clone(),
@@ -243,9 +224,10 @@ fn run(args: Args) -> Result<(), String> {
             .map_err(|e| format!("cannot serve http on {port}: {e}"))?;
     }
     let addrs: Vec<String> = args.addr.to_vec();
-    let devs: Vec<String> = names
+    let devs: Vec<String> = host
+        .ifaces
         .iter()
-        .map(|(ifname, devname, mac, _)| format!("{ifname} (device {devname}) mac {mac}"))
+        .map(|f| format!("{} (device {}) mac {}", f.ifname, f.device, f.mac))
         .collect();
     println!(
         "linnetd: {} addr {} control {}",
@@ -253,8 +235,8 @@ fn run(args: Args) -> Result<(), String> {
         addrs.join(","),
         args.control.display()
     );
-    for (ifname, devname, mac, _) in &names {
-        tracing::info!(ifname = %ifname, device = %devname, %mac, "stack running");
+    for f in &host.ifaces {
+        tracing::info!(ifname = %f.ifname, device = %f.device, mac = %f.mac, "stack running");
     }
     let sig = wait_for_signal(&signals);
     tracing::info!(sig, "stopping");

@@ -188,6 +188,13 @@ pub enum Request {
         /// New value.
         value: Option<String>,
     },
+    /// Read or write several sysctls in one go, as `sysctl(8)` given several keys: each is
+    /// carried out on its own, in order; a bad one is reported in its place and does not stop
+    /// the others. Linux: one `/proc/sys` write (or read) per key.
+    SysctlMany {
+        /// Dotted names with the value to write (`None`: read).
+        ops: Vec<(String, Option<String>)>,
+    },
     /// Read a table with its counters, as iptables does before it lists or changes it.
     /// Linux: `IPT_SO_GET_INFO` + `IPT_SO_GET_ENTRIES`.
     NfGetTable {
@@ -303,6 +310,11 @@ pub enum Response {
     Sysctl {
         /// Key and value.
         values: Vec<sysctl::SysctlValue>,
+    },
+    /// What each operation of a [`Request::SysctlMany`] came to, in order.
+    SysctlMany {
+        /// The value after it, or the error (as `sysctl(8)` prints it).
+        results: Vec<Result<sysctl::SysctlValue, sysctl::SysctlError>>,
     },
     /// Done.
     Ok,
@@ -475,6 +487,7 @@ pub fn handle(stack: &mut Stack, req: Request, now: Instant) -> Response {
         },
         Request::RouteShow => Response::Routes {
             routes: stack
+                .ipv4
                 .routes()
                 .into_iter()
                 .map(|r| (r, iface_name(stack, r.ifindex)))
@@ -540,6 +553,9 @@ pub fn handle(stack: &mut Stack, req: Request, now: Instant) -> Response {
             key: Some(k),
             value,
         } => sysctl::sysctl(stack, &k, value.as_deref()),
+        Request::SysctlMany { ops } => Response::SysctlMany {
+            results: sysctl::sysctl_many(stack, &ops),
+        },
         Request::NfGetTable { table } => nf::get_table(stack, table),
         Request::NfChange { table, gen, change } => nf::change(stack, table, gen, &change),
         Request::NfReplace { tables } => nf::replace(stack, tables),

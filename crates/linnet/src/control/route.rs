@@ -221,13 +221,13 @@ pub fn rule_show(stack: &Stack) -> Response {
 /// `ip route show [table T|all]`: routes with device names; `Some(0)` is every table.
 pub fn route_list(stack: &Stack, table: Option<u32>) -> Response {
     let tables = match table {
-        Some(0) => stack.route_tables(),
+        Some(0) => stack.ipv4.route_tables(),
         Some(t) => vec![t],
         None => vec![254],
     };
     let routes = tables
         .into_iter()
-        .flat_map(|t| stack.table_routes(t))
+        .flat_map(|t| stack.ipv4.table_routes(t))
         .map(|r| (r, name(stack, r.ifindex)))
         .collect();
     Response::Routes { routes }
@@ -308,7 +308,7 @@ mod tests {
             replace,
         };
         assert_eq!(req(&mut s, add(r, false)), Response::Ok);
-        let before = s.table_routes(254);
+        let before = s.ipv4.table_routes(254);
         // The same destination through a gateway on no connected network.
         let mut bad = r;
         bad.gateway = Some(Ipv4Addr::new(203, 0, 113, 1));
@@ -316,7 +316,7 @@ mod tests {
             req(&mut s, add(bad, true)),
             Response::Error { .. }
         ));
-        assert_eq!(s.table_routes(254), before, "the old route stays");
+        assert_eq!(s.ipv4.table_routes(254), before, "the old route stays");
         assert_eq!(
             s.ip_route_output(Ipv4Addr::new(198, 51, 100, 9), None)
                 .map(|o| o.nexthop),

@@ -4,46 +4,16 @@
 //! Linux: net/core/rtnetlink.c (`rtnl_setlink` → `dev_set_mtu`), net/ipv4/devinet.c
 //! (`inet_rtm_deladdr`), net/core/neighbour.c (`neigh_delete`, `neigh_flush_dev`).
 
-use crate::buf::DEFAULT_BUF_SIZE;
-use crate::buf::MAX_HEADER;
 use crate::errno::Errno;
 use crate::stack::Stack;
 use crate::time::Instant;
-use crate::wire::ethernet::HEADER_LEN as ETH_HLEN;
 use crate::wire::{EthernetAddress, Ipv4Addr, Ipv4Cidr};
 
 use super::{dev_index, done, errno_response, Response};
 
-/// Smallest IPv4 MTU (RFC 791: every host must take 68-byte datagrams). Linux: `IPV4_MIN_MTU`.
-pub const MIN_MTU: usize = 68;
-/// Largest MTU a pool buffer can carry with its link header.
-pub const MAX_MTU: usize = DEFAULT_BUF_SIZE - MAX_HEADER;
+pub use crate::device::netns::{MAX_MTU, MIN_MTU};
 
 impl Stack {
-    /// Change an interface's MTU. Linux: `dev_set_mtu` (EINVAL outside the device's range).
-    pub fn set_mtu(&mut self, ifindex: u32, mtu: usize) -> Result<(), Errno> {
-        if !(MIN_MTU..=MAX_MTU).contains(&mtu) {
-            return Err(Errno::EINVAL);
-        }
-        let iface = self.iface_mut(ifindex).ok_or(Errno::ENODEV)?;
-        iface.mtu = mtu;
-        debug_assert!(mtu + ETH_HLEN <= DEFAULT_BUF_SIZE);
-        Ok(())
-    }
-
-    /// Could `mac` become `ifindex`'s link address? (Unicast, not zero, not on loopback.)
-    /// Linux: `eth_prepare_mac_addr_change` / `dev_pre_changeaddr_notify`.
-    pub fn check_mac(&self, ifindex: u32, mac: crate::wire::EthernetAddress) -> Result<(), Errno> {
-        if !mac.is_unicast() || mac.0 == [0; 6] {
-            return Err(Errno::EINVAL);
-        }
-        let iface = self.iface(ifindex).ok_or(Errno::ENODEV)?;
-        if iface.kind == crate::stack::LinkKind::Loopback {
-            return Err(Errno::EOPNOTSUPP);
-        }
-        Ok(())
-    }
-
     /// Change an interface's link address (`ip link set dev D address M`); unicast addresses
     /// only. When the link is up its addresses are announced with gratuitous ARP so that
     /// neighbours update their caches at once (Linux: `dev_set_mac_address`, then
@@ -54,7 +24,7 @@ impl Stack {
         mac: crate::wire::EthernetAddress,
         now: crate::time::Instant,
     ) -> Result<(), Errno> {
-        self.check_mac(ifindex, mac)?;
+        self.dev.check_mac(ifindex, mac)?;
         let iface = self.iface_mut(ifindex).ok_or(Errno::ENODEV)?;
         iface.mac = mac;
         if iface.up {
@@ -91,22 +61,6 @@ impl Stack {
             Err(Errno::ENOENT)
         }
     }
-
-    /// Remove the neighbour entries of one interface, or of all (`ip neigh flush`); returns
-    /// how many went. Linux: `neigh_flush_dev`.
-    pub fn flush_neighbours(&mut self, ifindex: Option<u32>) -> usize {
-        let victims: Vec<(u32, Ipv4Addr)> = self
-            .neigh
-            .dump()
-            .into_iter()
-            .filter(|n| ifindex.is_none_or(|i| i == n.ifindex))
-            .map(|n| (n.ifindex, n.ip))
-            .collect();
-        for (i, ip) in &victims {
-            self.neigh.delete(*i, *ip);
-        }
-        victims.len()
-    }
 }
 
 /// `ip link set dev D [up|down] [mtu N] [address M]`: every part checked before any is
@@ -133,13 +87,13 @@ pub(super) fn link_set(
         }
     }
     if let Some(mac) = address {
-        if let Err(e) = stack.check_mac(i, mac) {
+        if let Err(e) = stack.dev.check_mac(i, mac) {
             return errno_response(e);
         }
     }
     // Everything is valid: now change it.
     if let Some(m) = mtu {
-        if let Err(e) = stack.set_mtu(i, m) {
+        if let Err(e) = stack.dev.set_mtu(i, m) {
             return errno_response(e);
         }
     }
@@ -227,7 +181,7 @@ pub(super) fn neigh_flush(stack: &mut Stack, dev: Option<&str>) -> Response {
         Ok(i) => i,
         Err(r) => return r,
     };
-    stack.flush_neighbours(i);
+    stack.neigh.neigh_flush_dev(i);
     Response::Ok
 }
 
@@ -242,10 +196,10 @@ mod tests {
         let mut s = Stack::default();
         let now = Instant::ZERO;
         let i = s.add_interface("eth0", EthernetAddress::local_from_seed(1), 1500);
-        assert_eq!(s.set_mtu(i, 67), Err(Errno::EINVAL));
-        assert_eq!(s.set_mtu(i, MAX_MTU + 1), Err(Errno::EINVAL));
-        assert_eq!(s.set_mtu(99, 1400), Err(Errno::ENODEV));
-        s.set_mtu(i, 9000).unwrap();
+        assert_eq!(s.dev.set_mtu(i, 67), Err(Errno::EINVAL));
+        assert_eq!(s.dev.set_mtu(i, MAX_MTU + 1), Err(Errno::EINVAL));
+        assert_eq!(s.dev.set_mtu(99, 1400), Err(Errno::ENODEV));
+        s.dev.set_mtu(i, 9000).unwrap();
         assert_eq!(s.iface(i).unwrap().mtu, 9000);
         let mac = EthernetAddress([2, 0, 0, 0, 0, 0x42]);
         s.set_mac(i, mac, now).unwrap();
@@ -262,7 +216,7 @@ mod tests {
         assert_eq!(s.flush_addrs(i), Ok(2));
         assert!(s.iface(i).unwrap().addrs.is_empty());
         assert!(
-            s.routes().iter().all(|r| r.ifindex != i),
+            s.ipv4.routes().iter().all(|r| r.ifindex != i),
             "connected routes went too"
         );
 
@@ -278,7 +232,7 @@ mod tests {
         assert!(s.neighbours().is_empty());
         s.add_neighbour(i, ip, EthernetAddress::local_from_seed(2), now)
             .unwrap();
-        assert_eq!(s.flush_neighbours(Some(i + 1)), 0);
-        assert_eq!(s.flush_neighbours(None), 1);
+        assert_eq!(s.neigh.neigh_flush_dev(Some(i + 1)), 0);
+        assert_eq!(s.neigh.neigh_flush_dev(None), 1);
     }
 }

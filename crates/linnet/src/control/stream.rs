@@ -306,7 +306,7 @@ fn trace(conn: &UnixStream, stack: &Handle, filter: &str) -> io::Result<()> {
             let names = if recs.is_empty() {
                 Vec::new()
             } else {
-                s.ifnames()
+                s.dev.ifnames()
             };
             (names, s.tracer().lost())
         })?;

@@ -9,7 +9,7 @@
 //! the seed, `hystart` (a module parameter of tcp_cubic), the delayed-ACK timeout, the initial
 //! RTO and the TIME-WAIT length (`TCP_TIMEWAIT_LEN`).
 
-use super::{error, Response};
+use super::Response;
 use crate::stack::Stack;
 use crate::transport::tcp::TcpConfig;
 use serde::{Deserialize, Serialize};
@@ -22,6 +22,53 @@ pub struct SysctlValue {
     pub key: String,
     /// Value as text.
     pub value: String,
+}
+
+/// Why one sysctl operation of several failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SysctlError {
+    /// The errno (`ENOENT` unknown key, `EINVAL` bad value, `EACCES` read-only).
+    pub errno: i32,
+    /// The line `sysctl(8)` prints for it.
+    pub message: String,
+    /// What was wrong, in Linnet's words (Linux's line gives only the errno).
+    #[serde(default)]
+    pub why: String,
+}
+
+/// A sysctl error with its errno.
+fn error(errno: i32, message: impl Into<String>) -> SysctlError {
+    SysctlError {
+        errno,
+        message: message.into(),
+        why: String::new(),
+    }
+}
+
+impl SysctlError {
+    /// The error as procps `sysctl(8)` reports it for `key`, Linnet's own words kept in
+    /// `why`: `cannot stat /proc/sys/...: No such file or directory` for an unknown key,
+    /// `setting key "...": Invalid argument` for a bad value, `permission denied on key
+    /// "..."` for a read-only one.
+    fn into_procps(self, key: &str) -> SysctlError {
+        let message = match self.errno {
+            libc::ENOENT => return self,
+            libc::EINVAL => format!("sysctl: setting key \"{key}\": Invalid argument"),
+            libc::EACCES => format!("sysctl: permission denied on key \"{key}\""),
+            _ => return self,
+        };
+        SysctlError {
+            errno: self.errno,
+            why: self.message,
+            message,
+        }
+    }
+}
+
+impl From<SysctlError> for Response {
+    fn from(e: SysctlError) -> Response {
+        super::error(e.errno, e.message)
+    }
 }
 
 /// How a sysctl's value is written and read (its `proc_handler`).
@@ -49,7 +96,7 @@ enum Kind {
     /// `proc_tcp_fastopen_key`, `ipv4_local_port_range`, `tcp_rmem`'s three numbers).
     Text(
         fn(&Stack) -> String,
-        fn(&mut Stack, &str) -> Result<(), Response>,
+        fn(&mut Stack, &str) -> Result<(), SysctlError>,
     ),
     /// Read-only (mode 0444).
     ReadOnly(fn(&Stack) -> String),
@@ -634,7 +681,7 @@ fn parse_int(v: &str) -> Option<u64> {
 
 /// Parse "MIN DEFAULT MAX" (blanks or tabs between) for `tcp_rmem`/`tcp_wmem`: the
 /// default and maximum buffer sizes, with MIN <= DEFAULT <= MAX.
-fn parse_tcp_mem(key: &str, v: &str) -> Result<(usize, usize), Response> {
+fn parse_tcp_mem(key: &str, v: &str) -> Result<(usize, usize), SysctlError> {
     let bad = |why: &str| error(libc::EINVAL, format!("sysctl: {key}: \"{v}\": {why}"));
     let nums: Vec<&str> = v.split_whitespace().collect();
     if nums.len() != 3 {
@@ -657,7 +704,7 @@ fn parse_tcp_mem(key: &str, v: &str) -> Result<(usize, usize), Response> {
 
 /// `ip_local_port_range`: "LOW HIGH", 1 <= LOW <= HIGH <= 65535. Linux:
 /// `ipv4_local_port_range` (which refuses LOW > HIGH with EINVAL).
-fn set_local_port_range(s: &mut Stack, v: &str) -> Result<(), Response> {
+fn set_local_port_range(s: &mut Stack, v: &str) -> Result<(), SysctlError> {
     let key = "net.ipv4.ip_local_port_range";
     let bad = || {
         error(
@@ -684,7 +731,7 @@ fn lookup(key: &str) -> Option<&'static Sysctl> {
     TABLE.iter().find(|e| e.name == key)
 }
 
-fn no_such_key(key: &str) -> Response {
+fn no_such_key(key: &str) -> SysctlError {
     error(
         libc::ENOENT,
         format!(
@@ -706,7 +753,7 @@ fn read(s: &Stack, e: &Sysctl) -> String {
 
 /// Check `v` and store it; nothing changes on an error. Linux: the entry's `proc_handler`
 /// on a write.
-fn write(s: &mut Stack, e: &Sysctl, v: &str) -> Result<(), Response> {
+fn write(s: &mut Stack, e: &Sysctl, v: &str) -> Result<(), SysctlError> {
     let key = e.name;
     match e.kind {
         // Linux keeps these as integers (`proc_dointvec`, `proc_dou8vec_minmax`): any number
@@ -789,20 +836,38 @@ pub fn writable_names() -> impl Iterator<Item = &'static str> {
 /// Read or write one sysctl (`sysctl KEY` / `sysctl -w KEY=VALUE`); the answer holds the
 /// value after the call.
 pub fn sysctl(stack: &mut Stack, key: &str, value: Option<&str>) -> Response {
-    let Some(e) = lookup(key) else {
-        return no_such_key(key);
-    };
+    match sysctl_one(stack, key, value) {
+        Ok(v) => Response::Sysctl { values: vec![v] },
+        Err(e) => e.into(),
+    }
+}
+
+/// [`sysctl`]'s work: the value after the call, or why there is none.
+fn sysctl_one(
+    stack: &mut Stack,
+    key: &str,
+    value: Option<&str>,
+) -> Result<SysctlValue, SysctlError> {
+    let e = lookup(key).ok_or_else(|| no_such_key(key))?;
     if let Some(v) = value {
-        if let Err(r) = write(stack, e, v) {
-            return r;
-        }
+        write(stack, e, v)?;
     }
-    Response::Sysctl {
-        values: vec![SysctlValue {
-            key: key.to_string(),
-            value: read(stack, e),
-        }],
-    }
+    Ok(SysctlValue {
+        key: key.to_string(),
+        value: read(stack, e),
+    })
+}
+
+/// Carry out several reads (value `None`) and writes in order, each on its own: a good key
+/// is applied whatever the others do, a bad one gives its error in its place. Linux:
+/// `sysctl(8)` given several keys (procps `WriteSetting`/`ReadSetting` per argument).
+pub fn sysctl_many(
+    stack: &mut Stack,
+    ops: &[(String, Option<String>)],
+) -> Vec<Result<SysctlValue, SysctlError>> {
+    ops.iter()
+        .map(|(k, v)| sysctl_one(stack, k, v.as_deref()).map_err(|e| e.into_procps(k)))
+        .collect()
 }
 
 #[cfg(test)]
@@ -1037,5 +1102,47 @@ mod tests {
             matches!(&r, Response::Error { errno: Some(libc::ENOENT), message } if message.contains("nonsense")),
             "{r:?}"
         );
+    }
+
+    #[test]
+    fn several_keys_apply_every_good_one_and_report_each_bad_one() {
+        let mut s = stack();
+        let ops = [
+            ("net.ipv4.ip_forward", Some("1")),
+            ("net.ipv4.nope", Some("1")),
+            ("net.ipv4.ip_default_ttl", Some("bad")),
+            ("net.ipv4.tcp_sack", Some("0")),
+            ("net.ipv4.tcp_available_congestion_control", Some("reno")),
+            ("net.ipv4.tcp_timestamps", None),
+        ]
+        .map(|(k, v)| (k.to_string(), v.map(String::from)));
+        let r = sysctl_many(&mut s, &ops);
+        assert_eq!(r.len(), 6);
+        let value = |i: usize| r[i].as_ref().map(|v| (v.key.as_str(), v.value.as_str()));
+        assert_eq!(value(0), Ok(("net.ipv4.ip_forward", "1")));
+        assert_eq!(
+            r[1].as_ref().unwrap_err().message,
+            "sysctl: cannot stat /proc/sys/net/ipv4/nope: No such file or directory"
+        );
+        assert_eq!(r[1].as_ref().unwrap_err().errno, libc::ENOENT);
+        let e = r[2].as_ref().unwrap_err();
+        assert_eq!(
+            (e.errno, e.message.as_str()),
+            (
+                libc::EINVAL,
+                "sysctl: setting key \"net.ipv4.ip_default_ttl\": Invalid argument"
+            )
+        );
+        assert!(e.why.contains("\"bad\""), "{e:?}");
+        assert_eq!(value(3), Ok(("net.ipv4.tcp_sack", "0")));
+        assert_eq!(
+            r[4].as_ref().unwrap_err().message,
+            "sysctl: permission denied on key \"net.ipv4.tcp_available_congestion_control\""
+        );
+        assert_eq!(value(5), Ok(("net.ipv4.tcp_timestamps", "1")));
+        // The good writes took effect, the bad one changed nothing.
+        assert!(s.ip_forward_enabled());
+        assert_eq!(get(&mut s, "net.ipv4.tcp_sack"), "0");
+        assert_eq!(get(&mut s, "net.ipv4.ip_default_ttl"), "64");
     }
 }

@@ -35,7 +35,7 @@ impl Stack {
         if let Some(i) = self.iface_mut(ifindex) {
             i.features = features;
             // Sockets cache their route's features by route generation (`route_caps`).
-            self.rt_cache_flush();
+            self.ipv4.rt_cache_flush();
         }
     }
 

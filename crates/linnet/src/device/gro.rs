@@ -17,6 +17,7 @@
 //! Memory is bounded: at most [`GRO_MAX_HELD`] trains per batch, each at most one 64 KiB buffer.
 
 use crate::buf::{BufPool, CsumState, PacketBuf, LARGE_BUF_SIZE, MAX_HEADER};
+use crate::device::netns::NetnsDev;
 use crate::stack::Stack;
 use crate::time::Instant;
 use crate::wire::checksum;
@@ -287,11 +288,6 @@ impl Stack {
         }
     }
 
-    /// Whether GRO is on for interface `ifindex`.
-    pub fn gro_enabled(&self, ifindex: u32) -> bool {
-        !self.dev.gro.off.contains(&ifindex)
-    }
-
     /// Offer one frame to GRO: merged into a held train, held as a new train, or delivered.
     /// Linux: `napi_gro_receive` → `dev_gro_receive`.
     pub fn napi_gro_receive(&mut self, ifindex: u32, buf: PacketBuf, now: Instant) {
@@ -411,6 +407,14 @@ impl Stack {
     }
 }
 
+impl NetnsDev {
+    /// Whether GRO is on for interface `ifindex`.
+    #[cfg(test)]
+    pub(crate) fn gro_enabled(&self, ifindex: u32) -> bool {
+        !self.gro.off.contains(&ifindex)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -490,7 +494,7 @@ mod tests {
     fn with_gro_off_each_segment_is_delivered_alone() {
         let (mut s, i) = stack();
         s.set_gro(i, false);
-        assert!(!s.gro_enabled(i));
+        assert!(!s.dev.gro_enabled(i));
         let frames = (0..20u32).map(|k| seg(ISN.wrapping_add(k * 1448), 1448, ACK, 7));
         s.receive_batch(i, frames, Instant::ZERO);
         assert_eq!(in_segs(&s), 20, "no merging");

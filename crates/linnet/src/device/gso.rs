@@ -3,12 +3,15 @@
 //! segments fit a path.
 //!
 //! Linux: net/core/gso.c (`skb_mac_gso_segment`, `skb_gso_validate_network_len`) and
-//! `GSO_MAX_SIZE`/`GSO_MAX_SEGS` (include/linux/netdevice.h). The protocols' halves are
-//! [`crate::ip::offload::inet_gso_segment`] (net/ipv4/af_inet.c) and
-//! [`crate::transport::tcp::offload::tcp4_gso_segment`] (net/ipv4/tcp_offload.c).
+//! `GSO_MAX_SIZE`/`GSO_MAX_SEGS` (include/linux/netdevice.h). The protocols' halves
+//! (IPv4's `inet_gso_segment`, TCP's `tcp4_gso_segment`) are reached through the handlers
+//! they registered in the stack's [`Offloads`] tables, as Linux reaches them through
+//! `packet_offload` and `inet_offloads`.
 
+use super::offload::Offloads;
 use crate::buf::{BufPool, Meta, PacketBuf};
 use crate::wire::tcp::tcp_all_headers_v4;
+use crate::wire::EtherType;
 
 /// Largest GSO super-packet at the network layer (an IPv4 datagram). Linux: `GSO_MAX_SIZE`
 /// as limited by the 16-bit IPv4 total length.
@@ -30,7 +33,8 @@ pub enum SegCsum {
 /// Why a super-packet could not be segmented.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GsoError {
-    /// Not a well-formed TCP/IPv4 packet (or an IPv4 fragment).
+    /// Not a well-formed TCP/IPv4 packet (or an IPv4 fragment), or a protocol with no
+    /// segmentation handler registered.
     Malformed,
     /// `gso_size` zero, or so small the packet would make more than [`GSO_MAX_SEGS`].
     BadSize,
@@ -56,11 +60,12 @@ pub struct GsoParams {
 /// IPv4 identification increments, FIN and PSH stay on the last segment only and CWR on the
 /// first; IPv4 lengths and checksums are rewritten. New buffers come from `pool` with
 /// `headroom` and the metadata `meta` (GSO and checksum state set per `csum`), appended to
-/// `out`. Returns how many were made. The packet goes to the handler of its network protocol
-/// (read from the IP version, as the link header may be absent). Linux:
-/// `skb_mac_gso_segment` → `inet_gso_segment` → `tcp4_gso_segment`.
+/// `out`. Returns how many were made. The packet goes to the handler its network protocol
+/// registered in `offloads` (the protocol read from the IP version, as the link header may
+/// be absent). Linux: `skb_mac_gso_segment` → `inet_gso_segment` → `tcp4_gso_segment`.
 #[allow(clippy::too_many_arguments)]
 pub fn skb_gso_segment(
+    offloads: &Offloads,
     pkt: &[u8],
     l2: usize,
     gso_size: usize,
@@ -76,9 +81,15 @@ pub fn skb_gso_segment(
         meta,
         headroom,
     };
-    match pkt.get(l2).map(|b| b >> 4) {
-        Some(4) => crate::ip::offload::inet_gso_segment(pkt, l2, &params, pool, out),
-        _ => Err(GsoError::Malformed),
+    // Linux: `skb_network_protocol`.
+    let ty = match pkt.get(l2).map(|b| b >> 4) {
+        Some(4) => EtherType::IPV4,
+        Some(6) => EtherType::IPV6,
+        _ => return Err(GsoError::Malformed),
+    };
+    match offloads.packet_offload(ty) {
+        Some(po) => (po.gso_segment)(offloads, pkt, l2, &params, pool, out),
+        None => Err(GsoError::Malformed),
     }
 }
 
@@ -105,6 +116,14 @@ pub(crate) mod tests {
     use crate::wire::tcp::tcp_csum_partial;
     use crate::wire::tcp::{SeqNumber, TcpFlags, TcpPacket};
     use std::net::Ipv4Addr;
+
+    /// The tables a stack registers at construction (IPv4 and TCP).
+    pub(crate) fn offloads() -> Offloads {
+        let mut o = Offloads::default();
+        crate::transport::offload::tcpv4_offload_init(&mut o).expect("a fresh table");
+        crate::ip::offload::ipv4_offload_init(&mut o);
+        o
+    }
 
     pub(crate) const SRC: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
     pub(crate) const DST: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
@@ -160,7 +179,9 @@ pub(crate) mod tests {
             gso_size: mss as u16,
             ..Default::default()
         };
-        let k = skb_gso_segment(&f, ETH_HLEN, mss, csum, meta, &mut pool, 64, &mut out).unwrap();
+        let o = offloads();
+        let k =
+            skb_gso_segment(&o, &f, ETH_HLEN, mss, csum, meta, &mut pool, 64, &mut out).unwrap();
         assert_eq!(k, out.len());
         (data, out)
     }
@@ -233,8 +254,9 @@ pub(crate) mod tests {
         let mut pool = BufPool::default();
         let mut out = Vec::new();
         let m = Meta::default();
+        let o = offloads();
         let mut go = |p: &[u8], l2: usize, mss: usize| {
-            skb_gso_segment(p, l2, mss, SegCsum::Full, m, &mut pool, 0, &mut out)
+            skb_gso_segment(&o, p, l2, mss, SegCsum::Full, m, &mut pool, 0, &mut out)
         };
         assert_eq!(go(&f, ETH_HLEN, 0), Err(GsoError::BadSize));
         assert_eq!(go(&f, ETH_HLEN, 2), Err(GsoError::BadSize));
@@ -255,6 +277,33 @@ pub(crate) mod tests {
         // The network-layer form (no link header) works as well.
         assert_eq!(go(&f[ETH_HLEN..], 0, 1448), Ok(3));
         assert_eq!(out.len(), 3, "failed attempts appended nothing");
+    }
+
+    #[test]
+    fn software_gso_needs_the_registered_handlers() {
+        let f = frame(&payload(3000), TcpFlags::ACK, true);
+        let mut pool = BufPool::default();
+        let mut out = Vec::new();
+        let m = Meta::default();
+        let mut go = |o: &Offloads| {
+            skb_gso_segment(
+                o,
+                &f,
+                ETH_HLEN,
+                1448,
+                SegCsum::Full,
+                m,
+                &mut pool,
+                0,
+                &mut out,
+            )
+        };
+        assert_eq!(go(&Offloads::default()), Err(GsoError::Malformed));
+        let mut ip_only = Offloads::default();
+        crate::ip::offload::ipv4_offload_init(&mut ip_only);
+        assert_eq!(go(&ip_only), Err(GsoError::Malformed), "no TCP handler");
+        assert_eq!(go(&offloads()), Ok(3));
+        assert_eq!(out.len(), 3);
     }
 
     #[test]

@@ -26,6 +26,7 @@ pub(crate) mod gro;
 pub(crate) mod gso;
 pub(crate) mod loopback;
 pub(crate) mod netns;
+pub(crate) mod offload;
 pub(crate) mod txq;
 pub(crate) mod xmit;
 

@@ -4,13 +4,20 @@
 //! Linux: `net->dev_base_head`, `net->loopback_dev`, and the per-CPU `napi_struct.gro_hash`;
 //! [`Interface`] is `struct net_device` with its `struct in_device`.
 
-use crate::buf::PacketBuf;
+use crate::buf::{PacketBuf, DEFAULT_BUF_SIZE, MAX_HEADER};
 use crate::device::gro::GroList;
 use crate::device::loopback::Loopback;
 use crate::device::DeviceStats;
+use crate::errno::Errno;
 use crate::qdisc::{PfifoFast, Qdisc, QdiscStats};
+use crate::wire::ethernet::HEADER_LEN as ETH_HLEN;
 use crate::wire::{EthernetAddress, Ipv4Addr, Ipv4Cidr};
 use serde::{Deserialize, Serialize};
+
+/// Smallest IPv4 MTU (RFC 791: every host must take 68-byte datagrams). Linux: `IPV4_MIN_MTU`.
+pub const MIN_MTU: usize = 68;
+/// Largest MTU a pool buffer can carry with its link header.
+pub const MAX_MTU: usize = DEFAULT_BUF_SIZE - MAX_HEADER;
 
 /// What kind of link an interface is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -105,6 +112,9 @@ pub(crate) struct NetnsDev {
     pub(super) gro: GroList,
     /// Segments of one GSO super-packet, reused between calls.
     pub(crate) gso_scratch: Vec<PacketBuf>,
+    /// The protocols' offload handlers, registered when the stack is built.
+    /// Linux: `offload_base`, `inet_offloads`.
+    pub(crate) offloads: crate::device::offload::Offloads,
 }
 
 impl NetnsDev {
@@ -257,5 +267,55 @@ impl NetnsDev {
     /// Whether `a` is a broadcast address we accept (limited, or a subnet's).
     pub(crate) fn is_broadcast_addr(&self, a: Ipv4Addr) -> bool {
         a.is_broadcast() || self.ifaces.iter().any(|i| i.is_subnet_broadcast(a))
+    }
+
+    /// Record the driver's counters for an interface (called by the runtime).
+    pub(crate) fn set_device_stats(&mut self, ifindex: u32, stats: DeviceStats) {
+        if let Some(i) = self.dev_get_by_index_mut(ifindex) {
+            i.dev_stats = stats;
+        }
+    }
+
+    /// Whether ARP answers for `a`: with `arp_ignore = 0` (Linux's default), any local
+    /// address but loopback's, whatever interface it is on (the weak host model). Linux:
+    /// `arp_process` (the target `RTN_LOCAL`, `arp_ignore` 0 replying for it).
+    pub(crate) fn arp_addr_is_local(&self, a: Ipv4Addr) -> bool {
+        !a.is_loopback() && self.is_local_addr(a)
+    }
+
+    /// Interface names by index, to resolve records with [`crate::trace::TraceLine::new`] away from the
+    /// stack (the daemon renders them after releasing the stack's lock).
+    pub(crate) fn ifnames(&self) -> Vec<(u32, String)> {
+        self.for_each_netdev()
+            .map(|i| (i.ifindex, i.name.clone()))
+            .collect()
+    }
+
+    /// Change an interface's MTU. Linux: `dev_set_mtu` (EINVAL outside the device's range).
+    pub(crate) fn set_mtu(&mut self, ifindex: u32, mtu: usize) -> Result<(), Errno> {
+        if !(MIN_MTU..=MAX_MTU).contains(&mtu) {
+            return Err(Errno::EINVAL);
+        }
+        let iface = self.dev_get_by_index_mut(ifindex).ok_or(Errno::ENODEV)?;
+        iface.mtu = mtu;
+        debug_assert!(mtu + ETH_HLEN <= DEFAULT_BUF_SIZE);
+        Ok(())
+    }
+
+    /// Could `mac` become `ifindex`'s link address? (Unicast, not zero, not on loopback.)
+    /// Linux: `eth_prepare_mac_addr_change` / `dev_pre_changeaddr_notify`.
+    pub(crate) fn check_mac(
+        &self,
+        ifindex: u32,
+        mac: crate::wire::EthernetAddress,
+    ) -> Result<(), Errno> {
+        if !mac.is_unicast() || mac.0 == [0; 6] {
+            return Err(Errno::EINVAL);
+        }
+        let iface = self.dev_get_by_index(ifindex).ok_or(Errno::ENODEV)?;
+        if iface.kind == LinkKind::Loopback {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        Ok(())
     }
 }

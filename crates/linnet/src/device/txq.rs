@@ -16,6 +16,7 @@
 //! `netif_tx_wake_queue` (include/linux/netdevice.h).
 
 use crate::buf::PacketBuf;
+use crate::device::netns::NetnsDev;
 use crate::stack::Stack;
 use crate::time::Instant;
 use std::collections::VecDeque;
@@ -83,7 +84,7 @@ impl Stack {
     /// The driver of `ifindex` refused `buf` because its queue is full: keep the frame for a
     /// retry, after any refused before it and ahead of everything still in the qdisc, charged
     /// to its socket again (TCP Small Queues keeps the socket waiting), and stop the queue
-    /// until [`Stack::netif_wake_queue`]. Linux: `dev_requeue_skb` after `NETDEV_TX_BUSY`.
+    /// until `NetnsDev::netif_wake_queue`. Linux: `dev_requeue_skb` after `NETDEV_TX_BUSY`.
     pub fn dev_requeue_skb(&mut self, ifindex: u32, buf: PacketBuf) {
         if let Some(iface) = self.iface_mut(ifindex) {
             iface.txq.requeues += 1;
@@ -108,14 +109,6 @@ impl Stack {
         iface.txq.stopped = true;
         iface.txq.requeued.push_back(buf);
         self.tsq_charge(sk, ifindex, len);
-    }
-
-    /// The driver of `ifindex` has room again (or wants to find out): dequeue from it once
-    /// more, refused frames first. Linux: `netif_tx_wake_queue`.
-    pub fn netif_wake_queue(&mut self, ifindex: u32) {
-        if let Some(iface) = self.iface_mut(ifindex) {
-            iface.txq.stopped = false;
-        }
     }
 
     /// Whether the driver of `ifindex` stopped its queue. Linux: `netif_queue_stopped`.
@@ -144,5 +137,15 @@ impl Stack {
         // if it waited).
         self.tcp_wfree(&buf, now);
         Ok(Some(buf))
+    }
+}
+
+impl NetnsDev {
+    /// The driver of `ifindex` has room again (or wants to find out): dequeue from it once
+    /// more, refused frames first. Linux: `netif_tx_wake_queue`.
+    pub(crate) fn netif_wake_queue(&mut self, ifindex: u32) {
+        if let Some(iface) = self.dev_get_by_index_mut(ifindex) {
+            iface.txq.stopped = false;
+        }
     }
 }

@@ -53,6 +53,7 @@ impl Stack {
             segs.clear();
             let headroom = buf.headroom();
             let r = skb_gso_segment(
+                &self.dev.offloads,
                 buf.data(),
                 ETH_HLEN,
                 usize::from(buf.meta.gso_size),

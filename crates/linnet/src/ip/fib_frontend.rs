@@ -8,6 +8,7 @@
 use super::fib::{
     Route, RouteMatch, RouteProto, RouteScope, RouteType, RT_TABLE_LOCAL, RT_TABLE_MAIN,
 };
+use super::netns::NetnsIpv4;
 use super::rules::{FibRule, RuleMatch};
 use crate::errno::Errno;
 use crate::stack::{LinkKind, Stack};
@@ -41,6 +42,23 @@ fn kernel_route(
         },
         kind,
         metrics: Default::default(),
+    }
+}
+
+impl NetnsIpv4 {
+    /// The main table's routes (`ip route show`).
+    pub(crate) fn routes(&self) -> Vec<Route> {
+        self.fib.dump(RT_TABLE_MAIN)
+    }
+
+    /// One table's routes (`ip route show table N`).
+    pub(crate) fn table_routes(&self, table: u32) -> Vec<Route> {
+        self.fib.dump(table)
+    }
+
+    /// Ids of the tables holding routes.
+    pub(crate) fn route_tables(&self) -> Vec<u32> {
+        self.fib.table_ids().collect()
     }
 }
 
@@ -118,21 +136,6 @@ impl Stack {
                 ifindex,
             )
         })
-    }
-
-    /// The main table's routes (`ip route show`).
-    pub fn routes(&self) -> Vec<Route> {
-        self.ipv4.fib.dump(RT_TABLE_MAIN)
-    }
-
-    /// One table's routes (`ip route show table N`).
-    pub fn table_routes(&self, table: u32) -> Vec<Route> {
-        self.ipv4.fib.dump(table)
-    }
-
-    /// Ids of the tables holding routes.
-    pub fn route_tables(&self) -> Vec<u32> {
-        self.ipv4.fib.table_ids().collect()
     }
 
     /// Add a policy rule (`ip rule add`). `EEXIST` for an identical rule, `EINVAL` for a
@@ -288,11 +291,11 @@ mod tests {
     fn addresses_bring_kernel_routes_like_linux() {
         let (mut s, i) = stack();
         assert_eq!(
-            show(&s.routes()),
+            show(&s.ipv4.routes()),
             [format!("unicast 192.0.2.0/24 dev {i} src 192.0.2.1")]
         );
         assert_eq!(
-            show(&s.table_routes(RT_TABLE_LOCAL)),
+            show(&s.ipv4.table_routes(RT_TABLE_LOCAL)),
             [
                 "local 127.0.0.0/8 dev 1 src 127.0.0.1".to_string(),
                 "local 127.0.0.1/32 dev 1 src 127.0.0.1".to_string(),
@@ -304,28 +307,28 @@ mod tests {
         // A secondary address adds only its local route; deleting the primary promotes it.
         s.add_addr(i, "192.0.2.2/24".parse().unwrap(), Instant::ZERO)
             .unwrap();
-        assert_eq!(s.routes().len(), 1);
-        assert_eq!(s.table_routes(RT_TABLE_LOCAL).len(), 6);
+        assert_eq!(s.ipv4.routes().len(), 1);
+        assert_eq!(s.ipv4.table_routes(RT_TABLE_LOCAL).len(), 6);
         s.del_addr(i, "192.0.2.1".parse().unwrap()).unwrap();
         assert_eq!(
-            show(&s.routes()),
+            show(&s.ipv4.routes()),
             [format!("unicast 192.0.2.0/24 dev {i} src 192.0.2.2")]
         );
         assert_eq!(
-            show(&s.table_routes(RT_TABLE_LOCAL))[3..],
+            show(&s.ipv4.table_routes(RT_TABLE_LOCAL))[3..],
             [
                 format!("local 192.0.2.2/32 dev {i} src 192.0.2.2"),
                 format!("broadcast 192.0.2.255/32 dev {i} src 192.0.2.2"),
             ]
         );
         s.del_addr(i, "192.0.2.2".parse().unwrap()).unwrap();
-        assert!(s.routes().is_empty());
-        assert_eq!(s.table_routes(RT_TABLE_LOCAL).len(), 3);
+        assert!(s.ipv4.routes().is_empty());
+        assert_eq!(s.ipv4.table_routes(RT_TABLE_LOCAL).len(), 3);
         // A /32 address brings only its local route.
         s.add_addr(i, "203.0.113.5/32".parse().unwrap(), Instant::ZERO)
             .unwrap();
-        assert!(s.routes().is_empty());
-        assert_eq!(s.table_routes(RT_TABLE_LOCAL).len(), 4);
+        assert!(s.ipv4.routes().is_empty());
+        assert_eq!(s.ipv4.table_routes(RT_TABLE_LOCAL).len(), 4);
     }
 
     #[test]
@@ -386,7 +389,7 @@ mod tests {
         );
         // Without a device, the gateway's connected route supplies it.
         s.add_route(Route::unicast(net, Some(gw), 0)).unwrap();
-        assert_eq!(s.routes()[0].ifindex, i);
+        assert_eq!(s.ipv4.routes()[0].ifindex, i);
         assert_eq!(
             s.add_route(Route::unicast(net, Some(gw), 0)),
             Err(Errno::EEXIST)
@@ -401,14 +404,14 @@ mod tests {
             ..Route::special(RouteType::Blackhole, net)
         })
         .unwrap();
-        assert_eq!(s.routes().len(), 3);
+        assert_eq!(s.ipv4.routes().len(), 3);
         s.add_route(Route {
             table: 100,
             ..Route::unicast(net, Some(gw), 0)
         })
         .unwrap();
-        assert_eq!(s.route_tables(), [100, RT_TABLE_MAIN, RT_TABLE_LOCAL]);
-        assert_eq!(s.table_routes(100).len(), 1);
+        assert_eq!(s.ipv4.route_tables(), [100, RT_TABLE_MAIN, RT_TABLE_LOCAL]);
+        assert_eq!(s.ipv4.table_routes(100).len(), 1);
         assert_eq!(
             s.del_route(&RouteMatch::new(bad_prefix)),
             Err(Errno::EINVAL)

@@ -28,7 +28,7 @@ impl Stack {
     /// Receive an ICMP message (data at the ICMP header). Linux: `icmp_rcv`.
     pub(crate) fn icmp_rcv(&mut self, mut buf: PacketBuf, ip: &IpMeta, now: Instant) {
         self.ipv4.icmp_stats.in_msgs += 1;
-        self.trace_icmp_rcv(&buf);
+        self.obs.trace_icmp_rcv(&buf);
         let Ok(pkt) = Icmpv4Packet::new_checked(buf.data()) else {
             self.ipv4.icmp_stats.in_errors += 1;
             return self.drop_pkt(buf, DropReason::IcmpCsum);
@@ -53,7 +53,7 @@ impl Stack {
                 let sent = pkt.data().get(..8).map(|b| {
                     Instant::from_micros(u64::from_be_bytes(b.try_into().expect("8 bytes")))
                 });
-                self.ping_rcv(ident, seq, ip, len, sent, None, now);
+                self.pings.ping_rcv(ident, seq, ip, len, sent, None, now);
                 self.pool.put(buf);
             }
             t @ (Icmpv4Message::DST_UNREACHABLE | Icmpv4Message::TIME_EXCEEDED) => {
@@ -146,7 +146,8 @@ impl Stack {
             && quoted_icmp.msg_type() == Icmpv4Message::ECHO_REQUEST
         {
             let (ident, seq) = (quoted_icmp.echo_ident(), quoted_icmp.echo_seq_no());
-            self.ping_rcv(ident, seq, ip, 0, None, Some((msg_type, code)), now);
+            self.pings
+                .ping_rcv(ident, seq, ip, 0, None, Some((msg_type, code)), now);
         } else if inner.protocol() == IpProtocol::UDP || inner.protocol() == IpProtocol::TCP {
             let err = icmp_err_convert(msg_type, code);
             let (src, dst) = (inner.src_addr(), inner.dst_addr());
@@ -183,9 +184,9 @@ impl Stack {
         if inner.frag_offset() != 0
             || src.is_unspecified()
             || src.is_multicast()
-            || self.is_broadcast_addr(src)
+            || self.dev.is_broadcast_addr(src)
             || dst.is_multicast()
-            || self.is_broadcast_addr(dst)
+            || self.dev.is_broadcast_addr(dst)
         {
             return;
         }

@@ -68,7 +68,7 @@ impl Stack {
         if src.is_multicast()
             || src.is_broadcast()
             || (src.is_loopback() && buf.meta.ifindex != LOOPBACK_IFINDEX)
-            || self.is_broadcast_addr(src)
+            || self.dev.is_broadcast_addr(src)
         {
             return self.drop_pkt(buf, DropReason::IpInvalidSource);
         }
@@ -100,7 +100,7 @@ impl Stack {
                 rt
             }
         };
-        self.trace_route_input(&buf, &rt);
+        self.obs.trace_route_input(&buf, || rt.trace_name());
         match rt {
             InputRoute::Local => self.ip_local_deliver(buf, false, now),
             InputRoute::Broadcast => self.ip_local_deliver(buf, true, now),
@@ -120,9 +120,14 @@ impl Stack {
         if Ipv4Packet::new_unchecked(buf.data()).is_fragment() {
             let (tid, ifindex) = (buf.meta.trace_id, buf.meta.ifindex);
             match self.ip_defrag(buf, now) {
-                Some(whole) => buf = self.trace_defrag(tid, whole),
+                Some(whole) => buf = self.obs.trace_defrag(tid, whole),
                 None => {
-                    return self.trace_by_id(tid, ifindex, Stage::IpDefrag, Detail::Note("queued"))
+                    return self.obs.trace_by_id(
+                        tid,
+                        ifindex,
+                        Stage::IpDefrag,
+                        Detail::Note("queued"),
+                    )
                 }
             }
         }

@@ -9,21 +9,32 @@ use crate::buf::{BufPool, PacketBuf};
 use crate::device::gso::{
     skb_gso_segment, skb_gso_validate_network_len, GsoError, GsoParams, SegCsum,
 };
+use crate::device::offload::{Offloads, PacketOffload};
 use crate::errno::Errno;
 use crate::ip::output::NextHop;
 use crate::stack::Stack;
 use crate::stats::DropReason;
 use crate::time::Instant;
-use crate::transport::tcp::offload::tcp4_gso_segment;
 use crate::wire::ipv4::HEADER_LEN;
-use crate::wire::{IpProtocol, Ipv4Packet};
+use crate::wire::{EtherType, Ipv4Packet};
 
-/// Segment the TCP/IPv4 super-packet whose IPv4 header starts at `nhoff`: check the IPv4
-/// header (whole, not a fragment, carrying TCP), have TCP make the segments, then give each
-/// its IPv4 total length, an identification counting up from the super-packet's, and a
-/// fresh header checksum. Returns how many segments were appended to `out`.
-/// Linux: `inet_gso_segment`.
+/// Register IPv4's offload handlers for `ETH_P_IP`. Linux: `ipv4_offload_init`
+/// (`dev_add_offload(&ip_packet_offload)`; TCP's own, `tcpv4_offload_init`, is registered
+/// by the stack beside it).
+pub fn ipv4_offload_init(offloads: &mut Offloads) {
+    offloads.dev_add_offload(PacketOffload {
+        ty: EtherType::IPV4,
+        gso_segment: inet_gso_segment,
+    });
+}
+
+/// Segment the IPv4 super-packet whose header starts at `nhoff`: check the header (whole,
+/// not a fragment), have the handler its protocol registered in `offloads` make the
+/// segments, then give each its IPv4 total length, an identification counting up from the
+/// super-packet's, and a fresh header checksum. Returns how many segments were appended to
+/// `out`. Linux: `inet_gso_segment`.
 pub fn inet_gso_segment(
+    offloads: &Offloads,
     pkt: &[u8],
     nhoff: usize,
     params: &GsoParams,
@@ -42,13 +53,15 @@ pub fn inet_gso_segment(
         || total > ip.len()
         || total < ihl
         || iph.is_fragment()
-        || iph.protocol() != IpProtocol::TCP
     {
         return Err(GsoError::Malformed);
     }
+    let ops = offloads
+        .inet_offload(iph.protocol())
+        .ok_or(GsoError::Malformed)?;
     let ident = iph.ident();
     let first = out.len();
-    let n = tcp4_gso_segment(pkt, nhoff, nhoff + ihl, nhoff + total, params, pool, out)?;
+    let n = (ops.gso_segment)(pkt, nhoff, nhoff + ihl, nhoff + total, params, pool, out)?;
     for (i, seg) in out[first..].iter_mut().enumerate() {
         let len = seg.len() - nhoff;
         let mut iph = Ipv4Packet::new_unchecked(&mut seg.data_mut()[nhoff..]);
@@ -77,6 +90,7 @@ impl Stack {
         segs.clear();
         let headroom = buf.headroom();
         let r = skb_gso_segment(
+            &self.dev.offloads,
             buf.data(),
             0,
             usize::from(buf.meta.gso_size),

@@ -100,7 +100,7 @@ impl Stack {
             }
         }
         buf.reset_network_header();
-        self.trace_local_out(&mut buf, now);
+        self.obs.trace_local_out(&mut buf, now);
         if self.nf.active {
             rt = match self.nf_local_out(buf, rt, now) {
                 Ok((b, rt)) => {
@@ -193,7 +193,7 @@ impl Stack {
         let tid = buf.meta.trace_id;
         let res = match self.neigh.output(ifindex, nexthop, buf, now) {
             NeighOutput::Xmit(mac, buf) => self.neigh_xmit(ifindex, mac, buf, now),
-            NeighOutput::Queued => self.trace_queued(tid, ifindex),
+            NeighOutput::Queued => self.obs.trace_queued(tid, ifindex),
         };
         self.neigh_run_events(now);
         res

@@ -10,6 +10,7 @@ pub use super::fib::{
     RT_TABLE_MAIN,
 };
 pub use super::rtcache::RtCacheStats;
+use crate::device::netns::NetnsDev;
 use crate::errno::Errno;
 use crate::stack::{LinkKind, Stack, LOOPBACK_IFINDEX};
 use crate::wire::Ipv4Addr;
@@ -71,29 +72,41 @@ pub enum InputRoute {
     Martian,
 }
 
+impl InputRoute {
+    /// How the decision reads in a packet trace (`ip_route_input: local`).
+    pub(crate) fn trace_name(&self) -> &'static str {
+        match self {
+            InputRoute::Local => "local",
+            InputRoute::Broadcast => "broadcast",
+            InputRoute::Forward(_) => "forward",
+            InputRoute::Error(Errno::ENETUNREACH) => "error (no route)",
+            InputRoute::Error(Errno::EHOSTUNREACH) => "error (unreachable)",
+            InputRoute::Error(Errno::EACCES) => "error (prohibit)",
+            InputRoute::Error(Errno::EINVAL) => "error (blackhole)",
+            InputRoute::Error(_) => "error",
+            InputRoute::Martian => "martian destination",
+        }
+    }
+}
+
+/// Whether a route's next hop can be used now: a unicast route needs its interface up.
+/// Linux: the `RTNH_F_DEAD` / `RTNH_F_LINKDOWN` checks of `fib_table_lookup`.
+fn fib_nh_usable(dev: &NetnsDev, r: &Route) -> bool {
+    r.kind != RouteType::Unicast || dev.dev_get_by_index(r.ifindex).is_some_and(|i| i.up)
+}
+
 impl Stack {
     /// Find the route for `flow`: walk the rules in priority order through their tables,
     /// skipping unicast routes whose interface is down, and remember the answer until the
     /// next change. Linux: `fib_lookup` → `fib_rules_lookup`.
     pub fn fib_lookup(&self, flow: &Flowi4) -> Result<Route, Errno> {
-        self.ipv4.fib_lookup(flow, |r| self.fib_nh_usable(r))
-    }
-
-    /// Whether a route's next hop can be used now: a unicast route needs its interface up.
-    /// Linux: the `RTNH_F_DEAD` / `RTNH_F_LINKDOWN` checks of `fib_table_lookup`.
-    fn fib_nh_usable(&self, r: &Route) -> bool {
-        r.kind != RouteType::Unicast || self.iface(r.ifindex).is_some_and(|i| i.up)
+        self.ipv4.fib_lookup(flow, |r| fib_nh_usable(&self.dev, r))
     }
 
     /// The generation cached lookups must match: it moves on every change to the tables,
     /// the rules, or a link's state. Linux: `rt_genid_ipv4`.
     pub(crate) fn rt_genid(&self) -> u64 {
         self.ipv4.rt_genid()
-    }
-
-    /// Invalidate every cached lookup. Linux: `rt_cache_flush` → `rt_genid_bump_ipv4`.
-    pub(crate) fn rt_cache_flush(&mut self) {
-        self.ipv4.rt_cache_flush();
     }
 
     /// Route cache counters. Linux: `/proc/net/stat/rt_cache`.

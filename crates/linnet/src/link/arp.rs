@@ -86,7 +86,7 @@ impl Stack {
             return self.count_drop(DropReason::ArpInvalid);
         }
         let is_request = repr.operation == ArpOperation::REQUEST;
-        let tip_local = self.iface_has_addr(ifindex, tip);
+        let tip_local = self.dev.arp_addr_is_local(tip);
         if sip.is_unspecified() {
             // RFC 5227 address probe: answer if it asks for an address of ours, learn nothing.
             if is_request && tip_local {
@@ -138,7 +138,7 @@ impl Stack {
         if operation == ArpOperation::REPLY {
             self.neigh.stats.replies_sent += 1;
         }
-        self.trace_arp_out(&mut buf, ifindex, now);
+        self.obs.trace_arp_out(&mut buf, ifindex, now);
         let _ = self.dev_queue_xmit(ifindex, buf, now);
     }
 

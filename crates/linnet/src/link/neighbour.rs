@@ -511,18 +511,25 @@ impl<A: NeighKey> NeighTable<A> {
         }
     }
 
-    /// Remove every entry of an interface (it went down or lost its addresses).
-    /// Linux: `neigh_ifdown`.
-    pub fn flush_dev(&mut self, ifindex: u32) {
+    /// Remove the entries of one interface, or of all (`ip neigh flush`); returns how many
+    /// went. Linux: `neigh_flush_dev`.
+    pub(crate) fn neigh_flush_dev(&mut self, ifindex: Option<u32>) -> usize {
         let keys: Vec<_> = self
             .entries
             .keys()
-            .filter(|k| k.0 == ifindex)
+            .filter(|k| ifindex.is_none_or(|i| i == k.0))
             .copied()
             .collect();
-        for k in keys {
+        for k in &keys {
             self.delete(k.0, k.1);
         }
+        keys.len()
+    }
+
+    /// Remove every entry of an interface (it went down or lost its addresses).
+    /// Linux: `neigh_ifdown`.
+    pub fn flush_dev(&mut self, ifindex: u32) {
+        self.neigh_flush_dev(Some(ifindex));
     }
 
     /// An upper layer saw forward progress (e.g. a TCP ACK) through this neighbour.

@@ -14,7 +14,7 @@
 use super::matches::RuleMatch;
 use super::table::{Chain, Counters, Policy, Rule, Table, TableId};
 use super::targets::Target;
-use super::{Hook, NfError};
+use super::{Hook, Netfilter, NfError};
 use crate::stack::Stack;
 use serde::{Deserialize, Serialize};
 
@@ -510,42 +510,61 @@ pub fn bad_rule() -> NfError {
     NfError::new("iptables: Bad rule (does a matching rule exist in that chain?).")
 }
 
-impl Stack {
+impl Netfilter {
     /// Carry out one change on table `id`, all or nothing. `gen`, when given, is the
     /// [`super::Netfilter::generation`] the change was made against (its rule numbers and
     /// jumps count chains as they were then): if the tables changed since, nothing is done
     /// and the error is [`NfError::again`]. Linux: libiptc's change + `IPT_SO_SET_REPLACE`.
+    pub(crate) fn nf_change(
+        &mut self,
+        id: TableId,
+        gen: Option<u64>,
+        change: &TableChange,
+    ) -> Result<(), NfError> {
+        if gen.is_some_and(|g| g != self.gen) {
+            return Err(NfError::again());
+        }
+        // Work on a copy: a failing change leaves the table as it was.
+        let mut t = self.table(id).clone();
+        t.apply(change)?;
+        *self.table_mut(id) = t;
+        self.gen += 1;
+        self.refresh();
+        Ok(())
+    }
+
+    /// Put whole tables in place at once (iptables-restore), after checking each as the
+    /// kernel does; on any error nothing changes. Linux: `IPT_SO_SET_REPLACE` (`do_replace`).
+    pub(crate) fn nf_replace(&mut self, tables: Vec<Table>) -> Result<(), NfError> {
+        for t in &tables {
+            t.translate()?;
+        }
+        for t in tables {
+            let id = t.id;
+            *self.table_mut(id) = t;
+        }
+        self.gen += 1;
+        self.refresh();
+        Ok(())
+    }
+}
+
+impl Stack {
+    /// Carry out one change on table `id`, all or nothing, unless the tables moved past
+    /// generation `gen` ([`NfError::again`]). Linux: libiptc's change + `IPT_SO_SET_REPLACE`.
     pub fn nf_change(
         &mut self,
         id: TableId,
         gen: Option<u64>,
         change: &TableChange,
     ) -> Result<(), NfError> {
-        if gen.is_some_and(|g| g != self.nf.gen) {
-            return Err(NfError::again());
-        }
-        // Work on a copy: a failing change leaves the table as it was.
-        let mut t = self.nf.table(id).clone();
-        t.apply(change)?;
-        *self.nf.table_mut(id) = t;
-        self.nf.gen += 1;
-        self.nf.refresh();
-        Ok(())
+        self.nf.nf_change(id, gen, change)
     }
 
-    /// Put whole tables in place at once (iptables-restore), after checking each as the
-    /// kernel does; on any error nothing changes. Linux: `IPT_SO_SET_REPLACE` (`do_replace`).
+    /// Put whole tables in place at once (iptables-restore); on any error nothing changes.
+    /// Linux: `IPT_SO_SET_REPLACE` (`do_replace`).
     pub fn nf_replace(&mut self, tables: Vec<Table>) -> Result<(), NfError> {
-        for t in &tables {
-            t.translate()?;
-        }
-        for t in tables {
-            let id = t.id;
-            *self.nf.table_mut(id) = t;
-        }
-        self.nf.gen += 1;
-        self.nf.refresh();
-        Ok(())
+        self.nf.nf_replace(tables)
     }
 }
 

@@ -34,6 +34,7 @@ pub mod table;
 pub mod targets;
 
 use crate::buf::PacketBuf;
+use crate::device::netns::NetnsDev;
 use crate::stack::Stack;
 use crate::stats::DropReason;
 use crate::time::Instant;
@@ -315,6 +316,40 @@ enum HookVerdict {
     Reject(RejectWith),
 }
 
+/// The range a NAT target stands for, with interface addresses filled in.
+/// Linux: `masquerade_tg` (`inet_select_addr` on the output device) and `redirect_tg`
+/// (the input device's primary address, or loopback from OUTPUT).
+fn nat_range(
+    dev: &NetnsDev,
+    a: NatAction,
+    p: &PktInfo,
+    hook: Hook,
+    in_if: u32,
+    out_if: u32,
+) -> Option<NatRange> {
+    let one = |ip: Ipv4Addr, ports| NatRange {
+        min_ip: ip,
+        max_ip: ip,
+        ports,
+    };
+    match a {
+        NatAction::Snat(r) | NatAction::Dnat(r) => Some(r),
+        NatAction::Masquerade(ports) => {
+            let ip = dev.inet_select_addr(out_if, p.dst)?;
+            Some(one(ip, ports))
+        }
+        NatAction::Redirect(ports) => {
+            let ip = if hook == Hook::LocalOut {
+                Ipv4Addr::LOCALHOST
+            } else {
+                dev.dev_get_by_index(in_if)?.addrs.first()?.addr
+            };
+            // REDIRECT without ports keeps the destination port.
+            Some(one(ip, ports))
+        }
+    }
+}
+
 impl Stack {
     /// Netfilter state (tables, conntrack).
     pub fn netfilter(&self) -> &Netfilter {
@@ -393,7 +428,7 @@ impl Stack {
             HookVerdict::Drop(_) => "DROP",
             HookVerdict::Reject(_) => "REJECT",
         };
-        self.trace_nf(&buf, hook_name, verdict_name);
+        self.obs.trace_nf(&buf, hook_name, verdict_name);
         match verdict {
             HookVerdict::Accept => {
                 if matches!(hook, Hook::LocalIn | Hook::PostRouting) {
@@ -527,7 +562,7 @@ impl Stack {
                 TableVerdict::Drop => return HookVerdict::Drop(DropReason::NetfilterDrop),
                 TableVerdict::Accept | TableVerdict::Reject(_) => None,
             };
-            let range = action.and_then(|a| self.nat_range(a, &p, hook, in_if, out_if));
+            let range = action.and_then(|a| nat_range(&self.dev, a, &p, hook, in_if, out_if));
             if action.is_some() && range.is_none() {
                 // MASQUERADE on an interface without an address. Linux: NF_DROP.
                 return HookVerdict::Drop(DropReason::NfConntrackDrop);
@@ -548,40 +583,6 @@ impl Stack {
         HookVerdict::Accept
     }
 
-    /// The range a NAT target stands for, with interface addresses filled in.
-    /// Linux: `masquerade_tg` (`inet_select_addr` on the output device) and `redirect_tg`
-    /// (the input device's primary address, or loopback from OUTPUT).
-    fn nat_range(
-        &self,
-        a: NatAction,
-        p: &PktInfo,
-        hook: Hook,
-        in_if: u32,
-        out_if: u32,
-    ) -> Option<NatRange> {
-        let one = |ip: Ipv4Addr, ports| NatRange {
-            min_ip: ip,
-            max_ip: ip,
-            ports,
-        };
-        match a {
-            NatAction::Snat(r) | NatAction::Dnat(r) => Some(r),
-            NatAction::Masquerade(ports) => {
-                let ip = self.dev.inet_select_addr(out_if, p.dst)?;
-                Some(one(ip, ports))
-            }
-            NatAction::Redirect(ports) => {
-                let ip = if hook == Hook::LocalOut {
-                    Ipv4Addr::LOCALHOST
-                } else {
-                    self.iface(in_if)?.addrs.first()?.addr
-                };
-                // REDIRECT without ports keeps the destination port.
-                Some(one(ip, ports))
-            }
-        }
-    }
-
     /// Answer a TCP segment (data at its IPv4 header) with a RST from its destination, as
     /// REJECT --reject-with tcp-reset does; the RST goes through LOCAL_OUT like any locally
     /// generated packet. Linux: `nf_send_reset` (net/ipv4/netfilter/nf_reject_ipv4.c).
@@ -593,7 +594,7 @@ impl Stack {
         if p.proto != proto::TCP || !p.has_l4 || p.tcp_flags & 0x04 != 0 || d.len() < p.ihl + 20 {
             return;
         }
-        if self.is_broadcast_addr(p.dst) || p.dst.is_multicast() {
+        if self.dev.is_broadcast_addr(p.dst) || p.dst.is_multicast() {
             return;
         }
         let tcp = &d[p.ihl..p.len];

@@ -19,6 +19,7 @@ use super::tbf::Tbf;
 use super::units::{fmt_handle, tc_err, TcError, ROOT_HANDLE};
 use super::{ClassInfo, Qdisc, QdiscEnv, QdiscStats, Slot};
 use crate::buf::PacketBuf;
+use crate::device::netns::NetnsDev;
 use crate::stack::{Interface, LinkKind, Stack};
 use crate::time::Instant;
 use serde::{Deserialize, Serialize};
@@ -243,271 +244,37 @@ fn walk<'a>(slot: &'a Slot, parent: u32, out: &mut Vec<(u32, &'a Slot)>) {
 }
 
 impl Stack {
-    /// The device a tc command names, or tc's error.
-    fn tc_dev(&self, dev: &str) -> Result<u32, TcError> {
-        self.ifindex_by_name(dev)
-            .ok_or_else(|| tc_err!("Cannot find device \"{dev}\""))
-    }
-
-    /// What `tc qdisc|class|filter show [dev D]` lists. Linux: `tc_dump_qdisc`,
-    /// `tc_dump_tclass`, `tc_dump_tfilter`.
-    pub fn tc_show(&self, object: TcObject, dev: Option<&str>) -> Result<TcReply, TcError> {
-        let ifindex = dev.map(|d| self.tc_dev(d)).transpose()?;
-        Ok(match object {
-            TcObject::Qdisc => TcReply::Qdiscs(self.tc_qdiscs(ifindex)),
-            TcObject::Class => TcReply::Classes(self.tc_classes(ifindex)),
-            TcObject::Filter => TcReply::Filters(self.tc_filters(ifindex)),
-        })
-    }
-
     /// Carry out one tc change. On error nothing has changed. Linux: the rtnetlink
     /// `RTM_NEWQDISC`/`RTM_DELQDISC`, `RTM_*TCLASS`, `RTM_*TFILTER` handlers.
     pub fn tc_change(&mut self, c: &TcChange, now: Instant) -> Result<(), TcError> {
-        let ifindex = self.tc_dev(&c.dev)?;
-        let iface = self.iface(ifindex).expect("found by name");
-        if iface.kind == LinkKind::Loopback {
-            return Err(tc_err!(
-                "device \"{}\" is loopback: its packets bypass qdiscs",
-                iface.name
-            ));
-        }
-        let env = QdiscEnv {
-            mtu: iface.mtu,
-            txqueuelen: DEFAULT_LIMIT,
-            seed: 0,
-        };
-        let dropped = match c.object {
-            TcObject::Qdisc => self.tc_qdisc_modify(ifindex, c, env)?,
-            TcObject::Class => self.tc_class_modify(ifindex, c, env, now)?,
-            TcObject::Filter => self.tc_filter_modify(ifindex, c)?,
-        };
+        let rng = &mut self.rng;
+        let dropped = self
+            .dev
+            .tc_change(c, || crate::stack::splitmix64(rng), now)?;
         for b in dropped {
             self.pool.put(b);
         }
         Ok(())
     }
 
-    /// Take the device's root as a slot for tree work; put it back with [`Stack::put_root`].
-    fn take_root(&mut self, ifindex: u32) -> Slot {
-        let i = self.iface_mut(ifindex).expect("device exists");
-        let q = std::mem::replace(&mut i.qdisc, Box::new(Pfifo::new(0)));
-        Slot::new(i.qdisc_handle, q)
-    }
-
-    fn put_root(&mut self, ifindex: u32, root: Slot) {
-        let i = self.iface_mut(ifindex).expect("device exists");
-        i.qdisc = root.qdisc;
-        i.qdisc_handle = root.handle;
-    }
-
-    /// Linux: `tc_modify_qdisc` / `tc_get_qdisc` (delete).
-    fn tc_qdisc_modify(
-        &mut self,
-        ifindex: u32,
-        c: &TcChange,
-        mut env: QdiscEnv,
-    ) -> Result<Vec<PacketBuf>, TcError> {
-        env.seed = self.random_u64();
-        let parent = c.parent.or_else(|| {
-            if c.verb == TcVerb::Change && c.handle.is_some() {
-                None
-            } else {
-                Some(ROOT_HANDLE)
-            }
-        });
-        let mut root = self.take_root(ifindex);
-        let r = qdisc_modify_tree(&mut root, parent, c, &env);
-        self.put_root(ifindex, root);
-        r
-    }
-
-    /// Linux: `tc_ctl_tclass`.
-    fn tc_class_modify(
-        &mut self,
-        ifindex: u32,
-        c: &TcChange,
-        env: QdiscEnv,
-        now: Instant,
-    ) -> Result<Vec<PacketBuf>, TcError> {
-        let classid = c
-            .classid
-            .ok_or_else(|| tc_err!("\"classid\" is required"))?;
-        let mut root = self.take_root(ifindex);
-        let r = (|| {
-            let q = find_mut(&mut root, classid >> 16).ok_or_else(|| {
-                tc_err!("no qdisc with handle {}", fmt_handle(classid & 0xffff_0000))
-            })?;
-            if c.verb == TcVerb::Del {
-                return q.qdisc.class_delete(classid);
-            }
-            let kind = c
-                .kind
-                .as_deref()
-                .ok_or_else(|| tc_err!("class kind is required (e.g. htb)"))?;
-            if kind != q.qdisc.kind() {
-                return Err(tc_err!(
-                    "class kind \"{kind}\" does not match qdisc {} ({})",
-                    fmt_handle(q.handle),
-                    q.qdisc.kind()
-                ));
-            }
-            let parent = c.parent.unwrap_or(classid & 0xffff_0000);
-            let exists = q
-                .qdisc
-                .classes()
-                .iter()
-                .any(|ci| ci.classid & 0xffff == classid & 0xffff);
-            let create = match c.verb {
-                TcVerb::Add => true,
-                TcVerb::Change => false,
-                _ => !exists,
-            };
-            let opt = match &c.options {
-                Some(TcOptions::Class(o)) => Some(o),
-                _ => None,
-            };
-            q.qdisc
-                .class_change(classid, parent, create, opt, &env, now)?;
-            Ok(Vec::new())
-        })();
-        self.put_root(ifindex, root);
-        r
-    }
-
-    /// Linux: `tc_new_tfilter` / `tc_del_tfilter`.
-    fn tc_filter_modify(&mut self, ifindex: u32, c: &TcChange) -> Result<Vec<PacketBuf>, TcError> {
-        let parent = c
-            .parent
-            .ok_or_else(|| tc_err!("\"parent\" (or \"root\") is required"))?;
-        let mut root = self.take_root(ifindex);
-        let r = (|| {
-            let q = if parent == ROOT_HANDLE {
-                Some(&mut root)
-            } else {
-                find_mut(&mut root, parent >> 16)
-            }
-            .ok_or_else(|| tc_err!("no qdisc with handle {}", fmt_handle(parent & 0xffff_0000)))?;
-            let kind = q.qdisc.kind();
-            let list = q
-                .qdisc
-                .filters_mut()
-                .ok_or_else(|| tc_err!("qdisc {kind} does not take filters"))?;
-            if c.verb == TcVerb::Del {
-                // `prio N` deletes that priority's filters; no prio deletes them all.
-                let prio = match &c.options {
-                    Some(TcOptions::FilterDel { prio }) => *prio,
-                    _ => None,
-                };
-                let before = list.len();
-                list.retain(|g| prio.is_some_and(|p| g.prio != p));
-                if list.len() == before {
-                    return Err(tc_err!("no filter to delete"));
-                }
-                return Ok(Vec::new());
-            }
-            let default_prio = list
-                .last()
-                .map_or(49152, |f| f.prio.saturating_sub(1).max(1));
-            let Some(TcOptions::Filter(o)) = &c.options else {
-                return Err(tc_err!("filter: missing the classifier (u32 or fw)"));
-            };
-            let f = Filter {
-                prio: o.prio.unwrap_or(default_prio),
-                kind: o.kind.clone(),
-                classid: o.classid,
-            };
-            if matches!(c.verb, TcVerb::Replace | TcVerb::Change) {
-                list.retain(|g| g.prio != f.prio);
-            }
-            insert_sorted(list, f);
-            Ok(Vec::new())
-        })();
-        self.put_root(ifindex, root);
-        r
+    /// What `tc qdisc|class|filter show [dev D]` lists.
+    pub fn tc_show(&self, object: TcObject, dev: Option<&str>) -> Result<TcReply, TcError> {
+        self.dev.tc_show(object, dev)
     }
 
     /// What `tc qdisc show [dev D]` lists.
     pub fn tc_qdiscs(&self, ifindex: Option<u32>) -> Vec<QdiscInfo> {
-        let mut out = Vec::new();
-        for i in self.tc_ifaces(ifindex) {
-            if i.kind == LinkKind::Loopback {
-                out.push(QdiscInfo {
-                    dev: i.name.clone(),
-                    kind: "noqueue".into(),
-                    handle: 0,
-                    parent: ROOT_HANDLE,
-                    options: None,
-                    stats: QdiscStats::default(),
-                    xstats: None,
-                });
-                continue;
-            }
-            for (parent, handle, q) in tc_tree(i) {
-                out.push(QdiscInfo {
-                    dev: i.name.clone(),
-                    kind: q.kind().into(),
-                    handle,
-                    parent,
-                    options: Some(q.dump()),
-                    stats: q.stats(),
-                    xstats: q.dump_stats(),
-                });
-            }
-        }
-        out
+        self.dev.tc_qdiscs(ifindex)
     }
 
     /// What `tc class show dev D` lists.
     pub fn tc_classes(&self, ifindex: Option<u32>) -> Vec<TcClassInfo> {
-        let mut out = Vec::new();
-        for i in self.tc_ifaces(ifindex) {
-            if i.kind == LinkKind::Loopback {
-                continue;
-            }
-            for (_, handle, q) in tc_tree(i) {
-                for mut ci in q.classes() {
-                    ci.classid = (handle & 0xffff_0000) | (ci.classid & 0xffff);
-                    if ci.parent & 0xffff == 0 {
-                        ci.parent = handle & 0xffff_0000;
-                    }
-                    out.push(TcClassInfo {
-                        dev: i.name.clone(),
-                        kind: q.kind().into(),
-                        class: ci,
-                    });
-                }
-            }
-        }
-        out
+        self.dev.tc_classes(ifindex)
     }
 
     /// What `tc filter show dev D` lists.
     pub fn tc_filters(&self, ifindex: Option<u32>) -> Vec<FilterInfo> {
-        let mut out = Vec::new();
-        for i in self.tc_ifaces(ifindex) {
-            if i.kind == LinkKind::Loopback {
-                continue;
-            }
-            for (_, handle, q) in tc_tree(i) {
-                for f in q.filters() {
-                    out.push(FilterInfo {
-                        dev: i.name.clone(),
-                        parent: handle,
-                        filter: f.clone(),
-                    });
-                }
-            }
-        }
-        out
-    }
-}
-
-impl Stack {
-    /// The interfaces `ifindex` selects (all of them when `None`), for the `show` commands.
-    fn tc_ifaces(&self, ifindex: Option<u32>) -> impl Iterator<Item = &Interface> {
-        self.dev
-            .for_each_netdev()
-            .filter(move |i| ifindex.is_none_or(|x| x == i.ifindex))
+        self.dev.tc_filters(ifindex)
     }
 }
 
@@ -747,6 +514,277 @@ fn qdisc_modify_tree(
     match pq.qdisc.graft(minor, slot) {
         Ok(mut old) => Ok(old.qdisc.reset()),
         Err((e, _)) => Err(e),
+    }
+}
+
+impl NetnsDev {
+    /// Carry out one tc change on this namespace's devices, drawing a qdisc's random seed
+    /// from `seed`; returns the packets a removed or shrunk qdisc let go. On error nothing
+    /// has changed.
+    pub(crate) fn tc_change(
+        &mut self,
+        c: &TcChange,
+        seed: impl FnOnce() -> u64,
+        now: Instant,
+    ) -> Result<Vec<PacketBuf>, TcError> {
+        let ifindex = self.tc_dev(&c.dev)?;
+        let iface = self.dev_get_by_index(ifindex).expect("found by name");
+        if iface.kind == LinkKind::Loopback {
+            return Err(tc_err!(
+                "device \"{}\" is loopback: its packets bypass qdiscs",
+                iface.name
+            ));
+        }
+        let mut env = QdiscEnv {
+            mtu: iface.mtu,
+            txqueuelen: DEFAULT_LIMIT,
+            seed: 0,
+        };
+        match c.object {
+            TcObject::Qdisc => {
+                env.seed = seed();
+                self.tc_qdisc_modify(ifindex, c, env)
+            }
+            TcObject::Class => self.tc_class_modify(ifindex, c, env, now),
+            TcObject::Filter => self.tc_filter_modify(ifindex, c),
+        }
+    }
+
+    /// The device a tc command names, or tc's error.
+    fn tc_dev(&self, dev: &str) -> Result<u32, TcError> {
+        self.dev_get_by_name(dev)
+            .map(|i| i.ifindex)
+            .ok_or_else(|| tc_err!("Cannot find device \"{dev}\""))
+    }
+
+    /// What `tc qdisc|class|filter show [dev D]` lists. Linux: `tc_dump_qdisc`,
+    /// `tc_dump_tclass`, `tc_dump_tfilter`.
+    pub(crate) fn tc_show(&self, object: TcObject, dev: Option<&str>) -> Result<TcReply, TcError> {
+        let ifindex = dev.map(|d| self.tc_dev(d)).transpose()?;
+        Ok(match object {
+            TcObject::Qdisc => TcReply::Qdiscs(self.tc_qdiscs(ifindex)),
+            TcObject::Class => TcReply::Classes(self.tc_classes(ifindex)),
+            TcObject::Filter => TcReply::Filters(self.tc_filters(ifindex)),
+        })
+    }
+
+    /// Take the device's root as a slot for tree work; put it back with [`NetnsDev::put_root`].
+    fn take_root(&mut self, ifindex: u32) -> Slot {
+        let i = self.dev_get_by_index_mut(ifindex).expect("device exists");
+        let q = std::mem::replace(&mut i.qdisc, Box::new(Pfifo::new(0)));
+        Slot::new(i.qdisc_handle, q)
+    }
+
+    fn put_root(&mut self, ifindex: u32, root: Slot) {
+        let i = self.dev_get_by_index_mut(ifindex).expect("device exists");
+        i.qdisc = root.qdisc;
+        i.qdisc_handle = root.handle;
+    }
+
+    /// Linux: `tc_modify_qdisc` / `tc_get_qdisc` (delete).
+    fn tc_qdisc_modify(
+        &mut self,
+        ifindex: u32,
+        c: &TcChange,
+        env: QdiscEnv,
+    ) -> Result<Vec<PacketBuf>, TcError> {
+        let parent = c.parent.or_else(|| {
+            if c.verb == TcVerb::Change && c.handle.is_some() {
+                None
+            } else {
+                Some(ROOT_HANDLE)
+            }
+        });
+        let mut root = self.take_root(ifindex);
+        let r = qdisc_modify_tree(&mut root, parent, c, &env);
+        self.put_root(ifindex, root);
+        r
+    }
+
+    /// Linux: `tc_ctl_tclass`.
+    fn tc_class_modify(
+        &mut self,
+        ifindex: u32,
+        c: &TcChange,
+        env: QdiscEnv,
+        now: Instant,
+    ) -> Result<Vec<PacketBuf>, TcError> {
+        let classid = c
+            .classid
+            .ok_or_else(|| tc_err!("\"classid\" is required"))?;
+        let mut root = self.take_root(ifindex);
+        let r = (|| {
+            let q = find_mut(&mut root, classid >> 16).ok_or_else(|| {
+                tc_err!("no qdisc with handle {}", fmt_handle(classid & 0xffff_0000))
+            })?;
+            if c.verb == TcVerb::Del {
+                return q.qdisc.class_delete(classid);
+            }
+            let kind = c
+                .kind
+                .as_deref()
+                .ok_or_else(|| tc_err!("class kind is required (e.g. htb)"))?;
+            if kind != q.qdisc.kind() {
+                return Err(tc_err!(
+                    "class kind \"{kind}\" does not match qdisc {} ({})",
+                    fmt_handle(q.handle),
+                    q.qdisc.kind()
+                ));
+            }
+            let parent = c.parent.unwrap_or(classid & 0xffff_0000);
+            let exists = q
+                .qdisc
+                .classes()
+                .iter()
+                .any(|ci| ci.classid & 0xffff == classid & 0xffff);
+            let create = match c.verb {
+                TcVerb::Add => true,
+                TcVerb::Change => false,
+                _ => !exists,
+            };
+            let opt = match &c.options {
+                Some(TcOptions::Class(o)) => Some(o),
+                _ => None,
+            };
+            q.qdisc
+                .class_change(classid, parent, create, opt, &env, now)?;
+            Ok(Vec::new())
+        })();
+        self.put_root(ifindex, root);
+        r
+    }
+
+    /// Linux: `tc_new_tfilter` / `tc_del_tfilter`.
+    fn tc_filter_modify(&mut self, ifindex: u32, c: &TcChange) -> Result<Vec<PacketBuf>, TcError> {
+        let parent = c
+            .parent
+            .ok_or_else(|| tc_err!("\"parent\" (or \"root\") is required"))?;
+        let mut root = self.take_root(ifindex);
+        let r = (|| {
+            let q = if parent == ROOT_HANDLE {
+                Some(&mut root)
+            } else {
+                find_mut(&mut root, parent >> 16)
+            }
+            .ok_or_else(|| tc_err!("no qdisc with handle {}", fmt_handle(parent & 0xffff_0000)))?;
+            let kind = q.qdisc.kind();
+            let list = q
+                .qdisc
+                .filters_mut()
+                .ok_or_else(|| tc_err!("qdisc {kind} does not take filters"))?;
+            if c.verb == TcVerb::Del {
+                // `prio N` deletes that priority's filters; no prio deletes them all.
+                let prio = match &c.options {
+                    Some(TcOptions::FilterDel { prio }) => *prio,
+                    _ => None,
+                };
+                let before = list.len();
+                list.retain(|g| prio.is_some_and(|p| g.prio != p));
+                if list.len() == before {
+                    return Err(tc_err!("no filter to delete"));
+                }
+                return Ok(Vec::new());
+            }
+            let default_prio = list
+                .last()
+                .map_or(49152, |f| f.prio.saturating_sub(1).max(1));
+            let Some(TcOptions::Filter(o)) = &c.options else {
+                return Err(tc_err!("filter: missing the classifier (u32 or fw)"));
+            };
+            let f = Filter {
+                prio: o.prio.unwrap_or(default_prio),
+                kind: o.kind.clone(),
+                classid: o.classid,
+            };
+            if matches!(c.verb, TcVerb::Replace | TcVerb::Change) {
+                list.retain(|g| g.prio != f.prio);
+            }
+            insert_sorted(list, f);
+            Ok(Vec::new())
+        })();
+        self.put_root(ifindex, root);
+        r
+    }
+
+    /// What `tc qdisc show [dev D]` lists.
+    pub(crate) fn tc_qdiscs(&self, ifindex: Option<u32>) -> Vec<QdiscInfo> {
+        let mut out = Vec::new();
+        for i in self.tc_ifaces(ifindex) {
+            if i.kind == LinkKind::Loopback {
+                out.push(QdiscInfo {
+                    dev: i.name.clone(),
+                    kind: "noqueue".into(),
+                    handle: 0,
+                    parent: ROOT_HANDLE,
+                    options: None,
+                    stats: QdiscStats::default(),
+                    xstats: None,
+                });
+                continue;
+            }
+            for (parent, handle, q) in tc_tree(i) {
+                out.push(QdiscInfo {
+                    dev: i.name.clone(),
+                    kind: q.kind().into(),
+                    handle,
+                    parent,
+                    options: Some(q.dump()),
+                    stats: q.stats(),
+                    xstats: q.dump_stats(),
+                });
+            }
+        }
+        out
+    }
+
+    /// What `tc class show dev D` lists.
+    pub(crate) fn tc_classes(&self, ifindex: Option<u32>) -> Vec<TcClassInfo> {
+        let mut out = Vec::new();
+        for i in self.tc_ifaces(ifindex) {
+            if i.kind == LinkKind::Loopback {
+                continue;
+            }
+            for (_, handle, q) in tc_tree(i) {
+                for mut ci in q.classes() {
+                    ci.classid = (handle & 0xffff_0000) | (ci.classid & 0xffff);
+                    if ci.parent & 0xffff == 0 {
+                        ci.parent = handle & 0xffff_0000;
+                    }
+                    out.push(TcClassInfo {
+                        dev: i.name.clone(),
+                        kind: q.kind().into(),
+                        class: ci,
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// What `tc filter show dev D` lists.
+    pub(crate) fn tc_filters(&self, ifindex: Option<u32>) -> Vec<FilterInfo> {
+        let mut out = Vec::new();
+        for i in self.tc_ifaces(ifindex) {
+            if i.kind == LinkKind::Loopback {
+                continue;
+            }
+            for (_, handle, q) in tc_tree(i) {
+                for f in q.filters() {
+                    out.push(FilterInfo {
+                        dev: i.name.clone(),
+                        parent: handle,
+                        filter: f.clone(),
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// The interfaces `ifindex` selects (all of them when `None`), for the `show` commands.
+    fn tc_ifaces(&self, ifindex: Option<u32>) -> impl Iterator<Item = &Interface> {
+        self.for_each_netdev()
+            .filter(move |i| ifindex.is_none_or(|x| x == i.ifindex))
     }
 }
 

@@ -176,22 +176,6 @@ pub struct TraceLine {
     pub drop: Option<DropReason>,
 }
 
-/// How `ip_route_input` decided, as the trace prints it.
-pub(crate) fn input_route_name(r: &crate::ip::route::InputRoute) -> &'static str {
-    use crate::ip::route::InputRoute;
-    match r {
-        InputRoute::Local => "local",
-        InputRoute::Broadcast => "broadcast",
-        InputRoute::Forward(_) => "forward",
-        InputRoute::Error(Errno::ENETUNREACH) => "error (no route)",
-        InputRoute::Error(Errno::EHOSTUNREACH) => "error (unreachable)",
-        InputRoute::Error(Errno::EACCES) => "error (prohibit)",
-        InputRoute::Error(Errno::EINVAL) => "error (blackhole)",
-        InputRoute::Error(_) => "error",
-        InputRoute::Martian => "martian destination",
-    }
-}
-
 impl TraceLine {
     /// Render a record, naming interfaces with `ifname`.
     pub fn new<'a>(r: &TraceRecord, ifname: impl Fn(u32) -> Option<&'a str>) -> TraceLine {
@@ -359,142 +343,14 @@ impl Stack {
         TraceLine::new(r, |i| self.iface(i).map(|f| f.name.as_str()))
     }
 
-    /// Interface names by index, to resolve records with [`TraceLine::new`] away from the
-    /// stack (the daemon renders them after releasing the stack's lock).
-    pub fn ifnames(&self) -> Vec<(u32, String)> {
-        self.dev
-            .for_each_netdev()
-            .map(|i| (i.ifindex, i.name.clone()))
-            .collect()
-    }
-
     // ----- trace points (each called from one line at its site) -----
-
-    /// The receive taps: copy the frame to a running capture, and start following it if a
-    /// trace wants it. Linux: the `ptype_all` delivery in `__netif_receive_skb_core`.
-    #[cold]
-    pub(crate) fn netif_rx_taps(&mut self, buf: &mut PacketBuf, now: Instant) {
-        if self.obs.capture.on() {
-            self.obs.capture.tap(
-                buf.meta.ifindex,
-                Direction::In,
-                buf.data(),
-                partial_csum(buf),
-                now.total_micros(),
-            );
-        }
-        if self.obs.trace.on() {
-            self.trace_rx(buf, now);
-        }
-    }
-
-    /// First stage of a received frame: decide whether to follow it, record `DEV rx` and
-    /// Called from [`Stack::receive`] only when tracing is on.
-    fn trace_rx(&mut self, buf: &mut PacketBuf, now: Instant) {
-        if buf.meta.trace_id == 0 {
-            let m = self.obs.trace.filter.matches_frame(buf.data());
-            buf.meta.trace_id = self.obs.trace.begin(m, now);
-        } else {
-            self.obs.trace.now = self.obs.trace.now.max(now);
-        }
-        if buf.meta.trace_id != 0 {
-            self.obs.trace.push(
-                buf.meta.trace_id,
-                buf.meta.ifindex,
-                Stage::DevRx,
-                Detail::None,
-            );
-        }
-    }
-
-    /// First stage of a locally generated datagram (IPv4 header at the data start): decide
-    /// whether to follow it and record the protocol's transmit function. Linux: the point
-    /// where `tcp_transmit_skb` / `udp_send_skb` / `icmp_push_reply` call `ip_local_out`.
-    #[inline]
-    pub(crate) fn trace_local_out(&mut self, buf: &mut PacketBuf, now: Instant) {
-        if !self.obs.trace.on {
-            return;
-        }
-        self.trace_local_out_slow(buf, now);
-    }
-
-    #[cold]
-    fn trace_local_out_slow(&mut self, buf: &mut PacketBuf, now: Instant) {
-        if buf.meta.trace_id == 0 {
-            let m = self.obs.trace.filter.matches_ipv4(buf.data());
-            buf.meta.trace_id = self.obs.trace.begin(m, now);
-        }
-        let d = buf.data();
-        let id = buf.meta.trace_id;
-        if id == 0 || d.len() < 20 {
-            return;
-        }
-        // Unchecked: 20 bytes are there (tested above); the header length is only used
-        // through `get`.
-        let iph = crate::wire::Ipv4Packet::new_unchecked(d);
-        let l4 = d.get(iph.header_len()..).unwrap_or(&[]);
-        let (stage, detail) = match iph.protocol().0 {
-            // Unchecked: the flags byte is there (the guard).
-            6 if l4.len() >= 14 => (
-                Stage::TcpTransmitSkb,
-                Detail::Note(summary::tcp_flags_name(
-                    crate::wire::tcp::TcpPacket::new_unchecked(l4).flags().0,
-                )),
-            ),
-            6 => (Stage::TcpTransmitSkb, Detail::None),
-            17 => (
-                Stage::UdpSendSkb,
-                Detail::Num("len", l4.len().saturating_sub(8) as u64),
-            ),
-            1 => (
-                Stage::IcmpPushReply,
-                Detail::Note(summary::icmp_type_name(l4.first().copied().unwrap_or(255))),
-            ),
-            _ => (Stage::IpLocalOut, Detail::None),
-        };
-        self.obs.trace.push(id, 0, stage, detail);
-        self.obs.trace.push(id, 0, Stage::IpLocalOut, Detail::None);
-    }
-
-    /// First stage of an ARP packet we send (Ethernet frame in `buf`).
-    #[inline]
-    pub(crate) fn trace_arp_out(&mut self, buf: &mut PacketBuf, ifindex: u32, now: Instant) {
-        if !self.obs.trace.on {
-            return;
-        }
-        if buf.meta.trace_id == 0 {
-            let m = self.obs.trace.filter.matches_frame(buf.data());
-            buf.meta.trace_id = self.obs.trace.begin(m, now);
-        }
-        if buf.meta.trace_id != 0 {
-            let op = match buf.data().get(20..22) {
-                Some([0, 1]) => "request",
-                Some([0, 2]) => "reply",
-                _ => "?",
-            };
-            self.obs
-                .trace
-                .push(buf.meta.trace_id, ifindex, Stage::ArpSend, Detail::Note(op));
-        }
-    }
 
     /// Record that `buf` passed `stage` with `detail`. One predictable branch when tracing
     /// is off. This is the helper other layers call (netfilter:
     /// `self.trace(&buf, Stage::NfHook, Detail::Pair("PRE_ROUTING", "ACCEPT"))`).
     #[inline(always)]
     pub fn trace(&mut self, buf: &PacketBuf, stage: Stage, detail: Detail) {
-        if self.obs.trace.on && buf.meta.trace_id != 0 {
-            self.obs
-                .trace
-                .push(buf.meta.trace_id, buf.meta.ifindex, stage, detail);
-        }
-    }
-
-    /// Record a netfilter verdict for `buf`, printed `nf HOOK VERDICT` (for the netfilter
-    /// layer: `self.trace_nf(&buf, "PRE_ROUTING", "ACCEPT")`).
-    #[inline(always)]
-    pub fn trace_nf(&mut self, buf: &PacketBuf, hook: &'static str, verdict: &'static str) {
-        self.trace(buf, Stage::NfHook, Detail::Pair(hook, verdict));
+        self.obs.trace(buf, stage, detail);
     }
 
     /// Record a stage of the packet being processed when no buffer is at hand (inside TCP).
@@ -503,43 +359,6 @@ impl Stack {
         if self.obs.trace.on && self.obs.trace.cur != 0 {
             self.obs.trace.push(self.obs.trace.cur, 0, stage, detail);
         }
-    }
-
-    /// Record a stage of the packet with trace id `id` (0: none) whose buffer has moved on
-    /// (queued for ARP, queued to a socket).
-    #[inline(always)]
-    pub(crate) fn trace_by_id(&mut self, id: u32, ifindex: u32, stage: Stage, detail: Detail) {
-        if self.obs.trace.on && id != 0 {
-            self.obs.trace.push(id, ifindex, stage, detail);
-        }
-    }
-
-    /// The last fragment of traced datagram `id` completed it: the reassembled datagram
-    /// carries the id on.
-    #[inline(always)]
-    pub(crate) fn trace_defrag(&mut self, id: u32, mut whole: PacketBuf) -> PacketBuf {
-        if self.obs.trace.on && id != 0 {
-            whole.meta.trace_id = id;
-            self.obs.trace.push(
-                id,
-                whole.meta.ifindex,
-                Stage::IpDefrag,
-                Detail::Note("reassembled"),
-            );
-        }
-        whole
-    }
-
-    /// The datagram with trace id `id` waits for ARP (`neigh_output` queued it).
-    #[inline(always)]
-    pub(crate) fn trace_queued(&mut self, id: u32, ifindex: u32) -> Result<(), Errno> {
-        self.trace_by_id(
-            id,
-            ifindex,
-            Stage::NeighOutput,
-            Detail::Note("queued for ARP"),
-        );
-        Ok(())
     }
 
     /// `buf` becomes the current packet, for stages deep inside TCP that only see the socket
@@ -575,27 +394,6 @@ impl Stack {
             None => "no device",
         };
         self.trace(buf, Stage::DevQueueXmit, Detail::Note(q));
-    }
-
-    /// `ip_route_input`'s decision.
-    #[inline(always)]
-    pub(crate) fn trace_route_input(&mut self, buf: &PacketBuf, rt: &crate::ip::route::InputRoute) {
-        if self.obs.trace.on && buf.meta.trace_id != 0 {
-            self.trace(buf, Stage::IpRouteInput, Detail::Note(input_route_name(rt)));
-        }
-    }
-
-    /// `icmp_rcv`, with the message type.
-    #[inline(always)]
-    pub(crate) fn trace_icmp_rcv(&mut self, buf: &PacketBuf) {
-        if self.obs.trace.on && buf.meta.trace_id != 0 {
-            let ty = buf.data().first().copied().unwrap_or(255);
-            self.trace(
-                buf,
-                Stage::IcmpRcv,
-                Detail::Note(summary::icmp_type_name(ty)),
-            );
-        }
     }
 
     /// Record a TCP state change of the current packet's socket.
@@ -650,27 +448,6 @@ impl Stack {
         }
     }
 
-    /// Record a frame leaving by `ifindex` (capture tap and `DEV tx` trace point).
-    /// Linux: `dev_queue_xmit_nit` in `dev_hard_start_xmit`.
-    #[inline(always)]
-    pub(crate) fn dev_tx_taps(&mut self, ifindex: u32, buf: &PacketBuf, now: Instant) {
-        if self.obs.capture.on() {
-            self.obs.capture.tap(
-                ifindex,
-                Direction::Out,
-                buf.data(),
-                partial_csum(buf),
-                now.total_micros(),
-            );
-        }
-        if self.obs.trace.on && buf.meta.trace_id != 0 {
-            self.obs.trace.now = self.obs.trace.now.max(now);
-            self.obs
-                .trace
-                .push(buf.meta.trace_id, ifindex, Stage::DevTx, Detail::None);
-        }
-    }
-
     /// Start capturing frames of `ifindex` (all devices if `None`) that `filter` selects,
     /// keeping up to `queue` frames of up to `snaplen` bytes until drained; returns the
     /// capture's id. `ENODEV` for an unknown device, `ENOBUFS` when
@@ -720,5 +497,214 @@ fn partial_csum(buf: &PacketBuf) -> Option<(usize, usize)> {
             offset as usize,
         )),
         _ => None,
+    }
+}
+
+impl Obs {
+    /// Record that `buf` passed `stage` with `detail`: one predictable branch when tracing
+    /// is off.
+    #[inline(always)]
+    pub(crate) fn trace(&mut self, buf: &PacketBuf, stage: Stage, detail: Detail) {
+        if self.trace.on && buf.meta.trace_id != 0 {
+            self.trace
+                .push(buf.meta.trace_id, buf.meta.ifindex, stage, detail);
+        }
+    }
+
+    /// The receive taps: copy the frame to a running capture, and start following it if a
+    /// trace wants it. Linux: the `ptype_all` delivery in `__netif_receive_skb_core`.
+    #[cold]
+    pub(crate) fn netif_rx_taps(&mut self, buf: &mut PacketBuf, now: Instant) {
+        if self.capture.on() {
+            self.capture.tap(
+                buf.meta.ifindex,
+                Direction::In,
+                buf.data(),
+                partial_csum(buf),
+                now.total_micros(),
+            );
+        }
+        if self.trace.on() {
+            self.trace_rx(buf, now);
+        }
+    }
+
+    /// First stage of a received frame: decide whether to follow it, record `DEV rx` and
+    /// Called from [`Stack::receive`] only when tracing is on.
+    fn trace_rx(&mut self, buf: &mut PacketBuf, now: Instant) {
+        if buf.meta.trace_id == 0 {
+            let m = self.trace.filter.matches_frame(buf.data());
+            buf.meta.trace_id = self.trace.begin(m, now);
+        } else {
+            self.trace.now = self.trace.now.max(now);
+        }
+        if buf.meta.trace_id != 0 {
+            self.trace.push(
+                buf.meta.trace_id,
+                buf.meta.ifindex,
+                Stage::DevRx,
+                Detail::None,
+            );
+        }
+    }
+
+    /// First stage of a locally generated datagram (IPv4 header at the data start): decide
+    /// whether to follow it and record the protocol's transmit function. Linux: the point
+    /// where `tcp_transmit_skb` / `udp_send_skb` / `icmp_push_reply` call `ip_local_out`.
+    #[inline]
+    pub(crate) fn trace_local_out(&mut self, buf: &mut PacketBuf, now: Instant) {
+        if !self.trace.on {
+            return;
+        }
+        self.trace_local_out_slow(buf, now);
+    }
+
+    #[cold]
+    fn trace_local_out_slow(&mut self, buf: &mut PacketBuf, now: Instant) {
+        if buf.meta.trace_id == 0 {
+            let m = self.trace.filter.matches_ipv4(buf.data());
+            buf.meta.trace_id = self.trace.begin(m, now);
+        }
+        let d = buf.data();
+        let id = buf.meta.trace_id;
+        if id == 0 || d.len() < 20 {
+            return;
+        }
+        // Unchecked: 20 bytes are there (tested above); the header length is only used
+        // through `get`.
+        let iph = crate::wire::Ipv4Packet::new_unchecked(d);
+        let l4 = d.get(iph.header_len()..).unwrap_or(&[]);
+        let (stage, detail) = match iph.protocol().0 {
+            // Unchecked: the flags byte is there (the guard).
+            6 if l4.len() >= 14 => (
+                Stage::TcpTransmitSkb,
+                Detail::Note(summary::tcp_flags_name(
+                    crate::wire::tcp::TcpPacket::new_unchecked(l4).flags().0,
+                )),
+            ),
+            6 => (Stage::TcpTransmitSkb, Detail::None),
+            17 => (
+                Stage::UdpSendSkb,
+                Detail::Num("len", l4.len().saturating_sub(8) as u64),
+            ),
+            1 => (
+                Stage::IcmpPushReply,
+                Detail::Note(summary::icmp_type_name(l4.first().copied().unwrap_or(255))),
+            ),
+            _ => (Stage::IpLocalOut, Detail::None),
+        };
+        self.trace.push(id, 0, stage, detail);
+        self.trace.push(id, 0, Stage::IpLocalOut, Detail::None);
+    }
+
+    /// First stage of an ARP packet we send (Ethernet frame in `buf`).
+    #[inline]
+    pub(crate) fn trace_arp_out(&mut self, buf: &mut PacketBuf, ifindex: u32, now: Instant) {
+        if !self.trace.on {
+            return;
+        }
+        if buf.meta.trace_id == 0 {
+            let m = self.trace.filter.matches_frame(buf.data());
+            buf.meta.trace_id = self.trace.begin(m, now);
+        }
+        if buf.meta.trace_id != 0 {
+            let op = match buf.data().get(20..22) {
+                Some([0, 1]) => "request",
+                Some([0, 2]) => "reply",
+                _ => "?",
+            };
+            self.trace
+                .push(buf.meta.trace_id, ifindex, Stage::ArpSend, Detail::Note(op));
+        }
+    }
+
+    /// Record a netfilter verdict for `buf`, printed `nf HOOK VERDICT` (for the netfilter
+    /// layer: `self.trace_nf(&buf, "PRE_ROUTING", "ACCEPT")`).
+    #[inline(always)]
+    pub fn trace_nf(&mut self, buf: &PacketBuf, hook: &'static str, verdict: &'static str) {
+        self.trace(buf, Stage::NfHook, Detail::Pair(hook, verdict));
+    }
+
+    /// Record a stage of the packet with trace id `id` (0: none) whose buffer has moved on
+    /// (queued for ARP, queued to a socket).
+    #[inline(always)]
+    pub(crate) fn trace_by_id(&mut self, id: u32, ifindex: u32, stage: Stage, detail: Detail) {
+        if self.trace.on && id != 0 {
+            self.trace.push(id, ifindex, stage, detail);
+        }
+    }
+
+    /// The last fragment of traced datagram `id` completed it: the reassembled datagram
+    /// carries the id on.
+    #[inline(always)]
+    pub(crate) fn trace_defrag(&mut self, id: u32, mut whole: PacketBuf) -> PacketBuf {
+        if self.trace.on && id != 0 {
+            whole.meta.trace_id = id;
+            self.trace.push(
+                id,
+                whole.meta.ifindex,
+                Stage::IpDefrag,
+                Detail::Note("reassembled"),
+            );
+        }
+        whole
+    }
+
+    /// The datagram with trace id `id` waits for ARP (`neigh_output` queued it).
+    #[inline(always)]
+    pub(crate) fn trace_queued(&mut self, id: u32, ifindex: u32) -> Result<(), Errno> {
+        self.trace_by_id(
+            id,
+            ifindex,
+            Stage::NeighOutput,
+            Detail::Note("queued for ARP"),
+        );
+        Ok(())
+    }
+
+    /// `ip_route_input`'s decision, as the routing code names it (`decision` is only
+    /// asked when the packet is traced).
+    #[inline(always)]
+    pub(crate) fn trace_route_input(
+        &mut self,
+        buf: &PacketBuf,
+        decision: impl FnOnce() -> &'static str,
+    ) {
+        if self.trace.on && buf.meta.trace_id != 0 {
+            self.trace(buf, Stage::IpRouteInput, Detail::Note(decision()));
+        }
+    }
+
+    /// `icmp_rcv`, with the message type.
+    #[inline(always)]
+    pub(crate) fn trace_icmp_rcv(&mut self, buf: &PacketBuf) {
+        if self.trace.on && buf.meta.trace_id != 0 {
+            let ty = buf.data().first().copied().unwrap_or(255);
+            self.trace(
+                buf,
+                Stage::IcmpRcv,
+                Detail::Note(summary::icmp_type_name(ty)),
+            );
+        }
+    }
+
+    /// Record a frame leaving by `ifindex` (capture tap and `DEV tx` trace point).
+    /// Linux: `dev_queue_xmit_nit` in `dev_hard_start_xmit`.
+    #[inline(always)]
+    pub(crate) fn dev_tx_taps(&mut self, ifindex: u32, buf: &PacketBuf, now: Instant) {
+        if self.capture.on() {
+            self.capture.tap(
+                ifindex,
+                Direction::Out,
+                buf.data(),
+                partial_csum(buf),
+                now.total_micros(),
+            );
+        }
+        if self.trace.on && buf.meta.trace_id != 0 {
+            self.trace.now = self.trace.now.max(now);
+            self.trace
+                .push(buf.meta.trace_id, ifindex, Stage::DevTx, Detail::None);
+        }
     }
 }

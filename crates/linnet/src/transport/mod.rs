@@ -2,6 +2,7 @@
 //!
 //! Linux: net/ipv4/ping.c (ICMP echo sockets), udp.c. TCP joins with the socket layer.
 
+pub(crate) mod offload;
 pub mod ping;
 pub mod tcp;
 pub(crate) mod udp;

@@ -50,6 +50,38 @@ pub struct PingTable {
     pub unmatched: u64,
 }
 
+impl PingTable {
+    /// Deliver an echo reply (or an error quoting our request) to its socket.
+    /// Linux: `ping_rcv` / `ping_err`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn ping_rcv(
+        &mut self,
+        ident: u16,
+        seq: u16,
+        ip: &IpMeta,
+        bytes: usize,
+        sent: Option<Instant>,
+        error: Option<(u8, u8)>,
+        now: Instant,
+    ) {
+        let Some(s) = self.socks.get_mut(&ident) else {
+            self.unmatched += 1;
+            return;
+        };
+        if s.replies.len() >= PING_QUEUE {
+            s.replies.pop_front();
+        }
+        s.replies.push_back(PingReply {
+            from: ip.src,
+            seq,
+            ttl: ip.ttl,
+            bytes,
+            rtt: sent.filter(|&t| t <= now).map(|t| now - t),
+            error,
+        });
+    }
+}
+
 impl Stack {
     /// Open a ping socket; returns its echo identifier. Linux: `ping_init_sock` + `ping_get_port`.
     pub fn ping_open(&mut self) -> Result<u16, Errno> {
@@ -135,35 +167,5 @@ impl Stack {
     pub fn ping_recv(&mut self, ident: u16) -> Result<Option<PingReply>, Errno> {
         let s = self.pings.socks.get_mut(&ident).ok_or(Errno::EBADF)?;
         Ok(s.replies.pop_front())
-    }
-
-    /// Deliver an echo reply (or an error quoting our request) to its socket.
-    /// Linux: `ping_rcv` / `ping_err`.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn ping_rcv(
-        &mut self,
-        ident: u16,
-        seq: u16,
-        ip: &IpMeta,
-        bytes: usize,
-        sent: Option<Instant>,
-        error: Option<(u8, u8)>,
-        now: Instant,
-    ) {
-        let Some(s) = self.pings.socks.get_mut(&ident) else {
-            self.pings.unmatched += 1;
-            return;
-        };
-        if s.replies.len() >= PING_QUEUE {
-            s.replies.pop_front();
-        }
-        s.replies.push_back(PingReply {
-            from: ip.src,
-            seq,
-            ttl: ip.ttl,
-            bytes,
-            rtt: sent.filter(|&t| t <= now).map(|t| now - t),
-            error,
-        });
     }
 }

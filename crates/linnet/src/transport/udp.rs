@@ -227,7 +227,7 @@ impl Stack {
         }
         let broadcast_ok = u.broadcast;
         let local = u.local;
-        if (dst.ip().is_broadcast() || self.is_broadcast_addr(*dst.ip())) && !broadcast_ok {
+        if (dst.ip().is_broadcast() || self.dev.is_broadcast_addr(*dst.ip())) && !broadcast_ok {
             return Err(Errno::EACCES);
         }
         let src = if local.ip().is_unspecified() {
@@ -350,7 +350,7 @@ impl Stack {
         let tid = buf.meta.trace_id;
         u.rx.push_back((SocketAddrV4::new(ip.src, sport), buf));
         self.udp.stats.in_datagrams += 1;
-        self.trace_by_id(
+        self.obs.trace_by_id(
             tid,
             0,
             crate::trace::Stage::SkWake,
