@@ -1547,8 +1547,9 @@ impl TcpSock {
 
     /// In-order data arrived at `now`: after a silence longer than the retransmission
     /// timeout (the sender timed out and restarts from one segment) every segment is ACKed
-    /// at once for a while, so its slow start is not held back by delayed ACKs. Linux: the
-    /// "too long gap" of `tcp_event_data_recv` (`icsk_ack.lrcvtime`).
+    /// at once for a while, so its slow start is not held back by delayed ACKs; `len` bytes
+    /// of it (at least 128) let the window open further. Linux: the "too long gap" of
+    /// `tcp_event_data_recv` (`icsk_ack.lrcvtime`) and its `tcp_grow_window`.
     pub fn tcp_event_data_recv(&mut self, now: Instant, len: usize) {
         if let Some(last) = self.lrcvtime {
             if now.saturating_since(last) > self.rtt.rto() {

@@ -344,10 +344,9 @@ pub struct TcpSock {
     pub rcv_nxt: SeqNumber,
     /// Right edge of the window we last advertised (never moves left).
     pub rcv_adv: SeqNumber,
-    /// The largest window advertised so far. Linux opens its window only as far as
-    /// `rcv_ssthresh`, which grows with the data received (`tcp_grow_window`); Linnet offers
-    /// its free space at once, so this stands for that bound where reading decides on a
-    /// window update (`tcp_cleanup_rbuf`).
+    /// The largest window advertised so far: the bound a read's window update is judged
+    /// against (Linux: `tcp_cleanup_rbuf` through `__tcp_select_window`, bounded by
+    /// `rcv_ssthresh`).
     pub rcv_wnd_max: u32,
     /// How far the advertised window may open: the initial window, then grown by two
     /// segments (or twice the data) for each segment received while the buffer has room
