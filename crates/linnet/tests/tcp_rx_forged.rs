@@ -775,3 +775,93 @@ fn quick_ack_mode_acks_each_segment_of_a_batch() {
     }
     assert_eq!(got, 40 * MSS);
 }
+
+#[test]
+fn while_the_window_opens_each_segment_is_acked_at_once() {
+    // Linux's tcp_grow_window: the window opens by two segments for each segment received
+    // while the receive buffer has room beyond it (rcv_ssthresh), and that segment is ACKed
+    // at once (`icsk_ack.quick |= 1`) so the sender hears of the larger window. So a Linux
+    // receiver whose buffer autotuning grew ACKs every segment until its window has caught
+    // up: through slow start, and in the low-window stretches after a sender's timeouts,
+    // where each held ACK stalls the sender (issue 14: on the impair rig's "loss 5% on data"
+    // path Linux B ACKed 620 lone segments at once, each with a larger window; Linnet held
+    // them for its delayed ACK).
+    use linnet::socket::SockOpt;
+    let mut rig = Rig::new(|c| c.tcp.rmem_default = 64 << 10, 8);
+    let (s, ours) = rig.connect(40040);
+    let base = SeqNumber(ISN) + 1;
+    let mut buf = vec![0u8; 1 << 16];
+    let read = |rig: &mut Rig, buf: &mut [u8]| {
+        while let Ok(1..) = rig.stack.recv(s, buf, MsgFlags::default(), rig.now) {}
+    };
+    // Past a new connection's quick-ACK budget, the window as large as the buffer.
+    for i in 0..40usize {
+        rig.send(
+            seg(40040, TcpFlags::ACK, base + i * MSS, Some(ours)),
+            &data(i),
+        );
+        let _ = rig.drain();
+        read(&mut rig, &mut buf);
+        let _ = rig.drain();
+    }
+    rig.now += std::time::Duration::from_millis(50);
+    let _ = rig.drain();
+    rig.send(
+        seg(40040, TcpFlags::ACK, base + 40 * MSS, Some(ours)),
+        &data(40),
+    );
+    assert!(
+        rig.drain().is_empty(),
+        "no room to open the window: a lone segment waits for the delayed ACK"
+    );
+    read(&mut rig, &mut buf);
+    rig.now += std::time::Duration::from_millis(50);
+    let out = rig.drain();
+    assert_eq!(out.len(), 1, "the delayed ACK");
+    let mut wnd = out[0].0.window_len;
+
+    // The buffer grows (as autotuning or SO_RCVBUF make it): every segment now opens the
+    // window further and is ACKed on arrival.
+    rig.stack
+        .setsockopt(s, SockOpt::RcvBuf(1 << 20), rig.now)
+        .unwrap();
+    for i in 41..61usize {
+        rig.send(
+            seg(40040, TcpFlags::ACK, base + i * MSS, Some(ours)),
+            &data(i),
+        );
+        let out = rig.drain();
+        assert_eq!(out.len(), 1, "segment {i} ACKed at once: {out:?}");
+        let r = out[0].0;
+        assert_eq!(r.ack_number, Some(base + (i + 1) * MSS));
+        assert!(
+            r.window_len > wnd,
+            "segment {i}: window {} after {wnd}",
+            r.window_len
+        );
+        wnd = r.window_len;
+        read(&mut rig, &mut buf);
+        let _ = rig.drain();
+    }
+
+    // Once the window has caught up with the buffer, a lone segment waits again.
+    for i in 61..700usize {
+        rig.send(
+            seg(40040, TcpFlags::ACK, base + i * MSS, Some(ours)),
+            &data(i),
+        );
+        let _ = rig.drain();
+        read(&mut rig, &mut buf);
+        let _ = rig.drain();
+    }
+    rig.now += std::time::Duration::from_millis(50);
+    let _ = rig.drain();
+    rig.send(
+        seg(40040, TcpFlags::ACK, base + 700 * MSS, Some(ours)),
+        &data(700),
+    );
+    assert!(
+        rig.drain().is_empty(),
+        "the window is open as far as it goes"
+    );
+}

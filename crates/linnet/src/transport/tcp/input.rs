@@ -292,7 +292,7 @@ impl Stack {
         };
         sk.rcv_nxt += n;
         sk.bytes_received += n as u64;
-        sk.tcp_event_data_recv(now);
+        sk.tcp_event_data_recv(now, n);
         sk.tcp_measure_rcv_psh(seg.flags.contains(TcpFlags::PSH));
         // A GRO/GSO super-segment counts as the MSS-sized segments it stands for.
         sk.rcv_unacked_segs += (len as u32).div_ceil(sk.mss.max(1)).max(1);
@@ -1219,7 +1219,7 @@ impl Stack {
             }
             sk.rcv_nxt += n;
             sk.bytes_received += n as u64;
-            sk.tcp_event_data_recv(now);
+            sk.tcp_event_data_recv(now, n);
             sk.tcp_measure_rcv_psh(psh);
             if had_ofo {
                 // Out-of-order data now at rcv_nxt, or overlapped by the new data: in the
@@ -1327,6 +1327,11 @@ impl Stack {
                 sk.tcp_rcvbuf_grow(&self.config.tcp, space, limit);
             }
             self.tcp.stats.ofo_queue += 1;
+            // (Not without SACK: the window stays put so that the sender's duplicate ACKs
+            // stay duplicates. Linux: tcp_data_queue_ofo.)
+            if sk.sack_ok {
+                sk.tcp_grow_window(len);
+            }
             self.tcp_ofo_sack_and_ack(id, seq, seq + len, now);
         }
         if defer_ack {
@@ -1542,15 +1547,38 @@ impl TcpSock {
 
     /// In-order data arrived at `now`: after a silence longer than the retransmission
     /// timeout (the sender timed out and restarts from one segment) every segment is ACKed
-    /// at once for a while, so its slow start is not held back by delayed ACKs. Linux: the
-    /// "too long gap" of `tcp_event_data_recv` (`icsk_ack.lrcvtime`).
-    pub fn tcp_event_data_recv(&mut self, now: Instant) {
+    /// at once for a while, so its slow start is not held back by delayed ACKs; `len` bytes
+    /// of it (at least 128) let the window open further. Linux: the "too long gap" of
+    /// `tcp_event_data_recv` (`icsk_ack.lrcvtime`) and its `tcp_grow_window`.
+    pub fn tcp_event_data_recv(&mut self, now: Instant, len: usize) {
         if let Some(last) = self.lrcvtime {
             if now.saturating_since(last) > self.rtt.rto() {
                 self.tcp_incr_quickack(TCP_MAX_QUICKACKS);
             }
         }
         self.lrcvtime = Some(now);
+        if len >= 128 {
+            self.tcp_grow_window(len);
+        }
+    }
+
+    /// `len` bytes were queued (in order, or out of order with SACK): while the buffer has
+    /// room beyond `rcv_ssthresh`, open the window by two segments or twice the data, and
+    /// ACK at once (one quick ACK) so that the sender hears of it. A connection whose
+    /// buffer autotuning grew thus ACKs every segment until its window has caught up, as
+    /// Linux's receivers do through slow start and after each buffer growth. Linux:
+    /// `tcp_grow_window` (`icsk_ack.quick |= 1`), for a buffer without skb overhead.
+    pub fn tcp_grow_window(&mut self, len: usize) {
+        let clamp = 0xffffu32 << self.rcv_wscale.min(14);
+        let space = self.rcv_space().min(u32::MAX as usize) as u32;
+        let room = space.min(clamp).saturating_sub(self.rcv_ssthresh);
+        if room == 0 {
+            return;
+        }
+        let len = len.min(u32::MAX as usize / 2) as u32;
+        let incr = (2 * u32::from(self.adv_mss)).max(2 * len);
+        self.rcv_ssthresh += room.min(incr);
+        self.quickack |= 1;
     }
 
     /// In-order data with PSH arrived: likely the end of a write, after which the sender

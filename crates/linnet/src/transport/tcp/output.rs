@@ -60,6 +60,11 @@ pub(crate) fn tcp_build(sk: &mut TcpSock, pool: &mut BufPool, seg: Seg, now: Ins
         // Window in a SYN is never scaled (RFC 7323 2.2).
         let w = (sk.rcv_space() as u32).min(0xffff);
         sk.rcv_wnd_max = sk.rcv_wnd_max.max(w);
+        if sk.state == TcpState::SynSent {
+            // The window may open as far as the buffer is now (SO_RCVBUF may have changed
+            // since the socket was made). Linux: tcp_connect_init's rcv_ssthresh.
+            sk.rcv_ssthresh = sk.rcv_space().min(u32::MAX as usize) as u32;
+        }
         if sk.state == TcpState::SynReceived {
             let edge = sk.rcv_nxt + w as usize;
             if edge > sk.rcv_adv {

@@ -344,11 +344,15 @@ pub struct TcpSock {
     pub rcv_nxt: SeqNumber,
     /// Right edge of the window we last advertised (never moves left).
     pub rcv_adv: SeqNumber,
-    /// The largest window advertised so far. Linux opens its window only as far as
-    /// `rcv_ssthresh`, which grows with the data received (`tcp_grow_window`); Linnet offers
-    /// its free space at once, so this stands for that bound where reading decides on a
-    /// window update (`tcp_cleanup_rbuf`).
+    /// The largest window advertised so far: the bound a read's window update is judged
+    /// against (Linux: `tcp_cleanup_rbuf` through `__tcp_select_window`, bounded by
+    /// `rcv_ssthresh`).
     pub rcv_wnd_max: u32,
+    /// How far the advertised window may open: the initial window, then grown by two
+    /// segments (or twice the data) for each segment received while the buffer has room
+    /// beyond it, each such segment ACKed at once so the sender hears of the larger window.
+    /// Linux: `tp->rcv_ssthresh` (`tcp_grow_window`, bounding `__tcp_select_window`).
+    pub rcv_ssthresh: u32,
     /// Our window scale shift.
     pub rcv_wscale: u8,
 
@@ -696,6 +700,7 @@ impl TcpSock {
             rcv_nxt: SeqNumber(0),
             rcv_adv: SeqNumber(0),
             rcv_wnd_max: 0,
+            rcv_ssthresh: rcvbuf.min(u32::MAX as usize) as u32,
             rcv_wscale: 0,
             ts_ok: false,
             sack_ok: false,
@@ -911,7 +916,8 @@ impl TcpSock {
         let free = self.rcv_space() as u32;
         let cap = self.rcvbuf.capacity() as u32;
         let cur = (self.rcv_adv - self.rcv_nxt).max(0) as u32;
-        let mut wnd = free;
+        // No further than rcv_ssthresh (Linux: __tcp_select_window).
+        let mut wnd = free.min(self.rcv_ssthresh);
         // Do not open the window by less than min(cap/2, mss) at a time.
         if wnd > cur && wnd - cur < (cap / 2).min(self.mss) && wnd < cap {
             wnd = cur;
