@@ -25,7 +25,8 @@ struct Args {
     /// (repeatable).
     #[arg(long, value_name = "IFNAME")]
     packet: Vec<String>,
-    /// IPv4 address with prefix, e.g. 192.0.2.2/24 for the first device, or DEV=CIDR for the
+    /// IPv4 or IPv6 address with prefix, e.g. 192.0.2.2/24 or 2001:db8::2/64 for the first
+    /// device (a link-local address comes by itself), or DEV=CIDR for the
     /// device named DEV (repeatable).
     #[arg(long, value_name = "[DEV=]CIDR", required = true)]
     addr: Vec<String>,
@@ -96,8 +97,24 @@ fn wait_for_signal(set: &libc::sigset_t) -> i32 {
     sig
 }
 
-/// Split `[DEV=]CIDR`.
-fn parse_addr(spec: &str) -> Result<(Option<&str>, Ipv4Cidr), String> {
+/// An address of either family given with `--addr`.
+#[derive(Debug, Clone, Copy)]
+enum Cidr {
+    V4(Ipv4Cidr),
+    V6(linnet::wire::Ipv6Cidr),
+}
+
+impl std::fmt::Display for Cidr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Cidr::V4(c) => c.fmt(f),
+            Cidr::V6(c) => c.fmt(f),
+        }
+    }
+}
+
+/// Split `[DEV=]CIDR`; an IPv6 CIDR has colons (`2001:db8::2/64`).
+fn parse_addr(spec: &str) -> Result<(Option<&str>, Cidr), String> {
     let (dev, cidr) = match spec.split_once('=') {
         Some((d, c)) => (Some(d), c),
         None => (None, spec),
@@ -108,10 +125,16 @@ fn parse_addr(spec: &str) -> Result<(Option<&str>, Ipv4Cidr), String> {
             "--addr {spec}: give the prefix length too, e.g. --addr {cidr}/24 (a /32 has no on-link neighbours)"
         ));
     }
+    if cidr.contains(':') {
+        let c = cidr
+            .parse()
+            .map_err(|e| format!("--addr {spec}: \"{cidr}\" is not an IPv6 address/prefix: {e}"))?;
+        return Ok((dev, Cidr::V6(c)));
+    }
     let cidr = cidr
         .parse()
         .map_err(|_| format!("--addr {spec}: \"{cidr}\" is not an IPv4 address/prefix"))?;
-    Ok((dev, cidr))
+    Ok((dev, Cidr::V4(cidr)))
 }
 
 /// The hint for a device that could not be opened for lack of privilege.
@@ -201,9 +224,11 @@ fn run(args: Args) -> Result<(), String> {
                 .map(|x| x.3)
                 .ok_or_else(|| format!("--addr {d}={cidr}: no device \"{d}\""))?,
         };
-        stack
-            .add_addr(ifindex, *cidr, now)
-            .map_err(|e| format!("cannot add address {cidr}: {e}"))?;
+        match cidr {
+            Cidr::V4(c) => stack.add_addr(ifindex, *c, now),
+            Cidr::V6(c) => stack.ipv6_addr_add(ifindex, *c, false, now),
+        }
+        .map_err(|e| format!("cannot add address {cidr}: {e}"))?;
     }
     for (ifname, _, _, ifindex) in &names {
         stack
