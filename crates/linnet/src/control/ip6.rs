@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 /// An IPv6 request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
+#[serde(tag = "ip6", rename_all = "snake_case")]
 pub enum Ip6Request {
     /// `ip -6 addr show`.
     AddrShow,
@@ -94,7 +94,7 @@ pub enum Ip6Request {
 
 /// An IPv6 answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "what", rename_all = "snake_case")]
+#[serde(tag = "ip6", rename_all = "snake_case")]
 pub enum Ip6Response {
     /// Addresses with their interface names.
     Addrs {

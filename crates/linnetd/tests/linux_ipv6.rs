@@ -1,0 +1,180 @@
+//! IPv6 interop with the Linux kernel (issue 18): Linux pings Linnet's global and link-local
+//! addresses over a veth (Linnet on AF_PACKET), both sides resolve each other by neighbour
+//! discovery and show REACHABLE, and Linnet's duplicate address detection finds an address
+//! Linux already has. Makes its own namespaces, removed even on failure; documentation
+//! prefixes only (2001:db8::/32). Needs root, iproute2 and iputils-ping.
+
+mod common;
+
+use common::{linnet, ok, start_daemon, unique};
+use linnet_testkit::{tests, Need, NetNs};
+use std::time::{Duration, Instant};
+
+const NEEDS: &[Need] = &[Need::Netns, Need::Tool("ping")];
+
+/// Run `f` until it returns `Some`, at most `secs` seconds; panics with `what` otherwise.
+fn until<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out: {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn linux_pings_linnet_over_ipv6_and_both_resolve_by_ndp() {
+    let linux = NetNs::new("l6-lx").expect("create namespace");
+    let stack = NetNs::new("l6-st").expect("create namespace");
+    let (va, vb) = (unique("l6a"), unique("l6b"));
+    linux.add_veth(&va, &stack, &vb).expect("ip link add veth");
+    linux.addr_up(&va, "192.0.2.1/24").expect("configure");
+    ok(linux
+        .exec(&[
+            "ip",
+            "-6",
+            "addr",
+            "add",
+            "2001:db8::1/64",
+            "dev",
+            &va,
+            "nodad",
+        ])
+        .expect("ip -6 addr"));
+    ok(stack.exec(&["ip", "link", "set", &vb, "up"]).expect("up"));
+    let daemon = start_daemon(
+        Some(&stack),
+        &[
+            "--packet",
+            &vb,
+            "--addr",
+            "192.0.2.2/24",
+            "--addr",
+            "2001:db8::2/64",
+        ],
+    );
+    let sock = &daemon.socket;
+    // Linnet's DAD takes up to two seconds: until then it does not answer.
+    until(15, "Linnet's global address answers ping -6", || {
+        let o = linux
+            .exec(&["ping", "-6", "-c", "1", "-W", "1", "2001:db8::2"])
+            .ok()?;
+        o.status.success().then_some(())
+    });
+    let out = ok(linux
+        .exec(&[
+            "ping",
+            "-6",
+            "-c",
+            "3",
+            "-i",
+            "0.2",
+            "-W",
+            "2",
+            "2001:db8::2",
+        ])
+        .expect("ping -6"));
+    assert!(out.contains("3 packets transmitted, 3 received"), "{out}");
+    assert!(out.contains("ttl=64") || out.contains("hlim=64"), "{out}");
+    // Linux resolved Linnet by a solicitation answered with a solicited advertisement.
+    let n = ok(linux
+        .exec(&["ip", "-6", "neigh", "show", "2001:db8::2"])
+        .expect("ip -6 neigh"));
+    assert!(n.contains("lladdr") && n.contains("REACHABLE"), "{n}");
+    // Linnet's link-local address, from its own listing, answers too.
+    let addrs = ok(linnet(sock, &["ip", "-6", "addr", "show"]));
+    assert!(
+        addrs.contains("inet6 2001:db8::2/64 scope global"),
+        "{addrs}"
+    );
+    assert!(!addrs.contains("tentative"), "{addrs}");
+    let ll = addrs
+        .lines()
+        .find_map(|l| {
+            let l = l.trim();
+            l.strip_prefix("inet6 fe80::")
+                .map(|rest| format!("fe80::{}", rest.split('/').next().unwrap()))
+        })
+        .unwrap_or_else(|| panic!("a link-local address: {addrs}"));
+    let out = ok(linux
+        .exec(&[
+            "ping",
+            "-6",
+            "-c",
+            "2",
+            "-i",
+            "0.2",
+            "-W",
+            "2",
+            &format!("{ll}%{va}"),
+        ])
+        .expect("ping -6 link-local"));
+    assert!(out.contains("2 packets transmitted, 2 received"), "{out}");
+    // Linnet learnt Linux from its solicitation (STALE), used the entry to answer (DELAY),
+    // then probed it by unicast NS: Linux's solicited NA makes it REACHABLE.
+    let neigh = until(12, "Linnet's entry for Linux REACHABLE", || {
+        let n = ok(linnet(sock, &["ip", "-6", "neigh", "show"]));
+        n.lines()
+            .any(|l| l.starts_with("2001:db8::1 dev") && l.ends_with("REACHABLE"))
+            .then_some(n)
+    });
+    assert!(
+        neigh.contains(&format!("2001:db8::1 dev {vb} lladdr ")),
+        "{neigh}"
+    );
+    let routes = ok(linnet(sock, &["ip", "-6", "route", "show"]));
+    assert!(
+        routes.contains(&format!("2001:db8::/64 dev {vb} proto kernel metric 256")),
+        "{routes}"
+    );
+    assert!(
+        routes.contains(&format!("fe80::/64 dev {vb} proto kernel")),
+        "{routes}"
+    );
+    let stats = ok(linnet(sock, &["netstat", "-s"]));
+    let counter = |name: &str| -> u64 {
+        stats
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(&format!("{name}: ")))
+            .unwrap_or_else(|| panic!("{name} in {stats}"))
+            .parse()
+            .unwrap()
+    };
+    // 3 + 2 echoes, and at least one while waiting for DAD to end.
+    assert!(counter("Icmp6InEchos") >= 6, "{stats}");
+    assert_eq!(
+        counter("Icmp6InEchos"),
+        counter("Icmp6OutEchoReplies"),
+        "{stats}"
+    );
+    assert!(counter("Icmp6InNeighborSolicits") >= 1, "{stats}");
+    assert!(
+        counter("Icmp6OutNeighborSolicits") >= 3,
+        "DAD x2 and the probe: {stats}"
+    );
+    assert!(counter("Icmp6OutMLDv2Reports") >= 1, "{stats}");
+    // Duplicate address detection against Linux: Linnet tries Linux's own address; Linux
+    // defends it with an advertisement and Linnet marks it failed.
+    ok(linnet(
+        sock,
+        &["ip", "-6", "addr", "add", "2001:db8::1/64", "dev", &vb],
+    ));
+    until(10, "Linnet's DAD fails for Linux's address", || {
+        let a = ok(linnet(sock, &["ip", "-6", "addr", "show"]));
+        a.lines()
+            .any(|l| l.contains("inet6 2001:db8::1/64") && l.contains("dadfailed"))
+            .then_some(())
+    });
+    // Linux still reaches its own address's owner (itself) and Linnet's.
+    let out = ok(linux
+        .exec(&["ping", "-6", "-c", "1", "-W", "2", "2001:db8::2"])
+        .expect("ping -6"));
+    assert!(out.contains("1 received"), "{out}");
+}
+
+fn main() -> std::process::ExitCode {
+    linnet_testkit::run(tests![NEEDS =>
+        linux_pings_linnet_over_ipv6_and_both_resolve_by_ndp,
+    ])
+}
