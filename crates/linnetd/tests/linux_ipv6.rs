@@ -154,6 +154,64 @@ fn linux_pings_linnet_over_ipv6_and_both_resolve_by_ndp() {
         "DAD x2 and the probe: {stats}"
     );
     assert!(counter("Icmp6OutMLDv2Reports") >= 1, "{stats}");
+    // Linnet pings Linux: an address it has never seen is resolved by a multicast
+    // solicitation to its solicited-node group, answered by Linux (INCOMPLETE → REACHABLE).
+    ok(linux
+        .exec(&[
+            "ip",
+            "-6",
+            "addr",
+            "add",
+            "2001:db8::3/64",
+            "dev",
+            &va,
+            "nodad",
+        ])
+        .expect("ip -6 addr"));
+    let out = ok(linnet(
+        sock,
+        &["ping", "-c", "3", "-i", "0.2", "-W", "2", "2001:db8::3"],
+    ));
+    assert!(out.contains("3 packets transmitted, 3 received"), "{out}");
+    assert!(
+        out.contains("bytes from 2001:db8::3: icmp_seq=1 ttl=64 time="),
+        "{out}"
+    );
+    let neigh = ok(linnet(sock, &["ip", "-6", "neigh", "show"]));
+    assert!(
+        neigh
+            .lines()
+            .any(|l| l.starts_with(&format!("2001:db8::3 dev {vb} lladdr "))
+                && l.ends_with("REACHABLE")),
+        "{neigh}"
+    );
+    // And Linux's link-local address, through the interface named after `%`.
+    let lx_ll = ok(linux
+        .exec(&[
+            "ip", "-6", "-o", "addr", "show", "dev", &va, "scope", "link",
+        ])
+        .expect("ip -6 addr"));
+    let lx_ll = lx_ll
+        .split_whitespace()
+        .skip_while(|w| *w != "inet6")
+        .nth(1)
+        .and_then(|a| a.split('/').next())
+        .unwrap_or_else(|| panic!("Linux's link-local address: {lx_ll}"))
+        .to_string();
+    let out = ok(linnet(
+        sock,
+        &[
+            "ping",
+            "-c",
+            "2",
+            "-i",
+            "0.2",
+            "-W",
+            "2",
+            &format!("{lx_ll}%{vb}"),
+        ],
+    ));
+    assert!(out.contains("2 packets transmitted, 2 received"), "{out}");
     // Duplicate address detection against Linux: Linnet tries Linux's own address; Linux
     // defends it with an advertisement and Linnet marks it failed.
     ok(linnet(
