@@ -349,3 +349,295 @@ fn routes_by_hand_and_default_route() {
         .is_err());
     let _ = Instant::ZERO;
 }
+
+/// A — R — B with R forwarding IPv6; A and B route through R. Returns (sim, A's, B's
+/// interface, R's two).
+fn routed(mtu_rb: usize) -> (Sim, u32, u32, u32, u32) {
+    let mut sim = Sim::new();
+    for seed in 1..=3 {
+        sim.add_stack(Stack::new(StackConfig {
+            seed,
+            ..StackConfig::default()
+        }));
+    }
+    let cfg = LinkConfig {
+        delay: Duration::from_millis(2),
+        ..LinkConfig::default()
+    };
+    let (ia, ra) = sim.connect(
+        0,
+        1,
+        cfg.clone(),
+        "192.0.2.1/24".parse().unwrap(),
+        "192.0.2.2/24".parse().unwrap(),
+    );
+    let (rb, ib) = sim.connect(
+        1,
+        2,
+        LinkConfig { mtu: mtu_rb, ..cfg },
+        "198.51.100.1/24".parse().unwrap(),
+        "198.51.100.2/24".parse().unwrap(),
+    );
+    let now = sim.now();
+    let add = |sim: &mut Sim, n: usize, i: u32, c: &str| {
+        sim.stack(n)
+            .ipv6_addr_add(i, c.parse().unwrap(), true, now)
+            .unwrap();
+    };
+    add(&mut sim, 0, ia, "2001:db8:1::a/64");
+    add(&mut sim, 1, ra, "2001:db8:1::1/64");
+    add(&mut sim, 1, rb, "2001:db8:2::1/64");
+    add(&mut sim, 2, ib, "2001:db8:2::b/64");
+    sim.stack(1).set_ip6_forward(true, now);
+    for (n, gw) in [(0, "2001:db8:1::1"), (2, "2001:db8:2::1")] {
+        let c = linnet::ipv6::rtnl::Route6Config {
+            dst: "::/0".parse().unwrap(),
+            via: Some(gw.parse().unwrap()),
+            ifindex: None,
+            metric: None,
+        };
+        sim.stack(n).ip6_route_add(c, false).unwrap();
+    }
+    sim.advance(Duration::from_secs(3));
+    (sim, ia, ib, ra, rb)
+}
+
+#[test]
+fn a_router_forwards_and_reports_hop_limit_and_packet_too_big() {
+    let (mut sim, _ia, _ib, _ra, _rb) = routed(1400);
+    let b: Ipv6Addr = "2001:db8:2::b".parse().unwrap();
+    let ident = sim.stack(0).ping6_open().unwrap();
+    let send = |sim: &mut Sim, seq: u16, size: usize, hl: Option<u8>| {
+        let now = sim.now();
+        sim.stack(0)
+            .ping6_send(ident, b, None, seq, size, hl, now)
+            .unwrap();
+        sim.advance(Duration::from_secs(1));
+        let mut v = Vec::new();
+        while let Some(r) = sim.stack(0).ping6_recv(ident).unwrap() {
+            v.push(r);
+        }
+        v
+    };
+    // Through the router: the reply left B with 64 and crossed R once.
+    let r = send(&mut sim, 1, 56, None);
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!((r[0].from, r[0].hop_limit, r[0].error), (b, 63, None));
+    assert_eq!(sim.stack(1).snmp().ip6.out_forw_datagrams, 2);
+    // Hop limit 1: R answers time exceeded (hop limit), from its address on A's link.
+    let r = send(&mut sim, 2, 56, Some(1));
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!(r[0].error, Some((3, 0)));
+    assert_eq!(r[0].from, "2001:db8:1::1".parse::<Ipv6Addr>().unwrap());
+    assert_eq!(sim.stack(1).snmp().icmp6.out_time_excds, 1);
+    // Too big for R's second link (MTU 1400): packet too big, R does not fragment.
+    let r = send(&mut sim, 3, 1400, None);
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!(r[0].error, Some((2, 0)));
+    let s = sim.stack(1).snmp();
+    assert_eq!((s.icmp6.out_pkt_too_bigs, s.ip6.in_too_big_errors), (1, 1));
+    // Time exceeded is rate limited per destination (bursts of six, then one a second);
+    // packet too big is not.
+    let now = sim.now();
+    for seq in 10..30 {
+        sim.stack(0)
+            .ping6_send(ident, b, None, seq, 56, Some(1), now)
+            .unwrap();
+    }
+    sim.advance(Duration::from_millis(100));
+    let s = sim.stack(1).snmp();
+    assert!(s.icmp6.out_time_excds < 10, "{:?}", s.icmp6);
+    assert!(s.icmp6.out_rate_limit_host >= 10, "{:?}", s.icmp6);
+}
+
+#[test]
+fn router_advertisement_configures_an_address_and_the_default_route() {
+    use linnet::wire::icmpv6::Icmpv6Packet;
+    use linnet::wire::ndisc::{
+        NdiscOption, NdiscOptions, NdiscRepr, PrefixInfo, PREFIX_FLAG_AUTONOMOUS,
+        PREFIX_FLAG_ON_LINK,
+    };
+    use linnet::wire::{EtherType, EthernetAddress, EthernetRepr, IpProtocol, Ipv6Repr};
+    let (mut sim, ia, _ib) = pair();
+    sim.advance(Duration::from_secs(3));
+    // A router on A's link (not a stack here: a frame built from the wire types).
+    let rmac = EthernetAddress([0x02, 0, 0, 0, 0, 0x99]);
+    let rll = link_local(eui64_interface_id(rmac));
+    let mut opts = vec![0u8; 8 + 32];
+    NdiscOption::SourceLinkLayerAddr(rmac).emit(&mut opts[..8]);
+    NdiscOption::PrefixInfo(PrefixInfo {
+        prefix_len: 64,
+        flags: PREFIX_FLAG_ON_LINK | PREFIX_FLAG_AUTONOMOUS,
+        valid_lifetime: 3600,
+        preferred_lifetime: 1800,
+        prefix: "2001:db8:ab::".parse().unwrap(),
+    })
+    .emit(&mut opts[8..]);
+    let ra = NdiscRepr::RouterAdvert {
+        hop_limit: 64,
+        flags: 0,
+        router_lifetime: 1800,
+        reachable_time: 0,
+        retrans_time: 0,
+        options: NdiscOptions::new(&opts),
+    };
+    let dst = linnet::wire::ipv6::ALL_NODES;
+    let icmp_len = ra.buffer_len();
+    let mut f = vec![0u8; 14 + 40 + icmp_len];
+    ra.emit(&mut f[54..]);
+    Icmpv6Packet::new_unchecked(&mut f[54..]).fill_checksum(&rll, &dst);
+    Ipv6Repr {
+        src_addr: rll,
+        dst_addr: dst,
+        next_header: IpProtocol::ICMPV6,
+        payload_len: icmp_len,
+        hop_limit: 255,
+        traffic_class: 0,
+        flow_label: 0,
+    }
+    .emit(&mut f[14..54]);
+    EthernetRepr {
+        src_addr: rmac,
+        dst_addr: linnet::wire::ipv6::multicast_mac(&dst),
+        ethertype: EtherType::IPV6,
+    }
+    .emit(&mut f[..14]);
+    let now = sim.now();
+    sim.stack(0).receive(ia, PacketBuf::from_slice(&f, 64), now);
+    // SLAAC: prefix + EUI-64, tentative until DAD ends; the on-link route and the default
+    // route through the router (proto ra, expiring), and the router as a STALE neighbour.
+    let mac = sim.stack(0).iface(ia).unwrap().mac;
+    let mut o = "2001:db8:ab::".parse::<Ipv6Addr>().unwrap().octets();
+    o[8..].copy_from_slice(&eui64_interface_id(mac));
+    let slaac = Ipv6Addr::from(o);
+    assert!(tentative(&mut sim, 0, slaac));
+    sim.advance(Duration::from_secs(3));
+    assert!(sim.stack(0).ipv6_chk_addr(&slaac));
+    let now = sim.now();
+    let info = sim
+        .stack(0)
+        .ipv6_addrs(now)
+        .into_iter()
+        .find(|a| a.cidr.addr == slaac)
+        .unwrap();
+    assert!(info.valid_lft <= 3600 && info.valid_lft > 3590, "{info:?}");
+    let routes = sim.stack(0).ip6_routes(now);
+    let dflt = routes
+        .iter()
+        .find(|r| r.dst.prefix_len == 0)
+        .expect("default route");
+    assert_eq!(dflt.gateway, Some(rll));
+    assert_eq!(dflt.proto, linnet::ipv6::route::Rt6Proto::Ra);
+    assert!(dflt.expires_secs.is_some_and(|s| s <= 1800 && s > 1790));
+    assert!(routes
+        .iter()
+        .any(|r| r.dst.to_string() == "2001:db8:ab::/64" && r.gateway.is_none()));
+    let n = sim.stack(0).ipv6_neighbours();
+    assert!(n.iter().any(|e| e.ip == rll && e.lladdr == Some(rmac)));
+    // Soliciting stopped with the advertisement.
+    let rs = sim.stack(0).snmp().icmp6.out_router_solicits;
+    sim.advance(Duration::from_secs(60));
+    assert_eq!(sim.stack(0).snmp().icmp6.out_router_solicits, rs);
+    assert_eq!(sim.stack(0).snmp().icmp6.in_router_advertisements, 1);
+    // The same advertisement from a global source is refused (RFC 4861 section 6.1.2).
+    let before = sim.stack(0).snmp().icmp6.in_errors;
+    f[22..38].copy_from_slice(&gb().addr.octets());
+    Icmpv6Packet::new_unchecked(&mut f[54..]).fill_checksum(&gb().addr, &dst);
+    let now = sim.now();
+    sim.stack(0).receive(ia, PacketBuf::from_slice(&f, 64), now);
+    assert_eq!(sim.stack(0).snmp().icmp6.in_errors, before + 1);
+}
+
+#[test]
+fn unknown_next_header_and_options_get_parameter_problems() {
+    use linnet::wire::{EtherType, EthernetRepr, IpProtocol, Ipv6Repr};
+    let (mut sim, ia, ib) = pair();
+    sim.advance(Duration::from_secs(3));
+    let amac = sim.stack(0).iface(ia).unwrap().mac;
+    let bmac = sim.stack(1).iface(ib).unwrap().mac;
+    // B sends A datagrams the stack cannot take; A answers B with parameter problems.
+    let frame = |next: IpProtocol, payload: &[u8]| {
+        let mut f = vec![0u8; 54 + payload.len()];
+        EthernetRepr {
+            src_addr: bmac,
+            dst_addr: amac,
+            ethertype: EtherType::IPV6,
+        }
+        .emit(&mut f[..14]);
+        Ipv6Repr {
+            src_addr: gb().addr,
+            dst_addr: ga().addr,
+            next_header: next,
+            payload_len: payload.len(),
+            hop_limit: 64,
+            traffic_class: 0,
+            flow_label: 0,
+        }
+        .emit(&mut f[14..54]);
+        f[54..].copy_from_slice(payload);
+        f
+    };
+    // Protocol 253 (RFC 3692 experimental): unknown next header, pointer 6.
+    let f1 = frame(IpProtocol(253), &[0u8; 8]);
+    // Destination options with an unknown option of action 10: pointer at that option.
+    let f2 = frame(IpProtocol::DSTOPTS, &[59, 0, 0x87, 2, 0, 0, 1, 0]);
+    // Action 01: discarded silently.
+    let f3 = frame(IpProtocol::DSTOPTS, &[59, 0, 0x47, 2, 0, 0, 1, 0]);
+    // A routing header (type 0) with segments left: pointer at the routing type.
+    let f4 = frame(IpProtocol::ROUTING, &[59, 0, 0, 1, 0, 0, 0, 0]);
+    for f in [f1, f2, f3, f4] {
+        let now = sim.now();
+        sim.stack(0).receive(ia, PacketBuf::from_slice(&f, 64), now);
+        sim.advance(Duration::from_millis(50));
+    }
+    let a = sim.stack(0).snmp();
+    assert_eq!(a.icmp6.out_parm_problems, 3, "{:?}", a.icmp6);
+    assert_eq!(a.ip6.in_unknown_protos, 1);
+    assert_eq!(a.ip6.in_hdr_errors, 3);
+    assert_eq!(sim.stack(1).snmp().icmp6.in_parm_problems, 3);
+}
+
+#[test]
+fn random_ipv6_frames_never_panic_and_every_drop_is_counted() {
+    let (mut sim, ia, _ib) = pair();
+    sim.advance(Duration::from_secs(3));
+    let amac = sim.stack(0).iface(ia).unwrap().mac;
+    let mut seed = 0x1234_5678_9abc_def0u64;
+    let mut rnd = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let nexts = [0u8, 43, 44, 58, 59, 60, 6, 17, 253];
+    for i in 0..20_000 {
+        let len = 54 + (rnd() % 200) as usize;
+        let mut f: Vec<u8> = (0..len).map(|_| rnd() as u8).collect();
+        f[..6].copy_from_slice(&amac.0);
+        f[12..14].copy_from_slice(&[0x86, 0xdd]);
+        if i % 4 != 0 {
+            // Mostly plausible headers, so the walk goes deep.
+            f[14] = 0x60;
+            let plen = (len - 54) as u16 + if i % 7 == 0 { 3 } else { 0 };
+            f[18..20].copy_from_slice(&plen.to_be_bytes());
+            f[20] = nexts[(rnd() % nexts.len() as u64) as usize];
+            f[21] = if i % 3 == 0 { 255 } else { 64 };
+            f[38..54].copy_from_slice(&ga().addr.octets());
+            if i % 5 == 0 {
+                f[38..54].copy_from_slice(&linnet::wire::ipv6::ALL_NODES.octets());
+            }
+        }
+        let before = sim.stack(0).snmp();
+        let now = sim.now();
+        sim.stack(0).receive(ia, PacketBuf::from_slice(&f, 64), now);
+        let after = sim.stack(0).snmp();
+        let bad = after.uncounted_drops(&before);
+        assert!(bad.is_empty(), "frame {i}: {bad:?}");
+        if i % 1000 == 0 {
+            sim.advance(Duration::from_millis(10));
+        }
+    }
+    sim.advance(Duration::from_secs(1));
+    // Still answering.
+    assert_eq!(ping6(&mut sim, 1, ga().addr, None, 1).len(), 1);
+}

@@ -10,7 +10,7 @@ use crate::buf::{PacketBuf, MAX_HEADER};
 use crate::errno::Errno;
 use crate::stack::Stack;
 use crate::time::Instant;
-use crate::wire::icmpv6::Icmpv6Repr;
+use crate::wire::icmpv6::{Icmpv6Message, Icmpv6Packet};
 use crate::wire::IpProtocol;
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, VecDeque};
@@ -93,28 +93,32 @@ impl Stack {
         if dst.is_unspecified() {
             return Err(Errno::EINVAL);
         }
-        // No IPv6 fragmentation yet: the request must fit the smallest IPv6 link.
-        if payload_len > crate::wire::icmpv6::MAX_ERROR_DATA_LEN {
+        // No IPv6 fragmentation yet: a request over the link MTU is refused on output.
+        if payload_len > usize::from(u16::MAX) - crate::wire::icmpv6::HEADER_LEN {
             return Err(Errno::EMSGSIZE);
         }
         let rt = self.ip6_route_output(&dst, oif)?;
         let src = self
             .ipv6_dev_get_saddr(rt.ifindex, &dst)
             .ok_or(Errno::EADDRNOTAVAIL)?;
-        let mut data = vec![0u8; payload_len];
+        let len = crate::wire::icmpv6::HEADER_LEN + payload_len;
+        let mut buf = if MAX_HEADER + len <= self.pool.buf_size() {
+            self.pool.get(MAX_HEADER)
+        } else {
+            PacketBuf::with_headroom(MAX_HEADER + len, MAX_HEADER)
+        };
+        // Unchecked: `put` gave the 8-byte header and the data, zeroed.
+        let mut icmph = Icmpv6Packet::new_unchecked(buf.put(len));
+        icmph.set_msg_type(Icmpv6Message::ECHO_REQUEST);
+        icmph.set_word(u32::from(ident) << 16 | u32::from(seq));
+        let data = icmph.data_mut();
         for (i, b) in data.iter_mut().enumerate() {
             *b = i as u8;
         }
         if data.len() >= 8 {
             data[..8].copy_from_slice(&now.total_micros().to_be_bytes());
         }
-        let req = Icmpv6Repr::EchoRequest {
-            ident,
-            seq_no: seq,
-            data: &data,
-        };
-        let mut buf: PacketBuf = self.pool.get(MAX_HEADER);
-        req.emit(&src, &dst, buf.put(req.buffer_len()));
+        icmph.fill_checksum(&src, &dst);
         self.ipv6.icmp6.out_msgs += 1;
         self.ipv6.icmp6.out_echos += 1;
         let p = Ip6SendParams {
