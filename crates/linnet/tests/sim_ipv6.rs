@@ -57,14 +57,11 @@ fn tentative(sim: &mut Sim, n: usize, a: Ipv6Addr) -> bool {
         .any(|i| i.cidr.addr == a && i.flags & 0x40 != 0)
 }
 
+/// One answer to a ping: sequence number, round trip, ICMPv6 error (type, code).
+type Echo = (u16, Duration, Option<(u8, u8)>);
+
 /// Ping `dst` from stack `from` `count` times, 1 s apart; returns (seq, rtt) of the replies.
-fn ping6(
-    sim: &mut Sim,
-    from: usize,
-    dst: Ipv6Addr,
-    oif: Option<u32>,
-    count: u16,
-) -> Vec<(u16, Duration, Option<(u8, u8)>)> {
+fn ping6(sim: &mut Sim, from: usize, dst: Ipv6Addr, oif: Option<u32>, count: u16) -> Vec<Echo> {
     let ident = sim.stack(from).ping6_open().unwrap();
     let mut out = Vec::new();
     for seq in 1..=count {

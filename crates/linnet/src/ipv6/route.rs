@@ -239,13 +239,13 @@ mod tests {
     fn expired_routes_go() {
         let mut f = Fib6::default();
         let mut r = rt("::/0", Some("fe80::1"), 2, 1024);
-        r.expires = Some(Instant::from_millis(1800_000));
+        r.expires = Some(Instant::from_millis(1_800_000));
         f.fib6_add(r, false).unwrap();
         assert_eq!(
             f.fib6_run_gc(Instant::from_millis(1000)),
-            Some(Instant::from_millis(1800_000))
+            Some(Instant::from_millis(1_800_000))
         );
-        assert_eq!(f.fib6_run_gc(Instant::from_millis(1800_000)), None);
+        assert_eq!(f.fib6_run_gc(Instant::from_millis(1_800_000)), None);
         assert!(f.is_empty());
     }
 }
