@@ -52,6 +52,10 @@ pub struct StackConfig {
     pub icmp_ratemask: u32,
     /// `ip_forward` (off): forward datagrams not addressed to this host.
     pub ip_forward: bool,
+    /// `net.ipv6.conf.default.disable_ipv6` (off): with it on, interfaces get no IPv6
+    /// (no link-local address, DAD, router solicitation or MLD) and 0x86DD frames are
+    /// dropped as an unhandled protocol.
+    pub disable_ipv6: bool,
     /// Neighbour tunables.
     pub neigh: NeighParams,
     /// TCP tunables.
@@ -73,6 +77,7 @@ impl Default for StackConfig {
             icmp_ratelimit: Duration::from_millis(1000),
             icmp_ratemask: 0x1818,
             ip_forward: false,
+            disable_ipv6: false,
             tcp: crate::transport::tcp::TcpConfig::default(),
             neigh: NeighParams::default(),
             ipfrag: crate::ip::reassembly::FragParams::default(),

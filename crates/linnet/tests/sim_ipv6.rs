@@ -335,7 +335,7 @@ fn routes_by_hand_and_default_route() {
     assert_eq!(sim.stack(1).snmp().ip6.in_addr_errors, 1);
     // With forwarding on, B answers with no route (destination unreachable, code 0).
     let now = sim.now();
-    sim.stack(1).set_ip6_forward(true, now);
+    sim.stack(1).set_ip6_forward(true);
     let r = ping6(&mut sim, 0, "2001:db8:1::5".parse().unwrap(), None, 1);
     assert_eq!(r.len(), 1, "{r:?}");
     assert_eq!(r[0].2, Some((1, 0)));
@@ -385,7 +385,7 @@ fn routed(mtu_rb: usize) -> (Sim, u32, u32, u32, u32) {
     add(&mut sim, 1, ra, "2001:db8:1::1/64");
     add(&mut sim, 1, rb, "2001:db8:2::1/64");
     add(&mut sim, 2, ib, "2001:db8:2::b/64");
-    sim.stack(1).set_ip6_forward(true, now);
+    sim.stack(1).set_ip6_forward(true);
     for (n, gw) in [(0, "2001:db8:1::1"), (2, "2001:db8:2::1")] {
         let c = linnet::ipv6::rtnl::Route6Config {
             dst: "::/0".parse().unwrap(),
@@ -637,4 +637,29 @@ fn random_ipv6_frames_never_panic_and_every_drop_is_counted() {
     sim.advance(Duration::from_secs(1));
     // Still answering.
     assert_eq!(ping6(&mut sim, 1, ga().addr, None, 1).len(), 1);
+}
+
+#[test]
+fn disable_ipv6_keeps_the_wire_ipv4_only() {
+    let mut sim = Sim::new();
+    for seed in [1, 2] {
+        sim.add_stack(Stack::new(StackConfig {
+            seed,
+            disable_ipv6: true,
+            ..StackConfig::default()
+        }));
+    }
+    let (ia, _ib) = sim.connect(
+        0,
+        1,
+        LinkConfig::default(),
+        "192.0.2.1/24".parse().unwrap(),
+        "192.0.2.2/24".parse().unwrap(),
+    );
+    sim.advance(Duration::from_secs(30));
+    let s = sim.stack(0).snmp();
+    assert_eq!(s.icmp6.out_msgs, 0);
+    assert_eq!(s.ip6.in_receives, 0);
+    let now = sim.now();
+    assert!(sim.stack(0).ipv6_addrs(now).iter().all(|a| a.ifindex != ia));
 }

@@ -118,7 +118,10 @@ impl Stack {
         let Some(kind) = self.iface(ifindex).map(|i| i.kind) else {
             return;
         };
-        if kind != LinkKind::Ether || !self.ipv6.devs.contains_key(&ifindex) {
+        if kind != LinkKind::Ether
+            || !self.ipv6.devs.contains_key(&ifindex)
+            || self.config.disable_ipv6
+        {
             return;
         }
         if up {
@@ -333,6 +336,9 @@ impl Stack {
     /// expiry); returns the next deadline. Linux: `addrconf_verify_work`,
     /// `addrconf_dad_work`, `addrconf_rs_timer`, `nd_tbl`'s timers, `fib6_gc_timer`.
     pub(crate) fn ipv6_poll(&mut self, now: Instant) -> Option<Instant> {
+        if self.ipv6.forwarding_changed {
+            self.dev_forward_change(now);
+        }
         let mut next: Option<Instant> = None;
         let mut fold = |t: Option<Instant>| {
             if let Some(t) = t {

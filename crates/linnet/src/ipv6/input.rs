@@ -63,6 +63,10 @@ impl Stack {
     /// scope, a payload length within the frame (the frame is cut to it); then the
     /// hop-by-hop options. Linux: `ipv6_rcv` → `ip6_rcv_core` (→ `ipv6_parse_hopopts`).
     pub(crate) fn ipv6_rcv(&mut self, mut buf: PacketBuf, now: Instant) {
+        if self.config.disable_ipv6 {
+            // Linux: SKB_DROP_REASON_IPV6DISABLED; here as before IPv6 existed.
+            return self.drop_pkt(buf, DropReason::UnhandledProto);
+        }
         self.ipv6.stats.in_receives += 1;
         let ifindex = buf.meta.ifindex;
         if buf.len() < HEADER_LEN {

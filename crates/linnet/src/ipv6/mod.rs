@@ -15,4 +15,3 @@ pub(crate) mod output;
 pub mod ping;
 pub mod route;
 pub mod rtnl;
-pub mod snmp6;

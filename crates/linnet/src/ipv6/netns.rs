@@ -9,9 +9,9 @@
 use super::addrconf::Inet6Dev;
 use super::ping::Ping6Table;
 use super::route::Fib6;
-use super::snmp6::{Icmp6Stats, Ip6Stats};
 use crate::ip::icmp_ratelimit::RateLimit;
 use crate::link::{NeighKey, NeighParams, NeighTable};
+use crate::stats::{Icmp6Stats, Ip6Stats};
 use crate::time::Instant;
 use std::collections::{BTreeMap, HashMap};
 use std::net::Ipv6Addr;
@@ -47,6 +47,8 @@ pub(crate) struct NetnsIpv6 {
     pub(crate) in_nd_events: bool,
     /// `net.ipv6.conf.all.forwarding` (0).
     pub(crate) forwarding: bool,
+    /// Forwarding changed: ff02::2 is joined or left at the next poll.
+    pub(crate) forwarding_changed: bool,
     /// `net.ipv6.conf.all.hop_limit` (64).
     pub(crate) hop_limit: u8,
     /// The global ICMPv6 error limit. Linux: `icmp_global_allow` (shared with IPv4 there).
@@ -78,6 +80,7 @@ impl NetnsIpv6 {
             nd_tbl: NeighTable::new(neigh, seed ^ 0x6e64_5f74_626c),
             in_nd_events: false,
             forwarding: false,
+            forwarding_changed: false,
             hop_limit: 64,
             icmp_rate: RateLimit::new(1000, 50),
             icmp_peers: HashMap::new(),

@@ -139,24 +139,54 @@ impl Stack {
         self.ipv6.forwarding
     }
 
-    /// Turn IPv6 forwarding on or off: a router joins ff02::2 and ignores router
-    /// advertisements. Linux: `addrconf_fixup_forwarding` → `dev_forward_change`.
-    pub fn set_ip6_forward(&mut self, on: bool, now: Instant) {
-        if self.ipv6.forwarding == on {
-            return;
+    /// Turn IPv6 forwarding on or off (`net.ipv6.conf.all.forwarding`): a router joins
+    /// ff02::2 (at the next poll) and ignores router advertisements.
+    /// Linux: `addrconf_fixup_forwarding` → `dev_forward_change`.
+    pub fn set_ip6_forward(&mut self, on: bool) {
+        if self.ipv6.forwarding != on {
+            self.ipv6.forwarding = on;
+            self.ipv6.forwarding_changed = true;
         }
-        self.ipv6.forwarding = on;
+    }
+
+    /// Join or leave ff02::2 on every up interface after a forwarding change.
+    pub(crate) fn dev_forward_change(&mut self, now: Instant) {
+        self.ipv6.forwarding_changed = false;
+        let on = self.ipv6.forwarding;
         let ifs: Vec<u32> = self
             .interfaces()
             .filter(|i| i.up && i.kind == crate::stack::LinkKind::Ether)
             .map(|i| i.ifindex)
             .collect();
         for i in ifs {
+            if !self.ipv6.devs.contains_key(&i) || self.config.disable_ipv6 {
+                continue;
+            }
             if on {
                 self.ipv6_dev_mc_inc(i, ALL_ROUTERS, now);
             } else {
                 self.ipv6_dev_mc_dec(i, ALL_ROUTERS);
             }
         }
+    }
+
+    /// `net.ipv6.conf.all.hop_limit`: the hop limit of our datagrams (64).
+    pub fn ip6_hop_limit(&self) -> u8 {
+        self.ipv6.hop_limit
+    }
+
+    /// Set `net.ipv6.conf.all.hop_limit` (1-255).
+    pub fn set_ip6_hop_limit(&mut self, h: u8) {
+        self.ipv6.hop_limit = h.max(1);
+    }
+
+    /// `net.ipv6.icmp.ratelimit`: the per-destination interval between ICMPv6 errors.
+    pub fn icmpv6_ratelimit(&self) -> std::time::Duration {
+        self.ipv6.icmp_ratelimit
+    }
+
+    /// Set `net.ipv6.icmp.ratelimit` (zero: no per-destination limit).
+    pub fn set_icmpv6_ratelimit(&mut self, d: std::time::Duration) {
+        self.ipv6.icmp_ratelimit = d;
     }
 }
