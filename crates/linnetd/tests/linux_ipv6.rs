@@ -10,7 +10,7 @@ use common::{linnet, ok, start_daemon, unique};
 use linnet_testkit::{tests, Need, NetNs};
 use std::time::{Duration, Instant};
 
-const NEEDS: &[Need] = &[Need::Netns, Need::Tool("ping")];
+const NEEDS: &[Need] = &[Need::Netns, Need::Tun, Need::Tool("ping")];
 
 /// Run `f` until it returns `Some`, at most `secs` seconds; panics with `what` otherwise.
 fn until<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
@@ -54,6 +54,43 @@ fn linux_pings_linnet_over_ipv6_and_both_resolve_by_ndp() {
             "2001:db8::2/64",
         ],
     );
+    check_ipv6(&linux, &daemon, &va, &vb);
+}
+
+/// The same over a TAP device with offloads (virtio-net headers), as linnetd opens it.
+fn linux_pings_linnet_over_ipv6_on_a_tap() {
+    let linux = NetNs::new("l6-tap").expect("create namespace");
+    let tap = unique("l6t");
+    let daemon = start_daemon(
+        None,
+        &[
+            "--tap",
+            &tap,
+            "--addr",
+            "192.0.2.2/24",
+            "--addr",
+            "2001:db8::2/64",
+        ],
+    );
+    common::attach(&linux, &tap, "192.0.2.1/24", None);
+    ok(linux
+        .exec(&[
+            "ip",
+            "-6",
+            "addr",
+            "add",
+            "2001:db8::1/64",
+            "dev",
+            &tap,
+            "nodad",
+        ])
+        .expect("ip -6 addr"));
+    check_ipv6(&linux, &daemon, &tap, &tap);
+}
+
+/// Ping both ways, NDP both ways, the CLI's views, DAD against Linux: Linux's interface
+/// `va`, Linnet's `vb`.
+fn check_ipv6(linux: &NetNs, daemon: &common::Daemon, va: &str, vb: &str) {
     let sock = &daemon.socket;
     // Linnet's DAD takes up to two seconds: until then it does not answer.
     until(15, "Linnet's global address answers ping -6", || {
@@ -234,5 +271,6 @@ fn linux_pings_linnet_over_ipv6_and_both_resolve_by_ndp() {
 fn main() -> std::process::ExitCode {
     linnet_testkit::run(tests![NEEDS =>
         linux_pings_linnet_over_ipv6_and_both_resolve_by_ndp,
+        linux_pings_linnet_over_ipv6_on_a_tap,
     ])
 }
