@@ -334,7 +334,6 @@ fn routes_by_hand_and_default_route() {
     assert!(r.is_empty());
     assert_eq!(sim.stack(1).snmp().ip6.in_addr_errors, 1);
     // With forwarding on, B answers with no route (destination unreachable, code 0).
-    let now = sim.now();
     sim.stack(1).set_ip6_forward(true);
     let r = ping6(&mut sim, 0, "2001:db8:1::5".parse().unwrap(), None, 1);
     assert_eq!(r.len(), 1, "{r:?}");
@@ -447,33 +446,33 @@ fn a_router_forwards_and_reports_hop_limit_and_packet_too_big() {
     assert!(s.icmp6.out_rate_limit_host >= 10, "{:?}", s.icmp6);
 }
 
-#[test]
-fn router_advertisement_configures_an_address_and_the_default_route() {
+/// A router advertisement from `rmac`'s link-local address to all nodes: its link-layer
+/// address, one /64 prefix with `flags` (valid 3600 s, preferred 1800 s), router lifetime
+/// `lifetime`.
+fn ra_frame(
+    rmac: linnet::wire::EthernetAddress,
+    prefix: Ipv6Addr,
+    flags: u8,
+    lifetime: u16,
+) -> Vec<u8> {
     use linnet::wire::icmpv6::Icmpv6Packet;
-    use linnet::wire::ndisc::{
-        NdiscOption, NdiscOptions, NdiscRepr, PrefixInfo, PREFIX_FLAG_AUTONOMOUS,
-        PREFIX_FLAG_ON_LINK,
-    };
-    use linnet::wire::{EtherType, EthernetAddress, EthernetRepr, IpProtocol, Ipv6Repr};
-    let (mut sim, ia, _ib) = pair();
-    sim.advance(Duration::from_secs(3));
-    // A router on A's link (not a stack here: a frame built from the wire types).
-    let rmac = EthernetAddress([0x02, 0, 0, 0, 0, 0x99]);
+    use linnet::wire::ndisc::{NdiscOption, NdiscOptions, NdiscRepr, PrefixInfo};
+    use linnet::wire::{EtherType, EthernetRepr, IpProtocol, Ipv6Repr};
     let rll = link_local(eui64_interface_id(rmac));
     let mut opts = vec![0u8; 8 + 32];
     NdiscOption::SourceLinkLayerAddr(rmac).emit(&mut opts[..8]);
     NdiscOption::PrefixInfo(PrefixInfo {
         prefix_len: 64,
-        flags: PREFIX_FLAG_ON_LINK | PREFIX_FLAG_AUTONOMOUS,
+        flags,
         valid_lifetime: 3600,
         preferred_lifetime: 1800,
-        prefix: "2001:db8:ab::".parse().unwrap(),
+        prefix,
     })
     .emit(&mut opts[8..]);
     let ra = NdiscRepr::RouterAdvert {
         hop_limit: 64,
         flags: 0,
-        router_lifetime: 1800,
+        router_lifetime: lifetime,
         reachable_time: 0,
         retrans_time: 0,
         options: NdiscOptions::new(&opts),
@@ -499,6 +498,67 @@ fn router_advertisement_configures_an_address_and_the_default_route() {
         ethertype: EtherType::IPV6,
     }
     .emit(&mut f[..14]);
+    f
+}
+
+#[test]
+fn a_flood_of_advertisements_cannot_grow_the_routing_table_without_bound() {
+    use linnet::wire::ndisc::PREFIX_FLAG_ON_LINK;
+    let (mut sim, ia, _ib) = pair();
+    sim.advance(Duration::from_secs(3));
+    // 4,500 routers, each with its own on-link prefix.
+    for i in 0..4500u32 {
+        let b = i.to_be_bytes();
+        let rmac = linnet::wire::EthernetAddress([0x02, 0x10, b[0], b[1], b[2], b[3]]);
+        let prefix = Ipv6Addr::new(
+            0x2001,
+            0xdb8,
+            0x100 + (i >> 16) as u16,
+            i as u16,
+            0,
+            0,
+            0,
+            0,
+        );
+        let f = ra_frame(rmac, prefix, PREFIX_FLAG_ON_LINK, 600);
+        let now = sim.now();
+        sim.stack(0).receive(ia, PacketBuf::from_slice(&f, 64), now);
+    }
+    let now = sim.now();
+    let learnt = sim
+        .stack(0)
+        .ip6_routes(now)
+        .iter()
+        .filter(|r| r.expires_secs.is_some())
+        .count();
+    assert_eq!(learnt, 4096);
+    // They expire: the default routers after 600 s, the prefixes after 3600 s.
+    sim.advance(Duration::from_secs(3601));
+    let now = sim.now();
+    assert!(sim
+        .stack(0)
+        .ip6_routes(now)
+        .iter()
+        .all(|r| r.expires_secs.is_none()));
+}
+
+#[test]
+fn router_advertisement_configures_an_address_and_the_default_route() {
+    use linnet::wire::icmpv6::Icmpv6Packet;
+    use linnet::wire::ndisc::{PREFIX_FLAG_AUTONOMOUS, PREFIX_FLAG_ON_LINK};
+    use linnet::wire::EthernetAddress;
+    let (mut sim, ia, _ib) = pair();
+    sim.advance(Duration::from_secs(3));
+    // A router on A's link (not a stack here: a frame built from the wire types).
+    let rmac = EthernetAddress([0x02, 0, 0, 0, 0, 0x99]);
+    let rll = link_local(eui64_interface_id(rmac));
+    let dst = linnet::wire::ipv6::ALL_NODES;
+    let mut f = ra_frame(
+        rmac,
+        "2001:db8:ab::".parse().unwrap(),
+        PREFIX_FLAG_ON_LINK | PREFIX_FLAG_AUTONOMOUS,
+        1800,
+    );
     let now = sim.now();
     sim.stack(0).receive(ia, PacketBuf::from_slice(&f, 64), now);
     // SLAAC: prefix + EUI-64, tentative until DAD ends; the on-link route and the default

@@ -285,6 +285,13 @@ impl Stack {
                 AddrconfEvent::DadFailed(_) => {}
                 AddrconfEvent::AddrRemoved(a) => self.addrconf_cleanup_prefix_route(ifindex, a),
                 AddrconfEvent::OnLinkPrefix { prefix, expires } => {
+                    let known =
+                        self.ipv6.fib6.iter().any(|r| {
+                            r.dst == prefix && r.ifindex == ifindex && r.gateway.is_none()
+                        });
+                    if !known && !self.ipv6.ra_route_room() {
+                        continue;
+                    }
                     let rt = Rt6Info {
                         dst: prefix,
                         gateway: None,

@@ -18,6 +18,11 @@ use std::net::Ipv6Addr;
 
 impl NeighKey for Ipv6Addr {}
 
+/// Most routes router advertisements may add (on-link prefixes, default routers): a flood
+/// of advertisements cannot grow the table without bound. Linux: `net.ipv6.route.max_size`
+/// (4096).
+pub(crate) const MAX_RA_ROUTES: usize = 4096;
+
 /// Most per-destination ICMPv6 error buckets kept (older ones are forgotten first).
 pub(crate) const MAX_ICMP6_PEERS: usize = 4096;
 
@@ -96,6 +101,11 @@ impl NetnsIpv6 {
     /// model Linux follows for IPv6 too). Linux: `ipv6_chk_addr(net, addr, NULL, 0)`.
     pub(crate) fn ipv6_chk_addr(&self, addr: &Ipv6Addr) -> bool {
         self.devs.values().any(|d| d.ipv6_chk_addr(addr))
+    }
+
+    /// Whether another route learnt from a router advertisement may be added.
+    pub(crate) fn ra_route_room(&self) -> bool {
+        self.fib6.iter().filter(|r| r.expires.is_some()).count() < MAX_RA_ROUTES
     }
 
     /// A route expiring at `expires` was added: the expiry timer must see it.
