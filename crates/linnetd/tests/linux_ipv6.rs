@@ -201,7 +201,7 @@ fn check_ipv6(linux: &NetNs, daemon: &common::Daemon, va: &str, vb: &str) {
             "add",
             "2001:db8::3/64",
             "dev",
-            &va,
+            va,
             "nodad",
         ])
         .expect("ip -6 addr"));
@@ -224,9 +224,7 @@ fn check_ipv6(linux: &NetNs, daemon: &common::Daemon, va: &str, vb: &str) {
     );
     // And Linux's link-local address, through the interface named after `%`.
     let lx_ll = ok(linux
-        .exec(&[
-            "ip", "-6", "-o", "addr", "show", "dev", &va, "scope", "link",
-        ])
+        .exec(&["ip", "-6", "-o", "addr", "show", "dev", va, "scope", "link"])
         .expect("ip -6 addr"));
     let lx_ll = lx_ll
         .split_whitespace()
@@ -253,7 +251,7 @@ fn check_ipv6(linux: &NetNs, daemon: &common::Daemon, va: &str, vb: &str) {
     // defends it with an advertisement and Linnet marks it failed.
     ok(linnet(
         sock,
-        &["ip", "-6", "addr", "add", "2001:db8::1/64", "dev", &vb],
+        &["ip", "-6", "addr", "add", "2001:db8::1/64", "dev", vb],
     ));
     until(10, "Linnet's DAD fails for Linux's address", || {
         let a = ok(linnet(sock, &["ip", "-6", "addr", "show"]));
