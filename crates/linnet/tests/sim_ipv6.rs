@@ -112,6 +112,19 @@ fn link_up_forms_link_local_and_dad_completes() {
     assert!(b.ip6.in_mcast_pkts >= 2);
     assert_eq!(b.icmp6.in_neighbor_solicits, 0);
     assert_eq!(b.icmp6.out_neighbor_advertisements, 0);
+    // Removing the global address leaves its group (if the link-local one does not share
+    // it) with a report, and takes the connected route with it.
+    let reports = sim.stack(0).snmp().icmp6.out_mldv2_reports;
+    let now = sim.now();
+    sim.stack(0).ipv6_addr_del(ia, ga().addr, now).unwrap();
+    let want = if groups.len() == 2 { 1 } else { 0 };
+    assert_eq!(sim.stack(0).snmp().icmp6.out_mldv2_reports, reports + want);
+    assert!(!sim
+        .stack(0)
+        .ip6_routes(now)
+        .iter()
+        .any(|r| r.dst.to_string() == "2001:db8::/64"));
+    sim.stack(0).ipv6_addr_add(ia, ga(), true, now).unwrap();
     // Connected routes: fe80::/64 and 2001:db8::/64 through the interface.
     let now = sim.now();
     let routes = sim.stack(0).ip6_routes(now);

@@ -280,7 +280,7 @@ impl Stack {
                 ),
                 AddrconfEvent::SendRouterSolicit { src } => self.ndisc_send_rs(ifindex, src, now),
                 AddrconfEvent::JoinGroup(g) => self.ipv6_dev_mc_inc(ifindex, g, now),
-                AddrconfEvent::LeaveGroup(g) => self.ipv6_dev_mc_dec(ifindex, g),
+                AddrconfEvent::LeaveGroup(g) => self.ipv6_dev_mc_dec(ifindex, g, now),
                 AddrconfEvent::AddrReady(_) | AddrconfEvent::AddrDeprecated(_) => {}
                 AddrconfEvent::DadFailed(_) => {}
                 AddrconfEvent::AddrRemoved(a) => self.addrconf_cleanup_prefix_route(ifindex, a),
