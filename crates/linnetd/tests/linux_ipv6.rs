@@ -266,9 +266,108 @@ fn check_ipv6(linux: &NetNs, daemon: &common::Daemon, va: &str, vb: &str) {
     assert!(out.contains("1 received"), "{out}");
 }
 
+/// SLAAC from a Linux router: radvd in Linux's namespace advertises 2001:db8:5::/64; Linnet
+/// solicits, forms its EUI-64 address there, installs the default route through Linux's
+/// link-local address, and Linux reaches the new address.
+fn linnet_configures_itself_from_linux_radvd() {
+    let linux = NetNs::new("l6-ra").expect("create namespace");
+    let stack = NetNs::new("l6-rs").expect("create namespace");
+    let (va, vb) = (unique("l6r"), unique("l6s"));
+    linux.add_veth(&va, &stack, &vb).expect("ip link add veth");
+    linux.addr_up(&va, "192.0.2.1/24").expect("configure");
+    ok(linux
+        .exec(&["sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"])
+        .expect("sysctl"));
+    // The router's own address in the prefix it advertises (radvd does not add it).
+    ok(linux
+        .exec(&[
+            "ip",
+            "-6",
+            "addr",
+            "add",
+            "2001:db8:5::1/64",
+            "dev",
+            &va,
+            "nodad",
+        ])
+        .expect("ip -6 addr"));
+    ok(stack.exec(&["ip", "link", "set", &vb, "up"]).expect("up"));
+    // Linux's link-local address must be ready before radvd can speak from it.
+    until(10, "Linux's link-local address", || {
+        let o = ok(linux
+            .exec(&[
+                "ip", "-6", "-o", "addr", "show", "dev", &va, "scope", "link",
+            ])
+            .expect("ip -6 addr"));
+        (o.contains("fe80::") && !o.contains("tentative")).then_some(())
+    });
+    let dir = std::env::temp_dir();
+    let conf = dir.join(format!("{}.conf", unique("radvd")));
+    let pid = dir.join(format!("{}.pid", unique("radvd")));
+    std::fs::write(
+        &conf,
+        format!(
+            "interface {va} {{\n  AdvSendAdvert on;\n  MinRtrAdvInterval 3;\n  MaxRtrAdvInterval 4;\n  prefix 2001:db8:5::/64 {{ AdvOnLink on; AdvAutonomous on; }};\n}};\n"
+        ),
+    )
+    .expect("radvd config");
+    struct Rm(std::path::PathBuf, std::path::PathBuf);
+    impl Drop for Rm {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+            let _ = std::fs::remove_file(&self.1);
+        }
+    }
+    let _rm = Rm(conf.clone(), pid.clone());
+    let (c, p) = (conf.to_string_lossy(), pid.to_string_lossy());
+    let _radvd = linnet_testkit::peer::spawn(
+        &linux,
+        Duration::from_secs(60),
+        &["radvd", "-n", "-m", "stderr", "-C", &c, "-p", &p],
+    )
+    .expect("start radvd");
+    let daemon = start_daemon(Some(&stack), &["--packet", &vb, "--addr", "192.0.2.2/24"]);
+    let sock = &daemon.socket;
+    let addr = until(20, "a SLAAC address from radvd's prefix", || {
+        let a = ok(linnet(sock, &["ip", "-6", "addr", "show"]));
+        a.lines()
+            .find_map(|l| l.trim().strip_prefix("inet6 2001:db8:5:"))
+            .filter(|_| !a.contains("tentative"))
+            .map(|rest| format!("2001:db8:5:{}", rest.split('/').next().unwrap()))
+    });
+    let routes = ok(linnet(sock, &["ip", "-6", "route", "show"]));
+    assert!(
+        routes
+            .lines()
+            .any(|l| l.starts_with("default via fe80::") && l.contains("proto ra")),
+        "{routes}"
+    );
+    assert!(
+        routes.contains(&format!("2001:db8:5::/64 dev {vb} proto kernel")),
+        "{routes}"
+    );
+    let addrs = ok(linnet(sock, &["ip", "-6", "addr", "show"]));
+    assert!(addrs.contains("scope global dynamic"), "{addrs}");
+    let out = ok(linux
+        .exec(&["ping", "-6", "-c", "2", "-i", "0.2", "-W", "2", &addr])
+        .expect("ping -6"));
+    assert!(out.contains("2 packets transmitted, 2 received"), "{out}");
+    let stats = ok(linnet(sock, &["netstat", "-s"]));
+    assert!(
+        !stats.contains("Icmp6InRouterAdvertisements: 0\n"),
+        "{stats}"
+    );
+    // (Whether Linnet solicited depends on whether radvd's first unsolicited advertisement
+    // came before Linnet's link-local address finished DAD: an RA stops soliciting.)
+}
+
+const RADVD_NEEDS: &[Need] = &[Need::Netns, Need::Tool("ping"), Need::Tool("radvd")];
+
 fn main() -> std::process::ExitCode {
-    linnet_testkit::run(tests![NEEDS =>
+    let mut t = tests![NEEDS =>
         linux_pings_linnet_over_ipv6_and_both_resolve_by_ndp,
         linux_pings_linnet_over_ipv6_on_a_tap,
-    ])
+    ];
+    t.extend(tests![RADVD_NEEDS => linnet_configures_itself_from_linux_radvd]);
+    linnet_testkit::run(t)
 }
