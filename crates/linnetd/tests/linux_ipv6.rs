@@ -1,12 +1,13 @@
 //! IPv6 interop with the Linux kernel (issue 18): Linux pings Linnet's global and link-local
 //! addresses over a veth (Linnet on AF_PACKET), both sides resolve each other by neighbour
 //! discovery and show REACHABLE, and Linnet's duplicate address detection finds an address
-//! Linux already has. Makes its own namespaces, removed even on failure; documentation
+//! Linux already has; Linnet takes SLAAC from Linux's radvd and routes IPv6 between two
+//! Linux namespaces. Makes its own namespaces, removed even on failure; documentation
 //! prefixes only (2001:db8::/32). Needs root, iproute2 and iputils-ping.
 
 mod common;
 
-use common::{linnet, ok, start_daemon, unique};
+use common::{linnet, ok, start_daemon, text, unique};
 use linnet_testkit::{tests, Need, NetNs};
 use std::time::{Duration, Instant};
 
@@ -361,12 +362,140 @@ fn linnet_configures_itself_from_linux_radvd() {
     // came before Linnet's link-local address finished DAD: an RA stops soliciting.)
 }
 
+/// Linnet as an IPv6 router between two Linux namespaces (TAPs): forwarding switched on with
+/// `linnet sysctl`, hop limit one lower, `ping -6 -t 1` answered with time exceeded, and a
+/// datagram too big for B's side answered with packet too big (Linnet does not fragment).
+fn linnet_routes_ipv6_between_two_linux_hosts() {
+    let a = NetNs::new("l6-fa").expect("namespace A");
+    let b = NetNs::new("l6-fb").expect("namespace B");
+    let (ta, tb) = (unique("l6x"), unique("l6y"));
+    let daemon = start_daemon(
+        None,
+        &[
+            "--tap",
+            &ta,
+            "--tap",
+            &tb,
+            "--addr",
+            &format!("{ta}=192.0.2.2/24"),
+            "--addr",
+            &format!("{tb}=198.51.100.2/24"),
+            "--addr",
+            &format!("{ta}=2001:db8:1::2/64"),
+            "--addr",
+            &format!("{tb}=2001:db8:2::2/64"),
+        ],
+    );
+    let sock = &daemon.socket;
+    ok(linnet(
+        sock,
+        &["sysctl", "-w", "net.ipv6.conf.all.forwarding=1"],
+    ));
+    common::attach(&a, &ta, "192.0.2.1/24", None);
+    common::attach(&b, &tb, "198.51.100.1/24", None);
+    for (ns, dev, addr, gw) in [
+        (&a, &ta, "2001:db8:1::1/64", "2001:db8:1::2"),
+        (&b, &tb, "2001:db8:2::1/64", "2001:db8:2::2"),
+    ] {
+        ok(ns
+            .exec(&["ip", "-6", "addr", "add", addr, "dev", dev, "nodad"])
+            .expect("ip -6 addr"));
+        ok(ns
+            .exec(&["ip", "-6", "route", "add", "default", "via", gw, "dev", dev])
+            .expect("ip -6 route"));
+    }
+    until(15, "B reachable through Linnet", || {
+        let o = a
+            .exec(&["ping", "-6", "-c", "1", "-W", "1", "2001:db8:2::1"])
+            .ok()?;
+        o.status.success().then_some(())
+    });
+    let out = ok(a
+        .exec(&[
+            "ping",
+            "-6",
+            "-c",
+            "3",
+            "-i",
+            "0.2",
+            "-W",
+            "2",
+            "2001:db8:2::1",
+        ])
+        .expect("ping -6"));
+    assert!(out.contains("3 received"), "{out}");
+    assert!(out.contains("ttl=63") || out.contains("hlim=63"), "{out}");
+    let out = ok(b
+        .exec(&["ping", "-6", "-c", "1", "-W", "2", "2001:db8:1::1"])
+        .expect("ping -6"));
+    assert!(out.contains("1 received"), "{out}");
+    // Hop limit 1: Linnet's time exceeded, from its address on A's link.
+    let o = a
+        .exec(&[
+            "ping",
+            "-6",
+            "-c",
+            "1",
+            "-t",
+            "1",
+            "-W",
+            "2",
+            "2001:db8:2::1",
+        ])
+        .expect("ping -6 -t 1");
+    let out = text(&o);
+    assert!(
+        out.contains("From 2001:db8:1::2") && out.contains("Time exceeded: Hop limit"),
+        "{out}"
+    );
+    // Too big for B's link (MTU 1400 on Linnet's side): packet too big, with the MTU.
+    ok(linnet(
+        sock,
+        &["ip", "link", "set", "dev", &tb, "mtu", "1400"],
+    ));
+    let o = a
+        .exec(&[
+            "ping",
+            "-6",
+            "-c",
+            "1",
+            "-s",
+            "1400",
+            "-M",
+            "do",
+            "-W",
+            "2",
+            "2001:db8:2::1",
+        ])
+        .expect("ping -6 -s 1400");
+    let out = text(&o);
+    assert!(
+        out.contains("Packet too big") || out.contains("mtu=1400") || out.contains("mtu = 1400"),
+        "{out}"
+    );
+    let stats = ok(linnet(sock, &["netstat", "-s"]));
+    for name in [
+        "Ip6OutForwDatagrams",
+        "Icmp6OutTimeExcds",
+        "Icmp6OutPktTooBigs",
+    ] {
+        let v: u64 = stats
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(&format!("{name}: ")))
+            .unwrap_or_else(|| panic!("{name} in {stats}"))
+            .parse()
+            .unwrap();
+        assert!(v >= 1, "{name}: {stats}");
+    }
+}
+
 const RADVD_NEEDS: &[Need] = &[Need::Netns, Need::Tool("ping"), Need::Tool("radvd")];
 
 fn main() -> std::process::ExitCode {
     let mut t = tests![NEEDS =>
         linux_pings_linnet_over_ipv6_and_both_resolve_by_ndp,
         linux_pings_linnet_over_ipv6_on_a_tap,
+        linnet_routes_ipv6_between_two_linux_hosts,
     ];
     t.extend(tests![RADVD_NEEDS => linnet_configures_itself_from_linux_radvd]);
     linnet_testkit::run(t)
