@@ -736,3 +736,134 @@ fn disable_ipv6_keeps_the_wire_ipv4_only() {
     let now = sim.now();
     assert!(sim.stack(0).ipv6_addrs(now).iter().all(|a| a.ifindex != ia));
 }
+
+#[test]
+fn large_echoes_are_fragmented_and_reassembled_both_ways() {
+    let (mut sim, _ia, _ib) = pair();
+    sim.advance(Duration::from_secs(3));
+    let ident = sim.stack(0).ping6_open().unwrap();
+    let now = sim.now();
+    sim.stack(0)
+        .ping6_send(ident, gb().addr, None, 1, 3000, None, now)
+        .unwrap();
+    sim.advance(Duration::from_secs(1));
+    let r = sim.stack(0).ping6_recv(ident).unwrap().expect("a reply");
+    assert_eq!((r.seq, r.bytes, r.error), (1, 3008, None));
+    let (a, b) = (sim.stack(0).snmp().ip6, sim.stack(1).snmp().ip6);
+    // 3048 bytes in 1448-byte pieces (1500 - 40 - 8, rounded to 8): three fragments.
+    assert_eq!((a.frag_oks, a.frag_creates), (1, 3));
+    assert_eq!((b.frag_oks, b.frag_creates), (1, 3));
+    assert_eq!((b.reasm_reqds, b.reasm_oks), (3, 1));
+    assert_eq!((a.reasm_reqds, a.reasm_oks), (3, 1));
+    assert_eq!(sim.stack(1).frag6_queues().queue_count(), 0);
+    assert_eq!(sim.stack(1).frag6_queues().mem(), 0);
+}
+
+/// A frame from B to A carrying a fragment of datagram `ident`: `len` bytes of `fill` at
+/// `offset`, more to come if `more`.
+#[allow(clippy::too_many_arguments)]
+fn fragment(
+    sim: &mut Sim,
+    ia: u32,
+    ib: u32,
+    ident: u32,
+    offset: usize,
+    len: usize,
+    more: bool,
+    fill: u8,
+) -> Vec<u8> {
+    use linnet::wire::ipv6ext::Ipv6FragHeader;
+    use linnet::wire::{EtherType, EthernetRepr, IpProtocol, Ipv6Repr};
+    let amac = sim.stack(0).iface(ia).unwrap().mac;
+    let bmac = sim.stack(1).iface(ib).unwrap().mac;
+    let mut f = vec![fill; 14 + 40 + 8 + len];
+    EthernetRepr {
+        src_addr: bmac,
+        dst_addr: amac,
+        ethertype: EtherType::IPV6,
+    }
+    .emit(&mut f[..14]);
+    Ipv6Repr {
+        src_addr: gb().addr,
+        dst_addr: ga().addr,
+        next_header: IpProtocol::FRAGMENT,
+        payload_len: 8 + len,
+        hop_limit: 64,
+        traffic_class: 0,
+        flow_label: 0,
+    }
+    .emit(&mut f[14..54]);
+    Ipv6FragHeader::new_unchecked(&mut f[54..62]).set(IpProtocol::NONE, offset, more, ident);
+    f
+}
+
+#[test]
+fn overlapping_fragments_drop_the_datagram_and_stale_ones_expire_with_time_exceeded() {
+    let (mut sim, ia, ib) = pair();
+    sim.advance(Duration::from_secs(3));
+    let rx = |sim: &mut Sim, f: Vec<u8>| {
+        let now = sim.now();
+        sim.stack(0).receive(ia, PacketBuf::from_slice(&f, 64), now);
+    };
+    // Datagram 1: [0,16) then [8,24): a partial overlap drops the queue (RFC 5722).
+    let f = fragment(&mut sim, ia, ib, 1, 0, 16, true, 1);
+    rx(&mut sim, f);
+    let f = fragment(&mut sim, ia, ib, 1, 8, 16, false, 2);
+    rx(&mut sim, f);
+    assert_eq!(sim.stack(0).frag6_queues().queue_count(), 0);
+    let d = sim
+        .stack(0)
+        .drops()
+        .get(linnet::stats::DropReason::FragOverlap);
+    assert_eq!(d, 1);
+    // Datagram 2: an exact duplicate is dropped alone; the datagram completes.
+    for (off, more) in [(0, true), (0, true), (16, false)] {
+        let f = fragment(&mut sim, ia, ib, 2, off, 16, more, 3);
+        rx(&mut sim, f);
+    }
+    assert_eq!(sim.stack(0).snmp().ip6.reasm_oks, 1);
+    assert_eq!(
+        sim.stack(0).drops().get(linnet::stats::DropReason::DupFrag),
+        1
+    );
+    // A non-last fragment not a multiple of 8: parameter problem at the payload length.
+    let f = fragment(&mut sim, ia, ib, 3, 0, 13, true, 4);
+    rx(&mut sim, f);
+    // Datagram 4: first fragment only; after 60 s B hears time exceeded (reassembly).
+    let f = fragment(&mut sim, ia, ib, 4, 0, 16, true, 5);
+    rx(&mut sim, f);
+    // Datagram 5: a middle fragment only; it expires without an error.
+    let f = fragment(&mut sim, ia, ib, 5, 16, 16, true, 6);
+    rx(&mut sim, f);
+    assert_eq!(sim.stack(0).frag6_queues().queue_count(), 2);
+    sim.advance(Duration::from_secs(61));
+    assert_eq!(sim.stack(0).frag6_queues().queue_count(), 0);
+    assert_eq!(sim.stack(0).frag6_queues().mem(), 0);
+    let a = sim.stack(0).snmp();
+    assert_eq!(a.ip6.reasm_timeout, 2);
+    assert_eq!(a.icmp6.out_time_excds, 1);
+    assert_eq!(a.icmp6.out_parm_problems, 1);
+    let b = sim.stack(1).snmp();
+    assert_eq!((b.icmp6.in_time_excds, b.icmp6.in_parm_problems), (1, 1));
+}
+
+#[test]
+fn twenty_thousand_incomplete_trains_stay_within_the_memory_limit() {
+    let (mut sim, ia, ib) = pair();
+    sim.advance(Duration::from_secs(3));
+    let proto = fragment(&mut sim, ia, ib, 0, 0, 1024, true, 7);
+    for ident in 0..20_000u32 {
+        let mut f = proto.clone();
+        f[58..62].copy_from_slice(&ident.to_be_bytes());
+        let now = sim.now();
+        sim.stack(0).receive(ia, PacketBuf::from_slice(&f, 64), now);
+        assert!(sim.stack(0).frag6_queues().mem() <= linnet::ipv6::reassembly::IP6FRAG_HIGH_THRESH);
+    }
+    let q = sim.stack(0).frag6_queues().queue_count();
+    assert!(q > 1000 && q < 20_000, "{q} queues");
+    let s = sim.stack(0).snmp();
+    assert!(s.ip6.reasm_fails >= 20_000 - q as u64, "{:?}", s.ip6);
+    sim.advance(Duration::from_secs(61));
+    assert_eq!(sim.stack(0).frag6_queues().queue_count(), 0);
+    assert_eq!(sim.stack(0).frag6_queues().mem(), 0);
+}

@@ -115,6 +115,24 @@ fn check_ipv6(linux: &NetNs, daemon: &common::Daemon, va: &str, vb: &str) {
         .expect("ping -6"));
     assert!(out.contains("3 packets transmitted, 3 received"), "{out}");
     assert!(out.contains("ttl=64") || out.contains("hlim=64"), "{out}");
+    // Larger than the link: Linux fragments, Linnet reassembles, and fragments its reply.
+    let out = ok(linux
+        .exec(&[
+            "ping",
+            "-6",
+            "-c",
+            "2",
+            "-i",
+            "0.2",
+            "-s",
+            "3000",
+            "-W",
+            "2",
+            "2001:db8::2",
+        ])
+        .expect("ping -6 -s 3000"));
+    assert!(out.contains("2 packets transmitted, 2 received"), "{out}");
+    assert!(out.contains("3008 bytes from 2001:db8::2"), "{out}");
     // Linux resolved Linnet by a solicitation answered with a solicited advertisement.
     let n = ok(linux
         .exec(&["ip", "-6", "neigh", "show", "2001:db8::2"])
@@ -179,8 +197,10 @@ fn check_ipv6(linux: &NetNs, daemon: &common::Daemon, va: &str, vb: &str) {
             .parse()
             .unwrap()
     };
-    // 3 + 2 echoes, and at least one while waiting for DAD to end.
-    assert!(counter("Icmp6InEchos") >= 6, "{stats}");
+    // 3 + 2 + 2 echoes, and at least one while waiting for DAD to end.
+    assert!(counter("Icmp6InEchos") >= 8, "{stats}");
+    assert_eq!(counter("Ip6ReasmOKs"), 2, "{stats}");
+    assert_eq!(counter("Ip6FragOKs"), 2, "{stats}");
     assert_eq!(
         counter("Icmp6InEchos"),
         counter("Icmp6OutEchoReplies"),

@@ -367,6 +367,7 @@ impl Stack {
             fold(d.next_timer());
         }
         fold(self.ipv6.nd_tbl.poll(now));
+        fold(self.ip6_frag_expire(now));
         self.ndisc_run_events(now);
         if self.ipv6.fib6_gc_at.is_some_and(|t| t <= now) {
             self.ipv6.fib6_gc_at = self.ipv6.fib6.fib6_run_gc(now);

@@ -65,6 +65,10 @@ pub(crate) struct NetnsIpv6 {
     pub(crate) icmp_ratelimit: std::time::Duration,
     /// ICMPv6 echo sockets.
     pub(crate) pings: Ping6Table,
+    /// Reassembly queues. Linux: `net->ipv6.fqdir`.
+    pub(crate) frags: super::reassembly::Frag6Table,
+    /// Identification of the next datagram we fragment. Linux: `ipv6_select_ident`.
+    pub(crate) frag_ident: u32,
     /// `Ip6*` counters. Linux: `mib.ipv6_statistics`.
     pub(crate) stats: Ip6Stats,
     /// `Icmp6*` counters. Linux: `mib.icmpv6_statistics`.
@@ -91,6 +95,8 @@ impl NetnsIpv6 {
             icmp_peers: HashMap::new(),
             icmp_ratelimit: std::time::Duration::from_millis(1000),
             pings: Ping6Table::default(),
+            frags: Default::default(),
+            frag_ident: (seed >> 7) as u32,
             stats: Ip6Stats::default(),
             icmp6: Icmp6Stats::default(),
             rng: seed ^ 0x6970_7636_6164_6472,

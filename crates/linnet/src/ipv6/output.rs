@@ -140,8 +140,8 @@ impl Stack {
         self.ip6_output(buf, rt, now)
     }
 
-    /// Put a datagram (IPv6 header at the data start) on its link. A datagram over the
-    /// link MTU is refused: Linnet does not fragment IPv6 yet.
+    /// Put a datagram (IPv6 header at the data start) on its link, in fragments if it is
+    /// over the link MTU (only our own datagrams reach here so).
     /// Linux: `ip6_output` → `ip6_finish_output` (→ `ip6_fragment`).
     pub(crate) fn ip6_output(
         &mut self,
@@ -156,9 +156,9 @@ impl Stack {
             return Err(Errno::ENODEV);
         };
         if buf.len() > iface.mtu && iface.kind != LinkKind::Loopback {
-            self.ipv6.stats.out_discards += 1;
-            self.drop_pkt(buf, DropReason::PktTooBig);
-            return Err(Errno::EMSGSIZE);
+            // Forwarded datagrams were checked against the MTU already: this one is ours.
+            let mtu = iface.mtu;
+            return self.ip6_fragment(buf, rt, mtu, now);
         }
         self.ip6_finish_output2(buf, rt, now)
     }
