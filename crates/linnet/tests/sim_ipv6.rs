@@ -867,3 +867,31 @@ fn twenty_thousand_incomplete_trains_stay_within_the_memory_limit() {
     assert_eq!(sim.stack(0).frag6_queues().queue_count(), 0);
     assert_eq!(sim.stack(0).frag6_queues().mem(), 0);
 }
+
+#[test]
+fn packet_too_big_lowers_the_path_mtu_and_later_echoes_are_cut_to_it() {
+    let (mut sim, _ia, _ib, _ra, _rb) = routed(1400);
+    let b: Ipv6Addr = "2001:db8:2::b".parse().unwrap();
+    let ident = sim.stack(0).ping6_open().unwrap();
+    let ping = |sim: &mut Sim, seq: u16| {
+        let now = sim.now();
+        sim.stack(0)
+            .ping6_send(ident, b, None, seq, 1400, None, now)
+            .unwrap();
+        sim.advance(Duration::from_secs(1));
+        sim.stack(0).ping6_recv(ident).unwrap()
+    };
+    // The first 1448-byte datagram meets R's 1400-byte link: packet too big, MTU learnt.
+    let r = ping(&mut sim, 1).expect("an error");
+    assert_eq!(r.error, Some((2, 0)));
+    let now = sim.now();
+    assert_eq!(sim.stack(0).ip6_pmtu(&b, now), Some(1400));
+    // The next one leaves A in fragments that fit, and B answers (fragmenting too).
+    let r = ping(&mut sim, 2).expect("a reply");
+    assert_eq!((r.seq, r.error, r.bytes), (2, None, 1408));
+    assert_eq!(sim.stack(0).snmp().ip6.frag_oks, 1);
+    // The learnt MTU expires after 10 minutes.
+    sim.advance(Duration::from_secs(601));
+    let now = sim.now();
+    assert_eq!(sim.stack(0).ip6_pmtu(&b, now), None);
+}

@@ -14,6 +14,7 @@ pub(crate) mod ndisc;
 pub(crate) mod netns;
 pub(crate) mod output;
 pub mod ping;
+pub mod pmtu;
 pub mod reassembly;
 pub mod route;
 pub mod rtnl;

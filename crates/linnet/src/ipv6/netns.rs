@@ -65,6 +65,8 @@ pub(crate) struct NetnsIpv6 {
     pub(crate) icmp_ratelimit: std::time::Duration,
     /// ICMPv6 echo sockets.
     pub(crate) pings: Ping6Table,
+    /// Learnt path MTUs.
+    pub(crate) pmtu: super::pmtu::Pmtu6Cache,
     /// Reassembly queues. Linux: `net->ipv6.fqdir`.
     pub(crate) frags: super::reassembly::Frag6Table,
     /// Identification of the next datagram we fragment. Linux: `ipv6_select_ident`.
@@ -96,6 +98,7 @@ impl NetnsIpv6 {
             icmp_ratelimit: std::time::Duration::from_millis(1000),
             pings: Ping6Table::default(),
             frags: Default::default(),
+            pmtu: Default::default(),
             frag_ident: (seed >> 7) as u32,
             stats: Ip6Stats::default(),
             icmp6: Icmp6Stats::default(),

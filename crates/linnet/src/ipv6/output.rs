@@ -137,6 +137,13 @@ impl Stack {
             }
         }
         buf.reset_network_header();
+        // Our own datagram: cut to the path MTU if a Packet Too Big lowered it.
+        if let Some(link) = self.iface(rt.ifindex).map(|i| i.mtu) {
+            let mtu = self.ip6_path_mtu(&p.dst, link, now);
+            if buf.len() > mtu && mtu < link && rt.ifindex != LOOPBACK_IFINDEX {
+                return self.ip6_fragment(buf, rt, mtu, now);
+            }
+        }
         self.ip6_output(buf, rt, now)
     }
 
