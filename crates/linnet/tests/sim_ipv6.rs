@@ -604,6 +604,44 @@ fn router_advertisement_configures_an_address_and_the_default_route() {
         .any(|r| r.dst.to_string() == "2001:db8:ab::/64" && r.gateway.is_none()));
     let n = sim.stack(0).ipv6_neighbours();
     assert!(n.iter().any(|e| e.ip == rll && e.lladdr == Some(rmac)));
+    // The router says it is no longer one (an advertisement without R), from another link
+    // address without override: its default route goes, its cached address stays.
+    {
+        use linnet::wire::ndisc::NdiscRepr;
+        use linnet::wire::{EtherType, EthernetRepr, IpProtocol, Ipv6Repr};
+        let other = EthernetAddress([0x02, 0, 0, 0, 0, 0x77]);
+        let na = NdiscRepr::NeighborAdvert {
+            flags: 0,
+            target: rll,
+            lladdr: Some(other),
+        };
+        let n = na.buffer_len();
+        let mut g = vec![0u8; 54 + n];
+        na.emit(&mut g[54..]);
+        Icmpv6Packet::new_unchecked(&mut g[54..]).fill_checksum(&rll, &dst);
+        Ipv6Repr {
+            src_addr: rll,
+            dst_addr: dst,
+            next_header: IpProtocol::ICMPV6,
+            payload_len: n,
+            hop_limit: 255,
+            traffic_class: 0,
+            flow_label: 0,
+        }
+        .emit(&mut g[14..54]);
+        EthernetRepr {
+            src_addr: other,
+            dst_addr: linnet::wire::ipv6::multicast_mac(&dst),
+            ethertype: EtherType::IPV6,
+        }
+        .emit(&mut g[..14]);
+        let now = sim.now();
+        sim.stack(0).receive(ia, PacketBuf::from_slice(&g, 64), now);
+        let routes = sim.stack(0).ip6_routes(now);
+        assert!(!routes.iter().any(|r| r.dst.prefix_len == 0), "{routes:?}");
+        let n = sim.stack(0).ipv6_neighbours();
+        assert!(n.iter().any(|e| e.ip == rll && e.lladdr == Some(rmac)));
+    }
     // Soliciting stopped with the advertisement.
     let rs = sim.stack(0).snmp().icmp6.out_router_solicits;
     sim.advance(Duration::from_secs(60));

@@ -329,9 +329,26 @@ impl Stack {
         let Some(mac) = lladdr.or(cur) else {
             return;
         };
+        if flags & NA_FLAG_ROUTER == 0 {
+            // No longer a router (RFC 4861 section 7.2.5): its default routes go.
+            // Linux: ndisc_recv_na → rt6_clean_tohost.
+            let gone: Vec<Rt6Info> = self
+                .ipv6
+                .fib6
+                .iter()
+                .filter(|r| {
+                    r.proto == Rt6Proto::Ra && r.gateway == Some(target) && r.ifindex == m.ifindex
+                })
+                .copied()
+                .collect();
+            for r in gone {
+                self.ipv6.fib6.fib6_del(r.dst, |x| *x == r);
+            }
+        }
         let differs = cur.is_some_and(|c| c != mac);
         if differs && flags & NA_FLAG_OVERRIDE == 0 && state.is_valid() {
-            // Keep the known address (Linux would mark a REACHABLE entry STALE).
+            // Keep the known address; a REACHABLE entry is now only STALE.
+            self.ipv6.nd_tbl.weak_override(m.ifindex, target, now);
             return;
         }
         self.ipv6
