@@ -153,6 +153,7 @@ impl Stack {
             self.with_idev_rng(ifindex, |d, _| d.addrconf_ifdown());
             self.ipv6.fib6.fib6_flush_dev(ifindex, |_| true);
             self.ipv6.mc.remove(&ifindex);
+            self.ipv6.mld_pending.remove(&ifindex);
             self.ipv6.nd_tbl.flush_dev(ifindex);
         }
         self.addrconf_run_events(ifindex, now);
@@ -368,6 +369,9 @@ impl Stack {
         }
         fold(self.ipv6.nd_tbl.poll(now));
         fold(self.ip6_frag_expire(now));
+        if !self.ipv6.mld_pending.is_empty() {
+            fold(self.mld_ifc_work(now));
+        }
         self.ndisc_run_events(now);
         if self.ipv6.fib6_gc_at.is_some_and(|t| t <= now) {
             self.ipv6.fib6_gc_at = self.ipv6.fib6.fib6_run_gc(now);

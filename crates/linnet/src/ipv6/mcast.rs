@@ -15,6 +15,7 @@ use crate::wire::ipv6ext::{emit_router_alert_hbh, ROUTER_ALERT_MLD};
 use crate::wire::mld::{record_type, MldRecord, RECORD_LEN};
 use crate::wire::{IpProtocol, Ipv6Repr};
 use std::net::Ipv6Addr;
+use std::time::Duration;
 
 /// Groups MLD never reports: all-nodes, and anything of interface-local scope
 /// (RFC 3810 section 6). Linux: the `IFF_LOOPBACK`/`MAF_NOREPORT` rule of `igmp6_join_group`.
@@ -34,6 +35,7 @@ impl Stack {
         list.push(Ifmcaddr6 { group, users: 1 });
         if !mld_noreport(&group) {
             self.mld_send_report(ifindex, &[group], record_type::CHANGE_TO_EXCLUDE, now);
+            self.mld_ifc_event(ifindex, group, record_type::CHANGE_TO_EXCLUDE, now);
         }
     }
 
@@ -55,7 +57,54 @@ impl Stack {
         let up = self.iface(ifindex).is_some_and(|d| d.up);
         if up && !mld_noreport(&group) {
             self.mld_send_report(ifindex, &[group], record_type::CHANGE_TO_INCLUDE, now);
+            self.mld_ifc_event(ifindex, group, record_type::CHANGE_TO_INCLUDE, now);
         }
+    }
+
+    /// Schedule the repetition of a state change: MLDv2 sends each change robustness-variable
+    /// (2) times, the repeat after a random delay of at most the unsolicited report interval
+    /// (1 s), several changes of an interface in one report (RFC 3810 section 6.1).
+    /// Linux: `mld_ifc_event` → `mld_ifc_start_work`.
+    fn mld_ifc_event(&mut self, ifindex: u32, group: Ipv6Addr, rtype: u8, now: Instant) {
+        let delay = Duration::from_micros(self.ipv6.random_u64() % 1_000_000);
+        let e = self
+            .ipv6
+            .mld_pending
+            .entry(ifindex)
+            .or_insert_with(|| (Vec::new(), now + delay));
+        e.0.retain(|(g, _)| *g != group);
+        e.0.push((group, rtype));
+    }
+
+    /// Send the repeats that are due; returns when the next is. Linux: `mld_ifc_work`.
+    pub(crate) fn mld_ifc_work(&mut self, now: Instant) -> Option<Instant> {
+        let due: Vec<u32> = self
+            .ipv6
+            .mld_pending
+            .iter()
+            .filter(|(_, (_, at))| *at <= now)
+            .map(|(&i, _)| i)
+            .collect();
+        for i in due {
+            let Some((records, _)) = self.ipv6.mld_pending.remove(&i) else {
+                continue;
+            };
+            if !self.iface(i).is_some_and(|d| d.up) {
+                continue;
+            }
+            for rtype in [
+                record_type::CHANGE_TO_EXCLUDE,
+                record_type::CHANGE_TO_INCLUDE,
+            ] {
+                let groups: Vec<Ipv6Addr> = records
+                    .iter()
+                    .filter(|(_, t)| *t == rtype)
+                    .map(|(g, _)| *g)
+                    .collect();
+                self.mld_send_report(i, &groups, rtype, now);
+            }
+        }
+        self.ipv6.mld_pending.values().map(|(_, at)| *at).min()
     }
 
     /// Send one MLDv2 report with a record of `rtype` for each group, to ff02::16 with hop

@@ -42,6 +42,9 @@ pub(crate) struct NetnsIpv6 {
     pub(crate) devs: BTreeMap<u32, Inet6Dev>,
     /// Multicast groups joined, per interface. Linux: `idev->mc_list`.
     pub(crate) mc: BTreeMap<u32, Vec<Ifmcaddr6>>,
+    /// State-change records still to be repeated, per interface: (group, record type), and
+    /// when. Linux: `idev->mc_tomb` / `mc_ifc_count` with `mc_ifc_work`.
+    pub(crate) mld_pending: BTreeMap<u32, (Vec<(Ipv6Addr, u8)>, Instant)>,
     /// The routing table. Linux: `fib6_main_tbl`.
     pub(crate) fib6: Fib6,
     /// When the next route expires (`None`: no route does). Linux: the `ip6_fib_timer`.
@@ -86,6 +89,7 @@ impl NetnsIpv6 {
         NetnsIpv6 {
             devs: BTreeMap::new(),
             mc: BTreeMap::new(),
+            mld_pending: BTreeMap::new(),
             fib6: Fib6::default(),
             fib6_gc_at: None,
             nd_tbl: NeighTable::new(neigh, seed ^ 0x6e64_5f74_626c),
@@ -104,6 +108,15 @@ impl NetnsIpv6 {
             icmp6: Icmp6Stats::default(),
             rng: seed ^ 0x6970_7636_6164_6472,
         }
+    }
+
+    /// A pseudo-random number (splitmix64) for timers' jitter.
+    pub(crate) fn random_u64(&mut self) -> u64 {
+        self.rng = self.rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.rng;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
     }
 
     /// Whether `addr` is a usable (not tentative) address of any interface (the weak host
