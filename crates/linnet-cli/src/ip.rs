@@ -16,6 +16,7 @@ struct Opts {
     json: bool,
     pretty: bool,
     brief: bool,
+    inet6: bool,
 }
 
 /// Does `word` abbreviate `full` the way iproute2 accepts (a prefix of at least `min` letters)?
@@ -54,6 +55,8 @@ pub fn run(words: &[String], connect: impl Fn() -> Result<Client, Failure>) -> R
             "-j" | "-json" => opts.json = true,
             "-p" | "-pretty" => opts.pretty = true,
             "-br" | "-brief" => opts.brief = true,
+            "-6" => opts.inet6 = true,
+            "-4" => opts.inet6 = false,
             other => {
                 return Err(Failure(
                     format!("Option \"{other}\" is unknown, try \"ip -help\"."),
@@ -71,6 +74,9 @@ pub fn run(words: &[String], connect: impl Fn() -> Result<Client, Failure>) -> R
     };
     let rest = &words[i + 1..];
     let o = object.as_str();
+    if opts.inet6 {
+        return crate::ip6::run(o, rest, opts.json, connect);
+    }
     if let Some(req) = parse_change(o, rest)? {
         call(&mut connect()?, req)?;
         return Ok(0);

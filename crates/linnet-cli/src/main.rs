@@ -6,6 +6,7 @@
 mod capture;
 mod conntrack;
 mod ip;
+mod ip6;
 mod iptables;
 mod json;
 mod netstat;
@@ -27,7 +28,7 @@ use std::process::ExitCode;
 #[command(
     name = "linnet",
     version,
-    after_help = "Commands:\n  ip [-s] [-j [-p]] [-br] link|addr|route|neigh [show]\n  ip link set [dev] DEV [up|down] [mtu N]\n  ip addr add|del ADDR/LEN dev DEV; ip addr flush dev DEV\n  ip neigh add|replace ADDR lladdr MAC dev DEV; ip neigh del ADDR dev DEV; ip neigh flush [dev DEV|all]\n  ip route [show [table T|all]] | add|replace|del ROUTE | get ADDR [from A] [iif D]\n  ip rule [show] | add|del [pref N] [from P] [to P] [iif D] [fwmark M] lookup T|blackhole|unreachable|prohibit\n  ss [-tuanlij]\n  sysctl [-a] [-n] [-w] net.ipv4.ip_forward[=1]\n  netstat -s [-j] | netstat [-tuanl]\n  iptables [-t filter|nat] -A|-I|-D|-R|-L|-S|-F|-Z|-N|-X|-P ... (iptables syntax)\n  iptables-save [-t T]; iptables-restore [--noflush] < FILE\n  conntrack -L|-C\n  tc [-s] [-j] qdisc|class|filter add|change|replace|del|show dev DEV [root|parent X:Y] [handle H|classid C] KIND ...\n  capture [-i DEV|any] [-w FILE.pcapng] [-c N] [-s SNAPLEN] [FILTER]\n  trace [-c N] [-j] [FILTER]\n  FILTER: [src|dst] host A | [src|dst] net CIDR | [src|dst] port N | tcp|udp|icmp|arp|ip, and/or/not, ( )\n  ping [-c count] [-i interval] [-s size] [-t ttl] [-W timeout] destination"
+    after_help = "Commands:\n  ip [-s] [-j [-p]] [-br] link|addr|route|neigh [show]\n  ip -6 addr|route|neigh [show] | addr add|del ADDR/LEN dev DEV [nodad] | route add|replace|del PREFIX [via GW] [dev DEV] [metric N] | neigh add ADDR lladdr MAC dev DEV\n  ip link set [dev] DEV [up|down] [mtu N]\n  ip addr add|del ADDR/LEN dev DEV; ip addr flush dev DEV\n  ip neigh add|replace ADDR lladdr MAC dev DEV; ip neigh del ADDR dev DEV; ip neigh flush [dev DEV|all]\n  ip route [show [table T|all]] | add|replace|del ROUTE | get ADDR [from A] [iif D]\n  ip rule [show] | add|del [pref N] [from P] [to P] [iif D] [fwmark M] lookup T|blackhole|unreachable|prohibit\n  ss [-tuanlij]\n  sysctl [-a] [-n] [-w] net.ipv4.ip_forward[=1]\n  netstat -s [-j] | netstat [-tuanl]\n  iptables [-t filter|nat] -A|-I|-D|-R|-L|-S|-F|-Z|-N|-X|-P ... (iptables syntax)\n  iptables-save [-t T]; iptables-restore [--noflush] < FILE\n  conntrack -L|-C\n  tc [-s] [-j] qdisc|class|filter add|change|replace|del|show dev DEV [root|parent X:Y] [handle H|classid C] KIND ...\n  capture [-i DEV|any] [-w FILE.pcapng] [-c N] [-s SNAPLEN] [FILTER]\n  trace [-c N] [-j] [FILTER]\n  FILTER: [src|dst] host A | [src|dst] net CIDR | [src|dst] port N | tcp|udp|icmp|arp|ip, and/or/not, ( )\n  ping [-c count] [-i interval] [-s size] [-t ttl] [-W timeout] destination"
 )]
 struct Args {
     /// Control socket of the daemon.

@@ -256,6 +256,15 @@ pub fn run(words: &[String], connect: impl Fn() -> Result<Client, Failure>) -> R
             println!("    {}: {n}", name.as_str().unwrap_or("?"));
         }
     }
+    // The IPv6 groups, as /proc/net/snmp6 names them (net-tools prints them so for `-6`).
+    println!("Ip6:");
+    for (name, v) in snmp.ip6.lines() {
+        println!("    {name}: {v}");
+    }
+    println!("Icmp6:");
+    for (name, v) in snmp.icmp6.lines() {
+        println!("    {name}: {v}");
+    }
     Ok(0)
 }
 

@@ -1,10 +1,11 @@
 //! `linnet ping`: iputils' ping, sent from the Linnet stack.
 
 use crate::{call, Failure};
+use linnet::control::ip6::{Ip6Request, Ip6Response};
 use linnet::Client;
-use linnet::Ipv4Addr;
 use linnet::{Request, Response};
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 struct Opts {
@@ -13,7 +14,110 @@ struct Opts {
     size: usize,
     ttl: Option<u8>,
     timeout: Duration,
-    dst: Ipv4Addr,
+    dst: IpAddr,
+    /// The interface of a link-local IPv6 destination (`fe80::1%eth0`).
+    scope: Option<String>,
+}
+
+/// One reply, of either family.
+struct Reply {
+    from: IpAddr,
+    seq: u16,
+    ttl: u8,
+    bytes: usize,
+    rtt: Option<Duration>,
+    error: Option<(u8, u8)>,
+}
+
+/// A ping socket on the daemon: ICMP or ICMPv6.
+enum Sock {
+    V4(u16),
+    V6(u16),
+}
+
+impl Sock {
+    fn open(client: &mut Client, v6: bool) -> Result<Sock, Failure> {
+        let bad = || Failure("unexpected response from linnetd".into(), 1);
+        if v6 {
+            match call(client, Request::Ip6(Ip6Request::PingOpen))? {
+                Response::Ip6(Ip6Response::PingOpened { ident }) => Ok(Sock::V6(ident)),
+                _ => Err(bad()),
+            }
+        } else {
+            match call(client, Request::PingOpen)? {
+                Response::PingOpened { ident } => Ok(Sock::V4(ident)),
+                _ => Err(bad()),
+            }
+        }
+    }
+
+    fn send(&self, client: &mut Client, o: &Opts, seq: u16) -> Result<Response, Failure> {
+        let req = match (self, o.dst) {
+            (Sock::V4(ident), IpAddr::V4(dst)) => Request::PingSend {
+                ident: *ident,
+                dst,
+                seq,
+                size: o.size,
+                ttl: o.ttl,
+            },
+            (Sock::V6(ident), IpAddr::V6(dst)) => Request::Ip6(Ip6Request::PingSend {
+                ident: *ident,
+                dst,
+                dev: o.scope.clone(),
+                seq,
+                size: o.size,
+                hop_limit: o.ttl,
+            }),
+            _ => return Err(Failure("ping: address family mismatch".into(), 2)),
+        };
+        call(client, req)
+    }
+
+    fn recv(&self, client: &mut Client) -> Result<Vec<Reply>, Failure> {
+        let bad = || Failure("unexpected response from linnetd".into(), 1);
+        Ok(match self {
+            Sock::V4(ident) => match call(client, Request::PingRecv { ident: *ident })? {
+                Response::PingReplies { replies } => replies
+                    .into_iter()
+                    .map(|r| Reply {
+                        from: IpAddr::V4(r.from),
+                        seq: r.seq,
+                        ttl: r.ttl,
+                        bytes: r.bytes,
+                        rtt: r.rtt,
+                        error: r.error,
+                    })
+                    .collect(),
+                _ => return Err(bad()),
+            },
+            Sock::V6(ident) => {
+                match call(client, Request::Ip6(Ip6Request::PingRecv { ident: *ident }))? {
+                    Response::Ip6(Ip6Response::PingReplies { replies }) => replies
+                        .into_iter()
+                        .map(|r| Reply {
+                            from: IpAddr::V6(r.from),
+                            seq: r.seq,
+                            ttl: r.hop_limit,
+                            bytes: r.bytes,
+                            rtt: r.rtt,
+                            error: r.error,
+                        })
+                        .collect(),
+                    _ => return Err(bad()),
+                }
+            }
+        })
+    }
+
+    fn close(&self, client: &mut Client) {
+        let _ = match self {
+            Sock::V4(ident) => call(client, Request::PingClose { ident: *ident }),
+            Sock::V6(ident) => call(
+                client,
+                Request::Ip6(Ip6Request::PingClose { ident: *ident }),
+            ),
+        };
+    }
 }
 
 fn value<T: std::str::FromStr>(flag: &str, v: Option<&String>) -> Result<T, Failure> {
@@ -30,6 +134,8 @@ fn parse(words: &[String]) -> Result<Opts, Failure> {
     let mut ttl = None;
     let mut timeout = 10.0f64;
     let mut dst = None;
+    let mut scope = None;
+    let mut family6 = None;
     let mut it = words.iter();
     while let Some(w) = it.next() {
         match w.as_str() {
@@ -38,14 +144,21 @@ fn parse(words: &[String]) -> Result<Opts, Failure> {
             "-s" => size = value("s", it.next())?,
             "-t" => ttl = Some(value("t", it.next())?),
             "-W" => timeout = value("W", it.next())?,
+            "-4" => family6 = Some(false),
+            "-6" => family6 = Some(true),
             f if f.starts_with('-') => {
                 return Err(Failure(format!("ping: invalid option -- '{}'", &f[1..]), 2))
             }
             host => {
+                let (a, s) = match host.split_once('%') {
+                    Some((a, s)) => (a, Some(s.to_string())),
+                    None => (host, None),
+                };
                 dst =
-                    Some(host.parse::<Ipv4Addr>().map_err(|_| {
+                    Some(a.parse::<IpAddr>().map_err(|_| {
                         Failure(format!("ping: {host}: Name or service not known"), 2)
-                    })?)
+                    })?);
+                scope = s;
             }
         }
     }
@@ -58,18 +171,39 @@ fn parse(words: &[String]) -> Result<Opts, Failure> {
     if size > 65507 - 8 {
         return Err(Failure(format!("ping: invalid packet size: {size}"), 2));
     }
+    let dst =
+        dst.ok_or_else(|| Failure("ping: usage error: Destination address required".into(), 2))?;
+    if family6.is_some_and(|v6| v6 != dst.is_ipv6()) {
+        return Err(Failure(
+            format!("ping: {dst}: Address family for hostname not supported"),
+            2,
+        ));
+    }
     Ok(Opts {
+        scope,
         count,
         interval: Duration::from_secs_f64(interval),
         size,
         ttl,
         timeout: Duration::from_secs_f64(timeout),
-        dst: dst
-            .ok_or_else(|| Failure("ping: usage error: Destination address required".into(), 2))?,
+        dst,
     })
 }
 
-fn error_text(t: u8, code: u8) -> String {
+fn error_text(v6: bool, t: u8, code: u8) -> String {
+    if v6 {
+        return match (t, code) {
+            (1, 0) => "Destination unreachable: No route".into(),
+            (1, 1) => "Destination unreachable: Administratively prohibited".into(),
+            (1, 2) => "Destination unreachable: Beyond scope".into(),
+            (1, 3) => "Destination unreachable: Address unreachable".into(),
+            (1, 4) => "Destination unreachable: Port unreachable".into(),
+            (2, _) => "Packet too big".into(),
+            (3, 0) => "Time exceeded: Hop limit".into(),
+            (4, c) => format!("Parameter problem: code {c}"),
+            (t, c) => format!("ICMPv6 type {t} code {c}"),
+        };
+    }
     match (t, code) {
         (3, 0) => "Destination Net Unreachable".into(),
         (3, 1) => "Destination Host Unreachable".into(),
@@ -87,15 +221,18 @@ fn error_text(t: u8, code: u8) -> String {
 pub fn run(words: &[String], connect: impl Fn() -> Result<Client, Failure>) -> Result<u8, Failure> {
     let o = parse(words)?;
     let mut client = connect()?;
-    let Response::PingOpened { ident } = call(&mut client, Request::PingOpen)? else {
-        return Err(Failure("unexpected response from linnetd".into(), 1));
-    };
-    println!(
-        "PING {0} ({0}) {1}({2}) bytes of data.",
-        o.dst,
-        o.size,
-        o.size + 28
-    );
+    let v6 = o.dst.is_ipv6();
+    let sock = Sock::open(&mut client, v6)?;
+    if v6 {
+        println!("PING {0} ({0}) {1} data bytes", o.dst, o.size);
+    } else {
+        println!(
+            "PING {0} ({0}) {1}({2}) bytes of data.",
+            o.dst,
+            o.size,
+            o.size + 28
+        );
+    }
     let start = Instant::now();
     let mut sent = 0u32;
     let mut received = 0u32;
@@ -109,31 +246,23 @@ pub fn run(words: &[String], connect: impl Fn() -> Result<Client, Failure>) -> R
         let more = o.count == 0 || sent < o.count;
         if more && now >= next_send {
             sent += 1;
-            if let Err(Failure(msg, _)) = call(
-                &mut client,
-                Request::PingSend {
-                    ident,
-                    dst: o.dst,
-                    seq: sent as u16,
-                    size: o.size,
-                    ttl: o.ttl,
-                },
-            ) {
+            if let Err(Failure(msg, _)) = sock.send(&mut client, &o, sent as u16) {
                 println!("ping: sendmsg: {msg}");
                 errors += 1;
             }
             last_send = now;
             next_send += o.interval;
         }
-        let Response::PingReplies { replies } = call(&mut client, Request::PingRecv { ident })?
-        else {
-            return Err(Failure("unexpected response from linnetd".into(), 1));
-        };
-        for r in replies {
+        for r in sock.recv(&mut client)? {
             match r.error {
                 Some((t, c)) => {
                     errors += 1;
-                    println!("From {} icmp_seq={} {}", r.from, r.seq, error_text(t, c));
+                    println!(
+                        "From {} icmp_seq={} {}",
+                        r.from,
+                        r.seq,
+                        error_text(v6, t, c)
+                    );
                 }
                 None => {
                     let dup = seen.insert(r.seq, ()).is_some();
@@ -162,7 +291,7 @@ pub fn run(words: &[String], connect: impl Fn() -> Result<Client, Failure>) -> R
         }
         std::thread::sleep(Duration::from_millis(5));
     }
-    let _ = call(&mut client, Request::PingClose { ident });
+    sock.close(&mut client);
     let elapsed = start.elapsed().as_millis();
     println!("\n--- {} ping statistics ---", o.dst);
     let loss = (100 * (sent - received.min(sent)))

@@ -22,6 +22,9 @@ fn linux_config() -> StackConfig {
     // net.ipv4.tcp_rmem / tcp_wmem defaults before defaults.sh runs (131072 / 16384).
     c.tcp.rmem_default = 131_072;
     c.tcp.wmem_default = 16_384;
+    // The tun device carries IPv4 only (packetdrill's default mode): no router
+    // solicitations or MLD timers running the virtual clock while a script waits.
+    c.disable_ipv6 = true;
     c
 }
 

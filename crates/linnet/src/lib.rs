@@ -143,7 +143,7 @@ pub use device::NetDevice;
 pub use driver::memlink::{LinkConfig, MemLink};
 pub use driver::packet::PacketDevice;
 pub use driver::tap::TapDevice;
-pub use runtime::{Handle, Host, HostBuilder, HostError, HostIface};
+pub use runtime::{Handle, Host, HostBuilder, HostError, HostIface, IfAddr};
 pub use sim::Sim;
 pub use socket::{MsgFlags, Shutdown, SockId, SockOpt, SockType};
 pub use wire::{EthernetAddress, Ipv4Addr, Ipv4Cidr};

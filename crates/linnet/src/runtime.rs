@@ -12,7 +12,7 @@ use crate::driver::tap::TapDevice;
 use crate::errno::Errno;
 use crate::stack::{Stack, StackConfig};
 use crate::time::{HostClock, Instant};
-use crate::wire::{EthernetAddress, Ipv4Cidr};
+use crate::wire::{EthernetAddress, Ipv4Cidr, Ipv6Cidr};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -582,6 +582,50 @@ enum AddrOn {
     Name(String),
 }
 
+/// An interface address of either family, as `ip addr add` takes (`192.0.2.2/24` or
+/// `2001:db8::2/64`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IfAddr {
+    /// An IPv4 address with its prefix.
+    V4(Ipv4Cidr),
+    /// An IPv6 address with its prefix (duplicate address detection runs on it, as on Linux).
+    V6(Ipv6Cidr),
+}
+
+impl From<Ipv4Cidr> for IfAddr {
+    fn from(c: Ipv4Cidr) -> Self {
+        IfAddr::V4(c)
+    }
+}
+
+impl From<Ipv6Cidr> for IfAddr {
+    fn from(c: Ipv6Cidr) -> Self {
+        IfAddr::V6(c)
+    }
+}
+
+impl std::str::FromStr for IfAddr {
+    type Err = String;
+
+    /// `192.0.2.2/24` or `2001:db8::2/64` (an IPv6 one has colons).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.contains(':') {
+            s.parse().map(IfAddr::V6)
+        } else {
+            s.parse().map(IfAddr::V4)
+        }
+    }
+}
+
+impl std::fmt::Display for IfAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            IfAddr::V4(c) => c.fmt(f),
+            IfAddr::V6(c) => c.fmt(f),
+        }
+    }
+}
+
 /// Sets up a [`Host`]: its devices, their addresses and an optional default route (see
 /// [`Host::builder`]).
 ///
@@ -594,7 +638,7 @@ pub struct HostBuilder {
     offload: bool,
     ifnames: Vec<(usize, String)>,
     macs: Vec<(usize, EthernetAddress)>,
-    addrs: Vec<(AddrOn, Ipv4Cidr)>,
+    addrs: Vec<(AddrOn, IfAddr)>,
     gateway: Option<std::net::Ipv4Addr>,
     config: StackConfig,
 }
@@ -670,14 +714,22 @@ impl HostBuilder {
     /// Add an address with its prefix to the interface (may be given several times).
     pub fn addr(mut self, cidr: Ipv4Cidr) -> Self {
         let i = self.current();
-        self.addrs.push((AddrOn::Index(i), cidr));
+        self.addrs.push((AddrOn::Index(i), IfAddr::V4(cidr)));
+        self
+    }
+
+    /// Add an IPv6 address with its prefix to the interface (may be given several times);
+    /// duplicate address detection runs on it as on Linux.
+    pub fn addr6(mut self, cidr: Ipv6Cidr) -> Self {
+        let i = self.current();
+        self.addrs.push((AddrOn::Index(i), IfAddr::V6(cidr)));
         self
     }
 
     /// Add an address with its prefix to the interface named `dev` (its name in the stack,
     /// or its device's), whichever order the devices are added in. Addresses are added in
     /// the order given, once every interface exists.
-    pub fn dev_addr(mut self, dev: &str, cidr: Ipv4Cidr) -> Self {
+    pub fn dev_addr(mut self, dev: &str, cidr: IfAddr) -> Self {
         self.addrs.push((AddrOn::Name(dev.to_string()), cidr));
         self
     }
@@ -750,9 +802,11 @@ impl HostBuilder {
                 },
                 cidr: *cidr,
             })?;
-            stack
-                .add_addr(iface.ifindex, *cidr, now)
-                .map_err(|errno| HostError::Addr { cidr: *cidr, errno })?;
+            match *cidr {
+                IfAddr::V4(c) => stack.add_addr(iface.ifindex, c, now),
+                IfAddr::V6(c) => stack.ipv6_addr_add(iface.ifindex, c, false, now),
+            }
+            .map_err(|errno| HostError::Addr { cidr: *cidr, errno })?;
         }
         for f in &ifaces {
             stack
@@ -834,12 +888,12 @@ pub enum HostError {
         /// The name given.
         dev: String,
         /// The address.
-        cidr: Ipv4Cidr,
+        cidr: IfAddr,
     },
     /// An address was refused.
     Addr {
         /// The address.
-        cidr: Ipv4Cidr,
+        cidr: IfAddr,
         /// Why.
         errno: Errno,
     },

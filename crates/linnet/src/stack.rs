@@ -60,6 +60,10 @@ pub struct StackConfig {
     pub icmp_ratemask: u32,
     /// `ip_forward` (off): forward datagrams not addressed to this host.
     pub ip_forward: bool,
+    /// `net.ipv6.conf.default.disable_ipv6` (off): with it on, interfaces get no IPv6
+    /// (no link-local address, DAD, router solicitation or MLD) and 0x86DD frames are
+    /// dropped as an unhandled protocol.
+    pub disable_ipv6: bool,
     /// Neighbour tunables.
     pub neigh: NeighParams,
     /// TCP tunables.
@@ -81,6 +85,7 @@ impl Default for StackConfig {
             icmp_ratelimit: Duration::from_millis(1000),
             icmp_ratemask: 0x1818,
             ip_forward: false,
+            disable_ipv6: false,
             tcp: crate::transport::tcp::TcpConfig::default(),
             neigh: NeighParams::default(),
             ipfrag: crate::ip::reassembly::FragParams::default(),
@@ -97,6 +102,8 @@ pub struct Stack {
     pub(crate) dev: crate::device::netns::NetnsDev,
     /// IPv4. Linux: `net->ipv4`.
     pub(crate) ipv4: crate::ip::netns::NetnsIpv4,
+    /// IPv6, with neighbour discovery's table. Linux: `net->ipv6`.
+    pub(crate) ipv6: crate::ipv6::netns::NetnsIpv6,
     /// The ARP table. Linux: `arp_tbl`'s entries of this namespace.
     pub(crate) neigh: NeighTable,
     /// TCP. Linux: `net->ipv4.tcp_death_row`, `tcp_hashinfo`, `mib.tcp_statistics`.
@@ -140,6 +147,7 @@ impl Stack {
                 config.ipfrag,
                 config.pmtu,
             ),
+            ipv6: crate::ipv6::netns::NetnsIpv6::new(config.seed, config.neigh),
             tcp: crate::transport::tcp::hash::TcpTables::new(config.seed),
             udp: Default::default(),
             pings: Default::default(),
@@ -168,6 +176,7 @@ impl Stack {
         let lo = Ipv4Cidr::new(Ipv4Addr::LOCALHOST, 8).expect("valid prefix");
         s.add_addr(LOOPBACK_IFINDEX, lo, Instant::ZERO)
             .expect("loopback address");
+        s.addrconf_init_loopback();
         s
     }
 
@@ -233,7 +242,9 @@ impl Stack {
     /// Register an Ethernet interface (down, no addresses) and return its index.
     /// Linux: `register_netdevice`.
     pub fn add_interface(&mut self, name: &str, mac: EthernetAddress, mtu: usize) -> u32 {
-        self.dev.register_netdevice(name, mac, mtu, LinkKind::Ether)
+        let ifindex = self.dev.register_netdevice(name, mac, mtu, LinkKind::Ether);
+        self.addrconf_register(ifindex, mac);
+        ifindex
     }
 
     /// The interface with this index.
@@ -296,6 +307,7 @@ impl Stack {
             self.neigh_run_events(now);
             self.nf.masq_device_event(ifindex);
         }
+        self.addrconf_notify(ifindex, up, now);
         Ok(())
     }
 
@@ -372,6 +384,8 @@ impl Stack {
             udp: self.udp.stats,
             tcp: self.tcp.stats,
             arp: self.neigh.stats,
+            ip6: self.ipv6.stats,
+            icmp6: self.ipv6.icmp6,
             core: self.drops.core,
             drops: self.drops.to_vec(),
         }
@@ -448,6 +462,7 @@ impl Stack {
         match EtherType(buf.meta.protocol) {
             EtherType::IPV4 => self.ip_rcv(buf, now),
             EtherType::ARP => self.arp_rcv(buf, now),
+            EtherType::IPV6 => self.ipv6_rcv(buf, now),
             _ => self.drop_pkt(buf, DropReason::UnhandledProto),
         }
     }
@@ -472,6 +487,9 @@ impl Stack {
             next = Some(next.map_or(t, |n: Instant| n.min(t)));
         }
         if let Some(t) = self.ip_expire(now) {
+            next = Some(next.map_or(t, |n: Instant| n.min(t)));
+        }
+        if let Some(t) = self.ipv6_poll(now) {
             next = Some(next.map_or(t, |n: Instant| n.min(t)));
         }
         if self.dev.loopback_pending() > 0 {

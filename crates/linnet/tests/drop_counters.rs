@@ -185,7 +185,8 @@ fn every_receive_path_reason_moves_its_counter() {
     f[0] = 0x04; // another host's unicast MAC
     r.rx("other host", &f);
     let mut f = ip(PEER, ME, 17, 5, 0, &udp(1, 7, 0, b"x"));
-    f[12..14].copy_from_slice(&[0x86, 0xdd]);
+    // IEEE 802's local experimental EtherType (IPv6, 0x86DD, has a handler now).
+    f[12..14].copy_from_slice(&[0x88, 0xb5]);
     r.rx("unhandled ethertype", &f);
     // IP header: the 600 frames with garbage options among them.
     for k in 0..600u32 {

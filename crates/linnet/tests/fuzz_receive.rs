@@ -46,8 +46,9 @@ fn ip_frame(proto: u8, ihl_words: u8, tail: &[u8], corrupt: bool) -> Vec<u8> {
 
 fn accounted(s: &Stack, rx: u64) {
     let snmp = s.snmp();
-    // Every frame went somewhere: dropped with a reason, or handled by ARP/IP.
+    // Every frame went somewhere: dropped with a reason, or handled by ARP/IPv4/IPv6.
     let handled = snmp.ip.in_receives
+        + snmp.ip6.in_receives
         + snmp.arp.rx
         + s.drops().get(linnet::stats::DropReason::PktTooSmall)
         + s.drops().get(linnet::stats::DropReason::UnhandledProto)

@@ -9,7 +9,7 @@ use linnet::NetDevice;
 use linnet::PacketDevice;
 use linnet::StackConfig;
 use linnet::TapDevice;
-use linnet::{EthernetAddress, Ipv4Addr, Ipv4Cidr};
+use linnet::{EthernetAddress, IfAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -24,7 +24,8 @@ struct Args {
     /// (repeatable).
     #[arg(long, value_name = "IFNAME")]
     packet: Vec<String>,
-    /// IPv4 address with prefix, e.g. 192.0.2.2/24 for the first device, or DEV=CIDR for the
+    /// IPv4 or IPv6 address with prefix, e.g. 192.0.2.2/24 or 2001:db8::2/64 for the first
+    /// device (a link-local address comes by itself), or DEV=CIDR for the
     /// device named DEV (repeatable).
     #[arg(long, value_name = "[DEV=]CIDR", required = true)]
     addr: Vec<String>,
@@ -95,8 +96,8 @@ fn wait_for_signal(set: &libc::sigset_t) -> i32 {
     sig
 }
 
-/// Split `[DEV=]CIDR`.
-fn parse_addr(spec: &str) -> Result<(Option<&str>, Ipv4Cidr), String> {
+/// Split `[DEV=]CIDR`; an IPv6 CIDR has colons (`2001:db8::2/64`).
+fn parse_addr(spec: &str) -> Result<(Option<&str>, IfAddr), String> {
     let (dev, cidr) = match spec.split_once('=') {
         Some((d, c)) => (Some(d), c),
         None => (None, spec),
@@ -107,10 +108,16 @@ fn parse_addr(spec: &str) -> Result<(Option<&str>, Ipv4Cidr), String> {
             "--addr {spec}: give the prefix length too, e.g. --addr {cidr}/24 (a /32 has no on-link neighbours)"
         ));
     }
+    if cidr.contains(':') {
+        let c = cidr
+            .parse()
+            .map_err(|e| format!("--addr {spec}: \"{cidr}\" is not an IPv6 address/prefix: {e}"))?;
+        return Ok((dev, IfAddr::V6(c)));
+    }
     let cidr = cidr
         .parse()
         .map_err(|_| format!("--addr {spec}: \"{cidr}\" is not an IPv4 address/prefix"))?;
-    Ok((dev, cidr))
+    Ok((dev, IfAddr::V4(cidr)))
 }
 
 /// The hint for a device that could not be opened for lack of privilege.

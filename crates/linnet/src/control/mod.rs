@@ -5,6 +5,7 @@
 //! `/proc/net/snmp` files.
 
 pub mod client;
+pub mod ip6;
 pub(crate) mod nf;
 pub mod route;
 pub(crate) mod rtnl;
@@ -255,12 +256,16 @@ pub enum Request {
         /// Filter expression selecting the packets to follow.
         filter: String,
     },
+    /// An IPv6 request (`ip -6 ...`, `ping -6`).
+    Ip6(ip6::Ip6Request),
 }
 
 /// A response from the daemon.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Response {
+    /// An IPv6 answer.
+    Ip6(ip6::Ip6Response),
     /// Interfaces.
     Links {
         /// One per interface.
@@ -504,6 +509,7 @@ pub fn handle(stack: &mut Stack, req: Request, now: Instant) -> Response {
                 })
                 .collect(),
         },
+        Request::Ip6(r) => ip6::handle(stack, r, now),
         Request::Snmp => Response::Snmp {
             snmp: Box::new(stack.snmp()),
         },

@@ -321,7 +321,8 @@ fn reply(mut conn: &UnixStream, resp: &Response) -> io::Result<()> {
 /// process, released by `exit_files`.
 struct Owner<'a> {
     stack: &'a Handle,
-    pings: Vec<u16>,
+    /// (IPv6, identifier) of each ping socket.
+    pings: Vec<(bool, u16)>,
 }
 
 impl Drop for Owner<'_> {
@@ -331,8 +332,12 @@ impl Drop for Owner<'_> {
         }
         let pings = std::mem::take(&mut self.pings);
         let _ = self.stack.call(move |s, _| {
-            for ident in pings {
-                let _ = s.ping_close(ident);
+            for (v6, ident) in pings {
+                let _ = if v6 {
+                    s.ping6_close(ident)
+                } else {
+                    s.ping_close(ident)
+                };
             }
         });
     }
@@ -345,10 +350,16 @@ fn ebadf() -> Response {
 /// Carry out one request for its connection: ping sockets are checked against, and recorded
 /// in, the connection's own.
 fn owned_request(owner: &mut Owner, max_pings: usize, req: Request) -> io::Result<Response> {
+    use super::ip6::{Ip6Request, Ip6Response};
     let ident = match &req {
         Request::PingSend { ident, .. }
         | Request::PingRecv { ident }
-        | Request::PingClose { ident } => Some(*ident),
+        | Request::PingClose { ident } => Some((false, *ident)),
+        Request::Ip6(
+            Ip6Request::PingSend { ident, .. }
+            | Ip6Request::PingRecv { ident }
+            | Ip6Request::PingClose { ident },
+        ) => Some((true, *ident)),
         _ => None,
     };
     if let Some(ident) = ident {
@@ -356,7 +367,8 @@ fn owned_request(owner: &mut Owner, max_pings: usize, req: Request) -> io::Resul
             return Ok(ebadf());
         }
     }
-    if matches!(req, Request::PingOpen) && owner.pings.len() >= max_pings {
+    let opening = matches!(req, Request::PingOpen | Request::Ip6(Ip6Request::PingOpen));
+    if opening && owner.pings.len() >= max_pings {
         return Ok(Response::Error {
             errno: Some(libc::EMFILE),
             message: format!(
@@ -364,10 +376,14 @@ fn owned_request(owner: &mut Owner, max_pings: usize, req: Request) -> io::Resul
             ),
         });
     }
-    let closing = matches!(req, Request::PingClose { .. });
+    let closing = matches!(
+        req,
+        Request::PingClose { .. } | Request::Ip6(Ip6Request::PingClose { .. })
+    );
     let resp = owner.stack.call(move |s, now| handle(s, req, now))?;
     match (&resp, ident) {
-        (Response::PingOpened { ident }, _) => owner.pings.push(*ident),
+        (Response::PingOpened { ident }, _) => owner.pings.push((false, *ident)),
+        (Response::Ip6(Ip6Response::PingOpened { ident }), _) => owner.pings.push((true, *ident)),
         (Response::Ok, Some(ident)) if closing => owner.pings.retain(|&i| i != ident),
         _ => {}
     }

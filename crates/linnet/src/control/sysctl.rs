@@ -668,6 +668,28 @@ static TABLE: &[Sysctl] = &[
             },
         ),
     },
+    Sysctl {
+        name: "net.ipv6.conf.all.forwarding",
+        kind: Kind::Bool(|s| s.ip6_forward_enabled(), |s, on| s.set_ip6_forward(on)),
+    },
+    Sysctl {
+        name: "net.ipv6.conf.all.hop_limit",
+        kind: Kind::Int {
+            min: 1,
+            max: 255,
+            get: |s| s.ip6_hop_limit().into(),
+            set: |s, n| s.set_ip6_hop_limit(n as u8),
+        },
+    },
+    Sysctl {
+        name: "net.ipv6.icmp.ratelimit",
+        kind: Kind::Time {
+            unit: MS,
+            min: 0,
+            get: |s| s.icmpv6_ratelimit(),
+            set: |s, d| s.set_icmpv6_ratelimit(d),
+        },
+    },
 ];
 
 /// Parse an integer as Linux's `proc_dointvec` does: decimal, or hex with `0x`.

@@ -1,9 +1,20 @@
-//! IPv6 (issue 18, being built): what exists so far is address configuration, a pure state
-//! machine not yet driven by the stack, and the fragment side — reassembly, fragmentation on
-//! the sending host, the path MTU store — as pure logic for `ipv6_rcv`/`ip6_output` to call.
-//! Linux: net/ipv6/.
+//! IPv6 (issue 18), beside IPv4: address configuration driven by the stack, neighbour
+//! discovery on the generic neighbour table, MLD reports for the solicited-node groups,
+//! receive with the extension header walk, reassembly, ICMPv6 (echo, errors), output with
+//! fragmentation, forwarding, and the routing table. Transport over IPv6 (TCP, UDP) is not built yet. Linux: net/ipv6/.
 
 pub mod addrconf;
-pub mod fragment;
+pub mod dev;
+pub(crate) mod forward;
+pub(crate) mod fragment;
+pub(crate) mod icmp;
+pub(crate) mod input;
+pub(crate) mod mcast;
+pub(crate) mod ndisc;
+pub(crate) mod netns;
+pub(crate) mod output;
+pub mod ping;
 pub mod pmtu;
 pub mod reassembly;
+pub mod route;
+pub mod rtnl;

@@ -488,6 +488,20 @@ impl<A: NeighKey> NeighTable<A> {
         }
     }
 
+    /// A neighbour advertisement without the override flag names another link address: a
+    /// REACHABLE entry becomes STALE (its address kept, to be verified on next use); other
+    /// states stay. Linux: `neigh_update` with `NEIGH_UPDATE_F_WEAK_OVERRIDE`.
+    pub fn weak_override(&mut self, ifindex: u32, ip: A, now: Instant) {
+        if let Some(e) = self.entries.get_mut(&(ifindex, ip)) {
+            if e.state == NudState::Reachable {
+                e.state = NudState::Stale;
+                e.updated = now;
+                e.timer = None;
+                self.scan_at = None;
+            }
+        }
+    }
+
     /// Add a PERMANENT entry (`ip neigh add ... nud permanent`).
     pub fn add_permanent(&mut self, ifindex: u32, ip: A, mac: EthernetAddress, now: Instant) {
         let mut e = Self::new_entry(NudState::Permanent, now);
@@ -816,6 +830,20 @@ mod tests {
             .count();
         assert_eq!(dropped, 150 - 101);
         assert_eq!(tbl.dump()[0].queued, 101);
+    }
+
+    #[test]
+    fn weak_override_demotes_only_reachable() {
+        let mut tbl = NeighTable::new(NeighParams::default(), 5);
+        tbl.update(IF, ip(), MAC, true, true, t(0));
+        tbl.weak_override(IF, ip(), t(1));
+        assert_eq!(tbl.lookup(IF, ip()), Some((NudState::Stale, Some(MAC))));
+        tbl.add_permanent(IF, Ipv4Addr::new(192, 0, 2, 10), MAC, t(2));
+        tbl.weak_override(IF, Ipv4Addr::new(192, 0, 2, 10), t(3));
+        assert_eq!(
+            tbl.lookup(IF, Ipv4Addr::new(192, 0, 2, 10)).unwrap().0,
+            NudState::Permanent
+        );
     }
 
     #[test]
