@@ -686,13 +686,14 @@ pub fn run(
                         rig.linnet().loop_stats()
                     };
                     eprintln!(
-                        "  loops {}: {who}: {:.3} s, cpu {} ms, rounds {}, sleeps {}, idle rounds {}",
+                        "  loops {}: {who}: {:.3} s, cpu {} ms, rounds {}, sleeps {}, idle rounds {}, failed reads {}",
                         if linnet_end { "linnet run" } else { "linux run" },
                         o.secs.unwrap_or(f64::NAN),
                         (thread_cpu_ticks(l.tid) - cpu) * 10,
                         l.rounds - b.rounds,
                         l.sleeps - b.sleeps,
                         l.idle_rounds - b.idle_rounds,
+                        l.rx_failures - b.rx_failures,
                     );
                 }
             }

@@ -130,6 +130,7 @@ struct Shared {
     rounds: AtomicU64,
     sleeps: AtomicU64,
     idle_rounds: AtomicU64,
+    rx_failures: AtomicU64,
     /// The stack thread's kernel thread id (0 until it runs).
     tid: AtomicI32,
 }
@@ -144,6 +145,8 @@ pub struct LoopStats {
     pub sleeps: u64,
     /// Rounds that read no frame and sent none (woken by a timer or a call, or spinning).
     pub idle_rounds: u64,
+    /// Device reads that failed (each puts the device on a backoff).
+    pub rx_failures: u64,
     /// The stack thread's kernel thread id, for its CPU time in `/proc/self/task/TID/stat`.
     pub tid: i32,
 }
@@ -210,6 +213,7 @@ impl Handle {
             rounds: self.shared.rounds.load(Ordering::Relaxed),
             sleeps: self.shared.sleeps.load(Ordering::Relaxed),
             idle_rounds: self.shared.idle_rounds.load(Ordering::Relaxed),
+            rx_failures: self.shared.rx_failures.load(Ordering::Relaxed),
             tid: self.shared.tid.load(Ordering::Relaxed),
         }
     }
@@ -246,6 +250,7 @@ pub fn spawn(mut stack: Stack, devices: Vec<Attached>) -> io::Result<(Handle, Jo
         rounds: AtomicU64::new(0),
         sleeps: AtomicU64::new(0),
         idle_rounds: AtomicU64::new(0),
+        rx_failures: AtomicU64::new(0),
         tid: AtomicI32::new(0),
     });
     let handle = Handle {
@@ -371,7 +376,10 @@ fn run(shared: Arc<Shared>, mut devices: Vec<Attached>) -> Stack {
                     work += n;
                     f.recovered(d.device.name());
                 }
-                Err(e) => f.failed(d.device.name(), &e, now),
+                Err(e) => {
+                    shared.rx_failures.fetch_add(1, Ordering::Relaxed);
+                    f.failed(d.device.name(), &e, now)
+                }
             }
         }
         {
@@ -1079,6 +1087,7 @@ mod tests {
             rounds: after.rounds - before.rounds,
             sleeps: after.sleeps - before.sleeps,
             idle_rounds: after.idle_rounds - before.idle_rounds,
+            rx_failures: after.rx_failures - before.rx_failures,
             tid: after.tid,
         }
     }
