@@ -670,7 +670,33 @@ pub fn run(
                 rig.netem(egress(case, dir, linnet_end), args.as_deref())?;
             }
             port += 1;
+            let loops = std::env::var_os("LINNET_IMPAIR_LOOPS").is_some();
+            let before = [rig.linnet().loop_stats(), rig.router().loop_stats()];
+            let cpu_before = before.map(|l| thread_cpu_ticks(l.tid));
             let mut o = transfer(&rig, from, to, port, &data, &want, s.timeout);
+            if loops {
+                // The stack threads' rounds, sleeps and CPU time over this transfer.
+                for (who, (b, cpu)) in ["linnet C", "router"]
+                    .iter()
+                    .zip(before.iter().zip(cpu_before))
+                {
+                    let l = if *who == "router" {
+                        rig.router().loop_stats()
+                    } else {
+                        rig.linnet().loop_stats()
+                    };
+                    eprintln!(
+                        "  loops {}: {who}: {:.3} s, cpu {} ms, rounds {}, sleeps {}, idle rounds {}, failed reads {}",
+                        if linnet_end { "linnet run" } else { "linux run" },
+                        o.secs.unwrap_or(f64::NAN),
+                        (thread_cpu_ticks(l.tid) - cpu) * 10,
+                        l.rounds - b.rounds,
+                        l.sleeps - b.sleeps,
+                        l.idle_rounds - b.idle_rounds,
+                        l.rx_failures - b.rx_failures,
+                    );
+                }
+            }
             o.netem = rig.netem_stats(dev);
             for dir in dirs {
                 rig.netem(egress(case, dir, linnet_end), None)?;
@@ -707,6 +733,19 @@ pub fn run(
         out.push(m);
     }
     Ok(out)
+}
+
+/// A thread's user and system CPU time in clock ticks (10 ms), from
+/// `/proc/self/task/TID/stat` (0 if it cannot be read).
+fn thread_cpu_ticks(tid: i32) -> u64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")) else {
+        return 0;
+    };
+    // Fields after the command (which may hold spaces) start at the state, field 3.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let tick = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    tick(11) + tick(12)
 }
 
 /// A case whose first pair of transfers took longer than this is not repeated.
