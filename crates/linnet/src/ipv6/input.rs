@@ -226,6 +226,17 @@ impl Stack {
                     };
                     return self.icmpv6_rcv(buf, m, now);
                 }
+                IpProtocol::UDP => {
+                    self.ipv6.stats.in_delivers += 1;
+                    buf.pull(off);
+                    let m = crate::transport::udp6::Udp6Meta {
+                        src,
+                        dst,
+                        ifindex: buf.meta.ifindex,
+                        l4_off: off,
+                    };
+                    return self.udpv6_rcv(buf, m, now);
+                }
                 IpProtocol::NONE => {
                     self.ipv6.stats.in_delivers += 1;
                     return self.pool.put(buf);

@@ -5,6 +5,7 @@
 pub mod ping;
 pub mod tcp;
 pub(crate) mod udp;
+pub(crate) mod udp6;
 
 use crate::core::sock::{SockId, SocketTable};
 use crate::errno::Errno;
