@@ -266,6 +266,10 @@ pub fn run(words: &[String], connect: impl Fn() -> Result<Client, Failure>) -> R
     for (name, v) in snmp.icmp6.lines() {
         println!("    {name}: {v}");
     }
+    println!("Udp6:");
+    for (name, v) in snmp.udp6.lines6() {
+        println!("    {name}: {v}");
+    }
     Ok(0)
 }
 

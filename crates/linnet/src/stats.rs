@@ -1003,6 +1003,21 @@ impl Ip6Stats {
     }
 }
 
+impl UdpStats {
+    /// The `Udp6*` lines of /proc/net/snmp6 (this struct holding UDP over IPv6's counts).
+    /// Linux: `snmp6_udp6_list`.
+    pub fn lines6(&self) -> [(&'static str, u64); 6] {
+        [
+            ("Udp6InDatagrams", self.in_datagrams),
+            ("Udp6NoPorts", self.no_ports),
+            ("Udp6InErrors", self.in_errors),
+            ("Udp6OutDatagrams", self.out_datagrams),
+            ("Udp6RcvbufErrors", self.rcvbuf_errors),
+            ("Udp6InCsumErrors", self.in_csum_errors),
+        ]
+    }
+}
+
 impl Icmp6Stats {
     /// `(name, value)` in `/proc/net/snmp6` order.
     pub fn lines(&self) -> [(&'static str, u64); 29] {
