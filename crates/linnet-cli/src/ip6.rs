@@ -139,11 +139,89 @@ pub fn run(
         Err(e) => return Err(e),
     };
     if json {
-        println!("{}", serde_json::to_string(&r)?);
+        println!("{}", serde_json::to_string(&to_json(&r))?);
         return Ok(0);
     }
     print!("{}", render(&r));
     Ok(0)
+}
+
+/// iproute2's JSON for a dump (`ip -6 -j addr|route|neigh`), key for key.
+fn to_json(r: &Ip6Response) -> serde_json::Value {
+    use serde_json::{json, Value};
+    match r {
+        Ip6Response::Addrs { addrs } => {
+            let mut out: Vec<Value> = Vec::new();
+            for (a, dev) in addrs {
+                let life = |v: u32| json!(v);
+                let info = json!({
+                    "family": "inet6",
+                    "local": a.cidr.addr.to_string(),
+                    "prefixlen": a.cidr.prefix_len,
+                    "scope": a.scope,
+                    "tentative": a.flags & 0x40 != 0,
+                    "dadfailed": a.flags & 0x08 != 0,
+                    "valid_life_time": life(a.valid_lft),
+                    "preferred_life_time": life(a.preferred_lft),
+                });
+                match out.last_mut() {
+                    Some(l) if l["ifindex"] == json!(a.ifindex) => {
+                        if let Some(v) = l["addr_info"].as_array_mut() {
+                            v.push(info);
+                        }
+                    }
+                    _ => out.push(json!({
+                        "ifindex": a.ifindex,
+                        "ifname": dev,
+                        "addr_info": [info],
+                    })),
+                }
+            }
+            Value::Array(out)
+        }
+        Ip6Response::Routes { routes } => Value::Array(
+            routes
+                .iter()
+                .map(|(r, dev)| {
+                    let mut m = serde_json::Map::new();
+                    let dst = if r.dst.prefix_len == 0 {
+                        "default".to_string()
+                    } else {
+                        r.dst.to_string()
+                    };
+                    m.insert("dst".into(), json!(dst));
+                    if let Some(g) = r.gateway {
+                        m.insert("gateway".into(), json!(g.to_string()));
+                    }
+                    m.insert("dev".into(), json!(dev));
+                    m.insert("protocol".into(), json!(r.proto.name()));
+                    m.insert("metric".into(), json!(r.metric));
+                    if let Some(e) = r.expires_secs {
+                        m.insert("expires".into(), json!(e));
+                    }
+                    m.insert("flags".into(), json!([]));
+                    m.insert("pref".into(), json!("medium"));
+                    Value::Object(m)
+                })
+                .collect(),
+        ),
+        Ip6Response::Neighbours { neighbours } => Value::Array(
+            neighbours
+                .iter()
+                .map(|(n, dev)| {
+                    let mut m = serde_json::Map::new();
+                    m.insert("dst".into(), json!(n.ip.to_string()));
+                    m.insert("dev".into(), json!(dev));
+                    if let Some(mac) = n.lladdr {
+                        m.insert("lladdr".into(), json!(mac.to_string()));
+                    }
+                    m.insert("state".into(), json!([n.state.name()]));
+                    Value::Object(m)
+                })
+                .collect(),
+        ),
+        Ip6Response::PingOpened { .. } | Ip6Response::PingReplies { .. } => Value::Null,
+    }
 }
 
 /// iproute2's text for a dump.
@@ -218,4 +296,108 @@ fn render(r: &Ip6Response) -> String {
         Ip6Response::PingOpened { .. } | Ip6Response::PingReplies { .. } => {}
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use linnet::ipv6::dev::Inet6AddrInfo;
+    use linnet::ipv6::route::{Route6Info, Rt6Proto};
+
+    fn addrs() -> Ip6Response {
+        let a = |c: &str, scope: &str, flags: u32, valid: u32| {
+            (
+                Inet6AddrInfo {
+                    ifindex: 2,
+                    cidr: c.parse().unwrap(),
+                    scope: scope.into(),
+                    flags,
+                    valid_lft: valid,
+                    preferred_lft: valid,
+                },
+                "eth0".to_string(),
+            )
+        };
+        Ip6Response::Addrs {
+            addrs: vec![
+                a("2001:db8::2/64", "global", 0x80 | 0x40, u32::MAX),
+                a("2001:db8:ab::5/64", "global", 0, 3599),
+                a("fe80::1/64", "link", 0x80, u32::MAX),
+            ],
+        }
+    }
+
+    #[test]
+    fn addresses_print_as_iproute2_prints_them() {
+        let t = render(&addrs());
+        assert_eq!(
+            t,
+            "2: eth0\n    inet6 2001:db8::2/64 scope global tentative \n       valid_lft forever preferred_lft forever\n    inet6 2001:db8:ab::5/64 scope global dynamic \n       valid_lft 3599sec preferred_lft 3599sec\n    inet6 fe80::1/64 scope link \n       valid_lft forever preferred_lft forever\n"
+        );
+        let j = to_json(&addrs());
+        assert_eq!(j[0]["ifname"], "eth0");
+        assert_eq!(j[0]["addr_info"].as_array().unwrap().len(), 3);
+        assert_eq!(j[0]["addr_info"][0]["local"], "2001:db8::2");
+        assert_eq!(j[0]["addr_info"][0]["family"], "inet6");
+        assert_eq!(j[0]["addr_info"][0]["tentative"], true);
+        assert_eq!(j[0]["addr_info"][1]["valid_life_time"], 3599);
+    }
+
+    #[test]
+    fn routes_print_as_iproute2_prints_them() {
+        let r = Ip6Response::Routes {
+            routes: vec![
+                (
+                    Route6Info {
+                        dst: "2001:db8::/64".parse().unwrap(),
+                        gateway: None,
+                        ifindex: 2,
+                        metric: 256,
+                        proto: Rt6Proto::Kernel,
+                        expires_secs: None,
+                    },
+                    "eth0".into(),
+                ),
+                (
+                    Route6Info {
+                        dst: "::/0".parse().unwrap(),
+                        gateway: Some("fe80::1".parse().unwrap()),
+                        ifindex: 2,
+                        metric: 1024,
+                        proto: Rt6Proto::Ra,
+                        expires_secs: Some(1799),
+                    },
+                    "eth0".into(),
+                ),
+            ],
+        };
+        assert_eq!(
+            render(&r),
+            "2001:db8::/64 dev eth0 proto kernel metric 256 pref medium\ndefault via fe80::1 dev eth0 proto ra metric 1024 expires 1799sec pref medium\n"
+        );
+        let j = to_json(&r);
+        assert_eq!(j[1]["dst"], "default");
+        assert_eq!(j[1]["gateway"], "fe80::1");
+        assert_eq!(j[1]["protocol"], "ra");
+    }
+
+    #[test]
+    fn bad_words_are_refused_with_the_word_named() {
+        let never = || -> Result<Client, Failure> { Err(Failure("no daemon".into(), 1)) };
+        let w = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let e = run(
+            "route",
+            &w(&["add", "2001:db8::/64", "metric", "x"]),
+            false,
+            never,
+        );
+        assert!(matches!(e, Err(Failure(m, 1)) if m.contains("\"x\"")));
+        let e = run(
+            "address",
+            &w(&["add", "2001:db8::1/64", "dev"]),
+            false,
+            never,
+        );
+        assert!(matches!(e, Err(Failure(m, 1)) if m.contains("after \"dev\"")));
+    }
 }

@@ -330,11 +330,11 @@ impl DropReason {
             DropReason::IpTtlExpired => &[IpInHdrErrors, Ip6InHdrErrors],
             DropReason::IpBlackhole => &[IpInNoRoutes, IpOutNoRoutes],
             DropReason::IpProhibited => &[IpInNoRoutes, IpOutNoRoutes],
-            DropReason::DupFrag => &[IpReasmReqds],
-            DropReason::FragOverlap => &[IpReasmOverlaps, IpReasmFails],
-            DropReason::FragReasmTimeout => &[IpReasmTimeout, IpReasmFails],
-            DropReason::FragTooFar => &[IpReasmFails],
-            DropReason::Nomem => &[IpReasmFails],
+            DropReason::DupFrag => &[IpReasmReqds, Ip6ReasmReqds],
+            DropReason::FragOverlap => &[IpReasmOverlaps, IpReasmFails, Ip6ReasmFails],
+            DropReason::FragReasmTimeout => &[IpReasmTimeout, IpReasmFails, Ip6ReasmFails],
+            DropReason::FragTooFar => &[IpReasmFails, Ip6ReasmFails],
+            DropReason::Nomem => &[IpReasmFails, Ip6ReasmFails],
             DropReason::IpNoproto => &[IpInUnknownProtos, Ip6InUnknownProtos, Ip6InDiscards],
             DropReason::IpOutnoroutes => &[IpOutNoRoutes],
             DropReason::PktTooBig => &[IpFragFails, Ip6InTooBigErrors, Ip6OutDiscards],
@@ -737,6 +737,8 @@ pub enum Mib {
     Ip6OutDiscards,
     Icmp6InErrors,
     Icmp6InMsgs,
+    Ip6ReasmReqds,
+    Ip6ReasmFails,
 }
 
 impl Snmp {
@@ -805,6 +807,8 @@ impl Snmp {
             Mib::Ip6OutDiscards => self.ip6.out_discards,
             Mib::Icmp6InErrors => self.icmp6.in_errors,
             Mib::Icmp6InMsgs => self.icmp6.in_msgs,
+            Mib::Ip6ReasmReqds => self.ip6.reasm_reqds,
+            Mib::Ip6ReasmFails => self.ip6.reasm_fails,
         }
     }
 
@@ -911,6 +915,24 @@ pub struct Ip6Stats {
     pub in_mcast_pkts: u64,
     /// `Ip6OutMcastPkts`: multicast datagrams sent.
     pub out_mcast_pkts: u64,
+    /// `Ip6ReasmTimeout`: reassembly queues given up after `ip6frag_time`.
+    #[serde(default)]
+    pub reasm_timeout: u64,
+    /// `Ip6ReasmReqds`: fragments received for reassembly.
+    #[serde(default)]
+    pub reasm_reqds: u64,
+    /// `Ip6ReasmOKs`: datagrams reassembled.
+    #[serde(default, rename = "ReasmOKs")]
+    pub reasm_oks: u64,
+    /// `Ip6ReasmFails`: reassembly failures (overlaps, timeouts, memory, bad fragments).
+    #[serde(default)]
+    pub reasm_fails: u64,
+    /// `Ip6FragOKs`: datagrams we fragmented.
+    #[serde(default, rename = "FragOKs")]
+    pub frag_oks: u64,
+    /// `Ip6FragCreates`: fragments we made.
+    #[serde(default)]
+    pub frag_creates: u64,
 }
 
 /// The `Icmp6*` lines of `/proc/net/snmp6` (the per-type `Icmp6InType*`/`Icmp6OutType*`
@@ -982,7 +1004,7 @@ pub struct Icmp6Stats {
 
 impl Ip6Stats {
     /// `(name, value)` in `/proc/net/snmp6` order.
-    pub fn lines(&self) -> [(&'static str, u64); 15] {
+    pub fn lines(&self) -> [(&'static str, u64); 21] {
         [
             ("Ip6InReceives", self.in_receives),
             ("Ip6InHdrErrors", self.in_hdr_errors),
@@ -997,6 +1019,12 @@ impl Ip6Stats {
             ("Ip6OutRequests", self.out_requests),
             ("Ip6OutDiscards", self.out_discards),
             ("Ip6OutNoRoutes", self.out_no_routes),
+            ("Ip6ReasmTimeout", self.reasm_timeout),
+            ("Ip6ReasmReqds", self.reasm_reqds),
+            ("Ip6ReasmOKs", self.reasm_oks),
+            ("Ip6ReasmFails", self.reasm_fails),
+            ("Ip6FragOKs", self.frag_oks),
+            ("Ip6FragCreates", self.frag_creates),
             ("Ip6InMcastPkts", self.in_mcast_pkts),
             ("Ip6OutMcastPkts", self.out_mcast_pkts),
         ]

@@ -112,6 +112,19 @@ fn link_up_forms_link_local_and_dad_completes() {
     assert!(b.ip6.in_mcast_pkts >= 2);
     assert_eq!(b.icmp6.in_neighbor_solicits, 0);
     assert_eq!(b.icmp6.out_neighbor_advertisements, 0);
+    // Removing the global address leaves its group (if the link-local one does not share
+    // it) with a report, and takes the connected route with it.
+    let reports = sim.stack(0).snmp().icmp6.out_mldv2_reports;
+    let now = sim.now();
+    sim.stack(0).ipv6_addr_del(ia, ga().addr, now).unwrap();
+    let want = if groups.len() == 2 { 1 } else { 0 };
+    assert_eq!(sim.stack(0).snmp().icmp6.out_mldv2_reports, reports + want);
+    assert!(!sim
+        .stack(0)
+        .ip6_routes(now)
+        .iter()
+        .any(|r| r.dst.to_string() == "2001:db8::/64"));
+    sim.stack(0).ipv6_addr_add(ia, ga(), true, now).unwrap();
     // Connected routes: fe80::/64 and 2001:db8::/64 through the interface.
     let now = sim.now();
     let routes = sim.stack(0).ip6_routes(now);
@@ -334,7 +347,6 @@ fn routes_by_hand_and_default_route() {
     assert!(r.is_empty());
     assert_eq!(sim.stack(1).snmp().ip6.in_addr_errors, 1);
     // With forwarding on, B answers with no route (destination unreachable, code 0).
-    let now = sim.now();
     sim.stack(1).set_ip6_forward(true);
     let r = ping6(&mut sim, 0, "2001:db8:1::5".parse().unwrap(), None, 1);
     assert_eq!(r.len(), 1, "{r:?}");
@@ -447,33 +459,33 @@ fn a_router_forwards_and_reports_hop_limit_and_packet_too_big() {
     assert!(s.icmp6.out_rate_limit_host >= 10, "{:?}", s.icmp6);
 }
 
-#[test]
-fn router_advertisement_configures_an_address_and_the_default_route() {
+/// A router advertisement from `rmac`'s link-local address to all nodes: its link-layer
+/// address, one /64 prefix with `flags` (valid 3600 s, preferred 1800 s), router lifetime
+/// `lifetime`.
+fn ra_frame(
+    rmac: linnet::wire::EthernetAddress,
+    prefix: Ipv6Addr,
+    flags: u8,
+    lifetime: u16,
+) -> Vec<u8> {
     use linnet::wire::icmpv6::Icmpv6Packet;
-    use linnet::wire::ndisc::{
-        NdiscOption, NdiscOptions, NdiscRepr, PrefixInfo, PREFIX_FLAG_AUTONOMOUS,
-        PREFIX_FLAG_ON_LINK,
-    };
-    use linnet::wire::{EtherType, EthernetAddress, EthernetRepr, IpProtocol, Ipv6Repr};
-    let (mut sim, ia, _ib) = pair();
-    sim.advance(Duration::from_secs(3));
-    // A router on A's link (not a stack here: a frame built from the wire types).
-    let rmac = EthernetAddress([0x02, 0, 0, 0, 0, 0x99]);
+    use linnet::wire::ndisc::{NdiscOption, NdiscOptions, NdiscRepr, PrefixInfo};
+    use linnet::wire::{EtherType, EthernetRepr, IpProtocol, Ipv6Repr};
     let rll = link_local(eui64_interface_id(rmac));
     let mut opts = vec![0u8; 8 + 32];
     NdiscOption::SourceLinkLayerAddr(rmac).emit(&mut opts[..8]);
     NdiscOption::PrefixInfo(PrefixInfo {
         prefix_len: 64,
-        flags: PREFIX_FLAG_ON_LINK | PREFIX_FLAG_AUTONOMOUS,
+        flags,
         valid_lifetime: 3600,
         preferred_lifetime: 1800,
-        prefix: "2001:db8:ab::".parse().unwrap(),
+        prefix,
     })
     .emit(&mut opts[8..]);
     let ra = NdiscRepr::RouterAdvert {
         hop_limit: 64,
         flags: 0,
-        router_lifetime: 1800,
+        router_lifetime: lifetime,
         reachable_time: 0,
         retrans_time: 0,
         options: NdiscOptions::new(&opts),
@@ -499,6 +511,67 @@ fn router_advertisement_configures_an_address_and_the_default_route() {
         ethertype: EtherType::IPV6,
     }
     .emit(&mut f[..14]);
+    f
+}
+
+#[test]
+fn a_flood_of_advertisements_cannot_grow_the_routing_table_without_bound() {
+    use linnet::wire::ndisc::PREFIX_FLAG_ON_LINK;
+    let (mut sim, ia, _ib) = pair();
+    sim.advance(Duration::from_secs(3));
+    // 4,500 routers, each with its own on-link prefix.
+    for i in 0..4500u32 {
+        let b = i.to_be_bytes();
+        let rmac = linnet::wire::EthernetAddress([0x02, 0x10, b[0], b[1], b[2], b[3]]);
+        let prefix = Ipv6Addr::new(
+            0x2001,
+            0xdb8,
+            0x100 + (i >> 16) as u16,
+            i as u16,
+            0,
+            0,
+            0,
+            0,
+        );
+        let f = ra_frame(rmac, prefix, PREFIX_FLAG_ON_LINK, 600);
+        let now = sim.now();
+        sim.stack(0).receive(ia, PacketBuf::from_slice(&f, 64), now);
+    }
+    let now = sim.now();
+    let learnt = sim
+        .stack(0)
+        .ip6_routes(now)
+        .iter()
+        .filter(|r| r.expires_secs.is_some())
+        .count();
+    assert_eq!(learnt, 4096);
+    // They expire: the default routers after 600 s, the prefixes after 3600 s.
+    sim.advance(Duration::from_secs(3601));
+    let now = sim.now();
+    assert!(sim
+        .stack(0)
+        .ip6_routes(now)
+        .iter()
+        .all(|r| r.expires_secs.is_none()));
+}
+
+#[test]
+fn router_advertisement_configures_an_address_and_the_default_route() {
+    use linnet::wire::icmpv6::Icmpv6Packet;
+    use linnet::wire::ndisc::{PREFIX_FLAG_AUTONOMOUS, PREFIX_FLAG_ON_LINK};
+    use linnet::wire::EthernetAddress;
+    let (mut sim, ia, _ib) = pair();
+    sim.advance(Duration::from_secs(3));
+    // A router on A's link (not a stack here: a frame built from the wire types).
+    let rmac = EthernetAddress([0x02, 0, 0, 0, 0, 0x99]);
+    let rll = link_local(eui64_interface_id(rmac));
+    let dst = linnet::wire::ipv6::ALL_NODES;
+    let mut f = ra_frame(
+        rmac,
+        "2001:db8:ab::".parse().unwrap(),
+        PREFIX_FLAG_ON_LINK | PREFIX_FLAG_AUTONOMOUS,
+        1800,
+    );
     let now = sim.now();
     sim.stack(0).receive(ia, PacketBuf::from_slice(&f, 64), now);
     // SLAAC: prefix + EUI-64, tentative until DAD ends; the on-link route and the default
@@ -662,4 +735,163 @@ fn disable_ipv6_keeps_the_wire_ipv4_only() {
     assert_eq!(s.ip6.in_receives, 0);
     let now = sim.now();
     assert!(sim.stack(0).ipv6_addrs(now).iter().all(|a| a.ifindex != ia));
+}
+
+#[test]
+fn large_echoes_are_fragmented_and_reassembled_both_ways() {
+    let (mut sim, _ia, _ib) = pair();
+    sim.advance(Duration::from_secs(3));
+    let ident = sim.stack(0).ping6_open().unwrap();
+    let now = sim.now();
+    sim.stack(0)
+        .ping6_send(ident, gb().addr, None, 1, 3000, None, now)
+        .unwrap();
+    sim.advance(Duration::from_secs(1));
+    let r = sim.stack(0).ping6_recv(ident).unwrap().expect("a reply");
+    assert_eq!((r.seq, r.bytes, r.error), (1, 3008, None));
+    let (a, b) = (sim.stack(0).snmp().ip6, sim.stack(1).snmp().ip6);
+    // 3048 bytes in 1448-byte pieces (1500 - 40 - 8, rounded to 8): three fragments.
+    assert_eq!((a.frag_oks, a.frag_creates), (1, 3));
+    assert_eq!((b.frag_oks, b.frag_creates), (1, 3));
+    assert_eq!((b.reasm_reqds, b.reasm_oks), (3, 1));
+    assert_eq!((a.reasm_reqds, a.reasm_oks), (3, 1));
+    assert_eq!(sim.stack(1).frag6_queues().queue_count(), 0);
+    assert_eq!(sim.stack(1).frag6_queues().mem(), 0);
+}
+
+/// A frame from B to A carrying a fragment of datagram `ident`: `len` bytes of `fill` at
+/// `offset`, more to come if `more`.
+#[allow(clippy::too_many_arguments)]
+fn fragment(
+    sim: &mut Sim,
+    ia: u32,
+    ib: u32,
+    ident: u32,
+    offset: usize,
+    len: usize,
+    more: bool,
+    fill: u8,
+) -> Vec<u8> {
+    use linnet::wire::ipv6ext::Ipv6FragHeader;
+    use linnet::wire::{EtherType, EthernetRepr, IpProtocol, Ipv6Repr};
+    let amac = sim.stack(0).iface(ia).unwrap().mac;
+    let bmac = sim.stack(1).iface(ib).unwrap().mac;
+    let mut f = vec![fill; 14 + 40 + 8 + len];
+    EthernetRepr {
+        src_addr: bmac,
+        dst_addr: amac,
+        ethertype: EtherType::IPV6,
+    }
+    .emit(&mut f[..14]);
+    Ipv6Repr {
+        src_addr: gb().addr,
+        dst_addr: ga().addr,
+        next_header: IpProtocol::FRAGMENT,
+        payload_len: 8 + len,
+        hop_limit: 64,
+        traffic_class: 0,
+        flow_label: 0,
+    }
+    .emit(&mut f[14..54]);
+    Ipv6FragHeader::new_unchecked(&mut f[54..62]).set(IpProtocol::NONE, offset, more, ident);
+    f
+}
+
+#[test]
+fn overlapping_fragments_drop_the_datagram_and_stale_ones_expire_with_time_exceeded() {
+    let (mut sim, ia, ib) = pair();
+    sim.advance(Duration::from_secs(3));
+    let rx = |sim: &mut Sim, f: Vec<u8>| {
+        let now = sim.now();
+        sim.stack(0).receive(ia, PacketBuf::from_slice(&f, 64), now);
+    };
+    // Datagram 1: [0,16) then [8,24): a partial overlap drops the queue (RFC 5722).
+    let f = fragment(&mut sim, ia, ib, 1, 0, 16, true, 1);
+    rx(&mut sim, f);
+    let f = fragment(&mut sim, ia, ib, 1, 8, 16, false, 2);
+    rx(&mut sim, f);
+    assert_eq!(sim.stack(0).frag6_queues().queue_count(), 0);
+    let d = sim
+        .stack(0)
+        .drops()
+        .get(linnet::stats::DropReason::FragOverlap);
+    assert_eq!(d, 1);
+    // Datagram 2: an exact duplicate is dropped alone; the datagram completes.
+    for (off, more) in [(0, true), (0, true), (16, false)] {
+        let f = fragment(&mut sim, ia, ib, 2, off, 16, more, 3);
+        rx(&mut sim, f);
+    }
+    assert_eq!(sim.stack(0).snmp().ip6.reasm_oks, 1);
+    assert_eq!(
+        sim.stack(0).drops().get(linnet::stats::DropReason::DupFrag),
+        1
+    );
+    // A non-last fragment not a multiple of 8: parameter problem at the payload length.
+    let f = fragment(&mut sim, ia, ib, 3, 0, 13, true, 4);
+    rx(&mut sim, f);
+    // Datagram 4: first fragment only; after 60 s B hears time exceeded (reassembly).
+    let f = fragment(&mut sim, ia, ib, 4, 0, 16, true, 5);
+    rx(&mut sim, f);
+    // Datagram 5: a middle fragment only; it expires without an error.
+    let f = fragment(&mut sim, ia, ib, 5, 16, 16, true, 6);
+    rx(&mut sim, f);
+    assert_eq!(sim.stack(0).frag6_queues().queue_count(), 2);
+    sim.advance(Duration::from_secs(61));
+    assert_eq!(sim.stack(0).frag6_queues().queue_count(), 0);
+    assert_eq!(sim.stack(0).frag6_queues().mem(), 0);
+    let a = sim.stack(0).snmp();
+    assert_eq!(a.ip6.reasm_timeout, 2);
+    assert_eq!(a.icmp6.out_time_excds, 1);
+    assert_eq!(a.icmp6.out_parm_problems, 1);
+    let b = sim.stack(1).snmp();
+    assert_eq!((b.icmp6.in_time_excds, b.icmp6.in_parm_problems), (1, 1));
+}
+
+#[test]
+fn twenty_thousand_incomplete_trains_stay_within_the_memory_limit() {
+    let (mut sim, ia, ib) = pair();
+    sim.advance(Duration::from_secs(3));
+    let proto = fragment(&mut sim, ia, ib, 0, 0, 1024, true, 7);
+    for ident in 0..20_000u32 {
+        let mut f = proto.clone();
+        f[58..62].copy_from_slice(&ident.to_be_bytes());
+        let now = sim.now();
+        sim.stack(0).receive(ia, PacketBuf::from_slice(&f, 64), now);
+        assert!(sim.stack(0).frag6_queues().mem() <= linnet::ipv6::reassembly::IP6FRAG_HIGH_THRESH);
+    }
+    let q = sim.stack(0).frag6_queues().queue_count();
+    assert!(q > 1000 && q < 20_000, "{q} queues");
+    let s = sim.stack(0).snmp();
+    assert!(s.ip6.reasm_fails >= 20_000 - q as u64, "{:?}", s.ip6);
+    sim.advance(Duration::from_secs(61));
+    assert_eq!(sim.stack(0).frag6_queues().queue_count(), 0);
+    assert_eq!(sim.stack(0).frag6_queues().mem(), 0);
+}
+
+#[test]
+fn packet_too_big_lowers_the_path_mtu_and_later_echoes_are_cut_to_it() {
+    let (mut sim, _ia, _ib, _ra, _rb) = routed(1400);
+    let b: Ipv6Addr = "2001:db8:2::b".parse().unwrap();
+    let ident = sim.stack(0).ping6_open().unwrap();
+    let ping = |sim: &mut Sim, seq: u16| {
+        let now = sim.now();
+        sim.stack(0)
+            .ping6_send(ident, b, None, seq, 1400, None, now)
+            .unwrap();
+        sim.advance(Duration::from_secs(1));
+        sim.stack(0).ping6_recv(ident).unwrap()
+    };
+    // The first 1448-byte datagram meets R's 1400-byte link: packet too big, MTU learnt.
+    let r = ping(&mut sim, 1).expect("an error");
+    assert_eq!(r.error, Some((2, 0)));
+    let now = sim.now();
+    assert_eq!(sim.stack(0).ip6_pmtu(&b, now), Some(1400));
+    // The next one leaves A in fragments that fit, and B answers (fragmenting too).
+    let r = ping(&mut sim, 2).expect("a reply");
+    assert_eq!((r.seq, r.error, r.bytes), (2, None, 1408));
+    assert_eq!(sim.stack(0).snmp().ip6.frag_oks, 1);
+    // The learnt MTU expires after 10 minutes.
+    sim.advance(Duration::from_secs(601));
+    let now = sim.now();
+    assert_eq!(sim.stack(0).ip6_pmtu(&b, now), None);
 }

@@ -359,3 +359,24 @@ fn family_mismatches_are_refused() {
     );
     let _ = Ipv6Addr::UNSPECIFIED;
 }
+
+#[test]
+fn a_datagram_over_the_mtu_is_fragmented_and_reassembled() {
+    let (mut sim, _, _) = pair();
+    let srv = udp(&mut sim, 1, sa("[::]:7"));
+    let cli = udp(&mut sim, 0, sa("[::]:0"));
+    let big: Vec<u8> = (0..5000u32).map(|i| (i * 7) as u8).collect();
+    let now = sim.now();
+    sim.stack(0)
+        .send_to(cli, &big, sa("[2001:db8::2]:7"), now)
+        .unwrap();
+    sim.advance(Duration::from_millis(50));
+    let now = sim.now();
+    let mut buf = vec![0u8; 65536];
+    let (n, _) = sim
+        .stack(1)
+        .recv_from(srv, &mut buf, MsgFlags::default(), now)
+        .expect("the datagram arrived whole");
+    assert_eq!(&buf[..n], &big[..]);
+    assert_eq!(sim.stack(1).snmp().udp6.in_csum_errors, 0);
+}

@@ -1,14 +1,15 @@
 //! IPv6 interop with the Linux kernel (issue 18): Linux pings Linnet's global and link-local
 //! addresses over a veth (Linnet on AF_PACKET), both sides resolve each other by neighbour
 //! discovery and show REACHABLE, and Linnet's duplicate address detection finds an address
-//! Linux already has. Makes its own namespaces, removed even on failure; documentation
-//! prefixes only (2001:db8::/32). UDP over IPv6: Linux's socat gets its datagrams echoed by
+//! Linux already has; Linnet takes SLAAC from Linux's radvd and routes IPv6 between two
+//! Linux namespaces. UDP over IPv6: Linux's socat gets its datagrams echoed by
 //! `linnetd --echo` (one socket at `[::]:7` serving IPv6 and, v4-mapped, IPv4 clients).
-//! Needs root, iproute2, iputils-ping and socat.
+//! Makes its own namespaces, removed even on failure; documentation prefixes only
+//! (2001:db8::/32). Needs root, iproute2, iputils-ping and socat (radvd for SLAAC).
 
 mod common;
 
-use common::{linnet, ok, start_daemon, unique};
+use common::{linnet, ok, start_daemon, text, unique};
 use linnet_testkit::{tests, Need, NetNs};
 use std::time::{Duration, Instant};
 
@@ -134,6 +135,24 @@ fn check_ipv6(linux: &NetNs, daemon: &common::Daemon, va: &str, vb: &str) {
         .expect("ping -6"));
     assert!(out.contains("3 packets transmitted, 3 received"), "{out}");
     assert!(out.contains("ttl=64") || out.contains("hlim=64"), "{out}");
+    // Larger than the link: Linux fragments, Linnet reassembles, and fragments its reply.
+    let out = ok(linux
+        .exec(&[
+            "ping",
+            "-6",
+            "-c",
+            "2",
+            "-i",
+            "0.2",
+            "-s",
+            "3000",
+            "-W",
+            "2",
+            "2001:db8::2",
+        ])
+        .expect("ping -6 -s 3000"));
+    assert!(out.contains("2 packets transmitted, 2 received"), "{out}");
+    assert!(out.contains("3008 bytes from 2001:db8::2"), "{out}");
     // Linux resolved Linnet by a solicitation answered with a solicited advertisement.
     let n = ok(linux
         .exec(&["ip", "-6", "neigh", "show", "2001:db8::2"])
@@ -198,8 +217,10 @@ fn check_ipv6(linux: &NetNs, daemon: &common::Daemon, va: &str, vb: &str) {
             .parse()
             .unwrap()
     };
-    // 3 + 2 echoes, and at least one while waiting for DAD to end.
-    assert!(counter("Icmp6InEchos") >= 6, "{stats}");
+    // 3 + 2 + 2 echoes, and at least one while waiting for DAD to end.
+    assert!(counter("Icmp6InEchos") >= 8, "{stats}");
+    assert_eq!(counter("Ip6ReasmOKs"), 2, "{stats}");
+    assert_eq!(counter("Ip6FragOKs"), 2, "{stats}");
     assert_eq!(
         counter("Icmp6InEchos"),
         counter("Icmp6OutEchoReplies"),
@@ -242,7 +263,7 @@ fn check_ipv6(linux: &NetNs, daemon: &common::Daemon, va: &str, vb: &str) {
             "add",
             "2001:db8::3/64",
             "dev",
-            &va,
+            va,
             "nodad",
         ])
         .expect("ip -6 addr"));
@@ -265,9 +286,7 @@ fn check_ipv6(linux: &NetNs, daemon: &common::Daemon, va: &str, vb: &str) {
     );
     // And Linux's link-local address, through the interface named after `%`.
     let lx_ll = ok(linux
-        .exec(&[
-            "ip", "-6", "-o", "addr", "show", "dev", &va, "scope", "link",
-        ])
+        .exec(&["ip", "-6", "-o", "addr", "show", "dev", va, "scope", "link"])
         .expect("ip -6 addr"));
     let lx_ll = lx_ll
         .split_whitespace()
@@ -294,7 +313,7 @@ fn check_ipv6(linux: &NetNs, daemon: &common::Daemon, va: &str, vb: &str) {
     // defends it with an advertisement and Linnet marks it failed.
     ok(linnet(
         sock,
-        &["ip", "-6", "addr", "add", "2001:db8::1/64", "dev", &vb],
+        &["ip", "-6", "addr", "add", "2001:db8::1/64", "dev", vb],
     ));
     until(10, "Linnet's DAD fails for Linux's address", || {
         let a = ok(linnet(sock, &["ip", "-6", "addr", "show"]));
@@ -309,9 +328,236 @@ fn check_ipv6(linux: &NetNs, daemon: &common::Daemon, va: &str, vb: &str) {
     assert!(out.contains("1 received"), "{out}");
 }
 
+/// SLAAC from a Linux router: radvd in Linux's namespace advertises 2001:db8:5::/64; Linnet
+/// solicits, forms its EUI-64 address there, installs the default route through Linux's
+/// link-local address, and Linux reaches the new address.
+fn linnet_configures_itself_from_linux_radvd() {
+    let linux = NetNs::new("l6-ra").expect("create namespace");
+    let stack = NetNs::new("l6-rs").expect("create namespace");
+    let (va, vb) = (unique("l6r"), unique("l6s"));
+    linux.add_veth(&va, &stack, &vb).expect("ip link add veth");
+    linux.addr_up(&va, "192.0.2.1/24").expect("configure");
+    ok(linux
+        .exec(&["sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"])
+        .expect("sysctl"));
+    // The router's own address in the prefix it advertises (radvd does not add it).
+    ok(linux
+        .exec(&[
+            "ip",
+            "-6",
+            "addr",
+            "add",
+            "2001:db8:5::1/64",
+            "dev",
+            &va,
+            "nodad",
+        ])
+        .expect("ip -6 addr"));
+    ok(stack.exec(&["ip", "link", "set", &vb, "up"]).expect("up"));
+    // Linux's link-local address must be ready before radvd can speak from it.
+    until(10, "Linux's link-local address", || {
+        let o = ok(linux
+            .exec(&[
+                "ip", "-6", "-o", "addr", "show", "dev", &va, "scope", "link",
+            ])
+            .expect("ip -6 addr"));
+        (o.contains("fe80::") && !o.contains("tentative")).then_some(())
+    });
+    let dir = std::env::temp_dir();
+    let conf = dir.join(format!("{}.conf", unique("radvd")));
+    let pid = dir.join(format!("{}.pid", unique("radvd")));
+    std::fs::write(
+        &conf,
+        format!(
+            "interface {va} {{\n  AdvSendAdvert on;\n  MinRtrAdvInterval 3;\n  MaxRtrAdvInterval 4;\n  prefix 2001:db8:5::/64 {{ AdvOnLink on; AdvAutonomous on; }};\n}};\n"
+        ),
+    )
+    .expect("radvd config");
+    struct Rm(std::path::PathBuf, std::path::PathBuf);
+    impl Drop for Rm {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+            let _ = std::fs::remove_file(&self.1);
+        }
+    }
+    let _rm = Rm(conf.clone(), pid.clone());
+    let (c, p) = (conf.to_string_lossy(), pid.to_string_lossy());
+    let _radvd = linnet_testkit::peer::spawn(
+        &linux,
+        Duration::from_secs(60),
+        &["radvd", "-n", "-m", "stderr", "-C", &c, "-p", &p],
+    )
+    .expect("start radvd");
+    let daemon = start_daemon(Some(&stack), &["--packet", &vb, "--addr", "192.0.2.2/24"]);
+    let sock = &daemon.socket;
+    let addr = until(20, "a SLAAC address from radvd's prefix", || {
+        let a = ok(linnet(sock, &["ip", "-6", "addr", "show"]));
+        a.lines()
+            .find_map(|l| l.trim().strip_prefix("inet6 2001:db8:5:"))
+            .filter(|_| !a.contains("tentative"))
+            .map(|rest| format!("2001:db8:5:{}", rest.split('/').next().unwrap()))
+    });
+    let routes = ok(linnet(sock, &["ip", "-6", "route", "show"]));
+    assert!(
+        routes
+            .lines()
+            .any(|l| l.starts_with("default via fe80::") && l.contains("proto ra")),
+        "{routes}"
+    );
+    assert!(
+        routes.contains(&format!("2001:db8:5::/64 dev {vb} proto kernel")),
+        "{routes}"
+    );
+    let addrs = ok(linnet(sock, &["ip", "-6", "addr", "show"]));
+    assert!(addrs.contains("scope global dynamic"), "{addrs}");
+    let out = ok(linux
+        .exec(&["ping", "-6", "-c", "2", "-i", "0.2", "-W", "2", &addr])
+        .expect("ping -6"));
+    assert!(out.contains("2 packets transmitted, 2 received"), "{out}");
+    let stats = ok(linnet(sock, &["netstat", "-s"]));
+    assert!(
+        !stats.contains("Icmp6InRouterAdvertisements: 0\n"),
+        "{stats}"
+    );
+    // (Whether Linnet solicited depends on whether radvd's first unsolicited advertisement
+    // came before Linnet's link-local address finished DAD: an RA stops soliciting.)
+}
+
+/// Linnet as an IPv6 router between two Linux namespaces (TAPs): forwarding switched on with
+/// `linnet sysctl`, hop limit one lower, `ping -6 -t 1` answered with time exceeded, and a
+/// datagram too big for B's side answered with packet too big (Linnet does not fragment).
+fn linnet_routes_ipv6_between_two_linux_hosts() {
+    let a = NetNs::new("l6-fa").expect("namespace A");
+    let b = NetNs::new("l6-fb").expect("namespace B");
+    let (ta, tb) = (unique("l6x"), unique("l6y"));
+    let daemon = start_daemon(
+        None,
+        &[
+            "--tap",
+            &ta,
+            "--tap",
+            &tb,
+            "--addr",
+            &format!("{ta}=192.0.2.2/24"),
+            "--addr",
+            &format!("{tb}=198.51.100.2/24"),
+            "--addr",
+            &format!("{ta}=2001:db8:1::2/64"),
+            "--addr",
+            &format!("{tb}=2001:db8:2::2/64"),
+        ],
+    );
+    let sock = &daemon.socket;
+    ok(linnet(
+        sock,
+        &["sysctl", "-w", "net.ipv6.conf.all.forwarding=1"],
+    ));
+    common::attach(&a, &ta, "192.0.2.1/24", None);
+    common::attach(&b, &tb, "198.51.100.1/24", None);
+    for (ns, dev, addr, gw) in [
+        (&a, &ta, "2001:db8:1::1/64", "2001:db8:1::2"),
+        (&b, &tb, "2001:db8:2::1/64", "2001:db8:2::2"),
+    ] {
+        ok(ns
+            .exec(&["ip", "-6", "addr", "add", addr, "dev", dev, "nodad"])
+            .expect("ip -6 addr"));
+        ok(ns
+            .exec(&["ip", "-6", "route", "add", "default", "via", gw, "dev", dev])
+            .expect("ip -6 route"));
+    }
+    until(15, "B reachable through Linnet", || {
+        let o = a
+            .exec(&["ping", "-6", "-c", "1", "-W", "1", "2001:db8:2::1"])
+            .ok()?;
+        o.status.success().then_some(())
+    });
+    let out = ok(a
+        .exec(&[
+            "ping",
+            "-6",
+            "-c",
+            "3",
+            "-i",
+            "0.2",
+            "-W",
+            "2",
+            "2001:db8:2::1",
+        ])
+        .expect("ping -6"));
+    assert!(out.contains("3 received"), "{out}");
+    assert!(out.contains("ttl=63") || out.contains("hlim=63"), "{out}");
+    let out = ok(b
+        .exec(&["ping", "-6", "-c", "1", "-W", "2", "2001:db8:1::1"])
+        .expect("ping -6"));
+    assert!(out.contains("1 received"), "{out}");
+    // Hop limit 1: Linnet's time exceeded, from its address on A's link.
+    let o = a
+        .exec(&[
+            "ping",
+            "-6",
+            "-c",
+            "1",
+            "-t",
+            "1",
+            "-W",
+            "2",
+            "2001:db8:2::1",
+        ])
+        .expect("ping -6 -t 1");
+    let out = text(&o);
+    assert!(
+        out.contains("From 2001:db8:1::2") && out.contains("Time exceeded: Hop limit"),
+        "{out}"
+    );
+    // Too big for B's link (MTU 1400 on Linnet's side): packet too big, with the MTU.
+    ok(linnet(
+        sock,
+        &["ip", "link", "set", "dev", &tb, "mtu", "1400"],
+    ));
+    let o = a
+        .exec(&[
+            "ping",
+            "-6",
+            "-c",
+            "1",
+            "-s",
+            "1400",
+            "-M",
+            "do",
+            "-W",
+            "2",
+            "2001:db8:2::1",
+        ])
+        .expect("ping -6 -s 1400");
+    let out = text(&o);
+    assert!(
+        out.contains("Packet too big") || out.contains("mtu=1400") || out.contains("mtu = 1400"),
+        "{out}"
+    );
+    let stats = ok(linnet(sock, &["netstat", "-s"]));
+    for name in [
+        "Ip6OutForwDatagrams",
+        "Icmp6OutTimeExcds",
+        "Icmp6OutPktTooBigs",
+    ] {
+        let v: u64 = stats
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(&format!("{name}: ")))
+            .unwrap_or_else(|| panic!("{name} in {stats}"))
+            .parse()
+            .unwrap();
+        assert!(v >= 1, "{name}: {stats}");
+    }
+}
+
+const RADVD_NEEDS: &[Need] = &[Need::Netns, Need::Tool("ping"), Need::Tool("radvd")];
+
 fn main() -> std::process::ExitCode {
-    linnet_testkit::run(tests![NEEDS =>
+    let mut t = tests![NEEDS =>
         linux_pings_linnet_over_ipv6_and_both_resolve_by_ndp,
         linux_pings_linnet_over_ipv6_on_a_tap,
-    ])
+        linnet_routes_ipv6_between_two_linux_hosts,
+    ];
+    t.extend(tests![RADVD_NEEDS => linnet_configures_itself_from_linux_radvd]);
+    linnet_testkit::run(t)
 }

@@ -280,11 +280,18 @@ impl Stack {
                 ),
                 AddrconfEvent::SendRouterSolicit { src } => self.ndisc_send_rs(ifindex, src, now),
                 AddrconfEvent::JoinGroup(g) => self.ipv6_dev_mc_inc(ifindex, g, now),
-                AddrconfEvent::LeaveGroup(g) => self.ipv6_dev_mc_dec(ifindex, g),
+                AddrconfEvent::LeaveGroup(g) => self.ipv6_dev_mc_dec(ifindex, g, now),
                 AddrconfEvent::AddrReady(_) | AddrconfEvent::AddrDeprecated(_) => {}
                 AddrconfEvent::DadFailed(_) => {}
                 AddrconfEvent::AddrRemoved(a) => self.addrconf_cleanup_prefix_route(ifindex, a),
                 AddrconfEvent::OnLinkPrefix { prefix, expires } => {
+                    let known =
+                        self.ipv6.fib6.iter().any(|r| {
+                            r.dst == prefix && r.ifindex == ifindex && r.gateway.is_none()
+                        });
+                    if !known && !self.ipv6.ra_route_room() {
+                        continue;
+                    }
                     let rt = Rt6Info {
                         dst: prefix,
                         gateway: None,
@@ -360,6 +367,7 @@ impl Stack {
             fold(d.next_timer());
         }
         fold(self.ipv6.nd_tbl.poll(now));
+        fold(self.ip6_frag_expire(now));
         self.ndisc_run_events(now);
         if self.ipv6.fib6_gc_at.is_some_and(|t| t <= now) {
             self.ipv6.fib6_gc_at = self.ipv6.fib6.fib6_run_gc(now);

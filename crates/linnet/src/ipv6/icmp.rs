@@ -100,7 +100,8 @@ impl Stack {
                 let t = repr.msg_type().0;
                 self.icmpv6_notify(m, t, code, data, buf.len(), now)
             }
-            Icmpv6Repr::PacketTooBig { data, .. } => {
+            Icmpv6Repr::PacketTooBig { mtu, data } => {
+                self.ip6_update_pmtu(data, mtu, now);
                 self.icmpv6_notify(m, 2, 0, data, buf.len(), now)
             }
             Icmpv6Repr::ParamProblem { code, data, .. } => {

@@ -163,7 +163,7 @@ impl Stack {
 
     /// Local delivery: walk the extension headers after the hop-by-hop options (destination
     /// options checked, a routing header with segments left refused as RFC 5095 and 8200
-    /// say, fragments not reassembled yet) to the upper layer, and hand it ICMPv6.
+    /// say, fragments reassembled) to the upper layer, and hand it ICMPv6.
     /// An unknown upper layer gets a parameter problem (unknown next header).
     /// Linux: `ip6_input` → `ip6_input_finish` → `ip6_protocol_deliver_rcu`.
     fn ip6_input(&mut self, mut buf: PacketBuf, now: Instant) {
@@ -211,9 +211,11 @@ impl Stack {
                     r => r.map(|rh| rh.header_len()),
                 },
                 IpProtocol::FRAGMENT => {
-                    // Reassembly of IPv6 is not built yet.
-                    self.ipv6.stats.in_discards += 1;
-                    return self.drop_pkt(buf, DropReason::IpNoproto);
+                    // Queued until whole; the whole datagram walks its headers again.
+                    if let Some(whole) = self.ipv6_frag_rcv(buf, off, nh_field, now) {
+                        self.ip6_input(whole, now);
+                    }
+                    return;
                 }
                 IpProtocol::ICMPV6 => {
                     self.ipv6.stats.in_delivers += 1;

@@ -37,17 +37,24 @@ impl Stack {
         }
     }
 
-    /// Drop one user of `group` on `ifindex`, leaving it with the last one.
-    /// Linux: `ipv6_dev_mc_dec`. (The leave report, `CHANGE_TO_INCLUDE`, is not sent.)
-    pub(crate) fn ipv6_dev_mc_dec(&mut self, ifindex: u32, group: Ipv6Addr) {
+    /// Drop one user of `group` on `ifindex`, leaving it with the last one and reporting
+    /// the leave (a `CHANGE_TO_INCLUDE` record with no sources).
+    /// Linux: `ipv6_dev_mc_dec` → `igmp6_group_dropped` → `igmp6_leave_group`.
+    pub(crate) fn ipv6_dev_mc_dec(&mut self, ifindex: u32, group: Ipv6Addr, now: Instant) {
         let Some(list) = self.ipv6.mc.get_mut(&ifindex) else {
             return;
         };
-        if let Some(i) = list.iter().position(|m| m.group == group) {
-            list[i].users -= 1;
-            if list[i].users == 0 {
-                list.swap_remove(i);
-            }
+        let Some(i) = list.iter().position(|m| m.group == group) else {
+            return;
+        };
+        list[i].users -= 1;
+        if list[i].users > 0 {
+            return;
+        }
+        list.swap_remove(i);
+        let up = self.iface(ifindex).is_some_and(|d| d.up);
+        if up && !mld_noreport(&group) {
+            self.mld_send_report(ifindex, &[group], record_type::CHANGE_TO_INCLUDE, now);
         }
     }
 

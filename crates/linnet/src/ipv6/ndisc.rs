@@ -372,7 +372,11 @@ impl Stack {
             self.ipv6.fib6.fib6_del(default, |r| {
                 r.proto == Rt6Proto::Ra && r.gateway == Some(router) && r.ifindex == ifindex
             });
-        } else {
+        } else if self.ipv6.ra_route_room()
+            || self.ipv6.fib6.iter().any(|r| {
+                r.proto == Rt6Proto::Ra && r.gateway == Some(router) && r.ifindex == ifindex
+            })
+        {
             let rt = Rt6Info {
                 dst: default,
                 gateway: Some(router),

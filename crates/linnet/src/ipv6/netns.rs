@@ -18,6 +18,11 @@ use std::net::Ipv6Addr;
 
 impl NeighKey for Ipv6Addr {}
 
+/// Most routes router advertisements may add (on-link prefixes, default routers): a flood
+/// of advertisements cannot grow the table without bound. Linux: `net.ipv6.route.max_size`
+/// (4096).
+pub(crate) const MAX_RA_ROUTES: usize = 4096;
+
 /// Most per-destination ICMPv6 error buckets kept (older ones are forgotten first).
 pub(crate) const MAX_ICMP6_PEERS: usize = 4096;
 
@@ -62,6 +67,12 @@ pub(crate) struct NetnsIpv6 {
     pub(crate) icmp_ratelimit: std::time::Duration,
     /// ICMPv6 echo sockets.
     pub(crate) pings: Ping6Table,
+    /// Learnt path MTUs.
+    pub(crate) pmtu: super::pmtu::Pmtu6Cache,
+    /// Reassembly queues. Linux: `net->ipv6.fqdir`.
+    pub(crate) frags: super::reassembly::Frag6Table,
+    /// Identification of the next datagram we fragment. Linux: `ipv6_select_ident`.
+    pub(crate) frag_ident: u32,
     /// `Ip6*` counters. Linux: `mib.ipv6_statistics`.
     pub(crate) stats: Ip6Stats,
     /// `Icmp6*` counters. Linux: `mib.icmpv6_statistics`.
@@ -89,6 +100,9 @@ impl NetnsIpv6 {
             icmp_ratelimit: std::time::Duration::from_millis(1000),
             bindv6only: false,
             pings: Ping6Table::default(),
+            frags: Default::default(),
+            pmtu: Default::default(),
+            frag_ident: (seed >> 7) as u32,
             stats: Ip6Stats::default(),
             icmp6: Icmp6Stats::default(),
             rng: seed ^ 0x6970_7636_6164_6472,
@@ -99,6 +113,11 @@ impl NetnsIpv6 {
     /// model Linux follows for IPv6 too). Linux: `ipv6_chk_addr(net, addr, NULL, 0)`.
     pub(crate) fn ipv6_chk_addr(&self, addr: &Ipv6Addr) -> bool {
         self.devs.values().any(|d| d.ipv6_chk_addr(addr))
+    }
+
+    /// Whether another route learnt from a router advertisement may be added.
+    pub(crate) fn ra_route_room(&self) -> bool {
+        self.fib6.iter().filter(|r| r.expires.is_some()).count() < MAX_RA_ROUTES
     }
 
     /// A route expiring at `expires` was added: the expiry timer must see it.

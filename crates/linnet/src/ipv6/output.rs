@@ -137,11 +137,18 @@ impl Stack {
             }
         }
         buf.reset_network_header();
+        // Our own datagram: cut to the path MTU if a Packet Too Big lowered it.
+        if let Some(link) = self.iface(rt.ifindex).map(|i| i.mtu) {
+            let mtu = self.ip6_path_mtu(&p.dst, link, now);
+            if buf.len() > mtu && mtu < link && rt.ifindex != LOOPBACK_IFINDEX {
+                return self.ip6_fragment(buf, rt, mtu, now);
+            }
+        }
         self.ip6_output(buf, rt, now)
     }
 
-    /// Put a datagram (IPv6 header at the data start) on its link. A datagram over the
-    /// link MTU is refused: Linnet does not fragment IPv6 yet.
+    /// Put a datagram (IPv6 header at the data start) on its link, in fragments if it is
+    /// over the link MTU (only our own datagrams reach here so).
     /// Linux: `ip6_output` → `ip6_finish_output` (→ `ip6_fragment`).
     pub(crate) fn ip6_output(
         &mut self,
@@ -156,9 +163,9 @@ impl Stack {
             return Err(Errno::ENODEV);
         };
         if buf.len() > iface.mtu && iface.kind != LinkKind::Loopback {
-            self.ipv6.stats.out_discards += 1;
-            self.drop_pkt(buf, DropReason::PktTooBig);
-            return Err(Errno::EMSGSIZE);
+            // Forwarded datagrams were checked against the MTU already: this one is ours.
+            let mtu = iface.mtu;
+            return self.ip6_fragment(buf, rt, mtu, now);
         }
         self.ip6_finish_output2(buf, rt, now)
     }

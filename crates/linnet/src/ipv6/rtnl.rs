@@ -165,7 +165,7 @@ impl Stack {
             if on {
                 self.ipv6_dev_mc_inc(i, ALL_ROUTERS, now);
             } else {
-                self.ipv6_dev_mc_dec(i, ALL_ROUTERS);
+                self.ipv6_dev_mc_dec(i, ALL_ROUTERS, now);
             }
         }
     }
