@@ -9,6 +9,7 @@
 use super::udp::HEADER_LEN;
 use crate::buf::{PacketBuf, MAX_HEADER};
 use crate::errno::Errno;
+use crate::ipv6::input::Ip6Meta;
 use crate::ipv6::output::Ip6SendParams;
 use crate::stack::Stack;
 use crate::stats::DropReason;
@@ -22,25 +23,12 @@ use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV6};
 /// field (65535) less the UDP header.
 pub const MAX_PAYLOAD6: usize = 65535 - HEADER_LEN;
 
-/// The IPv6 addresses and interface of a received datagram.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Udp6Meta {
-    /// Source address.
-    pub src: Ipv6Addr,
-    /// Destination address.
-    pub dst: Ipv6Addr,
-    /// Receiving interface (the scope of a link-local sender).
-    pub ifindex: u32,
-    /// Offset of the UDP header from the IPv6 header (40 plus extension headers).
-    pub l4_off: usize,
-}
-
 impl Stack {
     /// A UDP datagram over IPv6 (`buf`'s data at the UDP header, the IPv6 header `m.l4_off`
     /// bytes before it): validate length and checksum (zero is an error over IPv6), find the
     /// socket, or answer ICMPv6 port unreachable (rate limited per destination by
     /// `icmp6_send`). Linux: `udpv6_rcv` → `__udp6_lib_rcv`.
-    pub(crate) fn udpv6_rcv(&mut self, mut buf: PacketBuf, m: Udp6Meta, now: Instant) {
+    pub(crate) fn udpv6_rcv(&mut self, mut buf: PacketBuf, m: Ip6Meta, now: Instant) {
         self.trace(
             &buf,
             crate::trace::Stage::UdpRcv,
