@@ -102,11 +102,12 @@ fn connections(o: &Opts, sockets: &[SocketInfo]) -> String {
         if !o.all && (listening != o.listening) {
             continue;
         }
-        let addr = |a: &std::net::SocketAddrV4| {
+        // netstat prints IPv6 without brackets: `2001:db8::2:80`, `:::*`.
+        let addr = |a: &std::net::SocketAddr| {
             if a.port() == 0 {
                 format!("{}:*", a.ip())
             } else {
-                a.to_string()
+                format!("{}:{}", a.ip(), a.port())
             }
         };
         let state = match (tcp, s.state.as_str()) {
@@ -263,6 +264,10 @@ pub fn run(words: &[String], connect: impl Fn() -> Result<Client, Failure>) -> R
     }
     println!("Icmp6:");
     for (name, v) in snmp.icmp6.lines() {
+        println!("    {name}: {v}");
+    }
+    println!("Udp6:");
+    for (name, v) in snmp.udp6.lines6() {
         println!("    {name}: {v}");
     }
     Ok(0)

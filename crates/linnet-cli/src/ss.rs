@@ -5,7 +5,7 @@ use crate::{call, Failure};
 use linnet::socket::SocketInfo;
 use linnet::Client;
 use linnet::{Request, Response};
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 
 /// What to list.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -92,20 +92,22 @@ pub fn select(opts: &Opts, sockets: Vec<SocketInfo>) -> Vec<SocketInfo> {
         .collect()
 }
 
-fn peer(a: &SocketAddrV4) -> String {
-    if a.ip().is_unspecified() && a.port() == 0 {
-        "0.0.0.0:*".into()
-    } else {
-        a.to_string()
+/// An address as iproute2's ss prints it: `192.0.2.2:80`, `[2001:db8::2]:80`, a missing
+/// port as `*` (`0.0.0.0:*`, `[::]:*`).
+fn addr_port(a: &SocketAddr) -> String {
+    match a {
+        _ if a.port() != 0 => a.to_string(),
+        SocketAddr::V4(v) => format!("{}:*", v.ip()),
+        SocketAddr::V6(v) => format!("[{}]:*", v.ip()),
     }
 }
 
-fn local(a: &SocketAddrV4) -> String {
-    if a.port() == 0 {
-        format!("{}:*", a.ip())
-    } else {
-        a.to_string()
-    }
+fn peer(a: &SocketAddr) -> String {
+    addr_port(a)
+}
+
+fn local(a: &SocketAddr) -> String {
+    addr_port(a)
 }
 
 /// A rate in bits per second as ss prints it (`sprint_bw`: `12.3Mbps`).
@@ -262,10 +264,23 @@ mod tests {
             state: state.into(),
             recv_q: 0,
             send_q: 0,
-            local: SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 2), port),
-            remote: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
+            local: std::net::SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 2), port).into(),
+            remote: std::net::SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0).into(),
             tcp: None,
         }
+    }
+
+    #[test]
+    fn ipv6_addresses_as_iproute2_prints_them() {
+        let a = |s: &str| s.parse::<SocketAddr>().unwrap();
+        assert_eq!(local(&a("[2001:db8::2]:80")), "[2001:db8::2]:80");
+        assert_eq!(local(&a("[::]:0")), "[::]:*");
+        assert_eq!(peer(&a("[::]:0")), "[::]:*");
+        assert_eq!(
+            peer(&a("[::ffff:192.0.2.1]:5000")),
+            "[::ffff:192.0.2.1]:5000"
+        );
+        assert_eq!(peer(&a("0.0.0.0:0")), "0.0.0.0:*");
     }
 
     #[test]

@@ -35,7 +35,10 @@ fn tcp_state_num(s: TcpState) -> u8 {
 
 /// An address as `/proc/net/tcp` prints it: the network-order word in hex as the host reads
 /// it, then the port.
-fn addr_hex(a: SocketAddrV4) -> String {
+fn addr_hex(a: std::net::SocketAddr) -> String {
+    // /proc/net/tcp lists IPv4 sockets (TCP is IPv4 only so far).
+    let a = linnet::socket::inet4_only(a)
+        .unwrap_or_else(|_| SocketAddrV4::new(std::net::Ipv4Addr::UNSPECIFIED, 0));
     let word = u32::from_ne_bytes(a.ip().octets());
     format!("{:08X}:{:04X}", word, a.port())
 }

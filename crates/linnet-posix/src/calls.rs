@@ -517,11 +517,15 @@ impl Posix {
                 };
                 return Ok(RecvInfo {
                     len: k,
-                    from: Some(from),
+                    from: linnet::socket::inet4_only(from).ok(),
                     flags: 0,
                 });
             }
-            let peer = n.stack.getpeername(id).ok();
+            let peer = n
+                .stack
+                .getpeername(id)
+                .and_then(linnet::socket::inet4_only)
+                .ok();
             loop {
                 if got == total && (total > 0 || got > 0) {
                     break;
@@ -649,7 +653,7 @@ impl Posix {
     pub fn getsockname(&self, fd: i32) -> SysResult<SocketAddrV4> {
         self.sys(|n| {
             let id = n.fds.sock(fd)?.id;
-            lx(n.stack.getsockname(id))
+            lx(n.stack.getsockname(id).and_then(linnet::socket::inet4_only))
         })
     }
 
@@ -657,7 +661,7 @@ impl Posix {
     pub fn getpeername(&self, fd: i32) -> SysResult<SocketAddrV4> {
         self.sys(|n| {
             let id = n.fds.sock(fd)?.id;
-            lx(n.stack.getpeername(id))
+            lx(n.stack.getpeername(id).and_then(linnet::socket::inet4_only))
         })
     }
 

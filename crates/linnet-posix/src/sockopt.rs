@@ -548,7 +548,8 @@ impl Posix {
                     | libc::IP_TRANSPARENT => flag(o.ip_flags & (1u32 << (name as u32 & 31)) != 0),
                     libc::IP_MTU_DISCOVER => o.mtu_discover,
                     libc::IP_MTU => {
-                        let peer = lx(n.stack.getpeername(id)).map_err(|_| ENOTCONN)?;
+                        let peer = lx(n.stack.getpeername(id).and_then(linnet::socket::inet4_only))
+                            .map_err(|_| ENOTCONN)?;
                         let rt = lx(n.stack.ip_route_output(*peer.ip(), None))?;
                         n.stack.iface(rt.ifindex).map_or(1500, |i| i.mtu) as i32
                     }

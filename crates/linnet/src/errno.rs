@@ -68,6 +68,8 @@ pub enum Errno {
     ESRCH,
     /// Operation not permitted (a packet refused by a netfilter rule on output).
     EPERM,
+    /// Protocol error (an ICMPv6 parameter problem about our datagram).
+    EPROTO,
 }
 
 impl Errno {
@@ -95,6 +97,7 @@ impl Errno {
             Errno::EINPROGRESS => libc::EINPROGRESS,
             Errno::EOPNOTSUPP => libc::EOPNOTSUPP,
             Errno::EAFNOSUPPORT => libc::EAFNOSUPPORT,
+            Errno::EPROTO => libc::EPROTO,
             Errno::EDESTADDRREQ => libc::EDESTADDRREQ,
             Errno::EACCES => libc::EACCES,
             Errno::ENOPROTOOPT => libc::ENOPROTOOPT,

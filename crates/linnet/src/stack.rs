@@ -386,6 +386,7 @@ impl Stack {
             arp: self.neigh.stats,
             ip6: self.ipv6.stats,
             icmp6: self.ipv6.icmp6,
+            udp6: self.udp.stats6,
             core: self.drops.core,
             drops: self.drops.to_vec(),
         }

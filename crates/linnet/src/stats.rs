@@ -305,6 +305,7 @@ impl DropReason {
                 IpInHdrErrors,
                 IpInTruncatedPkts,
                 UdpInErrors,
+                Udp6InErrors,
                 IpOutDiscards,
                 DevRxDropped,
                 DevTxDropped,
@@ -339,8 +340,8 @@ impl DropReason {
             DropReason::PktTooBig => &[IpFragFails, Ip6InTooBigErrors, Ip6OutDiscards],
             DropReason::IcmpCsum => &[IcmpInErrors, IcmpInCsumErrors, Icmp6InErrors],
             DropReason::IcmpIgnored => &[IcmpInMsgs, Icmp6InMsgs],
-            DropReason::UdpCsum => &[UdpInErrors, UdpInCsumErrors],
-            DropReason::SocketRcvbuff => &[UdpRcvbufErrors, TcpExtOfoDrop],
+            DropReason::UdpCsum => &[UdpInErrors, UdpInCsumErrors, Udp6InErrors, Udp6InCsumErrors],
+            DropReason::SocketRcvbuff => &[UdpRcvbufErrors, Udp6RcvbufErrors, TcpExtOfoDrop],
             DropReason::TcpCsum => &[TcpInErrs, TcpInCsumErrors],
             DropReason::TcpHdr => &[TcpInErrs],
             DropReason::TcpInvalidSequence => &[TcpExtDupSegs, TcpInSegs],
@@ -358,7 +359,7 @@ impl DropReason {
             DropReason::NeighQueuefull => &[ArpUnresolvedDiscards, Ip6OutDiscards],
             DropReason::NeighCreatefail => &[ArpTableFulls, Ip6OutDiscards],
             DropReason::QdiscDrop => &[QdiscDrops],
-            DropReason::NoSocket => &[UdpNoPorts, TcpOutRsts, TcpInSegs],
+            DropReason::NoSocket => &[UdpNoPorts, Udp6NoPorts, TcpOutRsts, TcpInSegs],
             DropReason::NetfilterDrop => &[NfDrops],
             DropReason::NfConntrackDrop => &[CtDrops],
         }
@@ -616,6 +617,9 @@ pub struct Snmp {
     /// `Icmp6*` of `/proc/net/snmp6`.
     #[serde(default)]
     pub icmp6: Icmp6Stats,
+    /// `Udp6*` of `/proc/net/snmp6`.
+    #[serde(default)]
+    pub udp6: UdpStats,
     /// Drops Linux counts outside `/proc/net/snmp` (devices, qdiscs, netfilter, routing).
     #[serde(default)]
     pub core: CoreStats,
@@ -694,6 +698,10 @@ pub enum Mib {
     UdpInCsumErrors,
     UdpNoPorts,
     UdpRcvbufErrors,
+    Udp6InErrors,
+    Udp6InCsumErrors,
+    Udp6NoPorts,
+    Udp6RcvbufErrors,
     TcpInErrs,
     TcpInCsumErrors,
     TcpOutRsts,
@@ -760,6 +768,10 @@ impl Snmp {
             Mib::UdpInCsumErrors => u.in_csum_errors,
             Mib::UdpNoPorts => u.no_ports,
             Mib::UdpRcvbufErrors => u.rcvbuf_errors,
+            Mib::Udp6InErrors => self.udp6.in_errors,
+            Mib::Udp6InCsumErrors => self.udp6.in_csum_errors,
+            Mib::Udp6NoPorts => self.udp6.no_ports,
+            Mib::Udp6RcvbufErrors => self.udp6.rcvbuf_errors,
             Mib::TcpInErrs => t.in_errs,
             Mib::TcpInCsumErrors => t.in_csum_errors,
             Mib::TcpOutRsts => t.out_rsts,
@@ -1015,6 +1027,21 @@ impl Ip6Stats {
             ("Ip6FragCreates", self.frag_creates),
             ("Ip6InMcastPkts", self.in_mcast_pkts),
             ("Ip6OutMcastPkts", self.out_mcast_pkts),
+        ]
+    }
+}
+
+impl UdpStats {
+    /// The `Udp6*` lines of /proc/net/snmp6 (this struct holding UDP over IPv6's counts).
+    /// Linux: `snmp6_udp6_list`.
+    pub fn lines6(&self) -> [(&'static str, u64); 6] {
+        [
+            ("Udp6InDatagrams", self.in_datagrams),
+            ("Udp6NoPorts", self.no_ports),
+            ("Udp6InErrors", self.in_errors),
+            ("Udp6OutDatagrams", self.out_datagrams),
+            ("Udp6RcvbufErrors", self.rcvbuf_errors),
+            ("Udp6InCsumErrors", self.in_csum_errors),
         ]
     }
 }

@@ -86,7 +86,7 @@ fn udp_datagram_of_20000_bytes_crosses_a_1500_mtu_link_in_14_fragments() {
         got.is_some()
     });
     let (bytes, from) = got.expect("datagram never arrived");
-    assert_eq!(from, SocketAddrV4::new(A, 4000));
+    assert_eq!(from, SocketAddrV4::new(A, 4000).into());
     assert!(bytes == data, "payload differs");
     // 20008 bytes of UDP over 1480-byte fragment payloads: 13 full fragments and one of 768.
     let a = sim.stack(0).snmp().ip;

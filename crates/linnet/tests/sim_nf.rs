@@ -319,7 +319,7 @@ fn dnat_forwards_a_port_to_a_lan_server() {
     assert_eq!(*peer.ip(), S_ADDR, "H sees the real client");
     assert_eq!(
         sim.stack(S).getpeername(c).unwrap(),
-        dst,
+        dst.into(),
         "S talks to R:8080"
     );
     assert!(transfer(&mut sim, S, c, H, a, b"GET / HTTP/1.0\r\n\r\n"));
@@ -429,7 +429,7 @@ fn connections_time_out_like_linux() {
         .stack(S)
         .recv_from(s_sock, &mut buf, MsgFlags::default(), now)
         .unwrap();
-    assert_eq!(*from.ip(), R_WAN);
+    assert_eq!(from.ip(), R_WAN);
     sim.stack(S).send_to(s_sock, b"a", from, now).unwrap();
     sim.advance(Duration::from_millis(20));
     let now = sim.now();
@@ -437,7 +437,7 @@ fn connections_time_out_like_linux() {
         .stack(H)
         .recv_from(u, &mut buf, MsgFlags::default(), now)
         .unwrap();
-    assert_eq!((n, back), (1, SocketAddrV4::new(S_ADDR, 53)));
+    assert_eq!((n, back), (1, SocketAddrV4::new(S_ADDR, 53).into()));
     let ct = ct_list(&mut sim, R);
     assert!(!ct[0].unreplied);
     assert_eq!(ct[0].timeout, 119);
@@ -488,7 +488,7 @@ fn redirect_in_prerouting_and_output_and_log() {
     assert_eq!(*peer.ip(), H_ADDR);
     assert_eq!(
         sim.stack(H).getpeername(c).unwrap(),
-        dst,
+        dst.into(),
         "H believes it talks to S"
     );
     assert!(transfer(&mut sim, H, c, R, a, b"GET /"));
@@ -594,7 +594,7 @@ fn fragments_are_reassembled_for_conntrack_and_sent_on_refragmented() {
         .recv_from(srv, &mut buf, MsgFlags::default(), now)
         .expect("the datagram arrived whole");
     assert_eq!(&buf[..n], &big[..]);
-    assert_eq!(*from.ip(), R_WAN, "translated after reassembly");
+    assert_eq!(from.ip(), R_WAN, "translated after reassembly");
     let r = sim.stack(R).snmp().ip;
     assert!(r.reasm_oks >= 1 && r.frag_creates >= 3, "{r:?}");
     // The answer, as big, goes back the same way.
@@ -605,7 +605,7 @@ fn fragments_are_reassembled_for_conntrack_and_sent_on_refragmented() {
         .stack(H)
         .recv_from(u, &mut buf, MsgFlags::default(), now)
         .expect("answer");
-    assert_eq!((n, back), (big.len(), SocketAddrV4::new(S_ADDR, 53)));
+    assert_eq!((n, back), (big.len(), SocketAddrV4::new(S_ADDR, 53).into()));
 }
 
 #[test]

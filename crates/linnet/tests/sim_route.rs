@@ -221,11 +221,7 @@ fn tcp_echo_through_the_router() {
     assert!(done, "echoed {} of {} bytes", echoed.len(), data.len());
     assert!(echoed == data, "echo differs");
     let s = sim.stack(B).getpeername(server.unwrap()).unwrap();
-    assert_eq!(
-        s.ip(),
-        &A_ADDR,
-        "B sees A's own address: R forwards, no NAT"
-    );
+    assert_eq!(s.ip(), A_ADDR, "B sees A's own address: R forwards, no NAT");
     assert!(sim.stack(R).snmp().ip.forw_datagrams > 100);
     // Full-sized DF segments fit the next link: nothing needed fragmenting.
     assert_eq!(sim.stack(R).drops().get(DropReason::PktTooBig), 0);

@@ -105,10 +105,10 @@ fn handshake_echo_and_orderly_close() {
     let l = listen(&mut sim, 1, 7, 16);
     let (c, s) = establish(&mut sim, l, 7);
     let now = sim.now();
-    assert_eq!(sim.stack(1).getpeername(s).unwrap().ip(), &A);
+    assert_eq!(sim.stack(1).getpeername(s).unwrap().ip(), A);
     assert_eq!(
         sim.stack(0).getpeername(c).unwrap(),
-        SocketAddrV4::new(B, 7)
+        SocketAddrV4::new(B, 7).into()
     );
     assert_eq!(sim.stack(0).send(c, b"hello", now), Ok(5));
     let mut buf = [0u8; 64];

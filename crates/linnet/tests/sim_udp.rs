@@ -8,7 +8,7 @@ use linnet::LinkConfig;
 use linnet::Sim;
 use linnet::{MsgFlags, SockId, SockOpt, SockType};
 use linnet::{Stack, StackConfig};
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::Duration;
 
 const A: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
@@ -40,7 +40,7 @@ fn udp(sim: &mut Sim, n: usize, ip: Ipv4Addr, port: u16) -> SockId {
     id
 }
 
-fn recv(sim: &mut Sim, n: usize, id: SockId, len: usize) -> Result<(Vec<u8>, SocketAddrV4), Errno> {
+fn recv(sim: &mut Sim, n: usize, id: SockId, len: usize) -> Result<(Vec<u8>, SocketAddr), Errno> {
     let now = sim.now();
     let mut buf = vec![0u8; len];
     let (got, from) = sim
@@ -71,7 +71,7 @@ fn sendto_recvfrom_and_ephemeral_ports() {
     settle(&mut sim);
     let (data, from) = recv(&mut sim, 1, server, 64).unwrap();
     assert_eq!(data, b"query");
-    assert_eq!(from, SocketAddrV4::new(A, local.port()));
+    assert_eq!(from, SocketAddrV4::new(A, local.port()).into());
     let now = sim.now();
     sim.stack(1).send_to(server, b"answer", from, now).unwrap();
     settle(&mut sim);
@@ -142,7 +142,7 @@ fn broadcast_needs_so_broadcast() {
         settle(&mut sim);
         let (data, from) = recv(&mut sim, 1, rx, 64).unwrap();
         assert_eq!(data, b"hello all");
-        assert_eq!(from, SocketAddrV4::new(A, 6001));
+        assert_eq!(from, SocketAddrV4::new(A, 6001).into());
     }
     // A broadcast to a port nobody holds draws no ICMP error (RFC 1122 3.2.2).
     let before = sim.stack(1).snmp().icmp.out_dest_unreachs;

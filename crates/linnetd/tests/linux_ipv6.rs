@@ -2,8 +2,10 @@
 //! addresses over a veth (Linnet on AF_PACKET), both sides resolve each other by neighbour
 //! discovery and show REACHABLE, and Linnet's duplicate address detection finds an address
 //! Linux already has; Linnet takes SLAAC from Linux's radvd and routes IPv6 between two
-//! Linux namespaces. Makes its own namespaces, removed even on failure; documentation
-//! prefixes only (2001:db8::/32). Needs root, iproute2 and iputils-ping.
+//! Linux namespaces. UDP over IPv6: Linux's socat gets its datagrams echoed by
+//! `linnetd --echo` (one socket at `[::]:7` serving IPv6 and, v4-mapped, IPv4 clients).
+//! Makes its own namespaces, removed even on failure; documentation prefixes only
+//! (2001:db8::/32). Needs root, iproute2, iputils-ping and socat (radvd for SLAAC).
 
 mod common;
 
@@ -11,7 +13,21 @@ use common::{linnet, ok, start_daemon, text, unique};
 use linnet_testkit::{tests, Need, NetNs};
 use std::time::{Duration, Instant};
 
-const NEEDS: &[Need] = &[Need::Netns, Need::Tun, Need::Tool("ping")];
+const NEEDS: &[Need] = &[
+    Need::Netns,
+    Need::Tun,
+    Need::Tool("ping"),
+    Need::Tool("socat"),
+];
+
+/// Send `payload` from the Linux namespace to `target` (socat's address, e.g.
+/// `UDP6:[2001:db8::2]:7`) and return what came back (bounded by socat's and timeout's
+/// limits, so never hangs).
+fn socat_udp(linux: &NetNs, target: &str, payload: &str) -> String {
+    let cmd = format!("printf '%s' '{payload}' | timeout 10 socat -t 2 -T 3 - {target}");
+    let out = linux.exec(&["sh", "-c", &cmd]).expect("socat");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
 
 /// Run `f` until it returns `Some`, at most `secs` seconds; panics with `what` otherwise.
 fn until<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
@@ -53,6 +69,8 @@ fn linux_pings_linnet_over_ipv6_and_both_resolve_by_ndp() {
             "192.0.2.2/24",
             "--addr",
             "2001:db8::2/64",
+            "--echo",
+            "7",
         ],
     );
     check_ipv6(&linux, &daemon, &va, &vb);
@@ -71,6 +89,8 @@ fn linux_pings_linnet_over_ipv6_on_a_tap() {
             "192.0.2.2/24",
             "--addr",
             "2001:db8::2/64",
+            "--echo",
+            "7",
         ],
     );
     common::attach(&linux, &tap, "192.0.2.1/24", None);
@@ -212,6 +232,27 @@ fn check_ipv6(linux: &NetNs, daemon: &common::Daemon, va: &str, vb: &str) {
         "DAD x2 and the probe: {stats}"
     );
     assert!(counter("Icmp6OutMLDv2Reports") >= 1, "{stats}");
+    // UDP over IPv6: socat's datagram comes back byte for byte from [::]:7, and an IPv4
+    // client reaches the same socket (as ::ffff:192.0.2.1).
+    let payload: String = (0..200).map(|i| format!("{i:x}-")).collect();
+    let back = socat_udp(linux, "UDP6:[2001:db8::2]:7", &payload);
+    assert_eq!(back, payload, "UDP6 echo");
+    let back = socat_udp(linux, "UDP4:192.0.2.2:7", "over v4");
+    assert_eq!(back, "over v4", "UDP4 echo from the [::] socket");
+    let stats = ok(linnet(sock, &["netstat", "-s"]));
+    let counter = |name: &str| -> u64 {
+        stats
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(&format!("{name}: ")))
+            .unwrap_or_else(|| panic!("{name} in {stats}"))
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(counter("Udp6InDatagrams"), 1, "{stats}");
+    assert_eq!(counter("Udp6OutDatagrams"), 1, "{stats}");
+    assert_eq!(counter("Udp6InCsumErrors"), 0, "{stats}");
+    let ss = ok(linnet(sock, &["ss", "-uan"]));
+    assert!(ss.contains("[::]:7"), "{ss}");
     // Linnet pings Linux: an address it has never seen is resolved by a multicast
     // solicitation to its solicited-node group, answered by Linux (INCOMPLETE → REACHABLE).
     ok(linux

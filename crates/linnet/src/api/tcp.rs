@@ -68,7 +68,9 @@ impl TcpListener {
 
     /// The bound address.
     pub fn local_addr(&self) -> io::Result<SocketAddrV4> {
-        Ok(self.h.call(|s, _| s.getsockname(self.id))??)
+        Ok(self
+            .h
+            .call(|s, _| s.getsockname(self.id).and_then(crate::socket::inet4_only))??)
     }
 
     /// `O_NONBLOCK`.
@@ -149,12 +151,16 @@ impl TcpStream {
 
     /// The peer. Linux: `getpeername(2)`.
     pub fn peer_addr(&self) -> io::Result<SocketAddrV4> {
-        Ok(self.h.call(|s, _| s.getpeername(self.id))??)
+        Ok(self
+            .h
+            .call(|s, _| s.getpeername(self.id).and_then(crate::socket::inet4_only))??)
     }
 
     /// The local address. Linux: `getsockname(2)`.
     pub fn local_addr(&self) -> io::Result<SocketAddrV4> {
-        Ok(self.h.call(|s, _| s.getsockname(self.id))??)
+        Ok(self
+            .h
+            .call(|s, _| s.getsockname(self.id).and_then(crate::socket::inet4_only))??)
     }
 
     /// Shut down one or both directions.

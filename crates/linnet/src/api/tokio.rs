@@ -17,7 +17,7 @@ use crate::stack::Stack;
 use crate::time::Instant;
 use std::future::poll_fn;
 use std::io;
-use std::net::SocketAddrV4;
+use std::net::{SocketAddr, SocketAddrV4};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -89,7 +89,9 @@ impl TcpListener {
 
     /// The bound address.
     pub fn local_addr(&self) -> io::Result<SocketAddrV4> {
-        Ok(self.h.call(|s, _| s.getsockname(self.id))??)
+        Ok(self
+            .h
+            .call(|s, _| s.getsockname(self.id).and_then(crate::socket::inet4_only))??)
     }
 
     /// Any socket option; connections accepted later inherit the buffer sizes (Linux:
@@ -139,12 +141,16 @@ impl TcpStream {
 
     /// The peer. Linux: `getpeername(2)`.
     pub fn peer_addr(&self) -> io::Result<SocketAddrV4> {
-        Ok(self.h.call(|s, _| s.getpeername(self.id))??)
+        Ok(self
+            .h
+            .call(|s, _| s.getpeername(self.id).and_then(crate::socket::inet4_only))??)
     }
 
     /// The local address. Linux: `getsockname(2)`.
     pub fn local_addr(&self) -> io::Result<SocketAddrV4> {
-        Ok(self.h.call(|s, _| s.getsockname(self.id))??)
+        Ok(self
+            .h
+            .call(|s, _| s.getsockname(self.id).and_then(crate::socket::inet4_only))??)
     }
 
     /// `TCP_NODELAY`.
@@ -238,8 +244,9 @@ pub struct UdpSocket {
 }
 
 impl UdpSocket {
-    /// `socket(AF_INET, SOCK_DGRAM)` + `bind`.
-    pub fn bind(h: &Handle, addr: SocketAddrV4) -> io::Result<UdpSocket> {
+    /// `socket(AF_INET or AF_INET6, SOCK_DGRAM)` + `bind`.
+    pub fn bind(h: &Handle, addr: impl Into<SocketAddr>) -> io::Result<UdpSocket> {
+        let addr = addr.into();
         let id = h.call(|s, now| -> Result<SockId, Errno> {
             let id = s.socket(SockType::Dgram)?;
             if let Err(e) = s.bind(id, addr) {
@@ -252,7 +259,8 @@ impl UdpSocket {
     }
 
     /// Send one datagram. Linux: `udp_sendmsg`.
-    pub async fn send_to(&self, buf: &[u8], to: SocketAddrV4) -> io::Result<usize> {
+    pub async fn send_to(&self, buf: &[u8], to: impl Into<SocketAddr>) -> io::Result<usize> {
+        let to = to.into();
         poll_fn(|cx| {
             poll_op(&self.h, self.id, cx, |s, now| {
                 s.send_to(self.id, buf, to, now)
@@ -262,7 +270,7 @@ impl UdpSocket {
     }
 
     /// Receive one datagram and its sender. Linux: `udp_recvmsg`.
-    pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddrV4)> {
+    pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         let flags = MsgFlags {
             peek: false,
             dontwait: true,
@@ -276,7 +284,7 @@ impl UdpSocket {
     }
 
     /// The bound address.
-    pub fn local_addr(&self) -> io::Result<SocketAddrV4> {
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
         Ok(self.h.call(|s, _| s.getsockname(self.id))??)
     }
 }

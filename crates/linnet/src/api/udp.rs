@@ -4,7 +4,7 @@ use super::{block_on, Mode};
 use crate::runtime::Handle;
 use crate::socket::{MsgFlags, SockId, SockOpt, SockType};
 use std::io;
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 /// A UDP socket, like `std::net::UdpSocket`.
@@ -17,7 +17,8 @@ pub struct UdpSocket {
 
 impl UdpSocket {
     /// `socket(SOCK_DGRAM)` + `bind`.
-    pub fn bind(h: &Handle, addr: SocketAddrV4) -> io::Result<UdpSocket> {
+    pub fn bind(h: &Handle, addr: impl Into<SocketAddr>) -> io::Result<UdpSocket> {
+        let addr = addr.into();
         let id = h.call(|s, now| {
             let id = s.socket(SockType::Dgram)?;
             if let Err(e) = s.bind(id, addr) {
@@ -35,8 +36,10 @@ impl UdpSocket {
     }
 
     /// Set the default peer.
-    pub fn connect(&self, addr: SocketAddrV4) -> io::Result<()> {
-        Ok(self.h.call(|s, now| s.connect(self.id, addr, now))??)
+    pub fn connect(&self, addr: impl Into<SocketAddr>) -> io::Result<()> {
+        Ok(self
+            .h
+            .call(|s, now| s.connect(self.id, addr.into(), now))??)
     }
 
     /// Send to the connected peer.
@@ -45,12 +48,14 @@ impl UdpSocket {
     }
 
     /// Send to `addr`.
-    pub fn send_to(&self, buf: &[u8], addr: SocketAddrV4) -> io::Result<usize> {
-        Ok(self.h.call(|s, now| s.send_to(self.id, buf, addr, now))??)
+    pub fn send_to(&self, buf: &[u8], addr: impl Into<SocketAddr>) -> io::Result<usize> {
+        Ok(self
+            .h
+            .call(|s, now| s.send_to(self.id, buf, addr.into(), now))??)
     }
 
     /// Receive a datagram and its sender.
-    pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddrV4)> {
+    pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         let mode = Mode {
             nonblocking: self.nonblocking,
             timeout: self.read_timeout,
@@ -83,7 +88,7 @@ impl UdpSocket {
     }
 
     /// The bound address.
-    pub fn local_addr(&self) -> io::Result<SocketAddrV4> {
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
         Ok(self.h.call(|s, _| s.getsockname(self.id))??)
     }
 }

@@ -669,6 +669,10 @@ static TABLE: &[Sysctl] = &[
         ),
     },
     Sysctl {
+        name: "net.ipv6.bindv6only",
+        kind: Kind::Bool(|s| s.ipv6_bindv6only(), |s, on| s.set_ipv6_bindv6only(on)),
+    },
+    Sysctl {
         name: "net.ipv6.conf.all.forwarding",
         kind: Kind::Bool(|s| s.ip6_forward_enabled(), |s, on| s.set_ip6_forward(on)),
     },

@@ -2,6 +2,7 @@
 //!
 //! Linux: net/core/.
 
+pub mod inet_addr;
 pub mod sock;
 pub mod sockopt;
 pub mod tcp_states;

@@ -104,6 +104,9 @@ pub struct SockEntry<S> {
     pub sock: S,
     /// `SO_REUSEADDR`.
     pub reuseaddr: bool,
+    /// `IPV6_V6ONLY` (an IPv6 socket at `::` takes no IPv4 traffic); set from
+    /// `net.ipv6.bindv6only` when the socket is made.
+    pub v6only: bool,
     /// Wakers to fire on the next readiness change.
     pub wakers: Vec<Waker>,
 }
@@ -141,6 +144,7 @@ impl<S> SocketTable<S> {
         let entry = SockEntry {
             sock,
             reuseaddr: false,
+            v6only: false,
             wakers: Vec::new(),
         };
         self.count += 1;

@@ -25,6 +25,9 @@ pub enum SockOpt {
     Linger(Option<Duration>),
     /// `SO_BROADCAST` (UDP).
     Broadcast(bool),
+    /// `IPV6_V6ONLY`: an IPv6 socket bound to `::` takes IPv6 only (else IPv4 too, as
+    /// v4-mapped addresses). Set before `bind`/`connect` (`EINVAL` after, as Linux).
+    V6Only(bool),
     /// `TCP_NODELAY`.
     NoDelay(bool),
     /// `TCP_CORK`: hold partial segments until uncorked.

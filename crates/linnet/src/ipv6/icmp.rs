@@ -7,6 +7,7 @@
 
 use super::ndisc::NdiscMeta;
 use crate::buf::{PacketBuf, MAX_HEADER};
+use crate::errno::Errno;
 use crate::stack::Stack;
 use crate::stats::DropReason;
 use crate::time::Instant;
@@ -28,6 +29,23 @@ pub(crate) struct Icmp6Meta {
     pub dst: Ipv6Addr,
     /// Hop limit as received.
     pub hop_limit: u8,
+}
+
+/// The errno an ICMPv6 error stands for, and whether it is hard (ends a connection, reaches
+/// a UDP socket without `IPV6_RECVERR`). Linux: `icmpv6_err_convert` (`tab_unreach`).
+pub(crate) fn icmpv6_err_convert(msg_type: u8, code: u8) -> (Errno, bool) {
+    use crate::wire::icmpv6::dst_unreachable as du;
+    match msg_type {
+        1 => match code {
+            du::NO_ROUTE => (Errno::ENETUNREACH, false),
+            du::ADM_PROHIBITED | du::POLICY_FAIL | du::REJECT_ROUTE => (Errno::EACCES, true),
+            du::PORT_UNREACH => (Errno::ECONNREFUSED, true),
+            _ => (Errno::EHOSTUNREACH, false),
+        },
+        2 => (Errno::EMSGSIZE, false),
+        4 => (Errno::EPROTO, true),
+        _ => (Errno::EHOSTUNREACH, false),
+    }
 }
 
 impl Stack {
@@ -134,6 +152,15 @@ impl Stack {
         let Ok(ext) = ipv6_skip_exthdr(rest, ip.next_header()) else {
             return;
         };
+        if ext.protocol == IpProtocol::UDP && rest.len() >= ext.offset + 4 {
+            // Without IPV6_RECVERR only hard errors reach a (connected) socket.
+            let (err, fatal) = icmpv6_err_convert(msg_type, code);
+            if fatal {
+                let l4 = &rest[ext.offset..];
+                self.udpv6_err(ip.src_addr(), ip.dst_addr(), l4, err);
+            }
+            return;
+        }
         if ext.protocol != IpProtocol::ICMPV6 || rest.len() < ext.offset + 8 {
             return;
         }

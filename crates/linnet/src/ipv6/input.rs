@@ -15,6 +15,20 @@ use crate::wire::ipv6::{ipv6_addr_type, Ipv6Scope, HEADER_LEN};
 use crate::wire::ipv6ext::{Ipv6Option, Ipv6OptionsHeader, Ipv6RoutingHeader, UnknownOption};
 use crate::wire::{IpProtocol, Ipv6Packet};
 
+/// What an upper layer (UDP) needs from the IPv6 header of a datagram delivered to it.
+/// Linux: `ipv6_hdr(skb)` with `inet6_skb_parm` (`IP6CB`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ip6Meta {
+    /// Source address.
+    pub src: std::net::Ipv6Addr,
+    /// Destination address.
+    pub dst: std::net::Ipv6Addr,
+    /// Receiving interface (the scope of a link-local sender).
+    pub ifindex: u32,
+    /// Offset of the upper-layer header from the IPv6 header (40 plus extension headers).
+    pub l4_off: usize,
+}
+
 /// Why an options header stops a datagram. Linux: the outcomes of `ip6_parse_tlv`.
 enum TlvVerdict {
     /// Every option understood or skippable.
@@ -227,6 +241,17 @@ impl Stack {
                         hop_limit,
                     };
                     return self.icmpv6_rcv(buf, m, now);
+                }
+                IpProtocol::UDP => {
+                    self.ipv6.stats.in_delivers += 1;
+                    buf.pull(off);
+                    let m = Ip6Meta {
+                        src,
+                        dst,
+                        ifindex: buf.meta.ifindex,
+                        l4_off: off,
+                    };
+                    return self.udpv6_rcv(buf, m, now);
                 }
                 IpProtocol::NONE => {
                     self.ipv6.stats.in_delivers += 1;

@@ -1,7 +1,8 @@
 //! IPv6 (issue 18), beside IPv4: address configuration driven by the stack, neighbour
 //! discovery on the generic neighbour table, MLD reports for the solicited-node groups,
 //! receive with the extension header walk, reassembly, ICMPv6 (echo, errors), output with
-//! fragmentation, forwarding, and the routing table. Transport over IPv6 (TCP, UDP) is not built yet. Linux: net/ipv6/.
+//! fragmentation, forwarding, and the routing table. UDP over IPv6 is in
+//! `crate::transport::udp6`; TCP over IPv6 is not built yet. Linux: net/ipv6/.
 
 pub mod addrconf;
 pub mod dev;

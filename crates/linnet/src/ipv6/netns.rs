@@ -64,6 +64,8 @@ pub(crate) struct NetnsIpv6 {
     /// Per-destination ICMPv6 error buckets: (tokens in µs, last refill).
     /// Linux: `inet_peer`'s `rate_tokens`.
     pub(crate) icmp_peers: HashMap<Ipv6Addr, (u64, Instant)>,
+    /// `net.ipv6.bindv6only` (0): the `IPV6_V6ONLY` of new sockets.
+    pub(crate) bindv6only: bool,
     /// `net.ipv6.icmp.ratelimit` (1000 ms).
     pub(crate) icmp_ratelimit: std::time::Duration,
     /// ICMPv6 echo sockets.
@@ -100,6 +102,7 @@ impl NetnsIpv6 {
             icmp_rate: RateLimit::new(1000, 50),
             icmp_peers: HashMap::new(),
             icmp_ratelimit: std::time::Duration::from_millis(1000),
+            bindv6only: false,
             pings: Ping6Table::default(),
             frags: Default::default(),
             pmtu: Default::default(),

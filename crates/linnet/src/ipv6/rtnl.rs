@@ -180,6 +180,16 @@ impl Stack {
         self.ipv6.hop_limit = h.max(1);
     }
 
+    /// `net.ipv6.bindv6only`: whether new sockets start with `IPV6_V6ONLY` (off).
+    pub fn ipv6_bindv6only(&self) -> bool {
+        self.ipv6.bindv6only
+    }
+
+    /// Set `net.ipv6.bindv6only`.
+    pub fn set_ipv6_bindv6only(&mut self, on: bool) {
+        self.ipv6.bindv6only = on;
+    }
+
     /// `net.ipv6.icmp.ratelimit`: the per-destination interval between ICMPv6 errors.
     pub fn icmpv6_ratelimit(&self) -> std::time::Duration {
         self.ipv6.icmp_ratelimit

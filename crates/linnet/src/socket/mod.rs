@@ -14,7 +14,7 @@ use crate::stack::Stack;
 use crate::time::Instant;
 use crate::transport::tcp::sock::{TcpInfo, TcpState};
 use serde::{Deserialize, Serialize};
-use std::net::SocketAddrV4;
+use std::net::{IpAddr, SocketAddr, SocketAddrV4};
 use std::task::Waker;
 
 pub use crate::core::sock::{
@@ -61,6 +61,8 @@ pub enum SockOptName {
     FastOpenKey,
     /// `SO_ERROR` (reading it clears the pending error).
     Error,
+    /// `IPV6_V6ONLY`.
+    V6Only,
 }
 
 /// What `getsockopt` returns.
@@ -85,10 +87,10 @@ pub struct SocketInfo {
     pub recv_q: u64,
     /// Bytes queued for sending (for a listener: the backlog).
     pub send_q: u64,
-    /// Local address.
-    pub local: SocketAddrV4,
-    /// Peer address (0.0.0.0:* when none).
-    pub remote: SocketAddrV4,
+    /// Local address (`[2001:db8::2]:80` for an IPv6 socket, as `ss` prints it).
+    pub local: SocketAddr,
+    /// Peer address (0.0.0.0:* or [::]:* when none).
+    pub remote: SocketAddr,
     /// TCP internals, for connected TCP sockets.
     pub tcp: Option<TcpInfo>,
 }
@@ -102,18 +104,37 @@ impl Stack {
                 self.config.tcp.rmem_default,
             ))),
         };
-        self.sockets.insert(sock)
+        let id = self.sockets.insert(sock)?;
+        self.sockets.get_mut(id)?.v6only = self.ipv6.bindv6only;
+        Ok(id)
     }
 
-    /// Bind to a local address and port (port 0: pick an ephemeral one). Linux: `inet_bind`
-    /// → `inet_csk_get_port` / `udp_v4_get_port`.
-    pub fn bind(&mut self, id: SockId, addr: SocketAddrV4) -> Result<(), Errno> {
-        let ip = *addr.ip();
-        if !ip.is_unspecified() && !self.is_local_addr(ip) && !ip.is_broadcast() {
-            return Err(Errno::EADDRNOTAVAIL);
+    /// Bind to a local address and port (port 0: pick an ephemeral one); an IPv6 address
+    /// makes an IPv6 socket (a v4-mapped one binds its IPv4 address, `EINVAL` with
+    /// `IPV6_V6ONLY`). Linux: `inet_bind` / `inet6_bind` → `inet_csk_get_port` /
+    /// `udp_v4_get_port` / `udp_v6_get_port`.
+    pub fn bind(&mut self, id: SockId, addr: impl Into<SocketAddr>) -> Result<(), Errno> {
+        let addr = addr.into();
+        let v4_ok = |s: &Self, ip: std::net::Ipv4Addr| {
+            ip.is_unspecified() || s.is_local_addr(ip) || ip.is_broadcast()
+        };
+        match addr {
+            SocketAddr::V4(a) if !v4_ok(self, *a.ip()) => return Err(Errno::EADDRNOTAVAIL),
+            SocketAddr::V6(a) => match a.ip().to_ipv4_mapped() {
+                Some(_) if self.sockets.get(id)?.v6only => return Err(Errno::EINVAL),
+                Some(m) if !v4_ok(self, m) => return Err(Errno::EADDRNOTAVAIL),
+                None if !a.ip().is_unspecified()
+                    && !a.ip().is_loopback()
+                    && !self.ipv6.ipv6_chk_addr(a.ip()) =>
+                {
+                    return Err(Errno::EADDRNOTAVAIL)
+                }
+                _ => {}
+            },
+            _ => {}
         }
         match &self.sockets.get(id)?.sock {
-            Socket::Tcp(_) => self.tcp_bind(id, addr),
+            Socket::Tcp(_) => self.tcp_bind(id, inet4_only(addr)?),
             Socket::Udp(_) => self.udp_bind(id, addr),
         }
     }
@@ -139,9 +160,15 @@ impl Stack {
     /// `EALREADY` while connecting, `Ok` (or `EISCONN`) once established, or the error that
     /// ended the attempt. For UDP it sets the default peer. Linux: `inet_stream_connect` /
     /// `ip4_datagram_connect`.
-    pub fn connect(&mut self, id: SockId, addr: SocketAddrV4, now: Instant) -> Result<(), Errno> {
+    pub fn connect(
+        &mut self,
+        id: SockId,
+        addr: impl Into<SocketAddr>,
+        now: Instant,
+    ) -> Result<(), Errno> {
+        let addr = addr.into();
         match &self.sockets.get(id)?.sock {
-            Socket::Tcp(_) => self.tcp_v4_connect(id, addr, now),
+            Socket::Tcp(_) => self.tcp_v4_connect(id, inet4_only(addr)?, now),
             Socket::Udp(_) => self.udp_connect(id, addr),
         }
     }
@@ -205,12 +232,12 @@ impl Stack {
         &mut self,
         id: SockId,
         data: &[u8],
-        dst: SocketAddrV4,
+        dst: impl Into<SocketAddr>,
         now: Instant,
     ) -> Result<usize, Errno> {
         match &self.sockets.get(id)?.sock {
             Socket::Tcp(_) => Err(Errno::EISCONN),
-            Socket::Udp(_) => self.udp_sendmsg(id, data, Some(dst), now),
+            Socket::Udp(_) => self.udp_sendmsg(id, data, Some(dst.into()), now),
         }
     }
 
@@ -255,17 +282,18 @@ impl Stack {
         self.tcp_recv_urg(id, peek)
     }
 
-    /// Receive a datagram and its sender (UDP); for TCP the peer address is returned.
+    /// Receive a datagram and its sender (UDP; an IPv4 sender of an IPv6 socket as
+    /// `::ffff:a.b.c.d`); for TCP the peer address is returned.
     pub fn recv_from(
         &mut self,
         id: SockId,
         buf: &mut [u8],
         flags: MsgFlags,
         now: Instant,
-    ) -> Result<(usize, SocketAddrV4), Errno> {
+    ) -> Result<(usize, SocketAddr), Errno> {
         match &self.sockets.get(id)?.sock {
             Socket::Tcp(t) => {
-                let peer = t.remote;
+                let peer = SocketAddr::V4(t.remote);
                 self.tcp_recvmsg(id, buf, flags, now).map(|n| (n, peer))
             }
             Socket::Udp(_) => self.udp_recvmsg(id, buf, flags),
@@ -294,19 +322,19 @@ impl Stack {
     }
 
     /// The local address. Linux: `inet_getname(peer = 0)`.
-    pub fn getsockname(&self, id: SockId) -> Result<SocketAddrV4, Errno> {
+    pub fn getsockname(&self, id: SockId) -> Result<SocketAddr, Errno> {
         Ok(match &self.sockets.get(id)?.sock {
-            Socket::Tcp(t) => t.local,
+            Socket::Tcp(t) => SocketAddr::V4(t.local),
             Socket::Udp(u) => u.local,
         })
     }
 
     /// The peer address, `ENOTCONN` if none. Linux: `inet_getname(peer = 1)`.
-    pub fn getpeername(&self, id: SockId) -> Result<SocketAddrV4, Errno> {
+    pub fn getpeername(&self, id: SockId) -> Result<SocketAddr, Errno> {
         match &self.sockets.get(id)?.sock {
             Socket::Tcp(t) => match t.state {
                 TcpState::Closed | TcpState::Listen | TcpState::SynSent => Err(Errno::ENOTCONN),
-                _ => Ok(t.remote),
+                _ => Ok(SocketAddr::V4(t.remote)),
             },
             Socket::Udp(u) => u.remote.ok_or(Errno::ENOTCONN),
         }
@@ -317,6 +345,17 @@ impl Stack {
         let e = self.sockets.get_mut(id)?;
         match opt {
             SockOpt::ReuseAddr(v) => e.reuseaddr = v,
+            SockOpt::V6Only(v) => {
+                // Linux: EINVAL once bound (`inet_sk(sk)->inet_num`).
+                let bound = match &e.sock {
+                    Socket::Tcp(t) => t.local.port() != 0,
+                    Socket::Udp(u) => u.local.port() != 0,
+                };
+                if bound {
+                    return Err(Errno::EINVAL);
+                }
+                e.v6only = v;
+            }
             SockOpt::Broadcast(v) => match &mut e.sock {
                 Socket::Udp(u) => u.broadcast = v,
                 Socket::Tcp(_) => {}
@@ -345,6 +384,7 @@ impl Stack {
         let e = self.sockets.get_mut(id)?;
         let opt = match (name, &mut e.sock) {
             (SockOptName::ReuseAddr, _) => SockOpt::ReuseAddr(e.reuseaddr),
+            (SockOptName::V6Only, _) => SockOpt::V6Only(e.v6only),
             (SockOptName::Error, Socket::Tcp(t)) => {
                 return Ok(SockOptValue::Error(t.error.take().map(Errno::raw)))
             }
@@ -447,7 +487,11 @@ impl Stack {
 
     /// All sockets as `ss` lists them.
     pub fn sockets_info(&self) -> Vec<SocketInfo> {
-        let unspec = SocketAddrV4::new(std::net::Ipv4Addr::UNSPECIFIED, 0);
+        let unspec = SocketAddr::V4(SocketAddrV4::new(std::net::Ipv4Addr::UNSPECIFIED, 0));
+        let unspec_of = |local: SocketAddr| match local {
+            SocketAddr::V4(_) => unspec,
+            SocketAddr::V6(_) => SocketAddr::new(IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED), 0),
+        };
         self.sockets
             .iter()
             .map(|(id, e)| match &e.sock {
@@ -465,11 +509,11 @@ impl Stack {
                     } else {
                         t.sndbuf.len() as u64
                     },
-                    local: t.local,
+                    local: SocketAddr::V4(t.local),
                     remote: if t.state == TcpState::Listen {
                         unspec
                     } else {
-                        t.remote
+                        SocketAddr::V4(t.remote)
                     },
                     tcp: if t.state.is_synchronized() || t.state == TcpState::SynSent {
                         Some(t.info())
@@ -489,10 +533,23 @@ impl Stack {
                     recv_q: u.rx_bytes as u64,
                     send_q: 0,
                     local: u.local,
-                    remote: u.remote.unwrap_or(unspec),
+                    remote: u.remote.unwrap_or(unspec_of(u.local)),
                     tcp: None,
                 },
             })
             .collect()
+    }
+}
+
+/// The IPv4 address TCP (IPv4 only so far) takes: an IPv4 one, or a v4-mapped IPv6 one;
+/// other IPv6 addresses are `EAFNOSUPPORT`.
+pub fn inet4_only(a: SocketAddr) -> Result<SocketAddrV4, Errno> {
+    match a {
+        SocketAddr::V4(v) => Ok(v),
+        SocketAddr::V6(v) => v
+            .ip()
+            .to_ipv4_mapped()
+            .map(|m| SocketAddrV4::new(m, v.port()))
+            .ok_or(Errno::EAFNOSUPPORT),
     }
 }

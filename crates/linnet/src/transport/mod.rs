@@ -6,6 +6,7 @@ pub(crate) mod offload;
 pub mod ping;
 pub mod tcp;
 pub(crate) mod udp;
+pub(crate) mod udp6;
 
 use crate::core::sock::{SockId, SocketTable};
 use crate::errno::Errno;

@@ -2,7 +2,7 @@
 
 use super::checksum;
 use super::{Result, WireError};
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// Header length.
 pub const HEADER_LEN: usize = 8;
@@ -74,6 +74,18 @@ impl<T: AsRef<[u8]>> UdpPacket<T> {
         let pseudo = checksum::pseudo_header_v4(src, dst, 17, d.len() as u16);
         checksum::fold(checksum::sum(d, pseudo)) == 0xffff
     }
+
+    /// Whether the checksum verifies over the IPv6 pseudo-header. A zero checksum is an
+    /// error over IPv6 (RFC 8200 section 8.1). Linux: `udp6_csum_init` refusing
+    /// `uh->check == 0`.
+    pub fn verify_checksum_v6(&self, src: &Ipv6Addr, dst: &Ipv6Addr) -> bool {
+        if self.checksum() == 0 {
+            return false;
+        }
+        let d = &self.buf.as_ref()[..self.len() as usize];
+        let pseudo = checksum::pseudo_header_v6(src, dst, 17, d.len() as u32);
+        checksum::fold(checksum::sum(d, pseudo)) == 0xffff
+    }
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> UdpPacket<T> {
@@ -122,6 +134,25 @@ impl UdpRepr {
         p.set_checksum(0);
         let pseudo = checksum::pseudo_header_v4(src, dst, 17, len);
         let mut c = !checksum::fold(checksum::sum(&datagram[..len as usize], pseudo));
+        if c == 0 {
+            c = 0xffff;
+        }
+        UdpPacket::new_unchecked(datagram).set_checksum(c);
+    }
+
+    /// [`UdpRepr::emit_datagram`] over the IPv6 pseudo-header (a computed 0 is sent as
+    /// 0xffff, as a zero checksum is refused over IPv6). Linux: `udp6_hwcsum_outgoing` /
+    /// `csum_ipv6_magic` in `udp_v6_send_skb`.
+    pub fn emit_datagram_v6(&self, datagram: &mut [u8], src: &Ipv6Addr, dst: &Ipv6Addr) {
+        let len = HEADER_LEN + self.payload_len;
+        let mut p = UdpPacket::new_unchecked(&mut datagram[..]);
+        p.set_src_port(self.src_port);
+        p.set_dst_port(self.dst_port);
+        // A jumbogram's length field would be 0; Linnet sends none (callers cap at 65535).
+        p.set_len(len as u16);
+        p.set_checksum(0);
+        let pseudo = checksum::pseudo_header_v6(src, dst, 17, len as u32);
+        let mut c = !checksum::fold(checksum::sum(&datagram[..len], pseudo));
         if c == 0 {
             c = 0xffff;
         }

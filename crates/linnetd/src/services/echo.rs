@@ -4,16 +4,20 @@
 use super::{idle, Limits, Services};
 use linnet::api::tokio::{TcpStream, UdpSocket};
 use std::io;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{Ipv6Addr, SocketAddrV6};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Bytes read at a time on one connection.
 const ECHO_BUF: usize = 4096;
 
-/// Serve echo on `port`, TCP and UDP.
+/// Serve echo on `port`, TCP (IPv4) and UDP (IPv4 and IPv6).
 pub fn serve(svc: &Services, port: u16) -> io::Result<()> {
     // UDP: each datagram goes back to its sender (up to 64 KiB, so reassembled ones too).
-    let udp = UdpSocket::bind(svc.stack(), SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port))?;
+    // At [::] without IPV6_V6ONLY: IPv6 clients and IPv4 ones (as ::ffff:a.b.c.d) alike.
+    let udp = UdpSocket::bind(
+        svc.stack(),
+        SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, port, 0, 0),
+    )?;
     svc.spawn(async move {
         let mut buf = vec![0u8; 65536];
         while let Ok((n, from)) = udp.recv_from(&mut buf).await {

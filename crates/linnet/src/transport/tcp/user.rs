@@ -797,7 +797,7 @@ impl Stack {
             SockOpt::FastOpenKey { primary, backup } => {
                 sk.fastopen.keys = Some(super::fastopen::FastOpenKeys { primary, backup });
             }
-            SockOpt::ReuseAddr(_) | SockOpt::Broadcast(_) => {}
+            SockOpt::ReuseAddr(_) | SockOpt::Broadcast(_) | SockOpt::V6Only(_) => {}
         }
         Ok(())
     }
