@@ -223,6 +223,14 @@ impl GroList {
         self.done.push(p.buf);
     }
 
+    /// Turn GRO on or off for interface `ifindex` ([`Stack::set_gro`]).
+    pub fn set_gro(&mut self, ifindex: u32, on: bool) {
+        self.off.retain(|&i| i != ifindex);
+        if !on {
+            self.off.push(ifindex);
+        }
+    }
+
     /// Complete every held train, oldest first. Linux: `napi_gro_flush`.
     pub fn napi_gro_flush(&mut self, offloads: &Offloads) {
         while !self.held.is_empty() {
@@ -270,10 +278,7 @@ impl Stack {
     /// Turn GRO on or off for interface `ifindex` (on by default). Linux: `ethtool -K DEV gro
     /// on|off` (`NETIF_F_GRO` in `dev->features`).
     pub fn set_gro(&mut self, ifindex: u32, on: bool) {
-        self.dev.gro.off.retain(|&i| i != ifindex);
-        if !on {
-            self.dev.gro.off.push(ifindex);
-        }
+        self.dev.gro.set_gro(ifindex, on);
     }
 
     /// Offer one frame to GRO ([`GroList::dev_gro_receive`]) and deliver what it completes,
