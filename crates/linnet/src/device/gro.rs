@@ -281,7 +281,7 @@ impl Stack {
         self.dev.gro.set_gro(ifindex, on);
     }
 
-    /// Offer one frame to GRO ([`GroList::dev_gro_receive`]) and deliver what it completes,
+    /// Offer one frame to GRO (`GroList::dev_gro_receive`) and deliver what it completes,
     /// then the frame itself if it was neither merged nor held. Linux: `napi_gro_receive`.
     pub fn napi_gro_receive(&mut self, ifindex: u32, buf: PacketBuf, now: Instant) {
         let frame = match self
