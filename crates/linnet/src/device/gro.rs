@@ -5,7 +5,8 @@
 //! This file is the core side, Linux's net/core/gro.c: the trains held during a batch, the
 //! link header's ethertype to the network protocol's handler (`dev_gro_receive`), appending a
 //! frame's payload to a train (`skb_gro_receive`), finishing a train (`napi_gro_complete`)
-//! and the batch's end (`napi_gro_flush`). What may merge is the protocols' to say, through
+//! and the batch's end (`napi_gro_flush`). Handing the batch in and what comes out on to the
+//! stack is `device/napi.rs`'s (`Stack::receive_batch`, `Stack::napi_gro_receive`). What may merge is the protocols' to say, through
 //! the handlers they registered in the stack's offload tables ([`super::offload`]): IPv4's
 //! `inet_gro_receive` / `inet_gro_complete` (ip/offload.rs), TCP's `tcp4_gro_receive` /
 //! `tcp_gro_receive` / `tcp4_gro_complete` (transport/tcp/offload.rs).
@@ -25,8 +26,6 @@
 use super::offload::Offloads;
 use crate::buf::{BufPool, CsumState, PacketBuf, LARGE_BUF_SIZE, MAX_HEADER};
 use crate::device::netns::NetnsDev;
-use crate::stack::Stack;
-use crate::time::Instant;
 use crate::wire::ethernet::{EtherType, EthernetFrame, HEADER_LEN as ETH_HLEN};
 
 /// Trains held at once (Linux: `MAX_GRO_SKBS`, 8).
@@ -223,7 +222,7 @@ impl GroList {
         self.done.push(p.buf);
     }
 
-    /// Turn GRO on or off for interface `ifindex` ([`Stack::set_gro`]).
+    /// Turn GRO on or off for interface `ifindex` (`Stack::set_gro`).
     pub fn set_gro(&mut self, ifindex: u32, on: bool) {
         self.off.retain(|&i| i != ifindex);
         if !on {
@@ -238,94 +237,26 @@ impl GroList {
         }
     }
 
+    /// Whether GRO is off for interface `ifindex`.
+    pub(crate) fn is_off(&self, ifindex: u32) -> bool {
+        self.off.contains(&ifindex)
+    }
+
+    /// Whether trains completed on the way wait for delivery.
+    pub(crate) fn has_done(&self) -> bool {
+        !self.done.is_empty()
+    }
+
     /// The completed trains, in order, to deliver (the list is handed back with
     /// [`GroList::put_done`] to keep its capacity).
-    fn take_done(&mut self) -> Vec<PacketBuf> {
+    pub(crate) fn take_done(&mut self) -> Vec<PacketBuf> {
         std::mem::take(&mut self.done)
     }
 
     /// Hand back the (drained) list [`GroList::take_done`] gave.
-    fn put_done(&mut self, done: Vec<PacketBuf>) {
+    pub(crate) fn put_done(&mut self, done: Vec<PacketBuf>) {
         debug_assert!(done.is_empty());
         self.done = done;
-    }
-}
-
-impl Stack {
-    /// Receive a batch of frames read from one device in one go (Linux: one NAPI poll):
-    /// TCP segments go through GRO, and whatever is held is delivered at the end. Frames
-    /// that do not merge are delivered in arrival order relative to their own flow.
-    pub fn receive_batch(
-        &mut self,
-        ifindex: u32,
-        frames: impl IntoIterator<Item = PacketBuf>,
-        now: Instant,
-    ) {
-        if self.dev.gro.off.contains(&ifindex) {
-            // Linux: `napi_gro_receive` on a device without `NETIF_F_GRO` is
-            // `netif_receive_skb`, one frame at a time.
-            for f in frames {
-                self.receive(ifindex, f, now);
-            }
-            return;
-        }
-        for f in frames {
-            self.napi_gro_receive(ifindex, f, now);
-        }
-        self.napi_gro_flush(ifindex, now);
-    }
-
-    /// Turn GRO on or off for interface `ifindex` (on by default). Linux: `ethtool -K DEV gro
-    /// on|off` (`NETIF_F_GRO` in `dev->features`).
-    pub fn set_gro(&mut self, ifindex: u32, on: bool) {
-        self.dev.gro.set_gro(ifindex, on);
-    }
-
-    /// Offer one frame to GRO (`GroList::dev_gro_receive`) and deliver what it completes,
-    /// then the frame itself if it was neither merged nor held. Linux: `napi_gro_receive`.
-    pub fn napi_gro_receive(&mut self, ifindex: u32, buf: PacketBuf, now: Instant) {
-        let frame = match self
-            .dev
-            .gro
-            .dev_gro_receive(&self.dev.offloads, &mut self.pool, buf)
-        {
-            GroResult::Merged | GroResult::Held => None,
-            GroResult::Normal(buf) => Some(buf),
-            GroResult::CsumBad(buf, pp) => {
-                // A corrupted segment for us is counted and dropped where its sum was taken,
-                // costing no early delivery of its flow's train; one for another host goes
-                // on as it is, after its flow's train.
-                let Some(buf) = self.gro_csum_error(buf) else {
-                    return;
-                };
-                if let Some(i) = pp {
-                    self.dev.gro.napi_gro_complete(&self.dev.offloads, i);
-                }
-                Some(buf)
-            }
-        };
-        self.gro_deliver_done(ifindex, now);
-        if let Some(buf) = frame {
-            self.receive(ifindex, buf, now);
-        }
-    }
-
-    /// Deliver every held train. Linux: `napi_gro_flush`.
-    pub fn napi_gro_flush(&mut self, ifindex: u32, now: Instant) {
-        self.dev.gro.napi_gro_flush(&self.dev.offloads);
-        self.gro_deliver_done(ifindex, now);
-    }
-
-    /// Hand the trains GRO completed to the stack, in order. Linux: `gro_normal_list`.
-    fn gro_deliver_done(&mut self, ifindex: u32, now: Instant) {
-        if self.dev.gro.done.is_empty() {
-            return;
-        }
-        let mut done = self.dev.gro.take_done();
-        for buf in done.drain(..) {
-            self.receive(ifindex, buf, now);
-        }
-        self.dev.gro.put_done(done);
     }
 }
 
@@ -340,6 +271,8 @@ impl NetnsDev {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stack::Stack;
+    use crate::time::Instant;
     use crate::wire::ipv4::{IpProtocol, Ipv4Packet, HEADER_LEN as IP_HLEN};
     use crate::wire::tcp::{SeqNumber, TcpFlags, TcpPacket};
     use crate::wire::{EthernetAddress, Ipv4Repr};
