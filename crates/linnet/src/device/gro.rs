@@ -181,6 +181,12 @@ impl GroList {
         if let Some(i) = pp {
             self.napi_gro_complete(offloads, i);
         }
+        // A segment its protocol took (checked, and in a flow) makes room for a train of its
+        // own even when it is delivered alone (a PSH): the oldest train goes first. (Linux
+        // makes room only for a frame it holds.)
+        if cb.csum_valid && cb.flow.is_some() && self.held.len() >= GRO_MAX_HELD {
+            self.napi_gro_complete(offloads, 0);
+        }
         let Some(flow) = cb.flow.filter(|_| !cb.flush) else {
             let mut skb = skb;
             if cb.csum_valid && skb.meta.csum == CsumState::None {
@@ -188,9 +194,6 @@ impl GroList {
             }
             return GroResult::Normal(skb);
         };
-        if self.held.len() >= GRO_MAX_HELD {
-            self.napi_gro_complete(offloads, 0);
-        }
         self.held.push(GroSkb {
             buf: skb,
             flow,
@@ -461,6 +464,28 @@ mod tests {
         s.receive_batch(i, vec![bad()], Instant::ZERO);
         assert_eq!(s.snmp().tcp.in_csum_errors, 0);
         assert_eq!(s.drops().get(crate::stats::DropReason::TcpCsum), 0);
+    }
+
+    #[test]
+    fn a_segment_of_a_ninth_flow_makes_room_even_when_delivered_alone() {
+        let (mut s, i) = stack();
+        let of_flow = |port: u16, flags: u8| {
+            let mut f = seg(ISN, 1448, flags, 7);
+            let mut th = TcpPacket::new_unchecked(&mut f.data_mut()[ETH_HLEN + IP_HLEN..]);
+            th.set_src_port(port);
+            th.fill_checksum(SRC, DST);
+            f
+        };
+        for k in 0..GRO_MAX_HELD as u16 {
+            s.napi_gro_receive(i, of_flow(40000 + k, ACK), Instant::ZERO);
+        }
+        assert_eq!((s.dev.gro.held.len(), in_segs(&s)), (GRO_MAX_HELD, 0));
+        // A PSH of another flow: the oldest train goes, then the PSH, alone.
+        s.napi_gro_receive(i, of_flow(50000, ACK | PSH), Instant::ZERO);
+        assert_eq!((s.dev.gro.held.len(), in_segs(&s)), (GRO_MAX_HELD - 1, 2));
+        // One that cannot merge (a FIN) makes no room: only its own flow's train would go.
+        s.napi_gro_receive(i, of_flow(50001, ACK | 0x01), Instant::ZERO);
+        assert_eq!((s.dev.gro.held.len(), in_segs(&s)), (GRO_MAX_HELD - 1, 3));
     }
 
     #[test]
