@@ -324,7 +324,7 @@ impl Stack {
         }
         iface.addrs.push(cidr);
         let (up, kind) = (iface.up, iface.kind);
-        self.fib_add_ifaddr(ifindex, cidr);
+        self.ipv4.fib_add_ifaddr(&self.dev, ifindex, cidr);
         if up && kind == LinkKind::Ether {
             self.arp_announce(ifindex, a, now);
         }
@@ -340,7 +340,7 @@ impl Stack {
             .position(|c| c.addr == addr)
             .ok_or(Errno::EADDRNOTAVAIL)?;
         let cidr = iface.addrs.remove(pos);
-        self.fib_del_ifaddr(ifindex, cidr);
+        self.ipv4.fib_del_ifaddr(&self.dev, ifindex, cidr);
         self.nf.masq_inet_event(addr);
         Ok(())
     }

@@ -62,7 +62,9 @@ const STACK_IMPORTERS: &[(&str, &str)] = &[
 /// the namespace is built from the layers without a cycle through stack.rs.
 const NETNS_STATE: &[&str] = &[
     "core/sock.rs",
+    "device/gro.rs",
     "device/netns.rs",
+    "device/offload.rs",
     "ip/netns.rs",
     "ip/fib.rs",
     "ip/rules.rs",

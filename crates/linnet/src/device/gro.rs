@@ -1,8 +1,15 @@
 //! Generic receive offload: consecutive in-order TCP segments of one flow that arrive in one
 //! receive batch are merged into one super-frame before the stack processes them, so TCP/IP
 //! runs once per train instead of once per wire frame (and one ACK answers the train).
-//! Linux: net/core/gro.c (`napi_gro_receive`, `dev_gro_receive`, `napi_gro_flush`),
-//! `inet_gro_receive` (net/ipv4/af_inet.c) and `tcp_gro_receive` (net/ipv4/tcp_offload.c).
+//!
+//! This file is the core side, Linux's net/core/gro.c: the trains held during a batch, the
+//! link header's ethertype to the network protocol's handler (`dev_gro_receive`), appending a
+//! frame's payload to a train (`skb_gro_receive`), finishing a train (`napi_gro_complete`)
+//! and the batch's end (`napi_gro_flush`). Handing the batch in and what comes out on to the
+//! stack is `device/napi.rs`'s (`Stack::receive_batch`, `Stack::napi_gro_receive`). What may merge is the protocols' to say, through
+//! the handlers they registered in the stack's offload tables ([`super::offload`]): IPv4's
+//! `inet_gro_receive` / `inet_gro_complete` (ip/offload.rs), TCP's `tcp4_gro_receive` /
+//! `tcp_gro_receive` / `tcp4_gro_complete` (transport/tcp/offload.rs).
 //!
 //! What merges, as in Linux: IPv4 without options or fragmentation, same addresses, TOS, TTL
 //! and DF bit; TCP with only ACK (and PSH) set, the next sequence number, the same ACK number,
@@ -16,54 +23,91 @@
 //!
 //! Memory is bounded: at most [`GRO_MAX_HELD`] trains per batch, each at most one 64 KiB buffer.
 
+use super::offload::Offloads;
 use crate::buf::{BufPool, CsumState, PacketBuf, LARGE_BUF_SIZE, MAX_HEADER};
 use crate::device::netns::NetnsDev;
-use crate::stack::Stack;
-use crate::time::Instant;
-use crate::wire::checksum;
 use crate::wire::ethernet::{EtherType, EthernetFrame, HEADER_LEN as ETH_HLEN};
-use crate::wire::ipv4::{IpProtocol, Ipv4Packet, HEADER_LEN as IP_HLEN};
-use crate::wire::tcp::{TcpFlags, TcpPacket};
-use std::net::Ipv4Addr;
 
 /// Trains held at once (Linux: `MAX_GRO_SKBS`, 8).
 pub const GRO_MAX_HELD: usize = 8;
 
-/// Largest merged IPv4 datagram (Linux: `GRO_LEGACY_MAX_SIZE`, 65536, less room for a header).
+/// Largest merged network datagram (Linux: `GRO_LEGACY_MAX_SIZE`, 65536, less room for a
+/// header).
 const GRO_MAX_IP_LEN: usize = 65535;
 
-/// The fields of a frame GRO decides by, parsed once.
-#[derive(Debug, Clone, Copy)]
-struct Seg {
-    /// src, dst, sport, dport.
-    key: (u32, u32, u16, u16),
-    seq: u32,
-    ack: u32,
-    /// TCP header length (bytes).
-    thl: usize,
-    /// Payload bytes.
-    len: usize,
-    psh: bool,
+/// What the protocols' `gro_receive` handlers made of one frame. Linux: `struct napi_gro_cb`
+/// (`NAPI_GRO_CB(skb)`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NapiGroCb {
+    /// Where the network header starts (set by the core: the link header's length).
+    pub nhoff: usize,
+    /// Where the transport header starts (set by the network protocol).
+    pub thoff: usize,
+    /// Payload bytes after the transport header (set by the transport protocol; Linux:
+    /// `skb_gro_len`).
+    pub len: usize,
+    /// The flow the frame belongs to, if its headers say: addresses and ports, as the
+    /// network protocol reads them (for IPv4 exact; Linux: `skb->hash` and the protocols'
+    /// `same_flow` tests).
+    pub flow: Option<u128>,
+    /// Deliver the frame now, as it is: it must not be held (Linux: `flush`). Set by the core
+    /// for a frame already a super-frame.
+    pub flush: bool,
+    /// The frame was merged into a held train (Linux: `same_flow` on return).
+    pub same_flow: bool,
+    /// The held train of the frame's flow may not take it: a lower header differs (Linux:
+    /// `NAPI_GRO_CB(p)->flush`, set by `inet_gro_receive`).
+    pub flush_held: bool,
+    /// Its checksums were verified (Linux: `csum_valid`): delivered alone, it is marked
+    /// `CHECKSUM_UNNECESSARY`.
+    pub csum_valid: bool,
+    /// Its transport checksum failed (Linux: `skb_gro_checksum_validate` failing).
+    pub csum_bad: bool,
 }
 
-/// One train being merged.
+/// One train being merged: its frame so far and what the core keeps of it. Linux: an skb on
+/// `napi->gro_hash[].list` with its `NAPI_GRO_CB`.
 #[derive(Debug)]
-struct Held {
-    buf: PacketBuf,
-    seg: Seg,
-    /// Sequence number the next segment must carry.
-    next_seq: u32,
-    /// Payload size of the first segment: the train's `gso_size`.
-    mss: usize,
+pub struct GroSkb {
+    /// The first frame with the payload of every later one appended.
+    pub buf: PacketBuf,
+    /// Its flow ([`NapiGroCb::flow`]).
+    pub flow: u128,
+    /// Its ethertype: whose `gro_complete` finishes it.
+    pub ty: EtherType,
+    /// Where its network header starts.
+    pub nhoff: usize,
+    /// Where its transport header starts.
+    pub thoff: usize,
+    /// Payload size of the first segment: the train's `gso_size` (Linux: set on the held skb
+    /// by `dev_gro_receive`).
+    pub gso_size: usize,
     /// Payload size of the last merged segment (a short one ends the train).
-    last_len: usize,
-    segs: u16,
+    pub last_len: usize,
+    /// Segments merged into it (Linux: `count`).
+    pub count: u16,
+}
+
+/// What the core did with a frame ([`GroList::dev_gro_receive`]). Linux: `enum gro_result`.
+#[derive(Debug)]
+pub enum GroResult {
+    /// Merged into a held train (Linux: `GRO_MERGED_FREE`).
+    Merged,
+    /// Held as a new train (Linux: `GRO_HELD`).
+    Held,
+    /// To be delivered as it is (Linux: `GRO_NORMAL`).
+    Normal(PacketBuf),
+    /// Its transport checksum failed; `pp` is its flow's held train, to be completed before
+    /// the frame if it is delivered rather than dropped.
+    CsumBad(PacketBuf, Option<usize>),
 }
 
 /// The per-device GRO state: the trains held during one receive batch.
 #[derive(Debug, Default)]
 pub struct GroList {
-    held: Vec<Held>,
+    held: Vec<GroSkb>,
+    /// Trains completed, in order, waiting to be delivered (at most two per frame).
+    done: Vec<PacketBuf>,
     /// Segments merged into an earlier one (a count for `ip -s link`-style reports).
     pub merged: u64,
     /// Trains delivered holding more than one segment.
@@ -72,338 +116,150 @@ pub struct GroList {
     off: Vec<u32>,
 }
 
-/// The flow of an IPv4 datagram (`ip` from its header, at least 20 bytes; transport header
-/// at `ihl`): source, destination, source port, destination port; `None` if the ports are not
-/// there.
-#[inline]
-fn flow_key(ip: &[u8], ihl: usize) -> Option<(u32, u32, u16, u16)> {
-    let ports = ip.get(ihl..ihl + 4)?;
-    // Unchecked: both callers checked that `ip` holds a 20-byte header (the addresses).
-    let iph = Ipv4Packet::new_unchecked(ip);
-    // Unchecked: the four port bytes were just taken; TCP and UDP put the ports at the same
-    // offsets (Linux: `skb_flow_get_ports` reads them as one word for either).
-    let l4 = TcpPacket::new_unchecked(ports);
-    Some((
-        u32::from(iph.src_addr()),
-        u32::from(iph.dst_addr()),
-        l4.src_port(),
-        l4.dst_port(),
-    ))
-}
-
-/// What [`gro_parse`] made of a frame.
-enum Parsed {
-    /// A segment that may merge.
-    Seg(Seg),
-    /// Not for merging; the stack takes it as it is.
-    Other,
-    /// A TCP segment with a good IPv4 header whose TCP checksum fails, to destination `dst`.
-    BadCsum(Ipv4Addr),
-}
-
-/// Parse a frame for GRO: [`Parsed::Other`] when it must not merge (not TCP/IPv4, options,
-/// fragments, flags other than ACK/PSH, no payload, padding, already a super-frame, a bad
-/// IPv4 header checksum), [`Parsed::BadCsum`] for a bad TCP checksum.
-fn gro_parse(buf: &PacketBuf) -> Parsed {
-    match gro_parse_seg(buf) {
-        Ok(seg) => Parsed::Seg(seg),
-        Err(Some(dst)) => Parsed::BadCsum(dst),
-        Err(None) => Parsed::Other,
-    }
-}
-
-/// [`gro_parse`]'s work: `Err(Some(dst))` for a bad TCP checksum, `Err(None)` otherwise.
-fn gro_parse_seg(buf: &PacketBuf) -> Result<Seg, Option<Ipv4Addr>> {
-    if buf.meta.gso_size != 0 {
-        return Err(None);
-    }
-    let d = buf.data();
-    if d.len() < ETH_HLEN + 40 {
-        return Err(None);
-    }
-    // Unchecked views: the frame holds an Ethernet, a 20-byte IPv4 and a 20-byte TCP header
-    // (the length test above).
-    if EthernetFrame::new_unchecked(d).ethertype() != EtherType::IPV4 {
-        return Err(None);
-    }
-    let ip = &d[ETH_HLEN..];
-    let iph = Ipv4Packet::new_unchecked(ip);
-    // Version 4, no options; protocol TCP; nothing in frag_off but DF (no MF, offset or
-    // reserved bit: Linux's inet_gro_receive flushes on `frag_off & ~IP_DF`).
-    if iph.version() != 4
-        || iph.header_len() != IP_HLEN
-        || iph.protocol() != IpProtocol::TCP
-        || iph.is_fragment()
-        || iph.reserved_flag()
-    {
-        return Err(None);
-    }
-    // Ethernet padding (or a truncated frame) takes the normal path.
-    if usize::from(iph.total_len()) != ip.len() {
-        return Err(None);
-    }
-    let th = &ip[IP_HLEN..];
-    let tcph = TcpPacket::new_unchecked(th);
-    let thl = usize::from(tcph.header_len());
-    if thl < 20 || thl > th.len() {
-        return Err(None);
-    }
-    // Only ACK, optionally PSH: SYN, FIN, RST, URG, ECE, CWR flush (Linux: tcp_gro_receive).
-    let flags = tcph.flags();
-    let mut others = flags;
-    others.remove(TcpFlags::ACK | TcpFlags::PSH);
-    if !others.is_empty() || !flags.contains(TcpFlags::ACK) {
-        return Err(None);
-    }
-    let len = th.len() - thl;
-    if len == 0 {
-        return Err(None);
-    }
-    let key = flow_key(ip, IP_HLEN).ok_or(None)?;
-    let (src, dst) = (key.0, key.1);
-    match buf.meta.csum {
-        CsumState::None => {
-            // The header is 20 bytes (tested above): a constant length, summed unrolled.
-            if !checksum::verify(&ip[..IP_HLEN]) {
-                return Err(None);
-            }
-            let pseudo = checksum::pseudo_header_v4(
-                Ipv4Addr::from(src),
-                Ipv4Addr::from(dst),
-                6,
-                th.len() as u16,
-            );
-            if checksum::fold(checksum::sum(th, pseudo)) != 0xffff {
-                return Err(Some(Ipv4Addr::from(dst)));
-            }
-        }
-        CsumState::Unnecessary | CsumState::Partial { .. } => {}
-    }
-    Ok(Seg {
-        key,
-        seq: tcph.seq_number().0,
-        ack: tcph.ack_number().0,
-        thl,
-        len,
-        psh: flags.contains(TcpFlags::PSH),
-    })
-}
-
-/// Whether the frame `new` (parsed as `seg`) continues train `h`: the next bytes, the same
-/// headers but for length, identification, checksums, sequence number, window and PSH.
-fn can_merge(h: &Held, seg: &Seg, new: &PacketBuf) -> bool {
-    if seg.seq != h.next_seq
-        || seg.ack != h.seg.ack
-        || seg.thl != h.seg.thl
-        || seg.len > h.mss
-        || h.last_len != h.mss
-        || h.seg.psh
+/// Append the payload of `skb` (from `off`, `len` bytes) to train `p`, moving the train into
+/// a 64 KiB buffer first if its own has no room; refused (`false`) if the train would grow
+/// past a 64 KiB datagram. Linux: `skb_gro_receive` (`-E2BIG`).
+pub fn skb_gro_receive(pool: &mut BufPool, p: &mut GroSkb, skb: &PacketBuf, off: usize) -> bool {
+    let payload = &skb.data()[off..];
+    let len = p.buf.len();
+    if len - p.nhoff + payload.len() > GRO_MAX_IP_LEN
+        || len + payload.len() > LARGE_BUF_SIZE - MAX_HEADER
     {
         return false;
     }
-    let (a, b) = (h.buf.data(), new.data());
-    if a.len() - ETH_HLEN + seg.len > GRO_MAX_IP_LEN
-        || a.len() + seg.len > LARGE_BUF_SIZE - MAX_HEADER
-    {
-        return false;
-    }
-    // Unchecked: both frames were parsed by `gro_parse` (20-byte IPv4 header, TCP header of
-    // `seg.thl` bytes, equal in both by the test above).
-    let (ia, ib) = (
-        Ipv4Packet::new_unchecked(&a[ETH_HLEN..]),
-        Ipv4Packet::new_unchecked(&b[ETH_HLEN..]),
-    );
-    let (ta, tb) = (
-        TcpPacket::new_unchecked(&a[ETH_HLEN + IP_HLEN..]),
-        TcpPacket::new_unchecked(&b[ETH_HLEN + IP_HLEN..]),
-    );
-    // Ethernet header; IPv4 TOS, DF, TTL (Linux: inet_gro_receive's flush conditions);
-    // TCP options byte for byte.
-    a[..ETH_HLEN] == b[..ETH_HLEN]
-        && ia.tos() == ib.tos()
-        && ia.dont_frag() == ib.dont_frag()
-        && ia.ttl() == ib.ttl()
-        && ta.options() == tb.options()
-}
-
-/// Append `new`'s payload to train `h`, moving the train into a 64 KiB buffer first if
-/// its own has no room. Linux: `skb_gro_receive`.
-fn gro_append(pool: &mut BufPool, h: &mut Held, seg: &Seg, new: &PacketBuf) {
-    let hdrs = ETH_HLEN + IP_HLEN + seg.thl;
-    let payload = &new.data()[hdrs..];
-    if h.buf.tailroom() < payload.len() {
+    if p.buf.tailroom() < payload.len() {
         let mut big = pool.get_sized(LARGE_BUF_SIZE - MAX_HEADER, MAX_HEADER);
-        big.meta = h.buf.meta;
-        big.extend_from_slice(h.buf.data());
-        let old = std::mem::replace(&mut h.buf, big);
+        big.meta = p.buf.meta;
+        big.extend_from_slice(p.buf.data());
+        let old = std::mem::replace(&mut p.buf, big);
         pool.put(old);
     }
-    h.buf.extend_from_slice(payload);
-    // The newest window and PSH travel with the train.
-    // Unchecked: both frames were parsed by `gro_parse` (TCP header at `th`).
-    let th = ETH_HLEN + IP_HLEN;
-    let nt = TcpPacket::new_unchecked(&new.data()[th..]);
-    let mut ht = TcpPacket::new_unchecked(&mut h.buf.data_mut()[th..]);
-    ht.set_window_len(nt.window_len());
-    if nt.flags().contains(TcpFlags::PSH) {
-        let mut f = ht.flags();
-        f.insert(TcpFlags::PSH);
-        ht.set_flags(f);
-    }
-    h.next_seq = h.next_seq.wrapping_add(seg.len as u32);
-    h.last_len = seg.len;
-    h.segs += 1;
+    p.buf.extend_from_slice(payload);
+    true
 }
 
-impl Stack {
-    /// Receive a batch of frames read from one device in one go (Linux: one NAPI poll):
-    /// TCP segments go through GRO, and whatever is held is delivered at the end. Frames
-    /// that do not merge are delivered in arrival order relative to their own flow.
-    pub fn receive_batch(
+impl GroList {
+    /// Offer one frame to GRO: its ethertype's handler merges it into a held train, or it is
+    /// held as a new train, or handed back to be delivered. Trains completed on the way wait
+    /// in order for [`GroList::take_done`]. Linux: `dev_gro_receive`.
+    pub fn dev_gro_receive(
         &mut self,
-        ifindex: u32,
-        frames: impl IntoIterator<Item = PacketBuf>,
-        now: Instant,
-    ) {
-        if self.dev.gro.off.contains(&ifindex) {
-            // Linux: `napi_gro_receive` on a device without `NETIF_F_GRO` is
-            // `netif_receive_skb`, one frame at a time.
-            for f in frames {
-                self.receive(ifindex, f, now);
-            }
-            return;
+        offloads: &Offloads,
+        pool: &mut BufPool,
+        skb: PacketBuf,
+    ) -> GroResult {
+        let d = skb.data();
+        if d.len() < ETH_HLEN {
+            return GroResult::Normal(skb);
         }
-        for f in frames {
-            self.napi_gro_receive(ifindex, f, now);
-        }
-        self.napi_gro_flush(ifindex, now);
-    }
-
-    /// Turn GRO on or off for interface `ifindex` (on by default). Linux: `ethtool -K DEV gro
-    /// on|off` (`NETIF_F_GRO` in `dev->features`).
-    pub fn set_gro(&mut self, ifindex: u32, on: bool) {
-        self.dev.gro.off.retain(|&i| i != ifindex);
-        if !on {
-            self.dev.gro.off.push(ifindex);
-        }
-    }
-
-    /// Offer one frame to GRO: merged into a held train, held as a new train, or delivered.
-    /// Linux: `napi_gro_receive` → `dev_gro_receive`.
-    pub fn napi_gro_receive(&mut self, ifindex: u32, buf: PacketBuf, now: Instant) {
-        let seg = match gro_parse(&buf) {
-            Parsed::Seg(seg) => seg,
-            Parsed::BadCsum(dst) if self.is_local_addr(dst) => {
-                // A corrupted segment for us: its checksum was just summed, so it is counted
-                // and dropped here, costing no second sum, no IP and TCP processing, and no
-                // early delivery of its flow's train (a corrupted segment costs no more than
-                // a lost one). Linux: `tcp_v4_rcv`'s csum_error (TCPInCsumErrors, InErrs),
-                // reached with the sum GRO already took (`skb_gro_checksum_validate`).
-                self.ipv4.ip_stats.in_receives += 1;
-                self.tcp.stats.in_segs += 1;
-                self.tcp.stats.in_csum_errors += 1;
-                self.tcp.stats.in_errs += 1;
-                return self.drop_pkt(buf, crate::stats::DropReason::TcpCsum);
-            }
-            Parsed::BadCsum(_) | Parsed::Other => {
-                // Not mergeable: deliver what is held of the same flow first, so a FIN or
-                // a segment being forwarded does not overtake the data before it.
-                self.gro_flush_flow(ifindex, &buf, now);
-                return self.receive(ifindex, buf, now);
-            }
+        // Unchecked: the length test above holds the Ethernet header.
+        let ty = EthernetFrame::new_unchecked(d).ethertype();
+        let Some(po) = offloads.packet_offload(ty) else {
+            return GroResult::Normal(skb);
         };
-        if let Some(i) = self.dev.gro.held.iter().position(|h| h.seg.key == seg.key) {
-            if can_merge(&self.dev.gro.held[i], &seg, &buf) {
-                gro_append(&mut self.pool, &mut self.dev.gro.held[i], &seg, &buf);
-                self.pool.put(buf);
-                self.dev.gro.merged += 1;
-                if seg.psh {
-                    let h = self.dev.gro.held.remove(i);
-                    self.gro_complete(ifindex, h, now);
-                }
-                return;
+        let Some(gro_receive) = po.gro_receive else {
+            return GroResult::Normal(skb);
+        };
+        let mut cb = NapiGroCb {
+            nhoff: ETH_HLEN,
+            // Already a super-frame: not merged again (Linux: `skb_is_gso`).
+            flush: skb.meta.gso_size != 0,
+            ..NapiGroCb::default()
+        };
+        let pp = gro_receive(offloads, &mut self.held, &skb, &mut cb, pool);
+        if cb.csum_bad {
+            return GroResult::CsumBad(skb, pp);
+        }
+        if cb.same_flow {
+            pool.put(skb);
+            self.merged += 1;
+            if let Some(i) = pp {
+                self.napi_gro_complete(offloads, i);
             }
-            let h = self.dev.gro.held.remove(i);
-            self.gro_complete(ifindex, h, now);
+            return GroResult::Merged;
         }
-        if self.dev.gro.held.len() >= GRO_MAX_HELD {
-            let oldest = self.dev.gro.held.remove(0);
-            self.gro_complete(ifindex, oldest, now);
+        if let Some(i) = pp {
+            self.napi_gro_complete(offloads, i);
         }
-        if seg.psh {
-            // A PSH segment ends its train; alone, it needs no holding.
-            let mut buf = buf;
-            if buf.meta.csum == CsumState::None {
-                buf.meta.csum = CsumState::Unnecessary; // verified by gro_parse
+        // A segment its protocol took (checked, and in a flow) makes room for a train of its
+        // own even when it is delivered alone (a PSH): the oldest train goes first. (Linux
+        // makes room only for a frame it holds.)
+        if cb.csum_valid && cb.flow.is_some() && self.held.len() >= GRO_MAX_HELD {
+            self.napi_gro_complete(offloads, 0);
+        }
+        let Some(flow) = cb.flow.filter(|_| !cb.flush) else {
+            let mut skb = skb;
+            if cb.csum_valid && skb.meta.csum == CsumState::None {
+                skb.meta.csum = CsumState::Unnecessary;
             }
-            return self.receive(ifindex, buf, now);
-        }
-        self.dev.gro.held.push(Held {
-            next_seq: seg.seq.wrapping_add(seg.len as u32),
-            mss: seg.len,
-            last_len: seg.len,
-            segs: 1,
-            buf,
-            seg,
+            return GroResult::Normal(skb);
+        };
+        self.held.push(GroSkb {
+            buf: skb,
+            flow,
+            ty,
+            nhoff: cb.nhoff,
+            thoff: cb.thoff,
+            gso_size: cb.len,
+            last_len: cb.len,
+            count: 1,
         });
+        GroResult::Held
     }
 
-    /// Deliver every held train. Linux: `napi_gro_flush`.
-    pub fn napi_gro_flush(&mut self, ifindex: u32, now: Instant) {
-        while !self.dev.gro.held.is_empty() {
-            let h = self.dev.gro.held.remove(0);
-            self.gro_complete(ifindex, h, now);
-        }
-    }
-
-    /// Deliver the train (if any) of the flow `buf` belongs to.
-    fn gro_flush_flow(&mut self, ifindex: u32, buf: &PacketBuf, now: Instant) {
-        if self.dev.gro.held.is_empty() {
-            return;
-        }
-        let d = buf.data();
-        // Unchecked views: the length test holds an Ethernet and a 20-byte IPv4 header.
-        if d.len() < ETH_HLEN + 24 || EthernetFrame::new_unchecked(d).ethertype() != EtherType::IPV4
-        {
-            return;
-        }
-        let ip = &d[ETH_HLEN..];
-        let Some(key) = flow_key(ip, Ipv4Packet::new_unchecked(ip).header_len()) else {
-            return;
-        };
-        if let Some(i) = self.dev.gro.held.iter().position(|h| h.seg.key == key) {
-            let h = self.dev.gro.held.remove(i);
-            self.gro_complete(ifindex, h, now);
-        }
-    }
-
-    /// Finish a train and hand it to the stack: IPv4 length and checksum rewritten, the TCP
-    /// checksum left partial (pseudo-header sum), `gso_size` set. Linux: `napi_gro_complete`
-    /// → `inet_gro_complete` → `tcp_gro_complete`.
-    fn gro_complete(&mut self, ifindex: u32, mut h: Held, now: Instant) {
-        if h.segs > 1 {
-            self.dev.gro.trains += 1;
-            let d = h.buf.data_mut();
-            let ip_len = d.len() - ETH_HLEN;
-            let ip = &mut d[ETH_HLEN..];
-            // Unchecked: parsed by `gro_parse` (a 20-byte header) and only grown since.
-            let mut iph = Ipv4Packet::new_unchecked(&mut ip[..]);
-            iph.set_total_len(ip_len as u16);
-            iph.fill_checksum();
-            let (src, dst) = (Ipv4Addr::from(h.seg.key.0), Ipv4Addr::from(h.seg.key.1));
-            crate::wire::tcp::tcp_csum_partial(&mut ip[IP_HLEN..], src, dst);
-            h.buf.meta.csum = CsumState::Partial {
-                start: 20,
-                offset: 16,
-            };
-            h.buf.meta.gso_size = h.mss as u16;
-        } else {
-            // Verified (or vouched for by the device) when it was parsed.
-            if h.buf.meta.csum == CsumState::None {
-                h.buf.meta.csum = CsumState::Unnecessary;
+    /// Finish held train `i` and queue it for delivery: a merged one gets its headers fixed by
+    /// its protocols' `gro_complete` and its `gso_size`; a single segment goes as it came,
+    /// verified. Linux: `napi_gro_complete`.
+    pub fn napi_gro_complete(&mut self, offloads: &Offloads, i: usize) {
+        let mut p = self.held.remove(i);
+        if p.count > 1 {
+            self.trains += 1;
+            if let Some(complete) = offloads.packet_offload(p.ty).and_then(|po| po.gro_complete) {
+                complete(offloads, &mut p.buf, p.nhoff);
             }
+            p.buf.meta.gso_size = p.gso_size as u16;
+        } else if p.buf.meta.csum == CsumState::None {
+            // Verified (or vouched for by the device) when its protocol took it.
+            p.buf.meta.csum = CsumState::Unnecessary;
         }
-        self.receive(ifindex, h.buf, now);
+        self.done.push(p.buf);
+    }
+
+    /// Turn GRO on or off for interface `ifindex` (`Stack::set_gro`).
+    pub fn set_gro(&mut self, ifindex: u32, on: bool) {
+        self.off.retain(|&i| i != ifindex);
+        if !on {
+            self.off.push(ifindex);
+        }
+    }
+
+    /// Complete every held train, oldest first. Linux: `napi_gro_flush`.
+    pub fn napi_gro_flush(&mut self, offloads: &Offloads) {
+        while !self.held.is_empty() {
+            self.napi_gro_complete(offloads, 0);
+        }
+    }
+
+    /// Whether GRO is off for interface `ifindex`.
+    pub(crate) fn is_off(&self, ifindex: u32) -> bool {
+        self.off.contains(&ifindex)
+    }
+
+    /// Whether trains completed on the way wait for delivery.
+    pub(crate) fn has_done(&self) -> bool {
+        !self.done.is_empty()
+    }
+
+    /// The completed trains, in order, to deliver (the list is handed back with
+    /// [`GroList::put_done`] to keep its capacity).
+    pub(crate) fn take_done(&mut self) -> Vec<PacketBuf> {
+        std::mem::take(&mut self.done)
+    }
+
+    /// Hand back the (drained) list [`GroList::take_done`] gave.
+    pub(crate) fn put_done(&mut self, done: Vec<PacketBuf>) {
+        debug_assert!(done.is_empty());
+        self.done = done;
     }
 }
 
@@ -418,8 +274,12 @@ impl NetnsDev {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::tcp::SeqNumber;
+    use crate::stack::Stack;
+    use crate::time::Instant;
+    use crate::wire::ipv4::{IpProtocol, Ipv4Packet, HEADER_LEN as IP_HLEN};
+    use crate::wire::tcp::{SeqNumber, TcpFlags, TcpPacket};
     use crate::wire::{EthernetAddress, Ipv4Repr};
+    use std::net::Ipv4Addr;
 
     const SRC: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
     const DST: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
@@ -588,34 +448,59 @@ mod tests {
     fn a_corrupt_segment_for_another_host_is_passed_on() {
         // A router does not judge TCP checksums: the segment goes on as it is (and, here
         // with forwarding off, is dropped by IP, not counted by TCP).
+        let bad = || {
+            let mut bad = seg(ISN, 1448, ACK, 7);
+            let mut ip = Ipv4Packet::new_unchecked(&mut bad.data_mut()[ETH_HLEN..]);
+            ip.set_dst_addr(Ipv4Addr::new(198, 51, 100, 9));
+            ip.fill_checksum();
+            bad
+        };
         let (mut s, i) = stack();
-        let mut bad = seg(ISN, 1448, ACK, 7);
-        let mut ip = Ipv4Packet::new_unchecked(&mut bad.data_mut()[ETH_HLEN..]);
-        ip.set_dst_addr(Ipv4Addr::new(198, 51, 100, 9));
-        ip.fill_checksum();
-        assert!(matches!(gro_parse(&bad), Parsed::BadCsum(_)));
-        s.receive_batch(i, vec![bad], Instant::ZERO);
+        let r = s
+            .dev
+            .gro
+            .dev_gro_receive(&s.dev.offloads, &mut s.pool, bad());
+        assert!(matches!(r, GroResult::CsumBad(_, None)));
+        s.receive_batch(i, vec![bad()], Instant::ZERO);
         assert_eq!(s.snmp().tcp.in_csum_errors, 0);
         assert_eq!(s.drops().get(crate::stats::DropReason::TcpCsum), 0);
     }
 
     #[test]
-    fn a_merged_frame_is_well_formed() {
-        let mut h = Held {
-            buf: seg(ISN, 1448, ACK, 7),
-            seg: gro_parse_seg(&seg(ISN, 1448, ACK, 7)).unwrap(),
-            next_seq: ISN.wrapping_add(1448),
-            mss: 1448,
-            last_len: 1448,
-            segs: 1,
-        };
+    fn a_segment_of_a_ninth_flow_makes_room_even_when_delivered_alone() {
         let (mut s, i) = stack();
-        for k in 1..5u32 {
-            let f = seg(ISN.wrapping_add(k * 1448), 1448, ACK, 7);
-            let p = gro_parse_seg(&f).unwrap();
-            assert!(can_merge(&h, &p, &f));
-            gro_append(&mut s.pool, &mut h, &p, &f);
+        let of_flow = |port: u16, flags: u8| {
+            let mut f = seg(ISN, 1448, flags, 7);
+            let mut th = TcpPacket::new_unchecked(&mut f.data_mut()[ETH_HLEN + IP_HLEN..]);
+            th.set_src_port(port);
+            th.fill_checksum(SRC, DST);
+            f
+        };
+        for k in 0..GRO_MAX_HELD as u16 {
+            s.napi_gro_receive(i, of_flow(40000 + k, ACK), Instant::ZERO);
         }
+        assert_eq!((s.dev.gro.held.len(), in_segs(&s)), (GRO_MAX_HELD, 0));
+        // A PSH of another flow: the oldest train goes, then the PSH, alone.
+        s.napi_gro_receive(i, of_flow(50000, ACK | PSH), Instant::ZERO);
+        assert_eq!((s.dev.gro.held.len(), in_segs(&s)), (GRO_MAX_HELD - 1, 2));
+        // One that cannot merge (a FIN) makes no room: only its own flow's train would go.
+        s.napi_gro_receive(i, of_flow(50001, ACK | 0x01), Instant::ZERO);
+        assert_eq!((s.dev.gro.held.len(), in_segs(&s)), (GRO_MAX_HELD - 1, 3));
+    }
+
+    #[test]
+    fn a_merged_frame_is_well_formed() {
+        let (mut s, i) = stack();
+        for k in 0..5u32 {
+            let f = seg(ISN.wrapping_add(k * 1448), 1448, ACK, 7);
+            let r = s.dev.gro.dev_gro_receive(&s.dev.offloads, &mut s.pool, f);
+            assert!(matches!(
+                (k, r),
+                (0, GroResult::Held) | (1.., GroResult::Merged)
+            ));
+        }
+        let h = &s.dev.gro.held[0];
+        assert_eq!((h.count, h.gso_size), (5, 1448));
         assert_eq!(h.buf.len(), ETH_HLEN + 52 + 5 * 1448);
         // Payload bytes run on in sequence-number order.
         let pl = &h.buf.data()[ETH_HLEN + 52..];
@@ -623,7 +508,7 @@ mod tests {
             .iter()
             .enumerate()
             .all(|(k, &b)| b == (ISN as usize + k) as u8));
-        s.gro_complete(i, h, Instant::ZERO);
+        s.napi_gro_flush(i, Instant::ZERO);
         assert_eq!(in_segs(&s), 1);
         assert_eq!(s.snmp().tcp.in_csum_errors, 0);
     }

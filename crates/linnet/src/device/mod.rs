@@ -25,6 +25,7 @@ pub mod features;
 pub(crate) mod gro;
 pub(crate) mod gso;
 pub(crate) mod loopback;
+pub(crate) mod napi;
 pub(crate) mod netns;
 pub(crate) mod offload;
 pub(crate) mod txq;

@@ -1,14 +1,15 @@
-//! The offload tables: how the core reaches a protocol's segmentation code without importing
-//! it. Each network protocol registers its handler by ethertype, and each IP protocol its
-//! handler by protocol number, when the stack is built; the core's GSO entry
-//! ([`super::gso::skb_gso_segment`]) and IPv4's then call through these tables, so no layer
-//! names a layer above it.
+//! The offload tables: how the core reaches a protocol's segmentation and receive-merging
+//! code without importing it. Each network protocol registers its handlers by ethertype, and
+//! each IP protocol its handlers by protocol number, when the stack is built; the core's GSO
+//! entry ([`super::gso::skb_gso_segment`]) and GRO ([`super::gro::GroList::dev_gro_receive`])
+//! and IPv4's halves then call through these tables, so no layer names a layer above it.
 //!
 //! Linux: `struct packet_offload` and `dev_add_offload` (include/linux/netdevice.h,
 //! net/core/gro.c), `struct net_offload`, `inet_offloads` and `inet_add_offload`
 //! (include/net/protocol.h, net/ipv4/protocol.c). Linux's tables are global; Linnet keeps one
 //! per stack, filled by `Stack::new` (Linux: `ipv4_offload_init`, `tcpv4_offload_init`).
 
+use super::gro::{GroSkb, NapiGroCb};
 use super::gso::{GsoError, GsoParams};
 use crate::buf::{BufPool, PacketBuf};
 use crate::wire::{EtherType, IpProtocol};
@@ -41,6 +42,43 @@ pub type NetGsoSegment = fn(
     out: &mut Vec<PacketBuf>,
 ) -> Result<usize, GsoError>;
 
+/// A network protocol's GRO receive handler: read the network header of `skb` (at
+/// `cb.nhoff`), put the frame in a flow (`cb.flow`), find the train of that flow among
+/// `head`, and hand on to the transport protocol's handler through `offloads`, which merges
+/// the frame into that train or not. Returns the index in `head` of a train to complete now;
+/// leaves in `cb` whether the frame was merged (`same_flow`) or is to be delivered as it is
+/// (`flush`), else the core holds it as a new train. Linux: `packet_offload.callbacks.
+/// gro_receive` (e.g. `inet_gro_receive`).
+pub type PacketGroReceive = fn(
+    offloads: &Offloads,
+    head: &mut [GroSkb],
+    skb: &PacketBuf,
+    cb: &mut NapiGroCb,
+    pool: &mut BufPool,
+) -> Option<usize>;
+
+/// A network protocol's GRO complete handler: fix the network header (at `nhoff`) of a
+/// merged train and hand on to the transport protocol's. Linux: `packet_offload.callbacks.
+/// gro_complete` (e.g. `inet_gro_complete`).
+pub type PacketGroComplete = fn(offloads: &Offloads, skb: &mut PacketBuf, nhoff: usize);
+
+/// A transport protocol's GRO receive handler: given the train `pp` of the frame's flow (if
+/// one is held; the network protocol found it), merge the frame into it or say why not, as
+/// for [`PacketGroReceive`] (transport header at `cb.thoff`). Linux: `net_offload.callbacks.
+/// gro_receive` (e.g. `tcp4_gro_receive`).
+pub type NetGroReceive = fn(
+    head: &mut [GroSkb],
+    pp: Option<usize>,
+    skb: &PacketBuf,
+    cb: &mut NapiGroCb,
+    pool: &mut BufPool,
+) -> Option<usize>;
+
+/// A transport protocol's GRO complete handler: fix the transport header (at `thoff`,
+/// network header at `nhoff`) of a merged train. Linux: `net_offload.callbacks.gro_complete`
+/// (e.g. `tcp4_gro_complete`).
+pub type NetGroComplete = fn(skb: &mut PacketBuf, nhoff: usize, thoff: usize);
+
 /// A network protocol's offload handlers, by ethertype. Linux: `struct packet_offload`.
 #[derive(Debug, Clone, Copy)]
 pub struct PacketOffload {
@@ -48,6 +86,10 @@ pub struct PacketOffload {
     pub ty: EtherType,
     /// Its segmentation handler.
     pub gso_segment: PacketGsoSegment,
+    /// Its GRO receive handler, if it merges received frames.
+    pub gro_receive: Option<PacketGroReceive>,
+    /// Its GRO complete handler.
+    pub gro_complete: Option<PacketGroComplete>,
 }
 
 /// An IP protocol's offload handlers. Linux: `struct net_offload`.
@@ -55,6 +97,10 @@ pub struct PacketOffload {
 pub struct NetOffload {
     /// Its segmentation handler.
     pub gso_segment: NetGsoSegment,
+    /// Its GRO receive handler, if it merges received segments.
+    pub gro_receive: Option<NetGroReceive>,
+    /// Its GRO complete handler.
+    pub gro_complete: Option<NetGroComplete>,
 }
 
 /// Why a handler could not be registered.
@@ -140,10 +186,24 @@ mod tests {
     fn an_ip_protocol_keeps_its_first_handler() {
         let mut o = Offloads::default();
         assert!(o.inet_offload(IpProtocol::TCP).is_none());
-        o.inet_add_offload(IpProtocol::TCP, NetOffload { gso_segment: seven })
-            .unwrap();
+        o.inet_add_offload(
+            IpProtocol::TCP,
+            NetOffload {
+                gso_segment: seven,
+                gro_receive: None,
+                gro_complete: None,
+            },
+        )
+        .unwrap();
         assert_eq!(
-            o.inet_add_offload(IpProtocol::TCP, NetOffload { gso_segment: none }),
+            o.inet_add_offload(
+                IpProtocol::TCP,
+                NetOffload {
+                    gso_segment: none,
+                    gro_receive: None,
+                    gro_complete: None,
+                }
+            ),
             Err(OffloadTaken)
         );
         let f = o.inet_offload(IpProtocol::TCP).unwrap().gso_segment;

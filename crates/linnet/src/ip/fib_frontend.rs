@@ -10,6 +10,7 @@ use super::fib::{
 };
 use super::netns::NetnsIpv4;
 use super::rules::{FibRule, RuleMatch};
+use crate::device::netns::NetnsDev;
 use crate::errno::Errno;
 use crate::stack::{LinkKind, Stack};
 use crate::wire::{Ipv4Addr, Ipv4Cidr};
@@ -60,6 +61,120 @@ impl NetnsIpv4 {
     pub(crate) fn route_tables(&self) -> Vec<u32> {
         self.fib.table_ids().collect()
     }
+
+    /// The interface through which gateway `gw` is directly reachable: the route to it (in
+    /// `table`, else main) must be a connected unicast one, on `ifindex` if that is nonzero.
+    /// Linux: `fib_check_nh_v4_gw` ("Nexthop has invalid gateway").
+    pub(crate) fn fib_check_nh_gw(
+        &self,
+        dev: &NetnsDev,
+        gw: Ipv4Addr,
+        ifindex: u32,
+        table: u32,
+    ) -> Result<u32, Errno> {
+        if gw.is_unspecified() || gw.is_multicast() || gw.is_broadcast() || dev.is_local_addr(gw) {
+            return Err(Errno::EINVAL);
+        }
+        if ifindex != 0 && dev.dev_get_by_index(ifindex).is_none() {
+            return Err(Errno::ENODEV);
+        }
+        let found = self
+            .fib
+            .lookup(table, gw, |_| true)
+            .or_else(|| self.fib.lookup(RT_TABLE_MAIN, gw, |_| true));
+        match found {
+            Some(r)
+                if r.kind == RouteType::Unicast
+                    && r.gateway.is_none()
+                    && (ifindex == 0 || r.ifindex == ifindex) =>
+            {
+                Ok(r.ifindex)
+            }
+            _ => Err(Errno::EINVAL),
+        }
+    }
+
+    /// Install the kernel routes for a new address: `local <addr>` in the local table; for a
+    /// primary address (the first on its subnet) also the subnet route (main table; on
+    /// loopback a `local` route in the local table) and `broadcast <subnet broadcast>`.
+    /// Linux: `fib_add_ifaddr` → `fib_magic`.
+    pub(crate) fn fib_add_ifaddr(&mut self, dev: &NetnsDev, ifindex: u32, cidr: Ipv4Cidr) {
+        let Some(iface) = dev.dev_get_by_index(ifindex) else {
+            return;
+        };
+        let loopback = iface.kind == LinkKind::Loopback;
+        let primary = !iface.addrs.iter().any(|c| {
+            c.addr != cidr.addr && c.prefix_len == cidr.prefix_len && c.network() == cidr.network()
+        });
+        let a = cidr.addr;
+        // Append: kernel routes coexist with equal ones on other interfaces. An identical one
+        // already present (the same address on the same interface again) is no error.
+        let local = kernel_route(RouteType::Local, host(a), ifindex, RouteScope::Host, a);
+        let _ = self.fib.insert(local, true);
+        if !primary || cidr.prefix_len >= 32 {
+            return;
+        }
+        let (kind, scope) = if loopback {
+            (RouteType::Local, RouteScope::Host)
+        } else {
+            (RouteType::Unicast, RouteScope::Link)
+        };
+        let _ = self
+            .fib
+            .insert(kernel_route(kind, cidr.network(), ifindex, scope, a), true);
+        if let Some(bcast) = cidr.broadcast() {
+            let b = kernel_route(
+                RouteType::Broadcast,
+                host(bcast),
+                ifindex,
+                RouteScope::Link,
+                a,
+            );
+            let _ = self.fib.insert(b, true);
+        }
+    }
+
+    /// Remove the kernel routes of a deleted address (already gone from the interface's list).
+    /// If it was the primary and another address remains on the subnet, that one takes over
+    /// the subnet's routes. Linux: `fib_del_ifaddr` (with `promote_secondaries`).
+    pub(crate) fn fib_del_ifaddr(&mut self, dev: &NetnsDev, ifindex: u32, cidr: Ipv4Cidr) {
+        let a = cidr.addr;
+        let kernel = |dst: Ipv4Cidr, table: u32, kind: RouteType| RouteMatch {
+            table: Some(table),
+            ifindex: Some(ifindex),
+            prefsrc: Some(a),
+            protocol: Some(RouteProto::Kernel),
+            kind: Some(kind),
+            ..RouteMatch::new(dst)
+        };
+        let _ = self
+            .fib
+            .delete(&kernel(host(a), RT_TABLE_LOCAL, RouteType::Local));
+        let net = cidr.network();
+        let was_primary = [
+            kernel(net, RT_TABLE_MAIN, RouteType::Unicast),
+            kernel(net, RT_TABLE_LOCAL, RouteType::Local),
+        ]
+        .iter()
+        .any(|m| self.fib.delete(m).is_ok());
+        if let Some(bcast) = cidr.broadcast() {
+            let _ = self
+                .fib
+                .delete(&kernel(host(bcast), RT_TABLE_LOCAL, RouteType::Broadcast));
+        }
+        if !was_primary {
+            return;
+        }
+        let heir = dev.dev_get_by_index(ifindex).and_then(|i| {
+            i.addrs
+                .iter()
+                .find(|c| c.prefix_len == cidr.prefix_len && c.network() == net)
+                .copied()
+        });
+        if let Some(h) = heir {
+            self.fib_add_ifaddr(dev, ifindex, h);
+        }
+    }
 }
 
 impl Stack {
@@ -77,38 +192,13 @@ impl Stack {
                 return Err(Errno::EINVAL);
             }
         } else if let Some(gw) = route.gateway {
-            route.ifindex = self.fib_check_nh_gw(gw, route.ifindex, route.table)?;
+            route.ifindex = self
+                .ipv4
+                .fib_check_nh_gw(&self.dev, gw, route.ifindex, route.table)?;
         } else if self.iface(route.ifindex).is_none() {
             return Err(Errno::ENODEV);
         }
         self.ipv4.fib.insert(route, false)
-    }
-
-    /// The interface through which gateway `gw` is directly reachable: the route to it (in
-    /// `table`, else main) must be a connected unicast one, on `ifindex` if that is nonzero.
-    /// Linux: `fib_check_nh_v4_gw` ("Nexthop has invalid gateway").
-    fn fib_check_nh_gw(&self, gw: Ipv4Addr, ifindex: u32, table: u32) -> Result<u32, Errno> {
-        if gw.is_unspecified() || gw.is_multicast() || gw.is_broadcast() || self.is_local_addr(gw) {
-            return Err(Errno::EINVAL);
-        }
-        if ifindex != 0 && self.iface(ifindex).is_none() {
-            return Err(Errno::ENODEV);
-        }
-        let found = self
-            .ipv4
-            .fib
-            .lookup(table, gw, |_| true)
-            .or_else(|| self.ipv4.fib.lookup(RT_TABLE_MAIN, gw, |_| true));
-        match found {
-            Some(r)
-                if r.kind == RouteType::Unicast
-                    && r.gateway.is_none()
-                    && (ifindex == 0 || r.ifindex == ifindex) =>
-            {
-                Ok(r.ifindex)
-            }
-            _ => Err(Errno::EINVAL),
-        }
     }
 
     /// Delete the first route matching `m` (`ip route del`); `ESRCH` if none does.
@@ -168,91 +258,6 @@ impl Stack {
     /// Linux: `devinet_sysctl_forward` → `inet_forward_change`.
     pub fn set_ip_forward(&mut self, on: bool) {
         self.config.ip_forward = on;
-    }
-
-    /// Install the kernel routes for a new address: `local <addr>` in the local table; for a
-    /// primary address (the first on its subnet) also the subnet route (main table; on
-    /// loopback a `local` route in the local table) and `broadcast <subnet broadcast>`.
-    /// Linux: `fib_add_ifaddr` → `fib_magic`.
-    pub(crate) fn fib_add_ifaddr(&mut self, ifindex: u32, cidr: Ipv4Cidr) {
-        let Some(iface) = self.iface(ifindex) else {
-            return;
-        };
-        let loopback = iface.kind == LinkKind::Loopback;
-        let primary = !iface.addrs.iter().any(|c| {
-            c.addr != cidr.addr && c.prefix_len == cidr.prefix_len && c.network() == cidr.network()
-        });
-        let a = cidr.addr;
-        // Append: kernel routes coexist with equal ones on other interfaces. An identical one
-        // already present (the same address on the same interface again) is no error.
-        let local = kernel_route(RouteType::Local, host(a), ifindex, RouteScope::Host, a);
-        let _ = self.ipv4.fib.insert(local, true);
-        if !primary || cidr.prefix_len >= 32 {
-            return;
-        }
-        let (kind, scope) = if loopback {
-            (RouteType::Local, RouteScope::Host)
-        } else {
-            (RouteType::Unicast, RouteScope::Link)
-        };
-        let _ = self
-            .ipv4
-            .fib
-            .insert(kernel_route(kind, cidr.network(), ifindex, scope, a), true);
-        if let Some(bcast) = cidr.broadcast() {
-            let b = kernel_route(
-                RouteType::Broadcast,
-                host(bcast),
-                ifindex,
-                RouteScope::Link,
-                a,
-            );
-            let _ = self.ipv4.fib.insert(b, true);
-        }
-    }
-
-    /// Remove the kernel routes of a deleted address (already gone from the interface's list).
-    /// If it was the primary and another address remains on the subnet, that one takes over
-    /// the subnet's routes. Linux: `fib_del_ifaddr` (with `promote_secondaries`).
-    pub(crate) fn fib_del_ifaddr(&mut self, ifindex: u32, cidr: Ipv4Cidr) {
-        let a = cidr.addr;
-        let kernel = |dst: Ipv4Cidr, table: u32, kind: RouteType| RouteMatch {
-            table: Some(table),
-            ifindex: Some(ifindex),
-            prefsrc: Some(a),
-            protocol: Some(RouteProto::Kernel),
-            kind: Some(kind),
-            ..RouteMatch::new(dst)
-        };
-        let _ = self
-            .ipv4
-            .fib
-            .delete(&kernel(host(a), RT_TABLE_LOCAL, RouteType::Local));
-        let net = cidr.network();
-        let was_primary = [
-            kernel(net, RT_TABLE_MAIN, RouteType::Unicast),
-            kernel(net, RT_TABLE_LOCAL, RouteType::Local),
-        ]
-        .iter()
-        .any(|m| self.ipv4.fib.delete(m).is_ok());
-        if let Some(bcast) = cidr.broadcast() {
-            let _ =
-                self.ipv4
-                    .fib
-                    .delete(&kernel(host(bcast), RT_TABLE_LOCAL, RouteType::Broadcast));
-        }
-        if !was_primary {
-            return;
-        }
-        let heir = self.iface(ifindex).and_then(|i| {
-            i.addrs
-                .iter()
-                .find(|c| c.prefix_len == cidr.prefix_len && c.network() == net)
-                .copied()
-        });
-        if let Some(h) = heir {
-            self.fib_add_ifaddr(ifindex, h);
-        }
     }
 }
 

@@ -1,11 +1,13 @@
-//! IPv4's part of generic segmentation offload: splitting a TCP/IPv4 super-packet (the
-//! transport protocol makes the segments, IPv4 then fixes each one's header) and sending a
-//! super-packet whose segments may not fit the path.
+//! IPv4's part of the offloads: splitting a TCP/IPv4 super-packet (the transport protocol
+//! makes the segments, IPv4 then fixes each one's header), sending a super-packet whose
+//! segments may not fit the path, and its part of receive merging (GRO): which frames may
+//! merge as far as IPv4 is concerned, and the header of a merged train.
 //!
-//! Linux: `inet_gso_segment` (net/ipv4/af_inet.c), `ip_finish_output_gso`
-//! (net/ipv4/ip_output.c).
+//! Linux: `inet_gso_segment`, `inet_gro_receive`, `inet_gro_complete` (net/ipv4/af_inet.c),
+//! `ip_finish_output_gso` (net/ipv4/ip_output.c).
 
 use crate::buf::{BufPool, PacketBuf};
+use crate::device::gro::{GroSkb, NapiGroCb};
 use crate::device::gso::{
     skb_gso_segment, skb_gso_validate_network_len, GsoError, GsoParams, SegCsum,
 };
@@ -15,6 +17,7 @@ use crate::ip::output::NextHop;
 use crate::stack::Stack;
 use crate::stats::DropReason;
 use crate::time::Instant;
+use crate::wire::checksum;
 use crate::wire::ipv4::HEADER_LEN;
 use crate::wire::{EtherType, Ipv4Packet};
 
@@ -25,7 +28,110 @@ pub fn ipv4_offload_init(offloads: &mut Offloads) {
     offloads.dev_add_offload(PacketOffload {
         ty: EtherType::IPV4,
         gso_segment: inet_gso_segment,
+        gro_receive: Some(inet_gro_receive),
+        gro_complete: Some(inet_gro_complete),
     });
+}
+
+/// The flow of an IPv4 datagram (`ip` from its header, at least 20 bytes; transport header
+/// at `ihl`): source, destination, source port, destination port, in one word; `None` if the
+/// ports are not there. Linux: the flow dissector's `skb_get_hash` (exact here, not hashed).
+#[inline]
+fn inet_gro_flow(ip: &[u8], ihl: usize) -> Option<u128> {
+    let ports = ip.get(ihl..ihl + 4)?;
+    // Unchecked: the caller checked that `ip` holds a 20-byte header (the addresses).
+    let iph = Ipv4Packet::new_unchecked(ip);
+    // TCP and UDP put the ports at the same offsets (Linux: `skb_flow_get_ports` reads them
+    // as one word for either).
+    let ports = u32::from_be_bytes([ports[0], ports[1], ports[2], ports[3]]);
+    Some(
+        u128::from(u32::from(iph.src_addr())) << 64
+            | u128::from(u32::from(iph.dst_addr())) << 32
+            | u128::from(ports),
+    )
+}
+
+/// IPv4's GRO receive handler: put the frame in its flow (addresses and ports) and find that
+/// flow's train; a datagram that may merge (version 4, no options, TCP, not a fragment, no
+/// reserved flag, no padding, a good header checksum) goes on to its protocol's handler,
+/// with the held train barred from taking it if the link header, TOS, DF or TTL differ.
+/// Anything else is delivered as it is, after its flow's train. Linux: `inet_gro_receive`.
+pub fn inet_gro_receive(
+    offloads: &Offloads,
+    head: &mut [GroSkb],
+    skb: &PacketBuf,
+    cb: &mut NapiGroCb,
+    pool: &mut BufPool,
+) -> Option<usize> {
+    let d = skb.data();
+    let nh = cb.nhoff;
+    if d.len() < nh + HEADER_LEN + 4 {
+        cb.flush = true;
+        return None;
+    }
+    let ip = &d[nh..];
+    // Unchecked: the length test above holds a 20-byte header.
+    let iph = Ipv4Packet::new_unchecked(ip);
+    let Some(flow) = inet_gro_flow(ip, iph.header_len()) else {
+        cb.flush = true;
+        return None;
+    };
+    cb.flow = Some(flow);
+    let pp = head.iter().position(|p| p.flow == flow);
+    // Version 4, no options, nothing in frag_off but DF (no MF, offset or reserved bit:
+    // Linux flushes on `frag_off & ~IP_DF`); Ethernet padding or a truncated frame takes
+    // the normal path. Room for a 20-byte TCP header is its handler's to check, but the
+    // shortest frame that can merge is tested here once.
+    if cb.flush
+        || d.len() < nh + HEADER_LEN + 20
+        || iph.version() != 4
+        || iph.header_len() != HEADER_LEN
+        || iph.is_fragment()
+        || iph.reserved_flag()
+        || usize::from(iph.total_len()) != ip.len()
+    {
+        cb.flush = true;
+        return pp;
+    }
+    let Some(gro_receive) = offloads
+        .inet_offload(iph.protocol())
+        .and_then(|o| o.gro_receive)
+    else {
+        cb.flush = true;
+        return pp;
+    };
+    // The header is 20 bytes (tested above): a constant length, summed unrolled.
+    if skb.meta.csum == crate::buf::CsumState::None && !checksum::verify(&ip[..HEADER_LEN]) {
+        cb.flush = true;
+        return pp;
+    }
+    cb.thoff = nh + HEADER_LEN;
+    if let Some(i) = pp {
+        let a = head[i].buf.data();
+        // Unchecked: a held train was taken by this handler (a 20-byte header).
+        let ia = Ipv4Packet::new_unchecked(&a[nh..]);
+        // The link header (Linux: the core's `compare_ether_header`), TOS, DF, TTL.
+        cb.flush_held = a[..nh] != d[..nh]
+            || ia.tos() != iph.tos()
+            || ia.dont_frag() != iph.dont_frag()
+            || ia.ttl() != iph.ttl();
+    }
+    gro_receive(head, pp, skb, cb, pool)
+}
+
+/// IPv4's GRO complete handler: the merged datagram's total length and header checksum,
+/// then its protocol's handler. Linux: `inet_gro_complete`.
+pub fn inet_gro_complete(offloads: &Offloads, skb: &mut PacketBuf, nhoff: usize) {
+    let d = skb.data_mut();
+    let len = d.len() - nhoff;
+    // Unchecked: taken by `inet_gro_receive` (a 20-byte header) and only grown since.
+    let mut iph = Ipv4Packet::new_unchecked(&mut d[nhoff..]);
+    iph.set_total_len(len as u16);
+    iph.fill_checksum();
+    let proto = iph.protocol();
+    if let Some(complete) = offloads.inet_offload(proto).and_then(|o| o.gro_complete) {
+        complete(skb, nhoff, nhoff + HEADER_LEN);
+    }
 }
 
 /// Segment the IPv4 super-packet whose header starts at `nhoff`: check the header (whole,

@@ -28,14 +28,15 @@
 //! - a queue with more than [`MAX_RUNS`] separate received ranges (a flood of scattered
 //!   fragments) is killed, in the spirit of Linux's `ipfrag_max_dist`.
 
-use crate::buf::{PacketBuf, MAX_HEADER};
+use crate::buf::{BufPool, PacketBuf, MAX_HEADER};
 #[cfg(test)]
 pub(crate) use crate::ip::inet_fragment::ECN_NOT_ECT;
 #[cfg(test)]
 pub(crate) use crate::ip::inet_fragment::MAX_RUNS;
 use crate::ip::inet_fragment::{ip_frag_ecn, FragError, FragLimits, InetFragQueue, InetFrags};
+use crate::ip::netns::NetnsIpv4;
 use crate::stack::Stack;
-use crate::stats::DropReason;
+use crate::stats::{DropCounters, DropReason};
 use crate::time::Instant;
 use crate::wire::icmpv4::time_exceeded;
 use crate::wire::ipv4::{HEADER_LEN, MAX_HEADER_LEN};
@@ -225,6 +226,53 @@ impl FragTable {
         }
     }
 }
+impl NetnsIpv4 {
+    /// Turn a complete queue into the datagram: the first fragment's header goes in front of
+    /// the payload, with the total length, the combined ECN field and DF set only if every
+    /// fragment had it; the area becomes the buffer. `last` is the fragment that completed it
+    /// (its metadata is kept); it goes back to `pool`, and the fragments of a datagram that cannot
+    /// be rebuilt are counted in `drops`. Linux: `ip_frag_reasm`.
+    fn ip_frag_reasm(
+        &mut self,
+        q: Box<FragQueue>,
+        last: PacketBuf,
+        pool: &mut BufPool,
+        drops: &mut DropCounters,
+    ) -> Option<PacketBuf> {
+        let meta = last.meta;
+        pool.put(last);
+        let hlen = q.hlen();
+        let total = hlen + q.len();
+        // The first fragment's header, as `ip_defrag` checked it on arrival.
+        let first_ecn = Ipv4Packet::new_unchecked(&q.first_fragment(DATA_START)[..hlen]).ecn();
+        let ecn = ip_frag_ecn(q.proto.ecn, first_ecn);
+        let (Some(ecn), true) = (ecn, total <= IP_MAX_LEN) else {
+            self.ip_stats.reasm_fails += 1;
+            drops.add(DropReason::IpInhdr, q.nfrags);
+            return None;
+        };
+        let dont_frag = q.proto.max_df_size == q.proto.max_size;
+        let end = DATA_START + q.len();
+        let mut area = q.into_area();
+        area.truncate(end);
+        // The first fragment's header already sits in front of the payload.
+        let head = DATA_START - hlen;
+        let mut buf = PacketBuf::build(area.into_boxed_slice(), head, end);
+        buf.meta = meta;
+        {
+            let mut p = Ipv4Packet::new_unchecked(buf.data_mut());
+            p.set_total_len(total as u16);
+            p.set_flags_frag(dont_frag, false, 0);
+            let tos = p.tos();
+            p.set_tos((tos & !0x03) | ecn);
+            p.fill_checksum();
+        }
+        buf.reset_network_header();
+        self.ip_stats.reasm_oks += 1;
+        Some(buf)
+    }
+}
+
 impl Stack {
     /// A fragment for this host arrived: queue it, and when it completes its datagram return
     /// the reassembled datagram (network header at the data start). Linux: `ip_defrag`.
@@ -267,7 +315,9 @@ impl Stack {
                 self.pool.put(buf);
                 None
             }
-            Queued::Complete(q) => self.ip_frag_reasm(q, buf),
+            Queued::Complete(q) => self
+                .ipv4
+                .ip_frag_reasm(q, buf, &mut self.pool, &mut self.drops),
             Queued::Dropped {
                 reason,
                 fail,
@@ -287,44 +337,6 @@ impl Stack {
                 None
             }
         }
-    }
-
-    /// Turn a complete queue into the datagram: the first fragment's header goes in front of
-    /// the payload, with the total length, the combined ECN field and DF set only if every
-    /// fragment had it; the area becomes the buffer. `last` is the fragment that completed it
-    /// (its metadata is kept). Linux: `ip_frag_reasm`.
-    fn ip_frag_reasm(&mut self, q: Box<FragQueue>, last: PacketBuf) -> Option<PacketBuf> {
-        let meta = last.meta;
-        self.pool.put(last);
-        let hlen = q.hlen();
-        let total = hlen + q.len();
-        // The first fragment's header, as `ip_defrag` checked it on arrival.
-        let first_ecn = Ipv4Packet::new_unchecked(&q.first_fragment(DATA_START)[..hlen]).ecn();
-        let ecn = ip_frag_ecn(q.proto.ecn, first_ecn);
-        let (Some(ecn), true) = (ecn, total <= IP_MAX_LEN) else {
-            self.ipv4.ip_stats.reasm_fails += 1;
-            self.drops.add(DropReason::IpInhdr, q.nfrags);
-            return None;
-        };
-        let dont_frag = q.proto.max_df_size == q.proto.max_size;
-        let end = DATA_START + q.len();
-        let mut area = q.into_area();
-        area.truncate(end);
-        // The first fragment's header already sits in front of the payload.
-        let head = DATA_START - hlen;
-        let mut buf = PacketBuf::build(area.into_boxed_slice(), head, end);
-        buf.meta = meta;
-        {
-            let mut p = Ipv4Packet::new_unchecked(buf.data_mut());
-            p.set_total_len(total as u16);
-            p.set_flags_frag(dont_frag, false, 0);
-            let tos = p.tos();
-            p.set_tos((tos & !0x03) | ecn);
-            p.fill_checksum();
-        }
-        buf.reset_network_header();
-        self.ipv4.ip_stats.reasm_oks += 1;
-        Some(buf)
     }
 
     /// Give up the queues whose `ipfrag_time` has passed: each counts as a failed reassembly

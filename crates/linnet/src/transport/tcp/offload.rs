@@ -1,13 +1,16 @@
 //! TCP's part of the offloads: the pseudo-header sum a device or the core finishes, the size
-//! of the super-segments TCP builds for a TSO device, and segmenting a super-segment in
-//! software.
+//! of the super-segments TCP builds for a TSO device, segmenting a super-segment in
+//! software, and merging received segments (GRO).
 //!
 //! Linux: `__tcp_v4_send_check` (net/ipv4/tcp_ipv4.c), `tcp_xmit_size_goal`
-//! (net/ipv4/tcp.c), `tcp4_gso_segment` / `tcp_gso_segment` (net/ipv4/tcp_offload.c).
+//! (net/ipv4/tcp.c), `tcp4_gso_segment` / `tcp_gso_segment`, `tcp4_gro_receive` /
+//! `tcp_gro_receive`, `tcp4_gro_complete` (net/ipv4/tcp_offload.c).
 
 use crate::buf::{BufPool, CsumState, PacketBuf};
 use crate::device::features::NetdevFeatures;
+use crate::device::gro::{skb_gro_receive, GroSkb, NapiGroCb};
 use crate::device::gso::{GsoError, GsoParams, SegCsum, GSO_MAX_SEGS, GSO_MAX_SIZE};
+use crate::wire::checksum;
 use crate::wire::ipv4::Ipv4Packet;
 pub use crate::wire::tcp::tcp_csum_partial;
 use crate::wire::tcp::{TcpFlags, TcpPacket, HEADER_LEN};
@@ -90,6 +93,122 @@ pub fn tcp4_gso_segment(
         out.push(b);
     }
     Ok(nsegs)
+}
+
+/// TCP/IPv4's GRO receive handler: a segment that may merge (a whole header, only ACK and
+/// perhaps PSH set, some payload) has its checksum verified against the IPv4 pseudo-header,
+/// unless the device did, and goes on to [`tcp_gro_receive`]; one that fails is flagged
+/// `csum_bad`, anything else delivered as it is. Linux: `tcp4_gro_receive`.
+pub fn tcp4_gro_receive(
+    head: &mut [GroSkb],
+    pp: Option<usize>,
+    skb: &PacketBuf,
+    cb: &mut NapiGroCb,
+    pool: &mut BufPool,
+) -> Option<usize> {
+    let d = skb.data();
+    let Some(th) = d.get(cb.thoff..).filter(|th| th.len() >= HEADER_LEN) else {
+        cb.flush = true;
+        return pp;
+    };
+    // Unchecked: the header's 20 bytes were just tested.
+    let tcph = TcpPacket::new_unchecked(th);
+    let thl = usize::from(tcph.header_len());
+    // Only ACK, optionally PSH: SYN, FIN, RST, URG, ECE, CWR flush (Linux: tcp_gro_receive).
+    let flags = tcph.flags();
+    let mut others = flags;
+    others.remove(TcpFlags::ACK | TcpFlags::PSH);
+    if thl < HEADER_LEN
+        || thl > th.len()
+        || !others.is_empty()
+        || !flags.contains(TcpFlags::ACK)
+        || th.len() == thl
+    {
+        cb.flush = true;
+        return pp;
+    }
+    if skb.meta.csum == CsumState::None {
+        // Unchecked: IPv4 took the frame (a 20-byte header at `nhoff`).
+        let iph = Ipv4Packet::new_unchecked(&d[cb.nhoff..]);
+        let pseudo = checksum::pseudo_header_v4(iph.src_addr(), iph.dst_addr(), 6, th.len() as u16);
+        if checksum::fold(checksum::sum(th, pseudo)) != 0xffff {
+            cb.csum_bad = true;
+            cb.flush = true;
+            return pp;
+        }
+    }
+    cb.csum_valid = true;
+    cb.len = th.len() - thl;
+    tcp_gro_receive(head, pp, skb, cb, pool)
+}
+
+/// Merge a checked TCP segment into its flow's train `pp` if it continues it: the next
+/// sequence number, the same ACK number and options, a payload no larger than the first
+/// segment's after only full-sized ones, nothing below barring it (`cb.flush_held`), room
+/// left. The newest window and PSH travel with the train; a PSH ends it (returned for
+/// completion). A segment that does not continue the train ends it; then, with PSH, it is
+/// delivered alone, else held as a new train. Linux: `tcp_gro_receive`.
+pub fn tcp_gro_receive(
+    head: &mut [GroSkb],
+    pp: Option<usize>,
+    skb: &PacketBuf,
+    cb: &mut NapiGroCb,
+    pool: &mut BufPool,
+) -> Option<usize> {
+    let d = skb.data();
+    // Unchecked: `tcp4_gro_receive` checked the header.
+    let th = TcpPacket::new_unchecked(&d[cb.thoff..]);
+    let psh = th.flags().contains(TcpFlags::PSH);
+    if let Some(i) = pp {
+        let p = &mut head[i];
+        let a = p.buf.data();
+        // Unchecked: the held train was checked alike when it was taken.
+        let th2 = TcpPacket::new_unchecked(&a[p.thoff..]);
+        let thl = usize::from(th2.header_len());
+        let next_seq = th2
+            .seq_number()
+            .0
+            .wrapping_add((a.len() - p.thoff - thl) as u32);
+        let hdrs = cb.thoff + thl;
+        let continues = !cb.flush_held
+            && th.seq_number().0 == next_seq
+            && th.ack_number() == th2.ack_number()
+            && usize::from(th.header_len()) == thl
+            && cb.len <= p.gso_size
+            && p.last_len == p.gso_size
+            && !th2.flags().contains(TcpFlags::PSH)
+            && th.options() == th2.options();
+        if continues && skb_gro_receive(pool, p, skb, hdrs) {
+            let mut th2 = TcpPacket::new_unchecked(&mut p.buf.data_mut()[p.thoff..]);
+            th2.set_window_len(th.window_len());
+            if psh {
+                let mut f = th2.flags();
+                f.insert(TcpFlags::PSH);
+                th2.set_flags(f);
+            }
+            p.last_len = cb.len;
+            p.count += 1;
+            cb.same_flow = true;
+            return psh.then_some(i);
+        }
+    }
+    // A PSH segment ends its train; alone, it needs no holding.
+    cb.flush |= psh;
+    pp
+}
+
+/// TCP/IPv4's GRO complete handler: the merged segment's checksum left partial (the
+/// pseudo-header sum), for whoever passes it on to finish. Linux: `tcp4_gro_complete`.
+pub fn tcp4_gro_complete(skb: &mut PacketBuf, nhoff: usize, thoff: usize) {
+    let d = skb.data_mut();
+    // Unchecked: taken by `tcp4_gro_receive` (IPv4 header at `nhoff`, TCP at `thoff`).
+    let iph = Ipv4Packet::new_unchecked(&d[nhoff..]);
+    let (src, dst) = (iph.src_addr(), iph.dst_addr());
+    tcp_csum_partial(&mut d[thoff..], src, dst);
+    skb.meta.csum = CsumState::Partial {
+        start: (thoff - nhoff) as u16,
+        offset: TCP_CSUM_OFFSET,
+    };
 }
 
 /// The most TCP payload bytes to put in one segment for a connection whose route has `caps`:
