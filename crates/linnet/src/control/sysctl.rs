@@ -690,6 +690,42 @@ static TABLE: &[Sysctl] = &[
             set: |s, d| s.set_icmpv6_ratelimit(d),
         },
     },
+    Sysctl {
+        name: "net.ipv6.ip6frag_high_thresh",
+        kind: Kind::Int {
+            min: 0,
+            max: INT_MAX,
+            get: |s| s.config().ip6frag.high_thresh as u64,
+            set: |s, n| s.config_mut().ip6frag.high_thresh = n as usize,
+        },
+    },
+    Sysctl {
+        name: "net.ipv6.ip6frag_low_thresh",
+        kind: Kind::Int {
+            min: 0,
+            max: INT_MAX,
+            get: |s| s.config().ip6frag.low_thresh as u64,
+            set: |s, n| s.config_mut().ip6frag.low_thresh = n as usize,
+        },
+    },
+    Sysctl {
+        name: "net.ipv6.ip6frag_time",
+        kind: Kind::Time {
+            unit: SEC,
+            min: 0,
+            get: |s| s.config().ip6frag.time,
+            set: |s, d| s.config_mut().ip6frag.time = d,
+        },
+    },
+    Sysctl {
+        name: "net.ipv6.route.mtu_expires",
+        kind: Kind::Time {
+            unit: SEC,
+            min: 0,
+            get: |s| s.config().ip6_pmtu.mtu_expires,
+            set: |s, d| s.config_mut().ip6_pmtu.mtu_expires = d,
+        },
+    },
 ];
 
 /// Parse an integer as Linux's `proc_dointvec` does: decimal, or hex with `0x`.

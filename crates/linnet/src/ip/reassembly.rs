@@ -355,19 +355,12 @@ impl Stack {
         if len == 0 {
             return;
         }
-        let mut quote = if MAX_HEADER + len <= self.pool.buf_size() {
-            self.pool.get(MAX_HEADER)
-        } else {
-            PacketBuf::with_headroom(MAX_HEADER + len, MAX_HEADER)
-        };
+        let mut quote = self.pool.copy_of(first);
         {
-            let d = quote.put(len);
-            d.copy_from_slice(first);
-            let mut p = Ipv4Packet::new_unchecked(d);
+            let mut p = Ipv4Packet::new_unchecked(quote.data_mut());
             p.set_total_len(len as u16);
             p.fill_checksum();
         }
-        quote.reset_network_header();
         self.icmp_send_error(
             &quote,
             Icmpv4Message::TIME_EXCEEDED,
