@@ -93,9 +93,9 @@ impl Default for StackConfig {
             disable_ipv6: false,
             tcp: crate::transport::tcp::TcpConfig::default(),
             neigh: NeighParams::default(),
-            ipfrag: crate::ip::reassembly::FragParams::default(),
+            ipfrag: crate::ip::reassembly::FragParams::IPV4,
             pmtu: crate::ip::pmtu::PmtuParams::default(),
-            ip6frag: crate::ipv6::reassembly::Ip6FragParams::default(),
+            ip6frag: crate::ipv6::reassembly::Ip6FragParams::IPV6,
             ip6_pmtu: crate::ipv6::pmtu::Ip6PmtuParams::default(),
         }
     }

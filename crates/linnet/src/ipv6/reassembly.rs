@@ -58,7 +58,6 @@ use crate::wire::icmpv6::{param_problem, time_exceeded};
 use crate::wire::ipv6::{ipv6_addr_type, Ipv6AddrKind, Ipv6Scope, HEADER_LEN};
 use crate::wire::ipv6ext::{ipv6_skip_exthdr, Ipv6FragHeader, FRAG_HEADER_LEN};
 use crate::wire::{Icmpv6Message, IpProtocol, Ipv6Addr, Ipv6Packet};
-use std::time::Duration;
 
 /// Largest payload length an IPv6 datagram without a jumbo option may have (`IPV6_MAXPLEN`).
 pub const IPV6_MAXPLEN: usize = 65535;
@@ -77,37 +76,8 @@ const FRAG_OFF_FIELD: usize = 2;
 /// Where the payload length sits in the fixed header.
 const PAYLOAD_LEN_FIELD: usize = 4;
 
-/// Reassembly tunables. Linux: `net.ipv6.ip6frag_*`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Ip6FragParams {
-    /// `ip6frag_high_thresh` (4 MiB): most memory all queues may hold.
-    pub high_thresh: usize,
-    /// `ip6frag_low_thresh` (3 MiB): what lowering `high_thresh` under the memory held
-    /// evicts the oldest queues down to.
-    pub low_thresh: usize,
-    /// `ip6frag_time` (60 s): how long a queue waits for its missing fragments.
-    pub time: Duration,
-}
-
-impl Default for Ip6FragParams {
-    fn default() -> Self {
-        Ip6FragParams {
-            high_thresh: 4 << 20,
-            low_thresh: 3 << 20,
-            time: Duration::from_secs(60),
-        }
-    }
-}
-
-impl Ip6FragParams {
-    fn limits(&self) -> FragLimits {
-        FragLimits {
-            high_thresh: self.high_thresh,
-            low_thresh: self.low_thresh,
-            timeout: self.time,
-        }
-    }
-}
+/// Reassembly tunables (`net.ipv6.ip6frag_*`); defaults [`FragLimits::IPV6`].
+pub type Ip6FragParams = FragLimits;
 
 /// Who asks for reassembly: local delivery, or connection tracking before it can look at
 /// ports. Linux: `enum ip6_defrag_users`.
@@ -248,7 +218,7 @@ pub struct Ip6FragTable {
 
 impl Default for Ip6FragTable {
     fn default() -> Self {
-        Ip6FragTable::new(Ip6FragParams::default())
+        Ip6FragTable::new(Ip6FragParams::IPV6)
     }
 }
 
@@ -300,7 +270,7 @@ impl Ip6FragTable {
     pub fn new(params: Ip6FragParams) -> Ip6FragTable {
         Ip6FragTable {
             params,
-            q: InetFrags::new(params.limits(), DATA_START, IPV6_MAXPLEN),
+            q: InetFrags::new(params, DATA_START, IPV6_MAXPLEN),
             stats: Ip6ReasmStats::default(),
         }
     }
@@ -310,7 +280,7 @@ impl Ip6FragTable {
     /// reassembly); returns their fragments, dropped. Linux: a write to `ip6frag_*`.
     pub fn set_params(&mut self, params: Ip6FragParams) -> u64 {
         self.params = params;
-        let evicted = self.q.set_limits(params.limits());
+        let evicted = self.q.set_limits(params);
         self.stats.reasm_fails += evicted.len() as u64;
         evicted.iter().map(|q| q.nfrags).sum()
     }
@@ -651,6 +621,7 @@ mod tests {
     use crate::ipv6::fragment::ip6_fragment;
     use crate::wire::captures::{from_hex, PORT_UNREACH6};
     use proptest::prelude::*;
+    use std::time::Duration;
 
     const PEER: &str = "2001:db8::1";
     const ME: &str = "2001:db8::2";
@@ -948,7 +919,7 @@ mod tests {
 
     #[test]
     fn twenty_thousand_incomplete_trains_stay_within_the_limit() {
-        let p = Ip6FragParams::default();
+        let p = Ip6FragParams::IPV6;
         let mut t = Ip6FragTable::new(p);
         let now = Instant::ZERO;
         let mut nomem = 0;
@@ -1110,7 +1081,7 @@ mod tests {
             let mut t = Ip6FragTable::new(Ip6FragParams {
                 high_thresh: high,
                 low_thresh: high / 2,
-                ..Ip6FragParams::default()
+                ..Ip6FragParams::IPV6
             });
             for (i, (id, off8, len, more, fill, junk, nhoff, foff)) in
                 frags.into_iter().enumerate()
