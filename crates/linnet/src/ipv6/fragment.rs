@@ -14,7 +14,8 @@
 //! [`Ip6Fragment`]s borrowing the datagram, each of which writes itself into a buffer the
 //! caller provides.
 //!
-//! How the send path calls it (Linux: `ip6_finish_output` when the datagram exceeds the MTU):
+//! How the send path calls it (Linux: `ip6_finish_output` when the datagram exceeds the MTU),
+//! as `Stack::ip6_fragment` at the end of this file does:
 //!
 //! ```text
 //! let id = ident_gen.ipv6_select_ident(&dst, &src);

@@ -32,7 +32,8 @@
 //! more than 64 separate ranges (`MAX_RUNS`) is dropped, as for IPv4
 //! (Linux bounds only IPv4's, with `ipfrag_max_dist`).
 //!
-//! How the receive path calls it (Linux: `ip6_input_finish` meeting `NEXTHDR_FRAGMENT`):
+//! How the receive path calls it (Linux: `ip6_input_finish` meeting `NEXTHDR_FRAGMENT`), as
+//! `Stack::ipv6_frag_rcv` and `Stack::ip6_frag_expire` at the end of this file do:
 //!
 //! ```text
 //! match frags.ipv6_frag_rcv(buf.data(), nhoff, frag_off, ifindex, LocalDeliver, now) {
