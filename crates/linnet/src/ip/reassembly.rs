@@ -47,7 +47,7 @@ const IP_MAX_LEN: usize = 65535;
 /// Where payload offset 0 sits in an assembly area: headroom plus the largest header.
 const DATA_START: usize = MAX_HEADER + MAX_HEADER_LEN;
 
-/// Reassembly tunables (`net.ipv4.ipfrag_*`); defaults [`FragLimits::IPV4`].
+/// Reassembly tunables (`net.ipv4.ipfrag_*`); defaults `FragParams::IPV4`.
 pub type FragParams = FragLimits;
 
 /// What identifies the fragments of one datagram. Linux: `struct frag_v4_compare_key`.

@@ -77,7 +77,7 @@ const FRAG_OFF_FIELD: usize = 2;
 /// Where the payload length sits in the fixed header.
 const PAYLOAD_LEN_FIELD: usize = 4;
 
-/// Reassembly tunables (`net.ipv6.ip6frag_*`); defaults [`FragLimits::IPV6`].
+/// Reassembly tunables (`net.ipv6.ip6frag_*`); defaults `Ip6FragParams::IPV6`.
 pub type Ip6FragParams = FragLimits;
 
 /// Who asks for reassembly: local delivery, or connection tracking before it can look at
