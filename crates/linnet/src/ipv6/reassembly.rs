@@ -919,6 +919,32 @@ mod tests {
     }
 
     #[test]
+    fn the_stack_evicts_on_a_lowered_sysctl_and_expires_what_is_left() {
+        let mut s = Stack::new(crate::stack::StackConfig::default());
+        for id in 0..100u32 {
+            let b = PacketBuf::from_slice(&raw(id, 0, 1024, true, 0), MAX_HEADER);
+            let now = Instant::from_secs(u64::from(id));
+            assert!(s.ipv6_frag_rcv(b, 6, 40, now).is_none());
+        }
+        assert_eq!(s.frag6_queues().queue_count(), 100);
+        let per_queue = s.frag6_queues().mem() / 100;
+        s.config_mut().ip6frag.high_thresh = 50 * per_queue;
+        s.config_mut().ip6frag.low_thresh = 30 * per_queue;
+        s.sysctl_changed();
+        assert_eq!(s.frag6_queues().queue_count(), 30);
+        assert_eq!(s.snmp().ip6.reasm_fails, 70);
+        assert_eq!(s.drops().get(DropReason::Nomem), 70);
+        // The 30 newest expire ip6frag_time after their first fragment, each a drop.
+        let next = s.ip6_frag_expire(Instant::from_secs(70 + 60));
+        assert_eq!(next, Some(Instant::from_secs(71 + 60)));
+        assert_eq!(s.ip6_frag_expire(Instant::from_secs(99 + 60)), None);
+        let ip6 = s.snmp().ip6;
+        assert_eq!((ip6.reasm_timeout, ip6.reasm_fails), (30, 100));
+        assert_eq!(s.drops().get(DropReason::FragReasmTimeout), 30);
+        assert_eq!(s.frag6_queues().mem(), 0);
+    }
+
+    #[test]
     fn twenty_thousand_incomplete_trains_stay_within_the_limit() {
         let p = Ip6FragParams::IPV6;
         let mut t = Ip6FragTable::new(p);
