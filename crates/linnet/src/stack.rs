@@ -154,7 +154,12 @@ impl Stack {
                 config.ipfrag,
                 config.pmtu,
             ),
-            ipv6: crate::ipv6::netns::NetnsIpv6::new(&config),
+            ipv6: crate::ipv6::netns::NetnsIpv6::new(
+                config.seed,
+                config.neigh,
+                config.ip6frag,
+                config.ip6_pmtu,
+            ),
             tcp: crate::transport::tcp::hash::TcpTables::new(config.seed),
             udp: Default::default(),
             pings: Default::default(),

@@ -12,8 +12,7 @@ use super::pmtu::Ip6PmtuParams;
 use super::reassembly::Ip6FragParams;
 use super::route::Fib6;
 use crate::ip::icmp_ratelimit::RateLimit;
-use crate::link::{NeighKey, NeighTable};
-use crate::stack::StackConfig;
+use crate::link::{NeighKey, NeighParams, NeighTable};
 use crate::stats::{Icmp6Stats, Ip6Stats};
 use crate::time::Instant;
 use std::collections::{BTreeMap, HashMap};
@@ -88,8 +87,12 @@ pub(crate) struct NetnsIpv6 {
 impl NetnsIpv6 {
     /// IPv6 state for a new stack. Linux: `ipv6_init_mibs`, `ndisc_net_init`,
     /// `ip6_route_net_init`.
-    pub(crate) fn new(config: &StackConfig) -> NetnsIpv6 {
-        let (seed, neigh) = (config.seed, config.neigh);
+    pub(crate) fn new(
+        seed: u64,
+        neigh: NeighParams,
+        ip6frag: Ip6FragParams,
+        pmtu: Ip6PmtuParams,
+    ) -> NetnsIpv6 {
         NetnsIpv6 {
             devs: BTreeMap::new(),
             mc: BTreeMap::new(),
@@ -105,8 +108,8 @@ impl NetnsIpv6 {
             icmp_peers: HashMap::new(),
             icmp_ratelimit: std::time::Duration::from_millis(1000),
             pings: Ping6Table::default(),
-            frags: super::reassembly::Ip6FragTable::new(config.ip6frag),
-            pmtu: super::pmtu::Rt6Pmtu::new(config.ip6_pmtu),
+            frags: super::reassembly::Ip6FragTable::new(ip6frag),
+            pmtu: super::pmtu::Rt6Pmtu::new(pmtu),
             ident: super::fragment::Ip6IdentGen::new(seed ^ 0x6970_365f_6964),
             stats: Ip6Stats::default(),
             icmp6: Icmp6Stats::default(),
