@@ -403,6 +403,15 @@ impl BufPool {
         }
     }
 
+    /// A buffer holding a copy of `bytes` (a packet to quote in an ICMP error), with
+    /// [`MAX_HEADER`] of headroom and its network header at the data start.
+    pub fn copy_of(&mut self, bytes: &[u8]) -> PacketBuf {
+        let mut b = self.get_sized(bytes.len(), MAX_HEADER);
+        b.put(bytes.len()).copy_from_slice(bytes);
+        b.reset_network_header();
+        b
+    }
+
     /// Size of each buffer's storage.
     pub fn buf_size(&self) -> usize {
         self.buf_size

@@ -72,6 +72,11 @@ pub struct StackConfig {
     pub ipfrag: crate::ip::reassembly::FragParams,
     /// Path MTU tunables (`route.mtu_expires`, `route.min_pmtu`).
     pub pmtu: crate::ip::pmtu::PmtuParams,
+    /// IPv6 reassembly tunables (`net.ipv6.ip6frag_high_thresh`, `ip6frag_low_thresh`,
+    /// `ip6frag_time`).
+    pub ip6frag: crate::ipv6::reassembly::Ip6FragParams,
+    /// IPv6 path MTU tunables (`net.ipv6.route.mtu_expires`).
+    pub ip6_pmtu: crate::ipv6::pmtu::Ip6PmtuParams,
 }
 
 impl Default for StackConfig {
@@ -88,8 +93,10 @@ impl Default for StackConfig {
             disable_ipv6: false,
             tcp: crate::transport::tcp::TcpConfig::default(),
             neigh: NeighParams::default(),
-            ipfrag: crate::ip::reassembly::FragParams::default(),
+            ipfrag: crate::ip::reassembly::FragParams::IPV4,
             pmtu: crate::ip::pmtu::PmtuParams::default(),
+            ip6frag: crate::ipv6::reassembly::Ip6FragParams::IPV6,
+            ip6_pmtu: crate::ipv6::pmtu::Ip6PmtuParams::default(),
         }
     }
 }
@@ -147,7 +154,12 @@ impl Stack {
                 config.ipfrag,
                 config.pmtu,
             ),
-            ipv6: crate::ipv6::netns::NetnsIpv6::new(config.seed, config.neigh),
+            ipv6: crate::ipv6::netns::NetnsIpv6::new(
+                config.seed,
+                config.neigh,
+                config.ip6frag,
+                config.ip6_pmtu,
+            ),
             tcp: crate::transport::tcp::hash::TcpTables::new(config.seed),
             udp: Default::default(),
             pings: Default::default(),
@@ -210,6 +222,8 @@ impl Stack {
             .set_sysctls(c.ipfrag, c.pmtu, c.icmp_msgs_per_sec, c.icmp_msgs_burst);
         self.ipv4
             .set_icmp_ratelimit(c.icmp_ratelimit, c.icmp_ratemask);
+        let evicted = self.ipv6.set_sysctls(c.ip6frag, c.ip6_pmtu);
+        self.drops.add(crate::stats::DropReason::Nomem, evicted);
     }
 
     /// The neighbour tunables in force (`net.ipv4.neigh.default.*`).
@@ -384,7 +398,7 @@ impl Stack {
             udp: self.udp.stats,
             tcp: self.tcp.stats,
             arp: self.neigh.stats,
-            ip6: self.ipv6.stats,
+            ip6: self.ipv6.snmp(),
             icmp6: self.ipv6.icmp6,
             udp6: self.udp.stats6,
             core: self.drops.core,

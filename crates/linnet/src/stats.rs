@@ -316,7 +316,7 @@ impl DropReason {
             DropReason::OtherHost => &[DevRxOtherhostDropped],
             DropReason::UnhandledProto => &[DevRxNohandler],
             DropReason::DevReady => &[DevRxDropped, DevTxDropped, IpOutDiscards, Ip6OutDiscards],
-            DropReason::IpInhdr => &[IpInHdrErrors, IpReasmFails, Ip6InHdrErrors],
+            DropReason::IpInhdr => &[IpInHdrErrors, IpReasmFails, Ip6InHdrErrors, Ip6ReasmFails],
             DropReason::IpCsum => &[IpInHdrErrors, IpInCsumErrors],
             DropReason::IpInvalidSource => &[RtMartians, Ip6InHdrErrors, Ip6InAddrErrors],
             DropReason::IpNotForUs => &[IpInAddrErrors, Ip6InAddrErrors],
@@ -337,7 +337,9 @@ impl DropReason {
             DropReason::Nomem => &[IpReasmFails, Ip6ReasmFails],
             DropReason::IpNoproto => &[IpInUnknownProtos, Ip6InUnknownProtos, Ip6InDiscards],
             DropReason::IpOutnoroutes => &[IpOutNoRoutes],
-            DropReason::PktTooBig => &[IpFragFails, Ip6InTooBigErrors, Ip6OutDiscards],
+            DropReason::PktTooBig => {
+                &[IpFragFails, Ip6InTooBigErrors, Ip6OutDiscards, Ip6FragFails]
+            }
             DropReason::IcmpCsum => &[IcmpInErrors, IcmpInCsumErrors, Icmp6InErrors],
             DropReason::IcmpIgnored => &[IcmpInMsgs, Icmp6InMsgs],
             DropReason::UdpCsum => &[UdpInErrors, UdpInCsumErrors, Udp6InErrors, Udp6InCsumErrors],
@@ -739,6 +741,7 @@ pub enum Mib {
     Icmp6InMsgs,
     Ip6ReasmReqds,
     Ip6ReasmFails,
+    Ip6FragFails,
 }
 
 impl Snmp {
@@ -809,6 +812,7 @@ impl Snmp {
             Mib::Icmp6InMsgs => self.icmp6.in_msgs,
             Mib::Ip6ReasmReqds => self.ip6.reasm_reqds,
             Mib::Ip6ReasmFails => self.ip6.reasm_fails,
+            Mib::Ip6FragFails => self.ip6.frag_fails,
         }
     }
 
@@ -933,6 +937,9 @@ pub struct Ip6Stats {
     /// `Ip6FragCreates`: fragments we made.
     #[serde(default)]
     pub frag_creates: u64,
+    /// `Ip6FragFails`: datagrams of ours that could not be fragmented or sent whole.
+    #[serde(default)]
+    pub frag_fails: u64,
 }
 
 /// The `Icmp6*` lines of `/proc/net/snmp6` (the per-type `Icmp6InType*`/`Icmp6OutType*`
@@ -1004,7 +1011,7 @@ pub struct Icmp6Stats {
 
 impl Ip6Stats {
     /// `(name, value)` in `/proc/net/snmp6` order.
-    pub fn lines(&self) -> [(&'static str, u64); 21] {
+    pub fn lines(&self) -> [(&'static str, u64); 22] {
         [
             ("Ip6InReceives", self.in_receives),
             ("Ip6InHdrErrors", self.in_hdr_errors),
@@ -1025,6 +1032,7 @@ impl Ip6Stats {
             ("Ip6ReasmFails", self.reasm_fails),
             ("Ip6FragOKs", self.frag_oks),
             ("Ip6FragCreates", self.frag_creates),
+            ("Ip6FragFails", self.frag_fails),
             ("Ip6InMcastPkts", self.in_mcast_pkts),
             ("Ip6OutMcastPkts", self.out_mcast_pkts),
         ]

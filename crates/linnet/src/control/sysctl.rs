@@ -694,6 +694,42 @@ static TABLE: &[Sysctl] = &[
             set: |s, d| s.set_icmpv6_ratelimit(d),
         },
     },
+    Sysctl {
+        name: "net.ipv6.ip6frag_high_thresh",
+        kind: Kind::Int {
+            min: 0,
+            max: INT_MAX,
+            get: |s| s.config().ip6frag.high_thresh as u64,
+            set: |s, n| s.config_mut().ip6frag.high_thresh = n as usize,
+        },
+    },
+    Sysctl {
+        name: "net.ipv6.ip6frag_low_thresh",
+        kind: Kind::Int {
+            min: 0,
+            max: INT_MAX,
+            get: |s| s.config().ip6frag.low_thresh as u64,
+            set: |s, n| s.config_mut().ip6frag.low_thresh = n as usize,
+        },
+    },
+    Sysctl {
+        name: "net.ipv6.ip6frag_time",
+        kind: Kind::Time {
+            unit: SEC,
+            min: 0,
+            get: |s| s.config().ip6frag.time,
+            set: |s, d| s.config_mut().ip6frag.time = d,
+        },
+    },
+    Sysctl {
+        name: "net.ipv6.route.mtu_expires",
+        kind: Kind::Time {
+            unit: SEC,
+            min: 0,
+            get: |s| s.config().ip6_pmtu.mtu_expires,
+            set: |s, d| s.config_mut().ip6_pmtu.mtu_expires = d,
+        },
+    },
 ];
 
 /// Parse an integer as Linux's `proc_dointvec` does: decimal, or hex with `0x`.
@@ -1084,6 +1120,17 @@ mod tests {
         assert_eq!(s.frag_params().low_thresh, 1_000_000);
         sysctl(&mut s, "net.ipv4.route.min_pmtu", Some("1280"));
         assert_eq!(s.pmtu_params().min_pmtu, 1280);
+        // IPv6's own: the reassembly queues and the path MTU store take them at once.
+        assert_eq!(get(&mut s, "net.ipv6.ip6frag_time"), "60");
+        assert_eq!(get(&mut s, "net.ipv6.ip6frag_high_thresh"), "4194304");
+        sysctl(&mut s, "net.ipv6.ip6frag_time", Some("5"));
+        sysctl(&mut s, "net.ipv6.ip6frag_low_thresh", Some("1000000"));
+        let p = *s.frag6_queues().params();
+        assert_eq!((p.time, p.low_thresh), (Duration::from_secs(5), 1_000_000));
+        assert_eq!(get(&mut s, "net.ipv6.route.mtu_expires"), "600");
+        sysctl(&mut s, "net.ipv6.route.mtu_expires", Some("30"));
+        let e = s.ip6_pmtu_cache().params().mtu_expires;
+        assert_eq!(e, Duration::from_secs(30));
     }
 
     #[test]

@@ -45,16 +45,34 @@ pub(crate) fn ip_frag_ecn(seen: u8, first: u8) -> Option<u8> {
     Some(if seen & ECN_CE != 0 { 3 } else { first })
 }
 
-/// Limits of one family's fragment table. Linux: `struct fqdir` (`high_thresh`,
-/// `low_thresh`, `timeout`).
+/// Limits of one family's fragment table, its reassembly sysctls. Linux: `struct fqdir`
+/// (`high_thresh`, `low_thresh`, `timeout`), set per family by `ipv4_frags_init_net` and
+/// `ipv6_frags_init_net`; IPv4 names it `FragParams`, IPv6 `Ip6FragParams`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FragLimits {
-    /// Most memory all queues may hold.
+    /// `ipfrag_high_thresh` / `ip6frag_high_thresh` (4 MiB): most memory all queues may hold.
     pub high_thresh: usize,
-    /// What eviction brings the memory down to when `high_thresh` is lowered under it.
+    /// `ipfrag_low_thresh` / `ip6frag_low_thresh` (3 MiB): what lowering `high_thresh` under
+    /// the memory held evicts the oldest queues down to.
     pub low_thresh: usize,
-    /// How long a queue waits for its missing fragments.
-    pub timeout: Duration,
+    /// `ipfrag_time` (30 s) / `ip6frag_time` (60 s): how long a queue waits for its missing
+    /// fragments.
+    pub time: Duration,
+}
+
+impl FragLimits {
+    /// IPv4's defaults (`net.ipv4.ipfrag_*`). Linux: `ipv4_frags_init_net`.
+    pub const IPV4: FragLimits = FragLimits {
+        high_thresh: 4 << 20,
+        low_thresh: 3 << 20,
+        time: Duration::from_secs(30),
+    };
+
+    /// IPv6's defaults (`net.ipv6.ip6frag_*`). Linux: `ipv6_frags_init_net`.
+    pub const IPV6: FragLimits = FragLimits {
+        time: Duration::from_secs(60),
+        ..FragLimits::IPV4
+    };
 }
 
 /// Where a fragment goes in the received ranges. Linux: `IPFRAG_OK`, `IPFRAG_DUP`,
@@ -351,7 +369,7 @@ impl<K: Copy + Eq + Hash, P: Default> InetFrags<K, P> {
             if self.mem + Self::QUEUE_COST > high {
                 return Err((FragError::Nomem, None));
             }
-            let timer = (now + self.limits.timeout, self.seq);
+            let timer = (now + self.limits.time, self.seq);
             self.seq += 1;
             self.timers.insert(timer, *key);
             self.queues
@@ -469,7 +487,7 @@ mod tests {
             FragLimits {
                 high_thresh: high,
                 low_thresh: low,
-                timeout: Duration::from_secs(30),
+                time: Duration::from_secs(30),
             },
             64,
             65535,
@@ -525,7 +543,7 @@ mod tests {
         let evicted = t.set_limits(FragLimits {
             high_thresh: 40 * per_queue,
             low_thresh: 20 * per_queue,
-            timeout: Duration::from_secs(30),
+            time: Duration::from_secs(30),
         });
         assert_eq!(evicted.len(), 80);
         assert_eq!(t.queue_count(), 20);
@@ -547,7 +565,7 @@ mod tests {
             .set_limits(FragLimits {
                 high_thresh: 1 << 20,
                 low_thresh: 0,
-                timeout: Duration::from_secs(30),
+                time: Duration::from_secs(30),
             })
             .is_empty());
     }

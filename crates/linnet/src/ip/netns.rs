@@ -163,7 +163,7 @@ mod tests {
         NetnsIpv4::new(
             7,
             RateLimit::new(1000, 50),
-            FragParams::default(),
+            FragParams::IPV4,
             PmtuParams::default(),
         )
     }

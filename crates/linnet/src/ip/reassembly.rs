@@ -41,7 +41,6 @@ use crate::time::Instant;
 use crate::wire::icmpv4::time_exceeded;
 use crate::wire::ipv4::{HEADER_LEN, MAX_HEADER_LEN};
 use crate::wire::{Icmpv4Message, Ipv4Addr, Ipv4Packet};
-use std::time::Duration;
 
 /// Largest IPv4 datagram.
 const IP_MAX_LEN: usize = 65535;
@@ -49,37 +48,8 @@ const IP_MAX_LEN: usize = 65535;
 /// Where payload offset 0 sits in an assembly area: headroom plus the largest header.
 const DATA_START: usize = MAX_HEADER + MAX_HEADER_LEN;
 
-/// Reassembly tunables. Linux: `net.ipv4.ipfrag_*`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FragParams {
-    /// `ipfrag_high_thresh` (4 MiB): most memory all queues may hold.
-    pub high_thresh: usize,
-    /// `ipfrag_low_thresh` (3 MiB): what lowering `high_thresh` under the memory held
-    /// evicts the oldest queues down to.
-    pub low_thresh: usize,
-    /// `ipfrag_time` (30 s): how long a queue waits for its missing fragments.
-    pub time: Duration,
-}
-
-impl Default for FragParams {
-    fn default() -> Self {
-        FragParams {
-            high_thresh: 4 << 20,
-            low_thresh: 3 << 20,
-            time: Duration::from_secs(30),
-        }
-    }
-}
-
-impl FragParams {
-    fn limits(&self) -> FragLimits {
-        FragLimits {
-            high_thresh: self.high_thresh,
-            low_thresh: self.low_thresh,
-            timeout: self.time,
-        }
-    }
-}
+/// Reassembly tunables (`net.ipv4.ipfrag_*`); defaults `FragParams::IPV4`.
+pub type FragParams = FragLimits;
 
 /// What identifies the fragments of one datagram. Linux: `struct frag_v4_compare_key`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -142,7 +112,7 @@ pub struct FragTable {
 
 impl Default for FragTable {
     fn default() -> Self {
-        FragTable::new(FragParams::default())
+        FragTable::new(FragParams::IPV4)
     }
 }
 
@@ -151,7 +121,7 @@ impl FragTable {
     pub fn new(params: FragParams) -> FragTable {
         FragTable {
             params,
-            q: InetFrags::new(params.limits(), DATA_START, IP_MAX_LEN),
+            q: InetFrags::new(params, DATA_START, IP_MAX_LEN),
         }
     }
 
@@ -160,7 +130,7 @@ impl FragTable {
     /// many (each a failed reassembly). Linux: a write to `ipfrag_high_thresh`/`ipfrag_time`.
     pub(crate) fn set_params(&mut self, params: FragParams) -> u64 {
         self.params = params;
-        self.q.set_limits(params.limits()).len() as u64
+        self.q.set_limits(params).len() as u64
     }
 
     /// The tunables.
@@ -367,19 +337,12 @@ impl Stack {
         if len == 0 {
             return;
         }
-        let mut quote = if MAX_HEADER + len <= self.pool.buf_size() {
-            self.pool.get(MAX_HEADER)
-        } else {
-            PacketBuf::with_headroom(MAX_HEADER + len, MAX_HEADER)
-        };
+        let mut quote = self.pool.copy_of(first);
         {
-            let d = quote.put(len);
-            d.copy_from_slice(first);
-            let mut p = Ipv4Packet::new_unchecked(d);
+            let mut p = Ipv4Packet::new_unchecked(quote.data_mut());
             p.set_total_len(len as u16);
             p.fill_checksum();
         }
-        quote.reset_network_header();
         self.icmp_send_error(
             &quote,
             Icmpv4Message::TIME_EXCEEDED,
@@ -404,6 +367,7 @@ mod tests {
     use crate::stack::StackConfig;
     use crate::wire::{EthernetAddress, IpProtocol, Ipv4Repr};
     use proptest::prelude::*;
+    use std::time::Duration;
 
     const ME: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
     const PEER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
@@ -429,7 +393,7 @@ mod tests {
     }
 
     fn stack() -> (Stack, u32) {
-        stack_with(FragParams::default())
+        stack_with(FragParams::IPV4)
     }
 
     /// A UDP-numbered datagram from PEER to ME with a patterned payload.
@@ -666,7 +630,7 @@ mod tests {
         let high = 256 << 10;
         let (mut s, _) = stack_with(FragParams {
             high_thresh: high,
-            ..FragParams::default()
+            ..FragParams::IPV4
         });
         let now = Instant::ZERO;
         for id in 0..2000u16 {
@@ -798,7 +762,7 @@ mod tests {
             )
         ) {
             let high = 64 << 10;
-            let (mut s, _) = stack_with(FragParams { high_thresh: high, ..FragParams::default() });
+            let (mut s, _) = stack_with(FragParams { high_thresh: high, ..FragParams::IPV4 });
             for (i, (id, off8, len, more, fill)) in frags.into_iter().enumerate() {
                 let now = Instant::from_secs(i as u64);
                 s.poll(now);

@@ -225,11 +225,18 @@ impl Stack {
                     r => r.map(|rh| rh.header_len()),
                 },
                 IpProtocol::FRAGMENT => {
-                    // Queued until whole; the whole datagram walks its headers again.
-                    if let Some(whole) = self.ipv6_frag_rcv(buf, off, nh_field, now) {
-                        self.ip6_input(whole, now);
-                    }
-                    return;
+                    // Queued until whole; the walk goes on in the whole datagram where the
+                    // fragment header was (Linux: `ipv6_frag_rcv` returning 1).
+                    let Some((whole, at, next)) = self.ipv6_frag_rcv(buf, nh_field, off, now)
+                    else {
+                        return;
+                    };
+                    buf = whole;
+                    nh = IpProtocol(buf.data()[at]);
+                    nh_field = at;
+                    off = next;
+                    first = false;
+                    continue;
                 }
                 IpProtocol::ICMPV6 => {
                     self.ipv6.stats.in_delivers += 1;

@@ -7,7 +7,7 @@
 pub mod addrconf;
 pub mod dev;
 pub(crate) mod forward;
-pub(crate) mod fragment;
+pub mod fragment;
 pub(crate) mod icmp;
 pub(crate) mod input;
 pub(crate) mod mcast;

@@ -8,6 +8,8 @@
 
 use super::addrconf::Inet6Dev;
 use super::ping::Ping6Table;
+use super::pmtu::Ip6PmtuParams;
+use super::reassembly::Ip6FragParams;
 use super::route::Fib6;
 use crate::ip::icmp_ratelimit::RateLimit;
 use crate::link::{NeighKey, NeighParams, NeighTable};
@@ -70,12 +72,12 @@ pub(crate) struct NetnsIpv6 {
     pub(crate) icmp_ratelimit: std::time::Duration,
     /// ICMPv6 echo sockets.
     pub(crate) pings: Ping6Table,
-    /// Learnt path MTUs.
-    pub(crate) pmtu: super::pmtu::Pmtu6Cache,
+    /// Learnt path MTUs. Linux: the PMTU exceptions of the fib6 routes.
+    pub(crate) pmtu: super::pmtu::Rt6Pmtu,
     /// Reassembly queues. Linux: `net->ipv6.fqdir`.
-    pub(crate) frags: super::reassembly::Frag6Table,
-    /// Identification of the next datagram we fragment. Linux: `ipv6_select_ident`.
-    pub(crate) frag_ident: u32,
+    pub(crate) frags: super::reassembly::Ip6FragTable,
+    /// Identifications of the datagrams we fragment. Linux: `ipv6_select_ident`.
+    pub(crate) ident: super::fragment::Ip6IdentGen,
     /// `Ip6*` counters. Linux: `mib.ipv6_statistics`.
     pub(crate) stats: Ip6Stats,
     /// `Icmp6*` counters. Linux: `mib.icmpv6_statistics`.
@@ -87,7 +89,12 @@ pub(crate) struct NetnsIpv6 {
 impl NetnsIpv6 {
     /// IPv6 state for a new stack. Linux: `ipv6_init_mibs`, `ndisc_net_init`,
     /// `ip6_route_net_init`.
-    pub(crate) fn new(seed: u64, neigh: NeighParams) -> NetnsIpv6 {
+    pub(crate) fn new(
+        seed: u64,
+        neigh: NeighParams,
+        ip6frag: Ip6FragParams,
+        pmtu: Ip6PmtuParams,
+    ) -> NetnsIpv6 {
         NetnsIpv6 {
             devs: BTreeMap::new(),
             mc: BTreeMap::new(),
@@ -104,13 +111,33 @@ impl NetnsIpv6 {
             icmp_ratelimit: std::time::Duration::from_millis(1000),
             bindv6only: false,
             pings: Ping6Table::default(),
-            frags: Default::default(),
-            pmtu: Default::default(),
-            frag_ident: (seed >> 7) as u32,
+            frags: super::reassembly::Ip6FragTable::new(ip6frag),
+            pmtu: super::pmtu::Rt6Pmtu::new(pmtu),
+            ident: super::fragment::Ip6IdentGen::new(seed ^ 0x6970_365f_6964),
             stats: Ip6Stats::default(),
             icmp6: Icmp6Stats::default(),
             rng: seed ^ 0x6970_7636_6164_6472,
         }
+    }
+
+    /// The `Ip6*` counters, with those the reassembly queues keep.
+    pub(crate) fn snmp(&self) -> Ip6Stats {
+        let r = self.frags.stats();
+        Ip6Stats {
+            in_hdr_errors: self.stats.in_hdr_errors + r.in_hdr_errors,
+            reasm_reqds: r.reasm_reqds,
+            reasm_oks: r.reasm_oks,
+            reasm_fails: r.reasm_fails,
+            reasm_timeout: r.reasm_timeout,
+            ..self.stats
+        }
+    }
+
+    /// Take changed sysctls (`ip6frag_*`, `route.mtu_expires`) at once; returns the
+    /// fragments dropped by queues evicted under a lowered `ip6frag_high_thresh`.
+    pub(crate) fn set_sysctls(&mut self, ip6frag: Ip6FragParams, pmtu: Ip6PmtuParams) -> u64 {
+        self.pmtu.set_params(pmtu);
+        self.frags.set_params(ip6frag)
     }
 
     /// A pseudo-random number (splitmix64) for timers' jitter.
