@@ -87,16 +87,27 @@ pub fn ping(ns: &NetNs, dst: &str, count: u32, interval: &str) -> io::Result<Out
 /// The average RTT in ms from ping's summary line (`rtt min/avg/max/mdev = a/b/c/d ms`).
 /// Panics, showing the output, when there is none.
 pub fn avg_rtt(out: &str) -> f64 {
+    rtt_field(out, 1)
+}
+
+/// The minimum RTT in ms from ping's summary line: what a path adds, unlike the average,
+/// which one late reply on a busy machine can move by milliseconds. Panics, showing the
+/// output, when there is none.
+pub fn min_rtt(out: &str) -> f64 {
+    rtt_field(out, 0)
+}
+
+/// Field `n` (min, avg, max, mdev) of ping's summary line.
+fn rtt_field(out: &str, n: usize) -> f64 {
     let line = out
         .lines()
         .find(|l| l.starts_with("rtt ") || l.starts_with("round-trip"))
         .unwrap_or_else(|| panic!("no rtt summary in {out}"));
     let nums = line.split('=').nth(1).expect("values").trim();
     nums.split('/')
-        .nth(1)
-        .expect("avg")
-        .parse()
-        .expect("number")
+        .nth(n)
+        .and_then(|x| x.trim().trim_end_matches(" ms").parse().ok())
+        .unwrap_or_else(|| panic!("no rtt field {n} in {line}"))
 }
 
 /// `curl -sS --max-time 3 URL` from `ns` until it succeeds (the server may still be
@@ -133,6 +144,8 @@ mod tests {
         assert_eq!(avg_rtt(linux), 0.050);
         let bsd = "round-trip min/avg/max = 1.0/2.5/4.0 ms\n";
         assert_eq!(avg_rtt(bsd), 2.5);
+        assert_eq!(min_rtt(linux), 0.041);
+        assert_eq!(min_rtt(bsd), 1.0);
     }
 
     #[test]
