@@ -134,7 +134,7 @@ impl Stack {
             _ => {}
         }
         match &self.sockets.get(id)?.sock {
-            Socket::Tcp(_) => self.tcp_bind(id, inet4_only(addr)?),
+            Socket::Tcp(_) => self.tcp_bind(id, inet4_only(addr)?.into()),
             Socket::Udp(_) => self.udp_bind(id, addr),
         }
     }
@@ -168,7 +168,7 @@ impl Stack {
     ) -> Result<(), Errno> {
         let addr = addr.into();
         match &self.sockets.get(id)?.sock {
-            Socket::Tcp(_) => self.tcp_v4_connect(id, inet4_only(addr)?, now),
+            Socket::Tcp(_) => self.tcp_v4_connect(id, inet4_only(addr)?.into(), now),
             Socket::Udp(_) => self.udp_connect(id, addr),
         }
     }
@@ -293,7 +293,7 @@ impl Stack {
     ) -> Result<(usize, SocketAddr), Errno> {
         match &self.sockets.get(id)?.sock {
             Socket::Tcp(t) => {
-                let peer = SocketAddr::V4(t.remote);
+                let peer = t.remote;
                 self.tcp_recvmsg(id, buf, flags, now).map(|n| (n, peer))
             }
             Socket::Udp(_) => self.udp_recvmsg(id, buf, flags),
@@ -324,7 +324,7 @@ impl Stack {
     /// The local address. Linux: `inet_getname(peer = 0)`.
     pub fn getsockname(&self, id: SockId) -> Result<SocketAddr, Errno> {
         Ok(match &self.sockets.get(id)?.sock {
-            Socket::Tcp(t) => SocketAddr::V4(t.local),
+            Socket::Tcp(t) => t.local,
             Socket::Udp(u) => u.local,
         })
     }
@@ -334,7 +334,7 @@ impl Stack {
         match &self.sockets.get(id)?.sock {
             Socket::Tcp(t) => match t.state {
                 TcpState::Closed | TcpState::Listen | TcpState::SynSent => Err(Errno::ENOTCONN),
-                _ => Ok(SocketAddr::V4(t.remote)),
+                _ => Ok(t.remote),
             },
             Socket::Udp(u) => u.remote.ok_or(Errno::ENOTCONN),
         }
@@ -509,11 +509,11 @@ impl Stack {
                     } else {
                         t.sndbuf.len() as u64
                     },
-                    local: SocketAddr::V4(t.local),
+                    local: t.local,
                     remote: if t.state == TcpState::Listen {
                         unspec
                     } else {
-                        SocketAddr::V4(t.remote)
+                        t.remote
                     },
                     tcp: if t.state.is_synchronized() || t.state == TcpState::SynSent {
                         Some(t.info())

@@ -14,10 +14,10 @@ use crate::time::Instant;
 use crate::transport::Socket;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, SocketAddr};
 
 /// A connection's key: (local, remote).
-pub type FourTuple = (SocketAddrV4, SocketAddrV4);
+pub type FourTuple = (SocketAddr, SocketAddr);
 
 /// The TCP tables of one stack.
 #[derive(Debug)]
@@ -84,8 +84,8 @@ impl TcpTables {
     #[inline]
     pub(crate) fn lookup_established(
         &self,
-        local: SocketAddrV4,
-        remote: SocketAddrV4,
+        local: SocketAddr,
+        remote: SocketAddr,
     ) -> Option<SockId> {
         self.ehash.get(&(local, remote)).copied()
     }
@@ -95,7 +95,7 @@ impl TcpTables {
     pub(crate) fn lookup_listener(
         &self,
         sockets: &SocketTable<Socket>,
-        local: SocketAddrV4,
+        local: SocketAddr,
     ) -> Option<SockId> {
         let v = self.lhash.get(&local.port())?;
         let mut wildcard = None;
@@ -119,21 +119,21 @@ impl Stack {
     #[inline]
     pub(crate) fn tcp_lookup_established(
         &self,
-        local: SocketAddrV4,
-        remote: SocketAddrV4,
+        local: SocketAddr,
+        remote: SocketAddr,
     ) -> Option<SockId> {
         self.tcp.lookup_established(local, remote)
     }
 
     /// Find the listener for a SYN. Linux: `__inet_lookup_listener`.
-    pub(crate) fn tcp_lookup_listener(&self, local: SocketAddrV4) -> Option<SockId> {
+    pub(crate) fn tcp_lookup_listener(&self, local: SocketAddr) -> Option<SockId> {
         self.tcp.lookup_listener(&self.sockets, local)
     }
 
     /// Whether `port` can be bound at `ip` by a socket with `reuse` set. Conflicts are other
     /// sockets on the port with overlapping addresses, unless both set SO_REUSEADDR and
     /// neither listens. Linux: `inet_csk_bind_conflict`.
-    fn tcp_bind_conflict(&self, port: u16, ip: Ipv4Addr, reuse: bool) -> bool {
+    fn tcp_bind_conflict(&self, port: u16, ip: IpAddr, reuse: bool) -> bool {
         let Some(v) = self.tcp.bhash.get(&port) else {
             return false;
         };
@@ -144,7 +144,7 @@ impl Stack {
             let Socket::Tcp(t) = &e.sock else {
                 return false;
             };
-            let oip = *t.local.ip();
+            let oip = t.local.ip();
             let overlap = oip.is_unspecified() || ip.is_unspecified() || oip == ip;
             if !overlap {
                 return false;
@@ -155,13 +155,13 @@ impl Stack {
     }
 
     /// Bind a TCP socket. Linux: `inet_bind` → `inet_csk_get_port`.
-    pub(crate) fn tcp_bind(&mut self, id: SockId, addr: SocketAddrV4) -> Result<(), Errno> {
+    pub(crate) fn tcp_bind(&mut self, id: SockId, addr: SocketAddr) -> Result<(), Errno> {
         let t = self.sockets.tcp(id)?;
         if t.local.port() != 0 || t.state != super::sock::TcpState::Closed {
             return Err(Errno::EINVAL);
         }
         let reuse = self.sockets.get(id)?.reuseaddr;
-        let ip = *addr.ip();
+        let ip = addr.ip();
         let port = if addr.port() != 0 {
             if self.tcp_bind_conflict(addr.port(), ip, reuse) {
                 return Err(Errno::EADDRINUSE);
@@ -171,7 +171,7 @@ impl Stack {
             self.tcp_pick_port(|s, p| !s.tcp_bind_conflict(p, ip, false))
                 .ok_or(Errno::EADDRINUSE)?
         };
-        self.sockets.tcp_mut(id)?.local = SocketAddrV4::new(ip, port);
+        self.sockets.tcp_mut(id)?.local = SocketAddr::new(ip, port);
         self.tcp.bhash.entry(port).or_default().push(id);
         Ok(())
     }
@@ -195,8 +195,8 @@ impl Stack {
     /// `__inet_hash_connect` (ports shared by connections to different peers).
     pub(crate) fn tcp_connect_port(
         &mut self,
-        local_ip: Ipv4Addr,
-        remote: SocketAddrV4,
+        local_ip: IpAddr,
+        remote: SocketAddr,
     ) -> Option<u16> {
         self.tcp_pick_port(|s, p| {
             let taken_by_bind = s.tcp.bhash.get(&p).is_some_and(|v| {
@@ -211,7 +211,7 @@ impl Stack {
                 && !s
                     .tcp
                     .ehash
-                    .contains_key(&(SocketAddrV4::new(local_ip, p), remote))
+                    .contains_key(&(SocketAddr::new(local_ip, p), remote))
         })
     }
 

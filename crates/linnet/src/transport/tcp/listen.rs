@@ -12,7 +12,8 @@ use crate::stats::DropReason;
 use crate::time::Instant;
 use crate::transport::Socket;
 use crate::wire::tcp::{SeqNumber, TcpFlags, TcpRepr};
-use std::net::SocketAddrV4;
+use super::sock::tcp_v4_addr;
+use std::net::{SocketAddr, SocketAddrV4};
 
 impl Stack {
     /// A segment for a listener (no connection matched). RFC 9293 3.10.7.2.
@@ -64,8 +65,8 @@ impl Stack {
             .backlog
             .max(8)
             .min(self.config.tcp.max_syn_backlog.max(1));
-        let local = SocketAddrV4::new(ip.dst, seg.dst_port);
-        let remote = SocketAddrV4::new(ip.src, seg.src_port);
+        let local = SocketAddr::V4(SocketAddrV4::new(ip.dst, seg.dst_port));
+        let remote = SocketAddr::V4(SocketAddrV4::new(ip.src, seg.src_port));
         if lsk.syn_qlen >= syn_limit {
             // Linux: tcp_syn_flood_action. The cookie path keeps nothing and looks the
             // route up once, for the MSS and the SYN-ACK (what a flood costs per SYN).
@@ -179,8 +180,8 @@ impl Stack {
     /// `cookie_v4_init_sequence` + `tcp_v4_send_synack`.
     fn tcp_send_cookie_synack(
         &mut self,
-        local: SocketAddrV4,
-        remote: SocketAddrV4,
+        local: SocketAddr,
+        remote: SocketAddr,
         seg: &TcpRepr,
         adv_mss: u16,
         rt: Result<crate::ip::route::OutputRoute, crate::errno::Errno>,
@@ -189,9 +190,9 @@ impl Stack {
         let cfg = &self.config.tcp;
         let peer_mss = seg.max_seg_size.unwrap_or(536).min(adv_mss);
         let (cookie, mss) = self.tcp.cookies.encode(
-            *remote.ip(),
+            tcp_v4_addr(remote.ip()),
             remote.port(),
-            *local.ip(),
+            tcp_v4_addr(local.ip()),
             local.port(),
             seg.seq_number.0,
             peer_mss,
@@ -206,7 +207,7 @@ impl Stack {
         // Without timestamps the options cannot be remembered: no scaling, no SACK.
         let timestamp = match (cfg.timestamps, seg.timestamp) {
             (true, Some((tsval, _))) => {
-                let off = self.tcp.isn.ts_offset(*local.ip(), *remote.ip());
+                let off = self.tcp.isn.ts_offset(tcp_v4_addr(local.ip()), tcp_v4_addr(remote.ip()));
                 let ours = tcp_time_stamp(now).wrapping_add(off);
                 Some((super::syncookie::encode_ts_options(ours, ws, sack), tsval))
             }
@@ -233,7 +234,7 @@ impl Stack {
             payload_len: 0,
         };
         self.tcp.stats.syncookies_sent += 1;
-        self.tcp_send_stateless_routed(*local.ip(), *remote.ip(), &repr, rt, now);
+        self.tcp_send_stateless_routed(tcp_v4_addr(local.ip()), tcp_v4_addr(remote.ip()), &repr, rt, now);
     }
 
     /// An ACK to a listener may complete a cookie handshake: rebuild the connection from it.
@@ -287,8 +288,8 @@ impl Stack {
         (c.rcvbuf_locked, c.sndbuf_locked) = locked;
         c.sndbuf_limit = sndbuf_limit;
         c.nodelay = nodelay;
-        c.local = SocketAddrV4::new(ip.dst, seg.dst_port);
-        c.remote = SocketAddrV4::new(ip.src, seg.src_port);
+        c.local = SocketAddr::V4(SocketAddrV4::new(ip.dst, seg.dst_port));
+        c.remote = SocketAddr::V4(SocketAddrV4::new(ip.src, seg.src_port));
         c.iss = ack - 1;
         c.snd_una = ack;
         c.snd_nxt = ack;
