@@ -134,7 +134,7 @@ impl Stack {
             _ => {}
         }
         match &self.sockets.get(id)?.sock {
-            Socket::Tcp(_) => self.tcp_bind(id, inet4_only(addr)?.into()),
+            Socket::Tcp(_) => self.tcp_bind(id, tcp_bind_addr(addr)?),
             Socket::Udp(_) => self.udp_bind(id, addr),
         }
     }
@@ -538,6 +538,17 @@ impl Stack {
                 },
             })
             .collect()
+    }
+}
+
+/// The local address a TCP socket binds: IPv4 ones and v4-mapped ones (as their IPv4
+/// address), and the IPv6 wildcard `[::]`, which receives IPv4 connections unless
+/// `IPV6_V6ONLY` (a dual-stack listener); other IPv6 addresses are `EAFNOSUPPORT` until TCP
+/// runs over IPv6.
+fn tcp_bind_addr(a: SocketAddr) -> Result<SocketAddr, Errno> {
+    match a {
+        SocketAddr::V6(v) if v.ip().is_unspecified() => Ok(a),
+        _ => inet4_only(a).map(SocketAddr::V4),
     }
 }
 

@@ -140,8 +140,14 @@ impl Stack {
         }
         let ihl = pkt.header_len();
         let ports = buf.data().get(ihl..ihl + 4)?;
-        let local = SocketAddr::V4(SocketAddrV4::new(pkt.dst_addr(), u16::from_be_bytes([ports[2], ports[3]])));
-        let remote = SocketAddr::V4(SocketAddrV4::new(pkt.src_addr(), u16::from_be_bytes([ports[0], ports[1]])));
+        let local = SocketAddr::V4(SocketAddrV4::new(
+            pkt.dst_addr(),
+            u16::from_be_bytes([ports[2], ports[3]]),
+        ));
+        let remote = SocketAddr::V4(SocketAddrV4::new(
+            pkt.src_addr(),
+            u16::from_be_bytes([ports[0], ports[1]]),
+        ));
         let id = self.tcp_lookup_established(local, remote)?;
         let sk = self.sockets.tcp(id).ok()?;
         Some((id, sk.rx_dst))

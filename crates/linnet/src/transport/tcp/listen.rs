@@ -4,6 +4,7 @@
 //! syncookies.c (`cookie_v4_check`), inet_connection_sock.c (`inet_csk_reqsk_queue_*`).
 
 use super::output::tcp_time_stamp;
+use super::sock::tcp_v4_addr;
 use super::sock::{TcpSock, TcpState};
 use crate::core::sock::SockId;
 use crate::ip::IpMeta;
@@ -12,7 +13,6 @@ use crate::stats::DropReason;
 use crate::time::Instant;
 use crate::transport::Socket;
 use crate::wire::tcp::{SeqNumber, TcpFlags, TcpRepr};
-use super::sock::tcp_v4_addr;
 use std::net::{SocketAddr, SocketAddrV4};
 
 impl Stack {
@@ -207,7 +207,10 @@ impl Stack {
         // Without timestamps the options cannot be remembered: no scaling, no SACK.
         let timestamp = match (cfg.timestamps, seg.timestamp) {
             (true, Some((tsval, _))) => {
-                let off = self.tcp.isn.ts_offset(tcp_v4_addr(local.ip()), tcp_v4_addr(remote.ip()));
+                let off = self
+                    .tcp
+                    .isn
+                    .ts_offset(tcp_v4_addr(local.ip()), tcp_v4_addr(remote.ip()));
                 let ours = tcp_time_stamp(now).wrapping_add(off);
                 Some((super::syncookie::encode_ts_options(ours, ws, sack), tsval))
             }
@@ -234,7 +237,13 @@ impl Stack {
             payload_len: 0,
         };
         self.tcp.stats.syncookies_sent += 1;
-        self.tcp_send_stateless_routed(tcp_v4_addr(local.ip()), tcp_v4_addr(remote.ip()), &repr, rt, now);
+        self.tcp_send_stateless_routed(
+            tcp_v4_addr(local.ip()),
+            tcp_v4_addr(remote.ip()),
+            &repr,
+            rt,
+            now,
+        );
     }
 
     /// An ACK to a listener may complete a cookie handshake: rebuild the connection from it.

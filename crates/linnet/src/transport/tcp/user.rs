@@ -7,13 +7,14 @@
 
 use super::cong::new_cc;
 use super::ring::RingBuffer;
+use super::sock::tcp_v4_addr;
 use super::sock::{TcpSock, TcpState};
+use crate::core::inet_addr::InetBinding;
 use crate::core::sock::{MsgFlags, PollEvents, Shutdown, SockId};
 use crate::core::sockopt::SockOpt;
 use crate::errno::Errno;
 use crate::stack::Stack;
 use crate::time::Instant;
-use super::sock::tcp_v4_addr;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
 /// Smallest and largest socket buffer (bytes of data).
@@ -113,15 +114,21 @@ impl Stack {
             _ => return Err(Errno::EINVAL),
         }
         if self.sockets.tcp(id)?.local.port() == 0 {
-            self.tcp_bind(id, SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)))?;
+            self.tcp_bind(
+                id,
+                SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)),
+            )?;
         }
         // A port bound with SO_REUSEADDR alongside others cannot listen if another listens.
         let local = self.sockets.tcp(id)?.local;
+        let me = InetBinding::new(local.ip(), self.sockets.get(id)?.v6only);
         if let Some(v) = self.tcp.lhash.get(&local.port()) {
             let clash = v.iter().any(|&o| {
-                self.sockets.tcp(o).is_ok_and(|t| {
-                    let oip = t.inet_saddr();
-                    oip.is_unspecified() || local.ip().is_unspecified() || oip == tcp_v4_addr(local.ip())
+                self.sockets.get(o).is_ok_and(|e| match &e.sock {
+                    crate::transport::Socket::Tcp(t) => {
+                        me.overlaps(&InetBinding::new(t.local.ip(), e.v6only))
+                    }
+                    _ => false,
                 })
             });
             if clash {
@@ -200,11 +207,10 @@ impl Stack {
             tcp_v4_addr(bound.ip())
         };
         let port = if bound.port() != 0 {
-            if self
-                .tcp
-                .ehash
-                .contains_key(&(SocketAddr::V4(SocketAddrV4::new(local_ip, bound.port())), addr))
-            {
+            if self.tcp.ehash.contains_key(&(
+                SocketAddr::V4(SocketAddrV4::new(local_ip, bound.port())),
+                addr,
+            )) {
                 return Err(Errno::EADDRNOTAVAIL);
             }
             bound.port()
