@@ -1,6 +1,7 @@
 //! TCP and IPv6 between two stacks under virtual time. So far: the dual-stack listener — a
 //! TCP socket bound at `[::]` takes IPv4 connections unless `IPV6_V6ONLY`, and conflicts
-//! with `0.0.0.0` on its port as Linux's `inet_rcv_saddr_equal` says. TCP over IPv6 itself
+//! with `0.0.0.0` on its port as Linux's `inet_rcv_saddr_equal` says; its connections name
+//! their IPv4 addresses v4-mapped (`::ffff:a.b.c.d`). TCP over IPv6 itself
 //! (issue 18) is not there yet: other IPv6 addresses are refused with `EAFNOSUPPORT`.
 
 mod common;
@@ -76,6 +77,24 @@ fn dual_stack_listener_accepts_ipv4_and_carries_data() {
     assert!(matches!(r, Ok(()) | Err(Errno::EISCONN)), "connect: {r:?}");
     let (s, peer) = sim.stack(1).accept(l).expect("accepted");
     assert_eq!(*peer.ip(), Ipv4Addr::new(192, 0, 2, 1));
+    // An AF_INET6 socket names its IPv4 addresses v4-mapped (the client, AF_INET, does not).
+    let mapped = |a: [u8; 4], port| {
+        SocketAddr::V6(SocketAddrV6::new(
+            Ipv4Addr::from(a).to_ipv6_mapped(),
+            port,
+            0,
+            0,
+        ))
+    };
+    assert_eq!(
+        sim.stack(1).getpeername(s),
+        Ok(mapped([192, 0, 2, 1], peer.port()))
+    );
+    assert_eq!(sim.stack(1).getsockname(s), Ok(mapped([192, 0, 2, 2], 7)));
+    assert_eq!(
+        sim.stack(0).getpeername(c),
+        Ok(SocketAddr::V4(SocketAddrV4::new(B, 7)))
+    );
     // 64 KiB client → server, byte-exact, then FIN.
     let data: Vec<u8> = (0..65536u32).map(|i| (i * 7 % 251) as u8).collect();
     let mut sent = 0;
@@ -143,5 +162,43 @@ fn other_ipv6_addresses_not_yet_supported() {
     assert_eq!(
         s.bind(t, SocketAddrV6::new(Ipv6Addr::LOCALHOST, 9, 0, 0)),
         Err(Errno::EAFNOSUPPORT)
+    );
+}
+
+#[test]
+fn v6only_socket_cannot_connect_to_ipv4() {
+    let mut sim = pair();
+    let now = sim.now();
+    let s = sim.stack(0);
+    let t = s.socket(SockType::Stream).unwrap();
+    s.setsockopt(t, SockOpt::V6Only(true), now).unwrap();
+    s.bind(t, any6(0)).unwrap();
+    assert_eq!(
+        s.connect(t, SocketAddrV4::new(B, 7), now),
+        Err(Errno::ENETUNREACH)
+    );
+    // Without IPV6_V6ONLY a [::]-bound socket connects to IPv4 and names itself v4-mapped.
+    listen_at(
+        &mut sim,
+        SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 7).into(),
+        false,
+    )
+    .unwrap();
+    let s = sim.stack(0);
+    let t = s.socket(SockType::Stream).unwrap();
+    s.bind(t, any6(0)).unwrap();
+    assert_eq!(
+        s.connect(t, SocketAddrV4::new(B, 7), now),
+        Err(Errno::EINPROGRESS)
+    );
+    let until = deadline(&sim, 10);
+    let ok = sim.run_until_cond(until, |sim| {
+        sim.stack(0).tcp_state(t) == Some(TcpState::Established)
+    });
+    assert!(ok, "not established");
+    let local = sim.stack(0).getsockname(t).unwrap();
+    assert!(
+        matches!(local, SocketAddr::V6(a) if a.ip().to_ipv4_mapped() == Some(Ipv4Addr::new(192, 0, 2, 1))),
+        "{local}"
     );
 }

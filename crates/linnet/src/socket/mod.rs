@@ -168,7 +168,18 @@ impl Stack {
     ) -> Result<(), Errno> {
         let addr = addr.into();
         match &self.sockets.get(id)?.sock {
-            Socket::Tcp(_) => self.tcp_v4_connect(id, inet4_only(addr)?.into(), now),
+            Socket::Tcp(t) => {
+                // An IPV6_V6ONLY socket bound at [::] reaches no IPv4 peer. Linux:
+                // tcp_v6_connect's ipv6_only_sock test on a v4-mapped destination.
+                let e = self.sockets.get(id)?;
+                if t.inet6
+                    && e.v6only
+                    && !matches!(addr.ip(), std::net::IpAddr::V6(a) if a.to_ipv4_mapped().is_none())
+                {
+                    return Err(Errno::ENETUNREACH);
+                }
+                self.tcp_v4_connect(id, inet4_only(addr)?.into(), now)
+            }
             Socket::Udp(_) => self.udp_connect(id, addr),
         }
     }
@@ -324,6 +335,7 @@ impl Stack {
     /// The local address. Linux: `inet_getname(peer = 0)`.
     pub fn getsockname(&self, id: SockId) -> Result<SocketAddr, Errno> {
         Ok(match &self.sockets.get(id)?.sock {
+            Socket::Tcp(t) if t.inet6 => crate::core::inet_addr::v4_mapped(t.local),
             Socket::Tcp(t) => t.local,
             Socket::Udp(u) => u.local,
         })
@@ -334,6 +346,7 @@ impl Stack {
         match &self.sockets.get(id)?.sock {
             Socket::Tcp(t) => match t.state {
                 TcpState::Closed | TcpState::Listen | TcpState::SynSent => Err(Errno::ENOTCONN),
+                _ if t.inet6 => Ok(crate::core::inet_addr::v4_mapped(t.remote)),
                 _ => Ok(t.remote),
             },
             Socket::Udp(u) => u.remote.ok_or(Errno::ENOTCONN),

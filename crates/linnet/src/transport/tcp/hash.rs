@@ -177,7 +177,9 @@ impl Stack {
             self.tcp_pick_port(|s, p| !s.tcp_bind_conflict(p, ip, v6only, false))
                 .ok_or(Errno::EADDRINUSE)?
         };
-        self.sockets.tcp_mut(id)?.local = SocketAddr::new(ip, port);
+        let sk = self.sockets.tcp_mut(id)?;
+        sk.local = SocketAddr::new(ip, port);
+        sk.inet6 = addr.is_ipv6();
         self.tcp.bhash.entry(port).or_default().push(id);
         Ok(())
     }

@@ -171,8 +171,12 @@ impl Stack {
     /// bound again once the listener is gone. Linux: `sk_clone_lock` copies `sk_reuse`.
     fn tcp_child_inherit(&mut self, l: SockId, id: SockId) {
         let reuse = self.sockets.get(l).is_ok_and(|e| e.reuseaddr);
+        let inet6 = self.sockets.tcp(l).is_ok_and(|t| t.inet6);
         if let Ok(e) = self.sockets.get_mut(id) {
             e.reuseaddr = reuse;
+            if let crate::transport::Socket::Tcp(t) = &mut e.sock {
+                t.inet6 = inet6;
+            }
         }
     }
 

@@ -306,6 +306,9 @@ pub struct TcpSock {
     pub local: SocketAddr,
     /// Remote address and port (unspecified until connected).
     pub remote: SocketAddr,
+    /// An AF_INET6 socket (bound at `[::]`, or accepted from such a listener): the socket
+    /// API names its IPv4 addresses v4-mapped. Linux: `sk->sk_family == AF_INET6`.
+    pub inet6: bool,
 
     // --- send sequence space ---
     /// Initial send sequence number.
@@ -705,6 +708,7 @@ impl TcpSock {
             state: TcpState::Closed,
             local: unspec,
             remote: unspec,
+            inet6: false,
             iss: SeqNumber(0),
             snd_una: SeqNumber(0),
             snd_nxt: SeqNumber(0),
