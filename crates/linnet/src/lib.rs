@@ -40,7 +40,7 @@
 //!     .tap("tap0")
 //!     .addr("192.0.2.2/24".parse()?)
 //!     .spawn()?;
-//! let listener = linnet::TcpListener::bind(&host.handle, "0.0.0.0:7".parse()?)?;
+//! let listener = linnet::TcpListener::bind(&host.handle, "[::]:7".parse::<std::net::SocketAddr>()?)?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!

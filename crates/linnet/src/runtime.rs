@@ -605,7 +605,7 @@ impl Host {
     ///     .tap("tap0")
     ///     .addr("192.0.2.2/24".parse()?)
     ///     .spawn()?;
-    /// let _listener = linnet::TcpListener::bind(&host.handle, "0.0.0.0:7".parse()?)?;
+    /// let _listener = linnet::TcpListener::bind(&host.handle, "[::]:7".parse::<std::net::SocketAddr>()?)?;
     /// # Ok(()) }
     /// ```
     pub fn builder() -> HostBuilder {

@@ -7,7 +7,7 @@ use crate::socket::{
     MsgFlags, PollEvents, Shutdown, SockId, SockOpt, SockOptName, SockOptValue, SockType,
 };
 use std::io::{self, Read, Write};
-use std::net::SocketAddrV4;
+use std::net::{SocketAddr, SocketAddrV4};
 use std::time::Duration;
 
 /// A listening TCP socket, like `std::net::TcpListener`.
@@ -19,17 +19,18 @@ pub struct TcpListener {
 
 impl TcpListener {
     /// `socket` + `SO_REUSEADDR` + `bind` + `listen(128)`, as `std::net::TcpListener::bind`.
-    pub fn bind(h: &Handle, addr: SocketAddrV4) -> io::Result<TcpListener> {
+    pub fn bind(h: &Handle, addr: impl Into<SocketAddr>) -> io::Result<TcpListener> {
         Self::bind_with_backlog(h, addr, 128)
     }
 
     /// Like [`TcpListener::bind`] with an explicit backlog.
     pub fn bind_with_backlog(
         h: &Handle,
-        addr: SocketAddrV4,
+        addr: impl Into<SocketAddr>,
         backlog: u32,
     ) -> io::Result<TcpListener> {
-        let id = h.call(|s, now| -> Result<SockId, Errno> {
+        let addr: SocketAddr = addr.into();
+        let id = h.call(move |s, now| -> Result<SockId, Errno> {
             let id = s.socket(SockType::Stream)?;
             let r = (|| {
                 s.setsockopt(id, SockOpt::ReuseAddr(true), now)?;

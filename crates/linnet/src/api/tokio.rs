@@ -51,7 +51,7 @@ pub struct TcpListener {
 
 impl TcpListener {
     /// `socket` + `SO_REUSEADDR` + `bind` + `listen(128)`. Does not wait, so it is not async.
-    pub fn bind(h: &Handle, addr: SocketAddrV4) -> io::Result<TcpListener> {
+    pub fn bind(h: &Handle, addr: impl Into<SocketAddr>) -> io::Result<TcpListener> {
         Self::bind_with_backlog(h, addr, 128)
     }
 
@@ -59,7 +59,7 @@ impl TcpListener {
     /// so `u32::MAX` asks for the most the stack allows, as `listen(fd, -1)` does on Linux).
     pub fn bind_with_backlog(
         h: &Handle,
-        addr: SocketAddrV4,
+        addr: impl Into<SocketAddr>,
         backlog: u32,
     ) -> io::Result<TcpListener> {
         let l = super::TcpListener::bind_with_backlog(h, addr, backlog)?;

@@ -134,7 +134,7 @@ impl Stack {
             _ => {}
         }
         match &self.sockets.get(id)?.sock {
-            Socket::Tcp(_) => self.tcp_bind(id, inet4_only(addr)?),
+            Socket::Tcp(_) => self.tcp_bind(id, tcp_bind_addr(addr)?),
             Socket::Udp(_) => self.udp_bind(id, addr),
         }
     }
@@ -168,7 +168,18 @@ impl Stack {
     ) -> Result<(), Errno> {
         let addr = addr.into();
         match &self.sockets.get(id)?.sock {
-            Socket::Tcp(_) => self.tcp_v4_connect(id, inet4_only(addr)?, now),
+            Socket::Tcp(t) => {
+                // An IPV6_V6ONLY socket bound at [::] reaches no IPv4 peer. Linux:
+                // tcp_v6_connect's ipv6_only_sock test on a v4-mapped destination.
+                let e = self.sockets.get(id)?;
+                if t.inet6
+                    && e.v6only
+                    && !matches!(addr.ip(), std::net::IpAddr::V6(a) if a.to_ipv4_mapped().is_none())
+                {
+                    return Err(Errno::ENETUNREACH);
+                }
+                self.tcp_v4_connect(id, inet4_only(addr)?.into(), now)
+            }
             Socket::Udp(_) => self.udp_connect(id, addr),
         }
     }
@@ -293,7 +304,7 @@ impl Stack {
     ) -> Result<(usize, SocketAddr), Errno> {
         match &self.sockets.get(id)?.sock {
             Socket::Tcp(t) => {
-                let peer = SocketAddr::V4(t.remote);
+                let peer = t.remote;
                 self.tcp_recvmsg(id, buf, flags, now).map(|n| (n, peer))
             }
             Socket::Udp(_) => self.udp_recvmsg(id, buf, flags),
@@ -324,7 +335,8 @@ impl Stack {
     /// The local address. Linux: `inet_getname(peer = 0)`.
     pub fn getsockname(&self, id: SockId) -> Result<SocketAddr, Errno> {
         Ok(match &self.sockets.get(id)?.sock {
-            Socket::Tcp(t) => SocketAddr::V4(t.local),
+            Socket::Tcp(t) if t.inet6 => crate::core::inet_addr::v4_mapped(t.local),
+            Socket::Tcp(t) => t.local,
             Socket::Udp(u) => u.local,
         })
     }
@@ -334,7 +346,8 @@ impl Stack {
         match &self.sockets.get(id)?.sock {
             Socket::Tcp(t) => match t.state {
                 TcpState::Closed | TcpState::Listen | TcpState::SynSent => Err(Errno::ENOTCONN),
-                _ => Ok(SocketAddr::V4(t.remote)),
+                _ if t.inet6 => Ok(crate::core::inet_addr::v4_mapped(t.remote)),
+                _ => Ok(t.remote),
             },
             Socket::Udp(u) => u.remote.ok_or(Errno::ENOTCONN),
         }
@@ -509,11 +522,11 @@ impl Stack {
                     } else {
                         t.sndbuf.len() as u64
                     },
-                    local: SocketAddr::V4(t.local),
+                    local: t.local,
                     remote: if t.state == TcpState::Listen {
                         unspec
                     } else {
-                        SocketAddr::V4(t.remote)
+                        t.remote
                     },
                     tcp: if t.state.is_synchronized() || t.state == TcpState::SynSent {
                         Some(t.info())
@@ -538,6 +551,17 @@ impl Stack {
                 },
             })
             .collect()
+    }
+}
+
+/// The local address a TCP socket binds: IPv4 ones and v4-mapped ones (as their IPv4
+/// address), and the IPv6 wildcard `[::]`, which receives IPv4 connections unless
+/// `IPV6_V6ONLY` (a dual-stack listener); other IPv6 addresses are `EAFNOSUPPORT` until TCP
+/// runs over IPv6.
+fn tcp_bind_addr(a: SocketAddr) -> Result<SocketAddr, Errno> {
+    match a {
+        SocketAddr::V6(v) if v.ip().is_unspecified() => Ok(a),
+        _ => inet4_only(a).map(SocketAddr::V4),
     }
 }
 

@@ -16,7 +16,7 @@ use linnet::Handle;
 use linnet::SockOpt;
 use std::future::Future;
 use std::io;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{Ipv6Addr, SocketAddrV6};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
@@ -76,7 +76,7 @@ impl Services {
         self.rt.spawn(f);
     }
 
-    /// Listen on TCP `port` (backlog `net.core.somaxconn`) and serve each connection with
+    /// Listen on TCP `port` at `[::]` (IPv4 and IPv6 clients; backlog `net.core.somaxconn`) and serve each connection with
     /// `serve`, at most [`Limits::max_conns`] at once. Linux: what inetd or a server built
     /// on epoll does around `accept(2)`.
     pub fn tcp<F, Fut>(&self, name: &'static str, port: u16, serve: F) -> io::Result<()>
@@ -86,7 +86,9 @@ impl Services {
     {
         let listener = TcpListener::bind_with_backlog(
             &self.stack,
-            SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port),
+            // `[::]`: dual stack, IPv4 clients too (Linux: an AF_INET6 listener without
+            // IPV6_V6ONLY).
+            SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, port, 0, 0),
             u32::MAX,
         )?;
         // Small request/response services: modest buffers, inherited by every connection,

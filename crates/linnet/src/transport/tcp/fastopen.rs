@@ -368,7 +368,7 @@ impl Stack {
     /// after recurring SYN losses (a middlebox dropping SYNs with data). Linux:
     /// `tcp_fastopen_cookie_check` (with `tcp_fastopen_cache_get`).
     pub(crate) fn tcp_fastopen_cookie_check(&self, sk: &TcpSock, now: Instant) -> SynPlan {
-        let entry = self.tcp.fastopen_cache.get(*sk.remote.ip()).copied();
+        let entry = self.tcp.fastopen_cache.get(sk.inet_daddr()).copied();
         let mut plan = SynPlan {
             data_ok: false,
             option: Some(FastOpenCookie::request(false)),
@@ -444,7 +444,7 @@ impl Stack {
         // A path MTU learnt for the destination bounds it too (Linux: `__tcp_mtu_to_mss` of
         // the route's PMTU).
         let pmtu_mss = self
-            .ipv4_mtu(*sk.remote.ip(), now)
+            .ipv4_mtu(sk.inet_daddr(), now)
             .map_or(u32::MAX, |m| (m as u32).saturating_sub(40));
         let Ok(sk) = self.sockets.tcp_mut(id) else {
             return 0;
@@ -495,7 +495,7 @@ impl Stack {
                 // With a cookie the connect defers its SYN (as TCP_FASTOPEN_CONNECT's
                 // does); it goes below with the data.
                 let was = std::mem::replace(&mut sk.fastopen.connect, true);
-                let res = self.tcp_v4_connect(id, addr, now);
+                let res = self.tcp_v4_connect(id, addr.into(), now);
                 let sk = self.sockets.tcp_mut(id)?;
                 sk.fastopen.connect = was;
                 if !sk.fastopen.defer_connect {
@@ -550,7 +550,7 @@ impl Stack {
         }
         self.tcp
             .fastopen_cache
-            .set(*sk.remote.ip(), mss, cookie, syn_drop, try_exp, now);
+            .set(sk.inet_daddr(), mss, cookie, syn_drop, try_exp, now);
         if unacked {
             // Resend what the SYN carried and the SYN-ACK did not cover, at once.
             sk.fastopen.client_fail = if sk.total_retrans > 0 {

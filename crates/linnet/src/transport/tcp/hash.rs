@@ -6,6 +6,7 @@
 
 use super::isn::IsnGenerator;
 use super::syncookie::SynCookies;
+use crate::core::inet_addr::InetBinding;
 use crate::core::sock::{SockId, SocketTable};
 use crate::errno::Errno;
 use crate::stack::Stack;
@@ -14,10 +15,10 @@ use crate::time::Instant;
 use crate::transport::Socket;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, SocketAddr};
 
 /// A connection's key: (local, remote).
-pub type FourTuple = (SocketAddrV4, SocketAddrV4);
+pub type FourTuple = (SocketAddr, SocketAddr);
 
 /// The TCP tables of one stack.
 #[derive(Debug)]
@@ -84,8 +85,8 @@ impl TcpTables {
     #[inline]
     pub(crate) fn lookup_established(
         &self,
-        local: SocketAddrV4,
-        remote: SocketAddrV4,
+        local: SocketAddr,
+        remote: SocketAddr,
     ) -> Option<SockId> {
         self.ehash.get(&(local, remote)).copied()
     }
@@ -95,19 +96,22 @@ impl TcpTables {
     pub(crate) fn lookup_listener(
         &self,
         sockets: &SocketTable<Socket>,
-        local: SocketAddrV4,
+        local: SocketAddr,
     ) -> Option<SockId> {
         let v = self.lhash.get(&local.port())?;
         let mut wildcard = None;
         for &id in v {
-            let Ok(t) = sockets.tcp(id) else {
+            let Ok(e) = sockets.get(id) else {
                 continue;
             };
-            if t.local.ip() == local.ip() {
-                return Some(id);
-            }
-            if t.local.ip().is_unspecified() && wildcard.is_none() {
-                wildcard = Some(id);
+            let Socket::Tcp(t) = &e.sock else {
+                continue;
+            };
+            // An IPv6 wildcard listener takes IPv4 segments unless IPV6_V6ONLY.
+            match InetBinding::new(t.local.ip(), e.v6only).accepts(local.ip()) {
+                Some(2) => return Some(id),
+                Some(_) if wildcard.is_none() => wildcard = Some(id),
+                _ => {}
             }
         }
         wildcard
@@ -119,24 +123,25 @@ impl Stack {
     #[inline]
     pub(crate) fn tcp_lookup_established(
         &self,
-        local: SocketAddrV4,
-        remote: SocketAddrV4,
+        local: SocketAddr,
+        remote: SocketAddr,
     ) -> Option<SockId> {
         self.tcp.lookup_established(local, remote)
     }
 
     /// Find the listener for a SYN. Linux: `__inet_lookup_listener`.
-    pub(crate) fn tcp_lookup_listener(&self, local: SocketAddrV4) -> Option<SockId> {
+    pub(crate) fn tcp_lookup_listener(&self, local: SocketAddr) -> Option<SockId> {
         self.tcp.lookup_listener(&self.sockets, local)
     }
 
     /// Whether `port` can be bound at `ip` by a socket with `reuse` set. Conflicts are other
     /// sockets on the port with overlapping addresses, unless both set SO_REUSEADDR and
     /// neither listens. Linux: `inet_csk_bind_conflict`.
-    fn tcp_bind_conflict(&self, port: u16, ip: Ipv4Addr, reuse: bool) -> bool {
+    fn tcp_bind_conflict(&self, port: u16, ip: IpAddr, v6only: bool, reuse: bool) -> bool {
         let Some(v) = self.tcp.bhash.get(&port) else {
             return false;
         };
+        let me = InetBinding::new(ip, v6only);
         v.iter().any(|&o| {
             let Ok(e) = self.sockets.get(o) else {
                 return false;
@@ -144,9 +149,7 @@ impl Stack {
             let Socket::Tcp(t) = &e.sock else {
                 return false;
             };
-            let oip = *t.local.ip();
-            let overlap = oip.is_unspecified() || ip.is_unspecified() || oip == ip;
-            if !overlap {
+            if !me.overlaps(&InetBinding::new(t.local.ip(), e.v6only)) {
                 return false;
             }
             let listening = t.state == super::sock::TcpState::Listen;
@@ -155,23 +158,28 @@ impl Stack {
     }
 
     /// Bind a TCP socket. Linux: `inet_bind` → `inet_csk_get_port`.
-    pub(crate) fn tcp_bind(&mut self, id: SockId, addr: SocketAddrV4) -> Result<(), Errno> {
+    pub(crate) fn tcp_bind(&mut self, id: SockId, addr: SocketAddr) -> Result<(), Errno> {
         let t = self.sockets.tcp(id)?;
         if t.local.port() != 0 || t.state != super::sock::TcpState::Closed {
             return Err(Errno::EINVAL);
         }
-        let reuse = self.sockets.get(id)?.reuseaddr;
-        let ip = *addr.ip();
+        let (reuse, v6only) = {
+            let e = self.sockets.get(id)?;
+            (e.reuseaddr, e.v6only)
+        };
+        let ip = addr.ip();
         let port = if addr.port() != 0 {
-            if self.tcp_bind_conflict(addr.port(), ip, reuse) {
+            if self.tcp_bind_conflict(addr.port(), ip, v6only, reuse) {
                 return Err(Errno::EADDRINUSE);
             }
             addr.port()
         } else {
-            self.tcp_pick_port(|s, p| !s.tcp_bind_conflict(p, ip, false))
+            self.tcp_pick_port(|s, p| !s.tcp_bind_conflict(p, ip, v6only, false))
                 .ok_or(Errno::EADDRINUSE)?
         };
-        self.sockets.tcp_mut(id)?.local = SocketAddrV4::new(ip, port);
+        let sk = self.sockets.tcp_mut(id)?;
+        sk.local = SocketAddr::new(ip, port);
+        sk.inet6 = addr.is_ipv6();
         self.tcp.bhash.entry(port).or_default().push(id);
         Ok(())
     }
@@ -193,11 +201,7 @@ impl Stack {
 
     /// Choose a local port for `connect` so that the 4-tuple is unique. Linux:
     /// `__inet_hash_connect` (ports shared by connections to different peers).
-    pub(crate) fn tcp_connect_port(
-        &mut self,
-        local_ip: Ipv4Addr,
-        remote: SocketAddrV4,
-    ) -> Option<u16> {
+    pub(crate) fn tcp_connect_port(&mut self, local_ip: IpAddr, remote: SocketAddr) -> Option<u16> {
         self.tcp_pick_port(|s, p| {
             let taken_by_bind = s.tcp.bhash.get(&p).is_some_and(|v| {
                 v.iter().any(|&o| {
@@ -211,7 +215,7 @@ impl Stack {
                 && !s
                     .tcp
                     .ehash
-                    .contains_key(&(SocketAddrV4::new(local_ip, p), remote))
+                    .contains_key(&(SocketAddr::new(local_ip, p), remote))
         })
     }
 

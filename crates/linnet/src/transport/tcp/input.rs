@@ -20,7 +20,7 @@ use crate::trace::{Detail, Stage};
 use crate::transport::Socket;
 use crate::wire::tcp::{SeqNumber, TcpFlags, TcpPacket, TcpRepr};
 use crate::wire::WireError;
-use std::net::SocketAddrV4;
+use std::net::{SocketAddr, SocketAddrV4};
 use std::time::Duration;
 
 /// PAWS: TS.Recent older than this is no longer trusted (RFC 7323 5.5: 24 days).
@@ -82,8 +82,8 @@ impl Stack {
         };
         buf.pull(hlen);
         buf.trim(seg.payload_len);
-        let local = SocketAddrV4::new(ip.dst, seg.dst_port);
-        let remote = SocketAddrV4::new(ip.src, seg.src_port);
+        let local = SocketAddr::V4(SocketAddrV4::new(ip.dst, seg.dst_port));
+        let remote = SocketAddr::V4(SocketAddrV4::new(ip.src, seg.src_port));
         // Early demux already found the connection by this same 4-tuple (Linux:
         // `skb_steal_sock`).
         let found = match buf.meta.sk.take() {
@@ -140,8 +140,14 @@ impl Stack {
         }
         let ihl = pkt.header_len();
         let ports = buf.data().get(ihl..ihl + 4)?;
-        let local = SocketAddrV4::new(pkt.dst_addr(), u16::from_be_bytes([ports[2], ports[3]]));
-        let remote = SocketAddrV4::new(pkt.src_addr(), u16::from_be_bytes([ports[0], ports[1]]));
+        let local = SocketAddr::V4(SocketAddrV4::new(
+            pkt.dst_addr(),
+            u16::from_be_bytes([ports[2], ports[3]]),
+        ));
+        let remote = SocketAddr::V4(SocketAddrV4::new(
+            pkt.src_addr(),
+            u16::from_be_bytes([ports[0], ports[1]]),
+        ));
         let id = self.tcp_lookup_established(local, remote)?;
         let sk = self.sockets.tcp(id).ok()?;
         Some((id, sk.rx_dst))
@@ -356,7 +362,7 @@ impl Stack {
         };
         // Sized for the route's MTU, a path MTU learnt earlier included (Linux:
         // tcp_sync_mss with dst_mtu in tcp_v4_syn_recv_sock and at connect).
-        let pmtu = self.tcp_dst_mtu(*sk.remote.ip(), sk.adv_mss as usize + 40, now);
+        let pmtu = self.tcp_dst_mtu(sk.inet_daddr(), sk.adv_mss as usize + 40, now);
         sk.tcp_sync_mss(pmtu);
         sk.snd_wnd = seg.window_len as u32;
         sk.max_snd_wnd = sk.snd_wnd;
@@ -379,7 +385,7 @@ impl Stack {
         if let Some(ack) = seg.ack_number {
             if ack <= iss || ack > snd_max {
                 if !seg.flags.contains(TcpFlags::RST) {
-                    let (l, r) = (*sk.local.ip(), *sk.remote.ip());
+                    let (l, r) = (sk.inet_saddr(), sk.inet_daddr());
                     self.tcp_v4_send_reset(r, l, seg, now);
                 }
                 self.count_drop(DropReason::TcpAckUnsent);
@@ -398,7 +404,7 @@ impl Stack {
             let in_range =
                 (ecr.wrapping_sub(sent) as i32) >= 0 && (now_ts.wrapping_sub(ecr) as i32) >= 0;
             if ecr != 0 && !in_range {
-                let (l, r) = (*sk.local.ip(), *sk.remote.ip());
+                let (l, r) = (sk.inet_saddr(), sk.inet_daddr());
                 self.tcp.stats.paws_active_rejected += 1;
                 self.tcp_v4_send_reset(r, l, seg, now);
                 self.count_drop(DropReason::TcpRfc7323Paws);
@@ -653,7 +659,7 @@ impl Stack {
         };
         if sk.state == TcpState::SynReceived {
             if ack <= sk.snd_una || ack > sk.snd_max {
-                let (l, r) = (*sk.local.ip(), *sk.remote.ip());
+                let (l, r) = (sk.inet_saddr(), sk.inet_daddr());
                 self.tcp_v4_send_reset(r, l, seg, now);
                 return After::Nothing;
             }
@@ -738,7 +744,7 @@ impl Stack {
                 // built from it (Linux: TCPAbortOnData, tcp_reset, then tcp_v4_do_rcv's
                 // tcp_v4_send_reset: seq from its ACK, no ACK flag).
                 self.tcp.stats.abort_on_data += 1;
-                let (remote, local) = (*sk.remote.ip(), *sk.local.ip());
+                let (remote, local) = (sk.inet_daddr(), sk.inet_saddr());
                 self.tcp_done(id);
                 self.tcp_v4_send_reset(remote, local, seg, now);
                 return After::Nothing;
@@ -800,8 +806,8 @@ impl Stack {
         let sport = u16::from_be_bytes([l4[0], l4[1]]);
         let dport = u16::from_be_bytes([l4[2], l4[3]]);
         let seq = SeqNumber(u32::from_be_bytes([l4[4], l4[5], l4[6], l4[7]]));
-        let local = SocketAddrV4::new(src, sport);
-        let remote = SocketAddrV4::new(dst, dport);
+        let local = SocketAddr::V4(SocketAddrV4::new(src, sport));
+        let remote = SocketAddr::V4(SocketAddrV4::new(dst, dport));
         let Some(id) = self.tcp_lookup_established(local, remote) else {
             return;
         };

@@ -4,6 +4,7 @@
 //! syncookies.c (`cookie_v4_check`), inet_connection_sock.c (`inet_csk_reqsk_queue_*`).
 
 use super::output::tcp_time_stamp;
+use super::sock::tcp_v4_addr;
 use super::sock::{TcpSock, TcpState};
 use crate::core::sock::SockId;
 use crate::ip::IpMeta;
@@ -12,7 +13,7 @@ use crate::stats::DropReason;
 use crate::time::Instant;
 use crate::transport::Socket;
 use crate::wire::tcp::{SeqNumber, TcpFlags, TcpRepr};
-use std::net::SocketAddrV4;
+use std::net::{SocketAddr, SocketAddrV4};
 
 impl Stack {
     /// A segment for a listener (no connection matched). RFC 9293 3.10.7.2.
@@ -64,8 +65,8 @@ impl Stack {
             .backlog
             .max(8)
             .min(self.config.tcp.max_syn_backlog.max(1));
-        let local = SocketAddrV4::new(ip.dst, seg.dst_port);
-        let remote = SocketAddrV4::new(ip.src, seg.src_port);
+        let local = SocketAddr::V4(SocketAddrV4::new(ip.dst, seg.dst_port));
+        let remote = SocketAddr::V4(SocketAddrV4::new(ip.src, seg.src_port));
         if lsk.syn_qlen >= syn_limit {
             // Linux: tcp_syn_flood_action. The cookie path keeps nothing and looks the
             // route up once, for the MSS and the SYN-ACK (what a flood costs per SYN).
@@ -170,8 +171,12 @@ impl Stack {
     /// bound again once the listener is gone. Linux: `sk_clone_lock` copies `sk_reuse`.
     fn tcp_child_inherit(&mut self, l: SockId, id: SockId) {
         let reuse = self.sockets.get(l).is_ok_and(|e| e.reuseaddr);
+        let inet6 = self.sockets.tcp(l).is_ok_and(|t| t.inet6);
         if let Ok(e) = self.sockets.get_mut(id) {
             e.reuseaddr = reuse;
+            if let crate::transport::Socket::Tcp(t) = &mut e.sock {
+                t.inet6 = inet6;
+            }
         }
     }
 
@@ -179,8 +184,8 @@ impl Stack {
     /// `cookie_v4_init_sequence` + `tcp_v4_send_synack`.
     fn tcp_send_cookie_synack(
         &mut self,
-        local: SocketAddrV4,
-        remote: SocketAddrV4,
+        local: SocketAddr,
+        remote: SocketAddr,
         seg: &TcpRepr,
         adv_mss: u16,
         rt: Result<crate::ip::route::OutputRoute, crate::errno::Errno>,
@@ -189,9 +194,9 @@ impl Stack {
         let cfg = &self.config.tcp;
         let peer_mss = seg.max_seg_size.unwrap_or(536).min(adv_mss);
         let (cookie, mss) = self.tcp.cookies.encode(
-            *remote.ip(),
+            tcp_v4_addr(remote.ip()),
             remote.port(),
-            *local.ip(),
+            tcp_v4_addr(local.ip()),
             local.port(),
             seg.seq_number.0,
             peer_mss,
@@ -206,7 +211,10 @@ impl Stack {
         // Without timestamps the options cannot be remembered: no scaling, no SACK.
         let timestamp = match (cfg.timestamps, seg.timestamp) {
             (true, Some((tsval, _))) => {
-                let off = self.tcp.isn.ts_offset(*local.ip(), *remote.ip());
+                let off = self
+                    .tcp
+                    .isn
+                    .ts_offset(tcp_v4_addr(local.ip()), tcp_v4_addr(remote.ip()));
                 let ours = tcp_time_stamp(now).wrapping_add(off);
                 Some((super::syncookie::encode_ts_options(ours, ws, sack), tsval))
             }
@@ -233,7 +241,13 @@ impl Stack {
             payload_len: 0,
         };
         self.tcp.stats.syncookies_sent += 1;
-        self.tcp_send_stateless_routed(*local.ip(), *remote.ip(), &repr, rt, now);
+        self.tcp_send_stateless_routed(
+            tcp_v4_addr(local.ip()),
+            tcp_v4_addr(remote.ip()),
+            &repr,
+            rt,
+            now,
+        );
     }
 
     /// An ACK to a listener may complete a cookie handshake: rebuild the connection from it.
@@ -287,8 +301,8 @@ impl Stack {
         (c.rcvbuf_locked, c.sndbuf_locked) = locked;
         c.sndbuf_limit = sndbuf_limit;
         c.nodelay = nodelay;
-        c.local = SocketAddrV4::new(ip.dst, seg.dst_port);
-        c.remote = SocketAddrV4::new(ip.src, seg.src_port);
+        c.local = SocketAddr::V4(SocketAddrV4::new(ip.dst, seg.dst_port));
+        c.remote = SocketAddr::V4(SocketAddrV4::new(ip.src, seg.src_port));
         c.iss = ack - 1;
         c.snd_una = ack;
         c.snd_nxt = ack;

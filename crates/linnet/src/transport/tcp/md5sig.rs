@@ -118,7 +118,7 @@ impl TcpMd5Keys {
 impl super::sock::TcpSock {
     /// Whether this connection signs its segments (it has a key for its peer).
     pub fn md5_signs(&self) -> bool {
-        !self.md5.is_empty() && self.md5.lookup(*self.remote.ip()).is_some()
+        !self.md5.is_empty() && self.md5.lookup(self.inet_daddr()).is_some()
     }
 
     /// The option bytes every segment carries, which the MSS leaves room for: the

@@ -207,7 +207,7 @@ impl Stack {
         let Ok(sk) = self.sockets.tcp(id) else {
             return;
         };
-        let (remote, local) = (*sk.remote.ip(), *sk.local.ip());
+        let (remote, local) = (sk.inet_daddr(), sk.inet_saddr());
         let rt = match sk.dst_cache {
             Some((_, rt)) => Some(rt),
             None => self.ip_route_output(remote, Some(local)).ok(),
@@ -304,7 +304,7 @@ impl Stack {
         if sk.mtup.pmtu_cookie == 0 {
             return;
         }
-        let dst = *sk.remote.ip();
+        let dst = sk.inet_daddr();
         let Some(mtu) = self.ipv4_mtu_of(&rt, dst, now) else {
             return;
         };

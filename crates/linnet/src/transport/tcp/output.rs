@@ -124,7 +124,7 @@ pub(crate) fn tcp_build(sk: &mut TcpSock, pool: &mut BufPool, seg: Seg, now: Ins
     // RFC 2385: a signed segment's MD5 option comes first; what no longer fits in the
     // 40 bytes of options goes (Linux: tcp_syn_options / tcp_established_options count
     // the MD5 option's room first).
-    let md5 = sk.md5.lookup(*sk.remote.ip()).is_some();
+    let md5 = sk.md5.lookup(sk.inet_daddr()).is_some();
     if md5 && repr.header_len() + md5sig::TCPOLEN_MD5SIG_ALIGNED > 60 {
         repr.fastopen = None;
     }
@@ -153,7 +153,7 @@ pub(crate) fn tcp_build(sk: &mut TcpSock, pool: &mut BufPool, seg: Seg, now: Ins
         } else {
             (&[][..], &[][..])
         };
-        let (src, dst) = (*sk.local.ip(), *sk.remote.ip());
+        let (src, dst) = (sk.inet_saddr(), sk.inet_daddr());
         if let Some(key) = sk.md5.lookup(dst).filter(|_| md5) {
             md5sig::tcp_md5_emit(&repr, &mut d[..hlen], &key.key, src, dst, total, [a, b]);
         } else {
@@ -246,7 +246,7 @@ impl Stack {
         }
         let mut buf = tcp_build(sk, &mut self.pool, seg, now);
         buf.meta.sk = Some(id);
-        let (src, dst) = (*sk.local.ip(), *sk.remote.ip());
+        let (src, dst) = (sk.inet_saddr(), sk.inet_daddr());
         if seg.data_len > 0 || seg.flags.intersects(TcpFlags::SYN | TcpFlags::FIN) {
             sk.last_send = now;
         }
@@ -473,7 +473,7 @@ impl Stack {
         let genid = self.rt_genid();
         if let Ok(sk) = self.sockets.tcp(id) {
             if sk.route_caps_genid != genid {
-                let caps = self.sk_route_caps(*sk.remote.ip(), *sk.local.ip());
+                let caps = self.sk_route_caps(sk.inet_daddr(), sk.inet_saddr());
                 if let Ok(sk) = self.sockets.tcp_mut(id) {
                     sk.route_caps = caps;
                     // No segmentation offload while signing (each segment's digest

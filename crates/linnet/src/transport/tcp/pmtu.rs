@@ -42,7 +42,7 @@ impl Stack {
         if matches!(sk.state, TcpState::Listen | TcpState::Closed) {
             return;
         }
-        let dst = *sk.remote.ip();
+        let dst = sk.inet_daddr();
         let Some(pmtu) = self.ip_rt_update_pmtu(dst, mtu, now) else {
             return;
         };

@@ -18,7 +18,7 @@ use crate::time::Instant;
 use crate::wire::tcp::SeqNumber;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
-use std::net::SocketAddrV4;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::Duration;
 
 /// A run of the unread in-order receive stream (see `TcpSock::rx_skbs`).
@@ -303,9 +303,12 @@ pub struct TcpSock {
     /// Connection state.
     pub state: TcpState,
     /// Local address and port (unspecified address/port 0 while unbound).
-    pub local: SocketAddrV4,
+    pub local: SocketAddr,
     /// Remote address and port (unspecified until connected).
-    pub remote: SocketAddrV4,
+    pub remote: SocketAddr,
+    /// An AF_INET6 socket (bound at `[::]`, or accepted from such a listener): the socket
+    /// API names its IPv4 addresses v4-mapped. Linux: `sk->sk_family == AF_INET6`.
+    pub inet6: bool,
 
     // --- send sequence space ---
     /// Initial send sequence number.
@@ -674,15 +677,38 @@ pub struct TcpSock {
     pub(crate) scheduled_at: Option<Instant>,
 }
 
+/// The IPv4 address of a TCP endpoint address. TCP runs over IPv4 only so far (issue 18):
+/// the socket API unmaps v4-mapped addresses and refuses other IPv6 ones, so every address
+/// here is IPv4; an IPv6 one would read as 0.0.0.0.
+pub(crate) fn tcp_v4_addr(ip: IpAddr) -> Ipv4Addr {
+    match ip {
+        IpAddr::V4(a) => a,
+        IpAddr::V6(a) => a.to_ipv4_mapped().unwrap_or(Ipv4Addr::UNSPECIFIED),
+    }
+}
+
 impl TcpSock {
+    /// The local IPv4 address. Linux: `inet->inet_saddr`.
+    #[inline]
+    pub(crate) fn inet_saddr(&self) -> Ipv4Addr {
+        tcp_v4_addr(self.local.ip())
+    }
+
+    /// The remote IPv4 address. Linux: `inet->inet_daddr`.
+    #[inline]
+    pub(crate) fn inet_daddr(&self) -> Ipv4Addr {
+        tcp_v4_addr(self.remote.ip())
+    }
+
     /// A closed socket with buffers of the given sizes. Linux: `tcp_init_sock`.
     pub fn new(cfg: &TcpConfig, rcvbuf: usize, sndbuf: usize) -> TcpSock {
-        let unspec = SocketAddrV4::new(std::net::Ipv4Addr::UNSPECIFIED, 0);
+        let unspec = SocketAddr::V4(SocketAddrV4::new(std::net::Ipv4Addr::UNSPECIFIED, 0));
         let mss = 536;
         TcpSock {
             state: TcpState::Closed,
             local: unspec,
             remote: unspec,
+            inet6: false,
             iss: SeqNumber(0),
             snd_una: SeqNumber(0),
             snd_nxt: SeqNumber(0),

@@ -7,13 +7,15 @@
 
 use super::cong::new_cc;
 use super::ring::RingBuffer;
+use super::sock::tcp_v4_addr;
 use super::sock::{TcpSock, TcpState};
+use crate::core::inet_addr::InetBinding;
 use crate::core::sock::{MsgFlags, PollEvents, Shutdown, SockId};
 use crate::core::sockopt::SockOpt;
 use crate::errno::Errno;
 use crate::stack::Stack;
 use crate::time::Instant;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
 /// Smallest and largest socket buffer (bytes of data).
 const BUF_MIN: usize = 4096;
@@ -112,15 +114,21 @@ impl Stack {
             _ => return Err(Errno::EINVAL),
         }
         if self.sockets.tcp(id)?.local.port() == 0 {
-            self.tcp_bind(id, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0))?;
+            self.tcp_bind(
+                id,
+                SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)),
+            )?;
         }
         // A port bound with SO_REUSEADDR alongside others cannot listen if another listens.
         let local = self.sockets.tcp(id)?.local;
+        let me = InetBinding::new(local.ip(), self.sockets.get(id)?.v6only);
         if let Some(v) = self.tcp.lhash.get(&local.port()) {
             let clash = v.iter().any(|&o| {
-                self.sockets.tcp(o).is_ok_and(|t| {
-                    let oip = *t.local.ip();
-                    oip.is_unspecified() || local.ip().is_unspecified() || oip == *local.ip()
+                self.sockets.get(o).is_ok_and(|e| match &e.sock {
+                    crate::transport::Socket::Tcp(t) => {
+                        me.overlaps(&InetBinding::new(t.local.ip(), e.v6only))
+                    }
+                    _ => false,
                 })
             });
             if clash {
@@ -147,7 +155,7 @@ impl Stack {
         };
         let c = self.sockets.tcp_mut(child)?;
         c.parent = None;
-        let peer = c.remote;
+        let peer = SocketAddrV4::new(tcp_v4_addr(c.remote.ip()), c.remote.port());
         Ok((child, peer))
     }
 
@@ -155,7 +163,7 @@ impl Stack {
     pub(crate) fn tcp_v4_connect(
         &mut self,
         id: SockId,
-        addr: SocketAddrV4,
+        addr: SocketAddr,
         now: Instant,
     ) -> Result<(), Errno> {
         let sk = self.sockets.tcp_mut(id)?;
@@ -177,13 +185,13 @@ impl Stack {
         }
         if addr.port() == 0
             || addr.ip().is_unspecified()
-            || addr.ip().is_broadcast()
+            || tcp_v4_addr(addr.ip()).is_broadcast()
             || addr.ip().is_multicast()
         {
             return Err(Errno::EINVAL);
         }
         let bound = sk.local;
-        let rt = match self.ip_route_output(*addr.ip(), None) {
+        let rt = match self.ip_route_output(tcp_v4_addr(addr.ip()), None) {
             Ok(rt) => rt,
             Err(e) => {
                 // Linux: tcp_v4_connect counts OutNoRoutes when there is no route.
@@ -196,28 +204,27 @@ impl Stack {
         let local_ip = if bound.ip().is_unspecified() {
             rt.src
         } else {
-            *bound.ip()
+            tcp_v4_addr(bound.ip())
         };
         let port = if bound.port() != 0 {
-            if self
-                .tcp
-                .ehash
-                .contains_key(&(SocketAddrV4::new(local_ip, bound.port()), addr))
-            {
+            if self.tcp.ehash.contains_key(&(
+                SocketAddr::V4(SocketAddrV4::new(local_ip, bound.port())),
+                addr,
+            )) {
                 return Err(Errno::EADDRNOTAVAIL);
             }
             bound.port()
         } else {
-            self.tcp_connect_port(local_ip, addr)
+            self.tcp_connect_port(local_ip.into(), addr)
                 .ok_or(Errno::EADDRNOTAVAIL)?
         };
-        let local = SocketAddrV4::new(local_ip, port);
+        let local = SocketAddr::V4(SocketAddrV4::new(local_ip, port));
         let iss = self
             .tcp
             .isn
-            .isn(local_ip, port, *addr.ip(), addr.port(), now);
-        let ts_off = self.tcp.isn.ts_offset(local_ip, *addr.ip());
-        let adv_mss = self.tcp_route_mss(*addr.ip());
+            .isn(local_ip, port, tcp_v4_addr(addr.ip()), addr.port(), now);
+        let ts_off = self.tcp.isn.ts_offset(local_ip, tcp_v4_addr(addr.ip()));
+        let adv_mss = self.tcp_route_mss(tcp_v4_addr(addr.ip()));
         let cfg = self.config.tcp.clone();
         let sk = self.sockets.tcp_mut(id)?;
         sk.local = local;
