@@ -41,6 +41,25 @@ fn until<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     }
 }
 
+/// `ping -6` with `args` in `ns` (bounded by its `-c` and `-W`).
+fn ping6(ns: &NetNs, args: &[&str]) -> std::io::Result<std::process::Output> {
+    let mut argv = vec!["ping", "-6"];
+    argv.extend_from_slice(args);
+    ns.exec(&argv)
+}
+
+/// Wait up to `secs` for `dst` to answer one `ping -6` from `ns` (`what` names the wait),
+/// then check that three in a row are answered; returns ping's output.
+fn ping6_three(ns: &NetNs, dst: &str, secs: u64, what: &str) -> String {
+    until(secs, what, || {
+        let o = ping6(ns, &["-c", "1", "-W", "1", dst]).ok()?;
+        o.status.success().then_some(())
+    });
+    let out = ok(ping6(ns, &["-c", "3", "-i", "0.2", "-W", "2", dst]).expect("ping -6"));
+    assert!(out.contains("3 packets transmitted, 3 received"), "{out}");
+    out
+}
+
 fn linux_pings_linnet_over_ipv6_and_both_resolve_by_ndp() {
     let linux = NetNs::new("l6-lx").expect("create namespace");
     let stack = NetNs::new("l6-st").expect("create namespace");
@@ -114,32 +133,17 @@ fn linux_pings_linnet_over_ipv6_on_a_tap() {
 fn check_ipv6(linux: &NetNs, daemon: &common::Daemon, va: &str, vb: &str) {
     let sock = &daemon.socket;
     // Linnet's DAD takes up to two seconds: until then it does not answer.
-    until(15, "Linnet's global address answers ping -6", || {
-        let o = linux
-            .exec(&["ping", "-6", "-c", "1", "-W", "1", "2001:db8::2"])
-            .ok()?;
-        o.status.success().then_some(())
-    });
-    let out = ok(linux
-        .exec(&[
-            "ping",
-            "-6",
-            "-c",
-            "3",
-            "-i",
-            "0.2",
-            "-W",
-            "2",
-            "2001:db8::2",
-        ])
-        .expect("ping -6"));
-    assert!(out.contains("3 packets transmitted, 3 received"), "{out}");
+    let out = ping6_three(
+        linux,
+        "2001:db8::2",
+        15,
+        "Linnet's global address answers ping -6",
+    );
     assert!(out.contains("ttl=64") || out.contains("hlim=64"), "{out}");
     // Larger than the link: Linux fragments, Linnet reassembles, and fragments its reply.
-    let out = ok(linux
-        .exec(&[
-            "ping",
-            "-6",
+    let out = ok(ping6(
+        &linux,
+        &[
             "-c",
             "2",
             "-i",
@@ -149,8 +153,9 @@ fn check_ipv6(linux: &NetNs, daemon: &common::Daemon, va: &str, vb: &str) {
             "-W",
             "2",
             "2001:db8::2",
-        ])
-        .expect("ping -6 -s 3000"));
+        ],
+    )
+    .expect("ping -6 -s 3000"));
     assert!(out.contains("2 packets transmitted, 2 received"), "{out}");
     assert!(out.contains("3008 bytes from 2001:db8::2"), "{out}");
     // Linux resolved Linnet by a solicitation answered with a solicited advertisement.
@@ -173,19 +178,11 @@ fn check_ipv6(linux: &NetNs, daemon: &common::Daemon, va: &str, vb: &str) {
                 .map(|rest| format!("fe80::{}", rest.split('/').next().unwrap()))
         })
         .unwrap_or_else(|| panic!("a link-local address: {addrs}"));
-    let out = ok(linux
-        .exec(&[
-            "ping",
-            "-6",
-            "-c",
-            "2",
-            "-i",
-            "0.2",
-            "-W",
-            "2",
-            &format!("{ll}%{va}"),
-        ])
-        .expect("ping -6 link-local"));
+    let out = ok(ping6(
+        &linux,
+        &["-c", "2", "-i", "0.2", "-W", "2", &format!("{ll}%{va}")],
+    )
+    .expect("ping -6 link-local"));
     assert!(out.contains("2 packets transmitted, 2 received"), "{out}");
     // Linnet learnt Linux from its solicitation (STALE), used the entry to answer (DELAY),
     // then probed it by unicast NS: Linux's solicited NA makes it REACHABLE.
@@ -322,9 +319,7 @@ fn check_ipv6(linux: &NetNs, daemon: &common::Daemon, va: &str, vb: &str) {
             .then_some(())
     });
     // Linux still reaches its own address's owner (itself) and Linnet's.
-    let out = ok(linux
-        .exec(&["ping", "-6", "-c", "1", "-W", "2", "2001:db8::2"])
-        .expect("ping -6"));
+    let out = ok(ping6(&linux, &["-c", "1", "-W", "2", "2001:db8::2"]).expect("ping -6"));
     assert!(out.contains("1 received"), "{out}");
 }
 
@@ -410,9 +405,7 @@ fn linnet_configures_itself_from_linux_radvd() {
     );
     let addrs = ok(linnet(sock, &["ip", "-6", "addr", "show"]));
     assert!(addrs.contains("scope global dynamic"), "{addrs}");
-    let out = ok(linux
-        .exec(&["ping", "-6", "-c", "2", "-i", "0.2", "-W", "2", &addr])
-        .expect("ping -6"));
+    let out = ok(ping6(&linux, &["-c", "2", "-i", "0.2", "-W", "2", &addr]).expect("ping -6"));
     assert!(out.contains("2 packets transmitted, 2 received"), "{out}");
     let stats = ok(linnet(sock, &["netstat", "-s"]));
     assert!(
@@ -427,20 +420,11 @@ fn linnet_configures_itself_from_linux_radvd() {
 /// `linnet sysctl`, hop limit one lower, `ping -6 -t 1` answered with time exceeded, and a
 /// datagram too big for B's side answered with packet too big (Linnet does not fragment).
 fn linnet_routes_ipv6_between_two_linux_hosts() {
-    let a = NetNs::new("l6-fa").expect("namespace A");
-    let b = NetNs::new("l6-fb").expect("namespace B");
-    let (ta, tb) = (unique("l6x"), unique("l6y"));
-    let daemon = start_daemon(
-        None,
+    let (a, b, ta, tb) = common::two_namespaces(["l6-fa", "l6-fb"], ["l6x", "l6y"]);
+    let daemon = common::start_between(
+        &ta,
+        &tb,
         &[
-            "--tap",
-            &ta,
-            "--tap",
-            &tb,
-            "--addr",
-            &format!("{ta}=192.0.2.2/24"),
-            "--addr",
-            &format!("{tb}=198.51.100.2/24"),
             "--addr",
             &format!("{ta}=2001:db8:1::2/64"),
             "--addr",
@@ -465,45 +449,12 @@ fn linnet_routes_ipv6_between_two_linux_hosts() {
             .exec(&["ip", "-6", "route", "add", "default", "via", gw, "dev", dev])
             .expect("ip -6 route"));
     }
-    until(15, "B reachable through Linnet", || {
-        let o = a
-            .exec(&["ping", "-6", "-c", "1", "-W", "1", "2001:db8:2::1"])
-            .ok()?;
-        o.status.success().then_some(())
-    });
-    let out = ok(a
-        .exec(&[
-            "ping",
-            "-6",
-            "-c",
-            "3",
-            "-i",
-            "0.2",
-            "-W",
-            "2",
-            "2001:db8:2::1",
-        ])
-        .expect("ping -6"));
-    assert!(out.contains("3 received"), "{out}");
+    let out = ping6_three(&a, "2001:db8:2::1", 15, "B reachable through Linnet");
     assert!(out.contains("ttl=63") || out.contains("hlim=63"), "{out}");
-    let out = ok(b
-        .exec(&["ping", "-6", "-c", "1", "-W", "2", "2001:db8:1::1"])
-        .expect("ping -6"));
+    let out = ok(ping6(&b, &["-c", "1", "-W", "2", "2001:db8:1::1"]).expect("ping -6"));
     assert!(out.contains("1 received"), "{out}");
     // Hop limit 1: Linnet's time exceeded, from its address on A's link.
-    let o = a
-        .exec(&[
-            "ping",
-            "-6",
-            "-c",
-            "1",
-            "-t",
-            "1",
-            "-W",
-            "2",
-            "2001:db8:2::1",
-        ])
-        .expect("ping -6 -t 1");
+    let o = ping6(&a, &["-c", "1", "-t", "1", "-W", "2", "2001:db8:2::1"]).expect("ping -6 -t 1");
     let out = text(&o);
     assert!(
         out.contains("From 2001:db8:1::2") && out.contains("Time exceeded: Hop limit"),
@@ -514,10 +465,9 @@ fn linnet_routes_ipv6_between_two_linux_hosts() {
         sock,
         &["ip", "link", "set", "dev", &tb, "mtu", "1400"],
     ));
-    let o = a
-        .exec(&[
-            "ping",
-            "-6",
+    let o = ping6(
+        &a,
+        &[
             "-c",
             "1",
             "-s",
@@ -527,8 +477,9 @@ fn linnet_routes_ipv6_between_two_linux_hosts() {
             "-W",
             "2",
             "2001:db8:2::1",
-        ])
-        .expect("ping -6 -s 1400");
+        ],
+    )
+    .expect("ping -6 -s 1400");
     let out = text(&o);
     assert!(
         out.contains("Packet too big") || out.contains("mtu=1400") || out.contains("mtu = 1400"),
