@@ -620,33 +620,13 @@ fn router_advertisement_configures_an_address_and_the_default_route() {
 
 #[test]
 fn unknown_next_header_and_options_get_parameter_problems() {
-    use linnet::wire::{EtherType, EthernetRepr, IpProtocol, Ipv6Repr};
+    use linnet::wire::IpProtocol;
     let (mut sim, ia, ib) = pair();
     sim.advance(Duration::from_secs(3));
     let amac = sim.stack(0).iface(ia).unwrap().mac;
     let bmac = sim.stack(1).iface(ib).unwrap().mac;
     // B sends A datagrams the stack cannot take; A answers B with parameter problems.
-    let frame = |next: IpProtocol, payload: &[u8]| {
-        let mut f = vec![0u8; 54 + payload.len()];
-        EthernetRepr {
-            src_addr: bmac,
-            dst_addr: amac,
-            ethertype: EtherType::IPV6,
-        }
-        .emit(&mut f[..14]);
-        Ipv6Repr {
-            src_addr: gb().addr,
-            dst_addr: ga().addr,
-            next_header: next,
-            payload_len: payload.len(),
-            hop_limit: 64,
-            traffic_class: 0,
-            flow_label: 0,
-        }
-        .emit(&mut f[14..54]);
-        f[54..].copy_from_slice(payload);
-        f
-    };
+    let frame = |next: IpProtocol, payload: &[u8]| b_to_a(bmac, amac, next, payload);
     // Protocol 253 (RFC 3692 experimental): unknown next header, pointer 6.
     let f1 = frame(IpProtocol(253), &[0u8; 8]);
     // Destination options with an unknown option of action 10: pointer at that option.
@@ -773,10 +753,24 @@ fn fragment(
     fill: u8,
 ) -> Vec<u8> {
     use linnet::wire::ipv6ext::Ipv6FragHeader;
-    use linnet::wire::{EtherType, EthernetRepr, IpProtocol, Ipv6Repr};
+    use linnet::wire::IpProtocol;
     let amac = sim.stack(0).iface(ia).unwrap().mac;
     let bmac = sim.stack(1).iface(ib).unwrap().mac;
-    let mut f = vec![fill; 14 + 40 + 8 + len];
+    let mut payload = vec![fill; 8 + len];
+    Ipv6FragHeader::new_unchecked(&mut payload[..8]).set(IpProtocol::NONE, offset, more, ident);
+    b_to_a(bmac, amac, IpProtocol::FRAGMENT, &payload)
+}
+
+/// An Ethernet frame from B (`bmac`, [`gb`]) to A (`amac`, [`ga`]) carrying `payload` after
+/// an IPv6 header (hop limit 64) naming `next`.
+fn b_to_a(
+    bmac: linnet::wire::EthernetAddress,
+    amac: linnet::wire::EthernetAddress,
+    next: linnet::wire::IpProtocol,
+    payload: &[u8],
+) -> Vec<u8> {
+    use linnet::wire::{EtherType, EthernetRepr, Ipv6Repr};
+    let mut f = vec![0u8; 54 + payload.len()];
     EthernetRepr {
         src_addr: bmac,
         dst_addr: amac,
@@ -786,14 +780,14 @@ fn fragment(
     Ipv6Repr {
         src_addr: gb().addr,
         dst_addr: ga().addr,
-        next_header: IpProtocol::FRAGMENT,
-        payload_len: 8 + len,
+        next_header: next,
+        payload_len: payload.len(),
         hop_limit: 64,
         traffic_class: 0,
         flow_label: 0,
     }
     .emit(&mut f[14..54]);
-    Ipv6FragHeader::new_unchecked(&mut f[54..62]).set(IpProtocol::NONE, offset, more, ident);
+    f[54..].copy_from_slice(payload);
     f
 }
 

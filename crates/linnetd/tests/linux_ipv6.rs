@@ -48,6 +48,13 @@ fn ping6(ns: &NetNs, args: &[&str]) -> std::io::Result<std::process::Output> {
     ns.exec(&argv)
 }
 
+/// Add `addr` (no DAD) on `dev` in `ns`.
+fn ip6_addr_add(ns: &NetNs, addr: &str, dev: &str) {
+    ok(ns
+        .exec(&["ip", "-6", "addr", "add", addr, "dev", dev, "nodad"])
+        .expect("ip -6 addr"));
+}
+
 /// Wait up to `secs` for `dst` to answer one `ping -6` from `ns` (`what` names the wait),
 /// then check that three in a row are answered; returns ping's output.
 fn ping6_three(ns: &NetNs, dst: &str, secs: u64, what: &str) -> String {
@@ -66,18 +73,7 @@ fn linux_pings_linnet_over_ipv6_and_both_resolve_by_ndp() {
     let (va, vb) = (unique("l6a"), unique("l6b"));
     linux.add_veth(&va, &stack, &vb).expect("ip link add veth");
     linux.addr_up(&va, "192.0.2.1/24").expect("configure");
-    ok(linux
-        .exec(&[
-            "ip",
-            "-6",
-            "addr",
-            "add",
-            "2001:db8::1/64",
-            "dev",
-            &va,
-            "nodad",
-        ])
-        .expect("ip -6 addr"));
+    ip6_addr_add(&linux, "2001:db8::1/64", &va);
     ok(stack.exec(&["ip", "link", "set", &vb, "up"]).expect("up"));
     let daemon = start_daemon(
         Some(&stack),
@@ -113,18 +109,7 @@ fn linux_pings_linnet_over_ipv6_on_a_tap() {
         ],
     );
     common::attach(&linux, &tap, "192.0.2.1/24", None);
-    ok(linux
-        .exec(&[
-            "ip",
-            "-6",
-            "addr",
-            "add",
-            "2001:db8::1/64",
-            "dev",
-            &tap,
-            "nodad",
-        ])
-        .expect("ip -6 addr"));
+    ip6_addr_add(&linux, "2001:db8::1/64", &tap);
     check_ipv6(&linux, &daemon, &tap, &tap);
 }
 
@@ -142,7 +127,7 @@ fn check_ipv6(linux: &NetNs, daemon: &common::Daemon, va: &str, vb: &str) {
     assert!(out.contains("ttl=64") || out.contains("hlim=64"), "{out}");
     // Larger than the link: Linux fragments, Linnet reassembles, and fragments its reply.
     let out = ok(ping6(
-        &linux,
+        linux,
         &[
             "-c",
             "2",
@@ -179,7 +164,7 @@ fn check_ipv6(linux: &NetNs, daemon: &common::Daemon, va: &str, vb: &str) {
         })
         .unwrap_or_else(|| panic!("a link-local address: {addrs}"));
     let out = ok(ping6(
-        &linux,
+        linux,
         &["-c", "2", "-i", "0.2", "-W", "2", &format!("{ll}%{va}")],
     )
     .expect("ping -6 link-local"));
@@ -252,18 +237,7 @@ fn check_ipv6(linux: &NetNs, daemon: &common::Daemon, va: &str, vb: &str) {
     assert!(ss.contains("[::]:7"), "{ss}");
     // Linnet pings Linux: an address it has never seen is resolved by a multicast
     // solicitation to its solicited-node group, answered by Linux (INCOMPLETE → REACHABLE).
-    ok(linux
-        .exec(&[
-            "ip",
-            "-6",
-            "addr",
-            "add",
-            "2001:db8::3/64",
-            "dev",
-            va,
-            "nodad",
-        ])
-        .expect("ip -6 addr"));
+    ip6_addr_add(linux, "2001:db8::3/64", va);
     let out = ok(linnet(
         sock,
         &["ping", "-c", "3", "-i", "0.2", "-W", "2", "2001:db8::3"],
@@ -319,7 +293,7 @@ fn check_ipv6(linux: &NetNs, daemon: &common::Daemon, va: &str, vb: &str) {
             .then_some(())
     });
     // Linux still reaches its own address's owner (itself) and Linnet's.
-    let out = ok(ping6(&linux, &["-c", "1", "-W", "2", "2001:db8::2"]).expect("ping -6"));
+    let out = ok(ping6(linux, &["-c", "1", "-W", "2", "2001:db8::2"]).expect("ping -6"));
     assert!(out.contains("1 received"), "{out}");
 }
 
@@ -336,18 +310,7 @@ fn linnet_configures_itself_from_linux_radvd() {
         .exec(&["sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"])
         .expect("sysctl"));
     // The router's own address in the prefix it advertises (radvd does not add it).
-    ok(linux
-        .exec(&[
-            "ip",
-            "-6",
-            "addr",
-            "add",
-            "2001:db8:5::1/64",
-            "dev",
-            &va,
-            "nodad",
-        ])
-        .expect("ip -6 addr"));
+    ip6_addr_add(&linux, "2001:db8:5::1/64", &va);
     ok(stack.exec(&["ip", "link", "set", &vb, "up"]).expect("up"));
     // Linux's link-local address must be ready before radvd can speak from it.
     until(10, "Linux's link-local address", || {
@@ -442,9 +405,7 @@ fn linnet_routes_ipv6_between_two_linux_hosts() {
         (&a, &ta, "2001:db8:1::1/64", "2001:db8:1::2"),
         (&b, &tb, "2001:db8:2::1/64", "2001:db8:2::2"),
     ] {
-        ok(ns
-            .exec(&["ip", "-6", "addr", "add", addr, "dev", dev, "nodad"])
-            .expect("ip -6 addr"));
+        ip6_addr_add(ns, addr, dev);
         ok(ns
             .exec(&["ip", "-6", "route", "add", "default", "via", gw, "dev", dev])
             .expect("ip -6 route"));
