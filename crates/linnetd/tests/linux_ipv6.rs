@@ -48,6 +48,16 @@ fn ping6(ns: &NetNs, args: &[&str]) -> std::io::Result<std::process::Output> {
     ns.exec(&argv)
 }
 
+/// The counter `name` in `linnet netstat -s` output (a `Name: value` line).
+fn snmp6(stats: &str, name: &str) -> u64 {
+    stats
+        .lines()
+        .find_map(|l| l.trim().strip_prefix(&format!("{name}: ")))
+        .unwrap_or_else(|| panic!("{name} in {stats}"))
+        .parse()
+        .unwrap()
+}
+
 /// Add `addr` (no DAD) on `dev` in `ns`.
 fn ip6_addr_add(ns: &NetNs, addr: &str, dev: &str) {
     ok(ns
@@ -191,14 +201,7 @@ fn check_ipv6(linux: &NetNs, daemon: &common::Daemon, va: &str, vb: &str) {
         "{routes}"
     );
     let stats = ok(linnet(sock, &["netstat", "-s"]));
-    let counter = |name: &str| -> u64 {
-        stats
-            .lines()
-            .find_map(|l| l.trim().strip_prefix(&format!("{name}: ")))
-            .unwrap_or_else(|| panic!("{name} in {stats}"))
-            .parse()
-            .unwrap()
-    };
+    let counter = |name: &str| snmp6(&stats, name);
     // 3 + 2 + 2 echoes, and at least one while waiting for DAD to end.
     assert!(counter("Icmp6InEchos") >= 8, "{stats}");
     assert_eq!(counter("Ip6ReasmOKs"), 2, "{stats}");
@@ -222,14 +225,7 @@ fn check_ipv6(linux: &NetNs, daemon: &common::Daemon, va: &str, vb: &str) {
     let back = socat_udp(linux, "UDP4:192.0.2.2:7", "over v4");
     assert_eq!(back, "over v4", "UDP4 echo from the [::] socket");
     let stats = ok(linnet(sock, &["netstat", "-s"]));
-    let counter = |name: &str| -> u64 {
-        stats
-            .lines()
-            .find_map(|l| l.trim().strip_prefix(&format!("{name}: ")))
-            .unwrap_or_else(|| panic!("{name} in {stats}"))
-            .parse()
-            .unwrap()
-    };
+    let counter = |name: &str| snmp6(&stats, name);
     assert_eq!(counter("Udp6InDatagrams"), 1, "{stats}");
     assert_eq!(counter("Udp6OutDatagrams"), 1, "{stats}");
     assert_eq!(counter("Udp6InCsumErrors"), 0, "{stats}");
@@ -452,12 +448,7 @@ fn linnet_routes_ipv6_between_two_linux_hosts() {
         "Icmp6OutTimeExcds",
         "Icmp6OutPktTooBigs",
     ] {
-        let v: u64 = stats
-            .lines()
-            .find_map(|l| l.trim().strip_prefix(&format!("{name}: ")))
-            .unwrap_or_else(|| panic!("{name} in {stats}"))
-            .parse()
-            .unwrap();
+        let v = snmp6(&stats, name);
         assert!(v >= 1, "{name}: {stats}");
     }
 }
