@@ -58,6 +58,19 @@ fn snmp6(stats: &str, name: &str) -> u64 {
         .unwrap()
 }
 
+/// Linux's namespace and Linnet's (named from `ns`), joined by a veth (ends named from
+/// `veths`): Linux's end up with 192.0.2.1/24, Linnet's up for its packet socket.
+/// Returns (Linux, Linnet's namespace, Linux's end, Linnet's end).
+fn veth_pair(ns: [&str; 2], veths: [&str; 2]) -> (NetNs, NetNs, String, String) {
+    let linux = NetNs::new(ns[0]).expect("create namespace");
+    let stack = NetNs::new(ns[1]).expect("create namespace");
+    let (va, vb) = (unique(veths[0]), unique(veths[1]));
+    linux.add_veth(&va, &stack, &vb).expect("ip link add veth");
+    linux.addr_up(&va, "192.0.2.1/24").expect("configure");
+    ok(stack.exec(&["ip", "link", "set", &vb, "up"]).expect("up"));
+    (linux, stack, va, vb)
+}
+
 /// Add `addr` (no DAD) on `dev` in `ns`.
 fn ip6_addr_add(ns: &NetNs, addr: &str, dev: &str) {
     ok(ns
@@ -78,13 +91,8 @@ fn ping6_three(ns: &NetNs, dst: &str, secs: u64, what: &str) -> String {
 }
 
 fn linux_pings_linnet_over_ipv6_and_both_resolve_by_ndp() {
-    let linux = NetNs::new("l6-lx").expect("create namespace");
-    let stack = NetNs::new("l6-st").expect("create namespace");
-    let (va, vb) = (unique("l6a"), unique("l6b"));
-    linux.add_veth(&va, &stack, &vb).expect("ip link add veth");
-    linux.addr_up(&va, "192.0.2.1/24").expect("configure");
+    let (linux, stack, va, vb) = veth_pair(["l6-lx", "l6-st"], ["l6a", "l6b"]);
     ip6_addr_add(&linux, "2001:db8::1/64", &va);
-    ok(stack.exec(&["ip", "link", "set", &vb, "up"]).expect("up"));
     let daemon = start_daemon(
         Some(&stack),
         &[
@@ -297,17 +305,12 @@ fn check_ipv6(linux: &NetNs, daemon: &common::Daemon, va: &str, vb: &str) {
 /// solicits, forms its EUI-64 address there, installs the default route through Linux's
 /// link-local address, and Linux reaches the new address.
 fn linnet_configures_itself_from_linux_radvd() {
-    let linux = NetNs::new("l6-ra").expect("create namespace");
-    let stack = NetNs::new("l6-rs").expect("create namespace");
-    let (va, vb) = (unique("l6r"), unique("l6s"));
-    linux.add_veth(&va, &stack, &vb).expect("ip link add veth");
-    linux.addr_up(&va, "192.0.2.1/24").expect("configure");
+    let (linux, stack, va, vb) = veth_pair(["l6-ra", "l6-rs"], ["l6r", "l6s"]);
     ok(linux
         .exec(&["sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"])
         .expect("sysctl"));
     // The router's own address in the prefix it advertises (radvd does not add it).
     ip6_addr_add(&linux, "2001:db8:5::1/64", &va);
-    ok(stack.exec(&["ip", "link", "set", &vb, "up"]).expect("up"));
     // Linux's link-local address must be ready before radvd can speak from it.
     until(10, "Linux's link-local address", || {
         let o = ok(linux
