@@ -90,22 +90,24 @@ fn ping6_three(ns: &NetNs, dst: &str, secs: u64, what: &str) -> String {
     out
 }
 
+/// Linnet on `link` (`--packet` or `--tap` and its device) with 192.0.2.2/24 and
+/// 2001:db8::2/64, echoing on port 7, for [`check_ipv6`].
+fn start_echo(netns: Option<&NetNs>, link: [&str; 2]) -> common::Daemon {
+    let args = [
+        "--addr",
+        "192.0.2.2/24",
+        "--addr",
+        "2001:db8::2/64",
+        "--echo",
+        "7",
+    ];
+    start_daemon(netns, &[&link[..], &args[..]].concat())
+}
+
 fn linux_pings_linnet_over_ipv6_and_both_resolve_by_ndp() {
     let (linux, stack, va, vb) = veth_pair(["l6-lx", "l6-st"], ["l6a", "l6b"]);
     ip6_addr_add(&linux, "2001:db8::1/64", &va);
-    let daemon = start_daemon(
-        Some(&stack),
-        &[
-            "--packet",
-            &vb,
-            "--addr",
-            "192.0.2.2/24",
-            "--addr",
-            "2001:db8::2/64",
-            "--echo",
-            "7",
-        ],
-    );
+    let daemon = start_echo(Some(&stack), ["--packet", &vb]);
     check_ipv6(&linux, &daemon, &va, &vb);
 }
 
@@ -113,19 +115,7 @@ fn linux_pings_linnet_over_ipv6_and_both_resolve_by_ndp() {
 fn linux_pings_linnet_over_ipv6_on_a_tap() {
     let linux = NetNs::new("l6-tap").expect("create namespace");
     let tap = unique("l6t");
-    let daemon = start_daemon(
-        None,
-        &[
-            "--tap",
-            &tap,
-            "--addr",
-            "192.0.2.2/24",
-            "--addr",
-            "2001:db8::2/64",
-            "--echo",
-            "7",
-        ],
-    );
+    let daemon = start_echo(None, ["--tap", &tap]);
     common::attach(&linux, &tap, "192.0.2.1/24", None);
     ip6_addr_add(&linux, "2001:db8::1/64", &tap);
     check_ipv6(&linux, &daemon, &tap, &tap);
