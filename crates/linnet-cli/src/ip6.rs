@@ -208,16 +208,7 @@ fn to_json(r: &Ip6Response) -> serde_json::Value {
         Ip6Response::Neighbours { neighbours } => Value::Array(
             neighbours
                 .iter()
-                .map(|(n, dev)| {
-                    let mut m = serde_json::Map::new();
-                    m.insert("dst".into(), json!(n.ip.to_string()));
-                    m.insert("dev".into(), json!(dev));
-                    if let Some(mac) = n.lladdr {
-                        m.insert("lladdr".into(), json!(mac.to_string()));
-                    }
-                    m.insert("state".into(), json!([n.state.name()]));
-                    Value::Object(m)
-                })
+                .map(|(n, dev)| crate::json::neigh(n, dev))
                 .collect(),
         ),
         Ip6Response::PingOpened { .. } | Ip6Response::PingReplies { .. } => Value::Null,

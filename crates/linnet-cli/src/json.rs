@@ -214,8 +214,8 @@ pub fn route_get(r: &RouteGetReply) -> Value {
     json!([Value::Object(m)])
 }
 
-/// One neighbour entry as `ip -j neigh` prints it.
-pub fn neigh(n: &NeighInfo, dev: &str) -> Value {
+/// One neighbour entry as `ip -j neigh` (and `ip -j -6 neigh`) prints it.
+pub fn neigh<A: std::fmt::Display>(n: &NeighInfo<A>, dev: &str) -> Value {
     let mut m = Map::new();
     m.insert("dst".into(), json!(n.ip.to_string()));
     m.insert("dev".into(), json!(dev));

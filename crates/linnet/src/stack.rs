@@ -128,7 +128,7 @@ pub struct Stack {
     pub(crate) pool: BufPool,
     pub(crate) drops: DropCounters,
     pub(crate) rng: u64,
-    /// Inside [`Stack::neigh_run_events`] (link/arp.rs): re-entrant calls return at once.
+    /// Inside [`Stack::neigh_run_events`] for ARP (link/neigh_output.rs): re-entrant calls return at once.
     pub(crate) in_neigh_events: bool,
 }
 
@@ -318,7 +318,7 @@ impl Stack {
                 self.pool.put(b);
             }
             self.neigh.flush_dev(ifindex);
-            self.neigh_run_events(now);
+            self.neigh_run_events::<Ipv4Addr>(now);
             self.nf.masq_device_event(ifindex);
         }
         self.addrconf_notify(ifindex, up, now);
@@ -376,7 +376,7 @@ impl Stack {
     ) -> Result<(), Errno> {
         self.iface(ifindex).ok_or(Errno::ENODEV)?;
         self.neigh.add_permanent(ifindex, ip, mac, now);
-        self.neigh_run_events(now);
+        self.neigh_run_events::<Ipv4Addr>(now);
         Ok(())
     }
 
@@ -497,7 +497,7 @@ impl Stack {
         // The receive batch is over: the ACKs it deferred go out.
         self.tcp_flush_deferred_acks(now);
         let mut next = self.neigh.poll(now);
-        self.neigh_run_events(now);
+        self.neigh_run_events::<Ipv4Addr>(now);
         if let Some(t) = self.tcp_timers_run(now) {
             next = Some(next.map_or(t, |n: Instant| n.min(t)));
         }

@@ -3,6 +3,9 @@
 //! REACHABLE → STALE → DELAY → PROBE → REACHABLE, FAILED with ICMPv6 address unreachable),
 //! echo both ways over global and link-local addresses, DAD conflicts, MLD reports, routes.
 
+mod common;
+
+use common::{ga, gb, sim_pair6 as pair};
 use linnet::buf::PacketBuf;
 use linnet::link::NudState;
 use linnet::wire::ipv6::{eui64_interface_id, link_local, Ipv6Cidr};
@@ -10,39 +13,6 @@ use linnet::wire::Ipv6Addr;
 use linnet::{Instant, LinkConfig, Sim, Stack, StackConfig};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-fn ga() -> Ipv6Cidr {
-    "2001:db8::1/64".parse().unwrap()
-}
-fn gb() -> Ipv6Cidr {
-    "2001:db8::2/64".parse().unwrap()
-}
-
-fn pair() -> (Sim, u32, u32) {
-    let mut sim = Sim::new();
-    let a = sim.add_stack(Stack::new(StackConfig {
-        seed: 1,
-        ..StackConfig::default()
-    }));
-    let b = sim.add_stack(Stack::new(StackConfig {
-        seed: 2,
-        ..StackConfig::default()
-    }));
-    let (ia, ib) = sim.connect(
-        a,
-        b,
-        LinkConfig {
-            delay: Duration::from_millis(5),
-            ..LinkConfig::default()
-        },
-        "192.0.2.1/24".parse().unwrap(),
-        "192.0.2.2/24".parse().unwrap(),
-    );
-    let now = sim.now();
-    sim.stack(0).ipv6_addr_add(ia, ga(), false, now).unwrap();
-    sim.stack(1).ipv6_addr_add(ib, gb(), false, now).unwrap();
-    (sim, ia, ib)
-}
 
 fn lladdr(sim: &mut Sim, n: usize, ifindex: u32) -> Ipv6Addr {
     let mac = sim.stack(n).iface(ifindex).unwrap().mac;
@@ -470,9 +440,7 @@ fn ra_frame(
     flags: u8,
     lifetime: u16,
 ) -> Vec<u8> {
-    use linnet::wire::icmpv6::Icmpv6Packet;
     use linnet::wire::ndisc::{NdiscOption, NdiscOptions, NdiscRepr, PrefixInfo};
-    use linnet::wire::{EtherType, EthernetRepr, IpProtocol, Ipv6Repr};
     let rll = link_local(eui64_interface_id(rmac));
     let mut opts = vec![0u8; 8 + 32];
     NdiscOption::SourceLinkLayerAddr(rmac).emit(&mut opts[..8]);
@@ -492,13 +460,25 @@ fn ra_frame(
         retrans_time: 0,
         options: NdiscOptions::new(&opts),
     };
-    let dst = linnet::wire::ipv6::ALL_NODES;
-    let icmp_len = ra.buffer_len();
+    ndisc_frame(rmac, rll, linnet::wire::ipv6::ALL_NODES, &ra)
+}
+
+/// The neighbour discovery message `nd` from `src` (link address `mac`) to the multicast
+/// group `dst`, in its IPv6 header (hop limit 255) and Ethernet frame.
+fn ndisc_frame(
+    mac: linnet::wire::EthernetAddress,
+    src: Ipv6Addr,
+    dst: Ipv6Addr,
+    nd: &linnet::wire::ndisc::NdiscRepr,
+) -> Vec<u8> {
+    use linnet::wire::icmpv6::Icmpv6Packet;
+    use linnet::wire::{EtherType, EthernetRepr, IpProtocol, Ipv6Repr};
+    let icmp_len = nd.buffer_len();
     let mut f = vec![0u8; 14 + 40 + icmp_len];
-    ra.emit(&mut f[54..]);
-    Icmpv6Packet::new_unchecked(&mut f[54..]).fill_checksum(&rll, &dst);
+    nd.emit(&mut f[54..]);
+    Icmpv6Packet::new_unchecked(&mut f[54..]).fill_checksum(&src, &dst);
     Ipv6Repr {
-        src_addr: rll,
+        src_addr: src,
         dst_addr: dst,
         next_header: IpProtocol::ICMPV6,
         payload_len: icmp_len,
@@ -508,7 +488,7 @@ fn ra_frame(
     }
     .emit(&mut f[14..54]);
     EthernetRepr {
-        src_addr: rmac,
+        src_addr: mac,
         dst_addr: linnet::wire::ipv6::multicast_mac(&dst),
         ethertype: EtherType::IPV6,
     }
@@ -610,33 +590,13 @@ fn router_advertisement_configures_an_address_and_the_default_route() {
     // address without override: its default route goes, its cached address stays.
     {
         use linnet::wire::ndisc::NdiscRepr;
-        use linnet::wire::{EtherType, EthernetRepr, IpProtocol, Ipv6Repr};
         let other = EthernetAddress([0x02, 0, 0, 0, 0, 0x77]);
         let na = NdiscRepr::NeighborAdvert {
             flags: 0,
             target: rll,
             lladdr: Some(other),
         };
-        let n = na.buffer_len();
-        let mut g = vec![0u8; 54 + n];
-        na.emit(&mut g[54..]);
-        Icmpv6Packet::new_unchecked(&mut g[54..]).fill_checksum(&rll, &dst);
-        Ipv6Repr {
-            src_addr: rll,
-            dst_addr: dst,
-            next_header: IpProtocol::ICMPV6,
-            payload_len: n,
-            hop_limit: 255,
-            traffic_class: 0,
-            flow_label: 0,
-        }
-        .emit(&mut g[14..54]);
-        EthernetRepr {
-            src_addr: other,
-            dst_addr: linnet::wire::ipv6::multicast_mac(&dst),
-            ethertype: EtherType::IPV6,
-        }
-        .emit(&mut g[..14]);
+        let g = ndisc_frame(other, rll, dst, &na);
         let now = sim.now();
         sim.stack(0).receive(ia, PacketBuf::from_slice(&g, 64), now);
         let routes = sim.stack(0).ip6_routes(now);
@@ -660,33 +620,13 @@ fn router_advertisement_configures_an_address_and_the_default_route() {
 
 #[test]
 fn unknown_next_header_and_options_get_parameter_problems() {
-    use linnet::wire::{EtherType, EthernetRepr, IpProtocol, Ipv6Repr};
+    use linnet::wire::IpProtocol;
     let (mut sim, ia, ib) = pair();
     sim.advance(Duration::from_secs(3));
     let amac = sim.stack(0).iface(ia).unwrap().mac;
     let bmac = sim.stack(1).iface(ib).unwrap().mac;
     // B sends A datagrams the stack cannot take; A answers B with parameter problems.
-    let frame = |next: IpProtocol, payload: &[u8]| {
-        let mut f = vec![0u8; 54 + payload.len()];
-        EthernetRepr {
-            src_addr: bmac,
-            dst_addr: amac,
-            ethertype: EtherType::IPV6,
-        }
-        .emit(&mut f[..14]);
-        Ipv6Repr {
-            src_addr: gb().addr,
-            dst_addr: ga().addr,
-            next_header: next,
-            payload_len: payload.len(),
-            hop_limit: 64,
-            traffic_class: 0,
-            flow_label: 0,
-        }
-        .emit(&mut f[14..54]);
-        f[54..].copy_from_slice(payload);
-        f
-    };
+    let frame = |next: IpProtocol, payload: &[u8]| b_to_a(bmac, amac, next, payload);
     // Protocol 253 (RFC 3692 experimental): unknown next header, pointer 6.
     let f1 = frame(IpProtocol(253), &[0u8; 8]);
     // Destination options with an unknown option of action 10: pointer at that option.
@@ -813,10 +753,24 @@ fn fragment(
     fill: u8,
 ) -> Vec<u8> {
     use linnet::wire::ipv6ext::Ipv6FragHeader;
-    use linnet::wire::{EtherType, EthernetRepr, IpProtocol, Ipv6Repr};
+    use linnet::wire::IpProtocol;
     let amac = sim.stack(0).iface(ia).unwrap().mac;
     let bmac = sim.stack(1).iface(ib).unwrap().mac;
-    let mut f = vec![fill; 14 + 40 + 8 + len];
+    let mut payload = vec![fill; 8 + len];
+    Ipv6FragHeader::new_unchecked(&mut payload[..8]).set(IpProtocol::NONE, offset, more, ident);
+    b_to_a(bmac, amac, IpProtocol::FRAGMENT, &payload)
+}
+
+/// An Ethernet frame from B (`bmac`, [`gb`]) to A (`amac`, [`ga`]) carrying `payload` after
+/// an IPv6 header (hop limit 64) naming `next`.
+fn b_to_a(
+    bmac: linnet::wire::EthernetAddress,
+    amac: linnet::wire::EthernetAddress,
+    next: linnet::wire::IpProtocol,
+    payload: &[u8],
+) -> Vec<u8> {
+    use linnet::wire::{EtherType, EthernetRepr, Ipv6Repr};
+    let mut f = vec![0u8; 54 + payload.len()];
     EthernetRepr {
         src_addr: bmac,
         dst_addr: amac,
@@ -826,14 +780,14 @@ fn fragment(
     Ipv6Repr {
         src_addr: gb().addr,
         dst_addr: ga().addr,
-        next_header: IpProtocol::FRAGMENT,
-        payload_len: 8 + len,
+        next_header: next,
+        payload_len: payload.len(),
         hop_limit: 64,
         traffic_class: 0,
         flow_label: 0,
     }
     .emit(&mut f[14..54]);
-    Ipv6FragHeader::new_unchecked(&mut f[54..62]).set(IpProtocol::NONE, offset, more, ident);
+    f[54..].copy_from_slice(payload);
     f
 }
 

@@ -1,35 +1,22 @@
 //! Two stacks over the in-memory link, under virtual time: ARP resolution, ping both ways,
 //! loss, neighbour failure and the ICMP errors that follow.
 
+mod common;
+
 use linnet::link::NudState;
 use linnet::stats::DropReason;
 use linnet::transport::ping::PingReply;
+use linnet::Instant;
 use linnet::Ipv4Addr;
 use linnet::LinkConfig;
 use linnet::Sim;
-use linnet::{Instant, Stack, StackConfig};
 use std::time::Duration;
 
 const A: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 const B: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
 
 fn pair(cfg: LinkConfig) -> (Sim, u32, u32) {
-    let mut sim = Sim::new();
-    let a = sim.add_stack(Stack::new(StackConfig {
-        seed: 1,
-        ..StackConfig::default()
-    }));
-    let b = sim.add_stack(Stack::new(StackConfig {
-        seed: 2,
-        ..StackConfig::default()
-    }));
-    let (ia, ib) = sim.connect(
-        a,
-        b,
-        cfg,
-        "192.0.2.1/24".parse().unwrap(),
-        "192.0.2.2/24".parse().unwrap(),
-    );
+    let (mut sim, ia, ib) = common::sim_pair(cfg);
     // Let the gratuitous ARPs of address configuration land first: like Linux (without
     // arp_accept) they create no neighbour entry, so the first ping must resolve B itself.
     sim.advance(Duration::from_millis(100));

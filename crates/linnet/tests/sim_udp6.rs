@@ -4,46 +4,23 @@
 //! AF_INET6 sockets at `::` serving IPv4 peers as v4-mapped addresses unless `IPV6_V6ONLY`,
 //! and bind conflicts between the families as Linux's `inet_rcv_saddr_equal` decides them.
 
+mod common;
+
+use common::{ga, gb};
 use linnet::buf::PacketBuf;
-use linnet::wire::ipv6::{eui64_interface_id, link_local, Ipv6Cidr};
+use linnet::wire::ipv6::{eui64_interface_id, link_local};
 use linnet::wire::udp::UdpRepr;
 use linnet::wire::{IpProtocol, Ipv6Repr};
-use linnet::{Errno, LinkConfig, MsgFlags, Sim, SockId, SockOpt, SockType, Stack, StackConfig};
+use linnet::{Errno, MsgFlags, Sim, SockId, SockOpt, SockType};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::time::Duration;
 
 const A4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 const B4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
 
-fn ga() -> Ipv6Cidr {
-    "2001:db8::1/64".parse().unwrap()
-}
-fn gb() -> Ipv6Cidr {
-    "2001:db8::2/64".parse().unwrap()
-}
-
 /// Two stacks, each with 192.0.2.x/24 and 2001:db8::x/64, DAD done.
 fn pair() -> (Sim, u32, u32) {
-    let mut sim = Sim::new();
-    for seed in [1, 2] {
-        sim.add_stack(Stack::new(StackConfig {
-            seed,
-            ..StackConfig::default()
-        }));
-    }
-    let (ia, ib) = sim.connect(
-        0,
-        1,
-        LinkConfig {
-            delay: Duration::from_millis(5),
-            ..LinkConfig::default()
-        },
-        "192.0.2.1/24".parse().unwrap(),
-        "192.0.2.2/24".parse().unwrap(),
-    );
-    let now = sim.now();
-    sim.stack(0).ipv6_addr_add(ia, ga(), false, now).unwrap();
-    sim.stack(1).ipv6_addr_add(ib, gb(), false, now).unwrap();
+    let (mut sim, ia, ib) = common::sim_pair6();
     sim.advance(Duration::from_secs(3));
     (sim, ia, ib)
 }

@@ -794,24 +794,32 @@ fn while_the_window_opens_each_segment_is_acked_at_once() {
     let read = |rig: &mut Rig, buf: &mut [u8]| {
         while let Ok(1..) = rig.stack.recv(s, buf, MsgFlags::default(), rig.now) {}
     };
-    // Past a new connection's quick-ACK budget, the window as large as the buffer.
-    for i in 0..40usize {
+    // Segments `range` in order, each read as it comes.
+    let feed = |rig: &mut Rig, buf: &mut [u8], range: std::ops::Range<usize>| {
+        for i in range {
+            rig.send(
+                seg(40040, TcpFlags::ACK, base + i * MSS, Some(ours)),
+                &data(i),
+            );
+            let _ = rig.drain();
+            read(rig, buf);
+            let _ = rig.drain();
+        }
+    };
+    // After 50 ms of quiet, segment `i` alone: what goes out at once.
+    let lone = |rig: &mut Rig, i: usize| {
+        rig.now += std::time::Duration::from_millis(50);
+        let _ = rig.drain();
         rig.send(
             seg(40040, TcpFlags::ACK, base + i * MSS, Some(ours)),
             &data(i),
         );
-        let _ = rig.drain();
-        read(&mut rig, &mut buf);
-        let _ = rig.drain();
-    }
-    rig.now += std::time::Duration::from_millis(50);
-    let _ = rig.drain();
-    rig.send(
-        seg(40040, TcpFlags::ACK, base + 40 * MSS, Some(ours)),
-        &data(40),
-    );
+        rig.drain()
+    };
+    // Past a new connection's quick-ACK budget, the window as large as the buffer.
+    feed(&mut rig, &mut buf, 0..40);
     assert!(
-        rig.drain().is_empty(),
+        lone(&mut rig, 40).is_empty(),
         "no room to open the window: a lone segment waits for the delayed ACK"
     );
     read(&mut rig, &mut buf);
@@ -845,23 +853,9 @@ fn while_the_window_opens_each_segment_is_acked_at_once() {
     }
 
     // Once the window has caught up with the buffer, a lone segment waits again.
-    for i in 61..700usize {
-        rig.send(
-            seg(40040, TcpFlags::ACK, base + i * MSS, Some(ours)),
-            &data(i),
-        );
-        let _ = rig.drain();
-        read(&mut rig, &mut buf);
-        let _ = rig.drain();
-    }
-    rig.now += std::time::Duration::from_millis(50);
-    let _ = rig.drain();
-    rig.send(
-        seg(40040, TcpFlags::ACK, base + 700 * MSS, Some(ours)),
-        &data(700),
-    );
+    feed(&mut rig, &mut buf, 61..700);
     assert!(
-        rig.drain().is_empty(),
+        lone(&mut rig, 700).is_empty(),
         "the window is open as far as it goes"
     );
 }

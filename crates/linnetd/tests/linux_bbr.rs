@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{attach, linnet, ok, start_daemon, unique};
+use common::{attach, linnet, ok, unique};
 use linnet::Host;
 use linnet::TapDevice;
 use linnet_testkit::{peer, tests, Need, NetNs};
@@ -32,23 +32,8 @@ struct Path {
 }
 
 fn path() -> Path {
-    let a = NetNs::new("lbbr-a").expect("namespace A");
-    let b = NetNs::new("lbbr-b").expect("namespace B");
-    let (ta, tb) = (unique("lba"), unique("lbb"));
-    let daemon = start_daemon(
-        None,
-        &[
-            "--tap",
-            &ta,
-            "--tap",
-            &tb,
-            "--addr",
-            &format!("{ta}=192.0.2.2/24"),
-            "--addr",
-            &format!("{tb}=198.51.100.2/24"),
-            "--forward",
-        ],
-    );
+    let (a, b, ta, tb) = common::two_namespaces(["lbbr-a", "lbbr-b"], ["lba", "lbb"]);
+    let daemon = common::start_between(&ta, &tb, &["--forward"]);
     attach(&a, &ta, "192.0.2.1/24", Some("192.0.2.2"));
     attach(&b, &tb, "198.51.100.1/24", Some("198.51.100.2"));
     ok(a.exec(&["sysctl", "-qw", "net.ipv4.ip_forward=1"]).unwrap());

@@ -41,38 +41,73 @@ fn until<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     }
 }
 
-fn linux_pings_linnet_over_ipv6_and_both_resolve_by_ndp() {
-    let linux = NetNs::new("l6-lx").expect("create namespace");
-    let stack = NetNs::new("l6-st").expect("create namespace");
-    let (va, vb) = (unique("l6a"), unique("l6b"));
+/// `ping -6` with `args` in `ns` (bounded by its `-c` and `-W`).
+fn ping6(ns: &NetNs, args: &[&str]) -> std::io::Result<std::process::Output> {
+    let mut argv = vec!["ping", "-6"];
+    argv.extend_from_slice(args);
+    ns.exec(&argv)
+}
+
+/// The counter `name` in `linnet netstat -s` output (a `Name: value` line).
+fn snmp6(stats: &str, name: &str) -> u64 {
+    stats
+        .lines()
+        .find_map(|l| l.trim().strip_prefix(&format!("{name}: ")))
+        .unwrap_or_else(|| panic!("{name} in {stats}"))
+        .parse()
+        .unwrap()
+}
+
+/// Linux's namespace and Linnet's (named from `ns`), joined by a veth (ends named from
+/// `veths`): Linux's end up with 192.0.2.1/24, Linnet's up for its packet socket.
+/// Returns (Linux, Linnet's namespace, Linux's end, Linnet's end).
+fn veth_pair(ns: [&str; 2], veths: [&str; 2]) -> (NetNs, NetNs, String, String) {
+    let linux = NetNs::new(ns[0]).expect("create namespace");
+    let stack = NetNs::new(ns[1]).expect("create namespace");
+    let (va, vb) = (unique(veths[0]), unique(veths[1]));
     linux.add_veth(&va, &stack, &vb).expect("ip link add veth");
     linux.addr_up(&va, "192.0.2.1/24").expect("configure");
-    ok(linux
-        .exec(&[
-            "ip",
-            "-6",
-            "addr",
-            "add",
-            "2001:db8::1/64",
-            "dev",
-            &va,
-            "nodad",
-        ])
-        .expect("ip -6 addr"));
     ok(stack.exec(&["ip", "link", "set", &vb, "up"]).expect("up"));
-    let daemon = start_daemon(
-        Some(&stack),
-        &[
-            "--packet",
-            &vb,
-            "--addr",
-            "192.0.2.2/24",
-            "--addr",
-            "2001:db8::2/64",
-            "--echo",
-            "7",
-        ],
-    );
+    (linux, stack, va, vb)
+}
+
+/// Add `addr` (no DAD) on `dev` in `ns`.
+fn ip6_addr_add(ns: &NetNs, addr: &str, dev: &str) {
+    ok(ns
+        .exec(&["ip", "-6", "addr", "add", addr, "dev", dev, "nodad"])
+        .expect("ip -6 addr"));
+}
+
+/// Wait up to `secs` for `dst` to answer one `ping -6` from `ns` (`what` names the wait),
+/// then check that three in a row are answered; returns ping's output.
+fn ping6_three(ns: &NetNs, dst: &str, secs: u64, what: &str) -> String {
+    until(secs, what, || {
+        let o = ping6(ns, &["-c", "1", "-W", "1", dst]).ok()?;
+        o.status.success().then_some(())
+    });
+    let out = ok(ping6(ns, &["-c", "3", "-i", "0.2", "-W", "2", dst]).expect("ping -6"));
+    assert!(out.contains("3 packets transmitted, 3 received"), "{out}");
+    out
+}
+
+/// Linnet on `link` (`--packet` or `--tap` and its device) with 192.0.2.2/24 and
+/// 2001:db8::2/64, echoing on port 7, for [`check_ipv6`].
+fn start_echo(netns: Option<&NetNs>, link: [&str; 2]) -> common::Daemon {
+    let args = [
+        "--addr",
+        "192.0.2.2/24",
+        "--addr",
+        "2001:db8::2/64",
+        "--echo",
+        "7",
+    ];
+    start_daemon(netns, &[&link[..], &args[..]].concat())
+}
+
+fn linux_pings_linnet_over_ipv6_and_both_resolve_by_ndp() {
+    let (linux, stack, va, vb) = veth_pair(["l6-lx", "l6-st"], ["l6a", "l6b"]);
+    ip6_addr_add(&linux, "2001:db8::1/64", &va);
+    let daemon = start_echo(Some(&stack), ["--packet", &vb]);
     check_ipv6(&linux, &daemon, &va, &vb);
 }
 
@@ -80,32 +115,9 @@ fn linux_pings_linnet_over_ipv6_and_both_resolve_by_ndp() {
 fn linux_pings_linnet_over_ipv6_on_a_tap() {
     let linux = NetNs::new("l6-tap").expect("create namespace");
     let tap = unique("l6t");
-    let daemon = start_daemon(
-        None,
-        &[
-            "--tap",
-            &tap,
-            "--addr",
-            "192.0.2.2/24",
-            "--addr",
-            "2001:db8::2/64",
-            "--echo",
-            "7",
-        ],
-    );
+    let daemon = start_echo(None, ["--tap", &tap]);
     common::attach(&linux, &tap, "192.0.2.1/24", None);
-    ok(linux
-        .exec(&[
-            "ip",
-            "-6",
-            "addr",
-            "add",
-            "2001:db8::1/64",
-            "dev",
-            &tap,
-            "nodad",
-        ])
-        .expect("ip -6 addr"));
+    ip6_addr_add(&linux, "2001:db8::1/64", &tap);
     check_ipv6(&linux, &daemon, &tap, &tap);
 }
 
@@ -114,32 +126,17 @@ fn linux_pings_linnet_over_ipv6_on_a_tap() {
 fn check_ipv6(linux: &NetNs, daemon: &common::Daemon, va: &str, vb: &str) {
     let sock = &daemon.socket;
     // Linnet's DAD takes up to two seconds: until then it does not answer.
-    until(15, "Linnet's global address answers ping -6", || {
-        let o = linux
-            .exec(&["ping", "-6", "-c", "1", "-W", "1", "2001:db8::2"])
-            .ok()?;
-        o.status.success().then_some(())
-    });
-    let out = ok(linux
-        .exec(&[
-            "ping",
-            "-6",
-            "-c",
-            "3",
-            "-i",
-            "0.2",
-            "-W",
-            "2",
-            "2001:db8::2",
-        ])
-        .expect("ping -6"));
-    assert!(out.contains("3 packets transmitted, 3 received"), "{out}");
+    let out = ping6_three(
+        linux,
+        "2001:db8::2",
+        15,
+        "Linnet's global address answers ping -6",
+    );
     assert!(out.contains("ttl=64") || out.contains("hlim=64"), "{out}");
     // Larger than the link: Linux fragments, Linnet reassembles, and fragments its reply.
-    let out = ok(linux
-        .exec(&[
-            "ping",
-            "-6",
+    let out = ok(ping6(
+        linux,
+        &[
             "-c",
             "2",
             "-i",
@@ -149,8 +146,9 @@ fn check_ipv6(linux: &NetNs, daemon: &common::Daemon, va: &str, vb: &str) {
             "-W",
             "2",
             "2001:db8::2",
-        ])
-        .expect("ping -6 -s 3000"));
+        ],
+    )
+    .expect("ping -6 -s 3000"));
     assert!(out.contains("2 packets transmitted, 2 received"), "{out}");
     assert!(out.contains("3008 bytes from 2001:db8::2"), "{out}");
     // Linux resolved Linnet by a solicitation answered with a solicited advertisement.
@@ -173,19 +171,11 @@ fn check_ipv6(linux: &NetNs, daemon: &common::Daemon, va: &str, vb: &str) {
                 .map(|rest| format!("fe80::{}", rest.split('/').next().unwrap()))
         })
         .unwrap_or_else(|| panic!("a link-local address: {addrs}"));
-    let out = ok(linux
-        .exec(&[
-            "ping",
-            "-6",
-            "-c",
-            "2",
-            "-i",
-            "0.2",
-            "-W",
-            "2",
-            &format!("{ll}%{va}"),
-        ])
-        .expect("ping -6 link-local"));
+    let out = ok(ping6(
+        linux,
+        &["-c", "2", "-i", "0.2", "-W", "2", &format!("{ll}%{va}")],
+    )
+    .expect("ping -6 link-local"));
     assert!(out.contains("2 packets transmitted, 2 received"), "{out}");
     // Linnet learnt Linux from its solicitation (STALE), used the entry to answer (DELAY),
     // then probed it by unicast NS: Linux's solicited NA makes it REACHABLE.
@@ -209,14 +199,7 @@ fn check_ipv6(linux: &NetNs, daemon: &common::Daemon, va: &str, vb: &str) {
         "{routes}"
     );
     let stats = ok(linnet(sock, &["netstat", "-s"]));
-    let counter = |name: &str| -> u64 {
-        stats
-            .lines()
-            .find_map(|l| l.trim().strip_prefix(&format!("{name}: ")))
-            .unwrap_or_else(|| panic!("{name} in {stats}"))
-            .parse()
-            .unwrap()
-    };
+    let counter = |name: &str| snmp6(&stats, name);
     // 3 + 2 + 2 echoes, and at least one while waiting for DAD to end.
     assert!(counter("Icmp6InEchos") >= 8, "{stats}");
     assert_eq!(counter("Ip6ReasmOKs"), 2, "{stats}");
@@ -240,14 +223,7 @@ fn check_ipv6(linux: &NetNs, daemon: &common::Daemon, va: &str, vb: &str) {
     let back = socat_udp(linux, "UDP4:192.0.2.2:7", "over v4");
     assert_eq!(back, "over v4", "UDP4 echo from the [::] socket");
     let stats = ok(linnet(sock, &["netstat", "-s"]));
-    let counter = |name: &str| -> u64 {
-        stats
-            .lines()
-            .find_map(|l| l.trim().strip_prefix(&format!("{name}: ")))
-            .unwrap_or_else(|| panic!("{name} in {stats}"))
-            .parse()
-            .unwrap()
-    };
+    let counter = |name: &str| snmp6(&stats, name);
     assert_eq!(counter("Udp6InDatagrams"), 1, "{stats}");
     assert_eq!(counter("Udp6OutDatagrams"), 1, "{stats}");
     assert_eq!(counter("Udp6InCsumErrors"), 0, "{stats}");
@@ -255,18 +231,7 @@ fn check_ipv6(linux: &NetNs, daemon: &common::Daemon, va: &str, vb: &str) {
     assert!(ss.contains("[::]:7"), "{ss}");
     // Linnet pings Linux: an address it has never seen is resolved by a multicast
     // solicitation to its solicited-node group, answered by Linux (INCOMPLETE → REACHABLE).
-    ok(linux
-        .exec(&[
-            "ip",
-            "-6",
-            "addr",
-            "add",
-            "2001:db8::3/64",
-            "dev",
-            va,
-            "nodad",
-        ])
-        .expect("ip -6 addr"));
+    ip6_addr_add(linux, "2001:db8::3/64", va);
     let out = ok(linnet(
         sock,
         &["ping", "-c", "3", "-i", "0.2", "-W", "2", "2001:db8::3"],
@@ -322,9 +287,7 @@ fn check_ipv6(linux: &NetNs, daemon: &common::Daemon, va: &str, vb: &str) {
             .then_some(())
     });
     // Linux still reaches its own address's owner (itself) and Linnet's.
-    let out = ok(linux
-        .exec(&["ping", "-6", "-c", "1", "-W", "2", "2001:db8::2"])
-        .expect("ping -6"));
+    let out = ok(ping6(linux, &["-c", "1", "-W", "2", "2001:db8::2"]).expect("ping -6"));
     assert!(out.contains("1 received"), "{out}");
 }
 
@@ -332,28 +295,12 @@ fn check_ipv6(linux: &NetNs, daemon: &common::Daemon, va: &str, vb: &str) {
 /// solicits, forms its EUI-64 address there, installs the default route through Linux's
 /// link-local address, and Linux reaches the new address.
 fn linnet_configures_itself_from_linux_radvd() {
-    let linux = NetNs::new("l6-ra").expect("create namespace");
-    let stack = NetNs::new("l6-rs").expect("create namespace");
-    let (va, vb) = (unique("l6r"), unique("l6s"));
-    linux.add_veth(&va, &stack, &vb).expect("ip link add veth");
-    linux.addr_up(&va, "192.0.2.1/24").expect("configure");
+    let (linux, stack, va, vb) = veth_pair(["l6-ra", "l6-rs"], ["l6r", "l6s"]);
     ok(linux
         .exec(&["sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"])
         .expect("sysctl"));
     // The router's own address in the prefix it advertises (radvd does not add it).
-    ok(linux
-        .exec(&[
-            "ip",
-            "-6",
-            "addr",
-            "add",
-            "2001:db8:5::1/64",
-            "dev",
-            &va,
-            "nodad",
-        ])
-        .expect("ip -6 addr"));
-    ok(stack.exec(&["ip", "link", "set", &vb, "up"]).expect("up"));
+    ip6_addr_add(&linux, "2001:db8:5::1/64", &va);
     // Linux's link-local address must be ready before radvd can speak from it.
     until(10, "Linux's link-local address", || {
         let o = ok(linux
@@ -410,9 +357,7 @@ fn linnet_configures_itself_from_linux_radvd() {
     );
     let addrs = ok(linnet(sock, &["ip", "-6", "addr", "show"]));
     assert!(addrs.contains("scope global dynamic"), "{addrs}");
-    let out = ok(linux
-        .exec(&["ping", "-6", "-c", "2", "-i", "0.2", "-W", "2", &addr])
-        .expect("ping -6"));
+    let out = ok(ping6(&linux, &["-c", "2", "-i", "0.2", "-W", "2", &addr]).expect("ping -6"));
     assert!(out.contains("2 packets transmitted, 2 received"), "{out}");
     let stats = ok(linnet(sock, &["netstat", "-s"]));
     assert!(
@@ -427,20 +372,11 @@ fn linnet_configures_itself_from_linux_radvd() {
 /// `linnet sysctl`, hop limit one lower, `ping -6 -t 1` answered with time exceeded, and a
 /// datagram too big for B's side answered with packet too big (Linnet does not fragment).
 fn linnet_routes_ipv6_between_two_linux_hosts() {
-    let a = NetNs::new("l6-fa").expect("namespace A");
-    let b = NetNs::new("l6-fb").expect("namespace B");
-    let (ta, tb) = (unique("l6x"), unique("l6y"));
-    let daemon = start_daemon(
-        None,
+    let (a, b, ta, tb) = common::two_namespaces(["l6-fa", "l6-fb"], ["l6x", "l6y"]);
+    let daemon = common::start_between(
+        &ta,
+        &tb,
         &[
-            "--tap",
-            &ta,
-            "--tap",
-            &tb,
-            "--addr",
-            &format!("{ta}=192.0.2.2/24"),
-            "--addr",
-            &format!("{tb}=198.51.100.2/24"),
             "--addr",
             &format!("{ta}=2001:db8:1::2/64"),
             "--addr",
@@ -458,52 +394,17 @@ fn linnet_routes_ipv6_between_two_linux_hosts() {
         (&a, &ta, "2001:db8:1::1/64", "2001:db8:1::2"),
         (&b, &tb, "2001:db8:2::1/64", "2001:db8:2::2"),
     ] {
-        ok(ns
-            .exec(&["ip", "-6", "addr", "add", addr, "dev", dev, "nodad"])
-            .expect("ip -6 addr"));
+        ip6_addr_add(ns, addr, dev);
         ok(ns
             .exec(&["ip", "-6", "route", "add", "default", "via", gw, "dev", dev])
             .expect("ip -6 route"));
     }
-    until(15, "B reachable through Linnet", || {
-        let o = a
-            .exec(&["ping", "-6", "-c", "1", "-W", "1", "2001:db8:2::1"])
-            .ok()?;
-        o.status.success().then_some(())
-    });
-    let out = ok(a
-        .exec(&[
-            "ping",
-            "-6",
-            "-c",
-            "3",
-            "-i",
-            "0.2",
-            "-W",
-            "2",
-            "2001:db8:2::1",
-        ])
-        .expect("ping -6"));
-    assert!(out.contains("3 received"), "{out}");
+    let out = ping6_three(&a, "2001:db8:2::1", 15, "B reachable through Linnet");
     assert!(out.contains("ttl=63") || out.contains("hlim=63"), "{out}");
-    let out = ok(b
-        .exec(&["ping", "-6", "-c", "1", "-W", "2", "2001:db8:1::1"])
-        .expect("ping -6"));
+    let out = ok(ping6(&b, &["-c", "1", "-W", "2", "2001:db8:1::1"]).expect("ping -6"));
     assert!(out.contains("1 received"), "{out}");
     // Hop limit 1: Linnet's time exceeded, from its address on A's link.
-    let o = a
-        .exec(&[
-            "ping",
-            "-6",
-            "-c",
-            "1",
-            "-t",
-            "1",
-            "-W",
-            "2",
-            "2001:db8:2::1",
-        ])
-        .expect("ping -6 -t 1");
+    let o = ping6(&a, &["-c", "1", "-t", "1", "-W", "2", "2001:db8:2::1"]).expect("ping -6 -t 1");
     let out = text(&o);
     assert!(
         out.contains("From 2001:db8:1::2") && out.contains("Time exceeded: Hop limit"),
@@ -514,10 +415,9 @@ fn linnet_routes_ipv6_between_two_linux_hosts() {
         sock,
         &["ip", "link", "set", "dev", &tb, "mtu", "1400"],
     ));
-    let o = a
-        .exec(&[
-            "ping",
-            "-6",
+    let o = ping6(
+        &a,
+        &[
             "-c",
             "1",
             "-s",
@@ -527,8 +427,9 @@ fn linnet_routes_ipv6_between_two_linux_hosts() {
             "-W",
             "2",
             "2001:db8:2::1",
-        ])
-        .expect("ping -6 -s 1400");
+        ],
+    )
+    .expect("ping -6 -s 1400");
     let out = text(&o);
     assert!(
         out.contains("Packet too big") || out.contains("mtu=1400") || out.contains("mtu = 1400"),
@@ -540,12 +441,7 @@ fn linnet_routes_ipv6_between_two_linux_hosts() {
         "Icmp6OutTimeExcds",
         "Icmp6OutPktTooBigs",
     ] {
-        let v: u64 = stats
-            .lines()
-            .find_map(|l| l.trim().strip_prefix(&format!("{name}: ")))
-            .unwrap_or_else(|| panic!("{name} in {stats}"))
-            .parse()
-            .unwrap();
+        let v = snmp6(&stats, name);
         assert!(v >= 1, "{name}: {stats}");
     }
 }

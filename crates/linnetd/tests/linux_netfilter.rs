@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::{attach, linnet, ok, start_daemon, text, unique, Reap};
+use common::{attach, linnet, ok, text, unique, Reap};
 use linnet_testkit::need::have;
 use linnet_testkit::{peer, tests, Need, NetNs};
 use std::process::{Command, Stdio};
@@ -54,25 +54,8 @@ fn ipt(sock: &std::path::Path, line: &str) {
 }
 
 fn linnet_filters_and_nats_for_linux_hosts() {
-    let l = NetNs::new("lnf-l").expect("namespace L");
-    let w = NetNs::new("lnf-w").expect("namespace W");
-    let (tl, tw) = (unique("lnl"), unique("lnw"));
-    let daemon = start_daemon(
-        None,
-        &[
-            "--tap",
-            &tl,
-            "--tap",
-            &tw,
-            "--addr",
-            &format!("{tl}=192.0.2.2/24"),
-            "--addr",
-            &format!("{tw}=198.51.100.2/24"),
-            "--forward",
-            "--echo",
-            "7",
-        ],
-    );
+    let (l, w, tl, tw) = common::two_namespaces(["lnf-l", "lnf-w"], ["lnl", "lnw"]);
+    let daemon = common::start_between(&tl, &tw, &["--forward", "--echo", "7"]);
     attach(&l, &tl, "192.0.2.1/24", Some("192.0.2.2"));
     attach(&w, &tw, "198.51.100.1/24", None);
     let sock = &daemon.socket;

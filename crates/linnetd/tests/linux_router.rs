@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{attach, linnet, ok, start_daemon, text, unique, Reap};
+use common::{attach, linnet, ok, text, Reap};
 use linnet_testkit::{tests, Need, NetNs};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -31,25 +31,8 @@ fn counter(stats: &str, what: &str) -> u64 {
 }
 
 fn linnet_routes_between_two_linux_hosts() {
-    let a = NetNs::new("lrt-a").expect("namespace A");
-    let b = NetNs::new("lrt-b").expect("namespace B");
-    let (ta, tb) = (unique("lra"), unique("lrb"));
-    let daemon = start_daemon(
-        None,
-        &[
-            "--tap",
-            &ta,
-            "--tap",
-            &tb,
-            "--addr",
-            &format!("{ta}=192.0.2.2/24"),
-            "--addr",
-            &format!("{tb}=198.51.100.2/24"),
-            "--forward",
-            "--echo",
-            "7",
-        ],
-    );
+    let (a, b, ta, tb) = common::two_namespaces(["lrt-a", "lrt-b"], ["lra", "lrb"]);
+    let daemon = common::start_between(&ta, &tb, &["--forward", "--echo", "7"]);
     attach(&a, &ta, "192.0.2.1/24", Some("192.0.2.2"));
     attach(&b, &tb, "198.51.100.1/24", Some("198.51.100.2"));
     let sock = &daemon.socket;

@@ -2,7 +2,7 @@
 //! Linux: rtnetlink's `AF_INET6` handlers (`inet6_rtm_newaddr`, `inet6_dump_ifaddr`,
 //! `inet6_rtm_newroute`, `inet6_dump_fib`, `neigh_dump_table` on `nd_tbl`).
 
-use super::{dev_index, done, errno_response, Response};
+use super::{dev_index, done, errno_response, with_iface_names, Response};
 use crate::ipv6::dev::Inet6AddrInfo;
 use crate::ipv6::ping::Ping6Reply;
 use crate::ipv6::route::Route6Info;
@@ -123,25 +123,12 @@ pub enum Ip6Response {
     },
 }
 
-fn name(stack: &Stack, ifindex: u32) -> String {
-    stack
-        .iface(ifindex)
-        .map_or_else(|| format!("if{ifindex}"), |i| i.name.clone())
-}
-
 /// Carry out an IPv6 request.
 pub(crate) fn handle(stack: &mut Stack, req: Ip6Request, now: Instant) -> Response {
     let idx = |stack: &Stack, dev: &str| dev_index(stack, dev);
     match req {
         Ip6Request::AddrShow => {
-            let addrs = stack
-                .ipv6_addrs(now)
-                .into_iter()
-                .map(|a| {
-                    let n = name(stack, a.ifindex);
-                    (a, n)
-                })
-                .collect();
+            let addrs = with_iface_names(stack, stack.ipv6_addrs(now), |a| a.ifindex);
             Response::Ip6(Ip6Response::Addrs { addrs })
         }
         Ip6Request::AddrAdd { dev, addr, nodad } => match idx(stack, &dev) {
@@ -153,14 +140,7 @@ pub(crate) fn handle(stack: &mut Stack, req: Ip6Request, now: Instant) -> Respon
             Err(r) => r,
         },
         Ip6Request::RouteShow => {
-            let routes = stack
-                .ip6_routes(now)
-                .into_iter()
-                .map(|r| {
-                    let n = name(stack, r.ifindex);
-                    (r, n)
-                })
-                .collect();
+            let routes = with_iface_names(stack, stack.ip6_routes(now), |r| r.ifindex);
             Response::Ip6(Ip6Response::Routes { routes })
         }
         Ip6Request::RouteChange {
@@ -188,14 +168,7 @@ pub(crate) fn handle(stack: &mut Stack, req: Ip6Request, now: Instant) -> Respon
             })
         }
         Ip6Request::NeighShow => {
-            let neighbours = stack
-                .ipv6_neighbours()
-                .into_iter()
-                .map(|n| {
-                    let d = name(stack, n.ifindex);
-                    (n, d)
-                })
-                .collect();
+            let neighbours = with_iface_names(stack, stack.ipv6_neighbours(), |n| n.ifindex);
             Response::Ip6(Ip6Response::Neighbours { neighbours })
         }
         Ip6Request::NeighAdd { dev, ip, lladdr } => match idx(stack, &dev) {

@@ -403,11 +403,27 @@ pub struct Envelope<T> {
     pub body: T,
 }
 
-fn iface_name(stack: &Stack, ifindex: u32) -> String {
+/// The name of interface `ifindex`, or `if<N>` for one that is gone.
+pub(super) fn iface_name(stack: &Stack, ifindex: u32) -> String {
     stack
         .iface(ifindex)
         .map(|i| i.name.clone())
         .unwrap_or_else(|| format!("if{ifindex}"))
+}
+
+/// Each entry of a dump with the name of its interface, as the replies carry them.
+pub(super) fn with_iface_names<T>(
+    stack: &Stack,
+    items: Vec<T>,
+    ifindex: impl Fn(&T) -> u32,
+) -> Vec<(T, String)> {
+    items
+        .into_iter()
+        .map(|x| {
+            let name = iface_name(stack, ifindex(&x));
+            (x, name)
+        })
+        .collect()
 }
 
 /// The index of the interface `dev`, or the error iproute2 prints for a missing one.
@@ -491,23 +507,10 @@ pub fn handle(stack: &mut Stack, req: Request, now: Instant) -> Response {
             links: stack.links(),
         },
         Request::RouteShow => Response::Routes {
-            routes: stack
-                .ipv4
-                .routes()
-                .into_iter()
-                .map(|r| (r, iface_name(stack, r.ifindex)))
-                .collect(),
+            routes: with_iface_names(stack, stack.ipv4.routes(), |r| r.ifindex),
         },
         Request::NeighShow => Response::Neighbours {
-            neighbours: stack
-                .neighbours()
-                .dump()
-                .into_iter()
-                .map(|n| {
-                    let name = iface_name(stack, n.ifindex);
-                    (n, name)
-                })
-                .collect(),
+            neighbours: with_iface_names(stack, stack.neighbours().dump(), |n| n.ifindex),
         },
         Request::Ip6(r) => ip6::handle(stack, r, now),
         Request::Snmp => Response::Snmp {

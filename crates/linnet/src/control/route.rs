@@ -4,6 +4,7 @@
 //! Linux: net/ipv4/fib_frontend.c (`inet_rtm_newroute`, `inet_rtm_delroute`),
 //! net/ipv4/route.c (`inet_rtm_getroute`), net/core/fib_rules.c (`fib_nl_newrule`).
 
+use super::iface_name as name;
 use super::{errno_response, error, Response};
 use crate::errno::Errno;
 use crate::ip::fib::{Route, RouteMatch};
@@ -104,13 +105,6 @@ pub fn route_del(stack: &mut Stack, mut m: RouteMatch, dev: Option<&str>) -> Res
         Ok(_) => Response::Ok,
         Err(e) => rtnl_error(e),
     }
-}
-
-fn name(stack: &Stack, ifindex: u32) -> String {
-    stack
-        .iface(ifindex)
-        .map(|i| i.name.clone())
-        .unwrap_or_else(|| format!("if{ifindex}"))
 }
 
 /// `ip route get DST [from SRC] [iif DEV] [mark N]`. Linux: `inet_rtm_getroute`: an output

@@ -293,12 +293,18 @@ impl<K: Copy + Eq + Hash, P: Default> InetFrags<K, P> {
         Some(q)
     }
 
-    /// Memory the queues hold, in bytes (Linux: `/proc/net/sockstat` "FRAG: memory").
+    /// The limits (Linux: the `fqdir`'s `high_thresh`, `low_thresh`, `timeout`).
+    pub fn params(&self) -> &FragLimits {
+        &self.limits
+    }
+
+    /// Memory the queues hold, in bytes (Linux: `/proc/net/sockstat` "FRAG: memory",
+    /// `/proc/net/sockstat6` "FRAG6: memory").
     pub fn mem(&self) -> usize {
         self.mem
     }
 
-    /// Queues in use (Linux: `/proc/net/sockstat` "FRAG: inuse").
+    /// Queues in use (Linux: `/proc/net/sockstat` "FRAG: inuse", `sockstat6` "FRAG6: inuse").
     pub fn queue_count(&self) -> usize {
         self.queues.len()
     }

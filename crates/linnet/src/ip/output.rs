@@ -1,18 +1,16 @@
 //! IPv4 output: building the header, choosing the link, resolving the next hop.
 //!
 //! Linux: net/ipv4/ip_output.c (`ip_build_and_send_pkt`, `ip_local_out`, `ip_output`,
-//! `ip_finish_output`, `ip_finish_output2`) and `neigh_output`.
+//! `ip_finish_output`, `ip_finish_output2`); `neigh_output` itself is in link/neigh_output.rs.
 
 use crate::buf::PacketBuf;
 use crate::errno::Errno;
-use crate::link::ethernet::eth_header;
-use crate::link::neighbour::NeighOutput;
 use crate::stack::{LinkKind, Stack};
 use crate::stats::DropReason;
 use crate::time::Instant;
 use crate::trace::{Detail, Stage};
 use crate::wire::ipv4::HEADER_LEN;
-use crate::wire::{EtherType, EthernetAddress, IpProtocol, Ipv4Addr, Ipv4Packet, Ipv4Repr};
+use crate::wire::{EthernetAddress, IpProtocol, Ipv4Addr, Ipv4Packet, Ipv4Repr};
 
 /// What a local sender asks of IP. Linux: the fields of `struct ipcm_cookie` / `inet_sock`.
 #[derive(Debug, Clone, Copy)]
@@ -180,49 +178,11 @@ impl Stack {
         let kind = iface.kind;
         let broadcast = broadcast || nexthop.is_broadcast() || iface.is_subnet_broadcast(nexthop);
         if kind == LinkKind::Loopback {
-            return self.neigh_xmit(ifindex, EthernetAddress::ZERO, buf, now);
+            return self.neigh_xmit::<Ipv4Addr>(ifindex, EthernetAddress::ZERO, buf, now);
         }
         if broadcast {
-            return self.neigh_xmit(ifindex, EthernetAddress::BROADCAST, buf, now);
+            return self.neigh_xmit::<Ipv4Addr>(ifindex, EthernetAddress::BROADCAST, buf, now);
         }
-        if let Some(mac) = self.neigh.output_connected(ifindex, nexthop, now) {
-            let res = self.neigh_xmit(ifindex, mac, buf, now);
-            self.neigh_run_events(now);
-            return res;
-        }
-        let tid = buf.meta.trace_id;
-        let res = match self.neigh.output(ifindex, nexthop, buf, now) {
-            NeighOutput::Xmit(mac, buf) => self.neigh_xmit(ifindex, mac, buf, now),
-            NeighOutput::Queued => self.obs.trace_queued(tid, ifindex),
-        };
-        self.neigh_run_events(now);
-        res
-    }
-
-    /// Prepend the Ethernet header for `dst` and queue the frame on the device.
-    /// Linux: `neigh_hh_output` / `dev_hard_header` + `dev_queue_xmit`.
-    pub(crate) fn neigh_xmit(
-        &mut self,
-        ifindex: u32,
-        dst: EthernetAddress,
-        mut buf: PacketBuf,
-        now: Instant,
-    ) -> Result<(), Errno> {
-        let Some(src) = self.iface(ifindex).map(|i| i.mac) else {
-            self.drops.core.tx_dropped += 1;
-            self.drop_pkt(buf, DropReason::DevReady);
-            return Err(Errno::ENODEV);
-        };
-        self.trace(&buf, Stage::NeighOutput, Detail::Note("xmit"));
-        if !eth_header(&mut buf, src, dst, EtherType::IPV4) {
-            self.ipv4.ip_stats.out_discards += 1;
-            self.drop_pkt(buf, DropReason::PktTooSmall);
-            return Err(Errno::ENOBUFS);
-        }
-        let res = self.dev_queue_xmit(ifindex, buf, now);
-        if res.is_err() {
-            self.ipv4.ip_stats.out_discards += 1;
-        }
-        res
+        self.neigh_output(ifindex, nexthop, buf, now)
     }
 }

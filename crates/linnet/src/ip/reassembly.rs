@@ -51,9 +51,10 @@ const DATA_START: usize = MAX_HEADER + MAX_HEADER_LEN;
 /// Reassembly tunables (`net.ipv4.ipfrag_*`); defaults `FragParams::IPV4`.
 pub type FragParams = FragLimits;
 
-/// What identifies the fragments of one datagram. Linux: `struct frag_v4_compare_key`.
+/// What identifies the fragments of one datagram (opaque outside this file). Linux:
+/// `struct frag_v4_compare_key`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-struct FragKey {
+pub struct FragKey {
     src: Ipv4Addr,
     dst: Ipv4Addr,
     id: u16,
@@ -62,7 +63,7 @@ struct FragKey {
 
 /// What an IPv4 queue keeps besides the shared part. Linux: `struct ipq`.
 #[derive(Debug, Default)]
-struct Ipq {
+pub struct Ipq {
     /// ECN codepoints seen, one bit each.
     ecn: u8,
     /// Largest fragment, and largest with DF set (Linux: `max_size`, `max_df_size`).
@@ -106,7 +107,6 @@ enum Queued {
 /// `ip4_frags`.
 #[derive(Debug)]
 pub struct FragTable {
-    params: FragParams,
     q: InetFrags<FragKey, Ipq>,
 }
 
@@ -116,11 +116,20 @@ impl Default for FragTable {
     }
 }
 
+/// The shared queues' read side (`params`, `mem`, `queue_count`, `next_expiry`), without a
+/// wrapper per family. Linux: the `fqdir` both families read.
+impl std::ops::Deref for FragTable {
+    type Target = InetFrags<FragKey, Ipq>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.q
+    }
+}
+
 impl FragTable {
     /// No queues.
     pub fn new(params: FragParams) -> FragTable {
         FragTable {
-            params,
             q: InetFrags::new(params, DATA_START, IP_MAX_LEN),
         }
     }
@@ -129,28 +138,7 @@ impl FragTable {
     /// under the memory held, the oldest queues are evicted down to `low_thresh`; returns how
     /// many (each a failed reassembly). Linux: a write to `ipfrag_high_thresh`/`ipfrag_time`.
     pub(crate) fn set_params(&mut self, params: FragParams) -> u64 {
-        self.params = params;
         self.q.set_limits(params).len() as u64
-    }
-
-    /// The tunables.
-    pub fn params(&self) -> &FragParams {
-        &self.params
-    }
-
-    /// Memory the queues hold, in bytes (Linux: `/proc/net/sockstat` "FRAG: memory").
-    pub fn mem(&self) -> usize {
-        self.q.mem()
-    }
-
-    /// Queues in use (Linux: `/proc/net/sockstat` "FRAG: inuse").
-    pub fn queue_count(&self) -> usize {
-        self.q.queue_count()
-    }
-
-    /// When the oldest queue expires.
-    pub fn next_expiry(&self) -> Option<Instant> {
-        self.q.next_expiry()
     }
 
     /// Take a queue out of the table, releasing its memory. Linux: `inet_frag_kill`.

@@ -157,7 +157,7 @@ impl Stack {
             self.ipv6.nd_tbl.flush_dev(ifindex);
         }
         self.addrconf_run_events(ifindex, now);
-        self.ndisc_run_events(now);
+        self.neigh_run_events::<Ipv6Addr>(now);
     }
 
     /// The connected route of an address (none for a /128). Linux: `addrconf_prefix_route`.
@@ -202,7 +202,7 @@ impl Stack {
             self.addrconf_prefix_route(ifindex, cidr);
         }
         self.addrconf_run_events(ifindex, now);
-        self.ndisc_run_events(now);
+        self.neigh_run_events::<Ipv6Addr>(now);
         Ok(())
     }
 
@@ -218,7 +218,7 @@ impl Stack {
             .ok_or(Errno::ENODEV)?
             .map_err(addr_errno)?;
         self.addrconf_run_events(ifindex, now);
-        self.ndisc_run_events(now);
+        self.neigh_run_events::<Ipv6Addr>(now);
         Ok(())
     }
 
@@ -372,7 +372,7 @@ impl Stack {
         if !self.ipv6.mld_pending.is_empty() {
             fold(self.mld_ifc_work(now));
         }
-        self.ndisc_run_events(now);
+        self.neigh_run_events::<Ipv6Addr>(now);
         if self.ipv6.fib6_gc_at.is_some_and(|t| t <= now) {
             self.ipv6.fib6_gc_at = self.ipv6.fib6.fib6_run_gc(now);
         }

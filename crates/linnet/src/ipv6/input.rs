@@ -71,6 +71,21 @@ fn ip6_parse_tlv(hdr: &[u8], hdr_off: usize, dst_multicast: bool) -> TlvVerdict 
 }
 
 impl Stack {
+    /// Count a rejected options header, and answer it with a parameter problem when its
+    /// verdict asks for one; true when the datagram must be dropped. Linux: the bad exit
+    /// of `ip6_parse_tlv` (`ip6_tlvopt_unknown`'s `icmpv6_param_prob`, `Ip6InHdrErrors`).
+    fn ip6_tlv_rejects(&mut self, buf: &PacketBuf, verdict: TlvVerdict, now: Instant) -> bool {
+        if let TlvVerdict::Ok = verdict {
+            return false;
+        }
+        self.ipv6.stats.in_hdr_errors += 1;
+        if let TlvVerdict::Report(ptr) = verdict {
+            let c = param_problem::UNK_OPTION;
+            self.icmp6_send(buf, Icmpv6Message::PARAM_PROBLEM, c, ptr, now);
+        }
+        true
+    }
+
     /// A datagram arrived with EtherType 0x86DD (data at the IPv6 header). Checks as
     /// `ip6_rcv_core`: a whole header of version 6, no multicast source, no loopback
     /// address from the wire, no multicast destination of interface-local or reserved
@@ -114,23 +129,9 @@ impl Stack {
         }
         buf.trim(HEADER_LEN + plen);
         if first_nh == IpProtocol::HOPOPTS {
-            match ip6_parse_tlv(&buf.data()[HEADER_LEN..], HEADER_LEN, dst.is_multicast()) {
-                TlvVerdict::Ok => {}
-                TlvVerdict::Discard => {
-                    self.ipv6.stats.in_hdr_errors += 1;
-                    return self.drop_pkt(buf, DropReason::IpInhdr);
-                }
-                TlvVerdict::Report(ptr) => {
-                    self.ipv6.stats.in_hdr_errors += 1;
-                    self.icmp6_send(
-                        &buf,
-                        Icmpv6Message::PARAM_PROBLEM,
-                        param_problem::UNK_OPTION,
-                        ptr,
-                        now,
-                    );
-                    return self.drop_pkt(buf, DropReason::IpInhdr);
-                }
+            let v = ip6_parse_tlv(&buf.data()[HEADER_LEN..], HEADER_LEN, dst.is_multicast());
+            if self.ip6_tlv_rejects(&buf, v, now) {
+                return self.drop_pkt(buf, DropReason::IpInhdr);
             }
         }
         self.ip6_rcv_finish(buf, now)
@@ -197,18 +198,9 @@ impl Stack {
                     Ipv6OptionsHeader::new_checked(rest).map(|h| h.header_len())
                 }
                 IpProtocol::DSTOPTS => {
-                    match ip6_parse_tlv(rest, off, dst.is_multicast()) {
-                        TlvVerdict::Ok => {}
-                        TlvVerdict::Discard => {
-                            self.ipv6.stats.in_hdr_errors += 1;
-                            return self.drop_pkt(buf, DropReason::IpInhdr);
-                        }
-                        TlvVerdict::Report(ptr) => {
-                            self.ipv6.stats.in_hdr_errors += 1;
-                            let c = param_problem::UNK_OPTION;
-                            self.icmp6_send(&buf, Icmpv6Message::PARAM_PROBLEM, c, ptr, now);
-                            return self.drop_pkt(buf, DropReason::IpInhdr);
-                        }
+                    let v = ip6_parse_tlv(rest, off, dst.is_multicast());
+                    if self.ip6_tlv_rejects(&buf, v, now) {
+                        return self.drop_pkt(buf, DropReason::IpInhdr);
                     }
                     Ipv6OptionsHeader::new_checked(rest).map(|h| h.header_len())
                 }

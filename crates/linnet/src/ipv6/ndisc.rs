@@ -9,7 +9,8 @@
 
 use super::route::{Rt6Info, Rt6Proto, Rt6Result, IP6_RT_PRIO_USER};
 use crate::buf::{PacketBuf, MAX_HEADER};
-use crate::link::NeighEvent;
+use crate::link::neigh_output::NeighOps;
+use crate::link::NeighTable;
 use crate::stack::Stack;
 use crate::stats::DropReason;
 use crate::time::Instant;
@@ -19,7 +20,7 @@ use crate::wire::ndisc::{
     option_type, NdiscOption, NdiscOptions, NdiscRepr, NA_FLAG_OVERRIDE, NA_FLAG_ROUTER,
     NA_FLAG_SOLICITED,
 };
-use crate::wire::{EthernetAddress, IpProtocol, Ipv6Cidr};
+use crate::wire::{EtherType, EthernetAddress, IpProtocol, Ipv6Cidr};
 use std::net::Ipv6Addr;
 use std::time::Duration;
 
@@ -35,47 +36,52 @@ pub(crate) struct NdiscMeta {
     pub hop_limit: u8,
 }
 
-impl Stack {
-    /// Act on what the ND table asked for: solicitations, packets that waited for an
-    /// address, ICMPv6 address unreachable for those that cannot be delivered.
-    /// Linux: `nd_tbl`'s `neigh_ops` (`ndisc_solicit`, `ndisc_error_report`).
-    pub(crate) fn ndisc_run_events(&mut self, now: Instant) {
-        if self.ipv6.nd_tbl.events.is_empty() || self.ipv6.in_nd_events {
-            return;
-        }
-        self.ipv6.in_nd_events = true;
-        let mut events = Vec::new();
-        while !self.ipv6.nd_tbl.events.is_empty() {
-            std::mem::swap(&mut events, &mut self.ipv6.nd_tbl.events);
-            for ev in events.drain(..) {
-                match ev {
-                    NeighEvent::Solicit {
-                        ifindex,
-                        ip,
-                        unicast,
-                    } => self.ndisc_solicit(ifindex, ip, unicast, now),
-                    NeighEvent::Flush { ifindex, mac, buf } => {
-                        let _ = self.neigh6_xmit(ifindex, mac, buf, now);
-                    }
-                    NeighEvent::Discard { buf, reason } => {
-                        if reason == DropReason::NeighFailed {
-                            self.icmp6_send(
-                                &buf,
-                                crate::wire::icmpv6::Icmpv6Message::DST_UNREACHABLE,
-                                crate::wire::icmpv6::dst_unreachable::ADDR_UNREACH,
-                                0,
-                                now,
-                            );
-                        }
-                        self.ipv6.stats.out_discards += 1;
-                        self.drop_pkt(buf, reason);
-                    }
-                }
-            }
-        }
-        self.ipv6.in_nd_events = false;
+/// NDP's part of the shared neighbour code. Linux: `nd_tbl` and `ndisc_generic_ops`.
+impl NeighOps for Ipv6Addr {
+    const ETHERTYPE: EtherType = EtherType::IPV6;
+
+    fn tbl(stack: &mut Stack) -> &mut NeighTable<Self> {
+        &mut stack.ipv6.nd_tbl
     }
 
+    fn in_events(stack: &mut Stack) -> &mut bool {
+        &mut stack.ipv6.in_nd_events
+    }
+
+    fn solicit(
+        stack: &mut Stack,
+        ifindex: u32,
+        ip: Self,
+        unicast: Option<EthernetAddress>,
+        now: Instant,
+    ) {
+        stack.ndisc_solicit(ifindex, ip, unicast, now);
+    }
+
+    /// Linux: `ndisc_error_report` → `icmpv6_send(ICMPV6_ADDR_UNREACH)`.
+    fn error_report(stack: &mut Stack, buf: &PacketBuf, reason: DropReason, now: Instant) {
+        if reason == DropReason::NeighFailed {
+            stack.icmp6_send(
+                buf,
+                crate::wire::icmpv6::Icmpv6Message::DST_UNREACHABLE,
+                crate::wire::icmpv6::dst_unreachable::ADDR_UNREACH,
+                0,
+                now,
+            );
+        }
+        stack.ipv6.stats.out_discards += 1;
+    }
+
+    fn out_discards(stack: &mut Stack) -> &mut u64 {
+        &mut stack.ipv6.stats.out_discards
+    }
+
+    fn no_dev_discards(stack: &mut Stack) -> &mut u64 {
+        &mut stack.ipv6.stats.out_discards
+    }
+}
+
+impl Stack {
     /// Solicit `target`: multicast to its solicited-node group, or unicast to the known
     /// address when probing, from our best address for it. Linux: `ndisc_solicit`.
     fn ndisc_solicit(
@@ -250,7 +256,7 @@ impl Stack {
             }
         }
         self.addrconf_run_events(m.ifindex, now);
-        self.ndisc_run_events(now);
+        self.neigh_run_events::<Ipv6Addr>(now);
     }
 
     /// A neighbour solicitation: a DAD probe for a tentative address of ours is a

@@ -8,14 +8,12 @@
 use super::route::Rt6Result;
 use crate::buf::PacketBuf;
 use crate::errno::Errno;
-use crate::link::ethernet::eth_header;
-use crate::link::neighbour::NeighOutput;
 use crate::stack::{LinkKind, Stack, LOOPBACK_IFINDEX};
 use crate::stats::DropReason;
 use crate::time::Instant;
 use crate::trace::{Detail, Stage};
 use crate::wire::ipv6::{ipv6_addr_type, multicast_mac, Ipv6AddrKind, Ipv6Scope, HEADER_LEN};
-use crate::wire::{EtherType, EthernetAddress, IpProtocol, Ipv6Repr};
+use crate::wire::{EthernetAddress, IpProtocol, Ipv6Repr};
 use std::net::Ipv6Addr;
 
 /// What a local sender asks of IPv6. Linux: the flow (`struct flowi6`) and `ipcm6_cookie`.
@@ -187,48 +185,12 @@ impl Stack {
             return Err(Errno::ENODEV);
         };
         if kind == LinkKind::Loopback {
-            return self.neigh6_xmit(ifindex, EthernetAddress::ZERO, buf, now);
+            return self.neigh_xmit::<Ipv6Addr>(ifindex, EthernetAddress::ZERO, buf, now);
         }
         if nexthop.is_multicast() {
             self.ipv6.stats.out_mcast_pkts += 1;
-            return self.neigh6_xmit(ifindex, multicast_mac(&nexthop), buf, now);
+            return self.neigh_xmit::<Ipv6Addr>(ifindex, multicast_mac(&nexthop), buf, now);
         }
-        if let Some(mac) = self.ipv6.nd_tbl.output_connected(ifindex, nexthop, now) {
-            return self.neigh6_xmit(ifindex, mac, buf, now);
-        }
-        let tid = buf.meta.trace_id;
-        let res = match self.ipv6.nd_tbl.output(ifindex, nexthop, buf, now) {
-            NeighOutput::Xmit(mac, buf) => self.neigh6_xmit(ifindex, mac, buf, now),
-            NeighOutput::Queued => self.obs.trace_queued(tid, ifindex),
-        };
-        self.ndisc_run_events(now);
-        res
-    }
-
-    /// Prepend the Ethernet header (EtherType 0x86DD) and queue the frame on the device.
-    /// Linux: `neigh_hh_output` / `dev_hard_header` + `dev_queue_xmit`.
-    pub(crate) fn neigh6_xmit(
-        &mut self,
-        ifindex: u32,
-        dst: EthernetAddress,
-        mut buf: PacketBuf,
-        now: Instant,
-    ) -> Result<(), Errno> {
-        let Some(src) = self.iface(ifindex).map(|i| i.mac) else {
-            self.ipv6.stats.out_discards += 1;
-            self.drop_pkt(buf, DropReason::DevReady);
-            return Err(Errno::ENODEV);
-        };
-        self.trace(&buf, Stage::NeighOutput, Detail::Note("xmit"));
-        if !eth_header(&mut buf, src, dst, EtherType::IPV6) {
-            self.ipv6.stats.out_discards += 1;
-            self.drop_pkt(buf, DropReason::PktTooSmall);
-            return Err(Errno::ENOBUFS);
-        }
-        let res = self.dev_queue_xmit(ifindex, buf, now);
-        if res.is_err() {
-            self.ipv6.stats.out_discards += 1;
-        }
-        res
+        self.neigh_output(ifindex, nexthop, buf, now)
     }
 }

@@ -92,9 +92,10 @@ pub enum Ip6DefragUser {
     ConntrackOut,
 }
 
-/// What identifies the fragments of one datagram. Linux: `struct frag_v6_compare_key`.
+/// What identifies the fragments of one datagram (opaque outside this file). Linux:
+/// `struct frag_v6_compare_key`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-struct FragKey {
+pub struct FragKey {
     src: Ipv6Addr,
     dst: Ipv6Addr,
     id: u32,
@@ -105,7 +106,7 @@ struct FragKey {
 
 /// What an IPv6 queue keeps besides the shared part. Linux: `struct frag_queue`.
 #[derive(Debug, Default)]
-struct FragQueue6 {
+pub struct FragQueue6 {
     /// ECN codepoints seen, one bit each.
     ecn: u8,
     /// Largest fragment (Linux: `max_size`).
@@ -212,7 +213,6 @@ pub const EXPIRE_ICMP: (Icmpv6Message, u8) =
 /// `net->ipv6`.
 #[derive(Debug)]
 pub struct Ip6FragTable {
-    params: Ip6FragParams,
     q: InetFrags<FragKey, FragQueue6>,
     stats: Ip6ReasmStats,
 }
@@ -266,11 +266,20 @@ fn ipv6frag_thdr_truncated(frag: &[u8]) -> bool {
     ext.offset + upper > frag.len()
 }
 
+/// The shared queues' read side (`params`, `mem`, `queue_count`, `next_expiry`), without a
+/// wrapper per family. Linux: the `fqdir` both families read.
+impl std::ops::Deref for Ip6FragTable {
+    type Target = InetFrags<FragKey, FragQueue6>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.q
+    }
+}
+
 impl Ip6FragTable {
     /// No queues.
     pub fn new(params: Ip6FragParams) -> Ip6FragTable {
         Ip6FragTable {
-            params,
             q: InetFrags::new(params, DATA_START, IPV6_MAXPLEN),
             stats: Ip6ReasmStats::default(),
         }
@@ -280,35 +289,14 @@ impl Ip6FragTable {
     /// memory held, the oldest queues are evicted down to `low_thresh` (each a failed
     /// reassembly); returns their fragments, dropped. Linux: a write to `ip6frag_*`.
     pub fn set_params(&mut self, params: Ip6FragParams) -> u64 {
-        self.params = params;
         let evicted = self.q.set_limits(params);
         self.stats.reasm_fails += evicted.len() as u64;
         evicted.iter().map(|q| q.nfrags).sum()
     }
 
-    /// The tunables.
-    pub fn params(&self) -> &Ip6FragParams {
-        &self.params
-    }
-
     /// The counters.
     pub fn stats(&self) -> &Ip6ReasmStats {
         &self.stats
-    }
-
-    /// Memory the queues hold, in bytes (Linux: /proc/net/sockstat6 "FRAG6: memory").
-    pub fn mem(&self) -> usize {
-        self.q.mem()
-    }
-
-    /// Queues in use (Linux: /proc/net/sockstat6 "FRAG6: inuse").
-    pub fn queue_count(&self) -> usize {
-        self.q.queue_count()
-    }
-
-    /// When the oldest queue expires.
-    pub fn next_expiry(&self) -> Option<Instant> {
-        self.q.next_expiry()
     }
 
     /// A fragment arrived on interface `iif`: `packet` is the whole IPv6 packet (fixed

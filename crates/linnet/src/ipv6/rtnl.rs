@@ -114,7 +114,7 @@ impl Stack {
             return Err(Errno::EINVAL);
         }
         self.ipv6.nd_tbl.add_permanent(ifindex, ip, mac, now);
-        self.ndisc_run_events(now);
+        self.neigh_run_events::<Ipv6Addr>(now);
         Ok(())
     }
 
@@ -126,7 +126,7 @@ impl Stack {
         now: Instant,
     ) -> Result<(), Errno> {
         let found = self.ipv6.nd_tbl.delete(ifindex, ip);
-        self.ndisc_run_events(now);
+        self.neigh_run_events::<Ipv6Addr>(now);
         if found {
             Ok(())
         } else {

@@ -3,62 +3,59 @@
 //! Linux: net/ipv4/arp.c (`arp_rcv`, `arp_process`, `arp_send`, `arp_solicit`).
 
 use super::ethernet::eth_header;
+use super::neigh_output::NeighOps;
+use super::NeighTable;
 use crate::buf::{PacketBuf, PacketType, MAX_HEADER};
-use crate::link::NeighEvent;
 use crate::stack::Stack;
 use crate::stats::DropReason;
 use crate::time::Instant;
 use crate::wire::{ArpOperation, ArpPacket, ArpRepr, EtherType, EthernetAddress, Ipv4Addr};
 
+/// ARP's part of the shared neighbour code. Linux: `arp_tbl` and `arp_generic_ops`.
+impl NeighOps for Ipv4Addr {
+    const ETHERTYPE: EtherType = EtherType::IPV4;
+
+    fn tbl(stack: &mut Stack) -> &mut NeighTable<Self> {
+        &mut stack.neigh
+    }
+
+    fn in_events(stack: &mut Stack) -> &mut bool {
+        &mut stack.in_neigh_events
+    }
+
+    fn solicit(
+        stack: &mut Stack,
+        ifindex: u32,
+        ip: Self,
+        unicast: Option<EthernetAddress>,
+        now: Instant,
+    ) {
+        stack.arp_solicit(ifindex, ip, unicast, now);
+    }
+
+    /// Linux: `arp_error_report` → `icmp_send(HOST_UNREACH)`.
+    fn error_report(stack: &mut Stack, buf: &PacketBuf, reason: DropReason, now: Instant) {
+        if reason == DropReason::NeighFailed {
+            stack.icmp_send_error(
+                buf,
+                crate::wire::Icmpv4Message::DST_UNREACHABLE,
+                crate::wire::icmpv4::dst_unreachable::HOST,
+                0,
+                now,
+            );
+        }
+    }
+
+    fn out_discards(stack: &mut Stack) -> &mut u64 {
+        &mut stack.ipv4.ip_stats.out_discards
+    }
+
+    fn no_dev_discards(stack: &mut Stack) -> &mut u64 {
+        &mut stack.drops.core.tx_dropped
+    }
+}
+
 impl Stack {
-    /// Act on what the ARP table asked for: solicitations by ARP, flushes of packets that
-    /// waited, ICMP host unreachable for those that cannot be delivered. Linux: `arp_tbl`'s
-    /// `neigh_ops` (`arp_solicit`, `arp_error_report`) and `neigh_update`'s queue flush.
-    /// Re-entrant calls return at once: the outermost loop picks up new events.
-    #[inline]
-    pub(crate) fn neigh_run_events(&mut self, now: Instant) {
-        // Nothing to do is the per-packet case: decided inline, without touching the rest.
-        if self.neigh.events.is_empty() || self.in_neigh_events {
-            return;
-        }
-        self.neigh_run_events_slow(now);
-    }
-
-    #[cold]
-    fn neigh_run_events_slow(&mut self, now: Instant) {
-        self.in_neigh_events = true;
-        let mut events = Vec::new();
-        while !self.neigh.events.is_empty() {
-            std::mem::swap(&mut events, &mut self.neigh.events);
-            for ev in events.drain(..) {
-                match ev {
-                    NeighEvent::Solicit {
-                        ifindex,
-                        ip,
-                        unicast,
-                    } => self.arp_solicit(ifindex, ip, unicast, now),
-                    NeighEvent::Flush { ifindex, mac, buf } => {
-                        let _ = self.neigh_xmit(ifindex, mac, buf, now);
-                    }
-                    NeighEvent::Discard { buf, reason } => {
-                        if reason == DropReason::NeighFailed {
-                            // Linux: arp_error_report → icmp_send(HOST_UNREACH).
-                            self.icmp_send_error(
-                                &buf,
-                                crate::wire::Icmpv4Message::DST_UNREACHABLE,
-                                crate::wire::icmpv4::dst_unreachable::HOST,
-                                0,
-                                now,
-                            );
-                        }
-                        self.drop_pkt(buf, reason);
-                    }
-                }
-            }
-        }
-        self.in_neigh_events = false;
-    }
-
     /// Receive an ARP packet (data at the ARP header). Linux: `arp_rcv` → `arp_process`.
     pub(crate) fn arp_rcv(&mut self, buf: PacketBuf, now: Instant) {
         self.neigh.stats.rx += 1;
@@ -104,7 +101,7 @@ impl Stack {
             let solicited = repr.operation == ArpOperation::REPLY && pkt_type == PacketType::Host;
             self.neigh.update(ifindex, sip, sha, solicited, false, now);
         }
-        self.neigh_run_events(now);
+        self.neigh_run_events::<Ipv4Addr>(now);
     }
 
     /// Build and queue an ARP packet on `ifindex`. Linux: `arp_send` / `arp_create`.

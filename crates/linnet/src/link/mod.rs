@@ -4,6 +4,7 @@
 
 pub(crate) mod arp;
 pub(crate) mod ethernet;
+pub(crate) mod neigh_output;
 pub mod neighbour;
 
 pub use neighbour::{NeighEvent, NeighKey, NeighParams, NeighTable, NudState};

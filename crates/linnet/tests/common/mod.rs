@@ -167,3 +167,46 @@ pub fn transfer(
     assert!(got == data, "data corrupted");
     sim.now().saturating_since(start).as_secs_f64()
 }
+
+/// Two stacks (seeds 1 and 2) joined by a link with `cfg`, A at 192.0.2.1/24 and B at
+/// 192.0.2.2/24; returns the simulation and A's and B's interface indexes.
+pub fn sim_pair(cfg: linnet::LinkConfig) -> (linnet::Sim, u32, u32) {
+    let mut sim = linnet::Sim::new();
+    for seed in [1, 2] {
+        sim.add_stack(linnet::Stack::new(linnet::StackConfig {
+            seed,
+            ..linnet::StackConfig::default()
+        }));
+    }
+    let (ia, ib) = sim.connect(
+        0,
+        1,
+        cfg,
+        "192.0.2.1/24".parse().unwrap(),
+        "192.0.2.2/24".parse().unwrap(),
+    );
+    (sim, ia, ib)
+}
+
+/// A's global IPv6 address in [`sim_pair6`].
+pub fn ga() -> linnet::wire::ipv6::Ipv6Cidr {
+    "2001:db8::1/64".parse().unwrap()
+}
+
+/// B's global IPv6 address in [`sim_pair6`].
+pub fn gb() -> linnet::wire::ipv6::Ipv6Cidr {
+    "2001:db8::2/64".parse().unwrap()
+}
+
+/// [`sim_pair`] over a 5 ms link, dual-stack: [`ga`] added on A and [`gb`] on B (DAD
+/// started, not done).
+pub fn sim_pair6() -> (linnet::Sim, u32, u32) {
+    let (mut sim, ia, ib) = sim_pair(linnet::LinkConfig {
+        delay: std::time::Duration::from_millis(5),
+        ..linnet::LinkConfig::default()
+    });
+    let now = sim.now();
+    sim.stack(0).ipv6_addr_add(ia, ga(), false, now).unwrap();
+    sim.stack(1).ipv6_addr_add(ib, gb(), false, now).unwrap();
+    (sim, ia, ib)
+}

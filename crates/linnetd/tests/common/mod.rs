@@ -110,3 +110,26 @@ pub fn attach(ns: &NetNs, tap: &str, addr: &str, gw: Option<&str>) {
     wait_for_link(tap);
     ns.attach(tap, addr, gw).expect("configure namespace");
 }
+
+/// Two new namespaces (named from `ns`) and unique names for the TAPs (from `taps`) that
+/// will join them to Linnet: (A, B, A's TAP, B's TAP).
+pub fn two_namespaces(ns: [&str; 2], taps: [&str; 2]) -> (NetNs, NetNs, String, String) {
+    let a = NetNs::new(ns[0]).expect("namespace A");
+    let b = NetNs::new(ns[1]).expect("namespace B");
+    (a, b, unique(taps[0]), unique(taps[1]))
+}
+
+/// Start Linnet on TAPs `ta` (192.0.2.2/24) and `tb` (198.51.100.2/24), with `extra`
+/// besides: the router between [`two_namespaces`]. Declare it after the namespaces, so that
+/// it drops before them.
+pub fn start_between(ta: &str, tb: &str, extra: &[&str]) -> Daemon {
+    let (addr_a, addr_b) = (
+        format!("{ta}=192.0.2.2/24"),
+        format!("{tb}=198.51.100.2/24"),
+    );
+    let mut args = vec![
+        "--tap", ta, "--tap", tb, "--addr", &addr_a, "--addr", &addr_b,
+    ];
+    args.extend_from_slice(extra);
+    start_daemon(None, &args)
+}
