@@ -2,7 +2,7 @@
 //!
 //! Linux: net/ipv6/route.c and ip6_fib.c (`fib6_add`, `fib6_del`, `fib6_lookup`,
 //! `ip6_route_add`, `rt6_add_dflt_router`, `fib6_set_expires`). Routes live in
-//! [`PrefixTrie`] with `u128` keys, the trie IPv4's tables use with `u32` keys.
+//! `PrefixTrie` (ip/prefix_trie.rs) with `u128` keys, the trie IPv4's tables use with `u32` keys.
 
 use crate::errno::Errno;
 use crate::ip::prefix_trie::PrefixTrie;

@@ -89,7 +89,7 @@ pub struct SocketInfo {
     pub send_q: u64,
     /// Local address (`[2001:db8::2]:80` for an IPv6 socket, as `ss` prints it).
     pub local: SocketAddr,
-    /// Peer address (0.0.0.0:* or [::]:* when none).
+    /// Peer address (`0.0.0.0:*` or `[::]:*` when none).
     pub remote: SocketAddr,
     /// TCP internals, for connected TCP sockets.
     pub tcp: Option<TcpInfo>,
