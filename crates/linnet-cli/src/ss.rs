@@ -92,22 +92,28 @@ pub fn select(opts: &Opts, sockets: Vec<SocketInfo>) -> Vec<SocketInfo> {
         .collect()
 }
 
-/// An address as iproute2's ss prints it: `192.0.2.2:80`, `[2001:db8::2]:80`, a missing
-/// port as `*` (`0.0.0.0:*`, `[::]:*`).
-fn addr_port(a: &SocketAddr) -> String {
-    match a {
-        _ if a.port() != 0 => a.to_string(),
-        SocketAddr::V4(v) => format!("{}:*", v.ip()),
-        SocketAddr::V6(v) => format!("[{}]:*", v.ip()),
+/// An address as iproute2's ss prints it (`inet_addr_print`): `192.0.2.2:80`,
+/// `[2001:db8::2]:80`, a missing port as `*` (`0.0.0.0:*`), and the IPv6 wildcard of a
+/// socket that also serves IPv4 (no `IPV6_V6ONLY`) as `*` (`*:7`, `*:*`); with
+/// `IPV6_V6ONLY` it stays `[::]`.
+fn addr_port(a: &SocketAddr, v6only: bool) -> String {
+    let host = match a {
+        SocketAddr::V4(v) => v.ip().to_string(),
+        SocketAddr::V6(v) if v.ip().is_unspecified() && !v6only => "*".to_string(),
+        SocketAddr::V6(v) => format!("[{}]", v.ip()),
+    };
+    match a.port() {
+        0 => format!("{host}:*"),
+        p => format!("{host}:{p}"),
     }
 }
 
-fn peer(a: &SocketAddr) -> String {
-    addr_port(a)
+fn peer(a: &SocketAddr, v6only: bool) -> String {
+    addr_port(a, v6only)
 }
 
-fn local(a: &SocketAddr) -> String {
-    addr_port(a)
+fn local(a: &SocketAddr, v6only: bool) -> String {
+    addr_port(a, v6only)
 }
 
 /// A rate in bits per second as ss prints it (`sprint_bw`: `12.3Mbps`).
@@ -143,8 +149,8 @@ pub fn render(opts: &Opts, sockets: &[SocketInfo]) -> String {
             s.state,
             s.recv_q,
             s.send_q,
-            local(&s.local),
-            peer(&s.remote)
+            local(&s.local, s.v6only),
+            peer(&s.remote, s.v6only)
         ));
         if let (true, Some(t)) = (opts.info, &s.tcp) {
             let ms = |us: u64| us as f64 / 1000.0;
@@ -267,20 +273,26 @@ mod tests {
             local: std::net::SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 2), port).into(),
             remote: std::net::SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0).into(),
             tcp: None,
+            v6only: false,
         }
     }
 
     #[test]
     fn ipv6_addresses_as_iproute2_prints_them() {
         let a = |s: &str| s.parse::<SocketAddr>().unwrap();
-        assert_eq!(local(&a("[2001:db8::2]:80")), "[2001:db8::2]:80");
-        assert_eq!(local(&a("[::]:0")), "[::]:*");
-        assert_eq!(peer(&a("[::]:0")), "[::]:*");
+        assert_eq!(local(&a("[2001:db8::2]:80"), false), "[2001:db8::2]:80");
+        // As Linux 6.18's ss prints a dual-stack listener and a V6ONLY one: `*:7 *:*` and
+        // `[::]:8 [::]:*`.
+        assert_eq!(local(&a("[::]:7"), false), "*:7");
+        assert_eq!(peer(&a("[::]:0"), false), "*:*");
+        assert_eq!(local(&a("[::]:8"), true), "[::]:8");
+        assert_eq!(peer(&a("[::]:0"), true), "[::]:*");
         assert_eq!(
-            peer(&a("[::ffff:192.0.2.1]:5000")),
+            peer(&a("[::ffff:192.0.2.1]:5000"), false),
             "[::ffff:192.0.2.1]:5000"
         );
-        assert_eq!(peer(&a("0.0.0.0:0")), "0.0.0.0:*");
+        assert_eq!(peer(&a("0.0.0.0:0"), false), "0.0.0.0:*");
+        assert_eq!(local(&a("0.0.0.0:7"), false), "0.0.0.0:7");
     }
 
     #[test]

@@ -93,6 +93,10 @@ pub struct SocketInfo {
     pub remote: SocketAddr,
     /// TCP internals, for connected TCP sockets.
     pub tcp: Option<TcpInfo>,
+    /// `IPV6_V6ONLY`: an IPv6 socket at `[::]` without it serves IPv4 too, and `ss` prints
+    /// its wildcard as `*` (Linux: `INET_DIAG_SKV6ONLY`).
+    #[serde(default)]
+    pub v6only: bool,
 }
 
 impl Stack {
@@ -524,7 +528,7 @@ impl Stack {
                     },
                     local: t.local,
                     remote: if t.state == TcpState::Listen {
-                        unspec
+                        unspec_of(t.local)
                     } else {
                         t.remote
                     },
@@ -533,6 +537,7 @@ impl Stack {
                     } else {
                         None
                     },
+                    v6only: e.v6only,
                 },
                 Socket::Udp(u) => SocketInfo {
                     id,
@@ -548,6 +553,7 @@ impl Stack {
                     local: u.local,
                     remote: u.remote.unwrap_or(unspec_of(u.local)),
                     tcp: None,
+                    v6only: e.v6only,
                 },
             })
             .collect()
