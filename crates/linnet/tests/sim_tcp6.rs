@@ -8,29 +8,15 @@ mod common;
 use common::deadline;
 
 use linnet::transport::tcp::TcpState;
-use linnet::{
-    Errno, LinkConfig, MsgFlags, Shutdown, Sim, SockId, SockOpt, SockType, Stack, StackConfig,
-};
+use linnet::{Errno, LinkConfig, MsgFlags, Shutdown, Sim, SockId, SockOpt, SockType};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::time::Duration;
 
 const B: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
 
+/// Two stacks on one link (192.0.2.1 and .2), settled for 100 ms.
 fn pair() -> Sim {
-    let mut sim = Sim::new();
-    for seed in [1, 2] {
-        sim.add_stack(Stack::new(StackConfig {
-            seed,
-            ..StackConfig::default()
-        }));
-    }
-    sim.connect(
-        0,
-        1,
-        LinkConfig::default(),
-        "192.0.2.1/24".parse().unwrap(),
-        "192.0.2.2/24".parse().unwrap(),
-    );
+    let (mut sim, _, _) = common::sim_pair(LinkConfig::default());
     sim.advance(Duration::from_millis(100));
     sim
 }
